@@ -1,0 +1,30 @@
+"""Dependencies shared by every service's routes: the services container and the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from interstack.errors import Unauthorized
+from interstack.services.container import Services
+from interstack.services.context import RequestContext
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def require_caller(request: Request, services: ServicesDep) -> RequestContext:
+    """The validated caller of this request; 401 without a valid ``X-Auth-Token``."""
+    token = request.headers.get("x-auth-token")
+    if not token:
+        raise Unauthorized("The request you have made requires authentication.")
+    return services.auth.context(token)
+
+
+Caller = Annotated[RequestContext, Depends(require_caller)]

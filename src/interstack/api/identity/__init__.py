@@ -1,0 +1,1 @@
+"""Keystone v3: discovery, tokens, catalog, and the identity resources."""

@@ -1,0 +1,67 @@
+"""The app factory: builds the store, the services and the ASGI app for one gateway.
+
+Everything stateful is created here and handed down (``app.state.services``); no module keeps
+state of its own. ``create_app`` is what ``interstack serve`` runs and what tests serve.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from interstack.api.faults import FaultFormats, install_fault_handlers, keystone_fault
+from interstack.api.identity import routes as identity_routes
+from interstack.api.middleware import RequestIdMiddleware
+from interstack.config import DEFAULT_REGION, RegionConfig, Settings
+from interstack.services.catalog import Catalog
+from interstack.services.container import Services
+from interstack.services.identity.auth import AuthService
+from interstack.services.identity.bootstrap import BootstrapResult, bootstrap
+from interstack.services.identity.fernet_keys import KeyRepository
+from interstack.services.identity.tokens import TokenProvider
+from interstack.store import Database
+
+log = logging.getLogger(__name__)
+
+
+def effective_regions(settings: Settings) -> list[RegionConfig]:
+    """The configured regions, or one ``RegionOne`` on the best embedded backend."""
+    if settings.regions:
+        return list(settings.regions)
+    return [RegionConfig(name=DEFAULT_REGION, backend="sim")]
+
+
+def key_repository(settings: Settings) -> KeyRepository:
+    return KeyRepository(settings.data_dir / "fernet-keys", settings.fernet_max_active_keys)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    db = Database(settings.database_url)
+    db.migrate()
+    keys = key_repository(settings)
+    keys.initialize()
+    tokens = TokenProvider(keys, timedelta(seconds=settings.token_expiration_seconds))
+    regions = effective_regions(settings)
+    catalog = Catalog(settings.base_url, [r.name for r in regions], [identity_routes.SERVICE])
+    boot: BootstrapResult = bootstrap(
+        db, settings.data_dir, f"{settings.base_url}/v3", regions[0].name
+    )
+    services = Services(
+        settings=settings,
+        db=db,
+        catalog=catalog,
+        auth=AuthService(db, tokens, admin_project_id=boot.admin_project_id),
+    )
+
+    app = FastAPI(title="interstack", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.services = services
+    app.state.bootstrap = boot
+    app.add_middleware(RequestIdMiddleware)
+    install_fault_handlers(app, FaultFormats(default=keystone_fault), auth_uri=settings.base_url)
+    app.include_router(identity_routes.router())
+    return app

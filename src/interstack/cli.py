@@ -1,0 +1,116 @@
+"""The ``interstack`` command: serve the gateway, rotate keys.
+
+Errors a person can fix are one line on stderr and exit code 1 (2 for bad usage), never a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from interstack import __version__
+from interstack.config import Settings, load_settings
+from interstack.errors import InterstackError
+
+app = typer.Typer(
+    name="interstack",
+    help="One standard cloud API: the OpenStack API over pluggable backends.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Manage the Fernet keys that sign tokens.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+console = Console(stderr=True, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file", dir_okay=False)
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="state directory (default ~/.local/share/interstack)"),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]interstack: error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except InterstackError as exc:
+        raise _fail(exc.message) from None
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default 5000)")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
+) -> None:
+    """Serve the OpenStack APIs of every configured region."""
+    from interstack.app import create_app
+
+    settings = _settings(config, data_dir=data_dir, host=host, port=port)
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        application = create_app(settings)
+    except InterstackError as exc:
+        raise _fail(exc.message) from None
+    except OSError as exc:
+        raise _fail(f"cannot prepare {settings.data_dir}: {exc.strerror}") from None
+    clouds = application.state.bootstrap.clouds_yaml
+    console.print(
+        f"[bold]interstack[/] {__version__} serving on {settings.base_url}\n"
+        f"  clouds.yaml: {clouds}\n"
+        f"  try: OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud interstack token issue\n"
+        f"  admin: OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud interstack-admin "
+        "project list",
+        highlight=False,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level.lower(),
+            access_log=log_level.lower() == "debug",
+            lifespan="on",
+        )
+    )
+    server.run()
+    if not server.started:
+        raise _fail(f"could not listen on {settings.host}:{settings.port}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Promote the staged key to primary and stage a new one (every replica must share them)."""
+    from interstack.app import key_repository
+
+    settings = _settings(config, data_dir=data_dir)
+    repository = key_repository(settings)
+    primary = repository.rotate()
+    typer.echo(f"rotated: key {primary} is now primary in {repository.directory}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

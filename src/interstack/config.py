@@ -1,0 +1,117 @@
+"""Typed settings: where state lives, which regions exist and which backend serves each.
+
+Settings are built once by the CLI (or a test) and handed to the app factory; nothing reads them
+from a global.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from interstack.errors import BadRequest
+
+DEFAULT_PORT = 5000
+DEFAULT_REGION = "RegionOne"
+RESERVED_REGION_NAMES = frozenset({"v3", "identity", "metrics", "healthcheck"})
+_REGION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ConfigError(BadRequest):
+    """The configuration file or options cannot be used."""
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "interstack"
+
+
+class RegionConfig(BaseModel):
+    """One region of the catalog, served by one backend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    backend: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _REGION_NAME.match(value) or value in RESERVED_REGION_NAMES:
+            raise ValueError(
+                f"region name {value!r} must be 1-64 letters, digits, '.', '_' or '-' "
+                f"and not one of {sorted(RESERVED_REGION_NAMES)}"
+            )
+        return value
+
+
+class Settings(BaseModel):
+    """Everything the gateway needs to start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database: str | None = None
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    public_url: str | None = None
+    regions: list[RegionConfig] = Field(default_factory=list)
+    token_expiration_seconds: int = 3600
+    max_request_body_bytes: int = 114_688
+    fernet_max_active_keys: int = 3
+    task_workers: int = 2
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data_dir / 'interstack.db'}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients use to reach the gateway (what the catalog advertises)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::"):  # noqa: S104 - a listen address, not a bind here
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @field_validator("regions")
+    @classmethod
+    def _unique_regions(cls, value: list[RegionConfig]) -> list[RegionConfig]:
+        names = [r.name for r in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"region names must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the YAML config file (if any) and apply command-line overrides on top."""
+    raw: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {config_file} is not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {config_file} must hold a mapping at the top level")
+        raw.update(loaded)
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from exc

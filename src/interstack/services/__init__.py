@@ -1,0 +1,1 @@
+"""Domain logic: identity, catalog, tasks and (later) compute, network, image, volume, object."""

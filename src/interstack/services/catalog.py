@@ -1,0 +1,85 @@
+"""The service catalog: every served API, once per region, at the gateway's public URL.
+
+An API package declares what it serves with a :class:`ServiceSpec`; the catalog is exactly those
+services, so a client never finds an endpoint that is not there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+_NAMESPACE = uuid.UUID("5f0e4d4c-7a53-4c8b-9d0b-6f1c2e3a4b5c")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One OpenStack service type served by the gateway.
+
+    ``path`` is appended to the gateway's base URL; for regional services it is placed under the
+    region's prefix (``/<region>/<path>``). ``regional=False`` is for identity, which is one service
+    for all regions and is listed in each.
+    """
+
+    type: str
+    name: str
+    path: str
+    regional: bool = True
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    interface: str
+    region: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CatalogService:
+    id: str
+    type: str
+    name: str
+    endpoints: tuple[Endpoint, ...]
+
+
+def _stable_id(*parts: str) -> str:
+    return uuid.uuid5(_NAMESPACE, "/".join(parts)).hex
+
+
+class Catalog:
+    """Endpoints of every served service in every region. Ids are stable across restarts."""
+
+    def __init__(self, base_url: str, regions: list[str], specs: list[ServiceSpec]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.regions = list(regions)
+        self._services = tuple(self._build(spec) for spec in specs)
+
+    def _url(self, spec: ServiceSpec, region: str) -> str:
+        path = spec.path.strip("/")
+        if spec.regional:
+            return f"{self.base_url}/{region}/{path}" if path else f"{self.base_url}/{region}"
+        return f"{self.base_url}/{path}" if path else self.base_url
+
+    def _build(self, spec: ServiceSpec) -> CatalogService:
+        endpoints = tuple(
+            Endpoint(
+                id=_stable_id("endpoint", spec.type, region, "public"),
+                interface="public",
+                region=region,
+                url=self._url(spec, region),
+            )
+            for region in self.regions
+        )
+        return CatalogService(_stable_id("service", spec.type), spec.type, spec.name, endpoints)
+
+    def services(self) -> tuple[CatalogService, ...]:
+        return self._services
+
+    def url_for(self, service_type: str, region: str) -> str:
+        for service in self._services:
+            if service.type == service_type:
+                for endpoint in service.endpoints:
+                    if endpoint.region == region:
+                        return endpoint.url
+        raise KeyError(f"{service_type} in {region}")

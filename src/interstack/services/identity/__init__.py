@@ -1,0 +1,1 @@
+"""Keystone v3 identity: authentication, tokens, domains/projects/users/roles, policy."""

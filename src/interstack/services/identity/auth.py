@@ -1,0 +1,471 @@
+"""Authentication and token lifecycle: issue, validate, revoke.
+
+The API layer hands over an :class:`AuthRequest`; this module checks credentials against the store,
+resolves and authorizes the requested scope and returns a :class:`TokenInfo`. Validation decodes the
+Fernet token, checks revocation events and re-reads user, scope and roles, so a disabled user or a
+removed role takes effect at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from interstack.errors import BadRequest, NotFound, Unauthorized
+from interstack.services.context import RequestContext
+from interstack.services.identity import roles as role_names
+from interstack.services.identity.model import (
+    AppCredentialCredentials,
+    AppCredentialRef,
+    AuthRequest,
+    NamedRef,
+    PasswordCredentials,
+    ScopedProject,
+    ScopeRequest,
+    TokenInfo,
+)
+from interstack.services.identity.passwords import verify_secret
+from interstack.services.identity.tokens import TokenPayload, TokenProvider
+from interstack.store import Database
+from interstack.store.models import (
+    ApplicationCredential,
+    Domain,
+    Project,
+    RevocationEvent,
+    Role,
+    RoleAssignment,
+    User,
+)
+
+_AUTH_FAILED = "The request you have made requires authentication."
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+class AuthService:
+    """Issues, validates and revokes tokens for the users in the store."""
+
+    def __init__(self, db: Database, tokens: TokenProvider, admin_project_id: str | None = None):
+        self.db = db
+        self.tokens = tokens
+        self.admin_project_id = admin_project_id
+
+    # -- issue -----------------------------------------------------------------------------------
+
+    def authenticate(self, request: AuthRequest) -> TokenInfo:
+        if not request.methods:
+            raise BadRequest("Expecting to find methods in identity; at least one auth method.")
+        with self.db.session() as session:
+            parent: TokenPayload | None = None
+            app_cred: ApplicationCredential | None = None
+            if "password" in request.methods:
+                if request.password is None:
+                    raise BadRequest("Expecting to find password in identity.")
+                user = self._check_password(session, request.password)
+            elif "token" in request.methods:
+                if not request.token:
+                    raise BadRequest("Expecting to find token id in identity.")
+                parent = self._check_parent_token(session, request.token)
+                user = self._active_user(session, parent.user_id)
+            elif "application_credential" in request.methods:
+                if request.app_credential is None:
+                    raise BadRequest("Expecting to find application_credential in identity.")
+                app_cred, user = self._check_app_credential(session, request.app_credential)
+            else:
+                raise Unauthorized(f"Unsupported authentication method: {request.methods[0]}.")
+
+            if app_cred is not None:
+                if request.scope.domain_id or request.scope.domain_name or request.scope.system:
+                    raise Unauthorized("Application credentials are bound to a project scope.")
+                project_id: str | None = app_cred.project_id
+                domain_id: str | None = None
+                system = False
+            else:
+                project_id, domain_id, system = self._resolve_scope(session, user, request.scope)
+            if parent is not None and parent.app_cred_id:
+                raise Unauthorized("A token from an application credential cannot be rescoped.")
+            if project_id or domain_id or system:
+                self._require_roles(session, user.id, project_id, domain_id, system, app_cred)
+
+            token, payload = self.tokens.issue(
+                user.id,
+                ("token", *parent.methods) if parent else tuple(request.methods),
+                project_id=project_id,
+                domain_id=domain_id,
+                system=system,
+                app_cred_id=app_cred.id if app_cred else None,
+                expires_at=parent.expires_at
+                if parent
+                else _aware(app_cred.expires_at)
+                if app_cred
+                else None,
+                parent_audit_id=parent.audit_ids[0] if parent else None,
+            )
+            return self._token_info(session, token, payload)
+
+    def _check_password(self, session: Session, creds: PasswordCredentials) -> User:
+        user: User | None
+        if creds.user_id:
+            user = session.get(User, creds.user_id)
+        elif creds.user_name:
+            domain = self._find_domain(session, creds.domain_id, creds.domain_name, required=True)
+            user = (
+                session.scalars(
+                    select(User).where(User.name == creds.user_name, User.domain_id == domain.id)
+                ).first()
+                if domain
+                else None
+            )
+        else:
+            raise BadRequest("Expecting to find user id or name in password identity.")
+        if not verify_secret(user.password_hash if user else None, creds.password) or user is None:
+            raise Unauthorized(_AUTH_FAILED)
+        self._require_enabled(session, user)
+        return user
+
+    def _check_parent_token(self, session: Session, token: str) -> TokenPayload:
+        try:
+            payload = self.tokens.decode(token)
+        except NotFound as exc:
+            raise Unauthorized(_AUTH_FAILED) from exc
+        if self._is_revoked(session, payload):
+            raise Unauthorized(_AUTH_FAILED)
+        return payload
+
+    def _check_app_credential(
+        self, session: Session, creds: AppCredentialCredentials
+    ) -> tuple[ApplicationCredential, User]:
+        cred: ApplicationCredential | None = None
+        if creds.id:
+            cred = session.get(ApplicationCredential, creds.id)
+        elif creds.name:
+            owner: User | None = None
+            if creds.user_id:
+                owner = session.get(User, creds.user_id)
+            elif creds.user_name:
+                domain = self._find_domain(
+                    session, creds.user_domain_id, creds.user_domain_name, required=True
+                )
+                owner = (
+                    session.scalars(
+                        select(User).where(
+                            User.name == creds.user_name, User.domain_id == domain.id
+                        )
+                    ).first()
+                    if domain
+                    else None
+                )
+            else:
+                raise BadRequest("An application credential named by name needs its user.")
+            if owner is not None:
+                cred = session.scalars(
+                    select(ApplicationCredential).where(
+                        ApplicationCredential.user_id == owner.id,
+                        ApplicationCredential.name == creds.name,
+                    )
+                ).first()
+        else:
+            raise BadRequest("Expecting to find application credential id or name.")
+        if not verify_secret(cred.secret_hash if cred else None, creds.secret) or cred is None:
+            raise Unauthorized(_AUTH_FAILED)
+        expires = _aware(cred.expires_at)
+        if expires is not None and expires <= datetime.now(UTC):
+            raise Unauthorized("The application credential has expired.")
+        return cred, self._active_user(session, cred.user_id)
+
+    def _active_user(self, session: Session, user_id: str) -> User:
+        user = session.get(User, user_id)
+        if user is None:
+            raise Unauthorized(_AUTH_FAILED)
+        self._require_enabled(session, user)
+        return user
+
+    def _require_enabled(self, session: Session, user: User) -> None:
+        domain = session.get(Domain, user.domain_id)
+        if not user.enabled or domain is None or not domain.enabled:
+            raise Unauthorized(_AUTH_FAILED)
+
+    # -- scope -----------------------------------------------------------------------------------
+
+    def _find_domain(
+        self, session: Session, domain_id: str | None, name: str | None, *, required: bool
+    ) -> Domain | None:
+        if domain_id:
+            domain = session.get(Domain, domain_id)
+        elif name:
+            domain = session.scalars(select(Domain).where(Domain.name == name)).first()
+        elif required:
+            raise BadRequest(
+                "Expecting to find domain id or name for a user or project named by name."
+            )
+        else:
+            return None
+        if domain is None or not domain.enabled:
+            raise Unauthorized(_AUTH_FAILED)
+        return domain
+
+    def _resolve_scope(
+        self, session: Session, user: User, scope: ScopeRequest
+    ) -> tuple[str | None, str | None, bool]:
+        if scope.project_id or scope.project_name:
+            if scope.project_id:
+                project = session.get(Project, scope.project_id)
+            else:
+                domain = self._find_domain(
+                    session, scope.project_domain_id, scope.project_domain_name, required=True
+                )
+                project = session.scalars(
+                    select(Project).where(
+                        Project.name == scope.project_name,
+                        Project.domain_id == (domain.id if domain else ""),
+                    )
+                ).first()
+            if project is None:
+                raise Unauthorized(
+                    f"Could not find project: {scope.project_id or scope.project_name}."
+                )
+            domain_row = session.get(Domain, project.domain_id)
+            if not project.enabled or domain_row is None or not domain_row.enabled:
+                raise Unauthorized(f"Project {project.id} is disabled.")
+            return project.id, None, False
+        if scope.domain_id or scope.domain_name:
+            domain = self._find_domain(session, scope.domain_id, scope.domain_name, required=True)
+            assert domain is not None
+            return None, domain.id, False
+        if scope.system:
+            return None, None, True
+        if scope.unscoped or not user.default_project_id:
+            return None, None, False
+        # Keystone scopes a request without scope to the user's default project, if allowed.
+        project = session.get(Project, user.default_project_id)
+        if (
+            project is not None
+            and project.enabled
+            and self._role_ids(session, user.id, project.id, None, False)
+        ):
+            return project.id, None, False
+        return None, None, False
+
+    def _role_ids(
+        self,
+        session: Session,
+        user_id: str,
+        project_id: str | None,
+        domain_id: str | None,
+        system: bool,
+    ) -> set[str]:
+        """Ids of the roles granted directly on the scope (or inherited from a project's domain)."""
+        conditions = []
+        if project_id:
+            conditions.append(
+                (RoleAssignment.target_type == "project")
+                & (RoleAssignment.target_id == project_id)
+                & RoleAssignment.inherited.is_(False)
+            )
+            project = session.get(Project, project_id)
+            if project is not None:
+                conditions.append(
+                    (RoleAssignment.target_type == "domain")
+                    & (RoleAssignment.target_id == project.domain_id)
+                    & RoleAssignment.inherited.is_(True)
+                )
+        elif domain_id:
+            conditions.append(
+                (RoleAssignment.target_type == "domain")
+                & (RoleAssignment.target_id == domain_id)
+                & RoleAssignment.inherited.is_(False)
+            )
+        elif system:
+            conditions.append(
+                (RoleAssignment.target_type == "system") & (RoleAssignment.target_id == "all")
+            )
+        else:
+            return set()
+        rows = session.scalars(
+            select(RoleAssignment.role_id).where(
+                RoleAssignment.actor_id == user_id, or_(*conditions)
+            )
+        )
+        return set(rows)
+
+    def _effective_roles(
+        self,
+        session: Session,
+        user_id: str,
+        project_id: str | None,
+        domain_id: str | None,
+        system: bool,
+        app_cred: ApplicationCredential | None,
+    ) -> list[Role]:
+        granted = self._role_ids(session, user_id, project_id, domain_id, system)
+        if app_cred is not None and not app_cred.unrestricted and app_cred.role_ids:
+            granted &= set(app_cred.role_ids)
+        if not granted:
+            return []
+        direct = list(session.scalars(select(Role).where(Role.id.in_(granted))))
+        implied_names = role_names.expand_implied(r.name for r in direct)
+        extra = [n for n in implied_names if n not in {r.name for r in direct}]
+        if extra:
+            direct.extend(
+                session.scalars(select(Role).where(Role.name.in_(extra), Role.domain_id.is_(None)))
+            )
+        return direct
+
+    def _require_roles(
+        self,
+        session: Session,
+        user_id: str,
+        project_id: str | None,
+        domain_id: str | None,
+        system: bool,
+        app_cred: ApplicationCredential | None,
+    ) -> None:
+        if not self._effective_roles(session, user_id, project_id, domain_id, system, app_cred):
+            target = (
+                f"project {project_id}"
+                if project_id
+                else f"domain {domain_id}"
+                if domain_id
+                else "system"
+            )
+            raise Unauthorized(f"User {user_id} has no access to {target}.")
+
+    # -- validate / revoke -----------------------------------------------------------------------
+
+    def validate(self, token: str) -> TokenInfo:
+        """The token's current meaning. NotFound if it is invalid, expired or revoked."""
+        payload = self.tokens.decode(token)
+        with self.db.session() as session:
+            if self._is_revoked(session, payload):
+                raise NotFound("The token has been revoked.")
+            return self._token_info(session, token, payload)
+
+    def context(self, token: str) -> RequestContext:
+        """The caller behind a token, for authorizing a request. Unauthorized if it is not valid."""
+        try:
+            info = self.validate(token)
+        except NotFound as exc:
+            raise Unauthorized(_AUTH_FAILED) from exc
+        role_list = tuple(r.name for r in info.roles)
+        return RequestContext(
+            user_id=info.user.id,
+            user_name=info.user.name,
+            user_domain_id=info.user_domain.id,
+            user_domain_name=info.user_domain.name,
+            methods=info.methods,
+            expires_at=info.expires_at,
+            issued_at=info.issued_at,
+            audit_ids=info.audit_ids,
+            project_id=info.project.id if info.project else None,
+            project_name=info.project.name if info.project else None,
+            project_domain_id=info.project.domain.id if info.project else None,
+            project_domain_name=info.project.domain.name if info.project else None,
+            domain_id=info.domain.id if info.domain else None,
+            domain_name=info.domain.name if info.domain else None,
+            system=info.system,
+            roles=role_list,
+            role_ids=tuple(r.id for r in info.roles),
+            app_cred_id=info.app_credential.id if info.app_credential else None,
+        )
+
+    def revoke(self, token: str) -> None:
+        """Revoke one token (and every token rescoped from it, which shares its audit chain)."""
+        payload = self.tokens.decode(token)
+        with self.db.session() as session:
+            if self._is_revoked(session, payload):
+                raise NotFound("The token has been revoked.")
+            now = datetime.now(UTC)
+            session.add(
+                RevocationEvent(
+                    audit_id=payload.audit_ids[0], issued_before=_naive(now), revoked_at=_naive(now)
+                )
+            )
+
+    def _is_revoked(self, session: Session, payload: TokenPayload) -> bool:
+        conditions = [
+            RevocationEvent.audit_id.in_(payload.audit_ids),
+            RevocationEvent.user_id == payload.user_id,
+        ]
+        if payload.project_id:
+            conditions.append(RevocationEvent.project_id == payload.project_id)
+        if payload.app_cred_id:
+            conditions.append(RevocationEvent.app_cred_id == payload.app_cred_id)
+        hit = session.scalars(
+            select(RevocationEvent.id)
+            .where(or_(*conditions), RevocationEvent.issued_before >= _naive(payload.issued_at))
+            .limit(1)
+        ).first()
+        return hit is not None
+
+    def _token_info(self, session: Session, token: str, payload: TokenPayload) -> TokenInfo:
+        user = session.get(User, payload.user_id)
+        if user is None:
+            raise NotFound("The token's user no longer exists.")
+        user_domain = session.get(Domain, user.domain_id)
+        if not user.enabled or user_domain is None or not user_domain.enabled:
+            raise NotFound("The token's user is disabled.")
+        app_cred = (
+            session.get(ApplicationCredential, payload.app_cred_id) if payload.app_cred_id else None
+        )
+        if payload.app_cred_id and app_cred is None:
+            raise NotFound("The token's application credential no longer exists.")
+
+        project_ref: ScopedProject | None = None
+        domain_ref: NamedRef | None = None
+        if payload.project_id:
+            project = session.get(Project, payload.project_id)
+            project_domain = session.get(Domain, project.domain_id) if project else None
+            if (
+                project is None
+                or not project.enabled
+                or project_domain is None
+                or not project_domain.enabled
+            ):
+                raise NotFound("The token's project is gone or disabled.")
+            project_ref = ScopedProject(
+                project.id, project.name, NamedRef(project_domain.id, project_domain.name)
+            )
+        elif payload.domain_id:
+            domain = session.get(Domain, payload.domain_id)
+            if domain is None or not domain.enabled:
+                raise NotFound("The token's domain is gone or disabled.")
+            domain_ref = NamedRef(domain.id, domain.name)
+
+        roles: tuple[NamedRef, ...] = ()
+        if payload.project_id or payload.domain_id or payload.system:
+            found = self._effective_roles(
+                session, user.id, payload.project_id, payload.domain_id, payload.system, app_cred
+            )
+            if not found:
+                raise NotFound("The token's user no longer has a role on its scope.")
+            roles = tuple(NamedRef(r.id, r.name) for r in found)
+        return TokenInfo(
+            token=token,
+            user=NamedRef(user.id, user.name),
+            user_domain=NamedRef(user_domain.id, user_domain.name),
+            methods=payload.methods,
+            issued_at=payload.issued_at,
+            expires_at=payload.expires_at,
+            audit_ids=payload.audit_ids,
+            password_expires_at=_aware(user.password_expires_at),
+            project=project_ref,
+            domain=domain_ref,
+            system=payload.system,
+            roles=roles,
+            app_credential=AppCredentialRef(app_cred.id, app_cred.name, not app_cred.unrestricted)
+            if app_cred
+            else None,
+            is_admin_project=bool(
+                payload.project_id and payload.project_id == self.admin_project_id
+            ),
+        )
