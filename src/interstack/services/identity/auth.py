@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound, Unauthorized
@@ -391,20 +391,44 @@ class AuthService:
                 )
             )
 
+    @staticmethod
+    def record_revocation(
+        session: Session,
+        *,
+        user_id: str | None = None,
+        project_id: str | None = None,
+        app_cred_id: str | None = None,
+    ) -> None:
+        """Invalidate every token issued until now that matches all the given fields.
+
+        Call it in the same session as the change that makes tokens stale: a user disabled,
+        deleted or given a new password; a project disabled or deleted; a role removed; an
+        application credential deleted.
+        """
+        if not (user_id or project_id or app_cred_id):
+            raise ValueError("a revocation needs at least one field to match")
+        now = _naive(datetime.now(UTC))
+        session.add(
+            RevocationEvent(
+                user_id=user_id,
+                project_id=project_id,
+                app_cred_id=app_cred_id,
+                issued_before=now,
+                revoked_at=now,
+            )
+        )
+
     def _is_revoked(self, session: Session, payload: TokenPayload) -> bool:
-        conditions = [
-            RevocationEvent.audit_id.in_(payload.audit_ids),
-            RevocationEvent.user_id == payload.user_id,
-        ]
-        if payload.project_id:
-            conditions.append(RevocationEvent.project_id == payload.project_id)
-        if payload.app_cred_id:
-            conditions.append(RevocationEvent.app_cred_id == payload.app_cred_id)
-        hit = session.scalars(
-            select(RevocationEvent.id)
-            .where(or_(*conditions), RevocationEvent.issued_before >= _naive(payload.issued_at))
-            .limit(1)
-        ).first()
+        """True when an event issued after the token matches it on every field the event sets."""
+        event = RevocationEvent
+        matches = and_(
+            or_(event.audit_id.is_(None), event.audit_id.in_(payload.audit_ids)),
+            or_(event.user_id.is_(None), event.user_id == payload.user_id),
+            or_(event.project_id.is_(None), event.project_id == payload.project_id),
+            or_(event.app_cred_id.is_(None), event.app_cred_id == payload.app_cred_id),
+            event.issued_before >= _naive(payload.issued_at),
+        )
+        hit = session.scalars(select(event.id).where(matches).limit(1)).first()
         return hit is not None
 
     def _token_info(self, session: Session, token: str, payload: TokenPayload) -> TokenInfo:

@@ -1,0 +1,162 @@
+"""A real ``interstack serve`` process on a loopback port, driven as users drive it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+BIN_DIR = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServedGateway:
+    """Starts ``interstack serve`` with its own data dir; restartable, stopped by :meth:`stop`."""
+
+    def __init__(
+        self, data_dir: Path, config: dict[str, Any] | None = None, port: int | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_file: Path | None = None
+        if config is not None:
+            self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
+            self.config_file.write_text(yaml.safe_dump(config))
+        self.log_file = data_dir.parent / f"{data_dir.name}-serve.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.data_dir / "clouds.yaml"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for CLI subprocesses: the gateway's clouds.yaml, nothing else of ours."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
+        env["PATH"] = f"{BIN_DIR}:{env.get('PATH', '')}"
+        return env
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(BIN_DIR / "interstack"),
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+        ]
+        if self.config_file is not None:
+            cmd += ["--config", str(self.config_file)]
+        return cmd
+
+    def start(self, timeout: float = 60.0) -> ServedGateway:
+        log = self.log_file.open("ab")
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"interstack serve exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/v3", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"interstack serve did not answer within {timeout}s:\n{self.log()}")
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def restart(self) -> ServedGateway:
+        self.stop()
+        return self.start()
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def password(self, cloud: str) -> str:
+        data = yaml.safe_load(self.clouds_yaml.read_text())
+        password: str = data["clouds"][cloud]["auth"]["password"]
+        return password
+
+    def connect(self, cloud: str) -> Any:
+        """An openstacksdk Connection for a cloud in the gateway's clouds.yaml."""
+        import openstack.config
+        import openstack.connection
+
+        config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml)])
+        return openstack.connection.Connection(config=config.get_one(cloud=cloud))
+
+    def cli(
+        self, cloud: str, *args: str, check: bool = True, extra: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the ``openstack`` CLI against this gateway."""
+        cmd = [str(BIN_DIR / "openstack"), "--os-cloud", cloud, *extra, *args]
+        result = subprocess.run(
+            cmd, env=self.env, capture_output=True, text=True, timeout=120, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def token(self, cloud: str) -> str:
+        """A project-scoped token for a cloud, issued over plain HTTP."""
+        data = yaml.safe_load(self.clouds_yaml.read_text())["clouds"][cloud]["auth"]
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": data["username"],
+                            "domain": {"name": data["user_domain_name"]},
+                            "password": data["password"],
+                        }
+                    },
+                },
+                "scope": {
+                    "project": {
+                        "name": data["project_name"],
+                        "domain": {"name": data["project_domain_name"]},
+                    }
+                },
+            }
+        }
+        response = httpx.post(f"{self.url}/v3/auth/tokens", json=body, timeout=30)
+        response.raise_for_status()
+        return response.headers["X-Subject-Token"]
