@@ -8,6 +8,7 @@ with a generic message.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,21 @@ from interstack.errors import (
 log = logging.getLogger(__name__)
 
 FaultBody = Callable[[InterstackError], Any]
+"""Builds a service's JSON fault body from an error."""
+
+_STATUS_PHRASES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    413: "Request Entity Too Large",
+    416: "Requested Range Not Satisfiable",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def keystone_fault(error: InterstackError) -> Any:
@@ -71,6 +87,19 @@ def neutron_fault(error: InterstackError) -> Any:
     return {"NeutronError": {"type": kind, "message": error.message, "detail": ""}}
 
 
+def glance_fault(error: InterstackError) -> Any:
+    """Glance's (webob's) JSON error: ``{"code": "404 Not Found", "title", "message"}``."""
+    phrase = _STATUS_PHRASES.get(error.status, error.title)
+    return {"code": f"{error.status} {phrase}", "title": phrase, "message": error.message}
+
+
+def swift_fault(error: InterstackError) -> Response:
+    """Swift answers errors with a short HTML page, not JSON."""
+    phrase = _STATUS_PHRASES.get(error.status, error.title)
+    body = f"<html><h1>{html.escape(phrase)}</h1><p>{html.escape(error.message)}</p></html>"
+    return Response(body, status_code=error.status, media_type="text/html; charset=UTF-8")
+
+
 @dataclass
 class FaultFormats:
     """Which fault format answers which path prefix; the longest matching prefix wins."""
@@ -79,11 +108,12 @@ class FaultFormats:
     by_prefix: dict[str, FaultBody] = field(default_factory=dict)
 
     def register(self, prefix: str, body: FaultBody) -> None:
+        """Answer errors under ``prefix`` with ``body`` (JSON) or, if it returns one, a Response."""
         self.by_prefix[prefix.rstrip("/")] = body
 
     def for_path(self, path: str) -> FaultBody:
         best = ""
-        chosen = self.default
+        chosen: FaultBody = self.default
         for prefix, body in self.by_prefix.items():
             if (path == prefix or path.startswith(prefix + "/")) and len(prefix) > len(best):
                 best, chosen = prefix, body
@@ -107,6 +137,9 @@ def install_fault_handlers(app: FastAPI, formats: FaultFormats, auth_uri: str) -
         if error.status == 401:
             headers["WWW-Authenticate"] = f'Keystone uri="{auth_uri}"'
         body = formats.for_path(request.url.path)(error)
+        if isinstance(body, Response):
+            body.headers.update(headers)
+            return body
         return json_response(body, status=error.status, headers=headers)
 
     async def on_interstack_error(request: Request, exc: Exception) -> Response:
