@@ -6,7 +6,9 @@ Errors a person can fix are one line on stderr and exit code 1 (2 for bad usage)
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -41,6 +43,10 @@ DataDirOption = Annotated[
 def _fail(message: str) -> typer.Exit:
     console.print(f"[bold red]interstack: error:[/] {message}", highlight=False)
     return typer.Exit(1)
+
+
+def _shut_down(_signal: int, _frame: FrameType | None) -> None:
+    """Handler left in place after uvicorn has stopped: the shutdown is done already."""
 
 
 def _settings(config: Path | None, **overrides: object) -> Settings:
@@ -90,6 +96,10 @@ def serve(
             lifespan="on",
         )
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down; under the default
+    # handlers that kills the process by SIGTERM/SIGINT. A requested shutdown is a clean exit 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _shut_down)
     server.run()
     if not server.started:
         raise _fail(f"could not listen on {settings.host}:{settings.port}")
