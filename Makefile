@@ -1,0 +1,77 @@
+# interstack: one command per job, each installing what it needs on a fresh Debian 12 (as root).
+#
+#   make test    lint + types + import layers + the whole pytest suite
+#   make demo    serve a gateway, authenticate through clouds.yaml, print the catalog
+#   make bench   token issue/validate throughput against the version document as the floor
+#
+# Debian packages the tests and the gateway need. Later backends add theirs here
+# (runc nftables dnsmasq debootstrap ...); `make deps` installs whichever are missing.
+DEB_PACKAGES := python3 python3-venv postgresql
+# Only the benchmark needs these.
+BENCH_DEB_PACKAGES := wrk
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Rebuilt when the declared dependencies change; `make clean` forces a fresh one.
+VENV_STAMP := $(VENV)/.interstack-installed
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+# Install the Debian packages in $(1) that are not installed yet; no apt-get update when none are.
+define apt_install
+	@missing=""; \
+	for pkg in $(1); do \
+		dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "make: missing Debian packages:$$missing (run as root, or install them)" >&2; \
+			exit 1; \
+		fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq; \
+		apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+.PHONY: deps bench-deps venv test lint demo bench clean
+
+deps:
+	$(call apt_install,$(DEB_PACKAGES))
+
+bench-deps:
+	$(call apt_install,$(DEB_PACKAGES) $(BENCH_DEB_PACKAGES))
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: deps lint
+	$(BIN)/pytest -q
+
+demo: deps venv
+	$(BIN)/python scripts/demo.py
+
+bench: bench-deps venv
+	$(BIN)/python benchmarks/tokens.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache \
+		.import_linter_cache benchmarks/results
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

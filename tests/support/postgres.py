@@ -1,0 +1,138 @@
+"""A throwaway PostgreSQL cluster for the tests, started from Debian's binaries.
+
+No running service is assumed: :class:`PostgresCluster` runs ``initdb`` into a temporary directory,
+starts ``postgres`` on a free loopback port (and a unix socket in that directory), hands out fresh
+databases, and removes everything on :meth:`stop`. PostgreSQL refuses to run as root, so as root
+the binaries run as the ``postgres`` system user (``runuser``).
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from tests.support.gateway import free_port
+
+SKIP_ENV = "INTERSTACK_SKIP_POSTGRES"
+SYSTEM_USER = "postgres"
+
+
+class PostgresUnavailable(RuntimeError):
+    """The PostgreSQL binaries (or the system user to run them) are not there."""
+
+
+def find_bindir() -> Path:
+    """The newest ``/usr/lib/postgresql/<version>/bin`` that has initdb and pg_ctl."""
+    candidates = [
+        Path(p).parent
+        for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")
+        if Path(p).with_name("pg_ctl").exists()
+    ]
+    if not candidates:
+        raise PostgresUnavailable(
+            "PostgreSQL binaries not found (/usr/lib/postgresql/*/bin/initdb): "
+            "run 'make deps' (installs Debian's postgresql), "
+            f"or set {SKIP_ENV}=1 to skip the PostgreSQL tests on this machine"
+        )
+    return max(candidates, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+
+
+class PostgresCluster:
+    """One cluster in a temporary directory, listening on 127.0.0.1:<free port>."""
+
+    def __init__(self) -> None:
+        self.bindir = find_bindir()
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            try:
+                account = pwd.getpwnam(SYSTEM_USER)
+            except KeyError:
+                raise PostgresUnavailable(
+                    f"no '{SYSTEM_USER}' system user to run PostgreSQL as (PostgreSQL refuses "
+                    "to run as root): run 'make deps'"
+                ) from None
+            self.uid, self.gid = account.pw_uid, account.pw_gid
+        self.root = Path(tempfile.mkdtemp(prefix="interstack-pg-"))
+        self.datadir = self.root / "data"
+        self.socket_dir = self.root
+        self.log_file = self.root / "postgres.log"
+        self.port = free_port()
+        self.user = SYSTEM_USER if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
+        self._names = itertools.count(1)
+        self._started = False
+        if self.as_root:
+            os.chown(self.root, self.uid, self.gid)
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if self.as_root:
+            command = ["runuser", "-u", SYSTEM_USER, "--", *command]
+        result = subprocess.run(
+            command, cwd=self.root, capture_output=True, text=True, timeout=120, check=False
+        )
+        if result.returncode != 0:
+            log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+            raise RuntimeError(
+                f"{' '.join(command)} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}\n{log}"
+            )
+
+    def start(self) -> PostgresCluster:
+        self._run(
+            "initdb",
+            "-D",
+            str(self.datadir),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        options = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            "pg_ctl",
+            "start",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+        )
+        self._started = True
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        name = f"test_{next(self._names)}"
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        try:
+            if self._started:
+                self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "immediate", "-w")
+                self._started = False
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
