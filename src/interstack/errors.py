@@ -14,6 +14,7 @@ OpenStack service's own fault body (``api/faults.py``)::
     ├── Conflict                    409  the resource exists already, or is in the wrong state
     ├── PayloadTooLarge             413  the body is over the configured limit
     ├── QuotaExceeded               403/409/413, as the service answers it
+    ├── NotSupported                501  the region's backend lacks the capability
     └── BackendError                500  the cloud behind a region failed
         └── BackendUnavailable      503  the cloud behind a region cannot be reached
 
@@ -96,6 +97,13 @@ class PayloadTooLarge(InterstackError):
 class QuotaExceeded(InterstackError):
     status = 403
     title = "Forbidden"
+
+
+class NotSupported(InterstackError):
+    """The operation exists in the API, but the region's backend cannot do it."""
+
+    status = 501
+    title = "Not Implemented"
 
 
 class BackendError(InterstackError):

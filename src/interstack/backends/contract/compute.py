@@ -1,0 +1,126 @@
+"""Compute: servers, their power state and their console."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from interstack.backends.contract.common import NativeRef
+
+
+class ServerStatus(StrEnum):
+    """Where a server is in its lifecycle, as the backend sees it.
+
+    The services layer maps these onto each API's own words (Nova's ``BUILD``, ``SHUTOFF``...).
+    """
+
+    BUILDING = "building"
+    ACTIVE = "active"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    SUSPENDED = "suspended"
+    REBOOTING = "rebooting"
+    ERROR = "error"
+    DELETED = "deleted"
+
+
+class PowerAction(StrEnum):
+    START = "start"
+    STOP = "stop"
+    REBOOT = "reboot"
+    HARD_REBOOT = "hard_reboot"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True)
+class FlavorSpec:
+    """The size of a server; backends pick their nearest native size that is not smaller."""
+
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Everything a backend needs to boot one server. Refs point at resources it realized."""
+
+    gateway_id: str
+    name: str
+    project_id: str
+    flavor: FlavorSpec
+    image: NativeRef | None = None
+    ports: tuple[NativeRef, ...] = ()
+    key_name: str | None = None
+    public_key: str | None = None
+    user_data: bytes | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """A server as the backend sees it now."""
+
+    ref: NativeRef
+    gateway_id: str
+    status: ServerStatus
+    #: why the server is in ``ERROR``: one line a person can act on, no stack traces
+    fault: str | None = None
+
+
+class ComputeDriver(abc.ABC):
+    """Boots, powers and deletes servers."""
+
+    @abc.abstractmethod
+    def create_server(self, spec: ServerSpec) -> ServerInfo:
+        """Start booting a server and return at once, usually in ``BUILDING``.
+
+        Postconditions: the server exists in the backend, tagged with ``spec.gateway_id``; later
+        ``get_server`` calls report ``ACTIVE`` once it runs, or ``ERROR`` with a fault if the
+        boot failed (the server then still exists and must be deleted). Called again with the
+        same gateway id it returns the existing server. If this raises, nothing is left behind.
+        """
+
+    @abc.abstractmethod
+    def get_server(self, ref: NativeRef) -> ServerInfo:
+        """The server's current state. Raises ``NotFound`` once it is gone."""
+
+    @abc.abstractmethod
+    def delete_server(self, ref: NativeRef) -> None:
+        """Destroy the server and everything the backend created only for it.
+
+        Attached volumes are detached, not deleted; ports stay (they belong to the network
+        driver). Deleting a server that is already gone is not an error. The deletion may
+        complete in the background; ``get_server`` raises ``NotFound`` once it has.
+        """
+
+    @abc.abstractmethod
+    def power_action(self, ref: NativeRef, action: PowerAction) -> ServerInfo:
+        """Start, stop, reboot, pause, unpause, suspend or resume the server.
+
+        Returns the state right after the request was accepted (``REBOOTING`` may precede
+        ``ACTIVE``). Raises ``Conflict`` if the server's state forbids the action (pausing a
+        stopped server) and ``NotSupported`` for pause/suspend without the capability. A failed
+        action leaves the server in the state it was in.
+        """
+
+    @abc.abstractmethod
+    def console_output(self, ref: NativeRef, length: int | None = None) -> str:
+        """The last ``length`` lines of the server's serial console (all when ``None``).
+
+        Raises ``NotSupported`` without the ``console_output`` capability.
+        """
+
+    @abc.abstractmethod
+    def list_servers(self) -> list[ServerInfo]:
+        """Every server this backend holds for the gateway, for the reconciler.
+
+        Includes servers the store may not know (a crash between ``create_server`` and the
+        store write) so they can be adopted or deleted; never includes foreign servers that
+        carry no gateway id.
+        """

@@ -1,0 +1,178 @@
+"""Network: the backend realizes the model the gateway owns.
+
+The gateway owns the OpenStack network model: ids, IP address management (every fixed IP is
+chosen by the gateway and passed in), MAC addresses and security group rules. A network driver
+only makes the cloud match it and returns native refs. Floating IP *addresses* are the one
+exception: public addresses belong to the cloud, so the driver allocates them.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from enum import StrEnum
+
+from interstack.backends.contract.common import NativeRef
+
+
+class RuleDirection(StrEnum):
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    gateway_id: str
+    name: str
+    project_id: str
+    mtu: int = 1500
+
+
+@dataclass(frozen=True)
+class SubnetSpec:
+    gateway_id: str
+    network: NativeRef
+    cidr: str
+    gateway_ip: str | None
+    ip_version: int = 4
+    dhcp: bool = True
+    dns_nameservers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FixedIp:
+    """One address the gateway's IPAM chose, on one realized subnet."""
+
+    subnet: NativeRef
+    address: str
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    gateway_id: str
+    network: NativeRef
+    mac_address: str
+    fixed_ips: tuple[FixedIp, ...] = ()
+    security_groups: tuple[NativeRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    gateway_id: str
+    name: str
+    project_id: str
+    #: whether the router gives its subnets a way out (SNAT to the external network)
+    external_gateway: bool = False
+
+
+@dataclass(frozen=True)
+class SecurityGroupRule:
+    direction: RuleDirection
+    ethertype: int = 4  # 4 or 6
+    protocol: str | None = None  # tcp, udp, icmp or None for any
+    port_min: int | None = None
+    port_max: int | None = None
+    remote_cidr: str | None = None
+    remote_group: NativeRef | None = None
+
+
+@dataclass(frozen=True)
+class SecurityGroupSpec:
+    gateway_id: str
+    name: str
+    project_id: str
+    rules: tuple[SecurityGroupRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class FloatingIpInfo:
+    ref: NativeRef
+    address: str
+    #: the port the address forwards to, if associated
+    port: NativeRef | None = None
+
+
+class NetworkDriver(abc.ABC):
+    """Realizes networks, subnets, ports, routers, floating IPs and security groups.
+
+    Every ``create_*`` is idempotent on the spec's gateway id and leaves nothing behind if it
+    raises; every ``delete_*`` accepts refs that are already gone. Deleting something still in
+    use in the cloud (a network with ports) raises ``Conflict``; the services layer checks its
+    own model first, so that is a consistency error worth reporting, not a user error.
+    """
+
+    @abc.abstractmethod
+    def create_network(self, spec: NetworkSpec) -> NativeRef:
+        """Realize an isolated layer-2 network."""
+
+    @abc.abstractmethod
+    def delete_network(self, ref: NativeRef) -> None:
+        """Remove the network; its subnets and ports must have been deleted first."""
+
+    @abc.abstractmethod
+    def create_subnet(self, spec: SubnetSpec) -> NativeRef:
+        """Realize an address range on a realized network (DHCP/DNS if the spec asks)."""
+
+    @abc.abstractmethod
+    def delete_subnet(self, ref: NativeRef) -> None:
+        """Remove the subnet; ports with addresses on it must have been deleted first."""
+
+    @abc.abstractmethod
+    def create_port(self, spec: PortSpec) -> NativeRef:
+        """Realize a port with exactly the MAC and fixed IPs the spec gives, filtered by its
+        security groups. Servers get ports by their refs in ``ServerSpec.ports``."""
+
+    @abc.abstractmethod
+    def update_port_security_groups(self, ref: NativeRef, groups: tuple[NativeRef, ...]) -> None:
+        """Replace the port's security groups; takes effect on a running server."""
+
+    @abc.abstractmethod
+    def delete_port(self, ref: NativeRef) -> None:
+        """Remove the port; it must not be attached to a server any more."""
+
+    @abc.abstractmethod
+    def create_router(self, spec: RouterSpec) -> NativeRef:
+        """Realize a router (with SNAT to the outside when ``external_gateway``)."""
+
+    @abc.abstractmethod
+    def add_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
+        """Route the subnet through the router. Adding an existing interface is a no-op."""
+
+    @abc.abstractmethod
+    def remove_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
+        """Stop routing the subnet. Removing a missing interface is a no-op."""
+
+    @abc.abstractmethod
+    def delete_router(self, ref: NativeRef) -> None:
+        """Remove the router; its interfaces must have been removed first."""
+
+    @abc.abstractmethod
+    def allocate_floating_ip(self, gateway_id: str) -> FloatingIpInfo:
+        """Reserve a public address from the cloud, not yet associated."""
+
+    @abc.abstractmethod
+    def associate_floating_ip(
+        self, ref: NativeRef, port: NativeRef | None, fixed_address: str | None = None
+    ) -> FloatingIpInfo:
+        """Forward the address to ``fixed_address`` on ``port``, or disassociate it (``None``).
+
+        Re-associating moves the address; the old association is gone afterwards.
+        """
+
+    @abc.abstractmethod
+    def release_floating_ip(self, ref: NativeRef) -> None:
+        """Disassociate the address if needed and return it to the cloud."""
+
+    @abc.abstractmethod
+    def create_security_group(self, spec: SecurityGroupSpec) -> NativeRef:
+        """Realize a group with exactly the spec's rules."""
+
+    @abc.abstractmethod
+    def set_security_group_rules(
+        self, ref: NativeRef, rules: tuple[SecurityGroupRule, ...]
+    ) -> None:
+        """Replace the group's rules with exactly ``rules`` (declarative, not a diff)."""
+
+    @abc.abstractmethod
+    def delete_security_group(self, ref: NativeRef) -> None:
+        """Remove the group; no port may still use it."""

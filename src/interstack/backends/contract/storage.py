@@ -1,0 +1,146 @@
+"""Block storage (volumes, snapshots, attachments) and image data."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from interstack.backends.contract.common import ByteStream, NativeRef
+
+
+class VolumeStatus(StrEnum):
+    CREATING = "creating"
+    AVAILABLE = "available"
+    IN_USE = "in_use"
+    DELETING = "deleting"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    gateway_id: str
+    name: str
+    project_id: str
+    size_gb: int
+    #: fill the volume from a snapshot or an image realized in this backend (else empty)
+    snapshot: NativeRef | None = None
+    image: NativeRef | None = None
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    ref: NativeRef
+    gateway_id: str
+    status: VolumeStatus
+    size_gb: int
+    #: the server it is attached to, if any
+    attached_to: NativeRef | None = None
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotSpec:
+    gateway_id: str
+    name: str
+    volume: NativeRef
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    ref: NativeRef
+    gateway_id: str
+    status: VolumeStatus  # CREATING -> AVAILABLE, or ERROR
+    size_gb: int
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    volume: NativeRef
+    server: NativeRef
+    #: the device name the guest sees, as far as the backend knows it (``/dev/vdb``)
+    device: str
+
+
+class BlockStorageDriver(abc.ABC):
+    """Volumes and their snapshots, attached to servers of the same backend."""
+
+    @abc.abstractmethod
+    def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
+        """Start creating a volume; ``get_volume`` reports ``AVAILABLE`` or ``ERROR`` later.
+
+        Idempotent on the gateway id; leaves nothing behind if it raises.
+        """
+
+    @abc.abstractmethod
+    def get_volume(self, ref: NativeRef) -> VolumeInfo:
+        """The volume's current state. Raises ``NotFound`` once it is gone."""
+
+    @abc.abstractmethod
+    def delete_volume(self, ref: NativeRef) -> None:
+        """Destroy the volume and its data. Raises ``Conflict`` while it is attached or has
+        snapshots; deleting a volume that is already gone is not an error."""
+
+    @abc.abstractmethod
+    def create_snapshot(self, spec: SnapshotSpec) -> SnapshotInfo:
+        """Start a point-in-time copy of the volume (which may be attached: crash-consistent).
+
+        Idempotent on the gateway id; leaves nothing behind if it raises.
+        """
+
+    @abc.abstractmethod
+    def get_snapshot(self, ref: NativeRef) -> SnapshotInfo:
+        """The snapshot's current state. Raises ``NotFound`` once it is gone."""
+
+    @abc.abstractmethod
+    def delete_snapshot(self, ref: NativeRef) -> None:
+        """Destroy the snapshot; already gone is not an error."""
+
+    @abc.abstractmethod
+    def attach_volume(
+        self, volume: NativeRef, server: NativeRef, device: str | None = None
+    ) -> AttachmentInfo:
+        """Attach an ``AVAILABLE`` volume to a server of this backend.
+
+        Postconditions: ``get_volume`` reports ``IN_USE`` with ``attached_to == server``.
+        Raises ``Conflict`` if the volume is attached elsewhere or the server's state forbids it
+        (a running server without the ``volume_attach_hot`` capability). Attaching to the same
+        server again returns the existing attachment. On failure the volume stays available.
+        """
+
+    @abc.abstractmethod
+    def detach_volume(self, volume: NativeRef, server: NativeRef) -> None:
+        """Detach the volume; it is ``AVAILABLE`` afterwards. Detaching a volume that is not
+        attached to that server is a no-op."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    ref: NativeRef
+    gateway_id: str
+    size: int
+    sha256: str
+
+
+class ImageDriver(abc.ABC):
+    """Image data, kept where the backend boots servers from it."""
+
+    @abc.abstractmethod
+    def store_image(self, gateway_id: str, data: Iterable[bytes]) -> ImageInfo:
+        """Store the image's bytes, read chunk by chunk, and return its size and sha256.
+
+        The image is usable as ``ServerSpec.image`` once this returns. If reading ``data`` or
+        storing fails, the partial copy is removed before the error propagates. Storing again
+        under the same gateway id replaces nothing: it raises ``Conflict`` (image data is
+        immutable once stored).
+        """
+
+    @abc.abstractmethod
+    def open_image(self, ref: NativeRef) -> ByteStream:
+        """The stored bytes, in chunks. Raises ``NotFound`` for an unknown image."""
+
+    @abc.abstractmethod
+    def delete_image(self, ref: NativeRef) -> None:
+        """Remove the image data; servers booted from it keep running. Already gone is fine."""
