@@ -18,10 +18,15 @@ from interstack.api.middleware import RequestIdMiddleware
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
 from interstack.services.container import Services
+from interstack.services.identity.app_credentials import AppCredentialService
+from interstack.services.identity.assignments import AssignmentService
 from interstack.services.identity.auth import AuthService
 from interstack.services.identity.bootstrap import BootstrapResult, bootstrap
+from interstack.services.identity.directory import DirectoryService
 from interstack.services.identity.fernet_keys import KeyRepository
+from interstack.services.identity.role_definitions import RoleService
 from interstack.services.identity.tokens import TokenProvider
+from interstack.services.identity.users import UserService
 from interstack.store import Database
 
 log = logging.getLogger(__name__)
@@ -51,11 +56,17 @@ def create_app(settings: Settings) -> FastAPI:
     boot: BootstrapResult = bootstrap(
         db, settings.data_dir, f"{settings.base_url}/v3", regions[0].name
     )
+    assignments = AssignmentService(db)
     services = Services(
         settings=settings,
         db=db,
         catalog=catalog,
         auth=AuthService(db, tokens, admin_project_id=boot.admin_project_id),
+        directory=DirectoryService(db),
+        users=UserService(db),
+        roles=RoleService(db),
+        assignments=assignments,
+        app_credentials=AppCredentialService(db, assignments),
     )
 
     app = FastAPI(title="interstack", docs_url=None, redoc_url=None, openapi_url=None)

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from interstack.config import Settings
 from interstack.services.catalog import Catalog
+from interstack.services.identity.app_credentials import AppCredentialService
+from interstack.services.identity.assignments import AssignmentService
 from interstack.services.identity.auth import AuthService
+from interstack.services.identity.directory import DirectoryService
+from interstack.services.identity.role_definitions import RoleService
+from interstack.services.identity.users import UserService
 from interstack.store import Database
 
 
@@ -18,3 +23,8 @@ class Services:
     db: Database
     catalog: Catalog
     auth: AuthService
+    directory: DirectoryService
+    users: UserService
+    roles: RoleService
+    assignments: AssignmentService
+    app_credentials: AppCredentialService
