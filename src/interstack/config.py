@@ -93,6 +93,14 @@ class Settings(BaseModel):
         return value
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message, shortened to one line: what and where."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read the YAML config file (if any) and apply command-line overrides on top."""
     raw: dict[str, Any] = {}
@@ -102,7 +110,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {config_file} is not valid YAML: {exc}") from exc
+            raise ConfigError(
+                f"config file {config_file} is not valid YAML: {_yaml_problem(exc)}"
+            ) from exc
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
