@@ -1,0 +1,317 @@
+"""The persisted task runner: outcomes, retries, leases, crashes and concurrency.
+
+Every test runs on each database the store supports (the ``database_url`` fixture of
+tests/conftest.py: SQLite and PostgreSQL). Time is a fake clock except where real worker threads
+run; those wait with bounded loops and never assert on durations.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from interstack.errors import BackendUnavailable, Conflict
+from interstack.services.tasks import (
+    RetryAfter,
+    Task,
+    TaskHandler,
+    TaskQueue,
+    TaskRunner,
+    TaskStatus,
+    utcnow,
+)
+from interstack.store import Database
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_a_task_runs_once_and_succeeds(db: Database, clock: FakeClock) -> None:
+    seen: list[Task] = []
+
+    def run(task: Task) -> None:
+        seen.append(task)
+
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {"boot": TaskHandler(run)}, clock=clock)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1", {"flavor": "m1"})
+
+    assert runner.run_one() is True
+    assert runner.run_one() is False
+
+    assert [(t.id, t.resource_id, t.payload, t.attempts) for t in seen] == [
+        (task_id, "server-1", {"flavor": "m1"}, 1)
+    ]
+    done = queue.get(task_id)
+    assert done.status is TaskStatus.SUCCEEDED
+    assert done.error is None
+    assert [t.id for t in queue.for_resource("server-1")] == [task_id]
+
+
+def test_a_task_is_not_claimed_before_it_is_due(db: Database, clock: FakeClock) -> None:
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {"boot": TaskHandler(lambda task: None)}, clock=clock)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1", delay_seconds=10)
+
+    assert runner.run_one() is False
+    clock.advance(10)
+    assert runner.run_one() is True
+    assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+
+
+def test_retry_after_reschedules_with_the_new_payload(db: Database, clock: FakeClock) -> None:
+    payloads: list[dict[str, object]] = []
+
+    def run(task: Task) -> RetryAfter | None:
+        payloads.append(dict(task.payload))
+        if task.payload.get("step") == "created":
+            return None
+        return RetryAfter(30, {"step": "created", "ref": "native-1"})
+
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {"boot": TaskHandler(run)}, clock=clock)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1", {"step": "new"})
+
+    assert runner.run_one() is True
+    waiting = queue.get(task_id)
+    assert waiting.status is TaskStatus.PENDING
+    assert waiting.run_after == clock.now + timedelta(seconds=30)
+    assert waiting.attempts == 0  # a step that completed does not count as a failed attempt
+    assert runner.run_one() is False
+
+    clock.advance(30)
+    assert runner.run_one() is True
+    assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+    assert payloads == [{"step": "new"}, {"step": "created", "ref": "native-1"}]
+
+
+def test_transient_errors_are_retried_then_fail_with_the_error(
+    db: Database, clock: FakeClock
+) -> None:
+    calls = 0
+    failures: list[tuple[str, str]] = []
+
+    def run(task: Task) -> None:
+        nonlocal calls
+        calls += 1
+        raise BackendUnavailable("the cloud API timed out")
+
+    handler = TaskHandler(run, on_failure=lambda task, error: failures.append((task.id, error)))
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {"boot": handler}, clock=clock, max_attempts=3)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1")
+
+    for _ in range(10):
+        runner.run_one()
+        clock.advance(120)
+
+    failed = queue.get(task_id)
+    assert calls == 3
+    assert failed.status is TaskStatus.FAILED
+    assert failed.attempts == 3
+    assert failed.error == "gave up after 3 attempts: the cloud API timed out"
+    assert failures == [(task_id, failed.error)]
+
+
+def test_other_errors_fail_at_once(db: Database, clock: FakeClock) -> None:
+    def run(task: Task) -> None:
+        raise Conflict("volume vol-1 is attached to another server")
+
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {"attach": TaskHandler(run)}, clock=clock, max_attempts=5)
+    task_id = queue.enqueue("attach", "RegionOne", "vol-1")
+
+    assert runner.run_one() is True
+    clock.advance(3600)
+    assert runner.run_one() is False
+    failed = queue.get(task_id)
+    assert (failed.status, failed.attempts) == (TaskStatus.FAILED, 1)
+    assert failed.error == "volume vol-1 is attached to another server"
+
+
+def test_a_kind_without_handler_fails_loudly(db: Database, clock: FakeClock) -> None:
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {}, clock=clock)
+    task_id = queue.enqueue("teleport", "RegionOne", "server-1")
+
+    assert runner.run_one() is True
+    failed = queue.get(task_id)
+    assert failed.status is TaskStatus.FAILED
+    assert failed.error is not None and "'teleport'" in failed.error
+
+
+def test_an_expired_lease_is_resumed_by_another_runner(db: Database, clock: FakeClock) -> None:
+    runs: list[str] = []
+
+    def run(task: Task) -> None:
+        runs.append(task.id)
+
+    handlers = {"boot": TaskHandler(run)}
+    queue = TaskQueue(db, clock)
+    crashed = TaskRunner(db, handlers, clock=clock, lease_seconds=60, name="crashed")
+    survivor = TaskRunner(db, handlers, clock=clock, lease_seconds=60, name="survivor")
+    task_id = queue.enqueue("boot", "RegionOne", "server-1")
+
+    claimed = crashed.claim()  # ... and the gateway dies before running the step
+    assert claimed is not None and claimed.id == task_id
+
+    clock.advance(59)
+    assert survivor.recover() == 0
+    assert survivor.run_one() is False  # the lease still holds
+
+    clock.advance(2)
+    assert survivor.recover() == 1
+    assert queue.get(task_id).status is TaskStatus.PENDING
+    assert survivor.run_one() is True
+    resumed = queue.get(task_id)
+    assert (resumed.status, resumed.attempts) == (TaskStatus.SUCCEEDED, 2)
+    assert runs == [task_id]
+
+
+def test_a_runner_that_lost_its_lease_cannot_overwrite_the_new_owner(
+    db: Database, clock: FakeClock
+) -> None:
+    def fail(task: Task) -> None:
+        raise Conflict("late and wrong")
+
+    queue = TaskQueue(db, clock)
+    slow = TaskRunner(db, {"boot": TaskHandler(fail)}, clock=clock, lease_seconds=60, name="slow")
+    fast = TaskRunner(
+        db, {"boot": TaskHandler(lambda task: None)}, clock=clock, lease_seconds=60, name="fast"
+    )
+    task_id = queue.enqueue("boot", "RegionOne", "server-1")
+
+    stale = slow.claim()
+    assert stale is not None
+    clock.advance(61)
+    fast.recover()
+    fresh = fast.claim()
+    assert fresh is not None
+
+    slow.execute(stale)  # finishes late: its outcome must be discarded
+    assert queue.get(task_id).status is TaskStatus.RUNNING
+    fast.execute(fresh)
+    assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+
+
+def test_a_task_abandoned_too_often_fails(db: Database, clock: FakeClock) -> None:
+    failures: list[str] = []
+    handler = TaskHandler(lambda task: None, on_failure=lambda task, error: failures.append(error))
+    queue = TaskQueue(db, clock)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1")
+
+    for attempt in range(2):
+        dying = TaskRunner(
+            db, {"boot": handler}, clock=clock, lease_seconds=60, max_attempts=2, name=f"r{attempt}"
+        )
+        assert dying.claim() is not None
+        clock.advance(61)
+        assert dying.recover() == 1
+
+    failed = queue.get(task_id)
+    assert failed.status is TaskStatus.FAILED
+    assert failed.error is not None and failed.error.startswith("abandoned after 2 attempts")
+    assert failures == [failed.error]
+
+
+def test_start_resumes_tasks_of_a_crashed_gateway(db: Database) -> None:
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    queue = TaskQueue(db)
+    task_id = TaskQueue(db, lambda: an_hour_ago).enqueue("boot", "RegionOne", "server-1")
+    crashed = TaskRunner(
+        db, {}, clock=lambda: an_hour_ago, lease_seconds=60, name="crashed-gateway"
+    )
+    assert crashed.claim() is not None  # lease ended 59 minutes ago
+
+    done = threading.Event()
+    runner = TaskRunner(db, {"boot": TaskHandler(lambda task: done.set())}, poll_seconds=0.01)
+    runner.start()
+    try:
+        wait_until(lambda: queue.get(task_id).status is TaskStatus.SUCCEEDED, "resumed task")
+    finally:
+        runner.stop()
+    assert done.is_set()
+
+
+def test_stop_lets_the_running_step_finish(db: Database) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def run(task: Task) -> None:
+        started.set()
+        release.wait(30)
+
+    queue = TaskQueue(db)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1")
+    runner = TaskRunner(db, {"boot": TaskHandler(run)}, workers=1, poll_seconds=0.01)
+    runner.start()
+    wait_until(started.is_set, "the step to start")
+
+    stopper = threading.Thread(target=runner.stop)
+    stopper.start()
+    assert queue.get(task_id).status is TaskStatus.RUNNING
+    release.set()
+    stopper.join(30)
+    assert not stopper.is_alive()
+    assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+
+
+def test_concurrent_runners_never_run_a_task_twice(db: Database) -> None:
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def run(task: Task) -> None:
+        with lock:
+            runs[task.id] += 1
+        time.sleep(0.001)  # widen the window in which a double claim would show
+
+    queue = TaskQueue(db)
+    task_ids = {queue.enqueue("boot", "RegionOne", f"server-{i}") for i in range(120)}
+    runners = [
+        TaskRunner(db, {"boot": TaskHandler(run)}, workers=4, poll_seconds=0.01, name=f"gw{i}")
+        for i in range(2)
+    ]
+    for runner in runners:
+        runner.start()
+    try:
+        wait_until(lambda: sum(runs.values()) >= len(task_ids), "every task to run")
+    finally:
+        for runner in runners:
+            runner.stop()
+
+    assert set(runs) == task_ids
+    assert [task for task, count in runs.items() if count != 1] == []
+    assert {queue.get(t).status for t in task_ids} == {TaskStatus.SUCCEEDED}
