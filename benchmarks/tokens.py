@@ -1,0 +1,326 @@
+"""``make bench``: token issue and validation throughput of a served gateway, against a floor.
+
+Starts ``interstack serve`` (uvicorn, one worker process) on a free loopback port with a temporary
+data dir, then drives it with ``wrk`` (Debian's package; an asyncio httpx client when wrk is
+missing) at a fixed concurrency for a fixed time per scenario:
+
+* ``GET /v3`` — the version document: the framework's floor (routing, middleware, JSON).
+* ``GET /v3/auth/tokens`` — validate a token (X-Auth-Token admin + X-Subject-Token), with and
+  without the catalog.
+* ``POST /v3/auth/tokens`` — issue a token with a password (a password hash per request).
+
+Prints requests/s, p50/p99 latency and each scenario's ratio to the floor; writes the same as JSON
+to benchmarks/results/. Every request loop is bounded in time and only talks to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+BIN_DIR = Path(sys.executable).parent
+RESULTS_DIR = Path(__file__).parent / "results"
+VALIDATION_TARGET = 2000.0
+console = Console(soft_wrap=True)
+
+
+@dataclass
+class Scenario:
+    name: str
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    expect: int = 200
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    ratio_to_floor: float = 1.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Gateway:
+    def __init__(self, root: Path) -> None:
+        self.data_dir = root / "data"
+        self.log = root / "serve.log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Gateway:
+        command = [
+            str(BIN_DIR / "interstack"),
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+        ]
+        with self.log.open("wb") as output:
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"interstack serve exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/v3", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("interstack serve did not answer within 60 s")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def auth_body(self, cloud: str) -> dict[str, Any]:
+        auth = yaml.safe_load((self.data_dir / "clouds.yaml").read_text())["clouds"][cloud]["auth"]
+        return {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": auth["username"],
+                            "domain": {"name": auth["user_domain_name"]},
+                            "password": auth["password"],
+                        }
+                    },
+                },
+                "scope": {
+                    "project": {
+                        "name": auth["project_name"],
+                        "domain": {"name": auth["project_domain_name"]},
+                    }
+                },
+            }
+        }
+
+    def token(self, cloud: str) -> str:
+        response = httpx.post(f"{self.url}/v3/auth/tokens", json=self.auth_body(cloud), timeout=30)
+        response.raise_for_status()
+        return response.headers["X-Subject-Token"]
+
+
+# --- wrk -----------------------------------------------------------------------------------
+
+
+def _lua(scenario: Scenario) -> str:
+    lines = [f'wrk.method = "{scenario.method}"']
+    for name, value in scenario.headers.items():
+        lines.append(f'wrk.headers["{name}"] = "{value}"')
+    if scenario.body is not None:
+        lines.append(f"wrk.body = {json.dumps(scenario.body)}")
+    return "\n".join(lines) + "\n"
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def run_wrk(url: str, scenario: Scenario, connections: int, seconds: int, work: Path) -> Result:
+    script = work / f"{scenario.name.replace(' ', '_').replace('/', '_')}.lua"
+    script.write_text(_lua(scenario))
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(script),
+        url + scenario.path,
+    ]
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return Result(scenario.name, rps, p50, p99, total, errors)
+
+
+# --- asyncio fallback ----------------------------------------------------------------------
+
+
+async def _drive(url: str, scenario: Scenario, connections: int, seconds: int) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as client:
+        deadline = time.monotonic() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                response = await client.request(
+                    scenario.method, scenario.path, headers=scenario.headers, content=scenario.body
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code != scenario.expect:
+                    errors += 1
+
+        began = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.monotonic() - began
+    quantiles = statistics.quantiles(latencies, n=100)
+    return Result(scenario.name, len(latencies) / elapsed, quantiles[49], quantiles[98],
+                  len(latencies), errors)  # fmt: skip
+
+
+def run_httpx(url: str, scenario: Scenario, connections: int, seconds: int, _work: Path) -> Result:
+    return asyncio.run(_drive(url, scenario, connections, seconds))
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=int, default=10, help="per scenario (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent (default 32)")
+    parser.add_argument(
+        "--client", choices=["auto", "wrk", "httpx"], default="auto", help="load generator"
+    )
+    args = parser.parse_args()
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+    runner = run_wrk if use_wrk else run_httpx
+    generator = (
+        f"wrk (2 threads, {args.connections} connections)"
+        if use_wrk
+        else f"httpx asyncio client ({args.connections} concurrent)"
+    )
+
+    with tempfile.TemporaryDirectory(prefix="interstack-bench-") as temporary:
+        work = Path(temporary)
+        with Gateway(work) as gateway:
+            admin = gateway.token("interstack-admin")
+            subject = gateway.token("interstack")
+            validate_headers = {"X-Auth-Token": admin, "X-Subject-Token": subject}
+            scenarios = [
+                Scenario("GET /v3 (floor)", "GET", "/v3"),
+                Scenario("validate token", "GET", "/v3/auth/tokens", validate_headers),
+                Scenario(
+                    "validate token ?nocatalog",
+                    "GET",
+                    "/v3/auth/tokens?nocatalog",
+                    validate_headers,
+                ),
+                Scenario(
+                    "issue token (password)",
+                    "POST",
+                    "/v3/auth/tokens",
+                    {"Content-Type": "application/json"},
+                    json.dumps(gateway.auth_body("interstack")),
+                    expect=201,
+                ),
+            ]
+            console.print(
+                f"server: interstack serve (uvicorn, 1 worker process) on {gateway.url}; "
+                f"load: {generator}, {args.seconds} s per scenario after a 1 s warm-up; "
+                "both on this machine"
+            )
+            results: list[Result] = []
+            for scenario in scenarios:
+                runner(gateway.url, scenario, args.connections, 1, work)  # warm-up
+                results.append(runner(gateway.url, scenario, args.connections, args.seconds, work))
+
+    floor = results[0].requests_per_s
+    for result in results:
+        result.ratio_to_floor = result.requests_per_s / floor if floor else 0.0
+    table = Table(title="interstack token benchmark")
+    for column in ("scenario", "req/s", "p50 ms", "p99 ms", "requests", "errors", "vs floor"):
+        table.add_column(column, justify="left" if column == "scenario" else "right", no_wrap=True)
+    for r in results:
+        table.add_row(
+            r.name,
+            f"{r.requests_per_s:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.requests:,}",
+            str(r.errors),
+            f"{r.ratio_to_floor:.2f}",
+        )
+    console.print(table)
+    validation = results[1].requests_per_s
+    verdict = "met" if validation >= VALIDATION_TARGET else "NOT met"
+    console.print(f"validation target {VALIDATION_TARGET:,.0f} req/s: {verdict}")
+
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    (RESULTS_DIR / f"tokens-{stamp}.json").write_text(
+        json.dumps(
+            {
+                "server": "interstack serve (uvicorn, 1 worker process)",
+                "generator": generator,
+                "seconds": args.seconds,
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
+    if any(r.errors for r in results):
+        console.print("[red]some requests failed; see the errors column[/]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
