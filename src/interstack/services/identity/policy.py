@@ -93,6 +93,10 @@ RULES: Mapping[str, Rule] = {
     "identity:list_grants": admin,
     "identity:create_grant": admin,
     "identity:revoke_grant": admin,
+    "identity:list_system_grants_for_user": admin,
+    "identity:check_system_grant_for_user": admin,
+    "identity:create_system_grant_for_user": admin,
+    "identity:revoke_system_grant_for_user": admin,
     # application credentials
     "identity:list_application_credentials": admin_or_self,
     "identity:get_application_credential": admin_or_self,
