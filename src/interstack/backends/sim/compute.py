@@ -1,0 +1,160 @@
+"""Simulated servers: lifecycles in the store, consoles made of plausible boot lines."""
+
+from __future__ import annotations
+
+from interstack.backends.contract import (
+    Capabilities,
+    ComputeDriver,
+    NativeRef,
+    PowerAction,
+    ServerInfo,
+    ServerSpec,
+    ServerStatus,
+)
+from interstack.backends.sim.settings import SimOperation, SimSettings
+from interstack.backends.sim.state import Kind, SimState, ref
+from interstack.errors import BackendError, Conflict, NotSupported
+from interstack.store.models import SimResource
+
+S = ServerStatus
+
+#: action -> (states it is allowed from, state it ends in, state while it happens)
+TRANSITIONS: dict[
+    PowerAction, tuple[frozenset[ServerStatus], ServerStatus, ServerStatus | None]
+] = {
+    PowerAction.START: (frozenset({S.STOPPED}), S.ACTIVE, None),
+    PowerAction.STOP: (frozenset({S.ACTIVE, S.PAUSED, S.SUSPENDED, S.ERROR}), S.STOPPED, None),
+    PowerAction.REBOOT: (frozenset({S.ACTIVE}), S.ACTIVE, S.REBOOTING),
+    PowerAction.HARD_REBOOT: (
+        frozenset({S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED, S.ERROR}),
+        S.ACTIVE,
+        S.REBOOTING,
+    ),
+    PowerAction.PAUSE: (frozenset({S.ACTIVE}), S.PAUSED, None),
+    PowerAction.UNPAUSE: (frozenset({S.PAUSED}), S.ACTIVE, None),
+    PowerAction.SUSPEND: (frozenset({S.ACTIVE}), S.SUSPENDED, None),
+    PowerAction.RESUME: (frozenset({S.SUSPENDED}), S.ACTIVE, None),
+}
+
+#: actions that need a capability beyond ``compute``
+ACTION_CAPABILITY = {
+    PowerAction.PAUSE: "pause",
+    PowerAction.UNPAUSE: "pause",
+    PowerAction.SUSPEND: "suspend",
+    PowerAction.RESUME: "suspend",
+}
+
+
+def _info(row: SimResource) -> ServerInfo:
+    return ServerInfo(
+        ref=ref(row),
+        gateway_id=row.gateway_id or "",
+        status=S(row.status),
+        fault=row.fault if row.status == S.ERROR else None,
+    )
+
+
+def _log(row: SimResource, *lines: str) -> None:
+    row.data = {**row.data, "console": [*row.data.get("console", []), *lines]}
+
+
+class SimCompute(ComputeDriver):
+    def __init__(self, state: SimState, settings: SimSettings, capabilities: Capabilities) -> None:
+        self.state = state
+        self.settings = settings
+        self.capabilities = capabilities
+
+    def _require(self, capability: str) -> None:
+        if capability not in self.capabilities.names():
+            raise NotSupported(f"region {self.state.region} does not support {capability}")
+
+    def create_server(self, spec: ServerSpec) -> ServerInfo:
+        self._require("compute")
+        with self.state.session() as session:
+            existing = self.state.by_gateway_id(session, Kind.SERVER, spec.gateway_id)
+            if existing is not None:
+                return _info(existing)
+            row = self.state.new(
+                session,
+                Kind.SERVER,
+                status=S.BUILDING,
+                gateway_id=spec.gateway_id,
+                name=spec.name,
+                data={
+                    "flavor": [spec.flavor.vcpus, spec.flavor.ram_mb, spec.flavor.disk_gb],
+                    "image": spec.image,
+                    "ports": list(spec.ports),
+                    "volumes": {},
+                    "console": [f"[    0.000000] sim: booting {spec.name}"],
+                },
+            )
+            fault = self.settings.fault(SimOperation.CREATE_SERVER, spec.name)
+            if fault is not None:
+                row.fault = fault
+                _log(row, f"[    1.000000] sim: boot failed: {fault}")
+                self.state.schedule(row, S.ERROR, self.settings.boot_delay_seconds)
+            else:
+                _log(
+                    row,
+                    "[    1.000000] cloud-init: modules:final finished",
+                    f"{spec.name} login: ",
+                )
+                self.state.schedule(row, S.ACTIVE, self.settings.boot_delay_seconds)
+            return _info(row)
+
+    def get_server(self, ref: NativeRef) -> ServerInfo:
+        self._require("compute")
+        with self.state.session() as session:
+            return _info(self.state.get(session, Kind.SERVER, ref))
+
+    def delete_server(self, ref: NativeRef) -> None:
+        self._require("compute")
+        with self.state.session() as session:
+            row = self.state.find(session, Kind.SERVER, ref)
+            if row is None:
+                return
+            for volume_ref in row.data.get("volumes", {}):
+                volume = self.state.find(session, Kind.VOLUME, volume_ref)
+                if volume is not None and volume.data.get("attached_to") == row.ref:
+                    volume.data = {**volume.data, "attached_to": None, "device": None}
+                    self.state.set(volume, "available")
+            session.delete(row)
+
+    def power_action(self, ref: NativeRef, action: PowerAction) -> ServerInfo:
+        self._require("compute")
+        if action in ACTION_CAPABILITY:
+            self._require(ACTION_CAPABILITY[action])
+        allowed, final, during = TRANSITIONS[action]
+        with self.state.session() as session:
+            row = self.state.get(session, Kind.SERVER, ref)
+            current = S(row.status)
+            if current not in allowed or row.pending_status is not None:
+                raise Conflict(
+                    f"cannot {action.replace('_', ' ')} server {row.gateway_id} while it is "
+                    f"{current}" + (" (a change is in progress)" if row.pending_status else "")
+                )
+            fault = self.settings.fault(SimOperation.POWER_ACTION, row.name)
+            if fault is not None:
+                raise BackendError(f"{action.replace('_', ' ')} failed: {fault}")
+            _log(row, f"sim: {action}")
+            delay = self.settings.action_delay_seconds
+            if during is not None or delay > 0:
+                self.state.set(row, during or current)
+                self.state.schedule(row, final, delay)
+                row.fault = None
+            else:
+                self.state.set(row, final)
+            return _info(row)
+
+    def console_output(self, ref: NativeRef, length: int | None = None) -> str:
+        self._require("console_output")
+        with self.state.session() as session:
+            lines: list[str] = self.state.get(session, Kind.SERVER, ref).data.get("console", [])
+        if length is not None:
+            lines = lines[-length:] if length > 0 else []
+        return "".join(f"{line}\n" for line in lines)
+
+    def list_servers(self) -> list[ServerInfo]:
+        self._require("compute")
+        with self.state.session() as session:
+            return [_info(row) for row in self.state.all(session, Kind.SERVER)]

@@ -1,0 +1,118 @@
+"""Settings of the sim backend, from a region's ``settings:`` mapping in the config file."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import fields
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from interstack.backends.contract import Capabilities
+from interstack.config import ConfigError
+
+
+class SimOperation(StrEnum):
+    """Operations a fault can be injected into (the keys of ``fail_on``)."""
+
+    CREATE_SERVER = "create_server"
+    POWER_ACTION = "power_action"
+    CREATE_VOLUME = "create_volume"
+    ATTACH_VOLUME = "attach_volume"
+    CREATE_SNAPSHOT = "create_snapshot"
+    STORE_IMAGE = "store_image"
+    PUT_OBJECT = "put_object"
+    CREATE_NETWORK = "create_network"
+    CREATE_PORT = "create_port"
+
+
+class FaultRule(BaseModel):
+    """Fail the operation for resources whose name matches the glob ``name``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "*"
+    message: str = "simulated failure"
+
+    def matches(self, resource_name: str) -> bool:
+        return fnmatch.fnmatchcase(resource_name, self.name)
+
+
+FULL_CAPABILITIES = Capabilities(
+    compute=True,
+    pause=True,
+    suspend=True,
+    console_output=True,
+    resize=False,
+    networks=True,
+    floating_ips=True,
+    security_groups=True,
+    volumes=True,
+    volume_attach_hot=True,
+    snapshots=True,
+    images=True,
+    object_store=True,
+    ssh_reachable=False,
+)
+
+
+class SimSettings(BaseModel):
+    """``fail_on`` maps an operation to a rule, or to a message (a rule matching every name)::
+
+    fail_on:
+      create_server: {name: "fail-*", message: "No valid host was found."}
+      put_object: "disk full"
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    boot_delay_seconds: float = Field(default=1.0, ge=0)
+    action_delay_seconds: float = Field(default=0.0, ge=0)
+    volume_delay_seconds: float = Field(default=0.5, ge=0)
+    snapshot_delay_seconds: float = Field(default=0.5, ge=0)
+    fail_on: dict[SimOperation, FaultRule] = Field(default_factory=dict)
+    floating_ip_cidr: str = "203.0.113.0/24"
+    chunk_size: int = Field(default=64 * 1024, gt=0)
+    #: capability flags to turn off, to exercise how the services adapt
+    without: frozenset[str] = frozenset()
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _messages_are_rules(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: {"message": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("without")
+    @classmethod
+    def _known_capabilities(cls, value: frozenset[str]) -> frozenset[str]:
+        known = {f.name for f in fields(Capabilities)}
+        unknown = sorted(value - known)
+        if unknown:
+            raise ValueError(f"unknown capabilities {unknown}; known: {sorted(known)}")
+        return value
+
+    @property
+    def capabilities(self) -> Capabilities:
+        flags = {name: name not in self.without for name in FULL_CAPABILITIES.names()}
+        return Capabilities(**flags)
+
+    def fault(self, operation: SimOperation, resource_name: str) -> str | None:
+        """The injected failure message for this operation on this name, if any."""
+        rule = self.fail_on.get(operation)
+        if rule is not None and rule.matches(resource_name):
+            return rule.message
+        return None
+
+    @classmethod
+    def parse(cls, region: str, raw: Mapping[str, Any]) -> SimSettings:
+        try:
+            return cls.model_validate(dict(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"region {region}: invalid sim backend setting {where}: {first['msg']}"
+            ) from exc

@@ -1,0 +1,421 @@
+"""The backend contract, exercised directly on every backend in CONFORMANCE_BACKENDS.
+
+Only ``interstack.backends.contract`` and ``interstack.errors`` are imported: a test that needs to
+know which backend it runs on is a test of that backend, not of the contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from interstack.backends.contract import (
+    Backend,
+    FixedIp,
+    FlavorSpec,
+    NativeRef,
+    NetworkSpec,
+    PortSpec,
+    PowerAction,
+    RouterSpec,
+    ServerInfo,
+    ServerSpec,
+    ServerStatus,
+    SnapshotSpec,
+    SubnetSpec,
+    VolumeSpec,
+    VolumeStatus,
+)
+from interstack.errors import Conflict, NotFound
+from tests.conformance.conftest import BackendUnderTest
+
+T = TypeVar("T")
+TINY = FlavorSpec(vcpus=1, ram_mb=512, disk_gb=1)
+MiB = 1024 * 1024
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
+    """Poll ``read`` until ``done`` holds, for at most 120 s (a bound, not a timing check)."""
+    deadline = time.monotonic() + 120
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}; last seen: {value}")
+        time.sleep(0.05)
+
+
+def gid() -> str:
+    return str(uuid.uuid4())
+
+
+def boot(backend: Backend, name: str = "conformance") -> ServerInfo:
+    spec = ServerSpec(gateway_id=gid(), name=name, project_id="p1", flavor=TINY)
+    created = backend.compute.create_server(spec)
+    assert created.gateway_id == spec.gateway_id
+    return created
+
+
+def boot_active(backend: Backend) -> ServerInfo:
+    server = boot(backend)
+    return eventually(
+        lambda: backend.compute.get_server(server.ref),
+        lambda s: s.status is ServerStatus.ACTIVE,
+        "the server to become active",
+    )
+
+
+def chunks(total: int, size: int, seed: int) -> Iterator[bytes]:
+    rng = random.Random(seed)
+    sent = 0
+    while sent < total:
+        n = min(size, total - sent)
+        yield rng.randbytes(n)
+        sent += n
+
+
+# -- compute ------------------------------------------------------------------------------------
+
+
+@pytest.mark.requires("compute")
+def test_a_server_builds_then_becomes_active_and_is_deleted(backend: Backend) -> None:
+    server = boot(backend)
+    assert server.status in {ServerStatus.BUILDING, ServerStatus.ACTIVE}
+
+    active = boot_active_from(backend, server.ref)
+    assert (active.gateway_id, active.fault) == (server.gateway_id, None)
+    assert server.ref in {s.ref for s in backend.compute.list_servers()}
+
+    backend.compute.delete_server(server.ref)
+    eventually(
+        lambda: server.ref in {s.ref for s in backend.compute.list_servers()},
+        lambda present: not present,
+        "the server to disappear",
+    )
+    with pytest.raises(NotFound):
+        backend.compute.get_server(server.ref)
+    backend.compute.delete_server(server.ref)  # deleting again is not an error
+
+
+def boot_active_from(backend: Backend, ref: NativeRef) -> ServerInfo:
+    return eventually(
+        lambda: backend.compute.get_server(ref),
+        lambda s: s.status is ServerStatus.ACTIVE,
+        "the server to become active",
+    )
+
+
+@pytest.mark.requires("compute")
+def test_create_server_is_idempotent_on_the_gateway_id(backend: Backend) -> None:
+    spec = ServerSpec(gateway_id=gid(), name="twice", project_id="p1", flavor=TINY)
+    first = backend.compute.create_server(spec)
+    again = backend.compute.create_server(spec)
+    assert again.ref == first.ref
+    assert [s.ref for s in backend.compute.list_servers()].count(first.ref) == 1
+
+
+@pytest.mark.requires("compute")
+def test_unknown_servers_are_not_found(backend: Backend) -> None:
+    with pytest.raises(NotFound):
+        backend.compute.get_server(NativeRef("no-such-server"))
+
+
+@pytest.mark.requires("compute")
+def test_stop_start_and_reboot(backend: Backend) -> None:
+    server = boot_active(backend)
+
+    def settles_in(action: PowerAction, expected: ServerStatus) -> None:
+        backend.compute.power_action(server.ref, action)
+        eventually(
+            lambda: backend.compute.get_server(server.ref),
+            lambda s: s.status is expected,
+            f"{action} to end in {expected}",
+        )
+
+    settles_in(PowerAction.STOP, ServerStatus.STOPPED)
+    with pytest.raises(Conflict):
+        backend.compute.power_action(server.ref, PowerAction.STOP)
+    settles_in(PowerAction.START, ServerStatus.ACTIVE)
+    settles_in(PowerAction.REBOOT, ServerStatus.ACTIVE)
+    settles_in(PowerAction.HARD_REBOOT, ServerStatus.ACTIVE)
+
+
+@pytest.mark.requires("compute", "pause")
+def test_pause_and_unpause(backend: Backend) -> None:
+    server = boot_active(backend)
+    backend.compute.power_action(server.ref, PowerAction.PAUSE)
+    eventually(
+        lambda: backend.compute.get_server(server.ref),
+        lambda s: s.status is ServerStatus.PAUSED,
+        "the server to pause",
+    )
+    with pytest.raises(Conflict):
+        backend.compute.power_action(server.ref, PowerAction.SUSPEND)
+    backend.compute.power_action(server.ref, PowerAction.UNPAUSE)
+    boot_active_from(backend, server.ref)
+
+
+@pytest.mark.requires("compute", "suspend")
+def test_suspend_and_resume(backend: Backend) -> None:
+    server = boot_active(backend)
+    backend.compute.power_action(server.ref, PowerAction.SUSPEND)
+    eventually(
+        lambda: backend.compute.get_server(server.ref),
+        lambda s: s.status is ServerStatus.SUSPENDED,
+        "the server to suspend",
+    )
+    backend.compute.power_action(server.ref, PowerAction.RESUME)
+    boot_active_from(backend, server.ref)
+
+
+@pytest.mark.requires("compute", "console_output")
+def test_console_output_is_text_and_can_be_limited(backend: Backend) -> None:
+    server = boot_active(backend)
+    full = backend.compute.console_output(server.ref)
+    assert full.strip()
+    last = backend.compute.console_output(server.ref, length=1)
+    assert last.count("\n") == 1
+    assert full.endswith(last)
+
+
+@pytest.mark.requires("compute")
+def test_a_failed_boot_ends_in_error_with_a_fault(
+    backend: Backend, under_test: BackendUnderTest
+) -> None:
+    if under_test.failing_server_name is None:
+        pytest.skip("this configuration cannot make a boot fail")
+    server = boot(backend, under_test.failing_server_name)
+    failed = eventually(
+        lambda: backend.compute.get_server(server.ref),
+        lambda s: s.status is not ServerStatus.BUILDING,
+        "the boot to finish",
+    )
+    assert failed.status is ServerStatus.ERROR
+    assert failed.fault
+    backend.compute.delete_server(server.ref)  # a failed server still has to be cleaned up
+
+
+# -- block storage ------------------------------------------------------------------------------
+
+
+def available_volume(backend: Backend, size_gb: int = 1) -> NativeRef:
+    spec = VolumeSpec(gateway_id=gid(), name="data", project_id="p1", size_gb=size_gb)
+    created = backend.block_storage.create_volume(spec)
+    assert created.size_gb == size_gb
+    eventually(
+        lambda: backend.block_storage.get_volume(created.ref),
+        lambda v: v.status is VolumeStatus.AVAILABLE,
+        "the volume to become available",
+    )
+    return created.ref
+
+
+@pytest.mark.requires("compute", "volumes", "volume_attach_hot")
+def test_a_volume_attaches_detaches_and_is_deleted(backend: Backend) -> None:
+    server = boot_active(backend)
+    volume = available_volume(backend)
+
+    attachment = backend.block_storage.attach_volume(volume, server.ref)
+    assert attachment.device.startswith("/dev/")
+    attached = backend.block_storage.get_volume(volume)
+    assert (attached.status, attached.attached_to) == (VolumeStatus.IN_USE, server.ref)
+    assert backend.block_storage.attach_volume(volume, server.ref) == attachment
+    with pytest.raises(Conflict):
+        backend.block_storage.delete_volume(volume)
+
+    backend.block_storage.detach_volume(volume, server.ref)
+    detached = backend.block_storage.get_volume(volume)
+    assert (detached.status, detached.attached_to) == (VolumeStatus.AVAILABLE, None)
+
+    backend.block_storage.delete_volume(volume)
+    with pytest.raises(NotFound):
+        backend.block_storage.get_volume(volume)
+
+
+@pytest.mark.requires("compute", "volumes", "volume_attach_hot")
+def test_deleting_a_server_detaches_its_volumes(backend: Backend) -> None:
+    server = boot_active(backend)
+    volume = available_volume(backend)
+    backend.block_storage.attach_volume(volume, server.ref)
+
+    backend.compute.delete_server(server.ref)
+    eventually(
+        lambda: backend.block_storage.get_volume(volume),
+        lambda v: v.status is VolumeStatus.AVAILABLE and v.attached_to is None,
+        "the volume to be detached by the server's deletion",
+    )
+
+
+@pytest.mark.requires("volumes", "snapshots")
+def test_a_snapshot_is_taken_and_blocks_the_volume_deletion(backend: Backend) -> None:
+    volume = available_volume(backend, size_gb=2)
+    snap = backend.block_storage.create_snapshot(
+        SnapshotSpec(gateway_id=gid(), name="snap", volume=volume)
+    )
+    ready = eventually(
+        lambda: backend.block_storage.get_snapshot(snap.ref),
+        lambda s: s.status is VolumeStatus.AVAILABLE,
+        "the snapshot to become available",
+    )
+    assert ready.size_gb == 2
+    with pytest.raises(Conflict):
+        backend.block_storage.delete_volume(volume)
+    backend.block_storage.delete_snapshot(snap.ref)
+    backend.block_storage.delete_volume(volume)
+
+
+# -- images and objects -------------------------------------------------------------------------
+
+
+@pytest.mark.requires("images")
+def test_image_data_is_stored_read_back_and_deleted(backend: Backend) -> None:
+    expected = hashlib.sha256()
+    for chunk in chunks(3 * MiB + 17, 256 * 1024, seed=1):
+        expected.update(chunk)
+
+    image_id = gid()
+    info = backend.image.store_image(image_id, chunks(3 * MiB + 17, 256 * 1024, seed=1))
+    assert (info.size, info.sha256) == (3 * MiB + 17, expected.hexdigest())
+    with pytest.raises(Conflict):
+        backend.image.store_image(image_id, iter([b"other"]))
+
+    read = hashlib.sha256()
+    stream = backend.image.open_image(info.ref)
+    try:
+        for chunk in stream:
+            read.update(chunk)
+    finally:
+        stream.close()
+    assert read.hexdigest() == expected.hexdigest()
+
+    backend.image.delete_image(info.ref)
+    with pytest.raises(NotFound):
+        backend.image.open_image(info.ref)
+    backend.image.delete_image(info.ref)
+
+
+@pytest.mark.requires("object_store")
+def test_a_large_object_streams_in_and_out_unchanged(backend: Backend) -> None:
+    size = 8 * MiB + 123
+    expected_sha, expected_md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    for chunk in chunks(size, 64 * 1024, seed=2):
+        expected_sha.update(chunk)
+        expected_md5.update(chunk)
+
+    container = backend.object_store.create_container("acct", "bucket")
+    assert backend.object_store.create_container("acct", "bucket") == container
+    stored = backend.object_store.put_object(
+        container, "dir/big.bin", chunks(size, 64 * 1024, seed=2), "application/octet-stream"
+    )
+    assert (stored.size, stored.md5) == (size, expected_md5.hexdigest())
+
+    info, stream = backend.object_store.get_object(container, "dir/big.bin")
+    read, largest = hashlib.sha256(), 0
+    try:
+        for chunk in stream:
+            read.update(chunk)
+            largest = max(largest, len(chunk))
+    finally:
+        stream.close()
+    assert info == stored == backend.object_store.head_object(container, "dir/big.bin")
+    assert read.hexdigest() == expected_sha.hexdigest()
+    assert largest < size  # it came in pieces, not as one buffer
+
+
+@pytest.mark.requires("object_store")
+def test_objects_are_listed_replaced_and_deleted(backend: Backend) -> None:
+    container = backend.object_store.create_container("acct", "listing")
+    for name in ["b", "a/1", "a/2", "c"]:
+        backend.object_store.put_object(container, name, iter([name.encode()]), "text/plain")
+    backend.object_store.put_object(container, "c", iter([b"new", b"er"]), "text/x-new")
+
+    names = [o.name for o in backend.object_store.list_objects(container)]
+    assert names == ["a/1", "a/2", "b", "c"]
+    assert [o.name for o in backend.object_store.list_objects(container, prefix="a/")] == [
+        "a/1",
+        "a/2",
+    ]
+    assert [
+        o.name for o in backend.object_store.list_objects(container, marker="a/2", limit=1)
+    ] == ["b"]
+    replaced, stream = backend.object_store.get_object(container, "c")
+    assert b"".join(stream) == b"newer"
+    assert (replaced.size, replaced.content_type) == (5, "text/x-new")
+
+    with pytest.raises(Conflict):
+        backend.object_store.delete_container(container)
+    for name in names:
+        backend.object_store.delete_object(container, name)
+    backend.object_store.delete_object(container, "c")
+    with pytest.raises(NotFound):
+        backend.object_store.head_object(container, "c")
+    backend.object_store.delete_container(container)
+
+
+# -- network ------------------------------------------------------------------------------------
+
+
+@pytest.mark.requires("networks")
+def test_a_network_model_is_realized_and_torn_down_in_order(backend: Backend) -> None:
+    net = backend.network
+    network = net.create_network(NetworkSpec(gateway_id=gid(), name="n", project_id="p1"))
+    subnet_spec = SubnetSpec(
+        gateway_id=gid(), network=network, cidr="10.0.0.0/24", gateway_ip="10.0.0.1"
+    )
+    subnet = net.create_subnet(subnet_spec)
+    assert net.create_subnet(subnet_spec) == subnet
+    port = net.create_port(
+        PortSpec(
+            gateway_id=gid(),
+            network=network,
+            mac_address="fa:16:3e:00:00:01",
+            fixed_ips=(FixedIp(subnet=subnet, address="10.0.0.5"),),
+        )
+    )
+    router = net.create_router(RouterSpec(gateway_id=gid(), name="r", project_id="p1"))
+    net.add_router_interface(router, subnet)
+
+    with pytest.raises(Conflict):
+        net.delete_network(network)
+    with pytest.raises(Conflict):
+        net.delete_router(router)
+
+    net.remove_router_interface(router, subnet)
+    net.delete_router(router)
+    net.delete_port(port)
+    net.delete_subnet(subnet)
+    net.delete_network(network)
+    net.delete_network(network)  # already gone
+
+
+@pytest.mark.requires("networks", "floating_ips")
+def test_floating_ips_are_allocated_associated_and_released(backend: Backend) -> None:
+    net = backend.network
+    network = net.create_network(NetworkSpec(gateway_id=gid(), name="n", project_id="p1"))
+    subnet = net.create_subnet(
+        SubnetSpec(gateway_id=gid(), network=network, cidr="10.1.0.0/24", gateway_ip="10.1.0.1")
+    )
+    port = net.create_port(
+        PortSpec(
+            gateway_id=gid(),
+            network=network,
+            mac_address="fa:16:3e:00:00:02",
+            fixed_ips=(FixedIp(subnet=subnet, address="10.1.0.5"),),
+        )
+    )
+    first = net.allocate_floating_ip(gid())
+    second = net.allocate_floating_ip(gid())
+    assert first.address != second.address
+    assert first.port is None
+
+    assert net.associate_floating_ip(first.ref, port).port == port
+    assert net.associate_floating_ip(first.ref, None).port is None
+    net.release_floating_ip(first.ref)
+    net.release_floating_ip(first.ref)
