@@ -308,11 +308,19 @@ class AuthService:
         app_cred: ApplicationCredential | None,
     ) -> list[Role]:
         granted = self._role_ids(session, user_id, project_id, domain_id, system)
-        if app_cred is not None and not app_cred.unrestricted and app_cred.role_ids:
-            granted &= set(app_cred.role_ids)
         if not granted:
             return []
-        direct = list(session.scalars(select(Role).where(Role.id.in_(granted))))
+        roles = self._with_implied(session, granted)
+        if app_cred is not None and not app_cred.unrestricted and app_cred.role_ids:
+            # An application credential keeps the roles it names (implied ones counted) that the
+            # user still holds, plus what those imply.
+            kept = {r.id for r in roles} & set(app_cred.role_ids)
+            roles = self._with_implied(session, kept) if kept else []
+        return roles
+
+    @staticmethod
+    def _with_implied(session: Session, role_ids: set[str]) -> list[Role]:
+        direct = list(session.scalars(select(Role).where(Role.id.in_(role_ids))))
         implied_names = role_names.expand_implied(r.name for r in direct)
         extra = [n for n in implied_names if n not in {r.name for r in direct}]
         if extra:
