@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from interstack.api.faults import FaultFormats, install_fault_handlers, keystone_fault
 from interstack.api.identity import routes as identity_routes
@@ -27,6 +30,8 @@ from interstack.services.identity.fernet_keys import KeyRepository
 from interstack.services.identity.role_definitions import RoleService
 from interstack.services.identity.tokens import TokenProvider
 from interstack.services.identity.users import UserService
+from interstack.services.regions import Regions
+from interstack.services.tasks import TaskHandler, TaskQueue, TaskRunner
 from interstack.store import Database
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     keys.initialize()
     tokens = TokenProvider(keys, timedelta(seconds=settings.token_expiration_seconds))
     regions = effective_regions(settings)
+    backends = Regions.load(regions, db=db, data_dir=settings.data_dir)
     catalog = Catalog(settings.base_url, [r.name for r in regions], [identity_routes.SERVICE])
     boot: BootstrapResult = bootstrap(
         db, settings.data_dir, f"{settings.base_url}/v3", regions[0].name
@@ -67,11 +73,31 @@ def create_app(settings: Settings) -> FastAPI:
         roles=RoleService(db),
         assignments=assignments,
         app_credentials=AppCredentialService(db, assignments),
+        regions=backends,
+        tasks=TaskQueue(db),
     )
+    # the explicit table of task kinds -> handlers; compute, volume... services add theirs
+    task_handlers: dict[str, TaskHandler] = {}
+    runner = TaskRunner(db, task_handlers, workers=settings.task_workers)
 
-    app = FastAPI(title="interstack", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(backends.start)
+        try:
+            await run_in_threadpool(runner.start)
+            try:
+                yield
+            finally:
+                await run_in_threadpool(runner.stop)  # stop claiming, finish running steps, join
+        finally:
+            await run_in_threadpool(backends.close)
+
+    app = FastAPI(
+        title="interstack", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.services = services
     app.state.bootstrap = boot
+    app.state.task_runner = runner
     app.add_middleware(RequestIdMiddleware)
     install_fault_handlers(app, FaultFormats(default=keystone_fault), auth_uri=settings.base_url)
     app.include_router(identity_routes.router())

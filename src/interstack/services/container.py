@@ -12,6 +12,8 @@ from interstack.services.identity.auth import AuthService
 from interstack.services.identity.directory import DirectoryService
 from interstack.services.identity.role_definitions import RoleService
 from interstack.services.identity.users import UserService
+from interstack.services.regions import Regions
+from interstack.services.tasks import TaskQueue
 from interstack.store import Database
 
 
@@ -28,3 +30,5 @@ class Services:
     roles: RoleService
     assignments: AssignmentService
     app_credentials: AppCredentialService
+    regions: Regions
+    tasks: TaskQueue

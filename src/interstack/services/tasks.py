@@ -212,6 +212,7 @@ class TaskRunner:
     def start(self) -> None:
         self.recover()
         self._stopping.clear()
+        self._threads = []
         for index in range(self.workers):
             thread = threading.Thread(
                 target=self._work,
@@ -229,7 +230,11 @@ class TaskRunner:
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("task worker %s still busy after %s s", thread.name, timeout)
-        self._threads = []
+
+    @property
+    def live_workers(self) -> int:
+        """How many worker threads are running now."""
+        return sum(thread.is_alive() for thread in self._threads)
 
     def _work(self, worker: str, recovers: bool) -> None:
         while not self._stopping.is_set():
