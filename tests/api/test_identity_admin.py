@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member, password_token, unique
+from tests.support.identity import client, new_member, password_token, role_id, unique
 
 
 def _json(result: Any) -> Any:
@@ -63,7 +63,7 @@ def test_cli_user_role_grant_and_assignment_list(gateway: ServedGateway) -> None
     assert "password" not in created
     assert user in {u["Name"] for u in _json(gateway.cli(cloud, "user", "list", "-f", "json"))}
 
-    role_id = _json(gateway.cli(cloud, "role", "create", role, "-f", "json"))["id"]
+    new_role_id = _json(gateway.cli(cloud, "role", "create", role, "-f", "json"))["id"]
     assert role in {r["Name"] for r in _json(gateway.cli(cloud, "role", "list", "-f", "json"))}
 
     gateway.cli(cloud, "role", "add", "--project", project, "--user", user, "member")
@@ -82,11 +82,13 @@ def test_cli_user_role_grant_and_assignment_list(gateway: ServedGateway) -> None
     assert token.json()["token"]["project"]["id"] == project_id
 
     # Deleting the role removes its grant; deleting the user and project clean up.
-    gateway.cli(cloud, "role", "delete", role_id)
-    rows = _json(gateway.cli(cloud, "role", "assignment", "list", "--user", user, "-f", "json"))
-    assert {r["Role"] for r in rows} == {
-        _json(gateway.cli(cloud, "role", "show", "member", "-f", "json"))["id"]
-    }
+    gateway.cli(cloud, "role", "delete", new_role_id)
+    left = httpx.get(
+        f"{gateway.url}/v3/role_assignments",
+        params={"user.id": created["id"]},
+        headers={"X-Auth-Token": gateway.token(cloud)},
+    ).json()["role_assignments"]
+    assert len(left) == 1 and left[0]["role"]["id"] != new_role_id
     gateway.cli(cloud, "user", "delete", user)
     gateway.cli(cloud, "project", "delete", project)
     assert password_token(gateway, created["id"], password).status_code == 401
@@ -183,10 +185,137 @@ def test_sdk_dynamic_credentials_like_tempest(gateway: ServedGateway) -> None:
     )
     assert as_user.current_project_id == project.id
     assert as_user.identity.get_user(user.id).name == name
-    assert [p.id for p in as_user.identity.user_projects(user.id)] == [project.id]
+    identity: Any = as_user.identity
+    assert [p.id for p in identity.user_projects(user.id)] == [project.id]
 
     conn.identity.unassign_project_role_from_user(project, user, member)
     assert not conn.identity.validate_user_has_project_role(project, user, member)
     conn.identity.delete_user(user)
     conn.identity.delete_project(project)
     assert conn.identity.find_project(project.id) is None
+
+
+def test_keystone_contract_codes_links_and_extras(admin: httpx.Client) -> None:
+    name = unique("proj")
+    body = {"project": {"name": name, "domain_id": "default", "flavor": "gold", "tags": ["a"]}}
+    created = admin.post("/v3/projects", json=body)
+    assert created.status_code == 201
+    project = created.json()["project"]
+    assert project["flavor"] == "gold" and project["tags"] == ["a"]
+    assert project["parent_id"] == "default" and project["is_domain"] is False
+    assert project["options"] == {}
+    assert project["links"]["self"].endswith(f"/v3/projects/{project['id']}")
+
+    assert admin.post("/v3/projects", json=body).status_code == 409
+    assert admin.get(f"/v3/projects/{unique('missing')}").status_code == 404
+    assert admin.post("/v3/projects", json={"project": {"enabled": True}}).status_code == 400
+    assert admin.post("/v3/projects", json={"project": {"name": "  "}}).status_code == 400
+    assert admin.post("/v3/projects", content=b"{not json").status_code == 400
+    moved = admin.patch(f"/v3/projects/{project['id']}", json={"project": {"domain_id": "x"}})
+    assert moved.status_code == 400
+
+    listed = admin.get("/v3/projects", params={"name": name}).json()
+    assert [p["id"] for p in listed["projects"]] == [project["id"]]
+    assert listed["links"]["next"] is None and listed["links"]["previous"] is None
+    assert listed["links"]["self"].endswith(f"/v3/projects?name={name}")
+    disabled = admin.get("/v3/projects", params={"enabled": "false"}).json()["projects"]
+    assert project["id"] not in {p["id"] for p in disabled}
+
+    child = admin.post(
+        "/v3/projects", json={"project": {"name": unique("child"), "parent_id": project["id"]}}
+    ).json()["project"]
+    assert child["parent_id"] == project["id"] and child["domain_id"] == "default"
+    assert admin.delete(f"/v3/projects/{project['id']}").status_code == 403
+    assert admin.delete(f"/v3/projects/{child['id']}").status_code == 204
+    assert admin.delete(f"/v3/projects/{project['id']}").status_code == 204
+    assert admin.delete(f"/v3/projects/{project['id']}").status_code == 404
+
+
+def test_domain_lifecycle_takes_its_contents_along(
+    gateway: ServedGateway, admin: httpx.Client
+) -> None:
+    name = unique("dom")
+    created = admin.post("/v3/domains", json={"domain": {"name": name, "description": "d"}})
+    assert created.status_code == 201
+    domain = created.json()["domain"]
+    assert domain["enabled"] is True and domain["links"]["self"].endswith(domain["id"])
+    assert admin.post("/v3/domains", json={"domain": {"name": name}}).status_code == 409
+    assert [d["id"] for d in admin.get("/v3/domains", params={"name": name}).json()["domains"]] == [
+        domain["id"]
+    ]
+    user = admin.post(
+        "/v3/users",
+        json={"user": {"name": "alice", "domain_id": domain["id"], "password": "pw-alice"}},
+    ).json()["user"]
+    project = admin.post(
+        "/v3/projects", json={"project": {"name": "p", "domain_id": domain["id"]}}
+    ).json()["project"]
+    member = role_id(admin, "member")
+    assert (
+        admin.put(f"/v3/domains/{domain['id']}/users/{user['id']}/roles/{member}").status_code
+        == 204
+    )
+    assert (
+        admin.head(f"/v3/domains/{domain['id']}/users/{user['id']}/roles/{member}").status_code
+        == 204
+    )
+    roles = admin.get(f"/v3/domains/{domain['id']}/users/{user['id']}/roles").json()["roles"]
+    assert [r["name"] for r in roles] == ["member"]
+    token = password_token(gateway, user["id"], "pw-alice").headers["X-Subject-Token"]
+    auth_domains = client(gateway, token).get("/v3/auth/domains").json()["domains"]
+    assert [d["id"] for d in auth_domains] == [domain["id"]]
+
+    refused = admin.delete(f"/v3/domains/{domain['id']}")
+    assert refused.status_code == 403
+    assert "Cannot delete a domain that is enabled" in refused.json()["error"]["message"]
+    disabled = admin.patch(f"/v3/domains/{domain['id']}", json={"domain": {"enabled": False}})
+    assert disabled.json()["domain"]["enabled"] is False
+    assert admin.delete(f"/v3/domains/{domain['id']}").status_code == 204
+    assert admin.get(f"/v3/users/{user['id']}").status_code == 404
+    assert admin.get(f"/v3/projects/{project['id']}").status_code == 404
+
+
+def test_roles_immutable_defaults_and_effective_assignments(
+    gateway: ServedGateway, admin: httpx.Client
+) -> None:
+    member_id = role_id(admin, "member")
+    shown = admin.get(f"/v3/roles/{member_id}").json()["role"]
+    assert shown["options"] == {"immutable": True}
+    assert admin.patch(f"/v3/roles/{member_id}", json={"role": {"name": "x"}}).status_code == 403
+    assert admin.delete(f"/v3/roles/{member_id}").status_code == 403
+
+    name = unique("role")
+    role = admin.post("/v3/roles", json={"role": {"name": name, "description": "r"}})
+    assert role.status_code == 201
+    assert admin.post("/v3/roles", json={"role": {"name": name}}).status_code == 409
+    renamed = admin.patch(
+        f"/v3/roles/{role.json()['role']['id']}", json={"role": {"name": name + "-2"}}
+    )
+    assert renamed.json()["role"]["name"] == name + "-2"
+    assert admin.delete(f"/v3/roles/{role.json()['role']['id']}").status_code == 204
+
+    user = new_member(admin)
+    query = {"user.id": user.user_id, "scope.project.id": user.project_id}
+    direct = admin.get("/v3/role_assignments", params=query).json()["role_assignments"]
+    assert [a["role"]["id"] for a in direct] == [member_id]
+    assert direct[0]["links"]["assignment"].endswith(
+        f"/v3/projects/{user.project_id}/users/{user.user_id}/roles/{member_id}"
+    )
+    effective = admin.get(
+        "/v3/role_assignments", params={**query, "effective": "", "include_names": "true"}
+    ).json()["role_assignments"]
+    by_name = {a["role"]["name"]: a for a in effective}
+    assert set(by_name) == {"member", "reader"}
+    assert by_name["reader"]["links"]["prior_role"].endswith(f"/v3/roles/{member_id}")
+    assert by_name["member"]["scope"]["project"]["name"] == user.project_name
+    assert by_name["member"]["user"]["domain"] == {"id": "default", "name": "Default"}
+
+    system = f"/v3/system/users/{user.user_id}/roles/{role_id(admin, 'reader')}"
+    assert admin.put(system).status_code == 204
+    assert admin.get(system).status_code == 204
+    scoped = admin.get(
+        "/v3/role_assignments", params={"user.id": user.user_id, "scope.system": "all"}
+    ).json()["role_assignments"]
+    assert [a["scope"] for a in scoped] == [{"system": {"all": True}}]
+    assert admin.delete(system).status_code == 204
+    assert admin.get(system).status_code == 404
