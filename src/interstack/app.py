@@ -67,7 +67,12 @@ def create_app(settings: Settings) -> FastAPI:
         settings=settings,
         db=db,
         catalog=catalog,
-        auth=AuthService(db, tokens, admin_project_id=boot.admin_project_id),
+        auth=AuthService(
+            db,
+            tokens,
+            admin_project_id=boot.admin_project_id,
+            cache_seconds=settings.token_cache_seconds,
+        ),
         directory=DirectoryService(db),
         users=UserService(db),
         roles=RoleService(db),

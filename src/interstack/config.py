@@ -63,6 +63,9 @@ class Settings(BaseModel):
     public_url: str | None = None
     regions: list[RegionConfig] = Field(default_factory=list)
     token_expiration_seconds: int = 3600
+    #: how long a validated token is reused before the store is read again (0: never);
+    #: this process's own revocations take effect at once, other replicas' within this time
+    token_cache_seconds: float = 2.0
     max_request_body_bytes: int = 114_688
     fernet_max_active_keys: int = 3
     task_workers: int = 2

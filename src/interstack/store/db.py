@@ -6,7 +6,7 @@ One :class:`Database` per gateway, built by the app factory. Migrations are appl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,10 @@ class Database:
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def on_commit(self, callback: Callable[[Session], None]) -> None:
+        """Call ``callback`` after every committed unit of work (e.g. to drop cached reads)."""
+        event.listen(self._sessions, "after_commit", callback)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

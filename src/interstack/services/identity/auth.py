@@ -27,6 +27,7 @@ from interstack.services.identity.model import (
     TokenInfo,
 )
 from interstack.services.identity.passwords import verify_secret
+from interstack.services.identity.token_cache import TokenCache
 from interstack.services.identity.tokens import TokenPayload, TokenProvider
 from interstack.store import Database
 from interstack.store.models import (
@@ -39,6 +40,8 @@ from interstack.store.models import (
     User,
 )
 
+#: set on a session that records a revocation; its commit empties the token cache
+_REVOKED = "interstack.identity.revoked"
 _AUTH_FAILED = "The request you have made requires authentication."
 
 
@@ -55,10 +58,22 @@ def _naive(moment: datetime) -> datetime:
 class AuthService:
     """Issues, validates and revokes tokens for the users in the store."""
 
-    def __init__(self, db: Database, tokens: TokenProvider, admin_project_id: str | None = None):
+    def __init__(
+        self,
+        db: Database,
+        tokens: TokenProvider,
+        admin_project_id: str | None = None,
+        cache_seconds: float = 0.0,
+    ) -> None:
         self.db = db
         self.tokens = tokens
         self.admin_project_id = admin_project_id
+        self.cache: TokenCache[TokenInfo] = TokenCache(ttl=cache_seconds)
+        db.on_commit(self._after_commit)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_REVOKED, False):
+            self.cache.clear()
 
     # -- issue -----------------------------------------------------------------------------------
 
@@ -352,11 +367,17 @@ class AuthService:
 
     def validate(self, token: str) -> TokenInfo:
         """The token's current meaning. NotFound if it is invalid, expired or revoked."""
+        cached = self.cache.get(token)
+        if cached is not None:
+            return cached
+        generation = self.cache.generation()
         payload = self.tokens.decode(token)
         with self.db.session() as session:
             if self._is_revoked(session, payload):
                 raise NotFound("The token has been revoked.")
-            return self._token_info(session, token, payload)
+            info = self._token_info(session, token, payload)
+        self.cache.put(token, info.expires_at, info, generation)
+        return info
 
     def context(self, token: str) -> RequestContext:
         """The caller behind a token, for authorizing a request. Unauthorized if it is not valid."""
@@ -393,6 +414,7 @@ class AuthService:
             if self._is_revoked(session, payload):
                 raise NotFound("The token has been revoked.")
             now = datetime.now(UTC)
+            session.info[_REVOKED] = True
             session.add(
                 RevocationEvent(
                     audit_id=payload.audit_ids[0], issued_before=_naive(now), revoked_at=_naive(now)
@@ -416,6 +438,7 @@ class AuthService:
         if not (user_id or project_id or app_cred_id):
             raise ValueError("a revocation needs at least one field to match")
         now = _naive(datetime.now(UTC))
+        session.info[_REVOKED] = True
         session.add(
             RevocationEvent(
                 user_id=user_id,
