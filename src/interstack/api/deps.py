@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from interstack.errors import Unauthorized
 from interstack.services.container import Services
 from interstack.services.context import RequestContext
+from interstack.services.identity.auth import context_of
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are ``async`` so that FastAPI does not send each one through its thread pool;
+# anything that may block (the store) is sent there explicitly.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -19,12 +23,15 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_caller(request: Request, services: ServicesDep) -> RequestContext:
+async def require_caller(request: Request, services: ServicesDep) -> RequestContext:
     """The validated caller of this request; 401 without a valid ``X-Auth-Token``."""
     token = request.headers.get("x-auth-token")
     if not token:
         raise Unauthorized("The request you have made requires authentication.")
-    return services.auth.context(token)
+    cached = services.auth.cached(token)
+    if cached is not None:
+        return context_of(cached)
+    return await run_in_threadpool(services.auth.context, token)
 
 
 Caller = Annotated[RequestContext, Depends(require_caller)]

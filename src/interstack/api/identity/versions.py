@@ -28,11 +28,11 @@ def v3_version(base_url: str) -> dict[str, Any]:
     }
 
 
-def list_versions(request: Request) -> OrjsonResponse:
+async def list_versions(request: Request) -> OrjsonResponse:
     """GET / — every identity version; 300 Multiple Choices as Keystone answers."""
     return json_response({"versions": {"values": [v3_version(_base(request))]}}, status=300)
 
 
-def show_v3(request: Request) -> OrjsonResponse:
+async def show_v3(request: Request) -> OrjsonResponse:
     """GET /v3 — the v3 version document."""
     return json_response({"version": v3_version(_base(request))})

@@ -379,33 +379,16 @@ class AuthService:
         self.cache.put(token, info.expires_at, info, generation)
         return info
 
+    def cached(self, token: str) -> TokenInfo | None:
+        """The token's meaning if it was validated moments ago; never touches the store."""
+        return self.cache.get(token)
+
     def context(self, token: str) -> RequestContext:
         """The caller behind a token, for authorizing a request. Unauthorized if it is not valid."""
         try:
-            info = self.validate(token)
+            return context_of(self.validate(token))
         except NotFound as exc:
             raise Unauthorized(_AUTH_FAILED) from exc
-        role_list = tuple(r.name for r in info.roles)
-        return RequestContext(
-            user_id=info.user.id,
-            user_name=info.user.name,
-            user_domain_id=info.user_domain.id,
-            user_domain_name=info.user_domain.name,
-            methods=info.methods,
-            expires_at=info.expires_at,
-            issued_at=info.issued_at,
-            audit_ids=info.audit_ids,
-            project_id=info.project.id if info.project else None,
-            project_name=info.project.name if info.project else None,
-            project_domain_id=info.project.domain.id if info.project else None,
-            project_domain_name=info.project.domain.name if info.project else None,
-            domain_id=info.domain.id if info.domain else None,
-            domain_name=info.domain.name if info.domain else None,
-            system=info.system,
-            roles=role_list,
-            role_ids=tuple(r.id for r in info.roles),
-            app_cred_id=info.app_credential.id if info.app_credential else None,
-        )
 
     def revoke(self, token: str) -> None:
         """Revoke one token (and every token rescoped from it, which shares its audit chain)."""
@@ -524,3 +507,28 @@ class AuthService:
                 payload.project_id and payload.project_id == self.admin_project_id
             ),
         )
+
+
+def context_of(info: TokenInfo) -> RequestContext:
+    """The request context a validated token stands for."""
+    project = info.project
+    return RequestContext(
+        user_id=info.user.id,
+        user_name=info.user.name,
+        user_domain_id=info.user_domain.id,
+        user_domain_name=info.user_domain.name,
+        methods=info.methods,
+        expires_at=info.expires_at,
+        issued_at=info.issued_at,
+        audit_ids=info.audit_ids,
+        project_id=project.id if project else None,
+        project_name=project.name if project else None,
+        project_domain_id=project.domain.id if project else None,
+        project_domain_name=project.domain.name if project else None,
+        domain_id=info.domain.id if info.domain else None,
+        domain_name=info.domain.name if info.domain else None,
+        system=info.system,
+        roles=tuple(r.name for r in info.roles),
+        role_ids=tuple(r.id for r in info.roles),
+        app_cred_id=info.app_credential.id if info.app_credential else None,
+    )
