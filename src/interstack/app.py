@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     backends = Regions.load(regions, db=db, data_dir=settings.data_dir)
     catalog = Catalog(settings.base_url, [r.name for r in regions], [identity_routes.SERVICE])
     boot: BootstrapResult = bootstrap(
-        db, settings.data_dir, f"{settings.base_url}/v3", regions[0].name
+        db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions]
     )
     assignments = AssignmentService(db)
     services = Services(

@@ -2,7 +2,8 @@
 
 Generated passwords are stored only hashed; their plaintext goes only into ``clouds.yaml`` in the
 data dir (mode 0600). Every later start keeps the accounts and rewrites ``clouds.yaml`` with the
-current URL and region, keeping the passwords already in it.
+current URL and regions, keeping the passwords already in it. The first region is each cloud's
+default; every region is listed, so ``--os-region-name`` can pick any of them.
 """
 
 from __future__ import annotations
@@ -127,7 +128,9 @@ def _read_passwords(path: Path) -> dict[str, str]:
         return {}
 
 
-def _cloud(auth_url: str, region: str, user: str, password: str, project: str) -> dict[str, Any]:
+def _cloud(
+    auth_url: str, regions: list[str], user: str, password: str, project: str
+) -> dict[str, Any]:
     return {
         "auth": {
             "auth_url": auth_url,
@@ -137,17 +140,20 @@ def _cloud(auth_url: str, region: str, user: str, password: str, project: str) -
             "user_domain_name": "Default",
             "project_domain_name": "Default",
         },
-        "region_name": region,
+        "region_name": regions[0],
+        "regions": list(regions),
         "identity_api_version": 3,
         "interface": "public",
     }
 
 
-def write_clouds_yaml(path: Path, auth_url: str, region: str, admin_pw: str, demo_pw: str) -> None:
+def write_clouds_yaml(
+    path: Path, auth_url: str, regions: list[str], admin_pw: str, demo_pw: str
+) -> None:
     content = {
         "clouds": {
-            ADMIN_CLOUD: _cloud(auth_url, region, "admin", admin_pw, "admin"),
-            DEMO_CLOUD: _cloud(auth_url, region, "demo", demo_pw, "demo"),
+            ADMIN_CLOUD: _cloud(auth_url, regions, "admin", admin_pw, "admin"),
+            DEMO_CLOUD: _cloud(auth_url, regions, "demo", demo_pw, "demo"),
         }
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +164,7 @@ def write_clouds_yaml(path: Path, auth_url: str, region: str, admin_pw: str, dem
     os.replace(temporary, path)
 
 
-def bootstrap(db: Database, data_dir: Path, auth_url: str, region: str) -> BootstrapResult:
+def bootstrap(db: Database, data_dir: Path, auth_url: str, regions: list[str]) -> BootstrapResult:
     """Create what a new cloud needs (idempotent) and (re)write ``clouds.yaml``."""
     clouds_yaml = data_dir / "clouds.yaml"
     with db.session() as session:
@@ -188,5 +194,5 @@ def bootstrap(db: Database, data_dir: Path, auth_url: str, region: str) -> Boots
     admin_pw = admin_pw or known.get(ADMIN_CLOUD)
     demo_pw = demo_pw or known.get(DEMO_CLOUD)
     if admin_pw and demo_pw:
-        write_clouds_yaml(clouds_yaml, auth_url, region, admin_pw, demo_pw)
+        write_clouds_yaml(clouds_yaml, auth_url, regions, admin_pw, demo_pw)
     return BootstrapResult(clouds_yaml, admin_project_id, created=created)
