@@ -1,4 +1,4 @@
-"""SQLAlchemy models. Column sets change only together with a migration in migrations/versions/."""
+"""Keystone: domains, projects, users, roles, assignments, app credentials, revocations."""
 
 from __future__ import annotations
 
@@ -6,21 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+from interstack.store.models.base import Base
 
 
 class Domain(Base):
@@ -120,57 +116,3 @@ class RevocationEvent(Base):
     app_cred_id: Mapped[str | None] = mapped_column(String(64), default=None)
     issued_before: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime] = mapped_column(DateTime)
-
-
-class Task(Base):
-    """A long operation (boot, delete, attach, snapshot) driven by the task runner.
-
-    ``services/tasks.py`` owns the semantics; a row is claimed by setting ``locked_by`` and
-    ``locked_until`` (the lease) and moves pending -> running -> succeeded | failed.
-    """
-
-    __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_claim", "status", "run_after"),)
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64))
-    region: Mapped[str] = mapped_column(String(64))
-    resource_id: Mapped[str] = mapped_column(String(64), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text, default=None)
-    locked_by: Mapped[str | None] = mapped_column(String(128), default=None)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime, default=None)
-    run_after: Mapped[datetime] = mapped_column(DateTime)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
-
-
-class SimResource(Base):
-    """State of the ``sim`` backend: one row per simulated resource of one region.
-
-    ``status`` moves to ``pending_status`` once ``ready_at`` has passed (evaluated when read);
-    ``data`` holds kind-specific fields. Objects are rows too (``parent`` = container, ``name``
-    = object name); their bytes are files in the backend's data dir.
-    """
-
-    __tablename__ = "sim_resources"
-    __table_args__ = (
-        UniqueConstraint("region", "kind", "gateway_id"),
-        Index("ix_sim_resources_parent", "region", "kind", "parent"),
-    )
-
-    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
-    region: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))
-    gateway_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    parent: Mapped[str | None] = mapped_column(String(64), default=None)
-    name: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(32))
-    pending_status: Mapped[str | None] = mapped_column(String(32), default=None)
-    ready_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
-    fault: Mapped[str | None] = mapped_column(Text, default=None)
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
