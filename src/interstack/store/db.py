@@ -51,12 +51,12 @@ class Database:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (idempotent)."""
+        """Bring the schema to the newest revisions (idempotent); parallel branches all apply."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")
 
     def on_commit(self, callback: Callable[[Session], None]) -> None:
         """Call ``callback`` after every committed unit of work (e.g. to drop cached reads)."""
