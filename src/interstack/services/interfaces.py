@@ -1,0 +1,96 @@
+"""What one service needs from another, as small protocols.
+
+Compute boots servers on ports that the network service owns and from images that the image
+service owns. Compute depends on these protocols only; the network and image services implement
+them, and the app factory hands the implementations to compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from interstack.backends.contract import NativeRef
+from interstack.services.context import RequestContext
+
+
+@dataclass(frozen=True)
+class RequestedNetwork:
+    """One entry of a server create's ``networks``: a network (optionally a fixed IP), or a port."""
+
+    network_id: str | None = None
+    port_id: str | None = None
+    fixed_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerPort:
+    port_id: str
+    network_id: str
+    mac_address: str
+    fixed_ips: tuple[str, ...]
+    native_ref: NativeRef | None
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """One entry of a server's ``addresses``, grouped there by network name."""
+
+    network_name: str
+    address: str
+    version: Literal[4, 6]
+    kind: Literal["fixed", "floating"]
+    mac_address: str
+
+
+class ServerNetworking(Protocol):
+    def allocate_for_server(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        requested: Sequence[RequestedNetwork] | Literal["auto", "none"],
+        security_groups: Sequence[str],
+    ) -> list[ServerPort]:
+        """Ports for a new server, bound to it (``device_id`` = server, owner ``compute:<az>``).
+
+        ``auto`` uses the project's one usable network (400 if there is none or several, as
+        Nova answers); ``none`` allocates nothing. Security groups are names or ids in the
+        caller's project (400 if unknown). On any failure, ports created here are deleted and
+        pre-existing ports are left unbound: nothing is half-allocated.
+        """
+        ...
+
+    def release_for_server(self, region: str, server_id: str) -> None:
+        """Delete the ports created for the server, unbind the ones the user brought, and
+        disassociate floating IPs from them. Idempotent."""
+        ...
+
+    def addresses(
+        self, region: str, server_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[ServerAddress]]:
+        """Current fixed and floating addresses of each server, from the ports (one query)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BootImage:
+    id: str
+    name: str
+    min_disk_gb: int
+    min_ram_mb: int
+    size_bytes: int | None
+    disk_format: str | None
+    container_format: str | None
+    native_ref: NativeRef | None
+
+
+class BootImages(Protocol):
+    def image_for_boot(self, ctx: RequestContext, region: str, image_id: str) -> BootImage:
+        """The image a server boots from: visible to the caller and ``active``.
+
+        NotFound (Nova answers 400 "Image ... could not be found") if not visible; BadRequest if
+        it is not active.
+        """
+        ...
