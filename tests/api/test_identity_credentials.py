@@ -189,6 +189,24 @@ def test_new_password_by_admin_and_self_service_change(
     assert password_token(gateway, member.user_id, "third", member.project_id).status_code == 201
 
 
+def test_password_change_needs_no_token_and_reveals_no_user(
+    gateway: ServedGateway, admin: httpx.Client
+) -> None:
+    """As in Keystone: the original password is the credential (an expired one still works)."""
+    member = new_member(admin)
+    anonymous = httpx.Client(base_url=gateway.url, timeout=30)
+    body = {"user": {"original_password": member.password, "password": "changed-pw"}}
+    assert anonymous.post(f"/v3/users/{member.user_id}/password", json=body).status_code == 204
+    assert (
+        password_token(gateway, member.user_id, "changed-pw", member.project_id).status_code == 201
+    )
+    # An unknown user answers exactly like a wrong password.
+    unknown = anonymous.post("/v3/users/0000000000000000/password", json=body)
+    wrong = anonymous.post(f"/v3/users/{member.user_id}/password", json=body)
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json()["error"]["message"] == wrong.json()["error"]["message"]
+
+
 def test_removing_a_grant_or_the_project_revokes_project_tokens(
     gateway: ServedGateway, admin: httpx.Client
 ) -> None:

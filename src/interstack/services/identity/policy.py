@@ -81,7 +81,6 @@ RULES: Mapping[str, Rule] = {
     "identity:create_user": admin,
     "identity:update_user": admin,
     "identity:delete_user": admin,
-    "identity:change_password": admin_or_self,
     # roles and assignments
     "identity:list_roles": admin,
     "identity:get_role": admin,

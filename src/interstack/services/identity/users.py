@@ -141,12 +141,13 @@ class UserService:
             purge_user(session, self._user(session, user_id))
 
     def change_password(self, user_id: str, original: str, new: str) -> None:
-        """Self-service change; Unauthorized when ``original`` is not the current password."""
+        """Self-service change; Unauthorized for an unknown or disabled user or a wrong
+        ``original`` alike, so the call cannot be used to find out which users exist."""
         with self.db.session() as session:
-            row = self._user(session, user_id)
-            stored = row.password_hash
+            row = session.get(User, user_id)
+            stored = row.password_hash if row is not None and row.enabled else None
         if not verify_secret(stored, original):
-            raise Unauthorized("The original password is not correct.")
+            raise Unauthorized("Error when changing user password: invalid user or password.")
         new_hash = hash_secret(new)
         with self.db.session() as session:
             row = self._user(session, user_id)
