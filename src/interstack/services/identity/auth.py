@@ -8,6 +8,7 @@ removed role takes effect at once.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
@@ -42,6 +43,7 @@ from interstack.store.models import (
 
 #: set on a session that records a revocation; its commit empties the token cache
 _REVOKED = "interstack.identity.revoked"
+_FOLLOWER_WAIT_SECONDS = 10.0
 _AUTH_FAILED = "The request you have made requires authentication."
 
 
@@ -69,6 +71,8 @@ class AuthService:
         self.tokens = tokens
         self.admin_project_id = admin_project_id
         self.cache: TokenCache[TokenInfo] = TokenCache(ttl=cache_seconds)
+        self._inflight: dict[str, threading.Event] = {}
+        self._inflight_lock = threading.Lock()
         db.on_commit(self._after_commit)
 
     def _after_commit(self, session: Session) -> None:
@@ -366,10 +370,31 @@ class AuthService:
     # -- validate / revoke -----------------------------------------------------------------------
 
     def validate(self, token: str) -> TokenInfo:
-        """The token's current meaning. NotFound if it is invalid, expired or revoked."""
+        """The token's current meaning. NotFound if it is invalid, expired or revoked.
+
+        Concurrent validations of one token that miss the cache read the store once: the first
+        caller validates, the others wait for it and take its cached result.
+        """
         cached = self.cache.get(token)
         if cached is not None:
             return cached
+        with self._inflight_lock:
+            running = self._inflight.get(token)
+            if running is None:
+                self._inflight[token] = threading.Event()
+        if running is not None:
+            running.wait(timeout=_FOLLOWER_WAIT_SECONDS)
+            cached = self.cache.get(token)
+            if cached is not None:
+                return cached
+            return self._validate_from_store(token)  # the first caller failed: fail alike
+        try:
+            return self._validate_from_store(token)
+        finally:
+            with self._inflight_lock:
+                self._inflight.pop(token).set()
+
+    def _validate_from_store(self, token: str) -> TokenInfo:
         generation = self.cache.generation()
         payload = self.tokens.decode(token)
         with self.db.session() as session:
