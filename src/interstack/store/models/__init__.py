@@ -5,6 +5,15 @@ Every model module is imported here, so ``Base.metadata`` (which migrations comp
 """
 
 from interstack.store.models.base import Base
+from interstack.store.models.compute import (
+    Flavor,
+    FlavorAccess,
+    InstanceAction,
+    Keypair,
+    QuotaLimit,
+    Server,
+    ServerGroup,
+)
 from interstack.store.models.identity import (
     ApplicationCredential,
     Domain,
@@ -14,6 +23,17 @@ from interstack.store.models.identity import (
     RoleAssignment,
     User,
 )
+from interstack.store.models.image import Image, ImageMember, ImageTag
+from interstack.store.models.network import (
+    FloatingIp,
+    IpAllocation,
+    Network,
+    Port,
+    Router,
+    SecurityGroup,
+    SecurityGroupRule,
+    Subnet,
+)
 from interstack.store.models.sim import SimResource
 from interstack.store.models.tasks import Task
 
@@ -21,11 +41,29 @@ __all__ = [
     "ApplicationCredential",
     "Base",
     "Domain",
+    "Flavor",
+    "FlavorAccess",
+    "FloatingIp",
+    "Image",
+    "ImageMember",
+    "ImageTag",
+    "InstanceAction",
+    "IpAllocation",
+    "Keypair",
+    "Network",
+    "Port",
     "Project",
+    "QuotaLimit",
     "RevocationEvent",
     "Role",
     "RoleAssignment",
+    "Router",
+    "SecurityGroup",
+    "SecurityGroupRule",
+    "Server",
+    "ServerGroup",
     "SimResource",
+    "Subnet",
     "Task",
     "User",
 ]
