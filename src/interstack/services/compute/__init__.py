@@ -1,0 +1,1 @@
+"""Compute (Nova): flavors, key pairs, quotas, servers and their actions."""

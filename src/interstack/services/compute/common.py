@@ -1,0 +1,145 @@
+"""What the server modules share: loading a visible server row, records, instance actions."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from interstack.errors import Conflict, NotFound
+from interstack.services.compute.records import Server
+from interstack.services.compute.state import status_of
+from interstack.services.context import RequestContext
+from interstack.services.interfaces import ServerAddress
+from interstack.services.tasks import utcnow
+from interstack.store.models import InstanceAction as ActionRow
+from interstack.store.models import Server as ServerRow
+
+
+def not_found(server_id: str) -> NotFound:
+    return NotFound(f"Instance {server_id} could not be found.")
+
+
+def visible_row(session: Session, ctx: RequestContext, region: str, server_id: str) -> ServerRow:
+    """The server if the caller may see it: its own project's, or any for an admin."""
+    row = session.get(ServerRow, server_id)
+    if row is None or row.region != region:
+        raise not_found(server_id)
+    if not ctx.is_admin and row.project_id != ctx.project_id:
+        raise not_found(server_id)
+    return row
+
+
+def check_unlocked(ctx: RequestContext, row: ServerRow) -> None:
+    """A locked server refuses changes from everyone but an admin (Nova's 409)."""
+    if row.locked_by is not None and not ctx.is_admin:
+        raise Conflict(f"Instance {row.id} is locked")
+
+
+def host_id(project_id: str, host: str) -> str:
+    """Nova's ``hostId``: the host, hashed with the project so projects cannot compare."""
+    return hashlib.sha224(f"{project_id}{host}".encode()).hexdigest()
+
+
+def record(row: ServerRow, addresses: Sequence[ServerAddress] = ()) -> Server:
+    return Server(
+        id=row.id,
+        region=row.region,
+        project_id=row.project_id,
+        user_id=row.user_id,
+        name=row.name,
+        description=row.description,
+        flavor_id=row.flavor_id,
+        flavor=dict(row.flavor),
+        image_id=row.image_id,
+        key_name=row.key_name,
+        user_data=row.user_data,
+        metadata=dict(row.metadata_items),
+        tags=tuple(row.tags),
+        security_groups=tuple(row.security_groups),
+        vm_state=row.vm_state,
+        task_state=row.task_state,
+        power_state=row.power_state,
+        status=status_of(row.vm_state, row.task_state),
+        locked=row.locked_by is not None,
+        locked_reason=row.locked_reason,
+        access_ipv4=row.access_ipv4,
+        access_ipv6=row.access_ipv6,
+        availability_zone=row.availability_zone,
+        config_drive=row.config_drive,
+        disk_config=row.disk_config,
+        reservation_id=row.reservation_id,
+        launch_index=row.launch_index,
+        host_id=host_id(row.project_id, row.region) if row.native_ref else "",
+        fault=dict(row.fault) if row.fault else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        launched_at=row.launched_at,
+        addresses=tuple(addresses),
+    )
+
+
+def record_action(
+    session: Session,
+    ctx: RequestContext,
+    row: ServerRow,
+    action: str,
+    events: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """Record an ``os-instance-actions`` entry for ``action`` on the server; returns its id."""
+    now = utcnow()
+    action_id = str(uuid.uuid4())
+    session.add(
+        ActionRow(
+            id=action_id,
+            server_id=row.id,
+            project_id=row.project_id,
+            user_id=ctx.user_id,
+            request_id=ctx.request_id or f"req-{uuid.uuid4()}",
+            action=action,
+            message=None,
+            events=[dict(e) for e in events],
+            start_time=now,
+            updated_at=now,
+        )
+    )
+    return action_id
+
+
+def finish_action(session: Session, action_id: str | None, result: str, message: str = "") -> None:
+    """Mark the task-driven event of an instance action finished (``Success``/``Error``)."""
+    if action_id is None:
+        return
+    row = session.get(ActionRow, action_id)
+    if row is None:
+        return
+    now = utcnow()
+    events = [dict(e) for e in row.events]
+    for event in events:
+        if event.get("finish_time") is None:
+            event["finish_time"] = now.isoformat()
+            event["result"] = result
+            if message:
+                event["traceback"] = message
+    row.events = events
+    row.updated_at = now
+    if result == "Error":
+        row.message = message or "Error"
+
+
+def started_event(name: str) -> dict[str, Any]:
+    return {
+        "event": name,
+        "start_time": utcnow().isoformat(),
+        "finish_time": None,
+        "result": None,
+        "traceback": None,
+    }
+
+
+def touch(row: ServerRow, when: datetime | None = None) -> None:
+    row.updated_at = when or utcnow()
