@@ -15,11 +15,14 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from interstack.api.compute import routes as compute_routes
 from interstack.api.faults import FaultFormats, install_fault_handlers, keystone_fault
 from interstack.api.identity import routes as identity_routes
+from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
+from interstack.services.compute.bundle import ComputeServices
 from interstack.services.container import Services
 from interstack.services.identity.app_credentials import AppCredentialService
 from interstack.services.identity.assignments import AssignmentService
@@ -58,11 +61,16 @@ def create_app(settings: Settings) -> FastAPI:
     tokens = TokenProvider(keys, timedelta(seconds=settings.token_expiration_seconds))
     regions = effective_regions(settings)
     backends = Regions.load(regions, db=db, data_dir=settings.data_dir)
-    catalog = Catalog(settings.base_url, [r.name for r in regions], [identity_routes.SERVICE])
+    region_names = [r.name for r in regions]
+    catalog = Catalog(
+        settings.base_url, region_names, [identity_routes.SERVICE, compute_routes.SERVICE]
+    )
     boot: BootstrapResult = bootstrap(
         db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions]
     )
     assignments = AssignmentService(db)
+    compute = ComputeServices.build(db)
+    compute.bootstrap()
     services = Services(
         settings=settings,
         db=db,
@@ -80,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         app_credentials=AppCredentialService(db, assignments),
         regions=backends,
         tasks=TaskQueue(db),
+        compute=compute,
     )
     # the explicit table of task kinds -> handlers; compute, volume... services add theirs
     task_handlers: dict[str, TaskHandler] = {}
@@ -103,7 +112,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     app.state.bootstrap = boot
     app.state.task_runner = runner
+    app.add_middleware(MicroversionHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    install_fault_handlers(app, FaultFormats(default=keystone_fault), auth_uri=settings.base_url)
+    faults = FaultFormats(default=keystone_fault)
+    compute_routes.register(faults, region_names)
+    install_fault_handlers(app, faults, auth_uri=settings.base_url)
     app.include_router(identity_routes.router())
+    app.include_router(compute_routes.router())
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from interstack.config import Settings
 from interstack.services.catalog import Catalog
+from interstack.services.compute.bundle import ComputeServices
 from interstack.services.identity.app_credentials import AppCredentialService
 from interstack.services.identity.assignments import AssignmentService
 from interstack.services.identity.auth import AuthService
@@ -32,3 +33,4 @@ class Services:
     app_credentials: AppCredentialService
     regions: Regions
     tasks: TaskQueue
+    compute: ComputeServices

@@ -1,0 +1,1 @@
+"""Nova v2.1 (compute) under ``/<region>/compute``: versions, flavors, key pairs, quotas, ..."""

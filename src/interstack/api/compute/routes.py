@@ -1,0 +1,44 @@
+"""The compute route table: every Nova v2.1 path served, under ``/<region>/compute``.
+
+Each resource module owns the table of its paths (relative to ``/v2.1``); this module joins them,
+so the whole API is read in one place and a new resource adds one line here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from interstack.api.compute import versions
+from interstack.api.faults import FaultFormats, nova_fault
+from interstack.api.regional import prefix, region_of, register_faults
+from interstack.api.routing import Route, build_router
+from interstack.services.catalog import ServiceSpec
+
+SERVICE = ServiceSpec(type="compute", name="nova", path="compute/v2.1")
+
+#: the unversioned root, ``/<region>/compute``: version discovery, no microversion
+ROOT_ROUTES: list[Route] = [
+    Route("GET", "", versions.list_versions),
+    Route("GET", "/", versions.list_versions),
+]
+
+#: paths under ``/<region>/compute/v2.1``; every one negotiates the microversion
+ROUTES: list[Route] = [
+    Route("GET", "", versions.show_v21),
+    Route("GET", "/", versions.show_v21),
+]
+
+
+def router() -> APIRouter:
+    root = prefix(SERVICE).rsplit("/", 1)[0]
+    api = APIRouter(dependencies=[Depends(region_of)])
+    api.include_router(build_router(ROOT_ROUTES, prefix=root))
+    api.include_router(
+        build_router(ROUTES, prefix=prefix(SERVICE)), dependencies=[Depends(versions.negotiate)]
+    )
+    return api
+
+
+def register(formats: FaultFormats, regions: list[str]) -> None:
+    """Answer errors under every region's compute endpoint with Nova's fault body."""
+    register_faults(formats, regions, SERVICE, nova_fault)
