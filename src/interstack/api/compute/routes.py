@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from interstack.api.compute import versions
+from interstack.api.compute import flavor_access, flavor_specs, flavors, versions
 from interstack.api.faults import FaultFormats, nova_fault
 from interstack.api.regional import prefix, region_of, register_faults
 from interstack.api.routing import Route, build_router
@@ -26,6 +26,9 @@ ROOT_ROUTES: list[Route] = [
 ROUTES: list[Route] = [
     Route("GET", "", versions.show_v21),
     Route("GET", "/", versions.show_v21),
+    *flavors.ROUTES,
+    *flavor_specs.ROUTES,
+    *flavor_access.ROUTES,
 ]
 
 

@@ -1,17 +1,25 @@
-"""Flavors: the sizes servers boot with; public, or private with per-project access."""
+"""Flavors: the sizes servers boot with; public, or private with per-project access.
+
+Flavors are shared by every region of the gateway (Nova keeps them in its API database, above the
+cells). A private flavor exists, for a project without access, as much as a missing one: 404.
+"""
 
 from __future__ import annotations
 
 import builtins
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.compute.records import Flavor
 from interstack.services.context import RequestContext
+from interstack.services.listing import Page, paginate
 from interstack.services.tasks import utcnow
 from interstack.store import Database
 from interstack.store.models import Flavor as FlavorRow
@@ -24,9 +32,50 @@ DEFAULT_FLAVORS = (
     ("3", "m1.medium", 2, 4096, 40),
     ("4", "m1.large", 4, 8192, 80),
     ("5", "m1.xlarge", 8, 16384, 160),
-    ("42", "m1.nano", 1, 128, 0),
-    ("84", "m1.micro", 1, 192, 0),
+    ("42", "m1.nano", 1, 128, 1),
+    ("84", "m1.micro", 1, 192, 1),
 )
+
+#: Nova's sort keys of ``GET /flavors`` -> columns
+SORT_COLUMNS: Mapping[str, InstrumentedAttribute[Any]] = {
+    "flavorid": FlavorRow.id,
+    "id": FlavorRow.id,
+    "name": FlavorRow.name,
+    "memory_mb": FlavorRow.ram_mb,
+    "vcpus": FlavorRow.vcpus,
+    "root_gb": FlavorRow.disk_gb,
+    "ephemeral_gb": FlavorRow.ephemeral_gb,
+    "swap": FlavorRow.swap_mb,
+    "rxtx_factor": FlavorRow.rxtx_factor,
+    "is_public": FlavorRow.is_public,
+    "description": FlavorRow.description,
+    "created_at": FlavorRow.created_at,
+}
+
+
+@dataclass(frozen=True)
+class FlavorSpec:
+    """A new flavor as an admin asks for it; ``id`` None means a generated UUID."""
+
+    name: str
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    id: str | None = None
+    ephemeral_gb: int = 0
+    swap_mb: int = 0
+    rxtx_factor: float = 1.0
+    is_public: bool = True
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class FlavorFilter:
+    """``GET /flavors`` filters. ``is_public`` None lists public and private alike (admins)."""
+
+    is_public: bool | None = True
+    min_disk_gb: int | None = None
+    min_ram_mb: int | None = None
 
 
 def record(row: FlavorRow) -> Flavor:
@@ -50,6 +99,16 @@ def require_admin(ctx: RequestContext, rule: str) -> None:
         raise Forbidden(f"Policy doesn't allow {rule} to be performed.")
 
 
+def not_found(flavor_id: str) -> NotFound:
+    return NotFound(f"Flavor {flavor_id} could not be found.")
+
+
+def _accessible(project_id: str | None) -> Any:
+    """Public flavors, and the private ones ``project_id`` was given access to."""
+    granted = select(FlavorAccess.flavor_id).where(FlavorAccess.project_id == (project_id or ""))
+    return or_(FlavorRow.is_public.is_(True), FlavorRow.id.in_(granted))
+
+
 class FlavorService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -60,131 +119,61 @@ class FlavorService:
             if session.scalars(select(FlavorRow.id).limit(1)).first() is not None:
                 return
             for flavor_id, name, vcpus, ram, disk in DEFAULT_FLAVORS:
-                session.add(
-                    FlavorRow(
-                        id=flavor_id,
-                        name=name,
-                        vcpus=vcpus,
-                        ram_mb=ram,
-                        disk_gb=disk,
-                        ephemeral_gb=0,
-                        swap_mb=0,
-                        rxtx_factor="1.0",
-                        is_public=True,
-                        description=None,
-                        extra_specs={},
-                        created_at=utcnow(),
-                    )
-                )
-
-    def _visible(self, session: Session, ctx: RequestContext, row: FlavorRow) -> bool:
-        if row.is_public or ctx.is_admin:
-            return True
-        return session.get(FlavorAccess, (row.id, ctx.project_id or "")) is not None
+                session.add(_new_row(FlavorSpec(name, vcpus, ram, disk, id=flavor_id), flavor_id))
 
     def _row(self, session: Session, ctx: RequestContext, flavor_id: str) -> FlavorRow:
         row = session.get(FlavorRow, flavor_id)
-        if row is None or not self._visible(session, ctx, row):
-            raise NotFound(f"Flavor {flavor_id} could not be found.")
+        if row is None:
+            raise not_found(flavor_id)
+        granted = row.is_public or ctx.is_admin
+        if not granted and session.get(FlavorAccess, (row.id, ctx.project_id or "")) is None:
+            raise not_found(flavor_id)
         return row
 
     def get(self, ctx: RequestContext, flavor_id: str) -> Flavor:
         with self.db.session() as session:
             return record(self._row(session, ctx, flavor_id))
 
-    def list(
-        self,
-        ctx: RequestContext,
-        *,
-        is_public: bool | None = True,
-        min_disk: int | None = None,
-        min_ram: int | None = None,
-        limit: int | None = None,
-        marker: str | None = None,
-        sort_key: str = "id",
-        sort_dir: str = "asc",
-    ) -> list[Flavor]:
-        columns = {
-            "id": FlavorRow.id,
-            "name": FlavorRow.name,
-            "memory_mb": FlavorRow.ram_mb,
-            "vcpus": FlavorRow.vcpus,
-            "root_gb": FlavorRow.disk_gb,
-            "flavorid": FlavorRow.id,
-            "ephemeral_gb": FlavorRow.ephemeral_gb,
-            "swap": FlavorRow.swap_mb,
-        }
-        column = columns.get(sort_key)
-        if column is None or sort_dir not in ("asc", "desc"):
-            raise BadRequest(f"Invalid sort key or direction: {sort_key} {sort_dir}.")
+    def list(self, ctx: RequestContext, filters: FlavorFilter, page: Page) -> list[Flavor]:
+        """Flavors the caller may use, as Nova lists them: non-admins always get public ones and
+        their project's private ones; an admin chooses with ``is_public``."""
+        stmt: Select[Any] = select(FlavorRow)
+        is_public = filters.is_public if ctx.is_admin else True
+        if is_public is True:
+            stmt = stmt.where(_accessible(ctx.project_id))
+        elif is_public is False:
+            stmt = stmt.where(FlavorRow.is_public.is_(False))
+        if filters.min_disk_gb is not None:
+            stmt = stmt.where(FlavorRow.disk_gb >= filters.min_disk_gb)
+        if filters.min_ram_mb is not None:
+            stmt = stmt.where(FlavorRow.ram_mb >= filters.min_ram_mb)
         with self.db.session() as session:
-            stmt = select(FlavorRow)
-            if min_disk is not None:
-                stmt = stmt.where(FlavorRow.disk_gb >= min_disk)
-            if min_ram is not None:
-                stmt = stmt.where(FlavorRow.ram_mb >= min_ram)
-            rows = list(session.scalars(stmt))
-            if ctx.is_admin:
-                if is_public is not None:
-                    rows = [r for r in rows if r.is_public == is_public]
-            else:
-                allowed = set(
-                    session.scalars(
-                        select(FlavorAccess.flavor_id).where(
-                            FlavorAccess.project_id == (ctx.project_id or "")
-                        )
-                    )
-                )
-                rows = [r for r in rows if r.is_public or r.id in allowed]
-        attr = column.key
-        rows.sort(key=lambda r: (getattr(r, attr), r.id), reverse=sort_dir == "desc")
-        if marker is not None:
-            ids = [r.id for r in rows]
-            if marker not in ids:
-                raise BadRequest(f"marker [{marker}] not found")
-            rows = rows[ids.index(marker) + 1 :]
-        if limit is not None:
-            rows = rows[:limit]
-        return [record(r) for r in rows]
-
-    def create(
-        self,
-        ctx: RequestContext,
-        *,
-        name: str,
-        flavor_id: str | None,
-        vcpus: int,
-        ram_mb: int,
-        disk_gb: int,
-        ephemeral_gb: int = 0,
-        swap_mb: int = 0,
-        rxtx_factor: float = 1.0,
-        is_public: bool = True,
-        description: str | None = None,
-    ) -> Flavor:
-        require_admin(ctx, "os_compute_api:os-flavor-manage:create")
-        new_id = flavor_id if flavor_id and flavor_id != "auto" else str(uuid.uuid4())
-        with self.db.session() as session:
-            if session.scalars(select(FlavorRow).where(FlavorRow.name == name)).first():
-                raise Conflict(f"Flavor with name {name} already exists.")
-            if session.get(FlavorRow, new_id) is not None:
-                raise Conflict(f"Flavor with ID {new_id} already exists.")
-            row = FlavorRow(
-                id=new_id,
-                name=name,
-                vcpus=vcpus,
-                ram_mb=ram_mb,
-                disk_gb=disk_gb,
-                ephemeral_gb=ephemeral_gb,
-                swap_mb=swap_mb,
-                rxtx_factor=str(rxtx_factor),
-                is_public=is_public,
-                description=description,
-                extra_specs={},
-                created_at=utcnow(),
+            marker_row = None
+            if page.marker is not None:
+                marker_row = session.get(FlavorRow, page.marker)
+                if marker_row is None:
+                    raise BadRequest(f"marker [{page.marker}] not found")
+            stmt = paginate(
+                stmt, page, SORT_COLUMNS, FlavorRow.id, marker_row, [("flavorid", "asc")]
             )
-            session.add(row)
-            return record(row)
+            return [record(r) for r in session.scalars(stmt)]
+
+    def create(self, ctx: RequestContext, spec: FlavorSpec) -> Flavor:
+        require_admin(ctx, "os_compute_api:os-flavor-manage:create")
+        new_id = spec.id if spec.id is not None else str(uuid.uuid4())
+        try:
+            with self.db.session() as session:
+                if session.scalars(select(FlavorRow.id).where(FlavorRow.name == spec.name)).first():
+                    raise Conflict(f"Flavor with name {spec.name} already exists.")
+                if session.get(FlavorRow, new_id) is not None:
+                    raise Conflict(f"Flavor with ID {new_id} already exists.")
+                row = _new_row(spec, new_id)
+                session.add(row)
+                session.flush()
+                created = record(row)
+        except IntegrityError as exc:  # a concurrent create took the name or id first
+            raise Conflict(f"Flavor with name {spec.name} or ID {new_id} already exists.") from exc
+        return created
 
     def update(self, ctx: RequestContext, flavor_id: str, description: str | None) -> Flavor:
         require_admin(ctx, "os_compute_api:os-flavor-manage:update")
@@ -194,6 +183,7 @@ class FlavorService:
             return record(row)
 
     def delete(self, ctx: RequestContext, flavor_id: str) -> None:
+        """Servers keep a copy of their flavor, so a flavor in use may go (as in Nova)."""
         require_admin(ctx, "os_compute_api:os-flavor-manage:delete")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
@@ -205,38 +195,48 @@ class FlavorService:
     def extra_specs(self, ctx: RequestContext, flavor_id: str) -> dict[str, str]:
         return dict(self.get(ctx, flavor_id).extra_specs)
 
+    def extra_spec(self, ctx: RequestContext, flavor_id: str, key: str) -> str:
+        specs = self.extra_specs(ctx, flavor_id)
+        if key not in specs:
+            raise _no_spec(flavor_id, key)
+        return specs[key]
+
     def set_extra_specs(
         self, ctx: RequestContext, flavor_id: str, specs: Mapping[str, str]
     ) -> dict[str, str]:
+        """Add or replace the given keys; the others stay. Returns what was set."""
         require_admin(ctx, "os_compute_api:os-flavor-extra-specs:create")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             row.extra_specs = {**row.extra_specs, **specs}
-            return dict(specs)
+        return dict(specs)
 
     def delete_extra_spec(self, ctx: RequestContext, flavor_id: str, key: str) -> None:
         require_admin(ctx, "os_compute_api:os-flavor-extra-specs:delete")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             if key not in row.extra_specs:
-                raise NotFound(f"Flavor {flavor_id} has no extra specs with key {key}.")
+                raise _no_spec(flavor_id, key)
             row.extra_specs = {k: v for k, v in row.extra_specs.items() if k != key}
 
-    # -- access ------------------------------------------------------------------------------
+    # -- access to private flavors -----------------------------------------------------------
 
     def access(self, ctx: RequestContext, flavor_id: str) -> builtins.list[str]:
+        """The projects that may use a private flavor; 404 for a public one."""
         require_admin(ctx, "os_compute_api:os-flavor-access")
         with self.db.session() as session:
-            row = self._row(session, ctx, flavor_id)
-            if row.is_public:
-                raise NotFound("Access list not available for public flavors.")
-            return list(
-                session.scalars(
-                    select(FlavorAccess.project_id)
-                    .where(FlavorAccess.flavor_id == flavor_id)
-                    .order_by(FlavorAccess.project_id)
-                )
+            return self._access(session, self._row(session, ctx, flavor_id))
+
+    def _access(self, session: Session, row: FlavorRow) -> builtins.list[str]:
+        if row.is_public:
+            raise NotFound("Access list not available for public flavors.")
+        return list(
+            session.scalars(
+                select(FlavorAccess.project_id)
+                .where(FlavorAccess.flavor_id == row.id)
+                .order_by(FlavorAccess.project_id)
             )
+        )
 
     def add_access(
         self, ctx: RequestContext, flavor_id: str, project_id: str
@@ -245,25 +245,48 @@ class FlavorService:
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             if row.is_public:
-                raise Conflict(f"Can not add access to a public flavor {flavor_id}.")
-            if session.get(FlavorAccess, (flavor_id, project_id)) is not None:
+                raise Conflict("Can not add access to a public flavor.")
+            if session.get(FlavorAccess, (row.id, project_id)) is not None:
                 raise Conflict(
                     f"Flavor access already exists for flavor {flavor_id} "
                     f"and project {project_id} combination."
                 )
-            session.add(FlavorAccess(flavor_id=flavor_id, project_id=project_id))
-        return self.access(ctx, flavor_id)
+            session.add(FlavorAccess(flavor_id=row.id, project_id=project_id))
+            session.flush()
+            return self._access(session, row)
 
     def remove_access(
         self, ctx: RequestContext, flavor_id: str, project_id: str
     ) -> builtins.list[str]:
         require_admin(ctx, "os_compute_api:os-flavor-access:remove_tenant_access")
         with self.db.session() as session:
-            self._row(session, ctx, flavor_id)
-            found = session.get(FlavorAccess, (flavor_id, project_id))
+            row = self._row(session, ctx, flavor_id)
+            found = session.get(FlavorAccess, (row.id, project_id))
             if found is None:
                 raise NotFound(
                     f"Flavor access not found for {flavor_id} / {project_id} combination."
                 )
             session.delete(found)
-        return self.access(ctx, flavor_id)
+            session.flush()
+            return self._access(session, row)
+
+
+def _no_spec(flavor_id: str, key: str) -> NotFound:
+    return NotFound(f"Flavor {flavor_id} has no extra specs with key {key}.")
+
+
+def _new_row(spec: FlavorSpec, flavor_id: str) -> FlavorRow:
+    return FlavorRow(
+        id=flavor_id,
+        name=spec.name,
+        vcpus=spec.vcpus,
+        ram_mb=spec.ram_mb,
+        disk_gb=spec.disk_gb,
+        ephemeral_gb=spec.ephemeral_gb,
+        swap_mb=spec.swap_mb,
+        rxtx_factor=str(spec.rxtx_factor),
+        is_public=spec.is_public,
+        description=spec.description,
+        extra_specs={},
+        created_at=utcnow(),
+    )

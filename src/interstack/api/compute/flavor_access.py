@@ -1,0 +1,78 @@
+"""Handlers of private flavors' access: ``os-flavor-access`` and the flavor action table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from interstack.api.body import parse, read_json
+from interstack.api.compute.schemas import flavors as schemas
+from interstack.api.compute.views import flavors as views
+from interstack.api.deps import Caller, ServicesDep
+from interstack.api.responses import OrjsonResponse, json_response
+from interstack.api.routing import Route
+from interstack.errors import BadRequest, NotFound
+from interstack.services.container import Services
+from interstack.services.context import RequestContext
+
+
+def list_access(flavor_id: str, services: ServicesDep, caller: Caller) -> OrjsonResponse:
+    """GET /flavors/{id}/os-flavor-access — admin only; 404 for a public flavor."""
+    return json_response(
+        views.access_list(flavor_id, services.compute.flavors.access(caller, flavor_id))
+    )
+
+
+def _known_project(services: Services, project_id: str) -> None:
+    try:
+        services.directory.get_project(project_id)
+    except NotFound as exc:
+        raise BadRequest(f"Project ID {project_id} is not a valid project.") from exc
+
+
+def add_tenant_access(
+    services: Services, caller: RequestContext, flavor_id: str, body: Any
+) -> list[str]:
+    tenant = parse(schemas.AddTenantAccess, body).add.tenant
+    if caller.is_admin:
+        _known_project(services, tenant)
+    return services.compute.flavors.add_access(caller, flavor_id, tenant)
+
+
+def remove_tenant_access(
+    services: Services, caller: RequestContext, flavor_id: str, body: Any
+) -> list[str]:
+    tenant = parse(schemas.RemoveTenantAccess, body).remove.tenant
+    return services.compute.flavors.remove_access(caller, flavor_id, tenant)
+
+
+FlavorAction = Callable[[Services, RequestContext, str, Any], list[str]]
+
+#: the flavor actions, by the body's one key
+ACTIONS: Mapping[str, FlavorAction] = {
+    "addTenantAccess": add_tenant_access,
+    "removeTenantAccess": remove_tenant_access,
+}
+
+
+async def flavor_action(
+    flavor_id: str, request: Request, services: ServicesDep, caller: Caller
+) -> OrjsonResponse:
+    """POST /flavors/{id}/action — ``addTenantAccess`` or ``removeTenantAccess``."""
+    body = await read_json(request)
+    if not isinstance(body, dict) or len(body) != 1 or next(iter(body)) not in ACTIONS:
+        raise BadRequest(
+            f"Invalid flavor action; the body must hold one of: {', '.join(sorted(ACTIONS))}."
+        )
+    action = ACTIONS[next(iter(body))]
+    projects = await run_in_threadpool(action, services, caller, flavor_id, body)
+    return json_response(views.access_list(flavor_id, projects))
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/flavors/{flavor_id}/os-flavor-access", list_access),
+    Route("POST", "/flavors/{flavor_id}/action", flavor_action),
+]

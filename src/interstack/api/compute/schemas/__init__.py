@@ -1,0 +1,1 @@
+"""Nova request bodies, one module per resource; a schema per microversion range."""

@@ -1,0 +1,1 @@
+"""Nova's wire JSON, one module per resource; domain records go in, dicts come out."""
