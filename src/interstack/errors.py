@@ -13,6 +13,8 @@ OpenStack service's own fault body (``api/faults.py``)::
     ├── NotAcceptable               406  an API version outside the supported range
     ├── Conflict                    409  the resource exists already, or is in the wrong state
     ├── PayloadTooLarge             413  the body is over the configured limit
+    ├── UnsupportedMediaType        415  the body's Content-Type is not one the call takes
+    ├── RangeNotSatisfiable         416  a Range header outside the data
     ├── QuotaExceeded               403/409/413, as the service answers it
     ├── NotSupported                501  the region's backend lacks the capability
     └── BackendError                500  the cloud behind a region failed
@@ -92,6 +94,16 @@ class Conflict(InterstackError):
 class PayloadTooLarge(InterstackError):
     status = 413
     title = "Request Entity Too Large"
+
+
+class UnsupportedMediaType(InterstackError):
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class RangeNotSatisfiable(InterstackError):
+    status = 416
+    title = "Requested Range Not Satisfiable"
 
 
 class QuotaExceeded(InterstackError):

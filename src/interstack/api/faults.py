@@ -42,6 +42,7 @@ _STATUS_PHRASES = {
     406: "Not Acceptable",
     409: "Conflict",
     413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
     416: "Requested Range Not Satisfiable",
     500: "Internal Server Error",
     503: "Service Unavailable",
