@@ -1,0 +1,168 @@
+"""Image data: streamed into the region's ImageDriver and out of it, never held whole.
+
+An upload moves the image ``queued`` -> ``saving`` -> ``active``. The checksums Glance shows
+(md5 ``checksum``, sha512 ``os_hash_value``) and the size are computed while the chunks pass
+through. If the upload fails or is interrupted, the backend removes its partial copy (its
+contract) and the image returns to ``queued`` with no data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from interstack.backends.contract import ByteStream, NativeRef
+from interstack.backends.contract import ImageInfo as StoredImage
+from interstack.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from interstack.services.context import RequestContext
+from interstack.services.image import access
+from interstack.services.image.images import ImageService
+from interstack.services.image.model import HASH_ALGO, ImageInfo, ImageStatus
+from interstack.services.image.records import info_of, now
+from interstack.store.models import Image
+
+log = logging.getLogger(__name__)
+
+
+class HashingStream:
+    """Passes chunks through while counting them and hashing them as Glance does."""
+
+    def __init__(self, data: Iterable[bytes], size_cap: int | None = None) -> None:
+        self._data = data
+        self._cap = size_cap
+        self.size = 0
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.multihash = hashlib.new(HASH_ALGO)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._data:
+            self.size += len(chunk)
+            if self._cap is not None and self.size > self._cap:
+                raise PayloadTooLarge(
+                    f"Image exceeds the storage limit: at most {self._cap} bytes may be uploaded."
+                )
+            self.md5.update(chunk)
+            self.multihash.update(chunk)
+            yield chunk
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """What a download sends: the image (for its size and checksum) and its bytes."""
+
+    image: ImageInfo
+    chunks: ByteStream
+
+
+class ImageDataService:
+    def __init__(self, images: ImageService, size_cap: int | None = None) -> None:
+        self.images = images
+        self.db = images.db
+        self.regions = images.regions
+        self.size_cap = size_cap
+
+    def upload(
+        self, ctx: RequestContext, region: str, image_id: str, data: Iterable[bytes]
+    ) -> ImageInfo:
+        """Store the image's data; call from a worker thread (``data`` may block)."""
+        with self.db.session() as session:
+            row = access.load_owned(session, ctx, region, image_id, "upload data to")
+            if row.container_format is None or row.disk_format is None:
+                raise BadRequest(
+                    "Properties disk_format and container_format must be set prior to saving data."
+                )
+        self.regions.require(region, "images")
+        self._claim(image_id)
+        return self.store(region, image_id, data)
+
+    def _claim(self, image_id: str) -> None:
+        """queued -> saving, atomically: one upload per image wins, the others get 409."""
+        with self.db.session() as session:
+            claimed = session.execute(
+                update(Image)
+                .where(Image.id == image_id, Image.status == ImageStatus.QUEUED)
+                .values(status=ImageStatus.SAVING, updated_at=now())
+            )
+            if claimed.rowcount:  # type: ignore[attr-defined]
+                return
+            row = session.get(Image, image_id)
+            status = row.status if row is not None else ImageStatus.DELETED
+        raise Conflict(f"Image status transition from {status} to saving is not allowed.")
+
+    def store(self, region: str, image_id: str, data: Iterable[bytes]) -> ImageInfo:
+        """Stream ``data`` of a ``saving`` image into the backend and activate the image."""
+        hashed = HashingStream(data, self.size_cap)
+        try:
+            stored = self.regions.backend(region).image.store_image(image_id, hashed)
+        except BaseException:
+            self._requeue(image_id)
+            raise
+        return self.activate(
+            region,
+            image_id,
+            stored,
+            checksum=hashed.md5.hexdigest(),
+            hash_algo=HASH_ALGO,
+            hash_value=hashed.multihash.hexdigest(),
+        )
+
+    def _requeue(self, image_id: str) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(Image)
+                .where(Image.id == image_id, Image.status == ImageStatus.SAVING)
+                .values(status=ImageStatus.QUEUED, updated_at=now())
+            )
+
+    def activate(
+        self,
+        region: str,
+        image_id: str,
+        stored: StoredImage,
+        *,
+        checksum: str | None,
+        hash_algo: str,
+        hash_value: str,
+    ) -> ImageInfo:
+        """saving -> active with the stored data; if the image went meanwhile, drop the data."""
+        with self.db.session() as session:
+            done = session.execute(
+                update(Image)
+                .where(Image.id == image_id, Image.status == ImageStatus.SAVING)
+                .values(
+                    status=ImageStatus.ACTIVE,
+                    native_ref=stored.ref,
+                    size=stored.size,
+                    checksum=checksum,
+                    os_hash_algo=hash_algo,
+                    os_hash_value=hash_value,
+                    updated_at=now(),
+                )
+            )
+            row = session.get(Image, image_id) if done.rowcount else None  # type: ignore[attr-defined]
+            if row is not None:
+                return info_of(session, row)
+        self.images.discard_data(region, stored.ref)
+        raise Conflict(f"Image {image_id} was deleted during the upload; its data was discarded.")
+
+    def download(self, ctx: RequestContext, region: str, image_id: str) -> ImageData | None:
+        """The image's bytes, or None while it has no data."""
+        with self.db.session() as session:
+            row = access.load(session, ctx, region, image_id)
+            if row.status == ImageStatus.DEACTIVATED and not ctx.is_admin:
+                raise Forbidden(
+                    "The requested image has been deactivated. Image data download is forbidden."
+                )
+            info = info_of(session, row)
+            ref = row.native_ref
+        if ref is None:
+            return None
+        try:
+            chunks = self.regions.require(region, "images").image.open_image(NativeRef(ref))
+        except NotFound as exc:
+            raise NotFound(f"The data of image {image_id} is not in the store.") from exc
+        return ImageData(image=info, chunks=chunks)

@@ -1,0 +1,118 @@
+"""What compute needs of images: the image a server boots from, and server snapshots.
+
+``ComputeImages`` implements ``services.interfaces.BootImages`` and registers the image of a
+server's ``createImage`` in two steps, as Nova does with Glance: a ``queued`` record at once
+(its id goes back to the caller), then the data when the snapshot is done, or the record is
+dropped when the snapshot fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from interstack.backends.contract import ImageInfo as StoredImage
+from interstack.backends.contract import NativeRef
+from interstack.errors import BadRequest, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.image import access
+from interstack.services.image.data import ImageDataService
+from interstack.services.image.model import ImageInfo, ImageStatus, NewImage, Visibility
+from interstack.services.image.records import now
+from interstack.services.interfaces import BootImage
+from interstack.store.models import Image
+
+
+class ComputeImages:
+    def __init__(self, data: ImageDataService) -> None:
+        self.data = data
+        self.images = data.images
+        self.db = data.db
+
+    def image_for_boot(self, ctx: RequestContext, region: str, image_id: str) -> BootImage:
+        """Visible to the caller and ``active``: NotFound / BadRequest otherwise."""
+        with self.db.session() as session:
+            try:
+                row = access.load(session, ctx, region, image_id)
+            except NotFound:
+                raise NotFound(f"Image {image_id} could not be found.") from None
+            if row.status != ImageStatus.ACTIVE:
+                raise BadRequest(f"Image {image_id} is not active (its status is {row.status}).")
+            return BootImage(
+                id=row.id,
+                name=row.name or "",
+                min_disk_gb=row.min_disk,
+                min_ram_mb=row.min_ram,
+                size_bytes=row.size,
+                disk_format=row.disk_format,
+                container_format=row.container_format,
+                native_ref=NativeRef(row.native_ref) if row.native_ref else None,
+            )
+
+    def begin_snapshot(
+        self,
+        ctx: RequestContext,
+        region: str,
+        name: str,
+        *,
+        server_id: str,
+        base: BootImage | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ImageInfo:
+        """A ``saving`` private image owned by the caller's project, for a server snapshot.
+
+        Formats and minimum sizes come from the server's image when known (Nova copies them);
+        ``image_type=snapshot`` and ``instance_uuid`` are set as Nova sets them. Follow with
+        :meth:`finish_snapshot` or :meth:`stream_snapshot`, or :meth:`abandon_snapshot`.
+        """
+        properties = {**(metadata or {}), "image_type": "snapshot", "instance_uuid": server_id}
+        if base is not None:
+            properties["base_image_ref"] = base.id
+        created = self.images.create(
+            ctx,
+            region,
+            NewImage(
+                name=name,
+                visibility=Visibility.PRIVATE,
+                container_format=base.container_format if base else "bare",
+                disk_format=base.disk_format if base else "raw",
+                min_disk=base.min_disk_gb if base else 0,
+                min_ram=base.min_ram_mb if base else 0,
+                properties=properties,
+            ),
+        )
+        with self.db.session() as session:
+            row = session.get(Image, created.id)
+            assert row is not None
+            row.status = ImageStatus.SAVING
+            row.updated_at = now()
+        return created
+
+    def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> ImageInfo:
+        """Activate the image with data the backend already stored (``ImageDriver`` output).
+
+        The backend reports a sha256 only, so that is the image's ``os_hash_algo``; its md5
+        ``checksum`` stays empty. If the image was deleted meanwhile, the data is removed.
+        """
+        return self.data.activate(
+            region,
+            image_id,
+            stored,
+            checksum=None,
+            hash_algo="sha256",
+            hash_value=stored.sha256,
+        )
+
+    def stream_snapshot(self, region: str, image_id: str, data: Iterable[bytes]) -> ImageInfo:
+        """Store the snapshot's bytes through the region's ImageDriver and activate the image."""
+        return self.data.store(region, image_id, data)
+
+    def abandon_snapshot(self, region: str, image_id: str) -> None:
+        """The snapshot failed: remove the image record (and any data it got)."""
+        with self.db.session() as session:
+            row = session.get(Image, image_id)
+            if row is None or row.region != region:
+                return
+            ref = row.native_ref
+            session.delete(row)
+        if ref is not None:
+            self.images.discard_data(region, NativeRef(ref))
