@@ -16,10 +16,17 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from interstack.api.compute import routes as compute_routes
-from interstack.api.faults import FaultFormats, install_fault_handlers, keystone_fault
+from interstack.api.faults import (
+    FaultFormats,
+    glance_fault,
+    install_fault_handlers,
+    keystone_fault,
+)
 from interstack.api.identity import routes as identity_routes
+from interstack.api.image import routes as image_routes
 from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
+from interstack.api.regional import register_faults
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
 from interstack.services.compute.bundle import ComputeServices
@@ -33,6 +40,10 @@ from interstack.services.identity.fernet_keys import KeyRepository
 from interstack.services.identity.role_definitions import RoleService
 from interstack.services.identity.tokens import TokenProvider
 from interstack.services.identity.users import UserService
+from interstack.services.image.data import ImageDataService
+from interstack.services.image.for_compute import ComputeImages
+from interstack.services.image.images import ImageService
+from interstack.services.image.members import MemberService
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskHandler, TaskQueue, TaskRunner
 from interstack.store import Database
@@ -63,7 +74,9 @@ def create_app(settings: Settings) -> FastAPI:
     backends = Regions.load(regions, db=db, data_dir=settings.data_dir)
     region_names = [r.name for r in regions]
     catalog = Catalog(
-        settings.base_url, region_names, [identity_routes.SERVICE, compute_routes.SERVICE]
+        settings.base_url,
+        region_names,
+        [identity_routes.SERVICE, compute_routes.SERVICE, image_routes.SERVICE],
     )
     boot: BootstrapResult = bootstrap(
         db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions]
@@ -71,6 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
     assignments = AssignmentService(db)
     compute = ComputeServices.build(db)
     compute.bootstrap()
+    images = ImageService(db, backends)
+    image_data = ImageDataService(images, settings.image_size_cap_bytes)
     services = Services(
         settings=settings,
         db=db,
@@ -89,6 +104,10 @@ def create_app(settings: Settings) -> FastAPI:
         regions=backends,
         tasks=TaskQueue(db),
         compute=compute,
+        images=images,
+        image_data=image_data,
+        image_members=MemberService(db),
+        compute_images=ComputeImages(image_data),
     )
     # the explicit table of task kinds -> handlers; compute, volume... services add theirs
     task_handlers: dict[str, TaskHandler] = {}
@@ -116,7 +135,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     faults = FaultFormats(default=keystone_fault)
     compute_routes.register(faults, region_names)
+    register_faults(faults, region_names, image_routes.SERVICE, glance_fault)
     install_fault_handlers(app, faults, auth_uri=settings.base_url)
     app.include_router(identity_routes.router())
     app.include_router(compute_routes.router())
+    app.include_router(image_routes.router())
     return app

@@ -69,6 +69,8 @@ class Settings(BaseModel):
     max_request_body_bytes: int = 114_688
     fernet_max_active_keys: int = 3
     task_workers: int = 2
+    #: the largest image upload accepted (Glance's ``image_size_cap``, 1 TiB by default)
+    image_size_cap_bytes: int = Field(default=1024**4, gt=0)
 
     @property
     def database_url(self) -> str:

@@ -13,6 +13,10 @@ from interstack.services.identity.auth import AuthService
 from interstack.services.identity.directory import DirectoryService
 from interstack.services.identity.role_definitions import RoleService
 from interstack.services.identity.users import UserService
+from interstack.services.image.data import ImageDataService
+from interstack.services.image.for_compute import ComputeImages
+from interstack.services.image.images import ImageService
+from interstack.services.image.members import MemberService
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -34,3 +38,8 @@ class Services:
     regions: Regions
     tasks: TaskQueue
     compute: ComputeServices
+    images: ImageService
+    image_data: ImageDataService
+    image_members: MemberService
+    #: what compute uses of images (``BootImages``, server snapshots)
+    compute_images: ComputeImages

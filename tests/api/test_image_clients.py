@@ -1,0 +1,156 @@
+"""Glance through the clients people use: the ``openstack`` CLI and openstacksdk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, client, new_member, unique
+
+
+def _json(result: Any) -> Any:
+    return json.loads(result.stdout)
+
+
+def _as(member: Member) -> list[str]:
+    """CLI options that log in as ``member`` instead of the cloud's own user."""
+    return [
+        "--os-username", member.user_name, "--os-password", member.password,
+        "--os-project-name", member.project_name,
+        "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def members(gateway: ServedGateway, admin_token: str) -> tuple[Member, Member]:
+    admin = client(gateway, admin_token)
+    return new_member(admin), new_member(admin)
+
+
+def test_cli_image_lifecycle(gateway: ServedGateway, tmp_path: Path) -> None:
+    cloud, name = "interstack", unique("cli-img")
+    source = tmp_path / "disk.raw"
+    source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    created = _json(
+        gateway.cli(
+            cloud, "image", "create", "--file", str(source), "--disk-format", "raw",
+            "--container-format", "bare", "--property", "os_distro=debian", name, "-f", "json",
+        )
+    )  # fmt: skip
+    assert created["status"] == "active" and created["size"] == source.stat().st_size
+    assert created["checksum"] == hashlib.md5(source.read_bytes()).hexdigest()
+
+    listed = _json(gateway.cli(cloud, "image", "list", "-f", "json"))
+    assert {"ID": created["id"], "Name": name, "Status": "active"} in listed
+
+    gateway.cli(cloud, "image", "set", "--property", "hw_disk_bus=scsi", "--min-ram", "256", name)
+    shown = _json(gateway.cli(cloud, "image", "show", name, "-f", "json"))
+    assert shown["id"] == created["id"] and shown["min_ram"] == 256
+    assert shown["properties"]["hw_disk_bus"] == "scsi"
+    assert shown["properties"]["os_distro"] == "debian"
+
+    saved = tmp_path / "saved.raw"
+    gateway.cli(cloud, "image", "save", "--file", str(saved), name)
+    assert saved.read_bytes() == source.read_bytes()
+
+    gateway.cli(cloud, "image", "delete", name)
+    gone = gateway.cli(cloud, "image", "show", created["id"], check=False)
+    assert gone.returncode != 0 and "No Image found" in gone.stderr
+
+
+def test_cli_share_and_accept(gateway: ServedGateway, members: tuple[Member, Member]) -> None:
+    owner, member = members
+    name = unique("cli-shared")
+    created = _json(
+        gateway.cli(
+            "interstack", "image", "create", "--disk-format", "raw", "--container-format",
+            "bare", "--shared", name, "-f", "json", extra=_as(owner),
+        )
+    )  # fmt: skip
+    image_id = created["id"]
+    seen = _json(gateway.cli("interstack", "image", "list", "-f", "json", extra=_as(member)))
+    assert image_id not in {i["ID"] for i in seen}
+
+    gateway.cli(
+        "interstack", "image", "add", "project", image_id, member.project_id, extra=_as(owner)
+    )
+    gateway.cli("interstack", "image", "set", "--accept", image_id, extra=_as(member))
+    seen = _json(gateway.cli("interstack", "image", "list", "-f", "json", extra=_as(member)))
+    assert image_id in {i["ID"] for i in seen}
+    shared = _json(
+        gateway.cli(
+            "interstack", "image", "member", "list", image_id, "-f", "json", extra=_as(owner)
+        )
+    )
+    assert [(m["Member ID"], m["Status"]) for m in shared] == [(member.project_id, "accepted")]
+
+
+def test_sdk_create_with_data_and_download(gateway: ServedGateway) -> None:
+    conn = gateway.connect("interstack")
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    image = conn.image.create_image(
+        name=unique("sdk-img"), data=data, disk_format="raw", container_format="bare",
+        allow_duplicates=True,
+    )  # fmt: skip
+    try:
+        fetched = conn.image.get_image(image.id)
+        assert fetched.status == "active" and fetched.size == len(data)
+        assert fetched.checksum == hashlib.md5(data).hexdigest()
+        assert fetched.hash_algo == "sha512"
+        assert fetched.hash_value == hashlib.sha512(data).hexdigest()
+        downloaded = conn.image.download_image(fetched)  # the sdk verifies the hash itself
+        assert downloaded.content == data
+        assert downloaded.headers["Content-MD5"] == fetched.checksum
+    finally:
+        conn.image.delete_image(image.id)
+
+
+def test_sdk_cloud_layer_create_image_from_file_and_wait(
+    gateway: ServedGateway, tmp_path: Path
+) -> None:
+    conn = gateway.connect("interstack")
+    source = tmp_path / "cloud.qcow2"
+    source.write_bytes(os.urandom(1024 * 1024))
+    name = unique("cloud-img")
+    image = conn.create_image(
+        name, filename=str(source), disk_format="qcow2", container_format="bare", wait=True,
+        validate_checksum=True,
+    )  # fmt: skip
+    assert image.status == "active"
+    assert conn.get_image(name).id == image.id
+    target = tmp_path / "back.qcow2"
+    conn.download_image(name, output_file=str(target))
+    assert target.read_bytes() == source.read_bytes()
+    # the cloud layer recognises the same upload by its recorded hashes and does not repeat it
+    again = conn.create_image(
+        name, filename=str(source), disk_format="qcow2", container_format="bare", wait=True,
+        validate_checksum=True,
+    )  # fmt: skip
+    assert again.id == image.id
+    assert conn.delete_image(name, wait=True)
+    assert conn.get_image(name) is None
+
+
+def test_sdk_raises_not_found_for_another_projects_private_image(
+    gateway: ServedGateway, members: tuple[Member, Member]
+) -> None:
+    owner, _ = members
+    api = httpx.Client(
+        base_url=f"{gateway.url}/RegionOne/image",
+        headers={"X-Auth-Token": owner.token(gateway)},
+    )
+    image_id = api.post("/v2/images", json={"name": unique("p"), "visibility": "private"}).json()[
+        "id"
+    ]
+    from openstack import exceptions
+
+    conn = gateway.connect("interstack")
+    with pytest.raises(exceptions.NotFoundException):
+        conn.image.get_image(image_id)
