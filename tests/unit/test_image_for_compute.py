@@ -1,0 +1,104 @@
+"""What compute uses of the image service: the image to boot from, and server snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from interstack.app import create_app
+from interstack.config import Settings
+from interstack.errors import BadRequest, NotFound
+from interstack.services.container import Services
+from interstack.services.context import RequestContext
+from interstack.services.image.model import ImageStatus, NewImage, Visibility
+from interstack.services.interfaces import BootImages
+
+REGION = "RegionOne"
+
+
+def caller(project_id: str, *roles: str) -> RequestContext:
+    now = datetime.now(UTC)
+    return RequestContext(
+        user_id=f"user-{project_id}",
+        user_name=f"user-{project_id}",
+        user_domain_id="default",
+        user_domain_name="Default",
+        methods=("password",),
+        expires_at=now,
+        issued_at=now,
+        audit_ids=(),
+        project_id=project_id,
+        roles=roles or ("member", "reader"),
+    )
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("images") / "data"))
+    found: Services = app.state.services
+    found.regions.start()
+    yield found
+    found.regions.close()
+
+
+def test_image_for_boot_needs_a_visible_active_image(services: Services) -> None:
+    boot: BootImages = services.compute_images
+    alice, bob = caller("alice"), caller("bob")
+    new = NewImage(
+        name="debian", container_format="bare", disk_format="raw", min_disk=1, min_ram=64
+    )
+    image = services.images.create(alice, REGION, new)
+    with pytest.raises(BadRequest, match="not active"):
+        boot.image_for_boot(alice, REGION, image.id)
+    services.image_data.upload(alice, REGION, image.id, [b"boot", b"able"])
+
+    found = boot.image_for_boot(alice, REGION, image.id)
+    assert (found.id, found.name, found.min_disk_gb, found.min_ram_mb) == (
+        image.id,
+        "debian",
+        1,
+        64,
+    )
+    assert found.size_bytes == 8 and found.native_ref is not None
+    assert b"".join(services.regions.backend(REGION).image.open_image(found.native_ref)) == (
+        b"bootable"
+    )
+    with pytest.raises(NotFound):
+        boot.image_for_boot(bob, REGION, image.id)
+    with pytest.raises(NotFound):
+        boot.image_for_boot(alice, REGION, "no-such-image")
+
+
+def test_snapshot_streamed_through_the_image_service(services: Services) -> None:
+    alice = caller("alice")
+    started = services.compute_images.begin_snapshot(
+        alice, REGION, "snap", server_id="server-1", metadata={"purpose": "backup"}
+    )
+    assert services.images.get(alice, REGION, started.id).status == ImageStatus.SAVING
+    done = services.compute_images.stream_snapshot(REGION, started.id, [b"disk ", b"bytes"])
+    assert done.status == ImageStatus.ACTIVE and done.visibility == Visibility.PRIVATE
+    assert done.checksum == hashlib.md5(b"disk bytes").hexdigest()
+    assert done.properties["image_type"] == "snapshot"
+    assert done.properties["instance_uuid"] == "server-1"
+    assert done.properties["purpose"] == "backup"
+
+
+def test_snapshot_stored_by_the_backend_then_registered(services: Services) -> None:
+    alice = caller("alice")
+    started = services.compute_images.begin_snapshot(alice, REGION, "snap", server_id="srv")
+    stored = services.regions.backend(REGION).image.store_image(started.id, [b"taken"])
+    done = services.compute_images.finish_snapshot(REGION, started.id, stored)
+    assert done.status == ImageStatus.ACTIVE and done.size == 5
+    assert done.os_hash_algo == "sha256"
+    assert done.os_hash_value == hashlib.sha256(b"taken").hexdigest()
+
+
+def test_abandoned_snapshot_leaves_nothing(services: Services) -> None:
+    alice = caller("alice")
+    started = services.compute_images.begin_snapshot(alice, REGION, "snap", server_id="srv")
+    services.compute_images.abandon_snapshot(REGION, started.id)
+    with pytest.raises(NotFound):
+        services.images.get(alice, REGION, started.id)
