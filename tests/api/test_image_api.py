@@ -173,6 +173,30 @@ def test_json_patch_refusals_change_nothing(demo: httpx.Client) -> None:
     assert PATCH["Content-Type"] in assert_glance_fault(plain, 415, "Unsupported Media Type")
 
 
+def test_json_patch_v20_format_as_tempest_sends_it(demo: httpx.Client) -> None:
+    image = create(demo, name=unique("v20"), color="red")
+    v20 = {"Content-Type": "application/openstack-images-v2.0-json-patch"}
+    url = f"/v2/images/{image['id']}"
+    changed = demo.patch(
+        url,
+        json=[
+            {"replace": "/name", "value": "renamed"},
+            {"add": "/shape", "value": "round"},
+            {"remove": "/color"},
+        ],
+        headers=v20,
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["name"] == "renamed" and body["shape"] == "round" and "color" not in body
+    # in the v2.0 format, add does not overwrite
+    present = demo.patch(url, json=[{"add": "/shape", "value": "square"}], headers=v20)
+    assert "already present" in assert_glance_fault(present, 409, "Conflict")
+    two = demo.patch(url, json=[{"add": "/a", "replace": "/b", "value": "x"}], headers=v20)
+    assert_glance_fault(two, 400, "Bad Request")
+    assert demo.get(url).json()["shape"] == "round"
+
+
 def test_formats_are_fixed_once_data_is_uploaded(demo: httpx.Client) -> None:
     image = create(demo, name=unique("fixed"))
     upload(demo, image["id"], b"data")
@@ -280,9 +304,14 @@ def test_list_filters(demo: httpx.Client) -> None:
     assert names(disk_format="qcow2") == {large["name"]}
     assert names(size_min=100) == {large["name"]}
     assert names(size_max=100) == {small["name"]}
+    assert names(size=1000) == {large["name"]}
+    assert names(checksum=hashlib.md5(b"x" * 10).hexdigest()) == {small["name"]}
     assert names(flavor="vanilla") == {small["name"]}
     assert names(tag=[run, "small"]) == {small["name"]}
     assert names(visibility="private") == set()
+    hidden = create(demo, name=f"{run}-hidden", tags=[run], os_hidden=True)
+    assert hidden["name"] not in names()
+    assert names(os_hidden="true") == {hidden["name"]}
     assert names(created_at=f"gte:{small['created_at']}") == names()
     assert names(created_at="lt:2000-01-01T00:00:00Z") == set()
     assert_glance_fault(demo.get("/v2/images", params={"size_min": "x"}), 400, "Bad Request")

@@ -47,14 +47,14 @@ async def show_image(
 async def update_image(
     image_id: str, request: Request, region: Region, services: ServicesDep, caller: Caller
 ) -> OrjsonResponse:
-    """PATCH /v2/images/{image_id} — JSON patch (v2.1 media type), applied all or nothing."""
+    """PATCH /v2/images/{image_id} — JSON patch (v2.1 or v2.0 media type), all or nothing."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if media_type != schemas.PATCH_MEDIA_TYPE:
+    if media_type not in schemas.PATCH_MEDIA_TYPES:
         raise UnsupportedMediaType(
             f"Unsupported Content-Type {media_type or '(none)'!r}: image updates take "
-            f"{schemas.PATCH_MEDIA_TYPE}."
+            f"{' or '.join(schemas.PATCH_MEDIA_TYPES)}.",
         )
-    ops = schemas.patch_ops(await read_json(request))
+    ops = schemas.patch_ops(await read_json(request), media_type)
     updated = await run_in_threadpool(services.images.update, caller, region, image_id, ops)
     return json_response(views.image(updated))
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from starlette.datastructures import QueryParams
 
 from interstack.errors import BadRequest
-from interstack.services.image.filters import TIME_OPERATORS
+from interstack.services.image.filters import EXACT_COLUMNS, INTEGER_COLUMNS, TIME_OPERATORS
 from interstack.services.image.model import ImageFilters, MemberStatus, Visibility
 from interstack.services.listing import Page, SortDir
 
@@ -106,10 +106,17 @@ def filters(query: QueryParams) -> ImageFilters:
             f"Invalid member_status {member_status!r}: use accepted, pending, rejected or all."
         )
     lists = {attr: _values(query[key]) for key, attr in _LISTS.items() if key in query}
+    exact: dict[str, str | int] = {}
+    for key in EXACT_COLUMNS.keys() & query.keys():
+        number = _integer(query, key) if key in INTEGER_COLUMNS else None
+        exact[key] = number if number is not None else query[key]
     custom = {
         key: value
         for key, value in query.items()
-        if key not in _PAGING and key not in _LISTS and key not in _OTHERS
+        if key not in _PAGING
+        and key not in _LISTS
+        and key not in _OTHERS
+        and key not in EXACT_COLUMNS
     }
     return ImageFilters(
         **lists,
@@ -123,6 +130,7 @@ def filters(query: QueryParams) -> ImageFilters:
         member_status=member_status,
         created_at=_instants(query, "created_at"),
         updated_at=_instants(query, "updated_at"),
+        exact=exact,
         properties=custom,
     )
 

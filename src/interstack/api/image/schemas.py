@@ -24,6 +24,10 @@ from interstack.services.image.model import (
 )
 
 PATCH_MEDIA_TYPE = "application/openstack-images-v2.1-json-patch"
+#: deprecated, still what Tempest's image client sends
+PATCH_MEDIA_TYPE_V20 = "application/openstack-images-v2.0-json-patch"
+PATCH_MEDIA_TYPES = (PATCH_MEDIA_TYPE, PATCH_MEDIA_TYPE_V20)
+OPERATIONS = ("add", "remove", "replace")
 MAX_STRING = 255
 
 
@@ -146,24 +150,44 @@ def _property_of(pointer: Any) -> str:
     return parts[0].replace("~1", "/").replace("~0", "~")
 
 
-def patch_ops(body: Any) -> list[PatchOp]:
-    """The operations of a ``application/openstack-images-v2.1-json-patch`` body."""
+def _operation_v21(change: Mapping[str, Any]) -> tuple[str, Any]:
+    """``{"op": "replace", "path": "/name", "value": ...}`` (RFC 6902 style)."""
+    if change.get("op") not in OPERATIONS:
+        raise BadRequest(
+            "Operation objects must contain an 'op' member of 'add', 'remove' or 'replace'."
+        )
+    return change["op"], change.get("path")
+
+
+def _operation_v20(change: Mapping[str, Any]) -> tuple[str, Any]:
+    """``{"replace": "/name", "value": ...}`` (the deprecated v2.0 format Tempest still sends)."""
+    named = [op for op in OPERATIONS if op in change]
+    if len(named) != 1:
+        raise BadRequest(
+            "Operation objects must contain exactly one member named 'add', 'remove' or 'replace'."
+        )
+    return named[0], change[named[0]]
+
+
+def patch_ops(body: Any, media_type: str) -> list[PatchOp]:
+    """The operations of a JSON-patch body in one of Glance's two patch media types."""
     if not isinstance(body, list):
         raise BadRequest("A JSON-patch body must be a list of operations.")
+    legacy = media_type == PATCH_MEDIA_TYPE_V20
     ops: list[PatchOp] = []
     for change in body:
-        if not isinstance(change, Mapping) or change.get("op") not in ("add", "replace", "remove"):
-            raise BadRequest(
-                "Operation objects must contain an 'op' member of 'add', 'remove' or 'replace'."
-            )
-        name = _property_of(change.get("path"))
+        if not isinstance(change, Mapping):
+            raise BadRequest("Each JSON-patch operation must be an object.")
+        op, pointer = _operation_v20(change) if legacy else _operation_v21(change)
+        name = _property_of(pointer)
         patch.check_settable(name)
-        if change["op"] == "remove":
+        if op == "remove":
             ops.append(PatchOp("remove", name))
             continue
         if "value" not in change:
-            raise BadRequest(f"Operation {change['op']!r} on /{name} must carry a 'value'.")
-        ops.append(PatchOp(change["op"], name, check_value(name, change["value"])))
+            raise BadRequest(f"Operation {op!r} on /{name} must carry a 'value'.")
+        value = check_value(name, change["value"])
+        ops.append(PatchOp(op, name, value, add_only_new=legacy))
     return ops
 
 

@@ -37,6 +37,18 @@ TIME_OPERATORS: dict[str, Callable[[Any, datetime], Any]] = {
     "lte": operator.le,
 }
 
+#: core properties a list filters on by exact value (Glance filters on any image column)
+EXACT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "size": Image.size,
+    "virtual_size": Image.virtual_size,
+    "min_disk": Image.min_disk,
+    "min_ram": Image.min_ram,
+    "checksum": Image.checksum,
+    "os_hash_algo": Image.os_hash_algo,
+    "os_hash_value": Image.os_hash_value,
+}
+INTEGER_COLUMNS = frozenset({"size", "virtual_size", "min_disk", "min_ram"})
+
 _ONE_OF: tuple[tuple[str, InstrumentedAttribute[Any]], ...] = (
     ("ids", Image.id),
     ("names", Image.name),
@@ -67,6 +79,8 @@ def _where(filters: ImageFilters) -> list[Any]:
         conditions.append(TIME_OPERATORS[op](Image.created_at, instant))
     for op, instant in filters.updated_at:
         conditions.append(TIME_OPERATORS[op](Image.updated_at, instant))
+    for key, wanted in filters.exact.items():
+        conditions.append(EXACT_COLUMNS[key] == wanted)
     for key, value in filters.properties.items():
         conditions.append(Image.properties[key].as_string() == value)
     return conditions

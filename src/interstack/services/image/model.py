@@ -100,6 +100,8 @@ class ImageFilters:
     member_status: str = MemberStatus.ACCEPTED
     created_at: tuple[tuple[str, datetime], ...] = ()
     updated_at: tuple[tuple[str, datetime], ...] = ()
+    #: core properties that must have exactly these values (``size``, ``checksum``...)
+    exact: Mapping[str, str | int] = field(default_factory=dict)
     #: custom properties that must have exactly these (string) values
     properties: Mapping[str, str] = field(default_factory=dict)
 
@@ -129,3 +131,5 @@ class PatchOp:
     op: str  # add | replace | remove
     path: str
     value: Any = None
+    #: ``add`` refuses a property that is present already (the deprecated v2.0 patch format)
+    add_only_new: bool = False

@@ -100,6 +100,10 @@ def apply(
             if name not in properties:
                 raise Conflict(f"Property {name} does not exist.")
             del properties[name]
+        elif (
+            change.add_only_new and change.op == "add" and (name in WRITABLE or name in properties)
+        ):
+            raise Conflict(f"Property {name} already present.")
         elif name == "tags":
             tags = list(dict.fromkeys(change.value))
         elif name in WRITABLE:
