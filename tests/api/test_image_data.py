@@ -157,3 +157,22 @@ def test_interrupted_upload_leaves_the_image_queued(
     response = api.put(f"/v2/images/{image['id']}/file", content=b"whole", headers=OCTETS)
     assert response.status_code == 204
     assert api.get(f"/v2/images/{image['id']}/file").content == b"whole"
+
+
+def test_image_deleted_during_its_upload_keeps_no_data(
+    served: ServedGateway, api: httpx.Client
+) -> None:
+    image = create(api, name=unique("deleted-midway"))
+    files_before = set(_stored_files(served))
+    other = image_client(served, served.token("interstack"))
+
+    def delete_midway() -> Iterator[bytes]:
+        yield from _pattern(4 * MIB)
+        assert _wait_status(other, image["id"], "saving")["status"] == "saving"
+        assert other.delete(f"/v2/images/{image['id']}").status_code == 204
+        yield from _pattern(4 * MIB)
+
+    response = api.put(f"/v2/images/{image['id']}/file", content=delete_midway(), headers=OCTETS)
+    assert "deleted during the upload" in assert_glance_fault(response, 409, "Conflict")
+    assert_glance_fault(api.get(f"/v2/images/{image['id']}"), 404, "Not Found")
+    assert set(_stored_files(served)) == files_before
