@@ -7,6 +7,9 @@
 # Debian packages the tests and the gateway need. Later backends add theirs here
 # (runc nftables dnsmasq debootstrap ...); `make deps` installs whichever are missing.
 DEB_PACKAGES := python3 python3-venv postgresql
+# the local backend's networking: bridges/netns/sysctl, firewall, DHCP/DNS; busybox's udhcpc
+# is the DHCP client its tests run
+DEB_PACKAGES += iproute2 procps nftables dnsmasq-base busybox
 # Only the benchmark needs these.
 BENCH_DEB_PACKAGES := wrk
 

@@ -51,6 +51,7 @@ from interstack.backends.contract.compute import (
     ServerStatus,
 )
 from interstack.backends.contract.network import (
+    AddressPair,
     FixedIp,
     FloatingIpInfo,
     NetworkDriver,
@@ -76,6 +77,7 @@ from interstack.backends.contract.storage import (
 )
 
 __all__ = [
+    "AddressPair",
     "AttachmentInfo",
     "Backend",
     "BackendContext",

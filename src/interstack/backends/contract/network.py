@@ -37,6 +37,9 @@ class SubnetSpec:
     ip_version: int = 4
     dhcp: bool = True
     dns_nameservers: tuple[str, ...] = ()
+    #: the address IPAM holds for the subnet's DHCP/DNS server (Neutron's DHCP port); ``None``
+    #: lets the backend choose one it keeps out of the way
+    dhcp_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,21 @@ class FixedIp:
 
 
 @dataclass(frozen=True)
+class AddressPair:
+    """An extra address (or CIDR) a port may send from, with an optional extra MAC."""
+
+    ip_address: str
+    mac_address: str | None = None
+
+
+@dataclass(frozen=True)
 class PortSpec:
     gateway_id: str
     network: NativeRef
     mac_address: str
     fixed_ips: tuple[FixedIp, ...] = ()
     security_groups: tuple[NativeRef, ...] = ()
+    allowed_address_pairs: tuple[AddressPair, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,241 @@
+"""Links, namespaces, addresses and routes through pyroute2, with its errors translated.
+
+Every function here is idempotent in the direction it is named: ``ensure_*`` leaves the object
+present, ``delete_*`` leaves it absent, whatever was there before.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from pyroute2 import IPRoute, NetlinkError, netns
+
+from interstack.errors import BackendError
+
+NETNS_DIR = Path("/run/netns")
+
+
+@contextmanager
+def host_errors(what: str) -> Iterator[None]:
+    """Turn pyroute2 and OS errors into ``BackendError`` naming what was being done."""
+    try:
+        yield
+    except NetlinkError as exc:
+        raise BackendError(f"{what} failed: {os.strerror(exc.code)} (netlink)") from exc
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BackendError(f"{what} failed: {exc}") from exc
+
+
+def netns_path(name_or_path: str | os.PathLike[str]) -> str:
+    """A namespace's file: ``/run/netns/NAME`` for a bare name, else the path as given."""
+    text = os.fspath(name_or_path)
+    return text if "/" in text else str(NETNS_DIR / text)
+
+
+def link_index(ipr: IPRoute, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return int(found[0]) if found else None
+
+
+def link_exists(name: str) -> bool:
+    with IPRoute() as ipr:
+        return link_index(ipr, name) is not None
+
+
+def host_links(prefix: str) -> list[str]:
+    """Names of the host's links that start with ``prefix``."""
+    with host_errors("listing links"), IPRoute() as ipr:
+        names = (str(link.get("ifname")) for link in ipr.get_links())
+        return sorted(n for n in names if n.startswith(prefix))
+
+
+def write_sysctl(key: str, value: str, namespace: str | None = None) -> None:
+    """Set ``/proc/sys`` ``key`` (slash-separated, so interface names may hold dots) on the
+    host or inside ``namespace``."""
+    path = "/proc/sys/" + key
+    if namespace is None:
+        with host_errors(f"setting {key}"):
+            Path(path).write_text(value)
+        return
+    run_in_netns(namespace, ["sysctl", "-q", "-w", f"{key}={value}"])
+
+
+def run_in_netns(namespace: str, argv: Sequence[str], stdin: str | None = None) -> str:
+    """Run a command inside ``namespace`` and return its output; failures are BackendErrors."""
+    with host_errors(f"running {argv[0]} in {namespace}"):
+        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            ["ip", "netns", "exec", namespace, *argv],  # noqa: S607 - iproute2 from PATH
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    if done.returncode != 0:
+        message = (done.stderr or done.stdout).strip().splitlines()
+        raise BackendError(
+            f"{argv[0]} in {namespace} failed: {message[-1] if message else done.returncode}"
+        )
+    return done.stdout
+
+
+def ensure_bridge(name: str, mtu: int) -> None:
+    """A bridge that is up, carries no host address (not even IPv6 link-local), and hands
+    its traffic to the host's inet firewall (``nf_call_iptables``)."""
+    with host_errors(f"creating bridge {name}"), IPRoute() as ipr:
+        if link_index(ipr, name) is None:
+            try:
+                ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+        disable_ipv6(name)
+        index = link_index(ipr, name)
+        ipr.link("set", index=index, state="up")
+
+
+def disable_ipv6(name: str) -> None:
+    conf = Path(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6")
+    if conf.exists():
+        conf.write_text("1")
+
+
+def delete_link(name: str) -> None:
+    """Remove a link (a veth takes its peer with it); a missing one is fine."""
+    with host_errors(f"deleting link {name}"), IPRoute() as ipr:
+        index = link_index(ipr, name)
+        if index is None:
+            return
+        try:
+            ipr.link("del", index=index)
+        except NetlinkError as exc:
+            if exc.code != errno.ENODEV:
+                raise
+
+
+def ensure_netns(name: str) -> None:
+    """A named network namespace with its loopback up."""
+    with host_errors(f"creating namespace {name}"):
+        if not (NETNS_DIR / name).exists():
+            netns.create(name)
+        with IPRoute(netns=netns_path(name)) as ns:
+            ns.link("set", index=link_index(ns, "lo"), state="up")
+
+
+def delete_netns(name: str) -> None:
+    with host_errors(f"deleting namespace {name}"):
+        if (NETNS_DIR / name).exists():
+            netns.remove(name)
+
+
+def host_namespaces(prefix: str) -> list[str]:
+    if not NETNS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))
+
+
+def add_veth(
+    host_name: str,
+    inner_name: str,
+    namespace: str,
+    *,
+    master: str,
+    mtu: int,
+    mac: str | None = None,
+) -> None:
+    """A veth pair: ``host_name`` on bridge ``master``, ``inner_name`` (with ``mac``) inside
+    ``namespace``. A stale pair of the same host name is replaced."""
+    delete_link(host_name)
+    peer: dict[str, object] = {"ifname": inner_name, "mtu": mtu}
+    if mac is not None:
+        peer["address"] = mac
+    with host_errors(f"creating veth {host_name}"), IPRoute() as ipr:
+        fd = os.open(netns_path(namespace), os.O_RDONLY)
+        try:
+            peer["net_ns_fd"] = fd
+            ipr.link("add", ifname=host_name, kind="veth", mtu=mtu, peer=peer)
+        finally:
+            os.close(fd)
+        try:
+            index = link_index(ipr, host_name)
+            disable_ipv6(host_name)
+            ipr.link("set", index=index, master=link_index(ipr, master), state="up")
+        except BaseException:
+            ipr.link("del", index=link_index(ipr, host_name))
+            raise
+
+
+def configure_inside(
+    namespace: str,
+    ifname: str,
+    addresses: Sequence[str],
+    gateways: Sequence[str] = (),
+) -> None:
+    """Inside ``namespace``: bring ``ifname`` up with ``addresses`` (CIDR notation, host part
+    kept) and default routes via ``gateways`` unless the namespace has them already."""
+    with (
+        host_errors(f"configuring {ifname} in {namespace}"),
+        IPRoute(netns=netns_path(namespace)) as ns,
+    ):
+        index = link_index(ns, ifname)
+        if index is None:
+            raise BackendError(f"{ifname} is missing in namespace {namespace}")
+        ns.link("set", index=index, state="up")
+        for cidr in addresses:
+            iface = ipaddress.ip_interface(cidr)
+            try:
+                ns.addr(
+                    "add",
+                    index=index,
+                    address=str(iface.ip),
+                    prefixlen=iface.network.prefixlen,
+                    family=_family(iface.version),
+                )
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+        for gateway in gateways:
+            version = ipaddress.ip_address(gateway).version
+            dst = "0.0.0.0/0" if version == 4 else "::/0"
+            try:
+                ns.route("add", dst=dst, gateway=gateway, family=_family(version))
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:  # an earlier port's default route stays
+                    raise
+
+
+def _family(version: int) -> int:
+    import socket
+
+    return socket.AF_INET if version == 4 else socket.AF_INET6
+
+
+def replace_addresses(namespace: str, ifname: str, wanted: Sequence[str]) -> None:
+    """Make ``ifname``'s IPv4 addresses inside ``namespace`` exactly ``wanted`` (CIDRs)."""
+    with (
+        host_errors(f"addressing {ifname} in {namespace}"),
+        IPRoute(netns=netns_path(namespace)) as ns,
+    ):
+        index = link_index(ns, ifname)
+        if index is None:
+            raise BackendError(f"{ifname} is missing in namespace {namespace}")
+        have = {
+            f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}"
+            for a in ns.get_addr(index=index, family=_family(4))
+        }
+        targets = {str(ipaddress.ip_interface(w)) for w in wanted}
+        for command, cidrs in (("del", have - targets), ("add", targets - have)):
+            for cidr in cidrs:
+                iface = ipaddress.ip_interface(cidr)
+                ns.addr(
+                    command,
+                    index=index,
+                    address=str(iface.ip),
+                    prefixlen=iface.network.prefixlen,
+                )

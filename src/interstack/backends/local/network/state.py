@@ -1,0 +1,136 @@
+"""What the network driver has realized, kept in one JSON file in the region's data dir.
+
+The gateway's store owns the model; this file only remembers what the host needs to be rebuilt
+from (MACs, addresses, rules, associations), so that the firewall and the router tables can be
+regenerated whole after any change and after a gateway restart. It is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from interstack.backends.contract import RuleDirection
+
+
+class NetworkRecord(BaseModel):
+    ref: str
+    gateway_id: str
+    name: str = ""
+    project_id: str = ""
+    mtu: int = 1500
+
+
+class SubnetRecord(BaseModel):
+    ref: str
+    gateway_id: str
+    network: str
+    cidr: str
+    gateway_ip: str | None = None
+    ip_version: int = 4
+    dhcp: bool = True
+    dns_nameservers: list[str] = Field(default_factory=list)
+    #: the DHCP/DNS server's address on the subnet
+    dhcp_address: str | None = None
+    #: the DHCP namespace's address on the external network (its way to the host's resolvers)
+    dhcp_uplink_address: str | None = None
+
+
+class FixedIpRecord(BaseModel):
+    subnet: str
+    address: str
+
+
+class AddressPairRecord(BaseModel):
+    ip_address: str
+    mac_address: str | None = None
+
+
+class PortRecord(BaseModel):
+    ref: str
+    gateway_id: str
+    network: str
+    mac_address: str
+    fixed_ips: list[FixedIpRecord] = Field(default_factory=list)
+    security_groups: list[str] = Field(default_factory=list)
+    allowed_address_pairs: list[AddressPairRecord] = Field(default_factory=list)
+    #: the namespace the port is plugged into, if any
+    netns: str | None = None
+    ifname: str | None = None
+
+
+class RouterRecord(BaseModel):
+    ref: str
+    gateway_id: str
+    name: str = ""
+    project_id: str = ""
+    external_gateway: bool = False
+    #: the router's own address on the external network (its SNAT address)
+    gateway_address: str | None = None
+    subnets: list[str] = Field(default_factory=list)
+
+
+class RuleRecord(BaseModel):
+    direction: RuleDirection
+    ethertype: int = 4
+    protocol: str | None = None
+    port_min: int | None = None
+    port_max: int | None = None
+    remote_cidr: str | None = None
+    remote_group: str | None = None
+
+
+class GroupRecord(BaseModel):
+    ref: str
+    gateway_id: str
+    name: str = ""
+    project_id: str = ""
+    rules: list[RuleRecord] = Field(default_factory=list)
+
+
+class FloatingIpRecord(BaseModel):
+    ref: str
+    gateway_id: str
+    address: str
+    port: str | None = None
+    fixed_address: str | None = None
+
+
+class NetworkState(BaseModel):
+    networks: dict[str, NetworkRecord] = Field(default_factory=dict)
+    subnets: dict[str, SubnetRecord] = Field(default_factory=dict)
+    ports: dict[str, PortRecord] = Field(default_factory=dict)
+    routers: dict[str, RouterRecord] = Field(default_factory=dict)
+    groups: dict[str, GroupRecord] = Field(default_factory=dict)
+    floating_ips: dict[str, FloatingIpRecord] = Field(default_factory=dict)
+
+    def external_addresses_in_use(self) -> set[str]:
+        """Addresses of the external network held by routers, DHCP uplinks and floating IPs."""
+        used = {r.gateway_address for r in self.routers.values()}
+        used |= {s.dhcp_uplink_address for s in self.subnets.values()}
+        used |= {f.address for f in self.floating_ips.values()}
+        return {a for a in used if a is not None}
+
+
+def load(path: Path) -> NetworkState:
+    if not path.exists():
+        return NetworkState()
+    return NetworkState.model_validate_json(path.read_bytes())
+
+
+def save(path: Path, state: NetworkState) -> None:
+    """Replace the file atomically: a crash leaves the old or the new state, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(state.model_dump_json(indent=1).encode())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

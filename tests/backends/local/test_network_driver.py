@@ -1,0 +1,312 @@
+"""The local network driver on this host, with namespaces standing in for instances.
+
+Each test builds its own networks through the driver's contract, plugs stand-ins through the
+seam the compute driver uses (``plug_port``), sends real traffic and removes what it built.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.contract import (
+    FixedIp,
+    NativeRef,
+    NetworkSpec,
+    PortSpec,
+    RouterSpec,
+    RuleDirection,
+    SecurityGroupRule,
+    SecurityGroupSpec,
+    SubnetSpec,
+)
+from interstack.backends.local.network import LocalNetwork, cleanup
+from interstack.errors import Conflict
+from tests.backends.local.stand_ins import (
+    StandIn,
+    can_create_namespaces,
+    host_connect,
+    host_names,
+)
+
+_reason = can_create_namespaces()
+pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
+
+EXTERNAL = "172.30.250.0/24"
+INGRESS, EGRESS = RuleDirection.INGRESS, RuleDirection.EGRESS
+ALL_EGRESS = SecurityGroupRule(EGRESS)
+OPEN = (SecurityGroupRule(INGRESS), ALL_EGRESS)
+OWNED = ("isn-", "isp-", "isq-", "ise-", "ish-", "isu-", "is-ext", "isr-", "isd-")
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    data = tmp_path_factory.mktemp("network")
+    cleanup(lock_wait=300)
+    network = LocalNetwork(data, external_cidr=EXTERNAL, lock_wait=300)
+    network.start()
+    yield network
+    network.close()
+    cleanup(data)
+
+
+@pytest.fixture
+def stand_ins() -> Iterator[dict[str, StandIn]]:
+    made: dict[str, StandIn] = {}
+    yield made
+    for stand_in in made.values():
+        stand_in.close()
+
+
+class Lab:
+    """Builds networks, groups and ports with fresh gateway ids through the contract."""
+
+    def __init__(self, driver: LocalNetwork, stand_ins: dict[str, StandIn]) -> None:
+        self.driver = driver
+        self.stand_ins = stand_ins
+        self.macs = 0
+
+    def network(self, cidr: str, dhcp: bool = False) -> tuple[NativeRef, NativeRef]:
+        gid = str(uuid.uuid4())
+        net = self.driver.create_network(NetworkSpec(gid, "net", "project"))
+        gateway = cidr.rsplit(".", 1)[0] + ".1"
+        subnet = self.driver.create_subnet(
+            SubnetSpec(str(uuid.uuid4()), net, cidr, gateway, dhcp=dhcp)
+        )
+        return net, subnet
+
+    def group(self, *rules: SecurityGroupRule) -> NativeRef:
+        spec = SecurityGroupSpec(str(uuid.uuid4()), "group", "project", rules)
+        return self.driver.create_security_group(spec)
+
+    def port(
+        self,
+        net: NativeRef,
+        subnet: NativeRef,
+        address: str,
+        groups: tuple[NativeRef, ...],
+        plug_as: str | None = None,
+    ) -> tuple[NativeRef, StandIn | None]:
+        self.macs += 1
+        mac = f"fa:16:3e:5e:{self.macs // 256:02x}:{self.macs % 256:02x}"
+        spec = PortSpec(str(uuid.uuid4()), net, mac, (FixedIp(subnet, address),), groups)
+        port = self.driver.create_port(spec)
+        if plug_as is None:
+            return port, None
+        stand_in = StandIn(plug_as)
+        self.stand_ins[plug_as] = stand_in
+        self.driver.plug_port(port, stand_in.path, "eth0")
+        return port, stand_in
+
+
+@pytest.fixture
+def lab(driver: LocalNetwork, stand_ins: dict[str, StandIn]) -> Lab:
+    return Lab(driver, stand_ins)
+
+
+def test_two_ports_on_one_network_reach_each_other(lab: Lab) -> None:
+    net, subnet = lab.network("10.91.1.0/24")
+    group = lab.group(*OPEN)
+    _, a = lab.port(net, subnet, "10.91.1.11", (group,), plug_as="a")
+    _, b = lab.port(net, subnet, "10.91.1.12", (group,), plug_as="b")
+    assert a is not None and b is not None
+    assert a.pings("10.91.1.12")
+    assert b.pings("10.91.1.11")
+    mac = a.run("cat", "/sys/class/net/eth0/address", check=True).stdout.strip()
+    assert mac == "fa:16:3e:5e:00:01"
+
+
+def test_networks_are_isolated_until_a_router_joins_them(lab: Lab) -> None:
+    group = lab.group(*OPEN)
+    net1, sub1 = lab.network("10.91.2.0/24")
+    net2, sub2 = lab.network("10.91.3.0/24")
+    _, a = lab.port(net1, sub1, "10.91.2.11", (group,), plug_as="a")
+    _, b = lab.port(net2, sub2, "10.91.3.11", (group,), plug_as="b")
+    assert a is not None and b is not None
+    assert not a.pings("10.91.3.11")
+
+    router = lab.driver.create_router(RouterSpec(str(uuid.uuid4()), "r", "project"))
+    lab.driver.add_router_interface(router, sub1)
+    lab.driver.add_router_interface(router, sub2)
+    lab.driver.add_router_interface(router, sub2)  # again: a no-op
+    assert a.pings("10.91.3.11")
+    assert b.pings("10.91.2.11")
+    with pytest.raises(Conflict):
+        lab.driver.delete_router(router)
+
+    lab.driver.remove_router_interface(router, sub2)
+    assert not a.pings("10.91.3.11")
+    lab.driver.remove_router_interface(router, sub1)
+    lab.driver.delete_router(router)
+    lab.driver.delete_router(router)  # gone already: fine
+
+
+def test_security_group_opens_a_port_by_rule_and_by_remote_group(lab: Lab) -> None:
+    net, subnet = lab.network("10.91.4.0/24")
+    closed = lab.group(ALL_EGRESS)
+    clients = lab.group(ALL_EGRESS)
+    others = lab.group(ALL_EGRESS)
+    server_port, server = lab.port(net, subnet, "10.91.4.10", (closed,), plug_as="srv")
+    _, member = lab.port(net, subnet, "10.91.4.20", (clients,), plug_as="member")
+    _, stranger = lab.port(net, subnet, "10.91.4.30", (others,), plug_as="stranger")
+    assert server is not None and member is not None and stranger is not None
+    server.serve_tcp(8080)
+
+    assert member.connect("10.91.4.10", 8080).startswith("failed")
+
+    tcp_8080 = SecurityGroupRule(INGRESS, protocol="tcp", port_min=8080, port_max=8080)
+    lab.driver.set_security_group_rules(closed, (ALL_EGRESS, tcp_8080))
+    assert member.connect("10.91.4.10", 8080) == "hello from ist-srv"
+    assert stranger.connect("10.91.4.10", 8080) == "hello from ist-srv"
+
+    from_clients = SecurityGroupRule(
+        INGRESS, protocol="tcp", port_min=8080, port_max=8080, remote_group=clients
+    )
+    lab.driver.set_security_group_rules(closed, (ALL_EGRESS, from_clients))
+    assert member.connect("10.91.4.10", 8080) == "hello from ist-srv"
+    assert stranger.connect("10.91.4.10", 8080).startswith("failed")
+
+    # a port's groups can change while it runs
+    lab.driver.update_port_security_groups(server_port, (others,))
+    assert member.connect("10.91.4.10", 8080).startswith("failed")
+    with pytest.raises(Conflict):
+        lab.driver.delete_security_group(others)
+
+
+def test_spoofed_addresses_and_macs_are_dropped(lab: Lab) -> None:
+    net, subnet = lab.network("10.91.5.0/24")
+    group = lab.group(*OPEN)
+    _, a = lab.port(net, subnet, "10.91.5.11", (group,), plug_as="a")
+    _, b = lab.port(net, subnet, "10.91.5.12", (group,), plug_as="b")
+    assert a is not None and b is not None
+    assert a.pings("10.91.5.12")
+
+    a.run("ip", "addr", "add", "10.91.5.99/24", "dev", "eth0", check=True)
+    assert not a.pings("10.91.5.12", source="10.91.5.99")
+    assert a.pings("10.91.5.12", source="10.91.5.11")
+
+    b.run("ip", "neigh", "flush", "all")
+    a.run("ip", "neigh", "flush", "all")
+    a.run("ip", "link", "set", "eth0", "address", "fa:16:3e:66:66:66", check=True)
+    assert not a.pings("10.91.5.12")
+
+
+def test_dhcp_hands_the_port_its_fixed_address(lab: Lab, tmp_path: Path) -> None:
+    net, subnet = lab.network("10.91.6.0/24", dhcp=True)
+    group = lab.group(*OPEN)
+    _, client = lab.port(net, subnet, "10.91.6.57", (group,), plug_as="dhcp")
+    assert client is not None
+    client.run("ip", "addr", "flush", "dev", "eth0", check=True)
+
+    record = tmp_path / "lease"
+    script = tmp_path / "udhcpc-script"
+    script.write_text(f'#!/bin/sh\n[ "$1" = bound ] && echo "$ip $router $dns" > {record}\n')
+    script.chmod(0o755)
+    done = client.run(
+        "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", str(script)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert record.read_text().split() == ["10.91.6.57", "10.91.6.1", "10.91.6.254"]
+
+
+def test_floating_ip_reaches_the_server_from_the_host(lab: Lab) -> None:
+    net, subnet = lab.network("10.91.7.0/24", dhcp=True)
+    web = lab.group(
+        ALL_EGRESS, SecurityGroupRule(INGRESS, protocol="tcp", port_min=8080, port_max=8080)
+    )
+    port, server = lab.port(net, subnet, "10.91.7.10", (web,), plug_as="web")
+    assert server is not None
+    server.serve_tcp(8080)
+    server.serve_tcp(8081)
+    router = lab.driver.create_router(
+        RouterSpec(str(uuid.uuid4()), "r", "project", external_gateway=True)
+    )
+    fip = lab.driver.allocate_floating_ip(str(uuid.uuid4()))
+    with pytest.raises(Conflict):  # no router routes the port's subnet yet
+        lab.driver.associate_floating_ip(fip.ref, port)
+    lab.driver.add_router_interface(router, subnet)
+    associated = lab.driver.associate_floating_ip(fip.ref, port)
+    assert associated.port == port
+    assert host_connect(fip.address, 8080) == "hello from ist-web"
+    # the security group still applies behind the floating IP
+    assert host_connect(fip.address, 8081).startswith("failed")
+
+    lab.driver.associate_floating_ip(fip.ref, None)
+    assert host_connect(fip.address, 8080).startswith("failed")
+    lab.driver.release_floating_ip(fip.ref)
+    lab.driver.remove_router_interface(router, subnet)
+    lab.driver.delete_router(router)
+
+
+def test_delete_leaves_nothing_behind(lab: Lab) -> None:
+    before = host_names(OWNED)
+    net, subnet = lab.network("10.91.8.0/24", dhcp=True)
+    group = lab.group(*OPEN)
+    port, stand_in = lab.port(net, subnet, "10.91.8.10", (group,), plug_as="gone")
+    assert stand_in is not None
+    router = lab.driver.create_router(
+        RouterSpec(str(uuid.uuid4()), "r", "project", external_gateway=True)
+    )
+    lab.driver.add_router_interface(router, subnet)
+    fip = lab.driver.allocate_floating_ip(str(uuid.uuid4()))
+    lab.driver.associate_floating_ip(fip.ref, port)
+    during = host_names(OWNED)
+    assert len(during["links"]) > len(before["links"])
+    assert len(during["namespaces"]) == len(before["namespaces"]) + 2
+    dnsmasq = _dnsmasq_pids(subnet)
+    assert dnsmasq
+
+    with pytest.raises(Conflict):
+        lab.driver.delete_port(port)  # still plugged
+    lab.driver.unplug_port(port)
+    lab.driver.release_floating_ip(fip.ref)
+    lab.driver.remove_router_interface(router, subnet)
+    lab.driver.delete_router(router)
+    lab.driver.delete_port(port)
+    lab.driver.delete_security_group(group)
+    lab.driver.delete_subnet(subnet)
+    lab.driver.delete_network(net)
+    for again in (lab.driver.delete_port, lab.driver.delete_subnet, lab.driver.delete_network):
+        again(NativeRef("isx-0000000000"))
+
+    after = host_names(OWNED)
+    # earlier tests' stand-ins may still be vanishing (the kernel frees namespaces lazily),
+    # so nothing new may remain, and the rules name neither the port nor the group
+    for kind in ("links", "namespaces"):
+        assert set(after[kind]) <= set(before[kind]), kind
+    ruleset = subprocess.run(
+        ["nft", "list", "ruleset"], capture_output=True, text=True, check=False
+    ).stdout
+    assert port.split("-")[1] not in ruleset
+    assert group.split("-")[1] not in ruleset
+    assert all(not Path(f"/proc/{pid}").exists() for pid in dnsmasq)
+
+
+def _dnsmasq_pids(subnet: NativeRef) -> list[int]:
+    """The dnsmasq serving ``subnet``, in its DHCP namespace."""
+    namespace = "isd-" + subnet.split("-")[1]
+    done = subprocess.run(
+        ["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False
+    )
+    pids = [int(p) for p in done.stdout.split()]
+    return [p for p in pids if Path(f"/proc/{p}/comm").read_text().strip() == "dnsmasq"]
+
+
+def test_start_refuses_a_host_without_br_netfilter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interstack.backends.local.network import external
+    from interstack.errors import BackendUnavailable
+
+    switch = tmp_path / "bridge-nf-call-iptables"
+    switch.write_text("0\n")
+    monkeypatch.setattr(external, "BR_NETFILTER", switch)
+    with pytest.raises(BackendUnavailable, match="bridge-nf-call-iptables"):
+        LocalNetwork(tmp_path / "data").start()
+    switch.unlink()
+    with pytest.raises(BackendUnavailable, match="br_netfilter"):
+        LocalNetwork(tmp_path / "data").start()
