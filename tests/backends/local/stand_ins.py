@@ -115,10 +115,16 @@ class StandIn:
         subprocess.run(["ip", "netns", "delete", self.name], capture_output=True, check=False)
 
 
-def host_connect(address: str, port: int, timeout: float = 1.0) -> str:
-    """What a TCP client on the host reads from ``address:port``."""
+def host_connect(
+    address: str, port: int, timeout: float = 1.0, accept: socket.socket | None = None
+) -> str:
+    """What a TCP client on the host reads from ``address:port``; with ``accept``, the
+    listener is the test's own: 'accepted' once it took the connection."""
     try:
         with socket.create_connection((address, port), timeout=timeout) as conn:
+            if accept is not None:
+                accept.accept()[0].close()
+                return "accepted"
             conn.settimeout(timeout)
             return conn.recv(100).decode()
     except OSError as exc:

@@ -6,6 +6,7 @@ seam the compute driver uses (``plug_port``), sends real traffic and removes wha
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -242,6 +243,56 @@ def test_floating_ip_reaches_the_server_from_the_host(lab: Lab) -> None:
     lab.driver.delete_router(router)
 
 
+def test_instances_cannot_reach_the_host(lab: Lab) -> None:
+    net, subnet = lab.network("10.91.9.0/24")
+    _, guest = lab.port(net, subnet, "10.91.9.10", (lab.group(*OPEN),), plug_as="guest")
+    assert guest is not None
+    router = lab.driver.create_router(
+        RouterSpec(str(uuid.uuid4()), "r", "project", external_gateway=True)
+    )
+    lab.driver.add_router_interface(router, subnet)
+    with socket.create_server(("0.0.0.0", 0)) as listener:
+        port = listener.getsockname()[1]
+        host_external = lab.driver.external.host_address
+        assert host_connect(host_external, port, accept=listener) == "accepted"
+        for address in (host_external, _uplink_address()):
+            assert guest.connect(address, port).startswith("failed"), address
+        assert guest.pings("10.91.9.1")  # its own router answers
+    lab.driver.remove_router_interface(router, subnet)
+    lab.driver.delete_router(router)
+
+
+def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
+    lab: Lab, driver: LocalNetwork
+) -> None:
+    group = lab.group(*OPEN)
+    net1, sub1 = lab.network("10.91.10.0/24", dhcp=True)
+    net2, sub2 = lab.network("10.91.11.0/24")
+    _, a = lab.port(net1, sub1, "10.91.10.11", (group,), plug_as="a")
+    _, b = lab.port(net2, sub2, "10.91.11.11", (group,), plug_as="b")
+    assert a is not None and b is not None
+    router = driver.create_router(RouterSpec(str(uuid.uuid4()), "r", "project"))
+    driver.add_router_interface(router, sub1)
+    driver.add_router_interface(router, sub2)
+    assert a.pings("10.91.11.11")
+    dnsmasq = _dnsmasq_pids(sub1)
+
+    driver.close()
+    subprocess.run(["ip", "netns", "delete", router], check=True)
+    assert not a.pings("10.91.11.11")
+    restarted = LocalNetwork(driver.data_dir, external_cidr=EXTERNAL, lock_wait=30)
+    try:
+        restarted.start()
+        assert a.pings("10.91.11.11")
+        assert _dnsmasq_pids(sub1) == dnsmasq
+    finally:
+        restarted.close()
+        driver.start()
+    driver.remove_router_interface(router, sub1)
+    driver.remove_router_interface(router, sub2)
+    driver.delete_router(router)
+
+
 def test_delete_leaves_nothing_behind(lab: Lab) -> None:
     before = host_names(OWNED)
     net, subnet = lab.network("10.91.8.0/24", dhcp=True)
@@ -284,6 +335,13 @@ def test_delete_leaves_nothing_behind(lab: Lab) -> None:
     assert port.split("-")[1] not in ruleset
     assert group.split("-")[1] not in ruleset
     assert all(not Path(f"/proc/{pid}").exists() for pid in dnsmasq)
+
+
+def _uplink_address() -> str:
+    """The host's own address on its uplink (where its services listen)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("198.51.100.1", 9))  # no packet is sent: this only picks a route
+        return str(probe.getsockname()[0])
 
 
 def _dnsmasq_pids(subnet: NativeRef) -> list[int]:

@@ -20,8 +20,9 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from interstack.backends.local.network import names
-from interstack.backends.local.network.state import PortRecord, SubnetRecord
+from interstack.backends.local.network import links, names
+from interstack.backends.local.network.external import ExternalNetwork
+from interstack.backends.local.network.state import NetworkRecord, PortRecord, SubnetRecord
 from interstack.errors import BackendError, BackendUnavailable
 
 LEASE_SECONDS = 86400
@@ -40,6 +41,21 @@ def host_resolvers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
     return found
 
 
+def default_address(
+    cidr: ipaddress.IPv4Network | ipaddress.IPv6Network, gateway_ip: str | None
+) -> str:
+    """The last usable address of the range, for a gateway that reserved none (its IPAM
+    should then keep this one free)."""
+    last = cidr.broadcast_address - 1 if cidr.version == 4 else cidr.broadcast_address
+    if gateway_ip is not None and str(last) == gateway_ip:
+        last -= 1
+    return str(last)
+
+
+def namespace(subnet: SubnetRecord) -> str:
+    return names.renamed(names.DHCP, subnet.ref)
+
+
 class DhcpServers:
     """The dnsmasq processes of the subnets, with their files under ``root``."""
 
@@ -47,6 +63,51 @@ class DhcpServers:
         self.root = root
         self.resolvers = resolvers
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def provision(
+        self,
+        subnet: SubnetRecord,
+        network: NetworkRecord,
+        external: ExternalNetwork,
+        ports: Iterable[PortRecord],
+    ) -> None:
+        """The subnet's namespace with its two legs, the hosts file, and dnsmasq running."""
+        assert subnet.dhcp_address is not None and subnet.dhcp_uplink_address is not None
+        inside = namespace(subnet)
+        links.ensure_netns(inside)
+        prefix = ipaddress.ip_network(subnet.cidr).prefixlen
+        links.add_veth(
+            names.renamed(names.DHCP_LEG, subnet.ref),
+            names.DHCP_IFNAME,
+            inside,
+            master=network.ref,
+            mtu=network.mtu,
+            mac=names.stable_mac(subnet.ref, "dhcp"),
+        )
+        links.configure_inside(inside, names.DHCP_IFNAME, [f"{subnet.dhcp_address}/{prefix}"])
+        links.add_veth(
+            names.renamed(names.DHCP_UPLINK, subnet.ref),
+            names.DHCP_UPLINK_IFNAME,
+            inside,
+            master=names.EXTERNAL_BRIDGE,
+            mtu=1500,
+            mac=names.stable_mac(subnet.ref, "uplink"),
+        )
+        links.configure_inside(
+            inside,
+            names.DHCP_UPLINK_IFNAME,
+            [external.interface(subnet.dhcp_uplink_address)],
+            [external.host_address],
+        )
+        self.write_hosts(subnet, ports)
+        self.start(subnet)
+
+    def deprovision(self, subnet: SubnetRecord) -> None:
+        """Stop dnsmasq, remove its files, legs and namespace; missing pieces are fine."""
+        self.remove(subnet)
+        links.delete_link(names.renamed(names.DHCP_LEG, subnet.ref))
+        links.delete_link(names.renamed(names.DHCP_UPLINK, subnet.ref))
+        links.delete_netns(namespace(subnet))
 
     def directory(self, subnet: SubnetRecord) -> Path:
         return self.root / names.suffix(subnet.ref)
@@ -116,11 +177,10 @@ class DhcpServers:
         directory.mkdir(parents=True, exist_ok=True)
         if not self.hosts_file(subnet).exists():
             self.hosts_file(subnet).write_text("")
-        namespace = names.renamed(names.DHCP, subnet.ref)
         log = (directory / "dnsmasq.log").open("ab")
         try:
             child = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                ["ip", "netns", "exec", namespace, *self._argv(subnet)],  # noqa: S607
+                ["ip", "netns", "exec", namespace(subnet), *self._argv(subnet)],  # noqa: S607
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

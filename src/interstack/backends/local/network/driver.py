@@ -82,18 +82,35 @@ class LocalNetwork(NetworkDriver):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Check the host, then make it match the saved state (after a reboot or a restart)."""
+        """Check the host, then make it match the saved state (after a restart or a reboot)."""
         assert_br_netfilter()
         nft.nft_binary()
         self._host_lock.acquire(self._lock_wait)
         with self._lock:
             ensure_external(self.external)
-            for router in self._state.routers.values():
-                routers.apply_rules(self._state, router, self.external)
-            for subnet in self._state.subnets.values():
-                if subnet.dhcp and subnet.dhcp_address and not self.dhcp.alive(subnet):
-                    self.dhcp.start(subnet)
+            self._restore()
             self._apply_firewall()
+
+    def _restore(self) -> None:
+        """Rebuild what the host lost (a reboot, a stray cleanup) and restart dead dnsmasqs.
+        What is still there is kept as it is, so running servers keep their traffic."""
+        state = self._state
+        for network in state.networks.values():
+            links.ensure_bridge(network.ref, network.mtu)
+        for subnet in state.subnets.values():
+            if not subnet.dhcp:
+                continue
+            leg = names.renamed(names.DHCP_LEG, subnet.ref)
+            if not links.netns_exists(dhcp.namespace(subnet)) or not links.link_exists(leg):
+                network = state.networks[subnet.network]
+                self.dhcp.provision(subnet, network, self.external, state.ports.values())
+            elif not self.dhcp.alive(subnet):
+                self.dhcp.start(subnet)
+        for router in state.routers.values():
+            subnets = [state.subnets[s] for s in router.subnets if s in state.subnets]
+            mtus = {s.ref: state.networks[s.network].mtu for s in subnets}
+            routers.restore(router, subnets, mtus, self.external)
+            routers.apply_rules(state, router, self.external)
 
     def close(self) -> None:
         """Let go of the host (rules, bridges and dnsmasq stay and keep serving)."""
@@ -168,51 +185,18 @@ class LocalNetwork(NetworkDriver):
                 dns_nameservers=list(spec.dns_nameservers),
             )
             if subnet.dhcp:
-                subnet.dhcp_address = spec.dhcp_address or _dhcp_address(cidr, spec.gateway_ip)
+                subnet.dhcp_address = spec.dhcp_address or dhcp.default_address(
+                    cidr, spec.gateway_ip
+                )
                 used = state.external_addresses_in_use()
                 subnet.dhcp_uplink_address = self.external.free_address(used)
                 try:
-                    self._start_dhcp(subnet, network)
+                    self.dhcp.provision(subnet, network, self.external, state.ports.values())
                 except BaseException:
-                    self._stop_dhcp(subnet)
+                    self.dhcp.deprovision(subnet)
                     raise
             state.subnets[ref] = subnet
         return ref
-
-    def _start_dhcp(self, subnet: SubnetRecord, network: NetworkRecord) -> None:
-        assert subnet.dhcp_address is not None and subnet.dhcp_uplink_address is not None
-        namespace = names.renamed(names.DHCP, subnet.ref)
-        links.ensure_netns(namespace)
-        prefix = ipaddress.ip_network(subnet.cidr).prefixlen
-        links.add_veth(
-            names.renamed(names.DHCP_LEG, subnet.ref),
-            names.DHCP_IFNAME,
-            namespace,
-            master=network.ref,
-            mtu=network.mtu,
-        )
-        links.configure_inside(namespace, names.DHCP_IFNAME, [f"{subnet.dhcp_address}/{prefix}"])
-        links.add_veth(
-            names.renamed(names.DHCP_UPLINK, subnet.ref),
-            names.DHCP_UPLINK_IFNAME,
-            namespace,
-            master=names.EXTERNAL_BRIDGE,
-            mtu=1500,
-        )
-        links.configure_inside(
-            namespace,
-            names.DHCP_UPLINK_IFNAME,
-            [self.external.interface(subnet.dhcp_uplink_address)],
-            [self.external.host_address],
-        )
-        self.dhcp.write_hosts(subnet, self._state.ports.values())
-        self.dhcp.start(subnet)
-
-    def _stop_dhcp(self, subnet: SubnetRecord) -> None:
-        self.dhcp.remove(subnet)
-        links.delete_link(names.renamed(names.DHCP_LEG, subnet.ref))
-        links.delete_link(names.renamed(names.DHCP_UPLINK, subnet.ref))
-        links.delete_netns(names.renamed(names.DHCP, subnet.ref))
 
     def delete_subnet(self, ref: NativeRef) -> None:
         with self._changing() as state:
@@ -225,7 +209,7 @@ class LocalNetwork(NetworkDriver):
             users += [r.ref for r in state.routers.values() if ref in r.subnets]
             if users:
                 raise Conflict(f"subnet {ref} is still used by {', '.join(users)}")
-            self._stop_dhcp(subnet)
+            self.dhcp.deprovision(subnet)
             del state.subnets[ref]
 
     # -- ports -------------------------------------------------------------------------------
@@ -493,13 +477,3 @@ def _rule_record(rule: SecurityGroupRule) -> RuleRecord:
         remote_cidr=rule.remote_cidr,
         remote_group=rule.remote_group,
     )
-
-
-def _dhcp_address(
-    cidr: ipaddress.IPv4Network | ipaddress.IPv6Network, gateway_ip: str | None
-) -> str:
-    """The last usable address of the range (the gateway's IPAM should keep it free)."""
-    last = cidr.broadcast_address - 1 if cidr.version == 4 else cidr.broadcast_address
-    if gateway_ip is not None and str(last) == gateway_ip:
-        last -= 1
-    return str(last)

@@ -128,6 +128,10 @@ def ensure_netns(name: str) -> None:
             ns.link("set", index=link_index(ns, "lo"), state="up")
 
 
+def netns_exists(name: str) -> bool:
+    return (NETNS_DIR / name).exists()
+
+
 def delete_netns(name: str) -> None:
     with host_errors(f"deleting namespace {name}"):
         if (NETNS_DIR / name).exists():

@@ -65,3 +65,10 @@ def router_leg(router: str, subnet: str) -> str:
 def router_leg_inside(subnet: str) -> str:
     """The same veth's end inside the router's namespace (unique there, not on the host)."""
     return f"qr-{suffix(subnet)}"
+
+
+def stable_mac(*parts: str) -> str:
+    """A locally administered unicast MAC named by ``parts``: a router or DHCP leg rebuilt
+    after a restart keeps its MAC, so the instances' ARP caches stay right."""
+    digest = hashlib.sha256("\0".join(("mac", *parts)).encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x0E, *digest[:5]))

@@ -43,6 +43,7 @@ def ensure_gateway(router: RouterRecord, external: ExternalNetwork) -> None:
         ns,
         master=names.EXTERNAL_BRIDGE,
         mtu=1500,
+        mac=names.stable_mac(router.ref, "gateway"),
     )
     links.configure_inside(
         ns,
@@ -63,8 +64,27 @@ def add_interface(router: RouterRecord, subnet: SubnetRecord, mtu: int) -> None:
         namespace(router),
         master=subnet.network,
         mtu=mtu,
+        mac=names.stable_mac(router.ref, subnet.ref),
     )
     links.configure_inside(namespace(router), inside, [f"{subnet.gateway_ip}/{prefix}"])
+
+
+def restore(
+    router: RouterRecord,
+    subnets: list[SubnetRecord],
+    mtus: dict[str, int],
+    external: ExternalNetwork,
+) -> None:
+    """Recreate the router's namespace and whichever of its legs the host lost (all of them
+    with a new namespace: the old one's veths may not have vanished yet)."""
+    fresh = not links.netns_exists(namespace(router))
+    ensure_namespace(router)
+    uplink = names.renamed(names.ROUTER_UPLINK, router.ref)
+    if router.external_gateway and (fresh or not links.link_exists(uplink)):
+        ensure_gateway(router, external)
+    for subnet in subnets:
+        if fresh or not links.link_exists(names.router_leg(router.ref, subnet.ref)):
+            add_interface(router, subnet, mtus[subnet.ref])
 
 
 def remove_interface(router: RouterRecord, subnet_ref: str) -> None:
