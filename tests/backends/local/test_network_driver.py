@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from interstack.backends.contract import (
     SecurityGroupSpec,
     SubnetSpec,
 )
-from interstack.backends.local.network import LocalNetwork, cleanup
+from interstack.backends.local.network import LocalNetwork, cleanup, links, names
 from interstack.errors import Conflict
 from tests.backends.local.stand_ins import (
     StandIn,
@@ -279,6 +280,9 @@ def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
 
     driver.close()
     subprocess.run(["ip", "netns", "delete", router], check=True)
+    # the kernel frees a namespace (and the veths in it) lazily after its file is gone
+    legs = [names.router_leg(router, sub1), names.router_leg(router, sub2)]
+    assert _eventually(lambda: not any(links.link_exists(leg) for leg in legs))
     assert not a.pings("10.91.11.11")
     restarted = LocalNetwork(driver.data_dir, external_cidr=EXTERNAL, lock_wait=30)
     try:
@@ -335,6 +339,16 @@ def test_delete_leaves_nothing_behind(lab: Lab) -> None:
     assert port.split("-")[1] not in ruleset
     assert group.split("-")[1] not in ruleset
     assert all(not Path(f"/proc/{pid}").exists() for pid in dnsmasq)
+
+
+def _eventually(condition: Callable[[], bool], limit: float = 10.0) -> bool:
+    """Whether ``condition`` holds within ``limit`` seconds (for the kernel's lazy work)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _uplink_address() -> str:
