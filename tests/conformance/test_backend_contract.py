@@ -175,6 +175,25 @@ def test_suspend_and_resume(backend: Backend) -> None:
     boot_active_from(backend, server.ref)
 
 
+@pytest.mark.requires("compute", "resize")
+def test_a_server_is_resized_running_and_stopped(backend: Backend) -> None:
+    server = boot_active(backend)
+    backend.compute.resize_server(server.ref, FlavorSpec(vcpus=2, ram_mb=256, disk_gb=1))
+    boot_active_from(backend, server.ref)
+    backend.compute.power_action(server.ref, PowerAction.STOP)
+    eventually(
+        lambda: backend.compute.get_server(server.ref),
+        lambda s: s.status is ServerStatus.STOPPED,
+        "the server to stop",
+    )
+    backend.compute.resize_server(server.ref, FlavorSpec(vcpus=1, ram_mb=128, disk_gb=1))
+    eventually(
+        lambda: backend.compute.get_server(server.ref),
+        lambda s: s.status is ServerStatus.STOPPED,
+        "the stopped server to stay stopped after the resize",
+    )
+
+
 @pytest.mark.requires("compute", "console_output")
 def test_console_output_is_text_and_can_be_limited(backend: Backend) -> None:
     server = boot_active(backend)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from interstack.backends.contract.common import NativeRef
+from interstack.errors import NotSupported
 
 
 class ServerStatus(StrEnum):
@@ -108,6 +109,16 @@ class ComputeDriver(abc.ABC):
         stopped server) and ``NotSupported`` for pause/suspend without the capability. A failed
         action leaves the server in the state it was in.
         """
+
+    def resize_server(self, ref: NativeRef, flavor: FlavorSpec) -> ServerInfo:
+        """Give the server a new size, keeping its disk, ports and volumes.
+
+        Returns the state right after the request was accepted; ``get_server`` reports the
+        server back in the state it was in (``ACTIVE`` or ``STOPPED``) once it is done. Raises
+        ``Conflict`` from other states and ``NotSupported`` without the ``resize`` capability
+        (the default for backends that cannot resize).
+        """
+        raise NotSupported(f"server {ref}: this backend cannot resize servers")
 
     @abc.abstractmethod
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:

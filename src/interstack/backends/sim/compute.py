@@ -5,6 +5,7 @@ from __future__ import annotations
 from interstack.backends.contract import (
     Capabilities,
     ComputeDriver,
+    FlavorSpec,
     NativeRef,
     PowerAction,
     ServerInfo,
@@ -144,6 +145,21 @@ class SimCompute(ComputeDriver):
                 row.fault = None
             else:
                 self.state.set(row, final)
+            return _info(row)
+
+    def resize_server(self, ref: NativeRef, flavor: FlavorSpec) -> ServerInfo:
+        self._require("resize")
+        with self.state.session() as session:
+            row = self.state.get(session, Kind.SERVER, ref)
+            current = S(row.status)
+            if current not in (S.ACTIVE, S.STOPPED) or row.pending_status is not None:
+                raise Conflict(f"cannot resize server {row.gateway_id} while it is {current}")
+            row.data = {**row.data, "flavor": [flavor.vcpus, flavor.ram_mb, flavor.disk_gb]}
+            _log(row, f"sim: resized to {flavor.vcpus} vcpus, {flavor.ram_mb} MB")
+            delay = self.settings.action_delay_seconds
+            if delay > 0:
+                self.state.set(row, S.REBOOTING if current == S.ACTIVE else current)
+                self.state.schedule(row, current, delay)
             return _info(row)
 
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:

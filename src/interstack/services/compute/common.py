@@ -27,7 +27,7 @@ def not_found(server_id: str) -> NotFound:
 def visible_row(session: Session, ctx: RequestContext, region: str, server_id: str) -> ServerRow:
     """The server if the caller may see it: its own project's, or any for an admin."""
     row = session.get(ServerRow, server_id)
-    if row is None or row.region != region:
+    if row is None or row.region != region or row.deleted_at is not None:
         raise not_found(server_id)
     if not ctx.is_admin and row.project_id != ctx.project_id:
         raise not_found(server_id)
@@ -80,6 +80,9 @@ def record(row: ServerRow, addresses: Sequence[ServerAddress] = ()) -> Server:
         updated_at=row.updated_at,
         launched_at=row.launched_at,
         addresses=tuple(addresses),
+        deleted_at=row.deleted_at,
+        old_flavor=dict(row.old_flavor) if row.old_flavor else None,
+        host=row.region if row.native_ref else None,
     )
 
 

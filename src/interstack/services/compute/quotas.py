@@ -55,7 +55,11 @@ class QuotaService:
         self, project_id: str, session: Session, user_id: str | None = None
     ) -> dict[str, int]:
         servers = list(
-            session.scalars(select(Server.flavor).where(Server.project_id == project_id))
+            session.scalars(
+                select(Server.flavor).where(
+                    Server.project_id == project_id, Server.deleted_at.is_(None)
+                )
+            )
         )
         keypairs = 0
         if user_id is not None:

@@ -72,6 +72,12 @@ class Server:
     updated_at: datetime
     launched_at: datetime | None
     addresses: Sequence[ServerAddress] = field(default_factory=tuple)
+    #: when the delete finished (Nova's ``terminated_at``); None while the server exists
+    deleted_at: datetime | None = None
+    #: the flavor before an unconfirmed resize
+    old_flavor: Mapping[str, Any] | None = None
+    #: the host (here: the region) once the backend holds the server, else None
+    host: str | None = None
 
 
 @dataclass(frozen=True)

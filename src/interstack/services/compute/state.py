@@ -37,6 +37,9 @@ class TaskState(StrEnum):
     RESUMING = "resuming"
     REBUILDING = "rebuilding"
     IMAGE_SNAPSHOT = "image_snapshot"
+    RESIZE_PREP = "resize_prep"
+    RESIZE_FINISH = "resize_finish"
+    RESIZE_REVERTING = "resize_reverting"
 
 
 class PowerState(IntEnum):
@@ -63,6 +66,17 @@ _STATUS_BY_TASK_STATE = {
     TaskState.REBOOTING: "REBOOT",
     TaskState.REBOOTING_HARD: "HARD_REBOOT",
     TaskState.REBUILDING: "REBUILD",
+    TaskState.RESIZE_PREP: "RESIZE",
+    TaskState.RESIZE_FINISH: "RESIZE",
+}
+
+#: vm_states in which a task_state of :data:`_STATUS_BY_TASK_STATE` shows instead (Nova shows
+#: REBUILD and RESIZE for stopped servers too, REBOOT only for active ones)
+_TASK_STATUS_VM_STATES = {
+    "REBOOT": frozenset({VmState.ACTIVE}),
+    "HARD_REBOOT": frozenset({VmState.ACTIVE}),
+    "REBUILD": frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.ERROR}),
+    "RESIZE": frozenset({VmState.ACTIVE, VmState.STOPPED}),
 }
 
 #: every API status, for validating the ``status`` list filter
@@ -73,10 +87,12 @@ STATUSES = frozenset(
 
 def status_of(vm_state: str, task_state: str | None) -> str:
     """The API ``status`` of a server, as Nova's ``common.status_from_state``."""
-    if task_state is not None and vm_state == VmState.ACTIVE:
+    if task_state is not None:
         special = _STATUS_BY_TASK_STATE.get(TaskState(task_state))
-        if special is not None:
+        if special is not None and VmState(vm_state) in _TASK_STATUS_VM_STATES[special]:
             return special
+        if vm_state == VmState.RESIZED and task_state == TaskState.RESIZE_REVERTING:
+            return "REVERT_RESIZE"
     return _STATUS_BY_VM_STATE.get(VmState(vm_state), "UNKNOWN")
 
 
@@ -85,10 +101,16 @@ def vm_states_for_status(status: str) -> set[str]:
     return {vm for vm, name in _STATUS_BY_VM_STATE.items() if name == status}
 
 
+def task_states_for_status(status: str) -> set[str]:
+    """The task_states that make a server show ``status`` (REBOOT, RESIZE...), else empty."""
+    return {task for task, name in _STATUS_BY_TASK_STATE.items() if name == status}
+
+
 #: action name (as Nova's messages say it) -> vm_states it may start from
 ALLOWED: dict[str, frozenset[VmState]] = {
     "stop": frozenset({VmState.ACTIVE, VmState.PAUSED, VmState.SUSPENDED, VmState.ERROR}),
     "start": frozenset({VmState.STOPPED}),
+    # a HARD reboot; a soft one only from ACTIVE (:data:`SOFT_REBOOT`)
     "reboot": frozenset(
         {VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED, VmState.ERROR}
     ),
@@ -101,14 +123,24 @@ ALLOWED: dict[str, frozenset[VmState]] = {
     "confirmResize": frozenset({VmState.RESIZED}),
     "revertResize": frozenset({VmState.RESIZED}),
     "createImage": frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED}),
+    "changePassword": frozenset({VmState.ACTIVE}),
 }
 
 
-def check_state(action: str, server_id: str, vm_state: str, task_state: str | None) -> None:
-    """409 with Nova's message if ``action`` may not start now."""
+SOFT_REBOOT = frozenset({VmState.ACTIVE})
+
+
+def check_state(
+    action: str,
+    server_id: str,
+    vm_state: str,
+    task_state: str | None,
+    allowed: frozenset[VmState] | None = None,
+) -> None:
+    """409 with Nova's message if ``action`` may not start now (from ``allowed`` if given)."""
     if task_state is not None:
         raise Conflict(
             f"Cannot '{action}' instance {server_id} while it is in task_state {task_state}"
         )
-    if VmState(vm_state) not in ALLOWED[action]:
+    if VmState(vm_state) not in (allowed if allowed is not None else ALLOWED[action]):
         raise Conflict(f"Cannot '{action}' instance {server_id} while it is in vm_state {vm_state}")

@@ -98,6 +98,10 @@ class Server(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     launched_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    #: set when the delete finished: the row stays for admins' ``deleted`` listing and actions
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    #: the flavor before a resize, until it is confirmed or reverted
+    old_flavor: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class InstanceAction(Base):

@@ -1,0 +1,323 @@
+"""Creating servers: check the request against flavors, images, key pairs and quotas, allocate the
+ports, then write the server rows, their instance actions and their boot tasks in one transaction.
+
+Everything that can be refused is refused before anything exists; if a later step fails, the
+ports allocated so far are released, so a failed create leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import string
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from interstack.errors import BadRequest, NotFound, QuotaExceeded
+from interstack.services.compute.common import record, record_action, started_event
+from interstack.services.compute.flavors import FlavorService
+from interstack.services.compute.keypairs import KeypairService
+from interstack.services.compute.quotas import QuotaService
+from interstack.services.compute.records import Flavor, Server
+from interstack.services.compute.server_tasks import BOOT
+from interstack.services.compute.state import PowerState, TaskState, VmState
+from interstack.services.context import RequestContext
+from interstack.services.interfaces import (
+    BootImage,
+    BootImages,
+    RequestedNetwork,
+    ServerNetworking,
+    ServerPort,
+)
+from interstack.services.regions import Regions
+from interstack.services.tasks import TaskQueue, utcnow
+from interstack.store import Database
+from interstack.store.models import Server as ServerRow
+
+GIB = 1024**3
+#: the one availability zone of every region, as Nova names its default zone
+DEFAULT_ZONE = "nova"
+
+NetworksRequest = Sequence[RequestedNetwork] | Literal["auto", "none"]
+
+
+@dataclass(frozen=True)
+class BootRequest:
+    """A validated ``POST /servers`` body, in the services' words."""
+
+    name: str
+    flavor_id: str
+    image_id: str | None
+    networks: NetworksRequest = "auto"
+    security_groups: tuple[str, ...] = ()
+    key_name: str | None = None
+    #: base64 text as the client sent it (the metadata service serves it back decoded)
+    user_data: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    availability_zone: str | None = None
+    min_count: int = 1
+    max_count: int = 1
+    config_drive: bool = False
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    disk_config: str = "MANUAL"
+    access_ipv4: str = ""
+    access_ipv6: str = ""
+
+
+@dataclass(frozen=True)
+class BootResult:
+    servers: list[Server]
+    reservation_id: str
+    #: generated for the create answer only; never stored
+    admin_password: str
+
+
+def new_password(length: int = 12) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def new_reservation_id() -> str:
+    return "r-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+
+
+def decode_user_data(user_data: str) -> bytes:
+    try:
+        return base64.b64decode(user_data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("User data needs to be valid base 64.") from exc
+
+
+def flavor_snapshot(flavor: Flavor) -> dict[str, object]:
+    """The flavor as the server keeps it (Nova's embedded flavor from 2.47 on)."""
+    return {
+        "id": flavor.id,
+        "original_name": flavor.name,
+        "vcpus": flavor.vcpus,
+        "ram": flavor.ram_mb,
+        "disk": flavor.disk_gb,
+        "ephemeral": flavor.ephemeral_gb,
+        "swap": flavor.swap_mb,
+        "extra_specs": dict(flavor.extra_specs),
+    }
+
+
+def check_image_fits(flavor: Flavor, image: BootImage) -> None:
+    """Nova's 400s for an image that does not fit the flavor (a disk of 0 means "any size")."""
+    if flavor.ram_mb < image.min_ram_mb:
+        raise BadRequest("Flavor's memory is too small for requested image.")
+    if flavor.disk_gb == 0:
+        return
+    flavor_bytes = flavor.disk_gb * GIB
+    if image.size_bytes is not None and image.size_bytes > flavor_bytes:
+        raise BadRequest(
+            "Flavor's disk is too small for requested image. Flavor disk is "
+            f"{flavor_bytes} bytes, image is {image.size_bytes} bytes."
+        )
+    if image.min_disk_gb > flavor.disk_gb:
+        raise BadRequest(
+            "Flavor's disk is smaller than the minimum size specified in image metadata. "
+            f"Flavor disk is {flavor_bytes} bytes, minimum size is {image.min_disk_gb * GIB} bytes."
+        )
+
+
+class ServerBoot:
+    """``POST /servers``: one or ``max_count`` servers, each booted by a persisted task."""
+
+    def __init__(
+        self,
+        db: Database,
+        regions: Regions,
+        tasks: TaskQueue,
+        flavors: FlavorService,
+        keypairs: KeypairService,
+        quotas: QuotaService,
+        networking: ServerNetworking,
+        images: BootImages,
+    ) -> None:
+        self.db = db
+        self.regions = regions
+        self.tasks = tasks
+        self.flavors = flavors
+        self.keypairs = keypairs
+        self.quotas = quotas
+        self.networking = networking
+        self.images = images
+
+    # -- checks that refuse before anything exists -------------------------------------------
+
+    def _flavor(self, ctx: RequestContext, flavor_id: str) -> Flavor:
+        try:
+            return self.flavors.get(ctx, flavor_id)
+        except NotFound as exc:
+            raise BadRequest(exc.message) from exc
+
+    def _image(self, ctx: RequestContext, region: str, image_id: str | None) -> BootImage | None:
+        if image_id is None:
+            return None
+        try:
+            return self.images.image_for_boot(ctx, region, image_id)
+        except NotFound as exc:
+            raise BadRequest(f"Image {image_id} could not be found.") from exc
+
+    def _public_key(self, ctx: RequestContext, key_name: str | None) -> str | None:
+        if key_name is None:
+            return None
+        try:
+            return self.keypairs.get(ctx, key_name).public_key
+        except NotFound as exc:
+            raise BadRequest("Invalid key_name provided.") from exc
+
+    def _count(
+        self, session: Session, project_id: str, request: BootRequest, flavor: Flavor
+    ) -> int:
+        """How many servers to create: ``max_count``, or fewer down to ``min_count`` if the
+        quota allows only that many (as Nova does); 403 below ``min_count``."""
+        for count in range(request.max_count, request.min_count, -1):
+            try:
+                self.quotas.check_servers(session, project_id, count, flavor.vcpus, flavor.ram_mb)
+            except QuotaExceeded:
+                continue
+            return count
+        self.quotas.check_servers(
+            session, project_id, request.min_count, flavor.vcpus, flavor.ram_mb
+        )
+        return request.min_count
+
+    def _check_metadata(self, project_id: str, metadata: Mapping[str, str]) -> None:
+        allowed = self.quotas.limits(project_id).get("metadata_items", -1)
+        if allowed >= 0 and len(metadata) > allowed:
+            raise QuotaExceeded(f"Maximum number of metadata items exceeds {allowed}")
+
+    # -- create ------------------------------------------------------------------------------
+
+    def create(self, ctx: RequestContext, region: str, request: BootRequest) -> BootResult:
+        self.regions.require(region, "compute")
+        project_id = ctx.project_id
+        if project_id is None:
+            raise BadRequest("Servers are created in a project: use a project-scoped token.")
+        zone = (request.availability_zone or DEFAULT_ZONE).split(":", 1)[0] or DEFAULT_ZONE
+        if zone != DEFAULT_ZONE:
+            raise BadRequest("The requested availability zone is not available")
+        if request.min_count > request.max_count:
+            raise BadRequest("min_count must be <= max_count")
+        flavor = self._flavor(ctx, request.flavor_id)
+        image = self._image(ctx, region, request.image_id)
+        if image is not None:
+            check_image_fits(flavor, image)
+        public_key = self._public_key(ctx, request.key_name)
+        if request.user_data is not None:
+            decode_user_data(request.user_data)
+        self._check_metadata(project_id, request.metadata)
+        with self.db.session() as session:
+            count = self._count(session, project_id, request, flavor)
+
+        server_ids = [str(uuid.uuid4()) for _ in range(count)]
+        groups = request.security_groups or ("default",)
+        ports: dict[str, list[ServerPort]] = {}
+        try:
+            for server_id in server_ids:
+                ports[server_id] = self.networking.allocate_for_server(
+                    ctx, region, server_id, request.networks, groups
+                )
+            reservation_id = new_reservation_id()
+            with self.db.session() as session:
+                # counted again where the rows are written: a concurrent create may have won
+                self.quotas.check_servers(session, project_id, count, flavor.vcpus, flavor.ram_mb)
+                rows = [
+                    self._write(
+                        session,
+                        ctx,
+                        region,
+                        request,
+                        server_id=server_id,
+                        index=index,
+                        count=count,
+                        flavor=flavor,
+                        image=image,
+                        public_key=public_key,
+                        ports=ports[server_id],
+                        groups=groups,
+                        zone=zone,
+                        reservation_id=reservation_id,
+                    )
+                    for index, server_id in enumerate(server_ids)
+                ]
+                session.flush()
+                servers = [record(row) for row in rows]
+        except BaseException:
+            for server_id in ports:
+                self.networking.release_for_server(region, server_id)
+            raise
+        return BootResult(servers, reservation_id, new_password())
+
+    def _write(
+        self,
+        session: Session,
+        ctx: RequestContext,
+        region: str,
+        request: BootRequest,
+        *,
+        server_id: str,
+        index: int,
+        count: int,
+        flavor: Flavor,
+        image: BootImage | None,
+        public_key: str | None,
+        ports: Sequence[ServerPort],
+        groups: Sequence[str],
+        zone: str,
+        reservation_id: str,
+    ) -> ServerRow:
+        now = utcnow()
+        row = ServerRow(
+            id=server_id,
+            region=region,
+            project_id=ctx.project_id,
+            user_id=ctx.user_id,
+            name=request.name if count == 1 else f"{request.name}-{index + 1}",
+            description=request.description,
+            flavor_id=flavor.id,
+            flavor=flavor_snapshot(flavor),
+            image_id=image.id if image is not None else None,
+            image_ref=image.native_ref if image is not None else None,
+            key_name=request.key_name,
+            key_data=public_key,
+            user_data=request.user_data,
+            metadata_items=dict(request.metadata),
+            tags=list(request.tags),
+            security_groups=list(groups),
+            requested_networks={
+                "networks": request.networks
+                if isinstance(request.networks, str)
+                else [vars(n) for n in request.networks]
+            },
+            port_refs=[
+                {"port_id": p.port_id, "network_id": p.network_id, "native_ref": p.native_ref}
+                for p in ports
+            ],
+            vm_state=VmState.BUILDING,
+            task_state=TaskState.SCHEDULING,
+            power_state=PowerState.NOSTATE,
+            access_ipv4=request.access_ipv4,
+            access_ipv6=request.access_ipv6,
+            availability_zone=zone,
+            config_drive="True" if request.config_drive else "",
+            disk_config=request.disk_config,
+            reservation_id=reservation_id,
+            launch_index=index,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        action_id = record_action(
+            session, ctx, row, "create", [started_event("compute__do_build_and_run_instance")]
+        )
+        self.tasks.enqueue(BOOT, region, server_id, {"action_id": action_id}, session=session)
+        return row

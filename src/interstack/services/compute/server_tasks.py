@@ -1,0 +1,383 @@
+"""The persisted tasks that drive a region's backend for servers: boot, delete, power, resize,
+rebuild.
+
+Each handler step is one backend call and one store write, and runs again safely if a crash cut
+it short. The step to run next is ``payload["phase"]``. A server being deleted stops every
+other task of it at its next step: the delete task owns the server from then on.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import (
+    FlavorSpec,
+    NativeRef,
+    PowerAction,
+    ServerInfo,
+    ServerSpec,
+    ServerStatus,
+)
+from interstack.errors import BackendError, NotFound
+from interstack.services.compute.common import finish_action, touch
+from interstack.services.compute.state import PowerState, TaskState, VmState
+from interstack.services.interfaces import ServerNetworking
+from interstack.services.regions import Regions
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
+from interstack.store import Database
+from interstack.store.models import Server as ServerRow
+
+BOOT = "compute.server.boot"
+DELETE = "compute.server.delete"
+POWER = "compute.server.power"
+RESIZE = "compute.server.resize"
+REBUILD = "compute.server.rebuild"
+
+#: how often a task looks at a server that is still changing
+POLL_SECONDS = 0.5
+#: a backend that has not settled after this many looks fails the task
+MAX_POLLS = 1200
+
+#: a settled backend status -> the server's vm_state and power_state
+SETTLED: dict[ServerStatus, tuple[VmState, PowerState]] = {
+    ServerStatus.ACTIVE: (VmState.ACTIVE, PowerState.RUNNING),
+    ServerStatus.STOPPED: (VmState.STOPPED, PowerState.SHUTDOWN),
+    ServerStatus.PAUSED: (VmState.PAUSED, PowerState.PAUSED),
+    ServerStatus.SUSPENDED: (VmState.SUSPENDED, PowerState.SUSPENDED),
+}
+
+#: the status each power action ends in
+POWER_RESULT: dict[PowerAction, ServerStatus] = {
+    PowerAction.START: ServerStatus.ACTIVE,
+    PowerAction.STOP: ServerStatus.STOPPED,
+    PowerAction.REBOOT: ServerStatus.ACTIVE,
+    PowerAction.HARD_REBOOT: ServerStatus.ACTIVE,
+    PowerAction.PAUSE: ServerStatus.PAUSED,
+    PowerAction.UNPAUSE: ServerStatus.ACTIVE,
+    PowerAction.SUSPEND: ServerStatus.SUSPENDED,
+    PowerAction.RESUME: ServerStatus.ACTIVE,
+}
+
+
+def fault_of(message: str) -> dict[str, Any]:
+    """Nova's ``fault`` of a server in ERROR; ``details`` stays empty (no tracebacks)."""
+    return {"code": 500, "message": message, "details": "", "created": utcnow().isoformat()}
+
+
+def flavor_spec(flavor: Mapping[str, Any]) -> FlavorSpec:
+    return FlavorSpec(
+        vcpus=int(flavor["vcpus"]), ram_mb=int(flavor["ram"]), disk_gb=int(flavor["disk"])
+    )
+
+
+def server_spec(row: ServerRow) -> ServerSpec:
+    ports = tuple(NativeRef(p["native_ref"]) for p in row.port_refs if p.get("native_ref"))
+    return ServerSpec(
+        gateway_id=row.id,
+        name=row.name,
+        project_id=row.project_id,
+        flavor=flavor_spec(row.flavor),
+        image=NativeRef(row.image_ref) if row.image_ref else None,
+        ports=ports,
+        key_name=row.key_name,
+        public_key=row.key_data,
+        user_data=base64.b64decode(row.user_data) if row.user_data else None,
+        metadata={str(k): str(v) for k, v in row.metadata_items.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a step decided: done (``None`` to the runner) or look again with a new payload."""
+
+    payload: Mapping[str, Any] | None = None
+
+    def result(self) -> RetryAfter | None:
+        if self.payload is None:
+            return None
+        polls = int(self.payload.get("polls", 0))
+        if polls > MAX_POLLS:
+            raise BackendError("the backend did not finish the operation in time")
+        return RetryAfter(POLL_SECONDS, {**self.payload, "polls": polls + 1})
+
+
+def _settle(row: ServerRow, info: ServerInfo) -> None:
+    vm_state, power_state = SETTLED[info.status]
+    row.vm_state = vm_state
+    row.power_state = power_state
+    row.task_state = None
+    row.fault = None
+    touch(row)
+
+
+class ServerTasks:
+    """The handlers of the server task kinds, for the app's explicit handler table."""
+
+    def __init__(self, db: Database, regions: Regions, networking: ServerNetworking) -> None:
+        self.db = db
+        self.regions = regions
+        self.networking = networking
+
+    def handlers(self) -> dict[str, TaskHandler]:
+        return {
+            BOOT: TaskHandler(self.boot, self.to_error),
+            DELETE: TaskHandler(self.delete, self.to_error),
+            POWER: TaskHandler(self.power, self.action_failed),
+            RESIZE: TaskHandler(self.resize, self.action_failed),
+            REBUILD: TaskHandler(self.rebuild, self.to_error),
+        }
+
+    # -- shared ------------------------------------------------------------------------------
+
+    def _live(self, session: Session, task: Task) -> ServerRow | None:
+        """The task's server, unless it is gone or being deleted (the delete task owns it)."""
+        row = session.get(ServerRow, task.resource_id)
+        if row is None or row.deleted_at is not None or row.task_state == TaskState.DELETING:
+            return None
+        return row
+
+    def _update(self, task: Task, change: Callable[[ServerRow], None]) -> bool:
+        with self.db.session() as session:
+            row = self._live(session, task)
+            if row is None:
+                return False
+            change(row)
+            return True
+
+    def to_error(self, task: Task, error: str) -> None:
+        """A failed boot, rebuild or delete leaves the server in ERROR with a fault."""
+        with self.db.session() as session:
+            row = session.get(ServerRow, task.resource_id)
+            if row is None or row.deleted_at is not None:
+                return
+            row.vm_state = VmState.ERROR
+            row.task_state = None
+            row.fault = fault_of(error)
+            touch(row)
+            finish_action(session, task.payload.get("action_id"), "Error", error)
+
+    def action_failed(self, task: Task, error: str) -> None:
+        """A failed power action or resize leaves the server as it was; the action says why."""
+        with self.db.session() as session:
+            row = session.get(ServerRow, task.resource_id)
+            if row is not None and row.task_state != TaskState.DELETING:
+                row.task_state = None
+                touch(row)
+            finish_action(session, task.payload.get("action_id"), "Error", error)
+
+    def _wait_settled(
+        self, task: Task, expected: frozenset[ServerStatus], then: Callable[[ServerRow], None]
+    ) -> Step:
+        """Look at the backend once: settled in ``expected`` -> apply ``then``; ERROR -> fail."""
+        with self.db.session() as session:
+            row = self._live(session, task)
+            if row is None or row.native_ref is None:
+                return Step()
+            ref = NativeRef(row.native_ref)
+        info = self.regions.backend(task.region).compute.get_server(ref)
+        if info.status is ServerStatus.ERROR:
+            raise BackendError(info.fault or "the server failed in the backend")
+        if info.status not in expected:
+            return Step(task.payload)
+
+        def apply(row: ServerRow) -> None:
+            _settle(row, info)
+            then(row)
+
+        with self.db.session() as session:
+            row = self._live(session, task)
+            if row is not None:
+                apply(row)
+                finish_action(session, task.payload.get("action_id"), "Success")
+        return Step()
+
+    # -- boot --------------------------------------------------------------------------------
+
+    def boot(self, task: Task) -> RetryAfter | None:
+        if task.payload.get("phase") == "wait":
+            return self._boot_wait(task).result()
+        with self.db.session() as session:
+            row = self._live(session, task)
+            if row is None:
+                return None
+            spec = server_spec(row)
+            row.task_state = TaskState.SPAWNING
+            touch(row)
+        info = self.regions.backend(task.region).compute.create_server(spec)
+        with self.db.session() as session:
+            row = session.get(ServerRow, task.resource_id)
+            if row is not None:
+                row.native_ref = info.ref
+        # a delete that came meanwhile found no native ref: its finish step sees this one
+        return Step({**task.payload, "phase": "wait"}).result()
+
+    def _boot_wait(self, task: Task) -> Step:
+        def launched(row: ServerRow) -> None:
+            row.launched_at = row.launched_at or utcnow()
+
+        return self._wait_settled(task, frozenset({ServerStatus.ACTIVE}), launched)
+
+    # -- delete ------------------------------------------------------------------------------
+
+    def delete(self, task: Task) -> RetryAfter | None:
+        phases = {
+            "backend": self._delete_backend,
+            "gone": self._delete_gone,
+            "finish": self._delete_finish,
+        }
+        return phases[task.payload.get("phase", "backend")](task).result()
+
+    def _native_ref(self, task: Task) -> NativeRef | None:
+        with self.db.session() as session:
+            row = session.get(ServerRow, task.resource_id)
+            if row is None or row.native_ref is None:
+                return None
+            return NativeRef(row.native_ref)
+
+    def _gone(self, task: Task, ref: NativeRef | None) -> bool:
+        if ref is None:
+            return True
+        try:
+            self.regions.backend(task.region).compute.get_server(ref)
+        except NotFound:
+            return True
+        return False
+
+    def _delete_backend(self, task: Task) -> Step:
+        ref = self._native_ref(task)
+        if ref is not None:
+            self.regions.backend(task.region).compute.delete_server(ref)
+        return Step({**task.payload, "phase": "gone", "ref": ref})
+
+    def _delete_gone(self, task: Task) -> Step:
+        if not self._gone(task, self._native_ref(task)):
+            return Step(task.payload)
+        self.networking.release_for_server(task.region, task.resource_id)
+        return Step({**task.payload, "phase": "finish"})
+
+    def _delete_finish(self, task: Task) -> Step:
+        with self.db.session() as session:
+            row = session.get(ServerRow, task.resource_id)
+            if row is None or row.deleted_at is not None:
+                return Step()
+            if row.native_ref is not None and row.native_ref != task.payload.get("ref"):
+                # a boot step created the backend server after this task looked: delete it too
+                return Step({**task.payload, "phase": "backend"})
+            now = utcnow()
+            row.vm_state = VmState.DELETED
+            row.task_state = None
+            row.power_state = PowerState.NOSTATE
+            row.deleted_at = now
+            touch(row, now)
+            finish_action(session, task.payload.get("action_id"), "Success")
+        return Step()
+
+    # -- power -------------------------------------------------------------------------------
+
+    def power(self, task: Task) -> RetryAfter | None:
+        action = PowerAction(task.payload["action"])
+        expected = frozenset({POWER_RESULT[action]})
+        if task.payload.get("phase") == "wait":
+            return self._wait_settled(task, expected, lambda _row: None).result()
+        with self.db.session() as session:
+            row = self._live(session, task)
+            if row is None or row.native_ref is None:
+                return None
+            ref = NativeRef(row.native_ref)
+        self.regions.backend(task.region).compute.power_action(ref, action)
+        if self._wait_settled(task, expected, lambda _row: None).payload is None:
+            return None  # settled at once
+        return Step({**task.payload, "phase": "wait"}).result()
+
+    # -- resize ------------------------------------------------------------------------------
+
+    def resize(self, task: Task) -> RetryAfter | None:
+        """Resize to ``payload["flavor"]``; ``revert`` goes back to the old flavor instead."""
+        revert = bool(task.payload.get("revert"))
+        settled = frozenset({ServerStatus.ACTIVE, ServerStatus.STOPPED})
+
+        def resized(row: ServerRow) -> None:
+            if revert:
+                row.flavor = dict(row.old_flavor or row.flavor)
+                row.flavor_id = str(row.flavor["id"])
+                row.old_flavor = None
+            else:
+                row.vm_state = VmState.RESIZED
+
+        if task.payload.get("phase") == "wait":
+            return self._wait_settled(task, settled, resized).result()
+        flavor: Mapping[str, Any] = task.payload["flavor"]
+        with self.db.session() as session:
+            row = self._live(session, task)
+            if row is None or row.native_ref is None:
+                return None
+            ref = NativeRef(row.native_ref)
+            if not revert:
+                row.task_state = TaskState.RESIZE_FINISH
+                touch(row)
+        self.regions.backend(task.region).compute.resize_server(ref, flavor_spec(flavor))
+        if not revert:
+
+            def switch(row: ServerRow) -> None:
+                row.old_flavor = dict(row.flavor)
+                row.flavor = dict(flavor)
+                row.flavor_id = str(flavor["id"])
+
+            self._update(task, switch)
+        return Step({**task.payload, "phase": "wait"}).result()
+
+    # -- rebuild ------------------------------------------------------------------------------
+
+    def rebuild(self, task: Task) -> RetryAfter | None:
+        """Replace the backend server by one booted from the new image, on the same ports; a
+        server stopped before is stopped again afterwards, as Nova keeps it."""
+        with self.db.session() as session:
+            if self._live(session, task) is None:
+                return None
+        phases: dict[str, Callable[[Task], Step]] = {
+            "delete": self._rebuild_delete,
+            "gone": self._rebuild_boot,
+            "wait": self._rebuild_wait,
+            "stop": self._rebuild_stop,
+            "stopped": self._rebuild_stopped,
+        }
+        return phases[task.payload.get("phase", "delete")](task).result()
+
+    def _rebuild_delete(self, task: Task) -> Step:
+        ref = self._native_ref(task)
+        if ref is not None:
+            self.regions.backend(task.region).compute.delete_server(ref)
+        return Step({**task.payload, "phase": "gone"})
+
+    def _rebuild_boot(self, task: Task) -> Step:
+        if not self._gone(task, self._native_ref(task)):
+            return Step(task.payload)
+        with self.db.session() as session:
+            row = self._live(session, task)
+            if row is None:
+                return Step()
+            spec = server_spec(row)
+        info = self.regions.backend(task.region).compute.create_server(spec)
+        self._update(task, lambda r: setattr(r, "native_ref", info.ref))
+        return Step({**task.payload, "phase": "wait"})
+
+    def _rebuild_wait(self, task: Task) -> Step:
+        step = self._wait_settled(task, frozenset({ServerStatus.ACTIVE}), lambda _r: None)
+        if step.payload is not None or not task.payload.get("stopped"):
+            return step
+        self._update(task, lambda r: setattr(r, "task_state", TaskState.POWERING_OFF))
+        return Step({**task.payload, "phase": "stop"})
+
+    def _rebuild_stop(self, task: Task) -> Step:
+        ref = self._native_ref(task)
+        if ref is not None:
+            self.regions.backend(task.region).compute.power_action(ref, PowerAction.STOP)
+        return Step({**task.payload, "phase": "stopped"})
+
+    def _rebuild_stopped(self, task: Task) -> Step:
+        return self._wait_settled(task, frozenset({ServerStatus.STOPPED}), lambda _r: None)
