@@ -30,6 +30,7 @@ from interstack.api.regional import register_faults
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
 from interstack.services.compute.bundle import ComputeServices
+from interstack.services.compute.interim import NoNetworking, UncheckedImages
 from interstack.services.container import Services
 from interstack.services.identity.app_credentials import AppCredentialService
 from interstack.services.identity.assignments import AssignmentService
@@ -82,7 +83,9 @@ def create_app(settings: Settings) -> FastAPI:
         db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions]
     )
     assignments = AssignmentService(db)
-    compute = ComputeServices.build(db)
+    tasks = TaskQueue(db)
+    # INTERIM: NoNetworking/UncheckedImages until the network and image services land
+    compute = ComputeServices.build(db, backends, tasks, NoNetworking(), UncheckedImages())
     compute.bootstrap()
     images = ImageService(db, backends)
     image_data = ImageDataService(images, settings.image_size_cap_bytes)
@@ -102,7 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         assignments=assignments,
         app_credentials=AppCredentialService(db, assignments),
         regions=backends,
-        tasks=TaskQueue(db),
+        tasks=tasks,
         compute=compute,
         images=images,
         image_data=image_data,
@@ -110,7 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
         compute_images=ComputeImages(image_data),
     )
     # the explicit table of task kinds -> handlers; compute, volume... services add theirs
-    task_handlers: dict[str, TaskHandler] = {}
+    task_handlers: dict[str, TaskHandler] = {**compute.server_tasks.handlers()}
     runner = TaskRunner(db, task_handlers, workers=settings.task_workers)
 
     @asynccontextmanager

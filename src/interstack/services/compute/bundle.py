@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from interstack.services.compute.boot import ServerBoot
 from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.quotas import QuotaService
+from interstack.services.compute.server_actions import ServerActions
+from interstack.services.compute.server_metadata import ServerMetadata
+from interstack.services.compute.server_tasks import ServerTasks
+from interstack.services.compute.servers import ServerService
+from interstack.services.interfaces import BootImages, ServerNetworking
+from interstack.services.regions import Regions
+from interstack.services.tasks import TaskQueue
 from interstack.store import Database
 
 
@@ -17,10 +25,33 @@ class ComputeServices:
     flavors: FlavorService
     keypairs: KeypairService
     quotas: QuotaService
+    servers: ServerService
+    boot: ServerBoot
+    server_actions: ServerActions
+    server_metadata: ServerMetadata
+    #: the handlers of the server task kinds, for the app's task handler table
+    server_tasks: ServerTasks
 
     @classmethod
-    def build(cls, db: Database) -> ComputeServices:
-        return cls(flavors=FlavorService(db), keypairs=KeypairService(db), quotas=QuotaService(db))
+    def build(
+        cls,
+        db: Database,
+        regions: Regions,
+        tasks: TaskQueue,
+        networking: ServerNetworking,
+        images: BootImages,
+    ) -> ComputeServices:
+        flavors, keypairs, quotas = FlavorService(db), KeypairService(db), QuotaService(db)
+        return cls(
+            flavors=flavors,
+            keypairs=keypairs,
+            quotas=quotas,
+            servers=ServerService(db, tasks, networking),
+            boot=ServerBoot(db, regions, tasks, flavors, keypairs, quotas, networking, images),
+            server_actions=ServerActions(db, regions, tasks, flavors, keypairs, quotas, images),
+            server_metadata=ServerMetadata(db, quotas),
+            server_tasks=ServerTasks(db, regions, networking),
+        )
 
     def bootstrap(self) -> None:
         """First start only: the default flavors (an operator may delete them afterwards)."""
