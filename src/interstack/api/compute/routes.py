@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from interstack.api.compute import flavor_access, flavor_specs, flavors, versions
+from interstack.api.compute import (
+    flavor_access,
+    flavor_specs,
+    flavors,
+    server_actions,
+    server_metadata,
+    servers,
+    versions,
+)
 from interstack.api.faults import FaultFormats, nova_fault
 from interstack.api.regional import prefix, region_of, register_faults
 from interstack.api.routing import Route, build_router
@@ -29,6 +37,9 @@ ROUTES: list[Route] = [
     *flavors.ROUTES,
     *flavor_specs.ROUTES,
     *flavor_access.ROUTES,
+    *servers.ROUTES,
+    *server_actions.ROUTES,
+    *server_metadata.ROUTES,
 ]
 
 

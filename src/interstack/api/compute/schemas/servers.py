@@ -1,0 +1,204 @@
+"""Request bodies of servers (create, update) per microversion range, and their field types."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+ServerName = Annotated[str, Field(min_length=1, max_length=255)]
+MetaKey = Annotated[str, Field(min_length=1, max_length=255)]
+MetaValue = Annotated[str, Field(max_length=255)]
+Metadata = dict[MetaKey, MetaValue]
+Tag = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[^,/]*$")]
+Description = Annotated[str | None, Field(max_length=255)]
+Count = Annotated[int, Field(ge=1, le=1000)]
+
+
+def _ipv4(value: str) -> str:
+    if value:
+        ipaddress.IPv4Address(value)
+    return value
+
+
+def _ipv6(value: str) -> str:
+    if value:
+        ipaddress.IPv6Address(value)
+    return value
+
+
+#: ``accessIPv4``/``accessIPv6``: an address of that version, or empty
+AccessIPv4 = Annotated[str, AfterValidator(_ipv4)]
+AccessIPv6 = Annotated[str, AfterValidator(_ipv6)]
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def no_outer_spaces(value: str | None) -> str | None:
+    if value is not None and value != value.strip():
+        raise ValueError("leading and trailing whitespace is not allowed")
+    return value
+
+
+def check_uuid(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a valid UUID") from None
+    return value
+
+
+def check_uuid_or_none(value: str) -> str | None:
+    """``value`` if it is a UUID, else None."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    return value
+
+
+class RequestedNetwork(Closed):
+    uuid: str | None = None
+    port: str | None = None
+    fixed_ip: str | None = None
+    tag: Annotated[str | None, Field(max_length=60)] = None
+
+    @field_validator("uuid", "port")
+    @classmethod
+    def _uuid(cls, value: str | None) -> str | None:
+        return check_uuid(value, "network or port id")
+
+    @field_validator("fixed_ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_address(value)
+        return value
+
+
+class SecurityGroupName(Closed):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class BlockDevice(Closed):
+    """One ``block_device_mapping_v2`` entry; only image -> local boot disks are served."""
+
+    boot_index: int | str | None = None
+    uuid: str | None = None
+    source_type: Literal["image", "volume", "snapshot", "blank"] | None = None
+    destination_type: Literal["local", "volume"] | None = None
+    delete_on_termination: bool = False
+    volume_size: int | str | None = None
+    device_name: str | None = None
+    device_type: str | None = None
+    disk_bus: str | None = None
+    guest_format: str | None = None
+    no_device: bool | None = None
+    tag: str | None = None
+    volume_type: str | None = None
+
+
+class NewServer(Closed):
+    """``server`` of ``POST /servers`` at 2.1."""
+
+    name: ServerName
+    imageRef: str = ""  # noqa: N815 - Nova's field name
+    flavorRef: str | int  # noqa: N815
+    adminPass: str | None = None  # noqa: N815
+    metadata: Metadata = Field(default_factory=dict)
+    networks: list[RequestedNetwork] | None = None
+    disk_config: Literal["AUTO", "MANUAL"] = Field(default="MANUAL", alias="OS-DCF:diskConfig")
+    accessIPv4: AccessIPv4 | None = None  # noqa: N815
+    accessIPv6: AccessIPv6 | None = None  # noqa: N815
+    security_groups: list[SecurityGroupName] = Field(default_factory=list)
+    user_data: Annotated[str | None, Field(max_length=65535)] = None
+    key_name: Annotated[str | None, Field(min_length=1, max_length=255)] = None
+    availability_zone: Annotated[str | None, Field(min_length=1, max_length=255)] = None
+    config_drive: bool | None = None
+    block_device_mapping_v2: list[BlockDevice] | None = None
+    min_count: Count = 1
+    max_count: Count = 1
+    return_reservation_id: bool = False
+    personality: list[dict[str, Any]] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str | None:
+        return no_outer_spaces(value)
+
+
+class NewServerV219(NewServer):
+    description: Description = None
+
+
+class NewServerV237(NewServerV219):
+    """2.37: ``networks`` is required and may be ``auto`` or ``none``."""
+
+    networks: list[RequestedNetwork] | Literal["auto", "none"]  # type: ignore[assignment]
+
+
+class NewServerV252(NewServerV237):
+    tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
+
+
+class NewServerV257(NewServerV252):
+    """2.57 drops ``personality`` (file injection)."""
+
+    personality: None = Field(default=None, exclude=True)
+
+    @field_validator("personality", mode="before")
+    @classmethod
+    def _gone(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError("personality is not supported from microversion 2.57 on")
+
+
+class ServerCreate(Closed):
+    server: NewServer
+    scheduler_hints: dict[str, Any] | None = Field(default=None, alias="os:scheduler_hints")
+
+
+class ServerCreateV219(ServerCreate):
+    server: NewServerV219
+
+
+class ServerCreateV237(ServerCreate):
+    server: NewServerV237
+
+
+class ServerCreateV252(ServerCreate):
+    server: NewServerV252
+
+
+class ServerCreateV257(ServerCreate):
+    server: NewServerV257
+
+
+class ServerChange(Closed):
+    name: ServerName | None = None
+    accessIPv4: AccessIPv4 | None = None  # noqa: N815
+    accessIPv6: AccessIPv6 | None = None  # noqa: N815
+    disk_config: Literal["AUTO", "MANUAL"] | None = Field(default=None, alias="OS-DCF:diskConfig")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return no_outer_spaces(value)
+
+
+class ServerChangeV219(ServerChange):
+    description: Description = None
+
+
+class ServerUpdate(Closed):
+    server: ServerChange
+
+
+class ServerUpdateV219(Closed):
+    server: ServerChangeV219

@@ -1,0 +1,122 @@
+"""A gateway whose sim region boots servers quickly, members of projects of their own, and a
+Nova client for raw HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, client, new_member
+
+REGION = "RegionOne"
+#: any UUID boots while the image service is not served (interim stand-in)
+IMAGE = "6ab4b3b2-9f3e-4a5c-9e0d-1b2c3d4e5f60"
+OTHER_IMAGE = "0c2f7a9e-1d3b-4c5a-8e6f-7a8b9c0d1e2f"
+FAST_SIM = {
+    "regions": [
+        {
+            "name": REGION,
+            "backend": "sim",
+            "settings": {"boot_delay_seconds": 0.2, "action_delay_seconds": 0.1},
+        }
+    ]
+}
+
+
+@pytest.fixture(scope="session")
+def compute_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    """One gateway for the server tests; each module works in projects of its own."""
+    served = ServedGateway(tmp_path_factory.mktemp("servers") / "data", config=FAST_SIM).start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def admin_http(compute_gateway: ServedGateway) -> Iterator[httpx.Client]:
+    with client(compute_gateway, compute_gateway.token("interstack-admin")) as admin:
+        yield admin
+
+
+@pytest.fixture(scope="module")
+def member(admin_http: httpx.Client) -> Member:
+    return new_member(admin_http)
+
+
+@pytest.fixture(scope="module")
+def other_member(admin_http: httpx.Client) -> Member:
+    return new_member(admin_http)
+
+
+def nova(gateway: ServedGateway, token: str, version: str = "2.79") -> httpx.Client:
+    """An HTTP client for the region's compute endpoint at one microversion."""
+    return httpx.Client(
+        base_url=f"{gateway.url}/{REGION}/compute/v2.1",
+        headers={"X-Auth-Token": token, "OpenStack-API-Version": f"compute {version}"},
+        timeout=30,
+    )
+
+
+@pytest.fixture(scope="module")
+def api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
+    with nova(compute_gateway, member.token(compute_gateway)) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def admin_api(compute_gateway: ServedGateway) -> Iterator[httpx.Client]:
+    with nova(compute_gateway, compute_gateway.token("interstack-admin")) as http:
+        yield http
+
+
+def eventually(probe: Callable[[], Any], done: Callable[[Any], bool], what: str) -> Any:
+    """Poll ``probe`` until ``done`` holds; fail naming ``what`` after a generous deadline."""
+    deadline = time.monotonic() + 60
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if done(last):
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}; last seen: {last}")
+
+
+def server_of(api: httpx.Client, server_id: str) -> dict[str, Any]:
+    response = api.get(f"/servers/{server_id}")
+    assert response.status_code == 200, response.text
+    server: dict[str, Any] = response.json()["server"]
+    return server
+
+
+def wait_status(api: httpx.Client, server_id: str, status: str) -> dict[str, Any]:
+    found: dict[str, Any] = eventually(
+        lambda: server_of(api, server_id),
+        lambda s: s["status"] == status and s["OS-EXT-STS:task_state"] is None,
+        f"server {server_id} to be {status}",
+    )
+    return found
+
+
+def wait_gone(api: httpx.Client, server_id: str) -> None:
+    eventually(
+        lambda: api.get(f"/servers/{server_id}").status_code,
+        lambda code: code == 404,
+        f"server {server_id} to be deleted",
+    )
+
+
+def boot(api: httpx.Client, name: str, **extra: Any) -> str:
+    """Create a server and return its id (not waiting for ACTIVE)."""
+    body = {"name": name, "flavorRef": "1", "imageRef": IMAGE, "networks": "none", **extra}
+    response = api.post("/servers", json={"server": body})
+    assert response.status_code == 202, response.text
+    server_id: str = response.json()["server"]["id"]
+    return server_id
+
+
+def boot_active(api: httpx.Client, name: str, **extra: Any) -> dict[str, Any]:
+    return wait_status(api, boot(api, name, **extra), "ACTIVE")
