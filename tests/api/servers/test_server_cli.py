@@ -1,0 +1,94 @@
+"""Servers driven by the ``openstack`` CLI (as a subprocess) against the served gateway."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.servers.conftest import boot_active, nova, wait_gone, wait_status
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+
+CLOUD = "interstack"
+
+
+@pytest.fixture(scope="module")
+def demo_api(compute_gateway: ServedGateway) -> Iterator[httpx.Client]:
+    with nova(compute_gateway, compute_gateway.token(CLOUD)) as http:
+        yield http
+
+
+def cli_json(gateway: ServedGateway, *args: str) -> Any:
+    return json.loads(gateway.cli(CLOUD, *args, "-f", "json").stdout)
+
+
+@pytest.fixture
+def server(demo_api: httpx.Client) -> Iterator[dict[str, Any]]:
+    booted = boot_active(demo_api, unique("cli"))
+    yield booted
+    if demo_api.get(f"/servers/{booted['id']}").status_code == 200:
+        demo_api.delete(f"/servers/{booted['id']}")
+        wait_gone(demo_api, booted["id"])
+
+
+def test_list_long_and_show(compute_gateway: ServedGateway, server: dict[str, Any]) -> None:
+    listed = cli_json(compute_gateway, "server", "list", "--long")
+    (row,) = [r for r in listed if r["ID"] == server["id"]]
+    assert (row["Name"], row["Status"]) == (server["name"], "ACTIVE")
+    assert row["Flavor"] == "m1.tiny"  # the embedded flavor (2.47+) names it
+    assert row["Power State"] == 1  # machine-readable: RUNNING
+    shown = cli_json(compute_gateway, "server", "show", server["id"])
+    assert shown["status"] == "ACTIVE"
+    assert shown["OS-EXT-STS:vm_state"] == "active"
+    assert shown["flavor"]["original_name"] == "m1.tiny"
+
+
+def test_power_lock_and_properties(
+    compute_gateway: ServedGateway, demo_api: httpx.Client, server: dict[str, Any]
+) -> None:
+    sid = server["id"]
+    compute_gateway.cli(CLOUD, "server", "stop", sid)
+    wait_status(demo_api, sid, "SHUTOFF")
+    compute_gateway.cli(CLOUD, "server", "start", sid)
+    wait_status(demo_api, sid, "ACTIVE")
+    compute_gateway.cli(CLOUD, "server", "reboot", "--hard", "--wait", sid)
+    for action, status in (
+        ("pause", "PAUSED"),
+        ("unpause", "ACTIVE"),
+        ("suspend", "SUSPENDED"),
+        ("resume", "ACTIVE"),
+    ):
+        compute_gateway.cli(CLOUD, "server", action, sid)
+        assert wait_status(demo_api, sid, status)["status"] == status
+
+    compute_gateway.cli(CLOUD, "server", "lock", "--reason", "cli test", sid)
+    refused = compute_gateway.cli(CLOUD, "server", "stop", sid, check=False)
+    assert refused.returncode != 0
+    assert "is locked" in refused.stderr
+    compute_gateway.cli(CLOUD, "server", "unlock", sid)
+
+    compute_gateway.cli(CLOUD, "server", "set", "--property", "tier=web", sid)
+    shown = cli_json(compute_gateway, "server", "show", sid)
+    assert shown["properties"] == {"tier": "web"}
+    compute_gateway.cli(CLOUD, "server", "unset", "--property", "tier", sid)
+    assert cli_json(compute_gateway, "server", "show", sid)["properties"] == {}
+
+
+def test_resize_confirm_console_and_delete(
+    compute_gateway: ServedGateway, demo_api: httpx.Client, server: dict[str, Any]
+) -> None:
+    sid = server["id"]
+    compute_gateway.cli(CLOUD, "server", "resize", "--flavor", "m1.small", "--wait", sid)
+    wait_status(demo_api, sid, "VERIFY_RESIZE")
+    compute_gateway.cli(CLOUD, "server", "resize", "confirm", sid)
+    assert wait_status(demo_api, sid, "ACTIVE")["flavor"]["original_name"] == "m1.small"
+
+    log = compute_gateway.cli(CLOUD, "console", "log", "show", "--lines", "1", sid).stdout
+    assert len(log.strip().splitlines()) == 1
+
+    compute_gateway.cli(CLOUD, "server", "delete", "--wait", sid)
+    assert demo_api.get(f"/servers/{sid}").status_code == 404
