@@ -194,6 +194,22 @@ def test_a_server_is_resized_running_and_stopped(backend: Backend) -> None:
     )
 
 
+@pytest.mark.requires("compute", "server_snapshots", "images")
+def test_a_server_is_captured_as_image_data(backend: Backend) -> None:
+    server = boot_active(backend)
+    image_id = gid()
+    stored = backend.compute.snapshot_server(server.ref, image_id)
+    assert (stored.gateway_id, stored.size > 0) == (image_id, True)
+    stream = backend.image.open_image(stored.ref)
+    try:
+        captured = b"".join(stream)
+    finally:
+        stream.close()
+    assert hashlib.sha256(captured).hexdigest() == stored.sha256
+    assert backend.compute.get_server(server.ref).status is ServerStatus.ACTIVE
+    backend.image.delete_image(stored.ref)
+
+
 @pytest.mark.requires("compute", "console_output")
 def test_console_output_is_text_and_can_be_limited(backend: Backend) -> None:
     server = boot_active(backend)

@@ -26,6 +26,8 @@ class Capabilities:
     suspend: bool = False
     console_output: bool = False
     resize: bool = False
+    #: a server's disk can be captured as an image (Nova's ``createImage``)
+    server_snapshots: bool = False
     networks: bool = False
     floating_ips: bool = False
     security_groups: bool = False

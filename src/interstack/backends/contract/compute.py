@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from interstack.backends.contract.common import NativeRef
+from interstack.backends.contract.storage import ImageInfo
 from interstack.errors import NotSupported
 
 
@@ -119,6 +120,15 @@ class ComputeDriver(abc.ABC):
         (the default for backends that cannot resize).
         """
         raise NotSupported(f"server {ref}: this backend cannot resize servers")
+
+    def snapshot_server(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
+        """Capture the server's disk as image data, stored as ``ImageDriver.store_image``
+        stores it (usable as ``ServerSpec.image`` once this returns).
+
+        The server keeps running. If this raises, nothing is left behind. Raises
+        ``NotSupported`` without the ``server_snapshots`` capability (the default).
+        """
+        raise NotSupported(f"server {ref}: this backend cannot capture server images")
 
     @abc.abstractmethod
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:

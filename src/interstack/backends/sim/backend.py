@@ -32,10 +32,10 @@ class SimBackend(Backend):
         self._capabilities = self.settings.capabilities
         state = SimState(context.db, context.region)
         caps = self._capabilities
-        self._compute = SimCompute(state, self.settings, caps)
+        self._image = SimImages(state, self.settings, caps, context.data_dir / "images")
+        self._compute = SimCompute(state, self.settings, caps, self._image)
         self._network = SimNetwork(state, self.settings, caps)
         self._block_storage = SimBlockStorage(state, self.settings, caps)
-        self._image = SimImages(state, self.settings, caps, context.data_dir / "images")
         self._object_store = SimObjectStore(
             state, self.settings, caps, context.data_dir / "objects"
         )

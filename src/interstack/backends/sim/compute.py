@@ -6,6 +6,8 @@ from interstack.backends.contract import (
     Capabilities,
     ComputeDriver,
     FlavorSpec,
+    ImageDriver,
+    ImageInfo,
     NativeRef,
     PowerAction,
     ServerInfo,
@@ -14,7 +16,7 @@ from interstack.backends.contract import (
 )
 from interstack.backends.sim.settings import SimOperation, SimSettings
 from interstack.backends.sim.state import Kind, SimState, ref
-from interstack.errors import BackendError, Conflict, NotSupported
+from interstack.errors import BackendError, Conflict, NotFound, NotSupported
 from interstack.store.models import SimResource
 
 S = ServerStatus
@@ -60,10 +62,17 @@ def _log(row: SimResource, *lines: str) -> None:
 
 
 class SimCompute(ComputeDriver):
-    def __init__(self, state: SimState, settings: SimSettings, capabilities: Capabilities) -> None:
+    def __init__(
+        self,
+        state: SimState,
+        settings: SimSettings,
+        capabilities: Capabilities,
+        images: ImageDriver,
+    ) -> None:
         self.state = state
         self.settings = settings
         self.capabilities = capabilities
+        self.images = images
 
     def _require(self, capability: str) -> None:
         if capability not in self.capabilities.names():
@@ -161,6 +170,24 @@ class SimCompute(ComputeDriver):
                 self.state.set(row, S.REBOOTING if current == S.ACTIVE else current)
                 self.state.schedule(row, current, delay)
             return _info(row)
+
+    def snapshot_server(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
+        """The simulated disk is the image the server booted from (or a line naming it)."""
+        self._require("server_snapshots")
+        with self.state.session() as session:
+            row = self.state.get(session, Kind.SERVER, ref)
+            base, name = row.data.get("image"), row.name
+            _log(row, f"sim: snapshot as image {image_gateway_id}")
+        try:
+            source = self.images.open_image(NativeRef(base)) if base else None
+        except NotFound:
+            source = None  # the image was deleted since the boot, as Glance allows
+        if source is None:
+            return self.images.store_image(image_gateway_id, [f"sim disk of {name}\n".encode()])
+        try:
+            return self.images.store_image(image_gateway_id, source)
+        finally:
+            source.close()
 
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:
         self._require("console_output")

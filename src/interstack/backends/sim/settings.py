@@ -46,6 +46,7 @@ FULL_CAPABILITIES = Capabilities(
     suspend=True,
     console_output=True,
     resize=True,
+    server_snapshots=True,
     networks=True,
     floating_ips=True,
     security_groups=True,
