@@ -30,7 +30,7 @@ from interstack.api.regional import register_faults
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
 from interstack.services.compute.bundle import ComputeServices
-from interstack.services.compute.interim import NoNetworking, UncheckedImages
+from interstack.services.compute.interim import NoNetworking
 from interstack.services.container import Services
 from interstack.services.identity.app_credentials import AppCredentialService
 from interstack.services.identity.assignments import AssignmentService
@@ -84,11 +84,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     assignments = AssignmentService(db)
     tasks = TaskQueue(db)
-    # INTERIM: NoNetworking/UncheckedImages until the network and image services land
-    compute = ComputeServices.build(db, backends, tasks, NoNetworking(), UncheckedImages())
-    compute.bootstrap()
     images = ImageService(db, backends)
     image_data = ImageDataService(images, settings.image_size_cap_bytes)
+    compute_images = ComputeImages(image_data)
+    # INTERIM: NoNetworking until the network service lands
+    compute = ComputeServices.build(
+        db, backends, tasks, NoNetworking(), images=compute_images, snapshots=compute_images
+    )
+    compute.bootstrap()
     services = Services(
         settings=settings,
         db=db,
@@ -110,7 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
         images=images,
         image_data=image_data,
         image_members=MemberService(db),
-        compute_images=ComputeImages(image_data),
+        compute_images=compute_images,
     )
     # the explicit table of task kinds -> handlers; compute, volume... services add theirs
     task_handlers: dict[str, TaskHandler] = {**compute.server_tasks.handlers()}

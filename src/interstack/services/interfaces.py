@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from interstack.backends.contract import ImageInfo as StoredImage
 from interstack.backends.contract import NativeRef
 from interstack.services.context import RequestContext
 
@@ -93,4 +94,34 @@ class BootImages(Protocol):
         NotFound (Nova answers 400 "Image ... could not be found") if not visible; BadRequest if
         it is not active.
         """
+        ...
+
+
+class SnapshotImage(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class ServerSnapshots(Protocol):
+    """Registers the image of a server's ``createImage``: a record at once, data later."""
+
+    def begin_snapshot(
+        self,
+        ctx: RequestContext,
+        region: str,
+        name: str,
+        *,
+        server_id: str,
+        base: BootImage | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> SnapshotImage:
+        """A private image of the caller's project, not yet usable; its id answers the call."""
+        ...
+
+    def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> object:
+        """Activate the image with the data the backend stored for it."""
+        ...
+
+    def abandon_snapshot(self, region: str, image_id: str) -> None:
+        """The snapshot failed: remove the image record and any data."""
         ...

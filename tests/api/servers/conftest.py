@@ -14,7 +14,7 @@ from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member
 
 REGION = "RegionOne"
-#: any UUID boots while the image service is not served (interim stand-in)
+#: public images the gateway fixture uploads, with these ids
 IMAGE = "6ab4b3b2-9f3e-4a5c-9e0d-1b2c3d4e5f60"
 OTHER_IMAGE = "0c2f7a9e-1d3b-4c5a-8e6f-7a8b9c0d1e2f"
 FAST_SIM = {
@@ -32,8 +32,33 @@ FAST_SIM = {
 def compute_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     """One gateway for the server tests; each module works in projects of its own."""
     served = ServedGateway(tmp_path_factory.mktemp("servers") / "data", config=FAST_SIM).start()
+    with client(served, served.token("interstack-admin")) as admin:
+        for image_id, name in ((IMAGE, "cirros-sim"), (OTHER_IMAGE, "debian-sim")):
+            upload_image(served, admin, image_id, name)
     yield served
     served.stop()
+
+
+def upload_image(gateway: ServedGateway, admin: httpx.Client, image_id: str, name: str) -> None:
+    """A small public image, uploaded through Glance so that servers can boot from it."""
+    glance = f"{gateway.url}/{REGION}/image/v2/images"
+    created = admin.post(
+        glance,
+        json={
+            "id": image_id,
+            "name": name,
+            "disk_format": "qcow2",
+            "container_format": "bare",
+            "visibility": "public",
+        },
+    )
+    assert created.status_code == 201, created.text
+    uploaded = admin.put(
+        f"{glance}/{image_id}/file",
+        content=f"{name} disk\n".encode() * 64,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert uploaded.status_code == 204, uploaded.text
 
 
 @pytest.fixture(scope="module")

@@ -215,3 +215,42 @@ def test_instance_action_events(
     assert "traceback" in as_admin.json()["instanceAction"]["events"][0]
     missing = api.get(f"/servers/{sid}/os-instance-actions/req-nope")
     assert missing.status_code == 404
+
+
+def test_create_image_registers_a_snapshot_in_glance(
+    compute_gateway: ServedGateway, member: Member, api: httpx.Client, server: dict[str, Any]
+) -> None:
+    sid = server["id"]
+    response = act(api, sid, "createImage", {"name": "snap-245", "metadata": {"purpose": "t"}})
+    assert response.status_code == 202, response.text
+    image_id = response.json()["image_id"]
+    token = member.token(compute_gateway)
+    glance = f"{compute_gateway.url}/RegionOne/image/v2/images/{image_id}"
+    headers = {"X-Auth-Token": token}
+    image = wait_image_active(glance, headers)
+    assert image["name"] == "snap-245"
+    assert image["image_type"] == "snapshot"
+    assert image["instance_uuid"] == sid
+    assert image["purpose"] == "t"
+    assert image["visibility"] == "private"
+    actions = api.get(f"/servers/{sid}/os-instance-actions").json()["instanceActions"]
+    assert actions[0]["action"] == "createImage"
+    assert wait_status(api, sid, "ACTIVE")["OS-EXT-STS:task_state"] is None
+
+    with nova(compute_gateway, token, "2.44") as old:
+        located = old.post(f"/servers/{sid}/action", json={"createImage": {"name": "snap-244"}})
+    assert located.status_code == 202, located.text
+    location = located.headers["Location"]
+    assert location.startswith(f"{compute_gateway.url}/RegionOne/image/v2/images/")
+    wait_image_active(location, headers)
+
+
+def wait_image_active(url: str, headers: dict[str, str]) -> dict[str, Any]:
+    from tests.api.servers.conftest import eventually
+
+    image: dict[str, Any] = eventually(
+        lambda: httpx.get(url, headers=headers, timeout=30).json(),
+        lambda body: body.get("status") == "active",
+        f"image {url} to become active",
+    )
+    return image

@@ -92,3 +92,41 @@ def test_resize_confirm_console_and_delete(
 
     compute_gateway.cli(CLOUD, "server", "delete", "--wait", sid)
     assert demo_api.get(f"/servers/{sid}").status_code == 404
+
+
+def test_create_wait_image_create_rebuild_and_delete(
+    compute_gateway: ServedGateway, demo_api: httpx.Client
+) -> None:
+    name = unique("cli-made")
+    created = cli_json(
+        compute_gateway,
+        "server",
+        "create",
+        "--image",
+        "cirros-sim",
+        "--flavor",
+        "m1.tiny",
+        "--nic",
+        "none",
+        "--property",
+        "made=cli",
+        "--wait",
+        name,
+    )
+    assert created["status"] == "ACTIVE"
+    assert created["properties"] == {"made": "cli"}
+    sid = created["id"]
+
+    snapshot = cli_json(
+        compute_gateway, "server", "image", "create", "--name", f"{name}-snap", "--wait", sid
+    )
+    assert snapshot["status"] == "active"
+    assert snapshot["name"] == f"{name}-snap"
+
+    compute_gateway.cli(CLOUD, "server", "rebuild", "--image", "debian-sim", "--wait", sid)
+    shown = cli_json(compute_gateway, "server", "show", sid)
+    assert shown["image"].startswith("debian-sim")
+
+    compute_gateway.cli(CLOUD, "server", "delete", "--wait", sid)
+    compute_gateway.cli(CLOUD, "image", "delete", snapshot["id"])
+    assert demo_api.get(f"/servers/{sid}").status_code == 404

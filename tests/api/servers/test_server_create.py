@@ -9,9 +9,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.servers.conftest import IMAGE, boot, boot_active, nova, wait_gone
+from tests.api.servers.conftest import (
+    IMAGE,
+    boot,
+    boot_active,
+    nova,
+    upload_image,
+    wait_gone,
+)
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member
+from tests.support.identity import Member, client
 
 
 def test_create_answers_202_with_location_and_boots_to_active(api: httpx.Client) -> None:
@@ -69,6 +76,11 @@ def _names(api: httpx.Client) -> list[str]:
         ({"min_count": 3, "max_count": 2}, 400, "min_count must be <= max_count"),
         ({"min_count": 11, "max_count": 11}, 403, "Quota exceeded for instances"),
         ({"imageRef": "not-a-uuid"}, 400, "Invalid imageRef provided."),
+        (
+            {"imageRef": "5e1c0a77-0000-4000-8000-00000000dead"},
+            400,
+            "Image 5e1c0a77-0000-4000-8000-00000000dead could not be found.",
+        ),
         ({"networks": [{"uuid": "nope"}]}, 400, "not a valid UUID"),
         ({"name": " padded "}, 400, "whitespace"),
         ({"flavorRef": "1", "bogus": 1}, 400, "bogus"),
@@ -221,6 +233,8 @@ def test_a_failed_boot_ends_in_error_with_a_fault(tmp_path: Any, admin_http: htt
     }
     gateway = ServedGateway(tmp_path / "data", config=config).start()
     try:
+        with client(gateway, gateway.token("interstack-admin")) as admin:
+            upload_image(gateway, admin, IMAGE, "cirros-sim")
         with nova(gateway, gateway.token("interstack")) as api:
             server_id = boot(api, "doomed-1")
             from tests.api.servers.conftest import wait_status

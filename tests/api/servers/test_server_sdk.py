@@ -104,6 +104,10 @@ def test_lock_rebuild_resize_and_console(conn: Any, server: Any) -> None:
     output = compute.get_server_console_output(server, length=1)["output"]
     assert len(output.splitlines()) == 1
 
+    image = compute.create_server_image(server, unique("sdk-snap"), wait=True, timeout=60)
+    assert conn.image.get_image(image.id).status == "active"
+    conn.image.delete_image(image.id)
+
 
 def test_metadata_and_tags(conn: Any, server: Any) -> None:
     compute = conn.compute

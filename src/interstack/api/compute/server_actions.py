@@ -33,6 +33,7 @@ Model = TypeVar("Model", bound=BaseModel)
 
 V2_1 = APIVersion(2, 1)
 V2_19 = APIVersion(2, 19)
+V2_45 = APIVersion(2, 45)
 V2_54 = APIVersion(2, 54)
 V2_57 = APIVersion(2, 57)
 V2_73 = APIVersion(2, 73)
@@ -139,6 +140,18 @@ def revert_resize(call: ActionCall) -> Response:
     return _accepted()
 
 
+def create_image(call: ActionCall) -> Response:
+    """202; the new image's id in the body from 2.45, in a ``Location`` header before."""
+    body = call.body(schemas.CreateImage)
+    image_id = call.services.compute.server_actions.create_image(
+        call.caller, call.region, call.server_id, body.name, body.metadata
+    )
+    if call.version >= V2_45:
+        return json_response({"image_id": image_id}, 202)
+    glance = call.services.catalog.url_for("image", call.region)
+    return empty_response(202, headers={"Location": f"{glance}/v2/images/{image_id}"})
+
+
 def console_output(call: ActionCall) -> Response:
     length = call.body(schemas.ConsoleOutput).length
     output = call.services.compute.server_actions.console_output(
@@ -176,6 +189,7 @@ ACTIONS: dict[str, Callable[[ActionCall], Response]] = {
     "resize": resize,
     "confirmResize": confirm_resize,
     "revertResize": revert_resize,
+    "createImage": create_image,
     "os-getConsoleOutput": console_output,
     "addSecurityGroup": add_security_group,
     "removeSecurityGroup": remove_security_group,

@@ -195,6 +195,22 @@ class ServerBoot:
         if allowed >= 0 and len(metadata) > allowed:
             raise QuotaExceeded(f"Maximum number of metadata items exceeds {allowed}")
 
+    def _allocate(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        request: BootRequest,
+        groups: Sequence[str],
+    ) -> list[ServerPort]:
+        """The server's ports; an unknown network, port or group is Nova's 400, not a 404."""
+        try:
+            return self.networking.allocate_for_server(
+                ctx, region, server_id, request.networks, groups
+            )
+        except NotFound as exc:
+            raise BadRequest(exc.message) from exc
+
     # -- create ------------------------------------------------------------------------------
 
     def create(self, ctx: RequestContext, region: str, request: BootRequest) -> BootResult:
@@ -223,9 +239,7 @@ class ServerBoot:
         ports: dict[str, list[ServerPort]] = {}
         try:
             for server_id in server_ids:
-                ports[server_id] = self.networking.allocate_for_server(
-                    ctx, region, server_id, request.networks, groups
-                )
+                ports[server_id] = self._allocate(ctx, region, server_id, request, groups)
             reservation_id = new_reservation_id()
             with self.db.session() as session:
                 # counted again where the rows are written: a concurrent create may have won

@@ -12,7 +12,7 @@ from interstack.services.compute.server_actions import ServerActions
 from interstack.services.compute.server_metadata import ServerMetadata
 from interstack.services.compute.server_tasks import ServerTasks
 from interstack.services.compute.servers import ServerService
-from interstack.services.interfaces import BootImages, ServerNetworking
+from interstack.services.interfaces import BootImages, ServerNetworking, ServerSnapshots
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -39,7 +39,9 @@ class ComputeServices:
         regions: Regions,
         tasks: TaskQueue,
         networking: ServerNetworking,
+        *,
         images: BootImages,
+        snapshots: ServerSnapshots,
     ) -> ComputeServices:
         flavors, keypairs, quotas = FlavorService(db), KeypairService(db), QuotaService(db)
         return cls(
@@ -48,9 +50,11 @@ class ComputeServices:
             quotas=quotas,
             servers=ServerService(db, tasks, networking),
             boot=ServerBoot(db, regions, tasks, flavors, keypairs, quotas, networking, images),
-            server_actions=ServerActions(db, regions, tasks, flavors, keypairs, quotas, images),
+            server_actions=ServerActions(
+                db, regions, tasks, flavors, keypairs, quotas, images, snapshots
+            ),
             server_metadata=ServerMetadata(db, quotas),
-            server_tasks=ServerTasks(db, regions, networking),
+            server_tasks=ServerTasks(db, regions, networking, snapshots),
         )
 
     def bootstrap(self) -> None:

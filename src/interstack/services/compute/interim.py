@@ -1,7 +1,7 @@
-"""INTERIM stand-ins for the network and image services, until those land.
+"""INTERIM stand-in for the network service, until it lands.
 
-Replace them in ``app.py`` with the real services (they implement the same protocols of
-``services/interfaces.py``). They create nothing: no ports, no image store.
+Replace it in ``app.py`` with the real service (it implements the same protocol of
+``services/interfaces.py``). It creates nothing: no ports.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Literal
 
 from interstack.errors import BadRequest
 from interstack.services.context import RequestContext
-from interstack.services.interfaces import BootImage, RequestedNetwork, ServerAddress, ServerPort
+from interstack.services.interfaces import RequestedNetwork, ServerAddress, ServerPort
 
 
 class NoNetworking:
@@ -36,19 +36,3 @@ class NoNetworking:
         self, region: str, server_ids: Sequence[str]
     ) -> Mapping[str, Sequence[ServerAddress]]:
         return {}
-
-
-class UncheckedImages:
-    """INTERIM: any image id is bootable; the backend gets no image reference."""
-
-    def image_for_boot(self, ctx: RequestContext, region: str, image_id: str) -> BootImage:
-        return BootImage(
-            id=image_id,
-            name=image_id,
-            min_disk_gb=0,
-            min_ram_mb=0,
-            size_bytes=None,
-            disk_format=None,
-            container_format=None,
-            native_ref=None,
-        )

@@ -31,7 +31,7 @@ from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import Flavor, Server
-from interstack.services.compute.server_tasks import POWER, REBUILD, RESIZE
+from interstack.services.compute.server_tasks import POWER, REBUILD, RESIZE, SNAPSHOT
 from interstack.services.compute.state import (
     SOFT_REBOOT,
     TaskState,
@@ -39,7 +39,7 @@ from interstack.services.compute.state import (
     check_state,
 )
 from interstack.services.context import RequestContext
-from interstack.services.interfaces import BootImages
+from interstack.services.interfaces import BootImage, BootImages, ServerSnapshots
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -114,7 +114,9 @@ class ServerActions:
         keypairs: KeypairService,
         quotas: QuotaService,
         images: BootImages,
+        snapshots: ServerSnapshots,
     ) -> None:
+        self.snapshots = snapshots
         self.db = db
         self.regions = regions
         self.tasks = tasks
@@ -301,6 +303,62 @@ class ServerActions:
             )
             payload = {"action_id": action_id, "flavor": dict(row.old_flavor), "revert": True}
             self.tasks.enqueue(RESIZE, region, row.id, payload, session=session)
+
+    # -- createImage -------------------------------------------------------------------------
+
+    def create_image(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        name: str,
+        metadata: Mapping[str, str],
+    ) -> str:
+        """Register a private image of the server at once and capture the disk into it in a
+        task; returns the image id."""
+        with self.db.session() as session:
+            row = visible_row(session, ctx, region, server_id)
+            check_state("createImage", row.id, row.vm_state, row.task_state)
+            self.regions.require(region, "server_snapshots")
+            self._ready(row)
+            base_id = row.image_id
+        image = self.snapshots.begin_snapshot(
+            ctx,
+            region,
+            name,
+            server_id=server_id,
+            base=self._base_image(ctx, region, base_id),
+            metadata=metadata,
+        )
+        try:
+            with self.db.session() as session:
+                row = visible_row(session, ctx, region, server_id)
+                check_state("createImage", row.id, row.vm_state, row.task_state)
+                action_id = self._start(
+                    session,
+                    ctx,
+                    row,
+                    "createImage",
+                    "compute_snapshot_instance",
+                    TaskState.IMAGE_SNAPSHOT,
+                )
+                payload = {"action_id": action_id, "image_id": image.id}
+                self.tasks.enqueue(SNAPSHOT, region, row.id, payload, session=session)
+        except BaseException:
+            self.snapshots.abandon_snapshot(region, image.id)
+            raise
+        return image.id
+
+    def _base_image(
+        self, ctx: RequestContext, region: str, image_id: str | None
+    ) -> BootImage | None:
+        """The server's image, for the formats the snapshot inherits (gone is fine)."""
+        if image_id is None:
+            return None
+        try:
+            return self.images.image_for_boot(ctx, region, image_id)
+        except (NotFound, BadRequest):
+            return None
 
     # -- console, security groups ------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from interstack.backends.contract import (
 from interstack.errors import BackendError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.state import PowerState, TaskState, VmState
-from interstack.services.interfaces import ServerNetworking
+from interstack.services.interfaces import ServerNetworking, ServerSnapshots
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.store import Database
@@ -37,6 +37,7 @@ DELETE = "compute.server.delete"
 POWER = "compute.server.power"
 RESIZE = "compute.server.resize"
 REBUILD = "compute.server.rebuild"
+SNAPSHOT = "compute.server.snapshot"
 
 #: how often a task looks at a server that is still changing
 POLL_SECONDS = 0.5
@@ -118,10 +119,17 @@ def _settle(row: ServerRow, info: ServerInfo) -> None:
 class ServerTasks:
     """The handlers of the server task kinds, for the app's explicit handler table."""
 
-    def __init__(self, db: Database, regions: Regions, networking: ServerNetworking) -> None:
+    def __init__(
+        self,
+        db: Database,
+        regions: Regions,
+        networking: ServerNetworking,
+        snapshots: ServerSnapshots,
+    ) -> None:
         self.db = db
         self.regions = regions
         self.networking = networking
+        self.snapshots = snapshots
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -130,6 +138,7 @@ class ServerTasks:
             POWER: TaskHandler(self.power, self.action_failed),
             RESIZE: TaskHandler(self.resize, self.action_failed),
             REBUILD: TaskHandler(self.rebuild, self.to_error),
+            SNAPSHOT: TaskHandler(self.snapshot, self.snapshot_failed),
         }
 
     # -- shared ------------------------------------------------------------------------------
@@ -381,3 +390,26 @@ class ServerTasks:
 
     def _rebuild_stopped(self, task: Task) -> Step:
         return self._wait_settled(task, frozenset({ServerStatus.STOPPED}), lambda _r: None)
+
+    # -- snapshot (createImage) --------------------------------------------------------------
+
+    def snapshot(self, task: Task) -> RetryAfter | None:
+        """Capture the disk into the image ``createImage`` registered, then activate it."""
+        image_id = str(task.payload["image_id"])
+        ref = self._native_ref(task)
+        if ref is None:
+            raise BackendError("the server is gone from the backend; no image was taken")
+        stored = self.regions.backend(task.region).compute.snapshot_server(ref, image_id)
+        self.snapshots.finish_snapshot(task.region, image_id, stored)
+        with self.db.session() as session:
+            row = session.get(ServerRow, task.resource_id)
+            if row is not None and row.task_state == TaskState.IMAGE_SNAPSHOT:
+                row.task_state = None
+                touch(row)
+            finish_action(session, task.payload.get("action_id"), "Success")
+        return None
+
+    def snapshot_failed(self, task: Task, error: str) -> None:
+        """No image is left of a failed snapshot; the server goes on as it was."""
+        self.snapshots.abandon_snapshot(task.region, str(task.payload["image_id"]))
+        self.action_failed(task, error)
