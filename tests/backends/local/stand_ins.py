@@ -84,8 +84,11 @@ class StandIn:
             timeout=30,
         )
 
-    def pings(self, address: str, source: str | None = None) -> bool:
-        argv = ["busybox", "ping", "-c", "1", "-W", "1"]
+    def pings(self, address: str, source: str | None = None, patience: int = 3) -> bool:
+        """Whether ``address`` answers an echo request within ``patience`` seconds (one
+        request a second). Checks that expect silence pass ``patience=1``."""
+        family = "-6" if ":" in address else "-4"
+        argv = ["busybox", "ping", family, "-c", "1", "-W", "1", "-w", str(patience)]
         if source is not None:
             argv += ["-I", source]
         return self.run(*argv, address).returncode == 0
@@ -102,7 +105,7 @@ class StandIn:
         assert server.stdout.readline().strip() == "listening"
         self._servers.append(server)
 
-    def connect(self, address: str, port: int, timeout: float = 1.0) -> str:
+    def connect(self, address: str, port: int, timeout: float = 3.0) -> str:
         """What a TCP client in this namespace reads from ``address:port`` ('failed: ...'
         when it cannot connect)."""
         done = self.run(sys.executable, "-c", CLIENT, address, str(port), str(timeout))
@@ -116,7 +119,7 @@ class StandIn:
 
 
 def host_connect(
-    address: str, port: int, timeout: float = 1.0, accept: socket.socket | None = None
+    address: str, port: int, timeout: float = 3.0, accept: socket.socket | None = None
 ) -> str:
     """What a TCP client on the host reads from ``address:port``; with ``accept``, the
     listener is the test's own: 'accepted' once it took the connection."""

@@ -129,7 +129,7 @@ def test_networks_are_isolated_until_a_router_joins_them(lab: Lab) -> None:
     _, a = lab.port(net1, sub1, "10.91.2.11", (group,), plug_as="a")
     _, b = lab.port(net2, sub2, "10.91.3.11", (group,), plug_as="b")
     assert a is not None and b is not None
-    assert not a.pings("10.91.3.11")
+    assert not a.pings("10.91.3.11", patience=1)
 
     router = lab.driver.create_router(RouterSpec(str(uuid.uuid4()), "r", "project"))
     lab.driver.add_router_interface(router, sub1)
@@ -141,7 +141,7 @@ def test_networks_are_isolated_until_a_router_joins_them(lab: Lab) -> None:
         lab.driver.delete_router(router)
 
     lab.driver.remove_router_interface(router, sub2)
-    assert not a.pings("10.91.3.11")
+    assert not a.pings("10.91.3.11", patience=1)
     lab.driver.remove_router_interface(router, sub1)
     lab.driver.delete_router(router)
     lab.driver.delete_router(router)  # gone already: fine
@@ -158,7 +158,7 @@ def test_security_group_opens_a_port_by_rule_and_by_remote_group(lab: Lab) -> No
     assert server is not None and member is not None and stranger is not None
     server.serve_tcp(8080)
 
-    assert member.connect("10.91.4.10", 8080).startswith("failed")
+    assert member.connect("10.91.4.10", 8080, timeout=1).startswith("failed")
 
     tcp_8080 = SecurityGroupRule(INGRESS, protocol="tcp", port_min=8080, port_max=8080)
     lab.driver.set_security_group_rules(closed, (ALL_EGRESS, tcp_8080))
@@ -170,13 +170,32 @@ def test_security_group_opens_a_port_by_rule_and_by_remote_group(lab: Lab) -> No
     )
     lab.driver.set_security_group_rules(closed, (ALL_EGRESS, from_clients))
     assert member.connect("10.91.4.10", 8080) == "hello from ist-srv"
-    assert stranger.connect("10.91.4.10", 8080).startswith("failed")
+    assert stranger.connect("10.91.4.10", 8080, timeout=1).startswith("failed")
 
     # a port's groups can change while it runs
     lab.driver.update_port_security_groups(server_port, (others,))
-    assert member.connect("10.91.4.10", 8080).startswith("failed")
+    assert member.connect("10.91.4.10", 8080, timeout=1).startswith("failed")
     with pytest.raises(Conflict):
         lab.driver.delete_security_group(others)
+
+
+def test_ipv6_rules_and_addresses(lab: Lab) -> None:
+    net = lab.driver.create_network(NetworkSpec(str(uuid.uuid4()), "v6", "project"))
+    subnet = lab.driver.create_subnet(
+        SubnetSpec(str(uuid.uuid4()), net, "fd91:12::/64", "fd91:12::1", ip_version=6)
+    )
+    egress = (SecurityGroupRule(EGRESS, ethertype=4), SecurityGroupRule(EGRESS, ethertype=6))
+    group = lab.group(*egress)
+    _, a = lab.port(net, subnet, "fd91:12::11", (group,), plug_as="a6")
+    _, b = lab.port(net, subnet, "fd91:12::12", (group,), plug_as="b6")
+    assert a is not None and b is not None
+    assert not a.pings("fd91:12::12", patience=1)
+
+    icmp6 = SecurityGroupRule(INGRESS, ethertype=6, protocol="icmp")
+    lab.driver.set_security_group_rules(group, (*egress, icmp6))
+    assert a.pings("fd91:12::12")
+    a.run("ip", "addr", "add", "fd91:12::99/64", "dev", "eth0", "nodad", check=True)
+    assert not a.pings("fd91:12::12", source="fd91:12::99", patience=1)
 
 
 def test_spoofed_addresses_and_macs_are_dropped(lab: Lab) -> None:
@@ -188,13 +207,13 @@ def test_spoofed_addresses_and_macs_are_dropped(lab: Lab) -> None:
     assert a.pings("10.91.5.12")
 
     a.run("ip", "addr", "add", "10.91.5.99/24", "dev", "eth0", check=True)
-    assert not a.pings("10.91.5.12", source="10.91.5.99")
+    assert not a.pings("10.91.5.12", source="10.91.5.99", patience=1)
     assert a.pings("10.91.5.12", source="10.91.5.11")
 
     b.run("ip", "neigh", "flush", "all")
     a.run("ip", "neigh", "flush", "all")
     a.run("ip", "link", "set", "eth0", "address", "fa:16:3e:66:66:66", check=True)
-    assert not a.pings("10.91.5.12")
+    assert not a.pings("10.91.5.12", patience=1)
 
 
 def test_dhcp_hands_the_port_its_fixed_address(lab: Lab, tmp_path: Path) -> None:
@@ -235,10 +254,10 @@ def test_floating_ip_reaches_the_server_from_the_host(lab: Lab) -> None:
     assert associated.port == port
     assert host_connect(fip.address, 8080) == "hello from ist-web"
     # the security group still applies behind the floating IP
-    assert host_connect(fip.address, 8081).startswith("failed")
+    assert host_connect(fip.address, 8081, timeout=1).startswith("failed")
 
     lab.driver.associate_floating_ip(fip.ref, None)
-    assert host_connect(fip.address, 8080).startswith("failed")
+    assert host_connect(fip.address, 8080, timeout=1).startswith("failed")
     lab.driver.release_floating_ip(fip.ref)
     lab.driver.remove_router_interface(router, subnet)
     lab.driver.delete_router(router)
@@ -257,7 +276,7 @@ def test_instances_cannot_reach_the_host(lab: Lab) -> None:
         host_external = lab.driver.external.host_address
         assert host_connect(host_external, port, accept=listener) == "accepted"
         for address in (host_external, _uplink_address()):
-            assert guest.connect(address, port).startswith("failed"), address
+            assert guest.connect(address, port, timeout=1).startswith("failed"), address
         assert guest.pings("10.91.9.1")  # its own router answers
     lab.driver.remove_router_interface(router, subnet)
     lab.driver.delete_router(router)
@@ -283,7 +302,7 @@ def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
     # the kernel frees a namespace (and the veths in it) lazily after its file is gone
     legs = [names.router_leg(router, sub1), names.router_leg(router, sub2)]
     assert _eventually(lambda: not any(links.link_exists(leg) for leg in legs))
-    assert not a.pings("10.91.11.11")
+    assert not a.pings("10.91.11.11", patience=1)
     restarted = LocalNetwork(driver.data_dir, external_cidr=EXTERNAL, lock_wait=30)
     try:
         restarted.start()
