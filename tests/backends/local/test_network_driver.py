@@ -247,11 +247,11 @@ def test_floating_ip_reaches_the_server_from_the_host(lab: Lab) -> None:
         RouterSpec(str(uuid.uuid4()), "r", "project", external_gateway=True)
     )
     fip = lab.driver.allocate_floating_ip(str(uuid.uuid4()))
-    with pytest.raises(Conflict):  # no router routes the port's subnet yet
-        lab.driver.associate_floating_ip(fip.ref, port)
-    lab.driver.add_router_interface(router, subnet)
     associated = lab.driver.associate_floating_ip(fip.ref, port)
     assert associated.port == port
+    # no router routes the port's subnet yet: the address forwards nowhere
+    assert host_connect(fip.address, 8080, timeout=1).startswith("failed")
+    lab.driver.add_router_interface(router, subnet)
     assert host_connect(fip.address, 8080) == "hello from ist-web"
     # the security group still applies behind the floating IP
     assert host_connect(fip.address, 8081, timeout=1).startswith("failed")

@@ -118,13 +118,15 @@ class LocalNetwork(NetworkDriver):
         self._host_lock.release()
 
     @contextlib.contextmanager
-    def _changing(self) -> Iterator[records.NetworkState]:
-        """Hold the lock; on success save the state and re-render the host firewall."""
+    def _changing(self, *, firewall: bool = True) -> Iterator[records.NetworkState]:
+        """Hold the lock; on success save the state and (unless the change cannot touch the
+        rules, as plugging cannot) re-render the host firewall."""
         with self._lock:
             self.dhcp.reap()
             yield self._state
             records.save(self._state_file, self._state)
-            self._apply_firewall()
+            if firewall:
+                self._apply_firewall()
 
     def _apply_firewall(self) -> None:
         nft.replace_tables(firewall.render(self._state, self.external))
@@ -277,7 +279,8 @@ class LocalNetwork(NetworkDriver):
         bridge and whose inner end has the port's MAC, fixed IPs and (if the namespace has
         none yet) default routes through the subnets' gateways. Plugging again replaces the
         previous plug (the namespace may be new after a reboot of the server)."""
-        with self._changing() as state:
+        # the rules name the port's veth whether it exists or not: no firewall change
+        with self._changing(firewall=False) as state:
             record = self._get(state.ports, port, "port")
             network = self._get(state.networks, record.network, "network")
             host_end = names.renamed(names.PORT, port)
@@ -307,7 +310,7 @@ class LocalNetwork(NetworkDriver):
 
     def unplug_port(self, port: NativeRef) -> None:
         """Remove the port's veth (both ends); an unplugged or unknown port is fine."""
-        with self._changing() as state:
+        with self._changing(firewall=False) as state:
             links.delete_link(names.renamed(names.PORT, port))
             record = state.ports.get(port)
             if record is not None:
@@ -417,11 +420,8 @@ class LocalNetwork(NetworkDriver):
                 )
                 if chosen is None:
                     raise Conflict(f"port {port} has no IPv4 address for a floating IP")
-                if routers.router_for(state, chosen) is None:
-                    raise Conflict(
-                        f"no router with an external gateway routes {chosen}: add the port's "
-                        "subnet to such a router first"
-                    )
+                # forwarded by whichever router with an external gateway routes the address,
+                # now or once one does (the gateway checks Neutron's order itself)
                 fip.port, fip.fixed_address = port, chosen
             self._apply_router_rules()
             return _fip_info(fip)

@@ -114,19 +114,6 @@ def floating_ips_behind(state: NetworkState, router: RouterRecord) -> list[Float
     ]
 
 
-def router_for(state: NetworkState, fixed_address: str) -> RouterRecord | None:
-    """The router with an external gateway that routes ``fixed_address``, if any."""
-    address = ipaddress.ip_address(fixed_address)
-    for router in sorted(state.routers.values(), key=lambda r: r.ref):
-        if not router.external_gateway:
-            continue
-        for subnet_ref in router.subnets:
-            subnet = state.subnets.get(subnet_ref)
-            if subnet is not None and address in ipaddress.ip_network(subnet.cidr):
-                return router
-    return None
-
-
 def apply_rules(state: NetworkState, router: RouterRecord, external: ExternalNetwork) -> None:
     """Replace the router's NAT table and floating addresses from the state."""
     ns = namespace(router)
