@@ -172,6 +172,16 @@ def test_security_group_opens_a_port_by_rule_and_by_remote_group(lab: Lab) -> No
     assert member.connect("10.91.4.10", 8080) == "hello from ist-srv"
     assert stranger.connect("10.91.4.10", 8080, timeout=1).startswith("failed")
 
+    # egress is filtered too: a client allowed out only to tcp/8080 can no longer ping
+    lab.driver.set_security_group_rules(
+        others, (ALL_EGRESS, SecurityGroupRule(INGRESS, protocol="icmp"))
+    )
+    assert member.pings("10.91.4.30")
+    only_8080 = SecurityGroupRule(EGRESS, protocol="tcp", port_min=8080, port_max=8080)
+    lab.driver.set_security_group_rules(clients, (only_8080,))
+    assert member.connect("10.91.4.10", 8080) == "hello from ist-srv"
+    assert not member.pings("10.91.4.30", patience=1)
+
     # a port's groups can change while it runs
     lab.driver.update_port_security_groups(server_port, (others,))
     assert member.connect("10.91.4.10", 8080, timeout=1).startswith("failed")
