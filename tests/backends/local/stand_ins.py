@@ -73,6 +73,8 @@ class StandIn:
         self.name = PREFIX + name
         self.path = Path("/run/netns") / self.name
         self._servers: list[subprocess.Popen[str]] = []
+        # a run that was interrupted may have left its stand-in behind
+        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True, check=False)
         subprocess.run(["ip", "netns", "add", self.name], check=True)
 
     def run(self, *argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:

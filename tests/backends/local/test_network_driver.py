@@ -307,20 +307,22 @@ def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
     assert a.pings("10.91.11.11")
     dnsmasq = _dnsmasq_pids(sub1)
 
-    driver.close()
+    # the host loses the router; then a new driver object takes over from the old one, as
+    # after a gateway restart (in this process, so no other process's driver gets in between)
     subprocess.run(["ip", "netns", "delete", router], check=True)
     # the kernel frees a namespace (and the veths in it) lazily after its file is gone
     legs = [names.router_leg(router, sub1), names.router_leg(router, sub2)]
     assert _eventually(lambda: not any(links.link_exists(leg) for leg in legs))
     assert not a.pings("10.91.11.11", patience=1)
-    restarted = LocalNetwork(driver.data_dir, external_cidr=EXTERNAL, lock_wait=30)
+    restarted = LocalNetwork(driver.data_dir, external_cidr=EXTERNAL)
+    restarted.start()
+    driver.close()
     try:
-        restarted.start()
         assert a.pings("10.91.11.11")
         assert _dnsmasq_pids(sub1) == dnsmasq
     finally:
-        restarted.close()
         driver.start()
+        restarted.close()
     driver.remove_router_interface(router, sub1)
     driver.remove_router_interface(router, sub2)
     driver.delete_router(router)
@@ -411,3 +413,24 @@ def test_start_refuses_a_host_without_br_netfilter(
     switch.unlink()
     with pytest.raises(BackendUnavailable, match="br_netfilter"):
         LocalNetwork(tmp_path / "data").start()
+
+
+def test_every_egress_check_comes_before_any_ingress_check() -> None:
+    """An ingress chain's accept ends the forward hook, so a port's egress rules must have
+    run by then, whatever order the ports' refs sort in."""
+    from interstack.backends.local.network import firewall
+    from interstack.backends.local.network.external import ExternalNetwork
+    from interstack.backends.local.network.state import NetworkState, PortRecord
+
+    state = NetworkState(
+        ports={
+            ref: PortRecord(ref=ref, gateway_id=ref, network="isn-1", mac_address=mac)
+            for ref, mac in (("isp-a", "fa:16:3e:00:00:0a"), ("isp-b", "fa:16:3e:00:00:0b"))
+        }
+    )
+    inet = dict(
+        (family, body) for family, _, body in firewall.render(state, ExternalNetwork(EXTERNAL))
+    )
+    jumps = [line for line in inet["inet"].splitlines() if " jump " in line]
+    kinds = [line.split(" jump ")[1].split("-")[0] for line in jumps]
+    assert kinds == ["egress", "egress", "ingress", "ingress"]

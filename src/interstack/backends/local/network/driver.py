@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,7 +33,15 @@ from interstack.backends.contract import (
     SecurityGroupSpec,
     SubnetSpec,
 )
-from interstack.backends.local.network import dhcp, firewall, links, names, nft, routers
+from interstack.backends.local.network import (
+    conntrack,
+    dhcp,
+    firewall,
+    links,
+    names,
+    nft,
+    routers,
+)
 from interstack.backends.local.network import state as records
 from interstack.backends.local.network.external import (
     ExternalNetwork,
@@ -130,6 +138,14 @@ class LocalNetwork(NetworkDriver):
 
     def _apply_firewall(self) -> None:
         nft.replace_tables(firewall.render(self._state, self.external))
+
+    def _forget_connections(self, ports: Iterable[PortRecord]) -> None:
+        """After a rule change: connections of these ports are judged again by the rules."""
+        with self._lock:
+            conntrack.forget(
+                [ip.address for port in ports for ip in port.fixed_ips]
+                + [pair.ip_address for port in ports for pair in port.allowed_address_pairs]
+            )
 
     def _get(self, table: dict[str, _Record], ref: str, what: str) -> _Record:
         found = table.get(ref)
@@ -258,6 +274,7 @@ class LocalNetwork(NetworkDriver):
             for group in groups:
                 self._get(state.groups, group, "security group")
             port.security_groups = list(groups)
+        self._forget_connections([port])
 
     def delete_port(self, ref: NativeRef) -> None:
         with self._changing() as state:
@@ -451,6 +468,7 @@ class LocalNetwork(NetworkDriver):
     ) -> None:
         with self._changing() as state:
             self._get(state.groups, ref, "security group").rules = [_rule_record(r) for r in rules]
+        self._forget_connections(p for p in self._state.ports.values() if ref in p.security_groups)
 
     def delete_security_group(self, ref: NativeRef) -> None:
         with self._changing() as state:

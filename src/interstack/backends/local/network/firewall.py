@@ -126,14 +126,17 @@ def _inet_table(state: NetworkState, external: ExternalNetwork) -> str:
             parts.append(
                 f"set {_set_name(group, version)} {{ type {kind}; flags interval;{elements} }}"
             )
-    dispatch: list[str] = []
+    # every egress check before any ingress check: an ingress chain's accept is final
+    egress: list[str] = []
+    ingress: list[str] = []
     for port in sorted(state.ports.values(), key=lambda p: p.ref):
         bridge = port.network
         mac = port.mac_address.lower()
-        dispatch.append(f'iifname "{bridge}" ether saddr {mac} jump {_chain(port, "egress")}')
-        dispatch.append(f'oifname "{bridge}" ether daddr {mac} jump {_chain(port, "ingress")}')
+        egress.append(f'iifname "{bridge}" ether saddr {mac} jump {_chain(port, "egress")}')
+        ingress.append(f'oifname "{bridge}" ether daddr {mac} jump {_chain(port, "ingress")}')
         parts.append(_port_chain(state, port, RuleDirection.EGRESS))
         parts.append(_port_chain(state, port, RuleDirection.INGRESS))
+    dispatch = egress + ingress
     ext = names.EXTERNAL_BRIDGE
     # DHCP namespaces reach the outside only to ask the host's resolvers
     dns_only = sorted(
