@@ -62,6 +62,7 @@ _NOVA_NAMES = {
     406: "notAcceptable",
     409: "conflictingRequest",
     413: "overLimit",
+    501: "notImplemented",
     503: "serviceUnavailable",
 }
 

@@ -246,3 +246,28 @@ def test_a_failed_boot_ends_in_error_with_a_fault(tmp_path: Any, admin_http: htt
             wait_gone(api, server_id)
     finally:
         gateway.stop()
+
+
+def test_actions_the_backend_lacks_are_501_not_implemented(tmp_path: Any) -> None:
+    config = {
+        "regions": [
+            {
+                "name": "RegionOne",
+                "backend": "sim",
+                "settings": {"boot_delay_seconds": 0.1, "without": ["pause", "resize"]},
+            }
+        ]
+    }
+    gateway = ServedGateway(tmp_path / "data", config=config).start()
+    try:
+        with client(gateway, gateway.token("interstack-admin")) as admin:
+            upload_image(gateway, admin, IMAGE, "cirros-sim")
+        with nova(gateway, gateway.token("interstack")) as api:
+            server = boot_active(api, "plain")
+            for action in ({"pause": None}, {"resize": {"flavorRef": "2"}}):
+                response = api.post(f"/servers/{server['id']}/action", json=action)
+                assert response.status_code == 501, response.text
+                assert response.json()["notImplemented"]["code"] == 501
+            assert api.get(f"/servers/{server['id']}").json()["server"]["status"] == "ACTIVE"
+    finally:
+        gateway.stop()
