@@ -16,6 +16,7 @@ import uvicorn
 from rich.console import Console
 
 from interstack import __version__
+from interstack.certify.cli import certify_app
 from interstack.config import Settings, load_settings
 from interstack.errors import InterstackError
 
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage the Fernet keys that sign tokens.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(certify_app, name="certify")
 
 console = Console(stderr=True, soft_wrap=True)
 
