@@ -6,6 +6,7 @@ errors (each told in one line on stderr, never a traceback), 130 when interrupte
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -84,6 +85,8 @@ def certify(
     """Run the required tests of a guideline against each --cloud and grade them."""
     if ctx.invoked_subcommand is not None:
         return
+    # libraries (keystoneauth, openstacksdk) warn through logging; our errors are one line
+    logging.getLogger().addHandler(logging.NullHandler())
     if not cloud:
         raise fail("name at least one cloud: --cloud NAME (from clouds.yaml)")
     from interstack.certify.session import Options, certify_clouds

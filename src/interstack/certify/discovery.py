@@ -8,6 +8,7 @@ only for what cannot be discovered, and told in one line which flag supplies it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,10 +101,16 @@ def connect(cloud: str) -> Any:
             "check the user, password, project and domains in clouds.yaml"
         ) from None
     except (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.DiscoveryFailure) as exc:
-        raise CertifyError(f"cloud {cloud}: cannot reach {auth_url}: {_first_line(exc)}") from None
+        raise CertifyError(f"cloud {cloud}: cannot reach {auth_url}: {_cause(exc)}") from None
     except ksa.ClientException as exc:
         raise CertifyError(f"cloud {cloud}: authentication failed: {_first_line(exc)}") from None
     return connection
+
+
+def _cause(exc: BaseException) -> str:
+    """The operating system's words (``[Errno 111] Connection refused``) when there are any."""
+    found = re.search(r"\[Errno -?\d+\] [^\"'()]+", str(exc))
+    return found.group(0).strip() if found else _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:
