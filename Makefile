@@ -2,6 +2,7 @@
 #
 #   make test    lint + types + import layers + the whole pytest suite
 #   make demo    serve a gateway, authenticate through clouds.yaml, print the catalog
+#   make certify 2020.06 Compute against the embedded cloud (CERTIFY_ARGS=... for more)
 #   make bench   token issue/validate throughput against the version document as the floor
 #
 # Debian packages the tests and the gateway need. Later backends add theirs here
@@ -42,7 +43,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: deps bench-deps venv test lint demo bench clean
+.PHONY: deps bench-deps venv test lint demo bench certify clean
 
 deps:
 	$(call apt_install,$(DEB_PACKAGES))
@@ -70,6 +71,10 @@ test: deps lint
 
 demo: deps venv
 	$(BIN)/python scripts/demo.py
+
+# 2020.06 OpenStack Powered Compute against the embedded cloud; CERTIFY_ARGS go to `certify`
+certify: deps venv
+	$(BIN)/python scripts/certify.py $(CERTIFY_ARGS)
 
 bench: bench-deps venv
 	$(BIN)/python benchmarks/tokens.py

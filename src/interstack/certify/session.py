@@ -178,14 +178,26 @@ def _run_with_progress(
         if result.fixture_owner is None:
             progress.update(task, current=result.name.rpartition(".")[2])
 
+    pending = {test_id.partition("[")[0] for test_id in selected}
+
     def finished(result: TestResult) -> None:
-        if result.fixture_owner is not None:
+        owner = result.fixture_owner
+        if owner is None:
+            pending.discard(result.name)
+            key = {"uxsuccess": "success", "xfail": "skip"}.get(result.status, result.status)
+            counts[key] = counts.get(key, 0) + 1
+            advance = 1
+        elif result.status == "fail":
+            # the class's tests will not report: count them as failed now
+            gone = {name for name in pending if name.startswith(f"{owner}.")}
+            pending.difference_update(gone)
+            counts["fail"] += len(gone)
+            advance = len(gone)
+        else:
             return
-        key = {"uxsuccess": "success", "xfail": "skip"}.get(result.status, result.status)
-        counts[key] = counts.get(key, 0) + 1
         progress.update(
             task,
-            advance=1,
+            advance=advance,
             passed=counts["success"],
             failed=counts["fail"],
             skipped=counts["skip"],

@@ -151,8 +151,9 @@ class RunOutcome:
         out: dict[str, str] = {}
         for r in self.results:
             owner = r.fixture_owner
-            if owner is not None and r.status == "fail":
-                out[owner] = f"{r.id.split(' ')[0]} failed: {r.reason}"
+            if owner is not None and r.status in {"fail", "skip"}:
+                verb = "skipped" if r.status == "skip" else "failed"
+                out[owner] = f"{r.id.split(' ')[0]} {verb}: {r.reason}"
             elif owner is None and r.status in {"fail", "skip"}:
                 out[r.name] = ("skipped: " if r.status == "skip" else "") + r.reason
         return out

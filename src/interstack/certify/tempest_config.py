@@ -121,19 +121,29 @@ def _compute(conf: configparser.ConfigParser, facts: CloudFacts, ssh_user: str |
 
 
 def render_accounts(credentials: Credentials) -> str:
-    account: dict[str, str | list[str]] = {
-        "username": credentials.username,
-        "password": credentials.password,
-        "project_name": credentials.project_name,
-        "user_domain_name": credentials.user_domain_name,
-        "project_domain_name": credentials.project_domain_name,
-    }
+    """The account, listed twice.
+
+    Tempest 47's compute, image and volume classes ask for two personas at once (``primary``
+    and ``project_reader``), and the pre-provisioned pool locks each entry by a hash of its
+    username, password and ``tenant_name``. The second entry names the project as
+    ``tenant_name``, so the one user serves both personas, as RefStack's single account did.
+    """
     # Tempest never hands an account with the admin role to a non-admin test: RefStack asked
     # for a non-admin account, so an admin one is offered by its other roles
     roles = [r for r in credentials.roles if r != "admin"]
-    if roles:
-        account["roles"] = roles
-    return yaml.safe_dump([account], sort_keys=False)
+    entries = []
+    for project_key in ("project_name", "tenant_name"):
+        account: dict[str, str | list[str]] = {
+            "username": credentials.username,
+            "password": credentials.password,
+            project_key: credentials.project_name,
+            "user_domain_name": credentials.user_domain_name,
+            "project_domain_name": credentials.project_domain_name,
+        }
+        if roles:
+            account["roles"] = roles
+        entries.append(account)
+    return yaml.safe_dump(entries, sort_keys=False)
 
 
 def write_tempest_files(

@@ -77,10 +77,12 @@ def test_failures_skips_and_class_fixture_failures_give_reasons() -> None:
     writer.test(f"{CATALOG}[id-56b57ced]", "fail", "AssertionError: compute not in catalog")
     writer.test(f"{DISCOVERY}.test_api_media_types[id-2]", "skip", "no media types")
     writer.test(f"setUpClass ({TOKENS})", "fail", "Forbidden: 403")
+    writer.test(f"setUpClass ({DISCOVERY})", "skip", "no v3")
     graded = identity_grade(outcome(writer))
     reasons = {t.test.name: t.reason for c in graded.capabilities for t in c.tests}
     assert "compute not in catalog" in reasons[CATALOG]
     assert reasons[f"{DISCOVERY}.test_api_media_types"] == "skipped: no media types"
+    assert reasons[f"{DISCOVERY}.test_api_version_statuses"] == "setUpClass skipped: no v3"
     assert reasons[f"{TOKENS}.test_create_token"] == "setUpClass failed: Forbidden: 403"
     assert not graded.passed and graded.required_passed == 0
     assert graded.by_project() == {"keystone": (0, 7)}
