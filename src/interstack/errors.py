@@ -72,8 +72,10 @@ class NotFound(InterstackError):
     status = 404
     title = "Not Found"
 
-    def __init__(self, message: str = "The resource could not be found.") -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str = "The resource could not be found.", *, kind: str | None = None
+    ) -> None:
+        super().__init__(message, kind=kind)
 
 
 class MethodNotAllowed(InterstackError):
