@@ -28,11 +28,13 @@ from interstack.store.models.network import (
     FloatingIp,
     IpAllocation,
     Network,
+    NetworkQuota,
     Port,
     Router,
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
+    SubnetPool,
 )
 from interstack.store.models.sim import SimResource
 from interstack.store.models.tasks import Task
@@ -51,6 +53,7 @@ __all__ = [
     "IpAllocation",
     "Keypair",
     "Network",
+    "NetworkQuota",
     "Port",
     "Project",
     "QuotaLimit",
@@ -64,6 +67,7 @@ __all__ = [
     "ServerGroup",
     "SimResource",
     "Subnet",
+    "SubnetPool",
     "Task",
     "User",
 ]
