@@ -26,6 +26,7 @@ from interstack.api.identity import routes as identity_routes
 from interstack.api.image import routes as image_routes
 from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
+from interstack.api.network import routes as network_routes
 from interstack.api.regional import register_faults
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
@@ -45,6 +46,7 @@ from interstack.services.image.data import ImageDataService
 from interstack.services.image.for_compute import ComputeImages
 from interstack.services.image.images import ImageService
 from interstack.services.image.members import MemberService
+from interstack.services.network.service import NetworkServices
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskHandler, TaskQueue, TaskRunner
 from interstack.store import Database
@@ -77,13 +79,19 @@ def create_app(settings: Settings) -> FastAPI:
     catalog = Catalog(
         settings.base_url,
         region_names,
-        [identity_routes.SERVICE, compute_routes.SERVICE, image_routes.SERVICE],
+        [
+            identity_routes.SERVICE,
+            compute_routes.SERVICE,
+            image_routes.SERVICE,
+            network_routes.SERVICE,
+        ],
     )
     boot: BootstrapResult = bootstrap(
         db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions]
     )
     assignments = AssignmentService(db)
     tasks = TaskQueue(db)
+    network = NetworkServices.build(db, backends)
     images = ImageService(db, backends)
     image_data = ImageDataService(images, settings.image_size_cap_bytes)
     compute_images = ComputeImages(image_data)
@@ -114,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
         image_data=image_data,
         image_members=MemberService(db),
         compute_images=compute_images,
+        network=network,
     )
     # the explicit table of task kinds -> handlers; compute, volume... services add theirs
     task_handlers: dict[str, TaskHandler] = {**compute.server_tasks.handlers()}
@@ -142,8 +151,10 @@ def create_app(settings: Settings) -> FastAPI:
     faults = FaultFormats(default=keystone_fault)
     compute_routes.register(faults, region_names)
     register_faults(faults, region_names, image_routes.SERVICE, glance_fault)
+    network_routes.register(faults, region_names)
     install_fault_handlers(app, faults, auth_uri=settings.base_url)
     app.include_router(identity_routes.router())
     app.include_router(compute_routes.router())
     app.include_router(image_routes.router())
+    app.include_router(network_routes.router())
     return app

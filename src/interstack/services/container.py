@@ -17,6 +17,7 @@ from interstack.services.image.data import ImageDataService
 from interstack.services.image.for_compute import ComputeImages
 from interstack.services.image.images import ImageService
 from interstack.services.image.members import MemberService
+from interstack.services.network.service import NetworkServices
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -43,3 +44,4 @@ class Services:
     image_members: MemberService
     #: what compute uses of images (``BootImages``, server snapshots)
     compute_images: ComputeImages
+    network: NetworkServices

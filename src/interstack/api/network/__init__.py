@@ -1,0 +1,1 @@
+"""Neutron v2.0: networking API served per region."""

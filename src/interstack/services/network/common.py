@@ -1,0 +1,181 @@
+"""Pieces every network module shares: ids, clocks, visibility, filters, retries, the driver."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, false, or_, true
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from interstack.backends.contract import NativeRef, NetworkDriver
+from interstack.errors import BadRequest, Conflict, Forbidden
+from interstack.services.context import RequestContext
+from interstack.services.listing import Page, paginate
+from interstack.services.network.records import Stamp
+from interstack.services.regions import Regions
+
+T = TypeVar("T")
+
+#: random choices that need no secrecy but must differ between concurrent workers
+_RANDOM = random.SystemRandom()
+
+#: the attempts a unit of work gets when a concurrent one took the same address or lock
+ATTEMPTS = 25
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def new_mac() -> str:
+    """A MAC address with OpenStack's default prefix ``fa:16:3e``."""
+    return "fa:16:3e:" + ":".join(f"{secrets.randbelow(256):02x}" for _ in range(3))
+
+
+def stamp(row: Any) -> Stamp:
+    return Stamp(row.created_at, row.updated_at, tuple(str(t) for t in row.tags or ()))
+
+
+def ref(value: str | None) -> NativeRef | None:
+    return NativeRef(value) if value else None
+
+
+def driver(regions: Regions, region: str) -> NetworkDriver:
+    return regions.require(region, "networks").network
+
+
+def owned_by(ctx: RequestContext, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """Rows of the caller's project (every row for an admin)."""
+    if ctx.is_admin:
+        return true()
+    if ctx.project_id is None:
+        return false()
+    return column == ctx.project_id
+
+
+def check_owner(ctx: RequestContext, project_id: str, what: str, item_id: str) -> None:
+    """Changing a resource needs its project (or admin); seeing a shared one is not enough."""
+    if not ctx.is_admin and project_id != ctx.project_id:
+        raise Forbidden(f"The caller may not change {what} {item_id}.")
+
+
+def tenant_of(ctx: RequestContext, requested: str | None) -> str:
+    """The project a new resource belongs to: the caller's, or any an admin names."""
+    if requested and requested != ctx.project_id:
+        if not ctx.is_admin:
+            raise BadRequest(
+                "Specifying 'project_id' or 'tenant_id' other than the authenticated project "
+                "in request requires admin privileges"
+            )
+        return requested
+    if ctx.project_id is None:
+        raise BadRequest("A project-scoped token is required to create network resources.")
+    return ctx.project_id
+
+
+def retrying(work: Callable[[], T]) -> T:
+    """Run a unit of work again when a concurrent one won a unique constraint or the lock."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return work()
+        except (IntegrityError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and "locked" not in str(exc).lower():
+                raise
+            if attempt == ATTEMPTS - 1:
+                raise Conflict("Too many concurrent requests; try again.") from exc
+            time.sleep(_RANDOM.uniform(0.005, 0.03) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _truthy(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise BadRequest(f"Invalid boolean filter value {value!r}.")
+
+
+Filters = Mapping[str, Sequence[str]]
+
+
+def apply_filters(
+    stmt: Select[Any],
+    filters: Filters,
+    columns: Mapping[str, InstrumentedAttribute[Any]],
+) -> Select[Any]:
+    """Neutron's list filters: ``?name=a&name=b`` is ``name IN (a, b)``; unknown keys are ignored.
+
+    Tags: ``tags`` (all of), ``tags-any``, ``not-tags``, ``not-tags-any`` (comma-separated) are
+    applied by :func:`tag_match` after the query.
+    """
+    for key, values in filters.items():
+        column = columns.get(key)
+        if column is None or not values:
+            continue
+        python_type = column.type.python_type
+        if python_type is bool:
+            stmt = stmt.where(column.in_([_truthy(v) for v in values]))
+        elif python_type is int:
+            try:
+                stmt = stmt.where(column.in_([int(v) for v in values]))
+            except ValueError as exc:
+                raise BadRequest(f"Invalid integer filter value for {key}.") from exc
+        elif any(v == "" for v in values) and column.nullable:
+            stmt = stmt.where(or_(column.in_(values), column.is_(None)))
+        else:
+            stmt = stmt.where(column.in_(values))
+    return stmt
+
+
+def tag_match(tags: Sequence[str], filters: Filters) -> bool:
+    def split(key: str) -> set[str]:
+        return {t for v in filters.get(key, ()) for t in v.split(",") if t}
+
+    have = set(tags)
+    all_of, any_of = split("tags"), split("tags-any")
+    not_all, not_any = split("not-tags"), split("not-tags-any")
+    if all_of and not all_of <= have:
+        return False
+    if any_of and not any_of & have:
+        return False
+    if not_all and not_all <= have:
+        return False
+    return not (not_any and not_any & have)
+
+
+def has_tag_filters(filters: Filters) -> bool:
+    return any(k in filters for k in ("tags", "tags-any", "not-tags", "not-tags-any"))
+
+
+def list_rows(
+    session: Session,
+    stmt: Select[Any],
+    filters: Filters,
+    page: Page,
+    columns: Mapping[str, InstrumentedAttribute[Any]],
+    model: type[Any],
+) -> list[Any]:
+    """One page of rows matching Neutron's filters, in the requested order after the marker.
+
+    Tag filters are matched in Python (tags are a JSON list), so with them the limit is applied
+    after matching rather than in SQL.
+    """
+    stmt = apply_filters(stmt, filters, columns)
+    marker = session.get(model, page.marker) if page.marker else None
+    by_tags = has_tag_filters(filters)
+    query_page = Page(limit=None, marker=page.marker, sort=page.sort) if by_tags else page
+    stmt = paginate(stmt, query_page, columns, model.id, marker)
+    rows = [r for r in session.scalars(stmt) if not by_tags or tag_match(r.tags or [], filters)]
+    return rows[: page.limit] if by_tags and page.limit is not None else rows

@@ -1,0 +1,340 @@
+"""Floating IPs: a public address from an external network, forwarded to a port's fixed IP.
+
+Public addresses belong to the cloud, so the backend chooses them; the gateway records the
+address on the external subnet that holds it (so no port is ever given it) and finds the router
+that connects the port's subnet to the external network when the address is associated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import NativeRef
+from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.listing import Page
+from interstack.services.network import quotas
+from interstack.services.network.common import (
+    Filters,
+    check_owner,
+    driver,
+    list_rows,
+    new_id,
+    now,
+    stamp,
+    tenant_of,
+)
+from interstack.services.network.networks import load_network
+from interstack.services.network.ports import ROUTER_INTERFACE, fixed_ips_of, load_port
+from interstack.services.network.records import FloatingIpInfo
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import FloatingIp, IpAllocation, Port, Router, Subnet
+
+COLUMNS = {
+    "id": FloatingIp.id,
+    "description": FloatingIp.description,
+    "project_id": FloatingIp.project_id,
+    "tenant_id": FloatingIp.project_id,
+    "floating_network_id": FloatingIp.floating_network_id,
+    "floating_ip_address": FloatingIp.floating_ip_address,
+    "port_id": FloatingIp.port_id,
+    "fixed_ip_address": FloatingIp.fixed_ip_address,
+    "router_id": FloatingIp.router_id,
+    "status": FloatingIp.status,
+    "created_at": FloatingIp.created_at,
+    "updated_at": FloatingIp.updated_at,
+}
+
+
+@dataclass(frozen=True)
+class FloatingIpCreate:
+    floating_network_id: str
+    floating_ip_address: str | None = None
+    subnet_id: str | None = None
+    port_id: str | None = None
+    fixed_ip_address: str | None = None
+    description: str = ""
+    project_id: str | None = None
+
+
+def owned(ctx: RequestContext) -> ColumnElement[bool]:
+    if ctx.is_admin:
+        return true()
+    return FloatingIp.project_id == (ctx.project_id or "")
+
+
+def fip_info(row: FloatingIp) -> FloatingIpInfo:
+    return FloatingIpInfo(
+        id=row.id,
+        project_id=row.project_id,
+        description=row.description,
+        floating_network_id=row.floating_network_id,
+        floating_ip_address=row.floating_ip_address,
+        port_id=row.port_id,
+        fixed_ip_address=row.fixed_ip_address,
+        router_id=row.router_id,
+        status=row.status,
+        stamp=stamp(row),
+    )
+
+
+@dataclass(frozen=True)
+class _Target:
+    port_id: str
+    port_ref: str | None
+    fixed_ip: str
+    router_id: str
+
+
+class FloatingIpService:
+    def __init__(self, db: Database, regions: Regions) -> None:
+        self.db = db
+        self.regions = regions
+
+    @staticmethod
+    def load(session: Session, ctx: RequestContext, region: str, fip_id: str) -> FloatingIp:
+        row = session.scalars(
+            select(FloatingIp).where(
+                FloatingIp.id == fip_id, FloatingIp.region == region, owned(ctx)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"Floating IP {fip_id} could not be found", kind="FloatingIPNotFound")
+        return row
+
+    def create(self, ctx: RequestContext, region: str, new: FloatingIpCreate) -> FloatingIpInfo:
+        project_id = tenant_of(ctx, new.project_id)
+        with self.db.session() as session:
+            network = load_network(session, ctx, region, new.floating_network_id)
+            if not network.external:
+                raise BadRequest(
+                    f"Bad floatingip request: Network {network.id} is not a valid external network."
+                )
+            subnets = list(
+                session.scalars(
+                    select(Subnet)
+                    .where(Subnet.network_id == network.id, Subnet.ip_version == 4)
+                    .order_by(Subnet.created_at)
+                )
+            )
+            if not subnets:
+                raise BadRequest(
+                    f"Bad floatingip request: external network {network.id} has no IPv4 subnet."
+                )
+            quotas.check(session, region, project_id, "floatingip")
+            if new.port_id is not None:
+                self._target(session, ctx, region, network.id, new.port_id, new.fixed_ip_address)
+        if new.floating_ip_address is not None:
+            raise BadRequest(
+                "Bad floatingip request: this region's cloud chooses floating IP addresses; "
+                "leave floating_ip_address out."
+            )
+        fip_id = new_id()
+        net_driver = driver(self.regions, region)
+        allocated = net_driver.allocate_floating_ip(fip_id)
+        try:
+            self._record(region, project_id, fip_id, new, subnets, allocated.address, allocated.ref)
+            if new.port_id is not None:
+                self.associate(ctx, region, fip_id, new.port_id, new.fixed_ip_address)
+        except BaseException:
+            net_driver.release_floating_ip(allocated.ref)
+            self._forget(fip_id)
+            raise
+        return self.get(ctx, region, fip_id)
+
+    def _record(
+        self,
+        region: str,
+        project_id: str,
+        fip_id: str,
+        new: FloatingIpCreate,
+        subnets: list[Subnet],
+        address: str,
+        native: str,
+    ) -> None:
+        holder = next(
+            (s for s in subnets if ipaddress.ip_address(address) in ipaddress.ip_network(s.cidr)),
+            None,
+        )
+        at = now()
+        try:
+            with self.db.session() as session:
+                session.add(
+                    FloatingIp(
+                        id=fip_id,
+                        region=region,
+                        project_id=project_id,
+                        description=new.description,
+                        floating_network_id=new.floating_network_id,
+                        floating_subnet_id=(holder or subnets[0]).id,
+                        floating_ip_address=address,
+                        status="DOWN",
+                        tags=[],
+                        native_ref=native,
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
+                if holder is not None:
+                    session.add(
+                        IpAllocation(
+                            subnet_id=holder.id,
+                            network_id=holder.network_id,
+                            ip_address=address,
+                            floating_ip_id=fip_id,
+                        )
+                    )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"Floating IP address {address} is already in use on the external network.",
+                kind="IpAddressAlreadyAllocated",
+            ) from exc
+
+    def _forget(self, fip_id: str) -> None:
+        with self.db.session() as session:
+            session.execute(delete(IpAllocation).where(IpAllocation.floating_ip_id == fip_id))
+            session.execute(delete(FloatingIp).where(FloatingIp.id == fip_id))
+
+    def _target(
+        self,
+        session: Session,
+        ctx: RequestContext,
+        region: str,
+        network_id: str,
+        port_id: str,
+        fixed_ip: str | None,
+    ) -> _Target:
+        """The port's address to forward to and the router that reaches it (404/400/409)."""
+        port = load_port(session, ctx, region, port_id)
+        ips = fixed_ips_of(session, [port.id])[port.id]
+        if fixed_ip is not None:
+            chosen = next((ip for ip in ips if ip.ip_address == fixed_ip), None)
+            if chosen is None:
+                raise BadRequest(
+                    f"Bad floatingip request: Port {port_id} does not have fixed ip {fixed_ip}."
+                )
+        else:
+            chosen = next(
+                (ip for ip in ips if ipaddress.ip_address(ip.ip_address).version == 4), None
+            )
+            if chosen is None:
+                raise BadRequest(
+                    f"Bad floatingip request: Port {port_id} does not have any IPv4 address."
+                )
+        routers = session.scalars(
+            select(Router.id).where(
+                Router.gateway_network_id == network_id, Router.region == region
+            )
+        ).all()
+        interfaces = session.scalars(
+            select(Port.id).where(
+                Port.device_owner == ROUTER_INTERFACE, Port.device_id.in_(routers)
+            )
+        ).all()
+        by_port = fixed_ips_of(session, list(interfaces))
+        router_id = next(
+            (
+                session.get_one(Port, p).device_id
+                for p, p_ips in by_port.items()
+                if any(ip.subnet_id == chosen.subnet_id for ip in p_ips)
+            ),
+            None,
+        )
+        if router_id is None:
+            raise NotFound(
+                f"External network {network_id} is not reachable from subnet {chosen.subnet_id}. "
+                f"Therefore, cannot associate Port {port_id} with a Floating IP.",
+                kind="ExternalGatewayForFloatingIPNotFound",
+            )
+        return _Target(port.id, port.native_ref, chosen.ip_address, router_id)
+
+    def associate(
+        self,
+        ctx: RequestContext,
+        region: str,
+        fip_id: str,
+        port_id: str | None,
+        fixed_ip: str | None = None,
+    ) -> FloatingIpInfo:
+        """Forward the address to the port (or nowhere, ``port_id`` None)."""
+        with self.db.session() as session:
+            row = self.load(session, ctx, region, fip_id)
+            check_owner(ctx, row.project_id, "floating IP", fip_id)
+            target = None
+            if port_id is not None:
+                target = self._target(
+                    session, ctx, region, row.floating_network_id, port_id, fixed_ip
+                )
+                other = session.scalar(
+                    select(FloatingIp.id).where(
+                        FloatingIp.port_id == target.port_id,
+                        FloatingIp.fixed_ip_address == target.fixed_ip,
+                        FloatingIp.id != fip_id,
+                    )
+                )
+                if other is not None:
+                    raise Conflict(
+                        f"Cannot associate floating IP {row.floating_ip_address} ({fip_id}) with "
+                        f"port {port_id} using fixed IP {target.fixed_ip}, as that fixed IP "
+                        f"already has a floating IP on external network "
+                        f"{row.floating_network_id}.",
+                        kind="FloatingIPPortAlreadyAssociated",
+                    )
+            native = row.native_ref
+        driver(self.regions, region).associate_floating_ip(
+            NativeRef(native or ""),
+            NativeRef(target.port_ref) if target and target.port_ref else None,
+            target.fixed_ip if target else None,
+        )
+        with self.db.session() as session:
+            row = session.get_one(FloatingIp, fip_id)
+            row.port_id = target.port_id if target else None
+            row.fixed_ip_address = target.fixed_ip if target else None
+            row.router_id = target.router_id if target else None
+            row.status = "ACTIVE" if target else "DOWN"
+            row.updated_at = now()
+            return fip_info(row)
+
+    def get(self, ctx: RequestContext, region: str, fip_id: str) -> FloatingIpInfo:
+        with self.db.session() as session:
+            return fip_info(self.load(session, ctx, region, fip_id))
+
+    def list_page(
+        self, ctx: RequestContext, region: str, filters: Filters, page: Page
+    ) -> list[FloatingIpInfo]:
+        with self.db.session() as session:
+            stmt = select(FloatingIp).where(FloatingIp.region == region, owned(ctx))
+            return [
+                fip_info(r) for r in list_rows(session, stmt, filters, page, COLUMNS, FloatingIp)
+            ]
+
+    def update(
+        self, ctx: RequestContext, region: str, fip_id: str, values: dict[str, Any]
+    ) -> FloatingIpInfo:
+        if values.get("description") is not None:
+            with self.db.session() as session:
+                row = self.load(session, ctx, region, fip_id)
+                check_owner(ctx, row.project_id, "floating IP", fip_id)
+                row.description = values["description"]
+                row.updated_at = now()
+        if "port_id" in values:
+            return self.associate(
+                ctx, region, fip_id, values["port_id"], values.get("fixed_ip_address")
+            )
+        return self.get(ctx, region, fip_id)
+
+    def delete(self, ctx: RequestContext, region: str, fip_id: str) -> None:
+        with self.db.session() as session:
+            row = self.load(session, ctx, region, fip_id)
+            check_owner(ctx, row.project_id, "floating IP", fip_id)
+            native = row.native_ref
+        if native:
+            driver(self.regions, region).release_floating_ip(NativeRef(native))
+        self._forget(fip_id)

@@ -1,0 +1,225 @@
+"""IP address management: the gateway chooses every fixed IP, from the subnet's pools.
+
+An address in use is a row of ``ip_allocations``, unique per (subnet, address): two concurrent
+requests that chose the same address cannot both commit, and the loser's unit of work runs again
+(:func:`interstack.services.network.common.retrying`) and chooses another one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interstack.errors import BadRequest, Conflict
+from interstack.store.models import IpAllocation, Subnet
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_RANDOM = random.SystemRandom()
+#: above this many addresses a pool is probed at random instead of listed
+_ENUMERABLE = 1 << 16
+
+
+@dataclass(frozen=True)
+class IpRequest:
+    """One entry of a port's ``fixed_ips``: a subnet, an address, or both."""
+
+    subnet_id: str | None = None
+    ip_address: str | None = None
+
+
+def default_pools(cidr: str, gateway_ip: str | None) -> list[tuple[str, str]]:
+    """Neutron's default pools: every usable host address except the gateway's."""
+    net = ipaddress.ip_network(cidr)
+    if net.version == 4:
+        if net.prefixlen >= 31:
+            first, last = int(net.network_address), int(net.broadcast_address)
+        else:
+            first, last = int(net.network_address) + 1, int(net.broadcast_address) - 1
+    else:
+        first, last = int(net.network_address) + 1, int(net.broadcast_address)
+    ranges = [(first, last)]
+    if gateway_ip is not None:
+        gw = int(ipaddress.ip_address(gateway_ip))
+        if first <= gw <= last:
+            # the gateway splits the range in two; a piece may be empty
+            ranges = [r for r in ((first, gw - 1), (gw + 1, last)) if r[0] <= r[1]]
+    make = ipaddress.ip_address
+    return [(str(make(a)), str(make(b))) for a, b in ranges]
+
+
+def validate_pools(
+    cidr: str, gateway_ip: str | None, pools: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    net = ipaddress.ip_network(cidr)
+    spans: list[tuple[int, int]] = []
+    for start, end in pools:
+        try:
+            a, b = ipaddress.ip_address(start), ipaddress.ip_address(end)
+        except ValueError as exc:
+            raise BadRequest(f"Invalid allocation pool {start}-{end}.") from exc
+        if a not in net or b not in net or a.version != net.version or int(a) > int(b):
+            raise BadRequest(f"The allocation pool {start}-{end} spans beyond the subnet {cidr}.")
+        if (
+            net.version == 4
+            and net.prefixlen < 31
+            and (a == net.network_address or b == net.broadcast_address)
+        ):
+            raise BadRequest(f"The allocation pool {start}-{end} spans beyond the subnet {cidr}.")
+        spans.append((int(a), int(b)))
+    spans.sort()
+    for (_, previous_end), (next_start, _) in itertools.pairwise(spans):
+        if next_start <= previous_end:
+            raise BadRequest("Found overlapping allocation pools.")
+    if gateway_ip is not None:
+        gw = int(ipaddress.ip_address(gateway_ip))
+        if any(a <= gw <= b for a, b in spans):
+            raise Conflict(
+                f"Gateway ip {gateway_ip} conflicts with allocation pool.",
+                kind="GatewayConflictWithAllocationPools",
+            )
+    return [(start, end) for start, end in pools]
+
+
+def _taken(session: Session, subnet_id: str) -> set[str]:
+    return set(
+        session.scalars(
+            select(IpAllocation.ip_address).where(IpAllocation.subnet_id == subnet_id)
+        ).all()
+    )
+
+
+def free_address(session: Session, subnet: Subnet, exclude: Sequence[str] = ()) -> str | None:
+    """A free address from the subnet's pools, chosen at random (so that concurrent choosers
+    rarely collide), or None if every pool is full."""
+    taken = _taken(session, subnet.id) | set(exclude)
+    spans = [
+        (int(ipaddress.ip_address(a)), int(ipaddress.ip_address(b)))
+        for a, b in subnet.allocation_pools or []
+    ]
+    total = sum(b - a + 1 for a, b in spans)
+    make = ipaddress.ip_address
+    if total <= _ENUMERABLE:
+        free = [
+            text for a, b in spans for n in range(a, b + 1) if (text := str(make(n))) not in taken
+        ]
+        return _RANDOM.choice(free) if free else None
+    for _ in range(256):
+        a, b = _RANDOM.choice(spans)
+        text = str(make(_RANDOM.randint(a, b)))
+        if text not in taken:
+            return text
+    return None
+
+
+def in_subnet(subnet: Subnet, address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(subnet.cidr)
+    except ValueError:
+        return False
+
+
+def allocate(
+    session: Session,
+    network_id: str,
+    subnets: Sequence[Subnet],
+    requests: Sequence[IpRequest] | None,
+    *,
+    port_id: str | None = None,
+    floating_ip_id: str | None = None,
+) -> list[tuple[str, str]]:
+    """Add the allocation rows for ``requests`` (or Neutron's default: one address per IP version,
+    from the first subnet with room) and return ``(subnet_id, address)`` pairs.
+
+    409 ``IpAddressAlreadyAllocated`` for a requested address in use, 409
+    ``IpAddressGenerationFailure`` when no address is left. The rows are flushed, so a concurrent
+    winner shows up here as an IntegrityError for the caller's retry.
+    """
+    by_id = {s.id: s for s in subnets}
+    chosen: list[tuple[str, str]] = []
+    if requests is None:
+        for version in (4, 6):
+            candidates = [s for s in subnets if s.ip_version == version]
+            for subnet in candidates:
+                address = free_address(session, subnet)
+                if address is not None:
+                    chosen.append((subnet.id, address))
+                    break
+            else:
+                if candidates:
+                    raise _exhausted(network_id)
+    else:
+        for request in requests:
+            chosen.append(_one(session, network_id, subnets, by_id, request, chosen))
+    for position, (subnet_id, address) in enumerate(chosen):
+        session.add(
+            IpAllocation(
+                subnet_id=subnet_id,
+                network_id=network_id,
+                ip_address=address,
+                port_id=port_id,
+                floating_ip_id=floating_ip_id,
+                position=position,
+            )
+        )
+    session.flush()
+    return chosen
+
+
+def _exhausted(network_id: str) -> Conflict:
+    return Conflict(
+        f"No more IP addresses available on network {network_id}.",
+        kind="IpAddressGenerationFailure",
+    )
+
+
+def _one(
+    session: Session,
+    network_id: str,
+    subnets: Sequence[Subnet],
+    by_id: dict[str, Subnet],
+    request: IpRequest,
+    already: list[tuple[str, str]],
+) -> tuple[str, str]:
+    if request.subnet_id is not None:
+        subnet = by_id.get(request.subnet_id)
+        if subnet is None:
+            raise BadRequest(
+                f"Invalid input for operation: Failed to create port on network {network_id}, "
+                f"because fixed_ips included invalid subnet {request.subnet_id}."
+            )
+    elif request.ip_address is not None:
+        found = [s for s in subnets if in_subnet(s, request.ip_address)]
+        if not found:
+            raise BadRequest(
+                f"Invalid input for operation: IP address {request.ip_address} is not a valid "
+                f"IP for any of the subnets on the specified network."
+            )
+        subnet = found[0]
+    else:
+        raise BadRequest("Invalid input for operation: fixed_ips needs subnet_id or ip_address.")
+    if request.ip_address is None:
+        address = free_address(session, subnet, [a for s, a in already if s == subnet.id])
+        if address is None:
+            raise _exhausted(network_id)
+        return subnet.id, address
+    try:
+        address = str(ipaddress.ip_address(request.ip_address))
+    except ValueError as exc:
+        raise BadRequest(f"Invalid input: {request.ip_address!r} is not an IP address.") from exc
+    if not in_subnet(subnet, address):
+        raise BadRequest(
+            f"Invalid input for operation: IP address {address} is not a valid IP for the "
+            f"specified subnet."
+        )
+    if address in _taken(session, subnet.id) or (subnet.id, address) in already:
+        raise Conflict(
+            f"IP address {address} already allocated in subnet {subnet.id}",
+            kind="IpAddressAlreadyAllocated",
+        )
+    return subnet.id, address

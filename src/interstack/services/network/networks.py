@@ -1,0 +1,222 @@
+"""Networks: project-owned or shared layer-2 segments; external ones carry floating IPs.
+
+A non-admin sees the networks of their project, shared ones and external ones; anything else is
+404, as if it did not exist. Deleting a network takes its subnets along, unless ports or floating
+IPs still use it (409 ``NetworkInUse``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import NativeRef, NetworkSpec
+from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.listing import Page
+from interstack.services.network import quotas
+from interstack.services.network.common import (
+    Filters,
+    check_owner,
+    driver,
+    list_rows,
+    new_id,
+    now,
+    stamp,
+    tenant_of,
+)
+from interstack.services.network.records import NetworkInfo
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import FloatingIp, IpAllocation, Network, Port, Subnet
+
+COLUMNS = {
+    "id": Network.id,
+    "name": Network.name,
+    "description": Network.description,
+    "project_id": Network.project_id,
+    "tenant_id": Network.project_id,
+    "admin_state_up": Network.admin_state_up,
+    "shared": Network.shared,
+    "router:external": Network.external,
+    "mtu": Network.mtu,
+    "port_security_enabled": Network.port_security_enabled,
+    "created_at": Network.created_at,
+    "updated_at": Network.updated_at,
+}
+
+
+@dataclass(frozen=True)
+class NetworkCreate:
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    admin_state_up: bool = True
+    shared: bool = False
+    external: bool = False
+    mtu: int | None = None
+    port_security_enabled: bool = True
+    availability_zone_hints: tuple[str, ...] = ()
+
+
+def visible(ctx: RequestContext) -> ColumnElement[bool]:
+    if ctx.is_admin:
+        return true()
+    return or_(Network.project_id == (ctx.project_id or ""), Network.shared, Network.external)
+
+
+def network_info(session: Session, row: Network) -> NetworkInfo:
+    subnets = session.scalars(
+        select(Subnet.id).where(Subnet.network_id == row.id).order_by(Subnet.created_at, Subnet.id)
+    ).all()
+    return NetworkInfo(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        admin_state_up=row.admin_state_up,
+        shared=row.shared,
+        external=row.external,
+        mtu=row.mtu,
+        port_security_enabled=row.port_security_enabled,
+        availability_zone_hints=tuple(row.availability_zone_hints or ()),
+        subnet_ids=tuple(subnets),
+        stamp=stamp(row),
+    )
+
+
+def load_network(session: Session, ctx: RequestContext, region: str, network_id: str) -> Network:
+    row = session.scalars(
+        select(Network).where(Network.id == network_id, Network.region == region, visible(ctx))
+    ).first()
+    if row is None:
+        raise NotFound(f"Network {network_id} could not be found.", kind="NetworkNotFound")
+    return row
+
+
+class NetworkService:
+    def __init__(self, db: Database, regions: Regions) -> None:
+        self.db = db
+        self.regions = regions
+
+    def create(self, ctx: RequestContext, region: str, new: NetworkCreate) -> NetworkInfo:
+        """Record the network, then realize it; if the backend fails, the record goes too."""
+        project_id = tenant_of(ctx, new.project_id)
+        if (new.shared or new.external) and not ctx.is_admin:
+            raise Forbidden("Only an admin may create shared or external networks.")
+        mtu = 1500 if new.mtu is None else new.mtu
+        if not 68 <= mtu <= 9000:
+            raise BadRequest(f"Invalid input for mtu: {mtu} is not between 68 and 9000.")
+        net_driver = driver(self.regions, region)
+        network_id = new_id()
+        at = now()
+        with self.db.session() as session:
+            quotas.check(session, region, project_id, "network")
+            session.add(
+                Network(
+                    id=network_id,
+                    region=region,
+                    project_id=project_id,
+                    name=new.name,
+                    description=new.description,
+                    admin_state_up=new.admin_state_up,
+                    shared=new.shared,
+                    external=new.external,
+                    mtu=mtu,
+                    port_security_enabled=new.port_security_enabled,
+                    availability_zone_hints=list(new.availability_zone_hints),
+                    tags=[],
+                    native_ref=None,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        try:
+            native = net_driver.create_network(
+                NetworkSpec(gateway_id=network_id, name=new.name, project_id=project_id, mtu=mtu)
+            )
+        except BaseException:
+            with self.db.session() as session:
+                session.execute(delete(Network).where(Network.id == network_id))
+            raise
+        with self.db.session() as session:
+            row = session.get_one(Network, network_id)
+            row.native_ref = native
+            return network_info(session, row)
+
+    def get(self, ctx: RequestContext, region: str, network_id: str) -> NetworkInfo:
+        with self.db.session() as session:
+            return network_info(session, load_network(session, ctx, region, network_id))
+
+    def list_page(
+        self, ctx: RequestContext, region: str, filters: Filters, page: Page
+    ) -> list[NetworkInfo]:
+        with self.db.session() as session:
+            stmt = select(Network).where(Network.region == region, visible(ctx))
+            rows = list_rows(session, stmt, filters, page, COLUMNS, Network)
+            return [network_info(session, r) for r in rows]
+
+    def update(
+        self, ctx: RequestContext, region: str, network_id: str, values: dict[str, Any]
+    ) -> NetworkInfo:
+        with self.db.session() as session:
+            row = load_network(session, ctx, region, network_id)
+            check_owner(ctx, row.project_id, "network", network_id)
+            if ("shared" in values or "external" in values) and not ctx.is_admin:
+                raise Forbidden("Only an admin may change 'shared' or 'router:external'.")
+            if values.get("mtu") is not None and not 68 <= values["mtu"] <= 9000:
+                raise BadRequest(
+                    f"Invalid input for mtu: {values['mtu']} is not between 68 and 9000."
+                )
+            for key in (
+                "name",
+                "description",
+                "admin_state_up",
+                "shared",
+                "external",
+                "mtu",
+                "port_security_enabled",
+            ):
+                if key in values and values[key] is not None:
+                    setattr(row, key, values[key])
+            row.updated_at = now()
+            session.flush()
+            return network_info(session, row)
+
+    def delete(self, ctx: RequestContext, region: str, network_id: str) -> None:
+        with self.db.session() as session:
+            row = load_network(session, ctx, region, network_id)
+            check_owner(ctx, row.project_id, "network", network_id)
+            ports = session.scalar(
+                select(func.count()).select_from(Port).where(Port.network_id == network_id)
+            )
+            fips = session.scalar(
+                select(func.count())
+                .select_from(FloatingIp)
+                .where(FloatingIp.floating_network_id == network_id)
+            )
+            if ports or fips:
+                raise Conflict(
+                    f"Unable to complete operation on network {network_id}. There are one or "
+                    "more ports still in use on the network.",
+                    kind="NetworkInUse",
+                )
+            subnets = session.scalars(select(Subnet).where(Subnet.network_id == network_id)).all()
+            native = row.native_ref
+            subnet_refs = [s.native_ref for s in subnets if s.native_ref]
+            session.execute(delete(IpAllocation).where(IpAllocation.network_id == network_id))
+            for subnet in subnets:
+                session.delete(subnet)
+            session.flush()
+            session.delete(row)
+        net_driver = driver(self.regions, region)
+        for subnet_ref in subnet_refs:
+            net_driver.delete_subnet(NativeRef(subnet_ref))
+        if native:
+            net_driver.delete_network(NativeRef(native))
+
+
+__all__ = ["COLUMNS", "NetworkCreate", "NetworkService"]

@@ -1,0 +1,507 @@
+"""Routers: interfaces on tenant subnets, a gateway on an external network, extra routes.
+
+An interface is a port on the subnet holding the subnet's gateway address (device owner
+``network:router_interface``); the gateway is a port on the external network (``network:
+router_gateway``). The backend is told which subnets the router routes and whether it gives them
+a way out; the contract fixes that at creation, so changing the gateway re-realizes the router.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select, true
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import NativeRef, RouterSpec
+from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.listing import Page
+from interstack.services.network import quotas
+from interstack.services.network.common import (
+    Filters,
+    check_owner,
+    driver,
+    list_rows,
+    new_id,
+    now,
+    stamp,
+    tenant_of,
+)
+from interstack.services.network.ipam import IpRequest
+from interstack.services.network.networks import load_network
+from interstack.services.network.ports import (
+    ROUTER_GATEWAY,
+    ROUTER_INTERFACE,
+    PortCreate,
+    PortService,
+    fixed_ips_of,
+    load_port,
+)
+from interstack.services.network.records import RouterInfo
+from interstack.services.network.subnets import load_subnet
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import FloatingIp, Port, Router, Subnet
+
+COLUMNS = {
+    "id": Router.id,
+    "name": Router.name,
+    "description": Router.description,
+    "project_id": Router.project_id,
+    "tenant_id": Router.project_id,
+    "admin_state_up": Router.admin_state_up,
+    "status": Router.status,
+    "created_at": Router.created_at,
+    "updated_at": Router.updated_at,
+}
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    network_id: str
+    enable_snat: bool | None = None
+    fixed_ips: tuple[IpRequest, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RouterCreate:
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    admin_state_up: bool = True
+    gateway: GatewayRequest | None = None
+
+
+@dataclass(frozen=True)
+class InterfaceInfo:
+    """What add/remove_router_interface answers."""
+
+    router_id: str
+    project_id: str
+    port_id: str
+    network_id: str
+    subnet_ids: tuple[str, ...]
+
+
+def owned(ctx: RequestContext) -> ColumnElement[bool]:
+    if ctx.is_admin:
+        return true()
+    return Router.project_id == (ctx.project_id or "")
+
+
+def load_router(session: Session, ctx: RequestContext, region: str, router_id: str) -> Router:
+    row = session.scalars(
+        select(Router).where(Router.id == router_id, Router.region == region, owned(ctx))
+    ).first()
+    if row is None:
+        raise NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
+    return row
+
+
+def _ports(session: Session, router_id: str, owner: str) -> list[Port]:
+    return list(
+        session.scalars(
+            select(Port)
+            .where(Port.device_id == router_id, Port.device_owner == owner)
+            .order_by(Port.created_at, Port.id)
+        )
+    )
+
+
+def router_info(session: Session, row: Router) -> RouterInfo:
+    gateway = _ports(session, row.id, ROUTER_GATEWAY)
+    ips = fixed_ips_of(session, [p.id for p in gateway])
+    return RouterInfo(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        admin_state_up=row.admin_state_up,
+        status=row.status,
+        gateway_network_id=row.gateway_network_id,
+        enable_snat=row.enable_snat,
+        external_fixed_ips=tuple(ip for p in gateway for ip in ips[p.id]),
+        routes=tuple((str(d), str(n)) for d, n in row.routes or ()),
+        stamp=stamp(row),
+    )
+
+
+def interface_subnets(session: Session, router_id: str) -> list[Subnet]:
+    """The subnets the router has interfaces on."""
+    ports = [p.id for p in _ports(session, router_id, ROUTER_INTERFACE)]
+    ips = fixed_ips_of(session, ports)
+    ids = {ip.subnet_id for p in ports for ip in ips[p]}
+    return list(session.scalars(select(Subnet).where(Subnet.id.in_(ids))))
+
+
+class RouterService:
+    def __init__(self, db: Database, regions: Regions, ports: PortService) -> None:
+        self.db = db
+        self.regions = regions
+        self.ports = ports
+
+    # -- realization ---------------------------------------------------------------------------
+
+    def _realize(self, region: str, router_id: str) -> None:
+        """Make the backend's router match: created with the right way out, its interfaces
+        added. A router whose way out changed is removed and realized again."""
+        net_driver = driver(self.regions, region)
+        with self.db.session() as session:
+            row = session.get_one(Router, router_id)
+            wants_out = row.gateway_network_id is not None and row.enable_snat
+            native, name, project = row.native_ref, row.name, row.project_id
+            subnets = [s.native_ref for s in interface_subnets(session, router_id) if s.native_ref]
+        if native is not None:
+            for subnet in subnets:
+                net_driver.remove_router_interface(NativeRef(native), NativeRef(subnet))
+            net_driver.delete_router(NativeRef(native))
+        native = net_driver.create_router(
+            RouterSpec(
+                gateway_id=router_id, name=name, project_id=project, external_gateway=wants_out
+            )
+        )
+        with self.db.session() as session:
+            session.get_one(Router, router_id).native_ref = native
+        for subnet in subnets:
+            net_driver.add_router_interface(NativeRef(native), NativeRef(subnet))
+
+    # -- gateway -------------------------------------------------------------------------------
+
+    def _set_gateway(
+        self, ctx: RequestContext, region: str, router_id: str, gateway: GatewayRequest | None
+    ) -> None:
+        """Replace the gateway port (none when ``gateway`` is None) and record the network."""
+        with self.db.session() as session:
+            row = load_router(session, ctx, region, router_id)
+            old_ports = [p.id for p in _ports(session, router_id, ROUTER_GATEWAY)]
+            if gateway is not None:
+                network = load_network(session, ctx, region, gateway.network_id)
+                if not network.external:
+                    raise BadRequest(
+                        f"Bad router request: Network {network.id} is not an external network."
+                    )
+            elif old_ports:
+                in_use = session.scalar(
+                    select(func.count())
+                    .select_from(FloatingIp)
+                    .where(FloatingIp.router_id == router_id)
+                )
+                if in_use:
+                    raise Conflict(
+                        f"Gateway cannot be updated for router {router_id}, since a gateway to "
+                        "external network is required by one or more floating IPs.",
+                        kind="RouterExternalGatewayInUseByFloatingIp",
+                    )
+            project_id = row.project_id
+        if gateway is not None:
+            self.ports.record(
+                ctx,
+                region,
+                PortCreate(
+                    network_id=gateway.network_id,
+                    project_id=project_id,
+                    fixed_ips=gateway.fixed_ips,
+                    device_id=router_id,
+                    device_owner=ROUTER_GATEWAY,
+                    security_groups=(),
+                    port_security_enabled=False,
+                    internal=True,
+                ),
+            )
+        for port_id in old_ports:
+            self.ports.forget(port_id)
+        with self.db.session() as session:
+            row = session.get_one(Router, router_id)
+            row.gateway_network_id = gateway.network_id if gateway else None
+            if gateway is not None:
+                row.enable_snat = True if gateway.enable_snat is None else gateway.enable_snat
+            row.updated_at = now()
+
+    # -- CRUD ----------------------------------------------------------------------------------
+
+    def create(self, ctx: RequestContext, region: str, new: RouterCreate) -> RouterInfo:
+        project_id = tenant_of(ctx, new.project_id)
+        router_id = new_id()
+        at = now()
+        with self.db.session() as session:
+            quotas.check(session, region, project_id, "router")
+            session.add(
+                Router(
+                    id=router_id,
+                    region=region,
+                    project_id=project_id,
+                    name=new.name,
+                    description=new.description,
+                    admin_state_up=new.admin_state_up,
+                    status="ACTIVE",
+                    gateway_network_id=None,
+                    enable_snat=True,
+                    routes=[],
+                    tags=[],
+                    native_ref=None,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        try:
+            if new.gateway is not None:
+                self._set_gateway(ctx, region, router_id, new.gateway)
+            self._realize(region, router_id)
+        except BaseException:
+            self._forget(router_id)
+            raise
+        return self.get(ctx, region, router_id)
+
+    def _forget(self, router_id: str) -> None:
+        with self.db.session() as session:
+            gateway = [p.id for p in _ports(session, router_id, ROUTER_GATEWAY)]
+        for port_id in gateway:
+            self.ports.forget(port_id)
+        with self.db.session() as session:
+            session.execute(delete(Router).where(Router.id == router_id))
+
+    def get(self, ctx: RequestContext, region: str, router_id: str) -> RouterInfo:
+        with self.db.session() as session:
+            return router_info(session, load_router(session, ctx, region, router_id))
+
+    def list_page(
+        self, ctx: RequestContext, region: str, filters: Filters, page: Page
+    ) -> list[RouterInfo]:
+        with self.db.session() as session:
+            stmt = select(Router).where(Router.region == region, owned(ctx))
+            rows = list_rows(session, stmt, filters, page, COLUMNS, Router)
+            return [router_info(session, r) for r in rows]
+
+    def update(
+        self, ctx: RequestContext, region: str, router_id: str, values: dict[str, Any]
+    ) -> RouterInfo:
+        with self.db.session() as session:
+            row = load_router(session, ctx, region, router_id)
+            check_owner(ctx, row.project_id, "router", router_id)
+            for key in ("name", "description", "admin_state_up"):
+                if values.get(key) is not None:
+                    setattr(row, key, values[key])
+            if "routes" in values:
+                row.routes = self._routes(session, router_id, values["routes"] or [])
+            row.updated_at = now()
+            was_out = row.gateway_network_id is not None and row.enable_snat
+        if "gateway" in values:
+            self._set_gateway(ctx, region, router_id, values["gateway"])
+            with self.db.session() as session:
+                row = session.get_one(Router, router_id)
+                now_out = row.gateway_network_id is not None and row.enable_snat
+            if now_out != was_out:
+                self._realize(region, router_id)
+        return self.get(ctx, region, router_id)
+
+    @staticmethod
+    def _routes(
+        session: Session, router_id: str, routes: Sequence[tuple[str, str]]
+    ) -> list[list[str]]:
+        """Extra routes: each next hop must lie on a subnet the router has an interface on."""
+        subnets = [ipaddress.ip_network(s.cidr) for s in interface_subnets(session, router_id)]
+        out: list[list[str]] = []
+        for destination, nexthop in routes:
+            try:
+                dest = ipaddress.ip_network(destination)
+                hop = ipaddress.ip_address(nexthop)
+            except ValueError as exc:
+                raise BadRequest(f"Invalid route {destination} via {nexthop}.") from exc
+            if not any(hop in net for net in subnets):
+                raise BadRequest(
+                    f"Invalid format for routes: the nexthop {nexthop} is not connected with "
+                    f"router {router_id}.",
+                    kind="InvalidRoutes",
+                )
+            if [str(dest), str(hop)] not in out:
+                out.append([str(dest), str(hop)])
+        return out
+
+    def delete(self, ctx: RequestContext, region: str, router_id: str) -> None:
+        with self.db.session() as session:
+            row = load_router(session, ctx, region, router_id)
+            check_owner(ctx, row.project_id, "router", router_id)
+            if _ports(session, router_id, ROUTER_INTERFACE):
+                raise Conflict(
+                    f"Router {router_id} still has ports",
+                    kind="RouterInUse",
+                )
+            fips = session.scalar(
+                select(func.count())
+                .select_from(FloatingIp)
+                .where(FloatingIp.router_id == router_id)
+            )
+            if fips:
+                raise Conflict(f"Router {router_id} still routes floating IPs", kind="RouterInUse")
+            native = row.native_ref
+        if native:
+            driver(self.regions, region).delete_router(NativeRef(native))
+        self._forget(router_id)
+
+    # -- interfaces ----------------------------------------------------------------------------
+
+    def add_interface(
+        self,
+        ctx: RequestContext,
+        region: str,
+        router_id: str,
+        subnet_id: str | None,
+        port_id: str | None,
+    ) -> InterfaceInfo:
+        if (subnet_id is None) == (port_id is None):
+            raise BadRequest("Bad router request: specify exactly one of subnet_id and port_id.")
+        with self.db.session() as session:
+            router = load_router(session, ctx, region, router_id)
+            check_owner(ctx, router.project_id, "router", router_id)
+            attached = interface_subnets(session, router_id)
+            if subnet_id is not None:
+                subnet = load_subnet(session, ctx, region, subnet_id)
+                candidates = [subnet]
+                if subnet.gateway_ip is None:
+                    raise BadRequest(
+                        f"Bad router request: Subnet {subnet_id} does not have a gateway IP."
+                    )
+            else:
+                port = load_port(session, ctx, region, str(port_id))
+                if port.device_id or port.device_owner:
+                    raise Conflict(
+                        f"Port {port_id} is in use by {port.device_owner or port.device_id}.",
+                        kind="PortInUse",
+                    )
+                ips = fixed_ips_of(session, [port.id])[port.id]
+                if not ips:
+                    raise BadRequest(
+                        f"Bad router request: Router port {port_id} has no IP address."
+                    )
+                candidates = [session.get_one(Subnet, ip.subnet_id) for ip in ips]
+            for candidate in candidates:
+                new_net = ipaddress.ip_network(candidate.cidr)
+                for existing in attached:
+                    if existing.id == candidate.id:
+                        raise BadRequest(
+                            f"Bad router request: Router already has a port on subnet "
+                            f"{candidate.id}."
+                        )
+                    other = ipaddress.ip_network(existing.cidr)
+                    if other.version == new_net.version and other.overlaps(new_net):
+                        raise BadRequest(
+                            f"Bad router request: Cidr {candidate.cidr} of subnet {candidate.id} "
+                            f"overlaps with cidr {existing.cidr} of subnet {existing.id}."
+                        )
+            router_ref = router.native_ref
+            project_id = router.project_id
+            subnet_refs = [s.native_ref for s in candidates if s.native_ref]
+        if subnet_id is not None:
+            gateway = candidates[0]
+            new_port = self.ports.record(
+                ctx,
+                region,
+                PortCreate(
+                    network_id=gateway.network_id,
+                    project_id=project_id,
+                    fixed_ips=(IpRequest(subnet_id=gateway.id, ip_address=gateway.gateway_ip),),
+                    device_id=router_id,
+                    device_owner=ROUTER_INTERFACE,
+                    security_groups=(),
+                    port_security_enabled=False,
+                ),
+            )
+        else:
+            new_port = str(port_id)
+            with self.db.session() as session:
+                port = session.get_one(Port, new_port)
+                port.device_id, port.device_owner, port.status = (
+                    router_id,
+                    ROUTER_INTERFACE,
+                    "ACTIVE",
+                )
+        net_driver = driver(self.regions, region)
+        try:
+            for subnet_ref in subnet_refs:
+                net_driver.add_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
+        except BaseException:
+            if subnet_id is not None:
+                self.ports.forget(new_port)
+            raise
+        return self._interface(router_id, project_id, new_port)
+
+    def _interface(self, router_id: str, project_id: str, port_id: str) -> InterfaceInfo:
+        with self.db.session() as session:
+            port = session.get_one(Port, port_id)
+            ips = fixed_ips_of(session, [port_id])[port_id]
+            return InterfaceInfo(
+                router_id=router_id,
+                project_id=project_id,
+                port_id=port_id,
+                network_id=port.network_id,
+                subnet_ids=tuple(ip.subnet_id for ip in ips),
+            )
+
+    def remove_interface(
+        self,
+        ctx: RequestContext,
+        region: str,
+        router_id: str,
+        subnet_id: str | None,
+        port_id: str | None,
+    ) -> InterfaceInfo:
+        if subnet_id is None and port_id is None:
+            raise BadRequest("Bad router request: specify subnet_id or port_id.")
+        with self.db.session() as session:
+            router = load_router(session, ctx, region, router_id)
+            check_owner(ctx, router.project_id, "router", router_id)
+            ports = _ports(session, router_id, ROUTER_INTERFACE)
+            ips = fixed_ips_of(session, [p.id for p in ports])
+            found = [
+                p
+                for p in ports
+                if (port_id is None or p.id == port_id)
+                and (subnet_id is None or any(ip.subnet_id == subnet_id for ip in ips[p.id]))
+            ]
+            if not found:
+                if port_id is not None:
+                    raise NotFound(
+                        f"Router {router_id} does not have an interface with id {port_id}",
+                        kind="RouterInterfaceNotFound",
+                    )
+                raise NotFound(
+                    f"Router {router_id} has no interface on subnet {subnet_id}",
+                    kind="RouterInterfaceNotFoundForSubnet",
+                )
+            port = found[0]
+            subnet_ids = [ip.subnet_id for ip in ips[port.id]]
+            if router.gateway_network_id is not None:
+                fixed = {
+                    f.fixed_ip_address
+                    for f in session.scalars(
+                        select(FloatingIp).where(FloatingIp.router_id == router_id)
+                    )
+                }
+                cidrs = [
+                    ipaddress.ip_network(s.cidr)
+                    for s in session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
+                ]
+                if any(a and any(ipaddress.ip_address(a) in c for c in cidrs) for a in fixed):
+                    raise Conflict(
+                        f"Router interface for subnet {subnet_ids[0]} on router {router_id} "
+                        "cannot be deleted, as it is required by one or more floating IPs.",
+                        kind="RouterInterfaceInUseByFloatingIP",
+                    )
+            subnet_refs = [
+                s.native_ref
+                for s in session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
+                if s.native_ref
+            ]
+            answer = InterfaceInfo(
+                router_id, router.project_id, port.id, port.network_id, tuple(subnet_ids)
+            )
+            router_ref = router.native_ref
+        net_driver = driver(self.regions, region)
+        for subnet_ref in subnet_refs:
+            net_driver.remove_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
+        self.ports.remove(region, port.id)
+        return answer

@@ -1,0 +1,430 @@
+"""Security groups and their rules; a ``default`` group per project, created on first use.
+
+The gateway keeps the rules; after every change the backend is told the group's whole rule set
+(``set_security_group_rules`` is declarative). The default group is unique per project and region
+by a constraint, so concurrent first uses agree on one group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import NativeRef, SecurityGroupSpec
+from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.listing import Page
+from interstack.services.network import quotas
+from interstack.services.network.common import (
+    Filters,
+    check_owner,
+    driver,
+    list_rows,
+    new_id,
+    now,
+    stamp,
+    tenant_of,
+)
+from interstack.services.network.records import RuleInfo, SecurityGroupInfo
+from interstack.services.network.sg_rules import (
+    RuleCreate,
+    contract_rules,
+    rule_info,
+    same_rule,
+    validate,
+)
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import Port, SecurityGroup
+from interstack.store.models import SecurityGroupRule as RuleRow
+
+COLUMNS = {
+    "id": SecurityGroup.id,
+    "name": SecurityGroup.name,
+    "description": SecurityGroup.description,
+    "project_id": SecurityGroup.project_id,
+    "tenant_id": SecurityGroup.project_id,
+    "stateful": SecurityGroup.stateful,
+    "created_at": SecurityGroup.created_at,
+    "updated_at": SecurityGroup.updated_at,
+}
+RULE_COLUMNS = {
+    "id": RuleRow.id,
+    "security_group_id": RuleRow.group_id,
+    "project_id": RuleRow.project_id,
+    "tenant_id": RuleRow.project_id,
+    "direction": RuleRow.direction,
+    "ethertype": RuleRow.ethertype,
+    "protocol": RuleRow.protocol,
+    "port_range_min": RuleRow.port_range_min,
+    "port_range_max": RuleRow.port_range_max,
+    "remote_ip_prefix": RuleRow.remote_ip_prefix,
+    "remote_group_id": RuleRow.remote_group_id,
+    "description": RuleRow.description,
+    "created_at": RuleRow.created_at,
+    "updated_at": RuleRow.updated_at,
+}
+DEFAULT_NAME = "default"
+
+
+@dataclass(frozen=True)
+class GroupCreate:
+    name: str
+    description: str = ""
+    project_id: str | None = None
+    stateful: bool = True
+
+
+def owned(ctx: RequestContext, column: Any) -> ColumnElement[bool]:
+    if ctx.is_admin:
+        return true()
+    return column == (ctx.project_id or "")  # type: ignore[no-any-return]
+
+
+def load_group(session: Session, ctx: RequestContext, region: str, group_id: str) -> SecurityGroup:
+    row = session.scalars(
+        select(SecurityGroup).where(
+            SecurityGroup.id == group_id,
+            SecurityGroup.region == region,
+            owned(ctx, SecurityGroup.project_id),
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Security group {group_id} does not exist", kind="SecurityGroupNotFound")
+    return row
+
+
+def _rules(session: Session, group_id: str) -> list[RuleRow]:
+    return list(
+        session.scalars(
+            select(RuleRow)
+            .where(RuleRow.group_id == group_id)
+            .order_by(RuleRow.created_at, RuleRow.id)
+        )
+    )
+
+
+def group_info(session: Session, row: SecurityGroup) -> SecurityGroupInfo:
+    return SecurityGroupInfo(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        stateful=row.stateful,
+        rules=tuple(rule_info(r) for r in _rules(session, row.id)),
+        stamp=stamp(row),
+    )
+
+
+def _rule_row(group: SecurityGroup, at: Any, **values: Any) -> RuleRow:
+    return RuleRow(
+        id=new_id(),
+        group_id=group.id,
+        region=group.region,
+        project_id=group.project_id,
+        description="",
+        created_at=at,
+        updated_at=at,
+        **values,
+    )
+
+
+class SecurityGroupService:
+    def __init__(self, db: Database, regions: Regions) -> None:
+        self.db = db
+        self.regions = regions
+
+    # -- realization ---------------------------------------------------------------------------
+
+    def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
+        """Make the backend hold the group with exactly its rules; returns its native ref."""
+        net_driver = driver(self.regions, region)
+        with self.db.session() as session:
+            row = session.get_one(SecurityGroup, group_id)
+            native, name, project = row.native_ref, row.name, row.project_id
+        if native is None:
+            native = net_driver.create_security_group(
+                SecurityGroupSpec(gateway_id=group_id, name=name, project_id=project)
+            )
+            with self.db.session() as session:
+                session.get_one(SecurityGroup, group_id).native_ref = native
+        seen = _seen | {group_id}
+
+        def ref_of(other_id: str) -> NativeRef:
+            if other_id == group_id:
+                return NativeRef(native)
+            with self.db.session() as session:
+                other = session.get(SecurityGroup, other_id)
+                other_ref = other.native_ref if other is not None else None
+            if other_ref is None and other_id not in seen:
+                return self.realize(region, other_id, seen)
+            return NativeRef(other_ref or "")
+
+        with self.db.session() as session:
+            rows = _rules(session, group_id)
+        net_driver.set_security_group_rules(NativeRef(native), contract_rules(rows, ref_of))
+        return NativeRef(native)
+
+    def refs(self, region: str, group_ids: Sequence[str]) -> tuple[NativeRef, ...]:
+        """Native refs of groups a port uses, realizing any not yet realized."""
+        with self.db.session() as session:
+            known = {
+                g.id: g.native_ref
+                for g in session.scalars(
+                    select(SecurityGroup).where(SecurityGroup.id.in_(group_ids))
+                )
+            }
+        return tuple(
+            NativeRef(native) if (native := known.get(g)) else self.realize(region, g)
+            for g in group_ids
+        )
+
+    # -- the default group ---------------------------------------------------------------------
+
+    def ensure_default(self, region: str, project_id: str) -> str:
+        """The project's ``default`` group, created with Neutron's default rules if missing."""
+        with self.db.session() as session:
+            found = session.scalar(
+                select(SecurityGroup.id).where(
+                    SecurityGroup.region == region, SecurityGroup.default_for == project_id
+                )
+            )
+        if found is not None:
+            return found
+        at = now()
+        group_id = new_id()
+        try:
+            with self.db.session() as session:
+                group = SecurityGroup(
+                    id=group_id,
+                    region=region,
+                    project_id=project_id,
+                    name=DEFAULT_NAME,
+                    description="Default security group",
+                    default_for=project_id,
+                    stateful=True,
+                    tags=[],
+                    created_at=at,
+                    updated_at=at,
+                )
+                session.add(group)
+                session.flush()
+                for ethertype in ("IPv4", "IPv6"):
+                    session.add(_rule_row(group, at, direction="egress", ethertype=ethertype))
+                    session.add(
+                        _rule_row(
+                            group,
+                            at,
+                            direction="ingress",
+                            ethertype=ethertype,
+                            remote_group_id=group_id,
+                        )
+                    )
+        except IntegrityError:
+            return self.ensure_default(region, project_id)  # a concurrent first use won
+        self.realize(region, group_id)
+        return group_id
+
+    # -- groups --------------------------------------------------------------------------------
+
+    def create(self, ctx: RequestContext, region: str, new: GroupCreate) -> SecurityGroupInfo:
+        project_id = tenant_of(ctx, new.project_id)
+        if new.name == DEFAULT_NAME:
+            raise Conflict(
+                "Default security group already exists.", kind="SecurityGroupDefaultAlreadyExists"
+            )
+        self.ensure_default(region, project_id)
+        at = now()
+        group_id = new_id()
+        with self.db.session() as session:
+            quotas.check(session, region, project_id, "security_group")
+            group = SecurityGroup(
+                id=group_id,
+                region=region,
+                project_id=project_id,
+                name=new.name,
+                description=new.description,
+                default_for=None,
+                stateful=new.stateful,
+                tags=[],
+                created_at=at,
+                updated_at=at,
+            )
+            session.add(group)
+            session.flush()
+            for ethertype in ("IPv4", "IPv6"):
+                session.add(_rule_row(group, at, direction="egress", ethertype=ethertype))
+        try:
+            self.realize(region, group_id)
+        except BaseException:
+            with self.db.session() as session:
+                session.delete(session.get_one(SecurityGroup, group_id))
+            raise
+        return self.get(ctx, region, group_id)
+
+    def get(self, ctx: RequestContext, region: str, group_id: str) -> SecurityGroupInfo:
+        with self.db.session() as session:
+            return group_info(session, load_group(session, ctx, region, group_id))
+
+    def list_page(
+        self, ctx: RequestContext, region: str, filters: Filters, page: Page
+    ) -> list[SecurityGroupInfo]:
+        if ctx.project_id is not None:
+            self.ensure_default(region, ctx.project_id)
+        with self.db.session() as session:
+            stmt = select(SecurityGroup).where(
+                SecurityGroup.region == region, owned(ctx, SecurityGroup.project_id)
+            )
+            rows = list_rows(session, stmt, filters, page, COLUMNS, SecurityGroup)
+            return [group_info(session, r) for r in rows]
+
+    def update(
+        self, ctx: RequestContext, region: str, group_id: str, values: dict[str, Any]
+    ) -> SecurityGroupInfo:
+        with self.db.session() as session:
+            row = load_group(session, ctx, region, group_id)
+            check_owner(ctx, row.project_id, "security group", group_id)
+            name = values.get("name")
+            if name is not None and name != row.name:
+                if row.default_for is not None or name == DEFAULT_NAME:
+                    raise Conflict(
+                        "Updating the name of the default security group is not allowed.",
+                        kind="SecurityGroupCannotUpdateDefault",
+                    )
+                row.name = name
+            if values.get("description") is not None:
+                row.description = values["description"]
+            row.updated_at = now()
+            session.flush()
+            return group_info(session, row)
+
+    def delete(self, ctx: RequestContext, region: str, group_id: str) -> None:
+        with self.db.session() as session:
+            row = load_group(session, ctx, region, group_id)
+            check_owner(ctx, row.project_id, "security group", group_id)
+            if row.default_for is not None and not ctx.is_admin:
+                raise Conflict(
+                    "Insufficient rights for removing default security group.",
+                    kind="SecurityGroupCannotRemoveDefault",
+                )
+            port_groups = session.scalars(
+                select(Port.security_group_ids).where(Port.region == region)
+            )
+            if any(group_id in (ids or []) for ids in port_groups):
+                raise Conflict(f"Security Group {group_id} in use.", kind="SecurityGroupInUse")
+            remote = session.scalar(
+                select(func.count())
+                .select_from(RuleRow)
+                .where(RuleRow.remote_group_id == group_id, RuleRow.group_id != group_id)
+            )
+            if remote:
+                raise Conflict(
+                    f"Security Group {group_id} in use: rules of other groups refer to it.",
+                    kind="SecurityGroupInUse",
+                )
+            native = row.native_ref
+            session.delete(row)
+        if native:
+            driver(self.regions, region).delete_security_group(NativeRef(native))
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    def create_rule(self, ctx: RequestContext, region: str, new: RuleCreate) -> RuleInfo:
+        rule = validate(new)
+        with self.db.session() as session:
+            group = load_group(session, ctx, region, new.security_group_id)
+            check_owner(ctx, group.project_id, "security group", group.id)
+            tenant_of(ctx, new.project_id or group.project_id)
+            if new.remote_group_id is not None:
+                load_group(session, ctx, region, new.remote_group_id)
+            for existing in _rules(session, group.id):
+                if same_rule(existing, rule, new.remote_group_id):
+                    raise Conflict(
+                        f"Security group rule already exists. Rule id is {existing.id}.",
+                        kind="SecurityGroupRuleExists",
+                    )
+            quotas.check(session, region, group.project_id, "security_group_rule")
+            row = _rule_row(
+                group,
+                now(),
+                direction=rule.direction,
+                ethertype=rule.ethertype,
+                protocol=rule.protocol,
+                port_range_min=rule.port_range_min,
+                port_range_max=rule.port_range_max,
+                remote_ip_prefix=rule.remote_ip_prefix,
+                remote_group_id=new.remote_group_id,
+            )
+            row.description = new.description
+            session.add(row)
+            session.flush()
+            created = rule_info(row)
+        try:
+            self.realize(region, created.group_id)
+        except BaseException:
+            with self.db.session() as session:
+                session.delete(session.get_one(RuleRow, created.id))
+            raise
+        return created
+
+    def _load_rule(
+        self, session: Session, ctx: RequestContext, region: str, rule_id: str
+    ) -> RuleRow:
+        row = session.scalars(
+            select(RuleRow).where(
+                RuleRow.id == rule_id, RuleRow.region == region, owned(ctx, RuleRow.project_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(
+                f"Security group rule {rule_id} does not exist",
+                kind="SecurityGroupRuleNotFound",
+            )
+        return row
+
+    def get_rule(self, ctx: RequestContext, region: str, rule_id: str) -> RuleInfo:
+        with self.db.session() as session:
+            return rule_info(self._load_rule(session, ctx, region, rule_id))
+
+    def list_rules(
+        self, ctx: RequestContext, region: str, filters: Filters, page: Page
+    ) -> list[RuleInfo]:
+        with self.db.session() as session:
+            stmt = select(RuleRow).where(RuleRow.region == region, owned(ctx, RuleRow.project_id))
+            rows = list_rows(session, stmt, filters, page, RULE_COLUMNS, RuleRow)
+            return [rule_info(r) for r in rows]
+
+    def delete_rule(self, ctx: RequestContext, region: str, rule_id: str) -> None:
+        with self.db.session() as session:
+            row = self._load_rule(session, ctx, region, rule_id)
+            check_owner(ctx, row.project_id, "security group rule", rule_id)
+            group_id = row.group_id
+            session.delete(row)
+        self.realize(region, group_id)
+
+
+def validate_groups(
+    session: Session, region: str, project_id: str, wanted: Sequence[str]
+) -> list[str]:
+    """Ids of the groups a port of ``project_id`` asks for, by id or name (404 if unknown)."""
+    out: list[str] = []
+    for item in wanted:
+        found = session.scalars(
+            select(SecurityGroup.id).where(
+                SecurityGroup.region == region,
+                SecurityGroup.project_id == project_id,
+                (SecurityGroup.id == item) | (SecurityGroup.name == item),
+            )
+        ).all()
+        if not found:
+            raise NotFound(f"Security group {item} does not exist", kind="SecurityGroupNotFound")
+        if len(found) > 1:
+            raise BadRequest(f"Multiple security groups are named {item}; use an id.")
+        if found[0] not in out:
+            out.append(found[0])
+    return out

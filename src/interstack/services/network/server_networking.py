@@ -1,0 +1,218 @@
+"""What compute needs from the network service: ports for a server, and its addresses.
+
+Implements :class:`interstack.services.interfaces.ServerNetworking`. Ports made here are marked
+``created_for_server`` and deleted with the server; ports the user brought are only bound and, on
+release, unbound again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from sqlalchemy import or_, select
+
+from interstack.backends.contract import NativeRef
+from interstack.errors import BadRequest, Conflict
+from interstack.services.context import RequestContext
+from interstack.services.interfaces import RequestedNetwork, ServerAddress, ServerPort
+from interstack.services.network.common import driver, now
+from interstack.services.network.ipam import IpRequest
+from interstack.services.network.networks import load_network
+from interstack.services.network.ports import PortCreate, PortService, fixed_ips_of, load_port
+from interstack.services.network.security_groups import SecurityGroupService, validate_groups
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import FloatingIp, Network, Port
+
+SERVER_OWNER = "compute:nova"
+
+
+class NeutronServerNetworking:
+    def __init__(
+        self, db: Database, regions: Regions, ports: PortService, groups: SecurityGroupService
+    ) -> None:
+        self.db = db
+        self.regions = regions
+        self.ports = ports
+        self.groups = groups
+
+    def _auto_network(self, ctx: RequestContext, region: str) -> str:
+        """The caller's one usable network: its own or a shared one, never an external one."""
+        with self.db.session() as session:
+            found = session.scalars(
+                select(Network.id).where(
+                    Network.region == region,
+                    Network.external.is_(False),
+                    or_(Network.project_id == (ctx.project_id or ""), Network.shared),
+                )
+            ).all()
+        if len(found) != 1:
+            raise BadRequest(
+                "Unable to automatically allocate a network for the server: "
+                + (
+                    "no network is available."
+                    if not found
+                    else "several networks are available; choose one with 'networks'."
+                )
+            )
+        return found[0]
+
+    def _group_ids(
+        self, ctx: RequestContext, region: str, security_groups: Sequence[str]
+    ) -> tuple[str, ...] | None:
+        if not security_groups:
+            return None
+        project_id = ctx.project_id or ""
+        self.groups.ensure_default(region, project_id)
+        with self.db.session() as session:
+            try:
+                return tuple(validate_groups(session, region, project_id, security_groups))
+            except Exception as exc:
+                raise BadRequest(f"Unable to find security_group with name or id: {exc}") from exc
+
+    def allocate_for_server(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        requested: Sequence[RequestedNetwork] | Literal["auto", "none"],
+        security_groups: Sequence[str],
+    ) -> list[ServerPort]:
+        if requested == "none":
+            return []
+        if requested == "auto":
+            requested = [RequestedNetwork(network_id=self._auto_network(ctx, region))]
+        groups = self._group_ids(ctx, region, security_groups)
+        created: list[str] = []
+        bound: list[str] = []
+        try:
+            for item in requested:
+                if item.port_id is not None:
+                    self._bind(ctx, region, item.port_id, server_id)
+                    bound.append(item.port_id)
+                    continue
+                if item.network_id is None:
+                    raise BadRequest("Each requested network needs a network id or a port id.")
+                fixed = (IpRequest(ip_address=item.fixed_ip),) if item.fixed_ip else None
+                with self.db.session() as session:
+                    load_network(session, ctx, region, item.network_id)
+                port = self.ports.create(
+                    ctx,
+                    region,
+                    PortCreate(
+                        network_id=item.network_id,
+                        fixed_ips=fixed,
+                        device_id=server_id,
+                        device_owner=SERVER_OWNER,
+                        security_groups=groups,
+                        created_for_server=True,
+                    ),
+                )
+                created.append(port.id)
+        except BaseException:
+            for port_id in created:
+                self.ports.remove(region, port_id)
+            for port_id in bound:
+                self._unbind(port_id)
+            raise
+        return self._server_ports([*created, *bound])
+
+    def _bind(self, ctx: RequestContext, region: str, port_id: str, server_id: str) -> None:
+        with self.db.session() as session:
+            port = load_port(session, ctx, region, port_id)
+            if port.device_id and port.device_id != server_id:
+                raise Conflict(
+                    f"Port {port_id} is still in use by {port.device_id}.", kind="PortInUse"
+                )
+            port.device_id, port.device_owner, port.status = server_id, SERVER_OWNER, "ACTIVE"
+            port.updated_at = now()
+
+    def _unbind(self, port_id: str) -> None:
+        with self.db.session() as session:
+            port = session.get(Port, port_id)
+            if port is not None:
+                port.device_id, port.device_owner, port.status = "", "", "DOWN"
+                port.updated_at = now()
+
+    def _server_ports(self, port_ids: Sequence[str]) -> list[ServerPort]:
+        with self.db.session() as session:
+            ips = fixed_ips_of(session, port_ids)
+            out = []
+            for port_id in port_ids:
+                port = session.get_one(Port, port_id)
+                out.append(
+                    ServerPort(
+                        port_id=port.id,
+                        network_id=port.network_id,
+                        mac_address=port.mac_address,
+                        fixed_ips=tuple(ip.ip_address for ip in ips[port_id]),
+                        native_ref=NativeRef(port.native_ref) if port.native_ref else None,
+                    )
+                )
+            return out
+
+    def release_for_server(self, region: str, server_id: str) -> None:
+        with self.db.session() as session:
+            ports = session.scalars(
+                select(Port).where(
+                    Port.region == region,
+                    Port.device_id == server_id,
+                    Port.device_owner.startswith("compute:"),
+                )
+            ).all()
+            owned = [p.id for p in ports if p.created_for_server]
+            brought = [p.id for p in ports if not p.created_for_server]
+            fips = session.scalars(select(FloatingIp).where(FloatingIp.port_id.in_(brought))).all()
+            fip_refs = [f.native_ref for f in fips if f.native_ref]
+            for fip in fips:
+                fip.port_id = fip.fixed_ip_address = fip.router_id = None
+                fip.status = "DOWN"
+                fip.updated_at = now()
+        for fip_ref in fip_refs:
+            driver(self.regions, region).associate_floating_ip(NativeRef(fip_ref), None)
+        for port_id in owned:
+            self.ports.remove(region, port_id)
+        for port_id in brought:
+            self._unbind(port_id)
+
+    def addresses(
+        self, region: str, server_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[ServerAddress]]:
+        found: dict[str, list[ServerAddress]] = {s: [] for s in server_ids}
+        with self.db.session() as session:
+            ports = session.scalars(
+                select(Port)
+                .where(Port.region == region, Port.device_id.in_(server_ids))
+                .order_by(Port.created_at, Port.id)
+            ).all()
+            ips = fixed_ips_of(session, [p.id for p in ports])
+            names = dict(
+                session.execute(
+                    select(Network.id, Network.name).where(
+                        Network.id.in_({p.network_id for p in ports})
+                    )
+                ).tuples()
+            )
+            floating: dict[tuple[str, str | None], list[str]] = {}
+            for fip in session.scalars(
+                select(FloatingIp).where(FloatingIp.port_id.in_([p.id for p in ports]))
+            ):
+                floating.setdefault((str(fip.port_id), fip.fixed_ip_address), []).append(
+                    fip.floating_ip_address
+                )
+            for port in ports:
+                name = names.get(port.network_id, port.network_id)
+                for ip in ips[port.id]:
+                    found[port.device_id].append(_address(name, ip.ip_address, "fixed", port))
+                    for public in floating.get((port.id, ip.ip_address), []):
+                        found[port.device_id].append(_address(name, public, "floating", port))
+        return found
+
+
+def _address(
+    network: str, address: str, kind: Literal["fixed", "floating"], port: Port
+) -> ServerAddress:
+    version: Literal[4, 6] = 6 if ipaddress.ip_address(address).version == 6 else 4
+    return ServerAddress(network, address, version, kind, port.mac_address)

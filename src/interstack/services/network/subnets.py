@@ -1,0 +1,356 @@
+"""Subnets: an address range on a network, with the pools the IPAM allocates from.
+
+Validation follows Neutron: the CIDR is a network address of the given IP version and overlaps
+no other subnet of the network; the gateway defaults to the first host and may be null; pools
+lie inside the CIDR, do not overlap and leave the gateway out. A subnet with addresses in use
+cannot be deleted (409 ``SubnetInUse``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import NativeRef, SubnetSpec
+from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.listing import Page
+from interstack.services.network import quotas
+from interstack.services.network.common import (
+    Filters,
+    check_owner,
+    driver,
+    list_rows,
+    new_id,
+    now,
+    retrying,
+    stamp,
+    tenant_of,
+)
+from interstack.services.network.ipam import default_pools, validate_pools
+from interstack.services.network.networks import load_network
+from interstack.services.network.records import SubnetInfo
+from interstack.services.network.subnetpools import carve, load_pool
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import IpAllocation, Network, Subnet
+
+COLUMNS = {
+    "id": Subnet.id,
+    "name": Subnet.name,
+    "description": Subnet.description,
+    "project_id": Subnet.project_id,
+    "tenant_id": Subnet.project_id,
+    "network_id": Subnet.network_id,
+    "ip_version": Subnet.ip_version,
+    "cidr": Subnet.cidr,
+    "gateway_ip": Subnet.gateway_ip,
+    "enable_dhcp": Subnet.enable_dhcp,
+    "ipv6_ra_mode": Subnet.ipv6_ra_mode,
+    "ipv6_address_mode": Subnet.ipv6_address_mode,
+    "subnetpool_id": Subnet.subnetpool_id,
+    "created_at": Subnet.created_at,
+    "updated_at": Subnet.updated_at,
+}
+_UNSET: Any = object()
+IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
+
+
+@dataclass(frozen=True)
+class SubnetCreate:
+    network_id: str
+    cidr: str | None
+    ip_version: int = 4
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    #: ``_UNSET`` for Neutron's default (first host); None for no gateway
+    gateway_ip: Any = _UNSET
+    enable_dhcp: bool = True
+    allocation_pools: tuple[tuple[str, str], ...] | None = None
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[tuple[str, str], ...] = ()
+    ipv6_ra_mode: str | None = None
+    ipv6_address_mode: str | None = None
+    subnetpool_id: str | None = None
+    #: with a subnet pool and no cidr: the prefix length to carve (the pool's default if None)
+    prefixlen: int | None = None
+
+
+UNSET = _UNSET
+
+
+def subnet_info(row: Subnet) -> SubnetInfo:
+    return SubnetInfo(
+        id=row.id,
+        project_id=row.project_id,
+        network_id=row.network_id,
+        name=row.name,
+        description=row.description,
+        ip_version=row.ip_version,
+        cidr=row.cidr,
+        gateway_ip=row.gateway_ip,
+        enable_dhcp=row.enable_dhcp,
+        allocation_pools=tuple((str(a), str(b)) for a, b in row.allocation_pools or ()),
+        dns_nameservers=tuple(row.dns_nameservers or ()),
+        host_routes=tuple((str(d), str(n)) for d, n in row.host_routes or ()),
+        ipv6_ra_mode=row.ipv6_ra_mode,
+        ipv6_address_mode=row.ipv6_address_mode,
+        subnetpool_id=row.subnetpool_id,
+        stamp=stamp(row),
+    )
+
+
+def visible_subnets(ctx: RequestContext) -> Any:
+    if ctx.is_admin:
+        return true()
+    return or_(
+        Subnet.project_id == (ctx.project_id or ""),
+        Subnet.network_id.in_(select(Network.id).where(or_(Network.shared, Network.external))),
+    )
+
+
+def load_subnet(session: Session, ctx: RequestContext, region: str, subnet_id: str) -> Subnet:
+    row = session.scalars(
+        select(Subnet).where(Subnet.id == subnet_id, Subnet.region == region, visible_subnets(ctx))
+    ).first()
+    if row is None:
+        raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
+    return row
+
+
+def _address(value: str, what: str, version: int) -> str:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise BadRequest(f"Invalid input for {what}: '{value}' is not a valid IP address.") from exc
+    if address.version != version:
+        raise BadRequest(f"Invalid input for {what}: '{value}' is not an IPv{version} address.")
+    return str(address)
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def validate_cidr(cidr: str, ip_version: int) -> IpNetwork:
+    """A CIDR in Neutron's form: a network address with a prefix length, of ``ip_version``."""
+    if "/" not in cidr:
+        raise BadRequest(f"Invalid input for cidr. Reason: '{cidr}' is not a valid IP subnet.")
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError as exc:
+        raise BadRequest(
+            f"Invalid input for cidr. Reason: '{cidr}' is not a valid IP subnet."
+        ) from exc
+    if str(net.network_address) != cidr.split("/", maxsplit=1)[0]:
+        raise BadRequest(
+            f"Invalid input for cidr. Reason: '{cidr}' isn't a recommended CIDR, use {net}."
+        )
+    if net.version != ip_version:
+        raise BadRequest(
+            f"Invalid input for operation: cidr {cidr} does not match ip_version {ip_version}."
+        )
+    if net.prefixlen > net.max_prefixlen - 2:
+        raise BadRequest(f"Invalid input for cidr: {cidr} has no room for a gateway and a host.")
+    return net
+
+
+def _gateway(new: SubnetCreate, net: IpNetwork) -> str | None:
+    """Neutron's default gateway is the first address after the network address."""
+    if new.gateway_ip is _UNSET:
+        return str(net.network_address + 1)
+    if new.gateway_ip is None:
+        return None
+    gateway_ip = _address(str(new.gateway_ip), "gateway_ip", new.ip_version)
+    if ipaddress.ip_address(gateway_ip) not in net:
+        raise BadRequest(f"Gateway IP {gateway_ip} is not in subnet {net}.")
+    return gateway_ip
+
+
+def lock_network(session: Session, network_id: str) -> None:
+    """Serialize changes to one network's subnets: concurrent writers queue on this row
+    (SQLite's write lock, PostgreSQL's row lock), so an overlap check sees every commit."""
+    session.execute(update(Network).where(Network.id == network_id).values(updated_at=now()))
+
+
+class SubnetService:
+    def __init__(self, db: Database, regions: Regions) -> None:
+        self.db = db
+        self.regions = regions
+
+    def create(self, ctx: RequestContext, region: str, new: SubnetCreate) -> SubnetInfo:
+        """Validate and record the subnet (the network locked), then realize it."""
+        if new.ip_version not in (4, 6):
+            raise BadRequest(f"Invalid input for ip_version: {new.ip_version} is not 4 or 6.")
+        for mode in (new.ipv6_ra_mode, new.ipv6_address_mode):
+            if mode is not None and (new.ip_version != 6 or mode not in IPV6_MODES):
+                raise BadRequest(f"Invalid IPv6 mode {mode!r} for an IPv{new.ip_version} subnet.")
+        if new.cidr is None and new.subnetpool_id is None:
+            raise BadRequest(
+                "Bad subnets request: a cidr must be specified in the absence of a subnet pool."
+            )
+        dns = [_address(d, "dns_nameservers", new.ip_version) for d in new.dns_nameservers]
+        if len(set(dns)) != len(dns):
+            raise BadRequest("Duplicate nameserver in dns_nameservers.")
+        routes = [self._route(d, n, new.ip_version) for d, n in new.host_routes]
+        net_driver = driver(self.regions, region)
+        subnet_id = new_id()
+        at = now()
+
+        def record() -> tuple[Subnet, str | None]:
+            with self.db.session() as session:
+                network = load_network(session, ctx, region, new.network_id)
+                check_owner(ctx, network.project_id, "network", network.id)
+                project_id = tenant_of(ctx, new.project_id)
+                quotas.check(session, region, project_id, "subnet")
+                lock_network(session, network.id)
+                if new.subnetpool_id is not None:
+                    pool = load_pool(session, ctx, region, new.subnetpool_id)
+                    net = carve(session, pool, new.cidr, new.prefixlen, new.ip_version)
+                else:
+                    net = validate_cidr(str(new.cidr), new.ip_version)
+                self._check_overlap(session, network.id, net)
+                gateway_ip = _gateway(new, net)
+                if new.allocation_pools is None:
+                    pools = default_pools(str(net), gateway_ip)
+                else:
+                    pools = validate_pools(str(net), gateway_ip, new.allocation_pools)
+                row = Subnet(
+                    id=subnet_id,
+                    region=region,
+                    network_id=network.id,
+                    project_id=project_id,
+                    name=new.name,
+                    description=new.description,
+                    ip_version=new.ip_version,
+                    cidr=str(net),
+                    gateway_ip=gateway_ip,
+                    enable_dhcp=new.enable_dhcp,
+                    allocation_pools=[list(p) for p in pools],
+                    dns_nameservers=dns,
+                    host_routes=[list(r) for r in routes],
+                    ipv6_ra_mode=new.ipv6_ra_mode,
+                    ipv6_address_mode=new.ipv6_address_mode,
+                    subnetpool_id=new.subnetpool_id,
+                    tags=[],
+                    native_ref=None,
+                    created_at=at,
+                    updated_at=at,
+                )
+                session.add(row)
+                return row, network.native_ref
+
+        row, network_ref = retrying(record)
+        try:
+            native = net_driver.create_subnet(
+                SubnetSpec(
+                    gateway_id=subnet_id,
+                    network=NativeRef(network_ref or ""),
+                    cidr=row.cidr,
+                    gateway_ip=row.gateway_ip,
+                    ip_version=row.ip_version,
+                    dhcp=row.enable_dhcp,
+                    dns_nameservers=tuple(dns),
+                )
+            )
+        except BaseException:
+            with self.db.session() as session:
+                session.execute(delete(Subnet).where(Subnet.id == subnet_id))
+            raise
+        with self.db.session() as session:
+            stored = session.get_one(Subnet, subnet_id)
+            stored.native_ref = native
+            return subnet_info(stored)
+
+    @staticmethod
+    def _route(destination: str, nexthop: str, version: int) -> tuple[str, str]:
+        try:
+            dest = ipaddress.ip_network(destination)
+        except ValueError as exc:
+            raise BadRequest(f"Invalid host route destination {destination!r}.") from exc
+        if dest.version != version:
+            raise BadRequest(f"Host route destination {destination} is not IPv{version}.")
+        return str(dest), _address(nexthop, "host_routes", version)
+
+    @staticmethod
+    def _check_overlap(session: Session, network_id: str, net: IpNetwork) -> None:
+        for other in session.scalars(select(Subnet).where(Subnet.network_id == network_id)):
+            existing = ipaddress.ip_network(other.cidr)
+            if existing.version == net.version and existing.overlaps(net):
+                raise BadRequest(
+                    f"Invalid input for operation: Requested subnet with cidr: {net} for "
+                    f"network: {network_id} overlaps with another subnet."
+                )
+
+    def get(self, ctx: RequestContext, region: str, subnet_id: str) -> SubnetInfo:
+        with self.db.session() as session:
+            return subnet_info(load_subnet(session, ctx, region, subnet_id))
+
+    def list_page(
+        self, ctx: RequestContext, region: str, filters: Filters, page: Page
+    ) -> list[SubnetInfo]:
+        with self.db.session() as session:
+            stmt = select(Subnet).where(Subnet.region == region, visible_subnets(ctx))
+            return [
+                subnet_info(r) for r in list_rows(session, stmt, filters, page, COLUMNS, Subnet)
+            ]
+
+    def update(
+        self, ctx: RequestContext, region: str, subnet_id: str, values: dict[str, Any]
+    ) -> SubnetInfo:
+        with self.db.session() as session:
+            row = load_subnet(session, ctx, region, subnet_id)
+            check_owner(ctx, row.project_id, "subnet", subnet_id)
+            for key in ("name", "description", "enable_dhcp"):
+                if values.get(key) is not None:
+                    setattr(row, key, values[key])
+            if "dns_nameservers" in values:
+                row.dns_nameservers = [
+                    _address(d, "dns_nameservers", row.ip_version)
+                    for d in values["dns_nameservers"] or []
+                ]
+            if "host_routes" in values:
+                row.host_routes = [
+                    list(self._route(d, n, row.ip_version)) for d, n in values["host_routes"] or []
+                ]
+            if "gateway_ip" in values:
+                gateway = values["gateway_ip"]
+                if gateway is not None:
+                    gateway = _address(gateway, "gateway_ip", row.ip_version)
+                pools: Sequence[tuple[str, str]] = [
+                    (a, b) for a, b in values.get("allocation_pools") or row.allocation_pools
+                ]
+                validate_pools(row.cidr, gateway, pools)
+                row.gateway_ip = gateway
+            if values.get("allocation_pools") is not None:
+                row.allocation_pools = [
+                    list(p)
+                    for p in validate_pools(row.cidr, row.gateway_ip, values["allocation_pools"])
+                ]
+            row.updated_at = now()
+            return subnet_info(row)
+
+    def delete(self, ctx: RequestContext, region: str, subnet_id: str) -> None:
+        with self.db.session() as session:
+            row = load_subnet(session, ctx, region, subnet_id)
+            check_owner(ctx, row.project_id, "subnet", subnet_id)
+            used = session.scalar(
+                select(func.count())
+                .select_from(IpAllocation)
+                .where(IpAllocation.subnet_id == subnet_id)
+            )
+            if used:
+                raise Conflict(
+                    f"Unable to complete operation on subnet {subnet_id}: One or more ports have "
+                    "an IP allocation from this subnet.",
+                    kind="SubnetInUse",
+                )
+            native = row.native_ref
+            session.delete(row)
+        if native:
+            driver(self.regions, region).delete_subnet(NativeRef(native))

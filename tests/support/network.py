@@ -1,0 +1,63 @@
+"""Helpers for network tests: a Neutron HTTP client per cloud and an operator's external network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+
+REGION = "RegionOne"
+#: the sim backend's floating IP range by default: the external subnet of the tests holds it
+FLOATING_CIDR = "203.0.113.0/24"
+
+
+def neutron(gateway: ServedGateway, token: str, region: str = REGION) -> httpx.Client:
+    """A client for ``/<region>/network/v2.0`` with the given token."""
+    return httpx.Client(
+        base_url=f"{gateway.url}/{region}/network/v2.0",
+        headers={"X-Auth-Token": token},
+        timeout=60,
+    )
+
+
+def created(response: httpx.Response, key: str) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()[key]
+    return body
+
+
+def fault(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The NeutronError of a failed response, checked for status and shape."""
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["NeutronError"]
+    assert set(error) == {"type", "message", "detail"}, error
+    assert error["message"]
+    return error
+
+
+def external_network(admin: httpx.Client) -> dict[str, Any]:
+    """An external network with a subnet holding the floating range, created as the admin."""
+    network = created(
+        admin.post(
+            "/networks", json={"network": {"name": unique("public"), "router:external": True}}
+        ),
+        "network",
+    )
+    created(
+        admin.post(
+            "/subnets",
+            json={
+                "subnet": {
+                    "network_id": network["id"],
+                    "cidr": FLOATING_CIDR,
+                    "ip_version": 4,
+                    "enable_dhcp": False,
+                }
+            },
+        ),
+        "subnet",
+    )
+    return network
