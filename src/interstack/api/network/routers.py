@@ -33,7 +33,7 @@ InterfaceBody = Annotated[s.RouterInterface, Depends(interface_body)]
 
 
 def _gateway(info: s.GatewayInfo | None) -> GatewayRequest | None:
-    if info is None:
+    if info is None or info.network_id is None:
         return None
     fixed = None
     if info.external_fixed_ips is not None:

@@ -151,7 +151,8 @@ class ExternalFixedIp(_Strict):
 
 
 class GatewayInfo(_Strict):
-    network_id: str
+    #: ``{}`` (no network) clears the gateway, as ``router unset --external-gateway`` sends
+    network_id: str | None = None
     enable_snat: bool | None = None
     external_fixed_ips: list[ExternalFixedIp] | None = None
 
