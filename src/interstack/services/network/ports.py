@@ -172,7 +172,11 @@ class PortService:
         """Record a port the backend does not realize as a port (router interfaces, gateways),
         the default security group ensured first if the port gets it."""
         project_id = tenant_of(ctx, new.project_id)
-        if new.security_groups is None and not new.device_owner.startswith("network:"):
+        if (
+            new.security_groups is None
+            and not new.device_owner.startswith("network:")
+            and self.groups.available(region)
+        ):
             self.groups.ensure_default(region, project_id)
         return retrying(lambda: self._record(ctx, region, new))
 
@@ -252,7 +256,11 @@ class PortService:
         security: bool,
     ) -> list[str]:
         if new.security_groups is None:
-            if not security or new.device_owner.startswith("network:"):
+            if (
+                not security
+                or new.device_owner.startswith("network:")
+                or not self.groups.available(region)
+            ):
                 return []
             return [self._default_group(session, region, project_id)]
         if new.security_groups and not security:

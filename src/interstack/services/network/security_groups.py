@@ -139,6 +139,11 @@ class SecurityGroupService:
         self.db = db
         self.regions = regions
 
+    def available(self, region: str) -> bool:
+        """Whether the region's backend filters traffic by security groups; without it, ports
+        get no groups (asking for some is the backend's 501)."""
+        return self.regions.capabilities(region).security_groups
+
     # -- realization ---------------------------------------------------------------------------
 
     def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:

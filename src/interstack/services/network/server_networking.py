@@ -188,13 +188,14 @@ class NeutronServerNetworking:
                 .order_by(Port.created_at, Port.id)
             ).all()
             ips = fixed_ips_of(session, [p.id for p in ports])
-            names = dict(
-                session.execute(
+            names = {
+                network_id: name
+                for network_id, name in session.execute(
                     select(Network.id, Network.name).where(
                         Network.id.in_({p.network_id for p in ports})
                     )
-                ).tuples()
-            )
+                )
+            }
             floating: dict[tuple[str, str | None], list[str]] = {}
             for fip in session.scalars(
                 select(FloatingIp).where(FloatingIp.port_id.in_([p.id for p in ports]))
