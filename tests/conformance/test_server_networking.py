@@ -15,6 +15,7 @@ from interstack.backends.contract import Backend
 from interstack.errors import BadRequest, InterstackError
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import RequestedNetwork, ServerNetworking
+from interstack.services.listing import Page
 from interstack.services.network.floating_ips import FloatingIpCreate
 from interstack.services.network.networks import NetworkCreate
 from interstack.services.network.ports import PortCreate
@@ -101,7 +102,7 @@ def test_a_failure_leaves_nothing_allocated(services: NetworkServices) -> None:
     ]
     with pytest.raises(InterstackError):
         services.server_networking.allocate_for_server(ctx, REGION, "s", requested, [])
-    remaining = services.ports.list_page(ctx, REGION, {"network_id": [good]}, _page())
+    remaining = services.ports.list_page(ctx, REGION, {"network_id": [good]}, Page())
     assert [p.id for p in remaining] == [brought.id]
     assert remaining[0].device_id == ""
     with pytest.raises(InterstackError):
@@ -142,9 +143,3 @@ def test_floating_ip_shows_in_the_addresses_and_release_keeps_brought_ports(
     kept = services.ports.get(ctx, REGION, brought.id)
     assert kept.device_id == ""
     assert services.floating_ips.get(ctx, REGION, fip.id).port_id is None
-
-
-def _page():  # type: ignore[no-untyped-def]
-    from interstack.services.listing import Page
-
-    return Page()
