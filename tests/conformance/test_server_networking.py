@@ -126,7 +126,7 @@ def test_floating_ip_shows_in_the_addresses_and_release_keeps_brought_ports(
     router = services.routers.create(
         ctx, REGION, RouterCreate(name="r", gateway=GatewayRequest(network_id=public.id))
     )
-    services.routers.add_interface(ctx, REGION, router.id, subnet_id, None)
+    services.router_interfaces.add(ctx, REGION, router.id, subnet_id, None)
     brought = services.ports.create(ctx, REGION, PortCreate(network_id=net))
     (port,) = services.server_networking.allocate_for_server(
         ctx, REGION, "server-9", [RequestedNetwork(port_id=brought.id)], []

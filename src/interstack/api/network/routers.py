@@ -16,7 +16,8 @@ from interstack.api.regional import Region
 from interstack.api.responses import OrjsonResponse, empty_response, json_response
 from interstack.services.network.floating_ips import FloatingIpCreate
 from interstack.services.network.ipam import IpRequest
-from interstack.services.network.routers import GatewayRequest, InterfaceInfo, RouterCreate
+from interstack.services.network.router_interfaces import InterfaceInfo
+from interstack.services.network.routers import GatewayRequest, RouterCreate
 
 RouterBody = Annotated[s.RouterCreate, Depends(wrapped("router", s.RouterCreate))]
 RouterChange = Annotated[s.RouterUpdate, Depends(wrapped("router", s.RouterUpdate))]
@@ -112,7 +113,7 @@ def _interface(info: InterfaceInfo) -> dict[str, Any]:
 def add_interface(
     region: Region, router_id: str, services: ServicesDep, caller: Caller, body: InterfaceBody
 ) -> OrjsonResponse:
-    added = services.network.routers.add_interface(
+    added = services.network.router_interfaces.add(
         caller, region, router_id, body.subnet_id, body.port_id
     )
     return json_response(_interface(added))
@@ -121,7 +122,7 @@ def add_interface(
 def remove_interface(
     region: Region, router_id: str, services: ServicesDep, caller: Caller, body: InterfaceBody
 ) -> OrjsonResponse:
-    removed = services.network.routers.remove_interface(
+    removed = services.network.router_interfaces.remove(
         caller, region, router_id, body.subnet_id, body.port_id
     )
     return json_response(_interface(removed))

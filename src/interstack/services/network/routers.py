@@ -4,6 +4,7 @@ An interface is a port on the subnet holding the subnet's gateway address (devic
 ``network:router_interface``); the gateway is a port on the external network (``network:
 router_gateway``). The backend is told which subnets the router routes and whether it gives them
 a way out; the contract fixes that at creation, so changing the gateway re-realizes the router.
+Interfaces are added and removed in ``router_interfaces``.
 """
 
 from __future__ import annotations
@@ -39,10 +40,8 @@ from interstack.services.network.ports import (
     PortCreate,
     PortService,
     fixed_ips_of,
-    load_port,
 )
 from interstack.services.network.records import RouterInfo
-from interstack.services.network.subnets import load_subnet
 from interstack.services.regions import Regions
 from interstack.store import Database
 from interstack.store.models import FloatingIp, Port, Router, Subnet
@@ -76,17 +75,6 @@ class RouterCreate:
     gateway: GatewayRequest | None = None
 
 
-@dataclass(frozen=True)
-class InterfaceInfo:
-    """What add/remove_router_interface answers."""
-
-    router_id: str
-    project_id: str
-    port_id: str
-    network_id: str
-    subnet_ids: tuple[str, ...]
-
-
 def owned(ctx: RequestContext) -> ColumnElement[bool]:
     if ctx.is_admin:
         return true()
@@ -102,7 +90,7 @@ def load_router(session: Session, ctx: RequestContext, region: str, router_id: s
     return row
 
 
-def _ports(session: Session, router_id: str, owner: str) -> list[Port]:
+def ports_of(session: Session, router_id: str, owner: str) -> list[Port]:
     return list(
         session.scalars(
             select(Port)
@@ -113,7 +101,7 @@ def _ports(session: Session, router_id: str, owner: str) -> list[Port]:
 
 
 def router_info(session: Session, row: Router) -> RouterInfo:
-    gateway = _ports(session, row.id, ROUTER_GATEWAY)
+    gateway = ports_of(session, row.id, ROUTER_GATEWAY)
     ips = fixed_ips_of(session, [p.id for p in gateway])
     return RouterInfo(
         id=row.id,
@@ -132,7 +120,7 @@ def router_info(session: Session, row: Router) -> RouterInfo:
 
 def interface_subnets(session: Session, router_id: str) -> list[Subnet]:
     """The subnets the router has interfaces on."""
-    ports = [p.id for p in _ports(session, router_id, ROUTER_INTERFACE)]
+    ports = [p.id for p in ports_of(session, router_id, ROUTER_INTERFACE)]
     ips = fixed_ips_of(session, ports)
     ids = {ip.subnet_id for p in ports for ip in ips[p]}
     return list(session.scalars(select(Subnet).where(Subnet.id.in_(ids))))
@@ -177,7 +165,7 @@ class RouterService:
         """Replace the gateway port (none when ``gateway`` is None) and record the network."""
         with self.db.session() as session:
             row = load_router(session, ctx, region, router_id)
-            old_ports = [p.id for p in _ports(session, router_id, ROUTER_GATEWAY)]
+            old_ports = [p.id for p in ports_of(session, router_id, ROUTER_GATEWAY)]
             if gateway is not None:
                 network = load_network(session, ctx, region, gateway.network_id)
                 if not network.external:
@@ -258,7 +246,7 @@ class RouterService:
 
     def _forget(self, router_id: str) -> None:
         with self.db.session() as session:
-            gateway = [p.id for p in _ports(session, router_id, ROUTER_GATEWAY)]
+            gateway = [p.id for p in ports_of(session, router_id, ROUTER_GATEWAY)]
         for port_id in gateway:
             self.ports.forget(port_id)
         with self.db.session() as session:
@@ -325,7 +313,7 @@ class RouterService:
         with self.db.session() as session:
             row = load_router(session, ctx, region, router_id)
             check_owner(ctx, row.project_id, "router", router_id)
-            if _ports(session, router_id, ROUTER_INTERFACE):
+            if ports_of(session, router_id, ROUTER_INTERFACE):
                 raise Conflict(
                     f"Router {router_id} still has ports",
                     kind="RouterInUse",
@@ -341,167 +329,3 @@ class RouterService:
         if native:
             driver(self.regions, region).delete_router(NativeRef(native))
         self._forget(router_id)
-
-    # -- interfaces ----------------------------------------------------------------------------
-
-    def add_interface(
-        self,
-        ctx: RequestContext,
-        region: str,
-        router_id: str,
-        subnet_id: str | None,
-        port_id: str | None,
-    ) -> InterfaceInfo:
-        if (subnet_id is None) == (port_id is None):
-            raise BadRequest("Bad router request: specify exactly one of subnet_id and port_id.")
-        with self.db.session() as session:
-            router = load_router(session, ctx, region, router_id)
-            check_owner(ctx, router.project_id, "router", router_id)
-            attached = interface_subnets(session, router_id)
-            if subnet_id is not None:
-                subnet = load_subnet(session, ctx, region, subnet_id)
-                candidates = [subnet]
-                if subnet.gateway_ip is None:
-                    raise BadRequest(
-                        f"Bad router request: Subnet {subnet_id} does not have a gateway IP."
-                    )
-            else:
-                port = load_port(session, ctx, region, str(port_id))
-                if port.device_id or port.device_owner:
-                    raise Conflict(
-                        f"Port {port_id} is in use by {port.device_owner or port.device_id}.",
-                        kind="PortInUse",
-                    )
-                ips = fixed_ips_of(session, [port.id])[port.id]
-                if not ips:
-                    raise BadRequest(
-                        f"Bad router request: Router port {port_id} has no IP address."
-                    )
-                candidates = [session.get_one(Subnet, ip.subnet_id) for ip in ips]
-            for candidate in candidates:
-                new_net = ipaddress.ip_network(candidate.cidr)
-                for existing in attached:
-                    if existing.id == candidate.id:
-                        raise BadRequest(
-                            f"Bad router request: Router already has a port on subnet "
-                            f"{candidate.id}."
-                        )
-                    other = ipaddress.ip_network(existing.cidr)
-                    if other.version == new_net.version and other.overlaps(new_net):
-                        raise BadRequest(
-                            f"Bad router request: Cidr {candidate.cidr} of subnet {candidate.id} "
-                            f"overlaps with cidr {existing.cidr} of subnet {existing.id}."
-                        )
-            router_ref = router.native_ref
-            project_id = router.project_id
-            subnet_refs = [s.native_ref for s in candidates if s.native_ref]
-        if subnet_id is not None:
-            gateway = candidates[0]
-            new_port = self.ports.record(
-                ctx,
-                region,
-                PortCreate(
-                    network_id=gateway.network_id,
-                    project_id=project_id,
-                    fixed_ips=(IpRequest(subnet_id=gateway.id, ip_address=gateway.gateway_ip),),
-                    device_id=router_id,
-                    device_owner=ROUTER_INTERFACE,
-                    security_groups=(),
-                    port_security_enabled=False,
-                ),
-            )
-        else:
-            new_port = str(port_id)
-            with self.db.session() as session:
-                port = session.get_one(Port, new_port)
-                port.device_id, port.device_owner, port.status = (
-                    router_id,
-                    ROUTER_INTERFACE,
-                    "ACTIVE",
-                )
-        net_driver = driver(self.regions, region)
-        try:
-            for subnet_ref in subnet_refs:
-                net_driver.add_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
-        except BaseException:
-            if subnet_id is not None:
-                self.ports.forget(new_port)
-            raise
-        return self._interface(router_id, project_id, new_port)
-
-    def _interface(self, router_id: str, project_id: str, port_id: str) -> InterfaceInfo:
-        with self.db.session() as session:
-            port = session.get_one(Port, port_id)
-            ips = fixed_ips_of(session, [port_id])[port_id]
-            return InterfaceInfo(
-                router_id=router_id,
-                project_id=project_id,
-                port_id=port_id,
-                network_id=port.network_id,
-                subnet_ids=tuple(ip.subnet_id for ip in ips),
-            )
-
-    def remove_interface(
-        self,
-        ctx: RequestContext,
-        region: str,
-        router_id: str,
-        subnet_id: str | None,
-        port_id: str | None,
-    ) -> InterfaceInfo:
-        if subnet_id is None and port_id is None:
-            raise BadRequest("Bad router request: specify subnet_id or port_id.")
-        with self.db.session() as session:
-            router = load_router(session, ctx, region, router_id)
-            check_owner(ctx, router.project_id, "router", router_id)
-            ports = _ports(session, router_id, ROUTER_INTERFACE)
-            ips = fixed_ips_of(session, [p.id for p in ports])
-            found = [
-                p
-                for p in ports
-                if (port_id is None or p.id == port_id)
-                and (subnet_id is None or any(ip.subnet_id == subnet_id for ip in ips[p.id]))
-            ]
-            if not found:
-                if port_id is not None:
-                    raise NotFound(
-                        f"Router {router_id} does not have an interface with id {port_id}",
-                        kind="RouterInterfaceNotFound",
-                    )
-                raise NotFound(
-                    f"Router {router_id} has no interface on subnet {subnet_id}",
-                    kind="RouterInterfaceNotFoundForSubnet",
-                )
-            port = found[0]
-            subnet_ids = [ip.subnet_id for ip in ips[port.id]]
-            if router.gateway_network_id is not None:
-                fixed = {
-                    f.fixed_ip_address
-                    for f in session.scalars(
-                        select(FloatingIp).where(FloatingIp.router_id == router_id)
-                    )
-                }
-                cidrs = [
-                    ipaddress.ip_network(s.cidr)
-                    for s in session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
-                ]
-                if any(a and any(ipaddress.ip_address(a) in c for c in cidrs) for a in fixed):
-                    raise Conflict(
-                        f"Router interface for subnet {subnet_ids[0]} on router {router_id} "
-                        "cannot be deleted, as it is required by one or more floating IPs.",
-                        kind="RouterInterfaceInUseByFloatingIP",
-                    )
-            subnet_refs = [
-                s.native_ref
-                for s in session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
-                if s.native_ref
-            ]
-            answer = InterfaceInfo(
-                router_id, router.project_id, port.id, port.network_id, tuple(subnet_ids)
-            )
-            router_ref = router.native_ref
-        net_driver = driver(self.regions, region)
-        for subnet_ref in subnet_refs:
-            net_driver.remove_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
-        self.ports.remove(region, port.id)
-        return answer

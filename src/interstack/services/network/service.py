@@ -9,6 +9,7 @@ from interstack.services.network.floating_ips import FloatingIpService
 from interstack.services.network.networks import NetworkService, load_network
 from interstack.services.network.ports import PortService, load_port
 from interstack.services.network.quotas import NetworkQuotaService
+from interstack.services.network.router_interfaces import RouterInterfaceService
 from interstack.services.network.routers import RouterService, load_router
 from interstack.services.network.security_groups import SecurityGroupService, load_group
 from interstack.services.network.server_networking import NeutronServerNetworking
@@ -27,6 +28,7 @@ class NetworkServices:
     ports: PortService
     security_groups: SecurityGroupService
     routers: RouterService
+    router_interfaces: RouterInterfaceService
     floating_ips: FloatingIpService
     quotas: NetworkQuotaService
     tags: TagService
@@ -46,6 +48,7 @@ class NetworkServices:
             ports=ports,
             security_groups=groups,
             routers=routers,
+            router_interfaces=RouterInterfaceService(db, regions, ports),
             floating_ips=floating_ips,
             quotas=NetworkQuotaService(db),
             tags=TagService(

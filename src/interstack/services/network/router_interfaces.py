@@ -1,0 +1,213 @@
+"""Router interfaces: a router's ports on tenant subnets, holding each subnet's gateway address.
+
+Added by subnet (a new port with the gateway IP) or by port (a port of the caller's, unbound);
+removing one deletes its port either way, as Neutron does. An interface that floating IPs reach
+their ports through cannot be removed (409).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from interstack.backends.contract import NativeRef
+from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.network.common import check_owner, driver
+from interstack.services.network.ipam import IpRequest
+from interstack.services.network.ports import (
+    ROUTER_INTERFACE,
+    PortCreate,
+    PortService,
+    fixed_ips_of,
+    load_port,
+)
+from interstack.services.network.routers import interface_subnets, load_router, ports_of
+from interstack.services.network.subnets import load_subnet
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import FloatingIp, Port, Subnet
+
+
+@dataclass(frozen=True)
+class InterfaceInfo:
+    """What add/remove_router_interface answers."""
+
+    router_id: str
+    project_id: str
+    port_id: str
+    network_id: str
+    subnet_ids: tuple[str, ...]
+
+
+class RouterInterfaceService:
+    def __init__(self, db: Database, regions: Regions, ports: PortService) -> None:
+        self.db = db
+        self.regions = regions
+        self.ports = ports
+
+    # -- interfaces ----------------------------------------------------------------------------
+
+    def add(
+        self,
+        ctx: RequestContext,
+        region: str,
+        router_id: str,
+        subnet_id: str | None,
+        port_id: str | None,
+    ) -> InterfaceInfo:
+        if (subnet_id is None) == (port_id is None):
+            raise BadRequest("Bad router request: specify exactly one of subnet_id and port_id.")
+        with self.db.session() as session:
+            router = load_router(session, ctx, region, router_id)
+            check_owner(ctx, router.project_id, "router", router_id)
+            attached = interface_subnets(session, router_id)
+            if subnet_id is not None:
+                subnet = load_subnet(session, ctx, region, subnet_id)
+                candidates = [subnet]
+                if subnet.gateway_ip is None:
+                    raise BadRequest(
+                        f"Bad router request: Subnet {subnet_id} does not have a gateway IP."
+                    )
+            else:
+                port = load_port(session, ctx, region, str(port_id))
+                if port.device_id or port.device_owner:
+                    raise Conflict(
+                        f"Port {port_id} is in use by {port.device_owner or port.device_id}.",
+                        kind="PortInUse",
+                    )
+                ips = fixed_ips_of(session, [port.id])[port.id]
+                if not ips:
+                    raise BadRequest(
+                        f"Bad router request: Router port {port_id} has no IP address."
+                    )
+                candidates = [session.get_one(Subnet, ip.subnet_id) for ip in ips]
+            for candidate in candidates:
+                new_net = ipaddress.ip_network(candidate.cidr)
+                for existing in attached:
+                    if existing.id == candidate.id:
+                        raise BadRequest(
+                            f"Bad router request: Router already has a port on subnet "
+                            f"{candidate.id}."
+                        )
+                    other = ipaddress.ip_network(existing.cidr)
+                    if other.version == new_net.version and other.overlaps(new_net):
+                        raise BadRequest(
+                            f"Bad router request: Cidr {candidate.cidr} of subnet {candidate.id} "
+                            f"overlaps with cidr {existing.cidr} of subnet {existing.id}."
+                        )
+            router_ref = router.native_ref
+            project_id = router.project_id
+            subnet_refs = [s.native_ref for s in candidates if s.native_ref]
+        if subnet_id is not None:
+            gateway = candidates[0]
+            new_port = self.ports.record(
+                ctx,
+                region,
+                PortCreate(
+                    network_id=gateway.network_id,
+                    project_id=project_id,
+                    fixed_ips=(IpRequest(subnet_id=gateway.id, ip_address=gateway.gateway_ip),),
+                    device_id=router_id,
+                    device_owner=ROUTER_INTERFACE,
+                    security_groups=(),
+                    port_security_enabled=False,
+                ),
+            )
+        else:
+            new_port = str(port_id)
+            with self.db.session() as session:
+                port = session.get_one(Port, new_port)
+                port.device_id, port.device_owner, port.status = (
+                    router_id,
+                    ROUTER_INTERFACE,
+                    "ACTIVE",
+                )
+        net_driver = driver(self.regions, region)
+        try:
+            for subnet_ref in subnet_refs:
+                net_driver.add_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
+        except BaseException:
+            if subnet_id is not None:
+                self.ports.forget(new_port)
+            raise
+        return self._interface(router_id, project_id, new_port)
+
+    def _interface(self, router_id: str, project_id: str, port_id: str) -> InterfaceInfo:
+        with self.db.session() as session:
+            port = session.get_one(Port, port_id)
+            ips = fixed_ips_of(session, [port_id])[port_id]
+            return InterfaceInfo(
+                router_id=router_id,
+                project_id=project_id,
+                port_id=port_id,
+                network_id=port.network_id,
+                subnet_ids=tuple(ip.subnet_id for ip in ips),
+            )
+
+    def remove(
+        self,
+        ctx: RequestContext,
+        region: str,
+        router_id: str,
+        subnet_id: str | None,
+        port_id: str | None,
+    ) -> InterfaceInfo:
+        if subnet_id is None and port_id is None:
+            raise BadRequest("Bad router request: specify subnet_id or port_id.")
+        with self.db.session() as session:
+            router = load_router(session, ctx, region, router_id)
+            check_owner(ctx, router.project_id, "router", router_id)
+            ports = ports_of(session, router_id, ROUTER_INTERFACE)
+            ips = fixed_ips_of(session, [p.id for p in ports])
+            found = [
+                p
+                for p in ports
+                if (port_id is None or p.id == port_id)
+                and (subnet_id is None or any(ip.subnet_id == subnet_id for ip in ips[p.id]))
+            ]
+            if not found:
+                if port_id is not None:
+                    raise NotFound(
+                        f"Router {router_id} does not have an interface with id {port_id}",
+                        kind="RouterInterfaceNotFound",
+                    )
+                raise NotFound(
+                    f"Router {router_id} has no interface on subnet {subnet_id}",
+                    kind="RouterInterfaceNotFoundForSubnet",
+                )
+            port = found[0]
+            subnet_ids = [ip.subnet_id for ip in ips[port.id]]
+            if router.gateway_network_id is not None:
+                fixed = {
+                    f.fixed_ip_address
+                    for f in session.scalars(
+                        select(FloatingIp).where(FloatingIp.router_id == router_id)
+                    )
+                }
+                cidrs = [
+                    ipaddress.ip_network(s.cidr)
+                    for s in session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
+                ]
+                if any(a and any(ipaddress.ip_address(a) in c for c in cidrs) for a in fixed):
+                    raise Conflict(
+                        f"Router interface for subnet {subnet_ids[0]} on router {router_id} "
+                        "cannot be deleted, as it is required by one or more floating IPs.",
+                        kind="RouterInterfaceInUseByFloatingIP",
+                    )
+            subnet_refs = [
+                s.native_ref
+                for s in session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
+                if s.native_ref
+            ]
+            answer = InterfaceInfo(
+                router_id, router.project_id, port.id, port.network_id, tuple(subnet_ids)
+            )
+            router_ref = router.native_ref
+        net_driver = driver(self.regions, region)
+        for subnet_ref in subnet_refs:
+            net_driver.remove_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
+        self.ports.remove(region, port.id)
+        return answer
