@@ -51,7 +51,6 @@ def create_network(
             external=body.external,
             mtu=body.mtu,
             port_security_enabled=body.port_security_enabled,
-            availability_zone_hints=tuple(body.availability_zone_hints),
         ),
     )
     return params.single("network", views.network(created), request, 201)

@@ -31,7 +31,6 @@ class NetworkCreate(_Owned):
     external: bool = Field(default=False, alias="router:external")
     mtu: int | None = None
     port_security_enabled: bool = True
-    availability_zone_hints: list[str] = Field(default_factory=list)
 
 
 class NetworkUpdate(_Strict):
