@@ -7,6 +7,7 @@ then is it realized; if the backend fails, the record and its addresses are remo
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select, true
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import FixedIp, NativeRef, PortSpec
+from interstack.backends.contract import AddressPair, FixedIp, NativeRef, PortSpec
 from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
@@ -146,8 +147,6 @@ def _mac(value: str) -> str:
 
 
 def _pairs(pairs: Sequence[tuple[str, str | None]], mac: str) -> list[list[str]]:
-    import ipaddress
-
     out = []
     for address, pair_mac in pairs:
         try:
@@ -297,6 +296,7 @@ class PortService:
                 }
                 ips = fixed_ips_of(session, [port_id])[port_id]
                 mac, groups = port.mac_address, list(port.security_group_ids or [])
+                pairs = [AddressPair(str(a), str(m)) for a, m in port.allowed_address_pairs or []]
             native = driver(self.regions, region).create_port(
                 PortSpec(
                     gateway_id=port_id,
@@ -307,6 +307,7 @@ class PortService:
                         for ip in ips
                     ),
                     security_groups=self.groups.refs(region, groups),
+                    allowed_address_pairs=tuple(pairs),
                 )
             )
         except BaseException:
