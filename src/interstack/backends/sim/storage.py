@@ -24,7 +24,7 @@ from interstack.backends.contract import (
     VolumeSpec,
     VolumeStatus,
 )
-from interstack.backends.sim.files import open_stream, write_atomically
+from interstack.backends.contract.files import open_stream, write_atomically
 from interstack.backends.sim.settings import SimOperation, SimSettings
 from interstack.backends.sim.state import Kind, SimState, ref
 from interstack.errors import BackendError, Conflict, NotFound, NotSupported

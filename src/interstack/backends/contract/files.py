@@ -1,4 +1,5 @@
-"""Streaming bytes to and from files: written beside the target, renamed into place."""
+"""Streaming bytes to and from files, for every backend that keeps data in files: written beside
+the target and renamed into place, read back in chunks."""
 
 from __future__ import annotations
 
