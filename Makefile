@@ -11,6 +11,8 @@ DEB_PACKAGES := python3 python3-venv postgresql
 # the local backend's networking: bridges/netns/sysctl, firewall, DHCP/DNS; busybox's udhcpc
 # is the DHCP client its tests run
 DEB_PACKAGES += iproute2 procps nftables dnsmasq-base busybox
+# the local backend's instances and images: the runtime, PID 1, the image build, disk images
+DEB_PACKAGES += runc tini mmdebstrap qemu-utils util-linux e2fsprogs
 # Only the benchmark needs these.
 BENCH_DEB_PACKAGES := wrk
 

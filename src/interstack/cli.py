@@ -30,6 +30,8 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Manage the Fernet keys that sign tokens.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(certify_app, name="certify")
+image_app = typer.Typer(help="Images of the local backend.", no_args_is_help=True)
+app.add_typer(image_app, name="image")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -116,6 +118,60 @@ def keys_rotate(config: ConfigOption = None, data_dir: DataDirOption = None) -> 
     repository = key_repository(settings)
     primary = repository.rotate()
     typer.echo(f"rotated: key {primary} is now primary in {repository.directory}")
+
+
+class RichBuildProgress:
+    """A spinner with the build's current step and the time it has taken so far."""
+
+    def __init__(self, out: Console, title: str) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.title = title
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[title]}[/]"),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=out,
+            transient=False,
+        )
+        self.task = self.progress.add_task("starting", title=title, total=None)
+
+    def __enter__(self) -> RichBuildProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.progress.stop()
+
+    def step(self, line: str) -> None:
+        self.progress.update(self.task, description=line[:100])
+
+
+@image_app.command("build")
+def image_build(
+    name: Annotated[str, typer.Argument(help="the image to build")] = "debian-12",
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    region: Annotated[str, typer.Option(help="the local region whose cache to fill")] = "RegionOne",
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="build into this cache (default: the region's)")
+    ] = None,
+) -> None:
+    """Build a local backend image now (servers build it on first boot otherwise)."""
+    from interstack.backends.local import image_cache_for
+    from interstack.backends.local.imagebuild import ensure_built
+
+    settings = _settings(config, data_dir=data_dir)
+    regions = {r.name: r for r in settings.regions}
+    region_settings = regions[region].settings if region in regions else {}
+    target = cache_dir or image_cache_for(settings.data_dir / "backends" / region, region_settings)
+    try:
+        with RichBuildProgress(console, f"building {name}") as progress:
+            root = ensure_built(target, name, progress=progress)
+    except InterstackError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(f"image {name} ready: {root}")
 
 
 @app.command()

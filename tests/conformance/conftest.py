@@ -17,6 +17,7 @@ import pytest
 from interstack.backends.contract import Backend, Capabilities
 from interstack.backends.registry import load_backend
 from interstack.store import Database
+from tests.support.local import build_default_image, image_cache_dir, local_unavailable
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class BackendUnderTest:
     failing_server_name: str | None = None
     #: why the backend cannot run on this host, or None if it can
     unavailable: Callable[[], str | None] = lambda: None
+    #: makes what the backend's tests share (a built image), once per session
+    prepare: Callable[[], object] = lambda: None
 
 
 CONFORMANCE_BACKENDS = [
@@ -39,6 +42,12 @@ CONFORMANCE_BACKENDS = [
             "fail_on": {"create_server": {"name": "fail-*", "message": "No valid host was found."}},
         },
         failing_server_name="fail-boot",
+    ),
+    BackendUnderTest(
+        "local",
+        settings={"image_cache_dir": str(image_cache_dir()), "stop_timeout_seconds": 5},
+        unavailable=local_unavailable,
+        prepare=build_default_image,
     ),
 ]
 
@@ -57,6 +66,7 @@ def under_test(request: pytest.FixtureRequest) -> BackendUnderTest:
     reason = candidate.unavailable()
     if reason is not None:
         pytest.skip(f"{candidate.type_name} cannot run here: {reason}")
+    candidate.prepare()
     return candidate
 
 
@@ -82,5 +92,8 @@ def backend(
             pytest.skip(f"backend lacks {', '.join(missing)}")
     built.start()
     yield built
+    if "compute" in built.capabilities.names():  # real servers outlive the backend object
+        for server in built.compute.list_servers():
+            built.compute.delete_server(server.ref)
     built.close()
     db.dispose()

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import pytest
 
@@ -34,22 +32,10 @@ from interstack.backends.contract import (
 )
 from interstack.errors import Conflict, NotFound
 from tests.conformance.conftest import BackendUnderTest
+from tests.support.waiting import eventually
 
-T = TypeVar("T")
 TINY = FlavorSpec(vcpus=1, ram_mb=512, disk_gb=1)
 MiB = 1024 * 1024
-
-
-def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
-    """Poll ``read`` until ``done`` holds, for at most 120 s (a bound, not a timing check)."""
-    deadline = time.monotonic() + 120
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}; last seen: {value}")
-        time.sleep(0.05)
 
 
 def gid() -> str:

@@ -1,0 +1,30 @@
+"""``local``: a real small cloud on this Linux host; servers are isolated system containers.
+
+A region uses it with ``backend: local`` (settings in :class:`LocalSettings`). It needs root,
+runc, tini and iproute2 (and mmdebstrap to build the default image); ``host.unavailable_reason``
+says what is missing.
+
+- **Instances** run under runc from an OCI bundle the backend writes (:mod:`.bundle`): own PID,
+  mount, UTS, IPC, cgroup and network namespaces, the default container capability set, a
+  seccomp profile that denies what reaches the host kernel (:mod:`.seccomp`), a device
+  allow-list, cgroup limits from the flavor. The root is an overlay of the image's read-only root
+  and the instance's own layer, which is the server's disk. A supervisor process
+  (:mod:`.supervisor`) is their parent and reaps them.
+- **Images** (:mod:`.images`): Glance's bytes are kept as uploaded; a tarball, raw or qcow2 disk
+  becomes a read-only root on first boot. ``debian-12`` is built with mmdebstrap on first use
+  (:mod:`.imagebuild`, or ``interstack image build``) and boots servers that name no image.
+- **Guests** (:mod:`.guest`): a small init runs cloud-init's stages, then sshd; cloud-init gets
+  the hostname, the keypair and the user-data from a NoCloud seed in the disk layer until the
+  metadata service at 169.254.169.254 arrives with networking.
+- **Networks**: each server has its own network namespace (``instances.server_netns_name``);
+  ports are plugged into it through :class:`.compute.PlugPort`, which the local network driver
+  provides. Until it does, instances have only loopback and ``networks`` is off.
+
+State lives in the backend's data directory; a restarted gateway adopts running instances.
+"""
+
+from interstack.backends.local.backend import LocalBackend
+from interstack.backends.local.compute import PlugPort
+from interstack.backends.local.settings import LocalSettings, image_cache_for
+
+__all__ = ["LocalBackend", "LocalSettings", "PlugPort", "image_cache_for"]

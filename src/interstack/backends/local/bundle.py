@@ -1,0 +1,175 @@
+"""The OCI bundle (``config.json``) an instance runs from under runc.
+
+What the instance gets: its own PID, mount, UTS, IPC and cgroup namespaces and the network
+namespace the backend made for it; the default container capability set (no ``CAP_SYS_ADMIN``,
+no ``CAP_MKNOD``, no ``CAP_NET_ADMIN``); the seccomp profile of :mod:`.seccomp`; a device
+allow-list of the pseudo-devices only; cgroup limits from the flavor; a writable root (the
+overlay the backend mounted) and, read-only at ``/run/interstack``, the guest init and tini,
+which runs as PID 1 and reaps orphans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interstack.backends.contract import FlavorSpec
+from interstack.backends.local.seccomp import seccomp_profile
+
+#: what Docker grants a container by default, less MKNOD (the device list is the only way in)
+CAPABILITIES = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+]
+
+#: (type, major, minor) of the character devices an instance may use; everything else is denied
+ALLOWED_DEVICES = [
+    ("c", 1, 3),  # null
+    ("c", 1, 5),  # zero
+    ("c", 1, 7),  # full
+    ("c", 1, 8),  # random
+    ("c", 1, 9),  # urandom
+    ("c", 5, 0),  # tty
+    ("c", 5, 2),  # ptmx
+    ("c", 136, None),  # pts/*
+]
+
+MASKED_PATHS = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+]
+READONLY_PATHS = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+]
+
+#: where the guest init and tini appear inside the instance
+GUEST_BOOT_DIR = "/run/interstack"
+CPU_PERIOD_US = 100_000
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    """What varies between instances."""
+
+    hostname: str
+    rootfs: Path
+    boot_dir: Path
+    netns_path: Path
+    cgroup_path: str
+    flavor: FlavorSpec
+    pids_limit: int
+
+
+def _mount(destination: str, kind: str, source: str, options: list[str]) -> dict[str, Any]:
+    return {"destination": destination, "type": kind, "source": source, "options": options}
+
+
+def _mounts(boot_dir: Path) -> list[dict[str, Any]]:
+    return [
+        _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+        _mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        _mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        ),
+        _mount(
+            "/dev/shm",  # noqa: S108 - the instance's own tmpfs, not the host's
+            "tmpfs",
+            "shm",
+            ["nosuid", "noexec", "nodev", "mode=1777", "size=64m"],
+        ),
+        _mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+        _mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+        _mount(
+            "/sys/fs/cgroup", "cgroup", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]
+        ),
+        _mount("/run", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=65536k"]),
+        _mount(GUEST_BOOT_DIR, "bind", str(boot_dir), ["rbind", "ro", "nosuid", "nodev"]),
+    ]
+
+
+def _devices() -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = [{"allow": False, "access": "rwm"}]
+    for kind, major, minor in ALLOWED_DEVICES:
+        rule: dict[str, Any] = {"allow": True, "type": kind, "major": major, "access": "rwm"}
+        if minor is not None:
+            rule["minor"] = minor
+        rules.append(rule)
+    return rules
+
+
+def oci_config(spec: BundleSpec) -> dict[str, Any]:
+    """The bundle's ``config.json`` as a mapping."""
+    capabilities = {name: list(CAPABILITIES) for name in ("bounding", "effective", "permitted")}
+    return {
+        "ociVersion": "1.0.2",
+        "hostname": spec.hostname,
+        "root": {"path": str(spec.rootfs), "readonly": False},
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": [f"{GUEST_BOOT_DIR}/tini", "--", "/bin/sh", f"{GUEST_BOOT_DIR}/init"],
+            "env": [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "container=interstack",
+                "LANG=C.UTF-8",
+            ],
+            "cwd": "/",
+            "capabilities": capabilities,
+            # sudo and ssh logins need setuid programs to work
+            "noNewPrivileges": False,
+        },
+        "mounts": _mounts(spec.boot_dir),
+        "linux": {
+            "namespaces": [
+                {"type": "pid"},
+                {"type": "mount"},
+                {"type": "uts"},
+                {"type": "ipc"},
+                {"type": "cgroup"},
+                {"type": "network", "path": str(spec.netns_path)},
+            ],
+            "cgroupsPath": spec.cgroup_path,
+            "resources": {
+                "devices": _devices(),
+                "memory": {"limit": spec.flavor.ram_mb * MiB},
+                "cpu": {
+                    "quota": spec.flavor.vcpus * CPU_PERIOD_US,
+                    "period": CPU_PERIOD_US,
+                },
+                "pids": {"limit": spec.pids_limit},
+            },
+            "seccomp": seccomp_profile(),
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+            "rootfsPropagation": "rprivate",
+        },
+    }

@@ -1,0 +1,402 @@
+"""Servers as runc instances: the compute driver and the jobs that boot and stop them.
+
+Requests return at once; booting (preparing the image, mounting the root, starting runc) and
+stopping (SIGTERM, then SIGKILL after ``stop_timeout_seconds``) run as jobs on a small thread
+pool, and every step is written to the instance's record first, so a restarted gateway resumes
+what was in flight (:meth:`LocalCompute.adopt`). ``get_server`` reads the record and runc's view:
+a booting instance becomes ``ACTIVE`` once its init marks it up, and one whose init exited on its
+own (``poweroff`` inside) is ``STOPPED``.
+
+Suspend is a pause (the freezer cgroup; memory stays resident): the ``suspend`` capability is set
+and ``SUSPENDED`` differs from ``PAUSED`` only in name and in the action that ends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+from interstack.backends.contract import (
+    ComputeDriver,
+    NativeRef,
+    PowerAction,
+    ServerInfo,
+    ServerSpec,
+    ServerStatus,
+)
+from interstack.backends.local.guest import hostname_for, write_boot_dir, write_seed
+from interstack.backends.local.host import TINI
+from interstack.backends.local.images import LocalImages
+from interstack.backends.local.instances import REF_PREFIX, Instance, InstanceRecord, Phase
+from interstack.backends.local.settings import LocalSettings
+from interstack.backends.local.supervisor import SupervisorClient
+from interstack.errors import BackendError, Conflict, NotFound
+
+log = logging.getLogger(__name__)
+S = ServerStatus
+
+
+class PlugPort(Protocol):
+    """The networking seam: plug a realized port into a server's network namespace.
+
+    The local backend's network driver provides it. Called on every boot for each port in
+    ``ServerSpec.ports`` in order (``eth0``, ``eth1``...), so it must be idempotent; the netns
+    and everything plugged into it go away when the server is deleted.
+    """
+
+    def __call__(self, port: NativeRef, netns_path: Path, ifname: str) -> None: ...
+
+
+#: phase -> what get_server reports (booting phases report the record's ``booting_as``)
+REPORTED = {
+    Phase.BUILDING: S.BUILDING,
+    Phase.STARTING: S.STOPPED,
+    Phase.REBOOTING: S.REBOOTING,
+    Phase.ACTIVE: S.ACTIVE,
+    Phase.STOPPING: S.ACTIVE,
+    Phase.STOPPED: S.STOPPED,
+    Phase.PAUSED: S.PAUSED,
+    Phase.SUSPENDED: S.SUSPENDED,
+    Phase.ERROR: S.ERROR,
+}
+
+#: phases in which a job is working on the instance
+IN_PROGRESS = frozenset(
+    {Phase.BUILDING, Phase.STARTING, Phase.REBOOTING, Phase.BOOTING, Phase.STOPPING}
+)
+
+#: action -> phases it is allowed from
+ALLOWED_FROM = {
+    PowerAction.START: {Phase.STOPPED},
+    PowerAction.STOP: {Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED, Phase.ERROR},
+    PowerAction.REBOOT: {Phase.ACTIVE},
+    PowerAction.HARD_REBOOT: {
+        Phase.ACTIVE,
+        Phase.STOPPED,
+        Phase.PAUSED,
+        Phase.SUSPENDED,
+        Phase.ERROR,
+    },
+    PowerAction.PAUSE: {Phase.ACTIVE},
+    PowerAction.UNPAUSE: {Phase.PAUSED},
+    PowerAction.SUSPEND: {Phase.ACTIVE},
+    PowerAction.RESUME: {Phase.SUSPENDED},
+}
+
+
+class LocalCompute(ComputeDriver):
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: LocalSettings,
+        images: LocalImages,
+        plug_port: PlugPort | None = None,
+    ) -> None:
+        self.instances_dir = data_dir / "instances"
+        self.runc_root = data_dir / "runc"
+        self.settings = settings
+        self.images = images
+        self.plug_port = plug_port
+        self.supervisor = SupervisorClient(data_dir)
+        self._jobs: ThreadPoolExecutor | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.instances_dir.mkdir(parents=True, exist_ok=True)
+        self.runc_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._jobs = ThreadPoolExecutor(self.settings.boot_workers, thread_name_prefix="local")
+        self.adopt()
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.shutdown(wait=True, cancel_futures=True)
+            self._jobs = None
+        self.supervisor.close()
+
+    def _instance(self, ref: str) -> Instance:
+        try:
+            return Instance(self.instances_dir, self.runc_root, ref)
+        except ValueError:
+            raise NotFound(f"no server {ref}") from None
+
+    def _lock(self, ref: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(ref, threading.Lock())
+
+    def _submit(self, job: Callable[[str], None], ref: str) -> None:
+        if self._jobs is None:
+            raise BackendError("the local backend is not started")
+        self._jobs.submit(self._guarded, job, ref)
+
+    def _guarded(self, job: Callable[[str], None], ref: str) -> None:
+        try:
+            job(ref)
+        except Exception:  # a job must never die silently: the server shows the fault
+            log.exception("local backend job %s on %s failed", job.__name__, ref)
+            self._fail(ref, "internal error in the local backend (see the gateway log)")
+
+    def _fail(self, ref: str, fault: str) -> None:
+        instance = self._instance(ref)
+        with self._lock(ref):
+            record = instance.load()
+            if record is None:
+                return
+            instance.log(f"boot failed: {fault}")
+            try:
+                instance.teardown()
+            except BackendError as exc:
+                log.warning("cleaning up %s after a failure: %s", ref, exc.message)
+            instance.save(record.moved(Phase.ERROR, fault=fault))
+
+    def _info(self, record: InstanceRecord) -> ServerInfo:
+        status = REPORTED.get(record.phase)
+        if record.phase is Phase.BOOTING:
+            status = REPORTED[record.booting_as]
+        return ServerInfo(
+            ref=NativeRef(record.ref),
+            gateway_id=record.gateway_id,
+            status=status or S.ERROR,
+            fault=record.fault if record.phase is Phase.ERROR else None,
+        )
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _boot(self, ref: str) -> None:
+        """Prepare the root, mount it, start the instance: BUILDING/STARTING -> BOOTING."""
+        instance = self._instance(ref)
+        record = instance.load()
+        if record is None:
+            return
+        instance.log(f"booting {record.name} from image {record.image or 'debian-12'}")
+        try:
+            image_root = self.images.root_for(
+                NativeRef(record.image) if record.image else None,
+                progress=_ConsoleProgress(instance),
+            )
+        except (BackendError, NotFound) as exc:
+            self._fail(ref, f"cannot boot from image {record.image or 'debian-12'}: {exc.message}")
+            return
+        with self._lock(ref):
+            record = instance.load()
+            if record is None or record.phase not in {
+                Phase.BUILDING,
+                Phase.STARTING,
+                Phase.REBOOTING,
+            }:
+                return  # deleted or changed while the image was prepared
+            try:
+                write_boot_dir(instance.boot_dir, TINI)
+                write_seed(
+                    instance.upper,
+                    instance_id=record.gateway_id,
+                    hostname=hostname_for(record.name),
+                    public_key=record.public_key,
+                    user_data=record.user_data,
+                )
+                instance.ensure_netns()
+                if self.plug_port is not None:
+                    for index, port in enumerate(record.ports):
+                        self.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
+                instance.write_bundle(record, self.settings.pids_limit)
+                instance.teardown()  # a leftover from a crash or a host reboot
+                instance.mount_root(image_root)
+                self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
+            except BackendError as exc:
+                instance.log(f"boot failed: {exc.message}")
+                try:
+                    instance.teardown()
+                except BackendError:
+                    log.warning("cleaning up %s after a failed boot", ref)
+                instance.save(record.moved(Phase.ERROR, fault=exc.message))
+                return
+            instance.save(record.moved(Phase.BOOTING, booting_as=record.phase))
+
+    def _stop(self, ref: str) -> None:
+        """STOPPING/REBOOTING -> STOPPED (or on to a boot): SIGTERM, wait, SIGKILL, clean up."""
+        instance = self._instance(ref)
+        with self._lock(ref):
+            record = instance.load()
+            if record is None or record.phase not in {Phase.STOPPING, Phase.REBOOTING}:
+                return
+            state = instance.runtime_state()
+            if state is not None and state[0] == "running":
+                instance.signal("TERM")
+                deadline = time.monotonic() + self.settings.stop_timeout_seconds
+                while time.monotonic() < deadline:
+                    state = instance.runtime_state()
+                    if state is None or state[0] == "stopped":
+                        break
+                    time.sleep(0.05)
+            instance.teardown()
+            if record.phase is Phase.STOPPING:
+                instance.log("stopped")
+                instance.save(record.moved(Phase.STOPPED))
+                return
+        self._boot(ref)
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def create_server(self, spec: ServerSpec) -> ServerInfo:
+        instance = self._instance(f"{REF_PREFIX}{spec.gateway_id}")
+        with self._lock(instance.ref):
+            existing = instance.load()
+            if existing is not None:
+                return self._info(existing)
+            record = InstanceRecord.from_spec(spec)
+            instance.save(record)
+        self._submit(self._boot, instance.ref)
+        return self._info(record)
+
+    def get_server(self, ref: NativeRef) -> ServerInfo:
+        instance = self._instance(ref)
+        record = instance.load()
+        if record is None:
+            raise NotFound(f"no server {ref}")
+        if record.phase in {Phase.BOOTING, Phase.ACTIVE}:
+            record = self._observe(instance, record)
+        return self._info(record)
+
+    def _observe(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
+        """Move BOOTING to ACTIVE once the init is up; notice an init that exited."""
+        state = instance.runtime_state()
+        running = state is not None and state[0] in {"running", "created"}
+        if running and record.phase is Phase.ACTIVE:
+            return record
+        with self._lock(instance.ref):
+            current = instance.load()
+            if current is None or current.phase is not record.phase:
+                return current or record
+            if running and instance.is_ready():
+                current = current.moved(Phase.ACTIVE)
+            elif not running and current.phase is Phase.BOOTING:
+                instance.teardown()
+                current = current.moved(
+                    Phase.ERROR,
+                    fault=f"the instance's init exited while booting: {_last(instance)}",
+                )
+            elif not running:
+                instance.log("the instance's init exited: the server is stopped")
+                instance.teardown()
+                current = current.moved(Phase.STOPPED)
+            else:
+                return current
+            instance.save(current)
+            return current
+
+    def delete_server(self, ref: NativeRef) -> None:
+        try:
+            instance = self._instance(ref)
+        except NotFound:
+            return
+        with self._lock(ref):
+            instance.record_path.unlink(missing_ok=True)  # jobs in flight see it gone
+            instance.destroy()
+
+    def power_action(self, ref: NativeRef, action: PowerAction) -> ServerInfo:
+        instance = self._instance(ref)
+        with self._lock(ref):
+            record = instance.load()
+            if record is None:
+                raise NotFound(f"no server {ref}")
+            if record.phase not in ALLOWED_FROM[action]:
+                busy = " (a change is in progress)" if record.phase in IN_PROGRESS else ""
+                raise Conflict(
+                    f"cannot {action.replace('_', ' ')} server {record.gateway_id} while it is "
+                    f"{self._info(record).status}{busy}"
+                )
+            if action in {PowerAction.PAUSE, PowerAction.SUSPEND}:
+                instance.pause()
+                record = record.moved(
+                    Phase.PAUSED if action is PowerAction.PAUSE else Phase.SUSPENDED
+                )
+            elif action in {PowerAction.UNPAUSE, PowerAction.RESUME}:
+                instance.resume()
+                record = record.moved(Phase.ACTIVE)
+            elif action is PowerAction.START:
+                record = record.moved(Phase.STARTING, booting_as=Phase.STARTING)
+            elif action is PowerAction.STOP:
+                record = record.moved(Phase.STOPPING)
+            else:
+                if action is PowerAction.HARD_REBOOT:
+                    instance.teardown()
+                record = record.moved(Phase.REBOOTING, booting_as=Phase.REBOOTING)
+            instance.log(f"{action.replace('_', ' ')} requested")
+            instance.save(record)
+        if record.phase in {Phase.STOPPING} or (
+            record.phase is Phase.REBOOTING and action is PowerAction.REBOOT
+        ):
+            self._submit(self._stop, ref)
+        elif record.phase in {Phase.STARTING, Phase.REBOOTING}:
+            self._submit(self._boot, ref)
+        return self._info(record)
+
+    def console_output(self, ref: NativeRef, length: int | None = None) -> str:
+        instance = self._instance(ref)
+        if instance.load() is None:
+            raise NotFound(f"no server {ref}")
+        try:
+            lines = instance.console.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            lines = []
+        if length is not None:
+            lines = lines[-length:] if length > 0 else []
+        return "".join(f"{line}\n" for line in lines)
+
+    def list_servers(self) -> list[ServerInfo]:
+        if not self.instances_dir.is_dir():
+            return []
+        found = []
+        for directory in sorted(self.instances_dir.iterdir()):
+            if directory.name.startswith(REF_PREFIX):
+                record = self._instance(directory.name).load()
+                if record is not None:
+                    found.append(self._info(record))
+        return found
+
+    def adopt(self) -> None:
+        """After a gateway restart: resume jobs in flight, restart instances that should run
+        but do not (the host rebooted); running ones are left alone."""
+        for info in self.list_servers():
+            instance = self._instance(info.ref)
+            record = instance.load()
+            if record is None:
+                continue
+            if record.phase in {Phase.BUILDING, Phase.STARTING}:
+                self._submit(self._boot, record.ref)
+            elif record.phase in {Phase.STOPPING, Phase.REBOOTING}:
+                self._submit(self._stop, record.ref)
+            elif (
+                record.phase in {Phase.BOOTING, Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED}
+                and instance.runtime_state() is None
+            ):
+                instance.log("not running after a restart of the host: starting it again")
+                instance.save(record.moved(Phase.STARTING, booting_as=Phase.STARTING))
+                self._submit(self._boot, record.ref)
+
+
+def _last(instance: Instance) -> str:
+    try:
+        lines = [
+            ln for ln in instance.console.read_text(errors="replace").splitlines() if ln.strip()
+        ]
+    except FileNotFoundError:
+        return "no output"
+    return lines[-1].strip() if lines else "no output"
+
+
+class _ConsoleProgress:
+    """Image build progress, written to the console of the instance waiting for it."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+
+    def step(self, line: str) -> None:
+        self.instance.log(f"image: {line}")

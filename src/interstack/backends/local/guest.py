@@ -1,0 +1,114 @@
+"""What runs inside an instance and what it is told: the guest init and the cloud-init seed.
+
+The init is a POSIX shell script run by tini (PID 1, which reaps orphans and forwards signals):
+it runs cloud-init's stages the way systemd units would (``init --local``, ``init``, then
+``modules --mode config`` and ``--mode final``), starts sshd once the host keys exist (ed25519,
+generated at first boot) and marks the instance up in ``/run/interstack-ready``, which the host
+reads through ``/proc/<pid>/root``. No systemd is involved.
+
+Until the metadata service at 169.254.169.254 exists (it comes with the local backend's
+networking), cloud-init learns the instance's identity from a NoCloud seed that the backend
+writes into the instance's disk layer before each boot: ``meta-data`` (instance id, hostname
+from the server name, the keypair's public key) and ``user-data`` exactly as the user sent it
+(``#cloud-config``, ``#!`` scripts, MIME multipart).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+GUEST_INIT = r"""#!/bin/sh
+# interstack guest init: run by tini as PID 1 in the instance (no systemd).
+say() { echo "interstack-init: $*"; }
+stop() {
+    say "stopping"
+    [ -f /run/sshd.pid ] && kill "$(cat /run/sshd.pid)" 2>/dev/null
+    exit 0
+}
+trap stop TERM INT
+mkdir -p /run/lock /run/sshd /var/log /tmp
+chmod 1777 /tmp
+say "booting $(hostname)"
+has() { command -v "$1" >/dev/null 2>&1; }
+if has cloud-init; then
+    cloud-init init --local
+    cloud-init init
+fi
+if [ -x /usr/sbin/sshd ]; then
+    [ -s /etc/ssh/ssh_host_ed25519_key ] ||
+        ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+    /usr/sbin/sshd -o PidFile=/run/sshd.pid && say "sshd started"
+fi
+: > /run/interstack-ready
+say "up"
+if has cloud-init; then
+    cloud-init modules --mode config
+    cloud-init modules --mode final
+    say "cloud-init finished"
+fi
+while :; do
+    sleep 3600 &
+    wait $!
+done
+"""
+
+#: cloud-init settings for instances: where to look for their data, which host keys to make
+CLOUD_CONFIG = """\
+# written by interstack: NoCloud seed or config drive first, the metadata service next
+datasource_list: [NoCloud, ConfigDrive, OpenStack, None]
+ssh_genkeytypes: [ed25519]
+"""
+CLOUD_CONFIG_PATH = "etc/cloud/cloud.cfg.d/90_interstack.cfg"
+SEED_DIR = "var/lib/cloud/seed/nocloud"
+READY_MARKER = "run/interstack-ready"
+
+_NOT_HOSTNAME = re.compile(r"[^a-z0-9-]+")
+
+
+def hostname_for(server_name: str) -> str:
+    """A valid host name (RFC 1123 label) from a server name, as Nova derives it."""
+    label = _NOT_HOSTNAME.sub("-", server_name.lower()).strip("-")[:63].strip("-")
+    return label or "server"
+
+
+def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def write_seed(
+    disk: Path,
+    *,
+    instance_id: str,
+    hostname: str,
+    public_key: str | None,
+    user_data: bytes | None,
+) -> None:
+    """Write the NoCloud seed and the cloud-init settings into the disk layer ``disk``."""
+    meta: dict[str, object] = {"instance-id": instance_id, "local-hostname": hostname}
+    if public_key:
+        meta["public-keys"] = [public_key.strip()]
+    seed = disk / SEED_DIR
+    # JSON is YAML: no YAML writer needed, and no quoting surprises in key comments
+    _write(seed / "meta-data", json.dumps(meta, indent=1).encode(), 0o600)
+    _write(seed / "user-data", user_data if user_data is not None else b"", 0o600)
+    _write(seed / "vendor-data", b"", 0o600)
+    _write(disk / CLOUD_CONFIG_PATH, CLOUD_CONFIG.encode())
+
+
+def write_boot_dir(boot_dir: Path, tini: Path) -> None:
+    """The host directory mounted read-only at ``/run/interstack``: the init and tini."""
+    boot_dir.mkdir(parents=True, exist_ok=True)
+    _write(boot_dir / "init", GUEST_INIT.encode(), 0o755)
+    target = boot_dir / "tini"
+    if not target.exists():
+        tmp = boot_dir / ".tini.tmp"
+        tmp.write_bytes(tini.read_bytes())
+        os.chmod(tmp, 0o755)  # noqa: S103 - tini must be executable by every instance
+        os.replace(tmp, target)

@@ -1,0 +1,163 @@
+"""Building the default image ``debian-12`` from the Debian archive, once, into a cache.
+
+mmdebstrap installs a minimal bookworm with openssh-server, python3, cloud-init, iproute2,
+ifupdown (cloud-init's network renderer), sudo and ca-certificates. Daemons are kept from
+starting during the build by a ``policy-rc.d``; afterwards the tree is made fit to boot many
+times: no SSH host keys (each instance makes its own at first boot), an empty machine-id, apt
+caches cleaned and indexes kept compressed (or an instance's disk grows by hundreds of MB after
+its first ``apt-get update``), the cloud-init settings and the guest init as ``/sbin/init``.
+
+The build happens in a temporary directory beside the cache entry and is renamed into place
+when complete; a file lock makes concurrent builders (two gateways, two test workers) wait for
+one build instead of making two.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from interstack.backends.local.guest import CLOUD_CONFIG, CLOUD_CONFIG_PATH, GUEST_INIT
+from interstack.backends.local.host import last_line
+from interstack.errors import BackendError
+
+DEFAULT_IMAGE = "debian-12"
+SUITE = "bookworm"
+PACKAGES = (
+    "openssh-server",
+    "python3",
+    "cloud-init",
+    "iproute2",
+    "ifupdown",
+    "sudo",
+    "ca-certificates",
+)
+HOST_APT_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+POLICY_RC_D = "#!/bin/sh\n# no daemon starts while the image is built\nexit 101\n"
+APT_SETTINGS = 'Acquire::GzipIndexes "true";\nAcquire::CompressionTypes::Order:: "gz";\n'
+BUILT_IMAGES = {DEFAULT_IMAGE}
+
+
+class BuildProgress(Protocol):
+    """Told what the build is doing, one line at a time (a Rich display, a console log)."""
+
+    def step(self, line: str) -> None: ...
+
+
+class SilentProgress:
+    def step(self, line: str) -> None:
+        """Say nothing."""
+
+
+def image_root(cache_dir: Path, name: str) -> Path:
+    """Where the built image ``name`` lives once complete."""
+    return cache_dir / name / "root"
+
+
+@contextmanager
+def _build_lock(cache_dir: Path, name: str) -> Iterator[None]:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / f".{name}.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_built(
+    cache_dir: Path,
+    name: str = DEFAULT_IMAGE,
+    *,
+    progress: BuildProgress | None = None,
+    apt_sources: Path | None = None,
+) -> Path:
+    """The root of image ``name``, building it first if the cache does not hold it yet."""
+    if name not in BUILT_IMAGES:
+        raise BackendError(f"unknown built-in image {name!r} (known: {sorted(BUILT_IMAGES)})")
+    root = image_root(cache_dir, name)
+    if root.is_dir():
+        return root
+    report = progress or SilentProgress()
+    with _build_lock(cache_dir, name):
+        if root.is_dir():  # another builder finished while this one waited
+            return root
+        staging = cache_dir / f".{name}.build-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            _debootstrap(staging / "root", report, apt_sources)
+            _prepare_for_boot(staging / "root")
+            report.step("image ready")
+            os.replace(staging, root.parent)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+def _sources(apt_sources: Path | None) -> list[str]:
+    """mmdebstrap pastes an existing sources file; without one it uses its default archive."""
+    if apt_sources is not None:
+        return [str(apt_sources)]
+    return [str(HOST_APT_SOURCES)] if HOST_APT_SOURCES.is_file() else []
+
+
+def _debootstrap(target: Path, progress: BuildProgress, apt_sources: Path | None) -> None:
+    if shutil.which("mmdebstrap") is None:
+        raise BackendError("cannot build the image: mmdebstrap is missing (Debian package)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    hook = (
+        f"printf '%s' '{POLICY_RC_D}' > \"$1/usr/sbin/policy-rc.d\" && "
+        'chmod 755 "$1/usr/sbin/policy-rc.d"'
+    )
+    argv = [
+        "mmdebstrap",
+        "--mode=root",
+        "--variant=minbase",
+        f"--include={','.join(PACKAGES)}",
+        f"--essential-hook={hook}",
+        SUITE,
+        str(target),
+        *_sources(apt_sources),
+    ]
+    progress.step(f"debootstrap {SUITE} with {', '.join(PACKAGES)}")
+    started = time.monotonic()
+    tail: list[str] = []
+    with subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
+    ) as proc:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.strip()
+            if line:
+                tail = [*tail[-20:], line]
+                progress.step(line)
+        status = proc.wait()
+    if status != 0:
+        raise BackendError(
+            f"building image {DEFAULT_IMAGE} failed: {last_line(chr(10).join(tail))}"
+        )
+    progress.step(f"debootstrap done in {time.monotonic() - started:.0f} s")
+
+
+def _prepare_for_boot(root: Path) -> None:
+    (root / "usr/sbin/policy-rc.d").unlink(missing_ok=True)
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    (root / "etc/machine-id").write_text("")
+    for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for entry in (root / leftover).glob("*"):
+            if entry.is_file():
+                entry.unlink()
+    (root / "etc/apt/apt.conf.d/90interstack-gzip-indexes").write_text(APT_SETTINGS)
+    (root / CLOUD_CONFIG_PATH).write_text(CLOUD_CONFIG)
+    init = root / "sbin/init"
+    init.unlink(missing_ok=True)
+    init.write_text(GUEST_INIT)
+    init.chmod(0o755)

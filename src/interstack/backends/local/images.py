@@ -1,0 +1,294 @@
+"""Images: Glance's bytes as uploaded, and the read-only roots instances boot from.
+
+``store_image`` keeps the bytes exactly (``open_image`` gives them back). The first boot from an
+image turns them into a root directory, once, beside them: a root-filesystem tarball (plain or
+compressed) is unpacked; a raw disk (whole-disk ext4, or partitioned, MBR or GPT) has its ext4
+root copied out through a read-only loop mount at the partition's offset; qcow2 is converted to
+raw first with ``qemu-img``. Anything else, or a tree without ``/sbin/init`` and ``/bin/sh``, is
+unusable: the boot fails with :class:`ImageUnusable`, whose one-line message becomes the
+server's fault.
+
+The built-in image ``debian-12`` (:mod:`.imagebuild`) has the native ref ``builtin-debian-12``;
+it is what a server without an image boots, and ``open_image`` streams it as a tarball.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Generator, Iterable
+from pathlib import Path
+
+from interstack.backends.contract import ByteStream, ImageDriver, ImageInfo, NativeRef
+from interstack.backends.contract.files import open_stream, write_atomically
+from interstack.backends.local.host import last_line, run
+from interstack.backends.local.imagebuild import (
+    BUILT_IMAGES,
+    DEFAULT_IMAGE,
+    BuildProgress,
+    ensure_built,
+    image_root,
+)
+from interstack.errors import BackendError, Conflict, NotFound
+
+BUILTIN_PREFIX = "builtin-"
+STORED_PREFIX = "img-"
+CHUNK = 1024 * 1024
+EXT_MAGIC_OFFSET = 1080
+SECTOR = 512
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"BZh")
+
+
+class ImageUnusable(BackendError):
+    """The image holds no root filesystem an instance can boot."""
+
+
+def builtin_ref(name: str = DEFAULT_IMAGE) -> NativeRef:
+    return NativeRef(f"{BUILTIN_PREFIX}{name}")
+
+
+def exists_in_root(root: Path, path: str, hops: int = 40) -> bool:
+    """Whether ``path`` exists inside ``root``, following symlinks as the instance would
+    (an absolute link target is relative to ``root``, never the host's ``/``)."""
+    parts = [p for p in path.split("/") if p]
+    current = root
+    while parts and hops > 0:
+        candidate = current / parts.pop(0)
+        if candidate.is_symlink():
+            hops -= 1
+            target = os.readlink(candidate)
+            base = root if target.startswith("/") else current
+            parts = [p for p in target.split("/") if p] + parts
+            current = base
+            continue
+        if not os.path.lexists(candidate):
+            return False
+        current = candidate
+    return not parts and os.path.lexists(current)
+
+
+def _read_head(path: Path, size: int = 4096) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
+def _ext_at(path: Path, offset: int) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(offset + EXT_MAGIC_OFFSET)
+        return handle.read(2) == b"\x53\xef"
+
+
+def _partition_offsets(disk: Path) -> list[tuple[int, int]]:
+    """(offset, size) in bytes of each partition of a raw disk, from its GPT or MBR."""
+    with disk.open("rb") as handle:
+        head = handle.read(2 * SECTOR)
+        if head[SECTOR : SECTOR + 8] == b"EFI PART":
+            header = head[SECTOR:]
+            first_lba = int.from_bytes(header[72:80], "little")
+            count = int.from_bytes(header[80:84], "little")
+            entry_size = int.from_bytes(header[84:88], "little")
+            handle.seek(first_lba * SECTOR)
+            table = handle.read(min(count, 256) * entry_size)
+            found = []
+            for index in range(len(table) // max(entry_size, 1)):
+                entry = table[index * entry_size : (index + 1) * entry_size]
+                if entry[:16] != bytes(16):  # an unused entry has a zero type GUID
+                    start = int.from_bytes(entry[32:40], "little")
+                    end = int.from_bytes(entry[40:48], "little")
+                    found.append((start * SECTOR, (end - start + 1) * SECTOR))
+            return found
+    if head[510:512] != b"\x55\xaa":
+        return []
+    found = []
+    for index in range(4):
+        entry = head[446 + 16 * index : 446 + 16 * (index + 1)]
+        start = int.from_bytes(entry[8:12], "little")
+        sectors = int.from_bytes(entry[12:16], "little")
+        if entry[4] != 0 and sectors > 0:
+            found.append((start * SECTOR, sectors * SECTOR))
+    return found
+
+
+def _copy_ext_root(disk: Path, offset: int, size: int | None, root: Path) -> None:
+    options = f"ro,loop,offset={offset}" + (f",sizelimit={size}" if size else "")
+    with tempfile.TemporaryDirectory(dir=root.parent, prefix=".mnt-") as mnt:
+        run(["mount", "-t", "ext4", "-o", options, str(disk), mnt], what="mount the image's disk")
+        try:
+            run(["cp", "-a", "--one-file-system", f"{mnt}/.", str(root)], what="copy the image")
+        finally:
+            run(["umount", mnt], what="unmount the image's disk")
+
+
+def _unpack_disk(disk: Path, root: Path) -> None:
+    if _ext_at(disk, 0):
+        _copy_ext_root(disk, 0, None, root)
+        return
+    for offset, size in _partition_offsets(disk):
+        if _ext_at(disk, offset):
+            _copy_ext_root(disk, offset, size, root)
+            return
+    raise ImageUnusable("the disk image has no ext4 root filesystem")
+
+
+def unpack(data: Path, root: Path) -> None:
+    """Make ``root`` (an empty directory) hold the root filesystem in ``data``."""
+    head = _read_head(data, 4096)
+    if head[257:262] == b"ustar" or head.startswith(_COMPRESSED_MAGIC):
+        done = subprocess.run(
+            ["tar", "-xf", str(data), "-C", str(root), "--numeric-owner", "--xattrs"],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            detail = last_line(done.stderr.decode(errors="replace"))
+            raise ImageUnusable(f"the image is not a usable root filesystem tarball ({detail})")
+    elif head.startswith(b"QFI\xfb"):
+        raw = root.parent / ".converted.raw"
+        try:
+            run(
+                ["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(data), str(raw)],
+                what="convert the qcow2 image",
+            )
+            _unpack_disk(raw, root)
+        finally:
+            raw.unlink(missing_ok=True)
+    elif len(head) >= 2 * SECTOR and (_ext_at(data, 0) or _partition_offsets(data)):
+        _unpack_disk(data, root)
+    else:
+        raise ImageUnusable(
+            "the image is neither a root filesystem tarball nor a raw or qcow2 disk "
+            "with an ext4 root"
+        )
+    missing = [p for p in ("/sbin/init", "/bin/sh") if not exists_in_root(root, p)]
+    if missing:
+        raise ImageUnusable(f"the image's root filesystem has no {' and no '.join(missing)}")
+
+
+def _tar_stream(root: Path) -> Generator[bytes, None, None]:
+    proc = subprocess.Popen(
+        ["tar", "-C", str(root), "--numeric-owner", "--xattrs", "-c", "."],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    try:
+        while chunk := proc.stdout.read(CHUNK):
+            yield chunk
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        proc.wait()
+
+
+class LocalImages(ImageDriver):
+    """Image bytes under ``<data>/images/<ref>/data``; the unpacked root in ``.../root``."""
+
+    def __init__(
+        self,
+        directory: Path,
+        cache_dir: Path,
+        apt_sources: Path | None = None,
+    ) -> None:
+        self.directory = directory
+        self.cache_dir = cache_dir
+        self.apt_sources = apt_sources
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, ref: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(ref, threading.Lock())
+
+    def _dir(self, ref: NativeRef) -> Path:
+        if not ref.startswith(STORED_PREFIX) or "/" in ref or ref in {".", ".."}:
+            raise NotFound(f"no image {ref}")
+        return self.directory / ref
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def store_image(self, gateway_id: str, data: Iterable[bytes]) -> ImageInfo:
+        ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
+        target = self._dir(ref) / "data"
+        with self._lock(ref):
+            if target.exists():
+                raise Conflict(f"image {gateway_id} already has data")
+            try:
+                written = write_atomically(target, data)
+            except BaseException:
+                shutil.rmtree(target.parent, ignore_errors=True)
+                raise
+        return ImageInfo(ref=ref, gateway_id=gateway_id, size=written.size, sha256=written.sha256)
+
+    def open_image(self, ref: NativeRef) -> ByteStream:
+        if ref.startswith(BUILTIN_PREFIX):
+            root = image_root(self.cache_dir, ref.removeprefix(BUILTIN_PREFIX))
+            if not root.is_dir():
+                raise NotFound(f"image {ref} is not built yet")
+            return _tar_stream(root)
+        try:
+            return open_stream(self._dir(ref) / "data", CHUNK)
+        except FileNotFoundError:
+            raise NotFound(f"no image {ref}") from None
+
+    def delete_image(self, ref: NativeRef) -> None:
+        """Instances booted from the image keep their overlay's lower directory open; the
+        root is moved aside first so that a running instance's mount stays valid."""
+        if ref.startswith(BUILTIN_PREFIX):
+            return  # built images are a cache shared by regions; `image build` manages them
+        directory = self._dir(ref)
+        with self._lock(ref):
+            (directory / "data").unlink(missing_ok=True)
+            if not (directory / "root").exists():
+                shutil.rmtree(directory, ignore_errors=True)
+
+    # -- boot roots ---------------------------------------------------------------------------
+
+    def root_for(self, ref: NativeRef | None, progress: BuildProgress | None = None) -> Path:
+        """The read-only root an instance of ``ref`` boots from, prepared on first use.
+
+        Raises ``ImageUnusable`` (one line, for the server's fault) or ``NotFound``.
+        """
+        if ref is None:
+            ref = builtin_ref()
+        if ref.startswith(BUILTIN_PREFIX):
+            name = ref.removeprefix(BUILTIN_PREFIX)
+            if name not in BUILT_IMAGES:
+                raise NotFound(f"no image {ref}")
+            return ensure_built(
+                self.cache_dir, name, progress=progress, apt_sources=self.apt_sources
+            )
+        directory = self._dir(ref)
+        root = directory / "root"
+        with self._lock(ref):
+            fault = directory / "fault"
+            if fault.exists():
+                raise ImageUnusable(fault.read_text().strip())
+            if root.is_dir():
+                return root
+            data = directory / "data"
+            if not data.exists():
+                raise NotFound(f"image {ref} has no data")
+            staging = Path(tempfile.mkdtemp(dir=directory, prefix=".root-"))
+            staging.chmod(0o755)
+            try:
+                unpack(data, staging)
+            except ImageUnusable as exc:
+                fault.write_text(exc.message + "\n")
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            os.replace(staging, root)
+            return root
+
+    def release_unused(self, in_use: Callable[[Path], bool]) -> None:
+        """Remove unpacked roots of deleted images once no instance uses them."""
+        if not self.directory.is_dir():
+            return
+        for directory in self.directory.iterdir():
+            if not (directory / "data").exists() and not in_use(directory / "root"):
+                shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,284 @@
+"""One instance on the host: its persisted record, its directory and its host artifacts.
+
+Everything about an instance lives under ``<data>/instances/<ref>/`` so that a restarted
+gateway finds it again::
+
+    record.json   what the server is (spec, phase, fault), rewritten atomically
+    console.log   the instance's output (runc, tini, the init, cloud-init), appended per boot
+    disk/upper    the server's disk: the overlay's writable layer (survives stop/start)
+    disk/work     overlayfs's work directory
+    rootfs/       where the overlay is mounted while the instance runs
+    bundle/       the OCI bundle (config.json)
+    boot/         the guest init and tini, mounted read-only at /run/interstack
+
+Host artifacts outside it: the overlay mount, the network namespace ``/run/netns/<name>``, the
+runc state (under ``<data>/runc``) and the cgroups ``/interstack/<ref>``; :meth:`teardown` and
+:meth:`destroy` remove them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
+from interstack.backends.local.bundle import BundleSpec, oci_config
+from interstack.backends.local.guest import READY_MARKER, hostname_for
+from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted, run, unmount
+from interstack.errors import BackendError
+
+REF_PREFIX = "ls-"
+NETNS_DIR = Path("/run/netns")
+CGROUP_PARENT = "interstack"
+
+
+class Phase(StrEnum):
+    """Where the backend is with an instance; persisted, so a restarted gateway resumes."""
+
+    BUILDING = "building"  # preparing the image and the disk, not started yet
+    STARTING = "starting"  # a start from stopped, not started yet
+    REBOOTING = "rebooting"  # stopping to start again
+    BOOTING = "booting"  # runc started it; ACTIVE once the init marks it up
+    ACTIVE = "active"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    SUSPENDED = "suspended"
+    ERROR = "error"
+
+
+def server_netns_name(gateway_id: str) -> str:
+    """The network namespace of a server, named from its gateway id (the networking seam)."""
+    return f"srv-{gateway_id}"
+
+
+def ref_for(gateway_id: str) -> NativeRef:
+    return NativeRef(f"{REF_PREFIX}{gateway_id}")
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    ref: str
+    gateway_id: str
+    name: str
+    project_id: str
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    image: str | None
+    ports: tuple[str, ...]
+    public_key: str | None
+    user_data_b64: str | None
+    phase: Phase
+    #: the state reported while the instance boots (BUILDING, STOPPED for a start, REBOOTING)
+    booting_as: Phase = Phase.BUILDING
+    fault: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_spec(cls, spec: ServerSpec) -> InstanceRecord:
+        data = spec.user_data
+        return cls(
+            ref=ref_for(spec.gateway_id),
+            gateway_id=spec.gateway_id,
+            name=spec.name,
+            project_id=spec.project_id,
+            vcpus=spec.flavor.vcpus,
+            ram_mb=spec.flavor.ram_mb,
+            disk_gb=spec.flavor.disk_gb,
+            image=spec.image,
+            ports=tuple(spec.ports),
+            public_key=spec.public_key,
+            user_data_b64=base64.b64encode(data).decode() if data is not None else None,
+            phase=Phase.BUILDING,
+            metadata=dict(spec.metadata),
+        )
+
+    @property
+    def flavor(self) -> FlavorSpec:
+        return FlavorSpec(vcpus=self.vcpus, ram_mb=self.ram_mb, disk_gb=self.disk_gb)
+
+    @property
+    def user_data(self) -> bytes | None:
+        return base64.b64decode(self.user_data_b64) if self.user_data_b64 is not None else None
+
+    def moved(self, phase: Phase, *, fault: str | None = None, **changes: Any) -> InstanceRecord:
+        return replace(self, phase=phase, fault=fault, **changes)
+
+
+class Instance:
+    """The host side of one instance: paths, record I/O and the runc/mount/netns calls."""
+
+    def __init__(self, instances_dir: Path, runc_root: Path, ref: str) -> None:
+        if not ref.startswith(REF_PREFIX) or "/" in ref:
+            raise ValueError(f"not an instance ref: {ref}")
+        self.ref = ref
+        self.dir = instances_dir / ref
+        self.runc_root = runc_root
+        self.record_path = self.dir / "record.json"
+        self.console = self.dir / "console.log"
+        self.upper = self.dir / "disk" / "upper"
+        self.work = self.dir / "disk" / "work"
+        self.rootfs = self.dir / "rootfs"
+        self.bundle = self.dir / "bundle"
+        self.boot_dir = self.dir / "boot"
+        self.cgroup_path = f"/{CGROUP_PARENT}/{ref}"
+
+    # -- the record ---------------------------------------------------------------------------
+
+    def load(self) -> InstanceRecord | None:
+        try:
+            raw = json.loads(self.record_path.read_text())
+        except FileNotFoundError:
+            return None
+        raw["ports"] = tuple(raw["ports"])
+        raw["phase"] = Phase(raw["phase"])
+        raw["booting_as"] = Phase(raw["booting_as"])
+        return InstanceRecord(**raw)
+
+    def save(self, record: InstanceRecord) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.record_path.with_name(".record.json.tmp")
+        tmp.write_text(json.dumps(asdict(record), indent=1))
+        os.replace(tmp, self.record_path)
+
+    def log(self, line: str) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with self.console.open("a", encoding="utf-8") as out:
+            out.write(f"interstack: {line}\n")
+
+    # -- runc ---------------------------------------------------------------------------------
+
+    def _runc(self, *args: str, what: str) -> str:
+        return run(["runc", "--root", str(self.runc_root), *args], what=what)
+
+    def runtime_state(self) -> tuple[str, int] | None:
+        """runc's status (running, paused, stopped, created) and PID 1's pid, or ``None``."""
+        if not (self.runc_root / self.ref).exists():
+            return None
+        try:
+            state = json.loads(self._runc("state", self.ref, what="read the instance state"))
+        except (BackendError, ValueError):
+            return None
+        return str(state.get("status")), int(state.get("pid") or 0)
+
+    def is_ready(self) -> bool:
+        """Whether the guest init has marked the instance up (it sees its own /run)."""
+        state = self.runtime_state()
+        if state is None or state[0] != "running" or state[1] <= 0:
+            return False
+        return Path(f"/proc/{state[1]}/root/{READY_MARKER}").exists()
+
+    def signal(self, name: str) -> None:
+        """Send a signal to PID 1 (tini forwards it to the init); a stopped one is fine."""
+        try:
+            self._runc("kill", self.ref, name, what=f"send {name} to the instance")
+        except BackendError:
+            state = self.runtime_state()
+            if state is not None and state[0] != "stopped":
+                raise
+
+    def pause(self) -> None:
+        self._runc("pause", self.ref, what="freeze the instance")
+
+    def resume(self) -> None:
+        self._runc("resume", self.ref, what="thaw the instance")
+
+    # -- host artifacts -----------------------------------------------------------------------
+
+    @property
+    def netns_name(self) -> str:
+        return server_netns_name(self.ref.removeprefix(REF_PREFIX))
+
+    @property
+    def netns_path(self) -> Path:
+        return NETNS_DIR / self.netns_name
+
+    def ensure_netns(self) -> None:
+        """The server's network namespace with loopback up (ports are plugged into it)."""
+        if not self.netns_path.exists():
+            run(["ip", "netns", "add", self.netns_name], what="create the network namespace")
+        run(
+            ["ip", "-n", self.netns_name, "link", "set", "lo", "up"],
+            what="bring up the instance's loopback",
+        )
+
+    def write_bundle(self, record: InstanceRecord, pids_limit: int) -> None:
+        spec = BundleSpec(
+            hostname=hostname_for(record.name),
+            rootfs=self.rootfs,
+            boot_dir=self.boot_dir,
+            netns_path=self.netns_path,
+            cgroup_path=self.cgroup_path,
+            flavor=record.flavor,
+            pids_limit=pids_limit,
+        )
+        self.bundle.mkdir(parents=True, exist_ok=True)
+        tmp = self.bundle / ".config.json.tmp"
+        tmp.write_text(json.dumps(oci_config(spec), indent=1))
+        os.replace(tmp, self.bundle / "config.json")
+
+    def mount_root(self, image_root: Path) -> None:
+        for directory in (self.upper, self.work, self.rootfs):
+            directory.mkdir(parents=True, exist_ok=True)
+        if is_mounted(self.rootfs):
+            return
+        options = f"lowerdir={image_root},upperdir={self.upper},workdir={self.work}"
+        run(
+            ["mount", "-t", "overlay", "overlay", "-o", options, str(self.rootfs)],
+            what="mount the instance's root",
+        )
+
+    def teardown(self) -> None:
+        """Stop what runs and unmount: what a stopped instance must not hold. Idempotent."""
+        if self.runtime_state() is not None:
+            # --force kills what still runs (thawing a frozen instance first)
+            self._runc("delete", "--force", self.ref, what="remove the instance from runc")
+        unmount(self.rootfs)
+
+    def destroy(self) -> None:
+        """Everything :meth:`teardown` does, then the netns, cgroups and the directory."""
+        self.teardown()
+        if self.netns_path.exists():
+            run(["ip", "netns", "delete", self.netns_name], what="delete the network namespace")
+        for cgroup in cgroup_dirs(self.cgroup_path):
+            if cgroup.is_dir():
+                try:
+                    cgroup.rmdir()
+                except OSError as exc:
+                    raise BackendError(f"cannot remove cgroup {cgroup}: {exc.strerror}") from exc
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cgroup_dirs(path: str) -> list[Path]:
+    """The cgroup directories of ``path`` on this host (one per v1 hierarchy, or one on v2)."""
+    root = Path("/sys/fs/cgroup")
+    relative = path.lstrip("/")
+    if cgroup_mode() is CgroupMode.V2:
+        return [root / relative]
+    return [
+        hierarchy / relative
+        for hierarchy in sorted(root.iterdir())
+        if hierarchy.is_dir() and not hierarchy.is_symlink() and hierarchy.name != "unified"
+    ]
+
+
+def memory_limit_bytes(path: str) -> int | None:
+    """The memory limit of cgroup ``path``, or ``None`` if it has none or does not exist."""
+    root = Path("/sys/fs/cgroup")
+    relative = path.lstrip("/")
+    if cgroup_mode() is CgroupMode.V2:
+        limit_file = root / relative / "memory.max"
+    else:
+        limit_file = root / "memory" / relative / "memory.limit_in_bytes"
+    try:
+        text = limit_file.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return None if text == "max" else int(text)

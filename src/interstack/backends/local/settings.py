@@ -1,0 +1,51 @@
+"""Settings of the local backend, from a region's ``settings:`` mapping in the config file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from interstack.config import ConfigError
+
+
+class LocalSettings(BaseModel):
+    """Every key is optional::
+
+    settings:
+      image_cache_dir: /var/cache/interstack/images   # built images (default: <data dir>/images)
+      apt_sources: /etc/apt/sources.list.d/debian.sources  # what the image build installs from
+      pids_limit: 1024                                # processes per instance
+      stop_timeout_seconds: 10                        # a soft stop or reboot, then SIGKILL
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: where built images (``debian-12``) are kept; several regions or test runs may share it
+    image_cache_dir: Path | None = None
+    #: an apt sources file for the image build; the host's own when unset (else the default
+    #: archive of the build tool)
+    apt_sources: Path | None = None
+    pids_limit: int = Field(default=1024, gt=0)
+    stop_timeout_seconds: float = Field(default=10.0, ge=0)
+    #: boot jobs running at once (image preparation and instance start)
+    boot_workers: int = Field(default=4, gt=0)
+
+    @classmethod
+    def parse(cls, region: str, raw: Mapping[str, Any]) -> LocalSettings:
+        try:
+            return cls.model_validate(dict(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"region {region}: invalid local backend setting {where}: {first['msg']}"
+            ) from exc
+
+
+def image_cache_for(data_dir: Path, raw: Mapping[str, Any], region: str = "") -> Path:
+    """Where a local region with data dir ``data_dir`` and ``settings`` keeps built images."""
+    settings = LocalSettings.parse(region, raw)
+    return settings.image_cache_dir or data_dir / "images" / "built"

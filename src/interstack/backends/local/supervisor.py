@@ -1,0 +1,237 @@
+"""The supervisor: the process that starts instances and is their parent.
+
+runc, run detached, leaves the instance's PID 1 (tini) orphaned; the kernel hands an orphan to
+the nearest *child subreaper* among its ancestors, or to the machine's PID 1, which reaps slowly
+on these hosts. So the backend starts instances from a process of its own that is a child
+subreaper and reaps whatever it inherits. It runs in its own session, apart from the gateway:
+instances keep running across gateway restarts, and a restarted gateway finds the supervisor
+again by its socket (an abstract unix socket named from the backend's data directory). It exits
+by itself once it has had no children for a while; the client starts it again when needed.
+
+Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` and
+``{"op": "run", "runc_root", "bundle", "id", "log"}`` (runc's and then the instance's output are
+appended to ``log``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from interstack.backends.local.host import last_line
+from interstack.errors import BackendError, BackendUnavailable
+
+PR_SET_CHILD_SUBREAPER = 36
+IDLE_EXIT_SECONDS = 5.0
+START_TIMEOUT_SECONDS = 10.0
+
+
+def socket_address(state_dir: Path) -> str:
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:24]
+    return f"\0interstack-local-{digest}"
+
+
+class Reaper:
+    """Reaps every child, remembering the statuses of the ones someone waits for."""
+
+    def __init__(self) -> None:
+        self._statuses: dict[int, int] = {}
+        self._waited: set[int] = set()
+        self._changed = threading.Condition()
+        self.childless_since: float | None = time.monotonic()
+
+    def spawn(self, argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
+        """Start a child whose exit status :meth:`wait_for` will give; registered before the
+        reaper can see it exit."""
+        with self._changed:
+            proc = subprocess.Popen(argv, **options)
+            self._waited.add(proc.pid)
+        return proc
+
+    def wait_for(self, pid: int) -> int:
+        with self._changed:
+            while pid not in self._statuses:
+                self._changed.wait()
+            self._waited.discard(pid)
+            return self._statuses.pop(pid)
+
+    def run_forever(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                if self.childless_since is None:
+                    self.childless_since = time.monotonic()
+                time.sleep(0.2)
+                continue
+            self.childless_since = None
+            with self._changed:
+                if pid in self._waited:
+                    self._statuses[pid] = os.waitstatus_to_exitcode(status)
+                    self._changed.notify_all()
+
+
+def _runc_message(line: str) -> str:
+    """The message of a runc log line (``time=... level=error msg="..."``), else the line."""
+    _, found, message = line.partition('msg="')
+    return message.rstrip('"').replace('\\"', '"') if found else line
+
+
+def _tail(log: Path) -> str:
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 4096))
+            return _runc_message(last_line(handle.read().decode(errors="replace")))
+    except OSError:
+        return ""
+
+
+def _run_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
+    log = Path(request["log"])
+    argv = ["runc", "--root", request["runc_root"], "run", "--detach"]
+    argv += ["--bundle", request["bundle"], request["id"]]
+    with open(os.devnull, "rb") as stdin, log.open("ab") as out:
+        # the reaper owns waitpid: the supervisor never calls Popen.wait
+        proc = reaper.spawn(argv, stdin=stdin, stdout=out, stderr=out, start_new_session=True)
+    status = reaper.wait_for(proc.pid)
+    proc.returncode = status  # keep Popen from polling a pid that is gone
+    if status != 0:
+        return {"ok": False, "error": _tail(log) or f"runc exited with {status}"}
+    return {"ok": True}
+
+
+def _serve_one(connection: socket.socket, reaper: Reaper, busy: list[int]) -> None:
+    busy.append(1)
+    try:
+        with connection, connection.makefile("rwb") as stream:
+            request = json.loads(stream.readline())
+            if request.get("op") == "run":
+                reply = _run_instance(reaper, request)
+            else:
+                reply = {"ok": True, "pid": os.getpid()}
+            stream.write(json.dumps(reply).encode() + b"\n")
+            stream.flush()
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"supervisor: bad request: {exc}", file=sys.stderr, flush=True)  # noqa: T201
+    finally:
+        busy.pop()
+
+
+def serve(state_dir: Path) -> None:
+    """Run the supervisor for the backend whose data directory is ``state_dir``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    reaper = Reaper()
+    threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_address(state_dir))
+    listener.listen(64)
+    listener.settimeout(1.0)
+    busy: list[int] = []
+    while True:
+        idle_since = reaper.childless_since
+        if (
+            not busy
+            and idle_since is not None
+            and time.monotonic() - idle_since > IDLE_EXIT_SECONDS
+        ):
+            listener.close()
+            return
+        try:
+            connection, _ = listener.accept()
+        except TimeoutError:
+            continue
+        connection.settimeout(None)
+        threading.Thread(target=_serve_one, args=(connection, reaper, busy), daemon=True).start()
+
+
+class SupervisorClient:
+    """The backend's side: starts the supervisor when it is not running and asks it to run."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.address = socket_address(state_dir)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(self.address)
+            with sock.makefile("rwb") as stream:
+                stream.write(json.dumps(request).encode() + b"\n")
+                stream.flush()
+                line = stream.readline()
+        if not line:
+            raise ConnectionResetError("the supervisor closed the connection")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._process is not None:
+                self._process.poll()  # reap one that exited while idle
+            try:
+                self._call({"op": "ping"})
+                return
+            except OSError:
+                pass
+            log = (self.state_dir / "supervisor.log").open("ab")
+            with log, open(os.devnull, "rb") as stdin:
+                self._process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "interstack.backends.local.supervisor",
+                        str(self.state_dir),
+                    ],
+                    stdin=stdin,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            deadline = time.monotonic() + START_TIMEOUT_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    self._call({"op": "ping"})
+                    return
+                except OSError:
+                    time.sleep(0.02)
+            raise BackendUnavailable("the local backend's supervisor did not start")
+
+    def run(self, runc_root: Path, bundle: Path, container_id: str, log: Path) -> None:
+        """Start the container; raises ``BackendError`` with runc's complaint if it fails."""
+        request = {
+            "op": "run",
+            "runc_root": str(runc_root),
+            "bundle": str(bundle),
+            "id": container_id,
+            "log": str(log),
+        }
+        for attempt in range(2):
+            try:
+                reply = self._call(request)
+                break
+            except OSError:  # not running, or exiting as idle: start it and ask once more
+                if attempt:
+                    raise
+                self._start()
+        if not reply.get("ok"):
+            raise BackendError(f"the instance did not start: {reply.get('error')}")
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.poll()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]))

@@ -1,0 +1,55 @@
+"""The default image: built once from the Debian archive, fit to boot many instances."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from interstack.backends.local.images import exists_in_root
+from tests.support.local import image_cache_dir
+
+INTERSTACK = Path(sys.executable).parent / "interstack"
+
+
+def test_the_built_image_has_its_packages_and_nothing_instance_specific(
+    default_image: Path,
+) -> None:
+    for program in (
+        "/usr/sbin/sshd",
+        "/usr/bin/python3",
+        "/usr/bin/cloud-init",
+        "/sbin/ip",
+        "/usr/bin/sudo",
+    ):
+        assert exists_in_root(default_image, program), program
+    assert (default_image / "etc/ssl/certs/ca-certificates.crt").exists()
+    assert list((default_image / "etc/ssh").glob("ssh_host_*")) == []
+    assert not (default_image / "usr/sbin/policy-rc.d").exists()
+    assert (default_image / "etc/machine-id").read_text() == ""
+    assert not list((default_image / "var/cache/apt/archives").glob("*.deb"))
+
+
+def test_the_cli_reports_a_cached_image_without_building_again(default_image: Path) -> None:
+    done = subprocess.run(
+        [str(INTERSTACK), "image", "build", "debian-12", "--cache-dir", str(image_cache_dir())],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"image debian-12 ready: {default_image}"
+
+
+def test_the_cli_names_an_unknown_image_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(INTERSTACK), "image", "build", "debian-99", "--cache-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "unknown built-in image 'debian-99'" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,103 @@
+"""Glance uploads become bootable roots; an image without a usable root fails with one line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.contract import NativeRef, ServerStatus
+from interstack.backends.local import LocalBackend
+from tests.backends.local.helpers import boot, settled, spec
+from tests.support.local import exec_in, make_ext4_disk, make_tarball, tiny_root, to_qcow2
+
+
+def chunks_of(path: Path, size: int = 256 * 1024) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+def upload(backend: LocalBackend, path: Path) -> NativeRef:
+    return backend.image.store_image(str(os.urandom(16).hex()), chunks_of(path)).ref
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_root(tmp_path_factory.mktemp("tiny") / "root")
+
+
+@pytest.mark.parametrize("kind", ["tarball", "raw", "partitioned-raw", "qcow2"])
+def test_an_uploaded_image_boots(
+    local_backend: LocalBackend, root: Path, tmp_path: Path, kind: str
+) -> None:
+    if kind == "tarball":
+        image = make_tarball(root, tmp_path / "root.tar.gz")
+    elif kind == "raw":
+        image = make_ext4_disk(root, tmp_path / "disk.raw")
+    elif kind == "partitioned-raw":
+        image = make_ext4_disk(root, tmp_path / "disk.raw", partitioned=True)
+    else:
+        image = to_qcow2(
+            make_ext4_disk(root, tmp_path / "disk.raw", partitioned=True), tmp_path / "disk.qcow2"
+        )
+
+    server = boot(local_backend, spec(f"from-{kind}", image=upload(local_backend, image)))
+    inside = exec_in(
+        local_backend.context.data_dir / "runc", server.ref, "/bin/busybox readlink /sbin/init"
+    )
+    assert inside.stdout == "/bin/busybox\n", inside.stderr
+    local_backend.compute.delete_server(server.ref)
+
+
+def _random_bytes(tmp_path: Path, root: Path) -> Path:
+    path = tmp_path / "random.img"
+    path.write_bytes(os.urandom(3 * 1024 * 1024))
+    return path
+
+
+def _tarball_without_init(tmp_path: Path, root: Path) -> Path:
+    return make_tarball(
+        tiny_root(tmp_path / "no-init", with_init=False), tmp_path / "no-init.tar.gz"
+    )
+
+
+def _empty_ext4(tmp_path: Path, root: Path) -> Path:
+    (tmp_path / "empty").mkdir()
+    return make_ext4_disk(tmp_path / "empty", tmp_path / "empty.raw")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_random_bytes, "neither a root filesystem tarball nor a raw or qcow2 disk"),
+        (_tarball_without_init, "has no /sbin/init"),
+        (_empty_ext4, "has no /sbin/init and no /bin/sh"),
+    ],
+    ids=["random-bytes", "tarball-without-init", "empty-ext4"],
+)
+def test_an_image_without_a_usable_root_makes_error_with_a_one_line_fault(
+    local_backend: LocalBackend, root: Path, tmp_path: Path, make: object, expected: str
+) -> None:
+    assert callable(make)
+    image = upload(local_backend, make(tmp_path, root))
+    created = local_backend.compute.create_server(spec("doomed", image=image))
+
+    failed = settled(local_backend, created.ref, ServerStatus.ERROR)
+    assert failed.status is ServerStatus.ERROR
+    assert failed.fault is not None
+    assert expected in failed.fault
+    assert "\n" not in failed.fault and "Traceback" not in failed.fault
+    local_backend.compute.delete_server(created.ref)
+    assert created.ref not in {s.ref for s in local_backend.compute.list_servers()}
+
+
+def test_a_server_of_an_unknown_image_makes_error(local_backend: LocalBackend) -> None:
+    created = local_backend.compute.create_server(
+        spec("lost", image=NativeRef("img-no-such-image"))
+    )
+    failed = settled(local_backend, created.ref, ServerStatus.ERROR)
+    assert failed.fault is not None and "img-no-such-image" in failed.fault
+    local_backend.compute.delete_server(created.ref)

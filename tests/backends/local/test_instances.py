@@ -1,0 +1,169 @@
+"""Servers of the local backend really boot, run cloud-init, keep their disk and go away cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from interstack.backends.contract import PowerAction, ServerStatus
+from interstack.backends.local import LocalBackend
+from interstack.backends.local.guest import hostname_for
+from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted
+from interstack.backends.local.instances import cgroup_dirs, memory_limit_bytes
+from tests.backends.local.helpers import boot, instance, runc_root, settled, spec
+from tests.support.local import exec_in
+from tests.support.waiting import eventually
+
+PUBLIC_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKjUXqeR5cMnb0/Xt7rpbl6V1EgbmA4RR3fCNPjZmxa8 tester@host"
+)
+MiB = 1024 * 1024
+
+
+def test_a_server_boots_and_cloud_init_applies_its_name_key_and_user_data(
+    local_backend: LocalBackend,
+) -> None:
+    script = b'#!/bin/sh\necho "ran as $(id -un)" > /var/lib/user-data-ran\n'
+    server = boot(
+        local_backend,
+        spec("Web Server 1", public_key=PUBLIC_KEY, user_data=script, metadata={"role": "web"}),
+    )
+    disk = instance(local_backend, server.ref).upper
+
+    ran = eventually(
+        (disk / "var/lib/user-data-ran").exists,
+        bool,
+        "the user-data script to run",
+    )
+    assert ran
+    assert (disk / "var/lib/user-data-ran").read_text() == "ran as root\n"
+    assert (
+        (disk / "etc/hostname").read_text().strip()
+        == hostname_for("Web Server 1")
+        == "web-server-1"
+    )
+    assert PUBLIC_KEY in (disk / "home/debian/.ssh/authorized_keys").read_text()
+    # host keys are made at first boot, ed25519 only; none came with the image
+    assert sorted(p.name for p in (disk / "etc/ssh").glob("ssh_host_*")) == [
+        "ssh_host_ed25519_key",
+        "ssh_host_ed25519_key.pub",
+    ]
+    inside = exec_in(
+        runc_root(local_backend), server.ref, "hostname; pgrep -x sshd >/dev/null && echo sshd"
+    )
+    assert inside.stdout.split() == ["web-server-1", "sshd"], inside.stderr
+    console = local_backend.compute.console_output(server.ref)
+    assert "running 'init-local'" in console
+    assert "interstack-init: up" in console
+    local_backend.compute.delete_server(server.ref)
+
+
+def test_the_disk_layer_survives_stop_and_start(local_backend: LocalBackend) -> None:
+    server = boot(local_backend, spec("keeper"))
+    root = runc_root(local_backend)
+    written = exec_in(root, server.ref, "echo kept > /var/tmp/note && sync")
+    assert written.returncode == 0, written.stderr
+
+    local_backend.compute.power_action(server.ref, PowerAction.STOP)
+    assert settled(local_backend, server.ref, ServerStatus.STOPPED).status is ServerStatus.STOPPED
+    host_side = instance(local_backend, server.ref)
+    assert not is_mounted(host_side.rootfs)
+    assert (host_side.upper / "var/tmp/note").read_text() == "kept\n"
+
+    local_backend.compute.power_action(server.ref, PowerAction.START)
+    assert settled(local_backend, server.ref, ServerStatus.ACTIVE).status is ServerStatus.ACTIVE
+    assert exec_in(root, server.ref, "cat /var/tmp/note").stdout == "kept\n"
+    local_backend.compute.delete_server(server.ref)
+
+
+def _frozen(cgroup_path: str) -> bool:
+    if cgroup_mode() is CgroupMode.V2:
+        return (
+            Path("/sys/fs/cgroup") / cgroup_path.lstrip("/") / "cgroup.freeze"
+        ).read_text().strip() == "1"
+    state = Path("/sys/fs/cgroup/freezer") / cgroup_path.lstrip("/") / "freezer.state"
+    return state.read_text().strip() == "FROZEN"
+
+
+def test_pause_freezes_the_instance_and_unpause_thaws_it(local_backend: LocalBackend) -> None:
+    server = boot(local_backend, spec("sleeper"))
+    host_side = instance(local_backend, server.ref)
+    assert not _frozen(host_side.cgroup_path)
+
+    paused = local_backend.compute.power_action(server.ref, PowerAction.PAUSE)
+    assert paused.status is ServerStatus.PAUSED
+    assert _frozen(host_side.cgroup_path)
+    assert local_backend.compute.get_server(server.ref).status is ServerStatus.PAUSED
+
+    local_backend.compute.power_action(server.ref, PowerAction.UNPAUSE)
+    assert not _frozen(host_side.cgroup_path)
+    assert exec_in(runc_root(local_backend), server.ref, "echo awake").stdout == "awake\n"
+    local_backend.compute.delete_server(server.ref)
+
+
+def test_the_flavor_sets_the_cgroup_limits(local_backend: LocalBackend) -> None:
+    server = boot(local_backend, spec("sized"))
+    host_side = instance(local_backend, server.ref)
+    assert memory_limit_bytes(host_side.cgroup_path) == 256 * MiB
+    if cgroup_mode() is CgroupMode.V1:
+        cpu = Path("/sys/fs/cgroup/cpu") / host_side.cgroup_path.lstrip("/")
+        assert int((cpu / "cpu.cfs_quota_us").read_text()) == int(
+            (cpu / "cpu.cfs_period_us").read_text()
+        )
+    local_backend.compute.delete_server(server.ref)
+
+
+def test_an_instance_is_isolated_from_the_host(local_backend: LocalBackend) -> None:
+    server = boot(local_backend, spec("jail"))
+    root = runc_root(local_backend)
+
+    def inside(command: str) -> tuple[int, str]:
+        done = exec_in(root, server.ref, command)
+        return done.returncode, (done.stdout + done.stderr).strip()
+
+    status, output = inside("mknod /tmp/disk b 8 0")
+    assert status != 0, output
+    status, output = inside("mount -t tmpfs none /mnt")
+    assert status != 0 and "permission denied" in output.lower(), output
+    status, output = inside("unshare --mount true")
+    assert status != 0, output
+    # its own PID namespace: tini is PID 1, and only the instance's few processes are visible
+    status, output = inside(
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]*$'"
+    )
+    first, count = output.splitlines()
+    assert first.startswith("/run/interstack/tini")
+    assert int(count) < 30
+    status, output = inside("grep -E '^(Seccomp|CapEff):' /proc/self/status")
+    fields = dict(line.split(":\t") for line in output.splitlines())
+    assert fields["Seccomp"] == "2"  # a filter is installed
+    cap_sys_admin = 1 << 21
+    assert int(fields["CapEff"], 16) & cap_sys_admin == 0
+    local_backend.compute.delete_server(server.ref)
+
+
+def test_delete_leaves_no_mount_cgroup_netns_or_process(local_backend: LocalBackend) -> None:
+    server = boot(local_backend, spec("ephemeral"))
+    host_side = instance(local_backend, server.ref)
+    procs = Path("/sys/fs/cgroup/pids" if cgroup_mode() is CgroupMode.V1 else "/sys/fs/cgroup")
+    pids = [
+        int(p)
+        for p in (procs / host_side.cgroup_path.lstrip("/") / "cgroup.procs").read_text().split()
+    ]
+    assert pids and is_mounted(host_side.rootfs) and host_side.netns_path.exists()
+
+    local_backend.compute.delete_server(server.ref)
+
+    assert not is_mounted(host_side.rootfs)
+    assert not host_side.netns_path.exists()
+    assert not host_side.dir.exists()
+    assert not (runc_root(local_backend) / server.ref).exists()
+    assert [d for d in cgroup_dirs(host_side.cgroup_path) if d.exists()] == []
+    # reaped by the supervisor, not left as zombies for the host's PID 1
+    eventually(
+        lambda: [pid for pid in pids if Path(f"/proc/{pid}").exists()],
+        lambda alive: not alive,
+        "the instance's processes to be reaped",
+        bound=10,
+    )
+    assert server.ref not in {s.ref for s in local_backend.compute.list_servers()}
+    local_backend.compute.delete_server(server.ref)  # again: not an error
