@@ -55,7 +55,7 @@ def last_line(text: str) -> str:
 def run(argv: Sequence[str], *, what: str, input_bytes: bytes | None = None) -> str:
     """Run a host tool to completion; its output, or a ``BackendError`` naming ``what`` failed."""
     try:
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - argument list, no shell
             list(argv), input=input_bytes, capture_output=True, check=False, timeout=300
         )
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -129,7 +129,7 @@ def _debootstrap(target: Path, progress: BuildProgress, apt_sources: Path | None
     progress.step(f"debootstrap {SUITE} with {', '.join(PACKAGES)}")
     started = time.monotonic()
     tail: list[str] = []
-    with subprocess.Popen(
+    with subprocess.Popen(  # noqa: S603 - argument list, no shell
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
     ) as proc:
         assert proc.stderr is not None

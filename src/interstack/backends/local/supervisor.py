@@ -53,7 +53,7 @@ class Reaper:
         """Start a child whose exit status :meth:`wait_for` will give; registered before the
         reaper can see it exit."""
         with self._changed:
-            proc = subprocess.Popen(argv, **options)
+            proc = subprocess.Popen(argv, **options)  # noqa: S603 - argument list, no shell
             self._waited.add(proc.pid)
         return proc
 
@@ -187,7 +187,7 @@ class SupervisorClient:
                 pass
             log = (self.state_dir / "supervisor.log").open("ab")
             with log, open(os.devnull, "rb") as stdin:
-                self._process = subprocess.Popen(
+                self._process = subprocess.Popen(  # noqa: S603 - argument list, no shell
                     [
                         sys.executable,
                         "-m",
