@@ -1,7 +1,9 @@
 """The service catalog: every served API, once per region, at the gateway's public URL.
 
 An API package declares what it serves with a :class:`ServiceSpec`; the catalog is exactly those
-services, so a client never finds an endpoint that is not there.
+services, so a client never finds an endpoint that is not there. A service whose URL names the
+caller's project (Swift's ``/v1/AUTH_<project>``) declares a Keystone-style template,
+``%(project_id)s``, which each token's catalog expands for its project.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from dataclasses import dataclass
 
 _NAMESPACE = uuid.UUID("5f0e4d4c-7a53-4c8b-9d0b-6f1c2e3a4b5c")
 
+#: the placeholder of a per-project endpoint URL, as in Keystone's endpoint templates
+PROJECT_ID = "%(project_id)s"
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -18,7 +23,8 @@ class ServiceSpec:
 
     ``path`` is appended to the gateway's base URL; for regional services it is placed under the
     region's prefix (``/<region>/<path>``). ``regional=False`` is for identity, which is one service
-    for all regions and is listed in each.
+    for all regions and is listed in each. A ``path`` holding :data:`PROJECT_ID` is expanded per
+    token (see :meth:`Catalog.services`).
     """
 
     type: str
@@ -47,6 +53,13 @@ def _stable_id(*parts: str) -> str:
     return uuid.uuid5(_NAMESPACE, "/".join(parts)).hex
 
 
+def _for_project(endpoint: Endpoint, project_id: str | None) -> Endpoint:
+    if project_id is None or PROJECT_ID not in endpoint.url:
+        return endpoint
+    url = endpoint.url.replace(PROJECT_ID, project_id)
+    return Endpoint(endpoint.id, endpoint.interface, endpoint.region, url)
+
+
 class Catalog:
     """Endpoints of every served service in every region. Ids are stable across restarts."""
 
@@ -73,11 +86,25 @@ class Catalog:
         )
         return CatalogService(_stable_id("service", spec.type), spec.type, spec.name, endpoints)
 
-    def services(self) -> tuple[CatalogService, ...]:
-        return self._services
+    def services(self, project_id: str | None = None) -> tuple[CatalogService, ...]:
+        """The catalog of a token scoped to ``project_id`` (None: a domain, system or no scope).
 
-    def url_for(self, service_type: str, region: str) -> str:
+        Per-project endpoints are expanded for the project; without one they are left out, and
+        so is a service left without endpoints, as Keystone does.
+        """
+        expanded: list[CatalogService] = []
         for service in self._services:
+            endpoints = tuple(
+                _for_project(endpoint, project_id)
+                for endpoint in service.endpoints
+                if project_id is not None or PROJECT_ID not in endpoint.url
+            )
+            if endpoints:
+                expanded.append(CatalogService(service.id, service.type, service.name, endpoints))
+        return tuple(expanded)
+
+    def url_for(self, service_type: str, region: str, project_id: str | None = None) -> str:
+        for service in self.services(project_id):
             if service.type == service_type:
                 for endpoint in service.endpoints:
                     if endpoint.region == region:

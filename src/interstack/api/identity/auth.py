@@ -72,6 +72,11 @@ def _to_auth_request(body: schemas.AuthTokensRequest) -> AuthRequest:
     )
 
 
+def _project_id(info: TokenInfo) -> str | None:
+    """The project a token's catalog is expanded for (per-project endpoints such as Swift's)."""
+    return info.project.id if info.project is not None else None
+
+
 def _wants_catalog(request: Request) -> bool:
     return "nocatalog" not in request.query_params
 
@@ -83,7 +88,7 @@ def issue_token(
 ) -> OrjsonResponse:
     """POST /v3/auth/tokens — authenticate; the token is in ``X-Subject-Token``."""
     info = services.auth.authenticate(_to_auth_request(body))
-    catalog = services.catalog.services() if _wants_catalog(request) else None
+    catalog = services.catalog.services(_project_id(info)) if _wants_catalog(request) else None
     return json_response(
         views.token(info, catalog), status=201, headers={SUBJECT_TOKEN: info.token}
     )
@@ -106,7 +111,7 @@ async def _subject(request: Request, services: ServicesDep, caller: Caller) -> T
 async def validate_token(request: Request, services: ServicesDep, caller: Caller) -> OrjsonResponse:
     """GET /v3/auth/tokens — what the subject token means now."""
     info = await _subject(request, services, caller)
-    catalog = services.catalog.services() if _wants_catalog(request) else None
+    catalog = services.catalog.services(_project_id(info)) if _wants_catalog(request) else None
     return json_response(views.token(info, catalog), headers={SUBJECT_TOKEN: info.token})
 
 
@@ -131,7 +136,7 @@ def auth_catalog(services: ServicesDep, caller: Caller) -> OrjsonResponse:
     policy.enforce(caller, "identity:get_auth_catalog")
     return json_response(
         {
-            "catalog": views.catalog(services.catalog.services()),
+            "catalog": views.catalog(services.catalog.services(caller.project_id)),
             "links": {"self": f"{services.settings.base_url}/v3/auth/catalog"},
         }
     )
