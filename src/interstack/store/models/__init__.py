@@ -36,6 +36,7 @@ from interstack.store.models.network import (
     Subnet,
     SubnetPool,
 )
+from interstack.store.models.object import ObjectAccount, ObjectContainer, StoredObject
 from interstack.store.models.sim import SimResource
 from interstack.store.models.tasks import Task
 
@@ -54,6 +55,8 @@ __all__ = [
     "Keypair",
     "Network",
     "NetworkQuota",
+    "ObjectAccount",
+    "ObjectContainer",
     "Port",
     "Project",
     "QuotaLimit",
@@ -66,6 +69,7 @@ __all__ = [
     "Server",
     "ServerGroup",
     "SimResource",
+    "StoredObject",
     "Subnet",
     "SubnetPool",
     "Task",
