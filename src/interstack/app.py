@@ -27,6 +27,8 @@ from interstack.api.image import routes as image_routes
 from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
 from interstack.api.network import routes as network_routes
+from interstack.api.object import routes as object_routes
+from interstack.api.object.middleware import TransIdMiddleware
 from interstack.api.regional import register_faults
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
@@ -47,6 +49,7 @@ from interstack.services.image.for_compute import ComputeImages
 from interstack.services.image.images import ImageService
 from interstack.services.image.members import MemberService
 from interstack.services.network.service import NetworkServices
+from interstack.services.object.service import ObjectStorage
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskHandler, TaskQueue, TaskRunner
 from interstack.store import Database
@@ -84,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
             compute_routes.SERVICE,
             image_routes.SERVICE,
             network_routes.SERVICE,
+            object_routes.SERVICE,
         ],
     )
     boot: BootstrapResult = bootstrap(
@@ -123,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
         image_members=MemberService(db),
         compute_images=compute_images,
         network=network,
+        object_storage=ObjectStorage(db, backends),
     )
     # the explicit table of task kinds -> handlers; compute, volume... services add theirs
     task_handlers: dict[str, TaskHandler] = {**compute.server_tasks.handlers()}
@@ -147,14 +152,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.bootstrap = boot
     app.state.task_runner = runner
     app.add_middleware(MicroversionHeadersMiddleware)
+    app.add_middleware(TransIdMiddleware)
     app.add_middleware(RequestIdMiddleware)
     faults = FaultFormats(default=keystone_fault)
     compute_routes.register(faults, region_names)
     register_faults(faults, region_names, image_routes.SERVICE, glance_fault)
     network_routes.register(faults, region_names)
+    object_routes.register(faults, region_names)
     install_fault_handlers(app, faults, auth_uri=settings.base_url)
     app.include_router(identity_routes.router())
     app.include_router(compute_routes.router())
     app.include_router(image_routes.router())
     app.include_router(network_routes.router())
+    app.include_router(object_routes.router())
     return app

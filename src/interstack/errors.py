@@ -12,9 +12,12 @@ OpenStack service's own fault body (``api/faults.py``)::
     ├── MethodNotAllowed            405  the path exists, the method does not
     ├── NotAcceptable               406  an API version outside the supported range
     ├── Conflict                    409  the resource exists already, or is in the wrong state
+    ├── LengthRequired              411  a body without Content-Length where one is needed
+    ├── PreconditionFailed          412  an If-Match / If-None-Match condition does not hold
     ├── PayloadTooLarge             413  the body is over the configured limit
     ├── UnsupportedMediaType        415  the body's Content-Type is not one the call takes
     ├── RangeNotSatisfiable         416  a Range header outside the data
+    ├── UnprocessableEntity         422  the body does not match what its headers promise
     ├── QuotaExceeded               403/409/413, as the service answers it
     ├── NotSupported                501  the region's backend lacks the capability
     └── BackendError                500  the cloud behind a region failed
@@ -93,6 +96,16 @@ class Conflict(InterstackError):
     title = "Conflict"
 
 
+class LengthRequired(InterstackError):
+    status = 411
+    title = "Length Required"
+
+
+class PreconditionFailed(InterstackError):
+    status = 412
+    title = "Precondition Failed"
+
+
 class PayloadTooLarge(InterstackError):
     status = 413
     title = "Request Entity Too Large"
@@ -106,6 +119,11 @@ class UnsupportedMediaType(InterstackError):
 class RangeNotSatisfiable(InterstackError):
     status = 416
     title = "Requested Range Not Satisfiable"
+
+
+class UnprocessableEntity(InterstackError):
+    status = 422
+    title = "Unprocessable Entity"
 
 
 class QuotaExceeded(InterstackError):

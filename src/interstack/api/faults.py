@@ -41,9 +41,12 @@ _STATUS_PHRASES = {
     405: "Method Not Allowed",
     406: "Not Acceptable",
     409: "Conflict",
+    411: "Length Required",
+    412: "Precondition Failed",
     413: "Request Entity Too Large",
     415: "Unsupported Media Type",
     416: "Requested Range Not Satisfiable",
+    422: "Unprocessable Entity",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }

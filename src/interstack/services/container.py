@@ -18,6 +18,7 @@ from interstack.services.image.for_compute import ComputeImages
 from interstack.services.image.images import ImageService
 from interstack.services.image.members import MemberService
 from interstack.services.network.service import NetworkServices
+from interstack.services.object.service import ObjectStorage
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -45,3 +46,4 @@ class Services:
     #: what compute uses of images (``BootImages``, server snapshots)
     compute_images: ComputeImages
     network: NetworkServices
+    object_storage: ObjectStorage

@@ -1,0 +1,118 @@
+"""Swift request headers read into domain values: metadata, ACLs, expiry, content type."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping
+
+from starlette.datastructures import Headers
+
+from interstack.errors import BadRequest, LengthRequired
+from interstack.services.object.model import AclUpdate, MetaUpdate, PutSpec
+
+#: headers Swift keeps with an object besides its metadata
+KEPT_OBJECT_HEADERS = ("content-disposition", "content-encoding")
+_TRUE = {"true", "1", "yes", "on", "t", "y"}
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in _TRUE
+
+
+def meta_update(headers: Headers, kind: str) -> MetaUpdate:
+    """``X-<kind>-Meta-*`` to set, ``X-Remove-<kind>-Meta-*`` or an empty value to remove."""
+    set_prefix, remove_prefix = f"x-{kind}-meta-", f"x-remove-{kind}-meta-"
+    to_set: dict[str, str] = {}
+    to_remove: set[str] = set()
+    for name, value in headers.items():
+        if name.startswith(remove_prefix):
+            to_remove.add(name[len(remove_prefix) :])
+        elif name.startswith(set_prefix):
+            key = name[len(set_prefix) :]
+            if value.strip():
+                to_set[key] = value.strip()
+            else:
+                to_remove.add(key)
+    return MetaUpdate(to_set, frozenset(to_remove - set(to_set)))
+
+
+def object_meta(headers: Headers) -> dict[str, str]:
+    """An object's metadata as a PUT or POST gives it whole."""
+    return meta_update(headers, "object").set
+
+
+def acl_update(headers: Headers) -> AclUpdate:
+    def pick(kind: str) -> str | None:
+        if f"x-remove-container-{kind}" in headers:
+            return ""
+        return headers.get(f"x-container-{kind}")
+
+    return AclUpdate(read=pick("read"), write=pick("write"))
+
+
+def delete_at(headers: Headers, now: float) -> int | None:
+    """``X-Delete-At`` (Unix seconds) or ``X-Delete-After`` (seconds from now); 400 if bad."""
+    after = headers.get("x-delete-after")
+    if after is not None:
+        try:
+            seconds = int(after)
+        except ValueError:
+            raise BadRequest("Non-integer X-Delete-After.") from None
+        if seconds < 0:
+            raise BadRequest("X-Delete-After in past.")
+        return int(now) + seconds
+    at = headers.get("x-delete-at")
+    if at is None:
+        return None
+    try:
+        value = int(float(at))
+    except ValueError:
+        raise BadRequest("Non-integer X-Delete-At.") from None
+    if value < now:
+        raise BadRequest("X-Delete-At in past.")
+    return value
+
+
+def content_type(headers: Headers, object_name: str) -> str:
+    """The Content-Type sent, or one guessed from the name (always with X-Detect-Content-Type)."""
+    sent = headers.get("content-type")
+    if sent and not truthy(headers.get("x-detect-content-type")):
+        return sent
+    guessed, _ = mimetypes.guess_type(object_name)
+    return guessed or "application/octet-stream"
+
+
+def content_length(headers: Headers) -> int | None:
+    """The announced body length; None for a chunked body; 411 when neither is given."""
+    raw = headers.get("content-length")
+    if raw is None:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return None
+        raise LengthRequired("Length Required: send Content-Length or a chunked body.")
+    if not raw.isdigit():
+        raise BadRequest("Invalid Content-Length.")
+    return int(raw)
+
+
+def kept_headers(headers: Headers) -> dict[str, str]:
+    return {name: headers[name] for name in KEPT_OBJECT_HEADERS if name in headers}
+
+
+def put_spec(headers: Headers, object_name: str, now: float, *, body: bool = True) -> PutSpec:
+    """What an object PUT asks for besides its bytes."""
+    return PutSpec(
+        content_type=content_type(headers, object_name),
+        meta=object_meta(headers),
+        headers=kept_headers(headers),
+        etag=headers.get("etag"),
+        content_length=content_length(headers) if body else None,
+        delete_at=delete_at(headers, now),
+        manifest=headers.get("x-object-manifest"),
+        if_none_match_any=headers.get("if-none-match", "").strip() == "*",
+    )
+
+
+def meta_headers(kind: str, meta: Mapping[str, str]) -> dict[str, str]:
+    """``X-<Kind>-Meta-<Key>`` response headers, title-cased as Swift shows them."""
+    title = kind.title()
+    return {f"X-{title}-Meta-{key.title()}": value for key, value in meta.items()}

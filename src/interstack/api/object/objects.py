@@ -1,0 +1,259 @@
+"""Handlers of ``/v1/AUTH_<project>/<container>/<object>``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import unquote
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from interstack.api.deps import ServicesDep
+from interstack.api.object import bulk, views
+from interstack.api.object.headers import (
+    content_type,
+    delete_at,
+    kept_headers,
+    object_meta,
+    put_spec,
+    truthy,
+)
+from interstack.api.object.ranges import multipart, not_modified, parse_range
+from interstack.api.object.requests import (
+    RequestBody,
+    SwiftRequester,
+    object_path,
+    read_bounded,
+)
+from interstack.api.regional import Region
+from interstack.errors import BadRequest
+from interstack.services.object.access import Requester
+from interstack.services.object.model import ObjectPath, ObjectView
+from interstack.services.object.objects import KEEP, ObjectReader
+
+
+def _manifest_query(request: Request) -> str | None:
+    return request.query_params.get("multipart-manifest")
+
+
+def _visible_headers(view: ObjectView, who: Requester) -> dict[str, str]:
+    """A temp URL's user sees no object metadata but ``X-Object-Meta-Public-*``, as in Swift."""
+    headers = views.object_headers(view)
+    if who.temp_url is not None:
+        headers = {
+            k: v
+            for k, v in headers.items()
+            if not k.startswith("X-Object-Meta-") or k.startswith("X-Object-Meta-Public-")
+        }
+    return headers
+
+
+async def _open(
+    request: Request, path: ObjectPath, services: ServicesDep, who: Requester, *, read: bool
+) -> ObjectReader:
+    return await run_in_threadpool(
+        services.object_storage.objects.open,
+        who,
+        path,
+        read=read,
+        manifest=_manifest_query(request) == "get",
+    )
+
+
+def _close(reader: ObjectReader) -> None:
+    """Release a reader opened for a GET that ends without a body (304, 412, 416)."""
+    for chunk in reader.chunks(0, 0):
+        del chunk
+
+
+async def get_object(
+    request: Request,
+    region: Region,
+    account: str,
+    container: str,
+    name: str,
+    services: ServicesDep,
+    who: SwiftRequester,
+) -> Response:
+    """GET — the object's bytes, whole or in ranges; large objects streamed segment by segment."""
+    path = object_path(region, account, container, name)
+    reader = await _open(request, path, services, who, read=True)
+    view = reader.view
+    headers = _visible_headers(view, who)
+    try:
+        if not_modified(request.headers, view):
+            _close(reader)
+            return Response(status_code=304, headers={"ETag": headers["ETag"]})
+        ranges = parse_range(request.headers.get("range"), view.size)
+    except Exception:
+        _close(reader)
+        raise
+    if ranges is None:
+        headers["Content-Length"] = str(view.size)
+        return StreamingResponse(reader.chunks(), status_code=200, headers=headers)
+    if len(ranges) == 1:
+        start, stop = ranges[0]
+        headers["Content-Length"] = str(stop - start)
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{view.size}"
+        return StreamingResponse(reader.chunks(start, stop), status_code=206, headers=headers)
+    parts = (reader.chunks(start, stop) for start, stop in ranges)
+    boundary, length, body = multipart(parts, ranges, view.size, view.content_type)
+    headers["Content-Type"] = f"multipart/byteranges;boundary={boundary}"
+    headers["Content-Length"] = str(length)
+    return StreamingResponse(body, status_code=206, headers=headers)
+
+
+async def head_object(
+    request: Request,
+    region: Region,
+    account: str,
+    container: str,
+    name: str,
+    services: ServicesDep,
+    who: SwiftRequester,
+) -> Response:
+    """HEAD — the object's headers, its size in Content-Length."""
+    path = object_path(region, account, container, name)
+    reader = await _open(request, path, services, who, read=False)
+    headers = _visible_headers(reader.view, who)
+    if not_modified(request.headers, reader.view):
+        return Response(status_code=304, headers={"ETag": headers["ETag"]})
+    headers["Content-Length"] = str(reader.view.size)
+    return Response(status_code=200, headers=headers)
+
+
+def _copy_source(raw: str, region: str, account: str) -> ObjectPath:
+    container, _, name = unquote(raw).lstrip("/").partition("/")
+    if not container or not name:
+        raise BadRequest("X-Copy-From / COPY source must be in the form container/object.")
+    return ObjectPath(region, account, container, name)
+
+
+async def put_object(
+    request: Request,
+    region: Region,
+    account: str,
+    container: str,
+    name: str,
+    services: ServicesDep,
+    who: SwiftRequester,
+) -> Response:
+    """PUT — store the body (streamed), copy (``X-Copy-From``) or a static large object."""
+    path = object_path(region, account, container, name)
+    store = services.object_storage
+    now = store.storage.clock()
+    copy_from = request.headers.get("x-copy-from")
+    if copy_from is not None:
+        source = _copy_source(copy_from, region, path.account)
+        spec = put_spec(request.headers, name, now, body=False)
+        if "content-type" not in request.headers:
+            spec = replace(spec, content_type="")
+        _, view = await run_in_threadpool(
+            store.objects.copy,
+            who,
+            source,
+            path,
+            spec,
+            fresh_metadata=truthy(request.headers.get("x-fresh-metadata")),
+        )
+        return _created(view, {"X-Copied-From": f"{source.container}/{source.object}"})
+    spec = put_spec(request.headers, name, now)
+    if _manifest_query(request) == "put":
+        body = await read_bounded(request, store.limits.max_manifest_size, "manifest")
+        view = await run_in_threadpool(store.objects.put_static_manifest, who, path, body, spec)
+        return _created(view, {})
+    view = await run_in_threadpool(store.objects.put, who, path, RequestBody(request), spec)
+    return _created(view, {})
+
+
+def _created(view: ObjectView, extra: dict[str, str]) -> Response:
+    headers = {
+        "ETag": views.etag(view),
+        "Last-Modified": views.http_date(view.modified_at),
+        "X-Timestamp": views.x_timestamp(view.modified_at),
+        "Content-Type": "text/html; charset=UTF-8",
+        **extra,
+    }
+    return Response(status_code=201, headers=headers)
+
+
+async def copy_object(
+    request: Request,
+    region: Region,
+    account: str,
+    container: str,
+    name: str,
+    services: ServicesDep,
+    who: SwiftRequester,
+) -> Response:
+    """COPY — copy this object to ``Destination: container/object``."""
+    destination = request.headers.get("destination")
+    if not destination:
+        raise BadRequest("COPY needs a Destination header: container/object.")
+    source = object_path(region, account, container, name)
+    target_account = request.headers.get("destination-account", account)
+    target = _copy_source(destination, region, object_path(region, target_account).account)
+    spec = put_spec(
+        request.headers, target.object, services.object_storage.storage.clock(), body=False
+    )
+    if "content-type" not in request.headers:
+        spec = replace(spec, content_type="")
+    _, view = await run_in_threadpool(
+        services.object_storage.objects.copy,
+        who,
+        source,
+        target,
+        spec,
+        fresh_metadata=truthy(request.headers.get("x-fresh-metadata")),
+    )
+    return _created(view, {"X-Copied-From": f"{container}/{name}"})
+
+
+async def post_object(
+    request: Request,
+    region: Region,
+    account: str,
+    container: str,
+    name: str,
+    services: ServicesDep,
+    who: SwiftRequester,
+) -> Response:
+    """POST — replace the object's metadata (and Content-Type, expiry)."""
+    path = object_path(region, account, container, name)
+    headers = request.headers
+    store = services.object_storage
+    expiry: int | type[KEEP] | None = KEEP
+    if "x-remove-delete-at" in headers:
+        expiry = None
+    elif "x-delete-at" in headers or "x-delete-after" in headers:
+        expiry = delete_at(headers, store.storage.clock())
+    await run_in_threadpool(
+        store.objects.update,
+        who,
+        path,
+        object_meta(headers),
+        content_type=content_type(headers, name) if "content-type" in headers else None,
+        headers=kept_headers(headers),
+        delete_at=expiry,
+    )
+    return Response(status_code=202, headers={"Content-Type": "text/html; charset=UTF-8"})
+
+
+async def delete_object(
+    request: Request,
+    region: Region,
+    account: str,
+    container: str,
+    name: str,
+    services: ServicesDep,
+    who: SwiftRequester,
+) -> Response:
+    """DELETE — 204; ``?multipart-manifest=delete`` takes a static large object's segments too."""
+    path = object_path(region, account, container, name)
+    objects = services.object_storage.objects
+    if _manifest_query(request) == "delete":
+        result = await run_in_threadpool(objects.delete_static, who, path)
+        return bulk.result_response(request, result)
+    await run_in_threadpool(objects.delete, who, path)
+    return Response(status_code=204, headers={"Content-Type": "text/html; charset=UTF-8"})

@@ -1,0 +1,430 @@
+"""Objects: uploads published only once complete, reads streamed, metadata, copies, deletes.
+
+An upload is written to a fresh backend object (a temporary name); only when it is complete and
+its checksum matches is the object's row pointed at it, and the bytes it replaced are deleted.
+A failed or refused upload therefore never shows, and a reader always sees one whole version.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import NativeRef
+from interstack.errors import (
+    BadRequest,
+    InterstackError,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    UnprocessableEntity,
+)
+from interstack.services.object import large, records
+from interstack.services.object.access import Operation, Requester, authorize
+from interstack.services.object.common import (
+    QUOTA_BYTES,
+    QUOTA_COUNT,
+    Storage,
+    check_meta,
+    quota_value,
+)
+from interstack.services.object.data import MeasuredUpload, cut
+from interstack.services.object.model import (
+    BulkDeleteResult,
+    LargeKind,
+    ObjectPath,
+    ObjectView,
+    PutSpec,
+)
+from interstack.store.models import ObjectContainer, StoredObject
+
+log = logging.getLogger(__name__)
+
+
+class KEEP:
+    """Marker: leave a field as it is."""
+
+
+class ObjectReader:
+    """An object opened for reading: what clients see of it, and its bytes in any range."""
+
+    def __init__(self, view: ObjectView, read: Callable[[int, int], Iterator[bytes]]) -> None:
+        self.view = view
+        self._read = read
+
+    def chunks(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Bytes ``[start, stop)``, streamed; the backend streams close when this one does."""
+        return self._read(start, self.view.size if stop is None else stop)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The container an upload goes to, resolved and authorized before any byte is read."""
+
+    container_id: str
+    native_ref: NativeRef
+    limit: int
+
+
+@dataclass(frozen=True)
+class Published:
+    """The row fields of an upload that completed."""
+
+    native_name: str
+    size: int
+    etag: str
+    large: LargeKind | None = None
+
+
+class ObjectService:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    # locating and authorizing ---------------------------------------------------------------
+
+    def _container(
+        self, session: Session, requester: Requester, path: ObjectPath, operation: Operation
+    ) -> ObjectContainer:
+        row = records.container_row(session, path.region, path.account, path.container)
+        authorize(
+            requester,
+            path,
+            operation,
+            row.read_acl if row else None,
+            row.write_acl if row else None,
+        )
+        self.storage.driver(path.region)
+        if row is None:
+            raise NotFound(f"Container {path.container} not found.")
+        return row
+
+    def _check_name(self, name: str) -> None:
+        if not name:
+            raise BadRequest("An object name must not be empty.")
+        if len(name.encode()) > self.storage.limits.max_object_name_length:
+            raise BadRequest(
+                f"Object name is longer than {self.storage.limits.max_object_name_length} bytes."
+            )
+
+    # uploads --------------------------------------------------------------------------------
+
+    def _target(
+        self, requester: Requester, path: ObjectPath, spec: PutSpec, *, new_bytes: int | None
+    ) -> _Target:
+        """Authorize the upload and work out how many bytes it may hold (file size, quotas)."""
+        self._check_name(path.object)
+        check_meta(self.storage.limits, spec.meta, "Object")
+        now = self.storage.clock()
+        with self.storage.db.session() as session:
+            container = self._container(session, requester, path, Operation.OBJECT_WRITE)
+            if spec.if_none_match_any and records.object_row(
+                session, container.id, path.object, now
+            ):
+                raise PreconditionFailed(f"Object {path.object} exists (If-None-Match: *).")
+            limit = self.storage.limits.max_file_size
+            count, used = records.container_totals(session, [container.id], now).get(
+                container.id, (0, 0)
+            )
+            quota_count = quota_value(container.meta, QUOTA_COUNT, "Container")
+            if quota_count is not None and count + 1 > quota_count:
+                raise PayloadTooLarge("Upload exceeds quota: the container holds its maximum.")
+            quota_bytes = quota_value(container.meta, QUOTA_BYTES, "Container")
+            if quota_bytes is not None:
+                limit = min(limit, quota_bytes - used)
+            account = records.account_row(session, path.region, path.account)
+            account_quota = quota_value(account.meta, QUOTA_BYTES, "Account") if account else None
+            if account_quota is not None:
+                _, _, account_used = records.account_totals(session, path.region, path.account, now)
+                limit = min(limit, account_quota - account_used)
+            target = _Target(container.id, NativeRef(container.native_ref), max(limit, -1))
+        if new_bytes is not None and new_bytes > target.limit:
+            raise _too_large(self.storage, new_bytes)
+        return target
+
+    def put(
+        self, requester: Requester, path: ObjectPath, data: Iterable[bytes], spec: PutSpec
+    ) -> ObjectView:
+        """Store an object from a stream; visible only once complete and checked."""
+        if spec.manifest is not None:
+            large.check_dlo_manifest(spec.manifest)
+        target = self._target(requester, path, spec, new_bytes=spec.content_length)
+        driver = self.storage.driver(path.region)
+        native_name = uuid.uuid4().hex
+        upload = MeasuredUpload(data, target.limit, lambda: _too_large(self.storage, None))
+        driver.put_object(target.native_ref, native_name, upload, spec.content_type)
+        try:
+            if spec.content_length is not None and upload.size != spec.content_length:
+                raise BadRequest(
+                    f"The body held {upload.size} bytes, not the {spec.content_length} "
+                    "Content-Length announced."
+                )
+            if spec.etag is not None and spec.etag.strip('"').lower() != upload.md5:
+                raise UnprocessableEntity(
+                    "The body's MD5 does not match the ETag sent; nothing was stored."
+                )
+            kind = LargeKind.DYNAMIC if spec.manifest is not None else None
+            stored = Published(native_name, upload.size, upload.md5, kind)
+            return self.publish(path, target, stored, spec)
+        except BaseException:
+            driver.delete_object(target.native_ref, native_name)
+            raise
+
+    def publish(
+        self, path: ObjectPath, target: _Target, stored: Published, spec: PutSpec
+    ) -> ObjectView:
+        """Point the object's row at newly written bytes, then drop the bytes it replaced."""
+        now = self.storage.now()
+        fields = {
+            "native_name": stored.native_name,
+            "size": stored.size,
+            "etag": stored.etag,
+            "content_type": spec.content_type,
+            "meta": dict(spec.meta),
+            "headers": dict(spec.headers),
+            "large": stored.large.value if stored.large else None,
+            "manifest": spec.manifest,
+            "delete_at": spec.delete_at,
+            "modified_at": now,
+        }
+        replaced: str | None = None
+        for attempt in range(2):
+            try:
+                with self.storage.db.session() as session:
+                    if session.get(ObjectContainer, target.container_id) is None:
+                        raise NotFound(f"Container {path.container} was deleted meanwhile.")
+                    row = session.scalars(
+                        select(StoredObject).where(
+                            StoredObject.container_id == target.container_id,
+                            StoredObject.name == path.object,
+                        )
+                    ).first()
+                    if row is None:
+                        row = StoredObject(
+                            id=str(uuid.uuid4()),
+                            container_id=target.container_id,
+                            name=path.object,
+                            **fields,
+                        )
+                        session.add(row)
+                    else:
+                        replaced = row.native_name
+                        for key, value in fields.items():
+                            setattr(row, key, value)
+                    session.flush()
+                    view = records.object_view(row)
+                break
+            except IntegrityError:  # a concurrent upload of the same name inserted first
+                if attempt:
+                    raise
+        if replaced is not None and replaced != stored.native_name:
+            self._drop_bytes(path.region, target.native_ref, replaced)
+        return view
+
+    def _drop_bytes(self, region: str, container: NativeRef, native_name: str) -> None:
+        try:
+            self.storage.driver(region).delete_object(container, native_name)
+        except InterstackError as exc:
+            log.warning("deleting replaced object bytes failed: %s", exc.message)
+
+    def put_static_manifest(
+        self, requester: Requester, path: ObjectPath, body: bytes, spec: PutSpec
+    ) -> ObjectView:
+        """``?multipart-manifest=put``: a static large object of the listed segments."""
+        manifest = large.parse_slo_put(self.storage.limits, body)
+        target = self._target(requester, path, spec, new_bytes=None)
+        with self.storage.db.session() as session:
+            built = large.resolve_segments(session, self.storage, path, manifest)
+        driver = self.storage.driver(path.region)
+        native_name = uuid.uuid4().hex
+        driver.put_object(target.native_ref, native_name, [built.stored], "application/json")
+        try:
+            stored = Published(native_name, built.size, built.etag, LargeKind.STATIC)
+            return self.publish(path, target, stored, replace(spec, manifest=None))
+        except BaseException:
+            driver.delete_object(target.native_ref, native_name)
+            raise
+
+    # reads ----------------------------------------------------------------------------------
+
+    def open(
+        self, requester: Requester, path: ObjectPath, *, read: bool = True, manifest: bool = False
+    ) -> ObjectReader:
+        """The object for GET (``read``: its bytes are opened now) or HEAD.
+
+        ``manifest`` (``?multipart-manifest=get``) gives a static large object's segment list
+        instead of its content.
+        """
+        for _ in range(3):  # an upload may replace the bytes between the row read and the open
+            with self.storage.db.session() as session:
+                container = self._container(session, requester, path, Operation.OBJECT_READ)
+                row = records.object_row(session, container.id, path.object, self.storage.clock())
+                if row is None:
+                    raise NotFound(f"Object {path.object} not found.")
+                view = records.object_view(row)
+                native = NativeRef(container.native_ref)
+                native_name = row.native_name
+                if view.large is LargeKind.DYNAMIC and not manifest:
+                    return large.dlo_reader(
+                        session, self.storage, path, view, self._segment_opener(path)
+                    )
+            if view.large is LargeKind.STATIC:
+                return large.slo_reader(
+                    self.storage,
+                    path,
+                    view,
+                    native,
+                    native_name,
+                    self._segment_opener(path),
+                    manifest=manifest,
+                )
+            if not read:
+                return ObjectReader(view, lambda _a, _b: iter(()))
+            try:
+                return self._plain_reader(path.region, view, native, native_name)
+            except NotFound:
+                continue
+        raise NotFound(f"Object {path.object} keeps changing; try again.")
+
+    def _plain_reader(
+        self, region: str, view: ObjectView, native: NativeRef, native_name: str
+    ) -> ObjectReader:
+        driver = self.storage.driver(region)
+        _, first = driver.get_object(native, native_name)
+        pending = [first]
+
+        def read(start: int, stop: int) -> Iterator[bytes]:
+            stream = pending.pop() if pending else driver.get_object(native, native_name)[1]
+            return cut(stream, start, stop)
+
+        return ObjectReader(view, read)
+
+    def _segment_opener(self, manifest_path: ObjectPath) -> large.SegmentOpener:
+        """Segments are read with the manifest's authority, within the manifest's account."""
+
+        def open_segment(container: str, name: str) -> ObjectReader:
+            path = replace(manifest_path, container=container, object=name)
+            return self.open(Requester(internal=True), path)
+
+        return open_segment
+
+    # changes --------------------------------------------------------------------------------
+
+    def update(
+        self,
+        requester: Requester,
+        path: ObjectPath,
+        meta: dict[str, str],
+        *,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+        delete_at: int | type[KEEP] | None = KEEP,
+    ) -> None:
+        """POST: the object's user metadata becomes ``meta`` (Swift replaces all of it)."""
+        check_meta(self.storage.limits, meta, "Object")
+        with self.storage.db.session() as session:
+            container = self._container(session, requester, path, Operation.OBJECT_WRITE)
+            row = records.object_row(session, container.id, path.object, self.storage.clock())
+            if row is None:
+                raise NotFound(f"Object {path.object} not found.")
+            row.meta = dict(meta)
+            if content_type:
+                row.content_type = content_type
+            if headers:
+                row.headers = {**row.headers, **headers}
+            if delete_at is not KEEP:
+                row.delete_at = delete_at  # type: ignore[assignment]
+            row.modified_at = self.storage.now()
+
+    def delete(self, requester: Requester, path: ObjectPath) -> ObjectView:
+        """Delete the object (a large object's manifest only); returns what was deleted."""
+        with self.storage.db.session() as session:
+            container = self._container(session, requester, path, Operation.OBJECT_WRITE)
+            row = records.object_row(session, container.id, path.object, self.storage.clock())
+            if row is None:
+                raise NotFound(f"Object {path.object} not found.")
+            view = records.object_view(row)
+            native, native_name = NativeRef(container.native_ref), row.native_name
+            session.delete(row)
+        self._drop_bytes(path.region, native, native_name)
+        return view
+
+    def delete_static(self, requester: Requester, path: ObjectPath) -> BulkDeleteResult:
+        """``?multipart-manifest=delete``: the segments of a static large object, then it."""
+        reader = self.open(requester, path, read=False)
+        if reader.view.large is not LargeKind.STATIC:
+            self.delete(requester, path)
+            return BulkDeleteResult(deleted=1)
+        with self.storage.db.session() as session:
+            container = self._container(session, requester, path, Operation.OBJECT_WRITE)
+            row = records.object_row(session, container.id, path.object, self.storage.clock())
+            if row is None:
+                raise NotFound(f"Object {path.object} not found.")
+            native, native_name = NativeRef(container.native_ref), row.native_name
+        segments = large.manifest_segments(
+            large.load_manifest(self.storage, path, native, native_name)
+        )
+        result = BulkDeleteResult()
+        for segment in segments:
+            target = replace(path, container=segment.container, object=segment.name)
+            result = result.add(self.delete_quietly(requester, target))
+        return result.add(self.delete_quietly(requester, path))
+
+    def delete_quietly(self, requester: Requester, path: ObjectPath) -> BulkDeleteResult:
+        try:
+            self.delete(requester, path)
+        except NotFound:
+            return BulkDeleteResult(not_found=1)
+        except InterstackError as exc:
+            failure = (f"/{path.container}/{path.object}", f"{exc.status} {exc.title}")
+            return BulkDeleteResult(errors=[failure])
+        return BulkDeleteResult(deleted=1)
+
+    def copy(
+        self,
+        requester: Requester,
+        source: ObjectPath,
+        destination: ObjectPath,
+        spec: PutSpec,
+        *,
+        fresh_metadata: bool = False,
+    ) -> tuple[ObjectView, ObjectView]:
+        """Copy ``source`` (a large object's whole content) to ``destination``.
+
+        The copy keeps the source's metadata and content type, updated by ``spec``'s (whose
+        empty ``content_type`` means "the source's"), unless ``fresh_metadata``.
+        """
+        reader = self.open(requester, source)
+        chunks = reader.chunks()
+        try:
+            src = reader.view
+            meta = dict(spec.meta) if fresh_metadata else {**src.meta, **spec.meta}
+            headers = {**src.headers, **spec.headers}
+            copied = replace(
+                spec,
+                content_type=spec.content_type or src.content_type,
+                meta=meta,
+                headers=headers,
+                content_length=src.size,
+                etag=None,
+                manifest=None,
+            )
+            return src, self.put(requester, destination, chunks, copied)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+
+def _too_large(storage: Storage, size: int | None) -> PayloadTooLarge:
+    if size is not None and size > storage.limits.max_file_size:
+        return PayloadTooLarge(
+            f"Your request is too large: objects may hold at most "
+            f"{storage.limits.max_file_size} bytes; upload larger ones in segments."
+        )
+    return PayloadTooLarge("Upload exceeds quota.")
