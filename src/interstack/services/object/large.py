@@ -48,7 +48,9 @@ class Segment:
         return self.stop - self.start
 
 
-def _reader(view: ObjectView, segments: list[Segment], opener: SegmentOpener) -> ObjectReader:
+def _reader(
+    view: ObjectView, segments: list[Segment], opener: SegmentOpener, containers: set[str]
+) -> ObjectReader:
     from interstack.services.object.objects import ObjectReader
 
     def read(start: int, stop: int) -> Iterator[bytes]:
@@ -66,7 +68,7 @@ def _reader(view: ObjectView, segments: list[Segment], opener: SegmentOpener) ->
             if offset >= stop:
                 return
 
-    return ObjectReader(view, read)
+    return ObjectReader(view, read, frozenset(containers))
 
 
 def combined_etag(parts: list[str]) -> str:
@@ -110,7 +112,7 @@ def dlo_reader(
             segments.append(Segment(container_name, row.name, 0, row.size))
             etags.append(row.etag)
     whole = replace(view, size=sum(s.length for s in segments), etag=combined_etag(etags))
-    return _reader(whole, segments, opener)
+    return _reader(whole, segments, opener, {container_name})
 
 
 # static ---------------------------------------------------------------------------------------
@@ -271,4 +273,4 @@ def slo_reader(
         segments = manifest_segments(data)
     except (ValueError, KeyError) as exc:
         raise InterstackError("The stored manifest of this object is unreadable.") from exc
-    return _reader(view, segments, opener)
+    return _reader(view, segments, opener, {s.container for s in segments})

@@ -54,9 +54,16 @@ class KEEP:
 class ObjectReader:
     """An object opened for reading: what clients see of it, and its bytes in any range."""
 
-    def __init__(self, view: ObjectView, read: Callable[[int, int], Iterator[bytes]]) -> None:
+    def __init__(
+        self,
+        view: ObjectView,
+        read: Callable[[int, int], Iterator[bytes]],
+        segment_containers: frozenset[str] = frozenset(),
+    ) -> None:
         self.view = view
         self._read = read
+        #: the containers a large object's segments are read from
+        self.segment_containers = segment_containers
 
     def chunks(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
         """Bytes ``[start, stop)``, streamed; the backend streams close when this one does."""
@@ -239,6 +246,7 @@ class ObjectService:
         manifest = large.parse_slo_put(self.storage.limits, body)
         target = self._target(requester, path, spec, new_bytes=None)
         with self.storage.db.session() as session:
+            self.authorize_segments(session, requester, path, {m.container for m in manifest})
             built = large.resolve_segments(session, self.storage, path, manifest)
         driver = self.storage.driver(path.region)
         native_name = uuid.uuid4().hex
@@ -270,11 +278,13 @@ class ObjectService:
                 native = NativeRef(container.native_ref)
                 native_name = row.native_name
                 if view.large is LargeKind.DYNAMIC and not manifest:
-                    return large.dlo_reader(
+                    reader = large.dlo_reader(
                         session, self.storage, path, view, self._segment_opener(path)
                     )
+                    self.authorize_segments(session, requester, path, reader.segment_containers)
+                    return reader
             if view.large is LargeKind.STATIC:
-                return large.slo_reader(
+                reader = large.slo_reader(
                     self.storage,
                     path,
                     view,
@@ -283,6 +293,9 @@ class ObjectService:
                     self._segment_opener(path),
                     manifest=manifest,
                 )
+                with self.storage.db.session() as session:
+                    self.authorize_segments(session, requester, path, reader.segment_containers)
+                return reader
             if not read:
                 return ObjectReader(view, lambda _a, _b: iter(()))
             try:
@@ -304,8 +317,25 @@ class ObjectService:
 
         return ObjectReader(view, read)
 
+    def authorize_segments(
+        self, session: Session, requester: Requester, path: ObjectPath, containers: Iterable[str]
+    ) -> None:
+        """A large object's reader (or writer) must be allowed to read its segments' containers
+        as well, as Swift checks each segment request; a temp URL covers them, as in Swift."""
+        if requester.temp_url is not None:
+            return
+        for name in sorted(set(containers) - {path.container}):
+            row = records.container_row(session, path.region, path.account, name)
+            authorize(
+                requester,
+                replace(path, container=name, object=""),
+                Operation.OBJECT_READ,
+                row.read_acl if row else None,
+            )
+
     def _segment_opener(self, manifest_path: ObjectPath) -> large.SegmentOpener:
-        """Segments are read with the manifest's authority, within the manifest's account."""
+        """Segments are read once the requester was authorized for their containers (see
+        :meth:`authorize_segments`), within the manifest's account."""
 
         def open_segment(container: str, name: str) -> ObjectReader:
             path = replace(manifest_path, container=container, object=name)
