@@ -44,31 +44,42 @@ def swift_client(gateway: ServedGateway, token: str) -> httpx.Client:
 
 
 def swift_cli(
-    gateway: ServedGateway, cloud: str, *args: str, cwd: Path | None = None, check: bool = True
+    gateway: ServedGateway,
+    cloud: str,
+    *args: str,
+    cwd: Path | None = None,
+    check: bool = True,
+    token: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the ``swift`` CLI with the Keystone v3 credentials of ``cloud`` in clouds.yaml (the
-    CLI has no ``--os-cloud``; these are the same values it would read from one)."""
+    CLI has no ``--os-cloud``; these are the same values it would read from one).
+
+    With ``token`` (issued for that cloud) the CLI skips the password login and goes to the
+    token's storage URL, as ``swift --os-auth-token --os-storage-url`` does.
+    """
     auth: dict[str, Any] = yaml.safe_load(gateway.clouds_yaml.read_text())["clouds"][cloud]["auth"]
-    cmd = [
-        str(BIN_DIR / "swift"),
-        "--auth-version",
-        "3",
-        "--os-auth-url",
-        auth["auth_url"],
-        "--os-username",
-        auth["username"],
-        "--os-password",
-        auth["password"],
-        "--os-user-domain-name",
-        auth["user_domain_name"],
-        "--os-project-name",
-        auth["project_name"],
-        "--os-project-domain-name",
-        auth["project_domain_name"],
-        "--os-region-name",
-        "RegionOne",
-        *args,
-    ]
+    if token is not None:
+        credentials = ["--os-auth-token", token, "--os-storage-url", storage_url(gateway, token)]
+    else:
+        credentials = [
+            "--auth-version",
+            "3",
+            "--os-auth-url",
+            auth["auth_url"],
+            "--os-username",
+            auth["username"],
+            "--os-password",
+            auth["password"],
+            "--os-user-domain-name",
+            auth["user_domain_name"],
+            "--os-project-name",
+            auth["project_name"],
+            "--os-project-domain-name",
+            auth["project_domain_name"],
+            "--os-region-name",
+            "RegionOne",
+        ]
+    cmd = [str(BIN_DIR / "swift"), *credentials, *args]
     result = subprocess.run(
         cmd, env=gateway.env, capture_output=True, text=True, timeout=600, cwd=cwd, check=False
     )
