@@ -68,6 +68,16 @@ def key_repository(settings: Settings) -> KeyRepository:
     return KeyRepository(settings.data_dir / "fernet-keys", settings.fernet_max_active_keys)
 
 
+@asynccontextmanager
+async def _sweeping(object_storage: ObjectStorage) -> AsyncIterator[None]:
+    """Expired objects are reaped in the background while the app serves."""
+    object_storage.start()
+    try:
+        yield
+    finally:
+        await run_in_threadpool(object_storage.close)
+
+
 def create_app(settings: Settings) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
@@ -139,7 +149,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             await run_in_threadpool(runner.start)
             try:
-                yield
+                async with _sweeping(services.object_storage):
+                    yield
             finally:
                 await run_in_threadpool(runner.stop)  # stop claiming, finish running steps, join
         finally:

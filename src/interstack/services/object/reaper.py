@@ -1,9 +1,10 @@
 """Object expiry: objects past ``X-Delete-At`` are invisible at once and reaped (rows and bytes)
-when their container is next listed or deleted, or by the periodic sweep."""
+when their container is next listed or deleted, or by the periodic sweep, whichever comes first."""
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from sqlalchemy import select
 
@@ -53,3 +54,34 @@ def reap_container(storage: Storage, path: ObjectPath, limit: int = 1000) -> int
 def reap_expired(storage: Storage, limit: int = 1000) -> int:
     """Remove expired objects of every region (the periodic sweep); returns how many."""
     return _reap(storage, [], limit)
+
+
+class ExpirySweeper:
+    """Reaps expired objects of every region every ``interval`` seconds, in a thread of its
+    own, so bytes of objects nobody lists again do not stay forever."""
+
+    def __init__(self, storage: Storage, interval: float = 60.0) -> None:
+        self.storage = storage
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="expiry-sweeper", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                while reap_expired(self.storage) and not self._stop.is_set():
+                    pass
+            except Exception:
+                log.exception("reaping expired objects failed; trying again later")

@@ -11,6 +11,7 @@ from interstack.services.object.common import Storage
 from interstack.services.object.containers import ContainerService
 from interstack.services.object.model import BulkDeleteResult, Limits, ObjectPath
 from interstack.services.object.objects import ObjectService
+from interstack.services.object.reaper import ExpirySweeper
 from interstack.services.object.tempurl import TempUrlService
 from interstack.services.regions import Regions
 from interstack.store import Database
@@ -23,11 +24,20 @@ class ObjectStorage:
         regions: Regions,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
+        sweep_seconds: float = 60.0,
     ) -> None:
         self.storage = Storage(db, regions, limits or Limits(), clock)
         self.containers = ContainerService(self.storage)
         self.objects = ObjectService(self.storage)
         self.tempurl = TempUrlService(self.storage)
+        self.sweeper = ExpirySweeper(self.storage, sweep_seconds)
+
+    def start(self) -> None:
+        """Start reaping expired objects in the background."""
+        self.sweeper.start()
+
+    def close(self) -> None:
+        self.sweeper.stop()
 
     @property
     def limits(self) -> Limits:
