@@ -93,6 +93,12 @@ def test_account_counts_and_metadata(swift: httpx.Client) -> None:
     assert listing == [
         {"name": name, "count": 1, "bytes": 5, "last_modified": listing[0]["last_modified"]}
     ]
+    assert swift.get("", params={"prefix": name}).text == f"{name}\n"
+    root = ElementTree.fromstring(swift.get("", params={"format": "xml", "prefix": name}).content)
+    assert root.tag == "account"
+    assert [(c.findtext("name"), c.findtext("count")) for c in root.findall("container")] == [
+        (name, "1")
+    ]
 
 
 def test_container_lifecycle_and_metadata(swift: httpx.Client) -> None:
@@ -217,6 +223,9 @@ def test_conditional_requests(swift: httpx.Client, container: str) -> None:
     assert swift.get(f"/{container}/cond", headers={"If-Modified-Since": old}).status_code == 200
     assert_swift_fault(
         swift.put(f"/{container}/cond", content=b"x", headers={"If-None-Match": "*"}), 412
+    )
+    assert_swift_fault(
+        swift.put(f"/{container}/cond", content=b"x", headers={"If-None-Match": etag}), 400
     )
 
 

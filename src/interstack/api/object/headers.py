@@ -100,6 +100,9 @@ def kept_headers(headers: Headers) -> dict[str, str]:
 
 def put_spec(headers: Headers, object_name: str, now: float, *, body: bool = True) -> PutSpec:
     """What an object PUT asks for besides its bytes."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise BadRequest("Only If-None-Match: * is supported on PUT.")
     return PutSpec(
         content_type=content_type(headers, object_name),
         meta=object_meta(headers),
@@ -108,7 +111,7 @@ def put_spec(headers: Headers, object_name: str, now: float, *, body: bool = Tru
         content_length=content_length(headers) if body else None,
         delete_at=delete_at(headers, now),
         manifest=headers.get("x-object-manifest"),
-        if_none_match_any=headers.get("if-none-match", "").strip() == "*",
+        if_none_match_any=if_none_match is not None,
     )
 
 
