@@ -28,7 +28,6 @@ from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
 from interstack.api.network import routes as network_routes
 from interstack.api.object import routes as object_routes
-from interstack.api.object.middleware import TransIdMiddleware
 from interstack.api.regional import register_faults
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
@@ -163,7 +162,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.bootstrap = boot
     app.state.task_runner = runner
     app.add_middleware(MicroversionHeadersMiddleware)
-    app.add_middleware(TransIdMiddleware)
     app.add_middleware(RequestIdMiddleware)
     faults = FaultFormats(default=keystone_fault)
     compute_routes.register(faults, region_names)
@@ -176,4 +174,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(image_routes.router())
     app.include_router(network_routes.router())
     app.include_router(object_routes.router())
+    object_routes.mount(app, faults, region_names)
     return app

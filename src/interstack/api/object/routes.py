@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from interstack.api.faults import FaultFormats, swift_fault
 from interstack.api.object import accounts, containers, info, objects
+from interstack.api.object.middleware import TransIdMiddleware
 from interstack.api.regional import register_faults
 from interstack.api.routing import Route, build_router
 from interstack.services.catalog import PROJECT_ID, ServiceSpec
@@ -64,3 +65,10 @@ def register(formats: FaultFormats, regions: list[str]) -> None:
     """Swift's plain HTML faults under every region's ``/object`` and at ``/info``."""
     register_faults(formats, regions, SERVICE, swift_fault)
     formats.register("/info", swift_fault)
+
+
+def mount(app: FastAPI, formats: FaultFormats, regions: list[str]) -> None:
+    """Serve Swift on ``app``: its routes, its fault format, ``X-Trans-Id`` on every answer."""
+    app.add_middleware(TransIdMiddleware)
+    register(formats, regions)
+    app.include_router(router())
