@@ -166,9 +166,18 @@ def test_guideline_that_does_not_parse(gateway: ServedGateway, tmp_path: Path) -
 
 
 def test_cloud_missing_a_required_service(gateway: ServedGateway, tmp_path: Path) -> None:
-    """Object storage is not served: the Storage program cannot run."""
-    result = certify(gateway, "--cloud", "interstack", "-t", "object", "--out", str(tmp_path))
-    assert_one_line_error(result, "no object-store service")
+    """A region whose catalog holds only identity: the Storage program cannot run there."""
+    clouds = yaml.safe_load(gateway.clouds_yaml.read_text())
+    cloud = clouds["clouds"]["interstack"]
+    cloud.pop("regions", None)
+    cloud["region_name"] = "Elsewhere"  # the gateway serves no regional service there
+    elsewhere = tmp_path / "clouds.yaml"
+    elsewhere.write_text(yaml.safe_dump(clouds))
+    out = tmp_path / "out"
+    result = certify(
+        gateway, "--cloud", "interstack", "-t", "object", "--out", str(out), clouds=elsewhere
+    )
+    assert_one_line_error(result, "object-store", "service in its catalog")
 
 
 def test_bad_test_regex(gateway: ServedGateway, tmp_path: Path) -> None:
