@@ -161,18 +161,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     app.state.bootstrap = boot
     app.state.task_runner = runner
+    _serve_apis(app, region_names, settings.base_url)
+    return app
+
+
+def _serve_apis(app: FastAPI, region_names: list[str], base_url: str) -> None:
+    """Every service's routes, each answering errors in its own fault format."""
     app.add_middleware(MicroversionHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     faults = FaultFormats(default=keystone_fault)
     compute_routes.register(faults, region_names)
     register_faults(faults, region_names, image_routes.SERVICE, glance_fault)
     network_routes.register(faults, region_names)
-    object_routes.register(faults, region_names)
-    install_fault_handlers(app, faults, auth_uri=settings.base_url)
+    install_fault_handlers(app, faults, auth_uri=base_url)
     app.include_router(identity_routes.router())
     app.include_router(compute_routes.router())
     app.include_router(image_routes.router())
     app.include_router(network_routes.router())
-    app.include_router(object_routes.router())
     object_routes.mount(app, faults, region_names)
-    return app
