@@ -32,7 +32,6 @@ from interstack.api.regional import register_faults
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.services.catalog import Catalog
 from interstack.services.compute.bundle import ComputeServices
-from interstack.services.compute.interim import NoNetworking
 from interstack.services.container import Services
 from interstack.services.identity.app_credentials import AppCredentialService
 from interstack.services.identity.assignments import AssignmentService
@@ -108,9 +107,13 @@ def create_app(settings: Settings) -> FastAPI:
     images = ImageService(db, backends)
     image_data = ImageDataService(images, settings.image_size_cap_bytes)
     compute_images = ComputeImages(image_data)
-    # INTERIM: NoNetworking until the network service lands
     compute = ComputeServices.build(
-        db, backends, tasks, NoNetworking(), images=compute_images, snapshots=compute_images
+        db,
+        backends,
+        tasks,
+        network.server_networking,
+        images=compute_images,
+        snapshots=compute_images,
     )
     compute.bootstrap()
     services = Services(

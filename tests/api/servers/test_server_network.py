@@ -1,0 +1,193 @@
+"""Servers on Neutron networks: ports allocated at boot and released at delete, floating IPs in
+``addresses``; openstacksdk's cloud layer and the CLI, as the Interop Challenge drove them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openstack
+import pytest
+
+from tests.api.servers.conftest import REGION, boot, wait_gone, wait_status
+from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, unique
+from tests.support.network import created, external_network, neutron
+
+
+@pytest.fixture(scope="module")
+def public(compute_gateway: ServedGateway) -> dict[str, Any]:
+    with neutron(compute_gateway, compute_gateway.token("interstack-admin")) as admin:
+        return external_network(admin)
+
+
+@pytest.fixture(scope="module")
+def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
+    with neutron(compute_gateway, member.token(compute_gateway)) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def routed(net_api: httpx.Client, public: dict[str, Any]) -> dict[str, Any]:
+    """The member's network and subnet, routed to the external network."""
+    network = created(
+        net_api.post("/networks", json={"network": {"name": unique("net")}}), "network"
+    )
+    subnet = created(
+        net_api.post(
+            "/subnets",
+            json={"subnet": {"network_id": network["id"], "cidr": "10.20.0.0/24", "ip_version": 4}},
+        ),
+        "subnet",
+    )
+    router = created(
+        net_api.post(
+            "/routers",
+            json={
+                "router": {
+                    "name": unique("r"),
+                    "external_gateway_info": {"network_id": public["id"]},
+                }
+            },
+        ),
+        "router",
+    )
+    added = net_api.put(
+        f"/routers/{router['id']}/add_router_interface", json={"subnet_id": subnet["id"]}
+    )
+    assert added.status_code == 200, added.text
+    return network
+
+
+def _ports_of(net_api: httpx.Client, server_id: str) -> list[dict[str, Any]]:
+    ports: list[dict[str, Any]] = net_api.get("/ports", params={"device_id": server_id}).json()[
+        "ports"
+    ]
+    return ports
+
+
+def test_ports_follow_the_server_and_addresses_agree_with_neutron(
+    api: httpx.Client, net_api: httpx.Client, routed: dict[str, Any]
+) -> None:
+    server_id = boot(api, unique("on-net"), networks=[{"uuid": routed["id"]}])
+    active = wait_status(api, server_id, "ACTIVE")
+    (port,) = _ports_of(net_api, server_id)
+    assert port["device_owner"].startswith("compute:")
+    (address,) = active["addresses"][routed["name"]]
+    assert address["addr"] == port["fixed_ips"][0]["ip_address"]
+    assert address["OS-EXT-IPS:type"] == "fixed"
+    assert address["OS-EXT-IPS-MAC:mac_addr"] == port["mac_address"]
+    found = api.get("/servers", params={"ip": address["addr"].replace(".", "\\.") + "$"}).json()
+    assert server_id in [s["id"] for s in found["servers"]]
+    assert api.delete(f"/servers/{server_id}").status_code == 204
+    wait_gone(api, server_id)
+    assert _ports_of(net_api, server_id) == []
+
+
+def test_unknown_network_is_a_400_and_leaves_nothing(api: httpx.Client) -> None:
+    before = api.get("/servers").json()["servers"]
+    response = api.post(
+        "/servers",
+        json={
+            "server": {
+                "name": "nowhere",
+                "flavorRef": "1",
+                "imageRef": "6ab4b3b2-9f3e-4a5c-9e0d-1b2c3d4e5f60",
+                "networks": [{"uuid": "5e1c0a77-0000-4000-8000-00000000beef"}],
+            }
+        },
+    )
+    assert response.status_code == 400, response.text
+    assert api.get("/servers").json()["servers"] == before
+
+
+def test_cloud_layer_create_with_auto_ip_then_delete_with_ips(
+    compute_gateway: ServedGateway, member: Member, routed: dict[str, Any], net_api: httpx.Client
+) -> None:
+    conn = openstack.connect(
+        auth_url=f"{compute_gateway.url}/v3",
+        username=member.user_name,
+        password=member.password,
+        user_domain_name="Default",
+        project_id=member.project_id,
+        region_name=REGION,
+        identity_api_version="3",
+    )
+    try:
+        server = conn.create_server(
+            unique("interop"),
+            image="cirros-sim",
+            flavor="m1.tiny",
+            network=routed["name"],
+            auto_ip=True,
+            wait=True,
+            timeout=120,
+        )
+        assert server.status == "ACTIVE"
+        floating = [
+            a["addr"]
+            for addrs in server.addresses.values()
+            for a in addrs
+            if a["OS-EXT-IPS:type"] == "floating"
+        ]
+        assert len(floating) == 1
+        # the cloud layer's view (what Ansible's server module reports) names it the public IPv4
+        expanded = conn.get_server(server.id)
+        assert expanded is not None
+        assert expanded.public_v4 == floating[0]
+        assert conn.delete_server(server.id, wait=True, timeout=120, delete_ips=True)
+        ips = net_api.get("/floatingips", params={"floating_ip_address": floating[0]}).json()
+        assert ips["floatingips"] == []
+        assert _ports_of(net_api, server.id) == []
+    finally:
+        conn.close()
+
+
+def test_cli_server_with_a_floating_ip(
+    compute_gateway: ServedGateway, routed: dict[str, Any], public: dict[str, Any]
+) -> None:
+    def cli(*args: str) -> Any:
+        out = compute_gateway.cli("interstack", *args, "-f", "json").stdout
+        return json.loads(out) if out.strip() else None
+
+    # the demo project needs its own routed network
+    net = cli("network", "create", unique("demo-net"))
+    subnet = cli(
+        "subnet", "create", "--network", net["id"], "--subnet-range", "10.30.0.0/24", unique("sn")
+    )
+    router = cli("router", "create", unique("demo-r"))
+    compute_gateway.cli(
+        "interstack", "router", "set", "--external-gateway", public["id"], router["id"]
+    )
+    compute_gateway.cli(
+        "interstack",
+        "router",
+        "add",
+        "subnet",
+        router["id"],
+        subnet["id"],
+    )
+    server = cli(
+        "server",
+        "create",
+        "--image",
+        "cirros-sim",
+        "--flavor",
+        "m1.tiny",
+        "--network",
+        net["id"],
+        "--wait",
+        unique("cli-net"),
+    )
+    fip = cli("floating", "ip", "create", public["id"])
+    compute_gateway.cli(
+        "interstack", "server", "add", "floating", "ip", server["id"], fip["floating_ip_address"]
+    )
+    shown = cli("server", "show", server["id"])
+    assert fip["floating_ip_address"] in json.dumps(shown["addresses"])
+    listed = cli("server", "list")
+    assert any(fip["floating_ip_address"] in json.dumps(r["Networks"]) for r in listed)
+    compute_gateway.cli("interstack", "server", "delete", "--wait", server["id"])
+    compute_gateway.cli("interstack", "floating", "ip", "delete", fip["id"])
