@@ -24,9 +24,14 @@ SIZE_CAP = 210 * MIB
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    """A gateway of this module's own: its memory is measured, its size cap is small."""
+    """A gateway of this module's own: its memory is measured, its size cap is small, and it
+    has two regions."""
     data_dir = tmp_path_factory.mktemp("image-data") / "data"
-    gateway = ServedGateway(data_dir, config={"image_size_cap_bytes": SIZE_CAP}).start()
+    config = {
+        "image_size_cap_bytes": SIZE_CAP,
+        "regions": [{"name": r, "backend": "sim"} for r in ("RegionOne", "RegionTwo")],
+    }
+    gateway = ServedGateway(data_dir, config=config).start()
     yield gateway
     gateway.stop()
 
@@ -176,3 +181,22 @@ def test_image_deleted_during_its_upload_keeps_no_data(
     assert "deleted during the upload" in assert_glance_fault(response, 409, "Conflict")
     assert_glance_fault(api.get(f"/v2/images/{image['id']}"), 404, "Not Found")
     assert set(_stored_files(served)) == files_before
+
+
+def test_each_region_keeps_its_own_images(served: ServedGateway, api: httpx.Client) -> None:
+    two = image_client(served, served.token("interstack"), region="RegionTwo")
+    image = create(api, name=unique("regional"))
+    assert_glance_fault(two.get(f"/v2/images/{image['id']}"), 404, "Not Found")
+    assert image["id"] not in {i["id"] for i in two.get("/v2/images").json()["images"]}
+
+    there = create(two, name=unique("regional"))
+    response = two.put(f"/v2/images/{there['id']}/file", content=b"second", headers=OCTETS)
+    assert response.status_code == 204
+    assert two.get(f"/v2/images/{there['id']}/file").content == b"second"
+    assert list((served.data_dir / "backends" / "RegionTwo").rglob("*.img"))
+
+    listed = served.cli(
+        "interstack", "image", "list", "-f", "value", "-c", "ID",
+        extra=["--os-region-name", "RegionTwo"],
+    )  # fmt: skip
+    assert there["id"] in listed.stdout and image["id"] not in listed.stdout
