@@ -1,12 +1,23 @@
-"""Helpers for Glance tests: an HTTP client on a region's image endpoint, JSON-patch requests."""
+"""Helpers for Glance tests: an HTTP client on a region's image endpoint, JSON-patch requests,
+and the image services of an app built in the test process (for what only compute calls)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from interstack.app import create_app
+from interstack.config import Settings
+from interstack.services.container import Services
+from interstack.services.context import RequestContext
 from tests.support.gateway import ServedGateway
+
+REGION = "RegionOne"
 
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
 OCTETS = {"Content-Type": "application/octet-stream"}
@@ -45,3 +56,32 @@ def assert_glance_fault(response: httpx.Response, status: int, phrase: str) -> s
     message: str = body["message"]
     assert message
     return message
+
+
+def caller(project_id: str, *roles: str) -> RequestContext:
+    """A caller of a project with the member role (or ``roles``), as a token would carry it."""
+    issued = datetime.now(UTC)
+    return RequestContext(
+        user_id=f"user-{project_id}",
+        user_name=f"user-{project_id}",
+        user_domain_id="default",
+        user_domain_name="Default",
+        methods=("password",),
+        expires_at=issued,
+        issued_at=issued,
+        audit_ids=(),
+        project_id=project_id,
+        roles=roles or ("member", "reader"),
+    )
+
+
+@contextmanager
+def started_services(data_dir: Path) -> Iterator[Services]:
+    """The services of an app on ``data_dir`` with its region backends started."""
+    app = create_app(Settings(data_dir=data_dir))
+    services: Services = app.state.services
+    services.regions.start()
+    try:
+        yield services
+    finally:
+        services.regions.close()

@@ -4,44 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
-from interstack.app import create_app
-from interstack.config import Settings
 from interstack.errors import BadRequest, NotFound
 from interstack.services.container import Services
-from interstack.services.context import RequestContext
 from interstack.services.image.model import ImageStatus, NewImage, Visibility
 from interstack.services.interfaces import BootImages
-
-REGION = "RegionOne"
-
-
-def caller(project_id: str, *roles: str) -> RequestContext:
-    now = datetime.now(UTC)
-    return RequestContext(
-        user_id=f"user-{project_id}",
-        user_name=f"user-{project_id}",
-        user_domain_id="default",
-        user_domain_name="Default",
-        methods=("password",),
-        expires_at=now,
-        issued_at=now,
-        audit_ids=(),
-        project_id=project_id,
-        roles=roles or ("member", "reader"),
-    )
+from tests.support.image import REGION, caller, started_services
 
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("images") / "data"))
-    found: Services = app.state.services
-    found.regions.start()
-    yield found
-    found.regions.close()
+    with started_services(tmp_path_factory.mktemp("images") / "data") as found:
+        yield found
 
 
 def test_image_for_boot_needs_a_visible_active_image(services: Services) -> None:

@@ -4,16 +4,22 @@ An upload moves the image ``queued`` -> ``saving`` -> ``active``. The checksums 
 (md5 ``checksum``, sha512 ``os_hash_value``) and the size are computed while the chunks pass
 through. If the upload fails or is interrupted, the backend removes its partial copy (its
 contract) and the image returns to ``queued`` with no data.
+
+A running upload refreshes the image's ``updated_at`` every minute. An image left ``saving`` by a
+gateway that died mid-upload stops being refreshed; after ``STALE_UPLOAD`` a new upload may
+claim it as if it were ``queued`` (where Glance would leave it stuck).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 
 from interstack.backends.contract import ByteStream, NativeRef
 from interstack.backends.contract import ImageInfo as StoredImage
@@ -27,19 +33,33 @@ from interstack.store.models import Image
 
 log = logging.getLogger(__name__)
 
+#: how often a running upload shows it is alive, and when an upload counts as abandoned
+HEARTBEAT_SECONDS = 60.0
+STALE_UPLOAD = timedelta(minutes=10)
+
 
 class HashingStream:
     """Passes chunks through while counting them and hashing them as Glance does."""
 
-    def __init__(self, data: Iterable[bytes], size_cap: int | None = None) -> None:
+    def __init__(
+        self,
+        data: Iterable[bytes],
+        size_cap: int | None = None,
+        heartbeat: Callable[[], None] | None = None,
+    ) -> None:
         self._data = data
         self._cap = size_cap
+        self._heartbeat = heartbeat
         self.size = 0
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.multihash = hashlib.new(HASH_ALGO)
 
     def __iter__(self) -> Iterator[bytes]:
+        beat = time.monotonic()
         for chunk in self._data:
+            if self._heartbeat is not None and time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                self._heartbeat()
+                beat = time.monotonic()
             self.size += len(chunk)
             if self._cap is not None and self.size > self._cap:
                 raise PayloadTooLarge(
@@ -80,12 +100,19 @@ class ImageDataService:
         return self.store(region, image_id, data)
 
     def _claim(self, image_id: str) -> None:
-        """queued -> saving, atomically: one upload per image wins, the others get 409."""
+        """queued (or abandoned saving) -> saving, atomically: one upload per image wins, the
+        others get 409."""
+        stamp = now()
+        abandoned = and_(
+            Image.status == ImageStatus.SAVING,
+            Image.native_ref.is_(None),
+            Image.updated_at < stamp - STALE_UPLOAD,
+        )
         with self.db.session() as session:
             claimed = session.execute(
                 update(Image)
-                .where(Image.id == image_id, Image.status == ImageStatus.QUEUED)
-                .values(status=ImageStatus.SAVING, updated_at=now())
+                .where(Image.id == image_id, or_(Image.status == ImageStatus.QUEUED, abandoned))
+                .values(status=ImageStatus.SAVING, updated_at=stamp)
             )
             if claimed.rowcount:  # type: ignore[attr-defined]
                 return
@@ -95,7 +122,7 @@ class ImageDataService:
 
     def store(self, region: str, image_id: str, data: Iterable[bytes]) -> ImageInfo:
         """Stream ``data`` of a ``saving`` image into the backend and activate the image."""
-        hashed = HashingStream(data, self.size_cap)
+        hashed = HashingStream(data, self.size_cap, heartbeat=lambda: self._touch(image_id))
         try:
             stored = self.regions.backend(region).image.store_image(image_id, hashed)
         except BaseException:
@@ -109,6 +136,14 @@ class ImageDataService:
             hash_algo=HASH_ALGO,
             hash_value=hashed.multihash.hexdigest(),
         )
+
+    def _touch(self, image_id: str) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(Image)
+                .where(Image.id == image_id, Image.status == ImageStatus.SAVING)
+                .values(updated_at=now())
+            )
 
     def _requeue(self, image_id: str) -> None:
         with self.db.session() as session:
