@@ -43,7 +43,8 @@ class ComputeServices:
         images: BootImages,
         snapshots: ServerSnapshots,
     ) -> ComputeServices:
-        flavors, keypairs, quotas = FlavorService(db), KeypairService(db), QuotaService(db)
+        quotas = QuotaService(db)
+        flavors, keypairs = FlavorService(db), KeypairService(db, quotas)
         return cls(
             flavors=flavors,
             keypairs=keypairs,

@@ -1,24 +1,52 @@
-"""Key pairs: generated (the private key is shown once, never stored) or imported; per user."""
+"""Key pairs: generated (the private key is returned once, never stored) or imported; per user.
+
+A key pair belongs to a user, not a project: another user's key pair does not exist for the
+caller (404), whatever project both work in. Admins may name another user (2.10).
+"""
 
 from __future__ import annotations
 
-import base64
+import builtins
 import hashlib
 import re
+from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from interstack.errors import BadRequest, Conflict, Forbidden, NotFound, QuotaExceeded
+from interstack.services.compute.keypair_crypto import (
+    generate_ssh_key,
+    generate_x509_certificate,
+    ssh_fingerprint,
+    x509_fingerprint,
+)
+from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import Keypair
 from interstack.services.context import RequestContext
 from interstack.services.tasks import utcnow
 from interstack.store import Database
 from interstack.store.models import Keypair as KeypairRow
 
-_NAME = re.compile(r"^[a-zA-Z0-9 _.@-]{1,255}$")
+#: Nova's safe characters of a key pair name (before 2.92)
+_NAME = re.compile(r"^[a-zA-Z0-9 _-]+$")
+TYPES = ("ssh", "x509")
+
+
+@dataclass(frozen=True)
+class NewKeypair:
+    name: str
+    type: str = "ssh"
+    #: None: generate one; the private key is then returned once
+    public_key: str | None = None
+    #: None: the caller's own
+    user_id: str | None = None
+
+
+def serial(user_id: str, name: str) -> int:
+    """Nova shows an integer ``id``; ours is stable, derived from the key pair's identity."""
+    digest = hashlib.sha256(f"{user_id}/{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF or 1
 
 
 def record(row: KeypairRow, private_key: str | None = None) -> Keypair:
@@ -33,98 +61,73 @@ def record(row: KeypairRow, private_key: str | None = None) -> Keypair:
     )
 
 
-def _colon_hex(digest: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in digest)
+def _check_name(name: str) -> None:
+    if not 1 <= len(name) <= 255 or not name.strip():
+        raise BadRequest(
+            "Keypair data is invalid: Keypair name must be string and between 1 "
+            "and 255 characters long"
+        )
+    if not _NAME.match(name):
+        raise BadRequest("Keypair data is invalid: Keypair name contains unsafe characters")
 
 
-def ssh_fingerprint(public_key: str) -> str:
-    """Nova's fingerprint of an OpenSSH public key: MD5 of the key blob, colon separated."""
-    try:
-        serialization.load_ssh_public_key(public_key.strip().encode())
-        blob = base64.b64decode(public_key.strip().split()[1])
-    except (ValueError, IndexError, UnicodeError) as exc:
-        raise BadRequest("Keypair data is invalid: failed to generate fingerprint") from exc
-    return _colon_hex(hashlib.md5(blob, usedforsecurity=False).digest())
-
-
-def x509_fingerprint(certificate: str) -> str:
-    try:
-        cert = x509.load_pem_x509_certificate(certificate.strip().encode())
-    except ValueError as exc:
-        raise BadRequest("Keypair data is invalid: failed to generate fingerprint") from exc
-    der = cert.public_bytes(serialization.Encoding.DER)
-    return _colon_hex(hashlib.sha1(der, usedforsecurity=False).digest())
-
-
-def generate_ssh_key(comment: str) -> tuple[str, str]:
-    """A new ed25519 key: (OpenSSH private key, ``ssh-ed25519 ... comment`` public key)."""
-    key = ed25519.Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    return private, f"{public.decode()} {comment}"
+def _not_found(name: str, user_id: str) -> NotFound:
+    return NotFound(f"Keypair {name} not found for user {user_id}")
 
 
 class KeypairService:
-    def __init__(self, db: Database, max_keypairs: int = 100) -> None:
+    def __init__(self, db: Database, quotas: QuotaService) -> None:
         self.db = db
-        self.max_keypairs = max_keypairs
+        self.quotas = quotas
 
-    def _owner(self, ctx: RequestContext, user_id: str | None) -> str:
+    def _owner(self, ctx: RequestContext, user_id: str | None, rule: str) -> str:
         if user_id is None or user_id == ctx.user_id:
             return ctx.user_id
         if not ctx.is_admin:
-            raise Forbidden("Policy doesn't allow os_compute_api:os-keypairs to be performed.")
+            raise Forbidden(
+                f"Policy doesn't allow os_compute_api:os-keypairs:{rule} to be performed."
+            )
         return user_id
 
-    def create(
-        self,
-        ctx: RequestContext,
-        name: str,
-        *,
-        key_type: str = "ssh",
-        public_key: str | None = None,
-        user_id: str | None = None,
-    ) -> Keypair:
-        owner = self._owner(ctx, user_id)
-        if not _NAME.match(name) or not name.strip():
-            raise BadRequest(
-                "Keypair data is invalid: Keypair name contains unsafe characters"
-                if name
-                else "Keypair data is invalid: Keypair name must be string and between 1 "
-                "and 255 characters long"
-            )
+    def create(self, ctx: RequestContext, new: NewKeypair) -> Keypair:
+        owner = self._owner(ctx, new.user_id, "create")
+        _check_name(new.name)
+        if new.type not in TYPES:
+            raise BadRequest(f"Invalid key pair type {new.type!r}; use one of {', '.join(TYPES)}.")
         private_key: str | None = None
+        public_key = new.public_key
         if public_key is None:
-            if key_type != "ssh":
-                raise BadRequest("Generating x509 key pairs is not supported; import one.")
-            private_key, public_key = generate_ssh_key(f"Generated-by-Nova {name}")
+            if new.type == "ssh":
+                private_key, public_key = generate_ssh_key("Generated-by-Nova")
+            else:
+                private_key, public_key = generate_x509_certificate(owner)
         fingerprint = (
-            ssh_fingerprint(public_key) if key_type == "ssh" else x509_fingerprint(public_key)
+            ssh_fingerprint(public_key) if new.type == "ssh" else x509_fingerprint(public_key)
         )
-        with self.db.session() as session:
-            count = session.scalar(
-                select(func.count()).select_from(KeypairRow).where(KeypairRow.user_id == owner)
-            )
-            if (count or 0) >= self.max_keypairs:
-                raise QuotaExceeded("Quota exceeded, too many key pairs.")
-            if session.get(KeypairRow, (owner, name)) is not None:
-                raise Conflict(f"Key pair '{name}' already exists.")
-            row = KeypairRow(
-                user_id=owner,
-                name=name,
-                type=key_type,
-                public_key=public_key.strip(),
-                fingerprint=fingerprint,
-                created_at=utcnow(),
-            )
-            session.add(row)
-            return record(row, private_key)
+        try:
+            with self.db.session() as session:
+                if session.get(KeypairRow, (owner, new.name)) is not None:
+                    raise Conflict(f"Key pair '{new.name}' already exists.")
+                limit = self.quotas.limits(ctx.project_id or "", session)["key_pairs"]
+                count = session.scalar(
+                    select(func.count()).select_from(KeypairRow).where(KeypairRow.user_id == owner)
+                )
+                if 0 <= limit <= (count or 0):
+                    raise QuotaExceeded("Quota exceeded, too many key pairs.")
+                row = KeypairRow(
+                    user_id=owner,
+                    name=new.name,
+                    type=new.type,
+                    public_key=public_key.strip(),
+                    fingerprint=fingerprint,
+                    created_at=utcnow(),
+                )
+                session.add(row)
+                session.flush()
+                created = record(row, private_key)
+        except IntegrityError as exc:  # the same name, created concurrently
+            raise Conflict(f"Key pair '{new.name}' already exists.") from exc
+        return created
 
     def list(
         self,
@@ -133,35 +136,31 @@ class KeypairService:
         *,
         limit: int | None = None,
         marker: str | None = None,
-    ) -> list[Keypair]:
-        owner = self._owner(ctx, user_id)
+    ) -> builtins.list[Keypair]:
+        """The user's key pairs by name; ``marker`` is the name the previous page ended with."""
+        owner = self._owner(ctx, user_id, "index")
+        stmt = select(KeypairRow).where(KeypairRow.user_id == owner).order_by(KeypairRow.name)
         with self.db.session() as session:
-            rows = list(
-                session.scalars(
-                    select(KeypairRow).where(KeypairRow.user_id == owner).order_by(KeypairRow.name)
-                )
-            )
-        if marker is not None:
-            names = [r.name for r in rows]
-            if marker not in names:
-                raise BadRequest(f"marker [{marker}] not found")
-            rows = rows[names.index(marker) + 1 :]
-        if limit is not None:
-            rows = rows[:limit]
-        return [record(r) for r in rows]
+            if marker is not None:
+                if session.get(KeypairRow, (owner, marker)) is None:
+                    raise BadRequest(f"marker [{marker}] not found")
+                stmt = stmt.where(KeypairRow.name > marker)
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            return [record(r) for r in session.scalars(stmt)]
 
     def get(self, ctx: RequestContext, name: str, user_id: str | None = None) -> Keypair:
-        owner = self._owner(ctx, user_id)
+        owner = self._owner(ctx, user_id, "show")
         with self.db.session() as session:
             row = session.get(KeypairRow, (owner, name))
             if row is None:
-                raise NotFound(f"Keypair {name} not found for user {owner}")
+                raise _not_found(name, owner)
             return record(row)
 
     def delete(self, ctx: RequestContext, name: str, user_id: str | None = None) -> None:
-        owner = self._owner(ctx, user_id)
+        owner = self._owner(ctx, user_id, "delete")
         with self.db.session() as session:
             row = session.get(KeypairRow, (owner, name))
             if row is None:
-                raise NotFound(f"Keypair {name} not found for user {owner}")
+                raise _not_found(name, owner)
             session.delete(row)
