@@ -9,11 +9,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from interstack.api.compute import (
+    availability_zones,
     flavor_access,
     flavor_specs,
     flavors,
     keypairs,
+    quotas,
     server_actions,
+    server_groups,
     server_metadata,
     servers,
     versions,
@@ -42,6 +45,9 @@ ROUTES: list[Route] = [
     *servers.ROUTES,
     *server_actions.ROUTES,
     *server_metadata.ROUTES,
+    *quotas.ROUTES,
+    *availability_zones.ROUTES,
+    *server_groups.ROUTES,
 ]
 
 

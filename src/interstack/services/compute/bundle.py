@@ -9,6 +9,7 @@ from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.server_actions import ServerActions
+from interstack.services.compute.server_groups import ServerGroupService
 from interstack.services.compute.server_metadata import ServerMetadata
 from interstack.services.compute.server_tasks import ServerTasks
 from interstack.services.compute.servers import ServerService
@@ -31,6 +32,7 @@ class ComputeServices:
     server_metadata: ServerMetadata
     #: the handlers of the server task kinds, for the app's task handler table
     server_tasks: ServerTasks
+    server_groups: ServerGroupService
 
     @classmethod
     def build(
@@ -56,6 +58,7 @@ class ComputeServices:
             ),
             server_metadata=ServerMetadata(db, quotas),
             server_tasks=ServerTasks(db, regions, networking, snapshots),
+            server_groups=ServerGroupService(db, quotas),
         )
 
     def bootstrap(self) -> None:

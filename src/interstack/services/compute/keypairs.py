@@ -11,10 +11,10 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from interstack.errors import BadRequest, Conflict, Forbidden, NotFound, QuotaExceeded
+from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.compute.keypair_crypto import (
     generate_ssh_key,
     generate_x509_certificate,
@@ -108,12 +108,7 @@ class KeypairService:
             with self.db.session() as session:
                 if session.get(KeypairRow, (owner, new.name)) is not None:
                     raise Conflict(f"Key pair '{new.name}' already exists.")
-                limit = self.quotas.limits(ctx.project_id or "", session)["key_pairs"]
-                count = session.scalar(
-                    select(func.count()).select_from(KeypairRow).where(KeypairRow.user_id == owner)
-                )
-                if 0 <= limit <= (count or 0):
-                    raise QuotaExceeded("Quota exceeded, too many key pairs.")
+                self.quotas.check_keypairs(session, ctx.project_id or "", owner)
                 row = KeypairRow(
                     user_id=owner,
                     name=new.name,

@@ -1,4 +1,10 @@
-"""Compute quotas: defaults, per-project overrides (admin), usage counted from the servers."""
+"""Compute quotas: defaults, per-project overrides (admin), usage counted where resources live.
+
+Usage is never stored: instances, cores and RAM are counted from the servers (each keeps a copy
+of its flavor with ``vcpus`` and ``ram``), key pairs from the user's key pairs, server groups
+from the project's groups. A project's quota spans every region of the gateway, as its identity
+does. ``-1`` means unlimited.
+"""
 
 from __future__ import annotations
 
@@ -24,25 +30,27 @@ DEFAULTS: dict[str, int] = {
     "injected_file_path_bytes": 255,
     "server_groups": 10,
     "server_group_members": 10,
-    # deprecated network quotas, shown before 2.36 (-1: proxied, unlimited here)
+    # network quotas Nova showed before 2.36 (Neutron owns them; -1: not enforced here)
     "fixed_ips": -1,
-    "floating_ips": 10,
-    "security_groups": 10,
-    "security_group_rules": 20,
+    "floating_ips": -1,
+    "security_groups": -1,
+    "security_group_rules": -1,
 }
+
+
+def _policy(rule: str) -> Forbidden:
+    return Forbidden(f"Policy doesn't allow os_compute_api:os-quota-sets:{rule} to be performed.")
 
 
 class QuotaService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _check_reader(self, ctx: RequestContext, project_id: str) -> None:
-        if not ctx.is_admin and ctx.project_id != project_id:
-            raise Forbidden(
-                "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed."
-            )
+    def defaults(self) -> dict[str, int]:
+        return dict(DEFAULTS)
 
     def limits(self, project_id: str, session: Session | None = None) -> dict[str, int]:
+        """The project's limits: its overrides on top of the defaults."""
         if session is None:
             with self.db.session() as own:
                 return self.limits(project_id, own)
@@ -54,7 +62,8 @@ class QuotaService:
     def usage(
         self, project_id: str, session: Session, user_id: str | None = None
     ) -> dict[str, int]:
-        servers = list(
+        """What the project uses now; key pairs are the user's (Nova counts them per user)."""
+        flavors = list(
             session.scalars(
                 select(Server.flavor).where(
                     Server.project_id == project_id, Server.deleted_at.is_(None)
@@ -63,60 +72,70 @@ class QuotaService:
         )
         keypairs = 0
         if user_id is not None:
-            keypairs = (
-                session.scalar(
-                    select(func.count()).select_from(Keypair).where(Keypair.user_id == user_id)
-                )
-                or 0
-            )
-        groups = (
-            session.scalar(
-                select(func.count())
-                .select_from(ServerGroup)
-                .where(ServerGroup.project_id == project_id)
-            )
-            or 0
+            count = select(func.count()).select_from(Keypair).where(Keypair.user_id == user_id)
+            keypairs = session.scalar(count) or 0
+        groups = session.scalar(
+            select(func.count())
+            .select_from(ServerGroup)
+            .where(ServerGroup.project_id == project_id)
         )
         return {
-            "instances": len(servers),
-            "cores": sum(int(f.get("vcpus", 0)) for f in servers),
-            "ram": sum(int(f.get("ram", 0)) for f in servers),
+            "instances": len(flavors),
+            "cores": sum(int(f.get("vcpus", 0)) for f in flavors),
+            "ram": sum(int(f.get("ram", 0)) for f in flavors),
             "key_pairs": keypairs,
-            "server_groups": groups,
+            "server_groups": groups or 0,
         }
 
     def show(
         self, ctx: RequestContext, project_id: str, user_id: str | None = None
     ) -> dict[str, QuotaUsage]:
-        self._check_reader(ctx, project_id)
+        """Limits with usage; admins see any project, others only their own (403)."""
+        if not ctx.is_admin and ctx.project_id != project_id:
+            raise _policy("show")
         with self.db.session() as session:
             limits = self.limits(project_id, session)
             used = self.usage(project_id, session, user_id or ctx.user_id)
         return {k: QuotaUsage(limit=v, in_use=used.get(k, 0)) for k, v in limits.items()}
 
-    def update(self, ctx: RequestContext, project_id: str, changes: Mapping[str, int]) -> None:
+    def update(
+        self,
+        ctx: RequestContext,
+        project_id: str,
+        changes: Mapping[str, int],
+        *,
+        force: bool = False,
+    ) -> dict[str, int]:
+        """Set limits (admin); below current usage only with ``force``. Returns all limits."""
         if not ctx.is_admin:
-            raise Forbidden(
-                "Policy doesn't allow os_compute_api:os-quota-sets:update to be performed."
-            )
+            raise _policy("update")
         for key, value in changes.items():
             if key not in DEFAULTS:
                 raise BadRequest(f"Bad key(s) {key} in quota_set")
             if value < -1:
                 raise BadRequest(f"Quota limit {value} for {key} must be -1 or greater.")
         with self.db.session() as session:
+            used = self.usage(project_id, session, ctx.user_id)
+            for key, value in changes.items():
+                in_use = used.get(key, 0)
+                if not force and value != -1 and value < in_use:
+                    raise BadRequest(
+                        f"Quota limit {value} for {key} must be greater than or equal to "
+                        f"already used and reserved {in_use}."
+                    )
             for key, value in changes.items():
                 row = session.get(QuotaLimit, (project_id, key))
                 if row is None:
                     session.add(QuotaLimit(project_id=project_id, resource=key, hard_limit=value))
                 else:
                     row.hard_limit = value
+            session.flush()
+            return self.limits(project_id, session)
 
     def revert(self, ctx: RequestContext, project_id: str) -> None:
+        """Back to the defaults (admin)."""
         if not ctx.is_admin:
-            raise Forbidden(
-                "Policy doesn't allow os_compute_api:os-quota-sets:delete to be performed."
-            )
+            raise _policy("delete")
         with self.db.session() as session:
             for row in session.scalars(
                 select(QuotaLimit).where(QuotaLimit.project_id == project_id)
@@ -126,11 +145,15 @@ class QuotaService:
     def check_servers(
         self, session: Session, project_id: str, count: int, vcpus: int, ram_mb: int
     ) -> None:
-        """403 with Nova's message if ``count`` more servers of this size exceed the quota."""
+        """403 with Nova's message if ``count`` more servers of this size exceed the quota.
+
+        Call it in the session that then adds the servers, so that the count and the insert
+        are one unit of work.
+        """
         limits = self.limits(project_id, session)
         used = self.usage(project_id, session)
         wanted = {"instances": count, "cores": vcpus * count, "ram": ram_mb * count}
-        over = [k for k, v in wanted.items() if limits[k] >= 0 and used[k] + v > limits[k]]
+        over = [k for k, v in wanted.items() if 0 <= limits[k] < used[k] + v]
         if over:
             names = ", ".join(over)
             raise QuotaExceeded(
@@ -139,3 +162,15 @@ class QuotaService:
                 f"{', '.join(str(used[k]) for k in over)} of "
                 f"{', '.join(str(limits[k]) for k in over)} {names}"
             )
+
+    def check_server_groups(self, session: Session, project_id: str) -> None:
+        """403 if the project may not create one more server group."""
+        limit = self.limits(project_id, session)["server_groups"]
+        if 0 <= limit <= self.usage(project_id, session)["server_groups"]:
+            raise QuotaExceeded("Quota exceeded, too many server groups.")
+
+    def check_keypairs(self, session: Session, project_id: str, user_id: str) -> None:
+        """403 if the user may not create one more key pair (counted per user, as Nova does)."""
+        limit = self.limits(project_id, session)["key_pairs"]
+        if 0 <= limit <= self.usage(project_id, session, user_id)["key_pairs"]:
+            raise QuotaExceeded("Quota exceeded, too many key pairs.")

@@ -122,9 +122,12 @@ class InstanceAction(Base):
 
 
 class ServerGroup(Base):
+    """A server group of one region; ``members`` are server ids."""
+
     __tablename__ = "compute_server_groups"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(64))
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(255))
