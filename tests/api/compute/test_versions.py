@@ -23,14 +23,23 @@ def test_catalog_lists_compute_at_its_versioned_url(gateway: ServedGateway) -> N
 
 
 @pytest.mark.parametrize("path", ["", "/"])
-def test_root_lists_v21_without_a_token(gateway: ServedGateway, path: str) -> None:
+def test_root_lists_v20_then_v21_without_a_token(gateway: ServedGateway, path: str) -> None:
     response = httpx.get(compute_url(gateway) + path, timeout=30)
     assert response.status_code == 200, response.text
-    (version,) = response.json()["versions"]
+    legacy, version = response.json()["versions"]
+    assert (legacy["id"], legacy["status"], legacy["version"]) == ("v2.0", "SUPPORTED", "")
     assert version["id"] == "v2.1"
     assert version["status"] == "CURRENT"
     assert (version["min_version"], version["version"]) == ("2.1", "2.79")
     assert version["links"] == [{"rel": "self", "href": f"{compute_url(gateway)}/v2.1/"}]
+
+
+def test_every_listed_version_has_its_document(gateway: ServedGateway) -> None:
+    listed = httpx.get(compute_url(gateway), timeout=30).json()["versions"]
+    for entry in listed:
+        document = httpx.get(entry["links"][0]["href"], timeout=30)
+        assert document.status_code == 200, document.text
+        assert document.json()["version"]["id"] == entry["id"]
 
 
 @pytest.mark.parametrize("path", ["/v2.1", "/v2.1/"])
@@ -95,7 +104,7 @@ def test_openstack_versions_show_lists_compute(gateway: ServedGateway) -> None:
     result = gateway.cli("interstack", "versions", "show", "--service", "compute", "-f", "json")
     rows = json.loads(result.stdout)
     assert rows, result.stdout
-    (row,) = [r for r in rows if r["Region Name"] == REGION]
+    (row,) = [r for r in rows if r["Region Name"] == REGION and r["Version"] == "2.1"]
     assert row["Version"] == "2.1"
     assert row["Status"] == "CURRENT"
     assert (row["Min Microversion"], row["Max Microversion"]) == ("2.1", "2.79")

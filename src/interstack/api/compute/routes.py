@@ -32,6 +32,8 @@ SERVICE = ServiceSpec(type="compute", name="nova", path="compute/v2.1")
 ROOT_ROUTES: list[Route] = [
     Route("GET", "", versions.list_versions),
     Route("GET", "/", versions.list_versions),
+    Route("GET", "/v2", versions.show_v20),
+    Route("GET", "/v2/", versions.show_v20),
 ]
 
 #: paths under ``/<region>/compute/v2.1``; every one negotiates the microversion

@@ -1,7 +1,9 @@
 """Compute API version discovery and microversion negotiation.
 
-Only v2.1 is served (v2.0, the same API without microversions, is not). The unversioned root
-lists it; ``/v2.1`` describes it with ``min_version``/``version``, which clients read to negotiate.
+The unversioned root lists v2.0 first, then v2.1, as every Nova does (Tempest checks the order);
+``/v2.1`` describes v2.1 with ``min_version``/``version``, which clients read to negotiate. Only
+v2.1's API is served: v2.0 (the same API without microversions) has its version document only,
+and clients choose v2.1 as the newest of major version 2.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ Microversion = Annotated[APIVersion, Depends(negotiate)]
 
 UPDATED = "2013-07-23T11:33:21Z"
 MEDIA_TYPE = "application/vnd.openstack.compute+json;version=2.1"
+V20_UPDATED = "2011-01-21T11:33:21Z"
+V20_MEDIA_TYPE = "application/vnd.openstack.compute+json;version=2"
+DESCRIBED_BY = {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}
 
 
 def service_url(request: Request, region: str) -> str:
@@ -48,16 +53,37 @@ def v21_version(root: str, *, detailed: bool) -> dict[str, Any]:
         "links": [{"rel": "self", "href": f"{root}/v2.1/"}],
     }
     if detailed:
-        version["links"].append(
-            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}
-        )
+        version["links"].append(DESCRIBED_BY)
         version["media-types"] = [{"base": "application/json", "type": MEDIA_TYPE}]
     return version
 
 
+def v20_version(root: str, *, detailed: bool) -> dict[str, Any]:
+    version: dict[str, Any] = {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": V20_UPDATED,
+        "links": [{"rel": "self", "href": f"{root}/v2/"}],
+    }
+    if detailed:
+        version["links"].append(DESCRIBED_BY)
+        version["media-types"] = [{"base": "application/json", "type": V20_MEDIA_TYPE}]
+    return version
+
+
 async def list_versions(request: Request, region: Region) -> OrjsonResponse:
-    """GET /<region>/compute/ — every served version (Nova answers 200, not 300)."""
-    return json_response({"versions": [v21_version(service_url(request, region), detailed=False)]})
+    """GET /<region>/compute/ — every version (Nova answers 200, not 300)."""
+    root = service_url(request, region)
+    return json_response(
+        {"versions": [v20_version(root, detailed=False), v21_version(root, detailed=False)]}
+    )
+
+
+async def show_v20(request: Request, region: Region) -> OrjsonResponse:
+    """GET /<region>/compute/v2 — the v2.0 document (no microversions)."""
+    return json_response({"version": v20_version(service_url(request, region), detailed=True)})
 
 
 async def show_v21(request: Request, region: Region, _version: Microversion) -> OrjsonResponse:
