@@ -1,4 +1,4 @@
-"""Server groups and availability zones through the openstack CLI, openstacksdk and HTTP."""
+"""Server groups, availability zones and compute services: the openstack CLI, openstacksdk, HTTP."""
 
 from __future__ import annotations
 
@@ -137,3 +137,17 @@ def test_sdk_availability_zones(gateway: ServedGateway) -> None:
     conn = gateway.connect("interstack")
     assert [z.name for z in conn.compute.availability_zones()] == ["nova"]
     assert isinstance(conn.list_availability_zone_names(), list)
+
+
+def test_compute_service_list(gateway: ServedGateway, demo_token: str, admin_token: str) -> None:
+    rows = cli_json(gateway, "interstack-admin", "compute", "service", "list")
+    assert {(r["Binary"], r["Host"], r["Zone"], r["State"]) for r in rows} >= {
+        ("nova-compute", REGION, "nova", "up")
+    }
+    computes = nova(gateway, admin_token, "2.53").get(
+        "/os-services", params={"binary": "nova-compute"}
+    )
+    (service,) = computes.json()["services"]
+    assert service["forced_down"] is False and len(service["id"]) == 36
+    refused = nova(gateway, demo_token).get("/os-services")
+    assert_nova_fault(refused, 403, "forbidden")

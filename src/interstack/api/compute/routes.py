@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 
 from interstack.api.compute import (
     availability_zones,
+    compute_services,
     flavor_access,
     flavor_specs,
     flavors,
@@ -50,6 +51,7 @@ ROUTES: list[Route] = [
     *quotas.ROUTES,
     *availability_zones.ROUTES,
     *server_groups.ROUTES,
+    *compute_services.ROUTES,
 ]
 
 
