@@ -61,8 +61,9 @@ def show(clouds_yaml: Path, cloud: str) -> None:
     access: Any = auth.get_access(conn.session)
 
     table = Table(title=f"Service catalog of cloud '{cloud}'")
-    for column in ("Service type", "Name", "Region", "Interface", "URL"):
+    for column in ("Service type", "Name", "Region", "Interface"):
         table.add_column(column)
+    table.add_column("URL", overflow="fold")  # a URL is only useful whole
     for service in access.service_catalog.catalog:
         for endpoint in service.get("endpoints", []):
             table.add_row(
