@@ -149,9 +149,14 @@ class Instance:
         os.replace(tmp, self.record_path)
 
     def log(self, line: str) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with self.console.open("a", encoding="utf-8") as out:
-            out.write(f"interstack: {line}\n")
+        """Append to the console log of an instance that exists; a line about an instance
+        deleted meanwhile (an image build still reporting progress) is dropped, never left as a
+        directory of its own."""
+        try:
+            with self.console.open("a", encoding="utf-8") as out:
+                out.write(f"interstack: {line}\n")
+        except FileNotFoundError:
+            return
 
     # -- runc ---------------------------------------------------------------------------------
 
