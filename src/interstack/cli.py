@@ -1,4 +1,4 @@
-"""The ``interstack`` command: serve the gateway, rotate keys.
+"""The ``interstack`` command: serve the gateway, rotate keys, build images, clean up the host.
 
 Errors a person can fix are one line on stderr and exit code 1 (2 for bad usage), never a trace.
 """
@@ -172,6 +172,30 @@ def image_build(
     except InterstackError as exc:
         raise _fail(exc.message) from None
     typer.echo(f"image {name} ready: {root}")
+
+
+@app.command()
+def cleanup(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for a gateway that is shutting down")
+    ] = 5.0,
+) -> None:
+    """Take the local backend off this host: stop its instances, remove its bridges, namespaces
+    and firewall tables. Disks and state stay; the next `interstack serve` restores them."""
+    from interstack.app import effective_regions
+    from interstack.backends.local.cleanup import cleanup_host
+
+    settings = _settings(config, data_dir=data_dir)
+    local = [r.name for r in effective_regions(settings) if r.backend == "local"]
+    try:
+        stopped = cleanup_host(
+            [settings.data_dir / "backends" / name for name in local], lock_wait=wait
+        )
+    except InterstackError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(f"stopped {len(stopped)} instance(s); removed the local networks from this host")
 
 
 @app.command()

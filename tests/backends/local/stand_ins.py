@@ -1,8 +1,9 @@
 """Plain network namespaces standing in for instances, and the traffic the tests send.
 
-Each stand-in is a namespace ``ist-<name>`` that the network driver plugs ports into exactly
-as it plugs a real server's. Traffic goes only between these namespaces and the test's own
-bridges; no packet leaves the host.
+Each stand-in is a namespace ``ist-<run>-<name>`` that the network driver plugs ports into
+exactly as it plugs a real server's; ``<run>`` is new in every test run, so that runs on the
+same host (two checkouts, or a run beside a leftover of an interrupted one) never share one.
+Traffic goes only between these namespaces and the test's own bridges; no packet leaves the host.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import socket
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 PREFIX = "ist-"
+#: this run's part of every stand-in's name
+RUN = uuid.uuid4().hex[:8]
 
 SERVER = textwrap.dedent(
     """
@@ -67,14 +71,13 @@ def can_create_namespaces() -> str | None:
 
 
 class StandIn:
-    """One namespace posing as an instance."""
+    """One namespace posing as an instance; ``label`` is how its TCP server introduces itself."""
 
-    def __init__(self, name: str) -> None:
-        self.name = PREFIX + name
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.name = f"{PREFIX}{RUN}-{label}"
         self.path = Path("/run/netns") / self.name
         self._servers: list[subprocess.Popen[str]] = []
-        # a run that was interrupted may have left its stand-in behind
-        subprocess.run(["ip", "netns", "delete", self.name], capture_output=True, check=False)
         subprocess.run(["ip", "netns", "add", self.name], check=True)
 
     def run(self, *argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -96,9 +99,9 @@ class StandIn:
         return self.run(*argv, address).returncode == 0
 
     def serve_tcp(self, port: int) -> None:
-        """A TCP server answering ``hello from <name>`` on ``port``, until :meth:`close`."""
+        """A TCP server answering ``hello from <label>`` on ``port``, until :meth:`close`."""
         server = subprocess.Popen(
-            ["ip", "netns", "exec", self.name, sys.executable, "-c", SERVER, str(port), self.name],
+            ["ip", "netns", "exec", self.name, sys.executable, "-c", SERVER, str(port), self.label],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -162,14 +162,14 @@ def test_security_group_opens_a_port_by_rule_and_by_remote_group(lab: Lab) -> No
 
     tcp_8080 = SecurityGroupRule(INGRESS, protocol="tcp", port_min=8080, port_max=8080)
     lab.driver.set_security_group_rules(closed, (ALL_EGRESS, tcp_8080))
-    assert member.connect("10.91.4.10", 8080) == "hello from ist-srv"
-    assert stranger.connect("10.91.4.10", 8080) == "hello from ist-srv"
+    assert member.connect("10.91.4.10", 8080) == "hello from srv"
+    assert stranger.connect("10.91.4.10", 8080) == "hello from srv"
 
     from_clients = SecurityGroupRule(
         INGRESS, protocol="tcp", port_min=8080, port_max=8080, remote_group=clients
     )
     lab.driver.set_security_group_rules(closed, (ALL_EGRESS, from_clients))
-    assert member.connect("10.91.4.10", 8080) == "hello from ist-srv"
+    assert member.connect("10.91.4.10", 8080) == "hello from srv"
     assert stranger.connect("10.91.4.10", 8080, timeout=1).startswith("failed")
 
     # egress is filtered too: a client allowed out only to tcp/8080 can no longer ping
@@ -179,7 +179,7 @@ def test_security_group_opens_a_port_by_rule_and_by_remote_group(lab: Lab) -> No
     assert member.pings("10.91.4.30")
     only_8080 = SecurityGroupRule(EGRESS, protocol="tcp", port_min=8080, port_max=8080)
     lab.driver.set_security_group_rules(clients, (only_8080,))
-    assert member.connect("10.91.4.10", 8080) == "hello from ist-srv"
+    assert member.connect("10.91.4.10", 8080) == "hello from srv"
     assert not member.pings("10.91.4.30", patience=1)
 
     # a port's groups can change while it runs
@@ -262,7 +262,7 @@ def test_floating_ip_reaches_the_server_from_the_host(lab: Lab) -> None:
     # no router routes the port's subnet yet: the address forwards nowhere
     assert host_connect(fip.address, 8080, timeout=1).startswith("failed")
     lab.driver.add_router_interface(router, subnet)
-    assert host_connect(fip.address, 8080) == "hello from ist-web"
+    assert host_connect(fip.address, 8080) == "hello from web"
     # the security group still applies behind the floating IP
     assert host_connect(fip.address, 8081, timeout=1).startswith("failed")
 

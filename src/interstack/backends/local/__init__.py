@@ -16,15 +16,17 @@ says what is missing.
 - **Guests** (:mod:`.guest`): a small init runs cloud-init's stages, then sshd; cloud-init gets
   the hostname, the keypair and the user-data from a NoCloud seed in the disk layer until the
   metadata service at 169.254.169.254 arrives with networking.
-- **Networks**: each server has its own network namespace (``instances.server_netns_name``);
-  ports are plugged into it through :class:`.compute.PlugPort`, which the local network driver
-  provides. Until it does, instances have only loopback and ``networks`` is off.
+- **Networks** (:mod:`.network`): a bridge per Neutron network, routers as namespaces with SNAT,
+  floating IPs on the external network the host reaches, security groups as host nftables
+  rules, dnsmasq per subnet. Each server has its own network namespace
+  (``instances.server_netns_name``); its ports are plugged into it on boot and unplugged on
+  delete through :class:`.compute.ServerPorts`, which the network driver provides.
 
 State lives in the backend's data directory; a restarted gateway adopts running instances.
 """
 
 from interstack.backends.local.backend import LocalBackend
-from interstack.backends.local.compute import PlugPort
+from interstack.backends.local.compute import ServerPorts
 from interstack.backends.local.settings import LocalSettings, image_cache_for
 
-__all__ = ["LocalBackend", "LocalSettings", "PlugPort", "image_cache_for"]
+__all__ = ["LocalBackend", "LocalSettings", "ServerPorts", "image_cache_for"]

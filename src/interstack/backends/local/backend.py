@@ -12,13 +12,13 @@ from interstack.backends.contract import (
     NetworkDriver,
     ObjectStoreDriver,
 )
-from interstack.backends.local.compute import LocalCompute, PlugPort
+from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.host import unavailable_reason
 from interstack.backends.local.images import LocalImages
+from interstack.backends.local.network import LocalNetwork
 from interstack.backends.local.settings import LocalSettings, image_cache_for
 from interstack.backends.local.unsupported import (
     UnsupportedBlockStorage,
-    UnsupportedNetwork,
     UnsupportedObjectStore,
 )
 from interstack.errors import BackendUnavailable
@@ -29,7 +29,14 @@ CAPABILITIES = Capabilities(
     suspend=True,  # a pause under another name: see compute.py
     console_output=True,
     images=True,
+    networks=True,
+    floating_ips=True,
+    security_groups=True,
+    ssh_reachable=True,
 )
+
+#: how long a starting backend waits for another process's network driver to let go of the host
+NETWORK_LOCK_WAIT_SECONDS = 60.0
 
 
 class LocalBackend(Backend):
@@ -44,9 +51,12 @@ class LocalBackend(Backend):
             image_cache_for(data_dir, context.settings, context.region),
             self.settings.apt_sources,
         )
-        self._network: NetworkDriver = UnsupportedNetwork()
-        self._plug_port: PlugPort | None = None
-        self._compute = LocalCompute(data_dir, self.settings, self._image, self._plug_port)
+        self._network = LocalNetwork(
+            data_dir / "network",
+            external_cidr=self.settings.external_cidr,
+            lock_wait=NETWORK_LOCK_WAIT_SECONDS,
+        )
+        self._compute = LocalCompute(data_dir, self.settings, self._image, self._network)
         self._capabilities = CAPABILITIES
 
     @property
@@ -62,6 +72,11 @@ class LocalBackend(Backend):
         return self._network
 
     @property
+    def local_network(self) -> LocalNetwork:
+        """The network driver with its host-side extras (the external network, plugging)."""
+        return self._network
+
+    @property
     def block_storage(self) -> BlockStorageDriver:
         return UnsupportedBlockStorage()
 
@@ -74,14 +89,26 @@ class LocalBackend(Backend):
         return UnsupportedObjectStore()
 
     def start(self) -> None:
+        """Check the host, bring networking back to its saved state, then adopt instances
+        (whose ports must have somewhere to plug into)."""
         reason = unavailable_reason()
         if reason is not None:
             raise BackendUnavailable(
                 f"region {self.region}: the local backend cannot run: {reason}"
             )
         (self.context.data_dir / "images").mkdir(parents=True, exist_ok=True)
-        self._compute.start()
+        (self.context.data_dir / "network").mkdir(parents=True, exist_ok=True)
+        self._network.start()
+        try:
+            self._compute.start()
+        except BaseException:
+            self._network.close()
+            raise
 
     def close(self) -> None:
-        """Stop the boot jobs; instances keep running and are adopted by the next start."""
-        self._compute.close()
+        """Stop the boot jobs and let go of the host; instances, bridges and rules stay and
+        keep serving, and the next start adopts them."""
+        try:
+            self._compute.close()
+        finally:
+            self._network.close()

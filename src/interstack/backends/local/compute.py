@@ -41,15 +41,19 @@ log = logging.getLogger(__name__)
 S = ServerStatus
 
 
-class PlugPort(Protocol):
-    """The networking seam: plug a realized port into a server's network namespace.
+class ServerPorts(Protocol):
+    """The networking seam: realized ports plugged into a server's network namespace.
 
-    The local backend's network driver provides it. Called on every boot for each port in
-    ``ServerSpec.ports`` in order (``eth0``, ``eth1``...), so it must be idempotent; the netns
-    and everything plugged into it go away when the server is deleted.
+    The local backend's network driver provides it. ``plug_port`` is called on every boot for
+    each port in ``ServerSpec.ports`` in order (``eth0``, ``eth1``...), so it must be idempotent.
+    ``unplug_port`` is called for each of them when the server is deleted, before its namespace
+    goes: the port's host end is gone once the call returns (deleting a namespace removes its
+    veths only when the kernel gets round to it), so Neutron can delete the port at once.
     """
 
-    def __call__(self, port: NativeRef, netns_path: Path, ifname: str) -> None: ...
+    def plug_port(self, port: NativeRef, netns_path: Path, ifname: str) -> None: ...
+
+    def unplug_port(self, port: NativeRef) -> None: ...
 
 
 #: phase -> what get_server reports (booting phases report the record's ``booting_as``)
@@ -95,13 +99,13 @@ class LocalCompute(ComputeDriver):
         data_dir: Path,
         settings: LocalSettings,
         images: LocalImages,
-        plug_port: PlugPort | None = None,
+        ports: ServerPorts | None = None,
     ) -> None:
         self.instances_dir = data_dir / "instances"
         self.runc_root = data_dir / "runc"
         self.settings = settings
         self.images = images
-        self.plug_port = plug_port
+        self.ports = ports
         self.supervisor = SupervisorClient(data_dir)
         self._jobs: ThreadPoolExecutor | None = None
         self._locks: dict[str, threading.Lock] = {}
@@ -202,9 +206,9 @@ class LocalCompute(ComputeDriver):
                     user_data=record.user_data,
                 )
                 instance.ensure_netns()
-                if self.plug_port is not None:
+                if self.ports is not None:
                     for index, port in enumerate(record.ports):
-                        self.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
+                        self.ports.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
                 instance.write_bundle(record, self.settings.pids_limit)
                 instance.teardown()  # a leftover from a crash or a host reboot
                 instance.mount_root(image_root)
@@ -297,7 +301,12 @@ class LocalCompute(ComputeDriver):
         except NotFound:
             return
         with self._lock(ref):
+            record = instance.load()
             instance.record_path.unlink(missing_ok=True)  # jobs in flight see it gone
+            instance.teardown()
+            if self.ports is not None and record is not None:
+                for port in record.ports:
+                    self.ports.unplug_port(NativeRef(port))
             instance.destroy()
 
     def power_action(self, ref: NativeRef, action: PowerAction) -> ServerInfo:

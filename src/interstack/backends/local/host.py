@@ -17,8 +17,10 @@ from interstack.errors import BackendError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 TINI = Path("/usr/bin/tini-static")
-#: the tools an instance needs on the host (Debian packages runc, tini, iproute2)
-REQUIRED_TOOLS = ("runc", "ip", "mount", "umount", "tar")
+#: the tools instances and their networks need on the host (Debian packages runc, tini,
+#: iproute2, nftables, dnsmasq-base)
+REQUIRED_TOOLS = ("runc", "ip", "mount", "umount", "tar", "nft", "dnsmasq")
+BR_NETFILTER = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 
 
 class CgroupMode(StrEnum):
@@ -44,6 +46,8 @@ def unavailable_reason() -> str | None:
         return f"missing {TINI} (Debian package tini)"
     if not Path("/proc/self/ns/pid").exists():
         return "the kernel has no PID namespaces"
+    if not BR_NETFILTER.exists():
+        return "the kernel has no br_netfilter: security groups could not filter bridged traffic"
     return None
 
 

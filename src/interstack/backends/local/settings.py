@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from interstack.backends.local.network.driver import DEFAULT_EXTERNAL_CIDR
 from interstack.config import ConfigError
 
 
@@ -19,6 +21,7 @@ class LocalSettings(BaseModel):
       apt_sources: /etc/apt/sources.list.d/debian.sources  # what the image build installs from
       pids_limit: 1024                                # processes per instance
       stop_timeout_seconds: 10                        # a soft stop or reboot, then SIGKILL
+      external_cidr: 172.24.4.0/24                    # floating IPs, reachable from the host
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -32,6 +35,19 @@ class LocalSettings(BaseModel):
     stop_timeout_seconds: float = Field(default=10.0, ge=0)
     #: boot jobs running at once (image preparation and instance start)
     boot_workers: int = Field(default=4, gt=0)
+    #: the external network: the host's address on it, routers' gateways and floating IPs
+    external_cidr: str = DEFAULT_EXTERNAL_CIDR
+
+    @field_validator("external_cidr")
+    @classmethod
+    def _ipv4_network(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IPv4 network such as 172.24.4.0/24") from exc
+        if network.num_addresses < 8:
+            raise ValueError(f"{value} is too small for a router and floating IPs")
+        return str(network)
 
     @classmethod
     def parse(cls, region: str, raw: Mapping[str, Any]) -> LocalSettings:

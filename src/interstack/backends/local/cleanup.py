@@ -1,0 +1,53 @@
+"""``interstack cleanup``: take everything the local backend put on the host off it again.
+
+Instances of the given regions are stopped (runc state, root mounts, their network namespaces)
+and every network artifact on the host goes (:func:`.network.cleanup`: bridges, veths, router
+and DHCP namespaces with their dnsmasqs, the nft tables). What describes the cloud stays in the
+data directories: servers' disks and records, the network state. A gateway started afterwards
+builds the networks again and boots the servers that were running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from interstack.backends.local.host import run
+from interstack.backends.local.instances import REF_PREFIX, Instance
+from interstack.backends.local.network import cleanup as network_cleanup
+from interstack.backends.local.network.hostlock import HostLock
+from interstack.errors import BackendUnavailable
+
+
+def stop_instances(data_dir: Path) -> list[str]:
+    """Stop every instance of the local region whose data directory is ``data_dir`` and remove
+    its network namespace; the refs of the instances found."""
+    instances_dir = data_dir / "instances"
+    if not instances_dir.is_dir():
+        return []
+    found = []
+    for directory in sorted(instances_dir.iterdir()):
+        if not directory.name.startswith(REF_PREFIX):
+            continue
+        instance = Instance(instances_dir, data_dir / "runc", directory.name)
+        instance.teardown()
+        if instance.netns_path.exists():
+            run(["ip", "netns", "delete", instance.netns_name], what="delete a network namespace")
+        found.append(directory.name)
+    return found
+
+
+def cleanup_host(data_dirs: Iterable[Path], *, lock_wait: float) -> list[str]:
+    """Stop the instances of these regions, then remove every network artifact on the host.
+    Refuses (``BackendUnavailable``) while a gateway's network driver holds the host."""
+    if os.geteuid() != 0:
+        raise BackendUnavailable("cleaning up the local backend's host artifacts needs root")
+    lock = HostLock()
+    lock.acquire(lock_wait)
+    try:
+        stopped = [ref for data_dir in data_dirs for ref in stop_instances(data_dir)]
+        network_cleanup(lock_wait=lock_wait)
+    finally:
+        lock.release()
+    return stopped
