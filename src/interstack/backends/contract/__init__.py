@@ -50,6 +50,14 @@ from interstack.backends.contract.compute import (
     ServerSpec,
     ServerStatus,
 )
+from interstack.backends.contract.metadata import (
+    METADATA_ADDRESS,
+    METADATA_NETWORK_HEADER,
+    METADATA_PORT,
+    METADATA_SOCKET,
+    METADATA_SOURCE_HEADER,
+    metadata_socket,
+)
 from interstack.backends.contract.network import (
     AddressPair,
     FixedIp,
@@ -77,6 +85,11 @@ from interstack.backends.contract.storage import (
 )
 
 __all__ = [
+    "METADATA_ADDRESS",
+    "METADATA_NETWORK_HEADER",
+    "METADATA_PORT",
+    "METADATA_SOCKET",
+    "METADATA_SOURCE_HEADER",
     "AddressPair",
     "AttachmentInfo",
     "Backend",
@@ -110,4 +123,5 @@ __all__ = [
     "VolumeInfo",
     "VolumeSpec",
     "VolumeStatus",
+    "metadata_socket",
 ]

@@ -39,6 +39,8 @@ class Capabilities:
     object_store: bool = False
     #: servers are reachable over SSH from the gateway host (real guests, not simulated ones)
     ssh_reachable: bool = False
+    #: instances read their metadata from the gateway's metadata service (see ``metadata.py``)
+    metadata_service: bool = False
 
     def names(self) -> frozenset[str]:
         """The names of the flags that are set."""

@@ -11,6 +11,7 @@ from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.server_actions import ServerActions
 from interstack.services.compute.server_groups import ServerGroupService
 from interstack.services.compute.server_metadata import ServerMetadata
+from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.server_tasks import ServerTasks
 from interstack.services.compute.servers import ServerService
 from interstack.services.interfaces import BootImages, ServerNetworking, ServerSnapshots
@@ -33,6 +34,8 @@ class ComputeServices:
     #: the handlers of the server task kinds, for the app's task handler table
     server_tasks: ServerTasks
     server_groups: ServerGroupService
+    #: what guests post to the metadata service (``os-server-password``)
+    passwords: ServerPasswords
 
     @classmethod
     def build(
@@ -59,6 +62,7 @@ class ComputeServices:
             server_metadata=ServerMetadata(db, quotas),
             server_tasks=ServerTasks(db, regions, networking, snapshots),
             server_groups=ServerGroupService(db, quotas),
+            passwords=ServerPasswords(db),
         )
 
     def bootstrap(self) -> None:

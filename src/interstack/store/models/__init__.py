@@ -13,6 +13,7 @@ from interstack.store.models.compute import (
     QuotaLimit,
     Server,
     ServerGroup,
+    ServerPassword,
 )
 from interstack.store.models.identity import (
     ApplicationCredential,
@@ -68,6 +69,7 @@ __all__ = [
     "SecurityGroupRule",
     "Server",
     "ServerGroup",
+    "ServerPassword",
     "SimResource",
     "StoredObject",
     "Subnet",

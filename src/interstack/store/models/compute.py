@@ -135,3 +135,14 @@ class ServerGroup(Base):
     rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
     members: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ServerPassword(Base):
+    """The password a server's guest posted to the metadata service (encrypted by the guest
+    with the keypair's public key, as Nova's ``os-server-password`` hands it out)."""
+
+    __tablename__ = "compute_server_passwords"
+
+    server_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,176 @@
+"""Which instance is calling: (region, network, source address) -> port -> server.
+
+The metadata service never trusts anything the guest says about itself. The backend's proxy
+on the instance's network tells which network the request arrived on and from which address;
+anti-spoofing on the host guarantees that a port sends only from its own fixed addresses, and a
+fixed address is unique on its network, so the pair names exactly one port, and that port's
+``device_id`` names the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interstack.services.metadata.records import (
+    FixedAddress,
+    Instance,
+    InstanceKey,
+    InstancePort,
+    SubnetFacts,
+)
+from interstack.store import Database
+from interstack.store.models import FloatingIp, IpAllocation, Keypair, Network, Port, Subnet
+from interstack.store.models import Server as ServerRow
+
+#: the ``device_owner`` prefix of a server's ports (``compute:<availability zone>``)
+COMPUTE_OWNER = "compute:"
+_HOSTNAME_SEPARATORS = re.compile(r"[ _.]+")
+_NOT_IN_HOSTNAME = re.compile(r"[^a-z0-9-]+")
+
+
+def hostname_for(name: str) -> str:
+    """A host name (one RFC 1123 label) from a server's display name, as Nova derives one."""
+    label = _NOT_IN_HOSTNAME.sub("", _HOSTNAME_SEPARATORS.sub("-", name.lower()))
+    return label.strip("-")[:63].strip("-") or "server"
+
+
+def _user_data(stored: str | None) -> bytes | None:
+    if stored is None:
+        return None
+    try:
+        return base64.b64decode(stored, validate=True)
+    except (binascii.Error, ValueError):  # checked at create: only a corrupted row gets here
+        return None
+
+
+class InstanceLookup:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def by_address(self, region: str, network_id: str, address: str) -> Instance | None:
+        """The server whose port on ``network_id`` holds fixed address ``address``, if any."""
+        with self.db.session() as session:
+            port = session.scalars(
+                select(Port)
+                .join(IpAllocation, IpAllocation.port_id == Port.id)
+                .where(
+                    Port.region == region,
+                    Port.network_id == network_id,
+                    IpAllocation.network_id == network_id,
+                    IpAllocation.ip_address == address,
+                )
+            ).first()
+            if port is None or not port.device_owner.startswith(COMPUTE_OWNER):
+                return None
+            server = session.get(ServerRow, port.device_id)
+            if server is None or server.region != region or server.deleted_at is not None:
+                return None
+            return self._instance(session, server, requester=address)
+
+    def by_server(self, region: str, server_id: str) -> Instance | None:
+        """The same view for a server known by id (what a config drive holds)."""
+        with self.db.session() as session:
+            server = session.get(ServerRow, server_id)
+            if server is None or server.region != region or server.deleted_at is not None:
+                return None
+            return self._instance(session, server)
+
+    def _instance(self, session: Session, server: ServerRow, requester: str = "") -> Instance:
+        flavor = server.flavor or {}
+        return Instance(
+            id=server.id,
+            name=server.name,
+            hostname=hostname_for(server.name),
+            region=server.region,
+            project_id=server.project_id,
+            availability_zone=server.availability_zone,
+            metadata={str(k): str(v) for k, v in (server.metadata_items or {}).items()},
+            launch_index=server.launch_index,
+            reservation_id=server.reservation_id,
+            image_id=server.image_id,
+            flavor_name=str(flavor.get("original_name") or flavor.get("name") or ""),
+            user_data=_user_data(server.user_data),
+            key=self._key(session, server),
+            security_groups=tuple(str(g) for g in server.security_groups or ()),
+            ports=self._ports(session, server),
+            created_at=server.created_at,
+            requester=requester,
+        )
+
+    def _key(self, session: Session, server: ServerRow) -> InstanceKey | None:
+        if not server.key_name or not server.key_data:
+            return None
+        keypair = session.get(Keypair, (server.user_id, server.key_name))
+        # the server keeps the key it booted with, even if the keypair was deleted since
+        key_type = keypair.type if keypair is not None else "ssh"
+        return InstanceKey(name=server.key_name, type=key_type, public_key=server.key_data)
+
+    def _ports(self, session: Session, server: ServerRow) -> tuple[InstancePort, ...]:
+        ports = session.scalars(
+            select(Port)
+            .where(Port.region == server.region, Port.device_id == server.id)
+            .order_by(Port.created_at, Port.id)
+        ).all()
+        if not ports:
+            return ()
+        port_ids = [p.id for p in ports]
+        allocations = session.scalars(
+            select(IpAllocation)
+            .where(IpAllocation.port_id.in_(port_ids))
+            .order_by(IpAllocation.position, IpAllocation.id)
+        ).all()
+        subnets = _subnets(session, sorted({a.subnet_id for a in allocations}))
+        network_ids = sorted({p.network_id for p in ports})
+        mtus = {
+            network_id: mtu
+            for network_id, mtu in session.execute(
+                select(Network.id, Network.mtu).where(Network.id.in_(network_ids))
+            ).tuples()
+        }
+        floating: dict[str, list[str]] = {}
+        for fip in session.scalars(
+            select(FloatingIp)
+            .where(FloatingIp.port_id.in_(port_ids))
+            .order_by(FloatingIp.floating_ip_address)
+        ):
+            floating.setdefault(str(fip.port_id), []).append(fip.floating_ip_address)
+        return tuple(
+            InstancePort(
+                id=port.id,
+                network_id=port.network_id,
+                mac_address=port.mac_address,
+                mtu=mtus.get(port.network_id, 1500),
+                fixed=tuple(
+                    FixedAddress(a.ip_address, subnets[a.subnet_id])
+                    for a in allocations
+                    if a.port_id == port.id and a.subnet_id in subnets
+                ),
+                floating=tuple(floating.get(port.id, ())),
+            )
+            for port in ports
+        )
+
+
+def _subnets(session: Session, subnet_ids: Sequence[str]) -> dict[str, SubnetFacts]:
+    found: dict[str, SubnetFacts] = {}
+    for row in session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids))):
+        found[row.id] = SubnetFacts(
+            id=row.id,
+            cidr=row.cidr,
+            ip_version=row.ip_version,
+            gateway_ip=row.gateway_ip,
+            dhcp=row.enable_dhcp,
+            dns_nameservers=tuple(str(d) for d in row.dns_nameservers or ()),
+            host_routes=tuple(
+                (str(r.get("destination", "")), str(r.get("nexthop", "")))
+                for r in row.host_routes or ()
+                if isinstance(r, dict)
+            ),
+        )
+    return found
