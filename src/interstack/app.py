@@ -29,7 +29,10 @@ from interstack.api.middleware import RequestIdMiddleware
 from interstack.api.network import routes as network_routes
 from interstack.api.object import routes as object_routes
 from interstack.api.regional import register_faults
+from interstack.backends.contract import metadata_socket
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
+from interstack.metadata.app import create_metadata_app
+from interstack.metadata.server import MetadataServers
 from interstack.services.catalog import Catalog
 from interstack.services.compute.bundle import ComputeServices
 from interstack.services.container import Services
@@ -46,6 +49,7 @@ from interstack.services.image.data import ImageDataService
 from interstack.services.image.for_compute import ComputeImages
 from interstack.services.image.images import ImageService
 from interstack.services.image.members import MemberService
+from interstack.services.metadata.lookup import InstanceLookup
 from interstack.services.network.service import NetworkServices
 from interstack.services.object.service import ObjectStorage
 from interstack.services.regions import Regions
@@ -144,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
     # the explicit table of task kinds -> handlers; compute, volume... services add theirs
     task_handlers: dict[str, TaskHandler] = {**compute.server_tasks.handlers()}
     runner = TaskRunner(db, task_handlers, workers=settings.task_workers)
+    metadata = _metadata_servers(backends, InstanceLookup(db), compute)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -151,9 +156,11 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             await run_in_threadpool(runner.start)
             try:
+                await metadata.start()
                 async with _sweeping(services.object_storage):
                     yield
             finally:
+                await metadata.stop()
                 await run_in_threadpool(runner.stop)  # stop claiming, finish running steps, join
         finally:
             await run_in_threadpool(backends.close)
@@ -166,6 +173,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.task_runner = runner
     _serve_apis(app, region_names, settings.base_url)
     return app
+
+
+def _metadata_servers(
+    backends: Regions, lookup: InstanceLookup, compute: ComputeServices
+) -> MetadataServers:
+    """The metadata service of every region whose instances read theirs from the gateway."""
+    return MetadataServers(
+        {
+            metadata_socket(backends.backend(name)): create_metadata_app(
+                name, lookup, compute.passwords
+            )
+            for name in backends.names
+            if backends.capabilities(name).metadata_service
+        }
+    )
 
 
 def _serve_apis(app: FastAPI, region_names: list[str], base_url: str) -> None:

@@ -56,6 +56,9 @@ FULL_CAPABILITIES = Capabilities(
     images=True,
     object_store=True,
     ssh_reachable=False,
+    # its servers have ports, so the gateway's metadata service answers for them (guests are
+    # simulated: tests speak to the service's socket as a backend's proxy would)
+    metadata_service=True,
 )
 
 
