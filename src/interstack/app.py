@@ -49,7 +49,9 @@ from interstack.services.image.data import ImageDataService
 from interstack.services.image.for_compute import ComputeImages
 from interstack.services.image.images import ImageService
 from interstack.services.image.members import MemberService
+from interstack.services.image.provided import ProvidedImages
 from interstack.services.metadata.lookup import InstanceLookup
+from interstack.services.network.external import ExternalNetworks
 from interstack.services.network.service import NetworkServices
 from interstack.services.object.service import ObjectStorage
 from interstack.services.regions import Regions
@@ -108,6 +110,9 @@ def create_app(settings: Settings) -> FastAPI:
     assignments = AssignmentService(db)
     tasks = TaskQueue(db)
     network = NetworkServices.build(db, backends)
+    external = ExternalNetworks(
+        db, backends, network.networks, network.subnets, boot.admin_project_id
+    )
     images = ImageService(db, backends)
     image_data = ImageDataService(images, settings.image_size_cap_bytes)
     compute_images = ComputeImages(image_data)
@@ -154,6 +159,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(backends.start)
         try:
+            await run_in_threadpool(external.ensure)
+            await run_in_threadpool(ProvidedImages(db, backends, boot.admin_project_id).ensure)
             await run_in_threadpool(runner.start)
             try:
                 await metadata.start()

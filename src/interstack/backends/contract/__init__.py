@@ -60,6 +60,7 @@ from interstack.backends.contract.metadata import (
 )
 from interstack.backends.contract.network import (
     AddressPair,
+    ExternalNetworkSpec,
     FixedIp,
     FloatingIpInfo,
     NetworkDriver,
@@ -77,6 +78,7 @@ from interstack.backends.contract.storage import (
     BlockStorageDriver,
     ImageDriver,
     ImageInfo,
+    ProvidedImage,
     SnapshotInfo,
     SnapshotSpec,
     VolumeInfo,
@@ -98,6 +100,7 @@ __all__ = [
     "ByteStream",
     "Capabilities",
     "ComputeDriver",
+    "ExternalNetworkSpec",
     "FixedIp",
     "FlavorSpec",
     "FloatingIpInfo",
@@ -110,6 +113,7 @@ __all__ = [
     "ObjectStoreDriver",
     "PortSpec",
     "PowerAction",
+    "ProvidedImage",
     "RouterSpec",
     "RuleDirection",
     "SecurityGroupRule",

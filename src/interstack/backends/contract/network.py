@@ -104,6 +104,19 @@ class FloatingIpInfo:
     port: NativeRef | None = None
 
 
+@dataclass(frozen=True)
+class ExternalNetworkSpec:
+    """The cloud's own external network (where floating IPs and routers' gateways live), for
+    the gateway to show in Neutron as ``router:external``."""
+
+    name: str
+    cidr: str
+    gateway_ip: str | None
+    #: the addresses the gateway's IPAM may hand out (routers' gateway ports); the cloud keeps
+    #: the rest of the range for what it allocates itself (floating IPs)
+    allocation_pool: tuple[str, str]
+
+
 class NetworkDriver(abc.ABC):
     """Realizes networks, subnets, ports, routers, floating IPs and security groups.
 
@@ -112,6 +125,11 @@ class NetworkDriver(abc.ABC):
     use in the cloud (a network with ports) raises ``Conflict``; the services layer checks its
     own model first, so that is a consistency error worth reporting, not a user error.
     """
+
+    def external_network(self) -> ExternalNetworkSpec | None:
+        """The external network the cloud brings, if it has one (none by default: an operator
+        creates external networks through Neutron)."""
+        return None
 
     @abc.abstractmethod
     def create_network(self, spec: NetworkSpec) -> NativeRef:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from interstack.backends.contract.common import ByteStream, NativeRef
@@ -124,8 +124,24 @@ class ImageInfo:
     sha256: str
 
 
+@dataclass(frozen=True)
+class ProvidedImage:
+    """An image the cloud brings (built or downloaded on first use), for the gateway to list
+    in Glance as a public image whose data is ``ref``."""
+
+    name: str
+    ref: NativeRef
+    disk_format: str
+    container_format: str
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
 class ImageDriver(abc.ABC):
     """Image data, kept where the backend boots servers from it."""
+
+    def provided_images(self) -> tuple[ProvidedImage, ...]:
+        """The images the cloud brings (none by default: images are uploaded to Glance)."""
+        return ()
 
     @abc.abstractmethod
     def store_image(self, gateway_id: str, data: Iterable[bytes]) -> ImageInfo:

@@ -22,7 +22,13 @@ import threading
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 
-from interstack.backends.contract import ByteStream, ImageDriver, ImageInfo, NativeRef
+from interstack.backends.contract import (
+    ByteStream,
+    ImageDriver,
+    ImageInfo,
+    NativeRef,
+    ProvidedImage,
+)
 from interstack.backends.contract.files import open_stream, write_atomically
 from interstack.backends.local.host import last_line, run
 from interstack.backends.local.imagebuild import (
@@ -221,6 +227,19 @@ class LocalImages(ImageDriver):
                 shutil.rmtree(target.parent, ignore_errors=True)
                 raise
         return ImageInfo(ref=ref, gateway_id=gateway_id, size=written.size, sha256=written.sha256)
+
+    def provided_images(self) -> tuple[ProvidedImage, ...]:
+        """The built-in images, built on first boot; their data is a root tarball."""
+        return tuple(
+            ProvidedImage(
+                name=name,
+                ref=builtin_ref(name),
+                disk_format="raw",
+                container_format="bare",
+                properties={"os_distro": "debian", "os_version": name.rsplit("-", 1)[-1]},
+            )
+            for name in sorted(BUILT_IMAGES)
+        )
 
     def open_image(self, ref: NativeRef) -> ByteStream:
         if ref.startswith(BUILTIN_PREFIX):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from interstack.backends.contract import (
+    ExternalNetworkSpec,
     FloatingIpInfo,
     NativeRef,
     NetworkDriver,
@@ -63,6 +64,8 @@ from interstack.backends.local.network.state import (
 from interstack.errors import BadRequest, Conflict, NotFound
 
 DEFAULT_EXTERNAL_CIDR = "172.24.4.0/24"
+#: the name the external network has in Neutron (as on a freshly installed OpenStack)
+EXTERNAL_NETWORK_NAME = "public"
 _Record = TypeVar("_Record")
 
 
@@ -154,6 +157,15 @@ class LocalNetwork(NetworkDriver):
         return found
 
     # -- networks and subnets ----------------------------------------------------------------
+
+    def external_network(self) -> ExternalNetworkSpec:
+        """The floating range on the host's external bridge, with the host as its gateway."""
+        return ExternalNetworkSpec(
+            name=EXTERNAL_NETWORK_NAME,
+            cidr=str(self.external.network),
+            gateway_ip=self.external.host_address,
+            allocation_pool=self.external.ipam_pool,
+        )
 
     def create_network(self, spec: NetworkSpec) -> NativeRef:
         ref = names.ref(names.NETWORK, spec.gateway_id)

@@ -40,12 +40,27 @@ class ExternalNetwork:
         """``address`` with the range's prefix length, as an interface address."""
         return f"{address}/{self.network.prefixlen}"
 
+    @property
+    def _middle(self) -> int:
+        return int(self.network.network_address) + self.network.num_addresses // 2
+
     def free_address(self, used: set[str]) -> str:
+        """A free address of the lower half of the range: the driver's own (routers'
+        gateways, DHCP uplinks, floating IPs)."""
         taken = used | {self.host_address}
         for address in self.network.hosts():
+            if int(address) >= self._middle:
+                break
             if str(address) not in taken:
                 return str(address)
         raise BackendError(f"no free address left on the external network {self.cidr}")
+
+    @property
+    def ipam_pool(self) -> tuple[str, str]:
+        """The upper half of the range, left to the gateway's IPAM (Neutron's records of
+        routers' gateway ports), so that the two never hand out one address twice."""
+        last = self.network.broadcast_address - 1
+        return str(ipaddress.ip_address(self._middle)), str(last)
 
 
 def assert_br_netfilter() -> None:
