@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from interstack.backends.contract import (
     ObjectInfo,
     ObjectStoreDriver,
 )
-from interstack.backends.contract.files import open_stream, write_atomically
+from interstack.backends.contract.objectfiles import ObjectFiles
 from interstack.backends.sim.settings import SimOperation, SimSettings
 from interstack.backends.sim.state import Kind, SimState, ref
 from interstack.errors import BackendError, Conflict, NotFound, NotSupported
@@ -40,7 +39,7 @@ class SimObjectStore(ObjectStoreDriver):
         self.state = state
         self.settings = settings
         self.capabilities = capabilities
-        self.root = root
+        self.files = ObjectFiles(root, settings.chunk_size)
         self._names = threading.Lock()  # one row per container/object name in this process
 
     def _require(self) -> None:
@@ -75,9 +74,8 @@ class SimObjectStore(ObjectStoreDriver):
         fault = self.settings.fault(SimOperation.PUT_OBJECT, name)
         if fault is not None:
             raise BackendError(f"storing object {name} failed: {fault}")
-        file_name = f"{uuid.uuid4().hex}.obj"
-        path = self.root / container / file_name
-        written = write_atomically(path, data)
+        stored = self.files.write(container, data)
+        written = stored.written
         stale: str | None = None
         try:
             with self._names, self.state.session() as session:
@@ -86,7 +84,7 @@ class SimObjectStore(ObjectStoreDriver):
                     "size": written.size,
                     "md5": written.md5,
                     "content_type": content_type,
-                    "file": file_name,
+                    "file": stored.name,
                 }
                 rows = self.state.children(session, Kind.OBJECT, container, name=name)
                 if rows:
@@ -105,10 +103,10 @@ class SimObjectStore(ObjectStoreDriver):
                     )
                 info = _info(row)
         except BaseException:
-            path.unlink(missing_ok=True)
+            self.files.discard(container, stored.name)
             raise
         if stale is not None:
-            (self.root / container / stale).unlink(missing_ok=True)
+            self.files.discard(container, stale)
         return info
 
     def _row(self, container: NativeRef, name: str) -> SimResource:
@@ -125,23 +123,19 @@ class SimObjectStore(ObjectStoreDriver):
 
     def get_object(self, container: NativeRef, name: str) -> tuple[ObjectInfo, ByteStream]:
         self._require()
-        for _ in range(3):  # a concurrent put may replace the file between the read and the open
+
+        def lookup() -> tuple[ObjectInfo, str]:
             row = self._row(container, name)
-            try:
-                stream = open_stream(
-                    self.root / container / row.data["file"], self.settings.chunk_size
-                )
-            except FileNotFoundError:
-                continue
-            return _info(row), stream
-        raise BackendError(f"object {name} keeps changing; try again")
+            return _info(row), str(row.data["file"])
+
+        return self.files.read(container, name, lookup)
 
     def delete_object(self, container: NativeRef, name: str) -> None:
         self._require()
         with self._names, self.state.session() as session:
             rows = self.state.children(session, Kind.OBJECT, container, name=name)
             for row in rows:
-                (self.root / container / row.data["file"]).unlink(missing_ok=True)
+                self.files.discard(container, row.data["file"])
                 session.delete(row)
 
     def list_objects(
