@@ -16,11 +16,9 @@ from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.host import unavailable_reason
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.network import LocalNetwork
+from interstack.backends.local.objects import LocalObjectStore
 from interstack.backends.local.settings import LocalSettings, image_cache_for
-from interstack.backends.local.unsupported import (
-    UnsupportedBlockStorage,
-    UnsupportedObjectStore,
-)
+from interstack.backends.local.unsupported import UnsupportedBlockStorage
 from interstack.errors import BackendUnavailable
 
 CAPABILITIES = Capabilities(
@@ -33,6 +31,7 @@ CAPABILITIES = Capabilities(
     floating_ips=True,
     security_groups=True,
     ssh_reachable=True,
+    object_store=True,
 )
 
 #: how long a starting backend waits for another process's network driver to let go of the host
@@ -57,6 +56,7 @@ class LocalBackend(Backend):
             lock_wait=NETWORK_LOCK_WAIT_SECONDS,
         )
         self._compute = LocalCompute(data_dir, self.settings, self._image, self._network)
+        self._object_store = LocalObjectStore(data_dir / "objects")
         self._capabilities = CAPABILITIES
 
     @property
@@ -86,7 +86,7 @@ class LocalBackend(Backend):
 
     @property
     def object_store(self) -> ObjectStoreDriver:
-        return UnsupportedObjectStore()
+        return self._object_store
 
     def start(self) -> None:
         """Check the host, bring networking back to its saved state, then adopt instances

@@ -1,18 +1,16 @@
 """Drivers for the domains the local backend does not serve (yet): every call is ``NotSupported``.
 
-Volumes and object storage follow later. The capabilities say so, and the services layer
+Volumes follow later. The capabilities say so, and the services layer
 never calls these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import NoReturn
 
 from interstack.backends.contract import (
     BlockStorageDriver,
     NativeRef,
-    ObjectStoreDriver,
     SnapshotSpec,
     VolumeSpec,
 )
@@ -51,32 +49,3 @@ class UnsupportedBlockStorage(BlockStorageDriver):
 
     def detach_volume(self, volume: NativeRef, server: NativeRef) -> NoReturn:
         _unsupported("volumes")
-
-
-class UnsupportedObjectStore(ObjectStoreDriver):
-    """Every method raises ``NotSupported``."""
-
-    def create_container(self, account: str, name: str) -> NoReturn:
-        _unsupported("object storage")
-
-    def delete_container(self, ref: NativeRef) -> NoReturn:
-        _unsupported("object storage")
-
-    def put_object(
-        self, container: NativeRef, name: str, data: Iterable[bytes], content_type: str
-    ) -> NoReturn:
-        _unsupported("object storage")
-
-    def head_object(self, container: NativeRef, name: str) -> NoReturn:
-        _unsupported("object storage")
-
-    def get_object(self, container: NativeRef, name: str) -> NoReturn:
-        _unsupported("object storage")
-
-    def delete_object(self, container: NativeRef, name: str) -> NoReturn:
-        _unsupported("object storage")
-
-    def list_objects(
-        self, container: NativeRef, prefix: str = "", marker: str = "", limit: int = 10000
-    ) -> NoReturn:
-        _unsupported("object storage")
