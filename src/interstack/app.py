@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -30,6 +30,7 @@ from interstack.api.network import routes as network_routes
 from interstack.api.object import routes as object_routes
 from interstack.api.regional import register_faults
 from interstack.backends.contract import metadata_socket
+from interstack.backends.local.host import unavailable_reason
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.metadata.app import create_metadata_app
 from interstack.metadata.server import MetadataServers
@@ -61,10 +62,18 @@ from interstack.store import Database
 log = logging.getLogger(__name__)
 
 
-def effective_regions(settings: Settings) -> list[RegionConfig]:
-    """The configured regions, or one ``RegionOne`` on the best embedded backend."""
+def effective_regions(
+    settings: Settings, local_unavailable: Callable[[], str | None] | None = None
+) -> list[RegionConfig]:
+    """The configured regions, or one ``RegionOne`` on the best embedded backend: ``local`` when
+    this host can run it (``local_unavailable`` says why not; the host check by default), else
+    ``sim``, with the reason logged."""
     if settings.regions:
         return list(settings.regions)
+    reason = (local_unavailable or unavailable_reason)()
+    if reason is None:
+        return [RegionConfig(name=DEFAULT_REGION, backend="local")]
+    log.warning("region %s simulates its cloud (backend sim): %s", DEFAULT_REGION, reason)
     return [RegionConfig(name=DEFAULT_REGION, backend="sim")]
 
 

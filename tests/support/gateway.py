@@ -16,6 +16,7 @@ import httpx
 import yaml
 
 BIN_DIR = Path(sys.executable).parent
+SIM_REGION = {"name": "RegionOne", "backend": "sim"}
 
 
 def free_port() -> int:
@@ -34,10 +35,11 @@ class ServedGateway:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config_file: Path | None = None
-        if config is not None:
-            self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
-            self.config_file.write_text(yaml.safe_dump(config))
+        # a config without regions gets a sim one: the default region would be the local
+        # backend on a host that can run it, and API tests want the fast simulated cloud
+        config = {"regions": [SIM_REGION], **(config or {})}
+        self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
+        self.config_file.write_text(yaml.safe_dump(config))
         self.log_file = data_dir.parent / f"{data_dir.name}-serve.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -62,9 +64,7 @@ class ServedGateway:
             "--port",
             str(self.port),
         ]
-        if self.config_file is not None:
-            cmd += ["--config", str(self.config_file)]
-        return cmd
+        return [*cmd, "--config", str(self.config_file)]
 
     def start(self, timeout: float = 60.0) -> ServedGateway:
         log = self.log_file.open("ab")

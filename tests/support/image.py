@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from interstack.app import create_app
-from interstack.config import Settings
+from interstack.config import RegionConfig, Settings
 from interstack.services.container import Services
 from interstack.services.context import RequestContext
 from tests.support.gateway import ServedGateway
@@ -78,7 +78,9 @@ def caller(project_id: str, *roles: str) -> RequestContext:
 @contextmanager
 def started_services(data_dir: Path) -> Iterator[Services]:
     """The services of an app on ``data_dir`` with its region backends started."""
-    app = create_app(Settings(data_dir=data_dir))
+    app = create_app(
+        Settings(data_dir=data_dir, regions=[RegionConfig(name="RegionOne", backend="sim")])
+    )
     services: Services = app.state.services
     services.regions.start()
     try:

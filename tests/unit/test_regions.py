@@ -17,7 +17,9 @@ from interstack.services.tasks import TaskStatus
 
 
 def settings(tmp_path: Path, *regions: RegionConfig) -> Settings:
-    return Settings(data_dir=tmp_path / "data", regions=list(regions))
+    """Settings with these regions (one sim ``RegionOne`` if none are given)."""
+    chosen = list(regions) or [RegionConfig(name="RegionOne", backend="sim")]
+    return Settings(data_dir=tmp_path / "data", regions=chosen)
 
 
 def test_each_region_gets_its_configured_backend(tmp_path: Path) -> None:
