@@ -39,9 +39,39 @@ def compute_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
     served.stop()
 
 
-def upload_image(gateway: ServedGateway, admin: httpx.Client, image_id: str, name: str) -> None:
+#: a sim region without the capabilities that only some backends have, to see the faults
+BARE_REGION = "RegionBare"
+BARE_IMAGE = "5e1d2c3b-4a59-4687-9a8b-c0d1e2f3a4b5"
+BARE_SIM = {
+    "regions": [
+        FAST_SIM["regions"][0],
+        {
+            "name": BARE_REGION,
+            "backend": "sim",
+            "settings": {
+                "boot_delay_seconds": 0.2,
+                "without": ["interface_attach", "set_admin_password"],
+            },
+        },
+    ]
+}
+
+
+@pytest.fixture(scope="session")
+def bare_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    """A gateway whose second region cannot hot-plug ports or set guests' passwords."""
+    served = ServedGateway(tmp_path_factory.mktemp("bare") / "data", config=BARE_SIM).start()
+    with client(served, served.token("interstack-admin")) as admin:
+        upload_image(served, admin, BARE_IMAGE, "cirros-bare", region=BARE_REGION)
+    yield served
+    served.stop()
+
+
+def upload_image(
+    gateway: ServedGateway, admin: httpx.Client, image_id: str, name: str, region: str = REGION
+) -> None:
     """A small public image, uploaded through Glance so that servers can boot from it."""
-    glance = f"{gateway.url}/{REGION}/image/v2/images"
+    glance = f"{gateway.url}/{region}/image/v2/images"
     created = admin.post(
         glance,
         json={
@@ -77,10 +107,21 @@ def other_member(admin_http: httpx.Client) -> Member:
     return new_member(admin_http)
 
 
-def nova(gateway: ServedGateway, token: str, version: str = "2.79") -> httpx.Client:
+def cli_as(member: Member) -> list[str]:
+    """``openstack`` CLI options that log in as ``member`` instead of the cloud's own user."""
+    return [
+        "--os-username", member.user_name, "--os-password", member.password,
+        "--os-project-name", member.project_name,
+        "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
+    ]  # fmt: skip
+
+
+def nova(
+    gateway: ServedGateway, token: str, version: str = "2.79", region: str = REGION
+) -> httpx.Client:
     """An HTTP client for the region's compute endpoint at one microversion."""
     return httpx.Client(
-        base_url=f"{gateway.url}/{REGION}/compute/v2.1",
+        base_url=f"{gateway.url}/{region}/compute/v2.1",
         headers={"X-Auth-Token": token, "OpenStack-API-Version": f"compute {version}"},
         timeout=30,
     )
@@ -137,6 +178,7 @@ def wait_gone(api: httpx.Client, server_id: str) -> None:
 def boot(api: httpx.Client, name: str, **extra: Any) -> str:
     """Create a server and return its id (not waiting for ACTIVE)."""
     body = {"name": name, "flavorRef": "1", "imageRef": IMAGE, "networks": "none", **extra}
+    body = {k: v for k, v in body.items() if v is not None}
     response = api.post("/servers", json={"server": body})
     assert response.status_code == 202, response.text
     server_id: str = response.json()["server"]["id"]

@@ -19,6 +19,7 @@ from interstack.api.compute import (
     server_actions,
     server_groups,
     server_metadata,
+    server_password,
     servers,
     versions,
 )
@@ -48,6 +49,7 @@ ROUTES: list[Route] = [
     *servers.ROUTES,
     *server_actions.ROUTES,
     *server_metadata.ROUTES,
+    *server_password.ROUTES,
     *quotas.ROUTES,
     *availability_zones.ROUTES,
     *server_groups.ROUTES,

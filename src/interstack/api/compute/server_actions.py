@@ -160,6 +160,13 @@ def console_output(call: ActionCall) -> Response:
     return json_response({"output": output})
 
 
+def change_password(call: ActionCall) -> Response:
+    password = call.body(schemas.ChangePassword).adminPass
+    actions = call.services.compute.server_actions
+    actions.change_password(call.caller, call.region, call.server_id, password)
+    return _accepted()
+
+
 def add_security_group(call: ActionCall) -> Response:
     name = call.body(schemas.SecurityGroup).name
     actions = call.services.compute.server_actions
@@ -191,6 +198,7 @@ ACTIONS: dict[str, Callable[[ActionCall], Response]] = {
     "revertResize": revert_resize,
     "createImage": create_image,
     "os-getConsoleOutput": console_output,
+    "changePassword": change_password,
     "addSecurityGroup": add_security_group,
     "removeSecurityGroup": remove_security_group,
 }

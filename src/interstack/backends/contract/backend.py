@@ -28,6 +28,10 @@ class Capabilities:
     resize: bool = False
     #: a server's disk can be captured as an image (Nova's ``createImage``)
     server_snapshots: bool = False
+    #: ports plug into and out of existing servers (Nova's ``os-interface`` attach/detach)
+    interface_attach: bool = False
+    #: the guest's administrator password can be set while it runs (Nova's ``changePassword``)
+    set_admin_password: bool = False
     networks: bool = False
     floating_ips: bool = False
     security_groups: bool = False

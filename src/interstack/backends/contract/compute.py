@@ -130,6 +130,31 @@ class ComputeDriver(abc.ABC):
         """
         raise NotSupported(f"server {ref}: this backend cannot capture server images")
 
+    def attach_port(self, ref: NativeRef, port: NativeRef) -> None:
+        """Plug a realized port into the server as one more interface (Nova's ``os-interface``).
+
+        The server keeps its state; attaching a port it already has is a no-op. Raises
+        ``NotSupported`` without the ``interface_attach`` capability (the default).
+        """
+        raise NotSupported(f"server {ref}: this backend cannot attach interfaces")
+
+    def detach_port(self, ref: NativeRef, port: NativeRef) -> None:
+        """Unplug the port from the server; the port itself stays (the network driver owns it).
+
+        Detaching a port the server does not have is a no-op. Raises ``NotSupported`` without
+        the ``interface_attach`` capability (the default).
+        """
+        raise NotSupported(f"server {ref}: this backend cannot detach interfaces")
+
+    def set_admin_password(self, ref: NativeRef, password: str) -> None:
+        """Set the password of the guest's administrator account, while the server runs.
+
+        Returns once the guest took it. Raises ``Conflict`` if the guest cannot take it now (no
+        agent answering) and ``NotSupported`` without the ``set_admin_password`` capability
+        (the default). Implementations never log or store the clear text.
+        """
+        raise NotSupported(f"server {ref}: this backend cannot set a guest's password")
+
     @abc.abstractmethod
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:
         """The last ``length`` lines of the server's serial console (all when ``None``).

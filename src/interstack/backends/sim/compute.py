@@ -189,6 +189,35 @@ class SimCompute(ComputeDriver):
         finally:
             source.close()
 
+    def attach_port(self, ref: NativeRef, port: NativeRef) -> None:
+        self._require("interface_attach")
+        with self.state.session() as session:
+            row = self.state.get(session, Kind.SERVER, ref)
+            ports: list[str] = list(row.data.get("ports", []))
+            if port not in ports:
+                row.data = {**row.data, "ports": [*ports, port]}
+                _log(row, f"sim: interface {port} attached")
+
+    def detach_port(self, ref: NativeRef, port: NativeRef) -> None:
+        self._require("interface_attach")
+        with self.state.session() as session:
+            row = self.state.get(session, Kind.SERVER, ref)
+            ports: list[str] = list(row.data.get("ports", []))
+            if port in ports:
+                row.data = {**row.data, "ports": [p for p in ports if p != port]}
+                _log(row, f"sim: interface {port} detached")
+
+    def set_admin_password(self, ref: NativeRef, password: str) -> None:
+        """Accepted while the server runs; the console says so, the password is not kept."""
+        self._require("set_admin_password")
+        with self.state.session() as session:
+            row = self.state.get(session, Kind.SERVER, ref)
+            if row.status != S.ACTIVE or row.pending_status is not None:
+                raise Conflict(
+                    f"server {row.gateway_id} is not running; its guest cannot take a password"
+                )
+            _log(row, "sim: the administrator password was changed")
+
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:
         self._require("console_output")
         with self.state.session() as session:

@@ -49,6 +49,7 @@ class ComputeServices:
         snapshots: ServerSnapshots,
     ) -> ComputeServices:
         quotas = QuotaService(db)
+        passwords = ServerPasswords(db)
         flavors, keypairs = FlavorService(db), KeypairService(db, quotas)
         return cls(
             flavors=flavors,
@@ -60,9 +61,9 @@ class ComputeServices:
                 db, regions, tasks, flavors, keypairs, quotas, images, snapshots
             ),
             server_metadata=ServerMetadata(db, quotas),
-            server_tasks=ServerTasks(db, regions, networking, snapshots),
+            server_tasks=ServerTasks(db, regions, networking, snapshots, passwords),
             server_groups=ServerGroupService(db, quotas),
-            passwords=ServerPasswords(db),
+            passwords=passwords,
         )
 
     def bootstrap(self) -> None:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PowerAction
-from interstack.errors import BadRequest, Conflict, Forbidden, NotFound, QuotaExceeded
+from interstack.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotSupported,
+    QuotaExceeded,
+)
 from interstack.services.compute.boot import (
     check_image_fits,
     decode_user_data,
@@ -359,6 +366,34 @@ class ServerActions:
             return self.images.image_for_boot(ctx, region, image_id)
         except (NotFound, BadRequest):
             return None
+
+    # -- changePassword ----------------------------------------------------------------------
+
+    def change_password(
+        self, ctx: RequestContext, region: str, server_id: str, password: str
+    ) -> None:
+        """Set the guest's administrator password now (Nova waits for the hypervisor too).
+
+        A backend without the ``set_admin_password`` capability answers Nova's 501; the
+        password is passed on and never stored or logged.
+        """
+        with self.db.session() as session:
+            row = visible_row(session, ctx, region, server_id)
+            check_unlocked(ctx, row)
+            check_state("changePassword", row.id, row.vm_state, row.task_state)
+            ref = self._ready(row)
+        try:
+            backend = self.regions.require(region, "set_admin_password")
+        except NotSupported as exc:
+            raise NotSupported(
+                f"Unable to set password on instance: the backend of region {region} cannot "
+                "set a guest's password."
+            ) from exc
+        backend.compute.set_admin_password(ref, password)
+        with self.db.session() as session:
+            row = visible_row(session, ctx, region, server_id)
+            record_action(session, ctx, row, "changePassword")
+            touch(row)
 
     # -- console, security groups ------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from interstack.backends.contract import (
 )
 from interstack.errors import BackendError, NotFound
 from interstack.services.compute.common import finish_action, touch
+from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.state import PowerState, TaskState, VmState
 from interstack.services.interfaces import ServerNetworking, ServerSnapshots
 from interstack.services.regions import Regions
@@ -125,11 +126,13 @@ class ServerTasks:
         regions: Regions,
         networking: ServerNetworking,
         snapshots: ServerSnapshots,
+        passwords: ServerPasswords,
     ) -> None:
         self.db = db
         self.regions = regions
         self.networking = networking
         self.snapshots = snapshots
+        self.passwords = passwords
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -284,6 +287,7 @@ class ServerTasks:
             row.deleted_at = now
             touch(row, now)
             finish_action(session, task.payload.get("action_id"), "Success")
+        self.passwords.forget(task.resource_id)
         return Step()
 
     # -- power -------------------------------------------------------------------------------

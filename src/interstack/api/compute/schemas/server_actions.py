@@ -28,6 +28,10 @@ class Reboot(Closed):
         return value.upper()
 
 
+class ChangePassword(Closed):
+    adminPass: str  # noqa: N815 - Nova's field name
+
+
 class Lock(Closed):
     locked_reason: Annotated[str | None, Field(max_length=255)] = None
 
