@@ -18,6 +18,7 @@ from interstack.backends.contract import Backend, Capabilities
 from interstack.backends.registry import load_backend
 from interstack.store import Database
 from tests.support.local import build_default_image, image_cache_dir, local_unavailable
+from tests.support.moto import aws_settings
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class BackendUnderTest:
     unavailable: Callable[[], str | None] = lambda: None
     #: makes what the backend's tests share (a built image), once per session
     prepare: Callable[[], object] = lambda: None
+    #: settings known only when a test runs (an emulator's address), merged over ``settings``
+    live_settings: Callable[[], dict[str, Any]] = dict
 
 
 CONFORMANCE_BACKENDS = [
@@ -49,6 +52,7 @@ CONFORMANCE_BACKENDS = [
         unavailable=local_unavailable,
         prepare=build_default_image,
     ),
+    BackendUnderTest("aws", live_settings=aws_settings),
 ]
 
 CAPABILITY_NAMES = frozenset(f.name for f in fields(Capabilities))
@@ -79,7 +83,7 @@ def backend(
     built = load_backend(
         under_test.type_name,
         "conformance",
-        under_test.settings,
+        {**under_test.settings, **under_test.live_settings()},
         data_dir=tmp_path / "data",
         db=db,
     )

@@ -26,6 +26,9 @@ class NetworkSpec:
     name: str
     project_id: str
     mtu: int = 1500
+    #: an external network (``router:external``): where floating IPs and router gateways come
+    #: from; a backend whose public addresses belong to the cloud may realize it as nothing
+    external: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,11 @@ class NetworkDriver(abc.ABC):
     @abc.abstractmethod
     def create_subnet(self, spec: SubnetSpec) -> NativeRef:
         """Realize an address range on a realized network (DHCP/DNS if the spec asks)."""
+
+    def reserved_addresses(self, cidr: str) -> frozenset[str]:
+        """Addresses of ``cidr`` the cloud keeps for itself (EC2 keeps the first four and the
+        last); IPAM leaves them out of the subnet's default pools. None by default."""
+        return frozenset()
 
     @abc.abstractmethod
     def delete_subnet(self, ref: NativeRef) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -33,8 +33,11 @@ class IpRequest:
     ip_address: str | None = None
 
 
-def default_pools(cidr: str, gateway_ip: str | None) -> list[tuple[str, str]]:
-    """Neutron's default pools: every usable host address except the gateway's."""
+def default_pools(
+    cidr: str, gateway_ip: str | None, reserved: Collection[str] = ()
+) -> list[tuple[str, str]]:
+    """Neutron's default pools: every usable host address except the gateway's and those the
+    backend keeps for itself (``reserved``)."""
     net = ipaddress.ip_network(cidr)
     if net.version == 4:
         if net.prefixlen >= 31:
@@ -44,11 +47,15 @@ def default_pools(cidr: str, gateway_ip: str | None) -> list[tuple[str, str]]:
     else:
         first, last = int(net.network_address) + 1, int(net.broadcast_address)
     ranges = [(first, last)]
-    if gateway_ip is not None:
-        gw = int(ipaddress.ip_address(gateway_ip))
-        if first <= gw <= last:
-            # the gateway splits the range in two; a piece may be empty
-            ranges = [r for r in ((first, gw - 1), (gw + 1, last)) if r[0] <= r[1]]
+    excluded = {*reserved, *([gateway_ip] if gateway_ip is not None else [])}
+    for address in sorted(int(ipaddress.ip_address(a)) for a in excluded):
+        # each excluded address splits the range holding it in two; a piece may be empty
+        ranges = [
+            piece
+            for a, b in ranges
+            for piece in (((a, address - 1), (address + 1, b)) if a <= address <= b else ((a, b),))
+            if piece[0] <= piece[1]
+        ]
     make = ipaddress.ip_address
     return [(str(make(a)), str(make(b))) for a, b in ranges]
 

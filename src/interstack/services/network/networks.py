@@ -136,7 +136,13 @@ class NetworkService:
             )
         try:
             native = net_driver.create_network(
-                NetworkSpec(gateway_id=network_id, name=new.name, project_id=project_id, mtu=mtu)
+                NetworkSpec(
+                    gateway_id=network_id,
+                    name=new.name,
+                    project_id=project_id,
+                    mtu=mtu,
+                    external=new.external,
+                )
             )
         except BaseException:
             with self.db.session() as session:

@@ -217,7 +217,8 @@ class SubnetService:
                 self._check_overlap(session, network.id, net)
                 gateway_ip = _gateway(new, net)
                 if new.allocation_pools is None:
-                    pools = default_pools(str(net), gateway_ip)
+                    reserved = net_driver.reserved_addresses(str(net))
+                    pools = default_pools(str(net), gateway_ip, reserved)
                 else:
                     pools = validate_pools(str(net), gateway_ip, new.allocation_pools)
                 row = Subnet(

@@ -1,0 +1,83 @@
+"""The aws backend: drivers composed over one EC2 client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interstack.backends.aws.client import aws_call, ec2_client
+from interstack.backends.aws.compute import AwsCompute
+from interstack.backends.aws.images import AwsImages
+from interstack.backends.aws.network import AwsNetwork
+from interstack.backends.aws.settings import AwsSettings
+from interstack.backends.aws.unsupported import UnsupportedBlockStorage, UnsupportedObjectStore
+from interstack.backends.contract import (
+    Backend,
+    BackendContext,
+    BlockStorageDriver,
+    Capabilities,
+    ComputeDriver,
+    ImageDriver,
+    NetworkDriver,
+    ObjectStoreDriver,
+)
+
+#: what EC2 gives the drivers above; moto proves the API calls, not real boots (docs/aws-backend.md)
+AWS_CAPABILITIES = Capabilities(
+    compute=True,
+    pause=True,  # a stopped instance the gateway reports as PAUSED
+    suspend=True,  # likewise, SUSPENDED
+    console_output=True,
+    resize=True,
+    networks=True,
+    floating_ips=True,
+    security_groups=True,
+)
+
+
+class AwsBackend(Backend):
+    """One AWS region (or an emulator at ``endpoint_url``) as one interstack region."""
+
+    def __init__(self, context: BackendContext) -> None:
+        super().__init__(context)
+        self.settings = AwsSettings.parse(context.region, context.settings)
+        self._ec2: Any = ec2_client(context.region, self.settings)
+        self._compute = AwsCompute(self._ec2, context.region, self.settings)
+        self._network = AwsNetwork(self._ec2, context.region, self.settings)
+        self._image = AwsImages(self._ec2, context.region)
+        self._block_storage = UnsupportedBlockStorage()
+        self._object_store = UnsupportedObjectStore()
+
+    def __repr__(self) -> str:
+        return f"AwsBackend(region={self.region!r}, aws_region={self.settings.aws_region!r})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return AWS_CAPABILITIES
+
+    @property
+    def compute(self) -> ComputeDriver:
+        return self._compute
+
+    @property
+    def network(self) -> NetworkDriver:
+        return self._network
+
+    @property
+    def block_storage(self) -> BlockStorageDriver:
+        return self._block_storage
+
+    @property
+    def image(self) -> ImageDriver:
+        return self._image
+
+    @property
+    def object_store(self) -> ObjectStoreDriver:
+        return self._object_store
+
+    def start(self) -> None:
+        """Check that AWS answers with these credentials (one cheap call)."""
+        with aws_call(f"describe_availability_zones for region {self.region}"):
+            self._ec2.describe_availability_zones()
+
+    def close(self) -> None:
+        self._ec2.close()

@@ -1,0 +1,172 @@
+"""The EC2 client of one region, its tags, and AWS errors translated into interstack's.
+
+Every call goes through botocore's ``standard`` retry mode (throttling and transient errors are
+retried with backoff, ``max_attempts`` in total); what is still failing becomes an
+:mod:`interstack.errors` type whose message carries the AWS error code, raised ``from`` the
+botocore exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from interstack.backends.aws.settings import AwsSettings, ExplicitCredentials, ProfileCredentials
+from interstack.config import ConfigError
+from interstack.errors import (
+    BackendError,
+    BackendUnavailable,
+    BadRequest,
+    Conflict,
+    InterstackError,
+    NotFound,
+    QuotaExceeded,
+)
+
+#: the tag every resource interstack creates carries; its value is the gateway region's name
+TAG_REGION = "interstack:region"
+#: the gateway id (UUID) of the resource, for idempotent creation and reconciliation
+TAG_GATEWAY_ID = "interstack:gateway-id"
+TAG_PROJECT = "interstack:project"
+TAG_NETWORK = "interstack:network"
+#: servers carry their gateway id also under the name OpenStack tooling looks for
+TAG_OPENSTACK_ID = "openstack_id"
+
+_NOT_FOUND_SUFFIXES = (".NotFound", ".Malformed")
+_CONFLICTS = {
+    "DependencyViolation",
+    "IncorrectInstanceState",
+    "IncorrectState",
+    "InvalidNetworkInterface.InUse",
+    "InvalidIPAddress.InUse",
+    "InvalidSubnet.Conflict",
+    "InvalidVpc.Range",
+    "Resource.AlreadyAssociated",
+    "InvalidPermission.Duplicate",
+    "InvalidGroup.Duplicate",
+    "InvalidKeyPair.Duplicate",
+}
+_UNAVAILABLE = {
+    "RequestLimitExceeded",
+    "Throttling",
+    "ServiceUnavailable",
+    "Unavailable",
+    "InternalError",
+    "InsufficientInstanceCapacity",
+}
+_AUTH = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch"}
+
+
+def session_for(settings: AwsSettings) -> boto3.session.Session:
+    """A boto3 session with the credentials the settings choose (nothing is logged)."""
+    creds = settings.credentials
+    if isinstance(creds, ProfileCredentials):
+        return boto3.session.Session(profile_name=creds.profile, region_name=settings.aws_region)
+    if isinstance(creds, ExplicitCredentials):
+        token = creds.session_token.get_secret_value() if creds.session_token else None
+        return boto3.session.Session(
+            aws_access_key_id=creds.access_key_id.get_secret_value(),
+            aws_secret_access_key=creds.secret_access_key.get_secret_value(),
+            aws_session_token=token,
+            region_name=settings.aws_region,
+        )
+    return boto3.session.Session(region_name=settings.aws_region)
+
+
+def ec2_client(region: str, settings: AwsSettings) -> Any:
+    """The EC2 client for ``region`` (a missing profile is a ``ConfigError`` naming it)."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+        user_agent_extra="interstack",
+    )
+    try:
+        session = session_for(settings)
+        return session.client("ec2", endpoint_url=settings.endpoint_url, config=config)
+    except BotoCoreError as exc:
+        raise ConfigError(
+            f"region {region}: the aws backend cannot build its EC2 client: {type(exc).__name__}"
+        ) from exc
+
+
+def tags(region: str, gateway_id: str, name: str = "", **extra: str) -> list[dict[str, str]]:
+    """The tags of a resource interstack creates in ``region`` for ``gateway_id``."""
+    pairs = {TAG_REGION: region, TAG_GATEWAY_ID: gateway_id, **extra}
+    if name:
+        pairs["Name"] = name[:255]
+    return [{"Key": k, "Value": v} for k, v in pairs.items()]
+
+
+def tag_spec(resource_type: str, tag_list: list[dict[str, str]]) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource_type, "Tags": tag_list}]
+
+
+def tag_filters(region: str, **wanted: str) -> list[dict[str, Any]]:
+    """``describe_*`` filters selecting this region's resources (and the ``wanted`` tags)."""
+    found = [{"Name": f"tag:{TAG_REGION}", "Values": [region]}]
+    found += [{"Name": f"tag:{key}", "Values": [value]} for key, value in wanted.items()]
+    return found
+
+
+def tag_value(resource: Mapping[str, Any], key: str) -> str | None:
+    for tag in resource.get("Tags", []) or []:
+        if tag.get("Key") == key:
+            return str(tag.get("Value"))
+    return None
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _error_class(code: str) -> type[InterstackError]:
+    """The interstack error an AWS error code stands for."""
+    rules: list[tuple[bool, type[InterstackError]]] = [
+        (code.endswith(_NOT_FOUND_SUFFIXES) or code.startswith("InvalidAllocationID"), NotFound),
+        (code in _CONFLICTS or code.endswith(".InUse"), Conflict),
+        (code in _UNAVAILABLE, BackendUnavailable),
+        (code in _AUTH, BackendError),
+        (code.endswith("LimitExceeded"), QuotaExceeded),
+        (code.startswith(("Invalid", "Missing")), BadRequest),
+    ]
+    return next((cls for matched, cls in rules if matched), BackendError)
+
+
+def translate(exc: Exception, doing: str) -> InterstackError:
+    """The interstack error for an AWS failure while ``doing`` something (the code included)."""
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return BackendUnavailable(
+            f"AWS refused {doing}: no usable credentials ({type(exc).__name__})"
+        )
+    if isinstance(exc, EndpointConnectionError):
+        return BackendUnavailable(f"AWS cannot be reached for {doing}")
+    if not isinstance(exc, ClientError):
+        return BackendError(f"AWS failed {doing}: {type(exc).__name__}")
+    code = error_code(exc)
+    message = str(exc.response.get("Error", {}).get("Message", "")).strip()
+    return _error_class(code)(f"AWS refused {doing}: {code}" + (f": {message}" if message else ""))
+
+
+@contextmanager
+def aws_call(doing: str) -> Iterator[None]:
+    """Run AWS calls, raising interstack errors ``from`` botocore's."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, doing) from exc
+
+
+def is_not_found(exc: ClientError) -> bool:
+    return error_code(exc).endswith(_NOT_FOUND_SUFFIXES)

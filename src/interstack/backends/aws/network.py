@@ -1,0 +1,466 @@
+"""Neutron's model on EC2: project VPCs (see :mod:`vpcs`), subnets, ENIs, route tables, internet
+gateways, Elastic IPs and security groups.
+
+Refs: a network is ``<vpc-id>/<gateway id>`` (its subnets carry the network's gateway id as a
+tag); subnets, ports, routers, floating IPs and groups are their EC2 ids. External networks
+(``router:external``) are realized as nothing: on AWS public addresses are Elastic IPs, so their
+subnets and ports (router gateways, floating IP bookkeeping) are refs ``external:<gateway id>``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from interstack.backends.aws.client import (
+    TAG_GATEWAY_ID,
+    TAG_NETWORK,
+    TAG_PROJECT,
+    aws_call,
+    is_not_found,
+    tag_filters,
+    tag_spec,
+    tags,
+    translate,
+)
+from interstack.backends.aws.security_groups import apply_rules
+from interstack.backends.aws.settings import AwsSettings
+from interstack.backends.aws.vpcs import ProjectVpcs, block_for
+from interstack.backends.contract import (
+    FloatingIpInfo,
+    NativeRef,
+    NetworkDriver,
+    NetworkSpec,
+    PortSpec,
+    RouterSpec,
+    SecurityGroupRule,
+    SecurityGroupSpec,
+    SubnetSpec,
+)
+from interstack.errors import BadRequest, Conflict, NotFound
+
+EXTERNAL = "external:"
+TAG_EXTERNAL = "interstack:external-gateway"
+
+
+def _ignoring_missing(call: Callable[[], Any], doing: str) -> None:
+    """Run a deletion; a resource that is already gone is not an error."""
+    try:
+        call()
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise translate(exc, doing) from exc
+
+
+def _split_network(ref: NativeRef) -> tuple[str, str]:
+    vpc_id, _, gateway_id = str(ref).partition("/")
+    if not vpc_id.startswith("vpc-") or not gateway_id:
+        raise NotFound(f"network {ref} is not an aws backend network")
+    return vpc_id, gateway_id
+
+
+class AwsNetwork(NetworkDriver):
+    def __init__(self, ec2: Any, region: str, settings: AwsSettings) -> None:
+        self.ec2 = ec2
+        self.region = region
+        self.vpcs = ProjectVpcs(ec2, region, settings)
+
+    def _one(self, describe: str, key: str, **wanted: str) -> dict[str, Any] | None:
+        with aws_call(describe):
+            found = getattr(self.ec2, describe)(Filters=tag_filters(self.region, **wanted))
+        items = found.get(key, [])
+        return dict(items[0]) if items else None
+
+    # -- networks and subnets -----------------------------------------------------------------
+
+    def create_network(self, spec: NetworkSpec) -> NativeRef:
+        if spec.external:
+            return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
+        vpc_id = self.vpcs.ensure(spec.project_id)
+        return NativeRef(f"{vpc_id}/{spec.gateway_id}")
+
+    def delete_network(self, ref: NativeRef) -> None:
+        if str(ref).startswith(EXTERNAL):
+            return
+        vpc_id, gateway_id = _split_network(ref)
+        left = self._subnets(vpc_id, gateway_id)
+        if left:
+            raise Conflict(
+                f"network {gateway_id} still has subnets in AWS: "
+                + ", ".join(s["SubnetId"] for s in left)
+            )
+
+    def _subnets(self, vpc_id: str, network_id: str) -> list[dict[str, Any]]:
+        filters = [
+            *tag_filters(self.region, **{TAG_NETWORK: network_id}),
+            {"Name": "vpc-id", "Values": [vpc_id]},
+        ]
+        with aws_call("describe_subnets"):
+            return list(self.ec2.describe_subnets(Filters=filters).get("Subnets", []))
+
+    def reserved_addresses(self, cidr: str) -> frozenset[str]:
+        net = ipaddress.ip_network(cidr)
+        if net.version != 4 or net.num_addresses < 8:
+            return frozenset()
+        first = int(net.network_address)
+        kept = [first, first + 1, first + 2, first + 3, int(net.broadcast_address)]
+        return frozenset(str(ipaddress.IPv4Address(a)) for a in kept)
+
+    def create_subnet(self, spec: SubnetSpec) -> NativeRef:
+        if str(spec.network).startswith(EXTERNAL):
+            return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
+        vpc_id, network_id = _split_network(spec.network)
+        existing = self._one("describe_subnets", "Subnets", **{TAG_GATEWAY_ID: spec.gateway_id})
+        if existing is not None:
+            return NativeRef(existing["SubnetId"])
+        block_for(spec.cidr)  # a clear 400 before anything is changed
+        self.vpcs.ensure_block(vpc_id, spec.cidr)
+        request: dict[str, Any] = {
+            "VpcId": vpc_id,
+            "CidrBlock": spec.cidr,
+            "TagSpecifications": tag_spec(
+                "subnet", tags(self.region, spec.gateway_id, **{TAG_NETWORK: network_id})
+            ),
+        }
+        if self.vpcs.settings.availability_zone:
+            request["AvailabilityZone"] = self.vpcs.settings.availability_zone
+        try:
+            subnet = self.ec2.create_subnet(**request)["Subnet"]
+        except ClientError as exc:
+            self.vpcs.release_block(vpc_id, spec.cidr)
+            raise translate(exc, f"create_subnet {spec.cidr}") from exc
+        return NativeRef(subnet["SubnetId"])
+
+    def delete_subnet(self, ref: NativeRef) -> None:
+        if str(ref).startswith(EXTERNAL):
+            return
+        try:
+            subnet = self.ec2.describe_subnets(SubnetIds=[ref])["Subnets"][0]
+        except ClientError as exc:
+            if is_not_found(exc):
+                return
+            raise translate(exc, f"describe_subnets {ref}") from exc
+        with aws_call(f"delete_subnet {ref}"):
+            self.ec2.delete_subnet(SubnetId=ref)
+        self.vpcs.release_block(subnet["VpcId"], subnet["CidrBlock"])
+
+    # -- ports --------------------------------------------------------------------------------
+
+    def create_port(self, spec: PortSpec) -> NativeRef:
+        if str(spec.network).startswith(EXTERNAL):
+            return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
+        existing = self._one(
+            "describe_network_interfaces", "NetworkInterfaces", **{TAG_GATEWAY_ID: spec.gateway_id}
+        )
+        if existing is not None:
+            return NativeRef(existing["NetworkInterfaceId"])
+        if not spec.fixed_ips:
+            raise BadRequest("on AWS a port needs a fixed IP on a subnet of its network")
+        subnets = {ip.subnet for ip in spec.fixed_ips}
+        if len(subnets) > 1:
+            raise BadRequest("on AWS a port's fixed IPs must all be on one subnet")
+        first, *more = spec.fixed_ips
+        request: dict[str, Any] = {
+            "SubnetId": first.subnet,
+            "PrivateIpAddress": first.address,
+            "Groups": list(spec.security_groups) or [self._default_group(first.subnet)],
+            "TagSpecifications": tag_spec("network-interface", tags(self.region, spec.gateway_id)),
+        }
+        if more:
+            request["PrivateIpAddresses"] = [
+                {"PrivateIpAddress": first.address, "Primary": True},
+                *({"PrivateIpAddress": ip.address, "Primary": False} for ip in more),
+            ]
+            del request["PrivateIpAddress"]
+        with aws_call(f"create_network_interface for port {spec.gateway_id}"):
+            eni = self.ec2.create_network_interface(**request)["NetworkInterface"]
+        if spec.allowed_address_pairs:
+            with aws_call("modify_network_interface_attribute SourceDestCheck"):
+                self.ec2.modify_network_interface_attribute(
+                    NetworkInterfaceId=eni["NetworkInterfaceId"],
+                    SourceDestCheck={"Value": False},
+                )
+        return NativeRef(eni["NetworkInterfaceId"])
+
+    def _default_group(self, subnet: str) -> str:
+        """The VPC's (emptied) default group: a port without groups accepts nothing."""
+        with aws_call(f"describe_subnets {subnet}"):
+            vpc_id = self.ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+            groups = self.ec2.describe_security_groups(
+                Filters=[
+                    {"Name": "vpc-id", "Values": [vpc_id]},
+                    {"Name": "group-name", "Values": ["default"]},
+                ]
+            )["SecurityGroups"]
+        return str(groups[0]["GroupId"])
+
+    def update_port_security_groups(self, ref: NativeRef, groups: tuple[NativeRef, ...]) -> None:
+        if str(ref).startswith(EXTERNAL):
+            return
+        with aws_call(f"describe_network_interfaces {ref}"):
+            eni = self.ec2.describe_network_interfaces(NetworkInterfaceIds=[ref])
+        subnet = eni["NetworkInterfaces"][0]["SubnetId"]
+        wanted = [str(g) for g in groups] or [self._default_group(subnet)]
+        with aws_call(f"modify_network_interface_attribute {ref}"):
+            self.ec2.modify_network_interface_attribute(NetworkInterfaceId=ref, Groups=wanted)
+
+    def delete_port(self, ref: NativeRef) -> None:
+        if str(ref).startswith(EXTERNAL):
+            return
+        _ignoring_missing(
+            lambda: self.ec2.delete_network_interface(NetworkInterfaceId=ref),
+            f"delete_network_interface {ref}",
+        )
+
+    # -- routers ------------------------------------------------------------------------------
+
+    def create_router(self, spec: RouterSpec) -> NativeRef:
+        existing = self._one(
+            "describe_route_tables", "RouteTables", **{TAG_GATEWAY_ID: spec.gateway_id}
+        )
+        if existing is not None:
+            return NativeRef(existing["RouteTableId"])
+        vpc_id = self.vpcs.ensure(spec.project_id)
+        extra = {TAG_PROJECT: spec.project_id}
+        if spec.external_gateway:
+            extra[TAG_EXTERNAL] = "true"
+        with aws_call(f"create_route_table for router {spec.gateway_id}"):
+            table = self.ec2.create_route_table(
+                VpcId=vpc_id,
+                TagSpecifications=tag_spec(
+                    "route-table", tags(self.region, spec.gateway_id, spec.name, **extra)
+                ),
+            )["RouteTable"]
+        table_id = str(table["RouteTableId"])
+        if spec.external_gateway:
+            try:
+                igw = self._internet_gateway(vpc_id)
+                with aws_call(f"create_route 0.0.0.0/0 in {table_id}"):
+                    self.ec2.create_route(
+                        RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw
+                    )
+            except BaseException:
+                _ignoring_missing(
+                    lambda: self.ec2.delete_route_table(RouteTableId=table_id), "cleanup"
+                )
+                raise
+        return NativeRef(table_id)
+
+    def _internet_gateway(self, vpc_id: str) -> str:
+        """The VPC's internet gateway, created and attached on first need."""
+        with aws_call("describe_internet_gateways"):
+            found = self.ec2.describe_internet_gateways(
+                Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
+            )["InternetGateways"]
+        if found:
+            return str(found[0]["InternetGatewayId"])
+        with aws_call(f"create_internet_gateway for {vpc_id}"):
+            igw = self.ec2.create_internet_gateway(
+                TagSpecifications=tag_spec("internet-gateway", tags(self.region, vpc_id))
+            )["InternetGateway"]["InternetGatewayId"]
+            self.ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
+        return str(igw)
+
+    def _route_table(self, ref: NativeRef) -> dict[str, Any] | None:
+        try:
+            return dict(self.ec2.describe_route_tables(RouteTableIds=[ref])["RouteTables"][0])
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise translate(exc, f"describe_route_tables {ref}") from exc
+
+    def add_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
+        if str(subnet).startswith(EXTERNAL):
+            return
+        with aws_call(f"describe_route_tables for subnet {subnet}"):
+            current = self.ec2.describe_route_tables(
+                Filters=[{"Name": "association.subnet-id", "Values": [subnet]}]
+            )["RouteTables"]
+        for table in current:
+            for assoc in table.get("Associations", []):
+                if assoc.get("SubnetId") != subnet:
+                    continue
+                if table["RouteTableId"] == router:
+                    return
+                with aws_call(f"replace_route_table_association {subnet}"):
+                    self.ec2.replace_route_table_association(
+                        AssociationId=assoc["RouteTableAssociationId"], RouteTableId=router
+                    )
+                return
+        with aws_call(f"associate_route_table {router} {subnet}"):
+            self.ec2.associate_route_table(RouteTableId=router, SubnetId=subnet)
+
+    def remove_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
+        table = self._route_table(router)
+        if table is None:
+            return
+        for assoc in table.get("Associations", []):
+            if assoc.get("SubnetId") == subnet:
+                _ignoring_missing(
+                    partial(
+                        self.ec2.disassociate_route_table,
+                        AssociationId=assoc["RouteTableAssociationId"],
+                    ),
+                    f"disassociate_route_table {router} {subnet}",
+                )
+
+    def delete_router(self, ref: NativeRef) -> None:
+        table = self._route_table(ref)
+        if table is None:
+            return
+        subnets = [a["SubnetId"] for a in table.get("Associations", []) if a.get("SubnetId")]
+        if subnets:
+            raise Conflict(f"router {ref} still routes subnets {', '.join(subnets)}")
+        _ignoring_missing(
+            lambda: self.ec2.delete_route_table(RouteTableId=ref), f"delete_route_table {ref}"
+        )
+        self._drop_unused_gateway(str(table["VpcId"]))
+
+    def _drop_unused_gateway(self, vpc_id: str) -> None:
+        """Detach and delete the VPC's internet gateway once no route table uses it."""
+        with aws_call("describe_internet_gateways"):
+            gateways = self.ec2.describe_internet_gateways(
+                Filters=[
+                    {"Name": "attachment.vpc-id", "Values": [vpc_id]},
+                    *tag_filters(self.region),
+                ]
+            )["InternetGateways"]
+        for igw in gateways:
+            igw_id = igw["InternetGatewayId"]
+            with aws_call("describe_route_tables"):
+                users = self.ec2.describe_route_tables(
+                    Filters=[{"Name": "route.gateway-id", "Values": [igw_id]}]
+                )["RouteTables"]
+            if users:
+                continue
+            with aws_call(f"deleting internet gateway {igw_id}"):
+                self.ec2.detach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
+                self.ec2.delete_internet_gateway(InternetGatewayId=igw_id)
+
+    # -- floating IPs -------------------------------------------------------------------------
+
+    @staticmethod
+    def _floating(address: dict[str, Any]) -> FloatingIpInfo:
+        eni = address.get("NetworkInterfaceId")
+        return FloatingIpInfo(
+            ref=NativeRef(address["AllocationId"]),
+            address=str(address["PublicIp"]),
+            port=NativeRef(eni) if eni else None,
+        )
+
+    def _address(self, ref: NativeRef) -> dict[str, Any] | None:
+        try:
+            found = self.ec2.describe_addresses(AllocationIds=[ref])["Addresses"]
+        except ClientError as exc:
+            if is_not_found(exc) or "AllocationID" in str(exc):
+                return None
+            raise translate(exc, f"describe_addresses {ref}") from exc
+        return dict(found[0]) if found else None
+
+    def allocate_floating_ip(self, gateway_id: str) -> FloatingIpInfo:
+        existing = self._one("describe_addresses", "Addresses", **{TAG_GATEWAY_ID: gateway_id})
+        if existing is not None:
+            return self._floating(existing)
+        with aws_call(f"allocate_address for floating IP {gateway_id}"):
+            allocated = self.ec2.allocate_address(
+                Domain="vpc",
+                TagSpecifications=tag_spec("elastic-ip", tags(self.region, gateway_id)),
+            )
+        return FloatingIpInfo(
+            ref=NativeRef(allocated["AllocationId"]), address=str(allocated["PublicIp"])
+        )
+
+    def associate_floating_ip(
+        self, ref: NativeRef, port: NativeRef | None, fixed_address: str | None = None
+    ) -> FloatingIpInfo:
+        address = self._address(ref)
+        if address is None:
+            raise NotFound(f"floating IP {ref} does not exist in AWS")
+        if port is None or str(port).startswith(EXTERNAL):
+            if address.get("AssociationId"):
+                with aws_call(f"disassociate_address {ref}"):
+                    self.ec2.disassociate_address(AssociationId=address["AssociationId"])
+        else:
+            request = {"AllocationId": ref, "NetworkInterfaceId": port, "AllowReassociation": True}
+            if fixed_address:
+                request["PrivateIpAddress"] = fixed_address
+            with aws_call(f"associate_address {ref} with {port}"):
+                self.ec2.associate_address(**request)
+        updated = self._address(ref)
+        if updated is None:
+            raise NotFound(f"floating IP {ref} does not exist in AWS")
+        return self._floating(updated)
+
+    def release_floating_ip(self, ref: NativeRef) -> None:
+        address = self._address(ref)
+        if address is None:
+            return
+        if address.get("AssociationId"):
+            with aws_call(f"disassociate_address {ref}"):
+                self.ec2.disassociate_address(AssociationId=address["AssociationId"])
+        _ignoring_missing(
+            lambda: self.ec2.release_address(AllocationId=ref), f"release_address {ref}"
+        )
+
+    # -- security groups ----------------------------------------------------------------------
+
+    def _group(self, ref: NativeRef) -> dict[str, Any] | None:
+        try:
+            return dict(self.ec2.describe_security_groups(GroupIds=[ref])["SecurityGroups"][0])
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise translate(exc, f"describe_security_groups {ref}") from exc
+
+    def create_security_group(self, spec: SecurityGroupSpec) -> NativeRef:
+        existing = self._one(
+            "describe_security_groups", "SecurityGroups", **{TAG_GATEWAY_ID: spec.gateway_id}
+        )
+        if existing is None:
+            vpc_id = self.vpcs.ensure(spec.project_id)
+            with aws_call(f"create_security_group {spec.gateway_id}"):
+                group_id = self.ec2.create_security_group(
+                    GroupName=f"interstack-{spec.gateway_id}",
+                    Description=(spec.name.encode("ascii", "replace").decode() or "interstack")[
+                        :255
+                    ],
+                    VpcId=vpc_id,
+                    TagSpecifications=tag_spec(
+                        "security-group",
+                        tags(
+                            self.region,
+                            spec.gateway_id,
+                            spec.name,
+                            **{TAG_PROJECT: spec.project_id},
+                        ),
+                    ),
+                )["GroupId"]
+            existing = self._group(NativeRef(group_id))
+            assert existing is not None
+        try:
+            with aws_call(f"rules of security group {spec.gateway_id}"):
+                apply_rules(self.ec2, existing, spec.rules)
+        except BaseException:
+            _ignoring_missing(
+                lambda: self.ec2.delete_security_group(GroupId=existing["GroupId"]), "cleanup"
+            )
+            raise
+        return NativeRef(existing["GroupId"])
+
+    def set_security_group_rules(
+        self, ref: NativeRef, rules: tuple[SecurityGroupRule, ...]
+    ) -> None:
+        group = self._group(ref)
+        if group is None:
+            raise NotFound(f"security group {ref} does not exist in AWS")
+        with aws_call(f"rules of security group {ref}"):
+            apply_rules(self.ec2, group, rules)
+
+    def delete_security_group(self, ref: NativeRef) -> None:
+        _ignoring_missing(
+            lambda: self.ec2.delete_security_group(GroupId=ref), f"delete_security_group {ref}"
+        )
