@@ -8,6 +8,7 @@ botocore exception.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -84,8 +85,18 @@ def session_for(settings: AwsSettings) -> boto3.session.Session:
     return boto3.session.Session(region_name=settings.aws_region)
 
 
+def quiet_sdk_debug_logs() -> None:
+    """Keep botocore's DEBUG records (which print request headers: the access key id and
+    signatures) out of every log, whatever level the gateway's logging is set to."""
+    for name in ("botocore", "boto3"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 def ec2_client(region: str, settings: AwsSettings) -> Any:
     """The EC2 client for ``region`` (a missing profile is a ``ConfigError`` naming it)."""
+    quiet_sdk_debug_logs()
     config = Config(
         retries={"mode": "standard", "max_attempts": settings.max_attempts},
         connect_timeout=10,

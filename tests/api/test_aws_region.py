@@ -1,0 +1,226 @@
+"""An ``aws`` region on moto, through the gateway: openstacksdk and the ``openstack`` CLI drive
+Neutron, and boto3 against the same emulator shows what the mapping (docs/aws-backend.md)
+promises: a VPC for the project, subnets, a route table with the internet gateway, security
+group rules with group references, an ENI per port, the Elastic IP on it; and nothing of it left
+after deletion. One gateway serves ``RegionOne`` on sim beside it, through one clouds.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.moto import aws_settings, ec2
+from tests.support.network import external_network, neutron
+
+AWS = "aws-us-east-1"
+SIM = "RegionOne"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    data: Path = tmp_path_factory.mktemp("aws") / "data"
+    config = {
+        "regions": [
+            {"name": SIM, "backend": "sim"},
+            {"name": AWS, "backend": "aws", "settings": aws_settings()},
+        ]
+    }
+    served = ServedGateway(data, config=config).start()
+    admin = served.token("interstack-admin")
+    for region in (SIM, AWS):
+        with neutron(served, admin, region) as client:
+            external_network(client)
+    yield served
+    served.stop()
+
+
+def connect(gateway: ServedGateway, region: str, cloud: str = "interstack") -> Any:
+    import openstack.config
+    import openstack.connection
+
+    config = openstack.config.OpenStackConfig(config_files=[str(gateway.clouds_yaml)])
+    return openstack.connection.Connection(config=config.get_one(cloud=cloud, region_name=region))
+
+
+def tagged(describe: str, key: str, gateway_id: str) -> list[dict[str, Any]]:
+    """Resources of a kind in moto carrying ``gateway_id`` as their interstack gateway id."""
+    found = getattr(ec2(), describe)(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [gateway_id]}]
+    )
+    items: list[dict[str, Any]] = found[key]
+    return items
+
+
+def public_network(sdk: Any) -> Any:
+    return next(n for n in sdk.network.networks() if n.is_router_external)
+
+
+def test_the_sdk_builds_a_network_with_a_router_security_group_and_floating_ip(
+    gateway: ServedGateway,
+) -> None:
+    sdk = connect(gateway, AWS)
+    net = sdk.network.create_network(name=unique("net"))
+    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.20.0.0/24", ip_version=4)
+    other = sdk.network.create_network(name=unique("net2"))
+    subnet2 = sdk.network.create_subnet(network_id=other.id, cidr="10.21.0.0/24", ip_version=4)
+    router = sdk.network.create_router(
+        name=unique("router"), external_gateway_info={"network_id": public_network(sdk).id}
+    )
+    sdk.network.add_interface_to_router(router, subnet=subnet.id)
+    sdk.network.add_interface_to_router(router, subnet=subnet2.id)  # two networks, one router
+    web = sdk.network.create_security_group(name=unique("web"))
+    sdk.network.create_security_group_rule(
+        security_group_id=web.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+    )
+    sdk.network.create_security_group_rule(
+        security_group_id=web.id, direction="ingress", remote_group_id=web.id
+    )
+    port = sdk.network.create_port(network_id=net.id, security_group_ids=[web.id])
+    fip = sdk.network.create_ip(floating_network_id=public_network(sdk).id, port_id=port.id)
+    fixed = port.fixed_ips[0]["ip_address"]
+
+    # what the mapping promises, seen straight in AWS
+    (aws_subnet,) = tagged("describe_subnets", "Subnets", subnet.id)
+    (aws_subnet2,) = tagged("describe_subnets", "Subnets", subnet2.id)
+    assert aws_subnet["CidrBlock"] == "10.20.0.0/24"
+    assert aws_subnet["VpcId"] == aws_subnet2["VpcId"]  # one VPC per project
+    (table,) = tagged("describe_route_tables", "RouteTables", router.id)
+    assert {a.get("SubnetId") for a in table["Associations"]} >= {
+        aws_subnet["SubnetId"],
+        aws_subnet2["SubnetId"],
+    }
+    assert any(
+        r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("GatewayId", "").startswith("igw-")
+        for r in table["Routes"]
+    )
+    (group,) = tagged("describe_security_groups", "SecurityGroups", web.id)
+    ingress = group["IpPermissions"]
+    assert any(p["IpProtocol"] == "tcp" and p["FromPort"] == 22 for p in ingress)
+    assert any(
+        g["GroupId"] == group["GroupId"] for p in ingress for g in p.get("UserIdGroupPairs", [])
+    )
+    egress = {
+        (p["IpProtocol"], r["CidrIp"])
+        for p in group["IpPermissionsEgress"]
+        for r in p.get("IpRanges", [])
+    }
+    assert egress == {("-1", "0.0.0.0/0")}  # Neutron's default egress, exactly once
+    (eni,) = tagged("describe_network_interfaces", "NetworkInterfaces", port.id)
+    assert eni["PrivateIpAddress"] == fixed
+    assert [g["GroupId"] for g in eni["Groups"]] == [group["GroupId"]]
+    (eip,) = tagged("describe_addresses", "Addresses", fip.id)
+    assert (eip["PublicIp"], eip["NetworkInterfaceId"]) == (
+        fip.floating_ip_address,
+        eni["NetworkInterfaceId"],
+    )
+
+    sdk.network.delete_ip(fip)
+    sdk.network.delete_port(port)
+    sdk.network.remove_interface_from_router(router, subnet=subnet.id)
+    sdk.network.remove_interface_from_router(router, subnet=subnet2.id)
+    sdk.network.delete_router(router)
+    sdk.network.delete_security_group(web)
+    for gone in (subnet, subnet2):
+        sdk.network.delete_subnet(gone)
+    sdk.network.delete_network(net)
+    sdk.network.delete_network(other)
+
+    for describe, key, gateway_id in [
+        ("describe_addresses", "Addresses", fip.id),
+        ("describe_network_interfaces", "NetworkInterfaces", port.id),
+        ("describe_route_tables", "RouteTables", router.id),
+        ("describe_security_groups", "SecurityGroups", web.id),
+        ("describe_subnets", "Subnets", subnet.id),
+        ("describe_subnets", "Subnets", subnet2.id),
+    ]:
+        assert tagged(describe, key, gateway_id) == [], describe
+    gateways = ec2().describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [aws_subnet["VpcId"]]}]
+    )["InternetGateways"]
+    assert gateways == []
+
+
+def test_the_cli_creates_network_subnet_and_security_group_rules(gateway: ServedGateway) -> None:
+    def cli(*args: str) -> Any:
+        out = gateway.cli("interstack", "--os-region-name", AWS, *args, "-f", "json").stdout
+        return json.loads(out)
+
+    net = cli("network", "create", unique("cli-net"))
+    subnet = cli(
+        "subnet",
+        "create",
+        unique("cli-sub"),
+        "--network",
+        net["id"],
+        "--subnet-range",
+        "10.30.0.0/24",
+    )
+    group = cli("security", "group", "create", unique("cli-sg"))
+    rule = cli(
+        "security",
+        "group",
+        "rule",
+        "create",
+        group["id"],
+        "--protocol",
+        "udp",
+        "--dst-port",
+        "53",
+        "--remote-ip",
+        "10.0.0.0/8",
+    )
+    assert rule["port_range_min"] == 53
+    (aws_group,) = tagged("describe_security_groups", "SecurityGroups", group["id"])
+    assert {
+        (p["IpProtocol"], p["FromPort"], r["CidrIp"])
+        for p in aws_group["IpPermissions"]
+        for r in p.get("IpRanges", [])
+    } == {("udp", 53, "10.0.0.0/8")}
+    (aws_subnet,) = tagged("describe_subnets", "Subnets", subnet["id"])
+    assert aws_subnet["CidrBlock"] == "10.30.0.0/24"
+    # EC2 keeps the first four addresses and the last: IPAM's pool leaves them out
+    assert subnet["allocation_pools"] == [{"start": "10.30.0.4", "end": "10.30.0.254"}]
+
+    gateway.cli("interstack", "--os-region-name", AWS, "security", "group", "delete", group["id"])
+    gateway.cli("interstack", "--os-region-name", AWS, "subnet", "delete", subnet["id"])
+    gateway.cli("interstack", "--os-region-name", AWS, "network", "delete", net["id"])
+    assert tagged("describe_security_groups", "SecurityGroups", group["id"]) == []
+    assert tagged("describe_subnets", "Subnets", subnet["id"]) == []
+
+
+@pytest.mark.parametrize("region", [SIM, AWS])
+def test_one_clouds_yaml_builds_the_same_network_in_both_regions(
+    gateway: ServedGateway, region: str
+) -> None:
+    sdk = connect(gateway, region)
+    net = sdk.network.create_network(name=unique("same"))
+    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.40.0.0/24", ip_version=4)
+    router = sdk.network.create_router(
+        name=unique("r"), external_gateway_info={"network_id": public_network(sdk).id}
+    )
+    sdk.network.add_interface_to_router(router, subnet=subnet.id)
+    port = sdk.network.create_port(network_id=net.id)
+    fip = sdk.network.create_ip(floating_network_id=public_network(sdk).id, port_id=port.id)
+    shown = sdk.network.get_ip(fip.id)
+    assert (shown.port_id, shown.fixed_ip_address) == (port.id, port.fixed_ips[0]["ip_address"])
+    in_aws = tagged("describe_addresses", "Addresses", fip.id)
+    assert len(in_aws) == (1 if region == AWS else 0)  # each region is its own cloud
+    sdk.network.delete_ip(fip)
+    sdk.network.delete_port(port)
+    sdk.network.remove_interface_from_router(router, subnet=subnet.id)
+    sdk.network.delete_router(router)
+    sdk.network.delete_subnet(subnet)
+    sdk.network.delete_network(net)
+    assert tagged("describe_addresses", "Addresses", fip.id) == []
