@@ -29,6 +29,7 @@ from interstack.api.middleware import RequestIdMiddleware
 from interstack.api.network import routes as network_routes
 from interstack.api.object import routes as object_routes
 from interstack.api.regional import register_faults
+from interstack.api.volume import routes as volume_routes
 from interstack.backends.contract import metadata_socket
 from interstack.backends.local.host import unavailable_reason
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
@@ -48,6 +49,7 @@ from interstack.services.identity.tokens import TokenProvider
 from interstack.services.identity.users import UserService
 from interstack.services.image.data import ImageDataService
 from interstack.services.image.for_compute import ComputeImages
+from interstack.services.image.for_volume import VolumeImages
 from interstack.services.image.images import ImageService
 from interstack.services.image.members import MemberService
 from interstack.services.image.provided import ProvidedImages
@@ -57,6 +59,7 @@ from interstack.services.network.service import NetworkServices
 from interstack.services.object.service import ObjectStorage
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskHandler, TaskQueue, TaskRunner
+from interstack.services.volume.bundle import VolumeServices
 from interstack.store import Database
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,8 @@ def create_app(settings: Settings) -> FastAPI:
             image_routes.SERVICE,
             network_routes.SERVICE,
             object_routes.SERVICE,
+            volume_routes.SERVICE,
+            volume_routes.ALIAS,
         ],
     )
     boot: BootstrapResult = bootstrap(
@@ -134,6 +139,8 @@ def create_app(settings: Settings) -> FastAPI:
         snapshots=compute_images,
     )
     compute.bootstrap()
+    volume = VolumeServices.build(db, backends, tasks, VolumeImages(image_data))
+    volume.bootstrap()
     services = Services(
         settings=settings,
         db=db,
@@ -158,9 +165,13 @@ def create_app(settings: Settings) -> FastAPI:
         compute_images=compute_images,
         network=network,
         object_storage=ObjectStorage(db, backends),
+        volume=volume,
     )
     # the explicit table of task kinds -> handlers; compute, volume... services add theirs
-    task_handlers: dict[str, TaskHandler] = {**compute.server_tasks.handlers()}
+    task_handlers: dict[str, TaskHandler] = {
+        **compute.server_tasks.handlers(),
+        **volume.tasks.handlers(),
+    }
     runner = TaskRunner(db, task_handlers, workers=settings.task_workers)
     metadata = _metadata_servers(backends, InstanceLookup(db), compute)
 
@@ -214,9 +225,11 @@ def _serve_apis(app: FastAPI, region_names: list[str], base_url: str) -> None:
     compute_routes.register(faults, region_names)
     register_faults(faults, region_names, image_routes.SERVICE, glance_fault)
     network_routes.register(faults, region_names)
+    volume_routes.register(faults, region_names)
     install_fault_handlers(app, faults, auth_uri=base_url)
     app.include_router(identity_routes.router())
     app.include_router(compute_routes.router())
     app.include_router(image_routes.router())
     app.include_router(network_routes.router())
+    app.include_router(volume_routes.router())
     object_routes.mount(app, faults, region_names)

@@ -76,6 +76,26 @@ def nova_fault(error: InterstackError) -> Any:
     return {name: {"code": error.status, "message": error.message}}
 
 
+_CINDER_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+def cinder_fault(error: InterstackError) -> Any:
+    """Cinder's format, Nova's shape with Cinder's names (a 406 is a ``computeFault`` there)."""
+    name = _CINDER_NAMES.get(error.status, "computeFault")
+    return {name: {"code": error.status, "message": error.message}}
+
+
 _NEUTRON_TYPES = {
     400: "HTTPBadRequest",
     401: "HTTPUnauthorized",

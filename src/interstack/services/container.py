@@ -21,6 +21,7 @@ from interstack.services.network.service import NetworkServices
 from interstack.services.object.service import ObjectStorage
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
+from interstack.services.volume.bundle import VolumeServices
 from interstack.store import Database
 
 
@@ -47,3 +48,4 @@ class Services:
     compute_images: ComputeImages
     network: NetworkServices
     object_storage: ObjectStorage
+    volume: VolumeServices

@@ -125,3 +125,35 @@ class ServerSnapshots(Protocol):
     def abandon_snapshot(self, region: str, image_id: str) -> None:
         """The snapshot failed: remove the image record and any data."""
         ...
+
+
+@dataclass(frozen=True)
+class VolumeUpload:
+    """The image an ``os-volume_upload_image`` asks for."""
+
+    name: str
+    volume_id: str
+    disk_format: str = "raw"
+    container_format: str = "bare"
+    visibility: str = "private"
+    protected: bool = False
+    min_disk: int = 0
+
+
+class VolumeImages(Protocol):
+    """What block storage uses of images: the source of a volume (``image_for_boot``: visible
+    and active) and the target of ``os-volume_upload_image``."""
+
+    def image_for_boot(self, ctx: RequestContext, region: str, image_id: str) -> BootImage: ...
+
+    def begin_upload(self, ctx: RequestContext, region: str, upload: VolumeUpload) -> SnapshotImage:
+        """A private (or as asked) ``saving`` image of the caller's project."""
+        ...
+
+    def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> object:
+        """Activate the image with the data the backend stored for it."""
+        ...
+
+    def abandon_snapshot(self, region: str, image_id: str) -> None:
+        """The copy failed: remove the image record and any data."""
+        ...

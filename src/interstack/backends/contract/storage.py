@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from interstack.backends.contract.common import ByteStream, NativeRef
+from interstack.errors import NotSupported
 
 
 class VolumeStatus(StrEnum):
@@ -27,6 +28,8 @@ class VolumeSpec:
     #: fill the volume from a snapshot or an image realized in this backend (else empty)
     snapshot: NativeRef | None = None
     image: NativeRef | None = None
+    #: fill the volume with a copy of another volume of this backend (Cinder's ``source_volid``)
+    source_volume: NativeRef | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,26 @@ class BlockStorageDriver(abc.ABC):
     def detach_volume(self, volume: NativeRef, server: NativeRef) -> None:
         """Detach the volume; it is ``AVAILABLE`` afterwards. Detaching a volume that is not
         attached to that server is a no-op."""
+
+    def extend_volume(self, ref: NativeRef, size_gb: int) -> VolumeInfo:
+        """Grow the volume to ``size_gb``, keeping its data; it may be attached.
+
+        Returns the state right after the request was accepted; ``get_volume`` reports the
+        new ``size_gb`` once it is done, in the status the volume had before. Raises
+        ``BadRequest`` if ``size_gb`` is not larger, ``Conflict`` in any other state than
+        ``AVAILABLE``/``IN_USE``, and ``NotSupported`` by default (backends that cannot grow
+        volumes). A failed extension leaves the volume at its old size.
+        """
+        raise NotSupported(f"volume {ref}: this backend cannot extend volumes")
+
+    def copy_volume_to_image(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
+        """Copy the volume's data into image data, stored as ``ImageDriver.store_image``
+        stores it (usable as ``ServerSpec.image`` and ``VolumeSpec.image`` once this returns).
+
+        The volume is left as it was. If this raises, nothing is left behind. Raises
+        ``NotSupported`` by default (backends that cannot read their volumes' data).
+        """
+        raise NotSupported(f"volume {ref}: this backend cannot copy volumes to images")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ class SimBackend(Backend):
         self._image = SimImages(state, self.settings, caps, context.data_dir / "images")
         self._compute = SimCompute(state, self.settings, caps, self._image)
         self._network = SimNetwork(state, self.settings, caps)
-        self._block_storage = SimBlockStorage(state, self.settings, caps)
+        self._block_storage = SimBlockStorage(state, self.settings, caps, self._image)
         self._object_store = SimObjectStore(
             state, self.settings, caps, context.data_dir / "objects"
         )

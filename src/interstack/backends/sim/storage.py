@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from interstack.backends.contract import (
     AttachmentInfo,
@@ -27,7 +28,7 @@ from interstack.backends.contract import (
 from interstack.backends.contract.files import open_stream, write_atomically
 from interstack.backends.sim.settings import SimOperation, SimSettings
 from interstack.backends.sim.state import Kind, SimState, ref
-from interstack.errors import BackendError, Conflict, NotFound, NotSupported
+from interstack.errors import BackendError, BadRequest, Conflict, NotFound, NotSupported
 from interstack.store.models import SimResource
 
 V = VolumeStatus
@@ -66,7 +67,27 @@ class _Guarded:
             raise NotSupported(f"region {self.state.region} does not support {capability}")
 
 
+def _content_of(state: SimState, session: Session, spec: VolumeSpec) -> str | None:
+    """A simulated volume holds no bytes; it remembers the image its data would come from."""
+    if spec.snapshot is not None:
+        return state.get(session, Kind.SNAPSHOT, spec.snapshot).data.get("content")
+    if spec.source_volume is not None:
+        return state.get(session, Kind.VOLUME, spec.source_volume).data.get("content")
+    if spec.image is not None:
+        return state.get(session, Kind.IMAGE, spec.image).ref
+    return None
+
+
 class SimBlockStorage(_Guarded, BlockStorageDriver):
+    """Volumes as rows. A volume's data is the image it was filled from (through snapshots
+    and clones), or nothing; copying it to an image copies that image's bytes."""
+
+    def __init__(
+        self, state: SimState, settings: SimSettings, capabilities: Capabilities, images: SimImages
+    ) -> None:
+        super().__init__(state, settings, capabilities)
+        self.images = images
+
     def _start(self, row: SimResource, operation: SimOperation, delay: float) -> None:
         fault = self.settings.fault(operation, row.name)
         row.fault = fault
@@ -78,17 +99,19 @@ class SimBlockStorage(_Guarded, BlockStorageDriver):
             existing = self.state.by_gateway_id(session, Kind.VOLUME, spec.gateway_id)
             if existing is not None:
                 return _volume(existing)
-            if spec.snapshot is not None:
-                self.state.get(session, Kind.SNAPSHOT, spec.snapshot)
-            if spec.image is not None:
-                self.state.get(session, Kind.IMAGE, spec.image)
+            content = _content_of(self.state, session, spec)
             row = self.state.new(
                 session,
                 Kind.VOLUME,
                 status=V.CREATING,
                 gateway_id=spec.gateway_id,
                 name=spec.name,
-                data={"size_gb": spec.size_gb, "attached_to": None, "device": None},
+                data={
+                    "size_gb": spec.size_gb,
+                    "attached_to": None,
+                    "device": None,
+                    "content": content,
+                },
             )
             self._start(row, SimOperation.CREATE_VOLUME, self.settings.volume_delay_seconds)
             return _volume(row)
@@ -126,7 +149,7 @@ class SimBlockStorage(_Guarded, BlockStorageDriver):
                 gateway_id=spec.gateway_id,
                 name=spec.name,
                 parent=volume.ref,
-                data={"size_gb": volume.data["size_gb"]},
+                data={"size_gb": volume.data["size_gb"], "content": volume.data.get("content")},
             )
             self._start(row, SimOperation.CREATE_SNAPSHOT, self.settings.snapshot_delay_seconds)
             return _snapshot(row)
@@ -191,6 +214,39 @@ class SimBlockStorage(_Guarded, BlockStorageDriver):
                 srv.data = {**srv.data, "volumes": devices}
             vol.data = {**vol.data, "attached_to": None, "device": None}
             self.state.set(vol, V.AVAILABLE)
+
+    def extend_volume(self, ref: NativeRef, size_gb: int) -> VolumeInfo:
+        self._require("volumes")
+        with self.state.session() as session:
+            vol = self.state.get(session, Kind.VOLUME, ref)
+            if vol.status not in (V.AVAILABLE, V.IN_USE):
+                raise Conflict(f"cannot extend volume {vol.gateway_id} while {vol.status}")
+            if size_gb <= int(vol.data["size_gb"]):
+                raise BadRequest(
+                    f"volume {vol.gateway_id} has {vol.data['size_gb']} GiB; "
+                    f"{size_gb} GiB would not extend it"
+                )
+            vol.data = {**vol.data, "size_gb": size_gb}
+            self.state.set(vol, vol.status)
+            return _volume(vol)
+
+    def copy_volume_to_image(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
+        self._require("volumes")
+        with self.state.session() as session:
+            vol = self.state.get(session, Kind.VOLUME, ref)
+            content = vol.data.get("content")
+        source: Iterable[bytes] = ()
+        if content is not None:
+            try:
+                source = self.images.open_image(NativeRef(content))
+            except NotFound:
+                source = ()  # the image it came from is gone; the simulation keeps no copy
+        try:
+            return self.images.store_image(image_gateway_id, source)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
 
 class SimImages(_Guarded, ImageDriver):

@@ -40,6 +40,13 @@ from interstack.store.models.network import (
 from interstack.store.models.object import ObjectAccount, ObjectContainer, StoredObject
 from interstack.store.models.sim import SimResource
 from interstack.store.models.tasks import Task
+from interstack.store.models.volume import (
+    Volume,
+    VolumeAttachment,
+    VolumeQuota,
+    VolumeSnapshot,
+    VolumeType,
+)
 
 __all__ = [
     "ApplicationCredential",
@@ -76,4 +83,9 @@ __all__ = [
     "SubnetPool",
     "Task",
     "User",
+    "Volume",
+    "VolumeAttachment",
+    "VolumeQuota",
+    "VolumeSnapshot",
+    "VolumeType",
 ]

@@ -1,0 +1,57 @@
+"""The block storage route table: every Cinder v3 path served, under ``/<region>/volume``.
+
+The catalog lists the service twice, as ``block-storage`` (its official type) and ``volumev3``
+(the alias older clients and Tempest look up), both at ``.../volume/v3/<project_id>``: Cinder
+URLs name the project, and keystoneauth strips it (and the version) to find the unversioned
+root for version discovery.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from interstack.api.faults import FaultFormats, cinder_fault
+from interstack.api.regional import region_of
+from interstack.api.routing import Route, build_router
+from interstack.api.volume import quotas, snapshots, versions, volume_actions, volume_types, volumes
+from interstack.services.catalog import PROJECT_ID, ServiceSpec
+
+PATH = f"volume/v3/{PROJECT_ID}"
+SERVICE = ServiceSpec(type="block-storage", name="cinderv3", path=PATH)
+#: the same endpoint under the service type older clients ask for
+ALIAS = ServiceSpec(type="volumev3", name="cinderv3", path=PATH)
+
+ROOT = "/{region}/volume"
+
+#: the unversioned root and ``/v3``: version discovery, no microversion
+ROOT_ROUTES: list[Route] = [
+    Route("GET", "", versions.list_versions, status=300),
+    Route("GET", "/", versions.list_versions, status=300),
+    Route("GET", "/v3", versions.show_v3),
+    Route("GET", "/v3/", versions.show_v3),
+]
+
+#: paths under ``/<region>/volume/v3/<project_id>``; every one negotiates the microversion
+ROUTES: list[Route] = [
+    *volumes.ROUTES,
+    *volume_actions.ROUTES,
+    *snapshots.ROUTES,
+    *volume_types.ROUTES,
+    *quotas.ROUTES,
+]
+
+
+def router() -> APIRouter:
+    api = APIRouter(dependencies=[Depends(region_of)])
+    api.include_router(build_router(ROOT_ROUTES, prefix=ROOT))
+    api.include_router(
+        build_router(ROUTES, prefix=f"{ROOT}/v3/{{project_id}}"),
+        dependencies=[Depends(versions.negotiate)],
+    )
+    return api
+
+
+def register(formats: FaultFormats, regions: list[str]) -> None:
+    """Answer errors under every region's block storage endpoint with Cinder's fault body."""
+    for region in regions:
+        formats.register(f"/{region}/volume", cinder_fault)

@@ -1,0 +1,265 @@
+"""Handlers of ``/snapshots``: create, list (summary and detail), show, update, delete,
+metadata, and the admin's ``os-reset_status`` action."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.responses import Response
+
+from interstack.api.body import json_body, parse, read_json
+from interstack.api.deps import Caller, ServicesDep
+from interstack.api.regional import Region
+from interstack.api.responses import OrjsonResponse, empty_response, json_response
+from interstack.api.routing import Route
+from interstack.api.volume import params, schemas, views
+from interstack.api.volume.params import UrlProject
+from interstack.api.volume.versions import Microversion
+from interstack.errors import BadRequest, NotFound
+from interstack.services.volume.snapshots import SnapshotFilters
+
+
+def create_snapshot(
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    version: Microversion,
+    body: Annotated[schemas.SnapshotCreate, Depends(json_body(schemas.SnapshotCreate))],
+) -> OrjsonResponse:
+    """POST /snapshots — 202 with the snapshot ``creating``."""
+    given = body.snapshot
+    names = params.name_and_description(given)
+    created = services.volume.snapshots.create(
+        caller,
+        region,
+        given.volume_id,
+        name=names.get("name"),
+        description=names.get("description"),
+        metadata=given.metadata or {},
+        force=given.force,
+    )
+    return json_response({"snapshot": views.snapshot_detail(created, version)}, status=202)
+
+
+def _list(
+    request: Request,
+    region: str,
+    project_id: str,
+    services: ServicesDep,
+    caller: Caller,
+    version: Any,
+    *,
+    detail: bool,
+) -> OrjsonResponse:
+    query = request.query_params
+    filters = SnapshotFilters(
+        name=query.get("name") or query.get("display_name"),
+        status=query.get("status"),
+        volume_id=query.get("volume_id"),
+        all_tenants=bool(params.flag(query, "all_tenants")),
+        project_id=query.get("project_id"),
+    )
+    page = params.page(query)
+    found = services.volume.snapshots.list(caller, region, filters, page)
+    listed = [views.snapshot_detail(s, version) for s in found]
+    if not detail:
+        keep = (
+            "id",
+            "name",
+            "description",
+            "volume_id",
+            "status",
+            "size",
+            "created_at",
+            "metadata",
+            "updated_at",
+        )
+        listed = [{k: s[k] for k in keep} for s in listed]
+    body: dict[str, Any] = {"snapshots": listed}
+    more = views.next_links(
+        params.collection_href(request, project_id, "snapshots/detail" if detail else "snapshots"),
+        query,
+        [s.id for s in found],
+        page.limit,
+    )
+    if more:
+        body["snapshots_links"] = more
+    return json_response(body)
+
+
+def list_snapshots(
+    request: Request,
+    region: Region,
+    project_id: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    version: Microversion,
+) -> OrjsonResponse:
+    return _list(request, region, project_id, services, caller, version, detail=False)
+
+
+def list_snapshots_detail(
+    request: Request,
+    region: Region,
+    project_id: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    version: Microversion,
+) -> OrjsonResponse:
+    return _list(request, region, project_id, services, caller, version, detail=True)
+
+
+def show_snapshot(
+    snapshot_id: str,
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    version: Microversion,
+) -> OrjsonResponse:
+    found = services.volume.snapshots.get(caller, region, snapshot_id)
+    return json_response({"snapshot": views.snapshot_detail(found, version)})
+
+
+def update_snapshot(
+    snapshot_id: str,
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    version: Microversion,
+    body: Annotated[schemas.SnapshotUpdate, Depends(json_body(schemas.SnapshotUpdate))],
+) -> OrjsonResponse:
+    changes = params.name_and_description(body.snapshot)
+    if not changes:
+        raise BadRequest("Invalid input received: give a name or description.")
+    updated = services.volume.snapshots.update(caller, region, snapshot_id, changes)
+    return json_response({"snapshot": views.snapshot_detail(updated, version)})
+
+
+def delete_snapshot(
+    snapshot_id: str,
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    _version: Microversion,
+) -> Response:
+    services.volume.snapshots.delete(caller, region, snapshot_id)
+    return empty_response(202)
+
+
+async def snapshot_action(
+    snapshot_id: str,
+    request: Request,
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    _version: Microversion,
+) -> Response:
+    """POST /snapshots/{id}/action — ``os-reset_status`` (admin) is the one action served."""
+    body = await read_json(request)
+    if not isinstance(body, dict) or list(body) != ["os-reset_status"]:
+        raise BadRequest("There is no such action; snapshots take os-reset_status.")
+    status = parse(schemas.SnapshotResetStatus, body["os-reset_status"]).status
+    services.volume.snapshots.reset_status(caller, region, snapshot_id, status)
+    return empty_response(202)
+
+
+# -- metadata ------------------------------------------------------------------------------
+
+
+def show_metadata(
+    snapshot_id: str,
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    _version: Microversion,
+) -> OrjsonResponse:
+    found = services.volume.snapshots.get(caller, region, snapshot_id)
+    return json_response({"metadata": found.metadata})
+
+
+def _set_metadata(replace: bool) -> Any:
+    def handler(
+        snapshot_id: str,
+        region: Region,
+        _project: UrlProject,
+        services: ServicesDep,
+        caller: Caller,
+        _version: Microversion,
+        body: Annotated[schemas.MetadataBody, Depends(json_body(schemas.MetadataBody))],
+    ) -> OrjsonResponse:
+        result = services.volume.snapshots.set_metadata(
+            caller, region, snapshot_id, body.metadata, replace=replace
+        )
+        return json_response({"metadata": result})
+
+    return handler
+
+
+def show_metadata_item(
+    snapshot_id: str,
+    key: str,
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    _version: Microversion,
+) -> OrjsonResponse:
+    metadata = services.volume.snapshots.get(caller, region, snapshot_id).metadata
+    if key not in metadata:
+        raise NotFound(f"Snapshot {snapshot_id} has no metadata with key {key}.")
+    return json_response({"meta": {key: metadata[key]}})
+
+
+def update_metadata_item(
+    snapshot_id: str,
+    key: str,
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    _version: Microversion,
+    body: Annotated[schemas.MetaItem, Depends(json_body(schemas.MetaItem))],
+) -> OrjsonResponse:
+    if len(body.meta) > 1:
+        raise BadRequest("Request body contains too many items.")
+    if key not in body.meta:
+        raise BadRequest("Request body and URI mismatch.")
+    services.volume.snapshots.set_metadata(caller, region, snapshot_id, body.meta, replace=False)
+    return json_response({"meta": body.meta})
+
+
+def delete_metadata_item(
+    snapshot_id: str,
+    key: str,
+    region: Region,
+    _project: UrlProject,
+    services: ServicesDep,
+    caller: Caller,
+    _version: Microversion,
+) -> Response:
+    services.volume.snapshots.delete_metadata(caller, region, snapshot_id, key)
+    return empty_response(200)
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/snapshots", list_snapshots),
+    Route("POST", "/snapshots", create_snapshot, status=202),
+    Route("GET", "/snapshots/detail", list_snapshots_detail),
+    Route("GET", "/snapshots/{snapshot_id}", show_snapshot),
+    Route("PUT", "/snapshots/{snapshot_id}", update_snapshot),
+    Route("DELETE", "/snapshots/{snapshot_id}", delete_snapshot, status=202),
+    Route("POST", "/snapshots/{snapshot_id}/action", snapshot_action, status=202),
+    Route("GET", "/snapshots/{snapshot_id}/metadata", show_metadata),
+    Route("POST", "/snapshots/{snapshot_id}/metadata", _set_metadata(replace=False)),
+    Route("PUT", "/snapshots/{snapshot_id}/metadata", _set_metadata(replace=True)),
+    Route("GET", "/snapshots/{snapshot_id}/metadata/{key}", show_metadata_item),
+    Route("PUT", "/snapshots/{snapshot_id}/metadata/{key}", update_metadata_item),
+    Route("DELETE", "/snapshots/{snapshot_id}/metadata/{key}", delete_metadata_item),
+]

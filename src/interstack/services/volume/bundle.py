@@ -1,0 +1,48 @@
+"""The block storage services of one gateway, built together because they count on each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from interstack.services.interfaces import VolumeImages
+from interstack.services.regions import Regions
+from interstack.services.tasks import TaskQueue
+from interstack.services.volume.quotas import VolumeQuotaService
+from interstack.services.volume.snapshots import SnapshotService
+from interstack.services.volume.volume_actions import VolumeActions
+from interstack.services.volume.volume_tasks import VolumeTasks
+from interstack.services.volume.volume_types import VolumeTypeService
+from interstack.services.volume.volumes import VolumeService
+from interstack.store import Database
+
+
+@dataclass
+class VolumeServices:
+    """What the block storage API uses: one field per resource service."""
+
+    volumes: VolumeService
+    actions: VolumeActions
+    snapshots: SnapshotService
+    types: VolumeTypeService
+    quotas: VolumeQuotaService
+    #: the handlers of the volume task kinds, for the app's task handler table
+    tasks: VolumeTasks
+
+    @classmethod
+    def build(
+        cls, db: Database, regions: Regions, tasks: TaskQueue, images: VolumeImages
+    ) -> VolumeServices:
+        quotas = VolumeQuotaService(db)
+        types = VolumeTypeService(db)
+        return cls(
+            volumes=VolumeService(db, tasks, quotas, types, images),
+            actions=VolumeActions(db, tasks, quotas, images),
+            snapshots=SnapshotService(db, tasks, quotas),
+            types=types,
+            quotas=quotas,
+            tasks=VolumeTasks(db, regions, images),
+        )
+
+    def bootstrap(self) -> None:
+        """First start only: the default volume type."""
+        self.types.seed()

@@ -1,0 +1,107 @@
+"""What the volume modules share: visible rows, records with their types and attachments,
+metadata checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interstack.errors import BadRequest, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.tasks import utcnow
+from interstack.services.volume.records import Volume, volume_record
+from interstack.services.volume.state import AttachStatus
+from interstack.store.models import Volume as VolumeRow
+from interstack.store.models import VolumeAttachment as AttachmentRow
+from interstack.store.models import VolumeSnapshot as SnapshotRow
+from interstack.store.models import VolumeType as TypeRow
+
+#: Cinder's ``storage_availability_zone`` default: every region has one zone of this name
+AVAILABILITY_ZONE = "nova"
+
+
+def volume_not_found(volume_id: str) -> NotFound:
+    return NotFound(f"Volume {volume_id} could not be found.")
+
+
+def snapshot_not_found(snapshot_id: str) -> NotFound:
+    return NotFound(f"Snapshot {snapshot_id} could not be found.")
+
+
+def visible(ctx: RequestContext, project_id: str) -> bool:
+    """Whether the caller sees a project's block storage: its own, or any for an admin."""
+    return ctx.is_admin or project_id == ctx.project_id
+
+
+def visible_volume(session: Session, ctx: RequestContext, region: str, volume_id: str) -> VolumeRow:
+    """The volume if the caller may see it; another project's is a 404, as in Cinder."""
+    row = session.get(VolumeRow, volume_id)
+    if row is None or row.region != region or not visible(ctx, row.project_id):
+        raise volume_not_found(volume_id)
+    return row
+
+
+def visible_snapshot(
+    session: Session, ctx: RequestContext, region: str, snapshot_id: str
+) -> SnapshotRow:
+    row = session.get(SnapshotRow, snapshot_id)
+    if row is None or row.region != region or not visible(ctx, row.project_id):
+        raise snapshot_not_found(snapshot_id)
+    return row
+
+
+def live_attachments(session: Session, volume_ids: Sequence[str]) -> dict[str, list[AttachmentRow]]:
+    """The attachments of each volume that are not detached, oldest first."""
+    found: dict[str, list[AttachmentRow]] = {v: [] for v in volume_ids}
+    if not volume_ids:
+        return found
+    rows = session.scalars(
+        select(AttachmentRow)
+        .where(
+            AttachmentRow.volume_id.in_(volume_ids),
+            AttachmentRow.status != AttachStatus.DETACHED,
+        )
+        .order_by(AttachmentRow.created_at)
+    )
+    for row in rows:
+        found[row.volume_id].append(row)
+    return found
+
+
+def records(session: Session, rows: Sequence[VolumeRow]) -> list[Volume]:
+    """Volumes with their types and attachments, in two queries for any number of rows."""
+    type_ids = {r.volume_type_id for r in rows if r.volume_type_id}
+    types = (
+        {t.id: t for t in session.scalars(select(TypeRow).where(TypeRow.id.in_(type_ids)))}
+        if type_ids
+        else {}
+    )
+    attachments = live_attachments(session, [r.id for r in rows])
+    return [volume_record(r, types.get(r.volume_type_id or ""), attachments[r.id]) for r in rows]
+
+
+def touch(row: VolumeRow | SnapshotRow) -> None:
+    row.updated_at = utcnow()
+
+
+def check_metadata(metadata: Mapping[str, object], what: str = "metadata") -> dict[str, str]:
+    """Cinder's metadata rules: string keys of 1-255 characters, string values up to 255."""
+    checked: dict[str, str] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 255:
+            raise BadRequest(
+                f"Invalid input received: {what} keys must be 1 to 255 characters long."
+            )
+        if not isinstance(value, str):
+            raise BadRequest(
+                f"Invalid input received: the value of {what} {key!r} must be a string."
+            )
+        if len(value) > 255:
+            raise BadRequest(
+                f"Invalid input received: the value of {what} {key!r} is longer than 255 "
+                "characters."
+            )
+        checked[key] = value
+    return checked

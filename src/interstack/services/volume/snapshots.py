@@ -1,0 +1,210 @@
+"""Snapshots: create (of an available volume, or an in-use one with ``force``), show, list,
+update, delete, metadata. Like volumes, the backend work runs as tasks."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from interstack.errors import BadRequest, Forbidden, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.listing import Page, SortDir, paginate
+from interstack.services.tasks import TaskQueue, utcnow
+from interstack.services.volume.common import (
+    check_metadata,
+    touch,
+    visible_snapshot,
+    visible_volume,
+)
+from interstack.services.volume.quotas import VolumeQuotaService
+from interstack.services.volume.records import Snapshot, snapshot_record
+from interstack.services.volume.state import SnapshotStatus, VolumeStatus, check_volume
+from interstack.services.volume.volume_tasks import SNAPSHOT_CREATE, SNAPSHOT_DELETE
+from interstack.store import Database
+from interstack.store.models import VolumeSnapshot as SnapshotRow
+
+MAX_LIMIT = 1000
+SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "id": SnapshotRow.id,
+    "name": SnapshotRow.name,
+    "size": SnapshotRow.size,
+    "status": SnapshotRow.status,
+    "created_at": SnapshotRow.created_at,
+    "updated_at": SnapshotRow.updated_at,
+    "volume_id": SnapshotRow.volume_id,
+    "project_id": SnapshotRow.project_id,
+}
+DEFAULT_SORT: list[tuple[str, SortDir]] = [("created_at", "desc"), ("id", "desc")]
+DELETABLE = frozenset({SnapshotStatus.AVAILABLE, SnapshotStatus.ERROR})
+
+
+@dataclass(frozen=True)
+class SnapshotFilters:
+    name: str | None = None
+    status: str | None = None
+    volume_id: str | None = None
+    all_tenants: bool = False
+    project_id: str | None = None
+
+
+class SnapshotService:
+    def __init__(self, db: Database, tasks: TaskQueue, quotas: VolumeQuotaService) -> None:
+        self.db = db
+        self.tasks = tasks
+        self.quotas = quotas
+
+    def create(
+        self,
+        ctx: RequestContext,
+        region: str,
+        volume_id: str,
+        *,
+        name: str | None,
+        description: str | None,
+        metadata: Mapping[str, str],
+        force: bool,
+    ) -> Snapshot:
+        checked = check_metadata(metadata)
+        with self.db.session() as session:
+            try:
+                volume = visible_volume(session, ctx, region, volume_id)
+            except NotFound:
+                raise NotFound(f"Volume {volume_id} could not be found.") from None
+            allowed = {VolumeStatus.AVAILABLE}
+            if force:
+                allowed.add(VolumeStatus.IN_USE)
+            elif volume.status == VolumeStatus.IN_USE:
+                raise BadRequest(
+                    f"Invalid volume: Volume {volume.id} is in-use; snapshot it with force=true "
+                    "(crash-consistent) or detach it first."
+                )
+            check_volume(volume.id, volume.status, frozenset(allowed), "be snapshotted")
+            self.quotas.check_snapshot(session, volume.project_id, volume.size)
+            stamp = utcnow()
+            row = SnapshotRow(
+                id=str(uuid.uuid4()),
+                region=region,
+                project_id=volume.project_id,
+                user_id=ctx.user_id,
+                volume_id=volume.id,
+                name=name,
+                description=description,
+                size=volume.size,
+                status=SnapshotStatus.CREATING,
+                metadata_items=checked,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            session.add(row)
+            session.flush()
+            self.tasks.enqueue(SNAPSHOT_CREATE, region, row.id, session=session)
+            return snapshot_record(row)
+
+    def get(self, ctx: RequestContext, region: str, snapshot_id: str) -> Snapshot:
+        with self.db.session() as session:
+            return snapshot_record(visible_snapshot(session, ctx, region, snapshot_id))
+
+    def _scope(self, ctx: RequestContext, region: str, f: SnapshotFilters) -> Select[Any]:
+        stmt = select(SnapshotRow).where(SnapshotRow.region == region)
+        if ctx.is_admin and (f.all_tenants or f.project_id):
+            if f.project_id:
+                stmt = stmt.where(SnapshotRow.project_id == f.project_id)
+        else:
+            stmt = stmt.where(SnapshotRow.project_id == (ctx.project_id or ""))
+        if f.name is not None:
+            stmt = stmt.where(SnapshotRow.name == f.name)
+        if f.status is not None:
+            stmt = stmt.where(SnapshotRow.status == f.status)
+        if f.volume_id is not None:
+            stmt = stmt.where(SnapshotRow.volume_id == f.volume_id)
+        return stmt
+
+    def list(
+        self, ctx: RequestContext, region: str, filters: SnapshotFilters, page: Page
+    ) -> builtins.list[Snapshot]:
+        limit = min(page.limit, MAX_LIMIT) if page.limit is not None else MAX_LIMIT
+        with self.db.session() as session:
+            marker_row = None
+            if page.marker is not None:
+                marker_row = session.get(SnapshotRow, page.marker)
+                if marker_row is None or marker_row.region != region:
+                    raise NotFound(f"Marker {page.marker} could not be found.")
+            paged = Page(limit=limit, marker=page.marker, sort=page.sort)
+            stmt = paginate(
+                self._scope(ctx, region, filters),
+                paged,
+                SORT_COLUMNS,
+                SnapshotRow.id,
+                marker_row,
+                DEFAULT_SORT,
+            )
+            return [snapshot_record(r) for r in session.scalars(stmt)]
+
+    def update(
+        self, ctx: RequestContext, region: str, snapshot_id: str, changes: Mapping[str, str | None]
+    ) -> Snapshot:
+        with self.db.session() as session:
+            row = visible_snapshot(session, ctx, region, snapshot_id)
+            if "name" in changes:
+                row.name = changes["name"]
+            if "description" in changes:
+                row.description = changes["description"]
+            touch(row)
+            return snapshot_record(row)
+
+    def delete(self, ctx: RequestContext, region: str, snapshot_id: str) -> None:
+        with self.db.session() as session:
+            row = visible_snapshot(session, ctx, region, snapshot_id)
+            if row.status not in DELETABLE:
+                raise BadRequest(
+                    f"Invalid snapshot: Snapshot {row.id} status must be available or error to "
+                    f"be deleted, but it is {row.status}."
+                )
+            row.status = SnapshotStatus.DELETING
+            touch(row)
+            self.tasks.enqueue(SNAPSHOT_DELETE, region, row.id, session=session)
+
+    def reset_status(self, ctx: RequestContext, region: str, snapshot_id: str, status: str) -> None:
+        if not ctx.is_admin:
+            raise Forbidden(
+                "Policy doesn't allow volume_extension:snapshot_admin_actions:reset_status to be "
+                "performed."
+            )
+        if status not in {s.value for s in SnapshotStatus}:
+            raise BadRequest(f"Invalid input received: {status!r} is not a snapshot status.")
+        with self.db.session() as session:
+            row = visible_snapshot(session, ctx, region, snapshot_id)
+            row.status = status
+            touch(row)
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    def set_metadata(
+        self,
+        ctx: RequestContext,
+        region: str,
+        snapshot_id: str,
+        items: Mapping[str, str],
+        *,
+        replace: bool,
+    ) -> dict[str, str]:
+        checked = check_metadata(items)
+        with self.db.session() as session:
+            row = visible_snapshot(session, ctx, region, snapshot_id)
+            row.metadata_items = checked if replace else {**row.metadata_items, **checked}
+            touch(row)
+            return {str(k): str(v) for k, v in row.metadata_items.items()}
+
+    def delete_metadata(self, ctx: RequestContext, region: str, snapshot_id: str, key: str) -> None:
+        with self.db.session() as session:
+            row = visible_snapshot(session, ctx, region, snapshot_id)
+            if key not in row.metadata_items:
+                raise NotFound(f"Snapshot {snapshot_id} has no metadata with key {key}.")
+            row.metadata_items = {k: v for k, v in row.metadata_items.items() if k != key}
+            touch(row)

@@ -1,0 +1,267 @@
+"""The persisted tasks that drive a region's block storage: create, delete, extend, upload to
+an image, and snapshots' create and delete.
+
+Each step is one backend call and one store write, safe to run again after a crash; the step to
+run next is ``payload["phase"]``. A failed task puts its resource into Cinder's error status for
+that operation (``error``, ``error_deleting``, ``error_extending``), or back where it was when
+nothing changed (an upload that failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from interstack.backends.contract import BlockStorageDriver, NativeRef, SnapshotSpec, VolumeSpec
+from interstack.backends.contract import VolumeStatus as Native
+from interstack.errors import BackendError, NotFound
+from interstack.services.interfaces import VolumeImages
+from interstack.services.regions import Regions
+from interstack.services.tasks import RetryAfter, Task, TaskHandler
+from interstack.services.volume.common import touch
+from interstack.services.volume.state import SnapshotStatus, VolumeStatus
+from interstack.store import Database
+from interstack.store.models import Volume as VolumeRow
+from interstack.store.models import VolumeAttachment as AttachmentRow
+from interstack.store.models import VolumeSnapshot as SnapshotRow
+
+CREATE = "volume.create"
+DELETE = "volume.delete"
+EXTEND = "volume.extend"
+UPLOAD = "volume.upload_image"
+SNAPSHOT_CREATE = "volume.snapshot.create"
+SNAPSHOT_DELETE = "volume.snapshot.delete"
+
+POLL_SECONDS = 0.5
+MAX_POLLS = 1200
+
+
+def again(payload: Mapping[str, Any], **changes: Any) -> RetryAfter:
+    """Look again soon; fail once the backend took too long."""
+    polls = int(payload.get("polls", 0))
+    if polls > MAX_POLLS:
+        raise BackendError("the backend did not finish the operation in time")
+    return RetryAfter(POLL_SECONDS, {**payload, **changes, "polls": polls + 1})
+
+
+class VolumeTasks:
+    """The handlers of the volume task kinds, for the app's explicit handler table."""
+
+    def __init__(self, db: Database, regions: Regions, images: VolumeImages) -> None:
+        self.db = db
+        self.regions = regions
+        self.images = images
+
+    def handlers(self) -> dict[str, TaskHandler]:
+        return {
+            CREATE: TaskHandler(self.create, self._volume_failed(VolumeStatus.ERROR)),
+            DELETE: TaskHandler(self.delete, self._volume_failed(VolumeStatus.ERROR_DELETING)),
+            EXTEND: TaskHandler(self.extend, self._volume_failed(VolumeStatus.ERROR_EXTENDING)),
+            UPLOAD: TaskHandler(self.upload, self.upload_failed),
+            SNAPSHOT_CREATE: TaskHandler(
+                self.create_snapshot, self._snapshot_failed(SnapshotStatus.ERROR)
+            ),
+            SNAPSHOT_DELETE: TaskHandler(
+                self.delete_snapshot, self._snapshot_failed(SnapshotStatus.ERROR_DELETING)
+            ),
+        }
+
+    def _driver(self, task: Task) -> BlockStorageDriver:
+        return self.regions.backend(task.region).block_storage
+
+    def _volume_failed(self, status: VolumeStatus) -> Any:
+        def failed(task: Task, error: str) -> None:
+            with self.db.session() as session:
+                row = session.get(VolumeRow, task.resource_id)
+                if row is not None:
+                    row.status = status
+                    row.fault = error
+                    touch(row)
+
+        return failed
+
+    def _snapshot_failed(self, status: SnapshotStatus) -> Any:
+        def failed(task: Task, error: str) -> None:
+            with self.db.session() as session:
+                row = session.get(SnapshotRow, task.resource_id)
+                if row is not None:
+                    row.status = status
+                    row.fault = error
+                    touch(row)
+
+        return failed
+
+    def _settle(self, task: Task, status: str, **columns: Any) -> None:
+        with self.db.session() as session:
+            row = session.get(VolumeRow, task.resource_id)
+            if row is not None:
+                row.status = status
+                row.fault = None
+                for name, value in columns.items():
+                    setattr(row, name, value)
+                touch(row)
+
+    # -- create ------------------------------------------------------------------------------
+
+    def create(self, task: Task) -> RetryAfter | None:
+        if task.payload.get("phase") == "wait":
+            return self._create_wait(task)
+        with self.db.session() as session:
+            row = session.get(VolumeRow, task.resource_id)
+            if row is None:
+                return None
+            spec = VolumeSpec(
+                gateway_id=row.id,
+                name=row.name or "",
+                project_id=row.project_id,
+                size_gb=row.size,
+                snapshot=self._ref(task.payload.get("snapshot_ref")),
+                image=self._ref(task.payload.get("image_ref")),
+                source_volume=self._ref(task.payload.get("source_ref")),
+            )
+        info = self._driver(task).create_volume(spec)
+        with self.db.session() as session:
+            row = session.get(VolumeRow, task.resource_id)
+            if row is not None:
+                row.native_ref = info.ref
+        return again(task.payload, phase="wait")
+
+    @staticmethod
+    def _ref(value: object) -> NativeRef | None:
+        return NativeRef(str(value)) if value else None
+
+    def _native(self, task: Task) -> NativeRef | None:
+        with self.db.session() as session:
+            row = session.get(VolumeRow, task.resource_id)
+            return NativeRef(row.native_ref) if row is not None and row.native_ref else None
+
+    def _create_wait(self, task: Task) -> RetryAfter | None:
+        ref = self._native(task)
+        if ref is None:
+            return None
+        info = self._driver(task).get_volume(ref)
+        if info.status is Native.ERROR:
+            raise BackendError(info.fault or "the volume failed in the backend")
+        if info.status is not Native.AVAILABLE:
+            return again(task.payload)
+        self._settle(task, VolumeStatus.AVAILABLE)
+        return None
+
+    # -- delete ------------------------------------------------------------------------------
+
+    def delete(self, task: Task) -> RetryAfter | None:
+        with self.db.session() as session:
+            snapshots = session.scalar(
+                select(func.count())
+                .select_from(SnapshotRow)
+                .where(SnapshotRow.volume_id == task.resource_id)
+            )
+        if snapshots:
+            return again(task.payload)  # a cascade: the snapshots' own tasks remove them
+        ref = self._native(task)
+        if ref is not None:
+            driver = self._driver(task)
+            if task.payload.get("phase") != "wait":
+                driver.delete_volume(ref)
+            try:
+                driver.get_volume(ref)
+            except NotFound:
+                pass
+            else:
+                return again(task.payload, phase="wait")
+        with self.db.session() as session:
+            session.execute(
+                delete(AttachmentRow).where(AttachmentRow.volume_id == task.resource_id)
+            )
+            row = session.get(VolumeRow, task.resource_id)
+            if row is not None:
+                session.delete(row)
+        return None
+
+    # -- extend ------------------------------------------------------------------------------
+
+    def extend(self, task: Task) -> RetryAfter | None:
+        ref = self._native(task)
+        if ref is None:
+            return None
+        size = int(task.payload["size"])
+        driver = self._driver(task)
+        if task.payload.get("phase") != "wait":
+            driver.extend_volume(ref, size)
+        info = driver.get_volume(ref)
+        if info.status is Native.ERROR:
+            raise BackendError(info.fault or "the volume failed in the backend")
+        if info.size_gb < size:
+            return again(task.payload, phase="wait")
+        self._settle(task, str(task.payload["previous_status"]), size=size)
+        return None
+
+    # -- upload to an image ------------------------------------------------------------------
+
+    def upload(self, task: Task) -> RetryAfter | None:
+        ref = self._native(task)
+        image_id = str(task.payload["image_id"])
+        if ref is None:
+            self.images.abandon_snapshot(task.region, image_id)
+            return None
+        stored = self._driver(task).copy_volume_to_image(ref, image_id)
+        self.images.finish_snapshot(task.region, image_id, stored)
+        self._settle(task, str(task.payload["previous_status"]))
+        return None
+
+    def upload_failed(self, task: Task, error: str) -> None:
+        """The image goes; the volume is as it was (its data never changed)."""
+        self.images.abandon_snapshot(task.region, str(task.payload["image_id"]))
+        self._settle(task, str(task.payload["previous_status"]))
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def create_snapshot(self, task: Task) -> RetryAfter | None:
+        driver = self._driver(task)
+        if task.payload.get("phase") == "wait":
+            with self.db.session() as session:
+                row = session.get(SnapshotRow, task.resource_id)
+                if row is None or row.native_ref is None:
+                    return None
+                ref = NativeRef(row.native_ref)
+            info = driver.get_snapshot(ref)
+            if info.status is Native.ERROR:
+                raise BackendError(info.fault or "the snapshot failed in the backend")
+            if info.status is not Native.AVAILABLE:
+                return again(task.payload)
+            with self.db.session() as session:
+                row = session.get(SnapshotRow, task.resource_id)
+                if row is not None:
+                    row.status = SnapshotStatus.AVAILABLE
+                    touch(row)
+            return None
+        with self.db.session() as session:
+            row = session.get(SnapshotRow, task.resource_id)
+            volume = session.get(VolumeRow, row.volume_id) if row is not None else None
+            if row is None or volume is None or volume.native_ref is None:
+                raise BackendError("the snapshot's volume is gone")
+            spec = SnapshotSpec(
+                gateway_id=row.id, name=row.name or "", volume=NativeRef(volume.native_ref)
+            )
+        info = driver.create_snapshot(spec)
+        with self.db.session() as session:
+            row = session.get(SnapshotRow, task.resource_id)
+            if row is not None:
+                row.native_ref = info.ref
+        return again(task.payload, phase="wait")
+
+    def delete_snapshot(self, task: Task) -> RetryAfter | None:
+        with self.db.session() as session:
+            row = session.get(SnapshotRow, task.resource_id)
+            if row is None:
+                return None
+            ref = NativeRef(row.native_ref) if row.native_ref else None
+        if ref is not None:
+            self._driver(task).delete_snapshot(ref)
+        with self.db.session() as session:
+            row = session.get(SnapshotRow, task.resource_id)
+            if row is not None:
+                session.delete(row)
+        return None

@@ -1,0 +1,447 @@
+"""Volumes: create (empty, from an image, a snapshot or another volume), show, list with
+Cinder's filters and paging, update, delete, metadata.
+
+A create writes the volume (``creating``) and its task in one transaction and answers at once;
+the task runner drives the backend. Quotas are checked in the same transaction that adds the
+volume, so two creates cannot both take the last slot.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from interstack.errors import BadRequest, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.interfaces import VolumeImages
+from interstack.services.listing import Page, SortDir, paginate
+from interstack.services.tasks import TaskQueue, utcnow
+from interstack.services.volume.common import (
+    AVAILABILITY_ZONE,
+    check_metadata,
+    records,
+    touch,
+    visible_snapshot,
+    visible_volume,
+)
+from interstack.services.volume.quotas import VolumeQuotaService
+from interstack.services.volume.records import Volume
+from interstack.services.volume.state import (
+    DELETABLE,
+    SnapshotStatus,
+    VolumeStatus,
+    check_volume,
+)
+from interstack.services.volume.volume_tasks import CREATE, DELETE, SNAPSHOT_DELETE
+from interstack.services.volume.volume_types import VolumeTypeService
+from interstack.store import Database
+from interstack.store.models import Volume as VolumeRow
+from interstack.store.models import VolumeAttachment as AttachmentRow
+from interstack.store.models import VolumeSnapshot as SnapshotRow
+
+#: Cinder's ``osapi_max_limit``
+MAX_LIMIT = 1000
+
+SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "id": VolumeRow.id,
+    "name": VolumeRow.name,
+    "display_name": VolumeRow.name,
+    "size": VolumeRow.size,
+    "status": VolumeRow.status,
+    "availability_zone": VolumeRow.availability_zone,
+    "bootable": VolumeRow.bootable,
+    "created_at": VolumeRow.created_at,
+    "updated_at": VolumeRow.updated_at,
+    "volume_type_id": VolumeRow.volume_type_id,
+    "project_id": VolumeRow.project_id,
+    "user_id": VolumeRow.user_id,
+}
+DEFAULT_SORT: list[tuple[str, SortDir]] = [("created_at", "desc"), ("id", "desc")]
+
+#: volumes in these statuses have a source that may be copied
+SOURCE_STATUSES = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.IN_USE})
+
+
+@dataclass(frozen=True)
+class NewVolume:
+    """The body of a volume create, validated by the API layer."""
+
+    size: int | None = None
+    name: str | None = None
+    description: str | None = None
+    volume_type: str | None = None
+    availability_zone: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    snapshot_id: str | None = None
+    source_volid: str | None = None
+    image_id: str | None = None
+    multiattach: bool = False
+
+
+@dataclass(frozen=True)
+class VolumeFilters:
+    name: str | None = None
+    status: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    bootable: bool | None = None
+    availability_zone: str | None = None
+    all_tenants: bool = False
+    project_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VolumePage:
+    volumes: list[Volume]
+    next_marker: str | None
+
+
+@dataclass
+class _Source:
+    """Where a new volume's data comes from, resolved in the create's session."""
+
+    size: int | None = None
+    bootable: bool = False
+    image_metadata: dict[str, Any] = field(default_factory=dict)
+    volume_type_id: str | None = None
+    payload: dict[str, str] = field(default_factory=dict)
+
+
+def _invalid_size(size: object) -> BadRequest:
+    return BadRequest(
+        f"Invalid input received: Volume size '{size}' must be an integer and greater than 0."
+    )
+
+
+class VolumeService:
+    def __init__(
+        self,
+        db: Database,
+        tasks: TaskQueue,
+        quotas: VolumeQuotaService,
+        types: VolumeTypeService,
+        images: VolumeImages,
+    ) -> None:
+        self.db = db
+        self.tasks = tasks
+        self.quotas = quotas
+        self.types = types
+        self.images = images
+
+    # -- create ------------------------------------------------------------------------------
+
+    def create(self, ctx: RequestContext, region: str, new: NewVolume) -> Volume:
+        if ctx.project_id is None:
+            raise BadRequest("Volumes belong to projects; use a project-scoped token.")
+        if new.availability_zone not in (None, AVAILABILITY_ZONE):
+            raise BadRequest(
+                f"Invalid input received: Availability zone '{new.availability_zone}' is invalid."
+            )
+        metadata = check_metadata(new.metadata)
+        with self.db.session() as session:
+            source = self._source(session, ctx, region, new)
+            size = new.size if new.size is not None else source.size
+            if size is None or size <= 0:
+                raise _invalid_size(size)
+            self._check_size(new, source, size)
+            type_row = (
+                self.types.find(session, ctx, new.volume_type)
+                if new.volume_type is not None
+                else None
+            )
+            if type_row is None and source.volume_type_id is not None:
+                type_id: str | None = source.volume_type_id
+            else:
+                type_id = (type_row or self.types.default_row(session)).id
+            self.quotas.check_volume(session, ctx.project_id, size)
+            stamp = utcnow()
+            row = VolumeRow(
+                id=str(uuid.uuid4()),
+                region=region,
+                project_id=ctx.project_id,
+                user_id=ctx.user_id,
+                name=new.name,
+                description=new.description,
+                size=size,
+                status=VolumeStatus.CREATING,
+                volume_type_id=type_id,
+                availability_zone=AVAILABILITY_ZONE,
+                bootable=source.bootable,
+                readonly=False,
+                multiattach=new.multiattach,
+                metadata_items=metadata,
+                image_metadata=source.image_metadata,
+                snapshot_id=new.snapshot_id,
+                source_volid=new.source_volid,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            session.add(row)
+            session.flush()
+            self.tasks.enqueue(CREATE, region, row.id, source.payload, session=session)
+            return records(session, [row])[0]
+
+    def _source(
+        self, session: Session, ctx: RequestContext, region: str, new: NewVolume
+    ) -> _Source:
+        given = [x for x in (new.snapshot_id, new.source_volid, new.image_id) if x]
+        if len(given) > 1:
+            raise BadRequest(
+                "Invalid input received: give at most one of snapshot_id, source_volid and "
+                "imageRef."
+            )
+        if new.snapshot_id:
+            try:
+                snap = visible_snapshot(session, ctx, region, new.snapshot_id)
+            except NotFound:
+                raise NotFound(f"Snapshot {new.snapshot_id} could not be found.") from None
+            if snap.status != SnapshotStatus.AVAILABLE:
+                raise BadRequest(
+                    "Invalid snapshot: Originating snapshot status must be 'available' to "
+                    f"create a volume, but it is {snap.status}."
+                )
+            parent = session.get(VolumeRow, snap.volume_id)
+            return _Source(
+                size=snap.size,
+                bootable=parent.bootable if parent else False,
+                image_metadata=dict(parent.image_metadata) if parent else {},
+                volume_type_id=parent.volume_type_id if parent else None,
+                payload={"snapshot_ref": snap.native_ref or ""},
+            )
+        if new.source_volid:
+            src = visible_volume(session, ctx, region, new.source_volid)
+            if src.status not in SOURCE_STATUSES:
+                raise BadRequest(
+                    f"Invalid volume: Source volume {src.id} status must be available or in-use "
+                    f"to be cloned, but it is {src.status}."
+                )
+            return _Source(
+                size=src.size,
+                bootable=src.bootable,
+                image_metadata=dict(src.image_metadata),
+                volume_type_id=src.volume_type_id,
+                payload={"source_ref": src.native_ref or ""},
+            )
+        if new.image_id:
+            try:
+                image = self.images.image_for_boot(ctx, region, new.image_id)
+            except (NotFound, BadRequest) as exc:
+                raise BadRequest(
+                    f"Invalid image identifier or unable to access requested image "
+                    f"{new.image_id}: {exc.message}"
+                ) from exc
+            if image.native_ref is None:
+                raise BadRequest(f"Image {image.id} has no data in this region.")
+            gib = -(-(image.size_bytes or 0) // 2**30)
+            metadata: dict[str, Any] = {
+                "image_id": image.id,
+                "image_name": image.name,
+                "min_disk": str(image.min_disk_gb),
+                "min_ram": str(image.min_ram_mb),
+                "size": str(image.size_bytes or 0),
+                "disk_format": image.disk_format or "",
+                "container_format": image.container_format or "",
+            }
+            return _Source(
+                size=None,
+                bootable=True,
+                image_metadata=metadata,
+                payload={"image_ref": image.native_ref, "image_gib": str(gib)},
+            )
+        return _Source()
+
+    @staticmethod
+    def _check_size(new: NewVolume, source: _Source, size: int) -> None:
+        if new.snapshot_id and source.size is not None and size < source.size:
+            raise BadRequest(
+                f"Invalid input received: Volume size '{size}'GB cannot be smaller than the "
+                f"snapshot size {source.size}GB. They must be >= original snapshot size."
+            )
+        if new.source_volid and source.size is not None and size < source.size:
+            raise BadRequest(
+                f"Invalid input received: Volume size '{size}'GB cannot be smaller than the "
+                f"source volume size {source.size}GB. They must be >= original volume size."
+            )
+        if new.image_id:
+            image_gib = int(source.payload.get("image_gib", "0"))
+            if image_gib > size:
+                raise BadRequest(
+                    f"Invalid input received: Size of specified image {image_gib}GB is larger "
+                    f"than volume size {size}GB."
+                )
+            min_disk = int(source.image_metadata.get("min_disk", "0"))
+            if min_disk > size:
+                raise BadRequest(
+                    f"Invalid input received: Volume size {size}GB cannot be smaller than the "
+                    f"image minDisk size {min_disk}GB."
+                )
+
+    # -- read --------------------------------------------------------------------------------
+
+    def get(self, ctx: RequestContext, region: str, volume_id: str) -> Volume:
+        with self.db.session() as session:
+            return records(session, [visible_volume(session, ctx, region, volume_id)])[0]
+
+    def _scope(self, ctx: RequestContext, region: str, f: VolumeFilters) -> Select[Any]:
+        stmt = select(VolumeRow).where(VolumeRow.region == region)
+        if ctx.is_admin and (f.all_tenants or f.project_id):
+            if f.project_id:
+                stmt = stmt.where(VolumeRow.project_id == f.project_id)
+        else:
+            stmt = stmt.where(VolumeRow.project_id == (ctx.project_id or ""))
+        if f.name is not None:
+            stmt = stmt.where(VolumeRow.name == f.name)
+        if f.status is not None:
+            stmt = stmt.where(VolumeRow.status == f.status)
+        if f.bootable is not None:
+            stmt = stmt.where(VolumeRow.bootable.is_(f.bootable))
+        if f.availability_zone is not None:
+            stmt = stmt.where(VolumeRow.availability_zone == f.availability_zone)
+        return stmt
+
+    def list(
+        self, ctx: RequestContext, region: str, filters: VolumeFilters, page: Page
+    ) -> VolumePage:
+        limit = min(page.limit, MAX_LIMIT) if page.limit is not None else MAX_LIMIT
+        with self.db.session() as session:
+            stmt = self._scope(ctx, region, filters)
+            marker_row = None
+            if page.marker is not None:
+                marker_row = session.get(VolumeRow, page.marker)
+                if marker_row is None or marker_row.region != region:
+                    raise NotFound(f"Marker {page.marker} could not be found.")
+            if filters.metadata:
+                # metadata lives in a JSON column: filter and page in Python
+                ordered = paginate(
+                    stmt, Page(sort=page.sort), SORT_COLUMNS, VolumeRow.id, None, DEFAULT_SORT
+                )
+                rows = [
+                    r
+                    for r in session.scalars(ordered)
+                    if all(r.metadata_items.get(k) == v for k, v in filters.metadata.items())
+                ]
+                if marker_row is not None:
+                    ids = [r.id for r in rows]
+                    rows = rows[ids.index(marker_row.id) + 1 :] if marker_row.id in ids else []
+                rows = rows[:limit]
+            else:
+                paged = Page(limit=limit, marker=page.marker, sort=page.sort)
+                stmt = paginate(stmt, paged, SORT_COLUMNS, VolumeRow.id, marker_row, DEFAULT_SORT)
+                rows = builtins.list(session.scalars(stmt))
+            found = records(session, rows)
+        next_marker = found[-1].id if found and len(found) == limit else None
+        return VolumePage(found, next_marker)
+
+    def count(self, ctx: RequestContext, region: str, filters: VolumeFilters) -> int:
+        with self.db.session() as session:
+            stmt = self._scope(ctx, region, filters).with_only_columns(func.count())
+            return int(session.scalar(stmt) or 0)
+
+    # -- update, delete ----------------------------------------------------------------------
+
+    def update(
+        self,
+        ctx: RequestContext,
+        region: str,
+        volume_id: str,
+        *,
+        changes: Mapping[str, str | None],
+        metadata: Mapping[str, str] | None = None,
+    ) -> Volume:
+        """``changes`` holds ``name`` and/or ``description``; ``metadata`` replaces all."""
+        with self.db.session() as session:
+            row = visible_volume(session, ctx, region, volume_id)
+            if "name" in changes:
+                row.name = changes["name"]
+            if "description" in changes:
+                row.description = changes["description"]
+            if metadata is not None:
+                row.metadata_items = check_metadata(metadata)
+            touch(row)
+            return records(session, [row])[0]
+
+    def delete(
+        self,
+        ctx: RequestContext,
+        region: str,
+        volume_id: str,
+        *,
+        cascade: bool = False,
+        force: bool = False,
+    ) -> None:
+        """Start deleting; 400 (Cinder's "Invalid volume") when attached, busy or snapshotted."""
+        with self.db.session() as session:
+            row = visible_volume(session, ctx, region, volume_id)
+            if force and not ctx.is_admin:
+                raise BadRequest("Only an administrator may force a volume's deletion.")
+            attached = session.scalar(
+                select(func.count())
+                .select_from(AttachmentRow)
+                .where(AttachmentRow.volume_id == row.id, AttachmentRow.status != "detached")
+            )
+            if attached:
+                raise BadRequest(
+                    f"Invalid volume: Volume {row.id} is attached to a server; detach it first."
+                )
+            if not force:
+                check_volume(row.id, row.status, DELETABLE, "be deleted")
+            snapshots = builtins.list(
+                session.scalars(select(SnapshotRow).where(SnapshotRow.volume_id == row.id))
+            )
+            if snapshots and not cascade:
+                raise BadRequest(
+                    f"Invalid volume: Volume {row.id} still has {len(snapshots)} dependent "
+                    "snapshot(s); delete them first or ask for cascade=true."
+                )
+            snapshot_ids = [s.id for s in snapshots]
+            for snap in snapshots:
+                snap.status = SnapshotStatus.DELETING
+                touch(snap)
+            row.status = VolumeStatus.DELETING
+            touch(row)
+            # the volume's task waits until its snapshots' tasks removed them
+            for snap_id in snapshot_ids:
+                self.tasks.enqueue(SNAPSHOT_DELETE, region, snap_id, session=session)
+            self.tasks.enqueue(DELETE, region, row.id, session=session)
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    def metadata(self, ctx: RequestContext, region: str, volume_id: str) -> dict[str, str]:
+        return self.get(ctx, region, volume_id).metadata
+
+    def set_metadata(
+        self,
+        ctx: RequestContext,
+        region: str,
+        volume_id: str,
+        items: Mapping[str, str],
+        *,
+        replace: bool,
+    ) -> dict[str, str]:
+        """Merge ``items`` into the metadata (POST) or make them all of it (PUT)."""
+        checked = check_metadata(items)
+        with self.db.session() as session:
+            row = visible_volume(session, ctx, region, volume_id)
+            self._check_not_deleting(row)
+            row.metadata_items = checked if replace else {**row.metadata_items, **checked}
+            touch(row)
+            return {str(k): str(v) for k, v in row.metadata_items.items()}
+
+    def delete_metadata(self, ctx: RequestContext, region: str, volume_id: str, key: str) -> None:
+        with self.db.session() as session:
+            row = visible_volume(session, ctx, region, volume_id)
+            self._check_not_deleting(row)
+            if key not in row.metadata_items:
+                raise NotFound(f"Volume {volume_id} has no metadata with key {key}.")
+            row.metadata_items = {k: v for k, v in row.metadata_items.items() if k != key}
+            touch(row)
+
+    @staticmethod
+    def _check_not_deleting(row: VolumeRow) -> None:
+        if row.status == VolumeStatus.DELETING:
+            raise BadRequest(f"Invalid volume: Volume {row.id} is being deleted.")

@@ -1,0 +1,53 @@
+"""One gateway per block storage test module: quotas and listings stay the module's own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, client, new_member
+
+
+@pytest.fixture(scope="module")
+def volume_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    served = ServedGateway(
+        tmp_path_factory.mktemp("volume") / "data",
+        config={
+            "regions": [
+                {
+                    "name": "RegionOne",
+                    "backend": "sim",
+                    "settings": {
+                        "volume_delay_seconds": 0.1,
+                        "snapshot_delay_seconds": 0.1,
+                        "fail_on": {"create_volume": {"name": "broken-*", "message": "no space"}},
+                    },
+                }
+            ]
+        },
+    ).start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(volume_gateway: ServedGateway) -> Member:
+    """The bootstrap admin as a Member-like triple of token and project."""
+    token = volume_gateway.token("interstack-admin")
+    me = client(volume_gateway, token).get("/v3/auth/tokens", headers={"X-Subject-Token": token})
+    project = me.json()["token"]["project"]
+    return Member(
+        user_id=me.json()["token"]["user"]["id"],
+        user_name="admin",
+        password=volume_gateway.password("interstack-admin"),
+        project_id=project["id"],
+        project_name=project["name"],
+    )
+
+
+@pytest.fixture(scope="module")
+def members(volume_gateway: ServedGateway) -> tuple[Member, Member]:
+    admin_api = client(volume_gateway, volume_gateway.token("interstack-admin"))
+    return new_member(admin_api), new_member(admin_api)

@@ -1,0 +1,69 @@
+"""Helpers for block storage tests: a Cinder HTTP client for a project, fault checks, waiting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.gateway import ServedGateway
+from tests.support.waiting import eventually
+
+REGION = "RegionOne"
+
+
+def volume_root(gateway: ServedGateway, region: str = REGION) -> str:
+    """The unversioned block storage endpoint of a region."""
+    return f"{gateway.url}/{region}/volume"
+
+
+def cinder(
+    gateway: ServedGateway, token: str, project_id: str, version: str | None = None
+) -> httpx.Client:
+    """An httpx client on ``.../volume/v3/<project_id>``, asking for ``version`` if given."""
+    headers = {"X-Auth-Token": token}
+    if version is not None:
+        headers["OpenStack-API-Version"] = f"volume {version}"
+    return httpx.Client(
+        base_url=f"{volume_root(gateway)}/v3/{project_id}", headers=headers, timeout=30
+    )
+
+
+def assert_cinder_fault(response: httpx.Response, code: int, name: str) -> str:
+    """The response is Cinder's fault ``{name: {code, message}}``; returns the message."""
+    assert response.status_code == code, response.text
+    body = response.json()
+    assert list(body) == [name], body
+    assert body[name]["code"] == code
+    message: str = body[name]["message"]
+    assert message and "Traceback" not in response.text
+    return message
+
+
+def wait_volume(api: httpx.Client, volume_id: str, status: str) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        response = api.get(f"/volumes/{volume_id}")
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()["volume"]
+        return found
+
+    return eventually(read, lambda v: v["status"] == status, f"volume {volume_id} {status}")
+
+
+def wait_snapshot(api: httpx.Client, snapshot_id: str, status: str) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        found: dict[str, Any] = api.get(f"/snapshots/{snapshot_id}").json()["snapshot"]
+        return found
+
+    return eventually(read, lambda s: s["status"] == status, f"snapshot {snapshot_id} {status}")
+
+
+def wait_gone(api: httpx.Client, path: str) -> None:
+    eventually(lambda: api.get(path).status_code, lambda code: code == 404, f"{path} gone")
+
+
+def create_volume(api: httpx.Client, **fields: Any) -> dict[str, Any]:
+    """Create a volume and wait until it is available."""
+    response = api.post("/volumes", json={"volume": {"size": 1, **fields}})
+    assert response.status_code == 202, response.text
+    return wait_volume(api, response.json()["volume"]["id"], "available")
