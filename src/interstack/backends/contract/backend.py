@@ -39,6 +39,10 @@ class Capabilities:
     #: volumes attach to and detach from running servers (else only stopped ones)
     volume_attach_hot: bool = False
     snapshots: bool = False
+    #: volumes grow in place (``BlockStorageDriver.extend_volume``)
+    volume_extend: bool = False
+    #: a volume's data can be copied into image data (``copy_volume_to_image``)
+    volume_to_image: bool = False
     images: bool = False
     object_store: bool = False
     #: servers are reachable over SSH from the gateway host (real guests, not simulated ones)

@@ -124,8 +124,8 @@ class BlockStorageDriver(abc.ABC):
         Returns the state right after the request was accepted; ``get_volume`` reports the
         new ``size_gb`` once it is done, in the status the volume had before. Raises
         ``BadRequest`` if ``size_gb`` is not larger, ``Conflict`` in any other state than
-        ``AVAILABLE``/``IN_USE``, and ``NotSupported`` by default (backends that cannot grow
-        volumes). A failed extension leaves the volume at its old size.
+        ``AVAILABLE``/``IN_USE``, and ``NotSupported`` without the ``volume_extend``
+        capability (the default). A failed extension leaves the volume at its old size.
         """
         raise NotSupported(f"volume {ref}: this backend cannot extend volumes")
 
@@ -134,7 +134,7 @@ class BlockStorageDriver(abc.ABC):
         stores it (usable as ``ServerSpec.image`` and ``VolumeSpec.image`` once this returns).
 
         The volume is left as it was. If this raises, nothing is left behind. Raises
-        ``NotSupported`` by default (backends that cannot read their volumes' data).
+        ``NotSupported`` without the ``volume_to_image`` capability (the default).
         """
         raise NotSupported(f"volume {ref}: this backend cannot copy volumes to images")
 

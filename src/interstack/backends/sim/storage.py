@@ -216,7 +216,7 @@ class SimBlockStorage(_Guarded, BlockStorageDriver):
             self.state.set(vol, V.AVAILABLE)
 
     def extend_volume(self, ref: NativeRef, size_gb: int) -> VolumeInfo:
-        self._require("volumes")
+        self._require("volume_extend")
         with self.state.session() as session:
             vol = self.state.get(session, Kind.VOLUME, ref)
             if vol.status not in (V.AVAILABLE, V.IN_USE):
@@ -231,7 +231,7 @@ class SimBlockStorage(_Guarded, BlockStorageDriver):
             return _volume(vol)
 
     def copy_volume_to_image(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
-        self._require("volumes")
+        self._require("volume_to_image")
         with self.state.session() as session:
             vol = self.state.get(session, Kind.VOLUME, ref)
             content = vol.data.get("content")

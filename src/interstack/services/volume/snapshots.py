@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from interstack.errors import BadRequest, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page, SortDir, paginate
+from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import (
     check_metadata,
@@ -54,8 +55,11 @@ class SnapshotFilters:
 
 
 class SnapshotService:
-    def __init__(self, db: Database, tasks: TaskQueue, quotas: VolumeQuotaService) -> None:
+    def __init__(
+        self, db: Database, regions: Regions, tasks: TaskQueue, quotas: VolumeQuotaService
+    ) -> None:
         self.db = db
+        self.regions = regions
         self.tasks = tasks
         self.quotas = quotas
 
@@ -71,6 +75,7 @@ class SnapshotService:
         force: bool,
     ) -> Snapshot:
         checked = check_metadata(metadata)
+        self.regions.require(region, "snapshots")
         with self.db.session() as session:
             try:
                 volume = visible_volume(session, ctx, region, volume_id)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from interstack.errors import BadRequest, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeImages, VolumeUpload
+from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import touch, visible_volume
 from interstack.services.volume.quotas import VolumeQuotaService
@@ -46,14 +47,21 @@ def _admin(ctx: RequestContext, action: str) -> None:
 
 class VolumeActions:
     def __init__(
-        self, db: Database, tasks: TaskQueue, quotas: VolumeQuotaService, images: VolumeImages
+        self,
+        db: Database,
+        regions: Regions,
+        tasks: TaskQueue,
+        quotas: VolumeQuotaService,
+        images: VolumeImages,
     ) -> None:
         self.db = db
+        self.regions = regions
         self.tasks = tasks
         self.quotas = quotas
         self.images = images
 
     def extend(self, ctx: RequestContext, region: str, volume_id: str, new_size: int) -> None:
+        self.regions.require(region, "volume_extend")
         with self.db.session() as session:
             row = visible_volume(session, ctx, region, volume_id)
             check_volume(row.id, row.status, EXTENDABLE, "be extended")
@@ -122,6 +130,7 @@ class VolumeActions:
         force: bool,
     ) -> tuple[VolumeRow, str]:
         """Start copying the volume into a new image; returns the volume and the image id."""
+        self.regions.require(region, "volume_to_image")
         with self.db.session() as session:
             row = visible_volume(session, ctx, region, volume_id)
             check_volume(

@@ -21,6 +21,7 @@ from interstack.errors import BadRequest, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeImages
 from interstack.services.listing import Page, SortDir, paginate
+from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import (
     AVAILABILITY_ZONE,
@@ -122,12 +123,14 @@ class VolumeService:
     def __init__(
         self,
         db: Database,
+        regions: Regions,
         tasks: TaskQueue,
         quotas: VolumeQuotaService,
         types: VolumeTypeService,
         images: VolumeImages,
     ) -> None:
         self.db = db
+        self.regions = regions
         self.tasks = tasks
         self.quotas = quotas
         self.types = types
@@ -143,6 +146,7 @@ class VolumeService:
                 f"Invalid input received: Availability zone '{new.availability_zone}' is invalid."
             )
         metadata = check_metadata(new.metadata)
+        self.regions.require(region, "volumes")
         with self.db.session() as session:
             source = self._source(session, ctx, region, new)
             size = new.size if new.size is not None else source.size

@@ -1,0 +1,108 @@
+"""The block storage part of the backend contract, on every backend in CONFORMANCE_BACKENDS:
+idempotent creation, volumes filled from snapshots, other volumes and images, extension, and a
+volume's data copied back into an image. Skipped by capability, never by backend name."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+
+import pytest
+
+from interstack.backends.contract import (
+    Backend,
+    NativeRef,
+    SnapshotSpec,
+    VolumeInfo,
+    VolumeSpec,
+    VolumeStatus,
+)
+from interstack.errors import BadRequest, NotFound
+from tests.support.waiting import eventually
+
+
+def gid() -> str:
+    return str(uuid.uuid4())
+
+
+def settled(backend: Backend, ref: NativeRef, what: str) -> VolumeInfo:
+    return eventually(
+        lambda: backend.block_storage.get_volume(ref),
+        lambda v: v.status is VolumeStatus.AVAILABLE,
+        what,
+    )
+
+
+def new_volume(backend: Backend, size_gb: int = 1, **source: NativeRef) -> VolumeInfo:
+    spec = VolumeSpec(gateway_id=gid(), name="c", project_id="p1", size_gb=size_gb, **source)
+    created = backend.block_storage.create_volume(spec)
+    assert created.gateway_id == spec.gateway_id
+    return settled(backend, created.ref, "the volume to become available")
+
+
+@pytest.mark.requires("volumes")
+def test_create_volume_is_idempotent_and_unknown_volumes_are_not_found(backend: Backend) -> None:
+    spec = VolumeSpec(gateway_id=gid(), name="same", project_id="p1", size_gb=1)
+    first = backend.block_storage.create_volume(spec)
+    assert backend.block_storage.create_volume(spec).ref == first.ref
+    settled(backend, first.ref, "the volume")
+    backend.block_storage.delete_volume(first.ref)
+    backend.block_storage.delete_volume(first.ref)  # already gone: not an error
+    with pytest.raises(NotFound):
+        backend.block_storage.get_volume(first.ref)
+
+
+@pytest.mark.requires("volumes", "snapshots")
+def test_volumes_are_filled_from_snapshots_and_other_volumes(backend: Backend) -> None:
+    source = new_volume(backend)
+    snap = backend.block_storage.create_snapshot(
+        SnapshotSpec(gateway_id=gid(), name="s", volume=source.ref)
+    )
+    eventually(
+        lambda: backend.block_storage.get_snapshot(snap.ref),
+        lambda s: s.status is VolumeStatus.AVAILABLE,
+        "the snapshot",
+    )
+    from_snapshot = new_volume(backend, 2, snapshot=snap.ref)
+    clone = new_volume(backend, 1, source_volume=source.ref)
+    assert (from_snapshot.size_gb, clone.size_gb) == (2, 1)
+    for volume in (from_snapshot, clone):
+        backend.block_storage.delete_volume(volume.ref)
+    backend.block_storage.delete_snapshot(snap.ref)
+    backend.block_storage.delete_volume(source.ref)
+
+
+@pytest.mark.requires("volumes", "volume_extend")
+def test_a_volume_is_extended_but_never_shrunk(backend: Backend) -> None:
+    volume = new_volume(backend)
+    with pytest.raises(BadRequest):
+        backend.block_storage.extend_volume(volume.ref, 1)
+    backend.block_storage.extend_volume(volume.ref, 3)
+    grown = eventually(
+        lambda: backend.block_storage.get_volume(volume.ref),
+        lambda v: v.size_gb == 3 and v.status is VolumeStatus.AVAILABLE,
+        "the extension",
+    )
+    assert grown.gateway_id == volume.gateway_id
+    backend.block_storage.delete_volume(volume.ref)
+
+
+@pytest.mark.requires("volumes", "images", "volume_to_image")
+def test_image_data_goes_into_a_volume_and_back_out(backend: Backend) -> None:
+    data = os.urandom(256 * 1024 + 5)
+    image = backend.image.store_image(gid(), [data[:1000], data[1000:]])
+    volume = new_volume(backend, 1, image=image.ref)
+    copied = backend.block_storage.copy_volume_to_image(volume.ref, gid())
+    stream = backend.image.open_image(copied.ref)
+    try:
+        read_back = b"".join(stream)
+    finally:
+        stream.close()
+    # a volume is a whole disk: its image holds at least the source's bytes, from the start
+    assert read_back[: len(data)] == data
+    assert copied.sha256 == hashlib.sha256(read_back).hexdigest()
+    assert backend.block_storage.get_volume(volume.ref).status is VolumeStatus.AVAILABLE
+    backend.block_storage.delete_volume(volume.ref)
+    backend.image.delete_image(copied.ref)
+    backend.image.delete_image(image.ref)
