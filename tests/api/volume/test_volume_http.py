@@ -312,3 +312,54 @@ def test_volume_types_admin_crud(api: httpx.Client, admin_api: httpx.Client) -> 
 def test_availability_zones(api: httpx.Client) -> None:
     zones = api.get("/os-availability-zone").json()["availabilityZoneInfo"]
     assert zones == [{"zoneName": "nova", "zoneState": {"available": True}}]
+
+
+def test_attachments_api_reserve_connect_complete_delete(api: httpx.Client) -> None:
+    volume_id = create_volume(api)["id"]
+    server_id = "0a3e5b52-0000-4000-8000-000000000002"
+    at = {"OpenStack-API-Version": "volume 3.44"}
+    body = {"attachment": {"volume_uuid": volume_id, "instance_uuid": server_id}}
+    assert_cinder_fault(api.post("/attachments", json=body), 404, "itemNotFound")  # before 3.27
+
+    reserved = api.post("/attachments", json=body, headers=at)
+    assert reserved.status_code == 200, reserved.text
+    attachment = reserved.json()["attachment"]
+    assert attachment["status"] == "reserved" and attachment["connection_info"] is None
+    assert api.get(f"/volumes/{volume_id}").json()["volume"]["status"] == "reserved"
+    again = api.post("/attachments", json=body, headers=at)
+    assert "attach" in assert_cinder_fault(again, 400, "badRequest")
+
+    complete = {"os-complete": None}
+    early = api.post(f"/attachments/{attachment['id']}/action", json=complete, headers=at)
+    assert "connector" in assert_cinder_fault(early, 400, "badRequest")
+    connector = {"attachment": {"connector": {"host": "compute-1", "mountpoint": "/dev/vdc"}}}
+    updated = api.put(f"/attachments/{attachment['id']}", json=connector, headers=at)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["attachment"]["connection_info"]["data"]["volume_id"] == volume_id
+    done = api.post(f"/attachments/{attachment['id']}/action", json=complete, headers=at)
+    assert done.status_code == 204, done.text
+    shown = api.get(f"/volumes/{volume_id}").json()["volume"]
+    assert shown["status"] == "in-use"
+    assert shown["attachments"][0]["server_id"] == server_id
+    listed = api.get("/attachments", params={"volume_id": volume_id}, headers=at).json()
+    assert [a["id"] for a in listed["attachments"]] == [attachment["id"]]
+    assert_cinder_fault(api.delete(f"/volumes/{volume_id}"), 400, "badRequest")
+
+    assert api.delete(f"/attachments/{attachment['id']}", headers=at).status_code == 200
+    assert api.get(f"/volumes/{volume_id}").json()["volume"]["status"] == "available"
+    gone = api.get(f"/attachments/{attachment['id']}", headers=at)
+    assert_cinder_fault(gone, 404, "itemNotFound")
+
+
+def test_readonly_volume_attaches_read_only(api: httpx.Client) -> None:
+    volume_id = create_volume(api)["id"]
+    api.post(f"/volumes/{volume_id}/action", json={"os-update_readonly_flag": {"readonly": True}})
+    at = {"OpenStack-API-Version": "volume 3.54"}
+    writable = {"volume_uuid": volume_id, "mode": "rw"}
+    refused = api.post("/attachments", json={"attachment": writable}, headers=at)
+    assert "read-only" in assert_cinder_fault(refused, 400, "badRequest")
+    connected = {"volume_uuid": volume_id, "connector": {"host": "h"}}
+    made = api.post("/attachments", json={"attachment": connected}, headers=at).json()["attachment"]
+    assert made["attach_mode"] == "ro" and made["status"] == "attaching"
+    assert made["connection_info"]["data"]["access_mode"] == "ro"
+    api.delete(f"/attachments/{made['id']}", headers=at)

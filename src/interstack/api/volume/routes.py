@@ -13,7 +13,15 @@ from fastapi import APIRouter, Depends
 from interstack.api.faults import FaultFormats, cinder_fault
 from interstack.api.regional import region_of
 from interstack.api.routing import Route, build_router
-from interstack.api.volume import quotas, snapshots, versions, volume_actions, volume_types, volumes
+from interstack.api.volume import (
+    attachments,
+    quotas,
+    snapshots,
+    versions,
+    volume_actions,
+    volume_types,
+    volumes,
+)
 from interstack.services.catalog import PROJECT_ID, ServiceSpec
 
 PATH = f"volume/v3/{PROJECT_ID}"
@@ -44,9 +52,13 @@ ROUTES: list[Route] = [
 def router() -> APIRouter:
     api = APIRouter(dependencies=[Depends(region_of)])
     api.include_router(build_router(ROOT_ROUTES, prefix=ROOT))
+    versioned = f"{ROOT}/v3/{{project_id}}"
     api.include_router(
-        build_router(ROUTES, prefix=f"{ROOT}/v3/{{project_id}}"),
-        dependencies=[Depends(versions.negotiate)],
+        build_router(ROUTES, prefix=versioned), dependencies=[Depends(versions.negotiate)]
+    )
+    api.include_router(
+        build_router(attachments.ROUTES, prefix=versioned),
+        dependencies=[Depends(versions.negotiate), Depends(attachments.since_3_27)],
     )
     return api
 

@@ -8,7 +8,7 @@ positive integer, metadata that is not a mapping of strings, a name over 255 cha
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -201,3 +201,26 @@ class Detach(_Lenient):
 
 class SnapshotResetStatus(_Lenient):
     status: str
+
+
+class NewAttachment(_Lenient):
+    volume_uuid: str
+    instance_uuid: str | None = None
+    connector: dict[str, Any] | None = None
+    mode: Literal["rw", "ro"] | None = None
+
+
+class AttachmentCreate(_Closed):
+    attachment: NewAttachment
+
+
+class AttachmentChanges(_Lenient):
+    connector: dict[str, Any]
+
+
+class AttachmentUpdate(_Closed):
+    attachment: AttachmentChanges
+
+
+class Complete(_Lenient):
+    pass

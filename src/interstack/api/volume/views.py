@@ -56,6 +56,19 @@ def attachment_in_volume(attachment: Attachment) -> dict[str, Any]:
     }
 
 
+def attachment(found: Attachment) -> dict[str, Any]:
+    """An attachment of the attachments API (without its connection info)."""
+    return {
+        "id": found.id,
+        "status": found.status,
+        "instance": found.server_id,
+        "volume_id": found.volume_id,
+        "attach_mode": found.attach_mode,
+        "attached_at": timestamp(found.updated_at) if found.status == "attached" else None,
+        "detached_at": None,
+    }
+
+
 def volume_summary(volume: Volume, root: str, project_id: str) -> dict[str, Any]:
     return {
         "id": volume.id,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
+from interstack.services.volume.attachments import AttachmentService
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.snapshots import SnapshotService
 from interstack.services.volume.volume_actions import VolumeActions
@@ -25,6 +26,7 @@ class VolumeServices:
     snapshots: SnapshotService
     types: VolumeTypeService
     quotas: VolumeQuotaService
+    attachments: AttachmentService
     #: the handlers of the volume task kinds, for the app's task handler table
     tasks: VolumeTasks
 
@@ -35,11 +37,12 @@ class VolumeServices:
         quotas = VolumeQuotaService(db)
         types = VolumeTypeService(db)
         return cls(
-            volumes=VolumeService(db, tasks, quotas, types, images),
-            actions=VolumeActions(db, tasks, quotas, images),
-            snapshots=SnapshotService(db, tasks, quotas),
+            volumes=VolumeService(db, regions, tasks, quotas, types, images),
+            actions=VolumeActions(db, regions, tasks, quotas, images),
+            snapshots=SnapshotService(db, regions, tasks, quotas),
             types=types,
             quotas=quotas,
+            attachments=AttachmentService(db),
             tasks=VolumeTasks(db, regions, images),
         )
 
