@@ -1,0 +1,166 @@
+"""Cinder through the clients people use: openstacksdk (proxy and cloud layer) and the
+``openstack`` CLI, against one served gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.waiting import eventually
+
+
+def _cli(gateway: ServedGateway, cloud: str, *args: str) -> Any:
+    return json.loads(gateway.cli(cloud, *args, "-f", "json").stdout)
+
+
+@pytest.fixture(scope="module")
+def conn(volume_gateway: ServedGateway) -> Any:
+    return volume_gateway.connect("interstack")
+
+
+@pytest.fixture(scope="module")
+def admin_conn(volume_gateway: ServedGateway) -> Any:
+    return volume_gateway.connect("interstack-admin")
+
+
+def _fresh(conn: Any, volume: Any) -> Any:
+    return conn.block_storage.get_volume(volume.id)
+
+
+def test_sdk_volume_lifecycle(conn: Any) -> None:
+    block = conn.block_storage
+    volume = block.create_volume(size=1, name=unique("sdk"), metadata={"app": "db"})
+    volume = block.wait_for_status(volume, "available", wait=60, interval=0.2)
+    assert volume.volume_type == "__DEFAULT__" and volume.metadata == {"app": "db"}
+    assert volume.id in [v.id for v in block.volumes(details=True)]
+
+    block.set_volume_bootable_status(volume, True)
+    assert _fresh(conn, volume).is_bootable is True
+
+    block.extend_volume(volume, 2)
+    eventually(lambda: _fresh(conn, volume), lambda v: v.size == 2 and v.status == "available",
+               "the extended volume")  # fmt: skip
+
+    snapshot = block.create_snapshot(volume_id=volume.id, name=unique("snap"))
+    snapshot = block.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+    assert snapshot.size == 2 and snapshot.id in [s.id for s in block.snapshots()]
+
+    block.delete_snapshot(snapshot)
+    block.wait_for_delete(snapshot, interval=0.2, wait=60)
+    block.delete_volume(volume)
+    block.wait_for_delete(volume, interval=0.2, wait=60)
+
+
+def test_cloud_layer_create_from_snapshot_and_volume(conn: Any) -> None:
+    source = conn.create_volume(size=1, name=unique("cloud"), wait=True, timeout=60)
+    assert source.status == "available"
+    snapshot = conn.create_volume_snapshot(source.id, wait=True, timeout=60)
+    from_snapshot = conn.create_volume(size=1, snapshot_id=snapshot.id, wait=True, timeout=60)
+    assert from_snapshot.snapshot_id == snapshot.id
+    clone = conn.block_storage.create_volume(source_volume_id=source.id, name=unique("clone"))
+    clone = conn.block_storage.wait_for_status(clone, "available", wait=60, interval=0.2)
+    assert clone.source_volume_id == source.id and clone.size == 1
+
+    for volume in (from_snapshot, clone):
+        assert conn.delete_volume(volume.id, wait=True, timeout=60)
+    assert conn.delete_volume_snapshot(snapshot.id, wait=True, timeout=60)
+    assert conn.delete_volume(source.id, wait=True, timeout=60)
+
+
+def test_sdk_admin_volume_types(admin_conn: Any, conn: Any) -> None:
+    name = unique("silver")
+    created = admin_conn.block_storage.create_type(name=name, extra_specs={"tier": "2"})
+    assert created.name == name and created.extra_specs == {"tier": "2"}
+    assert name in [t.name for t in conn.block_storage.types()]
+    volume = conn.block_storage.create_volume(size=1, volume_type=name)
+    volume = conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    assert volume.volume_type == name
+    conn.block_storage.delete_volume(volume)
+    conn.block_storage.wait_for_delete(volume, interval=0.2, wait=60)
+    admin_conn.block_storage.delete_type(created)
+    assert name not in [t.name for t in conn.block_storage.types()]
+
+
+def test_cli_volume_snapshot_and_bootable(volume_gateway: ServedGateway) -> None:
+    cloud, name = "interstack", unique("cli-vol")
+    created = _cli(volume_gateway, cloud, "volume", "create", "--size", "1", name)
+    assert created["name"] == name and created["size"] == 1
+    eventually(
+        lambda: _cli(volume_gateway, cloud, "volume", "show", name)["status"],
+        lambda status: status == "available",
+        "the CLI's volume",
+    )
+    listed = _cli(volume_gateway, cloud, "volume", "list")
+    assert name in [v["Name"] for v in listed]
+
+    volume_gateway.cli(cloud, "volume", "set", "--bootable", "--property", "k=v", name)
+    shown = _cli(volume_gateway, cloud, "volume", "show", name)
+    assert shown["bootable"] is True and shown["properties"] == {"k": "v"}
+
+    snapshot_name = unique("cli-snap")
+    snap = _cli(volume_gateway, cloud, "volume", "snapshot", "create", "--volume", name,
+                snapshot_name)  # fmt: skip
+    assert snap["name"] == snapshot_name
+    eventually(
+        lambda: _cli(volume_gateway, cloud, "volume", "snapshot", "show", snapshot_name)["status"],
+        lambda status: status == "available",
+        "the CLI's snapshot",
+    )
+    volume_gateway.cli(cloud, "volume", "snapshot", "delete", snapshot_name)
+    eventually(
+        lambda: (
+            volume_gateway.cli(
+                cloud, "volume", "snapshot", "show", snapshot_name, check=False
+            ).returncode
+        ),
+        lambda code: code != 0,
+        "the snapshot's deletion",
+    )
+    volume_gateway.cli(cloud, "volume", "delete", name)
+
+
+def test_cli_volume_type_create_as_admin(volume_gateway: ServedGateway) -> None:
+    name = unique("cli-type")
+    created = _cli(volume_gateway, "interstack-admin", "volume", "type", "create",
+                   "--property", "speed=fast", "--private", name)  # fmt: skip
+    assert created["name"] == name and created["is_public"] is False
+    denied = volume_gateway.cli("interstack", "volume", "type", "create", unique("x"), check=False)
+    assert denied.returncode != 0 and "403" in denied.stderr
+    volume_gateway.cli("interstack-admin", "volume", "type", "delete", name)
+
+
+def test_image_to_volume_and_back(volume_gateway: ServedGateway, tmp_path: Path) -> None:
+    cloud = "interstack"
+    data = tmp_path / "disk.raw"
+    data.write_bytes(os.urandom(1024 * 1024 + 3))
+    image = _cli(volume_gateway, cloud, "image", "create", "--file", str(data), "--disk-format",
+                 "raw", "--container-format", "bare", unique("src"))  # fmt: skip
+    volume_name = unique("from-image")
+    _cli(volume_gateway, cloud, "volume", "create", "--size", "1", "--image", image["id"],
+         volume_name)  # fmt: skip
+    volume = eventually(
+        lambda: _cli(volume_gateway, cloud, "volume", "show", volume_name),
+        lambda v: v["status"] == "available",
+        "the volume from an image",
+    )
+    assert volume["bootable"] is True
+    assert volume["volume_image_metadata"]["image_id"] == image["id"]
+
+    target = unique("from-volume")
+    volume_gateway.cli(cloud, "image", "create", "--volume", volume_name, target)
+    uploaded = eventually(
+        lambda: _cli(volume_gateway, cloud, "image", "show", target),
+        lambda i: i["status"] == "active",
+        "the image uploaded from the volume",
+    )
+    assert uploaded["size"] == data.stat().st_size
+    assert _cli(volume_gateway, cloud, "volume", "show", volume_name)["status"] == "available"
+    saved = tmp_path / "saved.raw"
+    volume_gateway.cli(cloud, "image", "save", "--file", str(saved), target)
+    assert saved.read_bytes() == data.read_bytes()
