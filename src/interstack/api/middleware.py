@@ -10,7 +10,10 @@ REQUEST_ID_HEADER = b"x-openstack-request-id"
 
 
 class RequestIdMiddleware:
-    """Gives each request an id ``req-<uuid>`` and returns it in ``x-openstack-request-id``."""
+    """Gives each request an id ``req-<uuid>`` and returns it in ``x-openstack-request-id``.
+
+    An outer middleware may have chosen the id already (Swift's transaction id doubles as it).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -19,8 +22,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = f"req-{uuid.uuid4()}"
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        request_id = state.get("request_id") or f"req-{uuid.uuid4()}"
+        state["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

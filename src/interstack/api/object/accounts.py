@@ -25,12 +25,12 @@ async def show_account(
 
 
 async def head_account(
-    region: Region, account: str, services: ServicesDep, who: SwiftRequester
+    request: Request, region: Region, account: str, services: ServicesDep, who: SwiftRequester
 ) -> Response:
     """HEAD — counts, bytes used and metadata."""
     path = object_path(region, account)
     view = await run_in_threadpool(services.object_storage.containers.account, who, path)
-    return Response(status_code=204, headers=views.account_headers(view))
+    return views.head_response(request, views.account_headers(view))
 
 
 async def post_account(

@@ -51,12 +51,17 @@ async def list_objects(
 
 
 async def head_container(
-    region: Region, account: str, container: str, services: ServicesDep, who: SwiftRequester
+    request: Request,
+    region: Region,
+    account: str,
+    container: str,
+    services: ServicesDep,
+    who: SwiftRequester,
 ) -> Response:
     """HEAD — counts, bytes used, metadata and (to the owner) ACLs."""
     path = object_path(region, account, container)
     view, owner = await run_in_threadpool(services.object_storage.containers.container, who, path)
-    return Response(status_code=204, headers=views.container_headers(view, owner))
+    return views.head_response(request, views.container_headers(view, owner))
 
 
 async def post_container(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +21,7 @@ from interstack.api.object.headers import (
 )
 from interstack.api.object.ranges import multipart, not_modified, parse_range
 from interstack.api.object.requests import (
+    RESELLER_PREFIX,
     RequestBody,
     SwiftRequester,
     object_path,
@@ -149,7 +150,7 @@ async def put_object(
         spec = put_spec(request.headers, name, now, body=False)
         if "content-type" not in request.headers:
             spec = replace(spec, content_type="")
-        _, view = await run_in_threadpool(
+        copied, view = await run_in_threadpool(
             store.objects.copy,
             who,
             source,
@@ -157,7 +158,7 @@ async def put_object(
             spec,
             fresh_metadata=truthy(request.headers.get("x-fresh-metadata")),
         )
-        return _created(view, {"X-Copied-From": f"{source.container}/{source.object}"})
+        return _created(view, _copied_headers(source, copied, path))
     spec = put_spec(request.headers, name, now)
     if _manifest_query(request) == "put":
         body = await read_bounded(request, store.limits.max_manifest_size, "manifest")
@@ -167,12 +168,22 @@ async def put_object(
     return _created(view, {})
 
 
+def _copied_headers(source: ObjectPath, copied: ObjectView, target: ObjectPath) -> dict[str, str]:
+    """What a copy tells of its source, as Swift's copy middleware does."""
+    headers = {
+        "X-Copied-From": quote(f"{source.container}/{source.object}"),
+        "X-Copied-From-Last-Modified": views.http_date(copied.modified_at),
+    }
+    if source.account != target.account:
+        headers["X-Copied-From-Account"] = f"{RESELLER_PREFIX}{source.account}"
+    return headers
+
+
 def _created(view: ObjectView, extra: dict[str, str]) -> Response:
     headers = {
         "ETag": views.etag(view),
         "Last-Modified": views.http_date(view.modified_at),
         "X-Timestamp": views.x_timestamp(view.modified_at),
-        "Content-Type": "text/html; charset=UTF-8",
         **extra,
     }
     return Response(status_code=201, headers=headers)
@@ -199,7 +210,7 @@ async def copy_object(
     )
     if "content-type" not in request.headers:
         spec = replace(spec, content_type="")
-    _, view = await run_in_threadpool(
+    copied, view = await run_in_threadpool(
         services.object_storage.objects.copy,
         who,
         source,
@@ -207,7 +218,7 @@ async def copy_object(
         spec,
         fresh_metadata=truthy(request.headers.get("x-fresh-metadata")),
     )
-    return _created(view, {"X-Copied-From": f"{container}/{name}"})
+    return _created(view, _copied_headers(source, copied, target))
 
 
 async def post_object(
@@ -236,8 +247,9 @@ async def post_object(
         content_type=content_type(headers, name) if "content-type" in headers else None,
         headers=kept_headers(headers),
         delete_at=expiry,
+        manifest=headers.get("x-object-manifest"),
     )
-    return Response(status_code=202, headers={"Content-Type": "text/html; charset=UTF-8"})
+    return Response(status_code=202)
 
 
 async def delete_object(
@@ -256,4 +268,4 @@ async def delete_object(
         result = await run_in_threadpool(objects.delete_static, who, path)
         return bulk.result_response(request, result)
     await run_in_threadpool(objects.delete, who, path)
-    return Response(status_code=204, headers={"Content-Type": "text/html; charset=UTF-8"})
+    return Response(status_code=204)

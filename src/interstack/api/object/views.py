@@ -29,6 +29,7 @@ from interstack.services.object.model import (
 PLAIN = "text/plain; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 XML = "application/xml; charset=utf-8"
+MEDIA_TYPES = {"plain": PLAIN, "json": JSON, "xml": XML}
 
 
 def _epoch(moment: datetime) -> float:
@@ -60,6 +61,8 @@ def account_headers(view: AccountView) -> dict[str, str]:
         "X-Account-Object-Count": str(view.object_count),
         "X-Account-Bytes-Used": str(view.bytes_used),
         "X-Timestamp": x_timestamp(view.created_at),
+        "X-Put-Timestamp": x_timestamp(view.created_at),
+        "Accept-Ranges": "bytes",
         "X-Account-Storage-Policy-Policy-0-Container-Count": str(view.container_count),
         "X-Account-Storage-Policy-Policy-0-Object-Count": str(view.object_count),
         "X-Account-Storage-Policy-Policy-0-Bytes-Used": str(view.bytes_used),
@@ -131,6 +134,12 @@ def listing_format(request: Request) -> str:
     return "plain"
 
 
+def head_response(request: Request, headers: dict[str, str]) -> Response:
+    """A HEAD of an account or container: its headers, typed as its listing would be."""
+    media = MEDIA_TYPES[listing_format(request)]
+    return Response(status_code=204, headers={**headers, "Content-Type": media})
+
+
 def _json_entry(entry: ObjectEntry | ContainerEntry | Subdir) -> dict[str, Any]:
     if isinstance(entry, Subdir):
         return {"subdir": entry.name}
@@ -171,17 +180,14 @@ def listing(
     form = listing_format(request)
     if form == "json":
         body = orjson.dumps([_json_entry(e) for e in entries])
-        media = JSON
     elif form == "xml":
         inner = "".join(_xml_entry(e) for e in entries)
         body = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n'
             f"<{kind} name={quoteattr(name)}>{inner}</{kind}>"
         ).encode()
-        media = XML
     else:
         if not entries:
             return Response(status_code=204, headers={**headers, "Content-Type": PLAIN})
         body = "".join(e.name + "\n" for e in entries).encode()
-        media = PLAIN
-    return Response(body, status_code=200, headers=headers, media_type=media)
+    return Response(body, status_code=200, headers=headers, media_type=MEDIA_TYPES[form])

@@ -354,9 +354,13 @@ class ObjectService:
         content_type: str | None = None,
         headers: dict[str, str] | None = None,
         delete_at: int | type[KEEP] | None = KEEP,
+        manifest: str | None = None,
     ) -> None:
-        """POST: the object's user metadata becomes ``meta`` (Swift replaces all of it)."""
+        """POST: the object's user metadata becomes ``meta`` (Swift replaces all of it);
+        ``manifest`` (``X-Object-Manifest``) makes it a dynamic large object."""
         check_meta(self.storage.limits, meta, "Object")
+        if manifest is not None:
+            large.check_dlo_manifest(manifest)
         with self.storage.db.session() as session:
             container = self._container(session, requester, path, Operation.OBJECT_WRITE)
             row = records.object_row(session, container.id, path.object, self.storage.clock())
@@ -369,6 +373,10 @@ class ObjectService:
                 row.headers = {**row.headers, **headers}
             if delete_at is not KEEP:
                 row.delete_at = delete_at  # type: ignore[assignment]
+            if manifest is not None:
+                if row.large == LargeKind.STATIC.value:
+                    raise BadRequest("A static large object cannot become a dynamic one.")
+                row.large, row.manifest = LargeKind.DYNAMIC.value, manifest
             row.modified_at = self.storage.now()
 
     def delete(self, requester: Requester, path: ObjectPath) -> ObjectView:
