@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
+from tests.support.identity import client, new_member
 from tests.support.swift import swift_client, unique
 
 
@@ -128,6 +129,29 @@ def test_account_quota_is_set_by_the_admin_only(
             == 204
         )
     assert swift.put(f"/{container}/over", content=b"x").status_code == 201
+
+
+def test_a_reseller_admin_reaches_every_account_and_sets_its_quota(
+    gateway: ServedGateway, admin_token: str, swift: httpx.Client, container: str
+) -> None:
+    """The ``ResellerAdmin`` role exists from the first start, as Tempest's account quota
+    tests expect, and acts on other projects' accounts like Swift's reseller admin."""
+    with client(gateway, admin_token) as admin:
+        reseller = new_member(admin, role="ResellerAdmin")
+        member = new_member(admin)
+    base = str(swift.base_url)
+    headers = {"X-Auth-Token": reseller.token(gateway)}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as as_reseller:
+        assert as_reseller.get(f"/{container}").status_code in (200, 204)
+        quota = {"X-Account-Meta-Quota-Bytes": "123456789"}
+        assert as_reseller.post("", headers=quota).status_code == 204
+        assert swift.head("").headers["x-account-meta-quota-bytes"] == "123456789"
+        removed = as_reseller.post("", headers={"X-Remove-Account-Meta-Quota-Bytes": "x"})
+        assert removed.status_code == 204
+    assert "x-account-meta-quota-bytes" not in swift.head("").headers
+    headers = {"X-Auth-Token": member.token(gateway)}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as outsider:
+        assert outsider.get(f"/{container}").status_code == 403
 
 
 def test_expiring_objects_vanish_and_are_reaped(

@@ -180,6 +180,7 @@ def bootstrap(db: Database, data_dir: Path, auth_url: str, regions: list[str]) -
             )
             session.flush()
         found = {name: _ensure_role(session, name) for name in role_names.DEFAULT_ROLES}
+        _ensure_role(session, role_names.RESELLER_ADMIN)  # as deployments with Swift have it
         admin_project = _ensure_project(session, "admin", "Bootstrap project for the cloud admin")
         demo_project = _ensure_project(session, "demo", "Bootstrap project for a first user")
         admin_user, admin_pw = _ensure_user(session, "admin", admin_project)

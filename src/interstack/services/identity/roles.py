@@ -8,6 +8,8 @@ ADMIN = "admin"
 MEMBER = "member"
 READER = "reader"
 DEFAULT_ROLES = (ADMIN, MEMBER, READER)
+#: Swift's reseller admin (keystoneauth's ``reseller_admin_role``): every account, its quotas
+RESELLER_ADMIN = "ResellerAdmin"
 
 # Keystone's default implied roles: admin implies member, member implies reader.
 IMPLIES: dict[str, tuple[str, ...]] = {ADMIN: (MEMBER,), MEMBER: (READER,)}

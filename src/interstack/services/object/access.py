@@ -1,7 +1,8 @@
 """Who may do what to an account, as Swift's keystoneauth decides it.
 
 The account's own project (with an operator role) owns it and may do everything; the cloud
-admin may reach every account; a reader of the project may only read. Everybody else is refused
+admin and a reseller admin (the ``ResellerAdmin`` role) may reach every account; a reader of
+the project may only read. Everybody else is refused
 (403, or 401 without a token) unless a container ACL or a valid temporary URL grants the one
 operation asked for.
 """
@@ -14,6 +15,7 @@ from urllib.parse import urlparse
 
 from interstack.errors import BadRequest, Forbidden, Unauthorized
 from interstack.services.context import RequestContext
+from interstack.services.identity.roles import RESELLER_ADMIN
 from interstack.services.object.model import ObjectPath
 
 
@@ -62,8 +64,13 @@ class Requester:
     internal: bool = False
 
     @property
-    def is_admin(self) -> bool:
-        return self.context is not None and self.context.is_admin
+    def is_reseller(self) -> bool:
+        """The cloud admin or a ``ResellerAdmin``: every account, and its quota."""
+        if self.context is None:
+            return False
+        return self.context.is_admin or RESELLER_ADMIN.lower() in {
+            role.lower() for role in self.context.roles
+        }
 
 
 def owns(requester: Requester, account: str, operation: Operation) -> bool:
@@ -73,7 +80,7 @@ def owns(requester: Requester, account: str, operation: Operation) -> bool:
     ctx = requester.context
     if ctx is None:
         return False
-    if ctx.is_admin:
+    if requester.is_reseller:
         return True
     if ctx.project_id != account:
         return False

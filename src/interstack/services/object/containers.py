@@ -91,8 +91,8 @@ class ContainerService:
     def update_account(self, requester: Requester, path: ObjectPath, meta: MetaUpdate) -> None:
         authorize(requester, path, Operation.ACCOUNT_WRITE)
         quota_change = QUOTA_BYTES in meta.set or QUOTA_BYTES in meta.remove
-        if quota_change and not requester.is_admin:
-            raise Forbidden("Only a cloud admin may set X-Account-Meta-Quota-Bytes.")
+        if quota_change and not requester.is_reseller:
+            raise Forbidden("Only a reseller admin may set X-Account-Meta-Quota-Bytes.")
         self.storage.driver(path.region)
         with self.storage.db.session() as session:
             row = records.ensure_account(session, path.region, path.account)
