@@ -351,6 +351,25 @@ def test_a_large_object_streams_in_and_out_unchanged(backend: Backend) -> None:
 
 
 @pytest.mark.requires("object_store")
+def test_an_object_is_read_from_an_offset(backend: Backend) -> None:
+    size = 3 * MiB + 5
+    whole = b"".join(chunks(size, 64 * 1024, seed=3))
+    container = backend.object_store.create_container("acct", "ranges")
+    backend.object_store.put_object(container, "o", iter([whole]), "application/octet-stream")
+    for offset, length in ((0, 10), (2 * MiB + 1, 4096), (size - 3, None), (size - 3, 100)):
+        info, stream = backend.object_store.get_object(container, "o", offset, length)
+        try:
+            read = b"".join(stream)
+        finally:
+            stream.close()
+        end = size if length is None else offset + length
+        assert read == whole[offset:end]
+        assert info.size == size
+    backend.object_store.delete_object(container, "o")
+    backend.object_store.delete_container(container)
+
+
+@pytest.mark.requires("object_store")
 def test_objects_are_listed_replaced_and_deleted(backend: Backend) -> None:
     container = backend.object_store.create_container("acct", "listing")
     for name in ["b", "a/1", "a/2", "c"]:

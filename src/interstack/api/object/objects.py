@@ -59,6 +59,7 @@ async def _open(
         path,
         read=read,
         manifest=_manifest_query(request) == "get",
+        whole="range" not in request.headers,
     )
 
 
@@ -97,7 +98,8 @@ async def get_object(
         start, stop = ranges[0]
         headers["Content-Length"] = str(stop - start)
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{view.size}"
-        return StreamingResponse(reader.chunks(start, stop), status_code=206, headers=headers)
+        body = await run_in_threadpool(reader.chunks, start, stop)  # opens at ``start``
+        return StreamingResponse(body, status_code=206, headers=headers)
     parts = (reader.chunks(start, stop) for start, stop in ranges)
     boundary, length, body = multipart(parts, ranges, view.size, view.content_type)
     headers["Content-Type"] = f"multipart/byteranges;boundary={boundary}"

@@ -63,7 +63,9 @@ class UnsupportedObjectStore(ObjectStoreDriver):
     def head_object(self, container: NativeRef, name: str) -> NoReturn:
         _unsupported("object storage")
 
-    def get_object(self, container: NativeRef, name: str) -> NoReturn:
+    def get_object(
+        self, container: NativeRef, name: str, offset: int = 0, length: int | None = None
+    ) -> NoReturn:
         _unsupported("object storage")
 
     def delete_object(self, container: NativeRef, name: str) -> NoReturn:

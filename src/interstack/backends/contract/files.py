@@ -42,14 +42,28 @@ def write_atomically(path: Path, data: Iterable[bytes]) -> Written:
     return Written(size=size, md5=md5.hexdigest(), sha256=sha256.hexdigest())
 
 
-def _chunks(handle: BinaryIO, chunk_size: int) -> Generator[bytes, None, None]:
+def _chunks(
+    handle: BinaryIO, chunk_size: int, length: int | None = None
+) -> Generator[bytes, None, None]:
     try:
-        while chunk := handle.read(chunk_size):
+        left = length
+        while left is None or left > 0:
+            chunk = handle.read(chunk_size if left is None else min(chunk_size, left))
+            if not chunk:
+                break
+            if left is not None:
+                left -= len(chunk)
             yield chunk
     finally:
         handle.close()
 
 
-def open_stream(path: Path, chunk_size: int) -> ByteStream:
-    """Open ``path`` now (so a missing file raises here, not on first read) and stream it."""
-    return _chunks(path.open("rb"), chunk_size)
+def open_stream(
+    path: Path, chunk_size: int, offset: int = 0, length: int | None = None
+) -> ByteStream:
+    """Open ``path`` now (so a missing file raises here, not on first read) and stream it from
+    ``offset`` (a seek, nothing before it is read), at most ``length`` bytes."""
+    handle = path.open("rb")
+    if offset:
+        handle.seek(offset)
+    return _chunks(handle, chunk_size, length)

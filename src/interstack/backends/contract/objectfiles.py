@@ -48,14 +48,23 @@ class ObjectFiles:
         shutil.rmtree(self.root / container, ignore_errors=True)
 
     def read(
-        self, container: str, what: str, lookup: Callable[[], tuple[Found, str]]
+        self,
+        container: str,
+        what: str,
+        lookup: Callable[[], tuple[Found, str]],
+        offset: int = 0,
+        length: int | None = None,
     ) -> tuple[Found, ByteStream]:
-        """What ``lookup`` finds (with the name of its file) and that file's content; looks
-        again if a concurrent put replaced the file in between."""
+        """What ``lookup`` finds (with the name of its file) and that file's content from
+        ``offset`` (a seek; at most ``length`` bytes); looks again if a concurrent put replaced
+        the file in between."""
         for _ in range(3):
             found, file_name = lookup()
             try:
-                return found, open_stream(self.path(container, file_name), self.chunk_size)
+                stream = open_stream(
+                    self.path(container, file_name), self.chunk_size, offset, length
+                )
+                return found, stream
             except FileNotFoundError:
                 continue
         raise BackendError(f"object {what} keeps changing; try again")

@@ -50,8 +50,12 @@ class ObjectStoreDriver(abc.ABC):
         """The object's metadata. Raises ``NotFound`` if there is no such object."""
 
     @abc.abstractmethod
-    def get_object(self, container: NativeRef, name: str) -> tuple[ObjectInfo, ByteStream]:
-        """The object's metadata and content, in chunks. Raises ``NotFound``."""
+    def get_object(
+        self, container: NativeRef, name: str, offset: int = 0, length: int | None = None
+    ) -> tuple[ObjectInfo, ByteStream]:
+        """The object's metadata and its content from byte ``offset`` on (at most ``length``
+        bytes; None: to the end), in chunks, without reading what comes before ``offset`` (a
+        seek, or a ranged request). Raises ``NotFound``."""
 
     @abc.abstractmethod
     def delete_object(self, container: NativeRef, name: str) -> None:

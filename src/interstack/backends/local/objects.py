@@ -113,12 +113,14 @@ class LocalObjectStore(ObjectStoreDriver):
     def head_object(self, container: NativeRef, name: str) -> ObjectInfo:
         return _info(self._record(container, name))
 
-    def get_object(self, container: NativeRef, name: str) -> tuple[ObjectInfo, ByteStream]:
+    def get_object(
+        self, container: NativeRef, name: str, offset: int = 0, length: int | None = None
+    ) -> tuple[ObjectInfo, ByteStream]:
         def lookup() -> tuple[ObjectInfo, str]:
             record = self._record(container, name)
             return _info(record), str(record["file"])
 
-        return self.files.read(container, name, lookup)
+        return self.files.read(container, name, lookup, offset, length)
 
     def delete_object(self, container: NativeRef, name: str) -> None:
         with self._lock:

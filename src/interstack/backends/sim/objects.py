@@ -121,14 +121,16 @@ class SimObjectStore(ObjectStoreDriver):
         self._require()
         return _info(self._row(container, name))
 
-    def get_object(self, container: NativeRef, name: str) -> tuple[ObjectInfo, ByteStream]:
+    def get_object(
+        self, container: NativeRef, name: str, offset: int = 0, length: int | None = None
+    ) -> tuple[ObjectInfo, ByteStream]:
         self._require()
 
         def lookup() -> tuple[ObjectInfo, str]:
             row = self._row(container, name)
             return _info(row), str(row.data["file"])
 
-        return self.files.read(container, name, lookup)
+        return self.files.read(container, name, lookup, offset, length)
 
     def delete_object(self, container: NativeRef, name: str) -> None:
         self._require()

@@ -261,10 +261,18 @@ class ObjectService:
     # reads ----------------------------------------------------------------------------------
 
     def open(
-        self, requester: Requester, path: ObjectPath, *, read: bool = True, manifest: bool = False
+        self,
+        requester: Requester,
+        path: ObjectPath,
+        *,
+        read: bool = True,
+        manifest: bool = False,
+        whole: bool = True,
     ) -> ObjectReader:
-        """The object for GET (``read``: its bytes are opened now) or HEAD.
+        """The object for GET (``read``) or HEAD.
 
+        For a GET of the ``whole`` object its bytes are opened now (so a concurrent replace
+        cannot take them away); a ranged read opens them at its first byte instead.
         ``manifest`` (``?multipart-manifest=get``) gives a static large object's segment list
         instead of its content.
         """
@@ -299,21 +307,30 @@ class ObjectService:
             if not read:
                 return ObjectReader(view, lambda _a, _b: iter(()))
             try:
-                return self._plain_reader(path.region, view, native, native_name)
+                return self._plain_reader(path.region, view, native, native_name, whole=whole)
             except NotFound:
                 continue
         raise NotFound(f"Object {path.object} keeps changing; try again.")
 
     def _plain_reader(
-        self, region: str, view: ObjectView, native: NativeRef, native_name: str
+        self, region: str, view: ObjectView, native: NativeRef, native_name: str, *, whole: bool
     ) -> ObjectReader:
+        """Reads seek: a range is read from the backend at its offset, never from the start."""
         driver = self.storage.driver(region)
-        _, first = driver.get_object(native, native_name)
-        pending = [first]
+        pending = [driver.get_object(native, native_name)[1]] if whole else []
 
         def read(start: int, stop: int) -> Iterator[bytes]:
-            stream = pending.pop() if pending else driver.get_object(native, native_name)[1]
-            return cut(stream, start, stop)
+            if pending and start == 0:
+                return cut(pending.pop(), 0, stop)
+            while pending:
+                pending.pop().close()
+            if stop <= start:
+                return iter(())
+            try:
+                _, stream = driver.get_object(native, native_name, start, stop - start)
+            except NotFound:
+                raise NotFound(f"Object {view.name} was replaced meanwhile; try again.") from None
+            return cut(stream, 0, stop - start)
 
         return ObjectReader(view, read)
 
@@ -339,7 +356,7 @@ class ObjectService:
 
         def open_segment(container: str, name: str) -> ObjectReader:
             path = replace(manifest_path, container=container, object=name)
-            return self.open(Requester(internal=True), path)
+            return self.open(Requester(internal=True), path, whole=False)
 
         return open_segment
 
