@@ -62,6 +62,7 @@ def test_info_lists_the_features_served_with_their_limits(gateway: ServedGateway
             "dlo",
             "tempurl",
             "bulk_delete",
+            "versioned_writes",
             "account_quotas",
             "container_quotas",
             "keystoneauth",

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from interstack.api.deps import ServicesDep
 from interstack.api.object import views
-from interstack.api.object.headers import acl_update, meta_update
+from interstack.api.object.headers import acl_update, meta_update, versioning_update
 from interstack.api.object.requests import SwiftRequester, list_query, object_path
 from interstack.api.regional import Region
 
@@ -29,6 +29,7 @@ async def create_container(
         path,
         meta_update(request.headers, "container"),
         acl_update(request.headers),
+        versioning_update(request.headers),
     )
     return Response(status_code=201 if created else 202)
 
@@ -80,6 +81,7 @@ async def post_container(
         path,
         meta_update(request.headers, "container"),
         acl_update(request.headers),
+        versioning_update(request.headers),
     )
     return Response(status_code=204)
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 from starlette.datastructures import Headers
 
 from interstack.errors import BadRequest, LengthRequired
-from interstack.services.object.model import AclUpdate, MetaUpdate, PutSpec
+from interstack.services.object.model import (
+    AclUpdate,
+    MetaUpdate,
+    PutSpec,
+    Versioning,
+    VersioningUpdate,
+    VersionsMode,
+)
 
 #: headers Swift keeps with an object besides its metadata
 KEPT_OBJECT_HEADERS = ("content-disposition", "content-encoding")
@@ -48,6 +56,32 @@ def acl_update(headers: Headers) -> AclUpdate:
         return headers.get(f"x-container-{kind}")
 
     return AclUpdate(read=pick("read"), write=pick("write"))
+
+
+#: the container header naming each versioning mode's archive, as Swift's versioned_writes
+VERSIONS_HEADERS = {
+    VersionsMode.STACK: "X-Versions-Location",
+    VersionsMode.HISTORY: "X-History-Location",
+}
+
+
+def versioning_update(headers: Headers) -> VersioningUpdate | None:
+    """``X-Versions-Location`` (stack mode) or ``X-History-Location`` (history mode); their
+    ``X-Remove-`` forms or an empty value turn versioning off; None: not mentioned."""
+    chosen: list[Versioning] = []
+    removed = False
+    for mode, header in VERSIONS_HEADERS.items():
+        name = header.lower()
+        value = headers.get(name)
+        if f"x-remove-{name.removeprefix('x-')}" in headers or (value is not None and not value):
+            removed = True
+        elif value is not None and value.strip():
+            chosen.append(Versioning(unquote(value.strip()), mode))
+    if len(chosen) > 1:
+        raise BadRequest("Only one of X-Versions-Location or X-History-Location may be set.")
+    if chosen:
+        return VersioningUpdate(chosen[0])
+    return VersioningUpdate(None) if removed else None
 
 
 def delete_at(headers: Headers, now: float) -> int | None:

@@ -50,6 +50,7 @@ def capabilities(limits: Limits) -> dict[str, Any]:
             "max_deletes_per_request": limits.max_deletes_per_request,
             "max_failed_deletes": limits.max_failed_deletes,
         },
+        "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "account_quotas": {},
         "container_quotas": {},
         "keystoneauth": {},

@@ -13,7 +13,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
-from interstack.api.object.headers import meta_headers
+from interstack.api.object.headers import VERSIONS_HEADERS, meta_headers
 from interstack.errors import BadRequest, NotAcceptable
 from interstack.services.object.common import TEMP_URL_KEYS
 from interstack.services.object.model import (
@@ -81,6 +81,8 @@ def container_headers(view: ContainerView, owner: bool) -> dict[str, str]:
         "Accept-Ranges": "bytes",
         **meta_headers("container", _owner_only(view.meta, owner)),
     }
+    if view.versioning is not None:
+        headers[VERSIONS_HEADERS[view.versioning.mode]] = view.versioning.location
     if owner and view.read_acl:
         headers["X-Container-Read"] = view.read_acl
     if owner and view.write_acl:

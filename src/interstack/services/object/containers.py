@@ -36,6 +36,7 @@ from interstack.services.object.model import (
     ObjectEntry,
     ObjectPath,
     Subdir,
+    VersioningUpdate,
 )
 from interstack.services.object.reaper import reap_container
 from interstack.store.models import ObjectContainer, StoredObject
@@ -108,18 +109,24 @@ class ContainerService:
         return records.container_row(session, path.region, path.account, path.container)
 
     def create_container(
-        self, requester: Requester, path: ObjectPath, meta: MetaUpdate, acl: AclUpdate
+        self,
+        requester: Requester,
+        path: ObjectPath,
+        meta: MetaUpdate,
+        acl: AclUpdate,
+        versions: VersioningUpdate | None = None,
     ) -> bool:
         """Create the container, or update the metadata of the existing one; True if created."""
         authorize(requester, path, Operation.CONTAINER_WRITE)
         name = _container_name(self.storage, path.container)
         check_meta(self.storage.limits, meta.apply({}), "Container")
         acl = _valid_acl(acl)
+        versions = _valid_versions(self.storage, versions)
         driver = self.storage.driver(path.region)
         with self.storage.db.session() as session:
             row = self._row(session, path)
             if row is not None:
-                _update(self.storage, row, meta, acl)
+                _update(self.storage, row, meta, acl, versions)
                 return False
         native = driver.create_container(path.account, name)
         now = self.storage.now()
@@ -141,6 +148,7 @@ class ContainerService:
                         write_acl=acl.write or None,
                         created_at=now,
                         updated_at=now,
+                        **_versions_fields(versions),
                     )
                 )
         except IntegrityError:  # created meanwhile by another request: update that one
@@ -148,7 +156,7 @@ class ContainerService:
                 existing = self._row(session, path)
                 if existing is None:
                     raise
-                _update(self.storage, existing, meta, acl)
+                _update(self.storage, existing, meta, acl, versions)
             return False
         return True
 
@@ -193,16 +201,22 @@ class ContainerService:
         return view, owner, entries
 
     def update_container(
-        self, requester: Requester, path: ObjectPath, meta: MetaUpdate, acl: AclUpdate
+        self,
+        requester: Requester,
+        path: ObjectPath,
+        meta: MetaUpdate,
+        acl: AclUpdate,
+        versions: VersioningUpdate | None = None,
     ) -> None:
         authorize(requester, path, Operation.CONTAINER_WRITE)
         acl = _valid_acl(acl)
+        versions = _valid_versions(self.storage, versions)
         self.storage.driver(path.region)
         with self.storage.db.session() as session:
             row = self._row(session, path)
             if row is None:
                 raise NotFound(f"Container {path.container} not found.")
-            _update(self.storage, row, meta, acl)
+            _update(self.storage, row, meta, acl, versions)
 
     def delete_container(self, requester: Requester, path: ObjectPath) -> None:
         authorize(requester, path, Operation.CONTAINER_WRITE)
@@ -235,7 +249,31 @@ def _valid_acl(acl: AclUpdate) -> AclUpdate:
     )
 
 
-def _update(storage: Storage, row: ObjectContainer, meta: MetaUpdate, acl: AclUpdate) -> None:
+def _valid_versions(storage: Storage, versions: VersioningUpdate | None) -> VersioningUpdate | None:
+    if versions is None or versions.versioning is None:
+        return versions
+    _container_name(storage, versions.versioning.location)
+    return versions
+
+
+def _versions_fields(versions: VersioningUpdate | None) -> dict[str, str | None]:
+    chosen = versions.versioning if versions is not None else None
+    return {
+        "versions_location": chosen.location if chosen else None,
+        "versions_mode": chosen.mode.value if chosen else None,
+    }
+
+
+def _update(
+    storage: Storage,
+    row: ObjectContainer,
+    meta: MetaUpdate,
+    acl: AclUpdate,
+    versions: VersioningUpdate | None = None,
+) -> None:
+    if versions is not None:
+        for key, value in _versions_fields(versions).items():
+            setattr(row, key, value)
     merged = meta.apply(row.meta)
     check_meta(storage.limits, merged, "Container")
     quota_value(merged, QUOTA_BYTES, "Container")

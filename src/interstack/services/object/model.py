@@ -73,6 +73,30 @@ class AccountView:
     created_at: datetime | None
 
 
+class VersionsMode(StrEnum):
+    """Swift's versioned writes: ``stack`` (``X-Versions-Location``: a DELETE brings the
+    previous version back) or ``history`` (``X-History-Location``: a DELETE archives too)."""
+
+    STACK = "stack"
+    HISTORY = "history"
+
+
+@dataclass(frozen=True)
+class Versioning:
+    """Where a container's older object versions go, and how."""
+
+    location: str
+    mode: VersionsMode
+
+
+@dataclass(frozen=True)
+class VersioningUpdate:
+    """A container write's versioning headers (no update: left as it is); ``versioning``
+    None turns versioning off."""
+
+    versioning: Versioning | None
+
+
 @dataclass(frozen=True)
 class ContainerView:
     name: str
@@ -83,6 +107,7 @@ class ContainerView:
     bytes_used: int
     created_at: datetime
     updated_at: datetime
+    versioning: Versioning | None = None
 
 
 class LargeKind(StrEnum):

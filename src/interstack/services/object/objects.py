@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,7 @@ from interstack.services.object.model import (
     ObjectPath,
     ObjectView,
     PutSpec,
+    Versioning,
 )
 from interstack.store.models import ObjectContainer, StoredObject
 
@@ -71,12 +73,13 @@ class ObjectReader:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     """The container an upload goes to, resolved and authorized before any byte is read."""
 
     container_id: str
     native_ref: NativeRef
     limit: int
+    versioning: Versioning | None = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,20 @@ class Published:
     large: LargeKind | None = None
 
 
+class Versions(Protocol):
+    """Versioned writes (versioning.py), asked in when a versioned container's object is
+    about to be replaced or is deleted."""
+
+    def archive(self, requester: Requester, path: ObjectPath, versioning: Versioning) -> None: ...
+
+    def delete(self, requester: Requester, path: ObjectPath, versioning: Versioning) -> None: ...
+
+
 class ObjectService:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        #: set by the facade; None serves no versioning
+        self.versions: Versions | None = None
 
     # locating and authorizing ---------------------------------------------------------------
 
@@ -123,7 +137,7 @@ class ObjectService:
 
     def _target(
         self, requester: Requester, path: ObjectPath, spec: PutSpec, *, new_bytes: int | None
-    ) -> _Target:
+    ) -> Target:
         """Authorize the upload and work out how many bytes it may hold (file size, quotas)."""
         self._check_name(path.object)
         check_meta(self.storage.limits, spec.meta, "Object")
@@ -149,10 +163,20 @@ class ObjectService:
             if account_quota is not None:
                 _, _, account_used = records.account_totals(session, path.region, path.account, now)
                 limit = min(limit, account_quota - account_used)
-            target = _Target(container.id, NativeRef(container.native_ref), max(limit, -1))
+            target = Target(
+                container.id,
+                NativeRef(container.native_ref),
+                max(limit, -1),
+                records.versioning_of(container),
+            )
         if new_bytes is not None and new_bytes > target.limit:
             raise _too_large(self.storage, new_bytes)
         return target
+
+    def _archive(self, requester: Requester, path: ObjectPath, target: Target) -> None:
+        """In a versioned container, the version about to be replaced goes to the archive."""
+        if target.versioning is not None and self.versions is not None:
+            self.versions.archive(requester, path, target.versioning)
 
     def put(
         self, requester: Requester, path: ObjectPath, data: Iterable[bytes], spec: PutSpec
@@ -161,6 +185,7 @@ class ObjectService:
         if spec.manifest is not None:
             large.check_dlo_manifest(spec.manifest)
         target = self._target(requester, path, spec, new_bytes=spec.content_length)
+        self._archive(requester, path, target)
         driver = self.storage.driver(path.region)
         native_name = uuid.uuid4().hex
         upload = MeasuredUpload(data, target.limit, lambda: _too_large(self.storage, None))
@@ -183,7 +208,7 @@ class ObjectService:
             raise
 
     def publish(
-        self, path: ObjectPath, target: _Target, stored: Published, spec: PutSpec
+        self, path: ObjectPath, target: Target, stored: Published, spec: PutSpec
     ) -> ObjectView:
         """Point the object's row at newly written bytes, then drop the bytes it replaced."""
         now = self.storage.now()
@@ -248,6 +273,7 @@ class ObjectService:
         with self.storage.db.session() as session:
             self.authorize_segments(session, requester, path, {m.container for m in manifest})
             built = large.resolve_segments(session, self.storage, path, manifest)
+        self._archive(requester, path, target)
         driver = self.storage.driver(path.region)
         native_name = uuid.uuid4().hex
         driver.put_object(target.native_ref, native_name, [built.stored], "application/json")
@@ -396,8 +422,19 @@ class ObjectService:
                 row.large, row.manifest = LargeKind.DYNAMIC.value, manifest
             row.modified_at = self.storage.now()
 
-    def delete(self, requester: Requester, path: ObjectPath) -> ObjectView:
-        """Delete the object (a large object's manifest only); returns what was deleted."""
+    def delete(self, requester: Requester, path: ObjectPath) -> None:
+        """Delete the object (a large object's manifest only), or in a versioned container
+        let its versioning decide."""
+        with self.storage.db.session() as session:
+            container = self._container(session, requester, path, Operation.OBJECT_WRITE)
+            versioning = records.versioning_of(container)
+        if versioning is not None and self.versions is not None:
+            self.versions.delete(requester, path, versioning)
+        else:
+            self.remove(requester, path)
+
+    def remove(self, requester: Requester, path: ObjectPath) -> ObjectView:
+        """Delete the object's current version, whatever the container's versioning."""
         with self.storage.db.session() as session:
             container = self._container(session, requester, path, Operation.OBJECT_WRITE)
             row = records.object_row(session, container.id, path.object, self.storage.clock())

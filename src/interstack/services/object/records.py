@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from interstack.services.object.model import AccountView, ContainerView, LargeKind, ObjectView
+from interstack.services.object.model import (
+    AccountView,
+    ContainerView,
+    LargeKind,
+    ObjectView,
+    Versioning,
+    VersionsMode,
+)
 from interstack.store.models import ObjectAccount, ObjectContainer, StoredObject
 
 
@@ -125,7 +132,14 @@ def container_view(session: Session, row: ObjectContainer, now: float) -> Contai
         bytes_used=size,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        versioning=versioning_of(row),
     )
+
+
+def versioning_of(row: ObjectContainer) -> Versioning | None:
+    if not row.versions_location or not row.versions_mode:
+        return None
+    return Versioning(row.versions_location, VersionsMode(row.versions_mode))
 
 
 def object_view(row: StoredObject) -> ObjectView:

@@ -13,6 +13,7 @@ from interstack.services.object.model import BulkDeleteResult, Limits, ObjectPat
 from interstack.services.object.objects import ObjectService
 from interstack.services.object.reaper import ExpirySweeper
 from interstack.services.object.tempurl import TempUrlService
+from interstack.services.object.versioning import VersionedWrites
 from interstack.services.regions import Regions
 from interstack.store import Database
 
@@ -29,6 +30,7 @@ class ObjectStorage:
         self.storage = Storage(db, regions, limits or Limits(), clock)
         self.containers = ContainerService(self.storage)
         self.objects = ObjectService(self.storage)
+        self.objects.versions = VersionedWrites(self.objects)
         self.tempurl = TempUrlService(self.storage)
         self.sweeper = ExpirySweeper(self.storage, sweep_seconds)
 

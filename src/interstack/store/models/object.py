@@ -47,6 +47,10 @@ class ObjectContainer(Base):
     write_acl: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    #: versioned writes: the container older versions go to, and ``stack``
+    #: (``X-Versions-Location``) or ``history`` (``X-History-Location``)
+    versions_location: Mapped[str | None] = mapped_column(swift_name(256), default=None)
+    versions_mode: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class StoredObject(Base):
