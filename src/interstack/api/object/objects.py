@@ -30,8 +30,9 @@ from interstack.api.object.requests import (
 from interstack.api.regional import Region
 from interstack.errors import BadRequest
 from interstack.services.object.access import Requester
+from interstack.services.object.data import ObjectReader
 from interstack.services.object.model import ObjectPath, ObjectView
-from interstack.services.object.objects import KEEP, ObjectReader
+from interstack.services.object.objects import KEEP
 
 
 def _manifest_query(request: Request) -> str | None:

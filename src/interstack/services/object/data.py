@@ -1,4 +1,5 @@
-"""Bytes in motion: uploads counted, hashed and bounded as they stream; ranges cut from streams."""
+"""Bytes in motion: uploads counted, hashed and bounded as they stream; objects opened for
+reading; ranges cut from streams."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from interstack.backends.contract import ByteStream
 from interstack.errors import InterstackError
+from interstack.services.object.model import ObjectView
 
 
 class MeasuredUpload:
@@ -53,3 +55,22 @@ def cut(stream: ByteStream, start: int, stop: int) -> Iterator[bytes]:
                 break
     finally:
         stream.close()
+
+
+class ObjectReader:
+    """An object opened for reading: what clients see of it, and its bytes in any range."""
+
+    def __init__(
+        self,
+        view: ObjectView,
+        read: Callable[[int, int], Iterator[bytes]],
+        segment_containers: frozenset[str] = frozenset(),
+    ) -> None:
+        self.view = view
+        self._read = read
+        #: the containers a large object's segments are read from
+        self.segment_containers = segment_containers
+
+    def chunks(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Bytes ``[start, stop)``, streamed; the backend streams close when this one does."""
+        return self._read(start, self.view.size if stop is None else stop)

@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from sqlalchemy import func, select
@@ -25,13 +25,11 @@ from interstack.backends.contract import NativeRef
 from interstack.errors import BackendError, BadRequest, InterstackError
 from interstack.services.object import records
 from interstack.services.object.common import Storage
+from interstack.services.object.data import ObjectReader
 from interstack.services.object.model import Limits, ObjectPath, ObjectView
 from interstack.store.models import StoredObject
 
-if TYPE_CHECKING:
-    from interstack.services.object.objects import ObjectReader
-
-SegmentOpener = Callable[[str, str], "ObjectReader"]
+SegmentOpener = Callable[[str, str], ObjectReader]
 """Opens a segment (container, object name) of the manifest's account for reading."""
 
 
@@ -51,8 +49,6 @@ class Segment:
 def _reader(
     view: ObjectView, segments: list[Segment], opener: SegmentOpener, containers: set[str]
 ) -> ObjectReader:
-    from interstack.services.object.objects import ObjectReader
-
     def read(start: int, stop: int) -> Iterator[bytes]:
         offset = 0
         for segment in segments:
@@ -258,8 +254,6 @@ def slo_reader(
     *,
     manifest: bool,
 ) -> ObjectReader:
-    from interstack.services.object.objects import ObjectReader
-
     data = load_manifest(storage, path, native, native_name)
     if manifest:
         listing = replace(

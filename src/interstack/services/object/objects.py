@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -35,7 +35,7 @@ from interstack.services.object.common import (
     check_meta,
     quota_value,
 )
-from interstack.services.object.data import MeasuredUpload, cut
+from interstack.services.object.data import MeasuredUpload, ObjectReader, cut
 from interstack.services.object.model import (
     BulkDeleteResult,
     LargeKind,
@@ -51,25 +51,6 @@ log = logging.getLogger(__name__)
 
 class KEEP:
     """Marker: leave a field as it is."""
-
-
-class ObjectReader:
-    """An object opened for reading: what clients see of it, and its bytes in any range."""
-
-    def __init__(
-        self,
-        view: ObjectView,
-        read: Callable[[int, int], Iterator[bytes]],
-        segment_containers: frozenset[str] = frozenset(),
-    ) -> None:
-        self.view = view
-        self._read = read
-        #: the containers a large object's segments are read from
-        self.segment_containers = segment_containers
-
-    def chunks(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
-        """Bytes ``[start, stop)``, streamed; the backend streams close when this one does."""
-        return self._read(start, self.view.size if stop is None else stop)
 
 
 @dataclass(frozen=True)
