@@ -1,7 +1,7 @@
 # interstack: one command per job, each installing what it needs on a fresh Debian 12 (as root).
 #
 #   make test    lint + types + import layers + the whole pytest suite
-#   make demo    serve a gateway, authenticate through clouds.yaml, print the catalog
+#   make demo    serve a gateway, print the catalog, boot a server and ssh in, delete it all
 #   make certify 2020.06 Compute against the embedded cloud (CERTIFY_ARGS=... for more)
 #   make bench   token issue/validate throughput against the version document as the floor
 #
@@ -13,6 +13,8 @@ DEB_PACKAGES := python3 python3-venv postgresql
 DEB_PACKAGES += iproute2 procps nftables dnsmasq-base busybox
 # the local backend's instances and images: the runtime, PID 1, the image build, disk images
 DEB_PACKAGES += runc tini mmdebstrap qemu-utils util-linux e2fsprogs
+# `make demo` logs in to the server it boots
+DEB_PACKAGES += openssh-client
 # Only the benchmark needs these.
 BENCH_DEB_PACKAGES := wrk
 

@@ -9,13 +9,13 @@ capabilities passed, 1 some failed, 2 setup error such as a service the gateway 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from demo import BIN_DIR, DemoError, free_port, wait_until_serving
+from demo import BIN_DIR, Gateway
+from demo_cloud import DemoError
 from rich.console import Console
 
 console = Console(soft_wrap=True)
@@ -23,31 +23,17 @@ console = Console(soft_wrap=True)
 
 def main(extra: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="interstack-certify-") as temporary:
-        data_dir = Path(temporary) / "data"
-        log = Path(temporary) / "serve.log"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [str(BIN_DIR / "interstack"), "serve", "--data-dir", str(data_dir)]
-        command += ["--port", str(port)]
-        with log.open("wb") as output:
-            gateway = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
+        gateway = Gateway(Path(temporary), config=None)
         try:
-            wait_until_serving(gateway, url, log)
-            env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(data_dir / "clouds.yaml"))
+            gateway.start()
+            env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(gateway.clouds_yaml))
             certify = [str(BIN_DIR / "interstack"), "certify", "--cloud", "interstack"]
             certify += ["--guideline", "2020.06", "--target", "compute"]
             certify += ["--out", "certify-results", *extra]
-            console.print(f"$ {' '.join(certify[1:])}   (gateway on {url})")
+            console.print(f"$ {' '.join(certify[1:])}   (gateway on {gateway.url})")
             return subprocess.run(certify, env=env, check=False).returncode
         finally:
-            gateway.send_signal(signal.SIGTERM)
-            try:
-                gateway.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                gateway.kill()
-                gateway.wait()
+            gateway.stop()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
-"""``make demo``: serve a gateway, log in through its clouds.yaml, show the catalog, stop.
+"""``make demo``: serve a gateway, log in through its clouds.yaml, show the catalog, then do the
+main job on the default cloud (scripts/demo_cloud.py) and take everything down again.
 
-Uses only what a user has: the ``interstack serve`` command and openstacksdk with the
-``clouds.yaml`` the gateway writes. Exits 0 on success, 1 with a one-line error otherwise.
+Uses only what a user has: the ``interstack`` command, openstacksdk with the ``clouds.yaml`` the
+gateway writes, and ``ssh``. The gateway's state lives in a temporary directory; the built
+``debian-12`` image is kept in the user's cache directory so that the next run boots at once.
+Exits 0 on success, 1 with a one-line error otherwise (also on Ctrl-C, after cleaning up).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -14,18 +19,22 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from demo_cloud import Cleanup, CloudDemo, DemoError, run_on_local, run_on_sim, step
 from rich.console import Console
 from rich.table import Table
 
+from interstack.backends.local.host import unavailable_reason
+
 BIN_DIR = Path(sys.executable).parent
+REGION = "RegionOne"
+START_TIMEOUT_SECONDS = 180  # a local region may wait for another gateway to let go of the host
+STOP_TIMEOUT_SECONDS = 60
 console = Console(soft_wrap=True)
-
-
-class DemoError(Exception):
-    pass
 
 
 def free_port() -> int:
@@ -35,31 +44,112 @@ def free_port() -> int:
         return port
 
 
-def wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            last = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise DemoError(f"interstack serve exited with {process.returncode}: {last[0]}")
+def image_cache() -> Path:
+    """Built images outlive the demo's temporary data dir: the user's cache directory."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "interstack" / "images"
+
+
+def last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no output"
+
+
+class Gateway:
+    """``interstack serve`` in its own session, so that a Ctrl-C meant for the demo leaves it
+    running until the demo has deleted what it created."""
+
+    def __init__(self, work_dir: Path, config: Path | None) -> None:
+        self.data_dir = work_dir / "data"
+        self.log = work_dir / "serve.log"
+        self.config = ["--config", str(config)] if config is not None else []
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.served = False  # answered once: it has state on the host to take down
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.data_dir / "clouds.yaml"
+
+    def start(self) -> None:
+        port = self.url.rsplit(":", 1)[1]
+        args = [*self.config, "--data-dir", str(self.data_dir), "--port", port]
+        console.print(f"$ interstack serve {' '.join(args)}", highlight=False)
+        with self.log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [str(BIN_DIR / "interstack"), "serve", *args],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        with step(console, "starting the gateway") as current:
+            deadline = time.monotonic() + START_TIMEOUT_SECONDS
+            while not self._answers():
+                if self.process.poll() is not None:
+                    raise DemoError(
+                        f"interstack serve exited with {self.process.returncode}: "
+                        f"{last_line(self.log)}"
+                    )
+                if time.monotonic() > deadline:
+                    raise DemoError(f"interstack serve did not answer on {self.url}")
+                current.detail(last_line(self.log))
+                time.sleep(0.2)
+        self.served = True
+        console.print(f"serving on {self.url}; clouds.yaml: {self.clouds_yaml}")
+
+    def _answers(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{url}/v3", timeout=2) as response:
-                if response.status == 200:
-                    return
+            with urllib.request.urlopen(f"{self.url}/v3", timeout=2) as response:
+                return bool(response.status == 200)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise DemoError(f"interstack serve did not answer on {url} within 60 s")
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM and wait; an error if it did not stop cleanly."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        with step(console, "stopping the gateway"):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.returncode != 0:
+            raise DemoError(f"interstack serve stopped with exit code {process.returncode}")
+
+    def clean_host(self) -> None:
+        """Take the local region's bridges, namespaces and firewall tables off the host (a
+        stopped gateway leaves them for its next start; this one will not start again)."""
+        done = subprocess.run(
+            [
+                str(BIN_DIR / "interstack"),
+                "cleanup",
+                *self.config,
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise DemoError(f"interstack cleanup: {done.stderr.strip() or done.stdout.strip()}")
 
 
-def show(clouds_yaml: Path, cloud: str) -> None:
+def connect(clouds_yaml: Path, cloud: str) -> Any:
     import openstack.config
     import openstack.connection
 
     config = openstack.config.OpenStackConfig(config_files=[str(clouds_yaml)])
-    conn = openstack.connection.Connection(config=config.get_one(cloud=cloud))
+    return openstack.connection.Connection(config=config.get_one(cloud=cloud))
+
+
+def show_catalog(conn: Any, cloud: str) -> None:
     auth: Any = conn.session.auth
     access: Any = auth.get_access(conn.session)
-
     table = Table(title=f"Service catalog of cloud '{cloud}'")
     for column in ("Service type", "Name", "Region", "Interface"):
         table.add_column(column)
@@ -79,48 +169,77 @@ def show(clouds_yaml: Path, cloud: str) -> None:
         f"project [bold]{access.project_name}[/] ({access.project_id}), "
         f"roles {', '.join(access.role_names)}, expires {access.expires.isoformat()}"
     )
-    conn.close()
+
+
+def region_config(work_dir: Path, backend: str) -> Path:
+    """The default region as the gateway would choose it, spelled out so that a local region
+    keeps its built images in the user's cache (and a sim region stays sim for ``cleanup``)."""
+    region: dict[str, object] = {"name": REGION, "backend": backend}
+    if backend == "local":
+        region["settings"] = {"image_cache_dir": str(image_cache())}
+    config = work_dir / "interstack.yaml"
+    config.write_text(json.dumps({"regions": [region]}, indent=2) + "\n")  # JSON is YAML
+    return config
+
+
+@contextmanager
+def uninterruptible() -> Iterator[None]:
+    """A second Ctrl-C must not cut the deletion short: that would leave resources behind."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(work_dir: Path) -> None:
+    reason = unavailable_reason()  # what the gateway asks to choose the default region
+    if reason is None:
+        console.print(
+            f"default cloud: region {REGION} on the local backend; "
+            f"built images cached in {image_cache()}"
+        )
+    else:
+        console.print(f"default cloud: region {REGION} simulated (backend sim): {reason}")
+    config = region_config(work_dir, "local" if reason is None else "sim")
+    gateway = Gateway(work_dir, config)
+    cleanup = Cleanup(console)
+    problems: list[str] = []
+    try:
+        gateway.start()
+        conn = connect(gateway.clouds_yaml, "interstack")
+        show_catalog(conn, "interstack")
+        demo = CloudDemo(conn, console, cleanup, work_dir)
+        (run_on_local if reason is None else run_on_sim)(demo)
+    finally:
+        with uninterruptible():
+            problems = teardown(gateway, cleanup, local=reason is None)
+    if problems:
+        raise DemoError(f"{len(problems)} thing(s) left behind (listed above)")
+
+
+def teardown(gateway: Gateway, cleanup: Cleanup, *, local: bool) -> list[str]:
+    """Delete the demo's resources, stop the gateway, clean the host; what is left behind,
+    each printed (an error that stopped the demo stays the one reported)."""
+    problems = cleanup.run()
+    served = gateway.served
+    try:
+        gateway.stop()
+        if local and served:
+            gateway.clean_host()
+    except DemoError as exc:
+        problems.append(str(exc))
+    for problem in problems:
+        console.print(f"[red]left behind:[/] {problem}", highlight=False)
+    if served and not problems:
+        console.print("gateway stopped; the host is clean" if local else "gateway stopped")
+    return problems
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="interstack-demo-") as temporary:
-        data_dir = Path(temporary) / "data"
-        log = Path(temporary) / "serve.log"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [
-            str(BIN_DIR / "interstack"),
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-        ]
-        console.print(f"$ interstack serve --data-dir {data_dir} --port {port}")
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        try:
-            wait_until_serving(process, url, log)
-            clouds_yaml = data_dir / "clouds.yaml"
-            console.print(f"serving on {url}; clouds.yaml: {clouds_yaml}")
-            show(clouds_yaml, "interstack")
-            console.print(
-                "your own: run 'interstack serve', then OS_CLIENT_CONFIG_FILE="
-                "~/.local/share/interstack/clouds.yaml openstack --os-cloud interstack token issue"
-            )
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        if process.returncode != 0:
-            raise DemoError(f"interstack serve stopped with exit code {process.returncode}")
-        console.print("gateway stopped cleanly")
+    with tempfile.TemporaryDirectory(prefix="interstack-demo-", ignore_cleanup_errors=True) as tmp:
+        run(Path(tmp))
+    console.print("[bold green]demo done[/]")
     return 0
 
 
@@ -129,7 +248,8 @@ if __name__ == "__main__":
         sys.exit(main())
     except DemoError as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    except KeyboardInterrupt:
+        print("demo: error: interrupted (everything it created was deleted)", file=sys.stderr)
     except Exception as exc:  # the demo promises a one-line error, never a trace
         print(f"demo: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(1)
