@@ -33,6 +33,7 @@ from interstack.api.volume import routes as volume_routes
 from interstack.backends.contract import metadata_socket
 from interstack.backends.local.host import unavailable_reason
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
+from interstack.errors import InterstackError
 from interstack.metadata.app import create_metadata_app
 from interstack.metadata.server import MetadataServers
 from interstack.services.catalog import Catalog
@@ -92,6 +93,22 @@ async def _sweeping(object_storage: ObjectStorage) -> AsyncIterator[None]:
         yield
     finally:
         await run_in_threadpool(object_storage.close)
+
+
+@asynccontextmanager
+async def _started(regions: Regions, app: FastAPI) -> AsyncIterator[None]:
+    """Every region's backend started, then closed; why one could not start is kept in
+    ``app.state.startup_failure`` for ``interstack serve`` to say in one line."""
+    app.state.startup_failure = None
+    try:
+        await run_in_threadpool(regions.start)
+    except InterstackError as exc:
+        app.state.startup_failure = exc.message
+        raise
+    try:
+        yield
+    finally:
+        await run_in_threadpool(regions.close)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -176,9 +193,8 @@ def create_app(settings: Settings) -> FastAPI:
     metadata = _metadata_servers(backends, InstanceLookup(db), compute)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(backends.start)
-        try:
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        async with _started(backends, served):
             await run_in_threadpool(external.ensure)
             await run_in_threadpool(ProvidedImages(db, backends, boot.admin_project_id).ensure)
             await run_in_threadpool(runner.start)
@@ -189,8 +205,6 @@ def create_app(settings: Settings) -> FastAPI:
             finally:
                 await metadata.stop()
                 await run_in_threadpool(runner.stop)  # stop claiming, finish running steps, join
-        finally:
-            await run_in_threadpool(backends.close)
 
     app = FastAPI(
         title="interstack", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan

@@ -13,7 +13,9 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
+from starlette.types import Message, Receive, Scope, Send
 
 from interstack import __version__
 from interstack.certify.cli import certify_app
@@ -60,6 +62,29 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
         raise _fail(exc.message) from None
 
 
+def startup_failure(app: FastAPI) -> str | None:
+    """Why the app's startup failed, if it said (unset before its lifespan ran)."""
+    failure: str | None = getattr(app.state, "startup_failure", None)
+    return failure
+
+
+class OneLineStartupFailure:
+    """The app for uvicorn: a startup failure the app explains (``state.startup_failure``, an
+    ``InterstackError`` such as a region that cannot start) is said by ``serve`` in one line,
+    instead of the trace Starlette hands uvicorn to log. Other failures keep their trace."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def quiet(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and startup_failure(self.app):
+                message = {**message, "message": ""}
+            await send(message)
+
+        await self.app(scope, receive, quiet if scope["type"] == "lifespan" else send)
+
+
 @app.command()
 def serve(
     config: ConfigOption = None,
@@ -92,7 +117,7 @@ def serve(
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            application,
+            OneLineStartupFailure(application),
             host=settings.host,
             port=settings.port,
             log_level=log_level.lower(),
@@ -104,7 +129,12 @@ def serve(
     # handlers that kills the process by SIGTERM/SIGINT. A requested shutdown is a clean exit 0.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, _shut_down)
-    server.run()
+    try:
+        server.run()
+    finally:  # uvicorn exits (SystemExit 3) when the startup fails
+        failure = startup_failure(application)
+        if failure is not None:
+            raise _fail(failure)
     if not server.started:
         raise _fail(f"could not listen on {settings.host}:{settings.port}")
 

@@ -332,3 +332,19 @@ def test_bad_config_is_one_line_and_exit_1(
     assert lines[0].startswith("interstack: error:")
     assert expected in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_region_that_cannot_start_is_one_line_naming_it_and_exit_1(tmp_path: Path) -> None:
+    """A backend whose start fails (here a sim region told to) stops the gateway with the
+    region and the reason in one line, not the startup code's trace."""
+    failing = {"name": "lab-9", "backend": "sim", "settings": {"fail_on": {"start": "no disk"}}}
+    config = {"regions": [{"name": "RegionOne", "backend": "sim"}, failing]}
+    gateway = ServedGateway(tmp_path / "data", config=config)
+    with pytest.raises(RuntimeError, match="exited early"):
+        gateway.start()
+    assert gateway.process is not None
+    assert gateway.process.returncode == 1
+    log = gateway.log()
+    assert "Traceback" not in log
+    errors = [line for line in log.splitlines() if "error:" in line]
+    assert errors == ["interstack: error: region lab-9 cannot start: no disk"], log

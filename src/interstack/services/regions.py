@@ -14,7 +14,7 @@ from pathlib import Path
 from interstack.backends.contract import Backend, Capabilities
 from interstack.backends.registry import load_backend
 from interstack.config import RegionConfig
-from interstack.errors import NotFound, NotSupported
+from interstack.errors import BackendUnavailable, InterstackError, NotFound, NotSupported
 from interstack.store import Database
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,14 @@ class Regions:
         return backend
 
     def start(self) -> None:
-        """Start every backend; if one fails, close those already started and re-raise."""
+        """Start every backend; if one fails, close those already started and raise
+        ``BackendUnavailable`` naming the region that could not start and why."""
         try:
-            for backend in self._backends.values():
-                backend.start()
+            for name, backend in self._backends.items():
+                try:
+                    backend.start()
+                except InterstackError as exc:
+                    raise BackendUnavailable(f"region {name} cannot start: {exc.message}") from exc
                 self._started.append(backend)
         except BaseException:
             self.close()

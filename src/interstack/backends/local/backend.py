@@ -93,9 +93,7 @@ class LocalBackend(Backend):
         (whose ports must have somewhere to plug into)."""
         reason = unavailable_reason()
         if reason is not None:
-            raise BackendUnavailable(
-                f"region {self.region}: the local backend cannot run: {reason}"
-            )
+            raise BackendUnavailable(f"the local backend cannot run: {reason}")
         (self.context.data_dir / "images").mkdir(parents=True, exist_ok=True)
         (self.context.data_dir / "network").mkdir(parents=True, exist_ok=True)
         self._network.start()

@@ -15,6 +15,7 @@ per method; this is what they look like in motion). A region uses it with::
           fail_on:                      # fault injection, per operation
             create_server: {name: "fail-*", message: "No valid host was found."}
             put_object: "disk full"     # a bare message matches every name
+            start: "disk not mounted"   # the region does not start (matched on its name)
           without: [pause]              # capability flags to turn off
           floating_ip_cidr: 203.0.113.0/24
 

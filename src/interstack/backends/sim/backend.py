@@ -15,10 +15,11 @@ from interstack.backends.contract import (
 from interstack.backends.sim.compute import SimCompute
 from interstack.backends.sim.network import SimNetwork
 from interstack.backends.sim.objects import SimObjectStore
-from interstack.backends.sim.settings import SimSettings
+from interstack.backends.sim.settings import SimOperation, SimSettings
 from interstack.backends.sim.state import SimState
 from interstack.backends.sim.storage import SimBlockStorage, SimImages
 from interstack.config import ConfigError
+from interstack.errors import BackendUnavailable
 
 
 class SimBackend(Backend):
@@ -65,6 +66,9 @@ class SimBackend(Backend):
         return self._object_store
 
     def start(self) -> None:
+        failure = self.settings.fault(SimOperation.START, self.region)
+        if failure is not None:
+            raise BackendUnavailable(failure)
         for directory in ("images", "objects"):
             (self.context.data_dir / directory).mkdir(parents=True, exist_ok=True)
 
