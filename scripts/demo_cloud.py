@@ -24,7 +24,7 @@ CIDR = "10.50.0.0/24"
 BOOT_TIMEOUT_SECONDS = 1800  # the first boot builds debian-12 (minutes, more on a busy host)
 SSH_TIMEOUT_SECONDS = 180
 DELETE_TIMEOUT_SECONDS = 120
-SSH_COMMAND = "hostname; uname -a; cloud-init status --wait"
+SSH_COMMAND = "hostname; uname -a; timeout 120 cloud-init status --wait"
 
 
 class DemoError(Exception):
@@ -203,17 +203,23 @@ class CloudDemo:
 
     def ssh(self, key_file: Path, address: str) -> str:
         """What ``SSH_COMMAND`` prints inside the server, once sshd lets the key in."""
-        answer: subprocess.CompletedProcess[str] | None = None
+        last = subprocess.CompletedProcess[str]([], 255, "", "no answer yet")
 
-        def answered() -> bool:
-            nonlocal answer
-            answer = _ssh(key_file, address, SSH_COMMAND)
-            return answer.returncode == 0
+        def logged_in() -> bool:
+            nonlocal last
+            last = _ssh(key_file, address, "true")
+            return last.returncode == 0
 
         with step(self.console, f"ssh debian@{address}") as current:
-            current.detail("waiting for sshd and cloud-init")
-            wait_for(answered, f"SSH to {address}", SSH_TIMEOUT_SECONDS, interval=2)
-        assert answer is not None
+            current.detail("waiting for sshd to let the key in")
+            try:
+                wait_for(logged_in, f"SSH to {address}", SSH_TIMEOUT_SECONDS, interval=2)
+            except DemoError as exc:
+                raise DemoError(f"{exc}: {last.stderr.strip() or last.returncode}") from None
+            current.detail("waiting for cloud-init to finish")
+            answer = _ssh(key_file, address, SSH_COMMAND)
+        if answer.returncode not in (0, 2):  # 2: cloud-init finished with recoverable errors
+            raise DemoError(f"ssh {address} {SSH_COMMAND!r}: {answer.stderr.strip()}")
         return answer.stdout
 
 
@@ -238,7 +244,7 @@ def _ssh(key_file: Path, address: str, command: str) -> subprocess.CompletedProc
             [*argv, f"debian@{address}", command],
             capture_output=True,
             text=True,
-            timeout=90,
+            timeout=150,
             check=False,
         )
     except subprocess.TimeoutExpired:
