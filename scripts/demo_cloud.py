@@ -116,10 +116,10 @@ class CloudDemo:
         gateway = {"network_id": external.id} if external is not None else None
         router = net.create_router(name="demo-router", external_gateway_info=gateway)
         self.cleanup.add(f"router {router.name}", lambda: net.delete_router(router))
-        net.add_interface_to_router(router, subnet_id=subnet.id)
+        net.add_interface_to_router(router, subnet=subnet.id)
         self.cleanup.add(
             f"interface of router {router.name} on {subnet.name}",
-            lambda: net.remove_interface_from_router(router, subnet_id=subnet.id),
+            lambda: net.remove_interface_from_router(router, subnet=subnet.id),
         )
         outside = _gateway_address(router)
         self.say(f"router {router.name}" + (f", gateway {outside}" if outside else ""))
