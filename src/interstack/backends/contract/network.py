@@ -78,6 +78,10 @@ class RouterSpec:
     project_id: str
     #: whether the router gives its subnets a way out (SNAT to the external network)
     external_gateway: bool = False
+    #: the router's address on the external network as Neutron shows it (its gateway port's
+    #: fixed IP): the driver SNATs to it when it is on the cloud's external network, else to an
+    #: address of its own choice
+    gateway_address: str | None = None
 
 
 @dataclass(frozen=True)

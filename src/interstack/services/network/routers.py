@@ -100,6 +100,16 @@ def ports_of(session: Session, router_id: str, owner: str) -> list[Port]:
     )
 
 
+def gateway_address(session: Session, router_id: str) -> str | None:
+    """The IPv4 address of the router's gateway port: where its subnets' traffic is SNATed."""
+    gateway = [p.id for p in ports_of(session, router_id, ROUTER_GATEWAY)]
+    for ips in fixed_ips_of(session, gateway).values():
+        for ip in ips:
+            if ipaddress.ip_address(ip.ip_address).version == 4:
+                return ip.ip_address
+    return None
+
+
 def router_info(session: Session, row: Router) -> RouterInfo:
     gateway = ports_of(session, row.id, ROUTER_GATEWAY)
     ips = fixed_ips_of(session, [p.id for p in gateway])
@@ -142,6 +152,7 @@ class RouterService:
             row = session.get_one(Router, router_id)
             wants_out = row.gateway_network_id is not None and row.enable_snat
             native, name, project = row.native_ref, row.name, row.project_id
+            address = gateway_address(session, router_id) if wants_out else None
             subnets = [s.native_ref for s in interface_subnets(session, router_id) if s.native_ref]
         if native is not None:
             for subnet in subnets:
@@ -149,7 +160,11 @@ class RouterService:
             net_driver.delete_router(NativeRef(native))
         native = net_driver.create_router(
             RouterSpec(
-                gateway_id=router_id, name=name, project_id=project, external_gateway=wants_out
+                gateway_id=router_id,
+                name=name,
+                project_id=project,
+                external_gateway=wants_out,
+                gateway_address=address,
             )
         )
         with self.db.session() as session:

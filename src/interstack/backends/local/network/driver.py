@@ -361,7 +361,11 @@ class LocalNetwork(NetworkDriver):
             )
             if spec.external_gateway:
                 used = state.external_addresses_in_use()
-                router.gateway_address = self.external.free_address(used)
+                wanted = spec.gateway_address
+                if wanted is not None and self.external.holds(wanted) and wanted not in used:
+                    router.gateway_address = wanted  # the address Neutron shows
+                else:
+                    router.gateway_address = self.external.free_address(used)
             try:
                 routers.ensure_namespace(router)
                 if router.external_gateway:

@@ -40,6 +40,15 @@ class ExternalNetwork:
         """``address`` with the range's prefix length, as an interface address."""
         return f"{address}/{self.network.prefixlen}"
 
+    def holds(self, address: str) -> bool:
+        """Whether ``address`` is one of the range's own (neither the host's nor its ends)."""
+        ip = ipaddress.ip_address(address)
+        return (
+            ip in self.network
+            and ip != self.network.network_address
+            and (ip != self.network.broadcast_address and str(ip) != self.host_address)
+        )
+
     @property
     def _middle(self) -> int:
         return int(self.network.network_address) + self.network.num_addresses // 2

@@ -1,0 +1,111 @@
+"""A router's gateway address as Neutron shows it (``external_fixed_ips``) is the address the
+local backend gives the router on the external network and SNATs its subnets to.
+
+openstacksdk against a served gateway whose region is ``local``; the router's namespace is
+looked at with ``ip`` and ``nft``, and the host pings the address on its external bridge.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from interstack.backends.local.cleanup import cleanup_host
+from interstack.backends.local.network import names
+from tests.support.gateway import ServedGateway
+from tests.support.local import image_cache_dir, local_unavailable
+
+REGION = "RegionOne"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    reason = local_unavailable()
+    if reason is not None:
+        pytest.skip(f"the local backend cannot run here: {reason}")
+    data = tmp_path_factory.mktemp("gateway-ip") / "data"
+    settings = {"image_cache_dir": str(image_cache_dir())}
+    config = {"regions": [{"name": REGION, "backend": "local", "settings": settings}]}
+    served = ServedGateway(data, config=config).start(timeout=120)
+    yield served
+    served.stop()
+    cleanup_host([data / "backends" / REGION], lock_wait=60)
+
+
+@pytest.fixture(scope="module")
+def conn(cloud: ServedGateway) -> Any:
+    return cloud.connect("interstack")
+
+
+@pytest.fixture(scope="module")
+def admin(cloud: ServedGateway) -> Any:
+    return cloud.connect("interstack-admin")
+
+
+def in_namespace(router_id: str, *command: str) -> str:
+    netns = names.ref(names.ROUTER, router_id)
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, *command],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout
+
+
+def test_the_routers_external_fixed_ip_is_its_address_and_snat_source(conn: Any) -> None:
+    public = next(n for n in conn.network.networks() if n.is_router_external)
+    network = conn.network.create_network(name=f"gw-{uuid.uuid4().hex[:6]}")
+    subnet = conn.network.create_subnet(network_id=network.id, cidr="10.73.0.0/24", ip_version=4)
+    router = conn.network.create_router(
+        name=f"gw-{uuid.uuid4().hex[:6]}", external_gateway_info={"network_id": public.id}
+    )
+    conn.network.add_interface_to_router(router, subnet=subnet.id)
+    try:
+        fixed = router.external_gateway_info["external_fixed_ips"]
+        assert len(fixed) == 1
+        address = fixed[0]["ip_address"]
+
+        addresses = in_namespace(router.id, "ip", "-4", "-o", "addr", "show")
+        assert f" {address}/" in addresses
+        rules = in_namespace(router.id, "nft", "list", "table", "ip", names.TABLE)
+        assert f"snat to {address}" in rules
+        # the host reaches the router at that address over the external bridge
+        ping = subprocess.run(
+            ["busybox", "ping", "-c", "1", "-W", "3", address],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+    finally:
+        conn.network.remove_interface_from_router(router, subnet=subnet.id)
+        conn.network.delete_router(router)
+        conn.network.delete_network(network)
+
+
+def test_a_gateway_address_asked_for_is_the_one_the_router_uses(admin: Any) -> None:
+    """An admin may choose the gateway's address from the external subnet's pool: the backend
+    takes that one too."""
+    public = next(n for n in admin.network.networks() if n.is_router_external)
+    subnet = next(admin.network.subnets(network_id=public.id))
+    start = subnet.allocation_pools[0]["end"]  # the last address of the pool
+    router = admin.network.create_router(
+        name=f"gw-{uuid.uuid4().hex[:6]}",
+        external_gateway_info={
+            "network_id": public.id,
+            "external_fixed_ips": [{"subnet_id": subnet.id, "ip_address": start}],
+        },
+    )
+    try:
+        assert router.external_gateway_info["external_fixed_ips"][0]["ip_address"] == start
+        addresses = in_namespace(router.id, "ip", "-4", "-o", "addr", "show")
+        assert f" {start}/" in addresses
+    finally:
+        admin.network.delete_router(router)
