@@ -106,7 +106,8 @@ class Gateway:
             return False
 
     def stop(self) -> None:
-        """SIGTERM and wait; an error if it did not stop cleanly."""
+        """SIGTERM and wait; an error if a gateway that served did not stop cleanly (one still
+        starting dies of the signal)."""
         process = self.process
         if process is None or process.poll() is not None:
             return
@@ -117,7 +118,7 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.returncode != 0:
+        if process.returncode != 0 and self.served:
             raise DemoError(f"interstack serve stopped with exit code {process.returncode}")
 
     def clean_host(self) -> None:
@@ -230,16 +231,16 @@ def teardown(gateway: Gateway, cleanup: Cleanup, *, local: bool) -> list[str]:
     """Delete the demo's resources, stop the gateway, clean the host; what is left behind,
     each printed (an error that stopped the demo stays the one reported)."""
     problems = cleanup.run()
-    served = gateway.served
+    started = gateway.process is not None
     try:
         gateway.stop()
-        if local and served:
+        if local and started:
             gateway.clean_host()
     except DemoError as exc:
         problems.append(str(exc))
     for problem in problems:
         console.print(f"[red]left behind:[/] {problem}", highlight=False)
-    if served and not problems:
+    if started and not problems:
         console.print("nothing left behind")
     return problems
 
@@ -257,7 +258,7 @@ if __name__ == "__main__":
     except DemoError as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
-        print("demo: error: interrupted (everything it created was deleted)", file=sys.stderr)
+        print("demo: error: interrupted", file=sys.stderr)
     except Exception as exc:  # the demo promises a one-line error, never a trace
         print(f"demo: error: {type(exc).__name__}: {exc}", file=sys.stderr)
     sys.exit(1)

@@ -24,7 +24,7 @@ CIDR = "10.50.0.0/24"
 BOOT_TIMEOUT_SECONDS = 1800  # the first boot builds debian-12 (minutes, more on a busy host)
 SSH_TIMEOUT_SECONDS = 180
 DELETE_TIMEOUT_SECONDS = 120
-SSH_COMMAND = "hostname; uname -a; timeout 120 cloud-init status --wait"
+SSH_COMMAND = "hostname; uname -a; timeout 120 cloud-init status --wait --long"
 
 
 class DemoError(Exception):
@@ -219,7 +219,10 @@ class CloudDemo:
             current.detail("waiting for cloud-init to finish")
             answer = _ssh(key_file, address, SSH_COMMAND)
         if answer.returncode not in (0, 2):  # 2: cloud-init finished with recoverable errors
-            raise DemoError(f"ssh {address} {SSH_COMMAND!r}: {answer.stderr.strip()}")
+            said = (answer.stderr.strip() or answer.stdout.strip()).splitlines()[-1:] or [""]
+            raise DemoError(
+                f"ssh {address} {SSH_COMMAND!r}: exit status {answer.returncode} {said[0]}"
+            )
         return answer.stdout
 
 
@@ -263,7 +266,7 @@ def run_on_local(demo: CloudDemo) -> None:
     keypair, key_file = demo.keypair()
     server = demo.server(image, network, group, keypair)
     address = demo.floating_ip(external, server)
-    inside = demo.ssh(key_file, address).strip().splitlines()
+    inside = [line for line in demo.ssh(key_file, address).splitlines() if line.strip()]
     demo.console.print(f"[bold]inside {SERVER_NAME}[/] ($ {SSH_COMMAND}):", highlight=False)
     for line in inside:
         demo.console.print(f"  {line}", highlight=False)

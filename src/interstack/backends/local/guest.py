@@ -60,6 +60,8 @@ CLOUD_CONFIG = """\
 # written by interstack: NoCloud seed or config drive first, the metadata service next
 datasource_list: [NoCloud, ConfigDrive, OpenStack, None]
 ssh_genkeytypes: [ed25519]
+# the image has no locales package: update-locale would fail and cloud-init report an error
+locale: false
 """
 CLOUD_CONFIG_PATH = "etc/cloud/cloud.cfg.d/90_interstack.cfg"
 SEED_DIR = "var/lib/cloud/seed/nocloud"
