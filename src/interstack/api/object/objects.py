@@ -27,6 +27,7 @@ from interstack.api.object.requests import (
     object_path,
     read_bounded,
 )
+from interstack.api.object.streaming import in_batches
 from interstack.api.regional import Region
 from interstack.errors import BadRequest
 from interstack.services.object.access import Requester
@@ -94,18 +95,18 @@ async def get_object(
         raise
     if ranges is None:
         headers["Content-Length"] = str(view.size)
-        return StreamingResponse(reader.chunks(), status_code=200, headers=headers)
+        return StreamingResponse(in_batches(reader.chunks()), status_code=200, headers=headers)
     if len(ranges) == 1:
         start, stop = ranges[0]
         headers["Content-Length"] = str(stop - start)
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{view.size}"
         body = await run_in_threadpool(reader.chunks, start, stop)  # opens at ``start``
-        return StreamingResponse(body, status_code=206, headers=headers)
+        return StreamingResponse(in_batches(body), status_code=206, headers=headers)
     parts = (reader.chunks(start, stop) for start, stop in ranges)
     boundary, length, body = multipart(parts, ranges, view.size, view.content_type)
     headers["Content-Type"] = f"multipart/byteranges;boundary={boundary}"
     headers["Content-Length"] = str(length)
-    return StreamingResponse(body, status_code=206, headers=headers)
+    return StreamingResponse(in_batches(body), status_code=206, headers=headers)
 
 
 async def head_object(
