@@ -139,3 +139,16 @@ def test_info_lists_versioned_writes(gateway: ServedGateway) -> None:
         "x-versions-location",
         "x-history-location",
     ]
+
+
+def test_openstacksdk_sees_and_uses_a_versioned_container(gateway: ServedGateway) -> None:
+    conn = gateway.connect("interstack")
+    base, archive = unique("base"), unique("versions")
+    conn.object_store.create_container(name=archive)
+    conn.object_store.create_container(name=base, versions_location=archive)
+    assert conn.object_store.get_container_metadata(base).versions_location == archive
+    conn.object_store.upload_object(container=base, name="o", data=b"old")
+    conn.object_store.upload_object(container=base, name="o", data=b"new")
+    assert [o.content_length for o in conn.object_store.objects(archive)] == [3]
+    conn.object_store.delete_object("o", container=base)
+    assert conn.object_store.download_object("o", container=base) == b"old"

@@ -89,12 +89,22 @@ def swift_cli(
     return result
 
 
-def rss_bytes(pid: int) -> int:
+def rss_bytes(pid: int, field: str = "VmRSS") -> int:
     """The resident set size of a process, from /proc/<pid>/status."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The process's peak RSS (VmHWM) since it started or since :func:`reset_peak_rss`."""
+    return rss_bytes(pid, "VmHWM")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Reset VmHWM to the current RSS (Linux's ``clear_refs`` 5; our own child process)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 class RssSampler:
