@@ -82,6 +82,7 @@ certify: deps venv
 
 bench: bench-deps venv
 	$(BIN)/python benchmarks/tokens.py
+	$(BIN)/python benchmarks/objects.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache \

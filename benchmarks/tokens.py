@@ -74,7 +74,9 @@ def free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, options: list[str] | None = None) -> None:
+        #: more ``interstack serve`` options (``--config`` for chosen regions)
+        self.options = options or []
         self.data_dir = root / "data"
         self.log = root / "serve.log"
         self.port = free_port()
@@ -91,6 +93,7 @@ class Gateway:
             str(self.port),
             "--log-level",
             "warning",
+            *self.options,
         ]
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
