@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from interstack.backends.contract import (
+    METADATA_SOCKET,
     Backend,
     BackendContext,
     BlockStorageDriver,
@@ -32,6 +33,7 @@ CAPABILITIES = Capabilities(
     security_groups=True,
     ssh_reachable=True,
     object_store=True,
+    metadata_service=True,
 )
 
 #: how long a starting backend waits for another process's network driver to let go of the host
@@ -54,6 +56,7 @@ class LocalBackend(Backend):
             data_dir / "network",
             external_cidr=self.settings.external_cidr,
             lock_wait=NETWORK_LOCK_WAIT_SECONDS,
+            metadata_socket=data_dir / METADATA_SOCKET,
         )
         self._compute = LocalCompute(data_dir, self.settings, self._image, self._network)
         self._object_store = LocalObjectStore(data_dir / "objects")

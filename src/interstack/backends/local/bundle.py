@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from interstack.backends.contract import FlavorSpec
+from interstack.backends.local.guest import PLATFORM_ENV
 from interstack.backends.local.seccomp import seccomp_profile
 
 #: what Docker grants a container by default, less MKNOD (the device list is the only way in)
@@ -141,6 +142,7 @@ def oci_config(spec: BundleSpec) -> dict[str, Any]:
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 "container=interstack",
                 "LANG=C.UTF-8",
+                PLATFORM_ENV,
             ],
             "cwd": "/",
             "capabilities": capabilities,

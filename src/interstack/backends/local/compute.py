@@ -53,6 +53,10 @@ class ServerPorts(Protocol):
 
     def plug_port(self, port: NativeRef, netns_path: Path, ifname: str) -> None: ...
 
+    def serves_metadata(self, port: NativeRef) -> bool:
+        """Whether the instance reaches the metadata service at 169.254.169.254 this way."""
+        ...
+
     def unplug_port(self, port: NativeRef) -> None: ...
 
 
@@ -204,6 +208,8 @@ class LocalCompute(ComputeDriver):
                     hostname=hostname_for(record.name),
                     public_key=record.public_key,
                     user_data=record.user_data,
+                    metadata_service=self.ports is not None
+                    and any(self.ports.serves_metadata(NativeRef(p)) for p in record.ports),
                 )
                 instance.ensure_netns()
                 if self.ports is not None:

@@ -6,11 +6,16 @@ it runs cloud-init's stages the way systemd units would (``init --local``, ``ini
 generated at first boot) and marks the instance up in ``/run/interstack-ready``, which the host
 reads through ``/proc/<pid>/root``. No systemd is involved.
 
-Until the metadata service at 169.254.169.254 exists (it comes with the local backend's
-networking), cloud-init learns the instance's identity from a NoCloud seed that the backend
-writes into the instance's disk layer before each boot: ``meta-data`` (instance id, hostname
-from the server name, the keypair's public key) and ``user-data`` exactly as the user sent it
-(``#cloud-config``, ``#!`` scripts, MIME multipart).
+An instance with a port on an IPv4 subnet with DHCP reads its identity the way a Nova guest
+does: cloud-init's OpenStack datasource at http://169.254.169.254 (the gateway's metadata
+service, reached through the subnet's DHCP namespace); PID 1's environment says
+``product_name=OpenStack Nova``, which is how cloud-init recognizes OpenStack without DMI. An
+instance without such a port gets a NoCloud seed written into its disk layer before each boot
+instead: ``meta-data`` (instance id, hostname from the server name, the keypair's public key)
+and ``user-data`` exactly as the user sent it (``#cloud-config``, ``#!`` scripts, MIME
+multipart). Either way the instance id is the server's id, so switching between them never
+makes cloud-init run its once-per-instance modules again. The host configures the instance's
+network, so cloud-init's network configuration is off.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 GUEST_INIT = r"""#!/bin/sh
@@ -63,6 +69,21 @@ ssh_genkeytypes: [ed25519]
 # the image has no locales package: update-locale would fail and cloud-init report an error
 locale: false
 """
+#: the same for an instance that reaches the metadata service
+METADATA_CLOUD_CONFIG = """\
+# written by interstack: a config drive first, the metadata service next
+datasource_list: [ConfigDrive, OpenStack, None]
+datasource:
+  OpenStack:
+    metadata_urls: ["http://169.254.169.254"]
+    max_wait: 30
+    timeout: 5
+    apply_network_config: false
+network: {config: disabled}
+ssh_genkeytypes: [ed25519]
+"""
+#: what PID 1's environment tells cloud-init about the platform (no DMI in a container)
+PLATFORM_ENV = "product_name=OpenStack Nova"
 CLOUD_CONFIG_PATH = "etc/cloud/cloud.cfg.d/90_interstack.cfg"
 SEED_DIR = "var/lib/cloud/seed/nocloud"
 READY_MARKER = "run/interstack-ready"
@@ -91,12 +112,18 @@ def write_seed(
     hostname: str,
     public_key: str | None,
     user_data: bytes | None,
+    metadata_service: bool = False,
 ) -> None:
-    """Write the NoCloud seed and the cloud-init settings into the disk layer ``disk``."""
+    """Write the cloud-init settings into the disk layer ``disk``, and the NoCloud seed unless
+    the instance reads the metadata service (then a seed of an earlier boot goes)."""
+    seed = disk / SEED_DIR
+    if metadata_service:
+        shutil.rmtree(seed, ignore_errors=True)
+        _write(disk / CLOUD_CONFIG_PATH, METADATA_CLOUD_CONFIG.encode())
+        return
     meta: dict[str, object] = {"instance-id": instance_id, "local-hostname": hostname}
     if public_key:
         meta["public-keys"] = [public_key.strip()]
-    seed = disk / SEED_DIR
     # JSON is YAML: no YAML writer needed, and no quoting surprises in key comments
     _write(seed / "meta-data", json.dumps(meta, indent=1).encode(), 0o600)
     _write(seed / "user-data", user_data if user_data is not None else b"", 0o600)

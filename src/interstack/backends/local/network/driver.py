@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from interstack.backends.contract import (
+    METADATA_ADDRESS,
     ExternalNetworkSpec,
     FloatingIpInfo,
     NativeRef,
@@ -50,6 +51,7 @@ from interstack.backends.local.network.external import (
     ensure_external,
 )
 from interstack.backends.local.network.hostlock import HostLock
+from interstack.backends.local.network.metadata import MetadataProxies
 from interstack.backends.local.network.state import (
     AddressPairRecord,
     FixedIpRecord,
@@ -79,6 +81,7 @@ class LocalNetwork(NetworkDriver):
         external_cidr: str = DEFAULT_EXTERNAL_CIDR,
         resolvers: list[str] | None = None,
         lock_wait: float = 0.0,
+        metadata_socket: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.external = ExternalNetwork(external_cidr)
@@ -87,6 +90,12 @@ class LocalNetwork(NetworkDriver):
         self._lock = threading.RLock()
         found = dhcp.host_resolvers() if resolvers is None else resolvers
         self.dhcp = dhcp.DhcpServers(data_dir / "dhcp", found)
+        #: with the gateway's metadata socket: a proxy per DHCP namespace (:mod:`metadata`)
+        self.metadata = (
+            MetadataProxies(data_dir / "metadata", metadata_socket)
+            if metadata_socket is not None
+            else None
+        )
         self._host_lock = HostLock()
         self._lock_wait = lock_wait
 
@@ -112,20 +121,35 @@ class LocalNetwork(NetworkDriver):
             if not subnet.dhcp:
                 continue
             leg = names.renamed(names.DHCP_LEG, subnet.ref)
+            network = state.networks[subnet.network]
             if not links.netns_exists(dhcp.namespace(subnet)) or not links.link_exists(leg):
-                network = state.networks[subnet.network]
                 self.dhcp.provision(subnet, network, self.external, state.ports.values())
-            elif not self.dhcp.alive(subnet):
-                self.dhcp.start(subnet)
+                self._start_metadata(subnet)
+            else:
+                if not self.dhcp.alive(subnet):
+                    self.dhcp.start(subnet)
+                if self.metadata is not None and not self.metadata.alive(subnet):
+                    self._start_metadata(subnet)
         for router in state.routers.values():
             subnets = [state.subnets[s] for s in router.subnets if s in state.subnets]
             mtus = {s.ref: state.networks[s.network].mtu for s in subnets}
             routers.restore(router, subnets, mtus, self.external)
             routers.apply_rules(state, router, self.external)
 
+    def _start_metadata(self, subnet: SubnetRecord) -> None:
+        if self.metadata is not None:
+            self.metadata.start(subnet, self._state.networks[subnet.network].gateway_id)
+
+    def _stop_metadata(self, subnet: SubnetRecord) -> None:
+        if self.metadata is not None:
+            self.metadata.remove(subnet)
+
     def close(self) -> None:
-        """Let go of the host (rules, bridges and dnsmasq stay and keep serving)."""
+        """Let go of the host (rules, bridges, dnsmasq and metadata proxies stay and keep
+        serving)."""
         self.dhcp.close()
+        if self.metadata is not None:
+            self.metadata.close()
         self._host_lock.release()
 
     @contextlib.contextmanager
@@ -134,6 +158,8 @@ class LocalNetwork(NetworkDriver):
         rules, as plugging cannot) re-render the host firewall."""
         with self._lock:
             self.dhcp.reap()
+            if self.metadata is not None:
+                self.metadata.reap()
             yield self._state
             records.save(self._state_file, self._state)
             if firewall:
@@ -222,7 +248,9 @@ class LocalNetwork(NetworkDriver):
                 subnet.dhcp_uplink_address = self.external.free_address(used)
                 try:
                     self.dhcp.provision(subnet, network, self.external, state.ports.values())
+                    self._start_metadata(subnet)
                 except BaseException:
+                    self._stop_metadata(subnet)
                     self.dhcp.deprovision(subnet)
                     raise
             state.subnets[ref] = subnet
@@ -239,6 +267,7 @@ class LocalNetwork(NetworkDriver):
             users += [r.ref for r in state.routers.values() if ref in r.subnets]
             if users:
                 raise Conflict(f"subnet {ref} is still used by {', '.join(users)}")
+            self._stop_metadata(subnet)
             self.dhcp.deprovision(subnet)
             del state.subnets[ref]
 
@@ -324,18 +353,34 @@ class LocalNetwork(NetworkDriver):
             try:
                 addresses: list[str] = []
                 gateways: list[str] = []
+                metadata_via: list[str] = []
                 for ip in record.fixed_ips:
                     subnet = self._get(state.subnets, ip.subnet, "subnet")
                     prefix = ipaddress.ip_network(subnet.cidr).prefixlen
                     addresses.append(f"{ip.address}/{prefix}")
                     if subnet.gateway_ip and subnet.gateway_ip not in gateways:
                         gateways.append(subnet.gateway_ip)
+                    if subnet.dhcp and subnet.dhcp_address and subnet.ip_version == 4:
+                        metadata_via.append(subnet.dhcp_address)
                 links.configure_inside(str(netns_path), ifname, addresses, gateways)
+                if self.metadata is not None and metadata_via:
+                    # the subnet's DHCP namespace answers 169.254.169.254, router or not
+                    links.add_route(str(netns_path), f"{METADATA_ADDRESS}/32", metadata_via[0])
             except BaseException:
                 links.delete_link(host_end)
                 raise
             record.netns = str(netns_path)
             record.ifname = ifname
+
+    def serves_metadata(self, port: NativeRef) -> bool:
+        """Whether an instance plugged into ``port`` reaches the metadata service (through
+        the DHCP namespace of the port's first IPv4 subnet with DHCP)."""
+        with self._lock:
+            record = self._state.ports.get(port)
+            if self.metadata is None or record is None:
+                return False
+            subnets = [self._state.subnets.get(ip.subnet) for ip in record.fixed_ips]
+            return any(s is not None and s.dhcp and s.ip_version == 4 for s in subnets)
 
     def unplug_port(self, port: NativeRef) -> None:
         """Remove the port's veth (both ends); an unplugged or unknown port is fine."""

@@ -219,6 +219,20 @@ def configure_inside(
                     raise
 
 
+def add_route(namespace: str, destination: str, gateway: str) -> None:
+    """Inside ``namespace``: a route to ``destination`` via ``gateway``, unless one exists."""
+    version = ipaddress.ip_network(destination).version
+    with (
+        host_errors(f"routing {destination} in {namespace}"),
+        IPRoute(netns=netns_path(namespace)) as ns,
+    ):
+        try:
+            ns.route("add", dst=destination, gateway=gateway, family=_family(version))
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:  # an earlier port's route stays
+                raise
+
+
 def _family(version: int) -> int:
     import socket
 
