@@ -1,0 +1,164 @@
+"""Real instances of a served gateway's local region read the metadata service at
+169.254.169.254 with cloud-init's OpenStack datasource: each one gets its own identity (and
+only its own), its hostname from the server name, the keypair's key and its user data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from interstack.backends.local.instances import ref_for
+from tests.support.gateway import BIN_DIR, ServedGateway
+from tests.support.identity import client, unique
+from tests.support.local import exec_in, image_cache_dir
+from tests.support.waiting import eventually
+
+REGION = "RegionOne"
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx4rYQnIbq0l2hZ7bW1gkMJ0kq7cP0bQ2Ck1sm3Y8gm md@t"
+USER_DATA = "#cloud-config\nruncmd:\n  - [touch, /var/tmp/user-data-ran]\n"
+FETCH = (
+    'python3 -c "import urllib.request; print(urllib.request.urlopen('
+    "'http://169.254.169.254/openstack/latest/meta_data.json', timeout=10).read().decode())\""
+)
+
+
+@pytest.fixture(scope="module")
+def local_gateway(
+    tmp_path_factory: pytest.TempPathFactory, default_image: Path
+) -> Iterator[ServedGateway]:
+    data = tmp_path_factory.mktemp("mdgw") / "data"
+    settings = {"image_cache_dir": str(image_cache_dir())}
+    config = {"regions": [{"name": REGION, "backend": "local", "settings": settings}]}
+    served = ServedGateway(data, config=config).start(timeout=180)
+    yield served
+    served.stop()
+    cleanup = [str(BIN_DIR / "interstack"), "cleanup", "--data-dir", str(data)]
+    subprocess.run(
+        [*cleanup, "--config", str(served.config_file)],
+        check=False,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def _upload_root(gateway: ServedGateway, root: Path) -> str:
+    """The built debian-12 root as a public root-filesystem tarball image in Glance."""
+    with client(gateway, gateway.token("interstack-admin")) as admin:
+        glance = f"{gateway.url}/{REGION}/image/v2/images"
+        created = admin.post(
+            glance,
+            json={
+                "name": unique("debian"),
+                "disk_format": "raw",
+                "container_format": "bare",
+                "visibility": "public",
+            },
+        )
+        assert created.status_code == 201, created.text
+        image_id: str = created.json()["id"]
+        tar = subprocess.Popen(
+            ["tar", "-C", str(root), "--numeric-owner", "-cf", "-", "."],
+            stdout=subprocess.PIPE,
+        )
+        assert tar.stdout is not None
+        uploaded = admin.put(
+            f"{glance}/{image_id}/file",
+            content=iter(lambda: tar.stdout.read(1024 * 1024), b""),  # type: ignore[union-attr]
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=600,
+        )
+        assert tar.wait() == 0
+        assert uploaded.status_code == 204, uploaded.text
+        return image_id
+
+
+@pytest.fixture(scope="module")
+def servers(local_gateway: ServedGateway, default_image: Path) -> Iterator[list[Any]]:
+    """Two servers on a network without a router, booted as a user boots them."""
+    image_id = _upload_root(local_gateway, default_image)
+    conn = local_gateway.connect("interstack")
+    key = conn.compute.create_keypair(name=unique("md-key"), public_key=PUBLIC_KEY)
+    network = conn.network.create_network(name=unique("md-net"))
+    subnet = conn.network.create_subnet(
+        network_id=network.id, cidr="10.95.0.0/24", ip_version=4, name=unique("md-sub")
+    )
+    booted = [
+        conn.create_server(
+            name,
+            image=image_id,
+            flavor="m1.tiny",
+            network=network.id,
+            key_name=key.name,
+            userdata=USER_DATA,
+            wait=True,
+            timeout=600,
+        )
+        for name in ("md-alpha", "md-beta")
+    ]
+    yield booted
+    for server in booted:
+        conn.delete_server(server.id, wait=True, timeout=300)
+    conn.network.delete_subnet(subnet)
+    conn.network.delete_network(network)
+    conn.compute.delete_keypair(key)
+
+
+def run_in(
+    gateway: ServedGateway, server_id: str, command: str
+) -> subprocess.CompletedProcess[str]:
+    runc_root = gateway.data_dir / "backends" / REGION / "runc"
+    return exec_in(runc_root, ref_for(server_id), command)
+
+
+def cloud_init_done(gateway: ServedGateway, server_id: str) -> None:
+    eventually(
+        lambda: run_in(gateway, server_id, "test -f /var/lib/cloud/instance/boot-finished"),
+        lambda done: done.returncode == 0,
+        f"cloud-init to finish in {server_id}",
+    )
+
+
+def test_each_instance_reads_its_own_metadata(
+    local_gateway: ServedGateway, servers: list[Any]
+) -> None:
+    for server in servers:
+        fetched = run_in(local_gateway, server.id, FETCH)
+        assert fetched.returncode == 0, fetched.stderr
+        meta = json.loads(fetched.stdout)
+        assert meta["uuid"] == server.id
+        assert meta["name"] == server.name
+        assert meta["public_keys"] == {server.key_name: PUBLIC_KEY}
+
+
+def test_cloud_init_applies_the_openstack_datasource(
+    local_gateway: ServedGateway, servers: list[Any]
+) -> None:
+    for server in servers:
+        cloud_init_done(local_gateway, server.id)
+        facts = run_in(
+            local_gateway,
+            server.id,
+            "hostname; cat /var/lib/cloud/data/instance-id; cat /var/lib/cloud/instance/datasource;"
+            " cat /home/debian/.ssh/authorized_keys; test -f /var/tmp/user-data-ran && echo RAN",
+        )
+        assert facts.returncode == 0, facts.stderr
+        lines = facts.stdout.splitlines()
+        assert lines[0] == server.name
+        assert lines[1] == server.id
+        assert "DataSourceOpenStack" in lines[2]
+        assert PUBLIC_KEY in facts.stdout
+        assert lines[-1] == "RAN"
+
+
+def test_the_gateway_port_does_not_answer_metadata(
+    local_gateway: ServedGateway, servers: list[Any]
+) -> None:
+    answer = httpx.get(f"{local_gateway.url}/openstack/latest/meta_data.json", timeout=10)
+    assert answer.status_code == 404
+    assert servers[0].id not in answer.text
