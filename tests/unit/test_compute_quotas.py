@@ -15,12 +15,13 @@ from interstack.store import Database
 from interstack.store.models import QuotaLimit, Server
 
 
-def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: str) -> None:
+def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: str) -> str:
     now = utcnow()
+    server_id = str(uuid.uuid4())
     with db.session() as session:
         session.add(
             Server(
-                id=str(uuid.uuid4()),
+                id=server_id,
                 region="RegionOne",
                 project_id=project_id,
                 user_id="u",
@@ -35,6 +36,7 @@ def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: st
                 deleted_at=now if vm_state == "deleted" else None,
             )
         )
+    return server_id
 
 
 @pytest.fixture

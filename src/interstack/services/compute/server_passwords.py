@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Conflict
 from interstack.services.compute.common import visible_row
@@ -21,6 +22,11 @@ from interstack.store.models import ServerPassword
 
 #: what Nova keeps of a posted password (4 chunks of 255 characters)
 MAX_PASSWORD_LENGTH = 4 * 255
+
+
+def _forget_password(session: Session, server_id: str) -> None:
+    """Drop the server's password (cleared by its owner, or the server is deleted)."""
+    session.execute(delete(ServerPassword).where(ServerPassword.server_id == server_id))
 
 
 class ServerPasswords:
@@ -40,7 +46,7 @@ class ServerPasswords:
         """Forget the password, so the guest may post a new one."""
         with self.db.session() as session:
             visible_row(session, ctx, region, server_id)
-            session.execute(delete(ServerPassword).where(ServerPassword.server_id == server_id))
+            _forget_password(session, server_id)
 
     # -- the metadata service (the guest itself, identified by where it calls from) ----------
 
@@ -66,4 +72,4 @@ class ServerPasswords:
     def forget(self, server_id: str) -> None:
         """The server is gone: its password goes with it."""
         with self.db.session() as session:
-            session.execute(delete(ServerPassword).where(ServerPassword.server_id == server_id))
+            _forget_password(session, server_id)

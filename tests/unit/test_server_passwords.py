@@ -1,0 +1,74 @@
+"""A server's password: the guest posts it once, its owner (or an admin) reads and clears it,
+another project sees no such server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.services.compute.server_passwords import MAX_PASSWORD_LENGTH, ServerPasswords
+from interstack.services.context import RequestContext
+from interstack.store import Database
+from tests.unit.test_compute_quotas import add_server
+
+
+def caller(project_id: str, *roles: str) -> RequestContext:
+    now = datetime.now(UTC)
+    return RequestContext(
+        user_id="u",
+        user_name="u",
+        user_domain_id="default",
+        user_domain_name="Default",
+        methods=("password",),
+        expires_at=now,
+        issued_at=now,
+        audit_ids=("a",),
+        project_id=project_id,
+        roles=roles or ("member", "reader"),
+    )
+
+
+@pytest.fixture
+def passwords(tmp_path: Path) -> ServerPasswords:
+    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    database.migrate()
+    return ServerPasswords(database)
+
+
+def test_posted_once_read_by_the_owner_cleared_then_posted_again(
+    passwords: ServerPasswords,
+) -> None:
+    server_id = add_server(passwords.db, "p1", 1, 512, "active")
+    owner = caller("p1")
+    assert passwords.get(owner, "RegionOne", server_id) == ""
+    passwords.set_once(server_id, "encrypted-1")
+    with pytest.raises(Conflict):
+        passwords.set_once(server_id, "encrypted-2")
+    assert passwords.get(owner, "RegionOne", server_id) == "encrypted-1"
+    assert passwords.get(caller("p9", "admin"), "RegionOne", server_id) == "encrypted-1"
+    passwords.clear(owner, "RegionOne", server_id)
+    assert passwords.stored(server_id) is None
+    passwords.set_once(server_id, "encrypted-2")
+    assert passwords.stored(server_id) == "encrypted-2"
+
+
+def test_another_project_sees_no_such_server(passwords: ServerPasswords) -> None:
+    server_id = add_server(passwords.db, "p1", 1, 512, "active")
+    passwords.set_once(server_id, "encrypted")
+    with pytest.raises(NotFound):
+        passwords.get(caller("p2"), "RegionOne", server_id)
+    with pytest.raises(NotFound):
+        passwords.clear(caller("p2"), "RegionOne", server_id)
+    with pytest.raises(NotFound):
+        passwords.get(caller("p1"), "OtherRegion", server_id)
+    assert passwords.stored(server_id) == "encrypted"
+
+
+def test_a_password_longer_than_nova_keeps_is_refused(passwords: ServerPasswords) -> None:
+    server_id = add_server(passwords.db, "p1", 1, 512, "active")
+    with pytest.raises(BadRequest):
+        passwords.set_once(server_id, "x" * (MAX_PASSWORD_LENGTH + 1))
+    assert passwords.stored(server_id) is None
