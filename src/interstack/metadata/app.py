@@ -38,8 +38,8 @@ JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 
 
-def _text(body: str | bytes, status: int = 200, media_type: str = TEXT) -> Response:
-    return Response(body, status_code=status, media_type=media_type)
+def _text(body: str | bytes, media_type: str = TEXT) -> Response:
+    return Response(body, media_type=media_type)
 
 
 def _not_found() -> Response:
