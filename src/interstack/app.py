@@ -35,6 +35,7 @@ from interstack.backends.local.host import unavailable_reason
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.errors import InterstackError
 from interstack.metadata.app import create_metadata_app
+from interstack.metadata.configdrive import ConfigDriveFiles
 from interstack.metadata.server import MetadataServers
 from interstack.services.catalog import Catalog
 from interstack.services.compute.bundle import ComputeServices
@@ -147,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
     images = ImageService(db, backends)
     image_data = ImageDataService(images, settings.image_size_cap_bytes)
     compute_images = ComputeImages(image_data)
+    instance_lookup = InstanceLookup(db)
     compute = ComputeServices.build(
         db,
         backends,
@@ -154,6 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
         network.server_networking,
         images=compute_images,
         snapshots=compute_images,
+        config_drives=ConfigDriveFiles(instance_lookup),
     )
     compute.bootstrap()
     volume = VolumeServices.build(db, backends, tasks, VolumeImages(image_data))
@@ -190,7 +193,7 @@ def create_app(settings: Settings) -> FastAPI:
         **volume.tasks.handlers(),
     }
     runner = TaskRunner(db, task_handlers, workers=settings.task_workers)
-    metadata = _metadata_servers(backends, InstanceLookup(db), compute)
+    metadata = _metadata_servers(backends, instance_lookup, compute)
 
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:

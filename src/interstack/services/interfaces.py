@@ -157,3 +157,11 @@ class VolumeImages(Protocol):
     def abandon_snapshot(self, region: str, image_id: str) -> None:
         """The copy failed: remove the image record and any data."""
         ...
+
+
+class ConfigDrives(Protocol):
+    """The contents of a server's config drive, as its metadata service would answer them."""
+
+    def files(self, region: str, server_id: str) -> Mapping[str, bytes]:
+        """Path in the drive (``openstack/latest/meta_data.json``…) -> contents."""
+        ...

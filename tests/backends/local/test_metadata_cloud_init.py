@@ -1,6 +1,8 @@
 """Real instances of a served gateway's local region read the metadata service at
 169.254.169.254 with cloud-init's OpenStack datasource: each one gets its own identity (and
-only its own), its hostname from the server name, the keypair's key and its user data."""
+only its own), its hostname from the server name, the keypair's key and its user data. A server
+created with ``config_drive: true`` gets the same from its config drive, even on a subnet
+without DHCP, where no metadata service is reachable."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.local.instances import ref_for
-from tests.support.gateway import BIN_DIR, ServedGateway
-from tests.support.identity import client, unique
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
 from tests.support.local import exec_in, image_cache_dir
 from tests.support.waiting import eventually
 
@@ -38,50 +41,14 @@ def local_gateway(
     served = ServedGateway(data, config=config).start(timeout=180)
     yield served
     served.stop()
-    cleanup = [str(BIN_DIR / "interstack"), "cleanup", "--data-dir", str(data)]
-    subprocess.run(
-        [*cleanup, "--config", str(served.config_file)],
-        check=False,
-        capture_output=True,
-        timeout=300,
-    )
-
-
-def _upload_root(gateway: ServedGateway, root: Path) -> str:
-    """The built debian-12 root as a public root-filesystem tarball image in Glance."""
-    with client(gateway, gateway.token("interstack-admin")) as admin:
-        glance = f"{gateway.url}/{REGION}/image/v2/images"
-        created = admin.post(
-            glance,
-            json={
-                "name": unique("debian"),
-                "disk_format": "raw",
-                "container_format": "bare",
-                "visibility": "public",
-            },
-        )
-        assert created.status_code == 201, created.text
-        image_id: str = created.json()["id"]
-        tar = subprocess.Popen(
-            ["tar", "-C", str(root), "--numeric-owner", "-cf", "-", "."],
-            stdout=subprocess.PIPE,
-        )
-        assert tar.stdout is not None
-        uploaded = admin.put(
-            f"{glance}/{image_id}/file",
-            content=iter(lambda: tar.stdout.read(1024 * 1024), b""),  # type: ignore[union-attr]
-            headers={"Content-Type": "application/octet-stream"},
-            timeout=600,
-        )
-        assert tar.wait() == 0
-        assert uploaded.status_code == 204, uploaded.text
-        return image_id
+    cleanup_host([data / "backends" / REGION], lock_wait=60)
 
 
 @pytest.fixture(scope="module")
-def servers(local_gateway: ServedGateway, default_image: Path) -> Iterator[list[Any]]:
-    """Two servers on a network without a router, booted as a user boots them."""
-    image_id = _upload_root(local_gateway, default_image)
+def servers(local_gateway: ServedGateway) -> Iterator[list[Any]]:
+    """Two servers on a network without a router, booted as a user boots them, and one with a
+    config drive on a subnet without DHCP."""
+    image_id = "debian-12"
     conn = local_gateway.connect("interstack")
     key = conn.compute.create_keypair(name=unique("md-key"), public_key=PUBLIC_KEY)
     network = conn.network.create_network(name=unique("md-net"))
@@ -96,16 +63,40 @@ def servers(local_gateway: ServedGateway, default_image: Path) -> Iterator[list[
             network=network.id,
             key_name=key.name,
             userdata=USER_DATA,
+            auto_ip=False,
             wait=True,
             timeout=600,
         )
         for name in ("md-alpha", "md-beta")
     ]
+    static = conn.network.create_network(name=unique("md-static"))
+    static_subnet = conn.network.create_subnet(
+        network_id=static.id,
+        cidr="10.96.0.0/24",
+        ip_version=4,
+        enable_dhcp=False,
+        name=unique("md-static-sub"),
+    )
+    booted.append(
+        conn.create_server(
+            "md-drive",
+            image=image_id,
+            flavor="m1.tiny",
+            network=static.id,
+            key_name=key.name,
+            userdata=USER_DATA,
+            config_drive=True,
+            auto_ip=False,
+            wait=True,
+            timeout=600,
+        )
+    )
     yield booted
     for server in booted:
         conn.delete_server(server.id, wait=True, timeout=300)
-    conn.network.delete_subnet(subnet)
-    conn.network.delete_network(network)
+    for sub, net in ((subnet, network), (static_subnet, static)):
+        conn.network.delete_subnet(sub)
+        conn.network.delete_network(net)
     conn.compute.delete_keypair(key)
 
 
@@ -127,7 +118,7 @@ def cloud_init_done(gateway: ServedGateway, server_id: str) -> None:
 def test_each_instance_reads_its_own_metadata(
     local_gateway: ServedGateway, servers: list[Any]
 ) -> None:
-    for server in servers:
+    for server in servers[:2]:
         fetched = run_in(local_gateway, server.id, FETCH)
         assert fetched.returncode == 0, fetched.stderr
         meta = json.loads(fetched.stdout)
@@ -151,9 +142,29 @@ def test_cloud_init_applies_the_openstack_datasource(
         lines = facts.stdout.splitlines()
         assert lines[0] == server.name
         assert lines[1] == server.id
-        assert "DataSourceOpenStack" in lines[2]
+        expected = "DataSourceConfigDrive" if server.name == "md-drive" else "DataSourceOpenStack"
+        assert expected in lines[2]
         assert PUBLIC_KEY in facts.stdout
         assert lines[-1] == "RAN"
+
+
+def test_the_config_drive_holds_the_servers_own_metadata(
+    local_gateway: ServedGateway, servers: list[Any]
+) -> None:
+    drive = servers[2]
+    listed = run_in(
+        local_gateway,
+        drive.id,
+        "cat /var/lib/cloud/seed/config_drive/openstack/latest/meta_data.json; echo;"
+        " ls /var/lib/cloud/seed/config_drive/openstack/",
+    )
+    assert listed.returncode == 0, listed.stderr
+    meta_line, *versions = listed.stdout.splitlines()
+    assert json.loads(meta_line)["uuid"] == drive.id
+    assert "2012-08-10" in versions and "latest" in versions
+    # no metadata service on a subnet without DHCP: the drive was the only source
+    unreachable = run_in(local_gateway, drive.id, FETCH)
+    assert unreachable.returncode != 0
 
 
 def test_the_gateway_port_does_not_answer_metadata(

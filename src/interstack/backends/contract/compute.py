@@ -62,6 +62,9 @@ class ServerSpec:
     public_key: str | None = None
     user_data: bytes | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: the files of the config drive the user asked for (``openstack/latest/meta_data.json``
+    #: -> contents), to be shown to the instance as a drive labelled ``config-2``; None: none
+    config_drive: Mapping[str, bytes] | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from interstack.backends.contract import (
     ServerSpec,
     ServerStatus,
 )
+from interstack.backends.local import configdrive
 from interstack.backends.local.guest import hostname_for, write_boot_dir, write_seed
 from interstack.backends.local.host import TINI
 from interstack.backends.local.images import LocalImages
@@ -39,6 +40,8 @@ from interstack.errors import BackendError, Conflict, NotFound
 
 log = logging.getLogger(__name__)
 S = ServerStatus
+#: an instance's config drive files, beside its disk (:mod:`.configdrive`)
+CONFIG_DRIVE_DIR = "config-drive"
 
 
 class ServerPorts(Protocol):
@@ -202,6 +205,7 @@ class LocalCompute(ComputeDriver):
                 return  # deleted or changed while the image was prepared
             try:
                 write_boot_dir(instance.boot_dir, TINI)
+                drive = configdrive.install(instance.dir / CONFIG_DRIVE_DIR, instance.upper)
                 write_seed(
                     instance.upper,
                     instance_id=record.gateway_id,
@@ -210,6 +214,7 @@ class LocalCompute(ComputeDriver):
                     user_data=record.user_data,
                     metadata_service=self.ports is not None
                     and any(self.ports.serves_metadata(NativeRef(p)) for p in record.ports),
+                    config_drive=drive,
                 )
                 instance.ensure_netns()
                 if self.ports is not None:
@@ -262,6 +267,8 @@ class LocalCompute(ComputeDriver):
                 return self._info(existing)
             record = InstanceRecord.from_spec(spec)
             instance.save(record)
+            if spec.config_drive is not None:
+                configdrive.store(instance.dir / CONFIG_DRIVE_DIR, spec.config_drive)
         self._submit(self._boot, instance.ref)
         return self._info(record)
 

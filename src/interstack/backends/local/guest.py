@@ -113,11 +113,13 @@ def write_seed(
     public_key: str | None,
     user_data: bytes | None,
     metadata_service: bool = False,
+    config_drive: bool = False,
 ) -> None:
     """Write the cloud-init settings into the disk layer ``disk``, and the NoCloud seed unless
-    the instance reads the metadata service (then a seed of an earlier boot goes)."""
+    the instance has a config drive or reads the metadata service (then a seed of an earlier
+    boot goes)."""
     seed = disk / SEED_DIR
-    if metadata_service:
+    if metadata_service or config_drive:
         shutil.rmtree(seed, ignore_errors=True)
         _write(disk / CLOUD_CONFIG_PATH, METADATA_CLOUD_CONFIG.encode())
         return

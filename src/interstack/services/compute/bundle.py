@@ -14,7 +14,12 @@ from interstack.services.compute.server_metadata import ServerMetadata
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.server_tasks import ServerTasks
 from interstack.services.compute.servers import ServerService
-from interstack.services.interfaces import BootImages, ServerNetworking, ServerSnapshots
+from interstack.services.interfaces import (
+    BootImages,
+    ConfigDrives,
+    ServerNetworking,
+    ServerSnapshots,
+)
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -47,6 +52,7 @@ class ComputeServices:
         *,
         images: BootImages,
         snapshots: ServerSnapshots,
+        config_drives: ConfigDrives | None = None,
     ) -> ComputeServices:
         quotas = QuotaService(db)
         passwords = ServerPasswords(db)
@@ -61,7 +67,7 @@ class ComputeServices:
                 db, regions, tasks, flavors, keypairs, quotas, images, snapshots
             ),
             server_metadata=ServerMetadata(db, quotas),
-            server_tasks=ServerTasks(db, regions, networking, snapshots, passwords),
+            server_tasks=ServerTasks(db, regions, networking, snapshots, passwords, config_drives),
             server_groups=ServerGroupService(db, quotas),
             passwords=passwords,
         )

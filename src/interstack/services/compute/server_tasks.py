@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -27,7 +27,7 @@ from interstack.errors import BackendError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.state import PowerState, TaskState, VmState
-from interstack.services.interfaces import ServerNetworking, ServerSnapshots
+from interstack.services.interfaces import ConfigDrives, ServerNetworking, ServerSnapshots
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.store import Database
@@ -127,12 +127,14 @@ class ServerTasks:
         networking: ServerNetworking,
         snapshots: ServerSnapshots,
         passwords: ServerPasswords,
+        config_drives: ConfigDrives | None = None,
     ) -> None:
         self.db = db
         self.regions = regions
         self.networking = networking
         self.snapshots = snapshots
         self.passwords = passwords
+        self.config_drives = config_drives
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -210,6 +212,13 @@ class ServerTasks:
 
     # -- boot --------------------------------------------------------------------------------
 
+    def _with_drive(self, region: str, spec: ServerSpec, wanted: bool) -> ServerSpec:
+        """The spec with its config drive's files, when the server asked for a drive (read
+        outside the step's session: they come from the ports and the keypair too)."""
+        if not wanted or self.config_drives is None:
+            return spec
+        return replace(spec, config_drive=self.config_drives.files(region, spec.gateway_id))
+
     def boot(self, task: Task) -> RetryAfter | None:
         if task.payload.get("phase") == "wait":
             return self._boot_wait(task).result()
@@ -218,8 +227,10 @@ class ServerTasks:
             if row is None:
                 return None
             spec = server_spec(row)
+            wants_drive = bool(row.config_drive)
             row.task_state = TaskState.SPAWNING
             touch(row)
+        spec = self._with_drive(task.region, spec, wants_drive)
         info = self.regions.backend(task.region).compute.create_server(spec)
         with self.db.session() as session:
             row = session.get(ServerRow, task.resource_id)
@@ -375,6 +386,8 @@ class ServerTasks:
             if row is None:
                 return Step()
             spec = server_spec(row)
+            wants_drive = bool(row.config_drive)
+        spec = self._with_drive(task.region, spec, wants_drive)
         info = self.regions.backend(task.region).compute.create_server(spec)
         self._update(task, lambda r: setattr(r, "native_ref", info.ref))
         return Step({**task.payload, "phase": "wait"})
