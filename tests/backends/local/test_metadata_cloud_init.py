@@ -136,7 +136,8 @@ def test_cloud_init_applies_the_openstack_datasource(
             local_gateway,
             server.id,
             "hostname; cat /var/lib/cloud/data/instance-id; cat /var/lib/cloud/instance/datasource;"
-            " cat /home/debian/.ssh/authorized_keys; test -f /var/tmp/user-data-ran && echo RAN",
+            " cat /home/debian/.ssh/authorized_keys; cloud-init status;"
+            " test -f /var/tmp/user-data-ran && echo RAN",
         )
         assert facts.returncode == 0, facts.stderr
         lines = facts.stdout.splitlines()
@@ -145,6 +146,7 @@ def test_cloud_init_applies_the_openstack_datasource(
         expected = "DataSourceConfigDrive" if server.name == "md-drive" else "DataSourceOpenStack"
         assert expected in lines[2]
         assert PUBLIC_KEY in facts.stdout
+        assert "status: done" in lines  # no module failed
         assert lines[-1] == "RAN"
 
 

@@ -81,6 +81,7 @@ datasource:
     apply_network_config: false
 network: {config: disabled}
 ssh_genkeytypes: [ed25519]
+locale: false
 """
 #: what PID 1's environment tells cloud-init about the platform (no DMI in a container)
 PLATFORM_ENV = "product_name=OpenStack Nova"
