@@ -45,6 +45,29 @@ class ServerAddress:
     mac_address: str
 
 
+@dataclass(frozen=True)
+class ServerGroupRule:
+    """An ingress rule of a server's security group, in the terms Nova shows it."""
+
+    id: str
+    group_id: str
+    protocol: str | None
+    port_range_min: int | None
+    port_range_max: int | None
+    remote_ip_prefix: str | None
+    #: name and project of the remote group, when the rule names one
+    remote_group: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class ServerSecurityGroup:
+    id: str
+    name: str
+    description: str
+    project_id: str
+    rules: tuple[ServerGroupRule, ...]
+
+
 class ServerNetworking(Protocol):
     def allocate_for_server(
         self,
@@ -72,6 +95,10 @@ class ServerNetworking(Protocol):
         self, region: str, server_ids: Sequence[str]
     ) -> Mapping[str, Sequence[ServerAddress]]:
         """Current fixed and floating addresses of each server, from the ports (one query)."""
+        ...
+
+    def security_groups(self, region: str, server_id: str) -> Sequence[ServerSecurityGroup]:
+        """The security groups on the server's ports (each once), with their ingress rules."""
         ...
 
 

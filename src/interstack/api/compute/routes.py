@@ -20,6 +20,7 @@ from interstack.api.compute import (
     server_groups,
     server_metadata,
     server_password,
+    server_security_groups,
     servers,
     versions,
 )
@@ -50,6 +51,7 @@ ROUTES: list[Route] = [
     *server_actions.ROUTES,
     *server_metadata.ROUTES,
     *server_password.ROUTES,
+    *server_security_groups.ROUTES,
     *quotas.ROUTES,
     *availability_zones.ROUTES,
     *server_groups.ROUTES,

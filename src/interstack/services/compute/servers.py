@@ -34,7 +34,7 @@ from interstack.services.compute.state import (
     vm_states_for_status,
 )
 from interstack.services.context import RequestContext
-from interstack.services.interfaces import ServerNetworking
+from interstack.services.interfaces import ServerNetworking, ServerSecurityGroup
 from interstack.services.listing import Page, SortDir, paginate
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -126,6 +126,14 @@ class ServerService:
             row = visible_row(session, ctx, region, server_id)
             session.expunge(row)
         return self._addresses(region, [row])[0]
+
+    def security_groups(
+        self, ctx: RequestContext, region: str, server_id: str
+    ) -> Sequence[ServerSecurityGroup]:
+        """The groups on the server's ports (Nova answers from Neutron, not from the server)."""
+        with self.db.session() as session:
+            visible_row(session, ctx, region, server_id)
+        return self.networking.security_groups(region, server_id)
 
     # -- list --------------------------------------------------------------------------------
 

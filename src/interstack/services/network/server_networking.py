@@ -16,7 +16,13 @@ from sqlalchemy import or_, select
 from interstack.backends.contract import NativeRef
 from interstack.errors import BadRequest, Conflict
 from interstack.services.context import RequestContext
-from interstack.services.interfaces import RequestedNetwork, ServerAddress, ServerPort
+from interstack.services.interfaces import (
+    RequestedNetwork,
+    ServerAddress,
+    ServerGroupRule,
+    ServerPort,
+    ServerSecurityGroup,
+)
 from interstack.services.network.common import driver, now
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
@@ -24,7 +30,8 @@ from interstack.services.network.ports import PortCreate, PortService, fixed_ips
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, Network, Port
+from interstack.store.models import FloatingIp, Network, Port, SecurityGroup
+from interstack.store.models import SecurityGroupRule as RuleRow
 
 SERVER_OWNER = "compute:nova"
 
@@ -210,6 +217,57 @@ class NeutronServerNetworking:
                     for public in floating.get((port.id, ip.ip_address), []):
                         found[port.device_id].append(_address(name, public, "floating", port))
         return found
+
+    def security_groups(self, region: str, server_id: str) -> list[ServerSecurityGroup]:
+        with self.db.session() as session:
+            group_ids = {
+                group_id
+                for ids in session.scalars(
+                    select(Port.security_group_ids).where(
+                        Port.region == region, Port.device_id == server_id
+                    )
+                )
+                for group_id in ids
+            }
+            groups = session.scalars(
+                select(SecurityGroup).where(SecurityGroup.id.in_(group_ids))
+            ).all()
+            rules = session.scalars(
+                select(RuleRow)
+                .where(RuleRow.group_id.in_(group_ids), RuleRow.direction == "ingress")
+                .order_by(RuleRow.created_at, RuleRow.id)
+            ).all()
+            remote_ids = {r.remote_group_id for r in rules if r.remote_group_id}
+            remotes = {
+                row.id: (row.name, row.project_id)
+                for row in session.scalars(
+                    select(SecurityGroup).where(SecurityGroup.id.in_(remote_ids))
+                )
+            }
+            return [
+                ServerSecurityGroup(
+                    id=group.id,
+                    name=group.name,
+                    description=group.description,
+                    project_id=group.project_id,
+                    rules=tuple(
+                        _group_rule(rule, remotes) for rule in rules if rule.group_id == group.id
+                    ),
+                )
+                for group in groups
+            ]
+
+
+def _group_rule(rule: RuleRow, remotes: Mapping[str, tuple[str, str]]) -> ServerGroupRule:
+    return ServerGroupRule(
+        id=rule.id,
+        group_id=rule.group_id,
+        protocol=rule.protocol,
+        port_range_min=rule.port_range_min,
+        port_range_max=rule.port_range_max,
+        remote_ip_prefix=rule.remote_ip_prefix,
+        remote_group=remotes.get(rule.remote_group_id) if rule.remote_group_id else None,
+    )
 
 
 def _address(
