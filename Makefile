@@ -57,11 +57,12 @@ bench-deps:
 
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): pyproject.toml
+$(VENV_STAMP): pyproject.toml scripts/install_openstack_collection.py
 	@$(MAKE) --no-print-directory deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python scripts/install_openstack_collection.py
 	touch $@
 
 lint: venv

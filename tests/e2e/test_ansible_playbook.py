@@ -1,0 +1,257 @@
+"""Users' Ansible ``openstack.cloud`` playbooks run unchanged against a served gateway.
+
+``ansible-playbook`` (a subprocess, local connection, this venv's python as the interpreter)
+runs playbooks/deploy.yml with the gateway's clouds.yaml: a routed network, a security group,
+a keypair, an uploaded image and a server with a floating IP, then gathers and asserts what the
+cloud reports. openstacksdk then checks independently that each resource exists as asked. The
+second run must change nothing; playbooks/teardown.yml removes everything, twice, the second
+time changing nothing, and openstacksdk finds nothing left.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.api.servers.conftest import FAST_SIM
+from tests.support.gateway import BIN_DIR, ServedGateway
+
+PLAYBOOKS = Path(__file__).parent / "playbooks"
+#: the cloud name as the gateway's clouds.yaml writes it: the demo project's member
+CLOUD = "interstack"
+PREFIX = "ans"
+IMAGE_DATA = b"interstack ansible test image\n" * 512
+#: what deploy.yml gives the server; checked against what the gateway stored
+USER_DATA = "#cloud-config\npackages: [nginx]\n"
+METADATA = {"role": "web", "owner": f"{PREFIX}-team"}
+
+_RECAP = re.compile(
+    r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)",
+    re.MULTILINE,
+)
+_TASK = re.compile(r"^TASK \[(?P<name>.*)\] \**$")
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    name: str
+    returncode: int
+    output: str
+
+    def recap(self) -> dict[str, int]:
+        """The PLAY RECAP counts for localhost (the last play's line)."""
+        found = list(_RECAP.finditer(self.output))
+        assert found, f"no PLAY RECAP in the output of {self.name}:\n{self.output}"
+        return {key: int(value) for key, value in found[-1].groupdict().items()}
+
+    def changed_tasks(self) -> list[str]:
+        """The names of the tasks that reported ``changed``, in the order they ran."""
+        changed, task = [], ""
+        for line in self.output.splitlines():
+            if match := _TASK.match(line):
+                task = match["name"]
+            elif line.startswith("changed: ["):
+                changed.append(task)
+        return changed
+
+    def assert_succeeded(self) -> dict[str, int]:
+        assert "couldn't resolve module/action 'openstack.cloud." not in self.output, (
+            "the openstack.cloud collection is missing: run `make venv`"
+        )
+        recap = self.recap()
+        assert self.returncode == 0 and recap["failed"] == recap["unreachable"] == 0, (
+            f"{self.name} failed ({self.returncode}):\n{self.output}"
+        )
+        return recap
+
+    def assert_changed_nothing(self) -> None:
+        recap = self.assert_succeeded()
+        assert recap["changed"] == 0, (
+            f"{self.name} is not idempotent: changed={recap['changed']} in "
+            f"{self.changed_tasks()}\n{self.output}"
+        )
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    """A gateway whose operator made an external network ``public`` for floating IPs."""
+    served = ServedGateway(tmp_path_factory.mktemp("ansible") / "data", config=FAST_SIM).start()
+    admin = served.connect("interstack-admin")
+    try:
+        public = admin.network.create_network(name="public", is_router_external=True)
+        admin.network.create_subnet(
+            network_id=public.id, cidr="203.0.113.0/24", ip_version=4, is_dhcp_enabled=False
+        )
+    finally:
+        admin.close()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def public_key() -> str:
+    key = Ed25519PrivateKey.generate().public_key()
+    openssh = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return openssh.decode()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory, public_key: str) -> Path:
+    """ansible-playbook's working directory: the variables file, the image, Ansible's home."""
+    work = tmp_path_factory.mktemp("playbook")
+    (work / "image.raw").write_bytes(IMAGE_DATA)
+    variables = {
+        "cloud": CLOUD,
+        "prefix": PREFIX,
+        "public_network": "public",
+        "image_file": str(work / "image.raw"),
+        "public_key": public_key,
+    }
+    (work / "vars.json").write_text(json.dumps(variables))
+    return work
+
+
+def run_playbook(gateway: ServedGateway, workdir: Path, name: str) -> PlaybookRun:
+    env = gateway.env
+    env.update(
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        # Ansible's state (and any collections a user installed) stays out of this test
+        ANSIBLE_HOME=str(workdir / "ansible-home"),
+        ANSIBLE_LOCAL_TEMP=str(workdir / "ansible-home" / "tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
+    result = subprocess.run(
+        [
+            str(BIN_DIR / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            str(PLAYBOOKS / name),
+            "--extra-vars",
+            f"@{workdir / 'vars.json'}",
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return PlaybookRun(name, result.returncode, result.stdout + result.stderr)
+
+
+@pytest.fixture(scope="module")
+def deployed(cloud: ServedGateway, workdir: Path) -> PlaybookRun:
+    run = run_playbook(cloud, workdir, "deploy.yml")
+    recap = run.assert_succeeded()
+    assert recap["changed"] > 0, run.output
+    return run
+
+
+@pytest.fixture
+def conn(cloud: ServedGateway) -> Iterator[Any]:
+    """openstacksdk as the playbook's own user, to check what the playbook made."""
+    connection = cloud.connect(CLOUD)
+    yield connection
+    connection.close()
+
+
+def test_deploy_makes_what_the_playbook_asks_for(
+    deployed: PlaybookRun, cloud: ServedGateway, conn: Any, public_key: str
+) -> None:
+    assert "All assertions passed" in deployed.output
+    network = conn.network.find_network(f"{PREFIX}-net", ignore_missing=False)
+    assert network.mtu == 1450
+    subnet = conn.network.find_subnet(f"{PREFIX}-subnet", ignore_missing=False)
+    assert subnet.network_id == network.id
+    assert (subnet.cidr, subnet.gateway_ip) == ("10.42.0.0/24", "10.42.0.1")
+    assert subnet.allocation_pools == [{"start": "10.42.0.10", "end": "10.42.0.200"}]
+    assert subnet.dns_nameservers == ["10.42.0.2"]
+
+    public = conn.network.find_network("public", ignore_missing=False)
+    router = conn.network.find_router(f"{PREFIX}-router", ignore_missing=False)
+    assert router.external_gateway_info["network_id"] == public.id
+    (interface,) = conn.network.ports(device_id=router.id, device_owner="network:router_interface")
+    assert interface.fixed_ips == [{"subnet_id": subnet.id, "ip_address": "10.42.0.1"}]
+
+    group = conn.network.find_security_group(f"{PREFIX}-sg", ignore_missing=False)
+    assert group.description == "ssh and ping from anywhere"
+    ingress = {
+        (r["protocol"], r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"])
+        for r in group.security_group_rules
+        if r["direction"] == "ingress"
+    }
+    assert ingress == {("tcp", 22, 22, "0.0.0.0/0"), ("icmp", None, None, "0.0.0.0/0")}
+
+    keypair = conn.compute.find_keypair(f"{PREFIX}-key", ignore_missing=False)
+    assert keypair.public_key.strip() == public_key
+
+    image = conn.image.find_image(f"{PREFIX}-image", ignore_missing=False)
+    assert (image.status, image.disk_format, image.container_format) == ("active", "raw", "bare")
+    assert image.size == len(IMAGE_DATA)
+    assert image.checksum == hashlib.md5(IMAGE_DATA, usedforsecurity=False).hexdigest()
+    assert image.tags == [PREFIX]
+
+    server = conn.compute.find_server(f"{PREFIX}-server", ignore_missing=False)
+    server = conn.compute.get_server(server.id)
+    assert server.status == "ACTIVE"
+    assert server.key_name == keypair.name
+    assert server.image.id == image.id
+    assert server.flavor.name == "m1.tiny"
+    assert server.metadata == METADATA
+    assert [g["name"] for g in server.security_groups] == [group.name]
+    (port,) = conn.network.ports(device_id=server.id)
+    assert port.network_id == network.id
+    assert port.security_group_ids == [group.id]
+    (floating,) = conn.network.ips(port_id=port.id)
+    assert floating.floating_network_id == public.id
+    assert floating.fixed_ip_address == port.fixed_ips[0]["ip_address"]
+    shown = [
+        a["addr"] for a in server.addresses[network.name] if a["OS-EXT-IPS:type"] == "floating"
+    ]
+    assert shown == [floating.floating_ip_address]
+
+    # user data is visible to admins only (OS-EXT-SRV-ATTR:user_data, base64 as it was sent)
+    admin = cloud.connect("interstack-admin")
+    try:
+        as_admin = admin.compute.get_server(server.id)
+        assert base64.b64decode(as_admin.user_data).decode() == USER_DATA
+    finally:
+        admin.close()
+
+
+def test_running_the_deploy_again_changes_nothing(
+    deployed: PlaybookRun, cloud: ServedGateway, workdir: Path
+) -> None:
+    run_playbook(cloud, workdir, "deploy.yml").assert_changed_nothing()
+
+
+def test_teardown_twice_leaves_nothing_behind(
+    deployed: PlaybookRun, cloud: ServedGateway, workdir: Path, conn: Any
+) -> None:
+    first = run_playbook(cloud, workdir, "teardown.yml")
+    assert first.assert_succeeded()["changed"] > 0, first.output
+    run_playbook(cloud, workdir, "teardown.yml").assert_changed_nothing()
+
+    project_id = conn.current_project_id
+    assert list(conn.compute.servers()) == []
+    assert list(conn.network.ports(project_id=project_id)) == []
+    assert list(conn.network.ips(project_id=project_id)) == []
+    assert list(conn.network.routers(project_id=project_id)) == []
+    assert list(conn.network.networks(project_id=project_id)) == []
+    assert [g.name for g in conn.network.security_groups(project_id=project_id)] == ["default"]
+    assert list(conn.compute.keypairs()) == []
+    assert [i.name for i in conn.image.images(owner=project_id)] == []
