@@ -191,6 +191,7 @@ def create_app(settings: Settings) -> FastAPI:
     task_handlers: dict[str, TaskHandler] = {
         **compute.server_tasks.handlers(),
         **volume.tasks.handlers(),
+        **volume.server_volumes.handlers(),
     }
     runner = TaskRunner(db, task_handlers, workers=settings.task_workers)
     metadata = _metadata_servers(backends, instance_lookup, compute)

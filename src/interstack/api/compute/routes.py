@@ -23,6 +23,7 @@ from interstack.api.compute import (
     server_security_groups,
     servers,
     versions,
+    volume_attachments,
 )
 from interstack.api.faults import FaultFormats, nova_fault
 from interstack.api.regional import prefix, region_of, register_faults
@@ -56,6 +57,7 @@ ROUTES: list[Route] = [
     *availability_zones.ROUTES,
     *server_groups.ROUTES,
     *compute_services.ROUTES,
+    *volume_attachments.ROUTES,
 ]
 
 

@@ -9,6 +9,7 @@ from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.services.volume.attachments import AttachmentService
 from interstack.services.volume.quotas import VolumeQuotaService
+from interstack.services.volume.server_volumes import ServerVolumes
 from interstack.services.volume.snapshots import SnapshotService
 from interstack.services.volume.volume_actions import VolumeActions
 from interstack.services.volume.volume_tasks import VolumeTasks
@@ -27,6 +28,8 @@ class VolumeServices:
     types: VolumeTypeService
     quotas: VolumeQuotaService
     attachments: AttachmentService
+    #: volumes on servers (Nova's os-volume_attachments)
+    server_volumes: ServerVolumes
     #: the handlers of the volume task kinds, for the app's task handler table
     tasks: VolumeTasks
 
@@ -43,6 +46,7 @@ class VolumeServices:
             types=types,
             quotas=quotas,
             attachments=AttachmentService(db),
+            server_volumes=ServerVolumes(db, regions, tasks),
             tasks=VolumeTasks(db, regions, images),
         )
 

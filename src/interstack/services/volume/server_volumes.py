@@ -1,0 +1,238 @@
+"""Volumes on servers (Nova's ``os-volume_attachments``): attach at a requested or the next free
+device, list, show, detach. The backend attaches in a task; the volume moves
+``available`` -> ``attaching`` -> ``in-use`` -> ``detaching`` -> ``available``.
+
+Nova refuses a server in the wrong state with 409 and a volume that is not available (or not
+attached to that server) with 400/404, as these methods do.
+"""
+
+from __future__ import annotations
+
+import string
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import NativeRef
+from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.services.compute.common import visible_row
+from interstack.services.context import RequestContext
+from interstack.services.regions import Regions
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, utcnow
+from interstack.services.volume.common import touch, visible_volume
+from interstack.services.volume.records import Attachment, attachment_record
+from interstack.services.volume.state import AttachStatus, VolumeStatus
+from interstack.store import Database
+from interstack.store.models import Server as ServerRow
+from interstack.store.models import Volume as VolumeRow
+from interstack.store.models import VolumeAttachment as AttachmentRow
+
+ATTACH = "volume.server_attach"
+DETACH = "volume.server_detach"
+
+#: the vm_states a volume may be attached in or detached from (Nova's ``check_instance_state``)
+USABLE = frozenset({"active", "stopped", "paused", "suspended", "resized"})
+ROOT_DEVICE = "/dev/vda"
+
+
+def _server(
+    session: Session, ctx: RequestContext, region: str, server_id: str, doing: str
+) -> ServerRow:
+    row = visible_row(session, ctx, region, server_id)
+    if row.task_state is not None:
+        raise Conflict(
+            f"Cannot '{doing}' instance {server_id} while it is in task_state {row.task_state}"
+        )
+    if row.vm_state not in USABLE:
+        raise Conflict(
+            f"Cannot '{doing}' instance {server_id} while it is in vm_state {row.vm_state}"
+        )
+    return row
+
+
+def _live(session: Session, server_id: str) -> list[AttachmentRow]:
+    return list(
+        session.scalars(
+            select(AttachmentRow)
+            .where(
+                AttachmentRow.server_id == server_id,
+                AttachmentRow.status != AttachStatus.DETACHED,
+            )
+            .order_by(AttachmentRow.created_at)
+        )
+    )
+
+
+def next_device(taken: set[str], requested: str | None) -> str:
+    """The requested device if free, else the next free ``/dev/vdX`` after the root disk."""
+    if requested is not None:
+        if not requested.startswith("/dev/") or requested == ROOT_DEVICE:
+            raise BadRequest(f"The supplied device path ({requested}) is invalid.")
+        if requested in taken:
+            raise BadRequest(f"The supplied device path ({requested}) is in use.")
+        return requested
+    for letter in string.ascii_lowercase[1:]:
+        device = f"/dev/vd{letter}"
+        if device not in taken:
+            return device
+    raise BadRequest("No free device name is left on this server.")
+
+
+class ServerVolumes:
+    def __init__(self, db: Database, regions: Regions, tasks: TaskQueue) -> None:
+        self.db = db
+        self.regions = regions
+        self.tasks = tasks
+
+    def handlers(self) -> dict[str, TaskHandler]:
+        return {
+            ATTACH: TaskHandler(self._attach_step, self._attach_failed),
+            DETACH: TaskHandler(self._detach_step, self._detach_failed),
+        }
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def attach(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        volume_id: str,
+        device: str | None,
+    ) -> Attachment:
+        self.regions.require(region, "volumes")
+        with self.db.session() as session:
+            server = _server(session, ctx, region, server_id, "attach_volume")
+            try:
+                volume = visible_volume(session, ctx, region, volume_id)
+            except NotFound:
+                raise NotFound(f"Volume {volume_id} could not be found.") from None
+            if volume.status != VolumeStatus.AVAILABLE:
+                raise BadRequest(
+                    f"Invalid volume: volume {volume.id} status must be 'available', "
+                    f"but it is {volume.status}."
+                )
+            taken = {a.mountpoint for a in _live(session, server.id) if a.mountpoint}
+            chosen = next_device(taken, device)
+            stamp = utcnow()
+            row = AttachmentRow(
+                id=str(uuid.uuid4()),
+                region=region,
+                project_id=volume.project_id,
+                volume_id=volume.id,
+                server_id=server.id,
+                mountpoint=chosen,
+                attach_mode="ro" if volume.readonly else "rw",
+                status=AttachStatus.ATTACHING,
+                connector={},
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            session.add(row)
+            volume.status = VolumeStatus.ATTACHING
+            touch(volume)
+            session.flush()
+            self.tasks.enqueue(ATTACH, region, row.id, session=session)
+            return attachment_record(row)
+
+    def list(self, ctx: RequestContext, region: str, server_id: str) -> list[Attachment]:
+        with self.db.session() as session:
+            visible_row(session, ctx, region, server_id)
+            return [attachment_record(a) for a in _live(session, server_id)]
+
+    def get(self, ctx: RequestContext, region: str, server_id: str, volume_id: str) -> Attachment:
+        with self.db.session() as session:
+            return attachment_record(self._attachment(session, ctx, region, server_id, volume_id))
+
+    def _attachment(
+        self, session: Session, ctx: RequestContext, region: str, server_id: str, volume_id: str
+    ) -> AttachmentRow:
+        visible_row(session, ctx, region, server_id)
+        for row in _live(session, server_id):
+            if row.volume_id == volume_id:
+                return row
+        raise NotFound(f"volume_id not found: {volume_id}")
+
+    def detach(self, ctx: RequestContext, region: str, server_id: str, volume_id: str) -> None:
+        with self.db.session() as session:
+            _server(session, ctx, region, server_id, "detach_volume")
+            row = self._attachment(session, ctx, region, server_id, volume_id)
+            if row.status != AttachStatus.ATTACHED:
+                raise BadRequest(
+                    f"Invalid volume: volume {volume_id} is {row.status}, not attached; try again "
+                    "once it is."
+                )
+            volume = session.get(VolumeRow, volume_id)
+            assert volume is not None
+            row.status = AttachStatus.DETACHING
+            row.updated_at = utcnow()
+            volume.status = VolumeStatus.DETACHING
+            touch(volume)
+            self.tasks.enqueue(DETACH, region, row.id, session=session)
+
+    # -- task steps --------------------------------------------------------------------------
+
+    def _refs(self, task: Task) -> tuple[NativeRef, NativeRef, str | None] | None:
+        with self.db.session() as session:
+            row = session.get(AttachmentRow, task.resource_id)
+            if row is None or row.server_id is None:
+                return None
+            volume = session.get(VolumeRow, row.volume_id)
+            server = session.get(ServerRow, row.server_id)
+            if volume is None or server is None or not volume.native_ref or not server.native_ref:
+                raise BadRequest("the volume or the server has no backend resource yet")
+            return NativeRef(volume.native_ref), NativeRef(server.native_ref), row.mountpoint
+
+    def _attach_step(self, task: Task) -> RetryAfter | None:
+        refs = self._refs(task)
+        if refs is None:
+            return None
+        volume_ref, server_ref, device = refs
+        made = self.regions.backend(task.region).block_storage.attach_volume(
+            volume_ref, server_ref, device
+        )
+        self._finish(task, AttachStatus.ATTACHED, VolumeStatus.IN_USE, made.device)
+        return None
+
+    def _detach_step(self, task: Task) -> RetryAfter | None:
+        refs = self._refs(task)
+        if refs is None:
+            return None
+        volume_ref, server_ref, _device = refs
+        self.regions.backend(task.region).block_storage.detach_volume(volume_ref, server_ref)
+        self._finish(task, AttachStatus.DETACHED, VolumeStatus.AVAILABLE, None)
+        return None
+
+    def _finish(
+        self, task: Task, status: AttachStatus, volume_status: VolumeStatus, device: str | None
+    ) -> None:
+        with self.db.session() as session:
+            row = session.get(AttachmentRow, task.resource_id)
+            if row is None:
+                return
+            row.status = status
+            if device is not None:
+                row.mountpoint = device
+            row.updated_at = utcnow()
+            volume = session.get(VolumeRow, row.volume_id)
+            if volume is not None:
+                volume.status = volume_status
+                touch(volume)
+
+    def _attach_failed(self, task: Task, error: str) -> None:
+        """The backend did not attach: the attachment goes, the volume is available again."""
+        with self.db.session() as session:
+            row = session.get(AttachmentRow, task.resource_id)
+            if row is None:
+                return
+            volume = session.get(VolumeRow, row.volume_id)
+            session.delete(row)
+            if volume is not None:
+                volume.status = VolumeStatus.AVAILABLE
+                volume.fault = error
+                touch(volume)
+
+    def _detach_failed(self, task: Task, error: str) -> None:
+        """The backend did not detach: the volume stays attached (``in-use``)."""
+        self._finish(task, AttachStatus.ATTACHED, VolumeStatus.IN_USE, None)

@@ -1,0 +1,144 @@
+"""Volumes on servers: Nova's ``os-volume_attachments`` through openstacksdk, the CLI and raw
+HTTP, with the volume's status following the attachment."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.compute import assert_nova_fault, nova
+from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, client, unique
+from tests.support.volume import cinder, create_volume, wait_volume
+from tests.support.waiting import eventually
+
+IMAGE = "3b0f9c1e-6d2a-4e8b-9f1c-2a3b4c5d6e7f"
+
+
+@pytest.fixture(scope="module")
+def member(volume_gateway: ServedGateway, members: tuple[Member, Member]) -> Member:
+    return members[0]
+
+
+@pytest.fixture(scope="module")
+def server_id(volume_gateway: ServedGateway, member: Member) -> str:
+    """An active server of the member's project, booted without networks."""
+    with client(volume_gateway, volume_gateway.token("interstack-admin")) as admin:
+        glance = f"{volume_gateway.url}/RegionOne/image/v2/images"
+        created = admin.post(
+            glance,
+            json={
+                "id": IMAGE,
+                "name": "tiny",
+                "disk_format": "raw",
+                "container_format": "bare",
+                "visibility": "public",
+            },
+        )
+        assert created.status_code == 201, created.text
+        data = admin.put(f"{glance}/{IMAGE}/file", content=b"\0" * 4096,
+                         headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        assert data.status_code == 204, data.text
+    api = nova(volume_gateway, member.token(volume_gateway), "2.79")
+    flavors = api.get("/flavors").json()["flavors"]
+    booted = api.post("/servers", json={"server": {"name": unique("srv"), "imageRef": IMAGE,
+                                                   "flavorRef": flavors[0]["id"],
+                                                   "networks": "none"}})  # fmt: skip
+    assert booted.status_code == 202, booted.text
+    found: str = booted.json()["server"]["id"]
+    eventually(lambda: api.get(f"/servers/{found}").json()["server"]["status"],
+               lambda status: status == "ACTIVE", "the server")  # fmt: skip
+    return found
+
+
+@pytest.fixture(scope="module")
+def volumes_api(volume_gateway: ServedGateway, member: Member) -> httpx.Client:
+    return cinder(volume_gateway, member.token(volume_gateway), member.project_id)
+
+
+def test_attach_list_show_and_detach_over_http(
+    volume_gateway: ServedGateway, member: Member, server_id: str, volumes_api: httpx.Client
+) -> None:
+    api = nova(volume_gateway, member.token(volume_gateway), "2.79")
+    first = create_volume(volumes_api)["id"]
+    second = create_volume(volumes_api)["id"]
+    base = f"/servers/{server_id}/os-volume_attachments"
+
+    attached = api.post(base, json={"volumeAttachment": {"volumeId": first}})
+    assert attached.status_code == 200, attached.text
+    shown = attached.json()["volumeAttachment"]
+    assert shown == {"id": first, "volumeId": first, "serverId": server_id,
+                     "device": "/dev/vdb", "tag": None, "delete_on_termination": False}  # fmt: skip
+    in_use = wait_volume(volumes_api, first, "in-use")
+    assert in_use["attachments"][0]["server_id"] == server_id
+
+    again = api.post(base, json={"volumeAttachment": {"volumeId": first}})
+    assert "available" in assert_nova_fault(again, 400, "badRequest")
+    taken = api.post(base, json={"volumeAttachment": {"volumeId": second, "device": "/dev/vdb"}})
+    assert "in use" in assert_nova_fault(taken, 400, "badRequest")
+    refused = volumes_api.delete(f"/volumes/{first}")
+    assert refused.status_code == 400
+
+    at_c = api.post(base, json={"volumeAttachment": {"volumeId": second, "device": "/dev/vdc"}})
+    assert at_c.json()["volumeAttachment"]["device"] == "/dev/vdc"
+    wait_volume(volumes_api, second, "in-use")
+    listed = api.get(base).json()["volumeAttachments"]
+    assert sorted(a["device"] for a in listed) == ["/dev/vdb", "/dev/vdc"]
+    assert api.get(f"{base}/{second}").json()["volumeAttachment"]["volumeId"] == second
+
+    for volume_id in (first, second):
+        assert api.delete(f"{base}/{volume_id}").status_code == 202
+        assert wait_volume(volumes_api, volume_id, "available")["attachments"] == []
+    assert_nova_fault(api.get(f"{base}/{first}"), 404, "itemNotFound")
+    assert_nova_fault(api.delete(f"{base}/{first}"), 404, "itemNotFound")
+
+
+def test_other_projects_server_and_unknown_volume(
+    volume_gateway: ServedGateway,
+    members: tuple[Member, Member],
+    server_id: str,
+    volumes_api: httpx.Client,
+) -> None:
+    stranger = members[1]
+    api = nova(volume_gateway, stranger.token(volume_gateway))
+    theirs = create_volume(cinder(volume_gateway, stranger.token(volume_gateway),
+                                  stranger.project_id))["id"]  # fmt: skip
+    base = f"/servers/{server_id}/os-volume_attachments"
+    assert_nova_fault(api.get(base), 404, "itemNotFound")
+    assert_nova_fault(api.post(base, json={"volumeAttachment": {"volumeId": theirs}}), 404,
+                      "itemNotFound")  # fmt: skip
+    owner = nova(volume_gateway, volumes_api.headers["X-Auth-Token"])
+    foreign = owner.post(base, json={"volumeAttachment": {"volumeId": theirs}})
+    assert theirs in assert_nova_fault(foreign, 404, "itemNotFound")
+
+
+def test_sdk_and_cli_attach_and_detach(
+    volume_gateway: ServedGateway, server_id: str, volumes_api: httpx.Client, member: Member
+) -> None:
+    conn = volume_gateway.connect("interstack")
+    # the clouds.yaml user works in its own project: give it a server there through the SDK
+    volume = conn.block_storage.create_volume(size=1, name=unique("sdk-att"))
+    volume = conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    flavor = next(iter(conn.compute.flavors()))
+    server = conn.compute.create_server(name=unique("sdk-srv"), image_id=IMAGE,
+                                        flavor_id=flavor.id, networks="none")  # fmt: skip
+    server = conn.compute.wait_for_server(server, wait=60, interval=0.2)
+    conn.compute.create_volume_attachment(server, volume_id=volume.id)
+    eventually(lambda: conn.block_storage.get_volume(volume.id).status,
+               lambda status: status == "in-use", "the SDK's attachment")  # fmt: skip
+    attachments = list(conn.compute.volume_attachments(server))
+    assert [a.volume_id for a in attachments] == [volume.id]
+
+    volume_gateway.cli("interstack", "server", "remove", "volume", server.id, volume.id)
+    eventually(lambda: conn.block_storage.get_volume(volume.id).status,
+               lambda status: status == "available", "the CLI's detachment")  # fmt: skip
+    volume_gateway.cli("interstack", "server", "add", "volume", "--device", "/dev/vdd",
+                       server.id, volume.id)  # fmt: skip
+    eventually(lambda: conn.block_storage.get_volume(volume.id).status,
+               lambda status: status == "in-use", "the CLI's attachment")  # fmt: skip
+    listed: Any = json.loads(volume_gateway.cli("interstack", "server", "volume", "list",
+                                                server.id, "-f", "json").stdout)  # fmt: skip
+    assert [(v["Volume ID"], v["Device"]) for v in listed] == [(volume.id, "/dev/vdd")]
