@@ -2,10 +2,12 @@
 
 ``ansible-playbook`` (a subprocess, local connection, this venv's python as the interpreter)
 runs playbooks/deploy.yml with the gateway's clouds.yaml: a routed network, a security group,
-a keypair, an uploaded image and a server with a floating IP, then gathers and asserts what the
-cloud reports. openstacksdk then checks independently that each resource exists as asked. The
-second run must change nothing; playbooks/teardown.yml removes everything, twice, the second
-time changing nothing, and openstacksdk finds nothing left.
+a keypair, an uploaded image and a server with a floating IP (auto_ip, then the floating_ip
+module finds it), then gathers and asserts what the cloud reports. openstacksdk then checks
+independently that each resource exists as asked. The second run must change nothing;
+playbooks/teardown.yml removes everything (floating IPs released by the floating_ip module),
+twice, the second time changing nothing, and openstacksdk finds nothing left. In between,
+playbooks/volume_*.yml attach a new volume to the server, then detach and delete it.
 """
 
 from __future__ import annotations
@@ -237,6 +239,27 @@ def test_running_the_deploy_again_changes_nothing(
     deployed: PlaybookRun, cloud: ServedGateway, workdir: Path
 ) -> None:
     run_playbook(cloud, workdir, "deploy.yml").assert_changed_nothing()
+
+
+def test_a_volume_attaches_and_detaches(
+    deployed: PlaybookRun, cloud: ServedGateway, workdir: Path, conn: Any
+) -> None:
+    first = run_playbook(cloud, workdir, "volume_attach.yml")
+    assert first.assert_succeeded()["changed"] > 0, first.output
+    assert "All assertions passed" in first.output
+    run_playbook(cloud, workdir, "volume_attach.yml").assert_changed_nothing()
+    server = conn.compute.find_server(f"{PREFIX}-server", ignore_missing=False)
+    volume = conn.block_storage.find_volume(f"{PREFIX}-data", ignore_missing=False)
+    assert (volume.status, volume.size, volume.metadata) == ("in-use", 1, {"role": "data"})
+    (attachment,) = conn.compute.volume_attachments(server)
+    assert attachment.volume_id == volume.id
+    assert [a["server_id"] for a in volume.attachments] == [server.id]
+
+    first = run_playbook(cloud, workdir, "volume_detach.yml")
+    assert first.assert_succeeded()["changed"] > 0, first.output
+    run_playbook(cloud, workdir, "volume_detach.yml").assert_changed_nothing()
+    assert list(conn.compute.volume_attachments(server)) == []
+    assert list(conn.block_storage.volumes()) == []
 
 
 def test_teardown_twice_leaves_nothing_behind(
