@@ -175,3 +175,12 @@ def test_the_gateway_port_does_not_answer_metadata(
     answer = httpx.get(f"{local_gateway.url}/openstack/latest/meta_data.json", timeout=10)
     assert answer.status_code == 404
     assert servers[0].id not in answer.text
+
+
+def test_instances_are_told_their_subnets_resolver(
+    local_gateway: ServedGateway, servers: list[Any]
+) -> None:
+    """As DHCP would tell them: the subnet's dnsmasq (its last address here)."""
+    for server in servers[:2]:
+        resolv = run_in(local_gateway, server.id, "cat /etc/resolv.conf")
+        assert resolv.stdout.split() == ["nameserver", "10.95.0.254"]

@@ -30,7 +30,12 @@ from interstack.backends.contract import (
     ServerStatus,
 )
 from interstack.backends.local import configdrive
-from interstack.backends.local.guest import hostname_for, write_boot_dir, write_seed
+from interstack.backends.local.guest import (
+    hostname_for,
+    write_boot_dir,
+    write_resolv_conf,
+    write_seed,
+)
 from interstack.backends.local.host import TINI
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instances import REF_PREFIX, Instance, InstanceRecord, Phase
@@ -58,6 +63,10 @@ class ServerPorts(Protocol):
 
     def serves_metadata(self, port: NativeRef) -> bool:
         """Whether the instance reaches the metadata service at 169.254.169.254 this way."""
+        ...
+
+    def dns_servers(self, port: NativeRef) -> list[str]:
+        """The resolvers the instance is told about through this port (what DHCP would say)."""
         ...
 
     def unplug_port(self, port: NativeRef) -> None: ...
@@ -216,6 +225,11 @@ class LocalCompute(ComputeDriver):
                     and any(self.ports.serves_metadata(NativeRef(p)) for p in record.ports),
                     config_drive=drive,
                 )
+                if self.ports is not None:
+                    resolvers = [
+                        r for p in record.ports for r in self.ports.dns_servers(NativeRef(p))
+                    ]
+                    write_resolv_conf(instance.upper, resolvers)
                 instance.ensure_netns()
                 if self.ports is not None:
                     for index, port in enumerate(record.ports):

@@ -134,6 +134,14 @@ def write_seed(
     _write(disk / CLOUD_CONFIG_PATH, CLOUD_CONFIG.encode())
 
 
+def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
+    """The instance's ``/etc/resolv.conf``: the resolvers of its subnets (it runs no DHCP
+    client to learn them). Without any, the image's own file stays."""
+    unique = list(dict.fromkeys(resolvers))[:3]  # the resolver library reads three
+    if unique:
+        _write(disk / "etc/resolv.conf", "".join(f"nameserver {r}\n" for r in unique).encode())
+
+
 def write_boot_dir(boot_dir: Path, tini: Path) -> None:
     """The host directory mounted read-only at ``/run/interstack``: the init and tini."""
     boot_dir.mkdir(parents=True, exist_ok=True)

@@ -382,6 +382,22 @@ class LocalNetwork(NetworkDriver):
             subnets = [self._state.subnets.get(ip.subnet) for ip in record.fixed_ips]
             return any(s is not None and s.dhcp and s.ip_version == 4 for s in subnets)
 
+    def dns_servers(self, port: NativeRef) -> list[str]:
+        """The resolvers an instance on ``port`` is told about, as DHCP would tell it: each
+        IPv4 subnet's DNS servers, or its dnsmasq when it has DHCP and names none."""
+        with self._lock:
+            record = self._state.ports.get(port)
+            found: list[str] = []
+            for ip in record.fixed_ips if record is not None else []:
+                subnet = self._state.subnets.get(ip.subnet)
+                if subnet is None or subnet.ip_version != 4:
+                    continue
+                servers = list(subnet.dns_nameservers)
+                if not servers and subnet.dhcp and subnet.dhcp_address:
+                    servers = [subnet.dhcp_address]
+                found += [s for s in servers if s not in found]
+            return found
+
     def unplug_port(self, port: NativeRef) -> None:
         """Remove the port's veth (both ends); an unplugged or unknown port is fine."""
         with self._changing(firewall=False) as state:
