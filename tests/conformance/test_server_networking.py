@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Literal
 
 import pytest
 
 from interstack.backends.contract import Backend
-from interstack.errors import BadRequest, InterstackError
+from interstack.errors import BadRequest, Conflict, InterstackError
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import RequestedNetwork, ServerNetworking
 from interstack.services.listing import Page
@@ -80,14 +81,23 @@ def test_auto_allocates_a_port_on_the_one_network_and_release_deletes_it(
 
 
 @pytest.mark.requires("networks")
-def test_auto_needs_exactly_one_network(services: NetworkServices) -> None:
+def test_no_network_named_uses_the_only_one(services: NetworkServices) -> None:
+    """As Nova: ``auto`` refuses when there is no network, no request at all (before 2.37)
+    allocates nothing then; one network is used; several are Nova's 409."""
     ctx = _context(uuid.uuid4().hex)
+    allocate = services.server_networking.allocate_for_server
     with pytest.raises(BadRequest):
-        services.server_networking.allocate_for_server(ctx, REGION, "s", "auto", [])
-    _network(services, ctx, "10.11.0.0/24")
+        allocate(ctx, REGION, "s", "auto", [])
+    assert allocate(ctx, REGION, "s", [], []) == []
+    choices: list[Literal["auto"] | list[RequestedNetwork]] = ["auto", []]
+    only = _network(services, ctx, "10.11.0.0/24")
+    for requested in choices:
+        (port,) = allocate(ctx, REGION, f"s-{len(requested)}", requested, [])
+        assert port.network_id == only
     _network(services, ctx, "10.12.0.0/24")
-    with pytest.raises(BadRequest):
-        services.server_networking.allocate_for_server(ctx, REGION, "s", "auto", [])
+    for requested in choices:
+        with pytest.raises(Conflict, match="Multiple possible networks"):
+            allocate(ctx, REGION, "s", requested, [])
 
 
 @pytest.mark.requires("networks", "security_groups")

@@ -68,6 +68,25 @@ class ServerSecurityGroup:
     rules: tuple[ServerGroupRule, ...]
 
 
+@dataclass(frozen=True)
+class InterfaceIp:
+    ip_address: str
+    subnet_id: str
+
+
+@dataclass(frozen=True)
+class ServerInterface:
+    """One of a server's ports, as ``os-interface`` shows it."""
+
+    port_id: str
+    network_id: str
+    mac_address: str
+    #: Neutron's port status (``ACTIVE``, ``DOWN``...)
+    status: str
+    fixed_ips: tuple[InterfaceIp, ...]
+    native_ref: NativeRef | None
+
+
 class ServerNetworking(Protocol):
     def allocate_for_server(
         self,
@@ -79,11 +98,54 @@ class ServerNetworking(Protocol):
     ) -> list[ServerPort]:
         """Ports for a new server, bound to it (``device_id`` = server, owner ``compute:<az>``).
 
-        ``auto`` uses the project's one usable network (400 if there is none or several, as
-        Nova answers); ``none`` allocates nothing. Security groups are names or ids in the
-        caller's project (400 if unknown). On any failure, ports created here are deleted and
-        pre-existing ports are left unbound: nothing is half-allocated.
+        No networks asked for (an empty sequence, as before microversion 2.37) uses the
+        project's one available network, nothing if there is none, Nova's 409 if there are
+        several; ``auto`` does the same but answers 400 when there is none; ``none`` allocates
+        nothing. Security groups are names or ids in the caller's project (400 if unknown). On
+        any failure, ports created here are deleted and pre-existing ports are left unbound:
+        nothing is half-allocated.
         """
+        ...
+
+    def interfaces(self, region: str, server_id: str) -> list[ServerInterface]:
+        """The server's ports, oldest first."""
+        ...
+
+    def attach_interface(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        requested: RequestedNetwork | None,
+    ) -> ServerInterface:
+        """One more port for an existing server: the requested port (409 if bound to any
+        device), or a new port on the requested network (with the fixed IP if given), or,
+        with ``None``, on the project's one available network (400 if none or several). A new
+        port gets the project's default security group, as Nova leaves it to Neutron."""
+        ...
+
+    def detach_interface(self, region: str, server_id: str, port_id: str) -> None:
+        """Undo an attach: delete a port made for the server, unbind one the user brought
+        (``NotFound`` if the server has no such port)."""
+        ...
+
+    def add_security_group(
+        self, ctx: RequestContext, region: str, server_id: str, group: str
+    ) -> None:
+        """Put the caller's group (name or id) on every port of the server; 404 if the group
+        or the server's ports are not found, 400 if a port cannot take groups."""
+        ...
+
+    def remove_security_group(
+        self, ctx: RequestContext, region: str, server_id: str, group: str
+    ) -> None:
+        """Take the group off every port of the server; 404 if no port has it."""
+        ...
+
+    def security_group_names(
+        self, region: str, server_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[str]]:
+        """Each server's security group names, port by port as Nova lists them (one query)."""
         ...
 
     def release_for_server(self, region: str, server_id: str) -> None:

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member
+from tests.support.identity import Member, client, new_member, unique
+from tests.support.network import created
 
 REGION = "RegionOne"
 #: public images the gateway fixture uploads, with these ids
@@ -187,3 +188,26 @@ def boot(api: httpx.Client, name: str, **extra: Any) -> str:
 
 def boot_active(api: httpx.Client, name: str, **extra: Any) -> dict[str, Any]:
     return wait_status(api, boot(api, name, **extra), "ACTIVE")
+
+
+def new_network(net_api: httpx.Client, cidr: str) -> dict[str, Any]:
+    """A network of the caller's project with one IPv4 subnet (under ``subnet``)."""
+    network = created(
+        net_api.post("/networks", json={"network": {"name": unique("net")}}), "network"
+    )
+    subnet = created(
+        net_api.post(
+            "/subnets",
+            json={"subnet": {"network_id": network["id"], "cidr": cidr, "ip_version": 4}},
+        ),
+        "subnet",
+    )
+    return {**network, "subnet": subnet}
+
+
+def ports_of(net_api: httpx.Client, server_id: str) -> list[dict[str, Any]]:
+    """The server's ports, as Neutron lists them."""
+    ports: list[dict[str, Any]] = net_api.get("/ports", params={"device_id": server_id}).json()[
+        "ports"
+    ]
+    return ports

@@ -10,6 +10,7 @@ from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.server_actions import ServerActions
 from interstack.services.compute.server_groups import ServerGroupService
+from interstack.services.compute.server_interfaces import ServerInterfaces
 from interstack.services.compute.server_metadata import ServerMetadata
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.server_tasks import ServerTasks
@@ -39,6 +40,8 @@ class ComputeServices:
     #: the handlers of the server task kinds, for the app's task handler table
     server_tasks: ServerTasks
     server_groups: ServerGroupService
+    #: a server's ports (``os-interface``)
+    interfaces: ServerInterfaces
     #: what guests post to the metadata service (``os-server-password``)
     passwords: ServerPasswords
 
@@ -64,8 +67,9 @@ class ComputeServices:
             servers=ServerService(db, tasks, networking),
             boot=ServerBoot(db, regions, tasks, flavors, keypairs, quotas, networking, images),
             server_actions=ServerActions(
-                db, regions, tasks, flavors, keypairs, quotas, images, snapshots
+                db, regions, tasks, flavors, keypairs, quotas, images, snapshots, networking
             ),
+            interfaces=ServerInterfaces(db, regions, networking),
             server_metadata=ServerMetadata(db, quotas),
             server_tasks=ServerTasks(db, regions, networking, snapshots, passwords, config_drives),
             server_groups=ServerGroupService(db, quotas),

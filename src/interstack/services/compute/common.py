@@ -45,7 +45,13 @@ def host_id(project_id: str, host: str) -> str:
     return hashlib.sha224(f"{project_id}{host}".encode()).hexdigest()
 
 
-def record(row: ServerRow, addresses: Sequence[ServerAddress] = ()) -> Server:
+def record(
+    row: ServerRow,
+    addresses: Sequence[ServerAddress] = (),
+    security_groups: Sequence[str] | None = None,
+) -> Server:
+    """The server as the API shows it; ``security_groups`` as read from its ports (Nova's
+    answer for show and lists), else the groups the create asked for."""
     return Server(
         id=row.id,
         region=row.region,
@@ -60,7 +66,7 @@ def record(row: ServerRow, addresses: Sequence[ServerAddress] = ()) -> Server:
         user_data=row.user_data,
         metadata=dict(row.metadata_items),
         tags=tuple(row.tags),
-        security_groups=tuple(row.security_groups),
+        security_groups=tuple(row.security_groups if security_groups is None else security_groups),
         vm_state=row.vm_state,
         task_state=row.task_state,
         power_state=row.power_state,

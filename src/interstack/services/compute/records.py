@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from interstack.services.interfaces import ServerAddress
+from interstack.services.interfaces import InterfaceIp, ServerAddress
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,18 @@ class Server:
     old_flavor: Mapping[str, Any] | None = None
     #: the host (here: the region) once the backend holds the server, else None
     host: str | None = None
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One of a server's ports (``os-interface``), with the device tag given when attached."""
+
+    port_id: str
+    network_id: str
+    mac_address: str
+    status: str
+    fixed_ips: Sequence[InterfaceIp]
+    tag: str | None = None
 
 
 @dataclass(frozen=True)

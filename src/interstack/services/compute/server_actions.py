@@ -46,7 +46,12 @@ from interstack.services.compute.state import (
     check_state,
 )
 from interstack.services.context import RequestContext
-from interstack.services.interfaces import BootImage, BootImages, ServerSnapshots
+from interstack.services.interfaces import (
+    BootImage,
+    BootImages,
+    ServerNetworking,
+    ServerSnapshots,
+)
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -122,7 +127,9 @@ class ServerActions:
         quotas: QuotaService,
         images: BootImages,
         snapshots: ServerSnapshots,
+        networking: ServerNetworking,
     ) -> None:
+        self.networking = networking
         self.snapshots = snapshots
         self.db = db
         self.regions = regions
@@ -409,26 +416,17 @@ class ServerActions:
     def add_security_group(
         self, ctx: RequestContext, region: str, server_id: str, group: str
     ) -> None:
+        """The group goes on the server's ports in Neutron, where Nova keeps it."""
         with self.db.session() as session:
-            row = visible_row(session, ctx, region, server_id)
-            if group in row.security_groups:
-                raise BadRequest(
-                    f"Security group {group} is already associated with the instance {row.id}"
-                )
-            row.security_groups = [*row.security_groups, group]
-            touch(row)
+            visible_row(session, ctx, region, server_id)
+        self.networking.add_security_group(ctx, region, server_id, group)
 
     def remove_security_group(
         self, ctx: RequestContext, region: str, server_id: str, group: str
     ) -> None:
         with self.db.session() as session:
-            row = visible_row(session, ctx, region, server_id)
-            if group not in row.security_groups:
-                raise BadRequest(
-                    f"Security group {group} not associated with the instance {row.id}"
-                )
-            row.security_groups = [g for g in row.security_groups if g != group]
-            touch(row)
+            visible_row(session, ctx, region, server_id)
+        self.networking.remove_security_group(ctx, region, server_id, group)
 
 
 def _flavor_of(row: ServerRow) -> Flavor:

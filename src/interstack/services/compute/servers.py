@@ -118,8 +118,13 @@ class ServerService:
         self.networking = networking
 
     def _addresses(self, region: str, rows: Sequence[ServerRow]) -> list[Server]:
-        found = self.networking.addresses(region, [r.id for r in rows]) if rows else {}
-        return [record(r, found.get(r.id, ())) for r in rows]
+        """Records with what Neutron's ports say now: addresses and security groups."""
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        found = self.networking.addresses(region, ids)
+        groups = self.networking.security_group_names(region, ids)
+        return [record(r, found.get(r.id, ()), groups.get(r.id, ())) for r in rows]
 
     def get(self, ctx: RequestContext, region: str, server_id: str) -> Server:
         with self.db.session() as session:

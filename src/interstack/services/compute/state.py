@@ -124,6 +124,8 @@ ALLOWED: dict[str, frozenset[VmState]] = {
     "revertResize": frozenset({VmState.RESIZED}),
     "createImage": frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED}),
     "changePassword": frozenset({VmState.ACTIVE}),
+    "attach_interface": frozenset({VmState.ACTIVE, VmState.PAUSED, VmState.STOPPED}),
+    "detach_interface": frozenset({VmState.ACTIVE, VmState.PAUSED, VmState.STOPPED}),
 }
 
 

@@ -14,12 +14,14 @@ from typing import Literal
 from sqlalchemy import or_, select
 
 from interstack.backends.contract import NativeRef
-from interstack.errors import BadRequest, Conflict
+from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import (
+    InterfaceIp,
     RequestedNetwork,
     ServerAddress,
     ServerGroupRule,
+    ServerInterface,
     ServerPort,
     ServerSecurityGroup,
 )
@@ -28,12 +30,14 @@ from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
 from interstack.services.network.ports import PortCreate, PortService, fixed_ips_of, load_port
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
+from interstack.services.network.server_security import ServerSecurityGroups
 from interstack.services.regions import Regions
 from interstack.store import Database
 from interstack.store.models import FloatingIp, Network, Port, SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
 SERVER_OWNER = "compute:nova"
+AMBIGUOUS = "Multiple possible networks found, use a Network ID to be more specific."
 
 
 class NeutronServerNetworking:
@@ -44,27 +48,36 @@ class NeutronServerNetworking:
         self.regions = regions
         self.ports = ports
         self.groups = groups
+        self.server_groups = ServerSecurityGroups(db, ports, groups)
 
-    def _auto_network(self, ctx: RequestContext, region: str) -> str:
-        """The caller's one usable network: its own or a shared one, never an external one."""
+    def _available_networks(self, ctx: RequestContext, region: str) -> list[str]:
+        """The networks Nova picks from when none is named: the project's own and the shared
+        ones; external networks (for floating IPs) are left out."""
         with self.db.session() as session:
-            found = session.scalars(
-                select(Network.id).where(
-                    Network.region == region,
-                    Network.external.is_(False),
-                    or_(Network.project_id == (ctx.project_id or ""), Network.shared),
-                )
-            ).all()
-        if len(found) != 1:
-            raise BadRequest(
-                "Unable to automatically allocate a network for the server: "
-                + (
-                    "no network is available."
-                    if not found
-                    else "several networks are available; choose one with 'networks'."
+            return list(
+                session.scalars(
+                    select(Network.id)
+                    .where(
+                        Network.region == region,
+                        Network.external.is_(False),
+                        or_(Network.project_id == (ctx.project_id or ""), Network.shared),
+                    )
+                    .order_by(Network.created_at, Network.id)
                 )
             )
-        return found[0]
+
+    def _default_network(self, ctx: RequestContext, region: str, *, auto: bool) -> str | None:
+        """The one available network; None if there is none (400 for ``auto``), Nova's 409
+        if there are several."""
+        found = self._available_networks(ctx, region)
+        if len(found) > 1:
+            raise Conflict(AMBIGUOUS, kind="NetworkAmbiguous")
+        if not found and auto:
+            raise BadRequest(
+                f"Unable to automatically allocate a network for project {ctx.project_id}: "
+                "no network is available to it; create one, or boot with networks 'none'."
+            )
+        return found[0] if found else None
 
     def _group_ids(
         self, ctx: RequestContext, region: str, security_groups: Sequence[str]
@@ -89,8 +102,11 @@ class NeutronServerNetworking:
     ) -> list[ServerPort]:
         if requested == "none":
             return []
-        if requested == "auto":
-            requested = [RequestedNetwork(network_id=self._auto_network(ctx, region))]
+        if requested == "auto" or len(requested) == 0:
+            network_id = self._default_network(ctx, region, auto=requested == "auto")
+            if network_id is None:
+                return []
+            requested = [RequestedNetwork(network_id=network_id)]
         groups = self._group_ids(ctx, region, security_groups)
         created: list[str] = []
         bound: list[str] = []
@@ -183,6 +199,111 @@ class NeutronServerNetworking:
             self.ports.remove(region, port_id)
         for port_id in brought:
             self._unbind(port_id)
+
+    # -- os-interface --------------------------------------------------------------------------
+
+    def interfaces(self, region: str, server_id: str) -> list[ServerInterface]:
+        with self.db.session() as session:
+            ports = session.scalars(
+                select(Port)
+                .where(
+                    Port.region == region,
+                    Port.device_id == server_id,
+                    Port.device_owner.startswith("compute:"),
+                )
+                .order_by(Port.created_at, Port.id)
+            ).all()
+            ips = fixed_ips_of(session, [p.id for p in ports])
+            return [
+                ServerInterface(
+                    port_id=port.id,
+                    network_id=port.network_id,
+                    mac_address=port.mac_address,
+                    status=port.status,
+                    fixed_ips=tuple(
+                        InterfaceIp(ip.ip_address, ip.subnet_id) for ip in ips[port.id]
+                    ),
+                    native_ref=NativeRef(port.native_ref) if port.native_ref else None,
+                )
+                for port in ports
+            ]
+
+    def _interface(self, region: str, server_id: str, port_id: str) -> ServerInterface:
+        for found in self.interfaces(region, server_id):
+            if found.port_id == port_id:
+                return found
+        raise NotFound(f"Port {port_id} is not attached", kind="PortNotFound")
+
+    def attach_interface(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        requested: RequestedNetwork | None,
+    ) -> ServerInterface:
+        if requested is not None and requested.port_id is not None:
+            with self.db.session() as session:
+                port = load_port(session, ctx, region, requested.port_id)
+                if port.device_id:
+                    raise Conflict(f"Port {port.id} is still in use.", kind="PortInUse")
+            self._bind(ctx, region, requested.port_id, server_id)
+            return self._interface(region, server_id, requested.port_id)
+        network_id = requested.network_id if requested is not None else None
+        if network_id is None:
+            available = self._available_networks(ctx, region)
+            if not available:
+                raise BadRequest(
+                    "No specific network was requested and none are available for project "
+                    f"'{ctx.project_id}'."
+                )
+            if len(available) > 1:
+                raise BadRequest(AMBIGUOUS)
+            network_id = available[0]
+        with self.db.session() as session:
+            load_network(session, ctx, region, network_id)
+        fixed_ip = requested.fixed_ip if requested is not None else None
+        port_info = self.ports.create(
+            ctx,
+            region,
+            PortCreate(
+                network_id=network_id,
+                fixed_ips=(IpRequest(ip_address=fixed_ip),) if fixed_ip else None,
+                device_id=server_id,
+                device_owner=SERVER_OWNER,
+                created_for_server=True,
+            ),
+        )
+        return self._interface(region, server_id, port_info.id)
+
+    def detach_interface(self, region: str, server_id: str, port_id: str) -> None:
+        with self.db.session() as session:
+            port = session.get(Port, port_id)
+            if port is None or port.region != region or port.device_id != server_id:
+                raise NotFound(f"Port {port_id} is not attached", kind="PortNotFound")
+            created = port.created_for_server
+        if created:
+            self.ports.remove(region, port_id)
+        else:
+            self._unbind(port_id)
+
+    # -- security groups ---------------------------------------------------------------------
+
+    def add_security_group(
+        self, ctx: RequestContext, region: str, server_id: str, group: str
+    ) -> None:
+        self.server_groups.add(ctx, region, server_id, group)
+
+    def remove_security_group(
+        self, ctx: RequestContext, region: str, server_id: str, group: str
+    ) -> None:
+        self.server_groups.remove(ctx, region, server_id, group)
+
+    def security_group_names(
+        self, region: str, server_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[str]]:
+        return self.server_groups.names(region, server_ids)
+
+    # -- addresses ---------------------------------------------------------------------------
 
     def addresses(
         self, region: str, server_ids: Sequence[str]

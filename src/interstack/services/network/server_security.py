@@ -1,0 +1,116 @@
+"""Security groups of a server, as Nova keeps them with Neutron: on the server's ports.
+
+Adding a group puts it on every port of the server, removing takes it off every port that has
+it; the server's ``security_groups`` are read back from its ports. The backend gets the new
+groups of each port through the ordinary port update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+
+from interstack.errors import BadRequest, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.network.ports import PortService, fixed_ips_of
+from interstack.services.network.security_groups import SecurityGroupService, validate_groups
+from interstack.store import Database
+from interstack.store.models import Port, SecurityGroup
+
+
+class ServerSecurityGroups:
+    def __init__(self, db: Database, ports: PortService, groups: SecurityGroupService) -> None:
+        self.db = db
+        self.ports = ports
+        self.groups = groups
+
+    def _server_ports(self, region: str, server_id: str) -> list[Port]:
+        with self.db.session() as session:
+            ports = session.scalars(
+                select(Port)
+                .where(
+                    Port.region == region,
+                    Port.device_id == server_id,
+                    Port.device_owner.startswith("compute:"),
+                )
+                .order_by(Port.created_at, Port.id)
+            ).all()
+            for port in ports:
+                session.expunge(port)
+            return list(ports)
+
+    def _group_id(self, ctx: RequestContext, region: str, name: str) -> str:
+        """The caller's group by name or id: Nova's 404 if unknown, 409 if the name is taken
+        by several groups."""
+        project_id = ctx.project_id or ""
+        if self.groups.available(region):
+            self.groups.ensure_default(region, project_id)
+        with self.db.session() as session:
+            try:
+                return validate_groups(session, region, project_id, [name])[0]
+            except NotFound as exc:
+                raise NotFound(
+                    f"Security group {name} is not found for project {project_id}"
+                ) from exc
+            except BadRequest as exc:
+                raise NotFound(exc.message) from exc
+
+    def _ports_or_404(self, region: str, server_id: str) -> list[Port]:
+        ports = self._server_ports(region, server_id)
+        if not ports:
+            raise NotFound(f"instance_id {server_id} could not be found as device id on any ports")
+        return ports
+
+    def add(self, ctx: RequestContext, region: str, server_id: str, name: str) -> None:
+        """Put the group on each of the server's ports (400 for a port without port security
+        or addresses, checked before any port changes)."""
+        group_id = self._group_id(ctx, region, name)
+        ports = self._ports_or_404(region, server_id)
+        with self.db.session() as session:
+            addressed = fixed_ips_of(session, [p.id for p in ports])
+        for port in ports:
+            if not port.port_security_enabled or not addressed[port.id]:
+                raise BadRequest(
+                    "Network requires port_security_enabled and subnet associated in order to "
+                    f"apply security groups (port {port.id} of the server does not)."
+                )
+        for port in ports:
+            current = list(port.security_group_ids or ())
+            if group_id not in current:
+                self.ports.update(ctx, region, port.id, {"security_groups": [*current, group_id]})
+
+    def remove(self, ctx: RequestContext, region: str, server_id: str, name: str) -> None:
+        """Take the group off each port that has it; 404 if none has it."""
+        group_id = self._group_id(ctx, region, name)
+        found = False
+        for port in self._ports_or_404(region, server_id):
+            current = list(port.security_group_ids or ())
+            if group_id in current:
+                found = True
+                kept = [g for g in current if g != group_id]
+                self.ports.update(ctx, region, port.id, {"security_groups": kept})
+        if not found:
+            raise NotFound(f"Security group {name} not associated with the instance {server_id}")
+
+    def names(self, region: str, server_ids: Sequence[str]) -> Mapping[str, Sequence[str]]:
+        """Each server's groups by name (id when unnamed), port by port, as Nova lists them."""
+        found: dict[str, list[str]] = {s: [] for s in server_ids}
+        with self.db.session() as session:
+            ports = session.scalars(
+                select(Port)
+                .where(Port.region == region, Port.device_id.in_(server_ids))
+                .order_by(Port.created_at, Port.id)
+            ).all()
+            wanted = {g for p in ports for g in p.security_group_ids or ()}
+            names = {
+                group_id: name or group_id
+                for group_id, name in session.execute(
+                    select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(wanted))
+                )
+            }
+            for port in ports:
+                for group_id in port.security_group_ids or ():
+                    if group_id in names:
+                        found[port.device_id].append(names[group_id])
+        return found
