@@ -4,6 +4,7 @@
 #   make demo    serve a gateway, print the catalog, boot a server and ssh in, delete it all
 #   make certify 2020.06 Compute against the embedded cloud (CERTIFY_ARGS=... for more)
 #   make bench   token issue/validate throughput against the version document as the floor
+#   make bench-compute   1,000 servers and 5,000 ports on sim, against moto's EC2 (BENCH_ARGS=...)
 #
 # Debian packages the tests and the gateway need. Later backends add theirs here
 # (runc nftables dnsmasq debootstrap ...); `make deps` installs whichever are missing.
@@ -84,6 +85,13 @@ certify: deps venv
 bench: bench-deps venv
 	$(BIN)/python benchmarks/tokens.py
 	$(BIN)/python benchmarks/objects.py
+
+# servers and ports on a sim region against moto's EC2 (RunInstances, DescribeInstances,
+# CreateNetworkInterface, DescribeNetworkInterfaces; moto[server] comes with the test extra)
+# in the same run; figures, no thresholds
+.PHONY: bench-compute
+bench-compute: venv
+	$(BIN)/python benchmarks/compute.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache \
