@@ -28,6 +28,7 @@ AWS_CAPABILITIES = Capabilities(
     suspend=True,  # likewise, SUSPENDED
     console_output=True,
     resize=True,
+    server_snapshots=True,  # createImage -> an AMI
     networks=True,
     floating_ips=True,
     security_groups=True,
@@ -41,9 +42,9 @@ class AwsBackend(Backend):
         super().__init__(context)
         self.settings = AwsSettings.parse(context.region, context.settings)
         self._ec2: Any = ec2_client(context.region, self.settings)
-        self._compute = AwsCompute(self._ec2, context.region, self.settings)
+        self._image = AwsImages(self._ec2, context.region, self.settings)
+        self._compute = AwsCompute(self._ec2, context.region, self.settings, self._image)
         self._network = AwsNetwork(self._ec2, context.region, self.settings)
-        self._image = AwsImages(self._ec2, context.region)
         self._block_storage = UnsupportedBlockStorage()
         self._object_store = UnsupportedObjectStore()
 

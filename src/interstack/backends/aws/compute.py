@@ -9,6 +9,7 @@
 - Power: stop/start/reboot map one to one. EC2 has no pause or suspend; both stop the instance
   and an ``interstack:power`` tag remembers which, so the server reports ``PAUSED`` or
   ``SUSPENDED`` and only unpause/resume brings it back.
+- createImage: an AMI of the instance (``create_image`` without a reboot), see ``images.py``.
 - Resize: stop, change the type, start again if it ran; an ``interstack:resize`` tag carries the
   plan and each ``get_server`` advances it, so a restarted gateway finishes the job.
 """
@@ -31,11 +32,13 @@ from interstack.backends.aws.client import (
     tags,
     translate,
 )
+from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.instance_types import InstanceTypes
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import (
     ComputeDriver,
     FlavorSpec,
+    ImageInfo,
     NativeRef,
     PowerAction,
     ServerInfo,
@@ -100,10 +103,11 @@ def _info(instance: dict[str, Any]) -> ServerInfo:
 
 
 class AwsCompute(ComputeDriver):
-    def __init__(self, ec2: Any, region: str, settings: AwsSettings) -> None:
+    def __init__(self, ec2: Any, region: str, settings: AwsSettings, images: AwsImages) -> None:
         self.ec2 = ec2
         self.region = region
         self.settings = settings
+        self.images = images
         self.instance_types = InstanceTypes(ec2, region, settings.instance_types)
 
     # -- lookups ------------------------------------------------------------------------------
@@ -311,6 +315,10 @@ class AwsCompute(ComputeDriver):
                 self.ec2.start_instances(InstanceIds=[ref])
             self.ec2.delete_tags(Resources=[ref], Tags=[{"Key": TAG_RESIZE}])
         return self._instance(ref)
+
+    def snapshot_server(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
+        self._instance(ref)
+        return self.images.capture(ref, image_gateway_id)
 
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:
         self._instance(ref)

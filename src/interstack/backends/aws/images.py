@@ -1,6 +1,15 @@
-"""Images as AMIs. Uploading image data is not possible here: EC2 builds AMIs from snapshots or
-imports disk images from S3 (``import_image``), which interstack does not drive yet. An upload
-is answered with ``NotSupported`` (Glance's 501) instead of pretending."""
+"""Images as AMIs.
+
+Glance shows the AMIs the settings select (:meth:`AwsImages.provided_images`): the account's
+own AMIs (``own_images``) and those the ``images`` filters match, never the whole public
+catalogue (thousands of AMIs). Each becomes a public Glance image whose data is the AMI id, so
+servers boot from it. AMIs interstack made itself (``createImage``) are Glance images already
+and are left out.
+
+Uploading image data is not possible here: EC2 builds AMIs from snapshots or imports disk images
+from S3 (``import_image``), which interstack does not drive yet. An upload is answered with
+``NotSupported`` (Glance's 501) instead of pretending.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +18,126 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
 
-from interstack.backends.aws.client import TAG_REGION, is_not_found, tag_value, translate
-from interstack.backends.contract import ImageDriver, NativeRef
-from interstack.errors import NotSupported
+from interstack.backends.aws.client import (
+    TAG_GATEWAY_ID,
+    TAG_REGION,
+    aws_call,
+    is_not_found,
+    tag_filters,
+    tag_spec,
+    tag_value,
+    tags,
+    translate,
+)
+from interstack.backends.aws.settings import AwsSettings, ImageFilter
+from interstack.backends.contract import ImageDriver, ImageInfo, NativeRef, ProvidedImage
+from interstack.errors import BackendError, NotSupported
+
+#: EC2's architecture names -> Glance's ``architecture`` property values
+_ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64", "i386": "i686"}
+_AVAILABLE = {"Name": "state", "Values": ["available"]}
+
+
+def provided_image(ami: dict[str, Any]) -> ProvidedImage:
+    """The Glance view of an AMI: its name, the AMI id as data, and what EC2 says of it."""
+    properties = {"aws_image_id": str(ami["ImageId"])}
+    architecture = _ARCHITECTURES.get(str(ami.get("Architecture", "")))
+    if architecture:
+        properties["architecture"] = architecture
+    if ami.get("PlatformDetails"):
+        properties["os_type"] = "windows" if "Windows" in ami["PlatformDetails"] else "linux"
+    return ProvidedImage(
+        name=str(ami.get("Name") or ami["ImageId"]),
+        ref=NativeRef(ami["ImageId"]),
+        disk_format="ami",
+        container_format="ami",
+        properties=properties,
+    )
+
+
+def _ebs_snapshots(ami: dict[str, Any]) -> list[str]:
+    return [
+        str(m["Ebs"]["SnapshotId"])
+        for m in ami.get("BlockDeviceMappings", [])
+        if m.get("Ebs", {}).get("SnapshotId")
+    ]
+
+
+def _size_bytes(ami: dict[str, Any]) -> int:
+    """The AMI's EBS volumes, in bytes (EC2 does not tell the data's own size)."""
+    mappings = ami.get("BlockDeviceMappings", [])
+    gib = sum(int(m.get("Ebs", {}).get("VolumeSize", 0)) for m in mappings)
+    return gib * 2**30
 
 
 class AwsImages(ImageDriver):
-    def __init__(self, ec2: Any, region: str) -> None:
+    def __init__(self, ec2: Any, region: str, settings: AwsSettings) -> None:
         self.ec2 = ec2
         self.region = region
+        self.settings = settings
+
+    def _describe(self, doing: str, **request: Any) -> list[dict[str, Any]]:
+        with aws_call(doing):
+            found: list[dict[str, Any]] = self.ec2.describe_images(**request).get("Images", [])
+        return found
+
+    def _matching(self, selection: ImageFilter) -> list[dict[str, Any]]:
+        filters = [{"Name": k, "Values": list(v)} for k, v in selection.filters.items()]
+        request: dict[str, Any] = {"Filters": [*filters, _AVAILABLE]}
+        if selection.owners:
+            request["Owners"] = list(selection.owners)
+        doing = f"describe_images with filters {sorted(selection.filters)}"
+        return self._describe(doing, **request)
+
+    def selected_amis(self) -> list[dict[str, Any]]:
+        """The AMIs the settings select, each once, by name (always filtered)."""
+        found: dict[str, dict[str, Any]] = {}
+        if self.settings.own_images:
+            for ami in self._describe("describe_images", Owners=["self"], Filters=[_AVAILABLE]):
+                if tag_value(ami, TAG_REGION) != self.region:  # our snapshots are in Glance
+                    found[ami["ImageId"]] = ami
+        for selection in self.settings.images:
+            found.update((ami["ImageId"], ami) for ami in self._matching(selection))
+        return sorted(found.values(), key=lambda a: (str(a.get("Name") or ""), a["ImageId"]))
+
+    def provided_images(self) -> tuple[ProvidedImage, ...]:
+        return tuple(provided_image(ami) for ami in self.selected_amis())
+
+    def capture(self, instance: NativeRef, gateway_id: str) -> ImageInfo:
+        """An AMI of the instance (``create_image`` without a reboot), tagged with the Glance
+        image's id; waits until it is ``available``. Idempotent on the gateway id; a failed
+        capture deregisters what it made."""
+        mine = tag_filters(self.region, **{TAG_GATEWAY_ID: gateway_id})
+        known = self._describe("describe_images", Owners=["self"], Filters=mine)
+        if known:
+            ami_id = NativeRef(known[0]["ImageId"])
+        else:
+            labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
+            with aws_call(f"create_image of {instance}"):
+                ami_id = NativeRef(
+                    self.ec2.create_image(
+                        InstanceId=instance,
+                        Name=f"interstack-{gateway_id}",
+                        NoReboot=True,
+                        TagSpecifications=tag_spec("image", labels),
+                    )["ImageId"]
+                )
+        try:
+            with aws_call(f"waiting for AMI {ami_id}"):
+                waiter = self.ec2.get_waiter("image_available")
+                waiter.wait(ImageIds=[ami_id], WaiterConfig={"Delay": 5, "MaxAttempts": 360})
+            (ami,) = self._describe(f"describe_images {ami_id}", ImageIds=[ami_id])
+            if _ebs_snapshots(ami):  # tagged afterwards: not every EC2 tags them at creation
+                labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
+                with aws_call(f"tagging the snapshots of AMI {ami_id}"):
+                    self.ec2.create_tags(Resources=_ebs_snapshots(ami), Tags=labels)
+        except BaseException:
+            self.delete_image(ami_id)
+            raise
+        if ami.get("State") != "available":
+            self.delete_image(ami_id)
+            raise BackendError(f"AMI {ami_id} of server {instance} is {ami.get('State')}")
+        return ImageInfo(ref=ami_id, gateway_id=gateway_id, size=_size_bytes(ami), sha256="")
 
     def store_image(self, gateway_id: str, data: Iterable[bytes]) -> NoReturn:
         raise NotSupported(
@@ -31,7 +151,8 @@ class AwsImages(ImageDriver):
         )
 
     def delete_image(self, ref: NativeRef) -> None:
-        """Deregister the AMI only if interstack created it; others are never touched."""
+        """Deregister the AMI and delete its EBS snapshots, only if interstack created it;
+        others are never touched."""
         try:
             images = self.ec2.describe_images(ImageIds=[ref]).get("Images", [])
         except ClientError as exc:
@@ -45,3 +166,9 @@ class AwsImages(ImageDriver):
         except ClientError as exc:
             if not is_not_found(exc):
                 raise translate(exc, f"deregister_image {ref}") from exc
+        for snapshot in _ebs_snapshots(images[0]):
+            try:
+                self.ec2.delete_snapshot(SnapshotId=snapshot)
+            except ClientError as exc:
+                if not is_not_found(exc):
+                    raise translate(exc, f"delete_snapshot {snapshot} of AMI {ref}") from exc

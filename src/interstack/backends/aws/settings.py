@@ -73,6 +73,7 @@ class AwsSettings(BaseModel):
       credentials: env                        # or {profile: NAME} or {access_key_id, ...}
       instance_types: [t3.micro, t3.small]    # the sizes flavors map onto
       default_image: ami-0123456789abcdef0    # boots servers whose image has no AMI
+      own_images: true                        # the account's own AMIs are Glance images
       images: [{owners: [amazon], filters: {name: [debian-12-amd64-*]}}]
       vpc_cidr: 100.64.0.0/28                 # each project VPC's primary (placeholder) block
     """
@@ -84,6 +85,8 @@ class AwsSettings(BaseModel):
     credentials: Literal["env"] | ProfileCredentials | ExplicitCredentials = "env"
     instance_types: tuple[str, ...] = DEFAULT_INSTANCE_TYPES
     default_image: str | None = None
+    #: Glance shows the account's own AMIs (besides those ``images`` selects)
+    own_images: bool = True
     images: tuple[ImageFilter, ...] = ()
     availability_zone: str | None = None
     vpc_cidr: str = "100.64.0.0/28"

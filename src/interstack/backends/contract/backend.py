@@ -43,6 +43,7 @@ class Capabilities:
     volume_extend: bool = False
     #: a volume's data can be copied into image data (``copy_volume_to_image``)
     volume_to_image: bool = False
+    #: image data can be uploaded to and downloaded from Glance (provided images need not)
     images: bool = False
     object_store: bool = False
     #: servers are reachable over SSH from the gateway host (real guests, not simulated ones)

@@ -144,6 +144,7 @@ class ImageInfo:
     ref: NativeRef
     gateway_id: str
     size: int
+    #: empty where the backend cannot read the data it holds (an AMI)
     sha256: str
 
 
@@ -163,7 +164,11 @@ class ImageDriver(abc.ABC):
     """Image data, kept where the backend boots servers from it."""
 
     def provided_images(self) -> tuple[ProvidedImage, ...]:
-        """The images the cloud brings (none by default: images are uploaded to Glance)."""
+        """The images the cloud brings (none by default: images are uploaded to Glance).
+
+        Asked once at start-up, whatever the ``images`` capability (upload and download) says;
+        each ``ref`` is bootable as ``ServerSpec.image``.
+        """
         return ()
 
     @abc.abstractmethod

@@ -160,8 +160,8 @@ class ImageDataService:
         stored: StoredImage,
         *,
         checksum: str | None,
-        hash_algo: str,
-        hash_value: str,
+        hash_algo: str | None,
+        hash_value: str | None,
     ) -> ImageInfo:
         """saving -> active with the stored data; if the image went meanwhile, drop the data."""
         with self.db.session() as session:

@@ -91,15 +91,16 @@ class ComputeImages:
         """Activate the image with data the backend already stored (``ImageDriver`` output).
 
         The backend reports a sha256 only, so that is the image's ``os_hash_algo``; its md5
-        ``checksum`` stays empty. If the image was deleted meanwhile, the data is removed.
+        ``checksum`` stays empty, and so do both hashes when the backend cannot read the data
+        (an AMI). If the image was deleted meanwhile, the data is removed.
         """
         return self.data.activate(
             region,
             image_id,
             stored,
             checksum=None,
-            hash_algo="sha256",
-            hash_value=stored.sha256,
+            hash_algo="sha256" if stored.sha256 else None,
+            hash_value=stored.sha256 or None,
         )
 
     def stream_snapshot(self, region: str, image_id: str, data: Iterable[bytes]) -> ImageInfo:

@@ -3,7 +3,9 @@
 At start-up each region's provided images get a public, ``active`` Glance image owned by the
 admin project whose data is the backend's own (``native_ref``); the backend builds or fetches
 the bytes on first use, so size and checksums stay empty as Glance shows them for an image it
-has not measured. An image already registered for the same data is left as it is.
+has not measured. An image already registered for the same data is left as it is. This does
+not depend on the ``images`` capability, which is about uploading and downloading image data
+(a cloud may bring images it cannot hand out, such as AWS's AMIs).
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ class ProvidedImages:
     def ensure(self) -> None:
         """Register every region's provided images that are not in Glance yet."""
         for region in self.regions.names:
-            if "images" not in self.regions.capabilities(region).names():
-                continue
             for provided in self.regions.backend(region).image.provided_images():
                 with self.db.session() as session:
                     known = session.scalars(

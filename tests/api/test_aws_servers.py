@@ -1,0 +1,342 @@
+"""Servers in an ``aws`` region on moto, through the gateway: Glance lists the AMIs the settings
+select (the account's own and the configured filters' matches), openstacksdk and the
+``openstack`` CLI boot a server from one on a network with a key pair, a security group, user
+data and metadata, attach a floating IP, power it, read its console, capture it as an AMI and
+delete it. After each step boto3 against the same emulator shows what docs/aws-backend.md
+promises, and nothing is left after deletion.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import operator
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.compute import cli_json
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.moto import aws_settings, ec2
+from tests.support.network import external_network, neutron
+from tests.support.waiting import eventually
+
+AWS = "aws-us-east-1"
+#: a few of moto's Amazon AMIs (the filter a region's settings would carry)
+AMI_FILTER = {"owners": ["amazon"], "filters": {"name": ["al2023-ami-2023*-x86_64"]}}
+OWN_AMI = "own-golden-image"
+USER_DATA = b"#cloud-config\nruncmd: [echo hello]\n"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    settings = aws_settings(images=[AMI_FILTER])  # resets the emulator
+    ec2().register_image(
+        Name=OWN_AMI,
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+    )
+    config = {"regions": [{"name": AWS, "backend": "aws", "settings": settings}]}
+    served = ServedGateway(tmp_path_factory.mktemp("aws-servers") / "data", config=config).start()
+    with neutron(served, served.token("interstack-admin"), AWS) as admin:
+        external_network(admin)
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def sdk(gateway: ServedGateway) -> Iterator[Any]:
+    import openstack.config
+    import openstack.connection
+
+    config = openstack.config.OpenStackConfig(config_files=[str(gateway.clouds_yaml)])
+    conn = openstack.connection.Connection(
+        config=config.get_one(cloud="interstack", region_name=AWS)
+    )
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def network(sdk: Any) -> Iterator[tuple[Any, Any, Any]]:
+    """A network and subnet behind a router to the public network, and a security group."""
+    public = next(n for n in sdk.network.networks() if n.is_router_external)
+    net = sdk.network.create_network(name=unique("net"))
+    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.50.0.0/24", ip_version=4)
+    router = sdk.network.create_router(
+        name=unique("router"), external_gateway_info={"network_id": public.id}
+    )
+    sdk.network.add_interface_to_router(router, subnet=subnet.id)
+    group = sdk.network.create_security_group(name=unique("ssh"))
+    sdk.network.create_security_group_rule(
+        security_group_id=group.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+    )
+    yield net, subnet, group
+    sdk.network.delete_security_group(group)
+    sdk.network.remove_interface_from_router(router, subnet=subnet.id)
+    sdk.network.delete_router(router)
+    sdk.network.delete_subnet(subnet)
+    sdk.network.delete_network(net)
+
+
+def amis(**request: Any) -> dict[str, dict[str, Any]]:
+    return {i["ImageId"]: i for i in ec2().describe_images(**request)["Images"]}
+
+
+def glance_ami(sdk: Any, name: str) -> Any:
+    return next(i for i in sdk.image.images() if i.name == name)
+
+
+def instance_of(server_id: str) -> dict[str, Any]:
+    """The live EC2 instance whose ``openstack_id`` tag is the server's id."""
+    reply = ec2().describe_instances(
+        Filters=[
+            {"Name": "tag:openstack_id", "Values": [server_id]},
+            {
+                "Name": "instance-state-name",
+                "Values": ["pending", "running", "stopping", "stopped"],
+            },
+        ]
+    )
+    (instance,) = [i for r in reply["Reservations"] for i in r["Instances"]]
+    return dict(instance)
+
+
+def tag_map(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def nothing_left(server_id: str, ports: list[str]) -> None:
+    """No live instance, key pair, ENI of the server's ports in the emulator."""
+    reply = ec2().describe_instances(
+        Filters=[
+            {"Name": "tag:openstack_id", "Values": [server_id]},
+            {
+                "Name": "instance-state-name",
+                "Values": ["pending", "running", "stopping", "stopped"],
+            },
+        ]
+    )
+    assert reply["Reservations"] == []
+    keys = ec2().describe_key_pairs()["KeyPairs"]
+    assert f"interstack-{server_id}" not in {k["KeyName"] for k in keys}
+    enis = ec2().describe_network_interfaces(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": ports or ["none"]}]
+    )["NetworkInterfaces"]
+    assert enis == []
+
+
+def test_glance_lists_the_selected_amis_only(sdk: Any, gateway: ServedGateway) -> None:
+    selected = amis(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}]
+    )
+    (own_id,) = amis(Owners=["self"])
+    assert selected
+    images = list(sdk.image.images())
+    by_ami = {i.properties.get("aws_image_id"): i for i in images}
+    assert set(by_ami) == {*selected, own_id}  # never the whole public catalogue
+    for ami_id, ami in selected.items():
+        shown = by_ami[ami_id]
+        assert (shown.name, shown.status, shown.visibility) == (ami["Name"], "active", "public")
+        assert (shown.disk_format, shown.container_format) == ("ami", "ami")
+        assert shown.architecture == "x86_64"
+    assert by_ami[own_id].name == OWN_AMI
+
+
+def test_glance_upload_stays_501(gateway: ServedGateway, sdk: Any) -> None:
+    image = sdk.image.create_image(
+        name=unique("upload"), disk_format="raw", container_format="bare"
+    )
+    url = f"{gateway.url}/{AWS}/image/v2/images/{image.id}/file"
+    headers = {"X-Auth-Token": sdk.auth_token, "Content-Type": "application/octet-stream"}
+    response = httpx.put(url, content=b"data", headers=headers, timeout=30)
+    assert response.status_code == 501, response.text
+    assert "does not support images" in response.json()["message"]
+    sdk.image.delete_image(image)
+
+
+def test_the_sdk_runs_a_server_lifecycle_mapped_onto_ec2(
+    sdk: Any, network: tuple[Any, Any, Any]
+) -> None:
+    net, subnet, group = network
+    image = glance_ami(sdk, OWN_AMI)
+    keypair = sdk.compute.create_keypair(name=unique("key"))
+    flavor = sdk.compute.find_flavor("1")
+    created = sdk.compute.create_server(
+        name=unique("aws"),
+        flavor_id=flavor.id,
+        image_id=image.id,
+        networks=[{"uuid": net.id}],
+        key_name=keypair.name,
+        security_groups=[{"name": group.name}],
+        user_data=base64.b64encode(USER_DATA).decode(),
+        metadata={"owner": "sdk", "tier": "web"},
+    )
+    server = sdk.compute.wait_for_server(created, status="ACTIVE", wait=120, interval=0.2)
+
+    instance = instance_of(server.id)
+    labels = tag_map(instance)
+    assert labels["openstack_id"] == server.id
+    assert (labels["meta:owner"], labels["meta:tier"]) == ("sdk", "web")
+    assert labels["interstack:region"] == AWS
+    assert instance["ImageId"] == image.properties["aws_image_id"]
+    assert instance["KeyName"] == f"interstack-{server.id}"
+    (size,) = ec2().describe_instance_types(InstanceTypes=[instance["InstanceType"]])[
+        "InstanceTypes"
+    ]
+    assert size["VCpuInfo"]["DefaultVCpus"] >= flavor.vcpus
+    assert size["MemoryInfo"]["SizeInMiB"] >= flavor.ram
+    user_data = ec2().describe_instance_attribute(
+        InstanceId=instance["InstanceId"], Attribute="userData"
+    )
+    assert base64.b64decode(user_data["UserData"]["Value"]) == USER_DATA
+
+    (port,) = sdk.network.ports(device_id=server.id)
+    (aws_group,) = ec2().describe_security_groups(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [group.id]}]
+    )["SecurityGroups"]
+    (eni,) = instance["NetworkInterfaces"]
+    assert tag_map(eni).get("interstack:gateway-id", port.id) == port.id
+    aws_subnet = ec2().describe_subnets(SubnetIds=[eni["SubnetId"]])["Subnets"][0]
+    assert tag_map(aws_subnet)["interstack:gateway-id"] == subnet.id
+    assert [g["GroupId"] for g in eni["Groups"]] == [aws_group["GroupId"]]
+    assert eni["PrivateIpAddress"] == port.fixed_ips[0]["ip_address"]
+    addresses = sdk.compute.get_server(server).addresses
+    assert {a["addr"] for a in addresses[net.name]} == {ip["ip_address"] for ip in port.fixed_ips}
+    assert {a["OS-EXT-IPS-MAC:mac_addr"] for a in addresses[net.name]} == {port.mac_address}
+
+    public = next(n for n in sdk.network.networks() if n.is_router_external)
+    fip = sdk.network.create_ip(floating_network_id=public.id, port_id=port.id)
+    (eip,) = ec2().describe_addresses(PublicIps=[fip.floating_ip_address])["Addresses"]
+    assert (eip["NetworkInterfaceId"], eip["PrivateIpAddress"]) == (
+        eni["NetworkInterfaceId"],
+        port.fixed_ips[0]["ip_address"],
+    )
+    shown = sdk.compute.get_server(server).addresses[net.name]
+    assert {(a["addr"], a["OS-EXT-IPS:type"]) for a in shown} >= {
+        (fip.floating_ip_address, "floating")
+    }
+
+    sdk.compute.stop_server(server)
+    sdk.compute.wait_for_server(
+        sdk.compute.get_server(server), status="SHUTOFF", wait=60, interval=0.2
+    )
+    assert instance_of(server.id)["State"]["Name"] == "stopped"
+    sdk.compute.start_server(server)
+    sdk.compute.wait_for_server(
+        sdk.compute.get_server(server), status="ACTIVE", wait=60, interval=0.2
+    )
+    assert instance_of(server.id)["State"]["Name"] == "running"
+    sdk.compute.reboot_server(server, "SOFT")
+    sdk.compute.wait_for_server(
+        sdk.compute.get_server(server), status="ACTIVE", wait=60, interval=0.2
+    )
+    assert instance_of(server.id)["State"]["Name"] == "running"
+    console = sdk.compute.get_server_console_output(server)["output"]
+    expected = ec2().get_console_output(InstanceId=instance["InstanceId"]).get("Output", "")
+    assert console.splitlines() == expected.replace("\r\n", "\n").splitlines() != []
+
+    snapshot = sdk.compute.create_server_image(server, unique("snap"), wait=True, timeout=120)
+    shown_snapshot = sdk.image.get_image(snapshot.id)
+    assert (shown_snapshot.status, shown_snapshot.visibility) == ("active", "private")
+    (ami,) = amis(
+        Owners=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [snapshot.id]}]
+    ).values()
+    assert ami["State"] == "available"
+    snapshots = [m["Ebs"]["SnapshotId"] for m in ami["BlockDeviceMappings"] if "Ebs" in m]
+    sdk.image.delete_image(snapshot)
+    assert ami["ImageId"] not in amis(Owners=["self"])  # deregistered with its snapshots
+    remaining = {s["SnapshotId"] for s in ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert remaining.isdisjoint(snapshots)
+
+    sdk.network.delete_ip(fip)
+    assert (
+        ec2().describe_addresses(
+            Filters=[{"Name": "tag:interstack:gateway-id", "Values": [fip.id]}]
+        )["Addresses"]
+        == []
+    )
+    sdk.compute.delete_server(server)
+    sdk.compute.wait_for_delete(server, wait=60, interval=0.2)
+    sdk.compute.delete_keypair(keypair)
+    nothing_left(server.id, [port.id])
+
+
+def test_the_cli_runs_a_server_lifecycle_mapped_onto_ec2(
+    gateway: ServedGateway, network: tuple[Any, Any, Any], tmp_path: Path
+) -> None:
+    net, _subnet, group = network
+    ami_name = sorted(
+        a["Name"]
+        for a in amis(
+            Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}]
+        ).values()
+    )[0]
+
+    def cli(*args: str) -> Any:
+        return cli_json(gateway, "interstack", "--os-region-name", AWS, *args)
+
+    def run(*args: str) -> None:
+        gateway.cli("interstack", "--os-region-name", AWS, *args)
+
+    public_key = tmp_path / "key.pub"
+    public_key.write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV cli\n"
+    )
+    key = unique("cli-key")
+    run("keypair", "create", "--public-key", str(public_key), key)
+    user_data = tmp_path / "user-data"
+    user_data.write_bytes(USER_DATA)
+    server = cli(
+        "server",
+        "create",
+        unique("cli"),
+        "--image",
+        ami_name,
+        "--flavor",
+        "1",
+        "--network",
+        net.id,
+        "--key-name",
+        key,
+        "--security-group",
+        group.id,
+        "--user-data",
+        str(user_data),
+        "--property",
+        "owner=cli",
+        "--wait",
+    )
+    instance = instance_of(server["id"])
+    assert tag_map(instance)["meta:owner"] == "cli"
+    assert ec2().describe_key_pairs(KeyNames=[f"interstack-{server['id']}"])["KeyPairs"]
+    for action, status, state in (
+        ("stop", "SHUTOFF", "stopped"),
+        ("start", "ACTIVE", "running"),
+        ("reboot", "ACTIVE", "running"),
+    ):
+        run("server", action, server["id"])
+        settled = eventually(
+            lambda: str(cli("server", "show", server["id"])["status"]),
+            functools.partial(operator.eq, status),
+            f"server {action}",
+        )
+        assert settled == status
+        assert instance_of(server["id"])["State"]["Name"] == state
+    console = gateway.cli(
+        "interstack", "--os-region-name", AWS, "console", "log", "show", server["id"]
+    ).stdout
+    assert console.strip()
+    ports = [p["ID"] for p in cli("port", "list", "--device-id", server["id"])]
+    run("server", "delete", "--wait", server["id"])
+    run("keypair", "delete", key)
+    nothing_left(server["id"], ports)
