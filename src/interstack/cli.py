@@ -19,7 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from interstack import __version__
 from interstack.certify.cli import certify_app
-from interstack.config import Settings, load_settings
+from interstack.config import RegionConfig, Settings, load_settings
 from interstack.errors import InterstackError
 
 app = typer.Typer(
@@ -211,14 +211,38 @@ def cleanup(
     wait: Annotated[
         float, typer.Option(help="seconds to wait for a gateway that is shutting down")
     ] = 5.0,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="one region; a cloud region (aws) has everything the gateway created there "
+            "removed, whatever the gateway's state says",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="with --region: only list what would be removed")
+    ] = False,
 ) -> None:
     """Take the local backend off this host: stop its instances, remove its bridges, namespaces
-    and firewall tables. Disks and state stay; the next `interstack serve` restores them."""
+    and firewall tables. Disks and state stay; the next `interstack serve` restores them.
+    With --region, only that region; a region in another cloud loses every resource the
+    gateway tagged as its own there (stop the gateway first)."""
     from interstack.app import effective_regions
     from interstack.backends.local.cleanup import cleanup_host
 
     settings = _settings(config, data_dir=data_dir)
-    local = [r.name for r in effective_regions(settings) if r.backend == "local"]
+    regions = effective_regions(settings)
+    if region is not None:
+        chosen = [r for r in regions if r.name == region]
+        if not chosen:
+            raise _fail(f"no region {region} in the configuration")
+        if chosen[0].backend != "local":
+            _clean_cloud_region(settings, chosen[0], dry_run=dry_run)
+            return
+        regions = chosen
+    if dry_run:
+        raise _fail("--dry-run lists what a cloud region's cleanup would remove; use --region")
+    local = [r.name for r in regions if r.backend == "local"]
     try:
         stopped = cleanup_host(
             [settings.data_dir / "backends" / name for name in local], lock_wait=wait
@@ -226,6 +250,33 @@ def cleanup(
     except InterstackError as exc:
         raise _fail(exc.message) from None
     typer.echo(f"stopped {len(stopped)} instance(s); removed the local networks from this host")
+
+
+def _clean_cloud_region(settings: Settings, region: RegionConfig, *, dry_run: bool) -> None:
+    """List, and unless ``dry_run`` remove, what the gateway created in the region's cloud."""
+    from interstack.backends.registry import load_backend
+    from interstack.store import Database
+
+    db = Database(settings.database_url)
+    try:
+        backend = load_backend(
+            region.backend, region.name, region.settings, data_dir=settings.data_dir, db=db
+        )
+        backend.start()
+        try:
+            found = backend.clean_up(dry_run=dry_run)
+        finally:
+            backend.close()
+    except InterstackError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.engine.dispose()
+    for line in found:
+        typer.echo(f"{'would remove' if dry_run else 'removed'} {line}")
+    typer.echo(
+        f"region {region.name}: {len(found)} resource(s) "
+        + ("found (dry run; nothing removed)" if dry_run else "removed")
+    )
 
 
 @app.command()

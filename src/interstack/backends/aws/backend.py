@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from interstack.backends.aws.cleanup import RegionCleanup
 from interstack.backends.aws.client import aws_call, ec2_client
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
@@ -79,6 +80,10 @@ class AwsBackend(Backend):
         """Check that AWS answers with these credentials (one cheap call)."""
         with aws_call(f"describe_availability_zones for region {self.region}"):
             self._ec2.describe_availability_zones()
+
+    def clean_up(self, *, dry_run: bool = False) -> list[str]:
+        """Everything tagged with this region in AWS, removed unless ``dry_run``."""
+        return RegionCleanup(self._ec2, self.region).run(dry_run=dry_run)
 
     def close(self) -> None:
         self._ec2.close()

@@ -12,6 +12,7 @@ from interstack.backends.contract.compute import ComputeDriver
 from interstack.backends.contract.network import NetworkDriver
 from interstack.backends.contract.objects import ObjectStoreDriver
 from interstack.backends.contract.storage import BlockStorageDriver, ImageDriver
+from interstack.errors import NotSupported
 from interstack.store import Database
 
 
@@ -115,6 +116,14 @@ class Backend(abc.ABC):
         Raises ``BackendUnavailable`` if the cloud cannot be reached and ``ConfigError`` if it
         rejects the configuration; a backend that raised is not used and need not be closed.
         """
+
+    def clean_up(self, *, dry_run: bool = False) -> list[str]:
+        """Remove from the cloud everything the gateway created for this region, whatever the
+        gateway's store says (``interstack cleanup --region``), or with ``dry_run`` only list
+        it; one line per resource. Called between :meth:`start` and :meth:`close` while no
+        gateway serves the region. ``NotSupported`` by default (nothing to remove outside the
+        gateway's own data directory)."""
+        raise NotSupported(f"region {self.region}: its backend has no cloud resources to clean up")
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -1,0 +1,177 @@
+"""``interstack cleanup --region`` on an ``aws`` region (moto): resources made through the
+gateway survive the loss of the gateway's state; the dry run lists them and touches nothing,
+the cleanup removes every one of them, and what the account holds without interstack's tag
+stays. boto3 against the same emulator is the witness.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.support.gateway import BIN_DIR, ServedGateway
+from tests.support.identity import unique
+from tests.support.moto import TEST_CREDENTIALS, aws_settings, ec2
+from tests.support.network import external_network, neutron
+
+AWS = "aws-us-east-1"
+AMI_FILTER = {"owners": ["amazon"], "filters": {"name": ["al2023-ami-2023*-x86_64"]}}
+_LIVE = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+
+
+def tagged_in_region() -> dict[str, list[str]]:
+    """The ids of every resource kind in the emulator carrying the region's tag."""
+    client = ec2()
+    mine = [{"Name": "tag:interstack:region", "Values": [AWS]}]
+    instances = client.describe_instances(Filters=[*mine, _LIVE])["Reservations"]
+    found = {
+        "instances": [i["InstanceId"] for r in instances for i in r["Instances"]],
+        "key pairs": [k["KeyName"] for k in client.describe_key_pairs(Filters=mine)["KeyPairs"]],
+        "addresses": [a["PublicIp"] for a in client.describe_addresses(Filters=mine)["Addresses"]],
+        "images": [
+            i["ImageId"] for i in client.describe_images(Owners=["self"], Filters=mine)["Images"]
+        ],
+        "snapshots": [
+            s["SnapshotId"]
+            for s in client.describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"]
+        ],
+        "interfaces": [
+            n["NetworkInterfaceId"]
+            for n in client.describe_network_interfaces(Filters=mine)["NetworkInterfaces"]
+        ],
+        "groups": [
+            g["GroupId"] for g in client.describe_security_groups(Filters=mine)["SecurityGroups"]
+        ],
+        "route tables": [
+            t["RouteTableId"] for t in client.describe_route_tables(Filters=mine)["RouteTables"]
+        ],
+        "subnets": [s["SubnetId"] for s in client.describe_subnets(Filters=mine)["Subnets"]],
+        "internet gateways": [
+            g["InternetGatewayId"]
+            for g in client.describe_internet_gateways(Filters=mine)["InternetGateways"]
+        ],
+        "vpcs": [v["VpcId"] for v in client.describe_vpcs(Filters=mine)["Vpcs"]],
+    }
+    return {kind: ids for kind, ids in found.items() if ids}
+
+
+def build_a_project(gateway: ServedGateway) -> None:
+    """A routed network, two groups referring to each other, a server with a key pair, a
+    floating IP and a snapshot: every kind the aws backend creates."""
+    import openstack.config
+    import openstack.connection
+
+    config = openstack.config.OpenStackConfig(config_files=[str(gateway.clouds_yaml)])
+    sdk: Any = openstack.connection.Connection(
+        config=config.get_one(cloud="interstack", region_name=AWS)
+    )
+    public = next(n for n in sdk.network.networks() if n.is_router_external)
+    net = sdk.network.create_network(name=unique("net"))
+    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.60.0.0/24", ip_version=4)
+    router = sdk.network.create_router(
+        name=unique("router"), external_gateway_info={"network_id": public.id}
+    )
+    sdk.network.add_interface_to_router(router, subnet=subnet.id)
+    web = sdk.network.create_security_group(name=unique("web"))
+    db = sdk.network.create_security_group(name=unique("db"))
+    sdk.network.create_security_group_rule(
+        security_group_id=db.id, direction="ingress", remote_group_id=web.id
+    )
+    sdk.network.create_security_group_rule(
+        security_group_id=web.id, direction="ingress", remote_group_id=db.id
+    )
+    keypair = sdk.compute.create_keypair(name=unique("key"))
+    image = next(i for i in sdk.image.images() if i.disk_format == "ami")
+    server = sdk.compute.create_server(
+        name=unique("left"),
+        flavor_id="1",
+        image_id=image.id,
+        networks=[{"uuid": net.id}],
+        key_name=keypair.name,
+        security_groups=[{"name": web.name}, {"name": db.name}],
+        user_data=base64.b64encode(b"#!/bin/sh\n").decode(),
+    )
+    server = sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.2)
+    (port,) = sdk.network.ports(device_id=server.id)
+    sdk.network.create_ip(floating_network_id=public.id, port_id=port.id)
+    sdk.compute.create_server_image(server, unique("snap"), wait=True, timeout=120)
+    sdk.close()
+
+
+def run_cleanup(config_file: Path, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(BIN_DIR / "interstack"),
+            "cleanup",
+            "--config",
+            str(config_file),
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def cleanup(gateway: ServedGateway, data_dir: Path, *args: str) -> list[str]:
+    """The lines ``interstack cleanup --region`` prints for the aws region."""
+    result = run_cleanup(gateway.config_file, data_dir, "--region", AWS, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert TEST_CREDENTIALS["secret_access_key"] not in result.stdout + result.stderr
+    return result.stdout.splitlines()
+
+
+def test_cleanup_removes_what_a_lost_gateway_left_in_aws(tmp_path: Path) -> None:
+    config = {
+        "regions": [{"name": AWS, "backend": "aws", "settings": aws_settings(images=[AMI_FILTER])}]
+    }
+    foreign_vpc = ec2().create_vpc(CidrBlock="172.31.0.0/16")["Vpc"]["VpcId"]  # not ours
+    gateway = ServedGateway(tmp_path / "data", config=config).start()
+    try:
+        with neutron(gateway, gateway.token("interstack-admin"), AWS) as admin:
+            external_network(admin)
+        build_a_project(gateway)
+    finally:
+        gateway.stop()
+    shutil.rmtree(gateway.data_dir)  # the gateway's state is gone; AWS still has it all
+    left = tagged_in_region()
+    assert set(left) >= {"instances", "key pairs", "addresses", "images", "interfaces"}
+    assert set(left) >= {"groups", "route tables", "subnets", "internet gateways", "vpcs"}
+
+    listed = cleanup(gateway, tmp_path / "fresh", "--dry-run")
+    for aws_id in (aws_id for ids in left.values() for aws_id in ids):
+        assert any(line.startswith("would remove ") and aws_id in line for line in listed), aws_id
+    assert tagged_in_region() == left  # a dry run touches nothing
+
+    removed = cleanup(gateway, tmp_path / "fresh")
+    for aws_id in (aws_id for ids in left.values() for aws_id in ids):
+        assert any(line.startswith("removed ") and aws_id in line for line in removed), aws_id
+    assert tagged_in_region() == {}
+    assert ec2().describe_vpcs(VpcIds=[foreign_vpc])["Vpcs"]  # the account's own stays
+    assert cleanup(gateway, tmp_path / "fresh")[-1] == f"region {AWS}: 0 resource(s) removed"
+
+
+def test_cleanup_of_an_unknown_region_fails_plainly(tmp_path: Path) -> None:
+    gateway = ServedGateway(
+        tmp_path / "data", config={"regions": [{"name": "RegionOne", "backend": "sim"}]}
+    )
+    result = run_cleanup(gateway.config_file, gateway.data_dir, "--region", "nowhere")
+    assert result.returncode == 1
+    assert "no region nowhere" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cleanup_of_a_region_without_cloud_resources_says_so(tmp_path: Path) -> None:
+    gateway = ServedGateway(
+        tmp_path / "data", config={"regions": [{"name": "RegionOne", "backend": "sim"}]}
+    )
+    result = run_cleanup(
+        gateway.config_file, gateway.data_dir, "--region", "RegionOne", "--dry-run"
+    )
+    assert result.returncode == 1
+    assert "no cloud resources to clean up" in result.stderr and "Traceback" not in result.stderr
