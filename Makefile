@@ -3,7 +3,8 @@
 #   make test    lint + types + import layers + the whole pytest suite
 #   make demo    serve a gateway, print the catalog, boot a server and ssh in, delete it all
 #   make certify 2020.06 Compute against the embedded cloud (CERTIFY_ARGS=... for more)
-#   make bench   token issue/validate throughput against the version document as the floor
+#   make bench   token issue/validate throughput against the version document as the floor;
+#                the aws backend's overhead over direct boto3 calls (both on moto)
 #   make bench-compute   1,000 servers and 5,000 ports on sim, against moto's EC2 (BENCH_ARGS=...)
 #
 # Debian packages the tests and the gateway need. Later backends add theirs here
@@ -85,6 +86,7 @@ certify: deps venv
 bench: bench-deps venv
 	$(BIN)/python benchmarks/tokens.py
 	$(BIN)/python benchmarks/objects.py
+	$(BIN)/python benchmarks/aws_gateway.py
 
 # servers and ports on a sim region against moto's EC2 (RunInstances, DescribeInstances,
 # CreateNetworkInterface, DescribeNetworkInterfaces; moto[server] comes with the test extra)

@@ -1,0 +1,343 @@
+"""The aws backend's gateway overhead: one sequence through the gateway vs. the same work as
+direct boto3 calls, against the same moto server in the same run.
+
+The sequence (issue 7): create a network, a subnet, a security group with two rules, a key pair
+and a server on the network; list servers; delete all of it. Through the gateway it is
+openstacksdk against ``interstack serve`` with an ``aws`` region on moto (waiting for ACTIVE and
+for the deletion, as scripts do); directly it is the EC2 calls the mapping in
+docs/aws-backend.md makes for it (a CIDR block and subnet in the project VPC, a group and its
+rules, an ENI, the key pair, ``run_instances``, a describe until running, and the deletions).
+The project VPC exists before either is timed (the gateway creates it on first use and keeps
+it), and one warm-up round of each is not counted.
+
+Prints the median time per phase and in total, and the ratio gateway / direct (the issue's
+target: at most 1.3); writes the same as JSON to benchmarks/results/. Everything listens on and
+talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+BIN_DIR = Path(sys.executable).parent
+RESULTS_DIR = Path(__file__).parent / "results"
+REGION = "aws-us-east-1"
+AWS_REGION = "us-east-1"
+KEYS = {"access_key_id": "bench", "secret_access_key": "bench-secret"}
+PUBLIC_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV bench"
+)
+TARGET = 1.3
+PHASES = ("create", "list", "delete")
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+
+Timings = dict[str, float]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class CallCounter(logging.Handler):
+    """Counts the API calls the in-process moto server answers (its request log), quietly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if '"POST / ' in record.getMessage():
+            self.calls += 1
+
+
+def moto_server(counter: CallCounter) -> str:
+    from moto.server import ThreadedMotoServer
+
+    requests = logging.getLogger("werkzeug")
+    requests.setLevel(logging.INFO)
+    requests.addHandler(counter)
+    requests.propagate = False
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return f"http://{host}:{port}"
+
+
+def ec2_client(endpoint: str) -> Any:
+    return boto3.client(
+        "ec2",
+        region_name=AWS_REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=KEYS["access_key_id"],
+        aws_secret_access_key=KEYS["secret_access_key"],
+    )
+
+
+def an_ami(ec2: Any) -> str:
+    images = ec2.describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}]
+    )["Images"]
+    return str(sorted(i["ImageId"] for i in images)[0])
+
+
+@contextmanager
+def served_gateway(work: Path, endpoint: str, ami: str) -> Iterator[Path]:
+    """``interstack serve`` with one aws region on the emulator; yields its clouds.yaml."""
+    settings = {
+        "aws_region": AWS_REGION,
+        "endpoint_url": endpoint,
+        "credentials": dict(KEYS),
+        "instance_types": ["t3.nano", "t3.micro", "t3.small", "t3.medium"],
+        "default_image": ami,
+        "own_images": False,
+        "images": [{"filters": {"image-id": [ami]}}],
+    }
+    config = work / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"regions": [{"name": REGION, "backend": "aws", "settings": settings}]})
+    )
+    port = free_port()
+    data = work / "data"
+    command = [str(BIN_DIR / "interstack"), "serve", "--config", str(config)]
+    command += ["--data-dir", str(data), "--port", str(port), "--log-level", "warning"]
+    with (work / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError((work / "serve.log").read_text()[-2000:])
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v3", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("interstack serve did not answer within 90 s")
+            time.sleep(0.1)
+        yield data / "clouds.yaml"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+COUNTER = CallCounter()
+
+
+def timed(timings: Timings, phase: str, work: Callable[[], Any]) -> Any:
+    """Run ``work``, adding its seconds to ``phase`` and the EC2 calls it caused to
+    ``<phase> calls``."""
+    calls = COUNTER.calls
+    start = time.perf_counter()
+    result = work()
+    timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
+    timings[f"{phase} calls"] = timings.get(f"{phase} calls", 0.0) + COUNTER.calls - calls
+    return result
+
+
+# -- through the gateway ----------------------------------------------------------------------
+
+
+def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
+    timings: Timings = {}
+
+    def create() -> tuple[Any, ...]:
+        net = sdk.network.create_network(name=f"bench-{n}")
+        subnet = sdk.network.create_subnet(network_id=net.id, cidr=f"10.{n}.0.0/24", ip_version=4)
+        group = sdk.network.create_security_group(name=f"bench-{n}")
+        for port in (22, 443):
+            sdk.network.create_security_group_rule(
+                security_group_id=group.id,
+                direction="ingress",
+                protocol="tcp",
+                port_range_min=port,
+                port_range_max=port,
+                remote_ip_prefix="0.0.0.0/0",
+            )
+        key = sdk.compute.create_keypair(name=f"bench-{n}", public_key=PUBLIC_KEY)
+        server = sdk.compute.create_server(
+            name=f"bench-{n}",
+            flavor_id="1",
+            image_id=image_id,
+            networks=[{"uuid": net.id}],
+            key_name=key.name,
+            security_groups=[{"name": group.name}],
+        )
+        server = sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.05)
+        return net, subnet, group, key, server
+
+    net, subnet, group, key, server = timed(timings, "create", create)
+    timed(timings, "list", lambda: list(sdk.compute.servers(details=True)))
+
+    def delete() -> None:
+        sdk.compute.delete_server(server)
+        sdk.compute.wait_for_delete(server, wait=120, interval=0.05)
+        sdk.compute.delete_keypair(key)
+        sdk.network.delete_security_group(group)
+        sdk.network.delete_subnet(subnet)
+        sdk.network.delete_network(net)
+
+    timed(timings, "delete", delete)
+    return timings
+
+
+# -- straight to EC2 --------------------------------------------------------------------------
+
+
+def direct_round(ec2: Any, vpc_id: str, ami: str, n: int) -> Timings:
+    timings: Timings = {}
+
+    def create() -> dict[str, str]:
+        block = ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=f"10.{n}.0.0/16")
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{n}.0.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(
+            GroupName=f"bench-{n}", Description="bench", VpcId=vpc_id
+        )["GroupId"]
+        for port in (22, 443):
+            ec2.authorize_security_group_ingress(
+                GroupId=group,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": port,
+                        "ToPort": port,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                    }
+                ],
+            )
+        eni = ec2.create_network_interface(SubnetId=subnet, Groups=[group])["NetworkInterface"]
+        ec2.import_key_pair(KeyName=f"bench-{n}", PublicKeyMaterial=PUBLIC_KEY.encode())
+        instance = ec2.run_instances(
+            ImageId=ami,
+            InstanceType="t3.nano",
+            MinCount=1,
+            MaxCount=1,
+            KeyName=f"bench-{n}",
+            NetworkInterfaces=[{"NetworkInterfaceId": eni["NetworkInterfaceId"], "DeviceIndex": 0}],
+        )["Instances"][0]["InstanceId"]
+        while True:
+            state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]
+            if state["Instances"][0]["State"]["Name"] == "running":
+                break
+            time.sleep(0.05)
+        return {
+            "block": block["CidrBlockAssociation"]["AssociationId"],
+            "subnet": subnet,
+            "group": group,
+            "eni": eni["NetworkInterfaceId"],
+            "instance": instance,
+        }
+
+    made = timed(timings, "create", create)
+    timed(timings, "list", ec2.describe_instances)
+
+    def delete() -> None:
+        ec2.terminate_instances(InstanceIds=[made["instance"]])
+        ec2.describe_instances(InstanceIds=[made["instance"]])
+        ec2.delete_key_pair(KeyName=f"bench-{n}")
+        ec2.delete_network_interface(NetworkInterfaceId=made["eni"])
+        ec2.delete_security_group(GroupId=made["group"])
+        ec2.delete_subnet(SubnetId=made["subnet"])
+        ec2.disassociate_vpc_cidr_block(AssociationId=made["block"])
+
+    timed(timings, "delete", delete)
+    return timings
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def medians(rounds: list[Timings]) -> Timings:
+    summary = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    summary["total"] = statistics.median(sum(r[p] for p in PHASES) for r in rounds)
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each (default 5)")
+    args = parser.parse_args()
+    import openstack.config
+    import openstack.connection
+
+    endpoint = moto_server(COUNTER)
+    ec2 = ec2_client(endpoint)
+    ami = an_ami(ec2)
+    with (
+        tempfile.TemporaryDirectory(prefix="interstack-bench-aws-") as tmp,
+        served_gateway(Path(tmp), endpoint, ami) as clouds_yaml,
+    ):
+        config = openstack.config.OpenStackConfig(config_files=[str(clouds_yaml)])
+        sdk = openstack.connection.Connection(
+            config=config.get_one(cloud="interstack", region_name=REGION)
+        )
+        (image,) = sdk.image.images()  # the AMI the settings select
+        rounds = [gateway_round(sdk, image.id, n) for n in range(10, 11 + args.rounds)][1:]
+        sdk.close()
+    vpc_id = ec2.create_vpc(CidrBlock="100.64.0.0/28")["Vpc"]["VpcId"]
+    direct = [direct_round(ec2, vpc_id, ami, n) for n in range(100, 101 + args.rounds)][1:]
+
+    through, straight = medians(rounds), medians(direct)
+    table = Table(title=f"aws gateway overhead on moto (median of {args.rounds} rounds)")
+    columns = ("phase", "gateway (openstacksdk)", "direct boto3", "ratio", "EC2 calls g/d")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    for phase in (*PHASES, "total"):
+        calls = (
+            f"{through[f'{phase} calls']:.0f} / {straight[f'{phase} calls']:.0f}"
+            if phase != "total"
+            else ""
+        )
+        table.add_row(
+            phase,
+            f"{through[phase] * 1000:.0f} ms",
+            f"{straight[phase] * 1000:.0f} ms",
+            f"{through[phase] / straight[phase]:.2f}",
+            calls,
+        )
+    console.print(table)
+    ratio = through["total"] / straight["total"]
+    verdict = "meets" if ratio <= TARGET else "misses"
+    console.print(f"total ratio {ratio:.2f}: {verdict} the target of at most {TARGET}")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    (RESULTS_DIR / f"aws_gateway-{stamp}.json").write_text(
+        json.dumps(
+            {"rounds": args.rounds, "gateway": through, "direct": straight, "ratio": ratio},
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
