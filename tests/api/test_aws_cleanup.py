@@ -38,6 +38,7 @@ def tagged_in_region() -> dict[str, list[str]]:
             s["SnapshotId"]
             for s in client.describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"]
         ],
+        "volumes": [v["VolumeId"] for v in client.describe_volumes(Filters=mine)["Volumes"]],
         "interfaces": [
             n["NetworkInterfaceId"]
             for n in client.describe_network_interfaces(Filters=mine)["NetworkInterfaces"]

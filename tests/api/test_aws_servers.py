@@ -340,3 +340,40 @@ def test_the_cli_runs_a_server_lifecycle_mapped_onto_ec2(
     run("server", "delete", "--wait", server["id"])
     run("keypair", "delete", key)
     nothing_left(server["id"], ports)
+
+
+def test_cinder_volumes_and_snapshots_are_ebs(sdk: Any) -> None:
+    """(Attaching to a server is proven by the conformance suite: Nova's volume attachments
+    are not served yet.)"""
+    volume = sdk.block_storage.create_volume(size=2, name=unique("data"))
+    volume = sdk.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    (ebs,) = ec2().describe_volumes(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [volume.id]}]
+    )["Volumes"]
+    assert (ebs["Size"], ebs["State"], tag_map(ebs)["interstack:region"]) == (2, "available", AWS)
+
+    snapshot = sdk.block_storage.create_snapshot(volume_id=volume.id, name=unique("snap"))
+    snapshot = sdk.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+    (ebs_snapshot,) = ec2().describe_snapshots(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [snapshot.id]}]
+    )["Snapshots"]
+    assert (ebs_snapshot["VolumeId"], ebs_snapshot["VolumeSize"]) == (ebs["VolumeId"], 2)
+
+    restored = sdk.block_storage.create_volume(size=3, snapshot_id=snapshot.id)
+    restored = sdk.block_storage.wait_for_status(restored, "available", wait=60, interval=0.2)
+    (ebs_restored,) = ec2().describe_volumes(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [restored.id]}]
+    )["Volumes"]
+    assert (ebs_restored["SnapshotId"], ebs_restored["Size"]) == (ebs_snapshot["SnapshotId"], 3)
+
+    for gone in (restored, snapshot, volume):
+        delete = (
+            sdk.block_storage.delete_snapshot
+            if gone is snapshot
+            else sdk.block_storage.delete_volume
+        )
+        delete(gone)
+        sdk.block_storage.wait_for_delete(gone, wait=60, interval=0.2)
+    mine = [{"Name": "tag:interstack:gateway-id", "Values": [volume.id, snapshot.id, restored.id]}]
+    assert ec2().describe_volumes(Filters=mine)["Volumes"] == []
+    assert ec2().describe_snapshots(Filters=mine)["Snapshots"] == []

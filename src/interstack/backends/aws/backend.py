@@ -10,7 +10,8 @@ from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.aws.settings import AwsSettings
-from interstack.backends.aws.unsupported import UnsupportedBlockStorage, UnsupportedObjectStore
+from interstack.backends.aws.unsupported import UnsupportedObjectStore
+from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import (
     Backend,
     BackendContext,
@@ -33,6 +34,9 @@ AWS_CAPABILITIES = Capabilities(
     networks=True,
     floating_ips=True,
     security_groups=True,
+    volumes=True,  # EBS
+    volume_attach_hot=True,
+    snapshots=True,  # EBS snapshots
 )
 
 
@@ -46,7 +50,7 @@ class AwsBackend(Backend):
         self._image = AwsImages(self._ec2, context.region, self.settings)
         self._compute = AwsCompute(self._ec2, context.region, self.settings, self._image)
         self._network = AwsNetwork(self._ec2, context.region, self.settings)
-        self._block_storage = UnsupportedBlockStorage()
+        self._block_storage = AwsVolumes(self._ec2, context.region, self.settings)
         self._object_store = UnsupportedObjectStore()
 
     def __repr__(self) -> str:

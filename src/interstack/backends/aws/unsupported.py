@@ -1,4 +1,4 @@
-"""Volumes (EBS) and object storage (S3) are not served by the aws backend yet: every call is
+"""Object storage (S3) is not served by the aws backend yet: every call is
 ``NotSupported``, the capabilities say so, and the services layer never calls these."""
 
 from __future__ import annotations
@@ -7,45 +7,14 @@ from collections.abc import Iterable
 from typing import NoReturn
 
 from interstack.backends.contract import (
-    BlockStorageDriver,
     NativeRef,
     ObjectStoreDriver,
-    SnapshotSpec,
-    VolumeSpec,
 )
 from interstack.errors import NotSupported
 
 
 def _unsupported(domain: str) -> NoReturn:
     raise NotSupported(f"the aws backend does not provide {domain} yet")
-
-
-class UnsupportedBlockStorage(BlockStorageDriver):
-    def create_volume(self, spec: VolumeSpec) -> NoReturn:
-        _unsupported("volumes")
-
-    def get_volume(self, ref: NativeRef) -> NoReturn:
-        _unsupported("volumes")
-
-    def delete_volume(self, ref: NativeRef) -> NoReturn:
-        _unsupported("volumes")
-
-    def create_snapshot(self, spec: SnapshotSpec) -> NoReturn:
-        _unsupported("volume snapshots")
-
-    def get_snapshot(self, ref: NativeRef) -> NoReturn:
-        _unsupported("volume snapshots")
-
-    def delete_snapshot(self, ref: NativeRef) -> NoReturn:
-        _unsupported("volume snapshots")
-
-    def attach_volume(
-        self, volume: NativeRef, server: NativeRef, device: str | None = None
-    ) -> NoReturn:
-        _unsupported("volumes")
-
-    def detach_volume(self, volume: NativeRef, server: NativeRef) -> NoReturn:
-        _unsupported("volumes")
 
 
 class UnsupportedObjectStore(ObjectStoreDriver):

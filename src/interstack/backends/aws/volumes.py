@@ -1,0 +1,277 @@
+"""Volumes and snapshots on EBS.
+
+- A volume is an EBS ``gp3`` volume in the region's ``availability_zone`` (else the first
+  available zone), tagged like every resource; it is filled from an EBS snapshot, or from an
+  AMI's root snapshot for a volume made from an image.
+- Attaching takes the device Cinder asks for as EC2 names it (``/dev/vdb`` -> ``/dev/sdb`` is
+  refused by EC2 for Linux data volumes, so requests outside ``/dev/sd[f-p]`` get the next free
+  one of those); the device reported is the one EC2 uses. EBS attaches to running instances.
+- Snapshots are EBS snapshots; a volume with snapshots of interstack's cannot be deleted (as in
+  Cinder, though EBS itself would allow it).
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from interstack.backends.aws.client import (
+    TAG_GATEWAY_ID,
+    aws_call,
+    is_not_found,
+    tag_filters,
+    tag_spec,
+    tag_value,
+    tags,
+    translate,
+)
+from interstack.backends.aws.settings import AwsSettings
+from interstack.backends.contract import (
+    AttachmentInfo,
+    BlockStorageDriver,
+    NativeRef,
+    SnapshotInfo,
+    SnapshotSpec,
+    VolumeInfo,
+    VolumeSpec,
+    VolumeStatus,
+)
+from interstack.errors import BadRequest, Conflict, NotFound, NotSupported
+
+V = VolumeStatus
+_VOLUME_STATE = {
+    "creating": V.CREATING,
+    "available": V.AVAILABLE,
+    "in-use": V.IN_USE,
+    "deleting": V.DELETING,
+    "error": V.ERROR,
+}
+_SNAPSHOT_STATE = {"pending": V.CREATING, "completed": V.AVAILABLE, "error": V.ERROR}
+#: the device names EC2 recommends for EBS data volumes
+DATA_DEVICES = tuple(f"/dev/sd{letter}" for letter in string.ascii_lowercase[5:16])
+_WAIT = {"Delay": 2, "MaxAttempts": 150}
+
+
+def _attachment(volume: dict[str, Any]) -> dict[str, Any] | None:
+    live = [a for a in volume.get("Attachments", []) if a.get("State") in ("attaching", "attached")]
+    return live[0] if live else None
+
+
+def _volume_info(volume: dict[str, Any]) -> VolumeInfo:
+    status = _VOLUME_STATE.get(str(volume["State"]), V.ERROR)
+    attached = _attachment(volume)
+    return VolumeInfo(
+        ref=NativeRef(volume["VolumeId"]),
+        gateway_id=tag_value(volume, TAG_GATEWAY_ID) or "",
+        status=status,
+        size_gb=int(volume["Size"]),
+        attached_to=NativeRef(attached["InstanceId"]) if attached else None,
+        fault=f"EBS reports the volume as {volume['State']}" if status is V.ERROR else None,
+    )
+
+
+def _snapshot_info(snapshot: dict[str, Any]) -> SnapshotInfo:
+    status = _SNAPSHOT_STATE.get(str(snapshot["State"]), V.ERROR)
+    return SnapshotInfo(
+        ref=NativeRef(snapshot["SnapshotId"]),
+        gateway_id=tag_value(snapshot, TAG_GATEWAY_ID) or "",
+        status=status,
+        size_gb=int(snapshot.get("VolumeSize", 0)),
+        fault=snapshot.get("StateMessage") or None if status is V.ERROR else None,
+    )
+
+
+def ec2_device(requested: str | None, taken: set[str]) -> str:
+    """The EC2 device name for a request (Cinder's ``/dev/vdb`` style or none)."""
+    if requested in DATA_DEVICES and requested not in taken:
+        return requested
+    free = [d for d in DATA_DEVICES if d not in taken]
+    if not free:
+        raise Conflict("the server has no free EBS device name left (/dev/sdf to /dev/sdp)")
+    return free[0]
+
+
+class AwsVolumes(BlockStorageDriver):
+    def __init__(self, ec2: Any, region: str, settings: AwsSettings) -> None:
+        self.ec2 = ec2
+        self.region = region
+        self.settings = settings
+        self._zone: str | None = settings.availability_zone
+
+    def _availability_zone(self) -> str:
+        if self._zone is None:
+            with aws_call("describe_availability_zones"):
+                zones = self.ec2.describe_availability_zones(
+                    Filters=[{"Name": "state", "Values": ["available"]}]
+                )["AvailabilityZones"]
+            if not zones:
+                raise BadRequest(f"region {self.region}: AWS lists no available zone")
+            self._zone = str(sorted(z["ZoneName"] for z in zones)[0])
+        return self._zone
+
+    def _volume(self, ref: NativeRef) -> dict[str, Any]:
+        try:
+            found = self.ec2.describe_volumes(VolumeIds=[ref])["Volumes"]
+        except ClientError as exc:
+            if is_not_found(exc):
+                raise NotFound(f"volume {ref} does not exist in AWS") from exc
+            raise translate(exc, f"describe_volumes {ref}") from exc
+        if not found:
+            raise NotFound(f"volume {ref} does not exist in AWS")
+        return dict(found[0])
+
+    def _snapshot(self, ref: NativeRef) -> dict[str, Any]:
+        try:
+            found = self.ec2.describe_snapshots(SnapshotIds=[ref])["Snapshots"]
+        except ClientError as exc:
+            if is_not_found(exc):
+                raise NotFound(f"snapshot {ref} does not exist in AWS") from exc
+            raise translate(exc, f"describe_snapshots {ref}") from exc
+        if not found:
+            raise NotFound(f"snapshot {ref} does not exist in AWS")
+        return dict(found[0])
+
+    def _image_snapshot(self, ami: NativeRef) -> str:
+        with aws_call(f"describe_images {ami}"):
+            images = self.ec2.describe_images(ImageIds=[ami])["Images"]
+        root = images[0].get("RootDeviceName") if images else None
+        for mapping in images[0].get("BlockDeviceMappings", []) if images else []:
+            if mapping.get("DeviceName") == root and mapping.get("Ebs", {}).get("SnapshotId"):
+                return str(mapping["Ebs"]["SnapshotId"])
+        raise BadRequest(f"AMI {ami} has no EBS root snapshot to make a volume from")
+
+    # -- volumes ------------------------------------------------------------------------------
+
+    def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
+        with aws_call("describe_volumes"):
+            known = self.ec2.describe_volumes(
+                Filters=tag_filters(self.region, **{TAG_GATEWAY_ID: spec.gateway_id})
+            )["Volumes"]
+        if known:
+            return _volume_info(known[0])
+        if spec.source_volume is not None:
+            raise NotSupported(
+                "EBS copies a volume only through a snapshot: snapshot the volume, then create "
+                "the new volume from that snapshot"
+            )
+        request: dict[str, Any] = {
+            "AvailabilityZone": self._availability_zone(),
+            "Size": spec.size_gb,
+            "VolumeType": "gp3",
+            "TagSpecifications": tag_spec(
+                "volume", tags(self.region, spec.gateway_id, spec.name or spec.gateway_id)
+            ),
+        }
+        if spec.snapshot is not None:
+            request["SnapshotId"] = spec.snapshot
+        elif spec.image is not None:
+            request["SnapshotId"] = self._image_snapshot(spec.image)
+        with aws_call(f"create_volume for volume {spec.gateway_id}"):
+            return _volume_info(self.ec2.create_volume(**request))
+
+    def get_volume(self, ref: NativeRef) -> VolumeInfo:
+        return _volume_info(self._volume(ref))
+
+    def delete_volume(self, ref: NativeRef) -> None:
+        try:
+            volume = self._volume(ref)
+        except NotFound:
+            return
+        if _attachment(volume):
+            raise Conflict(f"volume {ref} is attached; detach it first")
+        with aws_call(f"describe_snapshots of {ref}"):
+            snapshots = self.ec2.describe_snapshots(
+                OwnerIds=["self"],
+                Filters=[*tag_filters(self.region), {"Name": "volume-id", "Values": [ref]}],
+            )["Snapshots"]
+        if snapshots:
+            raise Conflict(f"volume {ref} has {len(snapshots)} snapshot(s); delete them first")
+        try:
+            self.ec2.delete_volume(VolumeId=ref)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise translate(exc, f"delete_volume {ref}") from exc
+
+    def extend_volume(self, ref: NativeRef, size_gb: int) -> VolumeInfo:
+        volume = self._volume(ref)
+        if size_gb <= int(volume["Size"]):
+            raise BadRequest(f"volume {ref}: the new size must be larger than {volume['Size']} GB")
+        if volume["State"] not in ("available", "in-use"):
+            raise Conflict(f"volume {ref} cannot grow while it is {volume['State']}")
+        with aws_call(f"modify_volume {ref}"):
+            self.ec2.modify_volume(VolumeId=ref, Size=size_gb)
+        return self.get_volume(ref)
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def create_snapshot(self, spec: SnapshotSpec) -> SnapshotInfo:
+        with aws_call("describe_snapshots"):
+            known = self.ec2.describe_snapshots(
+                OwnerIds=["self"],
+                Filters=tag_filters(self.region, **{TAG_GATEWAY_ID: spec.gateway_id}),
+            )["Snapshots"]
+        if known:
+            return _snapshot_info(known[0])
+        with aws_call(f"create_snapshot of volume {spec.volume}"):
+            return _snapshot_info(
+                self.ec2.create_snapshot(
+                    VolumeId=spec.volume,
+                    Description=f"interstack snapshot {spec.gateway_id}",
+                    TagSpecifications=tag_spec(
+                        "snapshot", tags(self.region, spec.gateway_id, spec.name or "")
+                    ),
+                )
+            )
+
+    def get_snapshot(self, ref: NativeRef) -> SnapshotInfo:
+        return _snapshot_info(self._snapshot(ref))
+
+    def delete_snapshot(self, ref: NativeRef) -> None:
+        try:
+            self.ec2.delete_snapshot(SnapshotId=ref)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise translate(exc, f"delete_snapshot {ref}") from exc
+
+    # -- attachments --------------------------------------------------------------------------
+
+    def attach_volume(
+        self, volume: NativeRef, server: NativeRef, device: str | None = None
+    ) -> AttachmentInfo:
+        current = self._volume(volume)
+        attached = _attachment(current)
+        if attached is not None:
+            if attached["InstanceId"] == server:
+                return AttachmentInfo(volume, server, str(attached["Device"]))
+            raise Conflict(f"volume {volume} is attached to another server")
+        if current["State"] != "available":
+            raise Conflict(f"volume {volume} is {current['State']}, not available")
+        with aws_call(f"describe_instances {server}"):
+            reply = self.ec2.describe_instances(InstanceIds=[server])["Reservations"]
+        instance = reply[0]["Instances"][0]
+        zone = instance.get("Placement", {}).get("AvailabilityZone")
+        if zone and zone != current["AvailabilityZone"]:
+            raise Conflict(
+                f"volume {volume} is in {current['AvailabilityZone']} and the server in {zone}; "
+                "EBS attaches within one zone (set availability_zone for the region)"
+            )
+        taken = {m["DeviceName"] for m in instance.get("BlockDeviceMappings", [])}
+        name = ec2_device(device, taken)
+        with aws_call(f"attach_volume {volume} to {server}"):
+            self.ec2.attach_volume(VolumeId=volume, InstanceId=server, Device=name)
+            self.ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume], WaiterConfig=_WAIT)
+        return AttachmentInfo(volume, server, name)
+
+    def detach_volume(self, volume: NativeRef, server: NativeRef) -> None:
+        try:
+            current = self._volume(volume)
+        except NotFound:
+            return
+        attached = _attachment(current)
+        if attached is None or attached["InstanceId"] != server:
+            return
+        with aws_call(f"detach_volume {volume} from {server}"):
+            self.ec2.detach_volume(VolumeId=volume, InstanceId=server)
+            self.ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=_WAIT)
