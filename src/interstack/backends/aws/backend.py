@@ -37,6 +37,7 @@ AWS_CAPABILITIES = Capabilities(
     volumes=True,  # EBS
     volume_attach_hot=True,
     snapshots=True,  # EBS snapshots
+    volume_extend=True,  # modify_volume
 )
 
 

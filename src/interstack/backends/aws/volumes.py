@@ -6,6 +6,7 @@
 - Attaching takes the device Cinder asks for as EC2 names it (``/dev/vdb`` -> ``/dev/sdb`` is
   refused by EC2 for Linux data volumes, so requests outside ``/dev/sd[f-p]`` get the next free
   one of those); the device reported is the one EC2 uses. EBS attaches to running instances.
+- A copy of a volume is made through a snapshot of it, deleted once the copy exists.
 - Snapshots are EBS snapshots; a volume with snapshots of interstack's cannot be deleted (as in
   Cinder, though EBS itself would allow it).
 """
@@ -38,7 +39,7 @@ from interstack.backends.contract import (
     VolumeSpec,
     VolumeStatus,
 )
-from interstack.errors import BadRequest, Conflict, NotFound, NotSupported
+from interstack.errors import BadRequest, Conflict, NotFound
 
 V = VolumeStatus
 _VOLUME_STATE = {
@@ -151,11 +152,6 @@ class AwsVolumes(BlockStorageDriver):
             )["Volumes"]
         if known:
             return _volume_info(known[0])
-        if spec.source_volume is not None:
-            raise NotSupported(
-                "EBS copies a volume only through a snapshot: snapshot the volume, then create "
-                "the new volume from that snapshot"
-            )
         request: dict[str, Any] = {
             "AvailabilityZone": self._availability_zone(),
             "Size": spec.size_gb,
@@ -164,12 +160,40 @@ class AwsVolumes(BlockStorageDriver):
                 "volume", tags(self.region, spec.gateway_id, spec.name or spec.gateway_id)
             ),
         }
+        copy_of = None
         if spec.snapshot is not None:
             request["SnapshotId"] = spec.snapshot
         elif spec.image is not None:
             request["SnapshotId"] = self._image_snapshot(spec.image)
-        with aws_call(f"create_volume for volume {spec.gateway_id}"):
-            return _volume_info(self.ec2.create_volume(**request))
+        elif spec.source_volume is not None:
+            copy_of = request["SnapshotId"] = self._clone_snapshot(spec)
+        try:
+            with aws_call(f"create_volume for volume {spec.gateway_id}"):
+                return _volume_info(self.ec2.create_volume(**request))
+        finally:
+            if copy_of is not None:  # the new volume keeps its data without it
+                self.delete_snapshot(NativeRef(copy_of))
+
+    def _clone_snapshot(self, spec: VolumeSpec) -> str:
+        """A snapshot of the source volume for the copy (EBS copies volumes only this way)."""
+        labels = tags(self.region, spec.gateway_id, f"copy for volume {spec.gateway_id}")
+        with aws_call(f"create_snapshot of volume {spec.source_volume} for a copy"):
+            snapshot = str(
+                self.ec2.create_snapshot(
+                    VolumeId=spec.source_volume,
+                    Description=f"interstack copy for volume {spec.gateway_id}",
+                    TagSpecifications=tag_spec("snapshot", labels),
+                )["SnapshotId"]
+            )
+        try:
+            with aws_call(f"waiting for snapshot {snapshot}"):
+                self.ec2.get_waiter("snapshot_completed").wait(
+                    SnapshotIds=[snapshot], WaiterConfig=_WAIT
+                )
+        except BaseException:
+            self.delete_snapshot(NativeRef(snapshot))
+            raise
+        return snapshot
 
     def get_volume(self, ref: NativeRef) -> VolumeInfo:
         return _volume_info(self._volume(ref))
