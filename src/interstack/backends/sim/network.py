@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import (
@@ -54,22 +55,30 @@ class SimNetwork(NetworkDriver):
         parent: str | None = None,
         data: dict[str, object] | None = None,
     ) -> NativeRef:
-        with self.state.session() as session:
-            existing = self.state.by_gateway_id(session, kind, gateway_id)
-            if existing is not None:
-                return ref(existing)
-            if parent is not None:
-                self.state.get(session, Kind.NETWORK, parent)
-            row = self.state.new(
-                session,
-                kind,
-                status=READY,
-                gateway_id=gateway_id,
-                name=name,
-                parent=parent,
-                data=dict(data or {}),
-            )
-            return ref(row)
+        try:
+            with self.state.session() as session:
+                existing = self.state.by_gateway_id(session, kind, gateway_id)
+                if existing is not None:
+                    return ref(existing)
+                if parent is not None:
+                    self.state.get(session, Kind.NETWORK, parent)
+                row = self.state.new(
+                    session,
+                    kind,
+                    status=READY,
+                    gateway_id=gateway_id,
+                    name=name,
+                    parent=parent,
+                    data=dict(data or {}),
+                )
+                return ref(row)
+        except IntegrityError:
+            # a concurrent create of the same gateway id won: idempotent, so answer its resource
+            with self.state.session() as session:
+                winner = self.state.by_gateway_id(session, kind, gateway_id)
+                if winner is None:
+                    raise
+                return ref(winner)
 
     def _delete(self, kind: Kind, ref: NativeRef, busy: Busy | None = None) -> None:
         with self.state.session() as session:

@@ -1,0 +1,44 @@
+"""The sim network driver's creates are idempotent on the gateway id even when two requests
+race: the loser of the insert answers the winner's resource instead of an IntegrityError
+(which reached clients as a 500 when a new project's first ports were created at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.contract import BackendContext, SecurityGroupSpec
+from interstack.backends.sim import SimBackend
+from interstack.backends.sim.state import SimState
+from interstack.store import Database
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[SimBackend]:
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    db.migrate()
+    yield SimBackend(BackendContext(region="r", data_dir=tmp_path, db=db))
+    db.dispose()
+
+
+def test_a_create_that_loses_the_race_answers_the_winners_resource(
+    backend: SimBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = SecurityGroupSpec(gateway_id="group-1", name="default", project_id="p")
+    winner = backend.network.create_security_group(spec)
+
+    # the loser looked before the winner's row was there: its check finds nothing once
+    real_lookup = SimState.by_gateway_id
+    missed: list[bool] = []
+
+    def stale_once(self: SimState, *args: object, **kwargs: object) -> object:
+        if not missed:
+            missed.append(True)
+            return None
+        return real_lookup(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SimState, "by_gateway_id", stale_once)
+    loser = backend.network.create_security_group(spec)
+    assert missed and loser == winner
