@@ -149,6 +149,8 @@ def create_app(settings: Settings) -> FastAPI:
     image_data = ImageDataService(images, settings.image_size_cap_bytes)
     compute_images = ComputeImages(image_data)
     instance_lookup = InstanceLookup(db)
+    volume = VolumeServices.build(db, backends, tasks, VolumeImages(image_data))
+    volume.bootstrap()
     compute = ComputeServices.build(
         db,
         backends,
@@ -157,10 +159,9 @@ def create_app(settings: Settings) -> FastAPI:
         images=compute_images,
         snapshots=compute_images,
         config_drives=ConfigDriveFiles(instance_lookup),
+        volumes=volume.server_volumes,
     )
     compute.bootstrap()
-    volume = VolumeServices.build(db, backends, tasks, VolumeImages(image_data))
-    volume.bootstrap()
     services = Services(
         settings=settings,
         db=db,

@@ -1,8 +1,9 @@
 """What one service needs from another, as small protocols.
 
 Compute boots servers on ports that the network service owns and from images that the image
-service owns. Compute depends on these protocols only; the network and image services implement
-them, and the app factory hands the implementations to compute.
+service owns, and its servers hold volumes that block storage owns. Compute depends on these
+protocols only; the network, image and volume services implement them, and the app factory hands
+the implementations to compute.
 """
 
 from __future__ import annotations
@@ -161,6 +162,14 @@ class ServerNetworking(Protocol):
 
     def security_groups(self, region: str, server_id: str) -> Sequence[ServerSecurityGroup]:
         """The security groups on the server's ports (each once), with their ingress rules."""
+        ...
+
+
+class ServerVolumeRelease(Protocol):
+    def release_for_server(self, region: str, server_id: str) -> None:
+        """The server is gone (the backend detached its volumes): its attachments go, its
+        volumes are ``available`` again, and the ones marked ``delete_on_termination`` are
+        deleted. Idempotent."""
         ...
 
 

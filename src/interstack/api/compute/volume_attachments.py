@@ -48,7 +48,7 @@ def view(found: Attachment, version: APIVersion) -> dict[str, Any]:
     if version >= V2_70:
         body["tag"] = None
     if version >= V2_79:
-        body["delete_on_termination"] = False
+        body["delete_on_termination"] = found.delete_on_termination
     return body
 
 
@@ -64,10 +64,13 @@ def attach_volume(
     given = body.volumeAttachment
     if given.delete_on_termination and version < V2_79:
         raise BadRequest("delete_on_termination needs microversion 2.79 or later.")
-    if given.delete_on_termination:
-        raise BadRequest("delete_on_termination=true is not supported by this cloud yet.")
     made = services.volume.server_volumes.attach(
-        caller, region, server_id, given.volumeId, given.device
+        caller,
+        region,
+        server_id,
+        given.volumeId,
+        given.device,
+        delete_on_termination=given.delete_on_termination,
     )
     return json_response({"volumeAttachment": view(made, version)})
 

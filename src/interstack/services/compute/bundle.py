@@ -20,6 +20,7 @@ from interstack.services.interfaces import (
     ConfigDrives,
     ServerNetworking,
     ServerSnapshots,
+    ServerVolumeRelease,
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
@@ -56,6 +57,7 @@ class ComputeServices:
         images: BootImages,
         snapshots: ServerSnapshots,
         config_drives: ConfigDrives | None = None,
+        volumes: ServerVolumeRelease | None = None,
     ) -> ComputeServices:
         quotas = QuotaService(db)
         passwords = ServerPasswords(db)
@@ -71,7 +73,9 @@ class ComputeServices:
             ),
             interfaces=ServerInterfaces(db, regions, networking),
             server_metadata=ServerMetadata(db, quotas),
-            server_tasks=ServerTasks(db, regions, networking, snapshots, passwords, config_drives),
+            server_tasks=ServerTasks(
+                db, regions, networking, snapshots, passwords, config_drives, volumes
+            ),
             server_groups=ServerGroupService(db, quotas),
             passwords=passwords,
         )

@@ -27,7 +27,12 @@ from interstack.errors import BackendError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.state import PowerState, TaskState, VmState
-from interstack.services.interfaces import ConfigDrives, ServerNetworking, ServerSnapshots
+from interstack.services.interfaces import (
+    ConfigDrives,
+    ServerNetworking,
+    ServerSnapshots,
+    ServerVolumeRelease,
+)
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.store import Database
@@ -128,6 +133,7 @@ class ServerTasks:
         snapshots: ServerSnapshots,
         passwords: ServerPasswords,
         config_drives: ConfigDrives | None = None,
+        volumes: ServerVolumeRelease | None = None,
     ) -> None:
         self.db = db
         self.regions = regions
@@ -135,6 +141,7 @@ class ServerTasks:
         self.snapshots = snapshots
         self.passwords = passwords
         self.config_drives = config_drives
+        self.volumes = volumes
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -281,6 +288,8 @@ class ServerTasks:
         if not self._gone(task, self._native_ref(task)):
             return Step(task.payload)
         self.networking.release_for_server(task.region, task.resource_id)
+        if self.volumes is not None:
+            self.volumes.release_for_server(task.region, task.resource_id)
         return Step({**task.payload, "phase": "finish"})
 
     def _delete_finish(self, task: Task) -> Step:

@@ -24,6 +24,7 @@ class Attachment:
     project_id: str
     created_at: datetime
     updated_at: datetime
+    delete_on_termination: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def attachment_record(row: AttachmentRow) -> Attachment:
         project_id=row.project_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        delete_on_termination=row.delete_on_termination,
     )
 
 

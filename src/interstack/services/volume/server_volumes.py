@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -23,10 +23,12 @@ from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, 
 from interstack.services.volume.common import touch, visible_volume
 from interstack.services.volume.records import Attachment, attachment_record
 from interstack.services.volume.state import AttachStatus, VolumeStatus
+from interstack.services.volume.volume_tasks import DELETE as VOLUME_DELETE
 from interstack.store import Database
 from interstack.store.models import Server as ServerRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
+from interstack.store.models import VolumeSnapshot as SnapshotRow
 
 ATTACH = "volume.server_attach"
 DETACH = "volume.server_detach"
@@ -62,6 +64,13 @@ def _live(session: Session, server_id: str) -> list[AttachmentRow]:
             .order_by(AttachmentRow.created_at)
         )
     )
+
+
+def _has_snapshots(session: Session, volume_id: str) -> bool:
+    found = session.scalar(
+        select(func.count()).select_from(SnapshotRow).where(SnapshotRow.volume_id == volume_id)
+    )
+    return bool(found)
 
 
 def next_device(taken: set[str], requested: str | None) -> str:
@@ -100,6 +109,8 @@ class ServerVolumes:
         server_id: str,
         volume_id: str,
         device: str | None,
+        *,
+        delete_on_termination: bool = False,
     ) -> Attachment:
         self.regions.require(region, "volumes")
         with self.db.session() as session:
@@ -126,6 +137,7 @@ class ServerVolumes:
                 attach_mode="ro" if volume.readonly else "rw",
                 status=AttachStatus.ATTACHING,
                 connector={},
+                delete_on_termination=delete_on_termination,
                 created_at=stamp,
                 updated_at=stamp,
             )
@@ -170,6 +182,23 @@ class ServerVolumes:
             volume.status = VolumeStatus.DETACHING
             touch(volume)
             self.tasks.enqueue(DETACH, region, row.id, session=session)
+
+    def release_for_server(self, region: str, server_id: str) -> None:
+        """The server is gone and the backend detached its volumes: drop its attachments, make
+        its volumes ``available``, and delete those marked ``delete_on_termination`` (unless
+        snapshots still hang on them, as Cinder would refuse). Idempotent."""
+        with self.db.session() as session:
+            for row in _live(session, server_id):
+                session.delete(row)
+                volume = session.get(VolumeRow, row.volume_id)
+                if volume is None or volume.status == VolumeStatus.DELETING:
+                    continue
+                if row.delete_on_termination and not _has_snapshots(session, volume.id):
+                    volume.status = VolumeStatus.DELETING
+                    self.tasks.enqueue(VOLUME_DELETE, region, volume.id, session=session)
+                else:
+                    volume.status = VolumeStatus.AVAILABLE
+                touch(volume)
 
     # -- task steps --------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from interstack.store.models.base import Base
@@ -90,6 +90,10 @@ class VolumeAttachment(Base):
     attach_mode: Mapped[str] = mapped_column(String(8), default="rw")
     status: Mapped[str] = mapped_column(String(32))
     connector: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the volume is deleted when its server is (Nova's delete_on_termination)
+    delete_on_termination: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
