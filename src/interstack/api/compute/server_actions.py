@@ -117,7 +117,7 @@ def rebuild(call: ActionCall) -> Response:
     server, password = call.services.compute.server_actions.rebuild(
         call.caller, call.region, call.server_id, request
     )
-    shown = views.detail(server, call.root, call.version, admin=call.caller.is_admin, show=True)
+    shown = views.changed(server, call.root, call.version, admin=call.caller.is_admin)
     shown["adminPass"] = password
     return json_response({"server": shown}, 202)
 

@@ -297,9 +297,7 @@ def update_server(
         changes["access_ipv6"] = change.accessIPv6
     server = services.compute.servers.update(caller, region, server_id, changes)
     root = service_url(request, region)
-    return json_response(
-        {"server": views.detail(server, root, version, admin=caller.is_admin, show=True)}
-    )
+    return json_response({"server": views.changed(server, root, version, admin=caller.is_admin)})
 
 
 def delete_server(

@@ -23,6 +23,22 @@ V2_62 = APIVersion(2, 62)  # host of instance action events
 V2_63 = APIVersion(2, 63)  # trusted_image_certificates
 V2_71 = APIVersion(2, 71)  # server_groups in show, update and rebuild
 V2_73 = APIVersion(2, 73)  # locked_reason
+V2_75 = APIVersion(2, 75)  # update and rebuild answer with the whole server
+
+#: fields that before 2.75 only GET shows: update and rebuild answer without them
+_GET_ONLY_BEFORE_2_75 = (
+    "OS-EXT-AZ:availability_zone",
+    "config_drive",
+    "key_name",
+    "OS-SRV-USG:launched_at",
+    "OS-SRV-USG:terminated_at",
+    "OS-EXT-STS:task_state",
+    "OS-EXT-STS:vm_state",
+    "OS-EXT-STS:power_state",
+    "os-extended-volumes:volumes_attached",
+    "security_groups",
+    "host_status",
+)
 
 #: statuses that show ``progress``, as Nova does
 _PROGRESS_STATUSES = frozenset({"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE"})
@@ -174,6 +190,19 @@ def detail(
         body["server_groups"] = []
     if version >= V2_73:
         body["locked_reason"] = server.locked_reason
+    return body
+
+
+def changed(server: Server, root: str, version: APIVersion, *, admin: bool) -> dict[str, Any]:
+    """The answer of an update or a rebuild: before 2.75 Nova leaves out the extended fields."""
+    body = detail(server, root, version, admin=admin, show=True)
+    if version < V2_75:
+        for key in [*_GET_ONLY_BEFORE_2_75, *(k for k in body if k.startswith("OS-EXT-SRV-ATTR:"))]:
+            body.pop(key, None)
+        body["addresses"] = {
+            network: [{"version": a["version"], "addr": a["addr"]} for a in listed]
+            for network, listed in body["addresses"].items()
+        }
     return body
 
 
