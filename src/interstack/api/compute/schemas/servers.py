@@ -6,7 +6,14 @@ import ipaddress
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 ServerName = Annotated[str, Field(min_length=1, max_length=255)]
 MetaKey = Annotated[str, Field(min_length=1, max_length=255)]
@@ -18,18 +25,15 @@ Count = Annotated[int, Field(ge=1, le=1000)]
 
 
 def _ipv4(value: str) -> str:
-    if value:
-        ipaddress.IPv4Address(value)
-    return value
+    return str(ipaddress.IPv4Address(value)) if value else value
 
 
 def _ipv6(value: str) -> str:
-    if value:
-        ipaddress.IPv6Address(value)
-    return value
+    return str(ipaddress.IPv6Address(value)) if value else value
 
 
-#: ``accessIPv4``/``accessIPv6``: an address of that version, or empty
+#: ``accessIPv4``/``accessIPv6``: an address of that version, or empty; kept in its canonical
+#: form (``::babe:dc0c:1602``), as Nova stores an IP address field
 AccessIPv4 = Annotated[str, AfterValidator(_ipv4)]
 AccessIPv6 = Annotated[str, AfterValidator(_ipv6)]
 
@@ -131,6 +135,13 @@ class NewServer(Closed):
     @classmethod
     def _name(cls, value: str) -> str | None:
         return no_outer_spaces(value)
+
+    @model_validator(mode="after")
+    def _max_count_defaults_to_min_count(self) -> NewServer:
+        """Nova: ``min_count`` alone asks for exactly that many servers."""
+        if "max_count" not in self.model_fields_set:
+            self.max_count = self.min_count
+        return self
 
 
 class NewServerV219(NewServer):
