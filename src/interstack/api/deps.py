@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -30,8 +31,11 @@ async def require_caller(request: Request, services: ServicesDep) -> RequestCont
         raise Unauthorized("The request you have made requires authentication.")
     cached = services.auth.cached(token)
     if cached is not None:
-        return context_of(cached)
-    return await run_in_threadpool(services.auth.context, token)
+        caller = context_of(cached)
+    else:
+        caller = await run_in_threadpool(services.auth.context, token)
+    # the id the response carries, so that records (instance actions) can be found by it
+    return replace(caller, request_id=getattr(request.state, "request_id", ""))
 
 
 Caller = Annotated[RequestContext, Depends(require_caller)]

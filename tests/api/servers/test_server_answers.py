@@ -107,3 +107,32 @@ def test_access_ips_are_kept_in_canonical_form(api: httpx.Client) -> None:
     assert api.delete(f"/servers/{server_id}").status_code == 204
     wait_gone(api, server_id)
 
+
+def test_compute_answers_carry_x_compute_request_id_of_the_action(api: httpx.Client) -> None:
+    response = api.post(
+        "/servers",
+        json={
+            "server": {"name": "traced", "flavorRef": "1", "imageRef": IMAGE, "networks": "none"}
+        },
+    )
+    assert response.status_code == 202, response.text
+    request_id = response.headers["x-compute-request-id"]
+    assert request_id == response.headers["x-openstack-request-id"]
+    server_id = response.json()["server"]["id"]
+    action = api.get(f"/servers/{server_id}/os-instance-actions/{request_id}")
+    assert action.status_code == 200, action.text
+    assert action.json()["instanceAction"]["action"] == "create"
+    assert api.delete(f"/servers/{server_id}").status_code == 204
+    wait_gone(api, server_id)
+
+
+def test_only_nova_answers_carry_x_compute_request_id(
+    compute_gateway: ServedGateway, member: Member
+) -> None:
+    token = member.token(compute_gateway)
+    response = httpx.get(
+        f"{compute_gateway.url}/RegionOne/image/v2/images", headers={"X-Auth-Token": token}
+    )
+    assert response.status_code == 200, response.text
+    assert "x-openstack-request-id" in response.headers
+    assert "x-compute-request-id" not in response.headers
