@@ -115,6 +115,26 @@ def volume_detail(
     return body
 
 
+#: what Cinder's API extensions add to GET answers only (create and update answer without them)
+_GET_ONLY = (
+    "os-vol-tenant-attr:tenant_id",
+    "volume_image_metadata",
+    "os-vol-host-attr:host",
+    "os-vol-mig-status-attr:migstat",
+    "os-vol-mig-status-attr:name_id",
+)
+
+
+def volume_written(
+    volume: Volume, root: str, project_id: str, version: APIVersion, *, admin: bool
+) -> dict[str, Any]:
+    """The answer of a create or an update: the volume without the GET-only extension fields."""
+    body = volume_detail(volume, root, project_id, version, admin=admin)
+    for key in _GET_ONLY:
+        body.pop(key, None)
+    return body
+
+
 def snapshot_detail(snapshot: Snapshot, version: APIVersion) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": snapshot.id,

@@ -57,7 +57,8 @@ def create_volume(
             multiattach=given.multiattach,
         ),
     )
-    shown = _detail(request, created, project_id, version, caller.is_admin)
+    root = params.root(request)
+    shown = views.volume_written(created, root, project_id, version, admin=caller.is_admin)
     return json_response({"volume": shown}, status=202)
 
 
@@ -163,9 +164,9 @@ def update_volume(
     updated = services.volume.volumes.update(
         caller, region, volume_id, changes=changes, metadata=metadata
     )
-    return json_response(
-        {"volume": _detail(request, updated, project_id, version, caller.is_admin)}
-    )
+    root = params.root(request)
+    written = views.volume_written(updated, root, project_id, version, admin=caller.is_admin)
+    return json_response({"volume": written})
 
 
 def delete_volume(
