@@ -1,5 +1,5 @@
 """What Cinder's create and update answers carry (not the fields its extensions add to GET, which
-Tempest's create/update schemas refuse)."""
+Tempest's create/update schemas refuse), and a snapshot of a null volume being a 404."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member
-from tests.support.volume import cinder, wait_gone, wait_volume
+from tests.support.volume import assert_cinder_fault, cinder, wait_gone, wait_volume
 
 GET_ONLY = {"os-vol-tenant-attr:tenant_id", "os-vol-host-attr:host"}
 
@@ -41,3 +41,10 @@ def test_create_and_update_answer_without_get_only_fields(
     assert not GET_ONLY & set(updated.json()["volume"])
     assert http.delete(f"/volumes/{volume['id']}").status_code == 202
     wait_gone(http, f"/volumes/{volume['id']}")
+
+
+def test_snapshot_of_a_null_volume_is_not_found(api: httpx.Client) -> None:
+    response = api.post("/snapshots", json={"snapshot": {"volume_id": None, "name": "s"}})
+    assert "None" in assert_cinder_fault(response, 404, "itemNotFound")
+    missing = api.post("/snapshots", json={"snapshot": {"name": "s"}})
+    assert_cinder_fault(missing, 400, "badRequest")

@@ -91,7 +91,7 @@ class MetaItem(_Closed):
 
 
 class NewSnapshot(_Lenient):
-    volume_id: str
+    volume_id: str | None  # required, null allowed: Cinder then finds no such volume (404)
     name: Name | None = None
     display_name: Name | None = None
     description: Description | None = None

@@ -17,6 +17,7 @@ from interstack.api.volume import params, schemas, views
 from interstack.api.volume.params import UrlProject
 from interstack.api.volume.versions import Microversion
 from interstack.errors import BadRequest, NotFound
+from interstack.services.volume.common import volume_not_found
 from interstack.services.volume.snapshots import SnapshotFilters
 
 
@@ -30,6 +31,8 @@ def create_snapshot(
 ) -> OrjsonResponse:
     """POST /snapshots — 202 with the snapshot ``creating``."""
     given = body.snapshot
+    if given.volume_id is None:
+        raise volume_not_found("None")
     names = params.name_and_description(given)
     created = services.volume.snapshots.create(
         caller,
