@@ -377,3 +377,11 @@ def test_unknown_paths_and_regions_answer_in_glance_format(
     other = image_client(gateway, demo_token, region="Nowhere").get("/v2/images")
     assert other.status_code == 404
     assert_glance_fault(demo.post("/v2/images/x/tags/y"), 405, "Method Not Allowed")
+
+
+def test_an_empty_image_id_is_not_found(demo: httpx.Client) -> None:
+    """``/v2/images/`` names no image (Tempest's null-id tests): 404, not the list nor a 405."""
+    assert_glance_fault(demo.get("/v2/images/"), 404, "Not Found")
+    assert_glance_fault(demo.delete("/v2/images/"), 404, "Not Found")
+    assert_glance_fault(demo.patch("/v2/images/", json=[]), 404, "Not Found")
+    assert httpx.get(f"{demo.base_url}v2/images/").status_code == 401

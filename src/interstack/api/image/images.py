@@ -11,7 +11,7 @@ from interstack.api.deps import Caller, ServicesDep
 from interstack.api.image import params, schemas, views
 from interstack.api.regional import Region
 from interstack.api.responses import OrjsonResponse, empty_response, json_response
-from interstack.errors import UnsupportedMediaType
+from interstack.errors import NotFound, UnsupportedMediaType
 
 
 async def create_image(
@@ -42,6 +42,12 @@ async def show_image(
     """GET /v2/images/{image_id} — 404 for images the caller may not see."""
     found = await run_in_threadpool(services.images.get, caller, region, image_id)
     return json_response(views.image(found))
+
+
+async def no_image_id(_caller: Caller) -> Response:
+    """GET/PATCH/DELETE /v2/images/ — an empty image id names no image: 404, as Glance answers
+    (not the list, nor a 405 for a method the list does not take)."""
+    raise NotFound("No image found with an empty ID: give one as /v2/images/{image_id}.")
 
 
 async def update_image(

@@ -21,6 +21,9 @@ ROUTES: list[Route] = [
     # images
     Route("GET", "/v2/images", images.list_images),
     Route("POST", "/v2/images", images.create_image, status=201),
+    Route("GET", "/v2/images/", images.no_image_id),  # an empty image id: 404
+    Route("PATCH", "/v2/images/", images.no_image_id),
+    Route("DELETE", "/v2/images/", images.no_image_id),
     Route("GET", _IMAGE, images.show_image),
     Route("PATCH", _IMAGE, images.update_image),
     Route("DELETE", _IMAGE, images.delete_image, status=204),
