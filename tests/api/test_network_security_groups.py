@@ -124,6 +124,8 @@ def test_rules_by_protocol_name_or_number_with_remote_group_or_prefix(api: httpx
             "SecurityGroupInvalidPortRange",
         ),
         ({"protocol": "tcp", "port_range_min": 0, "port_range_max": 70000}, None),
+        ({"protocol": "tcp", "port_range_max": 6}, "SecurityGroupInvalidPortRange"),
+        ({"protocol": "udp", "port_range_min": 6}, "SecurityGroupInvalidPortRange"),
         ({"protocol": "bogus"}, "SecurityGroupRuleInvalidProtocol"),
         ({"protocol": "300"}, "SecurityGroupRuleInvalidProtocol"),
         ({"port_range_min": 22, "port_range_max": 22}, None),

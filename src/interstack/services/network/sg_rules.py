@@ -109,12 +109,11 @@ def validate(new: RuleCreate) -> ValidRule:
     if (low is not None or high is not None) and number is None:
         raise BadRequest("Must also specify protocol if port range is given.")
     if number in _WITH_PORTS:
-        if (low is None) != (high is None):
-            low, high = (low, low) if high is None else (high, high)
         for port in (low, high):
             if port is not None and not 1 <= port <= 65535:
                 raise BadRequest(f"Invalid value for port {port}: it must be from 1 to 65535.")
-        if low is not None and high is not None and low > high:
+        # one end alone is no range (Neutron refuses it too); a single port is min == max
+        if (low is None) != (high is None) or (low is not None and high is not None and low > high):
             raise BadRequest(
                 "For TCP/UDP protocols, port_range_min must be <= port_range_max",
                 kind="SecurityGroupInvalidPortRange",
