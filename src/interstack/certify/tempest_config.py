@@ -70,6 +70,10 @@ def render_config(
     conf["service_available"] = {
         option: str(facts.has(project)).lower() for option, project in AVAILABLE.items()
     }
+    if facts.has("glance"):
+        # Tempest 47 skips the image list tests where Glance inspects uploads; the guideline's
+        # tests upload a few random bytes, as every Tempest did when they became required
+        conf["image-feature-enabled"] = {"image_format_enforcement": "false"}
     volume_type = facts.service_type("cinder")
     if volume_type is not None:
         conf["volume"] = {"catalog_type": volume_type}
