@@ -135,6 +135,7 @@ def test_rules_by_protocol_name_or_number_with_remote_group_or_prefix(api: httpx
             "SecurityGroupRuleParameterConflict",
         ),
         ({"protocol": "icmp", "port_range_min": 300}, "SecurityGroupInvalidIcmpValue"),
+        ({"protocol": "icmp", "port_range_max": 6}, "SecurityGroupMissingIcmpType"),
     ],
 )
 def test_invalid_rules_are_400(

@@ -126,7 +126,10 @@ def validate(new: RuleCreate) -> ValidRule:
                     kind="SecurityGroupInvalidIcmpValue",
                 )
         if low is None and high is not None:
-            raise BadRequest("ICMP code (port-range-max) is given without an ICMP type.")
+            raise BadRequest(
+                f"ICMP type (port-range-min) is missing for ICMP code (port-range-max) {high}.",
+                kind="SecurityGroupMissingIcmpType",
+            )
     elif low is not None or high is not None:
         raise BadRequest(f"Protocol {protocol} has no ports; leave the port range out.")
     prefix = new.remote_ip_prefix
