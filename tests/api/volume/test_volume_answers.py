@@ -8,7 +8,14 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member
-from tests.support.volume import assert_cinder_fault, cinder, wait_gone, wait_volume
+from tests.support.volume import (
+    assert_cinder_fault,
+    cinder,
+    create_volume,
+    wait_gone,
+    wait_snapshot,
+    wait_volume,
+)
 
 GET_ONLY = {"os-vol-tenant-attr:tenant_id", "os-vol-host-attr:host"}
 
@@ -48,3 +55,27 @@ def test_snapshot_of_a_null_volume_is_not_found(api: httpx.Client) -> None:
     assert "None" in assert_cinder_fault(response, 404, "itemNotFound")
     missing = api.post("/snapshots", json={"snapshot": {"name": "s"}})
     assert_cinder_fault(missing, 400, "badRequest")
+
+
+def test_snapshot_create_and_update_answer_without_extended_attributes(api: httpx.Client) -> None:
+    volume = create_volume(api, name="snapped")
+    made = api.post("/snapshots", json={"snapshot": {"volume_id": volume["id"], "name": "s"}})
+    assert made.status_code == 202, made.text
+    snapshot = made.json()["snapshot"]
+    assert not [k for k in snapshot if k.startswith("os-extended-snapshot-attributes:")]
+    shown = wait_snapshot(api, snapshot["id"], "available")
+    assert shown["os-extended-snapshot-attributes:progress"] == "100%"
+    updated = api.put(f"/snapshots/{snapshot['id']}", json={"snapshot": {"name": "t"}})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["snapshot"]["name"] == "t"
+    assert not [k for k in updated.json()["snapshot"] if k.startswith("os-extended-snapshot")]
+    assert api.delete(f"/snapshots/{snapshot['id']}").status_code == 202
+    wait_gone(api, f"/snapshots/{snapshot['id']}")
+    assert api.delete(f"/volumes/{volume['id']}").status_code == 202
+
+
+def test_an_empty_volume_id_is_not_found(api: httpx.Client) -> None:
+    """``/volumes/`` names no volume (Tempest's volume-without-id tests): 404, not the list."""
+    assert_cinder_fault(api.get("/volumes/"), 404, "itemNotFound")
+    assert_cinder_fault(api.put("/volumes/", json={"volume": {}}), 404, "itemNotFound")
+    assert_cinder_fault(api.delete("/volumes/"), 404, "itemNotFound")

@@ -43,7 +43,7 @@ def create_snapshot(
         metadata=given.metadata or {},
         force=given.force,
     )
-    return json_response({"snapshot": views.snapshot_detail(created, version)}, status=202)
+    return json_response({"snapshot": views.snapshot_written(created, version)}, status=202)
 
 
 def _list(
@@ -139,7 +139,7 @@ def update_snapshot(
     if not changes:
         raise BadRequest("Invalid input received: give a name or description.")
     updated = services.volume.snapshots.update(caller, region, snapshot_id, changes)
-    return json_response({"snapshot": views.snapshot_detail(updated, version)})
+    return json_response({"snapshot": views.snapshot_written(updated, version)})
 
 
 def delete_snapshot(

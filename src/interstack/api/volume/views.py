@@ -156,6 +156,14 @@ def snapshot_detail(snapshot: Snapshot, version: APIVersion) -> dict[str, Any]:
     return body
 
 
+def snapshot_written(snapshot: Snapshot, version: APIVersion) -> dict[str, Any]:
+    """The answer of a create or an update: without the extended attributes GET adds."""
+    body = snapshot_detail(snapshot, version)
+    del body["os-extended-snapshot-attributes:project_id"]
+    del body["os-extended-snapshot-attributes:progress"]
+    return body
+
+
 def volume_type(found: VolumeType) -> dict[str, Any]:
     return {
         "id": found.id,

@@ -268,8 +268,17 @@ def delete_metadata_item(
     return empty_response(200)
 
 
+def no_volume_id(_project: UrlProject, _caller: Caller, _version: Microversion) -> Response:
+    """GET/PUT/DELETE /volumes/ — an empty volume id names no volume: 404, as Cinder answers
+    (not the list, nor a 405 for a method the list does not take)."""
+    raise NotFound("No volume found with an empty ID: give one as /volumes/{volume_id}.")
+
+
 ROUTES: list[Route] = [
     Route("GET", "/volumes", list_volumes),
+    Route("GET", "/volumes/", no_volume_id),  # an empty volume id: 404
+    Route("PUT", "/volumes/", no_volume_id),
+    Route("DELETE", "/volumes/", no_volume_id),
     Route("POST", "/volumes", create_volume, status=202),
     Route("GET", "/volumes/detail", list_volumes_detail),
     Route("GET", "/volumes/{volume_id}", show_volume),
