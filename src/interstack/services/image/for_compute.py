@@ -61,10 +61,11 @@ class ComputeImages:
         """A ``saving`` private image owned by the caller's project, for a server snapshot.
 
         Formats and minimum sizes come from the server's image when known (Nova copies them);
-        ``image_type=snapshot`` and ``instance_uuid`` are set as Nova sets them. Follow with
-        :meth:`finish_snapshot` or :meth:`stream_snapshot`, or :meth:`abandon_snapshot`.
+        ``image_type=snapshot`` (unless the caller's metadata names another, as Nova lets it)
+        and ``instance_uuid`` are set as Nova sets them. Follow with :meth:`finish_snapshot` or
+        :meth:`stream_snapshot`, or :meth:`abandon_snapshot`.
         """
-        properties = {**(metadata or {}), "image_type": "snapshot", "instance_uuid": server_id}
+        properties = {"image_type": "snapshot", **(metadata or {}), "instance_uuid": server_id}
         if base is not None:
             properties["base_image_ref"] = base.id
         created = self.images.create(
