@@ -1,5 +1,6 @@
 """What Cinder's create and update answers carry (not the fields its extensions add to GET, which
-Tempest's create/update schemas refuse), and a snapshot of a null volume being a 404."""
+Tempest's create/update schemas refuse), a snapshot of a null volume and an empty volume id being
+404s, and the extension list."""
 
 from __future__ import annotations
 
@@ -79,3 +80,13 @@ def test_an_empty_volume_id_is_not_found(api: httpx.Client) -> None:
     assert_cinder_fault(api.get("/volumes/"), 404, "itemNotFound")
     assert_cinder_fault(api.put("/volumes/", json={"volume": {}}), 404, "itemNotFound")
     assert_cinder_fault(api.delete("/volumes/"), 404, "itemNotFound")
+
+
+def test_extensions_list_what_is_served_under_cinders_aliases(api: httpx.Client) -> None:
+    response = api.get("/extensions")
+    assert response.status_code == 200, response.text
+    listed = {e["alias"]: e for e in response.json()["extensions"]}
+    assert {"os-vol-tenant-attr", "os-extended-snapshot-attributes", "os-quota-sets"} <= set(listed)
+    assert "os-hosts" not in listed  # not served, so not claimed
+    for extension in listed.values():
+        assert set(extension) == {"name", "alias", "description", "updated", "links"}

@@ -15,6 +15,7 @@ from interstack.api.regional import region_of
 from interstack.api.routing import Route, build_router
 from interstack.api.volume import (
     attachments,
+    extensions,
     quotas,
     snapshots,
     versions,
@@ -46,6 +47,7 @@ ROUTES: list[Route] = [
     *snapshots.ROUTES,
     *volume_types.ROUTES,
     *quotas.ROUTES,
+    *extensions.ROUTES,
 ]
 
 
