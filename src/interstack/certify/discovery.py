@@ -73,6 +73,7 @@ class CloudFacts:
     network: Found | None = None
     external_network: Found | None = None
     compute_microversions: tuple[str, str] | None = None
+    volume_extensions: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
 
     def has(self, project: str) -> bool:
@@ -197,6 +198,12 @@ def discover(cloud: str, projects: Iterable[str], choices: Choices = Choices()) 
         )
     if "nova" in needed:
         facts = _compute_facts(connection, facts, choices)
+    if "cinder" in needed:
+        from dataclasses import replace
+
+        from interstack.certify.resources import volume_extensions
+
+        facts = replace(facts, volume_extensions=volume_extensions(connection))
     return facts
 
 

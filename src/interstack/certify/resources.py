@@ -85,3 +85,12 @@ def microversion_range(connection: Any) -> tuple[str, str] | None:
     if low is None or high is None:
         return None
     return ".".join(map(str, low)), ".".join(map(str, high))
+
+
+def volume_extensions(connection: Any) -> tuple[str, ...]:
+    """The aliases of the block storage API's extensions (empty if it lists none), which
+    Tempest's extension test expects in ``api_extensions``, as python-tempestconf writes it."""
+    try:
+        return tuple(str(e.alias) for e in connection.block_storage.extensions())
+    except Exception:
+        return ()

@@ -77,6 +77,9 @@ def render_config(
     volume_type = facts.service_type("cinder")
     if volume_type is not None:
         conf["volume"] = {"catalog_type": volume_type}
+    if facts.volume_extensions:
+        # what the cloud lists, rather than Tempest's "all" (which asks for Cinder's os-hosts)
+        conf["volume-feature-enabled"] = {"api_extensions": ",".join(facts.volume_extensions)}
     _compute(conf, facts, ssh_user)
     out = io.StringIO()
     conf.write(out)

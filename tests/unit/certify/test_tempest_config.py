@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,12 @@ import yaml
 
 from interstack.certify import CertifyError, discovery
 from interstack.certify.discovery import Choices, CloudFacts, Credentials, Found
-from interstack.certify.resources import pick_flavors, pick_images, pick_networks
+from interstack.certify.resources import (
+    pick_flavors,
+    pick_images,
+    pick_networks,
+    volume_extensions,
+)
 from interstack.certify.tempest_config import write_tempest_files
 
 PROJECT = "p1"
@@ -150,6 +156,22 @@ def test_no_external_network_turns_ssh_validation_off_and_says_so(tmp_path: Path
     assert conf["validation"]["run_validation"] == "false"
     assert "network" not in conf
     assert any("--external-network" in note for note in cloud_facts.notes)
+
+
+def test_the_volume_extensions_the_cloud_lists_become_api_extensions(tmp_path: Path) -> None:
+    listed = thing(block_storage=thing(extensions=lambda: [thing(alias="os-vol-tenant-attr")]))
+    cloud_facts = facts(external=True)
+    assert "volume-feature-enabled" not in read(write_tempest_files(cloud_facts, tmp_path).config)
+    found = replace(cloud_facts, volume_extensions=volume_extensions(listed))
+    conf = read(write_tempest_files(found, tmp_path).config)
+    assert conf["volume-feature-enabled"]["api_extensions"] == "os-vol-tenant-attr"
+
+
+def test_a_cloud_without_an_extension_list_has_none() -> None:
+    def refused() -> list[Any]:
+        raise RuntimeError("404")
+
+    assert volume_extensions(thing(block_storage=thing(extensions=refused))) == ()
 
 
 def test_dynamic_credentials_with_an_admin(tmp_path: Path) -> None:
