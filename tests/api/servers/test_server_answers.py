@@ -136,3 +136,23 @@ def test_only_nova_answers_carry_x_compute_request_id(
     assert response.status_code == 200, response.text
     assert "x-openstack-request-id" in response.headers
     assert "x-compute-request-id" not in response.headers
+
+
+def test_ips_by_network(compute_gateway: ServedGateway, member: Member, api: httpx.Client) -> None:
+    token = member.token(compute_gateway)
+    with neutron(compute_gateway, token) as net_api:
+        name = unique("ipnet")
+        network = created(net_api.post("/networks", json={"network": {"name": name}}), "network")
+        subnet = {"network_id": network["id"], "cidr": "10.31.0.0/24", "ip_version": 4}
+        created(net_api.post("/subnets", json={"subnet": subnet}), "subnet")
+    server = boot_active(api, "addressed", networks=[{"uuid": network["id"]}])
+    listed = api.get(f"/servers/{server['id']}/ips")
+    assert listed.status_code == 200, listed.text
+    (address,) = listed.json()["addresses"][name]
+    assert set(address) == {"version", "addr"} and address["addr"].startswith("10.31.0.")
+    one = api.get(f"/servers/{server['id']}/ips/{name}")
+    assert one.status_code == 200 and one.json() == {name: [address]}, one.text
+    assert api.get(f"/servers/{server['id']}/ips/elsewhere").status_code == 404
+    assert api.get("/servers/00000000-0000-0000-0000-000000000000/ips").status_code == 404
+    assert api.delete(f"/servers/{server['id']}").status_code == 204
+    wait_gone(api, server["id"])

@@ -77,6 +77,14 @@ def addresses(found: Sequence[ServerAddress]) -> dict[str, list[dict[str, Any]]]
     return grouped
 
 
+def plain_addresses(found: Sequence[ServerAddress]) -> dict[str, list[dict[str, Any]]]:
+    """``addresses`` with version and address only (``/ips``, and update/rebuild before 2.75)."""
+    return {
+        network: [{"version": a["version"], "addr": a["addr"]} for a in listed]
+        for network, listed in addresses(found).items()
+    }
+
+
 def _bookmark(root: str, collection: str, item_id: str) -> list[dict[str, str]]:
     return [{"rel": "bookmark", "href": f"{root}/{collection}/{item_id}"}]
 
@@ -199,10 +207,7 @@ def changed(server: Server, root: str, version: APIVersion, *, admin: bool) -> d
     if version < V2_75:
         for key in [*_GET_ONLY_BEFORE_2_75, *(k for k in body if k.startswith("OS-EXT-SRV-ATTR:"))]:
             body.pop(key, None)
-        body["addresses"] = {
-            network: [{"version": a["version"], "addr": a["addr"]} for a in listed]
-            for network, listed in body["addresses"].items()
-        }
+        body["addresses"] = plain_addresses(server.addresses)
     return body
 
 
