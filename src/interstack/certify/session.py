@@ -84,6 +84,12 @@ def certify_clouds(options: Options) -> int:
         )
     if len(set(options.clouds)) != len(options.clouds):
         raise CertifyError("a cloud is named twice")
+    if options.concurrency > 1 and options.admin_cloud is None:
+        # each worker locks an account of its own; the cloud's one account serves one worker
+        raise CertifyError(
+            "--concurrency above 1 needs --admin-cloud (Tempest then makes an account per "
+            "worker); with the cloud's one account Tempest runs serially"
+        )
     reports = []
     for cloud in options.clouds:
         report = certify_cloud(cloud, guideline, options)

@@ -46,3 +46,11 @@ def test_an_unknown_target_is_one_line_and_exit_2() -> None:
     assert result.stderr.strip() == (
         "interstack certify: error: unknown target 'dns': use one of platform, compute, object"
     )
+
+
+def test_parallel_workers_without_an_admin_cloud_is_one_line_and_exit_2() -> None:
+    """One pre-provisioned account serves one Tempest worker: a parallel run would fail most
+    tests with "Insufficient number of users provided" instead of testing the cloud."""
+    result = certify("--cloud", "anything", "--concurrency", "2")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "--admin-cloud" in result.stderr
