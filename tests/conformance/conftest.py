@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from interstack.backends.contract import Backend, Capabilities
+from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.registry import load_backend
 from interstack.store import Database
 from tests.support.local import build_default_image, image_cache_dir, local_unavailable
@@ -33,6 +34,8 @@ class BackendUnderTest:
     prepare: Callable[[], object] = lambda: None
     #: settings known only when a test runs (an emulator's address), merged over ``settings``
     live_settings: Callable[[], dict[str, Any]] = dict
+    #: takes off the host what a closed backend leaves there on purpose (its data directory)
+    tidy: Callable[[Path], object] = lambda _data_dir: None
 
 
 CONFORMANCE_BACKENDS = [
@@ -51,6 +54,8 @@ CONFORMANCE_BACKENDS = [
         settings={"image_cache_dir": str(image_cache_dir()), "stop_timeout_seconds": 5},
         unavailable=local_unavailable,
         prepare=build_default_image,
+        # bridges, namespaces, dnsmasqs and metadata proxies outlive close() for the next start
+        tidy=lambda data_dir: cleanup_host([data_dir], lock_wait=60),
     ),
     BackendUnderTest("aws", live_settings=aws_settings),
 ]
@@ -100,4 +105,5 @@ def backend(
         for server in built.compute.list_servers():
             built.compute.delete_server(server.ref)
     built.close()
+    under_test.tidy(tmp_path / "data")
     db.dispose()
