@@ -271,3 +271,26 @@ def test_actions_the_backend_lacks_are_501_not_implemented(tmp_path: Any) -> Non
             assert api.get(f"/servers/{server['id']}").json()["server"]["status"] == "ACTIVE"
     finally:
         gateway.stop()
+
+
+def test_create_answers_the_callers_admin_pass(api: httpx.Client) -> None:
+    """Nova shows the adminPass the caller chose (Tempest's create-with-admin-password), and
+    never again after the create answer."""
+    response = api.post(
+        "/servers",
+        json={
+            "server": {
+                "name": "chosen-pass",
+                "flavorRef": "1",
+                "imageRef": IMAGE,
+                "networks": "none",
+                "adminPass": "Chosen-Pass-42",
+            }
+        },
+    )
+    assert response.status_code == 202, response.text
+    created = response.json()["server"]
+    assert created["adminPass"] == "Chosen-Pass-42"
+    shown = api.get(f"/servers/{created['id']}").json()["server"]
+    assert "adminPass" not in shown
+    assert api.delete(f"/servers/{created['id']}").status_code == 204

@@ -233,6 +233,7 @@ def _boot_request(new: schemas.NewServer) -> BootRequest:
         disk_config=new.disk_config,
         access_ipv4=new.accessIPv4 or "",
         access_ipv6=new.accessIPv6 or "",
+        admin_password=new.adminPass,
     )
 
 

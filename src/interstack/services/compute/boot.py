@@ -68,6 +68,8 @@ class BootRequest:
     disk_config: str = "MANUAL"
     access_ipv4: str = ""
     access_ipv6: str = ""
+    #: the caller's ``adminPass``; the create answer shows it (else a generated one), never stored
+    admin_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,7 @@ class ServerBoot:
             for server_id in ports:
                 self.networking.release_for_server(region, server_id)
             raise
-        return BootResult(servers, reservation_id, new_password())
+        return BootResult(servers, reservation_id, request.admin_password or new_password())
 
     def _write(
         self,
