@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -166,9 +168,25 @@ def test_list_filters_sort_and_paging(api: httpx.Client) -> None:
     assert counted["count"] == len(api.get("/volumes").json()["volumes"])
 
 
-def test_metadata_crud(api: httpx.Client) -> None:
-    volume_id = create_volume(api, metadata={"a": "1"})["id"]
-    base = f"/volumes/{volume_id}/metadata"
+def _with_metadata(api: httpx.Client, collection: str) -> tuple[str, str]:
+    """A new volume, or a snapshot of a new volume, whose metadata is ``{"a": "1"}``: its id
+    and the volume's."""
+    if collection == "volumes":
+        volume_id = str(create_volume(api, metadata={"a": "1"})["id"])
+        return volume_id, volume_id
+    volume_id = str(create_volume(api)["id"])
+    body = {"snapshot": {"volume_id": volume_id, "metadata": {"a": "1"}}}
+    created = api.post("/snapshots", json=body)
+    assert created.status_code == 202, created.text
+    snapshot = wait_snapshot(api, created.json()["snapshot"]["id"], "available")
+    return str(snapshot["id"]), volume_id
+
+
+@pytest.mark.parametrize("collection", ["volumes", "snapshots"])
+def test_metadata_crud(api: httpx.Client, collection: str) -> None:
+    owner_id, volume_id = _with_metadata(api, collection)
+    base = f"/{collection}/{owner_id}/metadata"
+    assert api.get(base).json() == {"metadata": {"a": "1"}}
     merged = api.post(base, json={"metadata": {"b": "2"}})
     assert merged.json()["metadata"] == {"a": "1", "b": "2"}
     assert api.get(f"{base}/b").json() == {"meta": {"b": "2"}}
@@ -177,9 +195,16 @@ def test_metadata_crud(api: httpx.Client) -> None:
     assert "mismatch" in assert_cinder_fault(mismatch, 400, "badRequest")
     replaced = api.put(base, json={"metadata": {"only": "this"}})
     assert replaced.json()["metadata"] == {"only": "this"}
+    assert_cinder_fault(api.get(f"{base}/gone"), 404, "itemNotFound")
+    too_many = api.put(f"{base}/b", json={"meta": {"b": "3", "c": "4"}})
+    assert "too many" in assert_cinder_fault(too_many, 400, "badRequest")
     assert api.delete(f"{base}/only").status_code == 200
     assert_cinder_fault(api.delete(f"{base}/only"), 404, "itemNotFound")
     assert api.get(base).json() == {"metadata": {}}
+    assert_cinder_fault(api.get(f"/{collection}/{uuid.uuid4()}/metadata"), 404, "itemNotFound")
+    # the module's project has a quota of 10 volumes: give this one back
+    assert api.delete(f"/volumes/{volume_id}", params={"cascade": "true"}).status_code == 202
+    wait_gone(api, f"/volumes/{volume_id}")
 
 
 def test_actions_bootable_readonly_extend(api: httpx.Client) -> None:
