@@ -14,9 +14,10 @@ from interstack.api.regional import Region
 from interstack.api.responses import OrjsonResponse, empty_response, json_response
 from interstack.api.routing import Route
 from interstack.api.volume import params, schemas, views
+from interstack.api.volume.metadata import MetadataOwner, metadata_routes
 from interstack.api.volume.params import UrlProject
 from interstack.api.volume.versions import Microversion
-from interstack.errors import BadRequest, NotFound
+from interstack.errors import BadRequest
 from interstack.services.volume.common import volume_not_found
 from interstack.services.volume.snapshots import SnapshotFilters
 
@@ -172,85 +173,6 @@ async def snapshot_action(
     return empty_response(202)
 
 
-# -- metadata ------------------------------------------------------------------------------
-
-
-def show_metadata(
-    snapshot_id: str,
-    region: Region,
-    _project: UrlProject,
-    services: ServicesDep,
-    caller: Caller,
-    _version: Microversion,
-) -> OrjsonResponse:
-    found = services.volume.snapshots.get(caller, region, snapshot_id)
-    return json_response({"metadata": found.metadata})
-
-
-def _set_metadata(replace: bool) -> Any:
-    def handler(
-        snapshot_id: str,
-        region: Region,
-        _project: UrlProject,
-        services: ServicesDep,
-        caller: Caller,
-        _version: Microversion,
-        body: Annotated[schemas.MetadataBody, Depends(json_body(schemas.MetadataBody))],
-    ) -> OrjsonResponse:
-        result = services.volume.snapshots.set_metadata(
-            caller, region, snapshot_id, body.metadata, replace=replace
-        )
-        return json_response({"metadata": result})
-
-    return handler
-
-
-def show_metadata_item(
-    snapshot_id: str,
-    key: str,
-    region: Region,
-    _project: UrlProject,
-    services: ServicesDep,
-    caller: Caller,
-    _version: Microversion,
-) -> OrjsonResponse:
-    metadata = services.volume.snapshots.get(caller, region, snapshot_id).metadata
-    if key not in metadata:
-        raise NotFound(f"Snapshot {snapshot_id} has no metadata with key {key}.")
-    return json_response({"meta": {key: metadata[key]}})
-
-
-def update_metadata_item(
-    snapshot_id: str,
-    key: str,
-    region: Region,
-    _project: UrlProject,
-    services: ServicesDep,
-    caller: Caller,
-    _version: Microversion,
-    body: Annotated[schemas.MetaItem, Depends(json_body(schemas.MetaItem))],
-) -> OrjsonResponse:
-    if len(body.meta) > 1:
-        raise BadRequest("Request body contains too many items.")
-    if key not in body.meta:
-        raise BadRequest("Request body and URI mismatch.")
-    services.volume.snapshots.set_metadata(caller, region, snapshot_id, body.meta, replace=False)
-    return json_response({"meta": body.meta})
-
-
-def delete_metadata_item(
-    snapshot_id: str,
-    key: str,
-    region: Region,
-    _project: UrlProject,
-    services: ServicesDep,
-    caller: Caller,
-    _version: Microversion,
-) -> Response:
-    services.volume.snapshots.delete_metadata(caller, region, snapshot_id, key)
-    return empty_response(200)
-
-
 ROUTES: list[Route] = [
     Route("GET", "/snapshots", list_snapshots),
     Route("POST", "/snapshots", create_snapshot, status=202),
@@ -259,10 +181,9 @@ ROUTES: list[Route] = [
     Route("PUT", "/snapshots/{snapshot_id}", update_snapshot),
     Route("DELETE", "/snapshots/{snapshot_id}", delete_snapshot, status=202),
     Route("POST", "/snapshots/{snapshot_id}/action", snapshot_action, status=202),
-    Route("GET", "/snapshots/{snapshot_id}/metadata", show_metadata),
-    Route("POST", "/snapshots/{snapshot_id}/metadata", _set_metadata(replace=False)),
-    Route("PUT", "/snapshots/{snapshot_id}/metadata", _set_metadata(replace=True)),
-    Route("GET", "/snapshots/{snapshot_id}/metadata/{key}", show_metadata_item),
-    Route("PUT", "/snapshots/{snapshot_id}/metadata/{key}", update_metadata_item),
-    Route("DELETE", "/snapshots/{snapshot_id}/metadata/{key}", delete_metadata_item),
+    *metadata_routes(
+        MetadataOwner(
+            "Snapshot", "/snapshots", "snapshot_id", lambda services: services.volume.snapshots
+        )
+    ),
 ]

@@ -14,6 +14,7 @@ from interstack.api.regional import Region
 from interstack.api.responses import OrjsonResponse, empty_response, json_response
 from interstack.api.routing import Route
 from interstack.api.volume import params, schemas, views
+from interstack.api.volume.metadata import MetadataOwner, metadata_routes
 from interstack.api.volume.params import UrlProject
 from interstack.api.volume.versions import Microversion
 from interstack.errors import BadRequest, NotFound
@@ -190,84 +191,6 @@ def delete_volume(
     return empty_response(202)
 
 
-# -- metadata ------------------------------------------------------------------------------
-
-
-def show_metadata(
-    volume_id: str,
-    region: Region,
-    _project: UrlProject,
-    services: ServicesDep,
-    caller: Caller,
-    _version: Microversion,
-) -> OrjsonResponse:
-    return json_response({"metadata": services.volume.volumes.metadata(caller, region, volume_id)})
-
-
-def _set_metadata(replace: bool) -> Any:
-    def handler(
-        volume_id: str,
-        region: Region,
-        _project: UrlProject,
-        services: ServicesDep,
-        caller: Caller,
-        _version: Microversion,
-        body: Annotated[schemas.MetadataBody, Depends(json_body(schemas.MetadataBody))],
-    ) -> OrjsonResponse:
-        result = services.volume.volumes.set_metadata(
-            caller, region, volume_id, body.metadata, replace=replace
-        )
-        return json_response({"metadata": result})
-
-    return handler
-
-
-def show_metadata_item(
-    volume_id: str,
-    key: str,
-    region: Region,
-    _project: UrlProject,
-    services: ServicesDep,
-    caller: Caller,
-    _version: Microversion,
-) -> OrjsonResponse:
-    metadata = services.volume.volumes.metadata(caller, region, volume_id)
-    if key not in metadata:
-        raise NotFound(f"Volume {volume_id} has no metadata with key {key}.")
-    return json_response({"meta": {key: metadata[key]}})
-
-
-def update_metadata_item(
-    volume_id: str,
-    key: str,
-    region: Region,
-    _project: UrlProject,
-    services: ServicesDep,
-    caller: Caller,
-    _version: Microversion,
-    body: Annotated[schemas.MetaItem, Depends(json_body(schemas.MetaItem))],
-) -> OrjsonResponse:
-    if len(body.meta) > 1:
-        raise BadRequest("Request body contains too many items.")
-    if key not in body.meta:
-        raise BadRequest("Request body and URI mismatch.")
-    services.volume.volumes.set_metadata(caller, region, volume_id, body.meta, replace=False)
-    return json_response({"meta": body.meta})
-
-
-def delete_metadata_item(
-    volume_id: str,
-    key: str,
-    region: Region,
-    _project: UrlProject,
-    services: ServicesDep,
-    caller: Caller,
-    _version: Microversion,
-) -> Response:
-    services.volume.volumes.delete_metadata(caller, region, volume_id, key)
-    return empty_response(200)
-
-
 def no_volume_id(_project: UrlProject, _caller: Caller, _version: Microversion) -> Response:
     """GET/PUT/DELETE /volumes/ — an empty volume id names no volume: 404, as Cinder answers
     (not the list, nor a 405 for a method the list does not take)."""
@@ -284,10 +207,7 @@ ROUTES: list[Route] = [
     Route("GET", "/volumes/{volume_id}", show_volume),
     Route("PUT", "/volumes/{volume_id}", update_volume),
     Route("DELETE", "/volumes/{volume_id}", delete_volume, status=202),
-    Route("GET", "/volumes/{volume_id}/metadata", show_metadata),
-    Route("POST", "/volumes/{volume_id}/metadata", _set_metadata(replace=False)),
-    Route("PUT", "/volumes/{volume_id}/metadata", _set_metadata(replace=True)),
-    Route("GET", "/volumes/{volume_id}/metadata/{key}", show_metadata_item),
-    Route("PUT", "/volumes/{volume_id}/metadata/{key}", update_metadata_item),
-    Route("DELETE", "/volumes/{volume_id}/metadata/{key}", delete_metadata_item),
+    *metadata_routes(
+        MetadataOwner("Volume", "/volumes", "volume_id", lambda services: services.volume.volumes)
+    ),
 ]

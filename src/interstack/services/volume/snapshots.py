@@ -190,6 +190,9 @@ class SnapshotService:
 
     # -- metadata ----------------------------------------------------------------------------
 
+    def metadata(self, ctx: RequestContext, region: str, snapshot_id: str) -> dict[str, str]:
+        return self.get(ctx, region, snapshot_id).metadata
+
     def set_metadata(
         self,
         ctx: RequestContext,
