@@ -1,24 +1,30 @@
 """The block storage part of the backend contract, on every backend in CONFORMANCE_BACKENDS:
 idempotent creation, volumes filled from snapshots, other volumes and images, extension, and a
-volume's data copied back into an image. Skipped by capability, never by backend name."""
+volume's data copied back into an image, and servers booted from volumes. Skipped by
+capability, never by backend name."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from interstack.backends.contract import (
     Backend,
+    BootVolume,
+    FlavorSpec,
     NativeRef,
+    ServerSpec,
+    ServerStatus,
     SnapshotSpec,
     VolumeInfo,
     VolumeSpec,
     VolumeStatus,
 )
-from interstack.errors import BadRequest, NotFound
+from interstack.errors import BadRequest, Conflict, NotFound
 from tests.support.waiting import eventually
 
 
@@ -105,4 +111,45 @@ def test_image_data_goes_into_a_volume_and_back_out(backend: Backend) -> None:
     assert backend.block_storage.get_volume(volume.ref).status is VolumeStatus.AVAILABLE
     backend.block_storage.delete_volume(volume.ref)
     backend.image.delete_image(copied.ref)
+    backend.image.delete_image(image.ref)
+
+
+def attached_to(backend: Backend, volume: NativeRef) -> NativeRef | None:
+    info = backend.block_storage.get_volume(volume)
+    return info.attached_to if info.status is VolumeStatus.IN_USE else None
+
+
+@pytest.mark.requires("compute", "volumes", "images", "boot_from_volume")
+def test_a_server_boots_from_a_volume_and_its_deletion_detaches_its_volumes(
+    backend: Backend,
+) -> None:
+    image = backend.image.store_image(gid(), [b"a bootable disk\n"])
+    root = new_volume(backend, 1, image=image.ref)
+    data = new_volume(backend, 1)
+    spec = ServerSpec(
+        gateway_id=gid(),
+        name="from-volume",
+        project_id="p1",
+        flavor=FlavorSpec(vcpus=1, ram_mb=512, disk_gb=0),
+        root_volume=BootVolume(root.ref, "/dev/vda"),
+        volumes=(BootVolume(data.ref, "/dev/vdb"),),
+    )
+    server = backend.compute.create_server(spec)
+    eventually(
+        lambda: backend.compute.get_server(server.ref),
+        lambda s: s.status is ServerStatus.ACTIVE,
+        "the server booted from its volume",
+    )
+    assert attached_to(backend, root.ref) == server.ref
+    assert attached_to(backend, data.ref) == server.ref
+    second = replace(spec, gateway_id=gid(), volumes=())
+    with pytest.raises(Conflict):  # the root volume is in use: another server cannot boot on it
+        backend.compute.create_server(second)
+    booted = [s.gateway_id for s in backend.compute.list_servers()]
+    assert spec.gateway_id in booted and second.gateway_id not in booted
+
+    backend.compute.delete_server(server.ref)
+    for volume in (root, data):
+        settled(backend, volume.ref, "the volume detached by the server's deletion")
+        backend.block_storage.delete_volume(volume.ref)
     backend.image.delete_image(image.ref)

@@ -43,6 +43,7 @@ Rules every driver method follows (each method's docstring adds its own postcond
 from interstack.backends.contract.backend import Backend, BackendContext, Capabilities
 from interstack.backends.contract.common import ByteStream, NativeRef
 from interstack.backends.contract.compute import (
+    BootVolume,
     ComputeDriver,
     FlavorSpec,
     PowerAction,
@@ -97,6 +98,7 @@ __all__ = [
     "Backend",
     "BackendContext",
     "BlockStorageDriver",
+    "BootVolume",
     "ByteStream",
     "Capabilities",
     "ComputeDriver",

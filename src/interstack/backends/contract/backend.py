@@ -37,6 +37,9 @@ class Capabilities:
     floating_ips: bool = False
     security_groups: bool = False
     volumes: bool = False
+    #: servers boot from a volume as their root disk (``ServerSpec.root_volume``), and take
+    #: data volumes at boot (``ServerSpec.volumes``)
+    boot_from_volume: bool = False
     #: volumes attach to and detach from running servers (else only stopped ones)
     volume_attach_hot: bool = False
     snapshots: bool = False

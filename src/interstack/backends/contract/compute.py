@@ -49,8 +49,23 @@ class FlavorSpec:
 
 
 @dataclass(frozen=True)
+class BootVolume:
+    """A volume a server has from its first boot, and the device the guest sees it at."""
+
+    ref: NativeRef
+    #: ``/dev/vda`` for the root volume, ``/dev/vdb``... for data volumes
+    device: str
+
+
+@dataclass(frozen=True)
 class ServerSpec:
-    """Everything a backend needs to boot one server. Refs point at resources it realized."""
+    """Everything a backend needs to boot one server. Refs point at resources it realized.
+
+    A server boots from ``image`` or, with the ``boot_from_volume`` capability, from
+    ``root_volume`` (``image`` is then None): an ``AVAILABLE`` volume of this backend that the
+    gateway filled from an image (or a snapshot, or the user brought), which becomes the
+    server's root disk at ``root_volume.device``. ``volumes`` are data volumes attached at boot.
+    """
 
     gateway_id: str
     name: str
@@ -65,6 +80,10 @@ class ServerSpec:
     #: the files of the config drive the user asked for (``openstack/latest/meta_data.json``
     #: -> contents), to be shown to the instance as a drive labelled ``config-2``; None: none
     config_drive: Mapping[str, bytes] | None = None
+    #: the volume the server boots from instead of an image (Nova's boot from volume)
+    root_volume: BootVolume | None = None
+    #: data volumes attached from the first boot on, beyond the root
+    volumes: tuple[BootVolume, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,13 @@ class ComputeDriver(abc.ABC):
         ``get_server`` calls report ``ACTIVE`` once it runs, or ``ERROR`` with a fault if the
         boot failed (the server then still exists and must be deleted). Called again with the
         same gateway id it returns the existing server. If this raises, nothing is left behind.
+
+        Volumes (``spec.root_volume`` and ``spec.volumes``): once ``get_server`` reports
+        ``ACTIVE``, ``BlockStorageDriver.get_volume`` reports each ``IN_USE`` with
+        ``attached_to`` the server, at the device the spec names; they stay attached while the
+        server is ``ERROR`` (``delete_server`` detaches them, never deletes them). If this
+        raises, the volumes are left ``AVAILABLE`` and unattached. A ``root_volume`` without
+        the ``boot_from_volume`` capability raises ``NotSupported`` before anything exists.
         """
 
     @abc.abstractmethod

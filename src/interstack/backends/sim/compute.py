@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from interstack.backends.contract import (
+    BootVolume,
     Capabilities,
     ComputeDriver,
     FlavorSpec,
@@ -13,6 +16,7 @@ from interstack.backends.contract import (
     ServerInfo,
     ServerSpec,
     ServerStatus,
+    VolumeStatus,
 )
 from interstack.backends.sim.settings import SimOperation, SimSettings
 from interstack.backends.sim.state import Kind, SimState, ref
@@ -78,12 +82,37 @@ class SimCompute(ComputeDriver):
         if capability not in self.capabilities.names():
             raise NotSupported(f"region {self.state.region} does not support {capability}")
 
+    def _boot_volumes(self, session: Session, spec: ServerSpec) -> list[SimResource]:
+        """The spec's volumes, each ``AVAILABLE`` and unattached (else ``Conflict``)."""
+        wanted = [*([spec.root_volume] if spec.root_volume else []), *spec.volumes]
+        if wanted:
+            self._require("boot_from_volume")
+        found = []
+        for volume in wanted:
+            row = self.state.get(session, Kind.VOLUME, volume.ref)
+            if row.status != VolumeStatus.AVAILABLE or row.data.get("attached_to"):
+                raise Conflict(f"volume {row.gateway_id} is {row.status}, not available")
+            found.append(row)
+        return found
+
+    def _attach_at_boot(
+        self, server: SimResource, rows: list[SimResource], wanted: list[BootVolume]
+    ) -> None:
+        devices = {row.ref: volume.device for row, volume in zip(rows, wanted, strict=True)}
+        server.data = {**server.data, "volumes": devices}
+        for row in rows:
+            row.data = {**row.data, "attached_to": server.ref, "device": devices[row.ref]}
+            self.state.set(row, VolumeStatus.IN_USE)
+
     def create_server(self, spec: ServerSpec) -> ServerInfo:
         self._require("compute")
         with self.state.session() as session:
             existing = self.state.by_gateway_id(session, Kind.SERVER, spec.gateway_id)
             if existing is not None:
                 return _info(existing)
+            volumes = self._boot_volumes(session, spec)
+            # a server booted from a volume runs what the volume holds (its image, if any)
+            disk = volumes[0].data.get("content") if spec.root_volume else spec.image
             row = self.state.new(
                 session,
                 Kind.SERVER,
@@ -92,12 +121,14 @@ class SimCompute(ComputeDriver):
                 name=spec.name,
                 data={
                     "flavor": [spec.flavor.vcpus, spec.flavor.ram_mb, spec.flavor.disk_gb],
-                    "image": spec.image,
+                    "image": disk,
                     "ports": list(spec.ports),
                     "volumes": {},
                     "console": [f"[    0.000000] sim: booting {spec.name}"],
                 },
             )
+            root = [spec.root_volume] if spec.root_volume else []
+            self._attach_at_boot(row, volumes, [*root, *spec.volumes])
             fault = self.settings.fault(SimOperation.CREATE_SERVER, spec.name)
             if fault is not None:
                 row.fault = fault

@@ -54,6 +54,7 @@ FULL_CAPABILITIES = Capabilities(
     floating_ips=True,
     security_groups=True,
     volumes=True,
+    boot_from_volume=True,
     volume_attach_hot=True,
     snapshots=True,
     volume_extend=True,
