@@ -1,0 +1,98 @@
+"""What every part of the local network driver shares: the saved state, the locks and the
+re-rendering of what depends on the state.
+
+State that the host cannot tell (rules, associations) is kept in a JSON file (:mod:`state`);
+every change saves it and then re-renders what depends on it. One lock serializes changes; the
+host lock (:mod:`hostlock`) keeps a second process from managing the same host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from interstack.backends.local.network import conntrack, dhcp, firewall, nft, routers
+from interstack.backends.local.network import state as records
+from interstack.backends.local.network.external import ExternalNetwork
+from interstack.backends.local.network.hostlock import HostLock
+from interstack.backends.local.network.metadata import MetadataProxies
+from interstack.backends.local.network.state import PortRecord, SubnetRecord
+from interstack.errors import NotFound
+
+DEFAULT_EXTERNAL_CIDR = "172.24.4.0/24"
+_Record = TypeVar("_Record")
+
+
+class DriverCore:
+    """The driver's state and the helpers its operations (ports, routing) share."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        external_cidr: str = DEFAULT_EXTERNAL_CIDR,
+        resolvers: list[str] | None = None,
+        lock_wait: float = 0.0,
+        metadata_socket: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.external = ExternalNetwork(external_cidr)
+        self._state_file = data_dir / "state.json"
+        self._state = records.load(self._state_file)
+        self._lock = threading.RLock()
+        found = dhcp.host_resolvers() if resolvers is None else resolvers
+        self.dhcp = dhcp.DhcpServers(data_dir / "dhcp", found)
+        #: with the gateway's metadata socket: a proxy per DHCP namespace (:mod:`metadata`)
+        self.metadata = (
+            MetadataProxies(data_dir / "metadata", metadata_socket)
+            if metadata_socket is not None
+            else None
+        )
+        self._host_lock = HostLock()
+        self._lock_wait = lock_wait
+
+    @contextlib.contextmanager
+    def _changing(self, *, firewall: bool = True) -> Iterator[records.NetworkState]:
+        """Hold the lock; on success save the state and (unless the change cannot touch the
+        rules, as plugging cannot) re-render the host firewall."""
+        with self._lock:
+            self.dhcp.reap()
+            if self.metadata is not None:
+                self.metadata.reap()
+            yield self._state
+            records.save(self._state_file, self._state)
+            if firewall:
+                self._apply_firewall()
+
+    def _apply_firewall(self) -> None:
+        nft.replace_tables(firewall.render(self._state, self.external))
+
+    def _apply_router_rules(self) -> None:
+        for router in self._state.routers.values():
+            if router.external_gateway:
+                routers.apply_rules(self._state, router, self.external)
+
+    def _forget_connections(self, ports: Iterable[PortRecord]) -> None:
+        """After a rule change: connections of these ports are judged again by the rules."""
+        with self._lock:
+            conntrack.forget(
+                [ip.address for port in ports for ip in port.fixed_ips]
+                + [pair.ip_address for port in ports for pair in port.allowed_address_pairs]
+            )
+
+    def _get(self, table: dict[str, _Record], ref: str, what: str) -> _Record:
+        found = table.get(ref)
+        if found is None:
+            raise NotFound(f"{what} {ref} does not exist on this host")
+        return found
+
+    def _start_metadata(self, subnet: SubnetRecord) -> None:
+        if self.metadata is not None:
+            self.metadata.start(subnet, self._state.networks[subnet.network].gateway_id)
+
+    def _stop_metadata(self, subnet: SubnetRecord) -> None:
+        if self.metadata is not None:
+            self.metadata.remove(subnet)

@@ -1,0 +1,156 @@
+"""Ports of the local network driver: records, their DHCP hosts and the veths that plug them
+into servers' network namespaces.
+
+A port is a record until a server's namespace is plugged into it (:meth:`plug_port`): then a
+veth ``isp-…`` on the network's bridge, its other end in the server's namespace with the port's
+MAC, fixed IPs and routes. The firewall names the veth whether it exists or not, so plugging
+never re-renders the rules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from interstack.backends.contract import METADATA_ADDRESS, NativeRef, PortSpec
+from interstack.backends.local.network import links, names
+from interstack.backends.local.network.core import DriverCore
+from interstack.backends.local.network.state import AddressPairRecord, FixedIpRecord, PortRecord
+from interstack.errors import BadRequest, Conflict
+
+
+class PortOperations(DriverCore):
+    """The port half of :class:`~interstack.backends.local.network.LocalNetwork`."""
+
+    def create_port(self, spec: PortSpec) -> NativeRef:
+        ref = names.ref(names.PORT, spec.gateway_id)
+        with self._changing() as state:
+            if ref in state.ports:
+                return ref
+            network = self._get(state.networks, spec.network, "network")
+            for ip in spec.fixed_ips:
+                subnet = self._get(state.subnets, ip.subnet, "subnet")
+                if ipaddress.ip_address(ip.address) not in ipaddress.ip_network(subnet.cidr):
+                    raise BadRequest(f"{ip.address} is not on subnet {subnet.cidr}")
+            for group in spec.security_groups:
+                self._get(state.groups, group, "security group")
+            port = PortRecord(
+                ref=ref,
+                gateway_id=spec.gateway_id,
+                network=network.ref,
+                mac_address=spec.mac_address.lower(),
+                fixed_ips=[
+                    FixedIpRecord(subnet=i.subnet, address=i.address) for i in spec.fixed_ips
+                ],
+                security_groups=list(spec.security_groups),
+                allowed_address_pairs=[
+                    AddressPairRecord(ip_address=p.ip_address, mac_address=p.mac_address)
+                    for p in spec.allowed_address_pairs
+                ],
+            )
+            state.ports[ref] = port
+            self._refresh_dhcp_hosts(port)
+        return ref
+
+    def _refresh_dhcp_hosts(self, port: PortRecord) -> None:
+        for ip in port.fixed_ips:
+            subnet = self._state.subnets.get(ip.subnet)
+            if subnet is not None and subnet.dhcp:
+                self.dhcp.write_hosts(subnet, self._state.ports.values())
+
+    def update_port_security_groups(self, ref: NativeRef, groups: tuple[NativeRef, ...]) -> None:
+        with self._changing() as state:
+            port = self._get(state.ports, ref, "port")
+            for group in groups:
+                self._get(state.groups, group, "security group")
+            port.security_groups = list(groups)
+        self._forget_connections([port])
+
+    def delete_port(self, ref: NativeRef) -> None:
+        with self._changing() as state:
+            port = state.ports.get(ref)
+            if port is None:
+                return
+            if links.link_exists(names.renamed(names.PORT, ref)):
+                raise Conflict(f"port {ref} is still plugged into {port.netns}")
+            for fip in state.floating_ips.values():
+                if fip.port == ref:
+                    fip.port = fip.fixed_address = None
+            del state.ports[ref]
+            self._refresh_dhcp_hosts(port)
+            self._apply_router_rules()
+
+    def plug_port(self, port: NativeRef, netns_path: str | Path, ifname: str) -> None:
+        """Plug ``port`` into the namespace ``netns_path`` (a name under /run/netns or a path
+        such as /proc/PID/ns/net) as ``ifname``: a veth whose host end joins the network's
+        bridge and whose inner end has the port's MAC, fixed IPs and (if the namespace has
+        none yet) default routes through the subnets' gateways. Plugging again replaces the
+        previous plug (the namespace may be new after a reboot of the server)."""
+        # the rules name the port's veth whether it exists or not: no firewall change
+        with self._changing(firewall=False) as state:
+            record = self._get(state.ports, port, "port")
+            network = self._get(state.networks, record.network, "network")
+            host_end = names.renamed(names.PORT, port)
+            links.add_veth(
+                host_end,
+                ifname,
+                str(netns_path),
+                master=network.ref,
+                mtu=network.mtu,
+                mac=record.mac_address,
+            )
+            try:
+                addresses: list[str] = []
+                gateways: list[str] = []
+                metadata_via: list[str] = []
+                for ip in record.fixed_ips:
+                    subnet = self._get(state.subnets, ip.subnet, "subnet")
+                    prefix = ipaddress.ip_network(subnet.cidr).prefixlen
+                    addresses.append(f"{ip.address}/{prefix}")
+                    if subnet.gateway_ip and subnet.gateway_ip not in gateways:
+                        gateways.append(subnet.gateway_ip)
+                    if subnet.dhcp and subnet.dhcp_address and subnet.ip_version == 4:
+                        metadata_via.append(subnet.dhcp_address)
+                links.configure_inside(str(netns_path), ifname, addresses, gateways)
+                if self.metadata is not None and metadata_via:
+                    # the subnet's DHCP namespace answers 169.254.169.254, router or not
+                    links.add_route(str(netns_path), f"{METADATA_ADDRESS}/32", metadata_via[0])
+            except BaseException:
+                links.delete_link(host_end)
+                raise
+            record.netns = str(netns_path)
+            record.ifname = ifname
+
+    def serves_metadata(self, port: NativeRef) -> bool:
+        """Whether an instance plugged into ``port`` reaches the metadata service (through
+        the DHCP namespace of the port's first IPv4 subnet with DHCP)."""
+        with self._lock:
+            record = self._state.ports.get(port)
+            if self.metadata is None or record is None:
+                return False
+            subnets = [self._state.subnets.get(ip.subnet) for ip in record.fixed_ips]
+            return any(s is not None and s.dhcp and s.ip_version == 4 for s in subnets)
+
+    def dns_servers(self, port: NativeRef) -> list[str]:
+        """The resolvers an instance on ``port`` is told about, as DHCP would tell it: each
+        IPv4 subnet's DNS servers, or its dnsmasq when it has DHCP and names none."""
+        with self._lock:
+            record = self._state.ports.get(port)
+            found: list[str] = []
+            for ip in record.fixed_ips if record is not None else []:
+                subnet = self._state.subnets.get(ip.subnet)
+                if subnet is None or subnet.ip_version != 4:
+                    continue
+                servers = list(subnet.dns_nameservers)
+                if not servers and subnet.dhcp and subnet.dhcp_address:
+                    servers = [subnet.dhcp_address]
+                found += [s for s in servers if s not in found]
+            return found
+
+    def unplug_port(self, port: NativeRef) -> None:
+        """Remove the port's veth (both ends); an unplugged or unknown port is fine."""
+        with self._changing(firewall=False) as state:
+            links.delete_link(names.renamed(names.PORT, port))
+            record = state.ports.get(port)
+            if record is not None:
+                record.netns = record.ifname = None
