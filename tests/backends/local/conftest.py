@@ -1,4 +1,5 @@
-"""One local backend per test module on a data dir of its own; the image cache is shared.
+"""One local backend (or one served gateway on it) per test module on a data dir of its own;
+the image cache is shared.
 
 Skipped, with the reason, only where the host cannot run runc instances (not root, tools
 missing); the CI machine can, so these tests run there.
@@ -6,13 +7,18 @@ missing); the CI machine can, so these tests run there.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from interstack.backends.contract import BackendContext
 from interstack.backends.local import LocalBackend
+from interstack.backends.local.cleanup import cleanup_host
+from tests.backends.local.cloud import REGION
+from tests.support.gateway import ServedGateway
 from tests.support.local import build_default_image, image_cache_dir, local_unavailable
 
 
@@ -39,3 +45,45 @@ def local_backend(
     for server in backend.compute.list_servers():
         backend.compute.delete_server(server.ref)
     backend.close()
+
+
+@pytest.fixture(scope="module")
+def cloud_settings() -> dict[str, Any]:
+    """Local backend settings of the module's served gateway (a module may override it)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def cloud(
+    tmp_path_factory: pytest.TempPathFactory, default_image: Path, cloud_settings: dict[str, Any]
+) -> Iterator[ServedGateway]:
+    """A gateway whose one region is the local backend (skipped where the host cannot run it:
+    ``default_image`` says why)."""
+    data = tmp_path_factory.mktemp("e2e") / "data"
+    config = {
+        "regions": [
+            {
+                "name": REGION,
+                "backend": "local",
+                "settings": {"image_cache_dir": str(image_cache_dir()), **cloud_settings},
+            }
+        ]
+    }
+    served = ServedGateway(data, config=config).start(timeout=120)
+    yield served
+    served.stop()
+    cleanup_host([data / "backends" / REGION], lock_wait=60)
+
+
+@pytest.fixture(scope="module")
+def conn(cloud: ServedGateway) -> Any:
+    return cloud.connect("interstack")
+
+
+@pytest.fixture(scope="module")
+def key_file(conn: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    keypair = conn.compute.create_keypair(name=f"e2e-{uuid.uuid4().hex[:6]}")
+    path = tmp_path_factory.mktemp("keys") / "id"
+    path.write_text(keypair.private_key)
+    path.chmod(0o600)
+    return keypair.name, path

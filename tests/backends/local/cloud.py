@@ -1,0 +1,105 @@
+"""A served gateway whose one region is the local backend, driven as a user drives a cloud:
+openstacksdk, then ``ssh`` from the host to floating IPs (helpers shared by the real-boot tests).
+
+Traffic goes only to the addresses these tests create on the host's external bridge and to the
+instances behind it.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+REGION = "RegionOne"
+USER_DATA = """#cloud-config
+write_files:
+  - path: /etc/interstack-e2e
+    content: "written by cloud-init\\n"
+"""
+
+
+def routed_network(conn: Any, cidr: str) -> tuple[Any, Any]:
+    """A network with a subnet, behind a router whose gateway is the external network."""
+    public = next(n for n in conn.network.networks() if n.is_router_external)
+    network = conn.network.create_network(name=f"e2e-{uuid.uuid4().hex[:6]}")
+    subnet = conn.network.create_subnet(network_id=network.id, cidr=cidr, ip_version=4)
+    router = conn.network.create_router(
+        name=f"e2e-{uuid.uuid4().hex[:6]}", external_gateway_info={"network_id": public.id}
+    )
+    conn.network.add_interface_to_router(router, subnet=subnet.id)
+    return network, router
+
+
+def boot(conn: Any, name: str, network: Any, group: Any, key_name: str) -> Any:
+    return conn.create_server(
+        name=name,
+        image="debian-12",
+        flavor="m1.tiny",
+        network=network.id,
+        security_groups=[group.name],
+        key_name=key_name,
+        userdata=USER_DATA,
+        auto_ip=True,
+        wait=True,
+        timeout=900,
+    )
+
+
+def ssh(key: Path, address: str, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "ssh",
+            "-i",
+            str(key),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            f"debian@{address}",
+            command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def sshd_answers(address: str) -> bool:
+    """Whether an sshd greets on ``address``:22 (an accepted connection alone proves nothing:
+    the host's own way out may accept connections to any address)."""
+    try:
+        with socket.create_connection((address, 22), timeout=3) as conn:
+            conn.settimeout(3)
+            return conn.recv(4) == b"SSH-"
+    except OSError:
+        return False
+
+
+def floating_ip(conn: Any, server: Any) -> str:
+    found = [
+        a["addr"]
+        for addresses in conn.compute.get_server(server.id).addresses.values()
+        for a in addresses
+        if a["OS-EXT-IPS:type"] == "floating"
+    ]
+    assert found, f"server {server.name} has no floating IP"
+    return str(found[0])
+
+
+def fixed_ip(conn: Any, server: Any) -> str:
+    return str(
+        next(
+            a["addr"]
+            for addresses in conn.compute.get_server(server.id).addresses.values()
+            for a in addresses
+            if a["OS-EXT-IPS:type"] == "fixed"
+        )
+    )
