@@ -34,6 +34,8 @@ CAPABILITIES = Capabilities(
     ssh_reachable=True,
     object_store=True,
     metadata_service=True,
+    interface_attach=True,
+    set_admin_password=True,
 )
 
 #: how long a starting backend waits for another process's network driver to let go of the host

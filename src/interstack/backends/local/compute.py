@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -29,7 +30,7 @@ from interstack.backends.contract import (
     ServerSpec,
     ServerStatus,
 )
-from interstack.backends.local import configdrive
+from interstack.backends.local import configdrive, guest_password
 from interstack.backends.local.guest import (
     hostname_for,
     write_boot_dir,
@@ -39,9 +40,10 @@ from interstack.backends.local.guest import (
 from interstack.backends.local.host import TINI
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instances import REF_PREFIX, Instance, InstanceRecord, Phase
+from interstack.backends.local.network import links
 from interstack.backends.local.settings import LocalSettings
 from interstack.backends.local.supervisor import SupervisorClient
-from interstack.errors import BackendError, Conflict, NotFound
+from interstack.errors import BackendError, Conflict, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
 S = ServerStatus
@@ -373,6 +375,56 @@ class LocalCompute(ComputeDriver):
         elif record.phase in {Phase.STARTING, Phase.REBOOTING}:
             self._submit(self._boot, ref)
         return self._info(record)
+
+    def attach_port(self, ref: NativeRef, port: NativeRef) -> None:
+        """Plug ``port`` into the server's namespace now (as the lowest free ``ethN``) if it
+        has one, and into every later boot; addresses, routes, security groups and
+        anti-spoofing come with the plug (:meth:`ServerPorts.plug_port`)."""
+        ports = self._server_ports(ref)
+        instance = self._instance(ref)
+        with self._lock(ref):
+            record = self._record(instance)
+            if port in record.ports:
+                return
+            if instance.netns_path.exists():
+                ifname = links.free_ifname(str(instance.netns_path))
+                ports.plug_port(port, instance.netns_path, ifname)
+            instance.log(f"interface {port} attached")
+            instance.save(replace(record, ports=(*record.ports, port)))
+
+    def detach_port(self, ref: NativeRef, port: NativeRef) -> None:
+        """Unplug ``port`` (both veth ends go, and the routes through it) and forget it."""
+        ports = self._server_ports(ref)
+        instance = self._instance(ref)
+        with self._lock(ref):
+            record = self._record(instance)
+            if port not in record.ports:
+                return
+            ports.unplug_port(port)
+            instance.log(f"interface {port} detached")
+            instance.save(replace(record, ports=tuple(p for p in record.ports if p != port)))
+
+    def set_admin_password(self, ref: NativeRef, password: str) -> None:
+        instance = self._instance(ref)
+        with self._lock(ref):
+            record = self._record(instance)
+            state = instance.runtime_state()
+            if record.phase is not Phase.ACTIVE or state is None or state[0] != "running":
+                raise Conflict(
+                    f"server {record.gateway_id} is not running: its guest cannot take a password"
+                )
+            guest_password.set_password(self.runc_root, ref, password)
+
+    def _server_ports(self, ref: NativeRef) -> ServerPorts:
+        if self.ports is None:
+            raise NotSupported(f"server {ref}: this backend has no network to plug ports from")
+        return self.ports
+
+    def _record(self, instance: Instance) -> InstanceRecord:
+        record = instance.load()
+        if record is None:
+            raise NotFound(f"no server {instance.ref}")
+        return record
 
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:
         instance = self._instance(ref)

@@ -262,3 +262,17 @@ def replace_addresses(namespace: str, ifname: str, wanted: Sequence[str]) -> Non
                     address=str(iface.ip),
                     prefixlen=iface.network.prefixlen,
                 )
+
+
+def free_ifname(namespace: str, prefix: str = "eth") -> str:
+    """The lowest ``<prefix>N`` no link inside ``namespace`` is named (a port hot-plugged after
+    another was unplugged takes the gap, as a guest's next free NIC would)."""
+    with (
+        host_errors(f"listing the links of {namespace}"),
+        IPRoute(netns=netns_path(namespace)) as ns,
+    ):
+        taken = {str(link.get("ifname")) for link in ns.get_links()}
+    index = 0
+    while f"{prefix}{index}" in taken:
+        index += 1
+    return f"{prefix}{index}"

@@ -1,0 +1,143 @@
+"""Changes to a running local server, made through the API and checked inside the guest over
+SSH: a port hot-plugged into it and unplugged again (``server add port`` / ``server remove
+port``), and its administrator password set without SSH (``changePassword``).
+
+Two servers boot (real boots): ``hub`` behind a router with a floating IP, and ``peer`` on a
+second network. ``hub`` gets a port on the second network while it runs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interstack.backends.local.network import links, names
+from tests.backends.local.cloud import (
+    boot,
+    fixed_ip,
+    floating_ip,
+    routed_network,
+    ssh,
+)
+from tests.support.gateway import ServedGateway
+from tests.support.waiting import eventually
+
+#: a TCP connection from inside the guest to an address's sshd: prints its greeting
+PROBE = "timeout 5 bash -c 'exec 3<>/dev/tcp/{}/22; head -c 4 <&3'"
+
+
+def host_rules() -> str:
+    return subprocess.run(
+        ["nft", "list", "table", "bridge", names.TABLE],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def servers(conn: Any, key_file: tuple[str, Path]) -> dict[str, Any]:
+    """``hub`` (SSH from anywhere) on one network, ``peer`` on another whose sshd only the
+    members of group ``mesh`` reach."""
+    key_name, key = key_file
+    hub_net, _ = routed_network(conn, "10.73.0.0/24")
+    peer_net, _ = routed_network(conn, "10.74.0.0/24")
+    ssh_group = conn.network.create_security_group(name=f"ssh-{uuid.uuid4().hex[:6]}")
+    conn.network.create_security_group_rule(
+        security_group_id=ssh_group.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+    )
+    mesh = conn.network.create_security_group(name=f"mesh-{uuid.uuid4().hex[:6]}")
+    conn.network.create_security_group_rule(
+        security_group_id=mesh.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_group_id=mesh.id,
+    )
+    hub = boot(conn, "hub", hub_net, ssh_group, key_name)
+    peer = boot(conn, "peer", peer_net, mesh, key_name)
+    hub_ip = floating_ip(conn, hub)
+    eventually(
+        lambda: ssh(key, hub_ip, "true"),
+        lambda done: done.returncode == 0,
+        "SSH to hub's floating IP to answer",
+        bound=180,
+    )
+    return {"hub": hub, "peer": peer, "peer_net": peer_net, "mesh": mesh, "hub_ip": hub_ip}
+
+
+def test_a_port_plugged_into_a_running_server_and_unplugged(
+    cloud: ServedGateway, conn: Any, key_file: tuple[str, Path], servers: dict[str, Any]
+) -> None:
+    _, key = key_file
+    hub, hub_ip = servers["hub"], servers["hub_ip"]
+    peer_address = fixed_ip(conn, servers["peer"])
+    # on another network, the peer is out of reach (its sshd admits only the mesh group, too)
+    assert ssh(key, hub_ip, PROBE.format(peer_address)).stdout == ""
+
+    port = conn.network.create_port(
+        network_id=servers["peer_net"].id, security_group_ids=[servers["mesh"].id]
+    )
+    address = port.fixed_ips[0]["ip_address"]
+    cloud.cli("interstack", "server", "add", "port", hub.id, port.id)
+
+    inside = ssh(key, hub_ip, "ip -o -4 addr show dev eth1; ip -o link show dev eth1")
+    assert inside.returncode == 0, inside.stderr
+    assert f"inet {address}/24" in inside.stdout
+    assert port.mac_address in inside.stdout
+    # the new interface reaches the peer's sshd: its port is in the mesh group
+    assert ssh(key, hub_ip, PROBE.format(peer_address)).stdout == "SSH-"
+    attached = {i.port_id for i in conn.compute.server_interfaces(hub.id)}
+    assert port.id in attached
+    addresses = conn.compute.get_server(hub.id).addresses
+    assert address in {a["addr"] for found in addresses.values() for a in found}
+
+    # host side: the port's veth is on the network's bridge, under its anti-spoofing chain
+    # (the guest has no CAP_NET_ADMIN to try another address itself)
+    veth = names.ref(names.PORT, port.id)
+    assert links.link_exists(veth)
+    assert f'iifname "{veth}" jump spoof-' in host_rules()
+
+    cloud.cli("interstack", "server", "remove", "port", hub.id, port.id)
+    gone = ssh(key, hub_ip, "ip link show dev eth1")
+    assert gone.returncode != 0
+    assert ssh(key, hub_ip, PROBE.format(peer_address)).stdout == ""
+    assert not links.link_exists(veth)
+    assert port.id not in {i.port_id for i in conn.compute.server_interfaces(hub.id)}
+    # the port the user brought stays, unbound
+    assert conn.network.get_port(port.id).device_id == ""
+
+
+def test_admin_password_is_set_inside_the_guest_and_never_logged(
+    cloud: ServedGateway, conn: Any, key_file: tuple[str, Path], servers: dict[str, Any]
+) -> None:
+    _, key = key_file
+    hub, hub_ip = servers["hub"], servers["hub_ip"]
+    password = f"pw-{secrets.token_urlsafe(12)}"
+    conn.compute.change_server_password(hub, password)
+
+    # the guest's shadow hash of root verifies the new password (crypt with the stored salt)
+    check = (
+        "sudo python3 -W ignore -c 'import crypt, spwd, sys; "
+        'h = spwd.getspnam("root").sp_pwdp; '
+        "print(crypt.crypt(sys.stdin.readline().strip(), h) == h)'"
+    )
+    verified = ssh(key, hub_ip, f"echo {password} | {check}")
+    assert verified.stdout.strip() == "True", verified.stderr
+    wrong = ssh(key, hub_ip, f"echo not-{password} | {check}")
+    assert wrong.stdout.strip() == "False", wrong.stderr
+
+    console = conn.compute.get_server_console_output(hub)["output"]
+    assert password not in console
+    assert password not in cloud.log()
