@@ -30,7 +30,7 @@ from interstack.backends.contract import (
     ServerSpec,
     ServerStatus,
 )
-from interstack.backends.local import configdrive, guest_password
+from interstack.backends.local import configdrive, console, guest_password
 from interstack.backends.local.guest import (
     hostname_for,
     write_boot_dir,
@@ -124,7 +124,7 @@ class LocalCompute(ComputeDriver):
         self.settings = settings
         self.images = images
         self.ports = ports
-        self.supervisor = SupervisorClient(data_dir)
+        self.supervisor = SupervisorClient(data_dir, settings.console_log_max_bytes)
         self._jobs: ThreadPoolExecutor | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -430,13 +430,8 @@ class LocalCompute(ComputeDriver):
         instance = self._instance(ref)
         if instance.load() is None:
             raise NotFound(f"no server {ref}")
-        try:
-            lines = instance.console.read_text(errors="replace").splitlines()
-        except FileNotFoundError:
-            lines = []
-        if length is not None:
-            lines = lines[-length:] if length > 0 else []
-        return "".join(f"{line}\n" for line in lines)
+        console.trim(instance.console, self.settings.console_log_max_bytes)
+        return console.last_lines(instance.console, length)
 
     def list_servers(self) -> list[ServerInfo]:
         if not self.instances_dir.is_dir():

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
+from interstack.backends.local import console
 from interstack.backends.local.bundle import BundleSpec, oci_config
 from interstack.backends.local.guest import READY_MARKER, hostname_for
 from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted, run, unmount
@@ -122,7 +123,7 @@ class Instance:
         self.dir = instances_dir / ref
         self.runc_root = runc_root
         self.record_path = self.dir / "record.json"
-        self.console = self.dir / "console.log"
+        self.console = self.dir / console.LOG_NAME
         self.upper = self.dir / "disk" / "upper"
         self.work = self.dir / "disk" / "work"
         self.rootfs = self.dir / "rootfs"

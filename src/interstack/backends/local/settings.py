@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from interstack.backends.local import console
 from interstack.backends.local.network.driver import DEFAULT_EXTERNAL_CIDR
 from interstack.config import ConfigError
 
@@ -22,6 +23,7 @@ class LocalSettings(BaseModel):
       pids_limit: 1024                                # processes per instance
       stop_timeout_seconds: 10                        # a soft stop or reboot, then SIGKILL
       external_cidr: 172.24.4.0/24                    # floating IPs, reachable from the host
+      console_log_max_bytes: 4194304                  # an instance's console log is kept below
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -37,6 +39,8 @@ class LocalSettings(BaseModel):
     boot_workers: int = Field(default=4, gt=0)
     #: the external network: the host's address on it, routers' gateways and floating IPs
     external_cidr: str = DEFAULT_EXTERNAL_CIDR
+    #: an instance's console log is trimmed to its newest half once it passes this size
+    console_log_max_bytes: int = Field(default=console.DEFAULT_MAX_BYTES, ge=64 * 1024)
 
     @field_validator("external_cidr")
     @classmethod

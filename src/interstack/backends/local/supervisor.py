@@ -7,6 +7,7 @@ subreaper and reaps whatever it inherits. It runs in its own session, apart from
 instances keep running across gateway restarts, and a restarted gateway finds the supervisor
 again by its socket (an abstract unix socket named from the backend's data directory). It exits
 by itself once it has had no children for a while; the client starts it again when needed.
+While it runs, it also keeps its instances' console logs below their cap (:mod:`.console`).
 
 Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` and
 ``{"op": "run", "runc_root", "bundle", "id", "log"}`` (runc's and then the instance's output are
@@ -27,12 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from interstack.backends.local import console
 from interstack.backends.local.host import last_line
 from interstack.errors import BackendError, BackendUnavailable
 
 PR_SET_CHILD_SUBREAPER = 36
 IDLE_EXIT_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
+#: how often the supervisor trims its instances' console logs to their cap
+TRIM_INTERVAL_SECONDS = 2.0
 
 
 def socket_address(state_dir: Path) -> str:
@@ -126,13 +130,26 @@ def _serve_one(connection: socket.socket, reaper: Reaper, busy: list[int]) -> No
         busy.pop()
 
 
-def serve(state_dir: Path) -> None:
+def _trim_consoles(state_dir: Path, max_bytes: int) -> None:
+    """Keep the instances' console logs bounded while they run, gateway or not."""
+    while True:
+        try:
+            console.trim_all(state_dir / "instances", max_bytes)
+        except OSError as exc:
+            print(f"supervisor: trimming console logs: {exc}", file=sys.stderr, flush=True)  # noqa: T201
+        time.sleep(TRIM_INTERVAL_SECONDS)
+
+
+def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -> None:
     """Run the supervisor for the backend whose data directory is ``state_dir``."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
     reaper = Reaper()
     threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()
+    threading.Thread(
+        target=_trim_consoles, args=(state_dir, console_max_bytes), daemon=True, name="trim"
+    ).start()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_address(state_dir))
     listener.listen(64)
@@ -158,8 +175,9 @@ def serve(state_dir: Path) -> None:
 class SupervisorClient:
     """The backend's side: starts the supervisor when it is not running and asks it to run."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -> None:
         self.state_dir = state_dir
+        self.console_max_bytes = console_max_bytes
         self.address = socket_address(state_dir)
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -193,6 +211,7 @@ class SupervisorClient:
                         "-m",
                         "interstack.backends.local.supervisor",
                         str(self.state_dir),
+                        str(self.console_max_bytes),
                     ],
                     stdin=stdin,
                     stdout=log,
@@ -234,4 +253,4 @@ class SupervisorClient:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]))
+    serve(Path(sys.argv[1]), *(int(a) for a in sys.argv[2:3]))
