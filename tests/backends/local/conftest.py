@@ -16,7 +16,7 @@ import pytest
 
 from interstack.backends.contract import BackendContext
 from interstack.backends.local import LocalBackend
-from interstack.backends.local.cleanup import cleanup_host
+from interstack.backends.local.cleanup import cleanup_host, stop_instances
 from tests.backends.local.cloud import REGION
 from tests.support.gateway import ServedGateway
 from tests.support.local import build_default_image, image_cache_dir, local_unavailable
@@ -72,7 +72,11 @@ def cloud(
     served = ServedGateway(data, config=config).start(timeout=120)
     yield served
     served.stop()
-    cleanup_host([data / "backends" / REGION], lock_wait=60)
+    region_dir = data / "backends" / REGION
+    try:
+        cleanup_host([region_dir], lock_wait=60)
+    finally:  # the instances go even while a sibling's gateway holds the host's networking
+        stop_instances(region_dir)
 
 
 @pytest.fixture(scope="module")
