@@ -17,7 +17,10 @@ import pytest
 from interstack.backends.contract import BackendContext
 from interstack.backends.local import LocalBackend
 from interstack.backends.local.cleanup import cleanup_host, stop_instances
+from interstack.backends.local.network import LocalNetwork, cleanup
 from tests.backends.local.cloud import REGION
+from tests.backends.local.lab import EXTERNAL, Lab
+from tests.backends.local.stand_ins import StandIn
 from tests.support.gateway import ServedGateway
 from tests.support.local import build_default_image, image_cache_dir, local_unavailable
 
@@ -91,3 +94,29 @@ def key_file(conn: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, 
     path.write_text(keypair.private_key)
     path.chmod(0o600)
     return keypair.name, path
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    """A network driver for a module of lab tests (:mod:`.lab`), on a host cleaned of
+    interstack networking before and after."""
+    data = tmp_path_factory.mktemp("network")
+    cleanup(lock_wait=300)
+    network = LocalNetwork(data, external_cidr=EXTERNAL, lock_wait=300)
+    network.start()
+    yield network
+    network.close()
+    cleanup(data)
+
+
+@pytest.fixture
+def stand_ins() -> Iterator[dict[str, StandIn]]:
+    made: dict[str, StandIn] = {}
+    yield made
+    for stand_in in made.values():
+        stand_in.close()
+
+
+@pytest.fixture
+def lab(driver: LocalNetwork, stand_ins: dict[str, StandIn]) -> Lab:
+    return Lab(driver, stand_ins)

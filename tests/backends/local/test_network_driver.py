@@ -6,30 +6,25 @@ seam the compute driver uses (``plug_port``), sends real traffic and removes wha
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from interstack.backends.contract import (
-    FixedIp,
     NativeRef,
     NetworkSpec,
-    PortSpec,
     RouterSpec,
-    RuleDirection,
     SecurityGroupRule,
-    SecurityGroupSpec,
     SubnetSpec,
 )
-from interstack.backends.local.network import LocalNetwork, cleanup, links, names
+from interstack.backends.local.network import LocalNetwork, links, names
 from interstack.errors import Conflict
+from tests.backends.local.lab import ALL_EGRESS, EGRESS, EXTERNAL, INGRESS, OPEN, Lab
 from tests.backends.local.stand_ins import (
-    StandIn,
     can_create_namespaces,
     host_connect,
     host_names,
@@ -38,76 +33,7 @@ from tests.backends.local.stand_ins import (
 _reason = can_create_namespaces()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 
-EXTERNAL = "172.30.250.0/24"
-INGRESS, EGRESS = RuleDirection.INGRESS, RuleDirection.EGRESS
-ALL_EGRESS = SecurityGroupRule(EGRESS)
-OPEN = (SecurityGroupRule(INGRESS), ALL_EGRESS)
 OWNED = ("isn-", "isp-", "isq-", "ise-", "ish-", "isu-", "is-ext", "isr-", "isd-")
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    data = tmp_path_factory.mktemp("network")
-    cleanup(lock_wait=300)
-    network = LocalNetwork(data, external_cidr=EXTERNAL, lock_wait=300)
-    network.start()
-    yield network
-    network.close()
-    cleanup(data)
-
-
-@pytest.fixture
-def stand_ins() -> Iterator[dict[str, StandIn]]:
-    made: dict[str, StandIn] = {}
-    yield made
-    for stand_in in made.values():
-        stand_in.close()
-
-
-class Lab:
-    """Builds networks, groups and ports with fresh gateway ids through the contract."""
-
-    def __init__(self, driver: LocalNetwork, stand_ins: dict[str, StandIn]) -> None:
-        self.driver = driver
-        self.stand_ins = stand_ins
-        self.macs = 0
-
-    def network(self, cidr: str, dhcp: bool = False) -> tuple[NativeRef, NativeRef]:
-        gid = str(uuid.uuid4())
-        net = self.driver.create_network(NetworkSpec(gid, "net", "project"))
-        gateway = cidr.rsplit(".", 1)[0] + ".1"
-        subnet = self.driver.create_subnet(
-            SubnetSpec(str(uuid.uuid4()), net, cidr, gateway, dhcp=dhcp)
-        )
-        return net, subnet
-
-    def group(self, *rules: SecurityGroupRule) -> NativeRef:
-        spec = SecurityGroupSpec(str(uuid.uuid4()), "group", "project", rules)
-        return self.driver.create_security_group(spec)
-
-    def port(
-        self,
-        net: NativeRef,
-        subnet: NativeRef,
-        address: str,
-        groups: tuple[NativeRef, ...],
-        plug_as: str | None = None,
-    ) -> tuple[NativeRef, StandIn | None]:
-        self.macs += 1
-        mac = f"fa:16:3e:5e:{self.macs // 256:02x}:{self.macs % 256:02x}"
-        spec = PortSpec(str(uuid.uuid4()), net, mac, (FixedIp(subnet, address),), groups)
-        port = self.driver.create_port(spec)
-        if plug_as is None:
-            return port, None
-        stand_in = StandIn(plug_as)
-        self.stand_ins[plug_as] = stand_in
-        self.driver.plug_port(port, stand_in.path, "eth0")
-        return port, stand_in
-
-
-@pytest.fixture
-def lab(driver: LocalNetwork, stand_ins: dict[str, StandIn]) -> Lab:
-    return Lab(driver, stand_ins)
 
 
 def test_two_ports_on_one_network_reach_each_other(lab: Lab) -> None:
@@ -273,25 +199,6 @@ def test_floating_ip_reaches_the_server_from_the_host(lab: Lab) -> None:
     lab.driver.delete_router(router)
 
 
-def test_instances_cannot_reach_the_host(lab: Lab) -> None:
-    net, subnet = lab.network("10.91.9.0/24")
-    _, guest = lab.port(net, subnet, "10.91.9.10", (lab.group(*OPEN),), plug_as="guest")
-    assert guest is not None
-    router = lab.driver.create_router(
-        RouterSpec(str(uuid.uuid4()), "r", "project", external_gateway=True)
-    )
-    lab.driver.add_router_interface(router, subnet)
-    with socket.create_server(("0.0.0.0", 0)) as listener:
-        port = listener.getsockname()[1]
-        host_external = lab.driver.external.host_address
-        assert host_connect(host_external, port, accept=listener) == "accepted"
-        for address in (host_external, _uplink_address()):
-            assert guest.connect(address, port, timeout=1).startswith("failed"), address
-        assert guest.pings("10.91.9.1")  # its own router answers
-    lab.driver.remove_router_interface(router, subnet)
-    lab.driver.delete_router(router)
-
-
 def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
     lab: Lab, driver: LocalNetwork
 ) -> None:
@@ -380,13 +287,6 @@ def _eventually(condition: Callable[[], bool], limit: float = 10.0) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-def _uplink_address() -> str:
-    """The host's own address on its uplink (where its services listen)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("198.51.100.1", 9))  # no packet is sent: this only picks a route
-        return str(probe.getsockname()[0])
 
 
 def _dnsmasq_pids(subnet: NativeRef) -> list[int]:
