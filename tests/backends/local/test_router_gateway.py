@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from interstack.backends.local.cleanup import cleanup_host
-from interstack.backends.local.network import names
+from interstack.backends.local.network import links, names
 from tests.support.gateway import ServedGateway
 from tests.support.local import image_cache_dir, local_unavailable
 
@@ -109,3 +109,15 @@ def test_a_gateway_address_asked_for_is_the_one_the_router_uses(admin: Any) -> N
         assert f" {start}/" in addresses
     finally:
         admin.network.delete_router(router)
+
+
+def test_the_external_network_has_no_tenant_bridge(conn: Any) -> None:
+    """``public`` is the host's external bridge: no bridge of its own beside it."""
+    public = next(n for n in conn.network.networks() if n.is_router_external)
+    assert links.link_exists(names.EXTERNAL_BRIDGE)
+    assert not links.link_exists(names.ref(names.NETWORK, public.id))
+    tenant = conn.network.create_network(name=f"gw-{uuid.uuid4().hex[:6]}")
+    try:
+        assert links.link_exists(names.ref(names.NETWORK, tenant.id))
+    finally:
+        conn.network.delete_network(tenant)

@@ -66,7 +66,8 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
         What is still there is kept as it is, so running servers keep their traffic."""
         state = self._state
         for network in state.networks.values():
-            links.ensure_bridge(network.ref, network.mtu)
+            if not network.external:
+                links.ensure_bridge(network.ref, network.mtu)
         for subnet in state.subnets.values():
             if not subnet.dhcp:
                 continue
@@ -106,20 +107,24 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
         )
 
     def create_network(self, spec: NetworkSpec) -> NativeRef:
+        """A tenant network is a bridge of its own; an external one is only a record: the
+        external bridge (:mod:`external`) carries its router gateways and floating IPs."""
         ref = names.ref(names.NETWORK, spec.gateway_id)
         with self._changing() as state:
             if ref not in state.networks:
-                try:
-                    links.ensure_bridge(ref, spec.mtu)
-                except BaseException:
-                    links.delete_link(ref)
-                    raise
+                if not spec.external:
+                    try:
+                        links.ensure_bridge(ref, spec.mtu)
+                    except BaseException:
+                        links.delete_link(ref)
+                        raise
                 state.networks[ref] = NetworkRecord(
                     ref=ref,
                     gateway_id=spec.gateway_id,
                     name=spec.name,
                     project_id=spec.project_id,
                     mtu=spec.mtu,
+                    external=spec.external,
                 )
         return ref
 
@@ -149,7 +154,8 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
                 cidr=str(cidr),
                 gateway_ip=spec.gateway_ip,
                 ip_version=cidr.version,
-                dhcp=spec.dhcp and cidr.version == 4,
+                # DHCP serves tenant bridges; the external network has none
+                dhcp=spec.dhcp and cidr.version == 4 and not network.external,
                 dns_nameservers=list(spec.dns_nameservers),
             )
             if subnet.dhcp:

@@ -90,6 +90,12 @@ class PortOperations(DriverCore):
         with self._changing(firewall=False) as state:
             record = self._get(state.ports, port, "port")
             network = self._get(state.networks, record.network, "network")
+            if network.external:
+                raise Conflict(
+                    f"port {port} is on the external network, which carries only router "
+                    "gateways and floating IPs here: put the server on a tenant network behind "
+                    "a router and give it a floating IP"
+                )
             host_end = names.renamed(names.PORT, port)
             links.add_veth(
                 host_end,

@@ -22,6 +22,8 @@ class NetworkRecord(BaseModel):
     name: str = ""
     project_id: str = ""
     mtu: int = 1500
+    #: ``router:external``: realized by the host's external bridge, no tenant bridge of its own
+    external: bool = False
 
 
 class SubnetRecord(BaseModel):
