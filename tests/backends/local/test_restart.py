@@ -9,6 +9,8 @@ import pytest
 
 from interstack.backends.contract import BackendContext, ServerStatus
 from interstack.backends.local import LocalBackend
+from interstack.backends.local.cleanup import stop_instances
+from interstack.backends.local.supervisor import SupervisorClient
 from tests.backends.local.helpers import boot, instance, settled, spec
 from tests.support.local import image_cache_dir
 
@@ -62,3 +64,13 @@ def test_instances_gone_from_the_host_are_started_again(data_dir: Path) -> None:
         assert "starting it again" in second.compute.console_output(server.ref)
     finally:
         second.close()
+
+
+def test_cleanup_stops_the_instances_and_then_their_supervisor(data_dir: Path) -> None:
+    first = build(data_dir)
+    server = boot(first, spec("transient"))
+    first.close()
+
+    assert stop_instances(data_dir) == [server.ref]
+    assert instance(first, server.ref).runtime_state() is None
+    assert not SupervisorClient(data_dir).stop()  # none was left running to stop

@@ -1,10 +1,10 @@
 """``interstack cleanup``: take everything the local backend put on the host off it again.
 
-Instances of the given regions are stopped (runc state, root mounts, their network namespaces)
-and every network artifact on the host goes (:func:`.network.cleanup`: bridges, veths, router
-and DHCP namespaces with their dnsmasqs, the nft tables). What describes the cloud stays in the
-data directories: servers' disks and records, the network state. A gateway started afterwards
-builds the networks again and boots the servers that were running.
+Instances of the given regions are stopped (runc state, root mounts, their network namespaces),
+then their supervisor; every network artifact on the host goes (:func:`.network.cleanup`:
+bridges, veths, router and DHCP namespaces with their dnsmasqs, the nft tables). What describes
+the cloud stays in the data directories: servers' disks and records, the network state. A
+gateway started afterwards builds the networks again and boots the servers that were running.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from interstack.backends.local.host import run
 from interstack.backends.local.instances import REF_PREFIX, Instance
 from interstack.backends.local.network import cleanup as network_cleanup
 from interstack.backends.local.network.hostlock import HostLock
+from interstack.backends.local.supervisor import SupervisorClient
 from interstack.errors import BackendUnavailable
 
 
 def stop_instances(data_dir: Path) -> list[str]:
-    """Stop every instance of the local region whose data directory is ``data_dir`` and remove
-    its network namespace; the refs of the instances found."""
+    """Stop every instance of the local region whose data directory is ``data_dir``, remove
+    its network namespace, then stop the region's supervisor; the refs of the instances found."""
     instances_dir = data_dir / "instances"
-    if not instances_dir.is_dir():
-        return []
-    found = []
-    for directory in sorted(instances_dir.iterdir()):
+    found: list[str] = []
+    for directory in sorted(instances_dir.iterdir()) if instances_dir.is_dir() else []:
         if not directory.name.startswith(REF_PREFIX):
             continue
         instance = Instance(instances_dir, data_dir / "runc", directory.name)
@@ -35,6 +34,7 @@ def stop_instances(data_dir: Path) -> list[str]:
         if instance.netns_path.exists():
             run(["ip", "netns", "delete", instance.netns_name], what="delete a network namespace")
         found.append(directory.name)
+    SupervisorClient(data_dir).stop()  # their parent: nothing left for it to supervise
     return found
 
 

@@ -16,10 +16,12 @@ appended to ``log``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -246,6 +248,22 @@ class SupervisorClient:
                 self._start()
         if not reply.get("ok"):
             raise BackendError(f"the instance did not start: {reply.get('error')}")
+
+    def stop(self, timeout: float = START_TIMEOUT_SECONDS) -> bool:
+        """Stop a running supervisor (``interstack cleanup``, once its instances are gone);
+        whether one was running."""
+        try:
+            pid = int(self._call({"op": "ping"})["pid"])
+        except (OSError, ValueError, KeyError):
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            if self._process is not None and self._process.pid == pid:
+                self._process.poll()  # our own child: reap it
+            time.sleep(0.02)
+        return True
 
     def close(self) -> None:
         if self._process is not None:
