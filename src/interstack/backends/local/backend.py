@@ -57,6 +57,7 @@ class LocalBackend(Backend):
         self._network = LocalNetwork(
             data_dir / "network",
             external_cidr=self.settings.external_cidr,
+            egress_cidrs=self.settings.egress_cidrs,
             lock_wait=NETWORK_LOCK_WAIT_SECONDS,
             metadata_socket=data_dir / METADATA_SOCKET,
         )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from interstack.backends.local import console
 from interstack.backends.local.network.driver import DEFAULT_EXTERNAL_CIDR
+from interstack.backends.local.network.external import DEFAULT_EGRESS
 from interstack.config import ConfigError
 
 
@@ -24,6 +25,7 @@ class LocalSettings(BaseModel):
       stop_timeout_seconds: 10                        # a soft stop or reboot, then SIGKILL
       external_cidr: 172.24.4.0/24                    # floating IPs, reachable from the host
       console_log_max_bytes: 4194304                  # an instance's console log is kept below
+      egress_cidrs: [0.0.0.0/0]                       # where instances' NATed traffic may go
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,6 +41,10 @@ class LocalSettings(BaseModel):
     boot_workers: int = Field(default=4, gt=0)
     #: the external network: the host's address on it, routers' gateways and floating IPs
     external_cidr: str = DEFAULT_EXTERNAL_CIDR
+    #: where instances' traffic may go through the host's NAT (IPv4 CIDRs); everything by
+    #: default. Loopback, link-local (a cloud's metadata service), multicast and reserved ranges
+    #: stay out of reach whatever this says, and so do the host's own addresses.
+    egress_cidrs: tuple[str, ...] = DEFAULT_EGRESS
     #: an instance's console log is trimmed to its newest half once it passes this size
     console_log_max_bytes: int = Field(default=console.DEFAULT_MAX_BYTES, ge=64 * 1024)
 
@@ -52,6 +58,17 @@ class LocalSettings(BaseModel):
         if network.num_addresses < 8:
             raise ValueError(f"{value} is too small for a router and floating IPs")
         return str(network)
+
+    @field_validator("egress_cidrs")
+    @classmethod
+    def _ipv4_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        found = []
+        for cidr in value:
+            try:
+                found.append(str(ipaddress.IPv4Network(cidr, strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not an IPv4 network such as 192.0.2.0/24") from exc
+        return tuple(found)
 
     @classmethod
     def parse(cls, region: str, raw: Mapping[str, Any]) -> LocalSettings:

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from interstack.backends.local.network import conntrack, dhcp, firewall, nft, routers
 from interstack.backends.local.network import state as records
-from interstack.backends.local.network.external import ExternalNetwork
+from interstack.backends.local.network.external import DEFAULT_EGRESS, ExternalNetwork
 from interstack.backends.local.network.hostlock import HostLock
 from interstack.backends.local.network.metadata import MetadataProxies
 from interstack.backends.local.network.state import PortRecord, SubnetRecord
@@ -34,12 +34,13 @@ class DriverCore:
         data_dir: Path,
         *,
         external_cidr: str = DEFAULT_EXTERNAL_CIDR,
+        egress_cidrs: tuple[str, ...] = DEFAULT_EGRESS,
         resolvers: list[str] | None = None,
         lock_wait: float = 0.0,
         metadata_socket: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.external = ExternalNetwork(external_cidr)
+        self.external = ExternalNetwork(external_cidr, tuple(egress_cidrs))
         self._state_file = data_dir / "state.json"
         self._state = records.load(self._state_file)
         self._lock = threading.RLock()

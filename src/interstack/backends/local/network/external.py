@@ -2,8 +2,9 @@
 
 Routers with an external gateway and the DHCP namespaces' uplinks join it, floating IPs live on
 it, and the host reaches them directly (``ssh user@FLOATING_IP`` from the host). Traffic from it
-to the outside is forwarded and masqueraded by the host (rules in :mod:`firewall`); only the
-external bridge and the uplink forward, never the whole host.
+to the outside is forwarded and masqueraded by the host (rules in :mod:`firewall`) to the
+destinations of the egress allow-list only; only the external bridge and the uplink forward,
+never the whole host.
 """
 
 from __future__ import annotations
@@ -22,11 +23,21 @@ BR_NETFILTER = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 BR_NETFILTER6 = Path("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
 
 
+#: where instances' NATed traffic may go unless the operator narrows it (``egress_cidrs``)
+DEFAULT_EGRESS = ("0.0.0.0/0",)
+#: never reachable from instances through the host, whatever the allow-list says: the host's
+#: loopback and link-local ranges (a cloud's own metadata service lives there), "this network",
+#: multicast and the reserved range
+NEVER_EGRESS = ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
+
+
 @dataclass(frozen=True)
 class ExternalNetwork:
-    """The floating range and the host's own address on it (the range's first host)."""
+    """The floating range and the host's own address on it (the range's first host), and
+    where traffic NATed from it to the outside may go (``egress``: IPv4 CIDRs)."""
 
     cidr: str
+    egress: tuple[str, ...] = DEFAULT_EGRESS
 
     @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

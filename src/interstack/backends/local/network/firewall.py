@@ -7,8 +7,9 @@ namespace, never in an instance's):
 its MAC and fixed IPs (and its allowed address pairs), may not answer DHCP or advertise itself
 as an IPv6 router, and may not send other ethertypes.
 
-``inet interstack`` (stateful): security groups, NAT of the external network to the uplink and
-the host's own protection. With br_netfilter on, bridged IP traffic passes the inet forward
+``inet interstack`` (stateful): security groups, NAT of the external network to the uplink
+(to the egress allow-list only, never to the host's loopback or link-local ranges) and the
+host's own protection. With br_netfilter on, bridged IP traffic passes the inet forward
 hook with the *bridge* as in/out interface, so a port is recognized by its bridge and MAC:
 traffic leaving a port (``iifname`` bridge, ``ether saddr`` MAC) runs the port's egress chain,
 which ``return``s when allowed, then traffic to a port (``oifname`` bridge, ``ether daddr`` MAC)
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 
 from interstack.backends.contract import RuleDirection
 from interstack.backends.local.network import names
-from interstack.backends.local.network.external import ExternalNetwork
+from interstack.backends.local.network.external import NEVER_EGRESS, ExternalNetwork
 from interstack.backends.local.network.state import (
     GroupRecord,
     NetworkState,
@@ -157,7 +158,13 @@ def _inet_table(state: NetworkState, external: ExternalNetwork) -> str:
         f'iifname "{names.NETWORK}-*" udp sport 67 udp dport 68 accept\n'
         + "".join(line + "\n" for line in dispatch)
         + dns_rules
-        + f'iifname "{ext}" ip saddr {external.cidr} accept\n'
+        # between routers on the external network (one project's floating IP from another's)
+        + f'iifname "{ext}" oifname "{ext}" ip saddr {external.cidr} accept\n'
+        # out through the host: never to its loopback or link-local neighbours, else only to
+        # the egress allow-list; nothing else leaves the external network
+        f'iifname "{ext}" ip daddr {_elements(NEVER_EGRESS)} drop\n'
+        + _egress_rule(external)
+        + f'iifname "{ext}" drop\n'
         # nothing from outside the host enters the external network unasked
         f'oifname "{ext}" drop\n'
         "}"
@@ -175,6 +182,19 @@ def _inet_table(state: NetworkState, external: ExternalNetwork) -> str:
         "}"
     )
     return "\n".join(parts)
+
+
+def _egress_rule(external: ExternalNetwork) -> str:
+    """Traffic of the external network to the allow-list (merged: nft refuses overlapping
+    intervals in one set); none at all for an empty list."""
+    allowed = ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in external.egress)
+    cidrs = [str(c) for c in allowed]
+    if not cidrs:
+        return ""
+    return (
+        f'iifname "{names.EXTERNAL_BRIDGE}" ip saddr {external.cidr} '
+        f"ip daddr {_elements(cidrs)} accept\n"
+    )
 
 
 def _port_chain(state: NetworkState, port: PortRecord, direction: RuleDirection) -> str:
