@@ -19,8 +19,11 @@ says what is missing.
 - **Networks** (:mod:`.network`): a bridge per Neutron network, routers as namespaces with SNAT,
   floating IPs on the external network the host reaches, security groups as host nftables
   rules, dnsmasq per subnet. Each server has its own network namespace
-  (``instances.server_netns_name``); its ports are plugged into it on boot and unplugged on
-  delete through :class:`.compute.ServerPorts`, which the network driver provides.
+  (``instances.server_netns_name``); its ports are plugged into it on boot (and hot-plugged
+  while it runs) and unplugged on delete through :class:`.compute.ServerPorts`, which the
+  network driver provides. Instances' NATed traffic goes only to the ``egress_cidrs``.
+- **Guest access without SSH**: ``changePassword`` runs chpasswd inside the instance
+  (:mod:`.guest_password`); the console log stays below its cap (:mod:`.console`).
 
 State lives in the backend's data directory; a restarted gateway adopts running instances.
 """
