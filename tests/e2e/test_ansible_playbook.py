@@ -15,11 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +24,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.api.servers.conftest import FAST_SIM
-from tests.support.gateway import BIN_DIR, ServedGateway
+from tests.support import ansible
+from tests.support.ansible import PlaybookRun
+from tests.support.gateway import ServedGateway
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 #: the cloud name as the gateway's clouds.yaml writes it: the demo project's member
@@ -38,53 +36,6 @@ IMAGE_DATA = b"interstack ansible test image\n" * 512
 #: what deploy.yml gives the server; checked against what the gateway stored
 USER_DATA = "#cloud-config\npackages: [nginx]\n"
 METADATA = {"role": "web", "owner": f"{PREFIX}-team"}
-
-_RECAP = re.compile(
-    r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
-    r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)",
-    re.MULTILINE,
-)
-_TASK = re.compile(r"^TASK \[(?P<name>.*)\] \**$")
-
-
-@dataclass(frozen=True)
-class PlaybookRun:
-    name: str
-    returncode: int
-    output: str
-
-    def recap(self) -> dict[str, int]:
-        """The PLAY RECAP counts for localhost (the last play's line)."""
-        found = list(_RECAP.finditer(self.output))
-        assert found, f"no PLAY RECAP in the output of {self.name}:\n{self.output}"
-        return {key: int(value) for key, value in found[-1].groupdict().items()}
-
-    def changed_tasks(self) -> list[str]:
-        """The names of the tasks that reported ``changed``, in the order they ran."""
-        changed, task = [], ""
-        for line in self.output.splitlines():
-            if match := _TASK.match(line):
-                task = match["name"]
-            elif line.startswith("changed: ["):
-                changed.append(task)
-        return changed
-
-    def assert_succeeded(self) -> dict[str, int]:
-        assert "couldn't resolve module/action 'openstack.cloud." not in self.output, (
-            "the openstack.cloud collection is missing: run `make venv`"
-        )
-        recap = self.recap()
-        assert self.returncode == 0 and recap["failed"] == recap["unreachable"] == 0, (
-            f"{self.name} failed ({self.returncode}):\n{self.output}"
-        )
-        return recap
-
-    def assert_changed_nothing(self) -> None:
-        recap = self.assert_succeeded()
-        assert recap["changed"] == 0, (
-            f"{self.name} is not idempotent: changed={recap['changed']} in "
-            f"{self.changed_tasks()}\n{self.output}"
-        )
 
 
 @pytest.fixture(scope="module")
@@ -127,32 +78,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, public_key: str) -> Path:
 
 
 def run_playbook(gateway: ServedGateway, workdir: Path, name: str) -> PlaybookRun:
-    env = gateway.env
-    env.update(
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-        # Ansible's state (and any collections a user installed) stays out of this test
-        ANSIBLE_HOME=str(workdir / "ansible-home"),
-        ANSIBLE_LOCAL_TEMP=str(workdir / "ansible-home" / "tmp"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-    )
-    result = subprocess.run(
-        [
-            str(BIN_DIR / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            str(PLAYBOOKS / name),
-            "--extra-vars",
-            f"@{workdir / 'vars.json'}",
-        ],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    return PlaybookRun(name, result.returncode, result.stdout + result.stderr)
+    return ansible.run_playbook(gateway, workdir, PLAYBOOKS / name)
 
 
 @pytest.fixture(scope="module")

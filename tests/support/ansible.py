@@ -1,0 +1,89 @@
+"""Running users' Ansible playbooks against a served gateway, and reading what they did."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.gateway import BIN_DIR, ServedGateway
+
+_RECAP = re.compile(
+    r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)",
+    re.MULTILINE,
+)
+_TASK = re.compile(r"^TASK \[(?P<name>.*)\] \**$")
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    name: str
+    returncode: int
+    output: str
+
+    def recap(self) -> dict[str, int]:
+        """The PLAY RECAP counts for localhost (the last play's line)."""
+        found = list(_RECAP.finditer(self.output))
+        assert found, f"no PLAY RECAP in the output of {self.name}:\n{self.output}"
+        return {key: int(value) for key, value in found[-1].groupdict().items()}
+
+    def changed_tasks(self) -> list[str]:
+        """The names of the tasks that reported ``changed``, in the order they ran."""
+        changed, task = [], ""
+        for line in self.output.splitlines():
+            if match := _TASK.match(line):
+                task = match["name"]
+            elif line.startswith("changed: ["):
+                changed.append(task)
+        return changed
+
+    def assert_succeeded(self) -> dict[str, int]:
+        assert "couldn't resolve module/action 'openstack.cloud." not in self.output, (
+            "the openstack.cloud collection is missing: run `make venv`"
+        )
+        recap = self.recap()
+        assert self.returncode == 0 and recap["failed"] == recap["unreachable"] == 0, (
+            f"{self.name} failed ({self.returncode}):\n{self.output}"
+        )
+        return recap
+
+    def assert_changed_nothing(self) -> None:
+        recap = self.assert_succeeded()
+        assert recap["changed"] == 0, (
+            f"{self.name} is not idempotent: changed={recap['changed']} in "
+            f"{self.changed_tasks()}\n{self.output}"
+        )
+
+
+def run_playbook(gateway: ServedGateway, workdir: Path, playbook: Path) -> PlaybookRun:
+    """``ansible-playbook`` on localhost with this venv's python, the gateway's clouds.yaml and
+    the variables in ``workdir/vars.json``; Ansible's own state stays in ``workdir``."""
+    env = gateway.env
+    env.update(
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        # Ansible's state (and any collections a user installed) stays out of this test
+        ANSIBLE_HOME=str(workdir / "ansible-home"),
+        ANSIBLE_LOCAL_TEMP=str(workdir / "ansible-home" / "tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
+    result = subprocess.run(
+        [
+            str(BIN_DIR / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            str(playbook),
+            "--extra-vars",
+            f"@{workdir / 'vars.json'}",
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return PlaybookRun(playbook.name, result.returncode, result.stdout + result.stderr)
