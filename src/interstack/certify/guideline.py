@@ -9,6 +9,7 @@ optional flag (the test does not count for grading).
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -298,10 +299,26 @@ def bundled_guidelines() -> list[str]:
     return sorted(f.name.removesuffix(".json") for f in files if f.name.endswith(".json"))
 
 
+URL_TIMEOUT_SECONDS = 30
+
+
+def _fetch(url: str) -> str:
+    """The guideline document at an http(s) URL; CertifyError says in one line why not."""
+    try:
+        with urllib.request.urlopen(url, timeout=URL_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return str(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise CertifyError(f"cannot fetch guideline {url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        # the operating system's words: "[Errno 111] Connection refused", "timed out"
+        raise CertifyError(f"cannot reach guideline {url}: {exc.reason}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CertifyError(f"cannot fetch guideline {url}: {exc}") from None
+
+
 def _read(source: str) -> str:
     if source.startswith(("http://", "https://")):
-        with urllib.request.urlopen(source, timeout=30) as response:  # noqa: S310
-            return str(response.read().decode())
+        return _fetch(source)
     path = Path(source)
     if not path.exists() and source.removesuffix(".json") in bundled_guidelines():
         return resources.files(BUNDLED).joinpath(f"{source.removesuffix('.json')}.json").read_text()
