@@ -78,6 +78,13 @@ def certify(
         str | None, typer.Option(help="external network for floating IPs")
     ] = None,
     ssh_user: Annotated[str | None, typer.Option(help="SSH user of the image")] = None,
+    ssh_validation: Annotated[
+        bool | None,
+        typer.Option(
+            "--ssh-validation/--no-ssh-validation",
+            help="log into guests over SSH (default: when the cloud has an external network)",
+        ),
+    ] = None,
     concurrency: Annotated[
         int, typer.Option(help="Tempest workers (1 = serial, as RefStack ran)")
     ] = 1,
@@ -107,6 +114,7 @@ def certify(
         network=network,
         external_network=external_network,
         ssh_user=ssh_user,
+        ssh_validation=ssh_validation,
         concurrency=concurrency,
     )
     try:

@@ -29,10 +29,12 @@ SERVICE_TYPES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Found:
-    """A resource picked for Tempest: its id and a name to show."""
+    """A resource picked for Tempest: its id and a name to show (for an image also the user
+    its guests let in over SSH, where the image says or its distribution implies it)."""
 
     id: str
     name: str
+    login_user: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

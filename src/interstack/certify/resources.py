@@ -7,6 +7,7 @@ flavors, the project's own network and an external one for floating IPs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from interstack.certify import CertifyError
@@ -15,32 +16,65 @@ if TYPE_CHECKING:
     from interstack.certify.discovery import Choices, Found
 
 
+# the default login of the distributions' cloud images (cloud-init's default user)
+DISTRIBUTION_USERS = {
+    "cirros": "cirros",
+    "debian": "debian",
+    "ubuntu": "ubuntu",
+    "centos": "centos",
+    "fedora": "fedora",
+    "rocky": "rocky",
+    "almalinux": "almalinux",
+}
+
+
 def _found(resource: Any) -> Found:
     from interstack.certify.discovery import Found
 
     return Found(id=str(resource.id), name=str(resource.name or resource.id))
 
 
-def _chosen(kind: str, finder: Any, name_or_id: str | None) -> Found | None:
+def login_user(image: Any) -> str | None:
+    """Who an image's guests let in: Glance's ``os_admin_user`` property, else the default
+    user of its distribution (``os_distro``, else a distribution in its name)."""
+    admin_user = getattr(image, "os_admin_user", None)
+    if admin_user:
+        return str(admin_user)
+    distro = str(getattr(image, "os_distro", None) or "").lower()
+    if distro in DISTRIBUTION_USERS:
+        return DISTRIBUTION_USERS[distro]
+    name = str(getattr(image, "name", None) or "").lower()
+    return next((user for key, user in DISTRIBUTION_USERS.items() if key in name), None)
+
+
+def _image(resource: Any) -> Found:
+    from interstack.certify.discovery import Found
+
+    return Found(str(resource.id), str(resource.name or resource.id), login_user(resource))
+
+
+def _chosen(
+    kind: str, finder: Any, name_or_id: str | None, found: Callable[[Any], Found] = _found
+) -> Found | None:
     if name_or_id is None:
         return None
     resource = finder(name_or_id, ignore_missing=True)
     if resource is None:
         raise CertifyError(f"no {kind} named or with id {name_or_id!r} in this cloud")
-    return _found(resource)
+    return found(resource)
 
 
 def pick_images(connection: Any, choices: Choices) -> tuple[Found | None, Found | None]:
-    image = _chosen("image", connection.image.find_image, choices.image)
-    image_alt = _chosen("image", connection.image.find_image, choices.image_alt)
+    image = _chosen("image", connection.image.find_image, choices.image, _image)
+    image_alt = _chosen("image", connection.image.find_image, choices.image_alt, _image)
     active = [i for i in connection.image.images() if i.status == "active"]
     # cirros first: the small image every OpenStack test setup uses; then by size
     active.sort(key=lambda i: ("cirros" not in (i.name or "").lower(), i.size or 0, i.name or ""))
     if image is None and active:
-        image = _found(active[0])
+        image = _image(active[0])
     if image_alt is None:
         others = [i for i in active if image is None or str(i.id) != image.id]
-        image_alt = _found(others[0]) if others else image
+        image_alt = _image(others[0]) if others else image
     return image, image_alt
 
 

@@ -59,6 +59,7 @@ class Options:
     network: str | None = None
     external_network: str | None = None
     ssh_user: str | None = None
+    ssh_validation: bool | None = None  # None: when the cloud has an external network
     concurrency: int = 1
 
     @property
@@ -116,7 +117,7 @@ def certify_cloud(cloud: str, guideline: Guideline, options: Options) -> CloudRe
     workspace = directory / "tempest"
     stream = directory / STREAM
     init_workspace(workspace)
-    write_tempest_files(facts, workspace, admin, options.ssh_user)
+    write_tempest_files(facts, workspace, admin, options.ssh_user, options.ssh_validation)
     tests = guideline.tests_for(options.target, only=options.capabilities)
     wanted = {name for test in tests for name in test.names}
     if options.rerun_failed:

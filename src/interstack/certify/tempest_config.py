@@ -37,6 +37,7 @@ def render_config(
     accounts: Path | None,
     admin: Credentials | None = None,
     ssh_user: str | None = None,
+    ssh_validation: bool | None = None,
 ) -> str:
     """The text of tempest.conf for one cloud."""
     conf = configparser.ConfigParser(interpolation=None)
@@ -80,13 +81,18 @@ def render_config(
     if facts.volume_extensions:
         # what the cloud lists, rather than Tempest's "all" (which asks for Cinder's os-hosts)
         conf["volume-feature-enabled"] = {"api_extensions": ",".join(facts.volume_extensions)}
-    _compute(conf, facts, ssh_user)
+    _compute(conf, facts, ssh_user, ssh_validation)
     out = io.StringIO()
     conf.write(out)
     return out.getvalue()
 
 
-def _compute(conf: configparser.ConfigParser, facts: CloudFacts, ssh_user: str | None) -> None:
+def _compute(
+    conf: configparser.ConfigParser,
+    facts: CloudFacts,
+    ssh_user: str | None,
+    ssh_validation: bool | None,
+) -> None:
     if facts.image is None or facts.flavor is None:
         return
     compute = {
@@ -102,29 +108,48 @@ def _compute(conf: configparser.ConfigParser, facts: CloudFacts, ssh_user: str |
         compute["max_microversion"] = facts.compute_microversions[1]
     conf["compute"] = compute
     conf["compute-feature-enabled"] = {"resize": "true"}
-    user = ssh_user or ("cirros" if "cirros" in facts.image.name.lower() else "root")
-    validation = {
-        "image_ssh_user": user,
-        "image_alt_ssh_user": user,
-        "auth_method": "keypair",
-        "ip_version_for_ssh": "4",
-    }
+    conf["validation"] = _validation(facts, ssh_user, ssh_validation)
     if facts.external_network is not None:
+        # the routers' gateway tests and the external network's visibility need it either way
         conf["network"] = {
             "public_network_id": facts.external_network.id,
             "floating_network_name": facts.external_network.name,
         }
-        validation |= {"run_validation": "true", "connect_method": "floating"}
-    else:
-        # no floating IPs: the guest can only be reached on its fixed address, if at all
-        validation |= {"run_validation": "false"}
-        facts.notes.append(
-            "no external network: SSH validation is off, so the two tests that log into "
-            "the guest are skipped (name one with --external-network)"
-        )
-    if user == "cirros":
+
+
+def _validation(
+    facts: CloudFacts, ssh_user: str | None, ssh_validation: bool | None
+) -> dict[str, str]:
+    """``[validation]``: SSH into guests through floating IPs when the cloud has an external
+    network (or when asked to: then to the fixed address on the tenant network)."""
+    assert facts.image is not None
+    user = ssh_user or facts.image.login_user or "root"
+    alt_user = ssh_user or (facts.image_alt or facts.image).login_user or user
+    validation = {
+        "image_ssh_user": user,
+        "image_alt_ssh_user": alt_user,
+        "auth_method": "keypair",
+        "ip_version_for_ssh": "4",
+    }
+    if "cirros" in (user, alt_user):
         validation["image_ssh_password"] = "gocubsgo"  # noqa: S105 - cirros's published default
-    conf["validation"] = validation
+    enabled = facts.external_network is not None if ssh_validation is None else ssh_validation
+    if not enabled:
+        reason = (
+            "SSH validation is off (--no-ssh-validation)"
+            if ssh_validation is False
+            else "no external network: SSH validation is off (name one with --external-network)"
+        )
+        facts.notes.append(f"{reason}, so the two tests that log into the guest are skipped")
+        return validation | {"run_validation": "false"}
+    if facts.external_network is not None:
+        return validation | {"run_validation": "true", "connect_method": "floating"}
+    network = facts.network.name if facts.network is not None else "private"
+    return validation | {
+        "run_validation": "true",
+        "connect_method": "fixed",
+        "network_for_ssh": network,
+    }
 
 
 def render_accounts(credentials: Credentials) -> str:
@@ -158,6 +183,7 @@ def write_tempest_files(
     workspace: Path,
     admin: Credentials | None = None,
     ssh_user: str | None = None,
+    ssh_validation: bool | None = None,
 ) -> TempestFiles:
     """Write etc/tempest.conf (and etc/accounts.yaml without an admin), readable by us only."""
     etc = workspace / "etc"
@@ -167,7 +193,9 @@ def write_tempest_files(
         accounts = etc / "accounts.yaml"
         _write_secret(accounts, render_accounts(facts.credentials))
     config = etc / "tempest.conf"
-    _write_secret(config, render_config(facts, workspace, accounts, admin, ssh_user))
+    _write_secret(
+        config, render_config(facts, workspace, accounts, admin, ssh_user, ssh_validation)
+    )
     return TempestFiles(config, accounts)
 
 

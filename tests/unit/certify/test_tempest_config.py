@@ -15,6 +15,7 @@ import yaml
 from interstack.certify import CertifyError, discovery
 from interstack.certify.discovery import Choices, CloudFacts, Credentials, Found
 from interstack.certify.resources import (
+    login_user,
     pick_flavors,
     pick_images,
     pick_networks,
@@ -77,7 +78,10 @@ FLAVORS = [
 
 def test_discovery_picks_cirros_the_smallest_flavors_and_the_projects_network() -> None:
     conn = cloud(IMAGES, FLAVORS)
-    assert pick_images(conn, Choices()) == (Found("i2", "cirros-0.6"), Found("i1", "debian"))
+    image, image_alt = pick_images(conn, Choices())
+    assert (image, image_alt) == (Found("i2", "cirros-0.6"), Found("i1", "debian"))
+    assert image is not None and image_alt is not None
+    assert (image.login_user, image_alt.login_user) == ("cirros", "debian")
     assert pick_flavors(conn, Choices()) == (Found("f1", "tiny"), Found("f2", "small"))
     assert pick_networks(conn, Choices()) == (Found("n3", "private"), Found("n2", "public"))
 
@@ -106,8 +110,8 @@ def facts(external: bool) -> CloudFacts:
             "demo", "secret", "demo", "Default", "Default", ("admin", "member")
         ),
         services={"identity": "x", "compute": "x", "image": "x", "network": "x", "volumev3": "x"},
-        image=Found("i2", "cirros-0.6"),
-        image_alt=Found("i1", "debian"),
+        image=Found("i2", "cirros-0.6", "cirros"),
+        image_alt=Found("i1", "debian", "debian"),
         flavor=Found("f1", "tiny"),
         flavor_alt=Found("f2", "small"),
         network=Found("n3", "private"),
@@ -135,6 +139,8 @@ def test_tempest_conf_for_a_compute_cloud(tmp_path: Path) -> None:
     assert conf["network"]["public_network_id"] == "n2"
     assert conf["validation"]["run_validation"] == "true"
     assert conf["validation"]["image_ssh_user"] == "cirros"
+    assert conf["validation"]["image_alt_ssh_user"] == "debian"
+    assert conf["validation"]["connect_method"] == "floating"
     assert conf["volume"]["catalog_type"] == "volumev3"
     assert conf["service_available"]["swift"] == "false"
     assert conf["service_available"]["nova"] == "true"
@@ -156,6 +162,47 @@ def test_no_external_network_turns_ssh_validation_off_and_says_so(tmp_path: Path
     assert conf["validation"]["run_validation"] == "false"
     assert "network" not in conf
     assert any("--external-network" in note for note in cloud_facts.notes)
+
+
+def test_validation_off_by_choice_keeps_the_external_network_for_the_router_tests(
+    tmp_path: Path,
+) -> None:
+    """A cloud whose guests cannot be reached (sim) still has routers with gateways."""
+    cloud_facts = facts(external=True)
+    conf = read(write_tempest_files(cloud_facts, tmp_path, ssh_validation=False).config)
+    assert conf["validation"]["run_validation"] == "false"
+    assert conf["network"]["public_network_id"] == "n2"
+    assert any("--no-ssh-validation" in note for note in cloud_facts.notes)
+
+
+def test_validation_asked_for_without_an_external_network_uses_the_fixed_address(
+    tmp_path: Path,
+) -> None:
+    conf = read(write_tempest_files(facts(external=False), tmp_path, ssh_validation=True).config)
+    assert conf["validation"]["run_validation"] == "true"
+    assert conf["validation"]["connect_method"] == "fixed"
+    assert conf["validation"]["network_for_ssh"] == "private"
+
+
+@pytest.mark.parametrize(
+    ("image", "user"),
+    [
+        (thing(name="cirros-0.6.2-x86_64"), "cirros"),
+        (thing(name="debian-12", os_distro="debian"), "debian"),
+        (thing(name="golden", os_distro="ubuntu"), "ubuntu"),
+        (thing(name="ubuntu-24.04", os_admin_user="admin"), "admin"),
+        (thing(name="appliance"), None),
+    ],
+)
+def test_the_login_user_comes_from_the_images_properties(image: Any, user: str | None) -> None:
+    assert login_user(image) == user
+
+
+def test_an_image_without_a_known_login_is_entered_as_root(tmp_path: Path) -> None:
+    plain = replace(facts(external=True), image=Found("i9", "appliance"), image_alt=None)
+    conf = read(write_tempest_files(plain, tmp_path, ssh_user=None).config)
+    assert conf["validation"]["image_ssh_user"] == "root"
+    assert "image_ssh_password" not in conf["validation"]
 
 
 def test_the_volume_extensions_the_cloud_lists_become_api_extensions(tmp_path: Path) -> None:
