@@ -1,5 +1,8 @@
 """Grade a run as RefStack did: a test passes when its name or one of its aliases passed;
 flagged tests do not count; a target passes when every unflagged required test passed.
+
+One addition: a test the running Tempest has only under a new name (found by its idempotent
+id) counts under that name, since no Tempest that runs today has the old one.
 """
 
 from __future__ import annotations
@@ -97,23 +100,28 @@ def grade(
     reasons: Mapping[str, str] | None = None,
     statuses: Iterable[Status] = (Status.REQUIRED,),
     only: Sequence[str] = (),
+    renamed: Mapping[str, str] | None = None,
 ) -> Grade:
     """Grade passed test names (``[..]`` attributes already stripped) against a target.
 
     ``reasons`` maps a test name (or a class or module, for fixture failures) to why it failed
-    or was skipped, for the report; a test with no reason at all was not run.
+    or was skipped, for the report; a test with no reason at all was not run. ``renamed`` maps
+    a test's name to the one the Tempest that ran has for it (same idempotent id), which then
+    counts as one more alias.
     """
     passed_names = set(passed)
     reasons = reasons or {}
+    renamed = renamed or {}
     statuses = tuple(statuses)
     caps = []
     for cap in guideline.capabilities_for(target, statuses, only):
         grades = []
         for test in cap.capability.tests:
-            ok = any(name in passed_names for name in test.names)
+            names = (*test.names, renamed[test.name]) if test.name in renamed else test.names
+            ok = any(name in passed_names for name in names)
             reason = ""
             if not ok:
-                found = (reason_for(name, reasons) for name in test.names)
+                found = (reason_for(name, reasons) for name in names)
                 reason = next((r for r in found if r is not None), "not run")
             grades.append(TestGrade(test, ok, reason))
         caps.append(CapabilityGrade(cap, tuple(grades)))

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import IO, cast
 
 from interstack.certify import CertifyError
-from interstack.certify.subunit import RunOutcome, TestResult, read_stream, split_id
+from interstack.certify.guideline import Test
+from interstack.certify.subunit import RunOutcome, TestResult, read_stream, split_id, uuid_of
 
 TEMPEST = str(Path(sys.executable).parent / "tempest")
 
@@ -113,6 +114,24 @@ def select_tests(
     ]
     missing = sorted(wanted_names - by_name.keys())
     return selected, missing
+
+
+def renamed_tests(available: Iterable[str], tests: Iterable[Test]) -> dict[str, str]:
+    """Guideline test name -> this Tempest's name for it, for tests this Tempest has under
+    none of their names but under their idempotent id (moved or renamed since the guideline;
+    the id is what Tempest keeps stable across renames)."""
+    names: set[str] = set()
+    by_uuid: dict[str, str] = {}
+    for test_id in available:
+        name, attrs = split_id(test_id)
+        names.add(name)
+        if uuid := uuid_of(attrs):
+            by_uuid.setdefault(uuid, name)
+    return {
+        test.name: by_uuid[test.uuid]
+        for test in tests
+        if not names & set(test.names) and test.uuid in by_uuid
+    }
 
 
 def run_tests(

@@ -30,6 +30,7 @@ from interstack.certify.runner import (
     available_tests,
     init_workspace,
     read_stream_file,
+    renamed_tests,
     run_tests,
     select_tests,
 )
@@ -119,14 +120,19 @@ def certify_cloud(cloud: str, guideline: Guideline, options: Options) -> CloudRe
     init_workspace(workspace)
     write_tempest_files(facts, workspace, admin, options.ssh_user, options.ssh_validation)
     tests = guideline.tests_for(options.target, only=options.capabilities)
-    wanted = {name for test in tests for name in test.names}
+    available = available_tests(workspace)
+    renamed = renamed_tests(available, tests)
+    wanted = {name for test in tests for name in test.names} | set(renamed.values())
     if options.rerun_failed:
         wanted -= read_stream_file(stream).passed_names()
-    available = available_tests(workspace)
     selected, _ = select_tests(available, wanted, options.test_regex)
-    # a test is missing when this Tempest has it under none of its names
+    # a test is missing when this Tempest has it under none of its names nor its id
     _, absent = select_tests(available, {n for t in tests for n in t.names})
-    missing_tests = tuple(t.name for t in tests if set(t.names) <= set(absent))
+    missing_tests = tuple(
+        t.name for t in tests if set(t.names) <= set(absent) and t.name not in renamed
+    )
+    if renamed:
+        facts.notes.append(_renamed_note(renamed))
     interrupted = False
     if selected:
         console.print(
@@ -145,6 +151,7 @@ def certify_cloud(cloud: str, guideline: Guideline, options: Options) -> CloudRe
         outcome.passed_names(),
         outcome.reasons(),
         only=options.capabilities,
+        renamed=renamed,
     )
     report = CloudReport(
         cloud=cloud,
@@ -223,6 +230,14 @@ def _run_with_progress(
     if interrupted:
         console.print("[yellow]interrupted: reporting the tests that finished[/]")
     return interrupted
+
+
+def _renamed_note(renamed: dict[str, str]) -> str:
+    moves = "; ".join(f"{old} is now {new}" for old, new in sorted(renamed.items()))
+    return (
+        f"{len(renamed)} tests are in this Tempest only under a new name with the same "
+        f"idempotent id and count under it (RefStack graded by name and alias only): {moves}"
+    )
 
 
 def _tempest_version() -> str:

@@ -108,3 +108,18 @@ def test_a_test_under_two_capabilities_counts_once() -> None:
     assert graded.passed
     entries = sum(len(c.counted) for c in graded.capabilities)
     assert graded.required_total == len(everything) < entries
+
+
+def test_a_renamed_test_passes_under_its_new_name_only_when_told() -> None:
+    old = "tempest.api.volume.test_volumes_list.VolumesV2ListTestJSON.test_volumes_list_by_status"
+    new = "tempest.api.volume.test_volumes_list.VolumesListTestJSON.test_volumes_list_by_status"
+    writer = StreamWriter().test(f"{new}[id-39654e13-734c-4dab-95ce-7613bf8407ce]", "success")
+    run = outcome(writer)
+    guideline, only = load_guideline("2016.08"), ("volumes-v2-list",)
+
+    def status(graded: Grade) -> bool:
+        tests = {t.test.name: t for c in graded.capabilities for t in c.tests}
+        return tests[old].passed
+
+    assert not status(grade(guideline, "compute", run.passed_names(), only=only))
+    assert status(grade(guideline, "compute", run.passed_names(), only=only, renamed={old: new}))

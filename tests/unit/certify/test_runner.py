@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from interstack.certify import CertifyError, runner, subunit
+from interstack.certify.guideline import load_guideline
 from tests.support.subunit_streams import StreamWriter
 
 TOKENS = "tempest.api.identity.v3.test_tokens.TokensV3Test"
@@ -88,3 +89,22 @@ def test_a_rerun_appends_and_its_results_win(
     runner.run_tests(workspace, ["x"], out, append=True)
     assert out.read_bytes() == first + second
     assert [r.status for r in runner.read_stream_file(out).tests] == ["success"]
+
+
+def test_a_test_renamed_since_the_guideline_is_found_by_its_idempotent_id() -> None:
+    """2016.08 names ``VolumesV2ListTestJSON`` tests that Tempest 47 has as ``VolumesListTest
+    JSON`` (same ids); a test found by name or alias, or not at all, is not renamed."""
+    guideline = load_guideline("2016.08")
+    tests = guideline.tests_for("compute", only=("volumes-v2-list", "volumes-v2-copy-image-*"))
+    moved = "tempest.api.volume.test_volumes_list.VolumesListTestJSON"
+    available = [
+        f"{moved}.test_volumes_list_by_status[id-39654e13-734c-4dab-95ce-7613bf8407ce]",
+        f"{moved}.test_volume_list[id-0b6ddd39-b948-471f-8038-4787978747c4]",
+        "tempest.api.other.Unrelated.test_x[id-42]",
+    ]
+    renamed = runner.renamed_tests(available, tests)
+    assert renamed == {
+        "tempest.api.volume.test_volumes_list.VolumesV2ListTestJSON.test_volumes_list_by_status": (
+            f"{moved}.test_volumes_list_by_status"
+        )
+    }
