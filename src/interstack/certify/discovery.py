@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -200,9 +200,13 @@ def discover(cloud: str, projects: Iterable[str], choices: Choices = Choices()) 
         )
     if "nova" in needed:
         facts = _compute_facts(connection, facts, choices)
-    if "cinder" in needed:
-        from dataclasses import replace
+    if facts.has("neutron") and {"nova", "neutron"} & set(needed):
+        # servers boot on the project's network; routers' gateways need the external one
+        from interstack.certify.resources import pick_networks
 
+        network, external = pick_networks(connection, choices)
+        facts = replace(facts, network=network, external_network=external)
+    if "cinder" in needed:
         from interstack.certify.resources import volume_extensions
 
         facts = replace(facts, volume_extensions=volume_extensions(connection))
@@ -210,18 +214,10 @@ def discover(cloud: str, projects: Iterable[str], choices: Choices = Choices()) 
 
 
 def _compute_facts(connection: Any, facts: CloudFacts, choices: Choices) -> CloudFacts:
-    from dataclasses import replace
-
-    from interstack.certify.resources import (
-        microversion_range,
-        pick_flavors,
-        pick_images,
-        pick_networks,
-    )
+    from interstack.certify.resources import microversion_range, pick_flavors, pick_images
 
     image, image_alt = pick_images(connection, choices)
     flavor, flavor_alt = pick_flavors(connection, choices)
-    network, external = pick_networks(connection, choices) if facts.has("neutron") else (None, None)
     missing = [
         what
         for what, found in (
@@ -240,7 +236,5 @@ def _compute_facts(connection: Any, facts: CloudFacts, choices: Choices) -> Clou
         image_alt=image_alt or image,
         flavor=flavor,
         flavor_alt=flavor_alt or flavor,
-        network=network,
-        external_network=external,
         compute_microversions=microversion_range(connection),
     )

@@ -81,6 +81,12 @@ def render_config(
     if facts.volume_extensions:
         # what the cloud lists, rather than Tempest's "all" (which asks for Cinder's os-hosts)
         conf["volume-feature-enabled"] = {"api_extensions": ",".join(facts.volume_extensions)}
+    if facts.external_network is not None:
+        # routers' gateways and the external network's visibility, SSH validation or not
+        conf["network"] = {
+            "public_network_id": facts.external_network.id,
+            "floating_network_name": facts.external_network.name,
+        }
     _compute(conf, facts, ssh_user, ssh_validation)
     out = io.StringIO()
     conf.write(out)
@@ -109,12 +115,6 @@ def _compute(
     conf["compute"] = compute
     conf["compute-feature-enabled"] = {"resize": "true"}
     conf["validation"] = _validation(facts, ssh_user, ssh_validation)
-    if facts.external_network is not None:
-        # the routers' gateway tests and the external network's visibility need it either way
-        conf["network"] = {
-            "public_network_id": facts.external_network.id,
-            "floating_network_name": facts.external_network.name,
-        }
 
 
 def _validation(

@@ -266,3 +266,17 @@ def test_discovery_without_an_image_names_the_flag(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(discovery, "connect", lambda _cloud: fake_connection(COMPUTE_CLOUD, []))
     with pytest.raises(CertifyError, match=r"could not find an active image \(--image\)"):
         discovery.discover("c", {"nova"})
+
+
+def test_network_capabilities_alone_get_the_external_network(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The routers' gateway tests need ``public_network_id`` without a server in sight."""
+    network_cloud = [endpoint("identity", "ks-1"), endpoint("network")]
+    monkeypatch.setattr(discovery, "connect", lambda _cloud: fake_connection(network_cloud, []))
+    found = discovery.discover("c", {"neutron"})
+    assert found.external_network == Found("n2", "public")
+    assert found.image is None
+    conf = read(write_tempest_files(found, tmp_path).config)
+    assert conf["network"]["public_network_id"] == "n2"
+    assert "compute" not in conf
