@@ -194,7 +194,7 @@ def create_app(settings: Settings) -> FastAPI:
         **volume.tasks.handlers(),
         **volume.server_volumes.handlers(),
     }
-    runner = TaskRunner(db, task_handlers, workers=settings.task_workers)
+    runner = TaskRunner(db, task_handlers, workers=settings.task_workers, wakeup=tasks.wakeup)
     metadata = _metadata_servers(backends, instance_lookup, compute)
 
     @asynccontextmanager

@@ -23,6 +23,7 @@ from interstack.services.tasks import (
     TaskQueue,
     TaskRunner,
     TaskStatus,
+    poll_delay,
     utcnow,
 )
 from interstack.store import Database
@@ -315,3 +316,90 @@ def test_concurrent_runners_never_run_a_task_twice(db: Database) -> None:
     assert set(runs) == task_ids
     assert [task for task, count in runs.items() if count != 1] == []
     assert {queue.get(t).status for t in task_ids} == {TaskStatus.SUCCEEDED}
+
+
+# -- waking idle workers ----------------------------------------------------------------------
+# The runners below look for due tasks every 300 s on their own: a task that runs within the
+# 60 s of wait_until was found because something woke the worker, not because it polled.
+
+
+def test_an_enqueued_task_wakes_an_idle_worker(db: Database) -> None:
+    ran = threading.Event()
+    queue = TaskQueue(db)
+    runner = TaskRunner(
+        db, {"boot": TaskHandler(lambda task: ran.set())}, poll_seconds=300, wakeup=queue.wakeup
+    )
+    runner.start()
+    try:
+        time.sleep(0.1)  # the workers found nothing and went idle
+        task_id = queue.enqueue("boot", "RegionOne", "server-1")
+        wait_until(ran.is_set, "the woken worker to run the task")
+    finally:
+        runner.stop()
+    assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+
+
+def test_a_task_enqueued_in_a_request_wakes_a_worker_once_committed(db: Database) -> None:
+    seen: list[str] = []
+    queue = TaskQueue(db)
+    runner = TaskRunner(
+        db,
+        {"boot": TaskHandler(lambda task: seen.append(task.id))},
+        poll_seconds=300,
+        wakeup=queue.wakeup,
+    )
+    runner.start()
+    try:
+        time.sleep(0.1)
+        with db.session() as session:  # the request's unit of work: resource row + task row
+            task_id = queue.enqueue("boot", "RegionOne", "server-1", session=session)
+            generation = queue.wakeup.generation
+        assert generation == queue.wakeup.generation - 1  # woken by the commit, not before
+        wait_until(lambda: seen == [task_id], "the task committed with the request to run")
+    finally:
+        runner.stop()
+
+
+def test_a_task_rolled_back_with_its_request_wakes_nobody(db: Database) -> None:
+    queue = TaskQueue(db)
+    before = queue.wakeup.generation
+    with pytest.raises(Conflict), db.session() as session:
+        queue.enqueue("boot", "RegionOne", "server-1", session=session)
+        raise Conflict("the request failed after enqueueing")
+    assert queue.wakeup.generation == before
+    assert queue.for_resource("server-1") == []
+
+
+def test_a_step_asking_to_look_again_soon_runs_again_then(db: Database) -> None:
+    steps: list[int] = []
+
+    def run(task: Task) -> RetryAfter | None:
+        steps.append(int(task.payload.get("step", 0)))
+        return RetryAfter(0.05, {"step": len(steps)}) if len(steps) < 3 else None
+
+    queue = TaskQueue(db)
+    runner = TaskRunner(db, {"boot": TaskHandler(run)}, poll_seconds=300, wakeup=queue.wakeup)
+    runner.start()
+    try:
+        task_id = queue.enqueue("boot", "RegionOne", "server-1")
+        wait_until(lambda: queue.get(task_id).status is TaskStatus.SUCCEEDED, "three steps")
+    finally:
+        runner.stop()
+    assert steps == [0, 1, 2]
+
+
+def test_stop_wakes_idle_workers(db: Database) -> None:
+    runner = TaskRunner(db, {}, poll_seconds=300)
+    runner.start()
+    stopper = threading.Thread(target=runner.stop, kwargs={"timeout": 60})
+    stopper.start()
+    stopper.join(60)
+    assert not stopper.is_alive()
+    assert runner.live_workers == 0
+
+
+def test_poll_delay_starts_short_and_doubles_up_to_the_ceiling() -> None:
+    delays = [poll_delay(n, 0.5) for n in range(8)]
+    assert delays[:5] == [0.025, 0.05, 0.1, 0.2, 0.4]
+    assert delays[5:] == [0.5, 0.5, 0.5]
+    assert poll_delay(10_000, 0.5) == 0.5

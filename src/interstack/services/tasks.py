@@ -24,6 +24,10 @@ name. A handler *step* must be short (one backend call, one store write) and ide
 a step cut short by a crash runs again; state that must survive between steps goes into the
 payload returned with :class:`RetryAfter`. ``attempts`` counts the claims of the current step
 and starts again at zero when a step completes.
+
+Waiting: an idle worker sleeps until the next task is due, or until this process commits or
+reschedules a task (:class:`~interstack.services.task_wakeup.TaskWakeup`), at most
+``poll_seconds``; a handler waiting for a backend spaces its looks with :func:`poll_delay`.
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import CursorResult, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.errors import BackendUnavailable, InterstackError, NotFound
+from interstack.services.task_wakeup import TaskWakeup
 from interstack.store import Database
 from interstack.store.models import Task as TaskRow
 
@@ -103,6 +108,17 @@ class RetryAfter:
     payload: Mapping[str, Any] | None = None
 
 
+#: the first wait of a handler looking at a backend that is still changing; it doubles per look
+FIRST_POLL_SECONDS = 0.025
+
+
+def poll_delay(polls: int, ceiling: float) -> float:
+    """How long to wait before the next look at a backend after ``polls`` looks: 25 ms,
+    doubling up to ``ceiling``. A backend (or an emulator) that settles at once is seen within
+    milliseconds, and a slow one costs only a handful more looks than a fixed ``ceiling``."""
+    return min(ceiling, FIRST_POLL_SECONDS * float(2 ** max(0, min(polls, 16))))
+
+
 @dataclass(frozen=True)
 class TaskHandler:
     """What to do for one task kind.
@@ -119,9 +135,13 @@ class TaskHandler:
 class TaskQueue:
     """Enqueues tasks and reads their state. Services hold this; they never run tasks."""
 
-    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, db: Database, clock: Clock = utcnow, wakeup: TaskWakeup | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
+        #: the runner of this process waits on it: give both the same one
+        self.wakeup = wakeup or TaskWakeup()
 
     def enqueue(
         self,
@@ -153,9 +173,11 @@ class TaskQueue:
         )
         if session is not None:
             session.add(row)
+            self.wakeup.notify_after_commit(session)
         else:
             with self.db.session() as own:
                 own.add(row)
+            self.wakeup.notify()
         return row.id
 
     def get(self, task_id: str) -> Task:
@@ -198,6 +220,8 @@ class TaskRunner:
     #: first backoff after a transient error; doubles per attempt, capped at 60 s
     backoff_seconds: float = 2.0
     clock: Clock = utcnow
+    #: what enqueueing in this process wakes (the :class:`TaskQueue`'s)
+    wakeup: TaskWakeup = field(default_factory=TaskWakeup)
     name: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
@@ -226,6 +250,7 @@ class TaskRunner:
 
     def stop(self, timeout: float | None = 30.0) -> None:
         self._stopping.set()
+        self.wakeup.notify()
         for thread in self._threads:
             thread.join(timeout)
             if thread.is_alive():
@@ -238,15 +263,29 @@ class TaskRunner:
 
     def _work(self, worker: str, recovers: bool) -> None:
         while not self._stopping.is_set():
-            ran = False
+            seen = self.wakeup.generation
+            idle = self.poll_seconds
             try:
                 if recovers and self._recovery_due():
                     self.recover()
-                ran = self.run_one(worker)
+                if self.run_one(worker):
+                    continue
+                idle = self._idle_seconds()
             except Exception:
                 log.exception("task worker %s: step failed outside a handler", worker)
-            if not ran:
-                self._stopping.wait(self.poll_seconds)
+            if not self._stopping.is_set():
+                self.wakeup.wait(seen, idle)
+
+    def _idle_seconds(self) -> float:
+        """How long a worker that found nothing due may sleep: until the next pending task is
+        due, at most ``poll_seconds``."""
+        with self.db.session() as session:
+            due = session.scalar(
+                select(func.min(TaskRow.run_after)).where(TaskRow.status == TaskStatus.PENDING)
+            )
+        if due is None:
+            return self.poll_seconds
+        return max(0.005, min(self.poll_seconds, (due - self.clock()).total_seconds()))
 
     def _recovery_due(self) -> bool:
         interval = timedelta(seconds=max(1.0, self.lease_seconds / 4))
@@ -446,6 +485,7 @@ class TaskRunner:
                 row.payload = dict(payload)
             if reset:
                 row.attempts = 0
+        self.wakeup.notify()  # an idle worker may take it before this one comes round
 
     def _notify_failure(self, task: Task, error: str) -> None:
         handler = self.handlers.get(task.kind)

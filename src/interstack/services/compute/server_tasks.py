@@ -34,7 +34,7 @@ from interstack.services.interfaces import (
     ServerVolumeRelease,
 )
 from interstack.services.regions import Regions
-from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay, utcnow
 from interstack.store import Database
 from interstack.store.models import Server as ServerRow
 
@@ -45,7 +45,7 @@ RESIZE = "compute.server.resize"
 REBUILD = "compute.server.rebuild"
 SNAPSHOT = "compute.server.snapshot"
 
-#: how often a task looks at a server that is still changing
+#: the longest a task waits between looks at a server that is still changing
 POLL_SECONDS = 0.5
 #: a backend that has not settled after this many looks fails the task
 MAX_POLLS = 1200
@@ -105,12 +105,21 @@ class Step:
     payload: Mapping[str, Any] | None = None
 
     def result(self) -> RetryAfter | None:
+        """A step that moved to another phase runs on at once; one that looks again at the same
+        phase waits :func:`poll_delay` of that phase's looks so far."""
         if self.payload is None:
             return None
         polls = int(self.payload.get("polls", 0))
         if polls > MAX_POLLS:
             raise BackendError("the backend did not finish the operation in time")
-        return RetryAfter(POLL_SECONDS, {**self.payload, "polls": polls + 1})
+        phase = self.payload.get("phase")
+        if "looked_at" not in self.payload or self.payload["looked_at"] != phase:
+            delay, looks = 0.0, 0
+        else:
+            looks = int(self.payload.get("looks", 0))
+            delay, looks = poll_delay(looks, POLL_SECONDS), looks + 1
+        again = {**self.payload, "polls": polls + 1, "looks": looks, "looked_at": phase}
+        return RetryAfter(delay, again)
 
 
 def _settle(row: ServerRow, info: ServerInfo) -> None:

@@ -19,7 +19,7 @@ from interstack.backends.contract import VolumeStatus as Native
 from interstack.errors import BackendError, NotFound
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
-from interstack.services.tasks import RetryAfter, Task, TaskHandler
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay
 from interstack.services.volume.common import touch
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
 from interstack.store import Database
@@ -43,7 +43,7 @@ def again(payload: Mapping[str, Any], **changes: Any) -> RetryAfter:
     polls = int(payload.get("polls", 0))
     if polls > MAX_POLLS:
         raise BackendError("the backend did not finish the operation in time")
-    return RetryAfter(POLL_SECONDS, {**payload, **changes, "polls": polls + 1})
+    return RetryAfter(poll_delay(polls, POLL_SECONDS), {**payload, **changes, "polls": polls + 1})
 
 
 class VolumeTasks:
