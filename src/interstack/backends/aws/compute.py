@@ -109,6 +109,7 @@ class AwsCompute(ComputeDriver):
         self.settings = settings
         self.images = images
         self.instance_types = InstanceTypes(ec2, region, settings.instance_types)
+        self._root_disks: dict[str, tuple[str, int] | None] = {}
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -148,26 +149,38 @@ class AwsCompute(ComputeDriver):
             )
         return str(image)
 
+    def _root_disk(self, image_id: str) -> tuple[str, int] | None:
+        """The AMI's root EBS device and its size in GiB (``None``: not EBS-backed), looked up
+        once per AMI: EC2 never changes an AMI's block device mappings."""
+        if image_id not in self._root_disks:
+            with aws_call(f"describe_images {image_id}"):
+                images = self.ec2.describe_images(ImageIds=[image_id]).get("Images", [])
+            if not images:
+                raise BadRequest(f"AMI {image_id} does not exist in {self.settings.aws_region}")
+            image = images[0]
+            root = image.get("RootDeviceName")
+            if not root or image.get("RootDeviceType") != "ebs":
+                self._root_disks[image_id] = None
+            else:
+                size = max(
+                    (
+                        int(m["Ebs"].get("VolumeSize", 0))
+                        for m in image.get("BlockDeviceMappings", [])
+                        if m.get("DeviceName") == root and "Ebs" in m
+                    ),
+                    default=0,
+                )
+                self._root_disks[image_id] = (str(root), size)
+        return self._root_disks[image_id]
+
     def _root_device(self, image_id: str, disk_gb: int) -> list[dict[str, Any]]:
         """The root EBS volume sized to the flavor (never below the AMI's own size)."""
-        with aws_call(f"describe_images {image_id}"):
-            images = self.ec2.describe_images(ImageIds=[image_id]).get("Images", [])
-        if not images:
-            raise BadRequest(f"AMI {image_id} does not exist in {self.settings.aws_region}")
-        image = images[0]
-        root = image.get("RootDeviceName")
-        if disk_gb <= 0 or not root or image.get("RootDeviceType") != "ebs":
+        root = self._root_disk(image_id)
+        if disk_gb <= 0 or root is None:
             return []
-        ami_size = max(
-            (
-                int(m["Ebs"].get("VolumeSize", 0))
-                for m in image.get("BlockDeviceMappings", [])
-                if m.get("DeviceName") == root and "Ebs" in m
-            ),
-            default=0,
-        )
+        device, ami_size = root
         size = max(disk_gb, ami_size)
-        return [{"DeviceName": root, "Ebs": {"VolumeSize": size, "DeleteOnTermination": True}}]
+        return [{"DeviceName": device, "Ebs": {"VolumeSize": size, "DeleteOnTermination": True}}]
 
     def _import_key(self, spec: ServerSpec) -> str | None:
         if not spec.public_key:

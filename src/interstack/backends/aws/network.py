@@ -63,6 +63,10 @@ def _split_network(ref: NativeRef) -> tuple[str, str]:
     return vpc_id, gateway_id
 
 
+#: the egress rule EC2 puts in every new VPC security group
+_ALL_OUT = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+
 class AwsNetwork(NetworkDriver):
     def __init__(self, ec2: Any, region: str, settings: AwsSettings) -> None:
         self.ec2 = ec2
@@ -439,8 +443,8 @@ class AwsNetwork(NetworkDriver):
                         ),
                     ),
                 )["GroupId"]
-            existing = self._group(NativeRef(group_id))
-            assert existing is not None
+            # what EC2 gives every new VPC group (documented; a describe could still miss it)
+            existing = {"GroupId": group_id, "IpPermissions": [], "IpPermissionsEgress": [_ALL_OUT]}
         try:
             with aws_call(f"rules of security group {spec.gateway_id}"):
                 apply_rules(self.ec2, existing, spec.rules)

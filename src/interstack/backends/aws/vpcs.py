@@ -118,7 +118,11 @@ class ProjectVpcs:
             if any(wanted.overlaps(net) for net in blocks):
                 raise Conflict(f"subnet {cidr} overlaps the VPC's block(s) {blocks}")
             with aws_call(f"associate_vpc_cidr_block {wanted} with {vpc_id}"):
-                self.ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=str(wanted))
+                made = self.ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=str(wanted))
+            if made.get("CidrBlockAssociation", {}).get("CidrBlockState", {}).get("State") == (
+                "associated"
+            ):
+                return
             deadline = time.monotonic() + _ASSOCIATE_SECONDS
             while time.monotonic() < deadline:
                 states = {
