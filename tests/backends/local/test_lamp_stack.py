@@ -3,8 +3,9 @@
 installs MariaDB and Apache with PHP in them with apt (through the routers' NAT), and the host
 fetches the web server's page over its floating IP: a row read from the database server.
 
-Two real boots and two apt installs: the slowest test of the local backend (about three
-minutes here). The database keeps its data on the server's disk: local volumes were not there yet.
+Two real boots and two apt installs: the slowest test of the local backend (about two
+minutes here, the two installs running at once). The database keeps its data on the server's
+disk: local volumes were not there yet.
 """
 
 from __future__ import annotations
