@@ -2,10 +2,16 @@
 
 One :class:`Database` per gateway, built by the app factory. Migrations are applied with
 :meth:`Database.migrate` at start, so a fresh data dir and an upgraded install behave alike.
+
+SQLite has one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy
+handler (1 ms growing to 100 ms per try) instead of waking when the lock is free. Concurrent
+writers of one gateway therefore queue on a lock of the process (:class:`_SqliteWriters`) and
+each finds SQLite's lock free; SQLite's busy handler still guards against other processes.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +23,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: seconds a writer waits for the process's write lock before it goes on to SQLite's own
+_WRITER_WAIT = 10.0
+#: the first statement of a write transaction (pysqlite begins one only before these)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -26,6 +36,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+class _SqliteWriters:
+    """One write transaction of the process at a time: taken at a connection's first write
+    statement, given back when the connection returns to the pool (after commit or rollback).
+
+    A thread that already writes on another connection cannot get the lock; after
+    ``_WRITER_WAIT`` it goes on and meets SQLite's busy timeout, as without this lock.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._lock = threading.Lock()
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine.pool, "checkin", self._checkin)
+        event.listen(engine.pool, "invalidate", self._checkin)
+
+    def _before_execute(
+        self, conn: Any, _cursor: Any, statement: str, *_args: Any, **_kwargs: Any
+    ) -> None:
+        info = conn.connection.info
+        if "writer" in info or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        info["writer"] = self._lock.acquire(timeout=_WRITER_WAIT)
+
+    @property
+    def held(self) -> bool:
+        """Whether a write transaction of this process is open."""
+        return self._lock.locked()
+
+    def _checkin(self, _dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        if record is not None and record.info.pop("writer", False):
+            self._lock.release()
 
 
 class Database:
@@ -42,8 +84,10 @@ class Database:
                 url, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=20
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.writers: _SqliteWriters | None = _SqliteWriters(self.engine)
         else:
             self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.writers = None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -23,6 +23,8 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _RANDOM = random.SystemRandom()
 #: above this many addresses a pool is probed at random instead of listed
 _ENUMERABLE = 1 << 16
+#: random candidates checked at once before a pool is listed in full
+_PROBES = 16
 
 
 @dataclass(frozen=True)
@@ -101,15 +103,51 @@ def _taken(session: Session, subnet_id: str) -> set[str]:
     )
 
 
-def free_address(session: Session, subnet: Subnet, exclude: Sequence[str] = ()) -> str | None:
-    """A free address from the subnet's pools, chosen at random (so that concurrent choosers
-    rarely collide), or None if every pool is full."""
-    taken = _taken(session, subnet.id) | set(exclude)
-    spans = [
+def _spans(subnet: Subnet) -> list[tuple[int, int]]:
+    return [
         (int(ipaddress.ip_address(a)), int(ipaddress.ip_address(b)))
         for a, b in subnet.allocation_pools or []
     ]
+
+
+def _probe(
+    session: Session, subnet: Subnet, spans: list[tuple[int, int]], skip: set[str]
+) -> str | None:
+    """A free address among ``_PROBES`` chosen at random, asked of the store in one query;
+    None when every one is taken (the pool is nearly full: the caller lists it instead)."""
+    make = ipaddress.ip_address
+    weights = [b - a + 1 for a, b in spans]
+    candidates = {
+        str(make(_RANDOM.randint(a, b)))
+        for a, b in _RANDOM.choices(spans, weights=weights, k=_PROBES)
+    } - skip
+    if not candidates:
+        return None
+    taken = set(
+        session.scalars(
+            select(IpAllocation.ip_address).where(
+                IpAllocation.subnet_id == subnet.id, IpAllocation.ip_address.in_(candidates)
+            )
+        )
+    )
+    free = sorted(candidates - taken)
+    return _RANDOM.choice(free) if free else None
+
+
+def free_address(session: Session, subnet: Subnet, exclude: Sequence[str] = ()) -> str | None:
+    """A free address from the subnet's pools, chosen at random (so that concurrent choosers
+    rarely collide), or None if every pool is full.
+
+    A few random candidates are checked first, so that choosing costs the same in an empty
+    pool of any size; only a pool where they are all taken is listed in full."""
+    spans = _spans(subnet)
     total = sum(b - a + 1 for a, b in spans)
+    skip = set(exclude)
+    if total > 4 * _PROBES:
+        found = _probe(session, subnet, spans, skip)
+        if found is not None:
+            return found
+    taken = _taken(session, subnet.id) | skip
     make = ipaddress.ip_address
     if total <= _ENUMERABLE:
         free = [
@@ -131,21 +169,17 @@ def in_subnet(subnet: Subnet, address: str) -> bool:
         return False
 
 
-def allocate(
+def choose(
     session: Session,
     network_id: str,
     subnets: Sequence[Subnet],
     requests: Sequence[IpRequest] | None,
-    *,
-    port_id: str | None = None,
-    floating_ip_id: str | None = None,
 ) -> list[tuple[str, str]]:
-    """Add the allocation rows for ``requests`` (or Neutron's default: one address per IP version,
-    from the first subnet with room) and return ``(subnet_id, address)`` pairs.
+    """The ``(subnet_id, address)`` pairs for ``requests`` (or Neutron's default: one address per
+    IP version, from the first subnet with room), read from the store without writing to it.
 
     409 ``IpAddressAlreadyAllocated`` for a requested address in use, 409
-    ``IpAddressGenerationFailure`` when no address is left. The rows are flushed, so a concurrent
-    winner shows up here as an IntegrityError for the caller's retry.
+    ``IpAddressGenerationFailure`` when no address is left.
     """
     by_id = {s.id: s for s in subnets}
     chosen: list[tuple[str, str]] = []
@@ -163,6 +197,19 @@ def allocate(
     else:
         for request in requests:
             chosen.append(_one(session, network_id, subnets, by_id, request, chosen))
+    return chosen
+
+
+def hold(
+    session: Session,
+    network_id: str,
+    chosen: Sequence[tuple[str, str]],
+    *,
+    port_id: str | None = None,
+    floating_ip_id: str | None = None,
+) -> None:
+    """Add and flush the allocation rows of ``chosen``: a concurrent winner of one of the
+    addresses shows up here as an IntegrityError for the caller's retry."""
     for position, (subnet_id, address) in enumerate(chosen):
         session.add(
             IpAllocation(
@@ -175,7 +222,6 @@ def allocate(
             )
         )
     session.flush()
-    return chosen
 
 
 def _exhausted(network_id: str) -> Conflict:

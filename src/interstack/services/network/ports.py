@@ -1,45 +1,56 @@
 """Ports: a network attachment with a MAC and fixed IPs the gateway's IPAM chooses.
 
-A port is recorded first, with its addresses, in one unit of work: the unique (subnet, address)
-constraint makes concurrent requests choose different addresses (the loser chooses again). Only
-then is it realized; if the backend fails, the record and its addresses are removed again.
+A port is recorded first, with its addresses, in one unit of work
+(:mod:`interstack.services.network.port_records`): the unique (subnet, address) constraint makes
+concurrent requests choose different addresses (the loser chooses again). Only then is it
+realized; if the backend fails, the record and its addresses are removed again.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, true
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import AddressPair, FixedIp, NativeRef, PortSpec
-from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
+from interstack.backends.contract import NativeRef, PortSpec
+from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
-from interstack.services.network import quotas
 from interstack.services.network.common import (
     Filters,
     check_owner,
     driver,
     list_rows,
-    new_id,
-    new_mac,
     now,
     retrying,
     stamp,
-    tenant_of,
 )
-from interstack.services.network.ipam import IpRequest, allocate
-from interstack.services.network.networks import load_network
+from interstack.services.network.port_records import (
+    DefaultGroupMissing,
+    PortCreate,
+    Recorded,
+    checked_pairs,
+    record_port,
+)
 from interstack.services.network.records import FixedIpInfo, PortInfo
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Network, Port, Subnet
+from interstack.store.models import FloatingIp, IpAllocation, Port
+
+__all__ = [
+    "COLUMNS",
+    "ROUTER_GATEWAY",
+    "ROUTER_INTERFACE",
+    "PortCreate",
+    "PortService",
+    "fixed_ips_of",
+    "load_port",
+    "with_device",
+]
 
 COLUMNS = {
     "id": Port.id,
@@ -57,33 +68,9 @@ COLUMNS = {
     "created_at": Port.created_at,
     "updated_at": Port.updated_at,
 }
-_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
 FLOATING_IP_OWNER = "network:floatingip"
-
-
-@dataclass(frozen=True)
-class PortCreate:
-    network_id: str
-    name: str = ""
-    description: str = ""
-    project_id: str | None = None
-    admin_state_up: bool = True
-    mac_address: str | None = None
-    #: None for Neutron's default (an address of each IP version); () for none at all
-    fixed_ips: tuple[IpRequest, ...] | None = None
-    device_id: str = ""
-    device_owner: str = ""
-    #: None for the project's default group; names are accepted too
-    security_groups: tuple[str, ...] | None = None
-    allowed_address_pairs: tuple[tuple[str, str | None], ...] = ()
-    port_security_enabled: bool | None = None
-    binding_host_id: str = ""
-    binding_vnic_type: str = "normal"
-    created_for_server: bool = False
-    #: made by the network service itself (router gateways): allowed on any visible network
-    internal: bool = False
 
 
 def owned(ctx: RequestContext) -> ColumnElement[bool]:
@@ -139,26 +126,6 @@ def load_port(session: Session, ctx: RequestContext, region: str, port_id: str) 
     return row
 
 
-def _mac(value: str) -> str:
-    mac = value.lower()
-    if not _MAC.match(mac) or int(mac[:2], 16) & 1:
-        raise BadRequest(f"Invalid input for mac_address: '{value}' is not a valid MAC address.")
-    return mac
-
-
-def _pairs(pairs: Sequence[tuple[str, str | None]], mac: str) -> list[list[str]]:
-    out = []
-    for address, pair_mac in pairs:
-        try:
-            ipaddress.ip_network(address, strict=False)
-        except ValueError as exc:
-            raise BadRequest(
-                f"Invalid input for allowed_address_pairs: '{address}' is not an IP address."
-            ) from exc
-        out.append([address, _mac(pair_mac) if pair_mac else mac])
-    return out
-
-
 class PortService:
     def __init__(self, db: Database, regions: Regions, groups: SecurityGroupService) -> None:
         self.db = db
@@ -168,153 +135,48 @@ class PortService:
     # -- create --------------------------------------------------------------------------------
 
     def record(self, ctx: RequestContext, region: str, new: PortCreate) -> str:
-        """Record a port the backend does not realize as a port (router interfaces, gateways),
-        the default security group ensured first if the port gets it."""
-        project_id = tenant_of(ctx, new.project_id)
-        if (
-            new.security_groups is None
-            and not new.device_owner.startswith("network:")
-            and self.groups.available(region)
-        ):
-            self.groups.ensure_default(region, project_id)
-        return retrying(lambda: self._record(ctx, region, new))
+        """Record a port the backend does not realize as a port (router interfaces, gateways)."""
+        return self._record(ctx, region, new).port_id
 
-    def _record(self, ctx: RequestContext, region: str, new: PortCreate) -> str:
-        """Add the port and its addresses in one unit of work (run again on a lost race)."""
-        with self.db.session() as session:
-            network = load_network(session, ctx, region, new.network_id)
-            project_id = tenant_of(ctx, new.project_id)
-            if not (
-                new.internal or ctx.is_admin or network.shared or network.project_id == project_id
-            ):
-                raise Forbidden(f"The caller may not create ports on network {network.id}.")
-            quotas.check(session, region, project_id, "port")
-            mac = _mac(new.mac_address) if new.mac_address else new_mac()
-            taken = session.scalar(
-                select(Port.id).where(Port.network_id == network.id, Port.mac_address == mac)
-            )
-            if taken is not None:
-                if new.mac_address:
-                    raise Conflict(
-                        f"Unable to complete operation for network {network.id}. The mac "
-                        f"address {mac} is in use.",
-                        kind="MacAddressInUse",
-                    )
-                mac = new_mac()
-            security = (
-                network.port_security_enabled
-                if new.port_security_enabled is None
-                else new.port_security_enabled
-            )
-            groups = self._groups(session, region, project_id, new, security)
-            if new.allowed_address_pairs and not security:
-                raise Conflict(
-                    "Port Security must be enabled in order to have allowed address pairs on a "
-                    "port.",
-                    kind="AddressPairAndPortSecurityRequired",
-                )
-            at = now()
-            port_id = new_id()
-            session.add(
-                Port(
-                    id=port_id,
-                    region=region,
-                    network_id=network.id,
-                    project_id=project_id,
-                    name=new.name,
-                    description=new.description,
-                    mac_address=mac,
-                    admin_state_up=new.admin_state_up,
-                    status="ACTIVE" if new.device_owner else "DOWN",
-                    device_id=new.device_id,
-                    device_owner=new.device_owner,
-                    port_security_enabled=security,
-                    security_group_ids=groups,
-                    allowed_address_pairs=_pairs(new.allowed_address_pairs, mac),
-                    binding={"host_id": new.binding_host_id, "vnic_type": new.binding_vnic_type},
-                    created_for_server=new.created_for_server,
-                    tags=[],
-                    native_ref=None,
-                    created_at=at,
-                    updated_at=at,
-                )
-            )
-            session.flush()
-            subnets = session.scalars(
-                select(Subnet).where(Subnet.network_id == network.id).order_by(Subnet.created_at)
-            ).all()
-            allocate(session, network.id, subnets, new.fixed_ips, port_id=port_id)
-            return port_id
+    def _record(self, ctx: RequestContext, region: str, new: PortCreate) -> Recorded:
+        """Record the port, the project's default security group made first if it needs one."""
+        available = self.groups.available(region)
 
-    def _groups(
-        self,
-        session: Session,
-        region: str,
-        project_id: str,
-        new: PortCreate,
-        security: bool,
-    ) -> list[str]:
-        if new.security_groups is None:
-            if (
-                not security
-                or new.device_owner.startswith("network:")
-                or not self.groups.available(region)
-            ):
-                return []
-            return [self._default_group(session, region, project_id)]
-        if new.security_groups and not security:
-            raise Conflict(
-                "Port has security group associated. Cannot disable port security or IP address "
-                "until security group is removed.",
-                kind="PortSecurityAndIPRequiredForSecurityGroups",
-            )
-        return validate_groups(session, region, project_id, new.security_groups)
-
-    def _default_group(self, session: Session, region: str, project_id: str) -> str:
-        from interstack.store.models import SecurityGroup
-
-        found = session.scalar(
-            select(SecurityGroup.id).where(
-                SecurityGroup.region == region, SecurityGroup.default_for == project_id
-            )
-        )
-        if found is None:
-            raise AssertionError("the default security group is ensured before recording")
-        return found
-
-    def realize(self, region: str, port_id: str) -> None:
-        """Make the backend hold the recorded port; on failure the record goes (409/500 up)."""
-        try:
+        def work() -> Recorded:
             with self.db.session() as session:
-                port = session.get_one(Port, port_id)
-                network_ref = session.get_one(Network, port.network_id).native_ref
-                subnet_refs = {
-                    s.id: s.native_ref
-                    for s in session.scalars(
-                        select(Subnet).where(Subnet.network_id == port.network_id)
-                    )
-                }
-                ips = fixed_ips_of(session, [port_id])[port_id]
-                mac, groups = port.mac_address, list(port.security_group_ids or [])
-                pairs = [AddressPair(str(a), str(m)) for a, m in port.allowed_address_pairs or []]
-            native = driver(self.regions, region).create_port(
+                return record_port(session, ctx, region, new, available)
+
+        try:
+            return retrying(work)
+        except DefaultGroupMissing as missing:
+            self.groups.ensure_default(region, missing.project_id)
+            return retrying(work)
+
+    def _realize(self, region: str, recorded: Recorded) -> PortInfo:
+        """Make the backend hold the recorded port; on failure the record goes (409/500 up)."""
+        port_id = recorded.port_id
+        try:
+            groups = tuple(
+                NativeRef(native) if native else self.groups.realize(region, group_id)
+                for group_id, native in recorded.groups
+            )
+            native_ref = driver(self.regions, region).create_port(
                 PortSpec(
                     gateway_id=port_id,
-                    network=NativeRef(network_ref or ""),
-                    mac_address=mac,
-                    fixed_ips=tuple(
-                        FixedIp(NativeRef(subnet_refs.get(ip.subnet_id) or ""), ip.ip_address)
-                        for ip in ips
-                    ),
-                    security_groups=self.groups.refs(region, groups),
-                    allowed_address_pairs=tuple(pairs),
+                    network=recorded.network_ref,
+                    mac_address=recorded.mac_address,
+                    fixed_ips=recorded.fixed_ips,
+                    security_groups=groups,
+                    allowed_address_pairs=recorded.allowed_address_pairs,
                 )
             )
         except BaseException:
             self._forget(port_id)
             raise
         with self.db.session() as session:
-            session.get_one(Port, port_id).native_ref = native
+            row = session.get_one(Port, port_id)
+            row.native_ref = native_ref
+            return infos(session, [row])[0]
 
     def forget(self, port_id: str) -> None:
         """Drop the record of a port and its addresses (nothing in the backend)."""
@@ -332,19 +194,15 @@ class PortService:
         self, ctx: RequestContext, region: str, items: Sequence[PortCreate]
     ) -> list[PortInfo]:
         """Create every port or none: on a failure, the ports created so far are deleted."""
-        done: list[str] = []
+        done: list[PortInfo] = []
         try:
             for new in items:
-                port_id = self.record(ctx, region, new)
-                self.realize(region, port_id)
-                done.append(port_id)
+                done.append(self._realize(region, self._record(ctx, region, new)))
         except BaseException:
-            for port_id in done:
-                self.remove(region, port_id)
+            for port in done:
+                self.remove(region, port.id)
             raise
-        with self.db.session() as session:
-            rows = [session.get_one(Port, p) for p in done]
-            return infos(session, rows)
+        return done
 
     # -- read ----------------------------------------------------------------------------------
 
@@ -406,7 +264,7 @@ class PortService:
                         "on a port.",
                         kind="AddressPairAndPortSecurityRequired",
                     )
-                row.allowed_address_pairs = _pairs(pairs, row.mac_address)
+                row.allowed_address_pairs = checked_pairs(pairs, row.mac_address)
             if values.get("binding_host_id") is not None:
                 row.binding = {**(row.binding or {}), "host_id": values["binding_host_id"]}
             row.updated_at = now()

@@ -1,0 +1,212 @@
+"""Recording a new port: the unit of work that adds the port row and its addresses.
+
+Everything is read and the addresses chosen before the first write, so that the store's write
+lock (one writer at a time on SQLite) is held only for the inserts; the unique (subnet, address)
+constraint still makes concurrent requests end with different addresses (the loser runs again).
+What realizing the port in the backend needs is read in the same unit of work and handed on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import AddressPair, FixedIp, NativeRef
+from interstack.errors import BadRequest, Conflict, Forbidden
+from interstack.services.context import RequestContext
+from interstack.services.network import quotas
+from interstack.services.network.common import new_id, new_mac, now, tenant_of
+from interstack.services.network.ipam import IpRequest, choose, hold
+from interstack.services.network.networks import load_network
+from interstack.services.network.security_groups import validate_groups
+from interstack.store.models import Port, SecurityGroup, Subnet
+
+_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+
+
+@dataclass(frozen=True)
+class PortCreate:
+    network_id: str
+    name: str = ""
+    description: str = ""
+    project_id: str | None = None
+    admin_state_up: bool = True
+    mac_address: str | None = None
+    #: None for Neutron's default (an address of each IP version); () for none at all
+    fixed_ips: tuple[IpRequest, ...] | None = None
+    device_id: str = ""
+    device_owner: str = ""
+    #: None for the project's default group; names are accepted too
+    security_groups: tuple[str, ...] | None = None
+    allowed_address_pairs: tuple[tuple[str, str | None], ...] = ()
+    port_security_enabled: bool | None = None
+    binding_host_id: str = ""
+    binding_vnic_type: str = "normal"
+    created_for_server: bool = False
+    #: made by the network service itself (router gateways): allowed on any visible network
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A port just recorded, with what the backend's ``create_port`` needs."""
+
+    port_id: str
+    network_ref: NativeRef
+    mac_address: str
+    fixed_ips: tuple[FixedIp, ...]
+    #: the port's groups, each with its native ref (None: not realized yet)
+    groups: tuple[tuple[str, str | None], ...]
+    allowed_address_pairs: tuple[AddressPair, ...]
+
+
+class DefaultGroupMissing(Exception):
+    """The port gets its project's default security group, which does not exist yet."""
+
+    def __init__(self, project_id: str) -> None:
+        super().__init__(project_id)
+        self.project_id = project_id
+
+
+def checked_mac(value: str) -> str:
+    mac = value.lower()
+    if not _MAC.match(mac) or int(mac[:2], 16) & 1:
+        raise BadRequest(f"Invalid input for mac_address: '{value}' is not a valid MAC address.")
+    return mac
+
+
+def checked_pairs(pairs: Sequence[tuple[str, str | None]], mac: str) -> list[list[str]]:
+    out = []
+    for address, pair_mac in pairs:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError as exc:
+            raise BadRequest(
+                f"Invalid input for allowed_address_pairs: '{address}' is not an IP address."
+            ) from exc
+        out.append([address, checked_mac(pair_mac) if pair_mac else mac])
+    return out
+
+
+def record_port(
+    session: Session, ctx: RequestContext, region: str, new: PortCreate, groups_available: bool
+) -> Recorded:
+    """Add the port and its addresses (run again by the caller on a lost race).
+
+    Raises :class:`DefaultGroupMissing` when the port would get a default group not yet made.
+    """
+    network = load_network(session, ctx, region, new.network_id)
+    project_id = tenant_of(ctx, new.project_id)
+    if not (new.internal or ctx.is_admin or network.shared or network.project_id == project_id):
+        raise Forbidden(f"The caller may not create ports on network {network.id}.")
+    quotas.check(session, region, project_id, "port")
+    mac = checked_mac(new.mac_address) if new.mac_address else new_mac()
+    taken = session.scalar(
+        select(Port.id).where(Port.network_id == network.id, Port.mac_address == mac)
+    )
+    if taken is not None:
+        if new.mac_address:
+            raise Conflict(
+                f"Unable to complete operation for network {network.id}. The mac address {mac} "
+                f"is in use.",
+                kind="MacAddressInUse",
+            )
+        mac = new_mac()
+    security = (
+        network.port_security_enabled
+        if new.port_security_enabled is None
+        else new.port_security_enabled
+    )
+    groups = _groups(session, region, project_id, new, security, groups_available)
+    if new.allowed_address_pairs and not security:
+        raise Conflict(
+            "Port Security must be enabled in order to have allowed address pairs on a port.",
+            kind="AddressPairAndPortSecurityRequired",
+        )
+    pairs = checked_pairs(new.allowed_address_pairs, mac)
+    subnets = session.scalars(
+        select(Subnet).where(Subnet.network_id == network.id).order_by(Subnet.created_at)
+    ).all()
+    chosen = choose(session, network.id, subnets, new.fixed_ips)
+    group_refs = _group_refs(session, groups)
+    at = now()
+    port_id = new_id()
+    session.add(
+        Port(
+            id=port_id,
+            region=region,
+            network_id=network.id,
+            project_id=project_id,
+            name=new.name,
+            description=new.description,
+            mac_address=mac,
+            admin_state_up=new.admin_state_up,
+            status="ACTIVE" if new.device_owner else "DOWN",
+            device_id=new.device_id,
+            device_owner=new.device_owner,
+            port_security_enabled=security,
+            security_group_ids=groups,
+            allowed_address_pairs=pairs,
+            binding={"host_id": new.binding_host_id, "vnic_type": new.binding_vnic_type},
+            created_for_server=new.created_for_server,
+            tags=[],
+            native_ref=None,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+    session.flush()
+    # counted again inside the write, where concurrent creates are in order: the limit holds
+    quotas.check(session, region, project_id, "port", adding=0)
+    hold(session, network.id, chosen, port_id=port_id)
+    subnet_refs = {s.id: s.native_ref or "" for s in subnets}
+    return Recorded(
+        port_id=port_id,
+        network_ref=NativeRef(network.native_ref or ""),
+        mac_address=mac,
+        fixed_ips=tuple(FixedIp(NativeRef(subnet_refs[s]), a) for s, a in chosen),
+        groups=tuple((g, group_refs.get(g)) for g in groups),
+        allowed_address_pairs=tuple(AddressPair(a, m) for a, m in pairs),
+    )
+
+
+def _groups(
+    session: Session,
+    region: str,
+    project_id: str,
+    new: PortCreate,
+    security: bool,
+    groups_available: bool,
+) -> list[str]:
+    if new.security_groups is None:
+        if new.device_owner.startswith("network:") or not groups_available:
+            return []
+        default = session.scalar(
+            select(SecurityGroup.id).where(
+                SecurityGroup.region == region, SecurityGroup.default_for == project_id
+            )
+        )
+        if default is None:
+            raise DefaultGroupMissing(project_id)
+        return [default] if security else []
+    if new.security_groups and not security:
+        raise Conflict(
+            "Port has security group associated. Cannot disable port security or IP address "
+            "until security group is removed.",
+            kind="PortSecurityAndIPRequiredForSecurityGroups",
+        )
+    return validate_groups(session, region, project_id, new.security_groups)
+
+
+def _group_refs(session: Session, group_ids: Sequence[str]) -> dict[str, str | None]:
+    if not group_ids:
+        return {}
+    rows = session.execute(
+        select(SecurityGroup.id, SecurityGroup.native_ref).where(SecurityGroup.id.in_(group_ids))
+    )
+    return {row.id: row.native_ref for row in rows}
