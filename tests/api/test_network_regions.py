@@ -13,6 +13,8 @@ from tests.support.identity import unique
 from tests.support.network import created, fault, neutron
 
 LIMITED = "sim-limited"
+#: a cloud that assigns floating IP addresses itself (as EC2 does its Elastic IPs)
+ASSIGNING = "sim-assigning"
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +27,11 @@ def two_regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGate
                 "name": LIMITED,
                 "backend": "sim",
                 "settings": {"without": ["security_groups", "floating_ips"]},
+            },
+            {
+                "name": ASSIGNING,
+                "backend": "sim",
+                "settings": {"without": ["floating_ip_choice"], "floating_ip_cidr": "192.0.2.0/24"},
             },
         ]
     }
@@ -74,3 +81,24 @@ def test_a_region_without_security_groups_or_floating_ips(two_regions: ServedGat
         )
         fault(refused, 501)
         assert admin.get("/floatingips").json()["floatingips"] == []
+
+
+def test_a_cloud_that_assigns_floating_ips_has_its_address_recorded(
+    two_regions: ServedGateway,
+) -> None:
+    with neutron(two_regions, two_regions.token("interstack-admin"), ASSIGNING) as admin:
+        body = {"network": {"name": unique("pub"), "router:external": True}}
+        public = created(admin.post("/networks", json=body), "network")
+        subnet = {"network_id": public["id"], "cidr": "192.0.2.0/24", "ip_version": 4}
+        created(admin.post("/subnets", json={"subnet": subnet}), "subnet")
+        asked = {"floating_network_id": public["id"], "floating_ip_address": "192.0.2.9"}
+        fault(admin.post("/floatingips", json={"floatingip": asked}), 400)
+        fip = created(
+            admin.post("/floatingips", json={"floatingip": {"floating_network_id": public["id"]}}),
+            "floatingip",
+        )
+        assert fip["floating_ip_address"] == "192.0.2.1"  # the sim cloud's first address
+        port = {"network_id": public["id"], "fixed_ips": [{"ip_address": "192.0.2.1"}]}
+        taken = fault(admin.post("/ports", json={"port": port}), 409)
+        assert taken["type"] == "IpAddressAlreadyAllocated"
+        assert admin.delete(f"/floatingips/{fip['id']}").status_code == 204

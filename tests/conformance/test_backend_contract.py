@@ -7,6 +7,7 @@ know which backend it runs on is a test of that backend, not of the contract.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import random
 import uuid
 from collections.abc import Iterator
@@ -459,3 +460,19 @@ def test_floating_ips_are_allocated_associated_and_released(backend: Backend) ->
     assert net.associate_floating_ip(first.ref, None).port is None
     net.release_floating_ip(first.ref)
     net.release_floating_ip(first.ref)
+
+
+@pytest.mark.requires("networks", "floating_ips", "floating_ip_choice")
+def test_a_floating_ip_takes_the_address_the_gateway_chose(backend: Backend) -> None:
+    """Neutron's IPAM chooses from the external subnet's pool; the driver takes that address
+    (its own external network's pool if it has one) and refuses one it cannot give."""
+    net = backend.network
+    external = net.external_network()
+    start = external.allocation_pool[0] if external is not None else "198.51.100.0"
+    wanted = str(ipaddress.ip_address(start) + 3)
+    fip = net.allocate_floating_ip(gid(), wanted)
+    assert fip.address == wanted and fip.port is None
+    if external is not None:  # the cloud's own range: an address outside it cannot be given
+        with pytest.raises(Conflict):
+            net.allocate_floating_ip(gid(), "192.0.2.77")
+    net.release_floating_ip(fip.ref)

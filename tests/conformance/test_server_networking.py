@@ -123,12 +123,24 @@ def test_a_failure_leaves_nothing_allocated(services: NetworkServices) -> None:
 
 @pytest.mark.requires("networks", "security_groups", "floating_ips")
 def test_floating_ip_shows_in_the_addresses_and_release_keeps_brought_ports(
-    services: NetworkServices,
+    services: NetworkServices, backend: Backend
 ) -> None:
     admin = _context(uuid.uuid4().hex, "admin", "member", "reader")
     public = services.networks.create(admin, REGION, NetworkCreate(name="public", external=True))
+    # a cloud with an external network of its own gives floating IPs only from its range
+    own = backend.network.external_network()
     services.subnets.create(
-        admin, REGION, SubnetCreate(network_id=public.id, cidr="203.0.113.0/24")
+        admin,
+        REGION,
+        SubnetCreate(network_id=public.id, cidr="203.0.113.0/24", enable_dhcp=False)
+        if own is None
+        else SubnetCreate(
+            network_id=public.id,
+            cidr=own.cidr,
+            gateway_ip=own.gateway_ip,
+            enable_dhcp=False,
+            allocation_pools=(own.allocation_pool,),
+        ),
     )
     ctx = _context(uuid.uuid4().hex)
     net = _network(services, ctx, "10.14.0.0/24", "private")

@@ -10,7 +10,7 @@ from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 
 REGION = "RegionOne"
-#: the sim backend's floating IP range by default: the external subnet of the tests holds it
+#: the external subnet of the tests, whose pool Neutron's IPAM chooses floating IPs from
 FLOATING_CIDR = "203.0.113.0/24"
 
 

@@ -365,7 +365,9 @@ class AwsNetwork(NetworkDriver):
             raise translate(exc, f"describe_addresses {ref}") from exc
         return dict(found[0]) if found else None
 
-    def allocate_floating_ip(self, gateway_id: str) -> FloatingIpInfo:
+    def allocate_floating_ip(self, gateway_id: str, address: str | None = None) -> FloatingIpInfo:
+        if address is not None:
+            raise Conflict(f"AWS assigns Elastic IP addresses; {address} cannot be asked for")
         existing = self._one("describe_addresses", "Addresses", **{TAG_GATEWAY_ID: gateway_id})
         if existing is not None:
             return self._floating(existing)

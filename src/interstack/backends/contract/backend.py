@@ -35,6 +35,10 @@ class Capabilities:
     set_admin_password: bool = False
     networks: bool = False
     floating_ips: bool = False
+    #: the driver takes the floating IP address the gateway's IPAM chose from the external
+    #: subnet's pools; without it the cloud assigns each address (EC2's Elastic IPs) and the
+    #: gateway records the one the driver reports
+    floating_ip_choice: bool = False
     security_groups: bool = False
     volumes: bool = False
     #: servers boot from a volume as their root disk (``ServerSpec.root_volume``), and take

@@ -2,8 +2,9 @@
 
 The gateway owns the OpenStack network model: ids, IP address management (every fixed IP is
 chosen by the gateway and passed in), MAC addresses and security group rules. A network driver
-only makes the cloud match it and returns native refs. Floating IP *addresses* are the one
-exception: public addresses belong to the cloud, so the driver allocates them.
+only makes the cloud match it and returns native refs. Floating IP addresses are chosen by the
+gateway too, from the external subnet's pools, unless the cloud assigns its public addresses
+itself (the ``floating_ip_choice`` capability is then left out).
 """
 
 from __future__ import annotations
@@ -189,8 +190,10 @@ class NetworkDriver(abc.ABC):
         """Remove the router; its interfaces must have been removed first."""
 
     @abc.abstractmethod
-    def allocate_floating_ip(self, gateway_id: str) -> FloatingIpInfo:
-        """Reserve a public address from the cloud, not yet associated."""
+    def allocate_floating_ip(self, gateway_id: str, address: str | None = None) -> FloatingIpInfo:
+        """Reserve a public address, not yet associated: ``address`` (chosen by the gateway's
+        IPAM, given only with the ``floating_ip_choice`` capability) or one the cloud assigns.
+        An ``address`` the cloud cannot give raises ``Conflict``."""
 
     @abc.abstractmethod
     def associate_floating_ip(

@@ -30,6 +30,7 @@ CAPABILITIES = Capabilities(
     images=True,
     networks=True,
     floating_ips=True,
+    floating_ip_choice=True,
     security_groups=True,
     ssh_reachable=True,
     object_store=True,

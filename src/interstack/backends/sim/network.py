@@ -187,15 +187,18 @@ class SimNetwork(NetworkDriver):
                 raise Conflict(f"router {row.gateway_id} still has interfaces")
             session.delete(row)
 
-    def allocate_floating_ip(self, gateway_id: str) -> FloatingIpInfo:
+    def allocate_floating_ip(self, gateway_id: str, address: str | None = None) -> FloatingIpInfo:
+        """The address the gateway chose (unique on its external subnet, which the gateway
+        keeps; external networks may overlap), or the first free one of ``floating_ip_cidr``."""
         self._require("floating_ips")
         with self._allocating, self.state.session() as session:
             existing = self.state.by_gateway_id(session, Kind.FLOATING_IP, gateway_id)
             if existing is not None:
                 return _fip(existing)
-            used = {r.name for r in self.state.all(session, Kind.FLOATING_IP)}
             pool = ipaddress.ip_network(self.settings.floating_ip_cidr)
-            address = next((str(a) for a in pool.hosts() if str(a) not in used), None)
+            if address is None:
+                used = {r.name for r in self.state.all(session, Kind.FLOATING_IP)}
+                address = next((str(a) for a in pool.hosts() if str(a) not in used), None)
             if address is None:
                 raise BackendError(f"no free floating IP left in {pool}")
             row = self.state.new(

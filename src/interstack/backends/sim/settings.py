@@ -52,6 +52,7 @@ FULL_CAPABILITIES = Capabilities(
     set_admin_password=True,
     networks=True,
     floating_ips=True,
+    floating_ip_choice=True,
     security_groups=True,
     volumes=True,
     boot_from_volume=True,

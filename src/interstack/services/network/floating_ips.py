@@ -1,8 +1,11 @@
 """Floating IPs: a public address from an external network, forwarded to a port's fixed IP.
 
-Public addresses belong to the cloud, so the backend chooses them; the gateway records the
-address on the external subnet that holds it (so no port is ever given it) and finds the router
-that connects the port's subnet to the external network when the address is associated.
+The gateway's IPAM chooses the address from the external subnet's allocation pools, as it does
+a router's gateway address, and records it before the backend is asked for it, so that no port
+or other floating IP is ever given it. A cloud that assigns its public addresses itself (no
+``floating_ip_choice`` capability) is asked first, and the address it reports is recorded. When
+the address is associated, the router that connects the port's subnet to the external network
+is found.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
-from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network import quotas
@@ -27,9 +30,11 @@ from interstack.services.network.common import (
     list_rows,
     new_id,
     now,
+    retrying,
     stamp,
     tenant_of,
 )
+from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.ports import ROUTER_INTERFACE, fixed_ips_of, load_port
 from interstack.services.network.records import FloatingIpInfo
@@ -111,6 +116,12 @@ class FloatingIpService:
 
     def create(self, ctx: RequestContext, region: str, new: FloatingIpCreate) -> FloatingIpInfo:
         project_id = tenant_of(ctx, new.project_id)
+        if new.floating_ip_address is not None and not ctx.is_admin:
+            raise Forbidden(
+                "(rule:create_floatingip and rule:create_floatingip:floating_ip_address) is "
+                "disallowed by policy"
+            )
+        chooses = self.regions.capabilities(region).floating_ip_choice
         with self.db.session() as session:
             network = load_network(session, ctx, region, new.floating_network_id)
             if not network.external:
@@ -128,26 +139,86 @@ class FloatingIpService:
                 raise BadRequest(
                     f"Bad floatingip request: external network {network.id} has no IPv4 subnet."
                 )
+            if new.subnet_id is not None and new.subnet_id not in {s.id for s in subnets}:
+                raise BadRequest(
+                    f"Bad floatingip request: subnet {new.subnet_id} is not an IPv4 subnet of "
+                    f"external network {network.id}."
+                )
             quotas.check(session, region, project_id, "floatingip")
             if new.port_id is not None:
                 self._target(session, ctx, region, network.id, new.port_id, new.fixed_ip_address)
-        if new.floating_ip_address is not None:
+        if new.floating_ip_address is not None and not chooses:
             raise BadRequest(
                 "Bad floatingip request: this region's cloud chooses floating IP addresses; "
                 "leave floating_ip_address out."
             )
         fip_id = new_id()
         net_driver = driver(self.regions, region)
-        allocated = net_driver.allocate_floating_ip(fip_id)
+        allocated = None
         try:
-            self._record(region, project_id, fip_id, new, subnets, allocated.address, allocated.ref)
+            if chooses:
+                address = retrying(lambda: self._record_chosen(region, project_id, fip_id, new))
+                allocated = net_driver.allocate_floating_ip(fip_id, address)
+                with self.db.session() as session:
+                    session.get_one(FloatingIp, fip_id).native_ref = allocated.ref
+            else:
+                allocated = net_driver.allocate_floating_ip(fip_id)
+                self._record(
+                    region, project_id, fip_id, new, subnets, allocated.address, allocated.ref
+                )
             if new.port_id is not None:
                 self.associate(ctx, region, fip_id, new.port_id, new.fixed_ip_address)
         except BaseException:
-            net_driver.release_floating_ip(allocated.ref)
+            if allocated is not None:
+                net_driver.release_floating_ip(allocated.ref)
             self._forget(fip_id)
             raise
         return self.get(ctx, region, fip_id)
+
+    def _record_chosen(
+        self, region: str, project_id: str, fip_id: str, new: FloatingIpCreate
+    ) -> str:
+        """Choose the address from the external subnets' pools (or take the admin's) and record
+        it with the floating IP, in one unit of work (run again on a lost race)."""
+        with self.db.session() as session:
+            subnets = session.scalars(
+                select(Subnet)
+                .where(Subnet.network_id == new.floating_network_id, Subnet.ip_version == 4)
+                .order_by(Subnet.created_at)
+            ).all()
+            if new.subnet_id is not None:
+                subnets = [s for s in subnets if s.id == new.subnet_id]
+            wanted = None
+            if new.subnet_id is not None or new.floating_ip_address is not None:
+                wanted = [IpRequest(new.subnet_id, new.floating_ip_address)]
+            ((subnet_id, address),) = choose(session, new.floating_network_id, subnets, wanted)
+            holder = next(s for s in subnets if s.id == subnet_id)
+            if address == holder.gateway_ip:
+                raise Conflict(
+                    f"IP address {address} already allocated in subnet {subnet_id}",
+                    kind="IpAddressAlreadyAllocated",
+                )
+            at = now()
+            session.add(
+                FloatingIp(
+                    id=fip_id,
+                    region=region,
+                    project_id=project_id,
+                    description=new.description,
+                    floating_network_id=new.floating_network_id,
+                    floating_subnet_id=subnet_id,
+                    floating_ip_address=address,
+                    status="DOWN",
+                    tags=[],
+                    native_ref=None,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+            session.flush()
+            quotas.check(session, region, project_id, "floatingip", adding=0)
+            hold(session, new.floating_network_id, [(subnet_id, address)], floating_ip_id=fip_id)
+            return address
 
     def _record(
         self,

@@ -65,8 +65,8 @@ class ExternalNetwork:
         return int(self.network.network_address) + self.network.num_addresses // 2
 
     def free_address(self, used: set[str]) -> str:
-        """A free address of the lower half of the range: the driver's own (routers'
-        gateways, DHCP uplinks, floating IPs)."""
+        """A free address of the lower half of the range: the driver's own (DHCP uplinks,
+        and routers' gateways and floating IPs when no address is given)."""
         taken = used | {self.host_address}
         for address in self.network.hosts():
             if int(address) >= self._middle:
@@ -77,8 +77,8 @@ class ExternalNetwork:
 
     @property
     def ipam_pool(self) -> tuple[str, str]:
-        """The upper half of the range, left to the gateway's IPAM (Neutron's records of
-        routers' gateway ports), so that the two never hand out one address twice."""
+        """The upper half of the range, left to the gateway's IPAM (routers' gateway ports and
+        floating IPs), so that the two never hand out one address twice."""
         last = self.network.broadcast_address - 1
         return str(ipaddress.ip_address(self._middle)), str(last)
 

@@ -94,12 +94,17 @@ class RoutingOperations(DriverCore):
 
     # -- floating IPs ------------------------------------------------------------------------
 
-    def allocate_floating_ip(self, gateway_id: str) -> FloatingIpInfo:
+    def allocate_floating_ip(self, gateway_id: str, address: str | None = None) -> FloatingIpInfo:
+        """The address Neutron's IPAM chose (from the upper half), else one of the driver's."""
         ref = names.ref(names.FLOATING_IP, gateway_id)
         with self._changing() as state:
             fip = state.floating_ips.get(ref)
             if fip is None:
-                address = self.external.free_address(state.external_addresses_in_use())
+                used = state.external_addresses_in_use()
+                if address is None:
+                    address = self.external.free_address(used)
+                elif not self.external.holds(address) or address in used:
+                    raise Conflict(f"{address} is not a free address of {self.external.cidr}")
                 fip = FloatingIpRecord(ref=ref, gateway_id=gateway_id, address=address)
                 state.floating_ips[ref] = fip
             return _fip_info(fip)

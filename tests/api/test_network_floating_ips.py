@@ -1,0 +1,110 @@
+"""Floating IP addresses chosen by Neutron's IPAM from the external subnet's allocation pools
+(as a router's gateway address is), an admin's own choice honoured or refused with Neutron's
+faults, and exhaustion as Neutron's 409."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.network import created, fault, neutron
+
+#: a /29: gateway .1, pool .2 - .6
+CIDR = "198.51.100.0/29"
+POOL = {f"198.51.100.{n}" for n in range(2, 7)}
+
+
+@pytest.fixture(scope="module")
+def admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
+    with neutron(gateway, admin_token) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def demo(gateway: ServedGateway, demo_token: str) -> Iterator[httpx.Client]:
+    with neutron(gateway, demo_token) as api:
+        yield api
+
+
+def _external(admin: httpx.Client) -> tuple[str, dict[str, Any]]:
+    body = {"network": {"name": unique("public"), "router:external": True}}
+    network = created(admin.post("/networks", json=body), "network")
+    subnet = {"network_id": network["id"], "cidr": CIDR, "ip_version": 4, "enable_dhcp": False}
+    return network["id"], created(admin.post("/subnets", json={"subnet": subnet}), "subnet")
+
+
+def _fip(api: httpx.Client, network_id: str, **extra: object) -> httpx.Response:
+    return api.post(
+        "/floatingips", json={"floatingip": {"floating_network_id": network_id, **extra}}
+    )
+
+
+def test_addresses_come_from_the_pool_never_the_gateway_until_exhausted(
+    admin: httpx.Client, demo: httpx.Client
+) -> None:
+    network_id, subnet = _external(admin)
+    assert subnet["gateway_ip"] == "198.51.100.1"
+    first = created(_fip(demo, network_id), "floatingip")
+    assert first["floating_ip_address"] != subnet["gateway_ip"]
+    assert first["floating_ip_address"] in POOL
+    rest = [created(_fip(demo, network_id), "floatingip") for _ in range(4)]
+    addresses = {f["floating_ip_address"] for f in [first, *rest]}
+    assert addresses == POOL
+    exhausted = fault(_fip(demo, network_id), 409)
+    assert exhausted["type"] == "IpAddressGenerationFailure"
+    assert network_id in exhausted["message"]
+    # a released address goes back to the pool
+    assert demo.delete(f"/floatingips/{first['id']}").status_code == 204
+    again = created(_fip(demo, network_id), "floatingip")
+    assert again["floating_ip_address"] == first["floating_ip_address"]
+    for fip in [again, *rest]:
+        assert demo.delete(f"/floatingips/{fip['id']}").status_code == 204
+
+
+def test_an_admin_may_name_the_address(admin: httpx.Client, demo: httpx.Client) -> None:
+    network_id, subnet = _external(admin)
+    named = created(_fip(admin, network_id, floating_ip_address="198.51.100.4"), "floatingip")
+    assert named["floating_ip_address"] == "198.51.100.4"
+    assert named["floating_network_id"] == network_id
+    in_use = fault(_fip(admin, network_id, floating_ip_address="198.51.100.4"), 409)
+    assert in_use["type"] == "IpAddressAlreadyAllocated"
+    gateway = fault(_fip(admin, network_id, floating_ip_address=subnet["gateway_ip"]), 409)
+    assert gateway["type"] == "IpAddressAlreadyAllocated"
+    outside = fault(_fip(admin, network_id, floating_ip_address="192.0.2.5"), 400)
+    assert "192.0.2.5" in outside["message"]
+    wrong_subnet = _fip(admin, network_id, floating_ip_address="192.0.2.5", subnet_id=subnet["id"])
+    fault(wrong_subnet, 400)
+    fault(_fip(demo, network_id, floating_ip_address="198.51.100.5"), 403)
+    # Neutron's IPAM holds the address: no port on the external network is given it
+    port = {"network_id": network_id, "fixed_ips": [{"ip_address": "198.51.100.4"}]}
+    taken = fault(admin.post("/ports", json={"port": port}), 409)
+    assert taken["type"] == "IpAddressAlreadyAllocated"
+    by_subnet = created(_fip(admin, network_id, subnet_id=subnet["id"]), "floatingip")
+    assert by_subnet["floating_ip_address"] in POOL - {"198.51.100.4"}
+    for fip in (named, by_subnet):
+        assert admin.delete(f"/floatingips/{fip['id']}").status_code == 204
+    assert admin.get("/floatingips", params={"floating_network_id": network_id}).json() == {
+        "floatingips": []
+    }
+
+
+def test_concurrent_creates_share_out_the_pool(admin: httpx.Client, demo: httpx.Client) -> None:
+    network_id, _ = _external(admin)
+
+    def create(_: int) -> httpx.Response:
+        return _fip(demo, network_id)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(create, range(8)))
+    ok = [r.json()["floatingip"] for r in responses if r.status_code == 201]
+    failed = [r for r in responses if r.status_code != 201]
+    assert {f["floating_ip_address"] for f in ok} == POOL and len(ok) == 5
+    assert all(fault(r, 409)["type"] == "IpAddressGenerationFailure" for r in failed)
+    for fip in ok:
+        assert demo.delete(f"/floatingips/{fip['id']}").status_code == 204
