@@ -24,6 +24,8 @@ class RequestedNetwork:
     network_id: str | None = None
     port_id: str | None = None
     fixed_ip: str | None = None
+    #: Nova's device role tag (2.32+): kept with the server's interface, not on Neutron's port
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class ServerPort:
     mac_address: str
     fixed_ips: tuple[str, ...]
     native_ref: NativeRef | None
+    #: the device role tag the port was asked for with
+    tag: str | None = None
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,9 @@ def _networks(
         if count > 1 and entry.fixed_ip is not None:
             raise BadRequest("max_count cannot be greater than 1 if an fixed_ip is specified.")
         requested.append(
-            RequestedNetwork(network_id=entry.uuid, port_id=entry.port, fixed_ip=entry.fixed_ip)
+            RequestedNetwork(
+                network_id=entry.uuid, port_id=entry.port, fixed_ip=entry.fixed_ip, tag=entry.tag
+            )
         )
     return requested
 

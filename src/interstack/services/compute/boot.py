@@ -315,7 +315,12 @@ class ServerBoot:
                 else [vars(n) for n in request.networks]
             },
             port_refs=[
-                {"port_id": p.port_id, "network_id": p.network_id, "native_ref": p.native_ref}
+                {
+                    "port_id": p.port_id,
+                    "network_id": p.network_id,
+                    "native_ref": p.native_ref,
+                    "tag": p.tag,
+                }
                 for p in ports
             ],
             vm_state=VmState.BUILDING,

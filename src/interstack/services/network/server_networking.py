@@ -110,11 +110,13 @@ class NeutronServerNetworking:
         groups = self._group_ids(ctx, region, security_groups)
         created: list[str] = []
         bound: list[str] = []
+        tags: dict[str, str | None] = {}
         try:
             for item in requested:
                 if item.port_id is not None:
                     self._bind(ctx, region, item.port_id, server_id)
                     bound.append(item.port_id)
+                    tags[item.port_id] = item.tag
                     continue
                 if item.network_id is None:
                     raise BadRequest("Each requested network needs a network id or a port id.")
@@ -134,13 +136,14 @@ class NeutronServerNetworking:
                     ),
                 )
                 created.append(port.id)
+                tags[port.id] = item.tag
         except BaseException:
             for port_id in created:
                 self.ports.remove(region, port_id)
             for port_id in bound:
                 self._unbind(port_id)
             raise
-        return self._server_ports([*created, *bound])
+        return self._server_ports([*created, *bound], tags)
 
     def _bind(self, ctx: RequestContext, region: str, port_id: str, server_id: str) -> None:
         with self.db.session() as session:
@@ -159,7 +162,9 @@ class NeutronServerNetworking:
                 port.device_id, port.device_owner, port.status = "", "", "DOWN"
                 port.updated_at = now()
 
-    def _server_ports(self, port_ids: Sequence[str]) -> list[ServerPort]:
+    def _server_ports(
+        self, port_ids: Sequence[str], tags: Mapping[str, str | None] | None = None
+    ) -> list[ServerPort]:
         with self.db.session() as session:
             ips = fixed_ips_of(session, port_ids)
             out = []
@@ -172,6 +177,7 @@ class NeutronServerNetworking:
                         mac_address=port.mac_address,
                         fixed_ips=tuple(ip.ip_address for ip in ips[port_id]),
                         native_ref=NativeRef(port.native_ref) if port.native_ref else None,
+                        tag=(tags or {}).get(port_id),
                     )
                 )
             return out
