@@ -1,4 +1,5 @@
-"""Pieces every network module shares: ids, clocks, visibility, filters, retries, the driver."""
+"""Pieces every network module shares: ids, clocks, visibility, loading and listing the rows a
+caller sees, filters, retries, the driver."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, or_, true
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from interstack.backends.contract import NativeRef, NetworkDriver
-from interstack.errors import BadRequest, Conflict, Forbidden
+from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page, paginate
 from interstack.services.network.records import Stamp
 from interstack.services.regions import Regions
+from interstack.store.models.base import Base
 
 T = TypeVar("T")
 
@@ -179,3 +181,42 @@ def list_rows(
     stmt = paginate(stmt, query_page, columns, model.id, marker)
     rows = [r for r in session.scalars(stmt) if not by_tags or tag_match(r.tags or [], filters)]
     return rows[: page.limit] if by_tags and page.limit is not None else rows
+
+
+#: a row of a network resource (a table with ``id`` and ``region`` columns)
+Row = TypeVar("Row", bound=Base)
+
+
+def load_visible(
+    session: Session,
+    model: type[Row],
+    region: str,
+    item_id: str,
+    visible: ColumnElement[bool],
+    missing: NotFound,
+) -> Row:
+    """The row ``item_id`` of ``region`` if the caller sees it, else ``missing``: a resource
+    of another project is a 404, as Neutron answers, never a 403."""
+    table = model.__table__.c
+    row = session.scalars(
+        select(model).where(table.id == item_id, table.region == region, visible)
+    ).first()
+    if row is None:
+        raise missing
+    return row
+
+
+def visible_page(
+    session: Session,
+    model: type[Row],
+    region: str,
+    visible: ColumnElement[bool],
+    filters: Filters,
+    page: Page,
+    columns: Mapping[str, InstrumentedAttribute[Any]],
+    *where: ColumnElement[bool],
+) -> list[Row]:
+    """One page of the rows of ``region`` the caller sees (and ``where`` keeps), with Neutron's
+    filters, order and marker."""
+    stmt = select(model).where(model.__table__.c.region == region, visible, *where)
+    return list_rows(session, stmt, filters, page, columns, model)

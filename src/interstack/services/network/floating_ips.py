@@ -14,7 +14,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,12 +27,14 @@ from interstack.services.network.common import (
     Filters,
     check_owner,
     driver,
-    list_rows,
+    load_visible,
     new_id,
     now,
+    owned_by,
     retrying,
     stamp,
     tenant_of,
+    visible_page,
 )
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
@@ -69,12 +71,6 @@ class FloatingIpCreate:
     project_id: str | None = None
 
 
-def owned(ctx: RequestContext) -> ColumnElement[bool]:
-    if ctx.is_admin:
-        return true()
-    return FloatingIp.project_id == (ctx.project_id or "")
-
-
 def fip_info(row: FloatingIp) -> FloatingIpInfo:
     return FloatingIpInfo(
         id=row.id,
@@ -105,14 +101,9 @@ class FloatingIpService:
 
     @staticmethod
     def load(session: Session, ctx: RequestContext, region: str, fip_id: str) -> FloatingIp:
-        row = session.scalars(
-            select(FloatingIp).where(
-                FloatingIp.id == fip_id, FloatingIp.region == region, owned(ctx)
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"Floating IP {fip_id} could not be found", kind="FloatingIPNotFound")
-        return row
+        missing = NotFound(f"Floating IP {fip_id} could not be found", kind="FloatingIPNotFound")
+        visible = owned_by(ctx, FloatingIp.project_id)
+        return load_visible(session, FloatingIp, region, fip_id, visible, missing)
 
     def create(self, ctx: RequestContext, region: str, new: FloatingIpCreate) -> FloatingIpInfo:
         project_id = tenant_of(ctx, new.project_id)
@@ -381,10 +372,9 @@ class FloatingIpService:
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[FloatingIpInfo]:
         with self.db.session() as session:
-            stmt = select(FloatingIp).where(FloatingIp.region == region, owned(ctx))
-            return [
-                fip_info(r) for r in list_rows(session, stmt, filters, page, COLUMNS, FloatingIp)
-            ]
+            visible = owned_by(ctx, FloatingIp.project_id)
+            rows = visible_page(session, FloatingIp, region, visible, filters, page, COLUMNS)
+            return [fip_info(r) for r in rows]
 
     def update(
         self, ctx: RequestContext, region: str, fip_id: str, values: dict[str, Any]

@@ -22,11 +22,12 @@ from interstack.services.network.common import (
     Filters,
     check_owner,
     driver,
-    list_rows,
+    load_visible,
     new_id,
     now,
     stamp,
     tenant_of,
+    visible_page,
 )
 from interstack.services.network.records import NetworkInfo
 from interstack.services.regions import Regions
@@ -89,12 +90,8 @@ def network_info(session: Session, row: Network) -> NetworkInfo:
 
 
 def load_network(session: Session, ctx: RequestContext, region: str, network_id: str) -> Network:
-    row = session.scalars(
-        select(Network).where(Network.id == network_id, Network.region == region, visible(ctx))
-    ).first()
-    if row is None:
-        raise NotFound(f"Network {network_id} could not be found.", kind="NetworkNotFound")
-    return row
+    missing = NotFound(f"Network {network_id} could not be found.", kind="NetworkNotFound")
+    return load_visible(session, Network, region, network_id, visible(ctx), missing)
 
 
 class NetworkService:
@@ -161,8 +158,7 @@ class NetworkService:
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[NetworkInfo]:
         with self.db.session() as session:
-            stmt = select(Network).where(Network.region == region, visible(ctx))
-            rows = list_rows(session, stmt, filters, page, COLUMNS, Network)
+            rows = visible_page(session, Network, region, visible(ctx), filters, page, COLUMNS)
             return [network_info(session, r) for r in rows]
 
     def update(

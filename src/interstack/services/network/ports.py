@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
@@ -23,10 +23,12 @@ from interstack.services.network.common import (
     Filters,
     check_owner,
     driver,
-    list_rows,
+    load_visible,
     now,
+    owned_by,
     retrying,
     stamp,
+    visible_page,
 )
 from interstack.services.network.port_records import (
     DefaultGroupMissing,
@@ -73,12 +75,6 @@ ROUTER_GATEWAY = "network:router_gateway"
 FLOATING_IP_OWNER = "network:floatingip"
 
 
-def owned(ctx: RequestContext) -> ColumnElement[bool]:
-    if ctx.is_admin:
-        return true()
-    return Port.project_id == (ctx.project_id or "")
-
-
 def fixed_ips_of(session: Session, port_ids: Sequence[str]) -> dict[str, list[FixedIpInfo]]:
     found: dict[str, list[FixedIpInfo]] = {p: [] for p in port_ids}
     rows = session.scalars(
@@ -118,12 +114,8 @@ def infos(session: Session, rows: Sequence[Port]) -> list[PortInfo]:
 
 
 def load_port(session: Session, ctx: RequestContext, region: str, port_id: str) -> Port:
-    row = session.scalars(
-        select(Port).where(Port.id == port_id, Port.region == region, owned(ctx))
-    ).first()
-    if row is None:
-        raise NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
-    return row
+    missing = NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
+    return load_visible(session, Port, region, port_id, owned_by(ctx, Port.project_id), missing)
 
 
 class PortService:
@@ -214,7 +206,7 @@ class PortService:
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[PortInfo]:
         with self.db.session() as session:
-            stmt = select(Port).where(Port.region == region, owned(ctx))
+            by_address = []
             for wanted in filters.get("fixed_ips", ()):
                 key, _, value = wanted.partition("=")
                 column = {
@@ -223,10 +215,12 @@ class PortService:
                 }
                 if key not in column:
                     raise BadRequest(f"Invalid fixed_ips filter {wanted!r}.")
-                stmt = stmt.where(
+                by_address.append(
                     Port.id.in_(select(IpAllocation.port_id).where(column[key] == value))
                 )
-            return infos(session, list_rows(session, stmt, filters, page, COLUMNS, Port))
+            visible = owned_by(ctx, Port.project_id)
+            rows = visible_page(session, Port, region, visible, filters, page, COLUMNS, *by_address)
+            return infos(session, rows)
 
     # -- update --------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, true
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, RouterSpec
@@ -26,11 +26,13 @@ from interstack.services.network.common import (
     Filters,
     check_owner,
     driver,
-    list_rows,
+    load_visible,
     new_id,
     now,
+    owned_by,
     stamp,
     tenant_of,
+    visible_page,
 )
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
@@ -75,19 +77,11 @@ class RouterCreate:
     gateway: GatewayRequest | None = None
 
 
-def owned(ctx: RequestContext) -> ColumnElement[bool]:
-    if ctx.is_admin:
-        return true()
-    return Router.project_id == (ctx.project_id or "")
-
-
 def load_router(session: Session, ctx: RequestContext, region: str, router_id: str) -> Router:
-    row = session.scalars(
-        select(Router).where(Router.id == router_id, Router.region == region, owned(ctx))
-    ).first()
-    if row is None:
-        raise NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
-    return row
+    missing = NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
+    return load_visible(
+        session, Router, region, router_id, owned_by(ctx, Router.project_id), missing
+    )
 
 
 def ports_of(session: Session, router_id: str, owner: str) -> list[Port]:
@@ -275,8 +269,8 @@ class RouterService:
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[RouterInfo]:
         with self.db.session() as session:
-            stmt = select(Router).where(Router.region == region, owned(ctx))
-            rows = list_rows(session, stmt, filters, page, COLUMNS, Router)
+            visible = owned_by(ctx, Router.project_id)
+            rows = visible_page(session, Router, region, visible, filters, page, COLUMNS)
             return [router_info(session, r) for r in rows]
 
     def update(

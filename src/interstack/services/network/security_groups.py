@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,11 +24,13 @@ from interstack.services.network.common import (
     Filters,
     check_owner,
     driver,
-    list_rows,
+    load_visible,
     new_id,
     now,
+    owned_by,
     stamp,
     tenant_of,
+    visible_page,
 )
 from interstack.services.network.records import RuleInfo, SecurityGroupInfo
 from interstack.services.network.sg_rules import (
@@ -80,23 +82,10 @@ class GroupCreate:
     stateful: bool = True
 
 
-def owned(ctx: RequestContext, column: Any) -> ColumnElement[bool]:
-    if ctx.is_admin:
-        return true()
-    return column == (ctx.project_id or "")  # type: ignore[no-any-return]
-
-
 def load_group(session: Session, ctx: RequestContext, region: str, group_id: str) -> SecurityGroup:
-    row = session.scalars(
-        select(SecurityGroup).where(
-            SecurityGroup.id == group_id,
-            SecurityGroup.region == region,
-            owned(ctx, SecurityGroup.project_id),
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"Security group {group_id} does not exist", kind="SecurityGroupNotFound")
-    return row
+    missing = NotFound(f"Security group {group_id} does not exist", kind="SecurityGroupNotFound")
+    visible = owned_by(ctx, SecurityGroup.project_id)
+    return load_visible(session, SecurityGroup, region, group_id, visible, missing)
 
 
 def _rules(session: Session, group_id: str) -> list[RuleRow]:
@@ -282,10 +271,8 @@ class SecurityGroupService:
         if ctx.project_id is not None:
             self.ensure_default(region, ctx.project_id)
         with self.db.session() as session:
-            stmt = select(SecurityGroup).where(
-                SecurityGroup.region == region, owned(ctx, SecurityGroup.project_id)
-            )
-            rows = list_rows(session, stmt, filters, page, COLUMNS, SecurityGroup)
+            visible = owned_by(ctx, SecurityGroup.project_id)
+            rows = visible_page(session, SecurityGroup, region, visible, filters, page, COLUMNS)
             return [group_info(session, r) for r in rows]
 
     def update(
@@ -380,17 +367,11 @@ class SecurityGroupService:
     def _load_rule(
         self, session: Session, ctx: RequestContext, region: str, rule_id: str
     ) -> RuleRow:
-        row = session.scalars(
-            select(RuleRow).where(
-                RuleRow.id == rule_id, RuleRow.region == region, owned(ctx, RuleRow.project_id)
-            )
-        ).first()
-        if row is None:
-            raise NotFound(
-                f"Security group rule {rule_id} does not exist",
-                kind="SecurityGroupRuleNotFound",
-            )
-        return row
+        missing = NotFound(
+            f"Security group rule {rule_id} does not exist", kind="SecurityGroupRuleNotFound"
+        )
+        visible = owned_by(ctx, RuleRow.project_id)
+        return load_visible(session, RuleRow, region, rule_id, visible, missing)
 
     def get_rule(self, ctx: RequestContext, region: str, rule_id: str) -> RuleInfo:
         with self.db.session() as session:
@@ -400,8 +381,8 @@ class SecurityGroupService:
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[RuleInfo]:
         with self.db.session() as session:
-            stmt = select(RuleRow).where(RuleRow.region == region, owned(ctx, RuleRow.project_id))
-            rows = list_rows(session, stmt, filters, page, RULE_COLUMNS, RuleRow)
+            visible = owned_by(ctx, RuleRow.project_id)
+            rows = visible_page(session, RuleRow, region, visible, filters, page, RULE_COLUMNS)
             return [rule_info(r) for r in rows]
 
     def delete_rule(self, ctx: RequestContext, region: str, rule_id: str) -> None:

@@ -22,11 +22,12 @@ from interstack.services.network import quotas
 from interstack.services.network.common import (
     Filters,
     check_owner,
-    list_rows,
+    load_visible,
     new_id,
     now,
     stamp,
     tenant_of,
+    visible_page,
 )
 from interstack.services.network.records import SubnetPoolInfo
 from interstack.store import Database
@@ -88,14 +89,8 @@ def visible_pools(ctx: RequestContext) -> ColumnElement[bool]:
 
 
 def load_pool(session: Session, ctx: RequestContext, region: str, pool_id: str) -> SubnetPool:
-    row = session.scalars(
-        select(SubnetPool).where(
-            SubnetPool.id == pool_id, SubnetPool.region == region, visible_pools(ctx)
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"Subnet pool {pool_id} could not be found.", kind="SubnetPoolNotFound")
-    return row
+    missing = NotFound(f"Subnet pool {pool_id} could not be found.", kind="SubnetPoolNotFound")
+    return load_visible(session, SubnetPool, region, pool_id, visible_pools(ctx), missing)
 
 
 def _prefixes(values: Sequence[str]) -> list[IpNetwork]:
@@ -208,10 +203,9 @@ class SubnetPoolService:
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[SubnetPoolInfo]:
         with self.db.session() as session:
-            stmt = select(SubnetPool).where(SubnetPool.region == region, visible_pools(ctx))
-            return [
-                pool_info(r) for r in list_rows(session, stmt, filters, page, COLUMNS, SubnetPool)
-            ]
+            visible = visible_pools(ctx)
+            rows = visible_page(session, SubnetPool, region, visible, filters, page, COLUMNS)
+            return [pool_info(r) for r in rows]
 
     def update(
         self, ctx: RequestContext, region: str, pool_id: str, values: dict[str, Any]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, true, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, SubnetSpec
@@ -25,12 +25,13 @@ from interstack.services.network.common import (
     Filters,
     check_owner,
     driver,
-    list_rows,
+    load_visible,
     new_id,
     now,
     retrying,
     stamp,
     tenant_of,
+    visible_page,
 )
 from interstack.services.network.ipam import default_pools, validate_pools
 from interstack.services.network.networks import load_network
@@ -106,7 +107,7 @@ def subnet_info(row: Subnet) -> SubnetInfo:
     )
 
 
-def visible_subnets(ctx: RequestContext) -> Any:
+def visible_subnets(ctx: RequestContext) -> ColumnElement[bool]:
     if ctx.is_admin:
         return true()
     return or_(
@@ -116,12 +117,8 @@ def visible_subnets(ctx: RequestContext) -> Any:
 
 
 def load_subnet(session: Session, ctx: RequestContext, region: str, subnet_id: str) -> Subnet:
-    row = session.scalars(
-        select(Subnet).where(Subnet.id == subnet_id, Subnet.region == region, visible_subnets(ctx))
-    ).first()
-    if row is None:
-        raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
-    return row
+    missing = NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
+    return load_visible(session, Subnet, region, subnet_id, visible_subnets(ctx), missing)
 
 
 def _address(value: str, what: str, version: int) -> str:
@@ -296,10 +293,9 @@ class SubnetService:
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[SubnetInfo]:
         with self.db.session() as session:
-            stmt = select(Subnet).where(Subnet.region == region, visible_subnets(ctx))
-            return [
-                subnet_info(r) for r in list_rows(session, stmt, filters, page, COLUMNS, Subnet)
-            ]
+            visible = visible_subnets(ctx)
+            rows = visible_page(session, Subnet, region, visible, filters, page, COLUMNS)
+            return [subnet_info(r) for r in rows]
 
     def update(
         self, ctx: RequestContext, region: str, subnet_id: str, values: dict[str, Any]
