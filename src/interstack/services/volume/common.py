@@ -3,7 +3,8 @@ metadata checks."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,21 +36,33 @@ def visible(ctx: RequestContext, project_id: str) -> bool:
     return ctx.is_admin or project_id == ctx.project_id
 
 
+Row = TypeVar("Row", VolumeRow, SnapshotRow)
+
+
+def _visible(
+    session: Session,
+    model: type[Row],
+    ctx: RequestContext,
+    region: str,
+    row_id: str,
+    missing: Callable[[str], NotFound],
+) -> Row:
+    row = session.get(model, row_id)
+    if row is None or row.region != region or not visible(ctx, row.project_id):
+        raise missing(row_id)
+    return row
+
+
 def visible_volume(session: Session, ctx: RequestContext, region: str, volume_id: str) -> VolumeRow:
     """The volume if the caller may see it; another project's is a 404, as in Cinder."""
-    row = session.get(VolumeRow, volume_id)
-    if row is None or row.region != region or not visible(ctx, row.project_id):
-        raise volume_not_found(volume_id)
-    return row
+    return _visible(session, VolumeRow, ctx, region, volume_id, volume_not_found)
 
 
 def visible_snapshot(
     session: Session, ctx: RequestContext, region: str, snapshot_id: str
 ) -> SnapshotRow:
-    row = session.get(SnapshotRow, snapshot_id)
-    if row is None or row.region != region or not visible(ctx, row.project_id):
-        raise snapshot_not_found(snapshot_id)
-    return row
+    """The snapshot if the caller may see it; another project's is a 404."""
+    return _visible(session, SnapshotRow, ctx, region, snapshot_id, snapshot_not_found)
 
 
 def live_attachments(session: Session, volume_ids: Sequence[str]) -> dict[str, list[AttachmentRow]]:

@@ -9,12 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from interstack.errors import BadRequest, Forbidden, NotFound
 from interstack.services.context import RequestContext
-from interstack.services.listing import Page, SortDir, paginate
+from interstack.services.listing import Page
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import (
@@ -23,6 +22,7 @@ from interstack.services.volume.common import (
     visible_snapshot,
     visible_volume,
 )
+from interstack.services.volume.listing import page_rows, scoped
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.records import Snapshot, snapshot_record
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus, check_volume
@@ -30,7 +30,6 @@ from interstack.services.volume.volume_tasks import SNAPSHOT_CREATE, SNAPSHOT_DE
 from interstack.store import Database
 from interstack.store.models import VolumeSnapshot as SnapshotRow
 
-MAX_LIMIT = 1000
 SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "id": SnapshotRow.id,
     "name": SnapshotRow.name,
@@ -41,7 +40,6 @@ SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "volume_id": SnapshotRow.volume_id,
     "project_id": SnapshotRow.project_id,
 }
-DEFAULT_SORT: list[tuple[str, SortDir]] = [("created_at", "desc"), ("id", "desc")]
 DELETABLE = frozenset({SnapshotStatus.AVAILABLE, SnapshotStatus.ERROR})
 
 
@@ -115,41 +113,15 @@ class SnapshotService:
         with self.db.session() as session:
             return snapshot_record(visible_snapshot(session, ctx, region, snapshot_id))
 
-    def _scope(self, ctx: RequestContext, region: str, f: SnapshotFilters) -> Select[Any]:
-        stmt = select(SnapshotRow).where(SnapshotRow.region == region)
-        if ctx.is_admin and (f.all_tenants or f.project_id):
-            if f.project_id:
-                stmt = stmt.where(SnapshotRow.project_id == f.project_id)
-        else:
-            stmt = stmt.where(SnapshotRow.project_id == (ctx.project_id or ""))
-        if f.name is not None:
-            stmt = stmt.where(SnapshotRow.name == f.name)
-        if f.status is not None:
-            stmt = stmt.where(SnapshotRow.status == f.status)
-        if f.volume_id is not None:
-            stmt = stmt.where(SnapshotRow.volume_id == f.volume_id)
-        return stmt
-
     def list(
         self, ctx: RequestContext, region: str, filters: SnapshotFilters, page: Page
     ) -> builtins.list[Snapshot]:
-        limit = min(page.limit, MAX_LIMIT) if page.limit is not None else MAX_LIMIT
+        stmt = scoped(SnapshotRow, ctx, region, filters)
+        if filters.volume_id is not None:
+            stmt = stmt.where(SnapshotRow.volume_id == filters.volume_id)
         with self.db.session() as session:
-            marker_row = None
-            if page.marker is not None:
-                marker_row = session.get(SnapshotRow, page.marker)
-                if marker_row is None or marker_row.region != region:
-                    raise NotFound(f"Marker {page.marker} could not be found.")
-            paged = Page(limit=limit, marker=page.marker, sort=page.sort)
-            stmt = paginate(
-                self._scope(ctx, region, filters),
-                paged,
-                SORT_COLUMNS,
-                SnapshotRow.id,
-                marker_row,
-                DEFAULT_SORT,
-            )
-            return [snapshot_record(r) for r in session.scalars(stmt)]
+            rows = page_rows(session, stmt, SnapshotRow, region, page, SORT_COLUMNS)
+            return [snapshot_record(r) for r in rows]
 
     def update(
         self, ctx: RequestContext, region: str, snapshot_id: str, changes: Mapping[str, str | None]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from interstack.errors import BadRequest, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeImages
-from interstack.services.listing import Page, SortDir, paginate
+from interstack.services.listing import Page, paginate
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import (
@@ -30,6 +30,13 @@ from interstack.services.volume.common import (
     touch,
     visible_snapshot,
     visible_volume,
+)
+from interstack.services.volume.listing import (
+    DEFAULT_SORT,
+    marker_row,
+    page_limit,
+    page_rows,
+    scoped,
 )
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.records import Volume
@@ -46,9 +53,6 @@ from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
 
-#: Cinder's ``osapi_max_limit``
-MAX_LIMIT = 1000
-
 SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "id": VolumeRow.id,
     "name": VolumeRow.name,
@@ -63,8 +67,6 @@ SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "project_id": VolumeRow.project_id,
     "user_id": VolumeRow.user_id,
 }
-DEFAULT_SORT: list[tuple[str, SortDir]] = [("created_at", "desc"), ("id", "desc")]
-
 #: volumes in these statuses have a source that may be copied
 SOURCE_STATUSES = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.IN_USE})
 
@@ -292,16 +294,7 @@ class VolumeService:
             return records(session, [visible_volume(session, ctx, region, volume_id)])[0]
 
     def _scope(self, ctx: RequestContext, region: str, f: VolumeFilters) -> Select[Any]:
-        stmt = select(VolumeRow).where(VolumeRow.region == region)
-        if ctx.is_admin and (f.all_tenants or f.project_id):
-            if f.project_id:
-                stmt = stmt.where(VolumeRow.project_id == f.project_id)
-        else:
-            stmt = stmt.where(VolumeRow.project_id == (ctx.project_id or ""))
-        if f.name is not None:
-            stmt = stmt.where(VolumeRow.name == f.name)
-        if f.status is not None:
-            stmt = stmt.where(VolumeRow.status == f.status)
+        stmt = scoped(VolumeRow, ctx, region, f)
         if f.bootable is not None:
             stmt = stmt.where(VolumeRow.bootable.is_(f.bootable))
         if f.availability_zone is not None:
@@ -311,35 +304,40 @@ class VolumeService:
     def list(
         self, ctx: RequestContext, region: str, filters: VolumeFilters, page: Page
     ) -> VolumePage:
-        limit = min(page.limit, MAX_LIMIT) if page.limit is not None else MAX_LIMIT
+        limit = page_limit(page)
         with self.db.session() as session:
             stmt = self._scope(ctx, region, filters)
-            marker_row = None
-            if page.marker is not None:
-                marker_row = session.get(VolumeRow, page.marker)
-                if marker_row is None or marker_row.region != region:
-                    raise NotFound(f"Marker {page.marker} could not be found.")
             if filters.metadata:
-                # metadata lives in a JSON column: filter and page in Python
-                ordered = paginate(
-                    stmt, Page(sort=page.sort), SORT_COLUMNS, VolumeRow.id, None, DEFAULT_SORT
-                )
-                rows = [
-                    r
-                    for r in session.scalars(ordered)
-                    if all(r.metadata_items.get(k) == v for k, v in filters.metadata.items())
-                ]
-                if marker_row is not None:
-                    ids = [r.id for r in rows]
-                    rows = rows[ids.index(marker_row.id) + 1 :] if marker_row.id in ids else []
-                rows = rows[:limit]
+                rows = self._with_metadata(session, stmt, region, filters.metadata, page)
             else:
-                paged = Page(limit=limit, marker=page.marker, sort=page.sort)
-                stmt = paginate(stmt, paged, SORT_COLUMNS, VolumeRow.id, marker_row, DEFAULT_SORT)
-                rows = builtins.list(session.scalars(stmt))
+                rows = page_rows(session, stmt, VolumeRow, region, page, SORT_COLUMNS)
             found = records(session, rows)
         next_marker = found[-1].id if found and len(found) == limit else None
         return VolumePage(found, next_marker)
+
+    @staticmethod
+    def _with_metadata(
+        session: Session,
+        stmt: Select[Any],
+        region: str,
+        metadata: Mapping[str, str],
+        page: Page,
+    ) -> builtins.list[VolumeRow]:
+        """A page of the volumes whose metadata holds ``metadata``: filtered and paged in
+        Python, since metadata lives in a JSON column."""
+        after = marker_row(session, VolumeRow, region, page.marker)
+        ordered = paginate(
+            stmt, Page(sort=page.sort), SORT_COLUMNS, VolumeRow.id, None, DEFAULT_SORT
+        )
+        rows = [
+            r
+            for r in session.scalars(ordered)
+            if all(r.metadata_items.get(k) == v for k, v in metadata.items())
+        ]
+        if after is not None:
+            ids = [r.id for r in rows]
+            rows = rows[ids.index(after.id) + 1 :] if after.id in ids else []
+        return rows[: page_limit(page)]
 
     def count(self, ctx: RequestContext, region: str, filters: VolumeFilters) -> int:
         with self.db.session() as session:
