@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from interstack.api.deps import ServicesDep
 from interstack.api.object import views
-from interstack.api.object.headers import acl_update, meta_update, versioning_update
+from interstack.api.object.headers import container_changes
 from interstack.api.object.requests import SwiftRequester, list_query, object_path
 from interstack.api.regional import Region
 
@@ -23,13 +23,9 @@ async def create_container(
 ) -> Response:
     """PUT — 201 when created, 202 when it existed (its metadata is updated)."""
     path = object_path(region, account, container)
+    changes = container_changes(request.headers)
     created = await run_in_threadpool(
-        services.object_storage.containers.create_container,
-        who,
-        path,
-        meta_update(request.headers, "container"),
-        acl_update(request.headers),
-        versioning_update(request.headers),
+        services.object_storage.containers.create_container, who, path, *changes
     )
     return Response(status_code=201 if created else 202)
 
@@ -75,13 +71,9 @@ async def post_container(
 ) -> Response:
     """POST — set or remove metadata, ACLs and quotas."""
     path = object_path(region, account, container)
+    changes = container_changes(request.headers)
     await run_in_threadpool(
-        services.object_storage.containers.update_container,
-        who,
-        path,
-        meta_update(request.headers, "container"),
-        acl_update(request.headers),
-        versioning_update(request.headers),
+        services.object_storage.containers.update_container, who, path, *changes
     )
     return Response(status_code=204)
 

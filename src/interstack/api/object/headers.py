@@ -84,6 +84,11 @@ def versioning_update(headers: Headers) -> VersioningUpdate | None:
     return VersioningUpdate(None) if removed else None
 
 
+def container_changes(headers: Headers) -> tuple[MetaUpdate, AclUpdate, VersioningUpdate | None]:
+    """What a container PUT or POST asks to change: metadata, ACLs, versioning."""
+    return meta_update(headers, "container"), acl_update(headers), versioning_update(headers)
+
+
 def delete_at(headers: Headers, now: float) -> int | None:
     """``X-Delete-At`` (Unix seconds) or ``X-Delete-After`` (seconds from now); 400 if bad."""
     after = headers.get("x-delete-after")

@@ -40,8 +40,10 @@ def _manifest_query(request: Request) -> str | None:
     return request.query_params.get("multipart-manifest")
 
 
-def _visible_headers(view: ObjectView, who: Requester) -> dict[str, str]:
-    """A temp URL's user sees no object metadata but ``X-Object-Meta-Public-*``, as in Swift."""
+def _object_headers(view: ObjectView, who: Requester) -> dict[str, str]:
+    """The headers GET and HEAD answer with, the whole object's length in Content-Length (a
+    ranged GET changes it). A temp URL's user sees no object metadata but
+    ``X-Object-Meta-Public-*``, as in Swift."""
     headers = views.object_headers(view)
     if who.temp_url is not None:
         headers = {
@@ -49,7 +51,15 @@ def _visible_headers(view: ObjectView, who: Requester) -> dict[str, str]:
             for k, v in headers.items()
             if not k.startswith("X-Object-Meta-") or k.startswith("X-Object-Meta-Public-")
         }
+    headers["Content-Length"] = str(view.size)
     return headers
+
+
+def _unchanged(request: Request, view: ObjectView, headers: dict[str, str]) -> Response | None:
+    """304 with the ETag when the caller's copy is current (If-None-Match, If-Modified-Since)."""
+    if not_modified(request.headers, view):
+        return Response(status_code=304, headers={"ETag": headers["ETag"]})
+    return None
 
 
 async def _open(
@@ -84,17 +94,17 @@ async def get_object(
     path = object_path(region, account, container, name)
     reader = await _open(request, path, services, who, read=True)
     view = reader.view
-    headers = _visible_headers(view, who)
+    headers = _object_headers(view, who)
     try:
-        if not_modified(request.headers, view):
+        unchanged = _unchanged(request, view, headers)
+        if unchanged is not None:
             _close(reader)
-            return Response(status_code=304, headers={"ETag": headers["ETag"]})
+            return unchanged
         ranges = parse_range(request.headers.get("range"), view.size)
     except Exception:
         _close(reader)
         raise
     if ranges is None:
-        headers["Content-Length"] = str(view.size)
         return StreamingResponse(in_batches(reader.chunks()), status_code=200, headers=headers)
     if len(ranges) == 1:
         start, stop = ranges[0]
@@ -121,11 +131,8 @@ async def head_object(
     """HEAD — the object's headers, its size in Content-Length."""
     path = object_path(region, account, container, name)
     reader = await _open(request, path, services, who, read=False)
-    headers = _visible_headers(reader.view, who)
-    if not_modified(request.headers, reader.view):
-        return Response(status_code=304, headers={"ETag": headers["ETag"]})
-    headers["Content-Length"] = str(reader.view.size)
-    return Response(status_code=200, headers=headers)
+    headers = _object_headers(reader.view, who)
+    return _unchanged(request, reader.view, headers) or Response(status_code=200, headers=headers)
 
 
 def _copy_source(raw: str, region: str, account: str) -> ObjectPath:
@@ -147,23 +154,11 @@ async def put_object(
     """PUT — store the body (streamed), copy (``X-Copy-From``) or a static large object."""
     path = object_path(region, account, container, name)
     store = services.object_storage
-    now = store.storage.clock()
     copy_from = request.headers.get("x-copy-from")
     if copy_from is not None:
         source = _copy_source(copy_from, region, path.account)
-        spec = put_spec(request.headers, name, now, body=False)
-        if "content-type" not in request.headers:
-            spec = replace(spec, content_type="")
-        copied, view = await run_in_threadpool(
-            store.objects.copy,
-            who,
-            source,
-            path,
-            spec,
-            fresh_metadata=truthy(request.headers.get("x-fresh-metadata")),
-        )
-        return _created(view, _copied_headers(source, copied, path))
-    spec = put_spec(request.headers, name, now)
+        return await _copy(request, services, who, source, path)
+    spec = put_spec(request.headers, name, store.storage.clock())
     if _manifest_query(request) == "put":
         body = await read_bounded(request, store.limits.max_manifest_size, "manifest")
         view = await run_in_threadpool(store.objects.put_static_manifest, who, path, body, spec)
@@ -209,13 +204,20 @@ async def copy_object(
     source = object_path(region, account, container, name)
     target_account = request.headers.get("destination-account", account)
     target = _copy_source(destination, region, object_path(region, target_account).account)
-    spec = put_spec(
-        request.headers, target.object, services.object_storage.storage.clock(), body=False
-    )
+    return await _copy(request, services, who, source, target)
+
+
+async def _copy(
+    request: Request, services: ServicesDep, who: Requester, source: ObjectPath, target: ObjectPath
+) -> Response:
+    """Copy ``source`` to ``target`` with the request's metadata (PUT with ``X-Copy-From``, or
+    COPY): 201 with what Swift's copy middleware tells of the source."""
+    store = services.object_storage
+    spec = put_spec(request.headers, target.object, store.storage.clock(), body=False)
     if "content-type" not in request.headers:
         spec = replace(spec, content_type="")
     copied, view = await run_in_threadpool(
-        services.object_storage.objects.copy,
+        store.objects.copy,
         who,
         source,
         target,
