@@ -33,6 +33,28 @@ def routed_network(conn: Any, cidr: str) -> tuple[Any, Any]:
     return network, router
 
 
+def security_group(conn: Any, prefix: str) -> Any:
+    return conn.network.create_security_group(name=f"{prefix}-{uuid.uuid4().hex[:6]}")
+
+
+def allow_ssh(conn: Any, group: Any, *, from_group: Any = None) -> None:
+    """An ingress rule for tcp/22 into ``group``: from anywhere, or from ``from_group``'s
+    members only."""
+    source = (
+        {"remote_group_id": from_group.id}
+        if from_group is not None
+        else {"remote_ip_prefix": "0.0.0.0/0"}
+    )
+    conn.network.create_security_group_rule(
+        security_group_id=group.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        **source,
+    )
+
+
 def boot(conn: Any, name: str, network: Any, group: Any, key_name: str) -> Any:
     return conn.create_server(
         name=name,

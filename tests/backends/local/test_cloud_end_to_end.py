@@ -9,15 +9,16 @@ host's external bridge and to the instances behind it.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 from tests.backends.local.cloud import (
+    allow_ssh,
     boot,
     fixed_ip,
     floating_ip,
     routed_network,
+    security_group,
     ssh,
     sshd_answers,
 )
@@ -30,16 +31,9 @@ def test_ssh_to_a_floating_ip_and_isolation_between_networks(
     key_name, key = key_file
     web_net, _ = routed_network(conn, "10.71.0.0/24")
     other_net, _ = routed_network(conn, "10.72.0.0/24")
-    ssh_group = conn.network.create_security_group(name=f"ssh-{uuid.uuid4().hex[:6]}")
-    conn.network.create_security_group_rule(
-        security_group_id=ssh_group.id,
-        direction="ingress",
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_ip_prefix="0.0.0.0/0",
-    )
-    closed_group = conn.network.create_security_group(name=f"closed-{uuid.uuid4().hex[:6]}")
+    ssh_group = security_group(conn, "ssh")
+    allow_ssh(conn, ssh_group)
+    closed_group = security_group(conn, "closed")
 
     web = boot(conn, "E2E Web", web_net, ssh_group, key_name)
     other = boot(conn, "e2e-other", other_net, closed_group, key_name)
@@ -63,14 +57,7 @@ def test_ssh_to_a_floating_ip_and_isolation_between_networks(
     # without an SSH rule the second server's port 22 is closed to the host...
     assert not sshd_answers(other_ip)
     # ...and opens once its group allows it (so it was the rule, not a dead server)
-    conn.network.create_security_group_rule(
-        security_group_id=closed_group.id,
-        direction="ingress",
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_ip_prefix="0.0.0.0/0",
-    )
+    allow_ssh(conn, closed_group)
     assert eventually(lambda: sshd_answers(other_ip), bool, "the SSH rule to open port 22")
 
     # the two networks are apart: the first server cannot reach the second's fixed address,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,12 @@ import pytest
 
 from interstack.backends.local.network import links, names
 from tests.backends.local.cloud import (
+    allow_ssh,
     boot,
     fixed_ip,
     floating_ip,
     routed_network,
+    security_group,
     ssh,
 )
 from tests.support.gateway import ServedGateway
@@ -47,24 +48,10 @@ def servers(conn: Any, key_file: tuple[str, Path]) -> dict[str, Any]:
     key_name, key = key_file
     hub_net, _ = routed_network(conn, "10.73.0.0/24")
     peer_net, _ = routed_network(conn, "10.74.0.0/24")
-    ssh_group = conn.network.create_security_group(name=f"ssh-{uuid.uuid4().hex[:6]}")
-    conn.network.create_security_group_rule(
-        security_group_id=ssh_group.id,
-        direction="ingress",
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_ip_prefix="0.0.0.0/0",
-    )
-    mesh = conn.network.create_security_group(name=f"mesh-{uuid.uuid4().hex[:6]}")
-    conn.network.create_security_group_rule(
-        security_group_id=mesh.id,
-        direction="ingress",
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_group_id=mesh.id,
-    )
+    ssh_group = security_group(conn, "ssh")
+    allow_ssh(conn, ssh_group)
+    mesh = security_group(conn, "mesh")
+    allow_ssh(conn, mesh, from_group=mesh)
     hub = boot(conn, "hub", hub_net, ssh_group, key_name)
     peer = boot(conn, "peer", peer_net, mesh, key_name)
     hub_ip = floating_ip(conn, hub)
