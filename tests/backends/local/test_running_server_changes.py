@@ -90,6 +90,19 @@ def test_a_port_plugged_into_a_running_server_and_unplugged(
     addresses = conn.compute.get_server(hub.id).addresses
     assert address in {a["addr"] for found in addresses.values() for a in found}
 
+    # the port stays the server's across a stop and a start: plugged again at boot
+    conn.compute.stop_server(hub)
+    conn.compute.wait_for_server(hub, status="SHUTOFF", wait=120)
+    conn.compute.start_server(hub)
+    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    again = eventually(
+        lambda: ssh(key, hub_ip, "ip -o -4 addr show dev eth1"),
+        lambda done: done.returncode == 0,
+        "SSH to hub after its restart",
+        bound=120,
+    )
+    assert f"inet {address}/24" in again.stdout
+
     # host side: the port's veth is on the network's bridge, under its anti-spoofing chain
     # (the guest has no CAP_NET_ADMIN to try another address itself)
     veth = names.ref(names.PORT, port.id)
