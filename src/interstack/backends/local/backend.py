@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from interstack.backends.contract import (
     METADATA_SOCKET,
     Backend,
@@ -19,7 +21,7 @@ from interstack.backends.local.images import LocalImages
 from interstack.backends.local.network import LocalNetwork
 from interstack.backends.local.objects import LocalObjectStore
 from interstack.backends.local.settings import LocalSettings, image_cache_for
-from interstack.backends.local.unsupported import UnsupportedBlockStorage
+from interstack.backends.local.volumes import LocalBlockStorage, hot_plug_supported
 from interstack.errors import BackendUnavailable
 
 CAPABILITIES = Capabilities(
@@ -37,6 +39,10 @@ CAPABILITIES = Capabilities(
     metadata_service=True,
     interface_attach=True,
     set_admin_password=True,
+    volumes=True,
+    snapshots=True,
+    volume_extend=True,
+    volume_to_image=True,
 )
 
 #: how long a starting backend waits for another process's network driver to let go of the host
@@ -64,7 +70,9 @@ class LocalBackend(Backend):
         )
         self._compute = LocalCompute(data_dir, self.settings, self._image, self._network)
         self._object_store = LocalObjectStore(data_dir / "objects")
-        self._capabilities = CAPABILITIES
+        self._block_storage = LocalBlockStorage(data_dir / "volumes", self._image, self._compute)
+        self._compute.volumes = self._block_storage
+        self._capabilities = replace(CAPABILITIES, volume_attach_hot=hot_plug_supported())
 
     @property
     def capabilities(self) -> Capabilities:
@@ -85,7 +93,7 @@ class LocalBackend(Backend):
 
     @property
     def block_storage(self) -> BlockStorageDriver:
-        return UnsupportedBlockStorage()
+        return self._block_storage
 
     @property
     def image(self) -> ImageDriver:
@@ -105,8 +113,10 @@ class LocalBackend(Backend):
         (self.context.data_dir / "network").mkdir(parents=True, exist_ok=True)
         self._network.start()
         try:
+            self._block_storage.start()
             self._compute.start()
         except BaseException:
+            self._block_storage.close()
             self._network.close()
             raise
 
@@ -115,5 +125,6 @@ class LocalBackend(Backend):
         keep serving, and the next start adopts them."""
         try:
             self._compute.close()
+            self._block_storage.close()
         finally:
             self._network.close()

@@ -3,9 +3,10 @@
 What the instance gets: its own PID, mount, UTS, IPC and cgroup namespaces and the network
 namespace the backend made for it; the default container capability set (no ``CAP_SYS_ADMIN``,
 no ``CAP_MKNOD``, no ``CAP_NET_ADMIN``); the seccomp profile of :mod:`.seccomp`; a device
-allow-list of the pseudo-devices only; cgroup limits from the flavor; a writable root (the
-overlay the backend mounted) and, read-only at ``/run/interstack``, the guest init and tini,
-which runs as PID 1 and reaps orphans.
+allow-list of the pseudo-devices and of exactly the attached volumes' devices (their nodes made
+by runc); cgroup limits from the flavor; a writable root (the overlay the backend mounted)
+and, read-only at ``/run/interstack``, the guest init and tini, which runs as PID 1 and reaps
+orphans.
 """
 
 from __future__ import annotations
@@ -71,7 +72,18 @@ READONLY_PATHS = [
 #: where the guest init and tini appear inside the instance
 GUEST_BOOT_DIR = "/run/interstack"
 CPU_PERIOD_US = 100_000
+#: the group of block devices in Debian's base-passwd (``disk``)
+DISK_GID = 6
 MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BlockDevice:
+    """A volume's block device inside the instance: its node (``/dev/vdb``) and numbers."""
+
+    path: str
+    major: int
+    minor: int
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,8 @@ class BundleSpec:
     cgroup_path: str
     flavor: FlavorSpec
     pids_limit: int
+    #: attached volumes: created as nodes in the instance and allowed, each exactly
+    block_devices: tuple[BlockDevice, ...] = ()
 
 
 def _mount(destination: str, kind: str, source: str, options: list[str]) -> dict[str, Any]:
@@ -117,13 +131,23 @@ def _mounts(boot_dir: Path) -> list[dict[str, Any]]:
     ]
 
 
-def _devices() -> list[dict[str, Any]]:
+def _devices(block_devices: tuple[BlockDevice, ...] = ()) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = [{"allow": False, "access": "rwm"}]
     for kind, major, minor in ALLOWED_DEVICES:
         rule: dict[str, Any] = {"allow": True, "type": kind, "major": major, "access": "rwm"}
         if minor is not None:
             rule["minor"] = minor
         rules.append(rule)
+    for device in block_devices:
+        rules.append(
+            {
+                "allow": True,
+                "type": "b",
+                "major": device.major,
+                "minor": device.minor,
+                "access": "rw",
+            }
+        )
     return rules
 
 
@@ -159,9 +183,21 @@ def oci_config(spec: BundleSpec) -> dict[str, Any]:
                 {"type": "cgroup"},
                 {"type": "network", "path": str(spec.netns_path)},
             ],
+            "devices": [
+                {
+                    "path": device.path,
+                    "type": "b",
+                    "major": device.major,
+                    "minor": device.minor,
+                    "fileMode": 0o660,
+                    "uid": 0,
+                    "gid": DISK_GID,
+                }
+                for device in spec.block_devices
+            ],
             "cgroupsPath": spec.cgroup_path,
             "resources": {
-                "devices": _devices(),
+                "devices": _devices(spec.block_devices),
                 "memory": {"limit": spec.flavor.ram_mb * MiB},
                 "cpu": {
                     "quota": spec.flavor.vcpus * CPU_PERIOD_US,

@@ -1,10 +1,11 @@
 """``interstack cleanup``: take everything the local backend put on the host off it again.
 
 Instances of the given regions are stopped (runc state, root mounts, their network namespaces),
-then their supervisor; every network artifact on the host goes (:func:`.network.cleanup`:
-bridges, veths, router and DHCP namespaces with their dnsmasqs, the nft tables). What describes
-the cloud stays in the data directories: servers' disks and records, the network state. A
-gateway started afterwards builds the networks again and boots the servers that were running.
+then their supervisor, and their volumes' loop devices freed; every network artifact on the host
+goes (:func:`.network.cleanup`: bridges, veths, router and DHCP namespaces with their dnsmasqs,
+the nft tables). What describes the cloud stays in the data directories: servers' disks and
+records, volumes, the network state. A gateway started afterwards builds the networks again and
+boots the servers that were running.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from interstack.backends.local.instances import REF_PREFIX, Instance
 from interstack.backends.local.network import cleanup as network_cleanup
 from interstack.backends.local.network.hostlock import HostLock
 from interstack.backends.local.supervisor import SupervisorClient
+from interstack.backends.local.volumes.plug import free_loops
+from interstack.backends.local.volumes.records import DISK
 from interstack.errors import BackendUnavailable
 
 
@@ -38,6 +41,12 @@ def stop_instances(data_dir: Path) -> list[str]:
     return found
 
 
+def free_volume_loops(data_dir: Path) -> None:
+    """Free the loop devices of the region's volumes (a boot binds them again)."""
+    for disk in sorted((data_dir / "volumes").glob(f"*/{DISK}")):
+        free_loops(disk)
+
+
 def cleanup_host(data_dirs: Iterable[Path], *, lock_wait: float) -> list[str]:
     """Stop the instances of these regions, then remove every network artifact on the host.
     Refuses (``BackendUnavailable``) while a gateway's network driver holds the host."""
@@ -46,7 +55,10 @@ def cleanup_host(data_dirs: Iterable[Path], *, lock_wait: float) -> list[str]:
     lock = HostLock()
     lock.acquire(lock_wait)
     try:
-        stopped = [ref for data_dir in data_dirs for ref in stop_instances(data_dir)]
+        regions = list(data_dirs)
+        stopped = [ref for data_dir in regions for ref in stop_instances(data_dir)]
+        for data_dir in regions:
+            free_volume_loops(data_dir)
         network_cleanup(lock_wait=lock_wait)
     finally:
         lock.release()

@@ -31,6 +31,7 @@ from interstack.backends.contract import (
     ServerStatus,
 )
 from interstack.backends.local import configdrive, console, guest_password
+from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.guest import (
     hostname_for,
     write_boot_dir,
@@ -72,6 +73,15 @@ class ServerPorts(Protocol):
         ...
 
     def unplug_port(self, port: NativeRef) -> None: ...
+
+
+class VolumeDevices(Protocol):
+    """The block storage seam: the attached volumes' devices of a server, for its bundle on
+    every boot, and their release when the server is deleted (``.volumes.LocalBlockStorage``)."""
+
+    def boot_devices(self, server: NativeRef) -> list[BlockDevice]: ...
+
+    def server_deleted(self, server: NativeRef) -> None: ...
 
 
 #: phase -> what get_server reports (booting phases report the record's ``booting_as``)
@@ -125,6 +135,8 @@ class LocalCompute(ComputeDriver):
         self.images = images
         self.ports = ports
         self.supervisor = SupervisorClient(data_dir, settings.console_log_max_bytes)
+        #: set by the backend once its block storage exists
+        self.volumes: VolumeDevices | None = None
         self._jobs: ThreadPoolExecutor | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -152,6 +164,10 @@ class LocalCompute(ComputeDriver):
     def _lock(self, ref: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(ref, threading.Lock())
+
+    def instance_lock(self, ref: str) -> threading.Lock:
+        """The lock every change to instance ``ref`` holds (volume attachments too)."""
+        return self._lock(ref)
 
     def _submit(self, job: Callable[[str], None], ref: str) -> None:
         if self._jobs is None:
@@ -236,7 +252,8 @@ class LocalCompute(ComputeDriver):
                 if self.ports is not None:
                     for index, port in enumerate(record.ports):
                         self.ports.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
-                instance.write_bundle(record, self.settings.pids_limit)
+                devices = self.volumes.boot_devices(NativeRef(ref)) if self.volumes else []
+                instance.write_bundle(record, self.settings.pids_limit, tuple(devices))
                 instance.teardown()  # a leftover from a crash or a host reboot
                 instance.mount_root(image_root)
                 self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
@@ -333,6 +350,8 @@ class LocalCompute(ComputeDriver):
             record = instance.load()
             instance.record_path.unlink(missing_ok=True)  # jobs in flight see it gone
             instance.teardown()
+            if self.volumes is not None:
+                self.volumes.server_deleted(NativeRef(ref))
             if self.ports is not None and record is not None:
                 for port in record.ports:
                     self.ports.unplug_port(NativeRef(port))

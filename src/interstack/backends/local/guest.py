@@ -37,6 +37,14 @@ stop() {
 trap stop TERM INT
 mkdir -p /run/lock /run/sshd /var/log /tmp
 chmod 1777 /tmp
+# volumes: mount(8) hands ext2/3/4 mounts to the host (see the backend's volumes.guestmount)
+if [ -x /run/interstack/mount-volume ]; then
+    for fs in ext4 ext3 ext2; do
+        for tool in mount umount; do
+            [ -e /sbin/$tool.$fs ] || ln -s /run/interstack/mount-volume /sbin/$tool.$fs
+        done
+    done
+fi
 say "booting $(hostname)"
 has() { command -v "$1" >/dev/null 2>&1; }
 if has cloud-init; then

@@ -14,6 +14,7 @@ it is what a server without an image boots, and ``open_image`` streams it as a t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -227,6 +228,33 @@ class LocalImages(ImageDriver):
                 shutil.rmtree(target.parent, ignore_errors=True)
                 raise
         return ImageInfo(ref=ref, gateway_id=gateway_id, size=written.size, sha256=written.sha256)
+
+    def store_copy(self, gateway_id: str, source: Path) -> ImageInfo:
+        """Store a sparse copy of the file ``source`` as image data (a volume's disk becoming an
+        image: a raw disk whose holes stay holes on the host). Like :meth:`store_image`
+        otherwise: ``Conflict`` if the image has data, nothing left behind on failure."""
+        ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
+        target = self._dir(ref) / "data"
+        with self._lock(ref):
+            if target.exists():
+                raise Conflict(f"image {gateway_id} already has data")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(".data.part")
+            try:
+                run(
+                    ["cp", "--sparse=always", "--reflink=auto", str(source), str(partial)],
+                    what="copy the data into the image",
+                )
+                digest = hashlib.sha256()
+                with partial.open("rb") as handle:
+                    while chunk := handle.read(CHUNK):
+                        digest.update(chunk)
+                size = partial.stat().st_size
+                os.replace(partial, target)
+            except BaseException:
+                shutil.rmtree(target.parent, ignore_errors=True)
+                raise
+        return ImageInfo(ref=ref, gateway_id=gateway_id, size=size, sha256=digest.hexdigest())
 
     def provided_images(self) -> tuple[ProvidedImage, ...]:
         """The built-in images, built on first boot; their data is a root tarball."""

@@ -29,7 +29,7 @@ from typing import Any
 
 from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
 from interstack.backends.local import console
-from interstack.backends.local.bundle import BundleSpec, oci_config
+from interstack.backends.local.bundle import BlockDevice, BundleSpec, oci_config
 from interstack.backends.local.guest import READY_MARKER, hostname_for
 from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted, run, unmount
 from interstack.errors import BackendError
@@ -215,7 +215,9 @@ class Instance:
             what="bring up the instance's loopback",
         )
 
-    def write_bundle(self, record: InstanceRecord, pids_limit: int) -> None:
+    def write_bundle(
+        self, record: InstanceRecord, pids_limit: int, block_devices: tuple[BlockDevice, ...] = ()
+    ) -> None:
         spec = BundleSpec(
             hostname=hostname_for(record.name),
             rootfs=self.rootfs,
@@ -224,6 +226,7 @@ class Instance:
             cgroup_path=self.cgroup_path,
             flavor=record.flavor,
             pids_limit=pids_limit,
+            block_devices=block_devices,
         )
         self.bundle.mkdir(parents=True, exist_ok=True)
         tmp = self.bundle / ".config.json.tmp"

@@ -1,0 +1,194 @@
+"""Volumes on real instances: hot attach at the requested device, data that follows the volume
+from one server to another, mounts made by the host for the guest, attachments that survive a
+stop and start, extension while attached, and isolation (only an attached volume's device is
+usable, and only by its server). Two instances serve the whole module."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.contract import (
+    NativeRef,
+    PowerAction,
+    ServerInfo,
+    ServerStatus,
+    VolumeSpec,
+    VolumeStatus,
+)
+from interstack.backends.local import LocalBackend
+from interstack.backends.local.volumes import plug
+from tests.backends.local.helpers import instance, runc_root, settled, spec
+from tests.support.local import exec_in
+from tests.support.waiting import eventually
+
+
+@pytest.fixture(scope="module")
+def servers(local_backend: LocalBackend) -> Iterator[tuple[ServerInfo, ServerInfo]]:
+    if "volume_attach_hot" not in local_backend.capabilities.names():
+        pytest.skip("this host cannot attach volumes to running instances (cgroup v2)")
+    first = local_backend.compute.create_server(spec("vol-one"))
+    second = local_backend.compute.create_server(spec("vol-two"))
+    booted = (
+        settled(local_backend, first.ref, ServerStatus.ACTIVE),
+        settled(local_backend, second.ref, ServerStatus.ACTIVE),
+    )
+    assert all(s.status is ServerStatus.ACTIVE for s in booted), [s.fault for s in booted]
+    yield booted
+    for server in (first, second):
+        local_backend.compute.delete_server(server.ref)
+
+
+def new_volume(backend: LocalBackend, size_gb: int = 1) -> NativeRef:
+    created = backend.block_storage.create_volume(
+        VolumeSpec(gateway_id=str(uuid.uuid4()), name="data", project_id="p1", size_gb=size_gb)
+    )
+    eventually(
+        lambda: backend.block_storage.get_volume(created.ref),
+        lambda v: v.status is VolumeStatus.AVAILABLE,
+        "the volume",
+    )
+    return created.ref
+
+
+def inside(backend: LocalBackend, server: NativeRef, command: str) -> tuple[int, str]:
+    done = exec_in(runc_root(backend), server, command)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def ok(backend: LocalBackend, server: NativeRef, command: str) -> str:
+    status, output = inside(backend, server, command)
+    assert status == 0, f"{command!r} failed in {server}: {output}"
+    return output
+
+
+def disk_of(backend: LocalBackend, volume: NativeRef) -> Path:
+    return backend.context.data_dir / "volumes" / volume / "disk.raw"
+
+
+def devices_list(backend: LocalBackend, server: NativeRef) -> str:
+    cgroup = plug.DEVICES_CGROUP / instance(backend, server).cgroup_path.lstrip("/")
+    return (cgroup / "devices.list").read_text()
+
+
+def pid_of(backend: LocalBackend, server: NativeRef) -> int:
+    state = instance(backend, server).runtime_state()
+    assert state is not None
+    return state[1]
+
+
+def test_a_volume_carries_a_filesystem_from_one_server_to_another(
+    local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
+) -> None:
+    one, two = (s.ref for s in servers)
+    storage = local_backend.block_storage
+    volume = new_volume(local_backend)
+
+    attached = storage.attach_volume(volume, one, "/dev/vdc")
+    assert attached.device == "/dev/vdc"
+    (loop,) = plug.loops_of(disk_of(local_backend, volume))
+    assert f"b {loop.major}:{loop.minor} rw" in devices_list(local_backend, one)
+    ok(local_backend, one, "test -b /dev/vdc")
+    # the guest formats and mounts it itself, as the LAMP stack's database server does
+    ok(local_backend, one, "mkfs.ext4 -q /dev/vdc && mkdir -p /srv/db && mount /dev/vdc /srv/db")
+    ok(local_backend, one, "echo kept-on-the-volume > /srv/db/proof && sync")
+    mounted = ok(local_backend, one, "grep ' /srv/db ' /proc/self/mounts")
+    assert "nosuid" in mounted and "nodev" in mounted
+
+    storage.detach_volume(volume, one)  # unmounts it in the guest first
+    assert inside(local_backend, one, "test -e /dev/vdc")[0] != 0
+    assert inside(local_backend, one, "grep -q ' /srv/db ' /proc/self/mounts")[0] != 0
+    assert f"{loop.major}:{loop.minor}" not in devices_list(local_backend, one)
+    assert plug.loops_of(disk_of(local_backend, volume)) == []
+
+    storage.attach_volume(volume, two, "/dev/vdb")
+    ok(local_backend, two, "mkdir -p /mnt/v && mount /dev/vdb /mnt/v")
+    assert ok(local_backend, two, "cat /mnt/v/proof") == "kept-on-the-volume"
+    ok(local_backend, two, "umount /mnt/v")
+    assert inside(local_backend, two, "grep -q ' /mnt/v ' /proc/self/mounts")[0] != 0
+    storage.detach_volume(volume, two)
+    storage.delete_volume(volume)
+
+
+def test_a_server_reaches_no_device_but_its_own_volumes(
+    local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
+) -> None:
+    one, two = (s.ref for s in servers)
+    storage = local_backend.block_storage
+    theirs = new_volume(local_backend)
+    storage.attach_volume(theirs, one, "/dev/vdb")
+    (loop,) = plug.loops_of(disk_of(local_backend, theirs))
+
+    status, output = inside(local_backend, two, f"mknod /tmp/stolen b {loop.major} {loop.minor}")
+    assert status != 0 and "not permitted" in output
+    # even a node the image brought along (made here by the host) opens nothing
+    plug.add_node(pid_of(local_backend, two), "/dev/vdz", loop)
+    status, output = inside(local_backend, two, "head -c 16 /dev/vdz")
+    assert status != 0 and "not permitted" in output
+    # nor can the guest ask the host to mount another server's volume
+    status, output = inside(local_backend, two, "mkdir -p /mnt/x && mount -t ext4 /dev/vdz /mnt/x")
+    assert status != 0 and "not a volume attached to this server" in output
+    plug.remove_node(pid_of(local_backend, two), "/dev/vdz", loop)
+
+    storage.detach_volume(theirs, one)
+    storage.delete_volume(theirs)
+
+
+def test_attachments_survive_stop_and_start_and_grow_in_place(
+    local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
+) -> None:
+    _, two = (s.ref for s in servers)
+    storage, compute = local_backend.block_storage, local_backend.compute
+    hot = new_volume(local_backend)
+    cold = new_volume(local_backend)
+    storage.attach_volume(hot, two, "/dev/vdb")
+    ok(local_backend, two, "printf 'raw bytes' | dd of=/dev/vdb conv=notrunc status=none")
+
+    compute.power_action(two, PowerAction.STOP)
+    settled(local_backend, two, ServerStatus.STOPPED)
+    assert storage.attach_volume(cold, two, "/dev/vdd").device == "/dev/vdd"  # while stopped
+    compute.power_action(two, PowerAction.START)
+    boot_done = settled(local_backend, two, ServerStatus.ACTIVE)
+    assert boot_done.status is ServerStatus.ACTIVE, boot_done.fault
+
+    assert ok(local_backend, two, "head -c 9 /dev/vdb") == "raw bytes"
+    ok(local_backend, two, "test -b /dev/vdd")
+    storage.extend_volume(hot, 2)
+    assert ok(local_backend, two, "blockdev --getsize64 /dev/vdb") == str(2 * 1024**3)
+
+    compute.delete_server(two)
+    for volume in (hot, cold):
+        assert storage.get_volume(volume).status is VolumeStatus.AVAILABLE
+        assert plug.loops_of(disk_of(local_backend, volume)) == []
+        storage.delete_volume(volume)
+
+
+def test_a_volume_made_from_the_default_image_holds_its_root(
+    local_backend: LocalBackend, default_image: Path
+) -> None:
+    storage = local_backend.block_storage
+    created = storage.create_volume(
+        VolumeSpec(
+            gateway_id=str(uuid.uuid4()),
+            name="root",
+            project_id="p1",
+            size_gb=1,
+            image=NativeRef("builtin-debian-12"),
+        )
+    )
+    ready = eventually(
+        lambda: storage.get_volume(created.ref),
+        lambda v: v.status is not VolumeStatus.CREATING,
+        "the volume to be filled",
+    )
+    assert ready.status is VolumeStatus.AVAILABLE, ready.fault
+    disk = disk_of(local_backend, created.ref)
+    found = subprocess.run(
+        ["debugfs", "-R", "stat /sbin/init", str(disk)], capture_output=True, text=True, check=False
+    )
+    assert "Type: symlink" in found.stdout or "Type: regular" in found.stdout, found.stderr
+    storage.delete_volume(created.ref)
