@@ -167,6 +167,8 @@ def certify_cloud(cloud: str, guideline: Guideline, options: Options) -> CloudRe
     write_results(directory / RESULTS, facts.cpid, outcome)
     write_report(directory / REPORT, report)
     console.print(summary_table(report))
+    for note in report.notes:
+        console.print(f"[dim]note:[/] {note}")
     console.print(f"results: {directory / RESULTS}  report: {directory / REPORT}")
     return report
 
