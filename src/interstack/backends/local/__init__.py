@@ -22,6 +22,11 @@ says what is missing.
   (``instances.server_netns_name``); its ports are plugged into it on boot (and hot-plugged
   while it runs) and unplugged on delete through :class:`.compute.ServerPorts`, which the
   network driver provides. Instances' NATed traffic goes only to the ``egress_cidrs``.
+- **Volumes** (:mod:`.volumes`): sparse files, on a loop device while attached; the device
+  appears at the requested name with exactly its major:minor in the instance's allow-list (hot
+  on cgroup v1, at the next boot on v2), and the guest mounts ext2/3/4 volumes through a
+  ``mount(8)`` helper that the host answers, since it has no ``CAP_SYS_ADMIN``
+  (:mod:`.volumes.guestmount`).
 - **Guest access without SSH**: ``changePassword`` runs chpasswd inside the instance
   (:mod:`.guest_password`); the console log stays below its cap (:mod:`.console`).
 

@@ -1,0 +1,115 @@
+"""Volumes on the local backend as a user meets them: the ``openstack`` CLI and openstacksdk
+against a served gateway, then ``ssh`` into the guests on their floating IPs.
+
+One volume moves between two servers: the first writes raw bytes to the device and a file on a
+filesystem it makes and mounts itself (as the Interop Challenge's database server does); after
+a snapshot and a detach, the second server finds both. The gateway and the servers' network
+come from this directory's conftest (one gateway for the module, two boots).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.backends.local.cloud import (
+    allow_ssh,
+    floating_ip,
+    routed_network,
+    security_group,
+    ssh,
+)
+from tests.support.gateway import ServedGateway
+from tests.support.waiting import eventually
+
+CLOUD = "interstack"
+TOKEN = f"interstack-volume-{uuid.uuid4().hex}"
+
+
+def cli(gateway: ServedGateway, *args: str) -> Any:
+    return json.loads(gateway.cli(CLOUD, *args, "-f", "json").stdout)
+
+
+def volume_status(gateway: ServedGateway, name: str, wanted: str) -> dict[str, Any]:
+    found: dict[str, Any] = eventually(
+        lambda: cli(gateway, "volume", "show", name),
+        lambda v: v["status"] in {wanted, "error"},
+        f"volume {name} to be {wanted}",
+        bound=120,
+    )
+    assert found["status"] == wanted, found
+    return found
+
+
+def guest(key: Path, address: str, command: str) -> str:
+    done = ssh(key, address, f"sudo sh -ec '{command}'")
+    assert done.returncode == 0, f"{command!r} on {address}: {done.stdout}{done.stderr}"
+    return done.stdout.strip()
+
+
+def test_a_volume_moves_between_servers_with_its_data(
+    cloud: ServedGateway, conn: Any, key_file: tuple[str, Path]
+) -> None:
+    key_name, key = key_file
+    network, _ = routed_network(conn, "10.73.0.0/24")
+    group = security_group(conn, "vol")
+    allow_ssh(conn, group)
+    servers = [
+        conn.create_server(
+            name=name,
+            image="debian-12",
+            flavor="m1.tiny",
+            network=network.id,
+            security_groups=[group.name],
+            key_name=key_name,
+            auto_ip=True,
+            wait=False,
+        )
+        for name in ("db-one", "db-two")
+    ]
+    one, two = (conn.wait_for_server(s, auto_ip=True, timeout=900) for s in servers)
+    one_ip, two_ip = floating_ip(conn, one), floating_ip(conn, two)
+
+    name = f"data-{uuid.uuid4().hex[:6]}"
+    cli(cloud, "volume", "create", "--size", "1", name)
+    volume_status(cloud, name, "available")
+    cloud.cli(CLOUD, "server", "add", "volume", one.id, name, "--device", "/dev/vdb")
+    attached = volume_status(cloud, name, "in-use")
+    assert attached["attachments"][0]["device"] == "/dev/vdb"
+
+    eventually(lambda: ssh(key, one_ip, "true"), lambda d: d.returncode == 0, "SSH", bound=180)
+    guest(
+        key,
+        one_ip,
+        "mkfs.ext4 -q /dev/vdb; mkdir -p /var/lib/db; mount /dev/vdb /var/lib/db; "
+        "echo on-the-filesystem > /var/lib/db/proof; umount /var/lib/db; "
+        f"printf {TOKEN} | dd of=/dev/vdb conv=notrunc status=none; sync",
+    )
+
+    snapshot = cli(
+        cloud, "volume", "snapshot", "create", "--force", "--volume", name, f"{name}-snap"
+    )
+    eventually(
+        lambda: conn.block_storage.get_snapshot(snapshot["id"]).status,
+        lambda s: s in {"available", "error"},
+        "the snapshot",
+    )
+    assert conn.block_storage.get_snapshot(snapshot["id"]).status == "available"
+
+    cloud.cli(CLOUD, "server", "remove", "volume", one.id, name)
+    volume_status(cloud, name, "available")
+    assert ssh(key, one_ip, "test -e /dev/vdb").returncode != 0
+
+    volume = conn.block_storage.find_volume(name)
+    conn.attach_volume(two, volume, device="/dev/vdc", wait=True, timeout=120)
+    eventually(lambda: ssh(key, two_ip, "true"), lambda d: d.returncode == 0, "SSH", bound=180)
+    assert guest(key, two_ip, f"head -c {len(TOKEN)} /dev/vdc") == TOKEN
+    mounted = "mkdir -p /mnt/v; mount /dev/vdc /mnt/v; cat /mnt/v/proof; umount /mnt/v"
+    assert guest(key, two_ip, mounted) == "on-the-filesystem"
+    conn.detach_volume(two, volume, wait=True, timeout=120)
+    restored = conn.create_volume(size=1, snapshot_id=snapshot["id"], wait=True, timeout=120)
+    assert restored.status == "available"
+    for server in (one, two):
+        conn.delete_server(server.id, wait=True, timeout=120)
