@@ -19,7 +19,8 @@ from interstack.services.network.records import (
 
 
 def timestamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC to the second, as Neutron shows times (the store keeps them naive, in UTC)."""
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _standard(project_id: str, description: str, stamp: Stamp) -> dict[str, Any]:

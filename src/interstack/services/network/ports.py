@@ -77,13 +77,13 @@ FLOATING_IP_OWNER = "network:floatingip"
 
 def fixed_ips_of(session: Session, port_ids: Sequence[str]) -> dict[str, list[FixedIpInfo]]:
     found: dict[str, list[FixedIpInfo]] = {p: [] for p in port_ids}
-    rows = session.scalars(
-        select(IpAllocation)
+    rows = session.execute(
+        select(IpAllocation.port_id, IpAllocation.subnet_id, IpAllocation.ip_address)
         .where(IpAllocation.port_id.in_(port_ids))
         .order_by(IpAllocation.position, IpAllocation.id)
     )
-    for row in rows:
-        found[str(row.port_id)].append(FixedIpInfo(row.subnet_id, row.ip_address))
+    for port_id, subnet_id, address in rows:
+        found[str(port_id)].append(FixedIpInfo(subnet_id, address))
     return found
 
 
