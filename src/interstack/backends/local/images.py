@@ -129,15 +129,20 @@ def _copy_ext_root(disk: Path, offset: int, size: int | None, root: Path) -> Non
             run(["umount", mnt], what="unmount the image's disk")
 
 
-def _unpack_disk(disk: Path, root: Path) -> None:
+def ext4_extent(disk: Path) -> tuple[int, int | None]:
+    """(offset, size) of the ext4 root filesystem of a raw disk: the whole disk (size None), else
+    its first ext4 partition. Raises ``ImageUnusable`` if it has none."""
     if _ext_at(disk, 0):
-        _copy_ext_root(disk, 0, None, root)
-        return
+        return 0, None
     for offset, size in _partition_offsets(disk):
         if _ext_at(disk, offset):
-            _copy_ext_root(disk, offset, size, root)
-            return
+            return offset, size
     raise ImageUnusable("the disk image has no ext4 root filesystem")
+
+
+def _unpack_disk(disk: Path, root: Path) -> None:
+    offset, size = ext4_extent(disk)
+    _copy_ext_root(disk, offset, size, root)
 
 
 def unpack(data: Path, root: Path) -> None:
