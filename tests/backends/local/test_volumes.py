@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from interstack.backends.contract import (
+    BootVolume,
     NativeRef,
     PowerAction,
     ServerInfo,
@@ -22,6 +23,7 @@ from interstack.backends.contract import (
 )
 from interstack.backends.local import LocalBackend
 from interstack.backends.local.volumes import plug
+from interstack.errors import Conflict
 from tests.backends.local.helpers import instance, runc_root, settled, spec
 from tests.support.local import exec_in
 from tests.support.waiting import eventually
@@ -192,3 +194,49 @@ def test_a_volume_made_from_the_default_image_holds_its_root(
     )
     assert "Type: symlink" in found.stdout or "Type: regular" in found.stdout, found.stderr
     storage.delete_volume(created.ref)
+
+
+def test_a_server_boots_from_a_volume_that_keeps_its_root(
+    local_backend: LocalBackend, default_image: Path
+) -> None:
+    storage, compute = local_backend.block_storage, local_backend.compute
+    root = storage.create_volume(
+        VolumeSpec(
+            gateway_id=str(uuid.uuid4()),
+            name="root",
+            project_id="p1",
+            size_gb=1,
+            image=NativeRef("builtin-debian-12"),
+        )
+    )
+    eventually(
+        lambda: storage.get_volume(root.ref),
+        lambda v: v.status is VolumeStatus.AVAILABLE,
+        "the root volume",
+    )
+    data = new_volume(local_backend)
+    server = compute.create_server(
+        spec(
+            "from-volume",
+            root_volume=BootVolume(root.ref, "/dev/vda"),
+            volumes=(BootVolume(data, "/dev/vdb"),),
+        )
+    )
+    booted = settled(local_backend, server.ref, ServerStatus.ACTIVE)
+    assert booted.status is ServerStatus.ACTIVE, booted.fault
+    ok(local_backend, server.ref, "test -b /dev/vdb && ! test -e /dev/vda")
+    ok(local_backend, server.ref, "echo written-in-the-guest > /etc/on-the-volume && sync")
+    with pytest.raises(Conflict):  # the root disk stays while the server exists
+        storage.detach_volume(root.ref, server.ref)
+
+    compute.delete_server(server.ref)
+    assert storage.get_volume(root.ref).status is VolumeStatus.AVAILABLE
+    found = subprocess.run(
+        ["debugfs", "-R", "cat /etc/on-the-volume", str(disk_of(local_backend, root.ref))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.stdout.strip() == "written-in-the-guest", found.stderr
+    for volume in (root.ref, data):
+        storage.delete_volume(volume)

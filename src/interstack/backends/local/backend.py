@@ -43,6 +43,7 @@ CAPABILITIES = Capabilities(
     snapshots=True,
     volume_extend=True,
     volume_to_image=True,
+    boot_from_volume=True,
 )
 
 #: how long a starting backend waits for another process's network driver to let go of the host

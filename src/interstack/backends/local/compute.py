@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from interstack.backends.contract import (
+    BootVolume,
     ComputeDriver,
     NativeRef,
     PowerAction,
@@ -40,7 +41,13 @@ from interstack.backends.local.guest import (
 )
 from interstack.backends.local.host import TINI
 from interstack.backends.local.images import LocalImages
-from interstack.backends.local.instances import REF_PREFIX, Instance, InstanceRecord, Phase
+from interstack.backends.local.instances import (
+    REF_PREFIX,
+    Instance,
+    InstanceRecord,
+    Phase,
+    ref_for,
+)
 from interstack.backends.local.network import links
 from interstack.backends.local.settings import LocalSettings
 from interstack.backends.local.supervisor import SupervisorClient
@@ -76,12 +83,19 @@ class ServerPorts(Protocol):
 
 
 class VolumeDevices(Protocol):
-    """The block storage seam: the attached volumes' devices of a server, for its bundle on
-    every boot, and their release when the server is deleted (``.volumes.LocalBlockStorage``)."""
+    """The block storage seam (``.volumes.LocalBlockStorage``): the attached volumes' devices of
+    a server, for its bundle on every boot; their release when the server is deleted; a new
+    server's boot volumes, and its root volume mounted as its root filesystem."""
 
     def boot_devices(self, server: NativeRef) -> list[BlockDevice]: ...
 
     def server_deleted(self, server: NativeRef) -> None: ...
+
+    def attach_at_boot(
+        self, server: NativeRef, root: BootVolume | None, volumes: Sequence[BootVolume]
+    ) -> None: ...
+
+    def mount_root(self, server: NativeRef, rootfs: Path) -> None: ...
 
 
 #: phase -> what get_server reports (booting phases report the record's ``booting_as``)
@@ -165,6 +179,11 @@ class LocalCompute(ComputeDriver):
         with self._locks_guard:
             return self._locks.setdefault(ref, threading.Lock())
 
+    def _volumes(self) -> VolumeDevices:
+        if self.volumes is None:
+            raise NotSupported("this local backend has no block storage")
+        return self.volumes
+
     def instance_lock(self, ref: str) -> threading.Lock:
         """The lock every change to instance ``ref`` holds (volume attachments too)."""
         return self._lock(ref)
@@ -213,14 +232,19 @@ class LocalCompute(ComputeDriver):
         record = instance.load()
         if record is None:
             return
-        instance.log(f"booting {record.name} from image {record.image or 'debian-12'}")
+        source = f"image {record.image or 'debian-12'}"
+        image_root: Path | None = None
+        if record.root_volume is not None:
+            source = f"its root volume {record.root_volume}"
+        instance.log(f"booting {record.name} from {source}")
         try:
-            image_root = self.images.root_for(
-                NativeRef(record.image) if record.image else None,
-                progress=_ConsoleProgress(instance),
-            )
+            if record.root_volume is None:
+                image_root = self.images.root_for(
+                    NativeRef(record.image) if record.image else None,
+                    progress=_ConsoleProgress(instance),
+                )
         except (BackendError, NotFound) as exc:
-            self._fail(ref, f"cannot boot from image {record.image or 'debian-12'}: {exc.message}")
+            self._fail(ref, f"cannot boot from {source}: {exc.message}")
             return
         with self._lock(ref):
             record = instance.load()
@@ -232,9 +256,14 @@ class LocalCompute(ComputeDriver):
                 return  # deleted or changed while the image was prepared
             try:
                 write_boot_dir(instance.boot_dir, TINI)
-                drive = configdrive.install(instance.dir / CONFIG_DRIVE_DIR, instance.upper)
+                disk = instance.upper
+                if image_root is None:  # the root volume is the disk: mounted first
+                    instance.teardown()  # a leftover from a crash or a host reboot
+                    self._volumes().mount_root(NativeRef(ref), instance.rootfs)
+                    disk = instance.rootfs
+                drive = configdrive.install(instance.dir / CONFIG_DRIVE_DIR, disk)
                 write_seed(
-                    instance.upper,
+                    disk,
                     instance_id=record.gateway_id,
                     hostname=hostname_for(record.name),
                     public_key=record.public_key,
@@ -247,15 +276,16 @@ class LocalCompute(ComputeDriver):
                     resolvers = [
                         r for p in record.ports for r in self.ports.dns_servers(NativeRef(p))
                     ]
-                    write_resolv_conf(instance.upper, resolvers)
+                    write_resolv_conf(disk, resolvers)
                 instance.ensure_netns()
                 if self.ports is not None:
                     for index, port in enumerate(record.ports):
                         self.ports.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
                 devices = self.volumes.boot_devices(NativeRef(ref)) if self.volumes else []
                 instance.write_bundle(record, self.settings.pids_limit, tuple(devices))
-                instance.teardown()  # a leftover from a crash or a host reboot
-                instance.mount_root(image_root)
+                if image_root is not None:
+                    instance.teardown()  # a leftover from a crash or a host reboot
+                    instance.mount_root(image_root)
                 self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
             except BackendError as exc:
                 instance.log(f"boot failed: {exc.message}")
@@ -302,6 +332,15 @@ class LocalCompute(ComputeDriver):
             instance.save(record)
             if spec.config_drive is not None:
                 configdrive.store(instance.dir / CONFIG_DRIVE_DIR, spec.config_drive)
+        if spec.root_volume is not None or spec.volumes:
+            try:
+                self._volumes().attach_at_boot(
+                    ref_for(spec.gateway_id), spec.root_volume, spec.volumes
+                )
+            except BaseException:
+                with self._lock(instance.ref):
+                    instance.destroy()
+                raise
         self._submit(self._boot, instance.ref)
         return self._info(record)
 

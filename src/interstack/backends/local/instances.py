@@ -81,6 +81,8 @@ class InstanceRecord:
     booting_as: Phase = Phase.BUILDING
     fault: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    #: the volume the instance boots from (mounted as its root), instead of ``image``
+    root_volume: str | None = None
 
     @classmethod
     def from_spec(cls, spec: ServerSpec) -> InstanceRecord:
@@ -99,6 +101,7 @@ class InstanceRecord:
             user_data_b64=base64.b64encode(data).decode() if data is not None else None,
             phase=Phase.BUILDING,
             metadata=dict(spec.metadata),
+            root_volume=spec.root_volume.ref if spec.root_volume is not None else None,
         )
 
     @property

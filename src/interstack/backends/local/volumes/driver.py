@@ -11,6 +11,11 @@ with exactly its major:minor allowed; to a stopped one it is recorded, and the c
 asks :meth:`LocalBlockStorage.boot_devices` for the devices to put in the instance's bundle on
 every boot, so attachments survive stop/start, reboots and gateway restarts. How a guest uses
 the device as a filesystem is in :mod:`.guestmount`.
+
+Boot from volume: a server's root volume is attached when the server is created and mounted by
+the host as the instance's root filesystem (``nodev``) on every boot, in place of the image's
+overlay; it is never a device inside the instance (writing a mounted filesystem's device under
+the kernel's feet would corrupt it), and it cannot be detached while the server exists.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import logging
 import os
 import string
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +33,7 @@ from typing import Any, Protocol
 from interstack.backends.contract import (
     AttachmentInfo,
     BlockStorageDriver,
+    BootVolume,
     ImageInfo,
     NativeRef,
     SnapshotInfo,
@@ -37,7 +43,8 @@ from interstack.backends.contract import (
     VolumeStatus,
 )
 from interstack.backends.local.bundle import BlockDevice
-from interstack.backends.local.images import LocalImages
+from interstack.backends.local.host import run
+from interstack.backends.local.images import LocalImages, ext4_extent
 from interstack.backends.local.instances import REF_PREFIX, Instance
 from interstack.backends.local.volumes import fill, plug
 from interstack.backends.local.volumes.guestmount import MountService, install_helper
@@ -53,6 +60,8 @@ from interstack.errors import BackendError, BadRequest, Conflict, NotFound
 log = logging.getLogger(__name__)
 V = VolumeStatus
 WORKERS = 2
+#: where Nova shows a server's root disk
+ROOT_DEVICE = "/dev/vda"
 
 
 class Instances(Protocol):
@@ -366,6 +375,8 @@ class LocalBlockStorage(BlockStorageDriver):
             record = self.shelf.get_volume(volume)
             if record.attached_to != server:
                 return
+            if record.root:
+                raise Conflict(f"volume {record.gateway_id} is the server's root disk")
             disk = self.shelf.disk(volume)
             pid = self._running_pid(instance)
             for loop in plug.loops_of(disk):
@@ -383,7 +394,7 @@ class LocalBlockStorage(BlockStorageDriver):
         self.mounts.listen(server, boot_dir)
         devices = []
         for record in self.shelf.volumes():
-            if record.attached_to == server and record.device is not None:
+            if record.attached_to == server and record.device is not None and not record.root:
                 with self._lock(record.ref):
                     loop = plug.bind_loop(self.shelf.disk(record.ref))
                 devices.append(BlockDevice(record.device, loop.major, loop.minor))
@@ -417,6 +428,61 @@ class LocalBlockStorage(BlockStorageDriver):
                         return
         raise BadRequest(f"device {major}:{minor} is not a volume attached to this server")
 
+    def attach_at_boot(
+        self, server: NativeRef, root: BootVolume | None, volumes: Sequence[BootVolume]
+    ) -> None:
+        """Attach a new server's boot volumes before its first boot: the root volume (mounted
+        as its root filesystem by :meth:`mount_root`, never a device inside) and data volumes
+        (devices from the first boot on). All or nothing: on failure none stays attached."""
+        done: list[NativeRef] = []
+        try:
+            if root is not None:
+                self._attach_root(root.ref, server)
+                done.append(root.ref)
+            for volume in volumes:
+                self.attach_volume(volume.ref, server, volume.device)
+                done.append(volume.ref)
+        except BaseException:
+            for ref in done:
+                self._release(ref, server)
+            raise
+
+    def _attach_root(self, volume: NativeRef, server: NativeRef) -> None:
+        with self._attachment_change(volume, server):
+            record = self.shelf.get_volume(volume)
+            if record.attached_to == server:
+                return
+            if record.attached_to is not None or record.status is not V.AVAILABLE:
+                raise Conflict(f"volume {record.gateway_id} is {record.status}, not available")
+            ext4_extent(self.shelf.disk(volume))  # ImageUnusable now, not at every boot
+            self.shelf.save(
+                record.moved(V.IN_USE, attached_to=server, device=ROOT_DEVICE, root=True)
+            )
+
+    def _release(self, volume: NativeRef, server: NativeRef) -> None:
+        with self._lock(volume):
+            record = self.shelf.volume(volume)
+            if record is not None and record.attached_to == server:
+                plug.free_loops(self.shelf.disk(volume))
+                self.shelf.save(
+                    record.moved(V.AVAILABLE, attached_to=None, device=None, root=False)
+                )
+
+    def mount_root(self, server: NativeRef, rootfs: Path) -> None:
+        """Mount the server's root volume's filesystem at ``rootfs`` (``nodev``: device nodes
+        come from the bundle only). Called with the server's lock held, before each boot."""
+        record = next((v for v in self.shelf.volumes() if v.attached_to == server and v.root), None)
+        if record is None:
+            raise BackendError(f"server {server} has no root volume attached")
+        disk = self.shelf.disk(record.ref)
+        offset, size = ext4_extent(disk)
+        options = f"nodev,loop,offset={offset}" + (f",sizelimit={size}" if size else "")
+        rootfs.mkdir(parents=True, exist_ok=True)
+        run(
+            ["mount", "-t", "ext4", "-o", options, str(disk), str(rootfs)],
+            what="mount the root volume",
+        )
+
     def server_deleted(self, server: NativeRef) -> None:
         """The server is gone: its volumes are detached (available) and their loops freed."""
         self.mounts.forget(server)
@@ -428,4 +494,6 @@ class LocalBlockStorage(BlockStorageDriver):
                 if current is None or current.attached_to != server:
                     continue
                 plug.free_loops(self.shelf.disk(record.ref))
-                self.shelf.save(current.moved(V.AVAILABLE, attached_to=None, device=None))
+                self.shelf.save(
+                    current.moved(V.AVAILABLE, attached_to=None, device=None, root=False)
+                )

@@ -41,6 +41,8 @@ class VolumeRecord:
     attached_to: str | None = None
     device: str | None = None
     fault: str | None = None
+    #: the server's root disk (mounted as its root filesystem, not a device inside it)
+    root: bool = False
 
     def moved(self, status: VolumeStatus, **changes: Any) -> VolumeRecord:
         return replace(self, status=status, **changes)
