@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import openstack
 import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member, unique
-from tests.support.network import created
+from tests.support.network import created, neutron
 
 REGION = "RegionOne"
 #: public images the gateway fixture uploads, with these ids
@@ -132,6 +133,34 @@ def nova(
 def api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
     with nova(compute_gateway, member.token(compute_gateway)) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
+    """The member's Neutron client, for the ports and networks of its servers."""
+    with neutron(compute_gateway, member.token(compute_gateway)) as http:
+        yield http
+
+
+def sdk_as(gateway: ServedGateway, member: Member) -> Any:
+    """An openstacksdk connection as ``member``, in its project (close it when done)."""
+    return openstack.connect(
+        auth_url=f"{gateway.url}/v3",
+        username=member.user_name,
+        password=member.password,
+        user_domain_name="Default",
+        project_id=member.project_id,
+        region_name=REGION,
+        identity_api_version="3",
+    )
+
+
+@pytest.fixture(scope="module")
+def conn(compute_gateway: ServedGateway, member: Member) -> Iterator[Any]:
+    """The member's openstacksdk connection, shared by a module's tests."""
+    connection = sdk_as(compute_gateway, member)
+    yield connection
+    connection.close()
 
 
 @pytest.fixture(scope="module")

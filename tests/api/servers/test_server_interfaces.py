@@ -8,13 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import openstack
 import pytest
 
 from tests.api.servers.conftest import (
     BARE_IMAGE,
     BARE_REGION,
-    REGION,
     boot_active,
     cli_as,
     new_network,
@@ -28,12 +26,6 @@ from tests.support.network import created, neutron
 
 
 @pytest.fixture(scope="module")
-def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
-    with neutron(compute_gateway, member.token(compute_gateway)) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
 def first(net_api: httpx.Client) -> dict[str, Any]:
     return new_network(net_api, "10.31.0.0/24")
 
@@ -41,21 +33,6 @@ def first(net_api: httpx.Client) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def second(net_api: httpx.Client) -> dict[str, Any]:
     return new_network(net_api, "10.32.0.0/24")
-
-
-@pytest.fixture(scope="module")
-def conn(compute_gateway: ServedGateway, member: Member) -> Iterator[Any]:
-    connection = openstack.connect(
-        auth_url=f"{compute_gateway.url}/v3",
-        username=member.user_name,
-        password=member.password,
-        user_domain_name="Default",
-        project_id=member.project_id,
-        region_name=REGION,
-        identity_api_version="3",
-    )
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

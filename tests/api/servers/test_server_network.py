@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import openstack
 import pytest
 
-from tests.api.servers.conftest import REGION, boot, wait_gone, wait_status
+from tests.api.servers.conftest import boot, sdk_as, wait_gone, wait_status
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, external_network, neutron
@@ -21,12 +19,6 @@ from tests.support.network import created, external_network, neutron
 def public(compute_gateway: ServedGateway) -> dict[str, Any]:
     with neutron(compute_gateway, compute_gateway.token("interstack-admin")) as admin:
         return external_network(admin)
-
-
-@pytest.fixture(scope="module")
-def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
-    with neutron(compute_gateway, member.token(compute_gateway)) as http:
-        yield http
 
 
 @pytest.fixture(scope="module")
@@ -106,15 +98,7 @@ def test_unknown_network_is_a_400_and_leaves_nothing(api: httpx.Client) -> None:
 def test_cloud_layer_create_with_auto_ip_then_delete_with_ips(
     compute_gateway: ServedGateway, member: Member, routed: dict[str, Any], net_api: httpx.Client
 ) -> None:
-    conn = openstack.connect(
-        auth_url=f"{compute_gateway.url}/v3",
-        username=member.user_name,
-        password=member.password,
-        user_domain_name="Default",
-        project_id=member.project_id,
-        region_name=REGION,
-        identity_api_version="3",
-    )
+    conn = sdk_as(compute_gateway, member)
     try:
         server = conn.create_server(
             unique("interop"),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,13 +12,7 @@ from tests.api.servers.conftest import boot, boot_active, nova, wait_gone
 from tests.support.compute import assert_nova_fault
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
-from tests.support.network import created, neutron
-
-
-@pytest.fixture(scope="module")
-def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
-    with neutron(compute_gateway, member.token(compute_gateway)) as http:
-        yield http
+from tests.support.network import created
 
 
 def _rule(net_api: httpx.Client, group_id: str, **fields: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import openstack
 import pytest
 
 from interstack.services.compute.server_passwords import ServerPasswords
@@ -15,7 +14,6 @@ from interstack.store import Database
 from tests.api.servers.conftest import (
     BARE_IMAGE,
     BARE_REGION,
-    REGION,
     boot_active,
     cli_as,
     nova,
@@ -36,21 +34,6 @@ def passwords(compute_gateway: ServedGateway) -> Iterator[ServerPasswords]:
     db = Database(f"sqlite:///{compute_gateway.data_dir / 'interstack.db'}")
     yield ServerPasswords(db)
     db.dispose()
-
-
-@pytest.fixture(scope="module")
-def conn(compute_gateway: ServedGateway, member: Member) -> Iterator[Any]:
-    connection = openstack.connect(
-        auth_url=f"{compute_gateway.url}/v3",
-        username=member.user_name,
-        password=member.password,
-        user_domain_name="Default",
-        project_id=member.project_id,
-        region_name=REGION,
-        identity_api_version="3",
-    )
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

@@ -5,28 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import openstack
-import openstack.connection
 import pytest
 
-from tests.api.servers.conftest import IMAGE, OTHER_IMAGE, REGION
-from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, unique
-
-
-@pytest.fixture(scope="module")
-def conn(compute_gateway: ServedGateway, member: Member) -> Iterator[Any]:
-    connection = openstack.connect(
-        auth_url=f"{compute_gateway.url}/v3",
-        username=member.user_name,
-        password=member.password,
-        user_domain_name="Default",
-        project_id=member.project_id,
-        region_name=REGION,
-        identity_api_version="3",
-    )
-    yield connection
-    connection.close()
+from tests.api.servers.conftest import IMAGE, OTHER_IMAGE
+from tests.support.identity import unique
 
 
 @pytest.fixture

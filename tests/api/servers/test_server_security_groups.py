@@ -8,19 +8,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import openstack
 import pytest
 
-from tests.api.servers.conftest import REGION, boot_active, cli_as, new_network, nova, ports_of
+from tests.api.servers.conftest import (
+    boot_active,
+    cli_as,
+    new_network,
+    nova,
+    ports_of,
+    sdk_as,
+)
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, new_member, unique
 from tests.support.network import created, neutron
-
-
-@pytest.fixture(scope="module")
-def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
-    with neutron(compute_gateway, member.token(compute_gateway)) as http:
-        yield http
 
 
 @pytest.fixture(scope="module")
@@ -98,15 +98,7 @@ def test_sdk_by_id_and_a_group_changed_in_neutron_shows(
     server: dict[str, Any],
 ) -> None:
     sid = server["id"]
-    conn: Any = openstack.connect(
-        auth_url=f"{compute_gateway.url}/v3",
-        username=member.user_name,
-        password=member.password,
-        user_domain_name="Default",
-        project_id=member.project_id,
-        region_name=REGION,
-        identity_api_version="3",
-    )
+    conn: Any = sdk_as(compute_gateway, member)
     try:
         conn.compute.add_security_group_to_server(sid, {"name": web["id"]})
         assert web["name"] in shown_groups(api, sid)
