@@ -7,11 +7,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.compute.server_passwords import MAX_PASSWORD_LENGTH, ServerPasswords
+from interstack.services.compute.server_tasks import DELETE
 from interstack.services.context import RequestContext
+from interstack.services.tasks import Task, TaskStatus, utcnow
 from interstack.store import Database
+from interstack.store.models import Server, ServerPassword
+from tests.support.image import started_services
 from tests.unit.test_compute_quotas import add_server
 
 
@@ -72,3 +78,41 @@ def test_a_password_longer_than_nova_keeps_is_refused(passwords: ServerPasswords
     with pytest.raises(BadRequest):
         passwords.set_once(server_id, "x" * (MAX_PASSWORD_LENGTH + 1))
     assert passwords.stored(server_id) is None
+
+
+def test_a_deleted_server_never_shows_with_its_password_left(tmp_path: Path) -> None:
+    """The delete task's last step forgets the password in the commit that marks the server
+    deleted: a client that sees the server gone (a 404) never finds its password still kept.
+    Every commit is checked, so a password forgotten in a later commit fails at once."""
+    with started_services(tmp_path / "data") as services:
+        db = services.db
+        server_id = add_server(db, "p1", 1, 512, "active")
+        services.compute.passwords.set_once(server_id, "encrypted")
+        seen: list[tuple[bool, bool]] = []
+
+        def after_commit(_session: Session) -> None:
+            with db.engine.connect() as connection:
+                deleted = connection.scalar(select(Server.deleted_at).where(Server.id == server_id))
+                kept = connection.scalar(
+                    select(func.count())
+                    .select_from(ServerPassword)
+                    .where(ServerPassword.server_id == server_id)
+                )
+            seen.append((deleted is not None, bool(kept)))
+
+        db.on_commit(after_commit)
+        finish = Task(
+            id="t-1",
+            kind=DELETE,
+            region="RegionOne",
+            resource_id=server_id,
+            payload={"phase": "finish"},
+            status=TaskStatus.RUNNING,
+            attempts=1,
+            error=None,
+            run_after=utcnow(),
+        )
+        assert services.compute.server_tasks.delete(finish) is None
+        assert (True, False) in seen  # the step did mark the server deleted
+        assert (True, True) not in seen
+        assert services.compute.passwords.stored(server_id) is None

@@ -69,7 +69,8 @@ class ServerPasswords:
         except IntegrityError as exc:  # two posts at once: the other one won
             raise Conflict("A password is already set for this instance.") from exc
 
-    def forget(self, server_id: str) -> None:
-        """The server is gone: its password goes with it."""
-        with self.db.session() as session:
-            _forget_password(session, server_id)
+    @staticmethod
+    def forget(session: Session, server_id: str) -> None:
+        """The server is gone: its password goes with it, in the transaction that deletes the
+        server (a client that sees the server gone never finds its password left)."""
+        _forget_password(session, server_id)

@@ -315,8 +315,8 @@ class ServerTasks:
             row.power_state = PowerState.NOSTATE
             row.deleted_at = now
             touch(row, now)
+            self.passwords.forget(session, task.resource_id)
             finish_action(session, task.payload.get("action_id"), "Success")
-        self.passwords.forget(task.resource_id)
         return Step()
 
     # -- power -------------------------------------------------------------------------------
