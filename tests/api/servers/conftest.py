@@ -3,8 +3,7 @@ Nova client for raw HTTP."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member, unique
 from tests.support.network import created, neutron
+from tests.support.waiting import eventually
 
 REGION = "RegionOne"
 #: public images the gateway fixture uploads, with these ids
@@ -167,18 +167,6 @@ def conn(compute_gateway: ServedGateway, member: Member) -> Iterator[Any]:
 def admin_api(compute_gateway: ServedGateway) -> Iterator[httpx.Client]:
     with nova(compute_gateway, compute_gateway.token("interstack-admin")) as http:
         yield http
-
-
-def eventually(probe: Callable[[], Any], done: Callable[[Any], bool], what: str) -> Any:
-    """Poll ``probe`` until ``done`` holds; fail naming ``what`` after a generous deadline."""
-    deadline = time.monotonic() + 60
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if done(last):
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}; last seen: {last}")
 
 
 def server_of(api: httpx.Client, server_id: str) -> dict[str, Any]:

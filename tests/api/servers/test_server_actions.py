@@ -246,7 +246,7 @@ def test_create_image_registers_a_snapshot_in_glance(
 
 
 def wait_image_active(url: str, headers: dict[str, str]) -> dict[str, Any]:
-    from tests.api.servers.conftest import eventually
+    from tests.support.waiting import eventually
 
     image: dict[str, Any] = eventually(
         lambda: httpx.get(url, headers=headers, timeout=30).json(),

@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 
-from tests.api.servers.conftest import IMAGE, boot_active, eventually, nova, wait_gone
+from tests.api.servers.conftest import IMAGE, boot_active, nova, wait_gone
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member
+from tests.support.waiting import eventually
 
 
 def test_a_snapshot_through_the_image_proxy(
