@@ -99,6 +99,24 @@ def touch(row: VolumeRow | SnapshotRow) -> None:
     row.updated_at = utcnow()
 
 
+def write_metadata(
+    row: VolumeRow | SnapshotRow, checked: Mapping[str, str], *, replace: bool
+) -> dict[str, str]:
+    """Merge checked items into the row's metadata (POST) or make them all of it (PUT);
+    returns the metadata it has now."""
+    row.metadata_items = dict(checked) if replace else {**row.metadata_items, **checked}
+    touch(row)
+    return {str(k): str(v) for k, v in row.metadata_items.items()}
+
+
+def delete_metadata_item(row: VolumeRow | SnapshotRow, key: str, noun: str) -> None:
+    """Drop one metadata item; 404 naming the ``noun`` ("Volume") when the row has no such key."""
+    if key not in row.metadata_items:
+        raise NotFound(f"{noun} {row.id} has no metadata with key {key}.")
+    row.metadata_items = {k: v for k, v in row.metadata_items.items() if k != key}
+    touch(row)
+
+
 def check_metadata(metadata: Mapping[str, object], what: str = "metadata") -> dict[str, str]:
     """Cinder's metadata rules: string keys of 1-255 characters, string values up to 255."""
     checked: dict[str, str] = {}

@@ -18,9 +18,11 @@ from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import (
     check_metadata,
+    delete_metadata_item,
     touch,
     visible_snapshot,
     visible_volume,
+    write_metadata,
 )
 from interstack.services.volume.listing import page_rows, scoped
 from interstack.services.volume.quotas import VolumeQuotaService
@@ -177,14 +179,9 @@ class SnapshotService:
         checked = check_metadata(items)
         with self.db.session() as session:
             row = visible_snapshot(session, ctx, region, snapshot_id)
-            row.metadata_items = checked if replace else {**row.metadata_items, **checked}
-            touch(row)
-            return {str(k): str(v) for k, v in row.metadata_items.items()}
+            return write_metadata(row, checked, replace=replace)
 
     def delete_metadata(self, ctx: RequestContext, region: str, snapshot_id: str, key: str) -> None:
         with self.db.session() as session:
             row = visible_snapshot(session, ctx, region, snapshot_id)
-            if key not in row.metadata_items:
-                raise NotFound(f"Snapshot {snapshot_id} has no metadata with key {key}.")
-            row.metadata_items = {k: v for k, v in row.metadata_items.items() if k != key}
-            touch(row)
+            delete_metadata_item(row, key, "Snapshot")

@@ -26,10 +26,12 @@ from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import (
     AVAILABILITY_ZONE,
     check_metadata,
+    delete_metadata_item,
     records,
     touch,
     visible_snapshot,
     visible_volume,
+    write_metadata,
 )
 from interstack.services.volume.listing import (
     DEFAULT_SORT,
@@ -430,18 +432,13 @@ class VolumeService:
         with self.db.session() as session:
             row = visible_volume(session, ctx, region, volume_id)
             self._check_not_deleting(row)
-            row.metadata_items = checked if replace else {**row.metadata_items, **checked}
-            touch(row)
-            return {str(k): str(v) for k, v in row.metadata_items.items()}
+            return write_metadata(row, checked, replace=replace)
 
     def delete_metadata(self, ctx: RequestContext, region: str, volume_id: str, key: str) -> None:
         with self.db.session() as session:
             row = visible_volume(session, ctx, region, volume_id)
             self._check_not_deleting(row)
-            if key not in row.metadata_items:
-                raise NotFound(f"Volume {volume_id} has no metadata with key {key}.")
-            row.metadata_items = {k: v for k, v in row.metadata_items.items() if k != key}
-            touch(row)
+            delete_metadata_item(row, key, "Volume")
 
     @staticmethod
     def _check_not_deleting(row: VolumeRow) -> None:
