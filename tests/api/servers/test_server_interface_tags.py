@@ -4,22 +4,14 @@ interfaces, as Nova keeps them with its virtual interfaces, and shown by ``os-in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.api.servers.conftest import boot_active, new_network, nova, ports_of
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
-from tests.support.network import created, neutron
-
-
-@pytest.fixture(scope="module")
-def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
-    with neutron(compute_gateway, member.token(compute_gateway)) as http:
-        yield http
+from tests.support.network import created
 
 
 def test_tags_given_at_create_are_the_interfaces_tags(
