@@ -140,6 +140,22 @@ def test_a_server_reaches_no_device_but_its_own_volumes(
     storage.delete_volume(theirs)
 
 
+def test_a_restarted_driver_answers_the_guests_mounts_again(
+    local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
+) -> None:
+    one, _ = (s.ref for s in servers)
+    storage = local_backend.block_storage
+    volume = new_volume(local_backend)
+    storage.attach_volume(volume, one, "/dev/vde")
+    ok(local_backend, one, "mkfs.ext4 -q /dev/vde")
+    # a gateway restart: the instance keeps running, its socket is answered by the new driver
+    local_backend.local_block_storage.close()
+    local_backend.local_block_storage.start()
+    ok(local_backend, one, "mkdir -p /mnt/r && mount /dev/vde /mnt/r && umount /mnt/r")
+    storage.detach_volume(volume, one)
+    storage.delete_volume(volume)
+
+
 def test_attachments_survive_stop_and_start_and_grow_in_place(
     local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
 ) -> None:

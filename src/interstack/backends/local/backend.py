@@ -93,6 +93,11 @@ class LocalBackend(Backend):
         return self._network
 
     @property
+    def local_block_storage(self) -> LocalBlockStorage:
+        """The block storage driver with its host-side extras (its start and close)."""
+        return self._block_storage
+
+    @property
     def block_storage(self) -> BlockStorageDriver:
         return self._block_storage
 
