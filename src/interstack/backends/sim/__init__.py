@@ -17,7 +17,7 @@ per method; this is what they look like in motion). A region uses it with::
             put_object: "disk full"     # a bare message matches every name
             start: "disk not mounted"   # the region does not start (matched on its name)
           without: [pause]              # capability flags to turn off
-          floating_ip_cidr: 203.0.113.0/24
+          floating_ip_cidr: 203.0.113.0/24  # the cloud's own addresses (without floating_ip_choice)
 
 Semantics, as every backend must show them:
 

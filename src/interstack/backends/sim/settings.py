@@ -84,6 +84,8 @@ class SimSettings(BaseModel):
     volume_delay_seconds: float = Field(default=0.5, ge=0)
     snapshot_delay_seconds: float = Field(default=0.5, ge=0)
     fail_on: dict[SimOperation, FaultRule] = Field(default_factory=dict)
+    #: the addresses the simulated cloud assigns itself when the gateway does not choose them
+    #: (``without: [floating_ip_choice]``, as on a cloud like EC2)
     floating_ip_cidr: str = "203.0.113.0/24"
     chunk_size: int = Field(default=64 * 1024, gt=0)
     #: capability flags to turn off, to exercise how the services adapt
