@@ -207,7 +207,7 @@ class FloatingIpService:
                 )
             )
             session.flush()
-            quotas.check(session, region, project_id, "floatingip", adding=0)
+            quotas.check_added(session, region, project_id, "floatingip")
             hold(session, new.floating_network_id, [(subnet_id, address)], floating_ip_id=fip_id)
             return address
 

@@ -161,8 +161,7 @@ def record_port(
         )
     )
     session.flush()
-    # counted again inside the write, where concurrent creates are in order: the limit holds
-    quotas.check(session, region, project_id, "port", adding=0)
+    quotas.check_added(session, region, project_id, "port")
     hold(session, network.id, chosen, port_id=port_id)
     subnet_refs = {s.id: s.native_ref or "" for s in subnets}
     return Recorded(

@@ -83,6 +83,20 @@ def check(session: Session, region: str, project_id: str, resource: str, adding:
         )
 
 
+def check_added(session: Session, region: str, project_id: str, resource: str) -> None:
+    """409 ``OverQuota`` if the row just added (flushed) passes the project's limit.
+
+    Counted inside the unit of work that adds the row, so that concurrent creates cannot all
+    pass: SQLite has one writer at a time, and on PostgreSQL the units of work of one project
+    and resource queue on an advisory lock held until they end, so each count sees the rows of
+    every create before it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = f"quota/{region}/{project_id}/{resource}"
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+    check(session, region, project_id, resource, adding=0)
+
+
 class NetworkQuotaService:
     def __init__(self, db: Database) -> None:
         self.db = db
