@@ -109,6 +109,16 @@ def test_a_volume_moves_between_servers_with_its_data(
     mounted = "mkdir -p /mnt/v; mount /dev/vdc /mnt/v; cat /mnt/v/proof; umount /mnt/v"
     assert guest(key, two_ip, mounted) == "on-the-filesystem"
     conn.detach_volume(two, volume, wait=True, timeout=120)
+    # the volume's disk becomes an image (a raw disk holding its ext4 filesystem)
+    uploaded = cli(cloud, "image", "create", "--volume", name, f"{name}-image")
+    image_id = uploaded.get("image_id") or uploaded["id"]
+    image = eventually(
+        lambda: conn.image.get_image(image_id),
+        lambda i: i.status in {"active", "killed"},
+        "the image of the volume",
+        bound=180,
+    )
+    assert (image.status, image.size, image.disk_format) == ("active", 1024**3, "raw")
     restored = conn.create_volume(size=1, snapshot_id=snapshot["id"], wait=True, timeout=120)
     assert restored.status == "available"
     for server in (one, two):
