@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -52,6 +53,8 @@ TAG_POWER = "interstack:power"
 TAG_RESIZE = "interstack:resize"
 #: EC2 allows 50 tags per resource; interstack's own take a few
 MAX_METADATA_TAGS = 40
+#: how long after run_instances an instance EC2 does not describe yet counts as building
+_SETTLING_SECONDS = 30.0
 _GONE = {"shutting-down", "terminated"}
 _EC2_STATE = {
     "pending": S.BUILDING,
@@ -110,6 +113,8 @@ class AwsCompute(ComputeDriver):
         self.images = images
         self.instance_types = InstanceTypes(ec2, region, settings.instance_types)
         self._root_disks: dict[str, tuple[str, int] | None] = {}
+        #: instances launched lately -> (when, gateway id): EC2 may not describe them yet
+        self._launched: dict[str, tuple[float, str]] = {}
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -127,15 +132,23 @@ class AwsCompute(ComputeDriver):
         matches = self._instances(tag_filters(self.region, **{TAG_GATEWAY_ID: gateway_id}))
         return matches[0] if matches else None
 
-    def _instance(self, ref: NativeRef) -> dict[str, Any]:
+    def _instance(self, ref: NativeRef, *, settling: bool = False) -> dict[str, Any]:
+        """The live instance. With ``settling``, one launched here moments ago that EC2 does
+        not describe yet (its describes are eventually consistent) is reported as pending."""
         try:
             reply = self.ec2.describe_instances(InstanceIds=[ref])
         except ClientError as exc:
-            if is_not_found(exc):
-                raise NotFound(f"server {ref} does not exist in AWS") from exc
-            raise translate(exc, f"describe_instances {ref}") from exc
+            if not is_not_found(exc):
+                raise translate(exc, f"describe_instances {ref}") from exc
+            reply = {}
         instances = [i for r in reply.get("Reservations", []) for i in r["Instances"]]
-        if not instances or instances[0]["State"]["Name"] in _GONE:
+        if not instances:
+            when, gateway_id = self._launched.get(ref, (float("-inf"), ""))
+            if settling and time.monotonic() - when < _SETTLING_SECONDS:
+                pending = {"Key": TAG_GATEWAY_ID, "Value": gateway_id}
+                return {"InstanceId": ref, "State": {"Name": "pending"}, "Tags": [pending]}
+            raise NotFound(f"server {ref} does not exist in AWS")
+        if instances[0]["State"]["Name"] in _GONE:
             raise NotFound(f"server {ref} does not exist in AWS (terminated)")
         return dict(instances[0])
 
@@ -242,12 +255,18 @@ class AwsCompute(ComputeDriver):
             if key:
                 self._delete_key(spec.gateway_id)
             raise translate(exc, f"run_instances for server {spec.gateway_id}") from exc
-        return _info(reply["Instances"][0])
+        launched = reply["Instances"][0]
+        now = time.monotonic()
+        self._launched = {
+            ref: seen for ref, seen in self._launched.items() if now - seen[0] < _SETTLING_SECONDS
+        }
+        self._launched[launched["InstanceId"]] = (now, spec.gateway_id)
+        return _info(launched)
 
     # -- state --------------------------------------------------------------------------------
 
     def get_server(self, ref: NativeRef) -> ServerInfo:
-        instance = self._instance(ref)
+        instance = self._instance(ref, settling=True)
         if tag_value(instance, TAG_RESIZE):
             instance = self._advance_resize(instance)
         return _info(instance)
@@ -257,6 +276,7 @@ class AwsCompute(ComputeDriver):
         return [_info(i) for i in self._instances(filters)]
 
     def delete_server(self, ref: NativeRef) -> None:
+        self._launched.pop(ref, None)
         try:
             instance = self._instance(ref)
         except NotFound:
