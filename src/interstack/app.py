@@ -145,7 +145,8 @@ def create_app(settings: Settings) -> FastAPI:
     external = ExternalNetworks(
         db, backends, network.networks, network.subnets, boot.admin_project_id
     )
-    images = ImageService(db, backends)
+    provided_images = ProvidedImages(db, backends, boot.admin_project_id)
+    images = ImageService(db, backends, provided_images)
     image_data = ImageDataService(images, settings.image_size_cap_bytes)
     compute_images = ComputeImages(image_data)
     instance_lookup = InstanceLookup(db)
@@ -201,7 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         async with _started(backends, served):
             await run_in_threadpool(external.ensure)
-            await run_in_threadpool(ProvidedImages(db, backends, boot.admin_project_id).ensure)
+            await run_in_threadpool(provided_images.ensure)
             await run_in_threadpool(runner.start)
             try:
                 await metadata.start()

@@ -34,7 +34,8 @@ USER_DATA = b"#cloud-config\nruncmd: [echo hello]\n"
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    settings = aws_settings(images=[AMI_FILTER])  # resets the emulator
+    # every image listing reads the AMIs again (the default waits a minute between reads)
+    settings = aws_settings(images=[AMI_FILTER], image_refresh_seconds=0)  # resets the emulator
     ec2().register_image(
         Name=OWN_AMI,
         RootDeviceName="/dev/xvda",
@@ -152,6 +153,28 @@ def test_glance_lists_the_selected_amis_only(sdk: Any, gateway: ServedGateway) -
     assert by_ami[own_id].name == OWN_AMI
 
 
+def test_glance_follows_amis_registered_and_deregistered_while_it_runs(sdk: Any) -> None:
+    made = ec2().register_image(
+        Name="registered-later",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+    )["ImageId"]
+    shown = glance_ami(sdk, "registered-later")
+    assert shown.properties["aws_image_id"] == made
+    assert (shown.status, shown.visibility, shown.disk_format) == ("active", "public", "ami")
+    uploaded = sdk.image.create_image(
+        name=unique("kept"), disk_format="raw", container_format="bare"
+    )
+
+    ec2().deregister_image(ImageId=made)
+    listed = {i.id: i.name for i in sdk.image.images()}
+    assert shown.id not in listed
+    assert "registered-later" not in listed.values()
+    assert listed[uploaded.id] == uploaded.name  # only images the cloud provided go
+    assert OWN_AMI in listed.values()
+    sdk.image.delete_image(uploaded)
+
+
 def test_glance_upload_stays_501(gateway: ServedGateway, sdk: Any) -> None:
     image = sdk.image.create_image(
         name=unique("upload"), disk_format="raw", container_format="bare"
@@ -248,6 +271,7 @@ def test_the_sdk_runs_a_server_lifecycle_mapped_onto_ec2(
     snapshot = sdk.compute.create_server_image(server, unique("snap"), wait=True, timeout=120)
     shown_snapshot = sdk.image.get_image(snapshot.id)
     assert (shown_snapshot.status, shown_snapshot.visibility) == ("active", "private")
+    assert snapshot.id in {i.id for i in sdk.image.images()}  # a re-read AMI list keeps it
     (ami,) = amis(
         Owners=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [snapshot.id]}]
     ).values()

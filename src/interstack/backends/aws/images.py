@@ -103,6 +103,10 @@ class AwsImages(ImageDriver):
     def provided_images(self) -> tuple[ProvidedImage, ...]:
         return tuple(provided_image(ami) for ami in self.selected_amis())
 
+    @property
+    def provided_images_refresh_seconds(self) -> float | None:
+        return self.settings.image_refresh_seconds
+
     def capture(self, instance: NativeRef, gateway_id: str) -> ImageInfo:
         """An AMI of the instance (``create_image`` without a reboot), tagged with the Glance
         image's id; waits until it is ``available``. Idempotent on the gateway id; a failed

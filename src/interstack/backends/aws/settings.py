@@ -88,6 +88,8 @@ class AwsSettings(BaseModel):
     #: Glance shows the account's own AMIs (besides those ``images`` selects)
     own_images: bool = True
     images: tuple[ImageFilter, ...] = ()
+    #: an image listing reads the AMIs again when the last read is older than this
+    image_refresh_seconds: float = Field(default=60.0, ge=0)
     availability_zone: str | None = None
     vpc_cidr: str = "100.64.0.0/28"
     max_attempts: int = Field(default=8, ge=1, le=20)

@@ -166,10 +166,17 @@ class ImageDriver(abc.ABC):
     def provided_images(self) -> tuple[ProvidedImage, ...]:
         """The images the cloud brings (none by default: images are uploaded to Glance).
 
-        Asked once at start-up, whatever the ``images`` capability (upload and download) says;
-        each ``ref`` is bootable as ``ServerSpec.image``.
+        Asked at start-up, whatever the ``images`` capability (upload and download) says, and
+        again on image listings when :attr:`provided_images_refresh_seconds` is set; each
+        ``ref`` is bootable as ``ServerSpec.image``.
         """
         return ()
+
+    @property
+    def provided_images_refresh_seconds(self) -> float | None:
+        """How stale the provided images may get while the gateway runs (a cloud whose
+        catalogue changes under it); ``None``: they are read once at start-up."""
+        return None
 
     @abc.abstractmethod
     def store_image(self, gateway_id: str, data: Iterable[bytes]) -> ImageInfo:

@@ -27,6 +27,7 @@ from interstack.services.image.model import (
     PatchOp,
     Visibility,
 )
+from interstack.services.image.provided import ProvidedImages
 from interstack.services.image.records import image_info, info_of, now, tags_of
 from interstack.services.listing import Page
 from interstack.services.regions import Regions
@@ -51,9 +52,13 @@ def _replace_tags(session: Session, image_id: str, tags: Sequence[str]) -> None:
 
 
 class ImageService:
-    def __init__(self, db: Database, regions: Regions) -> None:
+    def __init__(
+        self, db: Database, regions: Regions, provided: ProvidedImages | None = None
+    ) -> None:
         self.db = db
         self.regions = regions
+        #: a listing first brings in what a changing cloud catalogue added or removed
+        self.provided = provided
 
     def create(self, ctx: RequestContext, region: str, new: NewImage) -> ImageInfo:
         """A ``queued`` image without data; visibility ``shared`` unless given (as Glance)."""
@@ -96,6 +101,8 @@ class ImageService:
         self, ctx: RequestContext, region: str, filters: ImageFilters, page: Page
     ) -> list[ImageInfo]:
         """The images the caller may see that match ``filters``, one page of them."""
+        if self.provided is not None and page.marker is None:
+            self.provided.refresh(region)
         with self.db.session() as session:
             marker = None
             if page.marker is not None:
