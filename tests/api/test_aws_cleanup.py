@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.support.gateway import BIN_DIR, ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import TEST_CREDENTIALS, aws_settings, ec2
+from tests.support.moto import OBJECT_BUCKET, TEST_CREDENTIALS, aws_settings, ec2, s3
 from tests.support.network import external_network, neutron
 
 AWS = "aws-us-east-1"
@@ -99,7 +99,18 @@ def build_a_project(gateway: ServedGateway) -> None:
     (port,) = sdk.network.ports(device_id=server.id)
     sdk.network.create_ip(floating_network_id=public.id, port_id=port.id)
     sdk.compute.create_server_image(server, unique("snap"), wait=True, timeout=120)
+    container = unique("left")
+    sdk.object_store.create_container(name=container)
+    sdk.object_store.upload_object(container=container, name="kept.txt", data=b"left behind")
     sdk.close()
+
+
+def bucket_keys() -> list[str] | None:
+    """The keys of the region's bucket, ``None`` once there is no bucket."""
+    client = s3()
+    if OBJECT_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        return None
+    return [o["Key"] for o in client.list_objects_v2(Bucket=OBJECT_BUCKET).get("Contents", [])]
 
 
 def run_cleanup(config_file: Path, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -149,12 +160,15 @@ def test_cleanup_removes_what_a_lost_gateway_left_in_aws(tmp_path: Path) -> None
     for aws_id in (aws_id for ids in left.values() for aws_id in ids):
         assert any(line.startswith("would remove ") and aws_id in line for line in listed), aws_id
     assert tagged_in_region() == left  # a dry run touches nothing
+    assert f"would remove S3 bucket {OBJECT_BUCKET} (1 objects)" in listed
+    assert len(bucket_keys() or []) == 1
 
     removed = cleanup(gateway, tmp_path / "fresh")
     # root volumes go with their terminated instances; everything else is removed by name
     for aws_id in (aws_id for kind, ids in left.items() if kind != "volumes" for aws_id in ids):
         assert any(line.startswith("removed ") and aws_id in line for line in removed), aws_id
     assert tagged_in_region() == {}
+    assert bucket_keys() is None  # the bucket the backend made went with its objects
     assert ec2().describe_vpcs(VpcIds=[foreign_vpc])["Vpcs"]  # the account's own stays
     assert cleanup(gateway, tmp_path / "fresh")[-1] == f"region {AWS}: 0 resource(s) removed"
 

@@ -16,6 +16,8 @@ import httpx
 AWS_REGION = "us-east-1"
 #: moto accepts any keys; explicit ones keep the tests independent of the environment
 TEST_CREDENTIALS = {"access_key_id": "testing", "secret_access_key": "testing-secret"}
+#: the bucket an aws region's Swift objects go to (created by the backend on first use)
+OBJECT_BUCKET = "interstack-tests-objects"
 INSTANCE_TYPES = ["t3.nano", "t3.micro", "t3.small", "t3.medium", "t3.large"]
 
 _lock = threading.Lock()
@@ -52,6 +54,17 @@ def ec2() -> Any:
     )
 
 
+def s3() -> Any:
+    """A boto3 S3 client straight to the emulator, to see the objects the backend stored."""
+    return boto3.client(
+        "s3",
+        region_name=AWS_REGION,
+        endpoint_url=moto_endpoint(),
+        aws_access_key_id=TEST_CREDENTIALS["access_key_id"],
+        aws_secret_access_key=TEST_CREDENTIALS["secret_access_key"],
+    )
+
+
 def an_ami() -> str:
     """One of moto's built-in Amazon AMIs (filtered: the full list is slow)."""
     images = ec2().describe_images(
@@ -70,5 +83,6 @@ def aws_settings(**overrides: Any) -> dict[str, Any]:
         "instance_types": INSTANCE_TYPES,
         "default_image": an_ami(),
         "max_attempts": 2,
+        "object_bucket": OBJECT_BUCKET,
         **overrides,
     }

@@ -37,6 +37,7 @@ def explicit(**extra: object) -> dict[str, object]:
         ({"aws_region": "us-east-1", "credentials": {"profile": ""}}, "credentials"),
         ({"aws_region": "us-east-1", "instance_types": []}, "instance_types"),
         ({"aws_region": "us-east-1", "vpc_cidr": "10.0.0.0/8"}, "vpc_cidr"),
+        ({"aws_region": "us-east-1", "object_bucket": "My_Bucket"}, "object_bucket"),
         ({"aws_region": "us-east-1", "image_refresh_seconds": -1}, "image_refresh_seconds"),
         ({"aws_region": "us-east-1", "colour": "blue"}, "colour"),
     ],

@@ -1,14 +1,16 @@
-"""The aws backend: drivers composed over one EC2 client."""
+"""The aws backend: drivers composed over one EC2 client (and one S3 client for Swift)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from interstack.backends.aws.cleanup import RegionCleanup
-from interstack.backends.aws.client import aws_call, ec2_client
+from interstack.backends.aws.client import aws_call, ec2_client, s3_client
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.network import AwsNetwork
+from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.unsupported import UnsupportedObjectStore
 from interstack.backends.aws.volumes import AwsVolumes
@@ -52,14 +54,20 @@ class AwsBackend(Backend):
         self._compute = AwsCompute(self._ec2, context.region, self.settings, self._image)
         self._network = AwsNetwork(self._ec2, context.region, self.settings)
         self._block_storage = AwsVolumes(self._ec2, context.region, self.settings)
-        self._object_store = UnsupportedObjectStore()
+        self._s3: Any = None
+        self._object_store: ObjectStoreDriver = UnsupportedObjectStore()
+        if self.settings.object_bucket:
+            self._s3 = s3_client(context.region, self.settings)
+            self._object_store = S3Objects(
+                self._s3, context.region, self.settings.object_bucket, self.settings.aws_region
+            )
 
     def __repr__(self) -> str:
         return f"AwsBackend(region={self.region!r}, aws_region={self.settings.aws_region!r})"
 
     @property
     def capabilities(self) -> Capabilities:
-        return AWS_CAPABILITIES
+        return replace(AWS_CAPABILITIES, object_store=self._s3 is not None)
 
     @property
     def compute(self) -> ComputeDriver:
@@ -88,7 +96,12 @@ class AwsBackend(Backend):
 
     def clean_up(self, *, dry_run: bool = False) -> list[str]:
         """Everything tagged with this region in AWS, removed unless ``dry_run``."""
-        return RegionCleanup(self._ec2, self.region).run(dry_run=dry_run)
+        found = RegionCleanup(self._ec2, self.region).run(dry_run=dry_run)
+        if isinstance(self._object_store, S3Objects):
+            found += self._object_store.clean_up(dry_run=dry_run)
+        return found
 
     def close(self) -> None:
         self._ec2.close()
+        if self._s3 is not None:
+            self._s3.close()

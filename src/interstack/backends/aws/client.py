@@ -96,6 +96,20 @@ def quiet_sdk_debug_logs() -> None:
 
 def ec2_client(region: str, settings: AwsSettings) -> Any:
     """The EC2 client for ``region`` (a missing profile is a ``ConfigError`` naming it)."""
+    return aws_client("ec2", region, settings)
+
+
+def s3_client(region: str, settings: AwsSettings) -> Any:
+    """The S3 client for ``region``; path-style addressing against an ``endpoint_url`` (an
+    emulator or a private endpoint has no per-bucket host names)."""
+    style = "path" if settings.endpoint_url else "auto"
+    return aws_client("s3", region, settings, Config(s3={"addressing_style": style}))
+
+
+def aws_client(
+    service: str, region: str, settings: AwsSettings, extra: Config | None = None
+) -> Any:
+    """A client of one AWS service with the settings' credentials, endpoint and retries."""
     quiet_sdk_debug_logs()
     config = Config(
         retries={"mode": "standard", "max_attempts": settings.max_attempts},
@@ -103,12 +117,15 @@ def ec2_client(region: str, settings: AwsSettings) -> Any:
         read_timeout=60,
         user_agent_extra="interstack",
     )
+    if extra is not None:
+        config = config.merge(extra)
     try:
         session = session_for(settings)
-        return session.client("ec2", endpoint_url=settings.endpoint_url, config=config)
+        return session.client(service, endpoint_url=settings.endpoint_url, config=config)
     except BotoCoreError as exc:
         raise ConfigError(
-            f"region {region}: the aws backend cannot build its EC2 client: {type(exc).__name__}"
+            f"region {region}: the aws backend cannot build its {service.upper()} client: "
+            f"{type(exc).__name__}"
         ) from exc
 
 

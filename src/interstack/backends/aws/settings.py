@@ -13,6 +13,7 @@ Secrets are held as ``SecretStr``: ``repr``/``str`` of the settings, log lines a
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -31,6 +32,10 @@ DEFAULT_INSTANCE_TYPES = (
     "t3.2xlarge",
     "m5.4xlarge",
 )
+
+
+#: S3's bucket naming rules (the virtual-host-safe subset)
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class ProfileCredentials(BaseModel):
@@ -91,6 +96,8 @@ class AwsSettings(BaseModel):
     #: an image listing reads the AMIs again when the last read is older than this
     image_refresh_seconds: float = Field(default=60.0, ge=0)
     availability_zone: str | None = None
+    #: the S3 bucket holding the region's Swift objects (created if missing); unset: no Swift
+    object_bucket: str | None = None
     vpc_cidr: str = "100.64.0.0/28"
     max_attempts: int = Field(default=8, ge=1, le=20)
 
@@ -106,6 +113,16 @@ class AwsSettings(BaseModel):
     def _some_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("instance_types must name at least one EC2 instance type")
+        return value
+
+    @field_validator("object_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        if value is not None and not _BUCKET.fullmatch(value):
+            raise ValueError(
+                "object_bucket must be an S3 bucket name: 3-63 lowercase letters, digits, "
+                "dots and hyphens, beginning and ending with a letter or digit"
+            )
         return value
 
     @field_validator("vpc_cidr")

@@ -1,5 +1,5 @@
-"""Object storage (S3) is not served by the aws backend yet: every call is
-``NotSupported``, the capabilities say so, and the services layer never calls these."""
+"""Object storage in a region without ``object_bucket``: every call is ``NotSupported``, the
+capabilities say so, and the services layer never calls these."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from interstack.errors import NotSupported
 
 
 def _unsupported(domain: str) -> NoReturn:
-    raise NotSupported(f"the aws backend does not provide {domain} yet")
+    raise NotSupported(f"this aws region provides no {domain} (no object_bucket is set)")
 
 
 class UnsupportedObjectStore(ObjectStoreDriver):
