@@ -350,8 +350,7 @@ class AwsCompute(ComputeDriver):
         return self._instance(ref)
 
     def snapshot_server(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
-        self._instance(ref)
-        return self.images.capture(ref, image_gateway_id)
+        return self.images.capture(ref, image_gateway_id, lambda: self._instance(ref))
 
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:
         self._instance(ref)

@@ -13,7 +13,7 @@ from S3 (``import_image``), which interstack does not drive yet. An upload is an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
@@ -22,6 +22,7 @@ from interstack.backends.aws.client import (
     TAG_GATEWAY_ID,
     TAG_REGION,
     aws_call,
+    error_code,
     is_not_found,
     tag_filters,
     tag_spec,
@@ -107,30 +108,43 @@ class AwsImages(ImageDriver):
     def provided_images_refresh_seconds(self) -> float | None:
         return self.settings.image_refresh_seconds
 
-    def capture(self, instance: NativeRef, gateway_id: str) -> ImageInfo:
+    def capture(
+        self, instance: NativeRef, gateway_id: str, check_instance: Callable[[], object]
+    ) -> ImageInfo:
         """An AMI of the instance (``create_image`` without a reboot), tagged with the Glance
-        image's id; waits until it is ``available``. Idempotent on the gateway id; a failed
-        capture deregisters what it made."""
+        image's id. Never waits for it: while the AMI is ``pending`` the answer is not
+        ``ready`` and the caller asks again (idempotent on the gateway id, and on the AMI's
+        name, which EC2 keeps unique, should a describe not show a new AMI yet). An AMI that
+        ends in any other state than ``available`` is deregistered."""
         mine = tag_filters(self.region, **{TAG_GATEWAY_ID: gateway_id})
         known = self._describe("describe_images", Owners=["self"], Filters=mine)
         if known:
-            ami_id = NativeRef(known[0]["ImageId"])
+            ami: dict[str, Any] = known[0]
         else:
+            check_instance()
             labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
-            with aws_call(f"create_image of {instance}"):
-                ami_id = NativeRef(
-                    self.ec2.create_image(
-                        InstanceId=instance,
-                        Name=f"interstack-{gateway_id}",
-                        NoReboot=True,
-                        TagSpecifications=tag_spec("image", labels),
-                    )["ImageId"]
+            try:
+                made = self.ec2.create_image(
+                    InstanceId=instance,
+                    Name=f"interstack-{gateway_id}",
+                    NoReboot=True,
+                    TagSpecifications=tag_spec("image", labels),
                 )
+            except ClientError as exc:
+                if error_code(exc) != "InvalidAMIName.Duplicate":
+                    raise translate(exc, f"create_image of {instance}") from exc
+                return ImageInfo(
+                    ref=NativeRef(""), gateway_id=gateway_id, size=0, sha256="", ready=False
+                )
+            ami = {"ImageId": made["ImageId"], "State": "pending"}
+        ami_id = NativeRef(ami["ImageId"])
+        state = ami.get("State")
+        if state == "pending":
+            return ImageInfo(ref=ami_id, gateway_id=gateway_id, size=0, sha256="", ready=False)
+        if state != "available":
+            self.delete_image(ami_id)
+            raise BackendError(f"AMI {ami_id} of server {instance} is {state}")
         try:
-            with aws_call(f"waiting for AMI {ami_id}"):
-                waiter = self.ec2.get_waiter("image_available")
-                waiter.wait(ImageIds=[ami_id], WaiterConfig={"Delay": 5, "MaxAttempts": 360})
-            (ami,) = self._describe(f"describe_images {ami_id}", ImageIds=[ami_id])
             if _ebs_snapshots(ami):  # tagged afterwards: not every EC2 tags them at creation
                 labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
                 with aws_call(f"tagging the snapshots of AMI {ami_id}"):
@@ -138,9 +152,6 @@ class AwsImages(ImageDriver):
         except BaseException:
             self.delete_image(ami_id)
             raise
-        if ami.get("State") != "available":
-            self.delete_image(ami_id)
-            raise BackendError(f"AMI {ami_id} of server {instance} is {ami.get('State')}")
         return ImageInfo(ref=ami_id, gateway_id=gateway_id, size=_size_bytes(ami), sha256="")
 
     def store_image(self, gateway_id: str, data: Iterable[bytes]) -> NoReturn:

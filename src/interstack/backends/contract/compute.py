@@ -152,10 +152,13 @@ class ComputeDriver(abc.ABC):
 
     def snapshot_server(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
         """Capture the server's disk as image data, stored as ``ImageDriver.store_image``
-        stores it (usable as ``ServerSpec.image`` once this returns).
+        stores it (usable as ``ServerSpec.image`` once this returns an info that is ``ready``).
 
-        The server keeps running. If this raises, nothing is left behind. Raises
-        ``NotSupported`` without the ``server_snapshots`` capability (the default).
+        A backend whose capture takes long may start it and answer ``ready=False`` at once;
+        the caller asks again later with the same ``image_gateway_id`` (idempotent: the capture
+        in progress is looked at, not started again) until it is ready. The server keeps
+        running. If this raises, nothing is left behind. Raises ``NotSupported`` without the
+        ``server_snapshots`` capability (the default).
         """
         raise NotSupported(f"server {ref}: this backend cannot capture server images")
 

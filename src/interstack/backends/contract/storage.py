@@ -146,6 +146,8 @@ class ImageInfo:
     size: int
     #: empty where the backend cannot read the data it holds (an AMI)
     sha256: str
+    #: False while the backend is still producing the data (a capture in progress)
+    ready: bool = True
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,10 @@ SNAPSHOT = "compute.server.snapshot"
 POLL_SECONDS = 0.5
 #: a backend that has not settled after this many looks fails the task
 MAX_POLLS = 1200
+#: the longest wait between looks at an image the backend is still capturing, and how many
+#: looks it gets (about half an hour: an AMI of a large disk takes many minutes)
+SNAPSHOT_POLL_SECONDS = 5.0
+MAX_SNAPSHOT_LOOKS = 400
 
 #: a settled backend status -> the server's vm_state and power_state
 SETTLED: dict[ServerStatus, tuple[VmState, PowerState]] = {
@@ -429,12 +433,19 @@ class ServerTasks:
     # -- snapshot (createImage) --------------------------------------------------------------
 
     def snapshot(self, task: Task) -> RetryAfter | None:
-        """Capture the disk into the image ``createImage`` registered, then activate it."""
+        """Capture the disk into the image ``createImage`` registered, then activate it. A
+        backend still producing the image is asked again later: no worker waits for it."""
         image_id = str(task.payload["image_id"])
         ref = self._native_ref(task)
         if ref is None:
             raise BackendError("the server is gone from the backend; no image was taken")
         stored = self.regions.backend(task.region).compute.snapshot_server(ref, image_id)
+        if not stored.ready:
+            looks = int(task.payload.get("looks", 0))
+            if looks > MAX_SNAPSHOT_LOOKS:
+                raise BackendError("the backend did not finish the image in time")
+            delay = poll_delay(looks, SNAPSHOT_POLL_SECONDS)
+            return RetryAfter(delay, {**task.payload, "looks": looks + 1})
         self.snapshots.finish_snapshot(task.region, image_id, stored)
         with self.db.session() as session:
             row = session.get(ServerRow, task.resource_id)
