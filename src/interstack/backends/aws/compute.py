@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,6 +27,7 @@ from interstack.backends.aws.client import (
     TAG_OPENSTACK_ID,
     TAG_PROJECT,
     aws_call,
+    error_code,
     is_not_found,
     tag_filters,
     tag_spec,
@@ -250,18 +252,33 @@ class AwsCompute(ComputeDriver):
         if key:
             request["KeyName"] = key
         try:
-            reply = self.ec2.run_instances(**request)
+            launched = self._run(request)
         except ClientError as exc:
             if key:
                 self._delete_key(spec.gateway_id)
             raise translate(exc, f"run_instances for server {spec.gateway_id}") from exc
-        launched = reply["Instances"][0]
         now = time.monotonic()
         self._launched = {
             ref: seen for ref, seen in self._launched.items() if now - seen[0] < _SETTLING_SECONDS
         }
         self._launched[launched["InstanceId"]] = (now, spec.gateway_id)
         return _info(launched)
+
+    def _run(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``run_instances``, idempotent on the server id for a retried boot. A server booted
+        before (a rebuild) finds EC2 answering its old token with the terminated instance, or
+        with ``IdempotentParameterMismatch`` for another image: it boots with a token of its own.
+        """
+        try:
+            launched: dict[str, Any] = self.ec2.run_instances(**request)["Instances"][0]
+            if launched["State"]["Name"] not in _GONE:
+                return launched
+        except ClientError as exc:
+            if error_code(exc) != "IdempotentParameterMismatch":
+                raise
+        fresh = {**request, "ClientToken": f"{request['ClientToken']}-{uuid.uuid4().hex[:16]}"}
+        again: dict[str, Any] = self.ec2.run_instances(**fresh)["Instances"][0]
+        return again
 
     # -- state --------------------------------------------------------------------------------
 
