@@ -143,6 +143,13 @@ class VolumeService:
     # -- create ------------------------------------------------------------------------------
 
     def create(self, ctx: RequestContext, region: str, new: NewVolume) -> Volume:
+        with self.db.session() as session:
+            row = self.add(session, ctx, region, new)
+            return records(session, [row])[0]
+
+    def add(self, session: Session, ctx: RequestContext, region: str, new: NewVolume) -> VolumeRow:
+        """Write a new volume (``creating``) and its create task in the caller's ``session``:
+        the quota check and the row are in one transaction, with whatever else it holds."""
         if ctx.project_id is None:
             raise BadRequest("Volumes belong to projects; use a project-scoped token.")
         if new.availability_zone not in (None, AVAILABILITY_ZONE):
@@ -151,48 +158,45 @@ class VolumeService:
             )
         metadata = check_metadata(new.metadata)
         self.regions.require(region, "volumes")
-        with self.db.session() as session:
-            source = self._source(session, ctx, region, new)
-            size = new.size if new.size is not None else source.size
-            if size is None or size <= 0:
-                raise _invalid_size(size)
-            self._check_size(new, source, size)
-            type_row = (
-                self.types.find(session, ctx, new.volume_type)
-                if new.volume_type is not None
-                else None
-            )
-            if type_row is None and source.volume_type_id is not None:
-                type_id: str | None = source.volume_type_id
-            else:
-                type_id = (type_row or self.types.default_row(session)).id
-            self.quotas.check_volume(session, ctx.project_id, size)
-            stamp = utcnow()
-            row = VolumeRow(
-                id=str(uuid.uuid4()),
-                region=region,
-                project_id=ctx.project_id,
-                user_id=ctx.user_id,
-                name=new.name,
-                description=new.description,
-                size=size,
-                status=VolumeStatus.CREATING,
-                volume_type_id=type_id,
-                availability_zone=AVAILABILITY_ZONE,
-                bootable=source.bootable,
-                readonly=False,
-                multiattach=new.multiattach,
-                metadata_items=metadata,
-                image_metadata=source.image_metadata,
-                snapshot_id=new.snapshot_id,
-                source_volid=new.source_volid,
-                created_at=stamp,
-                updated_at=stamp,
-            )
-            session.add(row)
-            session.flush()
-            self.tasks.enqueue(CREATE, region, row.id, source.payload, session=session)
-            return records(session, [row])[0]
+        source = self._source(session, ctx, region, new)
+        size = new.size if new.size is not None else source.size
+        if size is None or size <= 0:
+            raise _invalid_size(size)
+        self._check_size(new, source, size)
+        type_row = (
+            self.types.find(session, ctx, new.volume_type) if new.volume_type is not None else None
+        )
+        if type_row is None and source.volume_type_id is not None:
+            type_id: str | None = source.volume_type_id
+        else:
+            type_id = (type_row or self.types.default_row(session)).id
+        self.quotas.check_volume(session, ctx.project_id, size)
+        stamp = utcnow()
+        row = VolumeRow(
+            id=str(uuid.uuid4()),
+            region=region,
+            project_id=ctx.project_id,
+            user_id=ctx.user_id,
+            name=new.name,
+            description=new.description,
+            size=size,
+            status=VolumeStatus.CREATING,
+            volume_type_id=type_id,
+            availability_zone=AVAILABILITY_ZONE,
+            bootable=source.bootable,
+            readonly=False,
+            multiattach=new.multiattach,
+            metadata_items=metadata,
+            image_metadata=source.image_metadata,
+            snapshot_id=new.snapshot_id,
+            source_volid=new.source_volid,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        session.add(row)
+        session.flush()
+        self.tasks.enqueue(CREATE, region, row.id, source.payload, session=session)
+        return row
 
     def _source(
         self, session: Session, ctx: RequestContext, region: str, new: NewVolume
