@@ -161,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
         snapshots=compute_images,
         config_drives=ConfigDriveFiles(instance_lookup),
         volumes=volume.server_volumes,
+        boot_volumes=volume.boot_volumes,
     )
     compute.bootstrap()
     services = Services(

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from interstack.backends.contract import BootVolume, NativeRef
 from interstack.backends.contract import ImageInfo as StoredImage
-from interstack.backends.contract import NativeRef
 from interstack.services.context import RequestContext
 
 
@@ -174,6 +174,97 @@ class ServerVolumeRelease(Protocol):
         """The server is gone (the backend detached its volumes): its attachments go, its
         volumes are ``available`` again, and the ones marked ``delete_on_termination`` are
         deleted. Idempotent."""
+        ...
+
+
+@dataclass(frozen=True)
+class VolumeForBoot:
+    """A volume a new server gets at boot (one ``block_device_mapping_v2`` entry with a volume
+    destination): one the user brings (``source`` ``volume``), or one made for the server from
+    an image, a snapshot or nothing (``blank``)."""
+
+    source: Literal["volume", "image", "snapshot", "blank"]
+    #: the volume, image or snapshot id; None for ``blank``
+    source_id: str | None
+    #: the device the guest sees (``/dev/vda`` for the root)
+    device: str
+    #: GiB of a volume made for the server (None: the snapshot's size)
+    size_gb: int | None = None
+    volume_type: str | None = None
+    delete_on_termination: bool = False
+    #: the server boots from it (``boot_index`` 0)
+    root: bool = False
+
+
+@dataclass(frozen=True)
+class ReservedBootVolumes:
+    """What ``reserve_for_boot`` did, for the boot task (which undoes it if the boot fails)."""
+
+    #: the volumes made for the server, in request order
+    created: tuple[str, ...]
+    #: the root volume's id, None when the server boots from an image
+    root_id: str | None
+
+
+@dataclass(frozen=True)
+class ReadyBootVolumes:
+    """The server's boot volumes once each is ``available``, as the backend gets them."""
+
+    root: BootVolume | None
+    data: tuple[BootVolume, ...]
+
+
+@dataclass(frozen=True)
+class AttachedVolume:
+    """One entry of a server's ``os-extended-volumes:volumes_attached``."""
+
+    volume_id: str
+    delete_on_termination: bool
+
+
+class ServerBootVolumes(Protocol):
+    """The volumes of a server booted with volume block device mappings (Nova's boot from
+    volume), owned by block storage: reserved or created at the request, attached by the boot."""
+
+    def reserve_for_boot(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        volumes: Sequence[VolumeForBoot],
+    ) -> ReservedBootVolumes:
+        """Reserve the volumes the user brings (``reserved``) and create the others in the
+        caller's project (``creating``, counted in its quotas), each with an ``attaching``
+        attachment to the server at its device, in one transaction.
+
+        Nova's 400s: a volume, snapshot or image not found or of another project ("Block
+        Device Mapping is Invalid: failed to get volume ..."), a volume that is not available
+        ("Invalid volume: ..."), a size too small for its source; 413/403 over quota. If this
+        raises, nothing was reserved or created.
+        """
+        ...
+
+    def ready_for_boot(
+        self, region: str, server_id: str, root_id: str | None
+    ) -> ReadyBootVolumes | None:
+        """The server's boot volumes with their backend refs (``root_id`` as the root), marked
+        ``attaching``, once each is available; None while one is still being created. Raises
+        ``BackendError`` with a message for the server's fault if one failed."""
+        ...
+
+    def attached_at_boot(self, region: str, server_id: str) -> None:
+        """The server runs: its boot volumes are ``in-use``, their attachments ``attached``."""
+        ...
+
+    def abandon_boot(self, region: str, server_id: str, created: Sequence[str]) -> None:
+        """The boot failed or never started: detach the server's boot volumes in the backend,
+        delete those in ``created``, and make the others ``available`` again. Idempotent."""
+        ...
+
+    def volumes_attached(
+        self, region: str, server_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[AttachedVolume]]:
+        """Each server's attached (or attaching) volumes, oldest first (one query)."""
         ...
 
 

@@ -10,6 +10,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from interstack.api.compute import params
+from interstack.api.compute.block_devices import block_devices
 from interstack.api.compute.schemas import servers as schemas
 from interstack.api.compute.versions import Microversion, service_url
 from interstack.api.compute.views import servers as views
@@ -172,22 +173,13 @@ def _last_segment(ref: str) -> str:
 
 
 def _image_id(new: schemas.NewServer) -> str | None:
-    """``imageRef``, or the image of a boot-index-0 image->local block device mapping."""
-    for device in new.block_device_mapping_v2 or ():
-        if device.source_type in ("volume", "snapshot") or device.destination_type == "volume":
-            raise BadRequest(
-                "Block device mappings with volumes are not supported in this gateway yet; "
-                "boot from an image (source_type image, destination_type local)."
-            )
-    if new.imageRef:
-        image = _last_segment(new.imageRef)
-        if schemas.check_uuid_or_none(image) is None:
-            raise BadRequest("Invalid imageRef provided.")
-        return image
-    for device in new.block_device_mapping_v2 or ():
-        if device.source_type == "image" and str(device.boot_index) == "0" and device.uuid:
-            return device.uuid
-    raise BadRequest("Missing imageRef attribute")
+    """``imageRef``'s image id; None when empty (the server boots from a mapping)."""
+    if not new.imageRef:
+        return None
+    image = _last_segment(new.imageRef)
+    if schemas.check_uuid_or_none(image) is None:
+        raise BadRequest("Invalid imageRef provided.")
+    return image
 
 
 def _networks(
@@ -217,10 +209,16 @@ def _networks(
 
 
 def _boot_request(new: schemas.NewServer) -> BootRequest:
+    if new.block_device_mapping_v2 and new.block_device_mapping:
+        raise BadRequest(
+            "Using different block_device_mapping syntaxes is not allowed in the same request."
+        )
+    image_id = _image_id(new)
     return BootRequest(
         name=new.name,
         flavor_id=_last_segment(str(new.flavorRef)),
-        image_id=_image_id(new),
+        image_id=image_id,
+        block_devices=block_devices(new, image_id is not None),
         networks=_networks(new, new.max_count),
         security_groups=tuple(dict.fromkeys(g.name for g in new.security_groups)),
         key_name=new.key_name,

@@ -19,6 +19,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound, QuotaExceeded
+from interstack.services.compute.block_devices import BlockDevice, BootDisks, boot_disks
 from interstack.services.compute.common import record, record_action, started_event
 from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.keypairs import KeypairService
@@ -31,8 +32,11 @@ from interstack.services.interfaces import (
     BootImage,
     BootImages,
     RequestedNetwork,
+    ReservedBootVolumes,
+    ServerBootVolumes,
     ServerNetworking,
     ServerPort,
+    VolumeForBoot,
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
@@ -52,6 +56,7 @@ class BootRequest:
 
     name: str
     flavor_id: str
+    #: ``imageRef`` (None when empty: the server boots from a block device mapping)
     image_id: str | None
     networks: NetworksRequest = "auto"
     security_groups: tuple[str, ...] = ()
@@ -70,6 +75,8 @@ class BootRequest:
     access_ipv6: str = ""
     #: the caller's ``adminPass``; the create answer shows it (else a generated one), never stored
     admin_password: str | None = None
+    #: ``block_device_mapping_v2`` (or the legacy mapping, translated)
+    block_devices: tuple[BlockDevice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,24 @@ def flavor_snapshot(flavor: Flavor) -> dict[str, object]:
     }
 
 
+def check_root_volume_fits(flavor: Flavor, image: BootImage, volume: VolumeForBoot) -> None:
+    """Nova's 400s for an image that a server boots from through a volume made of it: the
+    flavor's memory and the volume's size count, not the flavor's disk."""
+    if flavor.ram_mb < image.min_ram_mb:
+        raise BadRequest("Flavor's memory is too small for requested image.")
+    size = (volume.size_gb or 0) * GIB
+    if image.min_disk_gb * GIB > size:
+        raise BadRequest(
+            "Volume is smaller than the minimum size specified in image metadata. Volume size "
+            f"is {size} bytes, minimum size is {image.min_disk_gb * GIB} bytes."
+        )
+    if image.size_bytes is not None and image.size_bytes > size:
+        raise BadRequest(
+            f"Volume is smaller than the image it is made of. Volume size is {size} bytes, "
+            f"image is {image.size_bytes} bytes; ask for a larger volume_size."
+        )
+
+
 def check_image_fits(flavor: Flavor, image: BootImage) -> None:
     """Nova's 400s for an image that does not fit the flavor (a disk of 0 means "any size")."""
     if flavor.ram_mb < image.min_ram_mb:
@@ -142,6 +167,7 @@ class ServerBoot:
         quotas: QuotaService,
         networking: ServerNetworking,
         images: BootImages,
+        volumes: ServerBootVolumes | None = None,
     ) -> None:
         self.db = db
         self.regions = regions
@@ -151,6 +177,7 @@ class ServerBoot:
         self.quotas = quotas
         self.networking = networking
         self.images = images
+        self.volumes = volumes
 
     # -- checks that refuse before anything exists -------------------------------------------
 
@@ -167,6 +194,34 @@ class ServerBoot:
             return self.images.image_for_boot(ctx, region, image_id)
         except NotFound as exc:
             raise BadRequest(f"Image {image_id} could not be found.") from exc
+
+    def _disks(self, ctx: RequestContext, region: str, request: BootRequest) -> BootDisks:
+        """What the server boots from; volumes need a backend that boots from them."""
+        disks = boot_disks(request.image_id, request.block_devices, request.max_count)
+        if not disks.volumes:
+            return disks
+        backend = self.regions.backend(region)
+        if self.volumes is None or "boot_from_volume" not in backend.capabilities.names():
+            raise BadRequest(
+                f"Block Device Mapping is Invalid: region {region} cannot give servers volumes "
+                "at boot (its backend lacks boot from volume); boot from an image (imageRef) "
+                "and attach volumes once the server is active."
+            )
+        return disks
+
+    def _root_image(
+        self, ctx: RequestContext, region: str, flavor: Flavor, disks: BootDisks
+    ) -> None:
+        root = disks.root
+        if root is None or root.source != "image" or root.source_id is None:
+            return
+        try:
+            image = self.images.image_for_boot(ctx, region, root.source_id)
+        except NotFound as exc:
+            raise BadRequest(
+                f"Block Device Mapping is Invalid: failed to get image {root.source_id}."
+            ) from exc
+        check_root_volume_fits(flavor, image, root)
 
     def _public_key(self, ctx: RequestContext, key_name: str | None) -> str | None:
         if key_name is None:
@@ -226,9 +281,11 @@ class ServerBoot:
         if request.min_count > request.max_count:
             raise BadRequest("min_count must be <= max_count")
         flavor = self._flavor(ctx, request.flavor_id)
-        image = self._image(ctx, region, request.image_id)
+        disks = self._disks(ctx, region, request)
+        image = self._image(ctx, region, disks.image_id)
         if image is not None:
             check_image_fits(flavor, image)
+        self._root_image(ctx, region, flavor, disks)
         public_key = self._public_key(ctx, request.key_name)
         if request.user_data is not None:
             decode_user_data(request.user_data)
@@ -239,8 +296,13 @@ class ServerBoot:
         server_ids = [str(uuid.uuid4()) for _ in range(count)]
         groups = request.security_groups or ("default",)
         ports: dict[str, list[ServerPort]] = {}
+        volumes: dict[str, ReservedBootVolumes] = {}
         try:
             for server_id in server_ids:
+                if disks.volumes and self.volumes is not None:
+                    volumes[server_id] = self.volumes.reserve_for_boot(
+                        ctx, region, server_id, disks.volumes
+                    )
                 ports[server_id] = self._allocate(ctx, region, server_id, request, groups)
             reservation_id = new_reservation_id()
             with self.db.session() as session:
@@ -262,6 +324,7 @@ class ServerBoot:
                         groups=groups,
                         zone=zone,
                         reservation_id=reservation_id,
+                        volumes=volumes.get(server_id),
                     )
                     for index, server_id in enumerate(server_ids)
                 ]
@@ -270,6 +333,9 @@ class ServerBoot:
         except BaseException:
             for server_id in ports:
                 self.networking.release_for_server(region, server_id)
+            for server_id, reserved in volumes.items():
+                assert self.volumes is not None
+                self.volumes.abandon_boot(region, server_id, reserved.created)
             raise
         return BootResult(servers, reservation_id, request.admin_password or new_password())
 
@@ -290,6 +356,7 @@ class ServerBoot:
         groups: Sequence[str],
         zone: str,
         reservation_id: str,
+        volumes: ReservedBootVolumes | None,
     ) -> ServerRow:
         now = utcnow()
         row = ServerRow(
@@ -340,5 +407,10 @@ class ServerBoot:
         action_id = record_action(
             session, ctx, row, "create", [started_event("compute__do_build_and_run_instance")]
         )
-        self.tasks.enqueue(BOOT, region, server_id, {"action_id": action_id}, session=session)
+        payload: dict[str, object] = {"action_id": action_id}
+        if volumes is not None:
+            # the boot task hands the root to the backend and, if the boot fails, deletes the
+            # volumes made for it
+            payload.update(root_volume=volumes.root_id, created_volumes=list(volumes.created))
+        self.tasks.enqueue(BOOT, region, server_id, payload, session=session)
         return row

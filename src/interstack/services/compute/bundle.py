@@ -18,6 +18,7 @@ from interstack.services.compute.servers import ServerService
 from interstack.services.interfaces import (
     BootImages,
     ConfigDrives,
+    ServerBootVolumes,
     ServerNetworking,
     ServerSnapshots,
     ServerVolumeRelease,
@@ -58,6 +59,7 @@ class ComputeServices:
         snapshots: ServerSnapshots,
         config_drives: ConfigDrives | None = None,
         volumes: ServerVolumeRelease | None = None,
+        boot_volumes: ServerBootVolumes | None = None,
     ) -> ComputeServices:
         quotas = QuotaService(db)
         passwords = ServerPasswords(db)
@@ -66,15 +68,17 @@ class ComputeServices:
             flavors=flavors,
             keypairs=keypairs,
             quotas=quotas,
-            servers=ServerService(db, tasks, networking),
-            boot=ServerBoot(db, regions, tasks, flavors, keypairs, quotas, networking, images),
+            servers=ServerService(db, tasks, networking, boot_volumes),
+            boot=ServerBoot(
+                db, regions, tasks, flavors, keypairs, quotas, networking, images, boot_volumes
+            ),
             server_actions=ServerActions(
                 db, regions, tasks, flavors, keypairs, quotas, images, snapshots, networking
             ),
             interfaces=ServerInterfaces(db, regions, networking),
             server_metadata=ServerMetadata(db, quotas),
             server_tasks=ServerTasks(
-                db, regions, networking, snapshots, passwords, config_drives, volumes
+                db, regions, networking, snapshots, passwords, config_drives, volumes, boot_volumes
             ),
             server_groups=ServerGroupService(db, quotas),
             passwords=passwords,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from interstack.services.interfaces import InterfaceIp, ServerAddress
+from interstack.services.interfaces import AttachedVolume, InterfaceIp, ServerAddress
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ class Server:
     old_flavor: Mapping[str, Any] | None = None
     #: the host (here: the region) once the backend holds the server, else None
     host: str | None = None
+    #: its volumes, the root first when it boots from one (read from block storage)
+    volumes_attached: Sequence[AttachedVolume] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,11 @@ class ServerActions:
             row = visible_row(session, ctx, region, server_id)
             check_unlocked(ctx, row)
             check_state("rebuild", row.id, row.vm_state, row.task_state)
+            if row.image_id is None:
+                # booted from a volume: Nova (before 2.93) rebuilds those only on their image
+                raise BadRequest(
+                    "Unable to rebuild with a different image for a volume-backed server."
+                )
             check_image_fits(_flavor_of(row), image)
             stopped = row.vm_state == VmState.STOPPED
             row.image_id = image.id

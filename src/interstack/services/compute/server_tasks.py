@@ -9,6 +9,7 @@ other task of it at its next step: the delete task owns the server from then on.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,12 +24,14 @@ from interstack.backends.contract import (
     ServerSpec,
     ServerStatus,
 )
-from interstack.errors import BackendError, NotFound
+from interstack.errors import BackendError, InterstackError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.state import PowerState, TaskState, VmState
 from interstack.services.interfaces import (
     ConfigDrives,
+    ReadyBootVolumes,
+    ServerBootVolumes,
     ServerNetworking,
     ServerSnapshots,
     ServerVolumeRelease,
@@ -37,6 +40,8 @@ from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay, utcnow
 from interstack.store import Database
 from interstack.store.models import Server as ServerRow
+
+LOG = logging.getLogger(__name__)
 
 BOOT = "compute.server.boot"
 DELETE = "compute.server.delete"
@@ -147,6 +152,7 @@ class ServerTasks:
         passwords: ServerPasswords,
         config_drives: ConfigDrives | None = None,
         volumes: ServerVolumeRelease | None = None,
+        boot_volumes: ServerBootVolumes | None = None,
     ) -> None:
         self.db = db
         self.regions = regions
@@ -155,10 +161,11 @@ class ServerTasks:
         self.passwords = passwords
         self.config_drives = config_drives
         self.volumes = volumes
+        self.boot_volumes = boot_volumes
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
-            BOOT: TaskHandler(self.boot, self.to_error),
+            BOOT: TaskHandler(self.boot, self.boot_failed),
             DELETE: TaskHandler(self.delete, self.to_error),
             POWER: TaskHandler(self.power, self.action_failed),
             RESIZE: TaskHandler(self.resize, self.action_failed),
@@ -239,17 +246,31 @@ class ServerTasks:
             return spec
         return replace(spec, config_drive=self.config_drives.files(region, spec.gateway_id))
 
+    def _volumes_ready(self, task: Task) -> ReadyBootVolumes | None:
+        """The server's boot volumes once each is available (None: wait); none at all when it
+        boots from an image without volumes."""
+        if "created_volumes" not in task.payload or self.boot_volumes is None:
+            return ReadyBootVolumes(root=None, data=())
+        root_id = task.payload.get("root_volume")
+        return self.boot_volumes.ready_for_boot(
+            task.region, task.resource_id, str(root_id) if root_id else None
+        )
+
     def boot(self, task: Task) -> RetryAfter | None:
         if task.payload.get("phase") == "wait":
             return self._boot_wait(task).result()
+        volumes = self._volumes_ready(task)
         with self.db.session() as session:
             row = self._live(session, task)
             if row is None:
                 return None
             spec = server_spec(row)
             wants_drive = bool(row.config_drive)
-            row.task_state = TaskState.SPAWNING
+            row.task_state = TaskState.SPAWNING if volumes else TaskState.BLOCK_DEVICE_MAPPING
             touch(row)
+        if volumes is None:
+            return Step({**task.payload, "phase": "volumes"}).result()
+        spec = replace(spec, root_volume=volumes.root, volumes=volumes.data)
         spec = self._with_drive(task.region, spec, wants_drive)
         info = self.regions.backend(task.region).compute.create_server(spec)
         with self.db.session() as session:
@@ -263,7 +284,26 @@ class ServerTasks:
         def launched(row: ServerRow) -> None:
             row.launched_at = row.launched_at or utcnow()
 
-        return self._wait_settled(task, frozenset({ServerStatus.ACTIVE}), launched)
+        step = self._wait_settled(task, frozenset({ServerStatus.ACTIVE}), launched)
+        if (
+            step.payload is None
+            and self.boot_volumes is not None
+            and "created_volumes" in (task.payload)
+        ):
+            self.boot_volumes.attached_at_boot(task.region, task.resource_id)
+        return step
+
+    def boot_failed(self, task: Task, error: str) -> None:
+        """The server goes to ERROR; its boot volumes are detached, the ones made for it
+        deleted (nothing the failed boot made is left)."""
+        self.to_error(task, error)
+        if self.boot_volumes is None or "created_volumes" not in task.payload:
+            return
+        created = [str(v) for v in task.payload.get("created_volumes", [])]
+        try:
+            self.boot_volumes.abandon_boot(task.region, task.resource_id, created)
+        except InterstackError as exc:
+            LOG.warning("server %s: its boot volumes stay: %s", task.resource_id, exc.message)
 
     # -- delete ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,11 @@ from interstack.services.compute.state import (
     vm_states_for_status,
 )
 from interstack.services.context import RequestContext
-from interstack.services.interfaces import ServerNetworking, ServerSecurityGroup
+from interstack.services.interfaces import (
+    ServerBootVolumes,
+    ServerNetworking,
+    ServerSecurityGroup,
+)
 from interstack.services.listing import Page, SortDir, paginate
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
@@ -112,19 +116,34 @@ def _regex(pattern: str, what: str) -> re.Pattern[str]:
 
 
 class ServerService:
-    def __init__(self, db: Database, tasks: TaskQueue, networking: ServerNetworking) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tasks: TaskQueue,
+        networking: ServerNetworking,
+        volumes: ServerBootVolumes | None = None,
+    ) -> None:
         self.db = db
         self.tasks = tasks
         self.networking = networking
+        self.volumes = volumes
 
     def _addresses(self, region: str, rows: Sequence[ServerRow]) -> list[Server]:
-        """Records with what Neutron's ports say now: addresses and security groups."""
+        """Records with what Neutron's ports say now (addresses and security groups) and the
+        volumes block storage holds for them."""
         if not rows:
             return []
         ids = [r.id for r in rows]
         found = self.networking.addresses(region, ids)
         groups = self.networking.security_group_names(region, ids)
-        return [record(r, found.get(r.id, ()), groups.get(r.id, ())) for r in rows]
+        attached = self.volumes.volumes_attached(region, ids) if self.volumes else {}
+        return [
+            replace(
+                record(r, found.get(r.id, ()), groups.get(r.id, ())),
+                volumes_attached=tuple(attached.get(r.id, ())),
+            )
+            for r in rows
+        ]
 
     def get(self, ctx: RequestContext, region: str, server_id: str) -> Server:
         with self.db.session() as session:

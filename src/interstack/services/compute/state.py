@@ -25,6 +25,8 @@ class VmState(StrEnum):
 
 class TaskState(StrEnum):
     SCHEDULING = "scheduling"
+    #: waiting for the server's boot volumes (Nova's name for it)
+    BLOCK_DEVICE_MAPPING = "block_device_mapping"
     SPAWNING = "spawning"
     DELETING = "deleting"
     POWERING_OFF = "powering-off"

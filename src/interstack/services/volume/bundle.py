@@ -8,6 +8,7 @@ from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.services.volume.attachments import AttachmentService
+from interstack.services.volume.boot_volumes import BootVolumes
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.server_volumes import ServerVolumes
 from interstack.services.volume.snapshots import SnapshotService
@@ -30,6 +31,8 @@ class VolumeServices:
     attachments: AttachmentService
     #: volumes on servers (Nova's os-volume_attachments)
     server_volumes: ServerVolumes
+    #: volumes servers get at boot (Nova's boot from volume)
+    boot_volumes: BootVolumes
     #: the handlers of the volume task kinds, for the app's task handler table
     tasks: VolumeTasks
 
@@ -39,14 +42,16 @@ class VolumeServices:
     ) -> VolumeServices:
         quotas = VolumeQuotaService(db)
         types = VolumeTypeService(db)
+        volumes = VolumeService(db, regions, tasks, quotas, types, images)
         return cls(
-            volumes=VolumeService(db, regions, tasks, quotas, types, images),
+            volumes=volumes,
             actions=VolumeActions(db, regions, tasks, quotas, images),
             snapshots=SnapshotService(db, regions, tasks, quotas),
             types=types,
             quotas=quotas,
             attachments=AttachmentService(db),
             server_volumes=ServerVolumes(db, regions, tasks),
+            boot_volumes=BootVolumes(db, regions, tasks, volumes),
             tasks=VolumeTasks(db, regions, images),
         )
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -90,22 +91,64 @@ class SecurityGroupName(Closed):
     name: Annotated[str, Field(min_length=1, max_length=255)]
 
 
-class BlockDevice(Closed):
-    """One ``block_device_mapping_v2`` entry; only image -> local boot disks are served."""
+def _boot_index(value: object) -> object:
+    """Nova's ``boot_index``: an integer, given as a number or a string of digits."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ValueError(f"boot_index {value!r} is not an integer") from None
 
-    boot_index: int | str | None = None
-    uuid: str | None = None
+
+def _volume_size(value: object) -> object:
+    """Nova's ``volume_size``: a non-negative integer of GiB, as a number or digits."""
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise ValueError(f"volume_size {value!r} is not a non-negative integer")
+    if isinstance(value, str):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise ValueError(f"volume_size {value!r} is not a non-negative integer")
+    return value
+
+
+BootIndex = Annotated[int | None, BeforeValidator(_boot_index)]
+VolumeSize = Annotated[int | None, BeforeValidator(_volume_size)]
+
+
+class BlockDevice(Closed):
+    """One ``block_device_mapping_v2`` entry."""
+
+    boot_index: BootIndex = None
+    uuid: Annotated[str | None, Field(max_length=255, pattern=r"^[a-zA-Z0-9._-]*$")] = None
     source_type: Literal["image", "volume", "snapshot", "blank"] | None = None
     destination_type: Literal["local", "volume"] | None = None
     delete_on_termination: bool = False
-    volume_size: int | str | None = None
-    device_name: str | None = None
+    volume_size: VolumeSize = None
+    device_name: Annotated[str | None, Field(max_length=255)] = None
     device_type: str | None = None
     disk_bus: str | None = None
     guest_format: str | None = None
     no_device: bool | None = None
     tag: str | None = None
-    volume_type: str | None = None
+    volume_type: Annotated[str | None, Field(max_length=255)] = None
+
+
+class LegacyBlockDevice(Closed):
+    """One entry of the legacy ``block_device_mapping`` (a volume or snapshot at a device)."""
+
+    device_name: Annotated[str, Field(min_length=1, max_length=255)]
+    volume_id: str | None = None
+    snapshot_id: str | None = None
+    volume_size: VolumeSize = None
+    delete_on_termination: bool = False
+    no_device: bool | None = None
+    virtual_name: str | None = None
+
+    @field_validator("volume_id", "snapshot_id")
+    @classmethod
+    def _uuid(cls, value: str | None) -> str | None:
+        return check_uuid(value, "volume or snapshot id")
 
 
 class NewServer(Closed):
@@ -126,6 +169,7 @@ class NewServer(Closed):
     availability_zone: Annotated[str | None, Field(min_length=1, max_length=255)] = None
     config_drive: bool | None = None
     block_device_mapping_v2: list[BlockDevice] | None = None
+    block_device_mapping: list[LegacyBlockDevice] | None = None
     min_count: Count = 1
     max_count: Count = 1
     return_reservation_id: bool = False

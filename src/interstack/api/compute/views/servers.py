@@ -173,7 +173,12 @@ def detail(
         "OS-EXT-STS:task_state": server.task_state,
         "OS-EXT-STS:vm_state": server.vm_state,
         "OS-EXT-STS:power_state": server.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": [
+            {"id": v.volume_id, "delete_on_termination": v.delete_on_termination}
+            if version >= V2_3
+            else {"id": v.volume_id}
+            for v in server.volumes_attached
+        ],
     }
     if server.status in _PROGRESS_STATUSES:
         body["progress"] = 0 if server.status == "BUILD" else 100

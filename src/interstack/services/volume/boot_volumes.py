@@ -1,0 +1,240 @@
+"""Volumes a server gets at boot (Nova's boot from volume and its other volume block device
+mappings): reserved or created when the server is asked for, attached by its boot task.
+
+At the request, brought volumes become ``reserved`` and the others are created (``creating``,
+in the caller's project and quotas), each with an ``attaching`` attachment to the server, in
+one transaction. The boot task waits until each is ``available``, hands them to the backend
+(``attaching``) and marks them ``in-use`` once the server runs. A boot that fails, or never
+starts, detaches them again: the volumes made for it are deleted, the brought ones become
+``available``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import BootVolume, NativeRef
+from interstack.errors import BackendError, BadRequest, NotFound
+from interstack.services.context import RequestContext
+from interstack.services.interfaces import (
+    AttachedVolume,
+    ReadyBootVolumes,
+    ReservedBootVolumes,
+    VolumeForBoot,
+)
+from interstack.services.regions import Regions
+from interstack.services.tasks import TaskQueue, utcnow
+from interstack.services.volume.common import live_attachments, touch, visible_volume
+from interstack.services.volume.state import AttachStatus, VolumeStatus
+from interstack.services.volume.volume_tasks import DELETE as VOLUME_DELETE
+from interstack.services.volume.volumes import NewVolume, VolumeService
+from interstack.store import Database
+from interstack.store.models import Server as ServerRow
+from interstack.store.models import Volume as VolumeRow
+from interstack.store.models import VolumeAttachment as AttachmentRow
+
+#: statuses of a boot volume that is ready to be handed to the backend
+READY = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.RESERVED, VolumeStatus.ATTACHING})
+
+
+def _boot_attachments(session: Session, server_id: str) -> list[AttachmentRow]:
+    """The server's attachments still being made (at boot: all of them, oldest first)."""
+    return list(
+        session.scalars(
+            select(AttachmentRow)
+            .where(
+                AttachmentRow.server_id == server_id,
+                AttachmentRow.status == AttachStatus.ATTACHING,
+            )
+            .order_by(AttachmentRow.created_at, AttachmentRow.mountpoint)
+        )
+    )
+
+
+class BootVolumes:
+    """``ServerBootVolumes`` for compute: the boot-time half of volumes on servers."""
+
+    def __init__(
+        self, db: Database, regions: Regions, tasks: TaskQueue, volumes: VolumeService
+    ) -> None:
+        self.db = db
+        self.regions = regions
+        self.tasks = tasks
+        self.volumes = volumes
+
+    # -- at the request ----------------------------------------------------------------------
+
+    def reserve_for_boot(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        volumes: Sequence[VolumeForBoot],
+    ) -> ReservedBootVolumes:
+        created: list[str] = []
+        root_id: str | None = None
+        with self.db.session() as session:
+            for wanted in volumes:
+                row = self._volume_for(session, ctx, region, wanted)
+                if wanted.source != "volume":
+                    created.append(row.id)
+                if wanted.root:
+                    root_id = row.id
+                stamp = utcnow()
+                session.add(
+                    AttachmentRow(
+                        id=str(uuid.uuid4()),
+                        region=region,
+                        project_id=row.project_id,
+                        volume_id=row.id,
+                        server_id=server_id,
+                        mountpoint=wanted.device,
+                        attach_mode="ro" if row.readonly else "rw",
+                        status=AttachStatus.ATTACHING,
+                        connector={},
+                        delete_on_termination=wanted.delete_on_termination,
+                        created_at=stamp,
+                        updated_at=stamp,
+                    )
+                )
+                session.flush()
+        return ReservedBootVolumes(created=tuple(created), root_id=root_id)
+
+    def _volume_for(
+        self, session: Session, ctx: RequestContext, region: str, wanted: VolumeForBoot
+    ) -> VolumeRow:
+        """The brought volume, reserved, or a new one made from the mapping's source."""
+        if wanted.source == "volume":
+            try:
+                row = visible_volume(session, ctx, region, wanted.source_id or "")
+            except NotFound:
+                raise BadRequest(
+                    f"Block Device Mapping is Invalid: failed to get volume {wanted.source_id}."
+                ) from None
+            if row.status != VolumeStatus.AVAILABLE or live_attachments(session, [row.id])[row.id]:
+                raise BadRequest(
+                    f"Invalid volume: volume {row.id} status must be 'available' to be "
+                    f"attached, but it is {row.status}; detach it from its server first."
+                )
+            row.status = VolumeStatus.RESERVED
+            touch(row)
+            return row
+        new = NewVolume(
+            size=wanted.size_gb,
+            name="",
+            volume_type=wanted.volume_type,
+            snapshot_id=wanted.source_id if wanted.source == "snapshot" else None,
+            image_id=wanted.source_id if wanted.source == "image" else None,
+        )
+        try:
+            return self.volumes.add(session, ctx, region, new)
+        except NotFound as exc:
+            raise BadRequest(
+                f"Block Device Mapping is Invalid: failed to get {wanted.source} "
+                f"{wanted.source_id}."
+            ) from exc
+
+    # -- in the boot task --------------------------------------------------------------------
+
+    def ready_for_boot(
+        self, region: str, server_id: str, root_id: str | None
+    ) -> ReadyBootVolumes | None:
+        root: BootVolume | None = None
+        data: list[BootVolume] = []
+        with self.db.session() as session:
+            attachments = _boot_attachments(session, server_id)
+            volumes = {row.volume_id: session.get(VolumeRow, row.volume_id) for row in attachments}
+            for row in attachments:
+                volume = volumes[row.volume_id]
+                if volume is None:
+                    raise BackendError(f"Volume {row.volume_id} was deleted before the boot.")
+                if volume.status == VolumeStatus.CREATING:
+                    return None
+                if volume.status not in READY or volume.native_ref is None:
+                    raise BackendError(
+                        f"Volume {volume.id} did not finish being created: its status is "
+                        f"{volume.status}" + (f" ({volume.fault})" if volume.fault else "") + "."
+                    )
+            for row in attachments:
+                volume = volumes[row.volume_id]
+                assert volume is not None and volume.native_ref is not None
+                volume.status = VolumeStatus.ATTACHING
+                touch(volume)
+                found = BootVolume(NativeRef(volume.native_ref), row.mountpoint or "")
+                if volume.id == root_id:
+                    root = found
+                else:
+                    data.append(found)
+        return ReadyBootVolumes(root=root, data=tuple(data))
+
+    def attached_at_boot(self, region: str, server_id: str) -> None:
+        with self.db.session() as session:
+            for row in _boot_attachments(session, server_id):
+                row.status = AttachStatus.ATTACHED
+                row.updated_at = utcnow()
+                volume = session.get(VolumeRow, row.volume_id)
+                if volume is not None:
+                    volume.status = VolumeStatus.IN_USE
+                    touch(volume)
+
+    def abandon_boot(self, region: str, server_id: str, created: Sequence[str]) -> None:
+        with self.db.session() as session:
+            server = session.get(ServerRow, server_id)
+            server_ref = server.native_ref if server is not None else None
+            refs = []
+            for row in _boot_attachments(session, server_id):
+                volume = session.get(VolumeRow, row.volume_id)
+                session.delete(row)
+                if volume is None:
+                    continue
+                if volume.native_ref and server_ref:
+                    refs.append(NativeRef(volume.native_ref))
+                if volume.id in created:
+                    volume.status = VolumeStatus.DELETING
+                    self.tasks.enqueue(VOLUME_DELETE, region, volume.id, session=session)
+                elif volume.status != VolumeStatus.CREATING:
+                    volume.status = VolumeStatus.AVAILABLE
+                touch(volume)
+        if server_ref:
+            storage = self.regions.backend(region).block_storage
+            for ref in refs:
+                # a server in ERROR may hold them; the delete task waits until they are free
+                storage.detach_volume(ref, NativeRef(server_ref))
+
+    # -- for show and list -------------------------------------------------------------------
+
+    def volumes_attached(
+        self, region: str, server_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[AttachedVolume]]:
+        found: dict[str, list[AttachedVolume]] = {s: [] for s in server_ids}
+        if not server_ids:
+            return found
+        rows = self._attachments_of(server_ids)
+        for row in rows:
+            if row.server_id is not None:
+                found[row.server_id].append(
+                    AttachedVolume(row.volume_id, bool(row.delete_on_termination))
+                )
+        return found
+
+    def _attachments_of(self, server_ids: Sequence[str]) -> list[AttachmentRow]:
+        with self.db.session() as session:
+            rows = list(
+                session.scalars(
+                    select(AttachmentRow)
+                    .where(
+                        AttachmentRow.server_id.in_(server_ids),
+                        AttachmentRow.status.in_(
+                            (AttachStatus.ATTACHING, AttachStatus.ATTACHED, AttachStatus.DETACHING)
+                        ),
+                    )
+                    .order_by(AttachmentRow.created_at, AttachmentRow.mountpoint)
+                )
+            )
+            for row in rows:
+                session.expunge(row)
+            return rows

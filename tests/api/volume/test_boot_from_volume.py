@@ -1,0 +1,248 @@
+"""Boot from volume (Nova's ``block_device_mapping_v2`` with volume destinations), proven with
+openstacksdk's cloud layer, the ``openstack`` CLI and raw HTTP against a served gateway on sim:
+the root volume made of an image (or brought by the user) is ``in-use`` at ``/dev/vda``, the
+server shows ``image: ""`` and lists the volume, deleting the server deletes or releases it, and
+bad requests get Nova's 400s with nothing left behind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.compute import assert_nova_fault, nova
+from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, client, new_member, unique
+from tests.support.volume import cinder, wait_volume
+from tests.support.waiting import eventually
+
+CLOUD = "interstack"
+#: a region whose backend cannot boot servers from volumes
+PLAIN = "NoVolumeBoot"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    sim = {
+        "boot_delay_seconds": 0.1,
+        "volume_delay_seconds": 0.1,
+        "fail_on": {"create_server": {"name": "fail-*", "message": "No valid host was found."}},
+    }
+    served = ServedGateway(
+        tmp_path_factory.mktemp("bfv") / "data",
+        config={
+            "regions": [
+                {"name": "RegionOne", "backend": "sim", "settings": sim},
+                {
+                    "name": PLAIN,
+                    "backend": "sim",
+                    "settings": {**sim, "without": ["boot_from_volume"]},
+                },
+            ]
+        },
+    ).start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def conn(gateway: ServedGateway) -> Iterator[Any]:
+    connection = gateway.connect(CLOUD)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def network(conn: Any) -> str:
+    """The project's one network, which the cloud layer's ``networks: auto`` picks."""
+    net = conn.network.create_network(name=unique("net"))
+    conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.9.0.0/24")
+    return str(net.name)
+
+
+def active_image(conn: Any, **properties: Any) -> str:
+    image = conn.image.create_image(name=unique("img"), data=b"\0" * 4096, disk_format="raw",
+                                    container_format="bare", **properties)  # fmt: skip
+    eventually(lambda: conn.image.get_image(image.id).status, lambda s: s == "active", "image")
+    return str(image.id)
+
+
+@pytest.fixture(scope="module")
+def image_id(conn: Any) -> str:
+    return active_image(conn)
+
+
+@pytest.fixture(scope="module")
+def flavor(conn: Any) -> str:
+    return str(next(iter(conn.compute.flavors())).id)
+
+
+@pytest.fixture(scope="module")
+def http(gateway: ServedGateway) -> Iterator[httpx.Client]:
+    with nova(gateway, gateway.token(CLOUD), "2.79") as api:
+        yield api
+
+
+def root_attachment(conn: Any, volume_id: str) -> dict[str, Any]:
+    volume = conn.block_storage.get_volume(volume_id)
+    assert volume.status == "in-use" and volume.is_bootable
+    [attachment] = volume.attachments
+    assert attachment["device"] == "/dev/vda"
+    return dict(attachment)
+
+
+def test_sdk_boots_from_a_volume_made_of_an_image_which_goes_with_the_server(
+    conn: Any, http: httpx.Client, network: str, image_id: str, flavor: str
+) -> None:
+    server = conn.create_server(unique("bfv"), image=image_id, flavor=flavor, network=network,
+                                boot_from_volume=True, volume_size=1, terminate_volume=True,
+                                wait=True, timeout=60)  # fmt: skip
+    assert server.status == "ACTIVE"
+    shown = http.get(f"/servers/{server.id}").json()["server"]
+    assert shown["image"] == ""
+    [attached] = shown["os-extended-volumes:volumes_attached"]
+    assert attached["delete_on_termination"] is True
+    assert root_attachment(conn, attached["id"])["server_id"] == server.id
+    root = conn.block_storage.get_volume(attached["id"])
+    assert (root.size, root.project_id) == (1, conn.current_project_id)
+    listed = http.get("/servers/detail").json()["servers"]
+    assert [s["image"] for s in listed if s["id"] == server.id] == [""]
+    # before 2.3 the entry has the volume id only
+    old = http.get(f"/servers/{server.id}", headers={"OpenStack-API-Version": "compute 2.1"})
+    assert old.json()["server"]["os-extended-volumes:volumes_attached"] == [{"id": root.id}]
+
+    assert conn.delete_server(server.id, wait=True, timeout=60)
+    eventually(lambda: conn.block_storage.find_volume(root.id), lambda v: v is None,
+               "the root volume deleted with its server")  # fmt: skip
+
+
+def test_sdk_boots_from_a_brought_volume_which_is_released(
+    conn: Any, network: str, image_id: str, flavor: str
+) -> None:
+    volume = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("boot"))
+    conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    server = conn.create_server(unique("bfv"), flavor=flavor, network=network,
+                                boot_volume=volume.id, wait=True, timeout=60)  # fmt: skip
+    assert server.status == "ACTIVE"
+    assert root_attachment(conn, volume.id)["server_id"] == server.id
+
+    assert conn.delete_server(server.id, wait=True, timeout=60)
+    released = conn.block_storage.get_volume(volume.id)
+    assert (released.status, released.attachments) == ("available", [])
+    assert conn.delete_volume(volume.id, wait=True, timeout=60)
+
+
+def test_cli_boots_from_a_new_volume_and_from_an_existing_one(
+    gateway: ServedGateway, conn: Any, network: str, image_id: str, flavor: str
+) -> None:
+    def cli(*args: str) -> Any:
+        return json.loads(gateway.cli(CLOUD, *args, "-f", "json").stdout)
+
+    made = cli("server", "create", "--image", image_id, "--boot-from-volume", "1", "--flavor",
+               flavor, "--network", network, "--wait", unique("cli"))  # fmt: skip
+    [root] = made["volumes_attached"]
+    assert made["image"] in ("", "N/A (booted from volume)")
+    assert root_attachment(conn, root["id"])["server_id"] == made["id"]
+
+    assert conn.delete_server(made["id"], wait=True, timeout=60)
+    # the CLI leaves delete_on_termination off: the volume stays, available, to boot again
+    wait_volume_status(conn, root["id"], "available")
+    again = cli("server", "create", "--volume", root["id"], "--flavor", flavor, "--network",
+                network, "--wait", unique("cli"))  # fmt: skip
+    assert [v["id"] for v in again["volumes_attached"]] == [root["id"]]
+    assert conn.delete_server(again["id"], wait=True, timeout=60)
+    wait_volume_status(conn, root["id"], "available")
+    assert conn.delete_volume(root["id"], wait=True, timeout=60)
+
+
+def wait_volume_status(conn: Any, volume_id: str, status: str) -> None:
+    eventually(lambda: conn.block_storage.get_volume(volume_id).status, lambda s: s == status,
+               f"volume {volume_id} {status}")  # fmt: skip
+
+
+def test_a_failed_boot_leaves_the_server_in_error_and_deletes_its_new_volume(
+    gateway: ServedGateway, conn: Any, http: httpx.Client, image_id: str, flavor: str
+) -> None:
+    before = {v.id for v in conn.block_storage.volumes()}
+    mapping = {"boot_index": 0, "uuid": image_id, "source_type": "image",
+               "destination_type": "volume", "volume_size": 1}  # fmt: skip
+    created = http.post("/servers", json={"server": {
+        "name": "fail-bfv", "flavorRef": flavor, "networks": "none",
+        "block_device_mapping_v2": [mapping]}})  # fmt: skip
+    assert created.status_code == 202, created.text
+    server_id = created.json()["server"]["id"]
+    failed = eventually(lambda: http.get(f"/servers/{server_id}").json()["server"],
+                        lambda s: s["status"] == "ERROR", "the failed boot")  # fmt: skip
+    assert "No valid host" in failed["fault"]["message"]
+    eventually(lambda: {v.id for v in conn.block_storage.volumes()}, lambda ids: ids == before,
+               "the volume made for the failed boot deleted")  # fmt: skip
+    assert http.delete(f"/servers/{server_id}").status_code == 204
+
+
+# -- bad requests: Nova's 400s, nothing left behind --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stranger(gateway: ServedGateway) -> Member:
+    with client(gateway, gateway.token("interstack-admin")) as admin:
+        return new_member(admin)
+
+
+def test_bad_mappings_are_refused_and_leave_nothing(
+    gateway: ServedGateway, conn: Any, http: httpx.Client, image_id: str, flavor: str,
+    stranger: Member, network: str,
+) -> None:  # fmt: skip
+    theirs_api = cinder(gateway, stranger.token(gateway), stranger.project_id)
+    theirs = theirs_api.post("/volumes", json={"volume": {"size": 1}}).json()["volume"]["id"]
+    wait_volume(theirs_api, theirs, "available")
+    big_image = active_image(conn, min_disk=3)
+    in_use = conn.block_storage.create_volume(size=1)
+    conn.block_storage.wait_for_status(in_use, "available", wait=60, interval=0.2)
+    holder = conn.create_server(unique("holder"), flavor=flavor, boot_volume=in_use.id,
+                                network=network, wait=True, timeout=60)  # fmt: skip
+
+    def image(size: Any = 1, index: Any = 0, **more: Any) -> dict[str, Any]:
+        return {"boot_index": index, "uuid": image_id, "source_type": "image",
+                "destination_type": "volume", "volume_size": size, **more}  # fmt: skip
+
+    def volume(volume_id: str) -> dict[str, Any]:
+        return {"boot_index": 0, "uuid": volume_id, "source_type": "volume",
+                "destination_type": "volume"}  # fmt: skip
+
+    cases: list[tuple[list[dict[str, Any]] | None, str]] = [
+        (None, "Missing imageRef attribute"),
+        ([image(index=None)], "Boot sequence"),
+        ([image(), image()], "Boot sequence"),
+        ([volume("6b1f0c7e-1111-4a4a-9b9b-000000000000")], "failed to get volume"),
+        ([volume(theirs)], f"failed to get volume {theirs}"),
+        ([volume(in_use.id)], "Invalid volume"),
+        ([image(uuid=big_image)], "smaller than the minimum size"),
+        ([image(size=0)], "non-zero size"),
+        ([image(size=-1)], "volume_size"),
+        ([image(size="ten")], "volume_size"),
+        ([image(source_type="disk")], "source_type"),
+    ]
+    servers_before = {s["id"] for s in http.get("/servers").json()["servers"]}
+    volumes_before = {v.id for v in conn.block_storage.volumes()}
+    for mappings, expected in cases:
+        body: dict[str, Any] = {"name": unique("bad"), "flavorRef": flavor, "networks": "none"}
+        if mappings is not None:
+            body["block_device_mapping_v2"] = mappings
+        refused = http.post("/servers", json={"server": body})
+        message = assert_nova_fault(refused, 400, "badRequest")
+        assert expected in message, (mappings, message)
+    assert {s["id"] for s in http.get("/servers").json()["servers"]} == servers_before
+    assert {v.id for v in conn.block_storage.volumes()} == volumes_before
+    assert conn.block_storage.get_volume(in_use.id).status == "in-use"
+
+    # a region whose backend cannot boot from volumes says so, before anything exists
+    with nova(gateway, gateway.token(CLOUD), "2.79") as plain:
+        plain.base_url = httpx.URL(str(plain.base_url).replace("/RegionOne/", f"/{PLAIN}/"))
+        refused = plain.post("/servers", json={"server": {
+            "name": unique("plain"), "flavorRef": flavor, "networks": "none",
+            "block_device_mapping_v2": [image()]}})  # fmt: skip
+        assert "boot from volume" in assert_nova_fault(refused, 400, "badRequest")
+    assert conn.delete_server(holder.id, wait=True, timeout=60)
