@@ -120,7 +120,7 @@ def test_sdk_boots_from_a_volume_made_of_an_image_which_goes_with_the_server(
 
 
 def test_sdk_boots_from_a_brought_volume_which_is_released(
-    conn: Any, network: str, image_id: str, flavor: str
+    conn: Any, http: httpx.Client, network: str, image_id: str, flavor: str
 ) -> None:
     volume = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("boot"))
     conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
@@ -128,6 +128,8 @@ def test_sdk_boots_from_a_brought_volume_which_is_released(
                                 boot_volume=volume.id, wait=True, timeout=60)  # fmt: skip
     assert server.status == "ACTIVE"
     assert root_attachment(conn, volume.id)["server_id"] == server.id
+    detach = http.delete(f"/servers/{server.id}/os-volume_attachments/{volume.id}")
+    assert "root device" in assert_nova_fault(detach, 400, "badRequest")
 
     assert conn.delete_server(server.id, wait=True, timeout=60)
     released = conn.block_storage.get_volume(volume.id)

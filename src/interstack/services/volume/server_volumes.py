@@ -168,8 +168,11 @@ class ServerVolumes:
 
     def detach(self, ctx: RequestContext, region: str, server_id: str, volume_id: str) -> None:
         with self.db.session() as session:
-            _server(session, ctx, region, server_id, "detach_volume")
+            server = _server(session, ctx, region, server_id, "detach_volume")
             row = self._attachment(session, ctx, region, server_id, volume_id)
+            if server.image_id is None and _live(session, server_id)[0].id == row.id:
+                # booted from this volume: its first attachment is its root disk
+                raise BadRequest("Cannot detach a root device volume")
             if row.status != AttachStatus.ATTACHED:
                 raise BadRequest(
                     f"Invalid volume: volume {volume_id} is {row.status}, not attached; try again "
@@ -196,7 +199,7 @@ class ServerVolumes:
                 if row.delete_on_termination and not _has_snapshots(session, volume.id):
                     volume.status = VolumeStatus.DELETING
                     self.tasks.enqueue(VOLUME_DELETE, region, volume.id, session=session)
-                else:
+                elif volume.status != VolumeStatus.CREATING:  # its create task settles it
                     volume.status = VolumeStatus.AVAILABLE
                 touch(volume)
 
