@@ -211,8 +211,15 @@ def test_actions_bootable_readonly_extend(api: httpx.Client) -> None:
     volume_id = create_volume(api)["id"]
     action = f"/volumes/{volume_id}/action"
     assert api.post(action, json={"os-set_bootable": {"bootable": "true"}}).status_code == 200
-    assert api.post(action, json={"os-update_readonly_flag": {"readonly": True}}).status_code == 202
-    assert api.get(f"/volumes/{volume_id}").json()["volume"]["bootable"] == "true"
+    assert api.get(f"/volumes/{volume_id}").json()["volume"]["metadata"] == {}
+    for readonly in (True, False):  # as Tempest's readonly test reads it back: "True"/"False"
+        flag = {"os-update_readonly_flag": {"readonly": readonly}}
+        assert api.post(action, json=flag).status_code == 202
+        shown = api.get(f"/volumes/{volume_id}").json()["volume"]
+        assert shown["metadata"] == {"readonly": str(readonly)}
+    assert shown["bootable"] == "true"
+    # admin metadata is not the user's: the /metadata sub-resource leaves it out
+    assert api.get(f"/volumes/{volume_id}/metadata").json()["metadata"] == {}
 
     smaller = api.post(action, json={"os-extend": {"new_size": 1}})
     assert "greater than current size" in assert_cinder_fault(smaller, 400, "badRequest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -109,6 +110,14 @@ def attachment_record(row: AttachmentRow) -> Attachment:
     )
 
 
+#: the admin metadata keys Cinder shows in a volume's ``metadata``
+VISIBLE_ADMIN_KEYS = frozenset({"readonly"})
+
+
+def _visible_admin(admin: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in admin.items() if k in VISIBLE_ADMIN_KEYS}
+
+
 def volume_record(
     row: VolumeRow, volume_type: TypeRow | None, attachments: list[AttachmentRow]
 ) -> Volume:
@@ -126,7 +135,10 @@ def volume_record(
         bootable=row.bootable,
         readonly=row.readonly,
         multiattach=row.multiattach,
-        metadata={str(k): str(v) for k, v in row.metadata_items.items()},
+        metadata={
+            str(k): str(v)
+            for k, v in {**row.metadata_items, **_visible_admin(row.admin_metadata)}.items()
+        },
         image_metadata={str(k): str(v) for k, v in row.image_metadata.items()},
         snapshot_id=row.snapshot_id,
         source_volid=row.source_volid,

@@ -89,6 +89,8 @@ class VolumeActions:
             if row.status in (V.DELETING, V.ERROR_DELETING):
                 raise BadRequest(f"Invalid volume: Volume {row.id} is being deleted.")
             row.readonly = value
+            # Cinder keeps the flag as admin metadata, which GET shows as "True"/"False"
+            row.admin_metadata = {**row.admin_metadata, "readonly": str(value)}
             touch(row)
 
     def reset_status(

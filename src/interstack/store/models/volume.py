@@ -31,6 +31,9 @@ class Volume(Base):
     readonly: Mapped[bool] = mapped_column(Boolean, default=False)
     multiattach: Mapped[bool] = mapped_column(Boolean, default=False)
     metadata_items: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Cinder's admin metadata; the keys it shows users (``readonly`` once the flag was set)
+    #: appear in the volume's ``metadata``, never in its ``/metadata`` sub-resource
+    admin_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     #: the properties of the image it was created from (Cinder's ``volume_image_metadata``)
     image_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
     snapshot_id: Mapped[str | None] = mapped_column(String(36), default=None)
