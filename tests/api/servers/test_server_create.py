@@ -97,7 +97,7 @@ def _names(api: httpx.Client) -> list[str]:
                 ],
             },
             400,
-            "volumes are not supported",
+            f"failed to get volume {IMAGE}",  # an image's id is no volume's
         ),
     ],
 )
