@@ -165,6 +165,52 @@ def wait_volume_status(conn: Any, volume_id: str, status: str) -> None:
                f"volume {volume_id} {status}")  # fmt: skip
 
 
+def boot_over_http(http: httpx.Client, flavor: str, **mappings: Any) -> dict[str, Any]:
+    body = {"name": unique("http"), "flavorRef": flavor, "networks": "none", **mappings}
+    created = http.post("/servers", json={"server": body})
+    assert created.status_code == 202, created.text
+    server_id = created.json()["server"]["id"]
+    return eventually(lambda: http.get(f"/servers/{server_id}").json()["server"],
+                      lambda s: s["status"] == "ACTIVE", "the server")  # fmt: skip
+
+
+def devices(http: httpx.Client, server_id: str) -> dict[str, str]:
+    found = http.get(f"/servers/{server_id}/os-volume_attachments").json()["volumeAttachments"]
+    return {a["device"]: a["volumeId"] for a in found}
+
+
+def test_http_boots_from_a_snapshot_with_a_blank_volume_and_from_the_legacy_mapping(
+    conn: Any, http: httpx.Client, image_id: str, flavor: str
+) -> None:
+    source = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("src"))
+    conn.block_storage.wait_for_status(source, "available", wait=60, interval=0.2)
+    snapshot = conn.block_storage.create_snapshot(volume_id=source.id, name=unique("snap"))
+    conn.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+
+    server = boot_over_http(http, flavor, block_device_mapping_v2=[
+        {"boot_index": "0", "uuid": snapshot.id, "source_type": "snapshot",
+         "destination_type": "volume", "delete_on_termination": True},
+        {"boot_index": -1, "source_type": "blank", "destination_type": "volume",
+         "volume_size": 1, "delete_on_termination": True}])  # fmt: skip
+    assert server["image"] == ""
+    made = devices(http, server["id"])
+    assert sorted(made) == ["/dev/vda", "/dev/vdb"]
+    assert [v["id"] for v in server["os-extended-volumes:volumes_attached"]] == [
+        made["/dev/vda"], made["/dev/vdb"]]  # fmt: skip
+    assert http.delete(f"/servers/{server['id']}").status_code == 204
+    eventually(lambda: [conn.block_storage.find_volume(v) for v in made.values()],
+               lambda found: found == [None, None], "the server's volumes deleted")  # fmt: skip
+
+    legacy_mapping = [{"device_name": "vda", "volume_id": source.id}]
+    legacy = boot_over_http(http, flavor, imageRef="", block_device_mapping=legacy_mapping)
+    assert devices(http, legacy["id"]) == {"/dev/vda": source.id}
+    assert conn.delete_server(legacy["id"], wait=True, timeout=60)
+    wait_volume_status(conn, source.id, "available")
+    conn.block_storage.delete_snapshot(snapshot)
+    conn.block_storage.wait_for_delete(snapshot, wait=60, interval=0.2)
+    assert conn.delete_volume(source.id, wait=True, timeout=60)
+
+
 def test_a_failed_boot_leaves_the_server_in_error_and_deletes_its_new_volume(
     gateway: ServedGateway, conn: Any, http: httpx.Client, image_id: str, flavor: str
 ) -> None:
