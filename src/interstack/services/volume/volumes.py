@@ -420,7 +420,10 @@ class VolumeService:
     # -- metadata ----------------------------------------------------------------------------
 
     def metadata(self, ctx: RequestContext, region: str, volume_id: str) -> dict[str, str]:
-        return self.get(ctx, region, volume_id).metadata
+        """The user's metadata (the volume's ``metadata`` adds the admin keys Cinder shows)."""
+        with self.db.session() as session:
+            row = visible_volume(session, ctx, region, volume_id)
+            return {str(k): str(v) for k, v in row.metadata_items.items()}
 
     def set_metadata(
         self,
