@@ -182,28 +182,36 @@ class BootVolumes:
                     touch(volume)
 
     def abandon_boot(self, region: str, server_id: str, created: Sequence[str]) -> None:
+        self._detach_boot_volumes(region, server_id)
         with self.db.session() as session:
-            server = session.get(ServerRow, server_id)
-            server_ref = server.native_ref if server is not None else None
-            refs = []
             for row in _boot_attachments(session, server_id):
                 volume = session.get(VolumeRow, row.volume_id)
                 session.delete(row)
                 if volume is None:
                     continue
-                if volume.native_ref and server_ref:
-                    refs.append(NativeRef(volume.native_ref))
                 if volume.id in created:
                     volume.status = VolumeStatus.DELETING
                     self.tasks.enqueue(VOLUME_DELETE, region, volume.id, session=session)
                 elif volume.status != VolumeStatus.CREATING:
                     volume.status = VolumeStatus.AVAILABLE
                 touch(volume)
-        if server_ref:
-            storage = self.regions.backend(region).block_storage
-            for ref in refs:
-                # a server in ERROR may hold them; the delete task waits until they are free
-                storage.detach_volume(ref, NativeRef(server_ref))
+
+    def _detach_boot_volumes(self, region: str, server_id: str) -> None:
+        """A server in ERROR may hold its boot volumes in the backend: free them before their
+        deletion is queued (the delete task may run at once)."""
+        with self.db.session() as session:
+            server = session.get(ServerRow, server_id)
+            if server is None or server.native_ref is None:
+                return
+            server_ref = NativeRef(server.native_ref)
+            refs = []
+            for row in _boot_attachments(session, server_id):
+                volume = session.get(VolumeRow, row.volume_id)
+                if volume is not None and volume.native_ref:
+                    refs.append(NativeRef(volume.native_ref))
+        storage = self.regions.backend(region).block_storage
+        for ref in refs:
+            storage.detach_volume(ref, server_ref)
 
     # -- for show and list -------------------------------------------------------------------
 
