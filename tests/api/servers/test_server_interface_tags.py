@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.servers.conftest import boot_active, new_network, nova, ports_of
+from tests.api.servers.conftest import IMAGE, boot_active, new_network, nova, ports_of
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created
@@ -42,3 +42,30 @@ def test_tags_given_at_create_are_the_interfaces_tags(
             assert all("tag" not in i for i in older.get(path).json()["interfaceAttachments"])
     finally:
         api.delete(f"/servers/{server['id']}")
+
+
+def test_device_tags_are_refused_where_nova_has_none(
+    compute_gateway: ServedGateway, member: Member, net_api: httpx.Client
+) -> None:
+    network: dict[str, Any] = new_network(net_api, "10.34.0.0/24")
+    body = {
+        "server": {
+            "name": unique("tag-too-early"),
+            "flavorRef": "1",
+            "imageRef": IMAGE,
+            "networks": [{"uuid": network["id"], "tag": "mgmt"}],
+        }
+    }
+    token = member.token(compute_gateway)
+    for version in ("2.31", "2.37", "2.41"):
+        with nova(compute_gateway, token, version) as client:
+            before = len(client.get("/servers").json()["servers"])
+            answer = client.post("/servers", json=body)
+            assert answer.status_code == 400, (version, answer.text)
+            fault = answer.json()["badRequest"]
+            assert "tag" in fault["message"] and "2.42" in fault["message"]
+            assert len(client.get("/servers").json()["servers"]) == before
+    with nova(compute_gateway, token, "2.42") as client:
+        accepted = client.post("/servers", json=body)
+        assert accepted.status_code == 202, accepted.text
+        client.delete(f"/servers/{accepted.json()['server']['id']}")

@@ -31,7 +31,10 @@ from interstack.services.listing import Page, parse_sort
 V2_1 = APIVersion(2, 1)
 V2_19 = APIVersion(2, 19)
 V2_26 = APIVersion(2, 26)
+V2_32 = APIVersion(2, 32)
+V2_36 = APIVersion(2, 36)
 V2_37 = APIVersion(2, 37)
+V2_42 = APIVersion(2, 42)
 V2_52 = APIVersion(2, 52)
 V2_57 = APIVersion(2, 57)
 V2_66 = APIVersion(2, 66)
@@ -208,7 +211,25 @@ def _networks(
     return requested
 
 
-def _boot_request(new: schemas.NewServer) -> BootRequest:
+def _check_device_tags(new: schemas.NewServer, version: APIVersion) -> None:
+    """Nova takes device role tags on ``networks`` and ``block_device_mapping_v2`` entries in
+    2.32-2.36 and from 2.42 (2.37-2.41 lost them to a bug); elsewhere a tag is a schema error."""
+    if V2_32 <= version <= V2_36 or version >= V2_42:
+        return
+    networks = new.networks if isinstance(new.networks, list) else []
+    for field, tags in (
+        ("networks", [entry.tag for entry in networks]),
+        ("block_device_mapping_v2", [entry.tag for entry in new.block_device_mapping_v2 or []]),
+    ):
+        if any(tag is not None for tag in tags):
+            raise BadRequest(
+                f"Invalid input for field/attribute {field}: 'tag' is not allowed at "
+                f"microversion {version}; device tags need 2.32-2.36 or 2.42 and later."
+            )
+
+
+def _boot_request(new: schemas.NewServer, version: APIVersion) -> BootRequest:
+    _check_device_tags(new, version)
     if new.block_device_mapping_v2 and new.block_device_mapping:
         raise BadRequest(
             "Using different block_device_mapping syntaxes is not allowed in the same request."
@@ -246,7 +267,7 @@ def create_server(
     body: CreateBody,
 ) -> OrjsonResponse:
     """POST /servers — 202 at once; a task boots each server through the region's backend."""
-    result = services.compute.boot.create(caller, region, _boot_request(body.server))
+    result = services.compute.boot.create(caller, region, _boot_request(body.server, version))
     if body.server.return_reservation_id:
         return json_response({"reservation_id": result.reservation_id}, 202)
     first = result.servers[0]
