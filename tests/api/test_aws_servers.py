@@ -51,13 +51,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
 
 @pytest.fixture(scope="module")
 def sdk(gateway: ServedGateway) -> Iterator[Any]:
-    import openstack.config
-    import openstack.connection
-
-    config = openstack.config.OpenStackConfig(config_files=[str(gateway.clouds_yaml)])
-    conn = openstack.connection.Connection(
-        config=config.get_one(cloud="interstack", region_name=AWS)
-    )
+    conn = gateway.connect("interstack", region_name=AWS)
     yield conn
     conn.close()
 

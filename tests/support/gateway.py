@@ -112,13 +112,16 @@ class ServedGateway:
         password: str = data["clouds"][cloud]["auth"]["password"]
         return password
 
-    def connect(self, cloud: str) -> Any:
-        """An openstacksdk Connection for a cloud in the gateway's clouds.yaml."""
+    def connect(self, cloud: str, region_name: str | None = None) -> Any:
+        """An openstacksdk Connection for a cloud in the gateway's clouds.yaml (one region of
+        it when ``region_name`` is given)."""
         import openstack.config
         import openstack.connection
 
         config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml)])
-        return openstack.connection.Connection(config=config.get_one(cloud=cloud))
+        return openstack.connection.Connection(
+            config=config.get_one(cloud=cloud, region_name=region_name)
+        )
 
     def cli(
         self, cloud: str, *args: str, check: bool = True, extra: Sequence[str] = ()
