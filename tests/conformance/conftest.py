@@ -18,7 +18,12 @@ from interstack.backends.contract import Backend, Capabilities
 from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.registry import load_backend
 from interstack.store import Database
-from tests.support.local import build_default_image, image_cache_dir, local_unavailable
+from tests.support.local import (
+    build_default_image,
+    host_lock_wait,
+    local_settings,
+    local_unavailable,
+)
 from tests.support.moto import aws_settings
 
 
@@ -51,11 +56,11 @@ CONFORMANCE_BACKENDS = [
     ),
     BackendUnderTest(
         "local",
-        settings={"image_cache_dir": str(image_cache_dir()), "stop_timeout_seconds": 5},
+        settings=local_settings(stop_timeout_seconds=5),
         unavailable=local_unavailable,
         prepare=build_default_image,
         # bridges, namespaces, dnsmasqs and metadata proxies outlive close() for the next start
-        tidy=lambda data_dir: cleanup_host([data_dir], lock_wait=60),
+        tidy=lambda data_dir: cleanup_host([data_dir], lock_wait=host_lock_wait()),
     ),
     BackendUnderTest("aws", live_settings=aws_settings),
 ]

@@ -13,6 +13,8 @@ from interstack.backends.local.imagebuild import DEFAULT_IMAGE, ensure_built
 
 #: built images survive the test session (one build per machine); override with this variable
 IMAGE_CACHE_ENV = "INTERSTACK_TEST_IMAGE_CACHE"
+#: seconds a test's local backend waits for another checkout's run to free the host's networking
+LOCK_WAIT_ENV = "INTERSTACK_TEST_LOCK_WAIT"
 BUSYBOX = Path("/bin/busybox")
 BUSYBOX_APPLETS = ("sh", "mkdir", "chmod", "hostname", "sleep", "cat", "kill", "echo", "mknod")
 
@@ -21,6 +23,21 @@ def image_cache_dir() -> Path:
     return Path(
         os.environ.get(IMAGE_CACHE_ENV) or Path(tempfile.gettempdir()) / "interstack-test-images"
     )
+
+
+def host_lock_wait() -> float:
+    """How long tests wait for the host's one networking lock (several checkouts may share a
+    host; each run's local backends queue instead of failing)."""
+    return float(os.environ.get(LOCK_WAIT_ENV) or 60)
+
+
+def local_settings(**extra: object) -> dict[str, object]:
+    """A test region's local backend settings: the shared image cache, the lock wait."""
+    return {
+        "image_cache_dir": str(image_cache_dir()),
+        "network_lock_wait_seconds": host_lock_wait(),
+        **extra,
+    }
 
 
 def local_unavailable() -> str | None:

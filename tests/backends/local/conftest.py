@@ -22,7 +22,12 @@ from tests.backends.local.cloud import REGION
 from tests.backends.local.lab import EXTERNAL, Lab
 from tests.backends.local.stand_ins import StandIn
 from tests.support.gateway import ServedGateway
-from tests.support.local import build_default_image, image_cache_dir, local_unavailable
+from tests.support.local import (
+    build_default_image,
+    host_lock_wait,
+    local_settings,
+    local_unavailable,
+)
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +43,7 @@ def local_backend(
     tmp_path_factory: pytest.TempPathFactory, default_image: Path
 ) -> Iterator[LocalBackend]:
     data = tmp_path_factory.mktemp("local") / "data"
-    backend = LocalBackend(
-        BackendContext(
-            region="test", settings={"image_cache_dir": str(image_cache_dir())}, data_dir=data
-        )
-    )
+    backend = LocalBackend(BackendContext(region="test", settings=local_settings(), data_dir=data))
     backend.start()
     yield backend
     for server in backend.compute.list_servers():
@@ -68,7 +69,7 @@ def cloud(
             {
                 "name": REGION,
                 "backend": "local",
-                "settings": {"image_cache_dir": str(image_cache_dir()), **cloud_settings},
+                "settings": local_settings(**cloud_settings),
             }
         ]
     }
@@ -77,7 +78,7 @@ def cloud(
     served.stop()
     region_dir = data / "backends" / REGION
     try:
-        cleanup_host([region_dir], lock_wait=60)
+        cleanup_host([region_dir], lock_wait=host_lock_wait())
     finally:  # the instances go even while a sibling's gateway holds the host's networking
         stop_instances(region_dir)
 
@@ -101,8 +102,8 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     """A network driver for a module of lab tests (:mod:`.lab`), on a host cleaned of
     interstack networking before and after."""
     data = tmp_path_factory.mktemp("network")
-    cleanup(lock_wait=300)
-    network = LocalNetwork(data, external_cidr=EXTERNAL, lock_wait=300)
+    cleanup(lock_wait=max(300, host_lock_wait()))
+    network = LocalNetwork(data, external_cidr=EXTERNAL, lock_wait=max(300, host_lock_wait()))
     network.start()
     yield network
     network.close()

@@ -19,7 +19,7 @@ from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.local.instances import ref_for
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.local import exec_in, image_cache_dir
+from tests.support.local import exec_in, host_lock_wait, local_settings
 from tests.support.waiting import eventually
 
 REGION = "RegionOne"
@@ -36,12 +36,12 @@ def local_gateway(
     tmp_path_factory: pytest.TempPathFactory, default_image: Path
 ) -> Iterator[ServedGateway]:
     data = tmp_path_factory.mktemp("mdgw") / "data"
-    settings = {"image_cache_dir": str(image_cache_dir())}
+    settings = local_settings()
     config = {"regions": [{"name": REGION, "backend": "local", "settings": settings}]}
     served = ServedGateway(data, config=config).start(timeout=180)
     yield served
     served.stop()
-    cleanup_host([data / "backends" / REGION], lock_wait=60)
+    cleanup_host([data / "backends" / REGION], lock_wait=host_lock_wait())
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,11 @@ from interstack.backends.local import LocalBackend
 from interstack.backends.local.cleanup import stop_instances
 from interstack.backends.local.supervisor import SupervisorClient
 from tests.backends.local.helpers import boot, instance, settled, spec
-from tests.support.local import image_cache_dir
+from tests.support.local import local_settings
 
 
 def build(data: Path) -> LocalBackend:
-    backend = LocalBackend(
-        BackendContext(
-            region="test", settings={"image_cache_dir": str(image_cache_dir())}, data_dir=data
-        )
-    )
+    backend = LocalBackend(BackendContext(region="test", settings=local_settings(), data_dir=data))
     backend.start()
     return backend
 

@@ -17,7 +17,7 @@ import pytest
 from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.local.network import links, names
 from tests.support.gateway import ServedGateway
-from tests.support.local import image_cache_dir, local_unavailable
+from tests.support.local import host_lock_wait, local_settings, local_unavailable
 
 REGION = "RegionOne"
 
@@ -28,12 +28,12 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     if reason is not None:
         pytest.skip(f"the local backend cannot run here: {reason}")
     data = tmp_path_factory.mktemp("gateway-ip") / "data"
-    settings = {"image_cache_dir": str(image_cache_dir())}
+    settings = local_settings()
     config = {"regions": [{"name": REGION, "backend": "local", "settings": settings}]}
     served = ServedGateway(data, config=config).start(timeout=120)
     yield served
     served.stop()
-    cleanup_host([data / "backends" / REGION], lock_wait=60)
+    cleanup_host([data / "backends" / REGION], lock_wait=host_lock_wait())
 
 
 @pytest.fixture(scope="module")

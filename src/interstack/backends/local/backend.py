@@ -46,9 +46,6 @@ CAPABILITIES = Capabilities(
     boot_from_volume=True,
 )
 
-#: how long a starting backend waits for another process's network driver to let go of the host
-NETWORK_LOCK_WAIT_SECONDS = 60.0
-
 
 class LocalBackend(Backend):
     """Servers as runc instances on this host; see the package docstring."""
@@ -66,7 +63,7 @@ class LocalBackend(Backend):
             data_dir / "network",
             external_cidr=self.settings.external_cidr,
             egress_cidrs=self.settings.egress_cidrs,
-            lock_wait=NETWORK_LOCK_WAIT_SECONDS,
+            lock_wait=self.settings.network_lock_wait_seconds,
             metadata_socket=data_dir / METADATA_SOCKET,
         )
         self._compute = LocalCompute(data_dir, self.settings, self._image, self._network)

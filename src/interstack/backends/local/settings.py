@@ -26,6 +26,7 @@ class LocalSettings(BaseModel):
       external_cidr: 172.24.4.0/24                    # floating IPs, reachable from the host
       console_log_max_bytes: 4194304                  # an instance's console log is kept below
       egress_cidrs: [0.0.0.0/0]                       # where instances' NATed traffic may go
+      network_lock_wait_seconds: 60                   # wait for another process's networking
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,6 +48,9 @@ class LocalSettings(BaseModel):
     egress_cidrs: tuple[str, ...] = DEFAULT_EGRESS
     #: an instance's console log is trimmed to its newest half once it passes this size
     console_log_max_bytes: int = Field(default=console.DEFAULT_MAX_BYTES, ge=64 * 1024)
+    #: how long a starting backend waits for another process (another gateway, a test run in
+    #: another checkout) to let go of the host's networking before it refuses to start
+    network_lock_wait_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("external_cidr")
     @classmethod
