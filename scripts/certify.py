@@ -3,9 +3,9 @@ Compute, as anyone would certify a cloud: ``interstack certify`` with the gatewa
 
 The default region is ``local`` where the host can run it (real instances: SSH validation on,
 ``debian-12`` from the user's image cache, built on the first run), else ``sim``, which the
-script first gives what an operator would: a public image to boot and an external network
-(SSH validation off: sim has no guests to log in to). Tempest makes its own accounts with the
-admin cloud and runs 2 workers. Extra arguments go to ``interstack certify`` after these
+script configures with the external network an operator's cloud has and gives a public image
+to boot (SSH validation off: sim has no guests to log in to). Tempest makes its own accounts
+with the admin cloud and runs 2 workers. Extra arguments go to ``interstack certify`` after these
 (``make certify CERTIFY_ARGS='--capability identity-*'``). Results land in ./certify-results;
 the exit code is certify's (0 all required capabilities passed, 1 some failed, 2 setup error).
 """
@@ -30,8 +30,13 @@ IMAGE_BYTES = 1024 * 1024  # a sim server boots from anything: Tempest only uplo
 EXTERNAL_CIDR = "198.51.100.0/24"  # TEST-NET-2: never routed
 
 
+#: the sim region brings an external network, as the local backend brings ``public``
+SIM_SETTINGS: dict[str, object] = {"external_network": {"name": "public", "cidr": EXTERNAL_CIDR}}
+
+
 def prepare_sim(admin: Any) -> None:
-    """A public image and an external network, as the operator of a fresh cloud provides."""
+    """Public images, as the operator of a fresh cloud provides (the external network comes
+    with the region)."""
     for name in ("certify-image", "certify-image-alt"):
         admin.image.create_image(
             name=name,
@@ -40,15 +45,7 @@ def prepare_sim(admin: Any) -> None:
             visibility="public",
             data=os.urandom(IMAGE_BYTES),
         )
-    public = admin.network.create_network(name="public", is_router_external=True)
-    admin.network.create_subnet(
-        network_id=public.id,
-        name="public-subnet",
-        ip_version=4,
-        cidr=EXTERNAL_CIDR,
-        is_dhcp_enabled=False,
-    )
-    console.print(f"sim: public images uploaded, external network public ({EXTERNAL_CIDR})")
+    console.print(f"sim: public images uploaded; external network public ({EXTERNAL_CIDR})")
 
 
 def main(extra: list[str]) -> int:
@@ -58,7 +55,8 @@ def main(extra: list[str]) -> int:
         prefix="interstack-certify-", ignore_cleanup_errors=True
     ) as temporary:
         work = Path(temporary)
-        gateway = Gateway(work, region_config(work, "local" if local else "sim"))
+        config = region_config(work, "local") if local else region_config(work, "sim", SIM_SETTINGS)
+        gateway = Gateway(work, config)
         try:
             gateway.start()
             certify = [str(BIN_DIR / "interstack"), "certify", "--cloud", "interstack"]

@@ -180,12 +180,17 @@ def show_catalog(conn: Any, cloud: str) -> None:
     )
 
 
-def region_config(work_dir: Path, backend: str) -> Path:
+def region_config(
+    work_dir: Path, backend: str, sim_settings: dict[str, object] | None = None
+) -> Path:
     """The default region as the gateway would choose it, spelled out so that a local region
-    keeps its built images in the user's cache (and a sim region stays sim for ``cleanup``)."""
+    keeps its built images in the user's cache (and a sim region stays sim for ``cleanup``);
+    ``sim_settings`` go to a sim region."""
     region: dict[str, object] = {"name": REGION, "backend": backend}
     if backend == "local":
         region["settings"] = {"image_cache_dir": str(image_cache())}
+    elif sim_settings:
+        region["settings"] = sim_settings
     config = work_dir / "interstack.yaml"
     config.write_text(json.dumps({"regions": [region]}, indent=2) + "\n")  # JSON is YAML
     return config

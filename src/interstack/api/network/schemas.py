@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from interstack.errors import BadRequest
 
 NAME = Field(default="", max_length=255)
 DESCRIPTION = Field(default="", max_length=255)
+#: attributes a subnet shows but nobody sets (``subnet-external-network``: its network's flag)
+SUBNET_READ_ONLY = ("router:external",)
+
+
+def refuse_read_only(data: Any, names: tuple[str, ...], message: str) -> Any:
+    """Neutron's 400 for a read-only attribute in a request body (``message`` names it)."""
+    if isinstance(data, dict):
+        for name in names:
+            if name in data:
+                raise BadRequest(message.format(name))
+    return data
 
 
 class _Strict(BaseModel):
@@ -69,6 +82,11 @@ class SubnetCreate(_Owned):
     subnetpool_id: str | None = None
     prefixlen: int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_only(cls, data: Any) -> Any:
+        return refuse_read_only(data, SUBNET_READ_ONLY, "Attribute '{}' not allowed in POST")
+
 
 class SubnetUpdate(_Strict):
     name: str | None = Field(default=None, max_length=255)
@@ -78,6 +96,11 @@ class SubnetUpdate(_Strict):
     allocation_pools: list[Pool] | None = None
     dns_nameservers: list[str] | None = None
     host_routes: list[HostRoute] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_only(cls, data: Any) -> Any:
+        return refuse_read_only(data, SUBNET_READ_ONLY, "Cannot update read-only attribute {}")
 
 
 class FixedIpRequest(_Strict):

@@ -39,6 +39,11 @@ class Extension:
 
 EXTENSIONS = (
     Extension("external-net", "Neutron external network", "External networks (router:external)."),
+    Extension(
+        "subnet-external-network",
+        "Subnet belongs to an external network",
+        "router:external on subnets; every project sees the subnets of external networks.",
+    ),
     Extension("net-mtu", "Network MTU", "The MTU attribute of networks."),
     Extension("port-security", "Port Security", "port_security_enabled on networks and ports."),
     Extension("allowed-address-pairs", "Allowed Address Pairs", "Extra addresses a port may use."),

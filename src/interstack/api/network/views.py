@@ -65,6 +65,7 @@ def subnet(info: SubnetInfo) -> dict[str, Any]:
         "ipv6_ra_mode": info.ipv6_ra_mode,
         "ipv6_address_mode": info.ipv6_address_mode,
         "subnetpool_id": info.subnetpool_id,
+        "router:external": info.external,
         **_standard(info.project_id, info.description, info.stamp),
     }
 

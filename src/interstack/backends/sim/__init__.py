@@ -18,6 +18,7 @@ per method; this is what they look like in motion). A region uses it with::
             start: "disk not mounted"   # the region does not start (matched on its name)
           without: [pause]              # capability flags to turn off
           floating_ip_cidr: 203.0.113.0/24  # the cloud's own addresses (without floating_ip_choice)
+          external_network: {name: public, cidr: 198.51.100.0/24}  # created at start-up
 
 Semantics, as every backend must show them:
 

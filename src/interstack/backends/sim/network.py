@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from interstack.backends.contract import (
     Capabilities,
+    ExternalNetworkSpec,
     FloatingIpInfo,
     NativeRef,
     NetworkDriver,
@@ -99,6 +100,21 @@ class SimNetwork(NetworkDriver):
     def _group_busy(self, session: Session, row: SimResource) -> bool:
         ports = self.state.all(session, Kind.PORT)
         return any(row.ref in p.data.get("security_groups", []) for p in ports)
+
+    def external_network(self) -> ExternalNetworkSpec | None:
+        """The configured ``external_network``: its first host the gateway, the rest the pool
+        the gateway's IPAM hands router gateways and floating IPs from."""
+        configured = self.settings.external_network
+        if configured is None:
+            return None
+        network = ipaddress.ip_network(configured.cidr)
+        first, last = network.network_address + 1, network.broadcast_address - 1
+        return ExternalNetworkSpec(
+            name=configured.name,
+            cidr=str(network),
+            gateway_ip=str(first),
+            allocation_pool=(str(first + 1), str(last)),
+        )
 
     def create_network(self, spec: NetworkSpec) -> NativeRef:
         self._require("networks")

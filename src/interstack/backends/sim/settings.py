@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import fields
 from enum import StrEnum
@@ -69,6 +70,28 @@ FULL_CAPABILITIES = Capabilities(
 )
 
 
+class SimExternalNetwork(BaseModel):
+    """An external network the simulated cloud brings, as the local backend brings ``public``:
+    the gateway creates it at start-up (router gateways, floating IPs; Tempest's
+    ``public_network_id``). Its first host is the gateway, the rest is the allocation pool."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(default="public", min_length=1, max_length=255)
+    cidr: str = "198.51.100.0/24"  # TEST-NET-2: never routed
+
+    @field_validator("cidr")
+    @classmethod
+    def _network_address(cls, value: str) -> str:
+        try:
+            network = ipaddress.ip_network(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a network address with a prefix length") from exc
+        if network.num_addresses < 8:
+            raise ValueError(f"{value} is too small for a gateway and floating IPs")
+        return str(network)
+
+
 class SimSettings(BaseModel):
     """``fail_on`` maps an operation to a rule, or to a message (a rule matching every name)::
 
@@ -88,6 +111,8 @@ class SimSettings(BaseModel):
     #: (``without: [floating_ip_choice]``, as on a cloud like EC2)
     floating_ip_cidr: str = "203.0.113.0/24"
     chunk_size: int = Field(default=64 * 1024, gt=0)
+    #: the external network the cloud comes with (none: the operator creates one in Neutron)
+    external_network: SimExternalNetwork | None = None
     #: capability flags to turn off, to exercise how the services adapt
     without: frozenset[str] = frozenset()
 

@@ -48,6 +48,8 @@ class SubnetInfo:
     ipv6_address_mode: str | None
     subnetpool_id: str | None
     stamp: Stamp
+    #: the network is external (Neutron's ``subnet-external-network`` extension)
+    external: bool
 
 
 @dataclass(frozen=True)

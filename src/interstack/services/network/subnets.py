@@ -55,6 +55,7 @@ COLUMNS = {
     "ipv6_ra_mode": Subnet.ipv6_ra_mode,
     "ipv6_address_mode": Subnet.ipv6_address_mode,
     "subnetpool_id": Subnet.subnetpool_id,
+    "router:external": Subnet.external,
     "created_at": Subnet.created_at,
     "updated_at": Subnet.updated_at,
 }
@@ -104,6 +105,7 @@ def subnet_info(row: Subnet) -> SubnetInfo:
         ipv6_address_mode=row.ipv6_address_mode,
         subnetpool_id=row.subnetpool_id,
         stamp=stamp(row),
+        external=row.external,
     )
 
 

@@ -19,8 +19,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from interstack.store.models.base import Base
 
@@ -69,6 +70,11 @@ class Subnet(Base):
     native_ref: Mapped[str | None] = mapped_column(String(255), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    #: Neutron's read-only ``router:external`` of a subnet: its network's flag, read with the
+    #: row (never stored twice, so changing the network's flag changes its subnets' at once)
+    external: Mapped[bool] = column_property(
+        select(Network.external).where(Network.id == network_id).scalar_subquery()
+    )
 
 
 class Port(Base):
