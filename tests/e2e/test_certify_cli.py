@@ -48,6 +48,21 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
         assert word in lines[0]
 
 
+def assert_no_secret(out: Path, result: subprocess.CompletedProcess[str], *secrets: str) -> None:
+    """No password in the terminal or in any file certify wrote (report, results, stream, Tempest's
+    logs and repository) but Tempest's own input files, which are readable by their owner only."""
+    inputs = {"tempest.conf", "accounts.yaml"}
+    files = [f for f in out.rglob("*") if f.is_file()]
+    assert any(f.name == "report.html" for f in files) and any(f.suffix == ".log" for f in files)
+    for secret in secrets:
+        assert secret not in result.stdout + result.stderr
+        for path in files:
+            if path.name in inputs and path.parent.name == "etc":
+                assert path.stat().st_mode & 0o777 == 0o600, path
+            else:
+                assert secret.encode() not in path.read_bytes(), path
+
+
 @pytest.fixture(scope="module")
 def identity_run(
     gateway: ServedGateway, tmp_path_factory: pytest.TempPathFactory
@@ -94,6 +109,9 @@ def test_identity_capabilities_run_for_real(
         unflagged = [t.name for t in cap.capability.tests if not t.flagged]
         assert rows[cap.name] == str(set(unflagged) <= set(passed)).lower()
     assert "PASS" in result.stdout if all_passed else "FAIL" in result.stdout
+    password = gateway.password("interstack")  # Tempest's account: only in its accounts file
+    assert password in (cloud / "tempest" / "etc" / "accounts.yaml").read_text()
+    assert_no_secret(out, result, password)
 
 
 def test_rerun_failed_runs_only_what_did_not_pass(
@@ -112,11 +130,14 @@ def test_rerun_failed_runs_only_what_did_not_pass(
 
 
 def test_two_clouds_give_a_matrix(gateway: ServedGateway, tmp_path: Path) -> None:
+    """With an admin cloud (Tempest makes its own users), whose password stays in tempest.conf."""
     result = certify(
         gateway,
         "--cloud",
         "interstack",
         "--cloud",
+        "interstack-admin",
+        "--admin-cloud",
         "interstack-admin",
         *IDENTITY[:4],
         "--capability",
@@ -129,6 +150,10 @@ def test_two_clouds_give_a_matrix(gateway: ServedGateway, tmp_path: Path) -> Non
     assert "<th>interstack</th>" in matrix and "<th>interstack-admin</th>" in matrix
     assert "identity-v3-tokens-create" in matrix and "identity-v3-catalog" not in matrix
     assert "capabilities by cloud" in result.stdout
+    admin_password = gateway.password("interstack-admin")
+    conf = tmp_path / "interstack" / "tempest" / "etc" / "tempest.conf"
+    assert f"admin_password = {admin_password}" in conf.read_text()
+    assert_no_secret(tmp_path, result, admin_password, gateway.password("interstack"))
 
 
 def test_unknown_cloud(gateway: ServedGateway) -> None:
@@ -147,6 +172,7 @@ def test_unreachable_cloud(gateway: ServedGateway, tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(clouds))
     result = certify(gateway, "--cloud", "interstack", *IDENTITY, clouds=path)
     assert_one_line_error(result, "cannot reach", f"127.0.0.1:{port}")
+    assert gateway.password("interstack") not in result.stdout + result.stderr
 
 
 def test_wrong_credentials(gateway: ServedGateway, tmp_path: Path) -> None:
@@ -156,6 +182,23 @@ def test_wrong_credentials(gateway: ServedGateway, tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(clouds))
     result = certify(gateway, "--cloud", "interstack", *IDENTITY, clouds=path)
     assert_one_line_error(result, "refused the credentials")
+    assert "not-the-password" not in result.stdout + result.stderr
+
+
+def test_wrong_admin_credentials(gateway: ServedGateway, tmp_path: Path) -> None:
+    """The admin cloud is checked before Tempest runs, once, with the same one line."""
+    clouds = yaml.safe_load(gateway.clouds_yaml.read_text())
+    clouds["clouds"]["interstack-admin"]["auth"]["password"] = "not-the-admin-password"
+    path = tmp_path / "clouds.yaml"
+    path.write_text(yaml.safe_dump(clouds))
+    out = tmp_path / "out"
+    result = certify(
+        gateway, "--cloud", "interstack", "--admin-cloud", "interstack-admin", *IDENTITY,
+        "--out", str(out), clouds=path,
+    )  # fmt: skip
+    assert_one_line_error(result, "refused the credentials")
+    assert "not-the-admin-password" not in result.stdout + result.stderr
+    assert not (out / "interstack" / "tempest.subunit").exists()  # Tempest never started
 
 
 def test_guideline_that_does_not_parse(gateway: ServedGateway, tmp_path: Path) -> None:
