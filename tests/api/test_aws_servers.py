@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.support.compute import cli_json
@@ -167,18 +166,6 @@ def test_glance_follows_amis_registered_and_deregistered_while_it_runs(sdk: Any)
     assert listed[uploaded.id] == uploaded.name  # only images the cloud provided go
     assert OWN_AMI in listed.values()
     sdk.image.delete_image(uploaded)
-
-
-def test_glance_upload_stays_501(gateway: ServedGateway, sdk: Any) -> None:
-    image = sdk.image.create_image(
-        name=unique("upload"), disk_format="raw", container_format="bare"
-    )
-    url = f"{gateway.url}/{AWS}/image/v2/images/{image.id}/file"
-    headers = {"X-Auth-Token": sdk.auth_token, "Content-Type": "application/octet-stream"}
-    response = httpx.put(url, content=b"data", headers=headers, timeout=30)
-    assert response.status_code == 501, response.text
-    assert "does not support images" in response.json()["message"]
-    sdk.image.delete_image(image)
 
 
 def test_the_sdk_runs_a_server_lifecycle_mapped_onto_ec2(

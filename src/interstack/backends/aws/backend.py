@@ -33,6 +33,7 @@ AWS_CAPABILITIES = Capabilities(
     console_output=True,
     resize=True,
     server_snapshots=True,  # createImage -> an AMI
+    image_upload=True,  # raw -> EBS snapshot -> AMI; vmdk/vhd/vhdx/ova -> S3 -> VM Import
     networks=True,
     floating_ips=True,
     security_groups=True,
@@ -50,10 +51,6 @@ class AwsBackend(Backend):
         super().__init__(context)
         self.settings = AwsSettings.parse(context.region, context.settings)
         self._ec2: Any = ec2_client(context.region, self.settings)
-        self._image = AwsImages(self._ec2, context.region, self.settings)
-        self._compute = AwsCompute(self._ec2, context.region, self.settings, self._image)
-        self._network = AwsNetwork(self._ec2, context.region, self.settings)
-        self._block_storage = AwsVolumes(self._ec2, context.region, self.settings)
         self._s3: Any = None
         self._object_store: ObjectStoreDriver = UnsupportedObjectStore()
         if self.settings.object_bucket:
@@ -61,6 +58,11 @@ class AwsBackend(Backend):
             self._object_store = S3Objects(
                 self._s3, context.region, self.settings.object_bucket, self.settings.aws_region
             )
+        objects = self._object_store if isinstance(self._object_store, S3Objects) else None
+        self._image = AwsImages(self._ec2, context.region, self.settings, objects)
+        self._compute = AwsCompute(self._ec2, context.region, self.settings, self._image)
+        self._network = AwsNetwork(self._ec2, context.region, self.settings)
+        self._block_storage = AwsVolumes(self._ec2, context.region, self.settings)
 
     def __repr__(self) -> str:
         return f"AwsBackend(region={self.region!r}, aws_region={self.settings.aws_region!r})"
@@ -103,5 +105,6 @@ class AwsBackend(Backend):
 
     def close(self) -> None:
         self._ec2.close()
+        self._image.uploads.close()
         if self._s3 is not None:
             self._s3.close()

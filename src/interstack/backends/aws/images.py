@@ -6,9 +6,8 @@ catalogue (thousands of AMIs). Each becomes a public Glance image whose data is 
 servers boot from it. AMIs interstack made itself (``createImage``) are Glance images already
 and are left out.
 
-Uploading image data is not possible here: EC2 builds AMIs from snapshots or imports disk images
-from S3 (``import_image``), which interstack does not drive yet. An upload is answered with
-``NotSupported`` (Glance's 501) instead of pretending.
+An upload becomes an AMI (:mod:`interstack.backends.aws.image_upload`); its data cannot be read
+back from EC2, so a download is ``NotSupported`` (Glance's 501) instead of pretending.
 """
 
 from __future__ import annotations
@@ -30,6 +29,8 @@ from interstack.backends.aws.client import (
     tags,
     translate,
 )
+from interstack.backends.aws.image_upload import AmiUploads
+from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings, ImageFilter
 from interstack.backends.contract import ImageDriver, ImageInfo, NativeRef, ProvidedImage
 from interstack.errors import BackendError, NotSupported
@@ -72,10 +73,13 @@ def _size_bytes(ami: dict[str, Any]) -> int:
 
 
 class AwsImages(ImageDriver):
-    def __init__(self, ec2: Any, region: str, settings: AwsSettings) -> None:
+    def __init__(
+        self, ec2: Any, region: str, settings: AwsSettings, objects: S3Objects | None = None
+    ) -> None:
         self.ec2 = ec2
         self.region = region
         self.settings = settings
+        self.uploads = AmiUploads(ec2, region, settings, objects)
 
     def _describe(self, doing: str, **request: Any) -> list[dict[str, Any]]:
         with aws_call(doing):
@@ -154,11 +158,15 @@ class AwsImages(ImageDriver):
             raise
         return ImageInfo(ref=ami_id, gateway_id=gateway_id, size=_size_bytes(ami), sha256="")
 
-    def store_image(self, gateway_id: str, data: Iterable[bytes]) -> NoReturn:
-        raise NotSupported(
-            f"region {self.region}: image upload is not supported on AWS by interstack yet "
-            "(EC2 imports disk images only through S3 and VM Import); use an AMI"
-        )
+    def store_image(self, gateway_id: str, data: Iterable[bytes]) -> ImageInfo:
+        """A raw disk's bytes as an AMI (see :meth:`store_uploaded_image`)."""
+        return self.uploads.store(gateway_id, data, "raw", "bare")
+
+    def store_uploaded_image(
+        self, gateway_id: str, data: Iterable[bytes], disk_format: str, container_format: str
+    ) -> ImageInfo:
+        """An AMI of the upload: raw through an EBS snapshot, other formats by VM Import."""
+        return self.uploads.store(gateway_id, data, disk_format, container_format)
 
     def open_image(self, ref: NativeRef) -> NoReturn:
         raise NotSupported(
@@ -176,14 +184,10 @@ class AwsImages(ImageDriver):
             raise translate(exc, f"describe_images {ref}") from exc
         if not images or tag_value(images[0], TAG_REGION) != self.region:
             return
-        try:
-            self.ec2.deregister_image(ImageId=ref)
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise translate(exc, f"deregister_image {ref}") from exc
-        for snapshot in _ebs_snapshots(images[0]):
-            try:
-                self.ec2.delete_snapshot(SnapshotId=snapshot)
-            except ClientError as exc:
-                if not is_not_found(exc):
-                    raise translate(exc, f"delete_snapshot {snapshot} of AMI {ref}") from exc
+        snapshots = _ebs_snapshots(images[0])
+        gateway_id = tag_value(images[0], TAG_GATEWAY_ID)
+        if gateway_id:  # an upload's snapshot, where EC2 does not show the mapping (emulators)
+            snapshots += self.uploads.leftovers(gateway_id)
+        failures = self.uploads.remove(ref, snapshots)
+        if failures:
+            raise failures[0]

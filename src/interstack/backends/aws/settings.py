@@ -96,6 +96,8 @@ class AwsSettings(BaseModel):
     #: an image listing reads the AMIs again when the last read is older than this
     image_refresh_seconds: float = Field(default=60.0, ge=0)
     availability_zone: str | None = None
+    #: how long an image upload waits for EC2 to finish its snapshot, AMI or VM Import
+    image_wait_seconds: float = Field(default=1800.0, gt=0)
     #: the S3 bucket holding the region's Swift objects (created if missing); unset: no Swift
     object_bucket: str | None = None
     vpc_cidr: str = "100.64.0.0/28"

@@ -190,6 +190,17 @@ class ImageDriver(abc.ABC):
         immutable once stored).
         """
 
+    def store_uploaded_image(
+        self, gateway_id: str, data: Iterable[bytes], disk_format: str, container_format: str
+    ) -> ImageInfo:
+        """Store bytes uploaded to Glance, declared as ``disk_format`` in ``container_format``.
+
+        As :meth:`store_image` (which this default calls: the bytes are kept as they are); a
+        cloud that turns uploads into its own machine images by format (an AMI) overrides it,
+        raising ``NotSupported`` for a format it cannot take.
+        """
+        return self.store_image(gateway_id, data)
+
     @abc.abstractmethod
     def open_image(self, ref: NativeRef) -> ByteStream:
         """The stored bytes, in chunks. Raises ``NotFound`` for an unknown image."""

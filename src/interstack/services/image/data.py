@@ -95,7 +95,8 @@ class ImageDataService:
                 raise BadRequest(
                     "Properties disk_format and container_format must be set prior to saving data."
                 )
-        self.regions.require(region, "images")
+        if not self.regions.backend(region).capabilities.image_upload:
+            self.regions.require(region, "images")
         self._claim(image_id)
         return self.store(region, image_id, data)
 
@@ -122,9 +123,15 @@ class ImageDataService:
 
     def store(self, region: str, image_id: str, data: Iterable[bytes]) -> ImageInfo:
         """Stream ``data`` of a ``saving`` image into the backend and activate the image."""
+        with self.db.session() as session:
+            row = session.get(Image, image_id)
+            formats = (row.disk_format or "raw", row.container_format or "bare") if row else None
+        if formats is None:
+            raise Conflict(f"Image {image_id} was deleted before its data could be stored.")
         hashed = HashingStream(data, self.size_cap, heartbeat=lambda: self._touch(image_id))
+        images = self.regions.backend(region).image
         try:
-            stored = self.regions.backend(region).image.store_image(image_id, hashed)
+            stored = images.store_uploaded_image(image_id, hashed, *formats)
         except BaseException:
             self._requeue(image_id)
             raise

@@ -1,0 +1,170 @@
+"""Glance uploads in an ``aws`` region on moto, through the gateway: a raw upload with
+openstacksdk becomes an EBS snapshot (written through the EBS direct APIs) and an AMI
+registered from it, both tagged; a server boots from it; deleting the image deregisters the AMI
+and deletes the snapshot. Formats EC2 cannot take, and VM Import where the endpoint lacks it
+(moto), are Glance's 501 with nothing left behind in EC2 or S3. docs/aws-backend.md says what
+only real AWS proves (the AMI's root device mapping, a real boot, VM Import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.moto import (
+    AWS_REGION,
+    OBJECT_BUCKET,
+    TEST_CREDENTIALS,
+    aws_settings,
+    ec2,
+    moto_endpoint,
+    s3,
+)
+
+AWS = "aws-us-east-1"
+BLOCK = 512 * 1024
+#: a raw disk of two and a half EBS blocks with an all-zero block in the middle (left unwritten)
+DISK = os.urandom(BLOCK) + bytes(BLOCK) + os.urandom(BLOCK // 2)
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    config = {"regions": [{"name": AWS, "backend": "aws", "settings": aws_settings()}]}
+    served = ServedGateway(tmp_path_factory.mktemp("aws-images") / "data", config=config).start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def sdk(gateway: ServedGateway) -> Iterator[Any]:
+    conn = gateway.connect("interstack", region_name=AWS)
+    yield conn
+    conn.close()
+
+
+def ebs() -> Any:
+    """The EBS direct APIs straight to the emulator, to read back the blocks written."""
+    return boto3.client(
+        "ebs",
+        region_name=AWS_REGION,
+        endpoint_url=moto_endpoint(),
+        aws_access_key_id=TEST_CREDENTIALS["access_key_id"],
+        aws_secret_access_key=TEST_CREDENTIALS["secret_access_key"],
+    )
+
+
+def tagged(describe: str, key: str, gateway_id: str, **request: Any) -> list[dict[str, Any]]:
+    found = getattr(ec2(), describe)(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [gateway_id]}], **request
+    )
+    items: list[dict[str, Any]] = found[key]
+    return items
+
+
+def tag_map(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def test_a_raw_upload_becomes_an_ami_a_server_boots_and_deletion_removes_both(
+    gateway: ServedGateway, sdk: Any
+) -> None:
+    image = sdk.create_image(
+        unique("raw"),
+        data=DISK,
+        disk_format="raw",
+        container_format="bare",
+        wait=True,
+        timeout=120,
+    )
+    image = sdk.image.get_image(image.id)
+    assert (image.status, image.size) == ("active", len(DISK))
+    assert image.checksum == hashlib.md5(DISK, usedforsecurity=False).hexdigest()
+
+    (ami,) = tagged("describe_images", "Images", image.id, Owners=["self"])
+    assert tag_map(ami)["interstack:region"] == AWS
+    assert ami["State"] == "available"
+    (snapshot,) = tagged("describe_snapshots", "Snapshots", image.id, OwnerIds=["self"])
+    assert tag_map(snapshot)["interstack:size"] == str(len(DISK))
+    assert snapshot["State"] == "completed"
+    # the bytes are in the snapshot, block by block; the zero block was never written
+    blocks = ebs().list_snapshot_blocks(SnapshotId=snapshot["SnapshotId"])["Blocks"]
+    assert [b["BlockIndex"] for b in blocks] == [0, 2]
+    last = ebs().get_snapshot_block(
+        SnapshotId=snapshot["SnapshotId"], BlockIndex=2, BlockToken=blocks[1]["BlockToken"]
+    )
+    assert last["BlockData"].read() == DISK[2 * BLOCK :].ljust(BLOCK, b"\0")
+
+    # EC2 does not give an AMI's data back: a download is Glance's 501
+    download = httpx.get(
+        f"{gateway.url}/{AWS}/image/v2/images/{image.id}/file",
+        headers={"X-Auth-Token": sdk.auth_token},
+        timeout=30,
+    )
+    assert download.status_code == 501, download.text
+    assert "does not support images" in download.json()["message"]
+
+    server = sdk.compute.create_server(
+        name=unique("from-upload"),
+        flavor_id=sdk.compute.find_flavor("1").id,
+        image_id=image.id,
+        networks="none",
+    )
+    server = sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.2)
+    (instance,) = (
+        i
+        for r in ec2().describe_instances(
+            Filters=[{"Name": "tag:openstack_id", "Values": [server.id]}]
+        )["Reservations"]
+        for i in r["Instances"]
+    )
+    assert instance["ImageId"] == ami["ImageId"]
+    sdk.compute.delete_server(server)
+    sdk.compute.wait_for_delete(server, wait=120, interval=0.2)
+
+    sdk.image.delete_image(image)
+    assert ec2().describe_images(ImageIds=[ami["ImageId"]])["Images"] == []
+    assert tagged("describe_snapshots", "Snapshots", image.id, OwnerIds=["self"]) == []
+
+
+def upload(gateway: ServedGateway, sdk: Any, disk_format: str) -> tuple[str, httpx.Response]:
+    image = sdk.image.create_image(
+        name=unique(disk_format), disk_format=disk_format, container_format="bare"
+    )
+    response = httpx.put(
+        f"{gateway.url}/{AWS}/image/v2/images/{image.id}/file",
+        content=b"KDMV" + os.urandom(4096),
+        headers={
+            "X-Auth-Token": gateway.token("interstack"),
+            "Content-Type": "application/octet-stream",
+        },
+        timeout=60,
+    )
+    return image.id, response
+
+
+@pytest.mark.parametrize(
+    ("disk_format", "says"),
+    [("qcow2", "cannot make a machine image of a qcow2 disk"), ("vmdk", "does not import")],
+)
+def test_what_ec2_cannot_take_is_a_501_and_leaves_nothing(
+    gateway: ServedGateway, sdk: Any, disk_format: str, says: str
+) -> None:
+    image_id, response = upload(gateway, sdk, disk_format)
+    assert response.status_code == 501, response.text
+    assert says in response.text
+    assert sdk.image.get_image(image_id).status == "queued"
+    assert tagged("describe_images", "Images", image_id, Owners=["self"]) == []
+    assert tagged("describe_snapshots", "Snapshots", image_id, OwnerIds=["self"]) == []
+    buckets = {b["Name"] for b in s3().list_buckets()["Buckets"]}
+    if OBJECT_BUCKET in buckets:  # made on first use: by the vmdk upload, not by qcow2's
+        listed = s3().list_objects_v2(Bucket=OBJECT_BUCKET, Prefix="interstack-images/")
+        assert listed.get("KeyCount", 0) == 0
+    sdk.image.delete_image(image_id)
