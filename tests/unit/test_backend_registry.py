@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,29 @@ def test_sim_capabilities_can_be_turned_off(tmp_path: Path, db: Database) -> Non
     )
     assert not backend.capabilities.pause
     assert backend.capabilities.suspend
+
+
+@pytest.mark.parametrize(
+    ("external", "says"),
+    [({"cidr": "198.51.100.7/24"}, "not a network address"), ({"cidr": "10.0.0.0/30"}, "small")],
+)
+def test_a_bad_sim_external_network_names_the_setting(
+    db: Database, tmp_path: Path, external: dict[str, str], says: str
+) -> None:
+    settings = {"external_network": external}
+    with pytest.raises(ConfigError) as caught:
+        load_backend("sim", "west-1", settings, data_dir=tmp_path, db=db)
+    assert "region west-1" in caught.value.message
+    assert "external_network.cidr" in caught.value.message and says in caught.value.message
+
+
+def test_the_sim_external_network_leaves_its_gateway_out_of_the_pool(
+    tmp_path: Path, db: Database
+) -> None:
+    context = BackendContext(region="r", settings={}, data_dir=tmp_path, db=db)
+    assert SimBackend(context).network.external_network() is None
+    configured = {"external_network": {"name": "ext", "cidr": "192.0.2.0/28"}}
+    spec = SimBackend(replace(context, settings=configured)).network.external_network()
+    assert spec is not None and (spec.name, spec.cidr) == ("ext", "192.0.2.0/28")
+    assert spec.gateway_ip == "192.0.2.1"
+    assert spec.allocation_pool == ("192.0.2.2", "192.0.2.14")
