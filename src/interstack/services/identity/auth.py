@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound, Unauthorized
 from interstack.services.context import RequestContext
-from interstack.services.identity import roles as role_names
 from interstack.services.identity.model import (
     AppCredentialCredentials,
     AppCredentialRef,
@@ -24,10 +23,16 @@ from interstack.services.identity.model import (
     NamedRef,
     PasswordCredentials,
     ScopedProject,
-    ScopeRequest,
     TokenInfo,
 )
 from interstack.services.identity.passwords import verify_secret
+from interstack.services.identity.scopes import (
+    AUTH_FAILED,
+    effective_roles,
+    find_domain,
+    require_roles,
+    resolve_scope,
+)
 from interstack.services.identity.token_cache import TokenCache
 from interstack.services.identity.tokens import TokenPayload, TokenProvider
 from interstack.store import Database
@@ -36,15 +41,12 @@ from interstack.store.models import (
     Domain,
     Project,
     RevocationEvent,
-    Role,
-    RoleAssignment,
     User,
 )
 
 #: set on a session that records a revocation; its commit empties the token cache
 _REVOKED = "interstack.identity.revoked"
 _FOLLOWER_WAIT_SECONDS = 10.0
-_AUTH_FAILED = "The request you have made requires authentication."
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -110,11 +112,11 @@ class AuthService:
                 domain_id: str | None = None
                 system = False
             else:
-                project_id, domain_id, system = self._resolve_scope(session, user, request.scope)
+                project_id, domain_id, system = resolve_scope(session, user, request.scope)
             if parent is not None and parent.app_cred_id:
                 raise Unauthorized("A token from an application credential cannot be rescoped.")
             if project_id or domain_id or system:
-                self._require_roles(session, user.id, project_id, domain_id, system, app_cred)
+                require_roles(session, user.id, project_id, domain_id, system, app_cred)
 
             token, payload = self.tokens.issue(
                 user.id,
@@ -137,7 +139,7 @@ class AuthService:
         if creds.user_id:
             user = session.get(User, creds.user_id)
         elif creds.user_name:
-            domain = self._find_domain(session, creds.domain_id, creds.domain_name, required=True)
+            domain = find_domain(session, creds.domain_id, creds.domain_name, required=True)
             user = (
                 session.scalars(
                     select(User).where(User.name == creds.user_name, User.domain_id == domain.id)
@@ -148,7 +150,7 @@ class AuthService:
         else:
             raise BadRequest("Expecting to find user id or name in password identity.")
         if not verify_secret(user.password_hash if user else None, creds.password) or user is None:
-            raise Unauthorized(_AUTH_FAILED)
+            raise Unauthorized(AUTH_FAILED)
         self._require_enabled(session, user)
         return user
 
@@ -156,9 +158,9 @@ class AuthService:
         try:
             payload = self.tokens.decode(token)
         except NotFound as exc:
-            raise Unauthorized(_AUTH_FAILED) from exc
+            raise Unauthorized(AUTH_FAILED) from exc
         if self._is_revoked(session, payload):
-            raise Unauthorized(_AUTH_FAILED)
+            raise Unauthorized(AUTH_FAILED)
         return payload
 
     def _check_app_credential(
@@ -172,7 +174,7 @@ class AuthService:
             if creds.user_id:
                 owner = session.get(User, creds.user_id)
             elif creds.user_name:
-                domain = self._find_domain(
+                domain = find_domain(
                     session, creds.user_domain_id, creds.user_domain_name, required=True
                 )
                 owner = (
@@ -196,7 +198,7 @@ class AuthService:
         else:
             raise BadRequest("Expecting to find application credential id or name.")
         if not verify_secret(cred.secret_hash if cred else None, creds.secret) or cred is None:
-            raise Unauthorized(_AUTH_FAILED)
+            raise Unauthorized(AUTH_FAILED)
         expires = _aware(cred.expires_at)
         if expires is not None and expires <= datetime.now(UTC):
             raise Unauthorized("The application credential has expired.")
@@ -205,167 +207,14 @@ class AuthService:
     def _active_user(self, session: Session, user_id: str) -> User:
         user = session.get(User, user_id)
         if user is None:
-            raise Unauthorized(_AUTH_FAILED)
+            raise Unauthorized(AUTH_FAILED)
         self._require_enabled(session, user)
         return user
 
     def _require_enabled(self, session: Session, user: User) -> None:
         domain = session.get(Domain, user.domain_id)
         if not user.enabled or domain is None or not domain.enabled:
-            raise Unauthorized(_AUTH_FAILED)
-
-    # -- scope -----------------------------------------------------------------------------------
-
-    def _find_domain(
-        self, session: Session, domain_id: str | None, name: str | None, *, required: bool
-    ) -> Domain | None:
-        if domain_id:
-            domain = session.get(Domain, domain_id)
-        elif name:
-            domain = session.scalars(select(Domain).where(Domain.name == name)).first()
-        elif required:
-            raise BadRequest(
-                "Expecting to find domain id or name for a user or project named by name."
-            )
-        else:
-            return None
-        if domain is None or not domain.enabled:
-            raise Unauthorized(_AUTH_FAILED)
-        return domain
-
-    def _resolve_scope(
-        self, session: Session, user: User, scope: ScopeRequest
-    ) -> tuple[str | None, str | None, bool]:
-        if scope.project_id or scope.project_name:
-            if scope.project_id:
-                project = session.get(Project, scope.project_id)
-            else:
-                domain = self._find_domain(
-                    session, scope.project_domain_id, scope.project_domain_name, required=True
-                )
-                project = session.scalars(
-                    select(Project).where(
-                        Project.name == scope.project_name,
-                        Project.domain_id == (domain.id if domain else ""),
-                    )
-                ).first()
-            if project is None:
-                raise Unauthorized(
-                    f"Could not find project: {scope.project_id or scope.project_name}."
-                )
-            domain_row = session.get(Domain, project.domain_id)
-            if not project.enabled or domain_row is None or not domain_row.enabled:
-                raise Unauthorized(f"Project {project.id} is disabled.")
-            return project.id, None, False
-        if scope.domain_id or scope.domain_name:
-            domain = self._find_domain(session, scope.domain_id, scope.domain_name, required=True)
-            assert domain is not None
-            return None, domain.id, False
-        if scope.system:
-            return None, None, True
-        if scope.unscoped or not user.default_project_id:
-            return None, None, False
-        # Keystone scopes a request without scope to the user's default project, if allowed.
-        project = session.get(Project, user.default_project_id)
-        if (
-            project is not None
-            and project.enabled
-            and self._role_ids(session, user.id, project.id, None, False)
-        ):
-            return project.id, None, False
-        return None, None, False
-
-    def _role_ids(
-        self,
-        session: Session,
-        user_id: str,
-        project_id: str | None,
-        domain_id: str | None,
-        system: bool,
-    ) -> set[str]:
-        """Ids of the roles granted directly on the scope (or inherited from a project's domain)."""
-        conditions = []
-        if project_id:
-            conditions.append(
-                (RoleAssignment.target_type == "project")
-                & (RoleAssignment.target_id == project_id)
-                & RoleAssignment.inherited.is_(False)
-            )
-            project = session.get(Project, project_id)
-            if project is not None:
-                conditions.append(
-                    (RoleAssignment.target_type == "domain")
-                    & (RoleAssignment.target_id == project.domain_id)
-                    & RoleAssignment.inherited.is_(True)
-                )
-        elif domain_id:
-            conditions.append(
-                (RoleAssignment.target_type == "domain")
-                & (RoleAssignment.target_id == domain_id)
-                & RoleAssignment.inherited.is_(False)
-            )
-        elif system:
-            conditions.append(
-                (RoleAssignment.target_type == "system") & (RoleAssignment.target_id == "all")
-            )
-        else:
-            return set()
-        rows = session.scalars(
-            select(RoleAssignment.role_id).where(
-                RoleAssignment.actor_id == user_id, or_(*conditions)
-            )
-        )
-        return set(rows)
-
-    def _effective_roles(
-        self,
-        session: Session,
-        user_id: str,
-        project_id: str | None,
-        domain_id: str | None,
-        system: bool,
-        app_cred: ApplicationCredential | None,
-    ) -> list[Role]:
-        granted = self._role_ids(session, user_id, project_id, domain_id, system)
-        if not granted:
-            return []
-        roles = self._with_implied(session, granted)
-        if app_cred is not None and not app_cred.unrestricted and app_cred.role_ids:
-            # An application credential keeps the roles it names (implied ones counted) that the
-            # user still holds, plus what those imply.
-            kept = {r.id for r in roles} & set(app_cred.role_ids)
-            roles = self._with_implied(session, kept) if kept else []
-        return roles
-
-    @staticmethod
-    def _with_implied(session: Session, role_ids: set[str]) -> list[Role]:
-        direct = list(session.scalars(select(Role).where(Role.id.in_(role_ids))))
-        implied_names = role_names.expand_implied(r.name for r in direct)
-        extra = [n for n in implied_names if n not in {r.name for r in direct}]
-        if extra:
-            direct.extend(
-                session.scalars(select(Role).where(Role.name.in_(extra), Role.domain_id.is_(None)))
-            )
-        return direct
-
-    def _require_roles(
-        self,
-        session: Session,
-        user_id: str,
-        project_id: str | None,
-        domain_id: str | None,
-        system: bool,
-        app_cred: ApplicationCredential | None,
-    ) -> None:
-        if not self._effective_roles(session, user_id, project_id, domain_id, system, app_cred):
-            target = (
-                f"project {project_id}"
-                if project_id
-                else f"domain {domain_id}"
-                if domain_id
-                else "system"
-            )
-            raise Unauthorized(f"User {user_id} has no access to {target}.")
+            raise Unauthorized(AUTH_FAILED)
 
     # -- validate / revoke -----------------------------------------------------------------------
 
@@ -413,7 +262,7 @@ class AuthService:
         try:
             return context_of(self.validate(token))
         except NotFound as exc:
-            raise Unauthorized(_AUTH_FAILED) from exc
+            raise Unauthorized(AUTH_FAILED) from exc
 
     def revoke(self, token: str) -> None:
         """Revoke one token (and every token rescoped from it, which shares its audit chain)."""
@@ -506,7 +355,7 @@ class AuthService:
 
         roles: tuple[NamedRef, ...] = ()
         if payload.project_id or payload.domain_id or payload.system:
-            found = self._effective_roles(
+            found = effective_roles(
                 session, user.id, payload.project_id, payload.domain_id, payload.system, app_cred
             )
             if not found:
