@@ -2,19 +2,17 @@
 
 An upload is written to a fresh backend object (a temporary name); only when it is complete and
 its checksum matches is the object's row pointed at it, and the bytes it replaced are deleted.
-A failed or refused upload therefore never shows, and a reader always sees one whole version.
+A failed or refused upload therefore never shows, and a reader always sees one whole version
+(publishing.py holds the quota bounds and that last step).
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -22,19 +20,12 @@ from interstack.errors import (
     BadRequest,
     InterstackError,
     NotFound,
-    PayloadTooLarge,
     PreconditionFailed,
     UnprocessableEntity,
 )
 from interstack.services.object import large, records
 from interstack.services.object.access import Operation, Requester, authorize
-from interstack.services.object.common import (
-    QUOTA_BYTES,
-    QUOTA_COUNT,
-    Storage,
-    check_meta,
-    quota_value,
-)
+from interstack.services.object.common import Storage, check_meta
 from interstack.services.object.data import MeasuredUpload, ObjectReader, cut
 from interstack.services.object.model import (
     BulkDeleteResult,
@@ -44,33 +35,19 @@ from interstack.services.object.model import (
     PutSpec,
     Versioning,
 )
-from interstack.store.models import ObjectContainer, StoredObject
-
-log = logging.getLogger(__name__)
+from interstack.services.object.publishing import (
+    Published,
+    Target,
+    drop_bytes,
+    publish,
+    too_large,
+    upload_limit,
+)
+from interstack.store.models import ObjectContainer
 
 
 class KEEP:
     """Marker: leave a field as it is."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """The container an upload goes to, resolved and authorized before any byte is read."""
-
-    container_id: str
-    native_ref: NativeRef
-    limit: int
-    versioning: Versioning | None = None
-
-
-@dataclass(frozen=True)
-class Published:
-    """The row fields of an upload that completed."""
-
-    native_name: str
-    size: int
-    etag: str
-    large: LargeKind | None = None
 
 
 class Versions(Protocol):
@@ -129,29 +106,14 @@ class ObjectService:
                 session, container.id, path.object, now
             ):
                 raise PreconditionFailed(f"Object {path.object} exists (If-None-Match: *).")
-            limit = self.storage.limits.max_file_size
-            count, used = records.container_totals(session, [container.id], now).get(
-                container.id, (0, 0)
-            )
-            quota_count = quota_value(container.meta, QUOTA_COUNT, "Container")
-            if quota_count is not None and count + 1 > quota_count:
-                raise PayloadTooLarge("Upload exceeds quota: the container holds its maximum.")
-            quota_bytes = quota_value(container.meta, QUOTA_BYTES, "Container")
-            if quota_bytes is not None:
-                limit = min(limit, quota_bytes - used)
-            account = records.account_row(session, path.region, path.account)
-            account_quota = quota_value(account.meta, QUOTA_BYTES, "Account") if account else None
-            if account_quota is not None:
-                _, _, account_used = records.account_totals(session, path.region, path.account, now)
-                limit = min(limit, account_quota - account_used)
             target = Target(
                 container.id,
                 NativeRef(container.native_ref),
-                max(limit, -1),
+                upload_limit(session, self.storage, path, container, now),
                 records.versioning_of(container),
             )
         if new_bytes is not None and new_bytes > target.limit:
-            raise _too_large(self.storage, new_bytes)
+            raise too_large(self.storage, new_bytes)
         return target
 
     def _archive(self, requester: Requester, path: ObjectPath, target: Target) -> None:
@@ -169,7 +131,7 @@ class ObjectService:
         self._archive(requester, path, target)
         driver = self.storage.driver(path.region)
         native_name = uuid.uuid4().hex
-        upload = MeasuredUpload(data, target.limit, lambda: _too_large(self.storage, None))
+        upload = MeasuredUpload(data, target.limit, lambda: too_large(self.storage, None))
         driver.put_object(target.native_ref, native_name, upload, spec.content_type)
         try:
             if spec.content_length is not None and upload.size != spec.content_length:
@@ -183,67 +145,10 @@ class ObjectService:
                 )
             kind = LargeKind.DYNAMIC if spec.manifest is not None else None
             stored = Published(native_name, upload.size, upload.md5, kind)
-            return self.publish(path, target, stored, spec)
+            return publish(self.storage, path, target, stored, spec)
         except BaseException:
             driver.delete_object(target.native_ref, native_name)
             raise
-
-    def publish(
-        self, path: ObjectPath, target: Target, stored: Published, spec: PutSpec
-    ) -> ObjectView:
-        """Point the object's row at newly written bytes, then drop the bytes it replaced."""
-        now = self.storage.now()
-        fields = {
-            "native_name": stored.native_name,
-            "size": stored.size,
-            "etag": stored.etag,
-            "content_type": spec.content_type,
-            "meta": dict(spec.meta),
-            "headers": dict(spec.headers),
-            "large": stored.large.value if stored.large else None,
-            "manifest": spec.manifest,
-            "delete_at": spec.delete_at,
-            "modified_at": now,
-        }
-        replaced: str | None = None
-        for attempt in range(2):
-            try:
-                with self.storage.db.session() as session:
-                    if session.get(ObjectContainer, target.container_id) is None:
-                        raise NotFound(f"Container {path.container} was deleted meanwhile.")
-                    row = session.scalars(
-                        select(StoredObject).where(
-                            StoredObject.container_id == target.container_id,
-                            StoredObject.name == path.object,
-                        )
-                    ).first()
-                    if row is None:
-                        row = StoredObject(
-                            id=str(uuid.uuid4()),
-                            container_id=target.container_id,
-                            name=path.object,
-                            **fields,
-                        )
-                        session.add(row)
-                    else:
-                        replaced = row.native_name
-                        for key, value in fields.items():
-                            setattr(row, key, value)
-                    session.flush()
-                    view = records.object_view(row)
-                break
-            except IntegrityError:  # a concurrent upload of the same name inserted first
-                if attempt:
-                    raise
-        if replaced is not None and replaced != stored.native_name:
-            self._drop_bytes(path.region, target.native_ref, replaced)
-        return view
-
-    def _drop_bytes(self, region: str, container: NativeRef, native_name: str) -> None:
-        try:
-            self.storage.driver(region).delete_object(container, native_name)
-        except InterstackError as exc:
-            log.warning("deleting replaced object bytes failed: %s", exc.message)
 
     def put_static_manifest(
         self, requester: Requester, path: ObjectPath, body: bytes, spec: PutSpec
@@ -260,7 +165,7 @@ class ObjectService:
         driver.put_object(target.native_ref, native_name, [built.stored], "application/json")
         try:
             stored = Published(native_name, built.size, built.etag, LargeKind.STATIC)
-            return self.publish(path, target, stored, replace(spec, manifest=None))
+            return publish(self.storage, path, target, stored, replace(spec, manifest=None))
         except BaseException:
             driver.delete_object(target.native_ref, native_name)
             raise
@@ -424,7 +329,7 @@ class ObjectService:
             view = records.object_view(row)
             native, native_name = NativeRef(container.native_ref), row.native_name
             session.delete(row)
-        self._drop_bytes(path.region, native, native_name)
+        drop_bytes(self.storage, path.region, native, native_name)
         return view
 
     def delete_static(self, requester: Requester, path: ObjectPath) -> BulkDeleteResult:
@@ -492,12 +397,3 @@ class ObjectService:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-
-
-def _too_large(storage: Storage, size: int | None) -> PayloadTooLarge:
-    if size is not None and size > storage.limits.max_file_size:
-        return PayloadTooLarge(
-            f"Your request is too large: objects may hold at most "
-            f"{storage.limits.max_file_size} bytes; upload larger ones in segments."
-        )
-    return PayloadTooLarge("Upload exceeds quota.")

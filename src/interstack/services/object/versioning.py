@@ -30,7 +30,8 @@ from interstack.services.object.model import (
     Versioning,
     VersionsMode,
 )
-from interstack.services.object.objects import ObjectService, Published, Target
+from interstack.services.object.objects import ObjectService
+from interstack.services.object.publishing import Published, Target, publish
 from interstack.store.models import ObjectContainer, StoredObject
 
 #: what Swift names the zero-byte object that records a deletion in history mode
@@ -118,7 +119,7 @@ class VersionedWrites:
             stream.close()
         try:
             stored = replace(version.fields, native_name=native_name)
-            self.objects.publish(path, target, stored, version.spec)
+            publish(self.storage, path, target, stored, version.spec)
         except BaseException:
             driver.delete_object(target.native_ref, native_name)
             raise
@@ -164,7 +165,7 @@ class VersionedWrites:
         driver.put_object(target.native_ref, native_name, [b""], DELETE_MARKER)
         try:
             stored = Published(native_name, 0, _EMPTY_MD5)
-            self.objects.publish(marker, target, stored, PutSpec(content_type=DELETE_MARKER))
+            publish(self.storage, marker, target, stored, PutSpec(content_type=DELETE_MARKER))
         except BaseException:
             driver.delete_object(target.native_ref, native_name)
             raise
