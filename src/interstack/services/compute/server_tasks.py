@@ -8,26 +8,19 @@ other task of it at its next step: the delete task owns the server from then on.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import (
-    FlavorSpec,
-    NativeRef,
-    PowerAction,
-    ServerInfo,
-    ServerSpec,
-    ServerStatus,
-)
+from interstack.backends.contract import NativeRef, PowerAction, ServerSpec, ServerStatus
 from interstack.errors import BackendError, InterstackError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.state import PowerState, TaskState, VmState
+from interstack.services.compute.task_steps import Step, fault_of, flavor_spec, server_spec, settle
 from interstack.services.interfaces import (
     ConfigDrives,
     ReadyBootVolumes,
@@ -50,22 +43,10 @@ RESIZE = "compute.server.resize"
 REBUILD = "compute.server.rebuild"
 SNAPSHOT = "compute.server.snapshot"
 
-#: the longest a task waits between looks at a server that is still changing
-POLL_SECONDS = 0.5
-#: a backend that has not settled after this many looks fails the task
-MAX_POLLS = 1200
 #: the longest wait between looks at an image the backend is still capturing, and how many
 #: looks it gets (about half an hour: an AMI of a large disk takes many minutes)
 SNAPSHOT_POLL_SECONDS = 5.0
 MAX_SNAPSHOT_LOOKS = 400
-
-#: a settled backend status -> the server's vm_state and power_state
-SETTLED: dict[ServerStatus, tuple[VmState, PowerState]] = {
-    ServerStatus.ACTIVE: (VmState.ACTIVE, PowerState.RUNNING),
-    ServerStatus.STOPPED: (VmState.STOPPED, PowerState.SHUTDOWN),
-    ServerStatus.PAUSED: (VmState.PAUSED, PowerState.PAUSED),
-    ServerStatus.SUSPENDED: (VmState.SUSPENDED, PowerState.SUSPENDED),
-}
 
 #: the status each power action ends in
 POWER_RESULT: dict[PowerAction, ServerStatus] = {
@@ -78,66 +59,6 @@ POWER_RESULT: dict[PowerAction, ServerStatus] = {
     PowerAction.SUSPEND: ServerStatus.SUSPENDED,
     PowerAction.RESUME: ServerStatus.ACTIVE,
 }
-
-
-def fault_of(message: str) -> dict[str, Any]:
-    """Nova's ``fault`` of a server in ERROR; ``details`` stays empty (no tracebacks)."""
-    return {"code": 500, "message": message, "details": "", "created": utcnow().isoformat()}
-
-
-def flavor_spec(flavor: Mapping[str, Any]) -> FlavorSpec:
-    return FlavorSpec(
-        vcpus=int(flavor["vcpus"]), ram_mb=int(flavor["ram"]), disk_gb=int(flavor["disk"])
-    )
-
-
-def server_spec(row: ServerRow) -> ServerSpec:
-    ports = tuple(NativeRef(p["native_ref"]) for p in row.port_refs if p.get("native_ref"))
-    return ServerSpec(
-        gateway_id=row.id,
-        name=row.name,
-        project_id=row.project_id,
-        flavor=flavor_spec(row.flavor),
-        image=NativeRef(row.image_ref) if row.image_ref else None,
-        ports=ports,
-        key_name=row.key_name,
-        public_key=row.key_data,
-        user_data=base64.b64decode(row.user_data) if row.user_data else None,
-        metadata={str(k): str(v) for k, v in row.metadata_items.items()},
-    )
-
-
-@dataclass(frozen=True)
-class Step:
-    """What a step decided: done (``None`` to the runner) or look again with a new payload."""
-
-    payload: Mapping[str, Any] | None = None
-
-    def result(self) -> RetryAfter | None:
-        """A step that moved to another phase runs on at once; one that looks again at the same
-        phase waits :func:`poll_delay` of that phase's looks so far."""
-        if self.payload is None:
-            return None
-        polls = int(self.payload.get("polls", 0))
-        if polls > MAX_POLLS:
-            raise BackendError("the backend did not finish the operation in time")
-        phase = self.payload.get("phase")
-        if "looked_at" not in self.payload or self.payload["looked_at"] != phase:
-            delay, looks = 0.0, 0
-        else:
-            looks = int(self.payload.get("looks", 0))
-            delay, looks = poll_delay(looks, POLL_SECONDS), looks + 1
-        again = {**self.payload, "polls": polls + 1, "looks": looks, "looked_at": phase}
-        return RetryAfter(delay, again)
-
-
-def _settle(row: ServerRow, info: ServerInfo) -> None:
-    vm_state, power_state = SETTLED[info.status]
-    row.vm_state = vm_state
-    row.power_state = power_state
-    row.task_state = None
-    row.fault = None
-    touch(row)
 
 
 class ServerTasks:
@@ -227,7 +148,7 @@ class ServerTasks:
             return Step(task.payload)
 
         def apply(row: ServerRow) -> None:
-            _settle(row, info)
+            settle(row, info)
             then(row)
 
         with self.db.session() as session:

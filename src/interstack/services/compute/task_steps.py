@@ -1,0 +1,94 @@
+"""The parts every server task step is made of: the backend spec of a server row, the state a
+settled backend status means, and :class:`Step`, a step's decision with its polling back-off.
+
+A backend server is looked at again until it settles, at first at once and then less often, up
+to :data:`POLL_SECONDS` apart; after :data:`MAX_POLLS` looks the task fails.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from interstack.backends.contract import FlavorSpec, NativeRef, ServerInfo, ServerSpec, ServerStatus
+from interstack.errors import BackendError
+from interstack.services.compute.common import touch
+from interstack.services.compute.state import PowerState, VmState
+from interstack.services.tasks import RetryAfter, poll_delay, utcnow
+from interstack.store.models import Server as ServerRow
+
+#: the longest a task waits between looks at a server that is still changing
+POLL_SECONDS = 0.5
+#: a backend that has not settled after this many looks fails the task
+MAX_POLLS = 1200
+
+#: a settled backend status -> the server's vm_state and power_state
+SETTLED: dict[ServerStatus, tuple[VmState, PowerState]] = {
+    ServerStatus.ACTIVE: (VmState.ACTIVE, PowerState.RUNNING),
+    ServerStatus.STOPPED: (VmState.STOPPED, PowerState.SHUTDOWN),
+    ServerStatus.PAUSED: (VmState.PAUSED, PowerState.PAUSED),
+    ServerStatus.SUSPENDED: (VmState.SUSPENDED, PowerState.SUSPENDED),
+}
+
+
+def fault_of(message: str) -> dict[str, Any]:
+    """Nova's ``fault`` of a server in ERROR; ``details`` stays empty (no tracebacks)."""
+    return {"code": 500, "message": message, "details": "", "created": utcnow().isoformat()}
+
+
+def flavor_spec(flavor: Mapping[str, Any]) -> FlavorSpec:
+    return FlavorSpec(
+        vcpus=int(flavor["vcpus"]), ram_mb=int(flavor["ram"]), disk_gb=int(flavor["disk"])
+    )
+
+
+def server_spec(row: ServerRow) -> ServerSpec:
+    ports = tuple(NativeRef(p["native_ref"]) for p in row.port_refs if p.get("native_ref"))
+    return ServerSpec(
+        gateway_id=row.id,
+        name=row.name,
+        project_id=row.project_id,
+        flavor=flavor_spec(row.flavor),
+        image=NativeRef(row.image_ref) if row.image_ref else None,
+        ports=ports,
+        key_name=row.key_name,
+        public_key=row.key_data,
+        user_data=base64.b64decode(row.user_data) if row.user_data else None,
+        metadata={str(k): str(v) for k, v in row.metadata_items.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a step decided: done (``None`` to the runner) or look again with a new payload."""
+
+    payload: Mapping[str, Any] | None = None
+
+    def result(self) -> RetryAfter | None:
+        """A step that moved to another phase runs on at once; one that looks again at the same
+        phase waits :func:`poll_delay` of that phase's looks so far."""
+        if self.payload is None:
+            return None
+        polls = int(self.payload.get("polls", 0))
+        if polls > MAX_POLLS:
+            raise BackendError("the backend did not finish the operation in time")
+        phase = self.payload.get("phase")
+        if "looked_at" not in self.payload or self.payload["looked_at"] != phase:
+            delay, looks = 0.0, 0
+        else:
+            looks = int(self.payload.get("looks", 0))
+            delay, looks = poll_delay(looks, POLL_SECONDS), looks + 1
+        again = {**self.payload, "polls": polls + 1, "looks": looks, "looked_at": phase}
+        return RetryAfter(delay, again)
+
+
+def settle(row: ServerRow, info: ServerInfo) -> None:
+    """The row takes the state of a backend server that settled; no task or fault is left."""
+    vm_state, power_state = SETTLED[info.status]
+    row.vm_state = vm_state
+    row.power_state = power_state
+    row.task_state = None
+    row.fault = None
+    touch(row)
