@@ -94,6 +94,13 @@ def ssh(key: Path, address: str, command: str) -> subprocess.CompletedProcess[st
     )
 
 
+def guest(key: Path, address: str, command: str) -> str:
+    """The output of a shell command run as root in the guest; the command must succeed."""
+    done = ssh(key, address, f"sudo sh -ec '{command}'")
+    assert done.returncode == 0, f"{command!r} on {address}: {done.stdout}{done.stderr}"
+    return done.stdout.strip()
+
+
 def sshd_answers(address: str) -> bool:
     """Whether an sshd greets on ``address``:22 (an accepted connection alone proves nothing:
     the host's own way out may accept connections to any address)."""

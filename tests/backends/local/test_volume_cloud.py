@@ -17,6 +17,7 @@ from typing import Any
 from tests.backends.local.cloud import (
     allow_ssh,
     floating_ip,
+    guest,
     routed_network,
     security_group,
     ssh,
@@ -41,12 +42,6 @@ def volume_status(gateway: ServedGateway, name: str, wanted: str) -> dict[str, A
     )
     assert found["status"] == wanted, found
     return found
-
-
-def guest(key: Path, address: str, command: str) -> str:
-    done = ssh(key, address, f"sudo sh -ec '{command}'")
-    assert done.returncode == 0, f"{command!r} on {address}: {done.stdout}{done.stderr}"
-    return done.stdout.strip()
 
 
 def test_a_volume_moves_between_servers_with_its_data(
