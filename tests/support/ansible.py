@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.gateway import BIN_DIR, ServedGateway
 
@@ -58,9 +60,13 @@ class PlaybookRun:
         )
 
 
-def run_playbook(gateway: ServedGateway, workdir: Path, playbook: Path) -> PlaybookRun:
-    """``ansible-playbook`` on localhost with this venv's python, the gateway's clouds.yaml and
-    the variables in ``workdir/vars.json``; Ansible's own state stays in ``workdir``."""
+#: the dynamic inventory users write for an OpenStack cloud: the gateway's servers as hosts
+OPENSTACK_INVENTORY = Path(__file__).parents[1] / "e2e/playbooks/inventory/openstack.yml"
+
+
+def ansible_env(gateway: ServedGateway, workdir: Path) -> dict[str, str]:
+    """The gateway's clouds.yaml, this venv's python for local tasks, Ansible's state in
+    ``workdir``."""
     env = gateway.env
     env.update(
         ANSIBLE_PYTHON_INTERPRETER=sys.executable,
@@ -70,20 +76,58 @@ def run_playbook(gateway: ServedGateway, workdir: Path, playbook: Path) -> Playb
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_RETRY_FILES_ENABLED="0",
     )
+    return env
+
+
+def run_playbook(
+    gateway: ServedGateway, workdir: Path, playbook: Path, inventory: Path | None = None
+) -> PlaybookRun:
+    """``ansible-playbook`` with the variables in ``workdir/vars.json``, on localhost or on the
+    hosts of ``inventory`` (e.g. :data:`OPENSTACK_INVENTORY`)."""
     result = subprocess.run(
         [
             str(BIN_DIR / "ansible-playbook"),
             "-i",
-            "localhost,",
+            "localhost," if inventory is None else str(inventory),
             str(playbook),
             "--extra-vars",
             f"@{workdir / 'vars.json'}",
         ],
         cwd=workdir,
-        env=env,
+        env=ansible_env(gateway, workdir),
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
     return PlaybookRun(playbook.name, result.returncode, result.stdout + result.stderr)
+
+
+def list_inventory(
+    gateway: ServedGateway, workdir: Path, inventory: Path = OPENSTACK_INVENTORY
+) -> dict[str, Any]:
+    """What ``ansible-inventory --list`` makes of ``inventory``: groups, and each host's
+    variables under ``_meta.hostvars``."""
+    result = subprocess.run(
+        [str(BIN_DIR / "ansible-inventory"), "-i", str(inventory), "--list"],
+        cwd=workdir,
+        env=ansible_env(gateway, workdir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"ansible-inventory failed:\n{result.stdout}{result.stderr}"
+    listed: dict[str, Any] = _plain(json.loads(result.stdout))
+    return listed
+
+
+def _plain(value: Any) -> Any:
+    """JSON without Ansible's ``{"__ansible_unsafe": ...}`` wrappers around strings."""
+    if isinstance(value, dict):
+        if value.keys() == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
