@@ -20,7 +20,7 @@ says what is missing.
   floating IPs on the external network the host reaches, security groups as host nftables
   rules, dnsmasq per subnet. Each server has its own network namespace
   (``instances.server_netns_name``); its ports are plugged into it on boot (and hot-plugged
-  while it runs) and unplugged on delete through :class:`.compute.ServerPorts`, which the
+  while it runs) and unplugged on delete through :class:`.seams.ServerPorts`, which the
   network driver provides. Instances' NATed traffic goes only to the ``egress_cidrs``.
 - **Volumes** (:mod:`.volumes`): sparse files, on a loop device while attached; the device
   appears at the requested name with exactly its major:minor in the instance's allow-list (hot
@@ -34,7 +34,7 @@ State lives in the backend's data directory; a restarted gateway adopts running 
 """
 
 from interstack.backends.local.backend import LocalBackend
-from interstack.backends.local.compute import ServerPorts
+from interstack.backends.local.seams import ServerPorts
 from interstack.backends.local.settings import LocalSettings, image_cache_for
 
 __all__ = ["LocalBackend", "LocalSettings", "ServerPorts", "image_cache_for"]

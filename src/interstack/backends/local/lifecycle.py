@@ -1,0 +1,300 @@
+"""How an instance boots and stops: the compute driver's jobs, its locks and its state machine.
+
+Requests return at once; booting (preparing the image, mounting the root, starting runc) and
+stopping (SIGTERM, then SIGKILL after ``stop_timeout_seconds``) run as jobs on a small thread
+pool, and every step is written to the instance's record first, so a restarted gateway resumes
+what was in flight (``LocalCompute.adopt``). A booting instance becomes ``ACTIVE`` once its init
+marks it up, and one whose init exited on its own (``poweroff`` inside) is ``STOPPED``
+(:meth:`InstanceJobs._observe`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
+from interstack.backends.local import configdrive
+from interstack.backends.local.guest import (
+    hostname_for,
+    write_boot_dir,
+    write_resolv_conf,
+    write_seed,
+)
+from interstack.backends.local.host import TINI
+from interstack.backends.local.images import LocalImages
+from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.backends.local.seams import ServerPorts, VolumeDevices
+from interstack.backends.local.settings import LocalSettings
+from interstack.backends.local.supervisor import SupervisorClient
+from interstack.errors import BackendError, NotFound, NotSupported
+
+log = logging.getLogger(__name__)
+S = ServerStatus
+#: an instance's config drive files, beside its disk (:mod:`.configdrive`)
+CONFIG_DRIVE_DIR = "config-drive"
+
+#: phase -> what get_server reports (booting phases report the record's ``booting_as``)
+REPORTED = {
+    Phase.BUILDING: S.BUILDING,
+    Phase.STARTING: S.STOPPED,
+    Phase.REBOOTING: S.REBOOTING,
+    Phase.ACTIVE: S.ACTIVE,
+    Phase.STOPPING: S.ACTIVE,
+    Phase.STOPPED: S.STOPPED,
+    Phase.PAUSED: S.PAUSED,
+    Phase.SUSPENDED: S.SUSPENDED,
+    Phase.ERROR: S.ERROR,
+}
+
+#: phases in which a job is working on the instance
+IN_PROGRESS = frozenset(
+    {Phase.BUILDING, Phase.STARTING, Phase.REBOOTING, Phase.BOOTING, Phase.STOPPING}
+)
+
+
+class InstanceJobs:
+    """The compute driver's plumbing (thread pool, per-instance locks) and its boot and stop
+    jobs; :class:`.compute.LocalCompute` adds the driver contract on top."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: LocalSettings,
+        images: LocalImages,
+        ports: ServerPorts | None = None,
+    ) -> None:
+        self.instances_dir = data_dir / "instances"
+        self.runc_root = data_dir / "runc"
+        self.settings = settings
+        self.images = images
+        self.ports = ports
+        self.supervisor = SupervisorClient(data_dir, settings.console_log_max_bytes)
+        #: set by the backend once its block storage exists
+        self.volumes: VolumeDevices | None = None
+        self._jobs: ThreadPoolExecutor | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def start_jobs(self) -> None:
+        self.instances_dir.mkdir(parents=True, exist_ok=True)
+        self.runc_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._jobs = ThreadPoolExecutor(self.settings.boot_workers, thread_name_prefix="local")
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.shutdown(wait=True, cancel_futures=True)
+            self._jobs = None
+        self.supervisor.close()
+
+    def _instance(self, ref: str) -> Instance:
+        try:
+            return Instance(self.instances_dir, self.runc_root, ref)
+        except ValueError:
+            raise NotFound(f"no server {ref}") from None
+
+    def _lock(self, ref: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(ref, threading.Lock())
+
+    def _volumes(self) -> VolumeDevices:
+        if self.volumes is None:
+            raise NotSupported("this local backend has no block storage")
+        return self.volumes
+
+    def instance_lock(self, ref: str) -> threading.Lock:
+        """The lock every change to instance ``ref`` holds (volume attachments too)."""
+        return self._lock(ref)
+
+    def _submit(self, job: Callable[[str], None], ref: str) -> None:
+        if self._jobs is None:
+            raise BackendError("the local backend is not started")
+        self._jobs.submit(self._guarded, job, ref)
+
+    def _guarded(self, job: Callable[[str], None], ref: str) -> None:
+        try:
+            job(ref)
+        except Exception:  # a job must never die silently: the server shows the fault
+            log.exception("local backend job %s on %s failed", job.__name__, ref)
+            self._fail(ref, "internal error in the local backend (see the gateway log)")
+
+    def _fail(self, ref: str, fault: str) -> None:
+        instance = self._instance(ref)
+        with self._lock(ref):
+            record = instance.load()
+            if record is None:
+                return
+            instance.log(f"boot failed: {fault}")
+            try:
+                instance.teardown()
+            except BackendError as exc:
+                log.warning("cleaning up %s after a failure: %s", ref, exc.message)
+            instance.save(record.moved(Phase.ERROR, fault=fault))
+
+    def _info(self, record: InstanceRecord) -> ServerInfo:
+        status = REPORTED.get(record.phase)
+        if record.phase is Phase.BOOTING:
+            status = REPORTED[record.booting_as]
+        return ServerInfo(
+            ref=NativeRef(record.ref),
+            gateway_id=record.gateway_id,
+            status=status or S.ERROR,
+            fault=record.fault if record.phase is Phase.ERROR else None,
+        )
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _boot(self, ref: str) -> None:
+        """Prepare the root, mount it, start the instance: BUILDING/STARTING -> BOOTING."""
+        instance = self._instance(ref)
+        record = instance.load()
+        if record is None:
+            return
+        source = f"image {record.image or 'debian-12'}"
+        image_root: Path | None = None
+        if record.root_volume is not None:
+            source = f"its root volume {record.root_volume}"
+        instance.log(f"booting {record.name} from {source}")
+        try:
+            if record.root_volume is None:
+                image_root = self.images.root_for(
+                    NativeRef(record.image) if record.image else None,
+                    progress=_ConsoleProgress(instance),
+                )
+        except (BackendError, NotFound) as exc:
+            self._fail(ref, f"cannot boot from {source}: {exc.message}")
+            return
+        with self._lock(ref):
+            record = instance.load()
+            if record is None or record.phase not in {
+                Phase.BUILDING,
+                Phase.STARTING,
+                Phase.REBOOTING,
+            }:
+                return  # deleted or changed while the image was prepared
+            try:
+                write_boot_dir(instance.boot_dir, TINI)
+                disk = instance.upper
+                if image_root is None:  # the root volume is the disk: mounted first
+                    instance.teardown()  # a leftover from a crash or a host reboot
+                    self._volumes().mount_root(NativeRef(ref), instance.rootfs)
+                    disk = instance.rootfs
+                drive = configdrive.install(instance.dir / CONFIG_DRIVE_DIR, disk)
+                write_seed(
+                    disk,
+                    instance_id=record.gateway_id,
+                    hostname=hostname_for(record.name),
+                    public_key=record.public_key,
+                    user_data=record.user_data,
+                    metadata_service=self.ports is not None
+                    and any(self.ports.serves_metadata(NativeRef(p)) for p in record.ports),
+                    config_drive=drive,
+                )
+                if self.ports is not None:
+                    resolvers = [
+                        r for p in record.ports for r in self.ports.dns_servers(NativeRef(p))
+                    ]
+                    write_resolv_conf(disk, resolvers)
+                instance.ensure_netns()
+                if self.ports is not None:
+                    for index, port in enumerate(record.ports):
+                        self.ports.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
+                devices = self.volumes.boot_devices(NativeRef(ref)) if self.volumes else []
+                instance.write_bundle(record, self.settings.pids_limit, tuple(devices))
+                if image_root is not None:
+                    instance.teardown()  # a leftover from a crash or a host reboot
+                    instance.mount_root(image_root)
+                self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
+            except BackendError as exc:
+                instance.log(f"boot failed: {exc.message}")
+                try:
+                    instance.teardown()
+                except BackendError:
+                    log.warning("cleaning up %s after a failed boot", ref)
+                instance.save(record.moved(Phase.ERROR, fault=exc.message))
+                return
+            instance.save(record.moved(Phase.BOOTING, booting_as=record.phase))
+
+    def _stop(self, ref: str) -> None:
+        """STOPPING/REBOOTING -> STOPPED (or on to a boot): SIGTERM, wait, SIGKILL, clean up."""
+        instance = self._instance(ref)
+        with self._lock(ref):
+            record = instance.load()
+            if record is None or record.phase not in {Phase.STOPPING, Phase.REBOOTING}:
+                return
+            state = instance.runtime_state()
+            if state is not None and state[0] == "running":
+                instance.signal("TERM")
+                deadline = time.monotonic() + self.settings.stop_timeout_seconds
+                while time.monotonic() < deadline:
+                    state = instance.runtime_state()
+                    if state is None or state[0] == "stopped":
+                        break
+                    time.sleep(0.05)
+            instance.teardown()
+            if record.phase is Phase.STOPPING:
+                instance.log("stopped")
+                instance.save(record.moved(Phase.STOPPED))
+                return
+        self._boot(ref)
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def _record(self, instance: Instance) -> InstanceRecord:
+        record = instance.load()
+        if record is None:
+            raise NotFound(f"no server {instance.ref}")
+        return record
+
+    def _observe(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
+        """Move BOOTING to ACTIVE once the init is up; notice an init that exited."""
+        state = instance.runtime_state()
+        running = state is not None and state[0] in {"running", "created"}
+        if running and record.phase is Phase.ACTIVE:
+            return record
+        with self._lock(instance.ref):
+            current = instance.load()
+            if current is None or current.phase is not record.phase:
+                return current or record
+            if running and instance.is_ready():
+                current = current.moved(Phase.ACTIVE)
+            elif not running and current.phase is Phase.BOOTING:
+                instance.teardown()
+                current = current.moved(
+                    Phase.ERROR,
+                    fault=f"the instance's init exited while booting: {_last(instance)}",
+                )
+            elif not running:
+                instance.log("the instance's init exited: the server is stopped")
+                instance.teardown()
+                current = current.moved(Phase.STOPPED)
+            else:
+                return current
+            instance.save(current)
+            return current
+
+
+def _last(instance: Instance) -> str:
+    try:
+        lines = [
+            ln for ln in instance.console.read_text(errors="replace").splitlines() if ln.strip()
+        ]
+    except FileNotFoundError:
+        return "no output"
+    return lines[-1].strip() if lines else "no output"
+
+
+class _ConsoleProgress:
+    """Image build progress, written to the console of the instance waiting for it."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+
+    def step(self, line: str) -> None:
+        self.instance.log(f"image: {line}")
