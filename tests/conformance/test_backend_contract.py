@@ -185,7 +185,11 @@ def test_a_server_is_resized_running_and_stopped(backend: Backend) -> None:
 def test_a_server_is_captured_as_image_data(backend: Backend) -> None:
     server = boot_active(backend)
     image_id = gid()
-    stored = backend.compute.snapshot_server(server.ref, image_id)
+    stored = eventually(  # a capture in progress is looked at again with the same image id
+        lambda: backend.compute.snapshot_server(server.ref, image_id),
+        lambda s: s.ready,
+        "the capture to finish",
+    )
     assert (stored.gateway_id, stored.size > 0) == (image_id, True)
     stream = backend.image.open_image(stored.ref)
     try:

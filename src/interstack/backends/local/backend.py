@@ -21,6 +21,7 @@ from interstack.backends.local.images import LocalImages
 from interstack.backends.local.network import LocalNetwork
 from interstack.backends.local.objects import LocalObjectStore
 from interstack.backends.local.settings import LocalSettings, image_cache_for
+from interstack.backends.local.snapshots import ServerCaptures
 from interstack.backends.local.volumes import LocalBlockStorage, hot_plug_supported
 from interstack.errors import BackendUnavailable
 
@@ -44,6 +45,7 @@ CAPABILITIES = Capabilities(
     volume_extend=True,
     volume_to_image=True,
     boot_from_volume=True,
+    server_snapshots=True,  # createImage: see snapshots.py
 )
 
 
@@ -70,6 +72,15 @@ class LocalBackend(Backend):
         self._object_store = LocalObjectStore(data_dir / "objects")
         self._block_storage = LocalBlockStorage(data_dir / "volumes", self._image, self._compute)
         self._compute.volumes = self._block_storage
+        self._captures = ServerCaptures(
+            data_dir / "captures",
+            self._image,
+            self._compute.instances_dir,
+            self._compute.runc_root,
+            self._compute.instance_lock,
+        )
+        self._captures.volumes = self._block_storage
+        self._compute.captures = self._captures
         self._capabilities = replace(CAPABILITIES, volume_attach_hot=hot_plug_supported())
 
     @property
@@ -118,6 +129,7 @@ class LocalBackend(Backend):
         try:
             self._block_storage.start()
             self._compute.start()
+            self._captures.start()
         except BaseException:
             self._block_storage.close()
             self._network.close()
@@ -127,6 +139,7 @@ class LocalBackend(Backend):
         """Stop the boot jobs and let go of the host; instances, bridges and rules stay and
         keep serving, and the next start adopts them."""
         try:
+            self._captures.close()
             self._compute.close()
             self._block_storage.close()
         finally:

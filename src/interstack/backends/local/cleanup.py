@@ -18,6 +18,7 @@ from interstack.backends.local.host import run
 from interstack.backends.local.instances import REF_PREFIX, Instance
 from interstack.backends.local.network import cleanup as network_cleanup
 from interstack.backends.local.network.hostlock import HostLock
+from interstack.backends.local.snapshots import release_captures
 from interstack.backends.local.supervisor import SupervisorClient
 from interstack.backends.local.volumes.plug import free_loops
 from interstack.backends.local.volumes.records import DISK
@@ -58,6 +59,7 @@ def cleanup_host(data_dirs: Iterable[Path], *, lock_wait: float) -> list[str]:
         regions = list(data_dirs)
         stopped = [ref for data_dir in regions for ref in stop_instances(data_dir)]
         for data_dir in regions:
+            release_captures(data_dir)
             free_volume_loops(data_dir)
         network_cleanup(lock_wait=lock_wait)
     finally:

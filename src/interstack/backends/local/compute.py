@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from interstack.backends.contract import (
     ComputeDriver,
+    ImageInfo,
     NativeRef,
     PowerAction,
     ServerInfo,
@@ -24,6 +25,7 @@ from interstack.backends.local.instances import REF_PREFIX, InstanceRecord, Phas
 from interstack.backends.local.lifecycle import CONFIG_DRIVE_DIR, IN_PROGRESS, InstanceJobs
 from interstack.backends.local.network import links
 from interstack.backends.local.seams import ServerPorts
+from interstack.backends.local.snapshots import ServerCaptures
 from interstack.errors import Conflict, NotFound, NotSupported
 
 #: action -> phases it is allowed from
@@ -47,6 +49,9 @@ ALLOWED_FROM = {
 
 class LocalCompute(InstanceJobs, ComputeDriver):
     """The compute driver of the local backend: the contract over :class:`InstanceJobs`."""
+
+    #: createImage (:mod:`.snapshots`), set by the backend
+    captures: ServerCaptures | None = None
 
     def start(self) -> None:
         self.start_jobs()
@@ -136,6 +141,11 @@ class LocalCompute(InstanceJobs, ComputeDriver):
         elif record.phase in {Phase.STARTING, Phase.REBOOTING}:
             self._submit(self._boot, ref)
         return self._info(record)
+
+    def snapshot_server(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
+        if self.captures is None:
+            raise NotSupported(f"server {ref}: this local backend captures no images")
+        return self.captures.snapshot(ref, image_gateway_id)
 
     def attach_port(self, ref: NativeRef, port: NativeRef) -> None:
         """Plug ``port`` into the server's namespace now (as the lowest free ``ethN``) if it

@@ -179,20 +179,27 @@ def unpack(data: Path, root: Path) -> None:
         raise ImageUnusable(f"the image's root filesystem has no {' and no '.join(missing)}")
 
 
-def _tar_stream(root: Path) -> Generator[bytes, None, None]:
-    proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
-        ["tar", "-C", str(root), "--numeric-owner", "--xattrs", "-c", "."],  # noqa: S607 - host tool from PATH
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    try:
-        while chunk := proc.stdout.read(CHUNK):
-            yield chunk
-    finally:
-        proc.stdout.close()
-        proc.kill()
-        proc.wait()
+def tar_stream(root: Path) -> Generator[bytes, None, None]:
+    """The tree at ``root`` as a tarball (what :func:`unpack` takes back), streamed; a tar that
+    fails raises ``BackendError`` at the end rather than passing for a complete stream."""
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
+            ["tar", "-C", str(root), "--numeric-owner", "--xattrs", "-c", "."],  # noqa: S607 - host tool from PATH
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+        assert proc.stdout is not None
+        try:
+            while chunk := proc.stdout.read(CHUNK):
+                yield chunk
+            if proc.wait() != 0:
+                errors.seek(0)
+                detail = last_line(errors.read().decode(errors="replace"))
+                raise BackendError(f"archive the root filesystem: {detail or 'tar failed'}")
+        finally:
+            proc.stdout.close()
+            proc.kill()
+            proc.wait()
 
 
 class LocalImages(ImageDriver):
@@ -233,6 +240,20 @@ class LocalImages(ImageDriver):
                 shutil.rmtree(target.parent, ignore_errors=True)
                 raise
         return ImageInfo(ref=ref, gateway_id=gateway_id, size=written.size, sha256=written.sha256)
+
+    def stored(self, gateway_id: str) -> ImageInfo | None:
+        """The image data stored for ``gateway_id`` (measured again), or ``None`` if none is."""
+        ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
+        data = self._dir(ref) / "data"
+        digest, size = hashlib.sha256(), 0
+        try:
+            with data.open("rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except FileNotFoundError:
+            return None
+        return ImageInfo(ref=ref, gateway_id=gateway_id, size=size, sha256=digest.hexdigest())
 
     def store_copy(self, gateway_id: str, source: Path) -> ImageInfo:
         """Store a sparse copy of the file ``source`` as image data (a volume's disk becoming an
@@ -279,7 +300,7 @@ class LocalImages(ImageDriver):
             root = image_root(self.cache_dir, ref.removeprefix(BUILTIN_PREFIX))
             if not root.is_dir():
                 raise NotFound(f"image {ref} is not built yet")
-            return _tar_stream(root)
+            return tar_stream(root)
         try:
             return open_stream(self._dir(ref) / "data", CHUNK)
         except FileNotFoundError:

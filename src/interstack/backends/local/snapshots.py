@@ -1,0 +1,212 @@
+"""Server snapshots (Nova's ``createImage``): a server's root captured as image data that boots.
+
+An image-backed server's root is the overlay of its image's read-only root and its own writable
+layer. The layer is copied while the instance is frozen (the freezer cgroup holds every process,
+so no file is caught half-written; the layer is usually a few MB), the instance thaws, and the
+copy stacked on the image's root in a read-only overlay is streamed into a root filesystem
+tarball: the format Glance uploads take too, so the image boots (and downloads, and uploads
+again) like any other. Whiteouts and opaque directories in the layer hide what the server
+deleted from its image.
+
+A volume-backed server's root is its volume: its filesystem is frozen (``fsfreeze``, which
+flushes it and its journal) while the volume's file is copied, giving a raw disk image.
+
+A capture runs in the background: :meth:`ServerCaptures.snapshot` answers ``ready=False`` until
+it is done, then the stored image; a failed capture raises on the next look and leaves nothing.
+A stopped server is captured as it is; a paused or suspended one stays so; a running one is
+always thawed again, whether the copy worked or not.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from interstack.backends.contract import ImageInfo, NativeRef
+from interstack.backends.local.host import is_mounted, run, unmount
+from interstack.backends.local.images import LocalImages, tar_stream
+from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.errors import BackendError, Conflict, NotFound
+
+log = logging.getLogger(__name__)
+
+#: the phases a server can be captured from (Nova's createImage: active, shutoff, paused,
+#: suspended)
+CAPTURABLE = frozenset({Phase.ACTIVE, Phase.STOPPED, Phase.PAUSED, Phase.SUSPENDED})
+
+
+class RootVolumes(Protocol):
+    """The block storage seam: a volume's data as image data (``copy_volume_to_image``)."""
+
+    def copy_volume_to_image(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo: ...
+
+
+@contextmanager
+def frozen(instance: Instance) -> Iterator[bool]:
+    """Hold a running instance's processes still (yields whether it runs); thaw it afterwards
+    whatever happened, unless it was paused or suspended before."""
+    state = instance.runtime_state()
+    running = state is not None and state[0] == "running"
+    if running:
+        instance.pause()
+    try:
+        yield running or (state is not None and state[0] == "paused")
+    finally:
+        if running:
+            instance.resume()
+
+
+@contextmanager
+def frozen_filesystem(mountpoint: Path) -> Iterator[None]:
+    """Flush the filesystem at ``mountpoint`` and block writes to it until the block ends."""
+    run(["fsfreeze", "--freeze", str(mountpoint)], what="freeze the root volume's filesystem")
+    try:
+        yield
+    finally:
+        run(["fsfreeze", "--unfreeze", str(mountpoint)], what="thaw the root volume's filesystem")
+
+
+class ServerCaptures:
+    """The captures in progress of one local region, under ``<data>/captures/<image id>/``."""
+
+    def __init__(
+        self,
+        directory: Path,
+        images: LocalImages,
+        instances_dir: Path,
+        runc_root: Path,
+        instance_lock: Callable[[str], threading.Lock],
+    ) -> None:
+        self.directory = directory
+        self.images = images
+        self.instances_dir = instances_dir
+        self.runc_root = runc_root
+        self.instance_lock = instance_lock
+        #: set by the backend once its block storage exists (volume-backed servers)
+        self.volumes: RootVolumes | None = None
+        self._running: dict[str, Future[ImageInfo]] = {}
+        self._guard = threading.Lock()
+        self._jobs: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Remove what captures cut short by a stopped gateway left (their task asks again)."""
+        if self.directory.is_dir():
+            for staging in self.directory.iterdir():
+                self._discard(staging)
+        self._jobs = ThreadPoolExecutor(1, thread_name_prefix="local-capture")
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.shutdown(wait=True, cancel_futures=True)
+            self._jobs = None
+
+    def snapshot(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
+        """The contract's ``snapshot_server``: start the capture, or look at it."""
+        stored = self.images.stored(image_gateway_id)
+        if stored is not None:
+            return stored
+        with self._guard:
+            running = self._running.get(image_gateway_id)
+            if running is None:
+                self._check(ref)
+                running = self._submit(lambda: self._capture(ref, image_gateway_id))
+                self._running[image_gateway_id] = running
+            if not running.done():
+                return ImageInfo(
+                    ref=NativeRef(""), gateway_id=image_gateway_id, size=0, sha256="", ready=False
+                )
+            del self._running[image_gateway_id]
+        return running.result()  # a failed capture raises its error here, once
+
+    def _submit(self, job: Callable[[], ImageInfo]) -> Future[ImageInfo]:
+        if self._jobs is None:
+            raise BackendError("the local backend is not started")
+        return self._jobs.submit(job)
+
+    def _instance(self, ref: str) -> Instance:
+        try:
+            return Instance(self.instances_dir, self.runc_root, ref)
+        except ValueError:
+            raise NotFound(f"no server {ref}") from None
+
+    def _check(self, ref: NativeRef) -> InstanceRecord:
+        record = self._instance(ref).load()
+        if record is None:
+            raise NotFound(f"no server {ref}")
+        if record.phase not in CAPTURABLE:
+            raise Conflict(
+                f"cannot capture server {record.gateway_id} while it is {record.phase} "
+                "(it must be active, stopped, paused or suspended)"
+            )
+        return record
+
+    def _capture(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
+        record = self._check(ref)
+        if record.root_volume is not None:
+            return self._capture_volume(ref, NativeRef(record.root_volume), image_gateway_id)
+        image_root = self.images.root_for(NativeRef(record.image) if record.image else None)
+        staging = self.directory / image_gateway_id
+        self._discard(staging)
+        try:
+            self._copy_layer(ref, staging / "layer")
+            merged = staging / "root"
+            merged.mkdir()
+            options = f"ro,lowerdir={staging / 'layer'}:{image_root}"
+            run(
+                ["mount", "-t", "overlay", "overlay", "-o", options, str(merged)],
+                what="mount the server's captured root",
+            )
+            stored = self.images.store_image(image_gateway_id, tar_stream(merged))
+        finally:
+            self._discard(staging)
+        log.info("server %s captured as image %s (%d bytes)", ref, image_gateway_id, stored.size)
+        return stored
+
+    def _copy_layer(self, ref: NativeRef, target: Path) -> None:
+        """Copy the server's writable layer (whiteouts and overlay xattrs too) while it is
+        frozen and no power action can start."""
+        instance = self._instance(ref)
+        with self.instance_lock(ref):
+            self._check(ref)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with frozen(instance):
+                if instance.upper.is_dir():
+                    run(["cp", "-a", str(instance.upper), str(target)], what="copy the disk layer")
+                else:  # a server that never wrote anything
+                    target.mkdir()
+
+    def _capture_volume(
+        self, ref: NativeRef, volume: NativeRef, image_gateway_id: str
+    ) -> ImageInfo:
+        instance = self._instance(ref)
+        volumes = self.volumes
+        if volumes is None:
+            raise BackendError("this local backend has no block storage")
+        with self.instance_lock(ref):
+            self._check(ref)
+            with frozen(instance) as live:
+                if live and is_mounted(instance.rootfs):
+                    with frozen_filesystem(instance.rootfs):
+                        return volumes.copy_volume_to_image(volume, image_gateway_id)
+                return volumes.copy_volume_to_image(volume, image_gateway_id)
+
+    def _discard(self, staging: Path) -> None:
+        try:
+            unmount(staging / "root")
+        except BackendError as exc:
+            log.warning("capture %s: %s", staging.name, exc.message)
+            return  # never remove files under a mount
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def release_captures(data_dir: Path) -> None:
+    """``interstack cleanup``: unmount the roots of captures a stopped gateway left behind."""
+    captures = data_dir / "captures"
+    for staging in sorted(captures.iterdir()) if captures.is_dir() else []:
+        unmount(staging / "root")
