@@ -83,20 +83,22 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-async def _send(data: ImageData, first: int, last: int) -> AsyncGenerator[bytes, None]:
-    """Bytes ``first..last`` of the image, read in a worker thread; closed however it ends."""
+async def _send(data: ImageData, first: int, last: int | None) -> AsyncGenerator[bytes, None]:
+    """Bytes ``first..last`` of the image (to its end if ``last`` is None), read in a worker
+    thread; closed however it ends."""
     chunks = data.chunks
     iterator = iter(chunks)
     offset = 0
     try:
-        while offset <= last:
+        while last is None or offset <= last:
             chunk = await run_in_threadpool(next, iterator, None)
             if chunk is None:
                 break
             start, offset = offset, offset + len(chunk)
             if offset <= first:
                 continue
-            yield chunk[max(first - start, 0) : last + 1 - start]
+            end = None if last is None else last + 1 - start
+            yield chunk[max(first - start, 0) : end]
     finally:
         await run_in_threadpool(chunks.close)
 
@@ -104,11 +106,22 @@ async def _send(data: ImageData, first: int, last: int) -> AsyncGenerator[bytes,
 async def download_image_data(
     image_id: str, request: Request, region: Region, services: ServicesDep, caller: Caller
 ) -> Response:
-    """GET /v2/images/{image_id}/file — the data with ``Content-MD5``; 204 while it has none."""
+    """GET /v2/images/{image_id}/file — the data with ``Content-MD5``; 204 while it has none.
+
+    An image the cloud provides may not be measured yet (no size: its bytes are produced as
+    they are sent, a built root streamed as a tarball): all of it is sent, chunked, and a
+    ``Range`` is ignored, as HTTP lets a server do.
+    """
     found = await run_in_threadpool(services.image_data.download, caller, region, image_id)
     if found is None:
         return empty_response(204)
-    size = found.image.size or 0
+    if found.image.size is None:
+        return StreamingResponse(
+            _send(found, 0, None),
+            headers={"Accept-Ranges": "none"},
+            media_type="application/octet-stream",
+        )
+    size = found.image.size
     try:
         wanted = _byte_range(request.headers.get("range"), size)
     except RangeNotSatisfiable:
