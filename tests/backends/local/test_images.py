@@ -10,6 +10,8 @@ import pytest
 
 from interstack.backends.contract import NativeRef, ServerStatus
 from interstack.backends.local import LocalBackend
+from interstack.backends.local.images import LocalImages, builtin_ref
+from interstack.errors import NotFound
 from tests.backends.local.helpers import boot, settled, spec
 from tests.support.local import exec_in, make_ext4_disk, make_tarball, tiny_root, to_qcow2
 
@@ -101,3 +103,27 @@ def test_a_server_of_an_unknown_image_makes_error(local_backend: LocalBackend) -
     failed = settled(local_backend, created.ref, ServerStatus.ERROR)
     assert failed.fault is not None and "img-no-such-image" in failed.fault
     local_backend.compute.delete_server(created.ref)
+
+
+def test_a_built_image_streams_as_a_tarball_built_on_its_first_read(
+    tmp_path: Path, default_image: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+
+    def ensure_built(cache_dir: Path, name: str, **_: object) -> Path:
+        built.append(name)
+        return default_image
+
+    monkeypatch.setattr("interstack.backends.local.images.ensure_built", ensure_built)
+    images = LocalImages(tmp_path / "images", tmp_path / "cache")
+    images.open_image(builtin_ref()).close()  # only opened (a volume checking its source)
+    assert built == []
+
+    stream = images.open_image(builtin_ref())
+    first = next(iter(stream))
+    stream.close()
+
+    assert built == ["debian-12"]
+    assert first[257:262] == b"ustar"
+    with pytest.raises(NotFound):
+        images.open_image(NativeRef("builtin-no-such-image"))

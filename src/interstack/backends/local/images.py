@@ -9,7 +9,8 @@ unusable: the boot fails with :class:`ImageUnusable`, whose one-line message bec
 server's fault.
 
 The built-in image ``debian-12`` (:mod:`.imagebuild`) has the native ref ``builtin-debian-12``;
-it is what a server without an image boots, and ``open_image`` streams it as a tarball.
+it is what a server without an image boots, and ``open_image`` streams it as a tarball (built
+first if a download comes before any boot).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from interstack.backends.local.imagebuild import (
     DEFAULT_IMAGE,
     BuildProgress,
     ensure_built,
-    image_root,
 )
 from interstack.errors import BackendError, Conflict, NotFound
 
@@ -297,14 +297,19 @@ class LocalImages(ImageDriver):
 
     def open_image(self, ref: NativeRef) -> ByteStream:
         if ref.startswith(BUILTIN_PREFIX):
-            root = image_root(self.cache_dir, ref.removeprefix(BUILTIN_PREFIX))
-            if not root.is_dir():
-                raise NotFound(f"image {ref} is not built yet")
-            return tar_stream(root)
+            name = ref.removeprefix(BUILTIN_PREFIX)
+            if name not in BUILT_IMAGES:
+                raise NotFound(f"no image {ref}")
+            return self._built_tarball(name)
         try:
             return open_stream(self._dir(ref) / "data", CHUNK)
         except FileNotFoundError:
             raise NotFound(f"no image {ref}") from None
+
+    def _built_tarball(self, name: str) -> Generator[bytes, None, None]:
+        """A built image as a tarball, built first if it is not yet (on the first read, so
+        that opening it only to see that it exists builds nothing)."""
+        yield from tar_stream(ensure_built(self.cache_dir, name, apt_sources=self.apt_sources))
 
     def delete_image(self, ref: NativeRef) -> None:
         """Instances booted from the image keep their overlay's lower directory open; the
