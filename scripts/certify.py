@@ -2,12 +2,13 @@
 Compute, as anyone would certify a cloud: ``interstack certify`` with the gateway's clouds.yaml.
 
 The default region is ``local`` where the host can run it (real instances: SSH validation on,
-``debian-12`` from the user's image cache, built on the first run), else ``sim``, which the
-script configures with the external network an operator's cloud has and gives a public image
-to boot (SSH validation off: sim has no guests to log in to). Tempest makes its own accounts
-with the admin cloud and runs 2 workers. Extra arguments go to ``interstack certify`` after these
-(``make certify CERTIFY_ARGS='--capability identity-*'``). Results land in ./certify-results;
-the exit code is certify's (0 all required capabilities passed, 1 some failed, 2 setup error).
+``debian-12`` from the user's image cache, built on the first run, and a copy of it through
+Glance as the second image), else ``sim``, which the script configures with the external
+network an operator's cloud has and gives a public image to boot (SSH validation off: sim has
+no guests to log in to). Tempest makes its own accounts with the admin cloud and runs 2
+workers. Extra arguments go to ``interstack certify`` after these (``make certify
+CERTIFY_ARGS='--capability identity-*'``). Results land in ./certify-results; the exit code is
+certify's (0 all required capabilities passed, 1 some failed, 2 setup error).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from demo import BIN_DIR, Gateway, connect, region_config
-from demo_cloud import DemoError
+from demo_cloud import DemoError, step
 from rich.console import Console
 
 from interstack.backends.local.host import unavailable_reason
@@ -48,6 +49,25 @@ def prepare_sim(admin: Any) -> None:
     console.print(f"sim: public images uploaded; external network public ({EXTERNAL_CIDR})")
 
 
+def prepare_local(admin: Any, work: Path) -> None:
+    """A second bootable image, a copy of ``debian-12`` through Glance: Tempest's rebuild and
+    filter-by-image tests need two distinct images (its own image list test skips otherwise)."""
+    tarball = work / "debian-12.tar"
+    with step(console, "copying debian-12 to debian-12-alt through Glance (built on first use)"):
+        source = admin.image.find_image("debian-12", ignore_missing=False)
+        admin.image.download_image(source, output=str(tarball))
+        admin.image.create_image(
+            name="debian-12-alt",
+            filename=str(tarball),
+            disk_format=source.disk_format,
+            container_format=source.container_format,
+            visibility="public",
+            os_distro="debian",
+            wait=True,
+        )
+    tarball.unlink()
+
+
 def main(extra: list[str]) -> int:
     reason = unavailable_reason()  # what the gateway asks to choose the default region
     local = reason is None
@@ -62,9 +82,12 @@ def main(extra: list[str]) -> int:
             certify = [str(BIN_DIR / "interstack"), "certify", "--cloud", "interstack"]
             certify += ["--admin-cloud", "interstack-admin", "--concurrency", "2"]
             certify += ["--guideline", "2020.06", "--target", "compute", "--out", "certify-results"]
-            if not local:
+            admin = connect(gateway.clouds_yaml, "interstack-admin")
+            if local:
+                prepare_local(admin, work)
+            else:
                 console.print(f"default cloud simulated (backend sim): {reason}")
-                prepare_sim(connect(gateway.clouds_yaml, "interstack-admin"))
+                prepare_sim(admin)
                 certify += ["--no-ssh-validation"]
             certify += extra
             env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(gateway.clouds_yaml))
