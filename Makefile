@@ -6,6 +6,7 @@
 #   make bench   token issue/validate throughput against the version document as the floor;
 #                the aws backend's overhead over direct boto3 calls (both on moto)
 #   make bench-compute   1,000 servers and 5,000 ports on sim, against moto's EC2 (BENCH_ARGS=...)
+#   make bench-local     boot times and idle memory of real servers on the local backend
 #
 # Debian packages the tests and the gateway need. Later backends add theirs here
 # (runc nftables dnsmasq debootstrap ...); `make deps` installs whichever are missing.
@@ -94,6 +95,11 @@ bench: bench-deps venv
 .PHONY: bench-compute
 bench-compute: venv
 	$(BIN)/python benchmarks/compute.py $(BENCH_ARGS)
+
+# real servers on a local region (root): boot p50 to ACTIVE and SSH, 20 at once, idle memory
+.PHONY: bench-local
+bench-local: deps venv
+	$(BIN)/python benchmarks/local_boot.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache \

@@ -1,0 +1,353 @@
+"""``make bench-local``: how fast real servers boot on the local backend, and what they cost.
+
+Starts ``interstack serve`` with one ``local`` region on a free loopback port (temporary data
+dir; built images from the user's cache, as ``make demo`` keeps them), gives the demo project a
+network behind a router, a security group letting SSH in, and one port per server with a
+floating IP already on it. Then, after one untimed warm-up boot (the image's root is prepared
+on first use):
+
+* N single boots, one after another: ``POST /servers`` -> ``ACTIVE`` (``GET /servers/{id}``
+  every 20 ms) and -> sshd greeting on the floating IP (``SSH-`` read on port 22, tried every
+  20 ms from the moment of the create); p50 and max of each, and of both together;
+* C servers created at once (C threads): wall time until every one is ``ACTIVE`` and greets
+  over SSH;
+* the memory of those C servers once idle (cloud-init done, a few seconds later): each
+  instance's memory cgroup, usage now and its peak since boot (median and max).
+
+Prints the figures and writes them as JSON to benchmarks/results/. Every wait is bounded; only
+loopback and the addresses the region creates on the host are contacted. Figures only: nothing
+here asserts a duration. Needs root (the local backend's own requirement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from tokens import BIN_DIR, RESULTS_DIR, Gateway
+
+from interstack.backends.local.host import CgroupMode, cgroup_mode, unavailable_reason
+from interstack.backends.local.instances import CGROUP_PARENT, ref_for
+
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+REGION = "RegionOne"
+CIDR = "10.90.0.0/22"  # room for the ports of a large --together
+POLL_SECONDS = 0.02
+BOUND_SECONDS = 600.0  # any one wait; a bound, not a target
+IDLE_SECONDS = 10.0  # after the last boot, before memory is read
+
+
+@dataclass
+class Boot:
+    """One server's boot, in seconds from its create request."""
+
+    active: float
+    ssh: float
+
+    @property
+    def ready(self) -> float:
+        return max(self.active, self.ssh)
+
+
+class LocalGateway(Gateway):
+    """A served gateway with one local region; it may wait for another process (a test run)
+    to let go of the host's networking, and takes its own off the host when done."""
+
+    def __init__(self, root: Path, image_cache: Path, lock_wait: float) -> None:
+        config = root / "interstack.yaml"
+        region = {
+            "name": REGION,
+            "backend": "local",
+            "settings": {
+                "image_cache_dir": str(image_cache),
+                "network_lock_wait_seconds": lock_wait,
+            },
+        }
+        config.write_text(json.dumps({"regions": [region]}))  # JSON is YAML
+        super().__init__(root, ["--config", str(config)])
+        self.config = config
+        self.start_bound = lock_wait + 120
+
+    def __enter__(self) -> LocalGateway:
+        command = [str(BIN_DIR / "interstack"), "serve", "--data-dir", str(self.data_dir)]
+        command += ["--port", str(self.port), "--log-level", "warning", *self.options]
+        with self.log.open("wb") as output:
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        deadline = time.monotonic() + self.start_bound
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"interstack serve exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/v3", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError(f"interstack serve did not answer within {self.start_bound:.0f} s")
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        command = [str(BIN_DIR / "interstack"), "cleanup", "--config", str(self.config)]
+        done = subprocess.run(
+            [*command, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            console.print(f"[yellow]interstack cleanup: {done.stderr.strip()[-300:]}[/]")
+
+
+def connect(gateway: Gateway, cloud: str) -> Any:
+    import openstack.config
+    import openstack.connection
+
+    config = openstack.config.OpenStackConfig(config_files=[str(gateway.data_dir / "clouds.yaml")])
+    return openstack.connection.Connection(config=config.get_one(cloud=cloud))
+
+
+def sshd_greets(address: str) -> bool:
+    try:
+        with socket.create_connection((address, 22), timeout=0.5) as conn:
+            conn.settimeout(2)
+            return conn.recv(4) == b"SSH-"
+    except OSError:
+        return False
+
+
+class Region:
+    """The demo project's side of the region: a routed network, SSH allowed, ports with
+    floating IPs made ahead, and a Nova client for the timed calls."""
+
+    def __init__(self, gateway: Gateway, ports: int) -> None:
+        conn = connect(gateway, "interstack")
+        admin = connect(gateway, "interstack-admin")
+        project = conn.current_project_id
+        admin.set_compute_quotas(project, instances=-1, cores=-1, ram=-1)
+        admin.network.update_quota(project, ports=-1, floating_ips=-1)
+        public = next(n for n in conn.network.networks() if n.is_router_external)
+        network = conn.network.create_network(name="bench")
+        subnet = conn.network.create_subnet(network_id=network.id, cidr=CIDR, ip_version=4)
+        router = conn.network.create_router(
+            name="bench", external_gateway_info={"network_id": public.id}
+        )
+        conn.network.add_interface_to_router(router, subnet=subnet.id)
+        group = conn.network.create_security_group(name="bench-ssh")
+        conn.network.create_security_group_rule(
+            security_group_id=group.id,
+            direction="ingress",
+            protocol="tcp",
+            port_range_min=22,
+            port_range_max=22,
+            remote_ip_prefix="0.0.0.0/0",
+        )
+        self.ports: list[tuple[str, str]] = []  # (port id, floating address)
+        for index in range(ports):
+            port = conn.network.create_port(
+                network_id=network.id, name=f"bench-{index}", security_group_ids=[group.id]
+            )
+            floating = conn.network.create_ip(floating_network_id=public.id, port_id=port.id)
+            self.ports.append((port.id, floating.floating_ip_address))
+        self.image = conn.image.find_image("debian-12", ignore_missing=False).id
+        self.flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False).id
+        self.nova = httpx.Client(
+            base_url=f"{gateway.url}/{REGION}/compute/v2.1",
+            headers={"X-Auth-Token": gateway.token("interstack")},
+            timeout=60,
+        )
+
+    def create(self, name: str, port: str) -> str:
+        body = {"name": name, "imageRef": self.image, "flavorRef": self.flavor}
+        body["networks"] = [{"port": port}]
+        response = self.nova.post("/servers", json={"server": body})
+        response.raise_for_status()
+        return str(response.json()["server"]["id"])
+
+    def status(self, server: str) -> str:
+        response = self.nova.get(f"/servers/{server}")
+        response.raise_for_status()
+        return str(response.json()["server"]["status"])
+
+    def delete(self, server: str) -> None:
+        self.nova.delete(f"/servers/{server}").raise_for_status()
+        deadline = time.monotonic() + BOUND_SECONDS
+        while self.nova.get(f"/servers/{server}").status_code != 404:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server {server} was not deleted")
+            time.sleep(0.1)
+
+
+def _wait(check: Any, what: str, started: float) -> float:
+    """Seconds from ``started`` until ``check()`` holds, trying every POLL_SECONDS."""
+    while not check():
+        if time.perf_counter() - started > BOUND_SECONDS:
+            raise RuntimeError(f"gave up waiting for {what}")
+        time.sleep(POLL_SECONDS)
+    return time.perf_counter() - started
+
+
+def boot(region: Region, name: str, port: str, address: str) -> tuple[str, Boot]:
+    """Create a server on ``port``; time ACTIVE and the sshd greeting, both from the create."""
+    started = time.perf_counter()
+    server = region.create(name, port)
+    ssh_seconds: list[float] = []
+
+    def watch_ssh() -> None:
+        ssh_seconds.append(_wait(lambda: sshd_greets(address), f"sshd of {name}", started))
+
+    watcher = threading.Thread(target=watch_ssh, daemon=True)
+    watcher.start()
+
+    def active() -> bool:
+        status = region.status(server)
+        if status == "ERROR":
+            raise RuntimeError(f"server {name} went to ERROR")
+        return status == "ACTIVE"
+
+    active_seconds = _wait(active, f"{name} to be ACTIVE", started)
+    watcher.join(BOUND_SECONDS)
+    if not ssh_seconds:
+        raise RuntimeError(f"sshd of {name} never greeted")
+    return server, Boot(active_seconds, ssh_seconds[0])
+
+
+def memory_of(server: str) -> tuple[int, int]:
+    """(usage now, peak) in bytes of the server's memory cgroup."""
+    relative = f"{CGROUP_PARENT}/{ref_for(server)}"
+    if cgroup_mode() is CgroupMode.V2:
+        base = Path("/sys/fs/cgroup") / relative
+        now_file, peak_file = base / "memory.current", base / "memory.peak"
+    else:
+        base = Path("/sys/fs/cgroup/memory") / relative
+        now_file, peak_file = base / "memory.usage_in_bytes", base / "memory.max_usage_in_bytes"
+    now = int(now_file.read_text())
+    peak = int(peak_file.read_text()) if peak_file.exists() else now
+    return now, peak
+
+
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    with LocalGateway(work, Path(args.image_cache), args.lock_wait) as gateway:
+        # a port each: deleting a server takes the floating IP off its port
+        region = Region(gateway, 1 + args.boots + args.together)
+        ports = iter(region.ports)
+        console.print("warm-up boot (prepares debian-12's root; built first if not cached)")
+        server, _ = boot(region, "bench-warmup", *next(ports))
+        region.delete(server)
+
+        singles = []
+        for index in range(args.boots):
+            server, timing = boot(region, f"bench-single-{index}", *next(ports))
+            singles.append(timing)
+            console.print(
+                f"boot {index + 1}/{args.boots}: ACTIVE {timing.active:.2f} s, "
+                f"SSH {timing.ssh:.2f} s"
+            )
+            region.delete(server)
+
+        console.print(f"{args.together} servers at once")
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.together) as pool:
+            together = list(
+                pool.map(
+                    lambda item: boot(region, f"bench-many-{item[0]}", *item[1]),
+                    enumerate(ports),
+                )
+            )
+        wall = time.perf_counter() - started
+        time.sleep(IDLE_SECONDS)
+        memory = [memory_of(server) for server, _ in together]
+        for server, _ in together:
+            region.nova.delete(f"/servers/{server}")
+    return {
+        "single": [asdict(b) for b in singles],
+        "together": [asdict(b) for _, b in together],
+        "together_wall_seconds": wall,
+        "idle_memory_bytes": [m[0] for m in memory],
+        "peak_memory_bytes": [m[1] for m in memory],
+    }
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    singles = [Boot(**b) for b in results["single"]]
+    many = [Boot(**b) for b in results["together"]]
+    table = Table(title="local backend: create -> ACTIVE -> SSH greeting on the floating IP")
+    for column in ("measure", "count", "p50 s", "max s"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for label, values in (
+        ("single boot: ACTIVE", [b.active for b in singles]),
+        ("single boot: SSH greets", [b.ssh for b in singles]),
+        ("single boot: both", [b.ready for b in singles]),
+        (f"{args.together} at once: each, both", [b.ready for b in many]),
+    ):
+        table.add_row(
+            label, str(len(values)), f"{statistics.median(values):.2f}", f"{max(values):.2f}"
+        )
+    console.print(table)
+    console.print(
+        f"{args.together} servers at once: all ACTIVE and greeting over SSH after "
+        f"{results['together_wall_seconds']:.2f} s"
+    )
+    mib = 1024 * 1024
+    idle, peak = results["idle_memory_bytes"], results["peak_memory_bytes"]
+    console.print(
+        f"memory per idle instance ({len(idle)} instances, {IDLE_SECONDS:.0f} s after the "
+        f"boots; memory cgroup): now median {statistics.median(idle) / mib:.1f} MiB, max "
+        f"{max(idle) / mib:.1f} MiB; peak since boot median {statistics.median(peak) / mib:.1f} "
+        f"MiB, max {max(peak) / mib:.1f} MiB"
+    )
+
+
+def default_image_cache() -> Path:
+    """Where ``make demo`` keeps built images, so that neither builds debian-12 again."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "interstack" / "images"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--boots", type=int, default=10, help="single boots, in a row (10)")
+    parser.add_argument("--together", type=int, default=20, help="servers booted at once (20)")
+    parser.add_argument("--image-cache", default=str(default_image_cache()), help="built images")
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=1500.0,
+        help="seconds to wait for another interstack process to free the host's networking",
+    )
+    args = parser.parse_args()
+    # a stopped run still deletes its servers and takes its networking off the host
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    reason = unavailable_reason()
+    if reason is not None:
+        console.print(f"[red]the local backend cannot run here: {reason}[/]")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="interstack-bench-local-") as temporary:
+        results = run(args, Path(temporary))
+    report(results, args)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    (RESULTS_DIR / f"local-boot-{stamp}.json").write_text(
+        json.dumps({"arguments": vars(args), **results}, indent=2)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
