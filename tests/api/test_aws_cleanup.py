@@ -14,49 +14,18 @@ from typing import Any
 
 from tests.support.gateway import BIN_DIR, ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import OBJECT_BUCKET, TEST_CREDENTIALS, aws_settings, ec2, s3
+from tests.support.moto import (
+    OBJECT_BUCKET,
+    TEST_CREDENTIALS,
+    aws_settings,
+    ec2,
+    s3,
+    tagged_in_region,
+)
 from tests.support.network import external_network, neutron
 
 AWS = "aws-us-east-1"
 AMI_FILTER = {"owners": ["amazon"], "filters": {"name": ["al2023-ami-2023*-x86_64"]}}
-_LIVE = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
-
-
-def tagged_in_region() -> dict[str, list[str]]:
-    """The ids of every resource kind in the emulator carrying the region's tag."""
-    client = ec2()
-    mine = [{"Name": "tag:interstack:region", "Values": [AWS]}]
-    instances = client.describe_instances(Filters=[*mine, _LIVE])["Reservations"]
-    found = {
-        "instances": [i["InstanceId"] for r in instances for i in r["Instances"]],
-        "key pairs": [k["KeyName"] for k in client.describe_key_pairs(Filters=mine)["KeyPairs"]],
-        "addresses": [a["PublicIp"] for a in client.describe_addresses(Filters=mine)["Addresses"]],
-        "images": [
-            i["ImageId"] for i in client.describe_images(Owners=["self"], Filters=mine)["Images"]
-        ],
-        "snapshots": [
-            s["SnapshotId"]
-            for s in client.describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"]
-        ],
-        "volumes": [v["VolumeId"] for v in client.describe_volumes(Filters=mine)["Volumes"]],
-        "interfaces": [
-            n["NetworkInterfaceId"]
-            for n in client.describe_network_interfaces(Filters=mine)["NetworkInterfaces"]
-        ],
-        "groups": [
-            g["GroupId"] for g in client.describe_security_groups(Filters=mine)["SecurityGroups"]
-        ],
-        "route tables": [
-            t["RouteTableId"] for t in client.describe_route_tables(Filters=mine)["RouteTables"]
-        ],
-        "subnets": [s["SubnetId"] for s in client.describe_subnets(Filters=mine)["Subnets"]],
-        "internet gateways": [
-            g["InternetGatewayId"]
-            for g in client.describe_internet_gateways(Filters=mine)["InternetGateways"]
-        ],
-        "vpcs": [v["VpcId"] for v in client.describe_vpcs(Filters=mine)["Vpcs"]],
-    }
-    return {kind: ids for kind, ids in found.items() if ids}
 
 
 def build_a_project(gateway: ServedGateway) -> None:
@@ -152,14 +121,14 @@ def test_cleanup_removes_what_a_lost_gateway_left_in_aws(tmp_path: Path) -> None
     finally:
         gateway.stop()
     shutil.rmtree(gateway.data_dir)  # the gateway's state is gone; AWS still has it all
-    left = tagged_in_region()
+    left = tagged_in_region(AWS)
     assert set(left) >= {"instances", "key pairs", "addresses", "images", "interfaces"}
     assert set(left) >= {"groups", "route tables", "subnets", "internet gateways", "vpcs"}
 
     listed = cleanup(gateway, tmp_path / "fresh", "--dry-run")
     for aws_id in (aws_id for ids in left.values() for aws_id in ids):
         assert any(line.startswith("would remove ") and aws_id in line for line in listed), aws_id
-    assert tagged_in_region() == left  # a dry run touches nothing
+    assert tagged_in_region(AWS) == left  # a dry run touches nothing
     assert f"would remove S3 bucket {OBJECT_BUCKET} (1 objects)" in listed
     assert len(bucket_keys() or []) == 1
 
@@ -167,7 +136,7 @@ def test_cleanup_removes_what_a_lost_gateway_left_in_aws(tmp_path: Path) -> None
     # root volumes go with their terminated instances; everything else is removed by name
     for aws_id in (aws_id for kind, ids in left.items() if kind != "volumes" for aws_id in ids):
         assert any(line.startswith("removed ") and aws_id in line for line in removed), aws_id
-    assert tagged_in_region() == {}
+    assert tagged_in_region(AWS) == {}
     assert bucket_keys() is None  # the bucket the backend made went with its objects
     assert ec2().describe_vpcs(VpcIds=[foreign_vpc])["Vpcs"]  # the account's own stays
     assert cleanup(gateway, tmp_path / "fresh")[-1] == f"region {AWS}: 0 resource(s) removed"

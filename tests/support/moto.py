@@ -86,3 +86,44 @@ def aws_settings(**overrides: Any) -> dict[str, Any]:
         "object_bucket": OBJECT_BUCKET,
         **overrides,
     }
+
+
+_LIVE = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+
+
+def tagged_in_region(region: str) -> dict[str, list[str]]:
+    """The ids of every resource kind in the emulator carrying ``region``'s interstack tag
+    (instances only while not terminated), for the kinds that hold any."""
+    client = ec2()
+    mine = [{"Name": "tag:interstack:region", "Values": [region]}]
+    instances = client.describe_instances(Filters=[*mine, _LIVE])["Reservations"]
+    found = {
+        "instances": [i["InstanceId"] for r in instances for i in r["Instances"]],
+        "key pairs": [k["KeyName"] for k in client.describe_key_pairs(Filters=mine)["KeyPairs"]],
+        "addresses": [a["PublicIp"] for a in client.describe_addresses(Filters=mine)["Addresses"]],
+        "images": [
+            i["ImageId"] for i in client.describe_images(Owners=["self"], Filters=mine)["Images"]
+        ],
+        "snapshots": [
+            s["SnapshotId"]
+            for s in client.describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"]
+        ],
+        "volumes": [v["VolumeId"] for v in client.describe_volumes(Filters=mine)["Volumes"]],
+        "interfaces": [
+            n["NetworkInterfaceId"]
+            for n in client.describe_network_interfaces(Filters=mine)["NetworkInterfaces"]
+        ],
+        "groups": [
+            g["GroupId"] for g in client.describe_security_groups(Filters=mine)["SecurityGroups"]
+        ],
+        "route tables": [
+            t["RouteTableId"] for t in client.describe_route_tables(Filters=mine)["RouteTables"]
+        ],
+        "subnets": [s["SubnetId"] for s in client.describe_subnets(Filters=mine)["Subnets"]],
+        "internet gateways": [
+            g["InternetGatewayId"]
+            for g in client.describe_internet_gateways(Filters=mine)["InternetGateways"]
+        ],
+        "vpcs": [v["VpcId"] for v in client.describe_vpcs(Filters=mine)["Vpcs"]],
+    }
+    return {kind: ids for kind, ids in found.items() if ids}
