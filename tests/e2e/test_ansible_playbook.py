@@ -8,6 +8,10 @@ independently that each resource exists as asked. The second run must change not
 playbooks/teardown.yml removes everything (floating IPs released by the floating_ip module),
 twice, the second time changing nothing, and openstacksdk finds nothing left. In between,
 playbooks/volume_*.yml attach a new volume to the server, then detach and delete it.
+
+The same playbooks run on a sim region and on an aws region backed by moto: the gateway's
+clouds.yaml names its first region as each cloud's ``region_name``, so the playbooks select the
+region without a change. On aws, boto3 finds nothing of interstack's left after the teardown.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tests.api.servers.conftest import FAST_SIM
 from tests.support import ansible
 from tests.support.ansible import PlaybookRun
 from tests.support.gateway import ServedGateway
+from tests.support.moto import aws_settings, ec2, tagged_in_region
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 #: the cloud name as the gateway's clouds.yaml writes it: the demo project's member
@@ -38,10 +43,23 @@ USER_DATA = "#cloud-config\npackages: [nginx]\n"
 METADATA = {"role": "web", "owner": f"{PREFIX}-team"}
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+AWS = "aws-us-east-1"
+
+
+def gateway_config(backend: str) -> dict[str, Any]:
+    """A gateway with one region of ``backend``: the clouds' ``region_name``."""
+    if backend == "aws":
+        return {"regions": [{"name": AWS, "backend": "aws", "settings": aws_settings()}]}
+    return FAST_SIM
+
+
+@pytest.fixture(scope="module", params=["sim", "aws"])
+def cloud(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedGateway]:
     """A gateway whose operator made an external network ``public`` for floating IPs."""
-    served = ServedGateway(tmp_path_factory.mktemp("ansible") / "data", config=FAST_SIM).start()
+    data = tmp_path_factory.mktemp(f"ansible-{request.param}") / "data"
+    served = ServedGateway(data, config=gateway_config(request.param)).start()
     admin = served.connect("interstack-admin")
     try:
         public = admin.network.create_network(name="public", is_router_external=True)
@@ -204,3 +222,12 @@ def test_teardown_twice_leaves_nothing_behind(
     assert [g.name for g in conn.network.security_groups(project_id=project_id)] == ["default"]
     assert list(conn.compute.keypairs()) == []
     assert [i.name for i in conn.image.images(owner=project_id)] == []
+    if conn.config.region_name == AWS:
+        # what the project keeps on any OpenStack, its default group, is an EC2 group in the
+        # project's VPC; nothing else is left: instances, EIPs, volumes, key pairs, AMIs, ...
+        (default,) = conn.network.security_groups(project_id=project_id)
+        left = tagged_in_region(AWS)
+        assert set(left) == {"groups", "vpcs"}, left
+        (group,) = ec2().describe_security_groups(GroupIds=left["groups"])["SecurityGroups"]
+        assert {"Key": "interstack:gateway-id", "Value": default.id} in group["Tags"]
+        assert left["vpcs"] == [group["VpcId"]]
