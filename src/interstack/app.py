@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from interstack.api.compute import routes as compute_routes
 from interstack.api.faults import (
     FaultFormats,
-    glance_fault,
     install_fault_handlers,
     keystone_fault,
 )
@@ -28,7 +27,6 @@ from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
 from interstack.api.network import routes as network_routes
 from interstack.api.object import routes as object_routes
-from interstack.api.regional import register_faults
 from interstack.api.volume import routes as volume_routes
 from interstack.backends.contract import metadata_socket
 from interstack.backends.local.host import unavailable_reason
@@ -244,7 +242,7 @@ def _serve_apis(app: FastAPI, region_names: list[str], base_url: str) -> None:
     app.add_middleware(RequestIdMiddleware)
     faults = FaultFormats(default=keystone_fault)
     compute_routes.register(faults, region_names)
-    register_faults(faults, region_names, image_routes.SERVICE, glance_fault)
+    image_routes.register(faults, region_names)
     network_routes.register(faults, region_names)
     volume_routes.register(faults, region_names)
     install_fault_handlers(app, faults, auth_uri=base_url)

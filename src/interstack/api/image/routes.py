@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from interstack.api.faults import FaultFormats, glance_fault
 from interstack.api.image import data, images, jsonschemas, members, versions
-from interstack.api.regional import prefix
+from interstack.api.regional import prefix, register_faults
 from interstack.api.routing import Route, build_router
 from interstack.services.catalog import ServiceSpec
 
@@ -50,3 +51,8 @@ ROUTES: list[Route] = [
 
 def router() -> APIRouter:
     return build_router(ROUTES, prefix=prefix(SERVICE))
+
+
+def register(formats: FaultFormats, regions: list[str]) -> None:
+    """Answer errors under every region's ``/image`` in Glance's fault format."""
+    register_faults(formats, regions, SERVICE, glance_fault)
