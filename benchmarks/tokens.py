@@ -36,6 +36,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+# run as a script (python benchmarks/tokens.py): the tests' helpers live one folder up
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.gateway import password_auth_body
+
 BIN_DIR = Path(sys.executable).parent
 RESULTS_DIR = Path(__file__).parent / "results"
 VALIDATION_TARGET = 2000.0
@@ -121,26 +125,7 @@ class Gateway:
 
     def auth_body(self, cloud: str) -> dict[str, Any]:
         auth = yaml.safe_load((self.data_dir / "clouds.yaml").read_text())["clouds"][cloud]["auth"]
-        return {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": auth["username"],
-                            "domain": {"name": auth["user_domain_name"]},
-                            "password": auth["password"],
-                        }
-                    },
-                },
-                "scope": {
-                    "project": {
-                        "name": auth["project_name"],
-                        "domain": {"name": auth["project_domain_name"]},
-                    }
-                },
-            }
-        }
+        return password_auth_body(auth)
 
     def token(self, cloud: str) -> str:
         response = httpx.post(f"{self.url}/v3/auth/tokens", json=self.auth_body(cloud), timeout=30)

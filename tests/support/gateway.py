@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +107,13 @@ class ServedGateway:
     def log(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
+    def auth(self, cloud: str) -> dict[str, Any]:
+        """The ``auth`` section of a cloud in the gateway's clouds.yaml."""
+        auth: dict[str, Any] = yaml.safe_load(self.clouds_yaml.read_text())["clouds"][cloud]["auth"]
+        return auth
+
     def password(self, cloud: str) -> str:
-        data = yaml.safe_load(self.clouds_yaml.read_text())
-        password: str = data["clouds"][cloud]["auth"]["password"]
+        password: str = self.auth(cloud)["password"]
         return password
 
     def connect(self, cloud: str, region_name: str | None = None) -> Any:
@@ -139,27 +143,31 @@ class ServedGateway:
 
     def token(self, cloud: str) -> str:
         """A project-scoped token for a cloud, issued over plain HTTP."""
-        data = yaml.safe_load(self.clouds_yaml.read_text())["clouds"][cloud]["auth"]
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": data["username"],
-                            "domain": {"name": data["user_domain_name"]},
-                            "password": data["password"],
-                        }
-                    },
-                },
-                "scope": {
-                    "project": {
-                        "name": data["project_name"],
-                        "domain": {"name": data["project_domain_name"]},
-                    }
-                },
-            }
-        }
+        body = password_auth_body(self.auth(cloud))
         response = httpx.post(f"{self.url}/v3/auth/tokens", json=body, timeout=30)
         response.raise_for_status()
         return response.headers["X-Subject-Token"]
+
+
+def password_auth_body(auth: Mapping[str, Any]) -> dict[str, Any]:
+    """The Keystone v3 password request, scoped to the project, of a clouds.yaml ``auth``."""
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": auth["username"],
+                        "domain": {"name": auth["user_domain_name"]},
+                        "password": auth["password"],
+                    }
+                },
+            },
+            "scope": {
+                "project": {
+                    "name": auth["project_name"],
+                    "domain": {"name": auth["project_domain_name"]},
+                }
+            },
+        }
+    }
