@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
 from tests.support.moto import OBJECT_BUCKET, aws_settings, s3
-from tests.support.swift import swift_cli, unique
+from tests.support.swift import swift_cli, swiftclient_connection, unique
 
 AWS = "aws-us-east-1"
 MiB = 2**20
@@ -41,21 +40,7 @@ def sdk(gateway: ServedGateway) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def swift(gateway: ServedGateway) -> Iterator[swiftclient.Connection]:
-    auth: dict[str, Any] = yaml.safe_load(gateway.clouds_yaml.read_text())["clouds"]["interstack"][
-        "auth"
-    ]
-    conn = swiftclient.Connection(
-        authurl=auth["auth_url"],
-        user=auth["username"],
-        key=auth["password"],
-        auth_version="3",
-        os_options={
-            "user_domain_name": auth["user_domain_name"],
-            "project_name": auth["project_name"],
-            "project_domain_name": auth["project_domain_name"],
-            "region_name": AWS,
-        },
-    )
+    conn = swiftclient_connection(gateway, "interstack", AWS)
     yield conn
     conn.close()
 

@@ -7,10 +7,9 @@ import subprocess
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
-import yaml
+from swiftclient import client as swiftclient
 
 from tests.support.gateway import BIN_DIR, ServedGateway
 
@@ -43,6 +42,26 @@ def swift_client(gateway: ServedGateway, token: str) -> httpx.Client:
     )
 
 
+def swiftclient_connection(
+    gateway: ServedGateway, cloud: str, region: str = "RegionOne"
+) -> swiftclient.Connection:
+    """A python-swiftclient connection that logs in with ``cloud``'s Keystone v3 credentials
+    from the gateway's clouds.yaml, to ``region``'s object store."""
+    auth = gateway.auth(cloud)
+    return swiftclient.Connection(
+        authurl=auth["auth_url"],
+        user=auth["username"],
+        key=auth["password"],
+        auth_version="3",
+        os_options={
+            "user_domain_name": auth["user_domain_name"],
+            "project_name": auth["project_name"],
+            "project_domain_name": auth["project_domain_name"],
+            "region_name": region,
+        },
+    )
+
+
 def swift_cli(
     gateway: ServedGateway,
     cloud: str,
@@ -57,7 +76,7 @@ def swift_cli(
     With ``token`` (issued for that cloud) the CLI skips the password login and goes to the
     token's storage URL, as ``swift --os-auth-token --os-storage-url`` does.
     """
-    auth: dict[str, Any] = yaml.safe_load(gateway.clouds_yaml.read_text())["clouds"][cloud]["auth"]
+    auth = gateway.auth(cloud)
     if token is not None:
         credentials = ["--os-auth-token", token, "--os-storage-url", storage_url(gateway, token)]
     else:

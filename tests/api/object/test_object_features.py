@@ -18,12 +18,6 @@ from tests.support.swift import swift_client, unique
 
 
 @pytest.fixture(scope="module")
-def swift(gateway: ServedGateway, demo_token: str) -> Iterator[httpx.Client]:
-    with swift_client(gateway, demo_token) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
 def admin_swift(
     gateway: ServedGateway, admin_token: str, demo_token: str
 ) -> Iterator[httpx.Client]:
@@ -32,13 +26,6 @@ def admin_swift(
         base = str(demo.base_url)
     with httpx.Client(base_url=base, headers={"X-Auth-Token": admin_token}, timeout=60) as http:
         yield http
-
-
-@pytest.fixture
-def container(swift: httpx.Client) -> str:
-    name = unique("feat")
-    assert swift.put(f"/{name}").status_code == 201
-    return name
 
 
 def signed(

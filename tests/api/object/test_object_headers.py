@@ -5,22 +5,13 @@ empty bodies, counts and timestamps on HEAD, and what a copy tells of its source
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
-from tests.support.gateway import ServedGateway
-from tests.support.swift import swift_client, unique
+from tests.support.swift import unique
 
 TRANS_ID = re.compile(r"^tx[0-9a-f]{21}-[0-9a-f]{10}$")
 EMPTY_TYPE = "text/html; charset=UTF-8"
-
-
-@pytest.fixture(scope="module")
-def swift(gateway: ServedGateway, demo_token: str) -> Iterator[httpx.Client]:
-    with swift_client(gateway, demo_token) as http:
-        yield http
 
 
 def assert_common(response: httpx.Response, status: int) -> None:

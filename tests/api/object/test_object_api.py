@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
 
 import httpx
-import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import client, new_member
-from tests.support.swift import storage_url, swift_client, unique
-
-
-@pytest.fixture(scope="module")
-def swift(gateway: ServedGateway, demo_token: str) -> Iterator[httpx.Client]:
-    with swift_client(gateway, demo_token) as http:
-        yield http
-
-
-@pytest.fixture
-def container(swift: httpx.Client) -> str:
-    name = unique("c")
-    assert swift.put(f"/{name}").status_code == 201
-    return name
+from tests.support.swift import storage_url, unique
 
 
 def assert_swift_fault(response: httpx.Response, status: int) -> None:

@@ -6,34 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
-import yaml
 from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
-from tests.support.swift import swift_cli, unique
-
-
-def connection(gateway: ServedGateway, cloud: str) -> swiftclient.Connection:
-    auth: dict[str, Any] = yaml.safe_load(gateway.clouds_yaml.read_text())["clouds"][cloud]["auth"]
-    return swiftclient.Connection(
-        authurl=auth["auth_url"],
-        user=auth["username"],
-        key=auth["password"],
-        auth_version="3",
-        os_options={
-            "user_domain_name": auth["user_domain_name"],
-            "project_name": auth["project_name"],
-            "project_domain_name": auth["project_domain_name"],
-            "region_name": "RegionOne",
-        },
-    )
+from tests.support.swift import swift_cli, swiftclient_connection, unique
 
 
 def test_swiftclient_library(gateway: ServedGateway) -> None:
-    conn = connection(gateway, "interstack")
+    conn = swiftclient_connection(gateway, "interstack")
     name = unique("lib")
     conn.put_container(name, headers={"X-Container-Meta-Purpose": "tests"})
     etag = conn.put_object(name, "docs/readme.md", b"# hi\n", content_type="text/markdown")

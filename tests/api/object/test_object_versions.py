@@ -4,24 +4,15 @@ object and a delete marker), through python-swiftclient and raw HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from swiftclient import client as swiftclient
 
-from tests.api.test_object_clients import connection
 from tests.support.gateway import ServedGateway
 from tests.support.identity import client, new_member
-from tests.support.swift import swift_client, unique
+from tests.support.swift import swiftclient_connection, unique
 
 DELETE_MARKER = "application/x-deleted;swift_versions_deleted=1"
-
-
-@pytest.fixture(scope="module")
-def swift(gateway: ServedGateway, demo_token: str) -> Iterator[httpx.Client]:
-    with swift_client(gateway, demo_token) as http:
-        yield http
 
 
 def archived(swift: httpx.Client, archive: str) -> list[dict[str, object]]:
@@ -34,7 +25,7 @@ def archived(swift: httpx.Client, archive: str) -> list[dict[str, object]]:
 def test_stack_mode_keeps_versions_and_a_delete_pops_the_previous_one(
     gateway: ServedGateway,
 ) -> None:
-    conn = connection(gateway, "interstack")
+    conn = swiftclient_connection(gateway, "interstack")
     base, archive, name = unique("base"), unique("versions"), "docs/report.txt"
     conn.put_container(archive)
     conn.put_container(base, headers={"X-Versions-Location": archive})

@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,24 +21,10 @@ from tests.support.swift import (
     reset_peak_rss,
     rss_bytes,
     swift_cli,
-    swift_client,
     unique,
 )
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def swift(gateway: ServedGateway, demo_token: str) -> Iterator[httpx.Client]:
-    with swift_client(gateway, demo_token) as http:
-        yield http
-
-
-@pytest.fixture
-def container(swift: httpx.Client) -> str:
-    name = unique("large")
-    assert swift.put(f"/{name}").status_code == 201
-    return name
 
 
 def combined(etags: list[str]) -> str:
