@@ -10,7 +10,6 @@ volume ``available`` again.
 from __future__ import annotations
 
 import builtins
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +19,13 @@ from sqlalchemy.orm import Session
 from interstack.errors import BadRequest, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.tasks import utcnow
-from interstack.services.volume.common import live_attachments, touch, visible, visible_volume
+from interstack.services.volume.common import (
+    live_attachments,
+    new_attachment,
+    touch,
+    visible,
+    visible_volume,
+)
 from interstack.services.volume.records import Attachment, attachment_record
 from interstack.services.volume.state import AttachStatus, VolumeStatus, check_volume
 from interstack.store import Database
@@ -79,19 +84,13 @@ class AttachmentService:
             chosen = "ro" if volume.readonly else (mode or "rw")
             if mode == "rw" and volume.readonly:
                 raise BadRequest(f"Invalid volume: Volume {volume.id} is read-only; use mode 'ro'.")
-            stamp = utcnow()
-            row = AttachmentRow(
-                id=str(uuid.uuid4()),
-                region=region,
-                project_id=volume.project_id,
-                volume_id=volume.id,
-                server_id=server_id,
+            row = new_attachment(
+                region,
+                volume,
+                server_id,
                 mountpoint=None,
-                attach_mode=chosen,
+                mode=chosen,
                 status=AttachStatus.RESERVED,
-                connector={},
-                created_at=stamp,
-                updated_at=stamp,
             )
             session.add(row)
             volume.status = V.RESERVED if volume.status == V.AVAILABLE else volume.status

@@ -11,7 +11,6 @@ starts, detaches them again: the volumes made for it are deleted, the brought on
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
@@ -28,7 +27,12 @@ from interstack.services.interfaces import (
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
-from interstack.services.volume.common import live_attachments, touch, visible_volume
+from interstack.services.volume.common import (
+    live_attachments,
+    new_attachment,
+    touch,
+    visible_volume,
+)
 from interstack.services.volume.state import AttachStatus, VolumeStatus
 from interstack.services.volume.volume_tasks import DELETE as VOLUME_DELETE
 from interstack.services.volume.volumes import NewVolume, VolumeService
@@ -84,21 +88,15 @@ class BootVolumes:
                     created.append(row.id)
                 if wanted.root:
                     root_id = row.id
-                stamp = utcnow()
                 session.add(
-                    AttachmentRow(
-                        id=str(uuid.uuid4()),
-                        region=region,
-                        project_id=row.project_id,
-                        volume_id=row.id,
-                        server_id=server_id,
+                    new_attachment(
+                        region,
+                        row,
+                        server_id,
                         mountpoint=wanted.device,
-                        attach_mode="ro" if row.readonly else "rw",
+                        mode="ro" if row.readonly else "rw",
                         status=AttachStatus.ATTACHING,
-                        connector={},
                         delete_on_termination=wanted.delete_on_termination,
-                        created_at=stamp,
-                        updated_at=stamp,
                     )
                 )
                 session.flush()

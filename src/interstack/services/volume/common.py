@@ -3,6 +3,7 @@ metadata checks."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
@@ -81,6 +82,34 @@ def live_attachments(session: Session, volume_ids: Sequence[str]) -> dict[str, l
     for row in rows:
         found[row.volume_id].append(row)
     return found
+
+
+def new_attachment(
+    region: str,
+    volume: VolumeRow,
+    server_id: str | None,
+    *,
+    mountpoint: str | None,
+    mode: str,
+    status: AttachStatus,
+    delete_on_termination: bool = False,
+) -> AttachmentRow:
+    """A new attachment row of ``volume`` to a server (the caller adds it to its session)."""
+    stamp = utcnow()
+    return AttachmentRow(
+        id=str(uuid.uuid4()),
+        region=region,
+        project_id=volume.project_id,
+        volume_id=volume.id,
+        server_id=server_id,
+        mountpoint=mountpoint,
+        attach_mode=mode,
+        status=status,
+        connector={},
+        delete_on_termination=delete_on_termination,
+        created_at=stamp,
+        updated_at=stamp,
+    )
 
 
 def records(session: Session, rows: Sequence[VolumeRow]) -> list[Volume]:

@@ -9,7 +9,6 @@ attached to that server) with 400/404, as these methods do.
 from __future__ import annotations
 
 import string
-import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,7 +19,7 @@ from interstack.services.compute.common import visible_row
 from interstack.services.context import RequestContext
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, utcnow
-from interstack.services.volume.common import touch, visible_volume
+from interstack.services.volume.common import new_attachment, touch, visible_volume
 from interstack.services.volume.records import Attachment, attachment_record
 from interstack.services.volume.state import AttachStatus, VolumeStatus
 from interstack.services.volume.volume_tasks import DELETE as VOLUME_DELETE
@@ -126,20 +125,14 @@ class ServerVolumes:
                 )
             taken = {a.mountpoint for a in _live(session, server.id) if a.mountpoint}
             chosen = next_device(taken, device)
-            stamp = utcnow()
-            row = AttachmentRow(
-                id=str(uuid.uuid4()),
-                region=region,
-                project_id=volume.project_id,
-                volume_id=volume.id,
-                server_id=server.id,
+            row = new_attachment(
+                region,
+                volume,
+                server.id,
                 mountpoint=chosen,
-                attach_mode="ro" if volume.readonly else "rw",
+                mode="ro" if volume.readonly else "rw",
                 status=AttachStatus.ATTACHING,
-                connector={},
                 delete_on_termination=delete_on_termination,
-                created_at=stamp,
-                updated_at=stamp,
             )
             session.add(row)
             volume.status = VolumeStatus.ATTACHING

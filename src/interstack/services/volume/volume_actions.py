@@ -8,8 +8,6 @@ Each checks the volume's status as Cinder does (400 "Invalid volume" otherwise);
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +16,7 @@ from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeImages, VolumeUpload
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
-from interstack.services.volume.common import touch, visible_volume
+from interstack.services.volume.common import new_attachment, touch, visible_volume
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.state import (
     RESETTABLE,
@@ -223,19 +221,13 @@ class VolumeActions:
                 raise BadRequest(
                     f"Invalid volume: Volume {row.id} is read-only; attach it with mode 'ro'."
                 )
-            stamp = utcnow()
-            attachment = AttachmentRow(
-                id=str(uuid.uuid4()),
-                region=region,
-                project_id=row.project_id,
-                volume_id=row.id,
-                server_id=server_id,
+            attachment = new_attachment(
+                region,
+                row,
+                server_id,
                 mountpoint=mountpoint,
-                attach_mode=mode,
+                mode=mode,
                 status=AttachStatus.ATTACHED,
-                connector={},
-                created_at=stamp,
-                updated_at=stamp,
             )
             session.add(attachment)
             row.status = V.IN_USE
