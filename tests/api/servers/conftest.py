@@ -41,7 +41,8 @@ def compute_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
     served.stop()
 
 
-#: a sim region without the capabilities that only some backends have, to see the faults
+#: a sim region without the capabilities that only some backends have, to see the faults; its
+#: servers named ``doomed*`` fail to boot
 BARE_REGION = "RegionBare"
 BARE_IMAGE = "5e1d2c3b-4a59-4687-9a8b-c0d1e2f3a4b5"
 BARE_SIM = {
@@ -52,7 +53,8 @@ BARE_SIM = {
             "backend": "sim",
             "settings": {
                 "boot_delay_seconds": 0.2,
-                "without": ["interface_attach", "set_admin_password"],
+                "without": ["interface_attach", "set_admin_password", "pause", "resize"],
+                "fail_on": {"create_server": {"name": "doomed*", "message": "No valid host"}},
             },
         },
     ]
@@ -61,7 +63,8 @@ BARE_SIM = {
 
 @pytest.fixture(scope="session")
 def bare_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    """A gateway whose second region cannot hot-plug ports or set guests' passwords."""
+    """A gateway whose second region cannot hot-plug ports, set guests' passwords, pause or
+    resize, and fails the boot of servers named ``doomed*``."""
     served = ServedGateway(tmp_path_factory.mktemp("bare") / "data", config=BARE_SIM).start()
     with client(served, served.token("interstack-admin")) as admin:
         upload_image(served, admin, BARE_IMAGE, "cirros-bare", region=BARE_REGION)

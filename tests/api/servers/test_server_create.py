@@ -10,15 +10,17 @@ import httpx
 import pytest
 
 from tests.api.servers.conftest import (
+    BARE_IMAGE,
+    BARE_REGION,
     IMAGE,
     boot,
     boot_active,
     nova,
-    upload_image,
     wait_gone,
+    wait_status,
 )
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client
+from tests.support.identity import Member, unique
 
 
 def test_create_answers_202_with_location_and_boots_to_active(api: httpx.Client) -> None:
@@ -218,59 +220,25 @@ def test_update_name_description_and_access_ip(api: httpx.Client) -> None:
     assert bad.status_code == 400, bad.text
 
 
-def test_a_failed_boot_ends_in_error_with_a_fault(tmp_path: Any, admin_http: httpx.Client) -> None:
-    config = {
-        "regions": [
-            {
-                "name": "RegionOne",
-                "backend": "sim",
-                "settings": {
-                    "boot_delay_seconds": 0.1,
-                    "fail_on": {"create_server": {"name": "doomed*", "message": "No valid host"}},
-                },
-            }
-        ]
-    }
-    gateway = ServedGateway(tmp_path / "data", config=config).start()
-    try:
-        with client(gateway, gateway.token("interstack-admin")) as admin:
-            upload_image(gateway, admin, IMAGE, "cirros-sim")
-        with nova(gateway, gateway.token("interstack")) as api:
-            server_id = boot(api, "doomed-1")
-            from tests.api.servers.conftest import wait_status
-
-            failed = wait_status(api, server_id, "ERROR")
-            assert failed["fault"]["code"] == 500
-            assert "No valid host" in failed["fault"]["message"]
-            assert api.delete(f"/servers/{server_id}").status_code == 204
-            wait_gone(api, server_id)
-    finally:
-        gateway.stop()
+def test_a_failed_boot_ends_in_error_with_a_fault(bare_gateway: ServedGateway) -> None:
+    with nova(bare_gateway, bare_gateway.token("interstack"), region=BARE_REGION) as api:
+        server_id = boot(api, unique("doomed"), imageRef=BARE_IMAGE)
+        failed = wait_status(api, server_id, "ERROR")
+        assert failed["fault"]["code"] == 500
+        assert "No valid host" in failed["fault"]["message"]
+        assert api.delete(f"/servers/{server_id}").status_code == 204
+        wait_gone(api, server_id)
 
 
-def test_actions_the_backend_lacks_are_501_not_implemented(tmp_path: Any) -> None:
-    config = {
-        "regions": [
-            {
-                "name": "RegionOne",
-                "backend": "sim",
-                "settings": {"boot_delay_seconds": 0.1, "without": ["pause", "resize"]},
-            }
-        ]
-    }
-    gateway = ServedGateway(tmp_path / "data", config=config).start()
-    try:
-        with client(gateway, gateway.token("interstack-admin")) as admin:
-            upload_image(gateway, admin, IMAGE, "cirros-sim")
-        with nova(gateway, gateway.token("interstack")) as api:
-            server = boot_active(api, "plain")
-            for action in ({"pause": None}, {"resize": {"flavorRef": "2"}}):
-                response = api.post(f"/servers/{server['id']}/action", json=action)
-                assert response.status_code == 501, response.text
-                assert response.json()["notImplemented"]["code"] == 501
-            assert api.get(f"/servers/{server['id']}").json()["server"]["status"] == "ACTIVE"
-    finally:
-        gateway.stop()
+def test_actions_the_backend_lacks_are_501_not_implemented(bare_gateway: ServedGateway) -> None:
+    with nova(bare_gateway, bare_gateway.token("interstack"), region=BARE_REGION) as api:
+        server = boot_active(api, unique("plain"), imageRef=BARE_IMAGE)
+        for action in ({"pause": None}, {"resize": {"flavorRef": "2"}}):
+            response = api.post(f"/servers/{server['id']}/action", json=action)
+            assert response.status_code == 501, response.text
+            assert response.json()["notImplemented"]["code"] == 501
+        assert api.get(f"/servers/{server['id']}").json()["server"]["status"] == "ACTIVE"
+        assert api.delete(f"/servers/{server['id']}").status_code == 204
 
 
 def test_create_answers_the_callers_admin_pass(api: httpx.Client) -> None:
