@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from interstack.backends.contract import (
     BootVolume,
     NativeRef,
     PowerAction,
-    ServerInfo,
     ServerStatus,
     VolumeSpec,
     VolumeStatus,
@@ -28,9 +27,12 @@ from tests.backends.local.helpers import instance, runc_root, settled, spec
 from tests.support.local import exec_in
 from tests.support.waiting import eventually
 
+DEFAULT_IMAGE = NativeRef("builtin-debian-12")
+
 
 @pytest.fixture(scope="module")
-def servers(local_backend: LocalBackend) -> Iterator[tuple[ServerInfo, ServerInfo]]:
+def servers(local_backend: LocalBackend) -> Iterator[tuple[NativeRef, NativeRef]]:
+    """Two running instances the module's tests attach their volumes to."""
     if "volume_attach_hot" not in local_backend.capabilities.names():
         pytest.skip("this host cannot attach volumes to running instances (cgroup v2)")
     first = local_backend.compute.create_server(spec("vol-one"))
@@ -40,21 +42,43 @@ def servers(local_backend: LocalBackend) -> Iterator[tuple[ServerInfo, ServerInf
         settled(local_backend, second.ref, ServerStatus.ACTIVE),
     )
     assert all(s.status is ServerStatus.ACTIVE for s in booted), [s.fault for s in booted]
-    yield booted
+    yield first.ref, second.ref
     for server in (first, second):
         local_backend.compute.delete_server(server.ref)
 
 
-def new_volume(backend: LocalBackend, size_gb: int = 1) -> NativeRef:
-    created = backend.block_storage.create_volume(
-        VolumeSpec(gateway_id=str(uuid.uuid4()), name="data", project_id="p1", size_gb=size_gb)
-    )
-    eventually(
-        lambda: backend.block_storage.get_volume(created.ref),
-        lambda v: v.status is VolumeStatus.AVAILABLE,
-        "the volume",
-    )
-    return created.ref
+NewVolume = Callable[..., NativeRef]
+
+
+@pytest.fixture
+def new_volume(local_backend: LocalBackend) -> Iterator[NewVolume]:
+    """Makes available volumes (1 GB, or ``size_gb``; filled from ``image`` if given); the
+    ones the test made are deleted after it, detached by then."""
+    storage = local_backend.block_storage
+    made: list[NativeRef] = []
+
+    def make(size_gb: int = 1, image: NativeRef | None = None) -> NativeRef:
+        created = storage.create_volume(
+            VolumeSpec(
+                gateway_id=str(uuid.uuid4()),
+                name="root" if image else "data",
+                project_id="p1",
+                size_gb=size_gb,
+                image=image,
+            )
+        )
+        made.append(created.ref)
+        ready = eventually(
+            lambda: storage.get_volume(created.ref),
+            lambda v: v.status is not VolumeStatus.CREATING,
+            "the volume",
+        )
+        assert ready.status is VolumeStatus.AVAILABLE, ready.fault
+        return created.ref
+
+    yield make
+    for ref in made:
+        storage.delete_volume(ref)
 
 
 def inside(backend: LocalBackend, server: NativeRef, command: str) -> tuple[int, str]:
@@ -84,11 +108,11 @@ def pid_of(backend: LocalBackend, server: NativeRef) -> int:
 
 
 def test_a_volume_carries_a_filesystem_from_one_server_to_another(
-    local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
+    local_backend: LocalBackend, servers: tuple[NativeRef, NativeRef], new_volume: NewVolume
 ) -> None:
-    one, two = (s.ref for s in servers)
+    one, two = servers
     storage = local_backend.block_storage
-    volume = new_volume(local_backend)
+    volume = new_volume()
 
     attached = storage.attach_volume(volume, one, "/dev/vdc")
     assert attached.device == "/dev/vdc"
@@ -113,15 +137,14 @@ def test_a_volume_carries_a_filesystem_from_one_server_to_another(
     ok(local_backend, two, "umount /mnt/v")
     assert inside(local_backend, two, "grep -q ' /mnt/v ' /proc/self/mounts")[0] != 0
     storage.detach_volume(volume, two)
-    storage.delete_volume(volume)
 
 
 def test_a_server_reaches_no_device_but_its_own_volumes(
-    local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
+    local_backend: LocalBackend, servers: tuple[NativeRef, NativeRef], new_volume: NewVolume
 ) -> None:
-    one, two = (s.ref for s in servers)
+    one, two = servers
     storage = local_backend.block_storage
-    theirs = new_volume(local_backend)
+    theirs = new_volume()
     storage.attach_volume(theirs, one, "/dev/vdb")
     (loop,) = plug.loops_of(disk_of(local_backend, theirs))
 
@@ -137,15 +160,14 @@ def test_a_server_reaches_no_device_but_its_own_volumes(
     plug.remove_node(pid_of(local_backend, two), "/dev/vdz", loop)
 
     storage.detach_volume(theirs, one)
-    storage.delete_volume(theirs)
 
 
 def test_a_restarted_driver_answers_the_guests_mounts_again(
-    local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
+    local_backend: LocalBackend, servers: tuple[NativeRef, NativeRef], new_volume: NewVolume
 ) -> None:
-    one, _ = (s.ref for s in servers)
+    one, _ = servers
     storage = local_backend.block_storage
-    volume = new_volume(local_backend)
+    volume = new_volume()
     storage.attach_volume(volume, one, "/dev/vde")
     ok(local_backend, one, "mkfs.ext4 -q /dev/vde")
     # a gateway restart: the instance keeps running, its socket is answered by the new driver
@@ -153,16 +175,15 @@ def test_a_restarted_driver_answers_the_guests_mounts_again(
     local_backend.local_block_storage.start()
     ok(local_backend, one, "mkdir -p /mnt/r && mount /dev/vde /mnt/r && umount /mnt/r")
     storage.detach_volume(volume, one)
-    storage.delete_volume(volume)
 
 
 def test_attachments_survive_stop_and_start_and_grow_in_place(
-    local_backend: LocalBackend, servers: tuple[ServerInfo, ServerInfo]
+    local_backend: LocalBackend, servers: tuple[NativeRef, NativeRef], new_volume: NewVolume
 ) -> None:
-    _, two = (s.ref for s in servers)
+    _, two = servers
     storage, compute = local_backend.block_storage, local_backend.compute
-    hot = new_volume(local_backend)
-    cold = new_volume(local_backend)
+    hot = new_volume()
+    cold = new_volume()
     storage.attach_volume(hot, two, "/dev/vdb")
     ok(local_backend, two, "printf 'raw bytes' | dd of=/dev/vdb conv=notrunc status=none")
 
@@ -182,59 +203,29 @@ def test_attachments_survive_stop_and_start_and_grow_in_place(
     for volume in (hot, cold):
         assert storage.get_volume(volume).status is VolumeStatus.AVAILABLE
         assert plug.loops_of(disk_of(local_backend, volume)) == []
-        storage.delete_volume(volume)
 
 
 def test_a_volume_made_from_the_default_image_holds_its_root(
-    local_backend: LocalBackend, default_image: Path
+    local_backend: LocalBackend, default_image: Path, new_volume: NewVolume
 ) -> None:
-    storage = local_backend.block_storage
-    created = storage.create_volume(
-        VolumeSpec(
-            gateway_id=str(uuid.uuid4()),
-            name="root",
-            project_id="p1",
-            size_gb=1,
-            image=NativeRef("builtin-debian-12"),
-        )
-    )
-    ready = eventually(
-        lambda: storage.get_volume(created.ref),
-        lambda v: v.status is not VolumeStatus.CREATING,
-        "the volume to be filled",
-    )
-    assert ready.status is VolumeStatus.AVAILABLE, ready.fault
-    disk = disk_of(local_backend, created.ref)
+    root = new_volume(image=DEFAULT_IMAGE)
+    disk = disk_of(local_backend, root)
     found = subprocess.run(
         ["debugfs", "-R", "stat /sbin/init", str(disk)], capture_output=True, text=True, check=False
     )
     assert "Type: symlink" in found.stdout or "Type: regular" in found.stdout, found.stderr
-    storage.delete_volume(created.ref)
 
 
 def test_a_server_boots_from_a_volume_that_keeps_its_root(
-    local_backend: LocalBackend, default_image: Path
+    local_backend: LocalBackend, default_image: Path, new_volume: NewVolume
 ) -> None:
     storage, compute = local_backend.block_storage, local_backend.compute
-    root = storage.create_volume(
-        VolumeSpec(
-            gateway_id=str(uuid.uuid4()),
-            name="root",
-            project_id="p1",
-            size_gb=1,
-            image=NativeRef("builtin-debian-12"),
-        )
-    )
-    eventually(
-        lambda: storage.get_volume(root.ref),
-        lambda v: v.status is VolumeStatus.AVAILABLE,
-        "the root volume",
-    )
-    data = new_volume(local_backend)
+    root = new_volume(image=DEFAULT_IMAGE)
+    data = new_volume()
     server = compute.create_server(
         spec(
             "from-volume",
-            root_volume=BootVolume(root.ref, "/dev/vda"),
+            root_volume=BootVolume(root, "/dev/vda"),
             volumes=(BootVolume(data, "/dev/vdb"),),
         )
     )
@@ -243,16 +234,14 @@ def test_a_server_boots_from_a_volume_that_keeps_its_root(
     ok(local_backend, server.ref, "test -b /dev/vdb && ! test -e /dev/vda")
     ok(local_backend, server.ref, "echo written-in-the-guest > /etc/on-the-volume && sync")
     with pytest.raises(Conflict):  # the root disk stays while the server exists
-        storage.detach_volume(root.ref, server.ref)
+        storage.detach_volume(root, server.ref)
 
     compute.delete_server(server.ref)
-    assert storage.get_volume(root.ref).status is VolumeStatus.AVAILABLE
+    assert storage.get_volume(root).status is VolumeStatus.AVAILABLE
     found = subprocess.run(
-        ["debugfs", "-R", "cat /etc/on-the-volume", str(disk_of(local_backend, root.ref))],
+        ["debugfs", "-R", "cat /etc/on-the-volume", str(disk_of(local_backend, root))],
         capture_output=True,
         text=True,
         check=False,
     )
     assert found.stdout.strip() == "written-in-the-guest", found.stderr
-    for volume in (root.ref, data):
-        storage.delete_volume(volume)
