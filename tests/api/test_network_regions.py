@@ -3,56 +3,28 @@ capability hides the extension and answers 501 for it (the services never ask wh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
+from tests.api.conftest import ASSIGNING, LIMITED
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.network import created, fault, neutron
 
-LIMITED = "sim-limited"
-#: a cloud that assigns floating IP addresses itself (as EC2 does its Elastic IPs)
-ASSIGNING = "sim-assigning"
 
-
-@pytest.fixture(scope="module")
-def two_regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    data: Path = tmp_path_factory.mktemp("regions") / "data"
-    config = {
-        "regions": [
-            {"name": "RegionOne", "backend": "sim"},
-            {
-                "name": LIMITED,
-                "backend": "sim",
-                "settings": {"without": ["security_groups", "floating_ips"]},
-            },
-            {
-                "name": ASSIGNING,
-                "backend": "sim",
-                "settings": {"without": ["floating_ip_choice"], "floating_ip_cidr": "192.0.2.0/24"},
-            },
-        ]
-    }
-    served = ServedGateway(data, config=config).start()
-    yield served
-    served.stop()
-
-
-def test_regions_hold_their_own_networks(two_regions: ServedGateway) -> None:
-    token = two_regions.token("interstack")
-    with neutron(two_regions, token) as one, neutron(two_regions, token, LIMITED) as limited:
+def test_regions_hold_their_own_networks(regions_gateway: ServedGateway) -> None:
+    token = regions_gateway.token("interstack")
+    with (
+        neutron(regions_gateway, token) as one,
+        neutron(regions_gateway, token, LIMITED) as limited,
+    ):
         net = created(one.post("/networks", json={"network": {"name": unique("n")}}), "network")
         assert limited.get(f"/networks/{net['id']}").status_code == 404
         assert net["id"] not in {n["id"] for n in limited.get("/networks").json()["networks"]}
-    sdk = two_regions.connect("interstack")
+    sdk = regions_gateway.connect("interstack")
     assert net["id"] in {n.id for n in sdk.network.networks()}
 
 
-def test_a_region_without_security_groups_or_floating_ips(two_regions: ServedGateway) -> None:
-    token = two_regions.token("interstack")
-    with neutron(two_regions, token, LIMITED) as limited:
+def test_a_region_without_security_groups_or_floating_ips(regions_gateway: ServedGateway) -> None:
+    token = regions_gateway.token("interstack")
+    with neutron(regions_gateway, token, LIMITED) as limited:
         aliases = {e["alias"] for e in limited.get("/extensions").json()["extensions"]}
         assert "security-group" not in aliases and "external-net" in aliases
         net = created(limited.post("/networks", json={"network": {"name": unique("n")}}), "network")
@@ -63,7 +35,7 @@ def test_a_region_without_security_groups_or_floating_ips(two_regions: ServedGat
         port = created(limited.post("/ports", json={"port": {"network_id": net["id"]}}), "port")
         assert port["security_groups"] == [] and port["fixed_ips"]
         fault(limited.get("/security-groups"), 501)
-    with neutron(two_regions, two_regions.token("interstack-admin"), LIMITED) as admin:
+    with neutron(regions_gateway, regions_gateway.token("interstack-admin"), LIMITED) as admin:
         public = created(
             admin.post(
                 "/networks", json={"network": {"name": unique("pub"), "router:external": True}}
@@ -84,9 +56,9 @@ def test_a_region_without_security_groups_or_floating_ips(two_regions: ServedGat
 
 
 def test_a_cloud_that_assigns_floating_ips_has_its_address_recorded(
-    two_regions: ServedGateway,
+    regions_gateway: ServedGateway,
 ) -> None:
-    with neutron(two_regions, two_regions.token("interstack-admin"), ASSIGNING) as admin:
+    with neutron(regions_gateway, regions_gateway.token("interstack-admin"), ASSIGNING) as admin:
         body = {"network": {"name": unique("pub"), "router:external": True}}
         public = created(admin.post("/networks", json=body), "network")
         subnet = {"network_id": public["id"], "cidr": "192.0.2.0/24", "ip_version": 4}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.api.conftest import ASSIGNING, LIMITED
 from tests.support.gateway import ServedGateway
 
 
@@ -142,23 +142,14 @@ def test_two_scopes_at_once_are_a_400(gateway: ServedGateway) -> None:
     assert "scope" in response.json()["error"]["message"]
 
 
-def test_every_region_lists_every_service(tmp_path: Path) -> None:
-    config = {
-        "regions": [
-            {"name": "RegionOne", "backend": "sim"},
-            {"name": "sim-two", "backend": "sim"},
-        ]
-    }
-    served = ServedGateway(tmp_path / "data", config=config).start()
-    try:
-        entries = json.loads(served.cli("interstack", "catalog", "list", "-f", "json").stdout)
-        identity = next(e for e in entries if e["Type"] == "identity")
-        regions = {endpoint["region"] for endpoint in identity["Endpoints"]}
-        assert regions == {"RegionOne", "sim-two"}
-        # The clouds.yaml points at the first region; another region is one flag away.
-        shown = served.cli(
-            "interstack", "--os-region-name", "sim-two", "catalog", "show", "identity", "-f", "json"
-        )
-        assert "sim-two" in shown.stdout
-    finally:
-        served.stop()
+def test_every_region_lists_every_service(regions_gateway: ServedGateway) -> None:
+    gateway = regions_gateway
+    entries = json.loads(gateway.cli("interstack", "catalog", "list", "-f", "json").stdout)
+    identity = next(e for e in entries if e["Type"] == "identity")
+    regions = {endpoint["region"] for endpoint in identity["Endpoints"]}
+    assert regions == {"RegionOne", LIMITED, ASSIGNING}
+    # The clouds.yaml points at the first region; another region is one flag away.
+    shown = gateway.cli(
+        "interstack", "--os-region-name", LIMITED, "catalog", "show", "identity", "-f", "json"
+    )
+    assert LIMITED in shown.stdout

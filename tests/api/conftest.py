@@ -1,0 +1,39 @@
+"""Fixtures shared by the API tests of several services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.gateway import ServedGateway
+
+LIMITED = "sim-limited"
+#: a cloud that assigns floating IP addresses itself (as EC2 does its Elastic IPs)
+ASSIGNING = "sim-assigning"
+
+
+@pytest.fixture(scope="session")
+def regions_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    """Three sim regions: RegionOne, one without security groups and floating IPs, and one
+    that assigns floating IP addresses itself."""
+    data: Path = tmp_path_factory.mktemp("regions") / "data"
+    config = {
+        "regions": [
+            {"name": "RegionOne", "backend": "sim"},
+            {
+                "name": LIMITED,
+                "backend": "sim",
+                "settings": {"without": ["security_groups", "floating_ips"]},
+            },
+            {
+                "name": ASSIGNING,
+                "backend": "sim",
+                "settings": {"without": ["floating_ip_choice"], "floating_ip_cidr": "192.0.2.0/24"},
+            },
+        ]
+    }
+    served = ServedGateway(data, config=config).start()
+    yield served
+    served.stop()
