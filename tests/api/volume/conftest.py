@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member
+from tests.support.volume import cinder
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +54,22 @@ def admin(volume_gateway: ServedGateway) -> Member:
 def members(volume_gateway: ServedGateway) -> tuple[Member, Member]:
     admin_api = client(volume_gateway, volume_gateway.token("interstack-admin"))
     return new_member(admin_api), new_member(admin_api)
+
+
+@pytest.fixture(scope="module")
+def api(volume_gateway: ServedGateway, members: tuple[Member, Member]) -> httpx.Client:
+    """Cinder as the first member, in its project."""
+    member = members[0]
+    return cinder(volume_gateway, member.token(volume_gateway), member.project_id)
+
+
+@pytest.fixture(scope="module")
+def admin_api(volume_gateway: ServedGateway, admin: Member) -> httpx.Client:
+    """Cinder as the bootstrap admin, in the admin's project."""
+    return cinder(volume_gateway, volume_gateway.token("interstack-admin"), admin.project_id)
+
+
+@pytest.fixture(scope="module")
+def conn(volume_gateway: ServedGateway) -> Any:
+    """openstacksdk as the clouds.yaml's demo user."""
+    return volume_gateway.connect("interstack")

@@ -17,11 +17,6 @@ CLOUD = "interstack"
 
 
 @pytest.fixture(scope="module")
-def conn(volume_gateway: ServedGateway) -> Any:
-    return volume_gateway.connect(CLOUD)
-
-
-@pytest.fixture(scope="module")
 def image_id(conn: Any) -> str:
     """A small private image of the clouds.yaml user's project to boot from."""
     image = conn.image.create_image(name=unique("tiny"), data=b"\0" * 4096,

@@ -7,11 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.gateway import ServedGateway
-from tests.support.identity import Member
 from tests.support.volume import (
     assert_cinder_fault,
-    cinder,
     create_volume,
     wait_gone,
     wait_snapshot,
@@ -19,17 +16,6 @@ from tests.support.volume import (
 )
 
 GET_ONLY = {"os-vol-tenant-attr:tenant_id", "os-vol-host-attr:host"}
-
-
-@pytest.fixture(scope="module")
-def api(volume_gateway: ServedGateway, members: tuple[Member, Member]) -> httpx.Client:
-    member = members[0]
-    return cinder(volume_gateway, member.token(volume_gateway), member.project_id)
-
-
-@pytest.fixture(scope="module")
-def admin_api(volume_gateway: ServedGateway, admin: Member) -> httpx.Client:
-    return cinder(volume_gateway, volume_gateway.token("interstack-admin"), admin.project_id)
 
 
 @pytest.mark.parametrize("who", ["api", "admin_api"])

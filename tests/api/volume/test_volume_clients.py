@@ -20,11 +20,6 @@ def _cli(gateway: ServedGateway, cloud: str, *args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def conn(volume_gateway: ServedGateway) -> Any:
-    return volume_gateway.connect("interstack")
-
-
-@pytest.fixture(scope="module")
 def admin_conn(volume_gateway: ServedGateway) -> Any:
     return volume_gateway.connect("interstack-admin")
 

@@ -20,17 +20,6 @@ from tests.support.volume import (
 )
 
 
-@pytest.fixture(scope="module")
-def api(volume_gateway: ServedGateway, members: tuple[Member, Member]) -> httpx.Client:
-    member = members[0]
-    return cinder(volume_gateway, member.token(volume_gateway), member.project_id)
-
-
-@pytest.fixture(scope="module")
-def admin_api(volume_gateway: ServedGateway, admin: Member) -> httpx.Client:
-    return cinder(volume_gateway, volume_gateway.token("interstack-admin"), admin.project_id)
-
-
 def test_version_discovery(volume_gateway: ServedGateway) -> None:
     root = httpx.get(f"{volume_root(volume_gateway)}/")
     assert root.status_code == 300
