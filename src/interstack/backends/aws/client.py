@@ -148,6 +148,17 @@ def tag_filters(region: str, **wanted: str) -> list[dict[str, Any]]:
     return found
 
 
+def find_tagged(
+    ec2: Any, region: str, describe: str, key: str, **wanted: str
+) -> dict[str, Any] | None:
+    """The first resource ``ec2.<describe>`` lists under ``key`` with this region's and the
+    ``wanted`` tags (how a repeated create finds what the first one made)."""
+    with aws_call(describe):
+        found = getattr(ec2, describe)(Filters=tag_filters(region, **wanted))
+    items = found.get(key, [])
+    return dict(items[0]) if items else None
+
+
 def tag_value(resource: Mapping[str, Any], key: str) -> str | None:
     for tag in resource.get("Tags", []) or []:
         if tag.get("Key") == key:

@@ -3,7 +3,8 @@
 - Boot: ``run_instances`` with the flavor's instance type, the image's AMI (or the region's
   ``default_image``), the ports' ENIs (or the account's default VPC when a server has none),
   user data, and tags: the gateway id (also as ``openstack_id``), the project, the server's
-  metadata as ``meta:<key>``. ``ClientToken`` is the gateway id, so a retried boot is one boot.
+  metadata as ``meta:<key>``. ``ClientToken`` is the gateway id, so a retried boot is one boot
+  without a describe first (EC2 answers the token with the instance it launched).
 - Key pairs: the server's public key is imported as an EC2 key pair of its own, named after the
   server, and deleted with it (nothing leaks when the Nova key pair is deleted later).
 - Power: stop/start/reboot map one to one. EC2 has no pause or suspend; both stop the instance
@@ -117,6 +118,9 @@ class AwsCompute(ComputeDriver):
         self._root_disks: dict[str, tuple[str, int] | None] = {}
         #: instances launched lately -> (when, gateway id): EC2 may not describe them yet
         self._launched: dict[str, tuple[float, str]] = {}
+        #: instances launched here -> the key pair imported for them (None: none), so their
+        #: deletion needs no describe to know which key pair goes with them
+        self._key_pairs: dict[str, str | None] = {}
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -224,9 +228,6 @@ class AwsCompute(ComputeDriver):
         return tags(self.region, spec.gateway_id, spec.name, **extra)
 
     def create_server(self, spec: ServerSpec) -> ServerInfo:
-        existing = self._by_gateway_id(spec.gateway_id)
-        if existing is not None:
-            return _info(existing)
         instance_type = self.instance_types.for_flavor(spec.flavor)
         image = self._image(spec)
         request: dict[str, Any] = {
@@ -252,7 +253,7 @@ class AwsCompute(ComputeDriver):
         if key:
             request["KeyName"] = key
         try:
-            launched = self._run(request)
+            launched = self._run(request, spec.gateway_id)
         except ClientError as exc:
             if key:
                 self._delete_key(spec.gateway_id)
@@ -262,12 +263,14 @@ class AwsCompute(ComputeDriver):
             ref: seen for ref, seen in self._launched.items() if now - seen[0] < _SETTLING_SECONDS
         }
         self._launched[launched["InstanceId"]] = (now, spec.gateway_id)
+        self._key_pairs[launched["InstanceId"]] = key
         return _info(launched)
 
-    def _run(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, request: dict[str, Any], gateway_id: str) -> dict[str, Any]:
         """``run_instances``, idempotent on the server id for a retried boot. A server booted
         before (a rebuild) finds EC2 answering its old token with the terminated instance, or
-        with ``IdempotentParameterMismatch`` for another image: it boots with a token of its own.
+        with ``IdempotentParameterMismatch`` for another image: unless a live instance of it
+        exists already (a retried rebuild), it boots with a token of its own.
         """
         try:
             launched: dict[str, Any] = self.ec2.run_instances(**request)["Instances"][0]
@@ -276,6 +279,9 @@ class AwsCompute(ComputeDriver):
         except ClientError as exc:
             if error_code(exc) != "IdempotentParameterMismatch":
                 raise
+        existing = self._by_gateway_id(gateway_id)
+        if existing is not None:
+            return existing
         fresh = {**request, "ClientToken": f"{request['ClientToken']}-{uuid.uuid4().hex[:16]}"}
         again: dict[str, Any] = self.ec2.run_instances(**fresh)["Instances"][0]
         return again
@@ -293,16 +299,28 @@ class AwsCompute(ComputeDriver):
         return [_info(i) for i in self._instances(filters)]
 
     def delete_server(self, ref: NativeRef) -> None:
+        """Terminate the instance and delete the key pair imported for it: one known from its
+        boot here is terminated at once, any other is described first to find its key pair."""
         self._launched.pop(ref, None)
+        if ref in self._key_pairs:
+            key = self._key_pairs[ref]
+        else:
+            try:
+                instance = self._instance(ref)
+            except NotFound:
+                return
+            gateway_id = tag_value(instance, TAG_GATEWAY_ID)
+            own = key_name_for(gateway_id) if gateway_id else None
+            key = own if own and instance.get("KeyName") == own else None
         try:
-            instance = self._instance(ref)
-        except NotFound:
-            return
-        with aws_call(f"terminate_instances {ref}"):
             self.ec2.terminate_instances(InstanceIds=[ref])
-        gateway_id = tag_value(instance, TAG_GATEWAY_ID)
-        if gateway_id and instance.get("KeyName") == key_name_for(gateway_id):
-            self._delete_key(gateway_id)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise translate(exc, f"terminate_instances {ref}") from exc
+        self._key_pairs.pop(ref, None)
+        if key:
+            with aws_call(f"delete_key_pair {key}"):
+                self.ec2.delete_key_pair(KeyName=key)
 
     def _set_power_tag(self, ref: NativeRef, intent: str | None) -> None:
         with aws_call(f"tagging {ref}"):

@@ -21,13 +21,15 @@ from interstack.backends.aws.client import (
     TAG_NETWORK,
     TAG_PROJECT,
     aws_call,
+    error_code,
+    find_tagged,
     is_not_found,
     tag_filters,
     tag_spec,
     tags,
     translate,
 )
-from interstack.backends.aws.security_groups import apply_rules
+from interstack.backends.aws.security_groups import SecurityGroups
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.vpcs import ProjectVpcs, block_for
 from interstack.backends.contract import (
@@ -63,21 +65,17 @@ def _split_network(ref: NativeRef) -> tuple[str, str]:
     return vpc_id, gateway_id
 
 
-#: the egress rule EC2 puts in every new VPC security group
-_ALL_OUT = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
-
-
 class AwsNetwork(NetworkDriver):
     def __init__(self, ec2: Any, region: str, settings: AwsSettings) -> None:
         self.ec2 = ec2
         self.region = region
         self.vpcs = ProjectVpcs(ec2, region, settings)
+        self.groups = SecurityGroups(ec2, region, self.vpcs)
+        #: subnet id -> (VPC id, CIDR) of the subnets created here, so a delete needs no describe
+        self._subnet_homes: dict[str, tuple[str, str]] = {}
 
     def _one(self, describe: str, key: str, **wanted: str) -> dict[str, Any] | None:
-        with aws_call(describe):
-            found = getattr(self.ec2, describe)(Filters=tag_filters(self.region, **wanted))
-        items = found.get(key, [])
-        return dict(items[0]) if items else None
+        return find_tagged(self.ec2, self.region, describe, key, **wanted)
 
     # -- networks and subnets -----------------------------------------------------------------
 
@@ -115,14 +113,17 @@ class AwsNetwork(NetworkDriver):
         return frozenset(str(ipaddress.IPv4Address(a)) for a in kept)
 
     def create_subnet(self, spec: SubnetSpec) -> NativeRef:
+        """The subnet, made without describing first: a repeated create of the same subnet is
+        EC2's ``InvalidSubnet.Conflict``, answered with the subnet tagged with its id."""
         if str(spec.network).startswith(EXTERNAL):
             return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
         vpc_id, network_id = _split_network(spec.network)
-        existing = self._one("describe_subnets", "Subnets", **{TAG_GATEWAY_ID: spec.gateway_id})
-        if existing is not None:
-            return NativeRef(existing["SubnetId"])
         block_for(spec.cidr)  # a clear 400 before anything is changed
-        self.vpcs.ensure_block(vpc_id, spec.cidr)
+        try:
+            associating = self.vpcs.ensure_block(vpc_id, spec.cidr)
+        except NotFound:
+            self.vpcs.gone(vpc_id)
+            raise
         request: dict[str, Any] = {
             "VpcId": vpc_id,
             "CidrBlock": spec.cidr,
@@ -133,35 +134,63 @@ class AwsNetwork(NetworkDriver):
         if self.vpcs.settings.availability_zone:
             request["AvailabilityZone"] = self.vpcs.settings.availability_zone
         try:
-            subnet = self.ec2.create_subnet(**request)["Subnet"]
+            subnet = self._create_subnet(vpc_id, spec.cidr, associating, request)
         except ClientError as exc:
-            self.vpcs.release_block(vpc_id, spec.cidr)
+            if error_code(exc) == "InvalidSubnet.Conflict":
+                existing = self._one(
+                    "describe_subnets", "Subnets", **{TAG_GATEWAY_ID: spec.gateway_id}
+                )
+                if existing is not None:
+                    return NativeRef(existing["SubnetId"])
+            if error_code(exc) == "InvalidVpcID.NotFound":
+                self.vpcs.gone(vpc_id)
+            else:
+                self.vpcs.release_block(vpc_id, spec.cidr)
             raise translate(exc, f"create_subnet {spec.cidr}") from exc
+        self._subnet_homes[subnet["SubnetId"]] = (vpc_id, spec.cidr)
         return NativeRef(subnet["SubnetId"])
+
+    def _create_subnet(
+        self, vpc_id: str, cidr: str, associating: str | None, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``create_subnet``; where EC2 answers that the VPC's blocks do not hold the CIDR
+        (a block still associating, or one changed elsewhere) once more after making sure."""
+        try:
+            return dict(self.ec2.create_subnet(**request)["Subnet"])
+        except ClientError as exc:
+            if error_code(exc) != "InvalidSubnet.Range":
+                raise
+        if associating is not None:
+            with aws_call(f"describe_vpcs {vpc_id}"):
+                self.vpcs.wait_associated(vpc_id, associating)
+        else:
+            self.vpcs.forget_blocks(vpc_id)
+            associating = self.vpcs.ensure_block(vpc_id, cidr)
+            if associating is not None:
+                with aws_call(f"describe_vpcs {vpc_id}"):
+                    self.vpcs.wait_associated(vpc_id, associating)
+        return dict(self.ec2.create_subnet(**request)["Subnet"])
 
     def delete_subnet(self, ref: NativeRef) -> None:
         if str(ref).startswith(EXTERNAL):
             return
-        try:
-            subnet = self.ec2.describe_subnets(SubnetIds=[ref])["Subnets"][0]
-        except ClientError as exc:
-            if is_not_found(exc):
-                return
-            raise translate(exc, f"describe_subnets {ref}") from exc
-        with aws_call(f"delete_subnet {ref}"):
-            self.ec2.delete_subnet(SubnetId=ref)
-        self.vpcs.release_block(subnet["VpcId"], subnet["CidrBlock"])
+        home = self._subnet_homes.pop(ref, None)
+        if home is None:
+            try:
+                subnet = self.ec2.describe_subnets(SubnetIds=[ref])["Subnets"][0]
+            except ClientError as exc:
+                if is_not_found(exc):
+                    return
+                raise translate(exc, f"describe_subnets {ref}") from exc
+            home = (str(subnet["VpcId"]), str(subnet["CidrBlock"]))
+        _ignoring_missing(lambda: self.ec2.delete_subnet(SubnetId=ref), f"delete_subnet {ref}")
+        self.vpcs.release_block(*home)
 
     # -- ports --------------------------------------------------------------------------------
 
     def create_port(self, spec: PortSpec) -> NativeRef:
         if str(spec.network).startswith(EXTERNAL):
             return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
-        existing = self._one(
-            "describe_network_interfaces", "NetworkInterfaces", **{TAG_GATEWAY_ID: spec.gateway_id}
-        )
-        if existing is not None:
-            return NativeRef(existing["NetworkInterfaceId"])
         if not spec.fixed_ips:
             raise BadRequest("on AWS a port needs a fixed IP on a subnet of its network")
         subnets = {ip.subnet for ip in spec.fixed_ips}
@@ -180,8 +209,24 @@ class AwsNetwork(NetworkDriver):
                 *({"PrivateIpAddress": ip.address, "Primary": False} for ip in more),
             ]
             del request["PrivateIpAddress"]
-        with aws_call(f"create_network_interface for port {spec.gateway_id}"):
+        try:
             eni = self.ec2.create_network_interface(**request)["NetworkInterface"]
+        except ClientError as exc:
+            # a repeated create of the same port: its address is taken, by itself
+            existing = (
+                None
+                if not error_code(exc).endswith(".InUse")
+                else self._one(
+                    "describe_network_interfaces",
+                    "NetworkInterfaces",
+                    **{TAG_GATEWAY_ID: spec.gateway_id},
+                )
+            )
+            if existing is None:
+                raise translate(
+                    exc, f"create_network_interface for port {spec.gateway_id}"
+                ) from exc
+            return NativeRef(existing["NetworkInterfaceId"])
         if spec.allowed_address_pairs:
             with aws_call("modify_network_interface_attribute SourceDestCheck"):
                 self.ec2.modify_network_interface_attribute(
@@ -414,59 +459,13 @@ class AwsNetwork(NetworkDriver):
 
     # -- security groups ----------------------------------------------------------------------
 
-    def _group(self, ref: NativeRef) -> dict[str, Any] | None:
-        try:
-            return dict(self.ec2.describe_security_groups(GroupIds=[ref])["SecurityGroups"][0])
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise translate(exc, f"describe_security_groups {ref}") from exc
-
     def create_security_group(self, spec: SecurityGroupSpec) -> NativeRef:
-        existing = self._one(
-            "describe_security_groups", "SecurityGroups", **{TAG_GATEWAY_ID: spec.gateway_id}
-        )
-        if existing is None:
-            vpc_id = self.vpcs.ensure(spec.project_id)
-            with aws_call(f"create_security_group {spec.gateway_id}"):
-                group_id = self.ec2.create_security_group(
-                    GroupName=f"interstack-{spec.gateway_id}",
-                    Description=(spec.name.encode("ascii", "replace").decode() or "interstack")[
-                        :255
-                    ],
-                    VpcId=vpc_id,
-                    TagSpecifications=tag_spec(
-                        "security-group",
-                        tags(
-                            self.region,
-                            spec.gateway_id,
-                            spec.name,
-                            **{TAG_PROJECT: spec.project_id},
-                        ),
-                    ),
-                )["GroupId"]
-            # what EC2 gives every new VPC group (documented; a describe could still miss it)
-            existing = {"GroupId": group_id, "IpPermissions": [], "IpPermissionsEgress": [_ALL_OUT]}
-        try:
-            with aws_call(f"rules of security group {spec.gateway_id}"):
-                apply_rules(self.ec2, existing, spec.rules)
-        except BaseException:
-            _ignoring_missing(
-                lambda: self.ec2.delete_security_group(GroupId=existing["GroupId"]), "cleanup"
-            )
-            raise
-        return NativeRef(existing["GroupId"])
+        return self.groups.create(spec)
 
     def set_security_group_rules(
         self, ref: NativeRef, rules: tuple[SecurityGroupRule, ...]
     ) -> None:
-        group = self._group(ref)
-        if group is None:
-            raise NotFound(f"security group {ref} does not exist in AWS")
-        with aws_call(f"rules of security group {ref}"):
-            apply_rules(self.ec2, group, rules)
+        self.groups.set_rules(ref, rules)
 
     def delete_security_group(self, ref: NativeRef) -> None:
-        _ignoring_missing(
-            lambda: self.ec2.delete_security_group(GroupId=ref), f"delete_security_group {ref}"
-        )
+        self.groups.delete(ref)

@@ -4,16 +4,39 @@ Both sides are flattened into *atoms* (direction, protocol, ports, one remote), 
 group's rules is a set difference: revoke what is there and not wanted, authorize what is wanted
 and not there. That also settles EC2's automatic allow-all egress rule (revoked unless the
 spec has it) and never sends a duplicate (which EC2 rejects). A remote group becomes a
-reference to that group's EC2 id.
+reference to that group's EC2 id. What this process last set on a group is remembered
+(:class:`GroupPermissions`), so adding a rule is one ``authorize`` call.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Set
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from interstack.backends.contract import RuleDirection, SecurityGroupRule
-from interstack.errors import BadRequest
+from botocore.exceptions import ClientError
+
+from interstack.backends.aws.client import (
+    TAG_GATEWAY_ID,
+    TAG_PROJECT,
+    aws_call,
+    error_code,
+    find_tagged,
+    is_not_found,
+    tag_spec,
+    tags,
+    translate,
+)
+from interstack.backends.aws.vpcs import ProjectVpcs
+from interstack.backends.contract import (
+    NativeRef,
+    RuleDirection,
+    SecurityGroupRule,
+    SecurityGroupSpec,
+)
+from interstack.errors import BadRequest, NotFound
 
 #: Neutron's protocol names -> EC2's (numbers pass through)
 _PROTOCOLS = {
@@ -111,13 +134,23 @@ def atoms_of_permissions(direction: RuleDirection, permissions: list[Any]) -> se
     return found
 
 
-def apply_rules(ec2: Any, group: dict[str, Any], rules: tuple[SecurityGroupRule, ...]) -> None:
-    """Make the EC2 group's permissions exactly ``rules``."""
-    group_id = group["GroupId"]
-    wanted = {atoms_of_rule(r) for r in rules}
-    current = atoms_of_permissions(
+def atoms_of_group(group: dict[str, Any]) -> set[Atom]:
+    """A described EC2 group's permissions, both directions, flattened."""
+    return atoms_of_permissions(
         RuleDirection.INGRESS, group.get("IpPermissions", [])
     ) | atoms_of_permissions(RuleDirection.EGRESS, group.get("IpPermissionsEgress", []))
+
+
+#: what EC2 gives every new VPC security group: all traffic out to anywhere (IPv4)
+NEW_GROUP_ATOMS = frozenset({Atom(RuleDirection.EGRESS, "-1", None, None, "cidr4", "0.0.0.0/0")})
+
+#: EC2's answers to a change made from an outdated idea of the group's permissions
+_STALE = {"InvalidPermission.Duplicate", "InvalidPermission.NotFound"}
+
+
+def change_rules(ec2: Any, group_id: str, current: Set[Atom], wanted: Set[Atom]) -> None:
+    """Revoke what is in ``current`` and not ``wanted``, authorize the reverse: one call per
+    direction and kind of change, none when nothing differs."""
     calls = {
         RuleDirection.INGRESS: (
             ec2.revoke_security_group_ingress,
@@ -135,3 +168,119 @@ def apply_rules(ec2: Any, group: dict[str, Any], rules: tuple[SecurityGroupRule,
         fresh = [a.permission() for a in wanted - current if a.direction is direction]
         if fresh:
             authorize(GroupId=group_id, IpPermissions=fresh)
+
+
+class GroupPermissions:
+    """Sets groups' permissions to their rules, remembering what it last set on each group.
+
+    A rule added or removed is then one ``authorize``/``revoke`` call, not a describe first.
+    EC2 stays the truth: a change it refuses as a duplicate or an unknown permission (the group
+    was changed elsewhere) is made again from a fresh describe, and a group whose change failed
+    is described the next time.
+    """
+
+    def __init__(self, ec2: Any, describe: Callable[[str], dict[str, Any]]) -> None:
+        self.ec2 = ec2
+        #: reads a group from EC2 (``NotFound`` when it is gone)
+        self.describe = describe
+        self._known: dict[str, frozenset[Atom]] = {}
+        self._lock = threading.Lock()
+
+    def created(self, group_id: str) -> None:
+        """A group this process has just created holds what EC2 gives every new group."""
+        with self._lock:
+            self._known[group_id] = NEW_GROUP_ATOMS
+
+    def forget(self, group_id: str) -> None:
+        with self._lock:
+            self._known.pop(group_id, None)
+
+    def apply(self, group_id: str, rules: tuple[SecurityGroupRule, ...]) -> None:
+        """Make the group's permissions exactly ``rules``."""
+        wanted = frozenset(atoms_of_rule(r) for r in rules)
+        with self._lock:
+            known = self._known.pop(group_id, None)
+        if known is not None:
+            try:
+                change_rules(self.ec2, group_id, known, wanted)
+            except ClientError as exc:
+                if error_code(exc) not in _STALE:
+                    raise
+                known = None
+        if known is None:
+            change_rules(self.ec2, group_id, atoms_of_group(self.describe(group_id)), wanted)
+        with self._lock:
+            self._known[group_id] = wanted
+
+
+class SecurityGroups:
+    """Neutron's security groups as VPC security groups in the project's VPC."""
+
+    def __init__(self, ec2: Any, region: str, vpcs: ProjectVpcs) -> None:
+        self.ec2 = ec2
+        self.region = region
+        self.vpcs = vpcs
+        self.permissions = GroupPermissions(ec2, self._described)
+
+    def _described(self, ref: str) -> dict[str, Any]:
+        try:
+            return dict(self.ec2.describe_security_groups(GroupIds=[ref])["SecurityGroups"][0])
+        except ClientError as exc:
+            if is_not_found(exc):
+                raise NotFound(f"security group {ref} does not exist in AWS") from exc
+            raise translate(exc, f"describe_security_groups {ref}") from exc
+
+    def create(self, spec: SecurityGroupSpec) -> NativeRef:
+        """The group with ``spec.rules``, made without describing first: a repeated create is
+        EC2's ``InvalidGroup.Duplicate`` (the name carries the gateway id), answered with the
+        group found by its tag."""
+        tag_list = tags(self.region, spec.gateway_id, spec.name, **{TAG_PROJECT: spec.project_id})
+        description = (spec.name.encode("ascii", "replace").decode() or "interstack")[:255]
+
+        def make(vpc_id: str) -> str:
+            return str(
+                self.ec2.create_security_group(
+                    GroupName=f"interstack-{spec.gateway_id}",
+                    Description=description,
+                    VpcId=vpc_id,
+                    TagSpecifications=tag_spec("security-group", tag_list),
+                )["GroupId"]
+            )
+
+        try:
+            group_id = self.vpcs.within(spec.project_id, make)
+            self.permissions.created(group_id)
+        except ClientError as exc:
+            existing = None
+            if error_code(exc) == "InvalidGroup.Duplicate":
+                existing = find_tagged(
+                    self.ec2,
+                    self.region,
+                    "describe_security_groups",
+                    "SecurityGroups",
+                    **{TAG_GATEWAY_ID: spec.gateway_id},
+                )
+            if existing is None:
+                raise translate(exc, f"create_security_group {spec.gateway_id}") from exc
+            group_id = str(existing["GroupId"])
+        try:
+            with aws_call(f"rules of security group {spec.gateway_id}"):
+                self.permissions.apply(group_id, spec.rules)
+        except BaseException:
+            self.permissions.forget(group_id)
+            with suppress(ClientError):  # the failure that brought us here is the one to report
+                self.ec2.delete_security_group(GroupId=group_id)
+            raise
+        return NativeRef(group_id)
+
+    def set_rules(self, ref: NativeRef, rules: tuple[SecurityGroupRule, ...]) -> None:
+        with aws_call(f"rules of security group {ref}"):
+            self.permissions.apply(ref, rules)
+
+    def delete(self, ref: NativeRef) -> None:
+        self.permissions.forget(ref)
+        try:
+            self.ec2.delete_security_group(GroupId=ref)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise translate(exc, f"delete_security_group {ref}") from exc

@@ -11,6 +11,12 @@ a small placeholder block (``vpc_cidr``, from 100.64.0.0/10, which lets every RF
 be added) and each subnet adds the /16 around it as a secondary block, released again with the
 block's last subnet. The VPC's default security group is emptied: a port without groups
 accepts nothing, as in Neutron.
+
+What this process learnt or made is remembered: a project's VPC id (a VPC is only ever deleted
+by the cleanup, and a call naming a deleted one fails with ``InvalidVpcID.NotFound``: the VPC
+is then forgotten, and the project's next network or group finds or makes it anew) and each
+VPC's live CIDR blocks (a block association EC2 refuses, or a subnet outside the remembered
+blocks, describes the VPC again).
 """
 
 from __future__ import annotations
@@ -18,11 +24,24 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from interstack.backends.aws.client import TAG_PROJECT, TAG_REGION, aws_call, tag_filters
+from botocore.exceptions import ClientError
+
+from interstack.backends.aws.client import (
+    TAG_PROJECT,
+    TAG_REGION,
+    aws_call,
+    error_code,
+    is_not_found,
+    tag_filters,
+    translate,
+)
 from interstack.backends.aws.settings import AwsSettings
 from interstack.errors import BackendUnavailable, BadRequest, Conflict
+
+T = TypeVar("T")
 
 _LIVE_BLOCK = {"associated", "associating"}
 #: how long a new CIDR block may stay ``associating`` before a subnet is created in it
@@ -45,6 +64,37 @@ class ProjectVpcs:
         self.region = region
         self.settings = settings
         self._lock = threading.Lock()
+        #: project id -> its VPC id, once found or created
+        self._ids: dict[str, str] = {}
+        #: VPC id -> its live blocks (network, association id), as last described or changed
+        self._known_blocks: dict[str, list[tuple[ipaddress.IPv4Network, str]]] = {}
+        #: VPC id -> its primary block (the placeholder, never released)
+        self._primary: dict[str, str] = {}
+
+    def forget(self, project_id: str) -> None:
+        """Drop what is remembered of the project's VPC (it was found gone)."""
+        with self._lock:
+            vpc_id = self._ids.pop(project_id, None)
+            if vpc_id is not None:
+                self._known_blocks.pop(vpc_id, None)
+
+    def gone(self, vpc_id: str) -> None:
+        """EC2 says ``vpc_id`` does not exist: its project finds or makes its VPC anew."""
+        with self._lock:
+            self._known_blocks.pop(vpc_id, None)
+            for project_id in [p for p, known in self._ids.items() if known == vpc_id]:
+                del self._ids[project_id]
+
+    def within(self, project_id: str, make: Callable[[str], T]) -> T:
+        """``make(vpc_id)`` in the project's VPC; once more in a fresh one when EC2 says the
+        remembered VPC is gone (the cleanup deleted it)."""
+        try:
+            return make(self.ensure(project_id))
+        except ClientError as exc:
+            if error_code(exc) != "InvalidVpcID.NotFound":
+                raise
+        self.forget(project_id)
+        return make(self.ensure(project_id))
 
     def find(self, project_id: str) -> dict[str, Any] | None:
         with aws_call("describe_vpcs"):
@@ -56,9 +106,12 @@ class ProjectVpcs:
     def ensure(self, project_id: str) -> str:
         """The project's VPC id, created (with an empty default group) on first use."""
         with self._lock:
+            if project_id in self._ids:
+                return self._ids[project_id]
             found = self.find(project_id)
             if found is not None:
-                return str(found["VpcId"])
+                self._ids[project_id] = str(found["VpcId"])
+                return self._ids[project_id]
             tags = [
                 {"Key": TAG_REGION, "Value": self.region},
                 {"Key": TAG_PROJECT, "Value": project_id},
@@ -74,6 +127,7 @@ class ProjectVpcs:
             with aws_call(f"preparing VPC {vpc_id}"):
                 self.ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
                 self._empty_default_group(vpc_id)
+            self._ids[project_id] = vpc_id
             return vpc_id
 
     def _empty_default_group(self, vpc_id: str) -> None:
@@ -105,44 +159,74 @@ class ProjectVpcs:
             if a.get("CidrBlockState", {}).get("State") in _LIVE_BLOCK
         ]
 
-    def ensure_block(self, vpc_id: str, cidr: str) -> None:
-        """Make the VPC's blocks cover ``cidr`` (adding its /16, or itself if that overlaps)."""
+    def _live_blocks(self, vpc_id: str) -> list[tuple[ipaddress.IPv4Network, str]]:
+        """The VPC's live blocks, described once and then kept up to date here."""
+        if vpc_id not in self._known_blocks:
+            vpc = self._vpc(vpc_id)
+            self._primary[vpc_id] = str(vpc.get("CidrBlock"))
+            self._known_blocks[vpc_id] = self._blocks(vpc)
+        return self._known_blocks[vpc_id]
+
+    def forget_blocks(self, vpc_id: str) -> None:
+        """Describe the VPC's blocks again next time (EC2 disagreed with what is known)."""
+        with self._lock:
+            self._known_blocks.pop(vpc_id, None)
+
+    def ensure_block(self, vpc_id: str, cidr: str) -> str | None:
+        """Make the VPC's blocks cover ``cidr`` (adding its /16, or itself if that overlaps).
+
+        Returns the block EC2 is still associating, if it had to add one: subnets can often
+        be created in it at once; :meth:`wait_associated` waits where EC2 says not yet.
+        """
         subnet = ipaddress.IPv4Network(cidr)
         with self._lock:
-            blocks = [net for net, _ in self._blocks(self._vpc(vpc_id))]
-            if any(subnet.subnet_of(net) for net in blocks):
+            for attempt in range(2):
+                blocks = [net for net, _ in self._live_blocks(vpc_id)]
+                if any(subnet.subnet_of(net) for net in blocks):
+                    return None
+                wanted = block_for(cidr)
+                if any(wanted.overlaps(net) for net in blocks):
+                    wanted = subnet
+                if any(wanted.overlaps(net) for net in blocks):
+                    raise Conflict(f"subnet {cidr} overlaps the VPC's block(s) {blocks}")
+                try:
+                    made = self.ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=str(wanted))
+                except ClientError as exc:
+                    if attempt == 0:  # perhaps changed elsewhere: look again, then decide
+                        self._known_blocks.pop(vpc_id, None)
+                        continue
+                    raise translate(
+                        exc, f"associate_vpc_cidr_block {wanted} with {vpc_id}"
+                    ) from exc
+                association = made.get("CidrBlockAssociation", {})
+                self._live_blocks(vpc_id).append((wanted, str(association["AssociationId"])))
+                if association.get("CidrBlockState", {}).get("State") == "associated":
+                    return None
+                return str(wanted)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def wait_associated(self, vpc_id: str, block: str) -> None:
+        """Wait until EC2 reports ``block`` associated with the VPC."""
+        deadline = time.monotonic() + _ASSOCIATE_SECONDS
+        while time.monotonic() < deadline:
+            states = {
+                str(a["CidrBlock"]): a["CidrBlockState"]["State"]
+                for a in self._vpc(vpc_id).get("CidrBlockAssociationSet", [])
+            }
+            if states.get(block) == "associated":
                 return
-            wanted = block_for(cidr)
-            if any(wanted.overlaps(net) for net in blocks):
-                wanted = subnet
-            if any(wanted.overlaps(net) for net in blocks):
-                raise Conflict(f"subnet {cidr} overlaps the VPC's block(s) {blocks}")
-            with aws_call(f"associate_vpc_cidr_block {wanted} with {vpc_id}"):
-                made = self.ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=str(wanted))
-            if made.get("CidrBlockAssociation", {}).get("CidrBlockState", {}).get("State") == (
-                "associated"
-            ):
-                return
-            deadline = time.monotonic() + _ASSOCIATE_SECONDS
-            while time.monotonic() < deadline:
-                states = {
-                    str(a["CidrBlock"]): a["CidrBlockState"]["State"]
-                    for a in self._vpc(vpc_id).get("CidrBlockAssociationSet", [])
-                }
-                if states.get(str(wanted)) == "associated":
-                    return
-                time.sleep(0.5)
-            raise BackendUnavailable(f"AWS is still associating {wanted} with {vpc_id}")
+            time.sleep(0.5)
+        raise BackendUnavailable(f"AWS is still associating {block} with {vpc_id}")
 
     def release_block(self, vpc_id: str, cidr: str) -> None:
         """Disassociate the secondary block that held ``cidr`` if no subnet is left in it."""
         subnet = ipaddress.IPv4Network(cidr)
         with self._lock:
-            vpc = self._vpc(vpc_id)
-            primary = vpc.get("CidrBlock")
+            blocks = self._live_blocks(vpc_id)
+            primary = self._primary.get(vpc_id)
             holders = [
                 (net, assoc)
-                for net, assoc in self._blocks(vpc)
+                for net, assoc in blocks
                 if subnet.subnet_of(net) and str(net) != primary
             ]
             if not holders:
@@ -154,5 +238,12 @@ class ProjectVpcs:
                 ).get("Subnets", [])
             if any(ipaddress.IPv4Network(s["CidrBlock"]).subnet_of(net) for s in remaining):
                 return
-            with aws_call(f"disassociate_vpc_cidr_block {net} from {vpc_id}"):
+            blocks.remove((net, association))
+            try:
                 self.ec2.disassociate_vpc_cidr_block(AssociationId=association)
+            except ClientError as exc:
+                self._known_blocks.pop(vpc_id, None)
+                if not is_not_found(exc):
+                    raise translate(
+                        exc, f"disassociate_vpc_cidr_block {net} from {vpc_id}"
+                    ) from exc

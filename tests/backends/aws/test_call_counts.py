@@ -1,0 +1,244 @@
+"""The EC2 calls the aws drivers make for the benchmark's sequence (network, subnet, security
+group with rules, port, server; delete all), counted on moto: no describe before a create (EC2's
+own duplicate errors and client tokens make a repeated create find the first one), none for
+what the driver made or learnt itself (the project's VPC, its CIDR blocks, a group's rules, an
+instance's key pair). Then the fallbacks: what EC2 says when the remembered state is outdated
+makes the driver look again, and the result is still what the spec asks for."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from interstack.backends.aws.compute import AwsCompute
+from interstack.backends.aws.images import AwsImages
+from interstack.backends.aws.network import AwsNetwork
+from interstack.backends.aws.settings import AwsSettings
+from interstack.backends.contract import (
+    FixedIp,
+    FlavorSpec,
+    NetworkSpec,
+    PortSpec,
+    RuleDirection,
+    SecurityGroupRule,
+    SecurityGroupSpec,
+    ServerSpec,
+    SubnetSpec,
+)
+from interstack.errors import NotFound
+from tests.support.moto import aws_settings, ec2
+
+REGION = "aws-test"
+PROJECT = "p1"
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV t"
+#: Neutron's egress rules of a new group, and the benchmark's two ingress rules
+EGRESS = (
+    SecurityGroupRule(RuleDirection.EGRESS, 4),
+    SecurityGroupRule(RuleDirection.EGRESS, 6),
+)
+SSH = SecurityGroupRule(RuleDirection.INGRESS, 4, "tcp", 22, 22, "0.0.0.0/0")
+HTTPS = SecurityGroupRule(RuleDirection.INGRESS, 4, "tcp", 443, 443, "0.0.0.0/0")
+
+
+class Calls:
+    """The operations a boto3 client sends, in order (botocore's ``before-call`` event)."""
+
+    def __init__(self, client: Any) -> None:
+        self.seen: list[str] = []
+        client.meta.events.register("before-call.ec2", self._record)
+
+    def _record(self, model: Any, **_kwargs: Any) -> None:
+        self.seen.append(str(model.name))
+
+    def take(self) -> list[str]:
+        taken, self.seen = self.seen, []
+        return taken
+
+
+@pytest.fixture
+def drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Calls]]:
+    settings = AwsSettings.parse(REGION, aws_settings())
+    client = ec2()
+    network = AwsNetwork(client, REGION, settings)
+    compute = AwsCompute(client, REGION, settings, AwsImages(client, REGION, settings))
+    # the first use of a project describes its VPC once (here: the first subnet)
+    warm = network.create_network(NetworkSpec(gateway_id=new_id(), name="w", project_id=PROJECT))
+    network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=warm, cidr="10.250.0.0/24", gateway_ip=None)
+    )
+    yield network, compute, Calls(client)
+    client.close()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def test_the_benchmark_sequence_makes_no_redundant_calls(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    network, compute, calls = drivers
+    compute.instance_types.for_flavor(FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8))
+    calls.take()  # the instance types are read once per region, not per boot
+
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    assert calls.take() == []
+    subnet = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.7.0.0/24", gateway_ip="10.7.0.1")
+    )
+    assert calls.take() == ["AssociateVpcCidrBlock", "CreateSubnet"]
+    group_spec = SecurityGroupSpec(gateway_id=new_id(), name="g", project_id=PROJECT)
+    group = network.create_security_group(group_spec)
+    assert calls.take() == ["CreateSecurityGroup", "RevokeSecurityGroupEgress"]
+    network.set_security_group_rules(group, EGRESS)
+    assert calls.take() == ["AuthorizeSecurityGroupEgress"]
+    network.set_security_group_rules(group, (*EGRESS, SSH))
+    network.set_security_group_rules(group, (*EGRESS, SSH, HTTPS))
+    assert calls.take() == ["AuthorizeSecurityGroupIngress"] * 2
+    port = network.create_port(
+        PortSpec(
+            gateway_id=new_id(),
+            network=net,
+            mac_address="fa:16:3e:00:00:01",
+            fixed_ips=(FixedIp(subnet, "10.7.0.10"),),
+            security_groups=(group,),
+        )
+    )
+    assert calls.take() == ["CreateNetworkInterface"]
+    server = compute.create_server(
+        ServerSpec(
+            gateway_id=new_id(),
+            name="s",
+            project_id=PROJECT,
+            flavor=FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8),
+            ports=(port,),
+            key_name="k",
+            public_key=PUBLIC_KEY,
+        )
+    )
+    # the AMI's root device is looked up once per AMI
+    assert calls.take() == ["DescribeImages", "ImportKeyPair", "RunInstances"]
+
+    compute.delete_server(server.ref)
+    assert calls.take() == ["TerminateInstances", "DeleteKeyPair"]
+    network.delete_port(port)
+    network.delete_security_group(group)
+    network.delete_subnet(subnet)
+    assert calls.take() == [
+        "DeleteNetworkInterface",
+        "DeleteSecurityGroup",
+        "DeleteSubnet",
+        "DescribeSubnets",  # whether another subnet still uses the block
+        "DisassociateVpcCidrBlock",
+    ]
+    left = ec2().describe_vpcs(VpcIds=[str(net).partition("/")[0]])["Vpcs"][0]
+    blocks = [
+        a["CidrBlock"]
+        for a in left["CidrBlockAssociationSet"]
+        if a["CidrBlockState"]["State"] == "associated"
+    ]
+    assert "10.7.0.0/16" not in blocks
+    assert "10.250.0.0/16" in blocks  # the warm-up subnet's block stays
+    assert ec2().describe_key_pairs()["KeyPairs"] == []
+
+
+def permissions(group: str) -> set[tuple[str, Any]]:
+    found = ec2().describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+    return {("in", p.get("FromPort")) for p in found["IpPermissions"]} | {
+        ("out", p["IpProtocol"]) for p in found["IpPermissionsEgress"]
+    }
+
+
+def test_rules_changed_elsewhere_are_read_again(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    network, _compute, calls = drivers
+    group = network.create_security_group(
+        SecurityGroupSpec(gateway_id=new_id(), name="g", project_id=PROJECT, rules=EGRESS)
+    )
+    # someone adds the SSH rule outside the gateway: the gateway's own SSH rule is a duplicate
+    ec2().authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
+    calls.take()
+    network.set_security_group_rules(group, (*EGRESS, SSH, HTTPS))
+    assert "DescribeSecurityGroups" in calls.take()
+    assert permissions(group) == {("in", 22), ("in", 443), ("out", "-1")}
+    # and removes it again: revoking it is an unknown permission
+    ec2().revoke_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
+    network.set_security_group_rules(group, (*EGRESS, HTTPS))
+    assert permissions(group) == {("in", 443), ("out", "-1")}
+
+
+def ssh_permission() -> dict[str, Any]:
+    return {
+        "IpProtocol": "tcp",
+        "FromPort": 22,
+        "ToPort": 22,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+    }
+
+
+def test_repeated_creates_find_the_first(drivers: tuple[AwsNetwork, AwsCompute, Calls]) -> None:
+    network, _compute, _calls = drivers
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    group_spec = SecurityGroupSpec(gateway_id=new_id(), name="g", project_id=PROJECT, rules=EGRESS)
+    assert network.create_security_group(group_spec) == network.create_security_group(group_spec)
+    subnet_spec = SubnetSpec(
+        gateway_id=new_id(), network=net, cidr="10.8.0.0/24", gateway_ip="10.8.0.1"
+    )
+    assert network.create_subnet(subnet_spec) == network.create_subnet(subnet_spec)
+    assert (
+        len(
+            ec2().describe_subnets(Filters=[{"Name": "cidr-block", "Values": ["10.8.0.0/24"]}])[
+                "Subnets"
+            ]
+        )
+        == 1
+    )
+
+
+def test_a_vpc_and_blocks_changed_elsewhere_are_read_again(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    network, _compute, _calls = drivers
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    vpc_id = str(net).partition("/")[0]
+    first = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.9.0.0/24", gateway_ip="10.9.0.1")
+    )
+    # the block goes elsewhere (its subnet first): the next subnet in it brings it back
+    client = ec2()
+    client.delete_subnet(SubnetId=first)
+    association = next(
+        a["AssociationId"]
+        for a in client.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["CidrBlockAssociationSet"]
+        if a["CidrBlock"] == "10.9.0.0/16"
+    )
+    client.disassociate_vpc_cidr_block(AssociationId=association)
+    again = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.9.1.0/24", gateway_ip="10.9.1.1")
+    )
+    assert client.describe_subnets(SubnetIds=[again])["Subnets"][0]["VpcId"] == vpc_id
+    # the cleanup deletes the project's VPC: the project's next network gets a new one
+    for left in client.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])[
+        "Subnets"
+    ]:
+        client.delete_subnet(SubnetId=left["SubnetId"])
+    for group in client.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])[
+        "SecurityGroups"
+    ]:
+        if group["GroupName"] != "default":
+            client.delete_security_group(GroupId=group["GroupId"])
+    client.delete_vpc(VpcId=vpc_id)
+    with pytest.raises(NotFound):
+        network.create_subnet(
+            SubnetSpec(gateway_id=new_id(), network=net, cidr="10.9.2.0/24", gateway_ip=None)
+        )
+    fresh = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    assert str(fresh).partition("/")[0] != vpc_id
+    subnet = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=fresh, cidr="10.9.2.0/24", gateway_ip=None)
+    )
+    assert client.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"] != vpc_id
