@@ -3,8 +3,9 @@
 - Boot: ``run_instances`` with the flavor's instance type, the image's AMI (or the region's
   ``default_image``), the ports' ENIs (or the account's default VPC when a server has none),
   user data, and tags: the gateway id (also as ``openstack_id``), the project, the server's
-  metadata as ``meta:<key>``. ``ClientToken`` is the gateway id, so a retried boot is one boot
-  without a describe first (EC2 answers the token with the instance it launched).
+  metadata as ``meta:<key>``. A retried boot is one boot without a describe first: this process
+  remembers what it launched for each server, and ``ClientToken`` is the gateway id (EC2
+  answers a repeated token with the instance it launched; moto ignores tokens).
 - Key pairs: the server's public key is imported as an EC2 key pair of its own, named after the
   server, and deleted with it (nothing leaks when the Nova key pair is deleted later).
 - Power: stop/start/reboot map one to one. EC2 has no pause or suspend; both stop the instance
@@ -118,9 +119,11 @@ class AwsCompute(ComputeDriver):
         self._root_disks: dict[str, tuple[str, int] | None] = {}
         #: instances launched lately -> (when, gateway id): EC2 may not describe them yet
         self._launched: dict[str, tuple[float, str]] = {}
-        #: instances launched here -> the key pair imported for them (None: none), so their
-        #: deletion needs no describe to know which key pair goes with them
-        self._key_pairs: dict[str, str | None] = {}
+        #: instances launched here -> (gateway id, the key pair imported for them or None), so
+        #: their deletion needs no describe to know which key pair goes with them
+        self._launched_here: dict[str, tuple[str, str | None]] = {}
+        #: gateway id -> the instance launched here for it, until it is deleted
+        self._booted: dict[str, str] = {}
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -228,6 +231,12 @@ class AwsCompute(ComputeDriver):
         return tags(self.region, spec.gateway_id, spec.name, **extra)
 
     def create_server(self, spec: ServerSpec) -> ServerInfo:
+        booted = self._booted.get(spec.gateway_id)
+        if booted is not None:  # a retried boot
+            try:
+                return _info(self._instance(NativeRef(booted), settling=True))
+            except NotFound:
+                del self._booted[spec.gateway_id]
         instance_type = self.instance_types.for_flavor(spec.flavor)
         image = self._image(spec)
         request: dict[str, Any] = {
@@ -263,7 +272,8 @@ class AwsCompute(ComputeDriver):
             ref: seen for ref, seen in self._launched.items() if now - seen[0] < _SETTLING_SECONDS
         }
         self._launched[launched["InstanceId"]] = (now, spec.gateway_id)
-        self._key_pairs[launched["InstanceId"]] = key
+        self._launched_here[launched["InstanceId"]] = (spec.gateway_id, key)
+        self._booted[spec.gateway_id] = launched["InstanceId"]
         return _info(launched)
 
     def _run(self, request: dict[str, Any], gateway_id: str) -> dict[str, Any]:
@@ -302,8 +312,8 @@ class AwsCompute(ComputeDriver):
         """Terminate the instance and delete the key pair imported for it: one known from its
         boot here is terminated at once, any other is described first to find its key pair."""
         self._launched.pop(ref, None)
-        if ref in self._key_pairs:
-            key = self._key_pairs[ref]
+        if ref in self._launched_here:
+            key = self._launched_here[ref][1]
         else:
             try:
                 instance = self._instance(ref)
@@ -317,7 +327,8 @@ class AwsCompute(ComputeDriver):
         except ClientError as exc:
             if not is_not_found(exc):
                 raise translate(exc, f"terminate_instances {ref}") from exc
-        self._key_pairs.pop(ref, None)
+        gateway_id, _key = self._launched_here.pop(ref, ("", None))
+        self._booted.pop(gateway_id, None)
         if key:
             with aws_call(f"delete_key_pair {key}"):
                 self.ec2.delete_key_pair(KeyName=key)
