@@ -141,17 +141,11 @@ class SecurityGroupService:
         with self.db.session() as session:
             row = session.get_one(SecurityGroup, group_id)
             native, name, project = row.native_ref, row.name, row.project_id
-        if native is None:
-            native = net_driver.create_security_group(
-                SecurityGroupSpec(gateway_id=group_id, name=name, project_id=project)
-            )
-            with self.db.session() as session:
-                session.get_one(SecurityGroup, group_id).native_ref = native
         seen = _seen | {group_id}
 
         def ref_of(other_id: str) -> NativeRef:
             if other_id == group_id:
-                return NativeRef(native)
+                return NativeRef(native or "")  # set before any rule naming a group is made
             with self.db.session() as session:
                 other = session.get(SecurityGroup, other_id)
                 other_ref = other.native_ref if other is not None else None
@@ -159,6 +153,22 @@ class SecurityGroupService:
                 return self.realize(region, other_id, seen)
             return NativeRef(other_ref or "")
 
+        if native is None:
+            with self.db.session() as session:
+                rows = _rules(session, group_id)
+            # a group is made with its rules (one backend change less), unless one names a
+            # group: that may be this one or name it in turn, and its ref exists only afterwards
+            naming_groups = any(r.remote_group_id is not None for r in rows)
+            native = net_driver.create_security_group(
+                SecurityGroupSpec(
+                    gateway_id=group_id,
+                    name=name,
+                    project_id=project,
+                    rules=() if naming_groups else contract_rules(rows, ref_of),
+                )
+            )
+            with self.db.session() as session:
+                session.get_one(SecurityGroup, group_id).native_ref = native
         with self.db.session() as session:
             rows = _rules(session, group_id)
         net_driver.set_security_group_rules(NativeRef(native), contract_rules(rows, ref_of))
