@@ -10,27 +10,38 @@ rules, an ENI, the key pair, ``run_instances``, a describe until running, and th
 The project VPC exists before either is timed (the gateway creates it on first use and keeps
 it), and one warm-up round of each is not counted.
 
+What is counted: each side's wall time per phase, client included (openstacksdk's own work
+and its 50 ms sleeps between looks at the server while waiting; boto3's on the direct side).
+openstacksdk's discovery (the catalog, version documents) happens in the untimed warm-up round,
+as for any long-lived client, and the HTTP requests of each timed phase are counted and printed
+to show it. The EC2 calls of each side are counted by action at the emulator (its WSGI app is
+wrapped), so both sides are counted the same way.
+
 Prints the median time per phase and in total, and the ratio gateway / direct (the issue's
-target: at most 1.3); writes the same as JSON to benchmarks/results/. Everything listens on and
-talks to 127.0.0.1 only.
+target: at most 1.3), the gateway's HTTP requests and the time inside them, and the EC2 calls
+per action of each side; writes the same as JSON to benchmarks/results/. Everything listens on
+and talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import httpx
@@ -60,30 +71,60 @@ def free_port() -> int:
         return port
 
 
-class CallCounter(logging.Handler):
-    """Counts the API calls the in-process moto server answers (its request log), quietly."""
+class CallCounter:
+    """A WSGI wrapper of the emulator that counts the EC2 actions it answers (both sides)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.actions: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") == "POST":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = BytesIO(body)
+            action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+            with self._lock:
+                self.actions[action] += 1
+        return self.app(environ, start_response)
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.actions)
+
+
+def moto_server() -> tuple[str, CallCounter]:
+    """moto on 127.0.0.1 in a thread, quiet, behind a :class:`CallCounter`."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    counter = CallCounter(DomainDispatcherApplication(create_backend_app))
+
+    class QuietHandler(MotoRequestHandler):
+        def log_request(self, *_args: Any, **_kwargs: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, counter, True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    return f"http://{host!s}:{port}", counter
+
+
+class HttpCounter:
+    """Counts the gateway requests openstacksdk makes and the time until each answered
+    (a ``requests`` response hook on its session)."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
+        self.requests = 0
+        self.seconds = 0.0
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if '"POST / ' in record.getMessage():
-            self.calls += 1
-
-
-def moto_server(counter: CallCounter) -> str:
-    from moto.server import ThreadedMotoServer
-
-    requests = logging.getLogger("werkzeug")
-    requests.setLevel(logging.INFO)
-    requests.addHandler(counter)
-    requests.propagate = False
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return f"http://{host}:{port}"
+    def __call__(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
+        self.requests += 1
+        self.seconds += response.elapsed.total_seconds()
 
 
 def ec2_client(endpoint: str) -> Any:
@@ -150,17 +191,31 @@ def served_gateway(work: Path, endpoint: str, ami: str) -> Iterator[Path]:
             process.wait()
 
 
-COUNTER = CallCounter()
+class Meters:
+    """What :func:`timed` reads before and after each phase."""
+
+    ec2: CallCounter
+    http = HttpCounter()
 
 
 def timed(timings: Timings, phase: str, work: Callable[[], Any]) -> Any:
-    """Run ``work``, adding its seconds to ``phase`` and the EC2 calls it caused to
-    ``<phase> calls``."""
-    calls = COUNTER.calls
+    """Run ``work``, adding its seconds to ``phase``, the EC2 calls it caused to ``<phase>
+    calls`` (and per action to ``ec2:<action>``), the gateway requests to ``<phase> requests``
+    and the time until they were answered to ``<phase> in requests``."""
+    before = Meters.ec2.snapshot()
+    requests, in_requests = Meters.http.requests, Meters.http.seconds
     start = time.perf_counter()
     result = work()
     timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
-    timings[f"{phase} calls"] = timings.get(f"{phase} calls", 0.0) + COUNTER.calls - calls
+    made = Meters.ec2.snapshot() - before
+    add = {
+        f"{phase} calls": made.total(),
+        f"{phase} requests": Meters.http.requests - requests,
+        f"{phase} in requests": Meters.http.seconds - in_requests,
+        **{f"ec2:{action}": float(n) for action, n in made.items()},
+    }
+    for key, value in add.items():
+        timings[key] = timings.get(key, 0.0) + value
     return result
 
 
@@ -277,9 +332,31 @@ def direct_round(ec2: Any, vpc_id: str, ami: str, n: int) -> Timings:
 
 
 def medians(rounds: list[Timings]) -> Timings:
-    summary = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-    summary["total"] = statistics.median(sum(r[p] for p in PHASES) for r in rounds)
+    keys = {key for r in rounds for key in r}
+    summary = {key: statistics.median(r.get(key, 0.0) for r in rounds) for key in keys}
+    for suffix in ("", " calls", " requests", " in requests"):
+        summary[f"total{suffix}"] = statistics.median(
+            sum(r.get(f"{p}{suffix}", 0.0) for p in PHASES) for r in rounds
+        )
     return summary
+
+
+def actions(summary: Timings) -> str:
+    found = {k.removeprefix("ec2:"): v for k, v in summary.items() if k.startswith("ec2:")}
+    return ", ".join(f"{name} {n:g}" for name, n in sorted(found.items()))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def table(title: str, rows: Iterable[tuple[str, ...]], columns: tuple[str, ...]) -> Table:
+    shown = Table(title=title)
+    for column in columns:
+        shown.add_column(column, justify="left" if column == columns[0] else "right")
+    for row in rows:
+        shown.add_row(*row)
+    return shown
 
 
 def main() -> int:
@@ -289,7 +366,7 @@ def main() -> int:
     import openstack.config
     import openstack.connection
 
-    endpoint = moto_server(COUNTER)
+    endpoint, Meters.ec2 = moto_server()
     ec2 = ec2_client(endpoint)
     ami = an_ami(ec2)
     with (
@@ -300,6 +377,7 @@ def main() -> int:
         sdk = openstack.connection.Connection(
             config=config.get_one(cloud="interstack", region_name=REGION)
         )
+        sdk.session.session.hooks["response"].append(Meters.http)
         (image,) = sdk.image.images()  # the AMI the settings select
         rounds = [gateway_round(sdk, image.id, n) for n in range(10, 11 + args.rounds)][1:]
         sdk.close()
@@ -307,24 +385,29 @@ def main() -> int:
     direct = [direct_round(ec2, vpc_id, ami, n) for n in range(100, 101 + args.rounds)][1:]
 
     through, straight = medians(rounds), medians(direct)
-    table = Table(title=f"aws gateway overhead on moto (median of {args.rounds} rounds)")
-    columns = ("phase", "gateway (openstacksdk)", "direct boto3", "ratio", "EC2 calls g/d")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "phase" else "right")
-    for phase in (*PHASES, "total"):
-        calls = (
-            f"{through[f'{phase} calls']:.0f} / {straight[f'{phase} calls']:.0f}"
-            if phase != "total"
-            else ""
-        )
-        table.add_row(
+    rows = [
+        (
             phase,
-            f"{through[phase] * 1000:.0f} ms",
-            f"{straight[phase] * 1000:.0f} ms",
+            ms(through[phase]),
+            ms(straight[phase]),
             f"{through[phase] / straight[phase]:.2f}",
-            calls,
+            f"{through[f'{phase} calls']:.0f} / {straight[f'{phase} calls']:.0f}",
+            f"{through[f'{phase} requests']:.0f}, {ms(through[f'{phase} in requests'])}",
         )
-    console.print(table)
+        for phase in (*PHASES, "total")
+    ]
+    columns = (
+        "phase",
+        "gateway (openstacksdk)",
+        "direct boto3",
+        "ratio",
+        "EC2 calls g / d",
+        "gateway requests, time in them",
+    )
+    title = f"aws gateway overhead on moto (median of {args.rounds} rounds)"
+    console.print(table(title, rows, columns))
+    console.print(f"EC2 calls through the gateway: {actions(through)}")
+    console.print(f"EC2 calls direct: {actions(straight)}")
     ratio = through["total"] / straight["total"]
     verdict = "meets" if ratio <= TARGET else "misses"
     console.print(f"total ratio {ratio:.2f}: {verdict} the target of at most {TARGET}")
@@ -334,6 +417,7 @@ def main() -> int:
         json.dumps(
             {"rounds": args.rounds, "gateway": through, "direct": straight, "ratio": ratio},
             indent=2,
+            sort_keys=True,
         )
     )
     return 0
