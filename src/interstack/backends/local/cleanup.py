@@ -1,7 +1,8 @@
 """``interstack cleanup``: take everything the local backend put on the host off it again.
 
 Instances of the given regions are stopped (runc state, root mounts, their network namespaces),
-then their supervisor, and their volumes' loop devices freed; every network artifact on the host
+then their supervisor; the roots of server captures cut short are unmounted and their volumes'
+loop devices freed; every network artifact on the host
 goes (:func:`.network.cleanup`: bridges, veths, router and DHCP namespaces with their dnsmasqs,
 the nft tables). What describes the cloud stays in the data directories: servers' disks and
 records, volumes, the network state. A gateway started afterwards builds the networks again and
