@@ -4,13 +4,18 @@ plugin (playbooks/inventory/openstack.yml, the file users write) lists the proje
 ``ansible-inventory --list`` (a subprocess with the gateway's clouds.yaml) on a simulated cloud:
 two servers made with openstacksdk, one with a floating IP and an attached volume, grouped by
 their metadata as the plugin does it (``group`` and ``groups``); another project's server with
-the same metadata is not listed. The LAMP stack's test on the local backend configures real
+the same metadata is not listed. A play over the inventory's hosts (playbooks/host_info.yml)
+reads each one's server in detail, its image and its volumes with the ``*_info`` modules and
+checks them against the inventory. The LAMP stack's test on the local backend configures real
 servers through the same inventory.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +23,8 @@ import pytest
 from tests.api.servers.conftest import FAST_SIM, REGION
 from tests.support import ansible
 from tests.support.gateway import ServedGateway
+
+PLAYBOOKS = Path(__file__).parent / "playbooks"
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +145,17 @@ def test_each_host_carries_its_server_and_attached_volumes(
     )
     assert attachment["device"].startswith("/dev/vd")
     assert web["volumes"] == []
+
+
+def test_a_play_over_the_inventory_finds_each_host_in_the_cloud(
+    cloud: ServedGateway, servers: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    work = tmp_path_factory.mktemp("play")
+    (work / "vars.json").write_text(json.dumps({"cloud": "interstack"}))
+    run = ansible.run_playbook(
+        cloud, work, PLAYBOOKS / "host_info.yml", inventory=ansible.OPENSTACK_INVENTORY
+    )
+    run.assert_succeeded()
+    checked = re.findall(r"^ok: \[(\S+)\] => .*\n.*\n.*All assertions passed", run.output, re.M)
+    assert sorted(checked) == ["inv-db", "inv-web"], run.output
+    assert "admin-db" not in run.output

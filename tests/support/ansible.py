@@ -13,7 +13,7 @@ from typing import Any
 from tests.support.gateway import BIN_DIR, ServedGateway
 
 _RECAP = re.compile(
-    r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"^\S+\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
     r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)",
     re.MULTILINE,
 )
@@ -27,10 +27,11 @@ class PlaybookRun:
     output: str
 
     def recap(self) -> dict[str, int]:
-        """The PLAY RECAP counts for localhost (the last play's line)."""
-        found = list(_RECAP.finditer(self.output))
+        """The PLAY RECAP counts, summed over its hosts (localhost and the inventory's)."""
+        _, _, recap = self.output.rpartition("PLAY RECAP")
+        found = list(_RECAP.finditer(recap))
         assert found, f"no PLAY RECAP in the output of {self.name}:\n{self.output}"
-        return {key: int(value) for key, value in found[-1].groupdict().items()}
+        return {key: sum(int(match[key]) for match in found) for key in _RECAP.groupindex}
 
     def changed_tasks(self) -> list[str]:
         """The names of the tasks that reported ``changed``, in the order they ran."""
