@@ -73,7 +73,8 @@ def cloud(
             }
         ]
     }
-    served = ServedGateway(data, config=config).start(timeout=120)
+    # starting waits for the host's networking while a sibling checkout's gateway holds it
+    served = ServedGateway(data, config=config).start(timeout=120 + host_lock_wait())
     yield served
     served.stop()
     region_dir = data / "backends" / REGION
