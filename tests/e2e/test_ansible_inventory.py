@@ -4,10 +4,10 @@ plugin (playbooks/inventory/openstack.yml, the file users write) lists the proje
 ``ansible-inventory --list`` (a subprocess with the gateway's clouds.yaml) on a simulated cloud:
 two servers made with openstacksdk, one with a floating IP and an attached volume, grouped by
 their metadata as the plugin does it (``group`` and ``groups``); another project's server with
-the same metadata is not listed. A play over the inventory's hosts (playbooks/host_info.yml)
-reads each one's server in detail, its image and its volumes with the ``*_info`` modules and
-checks them against the inventory. The LAMP stack's test on the local backend configures real
-servers through the same inventory.
+the same metadata is not listed, except in an admin's inventory of all projects. A play over
+the inventory's hosts (playbooks/host_info.yml) reads each one's server in detail, its image
+and its volumes with the ``*_info`` modules and checks them against the inventory. The LAMP
+stack's test on the local backend configures real servers through the same inventory.
 """
 
 from __future__ import annotations
@@ -159,3 +159,21 @@ def test_a_play_over_the_inventory_finds_each_host_in_the_cloud(
     checked = re.findall(r"^ok: \[(\S+)\] => .*\n.*\n.*All assertions passed", run.output, re.M)
     assert sorted(checked) == ["inv-db", "inv-web"], run.output
     assert "admin-db" not in run.output
+
+
+def test_an_admins_inventory_of_all_projects_lists_every_server(
+    cloud: ServedGateway, servers: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    work = tmp_path_factory.mktemp("admin")
+    inventory = work / "openstack.yml"
+    inventory.write_text(
+        "plugin: openstack.cloud.openstack\n"
+        "only_clouds: [interstack-admin]\n"
+        "all_projects: true\n"
+        "fail_on_errors: true\n"
+    )
+    listed = ansible.list_inventory(cloud, work, inventory)
+    assert sorted(listed["_meta"]["hostvars"]) == ["admin-db", "inv-db", "inv-web"]
+    assert sorted(listed["inv_db"]["hosts"]) == ["admin-db", "inv-db"]
+    projects = {host["openstack"]["project_id"] for host in listed["_meta"]["hostvars"].values()}
+    assert len(projects) == 2
