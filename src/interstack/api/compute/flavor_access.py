@@ -14,7 +14,7 @@ from interstack.api.compute.views import flavors as views
 from interstack.api.deps import Caller, ServicesDep
 from interstack.api.responses import OrjsonResponse, json_response
 from interstack.api.routing import Route
-from interstack.errors import BadRequest, NotFound
+from interstack.errors import BadRequest
 from interstack.services.container import Services
 from interstack.services.context import RequestContext
 
@@ -26,19 +26,12 @@ def list_access(flavor_id: str, services: ServicesDep, caller: Caller) -> Orjson
     )
 
 
-def _known_project(services: Services, project_id: str) -> None:
-    try:
-        services.directory.get_project(project_id)
-    except NotFound as exc:
-        raise BadRequest(f"Project ID {project_id} is not a valid project.") from exc
-
-
 def add_tenant_access(
     services: Services, caller: RequestContext, flavor_id: str, body: Any
 ) -> list[str]:
     tenant = parse(schemas.AddTenantAccess, body).add.tenant
     if caller.is_admin:
-        _known_project(services, tenant)
+        services.directory.require_project(tenant)
     return services.compute.flavors.add_access(caller, flavor_id, tenant)
 
 

@@ -15,7 +15,7 @@ from interstack.api.deps import Caller, ServicesDep
 from interstack.api.microversions import APIVersion
 from interstack.api.responses import OrjsonResponse, empty_response, json_response
 from interstack.api.routing import Route
-from interstack.errors import BadRequest, Forbidden, NotFound
+from interstack.errors import BadRequest, Forbidden
 
 UpdateBody = Annotated[
     schemas.QuotaUpdateV257,
@@ -56,10 +56,7 @@ def update_quotas(
 ) -> OrjsonResponse:
     """PUT /os-quota-sets/{project_id} — admin only; the answer has every limit, no ``id``."""
     if caller.is_admin:
-        try:
-            services.directory.get_project(project_id)
-        except NotFound as exc:
-            raise BadRequest(f"Project ID {project_id} is not a valid project.") from exc
+        services.directory.require_project(project_id)
     values = body.quota_set
     limits = services.compute.quotas.update(
         caller, project_id, values.changes(), force=values.force

@@ -15,7 +15,6 @@ from interstack.api.routing import Route
 from interstack.api.volume import params, schemas, views
 from interstack.api.volume.params import UrlProject
 from interstack.api.volume.versions import Microversion
-from interstack.errors import BadRequest, NotFound
 from interstack.services.volume.common import AVAILABILITY_ZONE
 
 
@@ -54,10 +53,7 @@ def update_quotas(
 ) -> OrjsonResponse:
     """PUT /os-quota-sets/{project} — admin only; the answer holds every limit."""
     if caller.is_admin:
-        try:
-            services.directory.get_project(target)
-        except NotFound as exc:
-            raise BadRequest(f"Project ID {target} is not a valid project.") from exc
+        services.directory.require_project(target)
     limits = services.volume.quotas.update(caller, target, body.quota_set.changes())
     return json_response({"quota_set": limits})
 

@@ -185,6 +185,14 @@ class DirectoryService:
         with self.db.session() as session:
             return project_info(self._project(session, project_id))
 
+    def require_project(self, project_id: str) -> None:
+        """A project another service's request names (quotas, flavor access) must exist: a 400
+        in Nova's and Cinder's words, not the 404 of an identity lookup."""
+        try:
+            self.get_project(project_id)
+        except NotFound as exc:
+            raise BadRequest(f"Project ID {project_id} is not a valid project.") from exc
+
     def create_project(
         self,
         name: str,
