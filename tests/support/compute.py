@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.faults import assert_named_fault
 from tests.support.gateway import ServedGateway
 
 REGION = "RegionOne"
@@ -25,15 +26,8 @@ def nova(gateway: ServedGateway, token: str, version: str | None = None) -> http
     return httpx.Client(base_url=f"{compute_root(gateway)}/v2.1", headers=headers, timeout=30)
 
 
-def assert_nova_fault(response: httpx.Response, code: int, name: str) -> str:
-    """The response is Nova's fault ``{name: {code, message}}``; returns the message."""
-    assert response.status_code == code, response.text
-    body = response.json()
-    assert list(body) == [name], body
-    assert body[name]["code"] == code
-    message: str = body[name]["message"]
-    assert message and "Traceback" not in response.text
-    return message
+#: Nova's fault body is one named object
+assert_nova_fault = assert_named_fault
 
 
 def cli_json(gateway: ServedGateway, cloud: str, *args: str) -> Any:

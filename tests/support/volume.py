@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.faults import assert_named_fault
 from tests.support.gateway import ServedGateway
 from tests.support.waiting import eventually
 
@@ -29,15 +30,8 @@ def cinder(
     )
 
 
-def assert_cinder_fault(response: httpx.Response, code: int, name: str) -> str:
-    """The response is Cinder's fault ``{name: {code, message}}``; returns the message."""
-    assert response.status_code == code, response.text
-    body = response.json()
-    assert list(body) == [name], body
-    assert body[name]["code"] == code
-    message: str = body[name]["message"]
-    assert message and "Traceback" not in response.text
-    return message
+#: Cinder's fault body is one named object
+assert_cinder_fault = assert_named_fault
 
 
 def wait_volume(api: httpx.Client, volume_id: str, status: str) -> dict[str, Any]:
