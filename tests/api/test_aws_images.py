@@ -1,9 +1,10 @@
 """Glance uploads in an ``aws`` region on moto, through the gateway: a raw upload with
 openstacksdk becomes an EBS snapshot (written through the EBS direct APIs) and an AMI
-registered from it, both tagged; a server boots from it; deleting the image deregisters the AMI
-and deletes the snapshot. Formats EC2 cannot take, and VM Import where the endpoint lacks it
-(moto), are Glance's 501 with nothing left behind in EC2 or S3. docs/aws-backend.md says what
-only real AWS proves (the AMI's root device mapping, a real boot, VM Import).
+registered from it, both tagged; its download reads the snapshot back; a server boots from it;
+deleting the image deregisters the AMI and deletes the snapshot. Another AMI's download, formats
+EC2 cannot take, and VM Import where the endpoint lacks it (moto) are Glance's 501, with nothing
+left behind in EC2 or S3. docs/aws-backend.md says what only real AWS proves (the AMI's root
+device mapping, a real boot, VM Import).
 """
 
 from __future__ import annotations
@@ -33,11 +34,19 @@ AWS = "aws-us-east-1"
 BLOCK = 512 * 1024
 #: a raw disk of two and a half EBS blocks with an all-zero block in the middle (left unwritten)
 DISK = os.urandom(BLOCK) + bytes(BLOCK) + os.urandom(BLOCK // 2)
+#: an AMI of the account that interstack did not make: Glance lists it, its data stays in EC2
+OWN_AMI = "own-golden-image"
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    config = {"regions": [{"name": AWS, "backend": "aws", "settings": aws_settings()}]}
+    settings = aws_settings()  # resets the emulator
+    ec2().register_image(
+        Name=OWN_AMI,
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+    )
+    config = {"regions": [{"name": AWS, "backend": "aws", "settings": settings}]}
     served = ServedGateway(tmp_path_factory.mktemp("aws-images") / "data", config=config).start()
     yield served
     served.stop()
@@ -102,14 +111,8 @@ def test_a_raw_upload_becomes_an_ami_a_server_boots_and_deletion_removes_both(
     )
     assert last["BlockData"].read() == DISK[2 * BLOCK :].ljust(BLOCK, b"\0")
 
-    # EC2 does not give an AMI's data back: a download is Glance's 501
-    download = httpx.get(
-        f"{gateway.url}/{AWS}/image/v2/images/{image.id}/file",
-        headers={"X-Auth-Token": sdk.auth_token},
-        timeout=30,
-    )
-    assert download.status_code == 501, download.text
-    assert "does not support images" in download.json()["message"]
+    # a raw upload reads back from its snapshot (openstacksdk checks the md5 as well)
+    assert sdk.image.download_image(image).content == DISK
 
     server = sdk.compute.create_server(
         name=unique("from-upload"),
@@ -168,3 +171,14 @@ def test_what_ec2_cannot_take_is_a_501_and_leaves_nothing(
         listed = s3().list_objects_v2(Bucket=OBJECT_BUCKET, Prefix="interstack-images/")
         assert listed.get("KeyCount", 0) == 0
     sdk.image.delete_image(image_id)
+
+
+def test_an_ami_not_uploaded_is_a_501_on_download(gateway: ServedGateway, sdk: Any) -> None:
+    image = sdk.image.find_image(OWN_AMI, ignore_missing=False)
+    response = httpx.get(
+        f"{gateway.url}/{AWS}/image/v2/images/{image.id}/file",
+        headers={"X-Auth-Token": sdk.auth_token},
+        timeout=30,
+    )
+    assert response.status_code == 501, response.text
+    assert "cannot be downloaded from AWS" in response.json()["message"]

@@ -23,7 +23,7 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,19 +34,21 @@ from botocore.parsers import ResponseParserError
 
 from interstack.backends.aws.client import (
     TAG_GATEWAY_ID,
+    TAG_REGION,
     aws_call,
     aws_client,
     error_code,
     is_not_found,
     tag_filters,
     tag_spec,
+    tag_value,
     tags,
     translate,
 )
 from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import ImageInfo, NativeRef
-from interstack.errors import BackendError, Conflict, NotSupported
+from interstack.errors import BackendError, Conflict, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +294,51 @@ class AmiUploads:
         except BaseException:
             self.remove(ami, [])
             raise
+
+    # -- reading an upload back ------------------------------------------------------------------
+
+    def uploaded_snapshot(self, ami: str) -> tuple[str, int]:
+        """The snapshot a raw upload wrote for ``ami``, and the upload's length. ``NotFound``
+        for an AMI that is gone; ``NotSupported`` for any other AMI (EC2 gives no data back)."""
+        with aws_call(f"describe_images {ami}"):
+            images = self.ec2.describe_images(ImageIds=[ami])["Images"]
+        if not images:
+            raise NotFound(f"AMI {ami} does not exist")
+        gateway_id = tag_value(images[0], TAG_GATEWAY_ID)
+        if gateway_id and tag_value(images[0], TAG_REGION) == self.region:
+            mine = tag_filters(self.region, **{TAG_GATEWAY_ID: gateway_id})
+            with aws_call(f"describe_snapshots of AMI {ami}"):
+                found = self.ec2.describe_snapshots(OwnerIds=["self"], Filters=mine)
+            for snapshot in found["Snapshots"]:
+                size = tag_value(snapshot, TAG_SIZE)
+                if size is not None and size.isdigit():
+                    return str(snapshot["SnapshotId"]), int(size)
+        raise NotSupported(
+            f"region {self.region}: the data of AMI {ami} cannot be downloaded from AWS "
+            "(only a raw upload is read back, from its EBS snapshot)"
+        )
+
+    def read(self, snapshot: str, size: int) -> Generator[bytes]:
+        """The upload's bytes from its snapshot, block by block (blocks never written are
+        zeros), cut to its length."""
+        tokens: dict[int, str] = {}
+        request: dict[str, Any] = {"SnapshotId": snapshot}
+        while True:
+            with aws_call(f"list_snapshot_blocks {snapshot}"):
+                page = self.ebs.list_snapshot_blocks(**request)
+            tokens.update((int(b["BlockIndex"]), str(b["BlockToken"])) for b in page["Blocks"])
+            if not page.get("NextToken"):
+                break
+            request["NextToken"] = page["NextToken"]
+        for index in range(-(-size // BLOCK_SIZE)):
+            block = _ZERO_BLOCK
+            if index in tokens:
+                with aws_call(f"get_snapshot_block {index} of snapshot {snapshot}"):
+                    answer = self.ebs.get_snapshot_block(
+                        SnapshotId=snapshot, BlockIndex=index, BlockToken=tokens[index]
+                    )
+                    block = answer["BlockData"].read()
+            yield block[: size - index * BLOCK_SIZE]
 
     # -- waiting and removal ---------------------------------------------------------------------
 

@@ -6,14 +6,15 @@ catalogue (thousands of AMIs). Each becomes a public Glance image whose data is 
 servers boot from it. AMIs interstack made itself (``createImage``) are Glance images already
 and are left out.
 
-An upload becomes an AMI (:mod:`interstack.backends.aws.image_upload`); its data cannot be read
-back from EC2, so a download is ``NotSupported`` (Glance's 501) instead of pretending.
+An upload becomes an AMI (:mod:`interstack.backends.aws.image_upload`). Only a raw upload's data
+can be read back (from its EBS snapshot); downloading any other AMI is ``NotSupported`` (Glance's
+501) instead of pretending.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -32,8 +33,14 @@ from interstack.backends.aws.client import (
 from interstack.backends.aws.image_upload import AmiUploads
 from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings, ImageFilter
-from interstack.backends.contract import ImageDriver, ImageInfo, NativeRef, ProvidedImage
-from interstack.errors import BackendError, NotSupported
+from interstack.backends.contract import (
+    ByteStream,
+    ImageDriver,
+    ImageInfo,
+    NativeRef,
+    ProvidedImage,
+)
+from interstack.errors import BackendError
 
 #: EC2's architecture names -> Glance's ``architecture`` property values
 _ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64", "i386": "i686"}
@@ -168,10 +175,11 @@ class AwsImages(ImageDriver):
         """An AMI of the upload: raw through an EBS snapshot, other formats by VM Import."""
         return self.uploads.store(gateway_id, data, disk_format, container_format)
 
-    def open_image(self, ref: NativeRef) -> NoReturn:
-        raise NotSupported(
-            f"region {self.region}: the data of AMI {ref} cannot be downloaded from AWS"
-        )
+    def open_image(self, ref: NativeRef) -> ByteStream:
+        """A raw upload's bytes, read back from its EBS snapshot; ``NotSupported`` for any
+        other AMI (EC2 gives no AMI's data back)."""
+        snapshot, size = self.uploads.uploaded_snapshot(ref)
+        return self.uploads.read(snapshot, size)
 
     def delete_image(self, ref: NativeRef) -> None:
         """Deregister the AMI and delete its EBS snapshots, only if interstack created it;

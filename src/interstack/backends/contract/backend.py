@@ -53,8 +53,8 @@ class Capabilities:
     volume_to_image: bool = False
     #: image data can be uploaded to and downloaded from Glance (provided images need not)
     images: bool = False
-    #: image data can be uploaded to Glance though not downloaded again (the cloud keeps it as
-    #: a machine image only: EC2's AMIs); ``images`` implies it
+    #: image data can be uploaded to Glance, and downloaded only where ``open_image`` can read
+    #: it back (the cloud keeps machine images: EC2's AMIs); ``images`` implies it
     image_upload: bool = False
     object_store: bool = False
     #: servers are reachable over SSH from the gateway host (real guests, not simulated ones)

@@ -204,7 +204,10 @@ class ImageDataService:
         if ref is None:
             return None
         try:
-            chunks = self.regions.require(region, "images").image.open_image(NativeRef(ref))
+            backend = self.regions.backend(region)
+            if not backend.capabilities.image_upload:
+                self.regions.require(region, "images")
+            chunks = backend.image.open_image(NativeRef(ref))
         except NotFound as exc:
             raise NotFound(f"The data of image {image_id} is not in the store.") from exc
         return ImageData(image=info, chunks=chunks)
