@@ -23,7 +23,9 @@ import hashlib
 import logging
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 #: the EBS direct APIs' block: every block written is exactly this long
 BLOCK_SIZE = 512 * 1024
 GIB = 2**30
+#: blocks written at once: the EBS direct APIs take a snapshot's blocks in parallel
+BLOCK_WRITERS = 8
 #: the uploaded data's own length, on the snapshot (EBS rounds the volume up to whole GiB)
 TAG_SIZE = "interstack:size"
 #: where in the region's bucket VM Import reads a disk image: ``interstack-images/<id>/disk``
@@ -188,22 +192,33 @@ class AmiUploads:
         return ami
 
     def _write_blocks(self, snapshot: str, upload: Spooled) -> None:
+        """Every block that is not all zeros, ``BLOCK_WRITERS`` at a time (EBS takes a
+        snapshot's blocks in any order and in parallel), then the completion."""
         written = 0
-        for index, block in upload.blocks():
-            if block == _ZERO_BLOCK:
-                continue
-            with aws_call(f"put_snapshot_block {index} of snapshot {snapshot}"):
-                self.ebs.put_snapshot_block(
-                    SnapshotId=snapshot,
-                    BlockIndex=index,
-                    BlockData=block,
-                    DataLength=BLOCK_SIZE,
-                    Checksum=_checksum(block),
-                    ChecksumAlgorithm="SHA256",
-                )
-            written += 1
+        with ThreadPoolExecutor(BLOCK_WRITERS, thread_name_prefix="ebs-block") as pool:
+            pending: deque[Future[None]] = deque()
+            for index, block in upload.blocks():
+                if block == _ZERO_BLOCK:
+                    continue
+                if len(pending) >= BLOCK_WRITERS:  # at most this many blocks held in memory
+                    pending.popleft().result()
+                pending.append(pool.submit(self._put_block, snapshot, index, block))
+                written += 1
+            for future in pending:
+                future.result()
         with aws_call(f"complete_snapshot {snapshot}"):
             self.ebs.complete_snapshot(SnapshotId=snapshot, ChangedBlocksCount=written)
+
+    def _put_block(self, snapshot: str, index: int, block: bytes) -> None:
+        with aws_call(f"put_snapshot_block {index} of snapshot {snapshot}"):
+            self.ebs.put_snapshot_block(
+                SnapshotId=snapshot,
+                BlockIndex=index,
+                BlockData=block,
+                DataLength=BLOCK_SIZE,
+                Checksum=_checksum(block),
+                ChecksumAlgorithm="SHA256",
+            )
 
     def _register(self, gateway_id: str, snapshot: str, labels: list[dict[str, str]]) -> str:
         """The AMI booting from ``snapshot``, tagged (afterwards as well: not every EC2 applies
