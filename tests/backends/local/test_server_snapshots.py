@@ -21,6 +21,7 @@ from interstack.backends.contract import (
 )
 from interstack.backends.local import LocalBackend
 from interstack.backends.local.host import run
+from interstack.backends.local.snapshots import frozen
 from interstack.errors import BackendError
 from tests.backends.local.helpers import boot, instance, runc_root, settled, spec
 from tests.support.local import exec_in
@@ -156,3 +157,26 @@ def test_a_failed_capture_thaws_the_server_and_leaves_no_data(
     assert images.stored(image_id) is None
     assert list((local_backend.context.data_dir / "captures").iterdir()) == []
     local_backend.compute.delete_server(source.ref)
+
+
+def test_a_freeze_runc_gives_up_on_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("interstack.backends.local.snapshots.FREEZE_RETRY_SECONDS", 0)
+
+    class Flaky:
+        ref, pauses, resumes = "ls-flaky", 0, 0
+
+        def runtime_state(self) -> tuple[str, int]:
+            return ("running", 1)
+
+        def pause(self) -> None:
+            self.pauses += 1
+            if self.pauses < 3:
+                raise BackendError("freeze the instance: unable to freeze")
+
+        def resume(self) -> None:
+            self.resumes += 1
+
+    flaky = Flaky()
+    with frozen(flaky) as live:  # type: ignore[arg-type]
+        assert live
+    assert (flaky.pauses, flaky.resumes) == (3, 1)

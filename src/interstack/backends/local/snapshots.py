@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 #: the phases a server can be captured from (Nova's createImage: active, shutoff, paused,
 #: suspended)
 CAPTURABLE = frozenset({Phase.ACTIVE, Phase.STOPPED, Phase.PAUSED, Phase.SUSPENDED})
+#: runc gives up freezing a cgroup whose processes keep forking (a guest still booting on a
+#: loaded host); the freeze is tried again this many times in all
+FREEZE_ATTEMPTS = 3
+FREEZE_RETRY_SECONDS = 0.5
 
 
 class RootVolumes(Protocol):
@@ -54,12 +59,24 @@ def frozen(instance: Instance) -> Iterator[bool]:
     state = instance.runtime_state()
     running = state is not None and state[0] == "running"
     if running:
-        instance.pause()
+        _pause(instance)
     try:
         yield running or (state is not None and state[0] == "paused")
     finally:
         if running:
             instance.resume()
+
+
+def _pause(instance: Instance) -> None:
+    for attempt in range(1, FREEZE_ATTEMPTS + 1):
+        try:
+            instance.pause()
+            return
+        except BackendError as exc:
+            if attempt == FREEZE_ATTEMPTS:
+                raise
+            log.warning("capture of %s: %s; trying again", instance.ref, exc.message)
+            time.sleep(FREEZE_RETRY_SECONDS)
 
 
 @contextmanager
@@ -122,7 +139,11 @@ class ServerCaptures:
                     ref=NativeRef(""), gateway_id=image_gateway_id, size=0, sha256="", ready=False
                 )
             del self._running[image_gateway_id]
-        return running.result()  # a failed capture raises its error here, once
+        error = running.exception()
+        if error is not None:  # raised here, once; the gateway's log keeps why
+            log.warning("capture of %s as image %s failed: %s", ref, image_gateway_id, error)
+            raise error
+        return running.result()
 
     def _submit(self, job: Callable[[], ImageInfo]) -> Future[ImageInfo]:
         if self._jobs is None:
