@@ -58,7 +58,8 @@ from interstack.services.network.external import ExternalNetworks
 from interstack.services.network.service import NetworkServices
 from interstack.services.object.service import ObjectStorage
 from interstack.services.regions import Regions
-from interstack.services.tasks import TaskHandler, TaskQueue, TaskRunner
+from interstack.services.task_runner import TaskRunner
+from interstack.services.tasks import TaskHandler, TaskQueue
 from interstack.services.volume.bundle import VolumeServices
 from interstack.store import Database
 

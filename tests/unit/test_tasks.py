@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from interstack.errors import BackendUnavailable, Conflict
+from interstack.services.task_runner import TaskRunner
 from interstack.services.tasks import (
     RetryAfter,
     Task,
     TaskHandler,
     TaskQueue,
-    TaskRunner,
     TaskStatus,
     poll_delay,
     utcnow,

@@ -1,0 +1,341 @@
+"""The task runner: worker threads that claim due tasks and run their handlers' steps.
+
+Claiming: each claim sets ``locked_by`` (the runner's worker name) and ``locked_until`` (the
+lease) and counts an attempt. On PostgreSQL a claim is ``SELECT … FOR UPDATE SKIP LOCKED``, so
+replicas never wait on each other; on SQLite it is a compare-and-set ``UPDATE … WHERE status =
+'pending'`` that only one writer can win. Every later write of the step is fenced by
+``locked_by``: a runner whose lease expired and was taken over cannot overwrite the new owner.
+
+Waiting: an idle worker sleeps until the next task is due, or until this process commits or
+reschedules a task (:class:`~interstack.services.task_wakeup.TaskWakeup`), at most
+``poll_seconds``; a handler waiting for a backend spaces its looks with
+:func:`~interstack.services.tasks.poll_delay`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Select, func, select, update
+from sqlalchemy.orm import Session
+
+from interstack.errors import BackendUnavailable, InterstackError
+from interstack.services.task_wakeup import TaskWakeup
+from interstack.services.tasks import (
+    Clock,
+    Task,
+    TaskHandler,
+    TaskStatus,
+    utcnow,
+)
+from interstack.store import Database
+from interstack.store.models import Task as TaskRow
+
+log = logging.getLogger(__name__)
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+@dataclass
+class TaskRunner:
+    """Worker threads that claim due tasks and run their handlers.
+
+    ``start()`` resumes or fails the tasks whose lease expired (a gateway that crashed
+    mid-task), then starts ``workers`` threads. ``stop()`` stops claiming, lets each running
+    step finish, and joins. :meth:`run_one` runs a single task in the calling thread (tests).
+    """
+
+    db: Database
+    handlers: Mapping[str, TaskHandler]
+    workers: int = 2
+    lease_seconds: float = 300.0
+    poll_seconds: float = 0.5
+    max_attempts: int = 5
+    #: first backoff after a transient error; doubles per attempt, capped at 60 s
+    backoff_seconds: float = 2.0
+    clock: Clock = utcnow
+    #: what enqueueing in this process wakes (the :class:`TaskQueue`'s)
+    wakeup: TaskWakeup = field(default_factory=TaskWakeup)
+    name: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
+
+    def __post_init__(self) -> None:
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._last_recovery: datetime | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.recover()
+        self._stopping.clear()
+        self._threads = []
+        for index in range(self.workers):
+            thread = threading.Thread(
+                target=self._work,
+                args=(f"{self.name}/{index}", index == 0),
+                name=f"interstack-task-{index}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+        log.info("task runner %s started with %d workers", self.name, self.workers)
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        self._stopping.set()
+        self.wakeup.notify()
+        for thread in self._threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("task worker %s still busy after %s s", thread.name, timeout)
+
+    @property
+    def live_workers(self) -> int:
+        """How many worker threads are running now."""
+        return sum(thread.is_alive() for thread in self._threads)
+
+    def _work(self, worker: str, recovers: bool) -> None:
+        while not self._stopping.is_set():
+            seen = self.wakeup.generation
+            idle = self.poll_seconds
+            try:
+                if recovers and self._recovery_due():
+                    self.recover()
+                if self.run_one(worker):
+                    continue
+                idle = self._idle_seconds()
+            except Exception:
+                log.exception("task worker %s: step failed outside a handler", worker)
+            if not self._stopping.is_set():
+                self.wakeup.wait(seen, idle)
+
+    def _idle_seconds(self) -> float:
+        """How long a worker that found nothing due may sleep: until the next pending task is
+        due, at most ``poll_seconds``."""
+        with self.db.session() as session:
+            due = session.scalar(
+                select(func.min(TaskRow.run_after)).where(TaskRow.status == TaskStatus.PENDING)
+            )
+        if due is None:
+            return self.poll_seconds
+        return max(0.005, min(self.poll_seconds, (due - self.clock()).total_seconds()))
+
+    def _recovery_due(self) -> bool:
+        interval = timedelta(seconds=max(1.0, self.lease_seconds / 4))
+        return self._last_recovery is None or self.clock() - self._last_recovery >= interval
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Resume running tasks whose lease expired; fail those out of attempts. Returns how
+        many tasks were touched."""
+        now = self.clock()
+        self._last_recovery = now
+        with self.db.session() as session:
+            expired = list(
+                session.scalars(
+                    select(TaskRow.id).where(
+                        TaskRow.status == TaskStatus.RUNNING, TaskRow.locked_until < now
+                    )
+                )
+            )
+        failed: list[tuple[Task, str]] = []
+        touched = 0
+        for task_id in expired:
+            with self.db.session() as session:
+                row = session.get(TaskRow, task_id)
+                if row is None or row.status != TaskStatus.RUNNING:
+                    continue
+                if row.locked_until is None or row.locked_until >= now:
+                    continue
+                previous = row.locked_by
+                row.locked_by = None
+                row.locked_until = None
+                row.updated_at = now
+                if row.attempts >= self.max_attempts:
+                    row.status = TaskStatus.FAILED
+                    row.error = (
+                        f"abandoned after {row.attempts} attempts: the runner holding it "
+                        f"({previous}) stopped before finishing"
+                    )
+                    failed.append((Task.from_row(row), row.error))
+                else:
+                    row.status = TaskStatus.PENDING
+                    row.run_after = now
+                touched += 1
+                log.warning("task %s (%s): lease of %s expired", row.id, row.kind, previous)
+        for task, error in failed:
+            self._notify_failure(task, error)
+        return touched
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def claim(self, worker: str | None = None) -> Task | None:
+        """Take one due pending task for ``worker`` (default: this runner), or ``None``."""
+        worker = worker or self.name
+        now = self.clock()
+        lease = now + timedelta(seconds=self.lease_seconds)
+        if self.db.dialect == "postgresql":
+            return self._claim_skip_locked(worker, now, lease)
+        return self._claim_compare_and_set(worker, now, lease)
+
+    def _due(self, now: datetime) -> Select[TaskRow]:
+        return (
+            select(TaskRow)
+            .where(TaskRow.status == TaskStatus.PENDING, TaskRow.run_after <= now)
+            .order_by(TaskRow.run_after, TaskRow.created_at)
+        )
+
+    def _claim_skip_locked(self, worker: str, now: datetime, lease: datetime) -> Task | None:
+        with self.db.session() as session:
+            row = session.scalars(self._due(now).limit(1).with_for_update(skip_locked=True)).first()
+            if row is None:
+                return None
+            self._take(row, worker, now, lease)
+            return Task.from_row(row)
+
+    def _claim_compare_and_set(self, worker: str, now: datetime, lease: datetime) -> Task | None:
+        with self.db.session() as session:
+            candidates = list(
+                session.scalars(self._due(now).with_only_columns(TaskRow.id).limit(8))
+            )
+        for task_id in candidates:
+            with self.db.session() as session:
+                result = session.execute(
+                    update(TaskRow)
+                    .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.PENDING)
+                    .values(
+                        status=TaskStatus.RUNNING,
+                        locked_by=worker,
+                        locked_until=lease,
+                        attempts=TaskRow.attempts + 1,
+                        updated_at=now,
+                    )
+                )
+                if _rowcount(result) != 1:
+                    continue  # another worker won this one
+                row = session.get(TaskRow, task_id, populate_existing=True)
+                assert row is not None
+                return Task.from_row(row)
+        return None
+
+    @staticmethod
+    def _take(row: TaskRow, worker: str, now: datetime, lease: datetime) -> None:
+        row.status = TaskStatus.RUNNING
+        row.locked_by = worker
+        row.locked_until = lease
+        row.attempts += 1
+        row.updated_at = now
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run_one(self, worker: str | None = None) -> bool:
+        """Claim one due task and run its step. Returns whether there was one."""
+        worker = worker or self.name
+        task = self.claim(worker)
+        if task is None:
+            return False
+        self.execute(task, worker)
+        return True
+
+    def execute(self, task: Task, worker: str | None = None) -> None:
+        """Run one step of a claimed task and record the outcome."""
+        worker = worker or self.name
+        handler = self.handlers.get(task.kind)
+        if handler is None:
+            self._finish(
+                task, worker, error=f"no handler is registered for task kind {task.kind!r}"
+            )
+            return
+        try:
+            outcome = handler.run(task)
+        except BackendUnavailable as exc:
+            if task.attempts >= self.max_attempts:
+                self._finish(
+                    task, worker, error=f"gave up after {task.attempts} attempts: {exc.message}"
+                )
+            else:
+                delay = min(60.0, self.backoff_seconds * 2 ** (task.attempts - 1))
+                self._reschedule(task, worker, delay, None, error=exc.message, reset=False)
+            return
+        except InterstackError as exc:
+            self._finish(task, worker, error=exc.message)
+            return
+        except Exception as exc:
+            log.exception("task %s (%s) failed unexpectedly", task.id, task.kind)
+            self._finish(task, worker, error=f"unexpected error: {type(exc).__name__}: {exc}")
+            return
+        if outcome is None:
+            self._finish(task, worker, error=None)
+        else:
+            self._reschedule(task, worker, outcome.seconds, outcome.payload, error=None, reset=True)
+
+    def _owned(self, session: Session, task: Task, worker: str) -> TaskRow | None:
+        row = session.get(TaskRow, task.id, with_for_update=self.db.dialect == "postgresql")
+        if row is None or row.status != TaskStatus.RUNNING or row.locked_by != worker:
+            log.warning("task %s (%s): lost its lease before the step ended", task.id, task.kind)
+            return None
+        return row
+
+    def _finish(self, task: Task, worker: str, *, error: str | None) -> None:
+        now = self.clock()
+        with self.db.session() as session:
+            row = self._owned(session, task, worker)
+            if row is None:
+                return
+            row.status = TaskStatus.FAILED if error is not None else TaskStatus.SUCCEEDED
+            row.error = error
+            row.locked_by = None
+            row.locked_until = None
+            row.updated_at = now
+            final = Task.from_row(row)
+        if error is not None:
+            log.warning("task %s (%s) failed: %s", task.id, task.kind, error)
+            self._notify_failure(final, error)
+
+    def _reschedule(
+        self,
+        task: Task,
+        worker: str,
+        seconds: float,
+        payload: Mapping[str, Any] | None,
+        *,
+        error: str | None,
+        reset: bool,
+    ) -> None:
+        now = self.clock()
+        with self.db.session() as session:
+            row = self._owned(session, task, worker)
+            if row is None:
+                return
+            row.status = TaskStatus.PENDING
+            row.run_after = now + timedelta(seconds=seconds)
+            row.locked_by = None
+            row.locked_until = None
+            row.error = error
+            row.updated_at = now
+            if payload is not None:
+                row.payload = dict(payload)
+            if reset:
+                row.attempts = 0
+        self.wakeup.notify()  # an idle worker may take it before this one comes round
+
+    def _notify_failure(self, task: Task, error: str) -> None:
+        handler = self.handlers.get(task.kind)
+        if handler is None or handler.on_failure is None:
+            return
+        try:
+            handler.on_failure(task, error)
+        except Exception:
+            log.exception("task %s (%s): on_failure raised", task.id, task.kind)
