@@ -4,6 +4,7 @@ network_data.json, and a config drive holding every version's files."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 
 from interstack.metadata import openstack
@@ -11,6 +12,7 @@ from interstack.metadata.configdrive import ConfigDriveFiles
 from interstack.services.metadata.records import (
     FixedAddress,
     Instance,
+    InstanceDisk,
     InstanceKey,
     InstancePort,
     SubnetFacts,
@@ -102,3 +104,31 @@ def test_a_config_drive_holds_every_version_and_the_ec2_tree() -> None:
     assert ec2["placement"] == {"availability-zone": "nova"}
     assert drive["ec2/2009-04-04/user-data"] == INSTANCE.user_data
     assert ConfigDriveFiles(_Lookup()).files("RegionOne", "other") == {}  # type: ignore[arg-type]
+
+
+def test_tagged_devices_are_listed_from_2016_06_30_and_untagged_ones_are_not() -> None:
+    nic = replace(INSTANCE.ports[0], tag="uplink")
+    untagged = replace(INSTANCE.ports[0], id="other", mac_address="fa:16:3e:00:00:02")
+    disk = InstanceDisk(volume_id="vol-1", path="/dev/vdb", tag="data")
+    tagged = replace(INSTANCE, ports=(nic, untagged), disks=(disk,))
+    assert "devices" not in openstack.meta_data(tagged, "2015-10-15")
+    assert openstack.meta_data(tagged, "2016-06-30")["devices"] == [
+        {
+            "type": "disk",
+            "serial": "vol-1",
+            "path": "/dev/vdb",
+            "bus": "none",
+            "address": "none",
+            "tags": ["data"],
+        },
+        {
+            "type": "nic",
+            "mac": "fa:16:3e:00:00:01",
+            "bus": "none",
+            "address": "none",
+            "tags": ["uplink"],
+        },
+    ]
+    latest = openstack.meta_data(tagged, "2020-10-14")["devices"]
+    assert [d.get("vf_trusted") for d in latest] == [None, False]
+    assert openstack.meta_data(INSTANCE, "2020-10-14")["devices"] == []

@@ -19,6 +19,7 @@ from interstack.metadata.versions import (
     NEWTON_ONE,
     NEWTON_TWO,
     OPENSTACK_VERSIONS,
+    ROCKY,
     VICTORIA,
     at_least,
 )
@@ -34,6 +35,12 @@ NETWORK_DATA = "network_data.json"
 DHCP_DOMAIN = "novalocal"
 #: how a link is realized on the host (Nova's VIF type): a Linux bridge
 LINK_TYPE = "bridge"
+#: a tagged device's bus and address, as Nova writes them when the hypervisor reports none:
+#: no backend here gives a guest a device on a bus it can name (a local guest's NIC is a veth
+#: and its disks are block devices passed into a container; sim has no hardware; EC2 does not
+#: say where it puts an ENI or an EBS volume), so a guest finds its devices by MAC or serial
+NO_BUS = "none"
+NO_ADDRESS = "none"
 
 
 def _since(version: str, required: str) -> bool:
@@ -96,10 +103,32 @@ def meta_data(instance: Instance, version: str) -> dict[str, Any]:
     if _since(version, LIBERTY):
         document["project_id"] = instance.project_id
     if _since(version, NEWTON_ONE):
-        document["devices"] = []  # tagged devices: interstack has no device tags yet
+        document["devices"] = devices(instance, version)
     if _since(version, VICTORIA):
         document["dedicated_cpus"] = []
     return document
+
+
+def devices(instance: Instance, version: str) -> list[dict[str, Any]]:
+    """The tagged devices (Nova's device role tagging): disks, then NICs, as libvirt lists them.
+
+    A disk's ``serial`` is its volume's id, as Nova sets it; ``path`` is the device it was
+    attached at. Only devices given a tag are shown; ``vf_trusted`` (2018-08-27 on) is false
+    since no port here is an SR-IOV virtual function, and no port carries a VLAN to show.
+    """
+    found: list[dict[str, Any]] = []
+    for disk in instance.disks:
+        entry: dict[str, Any] = {"type": "disk", "serial": disk.volume_id}
+        if disk.path:
+            entry["path"] = disk.path
+        found.append(entry | {"bus": NO_BUS, "address": NO_ADDRESS, "tags": [disk.tag]})
+    for port in instance.ports:
+        if port.tag is None:
+            continue
+        entry = {"vf_trusted": False} if _since(version, ROCKY) else {}
+        entry |= {"type": "nic", "mac": port.mac_address}
+        found.append(entry | {"bus": NO_BUS, "address": NO_ADDRESS, "tags": [port.tag]})
+    return found
 
 
 def link_id(port: InstancePort) -> str:

@@ -187,6 +187,34 @@ def test_network_data_describes_the_servers_port(
     assert data["services"] == [{"type": "dns", "address": "10.61.0.53"}]
 
 
+def test_a_tagged_nic_is_a_device_in_meta_data(
+    api: httpx.Client,
+    compute_gateway: ServedGateway,
+    member: Member,
+    proxy: httpx.Client,
+    network: dict[str, Any],
+) -> None:
+    server_id = boot(api, unique("tagged"), networks=[{"uuid": network["id"], "tag": "uplink"}])
+    wait_status(api, server_id, "ACTIVE")
+    with neutron(compute_gateway, member.token(compute_gateway)) as net_api:
+        port = net_api.get("/ports", params={"device_id": server_id}).json()["ports"][0]
+    address = port["fixed_ips"][0]["ip_address"]
+    meta = ask(proxy, network["id"], address, "/openstack/latest/meta_data.json").json()
+    assert meta["devices"] == [
+        {
+            "vf_trusted": False,
+            "type": "nic",
+            "mac": port["mac_address"],
+            "bus": "none",
+            "address": "none",
+            "tags": ["uplink"],
+        }
+    ]
+    newton = ask(proxy, network["id"], address, "/openstack/2016-06-30/meta_data.json").json()
+    assert [d["tags"] for d in newton["devices"]] == [["uplink"]]
+    assert "vf_trusted" not in newton["devices"][0]
+
+
 def test_ec2_tree(
     proxy: httpx.Client, network: dict[str, Any], servers: list[dict[str, Any]]
 ) -> None:

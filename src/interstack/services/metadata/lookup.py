@@ -133,6 +133,7 @@ class InstanceLookup:
                 select(Network.id, Network.mtu).where(Network.id.in_(network_ids))
             ).tuples()
         }
+        tags = {str(ref.get("port_id")): ref.get("tag") for ref in server.port_refs or ()}
         floating: dict[str, list[str]] = {}
         for fip in session.scalars(
             select(FloatingIp)
@@ -152,6 +153,7 @@ class InstanceLookup:
                     if a.port_id == port.id and a.subnet_id in subnets
                 ),
                 floating=tuple(floating.get(port.id, ())),
+                tag=tags.get(port.id) or None,
             )
             for port in ports
         )

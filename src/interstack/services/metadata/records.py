@@ -37,6 +37,18 @@ class InstancePort:
     mtu: int
     fixed: tuple[FixedAddress, ...]
     floating: tuple[str, ...]
+    #: the device role tag given at boot (``networks[].tag``) or interface attach
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceDisk:
+    """An attached volume with a device role tag (only tagged disks are shown to the guest)."""
+
+    volume_id: str
+    #: the device the volume was attached at (``/dev/vdb``), if known
+    path: str | None
+    tag: str
 
 
 @dataclass(frozen=True)
@@ -67,5 +79,6 @@ class Instance:
     security_groups: tuple[str, ...]
     ports: tuple[InstancePort, ...]
     created_at: datetime
+    disks: tuple[InstanceDisk, ...] = ()
     #: the address the request came from (the instance's fixed IP on that network)
     requester: str = ""
