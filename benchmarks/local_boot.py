@@ -43,8 +43,13 @@ from rich.table import Table
 from tokens import BIN_DIR, RESULTS_DIR, Gateway
 
 from interstack.backends.local.cleanup import stop_instances
-from interstack.backends.local.host import CgroupMode, cgroup_mode, unavailable_reason
-from interstack.backends.local.instances import CGROUP_PARENT, ref_for
+from interstack.backends.local.host import (
+    CGROUP_PARENT,
+    CgroupMode,
+    cgroup_mode,
+    unavailable_reason,
+)
+from interstack.backends.local.instances import ref_for
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 REGION = "RegionOne"

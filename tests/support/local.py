@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from interstack.backends.local import clocks
 from interstack.backends.local.host import unavailable_reason
 from interstack.backends.local.imagebuild import DEFAULT_IMAGE, ensure_built
 
@@ -116,9 +117,10 @@ def to_qcow2(raw: Path, qcow2: Path) -> Path:
 
 
 def exec_in(runc_root: Path, container: str, command: str) -> subprocess.CompletedProcess[str]:
-    """Run a shell command inside a running instance, as its processes run (same limits)."""
+    """Run a shell command inside a running instance, as its processes run (same limits and
+    clocks)."""
     return subprocess.run(
-        ["runc", "--root", str(runc_root), "exec", container, "/bin/sh", "-c", command],
+        clocks.runc_argv(runc_root, container, "exec", container, "/bin/sh", "-c", command),
         capture_output=True,
         text=True,
         check=False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,40 @@ def test_admin_password_is_set_inside_the_guest_and_never_logged(
     console = conn.compute.get_server_console_output(hub)["output"]
     assert password not in console
     assert password not in cloud.log()
+
+
+def test_over_ssh_the_guest_has_its_flavors_cpus_and_a_new_boot_time_after_a_hard_reboot(
+    conn: Any, key_file: tuple[str, Path], servers: dict[str, Any]
+) -> None:
+    _, key = key_file
+    hub, hub_ip = servers["hub"], servers["hub_ip"]
+    vcpus = conn.compute.find_flavor("m1.tiny").vcpus
+    reading = "grep -c ^processor /proc/cpuinfo; nproc; cut -d' ' -f1 /proc/uptime; date +%s.%N"
+
+    def seen() -> tuple[int, int, float]:
+        """(cpuinfo processors, nproc, boot instant) as a login on the guest sees them."""
+        done = ssh(key, hub_ip, reading)
+        assert done.returncode == 0, done.stderr
+        processors, usable, uptime, now = done.stdout.split()
+        return int(processors), int(usable), float(now) - float(uptime)
+
+    processors, usable, booted = eventually(
+        seen, lambda s: time.time() - s[2] > 2, "hub to be up for two seconds"
+    )
+    assert processors == usable == vcpus
+    assert ssh(key, hub_ip, "echo kept > ~/marker").returncode == 0
+
+    rebooted_at = time.time()
+    conn.compute.reboot_server(hub, "HARD")
+    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    after = eventually(
+        lambda: ssh(key, hub_ip, f"cat ~/marker; {reading}"),
+        lambda done: done.returncode == 0,
+        "SSH to hub after its hard reboot",
+        bound=120,
+    )
+    marker, *counts, uptime, now = after.stdout.split()
+    rebooted = float(now) - float(uptime)
+    # a new boot (whole-second clock offsets: at most a second before the request), same disk
+    assert rebooted >= rebooted_at - 1 > booted
+    assert (marker, [int(n) for n in counts]) == ("kept", [vcpus, vcpus])

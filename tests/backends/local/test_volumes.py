@@ -28,6 +28,7 @@ from tests.support.local import exec_in
 from tests.support.waiting import eventually
 
 DEFAULT_IMAGE = NativeRef("builtin-debian-12")
+GiB = 1024**3
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,31 @@ def test_a_volume_carries_a_filesystem_from_one_server_to_another(
     ok(local_backend, two, "umount /mnt/v")
     assert inside(local_backend, two, "grep -q ' /mnt/v ' /proc/self/mounts")[0] != 0
     storage.detach_volume(volume, two)
+
+
+def test_lsblk_in_the_guest_lists_its_volumes_at_their_names_and_no_host_device(
+    local_backend: LocalBackend, servers: tuple[NativeRef, NativeRef], new_volume: NewVolume
+) -> None:
+    one, two = servers
+    storage = local_backend.block_storage
+    volume = new_volume()
+    storage.attach_volume(volume, one, "/dev/vdd")
+
+    assert ok(local_backend, one, "ls /dev/vdd") == "/dev/vdd"
+    assert ok(local_backend, one, "blockdev --getsize64 /dev/vdd") == str(GiB)
+    listed = ok(local_backend, one, "lsblk -b -n -o NAME,SIZE,TYPE")
+    assert listed.split() == ["vdd", str(GiB), "disk"]
+    assert ok(local_backend, one, "lsblk -n -o NAME /dev/vdd") == "vdd"
+    # the host's disks and loop devices are not listed, nor another server's volume
+    assert ok(local_backend, one, "ls /sys/block") == "vdd"
+    assert ok(local_backend, two, "lsblk -n -o NAME; ls /sys/block") == ""
+    # an extension while attached shows through: the sizes are the device's own
+    storage.extend_volume(volume, 2)
+    assert ok(local_backend, one, "lsblk -b -n -o SIZE /dev/vdd") == str(2 * GiB)
+    assert ok(local_backend, one, "blockdev --getsize64 /dev/vdd") == str(2 * GiB)
+
+    storage.detach_volume(volume, one)
+    assert ok(local_backend, one, "lsblk -n -o NAME; ls /sys/block") == ""
 
 
 def test_a_server_reaches_no_device_but_its_own_volumes(

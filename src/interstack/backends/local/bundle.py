@@ -4,7 +4,9 @@ What the instance gets: its own PID, mount, UTS, IPC and cgroup namespaces and t
 namespace the backend made for it; the default container capability set (no ``CAP_SYS_ADMIN``,
 no ``CAP_MKNOD``, no ``CAP_NET_ADMIN``); the seccomp profile of :mod:`.seccomp`; a device
 allow-list of the pseudo-devices and of exactly the attached volumes' devices (their nodes made
-by runc); cgroup limits from the flavor; a writable root (the overlay the backend mounted)
+by runc); cgroup limits from the flavor (its vCPUs also as a cpuset, with a ``/proc/cpuinfo`` to
+match: :mod:`.procfiles`); its attached volumes, and no other block device, in ``/sys/block``
+(:mod:`.sysblock`); a writable root (the overlay the backend mounted)
 and, read-only at ``/run/interstack``, the guest init and tini, which runs as PID 1 and reaps
 orphans.
 """
@@ -99,13 +101,22 @@ class BundleSpec:
     pids_limit: int
     #: attached volumes: created as nodes in the instance and allowed, each exactly
     block_devices: tuple[BlockDevice, ...] = ()
+    #: the host CPUs the instance may run on (a cpuset list, ``"0,1"``); ``None``: any
+    cpus: str | None = None
+    #: the backend's files and directories bind-mounted read-only over what the kernel would
+    #: show (``/proc/cpuinfo``, ``/sys/block``): (host path, path inside)
+    views: tuple[tuple[Path, str], ...] = ()
 
 
 def _mount(destination: str, kind: str, source: str, options: list[str]) -> dict[str, Any]:
     return {"destination": destination, "type": kind, "source": source, "options": options}
 
 
-def _mounts(boot_dir: Path) -> list[dict[str, Any]]:
+def _mounts(boot_dir: Path, views: tuple[tuple[Path, str], ...]) -> list[dict[str, Any]]:
+    generated = [
+        _mount(target, "bind", str(source), ["bind", "ro", "nosuid", "nodev", "noexec"])
+        for source, target in views
+    ]
     return [
         _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
         _mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
@@ -128,6 +139,7 @@ def _mounts(boot_dir: Path) -> list[dict[str, Any]]:
         ),
         _mount("/run", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=755", "size=65536k"]),
         _mount(GUEST_BOOT_DIR, "bind", str(boot_dir), ["rbind", "ro", "nosuid", "nodev"]),
+        *generated,
     ]
 
 
@@ -173,7 +185,7 @@ def oci_config(spec: BundleSpec) -> dict[str, Any]:
             # sudo and ssh logins need setuid programs to work
             "noNewPrivileges": False,
         },
-        "mounts": _mounts(spec.boot_dir),
+        "mounts": _mounts(spec.boot_dir, spec.views),
         "linux": {
             "namespaces": [
                 {"type": "pid"},
@@ -202,6 +214,7 @@ def oci_config(spec: BundleSpec) -> dict[str, Any]:
                 "cpu": {
                     "quota": spec.flavor.vcpus * CPU_PERIOD_US,
                     "period": CPU_PERIOD_US,
+                    **({"cpus": spec.cpus} if spec.cpus is not None else {}),
                 },
                 "pids": {"limit": spec.pids_limit},
             },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from interstack.backends.local import clocks
 from interstack.backends.local.host import run
 from interstack.errors import BackendError, BadRequest, Conflict
 
@@ -25,7 +26,7 @@ def set_password(runc_root: Path, container: str, password: str, user: str = ADM
         raise BadRequest("The admin password must be a non-empty line of text.")
     try:
         run(
-            ["runc", "--root", str(runc_root), "exec", container, CHPASSWD],
+            clocks.runc_argv(runc_root, container, "exec", container, CHPASSWD),
             what=f"set the password of {user} in the instance",
             input_bytes=f"{user}:{password}\n".encode(),
         )

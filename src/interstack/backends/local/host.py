@@ -16,6 +16,8 @@ from pathlib import Path
 from interstack.errors import BackendError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: the cgroup under which every instance has its own (``/interstack/<ref>``)
+CGROUP_PARENT = "interstack"
 TINI = Path("/usr/bin/tini-static")
 #: the tools instances and their networks need on the host (Debian packages runc, tini,
 #: iproute2, nftables, dnsmasq-base)
@@ -33,6 +35,14 @@ def cgroup_mode() -> CgroupMode:
     if (CGROUP_ROOT / "cgroup.controllers").exists():
         return CgroupMode.V2
     return CgroupMode.V1
+
+
+def has_cpuset() -> bool:
+    """Whether instances can be confined to CPUs (the cpuset controller is there to use)."""
+    if cgroup_mode() is CgroupMode.V2:
+        controllers = (CGROUP_ROOT / "cgroup.controllers").read_text().split()
+        return "cpuset" in controllers
+    return (CGROUP_ROOT / "cpuset" / "cpuset.cpus").exists()
 
 
 def unavailable_reason() -> str | None:

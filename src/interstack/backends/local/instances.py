@@ -10,6 +10,9 @@ gateway finds it again::
     rootfs/       where the overlay is mounted while the instance runs
     bundle/       the OCI bundle (config.json)
     boot/         the guest init and tini, mounted read-only at /run/interstack
+    proc/         generated /proc files (cpuinfo, meminfo), mounted read-only over the kernel's
+    sys/          the block devices the instance sees in /sys (:mod:`.sysblock`)
+    clocks.json   the offsets of the instance's clocks (:mod:`.clocks`)
 
 Host artifacts outside it: the overlay mount, the network namespace ``/run/netns/<name>``, the
 runc state (under ``<data>/runc``) and the cgroups ``/interstack/<ref>``; :meth:`teardown` and
@@ -28,15 +31,22 @@ from pathlib import Path
 from typing import Any
 
 from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
-from interstack.backends.local import console
+from interstack.backends.local import clocks, console, meminfo, procfiles, sysblock
 from interstack.backends.local.bundle import BlockDevice, BundleSpec, oci_config
 from interstack.backends.local.guest import READY_MARKER, hostname_for
-from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted, run, unmount
+from interstack.backends.local.host import (
+    CGROUP_PARENT,
+    CgroupMode,
+    cgroup_mode,
+    has_cpuset,
+    is_mounted,
+    run,
+    unmount,
+)
 from interstack.errors import BackendError
 
 REF_PREFIX = "ls-"
 NETNS_DIR = Path("/run/netns")
-CGROUP_PARENT = "interstack"
 
 
 class Phase(StrEnum):
@@ -132,6 +142,7 @@ class Instance:
         self.rootfs = self.dir / "rootfs"
         self.bundle = self.dir / "bundle"
         self.boot_dir = self.dir / "boot"
+        self.proc_dir = self.dir / "proc"
         self.cgroup_path = f"/{CGROUP_PARENT}/{ref}"
 
     # -- the record ---------------------------------------------------------------------------
@@ -165,7 +176,7 @@ class Instance:
     # -- runc ---------------------------------------------------------------------------------
 
     def _runc(self, *args: str, what: str) -> str:
-        return run(["runc", "--root", str(self.runc_root), *args], what=what)
+        return run(clocks.runc_argv(self.runc_root, self.ref, *args), what=what)
 
     def runtime_state(self) -> tuple[str, int] | None:
         """runc's status (running, paused, stopped, created) and PID 1's pid, or ``None``."""
@@ -221,6 +232,11 @@ class Instance:
     def write_bundle(
         self, record: InstanceRecord, pids_limit: int, block_devices: tuple[BlockDevice, ...] = ()
     ) -> None:
+        vcpus = procfiles.vcpu_map(record.vcpus, self.ref, procfiles.online_cpus())
+        cpuinfo = self.proc_dir / "cpuinfo"
+        procfiles.write_cpuinfo(cpuinfo, vcpus)
+        memory = meminfo.write(self.dir, record.ram_mb * 1024 * 1024)
+        sysblock.reset(self.dir, ((d.path, d.major, d.minor) for d in block_devices))
         spec = BundleSpec(
             hostname=hostname_for(record.name),
             rootfs=self.rootfs,
@@ -230,6 +246,13 @@ class Instance:
             flavor=record.flavor,
             pids_limit=pids_limit,
             block_devices=block_devices,
+            cpus=procfiles.cpuset(vcpus) if has_cpuset() else None,
+            views=(
+                (cpuinfo, "/proc/cpuinfo"),
+                (memory, "/proc/meminfo"),
+                (sysblock.block_dir(self.dir), "/sys/block"),
+                (sysblock.devno_dir(self.dir), "/sys/dev/block"),
+            ),
         )
         self.bundle.mkdir(parents=True, exist_ok=True)
         tmp = self.bundle / ".config.json.tmp"

@@ -8,6 +8,8 @@ instances keep running across gateway restarts, and a restarted gateway finds th
 again by its socket (an abstract unix socket named from the backend's data directory). It exits
 by itself once it has had no children for a while; the client starts it again when needed.
 While it runs, it also keeps its instances' console logs below their cap (:mod:`.console`).
+Each instance starts with clocks of its own (:mod:`.clocks`): a new boot time on every boot;
+its ``/proc/meminfo`` is rewritten every few seconds (:mod:`.meminfo`).
 
 Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` and
 ``{"op": "run", "runc_root", "bundle", "id", "log"}`` (runc's and then the instance's output are
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from interstack.backends.local import console
+from interstack.backends.local import clocks, console, meminfo
 from interstack.backends.local.host import last_line
 from interstack.errors import BackendError, BackendUnavailable
 
@@ -103,7 +105,9 @@ def _tail(log: Path) -> str:
 
 def _run_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
     log = Path(request["log"])
-    argv = ["runc", "--root", request["runc_root"], "run", "--detach"]
+    # the instance's own clocks (:mod:`.clocks`), kept beside its bundle
+    argv = [*clocks.prefix(Path(request["bundle"]).parent)]
+    argv += ["runc", "--root", request["runc_root"], "run", "--detach"]
     argv += ["--bundle", request["bundle"], request["id"]]
     with open(os.devnull, "rb") as stdin, log.open("ab") as out:
         # the reaper owns waitpid: the supervisor never calls Popen.wait
@@ -133,12 +137,14 @@ def _serve_one(connection: socket.socket, reaper: Reaper, busy: list[int]) -> No
 
 
 def _trim_consoles(state_dir: Path, max_bytes: int) -> None:
-    """Keep the instances' console logs bounded while they run, gateway or not."""
+    """Keep the instances' console logs bounded and their ``/proc/meminfo`` current while they
+    run, gateway or not."""
     while True:
         try:
             console.trim_all(state_dir / "instances", max_bytes)
+            meminfo.refresh_all(state_dir / "instances")
         except OSError as exc:
-            print(f"supervisor: trimming console logs: {exc}", file=sys.stderr, flush=True)  # noqa: T201
+            print(f"supervisor: instance files: {exc}", file=sys.stderr, flush=True)  # noqa: T201
         time.sleep(TRIM_INTERVAL_SECONDS)
 
 

@@ -42,6 +42,7 @@ from interstack.backends.contract import (
     VolumeSpec,
     VolumeStatus,
 )
+from interstack.backends.local import sysblock
 from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
 from interstack.backends.local.images import LocalImages, ext4_extent
@@ -340,6 +341,7 @@ class LocalBlockStorage(BlockStorageDriver):
                 if pid is not None:
                     plug.allow_device(instance.cgroup_path, loop)
                     plug.add_node(pid, chosen, loop)
+                    sysblock.add(instance.dir, chosen, loop.major, loop.minor)
             except BaseException:
                 self._unplug(pid, instance, chosen, loop)
                 plug.free_loops(disk)
@@ -365,6 +367,7 @@ class LocalBlockStorage(BlockStorageDriver):
         for target in plug.guest_mounts_of(pid, loop):
             plug.unmount_in_guest(pid, loop, target)
         plug.remove_node(pid, device, loop)
+        sysblock.remove(instance.dir, device, loop.major, loop.minor)
         plug.deny_device(instance.cgroup_path, loop)
 
     def detach_volume(self, volume: NativeRef, server: NativeRef) -> None:

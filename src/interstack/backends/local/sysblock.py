@@ -1,0 +1,70 @@
+"""The block devices an instance sees in ``/sys``: its attached volumes, at their names.
+
+``lsblk`` and friends list ``/sys/block`` and read each device through ``/sys/dev/block/M:m``.
+An instance's ``/sys`` is the host's sysfs (read-only), so those would list the host's disks and
+loop devices, and an attached volume only as the loop device it is bound to (``loop5``), not
+at the name it was attached at (``vdb``). So the backend mounts, read-only, two directories of
+its own over them: ``block/<name>/`` whose entries are symlinks to the attributes of the volume's
+real device (its size stays live: ``blockdev``, an extension, show through), and
+``dev-block/<major>:<minor>`` -> ``../../block/<name>``. They hold exactly the instance's
+volumes; a hot attach or detach changes them while the instance runs.
+
+Left out of each device's entries: the loop driver's own (``loop/``, which names the host file)
+and the links that lead back into the host's device tree.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+SYS_DEV_BLOCK = Path("/sys/dev/block")
+#: in an instance's directory
+VIEW_DIR = "sys"
+#: a device's entries not shown to the guest
+HIDDEN = frozenset({"loop", "subsystem", "device", "bdi", "power", "uevent", "trace"})
+
+
+def block_dir(instance_dir: Path) -> Path:
+    """What the instance sees at ``/sys/block``."""
+    return instance_dir / VIEW_DIR / "block"
+
+
+def devno_dir(instance_dir: Path) -> Path:
+    """What the instance sees at ``/sys/dev/block``."""
+    return instance_dir / VIEW_DIR / "dev-block"
+
+
+def _name(device: str) -> str:
+    return device.removeprefix("/dev/")
+
+
+def add(instance_dir: Path, device: str, major: int, minor: int) -> None:
+    """Show the device ``major:minor`` at ``device`` (``/dev/vdb``); idempotent."""
+    real = (SYS_DEV_BLOCK / f"{major}:{minor}").resolve()
+    entry = block_dir(instance_dir) / _name(device)
+    shutil.rmtree(entry, ignore_errors=True)
+    entry.mkdir(parents=True)
+    for attribute in sorted(os.listdir(real)):
+        if attribute not in HIDDEN:
+            (entry / attribute).symlink_to(real / attribute)
+    link = devno_dir(instance_dir) / f"{major}:{minor}"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.unlink(missing_ok=True)
+    link.symlink_to(f"../../block/{_name(device)}")
+
+
+def remove(instance_dir: Path, device: str, major: int, minor: int) -> None:
+    (devno_dir(instance_dir) / f"{major}:{minor}").unlink(missing_ok=True)
+    shutil.rmtree(block_dir(instance_dir) / _name(device), ignore_errors=True)
+
+
+def reset(instance_dir: Path, devices: Iterable[tuple[str, int, int]]) -> None:
+    """The view at boot: exactly ``devices`` (node path, major, minor)."""
+    shutil.rmtree(instance_dir / VIEW_DIR, ignore_errors=True)
+    block_dir(instance_dir).mkdir(parents=True)
+    devno_dir(instance_dir).mkdir(parents=True)
+    for device, major, minor in devices:
+        add(instance_dir, device, major, minor)
