@@ -125,6 +125,12 @@ def test_the_benchmark_sequence_makes_no_redundant_calls(
 
     compute.delete_server(server.ref)
     assert calls.take() == ["TerminateInstances", "DeleteKeyPair"]
+    with pytest.raises(NotFound):  # the delete task's look: EC2 never brings one back
+        compute.get_server(server.ref)
+    assert calls.take() == []
+    assert ec2().describe_instances(InstanceIds=[server.ref])["Reservations"][0]["Instances"][0][
+        "State"
+    ]["Name"] in ("shutting-down", "terminated")
     network.delete_port(port)
     network.delete_security_group(group)
     network.delete_subnet(subnet)

@@ -60,6 +60,8 @@ MAX_METADATA_TAGS = 40
 #: how long after run_instances an instance EC2 does not describe yet counts as building
 _SETTLING_SECONDS = 30.0
 _GONE = {"shutting-down", "terminated"}
+#: how long an instance terminated here is known to be gone without a describe
+_FORGET_SECONDS = 600.0
 _EC2_STATE = {
     "pending": S.BUILDING,
     "running": S.ACTIVE,
@@ -124,6 +126,9 @@ class AwsCompute(ComputeDriver):
         self._launched_here: dict[str, tuple[str, str | None]] = {}
         #: gateway id -> the instance launched here for it, until it is deleted
         self._booted: dict[str, str] = {}
+        #: instances terminated here lately -> when: EC2 never brings one back, so they are
+        #: gone without a describe
+        self._terminated: dict[str, float] = {}
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -299,6 +304,8 @@ class AwsCompute(ComputeDriver):
     # -- state --------------------------------------------------------------------------------
 
     def get_server(self, ref: NativeRef) -> ServerInfo:
+        if ref in self._terminated:
+            raise NotFound(f"server {ref} does not exist in AWS (terminated)")
         instance = self._instance(ref, settling=True)
         if tag_value(instance, TAG_RESIZE):
             instance = self._advance_resize(instance)
@@ -327,6 +334,11 @@ class AwsCompute(ComputeDriver):
         except ClientError as exc:
             if not is_not_found(exc):
                 raise translate(exc, f"terminate_instances {ref}") from exc
+        now = time.monotonic()
+        self._terminated = {
+            gone: when for gone, when in self._terminated.items() if now - when < _FORGET_SECONDS
+        }
+        self._terminated[ref] = now
         gateway_id, _key = self._launched_here.pop(ref, ("", None))
         self._booted.pop(gateway_id, None)
         if key:
