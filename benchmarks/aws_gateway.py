@@ -58,6 +58,8 @@ PUBLIC_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV bench"
 )
 TARGET = 1.3
+#: how often openstacksdk looks at a server it waits for (its default is 2 s)
+POLL_SECONDS = 0.05
 PHASES = ("create", "list", "delete")
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
@@ -222,6 +224,16 @@ def timed(timings: Timings, phase: str, work: Callable[[], Any]) -> Any:
 # -- through the gateway ----------------------------------------------------------------------
 
 
+def waiting(timings: Timings, wait: Callable[[], Any]) -> Any:
+    """openstacksdk waiting for a server: each look after the first came after a sleep of
+    ``POLL_SECONDS``, counted in ``poll sleeps``."""
+    looks = Meters.http.requests
+    result = wait()
+    sleeps = max(0, Meters.http.requests - looks - 1) * POLL_SECONDS
+    timings["poll sleeps"] = timings.get("poll sleeps", 0.0) + sleeps
+    return result
+
+
 def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
     timings: Timings = {}
 
@@ -247,7 +259,12 @@ def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
             key_name=key.name,
             security_groups=[{"name": group.name}],
         )
-        server = sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.05)
+        server = waiting(
+            timings,
+            lambda: sdk.compute.wait_for_server(
+                server, status="ACTIVE", wait=120, interval=POLL_SECONDS
+            ),
+        )
         return net, subnet, group, key, server
 
     net, subnet, group, key, server = timed(timings, "create", create)
@@ -255,7 +272,10 @@ def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
 
     def delete() -> None:
         sdk.compute.delete_server(server)
-        sdk.compute.wait_for_delete(server, wait=120, interval=0.05)
+        waiting(
+            timings,
+            lambda: sdk.compute.wait_for_delete(server, wait=120, interval=POLL_SECONDS),
+        )
         sdk.compute.delete_keypair(key)
         sdk.network.delete_security_group(group)
         sdk.network.delete_subnet(subnet)
@@ -406,6 +426,10 @@ def main() -> int:
     )
     title = f"aws gateway overhead on moto (median of {args.rounds} rounds)"
     console.print(table(title, rows, columns))
+    console.print(
+        f"openstacksdk slept {ms(through['poll sleeps'])} of the gateway's total between its "
+        f"looks at the server (every {POLL_SECONDS * 1000:.0f} ms)"
+    )
     console.print(f"EC2 calls through the gateway: {actions(through)}")
     console.print(f"EC2 calls direct: {actions(straight)}")
     ratio = through["total"] / straight["total"]
