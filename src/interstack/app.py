@@ -37,6 +37,7 @@ from interstack.metadata.configdrive import ConfigDriveFiles
 from interstack.metadata.server import MetadataServers
 from interstack.services.catalog import Catalog
 from interstack.services.compute.bundle import ComputeServices
+from interstack.services.compute.reconcile import ServerReconciler
 from interstack.services.container import Services
 from interstack.services.identity.app_credentials import AppCredentialService
 from interstack.services.identity.assignments import AssignmentService
@@ -196,6 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
         **volume.server_volumes.handlers(),
     }
     runner = TaskRunner(db, task_handlers, workers=settings.task_workers, wakeup=tasks.wakeup)
+    reconciler = ServerReconciler(db, backends, settings.reconcile_interval_seconds)
     metadata = _metadata_servers(backends, instance_lookup, compute)
 
     @asynccontextmanager
@@ -204,12 +206,14 @@ def create_app(settings: Settings) -> FastAPI:
             await run_in_threadpool(external.ensure)
             await run_in_threadpool(provided_images.ensure)
             await run_in_threadpool(runner.start)
+            await run_in_threadpool(reconciler.start)  # after task recovery
             try:
                 await metadata.start()
                 async with _sweeping(services.object_storage):
                     yield
             finally:
                 await metadata.stop()
+                await run_in_threadpool(reconciler.stop)
                 await run_in_threadpool(runner.stop)  # stop claiming, finish running steps, join
 
     app = FastAPI(

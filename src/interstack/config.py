@@ -69,6 +69,9 @@ class Settings(BaseModel):
     max_request_body_bytes: int = 114_688
     fernet_max_active_keys: int = 3
     task_workers: int = 2
+    #: seconds between comparisons of the store's servers with the backends' (also run at
+    #: start-up); 0 compares only at start-up
+    reconcile_interval_seconds: float = Field(default=600.0, ge=0)
     #: the largest image upload accepted (Glance's ``image_size_cap``, 1 TiB by default)
     image_size_cap_bytes: int = Field(default=1024**4, gt=0)
 

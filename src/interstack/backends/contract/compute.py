@@ -200,5 +200,6 @@ class ComputeDriver(abc.ABC):
 
         Includes servers the store may not know (a crash between ``create_server`` and the
         store write) so they can be adopted or deleted; never includes foreign servers that
-        carry no gateway id.
+        carry no gateway id. Complete, across gateway restarts too: a server missing here is
+        gone, and the reconciler shows its store server in ``ERROR`` as lost.
         """
