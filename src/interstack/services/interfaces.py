@@ -194,6 +194,8 @@ class VolumeForBoot:
     delete_on_termination: bool = False
     #: the server boots from it (``boot_index`` 0)
     root: bool = False
+    #: the device role tag (``block_device_mapping_v2[].tag``)
+    tag: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from tests.api.servers.conftest import REGION, boot, wait_status
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, neutron
+from tests.support.volume import cinder, create_volume
+from tests.support.waiting import eventually
 
 NETWORK_HEADER = "X-Interstack-Network-Id"
 SOURCE_HEADER = "X-Forwarded-For"
@@ -187,20 +189,45 @@ def test_network_data_describes_the_servers_port(
     assert data["services"] == [{"type": "dns", "address": "10.61.0.53"}]
 
 
-def test_a_tagged_nic_is_a_device_in_meta_data(
+def test_tagged_disks_and_nics_are_devices_in_meta_data(
     api: httpx.Client,
     compute_gateway: ServedGateway,
     member: Member,
     proxy: httpx.Client,
     network: dict[str, Any],
 ) -> None:
-    server_id = boot(api, unique("tagged"), networks=[{"uuid": network["id"], "tag": "uplink"}])
+    scratch = {"source_type": "blank", "destination_type": "volume", "volume_size": 1,
+               "boot_index": -1, "tag": "scratch"}  # fmt: skip
+    server_id = boot(
+        api,
+        unique("tagged"),
+        networks=[{"uuid": network["id"], "tag": "uplink"}],
+        block_device_mapping_v2=[scratch],
+    )
     wait_status(api, server_id, "ACTIVE")
+    with cinder(compute_gateway, member.token(compute_gateway), member.project_id) as volumes:
+        data = create_volume(volumes)["id"]
+    attachments = f"/servers/{server_id}/os-volume_attachments"
+    attached = api.post(attachments, json={"volumeAttachment": {"volumeId": data, "tag": "db"}})
+    assert attached.status_code == 200, attached.text
+    assert attached.json()["volumeAttachment"]["tag"] == "db"
+    found = api.get(attachments).json()["volumeAttachments"]
+    by_tag = {a["tag"]: a for a in found}
+    assert set(by_tag) == {"scratch", "db"}
     with neutron(compute_gateway, member.token(compute_gateway)) as net_api:
         port = net_api.get("/ports", params={"device_id": server_id}).json()["ports"][0]
     address = port["fixed_ips"][0]["ip_address"]
-    meta = ask(proxy, network["id"], address, "/openstack/latest/meta_data.json").json()
-    assert meta["devices"] == [
+
+    def devices() -> list[dict[str, Any]]:
+        meta = ask(proxy, network["id"], address, "/openstack/latest/meta_data.json").json()
+        listed: list[dict[str, Any]] = meta["devices"]
+        return listed
+
+    listed = eventually(devices, lambda d: len(d) == 3, "the attached volume among the devices")
+    disk = {"type": "disk", "bus": "none", "address": "none"}
+    assert listed == [
+        disk | {"serial": by_tag["scratch"]["volumeId"], "path": "/dev/vdb", "tags": ["scratch"]},
+        disk | {"serial": data, "path": by_tag["db"]["device"], "tags": ["db"]},
         {
             "vf_trusted": False,
             "type": "nic",
@@ -208,11 +235,11 @@ def test_a_tagged_nic_is_a_device_in_meta_data(
             "bus": "none",
             "address": "none",
             "tags": ["uplink"],
-        }
+        },
     ]
     newton = ask(proxy, network["id"], address, "/openstack/2016-06-30/meta_data.json").json()
-    assert [d["tags"] for d in newton["devices"]] == [["uplink"]]
-    assert "vf_trusted" not in newton["devices"][0]
+    assert [d["tags"] for d in newton["devices"]] == [["scratch"], ["db"], ["uplink"]]
+    assert "vf_trusted" not in newton["devices"][2]
 
 
 def test_ec2_tree(

@@ -115,6 +115,25 @@ def test_other_projects_server_and_unknown_volume(
     assert theirs in assert_nova_fault(foreign, 404, "itemNotFound")
 
 
+def test_a_device_tag_needs_2_49_and_is_shown_from_2_70(
+    volume_gateway: ServedGateway, member: Member, server_id: str, volumes_api: httpx.Client
+) -> None:
+    token = member.token(volume_gateway)
+    volume = create_volume(volumes_api)["id"]
+    base = f"/servers/{server_id}/os-volume_attachments"
+    tagged = {"volumeAttachment": {"volumeId": volume, "tag": "logs"}}
+    early = nova(volume_gateway, token, "2.48").post(base, json=tagged)
+    assert "2.49" in assert_nova_fault(early, 400, "badRequest")
+    assert wait_volume(volumes_api, volume, "available")["attachments"] == []
+    attached = nova(volume_gateway, token, "2.49").post(base, json=tagged)
+    assert attached.status_code == 200, attached.text
+    assert "tag" not in attached.json()["volumeAttachment"]
+    shown = nova(volume_gateway, token, "2.70").get(f"{base}/{volume}")
+    assert shown.json()["volumeAttachment"]["tag"] == "logs"
+    assert nova(volume_gateway, token, "2.79").delete(f"{base}/{volume}").status_code == 202
+    wait_volume(volumes_api, volume, "available")
+
+
 def test_sdk_and_cli_attach_and_detach(
     volume_gateway: ServedGateway, server_id: str, volumes_api: httpx.Client, member: Member
 ) -> None:

@@ -28,6 +28,7 @@ def _v2(entry: schemas.BlockDevice) -> BlockDevice | None:
         delete_on_termination=entry.delete_on_termination,
         device_name=entry.device_name,
         volume_type=entry.volume_type,
+        tag=entry.tag,
     )
 
 

@@ -19,6 +19,7 @@ from interstack.api.routing import Route
 from interstack.errors import BadRequest
 from interstack.services.volume.records import Attachment
 
+V2_49 = APIVersion(2, 49)  # tag accepted
 V2_70 = APIVersion(2, 70)  # tag shown
 V2_79 = APIVersion(2, 79)  # delete_on_termination shown and accepted
 
@@ -46,7 +47,7 @@ def view(found: Attachment, version: APIVersion) -> dict[str, Any]:
         "device": found.mountpoint,
     }
     if version >= V2_70:
-        body["tag"] = None
+        body["tag"] = found.tag
     if version >= V2_79:
         body["delete_on_termination"] = found.delete_on_termination
     return body
@@ -64,6 +65,8 @@ def attach_volume(
     given = body.volumeAttachment
     if given.delete_on_termination and version < V2_79:
         raise BadRequest("delete_on_termination needs microversion 2.79 or later.")
+    if given.tag is not None and version < V2_49:
+        raise BadRequest("A device role tag needs microversion 2.49 or later.")
     made = services.volume.server_volumes.attach(
         caller,
         region,
@@ -71,6 +74,7 @@ def attach_volume(
         given.volumeId,
         given.device,
         delete_on_termination=given.delete_on_termination,
+        tag=given.tag,
     )
     return json_response({"volumeAttachment": view(made, version)})
 

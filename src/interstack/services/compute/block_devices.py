@@ -38,6 +38,7 @@ class BlockDevice:
     delete_on_termination: bool = False
     device_name: str | None = None
     volume_type: str | None = None
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
                 volume_type=device.volume_type,
                 delete_on_termination=device.delete_on_termination,
                 root=root_is_volume and device is root,
+                tag=device.tag,
             )
         )
     return BootDisks(image_id=image_id, volumes=tuple(planned))

@@ -20,12 +20,22 @@ from sqlalchemy.orm import Session
 from interstack.services.metadata.records import (
     FixedAddress,
     Instance,
+    InstanceDisk,
     InstanceKey,
     InstancePort,
     SubnetFacts,
 )
+from interstack.services.volume.state import AttachStatus
 from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Keypair, Network, Port, Subnet
+from interstack.store.models import (
+    FloatingIp,
+    IpAllocation,
+    Keypair,
+    Network,
+    Port,
+    Subnet,
+    VolumeAttachment,
+)
 from interstack.store.models import Server as ServerRow
 
 #: the ``device_owner`` prefix of a server's ports (``compute:<availability zone>``)
@@ -101,6 +111,7 @@ class InstanceLookup:
             ports=self._ports(session, server),
             created_at=server.created_at,
             requester=requester,
+            disks=self._tagged_disks(session, server),
         )
 
     def _key(self, session: Session, server: ServerRow) -> InstanceKey | None:
@@ -110,6 +121,19 @@ class InstanceLookup:
         # the server keeps the key it booted with, even if the keypair was deleted since
         key_type = keypair.type if keypair is not None else "ssh"
         return InstanceKey(name=server.key_name, type=key_type, public_key=server.key_data)
+
+    def _tagged_disks(self, session: Session, server: ServerRow) -> tuple[InstanceDisk, ...]:
+        """The server's volumes attached with a device role tag, in the order they came."""
+        rows = session.scalars(
+            select(VolumeAttachment)
+            .where(
+                VolumeAttachment.server_id == server.id,
+                VolumeAttachment.status == AttachStatus.ATTACHED,
+                VolumeAttachment.tag.is_not(None),
+            )
+            .order_by(VolumeAttachment.created_at, VolumeAttachment.id)
+        ).all()
+        return tuple(InstanceDisk(row.volume_id, row.mountpoint, str(row.tag)) for row in rows)
 
     def _ports(self, session: Session, server: ServerRow) -> tuple[InstancePort, ...]:
         ports = session.scalars(

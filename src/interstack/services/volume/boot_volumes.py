@@ -97,6 +97,7 @@ class BootVolumes:
                         mode="ro" if row.readonly else "rw",
                         status=AttachStatus.ATTACHING,
                         delete_on_termination=wanted.delete_on_termination,
+                        tag=wanted.tag,
                     )
                 )
                 session.flush()

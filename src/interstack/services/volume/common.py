@@ -93,6 +93,7 @@ def new_attachment(
     mode: str,
     status: AttachStatus,
     delete_on_termination: bool = False,
+    tag: str | None = None,
 ) -> AttachmentRow:
     """A new attachment row of ``volume`` to a server (the caller adds it to its session)."""
     stamp = utcnow()
@@ -107,6 +108,7 @@ def new_attachment(
         status=status,
         connector={},
         delete_on_termination=delete_on_termination,
+        tag=tag,
         created_at=stamp,
         updated_at=stamp,
     )

@@ -26,6 +26,7 @@ class Attachment:
     created_at: datetime
     updated_at: datetime
     delete_on_termination: bool = False
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def attachment_record(row: AttachmentRow) -> Attachment:
         created_at=row.created_at,
         updated_at=row.updated_at,
         delete_on_termination=row.delete_on_termination,
+        tag=row.tag,
     )
 
 

@@ -110,6 +110,7 @@ class ServerVolumes:
         device: str | None,
         *,
         delete_on_termination: bool = False,
+        tag: str | None = None,
     ) -> Attachment:
         self.regions.require(region, "volumes")
         with self.db.session() as session:
@@ -133,6 +134,7 @@ class ServerVolumes:
                 mode="ro" if volume.readonly else "rw",
                 status=AttachStatus.ATTACHING,
                 delete_on_termination=delete_on_termination,
+                tag=tag,
             )
             session.add(row)
             volume.status = VolumeStatus.ATTACHING

@@ -97,6 +97,8 @@ class VolumeAttachment(Base):
     delete_on_termination: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    #: the device role tag given at boot or attach, which the guest's metadata shows
+    tag: Mapped[str | None] = mapped_column(String(60), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
