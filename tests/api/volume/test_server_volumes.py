@@ -115,7 +115,7 @@ def test_other_projects_server_and_unknown_volume(
     assert theirs in assert_nova_fault(foreign, 404, "itemNotFound")
 
 
-def test_a_device_tag_needs_2_49_and_is_shown_from_2_70(
+def test_a_device_tag_needs_2_49_and_is_shown_from_2_70_and_attached_mode_while_in_use(
     volume_gateway: ServedGateway, member: Member, server_id: str, volumes_api: httpx.Client
 ) -> None:
     token = member.token(volume_gateway)
@@ -128,10 +128,11 @@ def test_a_device_tag_needs_2_49_and_is_shown_from_2_70(
     attached = nova(volume_gateway, token, "2.49").post(base, json=tagged)
     assert attached.status_code == 200, attached.text
     assert "tag" not in attached.json()["volumeAttachment"]
+    assert wait_volume(volumes_api, volume, "in-use")["metadata"] == {"attached_mode": "rw"}
     shown = nova(volume_gateway, token, "2.70").get(f"{base}/{volume}")
     assert shown.json()["volumeAttachment"]["tag"] == "logs"
     assert nova(volume_gateway, token, "2.79").delete(f"{base}/{volume}").status_code == 202
-    wait_volume(volumes_api, volume, "available")
+    assert wait_volume(volumes_api, volume, "available")["metadata"] == {}
 
 
 def test_sdk_and_cli_attach_and_detach(

@@ -383,4 +383,7 @@ def test_readonly_volume_attaches_read_only(api: httpx.Client) -> None:
     made = api.post("/attachments", json={"attachment": connected}, headers=at).json()["attachment"]
     assert made["attach_mode"] == "ro" and made["status"] == "attaching"
     assert made["connection_info"]["data"]["access_mode"] == "ro"
+    shown = api.get(f"/volumes/{volume_id}").json()["volume"]
+    assert shown["metadata"] == {"readonly": "True", "attached_mode": "ro"}
     api.delete(f"/attachments/{made['id']}", headers=at)
+    assert "attached_mode" not in wait_volume(api, volume_id, "available")["metadata"]

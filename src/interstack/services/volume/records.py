@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from interstack.services.volume.state import AttachStatus
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
@@ -114,10 +115,19 @@ def attachment_record(row: AttachmentRow) -> Attachment:
 
 #: the admin metadata keys Cinder shows in a volume's ``metadata``
 VISIBLE_ADMIN_KEYS = frozenset({"readonly"})
+#: the admin metadata key Cinder sets to an attachment's mode (``rw``/``ro``) once the attachment
+#: is connected (a connector given, or attached) and drops when the last attachment goes;
+#: derived here from the live attachments rather than stored
+ATTACHED_MODE = "attached_mode"
 
 
-def _visible_admin(admin: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in admin.items() if k in VISIBLE_ADMIN_KEYS}
+def _visible_admin(admin: Mapping[str, Any], attachments: list[AttachmentRow]) -> dict[str, Any]:
+    visible = {k: v for k, v in admin.items() if k in VISIBLE_ADMIN_KEYS}
+    connected = (a for a in attachments if a.status == AttachStatus.ATTACHED or a.connector)
+    attached = next(connected, None)
+    if attached is not None:
+        visible[ATTACHED_MODE] = attached.attach_mode
+    return visible
 
 
 def volume_record(
@@ -139,7 +149,9 @@ def volume_record(
         multiattach=row.multiattach,
         metadata={
             str(k): str(v)
-            for k, v in {**row.metadata_items, **_visible_admin(row.admin_metadata)}.items()
+            for k, v in (
+                row.metadata_items | _visible_admin(row.admin_metadata, attachments)
+            ).items()
         },
         image_metadata={str(k): str(v) for k, v in row.image_metadata.items()},
         snapshot_id=row.snapshot_id,
