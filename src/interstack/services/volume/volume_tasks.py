@@ -20,7 +20,7 @@ from interstack.errors import BackendError, NotFound
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay
-from interstack.services.volume.common import touch
+from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
 from interstack.store import Database
 from interstack.store.models import Volume as VolumeRow
@@ -146,8 +146,16 @@ class VolumeTasks:
             raise BackendError(info.fault or "the volume failed in the backend")
         if info.status is not Native.AVAILABLE:
             return again(task.payload)
-        self._settle(task, VolumeStatus.AVAILABLE)
+        self._settle(task, self._created_status(task.resource_id))
         return None
+
+    def _created_status(self, volume_id: str) -> VolumeStatus:
+        """``reserved`` for a volume made for a server's boot (it has that server's attachment
+        from the request on), so no one can take it before the boot task attaches it;
+        ``available`` otherwise."""
+        with self.db.session() as session:
+            reserved = live_attachments(session, [volume_id])[volume_id]
+        return VolumeStatus.RESERVED if reserved else VolumeStatus.AVAILABLE
 
     # -- delete ------------------------------------------------------------------------------
 
