@@ -175,3 +175,42 @@ def test_cli_server_with_a_floating_ip(
     assert any(fip["floating_ip_address"] in json.dumps(r["Networks"]) for r in listed)
     compute_gateway.cli("interstack", "server", "delete", "--wait", server["id"])
     compute_gateway.cli("interstack", "floating", "ip", "delete", fip["id"])
+
+
+def test_delete_unbinds_a_brought_port_keeping_its_floating_ip_and_deletes_its_own_ports(
+    compute_gateway: ServedGateway, member: Member, routed: dict[str, Any], public: dict[str, Any]
+) -> None:
+    conn = sdk_as(compute_gateway, member)
+    try:
+        brought = conn.network.create_port(network_id=routed["id"], name=unique("brought"))
+        server = conn.compute.create_server(
+            name=unique("on-port"),
+            image_id=conn.image.find_image("cirros-sim").id,
+            flavor_id=conn.compute.find_flavor("m1.tiny").id,
+            networks=[{"port": brought.id}],
+        )
+        conn.compute.wait_for_server(server, wait=120)
+        kept_fip = conn.network.create_ip(floating_network_id=public["id"], port_id=brought.id)
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=120)
+        port = conn.network.get_port(brought.id)
+        assert (port.device_id, port.device_owner, port.status) == ("", "", "DOWN")
+        assert port.fixed_ips == brought.fixed_ips
+        assert conn.network.get_ip(kept_fip.id).port_id == brought.id
+
+        server = conn.compute.create_server(
+            name=unique("on-net"),
+            image_id=conn.image.find_image("cirros-sim").id,
+            flavor_id=conn.compute.find_flavor("m1.tiny").id,
+            networks=[{"uuid": routed["id"]}],
+        )
+        conn.compute.wait_for_server(server, wait=120)
+        (own,) = conn.network.ports(device_id=server.id)
+        freed_fip = conn.network.create_ip(floating_network_id=public["id"], port_id=own.id)
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=120)
+        assert conn.network.find_port(own.id) is None
+        freed = conn.network.get_ip(freed_fip.id)
+        assert (freed.port_id, freed.fixed_ip_address) == (None, None)
+    finally:
+        conn.close()

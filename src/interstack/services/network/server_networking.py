@@ -25,7 +25,7 @@ from interstack.services.interfaces import (
     ServerPort,
     ServerSecurityGroup,
 )
-from interstack.services.network.common import driver, now
+from interstack.services.network.common import now
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
 from interstack.services.network.ports import PortCreate, PortService, fixed_ips_of, load_port
@@ -183,6 +183,9 @@ class NeutronServerNetworking:
             return out
 
     def release_for_server(self, region: str, server_id: str) -> None:
+        """Nova's deallocate: ports it made are deleted (their floating IPs become
+        unassociated); ports the user brought are only unbound, keeping their fixed IPs and any
+        floating IP associated with them."""
         with self.db.session() as session:
             ports = session.scalars(
                 select(Port).where(
@@ -193,14 +196,6 @@ class NeutronServerNetworking:
             ).all()
             owned = [p.id for p in ports if p.created_for_server]
             brought = [p.id for p in ports if not p.created_for_server]
-            fips = session.scalars(select(FloatingIp).where(FloatingIp.port_id.in_(brought))).all()
-            fip_refs = [f.native_ref for f in fips if f.native_ref]
-            for fip in fips:
-                fip.port_id = fip.fixed_ip_address = fip.router_id = None
-                fip.status = "DOWN"
-                fip.updated_at = now()
-        for fip_ref in fip_refs:
-            driver(self.regions, region).associate_floating_ip(NativeRef(fip_ref), None)
         for port_id in owned:
             self.ports.remove(region, port_id)
         for port_id in brought:
