@@ -75,7 +75,9 @@ class LocalGateway(Gateway):
     """A served gateway with one local region; it may wait for another process (a test run)
     to let go of the host's networking, and takes its own off the host when done."""
 
-    def __init__(self, root: Path, image_cache: Path, lock_wait: float) -> None:
+    def __init__(
+        self, root: Path, image_cache: Path, lock_wait: float, log_level: str = "warning"
+    ) -> None:
         config = root / "interstack.yaml"
         region = {
             "name": REGION,
@@ -89,10 +91,11 @@ class LocalGateway(Gateway):
         super().__init__(root, ["--config", str(config)])
         self.config = config
         self.start_bound = lock_wait + 120
+        self.log_level = log_level
 
     def __enter__(self) -> LocalGateway:
         command = [str(BIN_DIR / "interstack"), "serve", "--data-dir", str(self.data_dir)]
-        command += ["--port", str(self.port), "--log-level", "warning", *self.options]
+        command += ["--port", str(self.port), "--log-level", self.log_level, *self.options]
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
                 command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -253,7 +256,8 @@ def memory_of(server: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    with LocalGateway(work, Path(args.image_cache), args.lock_wait) as gateway:
+    log_level = "debug" if args.gateway_log else "warning"
+    with LocalGateway(work, Path(args.image_cache), args.lock_wait, log_level) as gateway:
         # a port each: deleting a server takes the floating IP off its port
         region = Region(gateway, 1 + args.boots + args.together)
         ports = iter(region.ports)
@@ -285,6 +289,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         memory = [memory_of(server) for server, _ in together]
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(region.delete, [server for server, _ in together]))
+        if args.gateway_log:
+            Path(args.gateway_log).write_bytes(gateway.log.read_bytes())
     return {
         "single": [asdict(b) for b in singles],
         "together": [asdict(b) for _, b in together],
@@ -310,6 +316,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             label, str(len(values)), f"{statistics.median(values):.2f}", f"{max(values):.2f}"
         )
     console.print(table)
+    console.print(
+        f"the client looks at GET /servers/{{id}} every {POLL_SECONDS * 1000:.0f} ms (plus the "
+        "request's own time): that much of ACTIVE's figure is the client's, not the gateway's"
+    )
     console.print(
         f"{args.together} servers at once: all ACTIVE and greeting over SSH after "
         f"{results['together_wall_seconds']:.2f} s"
@@ -340,6 +350,10 @@ def main() -> int:
         type=float,
         default=1500.0,
         help="seconds to wait for another interstack process to free the host's networking",
+    )
+    parser.add_argument(
+        "--gateway-log",
+        help="run the gateway at debug level and keep its log here (its timings per boot step)",
     )
     args = parser.parse_args()
     # a stopped run still deletes its servers and takes its networking off the host

@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -258,6 +259,16 @@ class TaskRunner:
                 task, worker, error=f"no handler is registered for task kind {task.kind!r}"
             )
             return
+        started = time.perf_counter()
+        if log.isEnabledFor(logging.DEBUG):
+            late = (self.clock() - task.run_after).total_seconds()
+            log.debug(
+                "task %s (%s %s): step starts %.3f s after due",
+                task.id,
+                task.kind,
+                task.resource_id,
+                late,
+            )
         try:
             outcome = handler.run(task)
         except BackendUnavailable as exc:
@@ -276,6 +287,14 @@ class TaskRunner:
             log.exception("task %s (%s) failed unexpectedly", task.id, task.kind)
             self._finish(task, worker, error=f"unexpected error: {type(exc).__name__}: {exc}")
             return
+        log.debug(
+            "task %s (%s %s): step took %.3f s, %s",
+            task.id,
+            task.kind,
+            task.resource_id,
+            time.perf_counter() - started,
+            "done" if outcome is None else f"again in {outcome.seconds:.3f} s",
+        )
         if outcome is None:
             self._finish(task, worker, error=None)
         else:

@@ -170,6 +170,7 @@ class InstanceJobs:
         except (BackendError, NotFound) as exc:
             self._fail(ref, f"cannot boot from {source}: {exc.message}")
             return
+        log.debug("instance %s: root image ready", ref)
         with self._lock(ref):
             record = instance.load()
             if record is None or record.phase not in {
@@ -211,6 +212,7 @@ class InstanceJobs:
                     instance.teardown()  # a leftover from a crash or a host reboot
                     instance.mount_root(image_root)
                 clocks.fresh(instance.dir)  # a new boot time: the clocks start at zero
+                log.debug("instance %s: ports plugged, bundle written; starting runc", ref)
                 self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
             except BackendError as exc:
                 instance.log(f"boot failed: {exc.message}")
@@ -264,6 +266,7 @@ class InstanceJobs:
             if current is None or current.phase is not record.phase:
                 return current or record
             if running and instance.is_ready():
+                log.debug("instance %s: the guest marked itself up", instance.ref)
                 current = current.moved(Phase.ACTIVE)
             elif not running and current.phase is Phase.BOOTING:
                 instance.teardown()

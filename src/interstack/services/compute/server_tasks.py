@@ -142,6 +142,7 @@ class ServerTasks:
                 return Step()
             ref = NativeRef(row.native_ref)
         info = self.regions.backend(task.region).compute.get_server(ref)
+        LOG.debug("server %s: the backend says %s", task.resource_id, info.status.value)
         if info.status is ServerStatus.ERROR:
             raise BackendError(info.fault or "the server failed in the backend")
         if info.status not in expected:
