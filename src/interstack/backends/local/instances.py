@@ -188,9 +188,10 @@ class Instance:
             return None
         return str(state.get("status")), int(state.get("pid") or 0)
 
-    def is_ready(self) -> bool:
-        """Whether the guest init has marked the instance up (it sees its own /run)."""
-        state = self.runtime_state()
+    def is_ready(self, state: tuple[str, int] | None = None) -> bool:
+        """Whether the guest init has marked the instance up (it sees its own /run); ``state``
+        is a :meth:`runtime_state` just read, which spares another run of runc."""
+        state = state or self.runtime_state()
         if state is None or state[0] != "running" or state[1] <= 0:
             return False
         return Path(f"/proc/{state[1]}/root/{READY_MARKER}").exists()

@@ -265,7 +265,7 @@ class InstanceJobs:
             current = instance.load()
             if current is None or current.phase is not record.phase:
                 return current or record
-            if running and instance.is_ready():
+            if running and instance.is_ready(state):
                 log.debug("instance %s: the guest marked itself up", instance.ref)
                 current = current.moved(Phase.ACTIVE)
             elif not running and current.phase is Phase.BOOTING:
