@@ -94,6 +94,25 @@ def test_a_task_is_not_claimed_before_it_is_due(db: Database, clock: FakeClock) 
     assert queue.get(task_id).status is TaskStatus.SUCCEEDED
 
 
+def test_a_stale_candidate_rescheduled_meanwhile_is_not_taken_early(
+    db: Database, clock: FakeClock
+) -> None:
+    """Compare-and-set claiming reads candidates first; one that another worker ran and put
+    back to pending for later in between must wait for its new time."""
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {"boot": TaskHandler(lambda task: RetryAfter(10))}, clock=clock)
+    queue.enqueue("boot", "RegionOne", "server-1", {})
+    # the candidates as read before the other worker's step: they list the task
+    stale = runner._due(clock() + timedelta(seconds=10))
+    assert runner.run_one() is True  # meanwhile: it ran and is pending again, due in 10 s
+    runner._due = lambda now: stale  # type: ignore[method-assign]
+    lease = clock() + timedelta(seconds=60)
+    assert runner._claim_compare_and_set("other", clock(), lease) is None
+    clock.advance(10)
+    taken = runner._claim_compare_and_set("other", clock(), lease + timedelta(seconds=10))
+    assert taken is not None
+
+
 def test_retry_after_reschedules_with_the_new_payload(db: Database, clock: FakeClock) -> None:
     payloads: list[dict[str, object]] = []
 

@@ -215,7 +215,13 @@ class TaskRunner:
             with self.db.session() as session:
                 result = session.execute(
                     update(TaskRow)
-                    .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.PENDING)
+                    # still due: a candidate another worker ran and rescheduled meanwhile is
+                    # pending again, but not before its new run_after
+                    .where(
+                        TaskRow.id == task_id,
+                        TaskRow.status == TaskStatus.PENDING,
+                        TaskRow.run_after <= now,
+                    )
                     .values(
                         status=TaskStatus.RUNNING,
                         locked_by=worker,
