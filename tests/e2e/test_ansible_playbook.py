@@ -194,7 +194,9 @@ def test_a_volume_attaches_and_detaches(
     run_playbook(cloud, workdir, "volume_attach.yml").assert_changed_nothing()
     server = conn.compute.find_server(f"{PREFIX}-server", ignore_missing=False)
     volume = conn.block_storage.find_volume(f"{PREFIX}-data", ignore_missing=False)
-    assert (volume.status, volume.size, volume.metadata) == ("in-use", 1, {"role": "data"})
+    # Cinder shows the attachment's mode among the metadata while the volume is attached
+    expected_metadata = {"role": "data", "attached_mode": "rw"}
+    assert (volume.status, volume.size, volume.metadata) == ("in-use", 1, expected_metadata)
     (attachment,) = conn.compute.volume_attachments(server)
     assert attachment.volume_id == volume.id
     assert [a["server_id"] for a in volume.attachments] == [server.id]
