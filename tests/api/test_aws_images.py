@@ -14,19 +14,18 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import (
-    AWS_REGION,
     OBJECT_BUCKET,
-    TEST_CREDENTIALS,
+    aws_gateway,
     aws_settings,
+    client,
     ec2,
-    moto_endpoint,
+    register_ami,
     s3,
 )
 
@@ -41,15 +40,9 @@ OWN_AMI = "own-golden-image"
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     settings = aws_settings()  # resets the emulator
-    ec2().register_image(
-        Name=OWN_AMI,
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
-    )
-    config = {"regions": [{"name": AWS, "backend": "aws", "settings": settings}]}
-    served = ServedGateway(tmp_path_factory.mktemp("aws-images") / "data", config=config).start()
-    yield served
-    served.stop()
+    register_ami(OWN_AMI)
+    with aws_gateway(tmp_path_factory.mktemp("aws-images") / "data", AWS, settings) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +50,6 @@ def sdk(gateway: ServedGateway) -> Iterator[Any]:
     conn = gateway.connect("interstack", region_name=AWS)
     yield conn
     conn.close()
-
-
-def ebs() -> Any:
-    """The EBS direct APIs straight to the emulator, to read back the blocks written."""
-    return boto3.client(
-        "ebs",
-        region_name=AWS_REGION,
-        endpoint_url=moto_endpoint(),
-        aws_access_key_id=TEST_CREDENTIALS["access_key_id"],
-        aws_secret_access_key=TEST_CREDENTIALS["secret_access_key"],
-    )
 
 
 def tagged(describe: str, key: str, gateway_id: str, **request: Any) -> list[dict[str, Any]]:
@@ -104,10 +86,10 @@ def test_a_raw_upload_becomes_an_ami_a_server_boots_and_deletion_removes_both(
     assert tag_map(snapshot)["interstack:size"] == str(len(DISK))
     assert snapshot["State"] == "completed"
     # the bytes are in the snapshot, block by block; the zero block was never written
-    blocks = ebs().list_snapshot_blocks(SnapshotId=snapshot["SnapshotId"])["Blocks"]
+    blocks = client("ebs").list_snapshot_blocks(SnapshotId=snapshot["SnapshotId"])["Blocks"]
     # (written in parallel, so listed in any order)
     assert sorted(b["BlockIndex"] for b in blocks) == [0, 2]
-    last = ebs().get_snapshot_block(
+    last = client("ebs").get_snapshot_block(
         SnapshotId=snapshot["SnapshotId"], BlockIndex=2, BlockToken=blocks[1]["BlockToken"]
     )
     assert last["BlockData"].read() == DISK[2 * BLOCK :].ljust(BLOCK, b"\0")

@@ -16,7 +16,7 @@ import pytest
 from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
-from tests.support.moto import OBJECT_BUCKET, aws_settings, s3
+from tests.support.moto import OBJECT_BUCKET, aws_gateway, aws_settings, s3
 from tests.support.swift import swift_cli, swiftclient_connection, unique
 
 AWS = "aws-us-east-1"
@@ -25,10 +25,9 @@ MiB = 2**20
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    config = {"regions": [{"name": AWS, "backend": "aws", "settings": aws_settings()}]}
-    served = ServedGateway(tmp_path_factory.mktemp("aws-objects") / "data", config=config).start()
-    yield served
-    served.stop()
+    data = tmp_path_factory.mktemp("aws-objects") / "data"
+    with aws_gateway(data, AWS, aws_settings()) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import aws_settings, ec2
+from tests.support.moto import aws_gateway, aws_settings, ec2, register_ami
 from tests.support.network import external_network, neutron
 from tests.support.waiting import eventually
 
@@ -35,17 +35,12 @@ USER_DATA = b"#cloud-config\nruncmd: [echo hello]\n"
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     # every image listing reads the AMIs again (the default waits a minute between reads)
     settings = aws_settings(images=[AMI_FILTER], image_refresh_seconds=0)  # resets the emulator
-    ec2().register_image(
-        Name=OWN_AMI,
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
-    )
-    config = {"regions": [{"name": AWS, "backend": "aws", "settings": settings}]}
-    served = ServedGateway(tmp_path_factory.mktemp("aws-servers") / "data", config=config).start()
-    with neutron(served, served.token("interstack-admin"), AWS) as admin:
-        external_network(admin)
-    yield served
-    served.stop()
+    register_ami(OWN_AMI)
+    data = tmp_path_factory.mktemp("aws-servers") / "data"
+    with aws_gateway(data, AWS, settings) as served:
+        with neutron(served, served.token("interstack-admin"), AWS) as admin:
+            external_network(admin)
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +142,7 @@ def test_glance_lists_the_selected_amis_only(sdk: Any, gateway: ServedGateway) -
 
 
 def test_glance_follows_amis_registered_and_deregistered_while_it_runs(sdk: Any) -> None:
-    made = ec2().register_image(
-        Name="registered-later",
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
-    )["ImageId"]
+    made = register_ami("registered-later")
     shown = glance_ami(sdk, "registered-later")
     assert shown.properties["aws_image_id"] == made
     assert (shown.status, shown.visibility, shown.disk_format) == ("active", "public", "ami")

@@ -8,10 +8,15 @@ suite (through :func:`aws_settings`) and by the API tests (a gateway region back
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
+
+from tests.support.gateway import ServedGateway
 
 AWS_REGION = "us-east-1"
 #: moto accepts any keys; explicit ones keep the tests independent of the environment
@@ -43,26 +48,46 @@ def reset_moto() -> None:
     httpx.post(f"{moto_endpoint()}/moto-api/reset", timeout=30).raise_for_status()
 
 
-def ec2() -> Any:
-    """A boto3 EC2 client straight to the emulator, to see what the backend made."""
+def client(service: str) -> Any:
+    """A boto3 client for ``service`` straight to the emulator, to see what the backend did."""
     return boto3.client(
-        "ec2",
+        service,
         region_name=AWS_REGION,
         endpoint_url=moto_endpoint(),
         aws_access_key_id=TEST_CREDENTIALS["access_key_id"],
         aws_secret_access_key=TEST_CREDENTIALS["secret_access_key"],
     )
+
+
+def ec2() -> Any:
+    """EC2 straight to the emulator, to see what the backend made."""
+    return client("ec2")
 
 
 def s3() -> Any:
-    """A boto3 S3 client straight to the emulator, to see the objects the backend stored."""
-    return boto3.client(
-        "s3",
-        region_name=AWS_REGION,
-        endpoint_url=moto_endpoint(),
-        aws_access_key_id=TEST_CREDENTIALS["access_key_id"],
-        aws_secret_access_key=TEST_CREDENTIALS["secret_access_key"],
-    )
+    """S3 straight to the emulator, to see the objects the backend stored."""
+    return client("s3")
+
+
+def register_ami(name: str) -> str:
+    """An AMI of the account that interstack did not make (an 8 GiB EBS root), by name."""
+    made: str = ec2().register_image(
+        Name=name,
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+    )["ImageId"]
+    return made
+
+
+@contextmanager
+def aws_gateway(data: Path, region: str, settings: dict[str, Any]) -> Iterator[ServedGateway]:
+    """A served gateway with one ``aws`` region on the emulator, stopped afterwards."""
+    config = {"regions": [{"name": region, "backend": "aws", "settings": settings}]}
+    served = ServedGateway(data, config=config).start()
+    try:
+        yield served
+    finally:
+        served.stop()
 
 
 def an_ami() -> str:
