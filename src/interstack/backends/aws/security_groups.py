@@ -176,7 +176,9 @@ class GroupPermissions:
     A rule added or removed is then one ``authorize``/``revoke`` call, not a describe first.
     EC2 stays the truth: a change it refuses as a duplicate or an unknown permission (the group
     was changed elsewhere) is made again from a fresh describe, and a group whose change failed
-    is described the next time.
+    is described the next time. A permission added elsewhere raises no such error: it stays
+    until this process forgets the group (a failed change, a restart), where describing on
+    every change revoked it at the next one.
     """
 
     def __init__(self, ec2: Any, describe: Callable[[str], dict[str, Any]]) -> None:
