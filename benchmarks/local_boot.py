@@ -93,24 +93,6 @@ class LocalGateway(Gateway):
         self.start_bound = lock_wait + 120
         self.log_level = log_level
 
-    def __enter__(self) -> LocalGateway:
-        command = [str(BIN_DIR / "interstack"), "serve", "--data-dir", str(self.data_dir)]
-        command += ["--port", str(self.port), "--log-level", self.log_level, *self.options]
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        deadline = time.monotonic() + self.start_bound
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"interstack serve exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/v3", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise RuntimeError(f"interstack serve did not answer within {self.start_bound:.0f} s")
-
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
         command = [str(BIN_DIR / "interstack"), "cleanup", "--config", str(self.config)]

@@ -78,6 +78,10 @@ def free_port() -> int:
 
 
 class Gateway:
+    #: how long ``interstack serve`` may take to answer, and its log level
+    start_bound = 60.0
+    log_level = "warning"
+
     def __init__(self, root: Path, options: list[str] | None = None) -> None:
         #: more ``interstack serve`` options (``--config`` for chosen regions)
         self.options = options or []
@@ -96,14 +100,14 @@ class Gateway:
             "--port",
             str(self.port),
             "--log-level",
-            "warning",
+            self.log_level,
             *self.options,
         ]
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
                 command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.start_bound
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"interstack serve exited: {self.log.read_text()[-2000:]}")
@@ -112,7 +116,7 @@ class Gateway:
                     return self
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("interstack serve did not answer within 60 s")
+        raise RuntimeError(f"interstack serve did not answer within {self.start_bound:.0f} s")
 
     def __exit__(self, *_exc: object) -> None:
         if self.process is not None and self.process.poll() is None:
