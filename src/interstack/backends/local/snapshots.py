@@ -124,13 +124,15 @@ class ServerCaptures:
             self._jobs = None
 
     def snapshot(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
-        """The contract's ``snapshot_server``: start the capture, or look at it."""
-        stored = self.images.stored(image_gateway_id)
-        if stored is not None:
-            return stored
+        """The contract's ``snapshot_server``: start the capture, or look at it. A finished
+        capture answers with what it measured; the stored data is measured again (read in full)
+        only when no capture of it runs here (a gateway restarted after it finished)."""
         with self._guard:
             running = self._running.get(image_gateway_id)
             if running is None:
+                stored = self.images.stored(image_gateway_id)
+                if stored is not None:
+                    return stored
                 self._check(ref)
                 running = self._submit(lambda: self._capture(ref, image_gateway_id))
                 self._running[image_gateway_id] = running
