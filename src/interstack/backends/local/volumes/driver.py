@@ -75,27 +75,6 @@ class Instances(Protocol):
     def instance_lock(self, ref: str) -> threading.Lock: ...
 
 
-def _volume_info(record: VolumeRecord) -> VolumeInfo:
-    return VolumeInfo(
-        ref=NativeRef(record.ref),
-        gateway_id=record.gateway_id,
-        status=record.status,
-        size_gb=record.size_gb,
-        attached_to=NativeRef(record.attached_to) if record.attached_to else None,
-        fault=record.fault if record.status is V.ERROR else None,
-    )
-
-
-def _snapshot_info(record: SnapshotRecord) -> SnapshotInfo:
-    return SnapshotInfo(
-        ref=NativeRef(record.ref),
-        gateway_id=record.gateway_id,
-        status=record.status,
-        size_gb=record.size_gb,
-        fault=record.fault if record.status is V.ERROR else None,
-    )
-
-
 class LocalBlockStorage(BlockStorageDriver):
     def __init__(self, directory: Path, images: LocalImages, instances: Instances) -> None:
         self.shelf = Shelf(directory)
@@ -208,7 +187,7 @@ class LocalBlockStorage(BlockStorageDriver):
         with self._lock(ref):
             existing = self.shelf.volume(ref)
             if existing is not None:
-                return _volume_info(existing)
+                return existing.info()
             if spec.size_gb <= 0:
                 raise BadRequest("a volume needs a size of at least 1 GiB")
             filler = self._filler(spec)
@@ -221,14 +200,14 @@ class LocalBlockStorage(BlockStorageDriver):
             )
             self.shelf.save(record)
         self._submit(lambda: self._fill_job(record, filler))
-        return _volume_info(record)
+        return record.info()
 
     def get_volume(self, ref: NativeRef) -> VolumeInfo:
         record = self.shelf.get_volume(ref)
         if record.attached_to is not None and self._instance(record.attached_to).load() is None:
             self.server_deleted(NativeRef(record.attached_to))  # its deletion was interrupted
             record = self.shelf.get_volume(ref)
-        return _volume_info(record)
+        return record.info()
 
     def delete_volume(self, ref: NativeRef) -> None:
         with self._lock(ref):
@@ -259,7 +238,7 @@ class LocalBlockStorage(BlockStorageDriver):
             plug.refresh_loop_size(disk)
             record = record.moved(record.status, size_gb=size_gb)
             self.shelf.save(record)
-            return _volume_info(record)
+            return record.info()
 
     def copy_volume_to_image(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
         """The volume's whole file becomes a raw disk image (bootable if it holds a root)."""
@@ -275,7 +254,7 @@ class LocalBlockStorage(BlockStorageDriver):
         with self._lock(ref):
             existing = self.shelf.snapshot(ref)
             if existing is not None:
-                return _snapshot_info(existing)
+                return existing.info()
             volume = self.shelf.get_volume(spec.volume)
             if volume.status not in (V.AVAILABLE, V.IN_USE):
                 raise Conflict(
@@ -293,10 +272,10 @@ class LocalBlockStorage(BlockStorageDriver):
         source = self.shelf.disk(volume.ref)
         size = volume.size_gb
         self._submit(lambda: self._fill_job(record, lambda target: fill.copy(source, target, size)))
-        return _snapshot_info(record)
+        return record.info()
 
     def get_snapshot(self, ref: NativeRef) -> SnapshotInfo:
-        return _snapshot_info(self.shelf.get_snapshot(ref))
+        return self.shelf.get_snapshot(ref).info()
 
     def delete_snapshot(self, ref: NativeRef) -> None:
         with self._lock(ref):

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from interstack.backends.contract import NativeRef, VolumeStatus
+from interstack.backends.contract import NativeRef, SnapshotInfo, VolumeInfo, VolumeStatus
 from interstack.errors import NotFound
 
 VOLUME_PREFIX = "vol-"
@@ -47,6 +47,17 @@ class VolumeRecord:
     def moved(self, status: VolumeStatus, **changes: Any) -> VolumeRecord:
         return replace(self, status=status, **changes)
 
+    def info(self) -> VolumeInfo:
+        """The volume as the block storage contract shows it."""
+        return VolumeInfo(
+            ref=NativeRef(self.ref),
+            gateway_id=self.gateway_id,
+            status=self.status,
+            size_gb=self.size_gb,
+            attached_to=NativeRef(self.attached_to) if self.attached_to else None,
+            fault=self.fault if self.status is VolumeStatus.ERROR else None,
+        )
+
 
 @dataclass(frozen=True)
 class SnapshotRecord:
@@ -60,6 +71,16 @@ class SnapshotRecord:
 
     def moved(self, status: VolumeStatus, **changes: Any) -> SnapshotRecord:
         return replace(self, status=status, **changes)
+
+    def info(self) -> SnapshotInfo:
+        """The snapshot as the block storage contract shows it."""
+        return SnapshotInfo(
+            ref=NativeRef(self.ref),
+            gateway_id=self.gateway_id,
+            status=self.status,
+            size_gb=self.size_gb,
+            fault=self.fault if self.status is VolumeStatus.ERROR else None,
+        )
 
 
 class Shelf:
