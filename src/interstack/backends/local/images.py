@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from interstack.backends.contract import (
@@ -255,10 +256,17 @@ class LocalImages(ImageDriver):
             return None
         return ImageInfo(ref=ref, gateway_id=gateway_id, size=size, sha256=digest.hexdigest())
 
-    def store_copy(self, gateway_id: str, source: Path) -> ImageInfo:
+    def store_copy(
+        self,
+        gateway_id: str,
+        source: Path,
+        while_copying: AbstractContextManager[object] | None = None,
+    ) -> ImageInfo:
         """Store a sparse copy of the file ``source`` as image data (a volume's disk becoming an
         image: a raw disk whose holes stay holes on the host). Like :meth:`store_image`
-        otherwise: ``Conflict`` if the image has data, nothing left behind on failure."""
+        otherwise: ``Conflict`` if the image has data, nothing left behind on failure.
+        ``while_copying`` is held around the copy only, not while the copy is measured (a
+        server's filesystem frozen for its capture thaws before the hash is taken)."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         target = self._dir(ref) / "data"
         with self._lock(ref):
@@ -267,10 +275,11 @@ class LocalImages(ImageDriver):
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(".data.part")
             try:
-                run(
-                    ["cp", "--sparse=always", "--reflink=auto", str(source), str(partial)],
-                    what="copy the data into the image",
-                )
+                with while_copying or nullcontext():
+                    run(
+                        ["cp", "--sparse=always", "--reflink=auto", str(source), str(partial)],
+                        what="copy the data into the image",
+                    )
                 digest = hashlib.sha256()
                 with partial.open("rb") as handle:
                     while chunk := handle.read(CHUNK):

@@ -9,7 +9,8 @@ again) like any other. Whiteouts and opaque directories in the layer hide what t
 deleted from its image.
 
 A volume-backed server's root is its volume: its filesystem is frozen (``fsfreeze``, which
-flushes it and its journal) while the volume's file is copied, giving a raw disk image.
+flushes it and its journal) while the volume's file is copied, giving a raw disk image; the
+copy is hashed after the server thaws.
 
 A capture runs in the background: :meth:`ServerCaptures.snapshot` answers ``ready=False`` until
 it is done, then the stored image; a failed capture raises on the next look and leaves nothing.
@@ -25,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -47,9 +48,15 @@ FREEZE_RETRY_SECONDS = 0.5
 
 
 class RootVolumes(Protocol):
-    """The block storage seam: a volume's data as image data (``copy_volume_to_image``)."""
+    """The block storage seam: a volume's data as image data (``copy_volume_to_image``), with
+    what to hold while the data is copied."""
 
-    def copy_volume_to_image(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo: ...
+    def copy_volume_to_image(
+        self,
+        ref: NativeRef,
+        image_gateway_id: str,
+        while_copying: AbstractContextManager[object] | None = None,
+    ) -> ImageInfo: ...
 
 
 @contextmanager
@@ -77,6 +84,17 @@ def _pause(instance: Instance) -> None:
                 raise
             log.warning("capture of %s: %s; trying again", instance.ref, exc.message)
             time.sleep(FREEZE_RETRY_SECONDS)
+
+
+@contextmanager
+def held_still(instance: Instance) -> Iterator[None]:
+    """A volume-backed instance frozen, and its root filesystem flushed and frozen if it runs."""
+    with frozen(instance) as live:
+        if live and is_mounted(instance.rootfs):
+            with frozen_filesystem(instance.rootfs):
+                yield
+        else:
+            yield
 
 
 @contextmanager
@@ -213,11 +231,8 @@ class ServerCaptures:
             raise BackendError("this local backend has no block storage")
         with self.instance_lock(ref):
             self._check(ref)
-            with frozen(instance) as live:
-                if live and is_mounted(instance.rootfs):
-                    with frozen_filesystem(instance.rootfs):
-                        return volumes.copy_volume_to_image(volume, image_gateway_id)
-                return volumes.copy_volume_to_image(volume, image_gateway_id)
+            # frozen for the copy only; the copy is measured once the server runs again
+            return volumes.copy_volume_to_image(volume, image_gateway_id, held_still(instance))
 
     def _discard(self, staging: Path) -> None:
         try:

@@ -26,7 +26,7 @@ import string
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -240,12 +240,18 @@ class LocalBlockStorage(BlockStorageDriver):
             self.shelf.save(record)
             return record.info()
 
-    def copy_volume_to_image(self, ref: NativeRef, image_gateway_id: str) -> ImageInfo:
-        """The volume's whole file becomes a raw disk image (bootable if it holds a root)."""
+    def copy_volume_to_image(
+        self,
+        ref: NativeRef,
+        image_gateway_id: str,
+        while_copying: AbstractContextManager[object] | None = None,
+    ) -> ImageInfo:
+        """The volume's whole file becomes a raw disk image (bootable if it holds a root);
+        ``while_copying`` is held around the copy alone (:meth:`LocalImages.store_copy`)."""
         record = self.shelf.get_volume(ref)
         if record.status not in (V.AVAILABLE, V.IN_USE):
             raise Conflict(f"cannot copy volume {record.gateway_id} while it is {record.status}")
-        return self.images.store_copy(image_gateway_id, self.shelf.disk(ref))
+        return self.images.store_copy(image_gateway_id, self.shelf.disk(ref), while_copying)
 
     # -- snapshots ----------------------------------------------------------------------------
 
