@@ -4,6 +4,7 @@ a sim backend and a store (no gateway needed)."""
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -215,3 +216,24 @@ def test_a_lost_instance_is_error_and_an_orphan_is_logged_once(
         f"{orphan.ref} (gateway id stray-1)"
     ) == 1
     assert {info.gateway_id for info in sim.compute.list_servers()} == {"stray-1"}
+
+
+def test_start_returns_before_the_first_pass_which_runs_in_the_background(
+    db: Database, sim: SimBackend, reconciler: ServerReconciler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_id = active_server(db, sim)
+    backend_stops(db, server_id)
+    listing, listed, release = sim.compute.list_servers, threading.Event(), threading.Event()
+
+    def a_slow_backend() -> list[ServerInfo]:
+        listed.set()
+        assert release.wait(30)
+        return listing()
+
+    monkeypatch.setattr(sim.compute, "list_servers", a_slow_backend)
+    reconciler.start()  # returns while the backend is still being listed: serving need not wait
+    assert listed.wait(30)
+    assert stored_row(db, server_id).vm_state == VmState.ACTIVE
+    release.set()
+    reconciler.stop()  # joins the pass
+    assert stored_row(db, server_id).vm_state == VmState.STOPPED

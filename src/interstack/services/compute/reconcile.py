@@ -4,8 +4,9 @@ Like Nova's power-state sync: a server with no task in flight whose backend inst
 behind the gateway's back (it died, the host rebooted) shows ``SHUTOFF``; one whose instance is
 gone shows ``ERROR`` with a fault saying it was lost, never silently deleted. Backend servers
 tagged with a gateway id the store does not know (orphans) are logged once, not deleted:
-``interstack cleanup`` does that. It runs at start-up, after task recovery, and then every
-``interval`` seconds. It relies on ``ComputeDriver.list_servers`` being complete and surviving
+``interstack cleanup`` does that. It starts after task recovery and runs in the background, first
+at once and then every ``interval`` seconds, so listing every region's servers never delays
+serving. It relies on ``ComputeDriver.list_servers`` being complete and surviving
 restarts, as the contract promises for every backend; it never asks which backend it is.
 """
 
@@ -123,18 +124,14 @@ class ServerReconciler:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Reconcile once now, then every ``interval`` seconds in a background thread; a
-        failed pass is logged, never a reason not to serve."""
-        try:
-            self.run()
-        except Exception:
-            LOG.exception("server reconciliation failed")
-        if self.interval > 0:
-            self._stopping.clear()
-            self._thread = threading.Thread(
-                target=self._periodic, name="interstack-reconcile", daemon=True
-            )
-            self._thread.start()
+        """Reconcile in a background thread: once now, then every ``interval`` seconds (0: only
+        the first pass). Serving does not wait for it; a failed pass is logged, never a reason
+        not to serve."""
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._passes, name="interstack-reconcile", daemon=True
+        )
+        self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -142,12 +139,14 @@ class ServerReconciler:
             self._thread.join(30)
             self._thread = None
 
-    def _periodic(self) -> None:
-        while not self._stopping.wait(self.interval):
+    def _passes(self) -> None:
+        while not self._stopping.is_set():
             try:
                 self.run()
             except Exception:
                 LOG.exception("server reconciliation failed")
+            if self.interval <= 0 or self._stopping.wait(self.interval):
+                return
 
     def run(self) -> int:
         """One pass over every compute region; returns how many servers were corrected. A
