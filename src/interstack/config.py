@@ -6,10 +6,12 @@ from a global.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -24,6 +26,38 @@ _REGION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 class ConfigError(BadRequest):
     """The configuration file or options cannot be used."""
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def backend_settings(
+    model: type[SettingsModel], backend: str, region: str, raw: Mapping[str, Any]
+) -> SettingsModel:
+    """A region's ``settings:`` mapping validated as ``model``; the first error becomes a
+    ConfigError naming the region and the setting, with the message only (pydantic's input echo
+    could carry a secret)."""
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(
+            f"region {region}: invalid {backend} backend setting {where}: {first['msg']}"
+        ) from None
+
+
+def external_cidr(value: str, *, ipv4_only: bool) -> str:
+    """A backend setting's external network range in its normal form, refused when it is not a
+    network address with a prefix length or too small for a gateway and floating IPs."""
+    try:
+        network = ipaddress.IPv4Network(value) if ipv4_only else ipaddress.ip_network(value)
+    except ValueError as exc:
+        kind = "an IPv4 network" if ipv4_only else "a network address with a prefix length"
+        raise ValueError(f"{value!r} is not {kind} such as 172.24.4.0/24") from exc
+    if network.num_addresses < 8:
+        raise ValueError(f"{value} is too small for a gateway and floating IPs")
+    return str(network)
 
 
 def default_data_dir() -> Path:

@@ -17,9 +17,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from interstack.config import ConfigError
+from interstack.config import backend_settings
 
 #: instance types offered when the region does not list its own: small general-purpose sizes
 DEFAULT_INSTANCE_TYPES = (
@@ -137,12 +137,4 @@ class AwsSettings(BaseModel):
 
     @classmethod
     def parse(cls, region: str, raw: Mapping[str, Any]) -> AwsSettings:
-        try:
-            return cls.model_validate(dict(raw))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "settings"
-            # the message only: pydantic's input echo could carry a secret
-            raise ConfigError(
-                f"region {region}: invalid aws backend setting {where}: {first['msg']}"
-            ) from None
+        return backend_settings(cls, "aws", region, raw)

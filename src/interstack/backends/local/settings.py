@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from interstack.backends.local import console
 from interstack.backends.local.network.driver import DEFAULT_EXTERNAL_CIDR
 from interstack.backends.local.network.external import DEFAULT_EGRESS
-from interstack.config import ConfigError
+from interstack.config import backend_settings, external_cidr
 
 
 class LocalSettings(BaseModel):
@@ -55,13 +55,7 @@ class LocalSettings(BaseModel):
     @field_validator("external_cidr")
     @classmethod
     def _ipv4_network(cls, value: str) -> str:
-        try:
-            network = ipaddress.IPv4Network(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IPv4 network such as 172.24.4.0/24") from exc
-        if network.num_addresses < 8:
-            raise ValueError(f"{value} is too small for a router and floating IPs")
-        return str(network)
+        return external_cidr(value, ipv4_only=True)
 
     @field_validator("egress_cidrs")
     @classmethod
@@ -76,14 +70,7 @@ class LocalSettings(BaseModel):
 
     @classmethod
     def parse(cls, region: str, raw: Mapping[str, Any]) -> LocalSettings:
-        try:
-            return cls.model_validate(dict(raw))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                f"region {region}: invalid local backend setting {where}: {first['msg']}"
-            ) from exc
+        return backend_settings(cls, "local", region, raw)
 
 
 def image_cache_for(data_dir: Path, raw: Mapping[str, Any], region: str = "") -> Path:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import fields
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from interstack.backends.contract import Capabilities
-from interstack.config import ConfigError
+from interstack.config import backend_settings, external_cidr
 
 
 class SimOperation(StrEnum):
@@ -83,13 +82,7 @@ class SimExternalNetwork(BaseModel):
     @field_validator("cidr")
     @classmethod
     def _network_address(cls, value: str) -> str:
-        try:
-            network = ipaddress.ip_network(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a network address with a prefix length") from exc
-        if network.num_addresses < 8:
-            raise ValueError(f"{value} is too small for a gateway and floating IPs")
-        return str(network)
+        return external_cidr(value, ipv4_only=False)
 
 
 class SimSettings(BaseModel):
@@ -146,11 +139,4 @@ class SimSettings(BaseModel):
 
     @classmethod
     def parse(cls, region: str, raw: Mapping[str, Any]) -> SimSettings:
-        try:
-            return cls.model_validate(dict(raw))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                f"region {region}: invalid sim backend setting {where}: {first['msg']}"
-            ) from exc
+        return backend_settings(cls, "sim", region, raw)
