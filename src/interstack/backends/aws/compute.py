@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -111,6 +112,15 @@ def _info(instance: dict[str, Any]) -> ServerInfo:
     )
 
 
+@dataclass(frozen=True)
+class Launched:
+    """An instance this process launched: when, for which server, with which key pair."""
+
+    at: float
+    gateway_id: str
+    key: str | None
+
+
 class AwsCompute(ComputeDriver):
     def __init__(self, ec2: Any, region: str, settings: AwsSettings, images: AwsImages) -> None:
         self.ec2 = ec2
@@ -119,13 +129,9 @@ class AwsCompute(ComputeDriver):
         self.images = images
         self.instance_types = InstanceTypes(ec2, region, settings.instance_types)
         self._root_disks: dict[str, tuple[str, int] | None] = {}
-        #: instances launched lately -> (when, gateway id): EC2 may not describe them yet
-        self._launched: dict[str, tuple[float, str]] = {}
-        #: instances launched here -> (gateway id, the key pair imported for them or None), so
-        #: their deletion needs no describe to know which key pair goes with them
-        self._launched_here: dict[str, tuple[str, str | None]] = {}
-        #: gateway id -> the instance launched here for it, until it is deleted
-        self._booted: dict[str, str] = {}
+        #: instances launched here, until deleted here: EC2 may not describe one yet, a
+        #: retried boot finds it, and its deletion needs no describe to know its key pair
+        self._launched: dict[str, Launched] = {}
         #: instances terminated here lately -> when: EC2 never brings one back, so they are
         #: gone without a describe
         self._terminated: dict[str, float] = {}
@@ -157,9 +163,9 @@ class AwsCompute(ComputeDriver):
             reply = {}
         instances = [i for r in reply.get("Reservations", []) for i in r["Instances"]]
         if not instances:
-            when, gateway_id = self._launched.get(ref, (float("-inf"), ""))
-            if settling and time.monotonic() - when < _SETTLING_SECONDS:
-                pending = {"Key": TAG_GATEWAY_ID, "Value": gateway_id}
+            launched = self._launched.get(ref)
+            if settling and launched and time.monotonic() - launched.at < _SETTLING_SECONDS:
+                pending = {"Key": TAG_GATEWAY_ID, "Value": launched.gateway_id}
                 return {"InstanceId": ref, "State": {"Name": "pending"}, "Tags": [pending]}
             raise NotFound(f"server {ref} does not exist in AWS")
         if instances[0]["State"]["Name"] in _GONE:
@@ -236,12 +242,15 @@ class AwsCompute(ComputeDriver):
         return tags(self.region, spec.gateway_id, spec.name, **extra)
 
     def create_server(self, spec: ServerSpec) -> ServerInfo:
-        booted = self._booted.get(spec.gateway_id)
+        booted = next(
+            (ref for ref, seen in self._launched.items() if seen.gateway_id == spec.gateway_id),
+            None,
+        )
         if booted is not None:  # a retried boot
             try:
                 return _info(self._instance(NativeRef(booted), settling=True))
             except NotFound:
-                del self._booted[spec.gateway_id]
+                del self._launched[booted]
         instance_type = self.instance_types.for_flavor(spec.flavor)
         image = self._image(spec)
         request: dict[str, Any] = {
@@ -272,13 +281,7 @@ class AwsCompute(ComputeDriver):
             if key:
                 self._delete_key(spec.gateway_id)
             raise translate(exc, f"run_instances for server {spec.gateway_id}") from exc
-        now = time.monotonic()
-        self._launched = {
-            ref: seen for ref, seen in self._launched.items() if now - seen[0] < _SETTLING_SECONDS
-        }
-        self._launched[launched["InstanceId"]] = (now, spec.gateway_id)
-        self._launched_here[launched["InstanceId"]] = (spec.gateway_id, key)
-        self._booted[spec.gateway_id] = launched["InstanceId"]
+        self._launched[launched["InstanceId"]] = Launched(time.monotonic(), spec.gateway_id, key)
         return _info(launched)
 
     def _run(self, request: dict[str, Any], gateway_id: str) -> dict[str, Any]:
@@ -318,9 +321,9 @@ class AwsCompute(ComputeDriver):
     def delete_server(self, ref: NativeRef) -> None:
         """Terminate the instance and delete the key pair imported for it: one known from its
         boot here is terminated at once, any other is described first to find its key pair."""
-        self._launched.pop(ref, None)
-        if ref in self._launched_here:
-            key = self._launched_here[ref][1]
+        launched = self._launched.pop(ref, None)
+        if launched is not None:
+            key = launched.key
         else:
             try:
                 instance = self._instance(ref)
@@ -339,8 +342,6 @@ class AwsCompute(ComputeDriver):
             gone: when for gone, when in self._terminated.items() if now - when < _FORGET_SECONDS
         }
         self._terminated[ref] = now
-        gateway_id, _key = self._launched_here.pop(ref, ("", None))
-        self._booted.pop(gateway_id, None)
         if key:
             with aws_call(f"delete_key_pair {key}"):
                 self.ec2.delete_key_pair(KeyName=key)
