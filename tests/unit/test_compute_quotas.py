@@ -4,7 +4,6 @@ what would exceed a limit with Nova's message."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -37,13 +36,6 @@ def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: st
             )
         )
     return server_id
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    database.migrate()
-    return database
 
 
 def test_usage_counts_live_servers_of_the_project(db: Database) -> None:

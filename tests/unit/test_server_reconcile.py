@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -102,14 +101,6 @@ def test_orphans_are_tagged_backend_servers_the_store_never_had() -> None:
 
 
 # --- against a sim backend and a store --------------------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
