@@ -80,26 +80,38 @@ def ansible_env(gateway: ServedGateway, workdir: Path) -> dict[str, str]:
     return env
 
 
+def _ansible(
+    gateway: ServedGateway, workdir: Path, tool: str, args: list[str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """One of this venv's Ansible commands in ``workdir``, with :func:`ansible_env`."""
+    return subprocess.run(
+        [str(BIN_DIR / tool), *args],
+        cwd=workdir,
+        env=ansible_env(gateway, workdir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run_playbook(
     gateway: ServedGateway, workdir: Path, playbook: Path, inventory: Path | None = None
 ) -> PlaybookRun:
     """``ansible-playbook`` with the variables in ``workdir/vars.json``, on localhost or on the
     hosts of ``inventory`` (e.g. :data:`OPENSTACK_INVENTORY`)."""
-    result = subprocess.run(
+    result = _ansible(
+        gateway,
+        workdir,
+        "ansible-playbook",
         [
-            str(BIN_DIR / "ansible-playbook"),
             "-i",
             "localhost," if inventory is None else str(inventory),
             str(playbook),
             "--extra-vars",
             f"@{workdir / 'vars.json'}",
         ],
-        cwd=workdir,
-        env=ansible_env(gateway, workdir),
-        capture_output=True,
-        text=True,
         timeout=600,
-        check=False,
     )
     return PlaybookRun(playbook.name, result.returncode, result.stdout + result.stderr)
 
@@ -109,14 +121,8 @@ def list_inventory(
 ) -> dict[str, Any]:
     """What ``ansible-inventory --list`` makes of ``inventory``: groups, and each host's
     variables under ``_meta.hostvars``."""
-    result = subprocess.run(
-        [str(BIN_DIR / "ansible-inventory"), "-i", str(inventory), "--list"],
-        cwd=workdir,
-        env=ansible_env(gateway, workdir),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = _ansible(
+        gateway, workdir, "ansible-inventory", ["-i", str(inventory), "--list"], timeout=120
     )
     assert result.returncode == 0, f"ansible-inventory failed:\n{result.stdout}{result.stderr}"
     listed: dict[str, Any] = _plain(json.loads(result.stdout))
