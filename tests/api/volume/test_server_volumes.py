@@ -151,14 +151,20 @@ def test_sdk_and_cli_attach_and_detach(
                lambda status: status == "in-use", "the SDK's attachment")  # fmt: skip
     attachments = list(conn.compute.volume_attachments(server))
     assert [a.volume_id for a in attachments] == [volume.id]
+    assert conn.block_storage.get_volume(volume.id).metadata == {"attached_mode": "rw"}
 
     volume_gateway.cli("interstack", "server", "remove", "volume", server.id, volume.id)
     eventually(lambda: conn.block_storage.get_volume(volume.id).status,
                lambda status: status == "available", "the CLI's detachment")  # fmt: skip
+    assert conn.block_storage.get_volume(volume.id).metadata == {}
+    # a device role tag (2.49) that the attachment list shows (2.70)
+    microversion = ("--os-compute-api-version", "2.79")
     volume_gateway.cli("interstack", "server", "add", "volume", "--device", "/dev/vdd",
-                       server.id, volume.id)  # fmt: skip
+                       "--tag", "db", server.id, volume.id, extra=microversion)  # fmt: skip
     eventually(lambda: conn.block_storage.get_volume(volume.id).status,
                lambda status: status == "in-use", "the CLI's attachment")  # fmt: skip
     listed: Any = json.loads(volume_gateway.cli("interstack", "server", "volume", "list",
-                                                server.id, "-f", "json").stdout)  # fmt: skip
+                                                server.id, "-f", "json",
+                                                extra=microversion).stdout)  # fmt: skip
     assert [(v["Volume ID"], v["Device"]) for v in listed] == [(volume.id, "/dev/vdd")]
+    assert [v["Tag"] for v in listed] == ["db"]
