@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.servers.conftest import REGION, boot, wait_status
+from tests.api.servers.conftest import IMAGE, REGION, boot, wait_status
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, neutron
@@ -190,29 +190,31 @@ def test_network_data_describes_the_servers_port(
 
 
 def test_tagged_disks_and_nics_are_devices_in_meta_data(
-    api: httpx.Client,
+    conn: Any,
     compute_gateway: ServedGateway,
     member: Member,
     proxy: httpx.Client,
     network: dict[str, Any],
 ) -> None:
+    """Tagged through openstacksdk (boot networks and block_device_mapping_v2, attach), as a
+    user's tooling tags them; read as the guest reads them."""
     scratch = {"source_type": "blank", "destination_type": "volume", "volume_size": 1,
                "boot_index": -1, "tag": "scratch"}  # fmt: skip
-    server_id = boot(
-        api,
-        unique("tagged"),
+    server = conn.compute.create_server(
+        name=unique("tagged"),
+        image_id=IMAGE,
+        flavor_id="1",
         networks=[{"uuid": network["id"], "tag": "uplink"}],
-        block_device_mapping_v2=[scratch],
+        block_device_mapping=[scratch],
     )
-    wait_status(api, server_id, "ACTIVE")
+    server_id = server.id
+    conn.compute.wait_for_server(server, wait=60, interval=0.2)
     with cinder(compute_gateway, member.token(compute_gateway), member.project_id) as volumes:
         data = create_volume(volumes)["id"]
-    attachments = f"/servers/{server_id}/os-volume_attachments"
-    attached = api.post(attachments, json={"volumeAttachment": {"volumeId": data, "tag": "db"}})
-    assert attached.status_code == 200, attached.text
-    assert attached.json()["volumeAttachment"]["tag"] == "db"
-    found = api.get(attachments).json()["volumeAttachments"]
-    by_tag = {a["tag"]: a for a in found}
+    attached = conn.compute.create_volume_attachment(server_id, volume_id=data, tag="db")
+    assert attached.tag == "db"
+    found = conn.compute.volume_attachments(server_id)
+    by_tag = {a.tag: {"volumeId": a.volume_id, "device": a.device} for a in found}
     assert set(by_tag) == {"scratch", "db"}
     with neutron(compute_gateway, member.token(compute_gateway)) as net_api:
         port = net_api.get("/ports", params={"device_id": server_id}).json()["ports"][0]

@@ -212,18 +212,17 @@ def test_http_boots_from_a_snapshot_with_a_blank_volume_and_from_the_legacy_mapp
 
 
 def test_a_volume_made_for_a_boot_is_never_available_to_others(
-    gateway: ServedGateway, conn: Any, http: httpx.Client, image_id: str, flavor: str
+    gateway: ServedGateway, conn: Any, image_id: str, flavor: str
 ) -> None:
     """Between its creation and the boot task's attach, the volume is ``reserved``: read
-    over and over, it never shows ``available`` (which would let another server take it)."""
+    over and over, it never shows ``available`` (which would let another server take it).
+    Booted through openstacksdk, read over plain HTTP (as often as it can be)."""
     volumes = cinder(gateway, gateway.token(CLOUD), conn.current_project_id)
     before = {v["id"] for v in volumes.get("/volumes").json()["volumes"]}
     data = {"boot_index": -1, "source_type": "blank", "destination_type": "volume",
             "volume_size": 1, "delete_on_termination": True}  # fmt: skip
-    body = {"name": unique("held"), "flavorRef": flavor, "imageRef": image_id,
-            "networks": "none", "block_device_mapping_v2": [data]}  # fmt: skip
-    created = http.post("/servers", json={"server": body})
-    assert created.status_code == 202, created.text
+    server = conn.compute.create_server(name=unique("held"), flavor_id=flavor, image_id=image_id,
+                                        networks="none", block_device_mapping=[data])  # fmt: skip
     [volume_id] = {v["id"] for v in volumes.get("/volumes").json()["volumes"]} - before
     seen: list[str] = []
 
@@ -234,8 +233,8 @@ def test_a_volume_made_for_a_boot_is_never_available_to_others(
 
     eventually(status, lambda s: s == "in-use", "the boot volume attached")
     assert set(seen) <= {"creating", "reserved", "attaching", "in-use"}, seen
-    server_id = created.json()["server"]["id"]
-    assert http.delete(f"/servers/{server_id}").status_code == 204
+    assert conn.block_storage.get_volume(volume_id).attachments[0]["server_id"] == server.id
+    conn.compute.delete_server(server)
     eventually(lambda: volumes.get(f"/volumes/{volume_id}").status_code, lambda c: c == 404,
                "the volume deleted with its server")  # fmt: skip
 
