@@ -273,10 +273,14 @@ def test_sigterm_exits_0_promptly(fresh_gateway: ServedGateway) -> None:
     fresh_gateway.start()
     process = fresh_gateway.process
     assert process is not None
-    started = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=10) == 0
-    assert time.monotonic() - started < 5
+    # a client keeping its idle connection open must not hold the shutdown up
+    with httpx.Client(base_url=fresh_gateway.url, timeout=30) as idle:
+        assert idle.get("/v3").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        # a hang guard, not a stopwatch (no duration is asserted): a shutdown that waits for
+        # the idle connection, the reconciler's or the expiry sweeper's interval or a task
+        # worker's 30 s join fails here
+        assert process.wait(timeout=10) == 0
     assert "Traceback" not in fresh_gateway.log()
 
 
