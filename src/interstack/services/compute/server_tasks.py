@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PowerAction, ServerSpec, ServerStatus
@@ -59,6 +60,10 @@ POWER_RESULT: dict[PowerAction, ServerStatus] = {
     PowerAction.SUSPEND: ServerStatus.SUSPENDED,
     PowerAction.RESUME: ServerStatus.ACTIVE,
 }
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
 
 
 class ServerTasks:
@@ -195,12 +200,25 @@ class ServerTasks:
         spec = replace(spec, root_volume=volumes.root, volumes=volumes.data)
         spec = self._with_drive(task.region, spec, wants_drive)
         info = self.regions.backend(task.region).compute.create_server(spec)
-        with self.db.session() as session:
-            row = session.get(ServerRow, task.resource_id)
-            if row is not None:
-                row.native_ref = info.ref
-        # a delete that came meanwhile found no native ref: its finish step sees this one
+        if not self._record_native_ref(task, info.ref):
+            # the server's delete finished while the backend made this one: nobody else knows
+            # of it to remove it
+            self.regions.backend(task.region).compute.delete_server(info.ref)
+            return None
+        # a delete under way sees this ref at its next step and deletes the backend server
         return Step({**task.payload, "phase": "wait"}).result()
+
+    def _record_native_ref(self, task: Task, ref: NativeRef) -> bool:
+        """Keep the backend server's ref unless the server is deleted by now. One statement: a
+        delete finishing at the same moment (:meth:`_delete_finish`) either sees the ref or has
+        won, and then this is False."""
+        with self.db.session() as session:
+            result = session.execute(
+                update(ServerRow)
+                .where(ServerRow.id == task.resource_id, ServerRow.deleted_at.is_(None))
+                .values(native_ref=ref)
+            )
+            return _rowcount(result) == 1
 
     def _boot_wait(self, task: Task) -> Step:
         def launched(row: ServerRow) -> None:
@@ -260,7 +278,12 @@ class ServerTasks:
         return Step({**task.payload, "phase": "gone", "ref": ref})
 
     def _delete_gone(self, task: Task) -> Step:
-        if not self._gone(task, self._native_ref(task)):
+        ref = self._native_ref(task)
+        if ref is not None and ref != task.payload.get("ref"):
+            # a boot step made the backend server after this task looked: nobody deletes that
+            # one unless this task goes back and does
+            return Step({**task.payload, "phase": "backend"})
+        if not self._gone(task, ref):
             return Step(task.payload)
         self.networking.release_for_server(task.region, task.resource_id)
         if self.volumes is not None:
@@ -268,19 +291,31 @@ class ServerTasks:
         return Step({**task.payload, "phase": "finish"})
 
     def _delete_finish(self, task: Task) -> Step:
+        now = utcnow()
         with self.db.session() as session:
-            row = session.get(ServerRow, task.resource_id)
-            if row is None or row.deleted_at is not None:
-                return Step()
-            if row.native_ref is not None and row.native_ref != task.payload.get("ref"):
-                # a boot step created the backend server after this task looked: delete it too
+            # one statement, so that a boot step recording its backend server at the same moment
+            # either came first (the ref is not the one deleted: delete that server too) or
+            # finds the server deleted (:meth:`_record_native_ref`)
+            result = session.execute(
+                update(ServerRow)
+                .where(
+                    ServerRow.id == task.resource_id,
+                    ServerRow.deleted_at.is_(None),
+                    ServerRow.native_ref.is_not_distinct_from(task.payload.get("ref")),
+                )
+                .values(
+                    vm_state=VmState.DELETED,
+                    task_state=None,
+                    power_state=PowerState.NOSTATE,
+                    deleted_at=now,
+                    updated_at=now,
+                )
+            )
+            if _rowcount(result) != 1:
+                row = session.get(ServerRow, task.resource_id)
+                if row is None or row.deleted_at is not None:
+                    return Step()
                 return Step({**task.payload, "phase": "backend"})
-            now = utcnow()
-            row.vm_state = VmState.DELETED
-            row.task_state = None
-            row.power_state = PowerState.NOSTATE
-            row.deleted_at = now
-            touch(row, now)
             self.passwords.forget(session, task.resource_id)
             finish_action(session, task.payload.get("action_id"), "Success")
         return Step()

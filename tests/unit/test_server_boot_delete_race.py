@@ -1,0 +1,145 @@
+"""A server deleted while its boot step is creating it in the backend: whichever of the two
+tasks writes last, the backend server is deleted and the server ends deleted, never waited on.
+
+The steps are interleaved by hand at the moment the race needs (inside the backend's
+``create_server``), so each order is run every time, not only when a loaded host happens to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from interstack.backends.contract import NativeRef, ServerInfo, ServerSpec
+from interstack.errors import NotFound
+from interstack.services.compute.server_tasks import BOOT, DELETE
+from interstack.services.compute.state import TaskState
+from interstack.services.container import Services
+from interstack.services.tasks import Task, TaskStatus, utcnow
+from interstack.store.models import Server
+from tests.support.image import started_services
+from tests.unit.test_compute_quotas import add_server
+
+REGION = "RegionOne"
+#: far more steps than a delete needs; a delete still looking after these waits forever
+STEP_BOUND = 20
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    with started_services(tmp_path / "data") as started:
+        yield started
+
+
+def task(kind: str, server_id: str) -> Task:
+    return Task(
+        id=f"t-{kind}",
+        kind=kind,
+        region=REGION,
+        resource_id=server_id,
+        payload={},
+        status=TaskStatus.RUNNING,
+        attempts=1,
+        error=None,
+        run_after=utcnow(),
+    )
+
+
+def building_server(services: Services) -> str:
+    server_id = add_server(services.db, "p1", 1, 512, "building")
+    with services.db.session() as session:
+        session.execute(
+            update(Server).where(Server.id == server_id).values(task_state=TaskState.SCHEDULING)
+        )
+    return server_id
+
+
+def start_delete(services: Services, server_id: str) -> Task:
+    """What the API's delete does: the server is DELETING and its delete task starts."""
+    with services.db.session() as session:
+        session.execute(
+            update(Server).where(Server.id == server_id).values(task_state=TaskState.DELETING)
+        )
+    return task(DELETE, server_id)
+
+
+def step(services: Services, running: Task) -> Task | None:
+    """Run one step of a delete task; the task with its next payload, or None when done."""
+    outcome = services.compute.server_tasks.delete(running)
+    if outcome is None:
+        return None
+    return replace(running, payload=dict(outcome.payload or running.payload))
+
+
+def run_to_end(services: Services, running: Task | None) -> None:
+    for _ in range(STEP_BOUND):
+        if running is None:
+            return
+        running = step(services, running)
+    pytest.fail(f"the delete still waits after {STEP_BOUND} steps: {running}")
+
+
+def while_creating(services: Services, meanwhile: Callable[[], None]) -> list[ServerInfo]:
+    """Make the backend's create_server run ``meanwhile`` once it has created the server, before
+    the boot step gets the answer; the created servers are listed in the returned list."""
+    compute = services.regions.backend(REGION).compute
+    create = compute.create_server
+    made: list[ServerInfo] = []
+
+    def create_then(spec: ServerSpec) -> ServerInfo:
+        info = create(spec)
+        made.append(info)
+        meanwhile()
+        return info
+
+    compute.create_server = create_then  # type: ignore[method-assign]
+    return made
+
+
+def backend_has(services: Services, ref: NativeRef) -> bool:
+    try:
+        services.regions.backend(REGION).compute.get_server(ref)
+    except NotFound:
+        return False
+    return True
+
+
+def deleted(services: Services, server_id: str) -> bool:
+    with services.db.session() as session:
+        row = session.get(Server, server_id)
+        return row is not None and row.deleted_at is not None
+
+
+def test_a_delete_that_finishes_while_the_backend_creates_leaves_no_backend_server(
+    services: Services,
+) -> None:
+    server_id = building_server(services)
+    made = while_creating(services, lambda: run_to_end(services, start_delete(services, server_id)))
+
+    assert services.compute.server_tasks.boot(task(BOOT, server_id)) is None
+
+    assert deleted(services, server_id)
+    assert len(made) == 1
+    assert not backend_has(services, made[0].ref)
+
+
+def test_a_delete_that_looked_before_the_boot_recorded_its_server_deletes_that_server(
+    services: Services,
+) -> None:
+    server_id = building_server(services)
+    # the delete comes while the backend creates the server: its first step finds no backend
+    # server yet, and then the boot records the one it made
+    delete: list[Task | None] = []
+    made = while_creating(
+        services, lambda: delete.append(step(services, start_delete(services, server_id)))
+    )
+
+    assert services.compute.server_tasks.boot(task(BOOT, server_id)) is not None
+    assert backend_has(services, made[0].ref)
+    run_to_end(services, delete[0])
+
+    assert deleted(services, server_id)
+    assert not backend_has(services, made[0].ref)
