@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from interstack.errors import BackendUnavailable, Conflict
-from interstack.services.task_runner import TaskRunner
+from interstack.services.task_runner import MAX_STEPS_IN_A_ROW, TaskRunner
 from interstack.services.tasks import (
     RetryAfter,
     Task,
@@ -137,6 +137,78 @@ def test_retry_after_reschedules_with_the_new_payload(db: Database, clock: FakeC
     assert runner.run_one() is True
     assert queue.get(task_id).status is TaskStatus.SUCCEEDED
     assert payloads == [{"step": "new"}, {"step": "created", "ref": "native-1"}]
+
+
+def test_a_step_moving_on_at_once_is_followed_by_the_next_under_the_same_claim(
+    db: Database, clock: FakeClock
+) -> None:
+    """The next phase runs in the same worker without going back to the queue, but only after
+    its payload is recorded: a crash between the steps resumes at the new phase."""
+    queue = TaskQueue(db, clock)
+    recorded: list[tuple[dict[str, object], TaskStatus, int]] = []
+
+    def run(task: Task) -> RetryAfter | None:
+        stored = queue.get(task.id)
+        recorded.append((dict(stored.payload), stored.status, task.attempts))
+        phase = task.payload.get("phase", "create")
+        if phase == "create":
+            return RetryAfter(0, {"phase": "look"})
+        if phase == "look":
+            return RetryAfter(30, {"phase": "look", "looked": True})
+        return None
+
+    runner = TaskRunner(db, {"boot": TaskHandler(run)}, clock=clock)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1", {})
+
+    assert runner.run_one() is True
+    assert recorded == [
+        ({}, TaskStatus.RUNNING, 1),
+        ({"phase": "look"}, TaskStatus.RUNNING, 1),  # recorded before it ran, still claimed
+    ]
+    waiting = queue.get(task_id)  # a step that looks again later goes back to the queue
+    assert (waiting.status, waiting.payload) == (
+        TaskStatus.PENDING,
+        {"phase": "look", "looked": True},
+    )
+    assert runner.run_one() is False
+
+
+def test_a_task_moving_on_at_once_forever_is_handed_back_to_the_queue(
+    db: Database, clock: FakeClock
+) -> None:
+    steps: list[int] = []
+
+    def run(task: Task) -> RetryAfter:
+        steps.append(int(task.payload.get("step", 0)))
+        return RetryAfter(0, {"step": len(steps)})
+
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {"boot": TaskHandler(run)}, clock=clock)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1", {})
+
+    assert runner.run_one() is True
+    assert steps == list(range(MAX_STEPS_IN_A_ROW))
+    assert queue.get(task_id).status is TaskStatus.PENDING
+
+
+def test_a_worker_that_lost_the_lease_does_not_carry_on(db: Database, clock: FakeClock) -> None:
+    queue = TaskQueue(db, clock)
+    ran: list[str] = []
+
+    def run(task: Task) -> RetryAfter | None:
+        ran.append(task.payload.get("phase", "first"))
+        clock.advance(61)  # a step slower than the lease: another runner takes over meanwhile
+        other.recover()
+        assert other.claim() is not None
+        return RetryAfter(0, {"phase": "second"})
+
+    slow = TaskRunner(db, {"boot": TaskHandler(run)}, clock=clock, lease_seconds=60, name="a")
+    other = TaskRunner(db, {}, clock=clock, lease_seconds=60, name="b")
+    task_id = queue.enqueue("boot", "RegionOne", "server-1", {})
+
+    assert slow.run_one() is True
+    assert ran == ["first"]
+    assert queue.get(task_id).payload == {}  # the new owner's task is left as it took it
 
 
 def test_transient_errors_are_retried_then_fail_with_the_error(

@@ -43,6 +43,11 @@ from interstack.store.models import Task as TaskRow
 log = logging.getLogger(__name__)
 
 
+#: how many steps of one task a worker runs in a row when each asks to go on at once, before it
+#: hands the task back to the queue (a handler that never settles cannot hold a worker)
+MAX_STEPS_IN_A_ROW = 20
+
+
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
@@ -257,14 +262,31 @@ class TaskRunner:
         return True
 
     def execute(self, task: Task, worker: str | None = None) -> None:
-        """Run one step of a claimed task and record the outcome."""
+        """Run a claimed task's step and record the outcome.
+
+        A step that moves on at once (``RetryAfter(0, …)``: a boot that made its server and
+        looks at it next) is followed by the next step in this worker under the same lease,
+        its payload recorded first; handing it back to the queue would cost a claim and a
+        worker's wake-up per step. At most :data:`MAX_STEPS_IN_A_ROW` run so, and none once
+        the runner is stopping.
+        """
         worker = worker or self.name
+        following: Task | None = task
+        steps = 0
+        while following is not None:
+            steps += 1
+            carry_on = steps < MAX_STEPS_IN_A_ROW and not self._stopping.is_set()
+            following = self._step(following, worker, carry_on)
+
+    def _step(self, task: Task, worker: str, carry_on: bool) -> Task | None:
+        """One step and its outcome; the task again (its next step due now) when ``carry_on``
+        and the step asked to go on at once."""
         handler = self.handlers.get(task.kind)
         if handler is None:
             self._finish(
                 task, worker, error=f"no handler is registered for task kind {task.kind!r}"
             )
-            return
+            return None
         started = time.perf_counter()
         if log.isEnabledFor(logging.DEBUG):
             late = (self.clock() - task.run_after).total_seconds()
@@ -285,14 +307,14 @@ class TaskRunner:
             else:
                 delay = min(60.0, self.backoff_seconds * 2 ** (task.attempts - 1))
                 self._reschedule(task, worker, delay, None, error=exc.message, reset=False)
-            return
+            return None
         except InterstackError as exc:
             self._finish(task, worker, error=exc.message)
-            return
+            return None
         except Exception as exc:
             log.exception("task %s (%s) failed unexpectedly", task.id, task.kind)
             self._finish(task, worker, error=f"unexpected error: {type(exc).__name__}: {exc}")
-            return
+            return None
         log.debug(
             "task %s (%s %s): step took %.3f s, %s",
             task.id,
@@ -303,8 +325,28 @@ class TaskRunner:
         )
         if outcome is None:
             self._finish(task, worker, error=None)
+        elif outcome.seconds <= 0 and carry_on:
+            return self._carry_on(task, worker, outcome.payload)
         else:
             self._reschedule(task, worker, outcome.seconds, outcome.payload, error=None, reset=True)
+        return None
+
+    def _carry_on(self, task: Task, worker: str, payload: Mapping[str, Any] | None) -> Task | None:
+        """Record that the task's next step is due now and keep it: the lease renewed, the
+        attempts counted as for a fresh claim. ``None`` if the lease was lost meanwhile."""
+        now = self.clock()
+        with self.db.session() as session:
+            row = self._owned(session, task, worker)
+            if row is None:
+                return None
+            row.run_after = now
+            row.locked_until = now + timedelta(seconds=self.lease_seconds)
+            row.attempts = 1
+            row.error = None
+            row.updated_at = now
+            if payload is not None:
+                row.payload = dict(payload)
+            return Task.from_row(row)
 
     def _owned(self, session: Session, task: Task, worker: str) -> TaskRow | None:
         row = session.get(TaskRow, task.id, with_for_update=self.db.dialect == "postgresql")
