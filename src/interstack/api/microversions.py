@@ -10,7 +10,7 @@ headers, with ``Vary`` naming the request headers that chose it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import total_ordering
 
@@ -101,14 +101,16 @@ class VersionRange:
         return headers
 
 
-def microversion(versions: VersionRange) -> Callable[[Request], APIVersion]:
+def microversion(versions: VersionRange) -> Callable[[Request], Awaitable[APIVersion]]:
     """A dependency: the negotiated version of this request (400/406 if unusable).
 
     It also leaves the response headers for :class:`MicroversionHeadersMiddleware` to add, so
     that every answer, errors included, says which version served it.
     """
 
-    def dependency(request: Request) -> APIVersion:
+    # ``async``: negotiation never blocks, and a plain function would cost every request a
+    # trip through the thread pool before its handler's own
+    async def dependency(request: Request) -> APIVersion:
         request.scope.setdefault("state", {})[STATE_KEY] = versions.response_headers(
             versions.default
         )

@@ -69,10 +69,10 @@ def page(query: QueryParams, default_sort: str | None = None) -> Page:
     return Page(limit=effective_limit(query), marker=query.get("marker"), sort=tuple(sort))
 
 
-def since(first: APIVersion) -> Callable[[Request], None]:
+def since(first: APIVersion) -> Callable[[Request], Awaitable[None]]:
     """A dependency: the route exists from microversion ``first`` on; before it, Nova's 404."""
 
-    def dependency(request: Request) -> None:
+    async def dependency(request: Request) -> None:
         if VERSIONS.negotiate(request.headers) < first:
             raise NotFound("The resource could not be found.")
 
