@@ -6,27 +6,31 @@ and a server on the network; list servers; delete all of it. Through the gateway
 openstacksdk against ``interstack serve`` with an ``aws`` region on moto (waiting for ACTIVE and
 for the deletion, as scripts do); directly it is the EC2 calls the mapping in
 docs/aws-backend.md makes for it (a CIDR block and subnet in the project VPC, a group and its
-rules, an ENI, the key pair, ``run_instances``, a describe until running, and the deletions).
+rules, an ENI, the key pair, ``run_instances``, describes until running; the terminate,
+describes until the instance is going or gone, and the deletions), with the same 50 ms
+between a client's looks on both sides.
 The project VPC exists before either is timed (the gateway creates it on first use and keeps
 it), and one warm-up round of each is not counted.
 
-What is counted: each side's wall time per phase, client included (openstacksdk's own work
-and its 50 ms sleeps between looks at the server while waiting; boto3's on the direct side).
+What is counted: each side's wall time per step and per phase, client included (openstacksdk's
+own work and its 50 ms sleeps between looks at the server while waiting; boto3's on the direct
+side).
 openstacksdk's discovery (the catalog, version documents) happens in the untimed warm-up round,
 as for any long-lived client, and the HTTP requests of each timed phase are counted and printed
 to show it. The EC2 calls of each side are counted by action at the emulator (its WSGI app is
 wrapped), so both sides are counted the same way.
 
-Prints the median time per phase and in total, and the ratio gateway / direct (the issue's
-target: at most 1.3), the gateway's HTTP requests and the time inside them, and the EC2 calls
-per action of each side; writes the same as JSON to benchmarks/results/. Everything listens on
-and talks to 127.0.0.1 only.
+Prints the median time per step, per phase and in total, and the ratio gateway / direct (the
+issue's target: at most 1.3), the gateway's HTTP requests and the time inside them, the EC2
+calls per action of each side and the load average; writes the same as JSON to benchmarks/results/.
+Everything listens on and talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
 import statistics
@@ -61,6 +65,21 @@ TARGET = 1.3
 #: how often openstacksdk looks at a server it waits for (its default is 2 s)
 POLL_SECONDS = 0.05
 PHASES = ("create", "list", "delete")
+#: the steps of the sequence in order, each with its phase; both sides time the same steps
+STEPS = {
+    "network": "create",
+    "subnet": "create",
+    "security group": "create",
+    "2 rules": "create",
+    "key pair": "create",
+    "server to ACTIVE": "create",
+    "list servers": "list",
+    "server deleted": "delete",
+    "key pair delete": "delete",
+    "group delete": "delete",
+    "subnet delete": "delete",
+    "network delete": "delete",
+}
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 Timings = dict[str, float]
@@ -147,8 +166,9 @@ def an_ami(ec2: Any) -> str:
 
 
 @contextmanager
-def served_gateway(work: Path, endpoint: str, ami: str) -> Iterator[Path]:
-    """``interstack serve`` with one aws region on the emulator; yields its clouds.yaml."""
+def served_gateway(work: Path, endpoint: str, ami: str) -> Iterator[tuple[Path, int]]:
+    """``interstack serve`` with one aws region on the emulator; yields its clouds.yaml and
+    its process id."""
     settings = {
         "aws_region": AWS_REGION,
         "endpoint_url": endpoint,
@@ -183,7 +203,7 @@ def served_gateway(work: Path, endpoint: str, ami: str) -> Iterator[Path]:
             if time.monotonic() > deadline:
                 raise RuntimeError("interstack serve did not answer within 90 s")
             time.sleep(0.1)
-        yield data / "clouds.yaml"
+        yield data / "clouds.yaml", process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -193,6 +213,13 @@ def served_gateway(work: Path, endpoint: str, ami: str) -> Iterator[Path]:
             process.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, user and system, all its threads (from /proc): what the
+    gateway itself spent, which the machine's load does not inflate as it does wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Meters:
     """What :func:`timed` reads before and after each phase."""
 
@@ -200,17 +227,20 @@ class Meters:
     http = HttpCounter()
 
 
-def timed(timings: Timings, phase: str, work: Callable[[], Any]) -> Any:
-    """Run ``work``, adding its seconds to ``phase``, the EC2 calls it caused to ``<phase>
-    calls`` (and per action to ``ec2:<action>``), the gateway requests to ``<phase> requests``
-    and the time until they were answered to ``<phase> in requests``."""
+def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
+    """Run ``work``, adding its seconds to ``step`` and to its phase, the EC2 calls it caused
+    to ``<phase> calls`` (and per action to ``ec2:<action>``), the gateway requests to
+    ``<phase> requests`` and the time until they were answered to ``<phase> in requests``."""
+    phase = STEPS[step]
     before = Meters.ec2.snapshot()
     requests, in_requests = Meters.http.requests, Meters.http.seconds
     start = time.perf_counter()
     result = work()
-    timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
+    seconds = time.perf_counter() - start
     made = Meters.ec2.snapshot() - before
     add = {
+        f"step:{step}": seconds,
+        phase: seconds,
         f"{phase} calls": made.total(),
         f"{phase} requests": Meters.http.requests - requests,
         f"{phase} in requests": Meters.http.seconds - in_requests,
@@ -236,11 +266,17 @@ def waiting(timings: Timings, wait: Callable[[], Any]) -> Any:
 
 def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
     timings: Timings = {}
+    net = timed(timings, "network", lambda: sdk.network.create_network(name=f"bench-{n}"))
+    subnet = timed(
+        timings,
+        "subnet",
+        lambda: sdk.network.create_subnet(network_id=net.id, cidr=f"10.{n}.0.0/24", ip_version=4),
+    )
+    group = timed(
+        timings, "security group", lambda: sdk.network.create_security_group(name=f"bench-{n}")
+    )
 
-    def create() -> tuple[Any, ...]:
-        net = sdk.network.create_network(name=f"bench-{n}")
-        subnet = sdk.network.create_subnet(network_id=net.id, cidr=f"10.{n}.0.0/24", ip_version=4)
-        group = sdk.network.create_security_group(name=f"bench-{n}")
+    def rules() -> None:
         for port in (22, 443):
             sdk.network.create_security_group_rule(
                 security_group_id=group.id,
@@ -250,7 +286,15 @@ def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
                 port_range_max=port,
                 remote_ip_prefix="0.0.0.0/0",
             )
-        key = sdk.compute.create_keypair(name=f"bench-{n}", public_key=PUBLIC_KEY)
+
+    timed(timings, "2 rules", rules)
+    key = timed(
+        timings,
+        "key pair",
+        lambda: sdk.compute.create_keypair(name=f"bench-{n}", public_key=PUBLIC_KEY),
+    )
+
+    def boot() -> Any:
         server = sdk.compute.create_server(
             name=f"bench-{n}",
             flavor_id="1",
@@ -259,29 +303,28 @@ def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
             key_name=key.name,
             security_groups=[{"name": group.name}],
         )
-        server = waiting(
+        return waiting(
             timings,
             lambda: sdk.compute.wait_for_server(
                 server, status="ACTIVE", wait=120, interval=POLL_SECONDS
             ),
         )
-        return net, subnet, group, key, server
 
-    net, subnet, group, key, server = timed(timings, "create", create)
-    timed(timings, "list", lambda: list(sdk.compute.servers(details=True)))
+    server = timed(timings, "server to ACTIVE", boot)
+    timed(timings, "list servers", lambda: list(sdk.compute.servers(details=True)))
 
-    def delete() -> None:
+    def delete_server() -> None:
         sdk.compute.delete_server(server)
         waiting(
             timings,
             lambda: sdk.compute.wait_for_delete(server, wait=120, interval=POLL_SECONDS),
         )
-        sdk.compute.delete_keypair(key)
-        sdk.network.delete_security_group(group)
-        sdk.network.delete_subnet(subnet)
-        sdk.network.delete_network(net)
 
-    timed(timings, "delete", delete)
+    timed(timings, "server deleted", delete_server)
+    timed(timings, "key pair delete", lambda: sdk.compute.delete_keypair(key))
+    timed(timings, "group delete", lambda: sdk.network.delete_security_group(group))
+    timed(timings, "subnet delete", lambda: sdk.network.delete_subnet(subnet))
+    timed(timings, "network delete", lambda: sdk.network.delete_network(net))
     return timings
 
 
@@ -289,14 +332,28 @@ def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
 
 
 def direct_round(ec2: Any, vpc_id: str, ami: str, n: int) -> Timings:
+    """The EC2 calls of each step as the mapping makes them: a network is a tag on the project
+    VPC (no call), a subnet needs a CIDR block of the VPC, a server its ENI; a client waits for
+    ``running`` and, after the terminate, for the instance to be going or gone, looking every
+    ``POLL_SECONDS`` as the gateway's client does."""
     timings: Timings = {}
+    timed(timings, "network", lambda: None)
 
-    def create() -> dict[str, str]:
+    def subnet() -> tuple[str, str]:
         block = ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=f"10.{n}.0.0/16")
-        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{n}.0.0/24")["Subnet"]["SubnetId"]
-        group = ec2.create_security_group(
+        made = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{n}.0.0/24")["Subnet"]
+        return block["CidrBlockAssociation"]["AssociationId"], made["SubnetId"]
+
+    block, subnet_id = timed(timings, "subnet", subnet)
+    group = timed(
+        timings,
+        "security group",
+        lambda: ec2.create_security_group(
             GroupName=f"bench-{n}", Description="bench", VpcId=vpc_id
-        )["GroupId"]
+        )["GroupId"],
+    )
+
+    def rules() -> None:
         for port in (22, 443):
             ec2.authorize_security_group_ingress(
                 GroupId=group,
@@ -309,47 +366,57 @@ def direct_round(ec2: Any, vpc_id: str, ami: str, n: int) -> Timings:
                     }
                 ],
             )
-        eni = ec2.create_network_interface(SubnetId=subnet, Groups=[group])["NetworkInterface"]
-        ec2.import_key_pair(KeyName=f"bench-{n}", PublicKeyMaterial=PUBLIC_KEY.encode())
+
+    timed(timings, "2 rules", rules)
+    timed(
+        timings,
+        "key pair",
+        lambda: ec2.import_key_pair(KeyName=f"bench-{n}", PublicKeyMaterial=PUBLIC_KEY.encode()),
+    )
+
+    def state(instance: str) -> str:
+        reservations = ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+        return str(reservations[0]["Instances"][0]["State"]["Name"])
+
+    def boot() -> tuple[str, str]:
+        eni = ec2.create_network_interface(SubnetId=subnet_id, Groups=[group])
+        eni_id = eni["NetworkInterface"]["NetworkInterfaceId"]
         instance = ec2.run_instances(
             ImageId=ami,
             InstanceType="t3.nano",
             MinCount=1,
             MaxCount=1,
             KeyName=f"bench-{n}",
-            NetworkInterfaces=[{"NetworkInterfaceId": eni["NetworkInterfaceId"], "DeviceIndex": 0}],
+            NetworkInterfaces=[{"NetworkInterfaceId": eni_id, "DeviceIndex": 0}],
         )["Instances"][0]["InstanceId"]
-        while True:
-            state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]
-            if state["Instances"][0]["State"]["Name"] == "running":
-                break
-            time.sleep(0.05)
-        return {
-            "block": block["CidrBlockAssociation"]["AssociationId"],
-            "subnet": subnet,
-            "group": group,
-            "eni": eni["NetworkInterfaceId"],
-            "instance": instance,
-        }
+        while state(instance) != "running":
+            time.sleep(POLL_SECONDS)
+        return eni_id, instance
 
-    made = timed(timings, "create", create)
+    eni_id, instance = timed(timings, "server to ACTIVE", boot)
     # the live instances, as the gateway lists them (moto keeps the terminated ones of every
     # earlier round, which an unfiltered describe would return too)
     live = [
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
     ]
-    timed(timings, "list", lambda: ec2.describe_instances(Filters=live))
+    timed(timings, "list servers", lambda: ec2.describe_instances(Filters=live))
 
-    def delete() -> None:
-        ec2.terminate_instances(InstanceIds=[made["instance"]])
-        ec2.describe_instances(InstanceIds=[made["instance"]])
-        ec2.delete_key_pair(KeyName=f"bench-{n}")
-        ec2.delete_network_interface(NetworkInterfaceId=made["eni"])
-        ec2.delete_security_group(GroupId=made["group"])
-        ec2.delete_subnet(SubnetId=made["subnet"])
-        ec2.disassociate_vpc_cidr_block(AssociationId=made["block"])
+    def delete_server() -> None:
+        ec2.terminate_instances(InstanceIds=[instance])
+        while state(instance) not in ("shutting-down", "terminated"):
+            time.sleep(POLL_SECONDS)
+        ec2.delete_network_interface(NetworkInterfaceId=eni_id)
 
-    timed(timings, "delete", delete)
+    timed(timings, "server deleted", delete_server)
+    timed(timings, "key pair delete", lambda: ec2.delete_key_pair(KeyName=f"bench-{n}"))
+    timed(timings, "group delete", lambda: ec2.delete_security_group(GroupId=group))
+
+    def delete_subnet() -> None:
+        ec2.delete_subnet(SubnetId=subnet_id)
+        ec2.disassociate_vpc_cidr_block(AssociationId=block)
+
+    timed(timings, "subnet delete", delete_subnet)
+    timed(timings, "network delete", lambda: None)
     return timings
 
 
@@ -396,7 +463,7 @@ def main() -> int:
     ami = an_ami(ec2)
     with (
         tempfile.TemporaryDirectory(prefix="interstack-bench-aws-") as tmp,
-        served_gateway(Path(tmp), endpoint, ami) as clouds_yaml,
+        served_gateway(Path(tmp), endpoint, ami) as (clouds_yaml, gateway_pid),
     ):
         config = openstack.config.OpenStackConfig(config_files=[str(clouds_yaml)])
         sdk = openstack.connection.Connection(
@@ -404,7 +471,10 @@ def main() -> int:
         )
         sdk.session.session.hooks["response"].append(Meters.http)
         (image,) = sdk.image.images()  # the AMI the settings select
-        rounds = [gateway_round(sdk, image.id, n) for n in range(10, 11 + args.rounds)][1:]
+        gateway_round(sdk, image.id, 10)  # warm-up
+        cpu = cpu_seconds(gateway_pid)
+        rounds = [gateway_round(sdk, image.id, n) for n in range(11, 11 + args.rounds)]
+        gateway_cpu = (cpu_seconds(gateway_pid) - cpu) / args.rounds
         sdk.close()
     vpc_id = ec2.create_vpc(CidrBlock="100.64.0.0/28")["Vpc"]["VpcId"]
     direct = [direct_round(ec2, vpc_id, ami, n) for n in range(100, 101 + args.rounds)][1:]
@@ -429,6 +499,24 @@ def main() -> int:
         "EC2 calls g / d",
         "gateway requests, time in them",
     )
+    steps = [
+        (
+            step,
+            ms(through[f"step:{step}"]),
+            ms(straight[f"step:{step}"]),
+            f"{through[f'step:{step}'] / straight[f'step:{step}']:.2f}"
+            if straight[f"step:{step}"] >= 0.0005
+            else "-",
+        )
+        for step in STEPS
+    ]
+    console.print(
+        table(
+            f"per step (median of {args.rounds} rounds)",
+            steps,
+            ("step", "gateway (openstacksdk)", "direct boto3", "ratio"),
+        )
+    )
     title = f"aws gateway overhead on moto (median of {args.rounds} rounds)"
     console.print(table(title, rows, columns))
     console.print(
@@ -437,14 +525,24 @@ def main() -> int:
     )
     console.print(f"EC2 calls through the gateway: {actions(through)}")
     console.print(f"EC2 calls direct: {actions(straight)}")
+    console.print(f"the gateway process's CPU time per round (all its threads): {ms(gateway_cpu)}")
     ratio = through["total"] / straight["total"]
     verdict = "meets" if ratio <= TARGET else "misses"
     console.print(f"total ratio {ratio:.2f}: {verdict} the target of at most {TARGET}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    console.print(f"load average at the end (1, 5, 15 min): {load}")
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     (RESULTS_DIR / f"aws_gateway-{stamp}.json").write_text(
         json.dumps(
-            {"rounds": args.rounds, "gateway": through, "direct": straight, "ratio": ratio},
+            {
+                "rounds": args.rounds,
+                "gateway": through,
+                "direct": straight,
+                "ratio": ratio,
+                "gateway_cpu_per_round": gateway_cpu,
+                "load_average": os.getloadavg(),
+            },
             indent=2,
             sort_keys=True,
         )
