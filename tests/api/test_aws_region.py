@@ -224,3 +224,73 @@ def test_one_clouds_yaml_builds_the_same_network_in_both_regions(
     sdk.network.delete_subnet(subnet)
     sdk.network.delete_network(net)
     assert tagged("describe_addresses", "Addresses", fip.id) == []
+
+
+def ec2_rules(group_id: str) -> set[tuple[str, str, int | None, int | None, str]]:
+    """What EC2 holds for a group, one (direction, protocol, ports, remote) per permission."""
+    (group,) = ec2().describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    found = set()
+    for direction, key in (("ingress", "IpPermissions"), ("egress", "IpPermissionsEgress")):
+        for perm in group[key]:
+            ports = (perm.get("FromPort"), perm.get("ToPort"))
+            remotes = [r["CidrIp"] for r in perm.get("IpRanges", [])]
+            remotes += [r["CidrIpv6"] for r in perm.get("Ipv6Ranges", [])]
+            remotes += [r["GroupId"] for r in perm.get("UserIdGroupPairs", [])]
+            remotes += [r["PrefixListId"] for r in perm.get("PrefixListIds", [])]
+            found |= {(direction, perm["IpProtocol"], *ports, remote) for remote in remotes}
+    return found
+
+
+def api_rules(sdk: Any, group_id: str) -> set[tuple[str, str, int | None, int | None, str]]:
+    """The group's rules as the API lists them, in the shape of :func:`ec2_rules`."""
+    return {
+        (
+            r.direction,
+            r.protocol or "-1",
+            r.port_range_min,
+            r.port_range_max,
+            r.remote_ip_prefix or ("::/0" if r.ether_type == "IPv6" else "0.0.0.0/0"),
+        )
+        for r in sdk.network.security_group_rules(security_group_id=group_id)
+    }
+
+
+def test_a_permission_opened_outside_the_gateway_is_closed_by_the_next_rule_change(
+    gateway: ServedGateway,
+) -> None:
+    sdk = connect(gateway, AWS)
+    group = sdk.network.create_security_group(name=unique("firewall"))
+    ssh = sdk.network.create_security_group_rule(
+        security_group_id=group.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+    )
+    (aws_group,) = tagged("describe_security_groups", "SecurityGroups", group.id)
+    group_id = aws_group["GroupId"]
+    everything = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+    opened = ("ingress", "-1", None, None, "0.0.0.0/0")
+    ec2().authorize_security_group_ingress(GroupId=group_id, IpPermissions=[everything])
+    assert opened in ec2_rules(group_id)
+    sdk.network.create_security_group_rule(  # a rule added through the API
+        security_group_id=group.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=443,
+        port_range_max=443,
+        remote_ip_prefix="10.0.0.0/8",
+    )
+    assert ec2_rules(group_id) == api_rules(sdk, group.id)
+    assert ("ingress", "tcp", 443, 443, "10.0.0.0/8") in ec2_rules(group_id)
+
+    ec2().authorize_security_group_ingress(GroupId=group_id, IpPermissions=[everything])
+    assert opened in ec2_rules(group_id)
+    sdk.network.delete_security_group_rule(ssh)  # a rule removed through the API
+    assert ec2_rules(group_id) == api_rules(sdk, group.id)
+    assert {rule for rule in ec2_rules(group_id) if rule[0] == "ingress"} == {
+        ("ingress", "tcp", 443, 443, "10.0.0.0/8")
+    }
+    sdk.network.delete_security_group(group)

@@ -1,9 +1,11 @@
 """The EC2 calls the aws drivers make for the benchmark's sequence (network, subnet, security
 group with rules, port, server; delete all), counted on moto: no describe before a create (EC2's
 own duplicate errors and client tokens make a repeated create find the first one), none for
-what the driver made or learnt itself (the project's VPC, its CIDR blocks, a group's rules, an
-instance's key pair). Then the fallbacks: what EC2 says when the remembered state is outdated
-makes the driver look again, and the result is still what the spec asks for."""
+what the driver made or learnt itself (the project's VPC, its CIDR blocks, a new group's
+rules, an instance's key pair). A change of an existing group's rules always describes it first:
+a permission added elsewhere must not stay open. Then the fallbacks: what EC2 says when the
+remembered state is outdated makes the driver look again, and the result is still what the
+spec asks for."""
 
 from __future__ import annotations
 
@@ -98,7 +100,8 @@ def test_the_benchmark_sequence_makes_no_redundant_calls(
     assert calls.take() == []
     network.set_security_group_rules(group, (*EGRESS, SSH))
     network.set_security_group_rules(group, (*EGRESS, SSH, HTTPS))
-    assert calls.take() == ["AuthorizeSecurityGroupIngress"] * 2
+    # each change reads the group first: what EC2 holds beyond the rules is revoked
+    assert calls.take() == ["DescribeSecurityGroups", "AuthorizeSecurityGroupIngress"] * 2
     port = network.create_port(
         PortSpec(
             gateway_id=new_id(),
@@ -176,6 +179,53 @@ def test_rules_changed_elsewhere_are_read_again(
     ec2().revoke_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
     network.set_security_group_rules(group, (*EGRESS, HTTPS))
     assert permissions(group) == {("in", 443), ("out", "-1")}
+
+
+def test_a_permission_opened_elsewhere_is_revoked_at_the_next_change(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    network, _compute, calls = drivers
+    group = network.create_security_group(
+        SecurityGroupSpec(gateway_id=new_id(), name="g", project_id=PROJECT, rules=(*EGRESS, SSH))
+    )
+    client = ec2()
+    prefix_list = client.create_managed_prefix_list(
+        PrefixListName="elsewhere", MaxEntries=1, AddressFamily="IPv4"
+    )["PrefixList"]["PrefixListId"]
+    # opened outside the gateway: a port range, and a prefix list (a remote Neutron has not)
+    client.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 0,
+                "ToPort": 1024,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            },
+            {"IpProtocol": "-1", "PrefixListIds": [{"PrefixListId": prefix_list}]},
+        ],
+    )
+    network.set_security_group_rules(group, (*EGRESS, SSH, HTTPS))  # a rule added
+    assert permissions(group) == {("in", 22), ("in", 443), ("out", "-1")}
+    client.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "udp",
+                "FromPort": 53,
+                "ToPort": 53,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+            }
+        ],
+    )
+    calls.take()
+    network.set_security_group_rules(group, (*EGRESS, HTTPS))  # a rule removed
+    assert calls.take() == ["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]
+    assert permissions(group) == {("in", 443), ("out", "-1")}
+    # what a change that failed half-way could leave (here: made directly) is revoked too
+    client.authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
+    network.set_security_group_rules(group, EGRESS)
+    assert permissions(group) == {("out", "-1")}
 
 
 def ssh_permission() -> dict[str, Any]:

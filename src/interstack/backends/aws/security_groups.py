@@ -4,8 +4,12 @@ Both sides are flattened into *atoms* (direction, protocol, ports, one remote), 
 group's rules is a set difference: revoke what is there and not wanted, authorize what is wanted
 and not there. That also settles EC2's automatic allow-all egress rule (revoked unless the
 spec has it) and never sends a duplicate (which EC2 rejects). A remote group becomes a
-reference to that group's EC2 id. What this process last set on a group is remembered
-(:class:`GroupPermissions`), so adding a rule is one ``authorize`` call.
+reference to that group's EC2 id.
+
+EC2 is the truth, and a firewall must never be more open than the API says: every change of a
+group's rules is made against the group as EC2 describes it (:class:`GroupPermissions`), so a
+permission added elsewhere, or left by a call that failed half-way, is revoked at the group's
+next change.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ _PROTOCOLS = {
     "esp": "50",
     "ah": "51",
 }
+#: protocol numbers EC2 names (and the name of ICMPv6 it may report) -> the spelling used here
+_NUMBERED = {"6": "tcp", "17": "udp", "1": "icmp", "icmpv6": "58"}
 _WITH_PORTS = {"tcp", "udp", "6", "17", "132"}
 _ICMP = {"icmp", "58", "1"}
 
@@ -62,7 +68,7 @@ class Atom:
     protocol: str  # "-1" for any
     from_port: int | None
     to_port: int | None
-    #: "cidr4", "cidr6" or "group"
+    #: "cidr4", "cidr6", "group" or (only ever found in EC2, to be revoked) "prefix-list"
     remote_kind: str
     remote: str
 
@@ -72,6 +78,8 @@ class Atom:
             perm["FromPort"], perm["ToPort"] = self.from_port, self.to_port
         if self.remote_kind == "group":
             perm["UserIdGroupPairs"] = [{"GroupId": self.remote}]
+        elif self.remote_kind == "prefix-list":
+            perm["PrefixListIds"] = [{"PrefixListId": self.remote}]
         elif self.remote_kind == "cidr6":
             perm["Ipv6Ranges"] = [{"CidrIpv6": self.remote}]
         else:
@@ -88,8 +96,15 @@ def _protocol(rule: SecurityGroupRule) -> str:
     if name in _PROTOCOLS:
         return _PROTOCOLS[name]
     if name.isdigit() and 0 <= int(name) <= 255:
-        return name
+        return _canonical(name)
     raise BadRequest(f"protocol {rule.protocol!r} cannot be expressed as an EC2 rule")
+
+
+def _canonical(protocol: str) -> str:
+    """One spelling per protocol (EC2 reports 6, 17 and 1 by name), so that the rules and
+    what EC2 describes compare equal."""
+    name = protocol.lower()
+    return _NUMBERED.get(name, name)
 
 
 def _ports(rule: SecurityGroupRule, protocol: str) -> tuple[int | None, int | None]:
@@ -121,7 +136,7 @@ def atoms_of_permissions(direction: RuleDirection, permissions: list[Any]) -> se
     """What EC2 reports for one direction, flattened."""
     found: set[Atom] = set()
     for perm in permissions:
-        protocol = str(perm.get("IpProtocol", "-1"))
+        protocol = _canonical(str(perm.get("IpProtocol", "-1")))
         low = perm.get("FromPort")
         high = perm.get("ToPort")
         low, high = (None, None) if protocol == "-1" else (low, high)
@@ -131,6 +146,8 @@ def atoms_of_permissions(direction: RuleDirection, permissions: list[Any]) -> se
             found.add(Atom(direction, protocol, low, high, "cidr6", str(r["CidrIpv6"])))
         for r in perm.get("UserIdGroupPairs", []):
             found.add(Atom(direction, protocol, low, high, "group", str(r["GroupId"])))
+        for r in perm.get("PrefixListIds", []):
+            found.add(Atom(direction, protocol, low, high, "prefix-list", str(r["PrefixListId"])))
     return found
 
 
@@ -171,48 +188,60 @@ def change_rules(ec2: Any, group_id: str, current: Set[Atom], wanted: Set[Atom])
 
 
 class GroupPermissions:
-    """Sets groups' permissions to their rules, remembering what it last set on each group.
+    """Sets groups' permissions to exactly their rules, against EC2's real state.
 
-    A rule added or removed is then one ``authorize``/``revoke`` call, not a describe first.
-    EC2 stays the truth: a change it refuses as a duplicate or an unknown permission (the group
-    was changed elsewhere) is made again from a fresh describe, and a group whose change failed
-    is described the next time. A permission added elsewhere raises no such error: it stays
-    until this process forgets the group (a failed change, a restart), where describing on
-    every change revoked it at the next one.
+    Every change describes the group first and then revokes whatever EC2 holds that the rules
+    do not ask for, so nothing opened elsewhere outlives a change. The describe is skipped only
+    where what the group holds is known without asking: a group this process has just created
+    holds what EC2 gives every new group until its first change, and rules that ask for exactly
+    what this process last set change nothing (no call at all). A change EC2 refuses as a
+    duplicate or an unknown permission (the group changed between the describe and the
+    change) is made once more from a fresh describe; a change that failed otherwise leaves
+    nothing remembered, so the next one describes.
     """
 
     def __init__(self, ec2: Any, describe: Callable[[str], dict[str, Any]]) -> None:
         self.ec2 = ec2
         #: reads a group from EC2 (``NotFound`` when it is gone)
         self.describe = describe
-        self._known: dict[str, frozenset[Atom]] = {}
+        #: group id -> the permissions this process last made it hold
+        self._last_set: dict[str, frozenset[Atom]] = {}
+        #: groups created here whose permissions are still EC2's defaults
+        self._new: set[str] = set()
         self._lock = threading.Lock()
 
     def created(self, group_id: str) -> None:
         """A group this process has just created holds what EC2 gives every new group."""
         with self._lock:
-            self._known[group_id] = NEW_GROUP_ATOMS
+            self._last_set[group_id] = NEW_GROUP_ATOMS
+            self._new.add(group_id)
 
     def forget(self, group_id: str) -> None:
         with self._lock:
-            self._known.pop(group_id, None)
+            self._last_set.pop(group_id, None)
+            self._new.discard(group_id)
 
     def apply(self, group_id: str, rules: tuple[SecurityGroupRule, ...]) -> None:
         """Make the group's permissions exactly ``rules``."""
         wanted = frozenset(atoms_of_rule(r) for r in rules)
         with self._lock:
-            known = self._known.pop(group_id, None)
-        if known is not None:
-            try:
-                change_rules(self.ec2, group_id, known, wanted)
-            except ClientError as exc:
-                if error_code(exc) not in _STALE:
-                    raise
-                known = None
-        if known is None:
+            last = self._last_set.pop(group_id, None)
+            new = group_id in self._new
+            self._new.discard(group_id)
+            if last == wanted:  # nothing to change
+                self._last_set[group_id] = wanted
+                if new:
+                    self._new.add(group_id)
+                return
+        current = NEW_GROUP_ATOMS if new else atoms_of_group(self.describe(group_id))
+        try:
+            change_rules(self.ec2, group_id, current, wanted)
+        except ClientError as exc:
+            if error_code(exc) not in _STALE:
+                raise
             change_rules(self.ec2, group_id, atoms_of_group(self.describe(group_id)), wanted)
         with self._lock:
-            self._known[group_id] = wanted
+            self._last_set[group_id] = wanted
 
 
 class SecurityGroups:
