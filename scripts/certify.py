@@ -9,6 +9,10 @@ no guests to log in to). Tempest makes its own accounts with the admin cloud and
 workers. Extra arguments go to ``interstack certify`` after these (``make certify
 CERTIFY_ARGS='--capability identity-*'``). Results land in ./certify-results; the exit code is
 certify's (0 all required capabilities passed, 1 some failed, 2 setup error).
+
+One local gateway manages a host's networking at a time: a local run queues for another's hold
+on it (a sibling checkout's tests or gateway) for up to ``INTERSTACK_CERTIFY_LOCK_WAIT`` seconds
+(default 1800) instead of failing.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from demo import BIN_DIR, Gateway, connect, region_config
+from demo import BIN_DIR, START_TIMEOUT_SECONDS, Gateway, connect, region_config
 from demo_cloud import DemoError, step
 from rich.console import Console
 
@@ -29,6 +33,8 @@ from interstack.backends.local.host import unavailable_reason
 console = Console(soft_wrap=True)
 IMAGE_BYTES = 1024 * 1024  # a sim server boots from anything: Tempest only uploads a few bytes
 EXTERNAL_CIDR = "198.51.100.0/24"  # TEST-NET-2: never routed
+LOCK_WAIT_ENV = "INTERSTACK_CERTIFY_LOCK_WAIT"
+DEFAULT_LOCK_WAIT_SECONDS = 1800.0  # a sibling's long run (another certify) may hold the host
 
 
 #: the sim region brings an external network, as the local backend brings ``public``
@@ -75,8 +81,12 @@ def main(extra: list[str]) -> int:
         prefix="interstack-certify-", ignore_cleanup_errors=True
     ) as temporary:
         work = Path(temporary)
-        config = region_config(work, "local") if local else region_config(work, "sim", SIM_SETTINGS)
-        gateway = Gateway(work, config)
+        if local:
+            lock_wait = float(os.environ.get(LOCK_WAIT_ENV) or DEFAULT_LOCK_WAIT_SECONDS)
+            config = region_config(work, "local", lock_wait=lock_wait)
+            gateway = Gateway(work, config, start_timeout=lock_wait + START_TIMEOUT_SECONDS)
+        else:
+            gateway = Gateway(work, region_config(work, "sim", SIM_SETTINGS))
         try:
             gateway.start()
             certify = [str(BIN_DIR / "interstack"), "certify", "--cloud", "interstack"]

@@ -59,8 +59,11 @@ class Gateway:
     """``interstack serve`` in its own session, so that a Ctrl-C meant for the demo leaves it
     running until the demo has deleted what it created."""
 
-    def __init__(self, work_dir: Path, config: Path | None) -> None:
+    def __init__(
+        self, work_dir: Path, config: Path | None, start_timeout: float = START_TIMEOUT_SECONDS
+    ) -> None:
         self.data_dir = work_dir / "data"
+        self.start_timeout = start_timeout  # includes any wait for the host's networking lock
         self.log = work_dir / "serve.log"
         self.config = ["--config", str(config)] if config is not None else []
         self.url = f"http://127.0.0.1:{free_port()}"
@@ -84,7 +87,7 @@ class Gateway:
                 start_new_session=True,
             )
         with step(console, "starting the gateway") as current:
-            deadline = time.monotonic() + START_TIMEOUT_SECONDS
+            deadline = time.monotonic() + self.start_timeout
             while not self._answers():
                 if self.process.poll() is not None:
                     raise DemoError(
@@ -181,14 +184,22 @@ def show_catalog(conn: Any, cloud: str) -> None:
 
 
 def region_config(
-    work_dir: Path, backend: str, sim_settings: dict[str, object] | None = None
+    work_dir: Path,
+    backend: str,
+    sim_settings: dict[str, object] | None = None,
+    *,
+    lock_wait: float | None = None,
 ) -> Path:
     """The default region as the gateway would choose it, spelled out so that a local region
     keeps its built images in the user's cache (and a sim region stays sim for ``cleanup``);
-    ``sim_settings`` go to a sim region."""
+    ``sim_settings`` go to a sim region; ``lock_wait`` is how long a local region queues for
+    another process's hold on the host's networking (the backend's default if None)."""
     region: dict[str, object] = {"name": REGION, "backend": backend}
     if backend == "local":
-        region["settings"] = {"image_cache_dir": str(image_cache())}
+        settings: dict[str, object] = {"image_cache_dir": str(image_cache())}
+        if lock_wait is not None:
+            settings["network_lock_wait_seconds"] = lock_wait
+        region["settings"] = settings
     elif sim_settings:
         region["settings"] = sim_settings
     config = work_dir / "interstack.yaml"
