@@ -23,7 +23,7 @@ IDENTITY = ["-g", "2020.06", "-t", "platform", "--capability", "identity-*"]
 
 
 def certify(
-    gateway: ServedGateway, *args: str, clouds: Path | None = None
+    gateway: ServedGateway, *args: str, clouds: Path | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = gateway.env
     if clouds is not None:
@@ -31,6 +31,7 @@ def certify(
     return subprocess.run(
         [INTERSTACK, "certify", *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=600,
@@ -68,7 +69,9 @@ def identity_run(
     gateway: ServedGateway, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path_factory.mktemp("certify")
-    return certify(gateway, "--cloud", "interstack", *IDENTITY, "--out", str(out)), out
+    # a relative --out, as make certify gives it: Tempest's workspace and logs land inside it
+    relative = ["--out", out.name]
+    return certify(gateway, "--cloud", "interstack", *IDENTITY, *relative, cwd=out.parent), out
 
 
 def test_identity_capabilities_run_for_real(

@@ -115,7 +115,8 @@ def certify_cloud(cloud: str, guideline: Guideline, options: Options) -> CloudRe
     # wrong admin credentials fail here, once, not in every test
     admin = discover(options.admin_cloud, ()).credentials if options.admin_cloud else None
     directory = options.out / cloud
-    workspace = directory / "tempest"
+    # absolute: Tempest runs from elsewhere and its tempest.conf names its logs and locks by it
+    workspace = (directory / "tempest").resolve()
     stream = directory / STREAM
     init_workspace(workspace)
     write_tempest_files(facts, workspace, admin, options.ssh_user, options.ssh_validation)
