@@ -55,7 +55,8 @@ def test_power_lock_and_properties(
     wait_status(demo_api, sid, "SHUTOFF")
     compute_gateway.cli(CLOUD, "server", "start", sid)
     wait_status(demo_api, sid, "ACTIVE")
-    compute_gateway.cli(CLOUD, "server", "reboot", "--hard", "--wait", sid)
+    compute_gateway.cli(CLOUD, "server", "reboot", "--hard", sid)
+    wait_status(demo_api, sid, "ACTIVE")
     for action, status in (
         ("pause", "PAUSED"),
         ("unpause", "ACTIVE"),
@@ -82,7 +83,7 @@ def test_resize_confirm_console_and_delete(
     compute_gateway: ServedGateway, demo_api: httpx.Client, server: dict[str, Any]
 ) -> None:
     sid = server["id"]
-    compute_gateway.cli(CLOUD, "server", "resize", "--flavor", "m1.small", "--wait", sid)
+    compute_gateway.cli(CLOUD, "server", "resize", "--flavor", "m1.small", sid)
     wait_status(demo_api, sid, "VERIFY_RESIZE")
     compute_gateway.cli(CLOUD, "server", "resize", "confirm", sid)
     assert wait_status(demo_api, sid, "ACTIVE")["flavor"]["original_name"] == "m1.small"
@@ -90,8 +91,8 @@ def test_resize_confirm_console_and_delete(
     log = compute_gateway.cli(CLOUD, "console", "log", "show", "--lines", "1", sid).stdout
     assert len(log.strip().splitlines()) == 1
 
-    compute_gateway.cli(CLOUD, "server", "delete", "--wait", sid)
-    assert demo_api.get(f"/servers/{sid}").status_code == 404
+    compute_gateway.cli(CLOUD, "server", "delete", sid)
+    wait_gone(demo_api, sid)
 
 
 def test_create_wait_image_create_rebuild_and_delete(
@@ -123,7 +124,8 @@ def test_create_wait_image_create_rebuild_and_delete(
     assert snapshot["status"] == "active"
     assert snapshot["name"] == f"{name}-snap"
 
-    compute_gateway.cli(CLOUD, "server", "rebuild", "--image", "debian-sim", "--wait", sid)
+    compute_gateway.cli(CLOUD, "server", "rebuild", "--image", "debian-sim", sid)
+    wait_status(demo_api, sid, "ACTIVE")
     shown = cli_json(compute_gateway, "server", "show", sid)
     assert shown["image"].startswith("debian-sim")
 

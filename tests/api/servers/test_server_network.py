@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.servers.conftest import boot, sdk_as, wait_gone, wait_status
+from tests.api.servers.conftest import boot, nova, sdk_as, wait_gone, wait_status
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, external_network, neutron
@@ -153,27 +153,35 @@ def test_cli_server_with_a_floating_ip(
         router["id"],
         subnet["id"],
     )
-    server = cli(
-        "server",
-        "create",
-        "--image",
-        "cirros-sim",
-        "--flavor",
-        "m1.tiny",
-        "--network",
-        net["id"],
-        "--wait",
-        unique("cli-net"),
-    )
-    fip = cli("floating", "ip", "create", public["id"])
-    compute_gateway.cli(
-        "interstack", "server", "add", "floating", "ip", server["id"], fip["floating_ip_address"]
-    )
-    shown = cli("server", "show", server["id"])
-    assert fip["floating_ip_address"] in json.dumps(shown["addresses"])
-    listed = cli("server", "list")
-    assert any(fip["floating_ip_address"] in json.dumps(r["Networks"]) for r in listed)
-    compute_gateway.cli("interstack", "server", "delete", "--wait", server["id"])
+    with nova(compute_gateway, compute_gateway.token("interstack")) as demo_api:
+        server = cli(
+            "server",
+            "create",
+            "--image",
+            "cirros-sim",
+            "--flavor",
+            "m1.tiny",
+            "--network",
+            net["id"],
+            unique("cli-net"),
+        )
+        wait_status(demo_api, server["id"], "ACTIVE")
+        fip = cli("floating", "ip", "create", public["id"])
+        compute_gateway.cli(
+            "interstack",
+            "server",
+            "add",
+            "floating",
+            "ip",
+            server["id"],
+            fip["floating_ip_address"],
+        )
+        shown = cli("server", "show", server["id"])
+        assert fip["floating_ip_address"] in json.dumps(shown["addresses"])
+        listed = cli("server", "list")
+        assert any(fip["floating_ip_address"] in json.dumps(r["Networks"]) for r in listed)
+        compute_gateway.cli("interstack", "server", "delete", server["id"])
+        wait_gone(demo_api, server["id"])
     compute_gateway.cli("interstack", "floating", "ip", "delete", fip["id"])
 
 

@@ -97,9 +97,9 @@ def root_attachment(conn: Any, volume_id: str) -> dict[str, Any]:
 def test_sdk_boots_from_a_volume_made_of_an_image_which_goes_with_the_server(
     conn: Any, http: httpx.Client, network: str, image_id: str, flavor: str
 ) -> None:
-    server = conn.create_server(unique("bfv"), image=image_id, flavor=flavor, network=network,
-                                boot_from_volume=True, volume_size=1, terminate_volume=True,
-                                wait=True, timeout=60)  # fmt: skip
+    server = active(conn, conn.create_server(
+        unique("bfv"), image=image_id, flavor=flavor, network=network, boot_from_volume=True,
+        volume_size=1, terminate_volume=True))  # fmt: skip
     assert server.status == "ACTIVE"
     shown = http.get(f"/servers/{server.id}").json()["server"]
     assert shown["image"] == ""
@@ -114,7 +114,7 @@ def test_sdk_boots_from_a_volume_made_of_an_image_which_goes_with_the_server(
     old = http.get(f"/servers/{server.id}", headers={"OpenStack-API-Version": "compute 2.1"})
     assert old.json()["server"]["os-extended-volumes:volumes_attached"] == [{"id": root.id}]
 
-    assert conn.delete_server(server.id, wait=True, timeout=60)
+    delete_server(conn, server.id)
     eventually(lambda: conn.block_storage.find_volume(root.id), lambda v: v is None,
                "the root volume deleted with its server")  # fmt: skip
 
@@ -124,17 +124,17 @@ def test_sdk_boots_from_a_brought_volume_which_is_released(
 ) -> None:
     volume = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("boot"))
     conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
-    server = conn.create_server(unique("bfv"), flavor=flavor, network=network,
-                                boot_volume=volume.id, wait=True, timeout=60)  # fmt: skip
+    server = active(conn, conn.create_server(unique("bfv"), flavor=flavor, network=network,
+                                             boot_volume=volume.id))  # fmt: skip
     assert server.status == "ACTIVE"
     assert root_attachment(conn, volume.id)["server_id"] == server.id
     detach = http.delete(f"/servers/{server.id}/os-volume_attachments/{volume.id}")
     assert "root device" in assert_nova_fault(detach, 400, "badRequest")
 
-    assert conn.delete_server(server.id, wait=True, timeout=60)
+    delete_server(conn, server.id)
     released = conn.block_storage.get_volume(volume.id)
     assert (released.status, released.attachments) == ("available", [])
-    assert conn.delete_volume(volume.id, wait=True, timeout=60)
+    delete_volume(conn, volume.id)
 
 
 def test_cli_boots_from_a_new_volume_and_from_an_existing_one(
@@ -149,15 +149,34 @@ def test_cli_boots_from_a_new_volume_and_from_an_existing_one(
     assert made["image"] in ("", "N/A (booted from volume)")
     assert root_attachment(conn, root["id"])["server_id"] == made["id"]
 
-    assert conn.delete_server(made["id"], wait=True, timeout=60)
+    delete_server(conn, made["id"])
     # the CLI leaves delete_on_termination off: the volume stays, available, to boot again
     wait_volume_status(conn, root["id"], "available")
     again = cli("server", "create", "--volume", root["id"], "--flavor", flavor, "--network",
                 network, "--wait", unique("cli"))  # fmt: skip
     assert [v["id"] for v in again["volumes_attached"]] == [root["id"]]
-    assert conn.delete_server(again["id"], wait=True, timeout=60)
+    delete_server(conn, again["id"])
     wait_volume_status(conn, root["id"], "available")
-    assert conn.delete_volume(root["id"], wait=True, timeout=60)
+    delete_volume(conn, root["id"])
+
+
+def active(conn: Any, server: Any) -> Any:
+    """The server once ACTIVE, looked at every 0.2 s (the cloud layer's ``wait=True`` looks
+    every 5 s: booting is not what these tests prove)."""
+    return conn.compute.wait_for_server(server, wait=60, interval=0.2)
+
+
+def delete_server(conn: Any, server_id: str) -> None:
+    """Delete a server and see it gone, looking every 0.05 s (``wait=True``: every 2 s)."""
+    conn.compute.delete_server(server_id, ignore_missing=False)
+    eventually(lambda: conn.compute.find_server(server_id), lambda found: found is None,
+               f"server {server_id} deleted")  # fmt: skip
+
+
+def delete_volume(conn: Any, volume_id: str) -> None:
+    conn.block_storage.delete_volume(volume_id, ignore_missing=False)
+    eventually(lambda: conn.block_storage.find_volume(volume_id), lambda found: found is None,
+               f"volume {volume_id} deleted")  # fmt: skip
 
 
 def wait_volume_status(conn: Any, volume_id: str, status: str) -> None:
@@ -204,11 +223,11 @@ def test_http_boots_from_a_snapshot_with_a_blank_volume_and_from_the_legacy_mapp
     legacy_mapping = [{"device_name": "vda", "volume_id": source.id}]
     legacy = boot_over_http(http, flavor, imageRef="", block_device_mapping=legacy_mapping)
     assert devices(http, legacy["id"]) == {"/dev/vda": source.id}
-    assert conn.delete_server(legacy["id"], wait=True, timeout=60)
+    delete_server(conn, legacy["id"])
     wait_volume_status(conn, source.id, "available")
     conn.block_storage.delete_snapshot(snapshot)
     conn.block_storage.wait_for_delete(snapshot, wait=60, interval=0.2)
-    assert conn.delete_volume(source.id, wait=True, timeout=60)
+    delete_volume(conn, source.id)
 
 
 def test_a_volume_made_for_a_boot_is_never_available_to_others(
@@ -277,8 +296,8 @@ def test_bad_mappings_are_refused_and_leave_nothing(
     big_image = active_image(conn, min_disk=3)
     in_use = conn.block_storage.create_volume(size=1)
     conn.block_storage.wait_for_status(in_use, "available", wait=60, interval=0.2)
-    holder = conn.create_server(unique("holder"), flavor=flavor, boot_volume=in_use.id,
-                                network=network, wait=True, timeout=60)  # fmt: skip
+    holder = active(conn, conn.create_server(unique("holder"), flavor=flavor,
+                                             boot_volume=in_use.id, network=network))  # fmt: skip
 
     def image(size: Any = 1, index: Any = 0, **more: Any) -> dict[str, Any]:
         return {"boot_index": index, "uuid": image_id, "source_type": "image",
@@ -321,4 +340,4 @@ def test_bad_mappings_are_refused_and_leave_nothing(
             "name": unique("plain"), "flavorRef": flavor, "networks": "none",
             "block_device_mapping_v2": [image()]}})  # fmt: skip
         assert "boot from volume" in assert_nova_fault(refused, 400, "badRequest")
-    assert conn.delete_server(holder.id, wait=True, timeout=60)
+    delete_server(conn, holder.id)

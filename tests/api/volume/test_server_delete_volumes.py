@@ -65,7 +65,9 @@ def test_cli_server_delete_releases_an_added_volume(
     eventually(lambda: conn.block_storage.get_volume(volume.id).status,
                lambda status: status == "in-use", "the CLI's attachment")  # fmt: skip
 
-    volume_gateway.cli(CLOUD, "server", "delete", "--wait", server.id)
+    volume_gateway.cli(CLOUD, "server", "delete", server.id)
+    eventually(lambda: conn.compute.find_server(server.id), lambda found: found is None,
+               "the server gone")  # fmt: skip
 
     shown = json.loads(volume_gateway.cli(CLOUD, "volume", "show", volume.id, "-f", "json").stdout)
     assert (shown["status"], shown["attachments"]) == ("available", [])
