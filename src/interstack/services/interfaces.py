@@ -147,12 +147,6 @@ class ServerNetworking(Protocol):
         """Take the group off every port of the server; 404 if no port has it."""
         ...
 
-    def security_group_names(
-        self, region: str, server_ids: Sequence[str]
-    ) -> Mapping[str, Sequence[str]]:
-        """Each server's security group names, port by port as Nova lists them (one query)."""
-        ...
-
     def release_for_server(self, region: str, server_id: str) -> None:
         """Delete the ports created for the server, unbind the ones the user brought, and
         disassociate floating IPs from them. Idempotent."""
@@ -162,6 +156,13 @@ class ServerNetworking(Protocol):
         self, region: str, server_ids: Sequence[str]
     ) -> Mapping[str, Sequence[ServerAddress]]:
         """Current fixed and floating addresses of each server, from the ports (one query)."""
+        ...
+
+    def addresses_and_groups(
+        self, region: str, server_ids: Sequence[str]
+    ) -> tuple[Mapping[str, Sequence[ServerAddress]], Mapping[str, Sequence[str]]]:
+        """:meth:`addresses` and each server's security group names, port by port as Nova
+        lists them, from one read of the ports (a server's view needs both)."""
         ...
 
     def security_groups(self, region: str, server_id: str) -> Sequence[ServerSecurityGroup]:

@@ -134,8 +134,7 @@ class ServerService:
         if not rows:
             return []
         ids = [r.id for r in rows]
-        found = self.networking.addresses(region, ids)
-        groups = self.networking.security_group_names(region, ids)
+        found, groups = self.networking.addresses_and_groups(region, ids)
         attached = self.volumes.volumes_attached(region, ids) if self.volumes else {}
         return [
             replace(

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
 from interstack.errors import BadRequest, Conflict, NotFound
@@ -299,46 +300,24 @@ class NeutronServerNetworking:
     ) -> None:
         self.server_groups.remove(ctx, region, server_id, group)
 
-    def security_group_names(
-        self, region: str, server_ids: Sequence[str]
-    ) -> Mapping[str, Sequence[str]]:
-        return self.server_groups.names(region, server_ids)
-
     # -- addresses ---------------------------------------------------------------------------
 
     def addresses(
         self, region: str, server_ids: Sequence[str]
     ) -> Mapping[str, Sequence[ServerAddress]]:
-        found: dict[str, list[ServerAddress]] = {s: [] for s in server_ids}
         with self.db.session() as session:
-            ports = session.scalars(
-                select(Port)
-                .where(Port.region == region, Port.device_id.in_(server_ids))
-                .order_by(Port.created_at, Port.id)
-            ).all()
-            ips = fixed_ips_of(session, [p.id for p in ports])
-            names = {
-                network_id: name
-                for network_id, name in session.execute(
-                    select(Network.id, Network.name).where(
-                        Network.id.in_({p.network_id for p in ports})
-                    )
-                )
-            }
-            floating: dict[tuple[str, str | None], list[str]] = {}
-            for fip in session.scalars(
-                select(FloatingIp).where(FloatingIp.port_id.in_([p.id for p in ports]))
-            ):
-                floating.setdefault((str(fip.port_id), fip.fixed_ip_address), []).append(
-                    fip.floating_ip_address
-                )
-            for port in ports:
-                name = names.get(port.network_id, port.network_id)
-                for ip in ips[port.id]:
-                    found[port.device_id].append(_address(name, ip.ip_address, "fixed", port))
-                    for public in floating.get((port.id, ip.ip_address), []):
-                        found[port.device_id].append(_address(name, public, "floating", port))
-        return found
+            ports = _ports_of(session, region, server_ids)
+            return _addresses(session, ports, server_ids)
+
+    def addresses_and_groups(
+        self, region: str, server_ids: Sequence[str]
+    ) -> tuple[Mapping[str, Sequence[ServerAddress]], Mapping[str, Sequence[str]]]:
+        with self.db.session() as session:
+            ports = _ports_of(session, region, server_ids)
+            return (
+                _addresses(session, ports, server_ids),
+                self.server_groups.names(session, ports, server_ids),
+            )
 
     def security_groups(self, region: str, server_id: str) -> list[ServerSecurityGroup]:
         with self.db.session() as session:
@@ -390,6 +369,42 @@ def _group_rule(rule: RuleRow, remotes: Mapping[str, tuple[str, str]]) -> Server
         remote_ip_prefix=rule.remote_ip_prefix,
         remote_group=remotes.get(rule.remote_group_id) if rule.remote_group_id else None,
     )
+
+
+def _ports_of(session: Session, region: str, server_ids: Sequence[str]) -> Sequence[Port]:
+    return session.scalars(
+        select(Port)
+        .where(Port.region == region, Port.device_id.in_(server_ids))
+        .order_by(Port.created_at, Port.id)
+    ).all()
+
+
+def _addresses(
+    session: Session, ports: Sequence[Port], server_ids: Sequence[str]
+) -> Mapping[str, Sequence[ServerAddress]]:
+    """Each server's fixed and floating addresses, from its ports read in ``session``."""
+    found: dict[str, list[ServerAddress]] = {s: [] for s in server_ids}
+    ips = fixed_ips_of(session, [p.id for p in ports])
+    names = {
+        network_id: name
+        for network_id, name in session.execute(
+            select(Network.id, Network.name).where(Network.id.in_({p.network_id for p in ports}))
+        )
+    }
+    floating: dict[tuple[str, str | None], list[str]] = {}
+    for fip in session.scalars(
+        select(FloatingIp).where(FloatingIp.port_id.in_([p.id for p in ports]))
+    ):
+        floating.setdefault((str(fip.port_id), fip.fixed_ip_address), []).append(
+            fip.floating_ip_address
+        )
+    for port in ports:
+        name = names.get(port.network_id, port.network_id)
+        for ip in ips[port.id]:
+            found[port.device_id].append(_address(name, ip.ip_address, "fixed", port))
+            for public in floating.get((port.id, ip.ip_address), []):
+                found[port.device_id].append(_address(name, public, "floating", port))
+    return found
 
 
 def _address(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound
 from interstack.services.context import RequestContext
@@ -93,24 +94,22 @@ class ServerSecurityGroups:
         if not found:
             raise NotFound(f"Security group {name} not associated with the instance {server_id}")
 
-    def names(self, region: str, server_ids: Sequence[str]) -> Mapping[str, Sequence[str]]:
-        """Each server's groups by name (id when unnamed), port by port, as Nova lists them."""
+    @staticmethod
+    def names(
+        session: Session, ports: Sequence[Port], server_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[str]]:
+        """Each server's groups by name (id when unnamed), port by port, as Nova lists them;
+        ``ports`` are the servers' ports, read in ``session``."""
         found: dict[str, list[str]] = {s: [] for s in server_ids}
-        with self.db.session() as session:
-            ports = session.scalars(
-                select(Port)
-                .where(Port.region == region, Port.device_id.in_(server_ids))
-                .order_by(Port.created_at, Port.id)
-            ).all()
-            wanted = {g for p in ports for g in p.security_group_ids or ()}
-            names = {
-                group_id: name or group_id
-                for group_id, name in session.execute(
-                    select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(wanted))
-                )
-            }
-            for port in ports:
-                for group_id in port.security_group_ids or ():
-                    if group_id in names:
-                        found[port.device_id].append(names[group_id])
+        wanted = {g for p in ports for g in p.security_group_ids or ()}
+        names = {
+            group_id: name or group_id
+            for group_id, name in session.execute(
+                select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(wanted))
+            )
+        }
+        for port in ports:
+            for group_id in port.security_group_ids or ():
+                if group_id in names:
+                    found[port.device_id].append(names[group_id])
         return found
