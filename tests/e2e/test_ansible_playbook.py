@@ -9,6 +9,11 @@ playbooks/teardown.yml removes everything (floating IPs released by the floating
 twice, the second time changing nothing, and openstacksdk finds nothing left. In between,
 playbooks/volume_*.yml attach a new volume to the server, then detach and delete it.
 
+The second runs of deploy.yml and volume_*.yml are on the sim region only: a second run changes
+nothing when what the modules read back through the API matches what they ask, and the gateway
+answers from its store, whatever the backend; on aws each only repeated that, at 5-15 s of
+Ansible a playbook. The teardown runs twice on both: its second run finds nothing to remove.
+
 The same playbooks run on a sim region and on an aws region backed by moto: the gateway's
 clouds.yaml names its first region as each cloud's ``region_name``, so the playbooks select the
 region without a change. On aws, boto3 finds nothing of interstack's left after the teardown.
@@ -99,6 +104,21 @@ def run_playbook(gateway: ServedGateway, workdir: Path, name: str) -> PlaybookRu
     return ansible.run_playbook(gateway, workdir, PLAYBOOKS / name)
 
 
+@pytest.fixture
+def proves_reruns(request: pytest.FixtureRequest) -> bool:
+    """Whether this test's region runs each playbook again to see it change nothing (sim only:
+    see the module's docstring)."""
+    backend: str = request.node.callspec.params["cloud"]
+    return backend == "sim"
+
+
+def run_again_changing_nothing(
+    proves_reruns: bool, gateway: ServedGateway, workdir: Path, name: str
+) -> None:
+    if proves_reruns:
+        run_playbook(gateway, workdir, name).assert_changed_nothing()
+
+
 @pytest.fixture(scope="module")
 def deployed(cloud: ServedGateway, workdir: Path) -> PlaybookRun:
     run = run_playbook(cloud, workdir, "deploy.yml")
@@ -180,18 +200,20 @@ def test_deploy_makes_what_the_playbook_asks_for(
 
 
 def test_running_the_deploy_again_changes_nothing(
-    deployed: PlaybookRun, cloud: ServedGateway, workdir: Path
+    deployed: PlaybookRun, cloud: ServedGateway, workdir: Path, proves_reruns: bool
 ) -> None:
+    if not proves_reruns:
+        pytest.skip("the second runs are proven on the sim region (see the module's docstring)")
     run_playbook(cloud, workdir, "deploy.yml").assert_changed_nothing()
 
 
 def test_a_volume_attaches_and_detaches(
-    deployed: PlaybookRun, cloud: ServedGateway, workdir: Path, conn: Any
+    deployed: PlaybookRun, cloud: ServedGateway, workdir: Path, conn: Any, proves_reruns: bool
 ) -> None:
     first = run_playbook(cloud, workdir, "volume_attach.yml")
     assert first.assert_succeeded()["changed"] > 0, first.output
     assert "All assertions passed" in first.output
-    run_playbook(cloud, workdir, "volume_attach.yml").assert_changed_nothing()
+    run_again_changing_nothing(proves_reruns, cloud, workdir, "volume_attach.yml")
     server = conn.compute.find_server(f"{PREFIX}-server", ignore_missing=False)
     volume = conn.block_storage.find_volume(f"{PREFIX}-data", ignore_missing=False)
     # Cinder shows the attachment's mode among the metadata while the volume is attached
@@ -203,7 +225,7 @@ def test_a_volume_attaches_and_detaches(
 
     first = run_playbook(cloud, workdir, "volume_detach.yml")
     assert first.assert_succeeded()["changed"] > 0, first.output
-    run_playbook(cloud, workdir, "volume_detach.yml").assert_changed_nothing()
+    run_again_changing_nothing(proves_reruns, cloud, workdir, "volume_detach.yml")
     assert list(conn.compute.volume_attachments(server)) == []
     assert list(conn.block_storage.volumes()) == []
 
