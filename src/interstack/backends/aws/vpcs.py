@@ -71,13 +71,6 @@ class ProjectVpcs:
         #: VPC id -> its primary block (the placeholder, never released)
         self._primary: dict[str, str] = {}
 
-    def forget(self, project_id: str) -> None:
-        """Drop what is remembered of the project's VPC (it was found gone)."""
-        with self._lock:
-            vpc_id = self._ids.pop(project_id, None)
-            if vpc_id is not None:
-                self._known_blocks.pop(vpc_id, None)
-
     def gone(self, vpc_id: str) -> None:
         """EC2 says ``vpc_id`` does not exist: its project finds or makes its VPC anew."""
         with self._lock:
@@ -88,12 +81,13 @@ class ProjectVpcs:
     def within(self, project_id: str, make: Callable[[str], T]) -> T:
         """``make(vpc_id)`` in the project's VPC; once more in a fresh one when EC2 says the
         remembered VPC is gone (the cleanup deleted it)."""
+        vpc_id = self.ensure(project_id)
         try:
-            return make(self.ensure(project_id))
+            return make(vpc_id)
         except ClientError as exc:
             if error_code(exc) != "InvalidVpcID.NotFound":
                 raise
-        self.forget(project_id)
+        self.gone(vpc_id)
         return make(self.ensure(project_id))
 
     def find(self, project_id: str) -> dict[str, Any] | None:
