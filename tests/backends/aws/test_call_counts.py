@@ -293,6 +293,7 @@ def test_a_vpc_and_blocks_changed_elsewhere_are_read_again(
         network.create_subnet(
             SubnetSpec(gateway_id=new_id(), network=net, cidr="10.9.2.0/24", gateway_ip=None)
         )
+    assert vpc_id not in network.vpcs.remembered()  # nothing of it is kept (its primary block)
     fresh = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
     assert str(fresh).partition("/")[0] != vpc_id
     subnet = network.create_subnet(

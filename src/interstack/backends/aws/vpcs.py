@@ -25,6 +25,7 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -48,6 +49,16 @@ _LIVE_BLOCK = {"associated", "associating"}
 _ASSOCIATE_SECONDS = 30.0
 
 
+@dataclass
+class VpcBlocks:
+    """A VPC's CIDR blocks, as last described or changed here."""
+
+    #: the placeholder block the VPC was made with: never released
+    primary: str
+    #: the live blocks: (network, association id)
+    live: list[tuple[ipaddress.IPv4Network, str]]
+
+
 def block_for(cidr: str) -> ipaddress.IPv4Network:
     """The secondary block a subnet lives in: the /16 around it."""
     net = ipaddress.ip_network(cidr)
@@ -66,10 +77,13 @@ class ProjectVpcs:
         self._lock = threading.Lock()
         #: project id -> its VPC id, once found or created
         self._ids: dict[str, str] = {}
-        #: VPC id -> its live blocks (network, association id), as last described or changed
-        self._known_blocks: dict[str, list[tuple[ipaddress.IPv4Network, str]]] = {}
-        #: VPC id -> its primary block (the placeholder, never released)
-        self._primary: dict[str, str] = {}
+        #: VPC id -> its blocks, once described (dropped with everything else of the VPC)
+        self._known_blocks: dict[str, VpcBlocks] = {}
+
+    def remembered(self) -> set[str]:
+        """The VPCs anything is remembered of."""
+        with self._lock:
+            return set(self._ids.values()) | set(self._known_blocks)
 
     def gone(self, vpc_id: str) -> None:
         """EC2 says ``vpc_id`` does not exist: its project finds or makes its VPC anew."""
@@ -153,13 +167,15 @@ class ProjectVpcs:
             if a.get("CidrBlockState", {}).get("State") in _LIVE_BLOCK
         ]
 
-    def _live_blocks(self, vpc_id: str) -> list[tuple[ipaddress.IPv4Network, str]]:
-        """The VPC's live blocks, described once and then kept up to date here."""
+    def _described_blocks(self, vpc_id: str) -> VpcBlocks:
+        """The VPC's blocks, described once and then kept up to date here."""
         if vpc_id not in self._known_blocks:
             vpc = self._vpc(vpc_id)
-            self._primary[vpc_id] = str(vpc.get("CidrBlock"))
-            self._known_blocks[vpc_id] = self._blocks(vpc)
+            self._known_blocks[vpc_id] = VpcBlocks(str(vpc.get("CidrBlock")), self._blocks(vpc))
         return self._known_blocks[vpc_id]
+
+    def _live_blocks(self, vpc_id: str) -> list[tuple[ipaddress.IPv4Network, str]]:
+        return self._described_blocks(vpc_id).live
 
     def forget_blocks(self, vpc_id: str) -> None:
         """Describe the VPC's blocks again next time (EC2 disagreed with what is known)."""
@@ -216,12 +232,12 @@ class ProjectVpcs:
         """Disassociate the secondary block that held ``cidr`` if no subnet is left in it."""
         subnet = ipaddress.IPv4Network(cidr)
         with self._lock:
-            blocks = self._live_blocks(vpc_id)
-            primary = self._primary.get(vpc_id)
+            known = self._described_blocks(vpc_id)
+            blocks = known.live
             holders = [
                 (net, assoc)
                 for net, assoc in blocks
-                if subnet.subnet_of(net) and str(net) != primary
+                if subnet.subnet_of(net) and str(net) != known.primary
             ]
             if not holders:
                 return
