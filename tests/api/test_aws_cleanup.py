@@ -160,3 +160,34 @@ def test_cleanup_of_a_region_without_cloud_resources_says_so(tmp_path: Path) -> 
     )
     assert result.returncode == 1
     assert "no cloud resources to clean up" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_serving_gateway_builds_in_a_new_vpc_after_the_cleanup_removed_its_own(
+    tmp_path: Path,
+) -> None:
+    config = {"regions": [{"name": AWS, "backend": "aws", "settings": aws_settings()}]}
+    gateway = ServedGateway(tmp_path / "data", config=config).start()
+    try:
+        sdk = gateway.connect("interstack", region_name=AWS)
+        net = sdk.network.create_network(name=unique("net"))
+        subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.61.0.0/24", ip_version=4)
+        (old_vpc,) = tagged_in_region(AWS)["vpcs"]  # the gateway now remembers it
+        sdk.network.delete_subnet(subnet)
+        sdk.network.delete_network(net)
+
+        removed = cleanup(gateway, tmp_path / "fresh")
+        assert any(line.startswith("removed ") and old_vpc in line for line in removed)
+
+        net = sdk.network.create_network(name=unique("net"))
+        subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.61.0.0/24", ip_version=4)
+        router = sdk.network.create_router(name=unique("router"))
+        sdk.network.add_interface_to_router(router, subnet=subnet.id)
+        (new_vpc,) = tagged_in_region(AWS)["vpcs"]
+        assert new_vpc != old_vpc
+        (aws_subnet,) = ec2().describe_subnets(
+            Filters=[{"Name": "tag:interstack:gateway-id", "Values": [subnet.id]}]
+        )["Subnets"]
+        assert aws_subnet["VpcId"] == new_vpc
+        sdk.close()
+    finally:
+        gateway.stop()

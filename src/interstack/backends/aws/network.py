@@ -31,7 +31,7 @@ from interstack.backends.aws.client import (
 )
 from interstack.backends.aws.security_groups import SecurityGroups
 from interstack.backends.aws.settings import AwsSettings
-from interstack.backends.aws.vpcs import ProjectVpcs, block_for
+from interstack.backends.aws.vpcs import ProjectVpcs, block_for, vpc_gone
 from interstack.backends.contract import (
     FloatingIpInfo,
     NativeRef,
@@ -43,7 +43,7 @@ from interstack.backends.contract import (
     SecurityGroupSpec,
     SubnetSpec,
 )
-from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.errors import BadRequest, Conflict, InterstackError, NotFound
 
 EXTERNAL = "external:"
 TAG_EXTERNAL = "interstack:external-gateway"
@@ -56,6 +56,13 @@ def _ignoring_missing(call: Callable[[], Any], doing: str) -> None:
     except ClientError as exc:
         if not is_not_found(exc):
             raise translate(exc, doing) from exc
+
+
+def _network_gone(network_id: str, vpc_id: str) -> NotFound:
+    return NotFound(
+        f"the VPC {vpc_id} of network {network_id} no longer exists in AWS (removed by "
+        "interstack cleanup?); delete the network and create it again"
+    )
 
 
 def _split_network(ref: NativeRef) -> tuple[str, str]:
@@ -82,7 +89,7 @@ class AwsNetwork(NetworkDriver):
     def create_network(self, spec: NetworkSpec) -> NativeRef:
         if spec.external:
             return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
-        vpc_id = self.vpcs.ensure(spec.project_id)
+        vpc_id = self.vpcs.confirmed(spec.project_id)
         return NativeRef(f"{vpc_id}/{spec.gateway_id}")
 
     def delete_network(self, ref: NativeRef) -> None:
@@ -121,8 +128,10 @@ class AwsNetwork(NetworkDriver):
         block_for(spec.cidr)  # a clear 400 before anything is changed
         try:
             associating = self.vpcs.ensure_block(vpc_id, spec.cidr)
-        except NotFound:
-            self.vpcs.gone(vpc_id)
+        except InterstackError as exc:
+            if vpc_gone(exc):
+                self.vpcs.gone(vpc_id)
+                raise _network_gone(network_id, vpc_id) from exc
             raise
         request: dict[str, Any] = {
             "VpcId": vpc_id,
@@ -142,10 +151,10 @@ class AwsNetwork(NetworkDriver):
                 )
                 if existing is not None:
                     return NativeRef(existing["SubnetId"])
-            if error_code(exc) == "InvalidVpcID.NotFound":
+            if vpc_gone(exc):
                 self.vpcs.gone(vpc_id)
-            else:
-                self.vpcs.release_block(vpc_id, spec.cidr)
+                raise _network_gone(network_id, vpc_id) from exc
+            self.vpcs.release_block(vpc_id, spec.cidr)
             raise translate(exc, f"create_subnet {spec.cidr}") from exc
         self._subnet_homes[subnet["SubnetId"]] = (vpc_id, spec.cidr)
         return NativeRef(subnet["SubnetId"])
@@ -273,18 +282,23 @@ class AwsNetwork(NetworkDriver):
         )
         if existing is not None:
             return NativeRef(existing["RouteTableId"])
-        vpc_id = self.vpcs.ensure(spec.project_id)
         extra = {TAG_PROJECT: spec.project_id}
         if spec.external_gateway:
             extra[TAG_EXTERNAL] = "true"
-        with aws_call(f"create_route_table for router {spec.gateway_id}"):
-            table = self.ec2.create_route_table(
-                VpcId=vpc_id,
-                TagSpecifications=tag_spec(
-                    "route-table", tags(self.region, spec.gateway_id, spec.name, **extra)
-                ),
-            )["RouteTable"]
-        table_id = str(table["RouteTableId"])
+
+        def make(vpc_id: str) -> dict[str, Any]:
+            with aws_call(f"create_route_table for router {spec.gateway_id}"):
+                return dict(
+                    self.ec2.create_route_table(
+                        VpcId=vpc_id,
+                        TagSpecifications=tag_spec(
+                            "route-table", tags(self.region, spec.gateway_id, spec.name, **extra)
+                        ),
+                    )["RouteTable"]
+                )
+
+        table = self.vpcs.within(spec.project_id, make)
+        table_id, vpc_id = str(table["RouteTableId"]), str(table["VpcId"])
         if spec.external_gateway:
             try:
                 igw = self._internet_gateway(vpc_id)

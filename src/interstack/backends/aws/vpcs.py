@@ -12,11 +12,14 @@ be added) and each subnet adds the /16 around it as a secondary block, released 
 block's last subnet. The VPC's default security group is emptied: a port without groups
 accepts nothing, as in Neutron.
 
-What this process learnt or made is remembered: a project's VPC id (a VPC is only ever deleted
-by the cleanup, and a call naming a deleted one fails with ``InvalidVpcID.NotFound``: the VPC
-is then forgotten, and the project's next network or group finds or makes it anew) and each
-VPC's live CIDR blocks (a block association EC2 refuses, or a subnet outside the remembered
-blocks, describes the VPC again).
+What this process learnt or made is remembered: a project's VPC id and each VPC's CIDR blocks
+(a block association EC2 refuses, or a subnet outside the remembered blocks, describes the VPC
+again). A VPC is only ever deleted by ``interstack cleanup``, possibly while a gateway serves:
+a call naming a deleted VPC fails with ``InvalidVpcID.NotFound``, everything remembered of
+that VPC is then dropped (:meth:`ProjectVpcs.gone`) and the call made once more in the
+project's VPC found or made anew (:meth:`ProjectVpcs.within`). A network create makes no call
+that would find out, so it asks EC2 whether a remembered VPC still exists
+(:meth:`ProjectVpcs.confirmed`).
 """
 
 from __future__ import annotations
@@ -40,13 +43,19 @@ from interstack.backends.aws.client import (
     translate,
 )
 from interstack.backends.aws.settings import AwsSettings
-from interstack.errors import BackendUnavailable, BadRequest, Conflict
+from interstack.errors import BackendUnavailable, BadRequest, Conflict, InterstackError
 
 T = TypeVar("T")
 
 _LIVE_BLOCK = {"associated", "associating"}
 #: how long a new CIDR block may stay ``associating`` before a subnet is created in it
 _ASSOCIATE_SECONDS = 30.0
+
+
+def vpc_gone(exc: BaseException) -> bool:
+    """Whether EC2 answered that the VPC named does not exist (also once translated)."""
+    cause = exc if isinstance(exc, ClientError) else exc.__cause__
+    return isinstance(cause, ClientError) and error_code(cause).lower() == "invalidvpcid.notfound"
 
 
 @dataclass
@@ -95,14 +104,29 @@ class ProjectVpcs:
     def within(self, project_id: str, make: Callable[[str], T]) -> T:
         """``make(vpc_id)`` in the project's VPC; once more in a fresh one when EC2 says the
         remembered VPC is gone (the cleanup deleted it)."""
-        vpc_id = self.ensure(project_id)
+        vpc_id, remembered = self._ensure(project_id)
         try:
             return make(vpc_id)
-        except ClientError as exc:
-            if error_code(exc) != "InvalidVpcID.NotFound":
+        except (ClientError, InterstackError) as exc:
+            if not remembered or not vpc_gone(exc):
                 raise
         self.gone(vpc_id)
         return make(self.ensure(project_id))
+
+    def confirmed(self, project_id: str) -> str:
+        """The project's VPC id, asked of EC2 when it is only remembered: what names it (a
+        network's ref) must not name a VPC the cleanup deleted."""
+        vpc_id, remembered = self._ensure(project_id)
+        if not remembered:  # just found or made
+            return vpc_id
+        try:
+            self.ec2.describe_vpcs(VpcIds=[vpc_id])
+        except ClientError as exc:
+            if not vpc_gone(exc):
+                raise translate(exc, f"describe_vpcs {vpc_id}") from exc
+            self.gone(vpc_id)
+            return self.ensure(project_id)
+        return vpc_id
 
     def find(self, project_id: str) -> dict[str, Any] | None:
         with aws_call("describe_vpcs"):
@@ -113,13 +137,17 @@ class ProjectVpcs:
 
     def ensure(self, project_id: str) -> str:
         """The project's VPC id, created (with an empty default group) on first use."""
+        return self._ensure(project_id)[0]
+
+    def _ensure(self, project_id: str) -> tuple[str, bool]:
+        """The project's VPC id, and whether it was only remembered (not found or made now)."""
         with self._lock:
             if project_id in self._ids:
-                return self._ids[project_id]
+                return self._ids[project_id], True
             found = self.find(project_id)
             if found is not None:
                 self._ids[project_id] = str(found["VpcId"])
-                return self._ids[project_id]
+                return self._ids[project_id], False
             tags = [
                 {"Key": TAG_REGION, "Value": self.region},
                 {"Key": TAG_PROJECT, "Value": project_id},
@@ -136,7 +164,7 @@ class ProjectVpcs:
                 self.ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
                 self._empty_default_group(vpc_id)
             self._ids[project_id] = vpc_id
-            return vpc_id
+            return vpc_id, False
 
     def _empty_default_group(self, vpc_id: str) -> None:
         groups = self.ec2.describe_security_groups(
