@@ -165,3 +165,22 @@ def test_an_ami_not_uploaded_is_a_501_on_download(gateway: ServedGateway, sdk: A
     )
     assert response.status_code == 501, response.text
     assert "cannot be downloaded from AWS" in response.json()["message"]
+
+
+def test_an_architecture_ec2_cannot_run_is_a_400_saying_what_to_set(
+    gateway: ServedGateway, sdk: Any
+) -> None:
+    image = sdk.image.create_image(
+        name=unique("power"), disk_format="raw", container_format="bare", architecture="ppc64le"
+    )
+    response = httpx.put(
+        f"{gateway.url}/{AWS}/image/v2/images/{image.id}/file",
+        content=DISK,
+        headers={"X-Auth-Token": sdk.auth_token, "Content-Type": "application/octet-stream"},
+        timeout=60,
+    )
+    assert response.status_code == 400, response.text
+    assert "set the image's architecture property to x86_64, aarch64 or i686" in response.text
+    assert sdk.image.get_image(image.id).status == "queued"
+    assert tagged("describe_snapshots", "Snapshots", image.id, OwnerIds=["self"]) == []
+    sdk.image.delete_image(image)

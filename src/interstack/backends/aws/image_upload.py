@@ -50,7 +50,7 @@ from interstack.backends.aws.client import (
 from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import ImageInfo, NativeRef
-from interstack.errors import BackendError, Conflict, NotFound, NotSupported
+from interstack.errors import BackendError, BadRequest, Conflict, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,29 @@ DISK_OBJECT = "disk"
 IMPORT_FORMATS = {"vmdk": "VMDK", "vhd": "VHD", "vhdx": "VHDX"}
 ROOT_DEVICE = "/dev/xvda"
 _ZERO_BLOCK = bytes(BLOCK_SIZE)
+#: Glance's ``architecture`` values (and the other names of the same ones) -> EC2's
+_ARCHITECTURES = {
+    "x86_64": "x86_64",
+    "amd64": "x86_64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "i686": "i386",
+    "i386": "i386",
+}
+
+
+def ec2_architecture(glance: object) -> str:
+    """The EC2 architecture of an image whose Glance ``architecture`` property is ``glance``
+    (x86_64 where it has none); ``BadRequest`` for one EC2 cannot run."""
+    if glance is None or glance == "":
+        return "x86_64"
+    found = _ARCHITECTURES.get(str(glance).lower())
+    if found is None:
+        raise BadRequest(
+            f"EC2 cannot run images of architecture {glance!r}: set the image's architecture "
+            "property to x86_64, aarch64 or i686 (or remove it for x86_64) and upload again"
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -132,7 +155,12 @@ class AmiUploads:
             self.ebs.close()
 
     def store(
-        self, gateway_id: str, data: Iterable[bytes], disk_format: str, container_format: str
+        self,
+        gateway_id: str,
+        data: Iterable[bytes],
+        disk_format: str,
+        container_format: str,
+        architecture: str = "x86_64",
     ) -> ImageInfo:
         import_format = "OVA" if container_format == "ova" else IMPORT_FORMATS.get(disk_format)
         if disk_format != "raw" and import_format is None:
@@ -150,9 +178,9 @@ class AmiUploads:
             if upload.size == 0:
                 raise NotSupported(f"region {self.region}: an empty image cannot become an AMI")
             if import_format is not None:
-                ami = self._imported(gateway_id, upload, import_format)
+                ami = self._imported(gateway_id, upload, import_format, architecture)
             else:
-                ami = self._registered(gateway_id, upload)
+                ami = self._registered(gateway_id, upload, architecture)
         return ImageInfo(
             ref=NativeRef(ami), gateway_id=gateway_id, size=upload.size, sha256=upload.sha256
         )
@@ -166,7 +194,7 @@ class AmiUploads:
 
     # -- raw: EBS direct APIs, then register_image -----------------------------------------------
 
-    def _registered(self, gateway_id: str, upload: Spooled) -> str:
+    def _registered(self, gateway_id: str, upload: Spooled, architecture: str) -> str:
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
         with aws_call(f"start_snapshot for image {gateway_id}"):
             started = self.ebs.start_snapshot(
@@ -184,7 +212,7 @@ class AmiUploads:
                 lambda: self._snapshot_state(snapshot),
                 done="completed",
             )
-            ami = self._register(gateway_id, snapshot, labels)
+            ami = self._register(gateway_id, snapshot, labels, architecture)
             self._wait(f"AMI {ami}", lambda: self._image_state(ami), done="available")
         except BaseException:
             self.remove(ami, [snapshot])
@@ -220,15 +248,17 @@ class AmiUploads:
                 ChecksumAlgorithm="SHA256",
             )
 
-    def _register(self, gateway_id: str, snapshot: str, labels: list[dict[str, str]]) -> str:
+    def _register(
+        self, gateway_id: str, snapshot: str, labels: list[dict[str, str]], architecture: str
+    ) -> str:
         """The AMI booting from ``snapshot``, tagged (afterwards as well: not every EC2 applies
-        ``TagSpecifications`` here). x86_64 and HVM: Glance's upload does not say otherwise."""
+        ``TagSpecifications`` here). HVM: Glance's upload does not say otherwise."""
         root = {"SnapshotId": snapshot, "DeleteOnTermination": True, "VolumeType": "gp3"}
         with aws_call(f"register_image for image {gateway_id}"):
             made = self.ec2.register_image(
                 Name=f"interstack-{gateway_id}",
                 Description=f"interstack image {gateway_id}",
-                Architecture="x86_64",
+                Architecture=architecture,
                 VirtualizationType="hvm",
                 EnaSupport=True,
                 RootDeviceName=ROOT_DEVICE,
@@ -246,12 +276,16 @@ class AmiUploads:
 
     # -- vmdk, vhd, vhdx, ova: S3, then VM Import -------------------------------------------------
 
-    def _imported(self, gateway_id: str, upload: Spooled, import_format: str) -> str:
+    def _imported(
+        self, gateway_id: str, upload: Spooled, import_format: str, architecture: str
+    ) -> str:
         assert self.objects is not None
         folder = self.objects.create_container(IMPORT_ACCOUNT, gateway_id)  # the bucket exists
         self.objects.put_object(folder, DISK_OBJECT, upload.chunks(), "application/octet-stream")
         try:
-            task = self._start_import(gateway_id, f"{folder}/{DISK_OBJECT}", import_format)
+            task = self._start_import(
+                gateway_id, f"{folder}/{DISK_OBJECT}", import_format, architecture
+            )
             ami = self._wait(
                 f"VM Import {task} of image {gateway_id}",
                 lambda: self._import_state(task),
@@ -262,13 +296,16 @@ class AmiUploads:
             self.objects.delete_object(folder, DISK_OBJECT)
         return ami
 
-    def _start_import(self, gateway_id: str, key: str, import_format: str) -> str:
+    def _start_import(
+        self, gateway_id: str, key: str, import_format: str, architecture: str
+    ) -> str:
         assert self.objects is not None
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
         source = {"S3Bucket": self.objects.bucket, "S3Key": key}
         try:
             started = self.ec2.import_image(
                 Description=f"interstack image {gateway_id}",
+                Architecture=architecture,
                 DiskContainers=[{"Format": import_format, "UserBucket": source}],
                 TagSpecifications=tag_spec("import-image-task", labels),
             )

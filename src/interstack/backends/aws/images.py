@@ -13,7 +13,7 @@ can be read back (from its EBS snapshot); downloading any other AMI is ``NotSupp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,7 +30,7 @@ from interstack.backends.aws.client import (
     tags,
     translate,
 )
-from interstack.backends.aws.image_upload import AmiUploads
+from interstack.backends.aws.image_upload import AmiUploads, ec2_architecture
 from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings, ImageFilter
 from interstack.backends.contract import (
@@ -170,10 +170,17 @@ class AwsImages(ImageDriver):
         return self.uploads.store(gateway_id, data, "raw", "bare")
 
     def store_uploaded_image(
-        self, gateway_id: str, data: Iterable[bytes], disk_format: str, container_format: str
+        self,
+        gateway_id: str,
+        data: Iterable[bytes],
+        disk_format: str,
+        container_format: str,
+        properties: Mapping[str, Any] | None = None,
     ) -> ImageInfo:
-        """An AMI of the upload: raw through an EBS snapshot, other formats by VM Import."""
-        return self.uploads.store(gateway_id, data, disk_format, container_format)
+        """An AMI of the upload: raw through an EBS snapshot, other formats by VM Import; of
+        the architecture the image's ``architecture`` property names (x86_64 without one)."""
+        architecture = ec2_architecture((properties or {}).get("architecture"))
+        return self.uploads.store(gateway_id, data, disk_format, container_format, architecture)
 
     def open_image(self, ref: NativeRef) -> ByteStream:
         """A raw upload's bytes, read back from its EBS snapshot; ``NotSupported`` for any

@@ -6,6 +6,7 @@ import abc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from interstack.backends.contract.common import ByteStream, NativeRef
 from interstack.errors import NotSupported
@@ -191,13 +192,20 @@ class ImageDriver(abc.ABC):
         """
 
     def store_uploaded_image(
-        self, gateway_id: str, data: Iterable[bytes], disk_format: str, container_format: str
+        self,
+        gateway_id: str,
+        data: Iterable[bytes],
+        disk_format: str,
+        container_format: str,
+        properties: Mapping[str, Any] | None = None,
     ) -> ImageInfo:
         """Store bytes uploaded to Glance, declared as ``disk_format`` in ``container_format``.
 
         As :meth:`store_image` (which this default calls: the bytes are kept as they are); a
         cloud that turns uploads into its own machine images by format (an AMI) overrides it,
-        raising ``NotSupported`` for a format it cannot take.
+        raising ``NotSupported`` for a format it cannot take. ``properties`` are the image's
+        (Glance's ``architecture`` among them), for such a cloud to register its image with;
+        a value it cannot honour is ``BadRequest`` before any data is read.
         """
         return self.store_image(gateway_id, data)
 

@@ -126,12 +126,13 @@ class ImageDataService:
         with self.db.session() as session:
             row = session.get(Image, image_id)
             formats = (row.disk_format or "raw", row.container_format or "bare") if row else None
+            properties = dict(row.properties) if row else {}
         if formats is None:
             raise Conflict(f"Image {image_id} was deleted before its data could be stored.")
         hashed = HashingStream(data, self.size_cap, heartbeat=lambda: self._touch(image_id))
         images = self.regions.backend(region).image
         try:
-            stored = images.store_uploaded_image(image_id, hashed, *formats)
+            stored = images.store_uploaded_image(image_id, hashed, *formats, properties)
         except BaseException:
             self._requeue(image_id)
             raise
