@@ -162,6 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
         config_drives=ConfigDriveFiles(instance_lookup),
         volumes=volume.server_volumes,
         boot_volumes=volume.boot_volumes,
+        volume_snapshots=volume.server_volumes,
     )
     compute.bootstrap()
     services = Services(

@@ -9,7 +9,7 @@ the implementations to compute.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from interstack.backends.contract import BootVolume, NativeRef
@@ -170,6 +170,33 @@ class ServerNetworking(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class VolumeSnapshotForImage:
+    """A Cinder snapshot of one of a server's volumes, taken for the server's ``createImage``,
+    with what the image's block device mapping says of the volume it came from."""
+
+    snapshot_id: str
+    #: where the server has the volume (``/dev/vda``...)
+    device: str | None
+    size_gb: int
+    #: 0 for the server's root volume, None for the others
+    boot_index: int | None
+    delete_on_termination: bool
+
+
+class ServerVolumeSnapshots(Protocol):
+    """Snapshots of a volume-backed server's volumes, for its image (Nova's ``createImage`` of
+    such a server has Cinder take them)."""
+
+    def snapshot_for_image(
+        self, ctx: RequestContext, region: str, server_id: str, image_name: str
+    ) -> list[VolumeSnapshotForImage]:
+        """Snapshot every volume attached to the server (``force``: in-use ones too), named
+        ``snapshot for <image name>``, root first; all are made or none. Cinder's 400s for a
+        volume that cannot be snapshotted, 413 over quota."""
+        ...
+
+
 class ServerVolumeRelease(Protocol):
     def release_for_server(self, region: str, server_id: str) -> None:
         """The server is gone (the backend detached its volumes): its attachments go, its
@@ -281,6 +308,9 @@ class BootImage:
     disk_format: str | None
     container_format: str | None
     native_ref: NativeRef | None
+    #: the image's additional properties (``block_device_mapping`` of a volume-backed
+    #: server's snapshot among them)
+    properties: Mapping[str, str] = field(default_factory=dict)
 
 
 class BootImages(Protocol):
@@ -316,6 +346,24 @@ class ServerSnapshots(Protocol):
 
     def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> object:
         """Activate the image with the data the backend stored for it."""
+        ...
+
+    def begin_volume_backed(
+        self,
+        ctx: RequestContext,
+        region: str,
+        name: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+    ) -> SnapshotImage:
+        """A volume-backed server's image, not yet usable: it will hold no data, only the
+        block device mapping of its volumes' snapshots."""
+        ...
+
+    def finish_volume_backed(
+        self, region: str, image_id: str, properties: Mapping[str, str]
+    ) -> None:
+        """Activate the image without data, ``properties`` added to it."""
         ...
 
     def abandon_snapshot(self, region: str, image_id: str) -> None:

@@ -7,13 +7,14 @@ here; local ephemeral and swap disks come with the flavor and are not mapped sep
 
 from __future__ import annotations
 
+import json
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast, get_args
 
 from interstack.errors import BadRequest
-from interstack.services.interfaces import VolumeForBoot
+from interstack.services.interfaces import VolumeForBoot, VolumeSnapshotForImage
 
 SourceType = Literal["image", "volume", "snapshot", "blank"]
 DestinationType = Literal["local", "volume"]
@@ -151,3 +152,104 @@ def _device(device: BlockDevice, is_root: bool, taken: set[str]) -> str:
         if candidate not in taken:
             return candidate
     raise BadRequest("No free device name is left for the server's volumes.")
+
+
+# -- the block device mapping a volume-backed server's image carries ---------------------------
+
+#: the bus and kind Nova records for a server's virtio disks (``/dev/vdX``)
+DISK_BUS = "virtio"
+DEVICE_TYPE = "disk"
+
+
+def image_mapping_properties(snapshots: Sequence[VolumeSnapshotForImage]) -> dict[str, str]:
+    """The image properties of a volume-backed server's snapshot, as Nova writes them to Glance
+    (where every property is a string): ``block_device_mapping`` (a JSON list of bdm v2 entries
+    whose source is the snapshot of each volume), ``bdm_v2`` and ``root_device_name``."""
+    mapping = [
+        {
+            "source_type": "snapshot",
+            "destination_type": "volume",
+            "snapshot_id": s.snapshot_id,
+            "volume_id": None,
+            "image_id": None,
+            "boot_index": s.boot_index,
+            "device_name": s.device,
+            "volume_size": s.size_gb,
+            "delete_on_termination": s.delete_on_termination,
+            "disk_bus": DISK_BUS,
+            "device_type": DEVICE_TYPE,
+            "guest_format": None,
+            "volume_type": None,
+            "tag": None,
+            "no_device": None,
+        }
+        for s in snapshots
+    ]
+    properties = {"block_device_mapping": json.dumps(mapping), "bdm_v2": "True"}
+    root = next((s for s in snapshots if s.boot_index == 0), None)
+    properties["root_device_name"] = (root.device if root else None) or ROOT_DEVICE
+    return properties
+
+
+def image_defined_devices(properties: Mapping[str, str]) -> tuple[BlockDevice, ...]:
+    """The block device mappings an image defines (bdm v2 in its ``block_device_mapping``
+    property; a legacy mapping without ``bdm_v2`` is not read), for a server booted from it."""
+    raw = properties.get("block_device_mapping")
+    if not raw or str(properties.get("bdm_v2", "")).lower() not in {"true", "1", "yes"}:
+        return ()
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list):
+        raise BadRequest(
+            "Block Device Mapping is Invalid: the image's block_device_mapping property is not "
+            "a JSON list of mappings."
+        )
+    return tuple(
+        _image_device(e) for e in entries if isinstance(e, dict) and not e.get("no_device")
+    )
+
+
+def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
+    source, destination = entry.get("source_type"), entry.get("destination_type") or "volume"
+    if source not in get_args(SourceType) or destination not in get_args(DestinationType):
+        raise BadRequest(
+            f"Block Device Mapping is Invalid: the image maps a {source!r} source to a "
+            f"{destination!r} destination."
+        )
+    try:
+        boot_index = None if entry.get("boot_index") is None else int(entry["boot_index"])
+        size = None if entry.get("volume_size") is None else int(entry["volume_size"])
+    except (TypeError, ValueError):
+        raise BadRequest(
+            "Block Device Mapping is Invalid: the image's boot_index and volume_size must be "
+            "integers."
+        ) from None
+    return BlockDevice(
+        source_type=cast(SourceType, source),
+        destination_type=cast(DestinationType, destination),
+        uuid=None if source == "blank" else entry.get(f"{source}_id"),
+        boot_index=boot_index,
+        volume_size=size,
+        delete_on_termination=bool(entry.get("delete_on_termination")),
+        device_name=entry.get("device_name"),
+        volume_type=entry.get("volume_type"),
+        tag=entry.get("tag"),
+    )
+
+
+def merge_image_devices(
+    defined: Sequence[BlockDevice], requested: Sequence[BlockDevice]
+) -> tuple[BlockDevice, ...]:
+    """The image's mappings under the request's, as Nova merges them: a requested mapping
+    replaces the image's at the same device, and a request naming its own boot device
+    (``boot_index`` 0) drops the image's."""
+    names = {device_path(d.device_name) for d in requested if d.device_name}
+    own_root = any(d.boot_index == 0 for d in requested)
+    kept = [
+        d
+        for d in defined
+        if device_path(d.device_name) not in names and not (own_root and d.boot_index == 0)
+    ]
+    return (*kept, *requested)

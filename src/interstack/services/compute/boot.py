@@ -19,7 +19,13 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound, QuotaExceeded
-from interstack.services.compute.block_devices import BlockDevice, BootDisks, boot_disks
+from interstack.services.compute.block_devices import (
+    BlockDevice,
+    BootDisks,
+    boot_disks,
+    image_defined_devices,
+    merge_image_devices,
+)
 from interstack.services.compute.common import record, record_action, started_event
 from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.keypairs import KeypairService
@@ -196,8 +202,18 @@ class ServerBoot:
             raise BadRequest(f"Image {image_id} could not be found.") from exc
 
     def _disks(self, ctx: RequestContext, region: str, request: BootRequest) -> BootDisks:
-        """What the server boots from; volumes need a backend that boots from them."""
-        disks = boot_disks(request.image_id, request.block_devices, request.max_count)
+        """What the server boots from; volumes need a backend that boots from them. An image
+        that defines block device mappings (a volume-backed server's snapshot) adds them under
+        the request's; when they hold the boot device, the server boots from that (a volume
+        made of the snapshot), not from the image's data, which it has none of."""
+        devices, image_ref = request.block_devices, request.image_id
+        image = self._image(ctx, region, image_ref)
+        defined = image_defined_devices(image.properties) if image is not None else ()
+        if defined:
+            devices = merge_image_devices(defined, devices)
+            if any(d.boot_index == 0 for d in devices):
+                image_ref = None
+        disks = boot_disks(image_ref, devices, request.max_count)
         if not disks.volumes:
             return disks
         backend = self.regions.backend(region)

@@ -22,6 +22,7 @@ from interstack.services.interfaces import (
     ServerNetworking,
     ServerSnapshots,
     ServerVolumeRelease,
+    ServerVolumeSnapshots,
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
@@ -60,6 +61,7 @@ class ComputeServices:
         config_drives: ConfigDrives | None = None,
         volumes: ServerVolumeRelease | None = None,
         boot_volumes: ServerBootVolumes | None = None,
+        volume_snapshots: ServerVolumeSnapshots | None = None,
     ) -> ComputeServices:
         quotas = QuotaService(db)
         passwords = ServerPasswords(db)
@@ -73,7 +75,16 @@ class ComputeServices:
                 db, regions, tasks, flavors, keypairs, quotas, networking, images, boot_volumes
             ),
             server_actions=ServerActions(
-                db, regions, tasks, flavors, keypairs, quotas, images, snapshots, networking
+                db,
+                regions,
+                tasks,
+                flavors,
+                keypairs,
+                quotas,
+                images,
+                snapshots,
+                networking,
+                volume_snapshots,
             ),
             interfaces=ServerInterfaces(db, regions, networking),
             server_metadata=ServerMetadata(db, quotas),

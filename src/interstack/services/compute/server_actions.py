@@ -20,6 +20,7 @@ from interstack.errors import (
     NotSupported,
     QuotaExceeded,
 )
+from interstack.services.compute.block_devices import image_mapping_properties
 from interstack.services.compute.boot import (
     check_image_fits,
     decode_user_data,
@@ -51,6 +52,7 @@ from interstack.services.interfaces import (
     BootImages,
     ServerNetworking,
     ServerSnapshots,
+    ServerVolumeSnapshots,
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
@@ -128,9 +130,11 @@ class ServerActions:
         images: BootImages,
         snapshots: ServerSnapshots,
         networking: ServerNetworking,
+        volume_snapshots: ServerVolumeSnapshots | None = None,
     ) -> None:
         self.networking = networking
         self.snapshots = snapshots
+        self.volume_snapshots = volume_snapshots
         self.db = db
         self.regions = regions
         self.tasks = tasks
@@ -338,9 +342,13 @@ class ServerActions:
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
             check_state("createImage", row.id, row.vm_state, row.task_state)
-            self.regions.require(region, "server_snapshots")
+            volume_backed = row.image_id is None and self._snapshots_volumes(region)
+            if not volume_backed:
+                self.regions.require(region, "server_snapshots")
             self._ready(row)
             base_id = row.image_id
+        if volume_backed:
+            return self._create_volume_backed_image(ctx, region, server_id, name, metadata)
         image = self.snapshots.begin_snapshot(
             ctx,
             region,
@@ -366,6 +374,39 @@ class ServerActions:
         except BaseException:
             self.snapshots.abandon_snapshot(region, image.id)
             raise
+        return image.id
+
+    def _snapshots_volumes(self, region: str) -> bool:
+        """Whether a volume-backed server's image is made as Nova makes it, of snapshots of its
+        volumes: the region's block storage takes snapshots."""
+        backend = self.regions.backend(region)
+        return self.volume_snapshots is not None and "snapshots" in backend.capabilities.names()
+
+    def _create_volume_backed_image(
+        self,
+        ctx: RequestContext,
+        region: str,
+        server_id: str,
+        name: str,
+        metadata: Mapping[str, str],
+    ) -> str:
+        """Nova's createImage of a volume-backed server: Cinder snapshots each of its volumes
+        (``force``: they are in use; no task, the server's state does not change) and an image
+        without data maps them (``block_device_mapping``); a server booted from the image gets
+        volumes made of the snapshots. The snapshots may still be ``creating`` when this
+        returns, as in Nova; deleting the image leaves them."""
+        assert self.volume_snapshots is not None
+        image = self.snapshots.begin_volume_backed(ctx, region, name, metadata=metadata)
+        try:
+            taken = self.volume_snapshots.snapshot_for_image(ctx, region, server_id, name)
+        except BaseException:
+            self.snapshots.abandon_snapshot(region, image.id)
+            raise
+        self.snapshots.finish_volume_backed(region, image.id, image_mapping_properties(taken))
+        with self.db.session() as session:
+            row = visible_row(session, ctx, region, server_id)
+            record_action(session, ctx, row, "createImage")
+            touch(row)
         return image.id
 
     def _base_image(

@@ -8,15 +8,22 @@ dropped when the snapshot fails.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 
 from interstack.backends.contract import ImageInfo as StoredImage
 from interstack.backends.contract import NativeRef
-from interstack.errors import BadRequest, NotFound
+from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.image import access
 from interstack.services.image.data import ImageDataService
-from interstack.services.image.model import ImageInfo, ImageStatus, NewImage, Visibility
+from interstack.services.image.model import (
+    HASH_ALGO,
+    ImageInfo,
+    ImageStatus,
+    NewImage,
+    Visibility,
+)
 from interstack.services.image.records import now
 from interstack.services.interfaces import BootImage
 from interstack.store.models import Image
@@ -46,6 +53,7 @@ class ComputeImages:
                 disk_format=row.disk_format,
                 container_format=row.container_format,
                 native_ref=NativeRef(row.native_ref) if row.native_ref else None,
+                properties={key: str(value) for key, value in row.properties.items()},
             )
 
     def begin_snapshot(
@@ -81,12 +89,60 @@ class ComputeImages:
                 properties=properties,
             ),
         )
+        self._saving(created.id)
+        return created
+
+    def begin_volume_backed(
+        self,
+        ctx: RequestContext,
+        region: str,
+        name: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ImageInfo:
+        """A ``saving`` private image for a volume-backed server's snapshot: the caller's
+        metadata only (Nova sets neither ``image_type`` nor ``instance_uuid`` on these), and
+        the formats Nova's zero-byte upload gets from Glance (``qcow2``, the first of its
+        preferred disk formats, in ``bare``). Follow with :meth:`finish_volume_backed` or
+        :meth:`abandon_snapshot`."""
+        created = self.images.create(
+            ctx,
+            region,
+            NewImage(
+                name=name,
+                visibility=Visibility.PRIVATE,
+                container_format="bare",
+                disk_format="qcow2",
+                properties=dict(metadata or {}),
+            ),
+        )
+        self._saving(created.id)
+        return created
+
+    def finish_volume_backed(
+        self, region: str, image_id: str, properties: Mapping[str, str]
+    ) -> None:
+        """Activate the image as the bucket of properties Nova makes it: ``properties`` (the
+        block device mapping naming the volume snapshots) added, no data, size 0 and the
+        checksums of zero bytes, as Glance computes them for Nova's empty upload."""
         with self.db.session() as session:
-            row = session.get(Image, created.id)
+            row = session.get(Image, image_id)
+            if row is None or row.region != region or row.status != ImageStatus.SAVING:
+                raise Conflict(f"Image {image_id} was deleted before its snapshot was registered.")
+            row.properties = {**row.properties, **properties}
+            row.status = ImageStatus.ACTIVE
+            row.size = 0
+            row.checksum = hashlib.md5(b"", usedforsecurity=False).hexdigest()
+            row.os_hash_algo = HASH_ALGO
+            row.os_hash_value = hashlib.new(HASH_ALGO, b"").hexdigest()
+            row.updated_at = now()
+
+    def _saving(self, image_id: str) -> None:
+        with self.db.session() as session:
+            row = session.get(Image, image_id)
             assert row is not None
             row.status = ImageStatus.SAVING
             row.updated_at = now()
-        return created
 
     def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> ImageInfo:
         """Activate the image with data the backend already stored (``ImageDriver`` output).

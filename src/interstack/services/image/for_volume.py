@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from interstack.services.context import RequestContext
 from interstack.services.image.for_compute import ComputeImages
-from interstack.services.image.model import ImageInfo, ImageStatus, NewImage, Visibility
-from interstack.services.image.records import now
+from interstack.services.image.model import ImageInfo, NewImage, Visibility
 from interstack.services.interfaces import VolumeUpload
-from interstack.store.models import Image
 
 
 class VolumeImages(ComputeImages):
@@ -33,9 +31,5 @@ class VolumeImages(ComputeImages):
                 min_disk=upload.min_disk,
             ),
         )
-        with self.db.session() as session:
-            row = session.get(Image, created.id)
-            assert row is not None
-            row.status = ImageStatus.SAVING
-            row.updated_at = now()
+        self._saving(created.id)
         return created

@@ -43,14 +43,15 @@ class VolumeServices:
         quotas = VolumeQuotaService(db)
         types = VolumeTypeService(db)
         volumes = VolumeService(db, regions, tasks, quotas, types, images)
+        snapshots = SnapshotService(db, regions, tasks, quotas)
         return cls(
             volumes=volumes,
             actions=VolumeActions(db, regions, tasks, quotas, images),
-            snapshots=SnapshotService(db, regions, tasks, quotas),
+            snapshots=snapshots,
             types=types,
             quotas=quotas,
             attachments=AttachmentService(db),
-            server_volumes=ServerVolumes(db, regions, tasks),
+            server_volumes=ServerVolumes(db, regions, tasks, snapshots),
             boot_volumes=BootVolumes(db, regions, tasks, volumes),
             tasks=VolumeTasks(db, regions, images),
         )

@@ -8,6 +8,7 @@ attached to that server) with 400/404, as these methods do.
 
 from __future__ import annotations
 
+import builtins
 import string
 
 from sqlalchemy import func, select
@@ -17,10 +18,12 @@ from interstack.backends.contract import NativeRef
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.compute.common import visible_row
 from interstack.services.context import RequestContext
+from interstack.services.interfaces import VolumeSnapshotForImage
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, utcnow
 from interstack.services.volume.common import new_attachment, touch, visible_volume
 from interstack.services.volume.records import Attachment, attachment_record
+from interstack.services.volume.snapshots import SnapshotService
 from interstack.services.volume.state import AttachStatus, VolumeStatus
 from interstack.services.volume.volume_tasks import DELETE as VOLUME_DELETE
 from interstack.store import Database
@@ -88,10 +91,13 @@ def next_device(taken: set[str], requested: str | None) -> str:
 
 
 class ServerVolumes:
-    def __init__(self, db: Database, regions: Regions, tasks: TaskQueue) -> None:
+    def __init__(
+        self, db: Database, regions: Regions, tasks: TaskQueue, snapshots: SnapshotService
+    ) -> None:
         self.db = db
         self.regions = regions
         self.tasks = tasks
+        self.snapshots = snapshots
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -180,6 +186,42 @@ class ServerVolumes:
             volume.status = VolumeStatus.DETACHING
             touch(volume)
             self.tasks.enqueue(DETACH, region, row.id, session=session)
+
+    def snapshot_for_image(
+        self, ctx: RequestContext, region: str, server_id: str, image_name: str
+    ) -> builtins.list[VolumeSnapshotForImage]:
+        """``ServerVolumeSnapshots``: one forced snapshot per attached volume, in one
+        transaction, each described as its volume is (as Nova asks Cinder)."""
+        taken: builtins.list[VolumeSnapshotForImage] = []
+        with self.db.session() as session:
+            server = visible_row(session, ctx, region, server_id)
+            attachments = _live(session, server.id)
+            for index, attachment in enumerate(attachments):
+                volume = session.get(VolumeRow, attachment.volume_id)
+                if volume is None:
+                    continue
+                snapshot = self.snapshots.add(
+                    session,
+                    ctx,
+                    region,
+                    volume.id,
+                    name=f"snapshot for {image_name}"[:255],  # Cinder's longest name
+                    description=volume.description,
+                    metadata={},
+                    force=True,
+                )
+                # booted from a volume: its first attachment is its root disk
+                root = server.image_id is None and index == 0
+                taken.append(
+                    VolumeSnapshotForImage(
+                        snapshot_id=snapshot.id,
+                        device=attachment.mountpoint,
+                        size_gb=volume.size,
+                        boot_index=0 if root else None,
+                        delete_on_termination=bool(attachment.delete_on_termination),
+                    )
+                )
+        return taken
 
     def release_for_server(self, region: str, server_id: str) -> None:
         """The server is gone and the backend detached its volumes: drop its attachments, make

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from interstack.errors import BadRequest, Forbidden, NotFound
 from interstack.services.context import RequestContext
@@ -74,42 +74,67 @@ class SnapshotService:
         metadata: Mapping[str, str],
         force: bool,
     ) -> Snapshot:
-        checked = check_metadata(metadata)
-        self.regions.require(region, "snapshots")
         with self.db.session() as session:
-            try:
-                volume = visible_volume(session, ctx, region, volume_id)
-            except NotFound:
-                raise NotFound(f"Volume {volume_id} could not be found.") from None
-            allowed = {VolumeStatus.AVAILABLE}
-            if force:
-                allowed.add(VolumeStatus.IN_USE)
-            elif volume.status == VolumeStatus.IN_USE:
-                raise BadRequest(
-                    f"Invalid volume: Volume {volume.id} is in-use; snapshot it with force=true "
-                    "(crash-consistent) or detach it first."
-                )
-            check_volume(volume.id, volume.status, frozenset(allowed), "be snapshotted")
-            self.quotas.check_snapshot(session, volume.project_id, volume.size)
-            stamp = utcnow()
-            row = SnapshotRow(
-                id=str(uuid.uuid4()),
-                region=region,
-                project_id=volume.project_id,
-                user_id=ctx.user_id,
-                volume_id=volume.id,
+            row = self.add(
+                session,
+                ctx,
+                region,
+                volume_id,
                 name=name,
                 description=description,
-                size=volume.size,
-                status=SnapshotStatus.CREATING,
-                metadata_items=checked,
-                created_at=stamp,
-                updated_at=stamp,
+                metadata=metadata,
+                force=force,
             )
-            session.add(row)
-            session.flush()
-            self.tasks.enqueue(SNAPSHOT_CREATE, region, row.id, session=session)
             return snapshot_record(row)
+
+    def add(
+        self,
+        session: Session,
+        ctx: RequestContext,
+        region: str,
+        volume_id: str,
+        *,
+        name: str | None,
+        description: str | None,
+        metadata: Mapping[str, str],
+        force: bool,
+    ) -> SnapshotRow:
+        """:meth:`create` in the caller's transaction (several snapshots made all or none)."""
+        checked = check_metadata(metadata)
+        self.regions.require(region, "snapshots")
+        try:
+            volume = visible_volume(session, ctx, region, volume_id)
+        except NotFound:
+            raise NotFound(f"Volume {volume_id} could not be found.") from None
+        allowed = {VolumeStatus.AVAILABLE}
+        if force:
+            allowed.add(VolumeStatus.IN_USE)
+        elif volume.status == VolumeStatus.IN_USE:
+            raise BadRequest(
+                f"Invalid volume: Volume {volume.id} is in-use; snapshot it with force=true "
+                "(crash-consistent) or detach it first."
+            )
+        check_volume(volume.id, volume.status, frozenset(allowed), "be snapshotted")
+        self.quotas.check_snapshot(session, volume.project_id, volume.size)
+        stamp = utcnow()
+        row = SnapshotRow(
+            id=str(uuid.uuid4()),
+            region=region,
+            project_id=volume.project_id,
+            user_id=ctx.user_id,
+            volume_id=volume.id,
+            name=name,
+            description=description,
+            size=volume.size,
+            status=SnapshotStatus.CREATING,
+            metadata_items=checked,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        session.add(row)
+        session.flush()
+        self.tasks.enqueue(SNAPSHOT_CREATE, region, row.id, session=session)
+        return row
 
     def get(self, ctx: RequestContext, region: str, snapshot_id: str) -> Snapshot:
         with self.db.session() as session:

@@ -1,0 +1,183 @@
+"""createImage of a volume-backed server, as Nova does it, proven with openstacksdk and raw HTTP
+against a served gateway on sim: Cinder snapshots the server's volumes and Glance registers an
+image without data whose ``block_device_mapping`` names the snapshots; a server booted from the
+image gets a new root volume made of the snapshot; deleting the image leaves the snapshot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.compute import nova
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.waiting import eventually
+
+CLOUD = "interstack"
+#: a region whose block storage takes no snapshots: its servers are captured as before
+NO_SNAPSHOTS = "NoSnapshots"
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    sim = {"boot_delay_seconds": 0.1, "volume_delay_seconds": 0.1}
+    served = ServedGateway(
+        tmp_path_factory.mktemp("vbi") / "data",
+        config={
+            "regions": [
+                {"name": "RegionOne", "backend": "sim", "settings": sim},
+                {
+                    "name": NO_SNAPSHOTS,
+                    "backend": "sim",
+                    "settings": {**sim, "without": ["snapshots"]},
+                },
+            ]
+        },
+    ).start()
+    yield served
+    served.stop()
+
+
+def connect(gateway: ServedGateway, region: str) -> Any:
+    return gateway.connect(CLOUD, region_name=region)
+
+
+@pytest.fixture(scope="module")
+def conn(gateway: ServedGateway) -> Iterator[Any]:
+    connection = connect(gateway, "RegionOne")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def http(gateway: ServedGateway) -> Iterator[httpx.Client]:
+    with nova(gateway, gateway.token(CLOUD), "2.79") as api:
+        yield api
+
+
+def prepare(conn: Any, cidr: str) -> tuple[str, str, str]:
+    """(network name, image id, flavor id) in the connection's region."""
+    net = conn.network.create_network(name=unique("net"))
+    conn.network.create_subnet(network_id=net.id, ip_version=4, cidr=cidr)
+    image = conn.image.create_image(name=unique("img"), data=b"\1" * 4096, disk_format="raw",
+                                    container_format="bare")  # fmt: skip
+    eventually(lambda: conn.image.get_image(image.id).status, lambda s: s == "active", "image")
+    flavor = next(iter(conn.compute.flavors()))
+    return str(net.name), str(image.id), str(flavor.id)
+
+
+@pytest.fixture(scope="module")
+def world(conn: Any) -> tuple[str, str, str]:
+    return prepare(conn, "10.19.0.0/24")
+
+
+def boot_from_volume(conn: Any, world: tuple[str, str, str], **extra: Any) -> Any:
+    network, image_id, flavor = world
+    return conn.create_server(unique("bfv"), image=image_id, flavor=flavor, network=network,
+                              boot_from_volume=True, volume_size=1, wait=True, timeout=60,
+                              **extra)  # fmt: skip
+
+
+def mapping_of(image: Any) -> list[dict[str, Any]]:
+    entries = json.loads(image.properties["block_device_mapping"])
+    assert isinstance(entries, list)
+    return entries
+
+
+def test_sdk_snapshot_of_a_volume_backed_server_maps_a_cinder_snapshot_that_boots(
+    conn: Any, http: httpx.Client, world: tuple[str, str, str]
+) -> None:
+    network, _, flavor = world
+    server = boot_from_volume(conn, world, terminate_volume=True)
+    [root] = http.get(f"/servers/{server.id}").json()["server"][
+        "os-extended-volumes:volumes_attached"
+    ]
+    name = unique("vb-snap")
+
+    image = conn.create_image_snapshot(name, server, wait=True, timeout=60)
+
+    image = conn.image.get_image(image.id)
+    assert (image.status, image.size, image.disk_format, image.container_format) == (
+        "active", 0, "qcow2", "bare")  # fmt: skip
+    assert image.checksum == EMPTY_MD5
+    assert image.properties["bdm_v2"] == "True"
+    assert image.properties["root_device_name"] == "/dev/vda"
+    # Nova marks neither of these on a volume-backed server's image
+    assert "image_type" not in image.properties and image.instance_uuid is None
+    [entry] = mapping_of(image)
+    assert {k: entry[k] for k in ("source_type", "destination_type", "boot_index", "volume_size",
+                                  "device_name", "delete_on_termination")} == {
+        "source_type": "snapshot", "destination_type": "volume", "boot_index": 0,
+        "volume_size": 1, "device_name": "/dev/vda", "delete_on_termination": True}  # fmt: skip
+    assert entry["volume_id"] is None and entry["image_id"] is None
+    snapshot = conn.block_storage.get_snapshot(entry["snapshot_id"])
+    assert (snapshot.volume_id, snapshot.name) == (root["id"], f"snapshot for {name}")
+    conn.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+    actions = http.get(f"/servers/{server.id}/os-instance-actions").json()["instanceActions"]
+    assert "createImage" in [a["action"] for a in actions]
+    assert conn.compute.get_server(server.id).status == "ACTIVE"
+
+    copy = conn.create_server(unique("from-snap"), image=image.id, flavor=flavor,
+                              network=network, wait=True, timeout=60)  # fmt: skip
+
+    shown = http.get(f"/servers/{copy.id}").json()["server"]
+    assert shown["image"] == ""
+    [attached] = shown["os-extended-volumes:volumes_attached"]
+    assert attached["id"] != root["id"]
+    assert attached["delete_on_termination"] is True
+    volume = conn.block_storage.get_volume(attached["id"])
+    assert (volume.snapshot_id, volume.status, volume.size) == (snapshot.id, "in-use", 1)
+    [attachment] = volume.attachments
+    assert (attachment["server_id"], attachment["device"]) == (copy.id, "/dev/vda")
+
+    # the image goes, its snapshot stays (Nova leaves it to the user)
+    conn.image.delete_image(image.id)
+    assert conn.block_storage.get_snapshot(snapshot.id).status == "available"
+    assert conn.delete_server(copy.id, wait=True, timeout=60)
+    eventually(lambda: conn.block_storage.find_volume(volume.id), lambda v: v is None,
+               "the copy's root volume deleted with it")  # fmt: skip
+    conn.block_storage.delete_snapshot(snapshot.id)
+    conn.block_storage.wait_for_delete(snapshot, wait=60, interval=0.2)
+    assert conn.delete_server(server.id, wait=True, timeout=60)
+
+
+def test_every_volume_of_the_server_is_snapshotted_root_first(
+    conn: Any, http: httpx.Client, world: tuple[str, str, str]
+) -> None:
+    server = boot_from_volume(conn, world)
+    data = conn.block_storage.create_volume(size=2, name=unique("data"))
+    conn.block_storage.wait_for_status(data, "available", wait=60, interval=0.2)
+    conn.compute.create_volume_attachment(server, volume_id=data.id)
+    conn.block_storage.wait_for_status(data, "in-use", wait=60, interval=0.2)
+
+    answer = http.post(f"/servers/{server.id}/action", json={"createImage": {
+        "name": unique("vb-two"), "metadata": {"purpose": "two volumes"}}})  # fmt: skip
+
+    assert answer.status_code == 202, answer.text
+    image = conn.image.get_image(answer.json()["image_id"])
+    assert image.properties["purpose"] == "two volumes"
+    root, second = mapping_of(image)
+    assert (root["boot_index"], root["device_name"]) == (0, "/dev/vda")
+    assert (second["boot_index"], second["device_name"], second["volume_size"]) == (
+        None, "/dev/vdb", 2)  # fmt: skip
+    assert conn.block_storage.get_snapshot(second["snapshot_id"]).volume_id == data.id
+
+
+def test_a_region_without_volume_snapshots_captures_the_server_as_before(
+    gateway: ServedGateway,
+) -> None:
+    conn = connect(gateway, NO_SNAPSHOTS)
+    try:
+        server = boot_from_volume(conn, prepare(conn, "10.20.0.0/24"))
+        image = conn.create_image_snapshot(unique("captured"), server, wait=True, timeout=60)
+        image = conn.image.get_image(image.id)
+        assert image.status == "active"
+        assert "block_device_mapping" not in image.properties
+        assert image.properties["image_type"] == "snapshot"
+    finally:
+        conn.close()
