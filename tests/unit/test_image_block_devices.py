@@ -1,0 +1,73 @@
+"""The block device mapping a volume-backed server's image carries (Nova's image properties),
+read back for a server booted from the image, and merged under the request's own mappings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from interstack.errors import BadRequest
+from interstack.services.compute.block_devices import (
+    BlockDevice,
+    boot_disks,
+    image_defined_devices,
+    image_mapping_properties,
+    merge_image_devices,
+)
+from interstack.services.interfaces import VolumeSnapshotForImage
+
+ROOT = VolumeSnapshotForImage("snap-root", "/dev/vda", 3, 0, True)
+DATA = VolumeSnapshotForImage("snap-data", "/dev/vdb", 5, None, False)
+
+
+def test_the_properties_are_strings_as_glance_keeps_them() -> None:
+    properties = image_mapping_properties([ROOT, DATA])
+
+    assert (properties["bdm_v2"], properties["root_device_name"]) == ("True", "/dev/vda")
+    root, data = json.loads(properties["block_device_mapping"])
+    assert root["source_type"] == "snapshot" and root["destination_type"] == "volume"
+    assert (root["snapshot_id"], root["boot_index"], root["volume_size"]) == ("snap-root", 0, 3)
+    assert (data["snapshot_id"], data["boot_index"], data["device_name"]) == (
+        "snap-data", None, "/dev/vdb")  # fmt: skip
+
+
+def test_a_server_booted_from_the_image_boots_from_a_volume_made_of_the_root_snapshot() -> None:
+    devices = image_defined_devices(image_mapping_properties([ROOT, DATA]))
+
+    disks = boot_disks(None, devices, 1)
+
+    assert disks.image_id is None
+    root, data = disks.volumes
+    assert (root.source, root.source_id, root.root, root.device) == (
+        "snapshot", "snap-root", True, "/dev/vda")  # fmt: skip
+    assert (root.size_gb, root.delete_on_termination) == (3, True)
+    assert (data.source_id, data.root, data.device) == ("snap-data", False, "/dev/vdb")
+
+
+def test_an_image_without_bdm_v2_or_a_mapping_defines_nothing() -> None:
+    mapping = image_mapping_properties([ROOT])["block_device_mapping"]
+    assert image_defined_devices({}) == ()
+    assert image_defined_devices({"block_device_mapping": mapping}) == ()
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    ["not json", json.dumps({"a": 1}), json.dumps([{"source_type": "floppy"}]),
+     json.dumps([{"source_type": "snapshot", "snapshot_id": "s", "boot_index": "first"}])],
+    ids=["not-json", "not-a-list", "unknown-source", "bad-boot-index"],
+)  # fmt: skip
+def test_a_broken_mapping_is_novas_400(mapping: str) -> None:
+    with pytest.raises(BadRequest, match="Block Device Mapping is Invalid"):
+        image_defined_devices({"block_device_mapping": mapping, "bdm_v2": "True"})
+
+
+def test_the_request_replaces_the_images_mapping_at_its_device_and_its_boot_device() -> None:
+    defined = image_defined_devices(image_mapping_properties([ROOT, DATA]))
+    blank = BlockDevice("blank", "volume", volume_size=9, device_name="vdb")
+    own_root = BlockDevice("volume", "volume", uuid="mine", boot_index=0)
+
+    merged = merge_image_devices(defined, [blank, own_root])
+
+    assert merged == (blank, own_root)
+    assert merge_image_devices(defined, []) == defined
