@@ -4,7 +4,9 @@ The init is a POSIX shell script run by tini (PID 1, which reaps orphans and for
 it runs cloud-init's stages the way systemd units would (``init --local``, ``init``, then
 ``modules --mode config`` and ``--mode final``), starts sshd once the host keys exist (ed25519,
 generated at first boot) and marks the instance up in ``/run/interstack-ready``, which the host
-reads through ``/proc/<pid>/root``. No systemd is involved.
+reads through ``/proc/<pid>/root``. No systemd is involved: ``poweroff``, ``halt`` and
+``shutdown`` are a script of the backend's that stops the init, so the instance stops as a VM
+powered off from inside does.
 
 An instance with a port on an IPv4 subnet with DHCP reads its identity the way a Nova guest
 does: cloud-init's OpenStack datasource at http://169.254.169.254 (the gateway's metadata
@@ -45,6 +47,10 @@ if [ -x /run/interstack/mount-volume ]; then
         done
     done
 fi
+# poweroff, halt and shutdown (no systemd to ask): /run/interstack/power stops this init
+for tool in poweroff halt shutdown; do
+    [ -e /sbin/$tool ] || [ -L /sbin/$tool ] || ln -s /run/interstack/power /sbin/$tool 2>/dev/null
+done
 say "booting $(hostname)"
 has() { command -v "$1" >/dev/null 2>&1; }
 if has cloud-init; then
@@ -67,6 +73,21 @@ while :; do
     sleep 3600 &
     wait $!
 done
+"""
+
+#: ``poweroff``, ``halt`` and ``shutdown`` in a guest: PID 1 (tini) forwards SIGTERM to the init,
+#: which stops sshd and exits, and the instance with it (the backend then lists it stopped)
+GUEST_POWER = r"""#!/bin/sh
+# interstack: power off this instance (it has no systemd); `start` on the server boots it again
+case "$(basename "$0") $*" in
+    shutdown*-r*|shutdown*--reboot*)
+        echo "$0: rebooting from inside is not supported: power off, or reboot through the API" >&2
+        exit 1 ;;
+    shutdown*-c*) exit 0 ;;
+esac
+[ "$(id -u)" = 0 ] || { echo "$0: must be root" >&2; exit 1; }
+echo "interstack: $(basename "$0") requested in the guest" >>/proc/1/fd/1 2>/dev/null
+kill -TERM 1
 """
 
 #: cloud-init settings for instances: where to look for their data, which host keys to make
@@ -151,9 +172,11 @@ def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
 
 
 def write_boot_dir(boot_dir: Path, tini: Path) -> None:
-    """The host directory mounted read-only at ``/run/interstack``: the init and tini."""
+    """The host directory mounted read-only at ``/run/interstack``: the init, its power tool and
+    tini."""
     boot_dir.mkdir(parents=True, exist_ok=True)
     _write(boot_dir / "init", GUEST_INIT.encode(), 0o755)
+    _write(boot_dir / "power", GUEST_POWER.encode(), 0o755)
     target = boot_dir / "tini"
     if not target.exists():
         tmp = boot_dir / ".tini.tmp"
