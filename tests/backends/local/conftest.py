@@ -58,20 +58,31 @@ def cloud_settings() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def gateway_settings() -> dict[str, Any]:
+    """Gateway settings of the module's served gateway beside its region (a module may
+    override it: a short ``reconcile_interval_seconds``)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def cloud(
-    tmp_path_factory: pytest.TempPathFactory, default_image: Path, cloud_settings: dict[str, Any]
+    tmp_path_factory: pytest.TempPathFactory,
+    default_image: Path,
+    cloud_settings: dict[str, Any],
+    gateway_settings: dict[str, Any],
 ) -> Iterator[ServedGateway]:
     """A gateway whose one region is the local backend (skipped where the host cannot run it:
     ``default_image`` says why)."""
     data = tmp_path_factory.mktemp("e2e") / "data"
     config = {
+        **gateway_settings,
         "regions": [
             {
                 "name": REGION,
                 "backend": "local",
                 "settings": local_settings(**cloud_settings),
             }
-        ]
+        ],
     }
     # starting waits for the host's networking while a sibling checkout's gateway holds it
     served = ServedGateway(data, config=config).start(timeout=120 + host_lock_wait())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from interstack.backends.contract import PowerAction, ServerStatus
@@ -167,3 +169,35 @@ def test_delete_leaves_no_mount_cgroup_netns_or_process(local_backend: LocalBack
     )
     assert server.ref not in {s.ref for s in local_backend.compute.list_servers()}
     local_backend.compute.delete_server(server.ref)  # again: not an error
+
+
+def test_an_instance_whose_init_dies_is_listed_stopped_and_starts_again(
+    local_backend: LocalBackend,
+) -> None:
+    server = boot(local_backend, spec("crasher"))
+    root = runc_root(local_backend)
+    assert exec_in(root, server.ref, "echo kept > /var/tmp/note && sync").returncode == 0
+    host_side = instance(local_backend, server.ref)
+    paused = boot(local_backend, spec("frozen"))
+    local_backend.compute.power_action(paused.ref, PowerAction.PAUSE)
+
+    def listed() -> dict[str, ServerStatus]:
+        return {s.ref: s.status for s in local_backend.compute.list_servers()}
+
+    # what runs is listed as it is: a frozen instance is paused, not taken for dead
+    assert listed()[server.ref] is ServerStatus.ACTIVE
+    assert listed()[paused.ref] is ServerStatus.PAUSED
+
+    state = host_side.runtime_state()
+    assert state is not None and state[1] > 0
+    os.kill(state[1], signal.SIGKILL)  # a crash: the guest did not ask for it
+    assert eventually(listed, lambda seen: seen[server.ref] is ServerStatus.STOPPED, "stopped")
+    assert not is_mounted(host_side.rootfs)
+    assert listed()[paused.ref] is ServerStatus.PAUSED
+    assert "init exited" in local_backend.compute.console_output(server.ref)
+
+    local_backend.compute.power_action(server.ref, PowerAction.START)
+    assert settled(local_backend, server.ref, ServerStatus.ACTIVE).status is ServerStatus.ACTIVE
+    assert exec_in(root, server.ref, "cat /var/tmp/note").stdout == "kept\n"
+    for ref in (server.ref, paused.ref):
+        local_backend.compute.delete_server(ref)

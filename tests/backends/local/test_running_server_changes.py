@@ -25,6 +25,7 @@ from tests.backends.local.cloud import (
     routed_network,
     security_group,
     ssh,
+    sshd_answers,
 )
 from tests.support.gateway import ServedGateway
 from tests.support.waiting import eventually
@@ -40,6 +41,12 @@ def host_rules() -> str:
         text=True,
         check=True,
     ).stdout
+
+
+@pytest.fixture(scope="module")
+def gateway_settings() -> dict[str, Any]:
+    """The reconciler runs often: a guest's own poweroff shows within seconds."""
+    return {"reconcile_interval_seconds": 2}
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +186,29 @@ def test_over_ssh_the_guest_has_its_flavors_cpus_and_a_new_boot_time_after_a_har
     # a new boot (whole-second clock offsets: at most a second before the request), same disk
     assert rebooted >= rebooted_at - 1 > booted
     assert (marker, [int(n) for n in counts]) == ("kept", [vcpus, vcpus])
+
+
+def test_a_poweroff_inside_the_guest_shows_shutoff_and_start_boots_it_with_its_disk(
+    conn: Any, key_file: tuple[str, Path], servers: dict[str, Any]
+) -> None:
+    _, key = key_file
+    hub, hub_ip = servers["hub"], servers["hub_ip"]
+    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    assert ssh(key, hub_ip, "echo before-poweroff > ~/kept").returncode == 0
+
+    # the guest powers itself off: the session may end with it, so its status is not asserted
+    ssh(key, hub_ip, "sudo poweroff")
+    stopped = conn.compute.wait_for_server(hub, status="SHUTOFF", wait=60)
+    assert stopped.power_state == 4  # SHUTDOWN, as Nova's power-state sync records it
+    assert stopped.vm_state == "stopped"
+    assert not sshd_answers(hub_ip)
+
+    conn.compute.start_server(hub)
+    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    again = eventually(
+        lambda: ssh(key, hub_ip, "cat ~/kept"),
+        lambda done: done.returncode == 0,
+        "SSH to hub after its start",
+        bound=120,
+    )
+    assert again.stdout.strip() == "before-poweroff"

@@ -10,6 +10,7 @@ and ``SUSPENDED`` differs from ``PAUSED`` only in name and in the action that en
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 from interstack.backends.contract import (
@@ -21,7 +22,13 @@ from interstack.backends.contract import (
     ServerSpec,
 )
 from interstack.backends.local import configdrive, console, guest_password
-from interstack.backends.local.instances import REF_PREFIX, InstanceRecord, Phase, ref_for
+from interstack.backends.local.instances import (
+    REF_PREFIX,
+    Instance,
+    InstanceRecord,
+    Phase,
+    ref_for,
+)
 from interstack.backends.local.lifecycle import CONFIG_DRIVE_DIR, IN_PROGRESS, InstanceJobs
 from interstack.backends.local.network import links
 from interstack.backends.local.seams import ServerPorts
@@ -45,6 +52,10 @@ ALLOWED_FROM = {
     PowerAction.SUSPEND: {Phase.ACTIVE},
     PowerAction.RESUME: {Phase.SUSPENDED},
 }
+
+
+#: phases in which the instance's init runs (frozen, for the last two)
+RUNS = frozenset({Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED})
 
 
 class LocalCompute(InstanceJobs, ComputeDriver):
@@ -84,7 +95,7 @@ class LocalCompute(InstanceJobs, ComputeDriver):
         record = instance.load()
         if record is None:
             raise NotFound(f"no server {ref}")
-        if record.phase in {Phase.BOOTING, Phase.ACTIVE}:
+        if record.phase is Phase.BOOTING or record.phase in RUNS:
             record = self._observe(instance, record)
         return self._info(record)
 
@@ -199,24 +210,34 @@ class LocalCompute(InstanceJobs, ComputeDriver):
         return console.last_lines(instance.console, length)
 
     def list_servers(self) -> list[ServerInfo]:
-        if not self.instances_dir.is_dir():
-            return []
+        """Every instance as it really is: one whose init exited behind the backend's back
+        (``poweroff`` in the guest, a crash) is noticed here and listed stopped, so the
+        reconciler shows the server SHUTOFF."""
         found = []
+        for instance, persisted in self._records():
+            record = persisted
+            if record.phase is Phase.BOOTING or (
+                record.phase in RUNS and not instance.init_alive()
+            ):
+                record = self._observe(instance, record)
+            found.append(self._info(record))
+        return found
+
+    def _records(self) -> Iterator[tuple[Instance, InstanceRecord]]:
+        """Every instance with its record, as persisted."""
+        if not self.instances_dir.is_dir():
+            return
         for directory in sorted(self.instances_dir.iterdir()):
             if directory.name.startswith(REF_PREFIX):
-                record = self._instance(directory.name).load()
+                instance = self._instance(directory.name)
+                record = instance.load()
                 if record is not None:
-                    found.append(self._info(record))
-        return found
+                    yield instance, record
 
     def adopt(self) -> None:
         """After a gateway restart: resume jobs in flight, restart instances that should run
         but do not (the host rebooted); running ones are left alone."""
-        for info in self.list_servers():
-            instance = self._instance(info.ref)
-            record = instance.load()
-            if record is None:
-                continue
+        for instance, record in self._records():
             if record.phase in {Phase.BUILDING, Phase.STARTING}:
                 self._submit(self._boot, record.ref)
             elif record.phase in {Phase.STOPPING, Phase.REBOOTING}:

@@ -188,6 +188,20 @@ class Instance:
             return None
         return str(state.get("status")), int(state.get("pid") or 0)
 
+    def init_alive(self) -> bool:
+        """Whether the instance's PID 1 still runs, read without running runc: the pid runc
+        recorded, alive (not a zombie) and in the instance's cgroup (so a reused pid does not
+        count). Cheap enough for every listing; :meth:`runtime_state` is the authority."""
+        try:
+            recorded = json.loads((self.runc_root / self.ref / "state.json").read_text())
+            pid = int(recorded["init_process_pid"])
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        state = stat.rpartition(")")[2].split()[:1]
+        return pid > 0 and state != ["Z"] and f"{self.cgroup_path}\n" in cgroups
+
     def is_ready(self, state: tuple[str, int] | None = None) -> bool:
         """Whether the guest init has marked the instance up (it sees its own /run); ``state``
         is a :meth:`runtime_state` just read, which spares another run of runc."""

@@ -256,10 +256,12 @@ class InstanceJobs:
         return record
 
     def _observe(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
-        """Move BOOTING to ACTIVE once the init is up; notice an init that exited."""
+        """Move BOOTING to ACTIVE once the init is up; notice an init that exited (the guest
+        powered off or crashed): a running, paused or suspended instance is then STOPPED, as
+        Nova's power-state sync makes such a guest SHUTOFF, its disk kept for a start."""
         state = instance.runtime_state()
-        running = state is not None and state[0] in {"running", "created"}
-        if running and record.phase is Phase.ACTIVE:
+        running = state is not None and state[0] != "stopped"  # paused counts: it still is
+        if running and record.phase is not Phase.BOOTING:
             return record
         with self._lock(instance.ref):
             current = instance.load()
@@ -275,7 +277,7 @@ class InstanceJobs:
                     fault=f"the instance's init exited while booting: {_last(instance)}",
                 )
             elif not running:
-                instance.log("the instance's init exited: the server is stopped")
+                instance.log("the instance's init exited (a poweroff or a crash): stopped")
                 instance.teardown()
                 current = current.moved(Phase.STOPPED)
             else:
