@@ -54,6 +54,7 @@ from interstack.services.image.for_volume import VolumeImages
 from interstack.services.image.images import ImageService
 from interstack.services.image.members import MemberService
 from interstack.services.image.provided import ProvidedImages
+from interstack.services.image.upload_tasks import UploadTasks
 from interstack.services.metadata.lookup import InstanceLookup
 from interstack.services.network.external import ExternalNetworks
 from interstack.services.network.service import NetworkServices
@@ -147,7 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     provided_images = ProvidedImages(db, backends, boot.admin_project_id)
     images = ImageService(db, backends, provided_images)
-    image_data = ImageDataService(images, settings.image_size_cap_bytes)
+    image_data = ImageDataService(images, settings.image_size_cap_bytes, tasks)
     compute_images = ComputeImages(image_data)
     instance_lookup = InstanceLookup(db)
     volume = VolumeServices.build(db, backends, tasks, VolumeImages(image_data))
@@ -196,6 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
         **compute.server_tasks.handlers(),
         **volume.tasks.handlers(),
         **volume.server_volumes.handlers(),
+        **UploadTasks(image_data).handlers(),
     }
     runner = TaskRunner(db, task_handlers, workers=settings.task_workers, wakeup=tasks.wakeup)
     reconciler = ServerReconciler(db, backends, settings.reconcile_interval_seconds)

@@ -1,4 +1,5 @@
-"""A Glance upload becomes an AMI of the architecture the image's ``architecture`` property
+"""A Glance upload on aws answers once its bytes are in EBS; the AMI follows from later looks
+(the task runner's), registered with the architecture the image's ``architecture`` property
 names (x86_64 without one); one EC2 cannot run is refused before anything is made. moto does
 not keep an AMI's architecture, so the requests EC2 receives are the witness."""
 
@@ -13,7 +14,8 @@ import pytest
 
 from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.settings import AwsSettings
-from interstack.errors import BadRequest
+from interstack.backends.contract import ImageInfo
+from interstack.errors import BackendError, BadRequest
 from tests.support.moto import aws_settings, ec2
 
 REGION = "aws-test"
@@ -55,9 +57,64 @@ def test_the_ami_has_the_architecture_the_image_property_names(
     stored = driver.store_uploaded_image(
         str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare", properties
     )
+    finished = until_ready(driver, stored)
     (registered,) = requests.of("RegisterImage")
     assert registered["Architecture"] == ec2_name
     assert registered["Name"] == f"interstack-{stored.gateway_id}"
+    assert ec2().describe_images(ImageIds=[finished.ref])["Images"][0]["State"] == "available"
+
+
+def until_ready(driver: AwsImages, stored: ImageInfo) -> ImageInfo:
+    """Look at the upload as the task runner does, until the AMI is ready."""
+    assert not stored.ready  # the upload answers once the bytes are in EBS
+    looks = [stored]
+    while not looks[-1].ready and len(looks) < 20:
+        looks.append(driver.finish_uploaded_image(stored.gateway_id, looks[-1].ref, 0.0))
+    assert looks[-1].ready, looks
+    return looks[-1]
+
+
+def test_the_upload_answers_with_the_snapshot_and_the_ami_follows(
+    images: tuple[AwsImages, Requests],
+) -> None:
+    driver, requests = images
+    stored = driver.store_uploaded_image(str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare")
+    assert str(stored.ref).startswith("snap-") and stored.size == 4096
+    assert requests.of("RegisterImage") == []  # EC2's slow part is left to the looks
+    ami = until_ready(driver, stored).ref
+    assert str(ami).startswith("ami-")
+    # a look cut short and made again registers no second AMI
+    again = driver.finish_uploaded_image(stored.gateway_id, stored.ref, 0.0)
+    assert again.ref == ami
+    driver.abandon_uploaded_image(stored.gateway_id, ami)
+    assert ec2().describe_images(ImageIds=[ami])["Images"] == []
+    mine = [{"Name": "tag:interstack:gateway-id", "Values": [stored.gateway_id]}]
+    assert ec2().describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"] == []
+
+
+def test_an_upload_ec2_takes_too_long_for_fails_and_abandoning_it_leaves_nothing(
+    images: tuple[AwsImages, Requests], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver, _requests = images
+    stored = driver.store_uploaded_image(str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare")
+    ami = driver.finish_uploaded_image(stored.gateway_id, stored.ref, 0.0).ref
+    # moto's AMIs are available at once: an EC2 whose AMI stays pending is shown by its answer
+    real = driver.uploads.ec2.describe_images
+    monkeypatch.setattr(
+        driver.uploads.ec2,
+        "describe_images",
+        lambda **request: {
+            "Images": [{**i, "State": "pending"} for i in real(**request)["Images"]]
+        },
+    )
+    assert not driver.finish_uploaded_image(stored.gateway_id, ami, 1.0).ready
+    with pytest.raises(BackendError, match="still pending after"):
+        driver.finish_uploaded_image(stored.gateway_id, ami, driver.settings.image_wait_seconds + 1)
+    monkeypatch.undo()
+    driver.abandon_uploaded_image(stored.gateway_id, ami)
+    assert ec2().describe_images(ImageIds=[ami])["Images"] == []
+    mine = [{"Name": "tag:interstack:gateway-id", "Values": [stored.gateway_id]}]
+    assert ec2().describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"] == []
 
 
 def test_an_architecture_ec2_cannot_run_is_refused_before_anything_is_made(

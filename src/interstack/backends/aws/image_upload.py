@@ -10,10 +10,16 @@
   501) with a message saying what to upload instead, and so is VM Import on an endpoint without
   it (the emulator) or in a region without an ``object_bucket``.
 
-The upload is spooled to a temporary file first: a snapshot's size is fixed when it starts and
-a Glance upload does not announce its length. The request waits while EC2 finishes (the image
-is ``saving`` meanwhile), at most ``image_wait_seconds``. Whatever fails, nothing is left: the
-AMI is deregistered, the snapshot and the S3 copy deleted.
+A raw upload is spooled to a temporary file first: a snapshot's size is fixed when it starts
+and a Glance upload does not announce its length. A VM Import upload is streamed to S3 as it
+comes (a multipart upload needs no length up front), counted and hashed on the way.
+
+:meth:`AmiUploads.store` returns once the bytes are in AWS (the snapshot completed by the EBS
+direct APIs, or the S3 object and a started import), with the image not ready yet; EC2's slow
+part (the snapshot becoming ``completed``, the AMI ``available``, the import) is looked at by
+:meth:`AmiUploads.finish`, one look per call, from the gateway's task runner, at most
+``image_wait_seconds`` after the upload. Whatever fails, nothing is left: the AMI is
+deregistered, the snapshot and the S3 copy deleted (:meth:`AmiUploads.abandon`).
 """
 
 from __future__ import annotations
@@ -22,11 +28,10 @@ import base64
 import hashlib
 import logging
 import tempfile
-import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from typing import IO, Any
@@ -61,6 +66,8 @@ GIB = 2**30
 BLOCK_WRITERS = 8
 #: the uploaded data's own length, on the snapshot (EBS rounds the volume up to whole GiB)
 TAG_SIZE = "interstack:size"
+#: the EC2 architecture the AMI is registered with, on the snapshot until it is
+TAG_ARCHITECTURE = "interstack:architecture"
 #: where in the region's bucket VM Import reads a disk image: ``interstack-images/<id>/disk``
 IMPORT_ACCOUNT = "interstack-images"
 DISK_OBJECT = "disk"
@@ -129,6 +136,29 @@ def spooled(data: Iterable[bytes]) -> Iterator[Spooled]:
         yield Spooled(handle, size, digest.hexdigest())
 
 
+class Counted:
+    """Passes an upload through, counting and hashing it (a VM Import upload streamed to S3)."""
+
+    def __init__(self, data: Iterable[bytes]) -> None:
+        self._data = data
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._data:
+            self.size += len(chunk)
+            self._digest.update(chunk)
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+
+def _not_ready(gateway_id: str, ref: str) -> ImageInfo:
+    return ImageInfo(ref=NativeRef(ref), gateway_id=gateway_id, size=0, sha256="", ready=False)
+
+
 def _checksum(block: bytes) -> str:
     return base64.b64encode(hashlib.sha256(block).digest()).decode()
 
@@ -174,16 +204,68 @@ class AmiUploads:
                 "this region has no object_bucket; upload the disk as raw instead"
             )
         self._refuse_second_upload(gateway_id)
+        if import_format is not None:
+            return self._start_import(gateway_id, data, import_format, architecture)
         with spooled(data) as upload:
-            if upload.size == 0:
-                raise NotSupported(f"region {self.region}: an empty image cannot become an AMI")
-            if import_format is not None:
-                ami = self._imported(gateway_id, upload, import_format, architecture)
-            else:
-                ami = self._registered(gateway_id, upload, architecture)
+            self._refuse_empty(upload.size)
+            snapshot = self._write_snapshot(gateway_id, upload, architecture)
         return ImageInfo(
-            ref=NativeRef(ami), gateway_id=gateway_id, size=upload.size, sha256=upload.sha256
+            ref=NativeRef(snapshot),
+            gateway_id=gateway_id,
+            size=upload.size,
+            sha256=upload.sha256,
+            ready=False,
         )
+
+    def _refuse_empty(self, size: int) -> None:
+        if size == 0:
+            raise NotSupported(f"region {self.region}: an empty image cannot become an AMI")
+
+    def finish(self, gateway_id: str, ref: str, waited_seconds: float) -> ImageInfo:
+        """One look at an upload EC2 is making into an AMI (:meth:`store` gave the first
+        ``ref``): a completed snapshot is registered as an AMI, an available AMI or a completed
+        import is ready; anything else is looked at again (with the ref returned), for at most
+        ``image_wait_seconds`` in all."""
+        if ref.startswith("import-"):
+            state, ami = self._import_state(ref)
+            if state == "completed":
+                self._tag_imported(gateway_id, ami)
+                self._drop_import_copy(gateway_id)
+                return ImageInfo(ref=NativeRef(ami), gateway_id=gateway_id, size=0, sha256="")
+        elif ref.startswith("snap-"):
+            snapshot = self._snapshot(ref)
+            state = str(snapshot.get("State", ""))
+            if state == "completed":
+                architecture = tag_value(snapshot, TAG_ARCHITECTURE) or "x86_64"
+                return _not_ready(gateway_id, self._register(gateway_id, ref, architecture))
+        else:
+            state, _ = self._image_state(ref)
+            if state == "available":
+                return ImageInfo(ref=NativeRef(ref), gateway_id=gateway_id, size=0, sha256="")
+        if waited_seconds > self.settings.image_wait_seconds:
+            raise BackendError(
+                f"{ref} of image {gateway_id} is still {state or 'unknown'} after "
+                f"{self.settings.image_wait_seconds:g} s"
+            )
+        return _not_ready(gateway_id, ref)
+
+    def abandon(self, gateway_id: str, ref: str) -> None:
+        """Remove what an upload that will not finish made: a running import is cancelled,
+        the AMI deregistered, the snapshots and the S3 copy deleted (each may be gone)."""
+        if ref.startswith("import-"):
+            try:
+                self.ec2.cancel_import_task(ImportTaskId=ref)
+            except ClientError as exc:
+                log.info("cancelling VM Import %s: %s", ref, error_code(exc))
+        mine = tag_filters(self.region, **{TAG_GATEWAY_ID: gateway_id})
+        with aws_call(f"describe_images of image {gateway_id}"):
+            amis = self.ec2.describe_images(Owners=["self"], Filters=mine)["Images"]
+        ami = str(amis[0]["ImageId"]) if amis else (ref if ref.startswith("ami-") else None)
+        snapshots = [ref] if ref.startswith("snap-") else []
+        failures = self.remove(ami, [*snapshots, *self.leftovers(gateway_id)])
+        self._drop_import_copy(gateway_id)
+        if failures:
+            raise failures[0]
 
     def _refuse_second_upload(self, gateway_id: str) -> None:
         mine = tag_filters(self.region, **{TAG_GATEWAY_ID: gateway_id})
@@ -194,30 +276,28 @@ class AmiUploads:
 
     # -- raw: EBS direct APIs, then register_image -----------------------------------------------
 
-    def _registered(self, gateway_id: str, upload: Spooled, architecture: str) -> str:
+    def _write_snapshot(self, gateway_id: str, upload: Spooled, architecture: str) -> str:
+        """A completed EBS snapshot of the upload (EC2 may still be storing it: not waited
+        for), tagged with what the AMI is made of later."""
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
         with aws_call(f"start_snapshot for image {gateway_id}"):
             started = self.ebs.start_snapshot(
                 VolumeSize=max(1, -(-upload.size // GIB)),
-                Tags=[*labels, {"Key": TAG_SIZE, "Value": str(upload.size)}],
+                Tags=[
+                    *labels,
+                    {"Key": TAG_SIZE, "Value": str(upload.size)},
+                    {"Key": TAG_ARCHITECTURE, "Value": architecture},
+                ],
                 Description=f"interstack image {gateway_id}",
                 Timeout=60,
             )
         snapshot = str(started["SnapshotId"])
-        ami = None
         try:
             self._write_blocks(snapshot, upload)
-            self._wait(
-                f"snapshot {snapshot} of image {gateway_id}",
-                lambda: self._snapshot_state(snapshot),
-                done="completed",
-            )
-            ami = self._register(gateway_id, snapshot, labels, architecture)
-            self._wait(f"AMI {ami}", lambda: self._image_state(ami), done="available")
         except BaseException:
-            self.remove(ami, [snapshot])
+            self.remove(None, [snapshot])
             raise
-        return ami
+        return snapshot
 
     def _write_blocks(self, snapshot: str, upload: Spooled) -> None:
         """Every block that is not all zeros, ``BLOCK_WRITERS`` at a time (EBS takes a
@@ -248,61 +328,58 @@ class AmiUploads:
                 ChecksumAlgorithm="SHA256",
             )
 
-    def _register(
-        self, gateway_id: str, snapshot: str, labels: list[dict[str, str]], architecture: str
-    ) -> str:
+    def _register(self, gateway_id: str, snapshot: str, architecture: str) -> str:
         """The AMI booting from ``snapshot``, tagged (afterwards as well: not every EC2 applies
-        ``TagSpecifications`` here). HVM: Glance's upload does not say otherwise."""
-        root = {"SnapshotId": snapshot, "DeleteOnTermination": True, "VolumeType": "gp3"}
-        with aws_call(f"register_image for image {gateway_id}"):
-            made = self.ec2.register_image(
-                Name=f"interstack-{gateway_id}",
-                Description=f"interstack image {gateway_id}",
-                Architecture=architecture,
-                VirtualizationType="hvm",
-                EnaSupport=True,
-                RootDeviceName=ROOT_DEVICE,
-                BlockDeviceMappings=[{"DeviceName": ROOT_DEVICE, "Ebs": root}],
-                TagSpecifications=tag_spec("image", labels),
-            )
-        ami = str(made["ImageId"])
-        try:
-            with aws_call(f"tagging AMI {ami}"):
-                self.ec2.create_tags(Resources=[ami], Tags=labels)
-        except BaseException:
-            self.remove(ami, [])
-            raise
+        ``TagSpecifications`` here). HVM: Glance's upload does not say otherwise. A look cut
+        short and made again finds the AMI it registered by its name, which EC2 keeps unique
+        (a race between two looks ends in EC2's ``InvalidAMIName.Duplicate``, answered the
+        same way)."""
+        labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
+        ami = self._registered(gateway_id)
+        if ami is None:
+            root = {"SnapshotId": snapshot, "DeleteOnTermination": True, "VolumeType": "gp3"}
+            try:
+                made = self.ec2.register_image(
+                    Name=f"interstack-{gateway_id}",
+                    Description=f"interstack image {gateway_id}",
+                    Architecture=architecture,
+                    VirtualizationType="hvm",
+                    EnaSupport=True,
+                    RootDeviceName=ROOT_DEVICE,
+                    BlockDeviceMappings=[{"DeviceName": ROOT_DEVICE, "Ebs": root}],
+                    TagSpecifications=tag_spec("image", labels),
+                )
+                ami = str(made["ImageId"])
+            except ClientError as exc:
+                ami = self._registered(gateway_id)
+                if error_code(exc) != "InvalidAMIName.Duplicate" or ami is None:
+                    raise translate(exc, f"register_image for image {gateway_id}") from exc
+        with aws_call(f"tagging AMI {ami}"):
+            self.ec2.create_tags(Resources=[ami], Tags=labels)
         return ami
+
+    def _registered(self, gateway_id: str) -> str | None:
+        """The AMI registered for the image, by its name."""
+        with aws_call(f"describe_images of image {gateway_id}"):
+            found = self.ec2.describe_images(
+                Owners=["self"], Filters=[{"Name": "name", "Values": [f"interstack-{gateway_id}"]}]
+            )["Images"]
+        return str(found[0]["ImageId"]) if found else None
 
     # -- vmdk, vhd, vhdx, ova: S3, then VM Import -------------------------------------------------
 
-    def _imported(
-        self, gateway_id: str, upload: Spooled, import_format: str, architecture: str
-    ) -> str:
+    def _start_import(
+        self, gateway_id: str, data: Iterable[bytes], import_format: str, architecture: str
+    ) -> ImageInfo:
+        """The upload streamed to the region's bucket and a VM Import of it started."""
         assert self.objects is not None
         folder = self.objects.create_container(IMPORT_ACCOUNT, gateway_id)  # the bucket exists
-        self.objects.put_object(folder, DISK_OBJECT, upload.chunks(), "application/octet-stream")
-        try:
-            task = self._start_import(
-                gateway_id, f"{folder}/{DISK_OBJECT}", import_format, architecture
-            )
-            ami = self._wait(
-                f"VM Import {task} of image {gateway_id}",
-                lambda: self._import_state(task),
-                done="completed",
-            )
-            self._tag_imported(gateway_id, ami)
-        finally:
-            self.objects.delete_object(folder, DISK_OBJECT)
-        return ami
-
-    def _start_import(
-        self, gateway_id: str, key: str, import_format: str, architecture: str
-    ) -> str:
-        assert self.objects is not None
+        counted = Counted(data)
+        self.objects.put_object(folder, DISK_OBJECT, counted, "application/octet-stream")
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
-        source = {"S3Bucket": self.objects.bucket, "S3Key": key}
+        source = {"S3Bucket": self.objects.bucket, "S3Key": f"{folder}/{DISK_OBJECT}"}
         try:
+            self._refuse_empty(counted.size)
             started = self.ec2.import_image(
                 Description=f"interstack image {gateway_id}",
                 Architecture=architecture,
@@ -310,12 +387,29 @@ class AmiUploads:
                 TagSpecifications=tag_spec("import-image-task", labels),
             )
         except ClientError as exc:
+            self._drop_import_copy(gateway_id)
             if error_code(exc) in {"NotImplemented", "InvalidAction", "UnsupportedOperation"}:
                 raise self._no_import(error_code(exc)) from exc
             raise translate(exc, f"import_image for image {gateway_id}") from exc
         except (BotoCoreError, ResponseParserError) as exc:  # no AWS answer: no VM Import here
+            self._drop_import_copy(gateway_id)
             raise self._no_import(type(exc).__name__) from exc
-        return str(started["ImportTaskId"])
+        except BaseException:
+            self._drop_import_copy(gateway_id)
+            raise
+        return ImageInfo(
+            ref=NativeRef(str(started["ImportTaskId"])),
+            gateway_id=gateway_id,
+            size=counted.size,
+            sha256=counted.sha256,
+            ready=False,
+        )
+
+    def _drop_import_copy(self, gateway_id: str) -> None:
+        """Delete the S3 copy VM Import reads (if there is one)."""
+        if self.objects is not None:
+            with suppress(NotFound):
+                self.objects.delete_object(NativeRef(f"{IMPORT_ACCOUNT}/{gateway_id}"), DISK_OBJECT)
 
     def _no_import(self, why: str) -> NotSupported:
         return NotSupported(
@@ -334,18 +428,14 @@ class AmiUploads:
 
     def _tag_imported(self, gateway_id: str, ami: str) -> None:
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
-        try:
-            with aws_call(f"tagging imported AMI {ami}"):
-                images = self.ec2.describe_images(ImageIds=[ami])["Images"]
-                snapshots = [
-                    m["Ebs"]["SnapshotId"]
-                    for m in images[0].get("BlockDeviceMappings", [])
-                    if m.get("Ebs", {}).get("SnapshotId")
-                ]
-                self.ec2.create_tags(Resources=[ami, *snapshots], Tags=labels)
-        except BaseException:
-            self.remove(ami, [])
-            raise
+        with aws_call(f"tagging imported AMI {ami}"):
+            images = self.ec2.describe_images(ImageIds=[ami])["Images"]
+            snapshots = [
+                m["Ebs"]["SnapshotId"]
+                for m in images[0].get("BlockDeviceMappings", [])
+                if m.get("Ebs", {}).get("SnapshotId")
+            ]
+            self.ec2.create_tags(Resources=[ami, *snapshots], Tags=labels)
 
     # -- reading an upload back ------------------------------------------------------------------
 
@@ -394,12 +484,12 @@ class AmiUploads:
 
     # -- waiting and removal ---------------------------------------------------------------------
 
-    def _snapshot_state(self, snapshot: str) -> tuple[str, str]:
+    def _snapshot(self, snapshot: str) -> dict[str, Any]:
         with aws_call(f"describe_snapshots {snapshot}"):
             (found,) = self.ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"]
         if found.get("State") == "error":
             raise BackendError(f"EBS snapshot {snapshot} failed: {found.get('StateMessage', '')}")
-        return str(found.get("State", "")), snapshot
+        return dict(found)
 
     def _image_state(self, ami: str) -> tuple[str, str]:
         with aws_call(f"describe_images {ami}"):
@@ -408,22 +498,6 @@ class AmiUploads:
         if state in {"failed", "error", "invalid", "deregistered"}:
             raise BackendError(f"AMI {ami} is {state}")
         return state, ami
-
-    def _wait(self, what: str, look: Callable[[], tuple[str, str]], *, done: str) -> str:
-        """Ask ``look`` (state, result) until the state is ``done``; the result then."""
-        deadline = time.monotonic() + self.settings.image_wait_seconds
-        pause = 0.5
-        while True:
-            state, result = look()
-            if state == done:
-                return result
-            if time.monotonic() + pause > deadline:
-                raise BackendError(
-                    f"{what} is still {state or 'unknown'} after "
-                    f"{self.settings.image_wait_seconds:g} s"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 10.0)
 
     def leftovers(self, gateway_id: str) -> list[str]:
         """The EBS snapshots interstack made for the image ``gateway_id``."""

@@ -182,6 +182,15 @@ class AwsImages(ImageDriver):
         architecture = ec2_architecture((properties or {}).get("architecture"))
         return self.uploads.store(gateway_id, data, disk_format, container_format, architecture)
 
+    def finish_uploaded_image(
+        self, gateway_id: str, ref: NativeRef, waited_seconds: float
+    ) -> ImageInfo:
+        """One look at EC2 making the upload an AMI (see :meth:`AmiUploads.finish`)."""
+        return self.uploads.finish(gateway_id, ref, waited_seconds)
+
+    def abandon_uploaded_image(self, gateway_id: str, ref: NativeRef) -> None:
+        self.uploads.abandon(gateway_id, ref)
+
     def open_image(self, ref: NativeRef) -> ByteStream:
         """A raw upload's bytes, read back from its EBS snapshot; ``NotSupported`` for any
         other AMI (EC2 gives no AMI's data back)."""

@@ -209,6 +209,26 @@ class ImageDriver(abc.ABC):
         """
         return self.store_image(gateway_id, data)
 
+    def finish_uploaded_image(
+        self, gateway_id: str, ref: NativeRef, waited_seconds: float
+    ) -> ImageInfo:
+        """One look at an upload :meth:`store_uploaded_image` answered with ``ready=False``
+        (the bytes are in the cloud, which is still making its image of them), asked again
+        until ready; ``waited_seconds`` since that answer.
+
+        Ready: the image's final ``ref``. Not ready: the ref to look at next time (it may
+        change, a snapshot becoming a machine image). ``size``/``sha256`` are those of the
+        first answer (the caller keeps them). Raises when the cloud failed or took too long;
+        :meth:`abandon_uploaded_image` then removes what was made. Only a backend that answers
+        ``ready=False`` is ever asked.
+        """
+        raise NotSupported(f"image {gateway_id}: this backend stores uploads at once")
+
+    def abandon_uploaded_image(self, gateway_id: str, ref: NativeRef) -> None:
+        """Remove what an upload that will not finish left (its last ``ref``); already gone is
+        fine."""
+        self.delete_image(ref)
+
     @abc.abstractmethod
     def open_image(self, ref: NativeRef) -> ByteStream:
         """The stored bytes, in chunks. Raises ``NotFound`` for an unknown image."""

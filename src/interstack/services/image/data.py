@@ -5,6 +5,11 @@ An upload moves the image ``queued`` -> ``saving`` -> ``active``. The checksums 
 through. If the upload fails or is interrupted, the backend removes its partial copy (its
 contract) and the image returns to ``queued`` with no data.
 
+A backend whose cloud makes its own image of the bytes (an AMI) may answer once the bytes are
+in the cloud, not ready: the image then stays ``saving`` and a task finishes it
+(:mod:`interstack.services.image.upload_tasks`), as Glance's own upload answers before the
+image is ``active``.
+
 A running upload refreshes the image's ``updated_at`` every minute. An image left ``saving`` by a
 gateway that died mid-upload stops being refreshed; after ``STALE_UPLOAD`` a new upload may
 claim it as if it were ``queued`` (where Glance would leave it stuck).
@@ -23,12 +28,20 @@ from sqlalchemy import and_, or_, update
 
 from interstack.backends.contract import ByteStream, NativeRef
 from interstack.backends.contract import ImageInfo as StoredImage
-from interstack.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from interstack.errors import (
+    BackendError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+)
 from interstack.services.context import RequestContext
 from interstack.services.image import access
 from interstack.services.image.images import ImageService
 from interstack.services.image.model import HASH_ALGO, ImageInfo, ImageStatus
 from interstack.services.image.records import info_of, now
+from interstack.services.tasks import TaskQueue
 from interstack.store.models import Image
 
 log = logging.getLogger(__name__)
@@ -36,6 +49,8 @@ log = logging.getLogger(__name__)
 #: how often a running upload shows it is alive, and when an upload counts as abandoned
 HEARTBEAT_SECONDS = 60.0
 STALE_UPLOAD = timedelta(minutes=10)
+#: the task kind finishing an upload the backend answered not ready
+FINISH_UPLOAD = "image.upload.finish"
 
 
 class HashingStream:
@@ -79,11 +94,15 @@ class ImageData:
 
 
 class ImageDataService:
-    def __init__(self, images: ImageService, size_cap: int | None = None) -> None:
+    def __init__(
+        self, images: ImageService, size_cap: int | None = None, tasks: TaskQueue | None = None
+    ) -> None:
         self.images = images
         self.db = images.db
         self.regions = images.regions
         self.size_cap = size_cap
+        #: where uploads the backend finishes later are queued
+        self.tasks = tasks
 
     def upload(
         self, ctx: RequestContext, region: str, image_id: str, data: Iterable[bytes]
@@ -129,13 +148,15 @@ class ImageDataService:
             properties = dict(row.properties) if row else {}
         if formats is None:
             raise Conflict(f"Image {image_id} was deleted before its data could be stored.")
-        hashed = HashingStream(data, self.size_cap, heartbeat=lambda: self._touch(image_id))
+        hashed = HashingStream(data, self.size_cap, heartbeat=lambda: self.touch(image_id))
         images = self.regions.backend(region).image
         try:
             stored = images.store_uploaded_image(image_id, hashed, *formats, properties)
         except BaseException:
             self._requeue(image_id)
             raise
+        if not stored.ready:
+            return self._finish_later(region, image_id, stored, hashed)
         return self.activate(
             region,
             image_id,
@@ -145,7 +166,33 @@ class ImageDataService:
             hash_value=hashed.multihash.hexdigest(),
         )
 
-    def _touch(self, image_id: str) -> None:
+    def _finish_later(
+        self, region: str, image_id: str, stored: StoredImage, hashed: HashingStream
+    ) -> ImageInfo:
+        """The backend has the bytes and is still making its image: the image stays
+        ``saving`` and a task asks the backend until it is ready."""
+        payload = {
+            "ref": str(stored.ref),
+            "size": stored.size,
+            "sha256": stored.sha256,
+            "checksum": hashed.md5.hexdigest(),
+            "hash_algo": HASH_ALGO,
+            "hash_value": hashed.multihash.hexdigest(),
+            "stored_at": now().isoformat(),
+        }
+        with self.db.session() as session:
+            row = session.get(Image, image_id)
+            if row is not None and row.status == ImageStatus.SAVING and self.tasks is not None:
+                self.tasks.enqueue(FINISH_UPLOAD, region, image_id, payload, session=session)
+                return info_of(session, row)
+        self.regions.backend(region).image.abandon_uploaded_image(image_id, stored.ref)
+        self._requeue(image_id)
+        if self.tasks is None:
+            raise BackendError(f"region {region}: nothing finishes uploads in this process")
+        raise Conflict(f"Image {image_id} was deleted during the upload; its data was discarded.")
+
+    def touch(self, image_id: str) -> None:
+        """Show that the image's upload is alive (it never counts as abandoned)."""
         with self.db.session() as session:
             session.execute(
                 update(Image)
