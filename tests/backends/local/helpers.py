@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -46,3 +47,12 @@ def instance(backend: LocalBackend, ref: NativeRef) -> Instance:
 
 def runc_root(backend: LocalBackend) -> Path:
     return backend.context.data_dir / "runc"
+
+
+def boot_minutes(instant: float, slack: int = 2) -> set[str]:
+    """How ``who -b`` (``LC_ALL=C``, ``TZ=UTC``) may print a boot at ``instant`` give or take
+    ``slack`` seconds: ``Nov 26 02:07``."""
+    return {
+        " ".join(time.strftime("%b %e %H:%M", time.gmtime(instant + d)).split())
+        for d in range(-slack, slack + 1)
+    }

@@ -1,6 +1,6 @@
-"""What a guest sees of its virtual machine: a boot time of its own, new after every hard reboot
-or stop/start (its disk kept), exactly its flavor's vCPUs in /proc/cpuinfo and nproc, and its
-flavor's RAM in free."""
+"""What a guest sees of its virtual machine: a boot time of its own (uptime, btime, who -b), new
+after every hard reboot or stop/start (its disk kept), exactly its flavor's vCPUs (/proc/cpuinfo,
+/proc/stat, /sys/devices/system/cpu, nproc, lscpu), and its flavor's RAM in free."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from interstack.backends.contract import FlavorSpec, NativeRef, PowerAction, ServerStatus
 from interstack.backends.local import LocalBackend
-from tests.backends.local.helpers import boot, runc_root, settled, spec
+from tests.backends.local.helpers import boot, boot_minutes, runc_root, settled, spec
 from tests.support.local import exec_in
 from tests.support.waiting import eventually
 
@@ -29,6 +29,12 @@ def booted_at(backend: LocalBackend, server: NativeRef) -> tuple[float, int, flo
     command = "cut -d' ' -f1 /proc/uptime; date +%s.%N; awk '/^btime/{print $2}' /proc/stat"
     uptime, now, btime = ok(backend, server, command).split()
     return float(now) - float(uptime), int(btime), float(uptime)
+
+
+def boot_record_agrees(backend: LocalBackend, server: NativeRef, btime: int) -> bool:
+    """Whether ``who -b`` in the guest names the minute of its boot at ``btime``."""
+    words = ok(backend, server, "TZ=UTC LC_ALL=C who -b").split()
+    return words[:2] == ["system", "boot"] and " ".join(words[2:]) in boot_minutes(btime, 1)
 
 
 def up_for_a_while(backend: LocalBackend, server: NativeRef) -> tuple[float, int, float]:
@@ -48,6 +54,7 @@ def test_hard_reboot_and_stop_start_give_the_guest_a_new_boot_time_and_keep_its_
     host_btime = int(Path("/proc/stat").read_text().split("btime ")[1].split()[0])
     assert first >= requested - 1 and first_btime >= requested - 2 > host_btime
     assert abs(first - first_btime) <= 2  # /proc/uptime and /proc/stat agree
+    assert boot_record_agrees(local_backend, server.ref, first_btime)
     ok(local_backend, server.ref, "echo kept > /root/marker")
 
     reboot = time.time()
@@ -56,6 +63,7 @@ def test_hard_reboot_and_stop_start_give_the_guest_a_new_boot_time_and_keep_its_
     second, second_btime, _ = up_for_a_while(local_backend, server.ref)
     assert second >= reboot - 1 and second > first
     assert second_btime >= int(reboot) - 1 and second_btime > first_btime
+    assert boot_record_agrees(local_backend, server.ref, second_btime)
     assert ok(local_backend, server.ref, "cat /root/marker") == "kept"
 
     local_backend.compute.power_action(server.ref, PowerAction.STOP)
@@ -81,6 +89,18 @@ def test_cpuinfo_lists_the_flavors_vcpus_and_free_its_ram(
     usable = ok(local_backend, server.ref, "nproc")
     assert int(listed) == vcpus
     assert numbers.split() == [str(n) for n in range(vcpus)]
+    # sysfs, /proc/stat and lscpu count the same vCPUs, whatever the host has
+    every = "0" if vcpus == 1 else f"0-{vcpus - 1}"
+    sysfs = "cd /sys/devices/system/cpu && cat online present possible && ls -d cpu[0-9]*"
+    assert ok(local_backend, server.ref, sysfs).split() == [every] * 3 + [
+        f"cpu{k}" for k in range(vcpus)
+    ]
+    stat_cpus = ok(local_backend, server.ref, "awk '/^cpu[0-9]/{print $1}' /proc/stat")
+    assert stat_cpus.split() == [f"cpu{k}" for k in range(vcpus)]
+    assert ok(local_backend, server.ref, "nproc --all") == str(vcpus)
+    assert ok(local_backend, server.ref, "lscpu -p=cpu | grep -v ^#").split() == [
+        str(k) for k in range(vcpus)
+    ]
     # past the host's CPUs the flavor wraps around: an affinity names each host CPU once
     assert int(usable) == min(vcpus, len(os.sched_getaffinity(0)))
 

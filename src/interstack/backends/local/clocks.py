@@ -42,6 +42,17 @@ def fresh(instance_dir: Path) -> None:
     os.replace(tmp, target)
 
 
+def booted_at(instance_dir: Path) -> float:
+    """The instant the instance's clocks count from (seconds since the epoch): its boot time as
+    the guest sees it (``btime``, ``uptime -s``); the host's without offsets."""
+    host_booted = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    try:
+        offsets = json.loads((instance_dir / CLOCKS_FILE).read_text())
+    except FileNotFoundError:
+        return host_booted
+    return host_booted - float(offsets["boottime"])
+
+
 def prefix(instance_dir: Path) -> list[str]:
     """The ``unshare`` prefix that runs a command with the instance's clocks, or nothing."""
     try:

@@ -51,6 +51,11 @@ fi
 for tool in poweroff halt shutdown; do
     [ -e /sbin/$tool ] || [ -L /sbin/$tool ] || ln -s /run/interstack/power /sbin/$tool 2>/dev/null
 done
+# the boot record (who -b, last reboot), systemd-update-utmp's on a VM: written by the host
+if [ -f /run/interstack/utmp ]; then
+    cp /run/interstack/utmp /run/utmp && chmod 664 /run/utmp && chgrp utmp /run/utmp 2>/dev/null
+    [ -d /var/log ] && cat /run/interstack/utmp >> /var/log/wtmp
+fi
 say "booting $(hostname)"
 has() { command -v "$1" >/dev/null 2>&1; }
 if has cloud-init; then

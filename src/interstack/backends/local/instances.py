@@ -9,9 +9,11 @@ gateway finds it again::
     disk/work     overlayfs's work directory
     rootfs/       where the overlay is mounted while the instance runs
     bundle/       the OCI bundle (config.json)
-    boot/         the guest init and tini, mounted read-only at /run/interstack
-    proc/         generated /proc files (cpuinfo, meminfo), mounted read-only over the kernel's
+    boot/         the guest init, tini and the boot's utmp records, read-only at /run/interstack
+    proc/         generated /proc files (cpuinfo, meminfo, stat), mounted read-only over the
+                  kernel's
     sys/          the block devices the instance sees in /sys (:mod:`.sysblock`)
+    sys-cpu/      its vCPUs, at /sys/devices/system/cpu (:mod:`.cpusys`)
     clocks.json   the offsets of the instance's clocks (:mod:`.clocks`)
 
 Host artifacts outside it: the overlay mount, the network namespace ``/run/netns/<name>``, the
@@ -31,7 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
-from interstack.backends.local import clocks, console, meminfo, procfiles, sysblock
+from interstack.backends.local import (
+    clocks,
+    console,
+    cpusys,
+    meminfo,
+    procfiles,
+    procstat,
+    sysblock,
+    utmp,
+)
 from interstack.backends.local.bundle import BlockDevice, BundleSpec, oci_config
 from interstack.backends.local.guest import READY_MARKER, hostname_for
 from interstack.backends.local.host import (
@@ -251,6 +262,8 @@ class Instance:
         cpuinfo = self.proc_dir / "cpuinfo"
         procfiles.write_cpuinfo(cpuinfo, vcpus)
         memory = meminfo.write(self.dir, record.ram_mb * 1024 * 1024)
+        stat = procstat.write(self.dir, vcpus)
+        cpus = cpusys.write(self.dir, vcpus)
         sysblock.reset(self.dir, ((d.path, d.major, d.minor) for d in block_devices))
         spec = BundleSpec(
             hostname=hostname_for(record.name),
@@ -265,6 +278,8 @@ class Instance:
             views=(
                 (cpuinfo, "/proc/cpuinfo"),
                 (memory, "/proc/meminfo"),
+                (stat, "/proc/stat"),
+                (cpus, "/sys/devices/system/cpu"),
                 (sysblock.block_dir(self.dir), "/sys/block"),
                 (sysblock.devno_dir(self.dir), "/sys/dev/block"),
             ),
@@ -273,6 +288,13 @@ class Instance:
         tmp = self.bundle / ".config.json.tmp"
         tmp.write_text(json.dumps(oci_config(spec), indent=1))
         os.replace(tmp, self.bundle / "config.json")
+
+    def new_boot(self) -> None:
+        """Clocks that start at zero for the boot about to start (:mod:`.clocks`), and that
+        boot's instant in what the guest reads of it: its utmp records and ``/proc/stat``."""
+        clocks.fresh(self.dir)
+        utmp.write(self.boot_dir, clocks.booted_at(self.dir))
+        procstat.refresh(self.dir, booting=True)
 
     def mount_root(self, image_root: Path) -> None:
         for directory in (self.upper, self.work, self.rootfs):

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
-from interstack.backends.local import clocks, configdrive
+from interstack.backends.local import configdrive
 from interstack.backends.local.guest import (
     hostname_for,
     write_boot_dir,
@@ -211,7 +211,7 @@ class InstanceJobs:
                 if image_root is not None:
                     instance.teardown()  # a leftover from a crash or a host reboot
                     instance.mount_root(image_root)
-                clocks.fresh(instance.dir)  # a new boot time: the clocks start at zero
+                instance.new_boot()  # a new boot time: the clocks start at zero
                 log.debug("instance %s: ports plugged, bundle written; starting runc", ref)
                 self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
             except BackendError as exc:

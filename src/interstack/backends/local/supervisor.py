@@ -9,7 +9,8 @@ again by its socket (an abstract unix socket named from the backend's data direc
 by itself once it has had no children for a while; the client starts it again when needed.
 While it runs, it also keeps its instances' console logs below their cap (:mod:`.console`).
 Each instance starts with clocks of its own (:mod:`.clocks`): a new boot time on every boot;
-its ``/proc/meminfo`` is rewritten every few seconds (:mod:`.meminfo`).
+its ``/proc/meminfo`` and ``/proc/stat`` are rewritten every few seconds (:mod:`.meminfo`,
+:mod:`.procstat`).
 
 Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` and
 ``{"op": "run", "runc_root", "bundle", "id", "log"}`` (runc's and then the instance's output are
@@ -32,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from interstack.backends.local import clocks, console, meminfo
+from interstack.backends.local import clocks, console, meminfo, procstat
 from interstack.backends.local.host import last_line
 from interstack.errors import BackendError, BackendUnavailable
 
@@ -137,12 +138,13 @@ def _serve_one(connection: socket.socket, reaper: Reaper, busy: list[int]) -> No
 
 
 def _trim_consoles(state_dir: Path, max_bytes: int) -> None:
-    """Keep the instances' console logs bounded and their ``/proc/meminfo`` current while they
-    run, gateway or not."""
+    """Keep the instances' console logs bounded and their ``/proc/meminfo`` and ``/proc/stat``
+    current while they run, gateway or not."""
     while True:
         try:
             console.trim_all(state_dir / "instances", max_bytes)
             meminfo.refresh_all(state_dir / "instances")
+            procstat.refresh_all(state_dir / "instances")
         except OSError as exc:
             print(f"supervisor: instance files: {exc}", file=sys.stderr, flush=True)  # noqa: T201
         time.sleep(TRIM_INTERVAL_SECONDS)

@@ -1,0 +1,74 @@
+"""What a local instance is told of its machine, checked without booting one: the boot records
+``who`` reads, the CPU lists and masks of its ``/sys/devices/system/cpu``, its ``/proc/stat``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.local import cpusys, procstat, utmp
+
+
+def test_who_reads_the_boot_record_and_the_run_level(tmp_path: Path) -> None:
+    records = tmp_path / "utmp"
+    records.write_bytes(utmp.boot_records(1_795_600_000.25))  # 2026-11-25 09:46:40 UTC
+    env = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
+    boot = subprocess.run(
+        ["who", "-b", str(records)], capture_output=True, text=True, check=True, env=env
+    )
+    assert boot.stdout.split() == ["system", "boot", "Nov", "25", "09:46"]
+    level = subprocess.run(
+        ["who", "-r", str(records)], capture_output=True, text=True, check=True, env=env
+    )
+    assert level.stdout.split()[:2] == ["run-level", "3"]
+
+
+@pytest.mark.parametrize(
+    ("cpus", "listed", "mask"),
+    [
+        ([0], "0", "1"),
+        ([0, 1, 2, 5], "0-2,5", "27"),
+        ([3, 1, 2], "1-3", "e"),
+        (list(range(40)), "0-39", "ff,ffffffff"),
+    ],
+)
+def test_cpu_lists_and_masks_are_written_as_the_kernel_writes_them(
+    cpus: list[int], listed: str, mask: str
+) -> None:
+    assert cpusys.cpu_list(cpus) == listed
+    assert cpusys.cpu_mask(cpus) == mask
+
+
+def test_the_cpu_directory_lists_the_vcpus_as_one_socket_of_single_thread_cores(
+    tmp_path: Path,
+) -> None:
+    host_cpu = min(os.sched_getaffinity(0))
+    root = cpusys.write(tmp_path, [host_cpu, host_cpu, host_cpu])
+    for name in ("online", "present", "possible"):
+        assert (root / name).read_text() == "0-2\n"
+    assert sorted(p.name for p in root.glob("cpu[0-9]*")) == ["cpu0", "cpu1", "cpu2"]
+    topology = root / "cpu2" / "topology"
+    assert (topology / "core_id").read_text() == "2\n"
+    assert (topology / "thread_siblings_list").read_text() == "2\n"
+    assert (topology / "package_cpus_list").read_text() == "0-2\n"
+    assert (topology / "core_siblings").read_text() == "7\n"
+
+
+def test_proc_stat_counts_each_vcpus_time_and_the_boot() -> None:
+    host = "cpu  1 2 3 4\ncpu0 1 2 3 4\nintr 99 1 2\nctxt 1234\nbtime 1\nprocesses 77\n"
+    text = procstat.render([(10, 5), (20, 0)], 1000, 1_795_600_000, host)
+    lines = [line.split() for line in text.splitlines()]
+    cpu_lines = {line[0]: [int(n) for n in line[1:]] for line in lines if line[0][:3] == "cpu"}
+    assert cpu_lines == {
+        "cpu": [30, 0, 5, 1965, 0, 0, 0, 0, 0, 0],
+        "cpu0": [10, 0, 5, 985, 0, 0, 0, 0, 0, 0],
+        "cpu1": [20, 0, 0, 980, 0, 0, 0, 0, 0, 0],
+    }
+    counters = {line[0]: line[1:] for line in lines if line[0][:3] != "cpu"}
+    assert counters["btime"] == ["1795600000"]
+    assert counters["ctxt"] == ["1234"] and counters["intr"] == ["99"]
+    # every number has its width: a rewrite in place never leaves a longer tail behind
+    assert len(procstat.render([(10**9, 10**9)] * 2, 10**10, 1, host)) == len(text)
