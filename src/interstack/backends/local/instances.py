@@ -54,7 +54,7 @@ from interstack.backends.local.host import (
     run,
     unmount,
 )
-from interstack.errors import BackendError
+from interstack.errors import BackendError, NotFound
 
 REF_PREFIX = "ls-"
 NETNS_DIR = Path("/run/netns")
@@ -326,6 +326,15 @@ class Instance:
                 except OSError as exc:
                     raise BackendError(f"cannot remove cgroup {cgroup}: {exc.strerror}") from exc
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def instance_at(instances_dir: Path, runc_root: Path, ref: str) -> Instance:
+    """The instance ``ref`` names; ``NotFound`` for a ref that is not an instance's (a ref
+    comes from the store, so a malformed one is a server this backend never had)."""
+    try:
+        return Instance(instances_dir, runc_root, ref)
+    except ValueError:
+        raise NotFound(f"no server {ref}") from None
 
 
 def cgroup_dirs(path: str) -> list[Path]:

@@ -27,7 +27,7 @@ from interstack.backends.local.guest import (
 )
 from interstack.backends.local.host import TINI
 from interstack.backends.local.images import LocalImages
-from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.backends.local.instances import Instance, InstanceRecord, Phase, instance_at
 from interstack.backends.local.seams import ServerPorts, VolumeDevices
 from interstack.backends.local.settings import LocalSettings
 from interstack.backends.local.supervisor import SupervisorClient
@@ -94,10 +94,7 @@ class InstanceJobs:
         self.supervisor.close()
 
     def _instance(self, ref: str) -> Instance:
-        try:
-            return Instance(self.instances_dir, self.runc_root, ref)
-        except ValueError:
-            raise NotFound(f"no server {ref}") from None
+        return instance_at(self.instances_dir, self.runc_root, ref)
 
     def _lock(self, ref: str) -> threading.Lock:
         with self._locks_guard:

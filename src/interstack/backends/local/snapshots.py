@@ -33,7 +33,7 @@ from typing import Protocol
 from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.backends.local.host import is_mounted, run, unmount
 from interstack.backends.local.images import LocalImages, tar_stream
-from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.backends.local.instances import Instance, InstanceRecord, Phase, instance_at
 from interstack.errors import BackendError, Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -171,10 +171,7 @@ class ServerCaptures:
         return self._jobs.submit(job)
 
     def _instance(self, ref: str) -> Instance:
-        try:
-            return Instance(self.instances_dir, self.runc_root, ref)
-        except ValueError:
-            raise NotFound(f"no server {ref}") from None
+        return instance_at(self.instances_dir, self.runc_root, ref)
 
     def _check(self, ref: NativeRef) -> InstanceRecord:
         record = self._instance(ref).load()

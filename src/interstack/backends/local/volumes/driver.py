@@ -46,7 +46,7 @@ from interstack.backends.local import sysblock
 from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
 from interstack.backends.local.images import LocalImages, ext4_extent
-from interstack.backends.local.instances import REF_PREFIX, Instance
+from interstack.backends.local.instances import REF_PREFIX, Instance, instance_at
 from interstack.backends.local.volumes import fill, plug
 from interstack.backends.local.volumes.guestmount import MountService, install_helper
 from interstack.backends.local.volumes.records import (
@@ -123,10 +123,7 @@ class LocalBlockStorage(BlockStorageDriver):
         self._jobs.submit(job)
 
     def _instance(self, server: str) -> Instance:
-        try:
-            return Instance(self.instances.instances_dir, self.instances.runc_root, server)
-        except ValueError:
-            raise NotFound(f"no server {server}") from None
+        return instance_at(self.instances.instances_dir, self.instances.runc_root, server)
 
     def _fill_job(
         self, record: VolumeRecord | SnapshotRecord, fill_file: Callable[[Path], None]
