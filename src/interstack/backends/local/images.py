@@ -15,7 +15,6 @@ first if a download comes before any boot).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -40,6 +39,7 @@ from interstack.backends.local.imagebuild import (
     BuildProgress,
     ensure_built,
 )
+from interstack.backends.local.sparse import copy_sparse, sha256_sparse
 from interstack.errors import BackendError, Conflict, NotFound
 
 BUILTIN_PREFIX = "builtin-"
@@ -246,15 +246,11 @@ class LocalImages(ImageDriver):
         """The image data stored for ``gateway_id`` (measured again), or ``None`` if none is."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         data = self._dir(ref) / "data"
-        digest, size = hashlib.sha256(), 0
         try:
-            with data.open("rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
+            size, sha256 = sha256_sparse(data)
         except FileNotFoundError:
             return None
-        return ImageInfo(ref=ref, gateway_id=gateway_id, size=size, sha256=digest.hexdigest())
+        return ImageInfo(ref=ref, gateway_id=gateway_id, size=size, sha256=sha256)
 
     def store_copy(
         self,
@@ -266,7 +262,9 @@ class LocalImages(ImageDriver):
         image: a raw disk whose holes stay holes on the host). Like :meth:`store_image`
         otherwise: ``Conflict`` if the image has data, nothing left behind on failure.
         ``while_copying`` is held around the copy only, not while the copy is measured (a
-        server's filesystem frozen for its capture thaws before the hash is taken)."""
+        server's filesystem frozen for its capture thaws before the hash is taken). The copy
+        is a reflink where the filesystem has them, else the kernel's copy of the data extents
+        (:mod:`.sparse`); the hash reads the copy's data extents, not its holes."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         target = self._dir(ref) / "data"
         with self._lock(ref):
@@ -275,21 +273,17 @@ class LocalImages(ImageDriver):
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(".data.part")
             try:
-                with while_copying or nullcontext():
-                    run(
-                        ["cp", "--sparse=always", "--reflink=auto", str(source), str(partial)],
-                        what="copy the data into the image",
-                    )
-                digest = hashlib.sha256()
-                with partial.open("rb") as handle:
-                    while chunk := handle.read(CHUNK):
-                        digest.update(chunk)
-                size = partial.stat().st_size
+                try:
+                    with while_copying or nullcontext():
+                        copy_sparse(source, partial)
+                    size, sha256 = sha256_sparse(partial)
+                except OSError as exc:
+                    raise BackendError(f"copy the data into the image: {exc}") from exc
                 os.replace(partial, target)
             except BaseException:
                 shutil.rmtree(target.parent, ignore_errors=True)
                 raise
-        return ImageInfo(ref=ref, gateway_id=gateway_id, size=size, sha256=digest.hexdigest())
+        return ImageInfo(ref=ref, gateway_id=gateway_id, size=size, sha256=sha256)
 
     def provided_images(self) -> tuple[ProvidedImage, ...]:
         """The built-in images, built on first boot; their data is a root tarball."""

@@ -1,6 +1,6 @@
 """What goes into a new volume's file: nothing, a copy of another file, or an image.
 
-Every file is sparse (``truncate``; copies with ``cp --sparse=always``, a reflink where the
+Every file is sparse (``truncate``; copies by :func:`.sparse.copy_sparse`, a reflink where the
 filesystem has them), so an empty 10 GiB volume costs nothing on the host. An image is written
 the way Cinder writes one, as the disk it describes: a raw disk's bytes as they are, a qcow2
 disk converted to raw; a root-filesystem tarball (and the built-in ``debian-12``) becomes an
@@ -18,6 +18,7 @@ from pathlib import Path
 from interstack.backends.contract import NativeRef
 from interstack.backends.local.host import run
 from interstack.backends.local.images import BUILTIN_PREFIX, LocalImages
+from interstack.backends.local.sparse import copy_sparse
 from interstack.backends.local.volumes.records import GiB
 from interstack.errors import BackendError
 
@@ -47,10 +48,10 @@ def grow(path: Path, size_gb: int) -> None:
 def copy(source: Path, target: Path, size_gb: int) -> None:
     """A sparse (or reflinked) copy of ``source``, grown to ``size_gb`` GiB."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    run(
-        ["cp", "--sparse=always", "--reflink=auto", str(source), str(target)],
-        what="copy the volume's data",
-    )
+    try:
+        copy_sparse(source, target)
+    except OSError as exc:
+        raise BackendError(f"copy the volume's data: {exc.strerror or exc}") from exc
     grow(target, size_gb)
 
 
