@@ -21,7 +21,7 @@ from interstack.backends.contract import (
 )
 from interstack.backends.local import LocalBackend
 from interstack.backends.local.host import run
-from interstack.backends.local.snapshots import frozen
+from interstack.backends.local.quiesce import frozen
 from interstack.errors import BackendError
 from tests.backends.local.helpers import boot, instance, runc_root, settled, spec
 from tests.support.local import exec_in
@@ -160,7 +160,7 @@ def test_a_failed_capture_thaws_the_server_and_leaves_no_data(
 
 
 def test_a_freeze_runc_gives_up_on_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("interstack.backends.local.snapshots.FREEZE_RETRY_SECONDS", 0)
+    monkeypatch.setattr("interstack.backends.local.quiesce.FREEZE_RETRY_SECONDS", 0)
 
     class Flaky:
         ref, pauses, resumes = "ls-flaky", 0, 0

@@ -23,17 +23,17 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
 from interstack.backends.contract import ImageInfo, NativeRef
-from interstack.backends.local.host import is_mounted, run, unmount
+from interstack.backends.local.host import run, unmount
 from interstack.backends.local.images import LocalImages, tar_stream
 from interstack.backends.local.instances import Instance, InstanceRecord, Phase, instance_at
+from interstack.backends.local.quiesce import frozen, held_still
 from interstack.errors import BackendError, Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,6 @@ log = logging.getLogger(__name__)
 #: the phases a server can be captured from (Nova's createImage: active, shutoff, paused,
 #: suspended)
 CAPTURABLE = frozenset({Phase.ACTIVE, Phase.STOPPED, Phase.PAUSED, Phase.SUSPENDED})
-#: runc gives up freezing a cgroup whose processes keep forking (a guest still booting on a
-#: loaded host); the freeze is tried again this many times in all
-FREEZE_ATTEMPTS = 3
-FREEZE_RETRY_SECONDS = 0.5
 
 
 class RootVolumes(Protocol):
@@ -57,54 +53,6 @@ class RootVolumes(Protocol):
         image_gateway_id: str,
         while_copying: AbstractContextManager[object] | None = None,
     ) -> ImageInfo: ...
-
-
-@contextmanager
-def frozen(instance: Instance) -> Iterator[bool]:
-    """Hold a running instance's processes still (yields whether it runs); thaw it afterwards
-    whatever happened, unless it was paused or suspended before."""
-    state = instance.runtime_state()
-    running = state is not None and state[0] == "running"
-    if running:
-        _pause(instance)
-    try:
-        yield running or (state is not None and state[0] == "paused")
-    finally:
-        if running:
-            instance.resume()
-
-
-def _pause(instance: Instance) -> None:
-    for attempt in range(1, FREEZE_ATTEMPTS + 1):
-        try:
-            instance.pause()
-            return
-        except BackendError as exc:
-            if attempt == FREEZE_ATTEMPTS:
-                raise
-            log.warning("capture of %s: %s; trying again", instance.ref, exc.message)
-            time.sleep(FREEZE_RETRY_SECONDS)
-
-
-@contextmanager
-def held_still(instance: Instance) -> Iterator[None]:
-    """A volume-backed instance frozen, and its root filesystem flushed and frozen if it runs."""
-    with frozen(instance) as live:
-        if live and is_mounted(instance.rootfs):
-            with frozen_filesystem(instance.rootfs):
-                yield
-        else:
-            yield
-
-
-@contextmanager
-def frozen_filesystem(mountpoint: Path) -> Iterator[None]:
-    """Flush the filesystem at ``mountpoint`` and block writes to it until the block ends."""
-    run(["fsfreeze", "--freeze", str(mountpoint)], what="freeze the root volume's filesystem")
-    try:
-        yield
-    finally:
-        run(["fsfreeze", "--unfreeze", str(mountpoint)], what="thaw the root volume's filesystem")
 
 
 class ServerCaptures:
