@@ -4,7 +4,9 @@ while attached.
 Creation (empty, from an image, a snapshot or another volume) runs on a small thread pool:
 ``create_volume`` answers ``CREATING`` and the record turns ``AVAILABLE`` (or ``ERROR`` with a
 fault) when the file is ready. Snapshots are sparse copies taken the same way (of an attached
-volume too: crash-consistent). Extension grows the file, and its loop device when attached.
+volume too: crash-consistent, but for a server's root volume, copied with the server held
+still and its filesystem frozen, as Nova quiesces a server for its volumes' snapshots).
+Extension grows the file, and its loop device when attached.
 
 Attachment (:mod:`.plug`): to a running server the device appears at once at the requested name
 with exactly its major:minor allowed; to a stopped one it is recorded, and the compute driver
@@ -47,6 +49,7 @@ from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
 from interstack.backends.local.images import LocalImages, ext4_extent
 from interstack.backends.local.instances import REF_PREFIX, Instance, instance_at
+from interstack.backends.local.quiesce import held_still
 from interstack.backends.local.volumes import fill, plug
 from interstack.backends.local.volumes.guestmount import MountService, install_helper
 from interstack.backends.local.volumes.records import (
@@ -274,8 +277,27 @@ class LocalBlockStorage(BlockStorageDriver):
             self.shelf.save(record)
         source = self.shelf.disk(volume.ref)
         size = volume.size_gb
-        self._submit(lambda: self._fill_job(record, lambda target: fill.copy(source, target, size)))
+
+        def copy(target: Path) -> None:
+            fill.copy(source, target, size)
+
+        server = volume.attached_to if volume.root else None
+        filler = self._quiesced(server, copy) if server is not None else copy
+        self._submit(lambda: self._fill_job(record, filler))
         return record.info()
+
+    def _quiesced(self, server: str, copy: Callable[[Path], None]) -> Callable[[Path], None]:
+        """``copy`` run with the server held still: its root volume's filesystem, which the
+        host mounts, flushed and frozen, so the snapshot holds every write the guest made
+        before it (a data volume's filesystem is the guest's own: its snapshot is
+        crash-consistent)."""
+
+        def held(target: Path) -> None:
+            instance = self._instance(server)
+            with self.instances.instance_lock(server), held_still(instance):
+                copy(target)
+
+        return held
 
     def get_snapshot(self, ref: NativeRef) -> SnapshotInfo:
         return self.shelf.get_snapshot(ref).info()
