@@ -158,7 +158,9 @@ class ComputeDriver(abc.ABC):
         the caller asks again later with the same ``image_gateway_id`` (idempotent: the capture
         in progress is looked at, not started again) until it is ready. The server keeps
         running. If this raises, nothing is left behind. Raises ``NotSupported`` without the
-        ``server_snapshots`` capability (the default).
+        ``server_snapshots`` capability (the default). A ready info names the ``disk_format``
+        and ``container_format`` of the bytes when they are not the server's image's (the
+        image takes them).
         """
         raise NotSupported(f"server {ref}: this backend cannot capture server images")
 

@@ -149,6 +149,10 @@ class ImageInfo:
     sha256: str
     #: False while the backend is still producing the data (a capture in progress)
     ready: bool = True
+    #: what the bytes are, in Glance's terms, when the backend made them (a server's capture
+    #: is in a format of the backend's choosing); None: what the image was registered as
+    disk_format: str | None = None
+    container_format: str | None = None
 
 
 @dataclass(frozen=True)

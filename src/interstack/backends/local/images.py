@@ -42,6 +42,10 @@ from interstack.backends.local.imagebuild import (
 from interstack.backends.local.sparse import copy_sparse, sha256_sparse
 from interstack.errors import BackendError, Conflict, NotFound
 
+#: Glance's (disk_format, container_format) for the root filesystem tarballs this backend makes
+#: (built-in images, server captures): Glance has no name for a tarball of a root, and these
+#: upload again as they download
+TARBALL_FORMATS = ("raw", "bare")
 BUILTIN_PREFIX = "builtin-"
 STORED_PREFIX = "img-"
 CHUNK = 1024 * 1024
@@ -76,6 +80,11 @@ def exists_in_root(root: Path, path: str, hops: int = 40) -> bool:
             return False
         current = candidate
     return not parts and os.path.lexists(current)
+
+
+def is_tarball(head: bytes) -> bool:
+    """Whether data starting with ``head`` is a tarball (plain, or compressed: taken for one)."""
+    return head[257:262] == b"ustar" or head.startswith(_COMPRESSED_MAGIC)
 
 
 def _read_head(path: Path, size: int = 4096) -> bytes:
@@ -149,7 +158,7 @@ def _unpack_disk(disk: Path, root: Path) -> None:
 def unpack(data: Path, root: Path) -> None:
     """Make ``root`` (an empty directory) hold the root filesystem in ``data``."""
     head = _read_head(data, 4096)
-    if head[257:262] == b"ustar" or head.startswith(_COMPRESSED_MAGIC):
+    if is_tarball(head):
         done = subprocess.run(  # noqa: S603 - argument list, no shell
             ["tar", "-xf", str(data), "-C", str(root), "--numeric-owner", "--xattrs"],  # noqa: S607 - host tool from PATH
             capture_output=True,
@@ -243,14 +252,25 @@ class LocalImages(ImageDriver):
         return ImageInfo(ref=ref, gateway_id=gateway_id, size=written.size, sha256=written.sha256)
 
     def stored(self, gateway_id: str) -> ImageInfo | None:
-        """The image data stored for ``gateway_id`` (measured again), or ``None`` if none is."""
+        """The image data stored for ``gateway_id`` (measured again, and labelled: a root
+        filesystem tarball as :data:`TARBALL_FORMATS`, anything else a raw disk), or ``None``
+        if none is."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         data = self._dir(ref) / "data"
         try:
             size, sha256 = sha256_sparse(data)
+            head = _read_head(data, 4096)
         except FileNotFoundError:
             return None
-        return ImageInfo(ref=ref, gateway_id=gateway_id, size=size, sha256=sha256)
+        disk_format, container_format = TARBALL_FORMATS if is_tarball(head) else ("raw", "bare")
+        return ImageInfo(
+            ref=ref,
+            gateway_id=gateway_id,
+            size=size,
+            sha256=sha256,
+            disk_format=disk_format,
+            container_format=container_format,
+        )
 
     def store_copy(
         self,
@@ -291,8 +311,8 @@ class LocalImages(ImageDriver):
             ProvidedImage(
                 name=name,
                 ref=builtin_ref(name),
-                disk_format="raw",
-                container_format="bare",
+                disk_format=TARBALL_FORMATS[0],
+                container_format=TARBALL_FORMATS[1],
                 properties={"os_distro": "debian", "os_version": name.rsplit("-", 1)[-1]},
             )
             for name in sorted(BUILT_IMAGES)

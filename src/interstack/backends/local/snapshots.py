@@ -5,12 +5,16 @@ layer. The layer is copied while the instance is frozen (the freezer cgroup hold
 so no file is caught half-written; the layer is usually a few MB), the instance thaws, and the
 copy stacked on the image's root in a read-only overlay is streamed into a root filesystem
 tarball: the format Glance uploads take too, so the image boots (and downloads, and uploads
-again) like any other. Whiteouts and opaque directories in the layer hide what the server
+again) like any other. The image is labelled as the local backend labels its tarballs (raw in
+bare, as ``debian-12``), whatever its server's image was: a snapshot of a server booted from a
+qcow2 disk is no qcow2 disk. Whiteouts and opaque directories in the layer hide what the server
 deleted from its image.
 
 A volume-backed server's root is its volume: its filesystem is frozen (``fsfreeze``, which
-flushes it and its journal) while the volume's file is copied, giving a raw disk image; the
-copy is hashed after the server thaws.
+flushes it and its journal) while the volume's file is copied, giving a raw disk image (so
+labelled); the copy is hashed after the server thaws. (The gateway takes this path only where
+block storage has no snapshots: elsewhere a volume-backed server's image maps a snapshot of its
+volume, as Nova's does.)
 
 A capture runs in the background: :meth:`ServerCaptures.snapshot` answers ``ready=False`` until
 it is done, then the stored image; a failed capture raises on the next look and leaves nothing.
@@ -26,12 +30,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.backends.local.host import run, unmount
-from interstack.backends.local.images import LocalImages, tar_stream
+from interstack.backends.local.images import TARBALL_FORMATS, LocalImages, tar_stream
 from interstack.backends.local.instances import Instance, InstanceRecord, Phase, instance_at
 from interstack.backends.local.quiesce import frozen, held_still
 from interstack.errors import BackendError, Conflict, NotFound
@@ -148,7 +153,11 @@ class ServerCaptures:
                 ["mount", "-t", "overlay", "overlay", "-o", options, str(merged)],
                 what="mount the server's captured root",
             )
-            stored = self.images.store_image(image_gateway_id, tar_stream(merged))
+            stored = replace(
+                self.images.store_image(image_gateway_id, tar_stream(merged)),
+                disk_format=TARBALL_FORMATS[0],
+                container_format=TARBALL_FORMATS[1],
+            )
         finally:
             self._discard(staging)
         log.info("server %s captured as image %s (%d bytes)", ref, image_gateway_id, stored.size)
@@ -177,7 +186,8 @@ class ServerCaptures:
         with self.instance_lock(ref):
             self._check(ref)
             # frozen for the copy only; the copy is measured once the server runs again
-            return volumes.copy_volume_to_image(volume, image_gateway_id, held_still(instance))
+            stored = volumes.copy_volume_to_image(volume, image_gateway_id, held_still(instance))
+        return replace(stored, disk_format="raw", container_format="bare")
 
     def _discard(self, staging: Path) -> None:
         try:

@@ -218,7 +218,16 @@ class ImageDataService:
         hash_algo: str | None,
         hash_value: str | None,
     ) -> ImageInfo:
-        """saving -> active with the stored data; if the image went meanwhile, drop the data."""
+        """saving -> active with the stored data (labelled with its formats where the backend
+        names them); if the image went meanwhile, drop the data."""
+        formats = {
+            name: value
+            for name, value in (
+                ("disk_format", stored.disk_format),
+                ("container_format", stored.container_format),
+            )
+            if value is not None
+        }
         with self.db.session() as session:
             done = session.execute(
                 update(Image)
@@ -231,6 +240,7 @@ class ImageDataService:
                     os_hash_algo=hash_algo,
                     os_hash_value=hash_value,
                     updated_at=now(),
+                    **formats,
                 )
             )
             row = session.get(Image, image_id) if done.rowcount else None  # type: ignore[attr-defined]

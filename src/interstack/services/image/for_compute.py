@@ -145,7 +145,9 @@ class ComputeImages:
             row.updated_at = now()
 
     def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> ImageInfo:
-        """Activate the image with data the backend already stored (``ImageDriver`` output).
+        """Activate the image with data the backend already stored (``ImageDriver`` output),
+        in the formats the backend says the data is in (a capture need not be in its server's
+        image's: a local server booted from a qcow2 disk is captured as a tarball).
 
         The backend reports a sha256 only, so that is the image's ``os_hash_algo``; its md5
         ``checksum`` stays empty, and so do both hashes when the backend cannot read the data

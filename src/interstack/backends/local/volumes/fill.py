@@ -17,13 +17,12 @@ from pathlib import Path
 
 from interstack.backends.contract import NativeRef
 from interstack.backends.local.host import run
-from interstack.backends.local.images import BUILTIN_PREFIX, LocalImages
+from interstack.backends.local.images import BUILTIN_PREFIX, LocalImages, is_tarball
 from interstack.backends.local.sparse import copy_sparse
 from interstack.backends.local.volumes.records import GiB
 from interstack.errors import BackendError
 
 QCOW2_MAGIC = b"QFI\xfb"
-_COMPRESSED_MAGIC = (b"\x1f\x8b", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"BZh")
 
 
 def empty(path: Path, size_gb: int) -> None:
@@ -76,7 +75,7 @@ def from_image(images: LocalImages, image: NativeRef, target: Path, size_gb: int
             os.replace(raw, target)
         finally:
             raw.unlink(missing_ok=True)
-    elif head[257:262] == b"ustar" or head.startswith(_COMPRESSED_MAGIC):
+    elif is_tarball(head):
         target.unlink()
         _root_filesystem(images.root_for(image), target, size_gb)
         return
