@@ -1,6 +1,8 @@
 """Images of local servers through the APIs people use: ``create_image_snapshot`` (openstacksdk)
 and ``openstack server image create`` make Glance images that boot servers holding the first
-server's files, and any local image downloaded from Glance uploads again as a bootable image.
+server's files (a volume-backed server's image through a snapshot of its volume, as Nova's),
+and any local image downloaded from Glance uploads again, as it is labelled, as a bootable
+image (a snapshot of a server booted from a qcow2 disk too).
 
 One served gateway and one source server (booted with a keypair behind a router, a file written
 into it over SSH) serve the whole module.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from tests.backends.local.cloud import (
     ssh,
 )
 from tests.support.gateway import ServedGateway
+from tests.support.local import to_qcow2
 from tests.support.waiting import eventually
 
 PROOF = "/home/debian/written-before-the-snapshot"
@@ -139,3 +143,74 @@ def test_a_downloaded_image_uploads_again_and_boots(
     server = boot_from(conn, uploaded, f"from-{name}-copy", source)
     assert conn.compute.get_server(server.id).status == "ACTIVE"
     conn.delete_server(server.id, wait=True)
+
+
+def test_a_snapshot_of_a_server_booted_from_a_qcow2_disk_is_labelled_as_what_it_holds(
+    conn: Any, source: dict[str, Any], default_image: Path, tmp_path: Path
+) -> None:
+    disk = tmp_path / "root.raw"
+    subprocess.run(["truncate", "-s", "2G", str(disk)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(default_image), str(disk)], check=True)
+    qcow2 = to_qcow2(disk, tmp_path / "root.qcow2")
+    uploaded = conn.image.create_image(name=f"qcow2-{uuid.uuid4().hex[:6]}",
+                                       filename=str(qcow2), disk_format="qcow2",
+                                       container_format="bare", wait=True)  # fmt: skip
+    server = boot_from(conn, uploaded, "from-qcow2", source)
+
+    snapshot = conn.create_image_snapshot(f"snap-{uuid.uuid4().hex[:6]}", server, wait=True)
+
+    snapshot = conn.image.get_image(snapshot.id)
+    data = tmp_path / "snapshot.data"
+    conn.image.download_image(snapshot, output=str(data))
+    with data.open("rb") as handle:
+        head = handle.read(512)
+    # the capture is a root filesystem tarball, labelled as the local backend's tarballs are
+    assert head[257:262] == b"ustar"
+    assert (snapshot.disk_format, snapshot.container_format) == ("raw", "bare")
+    copy = conn.image.create_image(name=f"{snapshot.name}-copy", filename=str(data),
+                                   disk_format=snapshot.disk_format,
+                                   container_format=snapshot.container_format,
+                                   wait=True)  # fmt: skip
+    again = boot_from(conn, copy, "from-qcow2-snapshot-copy", source)
+    assert conn.compute.get_server(again.id).status == "ACTIVE"
+    for made in (again, server):
+        conn.delete_server(made.id, wait=True)
+
+
+def test_a_volume_backed_servers_image_boots_a_new_volume_holding_its_files(
+    conn: Any, key_file: tuple[str, Path], source: dict[str, Any]
+) -> None:
+    key_name, key = key_file
+    server = boot_from(conn, conn.image.find_image("debian-12", ignore_missing=False),
+                       "snap-bfv", source, key_name=key_name, auto_ip=True,
+                       boot_from_volume=True, volume_size=2,
+                       terminate_volume=True)  # fmt: skip
+    address = floating_ip(conn, server)
+    ssh_ready(key, address)
+    wrote = ssh(key, address, f"echo {server.id} > {PROOF}")  # no sync: the snapshot flushes
+    assert wrote.returncode == 0, wrote.stderr
+    [root] = conn.compute.get_server(server.id).attached_volumes
+
+    image = conn.create_image_snapshot(f"snap-{uuid.uuid4().hex[:6]}", server, wait=True)
+
+    image = conn.image.get_image(image.id)
+    assert (image.status, image.size, image.properties["bdm_v2"]) == ("active", 0, "True")
+    [mapping] = json.loads(image.properties["block_device_mapping"])
+    snapshot = conn.block_storage.get_snapshot(mapping["snapshot_id"])
+    assert (snapshot.volume_id, mapping["boot_index"]) == (root["id"], 0)
+    conn.block_storage.wait_for_status(snapshot, "available", wait=300, interval=1)
+    assert conn.compute.get_server(server.id).status == "ACTIVE"
+
+    copy = boot_from(conn, image, "snap-bfv-copy", source, key_name=key_name, auto_ip=True)
+    [volume] = conn.compute.get_server(copy.id).attached_volumes
+    made = conn.block_storage.get_volume(volume["id"])
+    assert (made.snapshot_id, made.attachments[0]["device"]) == (snapshot.id, "/dev/vda")
+    address = floating_ip(conn, copy)
+    ssh_ready(key, address)
+    read = ssh(key, address, f"cat {PROOF}")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.splitlines()[0] == server.id
+    for gone in (copy, server):
+        conn.delete_server(gone.id, wait=True)
+    conn.image.delete_image(image.id)
+    conn.block_storage.delete_snapshot(snapshot.id)
