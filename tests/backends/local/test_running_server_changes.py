@@ -171,6 +171,7 @@ def test_over_ssh_the_guest_has_its_flavors_cpus_and_a_new_boot_time_after_a_har
     )
     assert processors == usable == vcpus
     assert ssh(key, hub_ip, "echo kept > ~/marker").returncode == 0
+    assert_the_machine_is_the_flavors(key, hub_ip, vcpus, booted)
 
     rebooted_at = time.time()
     conn.compute.reboot_server(hub, "HARD")
@@ -186,6 +187,28 @@ def test_over_ssh_the_guest_has_its_flavors_cpus_and_a_new_boot_time_after_a_har
     # a new boot (whole-second clock offsets: at most a second before the request), same disk
     assert rebooted >= rebooted_at - 1 > booted
     assert (marker, [int(n) for n in counts]) == ("kept", [vcpus, vcpus])
+    assert_the_machine_is_the_flavors(key, hub_ip, vcpus, rebooted)
+
+
+def assert_the_machine_is_the_flavors(key: Path, address: str, vcpus: int, booted: float) -> None:
+    """What tools in the guest say of its machine: the flavor's vCPUs (sysfs, /proc/stat, lscpu,
+    nproc --all) and the boot at ``booted`` (who -b, the btime of /proc/stat)."""
+    every = "0" if vcpus == 1 else f"0-{vcpus - 1}"
+    listing = "cd /sys/devices/system/cpu && cat online present possible && ls -d cpu[0-9]*"
+    assert ssh(key, address, listing).stdout.split() == [every] * 3 + [
+        f"cpu{k}" for k in range(vcpus)
+    ]
+    counts = ssh(key, address, "nproc --all; lscpu -p=cpu | grep -vc ^#; grep -c ^cpu /proc/stat")
+    assert counts.stdout.split() == [str(vcpus), str(vcpus), str(vcpus + 1)]
+    # who prints the minute (in the C locale: "Nov 26 02:07"), here in UTC
+    who = ssh(key, address, "TZ=UTC LC_ALL=C who -b; awk '/^btime/{print $2}' /proc/stat")
+    assert who.returncode == 0, who.stderr
+    *words, btime = who.stdout.split()
+    minutes = {
+        " ".join(time.strftime("%b %e %H:%M", time.gmtime(booted + d)).split()) for d in (-2, 1)
+    }
+    assert words[:2] == ["system", "boot"] and " ".join(words[2:]) in minutes
+    assert abs(int(btime) - booted) <= 2
 
 
 def test_a_poweroff_inside_the_guest_shows_shutoff_and_start_boots_it_with_its_disk(
