@@ -27,14 +27,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import tempfile
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import suppress
 from functools import cached_property
-from typing import IO, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
@@ -54,13 +52,12 @@ from interstack.backends.aws.client import (
 )
 from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings
+from interstack.backends.aws.upload_data import BLOCK_SIZE, Counted, Spooled, spooled
 from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.errors import BackendError, BadRequest, Conflict, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
 
-#: the EBS direct APIs' block: every block written is exactly this long
-BLOCK_SIZE = 512 * 1024
 GIB = 2**30
 #: blocks written at once: the EBS direct APIs take a snapshot's blocks in parallel
 BLOCK_WRITERS = 8
@@ -98,61 +95,6 @@ def ec2_architecture(glance: object) -> str:
             "property to x86_64, aarch64 or i686 (or remove it for x86_64) and upload again"
         )
     return found
-
-
-@dataclass(frozen=True)
-class Spooled:
-    """An upload, read to its end: where it is, how long it is, its SHA-256."""
-
-    file: IO[bytes]
-    size: int
-    sha256: str
-
-    def blocks(self) -> Iterator[tuple[int, bytes]]:
-        """(index, data) of each 512 KiB block, the last one padded with zeros."""
-        self.file.seek(0)
-        index = 0
-        while block := self.file.read(BLOCK_SIZE):
-            yield index, block.ljust(BLOCK_SIZE, b"\0")
-            index += 1
-
-    def chunks(self) -> Iterator[bytes]:
-        self.file.seek(0)
-        while chunk := self.file.read(BLOCK_SIZE):
-            yield chunk
-
-
-@contextmanager
-def spooled(data: Iterable[bytes]) -> Iterator[Spooled]:
-    """The upload in a temporary file, removed afterwards whatever happens."""
-    digest = hashlib.sha256()
-    size = 0
-    with tempfile.TemporaryFile(prefix="interstack-upload-") as handle:
-        for chunk in data:
-            handle.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-        handle.flush()
-        yield Spooled(handle, size, digest.hexdigest())
-
-
-class Counted:
-    """Passes an upload through, counting and hashing it (a VM Import upload streamed to S3)."""
-
-    def __init__(self, data: Iterable[bytes]) -> None:
-        self._data = data
-        self._digest = hashlib.sha256()
-        self.size = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._data:
-            self.size += len(chunk)
-            self._digest.update(chunk)
-            yield chunk
-
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
 
 
 def _not_ready(gateway_id: str, ref: str) -> ImageInfo:
