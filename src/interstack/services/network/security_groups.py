@@ -169,6 +169,8 @@ class SecurityGroupService:
             )
             with self.db.session() as session:
                 session.get_one(SecurityGroup, group_id).native_ref = native
+            if not naming_groups:
+                return NativeRef(native)  # made with its rules: setting them again is a repeat
         with self.db.session() as session:
             rows = _rules(session, group_id)
         net_driver.set_security_group_rules(NativeRef(native), contract_rules(rows, ref_of))

@@ -1,0 +1,111 @@
+"""How often a security group change reaches the backend: once per change, not twice.
+
+The backend calls are recorded by wrapping the sim driver's two methods that apply a group's
+rules; the sim backend's own record then shows that what it holds is the gateway's rule set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from interstack.backends.contract import NativeRef, SecurityGroupRule, SecurityGroupSpec
+from interstack.backends.sim.network import SimNetwork
+from interstack.backends.sim.state import Kind
+from interstack.services.container import Services
+from interstack.services.network.security_groups import GroupCreate
+from interstack.services.network.sg_rules import RuleCreate
+from tests.support.image import REGION, caller, started_services
+
+
+class Applications:
+    """Each application of rules to the backend: ("create" | "set", rule count)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    with started_services(tmp_path_factory.mktemp("groups") / "data") as found:
+        yield found
+
+
+@pytest.fixture
+def applied(services: Services, monkeypatch: pytest.MonkeyPatch) -> Applications:
+    network = services.regions.backend(REGION).network
+    assert isinstance(network, SimNetwork)
+    record = Applications()
+    create, set_rules = network.create_security_group, network.set_security_group_rules
+
+    def recorded_create(spec: SecurityGroupSpec) -> NativeRef:
+        record.calls.append(("create", len(spec.rules)))
+        return create(spec)
+
+    def recorded_set(ref: NativeRef, rules: tuple[SecurityGroupRule, ...]) -> None:
+        record.calls.append(("set", len(rules)))
+        set_rules(ref, rules)
+
+    monkeypatch.setattr(network, "create_security_group", recorded_create)
+    monkeypatch.setattr(network, "set_security_group_rules", recorded_set)
+    return record
+
+
+def _held_rules(services: Services, group_id: str) -> list[dict[str, Any]]:
+    network = services.regions.backend(REGION).network
+    assert isinstance(network, SimNetwork)
+    with network.state.session() as session:
+        held = network.state.by_gateway_id(session, Kind.SECURITY_GROUP, group_id)
+        assert held is not None
+        rules: list[dict[str, Any]] = held.data["rules"]
+        return rules
+
+
+def test_a_new_group_reaches_the_backend_once_with_its_rules(
+    services: Services, applied: Applications
+) -> None:
+    alice = caller("alice-groups")
+    services.network.security_groups.ensure_default(REGION, "alice-groups")
+    applied.calls.clear()
+
+    group = services.network.security_groups.create(alice, REGION, GroupCreate(name="web"))
+
+    assert applied.calls == [("create", 2)]
+    assert sorted(r["ethertype"] for r in _held_rules(services, group.id)) == [4, 6]
+
+
+def test_a_new_rule_reaches_the_backend_once(services: Services, applied: Applications) -> None:
+    alice = caller("alice-rules")
+    groups = services.network.security_groups
+    group = groups.create(alice, REGION, GroupCreate(name="ssh"))
+    applied.calls.clear()
+
+    rule = groups.create_rule(
+        alice,
+        REGION,
+        RuleCreate(
+            security_group_id=group.id,
+            direction="ingress",
+            protocol="tcp",
+            port_range_min=22,
+            port_range_max=22,
+        ),
+    )
+    assert applied.calls == [("set", 3)]
+    groups.delete_rule(alice, REGION, rule.id)
+    assert applied.calls == [("set", 3), ("set", 2)]
+    assert len(_held_rules(services, group.id)) == 2
+
+
+def test_a_group_naming_itself_is_made_empty_then_given_its_rules_once(
+    services: Services, applied: Applications
+) -> None:
+    """The default group's ingress rules name the group, whose ref exists only once made."""
+    default_id = services.network.security_groups.ensure_default(REGION, "bob-default")
+
+    assert applied.calls == [("create", 0), ("set", 4)]
+    held = _held_rules(services, default_id)
+    assert len(held) == 4
+    assert sum(1 for r in held if r["remote_group"] is not None) == 2
