@@ -205,11 +205,13 @@ class TaskRunner:
 
     def _claim_skip_locked(self, worker: str, now: datetime, lease: datetime) -> Task | None:
         with self.db.session() as session:
-            row = session.scalars(self._due(now).limit(1).with_for_update(skip_locked=True)).first()
-            if row is None:
-                return None
-            self._take(row, worker, now, lease)
-            return Task.from_row(row)
+            task_id = session.scalars(
+                self._due(now)
+                .with_only_columns(TaskRow.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            return None if task_id is None else self._take(session, task_id, worker, now, lease)
 
     def _claim_compare_and_set(self, worker: str, now: datetime, lease: datetime) -> Task | None:
         with self.db.session() as session:
@@ -218,37 +220,38 @@ class TaskRunner:
             )
         for task_id in candidates:
             with self.db.session() as session:
-                result = session.execute(
-                    update(TaskRow)
-                    # still due: a candidate another worker ran and rescheduled meanwhile is
-                    # pending again, but not before its new run_after
-                    .where(
-                        TaskRow.id == task_id,
-                        TaskRow.status == TaskStatus.PENDING,
-                        TaskRow.run_after <= now,
-                    )
-                    .values(
-                        status=TaskStatus.RUNNING,
-                        locked_by=worker,
-                        locked_until=lease,
-                        attempts=TaskRow.attempts + 1,
-                        updated_at=now,
-                    )
-                )
-                if _rowcount(result) != 1:
-                    continue  # another worker won this one
-                row = session.get(TaskRow, task_id, populate_existing=True)
-                assert row is not None
-                return Task.from_row(row)
+                if (task := self._take(session, task_id, worker, now, lease)) is not None:
+                    return task
+            # else another worker won this one
         return None
 
     @staticmethod
-    def _take(row: TaskRow, worker: str, now: datetime, lease: datetime) -> None:
-        row.status = TaskStatus.RUNNING
-        row.locked_by = worker
-        row.locked_until = lease
-        row.attempts += 1
-        row.updated_at = now
+    def _take(
+        session: Session, task_id: str, worker: str, now: datetime, lease: datetime
+    ) -> Task | None:
+        """The task marked running for ``worker``, if it is still due (both claims' one write)."""
+        result = session.execute(
+            update(TaskRow)
+            # still due: a candidate another worker ran and rescheduled meanwhile is pending
+            # again, but not before its new run_after
+            .where(
+                TaskRow.id == task_id,
+                TaskRow.status == TaskStatus.PENDING,
+                TaskRow.run_after <= now,
+            )
+            .values(
+                status=TaskStatus.RUNNING,
+                locked_by=worker,
+                locked_until=lease,
+                attempts=TaskRow.attempts + 1,
+                updated_at=now,
+            )
+        )
+        if _rowcount(result) != 1:
+            return None
+        row = session.get(TaskRow, task_id, populate_existing=True)
+        assert row is not None
+        return Task.from_row(row)
 
     # -- running -----------------------------------------------------------------------------
 
