@@ -28,6 +28,7 @@ from interstack.services.identity.model import (
 from interstack.services.identity.passwords import verify_secret
 from interstack.services.identity.scopes import (
     AUTH_FAILED,
+    Scope,
     effective_roles,
     find_domain,
     require_roles,
@@ -108,22 +109,20 @@ class AuthService:
             if app_cred is not None:
                 if request.scope.domain_id or request.scope.domain_name or request.scope.system:
                     raise Unauthorized("Application credentials are bound to a project scope.")
-                project_id: str | None = app_cred.project_id
-                domain_id: str | None = None
-                system = False
+                scope = Scope(project_id=app_cred.project_id)
             else:
-                project_id, domain_id, system = resolve_scope(session, user, request.scope)
+                scope = resolve_scope(session, user, request.scope)
             if parent is not None and parent.app_cred_id:
                 raise Unauthorized("A token from an application credential cannot be rescoped.")
-            if project_id or domain_id or system:
-                require_roles(session, user.id, project_id, domain_id, system, app_cred)
+            if scope.scoped:
+                require_roles(session, user.id, scope, app_cred)
 
             token, payload = self.tokens.issue(
                 user.id,
                 ("token", *parent.methods) if parent else tuple(request.methods),
-                project_id=project_id,
-                domain_id=domain_id,
-                system=system,
+                project_id=scope.project_id,
+                domain_id=scope.domain_id,
+                system=scope.system,
                 app_cred_id=app_cred.id if app_cred else None,
                 expires_at=parent.expires_at
                 if parent
@@ -354,10 +353,9 @@ class AuthService:
             domain_ref = NamedRef(domain.id, domain.name)
 
         roles: tuple[NamedRef, ...] = ()
-        if payload.project_id or payload.domain_id or payload.system:
-            found = effective_roles(
-                session, user.id, payload.project_id, payload.domain_id, payload.system, app_cred
-            )
+        scope = Scope(payload.project_id, payload.domain_id, payload.system)
+        if scope.scoped:
+            found = effective_roles(session, user.id, scope, app_cred)
             if not found:
                 raise NotFound("The token's user no longer has a role on its scope.")
             roles = tuple(NamedRef(r.id, r.name) for r in found)

@@ -6,6 +6,8 @@ system; validation asks again on every use, so a removed grant takes effect at o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,27 @@ from interstack.store.models import (
 )
 
 AUTH_FAILED = "The request you have made requires authentication."
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a token is scoped to: at most one of a project, a domain or the system."""
+
+    project_id: str | None = None
+    domain_id: str | None = None
+    system: bool = False
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.project_id or self.domain_id or self.system)
+
+    def __str__(self) -> str:
+        if self.project_id:
+            return f"project {self.project_id}"
+        return f"domain {self.domain_id}" if self.domain_id else "system"
+
+
+UNSCOPED = Scope()
 
 
 def find_domain(
@@ -41,10 +64,8 @@ def find_domain(
     return domain
 
 
-def resolve_scope(
-    session: Session, user: User, scope: ScopeRequest
-) -> tuple[str | None, str | None, bool]:
-    """(project_id, domain_id, system) the request asks for; unscoped is (None, None, False)."""
+def resolve_scope(session: Session, user: User, scope: ScopeRequest) -> Scope:
+    """The scope the request asks for (``UNSCOPED`` when none)."""
     if scope.project_id or scope.project_name:
         if scope.project_id:
             project = session.get(Project, scope.project_id)
@@ -63,36 +84,28 @@ def resolve_scope(
         domain_row = session.get(Domain, project.domain_id)
         if not project.enabled or domain_row is None or not domain_row.enabled:
             raise Unauthorized(f"Project {project.id} is disabled.")
-        return project.id, None, False
+        return Scope(project_id=project.id)
     if scope.domain_id or scope.domain_name:
         domain = find_domain(session, scope.domain_id, scope.domain_name, required=True)
         assert domain is not None
-        return None, domain.id, False
+        return Scope(domain_id=domain.id)
     if scope.system:
-        return None, None, True
+        return Scope(system=True)
     if scope.unscoped or not user.default_project_id:
-        return None, None, False
+        return UNSCOPED
     # Keystone scopes a request without scope to the user's default project, if allowed.
     project = session.get(Project, user.default_project_id)
-    if (
-        project is not None
-        and project.enabled
-        and granted_role_ids(session, user.id, project.id, None, False)
-    ):
-        return project.id, None, False
-    return None, None, False
+    if project is not None and project.enabled:
+        default = Scope(project_id=project.id)
+        if granted_role_ids(session, user.id, default):
+            return default
+    return UNSCOPED
 
 
-def granted_role_ids(
-    session: Session,
-    user_id: str,
-    project_id: str | None,
-    domain_id: str | None,
-    system: bool,
-) -> set[str]:
+def granted_role_ids(session: Session, user_id: str, scope: Scope) -> set[str]:
     """Ids of the roles granted directly on the scope (or inherited from a project's domain)."""
     conditions = []
-    if project_id:
+    if project_id := scope.project_id:
         conditions.append(
             (RoleAssignment.target_type == "project")
             & (RoleAssignment.target_id == project_id)
@@ -105,13 +118,13 @@ def granted_role_ids(
                 & (RoleAssignment.target_id == project.domain_id)
                 & RoleAssignment.inherited.is_(True)
             )
-    elif domain_id:
+    elif domain_id := scope.domain_id:
         conditions.append(
             (RoleAssignment.target_type == "domain")
             & (RoleAssignment.target_id == domain_id)
             & RoleAssignment.inherited.is_(False)
         )
-    elif system:
+    elif scope.system:
         conditions.append(
             (RoleAssignment.target_type == "system") & (RoleAssignment.target_id == "all")
         )
@@ -124,14 +137,9 @@ def granted_role_ids(
 
 
 def effective_roles(
-    session: Session,
-    user_id: str,
-    project_id: str | None,
-    domain_id: str | None,
-    system: bool,
-    app_cred: ApplicationCredential | None,
+    session: Session, user_id: str, scope: Scope, app_cred: ApplicationCredential | None
 ) -> list[Role]:
-    granted = granted_role_ids(session, user_id, project_id, domain_id, system)
+    granted = granted_role_ids(session, user_id, scope)
     if not granted:
         return []
     roles = _with_implied(session, granted)
@@ -155,19 +163,7 @@ def _with_implied(session: Session, role_ids: set[str]) -> list[Role]:
 
 
 def require_roles(
-    session: Session,
-    user_id: str,
-    project_id: str | None,
-    domain_id: str | None,
-    system: bool,
-    app_cred: ApplicationCredential | None,
+    session: Session, user_id: str, scope: Scope, app_cred: ApplicationCredential | None
 ) -> None:
-    if not effective_roles(session, user_id, project_id, domain_id, system, app_cred):
-        target = (
-            f"project {project_id}"
-            if project_id
-            else f"domain {domain_id}"
-            if domain_id
-            else "system"
-        )
-        raise Unauthorized(f"User {user_id} has no access to {target}.")
+    if not effective_roles(session, user_id, scope, app_cred):
+        raise Unauthorized(f"User {user_id} has no access to {scope}.")
