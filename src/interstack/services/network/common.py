@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.base import ExecutableOption
 
 from interstack.backends.contract import NativeRef, NetworkDriver
 from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -194,12 +195,14 @@ def load_visible(
     item_id: str,
     visible: ColumnElement[bool],
     missing: NotFound,
+    options: Sequence[ExecutableOption] = (),
 ) -> Row:
     """The row ``item_id`` of ``region`` if the caller sees it, else ``missing``: a resource
-    of another project is a 404, as Neutron answers, never a 403."""
+    of another project is a 404, as Neutron answers, never a 403. ``options``: loader options
+    (such as a deferred column the caller needs)."""
     table = model.__table__.c
     row = session.scalars(
-        select(model).where(table.id == item_id, table.region == region, visible)
+        select(model).where(table.id == item_id, table.region == region, visible).options(*options)
     ).first()
     if row is None:
         raise missing
@@ -215,8 +218,10 @@ def visible_page(
     page: Page,
     columns: Mapping[str, InstrumentedAttribute[Any]],
     *where: ColumnElement[bool],
+    options: Sequence[ExecutableOption] = (),
 ) -> list[Row]:
     """One page of the rows of ``region`` the caller sees (and ``where`` keeps), with Neutron's
-    filters, order and marker."""
+    filters, order and marker, loaded with ``options``."""
     stmt = select(model).where(model.__table__.c.region == region, visible, *where)
+    stmt = stmt.options(*options)
     return list_rows(session, stmt, filters, page, columns, model)

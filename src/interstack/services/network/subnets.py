@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
+from sqlalchemy.sql.base import ExecutableOption
 
 from interstack.backends.contract import NativeRef, SubnetSpec
 from interstack.errors import BadRequest, Conflict, NotFound
@@ -87,6 +88,10 @@ class SubnetCreate:
 UNSET = _UNSET
 
 
+#: what a subnet's view needs beyond the row: its network's ``router:external`` flag
+FOR_VIEW = (undefer(Subnet.external),)
+
+
 def subnet_info(row: Subnet) -> SubnetInfo:
     return SubnetInfo(
         id=row.id,
@@ -118,9 +123,16 @@ def visible_subnets(ctx: RequestContext) -> ColumnElement[bool]:
     )
 
 
-def load_subnet(session: Session, ctx: RequestContext, region: str, subnet_id: str) -> Subnet:
+def load_subnet(
+    session: Session,
+    ctx: RequestContext,
+    region: str,
+    subnet_id: str,
+    options: Sequence[ExecutableOption] = (),
+) -> Subnet:
     missing = NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
-    return load_visible(session, Subnet, region, subnet_id, visible_subnets(ctx), missing)
+    visible = visible_subnets(ctx)
+    return load_visible(session, Subnet, region, subnet_id, visible, missing, options)
 
 
 def _address(value: str, what: str, version: int) -> str:
@@ -263,7 +275,7 @@ class SubnetService:
                 session.execute(delete(Subnet).where(Subnet.id == subnet_id))
             raise
         with self.db.session() as session:
-            stored = session.get_one(Subnet, subnet_id)
+            stored = session.get_one(Subnet, subnet_id, options=FOR_VIEW)
             stored.native_ref = native
             return subnet_info(stored)
 
@@ -289,21 +301,23 @@ class SubnetService:
 
     def get(self, ctx: RequestContext, region: str, subnet_id: str) -> SubnetInfo:
         with self.db.session() as session:
-            return subnet_info(load_subnet(session, ctx, region, subnet_id))
+            return subnet_info(load_subnet(session, ctx, region, subnet_id, FOR_VIEW))
 
     def list_page(
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[SubnetInfo]:
         with self.db.session() as session:
             visible = visible_subnets(ctx)
-            rows = visible_page(session, Subnet, region, visible, filters, page, COLUMNS)
+            rows = visible_page(
+                session, Subnet, region, visible, filters, page, COLUMNS, options=FOR_VIEW
+            )
             return [subnet_info(r) for r in rows]
 
     def update(
         self, ctx: RequestContext, region: str, subnet_id: str, values: dict[str, Any]
     ) -> SubnetInfo:
         with self.db.session() as session:
-            row = load_subnet(session, ctx, region, subnet_id)
+            row = load_subnet(session, ctx, region, subnet_id, FOR_VIEW)
             check_owner(ctx, row.project_id, "subnet", subnet_id)
             for key in ("name", "description", "enable_dhcp"):
                 if values.get(key) is not None:

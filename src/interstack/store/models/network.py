@@ -70,10 +70,13 @@ class Subnet(Base):
     native_ref: Mapped[str | None] = mapped_column(String(255), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
-    #: Neutron's read-only ``router:external`` of a subnet: its network's flag, read with the
-    #: row (never stored twice, so changing the network's flag changes its subnets' at once)
+    #: Neutron's read-only ``router:external`` of a subnet: its network's flag (never stored
+    #: twice, so changing the network's flag changes its subnets' at once). Deferred: only a
+    #: subnet's view needs it, and loads there ask for it (``undefer``); IPAM, ports and
+    #: routers load subnets without the subquery.
     external: Mapped[bool] = column_property(
-        select(Network.external).where(Network.id == network_id).scalar_subquery()
+        select(Network.external).where(Network.id == network_id).scalar_subquery(),
+        deferred=True,
     )
 
 
