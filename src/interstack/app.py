@@ -23,6 +23,7 @@ from interstack.api.faults import (
 )
 from interstack.api.identity import routes as identity_routes
 from interstack.api.image import routes as image_routes
+from interstack.api.metrics import GatewayMetrics, ServiceOfPath, serve_metrics
 from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
 from interstack.api.network import routes as network_routes
@@ -66,6 +67,17 @@ from interstack.services.volume.bundle import VolumeServices
 from interstack.store import Database
 
 log = logging.getLogger(__name__)
+
+#: the services every region's catalog lists (with the volume service's alias)
+SERVICES = (
+    identity_routes.SERVICE,
+    compute_routes.SERVICE,
+    image_routes.SERVICE,
+    network_routes.SERVICE,
+    object_routes.SERVICE,
+    volume_routes.SERVICE,
+    volume_routes.ALIAS,
+)
 
 
 def effective_regions(
@@ -124,19 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
     regions = effective_regions(settings)
     backends = Regions.load(regions, db=db, data_dir=settings.data_dir)
     region_names = [r.name for r in regions]
-    catalog = Catalog(
-        settings.base_url,
-        region_names,
-        [
-            identity_routes.SERVICE,
-            compute_routes.SERVICE,
-            image_routes.SERVICE,
-            network_routes.SERVICE,
-            object_routes.SERVICE,
-            volume_routes.SERVICE,
-            volume_routes.ALIAS,
-        ],
-    )
+    catalog = Catalog(settings.base_url, region_names, list(SERVICES))
     boot: BootstrapResult = bootstrap(
         db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions]
     )
@@ -225,7 +225,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     app.state.bootstrap = boot
     app.state.task_runner = runner
-    _serve_apis(app, region_names, settings.base_url)
+    _serve_apis(app, region_names, settings, tasks)
     return app
 
 
@@ -244,8 +244,11 @@ def _metadata_servers(
     )
 
 
-def _serve_apis(app: FastAPI, region_names: list[str], base_url: str) -> None:
-    """Every service's routes, each answering errors in its own fault format."""
+def _serve_apis(
+    app: FastAPI, region_names: list[str], settings: Settings, tasks: TaskQueue
+) -> None:
+    """Every service's routes, each answering errors in its own fault format; the metrics
+    if enabled."""
     app.add_middleware(MicroversionHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     faults = FaultFormats(default=keystone_fault)
@@ -253,10 +256,12 @@ def _serve_apis(app: FastAPI, region_names: list[str], base_url: str) -> None:
     image_routes.register(faults, region_names)
     network_routes.register(faults, region_names)
     volume_routes.register(faults, region_names)
-    install_fault_handlers(app, faults, auth_uri=base_url)
+    install_fault_handlers(app, faults, auth_uri=settings.base_url)
     app.include_router(identity_routes.router())
     app.include_router(compute_routes.router())
     app.include_router(image_routes.router())
     app.include_router(network_routes.router())
     app.include_router(volume_routes.router())
     object_routes.mount(app, faults, region_names)
+    if settings.metrics_enabled:  # last: its middleware is the outermost, timing everything
+        serve_metrics(app, GatewayMetrics(ServiceOfPath(SERVICES, region_names), tasks))

@@ -108,6 +108,8 @@ class Settings(BaseModel):
     reconcile_interval_seconds: float = Field(default=600.0, ge=0)
     #: the largest image upload accepted (Glance's ``image_size_cap``, 1 TiB by default)
     image_size_cap_bytes: int = Field(default=1024**4, gt=0)
+    #: serve Prometheus metrics at ``/metrics`` (request counts and latencies, task counts)
+    metrics_enabled: bool = False
 
     @property
     def database_url(self) -> str:

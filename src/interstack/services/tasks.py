@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from interstack.errors import NotFound
@@ -176,6 +176,16 @@ class TaskQueue:
             if row is None:
                 raise NotFound(f"task {task_id} not found")
             return Task.from_row(row)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many tasks there are of each (kind, status), for the gateway's metrics."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(TaskRow.kind, TaskRow.status, func.count()).group_by(
+                    TaskRow.kind, TaskRow.status
+                )
+            )
+            return {(kind, status): count for kind, status, count in rows}
 
     def for_resource(self, resource_id: str) -> list[Task]:
         """The resource's tasks, oldest first."""
