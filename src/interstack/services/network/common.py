@@ -7,11 +7,12 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, delete, false, or_, select, true
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.base import ExecutableOption
@@ -22,6 +23,7 @@ from interstack.services.context import RequestContext
 from interstack.services.listing import Page, paginate
 from interstack.services.network.records import Stamp
 from interstack.services.regions import Regions
+from interstack.store import Database
 from interstack.store.models.base import Base
 
 T = TypeVar("T")
@@ -225,3 +227,15 @@ def visible_page(
     stmt = select(model).where(model.__table__.c.region == region, visible, *where)
     stmt = stmt.options(*options)
     return list_rows(session, stmt, filters, page, columns, model)
+
+
+@contextmanager
+def removed_on_failure(db: Database, model: type[Base], row_id: str) -> Iterator[None]:
+    """What fails inside (the backend realizing a recorded row, most often) takes the row
+    ``row_id`` of ``model`` along, so that nothing is left half-created."""
+    try:
+        yield
+    except BaseException:
+        with db.session() as session:
+            session.execute(delete(model).where(model.__table__.c.id == row_id))
+        raise

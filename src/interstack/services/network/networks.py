@@ -25,6 +25,7 @@ from interstack.services.network.common import (
     load_visible,
     new_id,
     now,
+    removed_on_failure,
     stamp,
     tenant_of,
     visible_page,
@@ -131,7 +132,7 @@ class NetworkService:
                     updated_at=at,
                 )
             )
-        try:
+        with removed_on_failure(self.db, Network, network_id):
             native = net_driver.create_network(
                 NetworkSpec(
                     gateway_id=network_id,
@@ -141,10 +142,6 @@ class NetworkService:
                     external=new.external,
                 )
             )
-        except BaseException:
-            with self.db.session() as session:
-                session.execute(delete(Network).where(Network.id == network_id))
-            raise
         with self.db.session() as session:
             row = session.get_one(Network, network_id)
             row.native_ref = native

@@ -28,6 +28,7 @@ from interstack.services.network.common import (
     new_id,
     now,
     owned_by,
+    removed_on_failure,
     stamp,
     tenant_of,
     visible_page,
@@ -265,12 +266,8 @@ class SecurityGroupService:
             session.flush()
             for ethertype in ("IPv4", "IPv6"):
                 session.add(_rule_row(group, at, direction="egress", ethertype=ethertype))
-        try:
+        with removed_on_failure(self.db, SecurityGroup, group_id):
             self.realize(region, group_id)
-        except BaseException:
-            with self.db.session() as session:
-                session.delete(session.get_one(SecurityGroup, group_id))
-            raise
         return self.get(ctx, region, group_id)
 
     def get(self, ctx: RequestContext, region: str, group_id: str) -> SecurityGroupInfo:
@@ -368,12 +365,8 @@ class SecurityGroupService:
             session.add(row)
             session.flush()
             created = rule_info(row)
-        try:
+        with removed_on_failure(self.db, RuleRow, created.id):
             self.realize(region, created.group_id)
-        except BaseException:
-            with self.db.session() as session:
-                session.delete(session.get_one(RuleRow, created.id))
-            raise
         return created
 
     def _load_rule(

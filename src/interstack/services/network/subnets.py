@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
+from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.orm import Session, undefer
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -29,6 +29,7 @@ from interstack.services.network.common import (
     load_visible,
     new_id,
     now,
+    removed_on_failure,
     retrying,
     stamp,
     tenant_of,
@@ -258,7 +259,7 @@ class SubnetService:
                 return row, network.native_ref
 
         row, network_ref = retrying(record)
-        try:
+        with removed_on_failure(self.db, Subnet, subnet_id):
             native = net_driver.create_subnet(
                 SubnetSpec(
                     gateway_id=subnet_id,
@@ -270,10 +271,6 @@ class SubnetService:
                     dns_nameservers=tuple(dns),
                 )
             )
-        except BaseException:
-            with self.db.session() as session:
-                session.execute(delete(Subnet).where(Subnet.id == subnet_id))
-            raise
         with self.db.session() as session:
             stored = session.get_one(Subnet, subnet_id, options=FOR_VIEW)
             stored.native_ref = native

@@ -1,0 +1,71 @@
+"""A create the backend refuses leaves no record behind: networks, subnets, groups, rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from interstack.errors import BackendUnavailable
+from interstack.services.container import Services
+from interstack.services.listing import Page
+from interstack.services.network.networks import NetworkCreate
+from interstack.services.network.security_groups import GroupCreate
+from interstack.services.network.sg_rules import RuleCreate
+from interstack.services.network.subnets import SubnetCreate
+from tests.support.image import REGION, caller, started_services
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    with started_services(tmp_path_factory.mktemp("failing") / "data") as found:
+        yield found
+
+
+def _refusing(services: Services, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    def refuse(*_: Any) -> Any:
+        raise BackendUnavailable(f"{method} refused by the test")
+
+    monkeypatch.setattr(services.regions.backend(REGION).network, method, refuse)
+
+
+def test_refused_network_and_subnet_leave_no_record(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    carol = caller("carol-failing")
+    networks, subnets = services.network.networks, services.network.subnets
+    with monkeypatch.context() as patch:
+        _refusing(services, patch, "create_network")
+        with pytest.raises(BackendUnavailable):
+            networks.create(carol, REGION, NetworkCreate(name="refused"))
+    assert [n.name for n in networks.list_page(carol, REGION, {}, Page())] == []
+
+    network = networks.create(carol, REGION, NetworkCreate(name="kept"))
+    with monkeypatch.context() as patch:
+        _refusing(services, patch, "create_subnet")
+        with pytest.raises(BackendUnavailable):
+            subnets.create(carol, REGION, SubnetCreate(network_id=network.id, cidr="10.9.0.0/24"))
+    assert subnets.list_page(carol, REGION, {}, Page()) == []
+
+
+def test_refused_group_and_rule_leave_no_record(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dave = caller("dave-failing")
+    groups = services.network.security_groups
+    groups.ensure_default(REGION, "dave-failing")
+    with monkeypatch.context() as patch:
+        _refusing(services, patch, "create_security_group")
+        with pytest.raises(BackendUnavailable):
+            groups.create(dave, REGION, GroupCreate(name="refused"))
+    assert [g.name for g in groups.list_page(dave, REGION, {}, Page())] == ["default"]
+
+    group = groups.create(dave, REGION, GroupCreate(name="kept"))
+    with monkeypatch.context() as patch:
+        _refusing(services, patch, "set_security_group_rules")
+        with pytest.raises(BackendUnavailable):
+            groups.create_rule(
+                dave, REGION, RuleCreate(security_group_id=group.id, direction="ingress")
+            )
+    assert len(groups.get(dave, REGION, group.id).rules) == 2  # the two egress rules only
