@@ -209,3 +209,18 @@ def _group_refs(session: Session, group_ids: Sequence[str]) -> dict[str, str | N
         select(SecurityGroup.id, SecurityGroup.native_ref).where(SecurityGroup.id.in_(group_ids))
     )
     return {row.id: row.native_ref for row in rows}
+
+
+def server_ports(session: Session, region: str, server_id: str) -> list[Port]:
+    """The ports Nova bound to a server (``compute:*`` owners), oldest first."""
+    return list(
+        session.scalars(
+            select(Port)
+            .where(
+                Port.region == region,
+                Port.device_id == server_id,
+                Port.device_owner.startswith("compute:"),
+            )
+            .order_by(Port.created_at, Port.id)
+        )
+    )

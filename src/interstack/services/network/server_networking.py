@@ -29,6 +29,7 @@ from interstack.services.interfaces import (
 from interstack.services.network.common import now
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
+from interstack.services.network.port_records import server_ports
 from interstack.services.network.ports import PortCreate, PortService, fixed_ips_of, load_port
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.network.server_security import ServerSecurityGroups
@@ -188,13 +189,7 @@ class NeutronServerNetworking:
         unassociated); ports the user brought are only unbound, keeping their fixed IPs and any
         floating IP associated with them."""
         with self.db.session() as session:
-            ports = session.scalars(
-                select(Port).where(
-                    Port.region == region,
-                    Port.device_id == server_id,
-                    Port.device_owner.startswith("compute:"),
-                )
-            ).all()
+            ports = server_ports(session, region, server_id)
             owned = [p.id for p in ports if p.created_for_server]
             brought = [p.id for p in ports if not p.created_for_server]
         for port_id in owned:
@@ -206,15 +201,7 @@ class NeutronServerNetworking:
 
     def interfaces(self, region: str, server_id: str) -> list[ServerInterface]:
         with self.db.session() as session:
-            ports = session.scalars(
-                select(Port)
-                .where(
-                    Port.region == region,
-                    Port.device_id == server_id,
-                    Port.device_owner.startswith("compute:"),
-                )
-                .order_by(Port.created_at, Port.id)
-            ).all()
+            ports = server_ports(session, region, server_id)
             ips = fixed_ips_of(session, [p.id for p in ports])
             return [
                 ServerInterface(

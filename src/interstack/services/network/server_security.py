@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound
 from interstack.services.context import RequestContext
+from interstack.services.network.port_records import server_ports
 from interstack.services.network.ports import PortService, fixed_ips_of
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.store import Database
@@ -28,18 +29,10 @@ class ServerSecurityGroups:
 
     def _server_ports(self, region: str, server_id: str) -> list[Port]:
         with self.db.session() as session:
-            ports = session.scalars(
-                select(Port)
-                .where(
-                    Port.region == region,
-                    Port.device_id == server_id,
-                    Port.device_owner.startswith("compute:"),
-                )
-                .order_by(Port.created_at, Port.id)
-            ).all()
+            ports = server_ports(session, region, server_id)
             for port in ports:
                 session.expunge(port)
-            return list(ports)
+            return ports
 
     def _group_id(self, ctx: RequestContext, region: str, name: str) -> str:
         """The caller's group by name or id: Nova's 404 if unknown, 409 if the name is taken
