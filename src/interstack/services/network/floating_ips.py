@@ -86,6 +86,33 @@ def fip_info(row: FloatingIp) -> FloatingIpInfo:
     )
 
 
+def _fip_row(
+    fip_id: str,
+    region: str,
+    project_id: str,
+    new: FloatingIpCreate,
+    subnet_id: str,
+    address: str,
+    native: str | None,
+) -> FloatingIp:
+    """A new floating IP's row: unassociated (``DOWN``), on ``address`` of ``subnet_id``."""
+    at = now()
+    return FloatingIp(
+        id=fip_id,
+        region=region,
+        project_id=project_id,
+        description=new.description,
+        floating_network_id=new.floating_network_id,
+        floating_subnet_id=subnet_id,
+        floating_ip_address=address,
+        status="DOWN",
+        tags=[],
+        native_ref=native,
+        created_at=at,
+        updated_at=at,
+    )
+
+
 @dataclass(frozen=True)
 class _Target:
     port_id: str
@@ -189,23 +216,7 @@ class FloatingIpService:
                     f"IP address {address} already allocated in subnet {subnet_id}",
                     kind="IpAddressAlreadyAllocated",
                 )
-            at = now()
-            session.add(
-                FloatingIp(
-                    id=fip_id,
-                    region=region,
-                    project_id=project_id,
-                    description=new.description,
-                    floating_network_id=new.floating_network_id,
-                    floating_subnet_id=subnet_id,
-                    floating_ip_address=address,
-                    status="DOWN",
-                    tags=[],
-                    native_ref=None,
-                    created_at=at,
-                    updated_at=at,
-                )
-            )
+            session.add(_fip_row(fip_id, region, project_id, new, subnet_id, address, None))
             session.flush()
             quotas.check_added(session, region, project_id, "floatingip")
             hold(session, new.floating_network_id, [(subnet_id, address)], floating_ip_id=fip_id)
@@ -225,25 +236,10 @@ class FloatingIpService:
             (s for s in subnets if ipaddress.ip_address(address) in ipaddress.ip_network(s.cidr)),
             None,
         )
-        at = now()
+        subnet_id = (holder or subnets[0]).id
         try:
             with self.db.session() as session:
-                session.add(
-                    FloatingIp(
-                        id=fip_id,
-                        region=region,
-                        project_id=project_id,
-                        description=new.description,
-                        floating_network_id=new.floating_network_id,
-                        floating_subnet_id=(holder or subnets[0]).id,
-                        floating_ip_address=address,
-                        status="DOWN",
-                        tags=[],
-                        native_ref=native,
-                        created_at=at,
-                        updated_at=at,
-                    )
-                )
+                session.add(_fip_row(fip_id, region, project_id, new, subnet_id, address, native))
                 if holder is not None:
                     session.add(
                         IpAllocation(
