@@ -50,6 +50,7 @@ from interstack.backends.local.host import (
     unavailable_reason,
 )
 from interstack.backends.local.instances import ref_for
+from interstack.client import networks as cloud
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 REGION = "RegionOne"
@@ -137,13 +138,10 @@ class Region:
         project = conn.current_project_id
         admin.set_compute_quotas(project, instances=-1, cores=-1, ram=-1)
         admin.network.update_quota(project, ports=-1, floating_ips=-1)
-        public = next(n for n in conn.network.networks() if n.is_router_external)
-        network = conn.network.create_network(name="bench")
-        subnet = conn.network.create_subnet(network_id=network.id, cidr=CIDR, ip_version=4)
-        router = conn.network.create_router(
-            name="bench", external_gateway_info={"network_id": public.id}
-        )
-        conn.network.add_interface_to_router(router, subnet=subnet.id)
+        public = cloud.external_network(conn)
+        if public is None:
+            raise RuntimeError("the local region has no external network")
+        network = cloud.routed_network(conn, "bench", CIDR, public).network
         group = conn.network.create_security_group(name="bench-ssh")
         conn.network.create_security_group_rule(
             security_group_id=group.id,
@@ -158,7 +156,7 @@ class Region:
             port = conn.network.create_port(
                 network_id=network.id, name=f"bench-{index}", security_group_ids=[group.id]
             )
-            floating = conn.network.create_ip(floating_network_id=public.id, port_id=port.id)
+            floating = cloud.floating_ip(conn, public, port.id)
             self.ports.append((port.id, floating.floating_ip_address))
         self.image = conn.image.find_image("debian-12", ignore_missing=False).id
         self.flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False).id

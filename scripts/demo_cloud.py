@@ -19,6 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from interstack.client import networks as cloud
+
 SERVER_NAME = "interstack-demo"
 CIDR = "10.50.0.0/24"
 BOOT_TIMEOUT_SECONDS = 1800  # the first boot builds debian-12 (minutes, more on a busy host)
@@ -105,22 +107,9 @@ class CloudDemo:
 
     def network(self, external: Any | None) -> Any:
         """A network and subnet behind a router (with a gateway on ``external`` if given)."""
-        net = self.conn.network
-        network = net.create_network(name="demo-net")
-        self.cleanup.add(f"network {network.name}", lambda: net.delete_network(network))
-        subnet = net.create_subnet(
-            name="demo-subnet", network_id=network.id, cidr=CIDR, ip_version=4
-        )
-        self.cleanup.add(f"subnet {subnet.name}", lambda: net.delete_subnet(subnet))
+        routed = cloud.routed_network(self.conn, "demo", CIDR, external, self.cleanup.add)
+        network, subnet, router = routed.network, routed.subnet, routed.router
         self.say(f"network {network.name} with subnet {subnet.name} {subnet.cidr}")
-        gateway = {"network_id": external.id} if external is not None else None
-        router = net.create_router(name="demo-router", external_gateway_info=gateway)
-        self.cleanup.add(f"router {router.name}", lambda: net.delete_router(router))
-        net.add_interface_to_router(router, subnet=subnet.id)
-        self.cleanup.add(
-            f"interface of router {router.name} on {subnet.name}",
-            lambda: net.remove_interface_from_router(router, subnet=subnet.id),
-        )
         outside = _gateway_address(router)
         self.say(f"router {router.name}" + (f", gateway {outside}" if outside else ""))
         return network
@@ -194,10 +183,8 @@ class CloudDemo:
         compute.wait_for_delete(server, wait=DELETE_TIMEOUT_SECONDS)
 
     def floating_ip(self, external: Any, server: Any) -> str:
-        net = self.conn.network
-        port = next(net.ports(device_id=server.id))
-        fip = net.create_ip(floating_network_id=external.id, port_id=port.id)
-        self.cleanup.add(f"floating IP {fip.floating_ip_address}", lambda: net.delete_ip(fip))
+        port = cloud.server_port(self.conn, server)
+        fip = cloud.floating_ip(self.conn, external, port.id, self.cleanup.add)
         self.say(f"floating IP {fip.floating_ip_address} -> {port.fixed_ips[0]['ip_address']}")
         return str(fip.floating_ip_address)
 
@@ -257,7 +244,7 @@ def _ssh(key_file: Path, address: str, command: str) -> subprocess.CompletedProc
 def run_on_local(demo: CloudDemo) -> None:
     """The whole job: boot debian-12 behind a router, reach it over a floating IP with ssh."""
     conn = demo.conn
-    external = next((n for n in conn.network.networks() if n.is_router_external), None)
+    external = cloud.external_network(conn)
     if external is None:
         raise DemoError("the cloud has no external network for a router gateway")
     image = conn.image.find_image("debian-12", ignore_missing=False)

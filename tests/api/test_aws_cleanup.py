@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from interstack.client import networks as cloud
 from tests.support.gateway import BIN_DIR, ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import (
@@ -38,13 +39,8 @@ def build_a_project(gateway: ServedGateway) -> None:
     sdk: Any = openstack.connection.Connection(
         config=config.get_one(cloud="interstack", region_name=AWS)
     )
-    public = next(n for n in sdk.network.networks() if n.is_router_external)
-    net = sdk.network.create_network(name=unique("net"))
-    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.60.0.0/24", ip_version=4)
-    router = sdk.network.create_router(
-        name=unique("router"), external_gateway_info={"network_id": public.id}
-    )
-    sdk.network.add_interface_to_router(router, subnet=subnet.id)
+    public = cloud.external_network(sdk)
+    net = cloud.routed_network(sdk, unique("left"), "10.60.0.0/24", public).network
     web = sdk.network.create_security_group(name=unique("web"))
     db = sdk.network.create_security_group(name=unique("db"))
     sdk.network.create_security_group_rule(
@@ -65,8 +61,7 @@ def build_a_project(gateway: ServedGateway) -> None:
         user_data=base64.b64encode(b"#!/bin/sh\n").decode(),
     )
     server = sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.2)
-    (port,) = sdk.network.ports(device_id=server.id)
-    sdk.network.create_ip(floating_network_id=public.id, port_id=port.id)
+    cloud.floating_ip(sdk, public, cloud.server_port(sdk, server).id)
     sdk.compute.create_server_image(server, unique("snap"), wait=True, timeout=120)
     container = unique("left")
     sdk.object_store.create_container(name=container)

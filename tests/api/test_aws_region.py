@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from interstack.client import networks as cloud
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import aws_settings, ec2
@@ -59,7 +60,9 @@ def tagged(describe: str, key: str, gateway_id: str) -> list[dict[str, Any]]:
 
 
 def public_network(sdk: Any) -> Any:
-    return next(n for n in sdk.network.networks() if n.is_router_external)
+    public = cloud.external_network(sdk)
+    assert public is not None, "the region has no external network"
+    return public
 
 
 def test_the_sdk_builds_a_network_with_a_router_security_group_and_floating_ip(
@@ -205,24 +208,20 @@ def test_one_clouds_yaml_builds_the_same_network_in_both_regions(
     gateway: ServedGateway, region: str
 ) -> None:
     sdk = connect(gateway, region)
-    net = sdk.network.create_network(name=unique("same"))
-    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.40.0.0/24", ip_version=4)
-    router = sdk.network.create_router(
-        name=unique("r"), external_gateway_info={"network_id": public_network(sdk).id}
-    )
-    sdk.network.add_interface_to_router(router, subnet=subnet.id)
-    port = sdk.network.create_port(network_id=net.id)
-    fip = sdk.network.create_ip(floating_network_id=public_network(sdk).id, port_id=port.id)
+    public = public_network(sdk)
+    routed = cloud.routed_network(sdk, unique("same"), "10.40.0.0/24", public)
+    port = sdk.network.create_port(network_id=routed.network.id)
+    fip = cloud.floating_ip(sdk, public, port.id)
     shown = sdk.network.get_ip(fip.id)
     assert (shown.port_id, shown.fixed_ip_address) == (port.id, port.fixed_ips[0]["ip_address"])
     in_aws = tagged("describe_addresses", "Addresses", fip.id)
     assert len(in_aws) == (1 if region == AWS else 0)  # each region is its own cloud
     sdk.network.delete_ip(fip)
     sdk.network.delete_port(port)
-    sdk.network.remove_interface_from_router(router, subnet=subnet.id)
-    sdk.network.delete_router(router)
-    sdk.network.delete_subnet(subnet)
-    sdk.network.delete_network(net)
+    sdk.network.remove_interface_from_router(routed.router, subnet=routed.subnet.id)
+    sdk.network.delete_router(routed.router)
+    sdk.network.delete_subnet(routed.subnet)
+    sdk.network.delete_network(routed.network)
     assert tagged("describe_addresses", "Addresses", fip.id) == []
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from interstack.client import networks as cloud
 from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
@@ -53,13 +54,8 @@ def sdk(gateway: ServedGateway) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def network(sdk: Any) -> Iterator[tuple[Any, Any, Any]]:
     """A network and subnet behind a router to the public network, and a security group."""
-    public = next(n for n in sdk.network.networks() if n.is_router_external)
-    net = sdk.network.create_network(name=unique("net"))
-    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.50.0.0/24", ip_version=4)
-    router = sdk.network.create_router(
-        name=unique("router"), external_gateway_info={"network_id": public.id}
-    )
-    sdk.network.add_interface_to_router(router, subnet=subnet.id)
+    routed = cloud.routed_network(sdk, unique("aws"), "10.50.0.0/24", cloud.external_network(sdk))
+    net, subnet, router = routed.network, routed.subnet, routed.router
     group = sdk.network.create_security_group(name=unique("ssh"))
     sdk.network.create_security_group_rule(
         security_group_id=group.id,
@@ -209,8 +205,7 @@ def test_the_sdk_runs_a_server_lifecycle_mapped_onto_ec2(
     assert {a["addr"] for a in addresses[net.name]} == {ip["ip_address"] for ip in port.fixed_ips}
     assert {a["OS-EXT-IPS-MAC:mac_addr"] for a in addresses[net.name]} == {port.mac_address}
 
-    public = next(n for n in sdk.network.networks() if n.is_router_external)
-    fip = sdk.network.create_ip(floating_network_id=public.id, port_id=port.id)
+    fip = cloud.floating_ip(sdk, cloud.external_network(sdk), port.id)
     (eip,) = ec2().describe_addresses(PublicIps=[fip.floating_ip_address])["Addresses"]
     assert (eip["NetworkInterfaceId"], eip["PrivateIpAddress"]) == (
         eni["NetworkInterfaceId"],

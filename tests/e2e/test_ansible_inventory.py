@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from interstack.client.networks import floating_ip, routed_network
 from tests.api.servers.conftest import FAST_SIM, REGION
 from tests.support import ansible
 from tests.support.gateway import ServedGateway
@@ -57,12 +58,7 @@ def servers(cloud: ServedGateway) -> Iterator[dict[str, Any]]:
     admin.network.create_subnet(
         network_id=public.id, cidr="203.0.113.0/24", ip_version=4, is_dhcp_enabled=False
     )
-    network = conn.network.create_network(name="inv-net")
-    subnet = conn.network.create_subnet(network_id=network.id, cidr="10.91.0.0/24", ip_version=4)
-    router = conn.network.create_router(
-        name="inv-router", external_gateway_info={"network_id": public.id}
-    )
-    conn.network.add_interface_to_router(router, subnet=subnet.id)
+    network = routed_network(conn, "inv", "10.91.0.0/24", public).network
     admins_network = admin.network.create_network(name="admin-net")
     admin.network.create_subnet(network_id=admins_network.id, cidr="10.92.0.0/24", ip_version=4)
     booting = {
@@ -74,7 +70,7 @@ def servers(cloud: ServedGateway) -> Iterator[dict[str, Any]]:
         owner.compute.wait_for_server(server, interval=0.2, wait=60)
     db = booting["db"][1]
     (port,) = conn.network.ports(device_id=db.id)
-    conn.network.create_ip(floating_network_id=public.id, port_id=port.id)
+    floating_ip(conn, public, port.id)
     volume = conn.block_storage.create_volume(size=1, name="inv-data")
     conn.block_storage.wait_for_status(volume, "available", interval=0.2, wait=60)
     conn.compute.create_volume_attachment(db, volume_id=volume.id)

@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from interstack.client import networks as cloud
+
 REGION = "RegionOne"
 USER_DATA = """#cloud-config
 write_files:
@@ -23,14 +25,10 @@ write_files:
 
 def routed_network(conn: Any, cidr: str) -> tuple[Any, Any]:
     """A network with a subnet, behind a router whose gateway is the external network."""
-    public = next(n for n in conn.network.networks() if n.is_router_external)
-    network = conn.network.create_network(name=f"e2e-{uuid.uuid4().hex[:6]}")
-    subnet = conn.network.create_subnet(network_id=network.id, cidr=cidr, ip_version=4)
-    router = conn.network.create_router(
-        name=f"e2e-{uuid.uuid4().hex[:6]}", external_gateway_info={"network_id": public.id}
-    )
-    conn.network.add_interface_to_router(router, subnet=subnet.id)
-    return network, router
+    public = cloud.external_network(conn)
+    assert public is not None, "the local region has no external network"
+    routed = cloud.routed_network(conn, f"e2e-{uuid.uuid4().hex[:6]}", cidr, public)
+    return routed.network, routed.router
 
 
 def security_group(conn: Any, prefix: str) -> Any:
