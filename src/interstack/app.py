@@ -23,7 +23,6 @@ from interstack.api.faults import (
 )
 from interstack.api.identity import routes as identity_routes
 from interstack.api.image import routes as image_routes
-from interstack.api.metrics import GatewayMetrics, ServiceOfPath, serve_metrics
 from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
 from interstack.api.network import routes as network_routes
@@ -264,4 +263,7 @@ def _serve_apis(
     app.include_router(volume_routes.router())
     object_routes.mount(app, faults, region_names)
     if settings.metrics_enabled:  # last: its middleware is the outermost, timing everything
+        # imported only here: a gateway without metrics never loads prometheus-client
+        from interstack.api.metrics import GatewayMetrics, ServiceOfPath, serve_metrics
+
         serve_metrics(app, GatewayMetrics(ServiceOfPath(SERVICES, region_names), tasks))
