@@ -5,7 +5,8 @@ hosts of Ansible's dynamic inventory from the gateway (playbooks/inventory/opens
 over ssh on their floating IPs: the database server formats and mounts the volume where MariaDB
 keeps its data, both install their packages with apt (through the routers' NAT), and the host
 fetches the web server's page over its floating IP: a row read from the database server, whose
-table lives on the volume.
+table lives on the volume, mounted with an fstab entry (what makes a reboot mount it again on a
+cloud whose guests mount fstab at boot; the local backend's do not yet).
 
 Two real boots and two apt installs: the slowest test of the local backend (a minute or two
 here, the two installs running at once).
@@ -87,6 +88,10 @@ def test_the_lamp_stack_serves_a_row_from_the_database_on_a_volume(
     )
     device_number, table_filesystem = numbers.split()
     assert table_filesystem == device_number
+
+    # the mount is in fstab, for the guest's next boot
+    fstab = guest(key_file[1], db_ip, "findmnt --fstab -n -o SOURCE,FSTYPE /var/lib/mysql")
+    assert fstab.split() == [device, "ext4"]
 
     for server in (web, db):
         assert conn.delete_server(server.id, wait=True, delete_ips=True, timeout=120)
