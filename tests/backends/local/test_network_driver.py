@@ -199,6 +199,51 @@ def test_floating_ip_reaches_the_server_from_the_host(lab: Lab) -> None:
     lab.driver.delete_router(router)
 
 
+def router_addresses(router: NativeRef) -> set[str]:
+    shown = subprocess.run(
+        ["ip", "-n", router, "-4", "-o", "addr", "show", "dev", names.ROUTER_GATEWAY_IFNAME],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {line.split()[3].split("/")[0] for line in shown.splitlines()}
+
+
+def test_floating_ips_behind_two_routers_of_one_cidr_reach_their_own_servers(lab: Lab) -> None:
+    """Two projects' subnets may share a CIDR (Tempest gives every test class 10.100.0.0/28):
+    each router holds and forwards only the floating IPs of its own subnets' ports."""
+    web = lab.group(
+        ALL_EGRESS, SecurityGroupRule(INGRESS, protocol="tcp", port_min=8080, port_max=8080)
+    )
+    routers, fips = [], []
+    for name, address in (("blue", "10.91.9.10"), ("green", "10.91.9.11")):
+        net, subnet = lab.network("10.91.9.0/24")
+        port, server = lab.port(net, subnet, address, (web,), plug_as=name)
+        assert server is not None
+        server.serve_tcp(8080)
+        router = lab.driver.create_router(
+            RouterSpec(str(uuid.uuid4()), name, name, external_gateway=True)
+        )
+        lab.driver.add_router_interface(router, subnet)
+        fip = lab.driver.allocate_floating_ip(str(uuid.uuid4()))
+        lab.driver.associate_floating_ip(fip.ref, port)
+        routers.append((router, subnet))
+        fips.append(fip)
+    (blue, _), (green, _) = routers
+    assert fips[0].address in router_addresses(blue)
+    assert fips[1].address not in router_addresses(blue)
+    assert fips[1].address in router_addresses(green)
+    assert fips[0].address not in router_addresses(green)
+    assert host_connect(fips[0].address, 8080) == "hello from blue"
+    assert host_connect(fips[1].address, 8080) == "hello from green"
+
+    for fip in fips:
+        lab.driver.release_floating_ip(fip.ref)
+    for router, subnet in routers:
+        lab.driver.remove_router_interface(router, subnet)
+        lab.driver.delete_router(router)
+
+
 def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
     lab: Lab, driver: LocalNetwork
 ) -> None:

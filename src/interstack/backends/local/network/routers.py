@@ -99,18 +99,21 @@ def delete(router: RouterRecord) -> None:
 
 
 def floating_ips_behind(state: NetworkState, router: RouterRecord) -> list[FloatingIpRecord]:
-    """The associated floating IPs whose fixed address is on one of the router's subnets."""
+    """The associated floating IPs whose fixed address is on one of the router's subnets: the
+    port's own subnet, not an address range (projects' subnets may share a CIDR, and another
+    router's port inside it is not behind this one)."""
     if not router.external_gateway:
         return []
-    ranges = [
-        ipaddress.ip_network(state.subnets[s].cidr) for s in router.subnets if s in state.subnets
-    ]
+    subnets = set(router.subnets)
     return [
         fip
         for fip in sorted(state.floating_ips.values(), key=lambda f: f.address)
         if fip.port is not None
-        and fip.fixed_address is not None
-        and any(ipaddress.ip_address(fip.fixed_address) in r for r in ranges)
+        and fip.port in state.ports
+        and any(
+            ip.address == fip.fixed_address and ip.subnet in subnets
+            for ip in state.ports[fip.port].fixed_ips
+        )
     ]
 
 
