@@ -140,6 +140,16 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
             links.delete_link(ref)
             del state.networks[ref]
 
+    def reserved_addresses(self, cidr: str) -> frozenset[str]:
+        """The address a subnet's DHCP/DNS namespace takes when the gateway names none (the
+        last usable one): IPAM leaves it out of the default pools, so that no port gets it
+        (the port and the namespace would share an address on one bridge, and the port's
+        route to the metadata service would lead to itself)."""
+        network = ipaddress.ip_network(cidr, strict=False)
+        if network.version != 4 or network.num_addresses < 4:
+            return frozenset()
+        return frozenset({dhcp.default_address(network, None)})
+
     def create_subnet(self, spec: SubnetSpec) -> NativeRef:
         ref = names.ref(names.SUBNET, spec.gateway_id)
         with self._changing() as state:
