@@ -14,6 +14,7 @@ import jinja2
 from rich.table import Table
 
 from interstack.certify.grading import Grade
+from interstack.certify.subunit import headline
 
 BAR_WIDTH = 320
 BAR_HEIGHT = 22
@@ -125,7 +126,7 @@ def summary_table(report: CloudReport) -> Table:
             cap.name,
             f"{len(counted) - len(failing)}/{len(counted)}",
             "[green]pass[/]" if cap.passed else "[red]fail[/]",
-            failing[0].reason.splitlines()[-1][:80] if failing else "",
+            headline(failing[0].reason)[:80] if failing else "",
         )
     return table
 

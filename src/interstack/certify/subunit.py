@@ -20,6 +20,8 @@ import testtools
 FINAL = {"success", "fail", "skip", "xfail", "uxsuccess"}
 _FIXTURE = re.compile(r"^(setUpClass|tearDownClass|setUpModule|tearDownModule) \((?P<owner>.+)\)$")
 _REASON_FILES = ("reason", "traceback")
+#: the line of a traceback that names the exception (Tempest adds lines such as "Details: None")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Timeout)\w*(:|$)")
 
 
 def split_id(test_id: str) -> tuple[str, tuple[str, ...]]:
@@ -157,6 +159,16 @@ class RunOutcome:
             elif owner is None and r.status in {"fail", "skip"}:
                 out[r.name] = ("skipped: " if r.status == "skip" else "") + r.reason
         return out
+
+
+def headline(reason: str) -> str:
+    """The one line of a reason to show where there is room for one: the exception it ends
+    with (not a trailer after it), else its last line."""
+    lines = [line.strip() for line in reason.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _EXCEPTION_LINE.match(line):
+            return line
+    return lines[-1] if lines else ""
 
 
 def reason_for(name: str, reasons: Mapping[str, str]) -> str | None:

@@ -93,3 +93,26 @@ def test_matrix_has_a_column_per_cloud() -> None:
     assert cells == ["fail", "pass"]
     assert matrix_table(reports).row_count == len(reports[0].grade.capabilities) + 1
     assert summary_table(reports[0]).row_count == 4
+
+
+def test_the_summary_shows_the_exception_line_not_tempests_trailer() -> None:
+    timeout = (
+        "Traceback (most recent call last):\n"
+        '  File "tempest/common/waiters.py", line 736, in wait_for_ssh\n'
+        "    raise lib_exc.TimeoutException()\n"
+        "tempest.lib.exceptions.TimeoutException: Request timed out\n"
+        "Details: None\n"
+    )
+    outcome = read_stream(
+        io.BytesIO(
+            StreamWriter()
+            .test(f"{TOKENS}.test_create_token[id-2]", "success")
+            .test(f"{TOKENS}.test_validate_token[id-3]", "success")
+            .test(f"{CATALOG}[id-1]", "fail", timeout)
+            .bytes()
+        )
+    )
+    table = summary_table(report("east", outcome))
+    failures = list(table.columns[3].cells)
+    assert "tempest.lib.exceptions.TimeoutException: Request timed out" in failures
+    assert "Details: None" not in failures
