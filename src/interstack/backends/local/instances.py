@@ -264,7 +264,8 @@ class Instance:
         memory = meminfo.write(self.dir, record.ram_mb * 1024 * 1024)
         stat = procstat.write(self.dir, vcpus)
         cpus = cpusys.write(self.dir, vcpus)
-        sysblock.reset(self.dir, ((d.path, d.major, d.minor) for d in block_devices))
+        devices = ((d.path, d.major, d.minor) for d in block_devices)
+        sysblock.reset(self.dir, devices, record.disk_gb * 1024**3 or sysblock.ROOT_DISK_FALLBACK)
         spec = BundleSpec(
             hostname=hostname_for(record.name),
             rootfs=self.rootfs,

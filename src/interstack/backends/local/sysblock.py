@@ -11,6 +11,11 @@ volumes; a hot attach or detach changes them while the instance runs.
 
 Left out of each device's entries: the loop driver's own (``loop/``, which names the host file)
 and the links that lead back into the host's device tree.
+
+A server booted from an image has no block device under its root (a directory on the host), yet
+a virtual machine has its root disk: ``vda`` is shown with the flavor's disk size (the attributes
+``lsblk`` reads, at a device number of its own), so that a guest counts its disks as on Nova
+(Tempest's volume attach test lists them before and after).
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ SYS_DEV_BLOCK = Path("/sys/dev/block")
 VIEW_DIR = "sys"
 #: a device's entries not shown to the guest
 HIDDEN = frozenset({"loop", "subsystem", "device", "bdi", "power", "uevent", "trace"})
+#: the root disk of a server without a root volume: its name and device number (virtio-blk's)
+ROOT_DISK = ("vda", 253, 0)
+SECTOR_BYTES = 512
+#: the root disk's size for a flavor of disk 0 (Nova sizes it by the image; the guest sees 1 GiB)
+ROOT_DISK_FALLBACK = 1024**3
 
 
 def block_dir(instance_dir: Path) -> Path:
@@ -61,10 +71,32 @@ def remove(instance_dir: Path, device: str, major: int, minor: int) -> None:
     shutil.rmtree(block_dir(instance_dir) / _name(device), ignore_errors=True)
 
 
-def reset(instance_dir: Path, devices: Iterable[tuple[str, int, int]]) -> None:
-    """The view at boot: exactly ``devices`` (node path, major, minor)."""
+def _add_root_disk(instance_dir: Path, size_bytes: int) -> None:
+    name, major, minor = ROOT_DISK
+    entry = block_dir(instance_dir) / name
+    entry.mkdir(parents=True)
+    attributes = {
+        "size": str(size_bytes // SECTOR_BYTES),
+        "dev": f"{major}:{minor}",
+        "ro": "0",
+        "removable": "0",
+    }
+    for attribute, value in attributes.items():
+        (entry / attribute).write_text(value + "\n")
+    (devno_dir(instance_dir) / f"{major}:{minor}").symlink_to(f"../../block/{name}")
+
+
+def reset(
+    instance_dir: Path, devices: Iterable[tuple[str, int, int]], root_disk_bytes: int = 0
+) -> None:
+    """The view at boot: exactly ``devices`` (node path, major, minor), and a root disk of
+    ``root_disk_bytes`` when none of them is ``vda`` (a root volume) and the size is not 0."""
     shutil.rmtree(instance_dir / VIEW_DIR, ignore_errors=True)
     block_dir(instance_dir).mkdir(parents=True)
     devno_dir(instance_dir).mkdir(parents=True)
+    names: set[str] = set()
     for device, major, minor in devices:
         add(instance_dir, device, major, minor)
+        names.add(_name(device))
+    if root_disk_bytes > 0 and ROOT_DISK[0] not in names:
+        _add_root_disk(instance_dir, root_disk_bytes)
