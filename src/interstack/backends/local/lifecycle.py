@@ -255,16 +255,20 @@ class InstanceJobs:
     def _observe(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
         """Move BOOTING to ACTIVE once the init is up; notice an init that exited (the guest
         powered off or crashed): a running, paused or suspended instance is then STOPPED, as
-        Nova's power-state sync makes such a guest SHUTOFF, its disk kept for a start."""
-        state = instance.runtime_state()
-        running = state is not None and state[0] != "stopped"  # paused counts: it still is
-        if running and record.phase is not Phase.BOOTING:
+        Nova's power-state sync makes such a guest SHUTOFF, its disk kept for a start. runc
+        has the last word on an exit: the quick look at its state file only says it runs."""
+        pid = instance.init_pid()
+        if pid is not None and record.phase is not Phase.BOOTING:
             return record
         with self._lock(instance.ref):
             current = instance.load()
             if current is None or current.phase is not record.phase:
                 return current or record
-            if running and instance.is_ready(state):
+            running = pid is not None
+            if not running:
+                state = instance.runtime_state()
+                running = state is not None and state[0] != "stopped"  # paused counts: it still is
+            if running and instance.is_ready(pid):
                 log.debug("instance %s: the guest marked itself up", instance.ref)
                 current = current.moved(Phase.ACTIVE)
             elif not running and current.phase is Phase.BOOTING:
