@@ -183,22 +183,7 @@ class InstanceJobs:
                     instance.teardown()  # a leftover from a crash or a host reboot
                     self._volumes().mount_root(NativeRef(ref), instance.rootfs)
                     disk = instance.rootfs
-                drive = configdrive.install(instance.dir / CONFIG_DRIVE_DIR, disk)
-                write_seed(
-                    disk,
-                    instance_id=record.gateway_id,
-                    hostname=hostname_for(record.name),
-                    public_key=record.public_key,
-                    user_data=record.user_data,
-                    metadata_service=self.ports is not None
-                    and any(self.ports.serves_metadata(NativeRef(p)) for p in record.ports),
-                    config_drive=drive,
-                )
-                if self.ports is not None:
-                    resolvers = [
-                        r for p in record.ports for r in self.ports.dns_servers(NativeRef(p))
-                    ]
-                    write_resolv_conf(disk, resolvers)
+                self._write_guest_files(instance, record, disk)
                 instance.ensure_netns()
                 if self.ports is not None:
                     for index, port in enumerate(record.ports):
@@ -220,6 +205,24 @@ class InstanceJobs:
                 instance.save(record.moved(Phase.ERROR, fault=exc.message))
                 return
             instance.save(record.moved(Phase.BOOTING, booting_as=record.phase))
+
+    def _write_guest_files(self, instance: Instance, record: InstanceRecord, disk: Path) -> None:
+        """What the guest reads as it boots: its config drive, the cloud-init seed and
+        settings, its resolvers."""
+        drive = configdrive.install(instance.dir / CONFIG_DRIVE_DIR, disk)
+        write_seed(
+            disk,
+            instance_id=record.gateway_id,
+            hostname=hostname_for(record.name),
+            public_key=record.public_key,
+            user_data=record.user_data,
+            metadata_service=self.ports is not None
+            and any(self.ports.serves_metadata(NativeRef(p)) for p in record.ports),
+            config_drive=drive,
+        )
+        if self.ports is not None:
+            resolvers = [r for p in record.ports for r in self.ports.dns_servers(NativeRef(p))]
+            write_resolv_conf(disk, resolvers)
 
     def _stop(self, ref: str) -> None:
         """STOPPING/REBOOTING -> STOPPED (or on to a boot): SIGTERM, wait, SIGKILL, clean up."""
