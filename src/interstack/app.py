@@ -108,6 +108,15 @@ async def _sweeping(object_storage: ObjectStorage) -> AsyncIterator[None]:
         await run_in_threadpool(object_storage.close)
 
 
+def _task_queue(db: Database, regions: Regions) -> TaskQueue:
+    """The task queue, which the backends that see servers settle tell at once."""
+    tasks = TaskQueue(db)
+    for region in regions.names:
+        if regions.capabilities(region).compute:
+            regions.backend(region).compute.watch_settling(tasks.hurry)
+    return tasks
+
+
 @asynccontextmanager
 async def _started(regions: Regions, app: FastAPI) -> AsyncIterator[None]:
     """Every region's backend started, then closed; why one could not start is kept in
@@ -140,7 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
         db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions]
     )
     assignments = AssignmentService(db)
-    tasks = TaskQueue(db)
+    tasks = _task_queue(db, backends)
     network = NetworkServices.build(db, backends)
     external = ExternalNetworks(
         db, backends, network.networks, network.subnets, boot.admin_project_id

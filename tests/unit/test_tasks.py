@@ -113,6 +113,27 @@ def test_a_stale_candidate_rescheduled_meanwhile_is_not_taken_early(
     assert taken is not None
 
 
+def test_hurry_makes_a_resources_waiting_task_due_now(db: Database, clock: FakeClock) -> None:
+    """A backend that saw a server settle has its boot task looked at without waiting out
+    the poll delay; other resources' tasks keep theirs."""
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(db, {"boot": TaskHandler(lambda task: RetryAfter(30))}, clock=clock)
+    mine = queue.enqueue("boot", "RegionOne", "server-1")
+    other = queue.enqueue("boot", "RegionOne", "server-2")
+    assert runner.run_one() is True
+    assert runner.run_one() is True
+    assert runner.run_one() is False  # both wait 30 s
+
+    seen = queue.wakeup.generation
+    queue.hurry("server-1")
+
+    assert queue.wakeup.generation != seen  # an idle worker looks again
+    assert queue.get(mine).run_after == clock()
+    assert queue.get(other).run_after == clock() + timedelta(seconds=30)
+    assert runner.run_one() is True
+    assert runner.run_one() is False
+
+
 def test_retry_after_reschedules_with_the_new_payload(db: Database, clock: FakeClock) -> None:
     payloads: list[dict[str, object]] = []
 

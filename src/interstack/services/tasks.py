@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.errors import NotFound
@@ -169,6 +169,18 @@ class TaskQueue:
                 own.add(row)
             self.wakeup.notify()
         return row.id
+
+    def hurry(self, resource_id: str) -> None:
+        """Make the resource's pending tasks due now and wake the workers: a backend said the
+        resource changed (a boot settled), so the task's next look need not wait out its poll
+        delay. A task that is running, done or gone is left alone."""
+        with self.db.session() as session:
+            session.execute(
+                update(TaskRow)
+                .where(TaskRow.resource_id == resource_id, TaskRow.status == TaskStatus.PENDING)
+                .values(run_after=self.clock())
+            )
+        self.wakeup.notify()
 
     def get(self, task_id: str) -> Task:
         with self.db.session() as session:

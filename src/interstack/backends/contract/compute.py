@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -188,6 +188,15 @@ class ComputeDriver(abc.ABC):
         (the default). Implementations never log or store the clear text.
         """
         raise NotSupported(f"server {ref}: this backend cannot set a guest's password")
+
+    def watch_settling(self, settled: Callable[[str], None]) -> None:
+        """Call ``settled(gateway_id)`` (from any thread) when a booting server settles, so
+        that the gateway looks at it at once instead of at its next poll.
+
+        Optional: a backend that cannot tell cheaply keeps this no-op default; polling
+        ``get_server`` still sees every change, only later. ``settled`` must not raise.
+        """
+        del settled  # nothing to tell: the gateway's polling sees every change
 
     @abc.abstractmethod
     def console_output(self, ref: NativeRef, length: int | None = None) -> str:

@@ -10,7 +10,7 @@ and ``SUSPENDED`` differs from ``PAUSED`` only in name and in the action that en
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from interstack.backends.contract import (
@@ -67,6 +67,11 @@ class LocalCompute(InstanceJobs, ComputeDriver):
     def start(self) -> None:
         self.start_jobs()
         self.adopt()
+
+    def watch_settling(self, settled: Callable[[str], None]) -> None:
+        """Booting instances are watched (:mod:`.bootwatch`); ``settled`` hears of each that
+        is up or failed, within a few tens of milliseconds."""
+        self._settled = settled
 
     def create_server(self, spec: ServerSpec) -> ServerInfo:
         instance = self._instance(f"{REF_PREFIX}{spec.gateway_id}")
@@ -242,6 +247,8 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                 self._submit(self._boot, record.ref)
             elif record.phase in {Phase.STOPPING, Phase.REBOOTING}:
                 self._submit(self._stop, record.ref)
+            elif record.phase is Phase.BOOTING and instance.init_pid() is not None:
+                self.boot_watch.add(record.ref)
             elif (
                 record.phase in {Phase.BOOTING, Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED}
                 and instance.runtime_state() is None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
 from interstack.backends.local import configdrive
+from interstack.backends.local.bootwatch import BootWatch
 from interstack.backends.local.guest import (
     hostname_for,
     write_boot_dir,
@@ -27,7 +28,13 @@ from interstack.backends.local.guest import (
 )
 from interstack.backends.local.host import TINI
 from interstack.backends.local.images import LocalImages
-from interstack.backends.local.instances import Instance, InstanceRecord, Phase, instance_at
+from interstack.backends.local.instances import (
+    REF_PREFIX,
+    Instance,
+    InstanceRecord,
+    Phase,
+    instance_at,
+)
 from interstack.backends.local.seams import ServerPorts, VolumeDevices
 from interstack.backends.local.settings import LocalSettings
 from interstack.backends.local.supervisor import SupervisorClient
@@ -79,6 +86,9 @@ class InstanceJobs:
         self._jobs: ThreadPoolExecutor | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        #: the gateway's ``watch_settling`` callback, told of boots that settled
+        self._settled: Callable[[str], None] | None = None
+        self.boot_watch = BootWatch(self._still_booting, self._init_pid, self._report_settled)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -86,8 +96,10 @@ class InstanceJobs:
         self.instances_dir.mkdir(parents=True, exist_ok=True)
         self.runc_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._jobs = ThreadPoolExecutor(self.settings.boot_workers, thread_name_prefix="local")
+        self.boot_watch.start()
 
     def close(self) -> None:
+        self.boot_watch.close()
         if self._jobs is not None:
             self._jobs.shutdown(wait=True, cancel_futures=True)
             self._jobs = None
@@ -205,6 +217,7 @@ class InstanceJobs:
                 instance.save(record.moved(Phase.ERROR, fault=exc.message))
                 return
             instance.save(record.moved(Phase.BOOTING, booting_as=record.phase))
+        self.boot_watch.add(ref)
 
     def _write_guest_files(self, instance: Instance, record: InstanceRecord, disk: Path) -> None:
         """What the guest reads as it boots: its config drive, the cloud-init seed and
@@ -246,6 +259,23 @@ class InstanceJobs:
                 instance.save(record.moved(Phase.STOPPED))
                 return
         self._boot(ref)
+
+    # -- the boot watch -----------------------------------------------------------------------
+
+    def _still_booting(self, ref: str) -> bool:
+        """Observe a watched instance; whether it is still booting."""
+        instance = self._instance(ref)
+        record = instance.load()
+        if record is None or record.phase is not Phase.BOOTING:
+            return False
+        return self._observe(instance, record).phase is Phase.BOOTING
+
+    def _init_pid(self, ref: str) -> int | None:
+        return self._instance(ref).init_pid()
+
+    def _report_settled(self, ref: str) -> None:
+        if self._settled is not None:
+            self._settled(ref.removeprefix(REF_PREFIX))
 
     # -- the contract -------------------------------------------------------------------------
 
