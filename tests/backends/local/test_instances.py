@@ -6,7 +6,7 @@ import os
 import signal
 from pathlib import Path
 
-from interstack.backends.contract import PowerAction, ServerStatus
+from interstack.backends.contract import NativeRef, PowerAction, ServerStatus
 from interstack.backends.local import LocalBackend
 from interstack.backends.local.guest import hostname_for
 from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted
@@ -57,6 +57,46 @@ def test_a_server_boots_and_cloud_init_applies_its_name_key_and_user_data(
     assert "running 'init-local'" in console
     assert "interstack-init: up" in console
     local_backend.compute.delete_server(server.ref)
+
+
+def _boots(backend: LocalBackend, ref: NativeRef, count: int) -> list[str]:
+    """The console of each of the instance's first ``count`` boots, once cloud-init's network
+    stage has started in the last one."""
+
+    def read() -> list[str]:
+        return backend.compute.console_output(ref).split("interstack-init: booting")[1:]
+
+    return eventually(
+        read, lambda boots: len(boots) >= count and "running 'init'" in boots[-1], "cloud-init"
+    )
+
+
+def _sshd_first(boot_console: str) -> bool:
+    return boot_console.index("interstack-init: up") < boot_console.index("running 'init'")
+
+
+def test_sshd_starts_before_cloud_init_unless_the_keypairs_key_is_not_in_place_yet(
+    local_backend: LocalBackend,
+) -> None:
+    """Without user-data nothing of the user's must run before sshd: a server without a
+    keypair starts it at once, and so does one whose key an earlier boot put in place; the
+    first boot with a keypair lets cloud-init put the key in place first."""
+    keyless = boot(local_backend, spec("quick"))
+    assert _sshd_first(_boots(local_backend, keyless.ref, 1)[0])
+
+    keyed = boot(local_backend, spec("keyed", public_key=PUBLIC_KEY))
+    disk = instance(local_backend, keyed.ref).upper
+    assert PUBLIC_KEY in (disk / "home/debian/.ssh/authorized_keys").read_text()
+    assert not _sshd_first(_boots(local_backend, keyed.ref, 1)[0])
+    host_key = (disk / "etc/ssh/ssh_host_ed25519_key.pub").read_text()
+
+    local_backend.compute.power_action(keyed.ref, PowerAction.REBOOT)
+    assert settled(local_backend, keyed.ref, ServerStatus.ACTIVE).status is ServerStatus.ACTIVE
+    assert _sshd_first(_boots(local_backend, keyed.ref, 2)[1])
+    # the same instance keeps its host keys across boots
+    assert (disk / "etc/ssh/ssh_host_ed25519_key.pub").read_text() == host_key
+    for server in (keyless, keyed):
+        local_backend.compute.delete_server(server.ref)
 
 
 def test_the_disk_layer_survives_stop_and_start(local_backend: LocalBackend) -> None:

@@ -58,17 +58,37 @@ if [ -f /run/interstack/utmp ]; then
 fi
 say "booting $(hostname)"
 has() { command -v "$1" >/dev/null 2>&1; }
+start_sshd() {
+    if [ -x /usr/sbin/sshd ]; then
+        [ -s /etc/ssh/ssh_host_ed25519_key ] ||
+            ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+        /usr/sbin/sshd -o PidFile=/run/sshd.pid && say "sshd started"
+    fi
+    : > /run/interstack-ready
+    say "up"
+}
+# sshd may start before cloud-init when the host allows it (no user-data: nothing of the
+# user's must run first) and nothing cloud-init does first is needed to log in: no keypair,
+# or its key is in place since an earlier boot. A new instance (another one's disk, from a
+# snapshot) first loses the host keys it came with, which cloud-init would otherwise delete.
+early=/run/interstack/early-ssh
+up=
+if [ -f "$early" ]; then
+    [ "$(sed -n 1p "$early")" = "$(cat /var/lib/cloud/data/instance-id 2>/dev/null)" ] ||
+        rm -f /etc/ssh/ssh_host_*
+    key=$(sed -n 2p "$early" | cut -d' ' -f2)
+    if [ -z "$key" ] || cat /home/*/.ssh/authorized_keys /root/.ssh/authorized_keys \
+        2>/dev/null | grep -qF -- "$key"; then
+        start_sshd
+        up=1
+    fi
+fi
 if has cloud-init; then
-    cloud-init init --local
+    # the local stage finds only a seed or a config drive; the metadata service needs the network
+    [ -f /run/interstack/no-local-datasource ] || cloud-init init --local
     cloud-init init
 fi
-if [ -x /usr/sbin/sshd ]; then
-    [ -s /etc/ssh/ssh_host_ed25519_key ] ||
-        ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
-    /usr/sbin/sshd -o PidFile=/run/sshd.pid && say "sshd started"
-fi
-: > /run/interstack-ready
-say "up"
+[ -n "$up" ] || start_sshd
 if has cloud-init; then
     cloud-init modules --mode config
     cloud-init modules --mode final
@@ -122,6 +142,12 @@ PLATFORM_ENV = "product_name=OpenStack Nova"
 CLOUD_CONFIG_PATH = "etc/cloud/cloud.cfg.d/90_interstack.cfg"
 SEED_DIR = "var/lib/cloud/seed/nocloud"
 READY_MARKER = "run/interstack-ready"
+#: files of the boot directory that tell the guest init how to boot (:func:`write_boot_options`)
+EARLY_SSH = "early-ssh"
+NO_LOCAL_DATASOURCE = "no-local-datasource"
+#: added to the cloud-init settings of an instance whose sshd may start first: the guest init
+#: replaced the host keys of another instance already, and sshd serves the ones it found
+KEEP_HOST_KEYS = "ssh_deletekeys: false\n"
 
 _NOT_HOSTNAME = re.compile(r"[^a-z0-9-]+")
 
@@ -149,14 +175,17 @@ def write_seed(
     user_data: bytes | None,
     metadata_service: bool = False,
     config_drive: bool = False,
+    keep_host_keys: bool = False,
 ) -> None:
     """Write the cloud-init settings into the disk layer ``disk``, and the NoCloud seed unless
     the instance has a config drive or reads the metadata service (then a seed of an earlier
-    boot goes)."""
+    boot goes). ``keep_host_keys``: cloud-init keeps the host keys it finds (the guest init
+    starts sshd early, with keys of this instance)."""
     seed = disk / SEED_DIR
+    extra = KEEP_HOST_KEYS if keep_host_keys else ""
     if metadata_service or config_drive:
         shutil.rmtree(seed, ignore_errors=True)
-        _write(disk / CLOUD_CONFIG_PATH, METADATA_CLOUD_CONFIG.encode())
+        _write(disk / CLOUD_CONFIG_PATH, (METADATA_CLOUD_CONFIG + extra).encode())
         return
     meta: dict[str, object] = {"instance-id": instance_id, "local-hostname": hostname}
     if public_key:
@@ -165,7 +194,7 @@ def write_seed(
     _write(seed / "meta-data", json.dumps(meta, indent=1).encode(), 0o600)
     _write(seed / "user-data", user_data if user_data is not None else b"", 0o600)
     _write(seed / "vendor-data", b"", 0o600)
-    _write(disk / CLOUD_CONFIG_PATH, CLOUD_CONFIG.encode())
+    _write(disk / CLOUD_CONFIG_PATH, (CLOUD_CONFIG + extra).encode())
 
 
 def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
@@ -188,3 +217,28 @@ def write_boot_dir(boot_dir: Path, tini: Path) -> None:
         tmp.write_bytes(tini.read_bytes())
         os.chmod(tmp, 0o755)  # noqa: S103 - tini must be executable by every instance
         os.replace(tmp, target)
+
+
+def write_boot_options(
+    boot_dir: Path,
+    *,
+    instance_id: str,
+    public_key: str | None,
+    early_ssh: bool,
+    local_datasource: bool,
+) -> None:
+    """What the guest init is told for this boot, as files in ``/run/interstack``:
+    ``early-ssh`` (the instance id, then the keypair's key) lets it start sshd before
+    cloud-init (see :data:`GUEST_INIT`), ``no-local-datasource`` spares cloud-init's local
+    stage, which finds nothing when the only source is the metadata service."""
+    early = boot_dir / EARLY_SSH
+    if early_ssh:
+        key = (public_key or "").strip().splitlines()[:1]
+        _write(early, "\n".join([instance_id, *key, ""]).encode())
+    else:
+        early.unlink(missing_ok=True)
+    no_local = boot_dir / NO_LOCAL_DATASOURCE
+    if local_datasource:
+        no_local.unlink(missing_ok=True)
+    else:
+        _write(no_local, b"")

@@ -23,6 +23,7 @@ from interstack.backends.local.bootwatch import BootWatch
 from interstack.backends.local.guest import (
     hostname_for,
     write_boot_dir,
+    write_boot_options,
     write_resolv_conf,
     write_seed,
 )
@@ -220,18 +221,30 @@ class InstanceJobs:
         self.boot_watch.add(ref)
 
     def _write_guest_files(self, instance: Instance, record: InstanceRecord, disk: Path) -> None:
-        """What the guest reads as it boots: its config drive, the cloud-init seed and
-        settings, its resolvers."""
+        """What the guest reads as it boots: its config drive, the guest init's options, the
+        cloud-init seed and settings, its resolvers."""
         drive = configdrive.install(instance.dir / CONFIG_DRIVE_DIR, disk)
+        metadata_service = self.ports is not None and any(
+            self.ports.serves_metadata(NativeRef(p)) for p in record.ports
+        )
+        # with user-data, the user's own bootcmd, users and keys come before sshd
+        early_ssh = record.user_data is None
+        write_boot_options(
+            instance.boot_dir,
+            instance_id=record.gateway_id,
+            public_key=record.public_key,
+            early_ssh=early_ssh,
+            local_datasource=drive or not metadata_service,
+        )
         write_seed(
             disk,
             instance_id=record.gateway_id,
             hostname=hostname_for(record.name),
             public_key=record.public_key,
             user_data=record.user_data,
-            metadata_service=self.ports is not None
-            and any(self.ports.serves_metadata(NativeRef(p)) for p in record.ports),
+            metadata_service=metadata_service,
             config_drive=drive,
+            keep_host_keys=early_ssh,
         )
         if self.ports is not None:
             resolvers = [r for p in record.ports for r in self.ports.dns_servers(NativeRef(p))]
