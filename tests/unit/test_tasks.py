@@ -134,6 +134,25 @@ def test_hurry_makes_a_resources_waiting_task_due_now(db: Database, clock: FakeC
     assert runner.run_one() is False
 
 
+def test_a_step_running_while_its_resource_is_hurried_looks_again_at_once(
+    db: Database, clock: FakeClock
+) -> None:
+    """The backend's word can come while a step that just looked is still ending: the step's
+    own "again in 30 s" must not swallow it."""
+    queue = TaskQueue(db, clock)
+
+    def look(task: Task) -> RetryAfter:
+        queue.hurry("server-1")  # the server settled right after this step looked
+        return RetryAfter(30)
+
+    runner = TaskRunner(db, {"boot": TaskHandler(look)}, clock=clock, wakeup=queue.wakeup)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1")
+    assert runner.run_one() is True
+
+    assert queue.get(task_id).run_after == clock()
+    assert queue.wakeup.hurried("server-1") is False  # taken by the runner
+
+
 def test_retry_after_reschedules_with_the_new_payload(db: Database, clock: FakeClock) -> None:
     payloads: list[dict[str, object]] = []
 

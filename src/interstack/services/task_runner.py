@@ -35,6 +35,7 @@ from interstack.services.tasks import (
     Task,
     TaskHandler,
     TaskStatus,
+    make_due,
     utcnow,
 )
 from interstack.store import Database
@@ -370,6 +371,7 @@ class TaskRunner:
             row.locked_until = None
             row.updated_at = now
             final = Task.from_row(row)
+        self.wakeup.hurried(task.resource_id)  # forgotten: nothing of it is left to hurry
         if error is not None:
             log.warning("task %s (%s) failed: %s", task.id, task.kind, error)
             self._notify_failure(final, error)
@@ -399,6 +401,9 @@ class TaskRunner:
                 row.payload = dict(payload)
             if reset:
                 row.attempts = 0
+        if self.wakeup.hurried(task.resource_id):  # it changed during the step: look again now
+            with self.db.session() as session:
+                make_due(session, task.resource_id, self.clock())
         self.wakeup.notify()  # an idle worker may take it before this one comes round
 
     def _notify_failure(self, task: Task, error: str) -> None:

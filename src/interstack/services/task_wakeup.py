@@ -25,6 +25,8 @@ class TaskWakeup:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._generation = 0
+        #: resources a backend said changed, for the step of theirs that was running then
+        self._hurried: set[str] = set()
 
     @property
     def generation(self) -> int:
@@ -36,6 +38,22 @@ class TaskWakeup:
         with self._changed:
             self._generation += 1
             self._changed.notify_all()
+
+    def hurry(self, resource_id: str) -> None:
+        """Remember that ``resource_id`` changed (a step of it running now would otherwise
+        reschedule itself for later) and wake every waiting worker."""
+        with self._changed:
+            self._hurried.add(resource_id)
+            self._generation += 1
+            self._changed.notify_all()
+
+    def hurried(self, resource_id: str) -> bool:
+        """Whether ``resource_id`` was hurried since this was last asked; forgets it."""
+        with self._changed:
+            if resource_id not in self._hurried:
+                return False
+            self._hurried.discard(resource_id)
+            return True
 
     def notify_after_commit(self, session: Session) -> None:
         """Wake the workers once ``session`` commits (a task row is visible only then)."""

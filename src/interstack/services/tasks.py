@@ -122,6 +122,15 @@ class TaskHandler:
     on_failure: Callable[[Task, str], None] | None = None
 
 
+def make_due(session: Session, resource_id: str, now: datetime) -> None:
+    """The resource's pending tasks become due ``now``."""
+    session.execute(
+        update(TaskRow)
+        .where(TaskRow.resource_id == resource_id, TaskRow.status == TaskStatus.PENDING)
+        .values(run_after=now)
+    )
+
+
 class TaskQueue:
     """Enqueues tasks and reads their state. Services hold this; they never run tasks."""
 
@@ -173,14 +182,11 @@ class TaskQueue:
     def hurry(self, resource_id: str) -> None:
         """Make the resource's pending tasks due now and wake the workers: a backend said the
         resource changed (a boot settled), so the task's next look need not wait out its poll
-        delay. A task that is running, done or gone is left alone."""
+        delay. A step of it running now is told through the wake-up (the runner then makes
+        its next look due at once); tasks that are done or gone are left alone."""
+        self.wakeup.hurry(resource_id)  # first: a step ending after the update still sees it
         with self.db.session() as session:
-            session.execute(
-                update(TaskRow)
-                .where(TaskRow.resource_id == resource_id, TaskRow.status == TaskStatus.PENDING)
-                .values(run_after=self.clock())
-            )
-        self.wakeup.notify()
+            make_due(session, resource_id, self.clock())
 
     def get(self, task_id: str) -> Task:
         with self.db.session() as session:
