@@ -61,6 +61,9 @@ class Capabilities:
     ssh_reachable: bool = False
     #: instances read their metadata from the gateway's metadata service (see ``metadata.py``)
     metadata_service: bool = False
+    #: the compute driver calls ``watch_settling``'s callback when a boot settles, so the
+    #: gateway may look at a booting server rarely instead of every half second
+    settle_notices: bool = False
 
     def names(self) -> frozenset[str]:
         """The names of the flags that are set."""

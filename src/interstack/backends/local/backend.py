@@ -46,6 +46,7 @@ CAPABILITIES = Capabilities(
     volume_to_image=True,
     boot_from_volume=True,
     server_snapshots=True,  # createImage: see snapshots.py
+    settle_notices=True,  # booting instances are watched: see bootwatch.py
 )
 
 

@@ -146,6 +146,7 @@ class InstanceJobs:
             except BackendError as exc:
                 log.warning("cleaning up %s after a failure: %s", ref, exc.message)
             instance.save(record.moved(Phase.ERROR, fault=fault))
+        self._report_settled(ref)
 
     def _info(self, record: InstanceRecord) -> ServerInfo:
         status = REPORTED.get(record.phase)
@@ -216,6 +217,7 @@ class InstanceJobs:
                 except BackendError:
                     log.warning("cleaning up %s after a failed boot", ref)
                 instance.save(record.moved(Phase.ERROR, fault=exc.message))
+                self._report_settled(ref)
                 return
             instance.save(record.moved(Phase.BOOTING, booting_as=record.phase))
         self.boot_watch.add(ref)

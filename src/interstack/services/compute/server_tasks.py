@@ -21,7 +21,14 @@ from interstack.errors import BackendError, InterstackError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.state import PowerState, TaskState, VmState
-from interstack.services.compute.task_steps import Step, fault_of, flavor_spec, server_spec, settle
+from interstack.services.compute.task_steps import (
+    NOTIFIED_POLL_SECONDS,
+    Step,
+    fault_of,
+    flavor_spec,
+    server_spec,
+    settle,
+)
 from interstack.services.interfaces import (
     ConfigDrives,
     ReadyBootVolumes,
@@ -225,6 +232,8 @@ class ServerTasks:
             row.launched_at = row.launched_at or utcnow()
 
         step = self._wait_settled(task, frozenset({ServerStatus.ACTIVE}), launched)
+        if step.payload is not None and self.regions.capabilities(task.region).settle_notices:
+            step = replace(step, ceiling=NOTIFIED_POLL_SECONDS)  # the backend says when
         if (
             step.payload is None
             and self.boot_volumes is not None

@@ -21,6 +21,9 @@ from interstack.store.models import Server as ServerRow
 
 #: the longest a task waits between looks at a server that is still changing
 POLL_SECONDS = 0.5
+#: the same for a backend that says when a boot settles (``settle_notices``): a look is then
+#: only the fallback for a word that did not come
+NOTIFIED_POLL_SECONDS = 5.0
 #: a backend that has not settled after this many looks fails the task
 MAX_POLLS = 1200
 
@@ -65,10 +68,12 @@ class Step:
     """What a step decided: done (``None`` to the runner) or look again with a new payload."""
 
     payload: Mapping[str, Any] | None = None
+    #: the longest wait before the next look
+    ceiling: float = POLL_SECONDS
 
     def result(self) -> RetryAfter | None:
         """A step that moved to another phase runs on at once; one that looks again at the same
-        phase waits :func:`poll_delay` of that phase's looks so far."""
+        phase waits :func:`poll_delay` of that phase's looks so far, at most :attr:`ceiling`."""
         if self.payload is None:
             return None
         polls = int(self.payload.get("polls", 0))
@@ -79,7 +84,7 @@ class Step:
             delay, looks = 0.0, 0
         else:
             looks = int(self.payload.get("looks", 0))
-            delay, looks = poll_delay(looks, POLL_SECONDS), looks + 1
+            delay, looks = poll_delay(looks, self.ceiling), looks + 1
         again = {**self.payload, "polls": polls + 1, "looks": looks, "looked_at": phase}
         return RetryAfter(delay, again)
 
