@@ -181,9 +181,12 @@ def configure_inside(
     ifname: str,
     addresses: Sequence[str],
     gateways: Sequence[str] = (),
+    routes: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Inside ``namespace``: bring ``ifname`` up with ``addresses`` (CIDR notation, host part
-    kept) and default routes via ``gateways`` unless the namespace has them already."""
+    kept), default routes via ``gateways`` and the ``(destination, gateway)`` ``routes``,
+    each unless the namespace has it already. One netlink socket for all: opening one in a
+    namespace forks the process."""
     with (
         host_errors(f"configuring {ifname} in {namespace}"),
         IPRoute(netns=netns_path(namespace)) as ns,
@@ -209,28 +212,22 @@ def configure_inside(
             except NetlinkError as exc:
                 if exc.code != errno.EEXIST:
                     raise
-        for gateway in gateways:
-            version = ipaddress.ip_address(gateway).version
-            dst = "0.0.0.0/0" if version == 4 else "::/0"
-            try:
-                ns.route("add", dst=dst, gateway=gateway, family=_family(version))
-            except NetlinkError as exc:
-                if exc.code != errno.EEXIST:  # an earlier port's default route stays
-                    raise
+        defaults = [
+            ("0.0.0.0/0" if ipaddress.ip_address(g).version == 4 else "::/0", g) for g in gateways
+        ]
+        for destination, gateway in [*defaults, *routes]:
+            _add_route(ns, destination, gateway)
 
 
-def add_route(namespace: str, destination: str, gateway: str) -> None:
-    """Inside ``namespace``: a route to ``destination`` via ``gateway``, unless one exists."""
+def _add_route(ns: IPRoute, destination: str, gateway: str) -> None:
+    """Inside the namespace of ``ns``: a route to ``destination`` via ``gateway``, unless one
+    exists."""
     version = ipaddress.ip_network(destination).version
-    with (
-        host_errors(f"routing {destination} in {namespace}"),
-        IPRoute(netns=netns_path(namespace)) as ns,
-    ):
-        try:
-            ns.route("add", dst=destination, gateway=gateway, family=_family(version))
-        except NetlinkError as exc:
-            if exc.code != errno.EEXIST:  # an earlier port's route stays
-                raise
+    try:
+        ns.route("add", dst=destination, gateway=gateway, family=_family(version))
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:  # an earlier port's route stays
+            raise
 
 
 def _family(version: int) -> int:

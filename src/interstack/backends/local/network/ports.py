@@ -117,10 +117,13 @@ class PortOperations(DriverCore):
                         gateways.append(subnet.gateway_ip)
                     if subnet.dhcp and subnet.dhcp_address and subnet.ip_version == 4:
                         metadata_via.append(subnet.dhcp_address)
-                links.configure_inside(str(netns_path), ifname, addresses, gateways)
-                if self.metadata is not None and metadata_via:
-                    # the subnet's DHCP namespace answers 169.254.169.254, router or not
-                    links.add_route(str(netns_path), f"{METADATA_ADDRESS}/32", metadata_via[0])
+                # the subnet's DHCP namespace answers 169.254.169.254, router or not
+                routes = (
+                    [(f"{METADATA_ADDRESS}/32", metadata_via[0])]
+                    if self.metadata is not None and metadata_via
+                    else []
+                )
+                links.configure_inside(str(netns_path), ifname, addresses, gateways, routes)
             except BaseException:
                 links.delete_link(host_end)
                 raise
