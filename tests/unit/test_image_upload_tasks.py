@@ -9,15 +9,17 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from interstack.backends.contract import ImageInfo, NativeRef
-from interstack.errors import BackendError
+from interstack.errors import BackendError, Conflict
 from interstack.services.container import Services
-from interstack.services.image.data import FINISH_UPLOAD
+from interstack.services.image.data import FINISH_UPLOAD, STALE_UPLOAD
 from interstack.services.image.model import ImageStatus, NewImage
+from interstack.services.image.records import now
 from interstack.services.image.upload_tasks import ERROR_PROPERTY, UploadTasks
 from interstack.services.task_runner import TaskRunner
 from interstack.services.tasks import TaskStatus
@@ -133,3 +135,22 @@ def test_an_image_deleted_while_saving_gets_nothing(
     run_tasks(services, image.id)
     assert driver.asked == []
     assert driver.abandoned == [(image.id, "pending-0")]
+
+
+def test_an_upload_a_task_still_finishes_is_not_claimed_by_a_new_one(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = LaterImages()
+    use(services, monkeypatch, driver)
+    image = services.images.create(OWNER, REGION, FORMATS)
+    services.image_data.upload(OWNER, REGION, image.id, DATA)
+    # the gateway was down longer than an abandoned upload waits: the task has not looked yet
+    with services.db.session() as session:
+        session.get_one(Image, image.id).updated_at = now() - STALE_UPLOAD - timedelta(minutes=1)
+    with pytest.raises(Conflict, match="from saving to saving"):
+        services.image_data.upload(OWNER, REGION, image.id, [b"other data"])
+    run_tasks(services, image.id)
+    row = row_of(services, image.id)
+    assert (row.status, row.native_ref, row.size) == (ImageStatus.ACTIVE, "final", 12)
+    assert row.checksum == hashlib.md5(b"".join(DATA), usedforsecurity=False).hexdigest()
+    assert driver.abandoned == []

@@ -12,7 +12,9 @@ image is ``active``.
 
 A running upload refreshes the image's ``updated_at`` every minute. An image left ``saving`` by a
 gateway that died mid-upload stops being refreshed; after ``STALE_UPLOAD`` a new upload may
-claim it as if it were ``queued`` (where Glance would leave it stuck).
+claim it as if it were ``queued`` (where Glance would leave it stuck), unless a task still
+finishes its upload: that task owns the image until it ends (a gateway that was down longer than
+``STALE_UPLOAD`` resumes it), and a new upload would mix its data with the old one's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, exists, or_, update
 
 from interstack.backends.contract import ByteStream, NativeRef
 from interstack.backends.contract import ImageInfo as StoredImage
@@ -41,8 +43,9 @@ from interstack.services.image import access
 from interstack.services.image.images import ImageService
 from interstack.services.image.model import HASH_ALGO, ImageInfo, ImageStatus
 from interstack.services.image.records import info_of, now
-from interstack.services.tasks import TaskQueue
+from interstack.services.tasks import TaskQueue, TaskStatus
 from interstack.store.models import Image
+from interstack.store.models import Task as TaskRow
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +124,19 @@ class ImageDataService:
 
     def _claim(self, image_id: str) -> None:
         """queued (or abandoned saving) -> saving, atomically: one upload per image wins, the
-        others get 409."""
+        others get 409. An upload a task still finishes is not abandoned, however long ago
+        the image was refreshed."""
         stamp = now()
+        finishing = exists().where(
+            TaskRow.kind == FINISH_UPLOAD,
+            TaskRow.resource_id == Image.id,
+            TaskRow.status.in_((TaskStatus.PENDING, TaskStatus.RUNNING)),
+        )
         abandoned = and_(
             Image.status == ImageStatus.SAVING,
             Image.native_ref.is_(None),
             Image.updated_at < stamp - STALE_UPLOAD,
+            ~finishing,
         )
         with self.db.session() as session:
             claimed = session.execute(
