@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from interstack.services.container import Services
 from interstack.store import Database
+from tests.support.image import started_services
 
 
 @pytest.fixture
@@ -15,3 +17,11 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.migrate()
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The gateway's services on a sim region, one set per module (a module needing a fresh set
+    per test defines its own)."""
+    with started_services(tmp_path_factory.mktemp("services") / "data") as found:
+        yield found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,13 +10,7 @@ from interstack.errors import BadRequest, NotFound
 from interstack.services.container import Services
 from interstack.services.image.model import ImageStatus, NewImage, Visibility
 from interstack.services.interfaces import BootImages
-from tests.support.image import REGION, caller, started_services
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with started_services(tmp_path_factory.mktemp("images") / "data") as found:
-        yield found
+from tests.support.image import REGION, caller
 
 
 def test_image_for_boot_needs_a_visible_active_image(services: Services) -> None:

@@ -13,16 +13,10 @@ from interstack.services.image import data as image_data
 from interstack.services.image.model import ImageStatus, NewImage
 from interstack.services.image.records import now
 from interstack.store.models import Image
-from tests.support.image import REGION, caller, started_services
+from tests.support.image import REGION, caller
 
 OWNER = caller("owner")
 FORMATS = NewImage(container_format="bare", disk_format="raw")
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with started_services(tmp_path_factory.mktemp("uploads") / "data") as found:
-        yield found
 
 
 def _set_saving(services: Services, image_id: str, age: timedelta) -> None:

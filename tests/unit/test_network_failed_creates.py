@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,13 +13,7 @@ from interstack.services.network.networks import NetworkCreate
 from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
 from interstack.services.network.subnets import SubnetCreate
-from tests.support.image import REGION, caller, started_services
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with started_services(tmp_path_factory.mktemp("failing") / "data") as found:
-        yield found
+from tests.support.image import REGION, caller
 
 
 def _refusing(services: Services, monkeypatch: pytest.MonkeyPatch, method: str) -> None:

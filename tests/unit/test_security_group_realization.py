@@ -6,7 +6,6 @@ rules; the sim backend's own record then shows that what it holds is the gateway
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from interstack.backends.sim.state import Kind
 from interstack.services.container import Services
 from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
-from tests.support.image import REGION, caller, started_services
+from tests.support.image import REGION, caller
 
 
 class Applications:
@@ -25,12 +24,6 @@ class Applications:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with started_services(tmp_path_factory.mktemp("groups") / "data") as found:
-        yield found
 
 
 @pytest.fixture

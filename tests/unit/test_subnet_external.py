@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import inspect, select
 
 from interstack.services.container import Services
@@ -12,13 +9,7 @@ from interstack.services.listing import Page
 from interstack.services.network.networks import NetworkCreate
 from interstack.services.network.subnets import SubnetCreate
 from interstack.store.models import Subnet
-from tests.support.image import REGION, caller, started_services
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with started_services(tmp_path_factory.mktemp("subnets") / "data") as found:
-        yield found
+from tests.support.image import REGION, caller
 
 
 def test_a_subnet_shows_its_networks_flag_that_plain_loads_leave_unread(
