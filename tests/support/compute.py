@@ -1,4 +1,6 @@
-"""Helpers for compute tests: a Nova HTTP client at a microversion, Nova fault checks."""
+"""Helpers for compute tests: a Nova HTTP client at a microversion, Nova fault checks, and
+openstacksdk waits that look often (the cloud layer's ``wait=True`` and the CLI's ``--wait``
+look every 2-5 s, where waiting is not what a test proves)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import httpx
 
 from tests.support.faults import assert_named_fault
 from tests.support.gateway import ServedGateway
+from tests.support.waiting import eventually
 
 REGION = "RegionOne"
 
@@ -33,3 +36,21 @@ assert_nova_fault = assert_named_fault
 def cli_json(gateway: ServedGateway, cloud: str, *args: str) -> Any:
     """Run an ``openstack`` command with ``-f json`` and parse what it prints."""
     return json.loads(gateway.cli(cloud, *args, "-f", "json").stdout)
+
+
+def server_active(conn: Any, server: Any) -> Any:
+    """The server once ACTIVE, looked at every 0.2 s (the cloud layer's ``wait=True`` looks
+    every 5 s)."""
+    return conn.compute.wait_for_server(server, wait=60, interval=0.2)
+
+
+def wait_server_gone(conn: Any, server_id: str) -> None:
+    """Until openstacksdk finds no server ``server_id``, looking every 0.05 s."""
+    eventually(lambda: conn.compute.find_server(server_id), lambda found: found is None,
+               f"server {server_id} deleted")  # fmt: skip
+
+
+def delete_server(conn: Any, server_id: str) -> None:
+    """Delete a server and see it gone (``wait=True`` looks every 2 s)."""
+    conn.compute.delete_server(server_id, ignore_missing=False)
+    wait_server_gone(conn, server_id)

@@ -56,6 +56,13 @@ def wait_gone(api: httpx.Client, path: str) -> None:
     eventually(lambda: api.get(path).status_code, lambda code: code == 404, f"{path} gone")
 
 
+def delete_volume(conn: Any, volume_id: str) -> None:
+    """Delete a volume with openstacksdk and see it gone, looking every 0.05 s."""
+    conn.block_storage.delete_volume(volume_id, ignore_missing=False)
+    eventually(lambda: conn.block_storage.find_volume(volume_id), lambda found: found is None,
+               f"volume {volume_id} deleted")  # fmt: skip
+
+
 def create_volume(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     """Create a volume and wait until it is available."""
     response = api.post("/volumes", json={"volume": {"size": 1, **fields}})

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.compute import assert_nova_fault, nova
+from tests.support.compute import assert_nova_fault, delete_server, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member, unique
-from tests.support.volume import cinder, wait_volume
+from tests.support.volume import cinder, delete_volume, wait_volume
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -97,7 +97,7 @@ def root_attachment(conn: Any, volume_id: str) -> dict[str, Any]:
 def test_sdk_boots_from_a_volume_made_of_an_image_which_goes_with_the_server(
     conn: Any, http: httpx.Client, network: str, image_id: str, flavor: str
 ) -> None:
-    server = active(conn, conn.create_server(
+    server = server_active(conn, conn.create_server(
         unique("bfv"), image=image_id, flavor=flavor, network=network, boot_from_volume=True,
         volume_size=1, terminate_volume=True))  # fmt: skip
     assert server.status == "ACTIVE"
@@ -124,7 +124,7 @@ def test_sdk_boots_from_a_brought_volume_which_is_released(
 ) -> None:
     volume = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("boot"))
     conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
-    server = active(conn, conn.create_server(unique("bfv"), flavor=flavor, network=network,
+    server = server_active(conn, conn.create_server(unique("bfv"), flavor=flavor, network=network,
                                              boot_volume=volume.id))  # fmt: skip
     assert server.status == "ACTIVE"
     assert root_attachment(conn, volume.id)["server_id"] == server.id
@@ -158,25 +158,6 @@ def test_cli_boots_from_a_new_volume_and_from_an_existing_one(
     delete_server(conn, again["id"])
     wait_volume_status(conn, root["id"], "available")
     delete_volume(conn, root["id"])
-
-
-def active(conn: Any, server: Any) -> Any:
-    """The server once ACTIVE, looked at every 0.2 s (the cloud layer's ``wait=True`` looks
-    every 5 s: booting is not what these tests prove)."""
-    return conn.compute.wait_for_server(server, wait=60, interval=0.2)
-
-
-def delete_server(conn: Any, server_id: str) -> None:
-    """Delete a server and see it gone, looking every 0.05 s (``wait=True``: every 2 s)."""
-    conn.compute.delete_server(server_id, ignore_missing=False)
-    eventually(lambda: conn.compute.find_server(server_id), lambda found: found is None,
-               f"server {server_id} deleted")  # fmt: skip
-
-
-def delete_volume(conn: Any, volume_id: str) -> None:
-    conn.block_storage.delete_volume(volume_id, ignore_missing=False)
-    eventually(lambda: conn.block_storage.find_volume(volume_id), lambda found: found is None,
-               f"volume {volume_id} deleted")  # fmt: skip
 
 
 def wait_volume_status(conn: Any, volume_id: str, status: str) -> None:
@@ -296,7 +277,7 @@ def test_bad_mappings_are_refused_and_leave_nothing(
     big_image = active_image(conn, min_disk=3)
     in_use = conn.block_storage.create_volume(size=1)
     conn.block_storage.wait_for_status(in_use, "available", wait=60, interval=0.2)
-    holder = active(conn, conn.create_server(unique("holder"), flavor=flavor,
+    holder = server_active(conn, conn.create_server(unique("holder"), flavor=flavor,
                                              boot_volume=in_use.id, network=network))  # fmt: skip
 
     def image(size: Any = 1, index: Any = 0, **more: Any) -> dict[str, Any]:

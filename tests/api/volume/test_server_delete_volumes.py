@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.compute import server_active, wait_server_gone
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.waiting import eventually
@@ -30,7 +31,7 @@ def boot(conn: Any, image_id: str) -> Any:
     flavor = next(iter(conn.compute.flavors()))
     server = conn.compute.create_server(name=unique("srv"), image_id=image_id,
                                         flavor_id=flavor.id, networks="none")  # fmt: skip
-    return conn.compute.wait_for_server(server, wait=60, interval=0.2)
+    return server_active(conn, server)
 
 
 def new_volume(conn: Any) -> Any:
@@ -66,8 +67,7 @@ def test_cli_server_delete_releases_an_added_volume(
                lambda status: status == "in-use", "the CLI's attachment")  # fmt: skip
 
     volume_gateway.cli(CLOUD, "server", "delete", server.id)
-    eventually(lambda: conn.compute.find_server(server.id), lambda found: found is None,
-               "the server gone")  # fmt: skip
+    wait_server_gone(conn, server.id)
 
     shown = json.loads(volume_gateway.cli(CLOUD, "volume", "show", volume.id, "-f", "json").stdout)
     assert (shown["status"], shown["attachments"]) == ("available", [])

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.compute import nova
+from tests.support.compute import delete_server, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.waiting import eventually
@@ -78,9 +78,9 @@ def world(conn: Any) -> tuple[str, str, str]:
 
 def boot_from_volume(conn: Any, world: tuple[str, str, str], **extra: Any) -> Any:
     network, image_id, flavor = world
-    return conn.create_server(unique("bfv"), image=image_id, flavor=flavor, network=network,
-                              boot_from_volume=True, volume_size=1, wait=True, timeout=60,
-                              **extra)  # fmt: skip
+    return server_active(conn, conn.create_server(
+        unique("bfv"), image=image_id, flavor=flavor, network=network, boot_from_volume=True,
+        volume_size=1, **extra))  # fmt: skip
 
 
 def mapping_of(image: Any) -> list[dict[str, Any]]:
@@ -122,8 +122,8 @@ def test_sdk_snapshot_of_a_volume_backed_server_maps_a_cinder_snapshot_that_boot
     assert "createImage" in [a["action"] for a in actions]
     assert conn.compute.get_server(server.id).status == "ACTIVE"
 
-    copy = conn.create_server(unique("from-snap"), image=image.id, flavor=flavor,
-                              network=network, wait=True, timeout=60)  # fmt: skip
+    copy = server_active(conn, conn.create_server(unique("from-snap"), image=image.id,
+                                                  flavor=flavor, network=network))  # fmt: skip
 
     shown = http.get(f"/servers/{copy.id}").json()["server"]
     assert shown["image"] == ""
@@ -138,12 +138,12 @@ def test_sdk_snapshot_of_a_volume_backed_server_maps_a_cinder_snapshot_that_boot
     # the image goes, its snapshot stays (Nova leaves it to the user)
     conn.image.delete_image(image.id)
     assert conn.block_storage.get_snapshot(snapshot.id).status == "available"
-    assert conn.delete_server(copy.id, wait=True, timeout=60)
+    delete_server(conn, copy.id)
     eventually(lambda: conn.block_storage.find_volume(volume.id), lambda v: v is None,
                "the copy's root volume deleted with it")  # fmt: skip
     conn.block_storage.delete_snapshot(snapshot.id)
     conn.block_storage.wait_for_delete(snapshot, wait=60, interval=0.2)
-    assert conn.delete_server(server.id, wait=True, timeout=60)
+    delete_server(conn, server.id)
 
 
 def test_every_volume_of_the_server_is_snapshotted_root_first(
