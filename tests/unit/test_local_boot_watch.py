@@ -80,3 +80,36 @@ def test_an_instance_without_a_known_pid_is_observed_until_it_settles() -> None:
         assert eventually(lambda: instances.settled, bool, "the gateway to be told") == ["ls-c"]
     finally:
         watch.close()
+
+
+def test_an_instance_without_a_known_pid_is_not_observed_at_every_look() -> None:
+    instances = Instances(None)  # each observation may run runc: not every 20 ms
+    watch = BootWatch(instances.observe, instances.init_pid, instances.told)
+    watch.start()
+    try:
+        watch.add("ls-d")
+        eventually(lambda: instances.observed >= 1, bool, "a first observation")
+        threading.Event().wait(0.3)
+        assert instances.observed == 1
+    finally:
+        watch.close()
+
+
+def test_a_boot_added_again_while_the_last_one_settles_stays_watched() -> None:
+    instances = Instances(None)
+
+    def observe(ref: str) -> bool:
+        first = instances.observed == 0
+        instances.observe(ref)
+        if first:
+            watch.add(ref)  # a reboot: the next boot starts as this one is seen settled
+        return not first
+
+    watch = BootWatch(observe, instances.init_pid, instances.told)
+    watch.start()
+    try:
+        watch.add("ls-e")
+        assert eventually(lambda: instances.settled, bool, "the first boot to settle") == ["ls-e"]
+        eventually(lambda: instances.observed >= 2, bool, "the next boot observed")
+    finally:
+        watch.close()

@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
-from interstack.backends.local.guest import READY_MARKER
+from interstack.backends.local.instances import marked_up
 
 log = logging.getLogger(__name__)
 
 #: how often a booting instance is looked at (a stat or two each: cheap)
 LOOK_SECONDS = 0.02
+#: how often one whose PID 1 is not known is observed (each observation may run runc)
+OBSERVE_BLIND_SECONDS = 0.5
 
 
 class BootWatch:
@@ -37,6 +40,10 @@ class BootWatch:
         self._init_pid = init_pid
         self._settled = settled
         self._pids: dict[str, int | None] = {}
+        #: refs added again (a new boot) since the round of looks in progress began
+        self._renewed: set[str] = set()
+        #: when a ref whose PID 1 is not known is observed next (monotonic seconds)
+        self._blind_until: dict[str, float] = {}
         self._changed = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -44,7 +51,9 @@ class BootWatch:
     def add(self, ref: str) -> None:
         """Watch ``ref`` from now on (its runc instance was just started)."""
         with self._changed:
-            self._pids.setdefault(ref, None)
+            self._pids[ref] = None  # a new boot: a new PID 1
+            self._blind_until.pop(ref, None)
+            self._renewed.add(ref)
             self._changed.notify()
 
     def start(self) -> None:
@@ -66,6 +75,7 @@ class BootWatch:
                 if self._stopping:
                     return
                 refs = list(self._pids)
+                self._renewed.clear()
             for ref in refs:
                 try:
                     settled = self._look(ref)
@@ -74,22 +84,27 @@ class BootWatch:
                     settled = True
                 if settled:
                     with self._changed:
-                        self._pids.pop(ref, None)
+                        if ref not in self._renewed:  # else a new boot is watched from now
+                            self._pids.pop(ref, None)
+                            self._blind_until.pop(ref, None)
             with self._changed:
                 self._changed.wait_for(lambda: self._stopping, LOOK_SECONDS)
 
     def _look(self, ref: str) -> bool:
         """True once ``ref`` is no longer booting (the gateway was told)."""
         pid = self._pids.get(ref) or self._init_pid(ref)
-        self._pids[ref] = pid
-        if pid is not None and not _up_or_gone(pid):
-            return False
+        with self._changed:
+            if ref not in self._renewed:
+                self._pids[ref] = pid
+        if pid is not None:
+            if os.path.exists(f"/proc/{pid}") and not marked_up(pid):
+                return False  # neither up nor gone
+        else:
+            now = time.monotonic()
+            if now < self._blind_until.get(ref, 0.0):
+                return False
+            self._blind_until[ref] = now + OBSERVE_BLIND_SECONDS
         if self._observe(ref):
             return False
         self._settled(ref)
         return True
-
-
-def _up_or_gone(pid: int) -> bool:
-    """Whether the guest with PID 1 ``pid`` marked itself up, or that PID is gone."""
-    return not os.path.exists(f"/proc/{pid}") or os.path.exists(f"/proc/{pid}/root/{READY_MARKER}")

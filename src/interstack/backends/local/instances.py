@@ -226,7 +226,7 @@ class Instance:
         """Whether the guest init has marked the instance up (it sees its own /run); ``pid`` is
         an :meth:`init_pid` just read, which spares reading it again."""
         pid = pid or self.init_pid()
-        return pid is not None and Path(f"/proc/{pid}/root/{READY_MARKER}").exists()
+        return pid is not None and marked_up(pid)
 
     def signal(self, name: str) -> None:
         """Send a signal to PID 1 (tini forwards it to the init); a stopped one is fine."""
@@ -334,6 +334,12 @@ class Instance:
                 except OSError as exc:
                     raise BackendError(f"cannot remove cgroup {cgroup}: {exc.strerror}") from exc
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def marked_up(pid: int) -> bool:
+    """Whether the guest whose PID 1 is host pid ``pid`` marked itself up (the host sees the
+    guest's /run through that process's root)."""
+    return os.path.exists(f"/proc/{pid}/root/{READY_MARKER}")
 
 
 def instance_at(instances_dir: Path, runc_root: Path, ref: str) -> Instance:
