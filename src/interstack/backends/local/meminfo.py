@@ -4,16 +4,16 @@ The kernel's file shows the host's memory. The backend writes one per instance, 
 read-only over it, from the instance's memory cgroup: ``MemTotal`` is the flavor's RAM (the
 cgroup's limit), ``MemFree`` what the instance does not use, ``Cached``/``Shmem`` its page cache,
 ``MemAvailable`` free plus cache; no swap. A bound file does not tick by itself, so the
-supervisor rewrites it every few seconds while the instance runs (:func:`refresh_all`), in
+supervisor rewrites it every few seconds while the instance runs (:func:`refresh`), in
 place and at a fixed length, so a reader never sees it empty or cut short.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
+from interstack.backends.local import procfiles
 from interstack.backends.local.host import CGROUP_PARENT, CGROUP_ROOT, CgroupMode, cgroup_mode
 
 #: in an instance's directory (the instance's ``/proc/meminfo``)
@@ -79,13 +79,4 @@ def refresh(instance_dir: Path) -> None:
         return
     with contextlib.suppress(OSError, ValueError, IndexError):
         content = render(_total(target.read_text()), *usage).encode()
-        fd = os.open(target, os.O_WRONLY)
-        try:
-            os.pwrite(fd, content, 0)
-        finally:
-            os.close(fd)
-
-
-def refresh_all(instances_dir: Path) -> None:
-    for target in instances_dir.glob(f"*/{MEMINFO}"):
-        refresh(target.parent.parent)
+        procfiles.rewrite_in_place(target, content)

@@ -86,3 +86,19 @@ def cpuinfo_for(mapping: list[int], host_cpuinfo: str) -> str:
 def write_cpuinfo(target: Path, mapping: list[int]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(cpuinfo_for(mapping, HOST_CPUINFO.read_text()))
+
+
+def rewrite_in_place(target: Path, content: bytes) -> None:
+    """Replace the content of a view a running guest reads through a bind mount. The mount
+    holds the file itself, so a new file renamed over it would go unseen: the new bytes are
+    written over the old ones in one ``pwrite``. The views keep every number at a fixed width,
+    so the length stays and a reader never sees the file empty or cut short (one racing the
+    write may read some numbers old and others new, as with the kernel's own files read in
+    parts); a length that did change is set after the write."""
+    fd = os.open(target, os.O_WRONLY)
+    try:
+        os.pwrite(fd, content, 0)
+        if os.fstat(fd).st_size != len(content):
+            os.ftruncate(fd, len(content))
+    finally:
+        os.close(fd)

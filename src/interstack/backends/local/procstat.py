@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from pathlib import Path
 
-from interstack.backends.local import clocks
+from interstack.backends.local import clocks, procfiles
 from interstack.backends.local.host import CGROUP_PARENT, CGROUP_ROOT, CgroupMode, cgroup_mode
 
 #: in an instance's directory: the instance's ``/proc/stat`` and its vCPU -> host CPU map
@@ -94,31 +93,28 @@ def write(instance_dir: Path, mapping: list[int]) -> Path:
     return target
 
 
-def _content(instance_dir: Path, mapping: list[int], usage: list[tuple[int, int]]) -> str:
+def _content(
+    instance_dir: Path,
+    mapping: list[int],
+    usage: list[tuple[int, int]],
+    host_stat: str | None = None,
+) -> str:
     booted = clocks.booted_at(instance_dir)
     uptime = int((time.time() - booted) * TICKS_PER_SECOND)
     times = _vcpu_times(usage, mapping)
-    return render(times, uptime, int(booted), HOST_STAT.read_text())
+    host = HOST_STAT.read_text() if host_stat is None else host_stat
+    return render(times, uptime, int(booted), host)
 
 
-def refresh(instance_dir: Path, *, booting: bool = False) -> None:
+def refresh(instance_dir: Path, *, booting: bool = False, host_stat: str | None = None) -> None:
     """Rewrite the instance's file in place: its CPU time now, the boot it is in. Only while it
-    runs (it has a CPU cgroup), unless ``booting``: the boot instant is new, the times zero."""
+    runs (it has a CPU cgroup), unless ``booting``: the boot instant is new, the times zero.
+    ``host_stat``: the host's ``/proc/stat`` just read (one read for a round of instances)."""
     target = instance_dir / STAT
     usage = [] if booting else _usage_ns(instance_dir.name)
     if usage is None:
         return
     with contextlib.suppress(OSError, ValueError):
         mapping = [int(cpu) for cpu in json.loads((instance_dir / CPUS).read_text())]
-        content = _content(instance_dir, mapping, usage).encode()
-        fd = os.open(target, os.O_WRONLY)
-        try:
-            os.pwrite(fd, content, 0)
-            os.ftruncate(fd, len(content))
-        finally:
-            os.close(fd)
-
-
-def refresh_all(instances_dir: Path) -> None:
-    for target in instances_dir.glob(f"*/{STAT}"):
-        refresh(target.parent.parent)
+        content = _content(instance_dir, mapping, usage, host_stat).encode()
+        procfiles.rewrite_in_place(target, content)

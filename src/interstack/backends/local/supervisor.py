@@ -142,9 +142,12 @@ def _trim_consoles(state_dir: Path, max_bytes: int) -> None:
     current while they run, gateway or not."""
     while True:
         try:
-            console.trim_all(state_dir / "instances", max_bytes)
-            meminfo.refresh_all(state_dir / "instances")
-            procstat.refresh_all(state_dir / "instances")
+            instances = state_dir / "instances"
+            console.trim_all(instances, max_bytes)
+            host_stat = procstat.HOST_STAT.read_text()
+            for instance_dir in instances.glob("*/"):  # those that run: their cgroups say
+                meminfo.refresh(instance_dir)
+                procstat.refresh(instance_dir, host_stat=host_stat)
         except OSError as exc:
             print(f"supervisor: instance files: {exc}", file=sys.stderr, flush=True)  # noqa: T201
         time.sleep(TRIM_INTERVAL_SECONDS)
