@@ -10,6 +10,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from interstack.backends.contract import (
     NetworkSpec,
     RouterSpec,
     SecurityGroupRule,
+    SecurityGroupSpec,
     SubnetSpec,
 )
 from interstack.backends.local.network import LocalNetwork, links, names
@@ -113,6 +115,22 @@ def test_security_group_opens_a_port_by_rule_and_by_remote_group(lab: Lab) -> No
     assert member.connect("10.91.4.10", 8080, timeout=1).startswith("failed")
     with pytest.raises(Conflict):
         lab.driver.delete_security_group(others)
+
+
+def test_creating_a_group_again_gives_it_exactly_the_specs_rules(lab: Lab) -> None:
+    net, subnet = lab.network("10.91.14.0/24")
+    spec = SecurityGroupSpec(str(uuid.uuid4()), "group", "project", (ALL_EGRESS,))
+    group = lab.driver.create_security_group(spec)
+    _, server = lab.port(net, subnet, "10.91.14.10", (group,), plug_as="srv")
+    _, client = lab.port(net, subnet, "10.91.14.20", (group,), plug_as="member")
+    assert server is not None and client is not None
+    server.serve_tcp(8080)
+    assert client.connect("10.91.14.10", 8080, timeout=1).startswith("failed")
+
+    # a create run again (a task resumed) realizes the spec's rules, not the group's old ones
+    tcp_8080 = SecurityGroupRule(INGRESS, protocol="tcp", port_min=8080, port_max=8080)
+    assert lab.driver.create_security_group(replace(spec, rules=(ALL_EGRESS, tcp_8080))) == group
+    assert client.connect("10.91.14.10", 8080) == "hello from srv"
 
 
 def test_ipv6_rules_and_addresses(lab: Lab) -> None:

@@ -202,9 +202,14 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
     # -- security groups ---------------------------------------------------------------------
 
     def create_security_group(self, spec: SecurityGroupSpec) -> NativeRef:
+        """Realize the group with exactly the spec's rules: a group realized already (a task
+        run again) gets them in place of those it had."""
         ref = names.ref(names.GROUP, spec.gateway_id)
-        with self._changing() as state:
-            if ref not in state.groups:
+        with self._lock:
+            if ref in self._state.groups:
+                self.set_security_group_rules(ref, spec.rules)
+                return ref
+            with self._changing() as state:
                 state.groups[ref] = GroupRecord(
                     ref=ref,
                     gateway_id=spec.gateway_id,
