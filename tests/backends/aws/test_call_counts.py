@@ -31,7 +31,7 @@ from interstack.backends.contract import (
     ServerSpec,
     SubnetSpec,
 )
-from interstack.errors import NotFound
+from interstack.errors import Conflict, NotFound
 from tests.support.moto import aws_settings, ec2
 
 REGION = "aws-test"
@@ -139,6 +139,7 @@ def test_the_benchmark_sequence_makes_no_redundant_calls(
     network.delete_port(port)
     network.delete_security_group(group)
     network.delete_subnet(subnet)
+    network.delete_network(net)  # its subnets were all made (and deleted) here
     assert calls.take() == [
         "DeleteNetworkInterface",
         "DeleteSecurityGroup",
@@ -336,3 +337,27 @@ def test_a_vpc_and_blocks_changed_elsewhere_are_read_again(
         SubnetSpec(gateway_id=new_id(), network=fresh, cidr="10.9.2.0/24", gateway_ip=None)
     )
     assert client.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"] != vpc_id
+
+
+def test_a_network_delete_looks_at_ec2_unless_all_its_subnets_were_made_here(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    network, _compute, calls = drivers
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    subnet = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.12.0.0/24", gateway_ip=None)
+    )
+    calls.take()
+    with pytest.raises(Conflict, match=str(subnet)):
+        network.delete_network(net)
+    assert calls.take() == ["DescribeSubnets"]
+    # another process (a gateway before a restart) knows nothing of the network's subnets
+    restarted = AwsNetwork(network.ec2, REGION, network.vpcs.settings)
+    with pytest.raises(Conflict, match=str(subnet)):
+        restarted.delete_network(net)
+    assert calls.take() == ["DescribeSubnets"]
+    restarted.delete_subnet(subnet)
+    restarted.delete_network(net)
+    calls.take()
+    network.delete_network(net)  # what the first process remembers is outdated: EC2 decides
+    assert calls.take() == ["DescribeSubnets"]

@@ -78,8 +78,12 @@ class AwsNetwork(NetworkDriver):
         self.region = region
         self.vpcs = ProjectVpcs(ec2, region, settings)
         self.groups = SecurityGroups(ec2, region, self.vpcs)
-        #: subnet id -> (VPC id, CIDR) of the subnets created here, so a delete needs no describe
-        self._subnet_homes: dict[str, tuple[str, str]] = {}
+        #: subnet id -> (VPC id, CIDR, network id) of the subnets created here, so a delete
+        #: needs no describe
+        self._subnet_homes: dict[str, tuple[str, str, str]] = {}
+        #: networks created here whose subnets are all in ``_subnet_homes`` (none created
+        #: elsewhere, no create left unanswered), so their delete needs no describe either
+        self._networks_known: set[str] = set()
 
     def _one(self, describe: str, key: str, **wanted: str) -> dict[str, Any] | None:
         return find_tagged(self.ec2, self.region, describe, key, **wanted)
@@ -90,18 +94,25 @@ class AwsNetwork(NetworkDriver):
         if spec.external:
             return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
         vpc_id = self.vpcs.confirmed(spec.project_id)
+        self._networks_known.add(spec.gateway_id)
         return NativeRef(f"{vpc_id}/{spec.gateway_id}")
 
     def delete_network(self, ref: NativeRef) -> None:
+        """Nothing to remove in EC2 (a network is a tag on its subnets); a ``Conflict`` while
+        subnets are left, asked of EC2 unless every subnet of the network was made here and
+        is deleted (the usual case: a network delete deletes its subnets just before)."""
         if str(ref).startswith(EXTERNAL):
             return
         vpc_id, gateway_id = _split_network(ref)
-        left = self._subnets(vpc_id, gateway_id)
+        made_here = [s for s, home in self._subnet_homes.items() if home[2] == gateway_id]
+        left: list[str] = []
+        if made_here or gateway_id not in self._networks_known:  # EC2 has the last word
+            left = [str(s["SubnetId"]) for s in self._subnets(vpc_id, gateway_id)]
         if left:
-            raise Conflict(
-                f"network {gateway_id} still has subnets in AWS: "
-                + ", ".join(s["SubnetId"] for s in left)
-            )
+            raise Conflict(f"network {gateway_id} still has subnets in AWS: " + ", ".join(left))
+        self._networks_known.discard(gateway_id)
+        for subnet in made_here:  # deleted by another process
+            self._subnet_homes.pop(subnet, None)
 
     def _subnets(self, vpc_id: str, network_id: str) -> list[dict[str, Any]]:
         filters = [
@@ -150,13 +161,17 @@ class AwsNetwork(NetworkDriver):
                     "describe_subnets", "Subnets", **{TAG_GATEWAY_ID: spec.gateway_id}
                 )
                 if existing is not None:
+                    self._subnet_homes[existing["SubnetId"]] = (vpc_id, spec.cidr, network_id)
                     return NativeRef(existing["SubnetId"])
             if vpc_gone(exc):
                 self.vpcs.gone(vpc_id)
                 raise _network_gone(network_id, vpc_id) from exc
             self.vpcs.release_block(vpc_id, spec.cidr)
             raise translate(exc, f"create_subnet {spec.cidr}") from exc
-        self._subnet_homes[subnet["SubnetId"]] = (vpc_id, spec.cidr)
+        except BaseException:  # no answer from EC2: the subnet may exist all the same
+            self._networks_known.discard(network_id)
+            raise
+        self._subnet_homes[subnet["SubnetId"]] = (vpc_id, spec.cidr, network_id)
         return NativeRef(subnet["SubnetId"])
 
     def _create_subnet(
@@ -183,17 +198,20 @@ class AwsNetwork(NetworkDriver):
     def delete_subnet(self, ref: NativeRef) -> None:
         if str(ref).startswith(EXTERNAL):
             return
-        home = self._subnet_homes.pop(ref, None)
-        if home is None:
+        home = self._subnet_homes.get(ref)
+        if home is not None:
+            vpc_id, cidr, _network = home
+        else:
             try:
                 subnet = self.ec2.describe_subnets(SubnetIds=[ref])["Subnets"][0]
             except ClientError as exc:
                 if is_not_found(exc):
                     return
                 raise translate(exc, f"describe_subnets {ref}") from exc
-            home = (str(subnet["VpcId"]), str(subnet["CidrBlock"]))
+            vpc_id, cidr = str(subnet["VpcId"]), str(subnet["CidrBlock"])
         _ignoring_missing(lambda: self.ec2.delete_subnet(SubnetId=ref), f"delete_subnet {ref}")
-        self.vpcs.release_block(*home)
+        self._subnet_homes.pop(ref, None)
+        self.vpcs.release_block(vpc_id, cidr)
 
     # -- ports --------------------------------------------------------------------------------
 
