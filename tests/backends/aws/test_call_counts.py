@@ -231,6 +231,26 @@ def test_a_permission_opened_elsewhere_is_revoked_at_the_next_change(
     assert permissions(group) == {("out", "-1")}
 
 
+def test_a_new_group_is_trusted_to_hold_the_defaults_only_while_it_is_created(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    network, _compute, calls = drivers
+    ipv4_egress = (EGRESS[0],)  # exactly what EC2 gives a new group: no call to make it so
+    group = network.create_security_group(
+        SecurityGroupSpec(gateway_id=new_id(), name="g", project_id=PROJECT, rules=ipv4_egress)
+    )
+    assert calls.take() == ["CreateSecurityGroup"]
+    ec2().authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
+    calls.take()
+    network.set_security_group_rules(group, (*ipv4_egress, HTTPS))  # its first change
+    assert calls.take() == [
+        "DescribeSecurityGroups",
+        "RevokeSecurityGroupIngress",
+        "AuthorizeSecurityGroupIngress",
+    ]
+    assert permissions(group) == {("in", 443), ("out", "-1")}
+
+
 def ssh_permission() -> dict[str, Any]:
     return {
         "IpProtocol": "tcp",

@@ -192,12 +192,12 @@ class GroupPermissions:
 
     Every change describes the group first and then revokes whatever EC2 holds that the rules
     do not ask for, so nothing opened elsewhere outlives a change. The describe is skipped only
-    where what the group holds is known without asking: a group this process has just created
-    holds what EC2 gives every new group until its first change, and rules that ask for exactly
-    what this process last set change nothing (no call at all). A change EC2 refuses as a
-    duplicate or an unknown permission (the group changed between the describe and the
-    change) is made once more from a fresh describe; a change that failed otherwise leaves
-    nothing remembered, so the next one describes.
+    where what the group holds is known without asking: the caller that has just created a
+    group passes what EC2 gives every new group (for that one change only), and rules that ask
+    for exactly what this process last set change nothing (no call at all). A change EC2
+    refuses as a duplicate or an unknown permission (the group changed between the describe
+    and the change) is made once more from a fresh describe; a change that failed otherwise
+    leaves nothing remembered, so the next one describes.
     """
 
     def __init__(self, ec2: Any, describe: Callable[[str], dict[str, Any]]) -> None:
@@ -206,34 +206,26 @@ class GroupPermissions:
         self.describe = describe
         #: group id -> the permissions this process last made it hold
         self._last_set: dict[str, frozenset[Atom]] = {}
-        #: groups created here whose permissions are still EC2's defaults
-        self._new: set[str] = set()
         self._lock = threading.Lock()
-
-    def created(self, group_id: str) -> None:
-        """A group this process has just created holds what EC2 gives every new group."""
-        with self._lock:
-            self._last_set[group_id] = NEW_GROUP_ATOMS
-            self._new.add(group_id)
 
     def forget(self, group_id: str) -> None:
         with self._lock:
             self._last_set.pop(group_id, None)
-            self._new.discard(group_id)
 
-    def apply(self, group_id: str, rules: tuple[SecurityGroupRule, ...]) -> None:
-        """Make the group's permissions exactly ``rules``."""
+    def apply(
+        self,
+        group_id: str,
+        rules: tuple[SecurityGroupRule, ...],
+        holding: frozenset[Atom] | None = None,
+    ) -> None:
+        """Make the group's permissions exactly ``rules``; ``holding``: what the group is known
+        to hold (a group just created: ``NEW_GROUP_ATOMS``), else EC2 is asked."""
         wanted = frozenset(atoms_of_rule(r) for r in rules)
         with self._lock:
-            last = self._last_set.pop(group_id, None)
-            new = group_id in self._new
-            self._new.discard(group_id)
-            if last == wanted:  # nothing to change
-                self._last_set[group_id] = wanted
-                if new:
-                    self._new.add(group_id)
+            if self._last_set.get(group_id) == wanted:  # nothing to change
                 return
-        current = NEW_GROUP_ATOMS if new else atoms_of_group(self.describe(group_id))
+            self._last_set.pop(group_id, None)
+        current = holding if holding is not None else atoms_of_group(self.describe(group_id))
         try:
             change_rules(self.ec2, group_id, current, wanted)
         except ClientError as exc:
@@ -278,10 +270,11 @@ class SecurityGroups:
                 )["GroupId"]
             )
 
+        holding: frozenset[Atom] | None = NEW_GROUP_ATOMS
         try:
             group_id = self.vpcs.within(spec.project_id, make)
-            self.permissions.created(group_id)
         except ClientError as exc:
+            holding = None  # made before (a repeated create): EC2 is asked
             existing = None
             if error_code(exc) == "InvalidGroup.Duplicate":
                 existing = find_tagged(
@@ -296,7 +289,7 @@ class SecurityGroups:
             group_id = str(existing["GroupId"])
         try:
             with aws_call(f"rules of security group {spec.gateway_id}"):
-                self.permissions.apply(group_id, spec.rules)
+                self.permissions.apply(group_id, spec.rules, holding)
         except BaseException:
             self.permissions.forget(group_id)
             with suppress(ClientError):  # the failure that brought us here is the one to report
