@@ -158,7 +158,7 @@ class ImageDataService:
             properties = dict(row.properties) if row else {}
         if formats is None:
             raise Conflict(f"Image {image_id} was deleted before its data could be stored.")
-        hashed = HashingStream(data, self.size_cap, heartbeat=lambda: self.touch(image_id))
+        hashed = HashingStream(data, self.size_cap, heartbeat=lambda: self._touch(image_id))
         images = self.regions.backend(region).image
         try:
             stored = images.store_uploaded_image(image_id, hashed, *formats, properties)
@@ -201,7 +201,7 @@ class ImageDataService:
             raise BackendError(f"region {region}: nothing finishes uploads in this process")
         raise Conflict(f"Image {image_id} was deleted during the upload; its data was discarded.")
 
-    def touch(self, image_id: str) -> None:
+    def _touch(self, image_id: str) -> None:
         """Show that the image's upload is alive (it never counts as abandoned)."""
         with self.db.session() as session:
             session.execute(

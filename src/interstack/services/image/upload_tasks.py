@@ -2,7 +2,8 @@
 image of the bytes, an AMI): the image stays ``saving`` while the task asks the backend again,
 then becomes ``active``; if the backend fails (or takes longer than it allows), whatever it
 made is removed and the image is ``killed``, the reason in its ``interstack_upload_error``
-property. Every look refreshes the image, so it never counts as an abandoned upload.
+property. While the task is pending or running, the image never counts as an abandoned upload
+(``ImageDataService._claim``), however long it waits.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ class UploadTasks:
         waited = (now() - datetime.fromisoformat(str(payload["stored_at"]))).total_seconds()
         stored = images.finish_uploaded_image(image_id, ref, waited)
         if not stored.ready:
-            self.data.touch(image_id)
             looks = int(payload.get("looks", 0))
             next_look = {**payload, "ref": str(stored.ref), "looks": looks + 1}
             return RetryAfter(poll_delay(looks, UPLOAD_POLL_SECONDS), next_look)
