@@ -40,7 +40,7 @@ from interstack.backends.contract import (
     NativeRef,
     ProvidedImage,
 )
-from interstack.errors import BackendError
+from interstack.errors import BackendError, NotSupported
 
 #: EC2's architecture names -> Glance's ``architecture`` property values
 _ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64", "i386": "i686"}
@@ -166,8 +166,12 @@ class AwsImages(ImageDriver):
         return ImageInfo(ref=ami_id, gateway_id=gateway_id, size=_size_bytes(ami), sha256="")
 
     def store_image(self, gateway_id: str, data: Iterable[bytes]) -> ImageInfo:
-        """A raw disk's bytes as an AMI (see :meth:`store_uploaded_image`)."""
-        return self.uploads.store(gateway_id, data, "raw", "bare")
+        """``NotSupported``: this region does not claim the ``images`` capability. An AMI is
+        ready only after EC2's slow part, which :meth:`store_uploaded_image` leaves to the
+        gateway's task; this contract promises a bootable image on return."""
+        raise NotSupported(
+            f"region {self.region}: image data is stored only through a Glance upload"
+        )
 
     def store_uploaded_image(
         self,
