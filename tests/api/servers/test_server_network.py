@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.api.servers.conftest import boot, nova, sdk_as, wait_gone, wait_status
+from tests.support.compute import delete_server, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, external_network, neutron
@@ -197,10 +198,9 @@ def test_delete_unbinds_a_brought_port_keeping_its_floating_ip_and_deletes_its_o
             flavor_id=conn.compute.find_flavor("m1.tiny").id,
             networks=[{"port": brought.id}],
         )
-        conn.compute.wait_for_server(server, wait=120)
+        server_active(conn, server)
         kept_fip = conn.network.create_ip(floating_network_id=public["id"], port_id=brought.id)
-        conn.compute.delete_server(server)
-        conn.compute.wait_for_delete(server, wait=120)
+        delete_server(conn, server.id)
         port = conn.network.get_port(brought.id)
         assert (port.device_id, port.device_owner, port.status) == ("", "", "DOWN")
         assert port.fixed_ips == brought.fixed_ips
@@ -212,11 +212,10 @@ def test_delete_unbinds_a_brought_port_keeping_its_floating_ip_and_deletes_its_o
             flavor_id=conn.compute.find_flavor("m1.tiny").id,
             networks=[{"uuid": routed["id"]}],
         )
-        conn.compute.wait_for_server(server, wait=120)
+        server_active(conn, server)
         (own,) = conn.network.ports(device_id=server.id)
         freed_fip = conn.network.create_ip(floating_network_id=public["id"], port_id=own.id)
-        conn.compute.delete_server(server)
-        conn.compute.wait_for_delete(server, wait=120)
+        delete_server(conn, server.id)
         assert conn.network.find_port(own.id) is None
         freed = conn.network.get_ip(freed_fip.id)
         assert (freed.port_id, freed.fixed_ip_address) == (None, None)
