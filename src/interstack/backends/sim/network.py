@@ -55,11 +55,19 @@ class SimNetwork(NetworkDriver):
         name: str = "",
         parent: str | None = None,
         data: dict[str, object] | None = None,
+        restate: bool = False,
     ) -> NativeRef:
+        """Make the resource, or answer the one already made for ``gateway_id``.
+
+        ``restate``: a repeated create (its first answer lost) gives the existing resource the
+        spec's ``data`` again, for creates whose contract is "exactly the spec's ..." (rules).
+        """
         try:
             with self.state.session() as session:
                 existing = self.state.by_gateway_id(session, kind, gateway_id)
                 if existing is not None:
+                    if restate:
+                        existing.data = {**existing.data, **(data or {})}
                     return ref(existing)
                 if parent is not None:
                     self.state.get(session, Kind.NETWORK, parent)
@@ -248,6 +256,7 @@ class SimNetwork(NetworkDriver):
             spec.gateway_id,
             spec.name,
             data={"rules": [asdict(r) for r in spec.rules]},
+            restate=True,
         )
 
     def set_security_group_rules(
