@@ -6,6 +6,7 @@ The steps are interleaved by hand at the moment the race needs (inside the backe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,8 +16,10 @@ from sqlalchemy import update
 
 from interstack.backends.contract import NativeRef, ServerInfo, ServerSpec
 from interstack.errors import NotFound
+from interstack.services.compute import server_tasks
 from interstack.services.compute.server_tasks import BOOT, DELETE
 from interstack.services.compute.state import TaskState
+from interstack.services.compute.task_steps import server_spec
 from interstack.services.container import Services
 from interstack.services.tasks import Task, TaskStatus, utcnow
 from interstack.store.models import Server
@@ -143,3 +146,28 @@ def test_a_delete_that_looked_before_the_boot_recorded_its_server_deletes_that_s
 
     assert deleted(services, server_id)
     assert not backend_has(services, made[0].ref)
+
+
+def test_a_delete_starting_while_the_boot_step_reads_the_server_stays_deleting(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's delete comes between the boot step's look at the server and its SPAWNING; the
+    boot's write must not put SPAWNING over DELETING."""
+    server_id = building_server(services)
+    deleting: list[threading.Thread] = []
+
+    def spec_while_deleting(row: Server) -> ServerSpec:
+        if not deleting:
+            # another request's thread: it waits while the boot step holds the server for its
+            # change, and otherwise writes DELETING at once
+            deleting.append(threading.Thread(target=start_delete, args=(services, server_id)))
+            deleting[0].start()
+            deleting[0].join(timeout=1.0)
+        return server_spec(row)
+
+    monkeypatch.setattr(server_tasks, "server_spec", spec_while_deleting)
+    services.compute.server_tasks.boot(task(BOOT, server_id))
+    deleting[0].join()
+
+    with services.db.session() as session:
+        assert session.get_one(Server, server_id).task_state == TaskState.DELETING

@@ -115,9 +115,28 @@ class ServerTasks:
             return None
         return row
 
+    def _live_to_change(self, session: Session, task: Task) -> ServerRow | None:
+        """The task's server as :meth:`_live`, to change in ``session``: its row is taken for
+        writing first by an UPDATE that changes nothing unless the server is deleted or being
+        deleted. A delete starting meanwhile then writes after this change, never under it (a
+        read, then a write, put SPAWNING over a concurrent DELETING)."""
+        taken = session.execute(
+            update(ServerRow)
+            .where(
+                ServerRow.id == task.resource_id,
+                ServerRow.deleted_at.is_(None),
+                ServerRow.task_state.is_distinct_from(TaskState.DELETING),
+            )
+            .values(task_state=ServerRow.task_state)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(taken) != 1:
+            return None
+        return session.get(ServerRow, task.resource_id)
+
     def _update(self, task: Task, change: Callable[[ServerRow], None]) -> bool:
         with self.db.session() as session:
-            row = self._live(session, task)
+            row = self._live_to_change(session, task)
             if row is None:
                 return False
             change(row)
@@ -165,7 +184,7 @@ class ServerTasks:
             then(row)
 
         with self.db.session() as session:
-            row = self._live(session, task)
+            row = self._live_to_change(session, task)
             if row is not None:
                 apply(row)
                 finish_action(session, task.payload.get("action_id"), "Success")
@@ -195,7 +214,7 @@ class ServerTasks:
             return self._boot_wait(task).result()
         volumes = self._volumes_ready(task)
         with self.db.session() as session:
-            row = self._live(session, task)
+            row = self._live_to_change(session, task)
             if row is None:
                 return None
             spec = server_spec(row)
@@ -365,7 +384,7 @@ class ServerTasks:
             return self._wait_settled(task, settled, resized).result()
         flavor: Mapping[str, Any] = task.payload["flavor"]
         with self.db.session() as session:
-            row = self._live(session, task)
+            row = self._live_to_change(session, task)
             if row is None or row.native_ref is None:
                 return None
             ref = NativeRef(row.native_ref)
