@@ -201,13 +201,13 @@ class ServerBoot:
         except NotFound as exc:
             raise BadRequest(f"Image {image_id} could not be found.") from exc
 
-    def _disks(self, ctx: RequestContext, region: str, request: BootRequest) -> BootDisks:
+    def _disks(self, region: str, request: BootRequest, image: BootImage | None) -> BootDisks:
         """What the server boots from; volumes need a backend that boots from them. An image
         that defines block device mappings (a volume-backed server's snapshot) adds them under
         the request's; when they hold the boot device, the server boots from that (a volume
-        made of the snapshot), not from the image's data, which it has none of."""
+        made of the snapshot), not from the image's data, which it has none of. ``image`` is
+        the request's ``imageRef``, loaded."""
         devices, image_ref = request.block_devices, request.image_id
-        image = self._image(ctx, region, image_ref)
         defined = image_defined_devices(image.properties) if image is not None else ()
         if defined:
             devices = merge_image_devices(defined, devices)
@@ -297,8 +297,13 @@ class ServerBoot:
         if request.min_count > request.max_count:
             raise BadRequest("min_count must be <= max_count")
         flavor = self._flavor(ctx, request.flavor_id)
-        disks = self._disks(ctx, region, request)
-        image = self._image(ctx, region, disks.image_id)
+        requested = self._image(ctx, region, request.image_id)
+        disks = self._disks(region, request, requested)
+        image = (
+            requested
+            if disks.image_id == request.image_id
+            else self._image(ctx, region, disks.image_id)
+        )
         if image is not None:
             check_image_fits(flavor, image)
         self._root_image(ctx, region, flavor, disks)
