@@ -3,11 +3,9 @@ and the tests (interstack.client.networks), driven through openstacksdk like a u
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,8 +13,8 @@ from rich.console import Console
 
 from interstack.client import networks as cloud
 from tests.support.gateway import ServedGateway
+from tests.support.scripts import script_module
 
-DEMO_CLOUD = Path(__file__).resolve().parents[2] / "scripts" / "demo_cloud.py"
 SIM_WITH_EXTERNAL = {
     "regions": [
         {
@@ -45,15 +43,6 @@ def conn(sim_cloud: ServedGateway) -> Iterator[Any]:
     connection = sim_cloud.connect("interstack")
     yield connection
     connection.close()
-
-
-def _demo_cloud() -> ModuleType:
-    """scripts/demo_cloud.py, loaded from its file as ``make demo`` runs it."""
-    spec = importlib.util.spec_from_file_location("demo_cloud", DEMO_CLOUD)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_a_routed_network_with_a_floating_ip_and_what_undoes_it(conn: Any) -> None:
@@ -92,7 +81,7 @@ def test_a_routed_network_with_a_floating_ip_and_what_undoes_it(conn: Any) -> No
 
 
 def test_the_demo_runs_its_job_on_a_sim_cloud_and_leaves_nothing(conn: Any, tmp_path: Path) -> None:
-    demo_cloud = _demo_cloud()
+    demo_cloud = script_module("demo_cloud")
     output = io.StringIO()
     console = Console(file=output, width=120)
     cleanup = demo_cloud.Cleanup(console)

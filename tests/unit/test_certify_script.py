@@ -4,12 +4,10 @@ region_config): a sibling checkout's gateway or tests may hold it for minutes.""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from interstack.backends.local.settings import LocalSettings
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+from tests.support.scripts import script_module
 
 
 def _region_settings(config: Path) -> dict[str, object]:
@@ -19,11 +17,7 @@ def _region_settings(config: Path) -> dict[str, object]:
 
 
 def test_local_region_config_waits_for_the_network_lock(tmp_path: Path) -> None:
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        from demo import region_config
-    finally:
-        sys.path.remove(str(SCRIPTS))
+    region_config = script_module("demo").region_config
     waiting = LocalSettings.parse(
         "RegionOne", _region_settings(region_config(tmp_path, "local", lock_wait=1500))
     )
