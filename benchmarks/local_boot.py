@@ -179,15 +179,7 @@ class Region:
         if public is None:
             raise RuntimeError("the local region has no external network")
         network = cloud.routed_network(conn, "bench", CIDR, public).network
-        group = conn.network.create_security_group(name="bench-ssh")
-        conn.network.create_security_group_rule(
-            security_group_id=group.id,
-            direction="ingress",
-            protocol="tcp",
-            port_range_min=22,
-            port_range_max=22,
-            remote_ip_prefix="0.0.0.0/0",
-        )
+        group = cloud.ssh_group(conn, "bench-ssh")
         self.ports: list[tuple[str, str]] = []  # (port id, floating address)
         for index in range(ports):
             port = conn.network.create_port(

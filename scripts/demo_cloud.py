@@ -115,16 +115,8 @@ class CloudDemo:
         return network
 
     def security_group(self) -> Any:
-        net = self.conn.network
-        group = net.create_security_group(name="demo-ssh", description="SSH from anywhere")
-        self.cleanup.add(f"security group {group.name}", lambda: net.delete_security_group(group))
-        net.create_security_group_rule(
-            security_group_id=group.id,
-            direction="ingress",
-            protocol="tcp",
-            port_range_min=22,
-            port_range_max=22,
-            remote_ip_prefix="0.0.0.0/0",
+        group = cloud.ssh_group(
+            self.conn, "demo-ssh", self.cleanup.add, description="SSH from anywhere"
         )
         self.say(f"security group {group.name} allowing tcp/22")
         return group

@@ -56,15 +56,7 @@ def network(sdk: Any) -> Iterator[tuple[Any, Any, Any]]:
     """A network and subnet behind a router to the public network, and a security group."""
     routed = cloud.routed_network(sdk, unique("aws"), "10.50.0.0/24", cloud.external_network(sdk))
     net, subnet, router = routed.network, routed.subnet, routed.router
-    group = sdk.network.create_security_group(name=unique("ssh"))
-    sdk.network.create_security_group_rule(
-        security_group_id=group.id,
-        direction="ingress",
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_ip_prefix="0.0.0.0/0",
-    )
+    group = cloud.ssh_group(sdk, unique("ssh"))
     yield net, subnet, group
     sdk.network.delete_security_group(group)
     sdk.network.remove_interface_from_router(router, subnet=subnet.id)

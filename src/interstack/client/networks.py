@@ -64,6 +64,23 @@ def floating_ip(conn: Any, external: Any, port_id: str, undo: Undo = _kept) -> A
     return fip
 
 
+def ssh_group(conn: Any, name: str, undo: Undo = _kept, description: str = "") -> Any:
+    """The security group ``name`` allowing tcp/22 in from anywhere (and, as every group,
+    all egress)."""
+    net = conn.network
+    group = net.create_security_group(name=name, description=description)
+    undo(f"security group {group.name}", lambda: net.delete_security_group(group))
+    net.create_security_group_rule(
+        security_group_id=group.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+    )
+    return group
+
+
 def server_port(conn: Any, server: Any) -> Any:
     """The port of a server that has one (where its floating IP goes)."""
     port = next(conn.network.ports(device_id=server.id), None)
