@@ -262,6 +262,46 @@ def test_floating_ips_behind_two_routers_of_one_cidr_reach_their_own_servers(lab
         lab.driver.delete_router(router)
 
 
+def test_a_floating_ip_given_out_again_behind_another_router_is_reached_there_at_once(
+    lab: Lab,
+) -> None:
+    """A released floating IP handed to a port behind another router: the new router announces
+    the address (gratuitous ARP), so the host, whose neighbour cache still holds the first
+    router's MAC for it, reaches the new server at once, not after its cache entry times out."""
+    web = lab.group(
+        ALL_EGRESS, SecurityGroupRule(INGRESS, protocol="tcp", port_min=8080, port_max=8080)
+    )
+    behind = []
+    for name, cidr, address in (
+        ("first", "10.91.12.0/24", "10.91.12.10"),
+        ("second", "10.91.13.0/24", "10.91.13.10"),
+    ):
+        net, subnet = lab.network(cidr)
+        port, server = lab.port(net, subnet, address, (web,), plug_as=name)
+        assert server is not None
+        server.serve_tcp(8080)
+        router = lab.driver.create_router(
+            RouterSpec(str(uuid.uuid4()), name, name, external_gateway=True)
+        )
+        lab.driver.add_router_interface(router, subnet)
+        behind.append((port, router, subnet))
+    try:
+        first = lab.driver.allocate_floating_ip(str(uuid.uuid4()))
+        lab.driver.associate_floating_ip(first.ref, behind[0][0])
+        assert host_connect(first.address, 8080) == "hello from first"
+        lab.driver.release_floating_ip(first.ref)
+
+        again = lab.driver.allocate_floating_ip(str(uuid.uuid4()))
+        assert again.address == first.address, "the driver hands out the lowest free address"
+        lab.driver.associate_floating_ip(again.ref, behind[1][0])
+        assert host_connect(again.address, 8080) == "hello from second"
+        lab.driver.release_floating_ip(again.ref)
+    finally:
+        for _, router, subnet in behind:
+            lab.driver.remove_router_interface(router, subnet)
+            lab.driver.delete_router(router)
+
+
 def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
     lab: Lab, driver: LocalNetwork
 ) -> None:

@@ -236,8 +236,9 @@ def _family(version: int) -> int:
     return socket.AF_INET if version == 4 else socket.AF_INET6
 
 
-def replace_addresses(namespace: str, ifname: str, wanted: Sequence[str]) -> None:
-    """Make ``ifname``'s IPv4 addresses inside ``namespace`` exactly ``wanted`` (CIDRs)."""
+def replace_addresses(namespace: str, ifname: str, wanted: Sequence[str]) -> list[str]:
+    """Make ``ifname``'s IPv4 addresses inside ``namespace`` exactly ``wanted`` (CIDRs);
+    returns the addresses (without prefix) it added."""
     with (
         host_errors(f"addressing {ifname} in {namespace}"),
         IPRoute(netns=netns_path(namespace)) as ns,
@@ -259,6 +260,16 @@ def replace_addresses(namespace: str, ifname: str, wanted: Sequence[str]) -> Non
                     address=str(iface.ip),
                     prefixlen=iface.network.prefixlen,
                 )
+    return sorted(str(ipaddress.ip_interface(cidr).ip) for cidr in targets - have)
+
+
+def announce(namespace: str, ifname: str, addresses: Sequence[str]) -> None:
+    """Send a gratuitous ARP for each IPv4 address from ``ifname`` inside ``namespace``, so
+    neighbours that cached an earlier holder's MAC for it (a released floating IP handed out
+    again, a router's gateway address reused) switch at once instead of after their cache
+    entry's probes time out, seconds later."""
+    for address in addresses:
+        run_in_netns(namespace, ["busybox", "arping", "-U", "-q", "-c", "1", "-I", ifname, address])
 
 
 def free_ifname(namespace: str, prefix: str = "eth") -> str:

@@ -51,6 +51,7 @@ def ensure_gateway(router: RouterRecord, external: ExternalNetwork) -> None:
         [external.interface(router.gateway_address)],
         [external.host_address],
     )
+    links.announce(ns, names.ROUTER_GATEWAY_IFNAME, [router.gateway_address])
 
 
 def add_interface(router: RouterRecord, subnet: SubnetRecord, mtu: int) -> None:
@@ -124,7 +125,8 @@ def apply_rules(state: NetworkState, router: RouterRecord, external: ExternalNet
     if router.external_gateway and router.gateway_address is not None:
         wanted = [external.interface(router.gateway_address)]
         wanted += [f"{fip.address}/32" for fip in fips]
-        links.replace_addresses(ns, names.ROUTER_GATEWAY_IFNAME, wanted)
+        added = links.replace_addresses(ns, names.ROUTER_GATEWAY_IFNAME, wanted)
+        links.announce(ns, names.ROUTER_GATEWAY_IFNAME, added)
     nft.replace_tables([("ip", names.TABLE, _nat_table(router, fips))], namespace=ns)
 
 
