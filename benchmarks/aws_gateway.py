@@ -33,23 +33,21 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from io import BytesIO
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import boto3
 import httpx
 import yaml
+from aws_rounds import direct_round, gateway_round
+from aws_steps import PHASES, POLL_SECONDS, STEPS, CallCounter, Meters, Timings, medians
 from rich.console import Console
 from rich.table import Table
 
@@ -58,31 +56,8 @@ RESULTS_DIR = Path(__file__).parent / "results"
 REGION = "aws-us-east-1"
 AWS_REGION = "us-east-1"
 KEYS = {"access_key_id": "bench", "secret_access_key": "bench-secret"}
-PUBLIC_KEY = (
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV bench"
-)
 TARGET = 1.3
-#: how often openstacksdk looks at a server it waits for (its default is 2 s)
-POLL_SECONDS = 0.05
-PHASES = ("create", "list", "delete")
-#: the steps of the sequence in order, each with its phase; both sides time the same steps
-STEPS = {
-    "network": "create",
-    "subnet": "create",
-    "security group": "create",
-    "2 rules": "create",
-    "key pair": "create",
-    "server to ACTIVE": "create",
-    "list servers": "list",
-    "server deleted": "delete",
-    "key pair delete": "delete",
-    "group delete": "delete",
-    "subnet delete": "delete",
-    "network delete": "delete",
-}
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
-
-Timings = dict[str, float]
 
 
 def free_port() -> int:
@@ -90,28 +65,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-class CallCounter:
-    """A WSGI wrapper of the emulator that counts the EC2 actions it answers (both sides)."""
-
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self.app = app
-        self.actions: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("REQUEST_METHOD") == "POST":
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            environ["wsgi.input"] = BytesIO(body)
-            action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
-            with self._lock:
-                self.actions[action] += 1
-        return self.app(environ, start_response)
-
-    def snapshot(self) -> Counter[str]:
-        with self._lock:
-            return Counter(self.actions)
 
 
 def moto_server() -> tuple[str, CallCounter]:
@@ -133,19 +86,6 @@ def moto_server() -> tuple[str, CallCounter]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
     return f"http://{host!s}:{port}", counter
-
-
-class HttpCounter:
-    """Counts the gateway requests openstacksdk makes and the time until each answered
-    (a ``requests`` response hook on its session)."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.seconds = 0.0
-
-    def __call__(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
-        self.requests += 1
-        self.seconds += response.elapsed.total_seconds()
 
 
 def ec2_client(endpoint: str) -> Any:
@@ -220,217 +160,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Meters:
-    """What :func:`timed` reads before and after each phase."""
-
-    ec2: CallCounter
-    http = HttpCounter()
-
-
-def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
-    """Run ``work``, adding its seconds to ``step`` and to its phase, the EC2 calls it caused
-    to ``<phase> calls`` (and per action to ``ec2:<action>``), the gateway requests to
-    ``<phase> requests`` and the time until they were answered to ``<phase> in requests``."""
-    phase = STEPS[step]
-    before = Meters.ec2.snapshot()
-    requests, in_requests = Meters.http.requests, Meters.http.seconds
-    start = time.perf_counter()
-    result = work()
-    seconds = time.perf_counter() - start
-    made = Meters.ec2.snapshot() - before
-    add = {
-        f"step:{step}": seconds,
-        phase: seconds,
-        f"{phase} calls": made.total(),
-        f"{phase} requests": Meters.http.requests - requests,
-        f"{phase} in requests": Meters.http.seconds - in_requests,
-        **{f"ec2:{action}": float(n) for action, n in made.items()},
-    }
-    for key, value in add.items():
-        timings[key] = timings.get(key, 0.0) + value
-    return result
-
-
-# -- through the gateway ----------------------------------------------------------------------
-
-
-def waiting(timings: Timings, wait: Callable[[], Any]) -> Any:
-    """openstacksdk waiting for a server: each look after the first came after a sleep of
-    ``POLL_SECONDS``, counted in ``poll sleeps``."""
-    looks = Meters.http.requests
-    result = wait()
-    sleeps = max(0, Meters.http.requests - looks - 1) * POLL_SECONDS
-    timings["poll sleeps"] = timings.get("poll sleeps", 0.0) + sleeps
-    return result
-
-
-def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
-    timings: Timings = {}
-    net = timed(timings, "network", lambda: sdk.network.create_network(name=f"bench-{n}"))
-    subnet = timed(
-        timings,
-        "subnet",
-        lambda: sdk.network.create_subnet(network_id=net.id, cidr=f"10.{n}.0.0/24", ip_version=4),
-    )
-    group = timed(
-        timings, "security group", lambda: sdk.network.create_security_group(name=f"bench-{n}")
-    )
-
-    def rules() -> None:
-        for port in (22, 443):
-            sdk.network.create_security_group_rule(
-                security_group_id=group.id,
-                direction="ingress",
-                protocol="tcp",
-                port_range_min=port,
-                port_range_max=port,
-                remote_ip_prefix="0.0.0.0/0",
-            )
-
-    timed(timings, "2 rules", rules)
-    key = timed(
-        timings,
-        "key pair",
-        lambda: sdk.compute.create_keypair(name=f"bench-{n}", public_key=PUBLIC_KEY),
-    )
-
-    def boot() -> Any:
-        server = sdk.compute.create_server(
-            name=f"bench-{n}",
-            flavor_id="1",
-            image_id=image_id,
-            networks=[{"uuid": net.id}],
-            key_name=key.name,
-            security_groups=[{"name": group.name}],
-        )
-        return waiting(
-            timings,
-            lambda: sdk.compute.wait_for_server(
-                server, status="ACTIVE", wait=120, interval=POLL_SECONDS
-            ),
-        )
-
-    server = timed(timings, "server to ACTIVE", boot)
-    timed(timings, "list servers", lambda: list(sdk.compute.servers(details=True)))
-
-    def delete_server() -> None:
-        sdk.compute.delete_server(server)
-        waiting(
-            timings,
-            lambda: sdk.compute.wait_for_delete(server, wait=120, interval=POLL_SECONDS),
-        )
-
-    timed(timings, "server deleted", delete_server)
-    timed(timings, "key pair delete", lambda: sdk.compute.delete_keypair(key))
-    timed(timings, "group delete", lambda: sdk.network.delete_security_group(group))
-    timed(timings, "subnet delete", lambda: sdk.network.delete_subnet(subnet))
-    timed(timings, "network delete", lambda: sdk.network.delete_network(net))
-    return timings
-
-
-# -- straight to EC2 --------------------------------------------------------------------------
-
-
-def direct_round(ec2: Any, vpc_id: str, ami: str, n: int) -> Timings:
-    """The EC2 calls of each step as the mapping makes them: a network is a tag on the project
-    VPC (no call), a subnet needs a CIDR block of the VPC, a server its ENI; a client waits for
-    ``running`` and, after the terminate, for the instance to be going or gone, looking every
-    ``POLL_SECONDS`` as the gateway's client does."""
-    timings: Timings = {}
-    timed(timings, "network", lambda: None)
-
-    def subnet() -> tuple[str, str]:
-        block = ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=f"10.{n}.0.0/16")
-        made = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{n}.0.0/24")["Subnet"]
-        return block["CidrBlockAssociation"]["AssociationId"], made["SubnetId"]
-
-    block, subnet_id = timed(timings, "subnet", subnet)
-    group = timed(
-        timings,
-        "security group",
-        lambda: ec2.create_security_group(
-            GroupName=f"bench-{n}", Description="bench", VpcId=vpc_id
-        )["GroupId"],
-    )
-
-    def rules() -> None:
-        for port in (22, 443):
-            ec2.authorize_security_group_ingress(
-                GroupId=group,
-                IpPermissions=[
-                    {
-                        "IpProtocol": "tcp",
-                        "FromPort": port,
-                        "ToPort": port,
-                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-                    }
-                ],
-            )
-
-    timed(timings, "2 rules", rules)
-    timed(
-        timings,
-        "key pair",
-        lambda: ec2.import_key_pair(KeyName=f"bench-{n}", PublicKeyMaterial=PUBLIC_KEY.encode()),
-    )
-
-    def state(instance: str) -> str:
-        reservations = ec2.describe_instances(InstanceIds=[instance])["Reservations"]
-        return str(reservations[0]["Instances"][0]["State"]["Name"])
-
-    def boot() -> tuple[str, str]:
-        eni = ec2.create_network_interface(SubnetId=subnet_id, Groups=[group])
-        eni_id = eni["NetworkInterface"]["NetworkInterfaceId"]
-        instance = ec2.run_instances(
-            ImageId=ami,
-            InstanceType="t3.nano",
-            MinCount=1,
-            MaxCount=1,
-            KeyName=f"bench-{n}",
-            NetworkInterfaces=[{"NetworkInterfaceId": eni_id, "DeviceIndex": 0}],
-        )["Instances"][0]["InstanceId"]
-        while state(instance) != "running":
-            time.sleep(POLL_SECONDS)
-        return eni_id, instance
-
-    eni_id, instance = timed(timings, "server to ACTIVE", boot)
-    # the live instances, as the gateway lists them (moto keeps the terminated ones of every
-    # earlier round, which an unfiltered describe would return too)
-    live = [
-        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
-    ]
-    timed(timings, "list servers", lambda: ec2.describe_instances(Filters=live))
-
-    def delete_server() -> None:
-        ec2.terminate_instances(InstanceIds=[instance])
-        while state(instance) not in ("shutting-down", "terminated"):
-            time.sleep(POLL_SECONDS)
-        ec2.delete_network_interface(NetworkInterfaceId=eni_id)
-
-    timed(timings, "server deleted", delete_server)
-    timed(timings, "key pair delete", lambda: ec2.delete_key_pair(KeyName=f"bench-{n}"))
-    timed(timings, "group delete", lambda: ec2.delete_security_group(GroupId=group))
-
-    def delete_subnet() -> None:
-        ec2.delete_subnet(SubnetId=subnet_id)
-        ec2.disassociate_vpc_cidr_block(AssociationId=block)
-
-    timed(timings, "subnet delete", delete_subnet)
-    timed(timings, "network delete", lambda: None)
-    return timings
-
-
 # -- the run ----------------------------------------------------------------------------------
-
-
-def medians(rounds: list[Timings]) -> Timings:
-    keys = {key for r in rounds for key in r}
-    summary = {key: statistics.median(r.get(key, 0.0) for r in rounds) for key in keys}
-    for suffix in ("", " calls", " requests", " in requests"):
-        summary[f"total{suffix}"] = statistics.median(
-            sum(r.get(f"{p}{suffix}", 0.0) for p in PHASES) for r in rounds
-        )
-    return summary
 
 
 def actions(summary: Timings) -> str:

@@ -1,0 +1,127 @@
+"""What the aws overhead benchmark (aws_gateway.py) measures each side with: the steps of the
+sequence, a counter of the EC2 actions the emulator answers, a counter of the gateway requests
+and :func:`timed`, which books a step's time, calls and requests."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from io import BytesIO
+from typing import Any
+from urllib.parse import parse_qs
+
+PUBLIC_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV bench"
+)
+#: how often openstacksdk looks at a server it waits for (its default is 2 s)
+POLL_SECONDS = 0.05
+PHASES = ("create", "list", "delete")
+#: the steps of the sequence in order, each with its phase; both sides time the same steps
+STEPS = {
+    "network": "create",
+    "subnet": "create",
+    "security group": "create",
+    "2 rules": "create",
+    "key pair": "create",
+    "server to ACTIVE": "create",
+    "list servers": "list",
+    "server deleted": "delete",
+    "key pair delete": "delete",
+    "group delete": "delete",
+    "subnet delete": "delete",
+    "network delete": "delete",
+}
+
+Timings = dict[str, float]
+
+
+class CallCounter:
+    """A WSGI wrapper of the emulator that counts the EC2 actions it answers (both sides)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.actions: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") == "POST":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = BytesIO(body)
+            action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+            with self._lock:
+                self.actions[action] += 1
+        return self.app(environ, start_response)
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.actions)
+
+
+class HttpCounter:
+    """Counts the gateway requests openstacksdk makes and the time until each answered
+    (a ``requests`` response hook on its session)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.seconds = 0.0
+
+    def __call__(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
+        self.requests += 1
+        self.seconds += response.elapsed.total_seconds()
+
+
+class Meters:
+    """What :func:`timed` reads before and after each phase."""
+
+    ec2: CallCounter
+    http = HttpCounter()
+
+
+def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
+    """Run ``work``, adding its seconds to ``step`` and to its phase, the EC2 calls it caused
+    to ``<phase> calls`` (and per action to ``ec2:<action>``), the gateway requests to
+    ``<phase> requests`` and the time until they were answered to ``<phase> in requests``."""
+    phase = STEPS[step]
+    before = Meters.ec2.snapshot()
+    requests, in_requests = Meters.http.requests, Meters.http.seconds
+    start = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - start
+    made = Meters.ec2.snapshot() - before
+    add = {
+        f"step:{step}": seconds,
+        phase: seconds,
+        f"{phase} calls": made.total(),
+        f"{phase} requests": Meters.http.requests - requests,
+        f"{phase} in requests": Meters.http.seconds - in_requests,
+        **{f"ec2:{action}": float(n) for action, n in made.items()},
+    }
+    for key, value in add.items():
+        timings[key] = timings.get(key, 0.0) + value
+    return result
+
+
+# -- through the gateway ----------------------------------------------------------------------
+
+
+def waiting(timings: Timings, wait: Callable[[], Any]) -> Any:
+    """openstacksdk waiting for a server: each look after the first came after a sleep of
+    ``POLL_SECONDS``, counted in ``poll sleeps``."""
+    looks = Meters.http.requests
+    result = wait()
+    sleeps = max(0, Meters.http.requests - looks - 1) * POLL_SECONDS
+    timings["poll sleeps"] = timings.get("poll sleeps", 0.0) + sleeps
+    return result
+
+
+def medians(rounds: list[Timings]) -> Timings:
+    keys = {key for r in rounds for key in r}
+    summary = {key: statistics.median(r.get(key, 0.0) for r in rounds) for key in keys}
+    for suffix in ("", " calls", " requests", " in requests"):
+        summary[f"total{suffix}"] = statistics.median(
+            sum(r.get(f"{p}{suffix}", 0.0) for p in PHASES) for r in rounds
+        )
+    return summary
