@@ -2,27 +2,32 @@
 direct boto3 calls, against the same moto server in the same run.
 
 The sequence (issue 7): create a network, a subnet, a security group with two rules, a key pair
-and a server on the network; list servers; delete all of it. Through the gateway it is
-openstacksdk against ``interstack serve`` with an ``aws`` region on moto (waiting for ACTIVE and
-for the deletion, as scripts do); directly it is the EC2 calls the mapping in
-docs/aws-backend.md makes for it (a CIDR block and subnet in the project VPC, a group and its
-rules, an ENI, the key pair, ``run_instances``, describes until running; the terminate,
-describes until the instance is going or gone, and the deletions), with the same 50 ms
-between a client's looks on both sides.
-The project VPC exists before either is timed (the gateway creates it on first use and keeps
-it), and one warm-up round of each is not counted.
+and a server on the network; list servers; delete all of it. Three sides do it, taking turns
+round by round so that the machine's load weighs on each alike:
 
-What is counted: each side's wall time per step and per phase, client included (openstacksdk's
-own work and its 50 ms sleeps between looks at the server while waiting; boto3's on the direct
-side).
-openstacksdk's discovery (the catalog, version documents) happens in the untimed warm-up round,
-as for any long-lived client, and the HTTP requests of each timed phase are counted and printed
-to show it. The EC2 calls of each side are counted by action at the emulator (its WSGI app is
-wrapped), so both sides are counted the same way.
+- openstacksdk against ``interstack serve`` with an ``aws`` region on moto (waiting for ACTIVE
+  and for the deletion, as scripts do; aws_rounds.py);
+- a thin HTTP client sending the same REST requests to the same gateway (aws_thin.py), which
+  leaves openstacksdk's own work out: the gateway's time plus the bare cost of a request;
+- directly, the EC2 calls the mapping in docs/aws-backend.md makes for it (a CIDR block and
+  subnet in the project VPC, a group and its rules, an ENI, the key pair, ``run_instances``,
+  describes until running; the terminate, describes until the instance is going or gone, and
+  the deletions).
 
-Prints the median time per step, per phase and in total, and the ratio gateway / direct (the
-issue's target: at most 1.3), the gateway's HTTP requests and the time inside them, the EC2
-calls per action of each side and the load average; writes the same as JSON to benchmarks/results/.
+Every client looks at a server it waits for every 50 ms. The project VPC exists before anything
+is timed (the gateway creates it on first use and keeps it), and one warm-up round of each side
+is not counted (openstacksdk's discovery of the catalog and version documents happens there,
+as for any long-lived client; the thin client fetches its token and endpoints once, untimed).
+
+What is counted: each side's wall time per step and per phase, client included (its own work
+and its sleeps between looks at the server), the gateway requests of each phase and the time
+until they were answered, and the gateway process's CPU time per round. The EC2 calls of each
+side are counted by action at the emulator (its WSGI app is wrapped), so all sides are counted
+the same way.
+
+Prints the median time per step, per phase and in total, and each gateway side's ratio to the
+direct side (the issue's target: at most 1.3), the EC2 calls per action of each side and the
+load average; writes the same as JSON to benchmarks/results/.
 Everything listens on and talks to 127.0.0.1 only.
 """
 
@@ -38,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,6 +53,7 @@ import httpx
 import yaml
 from aws_rounds import direct_round, gateway_round
 from aws_steps import PHASES, POLL_SECONDS, STEPS, CallCounter, Meters, Timings, medians
+from aws_thin import ThinClient, thin_round
 from rich.console import Console
 from rich.table import Table
 
@@ -181,6 +187,58 @@ def table(title: str, rows: Iterable[tuple[str, ...]], columns: tuple[str, ...])
     return shown
 
 
+SIDES = ("openstacksdk", "thin HTTP", "direct boto3")
+
+
+def report(summary: dict[str, Timings], cpu: dict[str, float], rounds: int) -> None:
+    """The per-step and per-phase tables of the three sides and the figures below them."""
+    sdk, thin, direct = (summary[side] for side in SIDES)
+
+    def ratio(side: Timings, key: str) -> str:
+        return f"{side[key] / direct[key]:.2f}" if direct[key] >= 0.0005 else "-"
+
+    steps = [
+        (
+            step,
+            *(ms(summary[side][f"step:{step}"]) for side in SIDES),
+            ratio(sdk, f"step:{step}"),
+            ratio(thin, f"step:{step}"),
+        )
+        for step in STEPS
+    ]
+    columns = (*SIDES, "ratio sdk", "ratio thin")
+    console.print(table(f"per step (median of {rounds} rounds)", steps, ("step", *columns)))
+    rows = [
+        (
+            phase,
+            *(ms(summary[side][phase]) for side in SIDES),
+            ratio(sdk, phase),
+            ratio(thin, phase),
+            " / ".join(f"{summary[side][f'{phase} calls']:.0f}" for side in SIDES),
+            " / ".join(f"{summary[side][f'{phase} requests']:.0f}" for side in SIDES[:2]),
+        )
+        for phase in (*PHASES, "total")
+    ]
+    title = f"aws gateway overhead on moto (median of {rounds} rounds)"
+    extra = ("EC2 calls sdk / thin / direct", "gateway requests sdk / thin")
+    console.print(table(title, rows, ("phase", *columns, *extra)))
+    for side in SIDES[:2]:
+        console.print(
+            f"{side}: {ms(summary[side]['total in requests'])} inside its gateway requests, "
+            f"{ms(summary[side]['poll sleeps'])} asleep between its looks at the server "
+            f"(every {POLL_SECONDS * 1000:.0f} ms), the rest its own work; the gateway "
+            f"process's CPU time per round (all its threads): {ms(cpu[side])}"
+        )
+    for side in SIDES:
+        console.print(f"EC2 calls, {side}: {actions(summary[side])}")
+    for side in SIDES[:2]:
+        total = summary[side]["total"] / direct["total"]
+        verdict = "meets" if total <= TARGET else "misses"
+        console.print(f"total ratio {side} / direct: {total:.2f}, {verdict} the target of {TARGET}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    console.print(f"load average at the end (1, 5, 15 min): {load}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each (default 5)")
@@ -191,6 +249,8 @@ def main() -> int:
     endpoint, Meters.ec2 = moto_server()
     ec2 = ec2_client(endpoint)
     ami = an_ami(ec2)
+    sides: dict[str, list[Timings]] = {side: [] for side in SIDES}
+    cpu = dict.fromkeys(SIDES[:2], 0.0)
     with (
         tempfile.TemporaryDirectory(prefix="interstack-bench-aws-") as tmp,
         served_gateway(Path(tmp), endpoint, ami) as (clouds_yaml, gateway_pid),
@@ -201,76 +261,38 @@ def main() -> int:
         )
         sdk.session.session.hooks["response"].append(Meters.http)
         (image,) = sdk.image.images()  # the AMI the settings select
-        gateway_round(sdk, image.id, 10)  # warm-up
-        cpu = cpu_seconds(gateway_pid)
-        rounds = [gateway_round(sdk, image.id, n) for n in range(11, 11 + args.rounds)]
-        gateway_cpu = (cpu_seconds(gateway_pid) - cpu) / args.rounds
+        thin = ThinClient(clouds_yaml, REGION)
+        vpc_id = ec2.create_vpc(CidrBlock="100.64.0.0/28")["Vpc"]["VpcId"]
+        rounds: dict[str, Callable[[int], Timings]] = {
+            SIDES[0]: lambda n: gateway_round(sdk, image.id, n),
+            SIDES[1]: lambda n: thin_round(thin, image.id, 40 + n),
+            SIDES[2]: lambda n: direct_round(ec2, vpc_id, ami, 100 + n),
+        }
+        # one warm-up round of each, then the sides take turns, so that the machine's load
+        # weighs on each alike
+        for n in range(1 + args.rounds):
+            for side, one_round in rounds.items():
+                before = cpu_seconds(gateway_pid)
+                timings = one_round(n)
+                if n:
+                    sides[side].append(timings)
+                    if side in cpu:
+                        cpu[side] += (cpu_seconds(gateway_pid) - before) / args.rounds
+        thin.close()
         sdk.close()
-    vpc_id = ec2.create_vpc(CidrBlock="100.64.0.0/28")["Vpc"]["VpcId"]
-    direct = [direct_round(ec2, vpc_id, ami, n) for n in range(100, 101 + args.rounds)][1:]
 
-    through, straight = medians(rounds), medians(direct)
-    rows = [
-        (
-            phase,
-            ms(through[phase]),
-            ms(straight[phase]),
-            f"{through[phase] / straight[phase]:.2f}",
-            f"{through[f'{phase} calls']:.0f} / {straight[f'{phase} calls']:.0f}",
-            f"{through[f'{phase} requests']:.0f}, {ms(through[f'{phase} in requests'])}",
-        )
-        for phase in (*PHASES, "total")
-    ]
-    columns = (
-        "phase",
-        "gateway (openstacksdk)",
-        "direct boto3",
-        "ratio",
-        "EC2 calls g / d",
-        "gateway requests, time in them",
-    )
-    steps = [
-        (
-            step,
-            ms(through[f"step:{step}"]),
-            ms(straight[f"step:{step}"]),
-            f"{through[f'step:{step}'] / straight[f'step:{step}']:.2f}"
-            if straight[f"step:{step}"] >= 0.0005
-            else "-",
-        )
-        for step in STEPS
-    ]
-    console.print(
-        table(
-            f"per step (median of {args.rounds} rounds)",
-            steps,
-            ("step", "gateway (openstacksdk)", "direct boto3", "ratio"),
-        )
-    )
-    title = f"aws gateway overhead on moto (median of {args.rounds} rounds)"
-    console.print(table(title, rows, columns))
-    console.print(
-        f"openstacksdk slept {ms(through['poll sleeps'])} of the gateway's total between its "
-        f"looks at the server (every {POLL_SECONDS * 1000:.0f} ms)"
-    )
-    console.print(f"EC2 calls through the gateway: {actions(through)}")
-    console.print(f"EC2 calls direct: {actions(straight)}")
-    console.print(f"the gateway process's CPU time per round (all its threads): {ms(gateway_cpu)}")
-    ratio = through["total"] / straight["total"]
-    verdict = "meets" if ratio <= TARGET else "misses"
-    console.print(f"total ratio {ratio:.2f}: {verdict} the target of at most {TARGET}")
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    console.print(f"load average at the end (1, 5, 15 min): {load}")
+    summary = {side: medians(rounds) for side, rounds in sides.items()}
+    report(summary, cpu, args.rounds)
+    ratios = {side: summary[side]["total"] / summary[SIDES[2]]["total"] for side in SIDES[:2]}
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     (RESULTS_DIR / f"aws_gateway-{stamp}.json").write_text(
         json.dumps(
             {
                 "rounds": args.rounds,
-                "gateway": through,
-                "direct": straight,
-                "ratio": ratio,
-                "gateway_cpu_per_round": gateway_cpu,
+                "sides": summary,
+                "ratios": ratios,
+                "gateway_cpu_per_round": cpu,
                 "load_average": os.getloadavg(),
             },
             indent=2,

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 PUBLIC_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV bench"
 )
-#: how often openstacksdk looks at a server it waits for (its default is 2 s)
+#: how often a client looks at a server it waits for (openstacksdk's default is 2 s)
 POLL_SECONDS = 0.05
 PHASES = ("create", "list", "delete")
 #: the steps of the sequence in order, each with its phase; both sides time the same steps
@@ -61,16 +61,20 @@ class CallCounter:
 
 
 class HttpCounter:
-    """Counts the gateway requests openstacksdk makes and the time until each answered
-    (a ``requests`` response hook on its session)."""
+    """Counts the gateway requests a client makes and the time until each answered (for
+    openstacksdk a ``requests`` response hook on its session; the thin client calls
+    :meth:`add`)."""
 
     def __init__(self) -> None:
         self.requests = 0
         self.seconds = 0.0
 
     def __call__(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
+        self.add(response.elapsed.total_seconds())
+
+    def add(self, seconds: float) -> None:
         self.requests += 1
-        self.seconds += response.elapsed.total_seconds()
+        self.seconds += seconds
 
 
 class Meters:
@@ -108,7 +112,7 @@ def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
 
 
 def waiting(timings: Timings, wait: Callable[[], Any]) -> Any:
-    """openstacksdk waiting for a server: each look after the first came after a sleep of
+    """A client waiting for a server: each look after the first came after a sleep of
     ``POLL_SECONDS``, counted in ``poll sleeps``."""
     looks = Meters.http.requests
     result = wait()
