@@ -14,10 +14,11 @@ round by round so that the machine's load weighs on each alike:
   describes until running; the terminate, describes until the instance is going or gone, and
   the deletions).
 
-Every client looks at a server it waits for every 50 ms. The project VPC exists before anything
-is timed (the gateway creates it on first use and keeps it), and one warm-up round of each side
-is not counted (openstacksdk's discovery of the catalog and version documents happens there,
-as for any long-lived client; the thin client fetches its token and endpoints once, untimed).
+Every client looks at a server it waits for every 50 ms (``--poll-ms``). The project VPC exists
+before anything is timed (the gateway creates it on first use and keeps it), and one warm-up
+round of each side is not counted (openstacksdk's discovery of the catalog and version documents
+happens there, as for any long-lived client; the thin client fetches its token and endpoints
+once, untimed).
 
 What is counted: each side's wall time per step and per phase, client included (its own work
 and its sleeps between looks at the server), the gateway requests of each phase and the time
@@ -52,7 +53,7 @@ import boto3
 import httpx
 import yaml
 from aws_rounds import direct_round, gateway_round
-from aws_steps import PHASES, POLL_SECONDS, STEPS, CallCounter, Meters, Timings, medians
+from aws_steps import PHASES, STEPS, CallCounter, Meters, Timings, medians
 from aws_thin import ThinClient, thin_round
 from rich.console import Console
 from rich.table import Table
@@ -226,7 +227,7 @@ def report(summary: dict[str, Timings], cpu: dict[str, float], rounds: int) -> N
         console.print(
             f"{side}: {ms(summary[side]['total in requests'])} inside its gateway requests, "
             f"{ms(summary[side]['poll sleeps'])} asleep between its looks at the server "
-            f"(every {POLL_SECONDS * 1000:.0f} ms), the rest its own work; the gateway "
+            f"(every {Meters.poll * 1000:.0f} ms), the rest its own work; the gateway "
             f"process's CPU time per round (all its threads): {ms(cpu[side])}"
         )
     for side in SIDES:
@@ -242,7 +243,14 @@ def report(summary: dict[str, Timings], cpu: dict[str, float], rounds: int) -> N
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each (default 5)")
+    parser.add_argument(
+        "--poll-ms",
+        type=float,
+        default=50,
+        help="how often every client looks at a server it waits for (default 50)",
+    )
     args = parser.parse_args()
+    Meters.poll = args.poll_ms / 1000
     import openstack.config
     import openstack.connection
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_steps import POLL_SECONDS, PUBLIC_KEY, Timings, timed, waiting
+from aws_steps import PUBLIC_KEY, Meters, Timings, timed, waiting
 
 
 def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
@@ -51,7 +51,7 @@ def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
         return waiting(
             timings,
             lambda: sdk.compute.wait_for_server(
-                server, status="ACTIVE", wait=120, interval=POLL_SECONDS
+                server, status="ACTIVE", wait=120, interval=Meters.poll
             ),
         )
 
@@ -62,7 +62,7 @@ def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
         sdk.compute.delete_server(server)
         waiting(
             timings,
-            lambda: sdk.compute.wait_for_delete(server, wait=120, interval=POLL_SECONDS),
+            lambda: sdk.compute.wait_for_delete(server, wait=120, interval=Meters.poll),
         )
 
     timed(timings, "server deleted", delete_server)
@@ -80,7 +80,7 @@ def direct_round(ec2: Any, vpc_id: str, ami: str, n: int) -> Timings:
     """The EC2 calls of each step as the mapping makes them: a network is a tag on the project
     VPC (no call), a subnet needs a CIDR block of the VPC, a server its ENI; a client waits for
     ``running`` and, after the terminate, for the instance to be going or gone, looking every
-    ``POLL_SECONDS`` as the gateway's client does."""
+    ``Meters.poll`` seconds as the gateway's client does."""
     timings: Timings = {}
     timed(timings, "network", lambda: None)
 
@@ -135,7 +135,7 @@ def direct_round(ec2: Any, vpc_id: str, ami: str, n: int) -> Timings:
             NetworkInterfaces=[{"NetworkInterfaceId": eni_id, "DeviceIndex": 0}],
         )["Instances"][0]["InstanceId"]
         while state(instance) != "running":
-            time.sleep(POLL_SECONDS)
+            time.sleep(Meters.poll)
         return eni_id, instance
 
     eni_id, instance = timed(timings, "server to ACTIVE", boot)
@@ -149,7 +149,7 @@ def direct_round(ec2: Any, vpc_id: str, ami: str, n: int) -> Timings:
     def delete_server() -> None:
         ec2.terminate_instances(InstanceIds=[instance])
         while state(instance) not in ("shutting-down", "terminated"):
-            time.sleep(POLL_SECONDS)
+            time.sleep(Meters.poll)
         ec2.delete_network_interface(NetworkInterfaceId=eni_id)
 
     timed(timings, "server deleted", delete_server)

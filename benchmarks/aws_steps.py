@@ -16,8 +16,6 @@ from urllib.parse import parse_qs
 PUBLIC_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV bench"
 )
-#: how often a client looks at a server it waits for (openstacksdk's default is 2 s)
-POLL_SECONDS = 0.05
 PHASES = ("create", "list", "delete")
 #: the steps of the sequence in order, each with its phase; both sides time the same steps
 STEPS = {
@@ -78,10 +76,12 @@ class HttpCounter:
 
 
 class Meters:
-    """What :func:`timed` reads before and after each phase."""
+    """What :func:`timed` reads before and after each phase, and how often every client looks
+    at a server it waits for (``--poll-ms``; openstacksdk's own default is 2 s)."""
 
     ec2: CallCounter
     http = HttpCounter()
+    poll = 0.05
 
 
 def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
@@ -113,10 +113,10 @@ def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
 
 def waiting(timings: Timings, wait: Callable[[], Any]) -> Any:
     """A client waiting for a server: each look after the first came after a sleep of
-    ``POLL_SECONDS``, counted in ``poll sleeps``."""
+    ``Meters.poll`` seconds, counted in ``poll sleeps``."""
     looks = Meters.http.requests
     result = wait()
-    sleeps = max(0, Meters.http.requests - looks - 1) * POLL_SECONDS
+    sleeps = max(0, Meters.http.requests - looks - 1) * Meters.poll
     timings["poll sleeps"] = timings.get("poll sleeps", 0.0) + sleeps
     return result
 

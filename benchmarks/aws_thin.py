@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import yaml
-from aws_steps import POLL_SECONDS, PUBLIC_KEY, Meters, Timings, timed, waiting
+from aws_steps import PUBLIC_KEY, Meters, Timings, timed, waiting
 
 # run as a script (python benchmarks/aws_gateway.py): the tests' helpers live one folder up
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -68,21 +68,21 @@ def _server_status(thin: ThinClient, server: str) -> str:
 
 def _wait_active(thin: ThinClient, server: str) -> None:
     while _server_status(thin, server) != "ACTIVE":
-        time.sleep(POLL_SECONDS)
+        time.sleep(Meters.poll)
 
 
 def _wait_gone(thin: ThinClient, server: str) -> None:
     try:
         while True:
             _server_status(thin, server)
-            time.sleep(POLL_SECONDS)
+            time.sleep(Meters.poll)
     except LookupError:
         return
 
 
 def thin_round(thin: ThinClient, image_id: str, n: int) -> Timings:
     """The sequence of :func:`aws_rounds.gateway_round` as the same requests, looking at the
-    server every ``POLL_SECONDS`` while waiting, as openstacksdk does there."""
+    server every ``Meters.poll`` seconds while waiting, as openstacksdk does there."""
     timings: Timings = {}
     compute, network = thin.compute, thin.network
     net = timed(
