@@ -265,11 +265,11 @@ def _serve_apis(
     network_routes.register(faults, region_names)
     volume_routes.register(faults, region_names)
     install_fault_handlers(app, faults, auth_uri=settings.base_url)
-    app.include_router(identity_routes.router())
-    app.include_router(compute_routes.router())
-    app.include_router(image_routes.router())
-    app.include_router(network_routes.router())
-    app.include_router(volume_routes.router())
+    identity_routes.add_to(app.router)
+    compute_routes.add_to(app.router)
+    image_routes.add_to(app.router)
+    network_routes.add_to(app.router)
+    volume_routes.add_to(app.router)
     object_routes.mount(app, faults, region_names)
     if settings.metrics_enabled:  # last: its middleware is the outermost, timing everything
         # imported only here: a gateway without metrics never loads prometheus-client

@@ -30,7 +30,7 @@ from interstack.api.compute import (
 )
 from interstack.api.faults import FaultFormats, nova_fault
 from interstack.api.regional import prefix, region_of, register_faults
-from interstack.api.routing import Route, build_router
+from interstack.api.routing import Route, add_routes
 from interstack.services.catalog import ServiceSpec
 
 SERVICE = ServiceSpec(type="compute", name="nova", path="compute/v2.1")
@@ -67,14 +67,12 @@ ROUTES: list[Route] = [
 ]
 
 
-def router() -> APIRouter:
+def add_to(router: APIRouter) -> None:
     root = prefix(SERVICE).rsplit("/", 1)[0]
-    api = APIRouter(dependencies=[Depends(region_of)])
-    api.include_router(build_router(ROOT_ROUTES, prefix=root))
-    api.include_router(
-        build_router(ROUTES, prefix=prefix(SERVICE)), dependencies=[Depends(versions.negotiate)]
-    )
-    return api
+    regional = Depends(region_of)
+    add_routes(router, ROOT_ROUTES, prefix=root, dependencies=[regional])
+    negotiated = [regional, Depends(versions.negotiate)]
+    add_routes(router, ROUTES, prefix=prefix(SERVICE), dependencies=negotiated)
 
 
 def register(formats: FaultFormats, regions: list[str]) -> None:

@@ -15,7 +15,7 @@ from interstack.api.identity import (
     users,
     versions,
 )
-from interstack.api.routing import Route, build_router
+from interstack.api.routing import Route, add_routes
 from interstack.services.catalog import ServiceSpec
 
 SERVICE = ServiceSpec(type="identity", name="keystone", path="v3", regional=False)
@@ -158,5 +158,5 @@ ROUTES: list[Route] = [
 ]
 
 
-def router() -> APIRouter:
-    return build_router(ROUTES)
+def add_to(router: APIRouter) -> None:
+    add_routes(router, ROUTES)

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from interstack.api.faults import FaultFormats, neutron_fault
 from interstack.api.network import networks, ports, quotas_tags, routers, security_groups, versions
 from interstack.api.regional import prefix, register_faults
-from interstack.api.routing import Route, build_router
+from interstack.api.routing import Route, add_routes
 from interstack.services.catalog import ServiceSpec
 
 SERVICE = ServiceSpec(type="network", name="neutron", path="network")
@@ -87,8 +87,8 @@ ROUTES: list[Route] = [
 ]
 
 
-def router() -> APIRouter:
-    return build_router(ROUTES, prefix=prefix(SERVICE))
+def add_to(router: APIRouter) -> None:
+    add_routes(router, ROUTES, prefix=prefix(SERVICE))
 
 
 def register(formats: FaultFormats, regions: list[str]) -> None:

@@ -8,7 +8,7 @@ from interstack.api.faults import FaultFormats, swift_fault
 from interstack.api.object import accounts, containers, info, objects
 from interstack.api.object.middleware import TransIdMiddleware
 from interstack.api.regional import register_faults
-from interstack.api.routing import Route, build_router
+from interstack.api.routing import Route, add_routes
 from interstack.services.catalog import PROJECT_ID, ServiceSpec
 
 SERVICE = ServiceSpec(type="object-store", name="swift", path=f"object/v1/AUTH_{PROJECT_ID}")
@@ -54,11 +54,9 @@ ROUTES: list[Route] = [
 ROOT_ROUTES: list[Route] = [Route("GET", "/info", info.show_info)]
 
 
-def router() -> APIRouter:
-    served = APIRouter()
-    served.include_router(build_router(ROUTES, prefix="/{region}/object"))
-    served.include_router(build_router(ROOT_ROUTES))
-    return served
+def add_to(router: APIRouter) -> None:
+    add_routes(router, ROUTES, prefix="/{region}/object")
+    add_routes(router, ROOT_ROUTES)
 
 
 def register(formats: FaultFormats, regions: list[str]) -> None:
@@ -71,4 +69,4 @@ def mount(app: FastAPI, formats: FaultFormats, regions: list[str]) -> None:
     """Serve Swift on ``app``: its routes, its fault format, ``X-Trans-Id`` on every answer."""
     app.add_middleware(TransIdMiddleware)
     register(formats, regions)
-    app.include_router(router())
+    add_to(app.router)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 
 from interstack.api.faults import FaultFormats, cinder_fault
 from interstack.api.regional import region_of
-from interstack.api.routing import Route, build_router
+from interstack.api.routing import Route, add_routes
 from interstack.api.volume import (
     attachments,
     extensions,
@@ -51,18 +51,14 @@ ROUTES: list[Route] = [
 ]
 
 
-def router() -> APIRouter:
-    api = APIRouter(dependencies=[Depends(region_of)])
-    api.include_router(build_router(ROOT_ROUTES, prefix=ROOT))
+def add_to(router: APIRouter) -> None:
+    regional = Depends(region_of)
+    add_routes(router, ROOT_ROUTES, prefix=ROOT, dependencies=[regional])
     versioned = f"{ROOT}/v3/{{project_id}}"
-    api.include_router(
-        build_router(ROUTES, prefix=versioned), dependencies=[Depends(versions.negotiate)]
-    )
-    api.include_router(
-        build_router(attachments.ROUTES, prefix=versioned),
-        dependencies=[Depends(versions.negotiate), Depends(attachments.since_3_27)],
-    )
-    return api
+    negotiated = [regional, Depends(versions.negotiate)]
+    add_routes(router, ROUTES, prefix=versioned, dependencies=negotiated)
+    since_3_27 = [*negotiated, Depends(attachments.since_3_27)]
+    add_routes(router, attachments.ROUTES, prefix=versioned, dependencies=since_3_27)
 
 
 def register(formats: FaultFormats, regions: list[str]) -> None:
