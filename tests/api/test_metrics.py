@@ -16,12 +16,18 @@ from tests.support.volume import cinder, create_volume
 from tests.support.waiting import eventually
 
 Labels = tuple[tuple[str, str], ...]
+#: the metered gateway's two regions, both on sim
+REGIONS = ("RegionOne", "RegionTwo")
 
 
 @pytest.fixture(scope="module")
 def metered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     served = ServedGateway(
-        tmp_path_factory.mktemp("metrics") / "data", config={"metrics_enabled": True}
+        tmp_path_factory.mktemp("metrics") / "data",
+        config={
+            "metrics_enabled": True,
+            "regions": [{"name": name, "backend": "sim"} for name in REGIONS],
+        },
     ).start()
     yield served
     served.stop()
@@ -40,11 +46,11 @@ def _scrape(gateway: ServedGateway) -> tuple[str, dict[tuple[str, Labels], float
     return response.text, samples
 
 
-def _request_labels(service: str, method: str, status: int) -> Labels:
-    return (("method", method), ("service", service), ("status", str(status)))
+def _request_labels(service: str, region: str, method: str, status: int) -> Labels:
+    return (("method", method), ("region", region), ("service", service), ("status", str(status)))
 
 
-def test_request_counts_and_latencies_move_per_service_method_and_status(
+def test_request_counts_and_latencies_move_per_service_region_method_and_status(
     metered: ServedGateway,
 ) -> None:
     _, before = _scrape(metered)
@@ -53,17 +59,27 @@ def test_request_counts_and_latencies_move_per_service_method_and_status(
         assert network.get("/networks").status_code == 200
         assert network.get("/networks").status_code == 200
         assert network.get("/networks/no-such-network").status_code == 404
+    with neutron(metered, token, region="RegionTwo") as network:
+        assert network.get("/networks").status_code == 200
+    with neutron(metered, token, region="NoSuchRegion") as network:
+        assert network.get("/networks").status_code == 404
     _, after = _scrape(metered)
 
     def moved(name: str, labels: Labels) -> float:
         return after.get((name, labels), 0.0) - before.get((name, labels), 0.0)
 
-    issued = _request_labels("identity", "POST", 201)
-    listed = _request_labels("network", "GET", 200)
-    missing = _request_labels("network", "GET", 404)
+    # identity is global: its region label is empty, which Prometheus reads as no label
+    issued = _request_labels("identity", "", "POST", 201)
+    listed = _request_labels("network", "RegionOne", "GET", 200)
+    missing = _request_labels("network", "RegionOne", "GET", 404)
     assert moved("interstack_requests_total", issued) == 1
     assert moved("interstack_requests_total", listed) == 2
     assert moved("interstack_requests_total", missing) == 1
+    listed_in_two = _request_labels("network", "RegionTwo", "GET", 200)
+    assert moved("interstack_requests_total", listed_in_two) == 1
+    # a region no one configured is no label value: the request counts as no service's
+    assert moved("interstack_requests_total", _request_labels("other", "", "GET", 404)) == 1
+    assert not any("NoSuchRegion" in value for _, labels in after for _, value in labels)
     assert moved("interstack_request_duration_seconds_count", listed) == 2
     assert after[("interstack_request_duration_seconds_sum", listed)] > 0
     infinite = tuple(sorted((*listed, ("le", "+Inf"))))
@@ -71,31 +87,35 @@ def test_request_counts_and_latencies_move_per_service_method_and_status(
         after[("interstack_request_duration_seconds_bucket", infinite)]
         == (after[("interstack_request_duration_seconds_count", listed)])
     )
-    # the scrapes themselves are not requests of any service
+    # the scrapes themselves (answered 200) are not requests of any service
     assert not any(
         name == "interstack_requests_total" and dict(labels)["service"] == "other"
         for name, labels in after
+        if dict(labels)["status"] == "200"
     )
 
 
-def test_task_counts_by_kind_and_state_with_no_caller_data_in_labels(
+def test_task_counts_by_region_kind_and_state_with_no_caller_data_in_labels(
     metered: ServedGateway,
 ) -> None:
     token = metered.token("interstack")
-    me = client(metered, token).get("/v3/auth/tokens", headers={"X-Subject-Token": token})
+    with client(metered, token) as identity_api:
+        me = identity_api.get("/v3/auth/tokens", headers={"X-Subject-Token": token})
     identity = me.json()["token"]
     project_id, user_name = identity["project"]["id"], identity["user"]["name"]
     _, before = _scrape(metered)
     with cinder(metered, token, project_id) as volumes:
         create_volume(volumes, name="metered")
     # the task is marked done just after the volume it made is available
-    done = ("interstack_tasks", (("kind", "volume.create"), ("state", "succeeded")))
+    labels = (("kind", "volume.create"), ("region", "RegionOne"), ("state", "succeeded"))
+    done = ("interstack_tasks", labels)
     text, after = eventually(
         lambda: _scrape(metered),
         lambda scraped: scraped[1].get(done, 0.0) == before.get(done, 0.0) + 1,
         "the volume.create task counted as succeeded",
     )
-    assert after[("interstack_requests_total", _request_labels("block-storage", "POST", 202))]
+    created = _request_labels("block-storage", "RegionOne", "POST", 202)
+    assert after[("interstack_requests_total", created)]
     for secret in (project_id, token, f'"{user_name}"'):
         assert secret not in text
 

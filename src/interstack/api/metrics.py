@@ -1,9 +1,12 @@
 """Prometheus metrics at ``/metrics`` (``metrics_enabled``; off by default).
 
-Requests are counted and timed per OpenStack service, HTTP method and status; tasks are counted
-by kind and state, read from the store at each scrape, so every replica reports the same queue.
-Labels come from small fixed sets (the catalog's services, the HTTP methods, the status codes,
-the task kinds): nothing a caller sends (project ids in paths, user names, tokens) becomes one.
+Requests are counted and timed per OpenStack service, region, HTTP method and status; tasks are
+counted by region, kind and state, read from the store at each scrape, so every replica reports the
+same queue. ``region`` is the configured region a regional service answered for, and empty for the
+global identity service (as Prometheus reads an absent label), so one label set serves every
+series and queries can sum or filter by region. Labels come from small fixed sets (the catalog's
+services, the configured regions, the HTTP methods, the status codes, the task kinds): nothing a
+caller sends (project ids in paths, user names, tokens, unknown regions) becomes one.
 Each app has a registry of its own, so two gateways in one process never share counts.
 """
 
@@ -33,8 +36,13 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 OTHER = "other"
 
 
+#: the region label of what belongs to no region (the identity service, unknown paths)
+NO_REGION = ""
+
+
 class ServiceOfPath:
-    """Which catalog service a request path belongs to: ``/v3/...`` or ``/{region}/<path>/...``."""
+    """Which catalog service and region a request path belongs to: ``/v3/...`` (no region) or
+    ``/{region}/<path>/...``."""
 
     def __init__(self, specs: Sequence[ServiceSpec], regions: Collection[str]) -> None:
         self.regions = frozenset(regions)
@@ -44,27 +52,30 @@ class ServiceOfPath:
             table = self.regional_services if spec.regional else self.global_services
             table.setdefault(spec.path.split("/", 1)[0], spec.type)  # an alias keeps the first
 
-    def __call__(self, path: str) -> str:
+    def __call__(self, path: str) -> tuple[str, str]:
+        """``(service, region)``; ``(OTHER, NO_REGION)`` for a path of no known service."""
         parts = path.lstrip("/").split("/", 2)
         if parts[0] in self.global_services:
-            return self.global_services[parts[0]]
-        if len(parts) > 1 and parts[0] in self.regions:
-            return self.regional_services.get(parts[1], OTHER)
-        return OTHER
+            return self.global_services[parts[0]], NO_REGION
+        if len(parts) > 1 and parts[0] in self.regions and parts[1] in self.regional_services:
+            return self.regional_services[parts[1]], parts[0]
+        return OTHER, NO_REGION
 
 
 class TaskCounts(Collector):
-    """``interstack_tasks{kind,state}``: the store's tasks, counted when scraped."""
+    """``interstack_tasks{region,kind,state}``: the store's tasks, counted when scraped."""
 
     def __init__(self, tasks: TaskQueue) -> None:
         self.tasks = tasks
 
     def collect(self) -> Iterable[Metric]:
         family = GaugeMetricFamily(
-            "interstack_tasks", "Persisted tasks by kind and state.", labels=["kind", "state"]
+            "interstack_tasks",
+            "Persisted tasks by region, kind and state.",
+            labels=["region", "kind", "state"],
         )
-        for (kind, state), count in sorted(self.tasks.counts().items()):
-            family.add_metric([kind, state], count)
+        for (region, kind, state), count in sorted(self.tasks.counts().items()):
+            family.add_metric([region, kind, state], count)
         yield family
 
 
@@ -74,10 +85,10 @@ class GatewayMetrics:
     def __init__(self, service_of: ServiceOfPath, tasks: TaskQueue) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.service_of = service_of
-        labels = ("service", "method", "status")
+        labels = ("service", "region", "method", "status")
         self.requests = Counter(
             "interstack_requests",
-            "API requests answered, by OpenStack service, HTTP method and status.",
+            "API requests answered, by OpenStack service, region, HTTP method and status.",
             labels,
             registry=self.registry,
         )
@@ -90,7 +101,8 @@ class GatewayMetrics:
         self.registry.register(TaskCounts(tasks))
 
     def observe(self, path: str, method: str, status: int, seconds: float) -> None:
-        labels = (self.service_of(path), method if method in METHODS else OTHER, str(status))
+        service, region = self.service_of(path)
+        labels = (service, region, method if method in METHODS else OTHER, str(status))
         self.requests.labels(*labels).inc()
         self.latency.labels(*labels).observe(seconds)
 

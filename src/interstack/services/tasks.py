@@ -195,15 +195,12 @@ class TaskQueue:
                 raise NotFound(f"task {task_id} not found")
             return Task.from_row(row)
 
-    def counts(self) -> dict[tuple[str, str], int]:
-        """How many tasks there are of each (kind, status), for the gateway's metrics."""
+    def counts(self) -> dict[tuple[str, str, str], int]:
+        """How many tasks there are of each (region, kind, status), for the gateway's metrics."""
+        columns = (TaskRow.region, TaskRow.kind, TaskRow.status)
         with self.db.session() as session:
-            rows = session.execute(
-                select(TaskRow.kind, TaskRow.status, func.count()).group_by(
-                    TaskRow.kind, TaskRow.status
-                )
-            )
-            return {(kind, status): count for kind, status, count in rows}
+            rows = session.execute(select(*columns, func.count()).group_by(*columns))
+            return {(region, kind, status): count for region, kind, status, count in rows}
 
     def for_resource(self, resource_id: str) -> list[Task]:
         """The resource's tasks, oldest first."""
