@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.postgres import SKIP_ENV, PostgresCluster, PostgresUnavailable
+from tests.support.postgres import (
+    SKIP_ENV,
+    PostgresCluster,
+    PostgresUnavailable,
+    remove_abandoned_clusters,
+)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +54,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     if os.environ.get(SKIP_ENV) == "1":
         pytest.skip(f"PostgreSQL tests skipped: {SKIP_ENV}=1")
     try:
+        remove_abandoned_clusters()
         cluster = PostgresCluster()
     except PostgresUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)

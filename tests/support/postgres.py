@@ -3,7 +3,9 @@
 No running service is assumed: :class:`PostgresCluster` runs ``initdb`` into a temporary directory,
 starts ``postgres`` on a free loopback port (and a unix socket in that directory), hands out fresh
 databases, and removes everything on :meth:`stop`. PostgreSQL refuses to run as root, so as root
-the binaries run as the ``postgres`` system user (``runuser``).
+the binaries run as the ``postgres`` system user (``runuser``). A killed test run cannot stop its
+cluster: the directory's name carries the pid of the run that made it, and the next run stops and
+removes the clusters whose run is gone (:func:`remove_abandoned_clusters`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import glob
 import itertools
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +26,9 @@ from tests.support.gateway import free_port
 
 SKIP_ENV = "INTERSTACK_SKIP_POSTGRES"
 SYSTEM_USER = "postgres"
+#: a cluster's directory in the temporary directory: ``interstack-pg-<test run's pid>-<random>``
+PREFIX = "interstack-pg-"
+OWNED_NAME = re.compile(rf"{PREFIX}(\d+)-[^/]+")
 
 
 class PostgresUnavailable(RuntimeError):
@@ -48,7 +54,8 @@ def find_bindir() -> Path:
 class PostgresCluster:
     """One cluster in a temporary directory, listening on 127.0.0.1:<free port>."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path | None = None) -> None:
+        """A new cluster in a new directory; or, given its ``root``, one a dead run left."""
         self.bindir = find_bindir()
         self.as_root = os.geteuid() == 0
         if self.as_root:
@@ -60,15 +67,15 @@ class PostgresCluster:
                     "to run as root): run 'make deps'"
                 ) from None
             self.uid, self.gid = account.pw_uid, account.pw_gid
-        self.root = Path(tempfile.mkdtemp(prefix="interstack-pg-"))
+        self.root = root or Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
         self.datadir = self.root / "data"
         self.socket_dir = self.root
         self.log_file = self.root / "postgres.log"
         self.port = free_port()
         self.user = SYSTEM_USER if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
         self._names = itertools.count(1)
-        self._started = False
-        if self.as_root:
+        self._started = root is not None and (self.datadir / "postmaster.pid").exists()
+        if root is None and self.as_root:
             os.chown(self.root, self.uid, self.gid)
 
     def _run(self, *args: str) -> None:
@@ -136,3 +143,30 @@ class PostgresCluster:
                 self._started = False
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_abandoned_clusters() -> list[Path]:
+    """Stop and remove the clusters of test runs that died without stopping them (a killed
+    pytest); only directories named as :class:`PostgresCluster` names them, and only when the
+    run whose pid the name carries is gone. Returns the directories removed."""
+    removed = []
+    for root in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        owner = OWNED_NAME.fullmatch(root.name)
+        if owner is None or not root.is_dir() or _alive(int(owner.group(1))):
+            continue
+        try:
+            PostgresCluster(root).stop()
+        except RuntimeError:  # pg_ctl could not stop it (already gone): remove what is left
+            shutil.rmtree(root, ignore_errors=True)
+        removed.append(root)
+    return removed
