@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -27,6 +27,7 @@ from interstack.services.tasks import (
     utcnow,
 )
 from interstack.store import Database
+from tests.support.waiting import eventually
 
 
 class FakeClock:
@@ -53,12 +54,12 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.02)
+#: how long the tests below wait for real worker threads (a bound, not a timing check)
+WORKER_BOUND = 60.0
+
+
+def succeeded(status: TaskStatus) -> bool:
+    return status is TaskStatus.SUCCEEDED
 
 
 def test_a_task_runs_once_and_succeeds(db: Database, clock: FakeClock) -> None:
@@ -393,7 +394,7 @@ def test_start_resumes_tasks_of_a_crashed_gateway(db: Database) -> None:
     runner = TaskRunner(db, {"boot": TaskHandler(lambda task: done.set())}, poll_seconds=0.01)
     runner.start()
     try:
-        wait_until(lambda: queue.get(task_id).status is TaskStatus.SUCCEEDED, "resumed task")
+        eventually(lambda: queue.get(task_id).status, succeeded, "resumed task", WORKER_BOUND)
     finally:
         runner.stop()
     assert done.is_set()
@@ -410,7 +411,7 @@ def test_stop_lets_the_running_step_finish(db: Database) -> None:
     task_id = queue.enqueue("boot", "RegionOne", "server-1")
     runner = TaskRunner(db, {"boot": TaskHandler(run)}, workers=1, poll_seconds=0.01)
     runner.start()
-    wait_until(started.is_set, "the step to start")
+    eventually(started.is_set, bool, "the step to start", WORKER_BOUND)
 
     stopper = threading.Thread(target=runner.stop)
     stopper.start()
@@ -439,7 +440,8 @@ def test_concurrent_runners_never_run_a_task_twice(db: Database) -> None:
     for runner in runners:
         runner.start()
     try:
-        wait_until(lambda: sum(runs.values()) >= len(task_ids), "every task to run")
+        every = len(task_ids)
+        eventually(lambda: sum(runs.values()), lambda n: n >= every, "every run", WORKER_BOUND)
     finally:
         for runner in runners:
             runner.stop()
@@ -451,7 +453,7 @@ def test_concurrent_runners_never_run_a_task_twice(db: Database) -> None:
 
 # -- waking idle workers ----------------------------------------------------------------------
 # The runners below look for due tasks every 300 s on their own: a task that runs within the
-# 60 s of wait_until was found because something woke the worker, not because it polled.
+# WORKER_BOUND (60 s) was found because something woke the worker, not because it polled.
 
 
 def test_an_enqueued_task_wakes_an_idle_worker(db: Database) -> None:
@@ -464,7 +466,7 @@ def test_an_enqueued_task_wakes_an_idle_worker(db: Database) -> None:
     try:
         time.sleep(0.1)  # the workers found nothing and went idle
         task_id = queue.enqueue("boot", "RegionOne", "server-1")
-        wait_until(ran.is_set, "the woken worker to run the task")
+        eventually(ran.is_set, bool, "the woken worker to run the task", WORKER_BOUND)
     finally:
         runner.stop()
     assert queue.get(task_id).status is TaskStatus.SUCCEEDED
@@ -486,7 +488,8 @@ def test_a_task_enqueued_in_a_request_wakes_a_worker_once_committed(db: Database
             task_id = queue.enqueue("boot", "RegionOne", "server-1", session=session)
             generation = queue.wakeup.generation
         assert generation == queue.wakeup.generation - 1  # woken by the commit, not before
-        wait_until(lambda: seen == [task_id], "the task committed with the request to run")
+        what = "the task committed with the request to run"
+        eventually(lambda: seen, lambda ran: ran == [task_id], what, WORKER_BOUND)
     finally:
         runner.stop()
 
@@ -513,7 +516,7 @@ def test_a_step_asking_to_look_again_soon_runs_again_then(db: Database) -> None:
     runner.start()
     try:
         task_id = queue.enqueue("boot", "RegionOne", "server-1")
-        wait_until(lambda: queue.get(task_id).status is TaskStatus.SUCCEEDED, "three steps")
+        eventually(lambda: queue.get(task_id).status, succeeded, "three steps", WORKER_BOUND)
     finally:
         runner.stop()
     assert steps == [0, 1, 2]
