@@ -23,6 +23,7 @@ import pytest
 from interstack.client.networks import floating_ip, routed_network
 from tests.api.servers.conftest import FAST_SIM, REGION
 from tests.support import ansible
+from tests.support.compute import server_active
 from tests.support.gateway import ServedGateway
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
@@ -67,7 +68,7 @@ def servers(cloud: ServedGateway) -> Iterator[dict[str, Any]]:
         "admin": (admin, boot(admin, "admin-db", admins_network, {"group": "inv_db"})),
     }
     for owner, server in booting.values():
-        owner.compute.wait_for_server(server, interval=0.2, wait=60)
+        server_active(owner, server)
     db = booting["db"][1]
     (port,) = conn.network.ports(device_id=db.id)
     floating_ip(conn, public, port.id)

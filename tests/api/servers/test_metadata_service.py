@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.api.servers.conftest import IMAGE, REGION, boot, wait_status
+from tests.support.compute import server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, neutron
@@ -208,7 +209,7 @@ def test_tagged_disks_and_nics_are_devices_in_meta_data(
         block_device_mapping=[scratch],
     )
     server_id = server.id
-    conn.compute.wait_for_server(server, wait=60, interval=0.2)
+    server_active(conn, server)
     with cinder(compute_gateway, member.token(compute_gateway), member.project_id) as volumes:
         data = create_volume(volumes)["id"]
     attached = conn.compute.create_volume_attachment(server_id, volume_id=data, tag="db")

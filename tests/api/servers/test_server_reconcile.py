@@ -20,6 +20,7 @@ from sqlalchemy import inspect, select
 from interstack.store import Database
 from interstack.store.models import SimResource
 from tests.api.servers.conftest import FAST_SIM, IMAGE, upload_image
+from tests.support.compute import server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import client, unique
 
@@ -37,7 +38,7 @@ def boot(conn: Any) -> Any:
     created = conn.compute.create_server(
         name=unique("sync"), flavor_id="1", image_id=IMAGE, networks="none"
     )
-    return conn.compute.wait_for_server(created, status="ACTIVE", wait=60, interval=0.2)
+    return server_active(conn, created)
 
 
 def behind_the_gateways_back(gateway: ServedGateway, server_id: str) -> Iterator[SimResource]:
@@ -88,7 +89,7 @@ def test_a_restart_shows_what_the_backend_did_while_the_gateway_was_down(
     # the store and the backend agree again: the stopped server starts, the lost one deletes,
     # and the orphan is still there for `interstack cleanup`
     conn.compute.start_server(stopped)
-    assert conn.compute.wait_for_server(stopped, status="ACTIVE", wait=60, interval=0.2)
+    assert server_active(conn, stopped)
     conn.compute.delete_server(errored)
     conn.compute.wait_for_delete(errored, wait=60, interval=0.2)
     assert gateway.stop() == 0

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.compute import assert_nova_fault, nova
+from tests.support.compute import assert_nova_fault, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, unique
 from tests.support.volume import cinder, create_volume, wait_volume
@@ -145,7 +145,7 @@ def test_sdk_and_cli_attach_and_detach(
     flavor = next(iter(conn.compute.flavors()))
     server = conn.compute.create_server(name=unique("sdk-srv"), image_id=IMAGE,
                                         flavor_id=flavor.id, networks="none")  # fmt: skip
-    server = conn.compute.wait_for_server(server, wait=60, interval=0.2)
+    server = server_active(conn, server)
     conn.compute.create_volume_attachment(server, volume_id=volume.id)
     eventually(lambda: conn.block_storage.get_volume(volume.id).status,
                lambda status: status == "in-use", "the SDK's attachment")  # fmt: skip
