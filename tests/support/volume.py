@@ -13,6 +13,19 @@ from tests.support.waiting import eventually
 REGION = "RegionOne"
 
 
+def sim_regions_lacking(sim: dict[str, Any], region: str, without: str) -> dict[str, Any]:
+    """A gateway config of two sim regions with the same ``sim`` settings: RegionOne, and
+    ``region`` whose backend lacks the capability ``without`` (where a test proves the fallback
+    or the refusal)."""
+    lacking = {**sim, "without": [without]}
+    return {
+        "regions": [
+            {"name": REGION, "backend": "sim", "settings": sim},
+            {"name": region, "backend": "sim", "settings": lacking},
+        ]
+    }
+
+
 def volume_root(gateway: ServedGateway, region: str = REGION) -> str:
     """The unversioned block storage endpoint of a region."""
     return f"{gateway.url}/{region}/volume"

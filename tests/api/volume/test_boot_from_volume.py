@@ -16,7 +16,7 @@ import pytest
 from tests.support.compute import assert_nova_fault, delete_server, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member, unique
-from tests.support.volume import cinder, delete_volume, wait_volume
+from tests.support.volume import cinder, delete_volume, sim_regions_lacking, wait_volume
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -31,19 +31,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
         "volume_delay_seconds": 0.1,
         "fail_on": {"create_server": {"name": "fail-*", "message": "No valid host was found."}},
     }
-    served = ServedGateway(
-        tmp_path_factory.mktemp("bfv") / "data",
-        config={
-            "regions": [
-                {"name": "RegionOne", "backend": "sim", "settings": sim},
-                {
-                    "name": PLAIN,
-                    "backend": "sim",
-                    "settings": {**sim, "without": ["boot_from_volume"]},
-                },
-            ]
-        },
-    ).start()
+    config = sim_regions_lacking(sim, PLAIN, "boot_from_volume")
+    served = ServedGateway(tmp_path_factory.mktemp("bfv") / "data", config=config).start()
     yield served
     served.stop()
 

@@ -15,6 +15,7 @@ import pytest
 from tests.support.compute import delete_server, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
+from tests.support.volume import sim_regions_lacking
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -26,19 +27,8 @@ EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     sim = {"boot_delay_seconds": 0.1, "volume_delay_seconds": 0.1}
-    served = ServedGateway(
-        tmp_path_factory.mktemp("vbi") / "data",
-        config={
-            "regions": [
-                {"name": "RegionOne", "backend": "sim", "settings": sim},
-                {
-                    "name": NO_SNAPSHOTS,
-                    "backend": "sim",
-                    "settings": {**sim, "without": ["snapshots"]},
-                },
-            ]
-        },
-    ).start()
+    config = sim_regions_lacking(sim, NO_SNAPSHOTS, "snapshots")
+    served = ServedGateway(tmp_path_factory.mktemp("vbi") / "data", config=config).start()
     yield served
     served.stop()
 
