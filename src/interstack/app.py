@@ -29,7 +29,6 @@ from interstack.api.network import routes as network_routes
 from interstack.api.object import routes as object_routes
 from interstack.api.volume import routes as volume_routes
 from interstack.backends.contract import metadata_socket
-from interstack.backends.local.host import unavailable_reason
 from interstack.config import DEFAULT_REGION, RegionConfig, Settings
 from interstack.errors import InterstackError
 from interstack.metadata.app import create_metadata_app
@@ -87,7 +86,12 @@ def effective_regions(
     ``sim``, with the reason logged."""
     if settings.regions:
         return list(settings.regions)
-    reason = (local_unavailable or unavailable_reason)()
+    if local_unavailable is None:
+        # imported only here: a gateway of configured regions never loads the local backend
+        from interstack.backends.local.host import unavailable_reason
+
+        local_unavailable = unavailable_reason
+    reason = local_unavailable()
     if reason is None:
         return [RegionConfig(name=DEFAULT_REGION, backend="local")]
     log.warning("region %s simulates its cloud (backend sim): %s", DEFAULT_REGION, reason)
