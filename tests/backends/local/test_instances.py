@@ -6,8 +6,8 @@ import os
 import signal
 from pathlib import Path
 
-from interstack.backends.contract import NativeRef, PowerAction, ServerStatus
-from interstack.backends.local import LocalBackend
+from interstack.backends.contract import FlavorSpec, NativeRef, PowerAction, ServerStatus
+from interstack.backends.local import LocalBackend, cpushare
 from interstack.backends.local.guest import hostname_for
 from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted
 from interstack.backends.local.instances import cgroup_dirs, memory_limit_bytes
@@ -152,6 +152,25 @@ def test_the_flavor_sets_the_cgroup_limits(local_backend: LocalBackend) -> None:
             (cpu / "cpu.cfs_period_us").read_text()
         )
     local_backend.compute.delete_server(server.ref)
+
+
+def _cpu_weight() -> int:
+    where = cpushare.V2 if cgroup_mode() is CgroupMode.V2 else cpushare.V1
+    return int((where.parent / where.weight).read_text())
+
+
+def test_the_instances_weigh_on_the_host_cpu_as_one_process_per_vcpu(
+    local_backend: LocalBackend,
+) -> None:
+    per_vcpu = (cpushare.V2 if cgroup_mode() is CgroupMode.V2 else cpushare.V1).per_cpu
+    first = boot(local_backend, spec("weighed"))
+    with_one = _cpu_weight()
+    assert with_one >= per_vcpu
+    second = boot(local_backend, spec("heavier", flavor=FlavorSpec(vcpus=2, ram_mb=256, disk_gb=1)))
+    assert _cpu_weight() == with_one + 2 * per_vcpu
+    local_backend.compute.delete_server(second.ref)
+    eventually(_cpu_weight, lambda weight: weight == with_one, "the weight to drop again")
+    local_backend.compute.delete_server(first.ref)
 
 
 def test_an_instance_is_isolated_from_the_host(local_backend: LocalBackend) -> None:

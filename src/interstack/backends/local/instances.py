@@ -36,6 +36,7 @@ from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
 from interstack.backends.local import (
     clocks,
     console,
+    cpushare,
     cpusys,
     meminfo,
     procfiles,
@@ -320,6 +321,7 @@ class Instance:
         if self.runtime_state() is not None:
             # --force kills what still runs (thawing a frozen instance first)
             self._runc("delete", "--force", self.ref, what="remove the instance from runc")
+            cpushare.rebalance()
         unmount(self.rootfs)
 
     def destroy(self) -> None:

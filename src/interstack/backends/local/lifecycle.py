@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
-from interstack.backends.local import configdrive
+from interstack.backends.local import configdrive, cpushare
 from interstack.backends.local.bootwatch import BootWatch
 from interstack.backends.local.guest import (
     hostname_for,
@@ -210,6 +210,7 @@ class InstanceJobs:
                 instance.new_boot()  # a new boot time: the clocks start at zero
                 log.debug("instance %s: ports plugged, bundle written; starting runc", ref)
                 self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
+                cpushare.rebalance()
             except BackendError as exc:
                 instance.log(f"boot failed: {exc.message}")
                 try:
