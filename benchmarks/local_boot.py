@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -271,6 +272,39 @@ def memory_of(server: str) -> tuple[int, int]:
     return now, peak
 
 
+def instances_cpu_seconds() -> float:
+    """CPU time every instance of the backend has used so far (its parent cgroup's total)."""
+    if cgroup_mode() is CgroupMode.V2:
+        stat = (Path("/sys/fs/cgroup") / CGROUP_PARENT / "cpu.stat").read_text().split()
+        return int(stat[stat.index("usage_usec") + 1]) / 1e6
+    return int((Path("/sys/fs/cgroup/cpuacct") / CGROUP_PARENT / "cpuacct.usage").read_text()) / 1e9
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time of process ``pid`` and of the children it has reaped (``ip``, ``runc``, …)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def host_cpu_seconds() -> tuple[float, float]:
+    """(busy, all) CPU time of the whole host so far, from /proc/stat."""
+    ticks = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now(gateway: Gateway) -> dict[str, float]:
+    assert gateway.process is not None
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    busy, _ = host_cpu_seconds()
+    return {
+        "instances": instances_cpu_seconds(),
+        "gateway": process_cpu_seconds(gateway.process.pid),
+        "benchmark": own.ru_utime + own.ru_stime,
+        "host": busy,
+    }
+
+
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log_level = "debug" if args.gateway_log else "warning"
     with LocalGateway(work, Path(args.image_cache), args.lock_wait, log_level) as gateway:
@@ -298,6 +332,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             region.delete(server)
 
         console.print(f"{args.together} servers at once")
+        cpu_before = cpu_now(gateway)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.together) as pool:
             together = list(
@@ -307,7 +342,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 )
             )
         wall = time.perf_counter() - started
+        cpu_after = cpu_now(gateway)
         time.sleep(IDLE_SECONDS)
+        instances_idle = instances_cpu_seconds() - cpu_before["instances"]
         memory = [memory_of(server) for server, _ in together]
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(region.delete, [server for server, _ in together]))
@@ -317,6 +354,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "single": [asdict(b) for b in singles],
         "together": [asdict(b) for _, b in together],
         "together_wall_seconds": wall,
+        "together_cpu_seconds": {k: cpu_after[k] - cpu_before[k] for k in cpu_before},
+        "instances_cpu_seconds_until_idle": instances_idle,
+        "load_average": os.getloadavg(),
         "idle_memory_bytes": [m[0] for m in memory],
         "peak_memory_bytes": [m[1] for m in memory],
     }
@@ -335,6 +375,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         ("single boot: both", [b.ready for b in singles]),
         (f"{args.together} at once: each, both", [b.ready for b in many]),
     ):
+        if not values:
+            continue
         table.add_row(
             label, str(len(values)), f"{statistics.median(values):.2f}", f"{max(values):.2f}"
         )
@@ -346,6 +388,14 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     console.print(
         f"{args.together} servers at once: all ACTIVE and {ssh} after "
         f"{results['together_wall_seconds']:.2f} s"
+    )
+    cpu = results["together_cpu_seconds"]
+    console.print(
+        f"CPU seconds while the {args.together} booted: instances {cpu['instances']:.1f}, "
+        f"gateway (and the children it reaped) {cpu['gateway']:.1f}, this benchmark "
+        f"{cpu['benchmark']:.1f}, the whole host {cpu['host']:.1f} "
+        f"(load average {results['load_average'][0]:.1f}); the instances until "
+        f"{IDLE_SECONDS:.0f} s later: {results['instances_cpu_seconds_until_idle']:.1f}"
     )
     mib = 1024 * 1024
     idle, peak = results["idle_memory_bytes"], results["peak_memory_bytes"]
