@@ -56,6 +56,16 @@ def test_a_server_boots_and_cloud_init_applies_its_name_key_and_user_data(
     console = local_backend.compute.console_output(server.ref)
     assert "running 'init-local'" in console
     assert "interstack-init: up" in console
+    # user-data: sshd waits for cloud-init's init stages, its modules run after it in one go
+    first, sshd, rest = (
+        console.index(line)
+        for line in (
+            "cloud-init local network in one interpreter",
+            "interstack-init: up",
+            "cloud-init config final in one interpreter",
+        )
+    )
+    assert first < sshd < rest
     local_backend.compute.delete_server(server.ref)
 
 
@@ -82,7 +92,9 @@ def test_sshd_starts_before_cloud_init_unless_the_keypairs_key_is_not_in_place_y
     keypair starts it at once, and so does one whose key an earlier boot put in place; the
     first boot with a keypair lets cloud-init put the key in place first."""
     keyless = boot(local_backend, spec("quick"))
-    assert _sshd_first(_boots(local_backend, keyless.ref, 1)[0])
+    quick_boot = _boots(local_backend, keyless.ref, 1)[0]
+    assert _sshd_first(quick_boot)
+    assert "cloud-init local network config final in one interpreter" in quick_boot
 
     keyed = boot(local_backend, spec("keyed", public_key=PUBLIC_KEY))
     disk = instance(local_backend, keyed.ref).upper
