@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -35,7 +35,7 @@ from interstack.services.network.security_groups import SecurityGroupService, va
 from interstack.services.network.server_security import ServerSecurityGroups
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, Network, Port, SecurityGroup
+from interstack.store.models import FloatingIp, IpAllocation, Network, Port, SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
 SERVER_OWNER = "compute:nova"
@@ -293,17 +293,17 @@ class NeutronServerNetworking:
         self, region: str, server_ids: Sequence[str]
     ) -> Mapping[str, Sequence[ServerAddress]]:
         with self.db.session() as session:
-            ports = _ports_of(session, region, server_ids)
-            return _addresses(session, ports, server_ids)
+            return _addresses(_port_addresses(session, region, server_ids), server_ids)
 
     def addresses_and_groups(
         self, region: str, server_ids: Sequence[str]
     ) -> tuple[Mapping[str, Sequence[ServerAddress]], Mapping[str, Sequence[str]]]:
         with self.db.session() as session:
-            ports = _ports_of(session, region, server_ids)
+            rows = _port_addresses(session, region, server_ids)
+            ports = {row.port_id: (row.device_id, row.security_group_ids) for row in rows}
             return (
-                _addresses(session, ports, server_ids),
-                self.server_groups.names(session, ports, server_ids),
+                _addresses(rows, server_ids),
+                self.server_groups.names(session, list(ports.values()), server_ids),
             )
 
     def security_groups(self, region: str, server_id: str) -> list[ServerSecurityGroup]:
@@ -358,44 +358,69 @@ def _group_rule(rule: RuleRow, remotes: Mapping[str, tuple[str, str]]) -> Server
     )
 
 
-def _ports_of(session: Session, region: str, server_ids: Sequence[str]) -> Sequence[Port]:
-    return session.scalars(
-        select(Port)
+class _PortAddress(NamedTuple):
+    """One fixed address of a server's port (``None`` for a port without one) with the
+    floating address mapped to it, if any, and what the server's views need of the port."""
+
+    port_id: str
+    device_id: str
+    mac_address: str
+    security_group_ids: Sequence[str] | None
+    network_id: str
+    network_name: str | None
+    fixed: str | None
+    floating: str | None
+
+
+def _port_addresses(session: Session, region: str, server_ids: Sequence[str]) -> list[_PortAddress]:
+    """The servers' ports with their fixed and floating addresses, in one query: ports in the
+    order they were made, each port's addresses in its order."""
+    rows = session.execute(
+        select(
+            Port.id,
+            Port.device_id,
+            Port.mac_address,
+            Port.security_group_ids,
+            Port.network_id,
+            Network.name,
+            IpAllocation.ip_address,
+            FloatingIp.floating_ip_address,
+        )
+        .outerjoin(Network, Network.id == Port.network_id)
+        .outerjoin(IpAllocation, IpAllocation.port_id == Port.id)
+        .outerjoin(
+            FloatingIp,
+            and_(
+                FloatingIp.port_id == Port.id,
+                FloatingIp.fixed_ip_address == IpAllocation.ip_address,
+            ),
+        )
         .where(Port.region == region, Port.device_id.in_(server_ids))
-        .order_by(Port.created_at, Port.id)
-    ).all()
+        .order_by(Port.created_at, Port.id, IpAllocation.position, IpAllocation.id, FloatingIp.id)
+    )
+    return [_PortAddress(*row) for row in rows]
 
 
 def _addresses(
-    session: Session, ports: Sequence[Port], server_ids: Sequence[str]
+    rows: Sequence[_PortAddress], server_ids: Sequence[str]
 ) -> Mapping[str, Sequence[ServerAddress]]:
-    """Each server's fixed and floating addresses, from its ports read in ``session``."""
+    """Each server's fixed and floating addresses, from its ports' :func:`_port_addresses`."""
     found: dict[str, list[ServerAddress]] = {s: [] for s in server_ids}
-    ips = fixed_ips_of(session, [p.id for p in ports])
-    names = {
-        network_id: name
-        for network_id, name in session.execute(
-            select(Network.id, Network.name).where(Network.id.in_({p.network_id for p in ports}))
-        )
-    }
-    floating: dict[tuple[str, str | None], list[str]] = {}
-    for fip in session.scalars(
-        select(FloatingIp).where(FloatingIp.port_id.in_([p.id for p in ports]))
-    ):
-        floating.setdefault((str(fip.port_id), fip.fixed_ip_address), []).append(
-            fip.floating_ip_address
-        )
-    for port in ports:
-        name = names.get(port.network_id, port.network_id)
-        for ip in ips[port.id]:
-            found[port.device_id].append(_address(name, ip.ip_address, "fixed", port))
-            for public in floating.get((port.id, ip.ip_address), []):
-                found[port.device_id].append(_address(name, public, "floating", port))
+    listed: set[tuple[str, str]] = set()
+    for row in rows:
+        if row.fixed is None:
+            continue
+        name = row.network_name if row.network_name is not None else row.network_id
+        if (row.port_id, row.fixed) not in listed:
+            listed.add((row.port_id, row.fixed))
+            found[row.device_id].append(_address(name, row.fixed, "fixed", row.mac_address))
+        if row.floating is not None:
+            found[row.device_id].append(_address(name, row.floating, "floating", row.mac_address))
     return found
 
 
 def _address(
-    network: str, address: str, kind: Literal["fixed", "floating"], port: Port
+    network: str, address: str, kind: Literal["fixed", "floating"], mac_address: str
 ) -> ServerAddress:
     version: Literal[4, 6] = 6 if ipaddress.ip_address(address).version == 6 else 4
-    return ServerAddress(network, address, version, kind, port.mac_address)
+    return ServerAddress(network, address, version, kind, mac_address)

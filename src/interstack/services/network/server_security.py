@@ -89,20 +89,22 @@ class ServerSecurityGroups:
 
     @staticmethod
     def names(
-        session: Session, ports: Sequence[Port], server_ids: Sequence[str]
+        session: Session,
+        ports: Sequence[tuple[str, Sequence[str] | None]],
+        server_ids: Sequence[str],
     ) -> Mapping[str, Sequence[str]]:
         """Each server's groups by name (id when unnamed), port by port, as Nova lists them;
-        ``ports`` are the servers' ports, read in ``session``."""
+        ``ports`` are the servers' ports as (server id, group ids), read in ``session``."""
         found: dict[str, list[str]] = {s: [] for s in server_ids}
-        wanted = {g for p in ports for g in p.security_group_ids or ()}
+        wanted = {g for _server, groups in ports for g in groups or ()}
         names = {
             group_id: name or group_id
             for group_id, name in session.execute(
                 select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(wanted))
             )
         }
-        for port in ports:
-            for group_id in port.security_group_ids or ():
+        for server_id, groups in ports:
+            for group_id in groups or ():
                 if group_id in names:
-                    found[port.device_id].append(names[group_id])
+                    found[server_id].append(names[group_id])
         return found
