@@ -55,6 +55,14 @@ def test_snapshot_streamed_through_the_image_service(services: Services) -> None
     assert done.properties["purpose"] == "backup"
 
 
+def test_a_snapshot_image_is_created_saving_in_one_write(services: Services) -> None:
+    """Begun ``saving`` (not created ``queued`` and then changed), and the answer says so."""
+    alice = caller("alice")
+    started = services.compute_images.begin_snapshot(alice, REGION, "snap", server_id="srv")
+    backed = services.compute_images.begin_volume_backed(alice, REGION, "volume-backed")
+    assert (started.status, backed.status) == (ImageStatus.SAVING, ImageStatus.SAVING)
+
+
 def test_snapshot_stored_by_the_backend_then_registered(services: Services) -> None:
     alice = caller("alice")
     started = services.compute_images.begin_snapshot(alice, REGION, "snap", server_id="srv")

@@ -76,7 +76,7 @@ class ComputeImages:
         properties = {"image_type": "snapshot", **(metadata or {}), "instance_uuid": server_id}
         if base is not None:
             properties["base_image_ref"] = base.id
-        created = self.images.create(
+        return self.images.create(
             ctx,
             region,
             NewImage(
@@ -88,9 +88,8 @@ class ComputeImages:
                 min_ram=base.min_ram_mb if base else 0,
                 properties=properties,
             ),
+            status=ImageStatus.SAVING,
         )
-        self._saving(created.id)
-        return created
 
     def begin_volume_backed(
         self,
@@ -105,7 +104,7 @@ class ComputeImages:
         the formats Nova's zero-byte upload gets from Glance (``qcow2``, the first of its
         preferred disk formats, in ``bare``). Follow with :meth:`finish_volume_backed` or
         :meth:`abandon_snapshot`."""
-        created = self.images.create(
+        return self.images.create(
             ctx,
             region,
             NewImage(
@@ -115,9 +114,8 @@ class ComputeImages:
                 disk_format="qcow2",
                 properties=dict(metadata or {}),
             ),
+            status=ImageStatus.SAVING,
         )
-        self._saving(created.id)
-        return created
 
     def finish_volume_backed(
         self, region: str, image_id: str, properties: Mapping[str, str]
@@ -135,13 +133,6 @@ class ComputeImages:
             row.checksum = hashlib.md5(b"", usedforsecurity=False).hexdigest()
             row.os_hash_algo = HASH_ALGO
             row.os_hash_value = hashlib.new(HASH_ALGO, b"").hexdigest()
-            row.updated_at = now()
-
-    def _saving(self, image_id: str) -> None:
-        with self.db.session() as session:
-            row = session.get(Image, image_id)
-            assert row is not None
-            row.status = ImageStatus.SAVING
             row.updated_at = now()
 
     def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> ImageInfo:

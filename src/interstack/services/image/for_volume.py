@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from interstack.services.context import RequestContext
 from interstack.services.image.for_compute import ComputeImages
-from interstack.services.image.model import ImageInfo, NewImage, Visibility
+from interstack.services.image.model import ImageInfo, ImageStatus, NewImage, Visibility
 from interstack.services.interfaces import VolumeUpload
 
 
@@ -19,7 +19,7 @@ class VolumeImages(ComputeImages):
 
     def begin_upload(self, ctx: RequestContext, region: str, upload: VolumeUpload) -> ImageInfo:
         """A ``saving`` image of the caller's project for the volume's data."""
-        created = self.images.create(
+        return self.images.create(
             ctx,
             region,
             NewImage(
@@ -30,6 +30,5 @@ class VolumeImages(ComputeImages):
                 disk_format=upload.disk_format,
                 min_disk=upload.min_disk,
             ),
+            status=ImageStatus.SAVING,
         )
-        self._saving(created.id)
-        return created

@@ -60,8 +60,16 @@ class ImageService:
         #: a listing first brings in what a changing cloud catalogue added or removed
         self.provided = provided
 
-    def create(self, ctx: RequestContext, region: str, new: NewImage) -> ImageInfo:
-        """A ``queued`` image without data; visibility ``shared`` unless given (as Glance)."""
+    def create(
+        self,
+        ctx: RequestContext,
+        region: str,
+        new: NewImage,
+        *,
+        status: ImageStatus = ImageStatus.QUEUED,
+    ) -> ImageInfo:
+        """A ``queued`` image without data; visibility ``shared`` unless given (as Glance).
+        A server snapshot's image is written ``saving`` at once (``status``)."""
         if not ctx.is_member:
             raise Forbidden("You are not authorized to create images.")
         for name in new.properties:
@@ -74,7 +82,7 @@ class ImageService:
             region=region,
             name=new.name,
             owner=new.owner or ctx.project_id,
-            status=ImageStatus.QUEUED,
+            status=status,
             visibility=new.visibility or Visibility.SHARED,
             protected=new.protected,
             os_hidden=new.os_hidden,
