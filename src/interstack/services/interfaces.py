@@ -196,6 +196,11 @@ class ServerVolumeSnapshots(Protocol):
         volume that cannot be snapshotted, 413 over quota."""
         ...
 
+    def discard_for_image(self, region: str, snapshot_ids: list[str]) -> None:
+        """The image those snapshots were for was not made: delete them (the ones still being
+        created once the backend has them)."""
+        ...
+
 
 class ServerVolumeRelease(Protocol):
     def release_for_server(self, region: str, server_id: str) -> None:

@@ -1,5 +1,5 @@
 """Persistent state: SQLAlchemy models, sessions and Alembic migrations."""
 
-from interstack.store.db import Database
+from interstack.store.db import Database, rowcount
 
-__all__ = ["Database"]
+__all__ = ["Database", "rowcount"]

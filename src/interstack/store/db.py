@@ -15,11 +15,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -27,6 +27,11 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _WRITER_WAIT = 10.0
 #: the first statement of a write transaction (pysqlite begins one only before these)
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+def rowcount(result: Any) -> int:
+    """The rows an UPDATE or DELETE statement's ``session.execute`` result touched."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -53,6 +53,7 @@ from interstack.services.interfaces import (
     ServerNetworking,
     ServerSnapshots,
     ServerVolumeSnapshots,
+    VolumeSnapshotForImage,
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
@@ -397,16 +398,19 @@ class ServerActions:
         returns, as in Nova; deleting the image leaves them."""
         assert self.volume_snapshots is not None
         image = self.snapshots.begin_volume_backed(ctx, region, name, metadata=metadata)
+        taken: list[VolumeSnapshotForImage] = []
         try:
             taken = self.volume_snapshots.snapshot_for_image(ctx, region, server_id, name)
+            self.snapshots.finish_volume_backed(region, image.id, image_mapping_properties(taken))
+            with self.db.session() as session:
+                row = visible_row(session, ctx, region, server_id)
+                record_action(session, ctx, row, "createImage")
+                touch(row)
         except BaseException:
+            # nothing is left half-made: neither the image nor the snapshots it would map
+            self.volume_snapshots.discard_for_image(region, [t.snapshot_id for t in taken])
             self.snapshots.abandon_snapshot(region, image.id)
             raise
-        self.snapshots.finish_volume_backed(region, image.id, image_mapping_properties(taken))
-        with self.db.session() as session:
-            row = visible_row(session, ctx, region, server_id)
-            record_action(session, ctx, row, "createImage")
-            touch(row)
         return image.id
 
     def _base_image(

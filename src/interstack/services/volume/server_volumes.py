@@ -223,6 +223,9 @@ class ServerVolumes:
                 )
         return taken
 
+    def discard_for_image(self, region: str, snapshot_ids: builtins.list[str]) -> None:
+        self.snapshots.discard(region, snapshot_ids)
+
     def release_for_server(self, region: str, server_id: str) -> None:
         """The server is gone and the backend detached its volumes: drop its attachments, make
         its volumes ``available``, and delete those marked ``delete_on_termination`` (unless

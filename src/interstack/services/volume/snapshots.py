@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from interstack.errors import BadRequest, Forbidden, NotFound
@@ -29,7 +30,7 @@ from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.records import Snapshot, snapshot_record
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus, check_volume
 from interstack.services.volume.volume_tasks import SNAPSHOT_CREATE, SNAPSHOT_DELETE
-from interstack.store import Database
+from interstack.store import Database, rowcount
 from interstack.store.models import VolumeSnapshot as SnapshotRow
 
 SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
@@ -173,6 +174,30 @@ class SnapshotService:
             row.status = SnapshotStatus.DELETING
             touch(row)
             self.tasks.enqueue(SNAPSHOT_DELETE, region, row.id, session=session)
+
+    def discard(self, region: str, snapshot_ids: builtins.list[str]) -> None:
+        """Undo snapshots a failed request made (nothing it made stays): each goes
+        ``deleting``; one still being created is removed by its create task once the backend
+        settles it (:meth:`VolumeTasks.create_snapshot`), a settled one by a delete task."""
+        with self.db.session() as session:
+            for snapshot_id in snapshot_ids:
+                creating = session.execute(
+                    update(SnapshotRow)
+                    .where(
+                        SnapshotRow.id == snapshot_id,
+                        SnapshotRow.region == region,
+                        SnapshotRow.status == SnapshotStatus.CREATING,
+                    )
+                    .values(status=SnapshotStatus.DELETING, updated_at=utcnow())
+                )
+                if rowcount(creating) == 1:
+                    continue
+                row = session.get(SnapshotRow, snapshot_id)
+                if row is None or row.region != region or row.status not in DELETABLE:
+                    continue
+                row.status = SnapshotStatus.DELETING
+                touch(row)
+                self.tasks.enqueue(SNAPSHOT_DELETE, region, row.id, session=session)
 
     def reset_status(self, ctx: RequestContext, region: str, snapshot_id: str, status: str) -> None:
         if not ctx.is_admin:

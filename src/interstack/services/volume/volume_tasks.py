@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from interstack.backends.contract import BlockStorageDriver, NativeRef, SnapshotSpec, VolumeSpec
 from interstack.backends.contract import VolumeStatus as Native
 from interstack.errors import BackendError, NotFound
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
-from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay, utcnow
 from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
-from interstack.store import Database
+from interstack.store import Database, rowcount
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
@@ -86,10 +86,14 @@ class VolumeTasks:
         def failed(task: Task, error: str) -> None:
             with self.db.session() as session:
                 row = session.get(SnapshotRow, task.resource_id)
-                if row is not None:
-                    row.status = status
-                    row.fault = error
-                    touch(row)
+                if row is None:
+                    return
+                if row.status == SnapshotStatus.DELETING and row.native_ref is None:
+                    session.delete(row)  # discarded, and the backend never made it
+                    return
+                row.status = status
+                row.fault = error
+                touch(row)
 
         return failed
 
@@ -229,24 +233,12 @@ class VolumeTasks:
     def create_snapshot(self, task: Task) -> RetryAfter | None:
         driver = self._driver(task)
         if task.payload.get("phase") == "wait":
-            with self.db.session() as session:
-                row = session.get(SnapshotRow, task.resource_id)
-                if row is None or row.native_ref is None:
-                    return None
-                ref = NativeRef(row.native_ref)
-            info = driver.get_snapshot(ref)
-            if info.status is Native.ERROR:
-                raise BackendError(info.fault or "the snapshot failed in the backend")
-            if info.status is not Native.AVAILABLE:
-                return again(task.payload)
-            with self.db.session() as session:
-                row = session.get(SnapshotRow, task.resource_id)
-                if row is not None:
-                    row.status = SnapshotStatus.AVAILABLE
-                    touch(row)
-            return None
+            return self._create_snapshot_wait(task, driver)
         with self.db.session() as session:
             row = session.get(SnapshotRow, task.resource_id)
+            if row is not None and row.status == SnapshotStatus.DELETING:
+                session.delete(row)  # discarded before the backend was asked for it
+                return None
             volume = session.get(VolumeRow, row.volume_id) if row is not None else None
             if row is None or volume is None or volume.native_ref is None:
                 raise BackendError("the snapshot's volume is gone")
@@ -259,6 +251,49 @@ class VolumeTasks:
             if row is not None:
                 row.native_ref = info.ref
         return again(task.payload, phase="wait")
+
+    def _create_snapshot_wait(self, task: Task, driver: BlockStorageDriver) -> RetryAfter | None:
+        """Look once: the settled snapshot is ``available``, or it goes if it was discarded
+        meanwhile (nothing the failed request made is left)."""
+        with self.db.session() as session:
+            row = session.get(SnapshotRow, task.resource_id)
+            if row is None or row.native_ref is None:
+                return None
+            ref = NativeRef(row.native_ref)
+        info = driver.get_snapshot(ref)
+        if info.status not in {Native.AVAILABLE, Native.ERROR}:
+            return again(task.payload)
+        if info.status is Native.AVAILABLE and self._snapshot_made(task.resource_id):
+            return None
+        if self._snapshot_discarded(task.resource_id):
+            driver.delete_snapshot(ref)
+            self._forget_snapshot(task.resource_id)
+            return None
+        if info.status is Native.ERROR:
+            raise BackendError(info.fault or "the snapshot failed in the backend")
+        return None
+
+    def _snapshot_made(self, snapshot_id: str) -> bool:
+        """``creating`` -> ``available``, unless a discard (or an admin) changed it first."""
+        with self.db.session() as session:
+            made = session.execute(
+                update(SnapshotRow)
+                .where(SnapshotRow.id == snapshot_id, SnapshotRow.status == SnapshotStatus.CREATING)
+                .values(status=SnapshotStatus.AVAILABLE, updated_at=utcnow())
+            )
+            return rowcount(made) == 1
+
+    def _snapshot_discarded(self, snapshot_id: str) -> bool:
+        """The request that made the snapshot failed meanwhile (``SnapshotService.discard``)."""
+        with self.db.session() as session:
+            row = session.get(SnapshotRow, snapshot_id)
+            return row is not None and row.status == SnapshotStatus.DELETING
+
+    def _forget_snapshot(self, snapshot_id: str) -> None:
+        with self.db.session() as session:
+            row = session.get(SnapshotRow, snapshot_id)
+            if row is not None:
+                session.delete(row)
 
     def delete_snapshot(self, task: Task) -> RetryAfter | None:
         with self.db.session() as session:
