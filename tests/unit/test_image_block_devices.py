@@ -45,10 +45,46 @@ def test_a_server_booted_from_the_image_boots_from_a_volume_made_of_the_root_sna
     assert (data.source_id, data.root, data.device) == ("snap-data", False, "/dev/vdb")
 
 
-def test_an_image_without_bdm_v2_or_a_mapping_defines_nothing() -> None:
-    mapping = image_mapping_properties([ROOT])["block_device_mapping"]
+def test_an_image_without_a_mapping_defines_nothing() -> None:
     assert image_defined_devices({}) == ()
-    assert image_defined_devices({"block_device_mapping": mapping}) == ()
+    assert image_defined_devices({"block_device_mapping": "[]", "bdm_v2": "True"}) == ()
+
+
+#: a legacy (pre bdm v2) mapping as Nova wrote it to Glance: no source or destination types
+LEGACY = [
+    {"device_name": "vdb", "volume_id": "vol-data", "snapshot_id": None, "volume_size": 5,
+     "delete_on_termination": False, "no_device": None, "virtual_name": None},
+    {"device_name": "/dev/vda", "snapshot_id": "snap-root", "volume_id": None, "volume_size": 3,
+     "delete_on_termination": True, "no_device": None, "virtual_name": None},
+    {"device_name": "vdc", "virtual_name": "ephemeral0"},
+    {"device_name": "vdd", "no_device": True},
+]  # fmt: skip
+
+
+def test_a_legacy_mapping_boots_from_the_volume_at_the_images_root_device() -> None:
+    devices = image_defined_devices(
+        {"block_device_mapping": json.dumps(LEGACY), "root_device_name": "vda"}
+    )
+
+    data, root = devices
+    assert (root.source_type, root.uuid, root.boot_index, root.volume_size) == (
+        "snapshot", "snap-root", 0, 3)  # fmt: skip
+    assert root.delete_on_termination is True
+    assert (data.source_type, data.uuid, data.boot_index, data.device_name) == (
+        "volume", "vol-data", -1, "vdb")  # fmt: skip
+    disks = boot_disks(None, devices, 1)
+    assert disks.root is not None and disks.root.source_id == "snap-root"
+    assert disks.root.device == "/dev/vda"
+
+
+def test_a_legacy_mapping_without_a_root_device_name_boots_from_its_first_entry() -> None:
+    [first] = image_defined_devices({"block_device_mapping": json.dumps(LEGACY[:1])})
+    assert (first.uuid, first.boot_index) == ("vol-data", 0)
+
+
+def test_a_legacy_entry_without_a_source_is_novas_400() -> None:
+    with pytest.raises(BadRequest, match="neither a snapshot_id nor a volume_id"):
+        image_defined_devices({"block_device_mapping": json.dumps([{"device_name": "vda"}])})
 
 
 @pytest.mark.parametrize(

@@ -192,10 +192,11 @@ def image_mapping_properties(snapshots: Sequence[VolumeSnapshotForImage]) -> dic
 
 
 def image_defined_devices(properties: Mapping[str, str]) -> tuple[BlockDevice, ...]:
-    """The block device mappings an image defines (bdm v2 in its ``block_device_mapping``
-    property; a legacy mapping without ``bdm_v2`` is not read), for a server booted from it."""
+    """The block device mappings an image defines in its ``block_device_mapping`` property,
+    for a server booted from it: bdm v2 entries when ``bdm_v2`` says so, else Nova's legacy
+    entries (``snapshot_id``/``volume_id`` and ``device_name``), translated as Nova does."""
     raw = properties.get("block_device_mapping")
-    if not raw or str(properties.get("bdm_v2", "")).lower() not in {"true", "1", "yes"}:
+    if not raw:
         return ()
     try:
         entries = json.loads(raw)
@@ -206,9 +207,43 @@ def image_defined_devices(properties: Mapping[str, str]) -> tuple[BlockDevice, .
             "Block Device Mapping is Invalid: the image's block_device_mapping property is not "
             "a JSON list of mappings."
         )
-    return tuple(
-        _image_device(e) for e in entries if isinstance(e, dict) and not e.get("no_device")
-    )
+    mapped = [e for e in entries if isinstance(e, dict) and not e.get("no_device")]
+    if str(properties.get("bdm_v2", "")).lower() in {"true", "1", "yes"}:
+        return tuple(_image_device(e) for e in mapped)
+    return _legacy_devices(mapped, properties.get("root_device_name"))
+
+
+#: a legacy mapping's ``virtual_name`` for a disk the flavor brings (not a volume)
+_FLAVOR_DISKS = ("swap", "ephemeral")
+
+
+def _legacy_devices(
+    entries: Sequence[Mapping[str, Any]], root_device_name: str | None
+) -> tuple[BlockDevice, ...]:
+    """Nova's legacy image mappings as bdm v2: a ``snapshot_id`` or ``volume_id`` source, each
+    a volume; the one at the image's ``root_device_name`` boots (``boot_index`` 0), or without
+    one the first. Swap and ephemeral entries name the flavor's own disks and are left out."""
+    translated: list[dict[str, Any]] = []
+    for entry in entries:
+        if str(entry.get("virtual_name") or "").startswith(_FLAVOR_DISKS):
+            continue
+        if entry.get("snapshot_id"):
+            source = "snapshot"
+        elif entry.get("volume_id"):
+            source = "volume"
+        else:
+            raise BadRequest(
+                "Block Device Mapping is Invalid: the image's legacy block_device_mapping has "
+                "an entry with neither a snapshot_id nor a volume_id."
+            )
+        translated.append({**entry, "source_type": source, "destination_type": "volume"})
+    root = device_path(root_device_name)
+    for index, entry in enumerate(translated):
+        if root is None:
+            entry["boot_index"] = 0 if index == 0 else None
+        else:
+            entry["boot_index"] = 0 if device_path(entry.get("device_name")) == root else -1
+    return tuple(_image_device(e) for e in translated)
 
 
 def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
