@@ -99,6 +99,7 @@ def volume_backed_server(services: Services) -> tuple[str, str]:
                 mountpoint="/dev/vda",
                 mode="rw",
                 status=AttachStatus.ATTACHED,
+                boot_index=0,
             )
         )
     return server_id, volume.id

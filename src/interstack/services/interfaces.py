@@ -185,8 +185,13 @@ class VolumeSnapshotForImage:
 
 
 class ServerVolumeSnapshots(Protocol):
-    """Snapshots of a volume-backed server's volumes, for its image (Nova's ``createImage`` of
-    such a server has Cinder take them)."""
+    """Which servers are volume-backed, and snapshots of their volumes for their images (Nova's
+    ``createImage`` of such a server has Cinder take them)."""
+
+    def boots_from_volume(self, region: str, server_id: str) -> bool:
+        """Whether the server's root disk is a volume (its attachment of boot index 0), whatever
+        image it was booted with."""
+        ...
 
     def snapshot_for_image(
         self, ctx: RequestContext, region: str, server_id: str, image_name: str

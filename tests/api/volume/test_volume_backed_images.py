@@ -15,6 +15,7 @@ import pytest
 from tests.support.compute import delete_server, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
+from tests.support.image import create, image_client, upload
 from tests.support.volume import sim_regions_lacking
 from tests.support.waiting import eventually
 
@@ -84,9 +85,9 @@ def test_sdk_snapshot_of_a_volume_backed_server_maps_a_cinder_snapshot_that_boot
 ) -> None:
     network, _, flavor = world
     server = boot_from_volume(conn, world, terminate_volume=True)
-    [root] = http.get(f"/servers/{server.id}").json()["server"][
-        "os-extended-volumes:volumes_attached"
-    ]
+    shown = http.get(f"/servers/{server.id}").json()["server"]
+    assert shown["image"] == ""  # booted from a volume (made of an image): no image, as Nova
+    [root] = shown["os-extended-volumes:volumes_attached"]
     name = unique("vb-snap")
 
     image = conn.create_image_snapshot(name, server, wait=True, timeout=60)
@@ -116,7 +117,8 @@ def test_sdk_snapshot_of_a_volume_backed_server_maps_a_cinder_snapshot_that_boot
                                                   flavor=flavor, network=network))  # fmt: skip
 
     shown = http.get(f"/servers/{copy.id}").json()["server"]
-    assert shown["image"] == ""
+    # Nova keeps the imageRef of a server booted from an image that maps its volumes
+    assert shown["image"]["id"] == image.id
     [attached] = shown["os-extended-volumes:volumes_attached"]
     assert attached["id"] != root["id"]
     assert attached["delete_on_termination"] is True
@@ -171,3 +173,109 @@ def test_a_region_without_volume_snapshots_captures_the_server_as_before(
         assert image.properties["image_type"] == "snapshot"
     finally:
         conn.close()
+
+
+def attached_ids(http: httpx.Client, server_id: str) -> list[str]:
+    shown = http.get(f"/servers/{server_id}").json()["server"]
+    return [v["id"] for v in shown["os-extended-volumes:volumes_attached"]]
+
+
+def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
+    gateway: ServedGateway, conn: Any, http: httpx.Client, world: tuple[str, str, str]
+) -> None:
+    """Its root is the volume made of the root snapshot (marked so, whatever the server's
+    image): not detachable, and its own createImage snapshots it again, root first."""
+    network, _, flavor = world
+    server = boot_from_volume(conn, world)
+    data = conn.block_storage.create_volume(size=2, name=unique("data"))
+    conn.block_storage.wait_for_status(data, "available", wait=60, interval=0.2)
+    conn.compute.create_volume_attachment(server, volume_id=data.id)
+    conn.block_storage.wait_for_status(data, "in-use", wait=60, interval=0.2)
+    [original_root, _] = attached_ids(http, server.id)
+    image = conn.create_image_snapshot(unique("vb-img"), server, wait=True, timeout=60)
+    for entry in mapping_of(conn.image.get_image(image.id)):
+        snapshot = conn.block_storage.get_snapshot(entry["snapshot_id"])
+        conn.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+
+    copy = server_active(conn, conn.create_server(unique("copy"), image=image.id,
+                                                  flavor=flavor, network=network))  # fmt: skip
+
+    shown = gateway.cli(CLOUD, "server", "show", copy.id, "-f", "json").stdout
+    assert json.loads(shown)["image"].endswith(f"({image.id})")
+    root, second = attached_ids(http, copy.id)
+    for volume_id in (root, second):
+        conn.block_storage.wait_for_status(
+            conn.block_storage.get_volume(volume_id), "in-use", wait=60, interval=0.2
+        )
+    # the source volume's image metadata comes along through the snapshot, as in Cinder
+    made = conn.block_storage.get_volume(root).volume_image_metadata
+    assert made == conn.block_storage.get_volume(original_root).volume_image_metadata
+    assert made["image_id"] == world[1]
+    refused = http.delete(f"/servers/{copy.id}/os-volume_attachments/{root}")
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["badRequest"]["message"] == "Cannot detach a root device volume"
+
+    again = conn.create_image_snapshot(unique("vb-again"), copy, wait=True, timeout=60)
+
+    again = conn.image.get_image(again.id)
+    first, other = mapping_of(again)
+    assert (first["boot_index"], other["boot_index"]) == (0, None)
+    assert conn.block_storage.get_snapshot(first["snapshot_id"]).volume_id == root
+    assert conn.block_storage.get_snapshot(other["snapshot_id"]).volume_id == second
+    detached = http.delete(f"/servers/{copy.id}/os-volume_attachments/{second}")
+    assert detached.status_code == 202, detached.text
+
+
+def test_a_server_booted_from_a_brought_volume_shows_no_image(
+    conn: Any, http: httpx.Client, world: tuple[str, str, str]
+) -> None:
+    network, image_id, flavor = world
+    volume = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("boot"))
+    conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    net = conn.network.find_network(network)
+    answer = http.post("/servers", json={"server": {
+        "name": unique("brought"), "imageRef": "", "flavorRef": flavor,
+        "networks": [{"uuid": net.id}],
+        "block_device_mapping_v2": [{"boot_index": 0, "uuid": volume.id,
+                                     "source_type": "volume", "destination_type": "volume"}],
+    }})  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+
+    assert http.get(f"/servers/{server.id}").json()["server"]["image"] == ""
+    refused = http.delete(f"/servers/{server.id}/os-volume_attachments/{volume.id}")
+    assert refused.status_code == 400, refused.text
+    delete_server(conn, server.id)
+
+
+def test_an_image_with_a_legacy_mapping_boots_from_a_volume_made_of_its_snapshot(
+    gateway: ServedGateway, conn: Any, http: httpx.Client, world: tuple[str, str, str]
+) -> None:
+    """A ``block_device_mapping`` without ``bdm_v2`` (Nova's legacy form): the entry at the
+    image's ``root_device_name`` is the root."""
+    network, image_id, flavor = world
+    source = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("src"))
+    conn.block_storage.wait_for_status(source, "available", wait=60, interval=0.2)
+    snapshot = conn.block_storage.create_snapshot(volume_id=source.id, name=unique("legacy"))
+    conn.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+    legacy = [{"device_name": "vda", "snapshot_id": snapshot.id, "volume_id": None,
+               "volume_size": 1, "delete_on_termination": True, "no_device": None,
+               "virtual_name": None}]  # fmt: skip
+    glance = image_client(gateway, gateway.token(CLOUD))
+    image = create(
+        glance,
+        name=unique("legacy-img"),
+        disk_format="qcow2",
+        block_device_mapping=json.dumps(legacy),
+        root_device_name="/dev/vda",
+    )
+    upload(glance, image["id"], b"")  # without data, as Nova uploads these
+
+    server = server_active(conn, conn.create_server(unique("legacy"), image=image["id"],
+                                                    flavor=flavor, network=network))  # fmt: skip
+
+    [root] = attached_ids(http, server.id)
+    volume = conn.block_storage.get_volume(root)
+    assert (volume.snapshot_id, volume.size) == (snapshot.id, 1)
+    assert [a["device"] for a in volume.attachments] == ["/dev/vda"]
+    delete_server(conn, server.id)

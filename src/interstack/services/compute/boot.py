@@ -340,6 +340,7 @@ class ServerBoot:
                         count=count,
                         flavor=flavor,
                         image=image,
+                        shown_image_id=request.image_id or disks.image_id,
                         public_key=public_key,
                         ports=ports[server_id],
                         groups=groups,
@@ -372,6 +373,7 @@ class ServerBoot:
         count: int,
         flavor: Flavor,
         image: BootImage | None,
+        shown_image_id: str | None,
         public_key: str | None,
         ports: Sequence[ServerPort],
         groups: Sequence[str],
@@ -389,7 +391,9 @@ class ServerBoot:
             description=request.description,
             flavor_id=flavor.id,
             flavor=flavor_snapshot(flavor),
-            image_id=image.id if image is not None else None,
+            # the create's imageRef, as Nova keeps it, also when the server boots from the
+            # volumes the image maps; ``image`` (its data) only when it boots from the image
+            image_id=shown_image_id,
             image_ref=image.native_ref if image is not None else None,
             key_name=request.key_name,
             key_data=public_key,

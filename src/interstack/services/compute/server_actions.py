@@ -218,11 +218,12 @@ class ServerActions:
                 raise BadRequest("Invalid key_name provided.") from exc
         if isinstance(request.user_data, str):
             decode_user_data(request.user_data)
+        volume_backed = self._boots_from_volume(region, server_id)
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
             check_unlocked(ctx, row)
             check_state("rebuild", row.id, row.vm_state, row.task_state)
-            if row.image_id is None:
+            if volume_backed:
                 # booted from a volume: Nova (before 2.93) rebuilds those only on their image
                 raise BadRequest(
                     "Unable to rebuild with a different image for a volume-backed server."
@@ -340,10 +341,12 @@ class ServerActions:
     ) -> str:
         """Register a private image of the server at once and capture the disk into it in a
         task; returns the image id."""
+        volume_backed = self._snapshots_volumes(region) and self._boots_from_volume(
+            region, server_id
+        )
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
             check_state("createImage", row.id, row.vm_state, row.task_state)
-            volume_backed = row.image_id is None and self._snapshots_volumes(region)
             if not volume_backed:
                 self.regions.require(region, "server_snapshots")
             self._ready(row)
@@ -376,6 +379,13 @@ class ServerActions:
             self.snapshots.abandon_snapshot(region, image.id)
             raise
         return image.id
+
+    def _boots_from_volume(self, region: str, server_id: str) -> bool:
+        """Whether the server's root disk is a volume (a server booted from an image that maps
+        its volumes keeps that image's id, as in Nova, so its image does not tell)."""
+        if self.volume_snapshots is None:
+            return False
+        return self.volume_snapshots.boots_from_volume(region, server_id)
 
     def _snapshots_volumes(self, region: str) -> bool:
         """Whether a volume-backed server's image is made as Nova makes it, of snapshots of its

@@ -98,6 +98,7 @@ class BootVolumes:
                         status=AttachStatus.ATTACHING,
                         delete_on_termination=wanted.delete_on_termination,
                         tag=wanted.tag,
+                        boot_index=0 if wanted.root else None,
                     )
                 )
                 session.flush()

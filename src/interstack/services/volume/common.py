@@ -94,8 +94,10 @@ def new_attachment(
     status: AttachStatus,
     delete_on_termination: bool = False,
     tag: str | None = None,
+    boot_index: int | None = None,
 ) -> AttachmentRow:
-    """A new attachment row of ``volume`` to a server (the caller adds it to its session)."""
+    """A new attachment row of ``volume`` to a server (the caller adds it to its session);
+    ``boot_index`` 0 marks the root disk the server boots from."""
     stamp = utcnow()
     return AttachmentRow(
         id=str(uuid.uuid4()),
@@ -109,6 +111,7 @@ def new_attachment(
         connector={},
         delete_on_termination=delete_on_termination,
         tag=tag,
+        boot_index=boot_index,
         created_at=stamp,
         updated_at=stamp,
     )

@@ -169,10 +169,9 @@ class ServerVolumes:
 
     def detach(self, ctx: RequestContext, region: str, server_id: str, volume_id: str) -> None:
         with self.db.session() as session:
-            server = _server(session, ctx, region, server_id, "detach_volume")
+            _server(session, ctx, region, server_id, "detach_volume")
             row = self._attachment(session, ctx, region, server_id, volume_id)
-            if server.image_id is None and _live(session, server_id)[0].id == row.id:
-                # booted from this volume: its first attachment is its root disk
+            if row.boot_index == 0:  # the server boots from this volume
                 raise BadRequest("Cannot detach a root device volume")
             if row.status != AttachStatus.ATTACHED:
                 raise BadRequest(
@@ -195,8 +194,8 @@ class ServerVolumes:
         taken: builtins.list[VolumeSnapshotForImage] = []
         with self.db.session() as session:
             server = visible_row(session, ctx, region, server_id)
-            attachments = _live(session, server.id)
-            for index, attachment in enumerate(attachments):
+            attachments = sorted(_live(session, server.id), key=lambda a: a.boot_index != 0)
+            for attachment in attachments:
                 volume = session.get(VolumeRow, attachment.volume_id)
                 if volume is None:
                     continue
@@ -210,8 +209,7 @@ class ServerVolumes:
                     metadata={},
                     force=True,
                 )
-                # booted from a volume: its first attachment is its root disk
-                root = server.image_id is None and index == 0
+                root = attachment.boot_index == 0
                 taken.append(
                     VolumeSnapshotForImage(
                         snapshot_id=snapshot.id,
@@ -222,6 +220,20 @@ class ServerVolumes:
                     )
                 )
         return taken
+
+    def boots_from_volume(self, region: str, server_id: str) -> bool:
+        with self.db.session() as session:
+            found = session.scalar(
+                select(func.count())
+                .select_from(AttachmentRow)
+                .where(
+                    AttachmentRow.region == region,
+                    AttachmentRow.server_id == server_id,
+                    AttachmentRow.status != AttachStatus.DETACHED,
+                    AttachmentRow.boot_index == 0,
+                )
+            )
+            return bool(found)
 
     def discard_for_image(self, region: str, snapshot_ids: builtins.list[str]) -> None:
         self.snapshots.discard(region, snapshot_ids)

@@ -99,6 +99,9 @@ class VolumeAttachment(Base):
     )
     #: the device role tag given at boot or attach, which the guest's metadata shows
     tag: Mapped[str | None] = mapped_column(String(60), default=None)
+    #: Nova's boot index of the volume on its server: 0 for the root disk the server boots
+    #: from, None for a volume attached to it as a data disk
+    boot_index: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
