@@ -202,7 +202,9 @@ def test_a_volume_backed_servers_image_boots_a_new_volume_holding_its_files(
     assert conn.compute.get_server(server.id).status == "ACTIVE"
 
     copy = boot_from(conn, image, "snap-bfv-copy", source, key_name=key_name, auto_ip=True)
-    [volume] = conn.compute.get_server(copy.id).attached_volumes
+    shown = conn.compute.get_server(copy.id)
+    assert shown.image.id == image.id  # Nova keeps the imageRef; the root is still a volume
+    [volume] = shown.attached_volumes
     made = conn.block_storage.get_volume(volume["id"])
     assert (made.snapshot_id, made.attachments[0]["device"]) == (snapshot.id, "/dev/vda")
     address = floating_ip(conn, copy)
