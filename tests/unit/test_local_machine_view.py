@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from interstack.backends.local import cpusys, procstat, utmp
+from interstack.backends.local import clocks, cpusys, procstat, utmp
 
 
 def test_who_reads_the_boot_record_and_the_run_level(tmp_path: Path) -> None:
@@ -72,3 +72,13 @@ def test_proc_stat_counts_each_vcpus_time_and_the_boot() -> None:
     assert counters["ctxt"] == ["1234"] and counters["intr"] == ["99"]
     # every number has its width: a rewrite in place never leaves a longer tail behind
     assert len(procstat.render([(10**9, 10**9)] * 2, 10**10, 1, host)) == len(text)
+
+
+def test_proc_stat_is_written_by_the_boot_with_its_instant(tmp_path: Path) -> None:
+    target = procstat.write(tmp_path, [0, 0])
+    assert target.read_text() == ""  # the map is written; the content comes with the boot
+    clocks.fresh(tmp_path)
+    procstat.refresh(tmp_path, booting=True)
+    lines = dict(line.split(maxsplit=1) for line in target.read_text().splitlines())
+    assert int(lines["btime"]) == int(clocks.booted_at(tmp_path))
+    assert {"cpu", "cpu0", "cpu1"} <= lines.keys() and "cpu2" not in lines

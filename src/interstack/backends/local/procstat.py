@@ -85,11 +85,13 @@ def _vcpu_times(usage: list[tuple[int, int]], mapping: list[int]) -> list[tuple[
 
 
 def write(instance_dir: Path, mapping: list[int]) -> Path:
-    """The instance's file at boot and the map its rewrites use; the file's path."""
+    """The map the instance's file is written from, and the file for its bind mount; the
+    file's path. Its content comes with the boot (``refresh(booting=True)``), once the boot's
+    instant is known."""
     (instance_dir / CPUS).parent.mkdir(parents=True, exist_ok=True)
     (instance_dir / CPUS).write_text(json.dumps(mapping))
     target = instance_dir / STAT
-    target.write_text(_content(instance_dir, mapping, []))
+    target.touch()
     return target
 
 
