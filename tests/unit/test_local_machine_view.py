@@ -74,6 +74,19 @@ def test_proc_stat_counts_each_vcpus_time_and_the_boot() -> None:
     assert len(procstat.render([(10**9, 10**9)] * 2, 10**10, 1, host)) == len(text)
 
 
+def test_the_cpu_directory_is_built_once_for_a_vcpu_map_and_again_for_another(
+    tmp_path: Path,
+) -> None:
+    host_cpu = min(os.sched_getaffinity(0))
+    root = cpusys.write(tmp_path, [host_cpu])
+    (root / "built-before").write_text("")
+    assert cpusys.write(tmp_path, [host_cpu]) == root
+    assert (root / "built-before").exists()  # a later boot of the same vCPUs keeps it
+    cpusys.write(tmp_path, [host_cpu, host_cpu])  # a resize: built again
+    assert not (root / "built-before").exists()
+    assert (root / "online").read_text() == "0-1\n"
+
+
 def test_proc_stat_is_written_by_the_boot_with_its_instant(tmp_path: Path) -> None:
     target = procstat.write(tmp_path, [0, 0])
     assert target.read_text() == ""  # the map is written; the content comes with the boot

@@ -8,17 +8,24 @@ and vCPU ``k`` has a ``cpu<k>`` with the topology of a one-socket machine of ``n
 cores and the caches of the host CPU it runs on (a cache the host CPU shares with others is
 shared by all vCPUs, else it is the vCPU's own). The host's other entries that are plain text
 (``kernel_max``, ``vulnerabilities/``, ``smt/``) are copied; the rest (cpufreq, cpuidle,
-hotplug) is left out. Written once per boot: a flavor's CPUs do not change while it runs.
+hotplug) is left out. Built at the instance's first boot and kept across its later boots: it is
+built again only when its vCPU map changed (a resize) or the host booted since (the copied
+entries are the host kernel's).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 HOST_CPUS = Path("/sys/devices/system/cpu")
+#: the host kernel's boot (a new one: the copied entries may differ)
+HOST_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 #: in an instance's directory (the instance's ``/sys/devices/system/cpu``)
 VIEW_DIR = "sys-cpu"
+#: beside it, what it was built for (outside the view: the guest does not see it)
+BUILT_FOR = "sys-cpu.json"
 #: copied as they are from the host
 COPIED_FILES = ("kernel_max", "modalias")
 COPIED_DIRS = ("vulnerabilities", "smt")
@@ -103,8 +110,14 @@ def _caches(target: Path, vcpu: int, host_cpu: int, every: list[int]) -> None:
 
 
 def write(instance_dir: Path, mapping: list[int]) -> Path:
-    """The view of an instance whose vCPU ``k`` runs on host CPU ``mapping[k]``; its path."""
+    """The view of an instance whose vCPU ``k`` runs on host CPU ``mapping[k]``; its path. One
+    built for the same map on this host boot is kept."""
     root = instance_dir / VIEW_DIR
+    stamp = instance_dir / BUILT_FOR
+    built_for = json.dumps({"cpus": mapping, "host_boot": (_read(HOST_BOOT_ID) or "").strip()})
+    if root.is_dir() and _read(stamp) == built_for:
+        return root
+    stamp.unlink(missing_ok=True)
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     every = list(range(len(mapping)))
@@ -123,4 +136,5 @@ def write(instance_dir: Path, mapping: list[int]) -> Path:
         target.mkdir()
         _topology(target, vcpu, every)
         _caches(target, vcpu, host_cpu, every)
+    stamp.write_text(built_for)
     return root
