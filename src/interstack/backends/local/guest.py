@@ -213,7 +213,8 @@ def hostname_for(server_name: str) -> str:
     return label or "server"
 
 
-def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_file(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` whole (a new file renamed over it): a reader sees the old or the new."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
@@ -240,16 +241,16 @@ def write_seed(
     extra = KEEP_HOST_KEYS if keep_host_keys else ""
     if metadata_service or config_drive:
         shutil.rmtree(seed, ignore_errors=True)
-        _write(disk / CLOUD_CONFIG_PATH, (METADATA_CLOUD_CONFIG + extra).encode())
+        write_file(disk / CLOUD_CONFIG_PATH, (METADATA_CLOUD_CONFIG + extra).encode())
         return
     meta: dict[str, object] = {"instance-id": instance_id, "local-hostname": hostname}
     if public_key:
         meta["public-keys"] = [public_key.strip()]
     # JSON is YAML: no YAML writer needed, and no quoting surprises in key comments
-    _write(seed / "meta-data", json.dumps(meta, indent=1).encode(), 0o600)
-    _write(seed / "user-data", user_data if user_data is not None else b"", 0o600)
-    _write(seed / "vendor-data", b"", 0o600)
-    _write(disk / CLOUD_CONFIG_PATH, (CLOUD_CONFIG + extra).encode())
+    write_file(seed / "meta-data", json.dumps(meta, indent=1).encode(), 0o600)
+    write_file(seed / "user-data", user_data if user_data is not None else b"", 0o600)
+    write_file(seed / "vendor-data", b"", 0o600)
+    write_file(disk / CLOUD_CONFIG_PATH, (CLOUD_CONFIG + extra).encode())
 
 
 def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
@@ -257,16 +258,16 @@ def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
     client to learn them). Without any, the image's own file stays."""
     unique = list(dict.fromkeys(resolvers))[:3]  # the resolver library reads three
     if unique:
-        _write(disk / "etc/resolv.conf", "".join(f"nameserver {r}\n" for r in unique).encode())
+        write_file(disk / "etc/resolv.conf", "".join(f"nameserver {r}\n" for r in unique).encode())
 
 
 def write_boot_dir(boot_dir: Path, tini: Path) -> None:
     """The host directory mounted read-only at ``/run/interstack``: the init, its power tool,
     the cloud-init stages and tini."""
     boot_dir.mkdir(parents=True, exist_ok=True)
-    _write(boot_dir / "init", GUEST_INIT.encode(), 0o755)
-    _write(boot_dir / "power", GUEST_POWER.encode(), 0o755)
-    _write(boot_dir / "cloud-init-stages", CLOUD_INIT_STAGES.encode(), 0o644)
+    write_file(boot_dir / "init", GUEST_INIT.encode(), 0o755)
+    write_file(boot_dir / "power", GUEST_POWER.encode(), 0o755)
+    write_file(boot_dir / "cloud-init-stages", CLOUD_INIT_STAGES.encode(), 0o644)
     target = boot_dir / "tini"
     if not target.exists():
         tmp = boot_dir / ".tini.tmp"
@@ -290,11 +291,11 @@ def write_boot_options(
     early = boot_dir / EARLY_SSH
     if early_ssh:
         key = (public_key or "").strip().splitlines()[:1]
-        _write(early, "\n".join([instance_id, *key, ""]).encode())
+        write_file(early, "\n".join([instance_id, *key, ""]).encode())
     else:
         early.unlink(missing_ok=True)
     no_local = boot_dir / NO_LOCAL_DATASOURCE
     if local_datasource:
         no_local.unlink(missing_ok=True)
     else:
-        _write(no_local, b"")
+        write_file(no_local, b"")

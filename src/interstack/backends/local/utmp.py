@@ -17,6 +17,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from interstack.backends.local.guest import write_file
+
 #: the file the guest init copies (``/run/interstack/utmp``)
 RECORD_NAME = "utmp"
 BOOT_TIME = 2
@@ -48,7 +50,4 @@ def boot_records(booted: float) -> bytes:
 
 def write(boot_dir: Path, booted: float) -> None:
     """The records of this boot, in the directory the guest sees at ``/run/interstack``."""
-    target = boot_dir / RECORD_NAME
-    tmp = target.with_name(f".{RECORD_NAME}.tmp")
-    tmp.write_bytes(boot_records(booted))
-    tmp.replace(target)
+    write_file(boot_dir / RECORD_NAME, boot_records(booted))
