@@ -61,6 +61,19 @@ def test_a_paused_or_suspended_server_found_stopped_becomes_stopped(vm_state: Vm
     assert (drift.vm_state, drift.power_state) == (VmState.STOPPED, PowerState.SHUTDOWN)
 
 
+def test_a_running_server_whose_guest_crashed_is_stopped_with_the_crashed_power_state() -> None:
+    """Nova records the hypervisor's CRASHED and stops the server; it stays CRASHED while
+    stopped (a later pass changes nothing), and a plain stop is SHUTDOWN."""
+    crashed = ServerInfo(NativeRef("ref-1"), "srv-1", ServerStatus.STOPPED, crashed=True)
+    server = stored(VmState.ACTIVE, PowerState.RUNNING)
+    assert drifts([server], [crashed]) == [Drift(server, VmState.STOPPED, PowerState.CRASHED)]
+    assert drifts([stored(VmState.STOPPED, PowerState.CRASHED)], [crashed]) == []
+    plain = stored(VmState.STOPPED, PowerState.CRASHED)
+    assert drifts([plain], [listed(ServerStatus.STOPPED)]) == [
+        Drift(plain, VmState.STOPPED, PowerState.SHUTDOWN)
+    ]
+
+
 def test_a_server_whose_instance_is_gone_is_error_with_a_lost_fault() -> None:
     server = stored(VmState.ACTIVE, PowerState.RUNNING)
     for backend in ([], [listed(ServerStatus.DELETED)], [listed(ServerStatus.ACTIVE, "other")]):

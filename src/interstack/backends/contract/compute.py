@@ -95,6 +95,9 @@ class ServerInfo:
     status: ServerStatus
     #: why the server is in ``ERROR``: one line a person can act on, no stack traces
     fault: str | None = None
+    #: a ``STOPPED`` server whose guest died rather than shut down (Nova's ``CRASHED`` power
+    #: state); until it is started again
+    crashed: bool = False
 
 
 class ComputeDriver(abc.ABC):

@@ -1,7 +1,8 @@
 """The server reconciler: the store's servers compared with what each backend holds.
 
 Like Nova's power-state sync: a server with no task in flight whose backend instance stopped
-behind the gateway's back (it died, the host rebooted) shows ``SHUTOFF``; one whose instance is
+behind the gateway's back (it died, the host rebooted) shows ``SHUTOFF``, with the power state
+``CRASHED`` where the backend says its guest crashed; one whose instance is
 gone shows ``ERROR`` with a fault saying it was lost, never silently deleted. Backend servers
 tagged with a gateway id the store does not know (orphans) are logged once, not deleted:
 ``interstack cleanup`` does that. It starts after task recovery and runs in the background, first
@@ -24,7 +25,7 @@ from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
 from interstack.errors import InterstackError
 from interstack.services.compute.common import touch
 from interstack.services.compute.state import PowerState, VmState
-from interstack.services.compute.task_steps import SETTLED, fault_of
+from interstack.services.compute.task_steps import fault_of, settled_state
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskStatus
 from interstack.store import Database
@@ -84,12 +85,13 @@ def _drift(server: StoredServer, info: ServerInfo | None) -> Drift | None:
         return None
     if info is None or info.status in (ServerStatus.DELETED, ServerStatus.ERROR):
         return _failed(server, vm_state, info)
-    settled = SETTLED.get(info.status)
+    settled = settled_state(info)
     if settled is None:  # building, rebooting: the backend is still at work
         return None
     backend_vm, backend_power = settled
     if vm_state in RUNNING and backend_vm == VmState.STOPPED:
-        return Drift(server, VmState.STOPPED, PowerState.SHUTDOWN)
+        # SHUTDOWN, or CRASHED for a guest that died (Nova records the hypervisor's word)
+        return Drift(server, VmState.STOPPED, backend_power)
     if server.power_state != backend_power:
         # Nova keeps the vm_state here and records what the hypervisor says
         return Drift(server, vm_state, backend_power)

@@ -89,9 +89,22 @@ class Step:
         return RetryAfter(delay, again)
 
 
+def settled_state(info: ServerInfo) -> tuple[VmState, PowerState] | None:
+    """The vm_state and power_state of a backend server that settled (None: it has not): those
+    of :data:`SETTLED`, with the ``CRASHED`` power state for a stopped server whose guest
+    crashed, which Nova records from the hypervisor and keeps while it stays stopped."""
+    state = SETTLED.get(info.status)
+    if state is not None and info.crashed and state[0] == VmState.STOPPED:
+        return VmState.STOPPED, PowerState.CRASHED
+    return state
+
+
 def settle(row: ServerRow, info: ServerInfo) -> None:
     """The row takes the state of a backend server that settled; no task or fault is left."""
-    vm_state, power_state = SETTLED[info.status]
+    state = settled_state(info)
+    if state is None:
+        raise BackendError(f"the backend's server is {info.status}: it has not settled")
+    vm_state, power_state = state
     row.vm_state = vm_state
     row.power_state = power_state
     row.task_state = None
