@@ -265,10 +265,12 @@ def test_an_instance_whose_init_dies_is_listed_stopped_and_starts_again(
     assert eventually(listed, lambda seen: seen[server.ref] is ServerStatus.STOPPED, "stopped")
     assert not is_mounted(host_side.rootfs)
     assert listed()[paused.ref] is ServerStatus.PAUSED
-    assert "init exited" in local_backend.compute.console_output(server.ref)
+    assert "init died (a crash)" in local_backend.compute.console_output(server.ref)
+    assert local_backend.compute.get_server(server.ref).crashed  # not a poweroff
 
     local_backend.compute.power_action(server.ref, PowerAction.START)
-    assert settled(local_backend, server.ref, ServerStatus.ACTIVE).status is ServerStatus.ACTIVE
+    started = settled(local_backend, server.ref, ServerStatus.ACTIVE)
+    assert (started.status, started.crashed) == (ServerStatus.ACTIVE, False)
     assert exec_in(root, server.ref, "cat /var/tmp/note").stdout == "kept\n"
     for ref in (server.ref, paused.ref):
         local_backend.compute.delete_server(ref)

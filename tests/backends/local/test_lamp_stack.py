@@ -5,8 +5,8 @@ hosts of Ansible's dynamic inventory from the gateway (playbooks/inventory/opens
 over ssh on their floating IPs: the database server formats and mounts the volume where MariaDB
 keeps its data, both install their packages with apt (through the routers' NAT), and the host
 fetches the web server's page over its floating IP: a row read from the database server, whose
-table lives on the volume, mounted with an fstab entry (what makes a reboot mount it again on a
-cloud whose guests mount fstab at boot; the local backend's do not yet).
+table lives on the volume, mounted with an fstab entry (what makes a reboot mount it again: the
+local backend's guests mount fstab at boot too, see test_running_server_changes).
 
 Two real boots and two apt installs: the slowest test of the local backend (a minute or two
 here, the two installs running at once).

@@ -22,6 +22,7 @@ from tests.backends.local.cloud import (
     boot,
     fixed_ip,
     floating_ip,
+    guest,
     routed_network,
     security_group,
     ssh,
@@ -235,3 +236,91 @@ def test_a_poweroff_inside_the_guest_shows_shutoff_and_start_boots_it_with_its_d
         bound=120,
     )
     assert again.stdout.strip() == "before-poweroff"
+
+
+def booted_now(key: Path, address: str, command: str = "true") -> tuple[str, float] | None:
+    """The output of ``command`` on the guest and the guest's boot instant, read together; None
+    while SSH or the command fails."""
+    done = ssh(key, address, f"{command} && cut -d' ' -f1 /proc/uptime && date +%s.%N")
+    if done.returncode != 0:
+        return None
+    *output, uptime, now = done.stdout.splitlines()
+    return "\n".join(output), float(now) - float(uptime)
+
+
+def test_a_reboot_inside_the_guest_boots_it_again_with_its_disk_and_its_fstab_mounts(
+    conn: Any, key_file: tuple[str, Path], servers: dict[str, Any]
+) -> None:
+    """``reboot`` in the guest: a new boot on the same disk, the volume its fstab names mounted
+    again (an entry for a missing device with ``nofail`` does not stop the boot), and for Nova
+    the server stayed ACTIVE and running, as a VM that reboots itself does."""
+    _, key = key_file
+    hub, hub_ip = servers["hub"], servers["hub_ip"]
+    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    volume = conn.create_volume(size=1, name=f"fstab-{secrets.token_hex(3)}", wait=True)
+    conn.attach_volume(hub, volume, wait=True, timeout=120)
+    device = conn.block_storage.get_volume(volume.id).attachments[0]["device"]
+    guest(
+        key,
+        hub_ip,
+        f"mkfs.ext4 -q {device}; mkdir -p /srv/data /srv/absent; "
+        f'echo "{device} /srv/data ext4 defaults 0 2" >> /etc/fstab; '
+        'echo "LABEL=absent /srv/absent ext4 defaults,nofail 0 2" >> /etc/fstab; '
+        "mount /srv/data; echo on-the-volume > /srv/data/kept; echo on-the-disk > /root/kept",
+    )
+    first = eventually(
+        lambda: booted_now(key, hub_ip),
+        lambda seen: seen is not None and time.time() - seen[1] > 2,
+        "hub to be up for two seconds",
+    )
+    assert first is not None
+
+    ssh(key, hub_ip, "sudo reboot")  # the session may end with the guest: not asserted
+    # the files, the volume's device number and that of the filesystem the file is on
+    reading = "sudo cat /root/kept /srv/data/kept && stat -c %Hr:%Lr {} && stat -c %Hd:%Ld {}"
+    again = eventually(
+        lambda: booted_now(key, hub_ip, reading.format(device, "/srv/data/kept")),
+        lambda seen: seen is not None and seen[1] > first[1] + 1,
+        "hub to come back from its reboot",
+        bound=120,
+    )
+    assert again is not None
+    disk, on_volume, device_number, file_system = again[0].split()
+    assert (disk, on_volume) == ("on-the-disk", "on-the-volume")
+    assert file_system == device_number  # the file is on the volume's filesystem: mounted
+    server = conn.compute.get_server(hub.id)
+    assert (server.status, server.power_state, server.task_state) == ("ACTIVE", 1, None)
+    console = conn.compute.get_server_console_output(hub)["output"]
+    assert "the guest rebooted itself: booting it again" in console
+    assert "fstab: LABEL=absent not mounted on /srv/absent" in console
+
+    conn.detach_volume(hub, volume, wait=True, timeout=120)
+    conn.delete_volume(volume.id, wait=True)
+    guest(key, hub_ip, "sed -i /srv/d /etc/fstab")
+
+
+def test_a_crash_inside_the_guest_shows_shutoff_with_the_crashed_power_state(
+    conn: Any, key_file: tuple[str, Path], servers: dict[str, Any]
+) -> None:
+    """The guest's init dies (killed, not asked to stop): SHUTOFF as for a poweroff, with Nova's
+    CRASHED power state until it is started again."""
+    _, key = key_file
+    hub, hub_ip = servers["hub"], servers["hub_ip"]
+    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    init = "'^/bin/sh /run/interstack/init'"  # the guest init, run by tini (PID 1)
+    assert ssh(key, hub_ip, f"pgrep -f {init}").returncode == 0
+
+    ssh(key, hub_ip, f"sudo pkill -KILL -f {init}")
+    stopped = conn.compute.wait_for_server(hub, status="SHUTOFF", wait=60)
+    assert (stopped.power_state, stopped.vm_state) == (6, "stopped")  # CRASHED
+    assert not sshd_answers(hub_ip)
+
+    conn.compute.start_server(hub)
+    started = conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    assert started.power_state == 1
+    eventually(
+        lambda: ssh(key, hub_ip, "true"),
+        lambda done: done.returncode == 0,
+        "SSH to hub after its start",
+        bound=120,
+    )

@@ -29,7 +29,7 @@ from interstack.backends.local.instances import (
     Phase,
     ref_for,
 )
-from interstack.backends.local.lifecycle import CONFIG_DRIVE_DIR, IN_PROGRESS, InstanceJobs
+from interstack.backends.local.lifecycle import CONFIG_DRIVE_DIR, IN_PROGRESS, RUNS, InstanceJobs
 from interstack.backends.local.network import links
 from interstack.backends.local.seams import ServerPorts
 from interstack.backends.local.snapshots import ServerCaptures
@@ -52,10 +52,6 @@ ALLOWED_FROM = {
     PowerAction.SUSPEND: {Phase.ACTIVE},
     PowerAction.RESUME: {Phase.SUSPENDED},
 }
-
-
-#: phases in which the instance's init runs (frozen, for the last two)
-RUNS = frozenset({Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED})
 
 
 class LocalCompute(InstanceJobs, ComputeDriver):
@@ -249,6 +245,8 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                 self._submit(self._stop, record.ref)
             elif record.phase is Phase.BOOTING and instance.init_pid() is not None:
                 self.boot_watch.add(record.ref)
+            elif record.phase in RUNS and (pid := instance.init_pid()) is not None:
+                self.exit_watch.add(record.ref, pid)
             elif (
                 record.phase in {Phase.BOOTING, Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED}
                 and instance.runtime_state() is None

@@ -5,9 +5,15 @@ it runs cloud-init's stages in the order systemd units would (``init --local``, 
 ``modules --mode config`` and ``--mode final``; several in one Python process,
 :data:`CLOUD_INIT_STAGES`), starts sshd once the host keys exist (ed25519,
 generated at first boot) and marks the instance up in ``/run/interstack-ready``, which the host
-reads through ``/proc/<pid>/root``. No systemd is involved: ``poweroff``, ``halt`` and
-``shutdown`` are a script of the backend's that stops the init, so the instance stops as a VM
-powered off from inside does.
+reads through ``/proc/<pid>/root``. No systemd is involved: ``poweroff``, ``halt``,
+``shutdown`` and ``reboot`` are a script of the backend's that signals PID 1 (tini, which
+forwards the signal to the init): SIGTERM (or SIGINT) stops the init, SIGHUP stops it with
+:data:`REBOOT_EXIT_CODE`, which tini passes on as its own exit code; the backend then stops the
+instance as a VM powered off from inside, or boots it again on the same disk as a VM rebooted
+from inside (:class:`.instances.Ending`). As a Debian boot does, the init mounts the ext2/3/4
+entries of ``/etc/fstab`` (through the host: :mod:`.volumes.guestmount`); one that cannot be
+mounted (a volume detached since) is reported on the console and the boot goes on, as with
+``nofail``.
 
 An instance with a port on an IPv4 subnet with DHCP reads its identity the way a Nova guest
 does: cloud-init's OpenStack datasource at http://169.254.169.254 (the gateway's metadata
@@ -29,15 +35,20 @@ import re
 import shutil
 from pathlib import Path
 
+#: the guest init's exit code for a reboot asked for inside the guest (0: powered off; any
+#: other: it crashed)
+REBOOT_EXIT_CODE = 6
+
 GUEST_INIT = r"""#!/bin/sh
 # interstack guest init: run by tini as PID 1 in the instance (no systemd).
 say() { echo "interstack-init: $*"; }
 stop() {
-    say "stopping"
+    say "$1"
     [ -f /run/sshd.pid ] && kill "$(cat /run/sshd.pid)" 2>/dev/null
-    exit 0
+    exit "$2"
 }
-trap stop TERM INT
+trap 'stop stopping 0' TERM INT
+trap 'stop rebooting @REBOOT_EXIT_CODE@' HUP
 mkdir -p /run/lock /run/sshd /var/log /tmp
 chmod 1777 /tmp
 # volumes: mount(8) hands ext2/3/4 mounts to the host (see the backend's volumes.guestmount)
@@ -48,8 +59,8 @@ if [ -x /run/interstack/mount-volume ]; then
         done
     done
 fi
-# poweroff, halt and shutdown (no systemd to ask): /run/interstack/power stops this init
-for tool in poweroff halt shutdown; do
+# poweroff, halt, shutdown and reboot (no systemd to ask): /run/interstack/power signals PID 1
+for tool in poweroff halt shutdown reboot; do
     [ -e /sbin/$tool ] || [ -L /sbin/$tool ] || ln -s /run/interstack/power /sbin/$tool 2>/dev/null
 done
 # the boot record (who -b, last reboot), systemd-update-utmp's on a VM: written by the host
@@ -58,6 +69,17 @@ if [ -f /run/interstack/utmp ]; then
     [ -d /var/log ] && cat /run/interstack/utmp >> /var/log/wtmp
 fi
 say "booting $(hostname)"
+# fstab, as a Debian boot mounts it: the volumes' filesystems (the host mounts those)
+if [ -x /run/interstack/mount-volume ] && [ -f /etc/fstab ]; then
+    while read -r source target type options _; do
+        case "$source $type" in \#* | " "*) continue ;; esac
+        case "$type" in ext4 | ext3 | ext2) ;; *) continue ;; esac
+        case ",$options," in *,noauto,*) continue ;; esac
+        [ "$target" != / ] && ! mountpoint -q "$target" || continue
+        mount "$target" </dev/null
+        mountpoint -q "$target" || say "fstab: $source not mounted on $target: going on"
+    done </etc/fstab
+fi
 has() { command -v "$1" >/dev/null 2>&1; }
 start_sshd() {
     if [ -x /usr/sbin/sshd ]; then
@@ -105,7 +127,7 @@ while :; do
     sleep 3600 &
     wait $!
 done
-"""
+""".replace("@REBOOT_EXIT_CODE@", str(REBOOT_EXIT_CODE))
 
 #: cloud-init's stages (``local``, ``network``, ``config``, ``final``) one after another in one
 #: Python process, as ``cloud-init init [--local]`` and ``cloud-init modules --mode …`` would
@@ -155,19 +177,19 @@ def run(stages):
 sys.exit(run(sys.argv[1:]))
 """
 
-#: ``poweroff``, ``halt`` and ``shutdown`` in a guest: PID 1 (tini) forwards SIGTERM to the init,
-#: which stops sshd and exits, and the instance with it (the backend then lists it stopped)
+#: ``poweroff``, ``halt``, ``shutdown`` and ``reboot`` in a guest: PID 1 (tini) forwards the
+#: signal to the init, which stops sshd and exits, and the instance with it: SIGTERM powers off
+#: (the backend lists it stopped), SIGHUP reboots (the backend boots it again)
 GUEST_POWER = r"""#!/bin/sh
-# interstack: power off this instance (it has no systemd); `start` on the server boots it again
+# interstack: power off or reboot this instance (it has no systemd)
+signal=TERM
 case "$(basename "$0") $*" in
-    shutdown*-r*|shutdown*--reboot*)
-        echo "$0: rebooting from inside is not supported: power off, or reboot through the API" >&2
-        exit 1 ;;
     shutdown*-c*) exit 0 ;;
+    reboot*|shutdown*-r*|shutdown*--reboot*) signal=HUP ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "$0: must be root" >&2; exit 1; }
 echo "interstack: $(basename "$0") requested in the guest" >>/proc/1/fd/1 2>/dev/null
-kill -TERM 1
+kill -$signal 1
 """
 
 #: cloud-init settings for instances: where to look for their data, which host keys to make

@@ -15,6 +15,7 @@ gateway finds it again::
     sys/          the block devices the instance sees in /sys (:mod:`.sysblock`)
     sys-cpu/      its vCPUs, at /sys/devices/system/cpu (:mod:`.cpusys`)
     clocks.json   the offsets of the instance's clocks (:mod:`.clocks`)
+    exit.json     how the last boot's PID 1 ended, written by the supervisor (:meth:`ending`)
 
 Host artifacts outside it: the overlay mount, the network namespace ``/run/netns/<name>``, the
 runc state (under ``<data>/runc``) and the cgroups ``/interstack/<ref>``; :meth:`teardown` and
@@ -27,6 +28,7 @@ import base64
 import json
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -45,7 +47,7 @@ from interstack.backends.local import (
     utmp,
 )
 from interstack.backends.local.bundle import BlockDevice, BundleSpec, oci_config
-from interstack.backends.local.guest import READY_MARKER, hostname_for
+from interstack.backends.local.guest import READY_MARKER, REBOOT_EXIT_CODE, hostname_for
 from interstack.backends.local.host import (
     CGROUP_PARENT,
     CgroupMode,
@@ -55,6 +57,7 @@ from interstack.backends.local.host import (
     run,
     unmount,
 )
+from interstack.backends.local.supervisor import EXIT_RECORD
 from interstack.errors import BackendError, NotFound
 
 REF_PREFIX = "ls-"
@@ -74,6 +77,20 @@ class Phase(StrEnum):
     PAUSED = "paused"
     SUSPENDED = "suspended"
     ERROR = "error"
+
+
+class Ending(StrEnum):
+    """How an instance's PID 1 ended, by its exit code: tini's is its init's (:mod:`.guest`)."""
+
+    POWERED_OFF = "powered off"  # the init stopped (poweroff, halt, shutdown inside, or SIGTERM)
+    REBOOT = "reboot"  # reboot or shutdown -r inside
+    CRASHED = "crashed"  # the init died (killed, or failed) without being asked to stop
+
+    @classmethod
+    def of(cls, exit_code: int) -> Ending:
+        if exit_code == 0:
+            return cls.POWERED_OFF
+        return cls.REBOOT if exit_code == REBOOT_EXIT_CODE else cls.CRASHED
 
 
 def server_netns_name(gateway_id: str) -> str:
@@ -105,6 +122,8 @@ class InstanceRecord:
     metadata: dict[str, str] = field(default_factory=dict)
     #: the volume the instance boots from (mounted as its root), instead of ``image``
     root_volume: str | None = None
+    #: a STOPPED instance whose PID 1 died without being asked to stop (:class:`Ending`)
+    crashed: bool = False
 
     @classmethod
     def from_spec(cls, spec: ServerSpec) -> InstanceRecord:
@@ -134,8 +153,10 @@ class InstanceRecord:
     def user_data(self) -> bytes | None:
         return base64.b64decode(self.user_data_b64) if self.user_data_b64 is not None else None
 
-    def moved(self, phase: Phase, *, fault: str | None = None, **changes: Any) -> InstanceRecord:
-        return replace(self, phase=phase, fault=fault, **changes)
+    def moved(
+        self, phase: Phase, *, fault: str | None = None, crashed: bool = False, **changes: Any
+    ) -> InstanceRecord:
+        return replace(self, phase=phase, fault=fault, crashed=crashed, **changes)
 
 
 class Instance:
@@ -223,6 +244,21 @@ class Instance:
         listing, while :meth:`runtime_state` is the authority."""
         return self.init_pid() is not None
 
+    def ending(self, wait_seconds: float = 0.0) -> Ending | None:
+        """How the last boot's PID 1 ended, as the supervisor recorded it on reaping it; None
+        while it is not recorded (waiting up to ``wait_seconds``: the supervisor reaps an exit a
+        moment after it shows) or with no supervisor to record it."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                code = int(json.loads((self.dir / EXIT_RECORD).read_text())["exit_code"])
+            except (OSError, ValueError, KeyError, TypeError):
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.02)
+                continue
+            return Ending.of(code)
+
     def is_ready(self, pid: int | None = None) -> bool:
         """Whether the guest init has marked the instance up (it sees its own /run); ``pid`` is
         an :meth:`init_pid` just read, which spares reading it again."""
@@ -302,6 +338,7 @@ class Instance:
         """Clocks that start at zero for the boot about to start (:mod:`.clocks`), and that
         boot's instant in what the guest reads of it: its utmp records and ``/proc/stat``."""
         clocks.fresh(self.dir)
+        (self.dir / EXIT_RECORD).unlink(missing_ok=True)  # the last boot's end
         utmp.write(self.boot_dir, clocks.booted_at(self.dir))
         procstat.refresh(self.dir, booting=True)
 

@@ -4,8 +4,10 @@ Requests return at once; booting (preparing the image, mounting the root, starti
 stopping (SIGTERM, then SIGKILL after ``stop_timeout_seconds``) run as jobs on a small thread
 pool, and every step is written to the instance's record first, so a restarted gateway resumes
 what was in flight (``LocalCompute.adopt``). A booting instance becomes ``ACTIVE`` once its init
-marks it up, and one whose init exited on its own (``poweroff`` inside) is ``STOPPED``
-(:meth:`InstanceJobs._observe`).
+marks it up. One whose init exited on its own is noticed at once (:mod:`.exitwatch`) and moved
+on by how it ended (:meth:`InstanceJobs._observe`): ``poweroff`` inside makes it ``STOPPED``, a
+crash ``STOPPED`` and crashed, and ``reboot`` inside boots it again on its disk while it stays
+``ACTIVE``, as a VM rebooting itself does for its hypervisor.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
 from interstack.backends.local import configdrive, cpushare
 from interstack.backends.local.bootwatch import BootWatch
+from interstack.backends.local.exitwatch import ExitWatch
 from interstack.backends.local.guest import (
     hostname_for,
     write_boot_dir,
@@ -31,6 +34,7 @@ from interstack.backends.local.host import TINI
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instances import (
     REF_PREFIX,
+    Ending,
     Instance,
     InstanceRecord,
     Phase,
@@ -63,6 +67,10 @@ REPORTED = {
 IN_PROGRESS = frozenset(
     {Phase.BUILDING, Phase.STARTING, Phase.REBOOTING, Phase.BOOTING, Phase.STOPPING}
 )
+#: phases in which the instance's init runs (frozen, for the last two)
+RUNS = frozenset({Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED})
+#: how long an exit waits for the supervisor's record of how it ended (it reaps it meanwhile)
+ENDING_WAIT_SECONDS = 2.0
 
 
 class InstanceJobs:
@@ -90,6 +98,7 @@ class InstanceJobs:
         #: the gateway's ``watch_settling`` callback, told of boots that settled
         self._settled: Callable[[str], None] | None = None
         self.boot_watch = BootWatch(self._still_booting, self._init_pid, self._report_settled)
+        self.exit_watch = ExitWatch(self._exited)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -98,9 +107,11 @@ class InstanceJobs:
         self.runc_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._jobs = ThreadPoolExecutor(self.settings.boot_workers, thread_name_prefix="local")
         self.boot_watch.start()
+        self.exit_watch.start()
 
     def close(self) -> None:
         self.boot_watch.close()
+        self.exit_watch.close()
         if self._jobs is not None:
             self._jobs.shutdown(wait=True, cancel_futures=True)
             self._jobs = None
@@ -150,13 +161,14 @@ class InstanceJobs:
 
     def _info(self, record: InstanceRecord) -> ServerInfo:
         status = REPORTED.get(record.phase)
-        if record.phase is Phase.BOOTING:
+        if record.phase in {Phase.BOOTING, Phase.REBOOTING}:
             status = REPORTED[record.booting_as]
         return ServerInfo(
             ref=NativeRef(record.ref),
             gateway_id=record.gateway_id,
             status=status or S.ERROR,
             fault=record.fault if record.phase is Phase.ERROR else None,
+            crashed=record.crashed and record.phase is Phase.STOPPED,
         )
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -220,7 +232,9 @@ class InstanceJobs:
                 instance.save(record.moved(Phase.ERROR, fault=exc.message))
                 self._report_settled(ref)
                 return
-            instance.save(record.moved(Phase.BOOTING, booting_as=record.phase))
+            # a reboot reports what it was asked as (REBOOTING; ACTIVE from inside the guest)
+            booting_as = record.booting_as if record.phase is Phase.REBOOTING else record.phase
+            instance.save(record.moved(Phase.BOOTING, booting_as=booting_as))
         self.boot_watch.add(ref)
 
     def _write_guest_files(self, instance: Instance, record: InstanceRecord, disk: Path) -> None:
@@ -289,6 +303,13 @@ class InstanceJobs:
     def _init_pid(self, ref: str) -> int | None:
         return self._instance(ref).init_pid()
 
+    def _exited(self, ref: str) -> None:
+        """The exit watch's word: the PID 1 of running instance ``ref`` exited."""
+        instance = self._instance(ref)
+        record = instance.load()
+        if record is not None and record.phase in RUNS:
+            self._observe(instance, record)
+
     def _report_settled(self, ref: str) -> None:
         if self._settled is not None:
             self._settled(ref.removeprefix(REF_PREFIX))
@@ -302,10 +323,12 @@ class InstanceJobs:
         return record
 
     def _observe(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
-        """Move BOOTING to ACTIVE once the init is up; notice an init that exited (the guest
-        powered off or crashed): a running, paused or suspended instance is then STOPPED, as
-        Nova's power-state sync makes such a guest SHUTOFF, its disk kept for a start. runc
-        has the last word on an exit: the quick look at its state file only says it runs."""
+        """Move BOOTING to ACTIVE once the init is up; notice an init that exited and act on
+        how it ended (:class:`Ending`): a reboot inside the guest boots it again (ACTIVE all
+        along, as Nova sees a VM reboot itself); a poweroff or a crash of a running, paused or
+        suspended instance makes it STOPPED (crashed, for a crash), as Nova's power-state sync
+        makes such a guest SHUTOFF, its disk kept for a start. runc has the last word on an
+        exit: the quick look at its state file only says it runs."""
         pid = instance.init_pid()
         if pid is not None and record.phase is not Phase.BOOTING:
             return record
@@ -320,20 +343,36 @@ class InstanceJobs:
             if running and instance.is_ready(pid):
                 log.debug("instance %s: the guest marked itself up", instance.ref)
                 current = current.moved(Phase.ACTIVE)
-            elif not running and current.phase is Phase.BOOTING:
-                instance.teardown()
-                current = current.moved(
-                    Phase.ERROR,
-                    fault=f"the instance's init exited while booting: {_last(instance)}",
-                )
-            elif not running:
-                instance.log("the instance's init exited (a poweroff or a crash): stopped")
-                instance.teardown()
-                current = current.moved(Phase.STOPPED)
-            else:
+                if pid is not None:
+                    self.exit_watch.add(instance.ref, pid)
+            elif running:
                 return current
+            else:
+                current = self._ended(instance, current)
             instance.save(current)
-            return current
+        if current.phase is Phase.REBOOTING:
+            self._submit(self._stop, instance.ref)
+        return current
+
+    def _ended(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
+        """What an instance whose init exited becomes, by how it ended (the lock held)."""
+        ending = instance.ending(ENDING_WAIT_SECONDS)
+        if ending is Ending.REBOOT:
+            instance.log("the guest rebooted itself: booting it again")
+            # a boot's reboot still reports BUILDING or STOPPED to the task waiting for it
+            if record.phase is Phase.BOOTING:
+                return record.moved(Phase.REBOOTING, booting_as=record.booting_as)
+            return record.moved(Phase.REBOOTING, booting_as=Phase.ACTIVE)
+        instance.teardown()
+        if record.phase is Phase.BOOTING:
+            return record.moved(
+                Phase.ERROR, fault=f"the instance's init exited while booting: {_last(instance)}"
+            )
+        if ending is Ending.CRASHED:
+            instance.log("the instance's init died (a crash): stopped")
+            return record.moved(Phase.STOPPED, crashed=True)
+        instance.log("the instance's init exited (a poweroff): stopped")
+        return record.moved(Phase.STOPPED)
 
 
 def _last(instance: Instance) -> str:

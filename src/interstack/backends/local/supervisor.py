@@ -10,7 +10,10 @@ by itself once it has had no children for a while; the client starts it again wh
 While it runs, it also keeps its instances' console logs below their cap (:mod:`.console`).
 Each instance starts with clocks of its own (:mod:`.clocks`): a new boot time on every boot;
 its ``/proc/meminfo`` and ``/proc/stat`` are rewritten every few seconds (:mod:`.meminfo`,
-:mod:`.procstat`).
+:mod:`.procstat`). Being the parent of every instance's PID 1, it alone learns how each ended:
+it writes PID 1's exit status beside the instance (:data:`EXIT_RECORD`), which tells the
+backend a poweroff from a reboot asked for inside the guest and from a crash
+(:meth:`.instances.Instance.ending`).
 
 Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` and
 ``{"op": "run", "runc_root", "bundle", "id", "log"}`` (runc's and then the instance's output are
@@ -30,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,12 @@ IDLE_EXIT_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
 #: how often the supervisor trims its instances' console logs to their cap
 TRIM_INTERVAL_SECONDS = 2.0
+#: in an instance's directory: how its PID 1 ended (``{"pid": ..., "exit_code": ...}``; a
+#: negative code is the signal that killed it), written when the supervisor reaps it
+EXIT_RECORD = "exit.json"
+#: exits of processes nobody watched yet, kept for a watch that comes late (a PID 1 that exits
+#: before runc has returned); the oldest go beyond this many
+UNCLAIMED_KEPT = 256
 
 
 def socket_address(state_dir: Path) -> str:
@@ -55,6 +65,9 @@ class Reaper:
     def __init__(self) -> None:
         self._statuses: dict[int, int] = {}
         self._waited: set[int] = set()
+        #: inherited processes whose exit someone acts on (an instance's PID 1)
+        self._watched: dict[int, Callable[[int], None]] = {}
+        self._unclaimed: dict[int, int] = {}
         self._changed = threading.Condition()
         self.childless_since: float | None = time.monotonic()
 
@@ -73,6 +86,16 @@ class Reaper:
             self._waited.discard(pid)
             return self._statuses.pop(pid)
 
+    def on_exit(self, pid: int, action: Callable[[int], None]) -> None:
+        """Call ``action`` with the exit code of ``pid`` (an inherited process) once it is
+        reaped, at once if it was already."""
+        with self._changed:
+            code = self._unclaimed.pop(pid, None)
+            if code is None:
+                self._watched[pid] = action
+                return
+        action(code)
+
     def run_forever(self) -> None:
         while True:
             try:
@@ -83,10 +106,18 @@ class Reaper:
                 time.sleep(0.2)
                 continue
             self.childless_since = None
+            code = os.waitstatus_to_exitcode(status)
             with self._changed:
+                action = self._watched.pop(pid, None)
                 if pid in self._waited:
-                    self._statuses[pid] = os.waitstatus_to_exitcode(status)
+                    self._statuses[pid] = code
                     self._changed.notify_all()
+                elif action is None:
+                    self._unclaimed[pid] = code
+                    while len(self._unclaimed) > UNCLAIMED_KEPT:
+                        del self._unclaimed[next(iter(self._unclaimed))]
+            if action is not None:
+                action(code)
 
 
 def _runc_message(line: str) -> str:
@@ -117,7 +148,32 @@ def _run_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
     proc.returncode = status  # keep Popen from polling a pid that is gone
     if status != 0:
         return {"ok": False, "error": _tail(log) or f"runc exited with {status}"}
+    pid = _init_pid(Path(request["runc_root"]) / request["id"])
+    if pid is not None:  # the PID 1 runc left is this process's now: its end is recorded
+        record = Path(request["bundle"]).parent / EXIT_RECORD
+        reaper.on_exit(pid, lambda code: _record_exit(record, pid, code))
     return {"ok": True}
+
+
+def _init_pid(runc_state: Path) -> int | None:
+    """The host pid of the PID 1 runc started, from its state file."""
+    try:
+        return int(json.loads((runc_state / "state.json").read_text())["init_process_pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record_exit(record: Path, pid: int, code: int) -> None:
+    """Write how PID 1 ``pid`` of an instance ended (:data:`EXIT_RECORD`); an instance deleted
+    meanwhile is left alone."""
+    if not record.parent.is_dir():
+        return
+    tmp = record.with_name(f".{record.name}.tmp")
+    try:
+        tmp.write_text(json.dumps({"pid": pid, "exit_code": code}))
+        os.replace(tmp, record)
+    except OSError as exc:
+        print(f"supervisor: cannot record the exit of {pid}: {exc}", file=sys.stderr, flush=True)  # noqa: T201
 
 
 def _serve_one(connection: socket.socket, reaper: Reaper, busy: list[int]) -> None:
