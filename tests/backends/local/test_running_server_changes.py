@@ -31,6 +31,8 @@ from tests.backends.local.cloud import (
 from tests.support.gateway import ServedGateway
 from tests.support.waiting import eventually
 
+#: Debian 12's systemctl (systemd's reboot and poweroff are links to it), the host's
+SYSTEMCTL = "/usr/bin/systemctl"
 #: a TCP connection from inside the guest to an address's sshd: prints its greeting
 PROBE = "timeout 5 bash -c 'exec 3<>/dev/tcp/{}/22; head -c 4 <&3'"
 
@@ -324,3 +326,66 @@ def test_a_crash_inside_the_guest_shows_shutoff_with_the_crashed_power_state(
         "SSH to hub after its start",
         bound=120,
     )
+
+
+def test_an_image_with_systemds_reboot_and_poweroff_reboots_and_powers_off(
+    conn: Any, key_file: tuple[str, Path], servers: dict[str, Any]
+) -> None:
+    """An image may bring systemd's ``reboot`` and ``poweroff`` (links to ``systemctl``; here
+    Debian 12's own, the host's, which runs on the guest's libraries). Without systemd to ask
+    they fall back to sysvinit's ``/run/initctl``, which the guest init serves."""
+    _, key = key_file
+    hub, hub_ip = servers["hub"], servers["hub_ip"]
+    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    options = ("StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "BatchMode=yes")
+    copied = subprocess.run(
+        [
+            "scp",
+            "-i",
+            str(key),
+            *(f"-o{option}" for option in options),
+            SYSTEMCTL,
+            f"debian@{hub_ip}:/tmp/systemctl",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert copied.returncode == 0, copied.stderr
+    guest(
+        key,
+        hub_ip,
+        "install -m 755 /tmp/systemctl /usr/bin/systemctl; "
+        "ln -sfn /usr/bin/systemctl /sbin/reboot; ln -sfn /usr/bin/systemctl /sbin/poweroff",
+    )
+    first = eventually(
+        lambda: booted_now(key, hub_ip),
+        lambda seen: seen is not None and time.time() - seen[1] > 2,
+        "hub to be up for two seconds",
+    )
+    assert first is not None
+
+    ssh(key, hub_ip, "sudo reboot")
+    again = eventually(
+        lambda: booted_now(key, hub_ip, "readlink /sbin/reboot /sbin/poweroff"),
+        lambda seen: seen is not None and seen[1] > first[1] + 1,
+        "hub to come back from systemd's reboot",
+        bound=120,
+    )
+    assert again is not None
+    assert again[0].split() == ["/usr/bin/systemctl"] * 2  # systemd's commands, kept
+    server = conn.compute.get_server(hub.id)
+    assert (server.status, server.power_state) == ("ACTIVE", 1)
+
+    ssh(key, hub_ip, "sudo poweroff")
+    stopped = conn.compute.wait_for_server(hub, status="SHUTOFF", wait=60)
+    assert stopped.power_state == 4  # SHUTDOWN: asked for, not a crash
+    conn.compute.start_server(hub)
+    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    eventually(
+        lambda: ssh(key, hub_ip, "true"),
+        lambda done: done.returncode == 0,
+        "SSH to hub after its start",
+        bound=120,
+    )
+    guest(key, hub_ip, "rm /sbin/reboot /sbin/poweroff /usr/bin/systemctl")

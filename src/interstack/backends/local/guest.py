@@ -10,7 +10,9 @@ reads through ``/proc/<pid>/root``. No systemd is involved: ``poweroff``, ``halt
 forwards the signal to the init): SIGTERM (or SIGINT) stops the init, SIGHUP stops it with
 :data:`REBOOT_EXIT_CODE`, which tini passes on as its own exit code; the backend then stops the
 instance as a VM powered off from inside, or boots it again on the same disk as a VM rebooted
-from inside (:class:`.instances.Ending`). As a Debian boot does, the init mounts the ext2/3/4
+from inside (:class:`.instances.Ending`). An image that brings systemd's own commands keeps
+them: without systemd to talk to they fall back to sysvinit's ``/run/initctl``, which the init
+serves (runlevel 0 powers off, 6 reboots). As a Debian boot does, the init mounts the ext2/3/4
 entries of ``/etc/fstab`` (through the host: :mod:`.volumes.guestmount`); one that cannot be
 mounted (a volume detached since) is reported on the console and the boot goes on, as with
 ``nofail``.
@@ -63,6 +65,21 @@ fi
 for tool in poweroff halt shutdown reboot; do
     [ -e /sbin/$tool ] || [ -L /sbin/$tool ] || ln -s /run/interstack/power /sbin/$tool 2>/dev/null
 done
+# systemd's own poweroff, reboot, halt and shutdown (an image may have them) find no systemd and
+# write a sysvinit request to /run/initctl: its magic, the runlevel command, then runlevel 0 or 6
+rm -f /run/initctl
+if mkfifo -m 600 /run/initctl 2>/dev/null; then
+    (
+        exec 3<>/run/initctl
+        while request=$(dd bs=384 count=1 iflag=fullblock <&3 2>/dev/null | od -An -v -tx1 |
+            tr -d ' \n') && [ -n "$request" ]; do
+            case "$request" in
+                691909030100000030*) kill -TERM 1 ;;
+                691909030100000036*) kill -HUP 1 ;;
+            esac
+        done
+    ) &
+fi
 # the boot record (who -b, last reboot), systemd-update-utmp's on a VM: written by the host
 if [ -f /run/interstack/utmp ]; then
     cp /run/interstack/utmp /run/utmp && chmod 664 /run/utmp && chgrp utmp /run/utmp 2>/dev/null
