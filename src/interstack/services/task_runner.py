@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Select, func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.errors import BackendUnavailable, InterstackError
@@ -38,7 +38,7 @@ from interstack.services.tasks import (
     make_due,
     utcnow,
 )
-from interstack.store import Database
+from interstack.store import Database, rowcount
 from interstack.store.models import Task as TaskRow
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,6 @@ log = logging.getLogger(__name__)
 #: how many steps of one task a worker runs in a row when each asks to go on at once, before it
 #: hands the task back to the queue (a handler that never settles cannot hold a worker)
 MAX_STEPS_IN_A_ROW = 20
-
-
-def _rowcount(result: Any) -> int:
-    return cast(CursorResult[Any], result).rowcount
 
 
 @dataclass
@@ -248,7 +244,7 @@ class TaskRunner:
                 updated_at=now,
             )
         )
-        if _rowcount(result) != 1:
+        if rowcount(result) != 1:
             return None
         row = session.get(TaskRow, task_id, populate_existing=True)
         assert row is not None

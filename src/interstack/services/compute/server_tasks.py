@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PowerAction, ServerSpec, ServerStatus
@@ -39,7 +39,7 @@ from interstack.services.interfaces import (
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay, utcnow
-from interstack.store import Database
+from interstack.store import Database, rowcount
 from interstack.store.models import Server as ServerRow
 
 LOG = logging.getLogger(__name__)
@@ -67,10 +67,6 @@ POWER_RESULT: dict[PowerAction, ServerStatus] = {
     PowerAction.SUSPEND: ServerStatus.SUSPENDED,
     PowerAction.RESUME: ServerStatus.ACTIVE,
 }
-
-
-def _rowcount(result: Any) -> int:
-    return cast(CursorResult[Any], result).rowcount
 
 
 class ServerTasks:
@@ -130,7 +126,7 @@ class ServerTasks:
             .values(task_state=ServerRow.task_state)
             .execution_options(synchronize_session=False)
         )
-        if _rowcount(taken) != 1:
+        if rowcount(taken) != 1:
             return None
         return session.get(ServerRow, task.resource_id)
 
@@ -244,7 +240,7 @@ class ServerTasks:
                 .where(ServerRow.id == task.resource_id, ServerRow.deleted_at.is_(None))
                 .values(native_ref=ref)
             )
-            return _rowcount(result) == 1
+            return rowcount(result) == 1
 
     def _boot_wait(self, task: Task) -> Step:
         def launched(row: ServerRow) -> None:
@@ -339,7 +335,7 @@ class ServerTasks:
                     updated_at=now,
                 )
             )
-            if _rowcount(result) != 1:
+            if rowcount(result) != 1:
                 row = session.get(ServerRow, task.resource_id)
                 if row is None or row.deleted_at is not None:
                     return Step()
