@@ -3,7 +3,7 @@ and the image services of an app built in the test process (for what only comput
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,11 +76,11 @@ def caller(project_id: str, *roles: str) -> RequestContext:
 
 
 @contextmanager
-def started_services(data_dir: Path) -> Iterator[Services]:
-    """The services of an app on ``data_dir`` with its region backends started."""
-    app = create_app(
-        Settings(data_dir=data_dir, regions=[RegionConfig(name="RegionOne", backend="sim")])
-    )
+def started_services(data_dir: Path, sim: Mapping[str, Any] | None = None) -> Iterator[Services]:
+    """The services of an app on ``data_dir`` with its region backends started (RegionOne on
+    sim, with the ``sim`` settings if given)."""
+    region = RegionConfig(name="RegionOne", backend="sim", settings=dict(sim or {}))
+    app = create_app(Settings(data_dir=data_dir, regions=[region]))
     services: Services = app.state.services
     services.regions.start()
     try:

@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from interstack.app import create_app
 from interstack.backends.contract import NativeRef
-from interstack.config import RegionConfig, Settings
 from interstack.errors import Conflict, NotFound
 from interstack.services.container import Services
 from interstack.services.tasks import TaskStatus
@@ -27,7 +25,7 @@ from interstack.store.models import Image, Server
 from interstack.store.models import Task as TaskRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
-from tests.support.image import REGION, caller
+from tests.support.image import REGION, caller, started_services
 from tests.unit.test_compute_quotas import add_server
 
 PROJECT = "alice"
@@ -39,18 +37,8 @@ STEP_BOUND = 50
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    app = create_app(
-        Settings(
-            data_dir=tmp_path / "data",
-            regions=[RegionConfig(name=REGION, backend="sim", settings=INSTANT)],
-        )
-    )
-    started: Services = app.state.services
-    started.regions.start()
-    try:
+    with started_services(tmp_path / "data", INSTANT) as started:
         yield started
-    finally:
-        started.regions.close()
 
 
 def run_tasks(services: Services, resource_id: str, *, steps: int = STEP_BOUND) -> None:
