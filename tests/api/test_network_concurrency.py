@@ -34,8 +34,14 @@ def admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
 
 
 def _network(api: httpx.Client, cidr: str, pool: tuple[str, str] | None = None) -> str:
+    """A network whose subnet's addresses are all for the test's ports (no DHCP port)."""
     network = created(api.post("/networks", json={"network": {"name": unique("n")}}), "network")
-    subnet: dict[str, object] = {"network_id": network["id"], "cidr": cidr, "ip_version": 4}
+    subnet: dict[str, object] = {
+        "network_id": network["id"],
+        "cidr": cidr,
+        "ip_version": 4,
+        "enable_dhcp": False,
+    }
     if pool is not None:
         subnet["allocation_pools"] = [{"start": pool[0], "end": pool[1]}]
     created(api.post("/subnets", json={"subnet": subnet}), "subnet")

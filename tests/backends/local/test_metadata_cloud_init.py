@@ -17,6 +17,7 @@ import pytest
 
 from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.local.instances import ref_for
+from interstack.backends.local.network import names
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.local import exec_in, host_lock_wait, local_settings
@@ -47,13 +48,22 @@ def local_gateway(
 @pytest.fixture(scope="module")
 def servers(local_gateway: ServedGateway) -> Iterator[list[Any]]:
     """Two servers on a network without a router, booted as a user boots them, and one with a
-    config drive on a subnet without DHCP."""
+    config drive on a subnet without DHCP.
+
+    The two share a user's pool of three addresses with the subnet's DHCP port, the gateway at
+    the last address: once the DHCP server took the address below the gateway, which this pool
+    holds, so a server could get it and find the metadata service on its own address."""
     image_id = "debian-12"
     conn = local_gateway.connect("interstack")
     key = conn.compute.create_keypair(name=unique("md-key"), public_key=PUBLIC_KEY)
     network = conn.network.create_network(name=unique("md-net"))
     subnet = conn.network.create_subnet(
-        network_id=network.id, cidr="10.95.0.0/24", ip_version=4, name=unique("md-sub")
+        network_id=network.id,
+        cidr="10.95.0.0/28",
+        ip_version=4,
+        gateway_ip="10.95.0.14",
+        allocation_pools=[{"start": "10.95.0.11", "end": "10.95.0.13"}],
+        name=unique("md-sub"),
     )
     booted = [
         conn.create_server(
@@ -177,10 +187,40 @@ def test_the_gateway_port_does_not_answer_metadata(
     assert servers[0].id not in answer.text
 
 
+def dhcp_address(gateway: ServedGateway, server: Any) -> str:
+    """The address of the DHCP port on the server's network."""
+    conn = gateway.connect("interstack")
+    port = next(conn.network.ports(device_id=server.id))
+    (dhcp,) = conn.network.ports(network_id=port.network_id, device_owner="network:dhcp")
+    return str(dhcp.fixed_ips[0]["ip_address"])
+
+
+def test_the_servers_and_the_dhcp_port_share_the_pool_without_a_clash(
+    local_gateway: ServedGateway, servers: list[Any]
+) -> None:
+    """The three addresses of the pool: one each; the DHCP namespace is on its port's."""
+    conn = local_gateway.connect("interstack")
+    given = {
+        next(conn.network.ports(device_id=s.id)).fixed_ips[0]["ip_address"] for s in servers[:2]
+    }
+    dhcp = dhcp_address(local_gateway, servers[0])
+    assert given | {dhcp} == {"10.95.0.11", "10.95.0.12", "10.95.0.13"}
+    subnet_id = next(conn.network.ports(device_id=servers[0].id)).fixed_ips[0]["subnet_id"]
+    namespace = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet_id))
+    shown = subprocess.run(
+        ["ip", "-n", namespace, "-4", "-o", "addr", "show", names.DHCP_IFNAME],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    assert f" {dhcp}/28 " in shown
+
+
 def test_instances_are_told_their_subnets_resolver(
     local_gateway: ServedGateway, servers: list[Any]
 ) -> None:
-    """As DHCP would tell them: the subnet's dnsmasq (its last address here)."""
+    """As DHCP would tell them: the subnet's dnsmasq, on its DHCP port's address."""
     for server in servers[:2]:
         resolv = run_in(local_gateway, server.id, "cat /etc/resolv.conf")
-        assert resolv.stdout.split() == ["nameserver", "10.95.0.254"]
+        assert resolv.stdout.split() == ["nameserver", dhcp_address(local_gateway, server)]

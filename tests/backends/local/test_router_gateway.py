@@ -124,23 +124,51 @@ def test_the_external_network_has_no_tenant_bridge(conn: Any) -> None:
         conn.network.delete_network(tenant)
 
 
-def test_a_small_subnets_pool_leaves_out_its_dhcp_servers_address(conn: Any) -> None:
-    """Tempest's subnets are /28s: a port given the DHCP namespace's address (the last one)
-    would clash with it on the bridge and route the metadata service to itself."""
+def test_the_dhcp_namespace_wears_its_dhcp_ports_address_and_mac(conn: Any) -> None:
+    """Tempest's subnets are /28s: the pool is every host but the gateway, and the DHCP server
+    is on the address (and MAC) of its port, which IPAM gives no other port."""
     network = conn.network.create_network(name=f"gw-{uuid.uuid4().hex[:6]}")
     try:
         subnet = conn.network.create_subnet(
             network_id=network.id, cidr="10.74.0.0/28", ip_version=4
         )
-        assert subnet.allocation_pools == [{"start": "10.74.0.2", "end": "10.74.0.13"}]
+        assert subnet.allocation_pools == [{"start": "10.74.0.2", "end": "10.74.0.14"}]
+        (port,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
+        address = port.fixed_ips[0]["ip_address"]
         dhcp = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet.id))
         shown = subprocess.run(
-            ["ip", "-n", dhcp, "-4", "-o", "addr", "show"],
+            ["ip", "-n", dhcp, "-o", "addr", "show", names.DHCP_IFNAME],
             capture_output=True,
             text=True,
             check=True,
             timeout=30,
         ).stdout
-        assert " 10.74.0.14/28 " in shown
+        assert f" {address}/28 " in shown
+        assert (
+            f"link/ether {port.mac_address} "
+            in subprocess.run(
+                ["ip", "-n", dhcp, "-o", "link", "show", names.DHCP_IFNAME],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            ).stdout
+        )
+        conn.network.update_subnet(subnet, enable_dhcp=False)
+        assert not links.netns_exists(dhcp)
+        conn.network.update_subnet(subnet, enable_dhcp=True)
+        (again,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
+        assert links.netns_exists(dhcp)
+        assert (
+            f" {again.fixed_ips[0]['ip_address']}/28 "
+            in subprocess.run(
+                ["ip", "-n", dhcp, "-4", "-o", "addr", "show"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            ).stdout
+        )
     finally:
         conn.network.delete_network(network)
+    assert not links.netns_exists(dhcp)

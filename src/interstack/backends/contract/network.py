@@ -44,6 +44,8 @@ class SubnetSpec:
     #: the address IPAM holds for the subnet's DHCP/DNS server (Neutron's DHCP port); ``None``
     #: lets the backend choose one it keeps out of the way
     dhcp_address: str | None = None
+    #: the MAC of that DHCP port, for a backend that puts the server on the wire itself
+    dhcp_mac: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,14 @@ class NetworkDriver(abc.ABC):
         """Addresses of ``cidr`` the cloud keeps for itself (EC2 keeps the first four and the
         last); IPAM leaves them out of the subnet's default pools. None by default."""
         return frozenset()
+
+    def set_subnet_dhcp(
+        self, ref: NativeRef, address: str | None, mac_address: str | None = None
+    ) -> None:
+        """Serve DHCP/DNS on the realized subnet from its DHCP port's ``address`` (and MAC), or
+        stop serving it (``None``): the subnet's ``enable_dhcp`` changed. Nothing by default,
+        for a cloud whose DHCP is not per subnet."""
+        return None
 
     @abc.abstractmethod
     def delete_subnet(self, ref: NativeRef) -> None:

@@ -138,9 +138,24 @@ class SimNetwork(NetworkDriver):
     def create_subnet(self, spec: SubnetSpec) -> NativeRef:
         self._require("networks")
         ipaddress.ip_network(spec.cidr)  # the gateway validated it; a bad one is a bug
+        dhcp = {"address": spec.dhcp_address, "mac": spec.dhcp_mac} if spec.dhcp else None
         return self._create(
-            Kind.SUBNET, spec.gateway_id, spec.cidr, parent=spec.network, data={"cidr": spec.cidr}
+            Kind.SUBNET,
+            spec.gateway_id,
+            spec.cidr,
+            parent=spec.network,
+            data={"cidr": spec.cidr, "dhcp": dhcp},
         )
+
+    def set_subnet_dhcp(
+        self, ref: NativeRef, address: str | None, mac_address: str | None = None
+    ) -> None:
+        """Record where the subnet's DHCP server now is (``None``: it serves no more)."""
+        self._require("networks")
+        dhcp = None if address is None else {"address": address, "mac": mac_address}
+        with self.state.session() as session:
+            row = self.state.get(session, Kind.SUBNET, ref)
+            row.data = {**row.data, "dhcp": dhcp}
 
     def delete_subnet(self, ref: NativeRef) -> None:
         self._require("networks")

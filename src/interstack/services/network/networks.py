@@ -1,8 +1,8 @@
 """Networks: project-owned or shared layer-2 segments; external ones carry floating IPs.
 
 A non-admin sees the networks of their project, shared ones and external ones; anything else is
-404, as if it did not exist. Deleting a network takes its subnets along, unless ports or floating
-IPs still use it (409 ``NetworkInUse``).
+404, as if it did not exist. Deleting a network takes its subnets and their DHCP ports along,
+unless other ports or floating IPs still use it (409 ``NetworkInUse``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from interstack.backends.contract import NativeRef, NetworkSpec
 from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
-from interstack.services.network import quotas
+from interstack.services.network import dhcp_ports, quotas
 from interstack.services.network.common import (
     Filters,
     check_owner,
@@ -190,7 +190,9 @@ class NetworkService:
             row = load_network(session, ctx, region, network_id)
             check_owner(ctx, row.project_id, "network", network_id)
             ports = session.scalar(
-                select(func.count()).select_from(Port).where(Port.network_id == network_id)
+                select(func.count())
+                .select_from(Port)
+                .where(Port.network_id == network_id, Port.device_owner != dhcp_ports.DHCP_OWNER)
             )
             fips = session.scalar(
                 select(func.count())
@@ -206,6 +208,7 @@ class NetworkService:
             subnets = session.scalars(select(Subnet).where(Subnet.network_id == network_id)).all()
             native = row.native_ref
             subnet_refs = [s.native_ref for s in subnets if s.native_ref]
+            dhcp_ports.remove_of_network(session, network_id)
             session.execute(delete(IpAllocation).where(IpAllocation.network_id == network_id))
             for subnet in subnets:
                 session.delete(subnet)

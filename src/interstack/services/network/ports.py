@@ -30,6 +30,7 @@ from interstack.services.network.common import (
     stamp,
     visible_page,
 )
+from interstack.services.network.dhcp_ports import DHCP_OWNER
 from interstack.services.network.port_records import (
     DefaultGroupMissing,
     PortCreate,
@@ -275,7 +276,11 @@ class PortService:
         with self.db.session() as session:
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
-            if row.device_owner in (ROUTER_INTERFACE, ROUTER_GATEWAY) and not ctx.is_admin:
+            if row.device_owner == DHCP_OWNER or (
+                row.device_owner in (ROUTER_INTERFACE, ROUTER_GATEWAY) and not ctx.is_admin
+            ):
+                # nothing would make a deleted DHCP port again: its address would be handed to
+                # an instance while the subnet's DHCP server still answers on it
                 raise Conflict(
                     f"Port {port_id} cannot be deleted directly via the port API: has device "
                     f"owner {row.device_owner}.",

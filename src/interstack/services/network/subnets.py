@@ -2,8 +2,9 @@
 
 Validation follows Neutron: the CIDR is a network address of the given IP version and overlaps
 no other subnet of the network; the gateway defaults to the first host and may be null; pools
-lie inside the CIDR, do not overlap and leave the gateway out. A subnet with addresses in use
-cannot be deleted (409 ``SubnetInUse``).
+lie inside the CIDR, do not overlap and leave the gateway out. A DHCP-enabled subnet has a DHCP
+port (:mod:`dhcp_ports`), which goes with it. A subnet with other addresses in use cannot be
+deleted (409 ``SubnetInUse``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, true, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
 from sqlalchemy.orm import Session, undefer
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -21,7 +22,7 @@ from interstack.backends.contract import NativeRef, SubnetSpec
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
-from interstack.services.network import quotas
+from interstack.services.network import dhcp_ports, quotas
 from interstack.services.network.common import (
     Filters,
     check_owner,
@@ -29,7 +30,6 @@ from interstack.services.network.common import (
     load_visible,
     new_id,
     now,
-    removed_on_failure,
     retrying,
     stamp,
     tenant_of,
@@ -214,7 +214,7 @@ class SubnetService:
         subnet_id = new_id()
         at = now()
 
-        def record() -> tuple[Subnet, str | None]:
+        def record() -> tuple[Subnet, str | None, dhcp_ports.DhcpPort | None]:
             with self.db.session() as session:
                 network = load_network(session, ctx, region, new.network_id)
                 check_owner(ctx, network.project_id, "network", network.id)
@@ -256,10 +256,14 @@ class SubnetService:
                     updated_at=at,
                 )
                 session.add(row)
-                return row, network.native_ref
+                session.flush()
+                dhcp = None
+                if dhcp_ports.served(network, row):
+                    dhcp = dhcp_ports.add(session, region, network, row)
+                return row, network.native_ref, dhcp
 
-        row, network_ref = retrying(record)
-        with removed_on_failure(self.db, Subnet, subnet_id):
+        row, network_ref, dhcp = retrying(record)
+        try:
             native = net_driver.create_subnet(
                 SubnetSpec(
                     gateway_id=subnet_id,
@@ -267,10 +271,17 @@ class SubnetService:
                     cidr=row.cidr,
                     gateway_ip=row.gateway_ip,
                     ip_version=row.ip_version,
-                    dhcp=row.enable_dhcp,
+                    dhcp=dhcp is not None,
                     dns_nameservers=tuple(dns),
+                    dhcp_address=dhcp.address if dhcp else None,
+                    dhcp_mac=dhcp.mac_address if dhcp else None,
                 )
             )
+        except BaseException:
+            with self.db.session() as session:
+                dhcp_ports.remove_of_subnet(session, subnet_id)
+                session.execute(delete(Subnet).where(Subnet.id == subnet_id))
+            raise
         with self.db.session() as session:
             stored = session.get_one(Subnet, subnet_id, options=FOR_VIEW)
             stored.native_ref = native
@@ -313,37 +324,77 @@ class SubnetService:
     def update(
         self, ctx: RequestContext, region: str, subnet_id: str, values: dict[str, Any]
     ) -> SubnetInfo:
-        with self.db.session() as session:
-            row = load_subnet(session, ctx, region, subnet_id, FOR_VIEW)
-            check_owner(ctx, row.project_id, "subnet", subnet_id)
-            for key in ("name", "description", "enable_dhcp"):
-                if values.get(key) is not None:
-                    setattr(row, key, values[key])
-            if "dns_nameservers" in values:
-                row.dns_nameservers = [
-                    _address(d, "dns_nameservers", row.ip_version)
-                    for d in values["dns_nameservers"] or []
-                ]
-            if "host_routes" in values:
-                row.host_routes = [
-                    list(self._route(d, n, row.ip_version)) for d, n in values["host_routes"] or []
-                ]
-            if "gateway_ip" in values:
-                gateway = values["gateway_ip"]
-                if gateway is not None:
-                    gateway = _address(gateway, "gateway_ip", row.ip_version)
-                pools: Sequence[tuple[str, str]] = [
-                    (a, b) for a, b in values.get("allocation_pools") or row.allocation_pools
-                ]
-                validate_pools(row.cidr, gateway, pools)
-                row.gateway_ip = gateway
-            if values.get("allocation_pools") is not None:
-                row.allocation_pools = [
-                    list(p)
-                    for p in validate_pools(row.cidr, row.gateway_ip, values["allocation_pools"])
-                ]
-            row.updated_at = now()
-            return subnet_info(row)
+        """Change the subnet's record. Switching ``enable_dhcp`` on adds its DHCP port, then
+        the backend serves from it; switching it off stops the server, then drops the port.
+        If the backend fails, the switch is undone."""
+
+        def work() -> tuple[SubnetInfo, bool, dhcp_ports.DhcpPort | None, str | None]:
+            with self.db.session() as session:
+                row = load_subnet(session, ctx, region, subnet_id, FOR_VIEW)
+                check_owner(ctx, row.project_id, "subnet", subnet_id)
+                was_serving = row.enable_dhcp
+                self._change(row, values)
+                switched = row.enable_dhcp != was_serving
+                dhcp = None
+                if switched and row.enable_dhcp:
+                    network = session.get_one(Network, row.network_id)
+                    if dhcp_ports.served(network, row):
+                        dhcp = dhcp_ports.of_subnet(session, row.id) or dhcp_ports.add(
+                            session, region, network, row
+                        )
+                row.updated_at = now()
+                return subnet_info(row), switched, dhcp, row.native_ref
+
+        info, switched, dhcp, native = retrying(work)
+        if not switched:
+            return info
+        try:
+            if native:
+                driver(self.regions, region).set_subnet_dhcp(
+                    NativeRef(native),
+                    dhcp.address if dhcp else None,
+                    dhcp.mac_address if dhcp else None,
+                )
+        except BaseException:
+            with self.db.session() as session:
+                if info.enable_dhcp:
+                    dhcp_ports.remove_of_subnet(session, subnet_id)
+                session.execute(
+                    update(Subnet)
+                    .where(Subnet.id == subnet_id)
+                    .values(enable_dhcp=not info.enable_dhcp)
+                )
+            raise
+        if not info.enable_dhcp:
+            with self.db.session() as session:
+                dhcp_ports.remove_of_subnet(session, subnet_id)
+        return info
+
+    def _change(self, row: Subnet, values: dict[str, Any]) -> None:
+        for key in ("name", "description", "enable_dhcp"):
+            if values.get(key) is not None:
+                setattr(row, key, values[key])
+        if "dns_nameservers" in values:
+            row.dns_nameservers = [
+                _address(d, "dns_nameservers", row.ip_version)
+                for d in values["dns_nameservers"] or []
+            ]
+        if "host_routes" in values:
+            row.host_routes = [
+                list(self._route(d, n, row.ip_version)) for d, n in values["host_routes"] or []
+            ]
+        if "gateway_ip" in values:
+            gateway = values["gateway_ip"]
+            if gateway is not None:
+                gateway = _address(gateway, "gateway_ip", row.ip_version)
+            pools: Sequence[tuple[str, str]] = [
+                (a, b) for a, b in values.get("allocation_pools") or row.allocation_pools
+            ]
+            validate_pools(row.cidr, gateway, pools)
+            row.gateway_ip = gateway
+        if values.get("allocation_pools") is not None:
+            pools = validate_pools(row.cidr, row.gateway_ip, values["allocation_pools"])
+            row.allocation_pools = [list(p) for p in pools]
 
     def delete(self, ctx: RequestContext, region: str, subnet_id: str) -> None:
         with self.db.session() as session:
@@ -352,7 +403,7 @@ class SubnetService:
             used = session.scalar(
                 select(func.count())
                 .select_from(IpAllocation)
-                .where(IpAllocation.subnet_id == subnet_id)
+                .where(IpAllocation.subnet_id == subnet_id, dhcp_ports.not_dhcp())
             )
             if used:
                 raise Conflict(
@@ -361,6 +412,7 @@ class SubnetService:
                     kind="SubnetInUse",
                 )
             native = row.native_ref
+            dhcp_ports.remove_of_subnet(session, subnet_id)
             session.delete(row)
         if native:
             driver(self.regions, region).delete_subnet(NativeRef(native))

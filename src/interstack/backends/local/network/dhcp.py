@@ -44,8 +44,8 @@ def host_resolvers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
 def default_address(
     cidr: ipaddress.IPv4Network | ipaddress.IPv6Network, gateway_ip: str | None
 ) -> str:
-    """The last usable address of the range, for a gateway that reserved none (its IPAM
-    should then keep this one free)."""
+    """The last usable address of the range, for a subnet realized before the gateway gave
+    each subnet a DHCP port (its default pools kept this address out)."""
     last = cidr.broadcast_address - 1 if cidr.version == 4 else cidr.broadcast_address
     if gateway_ip is not None and str(last) == gateway_ip:
         last -= 1
@@ -82,7 +82,7 @@ class DhcpServers:
             inside,
             master=network.ref,
             mtu=network.mtu,
-            mac=names.stable_mac(subnet.ref, "dhcp"),
+            mac=subnet.dhcp_mac or names.stable_mac(subnet.ref, "dhcp"),
         )
         links.configure_inside(inside, names.DHCP_IFNAME, [f"{subnet.dhcp_address}/{prefix}"])
         links.add_veth(

@@ -35,6 +35,7 @@ from interstack.backends.local.network.routing import RoutingOperations
 from interstack.backends.local.network.state import (
     GroupRecord,
     NetworkRecord,
+    NetworkState,
     RuleRecord,
     SubnetRecord,
 )
@@ -140,16 +141,6 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
             links.delete_link(ref)
             del state.networks[ref]
 
-    def reserved_addresses(self, cidr: str) -> frozenset[str]:
-        """The address a subnet's DHCP/DNS namespace takes when the gateway names none (the
-        last usable one): IPAM leaves it out of the default pools, so that no port gets it
-        (the port and the namespace would share an address on one bridge, and the port's
-        route to the metadata service would lead to itself)."""
-        network = ipaddress.ip_network(cidr, strict=False)
-        if network.version != 4 or network.num_addresses < 4:
-            return frozenset()
-        return frozenset({dhcp.default_address(network, None)})
-
     def create_subnet(self, spec: SubnetSpec) -> NativeRef:
         ref = names.ref(names.SUBNET, spec.gateway_id)
         with self._changing() as state:
@@ -169,20 +160,48 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
                 dns_nameservers=list(spec.dns_nameservers),
             )
             if subnet.dhcp:
-                subnet.dhcp_address = spec.dhcp_address or dhcp.default_address(
-                    cidr, spec.gateway_ip
+                self._serve_dhcp(
+                    state,
+                    subnet,
+                    spec.dhcp_address or dhcp.default_address(cidr, spec.gateway_ip),
+                    spec.dhcp_mac,
                 )
-                used = state.external_addresses_in_use()
-                subnet.dhcp_uplink_address = self.external.free_address(used)
-                try:
-                    self.dhcp.provision(subnet, network, self.external, state.ports.values())
-                    self._start_metadata(subnet)
-                except BaseException:
-                    self._stop_metadata(subnet)
-                    self.dhcp.deprovision(subnet)
-                    raise
             state.subnets[ref] = subnet
         return ref
+
+    def set_subnet_dhcp(
+        self, ref: NativeRef, address: str | None, mac_address: str | None = None
+    ) -> None:
+        """Stop the subnet's dnsmasq namespace, then (with an ``address``) build it again on
+        that address: a DHCP port that moved, or DHCP switched on or off."""
+        with self._changing() as state:
+            subnet = self._get(state.subnets, ref, "subnet")
+            network = state.networks[subnet.network]
+            if subnet.dhcp:
+                self._stop_metadata(subnet)
+                self.dhcp.deprovision(subnet)
+                subnet.dhcp = False
+            if address is not None and subnet.ip_version == 4 and not network.external:
+                self._serve_dhcp(state, subnet, address, mac_address)
+                subnet.dhcp = True
+
+    def _serve_dhcp(
+        self, state: NetworkState, subnet: SubnetRecord, address: str, mac: str | None
+    ) -> None:
+        """The subnet's dnsmasq and metadata proxy on ``address``; nothing left if it fails."""
+        subnet.dhcp_address = address
+        subnet.dhcp_mac = mac
+        if subnet.dhcp_uplink_address is None:
+            used = state.external_addresses_in_use()
+            subnet.dhcp_uplink_address = self.external.free_address(used)
+        try:
+            network = state.networks[subnet.network]
+            self.dhcp.provision(subnet, network, self.external, state.ports.values())
+            self._start_metadata(subnet)
+        except BaseException:
+            self._stop_metadata(subnet)
+            self.dhcp.deprovision(subnet)
+            raise
 
     def delete_subnet(self, ref: NativeRef) -> None:
         with self._changing() as state:

@@ -35,8 +35,10 @@ class SubnetRecord(BaseModel):
     ip_version: int = 4
     dhcp: bool = True
     dns_nameservers: list[str] = Field(default_factory=list)
-    #: the DHCP/DNS server's address on the subnet
+    #: the DHCP/DNS server's address on the subnet (the gateway's DHCP port's)
     dhcp_address: str | None = None
+    #: the DHCP port's MAC, which the namespace's leg on the bridge wears (None: a stable one)
+    dhcp_mac: str | None = None
     #: the DHCP namespace's address on the external network (its way to the host's resolvers)
     dhcp_uplink_address: str | None = None
 

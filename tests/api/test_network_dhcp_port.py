@@ -1,0 +1,178 @@
+"""The DHCP port of a subnet, seen through openstacksdk, the ``openstack`` CLI and raw HTTP:
+made with the subnet, holding an address of its pool that no other port can get, seen by the
+network's project and admins only, gone with the subnet, the network or DHCP switched off."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import client, new_member, unique
+from tests.support.network import fault, neutron
+
+DHCP = "network:dhcp"
+
+
+def _dhcp_ports(conn: Any, network_id: str) -> list[Any]:
+    return list(conn.network.ports(network_id=network_id, device_owner=DHCP))
+
+
+@pytest.fixture(scope="module")
+def admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
+    with neutron(gateway, admin_token) as api:
+        yield api
+
+
+def test_the_dhcp_port_holds_an_address_of_the_pool_until_dhcp_is_switched_off(
+    gateway: ServedGateway,
+) -> None:
+    conn = gateway.connect("interstack")
+    net = conn.network.create_network(name=unique("dhcp-net"))
+    # a /29: five addresses after the gateway, one of them the DHCP server's
+    subnet = conn.network.create_subnet(network_id=net.id, cidr="10.81.0.0/29", ip_version=4)
+    (dhcp,) = _dhcp_ports(conn, net.id)
+    assert dhcp.status == "ACTIVE" and dhcp.project_id == net.project_id
+    assert dhcp.device_id.startswith("dhcp") and dhcp.device_id.endswith(f"-{net.id}")
+    assert dhcp.security_group_ids == []
+    ((held,),) = [[ip for ip in dhcp.fixed_ips if ip["subnet_id"] == subnet.id]]
+    pool = {f"10.81.0.{n}" for n in range(2, 7)}
+    assert held["ip_address"] in pool
+
+    ports = [conn.network.create_port(network_id=net.id) for _ in range(4)]
+    given = {p.fixed_ips[0]["ip_address"] for p in ports}
+    assert given == pool - {held["ip_address"]}
+    exhausted = conn.network.post("/ports", json={"port": {"network_id": net.id}})
+    assert exhausted.status_code == 409
+    assert exhausted.json()["NeutronError"]["type"] == "IpAddressGenerationFailure"
+    for port in ports[1:]:
+        conn.network.delete_port(port)
+    wanted = {"network_id": net.id, "fixed_ips": [{"ip_address": held["ip_address"]}]}
+    taken = conn.network.post("/ports", json={"port": wanted})
+    assert taken.status_code == 409
+    assert taken.json()["NeutronError"]["type"] == "IpAddressAlreadyAllocated"
+    refused = conn.network.delete(f"/ports/{dhcp.id}")
+    assert refused.status_code == 409
+    assert refused.json()["NeutronError"]["type"] == "ServicePortInUse"
+
+    conn.network.update_subnet(subnet, enable_dhcp=False)
+    assert _dhcp_ports(conn, net.id) == []
+    assert conn.network.find_port(dhcp.id) is None
+    freed = conn.network.create_port(
+        network_id=net.id, fixed_ips=[{"ip_address": held["ip_address"]}]
+    )
+    assert freed.fixed_ips[0]["ip_address"] == held["ip_address"]
+
+    conn.network.update_subnet(subnet, enable_dhcp=True)
+    (again,) = _dhcp_ports(conn, net.id)
+    assert again.id != dhcp.id
+    assert again.fixed_ips[0]["ip_address"] in pool - {
+        held["ip_address"],
+        ports[0].fixed_ips[0]["ip_address"],
+    }
+    conn.network.delete_port(freed)
+    conn.network.delete_port(ports[0])
+    conn.network.delete_subnet(subnet)
+    assert conn.network.find_port(again.id) is None
+    conn.network.delete_network(net)
+
+
+def test_a_subnet_without_dhcp_or_on_an_external_network_has_no_dhcp_port(
+    gateway: ServedGateway, admin: httpx.Client
+) -> None:
+    conn = gateway.connect("interstack")
+    net = conn.network.create_network(name=unique("no-dhcp"))
+    conn.network.create_subnet(
+        network_id=net.id, cidr="10.82.0.0/24", ip_version=4, is_dhcp_enabled=False
+    )
+    assert _dhcp_ports(conn, net.id) == []
+    conn.network.delete_network(net)
+    external = admin.post(
+        "/networks", json={"network": {"name": unique("ext"), "router:external": True}}
+    ).json()["network"]
+    made = admin.post(
+        "/subnets",
+        json={"subnet": {"network_id": external["id"], "cidr": "198.51.100.0/24", "ip_version": 4}},
+    )
+    assert made.status_code == 201, made.text
+    listed = admin.get("/ports", params={"network_id": external["id"]}).json()["ports"]
+    assert listed == []
+    assert admin.delete(f"/networks/{external['id']}").status_code == 204
+
+
+def test_the_cli_lists_the_dhcp_port_and_deletes_the_network_it_is_on(
+    gateway: ServedGateway,
+) -> None:
+    """The DHCP port does not keep its network "in use": the owner deletes the network with its
+    subnet as in Neutron, and the port goes too."""
+    name = unique("cli-dhcp")
+    gateway.cli("interstack", "network", "create", name)
+    gateway.cli(
+        "interstack", "subnet", "create", name, "--network", name, "--subnet-range", "10.83.0.0/24"
+    )
+    listed = json.loads(
+        gateway.cli(
+            "interstack",
+            "port",
+            "list",
+            "--network",
+            name,
+            "--device-owner",
+            DHCP,
+            "--long",
+            "-f",
+            "json",
+        ).stdout
+    )
+    assert len(listed) == 1, listed
+    port_id = listed[0]["ID"]
+    assert "10.83.0." in json.dumps(listed[0]["Fixed IP Addresses"])
+    gateway.cli("interstack", "network", "delete", name)
+    gone = gateway.cli("interstack", "port", "show", port_id, check=False)
+    assert gone.returncode != 0 and "No Port found" in gone.stderr
+
+
+def test_only_the_networks_project_and_admins_see_its_dhcp_port(
+    gateway: ServedGateway, admin: httpx.Client
+) -> None:
+    """On a shared network another project makes ports, but the DHCP port stays the network
+    owner's: 404 to the other project, listed for the owner and the admin."""
+    with client(gateway, gateway.token("interstack-admin")) as keystone:
+        owner, other = new_member(keystone), new_member(keystone)
+    with (
+        neutron(gateway, owner.token(gateway)) as mine,
+        neutron(gateway, other.token(gateway)) as theirs,
+    ):
+        shared = admin.post(
+            "/networks",
+            json={
+                "network": {
+                    "name": unique("shared"),
+                    "shared": True,
+                    "project_id": owner.project_id,
+                }
+            },
+        ).json()["network"]
+        subnet = mine.post(
+            "/subnets",
+            json={"subnet": {"network_id": shared["id"], "cidr": "10.84.0.0/24", "ip_version": 4}},
+        )
+        assert subnet.status_code == 201, subnet.text
+        query = {"network_id": shared["id"], "device_owner": DHCP}
+        (seen,) = mine.get("/ports", params=query).json()["ports"]
+        assert seen["project_id"] == owner.project_id
+        assert [p["id"] for p in admin.get("/ports", params=query).json()["ports"]] == [seen["id"]]
+        assert theirs.get("/ports", params=query).json()["ports"] == []
+        fault(theirs.get(f"/ports/{seen['id']}"), 404)
+        port = theirs.post("/ports", json={"port": {"network_id": shared["id"]}})
+        assert port.status_code == 201, port.text
+        assert (
+            port.json()["port"]["fixed_ips"][0]["ip_address"] != seen["fixed_ips"][0]["ip_address"]
+        )
+        assert theirs.delete(f"/ports/{port.json()['port']['id']}").status_code == 204
+        assert mine.delete(f"/networks/{shared['id']}").status_code == 204
+        fault(admin.get(f"/ports/{seen['id']}"), 404)
