@@ -31,7 +31,13 @@ def test_concurrent_port_creates_keep_addresses_unique_and_the_quota(
         neutron(pg_gateway, pg_gateway.token("interstack-admin")) as admin,
     ):
         network = created(api.post("/networks", json={"network": {"name": unique("n")}}), "network")
-        subnet = {"network_id": network["id"], "cidr": "10.63.0.0/29", "ip_version": 4}
+        # no DHCP: the /29's addresses and the project's port quota are all the test's ports'
+        subnet = {
+            "network_id": network["id"],
+            "cidr": "10.63.0.0/29",
+            "ip_version": 4,
+            "enable_dhcp": False,
+        }
         created(api.post("/subnets", json={"subnet": subnet}), "subnet")
         project = network["project_id"]
         assert admin.put(f"/quotas/{project}", json={"quota": {"port": 4}}).status_code == 200
