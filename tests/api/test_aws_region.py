@@ -293,3 +293,33 @@ def test_a_permission_opened_outside_the_gateway_is_closed_by_the_next_rule_chan
         ("ingress", "tcp", 443, 443, "10.0.0.0/8")
     }
     sdk.network.delete_security_group(group)
+
+
+def test_a_rule_change_that_leaves_ec2s_rules_as_they_were_still_closes_what_was_opened(
+    gateway: ServedGateway,
+) -> None:
+    """Neutron's ``icmp`` and ``ipv6-icmp`` rules of an IPv6 group are one EC2 permission
+    (ICMPv6): deleting one of the two asks EC2 for the same permissions as before, and a
+    permission opened outside the gateway meanwhile is revoked all the same."""
+    sdk = connect(gateway, AWS)
+    group = sdk.network.create_security_group(name=unique("icmp6"))
+    rules = [
+        sdk.network.create_security_group_rule(
+            security_group_id=group.id, direction="ingress", ethertype="IPv6", protocol=protocol
+        )
+        for protocol in ("icmp", "ipv6-icmp")
+    ]
+    (aws_group,) = tagged("describe_security_groups", "SecurityGroups", group.id)
+    group_id = aws_group["GroupId"]
+    icmp6 = ("ingress", "58", -1, -1, "::/0")
+    assert {rule for rule in ec2_rules(group_id) if rule[0] == "ingress"} == {icmp6}
+
+    rdp = {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389}
+    ec2().authorize_security_group_ingress(
+        GroupId=group_id, IpPermissions=[{**rdp, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    assert ("ingress", "tcp", 3389, 3389, "0.0.0.0/0") in ec2_rules(group_id)
+    sdk.network.delete_security_group_rule(rules[0])
+    assert {rule for rule in ec2_rules(group_id) if rule[0] == "ingress"} == {icmp6}
+    sdk.network.delete_security_group(group)
+    assert tagged("describe_security_groups", "SecurityGroups", group.id) == []

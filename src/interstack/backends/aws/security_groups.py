@@ -14,7 +14,6 @@ next change.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Set
 from contextlib import suppress
 from dataclasses import dataclass
@@ -191,26 +190,18 @@ class GroupPermissions:
     """Sets groups' permissions to exactly their rules, against EC2's real state.
 
     Every change describes the group first and then revokes whatever EC2 holds that the rules
-    do not ask for, so nothing opened elsewhere outlives a change. The describe is skipped only
-    where what the group holds is known without asking: the caller that has just created a
-    group passes what EC2 gives every new group (for that one change only), and rules that ask
-    for exactly what this process last set change nothing (no call at all). A change EC2
-    refuses as a duplicate or an unknown permission (the group changed between the describe
-    and the change) is made once more from a fresh describe; a change that failed otherwise
-    leaves nothing remembered, so the next one describes.
+    do not ask for, so nothing opened elsewhere outlives a change, even one whose rules are
+    those this process set last. Nothing of a group is remembered: the describe is skipped
+    only by the caller that has just created the group, which passes what EC2 gives every new
+    group, for that one change. A change EC2 refuses as a duplicate or an unknown permission
+    (the group changed between the describe and the change) is made once more from a fresh
+    describe.
     """
 
     def __init__(self, ec2: Any, describe: Callable[[str], dict[str, Any]]) -> None:
         self.ec2 = ec2
         #: reads a group from EC2 (``NotFound`` when it is gone)
         self.describe = describe
-        #: group id -> the permissions this process last made it hold
-        self._last_set: dict[str, frozenset[Atom]] = {}
-        self._lock = threading.Lock()
-
-    def forget(self, group_id: str) -> None:
-        with self._lock:
-            self._last_set.pop(group_id, None)
 
     def apply(
         self,
@@ -221,10 +212,6 @@ class GroupPermissions:
         """Make the group's permissions exactly ``rules``; ``holding``: what the group is known
         to hold (a group just created: ``NEW_GROUP_ATOMS``), else EC2 is asked."""
         wanted = frozenset(atoms_of_rule(r) for r in rules)
-        with self._lock:
-            if self._last_set.get(group_id) == wanted:  # nothing to change
-                return
-            self._last_set.pop(group_id, None)
         current = holding if holding is not None else atoms_of_group(self.describe(group_id))
         try:
             change_rules(self.ec2, group_id, current, wanted)
@@ -232,8 +219,6 @@ class GroupPermissions:
             if error_code(exc) not in _STALE:
                 raise
             change_rules(self.ec2, group_id, atoms_of_group(self.describe(group_id)), wanted)
-        with self._lock:
-            self._last_set[group_id] = wanted
 
 
 class SecurityGroups:
@@ -291,7 +276,6 @@ class SecurityGroups:
             with aws_call(f"rules of security group {spec.gateway_id}"):
                 self.permissions.apply(group_id, spec.rules, holding)
         except BaseException:
-            self.permissions.forget(group_id)
             with suppress(ClientError):  # the failure that brought us here is the one to report
                 self.ec2.delete_security_group(GroupId=group_id)
             raise
@@ -302,7 +286,6 @@ class SecurityGroups:
             self.permissions.apply(ref, rules)
 
     def delete(self, ref: NativeRef) -> None:
-        self.permissions.forget(ref)
         try:
             self.ec2.delete_security_group(GroupId=ref)
         except ClientError as exc:
