@@ -89,11 +89,6 @@ class ProjectVpcs:
         #: VPC id -> its blocks, once described (dropped with everything else of the VPC)
         self._known_blocks: dict[str, VpcBlocks] = {}
 
-    def remembered(self) -> set[str]:
-        """The VPCs anything is remembered of."""
-        with self._lock:
-            return set(self._ids.values()) | set(self._known_blocks)
-
     def gone(self, vpc_id: str) -> None:
         """EC2 says ``vpc_id`` does not exist: its project finds or makes its VPC anew."""
         with self._lock:
