@@ -81,15 +81,43 @@ def test_the_upload_answers_with_the_snapshot_and_the_ami_follows(
     stored = driver.store_uploaded_image(str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare")
     assert str(stored.ref).startswith("snap-") and stored.size == 4096
     assert requests.of("RegisterImage") == []  # EC2's slow part is left to the looks
+    requests.seen.clear()
     ami = until_ready(driver, stored).ref
     assert str(ami).startswith("ami-")
-    # a look cut short and made again registers no second AMI
+    # no look before registering: EC2 keeps AMI names unique
+    assert [name for name, _ in requests.seen if "Image" in name][:2] == [
+        "RegisterImage",
+        "DescribeImages",  # the next look: is the AMI available
+    ]
+    # a look cut short and made again registers no second AMI: EC2 refuses the name again
+    # (moto does not; its refusal is played here as EC2 answers)
+    unique_names(driver.ec2)
     again = driver.finish_uploaded_image(stored.gateway_id, stored.ref, 0.0)
     assert again.ref == ami
+    mine = [{"Name": "name", "Values": [f"interstack-{stored.gateway_id}"]}]
+    assert len(ec2().describe_images(Owners=["self"], Filters=mine)["Images"]) == 1
     driver.abandon_uploaded_image(stored.gateway_id, ami)
     assert ec2().describe_images(ImageIds=[ami])["Images"] == []
     mine = [{"Name": "tag:interstack:gateway-id", "Values": [stored.gateway_id]}]
     assert ec2().describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"] == []
+
+
+class _Refused:
+    status_code = 400
+
+
+def unique_names(client: Any) -> None:
+    """``register_image`` refuses a name an AMI of the account has, as EC2 does."""
+
+    def refuse(params: dict[str, Any], **_kwargs: Any) -> Any:
+        name = params.get("body", {}).get("Name")
+        taken = [{"Name": "name", "Values": [name]}]
+        if name and ec2().describe_images(Owners=["self"], Filters=taken)["Images"]:
+            error = {"Code": "InvalidAMIName.Duplicate", "Message": f"AMI name {name} is in use"}
+            return _Refused(), {"Error": error, "ResponseMetadata": {}}
+        return None
+
+    client.meta.events.register("before-call.ec2.RegisterImage", refuse)
 
 
 def test_an_upload_ec2_takes_too_long_for_fails_and_abandoning_it_leaves_nothing(

@@ -54,7 +54,14 @@ from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.upload_data import BLOCK_SIZE, Counted, Spooled, spooled
 from interstack.backends.contract import ImageInfo, NativeRef
-from interstack.errors import BackendError, BadRequest, Conflict, NotFound, NotSupported
+from interstack.errors import (
+    BackendError,
+    BackendUnavailable,
+    BadRequest,
+    Conflict,
+    NotFound,
+    NotSupported,
+)
 
 log = logging.getLogger(__name__)
 
@@ -272,30 +279,33 @@ class AmiUploads:
 
     def _register(self, gateway_id: str, snapshot: str, architecture: str) -> str:
         """The AMI booting from ``snapshot``, tagged (afterwards as well: not every EC2 applies
-        ``TagSpecifications`` here). HVM: Glance's upload does not say otherwise. A look cut
-        short and made again finds the AMI it registered by its name, which EC2 keeps unique
-        (a race between two looks ends in EC2's ``InvalidAMIName.Duplicate``, answered the
-        same way)."""
+        ``TagSpecifications`` here). HVM: Glance's upload does not say otherwise. Registered
+        without looking first: a look cut short and made again (or two looks at once) meets
+        EC2's ``InvalidAMIName.Duplicate`` (EC2 keeps AMI names unique) and finds the AMI it
+        registered by its name; one EC2 does not show yet is looked for at the next look."""
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
-        ami = self._registered(gateway_id)
-        if ami is None:
-            root = {"SnapshotId": snapshot, "DeleteOnTermination": True, "VolumeType": "gp3"}
-            try:
-                made = self.ec2.register_image(
-                    Name=f"interstack-{gateway_id}",
-                    Description=f"interstack image {gateway_id}",
-                    Architecture=architecture,
-                    VirtualizationType="hvm",
-                    EnaSupport=True,
-                    RootDeviceName=ROOT_DEVICE,
-                    BlockDeviceMappings=[{"DeviceName": ROOT_DEVICE, "Ebs": root}],
-                    TagSpecifications=tag_spec("image", labels),
-                )
-                ami = str(made["ImageId"])
-            except ClientError as exc:
-                ami = self._registered(gateway_id)
-                if error_code(exc) != "InvalidAMIName.Duplicate" or ami is None:
-                    raise translate(exc, f"register_image for image {gateway_id}") from exc
+        root = {"SnapshotId": snapshot, "DeleteOnTermination": True, "VolumeType": "gp3"}
+        try:
+            made = self.ec2.register_image(
+                Name=f"interstack-{gateway_id}",
+                Description=f"interstack image {gateway_id}",
+                Architecture=architecture,
+                VirtualizationType="hvm",
+                EnaSupport=True,
+                RootDeviceName=ROOT_DEVICE,
+                BlockDeviceMappings=[{"DeviceName": ROOT_DEVICE, "Ebs": root}],
+                TagSpecifications=tag_spec("image", labels),
+            )
+            ami = str(made["ImageId"])
+        except ClientError as exc:
+            if error_code(exc) != "InvalidAMIName.Duplicate":
+                raise translate(exc, f"register_image for image {gateway_id}") from exc
+            found = self._registered(gateway_id)
+            if found is None:  # registered, and not described yet (eventual consistency)
+                raise BackendUnavailable(
+                    f"EC2 has an AMI named interstack-{gateway_id} and does not show it yet"
+                ) from exc
+            ami = found
         with aws_call(f"tagging AMI {ami}"):
             self.ec2.create_tags(Resources=[ami], Tags=labels)
         return ami
