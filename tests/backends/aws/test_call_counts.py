@@ -413,3 +413,46 @@ def test_a_network_delete_looks_at_ec2_unless_all_its_subnets_were_made_here(
     calls.take()
     network.delete_network(net)  # what the first process remembers is outdated: EC2 decides
     assert calls.take() == ["DescribeSubnets"]
+
+
+def test_a_new_project_vpc_takes_three_calls_and_its_default_group_is_emptied_when_used(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    network, _compute, calls = drivers
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id="p2"))
+    assert calls.take() == ["DescribeVpcs", "CreateVpc", "ModifyVpcAttribute"]
+    vpc_id = str(net).partition("/")[0]
+    (default,) = ec2().describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"]
+    assert default["IpPermissionsEgress"]  # EC2's allow-all, untouched while no port uses it
+    subnet = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.13.0.0/24", gateway_ip=None)
+    )
+    calls.take()
+
+    def port_without_groups(address: str) -> str:
+        port = network.create_port(
+            PortSpec(new_id(), net, "fa:16:3e:00:00:02", (FixedIp(subnet, address),))
+        )
+        (eni,) = ec2().describe_network_interfaces(NetworkInterfaceIds=[port])["NetworkInterfaces"]
+        assert [g["GroupId"] for g in eni["Groups"]] == [default["GroupId"]]
+        assert permissions(default["GroupId"]) == set()  # accepts nothing, sends nothing
+        return port
+
+    port_without_groups("10.13.0.10")
+    revoked = ["RevokeSecurityGroupIngress"] if default["IpPermissions"] else []  # not on moto
+    assert calls.take() == [
+        "DescribeSecurityGroups",
+        *revoked,
+        "RevokeSecurityGroupEgress",
+        "CreateNetworkInterface",
+    ]
+    # opened elsewhere: closed before the next port is given the group
+    ec2().authorize_security_group_ingress(
+        GroupId=default["GroupId"], IpPermissions=[ssh_permission()]
+    )
+    port_without_groups("10.13.0.11")

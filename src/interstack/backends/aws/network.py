@@ -263,16 +263,14 @@ class AwsNetwork(NetworkDriver):
         return NativeRef(eni["NetworkInterfaceId"])
 
     def _default_group(self, subnet: str) -> str:
-        """The VPC's (emptied) default group: a port without groups accepts nothing."""
-        with aws_call(f"describe_subnets {subnet}"):
-            vpc_id = self.ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
-            groups = self.ec2.describe_security_groups(
-                Filters=[
-                    {"Name": "vpc-id", "Values": [vpc_id]},
-                    {"Name": "group-name", "Values": ["default"]},
-                ]
-            )["SecurityGroups"]
-        return str(groups[0]["GroupId"])
+        """The VPC's default group, emptied: a port without groups accepts nothing."""
+        home = self._subnet_homes.get(subnet)
+        if home is not None:
+            vpc_id = home[0]
+        else:
+            with aws_call(f"describe_subnets {subnet}"):
+                vpc_id = str(self.ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"])
+        return self.vpcs.default_group(vpc_id)
 
     def update_port_security_groups(self, ref: NativeRef, groups: tuple[NativeRef, ...]) -> None:
         if str(ref).startswith(EXTERNAL):

@@ -9,8 +9,9 @@ networks is a route table associated with several subnets.
 A VPC needs a CIDR before any subnet exists (security groups come first), so it is created with
 a small placeholder block (``vpc_cidr``, from 100.64.0.0/10, which lets every RFC 1918 range
 be added) and each subnet adds the /16 around it as a secondary block, released again with the
-block's last subnet. The VPC's default security group is emptied: a port without groups
-accepts nothing, as in Neutron.
+block's last subnet. A port without groups gets the VPC's default security group, emptied of
+whatever EC2 shows in it whenever a port is given it (:meth:`ProjectVpcs.default_group`): such
+a port accepts nothing, as in Neutron.
 
 What this process learnt or made is remembered: a project's VPC id and each VPC's CIDR blocks
 (a block association EC2 refuses, or a subnet outside the remembered blocks, describes the VPC
@@ -131,7 +132,7 @@ class ProjectVpcs:
         return dict(vpcs[0]) if vpcs else None
 
     def ensure(self, project_id: str) -> str:
-        """The project's VPC id, created (with an empty default group) on first use."""
+        """The project's VPC id, created on first use."""
         return self._ensure(project_id)[0]
 
     def _ensure(self, project_id: str) -> tuple[str, bool]:
@@ -157,18 +158,20 @@ class ProjectVpcs:
                 )
             with aws_call(f"preparing VPC {vpc_id}"):
                 self.ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
-                self._empty_default_group(vpc_id)
             self._ids[project_id] = vpc_id
             return vpc_id, False
 
-    def _empty_default_group(self, vpc_id: str) -> None:
-        groups = self.ec2.describe_security_groups(
-            Filters=[
-                {"Name": "vpc-id", "Values": [vpc_id]},
-                {"Name": "group-name", "Values": ["default"]},
-            ]
-        ).get("SecurityGroups", [])
-        for group in groups:
+    def default_group(self, vpc_id: str) -> str:
+        """The VPC's default security group, for a port without groups, emptied of what EC2
+        shows in it: nothing else gives it to a port, so it is emptied as it is given (not once
+        when the VPC is made), and a permission opened in it elsewhere is revoked then."""
+        with aws_call(f"the default security group of {vpc_id}"):
+            (group,) = self.ec2.describe_security_groups(
+                Filters=[
+                    {"Name": "vpc-id", "Values": [vpc_id]},
+                    {"Name": "group-name", "Values": ["default"]},
+                ]
+            )["SecurityGroups"]
             if group.get("IpPermissions"):
                 self.ec2.revoke_security_group_ingress(
                     GroupId=group["GroupId"], IpPermissions=group["IpPermissions"]
@@ -177,6 +180,7 @@ class ProjectVpcs:
                 self.ec2.revoke_security_group_egress(
                     GroupId=group["GroupId"], IpPermissions=group["IpPermissionsEgress"]
                 )
+        return str(group["GroupId"])
 
     def _vpc(self, vpc_id: str) -> dict[str, Any]:
         with aws_call(f"describe_vpcs {vpc_id}"):
