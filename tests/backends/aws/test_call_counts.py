@@ -22,6 +22,7 @@ from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import (
     FixedIp,
     FlavorSpec,
+    NativeRef,
     NetworkSpec,
     PortSpec,
     RouterSpec,
@@ -88,8 +89,8 @@ def test_the_benchmark_sequence_makes_no_redundant_calls(
     calls.take()  # the instance types are read once per region, not per boot
 
     net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
-    # the remembered VPC may have been deleted by the cleanup: the network's ref must not name it
-    assert calls.take() == ["DescribeVpcs"]
+    # a network is its subnets' tag: it lives in the project's VPC, whichever that is then
+    assert calls.take() == []
     subnet = network.create_subnet(
         SubnetSpec(gateway_id=new_id(), network=net, cidr="10.7.0.0/24", gateway_ip="10.7.0.1")
     )
@@ -147,7 +148,7 @@ def test_the_benchmark_sequence_makes_no_redundant_calls(
         "DescribeSubnets",  # whether another subnet still uses the block
         "DisassociateVpcCidrBlock",
     ]
-    left = ec2().describe_vpcs(VpcIds=[str(net).partition("/")[0]])["Vpcs"][0]
+    (left,) = ec2().describe_vpcs(VpcIds=project_vpcs())["Vpcs"]
     blocks = [
         a["CidrBlock"]
         for a in left["CidrBlockAssociationSet"]
@@ -324,14 +325,19 @@ def delete_vpc(client: Any, vpc_id: str) -> None:
     client.delete_vpc(VpcId=vpc_id)
 
 
+def subnet_vpc(subnet: str) -> str:
+    return str(ec2().describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"])
+
+
 # (a group's create retries the same way, but moto creates a group in a deleted VPC where EC2
-# answers InvalidVpcID.NotFound, so only the network and the router are shown here)
-@pytest.mark.parametrize("first", ["network", "router"])
+# answers InvalidVpcID.NotFound, so only the subnet and the router are shown here)
+@pytest.mark.parametrize("first", ["subnet", "router"])
 def test_a_vpc_deleted_elsewhere_is_replaced_by_the_next_create(
     drivers: tuple[AwsNetwork, AwsCompute, Calls], first: str
 ) -> None:
     network, _compute, _calls = drivers
-    old = str(network.create_network(NetworkSpec(new_id(), "n", PROJECT))).partition("/")[0]
+    net = network.create_network(NetworkSpec(new_id(), "n", PROJECT))  # before: as after
+    (old,) = project_vpcs()
     delete_vpc(ec2(), old)
     if first == "router":
         router = network.create_router(
@@ -339,17 +345,18 @@ def test_a_vpc_deleted_elsewhere_is_replaced_by_the_next_create(
         )
         vpc_id = ec2().describe_route_tables(RouteTableIds=[router])["RouteTables"][0]["VpcId"]
     else:
-        vpc_id = str(network.create_network(NetworkSpec(new_id(), "n", PROJECT))).partition("/")[0]
+        subnet = network.create_subnet(
+            SubnetSpec(gateway_id=new_id(), network=net, cidr="10.10.0.0/24", gateway_ip=None)
+        )
+        vpc_id = subnet_vpc(subnet)
     assert vpc_id != old
     assert ec2().describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["State"] == "available"
     assert project_vpcs() == [vpc_id]  # the old one is gone, and no third was made
     # and the project goes on in the new VPC
-    net = network.create_network(NetworkSpec(new_id(), "n", PROJECT))
-    assert str(net).startswith(f"{vpc_id}/")
     subnet = network.create_subnet(
         SubnetSpec(gateway_id=new_id(), network=net, cidr="10.11.0.0/24", gateway_ip=None)
     )
-    assert ec2().describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"] == vpc_id
+    assert subnet_vpc(subnet) == vpc_id
 
 
 def test_a_vpc_and_blocks_changed_elsewhere_are_read_again(
@@ -357,10 +364,10 @@ def test_a_vpc_and_blocks_changed_elsewhere_are_read_again(
 ) -> None:
     network, _compute, _calls = drivers
     net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
-    vpc_id = str(net).partition("/")[0]
     first = network.create_subnet(
         SubnetSpec(gateway_id=new_id(), network=net, cidr="10.9.0.0/24", gateway_ip="10.9.0.1")
     )
+    vpc_id = subnet_vpc(first)
     # the block goes elsewhere (its subnet first): the next subnet in it brings it back
     client = ec2()
     client.delete_subnet(SubnetId=first)
@@ -373,22 +380,21 @@ def test_a_vpc_and_blocks_changed_elsewhere_are_read_again(
     again = network.create_subnet(
         SubnetSpec(gateway_id=new_id(), network=net, cidr="10.9.1.0/24", gateway_ip="10.9.1.1")
     )
-    assert client.describe_subnets(SubnetIds=[again])["Subnets"][0]["VpcId"] == vpc_id
-    # the cleanup deletes the project's VPC: a subnet of a network in it is a plain 404, and
-    # the project's next network gets a new one
+    assert subnet_vpc(again) == vpc_id
+    # the cleanup deletes the project's VPC: a network an older gateway made names it, and a
+    # subnet of it is a plain 404; the project's networks go on in a new VPC
     delete_vpc(client, vpc_id)
+    older = NativeRef(f"{vpc_id}/{new_id()}")
     with pytest.raises(NotFound, match="delete the network and create it again"):
         network.create_subnet(
-            SubnetSpec(gateway_id=new_id(), network=net, cidr="10.9.2.0/24", gateway_ip=None)
+            SubnetSpec(gateway_id=new_id(), network=older, cidr="10.9.2.0/24", gateway_ip=None)
         )
     assert project_vpcs() == []
-    fresh = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
-    assert str(fresh).partition("/")[0] != vpc_id
-    assert project_vpcs() == [str(fresh).partition("/")[0]]
     subnet = network.create_subnet(
-        SubnetSpec(gateway_id=new_id(), network=fresh, cidr="10.9.2.0/24", gateway_ip=None)
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.9.2.0/24", gateway_ip=None)
     )
-    assert client.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"] != vpc_id
+    assert project_vpcs() == [subnet_vpc(subnet)]
+    assert subnet_vpc(subnet) != vpc_id
 
 
 def test_a_network_delete_looks_at_ec2_unless_all_its_subnets_were_made_here(
@@ -420,8 +426,18 @@ def test_a_new_project_vpc_takes_three_calls_and_its_default_group_is_emptied_wh
 ) -> None:
     network, _compute, calls = drivers
     net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id="p2"))
-    assert calls.take() == ["DescribeVpcs", "CreateVpc", "ModifyVpcAttribute"]
-    vpc_id = str(net).partition("/")[0]
+    assert calls.take() == []
+    subnet = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.13.0.0/24", gateway_ip=None)
+    )
+    assert calls.take() == [
+        "DescribeVpcs",  # the project's, by its tag
+        "CreateVpc",
+        "ModifyVpcAttribute",
+        "AssociateVpcCidrBlock",
+        "CreateSubnet",
+    ]
+    vpc_id = subnet_vpc(subnet)
     (default,) = ec2().describe_security_groups(
         Filters=[
             {"Name": "vpc-id", "Values": [vpc_id]},
@@ -429,10 +445,6 @@ def test_a_new_project_vpc_takes_three_calls_and_its_default_group_is_emptied_wh
         ]
     )["SecurityGroups"]
     assert default["IpPermissionsEgress"]  # EC2's allow-all, untouched while no port uses it
-    subnet = network.create_subnet(
-        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.13.0.0/24", gateway_ip=None)
-    )
-    calls.take()
 
     def port_without_groups(address: str) -> str:
         port = network.create_port(

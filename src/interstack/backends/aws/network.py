@@ -1,8 +1,10 @@
 """Neutron's model on EC2: project VPCs (see :mod:`vpcs`), subnets, ENIs, route tables, internet
 gateways, Elastic IPs and security groups.
 
-Refs: a network is ``<vpc-id>/<gateway id>`` (its subnets carry the network's gateway id as a
-tag); subnets, ports, routers, floating IPs and groups are their EC2 ids. External networks
+Refs: a network is ``project:<project id>/<gateway id>``: it lives in its project's VPC,
+whichever that is when a subnet is made (a network is nothing in EC2 but the tag its subnets
+carry, so its create makes no EC2 call); networks made before are ``<vpc-id>/<gateway id>``, in
+that VPC. Subnets, ports, routers, floating IPs and groups are their EC2 ids. External networks
 (``router:external``) are realized as nothing: on AWS public addresses are Elastic IPs, so their
 subnets and ports (router gateways, floating IP bookkeeping) are refs ``external:<gateway id>``.
 """
@@ -46,6 +48,7 @@ from interstack.backends.contract import (
 from interstack.errors import BadRequest, Conflict, InterstackError, NotFound
 
 EXTERNAL = "external:"
+PROJECT_NETWORK = "project:"
 TAG_EXTERNAL = "interstack:external-gateway"
 
 
@@ -66,10 +69,11 @@ def _network_gone(network_id: str, vpc_id: str) -> NotFound:
 
 
 def _split_network(ref: NativeRef) -> tuple[str, str]:
-    vpc_id, _, gateway_id = str(ref).partition("/")
-    if not vpc_id.startswith("vpc-") or not gateway_id:
+    """(where the network lives: ``project:<project id>`` or a VPC id, its gateway id)."""
+    home, _, gateway_id = str(ref).partition("/")
+    if not (home.startswith(("vpc-", PROJECT_NETWORK)) and gateway_id):
         raise NotFound(f"network {ref} is not an aws backend network")
-    return vpc_id, gateway_id
+    return home, gateway_id
 
 
 class AwsNetwork(NetworkDriver):
@@ -93,9 +97,8 @@ class AwsNetwork(NetworkDriver):
     def create_network(self, spec: NetworkSpec) -> NativeRef:
         if spec.external:
             return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
-        vpc_id = self.vpcs.confirmed(spec.project_id)
         self._networks_known.add(spec.gateway_id)
-        return NativeRef(f"{vpc_id}/{spec.gateway_id}")
+        return NativeRef(f"{PROJECT_NETWORK}{spec.project_id}/{spec.gateway_id}")
 
     def delete_network(self, ref: NativeRef) -> None:
         """Nothing to remove in EC2 (a network is a tag on its subnets); a ``Conflict`` while
@@ -103,22 +106,20 @@ class AwsNetwork(NetworkDriver):
         is deleted (the usual case: a network delete deletes its subnets just before)."""
         if str(ref).startswith(EXTERNAL):
             return
-        vpc_id, gateway_id = _split_network(ref)
+        _home, gateway_id = _split_network(ref)
         made_here = [s for s, home in self._subnet_homes.items() if home[2] == gateway_id]
         left: list[str] = []
         if made_here or gateway_id not in self._networks_known:  # EC2 has the last word
-            left = [str(s["SubnetId"]) for s in self._subnets(vpc_id, gateway_id)]
+            left = [str(s["SubnetId"]) for s in self._subnets(gateway_id)]
         if left:
             raise Conflict(f"network {gateway_id} still has subnets in AWS: " + ", ".join(left))
         self._networks_known.discard(gateway_id)
         for subnet in made_here:  # deleted by another process
             self._subnet_homes.pop(subnet, None)
 
-    def _subnets(self, vpc_id: str, network_id: str) -> list[dict[str, Any]]:
-        filters = [
-            *tag_filters(self.region, **{TAG_NETWORK: network_id}),
-            {"Name": "vpc-id", "Values": [vpc_id]},
-        ]
+    def _subnets(self, network_id: str) -> list[dict[str, Any]]:
+        """The network's subnets, in whichever VPC (the project's may have been replaced)."""
+        filters = tag_filters(self.region, **{TAG_NETWORK: network_id})
         with aws_call("describe_subnets"):
             return list(self.ec2.describe_subnets(Filters=filters).get("Subnets", []))
 
@@ -132,18 +133,26 @@ class AwsNetwork(NetworkDriver):
 
     def create_subnet(self, spec: SubnetSpec) -> NativeRef:
         """The subnet, made without describing first: a repeated create of the same subnet is
-        EC2's ``InvalidSubnet.Conflict``, answered with the subnet tagged with its id."""
+        EC2's ``InvalidSubnet.Conflict``, answered with the subnet tagged with its id. In the
+        project's VPC, made anew if EC2 says the remembered one is gone (the cleanup removed
+        it); a network made before names its VPC, and one gone is a 404."""
         if str(spec.network).startswith(EXTERNAL):
             return NativeRef(f"{EXTERNAL}{spec.gateway_id}")
-        vpc_id, network_id = _split_network(spec.network)
+        home, network_id = _split_network(spec.network)
         block_for(spec.cidr)  # a clear 400 before anything is changed
+        if home.startswith(PROJECT_NETWORK):
+            project_id = home.removeprefix(PROJECT_NETWORK)
+            return self.vpcs.within(project_id, partial(self._subnet_in, network_id, spec))
         try:
-            associating = self.vpcs.ensure_block(vpc_id, spec.cidr)
+            return self._subnet_in(network_id, spec, home)
         except InterstackError as exc:
-            if vpc_gone(exc):
-                self.vpcs.gone(vpc_id)
-                raise _network_gone(network_id, vpc_id) from exc
-            raise
+            if not vpc_gone(exc):
+                raise
+            self.vpcs.gone(home)
+            raise _network_gone(network_id, home) from exc
+
+    def _subnet_in(self, network_id: str, spec: SubnetSpec, vpc_id: str) -> NativeRef:
+        associating = self.vpcs.ensure_block(vpc_id, spec.cidr)
         request: dict[str, Any] = {
             "VpcId": vpc_id,
             "CidrBlock": spec.cidr,
@@ -163,10 +172,8 @@ class AwsNetwork(NetworkDriver):
                 if existing is not None:
                     self._subnet_homes[existing["SubnetId"]] = (vpc_id, spec.cidr, network_id)
                     return NativeRef(existing["SubnetId"])
-            if vpc_gone(exc):
-                self.vpcs.gone(vpc_id)
-                raise _network_gone(network_id, vpc_id) from exc
-            self.vpcs.release_block(vpc_id, spec.cidr)
+            if not vpc_gone(exc):
+                self.vpcs.release_block(vpc_id, spec.cidr)
             raise translate(exc, f"create_subnet {spec.cidr}") from exc
         except BaseException:  # no answer from EC2: the subnet may exist all the same
             self._networks_known.discard(network_id)

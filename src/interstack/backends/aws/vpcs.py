@@ -18,9 +18,9 @@ What this process learnt or made is remembered: a project's VPC id and each VPC'
 again). A VPC is only ever deleted by ``interstack cleanup``, possibly while a gateway serves:
 a call naming a deleted VPC fails with ``InvalidVpcID.NotFound``, everything remembered of
 that VPC is then dropped (:meth:`ProjectVpcs.gone`) and the call made once more in the
-project's VPC found or made anew (:meth:`ProjectVpcs.within`). A network create makes no call
-that would find out, so it asks EC2 whether a remembered VPC still exists
-(:meth:`ProjectVpcs.confirmed`).
+project's VPC found or made anew (:meth:`ProjectVpcs.within`) — once EC2 also fails to describe
+it: a VPC made moments ago may not be known everywhere in EC2 yet (eventual consistency), and
+replacing it would leave the project two.
 """
 
 from __future__ import annotations
@@ -106,23 +106,22 @@ class ProjectVpcs:
         except (ClientError, InterstackError) as exc:
             if not remembered or not vpc_gone(exc):
                 raise
+            if self._described(vpc_id):
+                raise BackendUnavailable(
+                    f"EC2 answered that VPC {vpc_id} does not exist, and describes it; try again"
+                ) from exc
         self.gone(vpc_id)
         return make(self.ensure(project_id))
 
-    def confirmed(self, project_id: str) -> str:
-        """The project's VPC id, asked of EC2 when it is only remembered: what names it (a
-        network's ref) must not name a VPC the cleanup deleted."""
-        vpc_id, remembered = self._ensure(project_id)
-        if not remembered:  # just found or made
-            return vpc_id
+    def _described(self, vpc_id: str) -> bool:
+        """Whether EC2 describes the VPC."""
         try:
             self.ec2.describe_vpcs(VpcIds=[vpc_id])
         except ClientError as exc:
-            if not vpc_gone(exc):
-                raise translate(exc, f"describe_vpcs {vpc_id}") from exc
-            self.gone(vpc_id)
-            return self.ensure(project_id)
-        return vpc_id
+            if vpc_gone(exc):
+                return False
+            raise translate(exc, f"describe_vpcs {vpc_id}") from exc
+        return True
 
     def find(self, project_id: str) -> dict[str, Any] | None:
         with aws_call("describe_vpcs"):
@@ -150,12 +149,13 @@ class ProjectVpcs:
                 {"Key": "Name", "Value": f"interstack {self.region} project {project_id}"},
             ]
             with aws_call(f"create_vpc for project {project_id}"):
-                vpc_id = str(
-                    self.ec2.create_vpc(
-                        CidrBlock=self.settings.vpc_cidr,
-                        TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}],
-                    )["Vpc"]["VpcId"]
-                )
+                made = self.ec2.create_vpc(
+                    CidrBlock=self.settings.vpc_cidr,
+                    TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}],
+                )["Vpc"]
+            vpc_id = str(made["VpcId"])
+            # its blocks are in EC2's answer: no describe of a VPC EC2 may not show yet
+            self._known_blocks[vpc_id] = VpcBlocks(str(made["CidrBlock"]), self._blocks(made))
             with aws_call(f"preparing VPC {vpc_id}"):
                 self.ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
             self._ids[project_id] = vpc_id
