@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -184,3 +185,49 @@ def test_an_architecture_ec2_cannot_run_is_a_400_saying_what_to_set(
     assert sdk.image.get_image(image.id).status == "queued"
     assert tagged("describe_snapshots", "Snapshots", image.id, OwnerIds=["self"]) == []
     sdk.image.delete_image(image)
+
+
+def snapshot_started(image_id: str) -> bool:
+    return bool(tagged("describe_snapshots", "Snapshots", image_id, OwnerIds=["self"]))
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_raw_upload_with_its_length_streams_into_the_snapshot_as_it_comes(
+    gateway: ServedGateway, sdk: Any, declared: bool
+) -> None:
+    """With a ``Content-Length`` the snapshot is started and written while the upload is
+    still coming (the gateway holds no copy of it); sent chunked, without a length, the
+    upload is read to its end first (a snapshot's size is fixed when it starts). Both give
+    the same image."""
+    image = sdk.image.create_image(
+        name=unique("stream"), disk_format="raw", container_format="bare"
+    )
+    seen_before_the_end: list[bool] = []
+
+    def body() -> Iterator[bytes]:
+        yield DISK[: 2 * BLOCK]
+        # wait (boundedly) for the snapshot to show before sending the rest
+        for _ in range(100 if declared else 10):
+            if snapshot_started(image.id):
+                break
+            time.sleep(0.1)
+        seen_before_the_end.append(snapshot_started(image.id))
+        yield DISK[2 * BLOCK :]
+
+    headers = {"X-Auth-Token": sdk.auth_token, "Content-Type": "application/octet-stream"}
+    if declared:
+        headers["Content-Length"] = str(len(DISK))
+    response = httpx.put(
+        f"{gateway.url}/{AWS}/image/v2/images/{image.id}/file",
+        content=body(),
+        headers=headers,
+        timeout=60,
+    )
+    assert response.status_code == 204, response.text
+    assert seen_before_the_end == [declared]
+    sdk.image.wait_for_status(sdk.image.get_image(image.id), "active", wait=120, interval=0.2)
+    assert sdk.image.download_image(image).content == DISK
+    (snapshot,) = tagged("describe_snapshots", "Snapshots", image.id, OwnerIds=["self"])
+    assert tag_map(snapshot)["interstack:size"] == str(len(DISK))
+    sdk.image.delete_image(image)
+    assert tagged("describe_snapshots", "Snapshots", image.id, OwnerIds=["self"]) == []

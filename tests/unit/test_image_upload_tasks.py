@@ -42,7 +42,7 @@ class LaterImages:
         self.abandoned: list[tuple[str, str]] = []
 
     def store_uploaded_image(
-        self, gateway_id: str, data: Iterable[bytes], *_formats: Any
+        self, gateway_id: str, data: Iterable[bytes], *_formats: Any, **_declared: Any
     ) -> ImageInfo:
         size = sum(len(chunk) for chunk in data)
         return ImageInfo(NativeRef("pending-0"), gateway_id, size, "sha", ready=False)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from interstack.backends.aws.images import AwsImages
+from interstack.backends.aws.objects import part_size
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import ImageInfo
 from interstack.errors import BackendError, BadRequest
@@ -161,3 +162,25 @@ def test_an_architecture_ec2_cannot_run_is_refused_before_anything_is_made(
         )
     assert requests.seen == []
     assert read == []
+
+
+@pytest.mark.parametrize("declared", [4095, 4097], ids=["longer", "shorter"])
+def test_an_upload_not_of_its_declared_length_is_refused_and_leaves_no_snapshot(
+    images: tuple[AwsImages, Requests], declared: int
+) -> None:
+    driver, _requests = images
+    gateway_id = str(uuid.uuid4())
+    with pytest.raises(BadRequest, match=f"not the {declared} its Content-Length declared"):
+        driver.store_uploaded_image(
+            gateway_id, [os.urandom(2048), os.urandom(2048)], "raw", "bare", size=declared
+        )
+    mine = [{"Name": "tag:interstack:gateway-id", "Values": [gateway_id]}]
+    assert ec2().describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"] == []
+
+
+def test_large_uploads_to_s3_use_parts_that_fit_s3s_10000() -> None:
+    mib, gib = 2**20, 2**30
+    assert part_size(None) == part_size(4 * gib) == 8 * mib
+    for length in (80 * gib + 1, 100 * gib, 5 * 2**40):
+        size = part_size(length)
+        assert size % mib == 0 and size * 10_000 >= length > (size - mib) * 10_000

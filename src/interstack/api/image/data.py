@@ -59,8 +59,9 @@ async def upload_image_data(
         raise PayloadTooLarge(
             f"Image exceeds the storage limit: at most {cap} bytes may be uploaded."
         )
+    size = int(declared) if declared.isdigit() else None
     await run_in_threadpool(
-        services.image_data.upload, caller, region, image_id, _body_chunks(request)
+        services.image_data.upload, caller, region, image_id, _body_chunks(request), size
     )
     return empty_response(204)
 

@@ -10,9 +10,11 @@
   501) with a message saying what to upload instead, and so is VM Import on an endpoint without
   it (the emulator) or in a region without an ``object_bucket``.
 
-A raw upload is spooled to a temporary file first: a snapshot's size is fixed when it starts
-and a Glance upload does not announce its length. A VM Import upload is streamed to S3 as it
-comes (a multipart upload needs no length up front), counted and hashed on the way.
+A raw upload whose length the client declared (``Content-Length``) is streamed into the
+snapshot as it comes, a block at a time; one sent chunked (no length) is spooled to a temporary
+file first, as a snapshot's size is fixed when it starts. A VM Import upload is streamed to S3
+as it comes (a multipart upload needs no length up front, and a declared one sizes its parts to
+fit S3's 10,000), counted and hashed on the way.
 
 :meth:`AmiUploads.store` returns once the bytes are in AWS (the snapshot completed by the EBS
 direct APIs, or the S3 object and a started import), with the image not ready yet; EC2's slow
@@ -28,7 +30,7 @@ import base64
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from functools import cached_property
@@ -50,9 +52,9 @@ from interstack.backends.aws.client import (
     tags,
     translate,
 )
-from interstack.backends.aws.objects import S3Objects
+from interstack.backends.aws.objects import S3Objects, part_size
 from interstack.backends.aws.settings import AwsSettings
-from interstack.backends.aws.upload_data import BLOCK_SIZE, Counted, Spooled, spooled
+from interstack.backends.aws.upload_data import BLOCK_SIZE, Counted, blocks_of, spooled
 from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.errors import (
     BackendError,
@@ -108,6 +110,26 @@ def _not_ready(gateway_id: str, ref: str) -> ImageInfo:
     return ImageInfo(ref=NativeRef(ref), gateway_id=gateway_id, size=0, sha256="", ready=False)
 
 
+def _not_ready_upload(gateway_id: str, snapshot: str, size: int, sha256: str) -> ImageInfo:
+    return ImageInfo(
+        ref=NativeRef(snapshot), gateway_id=gateway_id, size=size, sha256=sha256, ready=False
+    )
+
+
+def _declared(data: Counted, size: int) -> Iterator[tuple[int, bytes]]:
+    """The blocks of an upload that must be ``size`` bytes long: ``BadRequest`` as soon as it
+    is longer, or at its end if it is shorter (the snapshot is then removed)."""
+    for index, block in blocks_of(data):
+        if data.size > size:
+            break
+        yield index, block
+    if data.size != size:
+        raise BadRequest(
+            f"the upload sent {'more than ' if data.size > size else ''}{data.size} bytes, "
+            f"not the {size} its Content-Length declared"
+        )
+
+
 def _checksum(block: bytes) -> str:
     return base64.b64encode(hashlib.sha256(block).digest()).decode()
 
@@ -140,7 +162,10 @@ class AmiUploads:
         disk_format: str,
         container_format: str,
         architecture: str = "x86_64",
+        size: int | None = None,
     ) -> ImageInfo:
+        """The upload's bytes in AWS (an AMI to follow); ``size``: the length the client
+        declared, where it did."""
         import_format = "OVA" if container_format == "ova" else IMPORT_FORMATS.get(disk_format)
         if disk_format != "raw" and import_format is None:
             raise NotSupported(
@@ -154,17 +179,18 @@ class AmiUploads:
             )
         self._refuse_second_upload(gateway_id)
         if import_format is not None:
-            return self._start_import(gateway_id, data, import_format, architecture)
+            return self._start_import(gateway_id, data, import_format, architecture, size)
+        if size is not None:  # streamed into a snapshot of that size
+            self._refuse_empty(size)
+            counted = Counted(data)
+            snapshot = self._write_snapshot(
+                gateway_id, size, _declared(counted, size), architecture
+            )
+            return _not_ready_upload(gateway_id, snapshot, counted.size, counted.sha256)
         with spooled(data) as upload:
             self._refuse_empty(upload.size)
-            snapshot = self._write_snapshot(gateway_id, upload, architecture)
-        return ImageInfo(
-            ref=NativeRef(snapshot),
-            gateway_id=gateway_id,
-            size=upload.size,
-            sha256=upload.sha256,
-            ready=False,
-        )
+            snapshot = self._write_snapshot(gateway_id, upload.size, upload.blocks(), architecture)
+        return _not_ready_upload(gateway_id, snapshot, upload.size, upload.sha256)
 
     def _refuse_empty(self, size: int) -> None:
         if size == 0:
@@ -225,16 +251,23 @@ class AmiUploads:
 
     # -- raw: EBS direct APIs, then register_image -----------------------------------------------
 
-    def _write_snapshot(self, gateway_id: str, upload: Spooled, architecture: str) -> str:
-        """A completed EBS snapshot of the upload (EC2 may still be storing it: not waited
-        for), tagged with what the AMI is made of later."""
+    def _write_snapshot(
+        self,
+        gateway_id: str,
+        size: int,
+        blocks: Iterator[tuple[int, bytes]],
+        architecture: str,
+    ) -> str:
+        """A completed EBS snapshot of the upload's ``size`` bytes (EC2 may still be storing
+        it: not waited for), tagged with what the AMI is made of later; removed if writing it
+        fails."""
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
         with aws_call(f"start_snapshot for image {gateway_id}"):
             started = self.ebs.start_snapshot(
-                VolumeSize=max(1, -(-upload.size // GIB)),
+                VolumeSize=max(1, -(-size // GIB)),
                 Tags=[
                     *labels,
-                    {"Key": TAG_SIZE, "Value": str(upload.size)},
+                    {"Key": TAG_SIZE, "Value": str(size)},
                     {"Key": TAG_ARCHITECTURE, "Value": architecture},
                 ],
                 Description=f"interstack image {gateway_id}",
@@ -242,19 +275,19 @@ class AmiUploads:
             )
         snapshot = str(started["SnapshotId"])
         try:
-            self._write_blocks(snapshot, upload)
+            self._write_blocks(snapshot, blocks)
         except BaseException:
             self.remove(None, [snapshot])
             raise
         return snapshot
 
-    def _write_blocks(self, snapshot: str, upload: Spooled) -> None:
+    def _write_blocks(self, snapshot: str, blocks: Iterator[tuple[int, bytes]]) -> None:
         """Every block that is not all zeros, ``BLOCK_WRITERS`` at a time (EBS takes a
         snapshot's blocks in any order and in parallel), then the completion."""
         written = 0
         with ThreadPoolExecutor(BLOCK_WRITERS, thread_name_prefix="ebs-block") as pool:
             pending: deque[Future[None]] = deque()
-            for index, block in upload.blocks():
+            for index, block in blocks:
                 if block == _ZERO_BLOCK:
                     continue
                 if len(pending) >= BLOCK_WRITERS:  # at most this many blocks held in memory
@@ -321,13 +354,21 @@ class AmiUploads:
     # -- vmdk, vhd, vhdx, ova: S3, then VM Import -------------------------------------------------
 
     def _start_import(
-        self, gateway_id: str, data: Iterable[bytes], import_format: str, architecture: str
+        self,
+        gateway_id: str,
+        data: Iterable[bytes],
+        import_format: str,
+        architecture: str,
+        size: int | None,
     ) -> ImageInfo:
-        """The upload streamed to the region's bucket and a VM Import of it started."""
+        """The upload streamed to the region's bucket (in parts sized to fit S3's 10,000 where
+        its length is declared) and a VM Import of it started."""
         assert self.objects is not None
         folder = self.objects.create_container(IMPORT_ACCOUNT, gateway_id)  # the bucket exists
         counted = Counted(data)
-        self.objects.put_object(folder, DISK_OBJECT, counted, "application/octet-stream")
+        self.objects.put_object(
+            folder, DISK_OBJECT, counted, "application/octet-stream", part_size=part_size(size)
+        )
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
         source = {"S3Bucket": self.objects.bucket, "S3Key": f"{folder}/{DISK_OBJECT}"}
         try:

@@ -180,11 +180,15 @@ class AwsImages(ImageDriver):
         disk_format: str,
         container_format: str,
         properties: Mapping[str, Any] | None = None,
+        *,
+        size: int | None = None,
     ) -> ImageInfo:
         """An AMI of the upload: raw through an EBS snapshot, other formats by VM Import; of
         the architecture the image's ``architecture`` property names (x86_64 without one)."""
         architecture = ec2_architecture((properties or {}).get("architecture"))
-        return self.uploads.store(gateway_id, data, disk_format, container_format, architecture)
+        return self.uploads.store(
+            gateway_id, data, disk_format, container_format, architecture, size
+        )
 
     def finish_uploaded_image(
         self, gateway_id: str, ref: NativeRef, waited_seconds: float

@@ -33,14 +33,26 @@ from interstack.backends.aws.client import TAG_REGION, aws_call, error_code, tra
 from interstack.backends.contract import ByteStream, NativeRef, ObjectInfo, ObjectStoreDriver
 from interstack.errors import Conflict, NotFound
 
-#: the most of an object the driver holds in memory (S3's parts are 5 MiB at least)
+#: the most of an object the driver holds in memory (S3's parts are 5 MiB at least) unless its
+#: length asks for larger parts
 PART_SIZE = 8 * 2**20
+#: the parts an S3 multipart upload may have
+MAX_PARTS = 10_000
 #: how much of a download is handed on at a time
 CHUNK_SIZE = 64 * 2**10
 #: what a container name keeps as it is in a key (the rest is percent-encoded)
 _KEEP = " !$&'()*+,;=:@-._~"
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
 MD5_TAG = "md5"
+
+
+def part_size(length: int | None) -> int:
+    """The part size an object of ``length`` bytes is uploaded in: ``PART_SIZE``, or the
+    whole MiBs that fit it into ``MAX_PARTS`` parts (above 80 GiB); unknown: ``PART_SIZE``."""
+    if length is None:
+        return PART_SIZE
+    mib = 2**20
+    return max(PART_SIZE, -(-length // MAX_PARTS // mib) * mib)
 
 
 def _parts(data: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -113,8 +125,15 @@ class S3Objects(ObjectStoreDriver):
     # -- objects ------------------------------------------------------------------------------
 
     def put_object(
-        self, container: NativeRef, name: str, data: Iterable[bytes], content_type: str
+        self,
+        container: NativeRef,
+        name: str,
+        data: Iterable[bytes],
+        content_type: str,
+        *,
+        part_size: int = PART_SIZE,
     ) -> ObjectInfo:
+        """The object from ``data``, sent ``part_size`` bytes at a time (one put below that)."""
         key = f"{container}/{name}"
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
@@ -126,9 +145,9 @@ class S3Objects(ObjectStoreDriver):
                 size += len(part)
                 yield part
 
-        parts = counted(_parts(data, PART_SIZE))
+        parts = counted(_parts(data, part_size))
         first = next(parts, b"")
-        if len(first) < PART_SIZE:  # all of it
+        if len(first) < part_size:  # all of it
             with aws_call(f"put_object {key}"):
                 self.s3.put_object(
                     Bucket=self.bucket, Key=key, Body=first, ContentType=content_type

@@ -1,6 +1,6 @@
-"""An upload's bytes on their way to AWS: spooled to a temporary file (a raw upload: an EBS
-snapshot's size is fixed when it starts) or passed through, counted and hashed (VM Import's S3
-copy, streamed as it comes)."""
+"""An upload's bytes on their way to AWS: passed through, counted and hashed (VM Import's S3
+copy, and a raw upload whose length the client declared), or spooled to a temporary file (a
+raw upload of unknown length: an EBS snapshot's size is fixed when it starts)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,22 @@ class Spooled:
     def blocks(self) -> Iterator[tuple[int, bytes]]:
         """(index, data) of each 512 KiB block, the last one padded with zeros."""
         self.file.seek(0)
-        index = 0
-        while block := self.file.read(BLOCK_SIZE):
-            yield index, block.ljust(BLOCK_SIZE, b"\0")
+        return blocks_of(iter(lambda: self.file.read(BLOCK_SIZE), b""))
+
+
+def blocks_of(data: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(index, data) of each 512 KiB block of ``data``, the last one padded with zeros; at
+    most a block and a chunk are held."""
+    pending = bytearray()
+    index = 0
+    for chunk in data:
+        pending += chunk
+        while len(pending) >= BLOCK_SIZE:
+            yield index, bytes(pending[:BLOCK_SIZE])
+            del pending[:BLOCK_SIZE]
             index += 1
+    if pending:
+        yield index, bytes(pending.ljust(BLOCK_SIZE, b"\0"))
 
 
 @contextmanager

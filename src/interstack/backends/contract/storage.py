@@ -202,6 +202,8 @@ class ImageDriver(abc.ABC):
         disk_format: str,
         container_format: str,
         properties: Mapping[str, Any] | None = None,
+        *,
+        size: int | None = None,
     ) -> ImageInfo:
         """Store bytes uploaded to Glance, declared as ``disk_format`` in ``container_format``.
 
@@ -209,7 +211,9 @@ class ImageDriver(abc.ABC):
         cloud that turns uploads into its own machine images by format (an AMI) overrides it,
         raising ``NotSupported`` for a format it cannot take. ``properties`` are the image's
         (Glance's ``architecture`` among them), for such a cloud to register its image with;
-        a value it cannot honour is ``BadRequest`` before any data is read.
+        a value it cannot honour is ``BadRequest`` before any data is read. ``size``: the
+        length the client declared (``Content-Length``), if it did, for storage whose size is
+        fixed before it is written; data of another length is ``BadRequest``.
         """
         return self.store_image(gateway_id, data)
 

@@ -108,9 +108,15 @@ class ImageDataService:
         self.tasks = tasks
 
     def upload(
-        self, ctx: RequestContext, region: str, image_id: str, data: Iterable[bytes]
+        self,
+        ctx: RequestContext,
+        region: str,
+        image_id: str,
+        data: Iterable[bytes],
+        size: int | None = None,
     ) -> ImageInfo:
-        """Store the image's data; call from a worker thread (``data`` may block)."""
+        """Store the image's data (``size`` bytes where the client declared them); call from
+        a worker thread (``data`` may block)."""
         with self.db.session() as session:
             row = access.load_owned(session, ctx, region, image_id, "upload data to")
             if row.container_format is None or row.disk_format is None:
@@ -120,7 +126,7 @@ class ImageDataService:
         if not self.regions.backend(region).capabilities.image_upload:
             self.regions.require(region, "images")
         self._claim(image_id)
-        return self.store(region, image_id, data)
+        return self.store(region, image_id, data, size)
 
     def _claim(self, image_id: str) -> None:
         """queued (or abandoned saving) -> saving, atomically: one upload per image wins, the
@@ -150,8 +156,11 @@ class ImageDataService:
             status = row.status if row is not None else ImageStatus.DELETED
         raise Conflict(f"Image status transition from {status} to saving is not allowed.")
 
-    def store(self, region: str, image_id: str, data: Iterable[bytes]) -> ImageInfo:
-        """Stream ``data`` of a ``saving`` image into the backend and activate the image."""
+    def store(
+        self, region: str, image_id: str, data: Iterable[bytes], size: int | None = None
+    ) -> ImageInfo:
+        """Stream ``data`` of a ``saving`` image (``size`` bytes, where known) into the backend
+        and activate the image."""
         with self.db.session() as session:
             row = session.get(Image, image_id)
             formats = (row.disk_format or "raw", row.container_format or "bare") if row else None
@@ -161,7 +170,7 @@ class ImageDataService:
         hashed = HashingStream(data, self.size_cap, heartbeat=lambda: self._touch(image_id))
         images = self.regions.backend(region).image
         try:
-            stored = images.store_uploaded_image(image_id, hashed, *formats, properties)
+            stored = images.store_uploaded_image(image_id, hashed, *formats, properties, size=size)
         except BaseException:
             self._requeue(image_id)
             raise
