@@ -92,13 +92,14 @@ def test_a_new_rule_reaches_the_backend_once(services: Services, applied: Applic
     assert len(_held_rules(services, group.id)) == 2
 
 
-def test_a_group_naming_itself_is_made_empty_then_given_its_rules_once(
+def test_a_group_naming_itself_is_made_with_its_other_rules_then_given_all_once(
     services: Services, applied: Applications
 ) -> None:
-    """The default group's ingress rules name the group, whose ref exists only once made."""
+    """The default group's ingress rules name the group, whose ref exists only once made; its
+    egress rules come with the create (on aws: no revoke of EC2's egress rule to re-add it)."""
     default_id = services.network.security_groups.ensure_default(REGION, "bob-default")
 
-    assert applied.calls == [("create", 0), ("set", 4)]
+    assert applied.calls == [("create", 2), ("set", 4)]
     held = _held_rules(services, default_id)
     assert len(held) == 4
     assert sum(1 for r in held if r["remote_group"] is not None) == 2

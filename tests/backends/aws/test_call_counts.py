@@ -468,3 +468,28 @@ def test_a_new_project_vpc_takes_three_calls_and_its_default_group_is_emptied_wh
         GroupId=default["GroupId"], IpPermissions=[ssh_permission()]
     )
     port_without_groups("10.13.0.11")
+
+
+def test_neutrons_default_group_takes_four_calls(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    """As the gateway makes it: with its egress rules, then its rules naming itself."""
+    network, _compute, calls = drivers
+    group = network.create_security_group(
+        SecurityGroupSpec(gateway_id=new_id(), name="default", project_id=PROJECT, rules=EGRESS)
+    )
+    itself = tuple(
+        SecurityGroupRule(RuleDirection.INGRESS, version, remote_group=group) for version in (4, 6)
+    )
+    network.set_security_group_rules(group, (*EGRESS, *itself))
+    assert calls.take() == [
+        "CreateSecurityGroup",
+        "AuthorizeSecurityGroupEgress",  # IPv6's
+        "DescribeSecurityGroups",
+        "AuthorizeSecurityGroupIngress",
+    ]
+    (held,) = ec2().describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    assert [g["GroupId"] for p in held["IpPermissions"] for g in p["UserIdGroupPairs"]] == [group]
+    assert {
+        r["CidrIpv6"] for p in held["IpPermissionsEgress"] for r in p.get("Ipv6Ranges", [])
+    } == {"::/0"}

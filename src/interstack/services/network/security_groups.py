@@ -157,15 +157,16 @@ class SecurityGroupService:
         if native is None:
             with self.db.session() as session:
                 rows = _rules(session, group_id)
-            # a group is made with its rules (one backend change less), unless one names a
-            # group: that may be this one or name it in turn, and its ref exists only afterwards
+            # a group is made with its rules (one backend change less); those naming a group
+            # (this one, or one naming it in turn: its ref exists only afterwards) follow
             naming_groups = any(r.remote_group_id is not None for r in rows)
+            plain = [r for r in rows if r.remote_group_id is None]
             native = net_driver.create_security_group(
                 SecurityGroupSpec(
                     gateway_id=group_id,
                     name=name,
                     project_id=project,
-                    rules=() if naming_groups else contract_rules(rows, ref_of),
+                    rules=contract_rules(plain, ref_of),
                 )
             )
             with self.db.session() as session:
