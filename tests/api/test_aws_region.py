@@ -8,6 +8,7 @@ after deletion. One gateway serves ``RegionOne`` on sim beside it, through one c
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,25 +205,64 @@ def test_the_cli_creates_network_subnet_and_security_group_rules(gateway: Served
 
 
 @pytest.mark.parametrize("region", [SIM, AWS])
-def test_one_clouds_yaml_builds_the_same_network_in_both_regions(
+def test_one_clouds_yaml_builds_the_same_network_server_and_floating_ip_in_both_regions(
     gateway: ServedGateway, region: str
 ) -> None:
+    """The same code in both regions, only ``region_name`` differs; on aws, boto3 shows the
+    instance on the port's ENI with the Elastic IP, and nothing of it left after deletion."""
     sdk = connect(gateway, region)
     public = public_network(sdk)
     routed = cloud.routed_network(sdk, unique("same"), "10.40.0.0/24", public)
+    image = sdk.create_image(
+        unique("same"),
+        data=os.urandom(4096),
+        disk_format="raw",
+        container_format="bare",
+        wait=True,
+        timeout=120,
+    )
     port = sdk.network.create_port(network_id=routed.network.id)
+    server = sdk.compute.create_server(
+        name=unique("same"), flavor_id="1", image_id=image.id, networks=[{"port": port.id}]
+    )
+    server = sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.2)
     fip = cloud.floating_ip(sdk, public, port.id)
     shown = sdk.network.get_ip(fip.id)
     assert (shown.port_id, shown.fixed_ip_address) == (port.id, port.fixed_ips[0]["ip_address"])
+    addresses = sdk.compute.get_server(server).addresses[routed.network.name]
+    assert {(a["addr"], a["OS-EXT-IPS:type"]) for a in addresses} == {
+        (port.fixed_ips[0]["ip_address"], "fixed"),
+        (fip.floating_ip_address, "floating"),
+    }
     in_aws = tagged("describe_addresses", "Addresses", fip.id)
     assert len(in_aws) == (1 if region == AWS else 0)  # each region is its own cloud
+    if region == AWS:
+        (eni,) = tagged("describe_network_interfaces", "NetworkInterfaces", port.id)
+        reservations = ec2().describe_instances(
+            Filters=[{"Name": "tag:openstack_id", "Values": [server.id]}]
+        )["Reservations"]
+        (instance,) = (i for r in reservations for i in r["Instances"])
+        assert [n["NetworkInterfaceId"] for n in instance["NetworkInterfaces"]] == [
+            eni["NetworkInterfaceId"]
+        ]
+        assert in_aws[0]["NetworkInterfaceId"] == eni["NetworkInterfaceId"]
     sdk.network.delete_ip(fip)
+    sdk.compute.delete_server(server)
+    sdk.compute.wait_for_delete(server, wait=120, interval=0.2)
     sdk.network.delete_port(port)
     sdk.network.remove_interface_from_router(routed.router, subnet=routed.subnet.id)
     sdk.network.delete_router(routed.router)
     sdk.network.delete_subnet(routed.subnet)
     sdk.network.delete_network(routed.network)
+    sdk.image.delete_image(image)
     assert tagged("describe_addresses", "Addresses", fip.id) == []
+    assert tagged("describe_network_interfaces", "NetworkInterfaces", port.id) == []
+    assert tagged("describe_subnets", "Subnets", routed.subnet.id) == []
+    live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+    running = ec2().describe_instances(
+        Filters=[{"Name": "tag:openstack_id", "Values": [server.id]}, live]
+    )["Reservations"]
+    assert running == []
 
 
 def ec2_rules(group_id: str) -> set[tuple[str, str, int | None, int | None, str]]:
