@@ -326,8 +326,6 @@ def test_the_cli_runs_a_server_lifecycle_mapped_onto_ec2(
 
 
 def test_cinder_volumes_and_snapshots_are_ebs(sdk: Any) -> None:
-    """(Attaching to a server is proven by the conformance suite: Nova's volume attachments
-    are not served yet.)"""
     volume = sdk.block_storage.create_volume(size=2, name=unique("data"))
     volume = sdk.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
     (ebs,) = ec2().describe_volumes(
@@ -360,3 +358,38 @@ def test_cinder_volumes_and_snapshots_are_ebs(sdk: Any) -> None:
     mine = [{"Name": "tag:interstack:gateway-id", "Values": [volume.id, snapshot.id, restored.id]}]
     assert ec2().describe_volumes(Filters=mine)["Volumes"] == []
     assert ec2().describe_snapshots(Filters=mine)["Snapshots"] == []
+
+
+def test_nova_attaches_a_cinder_volume_as_ebs_at_the_device_asked_for(sdk: Any) -> None:
+    server = sdk.compute.create_server(
+        name=unique("attach"),
+        flavor_id="1",
+        image_id=glance_ami(sdk, OWN_AMI).id,
+        networks="none",
+    )
+    server = sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.2)
+    volume = sdk.block_storage.create_volume(size=1, name=unique("data"))
+    volume = sdk.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+
+    sdk.compute.create_volume_attachment(server, volume_id=volume.id, device="/dev/sdg")
+    sdk.block_storage.wait_for_status(volume, "in-use", wait=60, interval=0.2)
+    (ebs,) = ec2().describe_volumes(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [volume.id]}]
+    )["Volumes"]
+    assert [(a["InstanceId"], a["Device"]) for a in ebs["Attachments"]] == [
+        (instance_of(server.id)["InstanceId"], "/dev/sdg")
+    ]
+    (shown,) = sdk.compute.volume_attachments(server)
+    assert (shown.volume_id, shown.device) == (volume.id, "/dev/sdg")
+
+    sdk.compute.delete_volume_attachment(server, volume.id)
+    sdk.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    (ebs,) = ec2().describe_volumes(VolumeIds=[ebs["VolumeId"]])["Volumes"]
+    assert ebs["Attachments"] == []
+    sdk.block_storage.delete_volume(volume)
+    sdk.block_storage.wait_for_delete(volume, wait=60, interval=0.2)
+    sdk.compute.delete_server(server)
+    sdk.compute.wait_for_delete(server, wait=60, interval=0.2)
+    mine = [{"Name": "tag:interstack:gateway-id", "Values": [volume.id]}]
+    assert ec2().describe_volumes(Filters=mine)["Volumes"] == []
+    nothing_left(server.id, [])
