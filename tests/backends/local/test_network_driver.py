@@ -7,6 +7,7 @@ seam the compute driver uses (``plug_port``), sends real traffic and removes wha
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -24,9 +25,10 @@ from interstack.backends.contract import (
     SubnetSpec,
 )
 from interstack.backends.local.network import LocalNetwork, links, names
-from interstack.errors import Conflict
+from interstack.errors import Conflict, NotFound
 from tests.backends.local.lab import ALL_EGRESS, EGRESS, EXTERNAL, INGRESS, OPEN, Lab
 from tests.backends.local.stand_ins import (
+    StandIn,
     can_create_namespaces,
     host_connect,
     host_names,
@@ -336,6 +338,57 @@ def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
     driver.remove_router_interface(router, sub1)
     driver.remove_router_interface(router, sub2)
     driver.delete_router(router)
+
+
+def _stand_in(lab: Lab, label: str) -> StandIn:
+    stand_in = StandIn(label)
+    lab.stand_ins[label] = stand_in  # the lab removes it
+    return stand_in
+
+
+def test_ports_plug_side_by_side(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Servers booting at once plug their ports at once: while one port's links are made,
+    the driver goes on with other changes (here: another port is created)."""
+    net, subnet = lab.network("10.91.10.0/24")
+    group = lab.group(*OPEN)
+    port, _ = lab.port(net, subnet, "10.91.10.11", (group,))
+    configure_inside = links.configure_inside
+    created_meanwhile: list[NativeRef] = []
+
+    def create_another_port_first(*args: object, **kwargs: object) -> None:
+        other = threading.Thread(
+            target=lambda: created_meanwhile.append(
+                lab.port(net, subnet, "10.91.10.12", (group,))[0]
+            )
+        )
+        other.start()
+        other.join(30)  # a bound: a driver held by the plug would keep the other one waiting
+        configure_inside(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(links, "configure_inside", create_another_port_first)
+    stand_in = _stand_in(lab, "side")
+    lab.driver.plug_port(port, stand_in.path, "eth0")
+    assert len(created_meanwhile) == 1
+    shown = stand_in.run("ip", "-o", "-4", "addr", "show", "eth0", check=True).stdout
+    assert "10.91.10.11/24" in shown
+
+
+def test_a_port_deleted_while_it_is_being_plugged_keeps_no_link(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net, subnet = lab.network("10.91.11.0/24")
+    group = lab.group(*OPEN)
+    port, _ = lab.port(net, subnet, "10.91.11.11", (group,))
+    add_veth = links.add_veth
+
+    def delete_the_port_first(*args: object, **kwargs: object) -> None:
+        lab.driver.delete_port(port)  # no link yet: the delete goes ahead
+        add_veth(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(links, "add_veth", delete_the_port_first)
+    with pytest.raises(NotFound):
+        lab.driver.plug_port(port, _stand_in(lab, "late").path, "eth0")
+    assert not links.link_exists(names.renamed(names.PORT, port))
 
 
 def test_delete_leaves_nothing_behind(lab: Lab) -> None:

@@ -85,50 +85,51 @@ class PortOperations(DriverCore):
         such as /proc/PID/ns/net) as ``ifname``: a veth whose host end joins the network's
         bridge and whose inner end has the port's MAC, fixed IPs and (if the namespace has
         none yet) default routes through the subnets' gateways. Plugging again replaces the
-        previous plug (the namespace may be new after a reboot of the server)."""
-        # the rules name the port's veth whether it exists or not: no firewall change
-        with self._changing(firewall=False) as state:
-            record = self._get(state.ports, port, "port")
-            network = self._get(state.networks, record.network, "network")
+        previous plug (the namespace may be new after a reboot of the server).
+
+        The driver's lock is held to read the port and to record the plug, not while the
+        links are made (tenths of a second, more on a busy host): servers booting at once plug
+        their ports side by side. A port deleted meanwhile loses the link again (a delete
+        that comes while the link exists is refused, as for any plugged port)."""
+        with self._lock:
+            record = self._get(self._state.ports, port, "port")
+            network = self._get(self._state.networks, record.network, "network")
             if network.external:
                 raise Conflict(
                     f"port {port} is on the external network, which carries only router "
                     "gateways and floating IPs here: put the server on a tenant network behind "
                     "a router and give it a floating IP"
                 )
-            host_end = names.renamed(names.PORT, port)
-            links.add_veth(
-                host_end,
-                ifname,
-                str(netns_path),
-                master=network.ref,
-                mtu=network.mtu,
-                mac=record.mac_address,
+            addresses: list[str] = []
+            gateways: list[str] = []
+            metadata_via: list[str] = []
+            for ip in record.fixed_ips:
+                subnet = self._get(self._state.subnets, ip.subnet, "subnet")
+                prefix = ipaddress.ip_network(subnet.cidr).prefixlen
+                addresses.append(f"{ip.address}/{prefix}")
+                if subnet.gateway_ip and subnet.gateway_ip not in gateways:
+                    gateways.append(subnet.gateway_ip)
+                if subnet.dhcp and subnet.dhcp_address and subnet.ip_version == 4:
+                    metadata_via.append(subnet.dhcp_address)
+            # the subnet's DHCP namespace answers 169.254.169.254, router or not
+            routes = (
+                [(f"{METADATA_ADDRESS}/32", metadata_via[0])]
+                if self.metadata is not None and metadata_via
+                else []
             )
-            try:
-                addresses: list[str] = []
-                gateways: list[str] = []
-                metadata_via: list[str] = []
-                for ip in record.fixed_ips:
-                    subnet = self._get(state.subnets, ip.subnet, "subnet")
-                    prefix = ipaddress.ip_network(subnet.cidr).prefixlen
-                    addresses.append(f"{ip.address}/{prefix}")
-                    if subnet.gateway_ip and subnet.gateway_ip not in gateways:
-                        gateways.append(subnet.gateway_ip)
-                    if subnet.dhcp and subnet.dhcp_address and subnet.ip_version == 4:
-                        metadata_via.append(subnet.dhcp_address)
-                # the subnet's DHCP namespace answers 169.254.169.254, router or not
-                routes = (
-                    [(f"{METADATA_ADDRESS}/32", metadata_via[0])]
-                    if self.metadata is not None and metadata_via
-                    else []
-                )
-                links.configure_inside(str(netns_path), ifname, addresses, gateways, routes)
-            except BaseException:
-                links.delete_link(host_end)
-                raise
-            record.netns = str(netns_path)
-            record.ifname = ifname
+            bridge, mtu, mac = network.ref, network.mtu, record.mac_address
+        host_end = names.renamed(names.PORT, port)
+        links.add_veth(host_end, ifname, str(netns_path), master=bridge, mtu=mtu, mac=mac)
+        try:
+            links.configure_inside(str(netns_path), ifname, addresses, gateways, routes)
+            # the rules name the port's veth whether it exists or not: no firewall change
+            with self._changing(firewall=False) as state:
+                plugged = self._get(state.ports, port, "port")
+                plugged.netns = str(netns_path)
+                plugged.ifname = ifname
+        except BaseException:
+            links.delete_link(host_end)
+            raise
 
     def serves_metadata(self, port: NativeRef) -> bool:
         """Whether an instance plugged into ``port`` reaches the metadata service (through
