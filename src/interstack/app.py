@@ -44,6 +44,7 @@ from interstack.services.identity.auth import AuthService
 from interstack.services.identity.bootstrap import BootstrapResult, bootstrap
 from interstack.services.identity.directory import DirectoryService
 from interstack.services.identity.fernet_keys import KeyRepository
+from interstack.services.identity.passwords import SecretHasher
 from interstack.services.identity.role_definitions import RoleService
 from interstack.services.identity.tokens import TokenProvider
 from interstack.services.identity.users import UserService
@@ -137,9 +138,14 @@ async def _started(regions: Regions, app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(regions.close)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def _private_data_dir(settings: Settings) -> None:
+    """The data dir, made if missing, readable by this user only (it holds keys and secrets)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    _private_data_dir(settings)
     db = Database(settings.database_url)
     db.migrate()
     keys = key_repository(settings)
@@ -149,8 +155,9 @@ def create_app(settings: Settings) -> FastAPI:
     backends = Regions.load(regions, db=db, data_dir=settings.data_dir)
     region_names = [r.name for r in regions]
     catalog = Catalog(settings.base_url, region_names, list(SERVICES))
+    hasher = SecretHasher(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     boot: BootstrapResult = bootstrap(
-        db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions]
+        db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions], hasher
     )
     assignments = AssignmentService(db)
     tasks = _task_queue(db, backends)
@@ -187,12 +194,13 @@ def create_app(settings: Settings) -> FastAPI:
             tokens,
             admin_project_id=boot.admin_project_id,
             cache_seconds=settings.token_cache_seconds,
+            hasher=hasher,
         ),
         directory=DirectoryService(db),
-        users=UserService(db),
+        users=UserService(db, hasher),
         roles=RoleService(db),
         assignments=assignments,
-        app_credentials=AppCredentialService(db, assignments),
+        app_credentials=AppCredentialService(db, assignments, hasher),
         regions=backends,
         tasks=tasks,
         compute=compute,

@@ -85,6 +85,11 @@ class RegionConfig(BaseModel):
         return value
 
 
+#: argon2's own cost defaults (RFC 9106's second recommended option): 3 passes over 64 MiB
+DEFAULT_PASSWORD_HASH_TIME_COST = 3
+DEFAULT_PASSWORD_HASH_MEMORY_KIB = 64 * 1024
+
+
 class Settings(BaseModel):
     """Everything the gateway needs to start."""
 
@@ -110,6 +115,10 @@ class Settings(BaseModel):
     image_size_cap_bytes: int = Field(default=1024**4, gt=0)
     #: serve Prometheus metrics at ``/metrics`` (request counts and latencies, task counts)
     metrics_enabled: bool = False
+    #: the argon2id cost of newly hashed passwords and secrets: passes and memory (KiB); lower
+    #: costs are for throwaway test gateways, which log in thousands of times
+    password_hash_time_cost: int = Field(default=DEFAULT_PASSWORD_HASH_TIME_COST, ge=1)
+    password_hash_memory_kib: int = Field(default=DEFAULT_PASSWORD_HASH_MEMORY_KIB, ge=1024)
 
     @property
     def database_url(self) -> str:

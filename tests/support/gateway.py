@@ -17,6 +17,9 @@ import yaml
 
 BIN_DIR = Path(sys.executable).parent
 SIM_REGION = {"name": "RegionOne", "backend": "sim"}
+#: argon2 at a throwaway gateway's cost (8 MiB, one pass: ~6 ms a login instead of ~200 ms of CPU):
+#: the tests log in thousands of times; tests/unit/test_passwords.py proves the default cost
+CHEAP_PASSWORD_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8192}
 
 
 def free_port() -> int:
@@ -37,7 +40,7 @@ class ServedGateway:
         self.url = f"http://127.0.0.1:{self.port}"
         # a config without regions gets a sim one: the default region would be the local
         # backend on a host that can run it, and API tests want the fast simulated cloud
-        config = {"regions": [SIM_REGION], **(config or {})}
+        config = {"regions": [SIM_REGION], **CHEAP_PASSWORD_HASHING, **(config or {})}
         self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
         self.config_file.write_text(yaml.safe_dump(config))
         self.log_file = data_dir.parent / f"{data_dir.name}-serve.log"

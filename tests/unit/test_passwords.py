@@ -1,4 +1,5 @@
-"""Password hashing: argon2id round trip, and a bound on concurrent hashing."""
+"""Password hashing: argon2id round trip, the configured cost, and a bound on concurrent
+hashing."""
 
 from __future__ import annotations
 
@@ -6,20 +7,57 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from interstack.app import create_app
+from interstack.config import RegionConfig, Settings
+from interstack.services.container import Services
 from interstack.services.identity import passwords
+from interstack.store.models import User
 
 
 def test_round_trip_and_mismatch() -> None:
-    stored = passwords.hash_secret("s3cret")
+    hasher = passwords.STANDARD
+    stored = hasher.hash("s3cret")
     assert stored.startswith("$argon2id$")
     assert "s3cret" not in stored
-    assert passwords.verify_secret(stored, "s3cret")
-    assert not passwords.verify_secret(stored, "wrong")
-    assert not passwords.verify_secret(None, "s3cret")
-    assert not passwords.verify_secret("not-a-hash", "s3cret")
+    assert hasher.verify(stored, "s3cret")
+    assert not hasher.verify(stored, "wrong")
+    assert not hasher.verify(None, "s3cret")
+    assert not hasher.verify("not-a-hash", "s3cret")
+
+
+def test_new_hashes_take_the_configured_cost_and_any_cost_verifies() -> None:
+    # argon2's defaults unless configured: 64 MiB, 3 passes
+    assert "$m=65536,t=3," in passwords.STANDARD.hash("s3cret")
+    cheap = passwords.SecretHasher(time_cost=1, memory_kib=8192)
+    stored = cheap.hash("s3cret")
+    assert "$m=8192,t=1," in stored
+    # the cost is read from the stored hash: either hasher checks the other's hashes
+    assert passwords.STANDARD.verify(stored, "s3cret")
+    assert cheap.verify(passwords.STANDARD.hash("s3cret"), "s3cret")
+    assert not passwords.STANDARD.verify(stored, "wrong")
+
+
+def test_a_gateway_hashes_at_its_configured_cost(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        regions=[RegionConfig(name="RegionOne", backend="sim")],
+        password_hash_time_cost=1,
+        password_hash_memory_kib=8192,
+    )
+    services: Services = create_app(settings).state.services
+    with services.db.session() as session:
+        bootstrapped = session.scalars(select(User.password_hash)).all()
+    assert len(bootstrapped) == 2  # admin and demo
+    assert all(stored and "$m=8192,t=1," in stored for stored in bootstrapped)
+    # users, logins and application credentials share the gateway's one hasher
+    hasher = services.auth.hasher
+    assert services.users.hasher is hasher and services.app_credentials.hasher is hasher
+    assert "$m=8192,t=1," in hasher.hash("s3cret")
 
 
 class _CountingHasher:
@@ -49,9 +87,10 @@ class _CountingHasher:
 
 def test_concurrent_hashing_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = _CountingHasher()
-    monkeypatch.setattr(passwords, "_HASHER", fake)
+    hasher = passwords.SecretHasher()
+    monkeypatch.setattr(hasher, "argon2", fake)
     bound = max(2, os.cpu_count() or 2)
     with ThreadPoolExecutor(max_workers=bound * 4) as pool:
-        list(pool.map(lambda i: passwords.verify_secret("stored", str(i)), range(bound * 8)))
-        list(pool.map(lambda i: passwords.verify_secret(None, str(i)), range(bound * 8)))
+        list(pool.map(lambda i: hasher.verify("stored", str(i)), range(bound * 8)))
+        list(pool.map(lambda i: hasher.verify(None, str(i)), range(bound * 8)))
     assert 1 < fake.peak <= bound

@@ -17,7 +17,7 @@ from interstack.services.context import RequestContext
 from interstack.services.identity.assignments import AssignmentService
 from interstack.services.identity.auth import AuthService
 from interstack.services.identity.directory import new_id
-from interstack.services.identity.passwords import generate_secret, hash_secret
+from interstack.services.identity.passwords import STANDARD, SecretHasher, generate_secret
 from interstack.services.identity.records import (
     AppCredentialInfo,
     NewAppCredential,
@@ -56,9 +56,12 @@ def _info(session: Session, row: ApplicationCredential) -> AppCredentialInfo:
 class AppCredentialService:
     """Create, list, show and delete the application credentials of a user."""
 
-    def __init__(self, db: Database, assignments: AssignmentService) -> None:
+    def __init__(
+        self, db: Database, assignments: AssignmentService, hasher: SecretHasher = STANDARD
+    ) -> None:
         self.db = db
         self.assignments = assignments
+        self.hasher = hasher
 
     def create(
         self,
@@ -83,7 +86,7 @@ class AppCredentialService:
             raise BadRequest("expires_at must be in the future.")
         held = self.assignments.effective_role_ids(user_id, ctx.project_id)
         secret = secret or generate_secret(48)
-        secret_hash = hash_secret(secret)
+        secret_hash = self.hasher.hash(secret)
         with self.db.session() as session:
             role_ids = (
                 self._resolve_roles(session, roles)

@@ -25,7 +25,7 @@ from interstack.services.identity.model import (
     ScopedProject,
     TokenInfo,
 )
-from interstack.services.identity.passwords import verify_secret
+from interstack.services.identity.passwords import STANDARD, SecretHasher
 from interstack.services.identity.scopes import (
     AUTH_FAILED,
     Scope,
@@ -69,8 +69,10 @@ class AuthService:
         tokens: TokenProvider,
         admin_project_id: str | None = None,
         cache_seconds: float = 0.0,
+        hasher: SecretHasher = STANDARD,
     ) -> None:
         self.db = db
+        self.hasher = hasher
         self.tokens = tokens
         self.admin_project_id = admin_project_id
         self.cache: TokenCache[TokenInfo] = TokenCache(ttl=cache_seconds)
@@ -148,7 +150,8 @@ class AuthService:
             )
         else:
             raise BadRequest("Expecting to find user id or name in password identity.")
-        if not verify_secret(user.password_hash if user else None, creds.password) or user is None:
+        stored = user.password_hash if user else None
+        if not self.hasher.verify(stored, creds.password) or user is None:
             raise Unauthorized(AUTH_FAILED)
         self._require_enabled(session, user)
         return user
@@ -196,7 +199,7 @@ class AuthService:
                 ).first()
         else:
             raise BadRequest("Expecting to find application credential id or name.")
-        if not verify_secret(cred.secret_hash if cred else None, creds.secret) or cred is None:
+        if not self.hasher.verify(cred.secret_hash if cred else None, creds.secret) or cred is None:
             raise Unauthorized(AUTH_FAILED)
         expires = _aware(cred.expires_at)
         if expires is not None and expires <= datetime.now(UTC):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interstack.services.identity import roles as role_names
-from interstack.services.identity.passwords import generate_secret, hash_secret
+from interstack.services.identity.passwords import STANDARD, SecretHasher, generate_secret
 from interstack.store import Database
 from interstack.store.models import Domain, Project, Role, RoleAssignment, User
 
@@ -89,7 +89,9 @@ def _grant(session: Session, user_id: str, target_type: str, target_id: str, rol
         )
 
 
-def _ensure_user(session: Session, name: str, project: Project) -> tuple[User, str | None]:
+def _ensure_user(
+    session: Session, name: str, project: Project, hasher: SecretHasher
+) -> tuple[User, str | None]:
     """The user, plus its new plaintext password if it was created now."""
     user = session.scalars(
         select(User).where(User.name == name, User.domain_id == DEFAULT_DOMAIN_ID)
@@ -101,7 +103,7 @@ def _ensure_user(session: Session, name: str, project: Project) -> tuple[User, s
         id=_new_id(),
         name=name,
         domain_id=DEFAULT_DOMAIN_ID,
-        password_hash=hash_secret(password),
+        password_hash=hasher.hash(password),
         enabled=True,
         default_project_id=project.id,
         description="",
@@ -164,7 +166,13 @@ def write_clouds_yaml(
     os.replace(temporary, path)
 
 
-def bootstrap(db: Database, data_dir: Path, auth_url: str, regions: list[str]) -> BootstrapResult:
+def bootstrap(
+    db: Database,
+    data_dir: Path,
+    auth_url: str,
+    regions: list[str],
+    hasher: SecretHasher = STANDARD,
+) -> BootstrapResult:
     """Create what a new cloud needs (idempotent) and (re)write ``clouds.yaml``."""
     clouds_yaml = data_dir / "clouds.yaml"
     with db.session() as session:
@@ -183,8 +191,8 @@ def bootstrap(db: Database, data_dir: Path, auth_url: str, regions: list[str]) -
         _ensure_role(session, role_names.RESELLER_ADMIN)  # as deployments with Swift have it
         admin_project = _ensure_project(session, "admin", "Bootstrap project for the cloud admin")
         demo_project = _ensure_project(session, "demo", "Bootstrap project for a first user")
-        admin_user, admin_pw = _ensure_user(session, "admin", admin_project)
-        demo_user, demo_pw = _ensure_user(session, "demo", demo_project)
+        admin_user, admin_pw = _ensure_user(session, "admin", admin_project, hasher)
+        demo_user, demo_pw = _ensure_user(session, "demo", demo_project, hasher)
         _grant(session, admin_user.id, "project", admin_project.id, found[role_names.ADMIN].id)
         _grant(session, admin_user.id, "system", "all", found[role_names.ADMIN].id)
         _grant(session, demo_user.id, "project", demo_project.id, found[role_names.MEMBER].id)

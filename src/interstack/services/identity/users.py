@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from interstack.errors import BadRequest, Conflict, NotFound, Unauthorized
 from interstack.services.identity.auth import AuthService
 from interstack.services.identity.directory import new_id
-from interstack.services.identity.passwords import hash_secret, verify_secret
+from interstack.services.identity.passwords import STANDARD, SecretHasher
 from interstack.services.identity.purge import purge_user
 from interstack.services.identity.records import Extra, UserChanges, UserInfo
 from interstack.store import Database
@@ -45,8 +45,9 @@ def user_info(row: User) -> UserInfo:
 class UserService:
     """The users of every domain."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, hasher: SecretHasher = STANDARD) -> None:
         self.db = db
+        self.hasher = hasher
 
     def list_users(
         self,
@@ -81,7 +82,7 @@ class UserService:
         email: str | None = None,
         extra: Extra | None = None,
     ) -> UserInfo:
-        password_hash = hash_secret(password) if password is not None else None
+        password_hash = self.hasher.hash(password) if password is not None else None
         with self.db.session() as session:
             if session.get(Domain, domain_id) is None:
                 raise NotFound(f"Could not find domain: {domain_id}.")
@@ -105,7 +106,7 @@ class UserService:
             return user_info(row)
 
     def update_user(self, user_id: str, changes: UserChanges) -> UserInfo:
-        password_hash = hash_secret(changes.password) if changes.password is not None else None
+        password_hash = self.hasher.hash(changes.password) if changes.password is not None else None
         with self.db.session() as session:
             row = self._user(session, user_id)
             if changes.domain_id is not None and changes.domain_id != row.domain_id:
@@ -146,9 +147,9 @@ class UserService:
         with self.db.session() as session:
             row = session.get(User, user_id)
             stored = row.password_hash if row is not None and row.enabled else None
-        if not verify_secret(stored, original):
+        if not self.hasher.verify(stored, original):
             raise Unauthorized("Error when changing user password: invalid user or password.")
-        new_hash = hash_secret(new)
+        new_hash = self.hasher.hash(new)
         with self.db.session() as session:
             row = self._user(session, user_id)
             row.password_hash = new_hash
