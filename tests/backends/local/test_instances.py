@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from functools import partial
 from pathlib import Path
 
 from interstack.backends.contract import FlavorSpec, NativeRef, PowerAction, ServerStatus
@@ -85,21 +86,24 @@ def _sshd_first(boot_console: str) -> bool:
     return boot_console.index("interstack-init: up") < boot_console.index("running 'init'")
 
 
-def test_sshd_starts_before_cloud_init_unless_the_keypairs_key_is_not_in_place_yet(
+def test_sshd_starts_before_cloud_init_unless_user_data_must_run_first(
     local_backend: LocalBackend,
 ) -> None:
     """Without user-data nothing of the user's must run before sshd: a server without a
-    keypair starts it at once, and so does one whose key an earlier boot put in place; the
-    first boot with a keypair lets cloud-init put the key in place first."""
+    keypair starts it at once, and so does the first boot with a keypair (its key is put in
+    place first) and every later one; with user-data cloud-init runs first."""
     keyless = boot(local_backend, spec("quick"))
     quick_boot = _boots(local_backend, keyless.ref, 1)[0]
     assert _sshd_first(quick_boot)
     assert "cloud-init local network config final in one interpreter" in quick_boot
 
     keyed = boot(local_backend, spec("keyed", public_key=PUBLIC_KEY))
+    # the default user can log in and use sudo as soon as the server is up
+    as_user = exec_in(runc_root(local_backend), keyed.ref, "runuser -u debian -- sudo -n id -un")
+    assert as_user.stdout.strip() == "root", as_user.stderr
     disk = instance(local_backend, keyed.ref).upper
     assert PUBLIC_KEY in (disk / "home/debian/.ssh/authorized_keys").read_text()
-    assert not _sshd_first(_boots(local_backend, keyed.ref, 1)[0])
+    assert _sshd_first(_boots(local_backend, keyed.ref, 1)[0])
     host_key = (disk / "etc/ssh/ssh_host_ed25519_key.pub").read_text()
 
     local_backend.compute.power_action(keyed.ref, PowerAction.REBOOT)
@@ -107,7 +111,51 @@ def test_sshd_starts_before_cloud_init_unless_the_keypairs_key_is_not_in_place_y
     assert _sshd_first(_boots(local_backend, keyed.ref, 2)[1])
     # the same instance keeps its host keys across boots
     assert (disk / "etc/ssh/ssh_host_ed25519_key.pub").read_text() == host_key
-    for server in (keyless, keyed):
+
+    scripted = boot(
+        local_backend, spec("scripted", public_key=PUBLIC_KEY, user_data=b"#!/bin/sh\n")
+    )
+    assert not _sshd_first(_boots(local_backend, scripted.ref, 1)[0])
+    for server in (keyless, keyed, scripted):
+        local_backend.compute.delete_server(server.ref)
+
+
+#: what a login as the default user rests on, read inside an instance (the sudoers files
+#: without their comments, which carry the time they were written)
+LOGIN_SETUP = """\
+getent passwd debian | cut -d: -f1,5-7
+id -Gn debian
+passwd -S debian | cut -d' ' -f2
+ls /etc/sudoers.d
+grep -hv '^#' /etc/sudoers.d/*
+cat /home/debian/.ssh/authorized_keys /root/.ssh/authorized_keys
+stat -c '%n %U %G %a' /home/debian /home/debian/.ssh /home/debian/.ssh/authorized_keys
+"""
+
+
+def test_the_login_put_in_place_before_cloud_init_is_the_one_cloud_init_makes(
+    local_backend: LocalBackend,
+) -> None:
+    """The default user and key that the guest init puts in place before sshd starts (a
+    keypair, no user-data) end up as cloud-init alone makes them (with user-data it runs
+    first): the same account, groups, locked password, sudo rule and authorized keys."""
+    early = boot(local_backend, spec("early", public_key=PUBLIC_KEY))
+    late = boot(local_backend, spec("late", public_key=PUBLIC_KEY, user_data=b"#!/bin/sh\n"))
+    setups = []
+    for server in (early, late):
+        eventually(
+            partial(local_backend.compute.console_output, server.ref),
+            lambda console: "cloud-init finished" in console,
+            "cloud-init to finish",
+        )
+        done = exec_in(runc_root(local_backend), server.ref, LOGIN_SETUP)
+        assert done.returncode == 0, done.stderr
+        setups.append(done.stdout)
+    assert setups[0] == setups[1]
+    assert "90-cloud-init-users" in setups[0]
+    assert PUBLIC_KEY in setups[0]
+    assert "debian:Debian:/home/debian:/bin/bash" in setups[0]
+    for server in (early, late):
         local_backend.compute.delete_server(server.ref)
 
 

@@ -109,16 +109,26 @@ start_sshd() {
 }
 # sshd may start before cloud-init when the host allows it (no user-data: nothing of the
 # user's must run first) and nothing cloud-init does first is needed to log in: no keypair,
-# or its key is in place since an earlier boot. A new instance (another one's disk, from a
-# snapshot) first loses the host keys it came with, which cloud-init would otherwise delete.
+# or its key is in place (since an earlier boot, or put there now by the seed-login helper
+# with cloud-init's own code, as its users-groups and ssh modules will). A new instance
+# (another one's disk, from a snapshot) first loses the host keys it came with, which
+# cloud-init would otherwise delete.
 early=/run/interstack/early-ssh
+early_sudo=/etc/sudoers.d/00-interstack-early-login
 up=
+key_in_place() {
+    [ -z "$key" ] || cat /home/*/.ssh/authorized_keys /root/.ssh/authorized_keys \
+        2>/dev/null | grep -qF -- "$key"
+}
 if [ -f "$early" ]; then
     [ "$(sed -n 1p "$early")" = "$(cat /var/lib/cloud/data/instance-id 2>/dev/null)" ] ||
         rm -f /etc/ssh/ssh_host_*
     key=$(sed -n 2p "$early" | cut -d' ' -f2)
-    if [ -z "$key" ] || cat /home/*/.ssh/authorized_keys /root/.ssh/authorized_keys \
-        2>/dev/null | grep -qF -- "$key"; then
+    if ! key_in_place && has cloud-init && has python3; then
+        python3 -I /run/interstack/seed-login "$(sed -n 2p "$early")" "$early_sudo" ||
+            say "the keypair waits for cloud-init"
+    fi
+    if key_in_place; then
         start_sshd
         up=1
     fi
@@ -136,6 +146,8 @@ if has cloud-init; then
         start_sshd
         stages config final
     fi
+    # cloud-init's users-groups module wrote the default user's sudo rule in its own file now
+    rm -f "$early_sudo"
     say "cloud-init finished"
 else
     [ -n "$up" ] || start_sshd
@@ -207,6 +219,36 @@ esac
 [ "$(id -u)" = 0 ] || { echo "$0: must be root" >&2; exit 1; }
 echo "interstack: $(basename "$0") requested in the guest" >>/proc/1/fd/1 2>/dev/null
 kill -$signal 1
+"""
+
+#: run by the guest init before sshd on a first boot with a keypair (argv: the public key, the
+#: sudoers file for the default user's rule until cloud-init writes its own): the image's
+#: default user and its authorized key, made by cloud-init's own code from the image's
+#: cloud-init settings, so its users-groups and ssh modules find them done as they would have
+#: made them. Exits non-zero (sshd then waits for cloud-init) if the image refuses public keys
+#: or has no default user.
+GUEST_SEED_LOGIN = r"""
+import sys
+
+from cloudinit import distros, helpers, ssh_util, util
+from cloudinit.distros import ug_util
+from cloudinit.settings import CFG_BUILTIN
+
+key, sudo_file = sys.argv[1:3]
+cfg = util.mergemanydict([util.read_conf_with_confd("/etc/cloud/cloud.cfg"), CFG_BUILTIN])
+if not util.get_cfg_option_bool(cfg, "allow_public_ssh_keys", True):
+    sys.exit("interstack-init: the image takes no public keys")
+system = dict(cfg.get("system_info") or {})
+name = system.pop("distro", "ubuntu")
+distro = distros.fetch(name)(name, system, helpers.Paths(system.get("paths") or {}))
+user, config = ug_util.extract_default(ug_util.normalize_users_groups(cfg, distro)[0])
+if not user:
+    sys.exit("interstack-init: the image has no default user")
+sudo = config.pop("sudo", None)
+distro.create_user(user, **config)
+if sudo:
+    distro.write_sudo_rules(user, sudo, sudo_file)
+ssh_util.setup_user_keys({key}, user)
 """
 
 #: cloud-init settings for instances: where to look for their data, which host keys to make
@@ -302,11 +344,12 @@ def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
 
 def write_boot_dir(boot_dir: Path, tini: Path) -> None:
     """The host directory mounted read-only at ``/run/interstack``: the init, its power tool,
-    the cloud-init stages and tini."""
+    the cloud-init stages, the seed-login helper and tini."""
     boot_dir.mkdir(parents=True, exist_ok=True)
     write_file(boot_dir / "init", GUEST_INIT.encode(), 0o755)
     write_file(boot_dir / "power", GUEST_POWER.encode(), 0o755)
     write_file(boot_dir / "cloud-init-stages", CLOUD_INIT_STAGES.encode(), 0o644)
+    write_file(boot_dir / "seed-login", GUEST_SEED_LOGIN.encode(), 0o644)
     target = boot_dir / "tini"
     if not target.exists():
         tmp = boot_dir / ".tini.tmp"
