@@ -57,6 +57,7 @@ from interstack.backends.local.host import (
     run,
     unmount,
 )
+from interstack.backends.local.network import links
 from interstack.backends.local.supervisor import EXIT_RECORD
 from interstack.errors import BackendError, NotFound
 
@@ -292,12 +293,7 @@ class Instance:
 
     def ensure_netns(self) -> None:
         """The server's network namespace with loopback up (ports are plugged into it)."""
-        if not self.netns_path.exists():
-            run(["ip", "netns", "add", self.netns_name], what="create the network namespace")
-        run(
-            ["ip", "-n", self.netns_name, "link", "set", "lo", "up"],
-            what="bring up the instance's loopback",
-        )
+        links.ensure_netns(self.netns_name)
 
     def write_bundle(
         self, record: InstanceRecord, pids_limit: int, block_devices: tuple[BlockDevice, ...] = ()
