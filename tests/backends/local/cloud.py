@@ -53,7 +53,9 @@ def allow_ssh(conn: Any, group: Any, *, from_group: Any = None) -> None:
     )
 
 
-def boot(conn: Any, name: str, network: Any, group: Any, key_name: str) -> Any:
+def boot(
+    conn: Any, name: str, network: Any, group: Any, key_name: str, userdata: str | None = USER_DATA
+) -> Any:
     return conn.create_server(
         name=name,
         image="debian-12",
@@ -61,7 +63,7 @@ def boot(conn: Any, name: str, network: Any, group: Any, key_name: str) -> Any:
         network=network.id,
         security_groups=[group.name],
         key_name=key_name,
-        userdata=USER_DATA,
+        userdata=userdata,
         auto_ip=True,
         wait=True,
         timeout=900,

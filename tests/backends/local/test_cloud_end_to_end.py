@@ -69,3 +69,38 @@ def test_ssh_to_a_floating_ip_and_isolation_between_networks(
     for server in (web, other):
         assert conn.delete_server(server.id, wait=True, delete_ips=True, timeout=120)
     assert not sshd_answers(web_ip)
+
+
+def test_a_keypair_without_user_data_gets_in_with_sudo_before_cloud_init_is_done(
+    conn: Any, key_file: tuple[str, Path]
+) -> None:
+    """Without user-data sshd starts before cloud-init has run, the image's default user and
+    the keypair's key put in place first (by cloud-init's own code): the first login that gets
+    in has the server's host name and sudo, and once cloud-init is done the sudo rule is in
+    cloud-init's own file only and the host name in /etc/hostname."""
+    key_name, key = key_file
+    network, _ = routed_network(conn, "10.73.0.0/24")
+    group = security_group(conn, "key-only")
+    allow_ssh(conn, group)
+    server = boot(conn, "Key Only", network, group, key_name, userdata=None)
+    address = floating_ip(conn, server)
+
+    first = eventually(
+        lambda: ssh(key, address, "hostname; sudo -n id -un; id -Gn"),
+        lambda done: done.returncode == 0,
+        "the keypair to get in",
+        bound=180,
+    )
+    assert first.stdout.splitlines()[:2] == ["key-only", "root"]
+    assert "sudo" in first.stdout.splitlines()[2].split()
+
+    eventually(
+        lambda: conn.get_server_console(server.id),
+        lambda console: "cloud-init finished" in console,
+        "cloud-init to finish",
+        bound=180,
+    )
+    after = ssh(key, address, "sudo -n ls /etc/sudoers.d; cat /etc/hostname")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.split() == ["90-cloud-init-users", "README", "key-only"]
+    assert conn.delete_server(server.id, wait=True, delete_ips=True, timeout=120)
