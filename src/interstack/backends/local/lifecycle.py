@@ -179,6 +179,7 @@ class InstanceJobs:
         record = instance.load()
         if record is None:
             return
+        self.supervisor.warm()  # started while the root, disk and ports are prepared
         source = f"image {record.image or 'debian-12'}"
         image_root: Path | None = None
         if record.root_volume is not None:

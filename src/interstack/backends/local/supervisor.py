@@ -296,6 +296,18 @@ class SupervisorClient:
                     time.sleep(0.02)
             raise BackendUnavailable("the local backend's supervisor did not start")
 
+    def warm(self) -> None:
+        """Start the supervisor in the background unless it runs, so that a boot's :meth:`run`
+        finds it listening: starting it (a Python process that imports part of the backend)
+        takes a quarter of a second and more, which the boot's other steps overlap. A failure
+        is left to :meth:`run`, which starts it again and reports."""
+
+        def start() -> None:
+            with contextlib.suppress(OSError, BackendUnavailable):
+                self._start()
+
+        threading.Thread(target=start, name="supervisor-start", daemon=True).start()
+
     def run(self, runc_root: Path, bundle: Path, container_id: str, log: Path) -> None:
         """Start the container; raises ``BackendError`` with runc's complaint if it fails."""
         request = {
@@ -316,12 +328,18 @@ class SupervisorClient:
         if not reply.get("ok"):
             raise BackendError(f"the instance did not start: {reply.get('error')}")
 
+    def pid(self) -> int | None:
+        """The running supervisor's pid, or ``None`` when none answers."""
+        try:
+            return int(self._call({"op": "ping"})["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
     def stop(self, timeout: float = START_TIMEOUT_SECONDS) -> bool:
         """Stop a running supervisor (``interstack cleanup``, once its instances are gone);
         whether one was running."""
-        try:
-            pid = int(self._call({"op": "ping"})["pid"])
-        except (OSError, ValueError, KeyError):
+        pid = self.pid()
+        if pid is None:
             return False
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
