@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from interstack.backends.local.guest import GUEST_INIT, REBOOT_EXIT_CODE
+from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.instances import Ending
 
 
@@ -72,3 +73,16 @@ def test_the_reaper_acts_on_an_exit_reaped_before_it_was_watched() -> None:
         check=False,
     )
     assert done.stdout.strip() == "[6]", done.stderr
+
+
+def test_a_guest_that_reboots_again_and_again_is_paced() -> None:
+    """Its first reboot goes at once; later ones wait until an interval after the one before,
+    each instance on its own, and a deleted instance starts afresh."""
+    reboots = GuestReboots(interval=10.0)
+    assert reboots.delay("ls-a", 100.0) == 0
+    assert reboots.delay("ls-b", 101.0) == 0  # another instance is not held back
+    assert reboots.delay("ls-a", 103.0) == 7.0
+    assert reboots.delay("ls-a", 104.0) == 16.0  # queued behind the one due at 110
+    assert reboots.delay("ls-a", 200.0) == 0  # long after: at once again
+    reboots.forget("ls-a")
+    assert reboots.delay("ls-a", 201.0) == 0

@@ -115,6 +115,7 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                 for port in record.ports:
                     self.ports.unplug_port(NativeRef(port))
             instance.destroy()
+        self._guest_reboots.forget(ref)
 
     def power_action(self, ref: NativeRef, action: PowerAction) -> ServerInfo:
         instance = self._instance(ref)

@@ -12,6 +12,7 @@ crash ``STOPPED`` and crashed, and ``reboot`` inside boots it again on its disk 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -30,6 +31,7 @@ from interstack.backends.local.guest import (
     write_resolv_conf,
     write_seed,
 )
+from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.host import TINI
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instances import (
@@ -99,6 +101,7 @@ class InstanceJobs:
         self._settled: Callable[[str], None] | None = None
         self.boot_watch = BootWatch(self._still_booting, self._init_pid, self._report_settled)
         self.exit_watch = ExitWatch(self._exited)
+        self._guest_reboots = GuestReboots()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -352,8 +355,26 @@ class InstanceJobs:
                 current = self._ended(instance, current)
             instance.save(current)
         if current.phase is Phase.REBOOTING:
-            self._submit(self._stop, instance.ref)
+            self._reboot_guest(instance.ref)
         return current
+
+    def _reboot_guest(self, ref: str) -> None:
+        """Boot again an instance that rebooted itself, paced (:mod:`.guestreboots`): a reboot
+        that must wait does so on a timer, not on a boot worker (a gateway stopped meanwhile
+        leaves it REBOOTING, which ``adopt`` resumes)."""
+        delay = self._guest_reboots.delay(ref, time.monotonic())
+        if delay <= 0:
+            self._submit(self._stop, ref)
+            return
+        self._instance(ref).log(f"the guest rebooted again soon: its boot waits {delay:.0f} s")
+
+        def submit() -> None:
+            with contextlib.suppress(BackendError, RuntimeError):  # the backend stopped
+                self._submit(self._stop, ref)
+
+        timer = threading.Timer(delay, submit)
+        timer.daemon = True
+        timer.start()
 
     def _ended(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
         """What an instance whose init exited becomes, by how it ended (the lock held)."""
