@@ -173,7 +173,15 @@ def _socket_of_new_netns(name: str) -> int:
     """On a thread that unshares its network namespace: that namespace bound to ``name``
     (as ``ip netns add`` does) and a route socket in it."""
     _check(_libc.unshare(CLONE_NEWNET), f"creating namespace {name}")
-    netns.attach(name, "thread-self")  # binds /proc/thread-self/ns/net
+    try:
+        netns.attach(name, "thread-self")  # binds /proc/thread-self/ns/net
+    except OSError as exc:
+        # pyroute2 makes the mount point first: one left unbound would pass for the namespace
+        # (EEXIST: another's, being made now)
+        path = netns_path(name)
+        if exc.errno != errno.EEXIST and os.path.exists(path) and not os.path.ismount(path):
+            os.unlink(path)
+        raise
     return _route_socket()
 
 
