@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import ipaddress
+import logging
 import os
 import socket
 import subprocess
@@ -21,6 +22,8 @@ from typing import TypeVar
 from pyroute2 import IPRoute, NetlinkError, netns
 
 from interstack.errors import BackendError
+
+log = logging.getLogger(__name__)
 
 NETNS_DIR = Path("/run/netns")
 IFA_F_NODAD = 0x02
@@ -347,9 +350,14 @@ def announce(namespace: str, ifname: str, addresses: Sequence[str]) -> None:
     """Send a gratuitous ARP for each IPv4 address from ``ifname`` inside ``namespace``, so
     neighbours that cached an earlier holder's MAC for it (a released floating IP handed out
     again, a router's gateway address reused) switch at once instead of after their cache
-    entry's probes time out, seconds later."""
+    entry's probes time out, seconds later. A courtesy: one that fails is logged, not raised
+    (the address works without it once those entries expire)."""
     for address in addresses:
-        run_in_netns(namespace, ["busybox", "arping", "-U", "-q", "-c", "1", "-I", ifname, address])
+        argv = ["busybox", "arping", "-U", "-q", "-c", "1", "-I", ifname, address]
+        try:
+            run_in_netns(namespace, argv)
+        except BackendError as exc:
+            log.warning("announcing %s from %s: %s", address, namespace, exc.message)
 
 
 def free_ifname(namespace: str, prefix: str = "eth") -> str:

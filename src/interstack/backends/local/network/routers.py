@@ -122,12 +122,14 @@ def apply_rules(state: NetworkState, router: RouterRecord, external: ExternalNet
     """Replace the router's NAT table and floating addresses from the state."""
     ns = namespace(router)
     fips = floating_ips_behind(state, router)
+    added: list[str] = []
     if router.external_gateway and router.gateway_address is not None:
         wanted = [external.interface(router.gateway_address)]
         wanted += [f"{fip.address}/32" for fip in fips]
         added = links.replace_addresses(ns, names.ROUTER_GATEWAY_IFNAME, wanted)
-        links.announce(ns, names.ROUTER_GATEWAY_IFNAME, added)
     nft.replace_tables([("ip", names.TABLE, _nat_table(router, fips))], namespace=ns)
+    if added:  # once the NAT rules are in place for what the neighbours are sent to
+        links.announce(ns, names.ROUTER_GATEWAY_IFNAME, added)
 
 
 def _nat_table(router: RouterRecord, fips: list[FloatingIpRecord]) -> str:
