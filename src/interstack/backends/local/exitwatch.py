@@ -62,11 +62,6 @@ class ExitWatch:
             self._fds[ref] = pidfd
             self._epoll.register(pidfd, select.EPOLLIN)
 
-    def discard(self, ref: str) -> None:
-        """Stop watching ``ref`` (the backend stops or deletes it itself)."""
-        with self._guard:
-            self._forget(ref)
-
     def close(self) -> None:
         with self._guard:
             epoll, self._epoll = self._epoll, None
