@@ -4,6 +4,7 @@ record of an exit that came before anyone watched for it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from interstack.backends.local.guest import GUEST_INIT, REBOOT_EXIT_CODE
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.instances import Ending
+from interstack.backends.local.supervisor import Reaper
 
 
 @pytest.mark.parametrize(
@@ -86,3 +88,13 @@ def test_a_guest_that_reboots_again_and_again_is_paced() -> None:
     assert reboots.delay("ls-a", 200.0) == 0  # long after: at once again
     reboots.forget("ls-a")
     assert reboots.delay("ls-a", 201.0) == 0
+
+
+def test_the_reaper_does_not_hand_an_earlier_processs_exit_to_one_that_got_its_pid() -> None:
+    """A kept exit whose pid names a live process again (pids are given out anew) is not the
+    watched process's: its end is still to come."""
+    reaper = Reaper()
+    reaper._unclaimed[os.getpid()] = 6  # an earlier holder of this pid, reaped unwatched
+    seen: list[int] = []
+    reaper.on_exit(os.getpid(), seen.append)
+    assert seen == []

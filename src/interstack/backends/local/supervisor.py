@@ -88,10 +88,11 @@ class Reaper:
 
     def on_exit(self, pid: int, action: Callable[[int], None]) -> None:
         """Call ``action`` with the exit code of ``pid`` (an inherited process) once it is
-        reaped, at once if it was already."""
+        reaped, at once if it was already (a code kept for a pid that is there again is an
+        earlier process's: the pid was given out anew)."""
         with self._changed:
             code = self._unclaimed.pop(pid, None)
-            if code is None:
+            if code is None or os.path.exists(f"/proc/{pid}"):
                 self._watched[pid] = action
                 return
         action(code)
