@@ -126,3 +126,16 @@ def exec_in(runc_root: Path, container: str, command: str) -> subprocess.Complet
         check=False,
         timeout=60,
     )
+
+
+def in_netns(netns: str, *command: str) -> str:
+    """The output of ``command`` run in the host's network namespace ``netns`` (a router's, a
+    subnet's DHCP server's); a failure raises."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, *command],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout

@@ -20,7 +20,7 @@ from interstack.backends.local.instances import ref_for
 from interstack.backends.local.network import names
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.local import exec_in, host_lock_wait, local_settings
+from tests.support.local import exec_in, host_lock_wait, in_netns, local_settings
 from tests.support.waiting import eventually
 
 REGION = "RegionOne"
@@ -207,13 +207,7 @@ def test_the_servers_and_the_dhcp_port_share_the_pool_without_a_clash(
     assert given | {dhcp} == {"10.95.0.11", "10.95.0.12", "10.95.0.13"}
     subnet_id = next(conn.network.ports(device_id=servers[0].id)).fixed_ips[0]["subnet_id"]
     namespace = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet_id))
-    shown = subprocess.run(
-        ["ip", "-n", namespace, "-4", "-o", "addr", "show", names.DHCP_IFNAME],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout
+    shown = in_netns(namespace, "ip", "-4", "-o", "addr", "show", names.DHCP_IFNAME)
     assert f" {dhcp}/28 " in shown
 
 

@@ -17,7 +17,7 @@ import pytest
 from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.local.network import links, names
 from tests.support.gateway import ServedGateway
-from tests.support.local import host_lock_wait, local_settings, local_unavailable
+from tests.support.local import host_lock_wait, in_netns, local_settings, local_unavailable
 
 REGION = "RegionOne"
 
@@ -48,15 +48,7 @@ def admin(cloud: ServedGateway) -> Any:
 
 
 def in_namespace(router_id: str, *command: str) -> str:
-    netns = names.ref(names.ROUTER, router_id)
-    done = subprocess.run(
-        ["ip", "netns", "exec", netns, *command],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return done.stdout
+    return in_netns(names.ref(names.ROUTER, router_id), *command)
 
 
 def test_the_routers_external_fixed_ip_is_its_address_and_snat_source(conn: Any) -> None:
@@ -136,39 +128,16 @@ def test_the_dhcp_namespace_wears_its_dhcp_ports_address_and_mac(conn: Any) -> N
         (port,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
         address = port.fixed_ips[0]["ip_address"]
         dhcp = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet.id))
-        shown = subprocess.run(
-            ["ip", "-n", dhcp, "-o", "addr", "show", names.DHCP_IFNAME],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-        assert f" {address}/28 " in shown
-        assert (
-            f"link/ether {port.mac_address} "
-            in subprocess.run(
-                ["ip", "-n", dhcp, "-o", "link", "show", names.DHCP_IFNAME],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=30,
-            ).stdout
-        )
+        assert f" {address}/28 " in in_netns(dhcp, "ip", "-o", "addr", "show", names.DHCP_IFNAME)
+        shown = in_netns(dhcp, "ip", "-o", "link", "show", names.DHCP_IFNAME)
+        assert f"link/ether {port.mac_address} " in shown
         conn.network.update_subnet(subnet, enable_dhcp=False)
         assert not links.netns_exists(dhcp)
         conn.network.update_subnet(subnet, enable_dhcp=True)
         (again,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
         assert links.netns_exists(dhcp)
-        assert (
-            f" {again.fixed_ips[0]['ip_address']}/28 "
-            in subprocess.run(
-                ["ip", "-n", dhcp, "-4", "-o", "addr", "show"],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=30,
-            ).stdout
-        )
+        shown = in_netns(dhcp, "ip", "-4", "-o", "addr", "show")
+        assert f" {again.fixed_ips[0]['ip_address']}/28 " in shown
     finally:
         conn.network.delete_network(network)
     assert not links.netns_exists(dhcp)
