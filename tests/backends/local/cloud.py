@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from interstack.client import networks as cloud
+from tests.support.waiting import eventually
 
 REGION = "RegionOne"
 USER_DATA = """#cloud-config
@@ -91,6 +92,16 @@ def ssh(key: Path, address: str, command: str) -> subprocess.CompletedProcess[st
         text=True,
         timeout=60,
         check=False,
+    )
+
+
+def ssh_once_up(
+    key: Path, address: str, command: str, what: str, bound: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The first run of ``command`` over SSH that succeeds, tried until the guest answers (after
+    a boot, a start or a reboot); ``what`` names the wait in a failure."""
+    return eventually(
+        lambda: ssh(key, address, command), lambda done: done.returncode == 0, what, bound=bound
     )
 
 

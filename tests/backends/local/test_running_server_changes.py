@@ -26,6 +26,7 @@ from tests.backends.local.cloud import (
     routed_network,
     security_group,
     ssh,
+    ssh_once_up,
     sshd_answers,
 )
 from tests.support.gateway import ServedGateway
@@ -66,12 +67,7 @@ def servers(conn: Any, key_file: tuple[str, Path]) -> dict[str, Any]:
     hub = boot(conn, "hub", hub_net, ssh_group, key_name)
     peer = boot(conn, "peer", peer_net, mesh, key_name)
     hub_ip = floating_ip(conn, hub)
-    eventually(
-        lambda: ssh(key, hub_ip, "true"),
-        lambda done: done.returncode == 0,
-        "SSH to hub's floating IP to answer",
-        bound=180,
-    )
+    ssh_once_up(key, hub_ip, "true", "SSH to hub's floating IP to answer", bound=180)
     return {"hub": hub, "peer": peer, "peer_net": peer_net, "mesh": mesh, "hub_ip": hub_ip}
 
 
@@ -106,12 +102,7 @@ def test_a_port_plugged_into_a_running_server_and_unplugged(
     conn.compute.wait_for_server(hub, status="SHUTOFF", wait=120)
     conn.compute.start_server(hub)
     conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
-    again = eventually(
-        lambda: ssh(key, hub_ip, "ip -o -4 addr show dev eth1"),
-        lambda done: done.returncode == 0,
-        "SSH to hub after its restart",
-        bound=120,
-    )
+    again = ssh_once_up(key, hub_ip, "ip -o -4 addr show dev eth1", "SSH to hub after its restart")
     assert f"inet {address}/24" in again.stdout
 
     # host side: the port's veth is on the network's bridge, under its anti-spoofing chain
@@ -179,12 +170,7 @@ def test_over_ssh_the_guest_has_its_flavors_cpus_and_a_new_boot_time_after_a_har
     rebooted_at = time.time()
     conn.compute.reboot_server(hub, "HARD")
     conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
-    after = eventually(
-        lambda: ssh(key, hub_ip, f"cat ~/marker; {reading}"),
-        lambda done: done.returncode == 0,
-        "SSH to hub after its hard reboot",
-        bound=120,
-    )
+    after = ssh_once_up(key, hub_ip, f"cat ~/marker; {reading}", "SSH to hub after its hard reboot")
     marker, *counts, uptime, now = after.stdout.split()
     rebooted = float(now) - float(uptime)
     # a new boot (whole-second clock offsets: at most a second before the request), same disk
@@ -231,12 +217,7 @@ def test_a_poweroff_inside_the_guest_shows_shutoff_and_start_boots_it_with_its_d
 
     conn.compute.start_server(hub)
     conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
-    again = eventually(
-        lambda: ssh(key, hub_ip, "cat ~/kept"),
-        lambda done: done.returncode == 0,
-        "SSH to hub after its start",
-        bound=120,
-    )
+    again = ssh_once_up(key, hub_ip, "cat ~/kept", "SSH to hub after its start")
     assert again.stdout.strip() == "before-poweroff"
 
 
@@ -248,6 +229,30 @@ def booted_now(key: Path, address: str, command: str = "true") -> tuple[str, flo
         return None
     *output, uptime, now = done.stdout.splitlines()
     return "\n".join(output), float(now) - float(uptime)
+
+
+def up_for_two_seconds(key: Path, address: str) -> float:
+    """The guest's boot instant, once it has been up for two seconds (a reboot after it is a
+    boot at a later second)."""
+    seen = eventually(
+        lambda: booted_now(key, address),
+        lambda seen: seen is not None and time.time() - seen[1] > 2,
+        f"{address} to be up for two seconds",
+    )
+    assert seen is not None
+    return seen[1]
+
+
+def booted_again(key: Path, address: str, command: str, booted: float, what: str) -> str:
+    """The output of ``command`` on the guest once it runs a boot later than ``booted``."""
+    seen = eventually(
+        lambda: booted_now(key, address, command),
+        lambda seen: seen is not None and seen[1] > booted + 1,
+        what,
+        bound=120,
+    )
+    assert seen is not None
+    return seen[0]
 
 
 def test_a_reboot_inside_the_guest_boots_it_again_with_its_disk_and_its_fstab_mounts(
@@ -270,24 +275,19 @@ def test_a_reboot_inside_the_guest_boots_it_again_with_its_disk_and_its_fstab_mo
         'echo "LABEL=absent /srv/absent ext4 defaults,nofail 0 2" >> /etc/fstab; '
         "mount /srv/data; echo on-the-volume > /srv/data/kept; echo on-the-disk > /root/kept",
     )
-    first = eventually(
-        lambda: booted_now(key, hub_ip),
-        lambda seen: seen is not None and time.time() - seen[1] > 2,
-        "hub to be up for two seconds",
-    )
-    assert first is not None
+    first = up_for_two_seconds(key, hub_ip)
 
     ssh(key, hub_ip, "sudo reboot")  # the session may end with the guest: not asserted
     # the files, the volume's device number and that of the filesystem the file is on
     reading = "sudo cat /root/kept /srv/data/kept && stat -c %Hr:%Lr {} && stat -c %Hd:%Ld {}"
-    again = eventually(
-        lambda: booted_now(key, hub_ip, reading.format(device, "/srv/data/kept")),
-        lambda seen: seen is not None and seen[1] > first[1] + 1,
+    again = booted_again(
+        key,
+        hub_ip,
+        reading.format(device, "/srv/data/kept"),
+        first,
         "hub to come back from its reboot",
-        bound=120,
     )
-    assert again is not None
-    disk, on_volume, device_number, file_system = again[0].split()
+    disk, on_volume, device_number, file_system = again.split()
     assert (disk, on_volume) == ("on-the-disk", "on-the-volume")
     assert file_system == device_number  # the file is on the volume's filesystem: mounted
     server = conn.compute.get_server(hub.id)
@@ -320,12 +320,7 @@ def test_a_crash_inside_the_guest_shows_shutoff_with_the_crashed_power_state(
     conn.compute.start_server(hub)
     started = conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
     assert started.power_state == 1
-    eventually(
-        lambda: ssh(key, hub_ip, "true"),
-        lambda done: done.returncode == 0,
-        "SSH to hub after its start",
-        bound=120,
-    )
+    ssh_once_up(key, hub_ip, "true", "SSH to hub after its start")
 
 
 def test_an_image_with_systemds_reboot_and_poweroff_reboots_and_powers_off(
@@ -358,22 +353,17 @@ def test_an_image_with_systemds_reboot_and_poweroff_reboots_and_powers_off(
         "install -m 755 /tmp/systemctl /usr/bin/systemctl; "
         "ln -sfn /usr/bin/systemctl /sbin/reboot; ln -sfn /usr/bin/systemctl /sbin/poweroff",
     )
-    first = eventually(
-        lambda: booted_now(key, hub_ip),
-        lambda seen: seen is not None and time.time() - seen[1] > 2,
-        "hub to be up for two seconds",
-    )
-    assert first is not None
+    first = up_for_two_seconds(key, hub_ip)
 
     ssh(key, hub_ip, "sudo reboot")
-    again = eventually(
-        lambda: booted_now(key, hub_ip, "readlink /sbin/reboot /sbin/poweroff"),
-        lambda seen: seen is not None and seen[1] > first[1] + 1,
+    again = booted_again(
+        key,
+        hub_ip,
+        "readlink /sbin/reboot /sbin/poweroff",
+        first,
         "hub to come back from systemd's reboot",
-        bound=120,
     )
-    assert again is not None
-    assert again[0].split() == ["/usr/bin/systemctl"] * 2  # systemd's commands, kept
+    assert again.split() == ["/usr/bin/systemctl"] * 2  # systemd's commands, kept
     server = conn.compute.get_server(hub.id)
     assert (server.status, server.power_state) == ("ACTIVE", 1)
 
@@ -382,10 +372,5 @@ def test_an_image_with_systemds_reboot_and_poweroff_reboots_and_powers_off(
     assert stopped.power_state == 4  # SHUTDOWN: asked for, not a crash
     conn.compute.start_server(hub)
     conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
-    eventually(
-        lambda: ssh(key, hub_ip, "true"),
-        lambda done: done.returncode == 0,
-        "SSH to hub after its start",
-        bound=120,
-    )
+    ssh_once_up(key, hub_ip, "true", "SSH to hub after its start")
     guest(key, hub_ip, "rm /sbin/reboot /sbin/poweroff /usr/bin/systemctl")
