@@ -292,22 +292,21 @@ def process_cpu_seconds(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def host_cpu_seconds() -> tuple[float, float]:
-    """(busy, all) CPU time of the whole host so far, from /proc/stat."""
+def host_busy_cpu_seconds() -> float:
+    """CPU time the whole host has spent busy (not idle, not waiting for I/O) so far."""
     ticks = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = ticks[3] + ticks[4]
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_now(gateway: Gateway) -> dict[str, float]:
     assert gateway.process is not None
     own = resource.getrusage(resource.RUSAGE_SELF)
-    busy, _ = host_cpu_seconds()
     return {
         "instances": instances_cpu_seconds(),
         "gateway": process_cpu_seconds(gateway.process.pid),
         "benchmark": own.ru_utime + own.ru_stime,
-        "host": busy,
+        "host": host_busy_cpu_seconds(),
     }
 
 
