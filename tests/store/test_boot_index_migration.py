@@ -13,7 +13,7 @@ from sqlalchemy import text, update
 from interstack.store import Database
 from interstack.store.db import MIGRATIONS_DIR
 from interstack.store.models import Server
-from tests.unit.test_compute_quotas import add_server
+from tests.support.compute import add_server
 
 BEFORE = "0006_volume_attach_tag"
 AFTER = "0007_volume_attach_boot_index"

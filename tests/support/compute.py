@@ -1,14 +1,19 @@
 """Helpers for compute tests: a Nova HTTP client at a microversion, Nova fault checks, and
 openstacksdk waits that look often (the cloud layer's ``wait=True`` and the CLI's ``--wait``
-look every 2-5 s, where waiting is not what a test proves)."""
+look every 2-5 s, where waiting is not what a test proves); and a server row written straight
+into the store, for tests of the services below the API."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
 
+from interstack.services.tasks import utcnow
+from interstack.store import Database
+from interstack.store.models import Server
 from tests.support.faults import assert_named_fault
 from tests.support.gateway import ServedGateway
 from tests.support.waiting import eventually
@@ -54,3 +59,29 @@ def delete_server(conn: Any, server_id: str) -> None:
     """Delete a server and see it gone (``wait=True`` looks every 2 s)."""
     conn.compute.delete_server(server_id, ignore_missing=False)
     wait_server_gone(conn, server_id)
+
+
+def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: str) -> str:
+    """A server of the flavor's ``vcpus`` and ``ram`` written straight into the store (for tests
+    of the services below the API); its id."""
+    now = utcnow()
+    server_id = str(uuid.uuid4())
+    with db.session() as session:
+        session.add(
+            Server(
+                id=server_id,
+                region="RegionOne",
+                project_id=project_id,
+                user_id="u",
+                name="s",
+                flavor_id="1",
+                flavor={"vcpus": vcpus, "ram": ram, "disk": 1},
+                vm_state=vm_state,
+                availability_zone="nova",
+                reservation_id="r-1",
+                created_at=now,
+                updated_at=now,
+                deleted_at=now if vm_state == "deleted" else None,
+            )
+        )
+    return server_id

@@ -3,39 +3,13 @@ what would exceed a limit with Nova's message."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from interstack.errors import QuotaExceeded
 from interstack.services.compute.quotas import QuotaService
-from interstack.services.tasks import utcnow
 from interstack.store import Database
-from interstack.store.models import QuotaLimit, Server
-
-
-def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: str) -> str:
-    now = utcnow()
-    server_id = str(uuid.uuid4())
-    with db.session() as session:
-        session.add(
-            Server(
-                id=server_id,
-                region="RegionOne",
-                project_id=project_id,
-                user_id="u",
-                name="s",
-                flavor_id="1",
-                flavor={"vcpus": vcpus, "ram": ram, "disk": 1},
-                vm_state=vm_state,
-                availability_zone="nova",
-                reservation_id="r-1",
-                created_at=now,
-                updated_at=now,
-                deleted_at=now if vm_state == "deleted" else None,
-            )
-        )
-    return server_id
+from interstack.store.models import QuotaLimit
+from tests.support.compute import add_server
 
 
 def test_usage_counts_live_servers_of_the_project(db: Database) -> None:

@@ -23,8 +23,8 @@ from interstack.services.compute.task_steps import server_spec
 from interstack.services.container import Services
 from interstack.services.tasks import Task, TaskStatus, utcnow
 from interstack.store.models import Server
+from tests.support.compute import add_server
 from tests.support.image import started_services
-from tests.unit.test_compute_quotas import add_server
 
 REGION = "RegionOne"
 #: far more steps than a delete needs; a delete still looking after these waits forever

@@ -17,8 +17,8 @@ from interstack.services.context import RequestContext
 from interstack.services.tasks import Task, TaskStatus, utcnow
 from interstack.store import Database
 from interstack.store.models import Server, ServerPassword
+from tests.support.compute import add_server
 from tests.support.image import started_services
-from tests.unit.test_compute_quotas import add_server
 
 
 def caller(project_id: str, *roles: str) -> RequestContext:

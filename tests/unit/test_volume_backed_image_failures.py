@@ -25,8 +25,8 @@ from interstack.store.models import Image, Server
 from interstack.store.models import Task as TaskRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
+from tests.support.compute import add_server
 from tests.support.image import REGION, caller, started_services
-from tests.unit.test_compute_quotas import add_server
 
 PROJECT = "alice"
 #: the sim's volumes and snapshots settle at once, so hand-stepped tasks need no waits
