@@ -55,7 +55,7 @@ def test_snapshot_streamed_through_the_image_service(services: Services) -> None
     assert done.properties["purpose"] == "backup"
 
 
-def test_a_snapshot_image_is_created_saving_in_one_write(services: Services) -> None:
+def test_a_snapshot_image_is_created_saving_not_queued(services: Services) -> None:
     """Begun ``saving`` (not created ``queued`` and then changed), and the answer says so."""
     alice = caller("alice")
     started = services.compute_images.begin_snapshot(alice, REGION, "snap", server_id="srv")
