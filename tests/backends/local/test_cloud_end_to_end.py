@@ -20,6 +20,7 @@ from tests.backends.local.cloud import (
     routed_network,
     security_group,
     ssh,
+    ssh_once_up,
     sshd_answers,
 )
 from tests.support.waiting import eventually
@@ -41,12 +42,8 @@ def test_ssh_to_a_floating_ip_and_isolation_between_networks(
     web_ip, other_ip = floating_ip(conn, web), floating_ip(conn, other)
 
     # the host reaches the first server over SSH with the keypair; cloud-init configured it
-    answer = eventually(
-        lambda: ssh(key, web_ip, "hostname; cat /etc/interstack-e2e; cat ~/.ssh/authorized_keys"),
-        lambda done: done.returncode == 0,
-        "SSH to the floating IP to answer",
-        bound=180,
-    )
+    reading = "hostname; cat /etc/interstack-e2e; cat ~/.ssh/authorized_keys"
+    answer = ssh_once_up(key, web_ip, reading, "SSH to the floating IP to answer", bound=180)
     lines = answer.stdout.splitlines()
     assert lines[0] == "e2e-web"
     assert lines[1] == "written by cloud-init"
@@ -85,12 +82,8 @@ def test_a_keypair_without_user_data_gets_in_with_sudo_before_cloud_init_is_done
     server = boot(conn, "Key Only", network, group, key_name, userdata=None)
     address = floating_ip(conn, server)
 
-    first = eventually(
-        lambda: ssh(key, address, "hostname; sudo -n id -un; id -Gn"),
-        lambda done: done.returncode == 0,
-        "the keypair to get in",
-        bound=180,
-    )
+    reading = "hostname; sudo -n id -un; id -Gn"
+    first = ssh_once_up(key, address, reading, "the keypair to get in", bound=180)
     assert first.stdout.splitlines()[:2] == ["key-only", "root"]
     assert "sudo" in first.stdout.splitlines()[2].split()
 

@@ -26,21 +26,16 @@ from tests.backends.local.cloud import (
     routed_network,
     security_group,
     ssh,
+    ssh_once_up,
 )
 from tests.support.gateway import ServedGateway
 from tests.support.local import to_qcow2
-from tests.support.waiting import eventually
 
 PROOF = "/home/debian/written-before-the-snapshot"
 
 
 def ssh_ready(key: Path, address: str) -> None:
-    eventually(
-        lambda: ssh(key, address, "true"),
-        lambda done: done.returncode == 0,
-        f"SSH to {address} to answer",
-        bound=180,
-    )
+    ssh_once_up(key, address, "true", f"SSH to {address} to answer", bound=180)
 
 
 @pytest.fixture(scope="module")
