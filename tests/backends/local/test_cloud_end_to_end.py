@@ -68,7 +68,7 @@ def test_ssh_to_a_floating_ip_and_isolation_between_networks(
     assert not sshd_answers(web_ip)
 
 
-def test_a_keypair_without_user_data_gets_in_with_sudo_before_cloud_init_is_done(
+def test_a_keypair_without_user_data_gets_in_with_sudo_and_ends_with_cloud_inits_setup(
     conn: Any, key_file: tuple[str, Path]
 ) -> None:
     """Without user-data sshd starts before cloud-init has run, the image's default user and
