@@ -55,8 +55,17 @@ def allow_ssh(conn: Any, group: Any, *, from_group: Any = None) -> None:
 
 
 def boot(
-    conn: Any, name: str, network: Any, group: Any, key_name: str, userdata: str | None = USER_DATA
+    conn: Any,
+    name: str,
+    network: Any,
+    group: Any,
+    key_name: str,
+    userdata: str | None = USER_DATA,
+    *,
+    wait: bool = True,
 ) -> Any:
+    """A ``debian-12`` ``m1.tiny`` server with a floating IP, booted as a user boots one through
+    openstacksdk's cloud layer (``wait=False``: not waited for, so that several boot at once)."""
     return conn.create_server(
         name=name,
         image="debian-12",
@@ -66,7 +75,7 @@ def boot(
         key_name=key_name,
         userdata=userdata,
         auto_ip=True,
-        wait=True,
+        wait=wait,
         timeout=900,
     )
 

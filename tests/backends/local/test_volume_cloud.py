@@ -16,11 +16,13 @@ from typing import Any
 
 from tests.backends.local.cloud import (
     allow_ssh,
+    boot,
     floating_ip,
     guest,
     routed_network,
     security_group,
     ssh,
+    ssh_once_up,
 )
 from tests.support.gateway import ServedGateway
 from tests.support.waiting import eventually
@@ -52,16 +54,7 @@ def test_a_volume_moves_between_servers_with_its_data(
     group = security_group(conn, "vol")
     allow_ssh(conn, group)
     servers = [
-        conn.create_server(
-            name=name,
-            image="debian-12",
-            flavor="m1.tiny",
-            network=network.id,
-            security_groups=[group.name],
-            key_name=key_name,
-            auto_ip=True,
-            wait=False,
-        )
+        boot(conn, name, network, group, key_name, userdata=None, wait=False)
         for name in ("db-one", "db-two")
     ]
     one, two = (conn.wait_for_server(s, auto_ip=True, timeout=900) for s in servers)
@@ -74,7 +67,7 @@ def test_a_volume_moves_between_servers_with_its_data(
     attached = volume_status(cloud, name, "in-use")
     assert attached["attachments"][0]["device"] == "/dev/vdb"
 
-    eventually(lambda: ssh(key, one_ip, "true"), lambda d: d.returncode == 0, "SSH", bound=180)
+    ssh_once_up(key, one_ip, "true", "SSH to db-one", bound=180)
     guest(
         key,
         one_ip,
@@ -99,7 +92,7 @@ def test_a_volume_moves_between_servers_with_its_data(
 
     volume = conn.block_storage.find_volume(name)
     conn.attach_volume(two, volume, device="/dev/vdc", wait=True, timeout=120)
-    eventually(lambda: ssh(key, two_ip, "true"), lambda d: d.returncode == 0, "SSH", bound=180)
+    ssh_once_up(key, two_ip, "true", "SSH to db-two", bound=180)
     assert guest(key, two_ip, f"head -c {len(TOKEN)} /dev/vdc") == TOKEN
     mounted = "mkdir -p /mnt/v; mount /dev/vdc /mnt/v; cat /mnt/v/proof; umount /mnt/v"
     assert guest(key, two_ip, mounted) == "on-the-filesystem"
