@@ -33,6 +33,7 @@ from tests.backends.local.stand_ins import (
     host_connect,
     host_names,
 )
+from tests.support.local import in_netns
 
 _reason = can_create_namespaces()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
@@ -220,13 +221,25 @@ def test_floating_ip_reaches_the_server_from_the_host(lab: Lab) -> None:
 
 
 def router_addresses(router: NativeRef) -> set[str]:
-    shown = subprocess.run(
-        ["ip", "-n", router, "-4", "-o", "addr", "show", "dev", names.ROUTER_GATEWAY_IFNAME],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    shown = in_netns(router, "ip", "-4", "-o", "addr", "show", "dev", names.ROUTER_GATEWAY_IFNAME)
     return {line.split()[3].split("/")[0] for line in shown.splitlines()}
+
+
+def web_server_behind_a_router(
+    lab: Lab, name: str, cidr: str, address: str, group: NativeRef
+) -> tuple[NativeRef, NativeRef, NativeRef]:
+    """(port, router, subnet): a stand-in named ``name`` on a new network of ``cidr`` answering
+    "hello from <name>" on port 8080 at ``address``, its subnet on a new router with an external
+    gateway."""
+    net, subnet = lab.network(cidr)
+    port, server = lab.port(net, subnet, address, (group,), plug_as=name)
+    assert server is not None
+    server.serve_tcp(8080)
+    router = lab.driver.create_router(
+        RouterSpec(str(uuid.uuid4()), name, name, external_gateway=True)
+    )
+    lab.driver.add_router_interface(router, subnet)
+    return port, router, subnet
 
 
 def test_floating_ips_behind_two_routers_of_one_cidr_reach_their_own_servers(lab: Lab) -> None:
@@ -237,14 +250,7 @@ def test_floating_ips_behind_two_routers_of_one_cidr_reach_their_own_servers(lab
     )
     routers, fips = [], []
     for name, address in (("blue", "10.91.9.10"), ("green", "10.91.9.11")):
-        net, subnet = lab.network("10.91.9.0/24")
-        port, server = lab.port(net, subnet, address, (web,), plug_as=name)
-        assert server is not None
-        server.serve_tcp(8080)
-        router = lab.driver.create_router(
-            RouterSpec(str(uuid.uuid4()), name, name, external_gateway=True)
-        )
-        lab.driver.add_router_interface(router, subnet)
+        port, router, subnet = web_server_behind_a_router(lab, name, "10.91.9.0/24", address, web)
         fip = lab.driver.allocate_floating_ip(str(uuid.uuid4()))
         lab.driver.associate_floating_ip(fip.ref, port)
         routers.append((router, subnet))
@@ -273,20 +279,10 @@ def test_a_floating_ip_given_out_again_behind_another_router_is_reached_there_at
     web = lab.group(
         ALL_EGRESS, SecurityGroupRule(INGRESS, protocol="tcp", port_min=8080, port_max=8080)
     )
-    behind = []
-    for name, cidr, address in (
-        ("first", "10.91.12.0/24", "10.91.12.10"),
-        ("second", "10.91.13.0/24", "10.91.13.10"),
-    ):
-        net, subnet = lab.network(cidr)
-        port, server = lab.port(net, subnet, address, (web,), plug_as=name)
-        assert server is not None
-        server.serve_tcp(8080)
-        router = lab.driver.create_router(
-            RouterSpec(str(uuid.uuid4()), name, name, external_gateway=True)
-        )
-        lab.driver.add_router_interface(router, subnet)
-        behind.append((port, router, subnet))
+    behind = [
+        web_server_behind_a_router(lab, "first", "10.91.12.0/24", "10.91.12.10", web),
+        web_server_behind_a_router(lab, "second", "10.91.13.0/24", "10.91.13.10", web),
+    ]
     try:
         first = lab.driver.allocate_floating_ip(str(uuid.uuid4()))
         lab.driver.associate_floating_ip(first.ref, behind[0][0])
