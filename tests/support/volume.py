@@ -69,6 +69,12 @@ def wait_gone(api: httpx.Client, path: str) -> None:
     eventually(lambda: api.get(path).status_code, lambda code: code == 404, f"{path} gone")
 
 
+def sdk_status(conn: Any, resource: Any, status: str) -> Any:
+    """An openstacksdk volume or snapshot once in ``status``, looked at every 0.2 s (as
+    :func:`tests.support.compute.server_active` for servers)."""
+    return conn.block_storage.wait_for_status(resource, status, wait=60, interval=0.2)
+
+
 def delete_volume(conn: Any, volume_id: str) -> None:
     """Delete a volume with openstacksdk and see it gone, looking every 0.05 s."""
     conn.block_storage.delete_volume(volume_id, ignore_missing=False)

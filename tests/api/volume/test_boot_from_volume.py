@@ -16,7 +16,7 @@ import pytest
 from tests.support.compute import assert_nova_fault, delete_server, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member, unique
-from tests.support.volume import cinder, delete_volume, sim_regions_lacking, wait_volume
+from tests.support.volume import cinder, delete_volume, sdk_status, sim_regions_lacking, wait_volume
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -112,7 +112,7 @@ def test_sdk_boots_from_a_brought_volume_which_is_released(
     conn: Any, http: httpx.Client, network: str, image_id: str, flavor: str
 ) -> None:
     volume = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("boot"))
-    conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    sdk_status(conn, volume, "available")
     server = server_active(conn, conn.create_server(unique("bfv"), flavor=flavor, network=network,
                                              boot_volume=volume.id))  # fmt: skip
     assert server.status == "ACTIVE"
@@ -172,9 +172,9 @@ def test_http_boots_from_a_snapshot_with_a_blank_volume_and_from_the_legacy_mapp
     conn: Any, http: httpx.Client, image_id: str, flavor: str
 ) -> None:
     source = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("src"))
-    conn.block_storage.wait_for_status(source, "available", wait=60, interval=0.2)
+    sdk_status(conn, source, "available")
     snapshot = conn.block_storage.create_snapshot(volume_id=source.id, name=unique("snap"))
-    conn.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+    sdk_status(conn, snapshot, "available")
 
     server = boot_over_http(http, flavor, block_device_mapping_v2=[
         {"boot_index": "0", "uuid": snapshot.id, "source_type": "snapshot",
@@ -265,7 +265,7 @@ def test_bad_mappings_are_refused_and_leave_nothing(
     wait_volume(theirs_api, theirs, "available")
     big_image = active_image(conn, min_disk=3)
     in_use = conn.block_storage.create_volume(size=1)
-    conn.block_storage.wait_for_status(in_use, "available", wait=60, interval=0.2)
+    sdk_status(conn, in_use, "available")
     holder = server_active(conn, conn.create_server(unique("holder"), flavor=flavor,
                                              boot_volume=in_use.id, network=network))  # fmt: skip
 

@@ -16,7 +16,7 @@ from tests.support.compute import delete_server, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.image import create, image_client, upload
-from tests.support.volume import sim_regions_lacking
+from tests.support.volume import sdk_status, sim_regions_lacking
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -108,7 +108,7 @@ def test_sdk_snapshot_of_a_volume_backed_server_maps_a_cinder_snapshot_that_boot
     assert entry["volume_id"] is None and entry["image_id"] is None
     snapshot = conn.block_storage.get_snapshot(entry["snapshot_id"])
     assert (snapshot.volume_id, snapshot.name) == (root["id"], f"snapshot for {name}")
-    conn.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+    sdk_status(conn, snapshot, "available")
     actions = http.get(f"/servers/{server.id}/os-instance-actions").json()["instanceActions"]
     assert "createImage" in [a["action"] for a in actions]
     assert conn.compute.get_server(server.id).status == "ACTIVE"
@@ -143,9 +143,9 @@ def test_every_volume_of_the_server_is_snapshotted_root_first(
 ) -> None:
     server = boot_from_volume(conn, world)
     data = conn.block_storage.create_volume(size=2, name=unique("data"))
-    conn.block_storage.wait_for_status(data, "available", wait=60, interval=0.2)
+    sdk_status(conn, data, "available")
     conn.compute.create_volume_attachment(server, volume_id=data.id)
-    conn.block_storage.wait_for_status(data, "in-use", wait=60, interval=0.2)
+    sdk_status(conn, data, "in-use")
 
     answer = http.post(f"/servers/{server.id}/action", json={"createImage": {
         "name": unique("vb-two"), "metadata": {"purpose": "two volumes"}}})  # fmt: skip
@@ -188,14 +188,14 @@ def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
     network, _, flavor = world
     server = boot_from_volume(conn, world)
     data = conn.block_storage.create_volume(size=2, name=unique("data"))
-    conn.block_storage.wait_for_status(data, "available", wait=60, interval=0.2)
+    sdk_status(conn, data, "available")
     conn.compute.create_volume_attachment(server, volume_id=data.id)
-    conn.block_storage.wait_for_status(data, "in-use", wait=60, interval=0.2)
+    sdk_status(conn, data, "in-use")
     [original_root, _] = attached_ids(http, server.id)
     image = conn.create_image_snapshot(unique("vb-img"), server, wait=True, timeout=60)
     for entry in mapping_of(conn.image.get_image(image.id)):
         snapshot = conn.block_storage.get_snapshot(entry["snapshot_id"])
-        conn.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+        sdk_status(conn, snapshot, "available")
 
     copy = server_active(conn, conn.create_server(unique("copy"), image=image.id,
                                                   flavor=flavor, network=network))  # fmt: skip
@@ -204,9 +204,7 @@ def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
     assert json.loads(shown)["image"].endswith(f"({image.id})")
     root, second = attached_ids(http, copy.id)
     for volume_id in (root, second):
-        conn.block_storage.wait_for_status(
-            conn.block_storage.get_volume(volume_id), "in-use", wait=60, interval=0.2
-        )
+        sdk_status(conn, conn.block_storage.get_volume(volume_id), "in-use")
     # the source volume's image metadata comes along through the snapshot, as in Cinder
     made = conn.block_storage.get_volume(root).volume_image_metadata
     assert made == conn.block_storage.get_volume(original_root).volume_image_metadata
@@ -231,7 +229,7 @@ def test_a_server_booted_from_a_brought_volume_shows_no_image(
 ) -> None:
     network, image_id, flavor = world
     volume = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("boot"))
-    conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    sdk_status(conn, volume, "available")
     net = conn.network.find_network(network)
     answer = http.post("/servers", json={"server": {
         "name": unique("brought"), "imageRef": "", "flavorRef": flavor,
@@ -255,9 +253,9 @@ def test_an_image_with_a_legacy_mapping_boots_from_a_volume_made_of_its_snapshot
     image's ``root_device_name`` is the root."""
     network, image_id, flavor = world
     source = conn.block_storage.create_volume(size=1, image_id=image_id, name=unique("src"))
-    conn.block_storage.wait_for_status(source, "available", wait=60, interval=0.2)
+    sdk_status(conn, source, "available")
     snapshot = conn.block_storage.create_snapshot(volume_id=source.id, name=unique("legacy"))
-    conn.block_storage.wait_for_status(snapshot, "available", wait=60, interval=0.2)
+    sdk_status(conn, snapshot, "available")
     legacy = [{"device_name": "vda", "snapshot_id": snapshot.id, "volume_id": None,
                "volume_size": 1, "delete_on_termination": True, "no_device": None,
                "virtual_name": None}]  # fmt: skip
