@@ -1,11 +1,15 @@
-"""Helpers for network tests: a Neutron HTTP client per cloud and an operator's external network."""
+"""Helpers for network tests: a Neutron HTTP client per cloud, an operator's external network,
+and a region's network backend made to refuse a call (for services-level tests)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+import pytest
 
+from interstack.errors import BackendUnavailable
+from interstack.services.container import Services
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 
@@ -61,3 +65,12 @@ def external_network(admin: httpx.Client) -> dict[str, Any]:
         "subnet",
     )
     return network
+
+
+def refusing(services: Services, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """Make the network backend of RegionOne raise ``BackendUnavailable`` on ``method``."""
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise BackendUnavailable(f"{method} refused by the test")
+
+    monkeypatch.setattr(services.regions.backend(REGION).network, method, refuse)

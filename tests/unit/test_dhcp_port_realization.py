@@ -14,6 +14,7 @@ from interstack.services.listing import Page
 from interstack.services.network.networks import NetworkCreate
 from interstack.services.network.subnets import SubnetCreate
 from tests.support.image import REGION, caller
+from tests.support.network import refusing
 
 DHCP = "network:dhcp"
 
@@ -21,13 +22,6 @@ DHCP = "network:dhcp"
 def _dhcp_ports(services: Services, project: str, network_id: str) -> list[Any]:
     filters = {"network_id": [network_id], "device_owner": [DHCP]}
     return services.network.ports.list_page(caller(project), REGION, filters, Page())
-
-
-def _refusing(services: Services, patch: pytest.MonkeyPatch, method: str) -> None:
-    def refuse(*_: Any, **__: Any) -> Any:
-        raise BackendUnavailable(f"{method} refused by the test")
-
-    patch.setattr(services.regions.backend(REGION).network, method, refuse)
 
 
 def test_the_backend_gets_the_dhcp_ports_address_and_mac(
@@ -75,7 +69,7 @@ def test_a_refused_subnet_or_switch_leaves_the_record_as_it_was(
     subnets = services.network.subnets
     network = services.network.networks.create(ctx, REGION, NetworkCreate(name="refusing"))
     with monkeypatch.context() as patch:
-        _refusing(services, patch, "create_subnet")
+        refusing(services, patch, "create_subnet")
         with pytest.raises(BackendUnavailable):
             subnets.create(ctx, REGION, SubnetCreate(network_id=network.id, cidr="10.92.0.0/24"))
     assert _dhcp_ports(services, "frank-dhcp", network.id) == []
@@ -84,7 +78,7 @@ def test_a_refused_subnet_or_switch_leaves_the_record_as_it_was(
     subnet = subnets.create(ctx, REGION, SubnetCreate(network_id=network.id, cidr="10.92.0.0/24"))
     (port,) = _dhcp_ports(services, "frank-dhcp", network.id)
     with monkeypatch.context() as patch:
-        _refusing(services, patch, "set_subnet_dhcp")
+        refusing(services, patch, "set_subnet_dhcp")
         with pytest.raises(BackendUnavailable):
             subnets.update(ctx, REGION, subnet.id, {"enable_dhcp": False})
     assert subnets.get(ctx, REGION, subnet.id).enable_dhcp is True
@@ -92,7 +86,7 @@ def test_a_refused_subnet_or_switch_leaves_the_record_as_it_was(
 
     subnets.update(ctx, REGION, subnet.id, {"enable_dhcp": False})
     with monkeypatch.context() as patch:
-        _refusing(services, patch, "set_subnet_dhcp")
+        refusing(services, patch, "set_subnet_dhcp")
         with pytest.raises(BackendUnavailable):
             subnets.update(ctx, REGION, subnet.id, {"enable_dhcp": True})
     assert subnets.get(ctx, REGION, subnet.id).enable_dhcp is False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from interstack.errors import BackendUnavailable
@@ -14,13 +12,7 @@ from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
 from interstack.services.network.subnets import SubnetCreate
 from tests.support.image import REGION, caller
-
-
-def _refusing(services: Services, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
-    def refuse(*_: Any) -> Any:
-        raise BackendUnavailable(f"{method} refused by the test")
-
-    monkeypatch.setattr(services.regions.backend(REGION).network, method, refuse)
+from tests.support.network import refusing
 
 
 def test_refused_network_and_subnet_leave_no_record(
@@ -29,14 +21,14 @@ def test_refused_network_and_subnet_leave_no_record(
     carol = caller("carol-failing")
     networks, subnets = services.network.networks, services.network.subnets
     with monkeypatch.context() as patch:
-        _refusing(services, patch, "create_network")
+        refusing(services, patch, "create_network")
         with pytest.raises(BackendUnavailable):
             networks.create(carol, REGION, NetworkCreate(name="refused"))
     assert [n.name for n in networks.list_page(carol, REGION, {}, Page())] == []
 
     network = networks.create(carol, REGION, NetworkCreate(name="kept"))
     with monkeypatch.context() as patch:
-        _refusing(services, patch, "create_subnet")
+        refusing(services, patch, "create_subnet")
         with pytest.raises(BackendUnavailable):
             subnets.create(carol, REGION, SubnetCreate(network_id=network.id, cidr="10.9.0.0/24"))
     assert subnets.list_page(carol, REGION, {}, Page()) == []
@@ -49,14 +41,14 @@ def test_refused_group_and_rule_leave_no_record(
     groups = services.network.security_groups
     groups.ensure_default(REGION, "dave-failing")
     with monkeypatch.context() as patch:
-        _refusing(services, patch, "create_security_group")
+        refusing(services, patch, "create_security_group")
         with pytest.raises(BackendUnavailable):
             groups.create(dave, REGION, GroupCreate(name="refused"))
     assert [g.name for g in groups.list_page(dave, REGION, {}, Page())] == ["default"]
 
     group = groups.create(dave, REGION, GroupCreate(name="kept"))
     with monkeypatch.context() as patch:
-        _refusing(services, patch, "set_security_group_rules")
+        refusing(services, patch, "set_security_group_rules")
         with pytest.raises(BackendUnavailable):
             groups.create_rule(
                 dave, REGION, RuleCreate(security_group_id=group.id, direction="ingress")
