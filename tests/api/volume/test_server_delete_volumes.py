@@ -12,6 +12,7 @@ import pytest
 from tests.support.compute import server_active, wait_server_gone
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
+from tests.support.volume import sdk_status
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -36,7 +37,7 @@ def boot(conn: Any, image_id: str) -> Any:
 
 def new_volume(conn: Any) -> Any:
     volume = conn.block_storage.create_volume(size=1, name=unique("vol"))
-    return conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    return sdk_status(conn, volume, "available")
 
 
 def test_sdk_server_delete_makes_its_volumes_available(conn: Any, image_id: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from tests.support.compute import assert_nova_fault, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, unique
-from tests.support.volume import cinder, create_volume, wait_volume
+from tests.support.volume import cinder, create_volume, sdk_status, wait_volume
 from tests.support.waiting import eventually
 
 IMAGE = "3b0f9c1e-6d2a-4e8b-9f1c-2a3b4c5d6e7f"
@@ -141,7 +141,7 @@ def test_sdk_and_cli_attach_and_detach(
     conn = volume_gateway.connect("interstack")
     # the clouds.yaml user works in its own project: give it a server there through the SDK
     volume = conn.block_storage.create_volume(size=1, name=unique("sdk-att"))
-    volume = conn.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)
+    volume = sdk_status(conn, volume, "available")
     flavor = next(iter(conn.compute.flavors()))
     server = conn.compute.create_server(name=unique("sdk-srv"), image_id=IMAGE,
                                         flavor_id=flavor.id, networks="none")  # fmt: skip
