@@ -176,3 +176,62 @@ def test_only_the_networks_project_and_admins_see_its_dhcp_port(
         assert theirs.delete(f"/ports/{port.json()['port']['id']}").status_code == 204
         assert mine.delete(f"/networks/{shared['id']}").status_code == 204
         fault(admin.get(f"/ports/{seen['id']}"), 404)
+
+
+def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
+    gateway: ServedGateway, admin: httpx.Client
+) -> None:
+    """The DHCP port keeps its device_owner and device_id (else it could be deleted while the
+    subnet's DHCP server still answers on its address), ``network:dhcp`` is given to no port a
+    request makes, and as in Neutron a ``network:`` device_owner is given by an admin or the
+    network's project only; a router's port keeps it for admins."""
+    with client(gateway, gateway.token("interstack-admin")) as keystone:
+        owner, other = new_member(keystone), new_member(keystone)
+    with (
+        neutron(gateway, owner.token(gateway)) as mine,
+        neutron(gateway, other.token(gateway)) as theirs,
+    ):
+        shared = mine.post(
+            "/networks", json={"network": {"name": unique("owners"), "shared": False}}
+        ).json()["network"]
+        opened = admin.put(f"/networks/{shared['id']}", json={"network": {"shared": True}})
+        assert opened.status_code == 200, opened.text
+        made = mine.post(
+            "/subnets",
+            json={"subnet": {"network_id": shared["id"], "cidr": "10.85.0.0/24", "ip_version": 4}},
+        )
+        assert made.status_code == 201, made.text
+        query = {"network_id": shared["id"], "device_owner": DHCP}
+        (dhcp,) = mine.get("/ports", params=query).json()["ports"]
+        for api in (mine, admin):
+            for change in ({"device_owner": ""}, {"device_id": "mine"}):
+                refused = fault(api.put(f"/ports/{dhcp['id']}", json={"port": change}), 409)
+                assert refused["type"] == "ServicePortInUse"
+                assert "enable_dhcp" in refused["message"]
+        renamed = mine.put(f"/ports/{dhcp['id']}", json={"port": {"name": "still-dhcp"}})
+        assert renamed.status_code == 200, renamed.text
+        (kept,) = mine.get("/ports", params=query).json()["ports"]
+        assert (kept["id"], kept["device_id"]) == (dhcp["id"], dhcp["device_id"])
+        assert fault(mine.delete(f"/ports/{dhcp['id']}"), 409)["type"] == "ServicePortInUse"
+
+        for api in (mine, admin):
+            claimed = {"network_id": shared["id"], "device_owner": DHCP}
+            assert "reserved" in fault(api.post("/ports", json={"port": claimed}), 403)["message"]
+        router_port = {"network_id": shared["id"], "device_owner": "network:router_interface"}
+        assert "policy" in fault(theirs.post("/ports", json={"port": router_port}), 403)["message"]
+        plain = theirs.post("/ports", json={"port": {"network_id": shared["id"]}})
+        assert plain.status_code == 201, plain.text
+        plain_id = plain.json()["port"]["id"]
+        owned = {"port": {"device_owner": "network:router_interface"}}
+        fault(theirs.put(f"/ports/{plain_id}", json=owned), 403)
+        assert theirs.delete(f"/ports/{plain_id}").status_code == 204
+
+        made_port = mine.post("/ports", json={"port": router_port})
+        assert made_port.status_code == 201, made_port.text
+        port_id = made_port.json()["port"]["id"]
+        fault(mine.put(f"/ports/{port_id}", json={"port": {"device_owner": ""}}), 403)
+        fault(mine.delete(f"/ports/{port_id}"), 409)
+        released = admin.put(f"/ports/{port_id}", json={"port": {"device_owner": ""}})
+        assert released.status_code == 200, released.text
+        assert mine.delete(f"/ports/{port_id}").status_code == 204
+        assert mine.delete(f"/networks/{shared['id']}").status_code == 204

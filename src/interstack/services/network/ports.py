@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
-from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network.common import (
@@ -31,6 +31,7 @@ from interstack.services.network.common import (
     visible_page,
 )
 from interstack.services.network.dhcp_ports import DHCP_OWNER
+from interstack.services.network.networks import load_network
 from interstack.services.network.port_records import (
     DefaultGroupMissing,
     PortCreate,
@@ -42,7 +43,7 @@ from interstack.services.network.records import FixedIpInfo, PortInfo
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Port
+from interstack.store.models import FloatingIp, IpAllocation, Network, Port
 
 __all__ = [
     "COLUMNS",
@@ -112,6 +113,28 @@ def port_info(row: Port, fixed_ips: Sequence[FixedIpInfo]) -> PortInfo:
 def infos(session: Session, rows: Sequence[Port]) -> list[PortInfo]:
     ips = fixed_ips_of(session, [r.id for r in rows])
     return [port_info(r, ips[r.id]) for r in rows]
+
+
+def check_device_owner(
+    ctx: RequestContext, network_project_id: str, device_owner: str, action: str
+) -> None:
+    """Neutron's ``create_port:device_owner`` and ``update_port:device_owner`` policy: a
+    ``network:`` device owner is given by an admin or a member of the network's project; and
+    ``network:dhcp`` by no request at all: it marks the gateway's own DHCP ports, which nothing
+    else may pass for (a network's or subnet's deletion removes those without the backend)."""
+    if not device_owner.startswith("network:"):
+        return
+    if device_owner == DHCP_OWNER:
+        raise Forbidden(
+            f"device_owner {DHCP_OWNER} is reserved for the DHCP ports the gateway makes for "
+            "DHCP-enabled subnets; give the port another device_owner."
+        )
+    if not (ctx.is_admin or (ctx.is_member and ctx.project_id == network_project_id)):
+        raise Forbidden(
+            f"(rule:{action} and rule:{action}:device_owner) is disallowed by policy: only an "
+            "admin or a member of the network's project may give a port a device_owner "
+            "starting with 'network:'."
+        )
 
 
 def load_port(session: Session, ctx: RequestContext, region: str, port_id: str) -> Port:
@@ -187,6 +210,11 @@ class PortService:
         self, ctx: RequestContext, region: str, items: Sequence[PortCreate]
     ) -> list[PortInfo]:
         """Create every port or none: on a failure, the ports created so far are deleted."""
+        if any(new.device_owner.startswith("network:") for new in items):
+            with self.db.session() as session:
+                for new in items:
+                    network = load_network(session, ctx, region, new.network_id)
+                    check_device_owner(ctx, network.project_id, new.device_owner, "create_port")
         done: list[PortInfo] = []
         try:
             for new in items:
@@ -234,6 +262,7 @@ class PortService:
         with self.db.session() as session:
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
+            self._check_device_change(session, ctx, row, values)
             for key in ("name", "description", "admin_state_up", "device_id", "device_owner"):
                 if values.get(key) is not None:
                     setattr(row, key, values[key])
@@ -269,6 +298,36 @@ class PortService:
                 NativeRef(native), self.groups.refs(region, new_groups)
             )
         return self.get(ctx, region, port_id)
+
+    @staticmethod
+    def _check_device_change(
+        session: Session, ctx: RequestContext, row: Port, values: dict[str, Any]
+    ) -> None:
+        """A port's device_owner and device_id change only as Neutron's policy allows: the
+        DHCP port keeps them (nothing would make it again), a non-admin keeps those of another
+        ``network:`` port (a router's), whose direct deletion is refused, and a ``network:``
+        owner is given as :func:`check_device_owner` says."""
+        owner, device = values.get("device_owner"), values.get("device_id")
+        if (owner is None or owner == row.device_owner) and (
+            device is None or device == row.device_id
+        ):
+            return
+        if row.device_owner == DHCP_OWNER:
+            raise Conflict(
+                f"Port {row.id} is the DHCP port of its subnet, which the gateway manages: its "
+                "device_owner and device_id cannot be changed. Set the subnet's enable_dhcp to "
+                "false to remove it.",
+                kind="ServicePortInUse",
+            )
+        if row.device_owner.startswith("network:") and not ctx.is_admin:
+            raise Forbidden(
+                f"(rule:update_port and rule:update_port:device_owner) is disallowed by policy: "
+                f"port {row.id} has device owner {row.device_owner}, which only an admin may "
+                "change."
+            )
+        if owner is not None and owner != row.device_owner:
+            network = session.get_one(Network, row.network_id)
+            check_device_owner(ctx, network.project_id, owner, "update_port")
 
     # -- delete --------------------------------------------------------------------------------
 
