@@ -104,7 +104,6 @@ def record_port(
     project_id = tenant_of(ctx, new.project_id)
     if not (new.internal or ctx.is_admin or network.shared or network.project_id == project_id):
         raise Forbidden(f"The caller may not create ports on network {network.id}.")
-    quotas.check(session, region, project_id, "port")
     mac = checked_mac(new.mac_address) if new.mac_address else new_mac()
     taken = session.scalar(
         select(Port.id).where(Port.network_id == network.id, Port.mac_address == mac)
