@@ -29,7 +29,13 @@ from interstack.api.network import routes as network_routes
 from interstack.api.object import routes as object_routes
 from interstack.api.volume import routes as volume_routes
 from interstack.backends.contract import metadata_socket
-from interstack.config import DEFAULT_REGION, RegionConfig, Settings
+from interstack.config import (
+    DEFAULT_PASSWORD_HASH_MEMORY_KIB,
+    DEFAULT_PASSWORD_HASH_TIME_COST,
+    DEFAULT_REGION,
+    RegionConfig,
+    Settings,
+)
 from interstack.errors import InterstackError
 from interstack.metadata.app import create_metadata_app
 from interstack.metadata.configdrive import ConfigDriveFiles
@@ -144,6 +150,22 @@ def _private_data_dir(settings: Settings) -> None:
     os.chmod(settings.data_dir, 0o700)
 
 
+def _secret_hasher(settings: Settings) -> SecretHasher:
+    """The one hasher of new passwords and secrets; a cost below argon2's own is said in the
+    log, as it is meant for throwaway test gateways only."""
+    passes, memory_kib = settings.password_hash_time_cost, settings.password_hash_memory_kib
+    if passes < DEFAULT_PASSWORD_HASH_TIME_COST or memory_kib < DEFAULT_PASSWORD_HASH_MEMORY_KIB:
+        log.warning(
+            "new password hashes cost %d argon2 passes over %d KiB, below argon2's defaults "
+            "(%d over %d KiB): stolen hashes are cheaper to crack; meant for test gateways",
+            passes,
+            memory_kib,
+            DEFAULT_PASSWORD_HASH_TIME_COST,
+            DEFAULT_PASSWORD_HASH_MEMORY_KIB,
+        )
+    return SecretHasher(passes, memory_kib)
+
+
 def create_app(settings: Settings) -> FastAPI:
     _private_data_dir(settings)
     db = Database(settings.database_url)
@@ -155,7 +177,7 @@ def create_app(settings: Settings) -> FastAPI:
     backends = Regions.load(regions, db=db, data_dir=settings.data_dir)
     region_names = [r.name for r in regions]
     catalog = Catalog(settings.base_url, region_names, list(SERVICES))
-    hasher = SecretHasher(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+    hasher = _secret_hasher(settings)
     boot: BootstrapResult = bootstrap(
         db, settings.data_dir, f"{settings.base_url}/v3", [r.name for r in regions], hasher
     )

@@ -88,6 +88,10 @@ class RegionConfig(BaseModel):
 #: argon2's own cost defaults (RFC 9106's second recommended option): 3 passes over 64 MiB
 DEFAULT_PASSWORD_HASH_TIME_COST = 3
 DEFAULT_PASSWORD_HASH_MEMORY_KIB = 64 * 1024
+#: the accepted argon2 costs: below them a stolen hash is cheap to crack (8 MiB is the test
+#: gateways' cost); above them every login would take seconds or GiBs (a value in bytes)
+PASSWORD_HASH_TIME_COSTS = range(1, 11)
+PASSWORD_HASH_MEMORY_KIBS = range(8 * 1024, 1024 * 1024 + 1)
 
 
 class Settings(BaseModel):
@@ -117,8 +121,8 @@ class Settings(BaseModel):
     metrics_enabled: bool = False
     #: the argon2id cost of newly hashed passwords and secrets: passes and memory (KiB); lower
     #: costs are for throwaway test gateways, which log in thousands of times
-    password_hash_time_cost: int = Field(default=DEFAULT_PASSWORD_HASH_TIME_COST, ge=1)
-    password_hash_memory_kib: int = Field(default=DEFAULT_PASSWORD_HASH_MEMORY_KIB, ge=1024)
+    password_hash_time_cost: int = DEFAULT_PASSWORD_HASH_TIME_COST
+    password_hash_memory_kib: int = DEFAULT_PASSWORD_HASH_MEMORY_KIB
 
     @property
     def database_url(self) -> str:
@@ -135,6 +139,29 @@ class Settings(BaseModel):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @field_validator("password_hash_time_cost")
+    @classmethod
+    def _hash_passes(cls, value: int) -> int:
+        if value not in PASSWORD_HASH_TIME_COSTS:
+            raise ValueError(
+                f"{value} argon2 passes is outside {PASSWORD_HASH_TIME_COSTS.start}-"
+                f"{PASSWORD_HASH_TIME_COSTS.stop - 1}; leave it out for argon2's default "
+                f"({DEFAULT_PASSWORD_HASH_TIME_COST})"
+            )
+        return value
+
+    @field_validator("password_hash_memory_kib")
+    @classmethod
+    def _hash_memory(cls, value: int) -> int:
+        if value not in PASSWORD_HASH_MEMORY_KIBS:
+            raise ValueError(
+                f"{value} KiB is outside {PASSWORD_HASH_MEMORY_KIBS.start}-"
+                f"{PASSWORD_HASH_MEMORY_KIBS.stop - 1} KiB (8 MiB to 1 GiB; the value is in "
+                f"KiB, not bytes or MiB); leave it out for argon2's default "
+                f"({DEFAULT_PASSWORD_HASH_MEMORY_KIB} KiB, 64 MiB)"
+            )
+        return value
 
     @field_validator("regions")
     @classmethod

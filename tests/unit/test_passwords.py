@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from interstack.app import create_app
-from interstack.config import RegionConfig, Settings
+from interstack.config import ConfigError, RegionConfig, Settings, load_settings
 from interstack.services.container import Services
 from interstack.services.identity import passwords
 from interstack.store.models import User
@@ -94,3 +94,35 @@ def test_concurrent_hashing_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         list(pool.map(lambda i: hasher.verify("stored", str(i)), range(bound * 8)))
         list(pool.map(lambda i: hasher.verify(None, str(i)), range(bound * 8)))
     assert 1 < fake.peak <= bound
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "hint"),
+    [
+        ("password_hash_time_cost", 0, "argon2's default (3)"),
+        ("password_hash_time_cost", 1000, "argon2's default (3)"),
+        ("password_hash_memory_kib", 0, "argon2's default (65536 KiB"),
+        ("password_hash_memory_kib", 1024, "not bytes or MiB"),
+        ("password_hash_memory_kib", 64 * 1024 * 1024, "not bytes or MiB"),
+    ],
+)
+def test_the_config_refuses_an_unsafe_cost_saying_what_to_set(
+    setting: str, value: int, hint: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(None, **{setting: value})
+    message = str(refused.value)
+    assert message.startswith(f"invalid setting {setting}: ") and str(value) in message
+    assert hint in message
+    defaults = load_settings()
+    assert (defaults.password_hash_time_cost, defaults.password_hash_memory_kib) == (3, 65536)
+
+
+def test_a_cost_below_argon2s_own_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    regions = [RegionConfig(name="RegionOne", backend="sim")]
+    create_app(Settings(data_dir=tmp_path / "default", regions=regions))
+    assert "below argon2's defaults" not in caplog.text
+    create_app(Settings(data_dir=tmp_path / "cheap", regions=regions, password_hash_time_cost=1))
+    assert "1 argon2 passes over 65536 KiB, below argon2's defaults" in caplog.text
