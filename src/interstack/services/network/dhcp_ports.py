@@ -120,12 +120,3 @@ def remove_of_subnet(session: Session, subnet_id: str) -> None:
     if ports:
         session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
         session.execute(delete(Port).where(Port.id.in_(ports)))
-
-
-def remove_of_network(session: Session, network_id: str) -> None:
-    """Forget every DHCP port of the network and their addresses."""
-    ports = select(Port.id).where(Port.network_id == network_id, Port.device_owner == DHCP_OWNER)
-    session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
-    session.execute(
-        delete(Port).where(Port.network_id == network_id, Port.device_owner == DHCP_OWNER)
-    )

@@ -208,8 +208,9 @@ class NetworkService:
             subnets = session.scalars(select(Subnet).where(Subnet.network_id == network_id)).all()
             native = row.native_ref
             subnet_refs = [s.native_ref for s in subnets if s.native_ref]
-            dhcp_ports.remove_of_network(session, network_id)
             session.execute(delete(IpAllocation).where(IpAllocation.network_id == network_id))
+            # its DHCP ports, the only ports left on it (counted above)
+            session.execute(delete(Port).where(Port.network_id == network_id))
             for subnet in subnets:
                 session.delete(subnet)
             session.flush()
