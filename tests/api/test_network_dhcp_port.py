@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import client, new_member, unique
-from tests.support.network import fault, neutron
+from tests.support.network import external_network, fault, neutron
 
 DHCP = "network:dhcp"
 
@@ -184,7 +184,8 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
     """The DHCP port keeps its device_owner and device_id (else it could be deleted while the
     subnet's DHCP server still answers on its address), ``network:dhcp`` is given to no port a
     request makes, and as in Neutron a ``network:`` device_owner is given by an admin or the
-    network's project only; a router's port keeps it for admins."""
+    network's project only; a router's port keeps it for admins. No floating IP leads to the
+    DHCP port."""
     with client(gateway, gateway.token("interstack-admin")) as keystone:
         owner, other = new_member(keystone), new_member(keystone)
     with (
@@ -213,6 +214,12 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
         (kept,) = mine.get("/ports", params=query).json()["ports"]
         assert (kept["id"], kept["device_id"]) == (dhcp["id"], dhcp["device_id"])
         assert fault(mine.delete(f"/ports/{dhcp['id']}"), 409)["type"] == "ServicePortInUse"
+        # nor is the DHCP server an instance a floating IP may lead to, as in Neutron
+        public = external_network(admin)
+        wanted = {"floating_network_id": public["id"], "port_id": dhcp["id"]}
+        refused = fault(mine.post("/floatingips", json={"floatingip": wanted}), 400)
+        assert "unable to be assigned a floating IP" in refused["message"]
+        assert admin.delete(f"/networks/{public['id']}").status_code == 204
 
         for api in (mine, admin):
             claimed = {"network_id": shared["id"], "device_owner": DHCP}

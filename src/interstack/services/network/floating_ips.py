@@ -36,6 +36,7 @@ from interstack.services.network.common import (
     tenant_of,
     visible_page,
 )
+from interstack.services.network.dhcp_ports import DHCP_OWNER
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.ports import ROUTER_INTERFACE, fixed_ips_of, load_port
@@ -271,6 +272,11 @@ class FloatingIpService:
     ) -> _Target:
         """The port's address to forward to and the router that reaches it (404/400/409)."""
         port = load_port(session, ctx, region, port_id)
+        if port.device_owner == DHCP_OWNER:  # as Neutron: the DHCP server is no instance
+            raise BadRequest(
+                f"Bad floatingip request: Port {port_id} is unable to be assigned a floating IP: "
+                f"it is the DHCP port of its subnet ({DHCP_OWNER})."
+            )
         ips = fixed_ips_of(session, [port.id])[port.id]
         if fixed_ip is not None:
             chosen = next((ip for ip in ips if ip.ip_address == fixed_ip), None)
