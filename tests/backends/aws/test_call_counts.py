@@ -32,7 +32,7 @@ from interstack.backends.contract import (
     ServerSpec,
     SubnetSpec,
 )
-from interstack.errors import Conflict, NotFound
+from interstack.errors import Conflict, InterstackError, NotFound
 from tests.support.moto import aws_settings, ec2
 
 REGION = "aws-test"
@@ -305,9 +305,11 @@ def test_repeated_creates_find_the_first(drivers: tuple[AwsNetwork, AwsCompute, 
     )
 
 
-def project_vpcs() -> list[str]:
-    """The VPCs EC2 holds for the test's project."""
-    found = ec2().describe_vpcs(Filters=[{"Name": "tag:interstack:project", "Values": [PROJECT]}])
+def project_vpcs(project_id: str = PROJECT) -> list[str]:
+    """The VPCs EC2 holds for a project (the test's)."""
+    found = ec2().describe_vpcs(
+        Filters=[{"Name": "tag:interstack:project", "Values": [project_id]}]
+    )
     return [str(v["VpcId"]) for v in found["Vpcs"]]
 
 
@@ -493,3 +495,30 @@ def test_neutrons_default_group_takes_four_calls(
     assert {
         r["CidrIpv6"] for p in held["IpPermissionsEgress"] for r in p.get("Ipv6Ranges", [])
     } == {"::/0"}
+
+
+class _Refused:
+    status_code = 503
+
+
+def test_a_vpc_ec2_would_not_prepare_is_removed_and_the_next_one_has_dns_names(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    """Found by its tag later, a VPC left without DNS host names would keep none."""
+    network, _compute, _calls = drivers
+    refusals = [{"Error": {"Code": "ServiceUnavailable", "Message": "try again"}}]
+
+    def refuse_once(**_kwargs: Any) -> Any:
+        return (_Refused(), refusals.pop()) if refusals else None
+
+    network.ec2.meta.events.register("before-call.ec2.ModifyVpcAttribute", refuse_once)
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id="p3"))
+    spec = SubnetSpec(gateway_id=new_id(), network=net, cidr="10.14.0.0/24", gateway_ip=None)
+    with pytest.raises(InterstackError):
+        network.create_subnet(spec)
+    assert refusals == []
+    assert project_vpcs("p3") == []
+    vpc_id = subnet_vpc(network.create_subnet(spec))
+    assert project_vpcs("p3") == [vpc_id]
+    dns = ec2().describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
+    assert dns["EnableDnsHostnames"]["Value"] is True

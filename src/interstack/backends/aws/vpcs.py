@@ -29,10 +29,11 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from interstack.backends.aws.client import (
     TAG_PROJECT,
@@ -154,10 +155,16 @@ class ProjectVpcs:
                     TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}],
                 )["Vpc"]
             vpc_id = str(made["VpcId"])
+            try:
+                with aws_call(f"preparing VPC {vpc_id}"):
+                    self.ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+            except BaseException:
+                # the next use would find it by its tag and never give it DNS host names
+                with suppress(ClientError, BotoCoreError):  # the failure to report is that one
+                    self.ec2.delete_vpc(VpcId=vpc_id)
+                raise
             # its blocks are in EC2's answer: no describe of a VPC EC2 may not show yet
             self._known_blocks[vpc_id] = VpcBlocks(str(made["CidrBlock"]), self._blocks(made))
-            with aws_call(f"preparing VPC {vpc_id}"):
-                self.ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
             self._ids[project_id] = vpc_id
             return vpc_id, False
 
