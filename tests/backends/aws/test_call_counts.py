@@ -522,3 +522,30 @@ def test_a_vpc_ec2_would_not_prepare_is_removed_and_the_next_one_has_dns_names(
     assert project_vpcs("p3") == [vpc_id]
     dns = ec2().describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
     assert dns["EnableDnsHostnames"]["Value"] is True
+
+
+def test_a_network_made_before_project_refs_still_works_in_the_vpc_it_names(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    """Networks an older gateway made are ``<vpc-id>/<gateway id>``: their subnets, ports and
+    delete go on as for a ``project:`` network."""
+    network, _compute, _calls = drivers
+    (vpc_id,) = project_vpcs()
+    net_id = new_id()
+    older = NativeRef(f"{vpc_id}/{net_id}")
+    subnet = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=older, cidr="10.15.0.0/24", gateway_ip=None)
+    )
+    assert subnet_vpc(subnet) == vpc_id
+    port = network.create_port(
+        PortSpec(new_id(), older, "fa:16:3e:00:00:03", (FixedIp(subnet, "10.15.0.10"),))
+    )
+    (eni,) = ec2().describe_network_interfaces(NetworkInterfaceIds=[port])["NetworkInterfaces"]
+    assert eni["SubnetId"] == subnet
+    with pytest.raises(Conflict, match=subnet):
+        network.delete_network(older)
+    network.delete_port(port)
+    network.delete_subnet(subnet)
+    network.delete_network(older)
+    filters = [{"Name": "tag:interstack:network", "Values": [net_id]}]
+    assert ec2().describe_subnets(Filters=filters)["Subnets"] == []

@@ -170,10 +170,15 @@ def test_an_upload_not_of_its_declared_length_is_refused_and_leaves_no_snapshot(
 ) -> None:
     driver, _requests = images
     gateway_id = str(uuid.uuid4())
+    started: list[str] = []
+    driver.uploads.ebs.meta.events.register(
+        "before-call.ebs.StartSnapshot", lambda **_kwargs: started.append(gateway_id)
+    )
     with pytest.raises(BadRequest, match=f"not the {declared} its Content-Length declared"):
         driver.store_uploaded_image(
             gateway_id, [os.urandom(2048), os.urandom(2048)], "raw", "bare", size=declared
         )
+    assert started == [gateway_id]  # streamed: the snapshot was begun, and is removed
     mine = [{"Name": "tag:interstack:gateway-id", "Values": [gateway_id]}]
     assert ec2().describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"] == []
 
