@@ -52,7 +52,7 @@ from interstack.backends.aws.client import (
     tags,
     translate,
 )
-from interstack.backends.aws.objects import S3Objects, part_size
+from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.upload_data import BLOCK_SIZE, Counted, blocks_of, spooled
 from interstack.backends.contract import ImageInfo, NativeRef
@@ -367,7 +367,7 @@ class AmiUploads:
         folder = self.objects.create_container(IMPORT_ACCOUNT, gateway_id)  # the bucket exists
         counted = Counted(data)
         self.objects.put_object(
-            folder, DISK_OBJECT, counted, "application/octet-stream", part_size=part_size(size)
+            folder, DISK_OBJECT, counted, "application/octet-stream", length=size
         )
         labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
         source = {"S3Bucket": self.objects.bucket, "S3Key": f"{folder}/{DISK_OBJECT}"}

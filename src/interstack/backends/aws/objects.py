@@ -30,6 +30,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from interstack.backends.aws.client import TAG_REGION, aws_call, error_code, translate
+from interstack.backends.aws.upload_data import regrouped
 from interstack.backends.contract import ByteStream, NativeRef, ObjectInfo, ObjectStoreDriver
 from interstack.errors import Conflict, NotFound
 
@@ -48,23 +49,11 @@ MD5_TAG = "md5"
 
 def part_size(length: int | None) -> int:
     """The part size an object of ``length`` bytes is uploaded in: ``PART_SIZE``, or the
-    whole MiBs that fit it into ``MAX_PARTS`` parts (above 80 GiB); unknown: ``PART_SIZE``."""
+    whole MiBs that fit it into ``MAX_PARTS`` parts (above 78 GiB); unknown: ``PART_SIZE``."""
     if length is None:
         return PART_SIZE
     mib = 2**20
     return max(PART_SIZE, -(-length // MAX_PARTS // mib) * mib)
-
-
-def _parts(data: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """``data`` regrouped into pieces of ``size`` bytes (the last one shorter)."""
-    pending = bytearray()
-    for chunk in data:
-        pending += chunk
-        while len(pending) >= size:
-            yield bytes(pending[:size])
-            del pending[:size]
-    if pending:
-        yield bytes(pending)
 
 
 def _etag(value: Any) -> str:
@@ -131,10 +120,12 @@ class S3Objects(ObjectStoreDriver):
         data: Iterable[bytes],
         content_type: str,
         *,
-        part_size: int = PART_SIZE,
+        length: int | None = None,
     ) -> ObjectInfo:
-        """The object from ``data``, sent ``part_size`` bytes at a time (one put below that)."""
+        """The object from ``data``, sent a part at a time (one put below a part's size);
+        ``length``: how long ``data`` says it is, where it does (its parts fit S3's limit)."""
         key = f"{container}/{name}"
+        piece = part_size(length)
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
 
@@ -145,9 +136,9 @@ class S3Objects(ObjectStoreDriver):
                 size += len(part)
                 yield part
 
-        parts = counted(_parts(data, part_size))
+        parts = counted(regrouped(data, piece))
         first = next(parts, b"")
-        if len(first) < part_size:  # all of it
+        if len(first) < piece:  # all of it
             with aws_call(f"put_object {key}"):
                 self.s3.put_object(
                     Bucket=self.bucket, Key=key, Body=first, ContentType=content_type

@@ -32,16 +32,20 @@ class Spooled:
 def blocks_of(data: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     """(index, data) of each 512 KiB block of ``data``, the last one padded with zeros; at
     most a block and a chunk are held."""
+    for index, block in enumerate(regrouped(data, BLOCK_SIZE)):
+        yield index, block.ljust(BLOCK_SIZE, b"\0")
+
+
+def regrouped(data: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """``data`` regrouped into pieces of ``size`` bytes (the last one shorter)."""
     pending = bytearray()
-    index = 0
     for chunk in data:
         pending += chunk
-        while len(pending) >= BLOCK_SIZE:
-            yield index, bytes(pending[:BLOCK_SIZE])
-            del pending[:BLOCK_SIZE]
-            index += 1
+        while len(pending) >= size:
+            yield bytes(pending[:size])
+            del pending[:size]
     if pending:
-        yield index, bytes(pending.ljust(BLOCK_SIZE, b"\0"))
+        yield bytes(pending)
 
 
 @contextmanager
