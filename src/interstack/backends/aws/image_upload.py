@@ -106,13 +106,9 @@ def ec2_architecture(glance: object) -> str:
     return found
 
 
-def _not_ready(gateway_id: str, ref: str) -> ImageInfo:
-    return ImageInfo(ref=NativeRef(ref), gateway_id=gateway_id, size=0, sha256="", ready=False)
-
-
-def _not_ready_upload(gateway_id: str, snapshot: str, size: int, sha256: str) -> ImageInfo:
+def _not_ready(gateway_id: str, ref: str, size: int = 0, sha256: str = "") -> ImageInfo:
     return ImageInfo(
-        ref=NativeRef(snapshot), gateway_id=gateway_id, size=size, sha256=sha256, ready=False
+        ref=NativeRef(ref), gateway_id=gateway_id, size=size, sha256=sha256, ready=False
     )
 
 
@@ -186,11 +182,11 @@ class AmiUploads:
             snapshot = self._write_snapshot(
                 gateway_id, size, _declared(counted, size), architecture
             )
-            return _not_ready_upload(gateway_id, snapshot, counted.size, counted.sha256)
+            return _not_ready(gateway_id, snapshot, counted.size, counted.sha256)
         with spooled(data) as upload:
             self._refuse_empty(upload.size)
             snapshot = self._write_snapshot(gateway_id, upload.size, upload.blocks(), architecture)
-        return _not_ready_upload(gateway_id, snapshot, upload.size, upload.sha256)
+        return _not_ready(gateway_id, snapshot, upload.size, upload.sha256)
 
     def _refuse_empty(self, size: int) -> None:
         if size == 0:
