@@ -174,13 +174,13 @@ def test_rules_changed_elsewhere_are_read_again(
         SecurityGroupSpec(gateway_id=new_id(), name="g", project_id=PROJECT, rules=EGRESS)
     )
     # someone adds the SSH rule outside the gateway: the gateway's own SSH rule is a duplicate
-    ec2().authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
+    ec2().authorize_security_group_ingress(GroupId=group, IpPermissions=[ingress_permission()])
     calls.take()
     network.set_security_group_rules(group, (*EGRESS, SSH, HTTPS))
     assert "DescribeSecurityGroups" in calls.take()
     assert permissions(group) == {("in", 22), ("in", 443), ("out", "-1")}
     # and removes it again: revoking it is an unknown permission
-    ec2().revoke_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
+    ec2().revoke_security_group_ingress(GroupId=group, IpPermissions=[ingress_permission()])
     network.set_security_group_rules(group, (*EGRESS, HTTPS))
     assert permissions(group) == {("in", 443), ("out", "-1")}
 
@@ -200,12 +200,7 @@ def test_a_permission_opened_elsewhere_is_revoked_at_the_next_change(
     client.authorize_security_group_ingress(
         GroupId=group,
         IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 0,
-                "ToPort": 1024,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            },
+            ingress_permission(0, to_port=1024),
             {"IpProtocol": "-1", "PrefixListIds": [{"PrefixListId": prefix_list}]},
         ],
     )
@@ -213,21 +208,14 @@ def test_a_permission_opened_elsewhere_is_revoked_at_the_next_change(
     assert permissions(group) == {("in", 22), ("in", 443), ("out", "-1")}
     client.authorize_security_group_ingress(
         GroupId=group,
-        IpPermissions=[
-            {
-                "IpProtocol": "udp",
-                "FromPort": 53,
-                "ToPort": 53,
-                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
-            }
-        ],
+        IpPermissions=[ingress_permission(53, "udp", "10.0.0.0/8")],
     )
     calls.take()
     network.set_security_group_rules(group, (*EGRESS, HTTPS))  # a rule removed
     assert calls.take() == ["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]
     assert permissions(group) == {("in", 443), ("out", "-1")}
     # what a change that failed half-way could leave (here: made directly) is revoked too
-    client.authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
+    client.authorize_security_group_ingress(GroupId=group, IpPermissions=[ingress_permission()])
     network.set_security_group_rules(group, EGRESS)
     assert permissions(group) == {("out", "-1")}
 
@@ -242,14 +230,7 @@ def test_rules_set_again_unchanged_still_close_what_was_opened_elsewhere(
     network.set_security_group_rules(group, (*EGRESS, SSH, HTTPS))
     ec2().authorize_security_group_ingress(
         GroupId=group,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 3389,
-                "ToPort": 3389,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
+        IpPermissions=[ingress_permission(3389)],
     )
     calls.take()
     network.set_security_group_rules(group, (*EGRESS, SSH, HTTPS))  # what it set last
@@ -266,7 +247,7 @@ def test_a_new_group_is_trusted_to_hold_the_defaults_only_while_it_is_created(
         SecurityGroupSpec(gateway_id=new_id(), name="g", project_id=PROJECT, rules=ipv4_egress)
     )
     assert calls.take() == ["CreateSecurityGroup"]
-    ec2().authorize_security_group_ingress(GroupId=group, IpPermissions=[ssh_permission()])
+    ec2().authorize_security_group_ingress(GroupId=group, IpPermissions=[ingress_permission()])
     calls.take()
     network.set_security_group_rules(group, (*ipv4_egress, HTTPS))  # its first change
     assert calls.take() == [
@@ -277,12 +258,15 @@ def test_a_new_group_is_trusted_to_hold_the_defaults_only_while_it_is_created(
     assert permissions(group) == {("in", 443), ("out", "-1")}
 
 
-def ssh_permission() -> dict[str, Any]:
+def ingress_permission(
+    port: int = 22, protocol: str = "tcp", cidr: str = "0.0.0.0/0", to_port: int | None = None
+) -> dict[str, Any]:
+    """An ingress permission as EC2 takes it: SSH from anywhere unless told otherwise."""
     return {
-        "IpProtocol": "tcp",
-        "FromPort": 22,
-        "ToPort": 22,
-        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+        "IpProtocol": protocol,
+        "FromPort": port,
+        "ToPort": port if to_port is None else to_port,
+        "IpRanges": [{"CidrIp": cidr}],
     }
 
 
@@ -467,7 +451,7 @@ def test_a_new_project_vpc_takes_three_calls_and_its_default_group_is_emptied_wh
     ]
     # opened elsewhere: closed before the next port is given the group
     ec2().authorize_security_group_ingress(
-        GroupId=default["GroupId"], IpPermissions=[ssh_permission()]
+        GroupId=default["GroupId"], IpPermissions=[ingress_permission()]
     )
     port_without_groups("10.13.0.11")
 
