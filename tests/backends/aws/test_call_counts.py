@@ -32,7 +32,7 @@ from interstack.backends.contract import (
     ServerSpec,
     SubnetSpec,
 )
-from interstack.errors import Conflict, InterstackError, NotFound
+from interstack.errors import BackendUnavailable, Conflict, InterstackError, NotFound
 from tests.support.moto import aws_settings, ec2
 
 REGION = "aws-test"
@@ -533,3 +533,31 @@ def test_a_network_made_before_project_refs_still_works_in_the_vpc_it_names(
     network.delete_network(older)
     filters = [{"Name": "tag:interstack:network", "Values": [net_id]}]
     assert ec2().describe_subnets(Filters=filters)["Subnets"] == []
+
+
+class _Answered:
+    status_code = 200
+
+
+def test_a_default_group_ec2_does_not_show_yet_is_a_503_and_no_port(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls],
+) -> None:
+    network, _compute, _calls = drivers
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    subnet = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.16.0.0/24", gateway_ip=None)
+    )
+    unseen: list[dict[str, Any]] = [{"SecurityGroups": [], "ResponseMetadata": {}}]
+
+    def not_yet(**_kwargs: Any) -> Any:
+        return (_Answered(), unseen.pop()) if unseen else None
+
+    network.ec2.meta.events.register("before-call.ec2.DescribeSecurityGroups", not_yet)
+    spec = PortSpec(new_id(), net, "fa:16:3e:00:00:04", (FixedIp(subnet, "10.16.0.10"),))
+    with pytest.raises(BackendUnavailable, match="default security group"):
+        network.create_port(spec)
+    assert unseen == []
+    in_subnet = [{"Name": "subnet-id", "Values": [subnet]}]
+    assert ec2().describe_network_interfaces(Filters=in_subnet)["NetworkInterfaces"] == []
+    port = network.create_port(spec)  # EC2 shows it now
+    assert ec2().describe_network_interfaces(NetworkInterfaceIds=[port])["NetworkInterfaces"]

@@ -173,12 +173,17 @@ class ProjectVpcs:
         shows in it: nothing else gives it to a port, so it is emptied as it is given (not once
         when the VPC is made), and a permission opened in it elsewhere is revoked then."""
         with aws_call(f"the default security group of {vpc_id}"):
-            (group,) = self.ec2.describe_security_groups(
+            groups = self.ec2.describe_security_groups(
                 Filters=[
                     {"Name": "vpc-id", "Values": [vpc_id]},
                     {"Name": "group-name", "Values": ["default"]},
                 ]
             )["SecurityGroups"]
+            if not groups:  # a VPC made moments ago: not every part of EC2 shows it yet
+                raise BackendUnavailable(
+                    f"EC2 does not show the default security group of VPC {vpc_id} yet; try again"
+                )
+            (group,) = groups
             if group.get("IpPermissions"):
                 self.ec2.revoke_security_group_ingress(
                     GroupId=group["GroupId"], IpPermissions=group["IpPermissions"]
