@@ -46,7 +46,13 @@ def cli_json(gateway: ServedGateway, cloud: str, *args: str) -> Any:
 def server_active(conn: Any, server: Any) -> Any:
     """The server once ACTIVE, looked at every 0.2 s (the cloud layer's ``wait=True`` looks
     every 5 s)."""
-    return conn.compute.wait_for_server(server, wait=60, interval=0.2)
+    return server_in(conn, server, "ACTIVE")
+
+
+def server_in(conn: Any, server: Any, status: str, wait: float = 60) -> Any:
+    """The server once in ``status``, looked at every 0.2 s (openstacksdk's
+    ``wait_for_server`` looks every 2 s unless told)."""
+    return conn.compute.wait_for_server(server, status=status, wait=wait, interval=0.2)
 
 
 def wait_server_gone(conn: Any, server_id: str) -> None:

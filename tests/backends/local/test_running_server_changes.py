@@ -29,6 +29,7 @@ from tests.backends.local.cloud import (
     ssh_once_up,
     sshd_answers,
 )
+from tests.support.compute import server_in
 from tests.support.gateway import ServedGateway
 from tests.support.waiting import eventually
 
@@ -99,9 +100,9 @@ def test_a_port_plugged_into_a_running_server_and_unplugged(
 
     # the port stays the server's across a stop and a start: plugged again at boot
     conn.compute.stop_server(hub)
-    conn.compute.wait_for_server(hub, status="SHUTOFF", wait=120)
+    server_in(conn, hub, "SHUTOFF", wait=120)
     conn.compute.start_server(hub)
-    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    server_in(conn, hub, "ACTIVE", wait=120)
     again = ssh_once_up(key, hub_ip, "ip -o -4 addr show dev eth1", "SSH to hub after its restart")
     assert f"inet {address}/24" in again.stdout
 
@@ -169,7 +170,7 @@ def test_over_ssh_the_guest_has_its_flavors_cpus_and_a_new_boot_time_after_a_har
 
     rebooted_at = time.time()
     conn.compute.reboot_server(hub, "HARD")
-    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    server_in(conn, hub, "ACTIVE", wait=120)
     after = ssh_once_up(key, hub_ip, f"cat ~/marker; {reading}", "SSH to hub after its hard reboot")
     marker, *counts, uptime, now = after.stdout.split()
     rebooted = float(now) - float(uptime)
@@ -205,18 +206,18 @@ def test_a_poweroff_inside_the_guest_shows_shutoff_and_start_boots_it_with_its_d
 ) -> None:
     _, key = key_file
     hub, hub_ip = servers["hub"], servers["hub_ip"]
-    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    server_in(conn, hub, "ACTIVE", wait=120)
     assert ssh(key, hub_ip, "echo before-poweroff > ~/kept").returncode == 0
 
     # the guest powers itself off: the session may end with it, so its status is not asserted
     ssh(key, hub_ip, "sudo poweroff")
-    stopped = conn.compute.wait_for_server(hub, status="SHUTOFF", wait=60)
+    stopped = server_in(conn, hub, "SHUTOFF", wait=60)
     assert stopped.power_state == 4  # SHUTDOWN, as Nova's power-state sync records it
     assert stopped.vm_state == "stopped"
     assert not sshd_answers(hub_ip)
 
     conn.compute.start_server(hub)
-    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    server_in(conn, hub, "ACTIVE", wait=120)
     again = ssh_once_up(key, hub_ip, "cat ~/kept", "SSH to hub after its start")
     assert again.stdout.strip() == "before-poweroff"
 
@@ -263,7 +264,7 @@ def test_a_reboot_inside_the_guest_boots_it_again_with_its_disk_and_its_fstab_mo
     the server stayed ACTIVE and running, as a VM that reboots itself does."""
     _, key = key_file
     hub, hub_ip = servers["hub"], servers["hub_ip"]
-    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    server_in(conn, hub, "ACTIVE", wait=120)
     volume = conn.create_volume(size=1, name=f"fstab-{secrets.token_hex(3)}", wait=True)
     conn.attach_volume(hub, volume, wait=True, timeout=120)
     device = conn.block_storage.get_volume(volume.id).attachments[0]["device"]
@@ -308,17 +309,17 @@ def test_a_crash_inside_the_guest_shows_shutoff_with_the_crashed_power_state(
     CRASHED power state until it is started again."""
     _, key = key_file
     hub, hub_ip = servers["hub"], servers["hub_ip"]
-    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    server_in(conn, hub, "ACTIVE", wait=120)
     init = "'^/bin/sh /run/interstack/init'"  # the guest init, run by tini (PID 1)
     assert ssh(key, hub_ip, f"pgrep -f {init}").returncode == 0
 
     ssh(key, hub_ip, f"sudo pkill -KILL -f {init}")
-    stopped = conn.compute.wait_for_server(hub, status="SHUTOFF", wait=60)
+    stopped = server_in(conn, hub, "SHUTOFF", wait=60)
     assert (stopped.power_state, stopped.vm_state) == (6, "stopped")  # CRASHED
     assert not sshd_answers(hub_ip)
 
     conn.compute.start_server(hub)
-    started = conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    started = server_in(conn, hub, "ACTIVE", wait=120)
     assert started.power_state == 1
     ssh_once_up(key, hub_ip, "true", "SSH to hub after its start")
 
@@ -331,7 +332,7 @@ def test_an_image_with_systemds_reboot_and_poweroff_reboots_and_powers_off(
     they fall back to sysvinit's ``/run/initctl``, which the guest init serves."""
     _, key = key_file
     hub, hub_ip = servers["hub"], servers["hub_ip"]
-    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    server_in(conn, hub, "ACTIVE", wait=120)
     options = ("StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "BatchMode=yes")
     copied = subprocess.run(
         [
@@ -368,9 +369,9 @@ def test_an_image_with_systemds_reboot_and_poweroff_reboots_and_powers_off(
     assert (server.status, server.power_state) == ("ACTIVE", 1)
 
     ssh(key, hub_ip, "sudo poweroff")
-    stopped = conn.compute.wait_for_server(hub, status="SHUTOFF", wait=60)
+    stopped = server_in(conn, hub, "SHUTOFF", wait=60)
     assert stopped.power_state == 4  # SHUTDOWN: asked for, not a crash
     conn.compute.start_server(hub)
-    conn.compute.wait_for_server(hub, status="ACTIVE", wait=120)
+    server_in(conn, hub, "ACTIVE", wait=120)
     ssh_once_up(key, hub_ip, "true", "SSH to hub after its start")
     guest(key, hub_ip, "rm /sbin/reboot /sbin/poweroff /usr/bin/systemctl")
