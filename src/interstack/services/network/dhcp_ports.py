@@ -90,21 +90,18 @@ def add(session: Session, region: str, network: Network, subnet: Subnet) -> Dhcp
     return DhcpPort(port_id, address, mac)
 
 
-def _of_subnet(subnet_id: str) -> Select[str]:
+def _on_subnet(subnet_id: str) -> Select[str, str, str]:
+    """The subnet's DHCP ports (id, address, MAC), oldest first."""
     return (
-        select(Port.id)
-        .join(IpAllocation, IpAllocation.port_id == Port.id)
-        .where(IpAllocation.subnet_id == subnet_id, Port.device_owner == DHCP_OWNER)
-    )
-
-
-def of_subnet(session: Session, subnet_id: str) -> DhcpPort | None:
-    row = session.execute(
         select(Port.id, IpAllocation.ip_address, Port.mac_address)
         .join(IpAllocation, IpAllocation.port_id == Port.id)
         .where(IpAllocation.subnet_id == subnet_id, Port.device_owner == DHCP_OWNER)
         .order_by(Port.created_at, Port.id)
-    ).first()
+    )
+
+
+def of_subnet(session: Session, subnet_id: str) -> DhcpPort | None:
+    row = session.execute(_on_subnet(subnet_id)).first()
     return None if row is None else DhcpPort(row[0], row[1], row[2])
 
 
@@ -116,7 +113,7 @@ def not_dhcp() -> ColumnElement[bool]:
 
 def remove_of_subnet(session: Session, subnet_id: str) -> None:
     """Forget the subnet's DHCP port and its address."""
-    ports = list(session.scalars(_of_subnet(subnet_id)))
+    ports = [port_id for port_id, _address, _mac in session.execute(_on_subnet(subnet_id))]
     if ports:
         session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
         session.execute(delete(Port).where(Port.id.in_(ports)))
