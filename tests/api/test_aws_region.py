@@ -79,15 +79,7 @@ def test_the_sdk_builds_a_network_with_a_router_security_group_and_floating_ip(
     )
     sdk.network.add_interface_to_router(router, subnet=subnet.id)
     sdk.network.add_interface_to_router(router, subnet=subnet2.id)  # two networks, one router
-    web = sdk.network.create_security_group(name=unique("web"))
-    sdk.network.create_security_group_rule(
-        security_group_id=web.id,
-        direction="ingress",
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_ip_prefix="0.0.0.0/0",
-    )
+    web = cloud.ssh_group(sdk, unique("web"))
     sdk.network.create_security_group_rule(
         security_group_id=web.id, direction="ingress", remote_group_id=web.id
     )
