@@ -5,7 +5,8 @@ Revises: 0006_volume_attach_tag
 Create Date: 2026-11-26 05:30:00.000000
 
 A server booted from a volume before this revision had no image and its root disk was its
-oldest live attachment: that one is marked the root here.
+oldest live attachment: that one is marked the root here (of attachments made at the same
+instant, the first by device name, then by id).
 """
 
 from __future__ import annotations
@@ -19,15 +20,22 @@ branch_labels = None
 #: the servers table, whose image tells which servers were booted from a volume
 depends_on = "0003_compute"
 
+#: a server's oldest live attachment; attachments made at the same instant (a boot's volumes)
+#: go by device name, as the boot orders them, then by id, so that one only is marked
 MARK_ROOTS = """
 UPDATE volume_attachments SET boot_index = 0
-WHERE status <> 'detached' AND server_id IN (
-    SELECT id FROM compute_servers WHERE image_id IS NULL
-) AND NOT EXISTS (
-    SELECT 1 FROM volume_attachments AS older
-    WHERE older.server_id = volume_attachments.server_id
-      AND older.status <> 'detached'
-      AND older.created_at < volume_attachments.created_at
+WHERE id IN (
+    SELECT id FROM (
+        SELECT id, ROW_NUMBER() OVER (
+            PARTITION BY server_id
+            ORDER BY created_at, mountpoint IS NULL, mountpoint, id
+        ) AS place
+        FROM volume_attachments
+        WHERE status <> 'detached' AND server_id IN (
+            SELECT id FROM compute_servers WHERE image_id IS NULL
+        )
+    ) AS ranked
+    WHERE place = 1
 )
 """
 
