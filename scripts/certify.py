@@ -7,8 +7,9 @@ Glance as the second image), else ``sim``, which the script configures with the 
 network an operator's cloud has and gives a public image to boot (SSH validation off: sim has
 no guests to log in to). Tempest makes its own accounts with the admin cloud and runs 2
 workers. Extra arguments go to ``interstack certify`` after these (``make certify
-CERTIFY_ARGS='--capability identity-*'``). Results land in ./certify-results; the exit code is
-certify's (0 all required capabilities passed, 1 some failed, 2 setup error).
+CERTIFY_ARGS='--capability identity-*'``). Results land in ./certify-results (or the ``--out``
+given), the gateway's log ``serve.log`` next to the cloud's report, as the run says; the exit code
+is certify's (0 all required capabilities passed, 1 some failed, 2 setup error).
 
 One local gateway manages a host's networking at a time: a local run queues for another's hold
 on it (a sibling checkout's tests or gateway) for up to ``INTERSTACK_CERTIFY_LOCK_WAIT`` seconds
@@ -35,6 +36,7 @@ IMAGE_BYTES = 1024 * 1024  # a sim server boots from anything: Tempest only uplo
 EXTERNAL_CIDR = "198.51.100.0/24"  # TEST-NET-2: never routed
 LOCK_WAIT_ENV = "INTERSTACK_CERTIFY_LOCK_WAIT"
 DEFAULT_LOCK_WAIT_SECONDS = 1800.0  # a sibling's long run (another certify) may hold the host
+CLOUD, ADMIN_CLOUD, RESULTS = "interstack", "interstack-admin", "certify-results"
 
 
 #: the sim region brings an external network, as the local backend brings ``public``
@@ -74,9 +76,23 @@ def prepare_local(admin: Any, work: Path) -> None:
     tarball.unlink()
 
 
+def results_dir(args: list[str]) -> Path:
+    """The results directory ``interstack certify`` writes for these arguments: the last
+    ``--out``/``-o`` given, as its option parser takes it."""
+    out = RESULTS
+    for index, arg in enumerate(args):
+        if arg in ("--out", "-o") and index + 1 < len(args):
+            out = args[index + 1]
+        elif arg.startswith("--out="):
+            out = arg.removeprefix("--out=")
+    return Path(out)
+
+
 def main(extra: list[str]) -> int:
     reason = unavailable_reason()  # what the gateway asks to choose the default region
     local = reason is None
+    # the gateway's log outlives the temporary directory: a failed test's 500 is explained there
+    log = results_dir(extra) / CLOUD / "serve.log"
     with tempfile.TemporaryDirectory(
         prefix="interstack-certify-", ignore_cleanup_errors=True
     ) as temporary:
@@ -84,15 +100,17 @@ def main(extra: list[str]) -> int:
         if local:
             lock_wait = float(os.environ.get(LOCK_WAIT_ENV) or DEFAULT_LOCK_WAIT_SECONDS)
             config = region_config(work, "local", lock_wait=lock_wait)
-            gateway = Gateway(work, config, start_timeout=lock_wait + START_TIMEOUT_SECONDS)
+            timeout = lock_wait + START_TIMEOUT_SECONDS
+            gateway = Gateway(work, config, start_timeout=timeout, log=log)
         else:
-            gateway = Gateway(work, region_config(work, "sim", SIM_SETTINGS))
+            gateway = Gateway(work, region_config(work, "sim", SIM_SETTINGS), log=log)
+        console.print(f"gateway log: {log}")
         try:
             gateway.start()
-            certify = [str(BIN_DIR / "interstack"), "certify", "--cloud", "interstack"]
-            certify += ["--admin-cloud", "interstack-admin", "--concurrency", "2"]
-            certify += ["--guideline", "2020.06", "--target", "compute", "--out", "certify-results"]
-            admin = connect(gateway.clouds_yaml, "interstack-admin")
+            certify = [str(BIN_DIR / "interstack"), "certify", "--cloud", CLOUD]
+            certify += ["--admin-cloud", ADMIN_CLOUD, "--concurrency", "2"]
+            certify += ["--guideline", "2020.06", "--target", "compute", "--out", RESULTS]
+            admin = connect(gateway.clouds_yaml, ADMIN_CLOUD)
             if local:
                 prepare_local(admin, work)
             else:
@@ -104,7 +122,10 @@ def main(extra: list[str]) -> int:
             console.print(f"$ {' '.join(certify[1:])}   (gateway on {gateway.url})")
             return subprocess.run(certify, env=env, check=False).returncode
         finally:
-            gateway.stop()
+            try:
+                gateway.stop()
+            finally:
+                console.print(f"gateway log kept: {log}")
             if local and gateway.served:
                 gateway.clean_host()
 

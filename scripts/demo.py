@@ -60,11 +60,16 @@ class Gateway:
     running until the demo has deleted what it created."""
 
     def __init__(
-        self, work_dir: Path, config: Path | None, start_timeout: float = START_TIMEOUT_SECONDS
+        self,
+        work_dir: Path,
+        config: Path | None,
+        start_timeout: float = START_TIMEOUT_SECONDS,
+        *,
+        log: Path | None = None,
     ) -> None:
         self.data_dir = work_dir / "data"
         self.start_timeout = start_timeout  # includes any wait for the host's networking lock
-        self.log = work_dir / "serve.log"
+        self.log = log or work_dir / "serve.log"  # elsewhere to outlive work_dir
         self.config = ["--config", str(config)] if config is not None else []
         self.url = f"http://127.0.0.1:{free_port()}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -78,6 +83,7 @@ class Gateway:
         port = self.url.rsplit(":", 1)[1]
         args = [*self.config, "--data-dir", str(self.data_dir), "--port", port]
         console.print(f"$ interstack serve {' '.join(args)}", highlight=False)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
                 [str(BIN_DIR / "interstack"), "serve", *args],
