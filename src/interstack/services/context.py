@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,21 @@ class RequestContext:
     @property
     def scoped(self) -> bool:
         return bool(self.project_id or self.domain_id or self.system)
+
+
+def operator_context(project_id: str) -> RequestContext:
+    """The gateway acting as the cloud's operator (admin on ``project_id``): what it makes
+    itself (the external network, DHCP ports) goes through the same checks as a request's."""
+    at = datetime.now(UTC)
+    return RequestContext(
+        user_id="",
+        user_name="interstack",
+        user_domain_id="default",
+        user_domain_name="Default",
+        methods=(),
+        expires_at=at,
+        issued_at=at,
+        audit_ids=(),
+        project_id=project_id,
+        roles=("admin", "member", "reader"),
+    )

@@ -28,6 +28,9 @@ from interstack.store.models.base import Base
 
 T = TypeVar("T")
 
+#: the device_owner of the gateway's DHCP ports (:mod:`dhcp_ports`)
+DHCP_OWNER = "network:dhcp"
+
 #: random choices that need no secrecy but must differ between concurrent workers
 _RANDOM = random.SystemRandom()
 

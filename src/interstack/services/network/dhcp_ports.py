@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, delete, or_, select
 from sqlalchemy.orm import Session
 
-from interstack.services.network.common import new_id, new_mac, now
-from interstack.services.network.ipam import free_address, hold
+from interstack.services.context import operator_context
+from interstack.services.network.common import DHCP_OWNER
+from interstack.services.network.ipam import IpRequest, free_address
+from interstack.services.network.port_records import PortCreate, record_port
 from interstack.store.models import IpAllocation, Network, Port, Subnet
-
-DHCP_OWNER = "network:dhcp"
 
 
 @dataclass(frozen=True)
@@ -54,40 +54,19 @@ def add(session: Session, region: str, network: Network, subnet: Subnet) -> Dhcp
     address = free_address(session, subnet)
     if address is None:
         return None
-    mac = new_mac()
-    while session.scalar(
-        select(Port.id).where(Port.network_id == network.id, Port.mac_address == mac)
-    ):
-        mac = new_mac()
-    port_id = new_id()
-    at = now()
-    session.add(
-        Port(
-            id=port_id,
-            region=region,
-            network_id=network.id,
-            project_id=network.project_id,
-            name="",
-            description="",
-            mac_address=mac,
-            admin_state_up=True,
-            status="ACTIVE",
-            device_id=device_id(region, network.id),
-            device_owner=DHCP_OWNER,
-            port_security_enabled=network.port_security_enabled,
-            security_group_ids=[],
-            allowed_address_pairs=[],
-            binding={"host_id": region, "vnic_type": "normal"},
-            created_for_server=False,
-            tags=[],
-            native_ref=None,
-            created_at=at,
-            updated_at=at,
-        )
+    new = PortCreate(
+        network_id=network.id,
+        project_id=network.project_id,
+        fixed_ips=(IpRequest(subnet.id, address),),
+        device_id=device_id(region, network.id),
+        device_owner=DHCP_OWNER,
+        binding_host_id=region,
+        internal=True,
+        over_quota_allowed=True,
     )
-    session.flush()
-    hold(session, network.id, [(subnet.id, address)], port_id=port_id)
-    return DhcpPort(port_id, address, mac)
+    ctx = operator_context(network.project_id)
+    recorded = record_port(session, ctx, region, new, groups_available=False)
+    return DhcpPort(recorded.port_id, address, recorded.mac_address)
 
 
 def _on_subnet(subnet_id: str) -> Select[str, str, str]:

@@ -12,12 +12,11 @@ before, or by the operator) is left alone.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from interstack.backends.contract import ExternalNetworkSpec
-from interstack.services.context import RequestContext
+from interstack.services.context import operator_context
 from interstack.services.network.networks import NetworkCreate, NetworkService
 from interstack.services.network.subnets import SubnetCreate, SubnetService
 from interstack.services.regions import Regions
@@ -25,23 +24,6 @@ from interstack.store import Database
 from interstack.store.models import Network
 
 log = logging.getLogger(__name__)
-
-
-def operator_context(admin_project_id: str) -> RequestContext:
-    """The gateway acting as the cloud's operator (admin on the admin project)."""
-    at = datetime.now(UTC)
-    return RequestContext(
-        user_id="",
-        user_name="interstack",
-        user_domain_id="default",
-        user_domain_name="Default",
-        methods=(),
-        expires_at=at,
-        issued_at=at,
-        audit_ids=(),
-        project_id=admin_project_id,
-        roles=("admin", "member", "reader"),
-    )
 
 
 class ExternalNetworks:

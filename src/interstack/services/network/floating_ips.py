@@ -24,6 +24,7 @@ from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network import quotas
 from interstack.services.network.common import (
+    DHCP_OWNER,
     Filters,
     check_owner,
     driver,
@@ -36,7 +37,6 @@ from interstack.services.network.common import (
     tenant_of,
     visible_page,
 )
-from interstack.services.network.dhcp_ports import DHCP_OWNER
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.ports import ROUTER_INTERFACE, fixed_ips_of, load_port

@@ -17,8 +17,9 @@ from interstack.backends.contract import NativeRef, NetworkSpec
 from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
-from interstack.services.network import dhcp_ports, quotas
+from interstack.services.network import quotas
 from interstack.services.network.common import (
+    DHCP_OWNER,
     Filters,
     check_owner,
     driver,
@@ -192,7 +193,7 @@ class NetworkService:
             ports = session.scalar(
                 select(func.count())
                 .select_from(Port)
-                .where(Port.network_id == network_id, Port.device_owner != dhcp_ports.DHCP_OWNER)
+                .where(Port.network_id == network_id, Port.device_owner != DHCP_OWNER)
             )
             fips = session.scalar(
                 select(func.count())

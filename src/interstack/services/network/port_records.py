@@ -50,6 +50,9 @@ class PortCreate:
     created_for_server: bool = False
     #: made by the network service itself (router gateways): allowed on any visible network
     internal: bool = False
+    #: counted toward the project's port quota but never refused by it (the gateway's DHCP
+    #: ports, as Neutron's agent-made ones)
+    over_quota_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,8 @@ def record_port(
         )
     )
     session.flush()
-    quotas.check_added(session, region, project_id, "port")
+    if not new.over_quota_allowed:
+        quotas.check_added(session, region, project_id, "port")
     hold(session, network.id, chosen, port_id=port_id)
     subnet_refs = {s.id: s.native_ref or "" for s in subnets}
     return Recorded(

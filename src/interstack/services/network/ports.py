@@ -20,6 +20,7 @@ from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network.common import (
+    DHCP_OWNER,
     Filters,
     check_owner,
     driver,
@@ -30,7 +31,6 @@ from interstack.services.network.common import (
     stamp,
     visible_page,
 )
-from interstack.services.network.dhcp_ports import DHCP_OWNER
 from interstack.services.network.networks import load_network
 from interstack.services.network.port_records import (
     DefaultGroupMissing,
