@@ -242,3 +242,77 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
         assert released.status_code == 200, released.text
         assert mine.delete(f"/ports/{port_id}").status_code == 204
         assert mine.delete(f"/networks/{shared['id']}").status_code == 204
+
+
+def _addresses(port: Any) -> dict[str, str]:
+    return {ip["subnet_id"]: ip["ip_address"] for ip in port.fixed_ips}
+
+
+def test_a_network_has_one_dhcp_port_with_an_address_on_each_dhcp_subnet(
+    gateway: ServedGateway,
+) -> None:
+    """As Neutron's DHCP agent: one port per network, a fixed IP added with each DHCP-enabled
+    subnet (IPv6 too), taken back with the subnet or its DHCP; the port goes with the last."""
+    conn = gateway.connect("interstack")
+    net = conn.network.create_network(name=unique("dhcp-two"))
+    first = conn.network.create_subnet(network_id=net.id, cidr="10.86.0.0/24", ip_version=4)
+    (dhcp,) = _dhcp_ports(conn, net.id)
+    second = conn.network.create_subnet(network_id=net.id, cidr="10.86.1.0/24", ip_version=4)
+    plain = conn.network.create_subnet(
+        network_id=net.id, cidr="10.86.2.0/24", ip_version=4, is_dhcp_enabled=False
+    )
+    v6 = conn.network.create_subnet(
+        network_id=net.id, cidr="fd00:86::/64", ip_version=6, ipv6_address_mode="dhcpv6-stateful"
+    )
+    (same,) = _dhcp_ports(conn, net.id)
+    assert (same.id, same.mac_address) == (dhcp.id, dhcp.mac_address)
+    held = _addresses(same)
+    assert set(held) == {first.id, second.id, v6.id}
+    assert held[first.id].startswith("10.86.0.") and held[second.id].startswith("10.86.1.")
+    assert held[v6.id].startswith("fd00:86::")
+    # the addresses in the order the subnets got them, as Neutron lists a port's fixed IPs
+    assert [ip["subnet_id"] for ip in same.fixed_ips] == [first.id, second.id, v6.id]
+    by_subnet = conn.network.ports(fixed_ips=f"subnet_id={second.id}", device_owner=DHCP)
+    assert [p.id for p in by_subnet] == [dhcp.id]
+
+    conn.network.delete_subnet(first)
+    (after_delete,) = _dhcp_ports(conn, net.id)
+    assert after_delete.id == dhcp.id and set(_addresses(after_delete)) == {second.id, v6.id}
+    conn.network.update_subnet(v6, enable_dhcp=False)
+    conn.network.update_subnet(plain, enable_dhcp=True)
+    (switched,) = _dhcp_ports(conn, net.id)
+    assert switched.id == dhcp.id and set(_addresses(switched)) == {second.id, plain.id}
+    conn.network.update_subnet(second, enable_dhcp=False)
+    conn.network.update_subnet(plain, enable_dhcp=False)
+    assert _dhcp_ports(conn, net.id) == []
+    assert conn.network.find_port(dhcp.id) is None
+    conn.network.update_subnet(second, enable_dhcp=True)
+    (again,) = _dhcp_ports(conn, net.id)
+    assert again.id != dhcp.id and set(_addresses(again)) == {second.id}
+    conn.network.delete_network(net)
+    assert conn.network.find_port(again.id) is None
+
+
+def test_the_dhcp_port_counts_toward_the_port_quota_but_is_never_refused_by_it(
+    gateway: ServedGateway, admin: httpx.Client
+) -> None:
+    with client(gateway, gateway.token("interstack-admin")) as keystone:
+        member = new_member(keystone)
+    quota = {"quota": {"port": 0}}
+    assert admin.put(f"/quotas/{member.project_id}", json=quota).status_code == 200
+    with neutron(gateway, member.token(gateway)) as api:
+        net = api.post("/networks", json={"network": {"name": unique("quota0")}}).json()
+        network_id = net["network"]["id"]
+        for cidr in ("10.87.0.0/24", "10.87.1.0/24"):
+            made = api.post(
+                "/subnets",
+                json={"subnet": {"network_id": network_id, "cidr": cidr, "ip_version": 4}},
+            )
+            assert made.status_code == 201, made.text
+        (dhcp,) = api.get("/ports", params={"network_id": network_id}).json()["ports"]
+        assert dhcp["device_owner"] == DHCP and len(dhcp["fixed_ips"]) == 2
+        usage = api.get(f"/quotas/{member.project_id}/details").json()["quota"]
+        assert usage["port"] == {"limit": 0, "used": 1, "reserved": 0}
+        refused = fault(api.post("/ports", json={"port": {"network_id": network_id}}), 409)
+        assert refused["type"] == "OverQuota"
+        assert api.delete(f"/networks/{network_id}").status_code == 204

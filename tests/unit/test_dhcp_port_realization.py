@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from interstack.backends.contract import SubnetSpec
 from interstack.errors import BackendUnavailable
 from interstack.services.container import Services
 from interstack.services.listing import Page
@@ -24,31 +23,32 @@ def _dhcp_ports(services: Services, project: str, network_id: str) -> list[Any]:
     return services.network.ports.list_page(caller(project), REGION, filters, Page())
 
 
+def _calls(monkeypatch: pytest.MonkeyPatch, backend: Any, method: str) -> list[tuple[Any, ...]]:
+    """The arguments of each call of the backend's ``method``, which still runs."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(backend, method)
+
+    def recording(*args: Any) -> Any:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(backend, method, recording)
+    return calls
+
+
 def test_the_backend_gets_the_dhcp_ports_address_and_mac(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx = caller("erin-dhcp")
     network = services.network.networks.create(ctx, REGION, NetworkCreate(name="served"))
     backend = services.regions.backend(REGION).network
-    specs: list[SubnetSpec] = []
-    switches: list[tuple[Any, ...]] = []
-    real_create, real_switch = backend.create_subnet, backend.set_subnet_dhcp
-
-    def create_subnet(spec: SubnetSpec) -> Any:
-        specs.append(spec)
-        return real_create(spec)
-
-    def set_subnet_dhcp(*args: Any) -> None:
-        switches.append(args)
-        real_switch(*args)
-
-    monkeypatch.setattr(backend, "create_subnet", create_subnet)
-    monkeypatch.setattr(backend, "set_subnet_dhcp", set_subnet_dhcp)
+    created = _calls(monkeypatch, backend, "create_subnet")
+    switches = _calls(monkeypatch, backend, "set_subnet_dhcp")
     subnet = services.network.subnets.create(
         ctx, REGION, SubnetCreate(network_id=network.id, cidr="10.91.0.0/24")
     )
     (port,) = _dhcp_ports(services, "erin-dhcp", network.id)
-    (spec,) = specs
+    ((spec,),) = created
     assert spec.dhcp and spec.dhcp_address == port.fixed_ips[0].ip_address
     assert spec.dhcp_mac == port.mac_address
 
@@ -91,3 +91,20 @@ def test_a_refused_subnet_or_switch_leaves_the_record_as_it_was(
             subnets.update(ctx, REGION, subnet.id, {"enable_dhcp": True})
     assert subnets.get(ctx, REGION, subnet.id).enable_dhcp is False
     assert _dhcp_ports(services, "frank-dhcp", network.id) == []
+
+
+def test_each_subnet_of_a_network_is_served_from_the_one_dhcp_ports_address_on_it(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = caller("gina-dhcp")
+    network = services.network.networks.create(ctx, REGION, NetworkCreate(name="two"))
+    created = _calls(monkeypatch, services.regions.backend(REGION).network, "create_subnet")
+    made = [
+        services.network.subnets.create(ctx, REGION, SubnetCreate(network_id=network.id, cidr=cidr))
+        for cidr in ("10.93.0.0/24", "10.93.1.0/24")
+    ]
+    (port,) = _dhcp_ports(services, "gina-dhcp", network.id)
+    held = {ip.subnet_id: ip.ip_address for ip in port.fixed_ips}
+    assert [(s.dhcp_address, s.dhcp_mac) for (s,) in created] == [
+        (held[subnet.id], port.mac_address) for subnet in made
+    ]

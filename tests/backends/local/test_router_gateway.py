@@ -141,3 +141,38 @@ def test_the_dhcp_namespace_wears_its_dhcp_ports_address_and_mac(conn: Any) -> N
     finally:
         conn.network.delete_network(network)
     assert not links.netns_exists(dhcp)
+
+
+def dhcp_leg(subnet_id: str) -> tuple[str, str]:
+    """The (IPv4 addresses, MAC) of the DHCP namespace's leg on the bridge of a subnet."""
+    namespace = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet_id))
+    addresses = in_netns(namespace, "ip", "-4", "-o", "addr", "show", names.DHCP_IFNAME)
+    link = in_netns(namespace, "ip", "-o", "link", "show", names.DHCP_IFNAME)
+    return addresses, link.split("link/ether ")[1].split()[0]
+
+
+def test_each_subnet_serves_dhcp_on_the_networks_dhcp_port_address_there(conn: Any) -> None:
+    """One DHCP port per network, as Neutron's: each subnet's dnsmasq namespace is on the
+    port's address on that subnet; the first wears the port's MAC, the second one of its own
+    (a bridge cannot deliver one MAC to two legs), and it keeps serving when the first goes."""
+    network = conn.network.create_network(name=f"gw-{uuid.uuid4().hex[:6]}")
+    try:
+        first = conn.network.create_subnet(network_id=network.id, cidr="10.75.0.0/28", ip_version=4)
+        second = conn.network.create_subnet(
+            network_id=network.id, cidr="10.75.1.0/28", ip_version=4
+        )
+        (port,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
+        held = {ip["subnet_id"]: ip["ip_address"] for ip in port.fixed_ips}
+        (first_addresses, first_mac), (second_addresses, second_mac) = (
+            dhcp_leg(first.id),
+            dhcp_leg(second.id),
+        )
+        assert f" {held[first.id]}/28 " in first_addresses
+        assert f" {held[second.id]}/28 " in second_addresses
+        assert first_mac == port.mac_address and second_mac != port.mac_address
+        conn.network.delete_subnet(first)
+        (kept,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
+        assert kept.id == port.id and [ip["subnet_id"] for ip in kept.fixed_ips] == [second.id]
+        assert f" {held[second.id]}/28 " in dhcp_leg(second.id)[0]
+    finally:
+        conn.network.delete_network(network)

@@ -1,17 +1,18 @@
-"""The DHCP port: the address of a subnet's DHCP/DNS server, held as a port of its network.
+"""The DHCP port: the addresses of a network's DHCP/DNS servers, held as a port of the network.
 
-Neutron's DHCP agent takes a port (``device_owner`` ``network:dhcp``) whose address IPAM
-allocates like any other port's, so no instance can ever get the server's address, whatever
-pools or gateway the subnet has. Here the network service records one per DHCP-enabled subnet
-when the subnet is created or its DHCP switched on, and removes it with the subnet, with the
-network (it does not keep the network "in use"), or when DHCP is switched off.
+Neutron's DHCP agent takes one port per network (``device_owner`` ``network:dhcp``) with a fixed
+IP on each DHCP-enabled subnet, which IPAM allocates like any other port's, so no instance can
+ever get a DHCP server's address, whatever pools or gateway the subnet has. Here the network
+service gives the network's DHCP port an address on a subnet when the subnet is created or its
+DHCP switched on (recording the port first if the network has none), takes that address back
+when the subnet goes or its DHCP is switched off, and removes the port with its last address or
+with the network (it does not keep the network "in use").
 
 It belongs to the network's project (the project's members and admins see it), is not realized
-as a port by the backend (the backend puts its DHCP server on the port's address and MAC, told
-by ``SubnetSpec.dhcp_address`` and ``set_subnet_dhcp``), and counts toward the project's port
-quota without being refused by it, as Neutron's agent-made ports do. Neutron's agent takes one
-port per network with an address on each subnet; here each subnet has its own server (the local
-backend's dnsmasq namespace per subnet), so each has its own port.
+as a port by the backend (the backend puts each subnet's DHCP server on the port's address on
+that subnet and the port's MAC, told by ``SubnetSpec.dhcp_address`` and ``set_subnet_dhcp``),
+and counts toward the project's port quota without being refused by it, as Neutron's agent-made
+ports do.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.services.context import operator_context
 from interstack.services.network.common import DHCP_OWNER
-from interstack.services.network.ipam import IpRequest, free_address
+from interstack.services.network.ipam import IpRequest, free_address, hold
 from interstack.services.network.port_records import PortCreate, record_port
 from interstack.store.models import IpAllocation, Network, Port, Subnet
 
@@ -48,12 +49,30 @@ def served(network: Network, subnet: Subnet) -> bool:
 
 
 def add(session: Session, region: str, network: Network, subnet: Subnet) -> DhcpPort | None:
-    """Record the subnet's DHCP port with an address from its pools (the subnet row flushed
-    first); None when the pools have no address left: the subnet then has no DHCP server, as a
-    Neutron subnet whose agent got no port."""
+    """Give the network's DHCP port an address from the subnet's pools (the subnet row flushed
+    first), recording the port if the network has none yet; None when the pools have no
+    address left: the subnet then has no DHCP server, as a Neutron subnet whose agent got no
+    address."""
     address = free_address(session, subnet)
-    if address is None:
-        return None
+    return None if address is None else add_at(session, region, network, subnet, address)
+
+
+def add_at(
+    session: Session, region: str, network: Network, subnet: Subnet, address: str
+) -> DhcpPort:
+    """Give the network's DHCP port ``address`` (free, on ``subnet``)."""
+    existing = session.execute(
+        select(Port.id, Port.mac_address).where(
+            Port.network_id == network.id, Port.device_owner == DHCP_OWNER
+        )
+    ).first()
+    if existing is not None:
+        port_id, mac = existing
+        held = session.scalar(
+            select(func.count()).select_from(IpAllocation).where(IpAllocation.port_id == port_id)
+        )
+        hold(session, network.id, [(subnet.id, address)], port_id=port_id, first=held or 0)
+        return DhcpPort(port_id, address, mac)
     new = PortCreate(
         network_id=network.id,
         project_id=network.project_id,
@@ -69,18 +88,14 @@ def add(session: Session, region: str, network: Network, subnet: Subnet) -> Dhcp
     return DhcpPort(recorded.port_id, address, recorded.mac_address)
 
 
-def _on_subnet(subnet_id: str) -> Select[str, str, str]:
-    """The subnet's DHCP ports (id, address, MAC), oldest first."""
-    return (
+def of_subnet(session: Session, subnet_id: str) -> DhcpPort | None:
+    """The DHCP port's address on the subnet (with the port's id and MAC), if it has one."""
+    row = session.execute(
         select(Port.id, IpAllocation.ip_address, Port.mac_address)
         .join(IpAllocation, IpAllocation.port_id == Port.id)
         .where(IpAllocation.subnet_id == subnet_id, Port.device_owner == DHCP_OWNER)
         .order_by(Port.created_at, Port.id)
-    )
-
-
-def of_subnet(session: Session, subnet_id: str) -> DhcpPort | None:
-    row = session.execute(_on_subnet(subnet_id)).first()
+    ).first()
     return None if row is None else DhcpPort(row[0], row[1], row[2])
 
 
@@ -91,8 +106,19 @@ def not_dhcp() -> ColumnElement[bool]:
 
 
 def remove_of_subnet(session: Session, subnet_id: str) -> None:
-    """Forget the subnet's DHCP port and its address."""
-    ports = [port_id for port_id, _address, _mac in session.execute(_on_subnet(subnet_id))]
-    if ports:
-        session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
-        session.execute(delete(Port).where(Port.id.in_(ports)))
+    """Take the DHCP port's address on the subnet back; the port goes with its last one."""
+    dhcp = select(Port.id).where(Port.device_owner == DHCP_OWNER)
+    ports = session.scalars(
+        select(IpAllocation.port_id).where(
+            IpAllocation.subnet_id == subnet_id, IpAllocation.port_id.in_(dhcp)
+        )
+    ).all()
+    if not ports:
+        return
+    session.execute(
+        delete(IpAllocation).where(
+            IpAllocation.subnet_id == subnet_id, IpAllocation.port_id.in_(ports)
+        )
+    )
+    still_held = select(IpAllocation.port_id).where(IpAllocation.port_id.in_(ports))
+    session.execute(delete(Port).where(Port.id.in_(ports), Port.id.not_in(still_held)))

@@ -275,7 +275,7 @@ class FloatingIpService:
         if port.device_owner == DHCP_OWNER:  # as Neutron: the DHCP server is no instance
             raise BadRequest(
                 f"Bad floatingip request: Port {port_id} is unable to be assigned a floating IP: "
-                f"it is the DHCP port of its subnet ({DHCP_OWNER})."
+                f"it is the DHCP port of its network ({DHCP_OWNER})."
             )
         ips = fixed_ips_of(session, [port.id])[port.id]
         if fixed_ip is not None:

@@ -207,10 +207,12 @@ def hold(
     *,
     port_id: str | None = None,
     floating_ip_id: str | None = None,
+    first: int = 0,
 ) -> None:
-    """Add and flush the allocation rows of ``chosen``: a concurrent winner of one of the
-    addresses shows up here as an IntegrityError for the caller's retry."""
-    for position, (subnet_id, address) in enumerate(chosen):
+    """Add and flush the allocation rows of ``chosen`` (the holder's fixed IPs from position
+    ``first`` on): a concurrent winner of one of the addresses shows up here as an
+    IntegrityError for the caller's retry."""
+    for position, (subnet_id, address) in enumerate(chosen, start=first):
         session.add(
             IpAllocation(
                 subnet_id=subnet_id,

@@ -314,9 +314,9 @@ class PortService:
             return
         if row.device_owner == DHCP_OWNER:
             raise Conflict(
-                f"Port {row.id} is the DHCP port of its subnet, which the gateway manages: its "
-                "device_owner and device_id cannot be changed. Set the subnet's enable_dhcp to "
-                "false to remove it.",
+                f"Port {row.id} is the DHCP port of its network, which the gateway manages: its "
+                "device_owner and device_id cannot be changed. Set enable_dhcp to false on its "
+                "network's subnets to remove it.",
                 kind="ServicePortInUse",
             )
         if row.device_owner.startswith("network:") and not ctx.is_admin:

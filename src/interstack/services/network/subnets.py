@@ -2,9 +2,9 @@
 
 Validation follows Neutron: the CIDR is a network address of the given IP version and overlaps
 no other subnet of the network; the gateway defaults to the first host and may be null; pools
-lie inside the CIDR, do not overlap and leave the gateway out. A DHCP-enabled subnet has a DHCP
-port (:mod:`dhcp_ports`), which goes with it. A subnet with other addresses in use cannot be
-deleted (409 ``SubnetInUse``).
+lie inside the CIDR, do not overlap and leave the gateway out. A DHCP-enabled subnet has an
+address on its network's DHCP port (:mod:`dhcp_ports`), which goes with it. A subnet with other
+addresses in use cannot be deleted (409 ``SubnetInUse``).
 """
 
 from __future__ import annotations
@@ -324,9 +324,9 @@ class SubnetService:
     def update(
         self, ctx: RequestContext, region: str, subnet_id: str, values: dict[str, Any]
     ) -> SubnetInfo:
-        """Change the subnet's record. Switching ``enable_dhcp`` on adds its DHCP port, then
-        the backend serves from it; switching it off stops the server, then drops the port.
-        If the backend fails, the switch is undone."""
+        """Change the subnet's record. Switching ``enable_dhcp`` on gives the network's DHCP
+        port an address on the subnet, then the backend serves from it; switching it off stops
+        the server, then takes the address back. If the backend fails, the switch is undone."""
 
         def work() -> tuple[SubnetInfo, bool, dhcp_ports.DhcpPort | None, str | None]:
             with self.db.session() as session:
@@ -337,6 +337,7 @@ class SubnetService:
                 switched = row.enable_dhcp != was_serving
                 dhcp = None
                 if switched and row.enable_dhcp:
+                    lock_network(session, row.network_id)  # one DHCP port per network
                     network = session.get_one(Network, row.network_id)
                     if dhcp_ports.served(network, row):
                         dhcp = dhcp_ports.of_subnet(session, row.id) or dhcp_ports.add(
@@ -412,6 +413,7 @@ class SubnetService:
                     kind="SubnetInUse",
                 )
             native = row.native_ref
+            lock_network(session, row.network_id)
             dhcp_ports.remove_of_subnet(session, subnet_id)
             session.delete(row)
         if native:

@@ -188,9 +188,19 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
     def _serve_dhcp(
         self, state: NetworkState, subnet: SubnetRecord, address: str, mac: str | None
     ) -> None:
-        """The subnet's dnsmasq and metadata proxy on ``address``; nothing left if it fails."""
+        """The subnet's dnsmasq and metadata proxy on ``address``; nothing left if it fails.
+
+        The network's DHCP port has one MAC and an address on each of its subnets, but each
+        subnet has a namespace of its own here, and a bridge cannot deliver to two legs that
+        wear one MAC: the first subnet's leg wears the port's MAC, another's a stable MAC of its
+        own (guests find either by ARP for its address)."""
+        worn = {
+            s.dhcp_mac
+            for s in state.subnets.values()
+            if s.network == subnet.network and s.dhcp and s.ref != subnet.ref
+        }
         subnet.dhcp_address = address
-        subnet.dhcp_mac = mac
+        subnet.dhcp_mac = None if mac in worn else mac
         if subnet.dhcp_uplink_address is None:
             used = state.external_addresses_in_use()
             subnet.dhcp_uplink_address = self.external.free_address(used)
