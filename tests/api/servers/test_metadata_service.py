@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.servers.conftest import IMAGE, REGION, boot, wait_status
+from tests.api.servers.conftest import IMAGE, REGION, boot, wait_gone, wait_status
 from tests.support.compute import server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
@@ -309,3 +309,104 @@ def test_metadata_socket_is_not_served_over_tcp(
     assert answer.status_code == 404
     assert servers[0]["id"] not in answer.text
     assert json.loads(answer.text)  # the gateway's own JSON fault, not metadata
+
+
+def new_keypair(api: httpx.Client, public_key: str) -> str:
+    body = {"keypair": {"name": unique("k"), "public_key": public_key}}
+    created_key = api.post("/os-keypairs", json=body)
+    assert created_key.status_code == 201, created_key.text
+    name: str = created_key.json()["keypair"]["name"]
+    return name
+
+
+def test_a_rebuild_is_answered_at_once_with_the_new_key_and_user_data(
+    api: httpx.Client, net_api: httpx.Client, proxy: httpx.Client, network: dict[str, Any]
+) -> None:
+    """The crawl of the boot before the rebuild is answered from what it read; the first
+    request after the rebuild already gets the new key, user data and metadata."""
+    other_key = PUBLIC_KEY.replace("t@h", "rebuilt@h")
+    first_key, second_key = new_keypair(api, PUBLIC_KEY), new_keypair(api, other_key)
+    server_id = boot(
+        api,
+        unique("rebuilt"),
+        networks=[{"uuid": network["id"]}],
+        key_name=first_key,
+        user_data=base64.b64encode(USER_DATA).decode(),
+        metadata={"boot": "1"},
+    )
+    wait_status(api, server_id, "ACTIVE")
+    ports = net_api.get("/ports", params={"device_id": server_id}).json()["ports"]
+    address = ports[0]["fixed_ips"][0]["ip_address"]
+
+    def meta() -> dict[str, Any]:
+        answer = ask(proxy, network["id"], address, "/openstack/latest/meta_data.json")
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    assert meta()["public_keys"] == {first_key: PUBLIC_KEY}
+    assert ask(proxy, network["id"], address, "/latest/user-data").content == USER_DATA
+
+    new_user_data = b"#!/bin/sh\necho rebuilt\n"
+    rebuild: dict[str, Any] = {
+        "imageRef": IMAGE,
+        "key_name": second_key,
+        "user_data": base64.b64encode(new_user_data).decode(),
+        "metadata": {"boot": "2"},
+    }
+    answer = api.post(f"/servers/{server_id}/action", json={"rebuild": rebuild})
+    assert answer.status_code == 202, answer.text
+    wait_status(api, server_id, "ACTIVE")
+    rebuilt = meta()
+    assert rebuilt["public_keys"] == {second_key: other_key}
+    assert rebuilt["keys"] == [{"name": second_key, "type": "ssh", "data": other_key}]
+    assert rebuilt["meta"] == {"boot": "2"}
+    assert ask(proxy, network["id"], address, "/openstack/latest/user_data").content == (
+        new_user_data
+    )
+    ec2_key = ask(proxy, network["id"], address, "/latest/meta-data/public-keys/0/openssh-key")
+    assert ec2_key.text == other_key
+
+    # and a rebuild without a key (2.54 on) leaves the guest none
+    rebuild = {"imageRef": IMAGE, "key_name": None}
+    answer = api.post(f"/servers/{server_id}/action", json={"rebuild": rebuild})
+    assert answer.status_code == 202, answer.text
+    wait_status(api, server_id, "ACTIVE")
+    keyless = meta()
+    assert "public_keys" not in keyless and "keys" not in keyless
+    missing = ask(proxy, network["id"], address, "/latest/meta-data/public-keys/")
+    assert missing.status_code == 404
+
+
+def test_an_address_given_to_another_server_answers_for_that_server_only(
+    api: httpx.Client, net_api: httpx.Client, proxy: httpx.Client, network: dict[str, Any]
+) -> None:
+    """A port (and so its address) passed from a deleted server to a new one: the new one gets
+    its own identity at once, none of the old one's key or user data."""
+    port = created(net_api.post("/ports", json={"port": {"network_id": network["id"]}}), "port")
+    address = port["fixed_ips"][0]["ip_address"]
+    old = boot(
+        api,
+        unique("old"),
+        networks=[{"port": port["id"]}],
+        key_name=new_keypair(api, PUBLIC_KEY),
+        user_data=base64.b64encode(USER_DATA).decode(),
+    )
+    wait_status(api, old, "ACTIVE")
+    path = "/openstack/latest/meta_data.json"
+    assert ask(proxy, network["id"], address, path).json()["uuid"] == old
+    assert ask(proxy, network["id"], address, "/latest/user-data").content == USER_DATA
+
+    assert api.delete(f"/servers/{old}").status_code == 204
+    wait_gone(api, old)
+    assert ask(proxy, network["id"], address, path).status_code == 404
+
+    new = boot(api, unique("new"), networks=[{"port": port["id"]}])
+    wait_status(api, new, "ACTIVE")
+    meta = ask(proxy, network["id"], address, path).json()
+    assert meta["uuid"] == new
+    assert "public_keys" not in meta and "keys" not in meta
+    assert ask(proxy, network["id"], address, "/openstack/latest/user_data").status_code == 404
+    assert ask(proxy, network["id"], address, "/latest/meta-data/instance-id").text == (
+        f"i-{new.replace('-', '')[:8]}"
+    )

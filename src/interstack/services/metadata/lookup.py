@@ -25,6 +25,7 @@ from interstack.services.metadata.records import (
     InstancePort,
     SubnetFacts,
 )
+from interstack.services.metadata.surroundings import Surroundings, SurroundingsCache
 from interstack.services.volume.state import AttachStatus
 from interstack.store import Database
 from interstack.store.models import (
@@ -60,38 +61,58 @@ def _user_data(stored: str | None) -> bytes | None:
 
 
 class InstanceLookup:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, surroundings: SurroundingsCache | None = None) -> None:
         self.db = db
+        #: kept between the requests of one guest's crawl (:mod:`.surroundings`)
+        self.surroundings = surroundings or SurroundingsCache()
 
     def by_address(self, region: str, network_id: str, address: str) -> Instance | None:
-        """The server whose port on ``network_id`` holds fixed address ``address``, if any."""
+        """The server whose port on ``network_id`` holds fixed address ``address``, if any.
+
+        Who holds the address and the server row are read at every call (one query); the
+        rest comes from :attr:`surroundings` while it is valid for that server."""
         with self.db.session() as session:
-            port = session.scalars(
-                select(Port)
+            server = session.scalars(
+                select(ServerRow)
+                .join(Port, Port.device_id == ServerRow.id)
                 .join(IpAllocation, IpAllocation.port_id == Port.id)
                 .where(
                     Port.region == region,
                     Port.network_id == network_id,
+                    Port.device_owner.startswith(COMPUTE_OWNER, autoescape=True),
                     IpAllocation.network_id == network_id,
                     IpAllocation.ip_address == address,
+                    ServerRow.region == region,
+                    ServerRow.deleted_at.is_(None),
                 )
             ).first()
-            if port is None or not port.device_owner.startswith(COMPUTE_OWNER):
+            if server is None:
                 return None
-            server = session.get(ServerRow, port.device_id)
-            if server is None or server.region != region or server.deleted_at is not None:
-                return None
-            return self._instance(session, server, requester=address)
+            stamp = (region, server.id, server.user_id, server.key_name, server.key_data)
+            surroundings = self.surroundings.get(stamp)
+            if surroundings is None:
+                surroundings = self._surroundings(session, server)
+                self.surroundings.put(stamp, surroundings)
+            return self._instance(server, surroundings, requester=address)
 
     def by_server(self, region: str, server_id: str) -> Instance | None:
-        """The same view for a server known by id (what a config drive holds)."""
+        """The same view for a server known by id (what a config drive holds), read whole."""
         with self.db.session() as session:
             server = session.get(ServerRow, server_id)
             if server is None or server.region != region or server.deleted_at is not None:
                 return None
-            return self._instance(session, server)
+            return self._instance(server, self._surroundings(session, server))
 
-    def _instance(self, session: Session, server: ServerRow, requester: str = "") -> Instance:
+    def _surroundings(self, session: Session, server: ServerRow) -> Surroundings:
+        return Surroundings(
+            key=self._key(session, server),
+            ports=self._ports(session, server),
+            disks=self._tagged_disks(session, server),
+        )
+
+    def _instance(
+        self, server: ServerRow, surroundings: Surroundings, requester: str = ""
+    ) -> Instance:
         flavor = server.flavor or {}
         return Instance(
             id=server.id,
@@ -106,12 +127,12 @@ class InstanceLookup:
             image_id=server.image_id,
             flavor_name=str(flavor.get("original_name") or flavor.get("name") or ""),
             user_data=_user_data(server.user_data),
-            key=self._key(session, server),
+            key=surroundings.key,
             security_groups=tuple(str(g) for g in server.security_groups or ()),
-            ports=self._ports(session, server),
+            ports=surroundings.ports,
             created_at=server.created_at,
             requester=requester,
-            disks=self._tagged_disks(session, server),
+            disks=surroundings.disks,
         )
 
     def _key(self, session: Session, server: ServerRow) -> InstanceKey | None:
