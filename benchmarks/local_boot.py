@@ -88,10 +88,16 @@ class LocalGateway(Gateway):
     to let go of the host's networking, and takes its own off the host when done."""
 
     def __init__(
-        self, root: Path, image_cache: Path, lock_wait: float, log_level: str = "warning"
+        self,
+        root: Path,
+        image_cache: Path,
+        lock_wait: float,
+        log_level: str = "warning",
+        workers: dict[str, int] | None = None,
     ) -> None:
         config = root / "interstack.yaml"
-        region = {
+        workers = workers or {}
+        region: dict[str, Any] = {
             "name": REGION,
             "backend": "local",
             "settings": {
@@ -99,7 +105,12 @@ class LocalGateway(Gateway):
                 "network_lock_wait_seconds": lock_wait,
             },
         }
-        config.write_text(json.dumps({"regions": [region]}))  # JSON is YAML
+        if "boot" in workers:
+            region["settings"]["boot_workers"] = workers["boot"]
+        settings: dict[str, Any] = {"regions": [region]}
+        if "task" in workers:
+            settings["task_workers"] = workers["task"]
+        config.write_text(json.dumps(settings))  # JSON is YAML
         super().__init__(root, ["--config", str(config)])
         self.config = config
         self.start_bound = lock_wait + 120
@@ -357,7 +368,9 @@ def cpu_now(gateway: Gateway) -> dict[str, float]:
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log_level = "debug" if args.gateway_log else "warning"
-    with LocalGateway(work, Path(args.image_cache), args.lock_wait, log_level) as gateway:
+    workers = {"task": args.task_workers, "boot": args.boot_workers}
+    chosen = {k: v for k, v in workers.items() if v is not None}
+    with LocalGateway(work, Path(args.image_cache), args.lock_wait, log_level, chosen) as gateway:
         # a port each: deleting a server takes the floating IP off its port
         key = None
         if args.keypair:
@@ -489,6 +502,12 @@ def main() -> int:
     parser.add_argument(
         "--gateway-log",
         help="run the gateway at debug level and keep its log here (its timings per boot step)",
+    )
+    parser.add_argument(
+        "--task-workers", type=int, help="the gateway's task workers (else its default)"
+    )
+    parser.add_argument(
+        "--boot-workers", type=int, help="the local region's boot workers (else its default)"
     )
     args = parser.parse_args()
     # a stopped run still deletes its servers and takes its networking off the host
