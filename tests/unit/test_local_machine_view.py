@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -74,17 +75,33 @@ def test_proc_stat_counts_each_vcpus_time_and_the_boot() -> None:
     assert len(procstat.render([(10**9, 10**9)] * 2, 10**10, 1, host)) == len(text)
 
 
-def test_the_cpu_directory_is_built_once_for_a_vcpu_map_and_again_for_another(
-    tmp_path: Path,
-) -> None:
+def test_the_cpu_directory_is_built_once_for_a_vcpu_map_and_shared(tmp_path: Path) -> None:
+    """Every instance of a vCPU map gets the same (read-only mounted) view; another map (a
+    resize) another; a view of an earlier host boot goes when one is built."""
     host_cpu = min(os.sched_getaffinity(0))
+    earlier_boot = tmp_path / "00000000000000000000000000000000-0123456789abcdef"
+    earlier_boot.mkdir()
     root = cpusys.write(tmp_path, [host_cpu])
     (root / "built-before").write_text("")
     assert cpusys.write(tmp_path, [host_cpu]) == root
-    assert (root / "built-before").exists()  # a later boot of the same vCPUs keeps it
-    cpusys.write(tmp_path, [host_cpu, host_cpu])  # a resize: built again
-    assert not (root / "built-before").exists()
-    assert (root / "online").read_text() == "0-1\n"
+    assert (root / "built-before").exists()  # the next instance of the map reuses it
+    resized = cpusys.write(tmp_path, [host_cpu, host_cpu])
+    assert resized != root and (root / "built-before").exists()
+    assert (resized / "online").read_text() == "0-1\n"
+    assert (root / "online").read_text() == "0\n"
+    assert not earlier_boot.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([root.name, resized.name])
+
+
+def test_boots_of_one_map_at_once_build_one_complete_view(tmp_path: Path) -> None:
+    host_cpu = min(os.sched_getaffinity(0))
+    with ThreadPoolExecutor(8) as pool:
+        roots = set(pool.map(lambda _: cpusys.write(tmp_path, [host_cpu] * 2), range(16)))
+    assert len(roots) == 1
+    (root,) = roots
+    assert list(tmp_path.iterdir()) == [root]  # no staging left behind
+    assert sorted(p.name for p in root.glob("cpu[0-9]*")) == ["cpu0", "cpu1"]
+    assert (root / "cpu1" / "topology" / "core_id").read_text() == "1\n"
 
 
 def test_proc_stat_is_written_by_the_boot_with_its_instant(tmp_path: Path) -> None:

@@ -8,24 +8,24 @@ and vCPU ``k`` has a ``cpu<k>`` with the topology of a one-socket machine of ``n
 cores and the caches of the host CPU it runs on (a cache the host CPU shares with others is
 shared by all vCPUs, else it is the vCPU's own). The host's other entries that are plain text
 (``kernel_max``, ``vulnerabilities/``, ``smt/``) are copied; the rest (cpufreq, cpuidle,
-hotplug) is left out. Built at the instance's first boot and kept across its later boots: it is
-built again only when its vCPU map changed (a resize) or the host booted since (the copied
-entries are the host kernel's).
+hotplug) is left out. A view depends only on the vCPU map and the host's boot (the copied entries
+are the host kernel's), and is bind-mounted read-only: one is built per map and host boot, in a
+directory shared by the instances (twenty instances of one vCPU on two host CPUs share two
+views instead of writing 90 files each at boot), and views of an earlier host boot go.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 
 HOST_CPUS = Path("/sys/devices/system/cpu")
 #: the host kernel's boot (a new one: the copied entries may differ)
 HOST_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-#: in an instance's directory (the instance's ``/sys/devices/system/cpu``)
-VIEW_DIR = "sys-cpu"
-#: beside it, what it was built for (outside the view: the guest does not see it)
-BUILT_FOR = "sys-cpu.json"
 #: copied as they are from the host
 COPIED_FILES = ("kernel_max", "modalias")
 COPIED_DIRS = ("vulnerabilities", "smt")
@@ -109,16 +109,33 @@ def _caches(target: Path, vcpu: int, host_cpu: int, every: list[int]) -> None:
         _put(target / "cache" / index.name / "shared_cpu_map", cpu_mask(cpus))
 
 
-def write(instance_dir: Path, mapping: list[int]) -> Path:
-    """The view of an instance whose vCPU ``k`` runs on host CPU ``mapping[k]``; its path. One
-    built for the same map on this host boot is kept."""
-    root = instance_dir / VIEW_DIR
-    stamp = instance_dir / BUILT_FOR
-    built_for = json.dumps({"cpus": mapping, "host_boot": (_read(HOST_BOOT_ID) or "").strip()})
-    if root.is_dir() and _read(stamp) == built_for:
+def write(views_dir: Path, mapping: list[int]) -> Path:
+    """The view of an instance whose vCPU ``k`` runs on host CPU ``mapping[k]``; its path, in
+    ``views_dir``. Built once per map on this host boot, complete before anyone sees it."""
+    boot = (_read(HOST_BOOT_ID) or "").strip().replace("-", "") or "unknown"
+    digest = hashlib.sha256(json.dumps(mapping).encode()).hexdigest()[:16]
+    root = views_dir / f"{boot}-{digest}"
+    if root.is_dir():
         return root
-    stamp.unlink(missing_ok=True)
-    shutil.rmtree(root, ignore_errors=True)
+    views_dir.mkdir(parents=True, exist_ok=True)
+    for entry in views_dir.iterdir():  # views of an earlier host boot (no instance runs)
+        if not entry.name.lstrip(".").startswith(f"{boot}-"):
+            shutil.rmtree(entry, ignore_errors=True)
+    staging = views_dir / f".{root.name}.{os.getpid()}.{threading.get_ident()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _build(staging, mapping)
+        try:
+            staging.rename(root)
+        except OSError:  # another boot of the same map built it meanwhile
+            if not root.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+def _build(root: Path, mapping: list[int]) -> None:
     root.mkdir(parents=True)
     every = list(range(len(mapping)))
     for name in ("online", "present", "possible"):
@@ -136,5 +153,3 @@ def write(instance_dir: Path, mapping: list[int]) -> Path:
         target.mkdir()
         _topology(target, vcpu, every)
         _caches(target, vcpu, host_cpu, every)
-    stamp.write_text(built_for)
-    return root

@@ -13,13 +13,13 @@ gateway finds it again::
     proc/         generated /proc files (cpuinfo, meminfo, stat), mounted read-only over the
                   kernel's
     sys/          the block devices the instance sees in /sys (:mod:`.sysblock`)
-    sys-cpu/      its vCPUs, at /sys/devices/system/cpu (:mod:`.cpusys`)
     clocks.json   the offsets of the instance's clocks (:mod:`.clocks`)
     exit.json     how the last boot's PID 1 ended, written by the supervisor (:meth:`ending`)
 
-Host artifacts outside it: the overlay mount, the network namespace ``/run/netns/<name>``, the
-runc state (under ``<data>/runc``) and the cgroups ``/interstack/<ref>``; :meth:`teardown` and
-:meth:`destroy` remove them.
+Its view of ``/sys/devices/system/cpu`` is shared with the instances of the same vCPU map, in
+``<data>/cpu-views`` (:mod:`.cpusys`). Host artifacts outside it: the overlay mount, the network
+namespace ``/run/netns/<name>``, the runc state (under ``<data>/runc``) and the cgroups
+``/interstack/<ref>``; :meth:`teardown` and :meth:`destroy` remove them.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ from interstack.backends.local.supervisor import EXIT_RECORD
 from interstack.errors import BackendError, NotFound
 
 REF_PREFIX = "ls-"
+#: beside ``instances``: the vCPU views the instances share (:mod:`.cpusys`)
+CPU_VIEWS_DIR = "cpu-views"
 NETNS_DIR = Path("/run/netns")
 
 
@@ -177,6 +179,8 @@ class Instance:
         self.bundle = self.dir / "bundle"
         self.boot_dir = self.dir / "boot"
         self.proc_dir = self.dir / "proc"
+        #: the vCPU views, shared by the instances with the same vCPU map (:mod:`.cpusys`)
+        self.cpu_views = instances_dir.parent / CPU_VIEWS_DIR
         self.cgroup_path = f"/{CGROUP_PARENT}/{ref}"
 
     # -- the record ---------------------------------------------------------------------------
@@ -303,7 +307,7 @@ class Instance:
         procfiles.write_cpuinfo(cpuinfo, vcpus)
         memory = meminfo.write(self.dir, record.ram_mb * 1024 * 1024)
         stat = procstat.write(self.dir, vcpus)
-        cpus = cpusys.write(self.dir, vcpus)
+        cpus = cpusys.write(self.cpu_views, vcpus)
         devices = ((d.path, d.major, d.minor) for d in block_devices)
         sysblock.reset(self.dir, devices, record.disk_gb * 1024**3 or sysblock.ROOT_DISK_FALLBACK)
         spec = BundleSpec(
