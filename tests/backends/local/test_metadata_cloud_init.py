@@ -147,6 +147,7 @@ def test_cloud_init_applies_the_openstack_datasource(
             server.id,
             "hostname; cat /var/lib/cloud/data/instance-id; cat /var/lib/cloud/instance/datasource;"
             " cat /home/debian/.ssh/authorized_keys; cloud-init status;"
+            " grep -q 'disabled by config grub_dpkg' /var/log/cloud-init.log && echo NO-GRUB;"
             " test -f /var/tmp/user-data-ran && echo RAN",
         )
         assert facts.returncode == 0, facts.stderr
@@ -157,6 +158,7 @@ def test_cloud_init_applies_the_openstack_datasource(
         assert expected in lines[2]
         assert PUBLIC_KEY in facts.stdout
         assert "status: done" in lines  # no module failed
+        assert lines[-2] == "NO-GRUB"  # the image has no grub: cloud-init's grub-dpkg is off
         assert lines[-1] == "RAN"
 
 

@@ -53,6 +53,11 @@ trap 'stop stopping 0' TERM INT
 trap 'stop rebooting @REBOOT_EXIT_CODE@' HUP
 mkdir -p /run/lock /run/sshd /var/log /tmp
 chmod 1777 /tmp
+# no boot loader runs in an instance: without grub, cloud-init's grub-dpkg module would only
+# start debconf (perl, a quarter of a second) to note that (/run is this boot's tmpfs)
+if ! command -v grub-probe >/dev/null 2>&1 && ! command -v grub-install >/dev/null 2>&1; then
+    mkdir -p /run/cloud-init && echo 'grub_dpkg: {enabled: false}' >/run/cloud-init/cloud.cfg
+fi
 # volumes: mount(8) hands ext2/3/4 mounts to the host (see the backend's volumes.guestmount)
 if [ -x /run/interstack/mount-volume ]; then
     for fs in ext4 ext3 ext2; do
