@@ -84,6 +84,20 @@ def live_attachments(session: Session, volume_ids: Sequence[str]) -> dict[str, l
     return found
 
 
+def server_attachments(session: Session, server_id: str) -> list[AttachmentRow]:
+    """The server's attachments that are not detached, oldest first."""
+    return list(
+        session.scalars(
+            select(AttachmentRow)
+            .where(
+                AttachmentRow.server_id == server_id,
+                AttachmentRow.status != AttachStatus.DETACHED,
+            )
+            .order_by(AttachmentRow.created_at)
+        )
+    )
+
+
 def new_attachment(
     region: str,
     volume: VolumeRow,

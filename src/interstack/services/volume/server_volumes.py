@@ -21,7 +21,12 @@ from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeSnapshotForImage
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, utcnow
-from interstack.services.volume.common import new_attachment, touch, visible_volume
+from interstack.services.volume.common import (
+    new_attachment,
+    server_attachments,
+    touch,
+    visible_volume,
+)
 from interstack.services.volume.records import Attachment, attachment_record
 from interstack.services.volume.snapshots import SnapshotService
 from interstack.services.volume.state import AttachStatus, VolumeStatus
@@ -53,19 +58,6 @@ def _server(
             f"Cannot '{doing}' instance {server_id} while it is in vm_state {row.vm_state}"
         )
     return row
-
-
-def _live(session: Session, server_id: str) -> list[AttachmentRow]:
-    return list(
-        session.scalars(
-            select(AttachmentRow)
-            .where(
-                AttachmentRow.server_id == server_id,
-                AttachmentRow.status != AttachStatus.DETACHED,
-            )
-            .order_by(AttachmentRow.created_at)
-        )
-    )
 
 
 def _has_snapshots(session: Session, volume_id: str) -> bool:
@@ -130,7 +122,7 @@ class ServerVolumes:
                     f"Invalid volume: volume {volume.id} status must be 'available', "
                     f"but it is {volume.status}."
                 )
-            taken = {a.mountpoint for a in _live(session, server.id) if a.mountpoint}
+            taken = {a.mountpoint for a in server_attachments(session, server.id) if a.mountpoint}
             chosen = next_device(taken, device)
             row = new_attachment(
                 region,
@@ -152,7 +144,7 @@ class ServerVolumes:
     def list(self, ctx: RequestContext, region: str, server_id: str) -> list[Attachment]:
         with self.db.session() as session:
             visible_row(session, ctx, region, server_id)
-            return [attachment_record(a) for a in _live(session, server_id)]
+            return [attachment_record(a) for a in server_attachments(session, server_id)]
 
     def get(self, ctx: RequestContext, region: str, server_id: str, volume_id: str) -> Attachment:
         with self.db.session() as session:
@@ -162,7 +154,7 @@ class ServerVolumes:
         self, session: Session, ctx: RequestContext, region: str, server_id: str, volume_id: str
     ) -> AttachmentRow:
         visible_row(session, ctx, region, server_id)
-        for row in _live(session, server_id):
+        for row in server_attachments(session, server_id):
             if row.volume_id == volume_id:
                 return row
         raise NotFound(f"volume_id not found: {volume_id}")
@@ -194,7 +186,9 @@ class ServerVolumes:
         taken: builtins.list[VolumeSnapshotForImage] = []
         with self.db.session() as session:
             server = visible_row(session, ctx, region, server_id)
-            attachments = sorted(_live(session, server.id), key=lambda a: a.boot_index != 0)
+            attachments = sorted(
+                server_attachments(session, server.id), key=lambda a: a.boot_index != 0
+            )
             for attachment in attachments:
                 volume = session.get(VolumeRow, attachment.volume_id)
                 if volume is None:
@@ -243,7 +237,7 @@ class ServerVolumes:
         its volumes ``available``, and delete those marked ``delete_on_termination`` (unless
         snapshots still hang on them, as Cinder would refuse). Idempotent."""
         with self.db.session() as session:
-            for row in _live(session, server_id):
+            for row in server_attachments(session, server_id):
                 session.delete(row)
                 volume = session.get(VolumeRow, row.volume_id)
                 if volume is None or volume.status == VolumeStatus.DELETING:
