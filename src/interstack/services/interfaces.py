@@ -255,6 +255,18 @@ class ReadyBootVolumes:
 
 
 @dataclass(frozen=True)
+class VolumesAtRebuild:
+    """What a rebuild must know of a server's volumes before it is accepted (Nova's checks)."""
+
+    #: the server boots from a volume (its attachment of boot index 0)
+    volume_backed: bool
+    #: the image the root volume was made of (Cinder's ``volume_image_metadata.image_id``)
+    root_image_id: str | None = None
+    #: the attached volumes that are not ``in-use`` (being attached or detached): id, status
+    not_in_use: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class AttachedVolume:
     """One entry of a server's ``os-extended-volumes:volumes_attached``."""
 
@@ -299,6 +311,15 @@ class ServerBootVolumes(Protocol):
     def abandon_boot(self, region: str, server_id: str, created: Sequence[str]) -> None:
         """The boot failed or never started: detach the server's boot volumes in the backend,
         delete those in ``created``, and make the others ``available`` again. Idempotent."""
+        ...
+
+    def volumes_at_rebuild(self, region: str, server_id: str) -> VolumesAtRebuild:
+        """The server's volumes as a rebuild request sees them."""
+        ...
+
+    def attached_for_rebuild(self, region: str, server_id: str) -> ReadyBootVolumes:
+        """The server's attached volumes with their backend refs, root included, for the
+        backend to attach again when it boots the server anew (a rebuild keeps them)."""
         ...
 
     def volumes_attached(

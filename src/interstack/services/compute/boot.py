@@ -43,6 +43,7 @@ from interstack.services.interfaces import (
     ServerNetworking,
     ServerPort,
     VolumeForBoot,
+    VolumesAtRebuild,
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
@@ -157,6 +158,28 @@ def check_image_fits(flavor: Flavor, image: BootImage) -> None:
         raise BadRequest(
             "Flavor's disk is smaller than the minimum size specified in image metadata. "
             f"Flavor disk is {flavor_bytes} bytes, minimum size is {image.min_disk_gb * GIB} bytes."
+        )
+
+
+def check_rebuild_image(flavor: Flavor, image: BootImage, volumes: VolumesAtRebuild) -> None:
+    """Nova's 400s for the image of a rebuild. A volume-backed server is rebuilt (before
+    microversion 2.93) only with the image its root volume was made of, whose data the volume
+    keeps: the flavor's disk does not count. Every volume must be ``in-use``."""
+    if volumes.volume_backed:
+        if image.id != volumes.root_image_id:
+            raise BadRequest(
+                f"Image {image.id} is unacceptable: Unable to rebuild with a different image "
+                "for a volume-backed server."
+            )
+        if flavor.ram_mb < image.min_ram_mb:
+            raise BadRequest("Flavor's memory is too small for requested image.")
+    else:
+        check_image_fits(flavor, image)
+    if volumes.not_in_use:
+        volume_id, status = volumes.not_in_use[0]
+        raise BadRequest(
+            f"Invalid volume: volume '{volume_id}' status must be 'in-use'. Currently in "
+            f"'{status}' status"
         )
 
 

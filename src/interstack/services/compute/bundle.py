@@ -85,6 +85,7 @@ class ComputeServices:
                 snapshots,
                 networking,
                 volume_snapshots,
+                boot_volumes,
             ),
             interfaces=ServerInterfaces(db, regions, networking),
             server_metadata=ServerMetadata(db, quotas),

@@ -22,7 +22,7 @@ from interstack.errors import (
 )
 from interstack.services.compute.block_devices import image_mapping_properties
 from interstack.services.compute.boot import (
-    check_image_fits,
+    check_rebuild_image,
     decode_user_data,
     flavor_snapshot,
     new_password,
@@ -50,9 +50,11 @@ from interstack.services.context import RequestContext
 from interstack.services.interfaces import (
     BootImage,
     BootImages,
+    ServerBootVolumes,
     ServerNetworking,
     ServerSnapshots,
     ServerVolumeSnapshots,
+    VolumesAtRebuild,
     VolumeSnapshotForImage,
 )
 from interstack.services.regions import Regions
@@ -132,7 +134,9 @@ class ServerActions:
         snapshots: ServerSnapshots,
         networking: ServerNetworking,
         volume_snapshots: ServerVolumeSnapshots | None = None,
+        boot_volumes: ServerBootVolumes | None = None,
     ) -> None:
+        self.boot_volumes = boot_volumes
         self.networking = networking
         self.snapshots = snapshots
         self.volume_snapshots = volume_snapshots
@@ -218,20 +222,17 @@ class ServerActions:
                 raise BadRequest("Invalid key_name provided.") from exc
         if isinstance(request.user_data, str):
             decode_user_data(request.user_data)
-        volume_backed = self._boots_from_volume(region, server_id)
+        volumes = self._volumes_at_rebuild(region, server_id)
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
             check_unlocked(ctx, row)
             check_state("rebuild", row.id, row.vm_state, row.task_state)
-            if volume_backed:
-                # booted from a volume: Nova (before 2.93) rebuilds those only on their image
-                raise BadRequest(
-                    "Unable to rebuild with a different image for a volume-backed server."
-                )
-            check_image_fits(_flavor_of(row), image)
+            check_rebuild_image(_flavor_of(row), image, volumes)
             stopped = row.vm_state == VmState.STOPPED
-            row.image_id = image.id
-            row.image_ref = image.native_ref
+            if not volumes.volume_backed:
+                # a volume-backed server keeps its image, as in Nova: its root volume stays
+                row.image_id = image.id
+                row.image_ref = image.native_ref
             if request.name is not None:
                 row.name = request.name
             if request.metadata is not None:
@@ -379,6 +380,11 @@ class ServerActions:
             self.snapshots.abandon_snapshot(region, image.id)
             raise
         return image.id
+
+    def _volumes_at_rebuild(self, region: str, server_id: str) -> VolumesAtRebuild:
+        if self.boot_volumes is None:
+            return VolumesAtRebuild(volume_backed=False)
+        return self.boot_volumes.volumes_at_rebuild(region, server_id)
 
     def _boots_from_volume(self, region: str, server_id: str) -> bool:
         """Whether the server's root disk is a volume (a server booted from an image that maps

@@ -401,8 +401,9 @@ class ServerTasks:
     # -- rebuild ------------------------------------------------------------------------------
 
     def rebuild(self, task: Task) -> RetryAfter | None:
-        """Replace the backend server by one booted from the new image, on the same ports; a
-        server stopped before is stopped again afterwards, as Nova keeps it."""
+        """Replace the backend server by one booted from the new image (a volume-backed one:
+        from its root volume again), on the same ports and volumes; a server stopped before is
+        stopped again afterwards, as Nova keeps it."""
         with self.db.session() as session:
             if self._live(session, task) is None:
                 return None
@@ -430,6 +431,11 @@ class ServerTasks:
                 return Step()
             spec = server_spec(row)
             wants_drive = bool(row.config_drive)
+        if self.boot_volumes is not None:
+            # its volumes stay: the root one keeps its data (Nova before 2.93), the others
+            # are attached again where they were
+            volumes = self.boot_volumes.attached_for_rebuild(task.region, task.resource_id)
+            spec = replace(spec, root_volume=volumes.root, volumes=volumes.data)
         spec = self._with_drive(task.region, spec, wants_drive)
         info = self.regions.backend(task.region).compute.create_server(spec)
         self._update(task, lambda r: setattr(r, "native_ref", info.ref))

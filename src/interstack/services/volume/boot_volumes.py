@@ -24,12 +24,14 @@ from interstack.services.interfaces import (
     ReadyBootVolumes,
     ReservedBootVolumes,
     VolumeForBoot,
+    VolumesAtRebuild,
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import (
     live_attachments,
     new_attachment,
+    server_attachments,
     touch,
     visible_volume,
 )
@@ -212,6 +214,41 @@ class BootVolumes:
         storage = self.regions.backend(region).block_storage
         for ref in refs:
             storage.detach_volume(ref, server_ref)
+
+    # -- at a rebuild ------------------------------------------------------------------------
+
+    def volumes_at_rebuild(self, region: str, server_id: str) -> VolumesAtRebuild:
+        backed, root_image, busy = False, None, []
+        with self.db.session() as session:
+            for row in server_attachments(session, server_id):
+                volume = session.get(VolumeRow, row.volume_id)
+                if volume is None:
+                    continue
+                if row.boot_index == 0:
+                    backed = True
+                    root_image = volume.image_metadata.get("image_id") or None
+                if volume.status != VolumeStatus.IN_USE:
+                    busy.append((volume.id, str(volume.status)))
+        return VolumesAtRebuild(
+            volume_backed=backed,
+            root_image_id=str(root_image) if root_image else None,
+            not_in_use=tuple(busy),
+        )
+
+    def attached_for_rebuild(self, region: str, server_id: str) -> ReadyBootVolumes:
+        root: BootVolume | None = None
+        data: list[BootVolume] = []
+        with self.db.session() as session:
+            for row in server_attachments(session, server_id):
+                volume = session.get(VolumeRow, row.volume_id)
+                if row.status != AttachStatus.ATTACHED or volume is None or not volume.native_ref:
+                    continue
+                found = BootVolume(NativeRef(volume.native_ref), row.mountpoint or "")
+                if row.boot_index == 0:
+                    root = found
+                else:
+                    data.append(found)
+        return ReadyBootVolumes(root=root, data=tuple(data))
 
     # -- for show and list -------------------------------------------------------------------
 
