@@ -37,26 +37,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import yaml
 from aws_rounds import direct_round, gateway_round
 from aws_steps import PHASES, STEPS, CallCounter, Meters, Timings, medians
 from aws_thin import ThinClient, thin_round
 from rich.console import Console
 from rich.table import Table
+from tokens import Gateway
 
 BIN_DIR = Path(sys.executable).parent
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -65,13 +61,6 @@ AWS_REGION = "us-east-1"
 KEYS = {"access_key_id": "bench", "secret_access_key": "bench-secret"}
 TARGET = 1.3
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def moto_server() -> tuple[str, CallCounter]:
@@ -112,59 +101,26 @@ def an_ami(ec2: Any) -> str:
     return str(sorted(i["ImageId"] for i in images)[0])
 
 
-@contextmanager
-def served_gateway(work: Path, endpoint: str, ami: str) -> Iterator[tuple[Path, int]]:
-    """``interstack serve`` with one aws region on the emulator; yields its clouds.yaml and
-    its process id."""
-    settings = {
-        "aws_region": AWS_REGION,
-        "endpoint_url": endpoint,
-        "credentials": dict(KEYS),
-        "instance_types": ["t3.nano", "t3.micro", "t3.small", "t3.medium"],
-        "default_image": ami,
-        "own_images": False,
-        "images": [{"filters": {"image-id": [ami]}}],
-    }
-    config = work / "config.yaml"
-    config.write_text(
-        yaml.safe_dump({"regions": [{"name": REGION, "backend": "aws", "settings": settings}]})
-    )
-    port = free_port()
-    data = work / "data"
-    command = [str(BIN_DIR / "interstack"), "serve", "--config", str(config)]
-    command += ["--data-dir", str(data), "--port", str(port), "--log-level", "warning"]
-    with (work / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+class AwsGateway(Gateway):
+    """``interstack serve`` with one aws region on the emulator."""
+
+    start_bound = 90.0
+
+    def __init__(self, root: Path, endpoint: str, ami: str) -> None:
+        settings = {
+            "aws_region": AWS_REGION,
+            "endpoint_url": endpoint,
+            "credentials": dict(KEYS),
+            "instance_types": ["t3.nano", "t3.micro", "t3.small", "t3.medium"],
+            "default_image": ami,
+            "own_images": False,
+            "images": [{"filters": {"image-id": [ami]}}],
+        }
+        config = root / "config.yaml"
+        config.write_text(
+            yaml.safe_dump({"regions": [{"name": REGION, "backend": "aws", "settings": settings}]})
         )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError((work / "serve.log").read_text()[-2000:])
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v3", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("interstack serve did not answer within 90 s")
-            time.sleep(0.1)
-        yield data / "clouds.yaml", process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """A process's CPU time so far, user and system, all its threads (from /proc): what the
-    gateway itself spent, which the machine's load does not inflate as it does wall time."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        super().__init__(root, ["--config", str(config)])
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -261,8 +217,9 @@ def main() -> int:
     cpu = dict.fromkeys(SIDES[:2], 0.0)
     with (
         tempfile.TemporaryDirectory(prefix="interstack-bench-aws-") as tmp,
-        served_gateway(Path(tmp), endpoint, ami) as (clouds_yaml, gateway_pid),
+        AwsGateway(Path(tmp), endpoint, ami) as gateway,
     ):
+        clouds_yaml = gateway.clouds_yaml
         config = openstack.config.OpenStackConfig(config_files=[str(clouds_yaml)])
         sdk = openstack.connection.Connection(
             config=config.get_one(cloud="interstack", region_name=REGION)
@@ -280,12 +237,12 @@ def main() -> int:
         # weighs on each alike
         for n in range(1 + args.rounds):
             for side, one_round in rounds.items():
-                before = cpu_seconds(gateway_pid)
+                before = gateway.cpu_seconds(reaped=False)
                 timings = one_round(n)
                 if n:
                     sides[side].append(timings)
                     if side in cpu:
-                        cpu[side] += (cpu_seconds(gateway_pid) - before) / args.rounds
+                        cpu[side] += (gateway.cpu_seconds(reaped=False) - before) / args.rounds
         thin.close()
         sdk.close()
 

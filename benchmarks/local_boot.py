@@ -342,12 +342,6 @@ def instances_cpu_seconds() -> float:
     return int((Path("/sys/fs/cgroup/cpuacct") / CGROUP_PARENT / "cpuacct.usage").read_text()) / 1e9
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """CPU time of process ``pid`` and of the children it has reaped (``ip``, ``runc``, …)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def host_busy_cpu_seconds() -> float:
     """CPU time the whole host has spent busy (not idle, not waiting for I/O) so far."""
     ticks = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -356,11 +350,10 @@ def host_busy_cpu_seconds() -> float:
 
 
 def cpu_now(gateway: Gateway) -> dict[str, float]:
-    assert gateway.process is not None
     own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "instances": instances_cpu_seconds(),
-        "gateway": process_cpu_seconds(gateway.process.pid),
+        "gateway": gateway.cpu_seconds(),
         "benchmark": own.ru_utime + own.ru_stime,
         "host": host_busy_cpu_seconds(),
     }

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +38,7 @@ from rich.table import Table
 
 # run as a script (python benchmarks/tokens.py): the tests' helpers live one folder up
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.gateway import password_auth_body
+from tests.support.gateway import free_port, password_auth_body
 
 BIN_DIR = Path(sys.executable).parent
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -68,13 +68,6 @@ class Result:
     errors: int
     connections: int = 0
     ratio_to_floor: float = 1.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Gateway:
@@ -116,6 +109,7 @@ class Gateway:
                     return self
             except httpx.TransportError:
                 time.sleep(0.1)
+        self.__exit__()
         raise RuntimeError(f"interstack serve did not answer within {self.start_bound:.0f} s")
 
     def __exit__(self, *_exc: object) -> None:
@@ -127,8 +121,21 @@ class Gateway:
                 self.process.kill()
                 self.process.wait()
 
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.data_dir / "clouds.yaml"
+
+    def cpu_seconds(self, *, reaped: bool = True) -> float:
+        """The gateway process's CPU time so far, user and system, all its threads (from /proc),
+        with the children it has reaped (``ip``, ``runc``, …) unless ``reaped`` is false: what
+        the gateway itself spent, which the machine's load does not inflate as it does wall
+        time."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(f) for f in fields[11 : 15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
+
     def auth_body(self, cloud: str) -> dict[str, Any]:
-        auth = yaml.safe_load((self.data_dir / "clouds.yaml").read_text())["clouds"][cloud]["auth"]
+        auth = yaml.safe_load(self.clouds_yaml.read_text())["clouds"][cloud]["auth"]
         return password_auth_body(auth)
 
     def token(self, cloud: str) -> str:
