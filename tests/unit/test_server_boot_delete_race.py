@@ -140,7 +140,10 @@ def test_a_delete_that_looked_before_the_boot_recorded_its_server_deletes_that_s
         services, lambda: delete.append(step(services, start_delete(services, server_id)))
     )
 
-    assert services.compute.server_tasks.boot(task(BOOT, server_id)) is not None
+    services.compute.server_tasks.boot(task(BOOT, server_id))
+    with services.db.session() as session:  # the boot kept its server: the delete is not done
+        row = session.get(Server, server_id)
+        assert row is not None and row.native_ref == made[0].ref and row.deleted_at is None
     assert backend_has(services, made[0].ref)
     run_to_end(services, delete[0])
 

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PowerAction, ServerSpec, ServerStatus
-from interstack.errors import BackendError, InterstackError, NotFound
+from interstack.errors import BackendError, BackendUnavailable, InterstackError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.state import PowerState, TaskState, VmState
@@ -227,8 +227,14 @@ class ServerTasks:
             # of it to remove it
             self.regions.backend(task.region).compute.delete_server(info.ref)
             return None
-        # a delete under way sees this ref at its next step and deletes the backend server
-        return Step({**task.payload, "phase": "wait"}).result()
+        # a delete under way sees this ref at its next step and deletes the backend server;
+        # the first look follows at once in this step (a backend that settles at once, as an
+        # emulator does, is done without another claim), the next ones after a poll delay
+        waiting = {**task.payload, "phase": "wait", "looked_at": "wait", "looks": 0}
+        try:
+            return self._boot_wait(replace(task, payload=waiting)).result()
+        except BackendUnavailable:  # the server is made: only the look is to be made again
+            return Step(waiting).result()
 
     def _record_native_ref(self, task: Task, ref: NativeRef) -> bool:
         """Keep the backend server's ref unless the server is deleted by now. One statement: a
