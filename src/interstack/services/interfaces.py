@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from sqlalchemy.orm import Session
+
 from interstack.backends.contract import BootVolume, NativeRef
 from interstack.backends.contract import ImageInfo as StoredImage
 from interstack.services.context import RequestContext
@@ -159,10 +161,11 @@ class ServerNetworking(Protocol):
         ...
 
     def addresses_and_groups(
-        self, region: str, server_ids: Sequence[str]
+        self, region: str, server_ids: Sequence[str], session: Session | None = None
     ) -> tuple[Mapping[str, Sequence[ServerAddress]], Mapping[str, Sequence[str]]]:
         """:meth:`addresses` and each server's security group names, port by port as Nova
-        lists them, from one read of the ports (a server's view needs both)."""
+        lists them, from one read of the ports (a server's view needs both); in ``session``
+        when given (the caller's read of the servers), else in a session of its own."""
         ...
 
     def security_groups(self, region: str, server_id: str) -> Sequence[ServerSecurityGroup]:
@@ -323,9 +326,10 @@ class ServerBootVolumes(Protocol):
         ...
 
     def volumes_attached(
-        self, region: str, server_ids: Sequence[str]
+        self, region: str, server_ids: Sequence[str], session: Session | None = None
     ) -> Mapping[str, Sequence[AttachedVolume]]:
-        """Each server's attached (or attaching) volumes, oldest first (one query)."""
+        """Each server's attached (or attaching) volumes, oldest first (one query); in
+        ``session`` when given, else in a session of its own."""
         ...
 
 

@@ -128,14 +128,14 @@ class ServerService:
         self.networking = networking
         self.volumes = volumes
 
-    def _addresses(self, region: str, rows: Sequence[ServerRow]) -> list[Server]:
+    def _addresses(self, session: Session, region: str, rows: Sequence[ServerRow]) -> list[Server]:
         """Records with what Neutron's ports say now (addresses and security groups) and the
-        volumes block storage holds for them."""
+        volumes block storage holds for them, read in the session that read the servers."""
         if not rows:
             return []
         ids = [r.id for r in rows]
-        found, groups = self.networking.addresses_and_groups(region, ids)
-        attached = self.volumes.volumes_attached(region, ids) if self.volumes else {}
+        found, groups = self.networking.addresses_and_groups(region, ids, session)
+        attached = self.volumes.volumes_attached(region, ids, session) if self.volumes else {}
         return [
             replace(
                 record(r, found.get(r.id, ()), groups.get(r.id, ())),
@@ -146,9 +146,9 @@ class ServerService:
 
     def get(self, ctx: RequestContext, region: str, server_id: str) -> Server:
         with self.db.session() as session:
-            row = visible_row(session, ctx, region, server_id)
-            session.expunge(row)
-        return self._addresses(region, [row])[0]
+            return self._addresses(session, region, [visible_row(session, ctx, region, server_id)])[
+                0
+            ]
 
     def security_groups(
         self, ctx: RequestContext, region: str, server_id: str
@@ -254,9 +254,9 @@ class ServerService:
                 paged = Page(limit=limit, marker=page.marker, sort=tuple(sort))
                 stmt = paginate(stmt, paged, SORT_COLUMNS, ServerRow.id, marker_row, default)
                 rows = list(session.scalars(stmt))
-            for row in rows:
-                session.expunge(row)
-        servers = self._addresses(region, rows) if detail else [record(r) for r in rows]
+            servers = (
+                self._addresses(session, region, rows) if detail else [record(r) for r in rows]
+            )
         next_marker = servers[-1].id if servers and len(servers) == limit else None
         return ServerPage(servers, next_marker)
 
@@ -324,8 +324,7 @@ class ServerService:
                     raise BadRequest(f"Server attribute {key} cannot be updated.")
             touch(row)
             session.flush()
-            session.expunge(row)
-        return self._addresses(region, [row])[0]
+            return self._addresses(session, region, [row])[0]
 
     def delete(self, ctx: RequestContext, region: str, server_id: str) -> None:
         """Start deleting: the delete task removes the backend server, then the ports."""

@@ -296,15 +296,17 @@ class NeutronServerNetworking:
             return _addresses(_port_addresses(session, region, server_ids), server_ids)
 
     def addresses_and_groups(
-        self, region: str, server_ids: Sequence[str]
+        self, region: str, server_ids: Sequence[str], session: Session | None = None
     ) -> tuple[Mapping[str, Sequence[ServerAddress]], Mapping[str, Sequence[str]]]:
-        with self.db.session() as session:
-            rows = _port_addresses(session, region, server_ids)
-            ports = {row.port_id: (row.device_id, row.security_group_ids) for row in rows}
-            return (
-                _addresses(rows, server_ids),
-                self.server_groups.names(session, list(ports.values()), server_ids),
-            )
+        if session is None:
+            with self.db.session() as own:
+                return self.addresses_and_groups(region, server_ids, own)
+        rows = _port_addresses(session, region, server_ids)
+        ports = {row.port_id: (row.device_id, row.security_group_ids) for row in rows}
+        return (
+            _addresses(rows, server_ids),
+            self.server_groups.names(session, list(ports.values()), server_ids),
+        )
 
     def security_groups(self, region: str, server_id: str) -> list[ServerSecurityGroup]:
         with self.db.session() as session:

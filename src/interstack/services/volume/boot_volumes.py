@@ -253,33 +253,27 @@ class BootVolumes:
     # -- for show and list -------------------------------------------------------------------
 
     def volumes_attached(
-        self, region: str, server_ids: Sequence[str]
+        self, region: str, server_ids: Sequence[str], session: Session | None = None
     ) -> Mapping[str, Sequence[AttachedVolume]]:
         found: dict[str, list[AttachedVolume]] = {s: [] for s in server_ids}
         if not server_ids:
             return found
-        rows = self._attachments_of(server_ids)
+        if session is None:
+            with self.db.session() as own:
+                return self.volumes_attached(region, server_ids, own)
+        rows = session.scalars(
+            select(AttachmentRow)
+            .where(
+                AttachmentRow.server_id.in_(server_ids),
+                AttachmentRow.status.in_(
+                    (AttachStatus.ATTACHING, AttachStatus.ATTACHED, AttachStatus.DETACHING)
+                ),
+            )
+            .order_by(AttachmentRow.created_at, AttachmentRow.mountpoint)
+        )
         for row in rows:
             if row.server_id is not None:
                 found[row.server_id].append(
                     AttachedVolume(row.volume_id, bool(row.delete_on_termination))
                 )
         return found
-
-    def _attachments_of(self, server_ids: Sequence[str]) -> list[AttachmentRow]:
-        with self.db.session() as session:
-            rows = list(
-                session.scalars(
-                    select(AttachmentRow)
-                    .where(
-                        AttachmentRow.server_id.in_(server_ids),
-                        AttachmentRow.status.in_(
-                            (AttachStatus.ATTACHING, AttachStatus.ATTACHED, AttachStatus.DETACHING)
-                        ),
-                    )
-                    .order_by(AttachmentRow.created_at, AttachmentRow.mountpoint)
-                )
-            )
-            for row in rows:
-                session.expunge(row)
-            return rows
