@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
@@ -145,8 +146,7 @@ def test_the_benchmark_sequence_makes_no_redundant_calls(
         "DeleteNetworkInterface",
         "DeleteSecurityGroup",
         "DeleteSubnet",
-        "DescribeSubnets",  # whether another subnet still uses the block
-        "DisassociateVpcCidrBlock",
+        "DisassociateVpcCidrBlock",  # the block was made here, and its last subnet made here
     ]
     (left,) = ec2().describe_vpcs(VpcIds=project_vpcs())["Vpcs"]
     blocks = [
@@ -381,6 +381,56 @@ def test_a_vpc_and_blocks_changed_elsewhere_are_read_again(
     )
     assert project_vpcs() == [subnet_vpc(subnet)]
     assert subnet_vpc(subnet) != vpc_id
+
+
+def test_a_block_keeps_a_subnet_made_elsewhere(
+    drivers: tuple[AwsNetwork, AwsCompute, Calls], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block made here is released without a describe once its subnets made here are gone;
+    EC2 refuses while another process's subnet is in it, and the block stays. A block this
+    process did not make is released only when EC2 describes no subnet in it."""
+    network, _compute, calls = drivers
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    ours = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.14.0.0/24", gateway_ip=None)
+    )
+    second = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.14.1.0/24", gateway_ip=None)
+    )
+    # another process (a gateway before a restart, a replica) makes a subnet in the block
+    elsewhere = AwsNetwork(network.ec2, REGION, network.vpcs.settings)
+    theirs = elsewhere.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.14.2.0/24", gateway_ip=None)
+    )
+    calls.take()
+    network.delete_subnet(ours)
+    assert calls.take() == ["DeleteSubnet"]  # a subnet made here is left in the block
+    real_disassociate = network.ec2.disassociate_vpc_cidr_block
+
+    def refused(**_kwargs: Any) -> None:  # what EC2 answers; moto lets the block go
+        raise ClientError(
+            {"Error": {"Code": "InvalidCidrBlock.InUse", "Message": "has a subnet"}},
+            "DisassociateVpcCidrBlock",
+        )
+
+    monkeypatch.setattr(network.ec2, "disassociate_vpc_cidr_block", refused)
+    network.delete_subnet(second)
+    assert calls.take() == ["DeleteSubnet"]
+    monkeypatch.setattr(network.ec2, "disassociate_vpc_cidr_block", real_disassociate)
+    assert "10.14.0.0/16" in live_blocks(subnet_vpc(theirs))
+    # the other process did not make the block: it asks EC2 whether a subnet is left
+    elsewhere.delete_subnet(theirs)
+    assert calls.take() == ["DeleteSubnet", "DescribeSubnets", "DisassociateVpcCidrBlock"]
+    assert "10.14.0.0/16" not in live_blocks(network.vpcs.ensure(PROJECT))
+
+
+def live_blocks(vpc_id: str) -> list[str]:
+    (vpc,) = ec2().describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    return [
+        a["CidrBlock"]
+        for a in vpc["CidrBlockAssociationSet"]
+        if a["CidrBlockState"]["State"] == "associated"
+    ]
 
 
 def test_a_network_delete_looks_at_ec2_unless_all_its_subnets_were_made_here(

@@ -171,6 +171,7 @@ class AwsNetwork(NetworkDriver):
                 )
                 if existing is not None:
                     self._subnet_homes[existing["SubnetId"]] = (vpc_id, spec.cidr, network_id)
+                    self.vpcs.subnet_made(vpc_id, spec.cidr)
                     return NativeRef(existing["SubnetId"])
             if not vpc_gone(exc):
                 self.vpcs.release_block(vpc_id, spec.cidr)
@@ -179,6 +180,7 @@ class AwsNetwork(NetworkDriver):
             self._networks_known.discard(network_id)
             raise
         self._subnet_homes[subnet["SubnetId"]] = (vpc_id, spec.cidr, network_id)
+        self.vpcs.subnet_made(vpc_id, spec.cidr)
         return NativeRef(subnet["SubnetId"])
 
     def _create_subnet(

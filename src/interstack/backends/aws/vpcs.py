@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -68,6 +68,10 @@ class VpcBlocks:
     primary: str
     #: the live blocks: (network, association id)
     live: list[tuple[ipaddress.IPv4Network, str]]
+    #: blocks this process associated -> the CIDRs of the subnets it made in them since: a
+    #: block's last subnet made here is its last subnet, unless another process made one in
+    #: it, which EC2's refusal to let the block go (``InvalidCidrBlock.InUse``) then says
+    made_here: dict[str, set[str]] = field(default_factory=dict)
 
 
 def block_for(cidr: str) -> ipaddress.IPv4Network:
@@ -249,6 +253,7 @@ class ProjectVpcs:
                     ) from exc
                 association = made.get("CidrBlockAssociation", {})
                 self._live_blocks(vpc_id).append((wanted, str(association["AssociationId"])))
+                self._described_blocks(vpc_id).made_here[str(wanted)] = set()
                 if association.get("CidrBlockState", {}).get("State") == "associated":
                     return None
                 return str(wanted)
@@ -267,32 +272,53 @@ class ProjectVpcs:
             time.sleep(0.5)
         raise BackendUnavailable(f"AWS is still associating {block} with {vpc_id}")
 
+    def subnet_made(self, vpc_id: str, cidr: str) -> None:
+        """A subnet was made here in the VPC: its block is not released while it is there."""
+        with self._lock:
+            known = self._known_blocks.get(vpc_id)
+            for block, subnets in known.made_here.items() if known else ():
+                if ipaddress.IPv4Network(cidr).subnet_of(ipaddress.IPv4Network(block)):
+                    subnets.add(cidr)
+
     def release_block(self, vpc_id: str, cidr: str) -> None:
-        """Disassociate the secondary block that held ``cidr`` if no subnet is left in it."""
+        """Disassociate the secondary block that held ``cidr`` if no subnet is left in it: a
+        block this process associated, once its last subnet made here is gone (EC2 refuses
+        while a subnet made elsewhere is in it), any other once EC2 describes none in it."""
         subnet = ipaddress.IPv4Network(cidr)
         with self._lock:
             known = self._described_blocks(vpc_id)
-            blocks = known.live
             holders = [
                 (net, assoc)
-                for net, assoc in blocks
+                for net, assoc in known.live
                 if subnet.subnet_of(net) and str(net) != known.primary
             ]
             if not holders:
                 return
             net, association = holders[0]
-            with aws_call(f"describe_subnets in {vpc_id}"):
-                remaining = self.ec2.describe_subnets(
-                    Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
-                ).get("Subnets", [])
-            if any(ipaddress.IPv4Network(s["CidrBlock"]).subnet_of(net) for s in remaining):
+            made_here = known.made_here.get(str(net))
+            if made_here is not None:
+                made_here.discard(cidr)
+                if made_here:
+                    return
+            elif self._subnets_in(vpc_id, net):
                 return
-            blocks.remove((net, association))
+            known.live.remove((net, association))
+            known.made_here.pop(str(net), None)
             try:
                 self.ec2.disassociate_vpc_cidr_block(AssociationId=association)
             except ClientError as exc:
                 self._known_blocks.pop(vpc_id, None)
+                if error_code(exc) == "InvalidCidrBlock.InUse":  # a subnet made elsewhere
+                    return
                 if not is_not_found(exc):
                     raise translate(
                         exc, f"disassociate_vpc_cidr_block {net} from {vpc_id}"
                     ) from exc
+
+    def _subnets_in(self, vpc_id: str, block: ipaddress.IPv4Network) -> bool:
+        """Whether EC2 describes a subnet of the VPC in ``block``."""
+        with aws_call(f"describe_subnets in {vpc_id}"):
+            remaining = self.ec2.describe_subnets(
+                Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+            ).get("Subnets", [])
+        return any(ipaddress.IPv4Network(s["CidrBlock"]).subnet_of(block) for s in remaining)
