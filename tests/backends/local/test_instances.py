@@ -137,8 +137,9 @@ def test_the_login_put_in_place_before_cloud_init_is_the_one_cloud_init_makes(
     local_backend: LocalBackend,
 ) -> None:
     """The default user and key that the guest init puts in place before sshd starts (a
-    keypair, no user-data) end up as cloud-init alone makes them (with user-data it runs
-    first): the same account, groups, locked password, sudo rule and authorized keys."""
+    keypair, no user-data; replaying the built image's login plan) end up as cloud-init alone
+    makes them (with user-data it runs first): the same account, groups, locked password,
+    sudo rule and authorized keys."""
     early = boot(local_backend, spec("early", public_key=PUBLIC_KEY))
     late = boot(local_backend, spec("late", public_key=PUBLIC_KEY, user_data=b"#!/bin/sh\n"))
     setups = []
@@ -151,6 +152,9 @@ def test_the_login_put_in_place_before_cloud_init_is_the_one_cloud_init_makes(
         done = exec_in(runc_root(local_backend), server.ref, LOGIN_SETUP)
         assert done.returncode == 0, done.stderr
         setups.append(done.stdout)
+    # the built image's login plan made it, not cloud-init's code in the guest
+    early_console = local_backend.compute.console_output(early.ref)
+    assert "default login made by the image's login plan" in early_console
     assert setups[0] == setups[1]
     assert "90-cloud-init-users" in setups[0]
     assert PUBLIC_KEY in setups[0]

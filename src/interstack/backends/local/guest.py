@@ -114,11 +114,13 @@ start_sshd() {
 }
 # sshd may start before cloud-init when the host allows it (no user-data: nothing of the
 # user's must run first) and nothing cloud-init does first is needed to log in: no keypair,
-# or its key is in place (since an earlier boot, or put there now by the seed-login helper
-# with cloud-init's own code, as its users-groups and ssh modules will). A new instance
+# or its key is in place (since an earlier boot, or put there now as cloud-init's users-groups
+# and ssh modules will: by the image's login plan, else by the seed-login helper with
+# cloud-init's own code). A new instance
 # (another one's disk, from a snapshot) first loses the host keys it came with, which
 # cloud-init would otherwise delete.
 early=/run/interstack/early-ssh
+plan=/run/interstack/login-plan
 early_sudo=/etc/sudoers.d/00-interstack-early-login
 up=
 key_in_place() {
@@ -129,7 +131,12 @@ if [ -f "$early" ]; then
     [ "$(sed -n 1p "$early")" = "$(cat /var/lib/cloud/data/instance-id 2>/dev/null)" ] ||
         rm -f /etc/ssh/ssh_host_*
     key=$(sed -n 2p "$early" | cut -d' ' -f2)
-    if ! key_in_place && has cloud-init && has python3; then
+    if key_in_place; then
+        :
+    # the image's login plan replays what cloud-init's code did in the image (no Python)
+    elif [ -f "$plan" ] && sh "$plan" "$(sed -n 2p "$early")" "$early_sudo"; then
+        say "default login made by the image's login plan"
+    elif has cloud-init && has python3; then
         python3 -I /run/interstack/seed-login "$(sed -n 2p "$early")" "$early_sudo" ||
             say "the keypair waits for cloud-init"
     fi
@@ -285,6 +292,7 @@ SEED_DIR = "var/lib/cloud/seed/nocloud"
 READY_MARKER = "run/interstack-ready"
 #: files of the boot directory that tell the guest init how to boot (:func:`write_boot_options`)
 EARLY_SSH = "early-ssh"
+LOGIN_PLAN = "login-plan"
 NO_LOCAL_DATASOURCE = "no-local-datasource"
 #: added to the cloud-init settings of an instance whose sshd may start first: the guest init
 #: replaced the host keys of another instance already, and sshd serves the ones it found
@@ -347,14 +355,19 @@ def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
         write_file(disk / "etc/resolv.conf", "".join(f"nameserver {r}\n" for r in unique).encode())
 
 
-def write_boot_dir(boot_dir: Path, tini: Path) -> None:
+def write_boot_dir(boot_dir: Path, tini: Path, login_plan: Path | None = None) -> None:
     """The host directory mounted read-only at ``/run/interstack``: the init, its power tool,
-    the cloud-init stages, the seed-login helper and tini."""
+    the cloud-init stages, the seed-login helper, the image's login plan if it has one
+    (:mod:`.loginplan`) and tini."""
     boot_dir.mkdir(parents=True, exist_ok=True)
     write_file(boot_dir / "init", GUEST_INIT.encode(), 0o755)
     write_file(boot_dir / "power", GUEST_POWER.encode(), 0o755)
     write_file(boot_dir / "cloud-init-stages", CLOUD_INIT_STAGES.encode(), 0o644)
     write_file(boot_dir / "seed-login", GUEST_SEED_LOGIN.encode(), 0o644)
+    if login_plan is not None and login_plan.is_file():
+        write_file(boot_dir / LOGIN_PLAN, login_plan.read_bytes(), 0o644)
+    else:
+        (boot_dir / LOGIN_PLAN).unlink(missing_ok=True)
     target = boot_dir / "tini"
     if not target.exists():
         tmp = boot_dir / ".tini.tmp"

@@ -5,7 +5,8 @@ ifupdown (cloud-init's network renderer), sudo and ca-certificates. Daemons are 
 starting during the build by a ``policy-rc.d``; afterwards the tree is made fit to boot many
 times: no SSH host keys (each instance makes its own at first boot), an empty machine-id, apt
 caches cleaned and indexes kept compressed (or an instance's disk grows by hundreds of MB after
-its first ``apt-get update``), the cloud-init settings and the guest init as ``/sbin/init``.
+its first ``apt-get update``), the cloud-init settings and the guest init as ``/sbin/init``;
+beside the root, the default user's login as cloud-init makes it (:mod:`.loginplan`).
 
 The build happens in a temporary directory beside the cache entry and is renamed into place
 when complete; a file lock makes concurrent builders (two gateways, two test workers) wait for
@@ -26,6 +27,7 @@ from typing import Protocol
 
 from interstack.backends.local.guest import CLOUD_CONFIG, CLOUD_CONFIG_PATH, GUEST_INIT
 from interstack.backends.local.host import last_line
+from interstack.backends.local.loginplan import plan_path, record_plan
 from interstack.errors import BackendError
 
 DEFAULT_IMAGE = "debian-12"
@@ -83,17 +85,20 @@ def ensure_built(
     if name not in BUILT_IMAGES:
         raise BackendError(f"unknown built-in image {name!r} (known: {sorted(BUILT_IMAGES)})")
     root = image_root(cache_dir, name)
-    if root.is_dir():
+    if root.is_dir() and plan_path(root).exists():
         return root
     report = progress or SilentProgress()
     with _build_lock(cache_dir, name):
-        if root.is_dir():  # another builder finished while this one waited
+        if root.is_dir():  # another builder finished while this one waited, or built it earlier
+            if not plan_path(root).exists():
+                record_plan(root)
             return root
         staging = cache_dir / f".{name}.build-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         try:
             _debootstrap(staging / "root", report, apt_sources)
             _prepare_for_boot(staging / "root")
+            record_plan(staging / "root")
             report.step("image ready")
             os.replace(staging, root.parent)
         finally:

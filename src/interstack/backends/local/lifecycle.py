@@ -42,6 +42,7 @@ from interstack.backends.local.instances import (
     Phase,
     instance_at,
 )
+from interstack.backends.local.loginplan import plan_path
 from interstack.backends.local.seams import ServerPorts, VolumeDevices
 from interstack.backends.local.settings import LocalSettings
 from interstack.backends.local.supervisor import SupervisorClient
@@ -207,7 +208,7 @@ class InstanceJobs:
             }:
                 return  # deleted or changed while the image was prepared
             try:
-                write_boot_dir(instance.boot_dir, TINI)
+                write_boot_dir(instance.boot_dir, TINI, image_root and plan_path(image_root))
                 disk = instance.upper
                 if image_root is None:  # the root volume is the disk: mounted first
                     instance.teardown()  # a leftover from a crash or a host reboot
