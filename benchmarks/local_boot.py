@@ -342,6 +342,38 @@ def instances_cpu_seconds() -> float:
     return int((Path("/sys/fs/cgroup/cpuacct") / CGROUP_PARENT / "cpuacct.usage").read_text()) / 1e9
 
 
+def _in_an_instance(pid: int) -> bool:
+    try:
+        return f"/{CGROUP_PARENT}/" in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:  # gone meanwhile
+        return True
+
+
+def helpers_cpu_seconds(gateway_pid: int) -> float:
+    """CPU time of the gateway's live descendants outside the instances, with the children
+    they reaped: the supervisor (and the ``runc`` it ran), the metadata proxies, dnsmasq. The
+    gateway's own figure has none of it until it reaps them, at its end."""
+    stats: dict[int, list[str]] = {}
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    ticks, todo = 0, list(children.get(gateway_pid, []))
+    while todo:
+        pid = todo.pop()
+        if _in_an_instance(pid):  # an instance's processes (their CPU is the instances')
+            continue
+        ticks += sum(int(f) for f in stats[pid][11:15])
+        todo.extend(children.get(pid, []))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def host_busy_cpu_seconds() -> float:
     """CPU time the whole host has spent busy (not idle, not waiting for I/O) so far."""
     ticks = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -350,10 +382,12 @@ def host_busy_cpu_seconds() -> float:
 
 
 def cpu_now(gateway: Gateway) -> dict[str, float]:
+    assert gateway.process is not None
     own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "instances": instances_cpu_seconds(),
         "gateway": gateway.cpu_seconds(),
+        "helpers": helpers_cpu_seconds(gateway.process.pid),
         "benchmark": own.ru_utime + own.ru_stime,
         "host": host_busy_cpu_seconds(),
     }
@@ -454,7 +488,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     cpu = results["together_cpu_seconds"]
     console.print(
         f"CPU seconds while the {args.together} booted: instances {cpu['instances']:.1f}, "
-        f"gateway (and the children it reaped) {cpu['gateway']:.1f}, this benchmark "
+        f"gateway (and the children it reaped) {cpu['gateway']:.1f}, its helper processes "
+        f"(supervisor and runc, metadata proxies, dnsmasq) {cpu['helpers']:.1f}, "
+        "this benchmark "
         f"{cpu['benchmark']:.1f}, the whole host {cpu['host']:.1f} "
         f"(load average {results['load_average'][0]:.1f}); the instances until "
         f"{IDLE_SECONDS:.0f} s later: {results['instances_cpu_seconds_until_idle']:.1f}"
