@@ -241,7 +241,7 @@ def create_app(settings: Settings) -> FastAPI:
         **volume.server_volumes.handlers(),
         **UploadTasks(image_data).handlers(),
     }
-    runner = TaskRunner(db, task_handlers, workers=settings.task_workers, wakeup=tasks.wakeup)
+    runner = TaskRunner(db, task_handlers, workers=settings.task_workers, queue=tasks)
     reconciler = ServerReconciler(db, backends, settings.reconcile_interval_seconds)
     metadata = _metadata_servers(backends, instance_lookup, compute)
 

@@ -325,6 +325,34 @@ def test_the_cli_runs_a_server_lifecycle_mapped_onto_ec2(
     nothing_left(server["id"], ports)
 
 
+def test_a_server_ec2_runs_at_once_is_active_at_the_first_look_and_gone_at_once(
+    sdk: Any, network: tuple[Any, Any, Any]
+) -> None:
+    """EC2 answers a boot's and a delete's calls at once: the create and the delete make their
+    task's first step before they answer, so where the instance runs at once (the emulator)
+    the first look after the create shows the server ACTIVE, launched, and the first look
+    after the delete finds it gone, with nothing left in EC2."""
+    net, _subnet, group = network
+    created = sdk.compute.create_server(
+        name=unique("aws"),
+        flavor_id="1",
+        image_id=glance_ami(sdk, OWN_AMI).id,
+        networks=[{"uuid": net.id}],
+        security_groups=[{"name": group.name}],
+    )
+    shown = sdk.compute.get(f"/servers/{created.id}", raise_exc=False).json()["server"]
+    assert (shown["status"], shown["OS-EXT-STS:task_state"]) == ("ACTIVE", None)
+    assert shown["OS-SRV-USG:launched_at"] is not None
+    assert instance_of(created.id)["State"]["Name"] == "running"
+    ports = [p.id for p in sdk.network.ports(device_id=created.id)]
+    assert ports
+
+    sdk.compute.delete_server(created)
+
+    assert sdk.compute.get(f"/servers/{created.id}", raise_exc=False).status_code == 404
+    nothing_left(created.id, ports)
+
+
 def test_cinder_volumes_and_snapshots_are_ebs(sdk: Any) -> None:
     volume = sdk.block_storage.create_volume(size=2, name=unique("data"))
     volume = sdk.block_storage.wait_for_status(volume, "available", wait=60, interval=0.2)

@@ -18,6 +18,7 @@ import pytest
 from interstack.errors import BackendUnavailable, Conflict
 from interstack.services.task_runner import MAX_STEPS_IN_A_ROW, TaskRunner
 from interstack.services.tasks import (
+    RUN_HERE_SECONDS,
     RetryAfter,
     Task,
     TaskHandler,
@@ -537,3 +538,72 @@ def test_poll_delay_starts_short_and_doubles_up_to_the_ceiling() -> None:
     assert delays[:5] == [0.025, 0.05, 0.1, 0.2, 0.4]
     assert delays[5:] == [0.5, 0.5, 0.5]
     assert poll_delay(10_000, 0.5) == 0.5
+
+
+# -- a first step made by the request that made the task ---------------------------------------
+
+
+def test_a_task_its_request_runs_is_left_to_it_and_runs_in_its_thread(
+    db: Database, clock: FakeClock
+) -> None:
+    ran_in: list[int] = []
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(
+        db,
+        {"boot": TaskHandler(lambda task: ran_in.append(threading.get_ident()))},
+        clock=clock,
+        queue=queue,
+    )
+    task_id = queue.enqueue("boot", "RegionOne", "server-1", run_here=True)
+    assert runner.run_one() is False  # the workers leave it to the request
+
+    queue.run_now(task_id)
+
+    assert ran_in == [threading.get_ident()]
+    assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+
+
+def test_a_task_its_request_cannot_run_is_due_for_the_workers(
+    db: Database, clock: FakeClock
+) -> None:
+    """No runner in this process, or the runner stopping: the workers take the task at once."""
+    ran: list[str] = []
+    alone = TaskQueue(db, clock)  # no runner runs here
+    first = alone.enqueue("boot", "RegionOne", "server-1", run_here=True)
+    alone.run_now(first)
+    assert alone.get(first).run_after == clock()
+
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(
+        db,
+        {"boot": TaskHandler(lambda task: ran.append(task.id))},
+        clock=clock,
+        queue=queue,
+    )
+    second = queue.enqueue("boot", "RegionOne", "server-2", run_here=True)
+    runner.stop()
+    queue.run_now(second)
+    assert ran == []
+    assert queue.get(second).run_after == clock()
+
+
+def test_a_task_a_worker_took_is_not_run_again_by_its_request(
+    db: Database, clock: FakeClock
+) -> None:
+    """The request stopped long enough that a worker took its task: the request leaves it."""
+    ran: list[str] = []
+    queue = TaskQueue(db, clock)
+    runner = TaskRunner(
+        db,
+        {"boot": TaskHandler(lambda task: ran.append(task.id))},
+        clock=clock,
+        queue=queue,
+    )
+    task_id = queue.enqueue("boot", "RegionOne", "server-1", run_here=True)
+    clock.advance(RUN_HERE_SECONDS)
+    assert runner.claim("worker-1") is not None
+
+    queue.run_now(task_id)
+
+    assert ran == []
+    assert queue.get(task_id).status is TaskStatus.RUNNING

@@ -34,6 +34,7 @@ from interstack.services.tasks import (
     Clock,
     Task,
     TaskHandler,
+    TaskQueue,
     TaskStatus,
     make_due,
     utcnow,
@@ -69,11 +70,17 @@ class TaskRunner:
     clock: Clock = utcnow
     #: what enqueueing in this process wakes (the :class:`TaskQueue`'s)
     wakeup: TaskWakeup = field(default_factory=TaskWakeup)
+    #: the queue of this process: its wake-up is this runner's, and the first steps its
+    #: requests make themselves (:meth:`TaskQueue.run_now`) run here
+    queue: TaskQueue | None = None
     name: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
 
     def __post_init__(self) -> None:
+        if self.queue is not None:
+            self.wakeup = self.queue.wakeup
+            self.queue.run_by(self.run_now)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_recovery: datetime | None = None
@@ -224,18 +231,22 @@ class TaskRunner:
 
     @staticmethod
     def _take(
-        session: Session, task_id: str, worker: str, now: datetime, lease: datetime
+        session: Session,
+        task_id: str,
+        worker: str,
+        now: datetime,
+        lease: datetime,
+        *,
+        due: bool = True,
     ) -> Task | None:
-        """The task marked running for ``worker``, if it is still due (both claims' one write)."""
+        """The task marked running for ``worker``, if it is still pending (and ``due``: due
+        now) (every claim's one write)."""
+        # still due: a candidate another worker ran and rescheduled meanwhile is pending
+        # again, but not before its new run_after
+        when = [TaskRow.run_after <= now] if due else []
         result = session.execute(
             update(TaskRow)
-            # still due: a candidate another worker ran and rescheduled meanwhile is pending
-            # again, but not before its new run_after
-            .where(
-                TaskRow.id == task_id,
-                TaskRow.status == TaskStatus.PENDING,
-                TaskRow.run_after <= now,
-            )
+            .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.PENDING, *when)
             .values(
                 status=TaskStatus.RUNNING,
                 locked_by=worker,
@@ -256,6 +267,23 @@ class TaskRunner:
         """Claim one due task and run its step. Returns whether there was one."""
         worker = worker or self.name
         task = self.claim(worker)
+        if task is None:
+            return False
+        self.execute(task, worker)
+        return True
+
+    def run_now(self, task_id: str) -> bool:
+        """Claim the pending task ``task_id``, due or not (the workers leave a task its request
+        runs for a while: :meth:`TaskQueue.run_now`), and run its step (and the steps that
+        follow at once) in the calling thread, as a worker would. False if it is not pending
+        (another worker has it) or the runner is stopping."""
+        if self._stopping.is_set():
+            return False
+        worker = f"{self.name}/request-{threading.get_ident()}"
+        now = self.clock()
+        with self.db.session() as session:
+            lease = now + timedelta(seconds=self.lease_seconds)
+            task = self._take(session, task_id, worker, now, lease, due=False)
         if task is None:
             return False
         self.execute(task, worker)

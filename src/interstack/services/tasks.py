@@ -98,6 +98,10 @@ class RetryAfter:
     payload: Mapping[str, Any] | None = None
 
 
+#: how long the workers leave a task whose first step the request that made it makes
+#: (:meth:`TaskQueue.run_now`): taken after that only if the request stopped before
+RUN_HERE_SECONDS = 5.0
+
 #: the first wait of a handler looking at a backend that is still changing; it doubles per look
 FIRST_POLL_SECONDS = 0.025
 
@@ -141,6 +145,7 @@ class TaskQueue:
         self.clock = clock
         #: the runner of this process waits on it: give both the same one
         self.wakeup = wakeup or TaskWakeup()
+        self._run: Callable[[str], bool] | None = None
 
     def enqueue(
         self,
@@ -151,12 +156,18 @@ class TaskQueue:
         *,
         delay_seconds: float = 0.0,
         session: Session | None = None,
+        run_here: bool = False,
     ) -> str:
         """Add a pending task and return its id.
 
         Pass the session that writes the resource so both commit (or roll back) together.
+        ``run_here``: the caller runs the task's first step itself once committed
+        (:meth:`run_now`); the workers leave it alone for :data:`RUN_HERE_SECONDS` meanwhile
+        (they take it then if the caller never did: it stopped in between).
         """
         now = self.clock()
+        if run_here:
+            delay_seconds = max(delay_seconds, RUN_HERE_SECONDS)
         row = TaskRow(
             id=str(uuid.uuid4()),
             kind=kind,
@@ -178,6 +189,28 @@ class TaskQueue:
                 own.add(row)
             self.wakeup.notify()
         return row.id
+
+    def run_by(self, run: Callable[[str], bool]) -> None:
+        """Let :meth:`run_now` run tasks with ``run`` (the runner's ``run_now``)."""
+        self._run = run
+
+    def run_now(self, task_id: str) -> None:
+        """Run the committed task's step in this thread (a request whose backend answers at
+        once) as a worker would; when no runner runs here, or it cannot claim the task (the
+        runner stopping), the task is made due for the workers. Never raises: the request that
+        made the task has succeeded whatever its step does."""
+        try:
+            if self._run is not None and self._run(task_id):
+                return
+            with self.db.session() as session:
+                session.execute(
+                    update(TaskRow)
+                    .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.PENDING)
+                    .values(run_after=self.clock())
+                )
+        except Exception:
+            log.exception("task %s: its first step was not made in the request", task_id)
+        self.wakeup.notify()
 
     def hurry(self, resource_id: str) -> None:
         """Make the resource's pending tasks due now and wake the workers: a backend said the

@@ -41,6 +41,7 @@ AWS_CAPABILITIES = Capabilities(
     volume_attach_hot=True,
     snapshots=True,  # EBS snapshots
     volume_extend=True,  # modify_volume
+    steps_in_request=True,  # RunInstances, TerminateInstances: EC2 answers at once
 )
 
 

@@ -64,6 +64,11 @@ class Capabilities:
     #: the compute driver calls ``watch_settling``'s callback when a boot settles, so the
     #: gateway may look at a booting server rarely instead of every half second
     settle_notices: bool = False
+    #: a server's boot and delete start with a few calls to a cloud's API that answer at once
+    #: (no local work): the request that starts one makes the task's first step before it
+    #: answers, so a backend that settles at once shows the server ACTIVE (or gone) at the
+    #: client's first look; the task stays persisted and the workers take any later step
+    steps_in_request: bool = False
 
     def names(self) -> frozenset[str]:
         """The names of the flags that are set."""

@@ -338,6 +338,9 @@ class ServerBoot:
             count = self._count(session, project_id, request, flavor)
 
         server_ids = [str(uuid.uuid4()) for _ in range(count)]
+        # one server of a backend whose boot starts with quick API calls: its first step is
+        # made here, before the answer (which shows what was written: BUILD)
+        here = count == 1 and self.regions.capabilities(region).steps_in_request
         groups = request.security_groups or ("default",)
         ports: dict[str, list[ServerPort]] = {}
         volumes: dict[str, ReservedBootVolumes] = {}
@@ -352,7 +355,7 @@ class ServerBoot:
             with self.db.session() as session:
                 # counted again where the rows are written: a concurrent create may have won
                 self.quotas.check_servers(session, project_id, count, flavor.vcpus, flavor.ram_mb)
-                rows = [
+                written = [
                     self._write(
                         session,
                         ctx,
@@ -370,11 +373,12 @@ class ServerBoot:
                         zone=zone,
                         reservation_id=reservation_id,
                         volumes=volumes.get(server_id),
+                        run_here=here,
                     )
                     for index, server_id in enumerate(server_ids)
                 ]
                 session.flush()
-                servers = [record(row) for row in rows]
+                servers = [record(row) for row, _task in written]
         except BaseException:
             for server_id in ports:
                 self.networking.release_for_server(region, server_id)
@@ -382,6 +386,8 @@ class ServerBoot:
                 assert self.volumes is not None
                 self.volumes.abandon_boot(region, server_id, reserved.created)
             raise
+        if here:
+            self.tasks.run_now(written[0][1])
         return BootResult(servers, reservation_id, request.admin_password or new_password())
 
     def _write(
@@ -403,7 +409,9 @@ class ServerBoot:
         zone: str,
         reservation_id: str,
         volumes: ReservedBootVolumes | None,
-    ) -> ServerRow:
+        run_here: bool,
+    ) -> tuple[ServerRow, str]:
+        """The server's row, its create action and its boot task (whose id comes second)."""
         now = utcnow()
         row = ServerRow(
             id=server_id,
@@ -460,5 +468,7 @@ class ServerBoot:
             # the boot task hands the root to the backend and, if the boot fails, deletes the
             # volumes made for it
             payload.update(root_volume=volumes.root_id, created_volumes=list(volumes.created))
-        self.tasks.enqueue(BOOT, region, server_id, payload, session=session)
-        return row
+        task_id = self.tasks.enqueue(
+            BOOT, region, server_id, payload, session=session, run_here=run_here
+        )
+        return row, task_id

@@ -70,7 +70,7 @@ class ComputeServices:
             flavors=flavors,
             keypairs=keypairs,
             quotas=quotas,
-            servers=ServerService(db, tasks, networking, boot_volumes),
+            servers=ServerService(db, regions, tasks, networking, boot_volumes),
             boot=ServerBoot(
                 db, regions, tasks, flavors, keypairs, quotas, networking, images, boot_volumes
             ),

@@ -40,6 +40,7 @@ from interstack.services.interfaces import (
     ServerSecurityGroup,
 )
 from interstack.services.listing import Page, SortDir, paginate
+from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.store import Database
 from interstack.store.models import Server as ServerRow
@@ -119,11 +120,13 @@ class ServerService:
     def __init__(
         self,
         db: Database,
+        regions: Regions,
         tasks: TaskQueue,
         networking: ServerNetworking,
         volumes: ServerBootVolumes | None = None,
     ) -> None:
         self.db = db
+        self.regions = regions
         self.tasks = tasks
         self.networking = networking
         self.volumes = volumes
@@ -327,10 +330,12 @@ class ServerService:
             return self._addresses(session, region, [row])[0]
 
     def delete(self, ctx: RequestContext, region: str, server_id: str) -> None:
-        """Start deleting: the delete task removes the backend server, then the ports."""
+        """Start deleting: the delete task removes the backend server, then the ports (its
+        first step made here, before the answer, where the backend answers at once)."""
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
             check_unlocked(ctx, row)
+            here = self.regions.capabilities(region).steps_in_request
             if row.task_state == TaskState.DELETING:
                 return
             row.task_state = TaskState.DELETING
@@ -338,7 +343,11 @@ class ServerService:
             action_id = record_action(
                 session, ctx, row, "delete", [started_event("compute_terminate_instance")]
             )
-            self.tasks.enqueue(DELETE, region, row.id, {"action_id": action_id}, session=session)
+            task_id = self.tasks.enqueue(
+                DELETE, region, row.id, {"action_id": action_id}, session=session, run_here=here
+            )
+        if here:
+            self.tasks.run_now(task_id)
 
 
 def _tags_match(f: ServerFilters, tags: set[str]) -> bool:
