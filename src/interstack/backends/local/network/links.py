@@ -12,8 +12,10 @@ import ipaddress
 import logging
 import os
 import socket
+import struct
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 NETNS_DIR = Path("/run/netns")
 IFA_F_NODAD = 0x02
 CLONE_NEWNET = 0x40000000
+ETH_P_ARP = 0x0806
+ETH_P_IP = 0x0800
+ARPOP_REQUEST = 1
+#: when a plugged link's gratuitous ARPs go out (seconds after it is configured)
+PLUGGED_ANNOUNCE_SECONDS = (0.0, 0.05, 0.15, 0.4)
 _libc = ctypes.CDLL(None, use_errno=True)
 T = TypeVar("T")
 
@@ -162,13 +169,18 @@ def _route_socket() -> int:
     return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE).detach()
 
 
-def _socket_inside(path: str) -> int:
-    """On a thread that entered the namespace ``path``: a route socket there."""
+def _enter(path: str) -> None:
+    """Move the calling thread into the namespace ``path``."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         _check(_libc.setns(fd, CLONE_NEWNET), f"entering {path}")
     finally:
         os.close(fd)
+
+
+def _socket_inside(path: str) -> int:
+    """On a thread that entered the namespace ``path``: a route socket there."""
+    _enter(path)
     return _route_socket()
 
 
@@ -358,6 +370,46 @@ def announce(namespace: str, ifname: str, addresses: Sequence[str]) -> None:
             run_in_netns(namespace, argv)
         except BackendError as exc:
             log.warning("announcing %s from %s: %s", address, namespace, exc.message)
+
+
+def gratuitous_arp(mac: str, address: str) -> bytes:
+    """The Ethernet frame of a gratuitous ARP request: ``address`` is at ``mac``, to all."""
+    hardware = bytes.fromhex(mac.replace(":", ""))
+    ip = socket.inet_aton(address)
+    header = b"\xff" * 6 + hardware + struct.pack("!H", ETH_P_ARP)
+    arp = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, ARPOP_REQUEST)
+    return header + arp + hardware + ip + b"\x00" * 6 + ip
+
+
+def announce_plugged(namespace: str, ifname: str, mac: str, addresses: Sequence[str]) -> None:
+    """Announce a newly plugged link's IPv4 ``addresses`` (CIDRs) from inside ``namespace``
+    with gratuitous ARPs, sent by a thread of their own at :data:`PLUGGED_ANNOUNCE_SECONDS`
+    (a raw socket there: no process). A neighbour that tried to reach an address before the
+    link existed (a router holding a client's connection to a server still booting) has an
+    unresolved entry for it and asks again only a second later; an announcement resolves it
+    at once. The first one may be lost (the link's bridge port starts forwarding a moment
+    after the link comes up), hence several. A courtesy: failures are logged, never raised."""
+    path = netns_path(namespace)
+    v4 = [ipaddress.ip_interface(cidr).ip for cidr in addresses]
+    frames = [gratuitous_arp(mac, str(ip)) for ip in v4 if ip.version == 4]
+    if not frames:
+        return
+
+    def send() -> None:
+        try:
+            _enter(path)
+            with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
+                raw.bind((ifname, 0))
+                sent_at = 0.0
+                for at in PLUGGED_ANNOUNCE_SECONDS:
+                    time.sleep(at - sent_at)
+                    sent_at = at
+                    for frame in frames:
+                        raw.send(frame)
+        except OSError as exc:  # the link went meanwhile (a server deleted at once)
+            log.debug("announcing %s in %s: %s", ifname, namespace, exc)
+
+    threading.Thread(target=send, name="netns-announce", daemon=True).start()
 
 
 def free_ifname(namespace: str, prefix: str = "eth") -> str:
