@@ -34,6 +34,7 @@ from tests.backends.local.stand_ins import (
     host_names,
 )
 from tests.support.local import in_netns
+from tests.support.waiting import eventually
 
 _reason = can_create_namespaces()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
@@ -298,6 +299,42 @@ def test_a_floating_ip_given_out_again_behind_another_router_is_reached_there_at
         for _, router, subnet in behind:
             lab.driver.remove_router_interface(router, subnet)
             lab.driver.delete_router(router)
+
+
+def test_a_router_that_asked_for_a_port_before_it_was_plugged_learns_it_at_the_plug(
+    lab: Lab,
+) -> None:
+    """A client may connect to a server before the server is up (a script trying SSH from the
+    create on): the router asks for the server's address, unanswered, and asks again only at
+    its next ARP probe. The plugged port announces its address (gratuitous ARP), so the
+    router's entry resolves at once. Here the router probes once a minute: only the
+    announcement resolves the entry within the wait."""
+    net, subnet = lab.network("10.91.14.0/24")
+    router = lab.driver.create_router(RouterSpec(str(uuid.uuid4()), "r", "project"))
+    lab.driver.add_router_interface(router, subnet)
+    leg = names.router_leg_inside(subnet)
+    in_netns(router, "sysctl", "-qw", f"net.ipv4.neigh.{leg}.retrans_time_ms=60000")
+    address = "10.91.14.10"
+    asked = subprocess.run(
+        ["ip", "netns", "exec", router, "busybox", "ping", "-c", "1", "-W", "1", address],
+        capture_output=True,
+        check=False,
+    )
+    assert asked.returncode != 0  # nobody there yet
+    assert "INCOMPLETE" in in_netns(router, "ip", "neigh", "show", address)
+
+    _, server = lab.port(net, subnet, address, (lab.group(*OPEN),), plug_as="late")
+    assert server is not None
+    mac = server.run("cat", "/sys/class/net/eth0/address", check=True).stdout.strip()
+    learned = eventually(
+        lambda: in_netns(router, "ip", "neigh", "show", address),
+        lambda shown: mac in shown,
+        "the router to learn the plugged port's MAC",
+        bound=20,
+    )
+    assert "INCOMPLETE" not in learned
+    lab.driver.remove_router_interface(router, subnet)
+    lab.driver.delete_router(router)
 
 
 def test_a_restarted_driver_adopts_dnsmasq_and_rebuilds_a_lost_router(
