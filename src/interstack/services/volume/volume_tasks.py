@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from interstack.backends.contract import BlockStorageDriver, NativeRef, SnapshotSpec, VolumeSpec
 from interstack.backends.contract import VolumeStatus as Native
@@ -254,46 +255,30 @@ class VolumeTasks:
 
     def _create_snapshot_wait(self, task: Task, driver: BlockStorageDriver) -> RetryAfter | None:
         """Look once: the settled snapshot is ``available``, or it goes if it was discarded
-        meanwhile (nothing the failed request made is left)."""
+        meanwhile (nothing the failed request made is left). One session per look, committed
+        before each backend call so that no transaction waits on the backend."""
+        snapshot_id = task.resource_id
         with self.db.session() as session:
-            row = session.get(SnapshotRow, task.resource_id)
-            if row is None or row.native_ref is None:
+            native_ref = session.scalar(
+                select(SnapshotRow.native_ref).where(SnapshotRow.id == snapshot_id)
+            )
+            if native_ref is None:
                 return None
-            ref = NativeRef(row.native_ref)
-        info = driver.get_snapshot(ref)
-        if info.status not in {Native.AVAILABLE, Native.ERROR}:
-            return again(task.payload)
-        if info.status is Native.AVAILABLE and self._snapshot_made(task.resource_id):
-            return None
-        if self._snapshot_discarded(task.resource_id):
-            driver.delete_snapshot(ref)
-            self._forget_snapshot(task.resource_id)
-            return None
+            ref = NativeRef(native_ref)
+            session.commit()
+            info = driver.get_snapshot(ref)
+            if info.status not in {Native.AVAILABLE, Native.ERROR}:
+                return again(task.payload)
+            if info.status is Native.AVAILABLE and _snapshot_made(session, snapshot_id):
+                return None
+            if _snapshot_discarded(session, snapshot_id):
+                session.commit()
+                driver.delete_snapshot(ref)
+                session.execute(delete(SnapshotRow).where(SnapshotRow.id == snapshot_id))
+                return None
         if info.status is Native.ERROR:
             raise BackendError(info.fault or "the snapshot failed in the backend")
         return None
-
-    def _snapshot_made(self, snapshot_id: str) -> bool:
-        """``creating`` -> ``available``, unless a discard (or an admin) changed it first."""
-        with self.db.session() as session:
-            made = session.execute(
-                update(SnapshotRow)
-                .where(SnapshotRow.id == snapshot_id, SnapshotRow.status == SnapshotStatus.CREATING)
-                .values(status=SnapshotStatus.AVAILABLE, updated_at=utcnow())
-            )
-            return rowcount(made) == 1
-
-    def _snapshot_discarded(self, snapshot_id: str) -> bool:
-        """The request that made the snapshot failed meanwhile (``SnapshotService.discard``)."""
-        with self.db.session() as session:
-            row = session.get(SnapshotRow, snapshot_id)
-            return row is not None and row.status == SnapshotStatus.DELETING
-
-    def _forget_snapshot(self, snapshot_id: str) -> None:
-        with self.db.session() as session:
-            row = session.get(SnapshotRow, snapshot_id)
-            if row is not None:
-                session.delete(row)
 
     def delete_snapshot(self, task: Task) -> RetryAfter | None:
         with self.db.session() as session:
@@ -308,3 +293,19 @@ class VolumeTasks:
             if row is not None:
                 session.delete(row)
         return None
+
+
+def _snapshot_made(session: Session, snapshot_id: str) -> bool:
+    """``creating`` -> ``available``, unless a discard (or an admin) changed it first."""
+    made = session.execute(
+        update(SnapshotRow)
+        .where(SnapshotRow.id == snapshot_id, SnapshotRow.status == SnapshotStatus.CREATING)
+        .values(status=SnapshotStatus.AVAILABLE, updated_at=utcnow())
+    )
+    return rowcount(made) == 1
+
+
+def _snapshot_discarded(session: Session, snapshot_id: str) -> bool:
+    """The request that made the snapshot failed meanwhile (``SnapshotService.discard``)."""
+    status = session.scalar(select(SnapshotRow.status).where(SnapshotRow.id == snapshot_id))
+    return status == SnapshotStatus.DELETING
