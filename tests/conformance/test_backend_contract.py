@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import random
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -33,14 +32,10 @@ from interstack.backends.contract import (
 )
 from interstack.errors import Conflict, NotFound
 from tests.conformance.conftest import BackendUnderTest
+from tests.support.contract import TINY, gid, server_settled
 from tests.support.waiting import eventually
 
-TINY = FlavorSpec(vcpus=1, ram_mb=512, disk_gb=1)
 MiB = 1024 * 1024
-
-
-def gid() -> str:
-    return str(uuid.uuid4())
 
 
 def boot(backend: Backend, name: str = "conformance") -> ServerInfo:
@@ -51,12 +46,7 @@ def boot(backend: Backend, name: str = "conformance") -> ServerInfo:
 
 
 def boot_active(backend: Backend) -> ServerInfo:
-    server = boot(backend)
-    return eventually(
-        lambda: backend.compute.get_server(server.ref),
-        lambda s: s.status is ServerStatus.ACTIVE,
-        "the server to become active",
-    )
+    return boot_active_from(backend, boot(backend).ref)
 
 
 def chunks(total: int, size: int, seed: int) -> Iterator[bytes]:
@@ -92,11 +82,7 @@ def test_a_server_builds_then_becomes_active_and_is_deleted(backend: Backend) ->
 
 
 def boot_active_from(backend: Backend, ref: NativeRef) -> ServerInfo:
-    return eventually(
-        lambda: backend.compute.get_server(ref),
-        lambda s: s.status is ServerStatus.ACTIVE,
-        "the server to become active",
-    )
+    return server_settled(backend, ref, ServerStatus.ACTIVE, "the server to become active")
 
 
 @pytest.mark.requires("compute")
@@ -120,11 +106,7 @@ def test_stop_start_and_reboot(backend: Backend) -> None:
 
     def settles_in(action: PowerAction, expected: ServerStatus) -> None:
         backend.compute.power_action(server.ref, action)
-        eventually(
-            lambda: backend.compute.get_server(server.ref),
-            lambda s: s.status is expected,
-            f"{action} to end in {expected}",
-        )
+        server_settled(backend, server.ref, expected, f"{action} to end in {expected}")
 
     settles_in(PowerAction.STOP, ServerStatus.STOPPED)
     with pytest.raises(Conflict):
@@ -138,11 +120,7 @@ def test_stop_start_and_reboot(backend: Backend) -> None:
 def test_pause_and_unpause(backend: Backend) -> None:
     server = boot_active(backend)
     backend.compute.power_action(server.ref, PowerAction.PAUSE)
-    eventually(
-        lambda: backend.compute.get_server(server.ref),
-        lambda s: s.status is ServerStatus.PAUSED,
-        "the server to pause",
-    )
+    server_settled(backend, server.ref, ServerStatus.PAUSED, "the server to pause")
     with pytest.raises(Conflict):
         backend.compute.power_action(server.ref, PowerAction.SUSPEND)
     backend.compute.power_action(server.ref, PowerAction.UNPAUSE)
@@ -153,11 +131,7 @@ def test_pause_and_unpause(backend: Backend) -> None:
 def test_suspend_and_resume(backend: Backend) -> None:
     server = boot_active(backend)
     backend.compute.power_action(server.ref, PowerAction.SUSPEND)
-    eventually(
-        lambda: backend.compute.get_server(server.ref),
-        lambda s: s.status is ServerStatus.SUSPENDED,
-        "the server to suspend",
-    )
+    server_settled(backend, server.ref, ServerStatus.SUSPENDED, "the server to suspend")
     backend.compute.power_action(server.ref, PowerAction.RESUME)
     boot_active_from(backend, server.ref)
 
@@ -168,15 +142,12 @@ def test_a_server_is_resized_running_and_stopped(backend: Backend) -> None:
     backend.compute.resize_server(server.ref, FlavorSpec(vcpus=2, ram_mb=256, disk_gb=1))
     boot_active_from(backend, server.ref)
     backend.compute.power_action(server.ref, PowerAction.STOP)
-    eventually(
-        lambda: backend.compute.get_server(server.ref),
-        lambda s: s.status is ServerStatus.STOPPED,
-        "the server to stop",
-    )
+    server_settled(backend, server.ref, ServerStatus.STOPPED, "the server to stop")
     backend.compute.resize_server(server.ref, FlavorSpec(vcpus=1, ram_mb=128, disk_gb=1))
-    eventually(
-        lambda: backend.compute.get_server(server.ref),
-        lambda s: s.status is ServerStatus.STOPPED,
+    server_settled(
+        backend,
+        server.ref,
+        ServerStatus.STOPPED,
         "the stopped server to stay stopped after the resize",
     )
 

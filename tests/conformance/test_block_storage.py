@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from dataclasses import replace
 
 import pytest
@@ -25,11 +24,8 @@ from interstack.backends.contract import (
     VolumeStatus,
 )
 from interstack.errors import BadRequest, Conflict, NotFound
+from tests.support.contract import gid, server_settled
 from tests.support.waiting import eventually
-
-
-def gid() -> str:
-    return str(uuid.uuid4())
 
 
 def settled(backend: Backend, ref: NativeRef, what: str) -> VolumeInfo:
@@ -138,11 +134,7 @@ def test_a_server_boots_from_a_volume_and_its_deletion_detaches_its_volumes(
         volumes=(BootVolume(data.ref, "/dev/vdb"),),
     )
     server = backend.compute.create_server(spec)
-    eventually(
-        lambda: backend.compute.get_server(server.ref),
-        lambda s: s.status is ServerStatus.ACTIVE,
-        "the server booted from its volume",
-    )
+    server_settled(backend, server.ref, ServerStatus.ACTIVE, "the server booted from its volume")
     assert attached_to(backend, root.ref) == server.ref
     assert attached_to(backend, data.ref) == server.ref
     second = replace(spec, gateway_id=gid(), volumes=())

@@ -4,14 +4,11 @@ them: a port plugged in and out (``interface_attach``), the guest's password
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from interstack.backends.contract import (
     Backend,
     FixedIp,
-    FlavorSpec,
     NativeRef,
     NetworkSpec,
     PortSpec,
@@ -22,26 +19,13 @@ from interstack.backends.contract import (
     SubnetSpec,
 )
 from interstack.errors import Conflict
+from tests.support.contract import TINY, gid, server_settled
 from tests.support.waiting import eventually
-
-TINY = FlavorSpec(vcpus=1, ram_mb=512, disk_gb=1)
-
-
-def gid() -> str:
-    return str(uuid.uuid4())
-
-
-def settled(backend: Backend, ref: NativeRef, status: ServerStatus) -> ServerInfo:
-    return eventually(
-        lambda: backend.compute.get_server(ref),
-        lambda s: s.status is status,
-        f"the server to be {status}",
-    )
 
 
 def boot(backend: Backend, ports: tuple[NativeRef, ...] = ()) -> ServerInfo:
     spec = ServerSpec(gid(), "changes", "p1", TINY, ports=ports)
-    return settled(backend, backend.compute.create_server(spec).ref, ServerStatus.ACTIVE)
+    return server_settled(backend, backend.compute.create_server(spec).ref, ServerStatus.ACTIVE)
 
 
 @pytest.mark.requires("compute", "networks", "interface_attach")
@@ -80,7 +64,7 @@ def test_a_password_is_taken_while_the_server_runs_only(backend: Backend) -> Non
     server = boot(backend)
     backend.compute.set_admin_password(server.ref, "Conformance-1")
     backend.compute.power_action(server.ref, PowerAction.STOP)
-    settled(backend, server.ref, ServerStatus.STOPPED)
+    server_settled(backend, server.ref, ServerStatus.STOPPED)
     with pytest.raises(Conflict):
         backend.compute.set_admin_password(server.ref, "Conformance-2")
     backend.compute.delete_server(server.ref)
