@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from interstack.backends.local.guest import GUEST_INIT, REBOOT_EXIT_CODE
+from interstack.backends.local.guest import GUEST_INIT, GUEST_POWER, REBOOT_EXIT_CODE
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.instances import Ending
 from interstack.backends.local.supervisor import Reaper
@@ -98,3 +98,32 @@ def test_the_reaper_does_not_hand_an_earlier_processs_exit_to_one_that_got_its_p
     seen: list[int] = []
     reaper.on_exit(os.getpid(), seen.append)
     assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("command", "signal"),
+    [
+        ("poweroff", "TERM"),
+        ("halt", "TERM"),
+        ("shutdown -h now", "TERM"),
+        ("reboot", "HUP"),
+        ("shutdown -r now", "HUP"),
+        ("halt --reboot", "HUP"),
+        ("poweroff --reboot", "HUP"),
+        ("reboot -p", "TERM"),
+        ("reboot --poweroff", "TERM"),
+        ("shutdown -c", None),
+    ],
+)
+def test_the_guest_power_tool_signals_a_reboot_or_a_poweroff_as_asked(
+    command: str, signal: str | None
+) -> None:
+    """The guest's ``poweroff``/``halt``/``shutdown``/``reboot`` (one script, told apart by its
+    name and options) signals PID 1 with SIGHUP for a reboot and SIGTERM for a poweroff; run
+    here with ``kill`` and ``id`` replaced by functions that say what they were asked."""
+    stand_ins = 'kill() { echo "$1"; }\nid() { echo 0; }\n'
+    body = GUEST_POWER.split("\n", 1)[1].replace(">>/proc/1/fd/1", ">/dev/null")
+    name, *options = command.split()
+    done = subprocess.run(["/bin/sh", "-c", stand_ins + body, name, *options],
+                          capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
+    assert done.stdout.strip() == (f"-{signal}" if signal else "")

@@ -375,3 +375,49 @@ def test_an_image_with_systemds_reboot_and_poweroff_reboots_and_powers_off(
     server_in(conn, hub, "ACTIVE", wait=120)
     ssh_once_up(key, hub_ip, "true", "SSH to hub after its start")
     guest(key, hub_ip, "rm /sbin/reboot /sbin/poweroff /usr/bin/systemctl")
+
+
+#: user-data whose boot command ends the guest before it is up (before sshd, before ACTIVE)
+EARLY_END = """#cloud-config
+bootcmd:
+  - [sh, -c, "echo ending-the-boot-early; {}"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("ending", "power_state"),
+    [("poweroff", 4), ("pkill -KILL -f '^/bin/sh /run/interstack/init'", 6)],
+    ids=["poweroff", "crash"],
+)
+def test_a_guest_that_ends_while_it_boots_shows_shutoff_not_error(
+    conn: Any, ending: str, power_state: int
+) -> None:
+    """Nova's server is ACTIVE once its VM runs, and its power-state sync makes it SHUTOFF when
+    the guest powers off (SHUTDOWN) or crashes (CRASHED) early: never ERROR, no fault, launched,
+    its create a success."""
+    network = conn.network.create_network(name=f"early-{secrets.token_hex(3)}")
+    conn.network.create_subnet(network_id=network.id, ip_version=4, cidr="10.75.0.0/24")
+    server = conn.create_server(
+        name=f"early-{secrets.token_hex(3)}",
+        image="debian-12",
+        flavor="m1.tiny",
+        network=network.id,
+        userdata=EARLY_END.format(ending),
+    )
+    stopped = eventually(
+        lambda: conn.compute.get_server(server.id),
+        lambda s: s.status in {"SHUTOFF", "ERROR"} and s.task_state is None,
+        "the server to end its boot",
+        bound=300,
+    )
+    assert (stopped.status, stopped.vm_state, stopped.power_state) == (
+        "SHUTOFF",
+        "stopped",
+        power_state,
+    )
+    assert stopped.fault is None and stopped.launched_at is not None
+    [create] = conn.compute.server_actions(server.id)
+    assert conn.compute.get_server_action(create.request_id, server.id).message is None
+    assert "ending-the-boot-early" in conn.compute.get_server_console_output(server)["output"]
+    conn.delete_server(server.id, wait=True, timeout=120)
+    conn.network.delete_network(network.id)

@@ -108,7 +108,8 @@ class ComputeDriver(abc.ABC):
         """Start booting a server and return at once, usually in ``BUILDING``.
 
         Postconditions: the server exists in the backend, tagged with ``spec.gateway_id``; later
-        ``get_server`` calls report ``ACTIVE`` once it runs, or ``ERROR`` with a fault if the
+        ``get_server`` calls report ``ACTIVE`` once it runs, ``STOPPED`` (``crashed`` for a
+        crash) if its guest powered off before it was up, or ``ERROR`` with a fault if the
         boot failed (the server then still exists and must be deleted). Called again with the
         same gateway id it returns the existing server. If this raises, nothing is left behind.
 

@@ -226,7 +226,8 @@ GUEST_POWER = r"""#!/bin/sh
 signal=TERM
 case "$(basename "$0") $*" in
     shutdown*-c*) exit 0 ;;
-    reboot*|shutdown*-r*|shutdown*--reboot*) signal=HUP ;;
+    reboot*" -p"* | reboot*--poweroff*) ;;
+    reboot* | shutdown*-r* | shutdown*--reboot* | halt*--reboot* | poweroff*--reboot*) signal=HUP ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "$0: must be root" >&2; exit 1; }
 echo "interstack: $(basename "$0") requested in the guest" >>/proc/1/fd/1 2>/dev/null

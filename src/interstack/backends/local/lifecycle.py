@@ -6,8 +6,9 @@ pool, and every step is written to the instance's record first, so a restarted g
 what was in flight (``LocalCompute.adopt``). A booting instance becomes ``ACTIVE`` once its init
 marks it up. One whose init exited on its own is noticed at once (:mod:`.exitwatch`) and moved
 on by how it ended (:meth:`InstanceJobs._observe`): ``poweroff`` inside makes it ``STOPPED``, a
-crash ``STOPPED`` and crashed, and ``reboot`` inside boots it again on its disk while it stays
-``ACTIVE``, as a VM rebooting itself does for its hypervisor.
+crash ``STOPPED`` and crashed (also while it boots: a VM is running for its hypervisor as soon as
+it started), and ``reboot`` inside boots it again on its disk while it stays ``ACTIVE``, as a VM
+rebooting itself does for its hypervisor.
 """
 
 from __future__ import annotations
@@ -337,6 +338,9 @@ class InstanceJobs:
         pid = instance.init_pid()
         if pid is not None and record.phase is not Phase.BOOTING:
             return record
+        # how an exited init ended, waited for before the lock is taken: the supervisor records
+        # it a moment after the exit shows, and every change to the instance takes the lock
+        ending = instance.ending(ENDING_WAIT_SECONDS) if pid is None else None
         with self._lock(instance.ref):
             current = instance.load()
             if current is None or current.phase is not record.phase:
@@ -353,7 +357,7 @@ class InstanceJobs:
             elif running:
                 return current
             else:
-                current = self._ended(instance, current)
+                current = self._ended(instance, current, ending or instance.ending())
             instance.save(current)
         if current.phase is Phase.REBOOTING:
             self._reboot_guest(instance.ref)
@@ -377,9 +381,12 @@ class InstanceJobs:
         timer.daemon = True
         timer.start()
 
-    def _ended(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
-        """What an instance whose init exited becomes, by how it ended (the lock held)."""
-        ending = instance.ending(ENDING_WAIT_SECONDS)
+    def _ended(
+        self, instance: Instance, record: InstanceRecord, ending: Ending | None
+    ) -> InstanceRecord:
+        """What an instance whose init exited becomes, by how it ended (the lock held). A
+        poweroff or a crash before the guest was up stops it too, as Nova's power-state sync
+        stops a VM whose guest ended early: its server is SHUTOFF, not in ERROR."""
         if ending is Ending.REBOOT:
             instance.log("the guest rebooted itself: booting it again")
             # a boot's reboot still reports BUILDING or STOPPED to the task waiting for it
@@ -387,25 +394,12 @@ class InstanceJobs:
                 return record.moved(Phase.REBOOTING, booting_as=record.booting_as)
             return record.moved(Phase.REBOOTING, booting_as=Phase.ACTIVE)
         instance.teardown()
-        if record.phase is Phase.BOOTING:
-            return record.moved(
-                Phase.ERROR, fault=f"the instance's init exited while booting: {_last(instance)}"
-            )
+        early = " before the guest was up" if record.phase is Phase.BOOTING else ""
         if ending is Ending.CRASHED:
-            instance.log("the instance's init died (a crash): stopped")
+            instance.log(f"the instance's init died{early} (a crash): stopped")
             return record.moved(Phase.STOPPED, crashed=True)
-        instance.log("the instance's init exited (a poweroff): stopped")
+        instance.log(f"the instance's init exited{early} (a poweroff): stopped")
         return record.moved(Phase.STOPPED)
-
-
-def _last(instance: Instance) -> str:
-    try:
-        lines = [
-            ln for ln in instance.console.read_text(errors="replace").splitlines() if ln.strip()
-        ]
-    except FileNotFoundError:
-        return "no output"
-    return lines[-1].strip() if lines else "no output"
 
 
 class _ConsoleProgress:

@@ -252,7 +252,10 @@ class ServerTasks:
         def launched(row: ServerRow) -> None:
             row.launched_at = row.launched_at or utcnow()
 
-        step = self._wait_settled(task, frozenset({ServerStatus.ACTIVE}), launched)
+        # STOPPED: the guest powered off or crashed before it was up; Nova's server was ACTIVE
+        # once its VM ran, and SHUTOFF since its power-state sync
+        settled = frozenset({ServerStatus.ACTIVE, ServerStatus.STOPPED})
+        step = self._wait_settled(task, settled, launched)
         if step.payload is not None and self.regions.capabilities(task.region).settle_notices:
             step = replace(step, ceiling=NOTIFIED_POLL_SECONDS)  # the backend says when
         if (
