@@ -118,7 +118,7 @@ def isolated_network(local_backend: LocalBackend, echo_service: Path) -> Iterato
         for mac, address in (("fa:16:3e:00:94:05", "10.94.0.5"), ("fa:16:3e:00:94:06", "10.94.0.6"))
     ]
     servers = [boot(local_backend, spec(f"md-{i}", ports=(port,))) for i, port in enumerate(ports)]
-    yield {"network_id": network_id, "servers": [s.ref for s in servers]}
+    yield {"network_id": network_id, "subnet": subnet, "servers": [s.ref for s in servers]}
     for server in servers:
         local_backend.compute.delete_server(server.ref)
     for port in ports:
@@ -219,3 +219,39 @@ def test_nothing_else_is_reachable_on_the_metadata_path(
 def test_the_proxy_header_names_match_the_contract() -> None:
     assert metadata_proxy.NETWORK_HEADER == METADATA_NETWORK_HEADER
     assert metadata_proxy.SOURCE_HEADER == METADATA_SOURCE_HEADER
+
+
+def metadata_route(backend: LocalBackend, server: NativeRef) -> str:
+    """The instance's route to the metadata service (empty: none)."""
+    done = exec_in(runc_root(backend), server, "ip -4 route show 169.254.169.254")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_metadata_route_follows_the_subnets_dhcp_server(
+    local_backend: LocalBackend, isolated_network: dict[str, Any]
+) -> None:
+    """The subnet's DHCP server stops (DHCP off), then serves on another address (on again,
+    its port given another one): each running instance's route to 169.254.169.254 goes with
+    it at once, as a Neutron guest's at its next lease, and never leads to the old address,
+    which an instance may get. (Their resolv.conf, written as they boot, follows at their next
+    boot.)"""
+    servers, subnet = isolated_network["servers"], isolated_network["subnet"]
+    network = local_backend.network
+    old = metadata_route(local_backend, servers[0]).split(" via ")[1].split()[0]
+    request = "GET /openstack/latest/meta_data.json HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        network.set_subnet_dhcp(subnet, None)
+        assert [metadata_route(local_backend, s) for s in servers] == ["", ""]
+        network.set_subnet_dhcp(subnet, "10.94.0.200", "fa:16:3e:00:94:c8")
+        for server in servers:
+            assert " via 10.94.0.200 " in metadata_route(local_backend, server) + " "
+        seen = eventually(
+            lambda: raw(local_backend, servers[1], "169.254.169.254", 80, request),
+            lambda out: out.startswith("HTTP/1.1 200"),
+            "the moved metadata proxy to answer",
+        )
+        assert body_of(seen)["source"] == ["10.94.0.6"]
+    finally:
+        network.set_subnet_dhcp(subnet, old)
+    assert f" via {old} " in metadata_route(local_backend, servers[0]) + " "

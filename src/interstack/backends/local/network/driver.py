@@ -177,6 +177,7 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
         with self._changing() as state:
             subnet = self._get(state.subnets, ref, "subnet")
             network = state.networks[subnet.network]
+            was = subnet.dhcp_address if subnet.dhcp else None
             if subnet.dhcp:
                 self._stop_metadata(subnet)
                 self.dhcp.deprovision(subnet)
@@ -184,6 +185,8 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
             if address is not None and subnet.ip_version == 4 and not network.external:
                 self._serve_dhcp(state, subnet, address, mac_address)
                 subnet.dhcp = True
+            if was != (subnet.dhcp_address if subnet.dhcp else None):
+                self._reroute_metadata(subnet.ref, was)
 
     def _serve_dhcp(
         self, state: NetworkState, subnet: SubnetRecord, address: str, mac: str | None

@@ -325,6 +325,27 @@ def _add_route(ns: IPRoute, destination: str, gateway: str) -> None:
             raise
 
 
+def move_route(namespace: str, destination: str, old: str | None, new: str | None) -> None:
+    """Inside ``namespace``: the route to ``destination`` via ``old`` (or none yet) goes via
+    ``new`` instead (none with ``new`` None); a route via another gateway stays as it is."""
+    network = ipaddress.ip_network(destination)
+    version = network.version
+    with host_errors(f"routing {destination} in {namespace}"), inside(namespace) as ns:
+        # the whole table, filtered here: a ``dst`` filter makes pyroute2 look the route up
+        current = [
+            route.get_attr("RTA_GATEWAY")
+            for route in ns.get_routes(family=_family(version))
+            if route.get_attr("RTA_DST") == str(network.network_address)
+            and route["dst_len"] == network.prefixlen
+        ]
+        if any(gateway != old for gateway in current):
+            return
+        for gateway in current:
+            ns.route("del", dst=destination, gateway=gateway, family=_family(version))
+        if new is not None:
+            _add_route(ns, destination, new)
+
+
 def _family(version: int) -> int:
     import socket
 

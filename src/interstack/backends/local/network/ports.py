@@ -10,13 +10,18 @@ never re-renders the rules.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from pathlib import Path
 
 from interstack.backends.contract import METADATA_ADDRESS, NativeRef, PortSpec
 from interstack.backends.local.network import links, names
 from interstack.backends.local.network.core import DriverCore
 from interstack.backends.local.network.state import AddressPairRecord, FixedIpRecord, PortRecord
-from interstack.errors import BadRequest, Conflict
+from interstack.errors import BackendError, BadRequest, Conflict
+
+log = logging.getLogger(__name__)
+#: the host route that leads an instance to the metadata service
+METADATA_ROUTE = f"{METADATA_ADDRESS}/32"
 
 
 class PortOperations(DriverCore):
@@ -102,21 +107,14 @@ class PortOperations(DriverCore):
                 )
             addresses: list[str] = []
             gateways: list[str] = []
-            metadata_via: list[str] = []
             for ip in record.fixed_ips:
                 subnet = self._get(self._state.subnets, ip.subnet, "subnet")
                 prefix = ipaddress.ip_network(subnet.cidr).prefixlen
                 addresses.append(f"{ip.address}/{prefix}")
                 if subnet.gateway_ip and subnet.gateway_ip not in gateways:
                     gateways.append(subnet.gateway_ip)
-                if subnet.dhcp and subnet.dhcp_address and subnet.ip_version == 4:
-                    metadata_via.append(subnet.dhcp_address)
-            # the subnet's DHCP namespace answers 169.254.169.254, router or not
-            routes = (
-                [(f"{METADATA_ADDRESS}/32", metadata_via[0])]
-                if self.metadata is not None and metadata_via
-                else []
-            )
+            via = self._metadata_via(record)
+            routes = [(METADATA_ROUTE, via)] if via is not None else []
             bridge, mtu, mac = network.ref, network.mtu, record.mac_address
         host_end = names.renamed(names.PORT, port)
         links.add_veth(host_end, ifname, str(netns_path), master=bridge, mtu=mtu, mac=mac)
@@ -131,6 +129,37 @@ class PortOperations(DriverCore):
         except BaseException:
             links.delete_link(host_end)
             raise
+
+    def _metadata_via(self, record: PortRecord) -> str | None:
+        """Where an instance on the port reaches 169.254.169.254: the DHCP namespace of the
+        port's first IPv4 subnet with DHCP answers it, router or not (None: no metadata
+        service)."""
+        if self.metadata is None:
+            return None
+        for ip in record.fixed_ips:
+            subnet = self._state.subnets.get(ip.subnet)
+            if (
+                subnet is not None
+                and subnet.dhcp
+                and subnet.ip_version == 4
+                and subnet.dhcp_address
+            ):
+                return subnet.dhcp_address
+        return None
+
+    def _reroute_metadata(self, subnet: str, old: str | None) -> None:
+        """The subnet's DHCP server moved to another address or stopped: each plugged port
+        on it now reaches the metadata service where it is (its route via ``old`` goes, as a
+        DHCP lease renewal would tell a Neutron guest), and never through the old address,
+        which IPAM may give an instance. A port whose route leads to another subnet's server
+        keeps it; a namespace that is gone (its server stopped) is passed over."""
+        for port in self._state.ports.values():
+            if port.netns is None or not any(ip.subnet == subnet for ip in port.fixed_ips):
+                continue
+            try:
+                links.move_route(port.netns, METADATA_ROUTE, old, self._metadata_via(port))
+            except BackendError as exc:
+                log.warning("port %s: metadata route not moved: %s", port.ref, exc.message)
 
     def serves_metadata(self, port: NativeRef) -> bool:
         """Whether an instance plugged into ``port`` reaches the metadata service (through
