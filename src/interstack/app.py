@@ -62,6 +62,7 @@ from interstack.services.image.members import MemberService
 from interstack.services.image.provided import ProvidedImages
 from interstack.services.image.upload_tasks import UploadTasks
 from interstack.services.metadata.lookup import InstanceLookup
+from interstack.services.network.dhcp_backfill import DhcpBackfill
 from interstack.services.network.external import ExternalNetworks
 from interstack.services.network.service import NetworkServices
 from interstack.services.object.service import ObjectStorage
@@ -142,6 +143,13 @@ async def _started(regions: Regions, app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await run_in_threadpool(regions.close)
+
+
+def _ensure_networks(external: ExternalNetworks, dhcp: DhcpBackfill) -> None:
+    """At start-up (backends started): each cloud's own external network, and DHCP ports for
+    the subnets made before the gateway gave each network one."""
+    external.ensure()
+    dhcp.ensure()
 
 
 def _private_data_dir(settings: Settings) -> None:
@@ -248,7 +256,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         async with _started(backends, served):
-            await run_in_threadpool(external.ensure)
+            await run_in_threadpool(_ensure_networks, external, DhcpBackfill(db, backends))
             await run_in_threadpool(provided_images.ensure)
             await run_in_threadpool(runner.start)
             await run_in_threadpool(reconciler.start)  # after task recovery

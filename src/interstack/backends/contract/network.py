@@ -166,6 +166,11 @@ class NetworkDriver(abc.ABC):
         for a cloud whose DHCP is not per subnet."""
         return None
 
+    def dhcp_address(self, ref: NativeRef) -> str | None:
+        """The address the realized subnet's DHCP server answers on now (None: it has none, or
+        the cloud does not say): the gateway gives an old subnet's DHCP port this address."""
+        return None
+
     @abc.abstractmethod
     def delete_subnet(self, ref: NativeRef) -> None:
         """Remove the subnet; ports with addresses on it must have been deleted first."""

@@ -157,6 +157,12 @@ class SimNetwork(NetworkDriver):
             row = self.state.get(session, Kind.SUBNET, ref)
             row.data = {**row.data, "dhcp": dhcp}
 
+    def dhcp_address(self, ref: NativeRef) -> str | None:
+        self._require("networks")
+        with self.state.session() as session:
+            dhcp = self.state.get(session, Kind.SUBNET, ref).data.get("dhcp")
+        return None if dhcp is None else dhcp.get("address")
+
     def delete_subnet(self, ref: NativeRef) -> None:
         self._require("networks")
         self._delete(Kind.SUBNET, ref, self._subnet_busy)

@@ -188,6 +188,11 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
             if was != (subnet.dhcp_address if subnet.dhcp else None):
                 self._reroute_metadata(subnet.ref, was)
 
+    def dhcp_address(self, ref: NativeRef) -> str | None:
+        with self._lock:
+            subnet = self._state.subnets.get(ref)
+            return subnet.dhcp_address if subnet is not None and subnet.dhcp else None
+
     def _serve_dhcp(
         self, state: NetworkState, subnet: SubnetRecord, address: str, mac: str | None
     ) -> None:

@@ -1,0 +1,112 @@
+"""DHCP ports for subnets that have none: those made before the gateway gave each network one.
+
+A DHCP-enabled subnet realized before then has its DHCP server on an address its backend chose
+(the local backend's dnsmasq on the subnet's last address, which the default pools left out),
+and no port holds it. At start-up (the backends started) each such subnet gets an address on
+its network's DHCP port: the one its server is on, if no port holds it, so that nothing moves
+and the guests keep their leases and routes; otherwise (a user's pool gave that address to a
+port) a free one of its pools, and the backend moves the server there. A subnet whose pools
+are full keeps what it has, and the gateway's log says so.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import exists, select
+
+from interstack.backends.contract import NativeRef, NetworkDriver
+from interstack.errors import InterstackError
+from interstack.services.network import dhcp_ports
+from interstack.services.network.common import DHCP_OWNER, driver, retrying
+from interstack.services.network.ipam import in_subnet
+from interstack.services.network.subnets import lock_network
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import IpAllocation, Network, Port, Subnet
+
+log = logging.getLogger(__name__)
+
+
+class DhcpBackfill:
+    def __init__(self, db: Database, regions: Regions) -> None:
+        self.db = db
+        self.regions = regions
+
+    def ensure(self) -> None:
+        """Every served subnet of every region has an address on its network's DHCP port."""
+        for region in self.regions.names:
+            if "networks" not in self.regions.capabilities(region).names():
+                continue
+            net_driver = driver(self.regions, region)
+            for subnet_id, native in self._lacking(region):
+                try:
+                    self._give(region, net_driver, subnet_id, native)
+                except InterstackError as exc:
+                    log.warning(
+                        "region %s: subnet %s still has no DHCP port: %s",
+                        region,
+                        subnet_id,
+                        exc.message,
+                    )
+
+    def _lacking(self, region: str) -> list[tuple[str, str | None]]:
+        """The DHCP-enabled subnets of tenant networks with no address on a DHCP port."""
+        held = exists().where(
+            IpAllocation.subnet_id == Subnet.id,
+            IpAllocation.port_id.in_(select(Port.id).where(Port.device_owner == DHCP_OWNER)),
+        )
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Subnet.id, Subnet.native_ref)
+                .join(Network, Network.id == Subnet.network_id)
+                .where(Subnet.region == region, Subnet.enable_dhcp, ~Network.external, ~held)
+                .order_by(Subnet.created_at, Subnet.id)
+            ).all()
+        return [(subnet_id, native) for subnet_id, native in rows]
+
+    def _give(
+        self, region: str, net_driver: NetworkDriver, subnet_id: str, native: str | None
+    ) -> None:
+        serving = net_driver.dhcp_address(NativeRef(native)) if native else None
+
+        def record() -> tuple[dhcp_ports.DhcpPort | None, bool] | None:
+            """The DHCP port's address on the subnet (None: no address left) and whether the
+            server must move there; None if the subnet went or got one meanwhile."""
+            with self.db.session() as session:
+                subnet = session.get(Subnet, subnet_id)
+                if subnet is None or dhcp_ports.of_subnet(session, subnet_id) is not None:
+                    return None
+                network = session.get_one(Network, subnet.network_id)
+                lock_network(session, network.id)
+                taken = session.scalar(
+                    select(IpAllocation.id).where(
+                        IpAllocation.subnet_id == subnet_id, IpAllocation.ip_address == serving
+                    )
+                )
+                if serving is not None and in_subnet(subnet, serving) and taken is None:
+                    return dhcp_ports.add_at(session, region, network, subnet, serving), False
+                return dhcp_ports.add(session, region, network, subnet), True
+
+        given = retrying(record)
+        if given is None:
+            return
+        dhcp, moving = given
+        if dhcp is None:
+            log.warning("region %s: subnet %s has DHCP but no free address", region, subnet_id)
+            return
+        if moving and native:
+            try:
+                net_driver.set_subnet_dhcp(NativeRef(native), dhcp.address, dhcp.mac_address)
+            except BaseException:
+                with self.db.session() as session:
+                    dhcp_ports.remove_of_subnet(session, subnet_id)
+                raise
+        log.info(
+            "region %s: subnet %s has DHCP port %s at %s%s",
+            region,
+            subnet_id,
+            dhcp.port_id,
+            dhcp.address,
+            " (its DHCP server moved there)" if moving else "",
+        )

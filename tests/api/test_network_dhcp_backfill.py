@@ -1,0 +1,87 @@
+"""A store made before networks had DHCP ports: at start-up each DHCP-enabled subnet without
+an address on its network's DHCP port gets one, the address its DHCP server answers on when no
+port holds it (nothing moves), another one of its pools (the server moved there) when a user's
+port does. Seen with openstacksdk on a restarted sim gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from interstack.store import Database
+from interstack.store.models import IpAllocation, Port, SimResource, Subnet
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+
+DHCP = "network:dhcp"
+
+
+@pytest.fixture
+def restartable(tmp_path: Path) -> Iterator[ServedGateway]:
+    served = ServedGateway(tmp_path / "data").start()
+    yield served
+    served.stop()
+
+
+def _store(gateway: ServedGateway) -> Database:
+    return Database(f"sqlite:///{gateway.data_dir / 'interstack.db'}")
+
+
+def _as_before_dhcp_ports(gateway: ServedGateway, network_id: str) -> None:
+    """Forget the network's DHCP port, as a store of that time had none."""
+    database = _store(gateway)
+    try:
+        with database.session() as session:
+            ports = select(Port.id).where(Port.network_id == network_id, Port.device_owner == DHCP)
+            session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
+            session.execute(delete(Port).where(Port.network_id == network_id))
+    finally:
+        database.dispose()
+
+
+def _served_at(gateway: ServedGateway, subnet_id: str) -> Any:
+    """Where the sim cloud's DHCP server of the subnet answers."""
+    database = _store(gateway)
+    try:
+        with database.session() as session:
+            native = session.get_one(Subnet, subnet_id).native_ref
+            return session.get_one(SimResource, native).data["dhcp"]["address"]
+    finally:
+        database.dispose()
+
+
+def test_subnets_without_a_dhcp_port_get_one_at_start_up(restartable: ServedGateway) -> None:
+    conn = restartable.connect("interstack")
+    net = conn.network.create_network(name=unique("old-net"))
+    kept = conn.network.create_subnet(network_id=net.id, cidr="10.88.0.0/24", ip_version=4)
+    moved = conn.network.create_subnet(network_id=net.id, cidr="10.88.1.0/24", ip_version=4)
+    plain = conn.network.create_subnet(
+        network_id=net.id, cidr="10.88.2.0/24", ip_version=4, is_dhcp_enabled=False
+    )
+    old = {s.id: _served_at(restartable, s.id) for s in (kept, moved)}
+    _as_before_dhcp_ports(restartable, net.id)
+    assert list(conn.network.ports(network_id=net.id)) == []
+    # a user's pool could give a port the address the DHCP server was on
+    user = conn.network.create_port(network_id=net.id, fixed_ips=[{"ip_address": old[moved.id]}])
+
+    restartable.restart()
+    conn = restartable.connect("interstack")
+    (dhcp,) = conn.network.ports(network_id=net.id, device_owner=DHCP)
+    held = {ip["subnet_id"]: ip["ip_address"] for ip in dhcp.fixed_ips}
+    assert set(held) == {kept.id, moved.id}
+    assert held[kept.id] == old[kept.id] == _served_at(restartable, kept.id)
+    assert held[moved.id] != old[moved.id]
+    assert held[moved.id].startswith("10.88.1.")
+    assert _served_at(restartable, moved.id) == held[moved.id]
+    assert dhcp.device_id.endswith(f"-{net.id}") and plain.id not in held
+
+    restartable.restart()  # nothing left to give: the same port
+    conn = restartable.connect("interstack")
+    (again,) = conn.network.ports(network_id=net.id, device_owner=DHCP)
+    assert (again.id, again.fixed_ips) == (dhcp.id, dhcp.fixed_ips)
+    conn.network.delete_port(user)
+    conn.network.delete_network(net)
