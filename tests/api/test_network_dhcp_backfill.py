@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
 
 from interstack.store import Database
-from interstack.store.models import IpAllocation, Port, SimResource, Subnet
+from interstack.store.models import SimResource, Subnet
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
+from tests.support.network import forget_dhcp_ports
 
 DHCP = "network:dhcp"
 
@@ -29,18 +29,6 @@ def restartable(tmp_path: Path) -> Iterator[ServedGateway]:
 
 def _store(gateway: ServedGateway) -> Database:
     return Database(f"sqlite:///{gateway.data_dir / 'interstack.db'}")
-
-
-def _as_before_dhcp_ports(gateway: ServedGateway, network_id: str) -> None:
-    """Forget the network's DHCP port, as a store of that time had none."""
-    database = _store(gateway)
-    try:
-        with database.session() as session:
-            ports = select(Port.id).where(Port.network_id == network_id, Port.device_owner == DHCP)
-            session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
-            session.execute(delete(Port).where(Port.network_id == network_id))
-    finally:
-        database.dispose()
 
 
 def _served_at(gateway: ServedGateway, subnet_id: str) -> Any:
@@ -63,7 +51,7 @@ def test_subnets_without_a_dhcp_port_get_one_at_start_up(restartable: ServedGate
         network_id=net.id, cidr="10.88.2.0/24", ip_version=4, is_dhcp_enabled=False
     )
     old = {s.id: _served_at(restartable, s.id) for s in (kept, moved)}
-    _as_before_dhcp_ports(restartable, net.id)
+    forget_dhcp_ports(restartable, net.id)
     assert list(conn.network.ports(network_id=net.id)) == []
     # a user's pool could give a port the address the DHCP server was on
     user = conn.network.create_port(network_id=net.id, fixed_ips=[{"ip_address": old[moved.id]}])

@@ -7,9 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete, select
 
 from interstack.errors import BackendUnavailable
 from interstack.services.container import Services
+from interstack.store import Database
+from interstack.store.models import IpAllocation, Port
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 
@@ -74,3 +77,18 @@ def refusing(services: Services, monkeypatch: pytest.MonkeyPatch, method: str) -
         raise BackendUnavailable(f"{method} refused by the test")
 
     monkeypatch.setattr(services.regions.backend(REGION).network, method, refuse)
+
+
+def forget_dhcp_ports(gateway: ServedGateway, network_id: str) -> None:
+    """Forget the network's DHCP port in the gateway's store, as a store made before DHCP
+    ports had none (the backend's DHCP servers stay as they are)."""
+    database = Database(f"sqlite:///{gateway.data_dir / 'interstack.db'}")
+    try:
+        with database.session() as session:
+            ports = select(Port.id).where(
+                Port.network_id == network_id, Port.device_owner == "network:dhcp"
+            )
+            session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
+            session.execute(delete(Port).where(Port.id.in_(ports)))
+    finally:
+        database.dispose()
