@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -76,8 +76,9 @@ class DriverCore:
             if router.external_gateway:
                 routers.apply_rules(self._state, router, self.external)
 
-    def _forget_connections(self, ports: Iterable[PortRecord]) -> None:
-        """After a rule change: connections of these ports are judged again by the rules."""
+    def _forget_connections(self, ports: Sequence[PortRecord]) -> None:
+        """After a rule change: connections of these ports are judged again by the rules (read
+        twice: a list, not an iterator)."""
         with self._lock:
             conntrack.forget(
                 [ip.address for port in ports for ip in port.fixed_ips]

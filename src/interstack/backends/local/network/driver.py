@@ -261,7 +261,10 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
     ) -> None:
         with self._changing() as state:
             self._get(state.groups, ref, "security group").rules = [_rule_record(r) for r in rules]
-        self._forget_connections(p for p in self._state.ports.values() if ref in p.security_groups)
+            # read with the change, under the lock: a port another request makes or deletes
+            # before the connections are forgotten would change the table while it is read
+            users = [p for p in state.ports.values() if ref in p.security_groups]
+        self._forget_connections(users)
 
     def delete_security_group(self, ref: NativeRef) -> None:
         with self._changing() as state:
