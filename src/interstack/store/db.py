@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import CursorResult, Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -32,6 +32,15 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 def rowcount(result: Any) -> int:
     """The rows an UPDATE or DELETE statement's ``session.execute`` result touched."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def take_turns(session: Session, key: str) -> None:
+    """Make the units of work that call this with ``key`` run one after the other until they
+    end, so that each one's count (a quota's) sees the rows of every one before it: on
+    PostgreSQL a transaction-scoped advisory lock; SQLite has one writer at a time already
+    (call it after the unit of work's first write)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Conflict, Forbidden
 from interstack.services.context import RequestContext
-from interstack.store import Database
+from interstack.store import Database, take_turns
 from interstack.store.models import (
     FloatingIp,
     Network,
@@ -91,9 +91,7 @@ def check_added(session: Session, region: str, project_id: str, resource: str) -
     and resource queue on an advisory lock held until they end, so each count sees the rows of
     every create before it.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        key = f"quota/{region}/{project_id}/{resource}"
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+    take_turns(session, f"quota/{region}/{project_id}/{resource}")
     check(session, region, project_id, resource, adding=0)
 
 
