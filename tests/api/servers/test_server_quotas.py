@@ -3,6 +3,7 @@ it, and a server over the quota is Nova's 403 fault that leaves nothing behind."
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 
 import httpx
@@ -72,3 +73,35 @@ def test_usage_counts_servers_and_the_quota_holds(
         servers.append(boot_active(api, unique("q"), flavorRef="1")["id"])
         for sid in servers:
             assert api.delete(f"/servers/{sid}").status_code == 204
+
+
+def test_concurrent_creates_pass_the_quota_no_further(
+    compute_gateway: ServedGateway, admin_http: httpx.Client, admin_api: httpx.Client
+) -> None:
+    """Creates that come at once (Tempest's workers, a script's threads) are counted with the
+    servers of every create before them: as many as the quota holds are made, the others get
+    Nova's 403 (each create counted before it added its servers, so all could pass: 12 of 10)."""
+    member = new_member(admin_http)
+    project = member.project_id
+    quota = {"quota_set": {"instances": 3}}
+    assert admin_api.put(f"/os-quota-sets/{project}", json=quota).status_code == 200
+
+    with nova(compute_gateway, member.token(compute_gateway)) as api:
+        url, headers = str(api.base_url).rstrip("/") + "/servers", dict(api.headers)
+
+        def create(_: int) -> httpx.Response:
+            body = {"name": unique("at-once"), "flavorRef": "1", "imageRef": IMAGE}
+            return httpx.post(
+                url, headers=headers, json={"server": {**body, "networks": "none"}}, timeout=60
+            )
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+            responses = list(pool.map(create, range(10)))
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [202] * 3 + [403] * 7, [r.text for r in responses]
+        refused = [r.json()["forbidden"]["message"] for r in responses if r.status_code == 403]
+        assert all(m.startswith("Quota exceeded for instances:") for m in refused), refused
+        servers = api.get("/servers").json()["servers"]
+        assert len(servers) == 3
+        for server in servers:
+            assert api.delete(f"/servers/{server['id']}").status_code == 204

@@ -353,8 +353,6 @@ class ServerBoot:
                 ports[server_id] = self._allocate(ctx, region, server_id, request, groups)
             reservation_id = new_reservation_id()
             with self.db.session() as session:
-                # counted again where the rows are written: a concurrent create may have won
-                self.quotas.check_servers(session, project_id, count, flavor.vcpus, flavor.ram_mb)
                 written = [
                     self._write(
                         session,
@@ -378,6 +376,10 @@ class ServerBoot:
                     for index, server_id in enumerate(server_ids)
                 ]
                 session.flush()
+                # counted again with the rows written: a concurrent create may have come first
+                self.quotas.check_servers(
+                    session, project_id, count, flavor.vcpus, flavor.ram_mb, added=True
+                )
                 servers = [record(row) for row, _task in written]
         except BaseException:
             for server_id in ports:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from interstack.errors import BadRequest, Forbidden, QuotaExceeded
 from interstack.services.compute.records import QuotaUsage
 from interstack.services.context import RequestContext
-from interstack.store import Database
+from interstack.store import Database, take_turns
 from interstack.store.models import Keypair, QuotaLimit, Server, ServerGroup
 
 DEFAULTS: dict[str, int] = {
@@ -143,16 +143,28 @@ class QuotaService:
                 session.delete(row)
 
     def check_servers(
-        self, session: Session, project_id: str, count: int, vcpus: int, ram_mb: int
+        self,
+        session: Session,
+        project_id: str,
+        count: int,
+        vcpus: int,
+        ram_mb: int,
+        *,
+        added: bool = False,
     ) -> None:
         """403 with Nova's message if ``count`` more servers of this size exceed the quota.
 
-        Call it in the session that then adds the servers, so that the count and the insert
-        are one unit of work.
+        ``added``: the servers are added (flushed) in this session already, and counted with
+        the rows of every concurrent create that came first (Nova's recheck): creates that
+        each counted before adding could all pass.
         """
+        wanted = {"instances": count, "cores": vcpus * count, "ram": ram_mb * count}
+        if added:
+            take_turns(session, f"quota/compute/{project_id}")
         limits = self.limits(project_id, session)
         used = self.usage(project_id, session)
-        wanted = {"instances": count, "cores": vcpus * count, "ram": ram_mb * count}
+        if added:
+            used = {k: v - wanted.get(k, 0) for k, v in used.items()}
         over = [k for k, v in wanted.items() if 0 <= limits[k] < used[k] + v]
         if over:
             names = ", ".join(over)
