@@ -3,16 +3,14 @@ queue as on SQLite: the servers of creates that come at once never pass a projec
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.api.servers.conftest import IMAGE, nova, upload_image
+from tests.api.servers.conftest import IMAGE, create_at_once, nova, upload_image
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member, unique
+from tests.support.identity import client, new_member
 
 
 @pytest.fixture
@@ -31,16 +29,7 @@ def test_concurrent_server_creates_keep_the_instances_quota(pg_gateway: ServedGa
         put = admin_api.put(f"/os-quota-sets/{member.project_id}", json=quota)
         assert put.status_code == 200, put.text
     with nova(pg_gateway, member.token(pg_gateway)) as api:
-        url, headers = str(api.base_url).rstrip("/") + "/servers", dict(api.headers)
-
-        def create(_: int) -> httpx.Response:
-            body = {"name": unique("at-once"), "flavorRef": "1", "imageRef": IMAGE}
-            return httpx.post(
-                url, headers=headers, json={"server": {**body, "networks": "none"}}, timeout=60
-            )
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
-            responses = list(pool.map(create, range(10)))
+        responses = create_at_once(api, 10)
         codes = sorted(r.status_code for r in responses)
         assert codes == [202] * 3 + [403] * 7, [r.text for r in responses]
         assert len(api.get("/servers").json()["servers"]) == 3

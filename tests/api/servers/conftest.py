@@ -3,6 +3,7 @@ Nova client for raw HTTP."""
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Iterator
 from typing import Any
 
@@ -231,3 +232,17 @@ def ports_of(net_api: httpx.Client, server_id: str) -> list[dict[str, Any]]:
         "ports"
     ]
     return ports
+
+
+def create_at_once(api: httpx.Client, count: int) -> list[httpx.Response]:
+    """``count`` creates of one server each sent at the same time, each on its own connection
+    (as Tempest's workers or a script's threads send them), in the order sent."""
+    url, headers = str(api.base_url).rstrip("/") + "/servers", dict(api.headers)
+
+    def create(_: int) -> httpx.Response:
+        body = {"name": unique("at-once"), "flavorRef": "1", "imageRef": IMAGE}
+        server = {"server": {**body, "networks": "none"}}
+        return httpx.post(url, headers=headers, json=server, timeout=60)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(create, range(count)))

@@ -3,12 +3,18 @@ it, and a server over the quota is Nova's 403 fault that leaves nothing behind."
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 
 import httpx
 
-from tests.api.servers.conftest import IMAGE, REGION, boot_active, nova, wait_gone
+from tests.api.servers.conftest import (
+    IMAGE,
+    REGION,
+    boot_active,
+    create_at_once,
+    nova,
+    wait_gone,
+)
 from tests.support.gateway import ServedGateway
 from tests.support.identity import new_member, unique
 
@@ -87,16 +93,7 @@ def test_concurrent_creates_pass_the_quota_no_further(
     assert admin_api.put(f"/os-quota-sets/{project}", json=quota).status_code == 200
 
     with nova(compute_gateway, member.token(compute_gateway)) as api:
-        url, headers = str(api.base_url).rstrip("/") + "/servers", dict(api.headers)
-
-        def create(_: int) -> httpx.Response:
-            body = {"name": unique("at-once"), "flavorRef": "1", "imageRef": IMAGE}
-            return httpx.post(
-                url, headers=headers, json={"server": {**body, "networks": "none"}}, timeout=60
-            )
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
-            responses = list(pool.map(create, range(10)))
+        responses = create_at_once(api, 10)
         codes = sorted(r.status_code for r in responses)
         assert codes == [202] * 3 + [403] * 7, [r.text for r in responses]
         refused = [r.json()["forbidden"]["message"] for r in responses if r.status_code == 403]
