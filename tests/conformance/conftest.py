@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from interstack.backends.contract import Backend, Capabilities
+from interstack.backends.contract import Backend, Capabilities, NativeRef, VolumeStatus
 from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.registry import load_backend
+from interstack.errors import NotFound
 from interstack.store import Database
 from tests.support.local import (
     build_default_image,
@@ -24,7 +25,8 @@ from tests.support.local import (
     local_settings,
     local_unavailable,
 )
-from tests.support.moto import aws_settings
+from tests.support.moto import aws_settings, left_in_region
+from tests.support.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class BackendUnderTest:
     live_settings: Callable[[], dict[str, Any]] = dict
     #: takes off the host what a closed backend leaves there on purpose (its data directory)
     tidy: Callable[[Path], object] = lambda _data_dir: None
+    #: what the cloud still holds of the region after a test and its cleanup, by kind (the
+    #: cloud as its own API shows it, where the backend has one to look at)
+    left_behind: Callable[[str], dict[str, list[str]]] = lambda _region: {}
 
 
 CONFORMANCE_BACKENDS = [
@@ -62,9 +67,13 @@ CONFORMANCE_BACKENDS = [
         # bridges, namespaces, dnsmasqs and metadata proxies outlive close() for the next start
         tidy=lambda data_dir: cleanup_host([data_dir], lock_wait=host_lock_wait()),
     ),
-    BackendUnderTest("aws", live_settings=aws_settings),
+    BackendUnderTest("aws", live_settings=aws_settings, left_behind=left_in_region),
 ]
 
+#: the region name every conformance backend is built with
+REGION = "conformance"
+#: a volume's states in which it cannot be deleted yet
+_BUSY = frozenset({VolumeStatus.CREATING, VolumeStatus.IN_USE, VolumeStatus.DELETING})
 CAPABILITY_NAMES = frozenset(f.name for f in fields(Capabilities))
 
 
@@ -92,7 +101,7 @@ def backend(
     db.migrate()
     built = load_backend(
         under_test.type_name,
-        "conformance",
+        REGION,
         {**under_test.settings, **under_test.live_settings()},
         data_dir=tmp_path / "data",
         db=db,
@@ -106,9 +115,70 @@ def backend(
             pytest.skip(f"backend lacks {', '.join(missing)}")
     built.start()
     yield built
-    if "compute" in built.capabilities.names():  # real servers outlive the backend object
-        for server in built.compute.list_servers():
-            built.compute.delete_server(server.ref)
+    delete_servers(built)  # real servers outlive the backend object
     built.close()
     under_test.tidy(tmp_path / "data")
     db.dispose()
+    left = under_test.left_behind(REGION)
+    assert not left, f"the test left {left} in the cloud"
+
+
+def delete_servers(backend: Backend) -> None:
+    """Delete every server of the backend and wait until none is listed (their ports and
+    volumes are free only then)."""
+    if "compute" not in backend.capabilities.names():
+        return
+    for server in backend.compute.list_servers():
+        backend.compute.delete_server(server.ref)
+    eventually(backend.compute.list_servers, lambda left: not left, "the servers to be deleted")
+
+
+class Cleanup:
+    """What a test made, deleted through the contract after it, passed or failed: first every
+    server (waited for), then each registered deletion, the last registered first (so things
+    go before what they are on: a port before its network). A deletion of what the test
+    deleted already is a no-op or ``NotFound``; any other failure is raised once all ran."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._steps: list[Callable[[], object]] = []
+
+    def add(self, step: Callable[..., object], *args: Any) -> None:
+        """Call ``step(*args)`` after the test."""
+        self._steps.append(lambda: step(*args))
+
+    def volume(self, ref: NativeRef) -> NativeRef:
+        """Delete the volume after the test, once no server holds it any more."""
+
+        def detached_then_deleted() -> None:
+            storage = self.backend.block_storage
+            eventually(
+                lambda: storage.get_volume(ref).status,
+                lambda status: status not in _BUSY,
+                f"volume {ref} to be free for its deletion",
+            )
+            storage.delete_volume(ref)
+
+        self._steps.append(detached_then_deleted)
+        return ref
+
+    def run(self) -> None:
+        failures: list[Exception] = []
+        for step in [lambda: delete_servers(self.backend), *reversed(self._steps)]:
+            try:
+                step()
+            except NotFound:
+                pass
+            except Exception as exc:  # every step runs; the first failure is reported
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+
+
+@pytest.fixture
+def cleanup(backend: Backend) -> Iterator[Cleanup]:
+    """Deletes after the test what it registered (and every server): a conformance test leaves
+    its backend as it found it, on every backend, whether it passed or not."""
+    undo = Cleanup(backend)
+    yield undo
+    undo.run()

@@ -31,7 +31,7 @@ from interstack.backends.contract import (
     VolumeStatus,
 )
 from interstack.errors import Conflict, NotFound
-from tests.conformance.conftest import BackendUnderTest
+from tests.conformance.conftest import BackendUnderTest, Cleanup
 from tests.support.contract import TINY, gid, server_settled
 from tests.support.waiting import eventually
 
@@ -153,7 +153,7 @@ def test_a_server_is_resized_running_and_stopped(backend: Backend) -> None:
 
 
 @pytest.mark.requires("compute", "server_snapshots", "images")
-def test_a_server_is_captured_as_image_data(backend: Backend) -> None:
+def test_a_server_is_captured_as_image_data(backend: Backend, cleanup: Cleanup) -> None:
     server = boot_active(backend)
     image_id = gid()
     stored = eventually(  # a capture in progress is looked at again with the same image id
@@ -161,6 +161,7 @@ def test_a_server_is_captured_as_image_data(backend: Backend) -> None:
         lambda s: s.ready,
         "the capture to finish",
     )
+    cleanup.add(backend.image.delete_image, stored.ref)
     assert (stored.gateway_id, stored.size > 0) == (image_id, True)
     stream = backend.image.open_image(stored.ref)
     try:
@@ -202,9 +203,10 @@ def test_a_failed_boot_ends_in_error_with_a_fault(
 # -- block storage ------------------------------------------------------------------------------
 
 
-def available_volume(backend: Backend, size_gb: int = 1) -> NativeRef:
+def available_volume(backend: Backend, cleanup: Cleanup, size_gb: int = 1) -> NativeRef:
     spec = VolumeSpec(gateway_id=gid(), name="data", project_id="p1", size_gb=size_gb)
     created = backend.block_storage.create_volume(spec)
+    cleanup.volume(created.ref)
     assert created.size_gb == size_gb
     eventually(
         lambda: backend.block_storage.get_volume(created.ref),
@@ -215,9 +217,9 @@ def available_volume(backend: Backend, size_gb: int = 1) -> NativeRef:
 
 
 @pytest.mark.requires("compute", "volumes", "volume_attach_hot")
-def test_a_volume_attaches_detaches_and_is_deleted(backend: Backend) -> None:
+def test_a_volume_attaches_detaches_and_is_deleted(backend: Backend, cleanup: Cleanup) -> None:
     server = boot_active(backend)
-    volume = available_volume(backend)
+    volume = available_volume(backend, cleanup)
 
     attachment = backend.block_storage.attach_volume(volume, server.ref)
     assert attachment.device.startswith("/dev/")
@@ -237,9 +239,9 @@ def test_a_volume_attaches_detaches_and_is_deleted(backend: Backend) -> None:
 
 
 @pytest.mark.requires("compute", "volumes", "volume_attach_hot")
-def test_deleting_a_server_detaches_its_volumes(backend: Backend) -> None:
+def test_deleting_a_server_detaches_its_volumes(backend: Backend, cleanup: Cleanup) -> None:
     server = boot_active(backend)
-    volume = available_volume(backend)
+    volume = available_volume(backend, cleanup)
     backend.block_storage.attach_volume(volume, server.ref)
 
     backend.compute.delete_server(server.ref)
@@ -251,11 +253,14 @@ def test_deleting_a_server_detaches_its_volumes(backend: Backend) -> None:
 
 
 @pytest.mark.requires("volumes", "snapshots")
-def test_a_snapshot_is_taken_and_blocks_the_volume_deletion(backend: Backend) -> None:
-    volume = available_volume(backend, size_gb=2)
+def test_a_snapshot_is_taken_and_blocks_the_volume_deletion(
+    backend: Backend, cleanup: Cleanup
+) -> None:
+    volume = available_volume(backend, cleanup, size_gb=2)
     snap = backend.block_storage.create_snapshot(
         SnapshotSpec(gateway_id=gid(), name="snap", volume=volume)
     )
+    cleanup.add(backend.block_storage.delete_snapshot, snap.ref)
     ready = eventually(
         lambda: backend.block_storage.get_snapshot(snap.ref),
         lambda s: s.status is VolumeStatus.AVAILABLE,
@@ -272,13 +277,14 @@ def test_a_snapshot_is_taken_and_blocks_the_volume_deletion(backend: Backend) ->
 
 
 @pytest.mark.requires("images")
-def test_image_data_is_stored_read_back_and_deleted(backend: Backend) -> None:
+def test_image_data_is_stored_read_back_and_deleted(backend: Backend, cleanup: Cleanup) -> None:
     expected = hashlib.sha256()
     for chunk in chunks(3 * MiB + 17, 256 * 1024, seed=1):
         expected.update(chunk)
 
     image_id = gid()
     info = backend.image.store_image(image_id, chunks(3 * MiB + 17, 256 * 1024, seed=1))
+    cleanup.add(backend.image.delete_image, info.ref)
     assert (info.size, info.sha256) == (3 * MiB + 17, expected.hexdigest())
     with pytest.raises(Conflict):
         backend.image.store_image(image_id, iter([b"other"]))
@@ -299,7 +305,7 @@ def test_image_data_is_stored_read_back_and_deleted(backend: Backend) -> None:
 
 
 @pytest.mark.requires("object_store")
-def test_a_large_object_streams_in_and_out_unchanged(backend: Backend) -> None:
+def test_a_large_object_streams_in_and_out_unchanged(backend: Backend, cleanup: Cleanup) -> None:
     size = 8 * MiB + 123
     expected_sha, expected_md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     for chunk in chunks(size, 64 * 1024, seed=2):
@@ -307,7 +313,9 @@ def test_a_large_object_streams_in_and_out_unchanged(backend: Backend) -> None:
         expected_md5.update(chunk)
 
     container = backend.object_store.create_container("acct", "bucket")
+    cleanup.add(backend.object_store.delete_container, container)
     assert backend.object_store.create_container("acct", "bucket") == container
+    cleanup.add(backend.object_store.delete_object, container, "dir/big.bin")
     stored = backend.object_store.put_object(
         container, "dir/big.bin", chunks(size, 64 * 1024, seed=2), "application/octet-stream"
     )
@@ -327,10 +335,12 @@ def test_a_large_object_streams_in_and_out_unchanged(backend: Backend) -> None:
 
 
 @pytest.mark.requires("object_store")
-def test_an_object_is_read_from_an_offset(backend: Backend) -> None:
+def test_an_object_is_read_from_an_offset(backend: Backend, cleanup: Cleanup) -> None:
     size = 3 * MiB + 5
     whole = b"".join(chunks(size, 64 * 1024, seed=3))
     container = backend.object_store.create_container("acct", "ranges")
+    cleanup.add(backend.object_store.delete_container, container)
+    cleanup.add(backend.object_store.delete_object, container, "o")
     backend.object_store.put_object(container, "o", iter([whole]), "application/octet-stream")
     for offset, length in ((0, 10), (2 * MiB + 1, 4096), (size - 3, None), (size - 3, 100)):
         info, stream = backend.object_store.get_object(container, "o", offset, length)
@@ -346,9 +356,11 @@ def test_an_object_is_read_from_an_offset(backend: Backend) -> None:
 
 
 @pytest.mark.requires("object_store")
-def test_objects_are_listed_replaced_and_deleted(backend: Backend) -> None:
+def test_objects_are_listed_replaced_and_deleted(backend: Backend, cleanup: Cleanup) -> None:
     container = backend.object_store.create_container("acct", "listing")
+    cleanup.add(backend.object_store.delete_container, container)
     for name in ["b", "a/1", "a/2", "c"]:
+        cleanup.add(backend.object_store.delete_object, container, name)
         backend.object_store.put_object(container, name, iter([name.encode()]), "text/plain")
     backend.object_store.put_object(container, "c", iter([b"new", b"er"]), "text/x-new")
 
@@ -379,13 +391,17 @@ def test_objects_are_listed_replaced_and_deleted(backend: Backend) -> None:
 
 
 @pytest.mark.requires("networks")
-def test_a_network_model_is_realized_and_torn_down_in_order(backend: Backend) -> None:
+def test_a_network_model_is_realized_and_torn_down_in_order(
+    backend: Backend, cleanup: Cleanup
+) -> None:
     net = backend.network
     network = net.create_network(NetworkSpec(gateway_id=gid(), name="n", project_id="p1"))
+    cleanup.add(net.delete_network, network)
     subnet_spec = SubnetSpec(
         gateway_id=gid(), network=network, cidr="10.0.0.0/24", gateway_ip="10.0.0.1"
     )
     subnet = net.create_subnet(subnet_spec)
+    cleanup.add(net.delete_subnet, subnet)
     assert net.create_subnet(subnet_spec) == subnet
     port = net.create_port(
         PortSpec(
@@ -395,8 +411,11 @@ def test_a_network_model_is_realized_and_torn_down_in_order(backend: Backend) ->
             fixed_ips=(FixedIp(subnet=subnet, address="10.0.0.5"),),
         )
     )
+    cleanup.add(net.delete_port, port)
     router = net.create_router(RouterSpec(gateway_id=gid(), name="r", project_id="p1"))
+    cleanup.add(net.delete_router, router)
     net.add_router_interface(router, subnet)
+    cleanup.add(net.remove_router_interface, router, subnet)
 
     with pytest.raises(Conflict):
         net.delete_network(network)
@@ -431,12 +450,16 @@ def test_a_subnets_dhcp_server_is_where_the_gateway_put_it(backend: Backend) -> 
 
 
 @pytest.mark.requires("networks", "floating_ips")
-def test_floating_ips_are_allocated_associated_and_released(backend: Backend) -> None:
+def test_floating_ips_are_allocated_associated_and_released(
+    backend: Backend, cleanup: Cleanup
+) -> None:
     net = backend.network
     network = net.create_network(NetworkSpec(gateway_id=gid(), name="n", project_id="p1"))
+    cleanup.add(net.delete_network, network)
     subnet = net.create_subnet(
         SubnetSpec(gateway_id=gid(), network=network, cidr="10.1.0.0/24", gateway_ip="10.1.0.1")
     )
+    cleanup.add(net.delete_subnet, subnet)
     port = net.create_port(
         PortSpec(
             gateway_id=gid(),
@@ -445,8 +468,11 @@ def test_floating_ips_are_allocated_associated_and_released(backend: Backend) ->
             fixed_ips=(FixedIp(subnet=subnet, address="10.1.0.5"),),
         )
     )
+    cleanup.add(net.delete_port, port)
     first = net.allocate_floating_ip(gid())
+    cleanup.add(net.release_floating_ip, first.ref)
     second = net.allocate_floating_ip(gid())
+    cleanup.add(net.release_floating_ip, second.ref)
     assert first.address != second.address
     assert first.port is None
 
@@ -457,7 +483,9 @@ def test_floating_ips_are_allocated_associated_and_released(backend: Backend) ->
 
 
 @pytest.mark.requires("networks", "floating_ips", "floating_ip_choice")
-def test_a_floating_ip_takes_the_address_the_gateway_chose(backend: Backend) -> None:
+def test_a_floating_ip_takes_the_address_the_gateway_chose(
+    backend: Backend, cleanup: Cleanup
+) -> None:
     """Neutron's IPAM chooses from the external subnet's pool; the driver takes that address
     (its own external network's pool if it has one) and refuses one it cannot give."""
     net = backend.network
@@ -465,6 +493,7 @@ def test_a_floating_ip_takes_the_address_the_gateway_chose(backend: Backend) -> 
     start = external.allocation_pool[0] if external is not None else "198.51.100.0"
     wanted = str(ipaddress.ip_address(start) + 3)
     fip = net.allocate_floating_ip(gid(), wanted)
+    cleanup.add(net.release_floating_ip, fip.ref)
     assert fip.address == wanted and fip.port is None
     if external is not None:  # the cloud's own range: an address outside it cannot be given
         with pytest.raises(Conflict):

@@ -24,6 +24,7 @@ from interstack.backends.contract import (
     VolumeStatus,
 )
 from interstack.errors import BadRequest, Conflict, NotFound
+from tests.conformance.conftest import Cleanup
 from tests.support.contract import gid, server_settled
 from tests.support.waiting import eventually
 
@@ -36,17 +37,23 @@ def settled(backend: Backend, ref: NativeRef, what: str) -> VolumeInfo:
     )
 
 
-def new_volume(backend: Backend, size_gb: int = 1, **source: NativeRef) -> VolumeInfo:
+def new_volume(
+    backend: Backend, cleanup: Cleanup, size_gb: int = 1, **source: NativeRef
+) -> VolumeInfo:
     spec = VolumeSpec(gateway_id=gid(), name="c", project_id="p1", size_gb=size_gb, **source)
     created = backend.block_storage.create_volume(spec)
+    cleanup.volume(created.ref)
     assert created.gateway_id == spec.gateway_id
     return settled(backend, created.ref, "the volume to become available")
 
 
 @pytest.mark.requires("volumes")
-def test_create_volume_is_idempotent_and_unknown_volumes_are_not_found(backend: Backend) -> None:
+def test_create_volume_is_idempotent_and_unknown_volumes_are_not_found(
+    backend: Backend, cleanup: Cleanup
+) -> None:
     spec = VolumeSpec(gateway_id=gid(), name="same", project_id="p1", size_gb=1)
     first = backend.block_storage.create_volume(spec)
+    cleanup.volume(first.ref)
     assert backend.block_storage.create_volume(spec).ref == first.ref
     settled(backend, first.ref, "the volume")
     backend.block_storage.delete_volume(first.ref)
@@ -56,18 +63,21 @@ def test_create_volume_is_idempotent_and_unknown_volumes_are_not_found(backend: 
 
 
 @pytest.mark.requires("volumes", "snapshots")
-def test_volumes_are_filled_from_snapshots_and_other_volumes(backend: Backend) -> None:
-    source = new_volume(backend)
+def test_volumes_are_filled_from_snapshots_and_other_volumes(
+    backend: Backend, cleanup: Cleanup
+) -> None:
+    source = new_volume(backend, cleanup)
     snap = backend.block_storage.create_snapshot(
         SnapshotSpec(gateway_id=gid(), name="s", volume=source.ref)
     )
+    cleanup.add(backend.block_storage.delete_snapshot, snap.ref)
     eventually(
         lambda: backend.block_storage.get_snapshot(snap.ref),
         lambda s: s.status is VolumeStatus.AVAILABLE,
         "the snapshot",
     )
-    from_snapshot = new_volume(backend, 2, snapshot=snap.ref)
-    clone = new_volume(backend, 1, source_volume=source.ref)
+    from_snapshot = new_volume(backend, cleanup, 2, snapshot=snap.ref)
+    clone = new_volume(backend, cleanup, 1, source_volume=source.ref)
     assert (from_snapshot.size_gb, clone.size_gb) == (2, 1)
     for volume in (from_snapshot, clone):
         backend.block_storage.delete_volume(volume.ref)
@@ -76,8 +86,8 @@ def test_volumes_are_filled_from_snapshots_and_other_volumes(backend: Backend) -
 
 
 @pytest.mark.requires("volumes", "volume_extend")
-def test_a_volume_is_extended_but_never_shrunk(backend: Backend) -> None:
-    volume = new_volume(backend)
+def test_a_volume_is_extended_but_never_shrunk(backend: Backend, cleanup: Cleanup) -> None:
+    volume = new_volume(backend, cleanup)
     with pytest.raises(BadRequest):
         backend.block_storage.extend_volume(volume.ref, 1)
     backend.block_storage.extend_volume(volume.ref, 3)
@@ -91,11 +101,13 @@ def test_a_volume_is_extended_but_never_shrunk(backend: Backend) -> None:
 
 
 @pytest.mark.requires("volumes", "images", "volume_to_image")
-def test_image_data_goes_into_a_volume_and_back_out(backend: Backend) -> None:
+def test_image_data_goes_into_a_volume_and_back_out(backend: Backend, cleanup: Cleanup) -> None:
     data = os.urandom(256 * 1024 + 5)
     image = backend.image.store_image(gid(), [data[:1000], data[1000:]])
-    volume = new_volume(backend, 1, image=image.ref)
+    cleanup.add(backend.image.delete_image, image.ref)
+    volume = new_volume(backend, cleanup, 1, image=image.ref)
     copied = backend.block_storage.copy_volume_to_image(volume.ref, gid())
+    cleanup.add(backend.image.delete_image, copied.ref)
     stream = backend.image.open_image(copied.ref)
     try:
         read_back = b"".join(stream)
@@ -117,14 +129,16 @@ def attached_to(backend: Backend, volume: NativeRef) -> NativeRef | None:
 
 @pytest.mark.requires("compute", "volumes", "images", "boot_from_volume")
 def test_a_server_boots_from_a_volume_and_its_deletion_detaches_its_volumes(
-    backend: Backend,
+    backend: Backend, cleanup: Cleanup
 ) -> None:
     # a cloud that brings images boots one of them; a simulated one boots any bytes
     provided = backend.image.provided_images()
     image = None if provided else backend.image.store_image(gid(), [b"a bootable disk\n"])
+    if image is not None:
+        cleanup.add(backend.image.delete_image, image.ref)
     source = image.ref if image is not None else provided[0].ref
-    root = new_volume(backend, 1, image=source)
-    data = new_volume(backend, 1)
+    root = new_volume(backend, cleanup, 1, image=source)
+    data = new_volume(backend, cleanup, 1)
     spec = ServerSpec(
         gateway_id=gid(),
         name="from-volume",

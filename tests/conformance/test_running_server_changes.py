@@ -19,6 +19,7 @@ from interstack.backends.contract import (
     SubnetSpec,
 )
 from interstack.errors import Conflict
+from tests.conformance.conftest import Cleanup
 from tests.support.contract import TINY, gid, server_settled
 from tests.support.waiting import eventually
 
@@ -29,16 +30,22 @@ def boot(backend: Backend, ports: tuple[NativeRef, ...] = ()) -> ServerInfo:
 
 
 @pytest.mark.requires("compute", "networks", "interface_attach")
-def test_a_port_is_plugged_into_a_running_server_and_out_again(backend: Backend) -> None:
+def test_a_port_is_plugged_into_a_running_server_and_out_again(
+    backend: Backend, cleanup: Cleanup
+) -> None:
     net = backend.network
     network = net.create_network(NetworkSpec(gateway_id=gid(), name="n", project_id="p1"))
+    cleanup.add(net.delete_network, network)
     subnet = net.create_subnet(SubnetSpec(gid(), network, "10.61.0.0/24", "10.61.0.1", dhcp=False))
+    cleanup.add(net.delete_subnet, subnet)
     ports = [
         net.create_port(
             PortSpec(gid(), network, f"fa:16:3e:61:00:{i:02x}", (FixedIp(subnet, f"10.61.0.{i}"),))
         )
         for i in (10, 11)
     ]
+    for port in ports:
+        cleanup.add(net.delete_port, port)
     server = boot(backend, ports=(ports[0],))
 
     backend.compute.attach_port(server.ref, ports[1])

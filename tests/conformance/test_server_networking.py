@@ -7,8 +7,9 @@ fixed and floating addresses, and release.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -50,6 +51,48 @@ def services(backend: Backend) -> NetworkServices:
     return NetworkServices.build(backend.context.db, Regions({REGION: backend}))
 
 
+@pytest.fixture
+def project(services: NetworkServices) -> Iterator[Callable[..., RequestContext]]:
+    """A new project's context per call (member and reader, or the roles given); after the test
+    each project's network resources are deleted through the network API, passed or failed."""
+    made: list[str] = []
+
+    def new(*roles: str) -> RequestContext:
+        ctx = _context(uuid.uuid4().hex, *roles)
+        assert ctx.project_id is not None
+        made.append(ctx.project_id)
+        return ctx
+
+    yield new
+    for project_id in reversed(made):
+        _purge(services, project_id)
+
+
+def _purge(services: NetworkServices, project_id: str) -> None:
+    """Delete a project's floating IPs, routers (their interfaces first), ports, networks (their
+    subnets with them) and security groups (its default group too, as an admin may)."""
+    admin = _context(project_id, "admin", "member", "reader")
+
+    def mine(listed: list[Any]) -> list[Any]:
+        return [item for item in listed if item.project_id == project_id]
+
+    for fip in mine(services.floating_ips.list_page(admin, REGION, {}, Page())):
+        services.floating_ips.delete(admin, REGION, fip.id)
+    ports = mine(services.ports.list_page(admin, REGION, {}, Page()))
+    for router in mine(services.routers.list_page(admin, REGION, {}, Page())):
+        for port in ports:
+            if port.device_id == router.id and port.device_owner == "network:router_interface":
+                services.router_interfaces.remove(admin, REGION, router.id, None, port.id)
+        services.routers.delete(admin, REGION, router.id)
+    for port in ports:
+        if not port.device_owner.startswith("network:"):
+            services.ports.delete(admin, REGION, port.id)
+    for network in mine(services.networks.list_page(admin, REGION, {}, Page())):
+        services.networks.delete(admin, REGION, network.id)
+    for group in mine(services.security_groups.list_page(admin, REGION, {}, Page())):
+        services.security_groups.delete(admin, REGION, group.id)
+
+
 def _network(services: NetworkServices, ctx: RequestContext, cidr: str, name: str = "") -> str:
     net = services.networks.create(ctx, REGION, NetworkCreate(name=name or f"net-{cidr}"))
     services.subnets.create(ctx, REGION, SubnetCreate(network_id=net.id, cidr=cidr))
@@ -58,10 +101,10 @@ def _network(services: NetworkServices, ctx: RequestContext, cidr: str, name: st
 
 @pytest.mark.requires("networks", "security_groups")
 def test_auto_allocates_a_port_on_the_one_network_and_release_deletes_it(
-    services: NetworkServices,
+    services: NetworkServices, project: Callable[..., RequestContext]
 ) -> None:
     networking: ServerNetworking = services.server_networking
-    ctx = _context(uuid.uuid4().hex)
+    ctx = project()
     network_id = _network(services, ctx, "10.10.0.0/24", "private")
     ports = networking.allocate_for_server(ctx, REGION, "server-1", "auto", ["default"])
     (port,) = ports
@@ -81,10 +124,12 @@ def test_auto_allocates_a_port_on_the_one_network_and_release_deletes_it(
 
 
 @pytest.mark.requires("networks")
-def test_no_network_named_uses_the_only_one(services: NetworkServices) -> None:
+def test_no_network_named_uses_the_only_one(
+    services: NetworkServices, project: Callable[..., RequestContext]
+) -> None:
     """As Nova: ``auto`` refuses when there is no network, no request at all (before 2.37)
     allocates nothing then; one network is used; several are Nova's 409."""
-    ctx = _context(uuid.uuid4().hex)
+    ctx = project()
     allocate = services.server_networking.allocate_for_server
     with pytest.raises(BadRequest):
         allocate(ctx, REGION, "s", "auto", [])
@@ -101,8 +146,10 @@ def test_no_network_named_uses_the_only_one(services: NetworkServices) -> None:
 
 
 @pytest.mark.requires("networks", "security_groups")
-def test_a_failure_leaves_nothing_allocated(services: NetworkServices) -> None:
-    ctx = _context(uuid.uuid4().hex)
+def test_a_failure_leaves_nothing_allocated(
+    services: NetworkServices, project: Callable[..., RequestContext]
+) -> None:
+    ctx = project()
     good = _network(services, ctx, "10.13.0.0/24")
     brought = services.ports.create(ctx, REGION, PortCreate(network_id=good))
     requested = [
@@ -124,9 +171,9 @@ def test_a_failure_leaves_nothing_allocated(services: NetworkServices) -> None:
 
 @pytest.mark.requires("networks", "security_groups", "floating_ips")
 def test_floating_ip_shows_in_the_addresses_and_release_keeps_brought_ports(
-    services: NetworkServices, backend: Backend
+    services: NetworkServices, backend: Backend, project: Callable[..., RequestContext]
 ) -> None:
-    admin = _context(uuid.uuid4().hex, "admin", "member", "reader")
+    admin = project("admin", "member", "reader")
     public = services.networks.create(admin, REGION, NetworkCreate(name="public", external=True))
     # a cloud with an external network of its own gives floating IPs only from its range
     own = backend.network.external_network()
@@ -143,7 +190,7 @@ def test_floating_ip_shows_in_the_addresses_and_release_keeps_brought_ports(
             allocation_pools=(own.allocation_pool,),
         ),
     )
-    ctx = _context(uuid.uuid4().hex)
+    ctx = project()
     net = _network(services, ctx, "10.14.0.0/24", "private")
     subnet_id = services.networks.get(ctx, REGION, net).subnet_ids[0]
     router = services.routers.create(

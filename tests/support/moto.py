@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import httpx
 
 from tests.support.gateway import ServedGateway
@@ -152,3 +153,42 @@ def tagged_in_region(region: str) -> dict[str, list[str]]:
         "vpcs": [v["VpcId"] for v in client.describe_vpcs(Filters=mine)["Vpcs"]],
     }
     return {kind: ids for kind, ids in found.items() if ids}
+
+
+def left_in_region(region: str) -> dict[str, list[str]]:
+    """What of ``region`` a test left in the emulator: every interstack-tagged resource
+    (:func:`tagged_in_region`) and every object or unfinished upload in the region's buckets,
+    except what the region keeps by design once made: a project's VPC holding nothing but
+    its placeholder block (only ``interstack cleanup`` deletes it) and the emptied bucket."""
+    left = tagged_in_region(region)
+    if left.get("vpcs"):
+        vpcs = ec2().describe_vpcs(VpcIds=left["vpcs"])["Vpcs"]
+        holding = [v["VpcId"] for v in vpcs if len(_live_blocks(v)) > 1]
+        left["vpcs"] = [f"{vpc} (a secondary CIDR block still associated)" for vpc in holding]
+    client = s3()
+    for bucket in client.list_buckets()["Buckets"]:
+        name = bucket["Name"]
+        if _bucket_region(client, name) != region:
+            continue
+        keys = client.list_objects_v2(Bucket=name, MaxKeys=20).get("Contents", [])
+        left["objects"] = [f"{name}/{o['Key']}" for o in keys]
+        uploads = client.list_multipart_uploads(Bucket=name).get("Uploads", [])
+        left["unfinished uploads"] = [f"{name}/{u['Key']}" for u in uploads]
+    return {kind: found for kind, found in left.items() if found}
+
+
+def _live_blocks(vpc: dict[str, Any]) -> list[str]:
+    return [
+        a["CidrBlock"]
+        for a in vpc.get("CidrBlockAssociationSet", [])
+        if a["CidrBlockState"]["State"] in {"associating", "associated"}
+    ]
+
+
+def _bucket_region(client: Any, bucket: str) -> str | None:
+    """The interstack region a bucket is tagged with, if any."""
+    try:
+        tag_set = client.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except botocore.exceptions.ClientError:  # a bucket without tags
+        return None
+    return next((t["Value"] for t in tag_set if t["Key"] == "interstack:region"), None)
