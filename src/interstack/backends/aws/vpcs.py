@@ -146,8 +146,11 @@ class ProjectVpcs:
                 return self._ids[project_id], True
             found = self.find(project_id)
             if found is not None:
-                self._ids[project_id] = str(found["VpcId"])
-                return self._ids[project_id], False
+                vpc_id = str(found["VpcId"])
+                # one whose preparation failed, and then its deletion too, is finished here
+                self._prepare(vpc_id)
+                self._ids[project_id] = vpc_id
+                return vpc_id, False
             tags = [
                 {"Key": TAG_REGION, "Value": self.region},
                 {"Key": TAG_PROJECT, "Value": project_id},
@@ -160,10 +163,10 @@ class ProjectVpcs:
                 )["Vpc"]
             vpc_id = str(made["VpcId"])
             try:
-                with aws_call(f"preparing VPC {vpc_id}"):
-                    self.ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+                self._prepare(vpc_id)
             except BaseException:
-                # the next use would find it by its tag and never give it DNS host names
+                # not left half made: deleted, or (EC2 refusing that too) prepared by the next
+                # use, which finds it by its tag
                 with suppress(ClientError, BotoCoreError):  # the failure to report is that one
                     self.ec2.delete_vpc(VpcId=vpc_id)
                 raise
@@ -171,6 +174,12 @@ class ProjectVpcs:
             self._known_blocks[vpc_id] = VpcBlocks(str(made["CidrBlock"]), self._blocks(made))
             self._ids[project_id] = vpc_id
             return vpc_id, False
+
+    def _prepare(self, vpc_id: str) -> None:
+        """DNS host names on in the VPC (EC2 gives them only to a default VPC): its instances
+        get names."""
+        with aws_call(f"preparing VPC {vpc_id}"):
+            self.ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
 
     def default_group(self, vpc_id: str) -> str:
         """The VPC's default security group, for a port without groups, emptied of what EC2

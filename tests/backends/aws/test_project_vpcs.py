@@ -1,0 +1,83 @@
+"""A project's VPC is never used half made: one EC2 would not give DNS host names is deleted
+again, and where EC2 refuses that too, the next use (this process or a restarted gateway), which
+finds it by its tag, turns them on before anything is made in it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from interstack.backends.aws.network import AwsNetwork
+from interstack.backends.aws.settings import AwsSettings
+from interstack.backends.contract import NetworkSpec, SubnetSpec
+from interstack.errors import InterstackError
+from tests.support.moto import aws_settings, ec2
+
+REGION = "aws-test"
+PROJECT = "p1"
+
+
+@pytest.fixture
+def network() -> Iterator[AwsNetwork]:
+    client = ec2()
+    yield AwsNetwork(client, REGION, AwsSettings.parse(REGION, aws_settings()))
+    client.close()
+
+
+class _Answer:
+    status_code = 403
+
+
+def refuse_once(client: Any, operation: str) -> list[str]:
+    """Make EC2 refuse the next ``operation`` of ``client`` (a botocore ``before-call`` hook
+    answering in EC2's stead); returns the operations refused so far."""
+    refused: list[str] = []
+
+    def answer(**_kwargs: Any) -> Any:
+        if refused:
+            return None
+        refused.append(operation)
+        return _Answer(), {"Error": {"Code": "UnauthorizedOperation", "Message": "refused"}}
+
+    client.meta.events.register(f"before-call.ec2.{operation}", answer)
+    return refused
+
+
+def project_vpcs() -> list[str]:
+    found = ec2().describe_vpcs(Filters=[{"Name": "tag:interstack:project", "Values": [PROJECT]}])
+    return [str(v["VpcId"]) for v in found["Vpcs"]]
+
+
+def dns_host_names(vpc_id: str) -> bool:
+    answer = ec2().describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
+    return bool(answer["EnableDnsHostnames"]["Value"])
+
+
+@pytest.mark.parametrize("next_use", ["this process", "a restarted gateway"])
+def test_a_vpc_ec2_would_neither_prepare_nor_delete_gets_dns_names_at_its_next_use(
+    network: AwsNetwork, next_use: str
+) -> None:
+    refused = [refuse_once(network.ec2, op) for op in ("ModifyVpcAttribute", "DeleteVpc")]
+    net = network.create_network(
+        NetworkSpec(gateway_id=str(uuid.uuid4()), name="n", project_id=PROJECT)
+    )
+    spec = SubnetSpec(
+        gateway_id=str(uuid.uuid4()), network=net, cidr="10.20.0.0/24", gateway_ip=None
+    )
+    with pytest.raises(InterstackError, match="UnauthorizedOperation"):
+        network.create_subnet(spec)
+    assert refused == [["ModifyVpcAttribute"], ["DeleteVpc"]]
+    (vpc_id,) = project_vpcs()  # EC2 kept it
+    assert not dns_host_names(vpc_id)
+
+    user = (
+        network if next_use == "this process" else AwsNetwork(ec2(), REGION, network.vpcs.settings)
+    )
+    subnet = user.create_subnet(spec)
+    (made,) = ec2().describe_subnets(SubnetIds=[subnet])["Subnets"]
+    assert made["VpcId"] == vpc_id
+    assert dns_host_names(vpc_id)
+    assert project_vpcs() == [vpc_id]
