@@ -114,7 +114,10 @@ def aws_settings(**overrides: Any) -> dict[str, Any]:
     }
 
 
-_LIVE = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+_LIVE = {
+    "Name": "instance-state-name",
+    "Values": ["pending", "running", "shutting-down", "stopping", "stopped"],
+}
 
 
 def tagged_in_region(region: str) -> dict[str, list[str]]:
