@@ -431,14 +431,18 @@ def test_a_network_model_is_realized_and_torn_down_in_order(
 
 
 @pytest.mark.requires("networks")
-def test_a_subnets_dhcp_server_is_where_the_gateway_put_it(backend: Backend) -> None:
+def test_a_subnets_dhcp_server_is_where_the_gateway_put_it(
+    backend: Backend, cleanup: Cleanup
+) -> None:
     """What ``dhcp_address`` says (the address an old subnet's DHCP port takes at start-up) is
     where ``create_subnet`` and ``set_subnet_dhcp`` put the server, or None where the cloud
     does not say."""
     net = backend.network
     network = net.create_network(NetworkSpec(gateway_id=gid(), name="n", project_id="p1"))
+    cleanup.add(net.delete_network, network)
     spec = SubnetSpec(gid(), network, "10.3.0.0/24", "10.3.0.1", dhcp_address="10.3.0.9")
     subnet = net.create_subnet(spec)
+    cleanup.add(net.delete_subnet, subnet)
     says = net.dhcp_address(subnet) is not None
     assert net.dhcp_address(subnet) == ("10.3.0.9" if says else None)
     net.set_subnet_dhcp(subnet, "10.3.0.10", "fa:16:3e:00:03:0a")
