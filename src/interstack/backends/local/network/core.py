@@ -56,17 +56,16 @@ class DriverCore:
         self._lock_wait = lock_wait
 
     @contextlib.contextmanager
-    def _changing(self, *, firewall: bool = True) -> Iterator[records.NetworkState]:
-        """Hold the lock; on success save the state and (unless the change cannot touch the
-        rules, as plugging cannot) re-render the host firewall."""
+    def _changing(self) -> Iterator[records.NetworkState]:
+        """Hold the lock; on success save the state and re-render the host firewall. (Plugging,
+        which cannot touch the rules, only writes the port's plug file.)"""
         with self._lock:
             self.dhcp.reap()
             if self.metadata is not None:
                 self.metadata.reap()
             yield self._state
             records.save(self._state_file, self._state)
-            if firewall:
-                self._apply_firewall()
+            self._apply_firewall()
 
     def _apply_firewall(self) -> None:
         nft.replace_tables(firewall.render(self._state, self.external))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from interstack.backends.contract import METADATA_ADDRESS, NativeRef, PortSpec
 from interstack.backends.local.network import links, names
+from interstack.backends.local.network import state as records
 from interstack.backends.local.network.core import DriverCore
 from interstack.backends.local.network.state import AddressPairRecord, FixedIpRecord, PortRecord
 from interstack.errors import BackendError, BadRequest, Conflict
@@ -82,6 +83,7 @@ class PortOperations(DriverCore):
                 if fip.port == ref:
                     fip.port = fip.fixed_address = None
             del state.ports[ref]
+            records.forget_plug(self._state_file, ref)
             self._refresh_dhcp_hosts(port)
             self._apply_router_rules()
 
@@ -121,11 +123,13 @@ class PortOperations(DriverCore):
         try:
             links.configure_inside(str(netns_path), ifname, addresses, gateways, routes)
             links.announce_plugged(str(netns_path), ifname, mac, addresses)
-            # the rules name the port's veth whether it exists or not: no firewall change
-            with self._changing(firewall=False) as state:
-                plugged = self._get(state.ports, port, "port")
+            # the rules name the port's veth whether it exists or not: no firewall change,
+            # and only the port's plug file is written (see :mod:`.state`)
+            with self._lock:
+                plugged = self._get(self._state.ports, port, "port")
                 plugged.netns = str(netns_path)
                 plugged.ifname = ifname
+                records.save_plug(self._state_file, plugged)
         except BaseException:
             links.delete_link(host_end)
             raise
@@ -189,8 +193,9 @@ class PortOperations(DriverCore):
 
     def unplug_port(self, port: NativeRef) -> None:
         """Remove the port's veth (both ends); an unplugged or unknown port is fine."""
-        with self._changing(firewall=False) as state:
+        with self._lock:
             links.delete_link(names.renamed(names.PORT, port))
-            record = state.ports.get(port)
+            record = self._state.ports.get(port)
             if record is not None:
                 record.netns = record.ifname = None
+                records.save_plug(self._state_file, record)

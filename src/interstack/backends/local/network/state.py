@@ -3,10 +3,15 @@
 The gateway's store owns the model; this file only remembers what the host needs to be rebuilt
 from (MACs, addresses, rules, associations), so that the firewall and the router tables can be
 regenerated whole after any change and after a gateway restart. It is written atomically.
+
+Where each port is plugged is kept beside it, a small file per plugged port (:func:`save_plug`):
+servers booting at once plug side by side, and saving the whole state for each plug (with its
+fsync) held the driver's lock for most of a boot's network work.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -61,7 +66,7 @@ class PortRecord(BaseModel):
     fixed_ips: list[FixedIpRecord] = Field(default_factory=list)
     security_groups: list[str] = Field(default_factory=list)
     allowed_address_pairs: list[AddressPairRecord] = Field(default_factory=list)
-    #: the namespace the port is plugged into, if any
+    #: the namespace the port is plugged into, if any (kept in its plug file, not the state's)
     netns: str | None = None
     ifname: str | None = None
 
@@ -119,10 +124,47 @@ class NetworkState(BaseModel):
         return {a for a in used if a is not None}
 
 
+#: beside the state file: a file per plugged port (:func:`save_plug`)
+PLUGS_DIR = "plugs"
+#: a port's fields kept in its plug file
+PLUG_FIELDS = {"netns", "ifname"}
+
+
 def load(path: Path) -> NetworkState:
-    if not path.exists():
-        return NetworkState()
-    return NetworkState.model_validate_json(path.read_bytes())
+    state = NetworkState.model_validate_json(path.read_bytes()) if path.exists() else NetworkState()
+    plugs = path.parent / PLUGS_DIR
+    if not plugs.is_dir():  # a state file from before plug files: its plugs move to them
+        for port in state.ports.values():
+            save_plug(path, port)
+        plugs.mkdir(parents=True, exist_ok=True)
+        return state
+    for port in state.ports.values():
+        try:
+            found = json.loads((plugs / port.ref).read_text())
+            port.netns, port.ifname = str(found["netns"]), found.get("ifname")
+        except (OSError, ValueError, KeyError, TypeError):  # unplugged (or cut short by a crash)
+            port.netns = port.ifname = None
+    return state
+
+
+def save_plug(path: Path, port: PortRecord) -> None:
+    """Record where ``port`` is plugged (nowhere: its file goes), beside the state file
+    ``path``. Replaced atomically but not synced: a plug names a namespace and links that a
+    host crash takes with it, and a gateway crash leaves what was written."""
+    plugs = path.parent / PLUGS_DIR
+    target = plugs / port.ref
+    if port.netns is None:
+        target.unlink(missing_ok=True)
+        return
+    plugs.mkdir(parents=True, exist_ok=True)
+    partial = plugs / f".{port.ref}.partial"
+    partial.write_text(json.dumps({"netns": port.netns, "ifname": port.ifname}))
+    os.replace(partial, target)
+
+
+def forget_plug(path: Path, port: str) -> None:
+    """The plug file of the deleted port ``port`` goes."""
+    (path.parent / PLUGS_DIR / port).unlink(missing_ok=True)
 
 
 def save(path: Path, state: NetworkState) -> None:
@@ -131,7 +173,8 @@ def save(path: Path, state: NetworkState) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(state.model_dump_json(indent=1).encode())
+            plugs = {"ports": {"__all__": PLUG_FIELDS}}  # in their own files
+            out.write(state.model_dump_json(indent=1, exclude=plugs).encode())
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
