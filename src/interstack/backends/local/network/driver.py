@@ -177,7 +177,7 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
         with self._changing() as state:
             subnet = self._get(state.subnets, ref, "subnet")
             network = state.networks[subnet.network]
-            was = subnet.dhcp_address if subnet.dhcp else None
+            was = subnet.dhcp_server_address
             if subnet.dhcp:
                 self._stop_metadata(subnet)
                 self.dhcp.deprovision(subnet)
@@ -185,13 +185,13 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
             if address is not None and subnet.ip_version == 4 and not network.external:
                 self._serve_dhcp(state, subnet, address, mac_address)
                 subnet.dhcp = True
-            if was != (subnet.dhcp_address if subnet.dhcp else None):
+            if was != subnet.dhcp_server_address:
                 self._reroute_metadata(subnet.ref, was)
 
     def dhcp_address(self, ref: NativeRef) -> str | None:
         with self._lock:
             subnet = self._state.subnets.get(ref)
-            return subnet.dhcp_address if subnet is not None and subnet.dhcp else None
+            return subnet.dhcp_server_address if subnet is not None else None
 
     def _serve_dhcp(
         self, state: NetworkState, subnet: SubnetRecord, address: str, mac: str | None

@@ -142,13 +142,8 @@ class PortOperations(DriverCore):
             return None
         for ip in record.fixed_ips:
             subnet = self._state.subnets.get(ip.subnet)
-            if (
-                subnet is not None
-                and subnet.dhcp
-                and subnet.ip_version == 4
-                and subnet.dhcp_address
-            ):
-                return subnet.dhcp_address
+            if subnet is not None and subnet.ip_version == 4 and subnet.dhcp_server_address:
+                return subnet.dhcp_server_address
         return None
 
     def _reroute_metadata(self, subnet: str, old: str | None) -> None:
@@ -170,10 +165,7 @@ class PortOperations(DriverCore):
         the DHCP namespace of the port's first IPv4 subnet with DHCP)."""
         with self._lock:
             record = self._state.ports.get(port)
-            if self.metadata is None or record is None:
-                return False
-            subnets = [self._state.subnets.get(ip.subnet) for ip in record.fixed_ips]
-            return any(s is not None and s.dhcp and s.ip_version == 4 for s in subnets)
+            return record is not None and self._metadata_via(record) is not None
 
     def dns_servers(self, port: NativeRef) -> list[str]:
         """The resolvers an instance on ``port`` is told about, as DHCP would tell it: each
@@ -186,8 +178,8 @@ class PortOperations(DriverCore):
                 if subnet is None or subnet.ip_version != 4:
                     continue
                 servers = list(subnet.dns_nameservers)
-                if not servers and subnet.dhcp and subnet.dhcp_address:
-                    servers = [subnet.dhcp_address]
+                if not servers and subnet.dhcp_server_address:
+                    servers = [subnet.dhcp_server_address]
                 found += [s for s in servers if s not in found]
             return found
 

@@ -47,6 +47,11 @@ class SubnetRecord(BaseModel):
     #: the DHCP namespace's address on the external network (its way to the host's resolvers)
     dhcp_uplink_address: str | None = None
 
+    @property
+    def dhcp_server_address(self) -> str | None:
+        """Where the subnet's DHCP server answers now (None: DHCP is off)."""
+        return self.dhcp_address if self.dhcp else None
+
 
 class FixedIpRecord(BaseModel):
     subnet: str
