@@ -101,3 +101,26 @@ def test_an_image_without_a_plan_says_why_and_fails(tmp_path: Path) -> None:
     script = no_plan("the image has no\ndefault user")
     assert "no login plan for this image: the image has no default user" in script
     assert _run(script, tmp_path, user_exists=False).returncode == 1
+
+
+def test_the_plan_replays_shell_syntax_in_a_recording_as_plain_text(tmp_path: Path) -> None:
+    """Every recorded value is quoted: none runs, expands or formats in the guest's shell."""
+    home = tmp_path / "home $HOME"
+    home.mkdir()
+    pwned = tmp_path / "pwned"
+    record = _record(home)
+    record["user"] = "deb'ian"
+    record["commands"] = [["useradd", f"$(touch {pwned})", f"`touch {pwned}`; touch {pwned}"]]
+    record["sudoers"] = f"# Created by cloud-init v. 1 on x\n'; touch {pwned}; %s \\n '\n"
+    done = _run(render(record), tmp_path, user_exists=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "bin/calls").read_text().splitlines() == [
+        "getent passwd deb'ian",
+        f"useradd $(touch {pwned}) `touch {pwned}`; touch {pwned}",
+        f"chown debian:debian {home / '.ssh'}",
+        f"chown debian:debian {home / '.ssh/authorized_keys'}",
+    ]
+    assert not pwned.exists()
+    rules = (tmp_path / "sudoers").read_text().split("\n", 1)[1]
+    assert rules == f"'; touch {pwned}; %s \\n '\n"
+    assert (home / ".ssh/authorized_keys").read_text() == KEY + "\n"
