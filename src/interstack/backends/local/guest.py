@@ -234,13 +234,10 @@ echo "interstack: $(basename "$0") requested in the guest" >>/proc/1/fd/1 2>/dev
 kill -$signal 1
 """
 
-#: run by the guest init before sshd on a first boot with a keypair (argv: the public key, the
-#: sudoers file for the default user's rule until cloud-init writes its own): the image's
-#: default user and its authorized key, made by cloud-init's own code from the image's
-#: cloud-init settings, so its users-groups and ssh modules find them done as they would have
-#: made them. Exits non-zero (sshd then waits for cloud-init) if the image refuses public keys
-#: or has no default user.
-GUEST_SEED_LOGIN = r"""
+#: the start of :data:`GUEST_SEED_LOGIN` (argv: the public key, the sudoers file): the image's
+#: default user (``user``), its settings (``config``) and sudo rule (``sudo``) as cloud-init's
+#: users-groups module finds them; shared with the login plan's recorder (:mod:`.loginplan`)
+SEED_LOGIN_USER = r"""
 import sys
 
 from cloudinit import distros, helpers, ssh_util, util
@@ -258,11 +255,21 @@ user, config = ug_util.extract_default(ug_util.normalize_users_groups(cfg, distr
 if not user:
     sys.exit("interstack-init: the image has no default user")
 sudo = config.pop("sudo", None)
-distro.create_user(user, **config)
+"""
+#: run by the guest init before sshd on a first boot with a keypair (argv: the public key, the
+#: sudoers file for the default user's rule until cloud-init writes its own): the image's
+#: default user and its authorized key, made by cloud-init's own code from the image's
+#: cloud-init settings, so its users-groups and ssh modules find them done as they would have
+#: made them. Exits non-zero (sshd then waits for cloud-init) if the image refuses public keys
+#: or has no default user.
+GUEST_SEED_LOGIN = (
+    SEED_LOGIN_USER
+    + r"""distro.create_user(user, **config)
 if sudo:
     distro.write_sudo_rules(user, sudo, sudo_file)
 ssh_util.setup_user_keys({key}, user)
 """
+)
 
 #: cloud-init settings for instances: where to look for their data, which host keys to make
 CLOUD_CONFIG = """\

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from interstack.backends.local.guest import write_file
+from interstack.backends.local.guest import SEED_LOGIN_USER, write_file
 from interstack.backends.local.host import run
 from interstack.errors import BackendError
 
@@ -42,14 +42,13 @@ SAMPLE_SUDOERS = "/etc/sudoers.d/00-interstack-sample"
 
 #: run by the image's python3 in the throwaway overlay: the guest's seed-login helper
 #: (:data:`.guest.GUEST_SEED_LOGIN`) with cloud-init's commands recorded; prints the record
-RECORDER = r"""
-import grp, json, os, pwd, sys
+RECORDER = (
+    SEED_LOGIN_USER
+    + r"""
+import grp, json, os, pwd
 
-from cloudinit import distros, helpers, ssh_util, subp, util
-from cloudinit.distros import ug_util
-from cloudinit.settings import CFG_BUILTIN
+from cloudinit import subp
 
-key, sudo_file = sys.argv[1:3]
 commands = []
 real_subp = subp.subp
 
@@ -57,6 +56,8 @@ real_subp = subp.subp
 def recorded(args, *rest, **options):
     if rest or set(options) - {"logstring", "capture", "rcs"} or isinstance(args, str):
         sys.exit("cloud-init ran a command that cannot be replayed: %r" % (args,))
+    if any(key in a or sudo_file in a for a in map(str, args)):
+        sys.exit("cloud-init ran a command with the key or the sudoers file: %r" % (args,))
     commands.append([str(a) for a in args])
     return real_subp(args, *rest, **options)
 
@@ -67,16 +68,6 @@ def read(path):
 
 
 subp.subp = recorded
-cfg = util.mergemanydict([util.read_conf_with_confd("/etc/cloud/cloud.cfg"), CFG_BUILTIN])
-if not util.get_cfg_option_bool(cfg, "allow_public_ssh_keys", True):
-    sys.exit("the image takes no public keys")
-system = dict(cfg.get("system_info") or {})
-name = system.pop("distro", "ubuntu")
-distro = distros.fetch(name)(name, system, helpers.Paths(system.get("paths") or {}))
-user, config = ug_util.extract_default(ug_util.normalize_users_groups(cfg, distro)[0])
-if not user:
-    sys.exit("the image has no default user")
-sudo = config.pop("sudo", None)
 sudoers = read("/etc/sudoers") if os.path.exists("/etc/sudoers") else None
 distro.create_user(user, **config)
 if sudo:
@@ -109,6 +100,7 @@ print(json.dumps({
     "made": made,
 }))
 """
+)
 
 
 def plan_path(image_root: Path) -> Path:
