@@ -385,48 +385,56 @@ def announce(namespace: str, ifname: str, addresses: Sequence[str]) -> None:
     again, a router's gateway address reused) switch at once instead of after their cache
     entry's probes time out, seconds later. A courtesy: one that fails is logged, not raised
     (the address works without it once those entries expire)."""
-    for address in addresses:
-        argv = ["busybox", "arping", "-U", "-q", "-c", "1", "-I", ifname, address]
-        try:
-            run_in_netns(namespace, argv)
-        except BackendError as exc:
-            log.warning("announcing %s from %s: %s", address, namespace, exc.message)
-
-
-def gratuitous_arp(mac: str, address: str) -> bytes:
-    """The Ethernet frame of a gratuitous ARP request: ``address`` is at ``mac``, to all."""
-    hardware = bytes.fromhex(mac.replace(":", ""))
-    ip = socket.inet_aton(address)
-    header = b"\xff" * 6 + hardware + struct.pack("!H", ETH_P_ARP)
-    arp = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, ARPOP_REQUEST)
-    return header + arp + hardware + ip + b"\x00" * 6 + ip
-
-
-def announce_plugged(namespace: str, ifname: str, mac: str, addresses: Sequence[str]) -> None:
-    """Announce a newly plugged link's IPv4 ``addresses`` (CIDRs) from inside ``namespace``
-    with gratuitous ARPs, sent by a thread of their own at :data:`PLUGGED_ANNOUNCE_SECONDS`
-    (a raw socket there: no process). A neighbour that tried to reach an address before the
-    link existed (a router holding a client's connection to a server still booting) has an
-    unresolved entry for it and asks again only a second later; an announcement resolves it
-    at once. The first one may be lost (the link's bridge port starts forwarding a moment
-    after the link comes up), hence several. A courtesy: failures are logged, never raised."""
     path = netns_path(namespace)
-    v4 = [ipaddress.ip_interface(cidr).ip for cidr in addresses]
-    frames = [gratuitous_arp(mac, str(ip)) for ip in v4 if ip.version == 4]
-    if not frames:
+    try:
+        _on_own_thread(lambda: _send_gratuitous_arps(path, ifname, addresses, (0.0,)))
+    except OSError as exc:
+        log.warning("announcing %s from %s: %s", ", ".join(addresses), namespace, exc)
+
+
+def _gratuitous_arp(mac: bytes, address: str) -> bytes:
+    """The Ethernet frame of a gratuitous ARP request: ``address`` is at ``mac``, to all."""
+    ip = socket.inet_aton(address)
+    header = b"\xff" * 6 + mac + struct.pack("!H", ETH_P_ARP)
+    arp = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, ARPOP_REQUEST)
+    return header + arp + mac + ip + b"\x00" * 6 + ip
+
+
+def _send_gratuitous_arps(
+    path: str, ifname: str, addresses: Sequence[str], seconds: Sequence[float]
+) -> None:
+    """On a thread of its own, which enters the namespace ``path``: a gratuitous ARP for each
+    IPv4 address (an address or a CIDR) from ``ifname`` with its MAC, at each of ``seconds``
+    from now (a raw socket: no process)."""
+    v4 = [ipaddress.ip_interface(a).ip for a in addresses]
+    _enter(path)
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
+        raw.bind((ifname, 0))
+        mac = raw.getsockname()[4]
+        frames = [_gratuitous_arp(mac, str(ip)) for ip in v4 if ip.version == 4]
+        sent_at = 0.0
+        for at in seconds:
+            time.sleep(at - sent_at)
+            sent_at = at
+            for frame in frames:
+                raw.send(frame)
+
+
+def announce_plugged(namespace: str, ifname: str, addresses: Sequence[str]) -> None:
+    """Announce a newly plugged link's IPv4 ``addresses`` (CIDRs) from inside ``namespace``
+    with gratuitous ARPs, sent by a thread of their own at :data:`PLUGGED_ANNOUNCE_SECONDS`.
+    A neighbour that tried to reach an address before the link existed (a router holding a
+    client's connection to a server still booting) has an unresolved entry for it and asks
+    again only a second later; an announcement resolves it at once. The first one may be lost
+    (the link's bridge port starts forwarding a moment after the link comes up), hence
+    several. A courtesy: failures are logged, never raised."""
+    path = netns_path(namespace)
+    if not any(ipaddress.ip_interface(a).version == 4 for a in addresses):
         return
 
     def send() -> None:
         try:
-            _enter(path)
-            with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
-                raw.bind((ifname, 0))
-                sent_at = 0.0
-                for at in PLUGGED_ANNOUNCE_SECONDS:
-                    time.sleep(at - sent_at)
-                    sent_at = at
-                    for frame in frames:
-                        raw.send(frame)
+            _send_gratuitous_arps(path, ifname, addresses, PLUGGED_ANNOUNCE_SECONDS)
         except OSError as exc:  # the link went meanwhile (a server deleted at once)
             log.debug("announcing %s in %s: %s", ifname, namespace, exc)
 

@@ -122,7 +122,7 @@ class PortOperations(DriverCore):
         links.add_veth(host_end, ifname, str(netns_path), master=bridge, mtu=mtu, mac=mac)
         try:
             links.configure_inside(str(netns_path), ifname, addresses, gateways, routes)
-            links.announce_plugged(str(netns_path), ifname, mac, addresses)
+            links.announce_plugged(str(netns_path), ifname, addresses)
             # the rules name the port's veth whether it exists or not: no firewall change,
             # and only the port's plug file is written (see :mod:`.state`)
             with self._lock:
