@@ -93,10 +93,10 @@ class LocalGateway(Gateway):
         image_cache: Path,
         lock_wait: float,
         log_level: str = "warning",
-        workers: dict[str, int] | None = None,
+        boot_workers: int | None = None,
+        task_workers: int | None = None,
     ) -> None:
         config = root / "interstack.yaml"
-        workers = workers or {}
         region: dict[str, Any] = {
             "name": REGION,
             "backend": "local",
@@ -105,11 +105,11 @@ class LocalGateway(Gateway):
                 "network_lock_wait_seconds": lock_wait,
             },
         }
-        if "boot" in workers:
-            region["settings"]["boot_workers"] = workers["boot"]
+        if boot_workers is not None:
+            region["settings"]["boot_workers"] = boot_workers
         settings: dict[str, Any] = {"regions": [region]}
-        if "task" in workers:
-            settings["task_workers"] = workers["task"]
+        if task_workers is not None:
+            settings["task_workers"] = task_workers
         config.write_text(json.dumps(settings))  # JSON is YAML
         super().__init__(root, ["--config", str(config)])
         self.config = config
@@ -395,9 +395,14 @@ def cpu_now(gateway: Gateway) -> dict[str, float]:
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log_level = "debug" if args.gateway_log else "warning"
-    workers = {"task": args.task_workers, "boot": args.boot_workers}
-    chosen = {k: v for k, v in workers.items() if v is not None}
-    with LocalGateway(work, Path(args.image_cache), args.lock_wait, log_level, chosen) as gateway:
+    with LocalGateway(
+        work,
+        Path(args.image_cache),
+        args.lock_wait,
+        log_level,
+        boot_workers=args.boot_workers,
+        task_workers=args.task_workers,
+    ) as gateway:
         # a port each: deleting a server takes the floating IP off its port
         key = None
         if args.keypair:
