@@ -4,15 +4,16 @@ A first boot with a keypair starts sshd before cloud-init (see :mod:`.guest`), s
 default user, its sudo rule and the key must be in place first, exactly as cloud-init's
 users-groups and ssh modules will make them. Importing cloud-init to do that costs a quarter of
 a CPU second at every such boot. Instead, when a built image is first used, cloud-init's own
-code does it once in a throwaway overlay over the image's root (in a mount namespace of its own,
-so nothing is left mounted): the commands it runs (``useradd``, ``passwd -l``, ``groupadd``) are
-recorded, and so are the sudoers text it writes and the directories and file of the
-authorized keys with their modes and owners. That becomes :data:`PLAN_FILE`, a shell script the
-guest init runs with the key and the sudoers file as arguments: the same commands, the same
-files. It exits non-zero without touching anything when the instance's disk no longer has the
-image's accounts (the user exists already); the guest init then falls back on cloud-init's
-code in the guest. Only images this backend built get a plan: recording runs the image's own
-programs as root on the host, which an uploaded image must never get to do.
+code does it once in a throwaway overlay over the image's root (in namespaces of its own:
+nothing is left mounted, and the host's network, processes and name are out of reach): the
+commands it runs (``useradd``, ``passwd -l``, ``groupadd``) are recorded, and so are the sudoers
+text it writes and the directories and file of the authorized keys with their modes and owners.
+That becomes :data:`PLAN_FILE`, a shell script the guest init runs with the key and the sudoers
+file as arguments: the same commands, the same files. It exits non-zero without touching
+anything when the instance's disk no longer has the image's accounts (the user exists already);
+the guest init then falls back on cloud-init's code in the guest. Only images this backend built
+get a plan: recording runs the image's own programs as root on the host, which an uploaded image
+must never get to do.
 """
 
 from __future__ import annotations
@@ -163,7 +164,9 @@ def record_plan(image_root: Path) -> None:
         try:
             out = run(
                 [
-                    *("unshare", "--mount", "--propagation", "private", "--"),
+                    # its own mounts, and no way to the host's network, processes or name
+                    *("unshare", "--mount", "--propagation", "private", "--net", "--ipc"),
+                    *("--uts", "--pid", "--fork", "--"),
                     *("sh", "-c", mount_and_record, "sh", options, str(work / "merged")),
                     *("/usr/bin/python3", "-I", "-c", RECORDER, SAMPLE_KEY, SAMPLE_SUDOERS),
                 ],
