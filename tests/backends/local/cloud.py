@@ -13,7 +13,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from interstack.backends.local.network import names
 from interstack.client import networks as cloud
+from tests.support.local import in_netns
 from tests.support.waiting import eventually
 
 REGION = "RegionOne"
@@ -152,3 +154,11 @@ def fixed_ip(conn: Any, server: Any) -> str:
             if a["OS-EXT-IPS:type"] == "fixed"
         )
     )
+
+
+def dhcp_leg(subnet_id: str) -> tuple[str, str]:
+    """The (IPv4 addresses, MAC) of the DHCP namespace's leg on the bridge of a subnet."""
+    namespace = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet_id))
+    addresses = in_netns(namespace, "ip", "-4", "-o", "addr", "show", names.DHCP_IFNAME)
+    link = in_netns(namespace, "ip", "-o", "link", "show", names.DHCP_IFNAME)
+    return addresses, link.split("link/ether ")[1].split()[0]

@@ -16,6 +16,7 @@ import pytest
 
 from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.local.network import links, names
+from tests.backends.local.cloud import dhcp_leg
 from tests.support.gateway import ServedGateway
 from tests.support.local import host_lock_wait, in_netns, local_settings, local_unavailable
 
@@ -141,14 +142,6 @@ def test_the_dhcp_namespace_wears_its_dhcp_ports_address_and_mac(conn: Any) -> N
     finally:
         conn.network.delete_network(network)
     assert not links.netns_exists(dhcp)
-
-
-def dhcp_leg(subnet_id: str) -> tuple[str, str]:
-    """The (IPv4 addresses, MAC) of the DHCP namespace's leg on the bridge of a subnet."""
-    namespace = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet_id))
-    addresses = in_netns(namespace, "ip", "-4", "-o", "addr", "show", names.DHCP_IFNAME)
-    link = in_netns(namespace, "ip", "-o", "link", "show", names.DHCP_IFNAME)
-    return addresses, link.split("link/ether ")[1].split()[0]
 
 
 def test_each_subnet_serves_dhcp_on_the_networks_dhcp_port_address_there(conn: Any) -> None:
