@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import signal
 import socket
 import statistics
@@ -46,18 +45,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from local_host import cpu_now, instances_cpu_seconds, memory_of
 from rich.console import Console
 from rich.table import Table
 from tokens import BIN_DIR, RESULTS_DIR, Gateway
 
 from interstack.backends.local.cleanup import stop_instances
-from interstack.backends.local.host import (
-    CGROUP_PARENT,
-    CgroupMode,
-    cgroup_mode,
-    unavailable_reason,
-)
-from interstack.backends.local.instances import ref_for
+from interstack.backends.local.host import unavailable_reason
 from interstack.client import networks as cloud
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -318,79 +312,6 @@ def boot(
     if not ssh_seconds:
         raise RuntimeError(f"sshd of {name} never greeted")
     return server, Boot(active_seconds, ssh_seconds[0])
-
-
-def memory_of(server: str) -> tuple[int, int]:
-    """(usage now, peak) in bytes of the server's memory cgroup."""
-    relative = f"{CGROUP_PARENT}/{ref_for(server)}"
-    if cgroup_mode() is CgroupMode.V2:
-        base = Path("/sys/fs/cgroup") / relative
-        now_file, peak_file = base / "memory.current", base / "memory.peak"
-    else:
-        base = Path("/sys/fs/cgroup/memory") / relative
-        now_file, peak_file = base / "memory.usage_in_bytes", base / "memory.max_usage_in_bytes"
-    now = int(now_file.read_text())
-    peak = int(peak_file.read_text()) if peak_file.exists() else now
-    return now, peak
-
-
-def instances_cpu_seconds() -> float:
-    """CPU time every instance of the backend has used so far (its parent cgroup's total)."""
-    if cgroup_mode() is CgroupMode.V2:
-        stat = (Path("/sys/fs/cgroup") / CGROUP_PARENT / "cpu.stat").read_text().split()
-        return int(stat[stat.index("usage_usec") + 1]) / 1e6
-    return int((Path("/sys/fs/cgroup/cpuacct") / CGROUP_PARENT / "cpuacct.usage").read_text()) / 1e9
-
-
-def _in_an_instance(pid: int) -> bool:
-    try:
-        return f"/{CGROUP_PARENT}/" in Path(f"/proc/{pid}/cgroup").read_text()
-    except OSError:  # gone meanwhile
-        return True
-
-
-def helpers_cpu_seconds(gateway_pid: int) -> float:
-    """CPU time of the gateway's live descendants outside the instances, with the children
-    they reaped: the supervisor (and the ``runc`` it ran), the metadata proxies, dnsmasq. The
-    gateway's own figure has none of it until it reaps them, at its end."""
-    stats: dict[int, list[str]] = {}
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(entry.name)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    ticks, todo = 0, list(children.get(gateway_pid, []))
-    while todo:
-        pid = todo.pop()
-        if _in_an_instance(pid):  # an instance's processes (their CPU is the instances')
-            continue
-        ticks += sum(int(f) for f in stats[pid][11:15])
-        todo.extend(children.get(pid, []))
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def host_busy_cpu_seconds() -> float:
-    """CPU time the whole host has spent busy (not idle, not waiting for I/O) so far."""
-    ticks = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = ticks[3] + ticks[4]
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_now(gateway: Gateway) -> dict[str, float]:
-    assert gateway.process is not None
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "instances": instances_cpu_seconds(),
-        "gateway": gateway.cpu_seconds(),
-        "helpers": helpers_cpu_seconds(gateway.process.pid),
-        "benchmark": own.ru_utime + own.ru_stime,
-        "host": host_busy_cpu_seconds(),
-    }
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
