@@ -174,9 +174,9 @@ def left_in_region(region: str) -> dict[str, list[str]]:
         if _bucket_region(client, name) != region:
             continue
         keys = client.list_objects_v2(Bucket=name, MaxKeys=20).get("Contents", [])
-        left["objects"] = [f"{name}/{o['Key']}" for o in keys]
+        left.setdefault("objects", []).extend(f"{name}/{o['Key']}" for o in keys)
         uploads = client.list_multipart_uploads(Bucket=name).get("Uploads", [])
-        left["unfinished uploads"] = [f"{name}/{u['Key']}" for u in uploads]
+        left.setdefault("unfinished uploads", []).extend(f"{name}/{u['Key']}" for u in uploads)
     return {kind: found for kind, found in left.items() if found}
 
 
