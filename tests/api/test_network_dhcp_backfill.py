@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from interstack.store import Database
 from interstack.store.models import SimResource, Subnet
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
@@ -27,19 +26,11 @@ def restartable(tmp_path: Path) -> Iterator[ServedGateway]:
     served.stop()
 
 
-def _store(gateway: ServedGateway) -> Database:
-    return Database(f"sqlite:///{gateway.data_dir / 'interstack.db'}")
-
-
 def _served_at(gateway: ServedGateway, subnet_id: str) -> Any:
     """Where the sim cloud's DHCP server of the subnet answers."""
-    database = _store(gateway)
-    try:
-        with database.session() as session:
-            native = session.get_one(Subnet, subnet_id).native_ref
-            return session.get_one(SimResource, native).data["dhcp"]["address"]
-    finally:
-        database.dispose()
+    with gateway.store() as database, database.session() as session:
+        native = session.get_one(Subnet, subnet_id).native_ref
+        return session.get_one(SimResource, native).data["dhcp"]["address"]
 
 
 def test_subnets_without_a_dhcp_port_get_one_at_start_up(restartable: ServedGateway) -> None:

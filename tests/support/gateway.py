@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+
+from interstack.store import Database
 
 BIN_DIR = Path(sys.executable).parent
 SIM_REGION = {"name": "RegionOne", "backend": "sim"}
@@ -106,6 +109,16 @@ class ServedGateway:
     def restart(self) -> ServedGateway:
         self.stop()
         return self.start()
+
+    @contextlib.contextmanager
+    def store(self) -> Iterator[Database]:
+        """The gateway's own (default, SQLite) store, opened beside it: for a test that looks or
+        changes something behind the gateway's back."""
+        database = Database(f"sqlite:///{self.data_dir / 'interstack.db'}")
+        try:
+            yield database
+        finally:
+            database.dispose()
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""

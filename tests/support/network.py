@@ -11,7 +11,6 @@ from sqlalchemy import delete, select
 
 from interstack.errors import BackendUnavailable
 from interstack.services.container import Services
-from interstack.store import Database
 from interstack.store.models import IpAllocation, Port
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
@@ -82,13 +81,9 @@ def refusing(services: Services, monkeypatch: pytest.MonkeyPatch, method: str) -
 def forget_dhcp_ports(gateway: ServedGateway, network_id: str) -> None:
     """Forget the network's DHCP port in the gateway's store, as a store made before DHCP
     ports had none (the backend's DHCP servers stay as they are)."""
-    database = Database(f"sqlite:///{gateway.data_dir / 'interstack.db'}")
-    try:
-        with database.session() as session:
-            ports = select(Port.id).where(
-                Port.network_id == network_id, Port.device_owner == "network:dhcp"
-            )
-            session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
-            session.execute(delete(Port).where(Port.id.in_(ports)))
-    finally:
-        database.dispose()
+    with gateway.store() as database, database.session() as session:
+        ports = select(Port.id).where(
+            Port.network_id == network_id, Port.device_owner == "network:dhcp"
+        )
+        session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
+        session.execute(delete(Port).where(Port.id.in_(ports)))

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from interstack.services.compute.server_passwords import ServerPasswords
-from interstack.store import Database
 from tests.api.servers.conftest import (
     BARE_IMAGE,
     BARE_REGION,
@@ -31,9 +30,8 @@ BLOB = "eyJ2IjogMX0=" * 40
 def passwords(compute_gateway: ServedGateway) -> Iterator[ServerPasswords]:
     """The store the metadata service writes guests' posts to, on the served gateway's own
     database: this module's stand-in for a guest."""
-    db = Database(f"sqlite:///{compute_gateway.data_dir / 'interstack.db'}")
-    yield ServerPasswords(db)
-    db.dispose()
+    with compute_gateway.store() as db:
+        yield ServerPasswords(db)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import httpx
 import pytest
 from sqlalchemy import inspect, select
 
-from interstack.store import Database
 from interstack.store.models import SimResource
 from tests.api.servers.conftest import FAST_SIM, IMAGE, upload_image
 from tests.support.compute import server_active
@@ -43,17 +42,13 @@ def boot(conn: Any) -> Any:
 
 def behind_the_gateways_back(gateway: ServedGateway, server_id: str) -> Iterator[SimResource]:
     """The sim's row of the server, changed and committed once the caller is done with it."""
-    db = Database(f"sqlite:///{gateway.data_dir / 'interstack.db'}")
-    try:
-        with db.session() as session:
-            row = session.scalars(
-                select(SimResource).where(
-                    SimResource.kind == "server", SimResource.gateway_id == server_id
-                )
-            ).one()
-            yield row
-    finally:
-        db.dispose()
+    with gateway.store() as db, db.session() as session:
+        row = session.scalars(
+            select(SimResource).where(
+                SimResource.kind == "server", SimResource.gateway_id == server_id
+            )
+        ).one()
+        yield row
 
 
 def test_a_restart_shows_what_the_backend_did_while_the_gateway_was_down(
