@@ -52,10 +52,8 @@ from aws_steps import PHASES, STEPS, CallCounter, Meters, Timings, medians
 from aws_thin import ThinClient, thin_round
 from rich.console import Console
 from rich.table import Table
-from tokens import Gateway
+from tokens import RESULTS_DIR, Gateway
 
-BIN_DIR = Path(sys.executable).parent
-RESULTS_DIR = Path(__file__).parent / "results"
 REGION = "aws-us-east-1"
 AWS_REGION = "us-east-1"
 KEYS = {"access_key_id": "bench", "secret_access_key": "bench-secret"}
