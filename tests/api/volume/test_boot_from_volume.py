@@ -2,7 +2,10 @@
 openstacksdk's cloud layer, the ``openstack`` CLI and raw HTTP against a served gateway on sim:
 the root volume made of an image (or brought by the user) is ``in-use`` at ``/dev/vda``, the
 server shows ``image: ""`` and lists the volume, deleting the server deletes or releases it, and
-bad requests get Nova's 400s with nothing left behind."""
+bad requests get Nova's 400s with nothing left behind. A volume-backed server is rebuilt (as
+Nova before 2.93) only on the image its root volume was made of (another is Nova's 400 and
+changes nothing): it boots again from the same root volume, keeps its ``image: ""`` and its
+volumes, and ends ACTIVE (or SHUTOFF if it was stopped)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.compute import assert_nova_fault, delete_server, nova, server_active
+from tests.support.compute import (
+    assert_nova_fault,
+    delete_server,
+    nova,
+    server_active,
+    server_in,
+)
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member, unique
 from tests.support.volume import cinder, delete_volume, sdk_status, sim_regions_lacking, wait_volume
@@ -311,3 +320,91 @@ def test_bad_mappings_are_refused_and_leave_nothing(
             "block_device_mapping_v2": [image()]}})  # fmt: skip
         assert "boot from volume" in assert_nova_fault(refused, 400, "badRequest")
     delete_server(conn, holder.id)
+
+
+# -- rebuild of a volume-backed server (Nova before 2.93): only the root volume's image -------
+
+
+@pytest.fixture(scope="module")
+def images(conn: Any, image_id: str) -> tuple[str, str]:
+    """The image the servers' root volumes are made of, and another one."""
+    return image_id, active_image(conn)
+
+
+def boot_from_volume(conn: Any, image_id: str, flavor: str, network: str) -> Any:
+    return server_active(conn, conn.create_server(
+        unique("bfv"), image=image_id, flavor=flavor, network=network, boot_from_volume=True,
+        volume_size=1, terminate_volume=True))  # fmt: skip
+
+
+def attached(http: httpx.Client, server_id: str) -> list[str]:
+    shown = http.get(f"/servers/{server_id}").json()["server"]
+    return [v["id"] for v in shown["os-extended-volumes:volumes_attached"]]
+
+
+def rebuild(http: httpx.Client, server_id: str, image_id: str, **fields: Any) -> httpx.Response:
+    return http.post(f"/servers/{server_id}/action",
+                     json={"rebuild": {"imageRef": image_id, **fields}})  # fmt: skip
+
+
+def test_sdk_rebuilds_a_volume_backed_server_on_its_own_image_keeping_its_volumes(
+    conn: Any, http: httpx.Client, network: str, images: tuple[str, str], flavor: str
+) -> None:
+    own, _ = images
+    server = boot_from_volume(conn, own, flavor, network)
+    [root] = attached(http, server.id)
+    data = conn.block_storage.create_volume(size=1, name=unique("data"))
+    sdk_status(conn, data, "available")
+    conn.attach_volume(server, data, wait=True, timeout=60)
+
+    rebuilt = conn.compute.rebuild_server(server, image=own, name="renamed", admin_password="pw")
+    assert rebuilt.name == "renamed"
+    server = server_active(conn, server)
+    shown = http.get(f"/servers/{server.id}").json()["server"]
+    assert (shown["name"], shown["image"]) == ("renamed", "")
+    assert attached(http, server.id) == [root, data.id]
+    for volume_id in (root, data.id):
+        volume = conn.block_storage.get_volume(volume_id)
+        assert volume.status == "in-use"
+        assert [a["server_id"] for a in volume.attachments] == [server.id]
+    actions = [a.action for a in conn.compute.server_actions(server.id)]
+    assert actions.count("rebuild") == 1
+    [event] = [a for a in conn.compute.server_actions(server.id) if a.action == "rebuild"]
+    assert conn.compute.get_server_action(event.request_id, server.id).message is None
+
+    conn.detach_volume(server, data, wait=True, timeout=60)
+    delete_server(conn, server.id)
+    delete_volume(conn, data.id)
+
+
+def test_another_image_is_refused_and_changes_nothing(
+    conn: Any, http: httpx.Client, network: str, images: tuple[str, str], flavor: str
+) -> None:
+    own, other = images
+    server = boot_from_volume(conn, own, flavor, network)
+    answer = rebuild(http, server.id, other, name="never")
+    message = assert_nova_fault(answer, 400, "badRequest")
+    assert message == (
+        f"Image {other} is unacceptable: Unable to rebuild with a different image for a "
+        "volume-backed server."
+    )
+    shown = http.get(f"/servers/{server.id}").json()["server"]
+    assert (shown["status"], shown["name"], shown["image"]) == ("ACTIVE", server.name, "")
+    assert [a.action for a in conn.compute.server_actions(server.id)] == ["create"]
+    delete_server(conn, server.id)
+
+
+def test_a_stopped_volume_backed_server_is_rebuilt_stopped(
+    conn: Any, http: httpx.Client, network: str, images: tuple[str, str], flavor: str
+) -> None:
+    own, _ = images
+    server = boot_from_volume(conn, own, flavor, network)
+    conn.compute.stop_server(server)
+    server_in(conn, server, "SHUTOFF")
+    assert rebuild(http, server.id, own).status_code == 202
+    eventually(lambda: http.get(f"/servers/{server.id}").json()["server"],
+               lambda s: s["status"] == "SHUTOFF" and s["OS-EXT-STS:task_state"] is None,
+               "the rebuilt server stopped again")  # fmt: skip
+    [root] = attached(http, server.id)
+    assert conn.block_storage.get_volume(root).status == "in-use"
+    delete_server(conn, server.id)
