@@ -14,9 +14,7 @@ import pytest
 from interstack.store.models import SimResource, Subnet
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.network import forget_dhcp_ports
-
-DHCP = "network:dhcp"
+from tests.support.network import addresses_by_subnet, dhcp_ports, forget_dhcp_ports
 
 
 @pytest.fixture
@@ -49,8 +47,8 @@ def test_subnets_without_a_dhcp_port_get_one_at_start_up(restartable: ServedGate
 
     restartable.restart()
     conn = restartable.connect("interstack")
-    (dhcp,) = conn.network.ports(network_id=net.id, device_owner=DHCP)
-    held = {ip["subnet_id"]: ip["ip_address"] for ip in dhcp.fixed_ips}
+    (dhcp,) = dhcp_ports(conn, net.id)
+    held = addresses_by_subnet(dhcp)
     assert set(held) == {kept.id, moved.id}
     assert held[kept.id] == old[kept.id] == _served_at(restartable, kept.id)
     assert held[moved.id] != old[moved.id]
@@ -60,7 +58,7 @@ def test_subnets_without_a_dhcp_port_get_one_at_start_up(restartable: ServedGate
 
     restartable.restart()  # nothing left to give: the same port
     conn = restartable.connect("interstack")
-    (again,) = conn.network.ports(network_id=net.id, device_owner=DHCP)
+    (again,) = dhcp_ports(conn, net.id)
     assert (again.id, again.fixed_ips) == (dhcp.id, dhcp.fixed_ips)
     conn.network.delete_port(user)
     conn.network.delete_network(net)

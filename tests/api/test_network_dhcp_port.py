@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import client, new_member, unique
-from tests.support.network import external_network, fault, neutron
-
-DHCP = "network:dhcp"
-
-
-def _dhcp_ports(conn: Any, network_id: str) -> list[Any]:
-    return list(conn.network.ports(network_id=network_id, device_owner=DHCP))
+from tests.support.network import (
+    DHCP,
+    addresses_by_subnet,
+    dhcp_ports,
+    external_network,
+    fault,
+    neutron,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_the_dhcp_port_holds_an_address_of_the_pool_until_dhcp_is_switched_off(
     net = conn.network.create_network(name=unique("dhcp-net"))
     # a /29: five addresses after the gateway, one of them the DHCP server's
     subnet = conn.network.create_subnet(network_id=net.id, cidr="10.81.0.0/29", ip_version=4)
-    (dhcp,) = _dhcp_ports(conn, net.id)
+    (dhcp,) = dhcp_ports(conn, net.id)
     assert dhcp.status == "ACTIVE" and dhcp.project_id == net.project_id
     assert dhcp.device_id.startswith("dhcp") and dhcp.device_id.endswith(f"-{net.id}")
     assert dhcp.security_group_ids == []
@@ -60,7 +60,7 @@ def test_the_dhcp_port_holds_an_address_of_the_pool_until_dhcp_is_switched_off(
     assert refused.json()["NeutronError"]["type"] == "ServicePortInUse"
 
     conn.network.update_subnet(subnet, enable_dhcp=False)
-    assert _dhcp_ports(conn, net.id) == []
+    assert dhcp_ports(conn, net.id) == []
     assert conn.network.find_port(dhcp.id) is None
     freed = conn.network.create_port(
         network_id=net.id, fixed_ips=[{"ip_address": held["ip_address"]}]
@@ -68,7 +68,7 @@ def test_the_dhcp_port_holds_an_address_of_the_pool_until_dhcp_is_switched_off(
     assert freed.fixed_ips[0]["ip_address"] == held["ip_address"]
 
     conn.network.update_subnet(subnet, enable_dhcp=True)
-    (again,) = _dhcp_ports(conn, net.id)
+    (again,) = dhcp_ports(conn, net.id)
     assert again.id != dhcp.id
     assert again.fixed_ips[0]["ip_address"] in pool - {
         held["ip_address"],
@@ -89,7 +89,7 @@ def test_a_subnet_without_dhcp_or_on_an_external_network_has_no_dhcp_port(
     conn.network.create_subnet(
         network_id=net.id, cidr="10.82.0.0/24", ip_version=4, is_dhcp_enabled=False
     )
-    assert _dhcp_ports(conn, net.id) == []
+    assert dhcp_ports(conn, net.id) == []
     conn.network.delete_network(net)
     external = admin.post(
         "/networks", json={"network": {"name": unique("ext"), "router:external": True}}
@@ -244,10 +244,6 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
         assert mine.delete(f"/networks/{shared['id']}").status_code == 204
 
 
-def _addresses(port: Any) -> dict[str, str]:
-    return {ip["subnet_id"]: ip["ip_address"] for ip in port.fixed_ips}
-
-
 def test_a_network_has_one_dhcp_port_with_an_address_on_each_dhcp_subnet(
     gateway: ServedGateway,
 ) -> None:
@@ -256,7 +252,7 @@ def test_a_network_has_one_dhcp_port_with_an_address_on_each_dhcp_subnet(
     conn = gateway.connect("interstack")
     net = conn.network.create_network(name=unique("dhcp-two"))
     first = conn.network.create_subnet(network_id=net.id, cidr="10.86.0.0/24", ip_version=4)
-    (dhcp,) = _dhcp_ports(conn, net.id)
+    (dhcp,) = dhcp_ports(conn, net.id)
     second = conn.network.create_subnet(network_id=net.id, cidr="10.86.1.0/24", ip_version=4)
     plain = conn.network.create_subnet(
         network_id=net.id, cidr="10.86.2.0/24", ip_version=4, is_dhcp_enabled=False
@@ -264,9 +260,9 @@ def test_a_network_has_one_dhcp_port_with_an_address_on_each_dhcp_subnet(
     v6 = conn.network.create_subnet(
         network_id=net.id, cidr="fd00:86::/64", ip_version=6, ipv6_address_mode="dhcpv6-stateful"
     )
-    (same,) = _dhcp_ports(conn, net.id)
+    (same,) = dhcp_ports(conn, net.id)
     assert (same.id, same.mac_address) == (dhcp.id, dhcp.mac_address)
-    held = _addresses(same)
+    held = addresses_by_subnet(same)
     assert set(held) == {first.id, second.id, v6.id}
     assert held[first.id].startswith("10.86.0.") and held[second.id].startswith("10.86.1.")
     assert held[v6.id].startswith("fd00:86::")
@@ -276,19 +272,20 @@ def test_a_network_has_one_dhcp_port_with_an_address_on_each_dhcp_subnet(
     assert [p.id for p in by_subnet] == [dhcp.id]
 
     conn.network.delete_subnet(first)
-    (after_delete,) = _dhcp_ports(conn, net.id)
-    assert after_delete.id == dhcp.id and set(_addresses(after_delete)) == {second.id, v6.id}
+    (after_delete,) = dhcp_ports(conn, net.id)
+    assert after_delete.id == dhcp.id
+    assert set(addresses_by_subnet(after_delete)) == {second.id, v6.id}
     conn.network.update_subnet(v6, enable_dhcp=False)
     conn.network.update_subnet(plain, enable_dhcp=True)
-    (switched,) = _dhcp_ports(conn, net.id)
-    assert switched.id == dhcp.id and set(_addresses(switched)) == {second.id, plain.id}
+    (switched,) = dhcp_ports(conn, net.id)
+    assert switched.id == dhcp.id and set(addresses_by_subnet(switched)) == {second.id, plain.id}
     conn.network.update_subnet(second, enable_dhcp=False)
     conn.network.update_subnet(plain, enable_dhcp=False)
-    assert _dhcp_ports(conn, net.id) == []
+    assert dhcp_ports(conn, net.id) == []
     assert conn.network.find_port(dhcp.id) is None
     conn.network.update_subnet(second, enable_dhcp=True)
-    (again,) = _dhcp_ports(conn, net.id)
-    assert again.id != dhcp.id and set(_addresses(again)) == {second.id}
+    (again,) = dhcp_ports(conn, net.id)
+    assert again.id != dhcp.id and set(addresses_by_subnet(again)) == {second.id}
     conn.network.delete_network(net)
     assert conn.network.find_port(again.id) is None
 

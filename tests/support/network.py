@@ -18,6 +18,8 @@ from tests.support.identity import unique
 REGION = "RegionOne"
 #: the external subnet of the tests, whose pool Neutron's IPAM chooses floating IPs from
 FLOATING_CIDR = "203.0.113.0/24"
+#: the device owner of a network's DHCP port
+DHCP = "network:dhcp"
 
 
 def neutron(gateway: ServedGateway, token: str, region: str = REGION) -> httpx.Client:
@@ -82,8 +84,16 @@ def forget_dhcp_ports(gateway: ServedGateway, network_id: str) -> None:
     """Forget the network's DHCP port in the gateway's store, as a store made before DHCP
     ports had none (the backend's DHCP servers stay as they are)."""
     with gateway.store() as database, database.session() as session:
-        ports = select(Port.id).where(
-            Port.network_id == network_id, Port.device_owner == "network:dhcp"
-        )
+        ports = select(Port.id).where(Port.network_id == network_id, Port.device_owner == DHCP)
         session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(ports)))
         session.execute(delete(Port).where(Port.id.in_(ports)))
+
+
+def dhcp_ports(conn: Any, network_id: str) -> list[Any]:
+    """The network's DHCP ports as openstacksdk lists them (one, or none)."""
+    return list(conn.network.ports(network_id=network_id, device_owner=DHCP))
+
+
+def addresses_by_subnet(port: Any) -> dict[str, str]:
+    """An openstacksdk port's fixed IPs: its address on each subnet."""
+    return {ip["subnet_id"]: ip["ip_address"] for ip in port.fixed_ips}
