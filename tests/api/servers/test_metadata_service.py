@@ -49,20 +49,24 @@ def network(compute_gateway: ServedGateway, member: Member) -> dict[str, Any]:
         return net
 
 
+def new_keypair(api: httpx.Client, public_key: str) -> str:
+    body = {"keypair": {"name": unique("k"), "public_key": public_key}}
+    created_key = api.post("/os-keypairs", json=body)
+    assert created_key.status_code == 201, created_key.text
+    name: str = created_key.json()["keypair"]["name"]
+    return name
+
+
 @pytest.fixture(scope="module")
 def servers(
     api: httpx.Client, compute_gateway: ServedGateway, member: Member, network: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Two ACTIVE servers on the network, the first with a keypair and user data."""
-    key = api.post(
-        "/os-keypairs", json={"keypair": {"name": unique("k"), "public_key": PUBLIC_KEY}}
-    )
-    assert key.status_code == 201, key.text
     first = boot(
         api,
         "Web Server_1",
         networks=[{"uuid": network["id"]}],
-        key_name=key.json()["keypair"]["name"],
+        key_name=new_keypair(api, PUBLIC_KEY),
         user_data=base64.b64encode(USER_DATA).decode(),
         metadata={"role": "web"},
     )
@@ -309,14 +313,6 @@ def test_metadata_socket_is_not_served_over_tcp(
     assert answer.status_code == 404
     assert servers[0]["id"] not in answer.text
     assert json.loads(answer.text)  # the gateway's own JSON fault, not metadata
-
-
-def new_keypair(api: httpx.Client, public_key: str) -> str:
-    body = {"keypair": {"name": unique("k"), "public_key": public_key}}
-    created_key = api.post("/os-keypairs", json=body)
-    assert created_key.status_code == 201, created_key.text
-    name: str = created_key.json()["keypair"]["name"]
-    return name
 
 
 def test_a_rebuild_is_answered_at_once_with_the_new_key_and_user_data(
