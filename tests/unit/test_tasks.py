@@ -543,17 +543,19 @@ def test_poll_delay_starts_short_and_doubles_up_to_the_ceiling() -> None:
 # -- a first step made by the request that made the task ---------------------------------------
 
 
+def served_queue(db: Database, clock: FakeClock) -> tuple[TaskQueue, TaskRunner, list[int]]:
+    """A queue with a runner in this process, and the threads its boot handler ran in."""
+    ran_in: list[int] = []
+    queue = TaskQueue(db, clock)
+    handler = TaskHandler(lambda task: ran_in.append(threading.get_ident()))
+    runner = TaskRunner(db, {"boot": handler}, clock=clock, queue=queue)
+    return queue, runner, ran_in
+
+
 def test_a_task_its_request_runs_is_left_to_it_and_runs_in_its_thread(
     db: Database, clock: FakeClock
 ) -> None:
-    ran_in: list[int] = []
-    queue = TaskQueue(db, clock)
-    runner = TaskRunner(
-        db,
-        {"boot": TaskHandler(lambda task: ran_in.append(threading.get_ident()))},
-        clock=clock,
-        queue=queue,
-    )
+    queue, runner, ran_in = served_queue(db, clock)
     task_id = queue.enqueue("boot", "RegionOne", "server-1", run_here=True)
     assert runner.run_one() is False  # the workers leave it to the request
 
@@ -567,19 +569,12 @@ def test_a_task_its_request_cannot_run_is_due_for_the_workers(
     db: Database, clock: FakeClock
 ) -> None:
     """No runner in this process, or the runner stopping: the workers take the task at once."""
-    ran: list[str] = []
     alone = TaskQueue(db, clock)  # no runner runs here
     first = alone.enqueue("boot", "RegionOne", "server-1", run_here=True)
     alone.run_now(first)
     assert alone.get(first).run_after == clock()
 
-    queue = TaskQueue(db, clock)
-    runner = TaskRunner(
-        db,
-        {"boot": TaskHandler(lambda task: ran.append(task.id))},
-        clock=clock,
-        queue=queue,
-    )
+    queue, runner, ran = served_queue(db, clock)
     second = queue.enqueue("boot", "RegionOne", "server-2", run_here=True)
     runner.stop()
     queue.run_now(second)
@@ -591,14 +586,7 @@ def test_a_task_a_worker_took_is_not_run_again_by_its_request(
     db: Database, clock: FakeClock
 ) -> None:
     """The request stopped long enough that a worker took its task: the request leaves it."""
-    ran: list[str] = []
-    queue = TaskQueue(db, clock)
-    runner = TaskRunner(
-        db,
-        {"boot": TaskHandler(lambda task: ran.append(task.id))},
-        clock=clock,
-        queue=queue,
-    )
+    queue, runner, ran = served_queue(db, clock)
     task_id = queue.enqueue("boot", "RegionOne", "server-1", run_here=True)
     clock.advance(RUN_HERE_SECONDS)
     assert runner.claim("worker-1") is not None
