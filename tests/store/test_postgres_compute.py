@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -21,13 +20,6 @@ from interstack.store.models import QuotaLimit, Server
 from tests.api.servers.conftest import IMAGE, create_at_once, nova, upload_image
 from tests.support.gateway import ServedGateway
 from tests.support.identity import client, new_member
-
-
-@pytest.fixture
-def pg_gateway(tmp_path: Path, postgres_url: str) -> Iterator[ServedGateway]:
-    served = ServedGateway(tmp_path / "data", config={"database": postgres_url}).start()
-    yield served
-    served.stop()
 
 
 def test_concurrent_server_creates_keep_the_instances_quota(pg_gateway: ServedGateway) -> None:

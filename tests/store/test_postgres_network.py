@@ -4,22 +4,12 @@ queue as on SQLite: no address given twice, and a project's port quota never pas
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.network import created, fault, neutron
-
-
-@pytest.fixture
-def pg_gateway(tmp_path: Path, postgres_url: str) -> Iterator[ServedGateway]:
-    served = ServedGateway(tmp_path / "data", config={"database": postgres_url}).start()
-    yield served
-    served.stop()
 
 
 def test_concurrent_port_creates_keep_addresses_unique_and_the_quota(

@@ -1,0 +1,21 @@
+"""One gateway on PostgreSQL for the store's concurrency modules: each works in a project of
+its own (or the demo project's network quota only), so they share it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.postgres import PostgresCluster
+
+
+@pytest.fixture(scope="session")
+def pg_gateway(
+    tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster
+) -> Iterator[ServedGateway]:
+    database = {"database": postgres_cluster.create_database()}
+    served = ServedGateway(tmp_path_factory.mktemp("pg") / "data", config=database).start()
+    yield served
+    served.stop()
