@@ -91,8 +91,10 @@ class NeutronServerNetworking:
         with self.db.session() as session:
             try:
                 return tuple(validate_groups(session, region, project_id, security_groups))
-            except Exception as exc:
-                raise BadRequest(f"Unable to find security_group with name or id: {exc}") from exc
+            except NotFound as exc:
+                raise BadRequest(
+                    f"Unable to find security_group with name or id: {exc.message}"
+                ) from exc
 
     def allocate_for_server(
         self,
