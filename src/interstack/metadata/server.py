@@ -73,9 +73,9 @@ class MetadataServers:
     async def start(self) -> None:
         for path, app in self.apps.items():
             sock = bind_unix(path)
-            config = uvicorn.Config(
-                app, lifespan="off", log_config=None, access_log=False, log_level="warning"
-            )
+            # no log_level or access_log: uvicorn applies those to its loggers, which are
+            # the whole process's (the main server's start-up lines and access log too)
+            config = uvicorn.Config(app, lifespan="off", log_config=None)
             server = _QuietServer(config)
             task = asyncio.create_task(server.serve(sockets=[sock]), name=f"metadata {path}")
             self._running.append((path, server, task))
