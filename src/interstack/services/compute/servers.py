@@ -149,9 +149,8 @@ class ServerService:
 
     def get(self, ctx: RequestContext, region: str, server_id: str) -> Server:
         with self.db.session() as session:
-            return self._addresses(session, region, [visible_row(session, ctx, region, server_id)])[
-                0
-            ]
+            row = visible_row(session, ctx, region, server_id)
+            return self._addresses(session, region, [row])[0]
 
     def security_groups(
         self, ctx: RequestContext, region: str, server_id: str
