@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkDriver
 from interstack.errors import InterstackError
@@ -75,16 +76,19 @@ class DhcpBackfill:
             server must move there; None if the subnet went or got one meanwhile."""
             with self.db.session() as session:
                 subnet = session.get(Subnet, subnet_id)
-                if subnet is None or dhcp_ports.of_subnet(session, subnet_id) is not None:
+                if subnet is None:
+                    return None
+                # locked before looking: another gateway on the same store starting at the
+                # same time gives the subnet its address first, or sees this one's
+                lock_network(session, subnet.network_id)
+                if dhcp_ports.of_subnet(session, subnet_id) is not None:
                     return None
                 network = session.get_one(Network, subnet.network_id)
-                lock_network(session, network.id)
-                taken = session.scalar(
-                    select(IpAllocation.id).where(
-                        IpAllocation.subnet_id == subnet_id, IpAllocation.ip_address == serving
-                    )
-                )
-                if serving is not None and in_subnet(subnet, serving) and taken is None:
+                if (
+                    serving is not None
+                    and in_subnet(subnet, serving)
+                    and not _held(session, subnet_id, serving)
+                ):
                     return dhcp_ports.add_at(session, region, network, subnet, serving), False
                 return dhcp_ports.add(session, region, network, subnet), True
 
@@ -110,3 +114,13 @@ class DhcpBackfill:
             dhcp.address,
             " (its DHCP server moved there)" if moving else "",
         )
+
+
+def _held(session: Session, subnet_id: str, address: str) -> bool:
+    """Whether a port (a user's, from the subnet's pools) holds ``address`` on the subnet."""
+    found = session.scalar(
+        select(IpAllocation.id).where(
+            IpAllocation.subnet_id == subnet_id, IpAllocation.ip_address == address
+        )
+    )
+    return found is not None
