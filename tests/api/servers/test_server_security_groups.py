@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.api.servers.conftest import (
+    IMAGE,
     boot_active,
     cli_as,
     new_network,
@@ -153,3 +154,35 @@ def test_faults(
     assert "any ports" in answer.json()["itemNotFound"]["message"]
     assert "security_groups" not in api.get(f"/servers/{portless['id']}").json()["server"]
     api.delete(f"/servers/{portless['id']}")
+
+
+def test_create_with_unknown_or_shared_group_name_is_refused_and_leaves_no_port(
+    api: httpx.Client, net_api: httpx.Client, network: dict[str, Any]
+) -> None:
+    def create(group: str) -> httpx.Response:
+        body = {
+            "name": unique("sg-bad"),
+            "flavorRef": "1",
+            "imageRef": IMAGE,
+            "networks": [{"uuid": network["id"]}],
+            "security_groups": [{"name": group}],
+        }
+        return api.post("/servers", json={"server": body})
+
+    ports_before = {p["id"] for p in net_api.get("/ports").json()["ports"]}
+    unknown = create("no-such-group")
+    assert unknown.status_code == 400, unknown.text
+    message = unknown.json()["badRequest"]["message"]
+    assert "Unable to find security_group with name or id" in message
+    assert "no-such-group" in message
+
+    shared = unique("twin")
+    for _ in range(2):
+        net_api.post("/security-groups", json={"security_group": {"name": shared}})
+    ambiguous = create(shared)  # Nova's NoUniqueMatch: a 409
+    assert ambiguous.status_code == 409, ambiguous.text
+    message = ambiguous.json()["conflictingRequest"]["message"]
+    assert f"Multiple security groups are named {shared}" in message
+    assert "Unable to find" not in message
+    # no port is left (an earlier test's server may still be releasing its own)
+    assert {p["id"] for p in net_api.get("/ports").json()["ports"]} <= ports_before

@@ -95,6 +95,8 @@ class NeutronServerNetworking:
                 raise BadRequest(
                     f"Unable to find security_group with name or id: {exc.message}"
                 ) from exc
+            except BadRequest as exc:  # a name several groups share: Nova's 409 NoUniqueMatch
+                raise Conflict(exc.message) from exc
 
     def allocate_for_server(
         self,
