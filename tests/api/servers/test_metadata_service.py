@@ -406,3 +406,34 @@ def test_an_address_given_to_another_server_answers_for_that_server_only(
     assert ask(proxy, network["id"], address, "/latest/meta-data/instance-id").text == (
         f"i-{new.replace('-', '')[:8]}"
     )
+
+
+def test_a_port_of_another_project_naming_a_server_answers_nothing(
+    compute_gateway: ServedGateway,
+    other_member: Member,
+    proxy: httpx.Client,
+    servers: list[dict[str, Any]],
+) -> None:
+    """Neutron lets a project give its port any device: a port another project makes with a
+    server's id and a compute owner is not that server's, so what its guests send from its
+    address (an allowed address pair) gets none of that server's data (Nova compares the
+    port's project with the instance's)."""
+    victim = servers[0]
+    with neutron(compute_gateway, other_member.token(compute_gateway)) as theirs:
+        net = created(
+            theirs.post("/networks", json={"network": {"name": unique("md-other")}}), "network"
+        )
+        body = {"network_id": net["id"], "cidr": "10.62.0.0/24", "ip_version": 4}
+        created(theirs.post("/subnets", json={"subnet": body}), "subnet")
+        port = {"network_id": net["id"], "device_owner": "compute:nova", "device_id": victim["id"]}
+        made = created(theirs.post("/ports", json={"port": port}), "port")
+    address = made["fixed_ips"][0]["ip_address"]
+    for path in (
+        "/openstack/latest/meta_data.json",
+        "/openstack/latest/user_data",
+        "/openstack/latest/password",
+        "/latest/meta-data/public-keys/0/openssh-key",
+    ):
+        answer = ask(proxy, net["id"], address, path)
+        assert answer.status_code == 404, f"{path}: {answer.status_code} {answer.text}"
+        assert victim["id"] not in answer.text

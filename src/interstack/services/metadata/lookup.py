@@ -4,7 +4,8 @@ The metadata service never trusts anything the guest says about itself. The back
 on the instance's network tells which network the request arrived on and from which address;
 anti-spoofing on the host guarantees that a port sends only from its own fixed addresses, and a
 fixed address is unique on its network, so the pair names exactly one port, and that port's
-``device_id`` names the server.
+``device_id`` names the server if the port is of the server's project (a project may give its
+own port any device id).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ class InstanceLookup:
                     IpAllocation.ip_address == address,
                     ServerRow.region == region,
                     ServerRow.deleted_at.is_(None),
+                    # a project may give its port any device: one of another project's naming
+                    # this server is not the server's (as Nova compares the projects)
+                    Port.project_id == ServerRow.project_id,
                 )
             ).first()
             if server is None:
@@ -159,7 +163,11 @@ class InstanceLookup:
     def _ports(self, session: Session, server: ServerRow) -> tuple[InstancePort, ...]:
         ports = session.scalars(
             select(Port)
-            .where(Port.region == server.region, Port.device_id == server.id)
+            .where(
+                Port.region == server.region,
+                Port.device_id == server.id,
+                Port.project_id == server.project_id,
+            )
             .order_by(Port.created_at, Port.id)
         ).all()
         if not ports:
