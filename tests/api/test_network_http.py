@@ -183,6 +183,34 @@ def test_network_attributes_and_admin_only_flags(
     fault(api.get(f"/networks/{net['id']}"), 404)
 
 
+def test_on_another_projects_shared_network_only_an_admin_unlocks_a_ports_addresses(
+    api: httpx.Client, admin_api: httpx.Client
+) -> None:
+    """Neutron's admin_or_network_owner policy on allowed_address_pairs and
+    port_security_enabled: either would let a port on a shared network send as another
+    project's port there."""
+    shared = _network(admin_api, shared=True)
+    _subnet(admin_api, shared["id"], "10.46.0.0/24")
+    on_shared = {"network_id": shared["id"]}
+    pairs = {"allowed_address_pairs": [{"ip_address": "10.46.0.0/24"}]}
+    for extra in (pairs, {"port_security_enabled": False}):
+        refused = api.post("/ports", json={"port": {**on_shared, **extra}})
+        assert "disallowed by policy" in fault(refused, 403)["message"]
+    port = created(api.post("/ports", json={"port": on_shared}), "port")
+    for extra in (pairs, {"port_security_enabled": False}):
+        refused = api.put(f"/ports/{port['id']}", json={"port": extra})
+        assert "disallowed by policy" in fault(refused, 403)["message"]
+    assert api.put(f"/ports/{port['id']}", json={"port": {"name": "mine"}}).status_code == 200
+    assert admin_api.put(f"/ports/{port['id']}", json={"port": pairs}).status_code == 200
+    # on its own network a project sets both
+    own = _network(api)
+    _subnet(api, own["id"], "10.47.0.0/24")
+    created(api.post("/ports", json={"port": {"network_id": own["id"], **pairs}}), "port")
+    unguarded = {"network_id": own["id"], "port_security_enabled": False}
+    created(api.post("/ports", json={"port": unguarded}), "port")
+    assert api.delete(f"/ports/{port['id']}").status_code == 204
+
+
 def test_ports_fixed_ips_mac_pairs_and_in_use(api: httpx.Client) -> None:
     net = _network(api)
     first = _subnet(api, net["id"], "10.40.0.0/24")

@@ -96,6 +96,21 @@ def checked_pairs(pairs: Sequence[tuple[str, str | None]], mac: str) -> list[lis
     return out
 
 
+def check_spoofing_fields(
+    ctx: RequestContext, network_project_id: str, fields: Sequence[str], action: str
+) -> None:
+    """Neutron's ``admin_or_network_owner`` policy on ``allowed_address_pairs`` and
+    ``port_security_enabled``: either lets a port send from addresses it does not hold, so on a
+    network of another project (a shared one) only an admin sets them; else a guest could
+    pass for another project's instance there (and be answered its metadata)."""
+    if not fields or ctx.is_admin or ctx.project_id == network_project_id:
+        return
+    raise Forbidden(
+        f"(rule:{action} and rule:{action}:{fields[0]}) is disallowed by policy: only an admin "
+        "or the network's project may set it on a port of this network."
+    )
+
+
 def record_port(
     session: Session, ctx: RequestContext, region: str, new: PortCreate, groups_available: bool
 ) -> Recorded:
@@ -107,6 +122,18 @@ def record_port(
     project_id = tenant_of(ctx, new.project_id)
     if not (new.internal or ctx.is_admin or network.shared or network.project_id == project_id):
         raise Forbidden(f"The caller may not create ports on network {network.id}.")
+    # a router's ports (``network:`` owners, given only by the network's project or an
+    # admin) are made without port security by the gateway, not asked for
+    if not (new.internal or new.device_owner.startswith("network:")):
+        spoofing = [
+            name
+            for name, given in (
+                ("allowed_address_pairs", bool(new.allowed_address_pairs)),
+                ("port_security_enabled", new.port_security_enabled is not None),
+            )
+            if given
+        ]
+        check_spoofing_fields(ctx, network.project_id, spoofing, "create_port")
     mac = checked_mac(new.mac_address) if new.mac_address else new_mac()
     taken = session.scalar(
         select(Port.id).where(Port.network_id == network.id, Port.mac_address == mac)

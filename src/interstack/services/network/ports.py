@@ -36,6 +36,7 @@ from interstack.services.network.port_records import (
     DefaultGroupMissing,
     PortCreate,
     Recorded,
+    check_spoofing_fields,
     checked_pairs,
     record_port,
 )
@@ -263,6 +264,14 @@ class PortService:
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
             self._check_device_change(session, ctx, row, values)
+            spoofing = [
+                name
+                for name in ("allowed_address_pairs", "port_security_enabled")
+                if values.get(name) not in (None, [])
+            ]
+            if spoofing:
+                network = session.get_one(Network, row.network_id)
+                check_spoofing_fields(ctx, network.project_id, spoofing, "update_port")
             for key in ("name", "description", "admin_state_up", "device_id", "device_owner"):
                 if values.get(key) is not None:
                     setattr(row, key, values[key])
