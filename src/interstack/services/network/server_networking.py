@@ -37,7 +37,6 @@ from interstack.services.regions import Regions
 from interstack.store import Database
 from interstack.store.models import FloatingIp, IpAllocation, Network, Port, SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
-from interstack.store.models import Server as ServerRow
 
 SERVER_OWNER = "compute:nova"
 AMBIGUOUS = "Multiple possible networks found, use a Network ID to be more specific."
@@ -392,12 +391,6 @@ def _port_addresses(session: Session, region: str, server_ids: Sequence[str]) ->
             Network.name,
             IpAllocation.ip_address,
             FloatingIp.floating_ip_address,
-        )
-        # a port of another project naming the server (a project gives its port any device)
-        # is not the server's, as Nova lists a server's ports in the server's project
-        .join(
-            ServerRow,
-            and_(ServerRow.id == Port.device_id, ServerRow.project_id == Port.project_id),
         )
         .outerjoin(Network, Network.id == Port.network_id)
         .outerjoin(IpAllocation, IpAllocation.port_id == Port.id)
