@@ -409,6 +409,7 @@ def test_an_address_given_to_another_server_answers_for_that_server_only(
 
 
 def test_a_port_of_another_project_naming_a_server_answers_nothing(
+    api: httpx.Client,
     compute_gateway: ServedGateway,
     other_member: Member,
     proxy: httpx.Client,
@@ -437,3 +438,7 @@ def test_a_port_of_another_project_naming_a_server_answers_nothing(
         answer = ask(proxy, net["id"], address, path)
         assert answer.status_code == 404, f"{path}: {answer.status_code} {answer.text}"
         assert victim["id"] not in answer.text
+    # nor is it among the server's addresses
+    shown = api.get(f"/servers/{victim['id']}").json()["server"]["addresses"]
+    assert net["name"] not in shown
+    assert address not in {a["addr"] for addresses in shown.values() for a in addresses}

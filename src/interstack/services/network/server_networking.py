@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -37,6 +37,7 @@ from interstack.services.regions import Regions
 from interstack.store import Database
 from interstack.store.models import FloatingIp, IpAllocation, Network, Port, SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
+from interstack.store.models import Server as ServerRow
 
 SERVER_OWNER = "compute:nova"
 AMBIGUOUS = "Multiple possible networks found, use a Network ID to be more specific."
@@ -401,7 +402,15 @@ def _port_addresses(session: Session, region: str, server_ids: Sequence[str]) ->
                 FloatingIp.fixed_ip_address == IpAllocation.ip_address,
             ),
         )
-        .where(Port.region == region, Port.device_id.in_(server_ids))
+        .where(
+            Port.region == region,
+            Port.device_id.in_(server_ids),
+            # a port of another project naming the server (a project gives its port any
+            # device) is not the server's, as Nova lists a server's ports in its project
+            ~exists().where(
+                ServerRow.id == Port.device_id, ServerRow.project_id != Port.project_id
+            ),
+        )
         .order_by(Port.created_at, Port.id, IpAllocation.position, IpAllocation.id, FloatingIp.id)
     )
     return [_PortAddress(*row) for row in rows]
