@@ -61,8 +61,6 @@ MAX_METADATA_TAGS = 40
 #: how long after run_instances an instance EC2 does not describe yet counts as building
 _SETTLING_SECONDS = 30.0
 _GONE = {"shutting-down", "terminated"}
-#: how long an instance terminated here is known to be gone without a describe
-_FORGET_SECONDS = 600.0
 _EC2_STATE = {
     "pending": S.BUILDING,
     "running": S.ACTIVE,
@@ -132,9 +130,6 @@ class AwsCompute(ComputeDriver):
         #: instances launched here, until deleted here: EC2 may not describe one yet, a
         #: retried boot finds it, and its deletion needs no describe to know its key pair
         self._launched: dict[str, Launched] = {}
-        #: instances terminated here lately -> when: EC2 never brings one back, so they are
-        #: gone without a describe
-        self._terminated: dict[str, float] = {}
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -155,6 +150,13 @@ class AwsCompute(ComputeDriver):
     def _instance(self, ref: NativeRef, *, settling: bool = False) -> dict[str, Any]:
         """The live instance. With ``settling``, one launched here moments ago that EC2 does
         not describe yet (its describes are eventually consistent) is reported as pending."""
+        instance = self._described(ref, settling=settling)
+        if instance["State"]["Name"] in _GONE:
+            raise NotFound(f"server {ref} does not exist in AWS (terminated)")
+        return instance
+
+    def _described(self, ref: NativeRef, *, settling: bool = False) -> dict[str, Any]:
+        """The instance as EC2 describes it, terminating or terminated ones too."""
         try:
             reply = self.ec2.describe_instances(InstanceIds=[ref])
         except ClientError as exc:
@@ -168,8 +170,6 @@ class AwsCompute(ComputeDriver):
                 pending = {"Key": TAG_GATEWAY_ID, "Value": launched.gateway_id}
                 return {"InstanceId": ref, "State": {"Name": "pending"}, "Tags": [pending]}
             raise NotFound(f"server {ref} does not exist in AWS")
-        if instances[0]["State"]["Name"] in _GONE:
-            raise NotFound(f"server {ref} does not exist in AWS (terminated)")
         return dict(instances[0])
 
     # -- boot ---------------------------------------------------------------------------------
@@ -307,9 +307,16 @@ class AwsCompute(ComputeDriver):
     # -- state --------------------------------------------------------------------------------
 
     def get_server(self, ref: NativeRef) -> ServerInfo:
-        if ref in self._terminated:
+        """The server; one ``shutting-down`` is ``DELETED`` but not gone yet: EC2 refuses to
+        delete its network interfaces (``InvalidNetworkInterface.InUse``) and detaches its
+        volumes only once it is ``terminated``, so the delete task waits for that."""
+        instance = self._described(ref, settling=True)
+        state = instance["State"]["Name"]
+        if state == "shutting-down":
+            gateway_id = tag_value(instance, TAG_GATEWAY_ID) or ""
+            return ServerInfo(ref=ref, gateway_id=gateway_id, status=S.DELETED)
+        if state in _GONE:
             raise NotFound(f"server {ref} does not exist in AWS (terminated)")
-        instance = self._instance(ref, settling=True)
         if tag_value(instance, TAG_RESIZE):
             instance = self._advance_resize(instance)
         return _info(instance)
@@ -337,11 +344,6 @@ class AwsCompute(ComputeDriver):
         except ClientError as exc:
             if not is_not_found(exc):
                 raise translate(exc, f"terminate_instances {ref}") from exc
-        now = time.monotonic()
-        self._terminated = {
-            gone: when for gone, when in self._terminated.items() if now - when < _FORGET_SECONDS
-        }
-        self._terminated[ref] = now
         if key:
             with aws_call(f"delete_key_pair {key}"):
                 self.ec2.delete_key_pair(KeyName=key)
