@@ -17,9 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from interstack.backends.aws.compute import AwsCompute
-from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.network import AwsNetwork
-from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import (
     FixedIp,
     FlavorSpec,
@@ -34,9 +32,9 @@ from interstack.backends.contract import (
     SubnetSpec,
 )
 from interstack.errors import BackendUnavailable, Conflict, InterstackError, NotFound
-from tests.support.moto import aws_settings, ec2
+from tests.backends.aws.support import REGION, drivers_on
+from tests.support.moto import ec2
 
-REGION = "aws-test"
 PROJECT = "p1"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV t"
 #: Neutron's egress rules of a new group, and the benchmark's two ingress rules
@@ -65,10 +63,8 @@ class Calls:
 
 @pytest.fixture
 def drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Calls]]:
-    settings = AwsSettings.parse(REGION, aws_settings())
     client = ec2()
-    network = AwsNetwork(client, REGION, settings)
-    compute = AwsCompute(client, REGION, settings, AwsImages(client, REGION, settings))
+    network, compute = drivers_on(client)
     # the first use of a project describes its VPC once (here: the first subnet)
     warm = network.create_network(NetworkSpec(gateway_id=new_id(), name="w", project_id=PROJECT))
     network.create_subnet(

@@ -14,6 +14,7 @@ from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import NetworkSpec, SubnetSpec
 from interstack.errors import InterstackError
+from tests.backends.aws.support import refusal
 from tests.support.moto import aws_settings, ec2
 
 REGION = "aws-test"
@@ -27,10 +28,6 @@ def network() -> Iterator[AwsNetwork]:
     client.close()
 
 
-class _Answer:
-    status_code = 403
-
-
 def refuse_once(client: Any, operation: str) -> list[str]:
     """Make EC2 refuse the next ``operation`` of ``client`` (a botocore ``before-call`` hook
     answering in EC2's stead); returns the operations refused so far."""
@@ -40,7 +37,7 @@ def refuse_once(client: Any, operation: str) -> list[str]:
         if refused:
             return None
         refused.append(operation)
-        return _Answer(), {"Error": {"Code": "UnauthorizedOperation", "Message": "refused"}}
+        return refusal("UnauthorizedOperation", "refused", 403)
 
     client.meta.events.register(f"before-call.ec2.{operation}", answer)
     return refused

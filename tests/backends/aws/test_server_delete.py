@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 
 from interstack.backends.aws.compute import AwsCompute
-from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.network import AwsNetwork
-from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import (
     FixedIp,
     FlavorSpec,
@@ -27,14 +25,10 @@ from interstack.backends.contract import (
     SubnetSpec,
 )
 from interstack.errors import Conflict, NotFound
-from tests.support.moto import aws_settings, ec2
+from tests.backends.aws.support import drivers_on, refusal
+from tests.support.moto import ec2
 
-REGION = "aws-test"
 PROJECT = "p1"
-
-
-class _Refusal:
-    status_code = 400
 
 
 class ShuttingDown:
@@ -61,16 +55,13 @@ class ShuttingDown:
             return None
         self.refused.append(str(params["body"]["NetworkInterfaceId"]))
         message = f"Network interface is currently in use by {self.instance}"
-        error = {"Code": "InvalidNetworkInterface.InUse", "Message": message}
-        return _Refusal(), {"Error": error}
+        return refusal("InvalidNetworkInterface.InUse", message)
 
 
 @pytest.fixture
 def drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Any]]:
-    settings = AwsSettings.parse(REGION, aws_settings())
     client = ec2()
-    network = AwsNetwork(client, REGION, settings)
-    compute = AwsCompute(client, REGION, settings, AwsImages(client, REGION, settings))
+    network, compute = drivers_on(client)
     yield network, compute, client
     client.close()
 
