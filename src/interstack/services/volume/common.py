@@ -85,7 +85,11 @@ def live_attachments(session: Session, volume_ids: Sequence[str]) -> dict[str, l
 
 
 def server_attachments(session: Session, server_id: str) -> list[AttachmentRow]:
-    """The server's attachments that are not detached, oldest first."""
+    """The server's attachments that are not detached, oldest first.
+
+    Attachments made at the same instant (one boot's volumes) come by device name, then
+    id, as the boot and migration 0007 order them, so every reader sees one order.
+    """
     return list(
         session.scalars(
             select(AttachmentRow)
@@ -93,7 +97,7 @@ def server_attachments(session: Session, server_id: str) -> list[AttachmentRow]:
                 AttachmentRow.server_id == server_id,
                 AttachmentRow.status != AttachStatus.DETACHED,
             )
-            .order_by(AttachmentRow.created_at)
+            .order_by(AttachmentRow.created_at, AttachmentRow.mountpoint, AttachmentRow.id)
         )
     )
 
