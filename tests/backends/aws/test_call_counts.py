@@ -383,8 +383,9 @@ def test_a_block_keeps_a_subnet_made_elsewhere(
     drivers: tuple[AwsNetwork, AwsCompute, Calls], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A block made here is released without a describe once its subnets made here are gone;
-    EC2 refuses while another process's subnet is in it, and the block stays. A block this
-    process did not make is released only when EC2 describes no subnet in it."""
+    EC2 refuses while another process's subnet is in it (and describes it), and the block
+    stays. While a subnet made here is left, or the block was not made here, it is released
+    only when EC2 describes no subnet in it."""
     network, _compute, calls = drivers
     net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
     ours = network.create_subnet(
@@ -400,7 +401,8 @@ def test_a_block_keeps_a_subnet_made_elsewhere(
     )
     calls.take()
     network.delete_subnet(ours)
-    assert calls.take() == ["DeleteSubnet"]  # a subnet made here is left in the block
+    # a subnet made here is left in the block: is it still there (deleted elsewhere)?
+    assert calls.take() == ["DeleteSubnet", "DescribeSubnets"]
     real_disassociate = network.ec2.disassociate_vpc_cidr_block
 
     def refused(**_kwargs: Any) -> None:  # what EC2 answers; moto lets the block go
@@ -411,7 +413,7 @@ def test_a_block_keeps_a_subnet_made_elsewhere(
 
     monkeypatch.setattr(network.ec2, "disassociate_vpc_cidr_block", refused)
     network.delete_subnet(second)
-    assert calls.take() == ["DeleteSubnet"]
+    assert calls.take() == ["DeleteSubnet", "DescribeSubnets"]  # refused: theirs is there
     monkeypatch.setattr(network.ec2, "disassociate_vpc_cidr_block", real_disassociate)
     assert "10.14.0.0/16" in live_blocks(subnet_vpc(theirs))
     # the other process did not make the block: it asks EC2 whether a subnet is left

@@ -26,6 +26,7 @@ replacing it would leave the project two.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -48,10 +49,14 @@ from interstack.backends.aws.settings import AwsSettings
 from interstack.errors import BackendUnavailable, BadRequest, Conflict, InterstackError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _LIVE_BLOCK = {"associated", "associating"}
 #: how long a new CIDR block may stay ``associating`` before a subnet is created in it
 _ASSOCIATE_SECONDS = 30.0
+#: the waits before asking EC2 again to let go of a block it says is in use while it
+#: describes no subnet in it (the block's last subnet deleted moments ago)
+_RELEASE_WAITS = (0.5, 1.0, 2.0)
 
 
 def vpc_gone(exc: BaseException) -> bool:
@@ -70,7 +75,8 @@ class VpcBlocks:
     live: list[tuple[ipaddress.IPv4Network, str]]
     #: blocks this process associated -> the CIDRs of the subnets it made in them since: a
     #: block's last subnet made here is its last subnet, unless another process made one in
-    #: it, which EC2's refusal to let the block go (``InvalidCidrBlock.InUse``) then says
+    #: it, which EC2's refusal to let the block go (``InvalidCidrBlock.InUse``) then says; while
+    #: one made here is left EC2 is asked (another process may have deleted it)
     made_here: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -148,7 +154,8 @@ class ProjectVpcs:
             if found is not None:
                 vpc_id = str(found["VpcId"])
                 # one whose preparation failed, and then its deletion too, is finished here
-                self._prepare(vpc_id)
+                if not self._prepared(vpc_id):
+                    self._prepare(vpc_id)
                 self._ids[project_id] = vpc_id
                 return vpc_id, False
             tags = [
@@ -174,6 +181,13 @@ class ProjectVpcs:
             self._known_blocks[vpc_id] = VpcBlocks(str(made["CidrBlock"]), self._blocks(made))
             self._ids[project_id] = vpc_id
             return vpc_id, False
+
+    def _prepared(self, vpc_id: str) -> bool:
+        """Whether the VPC has DNS host names on already (a read: a VPC found by its tag is
+        not changed again by every process that starts)."""
+        with aws_call(f"describe_vpc_attribute of {vpc_id}"):
+            answer = self.ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
+        return bool(answer.get("EnableDnsHostnames", {}).get("Value"))
 
     def _prepare(self, vpc_id: str) -> None:
         """DNS host names on in the VPC (EC2 gives them only to a default VPC): its instances
@@ -291,8 +305,10 @@ class ProjectVpcs:
 
     def release_block(self, vpc_id: str, cidr: str) -> None:
         """Disassociate the secondary block that held ``cidr`` if no subnet is left in it: a
-        block this process associated, once its last subnet made here is gone (EC2 refuses
-        while a subnet made elsewhere is in it), any other once EC2 describes none in it."""
+        block this process associated at once when its last subnet made here is gone (EC2
+        refuses while a subnet made elsewhere is in it), otherwise once EC2 describes no subnet
+        in it (a subnet made here may have been deleted by another process: a replica, or a
+        person)."""
         subnet = ipaddress.IPv4Network(cidr)
         with self._lock:
             known = self._described_blocks(vpc_id)
@@ -307,22 +323,32 @@ class ProjectVpcs:
             made_here = known.made_here.get(str(net))
             if made_here is not None:
                 made_here.discard(cidr)
-                if made_here:
-                    return
-            elif self._subnets_in(vpc_id, net):
+            if (made_here is None or made_here) and self._subnets_in(vpc_id, net):
                 return
             known.live.remove((net, association))
             known.made_here.pop(str(net), None)
+        self._disassociate(vpc_id, net, association)
+
+    def _disassociate(self, vpc_id: str, net: ipaddress.IPv4Network, association: str) -> None:
+        """Disassociate the block. EC2 answers ``InvalidCidrBlock.InUse`` while it has a subnet
+        in it, and also for a while after the block's last subnet was deleted (eventual
+        consistency): then it is asked again while it describes no subnet in the block."""
+        for wait in (*_RELEASE_WAITS, None):
             try:
                 self.ec2.disassociate_vpc_cidr_block(AssociationId=association)
+                return
             except ClientError as exc:
-                self._known_blocks.pop(vpc_id, None)
-                if error_code(exc) == "InvalidCidrBlock.InUse":  # a subnet made elsewhere
+                self.forget_blocks(vpc_id)
+                if is_not_found(exc):
                     return
-                if not is_not_found(exc):
+                if error_code(exc) != "InvalidCidrBlock.InUse":
                     raise translate(
                         exc, f"disassociate_vpc_cidr_block {net} from {vpc_id}"
                     ) from exc
+                if wait is None or self._subnets_in(vpc_id, net):  # a subnet made elsewhere
+                    log.info("VPC %s keeps block %s: EC2 says it is in use", vpc_id, net)
+                    return
+            time.sleep(wait)
 
     def _subnets_in(self, vpc_id: str, block: ipaddress.IPv4Network) -> bool:
         """Whether EC2 describes a subnet of the VPC in ``block``."""
