@@ -62,7 +62,11 @@ def _servers(database: Database) -> dict[str, str]:
     return {"bfv": bfv, "img": img}
 
 
-def _attach(database: Database, servers: dict[str, str], rows: list[Row]) -> None:
+def _attached_at(database: Database, revision: str, rows: list[Row]) -> None:
+    """The store at ``revision`` (see :func:`_store_at`) with the two servers of
+    :func:`_servers` and the attachment ``rows`` made to them."""
+    _store_at(database, revision)
+    servers = _servers(database)
     with database.engine.begin() as connection:
         for server, volume, device, status, minute in rows:
             at = datetime(2026, 1, 1, 0, minute)
@@ -82,10 +86,9 @@ def _boot_indexes(database: Database) -> dict[str, int | None]:
 def test_the_oldest_live_attachment_of_a_server_without_image_becomes_its_root(
     database: Database,
 ) -> None:
-    _store_at(database, BEFORE)
-    _attach(
+    _attached_at(
         database,
-        _servers(database),
+        BEFORE,
         [
             # a server booted from a volume: a detached old volume, its root, a data volume
             ("bfv", "gone", "/dev/vdc", "detached", 1),
@@ -106,11 +109,10 @@ def test_the_oldest_live_attachment_of_a_server_without_image_becomes_its_root(
 def test_of_attachments_made_at_the_same_instant_the_first_device_becomes_the_root(
     database: Database,
 ) -> None:
-    _store_at(database, BEFORE)
     # the boot made both volumes' attachments at once, the data volume's row first
-    _attach(
+    _attached_at(
         database,
-        _servers(database),
+        BEFORE,
         [
             ("bfv", "data", "/dev/vdb", "attached", 2),
             ("bfv", "root", "/dev/vda", "attached", 2),
@@ -123,12 +125,10 @@ def test_of_attachments_made_at_the_same_instant_the_first_device_becomes_the_ro
 
 
 def test_a_store_with_two_roots_of_a_server_keeps_one(database: Database) -> None:
-    _store_at(database, AFTER)
-    servers = _servers(database)
     # what 0007 as first written left: both attachments made at the root's instant marked
-    _attach(
+    _attached_at(
         database,
-        servers,
+        AFTER,
         [
             ("bfv", "data", "/dev/vdb", "attached", 2),
             ("bfv", "root", "/dev/vda", "attached", 2),
