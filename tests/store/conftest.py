@@ -1,5 +1,6 @@
-"""One gateway on PostgreSQL for the store's concurrency modules: each works in a project of
-its own (or the demo project's network quota only), so they share it."""
+"""The store tests' fixtures: a migrated store on each kind of database, and one gateway on
+PostgreSQL for the store's concurrency modules: each works in a project of its own (or the demo
+project's network quota only), so they share it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from interstack.store import Database
 from tests.support.gateway import ServedGateway
 from tests.support.postgres import PostgresCluster
+from tests.support.store import migrated_store
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +22,10 @@ def pg_gateway(
     served = ServedGateway(tmp_path_factory.mktemp("pg") / "data", config=database).start()
     yield served
     served.stop()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A store migrated to the newest schema, on each kind of database the store supports."""
+    with migrated_store(database_url) as database:
+        yield database

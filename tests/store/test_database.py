@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -20,14 +19,6 @@ IDENTITY_TABLES = {"domains", "projects", "users", "roles", "role_assignments"}
 
 def _id() -> str:
     return uuid.uuid4().hex
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _domain(name: str = "d") -> Domain:

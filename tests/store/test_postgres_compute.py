@@ -7,7 +7,6 @@ import concurrent.futures
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -37,14 +36,6 @@ def test_concurrent_server_creates_keep_the_instances_quota(pg_gateway: ServedGa
         assert len(api.get("/servers").json()["servers"]) == 3
 
 
-@pytest.fixture
-def pg_store(postgres_url: str) -> Iterator[Database]:
-    database = Database(postgres_url)
-    database.migrate()
-    yield database
-    database.dispose()
-
-
 def _server(project_id: str) -> Server:
     now = datetime.now(UTC)
     return Server(
@@ -72,21 +63,22 @@ def _waits_for_a_lock(database: Database, application_name: str) -> bool:
         return bool(session.scalar(query, {"name": application_name}))
 
 
-def test_a_create_counts_only_after_a_concurrent_one_has_committed(pg_store: Database) -> None:
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_create_counts_only_after_a_concurrent_one_has_committed(db: Database) -> None:
     """The race of the test above, made to happen every time: the first create has added its
     server and counted (1 of a quota of 1) and not committed yet; the second one's count must
     wait for that commit and then see the first's server. Without the turn per project it
     would count at once, see only its own server and pass (two of a quota of one)."""
-    quotas = QuotaService(pg_store)
+    quotas = QuotaService(db)
     project = uuid.uuid4().hex
-    with pg_store.session() as session:
+    with db.session() as session:
         session.add(QuotaLimit(project_id=project, resource="instances", hard_limit=1))
     second_name = f"second-{project[:8]}"
     outcome: concurrent.futures.Future[None] = concurrent.futures.Future()
 
     def second() -> None:
         try:
-            with pg_store.session() as session:
+            with db.session() as session:
                 set_name = text("SELECT set_config('application_name', :name, true)")
                 session.execute(set_name, {"name": second_name})
                 session.add(_server(project))
@@ -97,19 +89,19 @@ def test_a_create_counts_only_after_a_concurrent_one_has_committed(pg_store: Dat
         else:
             outcome.set_result(None)
 
-    with pg_store.session() as first:
+    with db.session() as first:
         first.add(_server(project))
         first.flush()
         quotas.check_servers(first, project, 1, 1, 512, added=True)
         worker = threading.Thread(target=second)
         worker.start()
         deadline = time.monotonic() + 60  # a bound on the wait, not a figure under test
-        while not outcome.done() and not _waits_for_a_lock(pg_store, second_name):
+        while not outcome.done() and not _waits_for_a_lock(db, second_name):
             assert time.monotonic() < deadline, "the second create neither ended nor waited"
             time.sleep(0.05)
         assert not outcome.done(), f"the second create counted without waiting: {outcome}"
     worker.join()
     with pytest.raises(QuotaExceeded, match="instances"):
         outcome.result()
-    with pg_store.session() as session:
+    with db.session() as session:
         assert quotas.usage(project, session)["instances"] == 1

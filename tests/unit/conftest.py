@@ -8,15 +8,14 @@ import pytest
 from interstack.services.container import Services
 from interstack.store import Database
 from tests.support.image import started_services
+from tests.support.store import migrated_store
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     """A migrated SQLite store of the test's own."""
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
+    with migrated_store(f"sqlite:///{tmp_path / 'store.db'}") as database:
+        yield database
 
 
 @pytest.fixture(scope="module")

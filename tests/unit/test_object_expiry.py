@@ -29,14 +29,11 @@ class Clock:
 
 
 @pytest.fixture
-def regions(tmp_path: Path) -> Iterator[tuple[Database, Regions]]:
-    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    db.migrate()
+def regions(db: Database, tmp_path: Path) -> Iterator[tuple[Database, Regions]]:
     loaded = Regions.load([RegionConfig(name="R", backend="sim")], db=db, data_dir=tmp_path)
     loaded.start()
     yield db, loaded
     loaded.close()
-    db.dispose()
 
 
 def test_the_sweep_reaps_expired_objects_nobody_lists(

@@ -26,9 +26,7 @@ def content(size: int) -> bytes:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[ObjectStorage]:
-    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    db.migrate()
+def storage(db: Database, tmp_path: Path) -> Iterator[ObjectStorage]:
     regions = Regions.load([RegionConfig(name="R", backend="sim")], db=db, data_dir=tmp_path)
     regions.start()
     store = ObjectStorage(db, regions)
@@ -38,7 +36,6 @@ def storage(tmp_path: Path) -> Iterator[ObjectStorage]:
     store.objects.put(OWNER, OBJECT, [content(3 * MiB)], PutSpec("application/octet-stream"))
     yield store
     regions.close()
-    db.dispose()
 
 
 class Spy:

@@ -18,6 +18,7 @@ from interstack.services.image.records import now
 from interstack.services.regions import Regions
 from interstack.store import Database
 from interstack.store.models import Image
+from tests.support.store import migrated_store
 
 ADMIN = "admin-project"
 REGION = "cloud"
@@ -42,10 +43,9 @@ class Catalogue:
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
+    """On each kind of database, not the unit tests' SQLite store alone."""
+    with migrated_store(database_url) as database:
+        yield database
 
 
 def provided(db: Database, catalogue: Catalogue) -> ProvidedImages:

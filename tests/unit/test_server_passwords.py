@@ -38,10 +38,8 @@ def caller(project_id: str, *roles: str) -> RequestContext:
 
 
 @pytest.fixture
-def passwords(tmp_path: Path) -> ServerPasswords:
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    database.migrate()
-    return ServerPasswords(database)
+def passwords(db: Database) -> ServerPasswords:
+    return ServerPasswords(db)
 
 
 def test_posted_once_read_by_the_owner_cleared_then_posted_again(

@@ -5,7 +5,6 @@ A repeated security-group create still leaves exactly the spec's rules, as the c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,11 +22,8 @@ from interstack.store import Database
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> Iterator[SimBackend]:
-    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    db.migrate()
-    yield SimBackend(BackendContext(region="r", data_dir=tmp_path, db=db))
-    db.dispose()
+def backend(db: Database, tmp_path: Path) -> SimBackend:
+    return SimBackend(BackendContext(region="r", data_dir=tmp_path, db=db))
 
 
 def test_a_create_that_loses_the_race_answers_the_winners_resource(

@@ -28,6 +28,7 @@ from interstack.services.tasks import (
     utcnow,
 )
 from interstack.store import Database
+from tests.support.store import migrated_store
 from tests.support.waiting import eventually
 
 
@@ -44,10 +45,9 @@ class FakeClock:
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
+    """On each kind of database, not the unit tests' SQLite store alone."""
+    with migrated_store(database_url) as database:
+        yield database
 
 
 @pytest.fixture

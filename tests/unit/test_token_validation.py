@@ -22,9 +22,7 @@ from interstack.store import Database
 
 
 @pytest.fixture
-def auth(tmp_path: Path) -> tuple[AuthService, str]:
-    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
-    db.migrate()
+def auth(db: Database, tmp_path: Path) -> tuple[AuthService, str]:
     bootstrap(db, tmp_path, "http://127.0.0.1:1/v3", ["RegionOne"])
     keys = KeyRepository(tmp_path / "keys")
     keys.initialize()
