@@ -1,6 +1,6 @@
 """The store tests' fixtures: a migrated store on each kind of database, and one gateway on
-PostgreSQL for the store's concurrency modules: each works in a project of its own (or the demo
-project's network quota only), so they share it."""
+PostgreSQL for the store's gateway modules: each works in a project of its own (or the demo
+project's network quota only, or restarts the gateway and leaves it running), so they share it."""
 
 from __future__ import annotations
 
