@@ -3,7 +3,6 @@ another project sees no such server."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,28 +12,11 @@ from sqlalchemy.orm import Session
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.compute.server_passwords import MAX_PASSWORD_LENGTH, ServerPasswords
 from interstack.services.compute.server_tasks import DELETE
-from interstack.services.context import RequestContext
 from interstack.services.tasks import Task, TaskStatus, utcnow
 from interstack.store import Database
 from interstack.store.models import Server, ServerPassword
 from tests.support.compute import add_server
-from tests.support.image import started_services
-
-
-def caller(project_id: str, *roles: str) -> RequestContext:
-    now = datetime.now(UTC)
-    return RequestContext(
-        user_id="u",
-        user_name="u",
-        user_domain_id="default",
-        user_domain_name="Default",
-        methods=("password",),
-        expires_at=now,
-        issued_at=now,
-        audit_ids=("a",),
-        project_id=project_id,
-        roles=roles or ("member", "reader"),
-    )
+from tests.support.image import caller, started_services
 
 
 @pytest.fixture
