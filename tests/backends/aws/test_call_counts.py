@@ -9,7 +9,6 @@ spec asks for."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,10 +31,18 @@ from interstack.backends.contract import (
     SubnetSpec,
 )
 from interstack.errors import BackendUnavailable, Conflict, InterstackError, NotFound
-from tests.backends.aws.support import REGION, drivers_on
+from tests.backends.aws.support import (
+    PROJECT,
+    REGION,
+    Calls,
+    answer,
+    drivers_on,
+    new_id,
+    project_vpcs,
+    refuse_once,
+)
 from tests.support.moto import ec2
 
-PROJECT = "p1"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV t"
 #: Neutron's egress rules of a new group, and the benchmark's two ingress rules
 EGRESS = (
@@ -44,21 +51,6 @@ EGRESS = (
 )
 SSH = SecurityGroupRule(RuleDirection.INGRESS, 4, "tcp", 22, 22, "0.0.0.0/0")
 HTTPS = SecurityGroupRule(RuleDirection.INGRESS, 4, "tcp", 443, 443, "0.0.0.0/0")
-
-
-class Calls:
-    """The operations a boto3 client sends, in order (botocore's ``before-call`` event)."""
-
-    def __init__(self, client: Any) -> None:
-        self.seen: list[str] = []
-        client.meta.events.register("before-call.ec2", self._record)
-
-    def _record(self, model: Any, **_kwargs: Any) -> None:
-        self.seen.append(str(model.name))
-
-    def take(self) -> list[str]:
-        taken, self.seen = self.seen, []
-        return taken
 
 
 @pytest.fixture
@@ -72,10 +64,6 @@ def drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Calls]]:
     )
     yield network, compute, Calls(client)
     client.close()
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def test_the_benchmark_sequence_makes_no_redundant_calls(
@@ -283,14 +271,6 @@ def test_repeated_creates_find_the_first(drivers: tuple[AwsNetwork, AwsCompute, 
         )
         == 1
     )
-
-
-def project_vpcs(project_id: str = PROJECT) -> list[str]:
-    """The VPCs EC2 holds for a project (the test's)."""
-    found = ec2().describe_vpcs(
-        Filters=[{"Name": "tag:interstack:project", "Values": [project_id]}]
-    )
-    return [str(v["VpcId"]) for v in found["Vpcs"]]
 
 
 def delete_vpc(client: Any, vpc_id: str) -> None:
@@ -529,26 +509,17 @@ def test_neutrons_default_group_takes_four_calls(
     } == {"::/0"}
 
 
-class _Refused:
-    status_code = 503
-
-
 def test_a_vpc_ec2_would_not_prepare_is_removed_and_the_next_one_has_dns_names(
     drivers: tuple[AwsNetwork, AwsCompute, Calls],
 ) -> None:
     """Found by its tag later, a VPC left without DNS host names would keep none."""
     network, _compute, _calls = drivers
-    refusals = [{"Error": {"Code": "ServiceUnavailable", "Message": "try again"}}]
-
-    def refuse_once(**_kwargs: Any) -> Any:
-        return (_Refused(), refusals.pop()) if refusals else None
-
-    network.ec2.meta.events.register("before-call.ec2.ModifyVpcAttribute", refuse_once)
+    refused = refuse_once(network.ec2, "ModifyVpcAttribute", "ServiceUnavailable", "try again", 503)
     net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id="p3"))
     spec = SubnetSpec(gateway_id=new_id(), network=net, cidr="10.14.0.0/24", gateway_ip=None)
     with pytest.raises(InterstackError):
         network.create_subnet(spec)
-    assert refusals == []
+    assert refused == ["ModifyVpcAttribute"]
     assert project_vpcs("p3") == []
     vpc_id = subnet_vpc(network.create_subnet(spec))
     assert project_vpcs("p3") == [vpc_id]
@@ -583,10 +554,6 @@ def test_a_network_made_before_project_refs_still_works_in_the_vpc_it_names(
     assert ec2().describe_subnets(Filters=filters)["Subnets"] == []
 
 
-class _Answered:
-    status_code = 200
-
-
 def test_a_default_group_ec2_does_not_show_yet_is_a_503_and_no_port(
     drivers: tuple[AwsNetwork, AwsCompute, Calls],
 ) -> None:
@@ -595,10 +562,10 @@ def test_a_default_group_ec2_does_not_show_yet_is_a_503_and_no_port(
     subnet = network.create_subnet(
         SubnetSpec(gateway_id=new_id(), network=net, cidr="10.16.0.0/24", gateway_ip=None)
     )
-    unseen: list[dict[str, Any]] = [{"SecurityGroups": [], "ResponseMetadata": {}}]
+    unseen = [answer({"SecurityGroups": [], "ResponseMetadata": {}})]
 
     def not_yet(**_kwargs: Any) -> Any:
-        return (_Answered(), unseen.pop()) if unseen else None
+        return unseen.pop() if unseen else None
 
     network.ec2.meta.events.register("before-call.ec2.DescribeSecurityGroups", not_yet)
     spec = PortSpec(new_id(), net, "fa:16:3e:00:00:04", (FixedIp(subnet, "10.16.0.10"),))

@@ -17,31 +17,16 @@ from interstack.backends.aws.objects import part_size
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import ImageInfo
 from interstack.errors import BackendError, BadRequest
+from tests.backends.aws.support import REGION, Calls, answer
 from tests.support.moto import aws_settings, ec2
-
-REGION = "aws-test"
-
-
-class Requests:
-    """The parameters of each operation a boto3 client sends (botocore's ``before-call``)."""
-
-    def __init__(self, client: Any) -> None:
-        self.seen: list[tuple[str, dict[str, Any]]] = []
-        client.meta.events.register("before-call.ec2", self._record)
-
-    def _record(self, model: Any, params: dict[str, Any], **_kwargs: Any) -> None:
-        self.seen.append((str(model.name), dict(params.get("body", {}))))
-
-    def of(self, operation: str) -> list[dict[str, Any]]:
-        return [params for name, params in self.seen if name == operation]
 
 
 @pytest.fixture
-def images() -> Iterator[tuple[AwsImages, Requests]]:
+def images() -> Iterator[tuple[AwsImages, Calls]]:
     settings = AwsSettings.parse(REGION, aws_settings())
     client = ec2()
     driver = AwsImages(client, REGION, settings)
-    yield driver, Requests(client)
+    yield driver, Calls(client)
     driver.uploads.close()
     client.close()
 
@@ -51,7 +36,7 @@ def images() -> Iterator[tuple[AwsImages, Requests]]:
     [(None, "x86_64"), ("x86_64", "x86_64"), ("aarch64", "arm64"), ("i686", "i386")],
 )
 def test_the_ami_has_the_architecture_the_image_property_names(
-    images: tuple[AwsImages, Requests], glance: str | None, ec2_name: str
+    images: tuple[AwsImages, Calls], glance: str | None, ec2_name: str
 ) -> None:
     driver, requests = images
     properties = {} if glance is None else {"architecture": glance}
@@ -76,7 +61,7 @@ def until_ready(driver: AwsImages, stored: ImageInfo) -> ImageInfo:
 
 
 def test_the_upload_answers_with_the_snapshot_and_the_ami_follows(
-    images: tuple[AwsImages, Requests],
+    images: tuple[AwsImages, Calls],
 ) -> None:
     driver, requests = images
     stored = driver.store_uploaded_image(str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare")
@@ -103,10 +88,6 @@ def test_the_upload_answers_with_the_snapshot_and_the_ami_follows(
     assert ec2().describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"] == []
 
 
-class _Refused:
-    status_code = 400
-
-
 def unique_names(client: Any) -> None:
     """``register_image`` refuses a name an AMI of the account has, as EC2 does."""
 
@@ -115,14 +96,14 @@ def unique_names(client: Any) -> None:
         taken = [{"Name": "name", "Values": [name]}]
         if name and ec2().describe_images(Owners=["self"], Filters=taken)["Images"]:
             error = {"Code": "InvalidAMIName.Duplicate", "Message": f"AMI name {name} is in use"}
-            return _Refused(), {"Error": error, "ResponseMetadata": {}}
+            return answer({"Error": error, "ResponseMetadata": {}}, 400)
         return None
 
     client.meta.events.register("before-call.ec2.RegisterImage", refuse)
 
 
 def test_an_upload_ec2_takes_too_long_for_fails_and_abandoning_it_leaves_nothing(
-    images: tuple[AwsImages, Requests], monkeypatch: pytest.MonkeyPatch
+    images: tuple[AwsImages, Calls], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver, _requests = images
     stored = driver.store_uploaded_image(str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare")
@@ -147,7 +128,7 @@ def test_an_upload_ec2_takes_too_long_for_fails_and_abandoning_it_leaves_nothing
 
 
 def test_an_architecture_ec2_cannot_run_is_refused_before_anything_is_made(
-    images: tuple[AwsImages, Requests],
+    images: tuple[AwsImages, Calls],
 ) -> None:
     driver, requests = images
     read: list[bytes] = []
@@ -166,7 +147,7 @@ def test_an_architecture_ec2_cannot_run_is_refused_before_anything_is_made(
 
 @pytest.mark.parametrize("declared", [4095, 4097], ids=["longer", "shorter"])
 def test_an_upload_not_of_its_declared_length_is_refused_and_leaves_no_snapshot(
-    images: tuple[AwsImages, Requests], declared: int
+    images: tuple[AwsImages, Calls], declared: int
 ) -> None:
     driver, _requests = images
     gateway_id = str(uuid.uuid4())

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -14,11 +13,8 @@ from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import NetworkSpec, SubnetSpec
 from interstack.errors import InterstackError
-from tests.backends.aws.support import refusal
+from tests.backends.aws.support import PROJECT, REGION, project_vpcs, refuse_once
 from tests.support.moto import aws_settings, ec2
-
-REGION = "aws-test"
-PROJECT = "p1"
 
 
 @pytest.fixture
@@ -26,26 +22,6 @@ def network() -> Iterator[AwsNetwork]:
     client = ec2()
     yield AwsNetwork(client, REGION, AwsSettings.parse(REGION, aws_settings()))
     client.close()
-
-
-def refuse_once(client: Any, operation: str) -> list[str]:
-    """Make EC2 refuse the next ``operation`` of ``client`` (a botocore ``before-call`` hook
-    answering in EC2's stead); returns the operations refused so far."""
-    refused: list[str] = []
-
-    def answer(**_kwargs: Any) -> Any:
-        if refused:
-            return None
-        refused.append(operation)
-        return refusal("UnauthorizedOperation", "refused", 403)
-
-    client.meta.events.register(f"before-call.ec2.{operation}", answer)
-    return refused
-
-
-def project_vpcs() -> list[str]:
-    found = ec2().describe_vpcs(Filters=[{"Name": "tag:interstack:project", "Values": [PROJECT]}])
-    return [str(v["VpcId"]) for v in found["Vpcs"]]
 
 
 def dns_host_names(vpc_id: str) -> bool:

@@ -6,7 +6,6 @@ botocore hooks make it answer as EC2 does."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,10 +24,8 @@ from interstack.backends.contract import (
     SubnetSpec,
 )
 from interstack.errors import Conflict, NotFound
-from tests.backends.aws.support import drivers_on, refusal
+from tests.backends.aws.support import PROJECT, drivers_on, new_id, refusal
 from tests.support.moto import ec2
-
-PROJECT = "p1"
 
 
 class ShuttingDown:
@@ -64,10 +61,6 @@ def drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Any]]:
     network, compute = drivers_on(client)
     yield network, compute, client
     client.close()
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def a_server_on_a_port(network: AwsNetwork, compute: AwsCompute) -> tuple[NativeRef, NativeRef]:
