@@ -9,7 +9,6 @@ request bodies hold the same fields openstacksdk sends."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,7 @@ import httpx
 import yaml
 from aws_steps import PUBLIC_KEY, Meters, Timings, timed, waiting
 
-# run as a script (python benchmarks/aws_gateway.py): the tests' helpers live one folder up
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.gateway import password_auth_body
+from support import password_auth_body
 
 
 class ThinClient:

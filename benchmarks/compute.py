@@ -37,9 +37,7 @@ from rich.console import Console
 from rich.table import Table
 from tokens import BIN_DIR, RESULTS_DIR, Gateway
 
-# run as a script (python benchmarks/compute.py): the tests' helpers live one folder up
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.gateway import free_port
+from support import free_port
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 REGION = "RegionOne"

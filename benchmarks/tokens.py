@@ -36,9 +36,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-# run as a script (python benchmarks/tokens.py): the tests' helpers live one folder up
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.gateway import free_port, password_auth_body
+from support import free_port, password_auth_body
 
 BIN_DIR = Path(sys.executable).parent
 RESULTS_DIR = Path(__file__).parent / "results"
