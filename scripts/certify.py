@@ -25,11 +25,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import typer.main
 from demo import BIN_DIR, START_TIMEOUT_SECONDS, Gateway, connect, region_config
 from demo_cloud import DemoError, step
 from rich.console import Console
 
 from interstack.backends.local.host import unavailable_reason
+from interstack.certify.cli import certify_app
 
 console = Console(soft_wrap=True)
 IMAGE_BYTES = 1024 * 1024  # a sim server boots from anything: Tempest only uploads a few bytes
@@ -77,15 +79,11 @@ def prepare_local(admin: Any, work: Path) -> None:
 
 
 def results_dir(args: list[str]) -> Path:
-    """The results directory ``interstack certify`` writes for these arguments: the last
-    ``--out``/``-o`` given, as its option parser takes it."""
-    out = RESULTS
-    for index, arg in enumerate(args):
-        if arg in ("--out", "-o") and index + 1 < len(args):
-            out = args[index + 1]
-        elif arg.startswith("--out="):
-            out = arg.removeprefix("--out=")
-    return Path(out)
+    """The results directory ``interstack certify`` writes for these arguments after the
+    script's own ``--out``: the last ``--out``/``-o`` given, read by certify's own parser."""
+    command = typer.main.get_command(certify_app)
+    with command.make_context("certify", ["--out", RESULTS, *args], resilient_parsing=True) as ctx:
+        return Path(ctx.params["out"])
 
 
 def main(extra: list[str]) -> int:
