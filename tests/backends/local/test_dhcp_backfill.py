@@ -10,7 +10,7 @@ from tests.backends.local.cloud import dhcp_leg
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.local import host_lock_wait
-from tests.support.network import forget_dhcp_ports
+from tests.support.network import addresses_by_subnet, dhcp_ports, forget_dhcp_ports
 
 
 def test_old_subnets_get_their_dnsmasq_address_or_move_it(cloud: ServedGateway) -> None:
@@ -18,16 +18,16 @@ def test_old_subnets_get_their_dnsmasq_address_or_move_it(cloud: ServedGateway) 
     net = conn.network.create_network(name=unique("old-local"))
     kept = conn.network.create_subnet(network_id=net.id, cidr="10.77.0.0/28", ip_version=4)
     moved = conn.network.create_subnet(network_id=net.id, cidr="10.77.1.0/28", ip_version=4)
-    (port,) = conn.network.ports(network_id=net.id, device_owner="network:dhcp")
-    old = {ip["subnet_id"]: ip["ip_address"] for ip in port.fixed_ips}
+    (port,) = dhcp_ports(conn, net.id)
+    old = addresses_by_subnet(port)
     forget_dhcp_ports(cloud, net.id)
     user = conn.network.create_port(network_id=net.id, fixed_ips=[{"ip_address": old[moved.id]}])
 
     cloud.stop()
     cloud.start(timeout=120 + host_lock_wait())
     conn = cloud.connect("interstack")
-    (dhcp,) = conn.network.ports(network_id=net.id, device_owner="network:dhcp")
-    held = {ip["subnet_id"]: ip["ip_address"] for ip in dhcp.fixed_ips}
+    (dhcp,) = dhcp_ports(conn, net.id)
+    held = addresses_by_subnet(dhcp)
     assert held[kept.id] == old[kept.id]
     assert f" {old[kept.id]}/28 " in dhcp_leg(kept.id)[0]
     assert held[moved.id] != old[moved.id]
