@@ -18,6 +18,7 @@ from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.errors import BackendError, Conflict
 from interstack.services.container import Services
 from interstack.services.image.data import FINISH_UPLOAD, STALE_UPLOAD
+from interstack.services.image.model import ImageInfo as GlanceImage
 from interstack.services.image.model import ImageStatus, NewImage
 from interstack.services.image.records import now
 from interstack.services.image.upload_tasks import ERROR_PROPERTY, UploadTasks
@@ -67,10 +68,16 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         yield found
 
 
-def use(services: Services, monkeypatch: pytest.MonkeyPatch, driver: LaterImages) -> None:
-    image = services.regions.backend(REGION).image
+def upload_to(
+    services: Services, monkeypatch: pytest.MonkeyPatch, driver: LaterImages
+) -> GlanceImage:
+    """A new image's data uploaded with ``driver`` answering for the region's image driver:
+    the PUT's answer."""
+    backend = services.regions.backend(REGION).image
     for name in ("store_uploaded_image", "finish_uploaded_image", "abandon_uploaded_image"):
-        monkeypatch.setattr(image, name, getattr(driver, name))
+        monkeypatch.setattr(backend, name, getattr(driver, name))
+    image = services.images.create(OWNER, REGION, FORMATS)
+    return services.image_data.upload(OWNER, REGION, image.id, DATA)
 
 
 def run_tasks(services: Services, image_id: str) -> None:
@@ -97,10 +104,8 @@ def test_the_upload_answers_saving_and_the_task_makes_it_active(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver = LaterImages(looks=2)
-    use(services, monkeypatch, driver)
-    image = services.images.create(OWNER, REGION, FORMATS)
-    answered = services.image_data.upload(OWNER, REGION, image.id, DATA)
-    assert answered.status == ImageStatus.SAVING
+    image = upload_to(services, monkeypatch, driver)
+    assert image.status == ImageStatus.SAVING
     (task,) = services.tasks.for_resource(image.id)
     assert task.kind == FINISH_UPLOAD
     run_tasks(services, image.id)
@@ -114,9 +119,7 @@ def test_a_backend_failure_kills_the_image_with_the_reason_and_leaves_nothing(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver = LaterImages(failure=BackendError("EBS snapshot snap-1 failed: no space"))
-    use(services, monkeypatch, driver)
-    image = services.images.create(OWNER, REGION, FORMATS)
-    services.image_data.upload(OWNER, REGION, image.id, DATA)
+    image = upload_to(services, monkeypatch, driver)
     run_tasks(services, image.id)
     row = row_of(services, image.id)
     assert row.status == ImageStatus.KILLED and row.native_ref is None
@@ -128,9 +131,7 @@ def test_an_image_deleted_while_saving_gets_nothing(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver = LaterImages()
-    use(services, monkeypatch, driver)
-    image = services.images.create(OWNER, REGION, FORMATS)
-    services.image_data.upload(OWNER, REGION, image.id, DATA)
+    image = upload_to(services, monkeypatch, driver)
     services.images.delete(OWNER, REGION, image.id)
     run_tasks(services, image.id)
     assert driver.asked == []
@@ -141,9 +142,7 @@ def test_an_upload_a_task_still_finishes_is_not_claimed_by_a_new_one(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver = LaterImages()
-    use(services, monkeypatch, driver)
-    image = services.images.create(OWNER, REGION, FORMATS)
-    services.image_data.upload(OWNER, REGION, image.id, DATA)
+    image = upload_to(services, monkeypatch, driver)
     # the gateway was down longer than an abandoned upload waits: the task has not looked yet
     with services.db.session() as session:
         session.get_one(Image, image.id).updated_at = now() - STALE_UPLOAD - timedelta(minutes=1)
