@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from interstack.config import RegionConfig
 from interstack.services.container import Services
+from interstack.services.regions import Regions
 from interstack.store import Database
 from tests.support.image import started_services
 from tests.support.store import migrated_store
@@ -16,6 +18,15 @@ def db(tmp_path: Path) -> Iterator[Database]:
     """A migrated SQLite store of the test's own."""
     with migrated_store(f"sqlite:///{tmp_path / 'store.db'}") as database:
         yield database
+
+
+@pytest.fixture
+def sim_regions(db: Database, tmp_path: Path) -> Iterator[Regions]:
+    """One sim region, ``R``, started on the test's store."""
+    regions = Regions.load([RegionConfig(name="R", backend="sim")], db=db, data_dir=tmp_path)
+    regions.start()
+    yield regions
+    regions.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,10 @@ without anyone listing their container again (service level, on a sim region).""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from interstack.backends.contract import NativeRef
-from interstack.config import RegionConfig
 from interstack.errors import NotFound
 from interstack.services.object.access import Requester
 from interstack.services.object.model import AclUpdate, MetaUpdate, ObjectPath, PutSpec
@@ -28,20 +25,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def regions(db: Database, tmp_path: Path) -> Iterator[tuple[Database, Regions]]:
-    loaded = Regions.load([RegionConfig(name="R", backend="sim")], db=db, data_dir=tmp_path)
-    loaded.start()
-    yield db, loaded
-    loaded.close()
-
-
-def test_the_sweep_reaps_expired_objects_nobody_lists(
-    regions: tuple[Database, Regions],
-) -> None:
-    db, backends = regions
+def test_the_sweep_reaps_expired_objects_nobody_lists(db: Database, sim_regions: Regions) -> None:
     clock = Clock()
-    storage = ObjectStorage(db, backends, clock=clock, sweep_seconds=0.05)
+    storage = ObjectStorage(db, sim_regions, clock=clock, sweep_seconds=0.05)
     owner = Requester(internal=True)
     box = ObjectPath("R", "project-1", "box")
     storage.containers.create_container(owner, box, MetaUpdate(), AclUpdate())
@@ -53,7 +39,7 @@ def test_the_sweep_reaps_expired_objects_nobody_lists(
     with db.session() as session:
         native = session.query(ObjectContainer).one().native_ref
         brief = session.query(StoredObject).filter_by(name="brief").one().native_name
-    driver = backends.backend("R").object_store
+    driver = sim_regions.backend("R").object_store
     assert driver.head_object(NativeRef(native), brief).size == 1
 
     clock.now += 11

@@ -4,12 +4,10 @@ object from its start (service level, on a sim region)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from interstack.config import RegionConfig
 from interstack.services.object.access import Requester
 from interstack.services.object.model import AclUpdate, MetaUpdate, ObjectPath, PutSpec
 from interstack.services.object.service import ObjectStorage
@@ -26,16 +24,13 @@ def content(size: int) -> bytes:
 
 
 @pytest.fixture
-def storage(db: Database, tmp_path: Path) -> Iterator[ObjectStorage]:
-    regions = Regions.load([RegionConfig(name="R", backend="sim")], db=db, data_dir=tmp_path)
-    regions.start()
-    store = ObjectStorage(db, regions)
+def storage(db: Database, sim_regions: Regions) -> ObjectStorage:
+    store = ObjectStorage(db, sim_regions)
     store.containers.create_container(
         OWNER, ObjectPath("R", "project-1", "box"), MetaUpdate(), AclUpdate()
     )
     store.objects.put(OWNER, OBJECT, [content(3 * MiB)], PutSpec("application/octet-stream"))
-    yield store
-    regions.close()
+    return store
 
 
 class Spy:
