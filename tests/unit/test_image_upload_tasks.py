@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from interstack.services.image.upload_tasks import ERROR_PROPERTY, UploadTasks
 from interstack.services.task_runner import TaskRunner
 from interstack.services.tasks import TaskStatus
 from interstack.store.models import Image
-from tests.support.image import REGION, caller, started_services
+from tests.support.image import REGION, caller
 
 OWNER = caller("owner")
 FORMATS = NewImage(container_format="bare", disk_format="raw")
@@ -60,12 +60,6 @@ class LaterImages:
 
     def abandon_uploaded_image(self, gateway_id: str, ref: NativeRef) -> None:
         self.abandoned.append((gateway_id, str(ref)))
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with started_services(tmp_path_factory.mktemp("upload-tasks") / "data") as found:
-        yield found
 
 
 def upload_to(
