@@ -11,6 +11,7 @@ from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.aws.settings import AwsSettings
+from interstack.backends.contract import NativeRef, NetworkSpec, SubnetSpec
 from tests.support.moto import aws_settings, ec2
 
 REGION = "aws-test"
@@ -27,6 +28,15 @@ def drivers_on(client: Any) -> tuple[AwsNetwork, AwsCompute]:
     settings = AwsSettings.parse(REGION, aws_settings())
     network = AwsNetwork(client, REGION, settings)
     return network, AwsCompute(client, REGION, settings, AwsImages(client, REGION, settings))
+
+
+def network_with_subnet(network: AwsNetwork, cidr: str) -> tuple[NativeRef, NativeRef]:
+    """A network of the test's project and a subnet of it on ``cidr`` (no gateway address)."""
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    subnet = network.create_subnet(
+        SubnetSpec(gateway_id=new_id(), network=net, cidr=cidr, gateway_ip=None)
+    )
+    return net, subnet
 
 
 def project_vpcs(project_id: str = PROJECT) -> list[str]:

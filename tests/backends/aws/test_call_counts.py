@@ -37,6 +37,7 @@ from tests.backends.aws.support import (
     Calls,
     answer,
     drivers_on,
+    network_with_subnet,
     new_id,
     project_vpcs,
     refuse_once,
@@ -415,10 +416,7 @@ def test_a_network_delete_looks_at_ec2_unless_all_its_subnets_were_made_here(
     drivers: tuple[AwsNetwork, AwsCompute, Calls],
 ) -> None:
     network, _compute, calls = drivers
-    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
-    subnet = network.create_subnet(
-        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.12.0.0/24", gateway_ip=None)
-    )
+    net, subnet = network_with_subnet(network, "10.12.0.0/24")
     calls.take()
     with pytest.raises(Conflict, match=str(subnet)):
         network.delete_network(net)
@@ -558,10 +556,7 @@ def test_a_default_group_ec2_does_not_show_yet_is_a_503_and_no_port(
     drivers: tuple[AwsNetwork, AwsCompute, Calls],
 ) -> None:
     network, _compute, _calls = drivers
-    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
-    subnet = network.create_subnet(
-        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.16.0.0/24", gateway_ip=None)
-    )
+    net, subnet = network_with_subnet(network, "10.16.0.0/24")
     unseen = [answer({"SecurityGroups": [], "ResponseMetadata": {}})]
 
     def not_yet(**_kwargs: Any) -> Any:

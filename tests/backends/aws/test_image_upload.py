@@ -6,7 +6,6 @@ not keep an AMI's architecture, so the requests EC2 receives are the witness."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from interstack.backends.aws.objects import part_size
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import ImageInfo
 from interstack.errors import BackendError, BadRequest
-from tests.backends.aws.support import REGION, Calls, answer
+from tests.backends.aws.support import REGION, Calls, answer, new_id
 from tests.support.moto import aws_settings, ec2
 
 
@@ -40,9 +39,7 @@ def test_the_ami_has_the_architecture_the_image_property_names(
 ) -> None:
     driver, requests = images
     properties = {} if glance is None else {"architecture": glance}
-    stored = driver.store_uploaded_image(
-        str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare", properties
-    )
+    stored = driver.store_uploaded_image(new_id(), [os.urandom(4096)], "raw", "bare", properties)
     finished = until_ready(driver, stored)
     (registered,) = requests.of("RegisterImage")
     assert registered["Architecture"] == ec2_name
@@ -64,7 +61,7 @@ def test_the_upload_answers_with_the_snapshot_and_the_ami_follows(
     images: tuple[AwsImages, Calls],
 ) -> None:
     driver, requests = images
-    stored = driver.store_uploaded_image(str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare")
+    stored = driver.store_uploaded_image(new_id(), [os.urandom(4096)], "raw", "bare")
     assert str(stored.ref).startswith("snap-") and stored.size == 4096
     assert requests.of("RegisterImage") == []  # EC2's slow part is left to the looks
     requests.seen.clear()
@@ -106,7 +103,7 @@ def test_an_upload_ec2_takes_too_long_for_fails_and_abandoning_it_leaves_nothing
     images: tuple[AwsImages, Calls], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver, _requests = images
-    stored = driver.store_uploaded_image(str(uuid.uuid4()), [os.urandom(4096)], "raw", "bare")
+    stored = driver.store_uploaded_image(new_id(), [os.urandom(4096)], "raw", "bare")
     ami = driver.finish_uploaded_image(stored.gateway_id, stored.ref, 0.0).ref
     # moto's AMIs are available at once: an EC2 whose AMI stays pending is shown by its answer
     real = driver.uploads.ec2.describe_images
@@ -138,9 +135,7 @@ def test_an_architecture_ec2_cannot_run_is_refused_before_anything_is_made(
         yield os.urandom(4096)
 
     with pytest.raises(BadRequest, match=r"architecture 'ppc64le'.*x86_64, aarch64 or i686"):
-        driver.store_uploaded_image(
-            str(uuid.uuid4()), data(), "raw", "bare", {"architecture": "ppc64le"}
-        )
+        driver.store_uploaded_image(new_id(), data(), "raw", "bare", {"architecture": "ppc64le"})
     assert requests.seen == []
     assert read == []
 
@@ -150,7 +145,7 @@ def test_an_upload_not_of_its_declared_length_is_refused_and_leaves_no_snapshot(
     images: tuple[AwsImages, Calls], declared: int
 ) -> None:
     driver, _requests = images
-    gateway_id = str(uuid.uuid4())
+    gateway_id = new_id()
     started: list[str] = []
     driver.uploads.ebs.meta.events.register(
         "before-call.ebs.StartSnapshot", lambda **_kwargs: started.append(gateway_id)

@@ -4,7 +4,6 @@ finds it by its tag, turns them on before anything is made in it."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +12,7 @@ from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import NetworkSpec, SubnetSpec
 from interstack.errors import InterstackError
-from tests.backends.aws.support import PROJECT, REGION, project_vpcs, refuse_once
+from tests.backends.aws.support import PROJECT, REGION, new_id, project_vpcs, refuse_once
 from tests.support.moto import aws_settings, ec2
 
 
@@ -34,12 +33,8 @@ def test_a_vpc_ec2_would_neither_prepare_nor_delete_gets_dns_names_at_its_next_u
     network: AwsNetwork, next_use: str
 ) -> None:
     refused = [refuse_once(network.ec2, op) for op in ("ModifyVpcAttribute", "DeleteVpc")]
-    net = network.create_network(
-        NetworkSpec(gateway_id=str(uuid.uuid4()), name="n", project_id=PROJECT)
-    )
-    spec = SubnetSpec(
-        gateway_id=str(uuid.uuid4()), network=net, cidr="10.20.0.0/24", gateway_ip=None
-    )
+    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
+    spec = SubnetSpec(gateway_id=new_id(), network=net, cidr="10.20.0.0/24", gateway_ip=None)
     with pytest.raises(InterstackError, match="UnauthorizedOperation"):
         network.create_subnet(spec)
     assert refused == [["ModifyVpcAttribute"], ["DeleteVpc"]]

@@ -17,14 +17,12 @@ from interstack.backends.contract import (
     FixedIp,
     FlavorSpec,
     NativeRef,
-    NetworkSpec,
     PortSpec,
     ServerSpec,
     ServerStatus,
-    SubnetSpec,
 )
 from interstack.errors import Conflict, NotFound
-from tests.backends.aws.support import PROJECT, drivers_on, new_id, refusal
+from tests.backends.aws.support import PROJECT, drivers_on, network_with_subnet, new_id, refusal
 from tests.support.moto import ec2
 
 
@@ -64,10 +62,7 @@ def drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Any]]:
 
 
 def a_server_on_a_port(network: AwsNetwork, compute: AwsCompute) -> tuple[NativeRef, NativeRef]:
-    net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
-    subnet = network.create_subnet(
-        SubnetSpec(gateway_id=new_id(), network=net, cidr="10.31.0.0/24", gateway_ip=None)
-    )
+    net, subnet = network_with_subnet(network, "10.31.0.0/24")
     port = network.create_port(
         PortSpec(
             gateway_id=new_id(),
