@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import AddressPair, FixedIp, NativeRef
@@ -24,7 +24,7 @@ from interstack.services.network.common import new_id, new_mac, now, tenant_of
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.security_groups import validate_groups
-from interstack.store.models import Port, SecurityGroup, Subnet
+from interstack.store.models import Port, SecurityGroup, Server, Subnet
 
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 
@@ -241,6 +241,17 @@ def _group_refs(session: Session, group_ids: Sequence[str]) -> dict[str, str | N
     return {row.id: row.native_ref for row in rows}
 
 
+def of_server_project() -> ColumnElement[bool]:
+    """Where a port naming a server as its device is the server's: it is of the server's project.
+
+    A project may give its own port any device id (Neutron allows it), and Nova lists a server's
+    ports in the server's project: another project's port naming the server is not the
+    server's, so it never shows in the server's addresses, interfaces or groups, nor is it
+    released with the server. Ports naming a server the compute store does not hold (the
+    conformance tests') still count."""
+    return ~exists().where(Server.id == Port.device_id, Server.project_id != Port.project_id)
+
+
 def server_ports(session: Session, region: str, server_id: str) -> list[Port]:
     """The ports Nova bound to a server (``compute:*`` owners), oldest first."""
     return list(
@@ -250,6 +261,7 @@ def server_ports(session: Session, region: str, server_id: str) -> list[Port]:
                 Port.region == region,
                 Port.device_id == server_id,
                 Port.device_owner.startswith("compute:"),
+                of_server_project(),
             )
             .order_by(Port.created_at, Port.id)
         )

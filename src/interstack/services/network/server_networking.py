@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -29,7 +29,7 @@ from interstack.services.interfaces import (
 from interstack.services.network.common import now
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
-from interstack.services.network.port_records import server_ports
+from interstack.services.network.port_records import of_server_project, server_ports
 from interstack.services.network.ports import PortCreate, PortService, fixed_ips_of, load_port
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.network.server_security import ServerSecurityGroups
@@ -155,6 +155,15 @@ class NeutronServerNetworking:
     def _bind(self, ctx: RequestContext, region: str, port_id: str, server_id: str) -> None:
         with self.db.session() as session:
             port = load_port(session, ctx, region, port_id)
+            # as Nova: only a port of the server's project (an admin sees every project's)
+            server = session.get(ServerRow, server_id)
+            project_id = server.project_id if server is not None else ctx.project_id
+            if port.project_id != project_id:
+                raise BadRequest(
+                    f"Port {port_id} not usable for instance {server_id}: the port is of "
+                    "another project than the server; use a port of the server's project.",
+                    kind="PortNotUsable",
+                )
             if port.device_id and port.device_id != server_id:
                 raise Conflict(
                     f"Port {port_id} is still in use by {port.device_id}.", kind="PortInUse"
@@ -271,8 +280,15 @@ class NeutronServerNetworking:
 
     def detach_interface(self, region: str, server_id: str, port_id: str) -> None:
         with self.db.session() as session:
-            port = session.get(Port, port_id)
-            if port is None or port.region != region or port.device_id != server_id:
+            port = session.scalar(
+                select(Port).where(
+                    Port.id == port_id,
+                    Port.region == region,
+                    Port.device_id == server_id,
+                    of_server_project(),
+                )
+            )
+            if port is None:
                 raise NotFound(f"Port {port_id} is not attached", kind="PortNotFound")
             created = port.created_for_server
         if created:
@@ -319,7 +335,7 @@ class NeutronServerNetworking:
                 group_id
                 for ids in session.scalars(
                     select(Port.security_group_ids).where(
-                        Port.region == region, Port.device_id == server_id
+                        Port.region == region, Port.device_id == server_id, of_server_project()
                     )
                 )
                 for group_id in ids
@@ -405,11 +421,7 @@ def _port_addresses(session: Session, region: str, server_ids: Sequence[str]) ->
         .where(
             Port.region == region,
             Port.device_id.in_(server_ids),
-            # a port of another project naming the server (a project gives its port any
-            # device) is not the server's, as Nova lists a server's ports in its project
-            ~exists().where(
-                ServerRow.id == Port.device_id, ServerRow.project_id != Port.project_id
-            ),
+            of_server_project(),
         )
         .order_by(Port.created_at, Port.id, IpAllocation.position, IpAllocation.id, FloatingIp.id)
     )

@@ -1,0 +1,128 @@
+"""A server's ports are those of its project: another project's port naming the server as its
+device (Neutron lets a project give its own port any device id) is none of the server's
+interfaces or groups, cannot be detached or released through the server, and no project's port
+is bound to a server of another project (Nova's PortNotUsable)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.servers.conftest import IMAGE, boot_active, new_network, wait_gone
+from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, unique
+from tests.support.network import created, neutron
+
+
+@pytest.fixture(scope="module")
+def their_net(compute_gateway: ServedGateway, other_member: Member) -> Iterator[httpx.Client]:
+    """The other project's Neutron client."""
+    with neutron(compute_gateway, other_member.token(compute_gateway)) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def network(net_api: httpx.Client) -> dict[str, Any]:
+    return new_network(net_api, "10.71.0.0/24")
+
+
+@pytest.fixture(scope="module")
+def their_network(their_net: httpx.Client) -> dict[str, Any]:
+    return new_network(their_net, "10.72.0.0/24")
+
+
+def _group(net: httpx.Client, name: str) -> dict[str, Any]:
+    return created(
+        net.post("/security-groups", json={"security_group": {"name": name}}), "security_group"
+    )
+
+
+def test_another_projects_port_naming_a_server_is_none_of_its_own(
+    api: httpx.Client,
+    net_api: httpx.Client,
+    their_net: httpx.Client,
+    network: dict[str, Any],
+    their_network: dict[str, Any],
+) -> None:
+    victim = boot_active(api, unique("victim"), networks=[{"uuid": network["id"]}])
+    intruder = _group(their_net, unique("intruder"))
+    body = {
+        "network_id": their_network["id"],
+        "device_owner": "compute:nova",
+        "device_id": victim["id"],
+        "security_groups": [intruder["id"]],
+    }
+    planted = created(their_net.post("/ports", json={"port": body}), "port")
+
+    listed = api.get(f"/servers/{victim['id']}/os-interface")
+    assert listed.status_code == 200, listed.text
+    port_ids = {i["port_id"] for i in listed.json()["interfaceAttachments"]}
+    assert len(port_ids) == 1 and planted["id"] not in port_ids
+    groups = api.get(f"/servers/{victim['id']}/os-security-groups").json()["security_groups"]
+    assert intruder["name"] not in {g["name"] for g in groups}
+    assert {g["name"] for g in groups} == {"default"}
+
+    detached = api.delete(f"/servers/{victim['id']}/os-interface/{planted['id']}")
+    assert detached.status_code == 404, detached.text
+
+    # the server's own group changes reach its own ports, not stopped by the planted one
+    own = _group(net_api, unique("own"))
+    added = api.post(
+        f"/servers/{victim['id']}/action", json={"addSecurityGroup": {"name": own["name"]}}
+    )
+    assert added.status_code == 202, added.text
+    (own_port,) = port_ids
+    assert own["id"] in net_api.get(f"/ports/{own_port}").json()["port"]["security_groups"]
+
+    # deleting the server leaves the other project's port as that project made it
+    assert api.delete(f"/servers/{victim['id']}").status_code == 204
+    wait_gone(api, victim["id"])
+    after = their_net.get(f"/ports/{planted['id']}")
+    assert after.status_code == 200, after.text
+    kept = after.json()["port"]
+    assert (kept["device_id"], kept["device_owner"]) == (victim["id"], "compute:nova")
+    assert kept["security_groups"] == [intruder["id"]]
+
+
+def test_an_admin_binds_no_port_to_a_server_of_another_project(
+    api: httpx.Client,
+    admin_api: httpx.Client,
+    their_net: httpx.Client,
+    network: dict[str, Any],
+    their_network: dict[str, Any],
+) -> None:
+    """Nova's PortNotUsable (400): the admin sees every project's ports, but a port is bound
+    only to a server of its own project, at boot and at interface attach."""
+    theirs = created(
+        their_net.post("/ports", json={"port": {"network_id": their_network["id"]}}), "port"
+    )
+    server = boot_active(api, unique("ifc-owner"), networks=[{"uuid": network["id"]}])
+
+    attached = admin_api.post(
+        f"/servers/{server['id']}/os-interface",
+        json={"interfaceAttachment": {"port_id": theirs["id"]}},
+    )
+    assert attached.status_code == 400, attached.text
+    assert theirs["id"] in attached.json()["badRequest"]["message"]
+
+    booted = admin_api.post(
+        "/servers",
+        json={
+            "server": {
+                "name": unique("admin-boot"),
+                "flavorRef": "1",
+                "imageRef": IMAGE,
+                "networks": [{"port": theirs["id"]}],
+            }
+        },
+    )
+    assert booted.status_code == 400, booted.text
+
+    port = their_net.get(f"/ports/{theirs['id']}").json()["port"]
+    assert (port["device_id"], port["device_owner"]) == ("", "")
+    interfaces = api.get(f"/servers/{server['id']}/os-interface").json()["interfaceAttachments"]
+    assert theirs["id"] not in {i["port_id"] for i in interfaces}
+    api.delete(f"/servers/{server['id']}")
