@@ -29,6 +29,7 @@ from interstack.services.network.common import (
     owned_by,
     retrying,
     stamp,
+    tenant_of,
     visible_page,
 )
 from interstack.services.network.networks import load_network
@@ -44,7 +45,7 @@ from interstack.services.network.records import FixedIpInfo, PortInfo
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Network, Port
+from interstack.store.models import FloatingIp, IpAllocation, Network, Port, Router
 
 __all__ = [
     "COLUMNS",
@@ -138,6 +139,24 @@ def check_device_owner(
         )
 
 
+def check_router_device(
+    session: Session, ctx: RequestContext, project_id: str, device_owner: str, device_id: str
+) -> None:
+    """Neutron's DeviceIDNotOwnedByTenant: a port of a router's (``network:router_*`` owner)
+    naming another project's router as its device is refused to a non-admin; else it would be
+    taken for one of that router's interfaces or its gateway (blocking the router's deletion,
+    routing floating IPs through it, or forgotten with it)."""
+    if ctx.is_admin or not device_id or device_owner not in (ROUTER_INTERFACE, ROUTER_GATEWAY):
+        return
+    router_project = session.scalar(select(Router.project_id).where(Router.id == device_id))
+    if router_project is not None and router_project != project_id:
+        raise Conflict(
+            f"The following device_id {device_id} is not owned by your project or matches "
+            "another project's router; give the port a device_id of your own.",
+            kind="DeviceIDNotOwnedByTenant",
+        )
+
+
 def load_port(session: Session, ctx: RequestContext, region: str, port_id: str) -> Port:
     missing = NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
     return load_visible(session, Port, region, port_id, owned_by(ctx, Port.project_id), missing)
@@ -216,6 +235,8 @@ class PortService:
                 for new in items:
                     network = load_network(session, ctx, region, new.network_id)
                     check_device_owner(ctx, network.project_id, new.device_owner, "create_port")
+                    project_id = tenant_of(ctx, new.project_id)
+                    check_router_device(session, ctx, project_id, new.device_owner, new.device_id)
         done: list[PortInfo] = []
         try:
             for new in items:
@@ -337,6 +358,13 @@ class PortService:
         if owner is not None and owner != row.device_owner:
             network = session.get_one(Network, row.network_id)
             check_device_owner(ctx, network.project_id, owner, "update_port")
+        check_router_device(
+            session,
+            ctx,
+            row.project_id,
+            row.device_owner if owner is None else owner,
+            row.device_id if device is None else device,
+        )
 
     # -- delete --------------------------------------------------------------------------------
 
