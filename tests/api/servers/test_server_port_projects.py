@@ -126,3 +126,28 @@ def test_an_admin_binds_no_port_to_a_server_of_another_project(
     interfaces = api.get(f"/servers/{server['id']}/os-interface").json()["interfaceAttachments"]
     assert theirs["id"] not in {i["port_id"] for i in interfaces}
     api.delete(f"/servers/{server['id']}")
+
+
+def test_an_admins_interface_on_a_server_is_of_the_servers_project(
+    api: httpx.Client,
+    admin_api: httpx.Client,
+    net_api: httpx.Client,
+    member: Member,
+    network: dict[str, Any],
+) -> None:
+    """As Nova makes it in the instance's project: the port an admin's attach by network
+    makes for a member's server is the member's, so it is among the server's interfaces."""
+    server = boot_active(api, unique("admin-ifc"), networks=[{"uuid": network["id"]}])
+    second = new_network(net_api, "10.74.0.0/24")
+    attached = admin_api.post(
+        f"/servers/{server['id']}/os-interface",
+        json={"interfaceAttachment": {"net_id": second["id"]}},
+    )
+    assert attached.status_code == 200, attached.text
+    port_id = attached.json()["interfaceAttachment"]["port_id"]
+    port = net_api.get(f"/ports/{port_id}")
+    assert port.status_code == 200, port.text
+    assert port.json()["port"]["project_id"] == member.project_id
+    interfaces = api.get(f"/servers/{server['id']}/os-interface").json()["interfaceAttachments"]
+    assert port_id in {i["port_id"] for i in interfaces}
+    api.delete(f"/servers/{server['id']}")

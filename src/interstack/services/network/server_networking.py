@@ -156,9 +156,7 @@ class NeutronServerNetworking:
         with self.db.session() as session:
             port = load_port(session, ctx, region, port_id)
             # as Nova: only a port of the server's project (an admin sees every project's)
-            server = session.get(ServerRow, server_id)
-            project_id = server.project_id if server is not None else ctx.project_id
-            if port.project_id != project_id:
+            if port.project_id != _server_project(session, ctx, server_id):
                 raise BadRequest(
                     f"Port {port_id} not usable for instance {server_id}: the port is of "
                     "another project than the server; use a port of the server's project.",
@@ -264,12 +262,15 @@ class NeutronServerNetworking:
             network_id = available[0]
         with self.db.session() as session:
             load_network(session, ctx, region, network_id)
+            project_id = _server_project(session, ctx, server_id)
         fixed_ip = requested.fixed_ip if requested is not None else None
         port_info = self.ports.create(
             ctx,
             region,
             PortCreate(
                 network_id=network_id,
+                # as Nova: in the server's project (an admin's attach too), else not the server's
+                project_id=project_id,
                 fixed_ips=(IpRequest(ip_address=fixed_ip),) if fixed_ip else None,
                 device_id=server_id,
                 device_owner=SERVER_OWNER,
@@ -367,6 +368,13 @@ class NeutronServerNetworking:
                 )
                 for group in groups
             ]
+
+
+def _server_project(session: Session, ctx: RequestContext, server_id: str) -> str | None:
+    """The server's project; the caller's for a server not written yet (its boot allocates
+    its ports first) or one the compute store does not hold (the conformance tests')."""
+    server = session.get(ServerRow, server_id)
+    return server.project_id if server is not None else ctx.project_id
 
 
 def _group_rule(rule: RuleRow, remotes: Mapping[str, tuple[str, str]]) -> ServerGroupRule:
