@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from interstack.services.tasks import utcnow
+from interstack.services.tasks import Task, TaskStatus, utcnow
 from interstack.store import Database
 from interstack.store.models import Server
 from tests.support.faults import assert_named_fault
@@ -91,3 +91,21 @@ def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: st
             )
         )
     return server_id
+
+
+def running_task(
+    kind: str, server_id: str, payload: dict[str, Any] | None = None, task_id: str = ""
+) -> Task:
+    """A server's task of ``kind`` as a worker holds it when it runs a step (for tests that run
+    the step themselves); its id ``t-<kind>`` unless given."""
+    return Task(
+        id=task_id or f"t-{kind}",
+        kind=kind,
+        region="RegionOne",
+        resource_id=server_id,
+        payload=payload or {},
+        status=TaskStatus.RUNNING,
+        attempts=1,
+        error=None,
+        run_after=utcnow(),
+    )

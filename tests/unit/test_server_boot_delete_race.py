@@ -21,9 +21,9 @@ from interstack.services.compute.server_tasks import BOOT, DELETE
 from interstack.services.compute.state import TaskState
 from interstack.services.compute.task_steps import server_spec
 from interstack.services.container import Services
-from interstack.services.tasks import Task, TaskStatus, utcnow
+from interstack.services.tasks import Task
 from interstack.store.models import Server
-from tests.support.compute import add_server
+from tests.support.compute import add_server, running_task
 from tests.support.image import started_services
 
 REGION = "RegionOne"
@@ -35,20 +35,6 @@ STEP_BOUND = 20
 def services(tmp_path: Path) -> Iterator[Services]:
     with started_services(tmp_path / "data") as started:
         yield started
-
-
-def task(kind: str, server_id: str) -> Task:
-    return Task(
-        id=f"t-{kind}",
-        kind=kind,
-        region=REGION,
-        resource_id=server_id,
-        payload={},
-        status=TaskStatus.RUNNING,
-        attempts=1,
-        error=None,
-        run_after=utcnow(),
-    )
 
 
 def building_server(services: Services) -> str:
@@ -66,7 +52,7 @@ def start_delete(services: Services, server_id: str) -> Task:
         session.execute(
             update(Server).where(Server.id == server_id).values(task_state=TaskState.DELETING)
         )
-    return task(DELETE, server_id)
+    return running_task(DELETE, server_id)
 
 
 def step(services: Services, running: Task) -> Task | None:
@@ -122,7 +108,7 @@ def test_a_delete_that_finishes_while_the_backend_creates_leaves_no_backend_serv
     server_id = building_server(services)
     made = while_creating(services, lambda: run_to_end(services, start_delete(services, server_id)))
 
-    assert services.compute.server_tasks.boot(task(BOOT, server_id)) is None
+    assert services.compute.server_tasks.boot(running_task(BOOT, server_id)) is None
 
     assert deleted(services, server_id)
     assert len(made) == 1
@@ -140,7 +126,7 @@ def test_a_delete_that_looked_before_the_boot_recorded_its_server_deletes_that_s
         services, lambda: delete.append(step(services, start_delete(services, server_id)))
     )
 
-    services.compute.server_tasks.boot(task(BOOT, server_id))
+    services.compute.server_tasks.boot(running_task(BOOT, server_id))
     with services.db.session() as session:  # the boot kept its server: the delete is not done
         row = session.get(Server, server_id)
         assert row is not None and row.native_ref == made[0].ref and row.deleted_at is None
@@ -169,7 +155,7 @@ def test_a_delete_starting_while_the_boot_step_reads_the_server_stays_deleting(
         return server_spec(row)
 
     monkeypatch.setattr(server_tasks, "server_spec", spec_while_deleting)
-    services.compute.server_tasks.boot(task(BOOT, server_id))
+    services.compute.server_tasks.boot(running_task(BOOT, server_id))
     deleting[0].join()
 
     with services.db.session() as session:

@@ -12,10 +12,9 @@ from sqlalchemy.orm import Session
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.compute.server_passwords import MAX_PASSWORD_LENGTH, ServerPasswords
 from interstack.services.compute.server_tasks import DELETE
-from interstack.services.tasks import Task, TaskStatus, utcnow
 from interstack.store import Database
 from interstack.store.models import Server, ServerPassword
-from tests.support.compute import add_server
+from tests.support.compute import add_server, running_task
 from tests.support.image import caller, started_services
 
 
@@ -81,17 +80,7 @@ def test_a_deleted_server_never_shows_with_its_password_left(tmp_path: Path) -> 
             seen.append((deleted is not None, bool(kept)))
 
         db.on_commit(after_commit)
-        finish = Task(
-            id="t-1",
-            kind=DELETE,
-            region="RegionOne",
-            resource_id=server_id,
-            payload={"phase": "finish"},
-            status=TaskStatus.RUNNING,
-            attempts=1,
-            error=None,
-            run_after=utcnow(),
-        )
+        finish = running_task(DELETE, server_id, {"phase": "finish"}, task_id="t-1")
         assert services.compute.server_tasks.delete(finish) is None
         assert (True, False) in seen  # the step did mark the server deleted
         assert (True, True) not in seen
