@@ -23,6 +23,9 @@ from interstack.backends.local.network.state import PortRecord, SubnetRecord
 from interstack.errors import NotFound
 
 DEFAULT_EXTERNAL_CIDR = "172.24.4.0/24"
+#: locks that plugging and unplugging a port hold, a port's chosen by its ref (two ports may
+#: share one: they then only wait for each other)
+PORT_LOCK_STRIPES = 64
 _Record = TypeVar("_Record")
 
 
@@ -44,6 +47,7 @@ class DriverCore:
         self._state_file = data_dir / "state.json"
         self._state = records.load(self._state_file)
         self._lock = threading.RLock()
+        self._port_locks = [threading.Lock() for _ in range(PORT_LOCK_STRIPES)]
         found = dhcp.host_resolvers() if resolvers is None else resolvers
         self.dhcp = dhcp.DhcpServers(data_dir / "dhcp", found)
         #: with the gateway's metadata socket: a proxy per DHCP namespace (:mod:`metadata`)
@@ -54,6 +58,11 @@ class DriverCore:
         )
         self._host_lock = HostLock()
         self._lock_wait = lock_wait
+
+    def _port_lock(self, port: str) -> threading.Lock:
+        """The lock a plug or unplug of ``port`` holds while it makes or deletes the port's
+        link, without the driver's lock (always taken after this one, never before)."""
+        return self._port_locks[hash(port) % PORT_LOCK_STRIPES]
 
     @contextlib.contextmanager
     def _changing(self) -> Iterator[records.NetworkState]:

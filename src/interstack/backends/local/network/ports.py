@@ -55,6 +55,9 @@ class PortOperations(DriverCore):
                 ],
             )
             state.ports[ref] = port
+            # a plug file left by a port of this id (a crash between its plug and a saved
+            # state) would make the next driver think this new port plugged there
+            records.forget_plug(self._state_file, ref)
             self._refresh_dhcp_hosts(port)
         return ref
 
@@ -97,7 +100,12 @@ class PortOperations(DriverCore):
         The driver's lock is held to read the port and to record the plug, not while the
         links are made (tenths of a second, more on a busy host): servers booting at once plug
         their ports side by side. A port deleted meanwhile loses the link again (a delete
-        that comes while the link exists is refused, as for any plugged port)."""
+        that comes while the link exists is refused, as for any plugged port). The port's
+        own lock (:meth:`_port_lock`) keeps an unplug of it from coming between."""
+        with self._port_lock(port):
+            self._plug(port, netns_path, ifname)
+
+    def _plug(self, port: NativeRef, netns_path: str | Path, ifname: str) -> None:
         with self._lock:
             record = self._get(self._state.ports, port, "port")
             network = self._get(self._state.networks, record.network, "network")
@@ -184,10 +192,16 @@ class PortOperations(DriverCore):
             return found
 
     def unplug_port(self, port: NativeRef) -> None:
-        """Remove the port's veth (both ends); an unplugged or unknown port is fine."""
-        with self._lock:
+        """Remove the port's veth (both ends); an unplugged or unknown port is fine.
+
+        Deleting a veth waits for the kernel's network lock (long on a busy host), so it is
+        done under the port's own lock, not the driver's, which every port operation waits
+        on. The plug is forgotten after the link is gone: a crash between leaves a record of
+        a plug whose link is missing, which the next plug or unplug replaces."""
+        with self._port_lock(port):
             links.delete_link(names.renamed(names.PORT, port))
-            record = self._state.ports.get(port)
-            if record is not None:
-                record.netns = record.ifname = None
-                records.save_plug(self._state_file, record)
+            with self._lock:
+                record = self._state.ports.get(port)
+                if record is not None:
+                    record.netns = record.ifname = None
+                    records.save_plug(self._state_file, record)
