@@ -10,9 +10,12 @@ import pytest
 
 from interstack.backends.contract import NativeRef, ServerStatus
 from interstack.backends.local import LocalBackend
+from interstack.backends.local.guest import LOGIN_PLAN
+from interstack.backends.local.imagebuild import DEFAULT_IMAGE, image_root
 from interstack.backends.local.images import LocalImages, builtin_ref
+from interstack.backends.local.loginplan import plan_path
 from interstack.errors import NotFound
-from tests.backends.local.helpers import boot, settled, spec
+from tests.backends.local.helpers import boot, instance, settled, spec
 from tests.support.local import exec_in, make_ext4_disk, make_tarball, tiny_root, to_qcow2
 
 
@@ -51,6 +54,25 @@ def test_an_uploaded_image_boots(
         local_backend.context.data_dir / "runc", server.ref, "/bin/busybox readlink /sbin/init"
     )
     assert inside.stdout == "/bin/busybox\n", inside.stderr
+    local_backend.compute.delete_server(server.ref)
+
+
+def test_an_uploaded_image_gets_no_login_plan_whatever_lies_beside_its_root(
+    local_backend: LocalBackend, root: Path, tmp_path: Path
+) -> None:
+    """A login plan replays a built image's own accounts (:mod:`.loginplan`); only the built
+    image's, kept beside its root in the cache, is ever given to an instance."""
+    images = local_backend.image
+    assert isinstance(images, LocalImages)
+    ref = upload(local_backend, make_tarball(root, tmp_path / "root.tar.gz"))
+    planted = plan_path(images.root_for(ref))
+    planted.write_text("#!/bin/sh\necho not this image's plan\n")
+    assert images.login_plan(ref) is None
+    built = plan_path(image_root(images.cache_dir, DEFAULT_IMAGE))
+    assert images.login_plan(None) == images.login_plan(builtin_ref()) == built
+
+    server = boot(local_backend, spec("no-plan", image=ref))
+    assert not (instance(local_backend, server.ref).boot_dir / LOGIN_PLAN).exists()
     local_backend.compute.delete_server(server.ref)
 
 

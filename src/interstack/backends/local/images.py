@@ -38,7 +38,9 @@ from interstack.backends.local.imagebuild import (
     DEFAULT_IMAGE,
     BuildProgress,
     ensure_built,
+    image_root,
 )
+from interstack.backends.local.loginplan import plan_path
 from interstack.backends.local.sparse import copy_sparse, sha256_sparse
 from interstack.errors import BackendError, Conflict, NotFound
 
@@ -385,6 +387,16 @@ class LocalImages(ImageDriver):
                 raise
             os.replace(staging, root)
             return root
+
+    def login_plan(self, ref: NativeRef | None) -> Path | None:
+        """The login plan of the built image ``ref`` (:mod:`.loginplan`), beside its root in the
+        cache. Any other image has none, whatever lies beside its root: a plan is the record of
+        a built image's own accounts, which another image's disk does not have."""
+        ref = ref or builtin_ref()
+        if not ref.startswith(BUILTIN_PREFIX):
+            return None
+        name = ref.removeprefix(BUILTIN_PREFIX)
+        return plan_path(image_root(self.cache_dir, name)) if name in BUILT_IMAGES else None
 
     def release_unused(self, in_use: Callable[[Path], bool]) -> None:
         """Remove unpacked roots of deleted images once no instance uses them."""

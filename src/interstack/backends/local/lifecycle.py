@@ -43,7 +43,6 @@ from interstack.backends.local.instances import (
     Phase,
     instance_at,
 )
-from interstack.backends.local.loginplan import plan_path
 from interstack.backends.local.seams import ServerPorts, VolumeDevices
 from interstack.backends.local.settings import LocalSettings
 from interstack.backends.local.supervisor import SupervisorClient
@@ -209,7 +208,12 @@ class InstanceJobs:
             }:
                 return  # deleted or changed while the image was prepared
             try:
-                write_boot_dir(instance.boot_dir, TINI, image_root and plan_path(image_root))
+                write_boot_dir(  # only a built image's plan: it records that image's accounts
+                    instance.boot_dir,
+                    TINI,
+                    image_root
+                    and self.images.login_plan(NativeRef(record.image) if record.image else None),
+                )
                 disk = instance.upper
                 if image_root is None:  # the root volume is the disk: mounted first
                     instance.teardown()  # a leftover from a crash or a host reboot
