@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -93,10 +94,38 @@ def test_the_cpu_directory_is_built_once_for_a_vcpu_map_and_shared(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([root.name, resized.name])
 
 
-def test_boots_of_one_map_at_once_build_one_complete_view(tmp_path: Path) -> None:
+def test_a_view_of_another_format_is_not_reused_nor_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway upgraded on a running host: its boots get views in its own format, while the
+    views of the earlier format stay for the instances that still read them."""
     host_cpu = min(os.sched_getaffinity(0))
-    with ThreadPoolExecutor(8) as pool:
-        roots = set(pool.map(lambda _: cpusys.write(tmp_path, [host_cpu] * 2), range(16)))
+    older = cpusys.write(tmp_path, [host_cpu])
+    (older / "online").write_text("made by the earlier format\n")
+    monkeypatch.setattr(cpusys, "VIEW_FORMAT", cpusys.VIEW_FORMAT + 1)
+    newer = cpusys.write(tmp_path, [host_cpu])
+    assert newer != older
+    assert (newer / "online").read_text() == "0\n"
+    assert (older / "online").read_text() == "made by the earlier format\n"
+
+
+def test_boots_of_one_map_at_once_build_one_complete_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every boot finds no view and builds its own before any of them puts it in place: one
+    wins, the others find its view there and leave theirs."""
+    host_cpu = min(os.sched_getaffinity(0))
+    boots = 8
+    all_built = threading.Barrier(boots)
+    build = cpusys._build
+
+    def build_then_wait(root: Path, mapping: list[int]) -> None:
+        build(root, mapping)
+        all_built.wait(timeout=120)  # a guard against a hang, not a measure
+
+    monkeypatch.setattr(cpusys, "_build", build_then_wait)
+    with ThreadPoolExecutor(boots) as pool:
+        roots = set(pool.map(lambda _: cpusys.write(tmp_path, [host_cpu] * 2), range(boots)))
     assert len(roots) == 1
     (root,) = roots
     assert list(tmp_path.iterdir()) == [root]  # no staging left behind

@@ -11,7 +11,9 @@ shared by all vCPUs, else it is the vCPU's own). The host's other entries that a
 hotplug) is left out. A view depends only on the vCPU map and the host's boot (the copied entries
 are the host kernel's), and is bind-mounted read-only: one is built per map and host boot, in a
 directory shared by the instances (twenty instances of one vCPU on two host CPUs share two
-views instead of writing 90 files each at boot), and views of an earlier host boot go.
+views instead of writing 90 files each at boot), and views of an earlier host boot go. A view's
+name also carries :data:`VIEW_FORMAT`, so that a gateway upgraded without a host reboot builds
+views of its own format instead of reusing older ones (which running instances may still read).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import threading
 from pathlib import Path
 
 HOST_CPUS = Path("/sys/devices/system/cpu")
+#: what a view holds and how; changed with any change to what :func:`_build` writes
+VIEW_FORMAT = 1
 #: the host kernel's boot (a new one: the copied entries may differ)
 HOST_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 #: copied as they are from the host
@@ -114,7 +118,7 @@ def write(views_dir: Path, mapping: list[int]) -> Path:
     ``views_dir``. Built once per map on this host boot, complete before anyone sees it."""
     boot = (_read(HOST_BOOT_ID) or "").strip().replace("-", "") or "unknown"
     digest = hashlib.sha256(json.dumps(mapping).encode()).hexdigest()[:16]
-    root = views_dir / f"{boot}-{digest}"
+    root = views_dir / f"{boot}-v{VIEW_FORMAT}-{digest}"
     if root.is_dir():
         return root
     views_dir.mkdir(parents=True, exist_ok=True)
