@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+from interstack.backends.local.diskfiles import copy_into, remove_from
 from interstack.errors import BackendError
 
 #: where cloud-init's ConfigDrive datasource looks for an unpacked drive, in the guest
@@ -39,10 +40,8 @@ def store(directory: Path, files: Mapping[str, bytes]) -> None:
 def install(directory: Path, disk: Path) -> bool:
     """Copy a stored drive into the disk layer ``disk``; False (and any copy of an earlier
     boot removed) when the instance has none."""
-    seed = disk / SEED_DIR
-    shutil.rmtree(seed, ignore_errors=True)
+    remove_from(disk, SEED_DIR)
     if not directory.is_dir():
         return False
-    seed.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-    shutil.copytree(directory, seed)
+    copy_into(directory, disk, SEED_DIR)
     return True

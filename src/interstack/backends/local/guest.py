@@ -34,8 +34,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
+
+from interstack.backends.local.diskfiles import remove_from, write_into
 
 #: the guest init's exit code for a reboot asked for inside the guest (0: powered off; any
 #: other: it crashed)
@@ -339,20 +340,19 @@ def write_seed(
     the instance has a config drive or reads the metadata service (then a seed of an earlier
     boot goes). ``keep_host_keys``: cloud-init keeps the host keys it finds (the guest init
     starts sshd early, with keys of this instance)."""
-    seed = disk / SEED_DIR
     extra = KEEP_HOST_KEYS if keep_host_keys else ""
     if metadata_service or config_drive:
-        shutil.rmtree(seed, ignore_errors=True)
-        write_file(disk / CLOUD_CONFIG_PATH, (METADATA_CLOUD_CONFIG + extra).encode())
+        remove_from(disk, SEED_DIR)
+        write_into(disk, CLOUD_CONFIG_PATH, (METADATA_CLOUD_CONFIG + extra).encode())
         return
     meta: dict[str, object] = {"instance-id": instance_id, "local-hostname": hostname}
     if public_key:
         meta["public-keys"] = [public_key.strip()]
     # JSON is YAML: no YAML writer needed, and no quoting surprises in key comments
-    write_file(seed / "meta-data", json.dumps(meta, indent=1).encode(), 0o600)
-    write_file(seed / "user-data", user_data if user_data is not None else b"", 0o600)
-    write_file(seed / "vendor-data", b"", 0o600)
-    write_file(disk / CLOUD_CONFIG_PATH, (CLOUD_CONFIG + extra).encode())
+    write_into(disk, f"{SEED_DIR}/meta-data", json.dumps(meta, indent=1).encode(), 0o600)
+    write_into(disk, f"{SEED_DIR}/user-data", user_data if user_data is not None else b"", 0o600)
+    write_into(disk, f"{SEED_DIR}/vendor-data", b"", 0o600)
+    write_into(disk, CLOUD_CONFIG_PATH, (CLOUD_CONFIG + extra).encode())
 
 
 def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
@@ -360,7 +360,7 @@ def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
     client to learn them). Without any, the image's own file stays."""
     unique = list(dict.fromkeys(resolvers))[:3]  # the resolver library reads three
     if unique:
-        write_file(disk / "etc/resolv.conf", "".join(f"nameserver {r}\n" for r in unique).encode())
+        write_into(disk, "etc/resolv.conf", "".join(f"nameserver {r}\n" for r in unique).encode())
 
 
 def write_boot_dir(boot_dir: Path, tini: Path, login_plan: Path | None = None) -> None:
