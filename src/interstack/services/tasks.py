@@ -181,13 +181,18 @@ class TaskQueue:
             created_at=now,
             updated_at=now,
         )
+        # a task its caller runs is not due for the workers yet: waking them would only cost
+        # each a look for due tasks while the caller runs it; they find it at a later poll if
+        # it falls due (the caller stopped before running it)
         if session is not None:
             session.add(row)
-            self.wakeup.notify_after_commit(session)
+            if not run_here:
+                self.wakeup.notify_after_commit(session)
         else:
             with self.db.session() as own:
                 own.add(row)
-            self.wakeup.notify()
+            if not run_here:
+                self.wakeup.notify()
         return row.id
 
     def run_by(self, run: Callable[[str], bool]) -> None:

@@ -286,8 +286,10 @@ class ServerBoot:
         )
         return request.min_count
 
-    def _check_metadata(self, project_id: str, metadata: Mapping[str, str]) -> None:
-        allowed = self.quotas.limits(project_id).get("metadata_items", -1)
+    def _check_metadata(
+        self, session: Session, project_id: str, metadata: Mapping[str, str]
+    ) -> None:
+        allowed = self.quotas.limits(project_id, session).get("metadata_items", -1)
         if allowed >= 0 and len(metadata) > allowed:
             raise QuotaExceeded(f"Maximum number of metadata items exceeds {allowed}")
 
@@ -333,8 +335,8 @@ class ServerBoot:
         public_key = self._public_key(ctx, request.key_name)
         if request.user_data is not None:
             decode_user_data(request.user_data)
-        self._check_metadata(project_id, request.metadata)
         with self.db.session() as session:
+            self._check_metadata(session, project_id, request.metadata)
             count = self._count(session, project_id, request, flavor)
 
         server_ids = [str(uuid.uuid4()) for _ in range(count)]

@@ -63,6 +63,15 @@ class QuotaService:
         self, project_id: str, session: Session, user_id: str | None = None
     ) -> dict[str, int]:
         """What the project uses now; key pairs are the user's (Nova counts them per user)."""
+        return {
+            **self._server_usage(project_id, session),
+            "key_pairs": self._keypairs(session, user_id) if user_id is not None else 0,
+            "server_groups": self._server_groups(project_id, session),
+        }
+
+    def _server_usage(self, project_id: str, session: Session) -> dict[str, int]:
+        """Instances, cores and RAM of the project's servers (a check of servers counts only
+        these: one statement, not one per counted resource)."""
         flavors = list(
             session.scalars(
                 select(Server.flavor).where(
@@ -70,22 +79,25 @@ class QuotaService:
                 )
             )
         )
-        keypairs = 0
-        if user_id is not None:
-            count = select(func.count()).select_from(Keypair).where(Keypair.user_id == user_id)
-            keypairs = session.scalar(count) or 0
-        groups = session.scalar(
-            select(func.count())
-            .select_from(ServerGroup)
-            .where(ServerGroup.project_id == project_id)
-        )
         return {
             "instances": len(flavors),
             "cores": sum(int(f.get("vcpus", 0)) for f in flavors),
             "ram": sum(int(f.get("ram", 0)) for f in flavors),
-            "key_pairs": keypairs,
-            "server_groups": groups or 0,
         }
+
+    @staticmethod
+    def _keypairs(session: Session, user_id: str) -> int:
+        count = select(func.count()).select_from(Keypair).where(Keypair.user_id == user_id)
+        return session.scalar(count) or 0
+
+    @staticmethod
+    def _server_groups(project_id: str, session: Session) -> int:
+        count = (
+            select(func.count())
+            .select_from(ServerGroup)
+            .where(ServerGroup.project_id == project_id)
+        )
+        return session.scalar(count) or 0
 
     def show(
         self, ctx: RequestContext, project_id: str, user_id: str | None = None
@@ -162,7 +174,7 @@ class QuotaService:
         if added:
             take_turns(session, f"quota/compute/{project_id}")
         limits = self.limits(project_id, session)
-        used = self.usage(project_id, session)
+        used = self._server_usage(project_id, session)
         if added:
             used = {k: v - wanted.get(k, 0) for k, v in used.items()}
         over = [k for k, v in wanted.items() if 0 <= limits[k] < used[k] + v]
@@ -178,11 +190,11 @@ class QuotaService:
     def check_server_groups(self, session: Session, project_id: str) -> None:
         """403 if the project may not create one more server group."""
         limit = self.limits(project_id, session)["server_groups"]
-        if 0 <= limit <= self.usage(project_id, session)["server_groups"]:
+        if 0 <= limit <= self._server_groups(project_id, session):
             raise QuotaExceeded("Quota exceeded, too many server groups.")
 
     def check_keypairs(self, session: Session, project_id: str, user_id: str) -> None:
         """403 if the user may not create one more key pair (counted per user, as Nova does)."""
         limit = self.limits(project_id, session)["key_pairs"]
-        if 0 <= limit <= self.usage(project_id, session, user_id)["key_pairs"]:
+        if 0 <= limit <= self._keypairs(session, user_id):
             raise QuotaExceeded("Quota exceeded, too many key pairs.")

@@ -139,9 +139,10 @@ class SecurityGroupService:
     def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
         """Make the backend hold the group with exactly its rules; returns its native ref."""
         net_driver = driver(self.regions, region)
-        with self.db.session() as session:
+        with self.db.session() as session:  # the group and its rules, read together
             row = session.get_one(SecurityGroup, group_id)
             native, name, project = row.native_ref, row.name, row.project_id
+            rows = _rules(session, group_id)
         seen = _seen | {group_id}
 
         def ref_of(other_id: str) -> NativeRef:
@@ -155,8 +156,6 @@ class SecurityGroupService:
             return NativeRef(other_ref or "")
 
         if native is None:
-            with self.db.session() as session:
-                rows = _rules(session, group_id)
             # a group is made with its rules (one backend change less); those naming a group
             # (this one, or one naming it in turn: its ref exists only afterwards) follow
             naming_groups = any(r.remote_group_id is not None for r in rows)
@@ -173,8 +172,8 @@ class SecurityGroupService:
                 session.get_one(SecurityGroup, group_id).native_ref = native
             if not naming_groups:
                 return NativeRef(native)  # made with its rules: setting them again is a repeat
-        with self.db.session() as session:
-            rows = _rules(session, group_id)
+            with self.db.session() as session:  # as they are now that the group exists
+                rows = _rules(session, group_id)
         net_driver.set_security_group_rules(NativeRef(native), contract_rules(rows, ref_of))
         return NativeRef(native)
 
