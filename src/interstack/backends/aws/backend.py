@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 from interstack.backends.aws.cleanup import RegionCleanup
@@ -68,7 +69,7 @@ class AwsBackend(Backend):
     def __repr__(self) -> str:
         return f"AwsBackend(region={self.region!r}, aws_region={self.settings.aws_region!r})"
 
-    @property
+    @cached_property  # asked several times a request; fixed once the clients are made
     def capabilities(self) -> Capabilities:
         return replace(AWS_CAPABILITIES, object_store=self._s3 is not None)
 

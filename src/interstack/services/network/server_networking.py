@@ -128,8 +128,7 @@ class NeutronServerNetworking:
                 if item.network_id is None:
                     raise BadRequest("Each requested network needs a network id or a port id.")
                 fixed = (IpRequest(ip_address=item.fixed_ip),) if item.fixed_ip else None
-                with self.db.session() as session:
-                    load_network(session, ctx, region, item.network_id)
+                # an unknown or hidden network is the port's own 404 (its record loads it)
                 port = self.ports.create(
                     ctx,
                     region,
