@@ -107,3 +107,89 @@ def test_the_request_replaces_the_images_mapping_at_its_device_and_its_boot_devi
 
     assert merged == (blank, own_root)
     assert merge_image_devices(defined, []) == defined
+
+
+# -- the legacy ``mappings`` property: where the flavor's disks go, and the root device ----------
+
+#: EC2's virtual names as Nova reads them from Glance (a JSON string, like every property)
+MAPPINGS = json.dumps(
+    [{"virtual": "ami", "device": "sda1"}, {"virtual": "root", "device": "/dev/sda1"},
+     {"virtual": "ephemeral0", "device": "vdb"}, {"virtual": "swap", "device": "vdc"}]
+)  # fmt: skip
+
+
+def test_mappings_place_the_flavors_disks_and_are_no_volumes() -> None:
+    ephemeral, swap = image_defined_devices({"mappings": MAPPINGS}, ephemeral_gb=1, swap_mb=512)
+
+    assert (ephemeral.source_type, ephemeral.destination_type) == ("blank", "local")
+    assert (ephemeral.device_name, ephemeral.volume_size, ephemeral.guest_format) == (
+        "/dev/vdb", 1, None)  # fmt: skip
+    assert (swap.device_name, swap.volume_size, swap.guest_format) == ("/dev/vdc", 512, "swap")
+    assert ephemeral.boot_index == swap.boot_index == -1
+    disks = boot_disks("image-1", [ephemeral, swap], 1)
+    assert (disks.image_id, disks.volumes) == ("image-1", ())
+
+
+def test_a_flavor_without_ephemeral_or_swap_disks_leaves_their_mappings_out() -> None:
+    assert image_defined_devices({"mappings": MAPPINGS}) == ()
+
+
+def test_a_volume_named_automatically_skips_the_devices_the_mappings_give_the_flavors_disks() -> (
+    None
+):
+    defined = image_defined_devices({"mappings": MAPPINGS}, ephemeral_gb=1, swap_mb=512)
+    blank = BlockDevice("blank", "volume", volume_size=1)
+
+    disks = boot_disks("image-1", merge_image_devices(defined, [blank]), 1)
+
+    assert [v.device for v in disks.volumes] == ["/dev/vdd"]
+
+
+def test_a_requested_volume_at_a_mapped_device_replaces_the_flavors_disk_there() -> None:
+    defined = image_defined_devices({"mappings": MAPPINGS}, ephemeral_gb=1, swap_mb=512)
+    blank = BlockDevice("blank", "volume", volume_size=1, device_name="vdb")
+
+    merged = merge_image_devices(defined, [blank])
+
+    assert [d.device_name for d in merged] == ["/dev/vdc", "vdb"]
+    assert [v.device for v in boot_disks("image-1", merged, 1).volumes] == ["/dev/vdb"]
+
+
+def test_the_root_of_mappings_names_the_boot_volume_of_a_legacy_mapping() -> None:
+    legacy = [
+        {"device_name": "vdb", "volume_id": "vol-data"},
+        {"device_name": "sda1", "snapshot_id": "snap-root"},
+    ]
+    properties = {"block_device_mapping": json.dumps(legacy), "mappings": MAPPINGS}
+
+    data, root = image_defined_devices(properties)
+
+    assert (root.uuid, root.boot_index, data.boot_index) == ("snap-root", 0, -1)
+    # the image's root_device_name comes first, as in Nova
+    named = image_defined_devices({**properties, "root_device_name": "vdb"})
+    assert [(d.uuid, d.boot_index) for d in named] == [("vol-data", 0), ("snap-root", -1)]
+
+
+def test_an_image_mapping_onto_a_mapped_device_replaces_the_flavors_disk_there() -> None:
+    legacy = [{"device_name": "/dev/vdb", "volume_id": "vol-data"}]
+    properties = {
+        "block_device_mapping": json.dumps(legacy),
+        "mappings": MAPPINGS,
+        "root_device_name": "/dev/vda",
+    }
+
+    defined = image_defined_devices(properties, ephemeral_gb=1, swap_mb=512)
+
+    assert [(d.device_name, d.destination_type) for d in defined] == [
+        ("/dev/vdc", "local"), ("/dev/vdb", "volume")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "mappings",
+    ["not json", json.dumps({"virtual": "swap"}), json.dumps(["swap"]),
+     json.dumps([{"virtual": "ephemeral0"}]), json.dumps([{"device": "vdb"}])],
+    ids=["not-json", "not-a-list", "not-an-object", "no-device", "no-virtual-name"],
+)  # fmt: skip
+def test_broken_mappings_are_a_400_that_names_the_property(mappings: str) -> None:
+    with pytest.raises(BadRequest, match="the image's mappings property"):
+        image_defined_devices({"mappings": mappings}, ephemeral_gb=1)

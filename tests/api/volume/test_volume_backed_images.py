@@ -277,3 +277,47 @@ def test_an_image_with_a_legacy_mapping_boots_from_a_volume_made_of_its_snapshot
     assert (volume.snapshot_id, volume.size) == (snapshot.id, 1)
     assert [a["device"] for a in volume.attachments] == ["/dev/vda"]
     delete_server(conn, server.id)
+
+
+def test_an_images_mappings_keep_the_flavors_disk_names_from_an_automatically_named_volume(
+    gateway: ServedGateway, conn: Any, http: httpx.Client, world: tuple[str, str, str]
+) -> None:
+    """Nova's legacy ``mappings`` property (EC2's virtual names) places the flavor's ephemeral
+    disk at ``vdb``: the server boots from the image (the entries are no volumes), and a blank
+    volume without a device name is attached at the next free name, ``vdc``. A ``mappings``
+    that is no list of entries is a 400 that names it."""
+    network, _, _ = world
+    admin = gateway.connect("interstack-admin")
+    flavor = admin.compute.create_flavor(name=unique("eph"), ram=512, vcpus=1, disk=1, ephemeral=1)
+    glance = image_client(gateway, gateway.token(CLOUD))
+    mappings = [{"virtual": "ami", "device": "vda"}, {"virtual": "root", "device": "/dev/vda"},
+                {"virtual": "ephemeral0", "device": "vdb"},
+                {"virtual": "swap", "device": "vde"}]  # fmt: skip
+    image = create(glance, name=unique("mapped"), mappings=json.dumps(mappings))
+    upload(glance, image["id"], b"\1" * 4096)
+    boot = {"name": unique("mapped"), "imageRef": image["id"], "flavorRef": flavor.id,
+            "networks": [{"uuid": conn.network.find_network(network).id}],
+            "block_device_mapping_v2": [
+                {"source_type": "image", "uuid": image["id"], "boot_index": 0,
+                 "destination_type": "local"},
+                {"source_type": "blank", "destination_type": "volume", "volume_size": 1,
+                 "delete_on_termination": True}]}  # fmt: skip
+
+    answer = http.post("/servers", json={"server": boot})
+
+    assert answer.status_code == 202, answer.text
+    server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+    assert server.image.id == image["id"]
+    [volume_id] = attached_ids(http, server.id)
+    volume = conn.block_storage.get_volume(volume_id)
+    assert [a["device"] for a in volume.attachments] == ["/dev/vdc"]
+    delete_server(conn, server.id)
+
+    broken = create(glance, name=unique("broken"), mappings=json.dumps({"virtual": "swap"}))
+    upload(glance, broken["id"], b"\1" * 4096)
+    refused = http.post("/servers", json={"server": {**boot, "imageRef": broken["id"],
+                                                     "block_device_mapping_v2": []}})  # fmt: skip
+    assert refused.status_code == 400, refused.text
+    assert "the image's mappings property" in refused.json()["badRequest"]["message"]
+    admin.compute.delete_flavor(flavor.id)
+    admin.close()

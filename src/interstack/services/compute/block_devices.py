@@ -2,12 +2,15 @@
 server boots from: an image, or a root volume (Nova's boot from volume), plus data volumes.
 
 Only mappings with a volume destination (and the image -> local root disk) mean something
-here; local ephemeral and swap disks come with the flavor and are not mapped separately.
+here; local ephemeral and swap disks come with the flavor and are not mapped separately, but the
+device names an image gives them (its ``mappings`` property) are theirs: a volume named
+automatically takes another.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +43,8 @@ class BlockDevice:
     device_name: str | None = None
     volume_type: str | None = None
     tag: str | None = None
+    #: ``swap`` for a swap disk (a blank local disk), as Nova marks one
+    guest_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
     else:
         raise BadRequest(BOOT_SEQUENCE)
     taken: set[str] = set() if root_is_volume else {ROOT_DEVICE}
+    # the flavor's disks at the names the image gives them: not for a volume named automatically
+    local = {device_path(d.device_name) for d in devices if d.destination_type == "local"}
     planned: list[VolumeForBoot] = []
     # the root first: it takes /dev/vda unless it names another device
     for device in sorted(volumes, key=lambda d: d is not root):
@@ -117,7 +124,7 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
                 f"Block Device Mapping is Invalid: a '{device.source_type}' mapping needs "
                 "the uuid of its source."
             )
-        path = _device(device, root_is_volume and device is root, taken)
+        path = _device(device, root_is_volume and device is root, taken, local - {None})
         taken.add(path)
         planned.append(
             VolumeForBoot(
@@ -134,7 +141,7 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
     return BootDisks(image_id=image_id, volumes=tuple(planned))
 
 
-def _device(device: BlockDevice, is_root: bool, taken: set[str]) -> str:
+def _device(device: BlockDevice, is_root: bool, taken: set[str], local: set[str | None]) -> str:
     requested = device_path(device.device_name)
     if is_root:
         return requested or ROOT_DEVICE
@@ -149,7 +156,7 @@ def _device(device: BlockDevice, is_root: bool, taken: set[str]) -> str:
         return requested
     for letter in string.ascii_lowercase[1:]:
         candidate = f"/dev/vd{letter}"
-        if candidate not in taken:
+        if candidate not in taken and candidate not in local:
             return candidate
     raise BadRequest("No free device name is left for the server's volumes.")
 
@@ -191,10 +198,18 @@ def image_mapping_properties(snapshots: Sequence[VolumeSnapshotForImage]) -> dic
     return properties
 
 
-def image_defined_devices(properties: Mapping[str, str]) -> tuple[BlockDevice, ...]:
-    """The block device mappings an image defines in its ``block_device_mapping`` property,
-    for a server booted from it: bdm v2 entries when ``bdm_v2`` says so, else Nova's legacy
-    entries (``snapshot_id``/``volume_id`` and ``device_name``), translated as Nova does."""
+def image_defined_devices(
+    properties: Mapping[str, str], *, ephemeral_gb: int = 0, swap_mb: int = 0
+) -> tuple[BlockDevice, ...]:
+    """The block device mappings an image defines, for a server booted from it with a flavor
+    of ``ephemeral_gb`` and ``swap_mb``: its ``block_device_mapping`` property (bdm v2 entries
+    when ``bdm_v2`` says so, else Nova's legacy entries, translated as Nova does), over the
+    flavor's disks its ``mappings`` property places (:func:`image_mapped_disks`)."""
+    mapped_disks = image_mapped_disks(properties, ephemeral_gb=ephemeral_gb, swap_mb=swap_mb)
+    return merge_image_devices(mapped_disks, _image_block_devices(properties))
+
+
+def _image_block_devices(properties: Mapping[str, str]) -> tuple[BlockDevice, ...]:
     raw = properties.get("block_device_mapping")
     if not raw:
         return ()
@@ -210,7 +225,78 @@ def image_defined_devices(properties: Mapping[str, str]) -> tuple[BlockDevice, .
     mapped = [e for e in entries if isinstance(e, dict) and not e.get("no_device")]
     if str(properties.get("bdm_v2", "")).lower() in {"true", "1", "yes"}:
         return tuple(_image_device(e) for e in mapped)
-    return _legacy_devices(mapped, properties.get("root_device_name"))
+    return _legacy_devices(mapped, image_root_device(properties))
+
+
+# -- the legacy ``mappings`` image property (EC2's virtual names) --------------------------------
+
+#: Nova's virtual name of an ephemeral disk: ``ephemeral0``, ``ephemeral1``, ...
+_EPHEMERAL = re.compile(r"^ephemeral(\d|[1-9]\d+)$")
+_BAD_MAPPINGS = (
+    "Block Device Mapping is Invalid: the image's mappings property is not a JSON list of "
+    'entries such as {"virtual": "ephemeral0", "device": "vdb"}.'
+)
+
+
+def _image_mappings(properties: Mapping[str, str]) -> list[Mapping[str, Any]]:
+    """The ``mappings`` property's entries: Glance keeps it as a JSON string, as Nova writes
+    it (EC2's ``{"virtual": "root" | "ami" | "swap" | "ephemeralN", "device": "sda1"}``)."""
+    raw = properties.get("mappings")
+    if not raw:
+        return []
+    try:
+        entries = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("virtual"), str) for e in entries
+    ):
+        raise BadRequest(_BAD_MAPPINGS)
+    named = [
+        e for e in entries if e["virtual"] in {"root", "swap"} or _EPHEMERAL.match(e["virtual"])
+    ]
+    if not all(isinstance(e.get("device"), str) and e["device"] for e in named):
+        raise BadRequest(_BAD_MAPPINGS)
+    return named
+
+
+def image_root_device(properties: Mapping[str, str]) -> str | None:
+    """The image's root device name: its ``root_device_name`` property, else the device its
+    ``mappings`` give the ``root`` virtual name (as Nova reads it)."""
+    explicit = properties.get("root_device_name")
+    if explicit:
+        return explicit
+    roots = [e["device"] for e in _image_mappings(properties) if e["virtual"] == "root"]
+    return roots[-1] if roots else None
+
+
+def image_mapped_disks(
+    properties: Mapping[str, str], *, ephemeral_gb: int, swap_mb: int
+) -> tuple[BlockDevice, ...]:
+    """The flavor's disks the image's ``mappings`` place, as Nova prepares them: blank local
+    disks at the named devices (``swap`` and ``ephemeralN``; ``ami`` and ``root`` name the
+    image itself), sized by the flavor (GB; MB for swap) and left out when the flavor has no
+    such disk. They are no volumes; what they do here is keep their device names."""
+    disks = []
+    for entry in _image_mappings(properties):
+        virtual = entry["virtual"]
+        if virtual == "root":
+            continue
+        size = swap_mb if virtual == "swap" else ephemeral_gb
+        if not size:
+            continue
+        disks.append(
+            BlockDevice(
+                source_type="blank",
+                destination_type="local",
+                boot_index=-1,
+                volume_size=size,
+                delete_on_termination=True,
+                device_name=device_path(entry["device"]),
+                guest_format="swap" if virtual == "swap" else None,
+            )
+        )
+    return tuple(disks)
 
 
 #: a legacy mapping's ``virtual_name`` for a disk the flavor brings (not a volume)

@@ -224,14 +224,22 @@ class ServerBoot:
         except NotFound as exc:
             raise BadRequest(f"Image {image_id} could not be found.") from exc
 
-    def _disks(self, region: str, request: BootRequest, image: BootImage | None) -> BootDisks:
+    def _disks(
+        self, region: str, request: BootRequest, flavor: Flavor, image: BootImage | None
+    ) -> BootDisks:
         """What the server boots from; volumes need a backend that boots from them. An image
         that defines block device mappings (a volume-backed server's snapshot) adds them under
         the request's; when they hold the boot device, the server boots from that (a volume
         made of the snapshot), not from the image's data, which it has none of. ``image`` is
-        the request's ``imageRef``, loaded."""
+        the request's ``imageRef``, loaded; ``flavor`` sizes the disks its ``mappings`` place."""
         devices, image_ref = request.block_devices, request.image_id
-        defined = image_defined_devices(image.properties) if image is not None else ()
+        defined = (
+            image_defined_devices(
+                image.properties, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb
+            )
+            if image is not None
+            else ()
+        )
         if defined:
             devices = merge_image_devices(defined, devices)
             if any(d.boot_index == 0 for d in devices):
@@ -323,7 +331,7 @@ class ServerBoot:
             raise BadRequest("min_count must be <= max_count")
         flavor = self._flavor(ctx, request.flavor_id)
         requested = self._image(ctx, region, request.image_id)
-        disks = self._disks(region, request, requested)
+        disks = self._disks(region, request, flavor, requested)
         image = (
             requested
             if disks.image_id == request.image_id
