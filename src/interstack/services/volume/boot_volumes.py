@@ -47,20 +47,6 @@ from interstack.store.models import VolumeAttachment as AttachmentRow
 READY = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.RESERVED, VolumeStatus.ATTACHING})
 
 
-def _boot_attachments(session: Session, server_id: str) -> list[AttachmentRow]:
-    """The server's attachments still being made (at boot: all of them, oldest first)."""
-    return list(
-        session.scalars(
-            select(AttachmentRow)
-            .where(
-                AttachmentRow.server_id == server_id,
-                AttachmentRow.status == AttachStatus.ATTACHING,
-            )
-            .order_by(AttachmentRow.created_at, AttachmentRow.mountpoint)
-        )
-    )
-
-
 class BootVolumes:
     """``ServerBootVolumes`` for compute: the boot-time half of volumes on servers."""
 
@@ -148,7 +134,7 @@ class BootVolumes:
         root: BootVolume | None = None
         data: list[BootVolume] = []
         with self.db.session() as session:
-            attachments = _boot_attachments(session, server_id)
+            attachments = server_attachments(session, server_id, AttachStatus.ATTACHING)
             volumes = {row.volume_id: session.get(VolumeRow, row.volume_id) for row in attachments}
             for row in attachments:
                 volume = volumes[row.volume_id]
@@ -175,7 +161,7 @@ class BootVolumes:
 
     def attached_at_boot(self, region: str, server_id: str) -> None:
         with self.db.session() as session:
-            for row in _boot_attachments(session, server_id):
+            for row in server_attachments(session, server_id, AttachStatus.ATTACHING):
                 row.status = AttachStatus.ATTACHED
                 row.updated_at = utcnow()
                 volume = session.get(VolumeRow, row.volume_id)
@@ -186,7 +172,7 @@ class BootVolumes:
     def abandon_boot(self, region: str, server_id: str, created: Sequence[str]) -> None:
         self._detach_boot_volumes(region, server_id)
         with self.db.session() as session:
-            for row in _boot_attachments(session, server_id):
+            for row in server_attachments(session, server_id, AttachStatus.ATTACHING):
                 volume = session.get(VolumeRow, row.volume_id)
                 session.delete(row)
                 if volume is None:
@@ -207,7 +193,7 @@ class BootVolumes:
                 return
             server_ref = NativeRef(server.native_ref)
             refs = []
-            for row in _boot_attachments(session, server_id):
+            for row in server_attachments(session, server_id, AttachStatus.ATTACHING):
                 volume = session.get(VolumeRow, row.volume_id)
                 if volume is not None and volume.native_ref:
                     refs.append(NativeRef(volume.native_ref))

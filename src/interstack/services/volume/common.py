@@ -84,19 +84,24 @@ def live_attachments(session: Session, volume_ids: Sequence[str]) -> dict[str, l
     return found
 
 
-def server_attachments(session: Session, server_id: str) -> list[AttachmentRow]:
-    """The server's attachments that are not detached, oldest first.
+def server_attachments(
+    session: Session, server_id: str, status: AttachStatus | None = None
+) -> list[AttachmentRow]:
+    """The server's attachments that are not detached (or those in ``status``: a boot's
+    ``attaching`` ones), oldest first.
 
     Attachments made at the same instant (one boot's volumes) come by device name, then
     id, as the boot and migration 0007 order them, so every reader sees one order.
     """
+    wanted = (
+        AttachmentRow.status != AttachStatus.DETACHED
+        if status is None
+        else AttachmentRow.status == status
+    )
     return list(
         session.scalars(
             select(AttachmentRow)
-            .where(
-                AttachmentRow.server_id == server_id,
-                AttachmentRow.status != AttachStatus.DETACHED,
-            )
+            .where(AttachmentRow.server_id == server_id, wanted)
             .order_by(AttachmentRow.created_at, AttachmentRow.mountpoint, AttachmentRow.id)
         )
     )
