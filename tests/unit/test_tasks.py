@@ -147,7 +147,7 @@ def test_a_step_running_while_its_resource_is_hurried_looks_again_at_once(
         queue.hurry("server-1")  # the server settled right after this step looked
         return RetryAfter(30)
 
-    runner = TaskRunner(db, {"boot": TaskHandler(look)}, clock=clock, wakeup=queue.wakeup)
+    runner = TaskRunner(db, {"boot": TaskHandler(look)}, clock=clock, queue=queue)
     task_id = queue.enqueue("boot", "RegionOne", "server-1")
     assert runner.run_one() is True
 
@@ -461,7 +461,7 @@ def test_an_enqueued_task_wakes_an_idle_worker(db: Database) -> None:
     ran = threading.Event()
     queue = TaskQueue(db)
     runner = TaskRunner(
-        db, {"boot": TaskHandler(lambda task: ran.set())}, poll_seconds=300, wakeup=queue.wakeup
+        db, {"boot": TaskHandler(lambda task: ran.set())}, poll_seconds=300, queue=queue
     )
     runner.start()
     try:
@@ -480,7 +480,7 @@ def test_a_task_enqueued_in_a_request_wakes_a_worker_once_committed(db: Database
         db,
         {"boot": TaskHandler(lambda task: seen.append(task.id))},
         poll_seconds=300,
-        wakeup=queue.wakeup,
+        queue=queue,
     )
     runner.start()
     try:
@@ -513,7 +513,7 @@ def test_a_step_asking_to_look_again_soon_runs_again_then(db: Database) -> None:
         return RetryAfter(0.05, {"step": len(steps)}) if len(steps) < 3 else None
 
     queue = TaskQueue(db)
-    runner = TaskRunner(db, {"boot": TaskHandler(run)}, poll_seconds=300, wakeup=queue.wakeup)
+    runner = TaskRunner(db, {"boot": TaskHandler(run)}, poll_seconds=300, queue=queue)
     runner.start()
     try:
         task_id = queue.enqueue("boot", "RegionOne", "server-1")

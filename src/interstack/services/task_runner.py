@@ -68,18 +68,17 @@ class TaskRunner:
     #: first backoff after a transient error; doubles per attempt, capped at 60 s
     backoff_seconds: float = 2.0
     clock: Clock = utcnow
-    #: what enqueueing in this process wakes (the :class:`TaskQueue`'s)
-    wakeup: TaskWakeup = field(default_factory=TaskWakeup)
-    #: the queue of this process: its wake-up is this runner's, and the first steps its
-    #: requests make themselves (:meth:`TaskQueue.run_now`) run here
+    #: the queue of this process: what it enqueues wakes this runner (its wake-up is the
+    #: runner's), and the first steps its requests make themselves (:meth:`TaskQueue.run_now`)
+    #: run here; without one, only ``poll_seconds`` and :meth:`stop` wake the workers
     queue: TaskQueue | None = None
     name: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
 
     def __post_init__(self) -> None:
+        self.wakeup = TaskWakeup() if self.queue is None else self.queue.wakeup
         if self.queue is not None:
-            self.wakeup = self.queue.wakeup
             self.queue.run_by(self.run_now)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
