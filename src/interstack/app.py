@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -192,8 +193,11 @@ def create_app(settings: Settings) -> FastAPI:
     assignments = AssignmentService(db)
     tasks = _task_queue(db, backends)
     network = NetworkServices.build(db, backends)
-    external = ExternalNetworks(
-        db, backends, network.networks, network.subnets, boot.admin_project_id
+    # built here with the rest of the state; run by the lifespan once the backends started
+    ensure_networks = partial(
+        _ensure_networks,
+        ExternalNetworks(db, backends, network.networks, network.subnets, boot.admin_project_id),
+        DhcpBackfill(db, backends),
     )
     provided_images = ProvidedImages(db, backends, boot.admin_project_id)
     images = ImageService(db, backends, provided_images)
@@ -256,7 +260,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         async with _started(backends, served):
-            await run_in_threadpool(_ensure_networks, external, DhcpBackfill(db, backends))
+            await run_in_threadpool(ensure_networks)
             await run_in_threadpool(provided_images.ensure)
             await run_in_threadpool(runner.start)
             await run_in_threadpool(reconciler.start)  # after task recovery
