@@ -222,11 +222,12 @@ class ServerActions:
                 raise BadRequest("Invalid key_name provided.") from exc
         if isinstance(request.user_data, str):
             decode_user_data(request.user_data)
-        volumes = self._volumes_at_rebuild(region, server_id)
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
             check_unlocked(ctx, row)
             check_state("rebuild", row.id, row.vm_state, row.task_state)
+            # read in the unit of work that starts the rebuild, not before it
+            volumes = self._volumes_at_rebuild(session, region, server_id)
             check_rebuild_image(_flavor_of(row), image, volumes)
             stopped = row.vm_state == VmState.STOPPED
             if not volumes.volume_backed:
@@ -381,10 +382,12 @@ class ServerActions:
             raise
         return image.id
 
-    def _volumes_at_rebuild(self, region: str, server_id: str) -> VolumesAtRebuild:
+    def _volumes_at_rebuild(
+        self, session: Session, region: str, server_id: str
+    ) -> VolumesAtRebuild:
         if self.boot_volumes is None:
             return VolumesAtRebuild(volume_backed=False)
-        return self.boot_volumes.volumes_at_rebuild(region, server_id)
+        return self.boot_volumes.volumes_at_rebuild(region, server_id, session)
 
     def _boots_from_volume(self, region: str, server_id: str) -> bool:
         """Whether the server's root disk is a volume (a server booted from an image that maps

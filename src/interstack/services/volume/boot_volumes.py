@@ -203,18 +203,22 @@ class BootVolumes:
 
     # -- at a rebuild ------------------------------------------------------------------------
 
-    def volumes_at_rebuild(self, region: str, server_id: str) -> VolumesAtRebuild:
+    def volumes_at_rebuild(
+        self, region: str, server_id: str, session: Session | None = None
+    ) -> VolumesAtRebuild:
+        if session is None:
+            with self.db.session() as own:
+                return self.volumes_at_rebuild(region, server_id, own)
         backed, root_image, busy = False, None, []
-        with self.db.session() as session:
-            for row in server_attachments(session, server_id):
-                volume = session.get(VolumeRow, row.volume_id)
-                if volume is None:
-                    continue
-                if row.boot_index == 0:
-                    backed = True
-                    root_image = volume.image_metadata.get("image_id") or None
-                if volume.status != VolumeStatus.IN_USE:
-                    busy.append((volume.id, str(volume.status)))
+        for row in server_attachments(session, server_id):
+            volume = session.get(VolumeRow, row.volume_id)
+            if volume is None:
+                continue
+            if row.boot_index == 0:
+                backed = True
+                root_image = volume.image_metadata.get("image_id") or None
+            if volume.status != VolumeStatus.IN_USE:
+                busy.append((volume.id, str(volume.status)))
         return VolumesAtRebuild(
             volume_backed=backed,
             root_image_id=str(root_image) if root_image else None,
