@@ -82,8 +82,10 @@ def ssh_group(conn: Any, name: str, undo: Undo = _kept, description: str = "") -
 
 
 def server_port(conn: Any, server: Any) -> Any:
-    """The port of a server that has one (where its floating IP goes)."""
-    port = next(conn.network.ports(device_id=server.id), None)
+    """The port of a server that has one (where its floating IP goes): one of the server's
+    project, as Nova lists them, since any project may name the server on a port of its own
+    (an admin's listing would show that one too)."""
+    port = next(conn.network.ports(device_id=server.id, project_id=server.project_id), None)
     if port is None:
         raise LookupError(f"server {server.name} has no port")
     return port

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.servers.conftest import IMAGE, boot_active, new_network, wait_gone
+from interstack.client.networks import server_port
+from tests.api.servers.conftest import IMAGE, boot_active, new_network, ports_of, wait_gone
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, neutron
@@ -150,4 +151,34 @@ def test_an_admins_interface_on_a_server_is_of_the_servers_project(
     assert port.json()["port"]["project_id"] == member.project_id
     interfaces = api.get(f"/servers/{server['id']}/os-interface").json()["interfaceAttachments"]
     assert port_id in {i["port_id"] for i in interfaces}
+    api.delete(f"/servers/{server['id']}")
+
+
+def test_the_client_finds_a_servers_own_port_as_an_admin(
+    compute_gateway: ServedGateway,
+    api: httpx.Client,
+    net_api: httpx.Client,
+    their_net: httpx.Client,
+    network: dict[str, Any],
+    their_network: dict[str, Any],
+) -> None:
+    """The tools' ``server_port`` (where their floating IP goes), run by an admin who sees
+    every project's ports, picks the server's own port, not one another project named it on
+    and that an admin's listing shows first (ports are listed by id)."""
+    server = boot_active(api, unique("tool"), networks=[{"uuid": network["id"]}])
+    (own,) = ports_of(net_api, server["id"])
+    body = {"network_id": their_network["id"], "device_owner": "compute:nova"}
+    planted: list[str] = []
+    while len(planted) < 32 and all(p > own["id"] for p in planted):
+        made = created(
+            their_net.post("/ports", json={"port": {**body, "device_id": server["id"]}}), "port"
+        )
+        planted.append(made["id"])
+    assert min(planted) < own["id"], "no planted port listed before the server's own"
+    conn = compute_gateway.connect("interstack-admin")
+    try:
+        found = server_port(conn, conn.compute.get_server(server["id"]))
+    finally:
+        conn.close()
+    assert found.id == own["id"]
     api.delete(f"/servers/{server['id']}")
