@@ -108,3 +108,27 @@ def test_each_subnet_of_a_network_is_served_from_the_one_dhcp_ports_address_on_i
     assert [(s.dhcp_address, s.dhcp_mac) for (s,) in created] == [
         (held[subnet.id], port.mac_address) for subnet in made
     ]
+
+
+def test_a_subnets_new_dns_servers_go_to_the_backend_or_stay_as_they_were(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = caller("hugo-dhcp")
+    subnets = services.network.subnets
+    network = services.network.networks.create(ctx, REGION, NetworkCreate(name="resolving"))
+    subnet = subnets.create(ctx, REGION, SubnetCreate(network_id=network.id, cidr="10.94.0.0/24"))
+    told = _calls(
+        monkeypatch, services.regions.backend(REGION).network, "set_subnet_dns_nameservers"
+    )
+
+    subnets.update(ctx, REGION, subnet.id, {"dns_nameservers": ["10.94.1.53", "10.94.2.53"]})
+    subnets.update(ctx, REGION, subnet.id, {"name": "renamed"})  # the servers did not change
+    subnets.update(ctx, REGION, subnet.id, {"dns_nameservers": []})
+    native = told[0][0]
+    assert told == [(native, ("10.94.1.53", "10.94.2.53")), (native, ())]
+
+    with monkeypatch.context() as patch:
+        refusing(services, patch, "set_subnet_dns_nameservers")
+        with pytest.raises(BackendUnavailable):
+            subnets.update(ctx, REGION, subnet.id, {"dns_nameservers": ["10.94.3.53"]})
+    assert subnets.get(ctx, REGION, subnet.id).dns_nameservers == ()

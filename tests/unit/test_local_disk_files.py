@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from interstack.backends.local import configdrive
-from interstack.backends.local.guest import SEED_DIR, write_resolv_conf, write_seed
+from interstack.backends.local.guest import (
+    RESOLV_CONF_HEADER,
+    SEED_DIR,
+    write_resolv_conf,
+    write_seed,
+)
 from interstack.errors import BackendError
 
 
@@ -58,7 +63,7 @@ def test_a_link_at_a_files_own_name_or_its_temporary_name_is_replaced_not_follow
     write_resolv_conf(disk, ["10.0.0.2", "10.0.0.3"])
     resolv = disk / "etc/resolv.conf"
     assert not resolv.is_symlink()
-    assert resolv.read_text() == "nameserver 10.0.0.2\nnameserver 10.0.0.3\n"
+    assert resolv.read_bytes() == RESOLV_CONF_HEADER + b"nameserver 10.0.0.2\nnameserver 10.0.0.3\n"
     assert sorted(p.name for p in host.iterdir()) == ["kept"]
     assert (host / "kept").read_text() == "the host's\n"
 
@@ -100,3 +105,20 @@ def test_a_first_boot_makes_the_disk_and_finds_nothing_to_remove(tmp_path: Path)
     assert not configdrive.install(tmp_path / "no-drive", disk)
     _seed(disk)
     assert (disk / SEED_DIR / "user-data").read_bytes().startswith(b"* * * * *")
+
+
+def test_without_dns_servers_the_backends_resolv_conf_names_none_and_the_images_stays(
+    tmp_path: Path,
+) -> None:
+    """The servers the backend named may be gone (DHCP switched off), their addresses given to
+    instances; a file the image (or its user) wrote is theirs."""
+    ours, images = tmp_path / "ours", tmp_path / "image"
+    write_resolv_conf(ours, ["10.0.0.2"])
+    write_resolv_conf(ours, [])
+    assert (ours / "etc/resolv.conf").read_bytes() == RESOLV_CONF_HEADER
+    (images / "etc").mkdir(parents=True)
+    (images / "etc/resolv.conf").write_text("nameserver 192.0.2.53\n")
+    write_resolv_conf(images, [])
+    assert (images / "etc/resolv.conf").read_text() == "nameserver 192.0.2.53\n"
+    write_resolv_conf(tmp_path / "empty", [])
+    assert not (tmp_path / "empty/etc/resolv.conf").exists()

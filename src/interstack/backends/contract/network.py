@@ -166,6 +166,12 @@ class NetworkDriver(abc.ABC):
         for a cloud whose DHCP is not per subnet."""
         return None
 
+    def set_subnet_dns_nameservers(self, ref: NativeRef, nameservers: tuple[str, ...]) -> None:
+        """The realized subnet's ``dns_nameservers`` changed: its DHCP tells these from now on
+        (its own DNS server when there are none). Nothing by default, for a cloud whose DHCP
+        does not tell a subnet's own."""
+        return None
+
     def dhcp_address(self, ref: NativeRef) -> str | None:
         """The address the realized subnet's DHCP server answers on now (None: it has none, or
         the cloud does not say): the gateway gives an old subnet's DHCP port this address."""

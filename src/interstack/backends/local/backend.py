@@ -70,6 +70,7 @@ class LocalBackend(Backend):
             metadata_socket=data_dir / METADATA_SOCKET,
         )
         self._compute = LocalCompute(data_dir, self.settings, self._image, self._network)
+        self._network.resolvers_changed = self._compute.refresh_resolvers
         self._object_store = LocalObjectStore(data_dir / "objects")
         self._block_storage = LocalBlockStorage(data_dir / "volumes", self._image, self._compute)
         self._compute.volumes = self._block_storage

@@ -10,6 +10,7 @@ and ``SUSPENDED`` differs from ``PAUSED`` only in name and in the action that en
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -22,6 +23,8 @@ from interstack.backends.contract import (
     ServerSpec,
 )
 from interstack.backends.local import configdrive, console, guest_password
+from interstack.backends.local.guest import write_resolv_conf
+from interstack.backends.local.host import is_mounted
 from interstack.backends.local.instances import (
     REF_PREFIX,
     Instance,
@@ -33,7 +36,9 @@ from interstack.backends.local.lifecycle import CONFIG_DRIVE_DIR, IN_PROGRESS, R
 from interstack.backends.local.network import links
 from interstack.backends.local.seams import ServerPorts
 from interstack.backends.local.snapshots import ServerCaptures
-from interstack.errors import Conflict, NotFound, NotSupported
+from interstack.errors import BackendError, Conflict, NotFound, NotSupported
+
+log = logging.getLogger(__name__)
 
 #: action -> phases it is allowed from
 ALLOWED_FROM = {
@@ -175,6 +180,7 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                 ports.plug_port(port, instance.netns_path, ifname)
             instance.log(f"interface {port} attached")
             instance.save(replace(record, ports=(*record.ports, port)))
+            self._rewrite_resolv_conf(instance)
 
     def detach_port(self, ref: NativeRef, port: NativeRef) -> None:
         """Unplug ``port`` (both veth ends go, and the routes through it) and forget it."""
@@ -187,6 +193,30 @@ class LocalCompute(InstanceJobs, ComputeDriver):
             ports.unplug_port(port)
             instance.log(f"interface {port} detached")
             instance.save(replace(record, ports=tuple(p for p in record.ports if p != port)))
+            self._rewrite_resolv_conf(instance)
+
+    def refresh_resolvers(self, ports: list[str]) -> None:
+        """Each running instance on one of ``ports`` gets its subnets' DNS servers in its
+        ``/etc/resolv.conf`` now, as a guest's DHCP client would when its lease is renewed (a
+        stopped one gets them when it boots). The network driver calls this (the backend wires
+        it) when a subnet's DNS servers or DHCP server change."""
+        wanted = set(ports)
+        for instance, found in self._records():
+            if wanted & set(found.ports):
+                with self._lock(instance.ref):
+                    self._rewrite_resolv_conf(instance)
+
+    def _rewrite_resolv_conf(self, instance: Instance) -> None:
+        """The running instance's resolv.conf from its ports now (its lock held)."""
+        record = instance.load()
+        if record is None or record.phase not in {*RUNS, Phase.BOOTING}:
+            return
+        if not is_mounted(instance.rootfs):
+            return
+        try:
+            write_resolv_conf(instance.rootfs, self._resolvers(record))
+        except (BackendError, OSError) as exc:
+            log.warning("instance %s: resolv.conf not rewritten: %s", instance.ref, exc)
 
     def set_admin_password(self, ref: NativeRef, password: str) -> None:
         instance = self._instance(ref)

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -93,6 +94,25 @@ def write_into(disk: Path, relative: str, data: bytes, mode: int = 0o644) -> Non
         finally:
             os.close(out)
         os.replace(temporary, name, src_dir_fd=fd, dst_dir_fd=fd)
+
+
+def begins_with(disk: Path, relative: str, prefix: bytes) -> bool:
+    """Whether ``relative`` inside ``disk`` is a regular file that begins with ``prefix`` (a
+    link, a pipe or a missing file does not)."""
+    *parents, name = _parts(relative)
+    with _directory(disk, tuple(parents), create=False) as fd:
+        if fd is None:
+            return False
+        try:
+            file = os.open(
+                name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd
+            )
+        except OSError:
+            return False
+        try:
+            return stat.S_ISREG(os.fstat(file).st_mode) and os.read(file, len(prefix)) == prefix
+        finally:
+            os.close(file)
 
 
 def remove_from(disk: Path, relative: str) -> None:

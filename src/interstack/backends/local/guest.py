@@ -36,7 +36,7 @@ import os
 import re
 from pathlib import Path
 
-from interstack.backends.local.diskfiles import remove_from, write_into
+from interstack.backends.local.diskfiles import begins_with, remove_from, write_into
 
 #: the guest init's exit code for a reboot asked for inside the guest (0: powered off; any
 #: other: it crashed)
@@ -298,6 +298,9 @@ locale: false
 PLATFORM_ENV = "product_name=OpenStack Nova"
 CLOUD_CONFIG_PATH = "etc/cloud/cloud.cfg.d/90_interstack.cfg"
 SEED_DIR = "var/lib/cloud/seed/nocloud"
+RESOLV_CONF = "etc/resolv.conf"
+#: the first line of a resolv.conf the backend wrote (without it: the image's or the user's)
+RESOLV_CONF_HEADER = b"# interstack: the DNS servers of this instance's subnets\n"
 READY_MARKER = "run/interstack-ready"
 #: files of the boot directory that tell the guest init how to boot (:func:`write_boot_options`)
 EARLY_SSH = "early-ssh"
@@ -357,10 +360,12 @@ def write_seed(
 
 def write_resolv_conf(disk: Path, resolvers: list[str]) -> None:
     """The instance's ``/etc/resolv.conf``: the resolvers of its subnets (it runs no DHCP
-    client to learn them). Without any, the image's own file stays."""
+    client to learn them). Without any, a file the backend wrote names none (the servers it
+    named are gone, and IPAM may give their addresses to instances); the image's own stays."""
     unique = list(dict.fromkeys(resolvers))[:3]  # the resolver library reads three
-    if unique:
-        write_into(disk, "etc/resolv.conf", "".join(f"nameserver {r}\n" for r in unique).encode())
+    if unique or begins_with(disk, RESOLV_CONF, RESOLV_CONF_HEADER):
+        lines = [RESOLV_CONF_HEADER.decode(), *(f"nameserver {r}\n" for r in unique)]
+        write_into(disk, RESOLV_CONF, "".join(lines).encode())
 
 
 def write_boot_dir(boot_dir: Path, tini: Path, login_plan: Path | None = None) -> None:

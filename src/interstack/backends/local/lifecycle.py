@@ -274,8 +274,12 @@ class InstanceJobs:
             keep_host_keys=early_ssh,
         )
         if self.ports is not None:
-            resolvers = [r for p in record.ports for r in self.ports.dns_servers(NativeRef(p))]
-            write_resolv_conf(disk, resolvers)
+            write_resolv_conf(disk, self._resolvers(record))
+
+    def _resolvers(self, record: InstanceRecord) -> list[str]:
+        """The DNS servers the instance's ports' subnets tell it, as DHCP would."""
+        ports = self.ports
+        return [r for p in record.ports for r in ports.dns_servers(NativeRef(p))] if ports else []
 
     def _stop(self, ref: str) -> None:
         """STOPPING/REBOOTING -> STOPPED (or on to a boot): SIGTERM, wait, SIGKILL, clean up."""

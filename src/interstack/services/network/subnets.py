@@ -326,13 +326,17 @@ class SubnetService:
     ) -> SubnetInfo:
         """Change the subnet's record. Switching ``enable_dhcp`` on gives the network's DHCP
         port an address on the subnet, then the backend serves from it; switching it off stops
-        the server, then takes the address back. If the backend fails, the switch is undone."""
+        the server, then takes the address back. New ``dns_nameservers`` then go to the
+        backend's DHCP. What the backend refuses is undone (the switch, or the servers alone
+        once the switch is made)."""
+        dns_before: list[Any] = []
 
         def work() -> tuple[SubnetInfo, bool, dhcp_ports.DhcpPort | None, str | None]:
             with self.db.session() as session:
                 row = load_subnet(session, ctx, region, subnet_id, FOR_VIEW)
                 check_owner(ctx, row.project_id, "subnet", subnet_id)
                 was_serving = row.enable_dhcp
+                dns_before[:] = row.dns_nameservers or []
                 self._change(row, values)
                 switched = row.enable_dhcp != was_serving
                 dhcp = None
@@ -347,8 +351,22 @@ class SubnetService:
                 return subnet_info(row), switched, dhcp, row.native_ref
 
         info, switched, dhcp, native = retrying(work)
-        if not switched:
-            return info
+        if switched:
+            self._switch_dhcp(region, subnet_id, info, dhcp, native)
+        if native and list(info.dns_nameservers) != dns_before:
+            self._realize_dns(region, subnet_id, NativeRef(native), info, dns_before)
+        return info
+
+    def _switch_dhcp(
+        self,
+        region: str,
+        subnet_id: str,
+        info: SubnetInfo,
+        dhcp: dhcp_ports.DhcpPort | None,
+        native: str | None,
+    ) -> None:
+        """Have the backend serve DHCP from the DHCP port's address or stop, as ``info``
+        says; if it fails, the switch is undone."""
         try:
             if native:
                 driver(self.regions, region).set_subnet_dhcp(
@@ -369,7 +387,24 @@ class SubnetService:
         if not info.enable_dhcp:
             with self.db.session() as session:
                 dhcp_ports.remove_of_subnet(session, subnet_id)
-        return info
+
+    def _realize_dns(
+        self,
+        region: str,
+        subnet_id: str,
+        native: NativeRef,
+        info: SubnetInfo,
+        before: list[Any],
+    ) -> None:
+        """Tell the backend the subnet's new DNS servers; if it fails, the old ones are back."""
+        try:
+            driver(self.regions, region).set_subnet_dns_nameservers(native, info.dns_nameservers)
+        except BaseException:
+            with self.db.session() as session:
+                session.execute(
+                    update(Subnet).where(Subnet.id == subnet_id).values(dns_nameservers=before)
+                )
+            raise
 
     def _change(self, row: Subnet, values: dict[str, Any]) -> None:
         for key in ("name", "description", "enable_dhcp"):

@@ -9,8 +9,9 @@ host lock (:mod:`hostlock`) keeps a second process from managing the same host.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from interstack.backends.local.network.metadata import MetadataProxies
 from interstack.backends.local.network.state import PortRecord, SubnetRecord
 from interstack.errors import NotFound
 
+log = logging.getLogger(__name__)
 DEFAULT_EXTERNAL_CIDR = "172.24.4.0/24"
 #: locks that plugging and unplugging a port hold, a port's chosen by its ref (two ports may
 #: share one: they then only wait for each other)
@@ -31,6 +33,10 @@ _Record = TypeVar("_Record")
 
 class DriverCore:
     """The driver's state and the helpers its operations (ports, routing) share."""
+
+    #: told (without the driver's lock) of the ports whose resolvers changed: their subnet's
+    #: DNS servers or its DHCP server; the backend has its instances' resolv.conf follow
+    resolvers_changed: Callable[[list[str]], None] | None = None
 
     def __init__(
         self,
@@ -92,6 +98,22 @@ class DriverCore:
                 [ip.address for port in ports for ip in port.fixed_ips]
                 + [pair.ip_address for port in ports for pair in port.allowed_address_pairs]
             )
+
+    def _ports_on(self, subnet: str) -> list[str]:
+        return [
+            p.ref
+            for p in self._state.ports.values()
+            if any(i.subnet == subnet for i in p.fixed_ips)
+        ]
+
+    def _tell_resolvers_changed(self, ports: list[str]) -> None:
+        """Tell :attr:`resolvers_changed` (outside the driver's lock: it reads the ports'
+        resolvers); the change is made, so a listener's failure is only logged."""
+        if ports and self.resolvers_changed is not None:
+            try:
+                self.resolvers_changed(ports)
+            except Exception:
+                log.exception("ports %s: resolvers not told", ", ".join(ports))
 
     def _get(self, table: dict[str, _Record], ref: str, what: str) -> _Record:
         found = table.get(ref)

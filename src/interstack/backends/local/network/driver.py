@@ -173,7 +173,9 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
         self, ref: NativeRef, address: str | None, mac_address: str | None = None
     ) -> None:
         """Stop the subnet's dnsmasq namespace, then (with an ``address``) build it again on
-        that address: a DHCP port that moved, or DHCP switched on or off."""
+        that address: a DHCP port that moved, or DHCP switched on or off. Instances on a
+        subnet without DNS servers of its own resolve through the new address (or none)."""
+        moved: list[str] = []
         with self._changing() as state:
             subnet = self._get(state.subnets, ref, "subnet")
             network = state.networks[subnet.network]
@@ -187,6 +189,21 @@ class LocalNetwork(PortOperations, RoutingOperations, NetworkDriver):
                 subnet.dhcp = True
             if was != subnet.dhcp_server_address:
                 self._reroute_metadata(subnet.ref, was)
+                if not subnet.dns_nameservers:
+                    moved = self._ports_on(subnet.ref)
+        self._tell_resolvers_changed(moved)
+
+    def set_subnet_dns_nameservers(self, ref: NativeRef, nameservers: tuple[str, ...]) -> None:
+        """DHCP tells the new servers (the subnet's dnsmasq starts again with them), and so do
+        the running instances' resolv.conf (:attr:`resolvers_changed`)."""
+        with self._changing() as state:
+            subnet = self._get(state.subnets, ref, "subnet")
+            changed = subnet.dns_nameservers != list(nameservers)
+            subnet.dns_nameservers = list(nameservers)
+            if changed and subnet.dhcp:
+                self.dhcp.start(subnet)
+            ports = self._ports_on(subnet.ref) if changed else []
+        self._tell_resolvers_changed(ports)
 
     def dhcp_address(self, ref: NativeRef) -> str | None:
         with self._lock:
