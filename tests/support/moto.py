@@ -7,6 +7,7 @@ suite (through :func:`aws_settings`) and by the API tests (a gateway region back
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,8 +92,10 @@ def aws_gateway(data: Path, region: str, settings: dict[str, Any]) -> Iterator[S
         served.stop()
 
 
+@functools.cache
 def an_ami() -> str:
-    """One of moto's built-in Amazon AMIs (filtered: the full list is slow)."""
+    """One of moto's built-in Amazon AMIs, looked up once a session: the filtered listing takes
+    seconds of the emulator's CPU, and every reset loads the same built-in list again."""
     images = ec2().describe_images(
         Owners=["amazon"], Filters=[{"Name": "root-device-type", "Values": ["ebs"]}]
     )["Images"]
