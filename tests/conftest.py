@@ -4,11 +4,13 @@ databases of both kinds the store supports (SQLite, and PostgreSQL started by th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from interstack.store import Database
 from tests.support.gateway import ServedGateway
 from tests.support.postgres import (
     SKIP_ENV,
@@ -16,6 +18,7 @@ from tests.support.postgres import (
     PostgresUnavailable,
     remove_abandoned_clusters,
 )
+from tests.support.store import migrated_store
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +45,22 @@ def admin_token(gateway: ServedGateway) -> str:
 @pytest.fixture(scope="session")
 def demo_token(gateway: ServedGateway) -> str:
     return gateway.token("interstack")
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Database]:
+    """Makes a migrated SQLite store at a path: a copy of one store migrated once a session
+    (alembic takes about half a second a store, the copy is the same file)."""
+    template = tmp_path_factory.mktemp("migrated") / "store.db"
+    with migrated_store(f"sqlite:///{template}"):
+        pass  # closed after: the last connection's close folds the WAL into the file
+
+    def copy(path: Path) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, path)
+        return Database(f"sqlite:///{path}")
+
+    return copy
 
 
 @pytest.fixture(scope="session")

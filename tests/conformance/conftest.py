@@ -95,10 +95,12 @@ def under_test(request: pytest.FixtureRequest) -> BackendUnderTest:
 
 @pytest.fixture
 def backend(
-    request: pytest.FixtureRequest, under_test: BackendUnderTest, tmp_path: Path
+    request: pytest.FixtureRequest,
+    under_test: BackendUnderTest,
+    tmp_path: Path,
+    migrated_sqlite: Callable[[Path], Database],
 ) -> Iterator[Backend]:
-    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    db.migrate()
+    db = migrated_sqlite(tmp_path / "store.db")
     built = load_backend(
         under_test.type_name,
         REGION,

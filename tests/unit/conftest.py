@@ -1,6 +1,6 @@
 """Fixtures shared by the unit tests."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,14 +10,14 @@ from interstack.services.container import Services
 from interstack.services.regions import Regions
 from interstack.store import Database
 from tests.support.image import started_services
-from tests.support.store import migrated_store
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
+def db(tmp_path: Path, migrated_sqlite: Callable[[Path], Database]) -> Iterator[Database]:
     """A migrated SQLite store of the test's own."""
-    with migrated_store(f"sqlite:///{tmp_path / 'store.db'}") as database:
-        yield database
+    database = migrated_sqlite(tmp_path / "store.db")
+    yield database
+    database.dispose()
 
 
 @pytest.fixture
