@@ -9,7 +9,10 @@ on first use):
 * N single boots, one after another: ``POST /servers`` -> ``ACTIVE`` (``GET /servers/{id}``
   every 20 ms) and -> sshd greeting on the floating IP (``SSH-`` read on port 22, tried every
   20 ms from the moment of the create, each connection attempt given up after 0.1 s); p50 and
-  max of each, and of both together;
+  max of each, and of both together. Then, once cloud-init says it finished on the server's
+  console, what the boot cost in CPU seconds, which the machine's load does not inflate as it
+  does wall time: the instance's own (its cgroup's total), and the gateway's and its helper
+  processes' from the create on (with this benchmark's requests, the status polls included);
 * C servers created at once (C threads): wall time until every one is ``ACTIVE`` and greets
   over SSH. Their statuses come from one ``GET /servers/detail`` every 100 ms for all of them
   (C clients asking every 20 ms would cost the gateway more than a boot step does), the sshd
@@ -45,13 +48,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from local_host import cpu_now, instances_cpu_seconds, memory_of
+from local_host import (
+    cpu_now,
+    helpers_cpu_seconds,
+    instance_cpu_seconds,
+    instances_cpu_seconds,
+    memory_of,
+)
 from rich.console import Console
 from rich.table import Table
 from tokens import BIN_DIR, RESULTS_DIR, Gateway
 
 from interstack.backends.local.cleanup import stop_instances
+from interstack.backends.local.console import LOG_NAME as CONSOLE_LOG
 from interstack.backends.local.host import unavailable_reason
+from interstack.backends.local.instances import ref_for
 from interstack.client import networks as cloud
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -63,14 +74,19 @@ LIST_SECONDS = 0.1
 CONNECT_SECONDS = 0.1  # one try at the sshd greeting, before the next
 BOUND_SECONDS = 600.0  # any one wait; a bound, not a target
 IDLE_SECONDS = 10.0  # after the last boot, before memory is read
+SETTLE_SECONDS = 30.0  # a single boot's bound for cloud-init to finish
+CLOUD_INIT_DONE = b"cloud-init finished"  # the guest init's line on the console
 
 
 @dataclass
 class Boot:
-    """One server's boot, in seconds from its create request."""
+    """One server's boot, in seconds from its create request; for a single boot, the CPU
+    seconds it cost once cloud-init finished (see :func:`settle`)."""
 
     active: float
     ssh: float
+    guest_cpu: float | None = None
+    host_cpu: float | None = None
 
     @property
     def ready(self) -> float:
@@ -314,8 +330,36 @@ def boot(
     return server, Boot(active_seconds, ssh_seconds[0])
 
 
+def settle(gateway: Gateway, server: str, timing: Boot, host_cpu_before: float) -> Boot:
+    """``timing`` with the CPU the boot cost, read once the server's console says cloud-init
+    finished (or SETTLE_SECONDS passed): the instance's, and the gateway's with its helpers'
+    since ``host_cpu_before``."""
+    console_log = gateway.data_dir / "backends" / REGION / "instances" / ref_for(server)
+    console_log = console_log / CONSOLE_LOG
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        if console_log.exists() and CLOUD_INIT_DONE in console_log.read_bytes():
+            break
+        time.sleep(0.1)
+    else:
+        console.print(f"[yellow]cloud-init did not finish within {SETTLE_SECONDS:.0f} s[/]")
+    return Boot(
+        timing.active,
+        timing.ssh,
+        guest_cpu=instance_cpu_seconds(server),
+        host_cpu=gateway_cpu_seconds(gateway) - host_cpu_before,
+    )
+
+
+def gateway_cpu_seconds(gateway: Gateway) -> float:
+    """The gateway's CPU time so far with its helper processes' (see :func:`cpu_now`)."""
+    assert gateway.process is not None
+    return gateway.cpu_seconds() + helpers_cpu_seconds(gateway.process.pid)
+
+
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log_level = "debug" if args.gateway_log else "warning"
+    load_at_start = os.getloadavg()
     with LocalGateway(
         work,
         Path(args.image_cache),
@@ -339,11 +383,14 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
         singles = []
         for index in range(args.boots):
+            host_cpu = gateway_cpu_seconds(gateway)
             server, timing = boot(region, f"bench-single-{index}", *next(ports))
+            timing = settle(gateway, server, timing, host_cpu)
             singles.append(timing)
             console.print(
                 f"boot {index + 1}/{args.boots}: ACTIVE {timing.active:.2f} s, "
-                f"SSH {timing.ssh:.2f} s"
+                f"SSH {timing.ssh:.2f} s; CPU s: guest {timing.guest_cpu:.2f}, gateway and "
+                f"helpers {timing.host_cpu:.2f} (load average {os.getloadavg()[0]:.1f})"
             )
             region.delete(server)
 
@@ -378,6 +425,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "together_cpu_seconds": {k: cpu_after[k] - cpu_before[k] for k in cpu_before},
         "instances_cpu_seconds_until_idle": instances_idle,
         "load_average": os.getloadavg(),
+        "load_average_at_start": load_at_start,
         "idle_memory_bytes": [m[0] for m in memory],
         "peak_memory_bytes": [m[1] for m in memory],
     }
@@ -402,6 +450,21 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             label, str(len(values)), f"{statistics.median(values):.2f}", f"{max(values):.2f}"
         )
     console.print(table)
+    start, end = results["load_average_at_start"], results["load_average"]
+    console.print(
+        "load average (1, 5, 15 min) at the start: "
+        + ", ".join(f"{v:.1f}" for v in start)
+        + "; at the end: "
+        + ", ".join(f"{v:.1f}" for v in end)
+    )
+    if singles:
+        guest = [b.guest_cpu for b in singles if b.guest_cpu is not None]
+        host = [b.host_cpu for b in singles if b.host_cpu is not None]
+        console.print(
+            f"single boot CPU seconds until cloud-init finished, p50 (max): guest "
+            f"{statistics.median(guest):.2f} ({max(guest):.2f}), gateway and its helpers "
+            f"{statistics.median(host):.2f} ({max(host):.2f}) with this benchmark's requests"
+        )
     console.print(
         f"the client looks at GET /servers/{{id}} every {POLL_SECONDS * 1000:.0f} ms for a single "
         f"boot, at one GET /servers/detail every {LIST_SECONDS * 1000:.0f} ms for those at once "

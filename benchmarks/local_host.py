@@ -28,6 +28,15 @@ def memory_of(server: str) -> tuple[int, int]:
     return now, peak
 
 
+def instance_cpu_seconds(server: str) -> float:
+    """CPU time one server's instance has used since it started (its own cgroup's total)."""
+    relative = f"{CGROUP_PARENT}/{ref_for(server)}"
+    if cgroup_mode() is CgroupMode.V2:
+        stat = (Path("/sys/fs/cgroup") / relative / "cpu.stat").read_text().split()
+        return int(stat[stat.index("usage_usec") + 1]) / 1e6
+    return int((Path("/sys/fs/cgroup/cpuacct") / relative / "cpuacct.usage").read_text()) / 1e9
+
+
 def instances_cpu_seconds() -> float:
     """CPU time every instance of the backend has used so far (its parent cgroup's total)."""
     if cgroup_mode() is CgroupMode.V2:
