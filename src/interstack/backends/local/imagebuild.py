@@ -6,7 +6,13 @@ starting during the build by a ``policy-rc.d``; afterwards the tree is made fit 
 times: no SSH host keys (each instance makes its own at first boot), an empty machine-id, apt
 caches cleaned and indexes kept compressed (or an instance's disk grows by hundreds of MB after
 its first ``apt-get update``), the cloud-init settings and the guest init as ``/sbin/init``;
-beside the root, the default user's login as cloud-init makes it (:mod:`.loginplan`).
+beside the root, the default user's login as cloud-init makes it (:mod:`.loginplan`). The image
+runs only the cloud-init modules that have something to do in an instance of this backend
+(:data:`IMAGE_CLOUD_MODULES`) and its sshd skips the costliest key exchange
+(:data:`SSHD_SETTINGS`): both are most of what a first boot and a first login cost.
+
+A cache entry's name carries :data:`REVISION`: a cache built by older code, without what the
+image holds now, is built anew beside it instead of being booted.
 
 The build happens in a temporary directory beside the cache entry and is renamed into place
 when complete; a file lock makes concurrent builders (two gateways, two test workers) wait for
@@ -45,6 +51,37 @@ HOST_APT_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 POLICY_RC_D = "#!/bin/sh\n# no daemon starts while the image is built\nexit 101\n"
 APT_SETTINGS = 'Acquire::GzipIndexes "true";\nAcquire::CompressionTypes::Order:: "gz";\n'
 BUILT_IMAGES = {DEFAULT_IMAGE}
+#: what the built image holds changed (a new cache entry; see the module's docstring): 2 added
+#: IMAGE_CLOUD_MODULES and SSHD_SETTINGS
+REVISION = 2
+#: cloud-init's modules in the built image: Debian's lists less those with nothing to do in an
+#: instance here (a container on an overlay root: no partition to grow or filesystem to resize,
+#: no boot loader, keyboard, clock to keep, udev, snapd, locales package or ssh-import-id; no
+#: byobu, landscape, lxd, fan or PowerVM RMC). Importing each costs CPU at every first boot.
+#: What user-data may ask for stays: bootcmd, write_files, mounts, users, ca_certs, passwords,
+#: apt, timezone, runcmd, packages, configuration managers, scripts, phone_home, power_state.
+IMAGE_CLOUD_MODULES = """\
+# written by interstack when it built this image (see its imagebuild module)
+cloud_init_modules: [migrator, seed_random, bootcmd, write-files, disk_setup, mounts,
+  set_hostname, update_hostname, update_etc_hosts, ca-certs, rsyslog, users-groups, ssh]
+cloud_config_modules: [set-passwords, apt-pipelining, apt-configure, timezone,
+  disable-ec2-metadata, runcmd]
+cloud_final_modules: [package-update-upgrade-install, write-files-deferred, puppet, chef,
+  mcollective, salt-minion, scripts-vendor, scripts-per-once, scripts-per-boot,
+  scripts-per-instance, scripts-user, ssh-authkey-fingerprints, keys-to-console, phone-home,
+  final-message, power-state-change]
+"""
+IMAGE_CLOUD_MODULES_PATH = "etc/cloud/cloud.cfg.d/10_interstack_image.cfg"
+#: sshd of the built image: OpenSSH 9.2 offers the hybrid post-quantum key exchange
+#: sntrup761x25519 first, and a client that takes it spends ~65 ms more CPU per login (12 ms
+#: with curve25519, measured with this OpenSSH as client and server on the 2-core machine), as
+#: long as the rest of a first login on a loaded host. The other default key exchanges stay; an
+#: image of one's own (or this file removed) offers it again.
+SSHD_SETTINGS = """\
+# written by interstack when it built this image (see its imagebuild module)
+KexAlgorithms -sntrup761x25519-sha512*
+"""
+SSHD_SETTINGS_PATH = "etc/ssh/sshd_config.d/10-interstack.conf"
 
 
 class BuildProgress(Protocol):
@@ -59,8 +96,8 @@ class SilentProgress:
 
 
 def image_root(cache_dir: Path, name: str) -> Path:
-    """Where the built image ``name`` lives once complete."""
-    return cache_dir / name / "root"
+    """Where the built image ``name`` lives once complete (its entry named by its revision)."""
+    return cache_dir / f"{name}.r{REVISION}" / "root"
 
 
 @contextmanager
@@ -162,6 +199,8 @@ def _prepare_for_boot(root: Path) -> None:
                 entry.unlink()
     (root / "etc/apt/apt.conf.d/90interstack-gzip-indexes").write_text(APT_SETTINGS)
     (root / CLOUD_CONFIG_PATH).write_text(CLOUD_CONFIG)
+    (root / IMAGE_CLOUD_MODULES_PATH).write_text(IMAGE_CLOUD_MODULES)
+    (root / SSHD_SETTINGS_PATH).write_text(SSHD_SETTINGS)
     init = root / "sbin/init"
     init.unlink(missing_ok=True)
     init.write_text(GUEST_INIT)
