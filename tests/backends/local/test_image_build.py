@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from interstack.backends.local.imagebuild import IMAGE_CLOUD_MODULES_PATH
 from interstack.backends.local.images import exists_in_root
 from tests.support.local import image_cache_dir
 
@@ -28,6 +31,32 @@ def test_the_built_image_has_its_packages_and_nothing_instance_specific(
     assert not (default_image / "usr/sbin/policy-rc.d").exists()
     assert (default_image / "etc/machine-id").read_text() == ""
     assert not list((default_image / "var/cache/apt/archives").glob("*.deb"))
+
+
+def test_the_built_image_runs_only_cloud_init_modules_it_has(default_image: Path) -> None:
+    """Its module lists name modules of the image's own cloud-init (a misspelt one would be
+    skipped with a warning at every boot), and keep those that apply the hostname, the keys,
+    passwords and user-data."""
+    settings = yaml.safe_load((default_image / IMAGE_CLOUD_MODULES_PATH).read_text())
+    modules = default_image / "usr/lib/python3/dist-packages/cloudinit/config"
+    listed = [
+        name
+        for stage in ("cloud_init_modules", "cloud_config_modules", "cloud_final_modules")
+        for name in settings[stage]
+    ]
+    missing = [n for n in listed if not (modules / f"cc_{n.replace('-', '_')}.py").is_file()]
+    assert missing == []
+    for needed in (
+        "set_hostname",
+        "update_hostname",
+        "users-groups",
+        "ssh",
+        "set-passwords",
+        "write-files",
+        "runcmd",
+        "scripts-user",
+    ):
+        assert needed in listed, needed
 
 
 def test_the_cli_reports_a_cached_image_without_building_again(default_image: Path) -> None:
