@@ -39,7 +39,7 @@ from interstack.services.tasks import (
     make_due,
     utcnow,
 )
-from interstack.store import Database, rowcount
+from interstack.store import Database
 from interstack.store.models import Task as TaskRow
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,8 @@ class TaskRunner:
         # still due: a candidate another worker ran and rescheduled meanwhile is pending
         # again, but not before its new run_after
         when = [TaskRow.run_after <= now] if due else []
-        result = session.execute(
+        # the row as written comes back with the write (one statement, not a read after it)
+        row = session.scalars(
             update(TaskRow)
             .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.PENDING, *when)
             .values(
@@ -253,12 +254,10 @@ class TaskRunner:
                 attempts=TaskRow.attempts + 1,
                 updated_at=now,
             )
-        )
-        if rowcount(result) != 1:
-            return None
-        row = session.get(TaskRow, task_id, populate_existing=True)
-        assert row is not None
-        return Task.from_row(row)
+            .returning(TaskRow),
+            execution_options={"populate_existing": True},
+        ).one_or_none()
+        return None if row is None else Task.from_row(row)
 
     # -- running -----------------------------------------------------------------------------
 
