@@ -1,5 +1,5 @@
-"""One local backend (or one served gateway on it) per test module on a data dir of its own;
-the image cache is shared.
+"""One local backend per test module on a data dir of its own, one served gateway on it for
+consecutive modules (:mod:`.shared_cloud`); the image cache is shared.
 
 Skipped, with the reason, only where the host cannot run runc instances (not root, tools
 missing); the CI machine can, so these tests run there.
@@ -8,7 +8,7 @@ missing); the CI machine can, so these tests run there.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from interstack.backends.local.cleanup import cleanup_host, stop_instances
 from interstack.backends.local.network import LocalNetwork, cleanup
 from tests.backends.local.cloud import REGION
 from tests.backends.local.lab import EXTERNAL, Lab
+from tests.backends.local.shared_cloud import SharedCloud, run_together, uses_shared_cloud
 from tests.backends.local.stand_ins import StandIn
 from tests.support.gateway import ServedGateway
 from tests.support.local import (
@@ -64,6 +65,51 @@ def gateway_settings() -> dict[str, Any]:
     return {}
 
 
+#: the served local gateway kept from one module on ``cloud`` to the next (:mod:`.shared_cloud`)
+SHARED = SharedCloud()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    run_together(items)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test not on the shared gateway gets the host's networking: the gateway stops (if a
+    module on it was skipped, the one before kept it up for nothing)."""
+    if not uses_shared_cloud(item):
+        SHARED.release()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Tell the shared gateway what runs next before the module's fixtures end."""
+    SHARED.next_item = nextitem
+    return (yield)
+
+
+def pytest_sessionfinish() -> None:
+    SHARED.release()
+
+
+def start_cloud(
+    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any]
+) -> tuple[ServedGateway, Callable[[], None]]:
+    """A served gateway of ``config``, and what stops it and cleans the host after it."""
+    data = tmp_path_factory.mktemp("e2e") / "data"
+    # starting waits for the host's networking while a sibling checkout's gateway holds it
+    served = ServedGateway(data, config=config).start(timeout=120 + host_lock_wait())
+
+    def stop_and_clean() -> None:
+        served.stop()
+        region_dir = data / "backends" / REGION
+        try:
+            cleanup_host([region_dir], lock_wait=host_lock_wait())
+        finally:  # the instances go even while a sibling's gateway holds the host's networking
+            stop_instances(region_dir)
+
+    return served, stop_and_clean
+
+
 @pytest.fixture(scope="module")
 def cloud(
     tmp_path_factory: pytest.TempPathFactory,
@@ -72,8 +118,7 @@ def cloud(
     gateway_settings: dict[str, Any],
 ) -> Iterator[ServedGateway]:
     """A gateway whose one region is the local backend (skipped where the host cannot run it:
-    ``default_image`` says why)."""
-    data = tmp_path_factory.mktemp("e2e") / "data"
+    ``default_image`` says why), shared with the next module on it of the same settings."""
     config = {
         **gateway_settings,
         "regions": [
@@ -84,15 +129,8 @@ def cloud(
             }
         ],
     }
-    # starting waits for the host's networking while a sibling checkout's gateway holds it
-    served = ServedGateway(data, config=config).start(timeout=120 + host_lock_wait())
-    yield served
-    served.stop()
-    region_dir = data / "backends" / REGION
-    try:
-        cleanup_host([region_dir], lock_wait=host_lock_wait())
-    finally:  # the instances go even while a sibling's gateway holds the host's networking
-        stop_instances(region_dir)
+    yield SHARED.take(config, lambda wanted: start_cloud(tmp_path_factory, wanted))
+    SHARED.module_done()
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,16 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.local.instances import ref_for
 from interstack.backends.local.network import names
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.local import exec_in, host_lock_wait, in_netns, local_settings
+from tests.support.local import exec_in, in_netns
 from tests.support.waiting import eventually
 
 REGION = "RegionOne"
@@ -33,16 +31,9 @@ FETCH = (
 
 
 @pytest.fixture(scope="module")
-def local_gateway(
-    tmp_path_factory: pytest.TempPathFactory, default_image: Path
-) -> Iterator[ServedGateway]:
-    data = tmp_path_factory.mktemp("mdgw") / "data"
-    settings = local_settings()
-    config = {"regions": [{"name": REGION, "backend": "local", "settings": settings}]}
-    served = ServedGateway(data, config=config).start(timeout=180)
-    yield served
-    served.stop()
-    cleanup_host([data / "backends" / REGION], lock_wait=host_lock_wait())
+def local_gateway(cloud: ServedGateway) -> ServedGateway:
+    """The served local gateway of this directory's conftest."""
+    return cloud
 
 
 @pytest.fixture(scope="module")

@@ -1,46 +1,23 @@
 """A router's gateway address as Neutron shows it (``external_fixed_ips``) is the address the
 local backend gives the router on the external network and SNATs its subnets to.
 
-openstacksdk against a served gateway whose region is ``local``; the router's namespace is
-looked at with ``ip`` and ``nft``, and the host pings the address on its external bridge.
+openstacksdk against a served gateway whose region is ``local`` (this directory's conftest);
+the router's namespace is looked at with ``ip`` and ``nft``, and the host pings the address on
+its external bridge.
 """
 
 from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.local.network import links, names
 from tests.backends.local.cloud import dhcp_leg
 from tests.support.gateway import ServedGateway
-from tests.support.local import host_lock_wait, in_netns, local_settings, local_unavailable
-
-REGION = "RegionOne"
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    reason = local_unavailable()
-    if reason is not None:
-        pytest.skip(f"the local backend cannot run here: {reason}")
-    data = tmp_path_factory.mktemp("gateway-ip") / "data"
-    settings = local_settings()
-    config = {"regions": [{"name": REGION, "backend": "local", "settings": settings}]}
-    # it may queue for the host's networking behind another checkout's local run
-    served = ServedGateway(data, config=config).start(timeout=120 + host_lock_wait())
-    yield served
-    served.stop()
-    cleanup_host([data / "backends" / REGION], lock_wait=host_lock_wait())
-
-
-@pytest.fixture(scope="module")
-def conn(cloud: ServedGateway) -> Any:
-    return cloud.connect("interstack")
+from tests.support.local import in_netns
 
 
 @pytest.fixture(scope="module")

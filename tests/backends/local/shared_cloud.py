@@ -1,0 +1,117 @@
+"""One served local gateway for consecutive test modules that use this directory's ``cloud``.
+
+Starting a local gateway, then stopping it and cleaning the host after it, costs seconds a
+module; the modules on it (each with its own keypair, networks and servers) only need the
+host's networking to themselves. So the gateway stays up from one such module to the next
+when both ask for the same configuration; between them the servers of the module that ended
+are deleted (and waited for), so each module starts with no server running, as on a gateway
+of its own. The gateway holds the host's one networking lock while it runs: the modules on
+it are run one after the other (:func:`run_together`), and it stops before any other module
+(a local backend or a network driver of its own needs the lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.waiting import eventually
+
+#: the ``cloud`` fixture's name, and the directory whose conftest defines it
+FIXTURE = "cloud"
+DIRECTORY = "tests/backends/local"
+
+
+def uses_shared_cloud(item: pytest.Item) -> bool:
+    """Whether a test runs on this directory's ``cloud`` (not a module's own fixture of that
+    name)."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.get(FIXTURE) if info is not None else None
+    return definitions is not None and definitions[-1].baseid == DIRECTORY
+
+
+def own_settings(item: pytest.Item) -> bool:
+    """Whether a test's module overrides the gateway's settings (it gets a gateway of its own
+    configuration, so its modules go last and the rest share one)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        definitions[-1].baseid != DIRECTORY
+        for name in ("cloud_settings", "gateway_settings")
+        if (definitions := info.name2fixturedefs.get(name))
+    )
+
+
+def run_together(items: list[pytest.Item]) -> None:
+    """Reorder ``items`` in place: the tests on the shared ``cloud`` run one after the other
+    where the first of them ran (modules of default settings first), the rest keep their
+    order."""
+    shared = [item for item in items if uses_shared_cloud(item)]
+    if not shared:
+        return
+    first = items.index(shared[0])
+    others = [item for item in items if not uses_shared_cloud(item)]
+    shared.sort(key=own_settings)  # stable: each group keeps its modules' order
+    items[:] = [*others[:first], *shared, *others[first:]]
+
+
+class SharedCloud:
+    """The gateway kept between modules, and what the last test said runs next."""
+
+    def __init__(self) -> None:
+        self.served: ServedGateway | None = None
+        self.config: dict[str, Any] | None = None
+        self.stop_and_clean: Callable[[], None] = lambda: None
+        self.next_item: pytest.Item | None = None
+
+    def take(
+        self,
+        config: dict[str, Any],
+        start: Callable[[dict[str, Any]], tuple[ServedGateway, Callable[[], None]]],
+    ) -> ServedGateway:
+        """The running gateway if it has ``config``, else a new one (the old one stopped)."""
+        if self.served is not None and self.served.process is not None and self.config == config:
+            return self.served
+        self.release()
+        self.served, self.stop_and_clean = start(config)
+        self.config = config
+        return self.served
+
+    def module_done(self) -> None:
+        """Keep the gateway for the next test if it runs on it too, its servers deleted;
+        otherwise stop it and clean the host."""
+        running = self.served is not None and self.served.process is not None
+        if running and self.next_item is not None and uses_shared_cloud(self.next_item):
+            assert self.served is not None
+            delete_all_servers(self.served)
+            return
+        self.release()
+
+    def release(self) -> None:
+        if self.served is None:
+            return
+        try:
+            self.stop_and_clean()
+        finally:
+            self.served, self.config = None, None
+            self.stop_and_clean = lambda: None
+
+
+def delete_all_servers(served: ServedGateway) -> None:
+    """Delete every project's servers and wait until none is listed."""
+    admin = served.connect("interstack-admin")
+    try:
+        for server in admin.compute.servers(all_projects=True):
+            admin.compute.delete_server(server, ignore_missing=True)
+        eventually(
+            lambda: list(admin.compute.servers(all_projects=True)),
+            lambda left: not left,
+            "the servers of the module that ended to be deleted",
+            bound=300,
+        )
+    finally:
+        admin.close()
