@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,37 @@ def dhcp_leg(subnet_id: str) -> tuple[str, str]:
     addresses = in_netns(namespace, "ip", "-4", "-o", "addr", "show", names.DHCP_IFNAME)
     link = in_netns(namespace, "ip", "-o", "link", "show", names.DHCP_IFNAME)
     return addresses, link.split("link/ether ")[1].split()[0]
+
+
+def booted_now(key: Path, address: str, command: str = "true") -> tuple[str, float] | None:
+    """The output of ``command`` on the guest and the guest's boot instant, read together; None
+    while SSH or the command fails."""
+    done = ssh(key, address, f"{command} && cut -d' ' -f1 /proc/uptime && date +%s.%N")
+    if done.returncode != 0:
+        return None
+    *output, uptime, now = done.stdout.splitlines()
+    return "\n".join(output), float(now) - float(uptime)
+
+
+def up_for_two_seconds(key: Path, address: str) -> float:
+    """The guest's boot instant, once it has been up for two seconds (a reboot after it is a
+    boot at a later second)."""
+    seen = eventually(
+        lambda: booted_now(key, address),
+        lambda seen: seen is not None and time.time() - seen[1] > 2,
+        f"{address} to be up for two seconds",
+    )
+    assert seen is not None
+    return seen[1]
+
+
+def booted_again(key: Path, address: str, command: str, booted: float, what: str) -> str:
+    """The output of ``command`` on the guest once it runs a boot later than ``booted``."""
+    seen = eventually(
+        lambda: booted_now(key, address, command),
+        lambda seen: seen is not None and seen[1] > booted + 1,
+        what,
+        bound=120,
+    )
+    assert seen is not None
+    return seen[0]

@@ -20,6 +20,7 @@ from interstack.backends.local.network import links, names
 from tests.backends.local.cloud import (
     allow_ssh,
     boot,
+    booted_again,
     fixed_ip,
     floating_ip,
     guest,
@@ -28,6 +29,7 @@ from tests.backends.local.cloud import (
     ssh,
     ssh_once_up,
     sshd_answers,
+    up_for_two_seconds,
 )
 from tests.support.compute import server_in
 from tests.support.gateway import ServedGateway
@@ -220,40 +222,6 @@ def test_a_poweroff_inside_the_guest_shows_shutoff_and_start_boots_it_with_its_d
     server_in(conn, hub, "ACTIVE", wait=120)
     again = ssh_once_up(key, hub_ip, "cat ~/kept", "SSH to hub after its start")
     assert again.stdout.strip() == "before-poweroff"
-
-
-def booted_now(key: Path, address: str, command: str = "true") -> tuple[str, float] | None:
-    """The output of ``command`` on the guest and the guest's boot instant, read together; None
-    while SSH or the command fails."""
-    done = ssh(key, address, f"{command} && cut -d' ' -f1 /proc/uptime && date +%s.%N")
-    if done.returncode != 0:
-        return None
-    *output, uptime, now = done.stdout.splitlines()
-    return "\n".join(output), float(now) - float(uptime)
-
-
-def up_for_two_seconds(key: Path, address: str) -> float:
-    """The guest's boot instant, once it has been up for two seconds (a reboot after it is a
-    boot at a later second)."""
-    seen = eventually(
-        lambda: booted_now(key, address),
-        lambda seen: seen is not None and time.time() - seen[1] > 2,
-        f"{address} to be up for two seconds",
-    )
-    assert seen is not None
-    return seen[1]
-
-
-def booted_again(key: Path, address: str, command: str, booted: float, what: str) -> str:
-    """The output of ``command`` on the guest once it runs a boot later than ``booted``."""
-    seen = eventually(
-        lambda: booted_now(key, address, command),
-        lambda seen: seen is not None and seen[1] > booted + 1,
-        what,
-        bound=120,
-    )
-    assert seen is not None
-    return seen[0]
 
 
 def test_a_reboot_inside_the_guest_boots_it_again_with_its_disk_and_its_fstab_mounts(
