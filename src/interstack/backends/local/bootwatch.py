@@ -92,7 +92,9 @@ class BootWatch:
 
     def _look(self, ref: str) -> bool:
         """True once ``ref`` is no longer booting (the gateway was told)."""
-        pid = self._pids.get(ref) or self._init_pid(ref)
+        pid = self._pids.get(ref)
+        if pid is None or not os.path.exists(f"/proc/{pid}"):
+            pid = self._init_pid(ref)  # not known yet, or a new boot's (the supervisor's reboot)
         with self._changed:
             if ref not in self._renewed:
                 self._pids[ref] = pid

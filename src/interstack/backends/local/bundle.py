@@ -163,6 +163,32 @@ def _devices(block_devices: tuple[BlockDevice, ...] = ()) -> list[dict[str, Any]
     return rules
 
 
+def _device_nodes(block_devices: tuple[BlockDevice, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "path": device.path,
+            "type": "b",
+            "major": device.major,
+            "minor": device.minor,
+            "fileMode": 0o660,
+            "uid": 0,
+            "gid": DISK_GID,
+        }
+        for device in block_devices
+    ]
+
+
+def with_devices(config: dict[str, Any], block_devices: tuple[BlockDevice, ...]) -> dict[str, Any]:
+    """A bundle's ``config.json`` whose attached volumes are ``block_devices`` instead (their
+    nodes and their allow-list entries), all else kept."""
+    linux = config["linux"]
+    resources = {**linux["resources"], "devices": _devices(block_devices)}
+    return {
+        **config,
+        "linux": {**linux, "devices": _device_nodes(block_devices), "resources": resources},
+    }
+
+
 def oci_config(spec: BundleSpec) -> dict[str, Any]:
     """The bundle's ``config.json`` as a mapping."""
     capabilities = {name: list(CAPABILITIES) for name in ("bounding", "effective", "permitted")}
@@ -195,18 +221,7 @@ def oci_config(spec: BundleSpec) -> dict[str, Any]:
                 {"type": "cgroup"},
                 {"type": "network", "path": str(spec.netns_path)},
             ],
-            "devices": [
-                {
-                    "path": device.path,
-                    "type": "b",
-                    "major": device.major,
-                    "minor": device.minor,
-                    "fileMode": 0o660,
-                    "uid": 0,
-                    "gid": DISK_GID,
-                }
-                for device in spec.block_devices
-            ],
+            "devices": _device_nodes(spec.block_devices),
             "cgroupsPath": spec.cgroup_path,
             "resources": {
                 "devices": _devices(spec.block_devices),

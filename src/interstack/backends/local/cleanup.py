@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from interstack.backends.local import hostlock
 from interstack.backends.local.host import run
 from interstack.backends.local.instances import REF_PREFIX, Instance
 from interstack.backends.local.network import cleanup as network_cleanup
@@ -35,7 +36,8 @@ def stop_instances(data_dir: Path) -> list[str]:
         if not directory.name.startswith(REF_PREFIX):
             continue
         instance = Instance(instances_dir, data_dir / "runc", directory.name)
-        instance.teardown()
+        with hostlock.held(instance.dir):  # never in the middle of a reboot the supervisor makes
+            instance.teardown()
         if instance.netns_path.exists():
             run(["ip", "netns", "delete", instance.netns_name], what="delete a network namespace")
         found.append(directory.name)

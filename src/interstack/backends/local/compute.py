@@ -34,6 +34,7 @@ from interstack.backends.local.instances import (
 )
 from interstack.backends.local.lifecycle import CONFIG_DRIVE_DIR, IN_PROGRESS, RUNS, InstanceJobs
 from interstack.backends.local.network import links
+from interstack.backends.local.rebooter import REBOOTS_IN
 from interstack.backends.local.seams import ServerPorts
 from interstack.backends.local.snapshots import ServerCaptures
 from interstack.errors import BackendError, Conflict, NotFound, NotSupported
@@ -278,6 +279,12 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                 self.boot_watch.add(record.ref)
             elif record.phase in RUNS and (pid := instance.init_pid()) is not None:
                 self.exit_watch.add(record.ref, pid)
+            elif record.phase in REBOOTS_IN and _rebooted_by_supervisor(instance):
+                # a reboot inside the guest, which the supervisor makes: its boot is watched
+                if record.phase is Phase.BOOTING:
+                    self.boot_watch.add(record.ref)
+                else:
+                    self._observe(instance, record)
             elif (
                 record.phase in {Phase.BOOTING, Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED}
                 and instance.runtime_state() is None
@@ -285,3 +292,9 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                 instance.log("not running after a restart of the host: starting it again")
                 instance.save(record.moved(Phase.STARTING, booting_as=Phase.STARTING))
                 self._submit(self._boot, record.ref)
+
+
+def _rebooted_by_supervisor(instance: Instance) -> bool:
+    """Whether the supervisor is booting the instance again (its guest rebooted itself)."""
+    ended = instance.exit_record()
+    return ended is not None and ended.rebooting

@@ -2,10 +2,11 @@
 inside the guest.
 
 Without word from here the backend learns of such an exit only when someone looks (a
-``get_server``, the gateway's reconciler), and a guest that rebooted itself would stay down
-until then. Each running instance's PID 1 gets a pidfd, which the kernel makes readable when the
-process exits; one thread waits on all of them with epoll (no polling) and tells the driver
-(``exited(ref)``), which reads how it ended (:meth:`.instances.Instance.ending`) and acts.
+``get_server``, the gateway's reconciler), and a guest that powered off would show ``ACTIVE``
+until then (one that rebooted itself is booted again by the supervisor: :mod:`.rebooter`).
+Each running instance's PID 1 gets a pidfd, which the kernel makes readable when the process
+exits; one thread waits on all of them with epoll (no polling) and tells the driver
+(``exited(ref)``), which reads how it ended (:meth:`.instances.Instance.exit_record`) and acts.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Pacing the reboots guests ask for themselves (``reboot`` inside, :mod:`.exitwatch`).
+"""Pacing the reboots guests ask for themselves (``reboot`` inside, :mod:`.rebooter`).
 
 A VM that reboots itself costs its hypervisor little and takes tens of seconds to come back; an
-instance here is booted again by the gateway (its root mounted, ports plugged, runc started) in
-a fraction of one, on the boot workers, the network driver's lock and the supervisor that every
-tenant's boots share. A guest that reboots at every boot (a broken image, or on purpose) would
-keep them busy at the host's pace: its first reboot goes at once, each one after that waits
-until :data:`INTERVAL_SECONDS` after the one before.
+instance here is booted again by the supervisor (runc's container removed and started again)
+in a fraction of one, on the supervisor and the host that every tenant's boots share (and, when
+the supervisor could not, by the gateway on its boot workers). A guest that reboots at every
+boot (a broken image, or on purpose) would keep them busy at the host's pace: its first reboot
+goes at once, each one after that waits until :data:`INTERVAL_SECONDS` after the one before.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ gateway finds it again::
                   kernel's
     sys/          the block devices the instance sees in /sys (:mod:`.sysblock`)
     clocks.json   the offsets of the instance's clocks (:mod:`.clocks`)
-    exit.json     how the last boot's PID 1 ended, written by the supervisor (:meth:`ending`)
+    exit.json     how the last boot's PID 1 ended, written by the supervisor (:meth:`exit_record`)
+    lock          the instance's lock, the gateway's and the supervisor's (:mod:`.hostlock`)
 
 Its view of ``/sys/devices/system/cpu`` is shared with the instances of the same vCPU map, in
 ``<data>/cpu-views`` (:mod:`.cpusys`). Host artifacts outside it: the overlay mount, the network
@@ -40,13 +41,15 @@ from interstack.backends.local import (
     console,
     cpushare,
     cpusys,
+    exitrecord,
     meminfo,
     procfiles,
     procstat,
     sysblock,
     utmp,
 )
-from interstack.backends.local.bundle import BlockDevice, BundleSpec, oci_config
+from interstack.backends.local.bundle import BlockDevice, BundleSpec, oci_config, with_devices
+from interstack.backends.local.exitrecord import ExitRecord, Reboot
 from interstack.backends.local.guest import READY_MARKER, REBOOT_EXIT_CODE, hostname_for
 from interstack.backends.local.host import (
     CGROUP_PARENT,
@@ -58,7 +61,6 @@ from interstack.backends.local.host import (
     unmount,
 )
 from interstack.backends.local.network import links
-from interstack.backends.local.supervisor import EXIT_RECORD
 from interstack.errors import BackendError, NotFound
 
 REF_PREFIX = "ls-"
@@ -232,37 +234,57 @@ class Instance:
         binary started per call) takes a tenth of a second and more on a loaded host. ``None``
         when runc knows no such instance or its init has exited (a pid taken over by another
         process is not in the instance's cgroup)."""
+        pid = self._state_pid()
+        if pid is None:
+            return None
         try:
-            state = json.loads((self.runc_root / self.ref / "state.json").read_text())
-            pid = int(state["init_process_pid"])
             cgroups = Path(f"/proc/{pid}/cgroup").read_text()
             stat = Path(f"/proc/{pid}/stat").read_text()
-        except (OSError, ValueError, KeyError, TypeError):
+        except OSError:
             return None
         if pid <= 0 or stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"]):
             return None  # exited, not reaped yet
         ours = any(line.endswith(f":{self.cgroup_path}") for line in cgroups.splitlines())
         return pid if ours else None
 
+    def _state_pid(self) -> int | None:
+        """The PID 1 runc's state file names (alive or not), or ``None``."""
+        try:
+            state = json.loads((self.runc_root / self.ref / "state.json").read_text())
+            return int(state["init_process_pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def init_alive(self) -> bool:
         """Whether the instance's PID 1 still runs (:meth:`init_pid`); cheap enough for every
         listing, while :meth:`runtime_state` is the authority."""
         return self.init_pid() is not None
 
-    def ending(self, wait_seconds: float = 0.0) -> Ending | None:
-        """How the last boot's PID 1 ended, as the supervisor recorded it on reaping it; None
-        while it is not recorded (waiting up to ``wait_seconds``: the supervisor reaps an exit a
-        moment after it shows) or with no supervisor to record it."""
+    def exit_record(self, wait_seconds: float = 0.0) -> ExitRecord | None:
+        """How the current boot's PID 1 ended, as the supervisor recorded it on reaping it
+        (:mod:`.exitrecord`); None while it is not recorded (waiting up to ``wait_seconds``: the
+        supervisor reaps an exit a moment after it shows) or with no supervisor to record it. A
+        record of an earlier PID 1 than the one runc knows is not it, nor a reboot done whose
+        new PID 1 has ended too (its own record follows)."""
         deadline = time.monotonic() + wait_seconds
         while True:
-            try:
-                code = int(json.loads((self.dir / EXIT_RECORD).read_text())["exit_code"])
-            except (OSError, ValueError, KeyError, TypeError):
-                if time.monotonic() >= deadline:
-                    return None
-                time.sleep(0.02)
-                continue
-            return Ending.of(code)
+            record = exitrecord.read(self.dir)
+            if record is not None and self._is_current(record):
+                return record
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def _is_current(self, record: ExitRecord) -> bool:
+        if record.reboot is Reboot.DONE:
+            return record.next_pid is not None and self.init_pid() == record.next_pid
+        known = self._state_pid()
+        return known is None or known == record.pid
+
+    def ending(self, wait_seconds: float = 0.0) -> Ending | None:
+        """How the last boot's PID 1 ended (:meth:`exit_record`), None while not recorded."""
+        record = self.exit_record(wait_seconds)
+        return Ending.of(record.exit_code) if record is not None else None
 
     def is_ready(self, pid: int | None = None) -> bool:
         """Whether the guest init has marked the instance up (it sees its own /run); ``pid`` is
@@ -334,11 +356,25 @@ class Instance:
         tmp.write_text(json.dumps(oci_config(spec), indent=1))
         os.replace(tmp, self.bundle / "config.json")
 
+    def rewrite_block_devices(self, block_devices: tuple[BlockDevice, ...]) -> None:
+        """The bundle's devices are now ``block_devices`` (a hot attach or detach): the next
+        boot the supervisor makes on its own, a reboot inside the guest, has these volumes."""
+        config = self.bundle / "config.json"
+        try:
+            current = json.loads(config.read_text())
+        except FileNotFoundError:
+            return  # never booted: its first boot writes the bundle
+        except ValueError as exc:
+            raise BackendError(f"the bundle of {self.ref} is unreadable: {exc}") from exc
+        tmp = self.bundle / ".config.json.tmp"
+        tmp.write_text(json.dumps(with_devices(current, block_devices), indent=1))
+        os.replace(tmp, config)
+
     def new_boot(self) -> None:
         """Clocks that start at zero for the boot about to start (:mod:`.clocks`), and that
         boot's instant in what the guest reads of it: its utmp records and ``/proc/stat``."""
         clocks.fresh(self.dir)
-        (self.dir / EXIT_RECORD).unlink(missing_ok=True)  # the last boot's end
+        exitrecord.clear(self.dir)  # the last boot's end
         utmp.write(self.boot_dir, clocks.booted_at(self.dir))
         procstat.refresh(self.dir, booting=True)
 

@@ -8,7 +8,10 @@ marks it up. One whose init exited on its own is noticed at once (:mod:`.exitwat
 on by how it ended (:meth:`InstanceJobs._observe`): ``poweroff`` inside makes it ``STOPPED``, a
 crash ``STOPPED`` and crashed (also while it boots: a VM is running for its hypervisor as soon as
 it started), and ``reboot`` inside boots it again on its disk while it stays ``ACTIVE``, as a VM
-rebooting itself does for its hypervisor.
+rebooting itself does for its hypervisor: the supervisor boots it again (:mod:`.rebooter`, the
+gateway running or not), and the gateway watches that boot come up (or boots it itself if the
+supervisor could not). Every change to an instance holds its lock, which the supervisor's
+reboots take too (:mod:`.hostlock`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
 from interstack.backends.local import configdrive, cpushare
 from interstack.backends.local.bootwatch import BootWatch
+from interstack.backends.local.exitrecord import ExitRecord, Reboot
 from interstack.backends.local.exitwatch import ExitWatch
 from interstack.backends.local.guest import (
     hostname_for,
@@ -34,6 +38,7 @@ from interstack.backends.local.guest import (
 )
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.host import TINI
+from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instances import (
     REF_PREFIX,
@@ -43,6 +48,7 @@ from interstack.backends.local.instances import (
     Phase,
     instance_at,
 )
+from interstack.backends.local.rebooter import REBOOTS_IN
 from interstack.backends.local.seams import ServerPorts, VolumeDevices
 from interstack.backends.local.settings import LocalSettings
 from interstack.backends.local.supervisor import SupervisorClient
@@ -96,7 +102,7 @@ class InstanceJobs:
         #: set by the backend once its block storage exists
         self.volumes: VolumeDevices | None = None
         self._jobs: ThreadPoolExecutor | None = None
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, InstanceLock] = {}
         self._locks_guard = threading.Lock()
         #: the gateway's ``watch_settling`` callback, told of boots that settled
         self._settled: Callable[[str], None] | None = None
@@ -124,16 +130,19 @@ class InstanceJobs:
     def _instance(self, ref: str) -> Instance:
         return instance_at(self.instances_dir, self.runc_root, ref)
 
-    def _lock(self, ref: str) -> threading.Lock:
+    def _lock(self, ref: str) -> InstanceLock:
         with self._locks_guard:
-            return self._locks.setdefault(ref, threading.Lock())
+            lock = self._locks.get(ref)
+            if lock is None:
+                lock = self._locks[ref] = InstanceLock(self.instances_dir / ref)
+            return lock
 
     def _volumes(self) -> VolumeDevices:
         if self.volumes is None:
             raise NotSupported("this local backend has no block storage")
         return self.volumes
 
-    def instance_lock(self, ref: str) -> threading.Lock:
+    def instance_lock(self, ref: str) -> InstanceLock:
         """The lock every change to instance ``ref`` holds (volume attachments too)."""
         return self._lock(ref)
 
@@ -318,11 +327,15 @@ class InstanceJobs:
         return self._instance(ref).init_pid()
 
     def _exited(self, ref: str) -> None:
-        """The exit watch's word: the PID 1 of running instance ``ref`` exited."""
+        """The exit watch's word: the PID 1 of running instance ``ref`` exited. One that runs
+        on with another PID 1 (the supervisor booted it again at once) is watched anew."""
         instance = self._instance(ref)
         record = instance.load()
-        if record is not None and record.phase in RUNS:
-            self._observe(instance, record)
+        if record is None or record.phase not in RUNS:
+            return
+        current = self._observe(instance, record)
+        if current.phase in RUNS and (pid := instance.init_pid()) is not None:
+            self.exit_watch.add(ref, pid)
 
     def _report_settled(self, ref: str) -> None:
         if self._settled is not None:
@@ -338,35 +351,46 @@ class InstanceJobs:
 
     def _observe(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
         """Move BOOTING to ACTIVE once the init is up; notice an init that exited and act on
-        how it ended (:class:`Ending`): a reboot inside the guest boots it again (ACTIVE all
-        along, as Nova sees a VM reboot itself); a poweroff or a crash of a running, paused or
-        suspended instance makes it STOPPED (crashed, for a crash), as Nova's power-state sync
-        makes such a guest SHUTOFF, its disk kept for a start. runc has the last word on an
-        exit: the quick look at its state file only says it runs."""
+        how it ended (:class:`Ending`): a reboot inside the guest is booted again by the
+        supervisor, which the boot watch then follows (ACTIVE all along, as Nova sees a VM
+        reboot itself), or by the gateway if the supervisor could not; a poweroff or a crash of
+        a running, paused or suspended instance makes it STOPPED (crashed, for a crash), as
+        Nova's power-state sync makes such a guest SHUTOFF, its disk kept for a start. runc has
+        the last word on an exit: the quick look at its state file only says it runs."""
         pid = instance.init_pid()
         if pid is not None and record.phase is not Phase.BOOTING:
             return record
         # how an exited init ended, waited for before the lock is taken: the supervisor records
         # it a moment after the exit shows, and every change to the instance takes the lock
-        ending = instance.ending(ENDING_WAIT_SECONDS) if pid is None else None
+        ended = instance.exit_record(ENDING_WAIT_SECONDS) if pid is None else None
+        watch_boot = False
         with self._lock(instance.ref):
             current = instance.load()
             if current is None or current.phase is not record.phase:
                 return current or record
-            running = pid is not None
-            if not running:
-                state = instance.runtime_state()
-                running = state is not None and state[0] != "stopped"  # paused counts: it still is
-            if running and instance.is_ready(pid):
-                log.debug("instance %s: the guest marked itself up", instance.ref)
-                current = current.moved(Phase.ACTIVE)
-                if pid is not None:
-                    self.exit_watch.add(instance.ref, pid)
-            elif running:
-                return current
+            if ended is not None and ended.rebooting and current.phase in REBOOTS_IN:
+                if current.phase is Phase.BOOTING:
+                    return current  # the boot watch follows the supervisor's new boot
+                log.debug("instance %s: the supervisor boots it again", instance.ref)
+                current = current.moved(Phase.BOOTING, booting_as=Phase.ACTIVE)
+                watch_boot = True
             else:
-                current = self._ended(instance, current, ending or instance.ending())
+                running = pid is not None
+                if not running:
+                    state = instance.runtime_state()
+                    running = state is not None and state[0] != "stopped"  # paused: it still is
+                if running and instance.is_ready(pid):
+                    log.debug("instance %s: the guest marked itself up", instance.ref)
+                    current = current.moved(Phase.ACTIVE)
+                    if pid is not None:
+                        self.exit_watch.add(instance.ref, pid)
+                elif running:
+                    return current
+                else:
+                    current = self._ended(instance, current, ended or instance.exit_record())
             instance.save(current)
+        if watch_boot:
+            self.boot_watch.add(instance.ref)
         if current.phase is Phase.REBOOTING:
             self._reboot_guest(instance.ref)
         return current
@@ -390,13 +414,18 @@ class InstanceJobs:
         timer.start()
 
     def _ended(
-        self, instance: Instance, record: InstanceRecord, ending: Ending | None
+        self, instance: Instance, record: InstanceRecord, ended: ExitRecord | None
     ) -> InstanceRecord:
         """What an instance whose init exited becomes, by how it ended (the lock held). A
         poweroff or a crash before the guest was up stops it too, as Nova's power-state sync
-        stops a VM whose guest ended early: its server is SHUTOFF, not in ERROR."""
+        stops a VM whose guest ended early: its server is SHUTOFF, not in ERROR. A reboot the
+        supervisor did not make (it failed, or a supervisor from before) is made here."""
+        ending = Ending.of(ended.exit_code) if ended is not None else None
         if ending is Ending.REBOOT:
-            instance.log("the guest rebooted itself: booting it again")
+            if ended is not None and ended.reboot is Reboot.FAILED:
+                instance.log("the supervisor could not boot it again: the gateway does")
+            else:
+                instance.log("the guest rebooted itself: booting it again")
             # a boot's reboot still reports BUILDING or STOPPED to the task waiting for it
             if record.phase is Phase.BOOTING:
                 return record.moved(Phase.REBOOTING, booting_as=record.booting_as)

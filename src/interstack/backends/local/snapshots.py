@@ -36,6 +36,7 @@ from typing import Protocol
 
 from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.backends.local.host import run, unmount
+from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.images import TARBALL_FORMATS, LocalImages, tar_stream
 from interstack.backends.local.instances import Instance, InstanceRecord, Phase, instance_at
 from interstack.backends.local.quiesce import frozen, held_still
@@ -69,7 +70,7 @@ class ServerCaptures:
         images: LocalImages,
         instances_dir: Path,
         runc_root: Path,
-        instance_lock: Callable[[str], threading.Lock],
+        instance_lock: Callable[[str], InstanceLock],
     ) -> None:
         self.directory = directory
         self.images = images

@@ -11,9 +11,11 @@ While it runs, it also keeps its instances' console logs below their cap (:mod:`
 Each instance starts with clocks of its own (:mod:`.clocks`): a new boot time on every boot;
 its ``/proc/meminfo`` and ``/proc/stat`` are rewritten every few seconds (:mod:`.meminfo`,
 :mod:`.procstat`). Being the parent of every instance's PID 1, it alone learns how each ended:
-it writes PID 1's exit status beside the instance (:data:`EXIT_RECORD`), which tells the
+it writes PID 1's exit status beside the instance (:mod:`.exitrecord`), which tells the
 backend a poweroff from a reboot asked for inside the guest and from a crash
-(:meth:`.instances.Instance.ending`).
+(:meth:`.instances.Instance.exit_record`), and it boots again a guest that rebooted itself
+(:mod:`.rebooter`), the gateway running or not; it does not exit as idle while such a reboot
+waits.
 
 Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` and
 ``{"op": "run", "runc_root", "bundle", "id", "log"}`` (runc's and then the instance's output are
@@ -39,6 +41,7 @@ from typing import Any
 
 from interstack.backends.local import clocks, console, meminfo, procstat
 from interstack.backends.local.host import last_line
+from interstack.backends.local.rebooter import Rebooter
 from interstack.errors import BackendError, BackendUnavailable
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -46,9 +49,6 @@ IDLE_EXIT_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
 #: how often the supervisor trims its instances' console logs to their cap
 TRIM_INTERVAL_SECONDS = 2.0
-#: in an instance's directory: how its PID 1 ended (``{"pid": ..., "exit_code": ...}``; a
-#: negative code is the signal that killed it), written when the supervisor reaps it
-EXIT_RECORD = "exit.json"
 #: exits of processes nobody watched yet, kept for a watch that comes late (a PID 1 that exits
 #: before runc has returned); the oldest go beyond this many
 UNCLAIMED_KEPT = 256
@@ -136,24 +136,29 @@ def _tail(log: Path) -> str:
         return ""
 
 
-def _run_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
+def _run(reaper: Reaper, argv: list[str], log: Path) -> int:
+    """Run ``argv`` as the supervisor's child, its output appended to ``log``; its exit code
+    (the reaper owns waitpid: the supervisor never calls Popen.wait)."""
+    with open(os.devnull, "rb") as stdin, log.open("ab") as out:
+        proc = reaper.spawn(argv, stdin=stdin, stdout=out, stderr=out, start_new_session=True)
+    status = reaper.wait_for(proc.pid)
+    proc.returncode = status  # keep Popen from polling a pid that is gone
+    return status
+
+
+def start_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
+    """Start the instance of a run request under runc: ``{"ok": True, "pid": PID 1}`` (the
+    pid None if runc's state does not say), or ``{"ok": False, "error": runc's complaint}``."""
     log = Path(request["log"])
     # the instance's own clocks (:mod:`.clocks`), kept beside its bundle
     argv = [*clocks.prefix(Path(request["bundle"]).parent)]
     argv += ["runc", "--root", request["runc_root"], "run", "--detach"]
     argv += ["--bundle", request["bundle"], request["id"]]
-    with open(os.devnull, "rb") as stdin, log.open("ab") as out:
-        # the reaper owns waitpid: the supervisor never calls Popen.wait
-        proc = reaper.spawn(argv, stdin=stdin, stdout=out, stderr=out, start_new_session=True)
-    status = reaper.wait_for(proc.pid)
-    proc.returncode = status  # keep Popen from polling a pid that is gone
+    status = _run(reaper, argv, log)
     if status != 0:
         return {"ok": False, "error": _tail(log) or f"runc exited with {status}"}
-    pid = _init_pid(Path(request["runc_root"]) / request["id"])
-    if pid is not None:  # the PID 1 runc left is this process's now: its end is recorded
-        record = Path(request["bundle"]).parent / EXIT_RECORD
-        reaper.on_exit(pid, lambda code: _record_exit(record, pid, code))
-    return {"ok": True}
+    # the PID 1 runc left is this process's now
+    return {"ok": True, "pid": _init_pid(Path(request["runc_root"]) / request["id"])}
 
 
 def _init_pid(runc_state: Path) -> int | None:
@@ -164,26 +169,17 @@ def _init_pid(runc_state: Path) -> int | None:
         return None
 
 
-def _record_exit(record: Path, pid: int, code: int) -> None:
-    """Write how PID 1 ``pid`` of an instance ended (:data:`EXIT_RECORD`); an instance deleted
-    meanwhile is left alone."""
-    if not record.parent.is_dir():
-        return
-    tmp = record.with_name(f".{record.name}.tmp")
-    try:
-        tmp.write_text(json.dumps({"pid": pid, "exit_code": code}))
-        os.replace(tmp, record)
-    except OSError as exc:
-        print(f"supervisor: cannot record the exit of {pid}: {exc}", file=sys.stderr, flush=True)  # noqa: T201
-
-
-def _serve_one(connection: socket.socket, reaper: Reaper, busy: list[int]) -> None:
+def _serve_one(
+    connection: socket.socket, reaper: Reaper, rebooter: Rebooter, busy: list[int]
+) -> None:
     busy.append(1)
     try:
         with connection, connection.makefile("rwb") as stream:
             request = json.loads(stream.readline())
             if request.get("op") == "run":
-                reply = _run_instance(reaper, request)
+                reply = start_instance(reaper, request)
+                if reply.get("pid") is not None:  # its end is recorded and acted on
+                    rebooter.watch(request, int(reply["pid"]))
             else:
                 reply = {"ok": True, "pid": os.getpid()}
             stream.write(json.dumps(reply).encode() + b"\n")
@@ -216,6 +212,11 @@ def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
     reaper = Reaper()
+    rebooter = Rebooter(
+        lambda argv, log: _run(reaper, argv, log),
+        lambda request: start_instance(reaper, request),
+        reaper.on_exit,
+    )
     threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()
     threading.Thread(
         target=_trim_consoles, args=(state_dir, console_max_bytes), daemon=True, name="trim"
@@ -229,6 +230,7 @@ def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -
         idle_since = reaper.childless_since
         if (
             not busy
+            and not rebooter.pending
             and idle_since is not None
             and time.monotonic() - idle_since > IDLE_EXIT_SECONDS
         ):
@@ -239,7 +241,9 @@ def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -
         except TimeoutError:
             continue
         connection.settimeout(None)
-        threading.Thread(target=_serve_one, args=(connection, reaper, busy), daemon=True).start()
+        threading.Thread(
+            target=_serve_one, args=(connection, reaper, rebooter, busy), daemon=True
+        ).start()
 
 
 class SupervisorClient:

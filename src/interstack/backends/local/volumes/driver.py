@@ -47,6 +47,7 @@ from interstack.backends.contract import (
 from interstack.backends.local import sysblock
 from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
+from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.images import LocalImages, ext4_extent
 from interstack.backends.local.instances import REF_PREFIX, Instance, instance_at
 from interstack.backends.local.quiesce import held_still
@@ -75,7 +76,7 @@ class Instances(Protocol):
     instances_dir: Path
     runc_root: Path
 
-    def instance_lock(self, ref: str) -> threading.Lock: ...
+    def instance_lock(self, ref: str) -> InstanceLock: ...
 
 
 class LocalBlockStorage(BlockStorageDriver):
@@ -351,6 +352,7 @@ class LocalBlockStorage(BlockStorageDriver):
                 plug.free_loops(disk)
                 raise
             self.shelf.save(record.moved(V.IN_USE, attached_to=server, device=chosen))
+            self._rewrite_bundle(instance, server)
             return AttachmentInfo(volume=volume, server=server, device=chosen)
 
     def _device_name(self, server: str, requested: str | None) -> str:
@@ -390,6 +392,19 @@ class LocalBlockStorage(BlockStorageDriver):
                 self._unplug(pid, instance, record.device or "", loop)
             plug.free_loops(disk)
             self.shelf.save(record.moved(V.AVAILABLE, attached_to=None, device=None))
+            self._rewrite_bundle(instance, server)
+
+    def _rewrite_bundle(self, instance: Instance, server: NativeRef) -> None:
+        """The instance's bundle lists the volumes attached now, on the loop devices bound now
+        (the server's lock held, and the changed volume's): a reboot inside the guest, which
+        the supervisor makes from the bundle, keeps them, and a detached one's device (its
+        loop given out again) is gone."""
+        devices: list[BlockDevice] = []
+        for record in self.shelf.volumes():
+            if record.attached_to == server and record.device is not None and not record.root:
+                loops = plug.loops_of(self.shelf.disk(record.ref))
+                devices.extend(BlockDevice(record.device, lp.major, lp.minor) for lp in loops[:1])
+        instance.rewrite_block_devices(tuple(devices))
 
     # -- what the compute driver asks ---------------------------------------------------------
 

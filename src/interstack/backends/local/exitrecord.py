@@ -1,0 +1,81 @@
+"""How an instance's PID 1 ended, and what the supervisor does about it: ``exit.json`` beside
+the instance, written by the supervisor, which reaps PID 1 (:mod:`.supervisor`).
+
+A guest that rebooted itself is booted again by the supervisor (:mod:`.rebooter`), with the
+gateway running or not; the record then says so: ``pending`` while it waits and boots, ``done``
+with the new PID 1, or ``failed`` with why (the gateway then boots it itself), or ``skipped``
+when the instance was no longer to run (the gateway stopped, rebooted or deleted it meanwhile).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+
+#: in an instance's directory: how its last boot's PID 1 ended (:class:`ExitRecord`)
+EXIT_RECORD = "exit.json"
+
+
+class Reboot(StrEnum):
+    """Where the supervisor is with booting again a guest that rebooted itself."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ExitRecord:
+    #: the host pid of the PID 1 that ended
+    pid: int
+    #: its exit code; negative: the signal that killed it
+    exit_code: int
+    #: what the supervisor does about a reboot asked for inside; None: nothing (not a reboot,
+    #: or a supervisor from before it did reboots)
+    reboot: Reboot | None = None
+    #: the host pid of the next boot's PID 1, once the reboot is done
+    next_pid: int | None = None
+    #: why the reboot failed
+    error: str | None = None
+
+    @property
+    def rebooting(self) -> bool:
+        """Whether the supervisor boots the instance again (or has)."""
+        return self.reboot in {Reboot.PENDING, Reboot.DONE}
+
+
+def write(instance_dir: Path, record: ExitRecord) -> None:
+    """Replace the record atomically; an instance deleted meanwhile is left alone (OSError
+    for any other failure)."""
+    if not instance_dir.is_dir():
+        return
+    target = instance_dir / EXIT_RECORD
+    tmp = target.with_name(f".{EXIT_RECORD}.tmp")
+    tmp.write_text(json.dumps({k: v for k, v in asdict(record).items() if v is not None}))
+    os.replace(tmp, target)
+
+
+def read(instance_dir: Path) -> ExitRecord | None:
+    """The record, or None when there is none (or none whole)."""
+    try:
+        raw = json.loads((instance_dir / EXIT_RECORD).read_text())
+        reboot = raw.get("reboot")
+        next_pid = raw.get("next_pid")
+        return ExitRecord(
+            pid=int(raw["pid"]),
+            exit_code=int(raw["exit_code"]),
+            reboot=Reboot(reboot) if reboot is not None else None,
+            next_pid=int(next_pid) if next_pid is not None else None,
+            error=raw.get("error"),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def clear(instance_dir: Path) -> None:
+    """Forget the last boot's end (a new boot starts)."""
+    (instance_dir / EXIT_RECORD).unlink(missing_ok=True)

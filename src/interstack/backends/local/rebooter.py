@@ -1,0 +1,134 @@
+"""The supervisor boots again a guest that rebooted itself (``reboot`` inside), as a VM's
+hypervisor does: whether the gateway runs or not, and without it.
+
+PID 1 exits with the guest init's reboot code (:data:`.guest.REBOOT_EXIT_CODE`); the supervisor,
+its parent, learns it first. It records the reboot as pending (:mod:`.exitrecord`), waits its
+turn (:mod:`.guestreboots`: a guest rebooting at every boot is paced), then, holding the
+instance's lock (:mod:`.hostlock`) and only if the gateway still has the instance running or
+booting, removes the ended container from runc and starts it again from its bundle: same root
+mount, same network namespace with its ports, the devices of the volumes attached now (the
+gateway rewrites the bundle's device list at each attach and detach), fresh clocks and boot
+records. The new PID 1 is the supervisor's child, like the first, and the record names it; the
+gateway, told of the exit, watches the new boot come up. A reboot that fails is recorded so,
+with runc's complaint, and the gateway boots the instance itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from interstack.backends.local import clocks, exitrecord, hostlock, procstat, utmp
+from interstack.backends.local.exitrecord import ExitRecord, Reboot
+from interstack.backends.local.guest import REBOOT_EXIT_CODE
+from interstack.backends.local.guestreboots import GuestReboots
+from interstack.backends.local.instances import Instance, Phase
+
+#: the phases of the gateway's record in which a guest's own reboot boots it again here (in
+#: any other, the gateway is stopping, rebooting or changing the instance itself)
+REBOOTS_IN = frozenset({Phase.ACTIVE, Phase.BOOTING})
+
+#: runs a command as the supervisor's child, its output appended to a log; its exit code
+Run = Callable[[list[str], Path], int]
+#: starts an instance from a run request (:func:`.supervisor.start_instance`): its reply
+Start = Callable[[dict[str, Any]], dict[str, Any]]
+#: calls an action with the exit code of an inherited pid once it is reaped
+OnExit = Callable[[int, Callable[[int], None]], None]
+
+
+class Rebooter:
+    """Watches the PID 1 of the instances the supervisor starts and acts on how each ends."""
+
+    def __init__(
+        self, run: Run, start: Start, on_exit: OnExit, pacing: GuestReboots | None = None
+    ) -> None:
+        self._run = run
+        self._start = start
+        self._on_exit = on_exit
+        self._pacing = pacing or GuestReboots()
+        self._pending = 0
+        self._guard = threading.Lock()
+
+    @property
+    def pending(self) -> bool:
+        """Whether a reboot waits or runs (the supervisor must not exit as idle meanwhile)."""
+        with self._guard:
+            return self._pending > 0
+
+    def watch(self, request: dict[str, Any], pid: int) -> None:
+        """Act on the end of PID 1 ``pid`` of the instance ``request`` started."""
+        self._on_exit(pid, lambda code: self.ended(request, pid, code))
+
+    def ended(self, request: dict[str, Any], pid: int, code: int) -> None:
+        """PID 1 ``pid`` ended with ``code`` (called as it is reaped: quick, never blocks)."""
+        instance = _instance(request)
+        if code != REBOOT_EXIT_CODE:
+            _record(instance, ExitRecord(pid, code))
+            return
+        _record(instance, ExitRecord(pid, code, Reboot.PENDING))
+        with self._guard:
+            self._pending += 1
+        delay = self._pacing.delay(instance.ref, time.monotonic())
+        if delay > 0:
+            instance.log(f"the guest rebooted again soon: its boot waits {delay:.0f} s")
+        timer = threading.Timer(delay, self._reboot, (request, pid, code))
+        timer.daemon = True
+        timer.start()
+
+    def _reboot(self, request: dict[str, Any], pid: int, code: int) -> None:
+        instance = _instance(request)
+        try:
+            with hostlock.held(instance.dir):
+                outcome = self._boot_again(instance, request, pid, code)
+                _record(instance, outcome)
+                if outcome.next_pid is not None:  # watched once the record names it
+                    self.watch(request, outcome.next_pid)
+        finally:
+            with self._guard:
+                self._pending -= 1
+
+    def _boot_again(
+        self, instance: Instance, request: dict[str, Any], pid: int, code: int
+    ) -> ExitRecord:
+        try:
+            record = instance.load()
+        except (OSError, ValueError, TypeError, KeyError):
+            record = None
+        if record is None or record.phase not in REBOOTS_IN:
+            self._pacing.forget(instance.ref)
+            return ExitRecord(pid, code, Reboot.SKIPPED)
+        instance.log("the guest rebooted itself: booting it again")
+        deleted = self._run(
+            clocks.runc_argv(instance.runc_root, instance.ref, "delete", "--force", instance.ref),
+            instance.console,
+        )
+        if deleted != 0:
+            return self._failed(instance, pid, code, f"runc delete exited with {deleted}")
+        # a new boot: clocks from zero, its boot records (:meth:`.instances.Instance.new_boot`)
+        clocks.fresh(instance.dir)
+        utmp.write(instance.boot_dir, clocks.booted_at(instance.dir))
+        procstat.refresh(instance.dir, booting=True)
+        reply = self._start(request)
+        if not reply.get("ok") or reply.get("pid") is None:
+            return self._failed(instance, pid, code, str(reply.get("error") or "no PID 1"))
+        return ExitRecord(pid, code, Reboot.DONE, next_pid=int(reply["pid"]))
+
+    def _failed(self, instance: Instance, pid: int, code: int, error: str) -> ExitRecord:
+        instance.log(f"booting it again failed here: {error}")
+        return ExitRecord(pid, code, Reboot.FAILED, error=error)
+
+
+def _instance(request: dict[str, Any]) -> Instance:
+    """The instance a run request names (its bundle is ``<instances>/<ref>/bundle``)."""
+    bundle = Path(request["bundle"])
+    return Instance(bundle.parent.parent, Path(request["runc_root"]), request["id"])
+
+
+def _record(instance: Instance, record: ExitRecord) -> None:
+    try:
+        exitrecord.write(instance.dir, record)
+    except OSError as exc:
+        instance.log(f"cannot record how PID 1 ended: {exc}")

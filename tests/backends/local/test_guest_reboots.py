@@ -1,0 +1,107 @@
+"""A guest's own ``reboot`` on real local instances behind a served gateway, as users see it
+through openstacksdk and SSH.
+
+``reboot`` inside is made by the supervisor, the instances' parent: the guest comes back with
+the gateway frozen, on its disk and with the volumes attached to it while it ran (hot); the
+gateway, back, shows it ACTIVE and follows the new boot (a ``poweroff`` after it gives SHUTOFF).
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.backends.local.cloud import (
+    allow_ssh,
+    boot,
+    booted_again,
+    floating_ip,
+    guest,
+    routed_network,
+    security_group,
+    ssh,
+    ssh_once_up,
+    up_for_two_seconds,
+)
+from tests.support.compute import server_in
+from tests.support.gateway import ServedGateway
+
+#: what the guest shows of its volumes' devices: one line per block device node that reads
+DEVICES = (
+    "for d in /dev/vd?; do sudo dd if=$d of=/dev/null bs=512 count=1 2>/dev/null && echo $d; done"
+)
+
+
+@pytest.fixture(scope="module")
+def gateway_settings() -> dict[str, Any]:
+    """The reconciler runs often: a guest's own poweroff shows within seconds."""
+    return {"reconcile_interval_seconds": 2}
+
+
+@pytest.fixture(scope="module")
+def place(conn: Any) -> tuple[Any, Any]:
+    """(network, security group admitting SSH) of the module's servers."""
+    network, _ = routed_network(conn, "10.77.0.0/24")
+    group = security_group(conn, "ssh")
+    allow_ssh(conn, group)
+    return network, group
+
+
+def volume(conn: Any, server: Any) -> tuple[Any, str]:
+    """A new 1 GB volume attached to running ``server``: (volume, its device)."""
+    made = conn.create_volume(size=1, name=f"rb-{secrets.token_hex(3)}", wait=True)
+    conn.attach_volume(server, made, wait=True, timeout=120)
+    return made, conn.block_storage.get_volume(made.id).attachments[0]["device"]
+
+
+def test_a_reboot_inside_the_guest_comes_back_without_the_gateway_with_its_volumes(
+    cloud: ServedGateway, conn: Any, key_file: tuple[str, Path], place: tuple[Any, Any]
+) -> None:
+    key_name, key = key_file
+    network, group = place
+    server = boot(conn, "rebooter", network, group, key_name, userdata=None)
+    address = floating_ip(conn, server)
+    ssh_once_up(key, address, "true", "SSH to the server")
+    kept, kept_device = volume(conn, server)  # attached hot: not in the first boot's bundle
+    dropped, dropped_device = volume(conn, server)
+    guest(key, address, "echo on-the-disk > /root/kept")
+    first = up_for_two_seconds(key, address)
+
+    # the gateway is frozen (stopping it would give up the host's networking to whatever test
+    # runs beside): only the supervisor is left to boot the guest again
+    assert cloud.process is not None
+    cloud.process.send_signal(signal.SIGSTOP)
+    try:
+        ssh(key, address, "sudo reboot")  # the session may end with the guest: not asserted
+        again = booted_again(
+            key, address, f"sudo cat /root/kept && {DEVICES}", first, "a boot without the gateway"
+        )
+    finally:
+        cloud.process.send_signal(signal.SIGCONT)
+    disk, *devices = again.split()
+    assert (disk, sorted(devices)) == ("on-the-disk", sorted([kept_device, dropped_device]))
+
+    shown = server_in(conn, server, "ACTIVE", wait=120)
+    assert (shown.power_state, shown.task_state) == (1, None)
+    console = conn.compute.get_server_console_output(server)["output"]
+    assert "the guest rebooted itself: booting it again" in console
+
+    # a volume detached since is not in the next boot; the gateway follows that one too
+    conn.detach_volume(server, dropped, wait=True, timeout=120)
+    second = up_for_two_seconds(key, address)
+    ssh(key, address, "sudo reboot")
+    after = booted_again(key, address, DEVICES, second, "a boot with the gateway")
+    assert after.split() == [kept_device]
+    assert server_in(conn, server, "ACTIVE").task_state is None
+
+    ssh(key, address, "sudo poweroff")  # the new boot's end is noticed: SHUTOFF, as before
+    stopped = server_in(conn, server, "SHUTOFF", wait=60)
+    assert (stopped.power_state, stopped.vm_state) == (4, "stopped")
+    conn.detach_volume(server, kept, wait=True, timeout=120)
+    for made in (kept, dropped):
+        conn.delete_volume(made.id, wait=True)
+    conn.compute.delete_server(server)

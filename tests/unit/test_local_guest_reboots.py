@@ -1,0 +1,220 @@
+"""A reboot asked for inside a local guest, made by the supervisor (:mod:`.rebooter`) with or
+without the gateway: what it does by the gateway's record of the instance, what it records for
+the gateway, that it keeps the supervisor from exiting as idle while it waits, and the pieces it
+relies on (the exit record the gateway trusts, the bundle's device list, the instance lock)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interstack.backends.contract import FlavorSpec, ServerSpec
+from interstack.backends.local import exitrecord, utmp
+from interstack.backends.local.bundle import BlockDevice, with_devices
+from interstack.backends.local.exitrecord import ExitRecord, Reboot
+from interstack.backends.local.guest import REBOOT_EXIT_CODE
+from interstack.backends.local.guestreboots import GuestReboots
+from interstack.backends.local.hostlock import InstanceLock
+from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.backends.local.rebooter import Rebooter
+
+REF = "ls-guest"
+
+
+class Supervisor:
+    """What the rebooter drives, recorded: runc runs, starts, watched pids."""
+
+    def __init__(self, start_reply: dict[str, Any]) -> None:
+        self.commands: list[list[str]] = []
+        self.started: list[dict[str, Any]] = []
+        self.watched: dict[int, Callable[[int], None]] = {}
+        self.start_reply = start_reply
+
+    def run(self, argv: list[str], log: Path) -> int:
+        self.commands.append(argv)
+        return 0
+
+    def start(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.started.append(request)
+        return self.start_reply
+
+    def on_exit(self, pid: int, action: Callable[[int], None]) -> None:
+        self.watched[pid] = action
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Instance:
+    found = Instance(tmp_path / "instances", tmp_path / "runc", REF)
+    flavor = FlavorSpec(vcpus=1, ram_mb=256, disk_gb=1)
+    server = ServerSpec(gateway_id="guest", name="guest", project_id="p1", flavor=flavor)
+    found.save(InstanceRecord.from_spec(server).moved(Phase.ACTIVE, ref=REF))
+    found.boot_dir.mkdir(parents=True)
+    return found
+
+
+def request_of(instance: Instance) -> dict[str, Any]:
+    return {
+        "runc_root": str(instance.runc_root),
+        "bundle": str(instance.bundle),
+        "id": instance.ref,
+        "log": str(instance.console),
+    }
+
+
+def rebooter_for(supervisor: Supervisor, interval: float = 10.0) -> Rebooter:
+    return Rebooter(supervisor.run, supervisor.start, supervisor.on_exit, GuestReboots(interval))
+
+
+def settled(rebooter: Rebooter) -> None:
+    """Wait (briefly: no pacing here) for the reboot on its timer thread to be done."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.join(30)
+    assert not rebooter.pending
+
+
+def test_a_guest_reboot_starts_the_instance_again_and_names_the_new_pid_1(
+    instance: Instance,
+) -> None:
+    supervisor = Supervisor({"ok": True, "pid": 4242})
+    rebooter = rebooter_for(supervisor)
+    rebooter.watch(request_of(instance), 100)
+
+    supervisor.watched.pop(100)(REBOOT_EXIT_CODE)
+    settled(rebooter)
+
+    [delete] = supervisor.commands  # the ended container, from runc
+    assert delete[-6:] == ["runc", "--root", str(instance.runc_root), "delete", "--force", REF]
+    assert supervisor.started == [request_of(instance)]
+    assert exitrecord.read(instance.dir) == ExitRecord(
+        100, REBOOT_EXIT_CODE, Reboot.DONE, next_pid=4242
+    )
+    assert list(supervisor.watched) == [4242]  # the new PID 1's end is acted on in turn
+    assert "the guest rebooted itself: booting it again" in instance.console.read_text()
+    assert (instance.boot_dir / utmp.RECORD_NAME).exists()  # the new boot's record
+
+    supervisor.watched.pop(4242)(0)  # then a poweroff: recorded, nothing started
+    assert exitrecord.read(instance.dir) == ExitRecord(4242, 0)
+    assert len(supervisor.started) == 1
+
+
+@pytest.mark.parametrize("phase", [Phase.STOPPING, Phase.REBOOTING, Phase.STOPPED])
+def test_an_instance_the_gateway_is_changing_is_not_booted_again(
+    instance: Instance, phase: Phase
+) -> None:
+    record = instance.load()
+    assert record is not None
+    instance.save(record.moved(phase))
+    supervisor = Supervisor({"ok": True, "pid": 4242})
+    rebooter = rebooter_for(supervisor)
+
+    rebooter.ended(request_of(instance), 100, REBOOT_EXIT_CODE)
+    settled(rebooter)
+
+    assert (supervisor.commands, supervisor.started) == ([], [])
+    assert exitrecord.read(instance.dir) == ExitRecord(100, REBOOT_EXIT_CODE, Reboot.SKIPPED)
+
+
+def test_a_reboot_that_runc_refuses_is_recorded_failed_with_why(instance: Instance) -> None:
+    supervisor = Supervisor({"ok": False, "error": "no such device"})
+    rebooter = rebooter_for(supervisor)
+
+    rebooter.ended(request_of(instance), 100, REBOOT_EXIT_CODE)
+    settled(rebooter)
+
+    assert exitrecord.read(instance.dir) == ExitRecord(
+        100, REBOOT_EXIT_CODE, Reboot.FAILED, error="no such device"
+    )
+    assert supervisor.watched == {}
+
+
+def test_a_paced_reboot_is_pending_meanwhile_so_the_supervisor_stays(instance: Instance) -> None:
+    supervisor = Supervisor({"ok": True, "pid": 4242})
+    rebooter = rebooter_for(supervisor, interval=3600.0)
+    rebooter.ended(request_of(instance), 100, REBOOT_EXIT_CODE)
+    settled(rebooter)  # the first goes at once
+
+    rebooter.ended(request_of(instance), 4242, REBOOT_EXIT_CODE)
+
+    assert rebooter.pending
+    assert exitrecord.read(instance.dir) == ExitRecord(4242, REBOOT_EXIT_CODE, Reboot.PENDING)
+    assert "its boot waits 3600 s" in instance.console.read_text()
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
+def state_names(instance: Instance, pid: int) -> None:
+    """runc's state file naming ``pid`` as the instance's PID 1."""
+    (instance.runc_root / REF).mkdir(parents=True, exist_ok=True)
+    (instance.runc_root / REF / "state.json").write_text(json.dumps({"init_process_pid": pid}))
+
+
+def test_the_gateway_trusts_only_the_record_of_the_pid_1_runc_knows(instance: Instance) -> None:
+    """A record of an earlier PID 1 is stale (a boot since); a reboot done is the current
+    record only while its new PID 1 lives (once that ends, its own record follows)."""
+    exitrecord.write(instance.dir, ExitRecord(100, 0))
+    assert instance.exit_record() == ExitRecord(100, 0)  # no runc state: nothing to doubt
+    state_names(instance, 100)
+    assert instance.exit_record() == ExitRecord(100, 0)
+    state_names(instance, 200)
+    assert instance.exit_record() is None
+
+    done = ExitRecord(200, REBOOT_EXIT_CODE, Reboot.DONE, next_pid=os.getpid())
+    exitrecord.write(instance.dir, done)
+    state_names(instance, os.getpid())
+    assert instance.exit_record() is None  # this process is in no instance's cgroup: not it
+
+
+def test_a_hot_attach_rewrites_only_the_bundles_volume_devices() -> None:
+    config = {
+        "process": {"args": ["tini"]},
+        "linux": {
+            "devices": [{"path": "/dev/vdb", "type": "b", "major": 7, "minor": 1}],
+            "resources": {"memory": {"limit": 1}, "devices": [{"allow": False}]},
+        },
+    }
+
+    rewritten = with_devices(config, (BlockDevice("/dev/vdc", 7, 3),))
+
+    assert [d["path"] for d in rewritten["linux"]["devices"]] == ["/dev/vdc"]
+    allowed = [r for r in rewritten["linux"]["resources"]["devices"] if r.get("type") == "b"]
+    assert [(r["major"], r["minor"], r["access"]) for r in allowed] == [(7, 3, "rw")]
+    assert rewritten["linux"]["resources"]["devices"][0] == {"allow": False, "access": "rwm"}
+    assert rewritten["linux"]["resources"]["memory"] == {"limit": 1}
+    assert rewritten["process"] == config["process"]
+
+
+#: in a process of its own: takes the instance's lock as the supervisor does, says so, holds it
+SUPERVISOR_HOLDS = """
+import sys, time
+from pathlib import Path
+from interstack.backends.local import hostlock
+with hostlock.held(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    (Path(sys.argv[1]) / "supervisor-done").write_text("done")
+"""
+
+
+def test_the_gateways_instance_lock_waits_for_the_supervisors(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR_HOLDS, str(tmp_path), "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    with InstanceLock(tmp_path):
+        assert (tmp_path / "supervisor-done").exists()  # the supervisor's hold ended first
+    holder.stdout.close()
+    assert holder.wait() == 0
+    with InstanceLock(tmp_path / "gone"):  # no instance directory: nothing to lock, no error
+        assert not (tmp_path / "gone").exists()
