@@ -1,9 +1,11 @@
-"""A guest's own ``reboot`` on real local instances behind a served gateway, as users see it
-through openstacksdk and SSH.
+"""A guest's own ``reboot`` and a guest that ends while it boots, on real local instances behind
+a served gateway, as users see them through openstacksdk and SSH.
 
 ``reboot`` inside is made by the supervisor, the instances' parent: the guest comes back with
 the gateway frozen, on its disk and with the volumes attached to it while it ran (hot); the
 gateway, back, shows it ACTIVE and follows the new boot (a ``poweroff`` after it gives SHUTOFF).
+A start or reboot whose guest powers off during the boot fails at once: SHUTOFF after a start,
+ERROR with the fault after a reboot (Nova's rule for a failed reboot of a VM that does not run).
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ from tests.backends.local.cloud import (
 )
 from tests.support.compute import server_in
 from tests.support.gateway import ServedGateway
+from tests.support.waiting import eventually
 
+#: a file in the guest that makes its next boots power off early: a ``bootcmd`` runs at every
+#: boot in cloud-init's network stage, before sshd (the server has user-data) and before it is up
+POWER_OFF_MARK = "/etc/interstack-power-off-at-boot"
+POWERING_OFF_USER_DATA = f"""#cloud-config
+bootcmd:
+  - [sh, -c, "if [ -e {POWER_OFF_MARK} ]; then poweroff; fi"]
+"""
 #: what the guest shows of its volumes' devices: one line per block device node that reads
 DEVICES = (
     "for d in /dev/vd?; do sudo dd if=$d of=/dev/null bs=512 count=1 2>/dev/null && echo $d; done"
@@ -104,4 +114,43 @@ def test_a_reboot_inside_the_guest_comes_back_without_the_gateway_with_its_volum
     conn.detach_volume(server, kept, wait=True, timeout=120)
     for made in (kept, dropped):
         conn.delete_volume(made.id, wait=True)
+    conn.compute.delete_server(server)
+
+
+def settled_task(conn: Any, server: Any) -> Any:
+    """The server once no task runs on it (a bound, not a timing check: a start that waits for
+    a guest that will not come up would hold its task for ten minutes)."""
+    return eventually(
+        lambda: conn.compute.get_server(server.id),
+        lambda shown: shown.task_state is None,
+        f"the task on {server.name} to end",
+    )
+
+
+def test_a_start_or_reboot_whose_guest_powers_off_while_it_boots_fails_at_once(
+    conn: Any, key_file: tuple[str, Path], place: tuple[Any, Any]
+) -> None:
+    key_name, key = key_file
+    network, group = place
+    server = boot(conn, "early-off", network, group, key_name, POWERING_OFF_USER_DATA)
+    address = floating_ip(conn, server)
+    ssh_once_up(key, address, f"sudo touch {POWER_OFF_MARK}", "SSH to the server")
+    conn.compute.stop_server(server)
+    server_in(conn, server, "SHUTOFF", wait=120)
+    settled_task(conn, server)
+
+    conn.compute.start_server(server)
+    started = settled_task(conn, server)
+
+    assert (started.status, started.vm_state, started.power_state) == ("SHUTOFF", "stopped", 4)
+    start = next(a for a in conn.compute.server_actions(server) if a.action == "start")
+    assert "the guest powered off during its boot" in start.message
+    console = conn.compute.get_server_console_output(server)["output"]
+    assert "exited before the guest was up (a poweroff)" in console
+
+    conn.compute.reboot_server(server, "HARD")
+    rebooted = settled_task(conn, server)
+
+    assert rebooted.status == "ERROR"
+    assert "the guest powered off during its boot" in rebooted.fault["message"]
     conn.compute.delete_server(server)

@@ -98,6 +98,10 @@ class ServerInfo:
     #: a ``STOPPED`` server whose guest died rather than shut down (Nova's ``CRASHED`` power
     #: state); until it is started again
     crashed: bool = False
+    #: a ``STOPPED`` server whose guest ended (powered off, crashed) during the boot a create,
+    #: start or reboot made, before it was up: how, one line a person can act on. It will not
+    #: come up by itself: a start or reboot waiting for ``ACTIVE`` fails at once
+    boot_ended: str | None = None
 
 
 class ComputeDriver(abc.ABC):

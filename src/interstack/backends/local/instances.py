@@ -129,6 +129,8 @@ class InstanceRecord:
     root_volume: str | None = None
     #: a STOPPED instance whose PID 1 died without being asked to stop (:class:`Ending`)
     crashed: bool = False
+    #: a STOPPED instance whose guest ended during a boot, before it was up: how, for a person
+    boot_ended: str | None = None
 
     @classmethod
     def from_spec(cls, spec: ServerSpec) -> InstanceRecord:
@@ -159,9 +161,17 @@ class InstanceRecord:
         return base64.b64decode(self.user_data_b64) if self.user_data_b64 is not None else None
 
     def moved(
-        self, phase: Phase, *, fault: str | None = None, crashed: bool = False, **changes: Any
+        self,
+        phase: Phase,
+        *,
+        fault: str | None = None,
+        crashed: bool = False,
+        boot_ended: str | None = None,
+        **changes: Any,
     ) -> InstanceRecord:
-        return replace(self, phase=phase, fault=fault, crashed=crashed, **changes)
+        return replace(
+            self, phase=phase, fault=fault, crashed=crashed, boot_ended=boot_ended, **changes
+        )
 
 
 class Instance:

@@ -7,11 +7,12 @@ what was in flight (``LocalCompute.adopt``). A booting instance becomes ``ACTIVE
 marks it up. One whose init exited on its own is noticed at once (:mod:`.exitwatch`) and moved
 on by how it ended (:meth:`InstanceJobs._observe`): ``poweroff`` inside makes it ``STOPPED``, a
 crash ``STOPPED`` and crashed (also while it boots: a VM is running for its hypervisor as soon as
-it started), and ``reboot`` inside boots it again on its disk while it stays ``ACTIVE``, as a VM
-rebooting itself does for its hypervisor: the supervisor boots it again (:mod:`.rebooter`, the
-gateway running or not), and the gateway watches that boot come up (or boots it itself if the
-supervisor could not). Every change to an instance holds its lock, which the supervisor's
-reboots take too (:mod:`.hostlock`).
+it started; a start or reboot whose guest so ends is told so, ``ServerInfo.boot_ended``), and
+``reboot`` inside boots it again on its disk while it stays ``ACTIVE``, as a VM rebooting itself
+does for its hypervisor: the supervisor boots it again (:mod:`.rebooter`, the gateway running or
+not), and the gateway watches that boot come up (or boots it itself if the supervisor could
+not). Every change to an instance holds its lock, which the supervisor's reboots take too
+(:mod:`.hostlock`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,15 @@ IN_PROGRESS = frozenset(
 RUNS = frozenset({Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED})
 #: how long an exit waits for the supervisor's record of how it ended (it reaps it meanwhile)
 ENDING_WAIT_SECONDS = 2.0
+#: what a start or reboot whose guest ended before it was up is told (``boot_ended``)
+POWERED_OFF_IN_BOOT = (
+    "the guest powered off during its boot, before it was up: its console output "
+    "(openstack console log show) says what it ran; start it again once that is fixed"
+)
+CRASHED_IN_BOOT = (
+    "the guest's init died during its boot, before it was up (a crash): its console output "
+    "(openstack console log show) says why"
+)
 
 
 class InstanceJobs:
@@ -182,6 +192,7 @@ class InstanceJobs:
             status=status or S.ERROR,
             fault=record.fault if record.phase is Phase.ERROR else None,
             crashed=record.crashed and record.phase is Phase.STOPPED,
+            boot_ended=record.boot_ended if record.phase is Phase.STOPPED else None,
         )
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -418,8 +429,9 @@ class InstanceJobs:
     ) -> InstanceRecord:
         """What an instance whose init exited becomes, by how it ended (the lock held). A
         poweroff or a crash before the guest was up stops it too, as Nova's power-state sync
-        stops a VM whose guest ended early: its server is SHUTOFF, not in ERROR. A reboot the
-        supervisor did not make (it failed, or a supervisor from before) is made here."""
+        stops a VM whose guest ended early: its server is SHUTOFF, not in ERROR, and a start or
+        reboot waiting for it is told (``boot_ended``). A reboot the supervisor did not make
+        (it failed, or a supervisor from before) is made here."""
         ending = Ending.of(ended.exit_code) if ended is not None else None
         if ending is Ending.REBOOT:
             if ended is not None and ended.reboot is Reboot.FAILED:
@@ -431,12 +443,15 @@ class InstanceJobs:
                 return record.moved(Phase.REBOOTING, booting_as=record.booting_as)
             return record.moved(Phase.REBOOTING, booting_as=Phase.ACTIVE)
         instance.teardown()
-        early = " before the guest was up" if record.phase is Phase.BOOTING else ""
+        booting = record.phase is Phase.BOOTING
+        early = " before the guest was up" if booting else ""
         if ending is Ending.CRASHED:
             instance.log(f"the instance's init died{early} (a crash): stopped")
-            return record.moved(Phase.STOPPED, crashed=True)
+            return record.moved(
+                Phase.STOPPED, crashed=True, boot_ended=CRASHED_IN_BOOT if booting else None
+            )
         instance.log(f"the instance's init exited{early} (a poweroff): stopped")
-        return record.moved(Phase.STOPPED)
+        return record.moved(Phase.STOPPED, boot_ended=POWERED_OFF_IN_BOOT if booting else None)
 
 
 class _ConsoleProgress:

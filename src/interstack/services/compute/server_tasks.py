@@ -11,12 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import NativeRef, PowerAction, ServerSpec, ServerStatus
+from interstack.backends.contract import (
+    NativeRef,
+    PowerAction,
+    ServerInfo,
+    ServerSpec,
+    ServerStatus,
+)
 from interstack.errors import BackendError, BackendUnavailable, InterstackError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
@@ -173,6 +179,8 @@ class ServerTasks:
         if info.status is ServerStatus.ERROR:
             raise BackendError(info.fault or "the server failed in the backend")
         if info.status not in expected:
+            if info.boot_ended is not None:
+                self._ended_in_boot(task, info, info.boot_ended)
             return Step(task.payload)
 
         def apply(row: ServerRow) -> None:
@@ -185,6 +193,21 @@ class ServerTasks:
                 apply(row)
                 finish_action(session, task.payload.get("action_id"), "Success")
         return Step()
+
+    def _ended_in_boot(self, task: Task, info: ServerInfo, why: str) -> NoReturn:
+        """The guest ended during the boot the task waits for, before it was up: it will not
+        come up by itself, so the task fails now. The server takes the backend's state
+        (SHUTOFF, CRASHED for a crash), or ERROR with the fault after a reboot, as Nova puts a
+        server whose reboot failed and that does not run; the action's event says why."""
+        rebooting = task.payload.get("action") in {PowerAction.REBOOT, PowerAction.HARD_REBOOT}
+        with self.db.session() as session:
+            row = self._live_to_change(session, task)
+            if row is not None:
+                settle(row, info)
+                if rebooting:
+                    row.vm_state = VmState.ERROR
+                    row.fault = fault_of(why)
+        raise BackendError(why)
 
     # -- boot --------------------------------------------------------------------------------
 
