@@ -211,5 +211,5 @@ def test_instances_are_told_their_subnets_resolver(
 ) -> None:
     """As DHCP would tell them: the subnet's dnsmasq, on its DHCP port's address."""
     for server in servers[:2]:
-        resolv = run_in(local_gateway, server.id, "cat /etc/resolv.conf")
+        resolv = run_in(local_gateway, server.id, "grep -v '^#' /etc/resolv.conf")
         assert resolv.stdout.split() == ["nameserver", dhcp_address(local_gateway, server)]
