@@ -86,3 +86,15 @@ def test_defaults_use_the_environment_chain_and_small_instance_types() -> None:
         "aws-test", {"aws_region": "eu-west-1", "credentials": {"profile": "ops"}}
     )
     assert repr(profile.credentials) == "ProfileCredentials(profile='ops')"
+
+
+def test_a_minute_long_ec2_change_is_looked_at_about_a_dozen_times(tmp_path: Path) -> None:
+    """EC2 takes up to a minute to start or terminate an instance and throttles Describe
+    calls: the gateway's tasks look at it seldom (the default polling would look 120 times)."""
+    polling = build(explicit(), tmp_path).polling
+    waited, looks = 0.0, 0
+    while waited < 60.0:
+        waited += polling.delay(looks)
+        looks += 1
+    assert looks <= 16
+    assert polling.delay(0) >= 0.25  # not a burst of looks at first

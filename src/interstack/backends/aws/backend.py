@@ -24,6 +24,7 @@ from interstack.backends.contract import (
     ImageDriver,
     NetworkDriver,
     ObjectStoreDriver,
+    Polling,
 )
 
 #: what EC2 gives the drivers above; moto proves the API calls, not real boots (docs/aws-backend.md)
@@ -44,6 +45,12 @@ AWS_CAPABILITIES = Capabilities(
     volume_extend=True,  # modify_volume
     steps_in_request=True,  # RunInstances, TerminateInstances: EC2 answers at once
 )
+
+#: EC2 takes seconds to tens of seconds to start, stop or terminate an instance, and throttles
+#: an account's Describe calls (``RequestLimitExceeded``): a server is looked at after half a
+#: second, then less often, at most every 5 s (a dozen looks a minute, where the default's
+#: half second made 120); an emulator, which settles at once, is seen at the first look
+AWS_POLLING = Polling(first_seconds=0.5, ceiling_seconds=5.0)
 
 
 class AwsBackend(Backend):
@@ -72,6 +79,10 @@ class AwsBackend(Backend):
     @cached_property  # asked several times a request; fixed once the clients are made
     def capabilities(self) -> Capabilities:
         return replace(AWS_CAPABILITIES, object_store=self._s3 is not None)
+
+    @property
+    def polling(self) -> Polling:
+        return AWS_POLLING
 
     @property
     def compute(self) -> ComputeDriver:

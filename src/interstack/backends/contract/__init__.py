@@ -4,6 +4,7 @@ A backend is one cloud that does the work for one region. It is composed of smal
 drivers, never a god class built from mixins::
 
     backend.capabilities      Capabilities  what this backend can do (flags; services adapt)
+    backend.polling           Polling       how often tasks look at what the cloud changes
     backend.compute           ComputeDriver        servers, power actions, console output
     backend.network           NetworkDriver        networks, subnets, ports, routers, floating
                                                    IPs, security groups
@@ -40,7 +41,7 @@ Rules every driver method follows (each method's docstring adds its own postcond
    :class:`ByteStream` out; no method holds a whole object in memory.
 """
 
-from interstack.backends.contract.backend import Backend, BackendContext, Capabilities
+from interstack.backends.contract.backend import Backend, BackendContext, Capabilities, Polling
 from interstack.backends.contract.common import ByteStream, NativeRef
 from interstack.backends.contract.compute import (
     BootVolume,
@@ -113,6 +114,7 @@ __all__ = [
     "NetworkSpec",
     "ObjectInfo",
     "ObjectStoreDriver",
+    "Polling",
     "PortSpec",
     "PowerAction",
     "ProvidedImage",

@@ -76,6 +76,24 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class Polling:
+    """How often the gateway's tasks look at a resource the cloud is still changing (a server
+    booting, stopping or being deleted): the first look at once, then after ``first_seconds``,
+    doubling per look up to ``ceiling_seconds``. An emulator or a local hypervisor settles in
+    milliseconds and answers every look cheaply; a public cloud takes seconds to tens of
+    seconds and throttles an account that asks too often, so its backend waits longer."""
+
+    first_seconds: float = 0.025
+    ceiling_seconds: float = 0.5
+
+    def delay(self, looks: int, ceiling: float | None = None) -> float:
+        """The wait before the next look after ``looks`` looks (at most ``ceiling`` where
+        the caller has its own, else :attr:`ceiling_seconds`)."""
+        top = self.ceiling_seconds if ceiling is None else ceiling
+        return min(top, self.first_seconds * float(2 ** max(0, min(looks, 16))))
+
+
+@dataclass(frozen=True)
 class BackendContext:
     """What the registry hands a backend when it builds it for one region."""
 
@@ -106,6 +124,12 @@ class Backend(abc.ABC):
     @property
     @abc.abstractmethod
     def capabilities(self) -> Capabilities: ...
+
+    @property
+    def polling(self) -> Polling:
+        """How often to look at a resource this cloud is still changing (fast by default:
+        a backend whose cloud is slow or throttles says so)."""
+        return Polling()
 
     @property
     @abc.abstractmethod

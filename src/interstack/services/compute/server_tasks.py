@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from interstack.backends.contract import (
     NativeRef,
+    Polling,
     PowerAction,
     ServerInfo,
     ServerSpec,
@@ -109,6 +110,10 @@ class ServerTasks:
         }
 
     # -- shared ------------------------------------------------------------------------------
+
+    def _polling(self, task: Task) -> Polling:
+        """How often the task's backend is looked at while it is still changing."""
+        return self.regions.backend(task.region).polling
 
     def _live(self, session: Session, task: Task) -> ServerRow | None:
         """The task's server, unless it is gone or being deleted (the delete task owns it)."""
@@ -230,7 +235,7 @@ class ServerTasks:
 
     def boot(self, task: Task) -> RetryAfter | None:
         if task.payload.get("phase") == "wait":
-            return self._boot_wait(task).result()
+            return self._boot_wait(task).result(self._polling(task))
         volumes = self._volumes_ready(task)
         with self.db.session() as session:
             row = self._live_to_change(session, task)
@@ -241,7 +246,7 @@ class ServerTasks:
             row.task_state = TaskState.SPAWNING if volumes else TaskState.BLOCK_DEVICE_MAPPING
             touch(row)
         if volumes is None:
-            return Step({**task.payload, "phase": "volumes"}).result()
+            return Step({**task.payload, "phase": "volumes"}).result(self._polling(task))
         spec = replace(spec, root_volume=volumes.root, volumes=volumes.data)
         spec = self._with_drive(task.region, spec, wants_drive)
         info = self.regions.backend(task.region).compute.create_server(spec)
@@ -255,9 +260,9 @@ class ServerTasks:
         # emulator does, is done without another claim), the next ones after a poll delay
         waiting = {**task.payload, "phase": "wait", "looked_at": "wait", "looks": 0}
         try:
-            return self._boot_wait(replace(task, payload=waiting)).result()
+            return self._boot_wait(replace(task, payload=waiting)).result(self._polling(task))
         except BackendUnavailable:  # the server is made: only the look is to be made again
-            return Step(waiting).result()
+            return Step(waiting).result(self._polling(task))
 
     def _record_native_ref(self, task: Task, ref: NativeRef) -> bool:
         """Keep the backend server's ref unless the server is deleted by now. One statement: a
@@ -309,7 +314,7 @@ class ServerTasks:
             "gone": self._delete_gone,
             "finish": self._delete_finish,
         }
-        return phases[task.payload.get("phase", "backend")](task).result()
+        return phases[task.payload.get("phase", "backend")](task).result(self._polling(task))
 
     def _native_ref(self, task: Task) -> NativeRef | None:
         with self.db.session() as session:
@@ -382,7 +387,7 @@ class ServerTasks:
         action = PowerAction(task.payload["action"])
         expected = frozenset({POWER_RESULT[action]})
         if task.payload.get("phase") == "wait":
-            return self._wait_settled(task, expected, lambda _row: None).result()
+            return self._wait_settled(task, expected, lambda _row: None).result(self._polling(task))
         with self.db.session() as session:
             row = self._live(session, task)
             if row is None or row.native_ref is None:
@@ -391,7 +396,7 @@ class ServerTasks:
         self.regions.backend(task.region).compute.power_action(ref, action)
         if self._wait_settled(task, expected, lambda _row: None).payload is None:
             return None  # settled at once
-        return Step({**task.payload, "phase": "wait"}).result()
+        return Step({**task.payload, "phase": "wait"}).result(self._polling(task))
 
     # -- resize ------------------------------------------------------------------------------
 
@@ -409,7 +414,7 @@ class ServerTasks:
                 row.vm_state = VmState.RESIZED
 
         if task.payload.get("phase") == "wait":
-            return self._wait_settled(task, settled, resized).result()
+            return self._wait_settled(task, settled, resized).result(self._polling(task))
         flavor: Mapping[str, Any] = task.payload["flavor"]
         with self.db.session() as session:
             row = self._live_to_change(session, task)
@@ -428,7 +433,7 @@ class ServerTasks:
                 row.flavor_id = str(flavor["id"])
 
             self._update(task, switch)
-        return Step({**task.payload, "phase": "wait"}).result()
+        return Step({**task.payload, "phase": "wait"}).result(self._polling(task))
 
     # -- rebuild ------------------------------------------------------------------------------
 
@@ -446,7 +451,7 @@ class ServerTasks:
             "stop": self._rebuild_stop,
             "stopped": self._rebuild_stopped,
         }
-        return phases[task.payload.get("phase", "delete")](task).result()
+        return phases[task.payload.get("phase", "delete")](task).result(self._polling(task))
 
     def _rebuild_delete(self, task: Task) -> Step:
         ref = self._native_ref(task)

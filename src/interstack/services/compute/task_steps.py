@@ -1,8 +1,10 @@
 """The parts every server task step is made of: the backend spec of a server row, the state a
 settled backend status means, and :class:`Step`, a step's decision with its polling back-off.
 
-A backend server is looked at again until it settles, at first at once and then less often, up
-to :data:`POLL_SECONDS` apart; after :data:`MAX_POLLS` looks the task fails.
+A backend server is looked at again until it settles, at first at once and then less often, as
+the region's backend declares (:class:`~interstack.backends.contract.Polling`: half a second
+apart at most by default, seconds for a public cloud); after :data:`MAX_POLLS` looks the task
+fails.
 """
 
 from __future__ import annotations
@@ -12,17 +14,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from interstack.backends.contract import FlavorSpec, NativeRef, ServerInfo, ServerSpec, ServerStatus
+from interstack.backends.contract import (
+    FlavorSpec,
+    NativeRef,
+    Polling,
+    ServerInfo,
+    ServerSpec,
+    ServerStatus,
+)
 from interstack.errors import BackendError
 from interstack.services.compute.common import touch
 from interstack.services.compute.state import PowerState, VmState
-from interstack.services.tasks import RetryAfter, poll_delay, utcnow
+from interstack.services.tasks import RetryAfter, utcnow
 from interstack.store.models import Server as ServerRow
 
-#: the longest a task waits between looks at a server that is still changing
-POLL_SECONDS = 0.5
-#: the same for a backend that says when a boot settles (``settle_notices``): a look is then
-#: only the fallback for a word that did not come
+#: the longest a task waits between looks at a booting server where the backend says when a
+#: boot settles (``settle_notices``): a look is then only the fallback for a word that did not
+#: come
 NOTIFIED_POLL_SECONDS = 5.0
 #: a backend that has not settled after this many looks fails the task
 MAX_POLLS = 1200
@@ -68,12 +76,13 @@ class Step:
     """What a step decided: done (``None`` to the runner) or look again with a new payload."""
 
     payload: Mapping[str, Any] | None = None
-    #: the longest wait before the next look
-    ceiling: float = POLL_SECONDS
+    #: the longest wait before the next look, where the step sets its own (else the backend's)
+    ceiling: float | None = None
 
-    def result(self) -> RetryAfter | None:
+    def result(self, polling: Polling) -> RetryAfter | None:
         """A step that moved to another phase runs on at once; one that looks again at the same
-        phase waits :func:`poll_delay` of that phase's looks so far, at most :attr:`ceiling`."""
+        phase waits as the backend's ``polling`` says after that phase's looks so far (at
+        most :attr:`ceiling` where the step sets one)."""
         if self.payload is None:
             return None
         polls = int(self.payload.get("polls", 0))
@@ -84,7 +93,7 @@ class Step:
             delay, looks = 0.0, 0
         else:
             looks = int(self.payload.get("looks", 0))
-            delay, looks = poll_delay(looks, self.ceiling), looks + 1
+            delay, looks = polling.delay(looks, self.ceiling), looks + 1
         again = {**self.payload, "polls": polls + 1, "looks": looks, "looked_at": phase}
         return RetryAfter(delay, again)
 
