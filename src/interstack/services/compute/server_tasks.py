@@ -122,6 +122,10 @@ class ServerTasks:
             return None
         return row
 
+    def _is_live(self, task: Task) -> bool:
+        with self.db.session() as session:
+            return self._live(session, task) is not None
+
     def _live_to_change(self, session: Session, task: Task) -> ServerRow | None:
         """The task's server as :meth:`_live`, to change in ``session``: its row is taken for
         writing first by an UPDATE that changes nothing unless the server is deleted or being
@@ -171,17 +175,31 @@ class ServerTasks:
             finish_action(session, task.payload.get("action_id"), "Error", error)
 
     def _wait_settled(
-        self, task: Task, expected: frozenset[ServerStatus], then: Callable[[ServerRow], None]
+        self,
+        task: Task,
+        expected: frozenset[ServerStatus],
+        then: Callable[[ServerRow], None],
+        ref: NativeRef | None = None,
     ) -> Step:
-        """Look at the backend once: settled in ``expected`` -> apply ``then``; ERROR -> fail."""
-        with self.db.session() as session:
-            row = self._live(session, task)
-            if row is None or row.native_ref is None:
+        """Look at the backend once: settled in ``expected`` -> apply ``then``; ERROR -> fail.
+        ``ref``: the backend server the step itself just made or changed, not read again (the
+        change below is made only if the server is still live)."""
+        if ref is None:
+            with self.db.session() as session:
+                row = self._live(session, task)
+                if row is None or row.native_ref is None:
+                    return Step()
+                ref = NativeRef(row.native_ref)
+        try:
+            info = self.regions.backend(task.region).compute.get_server(ref)
+        except NotFound:
+            if not self._is_live(task):  # the delete task deleted it
                 return Step()
-            ref = NativeRef(row.native_ref)
-        info = self.regions.backend(task.region).compute.get_server(ref)
+            raise
         LOG.debug("server %s: the backend says %s", task.resource_id, info.status.value)
         if info.status is ServerStatus.ERROR:
+            if not self._is_live(task):  # the delete task owns it now
+                return Step()
             raise BackendError(info.fault or "the server failed in the backend")
         if info.status not in expected:
             if info.boot_ended is not None:
@@ -260,7 +278,8 @@ class ServerTasks:
         # emulator does, is done without another claim), the next ones after a poll delay
         waiting = {**task.payload, "phase": "wait", "looked_at": "wait", "looks": 0}
         try:
-            return self._boot_wait(replace(task, payload=waiting)).result(self._polling(task))
+            step = self._boot_wait(replace(task, payload=waiting), info.ref)
+            return step.result(self._polling(task))
         except BackendUnavailable:  # the server is made: only the look is to be made again
             return Step(waiting).result(self._polling(task))
 
@@ -276,14 +295,14 @@ class ServerTasks:
             )
             return rowcount(result) == 1
 
-    def _boot_wait(self, task: Task) -> Step:
+    def _boot_wait(self, task: Task, ref: NativeRef | None = None) -> Step:
         def launched(row: ServerRow) -> None:
             row.launched_at = row.launched_at or utcnow()
 
         # STOPPED: the guest powered off or crashed before it was up; Nova's server was ACTIVE
         # once its VM ran, and SHUTOFF since its power-state sync
         settled = frozenset({ServerStatus.ACTIVE, ServerStatus.STOPPED})
-        step = self._wait_settled(task, settled, launched)
+        step = self._wait_settled(task, settled, launched, ref)
         if step.payload is not None and self.regions.capabilities(task.region).settle_notices:
             step = replace(step, ceiling=NOTIFIED_POLL_SECONDS)  # the backend says when
         if (
@@ -312,7 +331,7 @@ class ServerTasks:
         phases = {
             "backend": self._delete_backend,
             "gone": self._delete_gone,
-            "finish": self._delete_finish,
+            "finish": self._delete_finish,  # tasks an older gateway left after their look
         }
         return phases[task.payload.get("phase", "backend")](task).result(self._polling(task))
 
@@ -349,7 +368,9 @@ class ServerTasks:
         self.networking.release_for_server(task.region, task.resource_id)
         if self.volumes is not None:
             self.volumes.release_for_server(task.region, task.resource_id)
-        return Step({**task.payload, "phase": "finish"})
+        # the server row's end follows in this step: a step cut short before it releases
+        # again (nothing is left to release) and then ends it
+        return self._delete_finish(task)
 
     def _delete_finish(self, task: Task) -> Step:
         now = utcnow()
@@ -394,7 +415,7 @@ class ServerTasks:
                 return None
             ref = NativeRef(row.native_ref)
         self.regions.backend(task.region).compute.power_action(ref, action)
-        if self._wait_settled(task, expected, lambda _row: None).payload is None:
+        if self._wait_settled(task, expected, lambda _row: None, ref).payload is None:
             return None  # settled at once
         return Step({**task.payload, "phase": "wait"}).result(self._polling(task))
 

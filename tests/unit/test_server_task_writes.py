@@ -1,0 +1,100 @@
+"""The server tasks make no store round trip their work does not need: a delete whose backend
+server is gone at the first look ends the server in the same step (the runner records one
+phase change, not two), and a boot step does not read again the backend server it just
+recorded before it looks at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, update
+
+from interstack.services.compute.server_tasks import BOOT, DELETE
+from interstack.services.compute.state import TaskState
+from interstack.services.container import Services
+from interstack.services.tasks import Task, TaskStatus, utcnow
+from interstack.store.models import Server
+from tests.support.compute import add_server
+from tests.support.image import started_services
+
+REGION = "RegionOne"
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    # the backend settles at once, as EC2's emulator does
+    with started_services(tmp_path / "data", sim={"boot_delay_seconds": 0}) as started:
+        yield started
+
+
+def task(kind: str, server_id: str) -> Task:
+    return Task(
+        id=f"t-{kind}",
+        kind=kind,
+        region=REGION,
+        resource_id=server_id,
+        payload={},
+        status=TaskStatus.RUNNING,
+        attempts=1,
+        error=None,
+        run_after=utcnow(),
+    )
+
+
+def server_selects(services: Services) -> list[str]:
+    """The SELECTs of the servers table the store is sent from now on."""
+    seen: list[str] = []
+    table = f"FROM {Server.__tablename__}"
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and table in statement:
+            seen.append(statement)
+
+    event.listen(services.db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def booted(services: Services) -> str:
+    server_id = add_server(services.db, "p1", 1, 512, "building")
+    assert services.compute.server_tasks.boot(task(BOOT, server_id)) is None
+    return server_id
+
+
+def test_a_boot_reads_the_server_once_before_and_once_to_settle_it(services: Services) -> None:
+    server_id = add_server(services.db, "p1", 1, 512, "building")
+    selects = server_selects(services)
+    assert services.compute.server_tasks.boot(task(BOOT, server_id)) is None
+    # the read for the spec, and the read of the row the settled state is written to
+    assert len(selects) == 2
+    with services.db.session() as session:
+        row = session.get_one(Server, server_id)
+        assert (row.vm_state, row.task_state, row.native_ref is not None) == (
+            "active",
+            None,
+            True,
+        )
+
+
+def test_a_delete_gone_at_the_first_look_changes_phase_once(services: Services) -> None:
+    server_id = booted(services)
+    with services.db.session() as session:
+        session.execute(
+            update(Server).where(Server.id == server_id).values(task_state=TaskState.DELETING)
+        )
+    running: Task | None = task(DELETE, server_id)
+    carried_on = 0
+    for _ in range(10):
+        assert running is not None
+        outcome = services.compute.server_tasks.delete(running)
+        if outcome is None:
+            break
+        assert outcome.seconds == 0  # the sim deletes at once: no look waits
+        carried_on += 1
+        running = replace(running, payload=dict(outcome.payload or running.payload))
+    assert carried_on == 1
+    with services.db.session() as session:
+        assert session.get_one(Server, server_id).deleted_at is not None
