@@ -5,8 +5,11 @@ not keep an AMI's architecture, so the requests EC2 receives are the witness."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +18,7 @@ from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.objects import part_size
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import ImageInfo
-from interstack.errors import BackendError, BadRequest
+from interstack.errors import BackendError, BadRequest, PayloadTooLarge
 from tests.backends.aws.support import REGION, Calls, answer, new_id
 from tests.support.moto import aws_settings, ec2
 
@@ -165,3 +168,57 @@ def test_large_uploads_to_s3_use_parts_that_fit_s3s_10000() -> None:
     for length in (80 * gib + 1, 100 * gib, 5 * 2**40):
         size = part_size(length)
         assert size % mib == 0 and size * 10_000 >= length > (size - mib) * 10_000
+
+
+def spool_files(directory: Path) -> list[str]:
+    """The files this process has open in ``directory`` (an unnamed spool has no entry)."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            target = os.readlink(fd)
+            if target.startswith(f"{directory}/"):
+                found.append(target)
+    return found
+
+
+def test_a_chunked_raw_upload_is_spooled_in_the_regions_data_dir_and_nothing_stays(
+    tmp_path: Path,
+) -> None:
+    settings = AwsSettings.parse(REGION, aws_settings())
+    client = ec2()
+    driver = AwsImages(client, REGION, settings, spool_dir=tmp_path)
+    held: list[list[str]] = []
+
+    def data() -> Iterator[bytes]:
+        yield os.urandom(4096)
+        held.append(spool_files(tmp_path))  # while the upload is still coming
+        yield os.urandom(4096)
+
+    try:
+        stored = driver.store_uploaded_image(new_id(), data(), "raw", "bare")
+    finally:
+        driver.uploads.close()
+        client.close()
+    assert stored.size == 8192
+    assert len(held) == 1 and len(held[0]) == 1  # one file, in the region's directory
+    assert spool_files(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_chunked_raw_upload_without_room_to_spool_is_a_413_and_starts_no_snapshot(
+    images: tuple[AwsImages, Calls], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver, _requests = images
+    # every write to the spool fails as on a full disk (the spool's own ``with`` closes it)
+    full = lambda **_kwargs: open("/dev/full", "w+b")  # noqa: E731, SIM115
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    gateway_id = new_id()
+    started: list[str] = []
+    driver.uploads.ebs.meta.events.register(
+        "before-call.ebs.StartSnapshot", lambda **_kwargs: started.append(gateway_id)
+    )
+    with pytest.raises(PayloadTooLarge, match="send the image with its Content-Length"):
+        driver.store_uploaded_image(gateway_id, [os.urandom(2**20)] * 2, "raw", "bare")
+    assert started == []
+    mine = [{"Name": "tag:interstack:gateway-id", "Values": [gateway_id]}]
+    assert ec2().describe_snapshots(OwnerIds=["self"], Filters=mine)["Snapshots"] == []

@@ -68,7 +68,9 @@ class AwsBackend(Backend):
                 self._s3, context.region, self.settings.object_bucket, self.settings.aws_region
             )
         objects = self._object_store if isinstance(self._object_store, S3Objects) else None
-        self._image = AwsImages(self._ec2, context.region, self.settings, objects)
+        #: a raw upload sent without a length is held here until it is whole
+        self.spool_dir = context.data_dir / "uploads"
+        self._image = AwsImages(self._ec2, context.region, self.settings, objects, self.spool_dir)
         self._compute = AwsCompute(self._ec2, context.region, self.settings, self._image)
         self._network = AwsNetwork(self._ec2, context.region, self.settings)
         self._block_storage = AwsVolumes(self._ec2, context.region, self.settings)
@@ -108,6 +110,7 @@ class AwsBackend(Backend):
         """Check that AWS answers with these credentials (one cheap call)."""
         with aws_call(f"describe_availability_zones for region {self.region}"):
             self._ec2.describe_availability_zones()
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
 
     def clean_up(self, *, dry_run: bool = False) -> list[str]:
         """Everything tagged with this region in AWS, removed unless ``dry_run``."""

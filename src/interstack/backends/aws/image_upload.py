@@ -34,6 +34,7 @@ from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -135,12 +136,20 @@ class AmiUploads:
     gateway id, by which :meth:`leftovers` finds them again for deletion."""
 
     def __init__(
-        self, ec2: Any, region: str, settings: AwsSettings, objects: S3Objects | None
+        self,
+        ec2: Any,
+        region: str,
+        settings: AwsSettings,
+        objects: S3Objects | None,
+        spool_dir: Path | None = None,
     ) -> None:
         self.ec2 = ec2
         self.region = region
         self.settings = settings
         self.objects = objects
+        #: where a raw upload without a length is held until it is whole (the region's data
+        #: directory; the system's temporary directory if None)
+        self.spool_dir = spool_dir
 
     @cached_property
     def ebs(self) -> Any:
@@ -183,7 +192,7 @@ class AmiUploads:
                 gateway_id, size, _declared(counted, size), architecture
             )
             return _not_ready(gateway_id, snapshot, counted.size, counted.sha256)
-        with spooled(data) as upload:
+        with spooled(data, self.spool_dir) as upload:
             self._refuse_empty(upload.size)
             snapshot = self._write_snapshot(gateway_id, upload.size, upload.blocks(), architecture)
         return _not_ready(gateway_id, snapshot, upload.size, upload.sha256)

@@ -14,6 +14,7 @@ can be read back (from its EBS snapshot); downloading any other AMI is ``NotSupp
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -81,12 +82,17 @@ def _size_bytes(ami: dict[str, Any]) -> int:
 
 class AwsImages(ImageDriver):
     def __init__(
-        self, ec2: Any, region: str, settings: AwsSettings, objects: S3Objects | None = None
+        self,
+        ec2: Any,
+        region: str,
+        settings: AwsSettings,
+        objects: S3Objects | None = None,
+        spool_dir: Path | None = None,
     ) -> None:
         self.ec2 = ec2
         self.region = region
         self.settings = settings
-        self.uploads = AmiUploads(ec2, region, settings, objects)
+        self.uploads = AmiUploads(ec2, region, settings, objects, spool_dir)
 
     def _describe(self, doing: str, **request: Any) -> list[dict[str, Any]]:
         with aws_call(doing):

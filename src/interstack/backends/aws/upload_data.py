@@ -1,15 +1,24 @@
 """An upload's bytes on their way to AWS: passed through, counted and hashed (VM Import's S3
 copy, and a raw upload whose length the client declared), or spooled to a temporary file (a
-raw upload of unknown length: an EBS snapshot's size is fixed when it starts)."""
+raw upload of unknown length: an EBS snapshot's size is fixed when it starts).
+
+The spool is an unnamed file in the region's data directory (not the system's temporary
+directory, often memory): nothing is left of it however the upload ends, even if the gateway
+dies. It is bounded by Glance's ``image_size_cap`` (the services layer counts the bytes as
+they come) and by the room on that disk: a spool that runs out of room is Glance's 413."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
+
+from interstack.errors import PayloadTooLarge
 
 #: the EBS direct APIs' block: every block written is exactly this long
 BLOCK_SIZE = 512 * 1024
@@ -48,18 +57,37 @@ def regrouped(data: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield bytes(pending)
 
 
+#: a write that failed for want of room (the disk, the process's file size limit, a quota)
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
 @contextmanager
-def spooled(data: Iterable[bytes]) -> Iterator[Spooled]:
-    """The upload in a temporary file, removed afterwards whatever happens."""
+def spooled(data: Iterable[bytes], directory: Path | None = None) -> Iterator[Spooled]:
+    """The upload in an unnamed temporary file in ``directory`` (the system's temporary
+    directory if None), gone afterwards whatever happens."""
+    with tempfile.TemporaryFile(prefix="interstack-upload-", dir=directory) as handle:
+        size, sha256 = _spool(data, handle)
+        yield Spooled(handle, size, sha256)
+
+
+def _spool(data: Iterable[bytes], handle: IO[bytes]) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
-    with tempfile.TemporaryFile(prefix="interstack-upload-") as handle:
+    try:
         for chunk in data:
             handle.write(chunk)
             digest.update(chunk)
             size += len(chunk)
         handle.flush()
-        yield Spooled(handle, size, digest.hexdigest())
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            raise
+        raise PayloadTooLarge(
+            f"Image storage media is full: the gateway has no room to hold the {size} bytes "
+            "received so far of an upload sent without a Content-Length; send the image with "
+            "its Content-Length (it then goes to EC2 as it comes, without a copy)."
+        ) from exc
+    return size, digest.hexdigest()
 
 
 class Counted:
