@@ -6,7 +6,6 @@ Glance's size cap it is Glance's 413, and a client that hangs up midway leaves t
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.image import OCTETS, assert_glance_fault, create, image_client
 from tests.support.moto import aws_settings, ec2
+from tests.support.waiting import eventually
 
 AWS = "aws-us-east-1"
 MIB = 2**20
@@ -61,14 +61,13 @@ def snapshots_of(image_id: str) -> list[str]:
     return [s["SnapshotId"] for s in found]
 
 
-def wait_status(api: httpx.Client, image_id: str, status: str) -> str:
+def status_of(api: httpx.Client, image_id: str) -> str:
+    return str(api.get(f"/v2/images/{image_id}").json()["status"])
+
+
+def queued(api: httpx.Client, image_id: str) -> None:
     """The server sees a client's hang-up a moment after the client: look until it shows."""
-    deadline = time.monotonic() + 30
-    while True:
-        shown = str(api.get(f"/v2/images/{image_id}").json()["status"])
-        if shown == status or time.monotonic() > deadline:
-            return shown
-        time.sleep(0.1)
+    eventually(lambda: status_of(api, image_id), lambda shown: shown == "queued", "queued")
 
 
 def chunks(total: int) -> Iterator[bytes]:
@@ -84,7 +83,7 @@ def test_a_chunked_raw_upload_over_the_cap_is_a_413_and_leaves_nothing(
         f"/v2/images/{image['id']}/file", content=chunks(SIZE_CAP + MIB), headers=OCTETS
     )
     assert "limit" in assert_glance_fault(response, 413, "Request Entity Too Large")
-    assert wait_status(api, image["id"], "queued") == "queued"
+    queued(api, image["id"])
     assert snapshots_of(image["id"]) == []
     assert spool_files(served) == []
 
@@ -97,18 +96,13 @@ def test_a_chunked_raw_upload_the_client_abandons_leaves_nothing(
 
     def hang_up() -> Iterator[bytes]:
         yield from chunks(2 * MIB)
-        deadline = time.monotonic() + 30  # the gateway holds the bytes so far in its spool
-        while not spool_files(served) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        held.append(spool_files(served))
+        # the gateway holds the bytes so far in its spool
+        held.append(eventually(lambda: spool_files(served), bool, "a spool file"))
         raise ConnectionAbortedError("the client gives up mid-upload")
 
     with pytest.raises(ConnectionAbortedError):
         api.put(f"/v2/images/{image['id']}/file", content=hang_up(), headers=OCTETS)
     assert len(held) == 1 and len(held[0]) == 1
-    assert wait_status(api, image["id"], "queued") == "queued"
+    queued(api, image["id"])
     assert snapshots_of(image["id"]) == []
-    deadline = time.monotonic() + 30
-    while spool_files(served) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert spool_files(served) == []
+    eventually(lambda: spool_files(served), lambda left: not left, "the spool to be removed")
