@@ -13,8 +13,7 @@ import pytest
 from interstack.backends.contract import Polling
 from interstack.services.compute.server_tasks import BOOT
 from interstack.services.container import Services
-from interstack.services.tasks import Task, TaskStatus, utcnow
-from tests.support.compute import add_server
+from tests.support.compute import add_server, running_task
 from tests.support.image import started_services
 
 REGION = "RegionOne"
@@ -27,27 +26,13 @@ def services(tmp_path: Path) -> Iterator[Services]:
         yield started
 
 
-def boot_task(server_id: str) -> Task:
-    return Task(
-        id="t-boot",
-        kind=BOOT,
-        region=REGION,
-        resource_id=server_id,
-        payload={},
-        status=TaskStatus.RUNNING,
-        attempts=1,
-        error=None,
-        run_after=utcnow(),
-    )
-
-
 def test_a_booting_server_is_looked_at_as_its_backend_declares(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     declared = Polling(first_seconds=0.1, ceiling_seconds=3.0)
     backend = services.regions.backend(REGION)
     monkeypatch.setattr(type(backend), "polling", property(lambda _backend: declared))
-    running = boot_task(add_server(services.db, "p1", 1, 512, "building"))
+    running = running_task(BOOT, add_server(services.db, "p1", 1, 512, "building"))
     waits = []
     for _ in range(8):
         outcome = services.compute.server_tasks.boot(running)

@@ -16,9 +16,9 @@ from sqlalchemy import event, update
 from interstack.services.compute.server_tasks import BOOT, DELETE
 from interstack.services.compute.state import TaskState
 from interstack.services.container import Services
-from interstack.services.tasks import Task, TaskStatus, utcnow
+from interstack.services.tasks import Task
 from interstack.store.models import Server
-from tests.support.compute import add_server
+from tests.support.compute import add_server, running_task
 from tests.support.image import started_services
 
 REGION = "RegionOne"
@@ -29,20 +29,6 @@ def services(tmp_path: Path) -> Iterator[Services]:
     # the backend settles at once, as EC2's emulator does
     with started_services(tmp_path / "data", sim={"boot_delay_seconds": 0}) as started:
         yield started
-
-
-def task(kind: str, server_id: str) -> Task:
-    return Task(
-        id=f"t-{kind}",
-        kind=kind,
-        region=REGION,
-        resource_id=server_id,
-        payload={},
-        status=TaskStatus.RUNNING,
-        attempts=1,
-        error=None,
-        run_after=utcnow(),
-    )
 
 
 def server_selects(services: Services) -> list[str]:
@@ -60,14 +46,14 @@ def server_selects(services: Services) -> list[str]:
 
 def booted(services: Services) -> str:
     server_id = add_server(services.db, "p1", 1, 512, "building")
-    assert services.compute.server_tasks.boot(task(BOOT, server_id)) is None
+    assert services.compute.server_tasks.boot(running_task(BOOT, server_id)) is None
     return server_id
 
 
 def test_a_boot_reads_the_server_once_before_and_once_to_settle_it(services: Services) -> None:
     server_id = add_server(services.db, "p1", 1, 512, "building")
     selects = server_selects(services)
-    assert services.compute.server_tasks.boot(task(BOOT, server_id)) is None
+    assert services.compute.server_tasks.boot(running_task(BOOT, server_id)) is None
     # the read for the spec, and the read of the row the settled state is written to
     assert len(selects) == 2
     with services.db.session() as session:
@@ -85,7 +71,7 @@ def test_a_delete_gone_at_the_first_look_changes_phase_once(services: Services) 
         session.execute(
             update(Server).where(Server.id == server_id).values(task_state=TaskState.DELETING)
         )
-    running: Task | None = task(DELETE, server_id)
+    running: Task | None = running_task(DELETE, server_id)
     carried_on = 0
     for _ in range(10):
         assert running is not None
