@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, client, new_member
 
 LIMITED = "sim-limited"
 #: a cloud that assigns floating IP addresses itself (as EC2 does its Elastic IPs)
@@ -37,3 +38,11 @@ def regions_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
     served = ServedGateway(data, config=config).start()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="module")
+def stranger(gateway: ServedGateway) -> Member:
+    """A member of a project of its own on the module's gateway, with access to nothing
+    private."""
+    with client(gateway, gateway.token("interstack-admin")) as keystone:
+        return new_member(keystone)

@@ -12,16 +12,10 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member, unique
+from tests.support.identity import Member, unique
 from tests.support.network import created, fault, neutron
 
 OWNERS = ("network:router_interface", "network:router_gateway")
-
-
-@pytest.fixture(scope="module")
-def stranger(gateway: ServedGateway, admin_token: str) -> Member:
-    with client(gateway, admin_token) as keystone:
-        return new_member(keystone)
 
 
 @pytest.fixture(scope="module")

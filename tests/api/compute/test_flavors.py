@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.compute import assert_nova_fault, cli_json, compute_root, nova
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member
+from tests.support.identity import Member
 
 
 def unique(prefix: str) -> str:
@@ -20,12 +20,6 @@ def unique(prefix: str) -> str:
 @pytest.fixture(scope="module")
 def admin(gateway: ServedGateway, admin_token: str) -> httpx.Client:
     return nova(gateway, admin_token)
-
-
-@pytest.fixture(scope="module")
-def stranger(gateway: ServedGateway, admin_token: str) -> Member:
-    """A member of a project of its own, with no access to anything private."""
-    return new_member(client(gateway, admin_token))
 
 
 def create_flavor(admin: httpx.Client, **fields: object) -> dict[str, object]:

@@ -24,7 +24,7 @@ from tests.support.compute import (
     server_in,
 )
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member, unique
+from tests.support.identity import Member, unique
 from tests.support.volume import cinder, delete_volume, sdk_status, sim_regions_lacking, wait_volume
 from tests.support.waiting import eventually
 
@@ -257,12 +257,6 @@ def test_a_failed_boot_leaves_the_server_in_error_and_deletes_its_new_volume(
 
 
 # -- bad requests: Nova's 400s, nothing left behind --------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def stranger(gateway: ServedGateway) -> Member:
-    with client(gateway, gateway.token("interstack-admin")) as admin:
-        return new_member(admin)
 
 
 def test_bad_mappings_are_refused_and_leave_nothing(
