@@ -141,3 +141,24 @@ def test_proc_stat_is_written_by_the_boot_with_its_instant(tmp_path: Path) -> No
     lines = dict(line.split(maxsplit=1) for line in target.read_text().splitlines())
     assert int(lines["btime"]) == int(clocks.booted_at(tmp_path))
     assert {"cpu", "cpu0", "cpu1"} <= lines.keys() and "cpu2" not in lines
+
+
+def test_a_boot_counts_from_the_current_second_or_two_after_the_last_boot() -> None:
+    assert clocks.next_boot_second(None, 100.7) == 100
+    assert clocks.next_boot_second(90, 100.7) == 100  # the last boot long ago
+    assert clocks.next_boot_second(100, 100.7) == 102  # a reboot in the same second
+    assert clocks.next_boot_second(99, 100.2) == 101
+    assert clocks.next_boot_second(5000, 100.7) == 100  # counted before the host rebooted
+
+
+@pytest.mark.skipif(not clocks.TIME_NAMESPACE.exists(), reason="no time namespaces here")
+def test_a_reboot_right_after_a_boot_waits_until_its_boot_instant_moves_on(
+    tmp_path: Path,
+) -> None:
+    waits: list[float] = []
+    clocks.fresh(tmp_path, sleep=waits.append)
+    first = clocks.booted_at(tmp_path)
+    clocks.fresh(tmp_path, sleep=waits.append)
+    assert len(waits) == 1 and 0 < waits[0] <= clocks.BOOT_SPACING
+    # the recorded boot is the instant the wait ends at (the recording sleep did not wait)
+    assert clocks.booted_at(tmp_path) - first == pytest.approx(clocks.BOOT_SPACING, abs=0.01)

@@ -77,6 +77,22 @@ def test_hard_reboot_and_stop_start_give_the_guest_a_new_boot_time_and_keep_its_
     local_backend.compute.delete_server(server.ref)
 
 
+def test_a_hard_reboot_right_after_the_boot_still_moves_the_boot_time_on(
+    local_backend: LocalBackend,
+) -> None:
+    """What a guest reads of its boot is whole seconds; a reboot a moment after the boot (a
+    test's first action) must change it, read as btime or as now less whole seconds of uptime."""
+    server = boot(local_backend, spec("quick-reboot"))
+    _, first_btime, first_uptime = booted_at(local_backend, server.ref)
+    first_coarse = int(time.time() - int(first_uptime))
+    local_backend.compute.power_action(server.ref, PowerAction.HARD_REBOOT)
+    assert settled(local_backend, server.ref, ServerStatus.ACTIVE).status is ServerStatus.ACTIVE
+    _, second_btime, second_uptime = booted_at(local_backend, server.ref)
+    assert second_btime >= first_btime + 2, (first_btime, second_btime)
+    assert int(time.time() - int(second_uptime)) > first_coarse
+    local_backend.compute.delete_server(server.ref)
+
+
 @pytest.mark.parametrize("vcpus", [1, 2, 3])
 def test_cpuinfo_lists_the_flavors_vcpus_and_free_its_ram(
     local_backend: LocalBackend, vcpus: int

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 #: where the kernel has time namespaces (5.6 and later)
@@ -26,20 +27,50 @@ TIME_NAMESPACE = Path("/proc/self/ns/time")
 CLOCKS_FILE = "clocks.json"
 
 
-def fresh(instance_dir: Path) -> None:
+#: whole seconds from one boot of an instance to its next, at least: a guest reads its boot
+#: instant in whole seconds (``btime``, ``uptime -s``, or now less whole seconds of uptime, a
+#: second coarse either way), and a reboot must change what it reads, as a VM's takes seconds
+BOOT_SPACING = 2
+
+
+def next_boot_second(previous: int | None, now: float) -> int:
+    """The host's boot-clock second the next boot counts from: the current one, or the
+    previous boot's plus :data:`BOOT_SPACING` when that is later (a reboot right after a boot);
+    a previous boot ahead of the clock was counted before the host itself rebooted."""
+    current = int(now)
+    if previous is None or previous > current:
+        return current
+    return max(current, previous + BOOT_SPACING)
+
+
+def fresh(instance_dir: Path, sleep: Callable[[float], None] = time.sleep) -> None:
     """New offsets that make the next boot's clocks start at zero (none without time
-    namespaces: the guest then sees the host's clocks)."""
+    namespaces: the guest then sees the host's clocks); a boot within :data:`BOOT_SPACING`
+    seconds of the last waits out the rest, so the guest's boot instant moves on."""
     target = instance_dir / CLOCKS_FILE
     if not TIME_NAMESPACE.exists():
         target.unlink(missing_ok=True)
         return
+    previous = _offsets(instance_dir)
+    now = time.clock_gettime(time.CLOCK_BOOTTIME)
+    second = next_boot_second(None if previous is None else -int(previous["boottime"]), now)
+    if second > now:
+        sleep(second - now)
     offsets = {
-        "boottime": -int(time.clock_gettime(time.CLOCK_BOOTTIME)),
+        "boottime": -second,
         "monotonic": -int(time.clock_gettime(time.CLOCK_MONOTONIC)),
     }
     tmp = target.with_name(f".{CLOCKS_FILE}.tmp")
     tmp.write_text(json.dumps(offsets))
     os.replace(tmp, target)
+
+
+def _offsets(instance_dir: Path) -> dict[str, float] | None:
+    try:
+        offsets: dict[str, float] = json.loads((instance_dir / CLOCKS_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return offsets
 
 
 def booted_at(instance_dir: Path) -> float:
