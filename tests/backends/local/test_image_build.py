@@ -33,6 +33,20 @@ def test_the_built_image_has_its_packages_and_nothing_instance_specific(
     assert not list((default_image / "var/cache/apt/archives").glob("*.deb"))
 
 
+def test_the_built_image_sshd_keeps_the_default_key_exchanges(default_image: Path) -> None:
+    """Its sshd offers what OpenSSH offers by default, the post-quantum hybrid
+    sntrup761x25519 included: nothing the build adds narrows the key exchanges."""
+    settings = [default_image / "etc/ssh/sshd_config"]
+    settings += sorted((default_image / "etc/ssh/sshd_config.d").glob("*.conf"))
+    kex_lines = [
+        line
+        for path in settings
+        for line in path.read_text().splitlines()
+        if line.strip().lower().startswith("kexalgorithms")
+    ]
+    assert kex_lines == []
+
+
 def test_the_built_image_runs_only_cloud_init_modules_it_has(default_image: Path) -> None:
     """Its module lists name modules of the image's own cloud-init (a misspelt one would be
     skipped with a warning at every boot), and keep those that apply the hostname, the keys,

@@ -8,8 +8,10 @@ caches cleaned and indexes kept compressed (or an instance's disk grows by hundr
 its first ``apt-get update``), the cloud-init settings and the guest init as ``/sbin/init``;
 beside the root, the default user's login as cloud-init makes it (:mod:`.loginplan`). The image
 runs only the cloud-init modules that have something to do in an instance of this backend
-(:data:`IMAGE_CLOUD_MODULES`) and its sshd skips the costliest key exchange
-(:data:`SSHD_SETTINGS`): both are most of what a first boot and a first login cost.
+(:data:`IMAGE_CLOUD_MODULES`): importing the others was much of what a first boot cost. Its
+sshd keeps OpenSSH's default key exchanges, the post-quantum hybrid sntrup761x25519 first,
+though a client taking it spends more CPU per login: an instance's SSH traffic stays safe
+against one recorded now and decrypted later.
 
 A cache entry's name carries :data:`REVISION`: a cache built by older code, without what the
 image holds now, is built anew beside it instead of being booted.
@@ -52,8 +54,9 @@ POLICY_RC_D = "#!/bin/sh\n# no daemon starts while the image is built\nexit 101\
 APT_SETTINGS = 'Acquire::GzipIndexes "true";\nAcquire::CompressionTypes::Order:: "gz";\n'
 BUILT_IMAGES = {DEFAULT_IMAGE}
 #: what the built image holds changed (a new cache entry; see the module's docstring): 2 added
-#: IMAGE_CLOUD_MODULES and SSHD_SETTINGS
-REVISION = 2
+#: IMAGE_CLOUD_MODULES and an sshd drop-in without the sntrup761x25519 key exchange, 3 removed
+#: that drop-in again (its sshd offers OpenSSH's default key exchanges)
+REVISION = 3
 #: cloud-init's modules in the built image: Debian's lists less those with nothing to do in an
 #: instance here (a container on an overlay root: no partition to grow or filesystem to resize,
 #: no boot loader, keyboard, clock to keep, udev, snapd, locales package or ssh-import-id; no
@@ -72,16 +75,6 @@ cloud_final_modules: [package-update-upgrade-install, write-files-deferred, pupp
   final-message, power-state-change]
 """
 IMAGE_CLOUD_MODULES_PATH = "etc/cloud/cloud.cfg.d/10_interstack_image.cfg"
-#: sshd of the built image: OpenSSH 9.2 offers the hybrid post-quantum key exchange
-#: sntrup761x25519 first, and a client that takes it spends ~65 ms more CPU per login (12 ms
-#: with curve25519, measured with this OpenSSH as client and server on the 2-core machine), as
-#: long as the rest of a first login on a loaded host. The other default key exchanges stay; an
-#: image of one's own (or this file removed) offers it again.
-SSHD_SETTINGS = """\
-# written by interstack when it built this image (see its imagebuild module)
-KexAlgorithms -sntrup761x25519-sha512*
-"""
-SSHD_SETTINGS_PATH = "etc/ssh/sshd_config.d/10-interstack.conf"
 
 
 class BuildProgress(Protocol):
@@ -200,7 +193,6 @@ def _prepare_for_boot(root: Path) -> None:
     (root / "etc/apt/apt.conf.d/90interstack-gzip-indexes").write_text(APT_SETTINGS)
     (root / CLOUD_CONFIG_PATH).write_text(CLOUD_CONFIG)
     (root / IMAGE_CLOUD_MODULES_PATH).write_text(IMAGE_CLOUD_MODULES)
-    (root / SSHD_SETTINGS_PATH).write_text(SSHD_SETTINGS)
     init = root / "sbin/init"
     init.unlink(missing_ok=True)
     init.write_text(GUEST_INIT)
