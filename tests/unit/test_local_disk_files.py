@@ -10,11 +10,13 @@ import pytest
 
 from interstack.backends.local import configdrive
 from interstack.backends.local.guest import (
+    READY_MARKER,
     RESOLV_CONF_HEADER,
     SEED_DIR,
     write_resolv_conf,
     write_seed,
 )
+from interstack.backends.local.instances import marked_up_in
 from interstack.errors import BackendError
 
 
@@ -122,3 +124,23 @@ def test_without_dns_servers_the_backends_resolv_conf_names_none_and_the_images_
     assert (images / "etc/resolv.conf").read_text() == "nameserver 192.0.2.53\n"
     write_resolv_conf(tmp_path / "empty", [])
     assert not (tmp_path / "empty/etc/resolv.conf").exists()
+
+
+def test_a_link_the_guest_left_at_its_readiness_marker_is_no_mark(tmp_path: Path) -> None:
+    """The host reads the marker through ``/proc/<pid>/root``, where an absolute link resolves
+    against the host's root: followed, it would tell the guest whether a host path exists."""
+    host = _host_dir(tmp_path)
+    guest = tmp_path / "guest"
+    (guest / "run").mkdir(parents=True)
+    assert not marked_up_in(guest)
+    (guest / READY_MARKER).symlink_to(host / "kept")
+    assert not marked_up_in(guest)
+    (guest / READY_MARKER).unlink()
+    (guest / "run").rmdir()
+    (guest / "run").symlink_to(host)
+    (host / Path(READY_MARKER).name).write_text("")
+    assert not marked_up_in(guest)
+    (guest / "run").unlink()
+    (guest / "run").mkdir()
+    (guest / READY_MARKER).write_text("")
+    assert marked_up_in(guest)

@@ -6,7 +6,9 @@ followed would send the write out of the disk onto the host's own files (the see
 which the tenant chose, into ``/etc/cron.d``). So every path is walked one directory at a time
 from the disk's root with ``O_NOFOLLOW``, and the file is made new (``O_EXCL``) beside its
 target and renamed over it: a link at the target's own name is replaced, as a DHCP client
-replaces a guest's ``/etc/resolv.conf``, and one on the way fails the boot with its path.
+replaces a guest's ``/etc/resolv.conf``, and one on the way fails the boot with its path. The
+host's reads of a running guest's tree (its readiness marker, through ``/proc/<pid>/root``) walk
+the same way: a link the guest left there would resolve against the host's root.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path, PurePosixPath
 from interstack.errors import BackendError
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: the disk itself: a path of the backend's (``/proc/<pid>/root`` is a link to follow)
+_TOP = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def _parts(relative: str) -> tuple[str, ...]:
@@ -39,7 +43,7 @@ def _directory(disk: Path, parts: tuple[str, ...], create: bool) -> Iterator[int
     if create:
         disk.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(disk, _DIRECTORY)
+        fd = os.open(disk, _TOP)
     except FileNotFoundError:
         if create:
             raise
@@ -113,6 +117,15 @@ def begins_with(disk: Path, relative: str, prefix: bytes) -> bool:
             return stat.S_ISREG(os.fstat(file).st_mode) and os.read(file, len(prefix)) == prefix
         finally:
             os.close(file)
+
+
+def holds_file(root: Path, relative: str) -> bool:
+    """Whether ``relative`` inside ``root`` is a regular file, no link followed inside
+    ``root``; False as well for a link, a missing root or a root that cannot be read."""
+    try:
+        return begins_with(root, relative, b"")
+    except (BackendError, OSError):
+        return False
 
 
 def remove_from(disk: Path, relative: str) -> None:

@@ -49,6 +49,7 @@ from interstack.backends.local import (
     utmp,
 )
 from interstack.backends.local.bundle import BlockDevice, BundleSpec, oci_config, with_devices
+from interstack.backends.local.diskfiles import holds_file
 from interstack.backends.local.exitrecord import ExitRecord, Reboot
 from interstack.backends.local.guest import READY_MARKER, REBOOT_EXIT_CODE, hostname_for
 from interstack.backends.local.host import (
@@ -424,7 +425,14 @@ class Instance:
 def marked_up(pid: int) -> bool:
     """Whether the guest whose PID 1 is host pid ``pid`` marked itself up (the host sees the
     guest's /run through that process's root)."""
-    return os.path.exists(f"/proc/{pid}/root/{READY_MARKER}")
+    return marked_up_in(Path(f"/proc/{pid}/root"))
+
+
+def marked_up_in(guest_root: Path) -> bool:
+    """Whether the guest tree ``guest_root`` holds the readiness marker, a file. A link the guest
+    left at ``/run`` or at the marker is no mark: followed, it would resolve against the host's
+    root and tell the guest (by its server's status) whether a path of the host's exists."""
+    return holds_file(guest_root, READY_MARKER)
 
 
 def instance_at(instances_dir: Path, runc_root: Path, ref: str) -> Instance:
