@@ -382,10 +382,16 @@ class Instance:
         os.replace(tmp, config)
 
     def new_boot(self) -> None:
-        """Clocks that start at zero for the boot about to start (:mod:`.clocks`), and that
-        boot's instant in what the guest reads of it: its utmp records and ``/proc/stat``."""
-        clocks.fresh(self.dir)
+        """A boot the gateway is about to start: the last boot's end forgotten, and
+        :meth:`boot_records`."""
         exitrecord.clear(self.dir)  # the last boot's end
+        self.boot_records()
+
+    def boot_records(self) -> None:
+        """Clocks that start at zero for the boot about to start (:mod:`.clocks`), and that
+        boot's instant in what the guest reads of it: its utmp records and ``/proc/stat``. (A
+        reboot the supervisor makes keeps the exit record, which says it made it.)"""
+        clocks.fresh(self.dir)
         utmp.write(self.boot_dir, clocks.booted_at(self.dir))
         procstat.refresh(self.dir, booting=True)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from interstack.backends.local import clocks, exitrecord, hostlock, procstat, utmp
+from interstack.backends.local import clocks, exitrecord, hostlock
 from interstack.backends.local.exitrecord import ExitRecord, Reboot
 from interstack.backends.local.guest import REBOOT_EXIT_CODE
 from interstack.backends.local.guestreboots import GuestReboots
@@ -107,10 +107,7 @@ class Rebooter:
         )
         if deleted != 0:
             return self._failed(instance, pid, code, f"runc delete exited with {deleted}")
-        # a new boot: clocks from zero, its boot records (:meth:`.instances.Instance.new_boot`)
-        clocks.fresh(instance.dir)
-        utmp.write(instance.boot_dir, clocks.booted_at(instance.dir))
-        procstat.refresh(instance.dir, booting=True)
+        instance.boot_records()  # a new boot: clocks from zero, its boot records
         reply = self._start(request)
         if not reply.get("ok") or reply.get("pid") is None:
             return self._failed(instance, pid, code, str(reply.get("error") or "no PID 1"))
