@@ -259,12 +259,7 @@ class Instance:
         return pid if ours else None
 
     def _state_pid(self) -> int | None:
-        """The PID 1 runc's state file names (alive or not), or ``None``."""
-        try:
-            state = json.loads((self.runc_root / self.ref / "state.json").read_text())
-            return int(state["init_process_pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        return state_pid(self.runc_root, self.ref)
 
     def init_alive(self) -> bool:
         """Whether the instance's PID 1 still runs (:meth:`init_pid`); cheap enough for every
@@ -426,6 +421,15 @@ class Instance:
                 except OSError as exc:
                     raise BackendError(f"cannot remove cgroup {cgroup}: {exc.strerror}") from exc
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def state_pid(runc_root: Path, ref: str) -> int | None:
+    """The PID 1 runc's state file of instance ``ref`` names (alive or not), or ``None``."""
+    try:
+        state = json.loads((runc_root / ref / "state.json").read_text())
+        return int(state["init_process_pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def marked_up(pid: int) -> bool:

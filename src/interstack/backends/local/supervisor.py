@@ -41,6 +41,7 @@ from typing import Any
 
 from interstack.backends.local import clocks, console, meminfo, procstat
 from interstack.backends.local.host import last_line
+from interstack.backends.local.instances import state_pid
 from interstack.backends.local.rebooter import Rebooter
 from interstack.errors import BackendError, BackendUnavailable
 
@@ -158,15 +159,7 @@ def start_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
     if status != 0:
         return {"ok": False, "error": _tail(log) or f"runc exited with {status}"}
     # the PID 1 runc left is this process's now
-    return {"ok": True, "pid": _init_pid(Path(request["runc_root"]) / request["id"])}
-
-
-def _init_pid(runc_state: Path) -> int | None:
-    """The host pid of the PID 1 runc started, from its state file."""
-    try:
-        return int(json.loads((runc_state / "state.json").read_text())["init_process_pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return {"ok": True, "pid": state_pid(Path(request["runc_root"]), request["id"])}
 
 
 def _serve_one(
