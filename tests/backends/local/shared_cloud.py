@@ -74,7 +74,8 @@ class SharedCloud:
         start: Callable[[dict[str, Any]], tuple[ServedGateway, Callable[[], None]]],
     ) -> ServedGateway:
         """The running gateway if it has ``config``, else a new one (the old one stopped)."""
-        if self.served is not None and self.served.process is not None and self.config == config:
+        if self.running() and self.config == config:
+            assert self.served is not None
             return self.served
         self.release()
         self.served, self.stop_and_clean = start(config)
@@ -84,12 +85,21 @@ class SharedCloud:
     def module_done(self) -> None:
         """Keep the gateway for the next test if it runs on it too, its servers deleted;
         otherwise stop it and clean the host."""
-        running = self.served is not None and self.served.process is not None
-        if running and self.next_item is not None and uses_shared_cloud(self.next_item):
+        if self.running() and self.next_item is not None and uses_shared_cloud(self.next_item):
             assert self.served is not None
-            delete_all_servers(self.served)
+            try:
+                delete_all_servers(self.served)
+            except BaseException:  # servers left running: the next module gets a gateway of its own
+                self.release()
+                raise
             return
         self.release()
+
+    def running(self) -> bool:
+        """Whether the kept gateway still runs (a module that restarted it and failed, or a
+        gateway that died, leaves the next module a new one rather than a dead one)."""
+        process = self.served.process if self.served is not None else None
+        return process is not None and process.poll() is None
 
     def release(self) -> None:
         if self.served is None:
