@@ -18,6 +18,7 @@ from interstack.backends.local.network import links, names
 from tests.backends.local.cloud import dhcp_leg
 from tests.support.gateway import ServedGateway
 from tests.support.local import in_netns
+from tests.support.network import addresses_by_subnet, dhcp_ports
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_the_dhcp_namespace_wears_its_dhcp_ports_address_and_mac(conn: Any) -> N
             network_id=network.id, cidr="10.74.0.0/28", ip_version=4
         )
         assert subnet.allocation_pools == [{"start": "10.74.0.2", "end": "10.74.0.14"}]
-        (port,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
+        (port,) = dhcp_ports(conn, network.id)
         address = port.fixed_ips[0]["ip_address"]
         dhcp = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet.id))
         assert f" {address}/28 " in in_netns(dhcp, "ip", "-o", "addr", "show", names.DHCP_IFNAME)
@@ -112,7 +113,7 @@ def test_the_dhcp_namespace_wears_its_dhcp_ports_address_and_mac(conn: Any) -> N
         conn.network.update_subnet(subnet, enable_dhcp=False)
         assert not links.netns_exists(dhcp)
         conn.network.update_subnet(subnet, enable_dhcp=True)
-        (again,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
+        (again,) = dhcp_ports(conn, network.id)
         assert links.netns_exists(dhcp)
         shown = in_netns(dhcp, "ip", "-4", "-o", "addr", "show")
         assert f" {again.fixed_ips[0]['ip_address']}/28 " in shown
@@ -131,8 +132,8 @@ def test_each_subnet_serves_dhcp_on_the_networks_dhcp_port_address_there(conn: A
         second = conn.network.create_subnet(
             network_id=network.id, cidr="10.75.1.0/28", ip_version=4
         )
-        (port,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
-        held = {ip["subnet_id"]: ip["ip_address"] for ip in port.fixed_ips}
+        (port,) = dhcp_ports(conn, network.id)
+        held = addresses_by_subnet(port)
         (first_addresses, first_mac), (second_addresses, second_mac) = (
             dhcp_leg(first.id),
             dhcp_leg(second.id),
@@ -141,7 +142,7 @@ def test_each_subnet_serves_dhcp_on_the_networks_dhcp_port_address_there(conn: A
         assert f" {held[second.id]}/28 " in second_addresses
         assert first_mac == port.mac_address and second_mac != port.mac_address
         conn.network.delete_subnet(first)
-        (kept,) = conn.network.ports(network_id=network.id, device_owner="network:dhcp")
+        (kept,) = dhcp_ports(conn, network.id)
         assert kept.id == port.id and [ip["subnet_id"] for ip in kept.fixed_ips] == [second.id]
         assert f" {held[second.id]}/28 " in dhcp_leg(second.id)[0]
     finally:
