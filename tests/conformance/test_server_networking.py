@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pytest
@@ -25,24 +24,9 @@ from interstack.services.network.routers import GatewayRequest, RouterCreate
 from interstack.services.network.service import NetworkServices
 from interstack.services.network.subnets import SubnetCreate
 from interstack.services.regions import Regions
+from tests.support.image import caller
 
 REGION = "conformance"
-
-
-def _context(project: str, *roles: str) -> RequestContext:
-    at = datetime.now(UTC)
-    return RequestContext(
-        user_id=uuid.uuid4().hex,
-        user_name="tester",
-        user_domain_id="default",
-        user_domain_name="Default",
-        methods=("password",),
-        expires_at=at,
-        issued_at=at,
-        audit_ids=(),
-        project_id=project,
-        roles=roles or ("member", "reader"),
-    )
 
 
 @pytest.fixture
@@ -58,7 +42,7 @@ def project(services: NetworkServices) -> Iterator[Callable[..., RequestContext]
     made: list[str] = []
 
     def new(*roles: str) -> RequestContext:
-        ctx = _context(uuid.uuid4().hex, *roles)
+        ctx = caller(uuid.uuid4().hex, *roles)
         assert ctx.project_id is not None
         made.append(ctx.project_id)
         return ctx
@@ -71,7 +55,7 @@ def project(services: NetworkServices) -> Iterator[Callable[..., RequestContext]
 def _purge(services: NetworkServices, project_id: str) -> None:
     """Delete a project's floating IPs, routers (their interfaces first), ports, networks (their
     subnets with them) and security groups (its default group too, as an admin may)."""
-    admin = _context(project_id, "admin", "member", "reader")
+    admin = caller(project_id, "admin", "member", "reader")
 
     def mine(listed: list[Any]) -> list[Any]:
         return [item for item in listed if item.project_id == project_id]
