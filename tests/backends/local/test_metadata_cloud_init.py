@@ -31,13 +31,7 @@ FETCH = (
 
 
 @pytest.fixture(scope="module")
-def local_gateway(cloud: ServedGateway) -> ServedGateway:
-    """The served local gateway of this directory's conftest."""
-    return cloud
-
-
-@pytest.fixture(scope="module")
-def servers(local_gateway: ServedGateway) -> Iterator[list[Any]]:
+def servers(cloud: ServedGateway) -> Iterator[list[Any]]:
     """Two servers on a network without a router, booted as a user boots them, and one with a
     config drive on a subnet without DHCP.
 
@@ -45,7 +39,7 @@ def servers(local_gateway: ServedGateway) -> Iterator[list[Any]]:
     the last address: once the DHCP server took the address below the gateway, which this pool
     holds, so a server could get it and find the metadata service on its own address."""
     image_id = "debian-12"
-    conn = local_gateway.connect("interstack")
+    conn = cloud.connect("interstack")
     key = conn.compute.create_keypair(name=unique("md-key"), public_key=PUBLIC_KEY)
     network = conn.network.create_network(name=unique("md-net"))
     subnet = conn.network.create_subnet(
@@ -116,11 +110,9 @@ def cloud_init_done(gateway: ServedGateway, server_id: str) -> None:
     )
 
 
-def test_each_instance_reads_its_own_metadata(
-    local_gateway: ServedGateway, servers: list[Any]
-) -> None:
+def test_each_instance_reads_its_own_metadata(cloud: ServedGateway, servers: list[Any]) -> None:
     for server in servers[:2]:
-        fetched = run_in(local_gateway, server.id, FETCH)
+        fetched = run_in(cloud, server.id, FETCH)
         assert fetched.returncode == 0, fetched.stderr
         meta = json.loads(fetched.stdout)
         assert meta["uuid"] == server.id
@@ -129,12 +121,12 @@ def test_each_instance_reads_its_own_metadata(
 
 
 def test_cloud_init_applies_the_openstack_datasource(
-    local_gateway: ServedGateway, servers: list[Any]
+    cloud: ServedGateway, servers: list[Any]
 ) -> None:
     for server in servers:
-        cloud_init_done(local_gateway, server.id)
+        cloud_init_done(cloud, server.id)
         facts = run_in(
-            local_gateway,
+            cloud,
             server.id,
             "hostname; cat /var/lib/cloud/data/instance-id; cat /var/lib/cloud/instance/datasource;"
             " cat /home/debian/.ssh/authorized_keys; cloud-init status;"
@@ -156,11 +148,11 @@ def test_cloud_init_applies_the_openstack_datasource(
 
 
 def test_the_config_drive_holds_the_servers_own_metadata(
-    local_gateway: ServedGateway, servers: list[Any]
+    cloud: ServedGateway, servers: list[Any]
 ) -> None:
     drive = servers[2]
     listed = run_in(
-        local_gateway,
+        cloud,
         drive.id,
         "cat /var/lib/cloud/seed/config_drive/openstack/latest/meta_data.json; echo;"
         " ls /var/lib/cloud/seed/config_drive/openstack/",
@@ -170,14 +162,14 @@ def test_the_config_drive_holds_the_servers_own_metadata(
     assert json.loads(meta_line)["uuid"] == drive.id
     assert "2012-08-10" in versions and "latest" in versions
     # no metadata service on a subnet without DHCP: the drive was the only source
-    unreachable = run_in(local_gateway, drive.id, FETCH)
+    unreachable = run_in(cloud, drive.id, FETCH)
     assert unreachable.returncode != 0
 
 
 def test_the_gateway_port_does_not_answer_metadata(
-    local_gateway: ServedGateway, servers: list[Any]
+    cloud: ServedGateway, servers: list[Any]
 ) -> None:
-    answer = httpx.get(f"{local_gateway.url}/openstack/latest/meta_data.json", timeout=10)
+    answer = httpx.get(f"{cloud.url}/openstack/latest/meta_data.json", timeout=10)
     assert answer.status_code == 404
     assert servers[0].id not in answer.text
 
@@ -191,14 +183,14 @@ def dhcp_address(gateway: ServedGateway, server: Any) -> str:
 
 
 def test_the_servers_and_the_dhcp_port_share_the_pool_without_a_clash(
-    local_gateway: ServedGateway, servers: list[Any]
+    cloud: ServedGateway, servers: list[Any]
 ) -> None:
     """The three addresses of the pool: one each; the DHCP namespace is on its port's."""
-    conn = local_gateway.connect("interstack")
+    conn = cloud.connect("interstack")
     given = {
         next(conn.network.ports(device_id=s.id)).fixed_ips[0]["ip_address"] for s in servers[:2]
     }
-    dhcp = dhcp_address(local_gateway, servers[0])
+    dhcp = dhcp_address(cloud, servers[0])
     assert given | {dhcp} == {"10.95.0.11", "10.95.0.12", "10.95.0.13"}
     subnet_id = next(conn.network.ports(device_id=servers[0].id)).fixed_ips[0]["subnet_id"]
     namespace = names.renamed(names.DHCP, names.ref(names.SUBNET, subnet_id))
@@ -207,9 +199,9 @@ def test_the_servers_and_the_dhcp_port_share_the_pool_without_a_clash(
 
 
 def test_instances_are_told_their_subnets_resolver(
-    local_gateway: ServedGateway, servers: list[Any]
+    cloud: ServedGateway, servers: list[Any]
 ) -> None:
     """As DHCP would tell them: the subnet's dnsmasq, on its DHCP port's address."""
     for server in servers[:2]:
-        resolv = run_in(local_gateway, server.id, "grep -v '^#' /etc/resolv.conf")
-        assert resolv.stdout.split() == ["nameserver", dhcp_address(local_gateway, server)]
+        resolv = run_in(cloud, server.id, "grep -v '^#' /etc/resolv.conf")
+        assert resolv.stdout.split() == ["nameserver", dhcp_address(cloud, server)]
