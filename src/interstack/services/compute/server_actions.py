@@ -39,7 +39,8 @@ from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import Flavor, Server
-from interstack.services.compute.server_tasks import POWER, REBUILD, RESIZE, SNAPSHOT
+from interstack.services.compute.server_tasks import POWER, REBUILD, RESIZE
+from interstack.services.compute.snapshot_task import SNAPSHOT
 from interstack.services.compute.state import (
     SOFT_REBOOT,
     TaskState,

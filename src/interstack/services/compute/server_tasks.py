@@ -1,5 +1,5 @@
 """The persisted tasks that drive a region's backend for servers: boot, delete, power, resize,
-rebuild.
+rebuild (and, through :mod:`snapshot_task`, createImage's snapshot).
 
 Each handler step is one backend call and one store write, and runs again safely if a crash cut
 it short. The step to run next is ``payload["phase"]``. A server being deleted stops every
@@ -27,6 +27,7 @@ from interstack.backends.contract import (
 from interstack.errors import BackendError, BackendUnavailable, InterstackError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
+from interstack.services.compute.snapshot_task import SNAPSHOT, SnapshotTask
 from interstack.services.compute.state import PowerState, TaskState, VmState
 from interstack.services.compute.task_steps import (
     NOTIFIED_POLL_SECONDS,
@@ -45,7 +46,7 @@ from interstack.services.interfaces import (
     ServerVolumeRelease,
 )
 from interstack.services.regions import Regions
-from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay, utcnow
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.store import Database, rowcount
 from interstack.store.models import Server as ServerRow
 
@@ -56,12 +57,6 @@ DELETE = "compute.server.delete"
 POWER = "compute.server.power"
 RESIZE = "compute.server.resize"
 REBUILD = "compute.server.rebuild"
-SNAPSHOT = "compute.server.snapshot"
-
-#: the longest wait between looks at an image the backend is still capturing, and how many
-#: looks it gets (about half an hour: an AMI of a large disk takes many minutes)
-SNAPSHOT_POLL_SECONDS = 5.0
-MAX_SNAPSHOT_LOOKS = 400
 
 #: the status each power action ends in
 POWER_RESULT: dict[PowerAction, ServerStatus] = {
@@ -93,11 +88,13 @@ class ServerTasks:
         self.db = db
         self.regions = regions
         self.networking = networking
-        self.snapshots = snapshots
         self.passwords = passwords
         self.config_drives = config_drives
         self.volumes = volumes
         self.boot_volumes = boot_volumes
+        self.snapshot_task = SnapshotTask(
+            db, regions, snapshots, self._native_ref, self.action_failed
+        )
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -106,7 +103,7 @@ class ServerTasks:
             POWER: TaskHandler(self.power, self.action_failed),
             RESIZE: TaskHandler(self.resize, self.action_failed),
             REBUILD: TaskHandler(self.rebuild, self.to_error),
-            SNAPSHOT: TaskHandler(self.snapshot, self.snapshot_failed),
+            SNAPSHOT: self.snapshot_task.handler(),
         }
 
     # -- shared ------------------------------------------------------------------------------
@@ -514,33 +511,3 @@ class ServerTasks:
 
     def _rebuild_stopped(self, task: Task) -> Step:
         return self._wait_settled(task, frozenset({ServerStatus.STOPPED}), lambda _r: None)
-
-    # -- snapshot (createImage) --------------------------------------------------------------
-
-    def snapshot(self, task: Task) -> RetryAfter | None:
-        """Capture the disk into the image ``createImage`` registered, then activate it. A
-        backend still producing the image is asked again later: no worker waits for it."""
-        image_id = str(task.payload["image_id"])
-        ref = self._native_ref(task)
-        if ref is None:
-            raise BackendError("the server is gone from the backend; no image was taken")
-        stored = self.regions.backend(task.region).compute.snapshot_server(ref, image_id)
-        if not stored.ready:
-            looks = int(task.payload.get("looks", 0))
-            if looks > MAX_SNAPSHOT_LOOKS:
-                raise BackendError("the backend did not finish the image in time")
-            delay = poll_delay(looks, SNAPSHOT_POLL_SECONDS)
-            return RetryAfter(delay, {**task.payload, "looks": looks + 1})
-        self.snapshots.finish_snapshot(task.region, image_id, stored)
-        with self.db.session() as session:
-            row = session.get(ServerRow, task.resource_id)
-            if row is not None and row.task_state == TaskState.IMAGE_SNAPSHOT:
-                row.task_state = None
-                touch(row)
-            finish_action(session, task.payload.get("action_id"), "Success")
-        return None
-
-    def snapshot_failed(self, task: Task, error: str) -> None:
-        """No image is left of a failed snapshot; the server goes on as it was."""
-        self.snapshots.abandon_snapshot(task.region, str(task.payload["image_id"]))
-        self.action_failed(task, error)
