@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from interstack.backends.contract import Polling
 from interstack.errors import NotFound
 from interstack.services.task_wakeup import TaskWakeup
 from interstack.store import Database
@@ -102,15 +103,16 @@ class RetryAfter:
 #: (:meth:`TaskQueue.run_now`): taken after that only if the request stopped before
 RUN_HERE_SECONDS = 5.0
 
-#: the first wait of a handler looking at a backend that is still changing; it doubles per look
-FIRST_POLL_SECONDS = 0.025
+#: the first wait and its doubling for the handlers that name their own ceiling (images,
+#: volumes, snapshots): those of a backend that declares no :class:`Polling` of its own
+_OWN_POLLING = Polling()
 
 
 def poll_delay(polls: int, ceiling: float) -> float:
     """How long to wait before the next look at a backend after ``polls`` looks: 25 ms,
     doubling up to ``ceiling``. A backend (or an emulator) that settles at once is seen within
     milliseconds, and a slow one costs only a handful more looks than a fixed ``ceiling``."""
-    return min(ceiling, FIRST_POLL_SECONDS * float(2 ** max(0, min(polls, 16))))
+    return _OWN_POLLING.delay(polls, ceiling)
 
 
 @dataclass(frozen=True)
