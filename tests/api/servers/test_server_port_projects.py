@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from interstack.client.networks import server_port
-from tests.api.servers.conftest import IMAGE, boot_active, new_network, ports_of, wait_gone
+from tests.api.servers.conftest import (
+    IMAGE,
+    boot_active,
+    new_network,
+    nova,
+    ports_of,
+    wait_gone,
+)
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, neutron
@@ -191,3 +198,26 @@ def test_the_client_finds_a_servers_own_port_as_an_admin(
         conn.close()
     assert found.id == own["id"]
     api.delete(f"/servers/{server['id']}")
+
+
+def test_an_admins_attach_without_a_network_takes_the_servers_projects_network(
+    compute_gateway: ServedGateway,
+    admin_api: httpx.Client,
+    their_net: httpx.Client,
+    other_member: Member,
+    their_network: dict[str, Any],
+) -> None:
+    """As Nova picks it for the instance's project: an admin's attach naming no network to
+    another project's server takes the one network of the server's project, not the admin's."""
+    with nova(compute_gateway, other_member.token(compute_gateway)) as theirs:
+        server = boot_active(theirs, unique("their-ifc"), networks=[{"uuid": their_network["id"]}])
+        attached = admin_api.post(
+            f"/servers/{server['id']}/os-interface", json={"interfaceAttachment": {}}
+        )
+        assert attached.status_code == 200, attached.text
+        port_id = attached.json()["interfaceAttachment"]["port_id"]
+        port = their_net.get(f"/ports/{port_id}")
+        assert port.status_code == 200, port.text
+        assert port.json()["port"]["network_id"] == their_network["id"]
+        assert port.json()["port"]["project_id"] == other_member.project_id
+        theirs.delete(f"/servers/{server['id']}")

@@ -53,26 +53,11 @@ class NeutronServerNetworking:
         self.groups = groups
         self.server_groups = ServerSecurityGroups(db, ports, groups)
 
-    def _available_networks(self, ctx: RequestContext, region: str) -> list[str]:
-        """The networks Nova picks from when none is named: the project's own and the shared
-        ones; external networks (for floating IPs) are left out."""
-        with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(Network.id)
-                    .where(
-                        Network.region == region,
-                        Network.external.is_(False),
-                        or_(Network.project_id == (ctx.project_id or ""), Network.shared),
-                    )
-                    .order_by(Network.created_at, Network.id)
-                )
-            )
-
     def _default_network(self, ctx: RequestContext, region: str, *, auto: bool) -> str | None:
         """The one available network; None if there is none (400 for ``auto``), Nova's 409
         if there are several."""
-        found = self._available_networks(ctx, region)
+        with self.db.session() as session:
+            found = _available_networks(session, region, ctx.project_id)
         if len(found) > 1:
             raise Conflict(AMBIGUOUS, kind="NetworkAmbiguous")
         if not found and auto:
@@ -249,27 +234,28 @@ class NeutronServerNetworking:
             self._bind(ctx, region, requested.port_id, server_id)
             return self._interface(region, server_id, requested.port_id)
         network_id = requested.network_id if requested is not None else None
-        if network_id is None:
-            available = self._available_networks(ctx, region)
-            if not available:
-                raise BadRequest(
-                    "No specific network was requested and none are available for project "
-                    f"'{ctx.project_id}'."
-                )
-            if len(available) > 1:
-                raise BadRequest(AMBIGUOUS)
-            network_id = available[0]
         with self.db.session() as session:
-            load_network(session, ctx, region, network_id)
+            # as Nova: the port is of the server's project (an admin's attach too), and a
+            # network not named is one that project may use, not the admin's
             project_id = _server_project(session, ctx, server_id)
+            if network_id is None:
+                available = _available_networks(session, region, project_id)
+                if not available:
+                    raise BadRequest(
+                        "No specific network was requested and none are available for project "
+                        f"'{project_id}'."
+                    )
+                if len(available) > 1:
+                    raise BadRequest(AMBIGUOUS)
+                network_id = available[0]
+            load_network(session, ctx, region, network_id)
         fixed_ip = requested.fixed_ip if requested is not None else None
         port_info = self.ports.create(
             ctx,
             region,
             PortCreate(
                 network_id=network_id,
-                # as Nova: in the server's project (an admin's attach too), else not the server's
-                project_id=project_id,
+                project_id=project_id,  # else not the server's
                 fixed_ips=(IpRequest(ip_address=fixed_ip),) if fixed_ip else None,
                 device_id=server_id,
                 device_owner=SERVER_OWNER,
@@ -367,6 +353,22 @@ class NeutronServerNetworking:
                 )
                 for group in groups
             ]
+
+
+def _available_networks(session: Session, region: str, project_id: str | None) -> list[str]:
+    """The networks Nova picks from when none is named: the project's own and the shared
+    ones; external networks (for floating IPs) are left out."""
+    return list(
+        session.scalars(
+            select(Network.id)
+            .where(
+                Network.region == region,
+                Network.external.is_(False),
+                or_(Network.project_id == (project_id or ""), Network.shared),
+            )
+            .order_by(Network.created_at, Network.id)
+        )
+    )
 
 
 def _server_project(session: Session, ctx: RequestContext, server_id: str) -> str | None:
