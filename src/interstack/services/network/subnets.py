@@ -329,14 +329,13 @@ class SubnetService:
         the server, then takes the address back. New ``dns_nameservers`` then go to the
         backend's DHCP. What the backend refuses is undone (the switch, or the servers alone
         once the switch is made)."""
-        dns_before: list[Any] = []
 
-        def work() -> tuple[SubnetInfo, bool, dhcp_ports.DhcpPort | None, str | None]:
+        def work() -> tuple[SubnetInfo, list[Any], bool, dhcp_ports.DhcpPort | None, str | None]:
             with self.db.session() as session:
                 row = load_subnet(session, ctx, region, subnet_id, FOR_VIEW)
                 check_owner(ctx, row.project_id, "subnet", subnet_id)
                 was_serving = row.enable_dhcp
-                dns_before[:] = row.dns_nameservers or []
+                dns_before = list(row.dns_nameservers or [])
                 self._change(row, values)
                 switched = row.enable_dhcp != was_serving
                 dhcp = None
@@ -348,9 +347,9 @@ class SubnetService:
                             session, region, network, row
                         )
                 row.updated_at = now()
-                return subnet_info(row), switched, dhcp, row.native_ref
+                return subnet_info(row), dns_before, switched, dhcp, row.native_ref
 
-        info, switched, dhcp, native = retrying(work)
+        info, dns_before, switched, dhcp, native = retrying(work)
         if switched:
             self._switch_dhcp(region, subnet_id, info, dhcp, native)
         if native and list(info.dns_nameservers) != dns_before:
