@@ -114,7 +114,11 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
         raise BadRequest(BOOT_SEQUENCE)
     taken: set[str] = set() if root_is_volume else {ROOT_DEVICE}
     # the flavor's disks at the names the image gives them: not for a volume named automatically
-    local = {device_path(d.device_name) for d in devices if d.destination_type == "local"}
+    local = {
+        path
+        for d in devices
+        if d.destination_type == "local" and (path := device_path(d.device_name)) is not None
+    }
     planned: list[VolumeForBoot] = []
     # the root first: it takes /dev/vda unless it names another device
     for device in sorted(volumes, key=lambda d: d is not root):
@@ -124,7 +128,7 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
                 f"Block Device Mapping is Invalid: a '{device.source_type}' mapping needs "
                 "the uuid of its source."
             )
-        path = _device(device, root_is_volume and device is root, taken, local - {None})
+        path = _device(device, root_is_volume and device is root, taken, local)
         taken.add(path)
         planned.append(
             VolumeForBoot(
@@ -141,7 +145,7 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
     return BootDisks(image_id=image_id, volumes=tuple(planned))
 
 
-def _device(device: BlockDevice, is_root: bool, taken: set[str], local: set[str | None]) -> str:
+def _device(device: BlockDevice, is_root: bool, taken: set[str], local: set[str]) -> str:
     requested = device_path(device.device_name)
     if is_root:
         return requested or ROOT_DEVICE
