@@ -316,11 +316,9 @@ class ServerBootVolumes(Protocol):
         delete those in ``created``, and make the others ``available`` again. Idempotent."""
         ...
 
-    def volumes_at_rebuild(
-        self, region: str, server_id: str, session: Session | None = None
-    ) -> VolumesAtRebuild:
-        """The server's volumes as a rebuild request sees them; in ``session`` when given (the
-        rebuild's own, which changes the server), else in a session of its own."""
+    def volumes_at_rebuild(self, region: str, server_id: str, session: Session) -> VolumesAtRebuild:
+        """The server's volumes as a rebuild request sees them, in ``session``: the rebuild's
+        own, which checks and changes the server."""
         ...
 
     def attached_for_rebuild(self, region: str, server_id: str) -> ReadyBootVolumes:

@@ -203,12 +203,7 @@ class BootVolumes:
 
     # -- at a rebuild ------------------------------------------------------------------------
 
-    def volumes_at_rebuild(
-        self, region: str, server_id: str, session: Session | None = None
-    ) -> VolumesAtRebuild:
-        if session is None:
-            with self.db.session() as own:
-                return self.volumes_at_rebuild(region, server_id, own)
+    def volumes_at_rebuild(self, region: str, server_id: str, session: Session) -> VolumesAtRebuild:
         backed, root_image, busy = False, None, []
         for row in server_attachments(session, server_id):
             volume = session.get(VolumeRow, row.volume_id)
