@@ -43,7 +43,9 @@ def network(compute_gateway: ServedGateway, member: Member) -> dict[str, Any]:
         net = created(
             net_api.post("/networks", json={"network": {"name": unique("md")}}), "network"
         )
-        body = {"network_id": net["id"], "cidr": "10.61.0.0/24", "ip_version": 4}
+        body: dict[str, Any] = {"network_id": net["id"], "cidr": "10.61.0.0/24", "ip_version": 4}
+        # IPAM chooses at random: .250 is outside the pool, so no server ever holds it
+        body["allocation_pools"] = [{"start": "10.61.0.2", "end": "10.61.0.200"}]
         body["dns_nameservers"] = ["10.61.0.53"]
         created(net_api.post("/subnets", json={"subnet": body}), "subnet")
         return net
