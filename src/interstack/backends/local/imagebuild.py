@@ -14,7 +14,8 @@ though a client taking it spends more CPU per login: an instance's SSH traffic s
 against one recorded now and decrypted later.
 
 A cache entry's name carries :data:`REVISION`: a cache built by older code, without what the
-image holds now, is built anew beside it instead of being booted.
+image holds now, is built anew beside it instead of being booted, and the older entries go once
+nothing can still use them (:mod:`.imagecache`).
 
 The build happens in a temporary directory beside the cache entry and is renamed into place
 when complete; a file lock makes concurrent builders (two gateways, two test workers) wait for
@@ -35,6 +36,7 @@ from typing import Protocol
 
 from interstack.backends.local.guest import CLOUD_CONFIG, CLOUD_CONFIG_PATH, GUEST_INIT
 from interstack.backends.local.host import last_line
+from interstack.backends.local.imagecache import mark_used, remove_old_revisions
 from interstack.backends.local.loginplan import plan_path, record_plan
 from interstack.errors import BackendError
 
@@ -93,10 +95,14 @@ def image_root(cache_dir: Path, name: str) -> Path:
     return cache_dir / f"{name}.r{REVISION}" / "root"
 
 
+def _lock_file(cache_dir: Path, name: str) -> Path:
+    return cache_dir / f".{name}.lock"
+
+
 @contextmanager
 def _build_lock(cache_dir: Path, name: str) -> Iterator[None]:
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / f".{name}.lock", "w", encoding="utf-8") as lock:
+    with open(_lock_file(cache_dir, name), "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -111,18 +117,26 @@ def ensure_built(
     progress: BuildProgress | None = None,
     apt_sources: Path | None = None,
 ) -> Path:
-    """The root of image ``name``, building it first if the cache does not hold it yet."""
+    """The root of image ``name``, building it first if the cache does not hold it yet;
+    older revisions of it that nothing uses any more leave the cache (:mod:`.imagecache`)."""
     if name not in BUILT_IMAGES:
         raise BackendError(f"unknown built-in image {name!r} (known: {sorted(BUILT_IMAGES)})")
     root = image_root(cache_dir, name)
-    if root.is_dir() and plan_path(root).exists():
-        return root
-    report = progress or SilentProgress()
+    if not (root.is_dir() and plan_path(root).exists()):
+        _build(cache_dir, name, progress or SilentProgress(), apt_sources)
+    mark_used(root.parent)
+    remove_old_revisions(cache_dir, name, REVISION, _lock_file(cache_dir, name))
+    return root
+
+
+def _build(cache_dir: Path, name: str, report: BuildProgress, apt_sources: Path | None) -> None:
+    """Build the current revision of ``name`` into the cache, unless another builder did."""
+    root = image_root(cache_dir, name)
     with _build_lock(cache_dir, name):
         if root.is_dir():  # another builder finished while this one waited, or built it earlier
             if not plan_path(root).exists():
                 record_plan(root)
-            return root
+            return
         staging = cache_dir / f".{name}.build-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         try:
@@ -133,7 +147,6 @@ def ensure_built(
             os.replace(staging, root.parent)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return root
 
 
 def _sources(apt_sources: Path | None) -> list[str]:

@@ -1,0 +1,191 @@
+"""Which older revisions of a built image leave the cache: those no mount names and nobody was
+handed for a while; never the current one, a newer one, another image's, or anything else."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.local import imagecache
+from interstack.backends.local.imagebuild import DEFAULT_IMAGE, REVISION, ensure_built
+from interstack.backends.local.imagecache import (
+    KEEP_UNUSED_FOR,
+    LAST_USED,
+    host_mounts,
+    mark_used,
+    removable_entries,
+    remove_old_revisions,
+)
+from interstack.backends.local.loginplan import plan_path
+
+NOW = time.time()
+LONG_AGO = NOW - KEEP_UNUSED_FOR - 3600
+
+
+def _entry(cache: Path, name: str, *, used_at: float | None = LONG_AGO) -> Path:
+    """A cache entry as a build leaves it (a root and a login plan), last handed out at
+    ``used_at`` (None: never marked, built at LONG_AGO)."""
+    entry = cache / name
+    (entry / "root/sbin").mkdir(parents=True)
+    (entry / "login-plan.json").write_text("{}")
+    if used_at is not None:
+        (entry / LAST_USED).touch()
+        os.utime(entry / LAST_USED, (used_at, used_at))
+    os.utime(entry, (LONG_AGO, LONG_AGO))
+    return entry
+
+
+def _overlay(lower: Path, *, at: str = "/var/lib/interstack/instances/i-1/rootfs") -> str:
+    return (
+        f"812 27 0:93 / {at} rw,relatime shared:431 - overlay overlay "
+        f"rw,lowerdir={lower},upperdir=/var/lib/i-1/upper,workdir=/var/lib/i-1/work"
+    )
+
+
+def _names(entries: list[Path]) -> list[str]:
+    return [e.name for e in entries]
+
+
+def test_older_revisions_nothing_uses_are_removable_and_no_other_entry(tmp_path: Path) -> None:
+    for name in ("debian-12", "debian-12.r2", "debian-12.r3", "debian-12.r4", "debian-13.r1"):
+        _entry(tmp_path, name)
+    _entry(tmp_path, "debian-12.rc")  # not a revision's name
+    (tmp_path / ".debian-12.lock").touch()
+    (tmp_path / ".debian-12.build-77").mkdir()  # another builder's staging directory
+
+    chosen = removable_entries(tmp_path, "debian-12", 3, [], now=NOW)
+
+    assert _names(chosen) == ["debian-12", "debian-12.r2"]
+
+
+def test_a_revision_an_overlay_mounts_as_its_lower_dir_stays(tmp_path: Path) -> None:
+    r1, r2 = _entry(tmp_path, "debian-12"), _entry(tmp_path, "debian-12.r2")
+    _entry(tmp_path, "debian-12.r3")
+    mounts = [_overlay(r2 / "root"), _overlay(tmp_path / "debian-12.r22/root", at="/x")]
+
+    assert removable_entries(tmp_path, "debian-12", 3, mounts, now=NOW) == [r1]
+    # a capture's lower dirs (its layer over the image) name it too
+    capture = [_overlay(Path(f"/var/lib/images/cap/layer:{r1}/root"), at="/cap")]
+    assert _names(removable_entries(tmp_path, "debian-12", 3, capture, now=NOW)) == ["debian-12.r2"]
+
+
+def test_a_revision_named_through_a_link_to_the_cache_stays(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    _entry(real, "debian-12.r2")
+    (tmp_path / "cache").symlink_to(real)
+    mounts = [_overlay(real / "debian-12.r2/root")]
+
+    assert removable_entries(tmp_path / "cache", "debian-12", 3, mounts, now=NOW) == []
+
+
+def test_a_revision_handed_out_lately_stays_and_one_never_marked_counts_from_its_build(
+    tmp_path: Path,
+) -> None:
+    _entry(tmp_path, "debian-12.r1", used_at=NOW - 60)
+    _entry(tmp_path, "debian-12.r2", used_at=None)
+
+    chosen = removable_entries(tmp_path, "debian-12", 3, [], now=NOW)
+    assert _names(chosen) == ["debian-12.r2"]
+    # built lately and never marked: kept as well
+    assert removable_entries(tmp_path, "debian-12", 3, [], now=LONG_AGO + 60) == []
+
+
+def test_mark_used_dates_the_entry_now(tmp_path: Path) -> None:
+    entry = _entry(tmp_path, "debian-12.r2")
+
+    mark_used(entry)
+
+    assert removable_entries(tmp_path, "debian-12", 3, [], now=time.time()) == []
+
+
+def test_removal_takes_what_is_removable_and_trash_a_crash_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _entry(tmp_path, "debian-12.r1")
+    mounted = _entry(tmp_path, "debian-12.r2")
+    current = _entry(tmp_path, "debian-12.r3")
+    leftover = tmp_path / ".debian-12.trash-debian-12.r0-99"
+    (leftover / "root").mkdir(parents=True)
+    monkeypatch.setattr(imagecache, "host_mounts", lambda: [_overlay(mounted / "root")])
+
+    remove_old_revisions(tmp_path, "debian-12", 3, tmp_path / ".debian-12.lock")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".debian-12.lock",
+        "debian-12.r2",
+        "debian-12.r3",
+    ]
+    assert (current / "root").is_dir()
+
+
+def test_nothing_is_removed_when_a_mount_table_cannot_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = _entry(tmp_path, "debian-12.r1")
+    monkeypatch.setattr(imagecache, "host_mounts", lambda: None)
+
+    remove_old_revisions(tmp_path, "debian-12", 3, tmp_path / ".debian-12.lock")
+
+    assert old.is_dir()
+
+
+def test_nothing_is_removed_while_a_builder_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    old = _entry(tmp_path, "debian-12.r1")
+    monkeypatch.setattr(imagecache, "host_mounts", lambda: [])
+    with open(tmp_path / ".debian-12.lock", "w", encoding="utf-8") as builder:
+        fcntl.flock(builder, fcntl.LOCK_EX)
+        remove_old_revisions(tmp_path, "debian-12", 3, tmp_path / ".debian-12.lock")
+
+    assert old.is_dir()
+
+
+def test_the_host_mount_tables_are_read_once_each_with_escapes_decoded(tmp_path: Path) -> None:
+    for pid, lower in (
+        ("self", "/cache/a\\040b/debian-12.r2/root"),
+        ("1", "/cache/a\\040b/debian-12.r2/root"),  # the same table (the same namespace)
+        ("3", "/cache/debian-12/root"),
+    ):
+        (tmp_path / pid).mkdir()
+        (tmp_path / pid / "mountinfo").write_text(_overlay(Path(lower)) + "\n")
+    (tmp_path / "4").mkdir()  # a process that ended meanwhile
+
+    lines = host_mounts(tmp_path)
+
+    assert lines is not None
+    assert sorted(line.split("lowerdir=")[1].split(",")[0] for line in lines) == [
+        "/cache/a b/debian-12.r2/root",
+        "/cache/debian-12/root",
+    ]
+
+
+def test_without_its_own_mount_table_nothing_counts_as_unused(tmp_path: Path) -> None:
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1/mountinfo").write_text("")
+
+    assert host_mounts(tmp_path) is None
+
+
+def test_a_hand_out_of_the_current_revision_removes_the_older_ones_nothing_uses(
+    tmp_path: Path,
+) -> None:
+    """Through ensure_built, on a cache of its own: the current revision (as a build leaves
+    it) is handed out and marked, an older one nobody used for long leaves the cache."""
+    current = _entry(tmp_path, f"{DEFAULT_IMAGE}.r{REVISION}", used_at=None)
+    (current / "login-plan.json").rename(plan_path(current / "root"))
+    _entry(tmp_path, f"{DEFAULT_IMAGE}.r{REVISION - 1}")
+
+    root = ensure_built(tmp_path)
+
+    assert root == current / "root"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        current.name
+    ]
+    assert (current / LAST_USED).stat().st_mtime > NOW - 60
