@@ -1,9 +1,12 @@
-"""What the aws driver tests share: the drivers on one boto3 client, the calls a client sends
-and EC2's answers (a refusal among them) as botocore hooks record and give them in EC2's stead."""
+"""What the aws driver tests share: the drivers on one boto3 client, a port and a server on it,
+the calls a client sends and EC2's answers (a refusal among them) as botocore hooks record and
+give them in EC2's stead, and the emulator's EC2 with some operations answered as EC2 would."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +14,21 @@ from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.aws.settings import AwsSettings
-from interstack.backends.contract import NativeRef, NetworkSpec, SubnetSpec
+from interstack.backends.contract import (
+    FixedIp,
+    FlavorSpec,
+    NativeRef,
+    NetworkSpec,
+    PortSpec,
+    ServerSpec,
+    SubnetSpec,
+)
 from tests.support.moto import aws_settings, ec2
 
 REGION = "aws-test"
 PROJECT = "p1"
+#: the tests' servers' flavor (an instance type moto has)
+SMALL = FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8)
 
 
 def new_id() -> str:
@@ -30,6 +43,17 @@ def drivers_on(client: Any) -> tuple[AwsNetwork, AwsCompute]:
     return network, AwsCompute(client, REGION, settings, AwsImages(client, REGION, settings))
 
 
+@contextmanager
+def moto_drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Any]]:
+    """The network and compute drivers on a new client of the emulator's EC2, with that
+    client (for hooks), closed at the end."""
+    client = ec2()
+    try:
+        yield (*drivers_on(client), client)
+    finally:
+        client.close()
+
+
 def network_with_subnet(network: AwsNetwork, cidr: str) -> tuple[NativeRef, NativeRef]:
     """A network of the test's project and a subnet of it on ``cidr`` (no gateway address)."""
     net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
@@ -37,6 +61,30 @@ def network_with_subnet(network: AwsNetwork, cidr: str) -> tuple[NativeRef, Nati
         SubnetSpec(gateway_id=new_id(), network=net, cidr=cidr, gateway_ip=None)
     )
     return net, subnet
+
+
+def port_on(
+    network: AwsNetwork,
+    net: NativeRef,
+    subnet: NativeRef,
+    address: str,
+    groups: tuple[NativeRef, ...] = (),
+) -> NativeRef:
+    """A port of ``net`` holding ``address`` on ``subnet`` (in ``groups``, if given; else EC2
+    gives it the VPC's default group)."""
+    last = [int(octet) for octet in address.split(".")[1:]]
+    mac = "fa:16:3e:" + ":".join(f"{octet:02x}" for octet in last)
+    return network.create_port(
+        PortSpec(new_id(), net, mac, (FixedIp(subnet, address),), security_groups=groups)
+    )
+
+
+def server_spec(
+    name: str = "s", gateway_id: str | None = None, flavor: FlavorSpec = SMALL, **extra: Any
+) -> ServerSpec:
+    """A server of the test's project, a new one unless ``gateway_id`` names it (booted from
+    the region's default AMI unless ``image`` says another)."""
+    return ServerSpec(gateway_id or new_id(), name, PROJECT, flavor, **extra)
 
 
 def project_vpcs(project_id: str = PROJECT) -> list[str]:
@@ -102,3 +150,27 @@ def refuse_once(
 
     client.meta.events.register(f"before-call.ec2.{operation}", hook)
     return refused
+
+
+def answer_next(client: Any, operation: str, *answers: tuple[Any, dict[str, Any]]) -> list[Any]:
+    """Make EC2 answer the next calls of ``operation`` of ``client`` with ``answers`` in turn
+    (a ``before-call`` hook answering in EC2's stead), then itself again; returns the answers
+    not given yet."""
+    left = list(answers)
+
+    def hook(**_kwargs: Any) -> Any:
+        return left.pop(0) if left else None
+
+    client.meta.events.register(f"before-call.ec2.{operation}", hook)
+    return left
+
+
+class EmulatorEc2:
+    """The emulator's EC2 client, for a subclass to answer some operations as EC2 would where
+    moto does not (its other operations go to the emulator)."""
+
+    def __init__(self) -> None:
+        self.real = ec2()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)

@@ -19,7 +19,6 @@ from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.contract import (
     FixedIp,
-    FlavorSpec,
     NativeRef,
     NetworkSpec,
     PortSpec,
@@ -27,20 +26,23 @@ from interstack.backends.contract import (
     RuleDirection,
     SecurityGroupRule,
     SecurityGroupSpec,
-    ServerSpec,
     SubnetSpec,
 )
 from interstack.errors import BackendUnavailable, Conflict, InterstackError, NotFound
 from tests.backends.aws.support import (
     PROJECT,
     REGION,
+    SMALL,
     Calls,
     answer,
-    drivers_on,
+    answer_next,
+    moto_drivers,
     network_with_subnet,
     new_id,
+    port_on,
     project_vpcs,
     refuse_once,
+    server_spec,
 )
 from tests.support.moto import ec2
 
@@ -56,22 +58,17 @@ HTTPS = SecurityGroupRule(RuleDirection.INGRESS, 4, "tcp", 443, 443, "0.0.0.0/0"
 
 @pytest.fixture
 def drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Calls]]:
-    client = ec2()
-    network, compute = drivers_on(client)
-    # the first use of a project describes its VPC once (here: the first subnet)
-    warm = network.create_network(NetworkSpec(gateway_id=new_id(), name="w", project_id=PROJECT))
-    network.create_subnet(
-        SubnetSpec(gateway_id=new_id(), network=warm, cidr="10.250.0.0/24", gateway_ip=None)
-    )
-    yield network, compute, Calls(client)
-    client.close()
+    with moto_drivers() as (network, compute, client):
+        # the first use of a project describes its VPC once (here: the first subnet)
+        network_with_subnet(network, "10.250.0.0/24")
+        yield network, compute, Calls(client)
 
 
 def test_the_benchmark_sequence_makes_no_redundant_calls(
     drivers: tuple[AwsNetwork, AwsCompute, Calls],
 ) -> None:
     network, compute, calls = drivers
-    compute.instance_types.for_flavor(FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8))
+    compute.instance_types.for_flavor(SMALL)
     calls.take()  # the instance types are read once per region, not per boot
 
     net = network.create_network(NetworkSpec(gateway_id=new_id(), name="n", project_id=PROJECT))
@@ -91,27 +88,9 @@ def test_the_benchmark_sequence_makes_no_redundant_calls(
     network.set_security_group_rules(group, (*EGRESS, SSH, HTTPS))
     # each change reads the group first: what EC2 holds beyond the rules is revoked
     assert calls.take() == ["DescribeSecurityGroups", "AuthorizeSecurityGroupIngress"] * 2
-    port = network.create_port(
-        PortSpec(
-            gateway_id=new_id(),
-            network=net,
-            mac_address="fa:16:3e:00:00:01",
-            fixed_ips=(FixedIp(subnet, "10.7.0.10"),),
-            security_groups=(group,),
-        )
-    )
+    port = port_on(network, net, subnet, "10.7.0.10", groups=(group,))
     assert calls.take() == ["CreateNetworkInterface"]
-    server = compute.create_server(
-        ServerSpec(
-            gateway_id=new_id(),
-            name="s",
-            project_id=PROJECT,
-            flavor=FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8),
-            ports=(port,),
-            key_name="k",
-            public_key=PUBLIC_KEY,
-        )
-    )
+    server = compute.create_server(server_spec(ports=(port,), key_name="k", public_key=PUBLIC_KEY))
     # the AMI's root device is looked up once per AMI
     assert calls.take() == ["DescribeImages", "ImportKeyPair", "RunInstances"]
 
@@ -459,9 +438,7 @@ def test_a_new_project_vpc_takes_three_calls_and_its_default_group_is_emptied_wh
     assert default["IpPermissionsEgress"]  # EC2's allow-all, untouched while no port uses it
 
     def port_without_groups(address: str) -> str:
-        port = network.create_port(
-            PortSpec(new_id(), net, "fa:16:3e:00:00:02", (FixedIp(subnet, address),))
-        )
+        port = port_on(network, net, subnet, address)
         (eni,) = ec2().describe_network_interfaces(NetworkInterfaceIds=[port])["NetworkInterfaces"]
         assert [g["GroupId"] for g in eni["Groups"]] == [default["GroupId"]]
         assert permissions(default["GroupId"]) == set()  # accepts nothing, sends nothing
@@ -538,9 +515,7 @@ def test_a_network_made_before_project_refs_still_works_in_the_vpc_it_names(
         SubnetSpec(gateway_id=new_id(), network=older, cidr="10.15.0.0/24", gateway_ip=None)
     )
     assert subnet_vpc(subnet) == vpc_id
-    port = network.create_port(
-        PortSpec(new_id(), older, "fa:16:3e:00:00:03", (FixedIp(subnet, "10.15.0.10"),))
-    )
+    port = port_on(network, older, subnet, "10.15.0.10")
     (eni,) = ec2().describe_network_interfaces(NetworkInterfaceIds=[port])["NetworkInterfaces"]
     assert eni["SubnetId"] == subnet
     with pytest.raises(Conflict, match=subnet):
@@ -557,12 +532,8 @@ def test_a_default_group_ec2_does_not_show_yet_is_a_503_and_no_port(
 ) -> None:
     network, _compute, _calls = drivers
     net, subnet = network_with_subnet(network, "10.16.0.0/24")
-    unseen = [answer({"SecurityGroups": [], "ResponseMetadata": {}})]
-
-    def not_yet(**_kwargs: Any) -> Any:
-        return unseen.pop() if unseen else None
-
-    network.ec2.meta.events.register("before-call.ec2.DescribeSecurityGroups", not_yet)
+    empty = answer({"SecurityGroups": [], "ResponseMetadata": {}})
+    unseen = answer_next(network.ec2, "DescribeSecurityGroups", empty)
     spec = PortSpec(new_id(), net, "fa:16:3e:00:00:04", (FixedIp(subnet, "10.16.0.10"),))
     with pytest.raises(BackendUnavailable, match="default security group"):
         network.create_port(spec)

@@ -11,19 +11,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from interstack.backends.aws.compute import AwsCompute
-from interstack.backends.aws.images import AwsImages
-from interstack.backends.aws.settings import AwsSettings
-from interstack.backends.contract import FlavorSpec, ServerSpec, ServerStatus
-from tests.support.moto import an_ami, aws_settings, ec2
+from interstack.backends.contract import NativeRef, ServerSpec, ServerStatus
+from tests.backends.aws.support import EmulatorEc2, drivers_on, server_spec
+from tests.support.moto import an_ami, ec2
 
 
-class TokenHonouringEc2:
+class TokenHonouringEc2(EmulatorEc2):
     def __init__(self) -> None:
-        self.real = ec2()
+        super().__init__()
         self.tokens: dict[str, tuple[str, str]] = {}  # token -> (image, instance id)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
     def run_instances(self, **request: Any) -> Any:
         token = request["ClientToken"]
@@ -40,19 +36,12 @@ class TokenHonouringEc2:
 
 @pytest.fixture
 def driver() -> AwsCompute:
-    settings = AwsSettings.parse("aws-test", aws_settings())
-    fake = TokenHonouringEc2()
-    return AwsCompute(fake, "aws-test", settings, AwsImages(fake, "aws-test", settings))
+    return drivers_on(TokenHonouringEc2())[1]
 
 
 def spec(image: str | None = None) -> ServerSpec:
-    return ServerSpec(
-        gateway_id="11111111-2222-3333-4444-555555555555",
-        name="rebuilt",
-        project_id="p1",
-        flavor=FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8),
-        image=image,  # type: ignore[arg-type]
-    )
+    ami = None if image is None else NativeRef(image)
+    return server_spec("rebuilt", "11111111-2222-3333-4444-555555555555", image=ami)
 
 
 @pytest.mark.parametrize("other_image", [False, True], ids=["same image", "another image"])

@@ -10,23 +10,18 @@ import pytest
 from botocore.exceptions import ClientError
 
 from interstack.backends.aws.compute import AwsCompute
-from interstack.backends.aws.images import AwsImages
-from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec, ServerStatus
 from interstack.errors import NotFound
-from tests.support.moto import aws_settings, ec2
+from tests.backends.aws.support import EmulatorEc2, drivers_on, server_spec
 
 
-class LaggingEc2:
+class LaggingEc2(EmulatorEc2):
     """The emulator's EC2, except that ``describe_instances`` by id does not know the
     instances in ``unseen`` yet (as EC2 may answer right after ``run_instances``)."""
 
     def __init__(self) -> None:
-        self.real = ec2()
+        super().__init__()
         self.unseen: set[str] = set()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
     def run_instances(self, **request: Any) -> Any:
         reply = self.real.run_instances(**request)
@@ -42,19 +37,13 @@ class LaggingEc2:
 
 @pytest.fixture
 def compute() -> tuple[AwsCompute, LaggingEc2]:
-    settings = AwsSettings.parse("aws-test", aws_settings())
     lagging = LaggingEc2()
-    images = AwsImages(lagging, "aws-test", settings)
-    return AwsCompute(lagging, "aws-test", settings, images), lagging
+    return drivers_on(lagging)[1], lagging
 
 
 def spec() -> ServerSpec:
-    return ServerSpec(
-        gateway_id="11111111-2222-3333-4444-555555555555",
-        name="lagging",
-        project_id="p1",
-        flavor=FlavorSpec(vcpus=1, ram_mb=512, disk_gb=1),
-    )
+    flavor = FlavorSpec(vcpus=1, ram_mb=512, disk_gb=1)
+    return server_spec("lagging", "11111111-2222-3333-4444-555555555555", flavor)
 
 
 def test_a_just_launched_instance_ec2_does_not_describe_yet_is_building(

@@ -10,24 +10,20 @@ from typing import Any
 import pytest
 
 from interstack.backends.aws.compute import AwsCompute
-from interstack.backends.aws.images import AwsImages
-from interstack.backends.aws.settings import AwsSettings
-from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
+from interstack.backends.contract import NativeRef
 from interstack.errors import BackendError
-from tests.support.moto import aws_settings, ec2
+from tests.backends.aws.support import EmulatorEc2, drivers_on, server_spec
+from tests.support.moto import ec2
 
 IMAGE_ID = "99999999-2222-3333-4444-555555555555"
 
 
-class ReportingEc2:
+class ReportingEc2(EmulatorEc2):
     """The emulator's EC2, with the AMIs' state as ``state`` says (when set)."""
 
     def __init__(self) -> None:
-        self.real = ec2()
+        super().__init__()
         self.state: str | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
     def describe_images(self, **request: Any) -> Any:
         reply = self.real.describe_images(**request)
@@ -38,15 +34,9 @@ class ReportingEc2:
 
 @pytest.fixture
 def driver() -> tuple[AwsCompute, ReportingEc2, NativeRef]:
-    settings = AwsSettings.parse("aws-test", aws_settings())
     fake = ReportingEc2()
-    compute = AwsCompute(fake, "aws-test", settings, AwsImages(fake, "aws-test", settings))
-    spec = ServerSpec(
-        gateway_id="11111111-2222-3333-4444-555555555555",
-        name="captured",
-        project_id="p1",
-        flavor=FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8),
-    )
+    _network, compute = drivers_on(fake)
+    spec = server_spec("captured", "11111111-2222-3333-4444-555555555555")
     return compute, fake, compute.create_server(spec).ref
 
 

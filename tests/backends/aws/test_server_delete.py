@@ -13,16 +13,15 @@ import pytest
 
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.network import AwsNetwork
-from interstack.backends.contract import (
-    FixedIp,
-    FlavorSpec,
-    NativeRef,
-    PortSpec,
-    ServerSpec,
-    ServerStatus,
-)
+from interstack.backends.contract import NativeRef, ServerStatus
 from interstack.errors import Conflict, NotFound
-from tests.backends.aws.support import PROJECT, drivers_on, network_with_subnet, new_id, refusal
+from tests.backends.aws.support import (
+    moto_drivers,
+    network_with_subnet,
+    port_on,
+    refusal,
+    server_spec,
+)
 from tests.support.moto import ec2
 
 
@@ -55,27 +54,14 @@ class ShuttingDown:
 
 @pytest.fixture
 def drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Any]]:
-    client = ec2()
-    network, compute = drivers_on(client)
-    yield network, compute, client
-    client.close()
+    with moto_drivers() as drivers:
+        yield drivers
 
 
 def a_server_on_a_port(network: AwsNetwork, compute: AwsCompute) -> tuple[NativeRef, NativeRef]:
     net, subnet = network_with_subnet(network, "10.31.0.0/24")
-    port = network.create_port(
-        PortSpec(
-            gateway_id=new_id(),
-            network=net,
-            mac_address="fa:16:3e:00:00:31",
-            fixed_ips=(FixedIp(subnet, "10.31.0.10"),),
-        )
-    )
-    flavor = FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8)
-    spec = ServerSpec(
-        gateway_id=new_id(), name="s", project_id=PROJECT, flavor=flavor, ports=(port,)
-    )
-    server = compute.create_server(spec)
+    port = port_on(network, net, subnet, "10.31.0.10")
+    server = compute.create_server(server_spec(ports=(port,)))
     return server.ref, port
 
 

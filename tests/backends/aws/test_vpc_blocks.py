@@ -15,7 +15,7 @@ from tests.backends.aws.support import (
     PROJECT,
     REGION,
     Calls,
-    drivers_on,
+    moto_drivers,
     network_with_subnet,
     new_id,
     refuse_once,
@@ -25,9 +25,8 @@ from tests.support.moto import ec2
 
 @pytest.fixture
 def network() -> Iterator[AwsNetwork]:
-    client = ec2()
-    yield drivers_on(client)[0]
-    client.close()
+    with moto_drivers() as (network, _compute, _client):
+        yield network
 
 
 def subnet(network: AwsNetwork, net: NativeRef, cidr: str) -> NativeRef:
