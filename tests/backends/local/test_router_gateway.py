@@ -71,7 +71,7 @@ def free_address_from_the_top(admin: Any, network_id: str, pool: dict[str, str])
         for port in admin.network.ports(network_id=network_id)
         for fixed in port.fixed_ips
     }
-    first, last = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+    first, last = ipaddress.IPv4Address(pool["start"]), ipaddress.IPv4Address(pool["end"])
     candidate = last
     while str(candidate) in held:
         candidate -= 1
