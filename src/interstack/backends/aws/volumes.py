@@ -9,11 +9,19 @@
 - A copy of a volume is made through a snapshot of it, deleted once the copy exists.
 - Snapshots are EBS snapshots; a volume with snapshots of interstack's cannot be deleted (as in
   Cinder, though EBS itself would allow it).
+- EC2's describes are eventually consistent: right after ``CreateVolume`` / ``CreateSnapshot``,
+  ``DescribeVolumes`` / ``DescribeSnapshots`` by id may answer ``InvalidVolume.NotFound`` /
+  ``InvalidSnapshot.NotFound`` for a few seconds. What this process created is remembered, and
+  for :data:`_SETTLING_SECONDS` a look that EC2 answers so sees it still being created; after
+  that, or for one this process did not create, not found is gone (the task waiting on it
+  fails, its fault naming EC2's error code).
 """
 
 from __future__ import annotations
 
 import string
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -39,7 +47,7 @@ from interstack.backends.contract import (
     VolumeSpec,
     VolumeStatus,
 )
-from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.errors import BackendError, BackendUnavailable, BadRequest, Conflict, NotFound
 
 V = VolumeStatus
 _VOLUME_STATE = {
@@ -53,6 +61,26 @@ _SNAPSHOT_STATE = {"pending": V.CREATING, "completed": V.AVAILABLE, "error": V.E
 #: the device names EC2 recommends for EBS data volumes
 DATA_DEVICES = tuple(f"/dev/sd{letter}" for letter in string.ascii_lowercase[5:16])
 _WAIT = {"Delay": 2, "MaxAttempts": 150}
+#: how each kind is described by id: operation, its ids parameter, the list answered
+_DESCRIBE = {
+    "volume": ("describe_volumes", "VolumeIds", "Volumes"),
+    "snapshot": ("describe_snapshots", "SnapshotIds", "Snapshots"),
+}
+#: how long a volume's copy waits for the snapshot it is made from
+_COPY_SECONDS = 300.0
+#: how long after its create a volume or snapshot that EC2 does not describe yet counts as
+#: being created (EC2 catches up within seconds; a task looks at a new one at once)
+_SETTLING_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Created:
+    """A volume or snapshot this process created: when, and how EC2 described it then (in the
+    state ``creating`` / ``pending``: not usable while EC2 cannot describe it), to stand in
+    while EC2 does not describe it yet."""
+
+    at: float
+    described: dict[str, Any]
 
 
 def _attachment(volume: dict[str, Any]) -> dict[str, Any] | None:
@@ -100,6 +128,8 @@ class AwsVolumes(BlockStorageDriver):
         self.region = region
         self.settings = settings
         self._zone: str | None = settings.availability_zone
+        #: volumes and snapshots created here, until EC2 describes them (or they are deleted)
+        self._created: dict[str, Created] = {}
 
     def _availability_zone(self) -> str:
         if self._zone is None:
@@ -112,27 +142,65 @@ class AwsVolumes(BlockStorageDriver):
             self._zone = str(sorted(z["ZoneName"] for z in zones)[0])
         return self._zone
 
-    def _volume(self, ref: NativeRef) -> dict[str, Any]:
+    def _volume(self, ref: NativeRef, *, settling: bool = False) -> dict[str, Any]:
+        """The volume as EC2 describes it. With ``settling``, one created here moments ago that
+        EC2 does not describe yet is reported as it was created (``creating``)."""
+        return self._described("volume", ref, settling)
+
+    def _snapshot(self, ref: NativeRef, *, settling: bool = False) -> dict[str, Any]:
+        """The snapshot as EC2 describes it; ``settling`` as for :meth:`_volume`."""
+        return self._described("snapshot", ref, settling)
+
+    def _described(self, kind: str, ref: NativeRef, settling: bool) -> dict[str, Any]:
+        operation, ids, key = _DESCRIBE[kind]
         try:
-            found = self.ec2.describe_volumes(VolumeIds=[ref])["Volumes"]
+            found = getattr(self.ec2, operation)(**{ids: [ref]})[key]
         except ClientError as exc:
-            if is_not_found(exc):
-                raise NotFound(f"volume {ref} does not exist in AWS") from exc
-            raise translate(exc, f"describe_volumes {ref}") from exc
+            if not is_not_found(exc):
+                raise translate(exc, f"{operation} {ref}") from exc
+            return self._not_described(ref, settling, translate(exc, f"{operation} {ref}"))
         if not found:
-            raise NotFound(f"volume {ref} does not exist in AWS")
+            return self._not_described(ref, settling, NotFound(f"{kind} {ref} does not exist"))
+        self._created.pop(ref, None)  # EC2 describes it: no stand-in is needed any more
         return dict(found[0])
 
-    def _snapshot(self, ref: NativeRef) -> dict[str, Any]:
-        try:
-            found = self.ec2.describe_snapshots(SnapshotIds=[ref])["Snapshots"]
-        except ClientError as exc:
-            if is_not_found(exc):
-                raise NotFound(f"snapshot {ref} does not exist in AWS") from exc
-            raise translate(exc, f"describe_snapshots {ref}") from exc
-        if not found:
-            raise NotFound(f"snapshot {ref} does not exist in AWS")
-        return dict(found[0])
+    def _not_described(self, ref: NativeRef, settling: bool, missing: Exception) -> dict[str, Any]:
+        """What stands in for a volume or snapshot EC2 does not describe: as it was created, if
+        this process created it moments ago and the caller waits for it to settle; otherwise
+        it is gone (``missing`` is raised)."""
+        stand_in = self._stand_in(ref)
+        if settling and stand_in is not None:
+            return stand_in
+        raise missing
+
+    def _stand_in(self, ref: str) -> dict[str, Any] | None:
+        """How EC2 described a volume or snapshot this process created less than
+        :data:`_SETTLING_SECONDS` ago and EC2 has not described since (else None)."""
+        created = self._created.get(ref)
+        if created is None:
+            return None
+        if time.monotonic() - created.at >= _SETTLING_SECONDS:
+            del self._created[ref]  # EC2 never caught up: it is gone
+            return None
+        return dict(created.described)
+
+    def _remember(
+        self, described: dict[str, Any], ref_key: str, labels: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        """Remember what EC2 answered a create with (and its tags), for the looks EC2 cannot
+        answer yet."""
+        described = {**described, "Tags": described.get("Tags") or labels}
+        creating = "creating" if ref_key == "VolumeId" else "pending"
+        self._created[str(described[ref_key])] = Created(
+            time.monotonic(), {**described, "State": creating}
+        )
+        return described
+
+    def _not_deletable_yet(self, ref: NativeRef, kind: str) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"EC2 does not describe {kind} {ref} yet, moments after creating it; "
+            "it is deleted at the next attempt"
+        )
 
     def _image_snapshot(self, ami: NativeRef) -> str:
         with aws_call(f"describe_images {ami}"):
@@ -145,20 +213,31 @@ class AwsVolumes(BlockStorageDriver):
 
     # -- volumes ------------------------------------------------------------------------------
 
+    def _created_for(self, gateway_id: str, ref_key: str) -> NativeRef | None:
+        """The volume or snapshot (``ref_key``) this process created for ``gateway_id`` that EC2
+        may not list yet (a create step run again)."""
+        for ref, created in list(self._created.items()):
+            described = created.described
+            if ref_key in described and tag_value(described, TAG_GATEWAY_ID) == gateway_id:
+                return NativeRef(ref) if self._stand_in(ref) is not None else None
+        return None
+
     def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
+        made = self._created_for(spec.gateway_id, "VolumeId")
+        if made is not None:
+            return self.get_volume(made)
         with aws_call("describe_volumes"):
             known = self.ec2.describe_volumes(
                 Filters=tag_filters(self.region, **{TAG_GATEWAY_ID: spec.gateway_id})
             )["Volumes"]
         if known:
             return _volume_info(known[0])
+        labels = tags(self.region, spec.gateway_id, spec.name or spec.gateway_id)
         request: dict[str, Any] = {
             "AvailabilityZone": self._availability_zone(),
             "Size": spec.size_gb,
             "VolumeType": "gp3",
-            "TagSpecifications": tag_spec(
-                "volume", tags(self.region, spec.gateway_id, spec.name or spec.gateway_id)
-            ),
+            "TagSpecifications": tag_spec("volume", labels),
         }
         copy_of = None
         if spec.snapshot is not None:
@@ -169,7 +248,8 @@ class AwsVolumes(BlockStorageDriver):
             copy_of = request["SnapshotId"] = self._clone_snapshot(spec)
         try:
             with aws_call(f"create_volume for volume {spec.gateway_id}"):
-                return _volume_info(self.ec2.create_volume(**request))
+                made_now = dict(self.ec2.create_volume(**request))
+            return _volume_info(self._remember(made_now, "VolumeId", labels))
         finally:
             if copy_of is not None:  # the new volume keeps its data without it
                 self.delete_snapshot(NativeRef(copy_of))
@@ -178,30 +258,44 @@ class AwsVolumes(BlockStorageDriver):
         """A snapshot of the source volume for the copy (EBS copies volumes only this way)."""
         labels = tags(self.region, spec.gateway_id, f"copy for volume {spec.gateway_id}")
         with aws_call(f"create_snapshot of volume {spec.source_volume} for a copy"):
-            snapshot = str(
-                self.ec2.create_snapshot(
-                    VolumeId=spec.source_volume,
-                    Description=f"interstack copy for volume {spec.gateway_id}",
-                    TagSpecifications=tag_spec("snapshot", labels),
-                )["SnapshotId"]
+            made = self.ec2.create_snapshot(
+                VolumeId=spec.source_volume,
+                Description=f"interstack copy for volume {spec.gateway_id}",
+                TagSpecifications=tag_spec("snapshot", labels),
             )
+        snapshot = NativeRef(str(self._remember(dict(made), "SnapshotId", labels)["SnapshotId"]))
         try:
-            with aws_call(f"waiting for snapshot {snapshot}"):
-                self.ec2.get_waiter("snapshot_completed").wait(
-                    SnapshotIds=[snapshot], WaiterConfig=_WAIT
-                )
+            self._wait_completed(snapshot)
         except BaseException:
-            self.delete_snapshot(NativeRef(snapshot))
+            self.delete_snapshot(snapshot)
             raise
         return snapshot
 
+    def _wait_completed(self, snapshot: NativeRef) -> None:
+        """Wait in the create step for the copy's snapshot (the contract makes a volume in one
+        call): looked at at once (an emulator has completed it), then every 0.5 s doubling to
+        5 s, for at most :data:`_COPY_SECONDS`; EC2 not describing it yet is still pending."""
+        deadline, delay = time.monotonic() + _COPY_SECONDS, 0.5
+        while True:
+            info = _snapshot_info(self._snapshot(snapshot, settling=True))
+            if info.status is V.AVAILABLE:
+                return
+            if info.status is V.ERROR:
+                raise BackendError(f"EBS failed snapshot {snapshot} for the copy: {info.fault}")
+            if time.monotonic() >= deadline:
+                raise BackendError(f"EBS did not complete snapshot {snapshot} for the copy in time")
+            time.sleep(delay)
+            delay = min(5.0, delay * 2)
+
     def get_volume(self, ref: NativeRef) -> VolumeInfo:
-        return _volume_info(self._volume(ref))
+        return _volume_info(self._volume(ref, settling=True))
 
     def delete_volume(self, ref: NativeRef) -> None:
         try:
             volume = self._volume(ref)
         except NotFound:
+            if self._stand_in(ref) is not None:  # not gone: EC2 does not know it yet
+                raise self._not_deletable_yet(ref, "volume") from None
             return
         if _attachment(volume):
             raise Conflict(f"volume {ref} is attached; detach it first")
@@ -217,6 +311,7 @@ class AwsVolumes(BlockStorageDriver):
         except ClientError as exc:
             if not is_not_found(exc):
                 raise translate(exc, f"delete_volume {ref}") from exc
+        self._created.pop(ref, None)
 
     def extend_volume(self, ref: NativeRef, size_gb: int) -> VolumeInfo:
         volume = self._volume(ref)
@@ -231,6 +326,9 @@ class AwsVolumes(BlockStorageDriver):
     # -- snapshots ----------------------------------------------------------------------------
 
     def create_snapshot(self, spec: SnapshotSpec) -> SnapshotInfo:
+        made = self._created_for(spec.gateway_id, "SnapshotId")
+        if made is not None:
+            return self.get_snapshot(made)
         with aws_call("describe_snapshots"):
             known = self.ec2.describe_snapshots(
                 OwnerIds=["self"],
@@ -238,19 +336,17 @@ class AwsVolumes(BlockStorageDriver):
             )["Snapshots"]
         if known:
             return _snapshot_info(known[0])
+        labels = tags(self.region, spec.gateway_id, spec.name or "")
         with aws_call(f"create_snapshot of volume {spec.volume}"):
-            return _snapshot_info(
-                self.ec2.create_snapshot(
-                    VolumeId=spec.volume,
-                    Description=f"interstack snapshot {spec.gateway_id}",
-                    TagSpecifications=tag_spec(
-                        "snapshot", tags(self.region, spec.gateway_id, spec.name or "")
-                    ),
-                )
+            made_now = self.ec2.create_snapshot(
+                VolumeId=spec.volume,
+                Description=f"interstack snapshot {spec.gateway_id}",
+                TagSpecifications=tag_spec("snapshot", labels),
             )
+        return _snapshot_info(self._remember(dict(made_now), "SnapshotId", labels))
 
     def get_snapshot(self, ref: NativeRef) -> SnapshotInfo:
-        return _snapshot_info(self._snapshot(ref))
+        return _snapshot_info(self._snapshot(ref, settling=True))
 
     def delete_snapshot(self, ref: NativeRef) -> None:
         try:
@@ -258,6 +354,9 @@ class AwsVolumes(BlockStorageDriver):
         except ClientError as exc:
             if not is_not_found(exc):
                 raise translate(exc, f"delete_snapshot {ref}") from exc
+            if self._stand_in(ref) is not None:  # not gone: EC2 does not know it yet
+                raise self._not_deletable_yet(ref, "snapshot") from exc
+        self._created.pop(ref, None)
 
     # -- attachments --------------------------------------------------------------------------
 

@@ -1,0 +1,161 @@
+"""EC2's describes are eventually consistent: right after ``CreateVolume`` / ``CreateSnapshot``,
+``DescribeVolumes`` / ``DescribeSnapshots`` by id may answer ``InvalidVolume.NotFound`` /
+``InvalidSnapshot.NotFound``. A volume or snapshot made here moments ago is then still being
+created, not gone (the task runner looks at a new one at once); one EC2 still does not describe
+after the settling window, or one not made here, is gone, with EC2's code in the message.
+moto describes at once; botocore hooks make it answer as EC2 may."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from interstack.backends.aws import volumes as aws_volumes
+from interstack.backends.aws.settings import AwsSettings
+from interstack.backends.aws.volumes import AwsVolumes
+from interstack.backends.contract import NativeRef, SnapshotSpec, VolumeSpec, VolumeStatus
+from interstack.errors import BackendUnavailable, NotFound
+from tests.backends.aws.support import PROJECT, REGION, new_id, refusal
+from tests.support.moto import aws_settings, ec2
+
+
+class NotDescribedYet:
+    """EC2 as it may answer moments after a create: ``DescribeVolumes`` / ``DescribeSnapshots``
+    by id answer not found for the volumes and snapshots in :attr:`unseen` (each one made
+    joins it; ``looks`` limits how many describes are so answered, None: all of them)."""
+
+    def __init__(self, client: Any, looks: int | None = None) -> None:
+        self.unseen: set[str] = set()
+        self.looks = looks
+        self.refused: list[str] = []
+        events = client.meta.events
+        events.register("after-call.ec2.CreateVolume", self._made("VolumeId"))
+        events.register("after-call.ec2.CreateSnapshot", self._made("SnapshotId"))
+        events.register("before-call.ec2.DescribeVolumes", self._describe("VolumeIds", "Volume"))
+        events.register(
+            "before-call.ec2.DescribeSnapshots", self._describe("SnapshotIds", "Snapshot")
+        )
+
+    def _made(self, key: str) -> Any:
+        def made(parsed: dict[str, Any], **_kwargs: Any) -> None:
+            if key in parsed:
+                self.unseen.add(str(parsed[key]))
+
+        return made
+
+    def _describe(self, ids: str, kind: str) -> Any:
+        def describe(params: dict[str, Any], **_kwargs: Any) -> Any:
+            asked = {v for k, v in params["body"].items() if k.startswith(f"{ids[:-1]}.")}
+            lagging = asked & self.unseen
+            if not lagging or self.looks == 0:
+                return None
+            if self.looks is not None:
+                self.looks -= 1
+            self.refused.extend(sorted(lagging))
+            message = f"The {kind.lower()} '{sorted(lagging)[0]}' does not exist."
+            return refusal(f"Invalid{kind}.NotFound", message)
+
+        return describe
+
+
+@pytest.fixture
+def ebs() -> Iterator[tuple[AwsVolumes, NotDescribedYet]]:
+    client = ec2()
+    driver = AwsVolumes(client, REGION, AwsSettings.parse(REGION, aws_settings()))
+    yield driver, NotDescribedYet(client)
+    client.close()
+
+
+def volume_spec(**source: NativeRef) -> VolumeSpec:
+    return VolumeSpec(gateway_id=new_id(), name="v", project_id=PROJECT, size_gb=1, **source)
+
+
+def made_volume(driver: AwsVolumes) -> NativeRef:
+    """A volume EC2 describes (made before the lag is injected)."""
+    return driver.create_volume(volume_spec()).ref
+
+
+def test_a_volume_ec2_does_not_describe_yet_after_its_create_is_being_created(
+    ebs: tuple[AwsVolumes, NotDescribedYet],
+) -> None:
+    driver, lag = ebs
+    spec = volume_spec()
+    made = driver.create_volume(spec)
+    seen = driver.get_volume(made.ref)
+    assert lag.refused == [made.ref]  # EC2 did answer not found
+    assert (seen.status, seen.gateway_id, seen.size_gb) == (
+        VolumeStatus.CREATING,
+        spec.gateway_id,
+        1,
+    )
+    assert driver.create_volume(spec).ref == made.ref  # a create step run again: the same one
+    lag.unseen.clear()  # EC2 caught up
+    assert driver.get_volume(made.ref).status is VolumeStatus.AVAILABLE
+
+
+def test_a_snapshot_ec2_does_not_describe_yet_after_its_create_is_being_created(
+    ebs: tuple[AwsVolumes, NotDescribedYet],
+) -> None:
+    driver, lag = ebs
+    volume = made_volume(driver)
+    lag.unseen.clear()
+    spec = SnapshotSpec(gateway_id=new_id(), name="s", volume=volume)
+    made = driver.create_snapshot(spec)
+    seen = driver.get_snapshot(made.ref)
+    assert lag.refused == [made.ref]
+    assert (seen.status, seen.gateway_id) == (VolumeStatus.CREATING, spec.gateway_id)
+    lag.unseen.clear()
+    assert driver.get_snapshot(made.ref).status is VolumeStatus.AVAILABLE
+    driver.delete_snapshot(made.ref)
+
+
+def test_one_ec2_still_does_not_describe_after_the_window_is_gone_with_ec2s_code(
+    ebs: tuple[AwsVolumes, NotDescribedYet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver, _lag = ebs
+    made = driver.create_volume(volume_spec())
+    monkeypatch.setattr(aws_volumes, "_SETTLING_SECONDS", 0.0)  # the window has passed
+    with pytest.raises(NotFound) as gone:
+        driver.get_volume(made.ref)
+    assert "InvalidVolume.NotFound" in gone.value.message
+
+
+def test_one_not_made_here_that_ec2_does_not_describe_is_gone_with_ec2s_code(
+    ebs: tuple[AwsVolumes, NotDescribedYet],
+) -> None:
+    driver, _lag = ebs
+    with pytest.raises(NotFound) as gone:
+        driver.get_snapshot(NativeRef("snap-0123456789abcdef0"))
+    assert "InvalidSnapshot.NotFound" in gone.value.message
+
+
+def test_a_volume_ec2_does_not_describe_yet_is_deleted_later_not_taken_for_gone(
+    ebs: tuple[AwsVolumes, NotDescribedYet],
+) -> None:
+    driver, lag = ebs
+    made = driver.create_volume(volume_spec())
+    with pytest.raises(BackendUnavailable):  # the task runner tries again
+        driver.delete_volume(made.ref)
+    lag.unseen.clear()
+    driver.delete_volume(made.ref)
+    assert ec2().describe_volumes(Filters=[{"Name": "volume-id", "Values": [made.ref]}])[
+        "Volumes"
+    ] in ([], [{"State": "deleted"}])
+    with pytest.raises(NotFound):
+        driver.get_volume(made.ref)
+
+
+def test_a_copy_waits_for_its_snapshot_ec2_does_not_describe_yet(
+    ebs: tuple[AwsVolumes, NotDescribedYet],
+) -> None:
+    driver, lag = ebs
+    source = made_volume(driver)
+    lag.unseen.clear()
+    lag.looks = 1  # the copy's snapshot: not found at the first look only
+    copy = driver.create_volume(volume_spec(source_volume=source))
+    assert lag.refused and lag.refused[0].startswith("snap-")
+    assert copy.status in {VolumeStatus.CREATING, VolumeStatus.AVAILABLE}
+    left = ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert [s["SnapshotId"] for s in left if s.get("VolumeId") == source] == []
