@@ -72,9 +72,11 @@ def volume_spec(**source: NativeRef) -> VolumeSpec:
     return VolumeSpec(gateway_id=new_id(), name="v", project_id=PROJECT, size_gb=1, **source)
 
 
-def made_volume(driver: AwsVolumes) -> NativeRef:
-    """A volume EC2 describes (made before the lag is injected)."""
-    return driver.create_volume(volume_spec()).ref
+def described_volume(driver: AwsVolumes, lag: NotDescribedYet) -> NativeRef:
+    """A volume EC2 describes already (it caught up with its create)."""
+    made = driver.create_volume(volume_spec()).ref
+    lag.unseen.discard(made)
+    return made
 
 
 def test_a_volume_ec2_does_not_describe_yet_after_its_create_is_being_created(
@@ -99,8 +101,7 @@ def test_a_snapshot_ec2_does_not_describe_yet_after_its_create_is_being_created(
     ebs: tuple[AwsVolumes, NotDescribedYet],
 ) -> None:
     driver, lag = ebs
-    volume = made_volume(driver)
-    lag.unseen.clear()
+    volume = described_volume(driver, lag)
     spec = SnapshotSpec(gateway_id=new_id(), name="s", volume=volume)
     made = driver.create_snapshot(spec)
     seen = driver.get_snapshot(made.ref)
@@ -151,8 +152,7 @@ def test_a_copy_waits_for_its_snapshot_ec2_does_not_describe_yet(
     ebs: tuple[AwsVolumes, NotDescribedYet],
 ) -> None:
     driver, lag = ebs
-    source = made_volume(driver)
-    lag.unseen.clear()
+    source = described_volume(driver, lag)
     lag.looks = 1  # the copy's snapshot: not found at the first look only
     copy = driver.create_volume(volume_spec(source_volume=source))
     assert lag.refused and lag.refused[0].startswith("snap-")
