@@ -38,7 +38,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "create security group": (11, 5),
     "create rule": (7, 2),
     "create key pair": (4, 1),
-    "boot": (40, 15),
+    "boot": (38, 15),
     "show server": (5, 1),
     "list servers": (4, 1),
     "delete server": (21, 11),

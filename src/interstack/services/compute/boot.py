@@ -279,25 +279,30 @@ class ServerBoot:
             raise BadRequest("Invalid key_name provided.") from exc
 
     def _count(
-        self, session: Session, project_id: str, request: BootRequest, flavor: Flavor
+        self,
+        session: Session,
+        project_id: str,
+        request: BootRequest,
+        flavor: Flavor,
+        limits: Mapping[str, int],
     ) -> int:
         """How many servers to create: ``max_count``, or fewer down to ``min_count`` if the
         quota allows only that many (as Nova does); 403 below ``min_count``."""
+        vcpus, ram_mb = flavor.vcpus, flavor.ram_mb
         for count in range(request.max_count, request.min_count, -1):
             try:
-                self.quotas.check_servers(session, project_id, count, flavor.vcpus, flavor.ram_mb)
+                self.quotas.check_servers(session, project_id, count, vcpus, ram_mb, limits=limits)
             except QuotaExceeded:
                 continue
             return count
         self.quotas.check_servers(
-            session, project_id, request.min_count, flavor.vcpus, flavor.ram_mb
+            session, project_id, request.min_count, vcpus, ram_mb, limits=limits
         )
         return request.min_count
 
-    def _check_metadata(
-        self, session: Session, project_id: str, metadata: Mapping[str, str]
-    ) -> None:
-        allowed = self.quotas.limits(project_id, session).get("metadata_items", -1)
+    @staticmethod
+    def _check_metadata(limits: Mapping[str, int], metadata: Mapping[str, str]) -> None:
+        allowed = limits.get("metadata_items", -1)
         if allowed >= 0 and len(metadata) > allowed:
             raise QuotaExceeded(f"Maximum number of metadata items exceeds {allowed}")
 
@@ -344,8 +349,9 @@ class ServerBoot:
         if request.user_data is not None:
             decode_user_data(request.user_data)
         with self.db.session() as session:
-            self._check_metadata(session, project_id, request.metadata)
-            count = self._count(session, project_id, request, flavor)
+            limits = self.quotas.limits(project_id, session)
+            self._check_metadata(limits, request.metadata)
+            count = self._count(session, project_id, request, flavor, limits)
 
         server_ids = [str(uuid.uuid4()) for _ in range(count)]
         # one server of a backend whose boot starts with quick API calls: its first step is
@@ -388,7 +394,13 @@ class ServerBoot:
                 session.flush()
                 # counted again with the rows written: a concurrent create may have come first
                 self.quotas.check_servers(
-                    session, project_id, count, flavor.vcpus, flavor.ram_mb, added=True
+                    session,
+                    project_id,
+                    count,
+                    flavor.vcpus,
+                    flavor.ram_mb,
+                    added=True,
+                    limits=limits,
                 )
                 servers = [record(row) for row, _task in written]
         except BaseException:

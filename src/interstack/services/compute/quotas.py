@@ -163,17 +163,20 @@ class QuotaService:
         ram_mb: int,
         *,
         added: bool = False,
+        limits: Mapping[str, int] | None = None,
     ) -> None:
         """403 with Nova's message if ``count`` more servers of this size exceed the quota.
 
         ``added``: the servers are added (flushed) in this session already, and counted with
         the rows of every concurrent create that came first (Nova's recheck): creates that
-        each counted before adding could all pass.
+        each counted before adding could all pass. ``limits``: the project's, when the
+        request read them already (a boot checks twice; the recheck is about usage).
         """
         wanted = {"instances": count, "cores": vcpus * count, "ram": ram_mb * count}
         if added:
             take_turns(session, f"quota/compute/{project_id}")
-        limits = self.limits(project_id, session)
+        if limits is None:
+            limits = self.limits(project_id, session)
         used = self._server_usage(project_id, session)
         if added:
             used = {k: v - wanted.get(k, 0) for k, v in used.items()}
