@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member
+from tests.support.identity import Member, member_of
+from tests.support.network import neutron_of
 
 LIMITED = "sim-limited"
 #: a cloud that assigns floating IP addresses itself (as EC2 does its Elastic IPs)
@@ -41,8 +43,21 @@ def regions_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
 
 
 @pytest.fixture(scope="module")
-def stranger(gateway: ServedGateway) -> Member:
+def strangers_gateway(gateway: ServedGateway) -> ServedGateway:
+    """The gateway ``stranger`` is made on: the module's ``gateway`` here; a folder whose tests
+    share a gateway of their own says which (tests/api/servers)."""
+    return gateway
+
+
+@pytest.fixture(scope="module")
+def stranger(strangers_gateway: ServedGateway) -> Member:
     """A member of a project of its own on the module's gateway, with access to nothing
-    private."""
-    with client(gateway, gateway.token("interstack-admin")) as keystone:
-        return new_member(keystone)
+    private: another project than the one a test works in."""
+    return member_of(strangers_gateway)
+
+
+@pytest.fixture(scope="module")
+def strangers_neutron(strangers_gateway: ServedGateway, stranger: Member) -> Iterator[httpx.Client]:
+    """The stranger's Neutron client: another project's, to plant its ports and networks."""
+    with neutron_of(strangers_gateway, stranger) as api:
+        yield api

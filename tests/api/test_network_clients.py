@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member, unique
-from tests.support.network import FLOATING_CIDR, external_network, fault, neutron
+from tests.support.identity import member_of, unique
+from tests.support.network import FLOATING_CIDR, external_network, fault, neutron, neutron_of
 
 
 @pytest.fixture(scope="module")
@@ -203,11 +203,9 @@ def test_raw_http_router_and_floating_ip_errors(
 def test_projects_are_isolated_except_shared_networks(
     gateway: ServedGateway, demo_token: str, admin_token: str
 ) -> None:
-    with client(gateway, admin_token) as keystone:
-        other = new_member(keystone)
     with (
         neutron(gateway, demo_token) as demo,
-        neutron(gateway, other.token(gateway)) as stranger,
+        neutron_of(gateway, member_of(gateway)) as stranger,
         neutron(gateway, admin_token) as admin,
     ):
         net = demo.post("/networks", json={"network": {"name": unique("private")}}).json()[

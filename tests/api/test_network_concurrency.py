@@ -10,20 +10,19 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member, unique
-from tests.support.network import created, fault, neutron
+from tests.support.identity import Member, member_of, unique
+from tests.support.network import created, fault, neutron, neutron_of
 
 
 @pytest.fixture(scope="module")
 def member(gateway: ServedGateway) -> Member:
     """A project of the module's own, so that its port count and quota are known."""
-    with client(gateway, gateway.token("interstack-admin")) as keystone:
-        return new_member(keystone)
+    return member_of(gateway)
 
 
 @pytest.fixture(scope="module")
 def own(gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
-    with neutron(gateway, member.token(gateway)) as api:
+    with neutron_of(gateway, member) as api:
         yield api
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member, unique
+from tests.support.identity import member_of, unique
 from tests.support.network import (
     DHCP,
     addresses_by_subnet,
@@ -19,6 +19,7 @@ from tests.support.network import (
     external_network,
     fault,
     neutron,
+    neutron_of,
 )
 
 
@@ -141,12 +142,8 @@ def test_only_the_networks_project_and_admins_see_its_dhcp_port(
 ) -> None:
     """On a shared network another project makes ports, but the DHCP port stays the network
     owner's: 404 to the other project, listed for the owner and the admin."""
-    with client(gateway, gateway.token("interstack-admin")) as keystone:
-        owner, other = new_member(keystone), new_member(keystone)
-    with (
-        neutron(gateway, owner.token(gateway)) as mine,
-        neutron(gateway, other.token(gateway)) as theirs,
-    ):
+    owner = member_of(gateway)
+    with neutron_of(gateway, owner) as mine, neutron_of(gateway, member_of(gateway)) as theirs:
         shared = admin.post(
             "/networks",
             json={
@@ -186,12 +183,8 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
     request makes, and as in Neutron a ``network:`` device_owner is given by an admin or the
     network's project only; a router's port keeps it for admins. No floating IP leads to the
     DHCP port."""
-    with client(gateway, gateway.token("interstack-admin")) as keystone:
-        owner, other = new_member(keystone), new_member(keystone)
-    with (
-        neutron(gateway, owner.token(gateway)) as mine,
-        neutron(gateway, other.token(gateway)) as theirs,
-    ):
+    owner = member_of(gateway)
+    with neutron_of(gateway, owner) as mine, neutron_of(gateway, member_of(gateway)) as theirs:
         shared = mine.post(
             "/networks", json={"network": {"name": unique("owners"), "shared": False}}
         ).json()["network"]
@@ -293,11 +286,10 @@ def test_a_network_has_one_dhcp_port_with_an_address_on_each_dhcp_subnet(
 def test_the_dhcp_port_counts_toward_the_port_quota_but_is_never_refused_by_it(
     gateway: ServedGateway, admin: httpx.Client
 ) -> None:
-    with client(gateway, gateway.token("interstack-admin")) as keystone:
-        member = new_member(keystone)
+    member = member_of(gateway)
     quota = {"quota": {"port": 0}}
     assert admin.put(f"/quotas/{member.project_id}", json=quota).status_code == 200
-    with neutron(gateway, member.token(gateway)) as api:
+    with neutron_of(gateway, member) as api:
         net = api.post("/networks", json={"network": {"name": unique("quota0")}}).json()
         network_id = net["network"]["id"]
         for cidr in ("10.87.0.0/24", "10.87.1.0/24"):

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member, unique
+from tests.support.identity import unique
 from tests.support.network import REGION, created, fault, neutron
 
 EXTERNAL_CIDR = "198.51.100.0/24"
@@ -47,12 +47,10 @@ def demo(cloud: ServedGateway) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def stranger(cloud: ServedGateway, admin: httpx.Client) -> Iterator[httpx.Client]:
-    """A member of a project of its own, which owns nothing the tests look at."""
-    with client(cloud, admin.headers["X-Auth-Token"]) as keystone:
-        member = new_member(keystone)
-    with neutron(cloud, member.token(cloud)) as api:
-        yield api
+def strangers_gateway(cloud: ServedGateway) -> ServedGateway:
+    """tests/api's ``stranger``, a project of its own that owns nothing the tests look at, is
+    made on this module's cloud."""
+    return cloud
 
 
 @pytest.fixture(scope="module")
@@ -141,29 +139,30 @@ def test_filter_follows_the_network_flag(admin: httpx.Client, demo: httpx.Client
 
 
 def test_visibility_as_tempest_checks_it(
-    demo: httpx.Client, stranger: httpx.Client, public: dict[str, Any]
+    demo: httpx.Client, strangers_neutron: httpx.Client, public: dict[str, Any]
 ) -> None:
     """What ``NetworksTest.test_external_network_visibility`` asks of a non-admin project, and
     that another project's private network and subnet stay a 404."""
-    listed = stranger.get("/networks", params={"router:external": "true"}).json()["networks"]
+    theirs = strangers_neutron
+    listed = theirs.get("/networks", params={"router:external": "true"}).json()["networks"]
     assert public["id"] in {n["id"] for n in listed}
     assert all(n["router:external"] for n in listed)
-    subnets = stranger.get("/subnets", params={"network_id": public["id"]}).json()["subnets"]
+    subnets = theirs.get("/subnets", params={"network_id": public["id"]}).json()["subnets"]
     assert [s["cidr"] for s in subnets] == [EXTERNAL_CIDR]
-    assert stranger.get(f"/subnets/{subnets[0]['id']}").status_code == 200
+    assert theirs.get(f"/subnets/{subnets[0]['id']}").status_code == 200
 
     network, subnet = _private(demo, "10.84.0.0/24")
-    assert fault(stranger.get(f"/networks/{network['id']}"), 404)["type"] == "NetworkNotFound"
-    assert fault(stranger.get(f"/subnets/{subnet['id']}"), 404)["type"] == "SubnetNotFound"
-    seen = {s["id"] for s in stranger.get("/subnets").json()["subnets"]}
+    assert fault(theirs.get(f"/networks/{network['id']}"), 404)["type"] == "NetworkNotFound"
+    assert fault(theirs.get(f"/subnets/{subnet['id']}"), 404)["type"] == "SubnetNotFound"
+    seen = {s["id"] for s in theirs.get("/subnets").json()["subnets"]}
     assert subnet["id"] not in seen and subnets[0]["id"] in seen
-    by_network = stranger.get("/subnets", params={"network_id": network["id"]})
+    by_network = theirs.get("/subnets", params={"network_id": network["id"]})
     assert by_network.json()["subnets"] == []
     for value in ("true", "false"):
-        filtered = stranger.get("/subnets", params={"router:external": value}).json()["subnets"]
+        filtered = theirs.get("/subnets", params={"router:external": value}).json()["subnets"]
         assert subnet["id"] not in {s["id"] for s in filtered}
     # seeing the external subnet is not owning it
-    assert stranger.delete(f"/subnets/{subnets[0]['id']}").status_code == 403
+    assert theirs.delete(f"/subnets/{subnets[0]['id']}").status_code == 403
 
 
 def test_sdk_and_cli_see_the_external_subnet(cloud: ServedGateway, public: dict[str, Any]) -> None:

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import unique
-from tests.support.network import REGION, created, fault, neutron
+from tests.support.identity import member_of, unique
+from tests.support.network import REGION, created, fault, neutron, neutron_of
 
 
 @pytest.fixture(scope="module")
@@ -337,11 +337,8 @@ def test_tags_sub_resource_and_tag_filters(api: httpx.Client) -> None:
 def test_quotas_show_update_and_enforce(
     gateway: ServedGateway, api: httpx.Client, admin_api: httpx.Client
 ) -> None:
-    from tests.support.identity import client, new_member
-
-    with client(gateway, gateway.token("interstack-admin")) as keystone:
-        member = new_member(keystone)
-    with neutron(gateway, member.token(gateway)) as own:
+    member = member_of(gateway)
+    with neutron_of(gateway, member) as own:
         quota = own.get(f"/quotas/{member.project_id}").json()["quota"]
         assert quota["network"] == 100 and quota["port"] == 500
         fault(own.put(f"/quotas/{member.project_id}", json={"quota": {"network": 1}}), 403)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, unique
+from tests.support.identity import unique
 from tests.support.network import created, fault, neutron
 
 OWNERS = ("network:router_interface", "network:router_gateway")
@@ -25,18 +25,13 @@ def demo(gateway: ServedGateway, demo_token: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def theirs(gateway: ServedGateway, stranger: Member) -> Iterator[httpx.Client]:
-    with neutron(gateway, stranger.token(gateway)) as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
-def their_network(theirs: httpx.Client) -> dict[str, Any]:
+def their_network(strangers_neutron: httpx.Client) -> dict[str, Any]:
     network = created(
-        theirs.post("/networks", json={"network": {"name": unique("planted")}}), "network"
+        strangers_neutron.post("/networks", json={"network": {"name": unique("planted")}}),
+        "network",
     )
     body = {"network_id": network["id"], "cidr": "10.73.0.0/24", "ip_version": 4}
-    created(theirs.post("/subnets", json={"subnet": body}), "subnet")
+    created(strangers_neutron.post("/subnets", json={"subnet": body}), "subnet")
     return network
 
 
@@ -53,50 +48,50 @@ def _untouched(demo: httpx.Client, router: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("owner", OWNERS)
 def test_a_port_naming_another_projects_router_is_refused(
-    demo: httpx.Client, theirs: httpx.Client, their_network: dict[str, Any], owner: str
+    demo: httpx.Client, strangers_neutron: httpx.Client, their_network: dict[str, Any], owner: str
 ) -> None:
     router = _router(demo)
     port = {"network_id": their_network["id"], "device_owner": owner, "device_id": router["id"]}
-    refused = fault(theirs.post("/ports", json={"port": port}), 409)
+    refused = fault(strangers_neutron.post("/ports", json={"port": port}), 409)
     assert refused["type"] == "DeviceIDNotOwnedByTenant"
     assert router["id"] in refused["message"]
     _untouched(demo, router)
 
 
 def test_an_update_naming_another_projects_router_is_refused(
-    demo: httpx.Client, theirs: httpx.Client, their_network: dict[str, Any]
+    demo: httpx.Client, strangers_neutron: httpx.Client, their_network: dict[str, Any]
 ) -> None:
     router = _router(demo)
     port = created(
-        theirs.post("/ports", json={"port": {"network_id": their_network["id"]}}), "port"
+        strangers_neutron.post("/ports", json={"port": {"network_id": their_network["id"]}}), "port"
     )
     both = {"device_owner": OWNERS[0], "device_id": router["id"]}
-    refused = fault(theirs.put(f"/ports/{port['id']}", json={"port": both}), 409)
+    refused = fault(strangers_neutron.put(f"/ports/{port['id']}", json={"port": both}), 409)
     assert refused["type"] == "DeviceIDNotOwnedByTenant"
     # nor in two steps: the device first (an ordinary owner), then the router's owner
-    named = theirs.put(
+    named = strangers_neutron.put(
         f"/ports/{port['id']}",
         json={"port": {"device_owner": "compute:nova", "device_id": router["id"]}},
     )
     assert named.status_code == 200, named.text
     owner = {"device_owner": OWNERS[0]}
-    refused = fault(theirs.put(f"/ports/{port['id']}", json={"port": owner}), 409)
+    refused = fault(strangers_neutron.put(f"/ports/{port['id']}", json={"port": owner}), 409)
     assert refused["type"] == "DeviceIDNotOwnedByTenant"
-    kept = theirs.get(f"/ports/{port['id']}").json()["port"]
+    kept = strangers_neutron.get(f"/ports/{port['id']}").json()["port"]
     assert kept["device_owner"] == "compute:nova"
     _untouched(demo, router)
-    assert theirs.delete(f"/ports/{port['id']}").status_code == 204
+    assert strangers_neutron.delete(f"/ports/{port['id']}").status_code == 204
 
 
 def test_a_port_naming_a_router_of_its_own_project_is_allowed(
-    theirs: httpx.Client, their_network: dict[str, Any]
+    strangers_neutron: httpx.Client, their_network: dict[str, Any]
 ) -> None:
-    router = _router(theirs)
+    router = _router(strangers_neutron)
     port = {"network_id": their_network["id"], "device_owner": OWNERS[0], "device_id": router["id"]}
-    made = created(theirs.post("/ports", json={"port": port}), "port")
+    made = created(strangers_neutron.post("/ports", json={"port": port}), "port")
     assert (made["device_owner"], made["device_id"]) == (OWNERS[0], router["id"])
-    removed = theirs.put(
+    removed = strangers_neutron.put(
         f"/routers/{router['id']}/remove_router_interface", json={"port_id": made["id"]}
     )
     assert removed.status_code == 200, removed.text
-    assert theirs.delete(f"/routers/{router['id']}").status_code == 204
+    assert strangers_neutron.delete(f"/routers/{router['id']}").status_code == 204

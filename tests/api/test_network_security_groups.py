@@ -9,16 +9,14 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member, unique
-from tests.support.network import created, fault, neutron
+from tests.support.identity import member_of, unique
+from tests.support.network import created, fault, neutron_of
 
 
 @pytest.fixture(scope="module")
 def api(gateway: ServedGateway) -> Iterator[httpx.Client]:
     """A project of its own, so that its default group starts untouched."""
-    with client(gateway, gateway.token("interstack-admin")) as keystone:
-        member = new_member(keystone)
-    with neutron(gateway, member.token(gateway)) as neutron_client:
+    with neutron_of(gateway, member_of(gateway)) as neutron_client:
         yield neutron_client
 
 

@@ -81,3 +81,9 @@ def new_member(admin: httpx.Client, role: str = "member") -> Member:
     grant = admin.put(f"/v3/projects/{project_id}/users/{user_id}/roles/{role_id(admin, role)}")
     assert grant.status_code == 204, grant.text
     return Member(user_id, user_name, password, project_id, project_name)
+
+
+def member_of(gateway: ServedGateway) -> Member:
+    """A new member of a project of its own on ``gateway``, made by the gateway's admin."""
+    with client(gateway, gateway.token("interstack-admin")) as admin:
+        return new_member(admin)

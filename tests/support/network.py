@@ -13,7 +13,7 @@ from interstack.errors import BackendUnavailable
 from interstack.services.container import Services
 from interstack.store.models import IpAllocation, Port
 from tests.support.gateway import ServedGateway
-from tests.support.identity import unique
+from tests.support.identity import Member, unique
 
 REGION = "RegionOne"
 #: the external subnet of the tests, whose pool Neutron's IPAM chooses floating IPs from
@@ -29,6 +29,11 @@ def neutron(gateway: ServedGateway, token: str, region: str = REGION) -> httpx.C
         headers={"X-Auth-Token": token},
         timeout=60,
     )
+
+
+def neutron_of(gateway: ServedGateway, member: Member, region: str = REGION) -> httpx.Client:
+    """``member``'s Neutron client, in its project."""
+    return neutron(gateway, member.token(gateway), region)
 
 
 def created(response: httpx.Response, key: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member, unique
-from tests.support.network import created, neutron
+from tests.support.network import created, neutron_of
 from tests.support.waiting import eventually
 
 REGION = "RegionOne"
@@ -109,8 +109,9 @@ def member(admin_http: httpx.Client) -> Member:
 
 
 @pytest.fixture(scope="module")
-def other_member(admin_http: httpx.Client) -> Member:
-    return new_member(admin_http)
+def strangers_gateway(compute_gateway: ServedGateway) -> ServedGateway:
+    """tests/api's ``stranger`` (another project's member) and its clients are made here."""
+    return compute_gateway
 
 
 def cli_as(member: Member) -> list[str]:
@@ -142,7 +143,7 @@ def api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client
 @pytest.fixture(scope="module")
 def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
     """The member's Neutron client, for the ports and networks of its servers."""
-    with neutron(compute_gateway, member.token(compute_gateway)) as http:
+    with neutron_of(compute_gateway, member) as http:
         yield http
 
 

@@ -16,7 +16,7 @@ from tests.api.servers.conftest import IMAGE, REGION, boot, wait_gone, wait_stat
 from tests.support.compute import server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
-from tests.support.network import created, neutron
+from tests.support.network import created, neutron_of
 from tests.support.volume import cinder, create_volume
 from tests.support.waiting import eventually
 
@@ -39,7 +39,7 @@ def proxy(compute_gateway: ServedGateway) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def network(compute_gateway: ServedGateway, member: Member) -> dict[str, Any]:
-    with neutron(compute_gateway, member.token(compute_gateway)) as net_api:
+    with neutron_of(compute_gateway, member) as net_api:
         net = created(
             net_api.post("/networks", json={"network": {"name": unique("md")}}), "network"
         )
@@ -74,7 +74,7 @@ def servers(
     )
     second = boot(api, unique("db"), networks=[{"uuid": network["id"]}])
     found = []
-    with neutron(compute_gateway, member.token(compute_gateway)) as net_api:
+    with neutron_of(compute_gateway, member) as net_api:
         for server_id in (first, second):
             server = wait_status(api, server_id, "ACTIVE")
             ports = net_api.get("/ports", params={"device_id": server_id}).json()["ports"]
@@ -223,7 +223,7 @@ def test_tagged_disks_and_nics_are_devices_in_meta_data(
     found = conn.compute.volume_attachments(server_id)
     by_tag = {a.tag: {"volumeId": a.volume_id, "device": a.device} for a in found}
     assert set(by_tag) == {"scratch", "db"}
-    with neutron(compute_gateway, member.token(compute_gateway)) as net_api:
+    with neutron_of(compute_gateway, member) as net_api:
         port = net_api.get("/ports", params={"device_id": server_id}).json()["ports"][0]
     address = port["fixed_ips"][0]["ip_address"]
 
@@ -412,8 +412,7 @@ def test_an_address_given_to_another_server_answers_for_that_server_only(
 
 def test_a_port_of_another_project_naming_a_server_answers_nothing(
     api: httpx.Client,
-    compute_gateway: ServedGateway,
-    other_member: Member,
+    strangers_neutron: httpx.Client,
     proxy: httpx.Client,
     servers: list[dict[str, Any]],
 ) -> None:
@@ -422,14 +421,14 @@ def test_a_port_of_another_project_naming_a_server_answers_nothing(
     address (an allowed address pair) gets none of that server's data (Nova compares the
     port's project with the instance's)."""
     victim = servers[0]
-    with neutron(compute_gateway, other_member.token(compute_gateway)) as theirs:
-        net = created(
-            theirs.post("/networks", json={"network": {"name": unique("md-other")}}), "network"
-        )
-        body = {"network_id": net["id"], "cidr": "10.62.0.0/24", "ip_version": 4}
-        created(theirs.post("/subnets", json={"subnet": body}), "subnet")
-        port = {"network_id": net["id"], "device_owner": "compute:nova", "device_id": victim["id"]}
-        made = created(theirs.post("/ports", json={"port": port}), "port")
+    net = created(
+        strangers_neutron.post("/networks", json={"network": {"name": unique("md-other")}}),
+        "network",
+    )
+    body = {"network_id": net["id"], "cidr": "10.62.0.0/24", "ip_version": 4}
+    created(strangers_neutron.post("/subnets", json={"subnet": body}), "subnet")
+    port = {"network_id": net["id"], "device_owner": "compute:nova", "device_id": victim["id"]}
+    made = created(strangers_neutron.post("/ports", json={"port": port}), "port")
     address = made["fixed_ips"][0]["ip_address"]
     for path in (
         "/openstack/latest/meta_data.json",

@@ -14,7 +14,7 @@ from tests.support.waiting import eventually
 
 
 def test_a_snapshot_through_the_image_proxy(
-    compute_gateway: ServedGateway, member: Member, other_member: Member, api: httpx.Client
+    compute_gateway: ServedGateway, member: Member, stranger: Member, api: httpx.Client
 ) -> None:
     server = boot_active(api, "snapped")
     with nova(compute_gateway, member.token(compute_gateway), "2.1") as old:
@@ -38,9 +38,9 @@ def test_a_snapshot_through_the_image_proxy(
         assert image["links"][0]["href"].endswith(f"/compute/v2.1/images/{image_id}")
         assert old.get(f"/images/{IMAGE}").json()["image"]["status"] == "ACTIVE"
 
-        with nova(compute_gateway, other_member.token(compute_gateway), "2.1") as stranger:
-            assert stranger.get(f"/images/{image_id}").status_code == 404
-            assert stranger.delete(f"/images/{image_id}").status_code == 404
+        with nova(compute_gateway, stranger.token(compute_gateway), "2.1") as theirs:
+            assert theirs.get(f"/images/{image_id}").status_code == 404
+            assert theirs.delete(f"/images/{image_id}").status_code == 404
         with nova(compute_gateway, member.token(compute_gateway), "2.36") as later:
             gone = later.get(f"/images/{image_id}")
             assert gone.status_code == 404 and "itemNotFound" in gone.json(), gone.text

@@ -99,8 +99,8 @@ def test_changes_since_shows_recent_changes_including_deletions(api: httpx.Clien
 
 
 @pytest.fixture(scope="module")
-def intruder(compute_gateway: ServedGateway, other_member: Member) -> Iterator[httpx.Client]:
-    with nova(compute_gateway, other_member.token(compute_gateway)) as http:
+def intruder(compute_gateway: ServedGateway, stranger: Member) -> Iterator[httpx.Client]:
+    with nova(compute_gateway, stranger.token(compute_gateway)) as http:
         yield http
 
 

@@ -105,13 +105,13 @@ def test_lists_the_groups_of_the_server_ports_in_nova_format(
 
 
 def test_a_server_without_ports_has_no_groups_and_others_see_a_404(
-    compute_gateway: ServedGateway, api: httpx.Client, other_member: Member
+    compute_gateway: ServedGateway, api: httpx.Client, stranger: Member
 ) -> None:
     server_id = boot(api, unique("portless"))
     response = api.get(f"/servers/{server_id}/os-security-groups")
     assert response.status_code == 200, response.text
     assert response.json() == {"security_groups": []}
-    with nova(compute_gateway, other_member.token(compute_gateway)) as other:
+    with nova(compute_gateway, stranger.token(compute_gateway)) as other:
         assert_nova_fault(
             other.get(f"/servers/{server_id}/os-security-groups"), 404, "itemNotFound"
         )

@@ -5,7 +5,6 @@ is bound to a server of another project (Nova's PortNotUsable)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,14 +21,7 @@ from tests.api.servers.conftest import (
 )
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
-from tests.support.network import created, neutron
-
-
-@pytest.fixture(scope="module")
-def their_net(compute_gateway: ServedGateway, other_member: Member) -> Iterator[httpx.Client]:
-    """The other project's Neutron client."""
-    with neutron(compute_gateway, other_member.token(compute_gateway)) as http:
-        yield http
+from tests.support.network import created
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +30,8 @@ def network(net_api: httpx.Client) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def their_network(their_net: httpx.Client) -> dict[str, Any]:
-    return new_network(their_net, "10.72.0.0/24")
+def their_network(strangers_neutron: httpx.Client) -> dict[str, Any]:
+    return new_network(strangers_neutron, "10.72.0.0/24")
 
 
 def _group(net: httpx.Client, name: str) -> dict[str, Any]:
@@ -51,19 +43,19 @@ def _group(net: httpx.Client, name: str) -> dict[str, Any]:
 def test_another_projects_port_naming_a_server_is_none_of_its_own(
     api: httpx.Client,
     net_api: httpx.Client,
-    their_net: httpx.Client,
+    strangers_neutron: httpx.Client,
     network: dict[str, Any],
     their_network: dict[str, Any],
 ) -> None:
     victim = boot_active(api, unique("victim"), networks=[{"uuid": network["id"]}])
-    intruder = _group(their_net, unique("intruder"))
+    intruder = _group(strangers_neutron, unique("intruder"))
     body = {
         "network_id": their_network["id"],
         "device_owner": "compute:nova",
         "device_id": victim["id"],
         "security_groups": [intruder["id"]],
     }
-    planted = created(their_net.post("/ports", json={"port": body}), "port")
+    planted = created(strangers_neutron.post("/ports", json={"port": body}), "port")
 
     listed = api.get(f"/servers/{victim['id']}/os-interface")
     assert listed.status_code == 200, listed.text
@@ -88,7 +80,7 @@ def test_another_projects_port_naming_a_server_is_none_of_its_own(
     # deleting the server leaves the other project's port as that project made it
     assert api.delete(f"/servers/{victim['id']}").status_code == 204
     wait_gone(api, victim["id"])
-    after = their_net.get(f"/ports/{planted['id']}")
+    after = strangers_neutron.get(f"/ports/{planted['id']}")
     assert after.status_code == 200, after.text
     kept = after.json()["port"]
     assert (kept["device_id"], kept["device_owner"]) == (victim["id"], "compute:nova")
@@ -98,14 +90,14 @@ def test_another_projects_port_naming_a_server_is_none_of_its_own(
 def test_an_admin_binds_no_port_to_a_server_of_another_project(
     api: httpx.Client,
     admin_api: httpx.Client,
-    their_net: httpx.Client,
+    strangers_neutron: httpx.Client,
     network: dict[str, Any],
     their_network: dict[str, Any],
 ) -> None:
     """Nova's PortNotUsable (400): the admin sees every project's ports, but a port is bound
     only to a server of its own project, at boot and at interface attach."""
     theirs = created(
-        their_net.post("/ports", json={"port": {"network_id": their_network["id"]}}), "port"
+        strangers_neutron.post("/ports", json={"port": {"network_id": their_network["id"]}}), "port"
     )
     server = boot_active(api, unique("ifc-owner"), networks=[{"uuid": network["id"]}])
 
@@ -129,7 +121,7 @@ def test_an_admin_binds_no_port_to_a_server_of_another_project(
     )
     assert booted.status_code == 400, booted.text
 
-    port = their_net.get(f"/ports/{theirs['id']}").json()["port"]
+    port = strangers_neutron.get(f"/ports/{theirs['id']}").json()["port"]
     assert (port["device_id"], port["device_owner"]) == ("", "")
     interfaces = api.get(f"/servers/{server['id']}/os-interface").json()["interfaceAttachments"]
     assert theirs["id"] not in {i["port_id"] for i in interfaces}
@@ -165,7 +157,7 @@ def test_the_client_finds_a_servers_own_port_as_an_admin(
     compute_gateway: ServedGateway,
     api: httpx.Client,
     net_api: httpx.Client,
-    their_net: httpx.Client,
+    strangers_neutron: httpx.Client,
     network: dict[str, Any],
     their_network: dict[str, Any],
 ) -> None:
@@ -187,7 +179,8 @@ def test_the_client_finds_a_servers_own_port_as_an_admin(
     planted: list[str] = []
     while len(planted) < 32 and all(p > own["id"] for p in planted):
         made = created(
-            their_net.post("/ports", json={"port": {**body, "device_id": server["id"]}}), "port"
+            strangers_neutron.post("/ports", json={"port": {**body, "device_id": server["id"]}}),
+            "port",
         )
         planted.append(made["id"])
     assert min(planted) < own["id"], "no planted port listed before the server's own"
@@ -203,21 +196,21 @@ def test_the_client_finds_a_servers_own_port_as_an_admin(
 def test_an_admins_attach_without_a_network_takes_the_servers_projects_network(
     compute_gateway: ServedGateway,
     admin_api: httpx.Client,
-    their_net: httpx.Client,
-    other_member: Member,
+    strangers_neutron: httpx.Client,
+    stranger: Member,
     their_network: dict[str, Any],
 ) -> None:
     """As Nova picks it for the instance's project: an admin's attach naming no network to
     another project's server takes the one network of the server's project, not the admin's."""
-    with nova(compute_gateway, other_member.token(compute_gateway)) as theirs:
+    with nova(compute_gateway, stranger.token(compute_gateway)) as theirs:
         server = boot_active(theirs, unique("their-ifc"), networks=[{"uuid": their_network["id"]}])
         attached = admin_api.post(
             f"/servers/{server['id']}/os-interface", json={"interfaceAttachment": {}}
         )
         assert attached.status_code == 200, attached.text
         port_id = attached.json()["interfaceAttachment"]["port_id"]
-        port = their_net.get(f"/ports/{port_id}")
+        port = strangers_neutron.get(f"/ports/{port_id}")
         assert port.status_code == 200, port.text
         assert port.json()["port"]["network_id"] == their_network["id"]
-        assert port.json()["port"]["project_id"] == other_member.project_id
+        assert port.json()["port"]["project_id"] == stranger.project_id
         theirs.delete(f"/servers/{server['id']}")
