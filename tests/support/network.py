@@ -3,6 +3,8 @@ and a region's network backend made to refuse a call (for services-level tests).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -76,13 +78,18 @@ def external_network(admin: httpx.Client) -> dict[str, Any]:
     return network
 
 
-def refusing(services: Services, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
-    """Make the network backend of RegionOne raise ``BackendUnavailable`` on ``method``."""
+@contextmanager
+def refused(services: Services, monkeypatch: pytest.MonkeyPatch, method: str) -> Iterator[None]:
+    """Within, the network backend of RegionOne raises ``BackendUnavailable`` on ``method``,
+    and the call made there must fail with it; after, the backend answers again."""
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise BackendUnavailable(f"{method} refused by the test")
 
-    monkeypatch.setattr(services.regions.backend(REGION).network, method, refuse)
+    with monkeypatch.context() as patch:
+        patch.setattr(services.regions.backend(REGION).network, method, refuse)
+        with pytest.raises(BackendUnavailable):
+            yield
 
 
 def forget_dhcp_ports(gateway: ServedGateway, network_id: str) -> None:

@@ -28,15 +28,16 @@ def _host_dir(tmp_path: Path) -> Path:
     return host
 
 
-def _seed(disk: Path, **changes: object) -> None:
-    options: dict[str, object] = {
-        "instance_id": "i-1",
-        "hostname": "one",
-        "public_key": None,
-        "user_data": b"* * * * * root run-this-on-the-host\n",
-    }
-    options.update(changes)
-    write_seed(disk, **options)  # type: ignore[arg-type]
+def _seed(disk: Path, *, metadata_service: bool = False) -> None:
+    """The seed of a guest whose user data would run a command, were it written on the host."""
+    write_seed(
+        disk,
+        instance_id="i-1",
+        hostname="one",
+        public_key=None,
+        user_data=b"* * * * * root run-this-on-the-host\n",
+        metadata_service=metadata_service,
+    )
 
 
 def test_a_link_on_the_way_to_the_seed_fails_the_write_and_the_host_is_untouched(
