@@ -4,7 +4,8 @@ project's network quota only, or restarts the gateway and leaves it running), so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,19 @@ def pg_gateway(
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    """A store migrated to the newest schema, on each kind of database the store supports."""
-    with migrated_store(database_url) as database:
+def db(
+    database_url: str,
+    tmp_path: Path,
+    migrated_sqlite: Callable[[Path], Database],
+) -> Iterator[Database]:
+    """A store migrated to the newest schema, on each kind of database the store supports (on
+    SQLite a copy of the session's once-migrated file: the migrations' own tests migrate)."""
+    if not database_url.startswith("sqlite:"):
+        with migrated_store(database_url) as database:
+            yield database
+        return
+    database = migrated_sqlite(tmp_path / "migrated.db")
+    try:
         yield database
+    finally:
+        database.dispose()
