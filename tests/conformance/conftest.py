@@ -83,7 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.fixture(params=CONFORMANCE_BACKENDS, ids=lambda b: b.type_name)
+@pytest.fixture(scope="module", params=CONFORMANCE_BACKENDS, ids=lambda b: b.type_name)
 def under_test(request: pytest.FixtureRequest) -> BackendUnderTest:
     candidate: BackendUnderTest = request.param
     reason = candidate.unavailable()
@@ -93,34 +93,51 @@ def under_test(request: pytest.FixtureRequest) -> BackendUnderTest:
     return candidate
 
 
-@pytest.fixture
-def backend(
-    request: pytest.FixtureRequest,
+@pytest.fixture(scope="module")
+def module_backend(
     under_test: BackendUnderTest,
-    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
     migrated_sqlite: Callable[[Path], Database],
 ) -> Iterator[Backend]:
-    db = migrated_sqlite(tmp_path / "store.db")
+    """One started backend for a module's tests on it (starting and closing a local backend
+    costs seconds); each test leaves it as it found it (:func:`backend`)."""
+    root = tmp_path_factory.mktemp(f"conformance-{under_test.type_name}")
+    db = migrated_sqlite(root / "store.db")
     built = load_backend(
         under_test.type_name,
         REGION,
         {**under_test.settings, **under_test.live_settings()},
-        data_dir=tmp_path / "data",
+        data_dir=root / "data",
         db=db,
     )
+    try:
+        built.start()
+        try:
+            yield built
+            delete_servers(built)  # real servers outlive the backend object
+        finally:
+            built.close()
+    finally:
+        under_test.tidy(root / "data")
+        db.dispose()
+
+
+@pytest.fixture
+def backend(
+    request: pytest.FixtureRequest,
+    under_test: BackendUnderTest,
+    module_backend: Backend,
+) -> Iterator[Backend]:
+    """The module's backend, skipped where it lacks what the test ``requires``; after the test
+    its servers are deleted and the cloud must hold nothing else the test made."""
     for marker in request.node.iter_markers("requires"):
         unknown = set(marker.args) - CAPABILITY_NAMES
         assert not unknown, f"unknown capabilities in @requires: {sorted(unknown)}"
-        missing = sorted(set(marker.args) - built.capabilities.names())
+        missing = sorted(set(marker.args) - module_backend.capabilities.names())
         if missing:
-            db.dispose()
             pytest.skip(f"backend lacks {', '.join(missing)}")
-    built.start()
-    yield built
-    delete_servers(built)  # real servers outlive the backend object
-    built.close()
-    under_test.tidy(tmp_path / "data")
-    db.dispose()
+    yield module_backend
+    delete_servers(module_backend)
     left = under_test.left_behind(REGION)
     assert not left, f"the test left {left} in the cloud"
 
