@@ -64,13 +64,14 @@ def test_the_routers_external_fixed_ip_is_its_address_and_snat_source(conn: Any)
 
 
 def free_address_from_the_top(admin: Any, network_id: str, pool: dict[str, str]) -> str:
-    """The highest address of ``pool`` no port holds: the shared gateway's earlier modules leave
-    routers and floating IPs on the external network at addresses IPAM chose at random."""
+    """The highest address of ``pool`` that no port and no floating IP holds (IPAM gives the
+    external network's addresses at random, and a floating IP holds no port)."""
     held = {
         fixed["ip_address"]
         for port in admin.network.ports(network_id=network_id)
         for fixed in port.fixed_ips
     }
+    held |= {fip.floating_ip_address for fip in admin.network.ips(floating_network_id=network_id)}
     first, last = ipaddress.IPv4Address(pool["start"]), ipaddress.IPv4Address(pool["end"])
     candidate = last
     while str(candidate) in held:
