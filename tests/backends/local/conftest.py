@@ -20,7 +20,12 @@ from interstack.backends.local.cleanup import cleanup_host, stop_instances
 from interstack.backends.local.network import LocalNetwork, cleanup
 from tests.backends.local.cloud import REGION
 from tests.backends.local.lab import EXTERNAL, Lab
-from tests.backends.local.shared_cloud import SharedCloud, run_together, uses_shared_cloud
+from tests.backends.local.shared_cloud import (
+    SharedCloud,
+    run_together,
+    settings_of,
+    uses_shared_cloud,
+)
 from tests.backends.local.stand_ins import StandIn
 from tests.support.gateway import ServedGateway
 from tests.support.local import (
@@ -82,9 +87,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """Tell the shared gateway what runs next before the module's fixtures end."""
-    SHARED.next_item = nextitem
+    """Tell the shared gateway what the next test asks for before the module's fixtures end."""
+    SHARED.next_config = config_of(nextitem)
     return (yield)
+
+
+def config_of(item: pytest.Item | None) -> dict[str, Any] | None:
+    """The configuration of the shared gateway ``item`` runs on; None if it is not on it (or
+    its settings are known only once its fixtures run)."""
+    if item is None or not uses_shared_cloud(item):
+        return None
+    settings = settings_of(item)
+    return None if settings is None else cloud_config(**settings)
 
 
 def pytest_sessionfinish() -> None:
@@ -110,6 +124,18 @@ def start_cloud(
     return served, stop_and_clean
 
 
+def cloud_config(
+    cloud_settings: dict[str, Any], gateway_settings: dict[str, Any]
+) -> dict[str, Any]:
+    """The configuration of a served gateway whose one region is the local backend."""
+    return {
+        **gateway_settings,
+        "regions": [
+            {"name": REGION, "backend": "local", "settings": local_settings(**cloud_settings)}
+        ],
+    }
+
+
 @pytest.fixture(scope="module")
 def cloud(
     tmp_path_factory: pytest.TempPathFactory,
@@ -119,16 +145,7 @@ def cloud(
 ) -> Iterator[ServedGateway]:
     """A gateway whose one region is the local backend (skipped where the host cannot run it:
     ``default_image`` says why), shared with the next module on it of the same settings."""
-    config = {
-        **gateway_settings,
-        "regions": [
-            {
-                "name": REGION,
-                "backend": "local",
-                "settings": local_settings(**cloud_settings),
-            }
-        ],
-    }
+    config = cloud_config(cloud_settings, gateway_settings)
     yield SHARED.take(config, lambda wanted: start_cloud(tmp_path_factory, wanted))
     SHARED.module_done()
 

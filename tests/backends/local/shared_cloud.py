@@ -3,11 +3,12 @@
 Starting a local gateway, then stopping it and cleaning the host after it, costs seconds a
 module; the modules on it (each with its own keypair, networks and servers) only need the
 host's networking to themselves. So the gateway stays up from one such module to the next
-when both ask for the same configuration; between them the servers of the module that ended
-are deleted (and waited for), so each module starts with no server running, as on a gateway
-of its own. The gateway holds the host's one networking lock while it runs: the modules on
-it are run one after the other (:func:`run_together`), and it stops before any other module
-(a local backend or a network driver of its own needs the lock).
+when both ask for the same configuration; between them what the module that ended made is
+deleted (:func:`empty_the_cloud`), so each module starts on a cloud holding only its external
+network, as on a gateway of its own: no address of a subnet, a router or a floating IP is held
+by a module before it. The gateway holds the host's one networking lock while it runs: the
+modules on it are run one after the other (:func:`run_together`), and it stops before any
+other module (a local backend or a network driver of its own needs the lock).
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ def own_settings(item: pytest.Item) -> bool:
     )
 
 
+def settings_of(item: pytest.Item) -> dict[str, Any] | None:
+    """The values of the settings fixtures a test's module uses (its own or the directory's),
+    known before its fixtures run: None where one of them takes arguments."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    found: dict[str, Any] = {}
+    for name in ("cloud_settings", "gateway_settings"):
+        definition = info.name2fixturedefs[name][-1]
+        if definition.argnames:
+            return None
+        found[name] = definition.func()
+    return found
+
+
 def run_together(items: list[pytest.Item]) -> None:
     """Reorder ``items`` in place: the tests on the shared ``cloud`` run one after the other
     where the first of them ran (modules of default settings first), the rest keep their
@@ -60,13 +76,14 @@ def run_together(items: list[pytest.Item]) -> None:
 
 
 class SharedCloud:
-    """The gateway kept between modules, and what the last test said runs next."""
+    """The gateway kept between modules, and the configuration the next test asks for."""
 
     def __init__(self) -> None:
         self.served: ServedGateway | None = None
         self.config: dict[str, Any] | None = None
         self.stop_and_clean: Callable[[], None] = lambda: None
-        self.next_item: pytest.Item | None = None
+        #: the configuration of the gateway the next test runs on; None: not on this one
+        self.next_config: dict[str, Any] | None = None
 
     def take(
         self,
@@ -83,13 +100,14 @@ class SharedCloud:
         return self.served
 
     def module_done(self) -> None:
-        """Keep the gateway for the next test if it runs on it too, its servers deleted;
-        otherwise stop it and clean the host."""
-        if self.running() and self.next_item is not None and uses_shared_cloud(self.next_item):
+        """Keep the gateway, emptied, if the next test runs on one of its configuration;
+        otherwise stop it and clean the host at once (the host's clean-up stops the servers
+        without waiting for their deletion through the API)."""
+        if self.running() and self.next_config is not None and self.next_config == self.config:
             assert self.served is not None
             try:
-                delete_all_servers(self.served)
-            except BaseException:  # servers left running: the next module gets a gateway of its own
+                empty_the_cloud(self.served)
+            except BaseException:  # things left: the next module gets a gateway of its own
                 self.release()
                 raise
             return
@@ -111,17 +129,34 @@ class SharedCloud:
             self.stop_and_clean = lambda: None
 
 
-def delete_all_servers(served: ServedGateway) -> None:
-    """Delete every project's servers and wait until none is listed."""
+def empty_the_cloud(served: ServedGateway) -> None:
+    """Delete what every project made: servers (waited for: their ports go with them) and
+    floating IPs, then routers (their interfaces first, their gateways with them), the ports
+    left, and every network but the external ones (subnets and DHCP ports with them)."""
     admin = served.connect("interstack-admin")
     try:
         for server in admin.compute.servers(all_projects=True):
             admin.compute.delete_server(server, ignore_missing=True)
+        net = admin.network
+        for fip in net.ips():
+            net.delete_ip(fip, ignore_missing=True)
         eventually(
             lambda: list(admin.compute.servers(all_projects=True)),
             lambda left: not left,
             "the servers of the module that ended to be deleted",
             bound=300,
         )
+        ports = list(net.ports())
+        for router in net.routers():
+            for port in ports:
+                if port.device_id == router.id and port.device_owner == "network:router_interface":
+                    net.remove_interface_from_router(router, port_id=port.id)
+            net.delete_router(router, ignore_missing=True)
+        for port in ports:
+            if not (port.device_owner or "").startswith("network:"):
+                net.delete_port(port, ignore_missing=True)
+        for network in net.networks():
+            if not network.is_router_external:
+                net.delete_network(network, ignore_missing=True)
     finally:
         admin.close()
