@@ -361,37 +361,54 @@ class TaskRunner:
         """Record that the task's next step is due now and keep it: the lease renewed, the
         attempts counted as for a fresh claim. ``None`` if the lease was lost meanwhile."""
         now = self.clock()
+        values: dict[str, Any] = {
+            "run_after": now,
+            "locked_until": now + timedelta(seconds=self.lease_seconds),
+            "attempts": 1,
+            "error": None,
+            "updated_at": now,
+        }
+        if payload is not None:
+            values["payload"] = dict(payload)
         with self.db.session() as session:
-            row = self._owned(session, task, worker)
-            if row is None:
-                return None
-            row.run_after = now
-            row.locked_until = now + timedelta(seconds=self.lease_seconds)
-            row.attempts = 1
-            row.error = None
-            row.updated_at = now
-            if payload is not None:
-                row.payload = dict(payload)
-            return Task.from_row(row)
+            row = self._change_owned(session, task, worker, values)
+            return None if row is None else Task.from_row(row)
 
-    def _owned(self, session: Session, task: Task, worker: str) -> TaskRow | None:
-        row = session.get(TaskRow, task.id, with_for_update=self.db.dialect == "postgresql")
-        if row is None or row.status != TaskStatus.RUNNING or row.locked_by != worker:
+    @staticmethod
+    def _change_owned(
+        session: Session, task: Task, worker: str, values: Mapping[str, Any]
+    ) -> TaskRow | None:
+        """The task's row changed by ``values`` if ``worker`` still runs it (its lease not
+        lost to another worker), else ``None``: one statement, the row as written returned
+        with the write (not a read for the check, then a write)."""
+        row = session.scalars(
+            update(TaskRow)
+            .where(
+                TaskRow.id == task.id,
+                TaskRow.status == TaskStatus.RUNNING,
+                TaskRow.locked_by == worker,
+            )
+            .values(**values)
+            .returning(TaskRow),
+            execution_options={"populate_existing": True},
+        ).one_or_none()
+        if row is None:
             log.warning("task %s (%s): lost its lease before the step ended", task.id, task.kind)
-            return None
         return row
 
     def _finish(self, task: Task, worker: str, *, error: str | None) -> None:
         now = self.clock()
+        values = {
+            "status": TaskStatus.FAILED if error is not None else TaskStatus.SUCCEEDED,
+            "error": error,
+            "locked_by": None,
+            "locked_until": None,
+            "updated_at": now,
+        }
         with self.db.session() as session:
-            row = self._owned(session, task, worker)
+            row = self._change_owned(session, task, worker, values)
             if row is None:
                 return
-            row.status = TaskStatus.FAILED if error is not None else TaskStatus.SUCCEEDED
-            row.error = error
-            row.locked_by = None
-            row.locked_until = None
-            row.updated_at = now
             final = Task.from_row(row)
         self.wakeup.hurried(task.resource_id)  # forgotten: nothing of it is left to hurry
         if error is not None:
@@ -409,20 +426,21 @@ class TaskRunner:
         reset: bool,
     ) -> None:
         now = self.clock()
+        values: dict[str, Any] = {
+            "status": TaskStatus.PENDING,
+            "run_after": now + timedelta(seconds=seconds),
+            "locked_by": None,
+            "locked_until": None,
+            "error": error,
+            "updated_at": now,
+        }
+        if payload is not None:
+            values["payload"] = dict(payload)
+        if reset:
+            values["attempts"] = 0
         with self.db.session() as session:
-            row = self._owned(session, task, worker)
-            if row is None:
+            if self._change_owned(session, task, worker, values) is None:
                 return
-            row.status = TaskStatus.PENDING
-            row.run_after = now + timedelta(seconds=seconds)
-            row.locked_by = None
-            row.locked_until = None
-            row.error = error
-            row.updated_at = now
-            if payload is not None:
-                row.payload = dict(payload)
-            if reset:
-                row.attempts = 0
         if self.wakeup.hurried(task.resource_id):  # it changed during the step: look again now
             with self.db.session() as session:
                 make_due(session, task.resource_id, self.clock())
