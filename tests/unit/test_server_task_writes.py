@@ -31,13 +31,17 @@ def services(tmp_path: Path) -> Iterator[Services]:
         yield started
 
 
-def server_selects(services: Services) -> list[str]:
-    """The SELECTs of the servers table the store is sent from now on."""
+def server_reads(services: Services) -> list[str]:
+    """The statements the store is sent from now on that read a server row: SELECTs of the
+    servers table, and its UPDATEs that return the row they changed."""
     seen: list[str] = []
-    table = f"FROM {Server.__tablename__}"
+    table = Server.__tablename__
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and table in statement:
+        text = " ".join(statement.split()).upper()
+        select = text.startswith("SELECT") and f"FROM {table.upper()}" in text
+        returned = text.startswith(f"UPDATE {table.upper()}") and " RETURNING " in text
+        if select or returned:
             seen.append(statement)
 
     event.listen(services.db.engine, "before_cursor_execute", record)
@@ -52,10 +56,10 @@ def booted(services: Services) -> str:
 
 def test_a_boot_reads_the_server_once_before_and_once_to_settle_it(services: Services) -> None:
     server_id = add_server(services.db, "p1", 1, 512, "building")
-    selects = server_selects(services)
+    reads = server_reads(services)
     assert services.compute.server_tasks.boot(running_task(BOOT, server_id)) is None
     # the read for the spec, and the read of the row the settled state is written to
-    assert len(selects) == 2
+    assert len(reads) == 2
     with services.db.session() as session:
         row = session.get_one(Server, server_id)
         assert (row.vm_state, row.task_state, row.native_ref is not None) == (

@@ -127,8 +127,9 @@ class ServerTasks:
         """The task's server as :meth:`_live`, to change in ``session``: its row is taken for
         writing first by an UPDATE that changes nothing unless the server is deleted or being
         deleted. A delete starting meanwhile then writes after this change, never under it (a
-        read, then a write, put SPAWNING over a concurrent DELETING)."""
-        taken = session.execute(
+        read, then a write, put SPAWNING over a concurrent DELETING). The row comes back with
+        that UPDATE (one statement, not a read after it)."""
+        return session.scalars(
             update(ServerRow)
             .where(
                 ServerRow.id == task.resource_id,
@@ -136,11 +137,9 @@ class ServerTasks:
                 ServerRow.task_state.is_distinct_from(TaskState.DELETING),
             )
             .values(task_state=ServerRow.task_state)
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(taken) != 1:
-            return None
-        return session.get(ServerRow, task.resource_id)
+            .returning(ServerRow),
+            execution_options={"populate_existing": True},
+        ).one_or_none()
 
     def _update(self, task: Task, change: Callable[[ServerRow], None]) -> bool:
         with self.db.session() as session:
