@@ -8,15 +8,12 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import text, update
 
 from interstack.store import Database
-from interstack.store.db import MIGRATIONS_DIR
 from interstack.store.models import Server
 from tests.support.compute import add_server
+from tests.support.store import store_at, upgrade_to
 
 BEFORE = "0006_volume_attach_tag"
 AFTER = "0007_volume_attach_boot_index"
@@ -37,22 +34,6 @@ def database(database_url: str) -> Iterator[Database]:
     store.dispose()
 
 
-def _upgrade(database: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
-def _store_at(database: Database, revision: str) -> None:
-    """Every branch at its head but the one holding ``revision``, which stops there."""
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    for head in script.get_heads():
-        below = {r.revision for r in script.iterate_revisions(head, "base")}
-        _upgrade(database, revision if revision in below else head)
-
-
 def _servers(database: Database) -> dict[str, str]:
     """A server booted from a volume ("bfv") and one booted from an image ("img")."""
     bfv = add_server(database, "p", 1, 512, "active")
@@ -63,9 +44,9 @@ def _servers(database: Database) -> dict[str, str]:
 
 
 def _attached_at(database: Database, revision: str, rows: list[Row]) -> None:
-    """The store at ``revision`` (see :func:`_store_at`) with the two servers of
+    """The store at ``revision`` (see :func:`store_at`) with the two servers of
     :func:`_servers` and the attachment ``rows`` made to them."""
-    _store_at(database, revision)
+    store_at(database, revision)
     servers = _servers(database)
     with database.engine.begin() as connection:
         for server, volume, device, status, minute in rows:
@@ -119,7 +100,7 @@ def test_of_attachments_made_at_the_same_instant_the_first_device_becomes_the_ro
         ],
     )
 
-    _upgrade(database, AFTER)
+    upgrade_to(database, AFTER)
 
     assert _boot_indexes(database) == {"root": 0, "data": None}
 

@@ -1,11 +1,17 @@
-"""A store migrated to the newest schema, for the tests that work on the store itself."""
+"""A store migrated to the newest schema, or to a revision before one under test, for the
+tests that work on the store itself."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
 from interstack.store import Database
+from interstack.store.db import MIGRATIONS_DIR
 
 
 @contextmanager
@@ -18,3 +24,21 @@ def migrated_store(url: str) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+def upgrade_to(database: Database, revision: str) -> None:
+    """Apply the migrations up to ``revision`` (and the revisions it needs)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def store_at(database: Database, revision: str) -> None:
+    """Every branch at its head but the one holding ``revision``, which stops there: a store
+    as it was before the revisions after ``revision``, for a test of what they do to it."""
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    for head in script.get_heads():
+        below = {r.revision for r in script.iterate_revisions(head, "base")}
+        upgrade_to(database, revision if revision in below else head)
