@@ -1,7 +1,8 @@
-"""A router's ports are found by their device id, so a project may not give its own port a
-router's device owner naming another project's router (Neutron's DeviceIDNotOwnedByTenant, 409):
-such a port would pass for that router's interface (blocking the router's deletion) or its
-gateway (shown as its external address); naming a router of its own stays allowed."""
+"""A project may not give its own port a router's device owner naming another project's router
+(Neutron's DeviceIDNotOwnedByTenant, 409); naming a router of its own stays allowed. Either way
+a port naming a router is no port of it: a router's interfaces and gateway are those its own
+operations gave it (Neutron's routerports), whatever ports claim it, made through the API or
+left so in the store."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from interstack.store.models import Port, Router, SimResource, Subnet
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.network import created, fault, neutron
+from tests.support.network import created, external_network, fault, neutron
 
 OWNERS = ("network:router_interface", "network:router_gateway")
 
@@ -90,8 +93,172 @@ def test_a_port_naming_a_router_of_its_own_project_is_allowed(
     port = {"network_id": their_network["id"], "device_owner": OWNERS[0], "device_id": router["id"]}
     made = created(strangers_neutron.post("/ports", json={"port": port}), "port")
     assert (made["device_owner"], made["device_id"]) == (OWNERS[0], router["id"])
+    # but naming the router makes no interface of it: add_router_interface does (as Neutron)
     removed = strangers_neutron.put(
         f"/routers/{router['id']}/remove_router_interface", json={"port_id": made["id"]}
     )
-    assert removed.status_code == 200, removed.text
+    assert fault(removed, 404)["type"] == "RouterInterfaceNotFound"
     assert strangers_neutron.delete(f"/routers/{router['id']}").status_code == 204
+    assert strangers_neutron.delete(f"/ports/{made['id']}").status_code == 204
+
+
+# -- a router's ports are those its own operations gave it --------------------------------------
+#
+# A port that names a router as its device (made through the port API by an admin, by the
+# router's project, or by another project before DeviceIDNotOwnedByTenant; or so left in the
+# store) is no port of that router: the router does not route its subnet, no floating IP is
+# reached through it, it neither blocks the router's deletion nor goes with it.
+
+HOW = ("api", "store")
+
+
+def _subnet_id(network: dict[str, Any], api: httpx.Client) -> str:
+    """The id of the network's one subnet."""
+    found = api.get("/subnets", params={"network_id": network["id"]}).json()["subnets"]
+    (subnet_id,) = [str(s["id"]) for s in found]
+    return subnet_id
+
+
+@pytest.fixture(scope="module")
+def public(gateway: ServedGateway, admin_token: str) -> Iterator[dict[str, Any]]:
+    """An external network, with its one subnet's id under ``subnet_id``."""
+    with neutron(gateway, admin_token) as admin:
+        network = external_network(admin)
+        yield {**network, "subnet_id": _subnet_id(network, admin)}
+        admin.delete(f"/networks/{network['id']}")
+
+
+def _claiming(
+    how: str,
+    gateway: ServedGateway,
+    strangers_neutron: httpx.Client,
+    network: dict[str, Any],
+    owner: str,
+    router_id: str,
+) -> str:
+    """The id of the other project's port on ``network``, naming the router with ``owner``:
+    made so by an admin with openstacksdk (DeviceIDNotOwnedByTenant lets an admin), or its
+    device fields set in the store (as a port update before that check left them)."""
+    if how == "api":
+        admin = gateway.connect("interstack-admin")
+        port = admin.network.create_port(
+            network_id=network["id"],
+            project_id=network["project_id"],
+            device_owner=owner,
+            device_id=router_id,
+        )
+        assert (port.device_owner, port.device_id) == (owner, router_id)
+        return str(port.id)
+    port = created(
+        strangers_neutron.post("/ports", json={"port": {"network_id": network["id"]}}), "port"
+    )
+    with gateway.store() as database, database.session() as session:
+        row = session.get_one(Port, port["id"])
+        row.device_owner, row.device_id, row.status = owner, router_id, "ACTIVE"
+    return str(port["id"])
+
+
+def _routed(gateway: ServedGateway, router_id: str) -> set[str]:
+    """The gateway subnets the cloud's router routes (the sim backend's record of it)."""
+    with gateway.store() as database, database.session() as session:
+        native = session.get_one(Router, router_id).native_ref
+        routed = session.get_one(SimResource, native).data["subnets"]
+        subnets = session.scalars(select(Subnet).where(Subnet.native_ref.in_(routed))).all()
+        return {s.id for s in subnets}
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_port_naming_a_router_is_not_its_interface(
+    gateway: ServedGateway,
+    demo: httpx.Client,
+    strangers_neutron: httpx.Client,
+    their_network: dict[str, Any],
+    public: dict[str, Any],
+    how: str,
+) -> None:
+    their_subnet = _subnet_id(their_network, strangers_neutron)
+    mine = created(demo.post("/networks", json={"network": {"name": unique("own")}}), "network")
+    body = {"network_id": mine["id"], "cidr": "10.74.0.0/24", "ip_version": 4}
+    my_subnet = created(demo.post("/subnets", json={"subnet": body}), "subnet")
+    router = _router(demo)
+    path = f"/routers/{router['id']}"
+    added = demo.put(f"{path}/add_router_interface", json={"subnet_id": my_subnet["id"]})
+    assert added.status_code == 200, added.text
+    claim = _claiming(how, gateway, strangers_neutron, their_network, OWNERS[0], router["id"])
+
+    # a gateway makes the cloud's router again, with the interfaces the router has
+    gateway_info = {"router": {"external_gateway_info": {"network_id": public["id"]}}}
+    assert demo.put(path, json=gateway_info).status_code == 200
+    assert _routed(gateway, router["id"]) == {my_subnet["id"]}
+    # no floating IP of the other project's is reached through the victim's router
+    instance = created(
+        strangers_neutron.post("/ports", json={"port": {"network_id": their_network["id"]}}), "port"
+    )
+    wanted = {"floating_network_id": public["id"], "port_id": instance["id"]}
+    unreachable = fault(strangers_neutron.post("/floatingips", json={"floatingip": wanted}), 404)
+    assert unreachable["type"] == "ExternalGatewayForFloatingIPNotFound"
+    assert their_subnet in unreachable["message"]
+    # nor is the claimed subnet the router's for extra routes or for its owner to remove
+    hop = {"destination": "10.99.0.0/24", "nexthop": "10.73.0.9"}
+    routes = demo.put(path, json={"router": {"routes": [hop]}})
+    assert fault(routes, 400)["type"] == "InvalidRoutes"
+    removed = demo.put(f"{path}/remove_router_interface", json={"port_id": claim})
+    assert fault(removed, 404)["type"] == "RouterInterfaceNotFound"
+
+    # the router's own interface still counts: it keeps the router in use until removed
+    assert fault(demo.delete(path), 409)["type"] == "RouterInUse"
+    mine_gone = demo.put(f"{path}/remove_router_interface", json={"subnet_id": my_subnet["id"]})
+    assert mine_gone.status_code == 200, mine_gone.text
+    assert demo.put(path, json={"router": {"external_gateway_info": {}}}).status_code == 200
+    assert _routed(gateway, router["id"]) == set()
+    assert demo.delete(path).status_code == 204
+    # the claiming port outlives the router, its project's to delete
+    assert strangers_neutron.get(f"/ports/{claim}").status_code == 200
+    for port_id in (claim, instance["id"]):
+        assert strangers_neutron.delete(f"/ports/{port_id}").status_code == 204
+    assert demo.delete(f"/networks/{mine['id']}").status_code == 204
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_port_naming_a_router_is_not_its_gateway(
+    gateway: ServedGateway,
+    demo: httpx.Client,
+    strangers_neutron: httpx.Client,
+    their_network: dict[str, Any],
+    public: dict[str, Any],
+    how: str,
+) -> None:
+    router = _router(demo)
+    path = f"/routers/{router['id']}"
+    claim = _claiming(how, gateway, strangers_neutron, their_network, OWNERS[1], router["id"])
+    shown = demo.get(path).json()["router"]
+    assert shown["external_gateway_info"] is None
+    gateway_info = {"router": {"external_gateway_info": {"network_id": public["id"]}}}
+    set_ = demo.put(path, json=gateway_info)
+    assert set_.status_code == 200, set_.text
+    (own,) = set_.json()["router"]["external_gateway_info"]["external_fixed_ips"]
+    assert own["subnet_id"] == public["subnet_id"]
+    cleared = demo.put(path, json={"router": {"external_gateway_info": {}}})
+    assert cleared.status_code == 200, cleared.text
+    assert demo.delete(path).status_code == 204
+    # neither the gateway's clearing nor the router's deletion took the claiming port along
+    kept = strangers_neutron.get(f"/ports/{claim}")
+    assert kept.status_code == 200 and kept.json()["port"]["device_id"] == router["id"]
+    assert strangers_neutron.delete(f"/ports/{claim}").status_code == 204
+
+
+def test_a_routers_own_port_is_not_deleted_through_the_port_api(demo: httpx.Client) -> None:
+    router = _router(demo)
+    path = f"/routers/{router['id']}"
+    mine = created(demo.post("/networks", json={"network": {"name": unique("own")}}), "network")
+    body = {"network_id": mine["id"], "cidr": "10.75.0.0/24", "ip_version": 4}
+    subnet = created(demo.post("/subnets", json={"subnet": body}), "subnet")
+    added = demo.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
+    assert added.status_code == 200, added.text
+    refused = fault(demo.delete(f"/ports/{added.json()['port_id']}"), 409)
+    assert refused["type"] == "ServicePortInUse"
+    removed = demo.put(f"{path}/remove_router_interface", json={"subnet_id": subnet["id"]})
+    assert removed.status_code == 200, removed.text
+    assert demo.get(f"/ports/{added.json()['port_id']}").status_code == 404
+    assert demo.delete(path).status_code == 204
+    assert demo.delete(f"/networks/{mine['id']}").status_code == 204

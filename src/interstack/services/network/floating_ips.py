@@ -43,7 +43,7 @@ from interstack.services.network.ports import ROUTER_INTERFACE, fixed_ips_of, lo
 from interstack.services.network.records import FloatingIpInfo
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Port, Router, Subnet
+from interstack.store.models import FloatingIp, IpAllocation, Router, RouterPort, Subnet
 
 COLUMNS = {
     "id": FloatingIp.id,
@@ -292,22 +292,24 @@ class FloatingIpService:
                 raise BadRequest(
                     f"Bad floatingip request: Port {port_id} does not have any IPv4 address."
                 )
-        routers = session.scalars(
-            select(Router.id).where(
-                Router.gateway_network_id == network_id, Router.region == region
+        # the interfaces of the routers with a gateway on the network: those the routers' own
+        # operations gave them, not ports that merely name a router as their device
+        interfaces = session.execute(
+            select(RouterPort.port_id, RouterPort.router_id)
+            .join(Router, Router.id == RouterPort.router_id)
+            .where(
+                Router.gateway_network_id == network_id,
+                Router.region == region,
+                RouterPort.port_type == ROUTER_INTERFACE,
             )
+            .order_by(Router.created_at, Router.id)
         ).all()
-        interfaces = session.scalars(
-            select(Port.id).where(
-                Port.device_owner == ROUTER_INTERFACE, Port.device_id.in_(routers)
-            )
-        ).all()
-        by_port = fixed_ips_of(session, list(interfaces))
+        by_port = fixed_ips_of(session, [p for p, _ in interfaces])
         router_id = next(
             (
-                session.get_one(Port, p).device_id
-                for p, p_ips in by_port.items()
-                if any(ip.subnet_id == chosen.subnet_id for ip in p_ips)
+                r
+                for p, r in interfaces
+                if any(ip.subnet_id == chosen.subnet_id for ip in by_port[p])
             ),
             None,
         )

@@ -45,7 +45,7 @@ from interstack.services.network.records import FixedIpInfo, PortInfo
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Network, Port, Router
+from interstack.store.models import FloatingIp, IpAllocation, Network, Port, Router, RouterPort
 
 __all__ = [
     "COLUMNS",
@@ -143,9 +143,9 @@ def check_router_device(
     session: Session, ctx: RequestContext, project_id: str, device_owner: str, device_id: str
 ) -> None:
     """Neutron's DeviceIDNotOwnedByTenant: a port of a router's (``network:router_*`` owner)
-    naming another project's router as its device is refused to a non-admin; else it would be
-    taken for one of that router's interfaces or its gateway (blocking the router's deletion,
-    routing floating IPs through it, or forgotten with it)."""
+    naming another project's router as its device is refused to a non-admin. Such a port is no
+    port of that router either way (a router's ports are its ``router_ports``), but it would
+    be listed as one by device (``openstack port list --router``)."""
     if ctx.is_admin or not device_id or device_owner not in (ROUTER_INTERFACE, ROUTER_GATEWAY):
         return
     router_project = session.scalar(select(Router.project_id).where(Router.id == device_id))
@@ -170,17 +170,30 @@ class PortService:
 
     # -- create --------------------------------------------------------------------------------
 
-    def record(self, ctx: RequestContext, region: str, new: PortCreate) -> str:
-        """Record a port the backend does not realize as a port (router interfaces, gateways)."""
-        return self._record(ctx, region, new).port_id
+    def record_router_port(self, ctx: RequestContext, region: str, new: PortCreate) -> str:
+        """Record a router's own port, which the backend realizes as part of the router (an
+        interface or its gateway), and the router's hold of it (``router_ports``: the router
+        ``new.device_id``, of type ``new.device_owner``) in one unit of work."""
+        return self._record(ctx, region, new, router_port=True).port_id
 
-    def _record(self, ctx: RequestContext, region: str, new: PortCreate) -> Recorded:
+    def _record(
+        self, ctx: RequestContext, region: str, new: PortCreate, router_port: bool = False
+    ) -> Recorded:
         """Record the port, the project's default security group made first if it needs one."""
         available = self.groups.available(region)
 
         def work() -> Recorded:
             with self.db.session() as session:
-                return record_port(session, ctx, region, new, available)
+                recorded = record_port(session, ctx, region, new, available)
+                if router_port:
+                    session.add(
+                        RouterPort(
+                            port_id=recorded.port_id,
+                            router_id=new.device_id,
+                            port_type=new.device_owner,
+                        )
+                    )
+                return recorded
 
         try:
             return retrying(work)
@@ -221,6 +234,7 @@ class PortService:
     def _forget(self, port_id: str) -> None:
         with self.db.session() as session:
             session.execute(delete(IpAllocation).where(IpAllocation.port_id == port_id))
+            session.execute(delete(RouterPort).where(RouterPort.port_id == port_id))
             session.execute(delete(Port).where(Port.id == port_id))
 
     def create(self, ctx: RequestContext, region: str, new: PortCreate) -> PortInfo:
@@ -372,11 +386,12 @@ class PortService:
         with self.db.session() as session:
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
-            if row.device_owner == DHCP_OWNER or (
-                row.device_owner in (ROUTER_INTERFACE, ROUTER_GATEWAY) and not ctx.is_admin
-            ):
+            held = session.get(RouterPort, port_id) is not None
+            if row.device_owner == DHCP_OWNER or (held and not ctx.is_admin):
                 # nothing would make a deleted DHCP port again: its address would be handed to
-                # an instance while the subnet's DHCP server still answers on it
+                # an instance while the subnet's DHCP server still answers on it; a router's
+                # port goes with remove_router_interface or the gateway's clearing (one that
+                # only names a router as its device is its project's to delete)
                 raise Conflict(
                     f"Port {port_id} cannot be deleted directly via the port API: has device "
                     f"owner {row.device_owner}.",

@@ -1,7 +1,8 @@
 """Router interfaces: a router's ports on tenant subnets, holding each subnet's gateway address.
 
-Added by subnet (a new port with the gateway IP) or by port (a port of the caller's, unbound);
-removing one deletes its port either way, as Neutron does. An interface that floating IPs reach
+Added by subnet (a new port with the gateway IP) or by port (a port of the caller's, unbound),
+and recorded as the router's (``router_ports``); removing one deletes its port either way, as
+Neutron does. An interface that floating IPs reach
 their ports through cannot be removed (409).
 """
 
@@ -28,7 +29,7 @@ from interstack.services.network.routers import interface_subnets, load_router, 
 from interstack.services.network.subnets import load_subnet
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, Port, Subnet
+from interstack.store.models import FloatingIp, Port, RouterPort, Subnet
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class RouterInterfaceService:
             subnet_refs = [s.native_ref for s in candidates if s.native_ref]
         if subnet_id is not None:
             gateway = candidates[0]
-            new_port = self.ports.record(
+            new_port = self.ports.record_router_port(
                 ctx,
                 region,
                 PortCreate(
@@ -120,10 +121,15 @@ class RouterInterfaceService:
             new_port = str(port_id)
             with self.db.session() as session:
                 port = session.get_one(Port, new_port)
+                if port.device_id or port.device_owner:  # bound since it was looked at
+                    raise Conflict(f"Port {port_id} is in use.", kind="PortInUse")
                 port.device_id, port.device_owner, port.status = (
                     router_id,
                     ROUTER_INTERFACE,
                     "ACTIVE",
+                )
+                session.add(
+                    RouterPort(port_id=new_port, router_id=router_id, port_type=ROUTER_INTERFACE)
                 )
         net_driver = driver(self.regions, region)
         try:

@@ -2,8 +2,10 @@
 
 An interface is a port on the subnet holding the subnet's gateway address (device owner
 ``network:router_interface``); the gateway is a port on the external network (``network:
-router_gateway``). The backend is told which subnets the router routes and whether it gives them
-a way out; the contract fixes that at creation, so changing the gateway re-realizes the router.
+router_gateway``). Which ports a router holds is recorded by its own operations
+(``router_ports``), not read off the ports' device fields, which a port's project sets. The
+backend is told which subnets the router routes and whether it gives them a way out; the
+contract fixes that at creation, so changing the gateway re-realizes the router.
 Interfaces are added and removed in ``router_interfaces``.
 """
 
@@ -46,7 +48,7 @@ from interstack.services.network.ports import (
 from interstack.services.network.records import RouterInfo
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, Port, Router, Subnet
+from interstack.store.models import FloatingIp, Port, Router, RouterPort, Subnet
 
 COLUMNS = {
     "id": Router.id,
@@ -84,11 +86,14 @@ def load_router(session: Session, ctx: RequestContext, region: str, router_id: s
     )
 
 
-def ports_of(session: Session, router_id: str, owner: str) -> list[Port]:
+def ports_of(session: Session, router_id: str, port_type: str) -> list[Port]:
+    """The router's interfaces or its gateway (``port_type``): the ports its own operations
+    gave it (``router_ports``), never those that merely name it as their device."""
     return list(
         session.scalars(
             select(Port)
-            .where(Port.device_id == router_id, Port.device_owner == owner)
+            .join(RouterPort, RouterPort.port_id == Port.id)
+            .where(RouterPort.router_id == router_id, RouterPort.port_type == port_type)
             .order_by(Port.created_at, Port.id)
         )
     )
@@ -195,7 +200,7 @@ class RouterService:
                     )
             project_id = row.project_id
         if gateway is not None:
-            self.ports.record(
+            self.ports.record_router_port(
                 ctx,
                 region,
                 PortCreate(
@@ -259,6 +264,7 @@ class RouterService:
         for port_id in gateway:
             self.ports.forget(port_id)
         with self.db.session() as session:
+            session.execute(delete(RouterPort).where(RouterPort.router_id == router_id))
             session.execute(delete(Router).where(Router.id == router_id))
 
     def get(self, ctx: RequestContext, region: str, router_id: str) -> RouterInfo:

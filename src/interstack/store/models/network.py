@@ -190,6 +190,25 @@ class Router(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class RouterPort(Base):
+    """A port a router holds, as Neutron's ``routerports``: its interfaces and its gateway.
+
+    Written only by the router's own operations (add/remove_router_interface, setting or
+    clearing its gateway, its deletion); a router's ports are these rows, never the ports whose
+    ``device_id``/``device_owner`` name it, which a project may set on a port of its own.
+    """
+
+    __tablename__ = "router_ports"
+
+    #: a port is held by one router at most
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    router_id: Mapped[str] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
+    #: ``network:router_interface`` or ``network:router_gateway``
+    port_type: Mapped[str] = mapped_column(String(255))
+
+
 class FloatingIp(Base):
     __tablename__ = "floating_ips"
     __table_args__ = (Index("ix_floating_ips_region_project", "region", "project_id"),)
