@@ -24,7 +24,6 @@ from interstack.services.tasks import (
     TaskHandler,
     TaskQueue,
     TaskStatus,
-    poll_delay,
     utcnow,
 )
 from interstack.store import Database
@@ -531,13 +530,6 @@ def test_stop_wakes_idle_workers(db: Database) -> None:
     stopper.join(60)
     assert not stopper.is_alive()
     assert runner.live_workers == 0
-
-
-def test_poll_delay_starts_short_and_doubles_up_to_the_ceiling() -> None:
-    delays = [poll_delay(n, 0.5) for n in range(8)]
-    assert delays[:5] == [0.025, 0.05, 0.1, 0.2, 0.4]
-    assert delays[5:] == [0.5, 0.5, 0.5]
-    assert poll_delay(10_000, 0.5) == 0.5
 
 
 # -- a first step made by the request that made the task ---------------------------------------

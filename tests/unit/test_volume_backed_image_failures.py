@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from interstack.backends.contract import NativeRef
+from interstack.backends.contract import NativeRef, SnapshotInfo
+from interstack.backends.contract import VolumeStatus as Native
 from interstack.errors import Conflict, NotFound
 from interstack.services.container import Services
 from interstack.services.tasks import TaskStatus
@@ -100,6 +101,17 @@ def snapshots_of(services: Services, volume_id: str) -> list[SnapshotRow]:
         return rows
 
 
+def still_creating(services: Services, backend: pytest.MonkeyPatch) -> None:
+    """The sim's snapshots are reported still being created (its own settle at once)."""
+    storage = services.regions.backend(REGION).block_storage
+    real = storage.get_snapshot
+
+    def creating(ref: NativeRef) -> SnapshotInfo:
+        return dataclasses.replace(real(ref), status=Native.CREATING)
+
+    backend.setattr(storage, "get_snapshot", creating)
+
+
 #: how far the snapshot's create task got before the failure: not started; the backend asked
 #: (the snapshot still ``creating``); the snapshot ``available``
 PROGRESS = {"before": 0, "while": 1, "after": STEP_BOUND}
@@ -115,7 +127,10 @@ def test_a_failed_registration_leaves_neither_image_nor_snapshots(
     def refused(region: str, image_id: str, properties: object) -> None:
         [snapshot] = snapshots_of(services, volume_id)
         if progress:  # the task runner got to the snapshot first
-            run_tasks(services, snapshot.id, steps=progress)
+            with monkeypatch.context() as backend:
+                if progress < STEP_BOUND:  # the step's own look sees the snapshot unfinished
+                    still_creating(services, backend)
+                run_tasks(services, snapshot.id, steps=progress)
             [snapshot] = snapshots_of(services, volume_id)
             assert snapshot.native_ref is not None
             made.append(NativeRef(snapshot.native_ref))

@@ -8,8 +8,8 @@ replicas never wait on each other; on SQLite it is a compare-and-set ``UPDATE â€
 
 Waiting: an idle worker sleeps until the next task is due, or until this process commits or
 reschedules a task (:class:`~interstack.services.task_wakeup.TaskWakeup`), at most
-``poll_seconds``; a handler waiting for a backend spaces its looks with
-:func:`~interstack.services.tasks.poll_delay`.
+``poll_seconds``; a handler waiting for a backend spaces its looks as the region's backend
+declares (:class:`~interstack.backends.contract.Polling`).
 """
 
 from __future__ import annotations

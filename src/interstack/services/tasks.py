@@ -36,7 +36,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import Polling
 from interstack.errors import NotFound
 from interstack.services.task_wakeup import TaskWakeup
 from interstack.store import Database
@@ -102,17 +101,6 @@ class RetryAfter:
 #: how long the workers leave a task whose first step the request that made it makes
 #: (:meth:`TaskQueue.run_now`): taken after that only if the request stopped before
 RUN_HERE_SECONDS = 5.0
-
-#: the first wait and its doubling for the handlers that name their own ceiling (images,
-#: volumes, snapshots): those of a backend that declares no :class:`Polling` of its own
-_OWN_POLLING = Polling()
-
-
-def poll_delay(polls: int, ceiling: float) -> float:
-    """How long to wait before the next look at a backend after ``polls`` looks: 25 ms,
-    doubling up to ``ceiling``. A backend (or an emulator) that settles at once is seen within
-    milliseconds, and a slow one costs only a handful more looks than a fixed ``ceiling``."""
-    return _OWN_POLLING.delay(polls, ceiling)
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,26 @@ moto describes at once; botocore hooks make it answer as EC2 may."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from interstack.app import create_app
 from interstack.backends.aws import volumes as aws_volumes
+from interstack.backends.aws.backend import AWS_POLLING
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import NativeRef, SnapshotSpec, VolumeSpec, VolumeStatus
+from interstack.config import RegionConfig, Settings
 from interstack.errors import BackendUnavailable, NotFound
+from interstack.services.container import Services
+from interstack.services.tasks import Task, TaskStatus
+from interstack.services.volume.volumes import NewVolume
+from interstack.store.models import Volume as VolumeRow
 from tests.backends.aws.support import PROJECT, REGION, new_id, refusal
+from tests.support.image import caller
 from tests.support.moto import aws_settings, ec2
 
 
@@ -159,3 +169,77 @@ def test_a_copy_waits_for_its_snapshot_ec2_does_not_describe_yet(
     assert copy.status in {VolumeStatus.CREATING, VolumeStatus.AVAILABLE}
     left = ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]
     assert [s["SnapshotId"] for s in left if s.get("VolumeId") == source] == []
+
+
+# -- the volume tasks on an aws region --------------------------------------------------------
+
+
+@pytest.fixture
+def region(tmp_path: Path) -> Iterator[tuple[Services, NotDescribedYet]]:
+    """The services of an app with one aws region on the emulator (its tasks stepped here)."""
+    config = RegionConfig(name=REGION, backend="aws", settings=aws_settings())
+    services: Services = create_app(Settings(data_dir=tmp_path, regions=[config])).state.services
+    services.regions.start()
+    storage = services.regions.backend(REGION).block_storage
+    assert isinstance(storage, AwsVolumes)
+    try:
+        yield services, NotDescribedYet(storage.ec2)
+    finally:
+        services.regions.close()
+
+
+def create_task(services: Services) -> Task:
+    """A new volume's create task, as a worker holds it when it runs a step."""
+    volume = services.volume.volumes.create(caller(PROJECT), REGION, NewVolume(size=1, name="v"))
+    (task,) = services.tasks.for_resource(volume.id)
+    return replace(task, status=TaskStatus.RUNNING)
+
+
+def volume_row(services: Services, volume_id: str) -> tuple[str, str | None]:
+    with services.db.session() as session:
+        row = session.get(VolumeRow, volume_id)
+        assert row is not None
+        return row.status, row.fault
+
+
+def test_the_create_task_waits_for_a_volume_ec2_does_not_describe_yet(
+    region: tuple[Services, NotDescribedYet],
+) -> None:
+    services, lag = region
+    task = create_task(services)
+    handler = services.volume.tasks.handlers()[task.kind]
+    waiting = handler.run(task)  # creates it and looks at once: EC2 does not know it yet
+    assert lag.refused
+    assert waiting is not None and waiting.payload is not None
+    assert waiting.seconds == AWS_POLLING.first_seconds  # EC2 is asked again, not hammered
+    assert volume_row(services, task.resource_id)[0] == "creating"
+    lag.unseen.clear()  # EC2 caught up
+    assert handler.run(replace(task, payload=dict(waiting.payload))) is None
+    assert volume_row(services, task.resource_id) == ("available", None)
+
+
+def test_the_create_task_of_a_volume_ec2_makes_at_once_is_done_in_its_first_step(
+    region: tuple[Services, NotDescribedYet],
+) -> None:
+    services, lag = region
+    lag.looks = 0  # EC2 describes it at once
+    task = create_task(services)
+    assert services.volume.tasks.handlers()[task.kind].run(task) is None
+    assert volume_row(services, task.resource_id) == ("available", None)
+
+
+def test_a_volume_ec2_never_describes_ends_in_error_with_ec2s_code(
+    region: tuple[Services, NotDescribedYet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, _lag = region
+    task = create_task(services)
+    handler = services.volume.tasks.handlers()[task.kind]
+    waiting = handler.run(task)
+    assert waiting is not None and waiting.payload is not None
+    monkeypatch.setattr(aws_volumes, "_SETTLING_SECONDS", 0.0)  # the window has passed
+    with pytest.raises(NotFound) as gone:
+        handler.run(replace(task, payload=dict(waiting.payload)))
+    assert handler.on_failure is not None
+    handler.on_failure(task, gone.value.message)  # as the task runner ends a failed task
+    status, fault = volume_row(services, task.resource_id)
+    assert status == "error" and fault is not None and "InvalidVolume.NotFound" in fault

@@ -12,14 +12,15 @@ from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.state import TaskState
 from interstack.services.interfaces import ServerSnapshots
 from interstack.services.regions import Regions
-from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay
+from interstack.services.tasks import RetryAfter, Task, TaskHandler
 from interstack.store import Database
 from interstack.store.models import Server as ServerRow
 
 SNAPSHOT = "compute.server.snapshot"
 
-#: the longest wait between looks at an image the backend is still capturing, and how many
-#: looks it gets (about half an hour: an AMI of a large disk takes many minutes)
+#: the longest wait between looks at an image the backend is still capturing (the first ones
+#: as the region's backend declares), and how many looks it gets (about half an hour: an AMI
+#: of a large disk takes many minutes)
 SNAPSHOT_POLL_SECONDS = 5.0
 MAX_SNAPSHOT_LOOKS = 400
 
@@ -56,7 +57,8 @@ class SnapshotTask:
             looks = int(task.payload.get("looks", 0))
             if looks > MAX_SNAPSHOT_LOOKS:
                 raise BackendError("the backend did not finish the image in time")
-            delay = poll_delay(looks, SNAPSHOT_POLL_SECONDS)
+            polling = self.regions.backend(task.region).polling
+            delay = polling.delay(looks, SNAPSHOT_POLL_SECONDS)
             return RetryAfter(delay, {**task.payload, "looks": looks + 1})
         self.snapshots.finish_snapshot(task.region, image_id, stored)
         with self.db.session() as session:

@@ -18,12 +18,12 @@ from interstack.backends.contract import NativeRef
 from interstack.services.image.data import FINISH_UPLOAD, ImageDataService
 from interstack.services.image.model import ImageStatus
 from interstack.services.image.records import now
-from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay
+from interstack.services.tasks import RetryAfter, Task, TaskHandler
 from interstack.store.models import Image
 
 log = logging.getLogger(__name__)
 
-#: the longest pause between two looks at the backend
+#: the longest pause between two looks at the backend (the first ones as it declares)
 UPLOAD_POLL_SECONDS = 10.0
 #: the image property that says why its upload was killed
 ERROR_PROPERTY = "interstack_upload_error"
@@ -56,7 +56,8 @@ class UploadTasks:
         if not stored.ready:
             looks = int(payload.get("looks", 0))
             next_look = {**payload, "ref": str(stored.ref), "looks": looks + 1}
-            return RetryAfter(poll_delay(looks, UPLOAD_POLL_SECONDS), next_look)
+            delay = self.regions.backend(task.region).polling.delay(looks, UPLOAD_POLL_SECONDS)
+            return RetryAfter(delay, next_look)
         self.data.activate(
             task.region,
             image_id,

@@ -2,25 +2,36 @@
 an image, and snapshots' create and delete.
 
 Each step is one backend call and one store write, safe to run again after a crash; the step to
-run next is ``payload["phase"]``. A failed task puts its resource into Cinder's error status for
-that operation (``error``, ``error_deleting``, ``error_extending``), or back where it was when
-nothing changed (an upload that failed).
+run next is ``payload["phase"]``. A step that asked the backend for a change looks at once (a
+backend that settles at once, as an emulator does, is done in that step), then again as the
+region's backend declares (:class:`~interstack.backends.contract.Polling`: a local cloud within
+half a second, a public cloud that throttles its API every few seconds); after
+:data:`MAX_POLLS` looks (minutes at a local cloud's pace, over an hour at a public cloud's,
+where a first snapshot of a large volume takes that long) the task fails. A failed task puts
+its resource into Cinder's error status for that operation (``error``, ``error_deleting``,
+``error_extending``), or back where it was when nothing changed (an upload that failed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import BlockStorageDriver, NativeRef, SnapshotSpec, VolumeSpec
+from interstack.backends.contract import (
+    BlockStorageDriver,
+    NativeRef,
+    Polling,
+    SnapshotSpec,
+    VolumeSpec,
+)
 from interstack.backends.contract import VolumeStatus as Native
-from interstack.errors import BackendError, NotFound
+from interstack.errors import BackendError, BackendUnavailable, NotFound
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
-from interstack.services.tasks import RetryAfter, Task, TaskHandler, poll_delay, utcnow
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
 from interstack.store import Database, rowcount
@@ -35,16 +46,8 @@ UPLOAD = "volume.upload_image"
 SNAPSHOT_CREATE = "volume.snapshot.create"
 SNAPSHOT_DELETE = "volume.snapshot.delete"
 
-POLL_SECONDS = 0.5
+#: a backend that has not settled after this many looks fails the task
 MAX_POLLS = 1200
-
-
-def again(payload: Mapping[str, Any], **changes: Any) -> RetryAfter:
-    """Look again soon; fail once the backend took too long."""
-    polls = int(payload.get("polls", 0))
-    if polls > MAX_POLLS:
-        raise BackendError("the backend did not finish the operation in time")
-    return RetryAfter(poll_delay(polls, POLL_SECONDS), {**payload, **changes, "polls": polls + 1})
 
 
 class VolumeTasks:
@@ -71,6 +74,15 @@ class VolumeTasks:
 
     def _driver(self, task: Task) -> BlockStorageDriver:
         return self.regions.backend(task.region).block_storage
+
+    def _again(self, task: Task, **changes: Any) -> RetryAfter:
+        """Look again after the wait the task's backend declares for the looks made so far
+        (:class:`Polling`); fail once the backend took too long."""
+        polls = int(task.payload.get("polls", 0))
+        if polls > MAX_POLLS:
+            raise BackendError("the backend did not finish the operation in time")
+        polling: Polling = self.regions.backend(task.region).polling
+        return RetryAfter(polling.delay(polls), {**task.payload, **changes, "polls": polls + 1})
 
     def _volume_failed(self, status: VolumeStatus) -> Any:
         def failed(task: Task, error: str) -> None:
@@ -131,7 +143,11 @@ class VolumeTasks:
             row = session.get(VolumeRow, task.resource_id)
             if row is not None:
                 row.native_ref = info.ref
-        return again(task.payload, phase="wait")
+        waiting = replace(task, payload={**task.payload, "phase": "wait"})
+        try:  # the first look: a backend that made it at once is done in this step
+            return self._create_wait(waiting)
+        except BackendUnavailable:  # the volume is made: only the look is to be made again
+            return self._again(waiting)
 
     @staticmethod
     def _ref(value: object) -> NativeRef | None:
@@ -150,7 +166,7 @@ class VolumeTasks:
         if info.status is Native.ERROR:
             raise BackendError(info.fault or "the volume failed in the backend")
         if info.status is not Native.AVAILABLE:
-            return again(task.payload)
+            return self._again(task)
         self._settle(task, self._created_status(task.resource_id))
         return None
 
@@ -172,7 +188,7 @@ class VolumeTasks:
                 .where(SnapshotRow.volume_id == task.resource_id)
             )
         if snapshots:
-            return again(task.payload)  # a cascade: the snapshots' own tasks remove them
+            return self._again(task)  # a cascade: the snapshots' own tasks remove them
         ref = self._native(task)
         if ref is not None:
             driver = self._driver(task)
@@ -183,7 +199,7 @@ class VolumeTasks:
             except NotFound:
                 pass
             else:
-                return again(task.payload, phase="wait")
+                return self._again(task, phase="wait")
         with self.db.session() as session:
             session.execute(
                 delete(AttachmentRow).where(AttachmentRow.volume_id == task.resource_id)
@@ -207,7 +223,7 @@ class VolumeTasks:
         if info.status is Native.ERROR:
             raise BackendError(info.fault or "the volume failed in the backend")
         if info.size_gb < size:
-            return again(task.payload, phase="wait")
+            return self._again(task, phase="wait")
         self._settle(task, str(task.payload["previous_status"]), size=size)
         return None
 
@@ -251,7 +267,11 @@ class VolumeTasks:
             row = session.get(SnapshotRow, task.resource_id)
             if row is not None:
                 row.native_ref = info.ref
-        return again(task.payload, phase="wait")
+        waiting = replace(task, payload={**task.payload, "phase": "wait"})
+        try:  # the first look: a backend that made it at once is done in this step
+            return self._create_snapshot_wait(waiting, driver)
+        except BackendUnavailable:  # the snapshot is made: only the look is to be made again
+            return self._again(waiting)
 
     def _create_snapshot_wait(self, task: Task, driver: BlockStorageDriver) -> RetryAfter | None:
         """Look once: the settled snapshot is ``available``, or it goes if it was discarded
@@ -268,7 +288,7 @@ class VolumeTasks:
             session.commit()
             info = driver.get_snapshot(ref)
             if info.status not in {Native.AVAILABLE, Native.ERROR}:
-                return again(task.payload)
+                return self._again(task)
             if info.status is Native.AVAILABLE and _snapshot_made(session, snapshot_id):
                 return None
             if _snapshot_discarded(session, snapshot_id):
