@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from interstack.services.tasks import Task, TaskStatus, utcnow
+from interstack.backends.contract import Backend, Polling
+from interstack.services.tasks import RetryAfter, Task, TaskStatus, utcnow
 from interstack.store import Database
 from interstack.store.models import Server
 from tests.support.faults import assert_named_fault
@@ -109,3 +112,19 @@ def running_task(
         error=None,
         run_after=utcnow(),
     )
+
+
+def declare_polling(monkeypatch: Any, backend: Backend, declared: Polling) -> None:
+    """Make ``backend`` declare ``declared`` as its polling for the test."""
+    monkeypatch.setattr(type(backend), "polling", property(lambda _backend: declared))
+
+
+def waits_of(run: Callable[[Task], RetryAfter | None], task: Task, steps: int) -> list[float]:
+    """The wait each of ``steps`` steps of a task whose backend does not settle asks for."""
+    waits = []
+    for _ in range(steps):
+        outcome = run(task)
+        assert outcome is not None and outcome.payload is not None
+        waits.append(outcome.seconds)
+        task = replace(task, payload=dict(outcome.payload))
+    return waits

@@ -5,7 +5,6 @@ local hypervisor often."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from interstack.backends.contract import Polling
 from interstack.services.compute.server_tasks import BOOT
 from interstack.services.container import Services
-from tests.support.compute import add_server, running_task
+from tests.support.compute import add_server, declare_polling, running_task, waits_of
 from tests.support.image import started_services
 
 REGION = "RegionOne"
@@ -30,15 +29,9 @@ def test_a_booting_server_is_looked_at_as_its_backend_declares(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     declared = Polling(first_seconds=0.1, ceiling_seconds=3.0)
-    backend = services.regions.backend(REGION)
-    monkeypatch.setattr(type(backend), "polling", property(lambda _backend: declared))
+    declare_polling(monkeypatch, services.regions.backend(REGION), declared)
     running = running_task(BOOT, add_server(services.db, "p1", 1, 512, "building"))
-    waits = []
-    for _ in range(8):
-        outcome = services.compute.server_tasks.boot(running)
-        assert outcome is not None and outcome.payload is not None
-        waits.append(outcome.seconds)
-        running = replace(running, payload=dict(outcome.payload))
+    waits = waits_of(services.compute.server_tasks.boot, running, 8)
     assert waits == [0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 3.0, 3.0]
 
 

@@ -18,6 +18,7 @@ from interstack.services.volume.state import SnapshotStatus, VolumeStatus
 from interstack.services.volume.volumes import NewVolume
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
+from tests.support.compute import declare_polling, waits_of
 from tests.support.image import REGION, caller, started_services
 
 PROJECT = "alice"
@@ -51,16 +52,9 @@ def test_a_volume_being_created_is_looked_at_as_its_backend_declares(
     slow: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     declared = Polling(first_seconds=0.1, ceiling_seconds=3.0)
-    backend = slow.regions.backend(REGION)
-    monkeypatch.setattr(type(backend), "polling", property(lambda _backend: declared))
+    declare_polling(monkeypatch, slow.regions.backend(REGION), declared)
     volume = slow.volume.volumes.create(caller(PROJECT), REGION, NewVolume(size=1, name="v"))
-    running = pending_task(slow, volume.id)
-    waits = []
-    for _ in range(8):
-        outcome = step(slow, running)
-        assert outcome is not None and outcome.payload is not None
-        waits.append(outcome.seconds)
-        running = replace(running, payload=dict(outcome.payload))
+    waits = waits_of(lambda task: step(slow, task), pending_task(slow, volume.id), 8)
     # the step that asks for the volume has looked once already
     assert waits == [0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 3.0, 3.0]
 
