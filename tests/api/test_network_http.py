@@ -213,7 +213,13 @@ def test_on_another_projects_shared_network_only_an_admin_unlocks_a_ports_addres
 
 def test_ports_fixed_ips_mac_pairs_and_in_use(api: httpx.Client) -> None:
     net = _network(api)
-    first = _subnet(api, net["id"], "10.40.0.0/24")
+    # IPAM chooses the DHCP port's address at random: .77 is outside the pool, so it never does
+    first = _subnet(
+        api,
+        net["id"],
+        "10.40.0.0/24",
+        allocation_pools=[{"start": "10.40.0.2", "end": "10.40.0.50"}],
+    )
     second = _subnet(api, net["id"], "10.41.0.0/24")
     port = created(
         api.post(

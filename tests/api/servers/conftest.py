@@ -212,15 +212,23 @@ def boot_active(api: httpx.Client, name: str, **extra: Any) -> dict[str, Any]:
     return wait_status(api, boot(api, name, **extra), "ACTIVE")
 
 
-def new_network(net_api: httpx.Client, cidr: str) -> dict[str, Any]:
-    """A network of the caller's project with one IPv4 subnet (under ``subnet``)."""
+def new_network(net_api: httpx.Client, cidr: str, **subnet_fields: object) -> dict[str, Any]:
+    """A network of the caller's project with one IPv4 subnet (under ``subnet``), of
+    ``subnet_fields`` too (``allocation_pools``)."""
     network = created(
         net_api.post("/networks", json={"network": {"name": unique("net")}}), "network"
     )
     subnet = created(
         net_api.post(
             "/subnets",
-            json={"subnet": {"network_id": network["id"], "cidr": cidr, "ip_version": 4}},
+            json={
+                "subnet": {
+                    "network_id": network["id"],
+                    "cidr": cidr,
+                    "ip_version": 4,
+                    **subnet_fields,
+                }
+            },
         ),
         "subnet",
     )

@@ -32,7 +32,10 @@ def first(net_api: httpx.Client) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def second(net_api: httpx.Client) -> dict[str, Any]:
-    return new_network(net_api, "10.32.0.0/24")
+    """IPAM gives its ports (the DHCP port's too) addresses at random from the pool: the one a
+    test asks for, 10.32.0.77, lies outside it, so no port holds it by chance."""
+    pool = [{"start": "10.32.0.2", "end": "10.32.0.50"}]
+    return new_network(net_api, "10.32.0.0/24", allocation_pools=pool)
 
 
 @pytest.fixture
