@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
@@ -201,8 +201,9 @@ class PortService:
             self.groups.ensure_default(region, missing.project_id)
             return retrying(work)
 
-    def _realize(self, region: str, recorded: Recorded) -> PortInfo:
-        """Make the backend hold the recorded port; on failure the record goes (409/500 up)."""
+    def _realize(self, region: str, recorded: Recorded) -> tuple[PortInfo, NativeRef]:
+        """Make the backend hold the recorded port; on failure the record goes (409/500 up).
+        The port as recorded then, with the backend's ref of it."""
         port_id = recorded.port_id
         try:
             groups = tuple(
@@ -223,9 +224,15 @@ class PortService:
             self._forget(port_id)
             raise
         with self.db.session() as session:
-            row = session.get_one(Port, port_id)
-            row.native_ref = native_ref
-            return infos(session, [row])[0]
+            # the row as written comes back with the write (one statement, not a read first)
+            row = session.scalars(
+                update(Port)
+                .where(Port.id == port_id)
+                .values(native_ref=native_ref)
+                .returning(Port),
+                execution_options={"populate_existing": True},
+            ).one()
+            return infos(session, [row])[0], native_ref
 
     def forget(self, port_id: str) -> None:
         """Drop the record of a port and its addresses (nothing in the backend)."""
@@ -239,6 +246,15 @@ class PortService:
 
     def create(self, ctx: RequestContext, region: str, new: PortCreate) -> PortInfo:
         return self.create_bulk(ctx, region, [new])[0]
+
+    def create_for_server(
+        self, ctx: RequestContext, region: str, new: PortCreate
+    ) -> tuple[PortInfo, NativeRef]:
+        """A server's port (a ``compute:`` owner), with the backend's ref of it, which the
+        server's boot keeps: nothing to read again."""
+        if new.device_owner.startswith("network:"):
+            raise ValueError("a server's port has a compute owner")
+        return self._realize(region, self._record(ctx, region, new))
 
     def create_bulk(
         self, ctx: RequestContext, region: str, items: Sequence[PortCreate]
@@ -254,7 +270,7 @@ class PortService:
         done: list[PortInfo] = []
         try:
             for new in items:
-                done.append(self._realize(region, self._record(ctx, region, new)))
+                done.append(self._realize(region, self._record(ctx, region, new))[0])
         except BaseException:
             for port in done:
                 self.remove(region, port.id)

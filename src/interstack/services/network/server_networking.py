@@ -100,7 +100,7 @@ class NeutronServerNetworking:
                 return []
             requested = [RequestedNetwork(network_id=network_id)]
         groups = self._group_ids(ctx, region, security_groups)
-        created: list[str] = []
+        created: list[ServerPort] = []
         bound: list[str] = []
         tags: dict[str, str | None] = {}
         try:
@@ -114,7 +114,7 @@ class NeutronServerNetworking:
                     raise BadRequest("Each requested network needs a network id or a port id.")
                 fixed = (IpRequest(ip_address=item.fixed_ip),) if item.fixed_ip else None
                 # an unknown or hidden network is the port's own 404 (its record loads it)
-                port = self.ports.create(
+                port, native_ref = self.ports.create_for_server(
                     ctx,
                     region,
                     PortCreate(
@@ -126,15 +126,24 @@ class NeutronServerNetworking:
                         created_for_server=True,
                     ),
                 )
-                created.append(port.id)
-                tags[port.id] = item.tag
+                created.append(
+                    ServerPort(
+                        port_id=port.id,
+                        network_id=port.network_id,
+                        mac_address=port.mac_address,
+                        fixed_ips=tuple(ip.ip_address for ip in port.fixed_ips),
+                        native_ref=native_ref or None,
+                        tag=item.tag,
+                    )
+                )
         except BaseException:
-            for port_id in created:
-                self.ports.remove(region, port_id)
+            for made in created:
+                self.ports.remove(region, made.port_id)
             for port_id in bound:
                 self._unbind(port_id)
             raise
-        return self._server_ports([*created, *bound], tags)
+        # the ports made here are as their create returned them; brought ones are read
+        return [*created, *(self._server_ports(bound, tags) if bound else [])]
 
     def _bind(self, ctx: RequestContext, region: str, port_id: str, server_id: str) -> None:
         with self.db.session() as session:
