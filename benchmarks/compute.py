@@ -35,9 +35,9 @@ import httpx
 import yaml
 from rich.console import Console
 from rich.table import Table
-from tokens import BIN_DIR, RESULTS_DIR, Gateway
+from tokens import RESULTS_DIR, Gateway
 
-from support import free_port
+from interstack.client.served import BIN_DIR, free_port
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 REGION = "RegionOne"

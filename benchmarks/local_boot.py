@@ -57,13 +57,14 @@ from local_host import (
 )
 from rich.console import Console
 from rich.table import Table
-from tokens import BIN_DIR, RESULTS_DIR, Gateway
+from tokens import RESULTS_DIR, Gateway
 
 from interstack.backends.local.cleanup import stop_instances
 from interstack.backends.local.console import LOG_NAME as CONSOLE_LOG
 from interstack.backends.local.host import unavailable_reason
 from interstack.backends.local.instances import ref_for
 from interstack.client import networks as cloud
+from interstack.client.served import BIN_DIR
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 REGION = "RegionOne"

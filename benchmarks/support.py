@@ -8,6 +8,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.gateway import free_port, password_auth_body
+from tests.support.gateway import password_auth_body
 
-__all__ = ["free_port", "password_auth_body"]
+__all__ = ["password_auth_body"]

@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,9 +35,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from support import free_port, password_auth_body
+from interstack.client import served
+from interstack.client.served import free_port
+from support import password_auth_body
 
-BIN_DIR = Path(sys.executable).parent
 RESULTS_DIR = Path(__file__).parent / "results"
 VALIDATION_TARGET = 2000.0
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -83,41 +83,24 @@ class Gateway:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Gateway:
-        command = [
-            str(BIN_DIR / "interstack"),
-            "serve",
-            "--data-dir",
-            str(self.data_dir),
-            "--port",
-            str(self.port),
-            "--log-level",
-            self.log_level,
-            *self.options,
-        ]
+        options = ["--log-level", self.log_level, *self.options]
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                served.serve_command(self.data_dir, self.port, options),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + self.start_bound
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"interstack serve exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/v3", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError(f"interstack serve did not answer within {self.start_bound:.0f} s")
+        try:
+            served.wait_until_serving(self.process, self.url, self.start_bound, self.log)
+        except served.NotServing as exc:
+            self.__exit__()
+            raise RuntimeError(f"{exc}\n{self.log.read_text()[-2000:]}") from None
+        return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            served.stop(self.process, timeout=20)
 
     @property
     def clouds_yaml(self) -> Path:

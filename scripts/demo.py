@@ -12,13 +12,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,30 +25,19 @@ from rich.console import Console
 from rich.table import Table
 
 from interstack.backends.local.host import unavailable_reason
+from interstack.client import served
+from interstack.client.served import BIN_DIR, free_port, last_line
 
-BIN_DIR = Path(sys.executable).parent
 REGION = "RegionOne"
 START_TIMEOUT_SECONDS = 180  # a local region may wait for another gateway to let go of the host
 STOP_TIMEOUT_SECONDS = 60
 console = Console(soft_wrap=True)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def image_cache() -> Path:
     """Built images outlive the demo's temporary data dir: the user's cache directory."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "interstack" / "images"
-
-
-def last_line(path: Path) -> str:
-    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "no output"
 
 
 class Gateway:
@@ -71,7 +56,8 @@ class Gateway:
         self.start_timeout = start_timeout  # includes any wait for the host's networking lock
         self.log = log or work_dir / "serve.log"  # elsewhere to outlive work_dir
         self.config = ["--config", str(config)] if config is not None else []
-        self.url = f"http://127.0.0.1:{free_port()}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.served = False  # answered once: it has state on the host to take down
 
@@ -80,39 +66,30 @@ class Gateway:
         return self.data_dir / "clouds.yaml"
 
     def start(self) -> None:
-        port = self.url.rsplit(":", 1)[1]
-        args = [*self.config, "--data-dir", str(self.data_dir), "--port", port]
-        console.print(f"$ interstack serve {' '.join(args)}", highlight=False)
+        command = served.serve_command(self.data_dir, self.port, self.config)
+        console.print(f"$ interstack {' '.join(command[1:])}", highlight=False)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
-                [str(BIN_DIR / "interstack"), "serve", *args],
+                command,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         with step(console, "starting the gateway") as current:
-            deadline = time.monotonic() + self.start_timeout
-            while not self._answers():
-                if self.process.poll() is not None:
-                    raise DemoError(
-                        f"interstack serve exited with {self.process.returncode}: "
-                        f"{last_line(self.log)}"
-                    )
-                if time.monotonic() > deadline:
-                    raise DemoError(f"interstack serve did not answer on {self.url}")
-                current.detail(last_line(self.log))
-                time.sleep(0.2)
+            try:
+                served.wait_until_serving(
+                    self.process,
+                    self.url,
+                    self.start_timeout,
+                    self.log,
+                    lambda: current.detail(last_line(self.log)),
+                )
+            except served.NotServing as exc:
+                raise DemoError(str(exc)) from None
         self.served = True
         console.print(f"serving on {self.url}; clouds.yaml: {self.clouds_yaml}")
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/v3", timeout=2) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
 
     def stop(self) -> None:
         """SIGTERM and wait; an error if a gateway that served did not stop cleanly (one still
@@ -121,12 +98,7 @@ class Gateway:
         if process is None or process.poll() is not None:
             return
         with step(console, "stopping the gateway"):
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            served.stop(process, STOP_TIMEOUT_SECONDS)
         if process.returncode != 0 and self.served:
             raise DemoError(f"interstack serve stopped with exit code {process.returncode}")
 

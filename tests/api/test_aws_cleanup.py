@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from interstack.client import networks as cloud
-from tests.support.gateway import BIN_DIR, ServedGateway
+from interstack.client.served import BIN_DIR
+from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import (
     OBJECT_BUCKET,

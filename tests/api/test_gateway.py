@@ -19,7 +19,8 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet, InvalidToken
 
-from tests.support.gateway import BIN_DIR, ServedGateway
+from interstack.client.served import BIN_DIR
+from tests.support.gateway import ServedGateway
 
 PASSWORD_BODY = {
     "auth": {

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from interstack.certify.guideline import load_guideline
-from tests.support.gateway import ServedGateway, free_port
+from interstack.client.served import free_port
+from tests.support.gateway import ServedGateway
 
 INTERSTACK = str(Path(sys.executable).parent / "interstack")
 IDENTITY = ["-g", "2020.06", "-t", "platform", "--capability", "identity-*"]

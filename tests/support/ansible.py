@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.gateway import BIN_DIR, ServedGateway
+from interstack.client.served import BIN_DIR
+from tests.support.gateway import ServedGateway
 
 _RECAP = re.compile(
     r"^\S+\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"

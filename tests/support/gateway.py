@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,20 +12,14 @@ from typing import Any
 import httpx
 import yaml
 
+from interstack.client import served
+from interstack.client.served import BIN_DIR, free_port
 from interstack.store import Database
 
-BIN_DIR = Path(sys.executable).parent
 SIM_REGION = {"name": "RegionOne", "backend": "sim"}
 #: argon2 at a throwaway gateway's cost (8 MiB, one pass: ~6 ms a login instead of ~200 ms of CPU):
 #: the tests log in thousands of times; tests/unit/test_passwords.py proves the default cost
 CHEAP_PASSWORD_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8192}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ServedGateway:
@@ -62,47 +52,28 @@ class ServedGateway:
         return env
 
     def command(self) -> list[str]:
-        cmd = [
-            str(BIN_DIR / "interstack"),
-            "serve",
-            "--data-dir",
-            str(self.data_dir),
-            "--port",
-            str(self.port),
-        ]
-        return [*cmd, "--config", str(self.config_file)]
+        return served.serve_command(self.data_dir, self.port, ["--config", str(self.config_file)])
 
     def start(self, timeout: float = 60.0) -> ServedGateway:
-        log = self.log_file.open("ab")
-        self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"interstack serve exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/v3", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"interstack serve did not answer within {timeout}s:\n{self.log()}")
+        """Start and wait until it answers; one that exits early is kept (its exit code is the
+        test's to see), one that does not answer in time is stopped."""
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        try:
+            served.wait_until_serving(self.process, self.url, timeout, self.log_file)
+        except served.NotServing as exc:
+            if self.process.poll() is None:
+                self.stop()
+            raise RuntimeError(f"{exc}\n{self.log()}") from exc
+        return self
 
     def stop(self) -> int | None:
         """SIGTERM and wait; returns the exit code."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        code = self.process.returncode
+        code = served.stop(self.process, timeout=30)
         self.process = None
         return code
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.gateway import free_port
+from interstack.client.served import free_port
 
 SKIP_ENV = "INTERSTACK_SKIP_POSTGRES"
 SYSTEM_USER = "postgres"

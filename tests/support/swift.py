@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 from swiftclient import client as swiftclient
 
-from tests.support.gateway import BIN_DIR, ServedGateway
+from interstack.client.served import BIN_DIR
+from tests.support.gateway import ServedGateway
 
 
 def unique(prefix: str) -> str:

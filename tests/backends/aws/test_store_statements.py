@@ -23,9 +23,10 @@ import yaml
 from sqlalchemy import event
 
 from interstack.app import create_app
+from interstack.client.served import free_port
 from interstack.config import RegionConfig, Settings
 from interstack.services.container import Services
-from tests.support.gateway import CHEAP_PASSWORD_HASHING, free_port, password_auth_body
+from tests.support.gateway import CHEAP_PASSWORD_HASHING, password_auth_body
 from tests.support.moto import an_ami, aws_settings
 
 REGION = "aws-us-east-1"
