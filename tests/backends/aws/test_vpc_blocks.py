@@ -1,14 +1,17 @@
 """A project VPC's secondary CIDR blocks are let go with their last subnet, whoever deleted the
 others (another gateway of the same store, or a person), and also where EC2 still says the block
-is in use just after that subnet went (eventual consistency). A VPC found by its tag is not
-changed again when it is already as wanted."""
+is in use, or still describes the subnet, just after that subnet went (eventual consistency):
+then EC2 is asked again later, out of the request, a bounded number of times. A VPC found by its
+tag is not changed again when it is already as wanted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from interstack.backends.aws import vpcs as aws_vpcs
 from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.contract import NativeRef, SubnetSpec
 from tests.backends.aws.support import (
@@ -18,9 +21,11 @@ from tests.backends.aws.support import (
     moto_drivers,
     network_with_subnet,
     new_id,
+    refusal,
     refuse_once,
 )
 from tests.support.moto import ec2
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -60,17 +65,96 @@ def test_a_block_goes_with_its_last_subnet_when_another_gateway_deleted_one_made
     assert "10.31.0.0/16" not in live_blocks(network)
 
 
-def test_a_block_ec2_still_calls_in_use_just_after_its_last_subnet_is_let_go(
+class Deferred:
+    """The calls the VPCs ask to be made later (on a timer in the gateway), made when the test
+    says."""
+
+    def __init__(self, network: AwsNetwork) -> None:
+        self.waits: list[float] = []
+        self._calls: list[Callable[[], None]] = []
+        network.vpcs.later = self._defer
+
+    def _defer(self, delay: float, call: Callable[[], None]) -> None:
+        self.waits.append(delay)
+        self._calls.append(call)
+
+    def run(self) -> None:
+        """Make the deferred calls, and those they defer in turn."""
+        while self._calls:
+            self._calls.pop(0)()
+
+
+def in_use(client: Any, times: int) -> list[str]:
+    """EC2 refuses the next ``times`` disassociations: the block is in use."""
+    refused: list[str] = []
+
+    def hook(**_kwargs: Any) -> Any:
+        if len(refused) >= times:
+            return None
+        refused.append("DisassociateVpcCidrBlock")
+        return refusal("InvalidCidrBlock.InUse", "The block has a subnet")
+
+    client.meta.events.register("before-call.ec2.DisassociateVpcCidrBlock", hook)
+    return refused
+
+
+def still_described(client: Any, subnet_id: str) -> None:
+    """EC2's DescribeSubnets goes on listing the subnet after its deletion (lag)."""
+    (described,) = client.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+
+    def hook(parsed: dict[str, Any], **_kwargs: Any) -> None:
+        listed = parsed.get("Subnets", [])
+        if all(s["SubnetId"] != subnet_id for s in listed):
+            listed.append(described)
+
+    client.meta.events.register("after-call.ec2.DescribeSubnets", hook)
+
+
+def test_a_block_ec2_still_calls_in_use_just_after_its_last_subnet_is_let_go_later(
     network: AwsNetwork,
 ) -> None:
     _net, made = network_with_subnet(network, "10.32.1.0/24")
+    deferred = Deferred(network)
     # EC2 has not caught up with the subnet's deletion at the first disassociation
     refused = refuse_once(
         network.ec2, "DisassociateVpcCidrBlock", "InvalidCidrBlock.InUse", "has a subnet", 400
     )
     network.delete_subnet(made)
     assert refused == ["DisassociateVpcCidrBlock"]
+    # the request did not wait for EC2: asking again is left for later
+    assert "10.32.0.0/16" in live_blocks(network)
+    assert deferred.waits == [aws_vpcs._RELEASE_WAITS[0]]
+    deferred.run()
     assert "10.32.0.0/16" not in live_blocks(network)  # asked again
+
+
+def test_a_block_goes_though_ec2_still_describes_its_last_subnet_just_deleted(
+    network: AwsNetwork,
+) -> None:
+    _net, made = network_with_subnet(network, "10.34.1.0/24")
+    # another gateway deletes it (it does not know the block holds no other subnet of its
+    # own), while EC2 still lists the subnet and calls the block in use
+    replica = AwsNetwork(network.ec2, REGION, network.vpcs.settings)
+    deferred = Deferred(replica)
+    still_described(network.ec2, made)
+    refused = in_use(network.ec2, times=1)
+    replica.delete_subnet(made)
+    deferred.run()
+    assert refused == ["DisassociateVpcCidrBlock"]
+    assert "10.34.0.0/16" not in live_blocks(network)
+
+
+def test_ec2_is_asked_to_let_go_of_a_block_a_bounded_number_of_times(
+    network: AwsNetwork,
+) -> None:
+    _net, made = network_with_subnet(network, "10.35.1.0/24")
+    deferred = Deferred(network)
+    refused = in_use(network.ec2, times=1000)  # EC2 never lets it go
+    network.delete_subnet(made)
+    deferred.run()
+    assert len(refused) == 1 + len(aws_vpcs._RELEASE_WAITS)
+    assert deferred.waits == list(aws_vpcs._RELEASE_WAITS)
+    assert "10.35.0.0/16" in live_blocks(network)  # kept: EC2 says so
 
 
 def test_a_vpc_found_with_dns_names_on_is_not_modified_again(network: AwsNetwork) -> None:
@@ -84,3 +168,18 @@ def test_a_vpc_found_with_dns_names_on_is_not_modified_again(network: AwsNetwork
     vpc_id = restarted.vpcs.ensure(PROJECT)
     answer = client.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
     assert answer["EnableDnsHostnames"]["Value"] is True
+
+
+def test_the_gateway_asks_again_on_a_timer_of_its_own(
+    network: AwsNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aws_vpcs, "_RELEASE_WAITS", (0.01,))
+    _net, made = network_with_subnet(network, "10.36.1.0/24")
+    refused = in_use(network.ec2, times=1)
+    network.delete_subnet(made)
+    assert refused == ["DisassociateVpcCidrBlock"]
+    eventually(
+        lambda: live_blocks(network),
+        lambda blocks: "10.36.0.0/16" not in blocks,
+        "the block let go by the timer",
+    )

@@ -120,6 +120,7 @@ class AwsBackend(Backend):
         return found
 
     def close(self) -> None:
+        self._network.vpcs.close()
         self._ec2.close()
         self._image.uploads.close()
         if self._s3 is not None:

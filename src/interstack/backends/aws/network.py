@@ -220,7 +220,7 @@ class AwsNetwork(NetworkDriver):
             vpc_id, cidr = str(subnet["VpcId"]), str(subnet["CidrBlock"])
         _ignoring_missing(lambda: self.ec2.delete_subnet(SubnetId=ref), f"delete_subnet {ref}")
         self._subnet_homes.pop(ref, None)
-        self.vpcs.release_block(vpc_id, cidr)
+        self.vpcs.release_block(vpc_id, cidr, deleted=ref)
 
     # -- ports --------------------------------------------------------------------------------
 

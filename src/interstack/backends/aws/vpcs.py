@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -55,8 +56,12 @@ _LIVE_BLOCK = {"associated", "associating"}
 #: how long a new CIDR block may stay ``associating`` before a subnet is created in it
 _ASSOCIATE_SECONDS = 30.0
 #: the waits before asking EC2 again to let go of a block it says is in use while it
-#: describes no subnet in it (the block's last subnet deleted moments ago)
-_RELEASE_WAITS = (0.5, 1.0, 2.0)
+#: describes no other subnet in it (the block's last subnet deleted moments ago): out of the
+#: request that deleted the subnet, on a timer, about half a minute in all
+_RELEASE_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+#: runs a call after a delay, out of the caller's thread (``ProjectVpcs.later``)
+Later = Callable[[float, Callable[[], None]], None]
 
 
 def vpc_gone(exc: BaseException) -> bool:
@@ -100,6 +105,29 @@ class ProjectVpcs:
         self._ids: dict[str, str] = {}
         #: VPC id -> its blocks, once described (dropped with everything else of the VPC)
         self._known_blocks: dict[str, VpcBlocks] = {}
+        #: how a block's release is asked for again later (a timer thread; tests step it)
+        self.later: Later = self._on_timer
+        self._timers: set[threading.Timer] = set()
+
+    def _on_timer(self, delay: float, call: Callable[[], None]) -> None:
+        def run() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+            call()
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def close(self) -> None:
+        """Stop asking EC2 later for the blocks still to be let go (they stay associated,
+        empty, until a subnet of theirs is deleted again or the VPC is cleaned up)."""
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
 
     def gone(self, vpc_id: str) -> None:
         """EC2 says ``vpc_id`` does not exist: its project finds or makes its VPC anew."""
@@ -283,7 +311,11 @@ class ProjectVpcs:
             raise AssertionError("unreachable")  # pragma: no cover
 
     def wait_associated(self, vpc_id: str, block: str) -> None:
-        """Wait until EC2 reports ``block`` associated with the VPC."""
+        """Wait until EC2 reports ``block`` associated with the VPC. This wait stays in the
+        request that creates the subnet: Neutron answers that request with the subnet made, and
+        EC2 makes no subnet in a block still associating; EC2 asked to create it at once has
+        refused it, which happens only for a block associated moments ago (seconds), so the
+        wait is bounded by :data:`_ASSOCIATE_SECONDS` and ends in a 503 the client may retry."""
         deadline = time.monotonic() + _ASSOCIATE_SECONDS
         while time.monotonic() < deadline:
             states = {
@@ -303,12 +335,13 @@ class ProjectVpcs:
                 if ipaddress.IPv4Network(cidr).subnet_of(ipaddress.IPv4Network(block)):
                     subnets.add(cidr)
 
-    def release_block(self, vpc_id: str, cidr: str) -> None:
+    def release_block(self, vpc_id: str, cidr: str, deleted: str | None = None) -> None:
         """Disassociate the secondary block that held ``cidr`` if no subnet is left in it: a
         block this process associated at once when its last subnet made here is gone (EC2
         refuses while a subnet made elsewhere is in it), otherwise once EC2 describes no subnet
         in it (a subnet made here may have been deleted by another process: a replica, or a
-        person)."""
+        person). ``deleted``: the subnet just deleted, which EC2 may still describe for a
+        while (eventual consistency) and which holds nothing."""
         subnet = ipaddress.IPv4Network(cidr)
         with self._lock:
             known = self._described_blocks(vpc_id)
@@ -323,37 +356,57 @@ class ProjectVpcs:
             made_here = known.made_here.get(str(net))
             if made_here is not None:
                 made_here.discard(cidr)
-            if (made_here is None or made_here) and self._subnets_in(vpc_id, net):
+            if (made_here is None or made_here) and self._subnets_in(vpc_id, net, deleted):
                 return
             known.live.remove((net, association))
             known.made_here.pop(str(net), None)
-        self._disassociate(vpc_id, net, association)
+        self._disassociate(vpc_id, net, association, deleted)
 
-    def _disassociate(self, vpc_id: str, net: ipaddress.IPv4Network, association: str) -> None:
+    def _disassociate(
+        self,
+        vpc_id: str,
+        net: ipaddress.IPv4Network,
+        association: str,
+        deleted: str | None,
+        attempt: int = 0,
+    ) -> None:
         """Disassociate the block. EC2 answers ``InvalidCidrBlock.InUse`` while it has a subnet
         in it, and also for a while after the block's last subnet was deleted (eventual
-        consistency): then it is asked again while it describes no subnet in the block."""
-        for wait in (*_RELEASE_WAITS, None):
-            try:
-                self.ec2.disassociate_vpc_cidr_block(AssociationId=association)
+        consistency): then it is asked again later, out of this call (a subnet's deletion is
+        not held up for it), while it describes no other subnet in the block."""
+        try:
+            self.ec2.disassociate_vpc_cidr_block(AssociationId=association)
+            return
+        except ClientError as exc:
+            self.forget_blocks(vpc_id)
+            if is_not_found(exc):
                 return
-            except ClientError as exc:
-                self.forget_blocks(vpc_id)
-                if is_not_found(exc):
-                    return
-                if error_code(exc) != "InvalidCidrBlock.InUse":
-                    raise translate(
-                        exc, f"disassociate_vpc_cidr_block {net} from {vpc_id}"
-                    ) from exc
-                if wait is None or self._subnets_in(vpc_id, net):  # a subnet made elsewhere
-                    log.info("VPC %s keeps block %s: EC2 says it is in use", vpc_id, net)
-                    return
-            time.sleep(wait)
+            if error_code(exc) != "InvalidCidrBlock.InUse":
+                raise translate(exc, f"disassociate_vpc_cidr_block {net} from {vpc_id}") from exc
+        if attempt >= len(_RELEASE_WAITS) or self._subnets_in(vpc_id, net, deleted):
+            log.info("VPC %s keeps block %s: EC2 says it is in use", vpc_id, net)
+            return
+        again = partial(self._disassociate, vpc_id, net, association, deleted, attempt + 1)
+        self.later(_RELEASE_WAITS[attempt], partial(self._logging_failure, again, vpc_id, net))
 
-    def _subnets_in(self, vpc_id: str, block: ipaddress.IPv4Network) -> bool:
-        """Whether EC2 describes a subnet of the VPC in ``block``."""
+    @staticmethod
+    def _logging_failure(call: Callable[[], None], vpc_id: str, net: object) -> None:
+        """Run a later release; a failure has no caller left to tell but the log."""
+        try:
+            call()
+        except (ClientError, BotoCoreError, InterstackError) as exc:
+            log.warning("VPC %s keeps block %s: %s", vpc_id, net, exc)
+
+    def _subnets_in(
+        self, vpc_id: str, block: ipaddress.IPv4Network, deleted: str | None = None
+    ) -> bool:
+        """Whether EC2 describes a subnet of the VPC in ``block`` (other than ``deleted``)."""
         with aws_call(f"describe_subnets in {vpc_id}"):
             remaining = self.ec2.describe_subnets(
                 Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
             ).get("Subnets", [])
-        return any(ipaddress.IPv4Network(s["CidrBlock"]).subnet_of(block) for s in remaining)
+        return any(
+            ipaddress.IPv4Network(s["CidrBlock"]).subnet_of(block)
+            for s in remaining
+            if s.get("SubnetId") != deleted
+        )
