@@ -106,7 +106,6 @@ def _names(api: httpx.Client) -> list[str]:
 def test_bad_create_gets_novas_fault_and_leaves_nothing(
     api: httpx.Client, change: dict[str, Any], status: int, message: str
 ) -> None:
-    before = _names(api)
     body = {"name": "refused", "flavorRef": "1", "imageRef": IMAGE, "networks": "none", **change}
     response = api.post("/servers", json={"server": body})
     assert response.status_code == status, response.text
@@ -114,7 +113,7 @@ def test_bad_create_gets_novas_fault_and_leaves_nothing(
     fault = response.json()[fault_name]
     assert fault["code"] == status
     assert message in fault["message"]
-    assert _names(api) == before
+    assert "refused" not in _names(api)
 
 
 def test_networks_are_required_from_237_and_auto_is_unknown_before(

@@ -251,7 +251,7 @@ def test_a_failed_boot_leaves_the_server_in_error_and_deletes_its_new_volume(
     failed = eventually(lambda: http.get(f"/servers/{server_id}").json()["server"],
                         lambda s: s["status"] == "ERROR", "the failed boot")  # fmt: skip
     assert "No valid host" in failed["fault"]["message"]
-    eventually(lambda: {v.id for v in conn.block_storage.volumes()}, lambda ids: ids == before,
+    eventually(lambda: {v.id for v in conn.block_storage.volumes()}, lambda ids: ids <= before,
                "the volume made for the failed boot deleted")  # fmt: skip
     assert http.delete(f"/servers/{server_id}").status_code == 204
 
@@ -302,8 +302,9 @@ def test_bad_mappings_are_refused_and_leave_nothing(
         refused = http.post("/servers", json={"server": body})
         message = assert_nova_fault(refused, 400, "badRequest")
         assert expected in message, (mappings, message)
-    assert {s["id"] for s in http.get("/servers").json()["servers"]} == servers_before
-    assert {v.id for v in conn.block_storage.volumes()} == volumes_before
+    # none new (earlier tests' servers and their volumes may go meanwhile: not waited for)
+    assert {s["id"] for s in http.get("/servers").json()["servers"]} <= servers_before
+    assert {v.id for v in conn.block_storage.volumes()} <= volumes_before
     assert conn.block_storage.get_volume(in_use.id).status == "in-use"
 
     # a region whose backend cannot boot from volumes says so, before anything exists
