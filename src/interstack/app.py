@@ -65,6 +65,7 @@ from interstack.services.image.upload_tasks import UploadTasks
 from interstack.services.metadata.lookup import InstanceLookup
 from interstack.services.network.dhcp_backfill import DhcpBackfill
 from interstack.services.network.external import ExternalNetworks
+from interstack.services.network.router_claims import RouterClaimSweep
 from interstack.services.network.service import NetworkServices
 from interstack.services.object.service import ObjectStorage
 from interstack.services.regions import Regions
@@ -146,11 +147,15 @@ async def _started(regions: Regions, app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(regions.close)
 
 
-def _ensure_networks(external: ExternalNetworks, dhcp: DhcpBackfill) -> None:
-    """At start-up (backends started): each cloud's own external network, and DHCP ports for
-    the subnets made before the gateway gave each network one."""
+def _ensure_networks(
+    external: ExternalNetworks, dhcp: DhcpBackfill, claims: RouterClaimSweep
+) -> None:
+    """At start-up (backends started): each cloud's own external network, DHCP ports for the
+    subnets made before the gateway gave each network one, and what routers did for ports that
+    only named them undone."""
     external.ensure()
     dhcp.ensure()
+    claims.ensure()
 
 
 def _private_data_dir(settings: Settings) -> None:
@@ -198,6 +203,7 @@ def create_app(settings: Settings) -> FastAPI:
         _ensure_networks,
         ExternalNetworks(db, backends, network.networks, network.subnets, boot.admin_project_id),
         DhcpBackfill(db, backends),
+        RouterClaimSweep(db, backends),
     )
     provided_images = ProvidedImages(db, backends, boot.admin_project_id)
     images = ImageService(db, backends, provided_images)

@@ -11,12 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from interstack.store.models import Port, Router, SimResource, Subnet
+from interstack.store.models import Port
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.network import created, external_network, fault, neutron
+from tests.support.network import created, external_network, fault, neutron, routed_subnets
 
 OWNERS = ("network:router_interface", "network:router_gateway")
 
@@ -158,15 +157,6 @@ def _claiming(
     return str(port["id"])
 
 
-def _routed(gateway: ServedGateway, router_id: str) -> set[str]:
-    """The gateway subnets the cloud's router routes (the sim backend's record of it)."""
-    with gateway.store() as database, database.session() as session:
-        native = session.get_one(Router, router_id).native_ref
-        routed = session.get_one(SimResource, native).data["subnets"]
-        subnets = session.scalars(select(Subnet).where(Subnet.native_ref.in_(routed))).all()
-        return {s.id for s in subnets}
-
-
 @pytest.mark.parametrize("how", HOW)
 def test_a_port_naming_a_router_is_not_its_interface(
     gateway: ServedGateway,
@@ -189,7 +179,7 @@ def test_a_port_naming_a_router_is_not_its_interface(
     # a gateway makes the cloud's router again, with the interfaces the router has
     gateway_info = {"router": {"external_gateway_info": {"network_id": public["id"]}}}
     assert demo.put(path, json=gateway_info).status_code == 200
-    assert _routed(gateway, router["id"]) == {my_subnet["id"]}
+    assert routed_subnets(gateway, router["id"]) == {my_subnet["id"]}
     # no floating IP of the other project's is reached through the victim's router
     instance = created(
         strangers_neutron.post("/ports", json={"port": {"network_id": their_network["id"]}}), "port"
@@ -210,7 +200,7 @@ def test_a_port_naming_a_router_is_not_its_interface(
     mine_gone = demo.put(f"{path}/remove_router_interface", json={"subnet_id": my_subnet["id"]})
     assert mine_gone.status_code == 200, mine_gone.text
     assert demo.put(path, json={"router": {"external_gateway_info": {}}}).status_code == 200
-    assert _routed(gateway, router["id"]) == set()
+    assert routed_subnets(gateway, router["id"]) == set()
     assert demo.delete(path).status_code == 204
     # the claiming port outlives the router, its project's to delete
     assert strangers_neutron.get(f"/ports/{claim}").status_code == 200

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from interstack.errors import BackendUnavailable
 from interstack.services.container import Services
-from interstack.store.models import IpAllocation, Port
+from interstack.store.models import IpAllocation, Port, Router, SimResource, Subnet
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 
@@ -109,3 +109,12 @@ def dhcp_ports(conn: Any, network_id: str) -> list[Any]:
 def addresses_by_subnet(port: Any) -> dict[str, str]:
     """An openstacksdk port's fixed IPs: its address on each subnet."""
     return {ip["subnet_id"]: ip["ip_address"] for ip in port.fixed_ips}
+
+
+def routed_subnets(gateway: ServedGateway, router_id: str) -> set[str]:
+    """The ids of the subnets the sim cloud's router of ``router_id`` routes (its record)."""
+    with gateway.store() as database, database.session() as session:
+        native = session.get_one(Router, router_id).native_ref
+        routed = session.get_one(SimResource, native).data["subnets"]
+        subnets = session.scalars(select(Subnet).where(Subnet.native_ref.in_(routed))).all()
+        return {s.id for s in subnets}
