@@ -77,9 +77,17 @@ def test_a_legacy_mapping_boots_from_the_volume_at_the_images_root_device() -> N
     assert disks.root.device == "/dev/vda"
 
 
-def test_a_legacy_mapping_without_a_root_device_name_boots_from_its_first_entry() -> None:
-    [first] = image_defined_devices({"block_device_mapping": json.dumps(LEGACY[:1])})
-    assert (first.uuid, first.boot_index) == ("vol-data", 0)
+def test_a_legacy_mapping_without_a_root_device_name_takes_vda_for_the_root() -> None:
+    """As Nova assumes ``vda``: an entry at another device is an extra disk, and the server
+    boots from the image; the one at ``/dev/vda`` boots."""
+    [data] = image_defined_devices({"block_device_mapping": json.dumps(LEGACY[:1])})
+    assert (data.uuid, data.boot_index) == ("vol-data", -1)
+    disks = boot_disks("image-1", (data,), 1)
+    assert disks.image_id == "image-1" and disks.root is None
+    assert [(v.source_id, v.device) for v in disks.volumes] == [("vol-data", "/dev/vdb")]
+
+    data, root = image_defined_devices({"block_device_mapping": json.dumps(LEGACY[:2])})
+    assert (root.uuid, root.boot_index, data.boot_index) == ("snap-root", 0, -1)
 
 
 def test_a_legacy_entry_without_a_source_is_novas_400() -> None:

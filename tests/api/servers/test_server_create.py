@@ -131,10 +131,11 @@ def test_networks_are_required_from_237_and_auto_is_unknown_before(
 
 
 def test_a_bootable_image_from_a_block_device_mapping(api: httpx.Client) -> None:
+    """The image -> local mapping repeats the imageRef at boot_index 0 (as openstacksdk's cloud
+    layer sends it); Nova refuses one without the imageRef."""
     server_id = boot(
         api,
         "from-bdm",
-        imageRef="",
         block_device_mapping_v2=[
             {
                 "boot_index": 0,

@@ -44,6 +44,9 @@ class Capabilities:
     #: servers boot from a volume as their root disk (``ServerSpec.root_volume``), and take
     #: data volumes at boot (``ServerSpec.volumes``)
     boot_from_volume: bool = False
+    #: servers get blank local disks besides their root, as a block device mapping asks
+    #: (``blank`` -> ``local``: ephemeral and swap disks); without it such a boot is refused
+    ephemeral_disks: bool = False
     #: volumes attach to and detach from running servers (else only stopped ones)
     volume_attach_hot: bool = False
     snapshots: bool = False

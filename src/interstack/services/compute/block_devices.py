@@ -1,10 +1,11 @@
 """A server create's block device mappings, checked as Nova checks them and turned into what the
 server boots from: an image, or a root volume (Nova's boot from volume), plus data volumes.
 
-Only mappings with a volume destination (and the image -> local root disk) mean something
-here; local ephemeral and swap disks come with the flavor and are not mapped separately, but the
-device names an image gives them (its ``mappings`` property) are theirs: a volume named
-automatically takes another.
+Mappings with a volume destination (and the image -> local root disk) become disks here. Blank
+local mappings are the flavor's ephemeral and swap disks: Nova's checks hold them to the
+flavor's sizes (:func:`check_local_disks`), and a backend gives them only if it declares
+``ephemeral_disks``; the device names an image gives them (its ``mappings`` property) are
+theirs either way: a volume named automatically takes another.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from interstack.services.interfaces import VolumeForBoot, VolumeSnapshotForImage
 SourceType = Literal["image", "volume", "snapshot", "blank"]
 DestinationType = Literal["local", "volume"]
 ROOT_DEVICE = "/dev/vda"
+#: a blank local disk's ``guest_format`` when it is the swap disk (else an ephemeral disk)
+SWAP_FORMAT = "swap"
+#: Nova's ``max_local_block_devices`` (its default): local disks a server may have, the image
+#: it boots from, its ephemeral and swap disks, requested or the flavor's, counted
+MAX_LOCAL_DISKS = 3
 
 BOOT_SEQUENCE = (
     "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device "
@@ -165,6 +171,67 @@ def _device(device: BlockDevice, is_root: bool, taken: set[str], local: set[str]
     raise BadRequest("No free device name is left for the server's volumes.")
 
 
+# -- the flavor's local disks: ephemeral and swap ----------------------------------------------
+
+
+def is_swap(device: BlockDevice) -> bool:
+    return (
+        device.source_type == "blank"
+        and device.destination_type == "local"
+        and device.guest_format == SWAP_FORMAT
+    )
+
+
+def is_ephemeral(device: BlockDevice) -> bool:
+    return (
+        device.source_type == "blank"
+        and device.destination_type == "local"
+        and device.guest_format != SWAP_FORMAT
+    )
+
+
+def check_local_disks(
+    devices: Sequence[BlockDevice], disks: BootDisks, *, ephemeral_gb: int, swap_mb: int
+) -> None:
+    """Nova's 400s for a boot's blank local disks (``devices``: the request's mappings over
+    the image's; ``disks``: what :func:`boot_disks` made of them): ephemeral disks no larger
+    in sum than the flavor's ``ephemeral_gb`` (one without a size takes that whole size), at
+    most one swap disk, no larger than the flavor's swap (MB), and at most
+    :data:`MAX_LOCAL_DISKS` local disks in all: the image the server boots from, the mapped
+    ones, and the flavor's own ephemeral or swap disk where no mapping replaces it."""
+    ephemeral = [d for d in devices if is_ephemeral(d)]
+    if sum(d.volume_size or ephemeral_gb for d in ephemeral) > ephemeral_gb:
+        raise BadRequest(
+            "Ephemeral disks requested are larger than the instance type allows. If no size "
+            f"is given in one block device mapping, flavor ephemeral size will be used "
+            f"(the flavor has {ephemeral_gb} GB)."
+        )
+    swaps = [d for d in devices if is_swap(d)]
+    if len(swaps) > 1:
+        raise BadRequest("Block Device Mapping is Invalid: More than one swap drive requested.")
+    if swaps and (swaps[0].volume_size or 0) > swap_mb:
+        raise BadRequest(
+            "Swap drive requested is larger than instance type allows "
+            f"(the flavor's swap is {swap_mb} MB)."
+        )
+    image_root = disks.image_id is not None and not any(
+        d.source_type == "image" and d.destination_type == "local" and d.boot_index == 0
+        for d in devices
+    )
+    flavor_disks = (ephemeral_gb > 0 and not ephemeral) + (swap_mb > 0 and not swaps)
+    local = sum(d.destination_type == "local" for d in devices) + image_root + flavor_disks
+    if local > MAX_LOCAL_DISKS:
+        raise BadRequest(
+            "Block Device Mapping is Invalid: You specified more local devices than the "
+            f"limit allows ({MAX_LOCAL_DISKS}: the image, ephemeral and swap disks)."
+        )
+
+
+def requested_local_disks(devices: Sequence[BlockDevice]) -> bool:
+    """Whether a request maps ephemeral or swap disks (blank local ones) of its own."""
+    return any(is_ephemeral(d) or is_swap(d) for d in devices)
+
+
 # -- the block device mapping a volume-backed server's image carries ---------------------------
 
 #: the bus and kind Nova records for a server's virtio disks (``/dev/vdX``)
@@ -264,6 +331,12 @@ def _image_mappings(properties: Mapping[str, str]) -> list[Mapping[str, Any]]:
     return named
 
 
+def is_flavor_disk_name(virtual_name: str) -> bool:
+    """Whether a legacy ``virtual_name`` names a disk the flavor brings (``swap``,
+    ``ephemeralN``), not a volume."""
+    return virtual_name == "swap" or _EPHEMERAL.match(virtual_name) is not None
+
+
 def image_root_device(properties: Mapping[str, str]) -> str | None:
     """The image's root device name: its ``root_device_name`` property, else the device its
     ``mappings`` give the ``root`` virtual name (as Nova reads it)."""
@@ -297,25 +370,22 @@ def image_mapped_disks(
                 volume_size=size,
                 delete_on_termination=True,
                 device_name=device_path(entry["device"]),
-                guest_format="swap" if virtual == "swap" else None,
+                guest_format=SWAP_FORMAT if virtual == "swap" else None,
             )
         )
     return tuple(disks)
-
-
-#: a legacy mapping's ``virtual_name`` for a disk the flavor brings (not a volume)
-_FLAVOR_DISKS = ("swap", "ephemeral")
 
 
 def _legacy_devices(
     entries: Sequence[Mapping[str, Any]], root_device_name: str | None
 ) -> tuple[BlockDevice, ...]:
     """Nova's legacy image mappings as bdm v2: a ``snapshot_id`` or ``volume_id`` source, each
-    a volume; the one at the image's ``root_device_name`` boots (``boot_index`` 0), or without
-    one the first. Swap and ephemeral entries name the flavor's own disks and are left out."""
+    a volume; the one at the image's ``root_device_name`` (``vda`` when it names none, as
+    Nova assumes) boots (``boot_index`` 0), any other is an extra disk and the server boots
+    from the image. Swap and ephemeral entries name the flavor's own disks and are left out."""
     translated: list[dict[str, Any]] = []
     for entry in entries:
-        if str(entry.get("virtual_name") or "").startswith(_FLAVOR_DISKS):
+        if is_flavor_disk_name(str(entry.get("virtual_name") or "")):
             continue
         if entry.get("snapshot_id"):
             source = "snapshot"
@@ -327,12 +397,9 @@ def _legacy_devices(
                 "an entry with neither a snapshot_id nor a volume_id."
             )
         translated.append({**entry, "source_type": source, "destination_type": "volume"})
-    root = device_path(root_device_name)
-    for index, entry in enumerate(translated):
-        if root is None:
-            entry["boot_index"] = 0 if index == 0 else None
-        else:
-            entry["boot_index"] = 0 if device_path(entry.get("device_name")) == root else -1
+    root = device_path(root_device_name) or ROOT_DEVICE
+    for entry in translated:
+        entry["boot_index"] = 0 if device_path(entry.get("device_name")) == root else -1
     return tuple(_image_device(e) for e in translated)
 
 

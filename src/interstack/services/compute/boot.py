@@ -23,8 +23,10 @@ from interstack.services.compute.block_devices import (
     BlockDevice,
     BootDisks,
     boot_disks,
+    check_local_disks,
     image_defined_devices,
     merge_image_devices,
+    requested_local_disks,
 )
 from interstack.services.compute.common import record, record_action, started_event
 from interstack.services.compute.flavors import FlavorService
@@ -245,6 +247,15 @@ class ServerBoot:
             if any(d.boot_index == 0 for d in devices):
                 image_ref = None
         disks = boot_disks(image_ref, devices, request.max_count)
+        check_local_disks(devices, disks, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb)
+        if requested_local_disks(request.block_devices) and (
+            "ephemeral_disks" not in self.regions.backend(region).capabilities.names()
+        ):
+            raise BadRequest(
+                f"Block Device Mapping is Invalid: region {region} cannot give servers "
+                "ephemeral or swap disks (its backend lacks them); leave the blank 'local' "
+                "mappings out, or map a blank 'volume' instead."
+            )
         if not disks.volumes:
             return disks
         backend = self.regions.backend(region)

@@ -113,6 +113,8 @@ def _volume_size(value: object) -> object:
 
 
 BootIndex = Annotated[int | None, BeforeValidator(_boot_index)]
+#: Nova's device names: no empty name, no spaces (``vdb`` or ``/dev/vdb``)
+DeviceName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9._/-]*$")]
 VolumeSize = Annotated[int | None, BeforeValidator(_volume_size)]
 
 
@@ -125,10 +127,10 @@ class BlockDevice(Closed):
     destination_type: Literal["local", "volume"] | None = None
     delete_on_termination: bool = False
     volume_size: VolumeSize = None
-    device_name: Annotated[str | None, Field(max_length=255)] = None
-    device_type: str | None = None
-    disk_bus: str | None = None
-    guest_format: str | None = None
+    device_name: DeviceName | None = None
+    device_type: Annotated[str | None, Field(max_length=255)] = None
+    disk_bus: Annotated[str | None, Field(max_length=255)] = None
+    guest_format: Annotated[str | None, Field(max_length=255)] = None
     no_device: bool | None = None
     tag: str | None = None
     volume_type: Annotated[str | None, Field(max_length=255)] = None
@@ -137,13 +139,13 @@ class BlockDevice(Closed):
 class LegacyBlockDevice(Closed):
     """One entry of the legacy ``block_device_mapping`` (a volume or snapshot at a device)."""
 
-    device_name: Annotated[str, Field(min_length=1, max_length=255)]
+    device_name: DeviceName | None = None
     volume_id: str | None = None
     snapshot_id: str | None = None
     volume_size: VolumeSize = None
     delete_on_termination: bool = False
     no_device: bool | None = None
-    virtual_name: str | None = None
+    virtual_name: Annotated[str | None, Field(max_length=255)] = None
 
     @field_validator("volume_id", "snapshot_id")
     @classmethod

@@ -1,0 +1,223 @@
+"""Nova's checks of a server create's block device mappings, over raw HTTP and openstacksdk
+against a served gateway on sim: ephemeral disks within the flavor's ephemeral size, one swap
+disk within its swap, at most three local disks, the v2 formats and source/destination pairs
+Nova refuses, the legacy ``block_device_mapping`` read as Nova reads it (``vda`` is the root;
+a mapping for another device is an extra disk). Every refusal is Nova's ``badRequest`` before
+anything exists: no server, volume or port is left. A backend that gives no ephemeral or swap
+disks (it lacks ``ephemeral_disks``, as sim and local do) refuses a mapping that asks for one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openstack.exceptions
+import pytest
+
+from tests.support.compute import assert_nova_fault, delete_server, nova, server_active
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.image import create, image_client, upload
+from tests.support.volume import sdk_status
+from tests.support.waiting import eventually
+
+CLOUD = "interstack"
+#: a flavor's ephemeral disk (GB) and swap (MB)
+EPHEMERAL_GB, SWAP_MB = 2, 512
+
+
+@pytest.fixture(scope="module")
+def http(volume_gateway: ServedGateway) -> Iterator[httpx.Client]:
+    """Nova as the demo user, whose openstacksdk connection is ``conn``."""
+    with nova(volume_gateway, volume_gateway.token(CLOUD), "2.79") as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def world(volume_gateway: ServedGateway, conn: Any) -> dict[str, str]:
+    """A network, an image and a flavor with an ephemeral disk and swap."""
+    net = conn.network.create_network(name=unique("net"))
+    conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.23.0.0/24")
+    image = conn.image.create_image(name=unique("img"), data=b"\1" * 4096, disk_format="raw",
+                                    container_format="bare")  # fmt: skip
+    eventually(lambda: conn.image.get_image(image.id).status, lambda s: s == "active", "image")
+    with volume_gateway.connect("interstack-admin") as admin:
+        flavor = admin.compute.create_flavor(name=unique("eph"), ram=512, vcpus=1, disk=1,
+                                             ephemeral=EPHEMERAL_GB, swap=SWAP_MB)  # fmt: skip
+    return {"network": str(net.id), "image": str(image.id), "flavor": str(flavor.id)}
+
+
+def body(world: dict[str, str], **server: Any) -> dict[str, Any]:
+    return {"server": {"name": unique("bdm"), "flavorRef": world["flavor"],
+                       "imageRef": world["image"], "networks": [{"uuid": world["network"]}],
+                       **server}}  # fmt: skip
+
+
+def ephemeral(size: int | None = None, **more: Any) -> dict[str, Any]:
+    entry = {"source_type": "blank", "destination_type": "local", "boot_index": -1, **more}
+    return entry if size is None else {**entry, "volume_size": size}
+
+
+def swap(size: int) -> dict[str, Any]:
+    return ephemeral(size, guest_format="swap")
+
+
+#: a blank volume, which a create that went too far would leave behind
+BLANK_VOLUME = {"source_type": "blank", "destination_type": "volume", "volume_size": 1,
+                "boot_index": -1, "delete_on_termination": True}  # fmt: skip
+
+
+def image_root(world: dict[str, str], **more: Any) -> dict[str, Any]:
+    return {"source_type": "image", "destination_type": "local", "uuid": world["image"],
+            "boot_index": 0, **more}  # fmt: skip
+
+
+def what_exists(conn: Any) -> tuple[set[str], set[str], set[str]]:
+    return (
+        {s.id for s in conn.compute.servers()},
+        {v.id for v in conn.block_storage.volumes()},
+        {p.id for p in conn.network.ports()},
+    )
+
+
+def assert_nothing_new(conn: Any, before: tuple[set[str], set[str], set[str]]) -> None:
+    """No server, volume or port was made since ``before`` (one deleted meanwhile may go)."""
+    after = what_exists(conn)
+    assert [now - then for now, then in zip(after, before, strict=True)] == [set(), set(), set()]
+
+
+def test_mappings_nova_refuses_are_its_400_and_leave_nothing(
+    conn: Any, http: httpx.Client, world: dict[str, str]
+) -> None:
+    volume = conn.block_storage.create_volume(size=1, name=unique("mine"))
+    sdk_status(conn, volume, "available")
+    existing = {"source_type": "volume", "destination_type": "volume", "uuid": volume.id,
+                "boot_index": -1}  # fmt: skip
+    v2_cases: list[tuple[list[dict[str, Any]], dict[str, Any], str]] = [
+        ([ephemeral(1), ephemeral(2)], {}, "Ephemeral disks requested are larger"),
+        ([ephemeral(), ephemeral(1)], {}, "flavor ephemeral size will be used"),
+        ([ephemeral(EPHEMERAL_GB + 1)], {}, "Ephemeral disks requested are larger"),
+        ([swap(SWAP_MB + 1)], {}, "Swap drive requested is larger"),
+        ([swap(128), swap(128)], {}, "More than one swap drive requested."),
+        ([image_root(world), ephemeral(1), ephemeral(1), swap(128)], {},
+         "more local devices than the limit allows"),
+        ([ephemeral(1), ephemeral(1), swap(128)], {}, "more local devices"),  # and the image
+        ([{**BLANK_VOLUME, "uuid": volume.id}], {}, "Invalid device UUID."),
+        ([{"source_type": "volume", "destination_type": "volume", "boot_index": -1}], {},
+         "Missing device UUID."),
+        ([{"uuid": volume.id, "destination_type": "volume", "boot_index": -1}], {},
+         "Some required fields are missing"),
+        ([{**existing, "destination_type": "local"}], {}, "cannot go to destination_type"),
+        ([image_root(world)], {"imageRef": ""}, "Mapping image to local is not supported."),
+        ([image_root(world, boot_index=1)], {}, "Mapping image to local is not supported."),
+        ([ephemeral(1, volume_type="fast")], {}, "volume_type with destination_type=local"),
+        ([{**existing, "volume_type": "fast"}], {}, "volume type to existing volume"),
+        ([{**BLANK_VOLUME, "disk_bus": "floppy9"}], {}, "disk bus floppy9 is not valid"),
+        ([{**BLANK_VOLUME, "boot_index": 0}, {**BLANK_VOLUME, "boot_index": 0}],
+         {"imageRef": ""}, "Boot sequence"),
+        ([{**BLANK_VOLUME, "volume_size": -1}], {}, "volume_size"),
+        ([{**BLANK_VOLUME, "device_name": "vd b"}], {}, "device_name"),
+    ]  # fmt: skip
+    legacy_cases: list[tuple[list[dict[str, Any]], dict[str, Any], str]] = [
+        ([{"device_name": "vdb"}], {}, "Unrecognized legacy format."),
+        ([{"device_name": "vdb", "virtual_name": "swap", "volume_size": 128},
+          {"device_name": "vdc", "virtual_name": "swap", "volume_size": 128}], {},
+         "More than one swap drive requested."),
+        ([{"device_name": "vdb", "virtual_name": "ephemeral0", "volume_size": 3}], {},
+         "Ephemeral disks requested are larger"),
+        # no entry for the root device (vda) and no image: nothing to boot
+        ([{"device_name": "vdb", "volume_id": volume.id}], {"imageRef": ""}, "Boot sequence"),
+    ]  # fmt: skip
+    before = what_exists(conn)
+    for field, cases in (("block_device_mapping_v2", v2_cases),
+                         ("block_device_mapping", legacy_cases)):  # fmt: skip
+        for mappings, change, expected in cases:
+            answer = http.post("/servers", json=body(world, **{field: mappings}, **change))
+            message = assert_nova_fault(answer, 400, "badRequest")
+            assert expected in message, (mappings, message)
+    assert_nothing_new(conn, before)
+    assert conn.block_storage.get_volume(volume.id).status == "available"
+    conn.block_storage.delete_volume(volume)
+
+
+def test_a_backend_without_ephemeral_disks_refuses_a_mapping_of_one_clearly(
+    conn: Any, http: httpx.Client, world: dict[str, str]
+) -> None:
+    """Within the flavor's sizes, ephemeral and swap mappings pass Nova's checks; sim gives
+    no such disks (it lacks ``ephemeral_disks``), so it says so instead of booting without
+    them. The flavor's own ephemeral disk and swap, not mapped, are no refusal."""
+    before = what_exists(conn)
+    for mappings in ([ephemeral(EPHEMERAL_GB)], [swap(SWAP_MB)], [ephemeral(), swap(128)]):
+        answer = http.post("/servers", json=body(world, block_device_mapping_v2=mappings))
+        message = assert_nova_fault(answer, 400, "badRequest")
+        assert "cannot give servers ephemeral or swap disks" in message, message
+    legacy = [{"device_name": "vdb", "virtual_name": "ephemeral0"}]
+    answer = http.post("/servers", json=body(world, block_device_mapping=legacy))
+    assert "ephemeral or swap disks" in assert_nova_fault(answer, 400, "badRequest")
+    mapped = [image_root(world), swap(SWAP_MB)]
+    with pytest.raises(openstack.exceptions.BadRequestException, match="ephemeral or swap"):
+        conn.compute.create_server(name=unique("sdk"), flavor_id=world["flavor"],
+                                   image_id=world["image"], networks=[{"uuid": world["network"]}],
+                                   block_device_mapping=mapped)  # fmt: skip
+    assert_nothing_new(conn, before)
+
+    plain = server_active(conn, conn.compute.create_server(
+        name=unique("plain"), flavor_id=world["flavor"], image_id=world["image"],
+        networks=[{"uuid": world["network"]}]))  # fmt: skip
+    delete_server(conn, plain.id)
+
+
+def attachments(http: httpx.Client, server_id: str) -> dict[str, str]:
+    found = http.get(f"/servers/{server_id}/os-volume_attachments").json()["volumeAttachments"]
+    return {a["device"]: a["volumeId"] for a in found}
+
+
+def test_a_legacy_mapping_for_another_device_than_vda_is_an_extra_disk(
+    volume_gateway: ServedGateway, conn: Any, http: httpx.Client, world: dict[str, str]
+) -> None:
+    """Nova's legacy mapping: the root device is ``vda``; a volume at ``vdb`` is attached there
+    and the server boots from its image, a volume at ``vda`` is the server's root. The
+    same holds for an image's legacy ``block_device_mapping`` property naming no root device:
+    its entry at ``vdb`` (a volume made of a snapshot) is an extra disk, not the boot disk."""
+    data = conn.block_storage.create_volume(size=1, name=unique("data"))
+    sdk_status(conn, data, "available")
+    answer = http.post("/servers", json=body(
+        world, block_device_mapping=[{"device_name": "vdb", "volume_id": data.id}]))  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+    assert server.image.id == world["image"]
+    assert attachments(http, server.id) == {"/dev/vdb": data.id}
+    delete_server(conn, server.id)
+    sdk_status(conn, conn.block_storage.get_volume(data.id), "available")
+    # a volume at vda is the root even beside an imageRef: Nova boots the volume
+    root = conn.block_storage.create_volume(size=1, image_id=world["image"], name=unique("root"))
+    sdk_status(conn, root, "available")
+    at_vda = [{"device_name": "/dev/vda", "volume_id": root.id}]
+    answer = http.post("/servers", json=body(world, block_device_mapping=at_vda))
+    assert answer.status_code == 202, answer.text
+    server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+    assert attachments(http, server.id) == {"/dev/vda": root.id}
+    delete_server(conn, server.id)
+
+    snapshot = conn.block_storage.create_snapshot(volume_id=data.id, name=unique("snap"))
+    sdk_status(conn, snapshot, "available")
+    legacy = [{"device_name": "vdb", "snapshot_id": snapshot.id, "volume_size": 1,
+               "delete_on_termination": True}]  # fmt: skip
+    glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
+    image = create(glance, name=unique("legacy"), block_device_mapping=json.dumps(legacy))
+    upload(glance, image["id"], b"\1" * 4096)
+    answer = http.post("/servers", json=body({**world, "image": image["id"]}))
+    assert answer.status_code == 202, answer.text
+    server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+    assert server.image.id == image["id"]
+    [(device, made)] = attachments(http, server.id).items()
+    assert device == "/dev/vdb"
+    assert conn.block_storage.get_volume(made).snapshot_id == snapshot.id
+    # it boots from the image's data, not from a volume: another image rebuilds it
+    rebuilt = http.post(f"/servers/{server.id}/action",
+                        json={"rebuild": {"imageRef": world["image"]}})  # fmt: skip
+    assert rebuilt.status_code == 202, rebuilt.text
+    server_active(conn, conn.compute.get_server(server.id))
+    delete_server(conn, server.id)
