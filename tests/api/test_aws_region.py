@@ -355,3 +355,23 @@ def test_a_rule_change_that_leaves_ec2s_rules_as_they_were_still_closes_what_was
     assert {rule for rule in ec2_rules(group_id) if rule[0] == "ingress"} == {icmp6}
     sdk.network.delete_security_group(group)
     assert tagged("describe_security_groups", "SecurityGroups", group.id) == []
+
+
+def test_an_aws_error_is_a_neutron_fault_with_the_aws_error_code(gateway: ServedGateway) -> None:
+    """EC2 refusing a change (the group was deleted behind the gateway's back) answers the
+    request with Neutron's fault body, EC2's error code in its message, and nothing of the
+    change is kept."""
+    sdk = connect(gateway, AWS)
+    group = sdk.network.create_security_group(name=unique("gone"))
+    (ec2_group,) = tagged("describe_security_groups", "SecurityGroups", group.id)
+    ec2().delete_security_group(GroupId=ec2_group["GroupId"])
+    rule = {"security_group_id": group.id, "direction": "ingress", "ethertype": "IPv4",
+            "protocol": "tcp", "port_range_min": 8080, "port_range_max": 8080}  # fmt: skip
+    answer = sdk.network.post("/security-group-rules", json={"security_group_rule": rule})
+    assert answer.status_code >= 400, answer.text
+    fault = answer.json()["NeutronError"]
+    assert "InvalidGroup.NotFound" in fault["message"], fault
+    assert {"type", "detail"} <= set(fault)
+    kept = sdk.network.get_security_group(group.id).security_group_rules
+    assert all(r.get("port_range_min") != 8080 for r in kept)
+    sdk.network.delete_security_group(group)

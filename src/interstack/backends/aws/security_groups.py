@@ -39,7 +39,7 @@ from interstack.backends.contract import (
     SecurityGroupRule,
     SecurityGroupSpec,
 )
-from interstack.errors import BadRequest, NotFound
+from interstack.errors import BadRequest
 
 #: Neutron's protocol names -> EC2's (numbers pass through)
 _PROTOCOLS = {
@@ -233,9 +233,7 @@ class SecurityGroups:
     def _described(self, ref: str) -> dict[str, Any]:
         try:
             return dict(self.ec2.describe_security_groups(GroupIds=[ref])["SecurityGroups"][0])
-        except ClientError as exc:
-            if is_not_found(exc):
-                raise NotFound(f"security group {ref} does not exist in AWS") from exc
+        except ClientError as exc:  # InvalidGroup.NotFound: a NotFound naming that code
             raise translate(exc, f"describe_security_groups {ref}") from exc
 
     def create(self, spec: SecurityGroupSpec) -> NativeRef:
