@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,8 +168,14 @@ class SecurityGroupService:
                     rules=contract_rules(plain, ref_of),
                 )
             )
-            with self.db.session() as session:
-                session.get_one(SecurityGroup, group_id).native_ref = native
+            with self.db.session() as session:  # one statement, not a read, then a write
+                session.execute(
+                    update(SecurityGroup)
+                    .where(SecurityGroup.id == group_id)
+                    .values(native_ref=native)
+                    .returning(SecurityGroup.id)
+                    .execution_options(synchronize_session=False)
+                ).one()  # a group deleted meanwhile: NoResultFound, as a read of it was
             if not naming_groups:
                 return NativeRef(native)  # made with its rules: setting them again is a repeat
             with self.db.session() as session:  # as they are now that the group exists
