@@ -103,10 +103,13 @@ class NeutronServerNetworking:
         created: list[ServerPort] = []
         bound: list[str] = []
         tags: dict[str, str | None] = {}
+        server_project: str | None = None
         try:
             for item in requested:
                 if item.port_id is not None:
-                    self._bind(ctx, region, item.port_id, server_id)
+                    server_project = self._bind(
+                        ctx, region, item.port_id, server_id, server_project
+                    )
                     bound.append(item.port_id)
                     tags[item.port_id] = item.tag
                     continue
@@ -145,11 +148,22 @@ class NeutronServerNetworking:
         # the ports made here are as their create returned them; brought ones are read
         return [*created, *(self._server_ports(bound, tags) if bound else [])]
 
-    def _bind(self, ctx: RequestContext, region: str, port_id: str, server_id: str) -> None:
+    def _bind(
+        self,
+        ctx: RequestContext,
+        region: str,
+        port_id: str,
+        server_id: str,
+        server_project: str | None = None,
+    ) -> str | None:
+        """Bind the port to the server; returns the server's project, which the next port of
+        the same server is given as ``server_project`` (looked up once, not per port)."""
         with self.db.session() as session:
             port = load_port(session, ctx, region, port_id)
+            if server_project is None:
+                server_project = _server_project(session, ctx, server_id)
             # as Nova: only a port of the server's project (an admin sees every project's)
-            if port.project_id != _server_project(session, ctx, server_id):
+            if port.project_id != server_project:
                 raise BadRequest(
                     f"Port {port_id} not usable for instance {server_id}: the port is of "
                     "another project than the server; use a port of the server's project.",
@@ -161,6 +175,7 @@ class NeutronServerNetworking:
                 )
             port.device_id, port.device_owner, port.status = server_id, SERVER_OWNER, "ACTIVE"
             port.updated_at = now()
+        return server_project
 
     def _unbind(self, port_id: str) -> None:
         with self.db.session() as session:
