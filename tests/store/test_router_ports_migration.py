@@ -2,7 +2,7 @@
 device fields: of the ports naming a router, only those its own project could have given it (an
 interface of the router's project; a gateway of the router's project on its gateway network).
 Another project's port naming the router, as one made before DeviceIDNotOwnedByTenant, is not
-the router's, on both databases."""
+the router's, on both databases; and a row goes with its port or router."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from interstack.store import Database
 from interstack.store.models import Network, Port, Router, RouterPort
@@ -90,6 +90,17 @@ def test_only_the_ports_a_routers_own_project_gave_it_become_its_ports(
 
     database.migrate()
 
+    assert _held(database) == {("interface", "router", INTERFACE), ("gateway", "router", GATEWAY)}
+
+    # a row goes with its port, and with its router (the services rely on it)
     with database.session() as session:
-        held = {(r.port_id, r.router_id, r.port_type) for r in session.scalars(select(RouterPort))}
-    assert held == {("interface", "router", INTERFACE), ("gateway", "router", GATEWAY)}
+        session.execute(delete(Port).where(Port.id == "interface"))
+    assert _held(database) == {("gateway", "router", GATEWAY)}
+    with database.session() as session:
+        session.execute(delete(Router).where(Router.id == "router"))
+    assert _held(database) == set()
+
+
+def _held(database: Database) -> set[tuple[str, str, str]]:
+    with database.session() as session:
+        return {(r.port_id, r.router_id, r.port_type) for r in session.scalars(select(RouterPort))}

@@ -42,7 +42,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "boot": (32, 14),
     "show server": (5, 1),
     "list servers": (4, 1),
-    "delete server": (20, 11),  # the port's router_ports rows are deleted too (edfd617)
+    "delete server": (19, 11),
     "delete key pair": (2, 1),
     "delete security group": (4, 1),
     "delete subnet": (7, 1),

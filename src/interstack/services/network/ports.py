@@ -241,7 +241,7 @@ class PortService:
     def _forget(self, port_id: str) -> None:
         with self.db.session() as session:
             session.execute(delete(IpAllocation).where(IpAllocation.port_id == port_id))
-            session.execute(delete(RouterPort).where(RouterPort.port_id == port_id))
+            # a router's hold of the port (router_ports) goes with it: ON DELETE CASCADE
             session.execute(delete(Port).where(Port.id == port_id))
 
     def create(self, ctx: RequestContext, region: str, new: PortCreate) -> PortInfo:

@@ -264,7 +264,7 @@ class RouterService:
         for port_id in gateway:
             self.ports.forget(port_id)
         with self.db.session() as session:
-            session.execute(delete(RouterPort).where(RouterPort.router_id == router_id))
+            # its router_ports rows go with it (ON DELETE CASCADE)
             session.execute(delete(Router).where(Router.id == router_id))
 
     def get(self, ctx: RequestContext, region: str, router_id: str) -> RouterInfo:

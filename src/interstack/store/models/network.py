@@ -195,7 +195,8 @@ class RouterPort(Base):
 
     Written only by the router's own operations (add/remove_router_interface, setting or
     clearing its gateway, its deletion); a router's ports are these rows, never the ports whose
-    ``device_id``/``device_owner`` name it, which a project may set on a port of its own.
+    ``device_id``/``device_owner`` name it, which a project may set on a port of its own. A
+    row goes with its port or its router (ON DELETE CASCADE; SQLite's foreign keys are on).
     """
 
     __tablename__ = "router_ports"
