@@ -376,6 +376,19 @@ class Instance:
         tmp.write_text(json.dumps(with_devices(current, block_devices), indent=1))
         os.replace(tmp, config)
 
+    def block_devices(self) -> tuple[BlockDevice, ...]:
+        """The volumes' devices the bundle lists: those attached now, as the gateway last wrote
+        them (:meth:`rewrite_block_devices`); none without a bundle."""
+        try:
+            nodes = json.loads((self.bundle / "config.json").read_text())["linux"]["devices"]
+            return tuple(
+                BlockDevice(str(n["path"]), int(n["major"]), int(n["minor"]))
+                for n in nodes
+                if n.get("type") == "b"
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return ()
+
     def new_boot(self) -> None:
         """A boot the gateway is about to start: the last boot's end forgotten, and
         :meth:`boot_records`."""

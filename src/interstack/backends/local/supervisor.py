@@ -15,7 +15,8 @@ it writes PID 1's exit status beside the instance (:mod:`.exitrecord`), which te
 backend a poweroff from a reboot asked for inside the guest and from a crash
 (:meth:`.instances.Instance.exit_record`), and it boots again a guest that rebooted itself
 (:mod:`.rebooter`), the gateway running or not; it does not exit as idle while such a reboot
-waits.
+waits. For the same reason it answers the guests' volume mounts (:mod:`.volumes.guestmount`):
+a guest it boots again while the gateway is down mounts its fstab's volumes.
 
 Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` and
 ``{"op": "run", "runc_root", "bundle", "id", "log"}`` (runc's and then the instance's output are
@@ -41,8 +42,9 @@ from typing import Any
 
 from interstack.backends.local import clocks, console, meminfo, procstat
 from interstack.backends.local.host import last_line
-from interstack.backends.local.instances import state_pid
+from interstack.backends.local.instances import Instance, state_pid
 from interstack.backends.local.rebooter import Rebooter
+from interstack.backends.local.volumes import guestmount
 from interstack.errors import BackendError, BackendUnavailable
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -147,6 +149,50 @@ def _run(reaper: Reaper, argv: list[str], log: Path) -> int:
     return status
 
 
+def _output(reaper: Reaper, argv: list[str]) -> tuple[int, str]:
+    """Run ``argv`` as the supervisor's child: its exit code and its output."""
+    with open(os.devnull, "rb") as stdin:
+        proc = reaper.spawn(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    with proc.stdout:
+        output = proc.stdout.read().decode(errors="replace")
+    proc.returncode = reaper.wait_for(proc.pid)
+    return proc.returncode, output
+
+
+class Instances:
+    """The instances of the backend whose data directory is ``state_dir``: started here, and
+    their guests' mounts answered (from before each boot: the guest's init mounts its fstab's
+    volumes as soon as it runs)."""
+
+    def __init__(self, state_dir: Path, reaper: Reaper) -> None:
+        self.instances_dir = state_dir / "instances"
+        self.runc_root = state_dir / "runc"
+        self.reaper = reaper
+        self.mounts = guestmount.MountService(self._mount)
+
+    def _mount(self, server: str, request: dict[str, Any]) -> None:
+        instance = Instance(self.instances_dir, self.runc_root, server)
+        guestmount.answer(instance, request, lambda argv: _output(self.reaper, argv))
+
+    def start(self, request: dict[str, Any]) -> dict[str, Any]:
+        """:func:`start_instance`, with the instance's mounts answered."""
+        boot_dir = Path(request["bundle"]).parent / "boot"
+        if (boot_dir / guestmount.HELPER_NAME).is_file():
+            try:
+                self.mounts.listen(str(request["id"]), boot_dir)
+            except OSError as exc:  # the boot goes on; the guest's mounts fail with a message
+                message = f"supervisor: {request['id']}: its mounts unanswered: {exc}"
+                print(message, file=sys.stderr, flush=True)  # noqa: T201
+        return start_instance(self.reaper, request)
+
+    def prune(self) -> None:
+        """Stop answering the mounts of instances deleted since."""
+        for server in self.mounts.servers():
+            if not (self.instances_dir / server).is_dir():
+                self.mounts.forget(server)
+
+
 def start_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
     """Start the instance of a run request under runc: ``{"ok": True, "pid": PID 1}`` (the
     pid None if runc's state does not say), or ``{"ok": False, "error": runc's complaint}``."""
@@ -163,14 +209,14 @@ def start_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _serve_one(
-    connection: socket.socket, reaper: Reaper, rebooter: Rebooter, busy: list[int]
+    connection: socket.socket, instances: Instances, rebooter: Rebooter, busy: list[int]
 ) -> None:
     busy.append(1)
     try:
         with connection, connection.makefile("rwb") as stream:
             request = json.loads(stream.readline())
             if request.get("op") == "run":
-                reply = start_instance(reaper, request)
+                reply = instances.start(request)
                 if reply.get("pid") is not None:  # its end is recorded and acted on
                     rebooter.watch(request, int(reply["pid"]))
             else:
@@ -183,11 +229,12 @@ def _serve_one(
         busy.pop()
 
 
-def _trim_consoles(state_dir: Path, max_bytes: int) -> None:
+def _trim_consoles(state_dir: Path, max_bytes: int, started: Instances) -> None:
     """Keep the instances' console logs bounded and their ``/proc/meminfo`` and ``/proc/stat``
-    current while they run, gateway or not."""
+    current while they run, gateway or not; forget the mounts of deleted ones."""
     while True:
         try:
+            started.prune()
             instances = state_dir / "instances"
             console.trim_all(instances, max_bytes)
             host_stat = procstat.HOST_STAT.read_text()
@@ -205,14 +252,15 @@ def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
     reaper = Reaper()
-    rebooter = Rebooter(
-        lambda argv, log: _run(reaper, argv, log),
-        lambda request: start_instance(reaper, request),
-        reaper.on_exit,
-    )
+    instances = Instances(state_dir, reaper)
+    rebooter = Rebooter(lambda argv, log: _run(reaper, argv, log), instances.start, reaper.on_exit)
     threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()
+    instances.mounts.start()
     threading.Thread(
-        target=_trim_consoles, args=(state_dir, console_max_bytes), daemon=True, name="trim"
+        target=_trim_consoles,
+        args=(state_dir, console_max_bytes, instances),
+        daemon=True,
+        name="trim",
     ).start()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_address(state_dir))
@@ -235,7 +283,7 @@ def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -
             continue
         connection.settimeout(None)
         threading.Thread(
-            target=_serve_one, args=(connection, reaper, rebooter, busy), daemon=True
+            target=_serve_one, args=(connection, instances, rebooter, busy), daemon=True
         ).start()
 
 

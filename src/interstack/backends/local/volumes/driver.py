@@ -11,8 +11,10 @@ Extension grows the file, and its loop device when attached.
 Attachment (:mod:`.plug`): to a running server the device appears at once at the requested name
 with exactly its major:minor allowed; to a stopped one it is recorded, and the compute driver
 asks :meth:`LocalBlockStorage.boot_devices` for the devices to put in the instance's bundle on
-every boot, so attachments survive stop/start, reboots and gateway restarts. How a guest uses
-the device as a filesystem is in :mod:`.guestmount`.
+every boot, so attachments survive stop/start, reboots and gateway restarts; the bundle lists
+the devices attached now (rewritten at each attach and detach), which is what the supervisor
+reads to boot a guest that rebooted itself and to answer its mounts. How a guest uses the
+device as a filesystem is in :mod:`.guestmount`.
 
 Boot from volume: a server's root volume is attached when the server is created and mounted by
 the host as the instance's root filesystem (``nodev``) on every boot, in place of the image's
@@ -30,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from interstack.backends.contract import (
     AttachmentInfo,
@@ -49,10 +51,10 @@ from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
 from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.images import LocalImages, ext4_extent
-from interstack.backends.local.instances import REF_PREFIX, Instance, instance_at
+from interstack.backends.local.instances import Instance, instance_at
 from interstack.backends.local.quiesce import held_still
 from interstack.backends.local.volumes import fill, plug
-from interstack.backends.local.volumes.guestmount import MountService, install_helper
+from interstack.backends.local.volumes.guestmount import install_helper
 from interstack.backends.local.volumes.records import (
     SNAPSHOT_PREFIX,
     VOLUME_PREFIX,
@@ -87,7 +89,6 @@ class LocalBlockStorage(BlockStorageDriver):
         self._jobs: ThreadPoolExecutor | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self.mounts = MountService(self.guest_request)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -105,14 +106,8 @@ class LocalBlockStorage(BlockStorageDriver):
                 fault = "the gateway restarted while the data was being written"
                 self.shelf.save(record.moved(V.ERROR, fault=fault))
         self._jobs = ThreadPoolExecutor(WORKERS, thread_name_prefix="local-volumes")
-        self.mounts.start()
-        directory = self.instances.instances_dir
-        for server in sorted(directory.iterdir()) if directory.is_dir() else []:
-            if server.name.startswith(REF_PREFIX) and (server / "boot").is_dir():
-                self.mounts.listen(server.name, server / "boot")
 
     def close(self) -> None:
-        self.mounts.close()
         if self._jobs is not None:
             self._jobs.shutdown(wait=True, cancel_futures=True)
             self._jobs = None
@@ -410,10 +405,10 @@ class LocalBlockStorage(BlockStorageDriver):
 
     def boot_devices(self, server: NativeRef) -> list[BlockDevice]:
         """The attached volumes' devices for the instance's bundle (loop devices bound now:
-        after a host reboot they are new). Called with the server's lock held."""
-        boot_dir = self._instance(server).boot_dir
-        install_helper(boot_dir)
-        self.mounts.listen(server, boot_dir)
+        after a host reboot they are new), and the guest's mount helper, whose requests the
+        supervisor answers from the bundle (:mod:`.guestmount`). Called with the server's lock
+        held."""
+        install_helper(self._instance(server).boot_dir)
         devices = []
         for record in self.shelf.volumes():
             if record.attached_to == server and record.device is not None and not record.root:
@@ -421,34 +416,6 @@ class LocalBlockStorage(BlockStorageDriver):
                     loop = plug.bind_loop(self.shelf.disk(record.ref))
                 devices.append(BlockDevice(record.device, loop.major, loop.minor))
         return devices
-
-    def guest_request(self, server: str, request: dict[str, Any]) -> None:
-        """A mount or unmount the guest of ``server`` asks for (:mod:`.guestmount`): only of a
-        volume attached to that server, found by its device numbers."""
-        major, minor = (int(number) for number in request["device"])
-        operation = request["op"]
-        if operation not in {"mount", "umount"}:
-            raise BadRequest(f"unknown operation {operation}")
-        target = str(request["target"])
-        instance = self._instance(server)
-        with self.instances.instance_lock(server):
-            pid = self._running_pid(instance)
-            if pid is None:
-                raise Conflict(f"server {server} is not running")
-            for record in self.shelf.volumes():
-                if record.attached_to != server:
-                    continue
-                with self._lock(record.ref):
-                    for loop in plug.loops_of(self.shelf.disk(record.ref)):
-                        if (loop.major, loop.minor) != (major, minor):
-                            continue
-                        if operation == "mount":
-                            fstype, options = str(request["fstype"]), str(request["options"])
-                            plug.mount_in_guest(pid, loop, target, fstype, options)
-                        else:
-                            plug.unmount_in_guest(pid, loop, target)
-                        return
-        raise BadRequest(f"device {major}:{minor} is not a volume attached to this server")
 
     def attach_at_boot(
         self, server: NativeRef, root: BootVolume | None, volumes: Sequence[BootVolume]
@@ -507,7 +474,6 @@ class LocalBlockStorage(BlockStorageDriver):
 
     def server_deleted(self, server: NativeRef) -> None:
         """The server is gone: its volumes are detached (available) and their loops freed."""
-        self.mounts.forget(server)
         for record in self.shelf.volumes():
             if record.attached_to != server:
                 continue

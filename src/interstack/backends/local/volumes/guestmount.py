@@ -16,14 +16,20 @@ devices need), and *mounting* them is a request to the host:
 - The helper sends the device's major:minor, the target and the options over
   ``/run/interstack/volumes.sock``, a socket of the host that is the instance's own: the socket
   it arrives on says which server asks.
-- The host (:class:`MountService`) accepts only a device of a volume attached to that server and
-  mounts the loop device (never a path the guest names) into the instance's mount namespace,
-  always ``nosuid,nodev``; unmounting detaches only a mount of that volume
-  (:mod:`.nsmount`). Detaching the volume unmounts it first.
+- The supervisor, the instances' parent (:mod:`..supervisor`), answers every instance's socket
+  (:class:`MountService`, :func:`answer`), the gateway running or not: a guest that reboots
+  itself while the gateway is down mounts its fstab's volumes as it boots. It accepts only a
+  device its instance's bundle lists, which are exactly the volumes attached to it (the gateway
+  rewrites that list at each attach and detach, holding the instance's lock, which the answer
+  holds too), and mounts the loop device (never a path the guest names) into the instance's
+  mount namespace, always ``nosuid,nodev``; unmounting detaches only a mount of that volume
+  (:mod:`.nsmount`). Detaching the volume unmounts it first (the gateway does).
 
 What does not work: mounting other filesystem types (only ext2/3/4), ``mount`` without the
 helper (an image without Python 3, or ``mount -i``), and a guest that calls ``mount(2)``
-directly. The gateway must be running for mounts to be made (mounts already made stay).
+directly. (A supervisor from before it answered mounts, still the parent of instances that
+kept running across an upgrade, answers none of theirs until they stop: it exits once it has
+no instances, and the next start runs the new one.)
 The host kernel parses a filesystem the guest wrote: as with any host-side mount, a kernel
 bug in ext4 is reachable from the guest.
 """
@@ -40,7 +46,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from interstack.errors import InterstackError
+from interstack.backends.local import hostlock
+from interstack.backends.local.instances import Instance
+from interstack.backends.local.volumes import plug
+from interstack.errors import BackendError, BadRequest, Conflict, InterstackError
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +115,8 @@ sys.exit(main())
 
 #: a request from a server: (server ref, the request) -> None, or raises with a message
 Handler = Callable[[str, dict[str, Any]], None]
+#: runs a host tool (an argument list) to completion: its exit code and its output
+RunTool = Callable[[list[str]], tuple[int, str]]
 
 
 def install_helper(boot_dir: Path) -> None:
@@ -116,6 +127,33 @@ def install_helper(boot_dir: Path) -> None:
     tmp.write_text(GUEST_HELPER)
     os.chmod(tmp, 0o755)  # noqa: S103 - run by the guest's root; read-only inside
     os.replace(tmp, target)
+
+
+def answer(instance: Instance, request: dict[str, Any], run_tool: RunTool) -> None:
+    """Make the mount or unmount the guest of ``instance`` asks for, of a device its bundle
+    lists alone, with the instance's lock held (so no attach, detach or boot runs meanwhile);
+    raises with a message for the guest when it cannot."""
+    major, minor = (int(number) for number in request["device"])
+    operation = request["op"]
+    if operation not in {"mount", "umount"}:
+        raise BadRequest(f"unknown operation {operation}")
+    target = str(request["target"])
+    with hostlock.held(instance.dir):
+        pid = instance.init_pid()
+        if pid is None:
+            raise Conflict(f"server {instance.ref} is not running")
+        if not any((d.major, d.minor) == (major, minor) for d in instance.block_devices()):
+            raise BadRequest(f"device {major}:{minor} is not a volume attached to this server")
+        loop = plug.loop_at(major, minor)
+        if operation == "mount":
+            fstype, options = str(request["fstype"]), str(request["options"])
+            argv = plug.mount_argv(pid, loop, target, fstype, options)
+        else:
+            argv = plug.unmount_argv(pid, loop, target)
+        code, output = run_tool(argv)
+    if code != 0:
+        detail = output.strip().splitlines()[-1:] or [f"exit status {code}"]
+        raise BackendError(f"{operation}: {detail[0]}")
 
 
 class MountService:
@@ -169,6 +207,11 @@ class MountService:
     def forget(self, server: str) -> None:
         with self._guard:
             self._drop(server)
+
+    def servers(self) -> list[str]:
+        """The servers answered now."""
+        with self._guard:
+            return list(self._sockets)
 
     def _drop(self, server: str) -> None:
         listener = self._sockets.pop(server, None)

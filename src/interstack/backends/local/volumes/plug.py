@@ -168,13 +168,33 @@ def guest_mounts_of(pid: int, loop: LoopDevice) -> list[str]:
     return sorted(found, key=len, reverse=True)  # the deepest first
 
 
-def mount_in_guest(pid: int, loop: LoopDevice, target: str, fstype: str, options: str) -> None:
-    """Mount the filesystem on ``loop`` at ``target`` inside the instance (nosuid, nodev)."""
-    run([*NSMOUNT, "mount", str(pid), loop.path, target, fstype, options], what="mount")
+def mount_argv(pid: int, loop: LoopDevice, target: str, fstype: str, options: str) -> list[str]:
+    """The command that mounts the filesystem on ``loop`` at ``target`` inside the instance
+    (nosuid, nodev)."""
+    return [*NSMOUNT, "mount", str(pid), loop.path, target, fstype, options]
+
+
+def unmount_argv(pid: int, loop: LoopDevice, target: str) -> list[str]:
+    """The command that detaches the mount of ``loop`` at ``target`` inside the instance
+    (lazily: a busy one goes once it is no longer used)."""
+    return [*NSMOUNT, "umount", str(pid), target, f"{loop.major}:{loop.minor}"]
 
 
 def unmount_in_guest(pid: int, loop: LoopDevice, target: str) -> None:
-    """Detach the mount of ``loop`` at ``target`` inside the instance (lazily: a busy one goes
-    once it is no longer used)."""
-    device = f"{loop.major}:{loop.minor}"
-    run([*NSMOUNT, "umount", str(pid), target, device], what=f"unmount {target}")
+    """Run :func:`unmount_argv` (the gateway, detaching a volume)."""
+    run(unmount_argv(pid, loop, target), what=f"unmount {target}")
+
+
+def loop_at(major: int, minor: int) -> LoopDevice:
+    """The loop device numbered ``major:minor`` (BadRequest when none is)."""
+    sysfs = Path(f"/sys/dev/block/{major}:{minor}")
+    try:
+        (sysfs / "loop" / "backing_file").stat()
+        uevent = (sysfs / "uevent").read_text()
+        name = next(ln.partition("=")[2] for ln in uevent.splitlines() if ln.startswith("DEVNAME="))
+        found = _loop(f"/dev/{name}")
+    except (OSError, StopIteration):
+        raise BadRequest(f"device {major}:{minor} is not a volume's loop device") from None
+    if (found.major, found.minor) != (major, minor):
+        raise BadRequest(f"device {major}:{minor} is not a volume's loop device")
+    return found
