@@ -21,6 +21,7 @@ from interstack.backends.local import exitrecord, utmp
 from interstack.backends.local.bundle import BlockDevice, with_devices
 from interstack.backends.local.exitrecord import ExitRecord, Reboot
 from interstack.backends.local.guest import REBOOT_EXIT_CODE
+from interstack.backends.local.guestfiles import GuestNetwork, load_network, save_network
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.instances import Instance, InstanceRecord, Phase
@@ -218,3 +219,32 @@ def test_the_gateways_instance_lock_waits_for_the_supervisors(tmp_path: Path) ->
     assert holder.wait() == 0
     with InstanceLock(tmp_path / "gone"):  # no instance directory: nothing to lock, no error
         assert not (tmp_path / "gone").exists()
+
+
+def test_a_reboot_whose_guest_files_cannot_be_written_is_recorded_failed(
+    instance: Instance,
+) -> None:
+    """The supervisor writes the guest's boot files from the gateway's last network facts into
+    the mounted root; with the root not mounted it starts nothing."""
+    save_network(instance, GuestNetwork(metadata_service=True, resolvers=("192.0.2.53",)))
+    supervisor = Supervisor({"ok": True, "pid": 4242})
+    rebooter = rebooter_for(supervisor)
+
+    rebooter.ended(request_of(instance), 100, REBOOT_EXIT_CODE)
+    settled(rebooter)
+
+    assert supervisor.started == []
+    assert exitrecord.read(instance.dir) == ExitRecord(
+        100, REBOOT_EXIT_CODE, Reboot.FAILED, error="its boot files: its root is not mounted"
+    )
+
+
+def test_the_supervisor_reads_the_network_facts_the_gateway_last_wrote(tmp_path: Path) -> None:
+    instance = Instance(tmp_path / "instances", tmp_path / "runc", REF)
+    assert load_network(instance) is None  # a gateway from before wrote none
+    for network in (
+        GuestNetwork(metadata_service=True, resolvers=("192.0.2.53", "192.0.2.54")),
+        GuestNetwork(metadata_service=False, resolvers=None),
+    ):
+        save_network(instance, network)
+        assert load_network(instance) == network

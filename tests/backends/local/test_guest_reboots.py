@@ -2,8 +2,12 @@
 a served gateway, as users see them through openstacksdk and SSH.
 
 ``reboot`` inside is made by the supervisor, the instances' parent: the guest comes back with
-the gateway frozen, on its disk and with the volumes attached to it while it ran (hot); the
-gateway, back, shows it ACTIVE and follows the new boot (a ``poweroff`` after it gives SHUTOFF).
+the gateway frozen, on its disk and with the volumes attached to it while it ran (hot), its
+fstab's volume mounted, and what a boot by the gateway writes into it written again from the
+gateway's last word (its subnet's DNS servers as changed while it ran, cloud-init's settings);
+the gateway, back, shows it ACTIVE and follows the new boot (a ``poweroff`` after it gives
+SHUTOFF). A reboot the supervisor cannot make stops the server (the gateway makes none of its
+own), and a start boots it again.
 A start or reboot whose guest powers off during the boot fails at once: SHUTOFF after a start,
 ERROR with the fault after a reboot (Nova's rule for a failed reboot of a VM that does not run).
 """
@@ -17,7 +21,9 @@ from typing import Any
 
 import pytest
 
+from interstack.backends.local.instances import ref_for
 from tests.backends.local.cloud import (
+    REGION,
     allow_ssh,
     boot,
     booted_again,
@@ -44,6 +50,19 @@ bootcmd:
 DEVICES = (
     "for d in /dev/vd?; do sudo dd if=$d of=/dev/null bs=512 count=1 2>/dev/null && echo $d; done"
 )
+#: what the backend writes into the guest's disk before each boot: its cloud-init settings
+SETTINGS = "/etc/cloud/cloud.cfg.d/90_interstack.cfg"
+#: the guest's disk, its fstab's volume (mounted or not), its resolvers, its cloud-init
+#: settings (there or not), then :data:`DEVICES`
+READ_BACK = (
+    "{ sudo cat /root/kept; "
+    "if mountpoint -q /srv/kept; then cat /srv/kept/mark; else echo not-mounted; fi; "
+    "grep ^nameserver /etc/resolv.conf | tr -s ' ' =; "
+    f"if test -s {SETTINGS}; then echo settings; else echo no-settings; fi; "
+    f"{DEVICES}; }}"
+)
+#: the DNS server the module's subnet names once the first test changed it
+CHANGED_DNS = "192.0.2.53"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +97,23 @@ def test_a_reboot_inside_the_guest_comes_back_without_the_gateway_with_its_volum
     ssh_once_up(key, address, "true", "SSH to the server")
     kept, kept_device = volume(conn, server)  # attached hot: not in the first boot's bundle
     dropped, dropped_device = volume(conn, server)
-    guest(key, address, "echo on-the-disk > /root/kept")
+    guest(
+        key,
+        address,
+        f"echo on-the-disk > /root/kept; mkfs.ext4 -q {kept_device}; mkdir -p /srv/kept; "
+        f'echo "{kept_device} /srv/kept ext4 defaults 0 2" >> /etc/fstab; '
+        "mount /srv/kept; echo on-the-volume > /srv/kept/mark; umount /srv/kept",
+    )
+    # the subnet's DNS servers change while it runs; the guest then replaces its resolv.conf
+    # and drops cloud-init's settings: its next boot's are the backend's, as a DHCP client's
+    subnet = next(conn.network.subnets(network_id=network.id))
+    conn.network.update_subnet(subnet, dns_nameservers=[CHANGED_DNS])
+    eventually(
+        lambda: ssh(key, address, f"grep -q {CHANGED_DNS} /etc/resolv.conf").returncode,
+        lambda code: code == 0,
+        "the running guest's resolv.conf to name the subnet's new DNS server",
+    )
+    guest(key, address, f"echo nameserver 198.51.100.9 > /etc/resolv.conf; rm {SETTINGS}")
     first = up_for_two_seconds(key, address)
 
     # the gateway is frozen (stopping it would give up the host's networking to whatever test
@@ -87,13 +122,13 @@ def test_a_reboot_inside_the_guest_comes_back_without_the_gateway_with_its_volum
     cloud.process.send_signal(signal.SIGSTOP)
     try:
         ssh(key, address, "sudo reboot")  # the session may end with the guest: not asserted
-        again = booted_again(
-            key, address, f"sudo cat /root/kept && {DEVICES}", first, "a boot without the gateway"
-        )
+        again = booted_again(key, address, READ_BACK, first, "a boot without the gateway")
     finally:
         cloud.process.send_signal(signal.SIGCONT)
-    disk, *devices = again.split()
-    assert (disk, sorted(devices)) == ("on-the-disk", sorted([kept_device, dropped_device]))
+    disk, on_volume, resolvers, settings, *devices = again.split()
+    assert (disk, on_volume) == ("on-the-disk", "on-the-volume")
+    assert (resolvers, settings) == (f"nameserver={CHANGED_DNS}", "settings")
+    assert sorted(devices) == sorted([kept_device, dropped_device])
 
     shown = server_in(conn, server, "ACTIVE", wait=120)
     assert (shown.power_state, shown.task_state) == (1, None)
@@ -104,8 +139,14 @@ def test_a_reboot_inside_the_guest_comes_back_without_the_gateway_with_its_volum
     conn.detach_volume(server, dropped, wait=True, timeout=120)
     second = up_for_two_seconds(key, address)
     ssh(key, address, "sudo reboot")
-    after = booted_again(key, address, DEVICES, second, "a boot with the gateway")
-    assert after.split() == [kept_device]
+    after = booted_again(key, address, READ_BACK, second, "a boot with the gateway")
+    assert after.split() == [
+        "on-the-disk",
+        "on-the-volume",
+        f"nameserver={CHANGED_DNS}",
+        "settings",
+        kept_device,
+    ]
     assert server_in(conn, server, "ACTIVE").task_state is None
 
     ssh(key, address, "sudo poweroff")  # the new boot's end is noticed: SHUTOFF, as before
@@ -114,6 +155,34 @@ def test_a_reboot_inside_the_guest_comes_back_without_the_gateway_with_its_volum
     conn.detach_volume(server, kept, wait=True, timeout=120)
     for made in (kept, dropped):
         conn.delete_volume(made.id, wait=True)
+    conn.compute.delete_server(server)
+
+
+def test_a_reboot_inside_the_guest_that_the_supervisor_cannot_make_stops_the_server(
+    cloud: ServedGateway, conn: Any, key_file: tuple[str, Path], place: tuple[Any, Any]
+) -> None:
+    """The supervisor alone boots a guest that rebooted itself: when it cannot (here its bundle
+    is gone), the server is SHUTOFF with the reason on its console, as a VM whose own reboot
+    failed, not booted again by the gateway behind it; a start (the gateway's boot, which writes
+    the bundle anew) brings it back."""
+    key_name, key = key_file
+    network, group = place
+    server = boot(conn, "unrebootable", network, group, key_name, userdata=None)
+    address = floating_ip(conn, server)
+    ssh_once_up(key, address, "true", "SSH to the server")
+    instance_dir = cloud.data_dir / "backends" / REGION / "instances" / ref_for(server.id)
+    (instance_dir / "bundle" / "config.json").unlink()
+
+    ssh(key, address, "sudo reboot")  # the session may end with the guest: not asserted
+
+    stopped = server_in(conn, server, "SHUTOFF", wait=60)
+    assert (stopped.power_state, stopped.vm_state) == (4, "stopped")
+    console = conn.compute.get_server_console_output(server)["output"]
+    assert "the guest rebooted itself; booting it again failed" in console
+    assert "booting it again failed here" in console  # the supervisor's own word on it
+    conn.compute.start_server(server)
+    server_in(conn, server, "ACTIVE", wait=120)
+    ssh_once_up(key, address, "true", "SSH to the server after its start")
     conn.compute.delete_server(server)
 
 

@@ -24,6 +24,7 @@ from interstack.backends.contract import (
 )
 from interstack.backends.local import configdrive, console, guest_password
 from interstack.backends.local.guest import write_resolv_conf
+from interstack.backends.local.guestfiles import CONFIG_DRIVE_DIR, save_network
 from interstack.backends.local.host import is_mounted
 from interstack.backends.local.instances import (
     REF_PREFIX,
@@ -32,7 +33,7 @@ from interstack.backends.local.instances import (
     Phase,
     ref_for,
 )
-from interstack.backends.local.lifecycle import CONFIG_DRIVE_DIR, IN_PROGRESS, RUNS, InstanceJobs
+from interstack.backends.local.lifecycle import IN_PROGRESS, RUNS, InstanceJobs
 from interstack.backends.local.network import links
 from interstack.backends.local.rebooter import REBOOTS_IN
 from interstack.backends.local.seams import ServerPorts
@@ -208,14 +209,18 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                     self._rewrite_resolv_conf(instance)
 
     def _rewrite_resolv_conf(self, instance: Instance) -> None:
-        """The running instance's resolv.conf from its ports now (its lock held)."""
+        """The instance's network facts from its ports now, kept for its next boot (the
+        supervisor's reboots read them, :mod:`.guestfiles`), and a running instance's
+        resolv.conf rewritten from them (its lock held)."""
         record = instance.load()
-        if record is None or record.phase not in {*RUNS, Phase.BOOTING}:
+        if record is None:
             return
-        if not is_mounted(instance.rootfs):
+        network = self.guest_network(record)
+        save_network(instance, network)
+        if record.phase not in {*RUNS, Phase.BOOTING} or not is_mounted(instance.rootfs):
             return
         try:
-            write_resolv_conf(instance.rootfs, self._resolvers(record))
+            write_resolv_conf(instance.rootfs, list(network.resolvers or ()))
         except (BackendError, OSError) as exc:
             log.warning("instance %s: resolv.conf not rewritten: %s", instance.ref, exc)
 

@@ -10,9 +10,11 @@ crash ``STOPPED`` and crashed (also while it boots: a VM is running for its hype
 it started; a start or reboot whose guest so ends is told so, ``ServerInfo.boot_ended``), and
 ``reboot`` inside boots it again on its disk while it stays ``ACTIVE``, as a VM rebooting itself
 does for its hypervisor: the supervisor boots it again (:mod:`.rebooter`, the gateway running or
-not), and the gateway watches that boot come up (or boots it itself if the supervisor could
-not). Every change to an instance holds its lock, which the supervisor's reboots take too
-(:mod:`.hostlock`).
+not), and the gateway watches that boot come up (one the supervisor could not make stops the
+instance; the gateway boots it itself only for a supervisor from before, :meth:`_ended`), and
+before each boot, the gateway's or the supervisor's, what the guest reads is written anew
+(:mod:`.guestfiles`). Every change to an instance holds its lock, which the supervisor's
+reboots take too (:mod:`.hostlock`).
 """
 
 from __future__ import annotations
@@ -26,16 +28,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
-from interstack.backends.local import configdrive, cpushare
+from interstack.backends.local import cpushare
 from interstack.backends.local.bootwatch import BootWatch
-from interstack.backends.local.exitrecord import ExitRecord, Reboot
+from interstack.backends.local.exitrecord import ExitRecord
 from interstack.backends.local.exitwatch import ExitWatch
-from interstack.backends.local.guest import (
-    hostname_for,
-    write_boot_dir,
-    write_boot_options,
-    write_resolv_conf,
-    write_seed,
+from interstack.backends.local.guest import write_boot_dir
+from interstack.backends.local.guestfiles import (
+    GuestNetwork,
+    save_network,
+    write_guest_files,
 )
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.host import TINI
@@ -57,8 +58,6 @@ from interstack.errors import BackendError, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
 S = ServerStatus
-#: an instance's config drive files, beside its disk (:mod:`.configdrive`)
-CONFIG_DRIVE_DIR = "config-drive"
 
 #: phase -> what get_server reports (booting phases report the record's ``booting_as``)
 REPORTED = {
@@ -85,6 +84,10 @@ ENDING_WAIT_SECONDS = 2.0
 POWERED_OFF_IN_BOOT = (
     "the guest powered off during its boot, before it was up: its console output "
     "(openstack console log show) says what it ran; start it again once that is fixed"
+)
+REBOOT_FAILED_IN_BOOT = (
+    "the guest rebooted itself during its boot, before it was up, and booting it again failed "
+    "({}): its console output (openstack console log show) says more; start it again"
 )
 CRASHED_IN_BOOT = (
     "the guest's init died during its boot, before it was up (a crash): its console output "
@@ -268,38 +271,23 @@ class InstanceJobs:
         self.boot_watch.add(ref)
 
     def _write_guest_files(self, instance: Instance, record: InstanceRecord, disk: Path) -> None:
-        """What the guest reads as it boots: its config drive, the guest init's options, the
-        cloud-init seed and settings, its resolvers."""
-        drive = configdrive.install(instance.dir / CONFIG_DRIVE_DIR, disk)
-        metadata_service = self.ports is not None and any(
-            self.ports.serves_metadata(NativeRef(p)) for p in record.ports
-        )
-        # with user-data, the user's own bootcmd, users and keys come before sshd
-        early_ssh = record.user_data is None
-        write_boot_options(
-            instance.boot_dir,
-            instance_id=record.gateway_id,
-            public_key=record.public_key,
-            early_ssh=early_ssh,
-            local_datasource=drive or not metadata_service,
-        )
-        write_seed(
-            disk,
-            instance_id=record.gateway_id,
-            hostname=hostname_for(record.name),
-            public_key=record.public_key,
-            user_data=record.user_data,
-            metadata_service=metadata_service,
-            config_drive=drive,
-            keep_host_keys=early_ssh,
-        )
-        if self.ports is not None:
-            write_resolv_conf(disk, self._resolvers(record))
+        """What the guest reads as it boots (:mod:`.guestfiles`), from its ports now; the
+        network's facts are kept for the reboots the supervisor makes."""
+        network = self.guest_network(record)
+        save_network(instance, network)
+        write_guest_files(instance, record, network, disk)
 
-    def _resolvers(self, record: InstanceRecord) -> list[str]:
-        """The DNS servers the instance's ports' subnets tell it, as DHCP would."""
+    def guest_network(self, record: InstanceRecord) -> GuestNetwork:
+        """What the instance's ports tell its guest: whether one reaches the metadata service,
+        and the DNS servers of their subnets, as DHCP would."""
         ports = self.ports
-        return [r for p in record.ports for r in ports.dns_servers(NativeRef(p))] if ports else []
+        if ports is None:
+            return GuestNetwork(metadata_service=False, resolvers=None)
+        refs = [NativeRef(p) for p in record.ports]
+        return GuestNetwork(
+            metadata_service=any(ports.serves_metadata(p) for p in refs),
+            resolvers=tuple(r for p in refs for r in ports.dns_servers(p)),
+        )
 
     def _stop(self, ref: str) -> None:
         """STOPPING/REBOOTING -> STOPPED (or on to a boot): SIGTERM, wait, SIGKILL, clean up."""
@@ -407,7 +395,8 @@ class InstanceJobs:
         return current
 
     def _reboot_guest(self, ref: str) -> None:
-        """Boot again an instance that rebooted itself, paced (:mod:`.guestreboots`): a reboot
+        """Boot again an instance that rebooted itself under a supervisor from before the
+        supervisor made reboots (:meth:`_ended`), paced (:mod:`.guestreboots`): a reboot
         that must wait does so on a timer, not on a boot worker (a gateway stopped meanwhile
         leaves it REBOOTING, which ``adopt`` resumes)."""
         delay = self._guest_reboots.delay(ref, time.monotonic())
@@ -430,14 +419,16 @@ class InstanceJobs:
         """What an instance whose init exited becomes, by how it ended (the lock held). A
         poweroff or a crash before the guest was up stops it too, as Nova's power-state sync
         stops a VM whose guest ended early: its server is SHUTOFF, not in ERROR, and a start or
-        reboot waiting for it is told (``boot_ended``). A reboot the supervisor did not make
-        (it failed, or a supervisor from before) is made here."""
+        reboot waiting for it is told (``boot_ended``). A guest's own reboot is the
+        supervisor's to make (:mod:`.rebooter`); one it could not make (it failed, or found the
+        instance changed) stops the instance, as a VM whose own reboot failed is stopped, and
+        the console says why. The gateway boots it again only for a supervisor from before the
+        supervisor made reboots, which records no reboot at all: such a supervisor, the parent
+        of instances that kept running across the gateway's upgrade, runs until they all end,
+        and without this their guests' reboots would power them off."""
         ending = Ending.of(ended.exit_code) if ended is not None else None
-        if ending is Ending.REBOOT:
-            if ended is not None and ended.reboot is Reboot.FAILED:
-                instance.log("the supervisor could not boot it again: the gateway does")
-            else:
-                instance.log("the guest rebooted itself: booting it again")
+        if ending is Ending.REBOOT and ended is not None and ended.reboot is None:
+            instance.log("the guest rebooted itself: booting it again")
             # a boot's reboot still reports BUILDING or STOPPED to the task waiting for it
             if record.phase is Phase.BOOTING:
                 return record.moved(Phase.REBOOTING, booting_as=record.booting_as)
@@ -445,6 +436,16 @@ class InstanceJobs:
         instance.teardown()
         booting = record.phase is Phase.BOOTING
         early = " before the guest was up" if booting else ""
+        if ending is Ending.REBOOT:
+            # the boot of a create, start or reboot (a task waits), not the supervisor's reboot
+            # of a running guest, which the gateway follows as BOOTING too
+            booting = booting and record.booting_as is not Phase.ACTIVE
+            early = " before the guest was up" if booting else ""
+            why = (ended.error if ended else None) or "the server was changed meanwhile"
+            instance.log(f"the guest rebooted itself{early}; booting it again failed ({why})")
+            return record.moved(
+                Phase.STOPPED, boot_ended=REBOOT_FAILED_IN_BOOT.format(why) if booting else None
+            )
         if ending is Ending.CRASHED:
             instance.log(f"the instance's init died{early} (a crash): stopped")
             return record.moved(

@@ -8,9 +8,12 @@ instance's lock (:mod:`.hostlock`) and only if the gateway still has the instanc
 booting, removes the ended container from runc and starts it again from its bundle: same root
 mount, same network namespace with its ports, the devices of the volumes attached now (the
 gateway rewrites the bundle's device list at each attach and detach), fresh clocks and boot
-records. The new PID 1 is the supervisor's child, like the first, and the record names it; the
-gateway, told of the exit, watches the new boot come up. A reboot that fails is recorded so,
-with runc's complaint, and the gateway boots the instance itself.
+records, and what the guest reads as it boots written again as a boot by the gateway writes it
+(:mod:`.guestfiles`: the config drive, cloud-init's seed and settings, resolv.conf, from the
+record and the network facts the gateway last wrote). The new PID 1 is the supervisor's child,
+like the first, and the record names it; the gateway, told of the exit, watches the new boot
+come up. A reboot that fails is recorded so, with why; the gateway then shows the server
+stopped, as a VM whose own reboot failed, and a start boots it again.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from typing import Any
 from interstack.backends.local import clocks, exitrecord, hostlock
 from interstack.backends.local.exitrecord import ExitRecord, Reboot
 from interstack.backends.local.guest import REBOOT_EXIT_CODE
+from interstack.backends.local.guestfiles import load_network, write_guest_files
 from interstack.backends.local.guestreboots import GuestReboots
-from interstack.backends.local.instances import Instance, Phase
+from interstack.backends.local.host import is_mounted
+from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.errors import BackendError
 
 #: the phases of the gateway's record in which a guest's own reboot boots it again here (in
 #: any other, the gateway is stopping, rebooting or changing the instance itself)
@@ -107,6 +113,11 @@ class Rebooter:
         )
         if deleted != 0:
             return self._failed(instance, pid, code, f"runc delete exited with {deleted}")
+        try:
+            _rewrite_guest_files(instance, record)
+        except (BackendError, OSError) as exc:
+            error = exc.message if isinstance(exc, BackendError) else str(exc)
+            return self._failed(instance, pid, code, f"its boot files: {error}")
         instance.boot_records()  # a new boot: clocks from zero, its boot records
         reply = self._start(request)
         if not reply.get("ok") or reply.get("pid") is None:
@@ -116,6 +127,18 @@ class Rebooter:
     def _failed(self, instance: Instance, pid: int, code: int, error: str) -> ExitRecord:
         instance.log(f"booting it again failed here: {error}")
         return ExitRecord(pid, code, Reboot.FAILED, error=error)
+
+
+def _rewrite_guest_files(instance: Instance, record: InstanceRecord) -> None:
+    """What the guest reads as it boots, into its mounted root (the overlay, or its root
+    volume, stays mounted across this reboot) from the network facts the gateway last wrote;
+    an instance booted by a gateway from before them keeps its files as they are."""
+    network = load_network(instance)
+    if network is None:
+        return
+    if not is_mounted(instance.rootfs):
+        raise BackendError("its root is not mounted")
+    write_guest_files(instance, record, network, instance.rootfs)
 
 
 def _instance(request: dict[str, Any]) -> Instance:
