@@ -288,7 +288,6 @@ def test_delete_leaves_no_mount_cgroup_netns_or_process(local_backend: LocalBack
         lambda: [pid for pid in pids if Path(f"/proc/{pid}").exists()],
         lambda alive: not alive,
         "the instance's processes to be reaped",
-        bound=10,
     )
     assert server.ref not in {s.ref for s in local_backend.compute.list_servers()}
     local_backend.compute.delete_server(server.ref)  # again: not an error

@@ -69,7 +69,6 @@ def test_the_lamp_stack_serves_a_row_from_the_database_on_a_volume(
         lambda: _get(f"http://{web_ip}/"),
         lambda answer: answer.startswith("row:"),
         "the web server's page",
-        bound=60,
     )
     assert page.strip() == f"row: hello from MariaDB on {PREFIX}-db"
     # the database is the other server's: MySQL is closed to the host (only the web group)

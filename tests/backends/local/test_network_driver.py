@@ -330,7 +330,6 @@ def test_a_router_that_asked_for_a_port_before_it_was_plugged_learns_it_at_the_p
         lambda: in_netns(router, "ip", "neigh", "show", address),
         lambda shown: mac in shown,
         "the router to learn the plugged port's MAC",
-        bound=20,
     )
     assert "INCOMPLETE" not in learned
     lab.driver.remove_router_interface(router, subnet)
