@@ -23,7 +23,7 @@ from interstack.services.network import quotas
 from interstack.services.network.common import new_id, new_mac, now, tenant_of
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
-from interstack.services.network.security_groups import validate_groups
+from interstack.services.network.security_groups import default_group, validate_groups
 from interstack.store.models import Port, SecurityGroup, Server, Subnet
 
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
@@ -215,11 +215,7 @@ def _groups(
     if new.security_groups is None:
         if new.device_owner.startswith("network:") or not groups_available:
             return []
-        default = session.scalar(
-            select(SecurityGroup.id).where(
-                SecurityGroup.region == region, SecurityGroup.default_for == project_id
-            )
-        )
+        default = default_group(session, region, project_id)
         if default is None:
             raise DefaultGroupMissing(project_id)
         return [default] if security else []

@@ -202,11 +202,7 @@ class SecurityGroupService:
     def ensure_default(self, region: str, project_id: str) -> str:
         """The project's ``default`` group, created with Neutron's default rules if missing."""
         with self.db.session() as session:
-            found = session.scalar(
-                select(SecurityGroup.id).where(
-                    SecurityGroup.region == region, SecurityGroup.default_for == project_id
-                )
-            )
+            found = default_group(session, region, project_id)
         if found is not None:
             return found
         at = now()
@@ -403,6 +399,15 @@ class SecurityGroupService:
             group_id = row.group_id
             session.delete(row)
         self.realize(region, group_id)
+
+
+def default_group(session: Session, region: str, project_id: str) -> str | None:
+    """The id of the project's ``default`` group, if it was made."""
+    return session.scalar(
+        select(SecurityGroup.id).where(
+            SecurityGroup.region == region, SecurityGroup.default_for == project_id
+        )
+    )
 
 
 def validate_groups(

@@ -31,7 +31,11 @@ from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
 from interstack.services.network.port_records import of_server_project, server_ports
 from interstack.services.network.ports import PortCreate, PortService, fixed_ips_of, load_port
-from interstack.services.network.security_groups import SecurityGroupService, validate_groups
+from interstack.services.network.security_groups import (
+    SecurityGroupService,
+    default_group,
+    validate_groups,
+)
 from interstack.services.network.server_security import ServerSecurityGroups
 from interstack.services.regions import Regions
 from interstack.store import Database
@@ -73,16 +77,12 @@ class NeutronServerNetworking:
         if not security_groups:
             return None
         project_id = ctx.project_id or ""
+        with self.db.session() as session:  # the default group is there once made
+            if default_group(session, region, project_id) is not None:
+                return _validated_groups(session, region, project_id, security_groups)
         self.groups.ensure_default(region, project_id)
         with self.db.session() as session:
-            try:
-                return tuple(validate_groups(session, region, project_id, security_groups))
-            except NotFound as exc:
-                raise BadRequest(
-                    f"Unable to find security_group with name or id: {exc.message}"
-                ) from exc
-            except BadRequest as exc:  # a name several groups share: Nova's 409 NoUniqueMatch
-                raise Conflict(exc.message) from exc
+            return _validated_groups(session, region, project_id, security_groups)
 
     def allocate_for_server(
         self,
@@ -393,6 +393,18 @@ def _available_networks(session: Session, region: str, project_id: str | None) -
             .order_by(Network.created_at, Network.id)
         )
     )
+
+
+def _validated_groups(
+    session: Session, region: str, project_id: str, security_groups: Sequence[str]
+) -> tuple[str, ...]:
+    """The ids of the groups a boot asks for, by id or name, with Nova's faults."""
+    try:
+        return tuple(validate_groups(session, region, project_id, security_groups))
+    except NotFound as exc:
+        raise BadRequest(f"Unable to find security_group with name or id: {exc.message}") from exc
+    except BadRequest as exc:  # a name several groups share: Nova's 409 NoUniqueMatch
+        raise Conflict(exc.message) from exc
 
 
 def _server_project(session: Session, ctx: RequestContext, server_id: str) -> str | None:
