@@ -237,7 +237,11 @@ def test_a_port_naming_a_router_is_not_its_gateway(
     assert strangers_neutron.delete(f"/ports/{claim}").status_code == 204
 
 
-def test_a_routers_own_port_is_not_deleted_through_the_port_api(demo: httpx.Client) -> None:
+def test_a_routers_own_ports_are_not_deleted_through_the_port_api(
+    gateway: ServedGateway, admin_token: str, demo: httpx.Client, public: dict[str, Any]
+) -> None:
+    """Not even by an admin (as Neutron): the router's operations remove them, and the
+    cloud's router with them."""
     router = _router(demo)
     path = f"/routers/{router['id']}"
     mine = created(demo.post("/networks", json={"network": {"name": unique("own")}}), "network")
@@ -245,10 +249,20 @@ def test_a_routers_own_port_is_not_deleted_through_the_port_api(demo: httpx.Clie
     subnet = created(demo.post("/subnets", json={"subnet": body}), "subnet")
     added = demo.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
     assert added.status_code == 200, added.text
-    refused = fault(demo.delete(f"/ports/{added.json()['port_id']}"), 409)
-    assert refused["type"] == "ServicePortInUse"
+    gateway_info = {"router": {"external_gateway_info": {"network_id": public["id"]}}}
+    assert demo.put(path, json=gateway_info).status_code == 200
+    owners = {"network_id": public["id"], "device_id": router["id"]}
+    (gateway_port,) = demo.get("/ports", params=owners).json()["ports"]
+    with neutron(gateway, admin_token) as admin:
+        for port_id in (added.json()["port_id"], gateway_port["id"]):
+            for api in (demo, admin):
+                refused = fault(api.delete(f"/ports/{port_id}"), 409)
+                assert refused["type"] == "ServicePortInUse"
+    assert routed_subnets(gateway, router["id"]) == {subnet["id"]}
     removed = demo.put(f"{path}/remove_router_interface", json={"subnet_id": subnet["id"]})
     assert removed.status_code == 200, removed.text
     assert demo.get(f"/ports/{added.json()['port_id']}").status_code == 404
+    assert demo.put(path, json={"router": {"external_gateway_info": {}}}).status_code == 200
+    assert demo.get(f"/ports/{gateway_port['id']}").status_code == 404
     assert demo.delete(path).status_code == 204
     assert demo.delete(f"/networks/{mine['id']}").status_code == 204

@@ -403,11 +403,12 @@ class PortService:
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
             held = session.get(RouterPort, port_id) is not None
-            if row.device_owner == DHCP_OWNER or (held and not ctx.is_admin):
+            if row.device_owner == DHCP_OWNER or held:
                 # nothing would make a deleted DHCP port again: its address would be handed to
                 # an instance while the subnet's DHCP server still answers on it; a router's
-                # port goes with remove_router_interface or the gateway's clearing (one that
-                # only names a router as its device is its project's to delete)
+                # port goes with remove_router_interface or the gateway's clearing, an admin's
+                # too (as Neutron), else the cloud's router would still route its subnet (one
+                # that only names a router as its device is its project's to delete)
                 raise Conflict(
                     f"Port {port_id} cannot be deleted directly via the port API: has device "
                     f"owner {row.device_owner}.",
