@@ -1,4 +1,5 @@
-"""The backends the conformance suite runs against, and how each is built for a test.
+"""The backends the conformance suite runs against, and how each is built for a module of
+tests (one started backend each, which every test leaves as it found it).
 
 Add a backend by appending a :class:`BackendUnderTest` to :data:`CONFORMANCE_BACKENDS`; the suite
 never names a backend. Tests declare what they need with ``@pytest.mark.requires("pause")`` and
