@@ -180,7 +180,7 @@ class AwsVolumes(BlockStorageDriver):
         if created is None:
             return None
         if time.monotonic() - created.at >= _SETTLING_SECONDS:
-            del self._created[ref]  # EC2 never caught up: it is gone
+            self._created.pop(ref, None)  # EC2 never caught up: it is gone
             return None
         return dict(created.described)
 
@@ -191,9 +191,10 @@ class AwsVolumes(BlockStorageDriver):
         answer yet."""
         described = {**described, "Tags": described.get("Tags") or labels}
         creating = "creating" if ref_key == "VolumeId" else "pending"
-        self._created[str(described[ref_key])] = Created(
-            time.monotonic(), {**described, "State": creating}
-        )
+        now = time.monotonic()
+        for ref in [r for r, c in list(self._created.items()) if now - c.at >= _SETTLING_SECONDS]:
+            self._created.pop(ref, None)  # nobody looked again: nothing is to stand in for it
+        self._created[str(described[ref_key])] = Created(now, {**described, "State": creating})
         return described
 
     def _not_deletable_yet(self, ref: NativeRef, kind: str) -> BackendUnavailable:
