@@ -17,6 +17,7 @@ from interstack.client.served import BIN_DIR
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import (
+    AWS,
     OBJECT_BUCKET,
     TEST_CREDENTIALS,
     aws_settings,
@@ -26,7 +27,6 @@ from tests.support.moto import (
 )
 from tests.support.network import external_network, neutron
 
-AWS = "aws-us-east-1"
 AMI_FILTER = {"owners": ["amazon"], "filters": {"name": ["al2023-ami-2023*-x86_64"]}}
 
 

@@ -15,10 +15,9 @@ import pytest
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.image import OCTETS, assert_glance_fault, create, image_client
-from tests.support.moto import aws_settings, ec2
+from tests.support.moto import AWS, aws_settings, ec2
 from tests.support.waiting import eventually
 
-AWS = "aws-us-east-1"
 MIB = 2**20
 SIZE_CAP = 4 * MIB
 

@@ -21,6 +21,7 @@ import pytest
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import (
+    AWS,
     OBJECT_BUCKET,
     aws_gateway,
     aws_settings,
@@ -30,7 +31,6 @@ from tests.support.moto import (
     s3,
 )
 
-AWS = "aws-us-east-1"
 BLOCK = 512 * 1024
 #: a raw disk of two and a half EBS blocks with an all-zero block in the middle (left unwritten)
 DISK = os.urandom(BLOCK) + bytes(BLOCK) + os.urandom(BLOCK // 2)

@@ -16,10 +16,9 @@ import pytest
 from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
-from tests.support.moto import OBJECT_BUCKET, aws_gateway, aws_settings, s3
+from tests.support.moto import AWS, OBJECT_BUCKET, aws_gateway, aws_settings, s3
 from tests.support.swift import swift_cli, swiftclient_connection, unique
 
-AWS = "aws-us-east-1"
 MiB = 2**20
 
 

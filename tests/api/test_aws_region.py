@@ -18,10 +18,9 @@ import pytest
 from interstack.client import networks as cloud
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import aws_settings, ec2
+from tests.support.moto import AWS, aws_settings, ec2
 from tests.support.network import external_network, neutron
 
-AWS = "aws-us-east-1"
 SIM = "RegionOne"
 
 
@@ -43,14 +42,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
     served.stop()
 
 
-def connect(gateway: ServedGateway, region: str, cloud: str = "interstack") -> Any:
-    import openstack.config
-    import openstack.connection
-
-    config = openstack.config.OpenStackConfig(config_files=[str(gateway.clouds_yaml)])
-    return openstack.connection.Connection(config=config.get_one(cloud=cloud, region_name=region))
-
-
 def tagged(describe: str, key: str, gateway_id: str) -> list[dict[str, Any]]:
     """Resources of a kind in moto carrying ``gateway_id`` as their interstack gateway id."""
     found = getattr(ec2(), describe)(
@@ -69,7 +60,7 @@ def public_network(sdk: Any) -> Any:
 def test_the_sdk_builds_a_network_with_a_router_security_group_and_floating_ip(
     gateway: ServedGateway,
 ) -> None:
-    sdk = connect(gateway, AWS)
+    sdk = gateway.connect("interstack", AWS)
     net = sdk.network.create_network(name=unique("net"))
     subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.20.0.0/24", ip_version=4)
     other = sdk.network.create_network(name=unique("net2"))
@@ -202,7 +193,7 @@ def test_one_clouds_yaml_builds_the_same_network_server_and_floating_ip_in_both_
 ) -> None:
     """The same code in both regions, only ``region_name`` differs; on aws, boto3 shows the
     instance on the port's ENI with the Elastic IP, and nothing of it left after deletion."""
-    sdk = connect(gateway, region)
+    sdk = gateway.connect("interstack", region)
     public = public_network(sdk)
     routed = cloud.routed_network(sdk, unique("same"), "10.40.0.0/24", public)
     image = sdk.create_image(
@@ -289,7 +280,7 @@ def api_rules(sdk: Any, group_id: str) -> set[tuple[str, str, int | None, int | 
 def test_a_permission_opened_outside_the_gateway_is_closed_by_the_next_rule_change(
     gateway: ServedGateway,
 ) -> None:
-    sdk = connect(gateway, AWS)
+    sdk = gateway.connect("interstack", AWS)
     group = sdk.network.create_security_group(name=unique("firewall"))
     ssh = sdk.network.create_security_group_rule(
         security_group_id=group.id,
@@ -333,7 +324,7 @@ def test_a_rule_change_that_leaves_ec2s_rules_as_they_were_still_closes_what_was
     """Neutron's ``icmp`` and ``ipv6-icmp`` rules of an IPv6 group are one EC2 permission
     (ICMPv6): deleting one of the two asks EC2 for the same permissions as before, and a
     permission opened outside the gateway meanwhile is revoked all the same."""
-    sdk = connect(gateway, AWS)
+    sdk = gateway.connect("interstack", AWS)
     group = sdk.network.create_security_group(name=unique("icmp6"))
     rules = [
         sdk.network.create_security_group_rule(
@@ -361,7 +352,7 @@ def test_an_aws_error_is_a_neutron_fault_with_the_aws_error_code(gateway: Served
     """EC2 refusing a change (the group was deleted behind the gateway's back) answers the
     request with Neutron's fault body, EC2's error code in its message, and nothing of the
     change is kept."""
-    sdk = connect(gateway, AWS)
+    sdk = gateway.connect("interstack", AWS)
     group = sdk.network.create_security_group(name=unique("gone"))
     (ec2_group,) = tagged("describe_security_groups", "SecurityGroups", group.id)
     ec2().delete_security_group(GroupId=ec2_group["GroupId"])

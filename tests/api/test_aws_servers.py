@@ -21,11 +21,10 @@ from interstack.client import networks as cloud
 from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import aws_gateway, aws_settings, ec2, register_ami
+from tests.support.moto import AWS, aws_gateway, aws_settings, ec2, register_ami
 from tests.support.network import external_network, neutron
 from tests.support.waiting import eventually
 
-AWS = "aws-us-east-1"
 #: a few of moto's Amazon AMIs (the filter a region's settings would carry)
 AMI_FILTER = {"owners": ["amazon"], "filters": {"name": ["al2023-ami-2023*-x86_64"]}}
 OWN_AMI = "own-golden-image"

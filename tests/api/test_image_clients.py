@@ -12,20 +12,11 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member, unique
+from tests.support.identity import Member, cli_as, client, new_member, unique
 
 
 def _json(result: Any) -> Any:
     return json.loads(result.stdout)
-
-
-def _as(member: Member) -> list[str]:
-    """CLI options that log in as ``member`` instead of the cloud's own user."""
-    return [
-        "--os-username", member.user_name, "--os-password", member.password,
-        "--os-project-name", member.project_name,
-        "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
-    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -71,22 +62,22 @@ def test_cli_share_and_accept(gateway: ServedGateway, members: tuple[Member, Mem
     created = _json(
         gateway.cli(
             "interstack", "image", "create", "--disk-format", "raw", "--container-format",
-            "bare", "--shared", name, "-f", "json", extra=_as(owner),
+            "bare", "--shared", name, "-f", "json", extra=cli_as(owner),
         )
     )  # fmt: skip
     image_id = created["id"]
-    seen = _json(gateway.cli("interstack", "image", "list", "-f", "json", extra=_as(member)))
+    seen = _json(gateway.cli("interstack", "image", "list", "-f", "json", extra=cli_as(member)))
     assert image_id not in {i["ID"] for i in seen}
 
     gateway.cli(
-        "interstack", "image", "add", "project", image_id, member.project_id, extra=_as(owner)
+        "interstack", "image", "add", "project", image_id, member.project_id, extra=cli_as(owner)
     )
-    gateway.cli("interstack", "image", "set", "--accept", image_id, extra=_as(member))
-    seen = _json(gateway.cli("interstack", "image", "list", "-f", "json", extra=_as(member)))
+    gateway.cli("interstack", "image", "set", "--accept", image_id, extra=cli_as(member))
+    seen = _json(gateway.cli("interstack", "image", "list", "-f", "json", extra=cli_as(member)))
     assert image_id in {i["ID"] for i in seen}
     shared = _json(
         gateway.cli(
-            "interstack", "image", "member", "list", image_id, "-f", "json", extra=_as(owner)
+            "interstack", "image", "member", "list", image_id, "-f", "json", extra=cli_as(owner)
         )
     )
     assert [(m["Member ID"], m["Status"]) for m in shared] == [(member.project_id, "accepted")]

@@ -36,7 +36,7 @@ from tests.api.servers.conftest import FAST_SIM
 from tests.support import ansible
 from tests.support.ansible import PlaybookRun
 from tests.support.gateway import ServedGateway
-from tests.support.moto import aws_settings, ec2, tagged_in_region
+from tests.support.moto import AWS, aws_settings, ec2, tagged_in_region
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 #: the cloud name as the gateway's clouds.yaml writes it: the demo project's member
@@ -46,9 +46,6 @@ IMAGE_DATA = b"interstack ansible test image\n" * 512
 #: what deploy.yml gives the server; checked against what the gateway stored
 USER_DATA = "#cloud-config\npackages: [nginx]\n"
 METADATA = {"role": "web", "owner": f"{PREFIX}-team"}
-
-
-AWS = "aws-us-east-1"
 
 
 def gateway_config(backend: str) -> dict[str, Any]:

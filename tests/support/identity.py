@@ -50,6 +50,15 @@ class Member:
         return response.headers["X-Subject-Token"]
 
 
+def cli_as(member: Member) -> list[str]:
+    """``openstack`` CLI options that log in as ``member`` instead of the cloud's own user."""
+    return [
+        "--os-username", member.user_name, "--os-password", member.password,
+        "--os-project-name", member.project_name,
+        "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
+    ]  # fmt: skip
+
+
 def role_id(admin: httpx.Client, name: str) -> str:
     roles = admin.get("/v3/roles", params={"name": name}).json()["roles"]
     assert len(roles) == 1, roles

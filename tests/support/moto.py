@@ -21,6 +21,8 @@ import httpx
 from tests.support.gateway import ServedGateway
 
 AWS_REGION = "us-east-1"
+#: the gateway region the API and end-to-end tests back by the emulator
+AWS = "aws-us-east-1"
 #: moto accepts any keys; explicit ones keep the tests independent of the environment
 TEST_CREDENTIALS = {"access_key_id": "testing", "secret_access_key": "testing-secret"}
 #: the bucket an aws region's Swift objects go to (created by the backend on first use)

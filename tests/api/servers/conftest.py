@@ -114,15 +114,6 @@ def strangers_gateway(compute_gateway: ServedGateway) -> ServedGateway:
     return compute_gateway
 
 
-def cli_as(member: Member) -> list[str]:
-    """``openstack`` CLI options that log in as ``member`` instead of the cloud's own user."""
-    return [
-        "--os-username", member.user_name, "--os-password", member.password,
-        "--os-project-name", member.project_name,
-        "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
-    ]  # fmt: skip
-
-
 def nova(
     gateway: ServedGateway, token: str, version: str = "2.79", region: str = REGION
 ) -> httpx.Client:

@@ -14,14 +14,13 @@ from tests.api.servers.conftest import (
     BARE_IMAGE,
     BARE_REGION,
     boot_active,
-    cli_as,
     new_network,
     nova,
     ports_of,
     wait_status,
 )
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, new_member, unique
+from tests.support.identity import Member, cli_as, unique
 from tests.support.network import created, neutron
 
 
@@ -200,7 +199,7 @@ def test_attach_faults(
 
 def test_states_locks_and_other_projects(
     compute_gateway: ServedGateway,
-    admin_http: httpx.Client,
+    stranger: Member,
     api: httpx.Client,
     net_api: httpx.Client,
     second: dict[str, Any],
@@ -209,7 +208,6 @@ def test_states_locks_and_other_projects(
     sid = server["id"]
     path = f"/servers/{sid}/os-interface"
     body = {"interfaceAttachment": {"net_id": second["id"]}}
-    stranger = new_member(admin_http)
     with nova(compute_gateway, stranger.token(compute_gateway)) as other:
         assert other.get(path).status_code == 404
         assert other.post(path, json=body).status_code == 404

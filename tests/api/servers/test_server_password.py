@@ -14,13 +14,12 @@ from tests.api.servers.conftest import (
     BARE_IMAGE,
     BARE_REGION,
     boot_active,
-    cli_as,
     nova,
     wait_gone,
     wait_status,
 )
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, new_member, unique
+from tests.support.identity import Member, cli_as, unique
 
 #: what cloud-init posts: the password encrypted with the key pair's public key, base64
 BLOB = "eyJ2IjogMX0=" * 40
@@ -80,12 +79,11 @@ def test_clear_through_the_api_sdk_and_cli(
 
 def test_another_project_sees_no_password(
     compute_gateway: ServedGateway,
-    admin_http: httpx.Client,
+    stranger: Member,
     passwords: ServerPasswords,
     server: dict[str, Any],
 ) -> None:
     passwords.set_once(server["id"], BLOB)
-    stranger = new_member(admin_http)
     with nova(compute_gateway, stranger.token(compute_gateway)) as other:
         for method in ("GET", "DELETE"):
             answer = other.request(method, f"/servers/{server['id']}/os-server-password")

@@ -13,15 +13,14 @@ import pytest
 from tests.api.servers.conftest import (
     IMAGE,
     boot_active,
-    cli_as,
     new_network,
     nova,
     ports_of,
     sdk_as,
 )
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, new_member, unique
-from tests.support.network import created, neutron
+from tests.support.identity import Member, cli_as, unique
+from tests.support.network import created
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +115,8 @@ def test_sdk_by_id_and_a_group_changed_in_neutron_shows(
 
 def test_faults(
     compute_gateway: ServedGateway,
-    admin_http: httpx.Client,
+    stranger: Member,
+    strangers_neutron: httpx.Client,
     api: httpx.Client,
     net_api: httpx.Client,
     web: dict[str, Any],
@@ -135,12 +135,10 @@ def test_faults(
     assert groups_on_ports(net_api, sid) == before
 
     # another project's group is not found; its servers are not either
-    stranger = new_member(admin_http)
-    with neutron(compute_gateway, stranger.token(compute_gateway)) as other_net:
-        theirs = created(
-            other_net.post("/security-groups", json={"security_group": {"name": unique("t")}}),
-            "security_group",
-        )
+    theirs = created(
+        strangers_neutron.post("/security-groups", json={"security_group": {"name": unique("t")}}),
+        "security_group",
+    )
     assert api.post(action, json={"addSecurityGroup": {"name": theirs["id"]}}).status_code == 404
     with nova(compute_gateway, stranger.token(compute_gateway)) as other:
         answer = other.post(action, json={"addSecurityGroup": {"name": "default"}})
