@@ -2,15 +2,17 @@
 (:func:`.shared_cloud.empty_the_cloud`): the next one starts on a cloud holding only its
 external network, so no address it asks for is held by a module before it.
 
-openstacksdk against a served gateway whose region is ``local`` (this directory's conftest).
+openstacksdk against a served gateway whose region is ``local`` (this directory's conftest);
+a next module of other settings gets a gateway of its own at once (a stand-in gateway).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from tests.backends.local.cloud import routed_network
-from tests.backends.local.shared_cloud import empty_the_cloud
+from tests.backends.local.shared_cloud import SharedCloud, empty_the_cloud
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 
@@ -46,3 +48,23 @@ def test_a_module_leaves_the_next_one_only_the_external_network(cloud: ServedGat
     made_by_a_module(conn)
     empty_the_cloud(cloud)
     assert [n.id for n in admin.network.networks()] == [public.id]
+
+
+class StandInGateway:
+    """A running gateway's stand-in: any call to it but its process's poll fails the test."""
+
+    process = SimpleNamespace(poll=lambda: None)  # still running
+
+    def connect(self, cloud: str) -> Any:
+        raise AssertionError(f"the gateway was called ({cloud}) while it was to be stopped")
+
+
+def test_a_next_module_of_other_settings_stops_the_gateway_without_emptying_it() -> None:
+    """Its servers are not deleted through the API (nor waited for): the host's clean-up
+    stops them."""
+    shared, stopped = SharedCloud(), []
+    served = cast(ServedGateway, StandInGateway())
+    shared.take({"a": 1}, lambda config: (served, lambda: stopped.append(config)))
+    shared.next_config = {"a": 2}
+    shared.module_done()
+    assert stopped == [{"a": 1}] and shared.served is None
