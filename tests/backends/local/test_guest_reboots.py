@@ -61,6 +61,8 @@ READ_BACK = (
     f"if test -s {SETTINGS}; then echo settings; else echo no-settings; fi; "
     f"{DEVICES}; }}"
 )
+#: the instance cloud-init found in this boot (``/run`` is the boot's own)
+CLOUD_INIT_INSTANCE = "/run/cloud-init/.instance-id"
 #: the DNS server the module's subnet names once the first test changed it
 CHANGED_DNS = "192.0.2.53"
 
@@ -85,6 +87,11 @@ def volume(conn: Any, server: Any) -> tuple[Any, str]:
     made = conn.create_volume(size=1, name=f"rb-{secrets.token_hex(3)}", wait=True)
     conn.attach_volume(server, made, wait=True, timeout=120)
     return made, conn.block_storage.get_volume(made.id).attachments[0]["device"]
+
+
+def cloud_init_instance(key: Path, address: str) -> str:
+    """The instance cloud-init of the guest's current boot found ('' while it has not)."""
+    return ssh(key, address, f"sudo cat {CLOUD_INIT_INSTANCE}").stdout.strip()
 
 
 def test_a_reboot_inside_the_guest_comes_back_without_the_gateway_with_its_volumes(
@@ -123,12 +130,20 @@ def test_a_reboot_inside_the_guest_comes_back_without_the_gateway_with_its_volum
     try:
         ssh(key, address, "sudo reboot")  # the session may end with the guest: not asserted
         again = booted_again(key, address, READ_BACK, first, "a boot without the gateway")
+        # cloud-init of that boot, with no metadata service to ask, knows the server from its
+        # cache (what the gateway last served), not as a new instance of no datasource
+        identity = eventually(
+            lambda: cloud_init_instance(key, address),
+            bool,
+            "cloud-init's boot without the gateway to name its instance",
+        )
     finally:
         cloud.process.send_signal(signal.SIGCONT)
     disk, on_volume, resolvers, settings, *devices = again.split()
     assert (disk, on_volume) == ("on-the-disk", "on-the-volume")
     assert (resolvers, settings) == (f"nameserver={CHANGED_DNS}", "settings")
     assert sorted(devices) == sorted([kept_device, dropped_device])
+    assert identity == server.id
 
     shown = server_in(conn, server, "ACTIVE", wait=120)
     assert (shown.power_state, shown.task_state) == (1, None)

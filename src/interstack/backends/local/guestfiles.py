@@ -9,9 +9,13 @@ it learns them (each boot, a port attached or detached, a subnet's DNS servers c
 reboot the supervisor makes, the gateway running or not, rewrites the same files a reboot by the
 gateway would, from the state the gateway last wrote: while the gateway is down nothing newer
 can exist, since every change to a server goes through it. The host name is the bundle's, which
-the gateway writes from the same record at each of its boots. What cloud-init reads from the
-metadata service is not on the disk: it is the gateway's, and a guest that reads it at a boot
-while the gateway is down waits for it, as a Nova VM does for its metadata API.
+the gateway writes from the same record (the server's name) at each of its boots. The metadata
+service is the gateway's, but no reboot asks it: cloud-init reads it at an instance's first
+boot, and at every later one restores what it read from its cache on the disk (its network
+stage trusts the cache, and with the instance's network configuration off no boot event makes
+it read again), so a guest rebooted while the gateway is down has the metadata as the gateway
+last served it, as after a reboot by the gateway (and as a Nova VM, whose cloud-init keeps its
+cache across reboots).
 """
 
 from __future__ import annotations
