@@ -207,6 +207,9 @@ class SimNetwork(NetworkDriver):
         with self.state.session() as session:
             row = self.state.get(session, Kind.ROUTER, router)
             subnets = set(row.data.get("subnets", []))
+            fault = self.settings.fault(SimOperation.ADD_ROUTER_INTERFACE, row.name)
+            if add and fault is not None:
+                raise BackendError(f"adding an interface to router {row.name} failed: {fault}")
             if add:
                 self.state.get(session, Kind.SUBNET, subnet)
                 subnets.add(subnet)

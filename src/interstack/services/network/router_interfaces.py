@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from interstack.backends.contract import NativeRef
 from interstack.errors import BadRequest, Conflict, NotFound
@@ -119,8 +120,29 @@ class RouterInterfaceService:
             )
         else:
             new_port = str(port_id)
+            self._bind(router_id, new_port, bound=True)
+        net_driver = driver(self.regions, region)
+        try:
+            for subnet_ref in subnet_refs:
+                net_driver.add_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
+        except BaseException:
+            if subnet_id is not None:
+                self.ports.forget(new_port)
+            else:
+                self._bind(router_id, new_port, bound=False)
+            raise
+        return self._interface(router_id, project_id, new_port)
+
+    def _bind(self, router_id: str, port_id: str, *, bound: bool) -> None:
+        """Make the caller's unbound port the router's interface (and its record the router's
+        hold of it), or (``bound`` False, the cloud refused it) unbound again."""
+        try:
             with self.db.session() as session:
-                port = session.get_one(Port, new_port)
+                port = session.get_one(Port, port_id)
+                if not bound:
+                    session.execute(delete(RouterPort).where(RouterPort.port_id == port_id))
+                    port.device_id, port.device_owner, port.status = "", "", "DOWN"
+                    return
                 if port.device_id or port.device_owner:  # bound since it was looked at
                     raise Conflict(f"Port {port_id} is in use.", kind="PortInUse")
                 port.device_id, port.device_owner, port.status = (
@@ -129,17 +151,10 @@ class RouterInterfaceService:
                     "ACTIVE",
                 )
                 session.add(
-                    RouterPort(port_id=new_port, router_id=router_id, port_type=ROUTER_INTERFACE)
+                    RouterPort(port_id=port_id, router_id=router_id, port_type=ROUTER_INTERFACE)
                 )
-        net_driver = driver(self.regions, region)
-        try:
-            for subnet_ref in subnet_refs:
-                net_driver.add_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
-        except BaseException:
-            if subnet_id is not None:
-                self.ports.forget(new_port)
-            raise
-        return self._interface(router_id, project_id, new_port)
+        except IntegrityError as exc:  # another router took it meanwhile
+            raise Conflict(f"Port {port_id} is in use.", kind="PortInUse") from exc
 
     def _interface(self, router_id: str, project_id: str, port_id: str) -> InterfaceInfo:
         with self.db.session() as session:
