@@ -24,8 +24,11 @@ from interstack.backends.local.guest import REBOOT_EXIT_CODE
 from interstack.backends.local.guestfiles import GuestNetwork, load_network, save_network
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.hostlock import InstanceLock
+from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.backends.local.lifecycle import InstanceJobs
 from interstack.backends.local.rebooter import Rebooter
+from interstack.backends.local.settings import LocalSettings
 
 REF = "ls-guest"
 
@@ -248,3 +251,34 @@ def test_the_supervisor_reads_the_network_facts_the_gateway_last_wrote(tmp_path:
     ):
         save_network(instance, network)
         assert load_network(instance) == network
+
+
+class Untouched(Instance):
+    """An instance with no host artifacts to remove (none were made here)."""
+
+    def teardown(self) -> None:
+        return None
+
+
+def test_a_reboot_the_supervisor_could_not_make_stops_the_instance(tmp_path: Path) -> None:
+    """One way a guest's own reboot happens: the supervisor's. One it could not make (failed,
+    or skipped) stops the instance with why on its console, and a boot a task waits for tells
+    the task; only a supervisor from before, which records no reboot, has the gateway boot it."""
+    jobs = InstanceJobs(tmp_path, LocalSettings(), LocalImages(tmp_path / "img", tmp_path / "c"))
+    instance = Untouched(jobs.instances_dir, jobs.runc_root, REF)
+    flavor = FlavorSpec(vcpus=1, ram_mb=256, disk_gb=1)
+    spec = ServerSpec(gateway_id="guest", name="guest", project_id="p1", flavor=flavor)
+    running = InstanceRecord.from_spec(spec).moved(Phase.ACTIVE, ref=REF)
+    instance.save(running)
+    failed = ExitRecord(100, REBOOT_EXIT_CODE, Reboot.FAILED, error="runc said no")
+
+    for ended in (failed, ExitRecord(100, REBOOT_EXIT_CODE, Reboot.SKIPPED)):
+        after = jobs._ended(instance, running, ended)
+        assert (after.phase, after.boot_ended, after.crashed) == (Phase.STOPPED, None, False)
+    assert "booting it again failed (runc said no)" in instance.console.read_text()
+    in_create = running.moved(Phase.BOOTING, booting_as=Phase.BUILDING)
+    told = jobs._ended(instance, in_create, failed).boot_ended
+    assert told is not None and "rebooted itself during its boot" in told
+
+    from_before = ExitRecord(100, REBOOT_EXIT_CODE)  # an older supervisor's: no reboot made
+    assert jobs._ended(instance, running, from_before).phase is Phase.REBOOTING
