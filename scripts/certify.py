@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import typer.main
-from demo import START_TIMEOUT_SECONDS, Gateway, connect, region_config
+from demo import START_TIMEOUT_SECONDS, Gateway, region_config
 from demo_cloud import DemoError, step
 from rich.console import Console
 
 from interstack.backends.local.host import unavailable_reason
 from interstack.certify.cli import certify_app
+from interstack.client.clouds import connect
 from interstack.client.served import BIN_DIR
 
 console = Console(soft_wrap=True)

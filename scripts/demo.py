@@ -26,6 +26,7 @@ from rich.table import Table
 
 from interstack.backends.local.host import unavailable_reason
 from interstack.client import served
+from interstack.client.clouds import connect
 from interstack.client.served import BIN_DIR, free_port, last_line
 
 REGION = "RegionOne"
@@ -127,14 +128,6 @@ class Gateway:
             raise DemoError(f"interstack cleanup: {reason}")
         else:
             console.print("the local backend's networking is off the host")
-
-
-def connect(clouds_yaml: Path, cloud: str) -> Any:
-    import openstack.config
-    import openstack.connection
-
-    config = openstack.config.OpenStackConfig(config_files=[str(clouds_yaml)])
-    return openstack.connection.Connection(config=config.get_one(cloud=cloud))
 
 
 def show_catalog(conn: Any, cloud: str) -> None:

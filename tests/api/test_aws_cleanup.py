@@ -10,7 +10,6 @@ import base64
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 from interstack.client import networks as cloud
 from interstack.client.served import BIN_DIR
@@ -33,13 +32,7 @@ AMI_FILTER = {"owners": ["amazon"], "filters": {"name": ["al2023-ami-2023*-x86_6
 def build_a_project(gateway: ServedGateway) -> None:
     """A routed network, two groups referring to each other, a server with a key pair, a
     floating IP and a snapshot: every kind the aws backend creates."""
-    import openstack.config
-    import openstack.connection
-
-    config = openstack.config.OpenStackConfig(config_files=[str(gateway.clouds_yaml)])
-    sdk: Any = openstack.connection.Connection(
-        config=config.get_one(cloud="interstack", region_name=AWS)
-    )
+    sdk = gateway.connect("interstack", AWS)
     public = cloud.external_network(sdk)
     net = cloud.routed_network(sdk, unique("left"), "10.60.0.0/24", public).network
     web = sdk.network.create_security_group(name=unique("web"))

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import yaml
 
-from interstack.client import served
+from interstack.client import clouds, served
 from interstack.client.served import BIN_DIR, free_port
 from interstack.store import Database
 
@@ -106,13 +106,7 @@ class ServedGateway:
     def connect(self, cloud: str, region_name: str | None = None) -> Any:
         """An openstacksdk Connection for a cloud in the gateway's clouds.yaml (one region of
         it when ``region_name`` is given)."""
-        import openstack.config
-        import openstack.connection
-
-        config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml)])
-        return openstack.connection.Connection(
-            config=config.get_one(cloud=cloud, region_name=region_name)
-        )
+        return clouds.connect(self.clouds_yaml, cloud, region_name)
 
     def cli(
         self, cloud: str, *args: str, check: bool = True, extra: Sequence[str] = ()
