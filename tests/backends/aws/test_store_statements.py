@@ -42,7 +42,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "boot": (32, 13),
     "show server": (5, 1),
     "list servers": (4, 1),
-    "delete server": (19, 11),
+    "delete server": (18, 10),
     "delete key pair": (2, 1),
     "delete security group": (4, 1),
     "delete subnet": (7, 1),

@@ -349,9 +349,16 @@ class ServerTasks:
 
     def _delete_backend(self, task: Task) -> Step:
         ref = self._native_ref(task)
-        if ref is not None:
-            self.regions.backend(task.region).compute.delete_server(ref)
-        return Step({**task.payload, "phase": "gone", "ref": ref})
+        if ref is None:  # a boot may be making it: its record comes before the next look
+            return Step({**task.payload, "phase": "gone", "ref": ref})
+        self.regions.backend(task.region).compute.delete_server(ref)
+        # the first look follows at once in this step (a backend that deletes at once, as an
+        # emulator does, is done without another step), the next ones after a poll delay
+        looking = {**task.payload, "phase": "gone", "ref": ref, "looked_at": "gone", "looks": 0}
+        try:
+            return self._delete_gone(replace(task, payload=looking))
+        except BackendUnavailable:  # the server is deleted: only the look is to be made again
+            return Step(looking)
 
     def _delete_gone(self, task: Task) -> Step:
         ref = self._native_ref(task)
