@@ -16,7 +16,7 @@ import pytest
 
 from interstack.app import create_app
 from interstack.backends.aws import volumes as aws_volumes
-from interstack.backends.aws.backend import AWS_POLLING
+from interstack.backends.aws.client import AWS_POLLING
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import NativeRef, SnapshotSpec, VolumeSpec, VolumeStatus

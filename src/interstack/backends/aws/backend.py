@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from interstack.backends.aws.cleanup import RegionCleanup
-from interstack.backends.aws.client import aws_call, ec2_client, s3_client
+from interstack.backends.aws.client import AWS_POLLING, aws_call, ec2_client, s3_client
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.network import AwsNetwork
@@ -45,12 +45,6 @@ AWS_CAPABILITIES = Capabilities(
     volume_extend=True,  # modify_volume
     steps_in_request=True,  # RunInstances, TerminateInstances: EC2 answers at once
 )
-
-#: EC2 takes seconds to tens of seconds to start, stop or terminate an instance, and throttles
-#: an account's Describe calls (``RequestLimitExceeded``): a server is looked at after half a
-#: second, then less often, at most every 5 s (a dozen looks a minute, where the default's
-#: half second made 120); an emulator, which settles at once, is seen at the first look
-AWS_POLLING = Polling(first_seconds=0.5, ceiling_seconds=5.0)
 
 
 class AwsBackend(Backend):

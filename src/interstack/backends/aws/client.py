@@ -24,6 +24,7 @@ from botocore.exceptions import (
 )
 
 from interstack.backends.aws.settings import AwsSettings, ExplicitCredentials, ProfileCredentials
+from interstack.backends.contract import Polling
 from interstack.config import ConfigError
 from interstack.errors import (
     BackendError,
@@ -43,6 +44,12 @@ TAG_PROJECT = "interstack:project"
 TAG_NETWORK = "interstack:network"
 #: servers carry their gateway id also under the name OpenStack tooling looks for
 TAG_OPENSTACK_ID = "openstack_id"
+
+#: EC2 takes seconds to tens of seconds to start, stop or terminate an instance or to attach a
+#: volume, and throttles an account's Describe calls (``RequestLimitExceeded``): a resource is
+#: looked at after half a second, then less often, at most every 5 s (a dozen looks a minute,
+#: where a half second made 120); an emulator, which settles at once, is seen at the first look
+AWS_POLLING = Polling(first_seconds=0.5, ceiling_seconds=5.0)
 
 _NOT_FOUND_SUFFIXES = (".NotFound", ".Malformed")
 _CONFLICTS = {
