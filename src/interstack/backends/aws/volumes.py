@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from interstack.backends.aws.client import (
+    AWS_POLLING,
     TAG_GATEWAY_ID,
     aws_call,
     is_not_found,
@@ -60,14 +61,14 @@ _VOLUME_STATE = {
 _SNAPSHOT_STATE = {"pending": V.CREATING, "completed": V.AVAILABLE, "error": V.ERROR}
 #: the device names EC2 recommends for EBS data volumes
 DATA_DEVICES = tuple(f"/dev/sd{letter}" for letter in string.ascii_lowercase[5:16])
-_WAIT = {"Delay": 2, "MaxAttempts": 150}
 #: how each kind is described by id: operation, its ids parameter, the list answered
 _DESCRIBE = {
     "volume": ("describe_volumes", "VolumeIds", "Volumes"),
     "snapshot": ("describe_snapshots", "SnapshotIds", "Snapshots"),
 }
-#: how long a volume's copy waits for the snapshot it is made from
-_COPY_SECONDS = 300.0
+#: how long a step waits for EBS to finish what the contract makes one call (an attachment,
+#: a detachment, the snapshot a volume's copy is made from)
+_WAIT_SECONDS = 300.0
 #: how long after its create a volume or snapshot that EC2 does not describe yet counts as
 #: being created (EC2 catches up within seconds; a task looks at a new one at once)
 _SETTLING_SECONDS = 30.0
@@ -266,27 +267,29 @@ class AwsVolumes(BlockStorageDriver):
             )
         snapshot = NativeRef(str(self._remember(dict(made), "SnapshotId", labels)["SnapshotId"]))
         try:
-            self._wait_completed(snapshot)
+            self._await("snapshot", snapshot, "completed", f"a snapshot of {spec.source_volume}")
         except BaseException:
             self.delete_snapshot(snapshot)
             raise
         return snapshot
 
-    def _wait_completed(self, snapshot: NativeRef) -> None:
-        """Wait in the create step for the copy's snapshot (the contract makes a volume in one
-        call): looked at at once (an emulator has completed it), then every 0.5 s doubling to
-        5 s, for at most :data:`_COPY_SECONDS`; EC2 not describing it yet is still pending."""
-        deadline, delay = time.monotonic() + _COPY_SECONDS, 0.5
+    def _await(self, kind: str, ref: NativeRef, wanted: str, doing: str) -> None:
+        """Wait in the step for EBS to report ``wanted`` (the contract makes ``doing`` one
+        call): looked at at once (an emulator is done), then as the gateway's tasks look at EC2
+        (:data:`AWS_POLLING`: 0.5 s doubling to 5 s, where botocore's waiters ask every 15 s or
+        at a fixed pace), for at most :data:`_WAIT_SECONDS`. One created here that EC2 does
+        not describe yet is still being created."""
+        deadline, looks = time.monotonic() + _WAIT_SECONDS, 0
         while True:
-            info = _snapshot_info(self._snapshot(snapshot, settling=True))
-            if info.status is V.AVAILABLE:
+            state = str(self._described(kind, ref, True)["State"])
+            if state == wanted:
                 return
-            if info.status is V.ERROR:
-                raise BackendError(f"EBS failed snapshot {snapshot} for the copy: {info.fault}")
+            if state in {"error", "deleted", "deleting"}:
+                raise BackendError(f"EBS reports {kind} {ref} as {state} while {doing}")
             if time.monotonic() >= deadline:
-                raise BackendError(f"EBS did not complete snapshot {snapshot} for the copy in time")
-            time.sleep(delay)
-            delay = min(5.0, delay * 2)
+                raise BackendError(f"EBS did not finish {doing} in time ({kind} {state})")
+            time.sleep(AWS_POLLING.delay(looks))
+            looks += 1
 
     def get_volume(self, ref: NativeRef) -> VolumeInfo:
         return _volume_info(self._volume(ref, settling=True))
@@ -385,7 +388,7 @@ class AwsVolumes(BlockStorageDriver):
         name = ec2_device(device, taken)
         with aws_call(f"attach_volume {volume} to {server}"):
             self.ec2.attach_volume(VolumeId=volume, InstanceId=server, Device=name)
-            self.ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume], WaiterConfig=_WAIT)
+        self._await("volume", volume, "in-use", f"attaching it to {server}")
         return AttachmentInfo(volume, server, name)
 
     def detach_volume(self, volume: NativeRef, server: NativeRef) -> None:
@@ -398,4 +401,4 @@ class AwsVolumes(BlockStorageDriver):
             return
         with aws_call(f"detach_volume {volume} from {server}"):
             self.ec2.detach_volume(VolumeId=volume, InstanceId=server)
-            self.ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig=_WAIT)
+        self._await("volume", volume, "available", f"detaching it from {server}")
