@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, delete, false, or_, select, true, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.base import ExecutableOption
@@ -212,6 +212,17 @@ def load_visible(
     if row is None:
         raise missing
     return row
+
+
+def write_native_ref(session: Session, model: type[Row], row_id: str, native: str) -> Row:
+    """The row ``row_id`` with the backend's ref of it written, as written: one UPDATE …
+    RETURNING, not a read, then the write. A row deleted meanwhile is ``NoResultFound``, as
+    its read was."""
+    table = model.__table__.c
+    return session.scalars(
+        update(model).where(table.id == row_id).values(native_ref=native).returning(model),
+        execution_options={"populate_existing": True},
+    ).one()
 
 
 def visible_page(

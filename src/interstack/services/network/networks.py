@@ -30,6 +30,7 @@ from interstack.services.network.common import (
     stamp,
     tenant_of,
     visible_page,
+    write_native_ref,
 )
 from interstack.services.network.records import NetworkInfo
 from interstack.services.regions import Regions
@@ -144,9 +145,7 @@ class NetworkService:
                 )
             )
         with self.db.session() as session:
-            row = session.get_one(Network, network_id)
-            row.native_ref = native
-            return network_info(session, row)
+            return network_info(session, write_native_ref(session, Network, network_id, native))
 
     def get(self, ctx: RequestContext, region: str, network_id: str) -> NetworkInfo:
         with self.db.session() as session:

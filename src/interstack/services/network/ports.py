@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
@@ -31,6 +31,7 @@ from interstack.services.network.common import (
     stamp,
     tenant_of,
     visible_page,
+    write_native_ref,
 )
 from interstack.services.network.networks import load_network
 from interstack.services.network.port_records import (
@@ -224,14 +225,7 @@ class PortService:
             self._forget(port_id)
             raise
         with self.db.session() as session:
-            # the row as written comes back with the write (one statement, not a read first)
-            row = session.scalars(
-                update(Port)
-                .where(Port.id == port_id)
-                .values(native_ref=native_ref)
-                .returning(Port),
-                execution_options={"populate_existing": True},
-            ).one()
+            row = write_native_ref(session, Port, port_id, native_ref)
             return infos(session, [row])[0], native_ref
 
     def forget(self, port_id: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from interstack.services.network.common import (
     stamp,
     tenant_of,
     visible_page,
+    write_native_ref,
 )
 from interstack.services.network.records import RuleInfo, SecurityGroupInfo
 from interstack.services.network.sg_rules import (
@@ -168,14 +169,8 @@ class SecurityGroupService:
                     rules=contract_rules(plain, ref_of),
                 )
             )
-            with self.db.session() as session:  # one statement, not a read, then a write
-                session.execute(
-                    update(SecurityGroup)
-                    .where(SecurityGroup.id == group_id)
-                    .values(native_ref=native)
-                    .returning(SecurityGroup.id)
-                    .execution_options(synchronize_session=False)
-                ).one()  # a group deleted meanwhile: NoResultFound, as a read of it was
+            with self.db.session() as session:
+                write_native_ref(session, SecurityGroup, group_id, native)
             if not naming_groups:
                 return NativeRef(native)  # made with its rules: setting them again is a repeat
             with self.db.session() as session:  # as they are now that the group exists
