@@ -65,5 +65,6 @@ def test_an_instance_not_launched_here_that_ec2_does_not_know_is_gone(
 ) -> None:
     driver, lagging = compute
     lagging.unseen.add("i-0123456789abcdef0")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as gone:
         driver.get_server(NativeRef("i-0123456789abcdef0"))
+    assert "InvalidInstanceID.NotFound" in gone.value.message  # EC2's code, for the fault

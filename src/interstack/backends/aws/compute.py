@@ -51,7 +51,7 @@ from interstack.backends.contract import (
     ServerSpec,
     ServerStatus,
 )
-from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.errors import BadRequest, Conflict, InterstackError, NotFound
 
 S = ServerStatus
 TAG_POWER = "interstack:power"
@@ -157,11 +157,13 @@ class AwsCompute(ComputeDriver):
 
     def _described(self, ref: NativeRef, *, settling: bool = False) -> dict[str, Any]:
         """The instance as EC2 describes it, terminating or terminated ones too."""
+        missing: InterstackError = NotFound(f"server {ref} does not exist in AWS")
         try:
             reply = self.ec2.describe_instances(InstanceIds=[ref])
         except ClientError as exc:
+            missing = translate(exc, f"describe_instances {ref}")  # with EC2's code
             if not is_not_found(exc):
-                raise translate(exc, f"describe_instances {ref}") from exc
+                raise missing from exc
             reply = {}
         instances = [i for r in reply.get("Reservations", []) for i in r["Instances"]]
         if not instances:
@@ -169,7 +171,7 @@ class AwsCompute(ComputeDriver):
             if settling and launched and time.monotonic() - launched.at < _SETTLING_SECONDS:
                 pending = {"Key": TAG_GATEWAY_ID, "Value": launched.gateway_id}
                 return {"InstanceId": ref, "State": {"Name": "pending"}, "Tags": [pending]}
-            raise NotFound(f"server {ref} does not exist in AWS")
+            raise missing
         return dict(instances[0])
 
     # -- boot ---------------------------------------------------------------------------------
