@@ -15,8 +15,10 @@ across projects; the backfill trusts only what a project could have done to its 
 - the gateway: a ``network:router_gateway`` port naming the router, of the router's project, on
   the router's gateway network (the gateway's ports are always made in the router's project).
 
-Any other port naming a router keeps its device fields but is no port of that router: an
-interface an admin attached from another project's port must be attached again.
+Any other port naming a router keeps its device fields but is no port of that router, and at
+start-up the cloud's router stops routing its subnet (services/network/router_claims.py). An
+interface an admin attached from another project's port must be attached again: its device
+fields cleared first (an admin's port update), as add_router_interface takes an unbound port.
 """
 
 from __future__ import annotations
