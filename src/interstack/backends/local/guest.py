@@ -52,12 +52,14 @@ stop() {
 }
 trap 'stop stopping 0' TERM INT
 trap 'stop rebooting @REBOOT_EXIT_CODE@' HUP
-mkdir -p /run/lock /run/sshd /var/log /tmp
+# (each program the init runs costs the instance's CPU at every boot: a shell builtin does
+# what it can instead)
+mkdir -p /run/lock /run/sshd /var/log /tmp /run/cloud-init
 chmod 1777 /tmp
 # no boot loader runs in an instance: without grub, cloud-init's grub-dpkg module would only
 # start debconf (perl, a quarter of a second) to note that (/run is this boot's tmpfs)
 if ! command -v grub-probe >/dev/null 2>&1 && ! command -v grub-install >/dev/null 2>&1; then
-    mkdir -p /run/cloud-init && echo 'grub_dpkg: {enabled: false}' >/run/cloud-init/cloud.cfg
+    echo 'grub_dpkg: {enabled: false}' >/run/cloud-init/cloud.cfg
 fi
 # volumes: mount(8) hands ext2/3/4 mounts to the host (see the backend's volumes.guestmount)
 if [ -x /run/interstack/mount-volume ]; then
@@ -88,10 +90,13 @@ if mkfifo -m 600 /run/initctl 2>/dev/null; then
 fi
 # the boot record (who -b, last reboot), systemd-update-utmp's on a VM: written by the host
 if [ -f /run/interstack/utmp ]; then
-    cp /run/interstack/utmp /run/utmp && chmod 664 /run/utmp && chgrp utmp /run/utmp 2>/dev/null
+    install -m 664 -g utmp /run/interstack/utmp /run/utmp 2>/dev/null || {
+        cp /run/interstack/utmp /run/utmp && chmod 664 /run/utmp && chgrp utmp /run/utmp 2>/dev/null
+    }
     [ -d /var/log ] && cat /run/interstack/utmp >> /var/log/wtmp
 fi
-say "booting $(hostname)"
+read -r name </proc/sys/kernel/hostname || name=$(hostname)
+say "booting $name"
 # fstab, as a Debian boot mounts it: the volumes' filesystems (the host mounts those)
 if [ -x /run/interstack/mount-volume ] && [ -f /etc/fstab ]; then
     while read -r source target type options _; do
@@ -125,20 +130,24 @@ plan=/run/interstack/login-plan
 early_sudo=/etc/sudoers.d/00-interstack-early-login
 up=
 key_in_place() {
-    [ -z "$key" ] || cat /home/*/.ssh/authorized_keys /root/.ssh/authorized_keys \
-        2>/dev/null | grep -qF -- "$key"
+    [ -z "$key" ] || grep -qsF -- "$key" /home/*/.ssh/authorized_keys /root/.ssh/authorized_keys
 }
 if [ -f "$early" ]; then
-    [ "$(sed -n 1p "$early")" = "$(cat /var/lib/cloud/data/instance-id 2>/dev/null)" ] ||
-        rm -f /etc/ssh/ssh_host_*
-    key=$(sed -n 2p "$early" | cut -d' ' -f2)
+    # its lines: the instance id, then the keypair's public key (or none)
+    early_id= public_key= known_id=
+    { IFS= read -r early_id; IFS= read -r public_key; } <"$early"
+    [ ! -f /var/lib/cloud/data/instance-id ] ||
+        IFS= read -r known_id </var/lib/cloud/data/instance-id
+    [ "$early_id" = "$known_id" ] || rm -f /etc/ssh/ssh_host_*
+    key=${public_key#* }  # the key's second field: its base64 data
+    key=${key%% *}
     if key_in_place; then
         :
     # the image's login plan replays what cloud-init's code did in the image (no Python)
-    elif [ -f "$plan" ] && sh "$plan" "$(sed -n 2p "$early")" "$early_sudo"; then
+    elif [ -f "$plan" ] && sh "$plan" "$public_key" "$early_sudo"; then
         say "default login made by the image's login plan"
     elif has cloud-init && has python3; then
-        python3 -I /run/interstack/seed-login "$(sed -n 2p "$early")" "$early_sudo" ||
+        python3 -I /run/interstack/seed-login "$public_key" "$early_sudo" ||
             say "the keypair waits for cloud-init"
     fi
     if key_in_place; then
