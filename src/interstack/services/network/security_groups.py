@@ -101,13 +101,17 @@ def _rules(session: Session, group_id: str) -> list[RuleRow]:
 
 
 def group_info(session: Session, row: SecurityGroup) -> SecurityGroupInfo:
+    return _info(row, _rules(session, row.id))
+
+
+def _info(row: SecurityGroup, rules: Sequence[RuleRow]) -> SecurityGroupInfo:
     return SecurityGroupInfo(
         id=row.id,
         project_id=row.project_id,
         name=row.name,
         description=row.description,
         stateful=row.stateful,
-        rules=tuple(rule_info(r) for r in _rules(session, row.id)),
+        rules=tuple(rule_info(r) for r in rules),
         stamp=stamp(row),
     )
 
@@ -261,11 +265,16 @@ class SecurityGroupService:
             )
             session.add(group)
             session.flush()
-            for ethertype in ("IPv4", "IPv6"):
-                session.add(_rule_row(group, at, direction="egress", ethertype=ethertype))
+            rules = [
+                _rule_row(group, at, direction="egress", ethertype=ethertype)
+                for ethertype in ("IPv4", "IPv6")
+            ]
+            session.add_all(rules)
         with removed_on_failure(self.db, SecurityGroup, group_id):
             self.realize(region, group_id)
-        return self.get(ctx, region, group_id)
+        # the group as written (its backend ref is not shown), its rules in their listed order
+        rules.sort(key=lambda r: (r.created_at, r.id))
+        return _info(group, rules)
 
     def get(self, ctx: RequestContext, region: str, group_id: str) -> SecurityGroupInfo:
         with self.db.session() as session:
