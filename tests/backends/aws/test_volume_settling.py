@@ -32,6 +32,7 @@ from interstack.store.models import Volume as VolumeRow
 from tests.backends.aws.support import (
     PROJECT,
     REGION,
+    EmulatorEc2,
     new_id,
     refusal,
     server_spec,
@@ -292,3 +293,38 @@ def test_an_attachment_is_awaited_at_the_gateways_pace(
     # looked at once, then after half a second, doubling: not botocore's fixed 2 s or 15 s
     assert pauses.taken == [AWS_POLLING.delay(0), AWS_POLLING.delay(1)]
     assert driver.get_volume(volume).status is VolumeStatus.IN_USE
+
+
+class TokenHonouringEbs(EmulatorEc2):
+    """EC2 as AWS documents ``CreateVolume``'s ``ClientToken`` (moto ignores it: a repeated
+    token answers with the volume made first), while ``DescribeVolumes`` by tag does not list
+    a new volume yet (eventual consistency)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: dict[str, str] = {}
+
+    def create_volume(self, **request: Any) -> Any:
+        token = request.get("ClientToken")
+        if token in self.tokens:
+            return self.real.describe_volumes(VolumeIds=[self.tokens[token]])["Volumes"][0]
+        made = self.real.create_volume(**request)
+        if token:
+            self.tokens[token] = made["VolumeId"]
+        return made
+
+    def describe_volumes(self, **request: Any) -> Any:
+        if "Filters" in request:
+            return {"Volumes": []}  # the tags are not searchable yet
+        return self.real.describe_volumes(**request)
+
+
+def test_a_create_step_run_again_by_a_replica_makes_no_second_volume() -> None:
+    settings = AwsSettings.parse(REGION, aws_settings())
+    lagging = TokenHonouringEbs()
+    first, replica = (AwsVolumes(lagging, REGION, settings) for _ in range(2))
+    spec = volume_spec()
+    made = first.create_volume(spec)
+    assert replica.create_volume(spec).ref == made.ref
+    mine = [{"Name": "tag:interstack:gateway-id", "Values": [spec.gateway_id]}]
+    assert [v["VolumeId"] for v in ec2().describe_volumes(Filters=mine)["Volumes"]] == [made.ref]

@@ -248,6 +248,10 @@ class AwsVolumes(BlockStorageDriver):
             request["SnapshotId"] = self._image_snapshot(spec.image)
         elif spec.source_volume is not None:
             copy_of = request["SnapshotId"] = self._clone_snapshot(spec)
+        # EC2 answers a repeated token with the volume it made first: a create step run again
+        # elsewhere (a replica) while the tag lookup above does not list that volume yet makes
+        # no second one (a copy's snapshot is new at each attempt: so is its token)
+        request["ClientToken"] = f"{spec.gateway_id}:{copy_of}" if copy_of else spec.gateway_id
         try:
             with aws_call(f"create_volume for volume {spec.gateway_id}"):
                 made_now = dict(self.ec2.create_volume(**request))
