@@ -6,21 +6,17 @@ the router's, on both databases; and a row goes with its port or router."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from datetime import datetime
 
 import pytest
 from sqlalchemy import delete, select
 
 from interstack.store import Database
-from interstack.store.models import Network, Port, Router, RouterPort
+from interstack.store.models import Port, Router, RouterPort
+from tests.support.network_rows import GATEWAY, INTERFACE, network_row, port_row, router_row
 from tests.support.store import store_at
 
 BEFORE = "0004_network_pools_quotas"
-INTERFACE, GATEWAY = "network:router_interface", "network:router_gateway"
-AT = datetime(2026, 1, 1)
-MACS = (f"fa:16:3e:00:00:{n:02x}" for n in itertools.count())
 
 
 @pytest.fixture
@@ -32,59 +28,32 @@ def database(database_url: str) -> Iterator[Database]:
     store.dispose()
 
 
-def _network(network_id: str, project_id: str, *, external: bool = False) -> Network:
-    return Network(
-        id=network_id, region="R", project_id=project_id, name="", description="",
-        admin_state_up=True, shared=False, external=external, mtu=1500,
-        port_security_enabled=True, availability_zone_hints=[], tags=[], created_at=AT,
-        updated_at=AT,
-    )  # fmt: skip
-
-
-def _port(
-    port_id: str, project_id: str, network_id: str, owner: str, device_id: str, region: str = "R"
-) -> Port:
-    return Port(
-        id=port_id, region=region, network_id=network_id, project_id=project_id, name="",
-        description="", mac_address=next(MACS), admin_state_up=True,
-        status="ACTIVE", device_id=device_id, device_owner=owner, port_security_enabled=False,
-        security_group_ids=[], allowed_address_pairs=[], binding={}, created_for_server=False,
-        tags=[], created_at=AT, updated_at=AT,
-    )  # fmt: skip
-
-
 def test_only_the_ports_a_routers_own_project_gave_it_become_its_ports(
     database: Database,
 ) -> None:
     with database.session() as session:
         session.add_all(
             [
-                _network("theirs", "b"),
-                _network("mine", "a"),
-                _network("public", "admin", external=True),
+                network_row("theirs", "b"),
+                network_row("mine", "a"),
+                network_row("public", "admin", external=True),
             ]
         )
-        session.add(
-            Router(
-                id="router", region="R", project_id="a", name="", description="",
-                admin_state_up=True, status="ACTIVE", gateway_network_id="public",
-                enable_snat=True, routes=[], tags=[], created_at=AT, updated_at=AT,
-            )
-        )  # fmt: skip
+        session.add(router_row("router", "a", "public"))
         session.flush()
         session.add_all(
             [
                 # what the router's own operations made
-                _port("interface", "a", "mine", INTERFACE, "router"),
-                _port("gateway", "a", "public", GATEWAY, "router"),
+                port_row("interface", "a", "mine", INTERFACE, "router"),
+                port_row("gateway", "a", "public", GATEWAY, "router"),
                 # another project's ports naming it
-                _port("planted-interface", "b", "theirs", INTERFACE, "router"),
-                _port("planted-gateway", "b", "public", GATEWAY, "router"),
+                port_row("planted-interface", "b", "theirs", INTERFACE, "router"),
+                port_row("planted-gateway", "b", "public", GATEWAY, "router"),
                 # its project's ports that are not what a router holds
-                _port("gateway-elsewhere", "a", "mine", GATEWAY, "router"),
-                _port("other-region", "a", "mine", INTERFACE, "router", region="S"),
-                _port("instance", "a", "mine", "compute:nova", "router"),
-                _port("no-router", "a", "mine", INTERFACE, "gone"),
+                port_row("gateway-elsewhere", "a", "mine", GATEWAY, "router"),
+                port_row("other-region", "a", "mine", INTERFACE, "router", region="S"),
+                port_row("instance", "a", "mine", "compute:nova", "router"),
+                port_row("no-router", "a", "mine", INTERFACE, "gone"),
             ]
         )
 

@@ -1,0 +1,43 @@
+"""Network rows written straight into a store (region ``R``), for the tests of what the store
+and its start-up passes make of rows that the API would no longer write."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from interstack.store.models import Network, Port, Router
+
+AT = datetime(2026, 1, 1)
+MACS = (f"fa:16:3e:00:00:{n:02x}" for n in itertools.count())
+INTERFACE, GATEWAY = "network:router_interface", "network:router_gateway"
+
+
+def network_row(network_id: str, project_id: str, *, external: bool = False) -> Network:
+    return Network(
+        id=network_id, region="R", project_id=project_id, name="", description="",
+        admin_state_up=True, shared=False, external=external, mtu=1500,
+        port_security_enabled=True, availability_zone_hints=[], tags=[], created_at=AT,
+        updated_at=AT,
+    )  # fmt: skip
+
+
+def router_row(router_id: str, project_id: str, gateway_network_id: str | None) -> Router:
+    return Router(
+        id=router_id, region="R", project_id=project_id, name="", description="",
+        admin_state_up=True, status="ACTIVE", gateway_network_id=gateway_network_id,
+        enable_snat=True, routes=[], tags=[], native_ref=f"{router_id}-ref", created_at=AT,
+        updated_at=AT,
+    )  # fmt: skip
+
+
+def port_row(
+    port_id: str, project_id: str, network_id: str, owner: str, device_id: str, region: str = "R"
+) -> Port:
+    return Port(
+        id=port_id, region=region, network_id=network_id, project_id=project_id, name="",
+        description="", mac_address=next(MACS), admin_state_up=True,
+        status="ACTIVE", device_id=device_id, device_owner=owner, port_security_enabled=False,
+        security_group_ids=[], allowed_address_pairs=[], binding={}, created_for_server=False,
+        tags=[], created_at=AT, updated_at=AT,
+    )  # fmt: skip
