@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from interstack.store.models import Network, Port, Router
+from interstack.store.models import IpAllocation, Network, Port, Router, Subnet
 
 AT = datetime(2026, 1, 1)
 MACS = (f"fa:16:3e:00:00:{n:02x}" for n in itertools.count())
@@ -19,6 +19,15 @@ def network_row(network_id: str, project_id: str, *, external: bool = False) -> 
         admin_state_up=True, shared=False, external=external, mtu=1500,
         port_security_enabled=True, availability_zone_hints=[], tags=[], created_at=AT,
         updated_at=AT,
+    )  # fmt: skip
+
+
+def subnet_row(subnet_id: str, network: Network, cidr: str) -> Subnet:
+    return Subnet(
+        id=subnet_id, region="R", network_id=network.id, project_id=network.project_id,
+        name="", description="", ip_version=4, cidr=cidr, enable_dhcp=False,
+        allocation_pools=[], dns_nameservers=[], host_routes=[], tags=[],
+        native_ref=f"{subnet_id}-ref", created_at=AT, updated_at=AT,
     )  # fmt: skip
 
 
@@ -41,3 +50,9 @@ def port_row(
         security_group_ids=[], allowed_address_pairs=[], binding={}, created_for_server=False,
         tags=[], created_at=AT, updated_at=AT,
     )  # fmt: skip
+
+
+def address_row(port: Port, subnet: Subnet, address: str) -> IpAllocation:
+    return IpAllocation(
+        subnet_id=subnet.id, network_id=subnet.network_id, ip_address=address, port_id=port.id
+    )

@@ -83,22 +83,29 @@ class RouterClaimSweep:
 
     def _disassociate_unreached(self, region: str, net_driver: NetworkDriver) -> None:
         fixed = aliased(IpAllocation)
-        reached = exists().where(
+        unreached = ~exists().where(
             fixed.port_id == FloatingIp.port_id,
             fixed.ip_address == FloatingIp.fixed_ip_address,
             _held_on(FloatingIp.router_id, fixed.subnet_id),
         )
         with self.db.session() as session:
-            rows = session.execute(
-                select(FloatingIp.id, FloatingIp.native_ref).where(
-                    FloatingIp.region == region, FloatingIp.router_id.is_not(None), ~reached
+            found = session.scalars(
+                select(FloatingIp.id).where(
+                    FloatingIp.region == region, FloatingIp.router_id.is_not(None), unreached
                 )
             ).all()
-        for fip_id, native in rows:
-            if native:
-                net_driver.associate_floating_ip(NativeRef(native), None)
+        for fip_id in found:
+            # looked at again, locked: a replica serving meanwhile may have associated it anew
             with self.db.session() as session:
-                row = session.get_one(FloatingIp, fip_id)
+                row = session.scalar(
+                    select(FloatingIp)
+                    .where(FloatingIp.id == fip_id, FloatingIp.router_id.is_not(None), unreached)
+                    .with_for_update()
+                )
+                if row is None:
+                    continue
+                if row.native_ref:
+                    net_driver.associate_floating_ip(NativeRef(row.native_ref), None)
                 log.info(
                     "region %s: floating IP %s disassociated from port %s: router %s holds no "
                     "interface on its subnet",

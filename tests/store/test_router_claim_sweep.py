@@ -1,0 +1,104 @@
+"""The start-up sweep of what routers did for ports that only named them, on both databases:
+the cloud's router is asked to stop routing the subnet of a port naming it that it does not
+hold (never one it holds an interface on), and a floating IP reaching its port through a router
+without an interface on the port's subnet is disassociated (one reached through a held
+interface is kept)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import select
+
+from interstack.backends.contract import NativeRef
+from interstack.backends.sim.settings import FULL_CAPABILITIES
+from interstack.services.network.router_claims import RouterClaimSweep
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import FloatingIp, RouterPort
+from tests.support.network_rows import (
+    AT,
+    INTERFACE,
+    address_row,
+    network_row,
+    port_row,
+    router_row,
+    subnet_row,
+)
+
+
+class _Cloud:
+    """Region ``R``'s cloud as the sweep sees it, noting what it is asked."""
+
+    names = ("R",)
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, str | None]] = []
+        self.network = self
+
+    def capabilities(self, _region: str) -> Any:
+        return FULL_CAPABILITIES
+
+    def require(self, _region: str, _capability: str) -> _Cloud:
+        return self
+
+    def remove_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
+        self.asked.append(("unroute", router, subnet))
+
+    def associate_floating_ip(
+        self, ref: NativeRef, port: NativeRef | None, fixed_address: str | None = None
+    ) -> None:
+        self.asked.append(("forward", ref, port))
+
+
+def _floating_ip(fip_id: str, port_id: str, fixed: str) -> FloatingIp:
+    return FloatingIp(
+        id=fip_id, region="R", project_id="p", description="", floating_network_id="public",
+        floating_subnet_id="s-public", floating_ip_address=f"203.0.113.{len(fip_id)}",
+        port_id=port_id, fixed_ip_address=fixed, router_id="router", status="ACTIVE", tags=[],
+        native_ref=f"{fip_id}-ref", created_at=AT, updated_at=AT,
+    )  # fmt: skip
+
+
+def test_the_sweep_undoes_only_what_a_port_naming_a_router_made_it_do(db: Database) -> None:
+    mine, theirs = network_row("mine", "a"), network_row("theirs", "b")
+    public = network_row("public", "admin", external=True)
+    my_subnet = subnet_row("s-mine", mine, "10.74.0.0/24")
+    their_subnet = subnet_row("s-theirs", theirs, "10.73.0.0/24")
+    interface = port_row("interface", "a", "mine", INTERFACE, "router")
+    claim = port_row("claim", "b", "theirs", INTERFACE, "router")
+    # the router's project's own claim on the subnet it holds an interface on: not unrouted
+    own_claim = port_row("own-claim", "a", "mine", INTERFACE, "router")
+    my_vm = port_row("my-vm", "a", "mine", "compute:nova", "vm")
+    their_vm = port_row("their-vm", "b", "theirs", "compute:nova", "vm2")
+    with db.session() as session:
+        session.add_all([mine, theirs, public, router_row("router", "a", "public")])
+        session.flush()
+        session.add_all([my_subnet, their_subnet, interface, claim, own_claim, my_vm, their_vm])
+        session.flush()
+        session.add_all(
+            [
+                RouterPort(port_id="interface", router_id="router", port_type=INTERFACE),
+                address_row(interface, my_subnet, "10.74.0.1"),
+                address_row(own_claim, my_subnet, "10.74.0.2"),
+                address_row(claim, their_subnet, "10.73.0.1"),
+                address_row(my_vm, my_subnet, "10.74.0.5"),
+                address_row(their_vm, their_subnet, "10.73.0.5"),
+                _floating_ip("kept", "my-vm", "10.74.0.5"),
+                _floating_ip("unreached", "their-vm", "10.73.0.5"),
+            ]
+        )
+    cloud = _Cloud()
+
+    RouterClaimSweep(db, cast(Regions, cloud)).ensure()
+
+    assert cloud.asked == [
+        ("unroute", "router-ref", "s-theirs-ref"),
+        ("forward", "unreached-ref", None),
+    ]
+    with db.session() as session:
+        fips = {f.id: f for f in session.scalars(select(FloatingIp))}
+    kept, unreached = fips["kept"], fips["unreached"]
+    assert (kept.port_id, kept.router_id, kept.status) == ("my-vm", "router", "ACTIVE")
+    assert (unreached.port_id, unreached.fixed_ip_address) == (None, None)
+    assert (unreached.router_id, unreached.status) == (None, "DOWN")
