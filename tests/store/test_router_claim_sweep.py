@@ -2,7 +2,7 @@
 the cloud's router is asked to stop routing the subnet of a port naming it that it does not
 hold (never one it holds an interface on), and a floating IP reaching its port through a router
 without an interface on the port's subnet is disassociated (one reached through a held
-interface is kept)."""
+interface is kept); what the cloud refuses is left for the next start, which still starts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from interstack.backends.contract import NativeRef
 from interstack.backends.sim.settings import FULL_CAPABILITIES
+from interstack.errors import BackendUnavailable
 from interstack.services.network.router_claims import RouterClaimSweep
 from interstack.services.regions import Regions
 from interstack.store import Database
@@ -32,9 +33,10 @@ class _Cloud:
 
     names = ("R",)
 
-    def __init__(self) -> None:
+    def __init__(self, refusing: bool = False) -> None:
         self.asked: list[tuple[str, str, str | None]] = []
         self.network = self
+        self.refusing = refusing
 
     def capabilities(self, _region: str) -> Any:
         return FULL_CAPABILITIES
@@ -44,11 +46,15 @@ class _Cloud:
 
     def remove_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
         self.asked.append(("unroute", router, subnet))
+        if self.refusing:
+            raise BackendUnavailable("the cloud does not answer")
 
     def associate_floating_ip(
         self, ref: NativeRef, port: NativeRef | None, fixed_address: str | None = None
     ) -> None:
         self.asked.append(("forward", ref, port))
+        if self.refusing:
+            raise BackendUnavailable("the cloud does not answer")
 
 
 def _floating_ip(fip_id: str, port_id: str, fixed: str) -> FloatingIp:
@@ -60,7 +66,9 @@ def _floating_ip(fip_id: str, port_id: str, fixed: str) -> FloatingIp:
     )  # fmt: skip
 
 
-def test_the_sweep_undoes_only_what_a_port_naming_a_router_made_it_do(db: Database) -> None:
+def _as_the_old_code_left_it(db: Database) -> None:
+    """A router holding an interface on its project's subnet, a port of another project naming
+    it on another subnet, and a floating IP reaching an instance through it on each subnet."""
     mine, theirs = network_row("mine", "a"), network_row("theirs", "b")
     public = network_row("public", "admin", external=True)
     my_subnet = subnet_row("s-mine", mine, "10.74.0.0/24")
@@ -88,6 +96,15 @@ def test_the_sweep_undoes_only_what_a_port_naming_a_router_made_it_do(db: Databa
                 _floating_ip("unreached", "their-vm", "10.73.0.5"),
             ]
         )
+
+
+def _floating_ips(db: Database) -> dict[str, FloatingIp]:
+    with db.session() as session:
+        return {f.id: f for f in session.scalars(select(FloatingIp))}
+
+
+def test_the_sweep_undoes_only_what_a_port_naming_a_router_made_it_do(db: Database) -> None:
+    _as_the_old_code_left_it(db)
     cloud = _Cloud()
 
     RouterClaimSweep(db, cast(Regions, cloud)).ensure()
@@ -96,9 +113,23 @@ def test_the_sweep_undoes_only_what_a_port_naming_a_router_made_it_do(db: Databa
         ("unroute", "router-ref", "s-theirs-ref"),
         ("forward", "unreached-ref", None),
     ]
-    with db.session() as session:
-        fips = {f.id: f for f in session.scalars(select(FloatingIp))}
+    fips = _floating_ips(db)
     kept, unreached = fips["kept"], fips["unreached"]
     assert (kept.port_id, kept.router_id, kept.status) == ("my-vm", "router", "ACTIVE")
     assert (unreached.port_id, unreached.fixed_ip_address) == (None, None)
     assert (unreached.router_id, unreached.status) == (None, "DOWN")
+
+
+def test_what_the_cloud_refuses_is_left_for_the_next_start(db: Database) -> None:
+    _as_the_old_code_left_it(db)
+    cloud = _Cloud(refusing=True)
+
+    RouterClaimSweep(db, cast(Regions, cloud)).ensure()  # the gateway still starts
+
+    assert [what for what, _, _ in cloud.asked] == ["unroute", "forward"]
+    unreached = _floating_ips(db)["unreached"]
+    assert (unreached.port_id, unreached.router_id, unreached.status) == (
+        "their-vm",
+        "router",
+        "ACTIVE",
+    )

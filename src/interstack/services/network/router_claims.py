@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import Exists, exists, select
+from sqlalchemy import ColumnElement, Exists, exists, select
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from interstack.backends.contract import NativeRef, NetworkDriver
+from interstack.errors import InterstackError
 from interstack.services.network.common import driver, now
 from interstack.services.network.ports import ROUTER_INTERFACE
 from interstack.services.regions import Regions
@@ -71,15 +72,26 @@ class RouterClaimSweep:
                 .distinct()
             ).all()
         for router_id, router_ref, subnet_id, subnet_ref in rows:
-            if router_ref and subnet_ref:
+            if not (router_ref and subnet_ref):
+                continue
+            try:
                 net_driver.remove_router_interface(NativeRef(router_ref), NativeRef(subnet_ref))
-                log.info(
-                    "region %s: router %s no longer routes subnet %s, on which it holds no "
-                    "interface (a port only named the router)",
+            except InterstackError as exc:  # asked again at the next start
+                log.warning(
+                    "region %s: router %s may still route subnet %s: %s",
                     region,
                     router_id,
                     subnet_id,
+                    exc.message,
                 )
+                continue
+            log.info(
+                "region %s: router %s no longer routes subnet %s, on which it holds no "
+                "interface (a port only named the router)",
+                region,
+                router_id,
+                subnet_id,
+            )
 
     def _disassociate_unreached(self, region: str, net_driver: NetworkDriver) -> None:
         fixed = aliased(IpAllocation)
@@ -95,25 +107,42 @@ class RouterClaimSweep:
                 )
             ).all()
         for fip_id in found:
-            # looked at again, locked: a replica serving meanwhile may have associated it anew
-            with self.db.session() as session:
-                row = session.scalar(
-                    select(FloatingIp)
-                    .where(FloatingIp.id == fip_id, FloatingIp.router_id.is_not(None), unreached)
-                    .with_for_update()
-                )
-                if row is None:
-                    continue
-                if row.native_ref:
-                    net_driver.associate_floating_ip(NativeRef(row.native_ref), None)
-                log.info(
-                    "region %s: floating IP %s disassociated from port %s: router %s holds no "
-                    "interface on its subnet",
+            try:
+                self._disassociate(region, net_driver, fip_id, unreached)
+            except InterstackError as exc:  # asked again at the next start
+                log.warning(
+                    "region %s: floating IP %s may still reach its port: %s",
                     region,
                     fip_id,
-                    row.port_id,
-                    row.router_id,
+                    exc.message,
                 )
-                row.port_id = row.fixed_ip_address = row.router_id = None
-                row.status = "DOWN"
-                row.updated_at = now()
+
+    def _disassociate(
+        self,
+        region: str,
+        net_driver: NetworkDriver,
+        fip_id: str,
+        unreached: ColumnElement[bool],
+    ) -> None:
+        # looked at again, locked: a replica serving meanwhile may have associated it anew
+        with self.db.session() as session:
+            row = session.scalar(
+                select(FloatingIp)
+                .where(FloatingIp.id == fip_id, FloatingIp.router_id.is_not(None), unreached)
+                .with_for_update()
+            )
+            if row is None:
+                return
+            if row.native_ref:
+                net_driver.associate_floating_ip(NativeRef(row.native_ref), None)
+            log.info(
+                "region %s: floating IP %s disassociated from port %s: router %s holds no "
+                "interface on its subnet",
+                region,
+                fip_id,
+                row.port_id,
+                row.router_id,
+            )
+            row.port_id = row.fixed_ip_address = row.router_id = None
+            row.status = "DOWN"
+            row.updated_at = now()
