@@ -24,9 +24,8 @@ from tests.support.store import migrated_store
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     """A gateway shared by the tests that only read or create uniquely named things."""
-    served = ServedGateway(tmp_path_factory.mktemp("gateway") / "data").start()
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path_factory.mktemp("gateway") / "data") as served:
+        yield served
 
 
 @pytest.fixture

@@ -37,9 +37,8 @@ def regions_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
             },
         ]
     }
-    served = ServedGateway(data, config=config).start()
-    yield served
-    served.stop()
+    with ServedGateway(data, config=config) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -102,13 +102,10 @@ def test_cleanup_removes_what_a_lost_gateway_left_in_aws(tmp_path: Path) -> None
         "regions": [{"name": AWS, "backend": "aws", "settings": aws_settings(images=[AMI_FILTER])}]
     }
     foreign_vpc = ec2().create_vpc(CidrBlock="172.31.0.0/16")["Vpc"]["VpcId"]  # not ours
-    gateway = ServedGateway(tmp_path / "data", config=config).start()
-    try:
+    with ServedGateway(tmp_path / "data", config=config) as gateway:
         with neutron(gateway, gateway.token("interstack-admin"), AWS) as admin:
             external_network(admin)
         build_a_project(gateway)
-    finally:
-        gateway.stop()
     shutil.rmtree(gateway.data_dir)  # the gateway's state is gone; AWS still has it all
     left = tagged_in_region(AWS)
     assert set(left) >= {"instances", "key pairs", "addresses", "images", "interfaces"}
@@ -155,8 +152,7 @@ def test_a_serving_gateway_builds_in_a_new_vpc_after_the_cleanup_removed_its_own
     tmp_path: Path,
 ) -> None:
     config = {"regions": [{"name": AWS, "backend": "aws", "settings": aws_settings()}]}
-    gateway = ServedGateway(tmp_path / "data", config=config).start()
-    try:
+    with ServedGateway(tmp_path / "data", config=config) as gateway:
         sdk = gateway.connect("interstack", region_name=AWS)
         net = sdk.network.create_network(name=unique("net"))
         subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.61.0.0/24", ip_version=4)
@@ -178,5 +174,3 @@ def test_a_serving_gateway_builds_in_a_new_vpc_after_the_cleanup_removed_its_own
         )["Subnets"]
         assert aws_subnet["VpcId"] == new_vpc
         sdk.close()
-    finally:
-        gateway.stop()

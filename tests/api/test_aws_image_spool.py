@@ -29,9 +29,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
         "image_size_cap_bytes": SIZE_CAP,
         "regions": [{"name": AWS, "backend": "aws", "settings": aws_settings()}],
     }
-    gateway = ServedGateway(data_dir, config=config).start()
-    yield gateway
-    gateway.stop()
+    with ServedGateway(data_dir, config=config) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")

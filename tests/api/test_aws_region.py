@@ -33,13 +33,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
             {"name": AWS, "backend": "aws", "settings": aws_settings()},
         ]
     }
-    served = ServedGateway(data, config=config).start()
-    admin = served.token("interstack-admin")
-    for region in (SIM, AWS):
-        with neutron(served, admin, region) as client:
-            external_network(client)
-    yield served
-    served.stop()
+    with ServedGateway(data, config=config) as served:
+        admin = served.token("interstack-admin")
+        for region in (SIM, AWS):
+            with neutron(served, admin, region) as client:
+                external_network(client)
+        yield served
 
 
 def tagged(describe: str, key: str, gateway_id: str) -> list[dict[str, Any]]:

@@ -19,9 +19,8 @@ from tests.support.network import addresses_by_subnet, dhcp_ports, forget_dhcp_p
 
 @pytest.fixture
 def restartable(tmp_path: Path) -> Iterator[ServedGateway]:
-    served = ServedGateway(tmp_path / "data").start()
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path / "data") as served:
+        yield served
 
 
 def _served_at(gateway: ServedGateway, subnet_id: str) -> Any:

@@ -29,9 +29,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
         "settings": {"external_network": {"name": "public", "cidr": EXTERNAL_CIDR}},
     }
     data = Path(tmp_path_factory.mktemp("extnet")) / "data"
-    served = ServedGateway(data, {"regions": [region]}).start()
-    yield served
-    served.stop()
+    with ServedGateway(data, {"regions": [region]}) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -30,9 +30,8 @@ INTERFACE = "network:router_interface"
 
 @pytest.fixture
 def restartable(tmp_path: Path) -> Iterator[ServedGateway]:
-    served = ServedGateway(tmp_path / "data").start()
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path / "data") as served:
+        yield served
 
 
 def _network(api: httpx.Client, cidr: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -29,9 +29,8 @@ REFUSING = {
 @pytest.fixture(scope="module")
 def refusing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     data: Path = tmp_path_factory.mktemp("refusing") / "data"
-    served = ServedGateway(data, config=REFUSING).start()
-    yield served
-    served.stop()
+    with ServedGateway(data, config=REFUSING) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

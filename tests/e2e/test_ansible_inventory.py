@@ -31,9 +31,8 @@ PLAYBOOKS = Path(__file__).parent / "playbooks"
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    served = ServedGateway(tmp_path_factory.mktemp("inventory") / "data", config=FAST_SIM).start()
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path_factory.mktemp("inventory") / "data", config=FAST_SIM) as served:
+        yield served
 
 
 def boot(conn: Any, name: str, network: Any, metadata: dict[str, str]) -> Any:

@@ -61,17 +61,16 @@ def cloud(
 ) -> Iterator[ServedGateway]:
     """A gateway whose operator made an external network ``public`` for floating IPs."""
     data = tmp_path_factory.mktemp(f"ansible-{request.param}") / "data"
-    served = ServedGateway(data, config=gateway_config(request.param)).start()
-    admin = served.connect("interstack-admin")
-    try:
-        public = admin.network.create_network(name="public", is_router_external=True)
-        admin.network.create_subnet(
-            network_id=public.id, cidr="203.0.113.0/24", ip_version=4, is_dhcp_enabled=False
-        )
-    finally:
-        admin.close()
-    yield served
-    served.stop()
+    with ServedGateway(data, config=gateway_config(request.param)) as served:
+        admin = served.connect("interstack-admin")
+        try:
+            public = admin.network.create_network(name="public", is_router_external=True)
+            admin.network.create_subnet(
+                network_id=public.id, cidr="203.0.113.0/24", ip_version=4, is_dhcp_enabled=False
+            )
+        finally:
+            admin.close()
+        yield served
 
 
 @pytest.fixture(scope="module")

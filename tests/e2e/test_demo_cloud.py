@@ -33,9 +33,8 @@ SIM_WITH_EXTERNAL = {
 @pytest.fixture(scope="module")
 def sim_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     data = tmp_path_factory.mktemp("demo") / "data"
-    served = ServedGateway(data, config=SIM_WITH_EXTERNAL).start()
-    yield served
-    served.stop()
+    with ServedGateway(data, config=SIM_WITH_EXTERNAL) as served:
+        yield served
 
 
 @pytest.fixture

@@ -77,6 +77,14 @@ class ServedGateway:
         self.process = None
         return code
 
+    def __enter__(self) -> ServedGateway:
+        """Started; stopped at the end of the ``with`` (a fixture's set-up that fails after
+        the start too)."""
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def restart(self) -> ServedGateway:
         self.stop()
         return self.start()

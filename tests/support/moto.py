@@ -87,11 +87,8 @@ def register_ami(name: str) -> str:
 def aws_gateway(data: Path, region: str, settings: dict[str, Any]) -> Iterator[ServedGateway]:
     """A served gateway with one ``aws`` region on the emulator, stopped afterwards."""
     config = {"regions": [{"name": region, "backend": "aws", "settings": settings}]}
-    served = ServedGateway(data, config=config).start()
-    try:
+    with ServedGateway(data, config=config) as served:
         yield served
-    finally:
-        served.stop()
 
 
 @functools.cache

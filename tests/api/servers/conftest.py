@@ -34,12 +34,11 @@ FAST_SIM = {
 @pytest.fixture(scope="session")
 def compute_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     """One gateway for the server tests; each module works in projects of its own."""
-    served = ServedGateway(tmp_path_factory.mktemp("servers") / "data", config=FAST_SIM).start()
-    with client(served, served.token("interstack-admin")) as admin:
-        for image_id, name in ((IMAGE, "cirros-sim"), (OTHER_IMAGE, "debian-sim")):
-            upload_image(served, admin, image_id, name)
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path_factory.mktemp("servers") / "data", config=FAST_SIM) as served:
+        with client(served, served.token("interstack-admin")) as admin:
+            for image_id, name in ((IMAGE, "cirros-sim"), (OTHER_IMAGE, "debian-sim")):
+                upload_image(served, admin, image_id, name)
+        yield served
 
 
 #: a sim region without the capabilities that only some backends have, to see the faults; its
@@ -66,11 +65,10 @@ BARE_SIM = {
 def bare_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     """A gateway whose second region cannot hot-plug ports, set guests' passwords, pause or
     resize, and fails the boot of servers named ``doomed*``."""
-    served = ServedGateway(tmp_path_factory.mktemp("bare") / "data", config=BARE_SIM).start()
-    with client(served, served.token("interstack-admin")) as admin:
-        upload_image(served, admin, BARE_IMAGE, "cirros-bare", region=BARE_REGION)
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path_factory.mktemp("bare") / "data", config=BARE_SIM) as served:
+        with client(served, served.token("interstack-admin")) as admin:
+            upload_image(served, admin, BARE_IMAGE, "cirros-bare", region=BARE_REGION)
+        yield served
 
 
 def upload_image(

@@ -26,11 +26,10 @@ from tests.support.identity import client, unique
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[ServedGateway]:
-    served = ServedGateway(tmp_path / "data", config=FAST_SIM).start()
-    with client(served, served.token("interstack-admin")) as admin:
-        upload_image(served, admin, IMAGE, "cirros-sim")
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path / "data", config=FAST_SIM) as served:
+        with client(served, served.token("interstack-admin")) as admin:
+            upload_image(served, admin, IMAGE, "cirros-sim")
+        yield served
 
 
 def boot(conn: Any) -> Any:

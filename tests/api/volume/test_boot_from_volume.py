@@ -41,9 +41,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
         "fail_on": {"create_server": {"name": "fail-*", "message": "No valid host was found."}},
     }
     config = sim_regions_lacking(sim, PLAIN, "boot_from_volume")
-    served = ServedGateway(tmp_path_factory.mktemp("bfv") / "data", config=config).start()
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path_factory.mktemp("bfv") / "data", config=config) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

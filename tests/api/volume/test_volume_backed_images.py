@@ -29,9 +29,8 @@ EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
     sim = {"boot_delay_seconds": 0.1, "volume_delay_seconds": 0.1}
     config = sim_regions_lacking(sim, NO_SNAPSHOTS, "snapshots")
-    served = ServedGateway(tmp_path_factory.mktemp("vbi") / "data", config=config).start()
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path_factory.mktemp("vbi") / "data", config=config) as served:
+        yield served
 
 
 def connect(gateway: ServedGateway, region: str) -> Any:
