@@ -281,11 +281,13 @@ class ServerBoot:
             ) from exc
         check_root_volume_fits(flavor, image, root)
 
-    def _public_key(self, ctx: RequestContext, key_name: str | None) -> str | None:
+    def _public_key(
+        self, ctx: RequestContext, key_name: str | None, session: Session
+    ) -> str | None:
         if key_name is None:
             return None
         try:
-            return self.keypairs.get(ctx, key_name).public_key
+            return self.keypairs.get(ctx, key_name, session=session).public_key
         except NotFound as exc:
             raise BadRequest("Invalid key_name provided.") from exc
 
@@ -356,10 +358,10 @@ class ServerBoot:
         if image is not None:
             check_image_fits(flavor, image)
         self._root_image(ctx, region, flavor, disks)
-        public_key = self._public_key(ctx, request.key_name)
-        if request.user_data is not None:
-            decode_user_data(request.user_data)
-        with self.db.session() as session:
+        with self.db.session() as session:  # the key pair and the quota read together
+            public_key = self._public_key(ctx, request.key_name, session)
+            if request.user_data is not None:
+                decode_user_data(request.user_data)
             limits = self.quotas.limits(project_id, session)
             self._check_metadata(limits, request.metadata)
             count = self._count(session, project_id, request, flavor, limits)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
 from interstack.services.compute.keypair_crypto import (
@@ -144,13 +145,22 @@ class KeypairService:
                 stmt = stmt.limit(limit)
             return [record(r) for r in session.scalars(stmt)]
 
-    def get(self, ctx: RequestContext, name: str, user_id: str | None = None) -> Keypair:
+    def get(
+        self,
+        ctx: RequestContext,
+        name: str,
+        user_id: str | None = None,
+        session: Session | None = None,
+    ) -> Keypair:
+        """The key pair; read in ``session`` when the caller has one open (a boot's)."""
         owner = self._owner(ctx, user_id, "show")
-        with self.db.session() as session:
-            row = session.get(KeypairRow, (owner, name))
-            if row is None:
-                raise _not_found(name, owner)
-            return record(row)
+        if session is None:
+            with self.db.session() as own:
+                return self.get(ctx, name, user_id, own)
+        row = session.get(KeypairRow, (owner, name))
+        if row is None:
+            raise _not_found(name, owner)
+        return record(row)
 
     def delete(self, ctx: RequestContext, name: str, user_id: str | None = None) -> None:
         owner = self._owner(ctx, user_id, "delete")
