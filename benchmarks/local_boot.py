@@ -480,8 +480,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"CPU seconds while the {args.together} booted: instances {cpu['instances']:.1f}, "
         f"gateway (and the children it reaped) {cpu['gateway']:.1f}, its helper processes "
         f"(supervisor and runc, metadata proxies, dnsmasq) {cpu['helpers']:.1f}, "
-        "this benchmark "
-        f"{cpu['benchmark']:.1f}, the whole host {cpu['host']:.1f} "
+        f"this benchmark {cpu['benchmark']:.1f} and its ssh clients "
+        f"{cpu['ssh_clients']:.1f}, the whole host {cpu['host']:.1f} "
         f"(load average {results['load_average'][0]:.1f}); the instances until "
         f"{IDLE_SECONDS:.0f} s later: {results['instances_cpu_seconds_until_idle']:.1f}"
     )

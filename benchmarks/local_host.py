@@ -87,10 +87,14 @@ def host_busy_cpu_seconds() -> float:
 def cpu_now(gateway: Gateway) -> dict[str, float]:
     assert gateway.process is not None
     own = resource.getrusage(resource.RUSAGE_SELF)
+    # the benchmark's children it reaped: its ssh clients (the gateway, also its child, is
+    # reaped only at the end)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "instances": instances_cpu_seconds(),
         "gateway": gateway.cpu_seconds(),
         "helpers": helpers_cpu_seconds(gateway.process.pid),
         "benchmark": own.ru_utime + own.ru_stime,
+        "ssh_clients": reaped.ru_utime + reaped.ru_stime,
         "host": host_busy_cpu_seconds(),
     }
