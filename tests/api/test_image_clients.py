@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, cli_as, client, new_member, unique
+from tests.support.identity import Member, cli_as, member_of, unique
 
 
 def _json(result: Any) -> Any:
@@ -20,9 +20,8 @@ def _json(result: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def members(gateway: ServedGateway, admin_token: str) -> tuple[Member, Member]:
-    admin = client(gateway, admin_token)
-    return new_member(admin), new_member(admin)
+def members(gateway: ServedGateway) -> tuple[Member, Member]:
+    return member_of(gateway), member_of(gateway)
 
 
 def test_cli_image_lifecycle(gateway: ServedGateway, tmp_path: Path) -> None:

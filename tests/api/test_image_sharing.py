@@ -6,14 +6,13 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member, unique
+from tests.support.identity import Member, member_of, unique
 from tests.support.image import assert_glance_fault, create, image_client, patch, upload
 
 
 @pytest.fixture(scope="module")
-def owner_member(gateway: ServedGateway, admin_token: str) -> tuple[Member, Member]:
-    admin = client(gateway, admin_token)
-    return new_member(admin), new_member(admin)
+def owner_member(gateway: ServedGateway) -> tuple[Member, Member]:
+    return member_of(gateway), member_of(gateway)
 
 
 @pytest.fixture(scope="module")

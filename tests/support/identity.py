@@ -92,7 +92,8 @@ def new_member(admin: httpx.Client, role: str = "member") -> Member:
     return Member(user_id, user_name, password, project_id, project_name)
 
 
-def member_of(gateway: ServedGateway) -> Member:
-    """A new member of a project of its own on ``gateway``, made by the gateway's admin."""
+def member_of(gateway: ServedGateway, role: str = "member") -> Member:
+    """A new user holding ``role`` on a project of its own on ``gateway``, made by the
+    gateway's admin."""
     with client(gateway, gateway.token("interstack-admin")) as admin:
-        return new_member(admin)
+        return new_member(admin, role)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from interstack.services.compute.keypair_crypto import generate_x509_certificate
 from tests.support.compute import assert_nova_fault, cli_json, nova
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member
+from tests.support.identity import Member, member_of
 
 
 def unique(prefix: str = "key") -> str:
@@ -36,8 +36,8 @@ def md5_fingerprint(public_key: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def other(gateway: ServedGateway, admin_token: str) -> Member:
-    return new_member(client(gateway, admin_token))
+def other(gateway: ServedGateway) -> Member:
+    return member_of(gateway)
 
 
 def test_cli_generates_imports_lists_shows_and_deletes(
@@ -189,8 +189,8 @@ def test_keypairs_are_per_user(
     assert_nova_fault(mine.get(f"/os-keypairs/{name}"), 404, "itemNotFound")
 
 
-def test_paging_from_235(gateway: ServedGateway, admin_token: str) -> None:
-    member = new_member(client(gateway, admin_token))
+def test_paging_from_235(gateway: ServedGateway) -> None:
+    member = member_of(gateway)
     api = nova(gateway, member.token(gateway), "2.35")
     names = sorted(unique(f"p{i}") for i in range(3))
     for name in names:

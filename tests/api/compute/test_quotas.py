@@ -10,13 +10,13 @@ import pytest
 
 from tests.support.compute import assert_nova_fault, cli_json, nova
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member
+from tests.support.identity import Member, member_of
 
 
 @pytest.fixture(scope="module")
-def member(gateway: ServedGateway, admin_token: str) -> Member:
+def member(gateway: ServedGateway) -> Member:
     """A project of the module's own, so its quotas and usage are the test's to control."""
-    return new_member(client(gateway, admin_token))
+    return member_of(gateway)
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +103,9 @@ def test_members_cannot_set_or_read_others_quotas(
 
 
 def test_usage_counts_key_pairs_and_server_groups(
-    gateway: ServedGateway, admin: httpx.Client, admin_token: str
+    gateway: ServedGateway, admin: httpx.Client
 ) -> None:
-    fresh = new_member(client(gateway, admin_token))
+    fresh = member_of(gateway)
     api = nova(gateway, fresh.token(gateway), "2.79")
     set_to_one = {"quota_set": {"key_pairs": 1, "server_groups": 1}}
     assert admin.put(f"/os-quota-sets/{fresh.project_id}", json=set_to_one).status_code == 200

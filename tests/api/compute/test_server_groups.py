@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.compute import REGION, assert_nova_fault, cli_json, nova
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member
+from tests.support.identity import member_of
 
 
 def unique() -> str:
@@ -87,7 +87,7 @@ def test_projects_do_not_see_each_others_groups(
     group = demo.post(
         "/os-server-groups", json={"server_group": {"name": unique(), "policy": "affinity"}}
     ).json()["server_group"]
-    other = new_member(client(gateway, admin_token))
+    other = member_of(gateway)
     theirs = nova(gateway, other.token(gateway), "2.64")
     assert_nova_fault(theirs.get(f"/os-server-groups/{group['id']}"), 404, "itemNotFound")
     assert_nova_fault(theirs.delete(f"/os-server-groups/{group['id']}"), 404, "itemNotFound")
@@ -105,8 +105,8 @@ def test_projects_do_not_see_each_others_groups(
     assert_nova_fault(demo.get(f"/os-server-groups/{group['id']}"), 404, "itemNotFound")
 
 
-def test_paging_with_limit_and_offset(gateway: ServedGateway, admin_token: str) -> None:
-    member = new_member(client(gateway, admin_token))
+def test_paging_with_limit_and_offset(gateway: ServedGateway) -> None:
+    member = member_of(gateway)
     api = nova(gateway, member.token(gateway), "2.64")
     ids = [
         api.post(

@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import httpx
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member
+from tests.support.identity import member_of
 from tests.support.swift import storage_url, unique
 
 
@@ -303,8 +303,7 @@ def test_no_token_is_401_and_another_project_is_403(
     account = str(swift.base_url).rstrip("/")
     anonymous = httpx.get(f"{account}/{container}/secret")
     assert_swift_fault(anonymous, 401)
-    with client(gateway, admin_token) as admin:
-        other = new_member(admin)
+    other = member_of(gateway)
     token = other.token(gateway)
     headers = {"X-Auth-Token": token}
     for method, suffix in [
@@ -324,12 +323,11 @@ def test_no_token_is_401_and_another_project_is_403(
 
 
 def test_container_acls_grant_reads_and_writes(
-    gateway: ServedGateway, admin_token: str, swift: httpx.Client, container: str
+    gateway: ServedGateway, swift: httpx.Client, container: str
 ) -> None:
     swift.put(f"/{container}/shared", content=b"shared data")
     account = str(swift.base_url).rstrip("/")
-    with client(gateway, admin_token) as admin:
-        other = new_member(admin)
+    other = member_of(gateway)
     headers = {"X-Auth-Token": other.token(gateway)}
     assert_swift_fault(httpx.get(f"{account}/{container}/shared", headers=headers), 403)
     acl = {"X-Container-Read": f"{other.project_id}:*", "X-Container-Write": f"*:{other.user_id}"}

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member
+from tests.support.identity import member_of
 from tests.support.swift import swift_client, unique
 from tests.support.waiting import eventually
 
@@ -120,13 +120,11 @@ def test_account_quota_is_set_by_the_admin_only(
 
 
 def test_a_reseller_admin_reaches_every_account_and_sets_its_quota(
-    gateway: ServedGateway, admin_token: str, swift: httpx.Client, container: str
+    gateway: ServedGateway, swift: httpx.Client, container: str
 ) -> None:
     """The ``ResellerAdmin`` role exists from the first start, as Tempest's account quota
     tests expect, and acts on other projects' accounts like Swift's reseller admin."""
-    with client(gateway, admin_token) as admin:
-        reseller = new_member(admin, role="ResellerAdmin")
-        member = new_member(admin)
+    reseller, member = member_of(gateway, role="ResellerAdmin"), member_of(gateway)
     base = str(swift.base_url)
     headers = {"X-Auth-Token": reseller.token(gateway)}
     with httpx.Client(base_url=base, headers=headers, timeout=60) as as_reseller:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member
+from tests.support.identity import member_of
 from tests.support.swift import (
     RssSampler,
     peak_rss_bytes,
@@ -228,7 +228,7 @@ def test_200mb_segmented_upload_and_download_keep_memory_flat(
 
 
 def test_segments_are_read_only_where_the_reader_may_read(
-    gateway: ServedGateway, admin_token: str, swift: httpx.Client, container: str
+    gateway: ServedGateway, swift: httpx.Client, container: str
 ) -> None:
     """An ACL that shares a manifest's container does not share private segments with it."""
     private = unique("private")
@@ -237,8 +237,7 @@ def test_segments_are_read_only_where_the_reader_may_read(
     manifest = json.dumps([{"path": f"/{private}/seg", "etag": etag}])
     swift.put(f"/{container}/slo", params={"multipart-manifest": "put"}, content=manifest)
     swift.put(f"/{container}/dlo", content=b"", headers={"X-Object-Manifest": f"{private}/"})
-    with client(gateway, admin_token) as admin:
-        other = new_member(admin)
+    other = member_of(gateway)
     headers = {"X-Auth-Token": other.token(gateway)}
     swift.post(
         f"/{container}",

@@ -9,7 +9,7 @@ import pytest
 from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import client, new_member
+from tests.support.identity import member_of
 from tests.support.swift import swiftclient_connection, unique
 
 DELETE_MARKER = "application/x-deleted;swift_versions_deleted=1"
@@ -98,12 +98,11 @@ def test_versioning_headers_are_checked_and_can_be_removed(swift: httpx.Client) 
 
 
 def test_the_archive_must_be_writable_by_whoever_writes(
-    gateway: ServedGateway, admin_token: str, swift: httpx.Client
+    gateway: ServedGateway, swift: httpx.Client
 ) -> None:
     """A user allowed to write the versioned container by its ACL, but not the archive, cannot
     replace versions there (Swift checks the archive write with the user's own rights)."""
-    with client(gateway, admin_token) as admin:
-        writer = new_member(admin)
+    writer = member_of(gateway)
     base, archive = unique("base"), unique("versions")
     swift.put(f"/{archive}")
     acl = f"{writer.project_id}:{writer.user_id}"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, client, new_member
+from tests.support.identity import Member, client, member_of
 from tests.support.volume import cinder
 
 
@@ -52,8 +52,7 @@ def admin(volume_gateway: ServedGateway) -> Member:
 
 @pytest.fixture(scope="module")
 def members(volume_gateway: ServedGateway) -> tuple[Member, Member]:
-    admin_api = client(volume_gateway, volume_gateway.token("interstack-admin"))
-    return new_member(admin_api), new_member(admin_api)
+    return member_of(volume_gateway), member_of(volume_gateway)
 
 
 @pytest.fixture(scope="module")
