@@ -39,7 +39,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "create security group": (8, 4),
     "create rule": (7, 2),
     "create key pair": (4, 1),
-    "boot": (32, 12),
+    "boot": (31, 12),
     "show server": (5, 1),
     "list servers": (4, 1),
     "delete server": (18, 10),

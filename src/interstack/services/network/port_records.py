@@ -23,7 +23,7 @@ from interstack.services.network import quotas
 from interstack.services.network.common import new_id, new_mac, now, tenant_of
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
-from interstack.services.network.security_groups import default_group, validate_groups
+from interstack.services.network.security_groups import default_group, validated_group_refs
 from interstack.store.models import Port, SecurityGroup, Server, Subnet
 
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
@@ -151,7 +151,8 @@ def record_port(
         if new.port_security_enabled is None
         else new.port_security_enabled
     )
-    groups = _groups(session, region, project_id, new, security, groups_available)
+    group_refs = _groups(session, region, project_id, new, security, groups_available)
+    groups = list(group_refs)
     if new.allowed_address_pairs and not security:
         raise Conflict(
             "Port Security must be enabled in order to have allowed address pairs on a port.",
@@ -162,7 +163,6 @@ def record_port(
         select(Subnet).where(Subnet.network_id == network.id).order_by(Subnet.created_at)
     ).all()
     chosen = choose(session, network.id, subnets, new.fixed_ips)
-    group_refs = _group_refs(session, groups)
     at = now()
     port_id = new_id()
     session.add(
@@ -211,21 +211,22 @@ def _groups(
     new: PortCreate,
     security: bool,
     groups_available: bool,
-) -> list[str]:
+) -> dict[str, str | None]:
+    """The port's groups in order, each with its backend ref (None: not made there yet)."""
     if new.security_groups is None:
         if new.device_owner.startswith("network:") or not groups_available:
-            return []
+            return {}
         default = default_group(session, region, project_id)
         if default is None:
             raise DefaultGroupMissing(project_id)
-        return [default] if security else []
+        return {default: _group_refs(session, [default]).get(default)} if security else {}
     if new.security_groups and not security:
         raise Conflict(
             "Port has security group associated. Cannot disable port security or IP address "
             "until security group is removed.",
             kind="PortSecurityAndIPRequiredForSecurityGroups",
         )
-    return validate_groups(session, region, project_id, new.security_groups)
+    return validated_group_refs(session, region, project_id, new.security_groups)
 
 
 def _group_refs(session: Session, group_ids: Sequence[str]) -> dict[str, str | None]:

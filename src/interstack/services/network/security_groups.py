@@ -418,10 +418,18 @@ def validate_groups(
     session: Session, region: str, project_id: str, wanted: Sequence[str]
 ) -> list[str]:
     """Ids of the groups a port of ``project_id`` asks for, by id or name (404 if unknown)."""
-    out: list[str] = []
+    return list(validated_group_refs(session, region, project_id, wanted))
+
+
+def validated_group_refs(
+    session: Session, region: str, project_id: str, wanted: Sequence[str]
+) -> dict[str, str | None]:
+    """As :func:`validate_groups`, each id with the group's backend ref (None: not made
+    there yet), read with it."""
+    out: dict[str, str | None] = {}
     for item in wanted:
-        found = session.scalars(
-            select(SecurityGroup.id).where(
+        found = session.execute(
+            select(SecurityGroup.id, SecurityGroup.native_ref).where(
                 SecurityGroup.region == region,
                 SecurityGroup.project_id == project_id,
                 (SecurityGroup.id == item) | (SecurityGroup.name == item),
@@ -431,6 +439,5 @@ def validate_groups(
             raise NotFound(f"Security group {item} does not exist", kind="SecurityGroupNotFound")
         if len(found) > 1:
             raise BadRequest(f"Multiple security groups are named {item}; use an id.")
-        if found[0] not in out:
-            out.append(found[0])
+        out.setdefault(found[0].id, found[0].native_ref)
     return out
