@@ -130,22 +130,22 @@ class SharedCloud:
 
 
 def empty_the_cloud(served: ServedGateway) -> None:
-    """Delete what every project made: servers (waited for: their ports go with them) and
-    floating IPs, then routers (their interfaces first, their gateways with them), the ports
+    """Delete what every project made: servers (waited for: their ports go with them), floating
+    IPs, then routers (their interfaces first, their gateways with them), the ports
     left, and every network but the external ones (subnets and DHCP ports with them)."""
     admin = served.connect("interstack-admin")
     try:
         for server in admin.compute.servers(all_projects=True):
             admin.compute.delete_server(server, ignore_missing=True)
-        net = admin.network
-        for fip in net.ips():
-            net.delete_ip(fip, ignore_missing=True)
         eventually(
             lambda: list(admin.compute.servers(all_projects=True)),
             lambda left: not left,
             "the servers of the module that ended to be deleted",
             bound=300,
         )
+        net = admin.network
+        for fip in net.ips():  # after the servers: a deletion releases its ports meanwhile
+            net.delete_ip(fip, ignore_missing=True)
         ports = list(net.ports())
         for router in net.routers():
             for port in ports:

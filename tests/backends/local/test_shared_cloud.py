@@ -17,9 +17,9 @@ from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 
 
-def made_by_a_module(conn: Any) -> None:
+def made_by_a_module(conn: Any) -> Any:
     """Routers with gateways and interfaces, a port, floating IPs (one on the port) and a
-    network with two subnets, as a module leaves them."""
+    network with two subnets, as a module leaves them; the routed network."""
     network, _router = routed_network(conn, "10.97.0.0/24")
     public = next(n for n in conn.network.networks() if n.is_router_external)
     port = conn.network.create_port(network_id=network.id)
@@ -28,12 +28,22 @@ def made_by_a_module(conn: Any) -> None:
     bare = conn.network.create_network(name=unique("left"))
     conn.network.create_subnet(network_id=bare.id, cidr="10.97.1.0/28", ip_version=4)
     conn.network.create_subnet(network_id=bare.id, cidr="10.97.2.0/28", ip_version=4)
+    return network
 
 
 def test_a_module_leaves_the_next_one_only_the_external_network(cloud: ServedGateway) -> None:
     conn, admin = cloud.connect("interstack"), cloud.connect("interstack-admin")
-    made_by_a_module(conn)
+    routed = made_by_a_module(conn)
     made_by_a_module(admin)
+    conn.create_server(
+        name=unique("left"),
+        image="debian-12",
+        flavor="m1.tiny",
+        network=routed.id,
+        auto_ip=True,
+        wait=True,
+        timeout=600,
+    )
     public = next(n for n in admin.network.networks() if n.is_router_external)
     public_subnets = sorted(s.id for s in admin.network.subnets(network_id=public.id))
 
@@ -44,6 +54,7 @@ def test_a_module_leaves_the_next_one_only_the_external_network(cloud: ServedGat
     assert list(admin.network.routers()) == []
     assert list(admin.network.ips()) == []
     assert list(admin.network.ports()) == []
+    assert list(admin.compute.servers(all_projects=True)) == []
     # the cloud is usable after: the same addresses are free again
     made_by_a_module(conn)
     empty_the_cloud(cloud)
