@@ -16,8 +16,9 @@ import pytest
 from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
 from tests.support.moto import AWS, OBJECT_BUCKET, aws_gateway, aws_settings, s3
-from tests.support.swift import swift_cli, swiftclient_connection, unique
+from tests.support.swift import swift_cli, swiftclient_connection
 
 MiB = 2**20
 

@@ -24,17 +24,20 @@ from tests.support.waiting import eventually
 REGION = "RegionOne"
 
 
-def compute_root(gateway: ServedGateway) -> str:
-    """The unversioned compute endpoint of the test region."""
-    return f"{gateway.url}/{REGION}/compute"
+def compute_root(gateway: ServedGateway, region: str = REGION) -> str:
+    """The unversioned compute endpoint of ``region`` (the test region unless told)."""
+    return f"{gateway.url}/{region}/compute"
 
 
-def nova(gateway: ServedGateway, token: str, version: str | None = None) -> httpx.Client:
-    """An httpx client on ``.../compute/v2.1``, asking for ``version`` if given."""
+def nova(
+    gateway: ServedGateway, token: str, version: str | None = None, region: str = REGION
+) -> httpx.Client:
+    """An httpx client on ``.../compute/v2.1`` of ``region``, asking for ``version`` if given."""
     headers = {"X-Auth-Token": token}
     if version is not None:
         headers["OpenStack-API-Version"] = f"compute {version}"
-    return httpx.Client(base_url=f"{compute_root(gateway)}/v2.1", headers=headers, timeout=30)
+    base_url = f"{compute_root(gateway, region)}/v2.1"
+    return httpx.Client(base_url=base_url, headers=headers, timeout=30)
 
 
 #: Nova's fault body is one named object

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import uuid
 from pathlib import Path
 
 import httpx
@@ -13,10 +12,6 @@ from swiftclient import client as swiftclient
 
 from interstack.client.served import BIN_DIR
 from tests.support.gateway import ServedGateway
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def storage_url(gateway: ServedGateway, token: str, region: str = "RegionOne") -> str:

@@ -10,11 +10,7 @@ import pytest
 
 from tests.support.compute import assert_nova_fault, cli_json, compute_root, nova
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+from tests.support.identity import Member, unique
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.swift import swift_client, unique
+from tests.support.identity import unique
+from tests.support.swift import swift_client
 
 
 @pytest.fixture(scope="module")

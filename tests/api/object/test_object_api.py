@@ -11,8 +11,8 @@ from xml.etree import ElementTree
 import httpx
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import member_of
-from tests.support.swift import storage_url, unique
+from tests.support.identity import member_of, unique
+from tests.support.swift import storage_url
 
 
 def assert_swift_fault(response: httpx.Response, status: int) -> None:

@@ -11,7 +11,8 @@ import httpx
 from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
-from tests.support.swift import swift_cli, swiftclient_connection, unique
+from tests.support.identity import unique
+from tests.support.swift import swift_cli, swiftclient_connection
 
 
 def test_swiftclient_library(gateway: ServedGateway) -> None:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import member_of
-from tests.support.swift import swift_client, unique
+from tests.support.identity import member_of, unique
+from tests.support.swift import swift_client
 from tests.support.waiting import eventually
 
 

@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from tests.support.swift import unique
+from tests.support.identity import unique
 
 TRANS_ID = re.compile(r"^tx[0-9a-f]{21}-[0-9a-f]{10}$")
 EMPTY_TYPE = "text/html; charset=UTF-8"

@@ -14,15 +14,8 @@ import httpx
 import pytest
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import member_of
-from tests.support.swift import (
-    RssSampler,
-    peak_rss_bytes,
-    reset_peak_rss,
-    rss_bytes,
-    swift_cli,
-    unique,
-)
+from tests.support.identity import member_of, unique
+from tests.support.swift import RssSampler, peak_rss_bytes, reset_peak_rss, rss_bytes, swift_cli
 
 MiB = 1024 * 1024
 

@@ -9,8 +9,8 @@ import pytest
 from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import member_of
-from tests.support.swift import swiftclient_connection, unique
+from tests.support.identity import member_of, unique
+from tests.support.swift import swiftclient_connection
 
 DELETE_MARKER = "application/x-deleted;swift_versions_deleted=1"
 

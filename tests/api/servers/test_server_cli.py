@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from tests.api.servers.conftest import boot_active, nova, wait_gone, wait_status
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 
@@ -22,10 +22,6 @@ def demo_api(compute_gateway: ServedGateway) -> Iterator[httpx.Client]:
         yield http
 
 
-def cli_json(gateway: ServedGateway, *args: str) -> Any:
-    return json.loads(gateway.cli(CLOUD, *args, "-f", "json").stdout)
-
-
 @pytest.fixture
 def server(demo_api: httpx.Client) -> Iterator[dict[str, Any]]:
     booted = boot_active(demo_api, unique("cli"))
@@ -36,12 +32,12 @@ def server(demo_api: httpx.Client) -> Iterator[dict[str, Any]]:
 
 
 def test_list_long_and_show(compute_gateway: ServedGateway, server: dict[str, Any]) -> None:
-    listed = cli_json(compute_gateway, "server", "list", "--long")
+    listed = cli_json(compute_gateway, CLOUD, "server", "list", "--long")
     (row,) = [r for r in listed if r["ID"] == server["id"]]
     assert (row["Name"], row["Status"]) == (server["name"], "ACTIVE")
     assert row["Flavor"] == "m1.tiny"  # the embedded flavor (2.47+) names it
     assert row["Power State"] == 1  # machine-readable: RUNNING
-    shown = cli_json(compute_gateway, "server", "show", server["id"])
+    shown = cli_json(compute_gateway, CLOUD, "server", "show", server["id"])
     assert shown["status"] == "ACTIVE"
     assert shown["OS-EXT-STS:vm_state"] == "active"
     assert shown["flavor"]["original_name"] == "m1.tiny"
@@ -73,10 +69,10 @@ def test_power_lock_and_properties(
     compute_gateway.cli(CLOUD, "server", "unlock", sid)
 
     compute_gateway.cli(CLOUD, "server", "set", "--property", "tier=web", sid)
-    shown = cli_json(compute_gateway, "server", "show", sid)
+    shown = cli_json(compute_gateway, CLOUD, "server", "show", sid)
     assert shown["properties"] == {"tier": "web"}
     compute_gateway.cli(CLOUD, "server", "unset", "--property", "tier", sid)
-    assert cli_json(compute_gateway, "server", "show", sid)["properties"] == {}
+    assert cli_json(compute_gateway, CLOUD, "server", "show", sid)["properties"] == {}
 
 
 def test_resize_confirm_console_and_delete(
@@ -101,6 +97,7 @@ def test_create_wait_image_create_rebuild_and_delete(
     name = unique("cli-made")
     created = cli_json(
         compute_gateway,
+        CLOUD,
         "server",
         "create",
         "--image",
@@ -119,14 +116,14 @@ def test_create_wait_image_create_rebuild_and_delete(
     sid = created["id"]
 
     snapshot = cli_json(
-        compute_gateway, "server", "image", "create", "--name", f"{name}-snap", "--wait", sid
+        compute_gateway, CLOUD, "server", "image", "create", "--name", f"{name}-snap", "--wait", sid
     )
     assert snapshot["status"] == "active"
     assert snapshot["name"] == f"{name}-snap"
 
     compute_gateway.cli(CLOUD, "server", "rebuild", "--image", "debian-sim", sid)
     wait_status(demo_api, sid, "ACTIVE")
-    shown = cli_json(compute_gateway, "server", "show", sid)
+    shown = cli_json(compute_gateway, CLOUD, "server", "show", sid)
     assert shown["image"].startswith("debian-sim")
 
     compute_gateway.cli(CLOUD, "server", "delete", "--wait", sid)
