@@ -1,4 +1,5 @@
-"""IP allocation and quotas under concurrent port creates, in pools large enough to be probed."""
+"""IP allocation and quotas under concurrent port creates, in pools large enough to be probed;
+a router's interfaces under concurrent adds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, member_of, unique
-from tests.support.network import created, fault, neutron, neutron_of
+from tests.support.network import created, fault, neutron, neutron_of, routed_subnets
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,38 @@ def test_concurrent_creates_never_pass_the_port_quota(
     addresses = {r.json()["port"]["fixed_ips"][0]["ip_address"] for r in ok}
     assert len(addresses) == 4
     assert len(own.get("/ports", params={"network_id": network_id}).json()["ports"]) == 4
+
+
+def test_concurrent_adds_give_a_router_one_interface_on_a_subnet(
+    gateway: ServedGateway, own: httpx.Client
+) -> None:
+    """Eight ports of one subnet added to one router at once: one becomes its interface, the
+    others are Neutron's 400 (a second interface on the subnet, which removing either would
+    unroute for both); and eight overlapping subnets added by subnet at once: one alike."""
+    network_id = _network(own, "10.63.0.0/24")
+    ports = [
+        created(own.post("/ports", json={"port": {"network_id": network_id}}), "port")["id"]
+        for _ in range(8)
+    ]
+    overlapping = [_network(own, f"10.64.0.0/{24 + n % 4}") for n in range(8)]
+    subnets = [
+        own.get("/subnets", params={"network_id": n}).json()["subnets"][0]["id"]
+        for n in overlapping
+    ]
+    router = created(own.post("/routers", json={"router": {"name": unique("r")}}), "router")
+    url = str(own.base_url).rstrip("/") + f"/routers/{router['id']}/add_router_interface"
+    headers = dict(own.headers)
+
+    def add(body: dict[str, str]) -> httpx.Response:
+        return httpx.put(url, headers=headers, json=body, timeout=120)
+
+    for bodies in ([{"port_id": p} for p in ports], [{"subnet_id": s} for s in subnets]):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(add, bodies))
+        ok = [r for r in responses if r.status_code == 200]
+        failed = [r for r in responses if r.status_code != 200]
+        assert len(ok) == 1, [r.text for r in ok]
+        assert all("Bad router request" in fault(r, 400)["message"] for r in failed)
+    held = own.get("/ports", params={"device_id": router["id"]}).json()["ports"]
+    assert len(held) == 2
+    assert len(routed_subnets(gateway, router["id"])) == 2

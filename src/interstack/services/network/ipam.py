@@ -169,6 +169,12 @@ def in_subnet(subnet: Subnet, address: str) -> bool:
         return False
 
 
+def in_pools(subnet: Subnet, address: str) -> bool:
+    """Whether ``address`` lies in one of the subnet's allocation pools."""
+    value = int(ipaddress.ip_address(address))
+    return any(start <= value <= end for start, end in _spans(subnet))
+
+
 def choose(
     session: Session,
     network_id: str,

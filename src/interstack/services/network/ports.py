@@ -8,7 +8,7 @@ realized; if the backend fails, the record and its addresses are removed again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -171,22 +171,37 @@ class PortService:
 
     # -- create --------------------------------------------------------------------------------
 
-    def record_router_port(self, ctx: RequestContext, region: str, new: PortCreate) -> str:
+    def record_router_port(
+        self,
+        ctx: RequestContext,
+        region: str,
+        new: PortCreate,
+        locked_check: Callable[[Session], None],
+    ) -> str:
         """Record a router's own port, which the backend realizes as part of the router (an
         interface or its gateway), and the router's hold of it (``router_ports``: the router
-        ``new.device_id``, of type ``new.device_owner``) in one unit of work."""
-        return self._record(ctx, region, new, router_port=True).port_id
+        ``new.device_id``, of type ``new.device_owner``) in one unit of work. ``locked_check``
+        runs first in it: it locks the router and checks again what a concurrent request
+        could have changed since the caller looked (another interface on the subnet)."""
+        return self._record(ctx, region, new, locked_check).port_id
 
     def _record(
-        self, ctx: RequestContext, region: str, new: PortCreate, router_port: bool = False
+        self,
+        ctx: RequestContext,
+        region: str,
+        new: PortCreate,
+        router_port: Callable[[Session], None] | None = None,
     ) -> Recorded:
-        """Record the port, the project's default security group made first if it needs one."""
+        """Record the port, the project's default security group made first if it needs one;
+        a router's (``router_port`` its locked check) with the router's hold of it."""
         available = self.groups.available(region)
 
         def work() -> Recorded:
             with self.db.session() as session:
+                if router_port is not None:
+                    router_port(session)
                 recorded = record_port(session, ctx, region, new, available)
-                if router_port:
+                if router_port is not None:
                     session.add(
                         RouterPort(
                             port_id=recorded.port_id,

@@ -9,16 +9,18 @@ their ports through cannot be removed (409).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
-from interstack.services.network.common import check_owner, driver
-from interstack.services.network.ipam import IpRequest
+from interstack.services.network.common import check_owner, driver, now
+from interstack.services.network.ipam import IpRequest, in_pools
 from interstack.services.network.ports import (
     ROUTER_INTERFACE,
     PortCreate,
@@ -26,10 +28,16 @@ from interstack.services.network.ports import (
     fixed_ips_of,
     load_port,
 )
-from interstack.services.network.routers import interface_subnets, load_router, ports_of
+from interstack.services.network.records import FixedIpInfo
+from interstack.services.network.routers import (
+    interface_subnets,
+    load_router,
+    lock_router,
+    ports_of,
+)
 from interstack.services.network.subnets import load_subnet
 from interstack.services.regions import Regions
-from interstack.store import Database
+from interstack.store import Database, rowcount
 from interstack.store.models import FloatingIp, Port, RouterPort, Subnet
 
 
@@ -65,7 +73,6 @@ class RouterInterfaceService:
         with self.db.session() as session:
             router = load_router(session, ctx, region, router_id)
             check_owner(ctx, router.project_id, "router", router_id)
-            attached = interface_subnets(session, router_id)
             if subnet_id is not None:
                 subnet = load_subnet(session, ctx, region, subnet_id)
                 candidates = [subnet]
@@ -73,6 +80,7 @@ class RouterInterfaceService:
                     raise BadRequest(
                         f"Bad router request: Subnet {subnet_id} does not have a gateway IP."
                     )
+                _check_subnet_owned(ctx, subnet)
             else:
                 port = load_port(session, ctx, region, str(port_id))
                 if port.device_id or port.device_owner:
@@ -86,20 +94,8 @@ class RouterInterfaceService:
                         f"Bad router request: Router port {port_id} has no IP address."
                     )
                 candidates = [session.get_one(Subnet, ip.subnet_id) for ip in ips]
-            for candidate in candidates:
-                new_net = ipaddress.ip_network(candidate.cidr)
-                for existing in attached:
-                    if existing.id == candidate.id:
-                        raise BadRequest(
-                            f"Bad router request: Router already has a port on subnet "
-                            f"{candidate.id}."
-                        )
-                    other = ipaddress.ip_network(existing.cidr)
-                    if other.version == new_net.version and other.overlaps(new_net):
-                        raise BadRequest(
-                            f"Bad router request: Cidr {candidate.cidr} of subnet {candidate.id} "
-                            f"overlaps with cidr {existing.cidr} of subnet {existing.id}."
-                        )
+                _check_port_in_pools(ctx, port.id, ips, candidates)
+            _check_subnets(session, router_id, candidates)
             router_ref = router.native_ref
             project_id = router.project_id
             subnet_refs = [s.native_ref for s in candidates if s.native_ref]
@@ -117,10 +113,11 @@ class RouterInterfaceService:
                     security_groups=(),
                     port_security_enabled=False,
                 ),
+                lambda session: _lock_and_check(session, router_id, candidates),
             )
         else:
             new_port = str(port_id)
-            self._bind(router_id, new_port, bound=True)
+            self._bind(router_id, new_port, candidates, bound=True)
         net_driver = driver(self.regions, region)
         try:
             for subnet_ref in subnet_refs:
@@ -129,27 +126,39 @@ class RouterInterfaceService:
             if subnet_id is not None:
                 self.ports.forget(new_port)
             else:
-                self._bind(router_id, new_port, bound=False)
+                self._bind(router_id, new_port, candidates, bound=False)
             raise
         return self._interface(router_id, project_id, new_port)
 
-    def _bind(self, router_id: str, port_id: str, *, bound: bool) -> None:
+    def _bind(
+        self, router_id: str, port_id: str, subnets: Sequence[Subnet], *, bound: bool
+    ) -> None:
         """Make the caller's unbound port the router's interface (and its record the router's
         hold of it), or (``bound`` False, the cloud refused it) unbound again."""
         try:
             with self.db.session() as session:
-                port = session.get_one(Port, port_id)
                 if not bound:
                     session.execute(delete(RouterPort).where(RouterPort.port_id == port_id))
-                    port.device_id, port.device_owner, port.status = "", "", "DOWN"
+                    session.execute(
+                        update(Port)
+                        .where(Port.id == port_id)
+                        .values(device_id="", device_owner="", status="DOWN", updated_at=now())
+                    )
                     return
-                if port.device_id or port.device_owner:  # bound since it was looked at
-                    raise Conflict(f"Port {port_id} is in use.", kind="PortInUse")
-                port.device_id, port.device_owner, port.status = (
-                    router_id,
-                    ROUTER_INTERFACE,
-                    "ACTIVE",
+                _lock_and_check(session, router_id, subnets)
+                # taken only if still unbound: a server's boot may bind it meanwhile
+                taken = session.execute(
+                    update(Port)
+                    .where(Port.id == port_id, Port.device_id == "", Port.device_owner == "")
+                    .values(
+                        device_id=router_id,
+                        device_owner=ROUTER_INTERFACE,
+                        status="ACTIVE",
+                        updated_at=now(),
+                    )
                 )
+                if rowcount(taken) == 0:
+                    raise Conflict(f"Port {port_id} is in use.", kind="PortInUse")
                 session.add(
                     RouterPort(port_id=port_id, router_id=router_id, port_type=ROUTER_INTERFACE)
                 )
@@ -232,3 +241,61 @@ class RouterInterfaceService:
             net_driver.remove_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
         self.ports.remove(region, port.id)
         return answer
+
+
+def _check_subnet_owned(ctx: RequestContext, subnet: Subnet) -> None:
+    """Neutron's rule (LP 1757482): only an admin adds an interface on another project's
+    subnet (a shared or external network's), else a project's router would take the gateway
+    address that the subnet's other projects' instances route through."""
+    if ctx.is_admin or subnet.project_id == ctx.project_id:
+        return
+    raise BadRequest(
+        f"Bad router request: Cannot add interface to router because subnet {subnet.id} is not "
+        "owned by project making the request."
+    )
+
+
+def _check_port_in_pools(
+    ctx: RequestContext, port_id: str, ips: Sequence[FixedIpInfo], subnets: Sequence[Subnet]
+) -> None:
+    """Neutron's rule for an interface by port: an address outside the pools of a subnet of
+    another project (one its project chose, such as the gateway address) is an admin's to make
+    a router's; one of the pools is any instance's."""
+    if ctx.is_admin:
+        return
+    by_id = {s.id: s for s in subnets}
+    for ip in ips:
+        subnet = by_id[ip.subnet_id]
+        if subnet.project_id == ctx.project_id or in_pools(subnet, ip.ip_address):
+            continue
+        raise BadRequest(
+            f"Bad router request: Cannot add interface to router because specified port "
+            f"{port_id} has an IP address out of the allocation pool of subnet {subnet.id}, "
+            "which is not owned by the project making the request."
+        )
+
+
+def _check_subnets(session: Session, router_id: str, candidates: Sequence[Subnet]) -> None:
+    """Neutron's checks of a new interface's subnets against the router's interfaces: none
+    on the same subnet (removing one would unroute the other's), none overlapping."""
+    attached = interface_subnets(session, router_id)
+    for candidate in candidates:
+        new_net = ipaddress.ip_network(candidate.cidr)
+        for existing in attached:
+            if existing.id == candidate.id:
+                raise BadRequest(
+                    f"Bad router request: Router already has a port on subnet {candidate.id}."
+                )
+            other = ipaddress.ip_network(existing.cidr)
+            if other.version == new_net.version and other.overlaps(new_net):
+                raise BadRequest(
+                    f"Bad router request: Cidr {candidate.cidr} of subnet {candidate.id} "
+                    f"overlaps with cidr {existing.cidr} of subnet {existing.id}."
+                )
+
+
+def _lock_and_check(session: Session, router_id: str, candidates: Sequence[Subnet]) -> None:
+    """In the unit of work that records the router's hold of a new interface: the router
+    locked, :func:`_check_subnets` again, as a concurrent add may have committed since."""
+    lock_router(session, router_id)
+    _check_subnets(session, router_id, candidates)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, RouterSpec
@@ -47,7 +47,7 @@ from interstack.services.network.ports import (
 )
 from interstack.services.network.records import RouterInfo
 from interstack.services.regions import Regions
-from interstack.store import Database
+from interstack.store import Database, rowcount
 from interstack.store.models import FloatingIp, Port, Router, RouterPort, Subnet
 
 COLUMNS = {
@@ -84,6 +84,15 @@ def load_router(session: Session, ctx: RequestContext, region: str, router_id: s
     return load_visible(
         session, Router, region, router_id, owned_by(ctx, Router.project_id), missing
     )
+
+
+def lock_router(session: Session, router_id: str) -> None:
+    """Serialize changes to the router's ports: concurrent writers queue on its row (SQLite's
+    write lock, PostgreSQL's row lock), so a check made after it sees every commit before
+    (two interfaces on one subnet, of which removing one would unroute the other)."""
+    locked = session.execute(update(Router).where(Router.id == router_id).values(updated_at=now()))
+    if rowcount(locked) == 0:
+        raise NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
 
 
 def ports_of(session: Session, router_id: str, port_type: str) -> list[Port]:
@@ -213,6 +222,7 @@ class RouterService:
                     port_security_enabled=False,
                     internal=True,
                 ),
+                lambda session: lock_router(session, router_id),
             )
         for port_id in old_ports:
             self.ports.forget(port_id)

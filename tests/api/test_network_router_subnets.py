@@ -1,0 +1,125 @@
+"""A router's interface on another project's subnet (a shared network's, an external one's) is
+an admin's to add, as Neutron (LP 1757482): a project's router would take that subnet's gateway
+address, and every other project's instances on it would route through the router of whoever
+attached first. By port alike when the port's address lies outside the subnet's pools (a
+project chooses such an address on a shared network, the gateway address among them); one of
+the pools is an instance's address, which Neutron lets a router's interface take."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.network import (
+    created,
+    external_network,
+    fault,
+    neutron,
+    routed_subnets,
+)
+
+
+@pytest.fixture(scope="module")
+def admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
+    with neutron(gateway, admin_token) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def shared(admin: httpx.Client) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The admin's shared network and its subnet (gateway 10.97.0.1, pool from .10)."""
+    network = created(
+        admin.post("/networks", json={"network": {"name": unique("shared"), "shared": True}}),
+        "network",
+    )
+    body = {
+        "network_id": network["id"],
+        "cidr": "10.97.0.0/24",
+        "ip_version": 4,
+        "enable_dhcp": False,
+        "allocation_pools": [{"start": "10.97.0.10", "end": "10.97.0.200"}],
+    }
+    subnet = created(admin.post("/subnets", json={"subnet": body}), "subnet")
+    yield network, subnet
+    admin.delete(f"/networks/{network['id']}")
+
+
+def _router(api: httpx.Client) -> dict[str, Any]:
+    return created(api.post("/routers", json={"router": {"name": unique("r")}}), "router")
+
+
+def _port(api: httpx.Client, network: dict[str, Any], address: str | None = None) -> str:
+    port: dict[str, Any] = {"network_id": network["id"]}
+    if address is not None:
+        port["fixed_ips"] = [{"ip_address": address}]
+    return str(created(api.post("/ports", json={"port": port}), "port")["id"])
+
+
+def test_a_project_adds_no_interface_on_another_projects_subnet(
+    gateway: ServedGateway,
+    admin: httpx.Client,
+    strangers_neutron: httpx.Client,
+    shared: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    network, subnet = shared
+    router = _router(strangers_neutron)
+    path = f"/routers/{router['id']}"
+    by_subnet = strangers_neutron.put(
+        f"{path}/add_router_interface", json={"subnet_id": subnet["id"]}
+    )
+    refused = fault(by_subnet, 400)
+    assert subnet["id"] in refused["message"] and "not owned" in refused["message"]
+    # the gateway address is still free: nothing took it
+    assert admin.get("/ports", params={"network_id": network["id"]}).json()["ports"] == []
+    # by a port of its own on the gateway address (outside the pools): refused alike
+    planted = _port(strangers_neutron, network, subnet["gateway_ip"])
+    by_port = strangers_neutron.put(f"{path}/add_router_interface", json={"port_id": planted})
+    refused = fault(by_port, 400)
+    assert planted in refused["message"] and subnet["id"] in refused["message"]
+    kept = strangers_neutron.get(f"/ports/{planted}").json()["port"]
+    assert (kept["device_owner"], kept["device_id"]) == ("", "")
+    assert routed_subnets(gateway, router["id"]) == set()
+    # an address of the pools is an instance's, which a router may take as Neutron lets it
+    in_pool = _port(strangers_neutron, network)
+    added = strangers_neutron.put(f"{path}/add_router_interface", json={"port_id": in_pool})
+    assert added.status_code == 200, added.text
+    assert routed_subnets(gateway, router["id"]) == {subnet["id"]}
+    removed = strangers_neutron.put(f"{path}/remove_router_interface", json={"port_id": in_pool})
+    assert removed.status_code == 200, removed.text
+    assert strangers_neutron.delete(f"/ports/{planted}").status_code == 204
+    assert strangers_neutron.delete(path).status_code == 204
+
+
+def test_a_project_adds_no_interface_on_an_external_subnet(
+    admin: httpx.Client, strangers_neutron: httpx.Client
+) -> None:
+    public = external_network(admin)
+    (subnet,) = admin.get("/subnets", params={"network_id": public["id"]}).json()["subnets"]
+    router = _router(strangers_neutron)
+    path = f"/routers/{router['id']}"
+    added = strangers_neutron.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
+    assert subnet["id"] in fault(added, 400)["message"]
+    assert strangers_neutron.delete(path).status_code == 204
+    assert admin.delete(f"/networks/{public['id']}").status_code == 204
+
+
+def test_an_admin_adds_an_interface_on_any_projects_subnet(
+    gateway: ServedGateway,
+    admin: httpx.Client,
+    strangers_neutron: httpx.Client,
+    shared: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    _, subnet = shared
+    router = _router(strangers_neutron)
+    path = f"/routers/{router['id']}"
+    added = admin.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
+    assert added.status_code == 200, added.text
+    assert routed_subnets(gateway, router["id"]) == {subnet["id"]}
+    removed = admin.put(f"{path}/remove_router_interface", json={"subnet_id": subnet["id"]})
+    assert removed.status_code == 200, removed.text
+    assert strangers_neutron.delete(path).status_code == 204
