@@ -221,3 +221,55 @@ def test_a_legacy_mapping_for_another_device_than_vda_is_an_extra_disk(
     assert rebuilt.status_code == 202, rebuilt.text
     server_active(conn, conn.compute.get_server(server.id))
     delete_server(conn, server.id)
+
+
+def test_a_legacy_mapping_boots_the_volume_at_the_images_root_device_name(
+    volume_gateway: ServedGateway, conn: Any, http: httpx.Client, world: dict[str, str]
+) -> None:
+    """Nova reads a legacy request's root device as the image's ``root_device_name`` (``vda``
+    only when it names none): a volume mapped at that device is the server's root disk, and
+    one at ``vdb`` stays an extra disk beside the image."""
+    glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
+    image = create(glance, name=unique("sda"), root_device_name="/dev/sda")
+    upload(glance, image["id"], b"\1" * 4096)
+    root = conn.block_storage.create_volume(size=1, image_id=world["image"], name=unique("root"))
+    sdk_status(conn, root, "available")
+    at_sda = [{"device_name": "sda", "volume_id": root.id}]
+    answer = http.post("/servers", json=body({**world, "image": image["id"]},
+                                             block_device_mapping=at_sda))  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+    assert attachments(http, server.id) == {"/dev/sda": root.id}
+    # its root is the volume (made of another image): rebuilt with this image, Nova's 400
+    rebuilt = http.post(f"/servers/{server.id}/action",
+                        json={"rebuild": {"imageRef": image["id"]}})  # fmt: skip
+    assert "volume-backed server" in assert_nova_fault(rebuilt, 400, "badRequest")
+    delete_server(conn, server.id)
+    sdk_status(conn, conn.block_storage.get_volume(root.id), "available")
+
+    at_vdb = [{"device_name": "vdb", "volume_id": root.id}]
+    answer = http.post("/servers", json=body({**world, "image": image["id"]},
+                                             block_device_mapping=at_vdb))  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+    assert server.image.id == image["id"]
+    assert attachments(http, server.id) == {"/dev/vdb": root.id}
+    delete_server(conn, server.id)
+
+
+def test_v2_entries_with_the_fields_novas_schema_also_takes_boot(
+    conn: Any, http: httpx.Client, world: dict[str, str]
+) -> None:
+    """Nova's v2 entry is its legacy one extended: ``volume_id``, ``snapshot_id``,
+    ``image_id`` and ``connection_info`` pass its schema, and ``uuid`` names the source."""
+    data = conn.block_storage.create_volume(size=1, name=unique("data"))
+    sdk_status(conn, data, "available")
+    mapping = [image_root(world, image_id=world["image"]),
+               {"source_type": "volume", "destination_type": "volume", "uuid": data.id,
+                "volume_id": data.id, "snapshot_id": None, "connection_info": "{}",
+                "boot_index": -1, "device_name": "vdb"}]  # fmt: skip
+    answer = http.post("/servers", json=body(world, block_device_mapping_v2=mapping))
+    assert answer.status_code == 202, answer.text
+    server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+    assert attachments(http, server.id) == {"/dev/vdb": data.id}
+    delete_server(conn, server.id)

@@ -1,19 +1,18 @@
 """A server create's block device mappings in the services' words, checked as Nova's API checks
 their format: ``block_device_mapping_v2`` entries as given (a source and its uuid, a source and
 destination Nova supports), and the legacy ``block_device_mapping`` translated as Nova
-translates it (a volume or a snapshot at a device, the one at the root device booting; ``swap``
-and ``ephemeralN`` virtual names the flavor's blank local disks)."""
+translates it (a volume or a snapshot at a device, the one at the image's root device booting,
+which the service decides; ``swap`` and ``ephemeralN`` virtual names the flavor's blank local
+disks)."""
 
 from __future__ import annotations
 
 from interstack.api.compute.schemas import servers as schemas
 from interstack.errors import BadRequest
 from interstack.services.compute.block_devices import (
-    ROOT_DEVICE,
     SWAP_FORMAT,
     BlockDevice,
     DestinationType,
-    device_path,
     is_flavor_disk_name,
 )
 
@@ -72,8 +71,8 @@ def _v2(entry: schemas.BlockDevice, has_image: bool) -> BlockDevice | None:
 
 
 def _legacy(entry: schemas.LegacyBlockDevice) -> BlockDevice | None:
-    """Nova's ``from_legacy``: the entry at the root device boots (with or without an image:
-    Nova boots a volume mapped there, not the image), any other is an extra disk."""
+    """Nova's ``from_legacy``: which entry boots is the service's to say, by the image's root
+    device name (the service's ``legacy_boot_order``)."""
     if entry.no_device:
         return None
     virtual = entry.virtual_name
@@ -89,12 +88,11 @@ def _legacy(entry: schemas.LegacyBlockDevice) -> BlockDevice | None:
         )
     if not (entry.volume_id or entry.snapshot_id):
         raise _invalid("Unrecognized legacy format.")
-    root = device_path(entry.device_name) == ROOT_DEVICE
     return BlockDevice(
         source_type="snapshot" if entry.snapshot_id else "volume",
         destination_type="volume",
         uuid=entry.snapshot_id or entry.volume_id,
-        boot_index=0 if root else -1,
+        boot_index=-1,
         volume_size=entry.volume_size,
         delete_on_termination=entry.delete_on_termination,
         device_name=entry.device_name,

@@ -240,6 +240,7 @@ def _boot_request(new: schemas.NewServer, version: APIVersion) -> BootRequest:
         flavor_id=_last_segment(str(new.flavorRef)),
         image_id=image_id,
         block_devices=block_devices(new, image_id is not None),
+        legacy_mapping=bool(new.block_device_mapping),
         networks=_networks(new, new.max_count),
         security_groups=tuple(dict.fromkeys(g.name for g in new.security_groups)),
         key_name=new.key_name,

@@ -14,7 +14,7 @@ import json
 import re
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast, get_args
 
 from interstack.errors import BadRequest
@@ -383,7 +383,7 @@ def _legacy_devices(
     a volume; the one at the image's ``root_device_name`` (``vda`` when it names none, as
     Nova assumes) boots (``boot_index`` 0), any other is an extra disk and the server boots
     from the image. Swap and ephemeral entries name the flavor's own disks and are left out."""
-    translated: list[dict[str, Any]] = []
+    translated: list[BlockDevice] = []
     for entry in entries:
         if is_flavor_disk_name(str(entry.get("virtual_name") or "")):
             continue
@@ -396,11 +396,31 @@ def _legacy_devices(
                 "Block Device Mapping is Invalid: the image's legacy block_device_mapping has "
                 "an entry with neither a snapshot_id nor a volume_id."
             )
-        translated.append({**entry, "source_type": source, "destination_type": "volume"})
-    root = device_path(root_device_name) or ROOT_DEVICE
-    for entry in translated:
-        entry["boot_index"] = 0 if device_path(entry.get("device_name")) == root else -1
-    return tuple(_image_device(e) for e in translated)
+        translated.append(
+            _image_device(
+                {**entry, "source_type": source, "destination_type": "volume", "boot_index": None}
+            )
+        )
+    return legacy_boot_order(translated, root_device_name)
+
+
+def legacy_boot_order(
+    devices: Sequence[BlockDevice], root_device_name: str | None, *, no_root: bool = False
+) -> tuple[BlockDevice, ...]:
+    """Nova's ``from_legacy_mapping`` for legacy entries (a request's or an image's): the
+    volume or snapshot at the root device (the image's ``root_device_name``, ``vda`` when it
+    names none) boots, every other entry is an extra disk; with ``no_root`` (the image's own
+    mappings hold the boot device) none boots."""
+    root = None if no_root else device_path(root_device_name) or ROOT_DEVICE
+    return tuple(
+        replace(
+            d,
+            boot_index=0
+            if d.source_type in ("volume", "snapshot") and device_path(d.device_name) == root
+            else -1,
+        )
+        for d in devices
+    )
 
 
 def _image_device(entry: Mapping[str, Any]) -> BlockDevice:

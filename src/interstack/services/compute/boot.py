@@ -25,6 +25,8 @@ from interstack.services.compute.block_devices import (
     boot_disks,
     check_local_disks,
     image_defined_devices,
+    image_root_device,
+    legacy_boot_order,
     merge_image_devices,
     requested_local_disks,
 )
@@ -86,6 +88,9 @@ class BootRequest:
     admin_password: str | None = None
     #: ``block_device_mapping_v2`` (or the legacy mapping, translated)
     block_devices: tuple[BlockDevice, ...] = ()
+    #: ``block_devices`` came from the legacy ``block_device_mapping``: which of them boots
+    #: depends on the image's root device name (:func:`legacy_boot_order`)
+    legacy_mapping: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,13 +240,16 @@ class ServerBoot:
         made of the snapshot), not from the image's data, which it has none of. ``image`` is
         the request's ``imageRef``, loaded; ``flavor`` sizes the disks its ``mappings`` place."""
         devices, image_ref = request.block_devices, request.image_id
-        defined = (
-            image_defined_devices(
-                image.properties, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb
-            )
-            if image is not None
-            else ()
+        properties = image.properties if image is not None else {}
+        defined = image_defined_devices(
+            properties, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb
         )
+        if request.legacy_mapping:
+            devices = legacy_boot_order(
+                devices,
+                image_root_device(properties),
+                no_root=any(d.boot_index == 0 for d in defined),
+            )
         if defined:
             devices = merge_image_devices(defined, devices)
             if any(d.boot_index == 0 for d in devices):

@@ -134,6 +134,13 @@ class BlockDevice(Closed):
     no_device: bool | None = None
     tag: str | None = None
     volume_type: Annotated[str | None, Field(max_length=255)] = None
+    # Nova's schema takes these too (its v2 entry is the legacy one, extended); they are
+    # ignored: ``uuid`` names a source (Nova sets its ``<source>_id`` from it), and a client
+    # has no connection to give
+    image_id: Annotated[str | None, Field(max_length=255)] = None
+    volume_id: Annotated[str | None, Field(max_length=255)] = None
+    snapshot_id: Annotated[str | None, Field(max_length=255)] = None
+    connection_info: Annotated[str | None, Field(max_length=16777215)] = None
 
 
 class LegacyBlockDevice(Closed):
@@ -146,6 +153,8 @@ class LegacyBlockDevice(Closed):
     delete_on_termination: bool = False
     no_device: bool | None = None
     virtual_name: Annotated[str | None, Field(max_length=255)] = None
+    #: taken as Nova's schema takes it, and ignored (a client has no connection to give)
+    connection_info: Annotated[str | None, Field(max_length=16777215)] = None
 
     @field_validator("volume_id", "snapshot_id")
     @classmethod
