@@ -189,3 +189,40 @@ def test_a_hand_out_of_the_current_revision_removes_the_older_ones_nothing_uses(
         current.name
     ]
     assert (current / LAST_USED).stat().st_mtime > NOW - 60
+
+
+def test_an_entry_mounted_while_it_was_renamed_aside_keeps_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code that hands entries out without the lock may mount one after the tables were read;
+    the mount names the entry's old path and still uses its files, so the trash stays until
+    no table names it, and then goes."""
+    old = _entry(tmp_path, "debian-12.r1")
+    tables = iter([[], [_overlay(old / "root")]])
+    monkeypatch.setattr(imagecache, "host_mounts", lambda: next(tables))
+
+    remove_old_revisions(tmp_path, "debian-12", 3, tmp_path / ".debian-12.lock")
+
+    [trash] = tmp_path.glob(".debian-12.trash-debian-12.r1-*")
+    assert (trash / "root/sbin").is_dir() and not old.exists()
+    monkeypatch.setattr(imagecache, "host_mounts", lambda: [_overlay(old / "root")])
+    remove_old_revisions(tmp_path, "debian-12", 3, tmp_path / ".debian-12.lock")
+    assert trash.is_dir()
+    monkeypatch.setattr(imagecache, "host_mounts", lambda: [])
+    remove_old_revisions(tmp_path, "debian-12", 3, tmp_path / ".debian-12.lock")
+    assert not trash.exists()
+
+
+def test_a_cache_it_cannot_change_keeps_its_entries_and_the_hand_out_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename the file system refuses (here: the trash name is taken by a directory that is
+    not empty) is logged, not raised into the hand-out that asked for the clean-up."""
+    old = _entry(tmp_path, "debian-12.r1")
+    taken = tmp_path / f".debian-12.trash-debian-12.r1-{os.getpid()}"
+    (taken / "root").mkdir(parents=True)
+    monkeypatch.setattr(imagecache, "host_mounts", lambda: [])
+
+    remove_old_revisions(tmp_path, "debian-12", 3, tmp_path / ".debian-12.lock")
+
+    assert (old / "root/sbin").is_dir()

@@ -12,9 +12,12 @@ each. Once the current entry is ready, an older entry of the same image goes whe
   on this host (a cache is shared) may be about to mount it: each hand-out touches the entry's
   :data:`LAST_USED` marker, and an entry without one counts from when it was built.
 
-When unsure (a mount table it cannot read, the build lock held by a builder), it keeps them.
-An entry is renamed to a hidden trash name first, under the image's build lock, so that no
-half-removed entry ever looks complete; trash a crash left is removed at the next clean-up.
+When unsure (a mount table it cannot read, the build lock held by a builder, a cache it cannot
+change), it keeps them. An entry is renamed to a hidden trash name first, under the image's
+build lock, so that no half-removed entry ever looks complete, and its files go only if the
+mount tables, read again after the rename, name neither the trash nor the entry it was (code
+handing the entry out without the lock may have mounted it meanwhile); trash a crash or such a
+mount left is removed at a later clean-up.
 Entries of a newer revision (newer code sharing the cache) are never touched.
 """
 
@@ -130,8 +133,25 @@ def removable_entries(
 
 def remove_old_revisions(cache_dir: Path, name: str, revision: int, lock_file: Path) -> None:
     """Remove the removable older entries of image ``name`` (see the module's docstring)
-    unless a builder holds ``lock_file`` (then the next hand-out tries again)."""
-    trash = sorted(cache_dir.glob(f".{name}.trash-*"))
+    unless a builder holds ``lock_file`` (then the next hand-out tries again). Best effort:
+    a cache it cannot change keeps its entries, and the hand-out that asked goes on."""
+    try:
+        _remove_old_revisions(cache_dir, name, revision, lock_file)
+    except OSError as exc:
+        log.warning("kept the older revisions of image %s in %s: %s", name, cache_dir, exc)
+
+
+def _trash_prefix(name: str) -> str:
+    return f".{name}.trash-"
+
+
+def _trashed_from(trash: Path, name: str) -> Path:
+    """The entry a trash directory was (``.{name}.trash-{entry}-{pid}``)."""
+    return trash.with_name(trash.name.removeprefix(_trash_prefix(name)).rsplit("-", 1)[0])
+
+
+def _remove_old_revisions(cache_dir: Path, name: str, revision: int, lock_file: Path) -> None:
+    trash = sorted(cache_dir.glob(f"{_trash_prefix(name)}*"))
     if not trash and not removable_entries(cache_dir, name, revision, (), now=time.time()):
         return  # nothing old enough: the mount tables are not read at every hand-out
     try:
@@ -147,13 +167,21 @@ def remove_old_revisions(cache_dir: Path, name: str, revision: int, lock_file: P
             mounts = host_mounts()
             if mounts is None:
                 return
-            for entry in removable_entries(cache_dir, name, revision, mounts, now=time.time()):
-                aside = cache_dir / f".{name}.trash-{entry.name}-{os.getpid()}"
+            removable = removable_entries(cache_dir, name, revision, mounts, now=time.time())
+            for entry in removable:
+                aside = cache_dir / f"{_trash_prefix(name)}{entry.name}-{os.getpid()}"
                 os.replace(entry, aside)
                 log.info("removing %s: an older revision of image %s nothing uses", entry, name)
                 trash.append(aside)
+            if removable:
+                # other code hands entries out without the lock: a mount it made after the
+                # tables were read names the entry by the path it had, and a rename does not
+                # stop the mount from using it, whose files would go with the trash
+                mounts = host_mounts()
+                if mounts is None:
+                    return
             for leftover in trash:
-                if not _named(leftover, mounts):
+                if not (_named(leftover, mounts) or _named(_trashed_from(leftover, name), mounts)):
                     shutil.rmtree(leftover, ignore_errors=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
