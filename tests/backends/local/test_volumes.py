@@ -277,3 +277,33 @@ def test_a_server_boots_from_a_volume_that_keeps_its_root(
         check=False,
     )
     assert found.stdout.strip() == "written-in-the-guest", found.stderr
+
+
+def test_beside_a_supervisor_from_before_the_gateway_answers_the_mounts(
+    local_backend: LocalBackend,
+    servers: tuple[NativeRef, NativeRef],
+    new_volume: NewVolume,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A supervisor from before it answered mounts (still the parent of instances that kept
+    running across an upgrade) answers none: the driver that starts beside it does, with the
+    same checks. (Last in the module: the driver takes the guest's socket from the supervisor.)"""
+    one, _ = servers
+    storage = local_backend.block_storage
+    driver = local_backend.local_block_storage
+    volume = new_volume()
+    storage.attach_volume(volume, one, "/dev/vdf")
+    ok(local_backend, one, "mkfs.ext4 -q /dev/vdf && mkdir -p /mnt/o")
+    # as beside a supervisor from before: nobody answers the guest's socket
+    (instance(local_backend, one).boot_dir / "volumes.sock").unlink()
+    assert inside(local_backend, one, "mount /dev/vdf /mnt/o")[0] != 0
+    driver.close()
+    monkeypatch.setattr(driver.instances, "supervisor_answers_mounts", lambda: False)
+    driver.start()
+    try:
+        ok(local_backend, one, "mount /dev/vdf /mnt/o && umount /mnt/o")
+    finally:
+        driver.close()
+        monkeypatch.undo()
+        driver.start()
+    storage.detach_volume(volume, one)

@@ -155,6 +155,10 @@ class InstanceJobs:
             raise NotSupported("this local backend has no block storage")
         return self.volumes
 
+    def supervisor_answers_mounts(self) -> bool:
+        """Whether the supervisor answers the guests' volume mounts (:mod:`.volumes.guestmount`)."""
+        return self.supervisor.answers_mounts()
+
     def instance_lock(self, ref: str) -> InstanceLock:
         """The lock every change to instance ``ref`` holds (volume attachments too)."""
         return self._lock(ref)

@@ -18,7 +18,8 @@ backend a poweroff from a reboot asked for inside the guest and from a crash
 waits. For the same reason it answers the guests' volume mounts (:mod:`.volumes.guestmount`):
 a guest it boots again while the gateway is down mounts its fstab's volumes.
 
-Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` and
+Protocol: one JSON request per connection, one JSON reply. ``{"op": "ping"}`` (its pid, and
+``"mounts": true``: it answers mounts) and
 ``{"op": "run", "runc_root", "bundle", "id", "log"}`` (runc's and then the instance's output are
 appended to ``log``).
 """
@@ -220,7 +221,7 @@ def _serve_one(
                 if reply.get("pid") is not None:  # its end is recorded and acted on
                     rebooter.watch(request, int(reply["pid"]))
             else:
-                reply = {"ok": True, "pid": os.getpid()}
+                reply = {"ok": True, "pid": os.getpid(), "mounts": True}
             stream.write(json.dumps(reply).encode() + b"\n")
             stream.flush()
     except (OSError, ValueError, KeyError) as exc:
@@ -373,6 +374,15 @@ class SupervisorClient:
                 self._start()
         if not reply.get("ok"):
             raise BackendError(f"the instance did not start: {reply.get('error')}")
+
+    def answers_mounts(self) -> bool:
+        """Whether the supervisor answers the guests' volume mounts: one from before it did
+        (still the parent of instances that kept running across an upgrade) does not; with
+        none running, the one the next boot starts does."""
+        try:
+            return bool(self._call({"op": "ping"}).get("mounts"))
+        except OSError:
+            return True
 
     def pid(self) -> int | None:
         """The running supervisor's pid, or ``None`` when none answers."""

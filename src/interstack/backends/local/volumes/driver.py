@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from interstack.backends.contract import (
     AttachmentInfo,
@@ -51,10 +51,15 @@ from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
 from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.images import LocalImages, ext4_extent
-from interstack.backends.local.instances import Instance, instance_at
+from interstack.backends.local.instances import REF_PREFIX, Instance, instance_at
 from interstack.backends.local.quiesce import held_still
 from interstack.backends.local.volumes import fill, plug
-from interstack.backends.local.volumes.guestmount import install_helper
+from interstack.backends.local.volumes.guestmount import (
+    MountService,
+    answer,
+    install_helper,
+    run_here,
+)
 from interstack.backends.local.volumes.records import (
     SNAPSHOT_PREFIX,
     VOLUME_PREFIX,
@@ -80,6 +85,8 @@ class Instances(Protocol):
 
     def instance_lock(self, ref: str) -> InstanceLock: ...
 
+    def supervisor_answers_mounts(self) -> bool: ...
+
 
 class LocalBlockStorage(BlockStorageDriver):
     def __init__(self, directory: Path, images: LocalImages, instances: Instances) -> None:
@@ -89,6 +96,8 @@ class LocalBlockStorage(BlockStorageDriver):
         self._jobs: ThreadPoolExecutor | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        #: the guests' mounts answered here, beside a supervisor from before it answered them
+        self._mounts: MountService | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -106,8 +115,21 @@ class LocalBlockStorage(BlockStorageDriver):
                 fault = "the gateway restarted while the data was being written"
                 self.shelf.save(record.moved(V.ERROR, fault=fault))
         self._jobs = ThreadPoolExecutor(WORKERS, thread_name_prefix="local-volumes")
+        if not self.instances.supervisor_answers_mounts():
+            self._mounts = MountService(self._answer_mount)
+            self._mounts.start()
+            directory = self.instances.instances_dir
+            for server in sorted(directory.iterdir()) if directory.is_dir() else []:
+                if server.name.startswith(REF_PREFIX) and (server / "boot").is_dir():
+                    self._mounts.listen(server.name, server / "boot")
+
+    def _answer_mount(self, server: str, request: dict[str, Any]) -> None:
+        answer(self._instance(server), request, run_here)
 
     def close(self) -> None:
+        if self._mounts is not None:
+            self._mounts.close()
+            self._mounts = None
         if self._jobs is not None:
             self._jobs.shutdown(wait=True, cancel_futures=True)
             self._jobs = None
@@ -406,9 +428,12 @@ class LocalBlockStorage(BlockStorageDriver):
     def boot_devices(self, server: NativeRef) -> list[BlockDevice]:
         """The attached volumes' devices for the instance's bundle (loop devices bound now:
         after a host reboot they are new), and the guest's mount helper, whose requests the
-        supervisor answers from the bundle (:mod:`.guestmount`). Called with the server's lock
-        held."""
-        install_helper(self._instance(server).boot_dir)
+        supervisor answers from the bundle (:mod:`.guestmount`; this driver does beside a
+        supervisor from before). Called with the server's lock held."""
+        boot_dir = self._instance(server).boot_dir
+        install_helper(boot_dir)
+        if self._mounts is not None:
+            self._mounts.listen(server, boot_dir)
         devices = []
         for record in self.shelf.volumes():
             if record.attached_to == server and record.device is not None and not record.root:
@@ -474,6 +499,8 @@ class LocalBlockStorage(BlockStorageDriver):
 
     def server_deleted(self, server: NativeRef) -> None:
         """The server is gone: its volumes are detached (available) and their loops freed."""
+        if self._mounts is not None:
+            self._mounts.forget(server)
         for record in self.shelf.volumes():
             if record.attached_to != server:
                 continue

@@ -27,9 +27,10 @@ devices need), and *mounting* them is a request to the host:
 
 What does not work: mounting other filesystem types (only ext2/3/4), ``mount`` without the
 helper (an image without Python 3, or ``mount -i``), and a guest that calls ``mount(2)``
-directly. (A supervisor from before it answered mounts, still the parent of instances that
-kept running across an upgrade, answers none of theirs until they stop: it exits once it has
-no instances, and the next start runs the new one.)
+directly. A supervisor from before it answered mounts, still the parent of instances that kept
+running across an upgrade, answers none: a gateway that starts beside such a supervisor answers
+the mounts itself, with the same :func:`answer`, while it runs (the old supervisor exits once
+it has no instances, and the next boot starts the new one).
 The host kernel parses a filesystem the guest wrote: as with any host-side mount, a kernel
 bug in ext4 is reachable from the guest.
 """
@@ -41,6 +42,7 @@ import logging
 import os
 import selectors
 import socket
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -154,6 +156,15 @@ def answer(instance: Instance, request: dict[str, Any], run_tool: RunTool) -> No
     if code != 0:
         detail = output.strip().splitlines()[-1:] or [f"exit status {code}"]
         raise BackendError(f"{operation}: {detail[0]}")
+
+
+def run_here(argv: list[str]) -> tuple[int, str]:
+    """Run a host tool from the gateway (:data:`RunTool`)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, check=False, timeout=300)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 1, str(exc)
+    return done.returncode, (done.stderr or done.stdout).decode(errors="replace")
 
 
 class MountService:
