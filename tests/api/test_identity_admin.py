@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import client, new_member, password_token, role_id, unique
-
-
-def _json(result: Any) -> Any:
-    return json.loads(result.stdout)
 
 
 @pytest.fixture
@@ -24,21 +20,19 @@ def admin(gateway: ServedGateway, admin_token: str) -> httpx.Client:
 def test_cli_project_create_list_show_set_delete(gateway: ServedGateway) -> None:
     name = unique("proj")
     cloud = "interstack-admin"
-    created = _json(
-        gateway.cli(
-            cloud, "project", "create", "--domain", "default", "--description", "first",
-            "--property", "team=blue", name, "-f", "json",
-        )
+    created = cli_json(
+        gateway, cloud, "project", "create", "--domain", "default", "--description", "first",
+        "--property", "team=blue", name,
     )  # fmt: skip
     assert created["name"] == name and created["domain_id"] == "default"
     assert created["enabled"] is True and created["description"] == "first"
     assert created["team"] == "blue"
 
-    listed = _json(gateway.cli(cloud, "project", "list", "-f", "json"))
+    listed = cli_json(gateway, cloud, "project", "list")
     assert name in {p["Name"] for p in listed}
 
     gateway.cli(cloud, "project", "set", "--description", "second", "--disable", name)
-    shown = _json(gateway.cli(cloud, "project", "show", name, "-f", "json"))
+    shown = cli_json(gateway, cloud, "project", "show", name)
     assert shown["id"] == created["id"]
     assert shown["description"] == "second" and shown["enabled"] is False
     assert shown["team"] == "blue"
@@ -51,26 +45,22 @@ def test_cli_project_create_list_show_set_delete(gateway: ServedGateway) -> None
 def test_cli_user_role_grant_and_assignment_list(gateway: ServedGateway) -> None:
     cloud = "interstack-admin"
     project, user, role, password = unique("proj"), unique("user"), unique("role"), unique("pw")
-    project_id = _json(gateway.cli(cloud, "project", "create", project, "-f", "json"))["id"]
-    created = _json(
-        gateway.cli(
-            cloud, "user", "create", "--domain", "default", "--password", password,
-            "--project", project, "--email", f"{user}@example.org", user, "-f", "json",
-        )
+    project_id = cli_json(gateway, cloud, "project", "create", project)["id"]
+    created = cli_json(
+        gateway, cloud, "user", "create", "--domain", "default", "--password", password,
+        "--project", project, "--email", f"{user}@example.org", user,
     )  # fmt: skip
     assert created["default_project_id"] == project_id
     assert created["email"] == f"{user}@example.org"
     assert "password" not in created
-    assert user in {u["Name"] for u in _json(gateway.cli(cloud, "user", "list", "-f", "json"))}
+    assert user in {u["Name"] for u in cli_json(gateway, cloud, "user", "list")}
 
-    new_role_id = _json(gateway.cli(cloud, "role", "create", role, "-f", "json"))["id"]
-    assert role in {r["Name"] for r in _json(gateway.cli(cloud, "role", "list", "-f", "json"))}
+    new_role_id = cli_json(gateway, cloud, "role", "create", role)["id"]
+    assert role in {r["Name"] for r in cli_json(gateway, cloud, "role", "list")}
 
     gateway.cli(cloud, "role", "add", "--project", project, "--user", user, "member")
     gateway.cli(cloud, "role", "add", "--project", project, "--user", user, role)
-    rows = _json(
-        gateway.cli(cloud, "role", "assignment", "list", "--user", user, "--names", "-f", "json")
-    )
+    rows = cli_json(gateway, cloud, "role", "assignment", "list", "--user", user, "--names")
     assert {(r["Role"], r["User"], r["Project"]) for r in rows} == {
         ("member", f"{user}@Default", f"{project}@Default"),
         (role, f"{user}@Default", f"{project}@Default"),
@@ -112,7 +102,7 @@ def test_cli_admin_calls_as_demo_fail(gateway: ServedGateway, args: tuple[str, .
 
 def test_cli_project_list_as_demo_shows_only_its_projects(gateway: ServedGateway) -> None:
     # The CLI falls back to GET /v3/users/{me}/projects when GET /v3/projects is forbidden.
-    listed = _json(gateway.cli("interstack", "project", "list", "-f", "json"))
+    listed = cli_json(gateway, "interstack", "project", "list")
     assert [p["Name"] for p in listed] == ["demo"]
 
 

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, cli_as, member_of, unique
-
-
-def _json(result: Any) -> Any:
-    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +23,18 @@ def test_cli_image_lifecycle(gateway: ServedGateway, tmp_path: Path) -> None:
     cloud, name = "interstack", unique("cli-img")
     source = tmp_path / "disk.raw"
     source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
-    created = _json(
-        gateway.cli(
-            cloud, "image", "create", "--file", str(source), "--disk-format", "raw",
-            "--container-format", "bare", "--property", "os_distro=debian", name, "-f", "json",
-        )
+    created = cli_json(
+        gateway, cloud, "image", "create", "--file", str(source), "--disk-format", "raw",
+        "--container-format", "bare", "--property", "os_distro=debian", name,
     )  # fmt: skip
     assert created["status"] == "active" and created["size"] == source.stat().st_size
     assert created["checksum"] == hashlib.md5(source.read_bytes()).hexdigest()
 
-    listed = _json(gateway.cli(cloud, "image", "list", "-f", "json"))
+    listed = cli_json(gateway, cloud, "image", "list")
     assert {"ID": created["id"], "Name": name, "Status": "active"} in listed
 
     gateway.cli(cloud, "image", "set", "--property", "hw_disk_bus=scsi", "--min-ram", "256", name)
-    shown = _json(gateway.cli(cloud, "image", "show", name, "-f", "json"))
+    shown = cli_json(gateway, cloud, "image", "show", name)
     assert shown["id"] == created["id"] and shown["min_ram"] == 256
     assert shown["properties"]["hw_disk_bus"] == "scsi"
     assert shown["properties"]["os_distro"] == "debian"
@@ -58,26 +51,22 @@ def test_cli_image_lifecycle(gateway: ServedGateway, tmp_path: Path) -> None:
 def test_cli_share_and_accept(gateway: ServedGateway, members: tuple[Member, Member]) -> None:
     owner, member = members
     name = unique("cli-shared")
-    created = _json(
-        gateway.cli(
-            "interstack", "image", "create", "--disk-format", "raw", "--container-format",
-            "bare", "--shared", name, "-f", "json", extra=cli_as(owner),
-        )
+    created = cli_json(
+        gateway, "interstack", "image", "create", "--disk-format", "raw", "--container-format",
+        "bare", "--shared", name, extra=cli_as(owner),
     )  # fmt: skip
     image_id = created["id"]
-    seen = _json(gateway.cli("interstack", "image", "list", "-f", "json", extra=cli_as(member)))
+    seen = cli_json(gateway, "interstack", "image", "list", extra=cli_as(member))
     assert image_id not in {i["ID"] for i in seen}
 
     gateway.cli(
         "interstack", "image", "add", "project", image_id, member.project_id, extra=cli_as(owner)
     )
     gateway.cli("interstack", "image", "set", "--accept", image_id, extra=cli_as(member))
-    seen = _json(gateway.cli("interstack", "image", "list", "-f", "json", extra=cli_as(member)))
+    seen = cli_json(gateway, "interstack", "image", "list", extra=cli_as(member))
     assert image_id in {i["ID"] for i in seen}
-    shared = _json(
-        gateway.cli(
-            "interstack", "image", "member", "list", image_id, "-f", "json", extra=cli_as(owner)
-        )
+    shared = cli_json(
+        gateway, "interstack", "image", "member", "list", image_id, extra=cli_as(owner)
     )
     assert [(m["Member ID"], m["Status"]) for m in shared] == [(member.project_id, "accepted")]
 

@@ -3,11 +3,11 @@ isolation. The operator's external network is created by the admin, as operators
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import member_of, unique
 from tests.support.network import FLOATING_CIDR, external_network, fault, neutron, neutron_of
@@ -17,10 +17,6 @@ from tests.support.network import FLOATING_CIDR, external_network, fault, neutro
 def public(gateway: ServedGateway, admin_token: str) -> dict[str, Any]:
     with neutron(gateway, admin_token) as admin:
         return external_network(admin)
-
-
-def _json(result: Any) -> Any:
-    return json.loads(result.stdout)
 
 
 def test_sdk_network_subnet_port_router_security_group_floating_ip(
@@ -97,40 +93,34 @@ def test_cli_builds_a_routed_network_with_a_floating_ip(
     cloud = "interstack"
     net, sub, router = unique("cli-net"), unique("cli-sub"), unique("cli-router")
     group, port = unique("cli-sg"), unique("cli-port")
-    created = _json(gateway.cli(cloud, "network", "create", net, "-f", "json"))
+    created = cli_json(gateway, cloud, "network", "create", net)
     assert created["name"] == net and created["mtu"] == 1500
-    subnet = _json(
-        gateway.cli(
-            cloud, "subnet", "create", "--network", net, "--subnet-range", "10.80.0.0/24",
-            "--dns-nameserver", "9.9.9.9", sub, "-f", "json",
-        )
+    subnet = cli_json(
+        gateway, cloud, "subnet", "create", "--network", net, "--subnet-range", "10.80.0.0/24",
+        "--dns-nameserver", "9.9.9.9", sub,
     )  # fmt: skip
     assert subnet["cidr"] == "10.80.0.0/24" and subnet["dns_nameservers"] == ["9.9.9.9"]
     gateway.cli(cloud, "router", "create", router)
     gateway.cli(cloud, "router", "set", "--external-gateway", public["id"], router)
     gateway.cli(cloud, "router", "add", "subnet", router, sub)
-    shown = _json(gateway.cli(cloud, "router", "show", router, "-f", "json"))
+    shown = cli_json(gateway, cloud, "router", "show", router)
     assert shown["external_gateway_info"]["network_id"] == public["id"]
     gateway.cli(cloud, "security", "group", "create", group)
-    rule = _json(
-        gateway.cli(
-            cloud, "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port",
-            "80:81", group, "-f", "json",
-        )
+    rule = cli_json(
+        gateway, cloud, "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port",
+        "80:81", group,
     )  # fmt: skip
     assert (rule["port_range_min"], rule["port_range_max"]) == (80, 81)
-    made = _json(
-        gateway.cli(
-            cloud, "port", "create", "--network", net, "--security-group", group, port, "-f", "json"
-        )
+    made = cli_json(
+        gateway, cloud, "port", "create", "--network", net, "--security-group", group, port,
     )  # fmt: skip
-    fip = _json(gateway.cli(cloud, "floating", "ip", "create", public["name"], "-f", "json"))
+    fip = cli_json(gateway, cloud, "floating", "ip", "create", public["name"])
     gateway.cli(cloud, "floating", "ip", "set", "--port", port, fip["id"])
-    associated = _json(gateway.cli(cloud, "floating", "ip", "show", fip["id"], "-f", "json"))
+    associated = cli_json(gateway, cloud, "floating", "ip", "show", fip["id"])
     assert associated["port_id"] == made["id"]
-    listed = _json(gateway.cli(cloud, "network", "list", "-f", "json"))
+    listed = cli_json(gateway, cloud, "network", "list")
     assert {net, public["name"]} <= {n["Name"] for n in listed}
-    ports = _json(gateway.cli(cloud, "port", "list", "--network", net, "-f", "json"))
+    ports = cli_json(gateway, cloud, "port", "list", "--network", net)
     assert made["id"] in {p["ID"] for p in ports}
     gateway.cli(cloud, "floating", "ip", "unset", "--port", fip["id"])
     gateway.cli(cloud, "floating", "ip", "delete", fip["id"])

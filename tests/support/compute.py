@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -44,9 +44,10 @@ def nova(
 assert_nova_fault = assert_named_fault
 
 
-def cli_json(gateway: ServedGateway, cloud: str, *args: str) -> Any:
-    """Run an ``openstack`` command with ``-f json`` and parse what it prints."""
-    return json.loads(gateway.cli(cloud, *args, "-f", "json").stdout)
+def cli_json(gateway: ServedGateway, cloud: str, *args: str, extra: Sequence[str] = ()) -> Any:
+    """Run an ``openstack`` command with ``-f json`` (and the ``extra`` options before it) and
+    parse what it prints."""
+    return json.loads(gateway.cli(cloud, *args, "-f", "json", extra=extra).stdout)
 
 
 def server_active(conn: Any, server: Any) -> Any:
