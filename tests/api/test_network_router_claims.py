@@ -1,9 +1,9 @@
 """A store and cloud as the gateway left them when a router's interfaces were the ports naming
 it: another project's port named a router, the router was realized again routing that port's
 subnet, and a floating IP reached an instance of that subnet through the router. At start-up
-the router stops routing the subnet and the floating IP is disassociated; the router's own
-interface and a floating IP reaching its port through it are kept. Seen with httpx on a
-restarted sim gateway."""
+(its store upgraded) the router stops routing the subnet and the floating IP is disassociated;
+the router's own interface and a floating IP reaching its port through it are kept. Seen with
+httpx on a restarted sim gateway."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from interstack.store.models import FloatingIp, Port, Router, SimResource, Subnet
 from tests.support.gateway import ServedGateway
@@ -71,6 +72,12 @@ def _as_the_old_code_left_it(
         native = session.get_one(SimResource, row.native_ref)
         port_ref = session.get_one(Port, instance["id"]).native_ref
         native.data = {"port": port_ref, "fixed_address": fixed["ip_address"]}
+        # and its store before revision 0006, which lists what routers did for such ports
+        session.execute(text("DROP TABLE router_claim_leftovers"))
+        session.execute(
+            text("UPDATE alembic_version SET version_num = :before WHERE version_num = :listed"),
+            {"before": "0005_network_router_ports", "listed": "0006_network_router_claims"},
+        )
 
 
 def _forwarded_to(gateway: ServedGateway, fip_id: str) -> Any:

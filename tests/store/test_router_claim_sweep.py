@@ -1,13 +1,17 @@
 """The start-up sweep of what routers did for ports that only named them, on both databases:
 the cloud's router is asked to stop routing the subnet of a port naming it that it does not
-hold (never one it holds an interface on), and a floating IP reaching its port through a router
-without an interface on the port's subnet is disassociated (one reached through a held
-interface is kept); what the cloud refuses is left for the next start, which still starts."""
+hold (never one it holds an interface on), as revision 0006 listed them, and a floating IP
+reaching its port through a router without an interface on the port's subnet is disassociated
+(one reached through a held interface is kept); what the cloud refuses is left for the next
+start, which still starts; once done, a start asks the cloud nothing, whatever ports name a
+router."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import select
 
 from interstack.backends.contract import NativeRef
@@ -16,7 +20,7 @@ from interstack.errors import BackendUnavailable
 from interstack.services.network.router_claims import RouterClaimSweep
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, RouterPort
+from interstack.store.models import FloatingIp, RouterClaimLeftover, RouterPort, Subnet
 from tests.support.network_rows import (
     AT,
     INTERFACE,
@@ -26,6 +30,16 @@ from tests.support.network_rows import (
     router_row,
     subnet_row,
 )
+from tests.support.store import stopped_before
+
+BEFORE = "0005_network_router_ports"
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A store of each kind as it was before revision 0006 listed what to undo."""
+    with stopped_before(database_url, BEFORE) as store:
+        yield store
 
 
 class _Cloud:
@@ -103,33 +117,89 @@ def _floating_ips(db: Database) -> dict[str, FloatingIp]:
         return {f.id: f for f in session.scalars(select(FloatingIp))}
 
 
-def test_the_sweep_undoes_only_what_a_port_naming_a_router_made_it_do(db: Database) -> None:
-    _as_the_old_code_left_it(db)
+def _leftovers(db: Database) -> set[tuple[str, str]]:
+    with db.session() as session:
+        return {(r.router_id, r.subnet_id) for r in session.scalars(select(RouterClaimLeftover))}
+
+
+def test_the_sweep_undoes_only_what_a_port_naming_a_router_made_it_do(
+    database: Database,
+) -> None:
+    _as_the_old_code_left_it(database)
+    database.migrate()
+    assert _leftovers(database) == {("router", "s-theirs")}
     cloud = _Cloud()
 
-    RouterClaimSweep(db, cast(Regions, cloud)).ensure()
+    RouterClaimSweep(database, cast(Regions, cloud)).ensure()
 
     assert cloud.asked == [
         ("unroute", "router-ref", "s-theirs-ref"),
         ("forward", "unreached-ref", None),
     ]
-    fips = _floating_ips(db)
+    fips = _floating_ips(database)
     kept, unreached = fips["kept"], fips["unreached"]
     assert (kept.port_id, kept.router_id, kept.status) == ("my-vm", "router", "ACTIVE")
     assert (unreached.port_id, unreached.fixed_ip_address) == (None, None)
     assert (unreached.router_id, unreached.status) == (None, "DOWN")
+    # done once: the next start asks the cloud nothing, though the claim still names the router
+    assert _leftovers(database) == set()
+    again = _Cloud()
+    RouterClaimSweep(database, cast(Regions, again)).ensure()
+    assert again.asked == []
 
 
-def test_what_the_cloud_refuses_is_left_for_the_next_start(db: Database) -> None:
-    _as_the_old_code_left_it(db)
+def test_what_the_cloud_refuses_is_left_for_the_next_start(database: Database) -> None:
+    _as_the_old_code_left_it(database)
+    database.migrate()
     cloud = _Cloud(refusing=True)
 
-    RouterClaimSweep(db, cast(Regions, cloud)).ensure()  # the gateway still starts
+    RouterClaimSweep(database, cast(Regions, cloud)).ensure()  # the gateway still starts
 
     assert [what for what, _, _ in cloud.asked] == ["unroute", "forward"]
-    unreached = _floating_ips(db)["unreached"]
+    unreached = _floating_ips(database)["unreached"]
     assert (unreached.port_id, unreached.router_id, unreached.status) == (
         "their-vm",
         "router",
         "ACTIVE",
     )
+    assert _leftovers(database) == {("router", "s-theirs")}
+    answering = _Cloud()
+    RouterClaimSweep(database, cast(Regions, answering)).ensure()
+    assert [what for what, _, _ in answering.asked] == ["unroute", "forward"]
+    assert _leftovers(database) == set()
+
+
+def test_a_subnet_the_router_holds_an_interface_on_meanwhile_stays_routed(
+    database: Database,
+) -> None:
+    """An interface added on the listed subnet before the sweep came to it (a replica serving
+    meanwhile): the cloud's router keeps routing it, and the pair is done."""
+    _as_the_old_code_left_it(database)
+    database.migrate()
+    with database.session() as session:
+        interface = port_row("their-interface", "a", "theirs", INTERFACE, "router")
+        session.add(interface)
+        session.flush()
+        session.add_all(
+            [
+                RouterPort(port_id=interface.id, router_id="router", port_type=INTERFACE),
+                address_row(interface, session.get_one(Subnet, "s-theirs"), "10.73.0.9"),
+            ]
+        )
+    cloud = _Cloud()
+
+    RouterClaimSweep(database, cast(Regions, cloud)).ensure()
+
+    assert [what for what, _, _ in cloud.asked] == []  # the floating IP is reached now too
+    assert _leftovers(database) == set()
+
+
+def test_a_port_naming_a_router_since_is_nothing_to_undo(db: Database) -> None:
+    """The store migrated first: the claim is one a project makes now (its own router's),
+    which no router routes; the sweep asks the cloud nothing about it, at no start."""
+    _as_the_old_code_left_it(db)
+    cloud = _Cloud()
+
+    RouterClaimSweep(db, cast(Regions, cloud)).ensure()
+
+    assert [what for what, _, _ in cloud.asked] == ["forward"]

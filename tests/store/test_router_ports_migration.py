@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
 from interstack.store import Database
 from interstack.store.models import Port, Router, RouterPort
 from tests.support.network_rows import GATEWAY, INTERFACE, network_row, port_row, router_row
-from tests.support.store import store_at
+from tests.support.store import downgrade_to, stopped_before
 
 BEFORE = "0004_network_pools_quotas"
 
@@ -22,10 +22,8 @@ BEFORE = "0004_network_pools_quotas"
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """A store of each kind as it was before revision 0005."""
-    store = Database(database_url)
-    store_at(store, BEFORE)
-    yield store
-    store.dispose()
+    with stopped_before(database_url, BEFORE) as store:
+        yield store
 
 
 def test_only_the_ports_a_routers_own_project_gave_it_become_its_ports(
@@ -73,3 +71,19 @@ def test_only_the_ports_a_routers_own_project_gave_it_become_its_ports(
 def _held(database: Database) -> set[tuple[str, str, str]]:
     with database.session() as session:
         return {(r.port_id, r.router_id, r.port_type) for r in session.scalars(select(RouterPort))}
+
+
+def test_the_revisions_go_down_and_up_again(database: Database) -> None:
+    """Down to revision 0004 (the tables go; ports keep their device fields, which that
+    revision's code reads) and up again (the routers' ports recorded anew)."""
+    with database.session() as session:
+        session.add_all([network_row("mine", "a"), router_row("router", "a", None)])
+        session.flush()
+        session.add(port_row("interface", "a", "mine", INTERFACE, "router"))
+    database.migrate()
+    downgrade_to(database, BEFORE)
+    with database.engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+    assert not {"router_ports", "router_claim_leftovers"} & tables
+    database.migrate()
+    assert _held(database) == {("interface", "router", INTERFACE)}

@@ -3,7 +3,7 @@ tests that work on the store itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from alembic import command
@@ -28,11 +28,20 @@ def migrated_store(url: str) -> Iterator[Database]:
 
 def upgrade_to(database: Database, revision: str) -> None:
     """Apply the migrations up to ``revision`` (and the revisions it needs)."""
+    _alembic(database, command.upgrade, revision)
+
+
+def downgrade_to(database: Database, revision: str) -> None:
+    """Undo the migrations after ``revision`` on its branch (the other branches kept)."""
+    _alembic(database, command.downgrade, revision)
+
+
+def _alembic(database: Database, run: Callable[[Config, str], None], revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        run(config, revision)
 
 
 def store_at(database: Database, revision: str) -> None:
@@ -42,3 +51,14 @@ def store_at(database: Database, revision: str) -> None:
     for head in script.get_heads():
         below = {r.revision for r in script.iterate_revisions(head, "base")}
         upgrade_to(database, revision if revision in below else head)
+
+
+@contextmanager
+def stopped_before(url: str, revision: str) -> Iterator[Database]:
+    """The store at ``url`` as :func:`store_at` leaves it, its connections closed after."""
+    database = Database(url)
+    store_at(database, revision)
+    try:
+        yield database
+    finally:
+        database.dispose()

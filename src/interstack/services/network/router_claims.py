@@ -4,10 +4,13 @@ Before ``router_ports`` a router's interfaces were the ports naming it as their 
 project could set on a port of its own, for another project's router too. So a cloud may still
 route such a port's subnet through the router it named (the router was realized again with it)
 and forward a floating IP through that router to the subnet. A router's interfaces are now
-the ports it holds, so the backend's router stops routing every subnet no port it holds is on,
-and a floating IP that reaches its port through a router holding no interface on the port's
-subnet is disassociated (its address kept, ``DOWN``), as its project could not associate it now.
-Both are no-ops on a cloud without such leftovers; the log names what was undone.
+the ports it holds, so the backend's router stops routing each subnet revision 0006 listed (a
+port named the router on it, the router holding no interface there): once, as nothing makes a
+router route such a subnet now, and the list empties as the cloud does it. And a floating IP
+that reaches its port through a router holding no interface on the port's subnet is
+disassociated (its address kept, ``DOWN``), as its project could not associate it now: one
+query at each start, the cloud asked only about such a floating IP. The log names what was
+undone.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, exists, select
+from sqlalchemy import ColumnElement, Exists, delete, exists, select
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from interstack.backends.contract import NativeRef, NetworkDriver
@@ -24,13 +27,22 @@ from interstack.services.network.common import driver, now
 from interstack.services.network.ports import ROUTER_INTERFACE
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Port, Router, RouterPort, Subnet
+from interstack.store.models import (
+    FloatingIp,
+    IpAllocation,
+    Router,
+    RouterClaimLeftover,
+    RouterPort,
+    Subnet,
+)
 
 log = logging.getLogger(__name__)
 
 
-def _held_on(router_id: QueryableAttribute[Any], subnet_id: QueryableAttribute[Any]) -> Exists:
-    """Whether the router holds an interface on the subnet (a correlated EXISTS)."""
+def _held_on(
+    router_id: QueryableAttribute[Any] | str, subnet_id: QueryableAttribute[Any] | str
+) -> Exists:
+    """Whether the router holds an interface on the subnet (correlated, given columns)."""
     address = aliased(IpAllocation)
     return exists().where(
         RouterPort.router_id == router_id,
@@ -58,24 +70,17 @@ class RouterClaimSweep:
                 self._disassociate_unreached(region, net_driver)
 
     def _unroute_claims(self, region: str, net_driver: NetworkDriver) -> None:
+        """The pairs revision 0006 listed (none once undone: a start asks the cloud nothing)."""
         with self.db.session() as session:
-            rows = session.execute(
-                select(Router.id, Router.native_ref, Subnet.id, Subnet.native_ref)
-                .join(Port, Port.device_id == Router.id)
-                .join(IpAllocation, IpAllocation.port_id == Port.id)
-                .join(Subnet, Subnet.id == IpAllocation.subnet_id)
-                .where(
-                    Router.region == region,
-                    Port.device_owner == ROUTER_INTERFACE,
-                    ~_held_on(Router.id, Subnet.id),
-                )
-                .distinct()
+            pairs = session.execute(
+                select(RouterClaimLeftover.router_id, RouterClaimLeftover.subnet_id)
+                .join(Router, Router.id == RouterClaimLeftover.router_id)
+                .where(Router.region == region)
+                .order_by(RouterClaimLeftover.router_id, RouterClaimLeftover.subnet_id)
             ).all()
-        for router_id, router_ref, subnet_id, subnet_ref in rows:
-            if not (router_ref and subnet_ref):
-                continue
+        for router_id, subnet_id in pairs:
             try:
-                net_driver.remove_router_interface(NativeRef(router_ref), NativeRef(subnet_ref))
+                self._unroute(region, net_driver, router_id, subnet_id)
             except InterstackError as exc:  # asked again at the next start
                 log.warning(
                     "region %s: router %s may still route subnet %s: %s",
@@ -84,14 +89,34 @@ class RouterClaimSweep:
                     subnet_id,
                     exc.message,
                 )
-                continue
-            log.info(
-                "region %s: router %s no longer routes subnet %s, on which it holds no "
-                "interface (a port only named the router)",
-                region,
-                router_id,
-                subnet_id,
+
+    def _unroute(
+        self, region: str, net_driver: NetworkDriver, router_id: str, subnet_id: str
+    ) -> None:
+        """The cloud's router stops routing the subnet, the router's row locked meanwhile: an
+        interface a replica adds on the subnet (its hold recorded with the router locked, then
+        the cloud told) is either seen here, and the subnet left routed, or told to the cloud
+        after this."""
+        leftover = (
+            RouterClaimLeftover.router_id == router_id,
+            RouterClaimLeftover.subnet_id == subnet_id,
+        )
+        with self.db.session() as session:
+            router_ref = session.scalar(
+                select(Router.native_ref).where(Router.id == router_id).with_for_update()
             )
+            subnet_ref = session.scalar(select(Subnet.native_ref).where(Subnet.id == subnet_id))
+            held = session.scalar(select(_held_on(router_id, subnet_id)))
+            if router_ref and subnet_ref and not held:
+                net_driver.remove_router_interface(NativeRef(router_ref), NativeRef(subnet_ref))
+                log.info(
+                    "region %s: router %s no longer routes subnet %s, on which it holds no "
+                    "interface (a port only named the router)",
+                    region,
+                    router_id,
+                    subnet_id,
+                )
+            session.execute(delete(RouterClaimLeftover).where(*leftover))
 
     def _disassociate_unreached(self, region: str, net_driver: NetworkDriver) -> None:
         fixed = aliased(IpAllocation)

@@ -210,6 +210,23 @@ class RouterPort(Base):
     port_type: Mapped[str] = mapped_column(String(255))
 
 
+class RouterClaimLeftover(Base):
+    """A subnet a cloud's router may still route for a port that only named the router (as
+    its interface, before ``router_ports``), listed once by revision 0006 for the start-up
+    sweep to undo; the row goes once the cloud's router stops routing it, or with its router
+    or subnet (ON DELETE CASCADE). Nothing else writes it: no router routes such a subnet now.
+    """
+
+    __tablename__ = "router_claim_leftovers"
+
+    router_id: Mapped[str] = mapped_column(
+        ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True
+    )
+    subnet_id: Mapped[str] = mapped_column(
+        ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class FloatingIp(Base):
     __tablename__ = "floating_ips"
     __table_args__ = (Index("ix_floating_ips_region_project", "region", "project_id"),)
