@@ -186,7 +186,8 @@ done
 #: than a stage's own work on this backend. A cloud-init that cannot be imported (another
 #: Python's, a different layout) runs as its command, stage by stage.
 #: Before it runs, two of cloud-init's costs that change nothing it does are spared
-#: (``lighten``: schema documentation, settings parsed again and again; ~0.1 CPU s a boot).
+#: (``lighten``: schema documentation, settings parsed again and again, an sshd status asked
+#: for nothing; ~0.1 CPU s a boot).
 CLOUD_INIT_STAGES = r"""
 import os
 import subprocess
@@ -226,11 +227,30 @@ def lighten():
     util.load_yaml = load_yaml
 
 
+# The set-passwords module (config stage) asks `service ssh status` (a shell, the init script
+# and its LSB functions: ~10 ms of the instance's CPU) before it looks at ssh_pwauth, and with
+# none given it then only logs that it leaves sshd's setting as it is: that is all it does now.
+def skip_ssh_status_without_pwauth():
+    from cloudinit.config import cc_set_passwords
+
+    handle_ssh_pwauth = cc_set_passwords.handle_ssh_pwauth
+
+    def ssh_pwauth(pw_auth, *args, **kwargs):
+        if pw_auth is not None:
+            return handle_ssh_pwauth(pw_auth, *args, **kwargs)
+        cc_set_passwords.LOG.debug(
+            "Leaving SSH config 'PasswordAuthentication' unchanged. ssh_pwauth=None")
+
+    cc_set_passwords.handle_ssh_pwauth = ssh_pwauth
+
+
 def run(stages):
     os.environ.setdefault("TZ", ":/etc/localtime")  # what cloud-init's own script sets
     try:
         try:
             lighten()
+            if "config" in stages:
+                skip_ssh_status_without_pwauth()
         except Exception:  # another cloud-init's layout: it runs as it is
             traceback.print_exc()
         from cloudinit.cmd.main import main as cloud_init
