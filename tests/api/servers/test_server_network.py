@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.servers.conftest import boot, nova, sdk_as, wait_gone, wait_status
+from tests.api.servers.conftest import IMAGE, boot, nova, sdk_as, wait_gone, wait_status
 from tests.support.compute import delete_server, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
@@ -222,3 +222,32 @@ def test_delete_unbinds_a_brought_port_keeping_its_floating_ip_and_deletes_its_o
         assert (freed.port_id, freed.fixed_ip_address) == (None, None)
     finally:
         conn.close()
+
+
+def test_a_routers_interface_is_no_servers_port_even_with_its_device_fields_cleared(
+    compute_gateway: ServedGateway, api: httpx.Client, net_api: httpx.Client
+) -> None:
+    """An admin may clear a router port's device fields; the router still holds the port
+    (its interface, routed by the cloud), so a boot given it is Nova's 409 PortInUse."""
+    network = created(
+        net_api.post("/networks", json={"network": {"name": unique("net")}}), "network"
+    )
+    body = {"network_id": network["id"], "cidr": "10.21.0.0/24", "ip_version": 4}
+    subnet = created(net_api.post("/subnets", json={"subnet": body}), "subnet")
+    router = created(net_api.post("/routers", json={"router": {"name": unique("r")}}), "router")
+    path = f"/routers/{router['id']}"
+    added = net_api.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
+    assert added.status_code == 200, added.text
+    interface = added.json()["port_id"]
+    cleared = {"port": {"device_id": "", "device_owner": ""}}
+    with neutron(compute_gateway, compute_gateway.token("interstack-admin")) as admin:
+        assert admin.put(f"/ports/{interface}", json=cleared).status_code == 200
+    body = {"name": unique("s"), "flavorRef": "1", "imageRef": IMAGE}
+    refused = api.post("/servers", json={"server": {**body, "networks": [{"port": interface}]}})
+    assert refused.status_code == 409, refused.text
+    assert interface in refused.json()["conflictingRequest"]["message"]
+    assert net_api.get(f"/ports/{interface}").json()["port"]["device_id"] == ""
+    removed = net_api.put(f"{path}/remove_router_interface", json={"port_id": interface})
+    assert removed.status_code == 200, removed.text
+    assert net_api.delete(path).status_code == 204
+    assert net_api.delete(f"/networks/{network['id']}").status_code == 204

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -38,8 +38,15 @@ from interstack.services.network.security_groups import (
 )
 from interstack.services.network.server_security import ServerSecurityGroups
 from interstack.services.regions import Regions
-from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Network, Port, SecurityGroup
+from interstack.store import Database, rowcount
+from interstack.store.models import (
+    FloatingIp,
+    IpAllocation,
+    Network,
+    Port,
+    RouterPort,
+    SecurityGroup,
+)
 from interstack.store.models import SecurityGroupRule as RuleRow
 from interstack.store.models import Server as ServerRow
 
@@ -169,12 +176,30 @@ class NeutronServerNetworking:
                     "another project than the server; use a port of the server's project.",
                     kind="PortNotUsable",
                 )
+            in_use = Conflict(
+                f"Port {port_id} is still in use by {port.device_id or 'a router'}.",
+                kind="PortInUse",
+            )
             if port.device_id and port.device_id != server_id:
-                raise Conflict(
-                    f"Port {port_id} is still in use by {port.device_id}.", kind="PortInUse"
+                raise in_use
+            # taken only if still free: a router's add may take it meanwhile (a router's port
+            # is never a server's, its device fields cleared by an admin or not)
+            taken = session.execute(
+                update(Port)
+                .where(
+                    Port.id == port_id,
+                    or_(Port.device_id == "", Port.device_id == server_id),
+                    ~exists().where(RouterPort.port_id == Port.id),
                 )
-            port.device_id, port.device_owner, port.status = server_id, SERVER_OWNER, "ACTIVE"
-            port.updated_at = now()
+                .values(
+                    device_id=server_id,
+                    device_owner=SERVER_OWNER,
+                    status="ACTIVE",
+                    updated_at=now(),
+                )
+            )
+            if rowcount(taken) == 0:
+                raise in_use
         return server_project
 
     def _unbind(self, port_id: str) -> None:
