@@ -7,7 +7,6 @@ after deletion. One gateway serves ``RegionOne`` on sim beside it, through one c
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from interstack.client import networks as cloud
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import AWS, aws_settings, ec2
@@ -140,8 +140,7 @@ def test_the_sdk_builds_a_network_with_a_router_security_group_and_floating_ip(
 
 def test_the_cli_creates_network_subnet_and_security_group_rules(gateway: ServedGateway) -> None:
     def cli(*args: str) -> Any:
-        out = gateway.cli("interstack", "--os-region-name", AWS, *args, "-f", "json").stdout
-        return json.loads(out)
+        return cli_json(gateway, "interstack", "--os-region-name", AWS, *args)
 
     net = cli("network", "create", unique("cli-net"))
     subnet = cli(

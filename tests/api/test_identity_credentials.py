@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import client, new_member, password_token, role_id, unique
 
@@ -37,21 +37,16 @@ def test_cli_app_credential_as_demo_authenticates_then_delete_revokes(
     gateway: ServedGateway, admin: httpx.Client
 ) -> None:
     name = unique("appcred")
-    created: dict[str, Any] = json.loads(
-        gateway.cli(
-            "interstack", "application", "credential", "create", "--description", "ci", name,
-            "-f", "json",
-        ).stdout
-    )  # fmt: skip
+    created: dict[str, Any] = cli_json(
+        gateway, "interstack", "application", "credential", "create", "--description", "ci", name
+    )
     secret, cred_id = created["Secret"], created["ID"]
     assert secret and created["Name"] == name and created["Unrestricted"] is False
     demo = gateway.connect("interstack")
     assert created["Project ID"] == demo.current_project_id
 
     # The secret is shown once: never in show or list.
-    shown = json.loads(
-        gateway.cli("interstack", "application", "credential", "show", name, "-f", "json").stdout
-    )
+    shown = cli_json(gateway, "interstack", "application", "credential", "show", name)
     assert shown["ID"] == cred_id and "Secret" not in shown
     listed = demo.identity.get(f"/users/{demo.current_user_id}/application_credentials").json()
     assert name in {c["name"] for c in listed["application_credentials"]}

@@ -5,7 +5,6 @@ external networks and their subnets but never another project's private ones."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.network import REGION, created, fault, neutron
@@ -174,9 +174,7 @@ def test_sdk_and_cli_see_the_external_subnet(cloud: ServedGateway, public: dict[
     # the SDK's Subnet has no router:external: read it through the SDK's own session
     flagged = conn.network.get("/subnets", params={"router:external": "true"}).json()
     assert subnet.id in {s["id"] for s in flagged["subnets"]}
-    shown = json.loads(
-        cloud.cli("interstack", "subnet", "list", "--network", "public", "-f", "json").stdout
-    )
+    shown = cli_json(cloud, "interstack", "subnet", "list", "--network", "public")
     assert [s["ID"] for s in shown] == [subnet.id]
     # a floating IP from the network the region brought
     ip = conn.network.create_ip(floating_network_id=public["id"])

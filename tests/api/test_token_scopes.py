@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from tests.api.conftest import ASSIGNING, LIMITED
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 
 
@@ -144,7 +144,7 @@ def test_two_scopes_at_once_are_a_400(gateway: ServedGateway) -> None:
 
 def test_every_region_lists_every_service(regions_gateway: ServedGateway) -> None:
     gateway = regions_gateway
-    entries = json.loads(gateway.cli("interstack", "catalog", "list", "-f", "json").stdout)
+    entries = cli_json(gateway, "interstack", "catalog", "list")
     identity = next(e for e in entries if e["Type"] == "identity")
     regions = {endpoint["region"] for endpoint in identity["Endpoints"]}
     assert regions == {"RegionOne", LIMITED, ASSIGNING}

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import httpx
 from swiftclient import client as swiftclient
 
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.swift import swift_cli, swiftclient_connection
@@ -100,16 +100,14 @@ def test_swift_tempurl_gives_time_limited_access(gateway: ServedGateway, tmp_pat
 
 def test_openstack_cli_containers_and_objects(gateway: ServedGateway, tmp_path: Path) -> None:
     name = unique("osc")
-    created = json.loads(
-        gateway.cli("interstack", "container", "create", name, "-f", "json").stdout
-    )
+    created = cli_json(gateway, "interstack", "container", "create", name)
     assert created[0]["container"] == name
     source = tmp_path / "note.txt"
     source.write_text("from the openstack CLI\n")
     gateway.cli("interstack", "object", "create", name, str(source), "--name", "note.txt")
-    listed = json.loads(gateway.cli("interstack", "object", "list", name, "-f", "json").stdout)
+    listed = cli_json(gateway, "interstack", "object", "list", name)
     assert [o["Name"] for o in listed] == ["note.txt"]
-    shown = json.loads(gateway.cli("interstack", "container", "show", name, "-f", "json").stdout)
+    shown = cli_json(gateway, "interstack", "container", "show", name)
     assert shown["container"] == name
     assert int(shown["object_count"]) == 1
     saved = tmp_path / "saved.txt"

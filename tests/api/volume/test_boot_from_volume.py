@@ -9,7 +9,6 @@ volumes, and ends ACTIVE (or SHUTOFF if it was stopped)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 
 from tests.support.compute import (
     assert_nova_fault,
+    cli_json,
     delete_server,
     nova,
     server_active,
@@ -138,7 +138,7 @@ def test_cli_boots_from_a_new_volume_and_from_an_existing_one(
     gateway: ServedGateway, conn: Any, network: str, image_id: str, flavor: str
 ) -> None:
     def cli(*args: str) -> Any:
-        return json.loads(gateway.cli(CLOUD, *args, "-f", "json").stdout)
+        return cli_json(gateway, CLOUD, *args)
 
     made = cli("server", "create", "--image", image_id, "--boot-from-volume", "1", "--flavor",
                flavor, "--network", network, "--wait", unique("cli"))  # fmt: skip

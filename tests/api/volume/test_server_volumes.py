@@ -3,13 +3,12 @@ HTTP, with the volume's status following the attachment."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.compute import assert_nova_fault, nova, server_active
+from tests.support.compute import assert_nova_fault, cli_json, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, unique
 from tests.support.volume import cinder, create_volume, sdk_status, wait_volume
@@ -163,8 +162,8 @@ def test_sdk_and_cli_attach_and_detach(
                        "--tag", "db", server.id, volume.id, extra=microversion)  # fmt: skip
     eventually(lambda: conn.block_storage.get_volume(volume.id).status,
                lambda status: status == "in-use", "the CLI's attachment")  # fmt: skip
-    listed: Any = json.loads(volume_gateway.cli("interstack", "server", "volume", "list",
-                                                server.id, "-f", "json",
-                                                extra=microversion).stdout)  # fmt: skip
+    listed: Any = cli_json(
+        volume_gateway, "interstack", "server", "volume", "list", server.id, extra=microversion
+    )
     assert [(v["Volume ID"], v["Device"]) for v in listed] == [(volume.id, "/dev/vdd")]
     assert [v["Tag"] for v in listed] == ["db"]

@@ -3,20 +3,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.waiting import eventually
-
-
-def _cli(gateway: ServedGateway, cloud: str, *args: str) -> Any:
-    return json.loads(gateway.cli(cloud, *args, "-f", "json").stdout)
 
 
 @pytest.fixture(scope="module")
@@ -84,26 +80,28 @@ def test_sdk_admin_volume_types(admin_conn: Any, conn: Any) -> None:
 
 def test_cli_volume_snapshot_and_bootable(volume_gateway: ServedGateway) -> None:
     cloud, name = "interstack", unique("cli-vol")
-    created = _cli(volume_gateway, cloud, "volume", "create", "--size", "1", name)
+    created = cli_json(volume_gateway, cloud, "volume", "create", "--size", "1", name)
     assert created["name"] == name and created["size"] == 1
     eventually(
-        lambda: _cli(volume_gateway, cloud, "volume", "show", name)["status"],
+        lambda: cli_json(volume_gateway, cloud, "volume", "show", name)["status"],
         lambda status: status == "available",
         "the CLI's volume",
     )
-    listed = _cli(volume_gateway, cloud, "volume", "list")
+    listed = cli_json(volume_gateway, cloud, "volume", "list")
     assert name in [v["Name"] for v in listed]
 
     volume_gateway.cli(cloud, "volume", "set", "--bootable", "--property", "k=v", name)
-    shown = _cli(volume_gateway, cloud, "volume", "show", name)
+    shown = cli_json(volume_gateway, cloud, "volume", "show", name)
     assert shown["bootable"] is True and shown["properties"] == {"k": "v"}
 
     snapshot_name = unique("cli-snap")
-    snap = _cli(volume_gateway, cloud, "volume", "snapshot", "create", "--volume", name,
+    snap = cli_json(volume_gateway, cloud, "volume", "snapshot", "create", "--volume", name,
                 snapshot_name)  # fmt: skip
     assert snap["name"] == snapshot_name
     eventually(
-        lambda: _cli(volume_gateway, cloud, "volume", "snapshot", "show", snapshot_name)["status"],
+        lambda: cli_json(volume_gateway, cloud, "volume", "snapshot", "show", snapshot_name)[
+            "status"
+        ],
         lambda status: status == "available",
         "the CLI's snapshot",
     )
@@ -122,7 +120,7 @@ def test_cli_volume_snapshot_and_bootable(volume_gateway: ServedGateway) -> None
 
 def test_cli_volume_type_create_as_admin(volume_gateway: ServedGateway) -> None:
     name = unique("cli-type")
-    created = _cli(volume_gateway, "interstack-admin", "volume", "type", "create",
+    created = cli_json(volume_gateway, "interstack-admin", "volume", "type", "create",
                    "--property", "speed=fast", "--private", name)  # fmt: skip
     assert created["name"] == name and created["is_public"] is False
     denied = volume_gateway.cli("interstack", "volume", "type", "create", unique("x"), check=False)
@@ -134,13 +132,13 @@ def test_image_to_volume_and_back(volume_gateway: ServedGateway, tmp_path: Path)
     cloud = "interstack"
     data = tmp_path / "disk.raw"
     data.write_bytes(os.urandom(1024 * 1024 + 3))
-    image = _cli(volume_gateway, cloud, "image", "create", "--file", str(data), "--disk-format",
+    image = cli_json(volume_gateway, cloud, "image", "create", "--file", str(data), "--disk-format",
                  "raw", "--container-format", "bare", unique("src"))  # fmt: skip
     volume_name = unique("from-image")
-    _cli(volume_gateway, cloud, "volume", "create", "--size", "1", "--image", image["id"],
+    cli_json(volume_gateway, cloud, "volume", "create", "--size", "1", "--image", image["id"],
          volume_name)  # fmt: skip
     volume = eventually(
-        lambda: _cli(volume_gateway, cloud, "volume", "show", volume_name),
+        lambda: cli_json(volume_gateway, cloud, "volume", "show", volume_name),
         lambda v: v["status"] == "available",
         "the volume from an image",
     )
@@ -150,12 +148,12 @@ def test_image_to_volume_and_back(volume_gateway: ServedGateway, tmp_path: Path)
     target = unique("from-volume")
     volume_gateway.cli(cloud, "image", "create", "--volume", volume_name, target)
     uploaded = eventually(
-        lambda: _cli(volume_gateway, cloud, "image", "show", target),
+        lambda: cli_json(volume_gateway, cloud, "image", "show", target),
         lambda i: i["status"] == "active",
         "the image uploaded from the volume",
     )
     assert uploaded["size"] == data.stat().st_size
-    assert _cli(volume_gateway, cloud, "volume", "show", volume_name)["status"] == "available"
+    assert cli_json(volume_gateway, cloud, "volume", "show", volume_name)["status"] == "available"
     saved = tmp_path / "saved.raw"
     volume_gateway.cli(cloud, "image", "save", "--file", str(saved), target)
     assert saved.read_bytes() == data.read_bytes()
