@@ -48,7 +48,7 @@ from interstack.services.network.ports import (
 from interstack.services.network.records import RouterInfo
 from interstack.services.regions import Regions
 from interstack.store import Database, rowcount
-from interstack.store.models import FloatingIp, Port, Router, RouterPort, Subnet
+from interstack.store.models import FloatingIp, IpAllocation, Port, Router, RouterPort, Subnet
 
 COLUMNS = {
     "id": Router.id,
@@ -185,53 +185,36 @@ class RouterService:
     def _set_gateway(
         self, ctx: RequestContext, region: str, router_id: str, gateway: GatewayRequest | None
     ) -> None:
-        """Replace the gateway port (none when ``gateway`` is None) and record the network."""
+        """Replace the gateway port (none when ``gateway`` is None) and record the network, in
+        one unit of work with the router locked: concurrent settings leave one gateway port."""
         with self.db.session() as session:
             row = load_router(session, ctx, region, router_id)
-            old_ports = [p.id for p in ports_of(session, router_id, ROUTER_GATEWAY)]
             if gateway is not None:
                 network = load_network(session, ctx, region, gateway.network_id)
                 if not network.external:
                     raise BadRequest(
                         f"Bad router request: Network {network.id} is not an external network."
                     )
-            elif old_ports:
-                in_use = session.scalar(
-                    select(func.count())
-                    .select_from(FloatingIp)
-                    .where(FloatingIp.router_id == router_id)
-                )
-                if in_use:
-                    raise Conflict(
-                        f"Gateway cannot be updated for router {router_id}, since a gateway to "
-                        "external network is required by one or more floating IPs.",
-                        kind="RouterExternalGatewayInUseByFloatingIp",
-                    )
             project_id = row.project_id
-        if gateway is not None:
-            self.ports.record_router_port(
-                ctx,
-                region,
-                PortCreate(
-                    network_id=gateway.network_id,
-                    project_id=project_id,
-                    fixed_ips=gateway.fixed_ips,
-                    device_id=router_id,
-                    device_owner=ROUTER_GATEWAY,
-                    security_groups=(),
-                    port_security_enabled=False,
-                    internal=True,
-                ),
-                lambda session: lock_router(session, router_id),
-            )
-        for port_id in old_ports:
-            self.ports.forget(port_id)
-        with self.db.session() as session:
-            row = session.get_one(Router, router_id)
-            row.gateway_network_id = gateway.network_id if gateway else None
-            if gateway is not None:
-                row.enable_snat = True if gateway.enable_snat is None else gateway.enable_snat
-            row.updated_at = now()
+        if gateway is None:
+            with self.db.session() as session:
+                _replace_gateway(session, router_id, None)
+            return
+        self.ports.record_router_port(
+            ctx,
+            region,
+            PortCreate(
+                network_id=gateway.network_id,
+                project_id=project_id,
+                fixed_ips=gateway.fixed_ips,
+                device_id=router_id,
+                device_owner=ROUTER_GATEWAY,
+                security_groups=(),
+                port_security_enabled=False,
+                internal=True,
+            ),
+            lambda session: _replace_gateway(session, router_id, gateway),
+        )
 
     # -- CRUD ----------------------------------------------------------------------------------
 
@@ -354,3 +337,29 @@ class RouterService:
         if native:
             driver(self.regions, region).delete_router(NativeRef(native))
         self._forget(router_id)
+
+
+def _replace_gateway(session: Session, router_id: str, gateway: GatewayRequest | None) -> None:
+    """The router locked, its gateway port (if any) gone and its gateway recorded as
+    ``gateway``, in the unit of work that records the new port (the old one's address is
+    free for it); clearing it is refused while floating IPs go through it."""
+    lock_router(session, router_id)
+    old = [p.id for p in ports_of(session, router_id, ROUTER_GATEWAY)]
+    if gateway is None and old:
+        in_use = session.scalar(
+            select(func.count()).select_from(FloatingIp).where(FloatingIp.router_id == router_id)
+        )
+        if in_use:
+            raise Conflict(
+                f"Gateway cannot be updated for router {router_id}, since a gateway to "
+                "external network is required by one or more floating IPs.",
+                kind="RouterExternalGatewayInUseByFloatingIp",
+            )
+    # the gateway ports are the router's alone (nothing in the backend): their rows go, and
+    # the router's hold of them with them (ON DELETE CASCADE)
+    session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(old)))
+    session.execute(delete(Port).where(Port.id.in_(old)))
+    row = session.get_one(Router, router_id)
+    row.gateway_network_id = gateway.network_id if gateway else None
+    if gateway is not None:
+        row.enable_snat = True if gateway.enable_snat is None else gateway.enable_snat
