@@ -292,26 +292,20 @@ class FloatingIpService:
                 raise BadRequest(
                     f"Bad floatingip request: Port {port_id} does not have any IPv4 address."
                 )
-        # the interfaces of the routers with a gateway on the network: those the routers' own
-        # operations gave them, not ports that merely name a router as their device
-        interfaces = session.execute(
-            select(RouterPort.port_id, RouterPort.router_id)
-            .join(Router, Router.id == RouterPort.router_id)
+        # the first router with a gateway on the network holding an interface on the subnet:
+        # one the router's own operations gave it, not a port that merely names the router
+        router_id = session.scalar(
+            select(Router.id)
+            .join(RouterPort, RouterPort.router_id == Router.id)
+            .join(IpAllocation, IpAllocation.port_id == RouterPort.port_id)
             .where(
                 Router.gateway_network_id == network_id,
                 Router.region == region,
                 RouterPort.port_type == ROUTER_INTERFACE,
+                IpAllocation.subnet_id == chosen.subnet_id,
             )
             .order_by(Router.created_at, Router.id)
-        ).all()
-        by_port = fixed_ips_of(session, [p for p, _ in interfaces])
-        router_id = next(
-            (
-                r
-                for p, r in interfaces
-                if any(ip.subnet_id == chosen.subnet_id for ip in by_port[p])
-            ),
-            None,
+            .limit(1)
         )
         if router_id is None:
             raise NotFound(
