@@ -120,23 +120,47 @@ def test_sshd_starts_before_cloud_init_unless_user_data_must_run_first(
         local_backend.compute.delete_server(server.ref)
 
 
+#: what the running sshd offers a client that tries no method (its "Permission denied (...)")
+OFFERED_METHODS = (
+    "ssh -o PreferredAuthentications=none -o BatchMode=yes -o StrictHostKeyChecking=no "
+    "-o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 nobody@127.0.0.1 true 2>&1 | "
+    "grep -o 'denied (.*)'"
+)
+
+
 def test_cloud_config_ssh_pwauth_still_reaches_sshds_settings(
     local_backend: LocalBackend,
 ) -> None:
     """The guest's cloud-init spares set-passwords its `service ssh status` when no ssh_pwauth
-    is given (it would change nothing); one given still sets sshd's password logins."""
-    server = boot(local_backend, spec("pw", user_data=b"#cloud-config\nssh_pwauth: true\n"))
-    eventually(
-        partial(local_backend.compute.console_output, server.ref),
-        lambda console: "interstack-init: cloud-init finished" in console,
-        "cloud-init to finish",
-    )
-    # cloud-init writes sshd's setting into its own drop-in (or sshd_config without Include)
-    ssh = instance(local_backend, server.ref).upper / "etc/ssh"
-    written = [p for p in (ssh / "sshd_config", *ssh.glob("sshd_config.d/*.conf")) if p.exists()]
-    lines = [line.strip() for path in written for line in path.read_text().splitlines()]
-    assert "PasswordAuthentication yes" in lines, written
-    local_backend.compute.delete_server(server.ref)
+    is given (it would change nothing); one given still sets sshd's password logins and
+    restarts sshd, which started before the config stage (user-data runs first): the running
+    sshd offers passwords or not as told."""
+    servers = {
+        allowed: boot(
+            local_backend,
+            spec(f"pw-{allowed}", user_data=f"#cloud-config\nssh_pwauth: {allowed}\n".encode()),
+        )
+        for allowed in ("true", "false")
+    }
+    for allowed, server in servers.items():
+        eventually(
+            partial(local_backend.compute.console_output, server.ref),
+            lambda console: "interstack-init: cloud-init finished" in console,
+            "cloud-init to finish",
+        )
+        # cloud-init writes sshd's setting into its own drop-in (or sshd_config without Include)
+        ssh = instance(local_backend, server.ref).upper / "etc/ssh"
+        written = [
+            p for p in (ssh / "sshd_config", *ssh.glob("sshd_config.d/*.conf")) if p.exists()
+        ]
+        lines = [line.strip() for path in written for line in path.read_text().splitlines()]
+        setting = "yes" if allowed == "true" else "no"
+        assert f"PasswordAuthentication {setting}" in lines, written
+        offered = exec_in(runc_root(local_backend), server.ref, OFFERED_METHODS)
+        methods = "publickey,password" if allowed == "true" else "publickey"
+        assert offered.stdout.strip() == f"denied ({methods})", (offered.stdout, offered.stderr)
+    for server in servers.values():
+        local_backend.compute.delete_server(server.ref)
 
 
 #: what a login as the default user rests on, read inside an instance (the sudoers files
