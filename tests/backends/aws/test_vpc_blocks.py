@@ -6,6 +6,7 @@ tag is not changed again when it is already as wanted."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -155,6 +156,45 @@ def test_ec2_is_asked_to_let_go_of_a_block_a_bounded_number_of_times(
     assert len(refused) == 1 + len(aws_vpcs._RELEASE_WAITS)
     assert deferred.waits == list(aws_vpcs._RELEASE_WAITS)
     assert "10.35.0.0/16" in live_blocks(network)  # kept: EC2 says so
+
+
+def test_a_block_a_new_subnet_is_made_in_before_the_later_release_is_kept(
+    network: AwsNetwork,
+) -> None:
+    net, made = network_with_subnet(network, "10.37.1.0/24")
+    deferred = Deferred(network)
+    refused = in_use(network.ec2, times=1)
+    network.delete_subnet(made)
+    assert deferred.waits == [aws_vpcs._RELEASE_WAITS[0]]
+    # before the timer asks EC2 again, a new subnet is wanted in the same block: EC2 would
+    # let the block go if asked before the subnet is made in it, and the subnet's create fail
+    calls = Calls(network.ec2)
+    again = subnet(network, net, "10.37.2.0/24")
+    deferred.run()
+    assert refused == ["DisassociateVpcCidrBlock"]
+    assert calls.of("DisassociateVpcCidrBlock") == []  # not asked again
+    assert "10.37.0.0/16" in live_blocks(network)
+    network.delete_subnet(again)  # the block goes with its last subnet after all
+    assert "10.37.0.0/16" not in live_blocks(network)
+
+
+def test_a_closed_backend_asks_ec2_nothing_later(
+    network: AwsNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aws_vpcs, "_RELEASE_WAITS", (60.0,))
+    _net, made = network_with_subnet(network, "10.38.1.0/24")
+    before = set(threading.enumerate())
+    in_use(network.ec2, times=1)
+    network.delete_subnet(made)
+    (timer,) = set(threading.enumerate()) - before
+    network.vpcs.close()
+    timer.join(timeout=10)
+    assert not timer.is_alive()  # cancelled, not left to call a closed client
+    ran: list[str] = []
+    network.vpcs.later(0.0, lambda: ran.append("called"))  # a release still running
+    assert set(threading.enumerate()) - before == set()
+    assert ran == []
+    assert "10.38.0.0/16" in live_blocks(network)
 
 
 def test_a_vpc_found_with_dns_names_on_is_not_modified_again(network: AwsNetwork) -> None:

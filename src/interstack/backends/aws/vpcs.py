@@ -100,7 +100,8 @@ class ProjectVpcs:
         self.ec2 = ec2
         self.region = region
         self.settings = settings
-        self._lock = threading.Lock()
+        #: reentrant: a later release holds it while it calls EC2 (see :meth:`_release_later`)
+        self._lock = threading.RLock()
         #: project id -> its VPC id, once found or created
         self._ids: dict[str, str] = {}
         #: VPC id -> its blocks, once described (dropped with everything else of the VPC)
@@ -108,6 +109,10 @@ class ProjectVpcs:
         #: how a block's release is asked for again later (a timer thread; tests step it)
         self.later: Later = self._on_timer
         self._timers: set[threading.Timer] = set()
+        #: (VPC id, block) -> the association still to be let go later; dropped when a subnet
+        #: is wanted in the block meanwhile (:meth:`ensure_block`), which then keeps it
+        self._releasing: dict[tuple[str, str], str] = {}
+        self._closed = False
 
     def _on_timer(self, delay: float, call: Callable[[], None]) -> None:
         def run() -> None:
@@ -118,6 +123,8 @@ class ProjectVpcs:
         timer = threading.Timer(delay, run)
         timer.daemon = True
         with self._lock:
+            if self._closed:  # a release running as the backend closed: asked no more
+                return
             self._timers.add(timer)
         timer.start()
 
@@ -125,6 +132,8 @@ class ProjectVpcs:
         """Stop asking EC2 later for the blocks still to be let go (they stay associated,
         empty, until a subnet of theirs is deleted again or the VPC is cleaned up)."""
         with self._lock:
+            self._closed = True
+            self._releasing.clear()
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
@@ -284,6 +293,9 @@ class ProjectVpcs:
         """
         subnet = ipaddress.IPv4Network(cidr)
         with self._lock:
+            for key in [k for k in self._releasing if k[0] == vpc_id]:
+                if subnet.subnet_of(ipaddress.IPv4Network(key[1])):
+                    del self._releasing[key]  # a subnet is wanted in it: it is kept
             for attempt in range(2):
                 blocks = [net for net, _ in self._live_blocks(vpc_id)]
                 if any(subnet.subnet_of(net) for net in blocks):
@@ -386,8 +398,33 @@ class ProjectVpcs:
         if attempt >= len(_RELEASE_WAITS) or self._subnets_in(vpc_id, net, deleted):
             log.info("VPC %s keeps block %s: EC2 says it is in use", vpc_id, net)
             return
-        again = partial(self._disassociate, vpc_id, net, association, deleted, attempt + 1)
+        with self._lock:
+            self._releasing[(vpc_id, str(net))] = association
+        again = partial(self._release_later, vpc_id, net, association, deleted, attempt + 1)
         self.later(_RELEASE_WAITS[attempt], partial(self._logging_failure, again, vpc_id, net))
+
+    def _release_later(
+        self,
+        vpc_id: str,
+        net: ipaddress.IPv4Network,
+        association: str,
+        deleted: str | None,
+        attempt: int,
+    ) -> None:
+        """A release asked for again later, unless a subnet was wanted in the block since
+        (:meth:`ensure_block` found it live, after the first refusal described the VPC anew):
+        with the lock held, so that no subnet's create finds the block live while it goes.
+        What is known of the VPC's blocks is described again after (it may have been described
+        with this block live meanwhile)."""
+        with self._lock:
+            if self._releasing.get((vpc_id, str(net))) != association:
+                log.info("VPC %s keeps block %s: a subnet is wanted in it", vpc_id, net)
+                return
+            del self._releasing[(vpc_id, str(net))]
+            try:
+                self._disassociate(vpc_id, net, association, deleted, attempt)
+            finally:
+                self._known_blocks.pop(vpc_id, None)
 
     @staticmethod
     def _logging_failure(call: Callable[[], None], vpc_id: str, net: object) -> None:
