@@ -12,14 +12,8 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, member_of, unique
-from tests.support.network import (
-    created,
-    external_network,
-    fault,
-    neutron,
-    neutron_of,
-    routed_subnets,
-)
+from tests.support.network import created, fault, neutron, neutron_of, routed_subnets
+from tests.support.router_rush import one_gateway_port, one_interface_a_subnet
 
 
 @pytest.fixture(scope="module")
@@ -108,66 +102,11 @@ def test_concurrent_creates_never_pass_the_port_quota(
 def test_concurrent_adds_give_a_router_one_interface_on_a_subnet(
     gateway: ServedGateway, own: httpx.Client
 ) -> None:
-    """Eight ports of one subnet added to one router at once: one becomes its interface, the
-    others are Neutron's 400 (a second interface on the subnet, which removing either would
-    unroute for both); and eight overlapping subnets added by subnet at once: one alike."""
-    network_id = _network(own, "10.63.0.0/24")
-    ports = [
-        created(own.post("/ports", json={"port": {"network_id": network_id}}), "port")["id"]
-        for _ in range(8)
-    ]
-    overlapping = [_network(own, f"10.64.0.0/{24 + n % 4}") for n in range(8)]
-    subnets = [
-        own.get("/subnets", params={"network_id": n}).json()["subnets"][0]["id"]
-        for n in overlapping
-    ]
-    router = created(own.post("/routers", json={"router": {"name": unique("r")}}), "router")
-    url = str(own.base_url).rstrip("/") + f"/routers/{router['id']}/add_router_interface"
-    headers = dict(own.headers)
-
-    def add(body: dict[str, str]) -> httpx.Response:
-        return httpx.put(url, headers=headers, json=body, timeout=120)
-
-    for bodies in ([{"port_id": p} for p in ports], [{"subnet_id": s} for s in subnets]):
-        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            responses = list(pool.map(add, bodies))
-        ok = [r for r in responses if r.status_code == 200]
-        failed = [r for r in responses if r.status_code != 200]
-        assert len(ok) == 1, [r.text for r in ok]
-        assert all("Bad router request" in fault(r, 400)["message"] for r in failed)
-    held = own.get("/ports", params={"device_id": router["id"]}).json()["ports"]
-    assert len(held) == 2
-    assert len(routed_subnets(gateway, router["id"])) == 2
+    router_id = one_interface_a_subnet(own)
+    assert len(routed_subnets(gateway, router_id)) == 2
 
 
 def test_concurrent_gateway_settings_leave_a_router_one_gateway_port(
     own: httpx.Client, admin: httpx.Client
 ) -> None:
-    """Eight settings of a router's gateway at once: each replaces the one before, none is
-    added beside it (an external address held by a port the router shows, or not)."""
-    public = external_network(admin)
-    router = created(own.post("/routers", json={"router": {"name": unique("r")}}), "router")
-    url = str(own.base_url).rstrip("/") + f"/routers/{router['id']}"
-    headers = dict(own.headers)
-    body = {"router": {"external_gateway_info": {"network_id": public["id"]}}}
-
-    def put(_: int) -> httpx.Response:
-        return httpx.put(url, headers=headers, json=body, timeout=120)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(put, range(8)))
-    assert all(r.status_code == 200 for r in responses), [r.text for r in responses][:3]
-    shown = own.get(f"/routers/{router['id']}").json()["router"]
-    (address,) = shown["external_gateway_info"]["external_fixed_ips"]
-    ports = admin.get("/ports", params={"network_id": public["id"]}).json()["ports"]
-    assert [p["fixed_ips"] for p in ports] == [[address]]
-    # set again with its own address: the port is replaced, the address kept
-    again = {"network_id": public["id"], "external_fixed_ips": [address]}
-    kept = own.put(f"/routers/{router['id']}", json={"router": {"external_gateway_info": again}})
-    assert kept.status_code == 200, kept.text
-    assert kept.json()["router"]["external_gateway_info"]["external_fixed_ips"] == [address]
-    cleared = own.put(f"/routers/{router['id']}", json={"router": {"external_gateway_info": {}}})
-    assert cleared.status_code == 200, cleared.text
-    assert admin.get("/ports", params={"network_id": public["id"]}).json()["ports"] == []
-    assert own.delete(f"/routers/{router['id']}").status_code == 204
-    assert admin.delete(f"/networks/{public['id']}").status_code == 204
+    one_gateway_port(own, admin)

@@ -1,5 +1,6 @@
-"""Neutron's guarantees under concurrent creates hold on PostgreSQL too, where writers do not
-queue as on SQLite: no address given twice, and a project's port quota never passed."""
+"""Neutron's guarantees under concurrent requests hold on PostgreSQL too, where writers do not
+queue as on SQLite: no address given twice, a project's port quota never passed, a router's
+interfaces and gateway as if the requests had come one after the other."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import concurrent.futures
 import httpx
 
 from tests.support.gateway import ServedGateway
-from tests.support.identity import unique
-from tests.support.network import created, fault, neutron
+from tests.support.identity import member_of, unique
+from tests.support.network import created, fault, neutron, neutron_of
+from tests.support.router_rush import one_gateway_port, one_interface_a_subnet
 
 
 def test_concurrent_port_creates_keep_addresses_unique_and_the_quota(
@@ -55,3 +57,15 @@ def test_concurrent_port_creates_keep_addresses_unique_and_the_quota(
             for r in responses
             if r.status_code != 201
         )
+
+
+def test_concurrent_requests_leave_a_router_one_interface_a_subnet_and_one_gateway(
+    pg_gateway: ServedGateway,
+) -> None:
+    """As on SQLite (tests/api/test_network_concurrency.py), in a project of the test's own."""
+    with (
+        neutron_of(pg_gateway, member_of(pg_gateway)) as api,
+        neutron(pg_gateway, pg_gateway.token("interstack-admin")) as admin,
+    ):
+        one_interface_a_subnet(api)
+        one_gateway_port(api, admin)
