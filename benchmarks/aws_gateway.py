@@ -55,6 +55,8 @@ from rich.console import Console
 from rich.table import Table
 from tokens import RESULTS_DIR, Gateway
 
+from interstack.client.clouds import connect
+
 REGION = "aws-us-east-1"
 AWS_REGION = "us-east-1"
 KEYS = {"access_key_id": "bench", "secret_access_key": "bench-secret"}
@@ -214,9 +216,6 @@ def main() -> int:
     )
     args = parser.parse_args()
     Meters.poll = args.poll_ms / 1000
-    import openstack.config
-    import openstack.connection
-
     endpoint, Meters.ec2 = moto_server()
     ec2 = ec2_client(endpoint)
     ami = an_ami(ec2)
@@ -227,10 +226,7 @@ def main() -> int:
         AwsGateway(Path(tmp), endpoint, ami) as gateway,
     ):
         clouds_yaml = gateway.clouds_yaml
-        config = openstack.config.OpenStackConfig(config_files=[str(clouds_yaml)])
-        sdk = openstack.connection.Connection(
-            config=config.get_one(cloud="interstack", region_name=REGION)
-        )
+        sdk = connect(clouds_yaml, "interstack", REGION)
         sdk.session.session.hooks["response"].append(Meters.http)
         (image,) = sdk.image.images()  # the AMI the settings select
         thin = ThinClient(clouds_yaml, REGION)

@@ -64,6 +64,7 @@ from interstack.backends.local.console import LOG_NAME as CONSOLE_LOG
 from interstack.backends.local.host import unavailable_reason
 from interstack.backends.local.instances import ref_for
 from interstack.client import networks as cloud
+from interstack.client.clouds import connect
 from interstack.client.served import BIN_DIR
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -144,14 +145,6 @@ class LocalGateway(Gateway):
                 console.print(f"[red]instances left running: {error}[/]")
 
 
-def connect(gateway: Gateway, cloud: str) -> Any:
-    import openstack.config
-    import openstack.connection
-
-    config = openstack.config.OpenStackConfig(config_files=[str(gateway.data_dir / "clouds.yaml")])
-    return openstack.connection.Connection(config=config.get_one(cloud=cloud))
-
-
 def key_accepted(key: Path, address: str) -> bool:
     """Whether sshd lets the default user in with the keypair's private key ``key``."""
     done = subprocess.run(
@@ -197,14 +190,14 @@ class Region:
     floating IPs made ahead, and a Nova client for the timed calls."""
 
     def __init__(self, gateway: Gateway, ports: int, key: Path | None = None) -> None:
-        conn = connect(gateway, "interstack")
+        conn = connect(gateway.clouds_yaml, "interstack")
         #: with ``key``: servers boot with its keypair, and SSH counts once the key gets in
         self.key = key
         self.key_name: str | None = None
         if key is not None:
             public_key = key.with_suffix(".pub").read_text()
             self.key_name = conn.compute.create_keypair(name="bench", public_key=public_key).name
-        admin = connect(gateway, "interstack-admin")
+        admin = connect(gateway.clouds_yaml, "interstack-admin")
         project = conn.current_project_id
         admin.set_compute_quotas(project, instances=-1, cores=-1, ram=-1)
         admin.network.update_quota(project, ports=-1, floating_ips=-1)
