@@ -181,6 +181,30 @@ def test_a_copy_waits_for_its_snapshot_ec2_does_not_describe_yet(
     assert [s["SnapshotId"] for s in left if s.get("VolumeId") == source] == []
 
 
+def test_a_copy_step_run_again_after_its_snapshot_could_not_go_makes_the_copy(
+    ebs: tuple[AwsVolumes, NotDescribedYet],
+) -> None:
+    """A copy's step fails after making its snapshot (EC2 throttles the look at it, then does
+    not know it yet when asked to delete it): run again, it makes the copy, not take that
+    snapshot (which carries the copy's gateway id and names the source volume) for it."""
+    driver, lag = ebs
+    source = described_volume(driver, lag)
+    lag.looks = 0  # EC2 describes at once, but for the refusals below
+    events = driver.ec2.meta.events
+    throttled = refusal("RequestLimitExceeded", "Request limit exceeded.")
+    unknown = refusal("InvalidSnapshot.NotFound", "The snapshot does not exist.")
+    events.register("before-call.ec2.DescribeSnapshots", lambda **_k: throttled, "throttle")
+    events.register("before-call.ec2.DeleteSnapshot", lambda **_k: unknown, "unknown")
+    spec = volume_spec(source_volume=source)
+    with pytest.raises(BackendUnavailable):
+        driver.create_volume(spec)
+    events.unregister("before-call.ec2.DescribeSnapshots", unique_id="throttle")
+    events.unregister("before-call.ec2.DeleteSnapshot", unique_id="unknown")
+    copy = driver.create_volume(spec)  # the step run again
+    assert copy.ref.startswith("vol-") and copy.ref != source
+    assert copy.gateway_id == spec.gateway_id
+
+
 # -- the volume tasks on an aws region --------------------------------------------------------
 
 

@@ -217,10 +217,11 @@ class AwsVolumes(BlockStorageDriver):
 
     def _created_for(self, gateway_id: str, ref_key: str) -> NativeRef | None:
         """The volume or snapshot (``ref_key``) this process created for ``gateway_id`` that EC2
-        may not list yet (a create step run again)."""
+        may not list yet (a create step run again). Matched by its own id: a copy's snapshot
+        carries its volume's gateway id and names the volume it is of (``VolumeId``)."""
         for ref, created in list(self._created.items()):
             described = created.described
-            if ref_key in described and tag_value(described, TAG_GATEWAY_ID) == gateway_id:
+            if described.get(ref_key) == ref and tag_value(described, TAG_GATEWAY_ID) == gateway_id:
                 return NativeRef(ref) if self._stand_in(ref) is not None else None
         return None
 
