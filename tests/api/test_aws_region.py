@@ -364,3 +364,23 @@ def test_an_aws_error_is_a_neutron_fault_with_the_aws_error_code(gateway: Served
     kept = sdk.network.get_security_group(group.id).security_group_rules
     assert all(r.get("port_range_min") != 8080 for r in kept)
     sdk.network.delete_security_group(group)
+
+
+@pytest.mark.parametrize("region", [SIM, AWS])
+def test_a_created_security_group_is_answered_as_a_get_shows_it(
+    gateway: ServedGateway, region: str
+) -> None:
+    """The create answers with the group and egress rules it wrote, not a read of them after
+    the backend made the group: the body is the one a GET shows, field for field."""
+    sdk = gateway.connect("interstack", region)
+    new = {"name": unique("as-shown"), "description": "answered as written", "stateful": True}
+    made = sdk.network.post("/security-groups", json={"security_group": new})
+    assert made.status_code == 201, made.text
+    group = made.json()["security_group"]
+    shown = sdk.network.get(f"/security-groups/{group['id']}").json()["security_group"]
+    assert group == shown
+    assert {(r["direction"], r["ethertype"]) for r in group["security_group_rules"]} == {
+        ("egress", "IPv4"),
+        ("egress", "IPv6"),
+    }
+    sdk.network.delete_security_group(group["id"])
