@@ -178,6 +178,13 @@ def test_raw_http_router_and_floating_ip_errors(
         assert good_route.json()["router"]["routes"] == [
             {"destination": "10.200.0.0/16", "nexthop": "10.90.0.9"}
         ]
+        # the route's next hop is on the interface's subnet: the route goes first (as Neutron)
+        in_use = api.put(
+            f"/routers/{router['id']}/remove_router_interface", json={"subnet_id": subnet["id"]}
+        )
+        assert fault(in_use, 409)["type"] == "RouterInterfaceInUseByRoute"
+        no_routes = api.put(f"/routers/{router['id']}", json={"router": {"routes": []}})
+        assert no_routes.status_code == 200, no_routes.text
         removed = api.put(
             f"/routers/{router['id']}/remove_router_interface", json={"subnet_id": subnet["id"]}
         )

@@ -14,7 +14,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.ports import ROUTER_INTERFACE, fixed_ips_of, load_port
 from interstack.services.network.records import FloatingIpInfo
+from interstack.services.network.routers import lock_router
 from interstack.services.regions import Regions
 from interstack.store import Database
 from interstack.store.models import FloatingIp, IpAllocation, Router, RouterPort, Subnet
@@ -120,6 +121,8 @@ class _Target:
     port_ref: str | None
     fixed_ip: str
     router_id: str
+    #: the fixed IP's subnet, on which the router holds an interface
+    subnet_id: str
 
 
 class FloatingIpService:
@@ -308,12 +311,8 @@ class FloatingIpService:
             .limit(1)
         )
         if router_id is None:
-            raise NotFound(
-                f"External network {network_id} is not reachable from subnet {chosen.subnet_id}. "
-                f"Therefore, cannot associate Port {port_id} with a Floating IP.",
-                kind="ExternalGatewayForFloatingIPNotFound",
-            )
-        return _Target(port.id, port.native_ref, chosen.ip_address, router_id)
+            raise _unreachable(network_id, chosen.subnet_id, port_id)
+        return _Target(port.id, port.native_ref, chosen.ip_address, router_id, chosen.subnet_id)
 
     def associate(
         self,
@@ -354,13 +353,21 @@ class FloatingIpService:
             target.fixed_ip if target else None,
         )
         with self.db.session() as session:
+            if target is not None and not _still_reached(session, target):
+                target, unreached = None, target
+            else:
+                unreached = None
             row = session.get_one(FloatingIp, fip_id)
             row.port_id = target.port_id if target else None
             row.fixed_ip_address = target.fixed_ip if target else None
             row.router_id = target.router_id if target else None
             row.status = "ACTIVE" if target else "DOWN"
             row.updated_at = now()
-            return fip_info(row)
+            answer = fip_info(row)
+        if unreached is not None:  # the interface went while the cloud was told: undone
+            driver(self.regions, region).associate_floating_ip(NativeRef(native or ""), None)
+            raise _unreachable(answer.floating_network_id, unreached.subnet_id, unreached.port_id)
+        return answer
 
     def get(self, ctx: RequestContext, region: str, fip_id: str) -> FloatingIpInfo:
         with self.db.session() as session:
@@ -397,3 +404,28 @@ class FloatingIpService:
         if native:
             driver(self.regions, region).release_floating_ip(NativeRef(native))
         self._forget(fip_id)
+
+
+def _still_reached(session: Session, target: _Target) -> bool:
+    """Whether the target's router still holds its interface on the target's subnet, the
+    router locked: an interface's removal commits before (and this is False) or after, seeing
+    the floating IP written here (and refusing: RouterInterfaceInUseByFloatingIP)."""
+    try:
+        lock_router(session, target.router_id)
+    except NotFound:  # deleted meanwhile, its interfaces first
+        return False
+    held = exists().where(
+        RouterPort.router_id == target.router_id,
+        RouterPort.port_type == ROUTER_INTERFACE,
+        IpAllocation.port_id == RouterPort.port_id,
+        IpAllocation.subnet_id == target.subnet_id,
+    )
+    return bool(session.scalar(select(held)))
+
+
+def _unreachable(network_id: str, subnet_id: str, port_id: str) -> NotFound:
+    return NotFound(
+        f"External network {network_id} is not reachable from subnet {subnet_id}. "
+        f"Therefore, cannot associate Port {port_id} with a Floating IP.",
+        kind="ExternalGatewayForFloatingIPNotFound",
+    )

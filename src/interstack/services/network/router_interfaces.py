@@ -190,6 +190,9 @@ class RouterInterfaceService:
         with self.db.session() as session:
             router = load_router(session, ctx, region, router_id)
             check_owner(ctx, router.project_id, "router", router_id)
+            # a floating IP's association through the interface, if any, commits before this
+            # looks (and is refused below) or finds the interface gone (FloatingIpService)
+            lock_router(session, router_id)
             ports = ports_of(session, router_id, ROUTER_INTERFACE)
             ips = fixed_ips_of(session, [p.id for p in ports])
             found = [
@@ -227,18 +230,27 @@ class RouterInterfaceService:
                         "cannot be deleted, as it is required by one or more floating IPs.",
                         kind="RouterInterfaceInUseByFloatingIP",
                     )
-            subnet_refs = [
-                s.native_ref
-                for s in session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
-                if s.native_ref
-            ]
+            subnets = list(session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids))))
+            _check_no_route_through(router_id, router.routes or (), subnets)
+            subnet_refs = [s.native_ref for s in subnets if s.native_ref]
             answer = InterfaceInfo(
                 router_id, router.project_id, port.id, port.network_id, tuple(subnet_ids)
             )
             router_ref = router.native_ref
+            # the router holds it no longer: nothing reaches a port through it from now on
+            session.execute(delete(RouterPort).where(RouterPort.port_id == port.id))
         net_driver = driver(self.regions, region)
-        for subnet_ref in subnet_refs:
-            net_driver.remove_router_interface(NativeRef(router_ref or ""), NativeRef(subnet_ref))
+        try:
+            for subnet_ref in subnet_refs:
+                net_driver.remove_router_interface(
+                    NativeRef(router_ref or ""), NativeRef(subnet_ref)
+                )
+        except BaseException:  # still routed by the cloud: still the router's
+            with self.db.session() as session:
+                session.add(
+                    RouterPort(port_id=port.id, router_id=router_id, port_type=ROUTER_INTERFACE)
+                )
+            raise
         self.ports.remove(region, port.id)
         return answer
 
@@ -299,3 +311,20 @@ def _lock_and_check(session: Session, router_id: str, candidates: Sequence[Subne
     locked, :func:`_check_subnets` again, as a concurrent add may have committed since."""
     lock_router(session, router_id)
     _check_subnets(session, router_id, candidates)
+
+
+def _check_no_route_through(
+    router_id: str, routes: Sequence[Sequence[str]], subnets: Sequence[Subnet]
+) -> None:
+    """Neutron's RouterInterfaceInUseByRoute: an interface whose subnet holds the next hop of
+    one of the router's extra routes stays until the route goes."""
+    for subnet in subnets:
+        cidr = ipaddress.ip_network(subnet.cidr)
+        for destination, nexthop in routes:
+            if ipaddress.ip_address(nexthop) in cidr:
+                raise Conflict(
+                    f"Router interface for subnet {subnet.id} on router {router_id} cannot be "
+                    f"deleted, as it is required by one or more routes ({destination} via "
+                    f"{nexthop}).",
+                    kind="RouterInterfaceInUseByRoute",
+                )

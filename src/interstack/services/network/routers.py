@@ -89,8 +89,10 @@ def load_router(session: Session, ctx: RequestContext, region: str, router_id: s
 def lock_router(session: Session, router_id: str) -> None:
     """Serialize changes to the router's ports: concurrent writers queue on its row (SQLite's
     write lock, PostgreSQL's row lock), so a check made after it sees every commit before
-    (two interfaces on one subnet, of which removing one would unroute the other)."""
-    locked = session.execute(update(Router).where(Router.id == router_id).values(updated_at=now()))
+    (two interfaces on one subnet, of which removing one would unroute the other; a floating
+    IP associated through an interface being removed)."""
+    # a write that changes nothing: it takes the lock
+    locked = session.execute(update(Router).where(Router.id == router_id).values(id=Router.id))
     if rowcount(locked) == 0:
         raise NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
 
@@ -363,3 +365,4 @@ def _replace_gateway(session: Session, router_id: str, gateway: GatewayRequest |
     row.gateway_network_id = gateway.network_id if gateway else None
     if gateway is not None:
         row.enable_snat = True if gateway.enable_snat is None else gateway.enable_snat
+    row.updated_at = now()
