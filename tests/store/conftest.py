@@ -20,9 +20,8 @@ def pg_gateway(
     tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster
 ) -> Iterator[ServedGateway]:
     database = {"database": postgres_cluster.create_database()}
-    served = ServedGateway(tmp_path_factory.mktemp("pg") / "data", config=database).start()
-    yield served
-    served.stop()
+    with ServedGateway(tmp_path_factory.mktemp("pg") / "data", config=database) as served:
+        yield served
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ come from this directory's conftest (one gateway for the module, two boots).
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from tests.backends.local.cloud import (
     ssh,
     ssh_once_up,
 )
+from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.waiting import eventually
 
@@ -31,13 +31,9 @@ CLOUD = "interstack"
 TOKEN = f"interstack-volume-{uuid.uuid4().hex}"
 
 
-def cli(gateway: ServedGateway, *args: str) -> Any:
-    return json.loads(gateway.cli(CLOUD, *args, "-f", "json").stdout)
-
-
 def volume_status(gateway: ServedGateway, name: str, wanted: str) -> dict[str, Any]:
     found: dict[str, Any] = eventually(
-        lambda: cli(gateway, "volume", "show", name),
+        lambda: cli_json(gateway, CLOUD, "volume", "show", name),
         lambda v: v["status"] in {wanted, "error"},
         f"volume {name} to be {wanted}",
         bound=120,
@@ -61,7 +57,7 @@ def test_a_volume_moves_between_servers_with_its_data(
     one_ip, two_ip = floating_ip(conn, one), floating_ip(conn, two)
 
     name = f"data-{uuid.uuid4().hex[:6]}"
-    cli(cloud, "volume", "create", "--size", "1", name)
+    cli_json(cloud, CLOUD, "volume", "create", "--size", "1", name)
     volume_status(cloud, name, "available")
     cloud.cli(CLOUD, "server", "add", "volume", one.id, name, "--device", "/dev/vdb")
     attached = volume_status(cloud, name, "in-use")
@@ -76,8 +72,8 @@ def test_a_volume_moves_between_servers_with_its_data(
         f"printf {TOKEN} | dd of=/dev/vdb conv=notrunc status=none; sync",
     )
 
-    snapshot = cli(
-        cloud, "volume", "snapshot", "create", "--force", "--volume", name, f"{name}-snap"
+    snapshot = cli_json(
+        cloud, CLOUD, "volume", "snapshot", "create", "--force", "--volume", name, f"{name}-snap"
     )
     eventually(
         lambda: conn.block_storage.get_snapshot(snapshot["id"]).status,
@@ -98,7 +94,7 @@ def test_a_volume_moves_between_servers_with_its_data(
     assert guest(key, two_ip, mounted) == "on-the-filesystem"
     conn.detach_volume(two, volume, wait=True, timeout=120)
     # the volume's disk becomes an image (a raw disk holding its ext4 filesystem)
-    uploaded = cli(cloud, "image", "create", "--volume", name, f"{name}-image")
+    uploaded = cli_json(cloud, CLOUD, "image", "create", "--volume", name, f"{name}-image")
     image_id = uploaded.get("image_id") or uploaded["id"]
     image = eventually(
         lambda: conn.image.get_image(image_id),
