@@ -46,11 +46,14 @@ def drivers_on(client: Any) -> tuple[AwsNetwork, AwsCompute]:
 @contextmanager
 def moto_drivers() -> Iterator[tuple[AwsNetwork, AwsCompute, Any]]:
     """The network and compute drivers on a new client of the emulator's EC2, with that
-    client (for hooks), closed at the end."""
+    client (for hooks), closed at the end as the backend closes them (a block's release still
+    to be asked again is dropped, not left to call the closed client during a later test)."""
     client = ec2()
+    network, compute = drivers_on(client)
     try:
-        yield (*drivers_on(client), client)
+        yield network, compute, client
     finally:
+        network.vpcs.close()
         client.close()
 
 
