@@ -1,9 +1,14 @@
 """A guest's volume mounts, answered by the supervisor (:func:`.guestmount.answer`): only of a
-device its instance's bundle lists (the volumes attached to it), only while it runs."""
+device its instance's bundle lists (the volumes attached to it), only while it runs; and the
+service answering every instance's socket (:class:`.guestmount.MountService`), which no guest
+can keep from the others' mounts or bring down."""
 
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +64,95 @@ def test_a_guest_that_does_not_run_mounts_nothing(tmp_path: Path) -> None:
     with_bundle(instance, (BlockDevice("/dev/vdb", 7, 3),))
     with pytest.raises(Conflict, match="is not running"):
         guestmount.answer(instance, mount_of(7, 3), never)
+
+
+# -- the service: what one guest sends keeps no other server's mounts waiting, nor ends it ----
+
+
+class Answered:
+    """A handler that records the servers it answered; a request naming ``raise`` raises."""
+
+    def __init__(self) -> None:
+        self.servers: list[str] = []
+
+    def __call__(self, server: str, request: dict[str, Any]) -> None:
+        if request.get("op") == "raise":
+            raise RuntimeError("a bug of the host's")
+        self.servers.append(server)
+
+
+@pytest.fixture
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[guestmount.MountService]:
+    # a silent guest would hold a request this long: far beyond any test's bound
+    monkeypatch.setattr(guestmount, "REQUEST_TIMEOUT_SECONDS", 3600.0)
+    found = guestmount.MountService(Answered())
+    found.start()
+    for server in ("ls-one", "ls-two"):
+        found.listen(server, tmp_path / server)
+    yield found
+    found.close()
+
+
+def connect(tmp_path: Path, server: str) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(120)  # turns a hang into a failure
+    conn.connect(str(tmp_path / server / guestmount.SOCKET_NAME))
+    return conn
+
+
+def ask(tmp_path: Path, server: str, request: bytes) -> dict[str, Any]:
+    with connect(tmp_path, server) as conn:
+        conn.sendall(request)
+        reply: dict[str, Any] = json.loads(conn.makefile().readline() or "{}")
+        return reply
+
+
+def test_a_silent_guest_keeps_no_other_servers_mount_waiting(
+    service: guestmount.MountService, tmp_path: Path
+) -> None:
+    silent = [connect(tmp_path, "ls-one") for _ in range(guestmount.CONNECTIONS_PER_SERVER)]
+    try:
+        assert ask(tmp_path, "ls-two", b'{"op": "mount"}\n') == {"ok": True}
+        with connect(tmp_path, "ls-one") as beyond:  # its fill: refused, not queued
+            assert beyond.recv(1) == b""
+    finally:
+        for conn in silent:
+            conn.close()
+    assert service.handler.servers == ["ls-two"]  # type: ignore[attr-defined]
+
+
+def test_a_request_that_never_ends_is_refused_at_its_bound(
+    service: guestmount.MountService, tmp_path: Path
+) -> None:
+    huge = b"x" * (guestmount.MAX_REQUEST_BYTES + 1)
+    assert ask(tmp_path, "ls-one", huge)["error"].startswith("bad request: a request is at most")
+    assert ask(tmp_path, "ls-one", b"[" * 10_000 + b"\n")["error"].startswith("bad request")
+    assert ask(tmp_path, "ls-one", b"[1, 2]\n")["error"].startswith("bad request")
+    assert ask(tmp_path, "ls-one", b'{"op": "raise"}\n') == {
+        "ok": False,
+        "error": "the host failed to answer; see its log",
+    }
+    assert ask(tmp_path, "ls-one", b'{"op": "mount"}\n') == {"ok": True}  # it answers on
+
+
+def test_a_request_sent_a_byte_at_a_time_has_one_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(guestmount, "REQUEST_TIMEOUT_SECONDS", 0.5)
+    host, guest = socket.socketpair()
+    stop = threading.Event()
+
+    def drip() -> None:  # each byte well within the deadline, the request never whole
+        while not stop.wait(0.05):
+            guest.send(b" ")
+
+    dripping = threading.Thread(target=drip)
+    dripping.start()
+    try:
+        with pytest.raises(TimeoutError, match="no whole request within"):
+            guestmount.read_request(host)
+    finally:
+        stop.set()
+        dripping.join()
+        host.close()
+        guest.close()

@@ -44,6 +44,7 @@ import selectors
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,12 @@ log = logging.getLogger(__name__)
 
 HELPER_NAME = "mount-volume"
 SOCKET_NAME = "volumes.sock"
+#: how long a guest has to send its whole request (not each byte of it)
 REQUEST_TIMEOUT_SECONDS = 10.0
+#: the longest request a guest may send (a target path and options take a few KiB at most)
+MAX_REQUEST_BYTES = 16 * 1024
+#: one server's requests answered at once; a connection beyond them is closed unanswered
+CONNECTIONS_PER_SERVER = 4
 
 GUEST_HELPER = r'''#!/usr/bin/python3
 """interstack: mount(8)/umount(8) helper for volumes; the host mounts them (no CAP_SYS_ADMIN
@@ -168,7 +174,16 @@ def run_here(argv: list[str]) -> tuple[int, str]:
 
 
 class MountService:
-    """One thread answering every instance's socket, one request at a time."""
+    """Every instance's socket, answered, each request on a thread of its own.
+
+    The sockets are the guests', whose root may send anything: a request that never ends, one
+    byte at a time, connections by the thousand, JSON nested until the parser gives up. None of
+    that may keep another server's mounts waiting (the guest helper gives up after a minute: a
+    boot's fstab would fail) or end the service (in the supervisor: every instance's mounts). So
+    a request is read whole within :data:`REQUEST_TIMEOUT_SECONDS` and
+    :data:`MAX_REQUEST_BYTES`, a server has at most :data:`CONNECTIONS_PER_SERVER` answered at
+    once, and whatever a request raises is its own failed answer. Two requests of one server
+    are made one at a time by the instance's lock, which :func:`answer` holds."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
@@ -177,6 +192,8 @@ class MountService:
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: server -> its connections being answered now
+        self._answering: dict[str, int] = {}
 
     def start(self) -> None:
         self._stopping.clear()
@@ -242,23 +259,92 @@ class MountService:
                     connection, _ = key.fileobj.accept()  # type: ignore[union-attr]
                 except OSError:
                     continue
-                with connection:
-                    self._answer(connection, str(key.data))
+                server = str(key.data)
+                if not self._take_turn(server):
+                    log.warning(
+                        "%s has %d mount requests open: one more refused",
+                        server,
+                        CONNECTIONS_PER_SERVER,
+                    )
+                    connection.close()
+                    continue
+                threading.Thread(
+                    target=self._answer_then_leave,
+                    args=(connection, server),
+                    name=f"local-volume-mount-{server}",
+                    daemon=True,
+                ).start()
+
+    def _take_turn(self, server: str) -> bool:
+        """Count one more connection of ``server`` answered, unless it has its fill."""
+        with self._guard:
+            answering = self._answering.get(server, 0)
+            if answering >= CONNECTIONS_PER_SERVER:
+                return False
+            self._answering[server] = answering + 1
+            return True
+
+    def _answer_then_leave(self, connection: socket.socket, server: str) -> None:
+        try:
+            with connection:
+                self._answer(connection, server)
+        finally:
+            with self._guard:
+                left = self._answering.pop(server) - 1
+                if left:
+                    self._answering[server] = left
 
     def _answer(self, connection: socket.socket, server: str) -> None:
-        connection.setblocking(True)
-        connection.settimeout(REQUEST_TIMEOUT_SECONDS)
         try:
-            with connection.makefile("rwb") as stream:
-                try:
-                    request = json.loads(stream.readline())
-                    self.handler(server, request)
-                    reply: dict[str, Any] = {"ok": True}
-                except InterstackError as exc:
-                    reply = {"ok": False, "error": exc.message}
-                except (ValueError, KeyError, TypeError) as exc:
-                    reply = {"ok": False, "error": f"bad request: {exc}"}
-                stream.write(json.dumps(reply).encode() + b"\n")
-                stream.flush()
+            line = read_request(connection)
+        except (OSError, ValueError) as exc:
+            log.warning("a mount request of %s went unanswered: %s", server, exc)
+            reply: dict[str, Any] = {"ok": False, "error": f"bad request: {exc}"}
+        else:
+            reply = self._reply(server, line)
+        try:
+            connection.sendall(json.dumps(reply).encode() + b"\n")
         except OSError as exc:
             log.warning("a mount request of %s went unanswered: %s", server, exc)
+
+    def _reply(self, server: str, line: bytes) -> dict[str, Any]:
+        """The answer to one request; nothing it raises goes further."""
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise TypeError("a request is a JSON object")
+            self.handler(server, request)
+        except InterstackError as exc:
+            return {"ok": False, "error": exc.message}
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            return {"ok": False, "error": f"bad request: {exc}"}
+        except Exception:  # the service answers the other servers on
+            log.exception("a mount request of %s failed", server)
+            return {"ok": False, "error": "the host failed to answer; see its log"}
+        return {"ok": True}
+
+
+def read_request(connection: socket.socket) -> bytes:
+    """One request's line, read whole within :data:`REQUEST_TIMEOUT_SECONDS` and
+    :data:`MAX_REQUEST_BYTES` (TimeoutError, ValueError) however the guest sends it."""
+    deadline = time.monotonic() + REQUEST_TIMEOUT_SECONDS
+    late = f"no whole request within {REQUEST_TIMEOUT_SECONDS:g} s"
+    received = bytearray()
+    while b"\n" not in received:
+        if len(received) > MAX_REQUEST_BYTES:
+            raise ValueError(f"a request is at most {MAX_REQUEST_BYTES} bytes")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(late)
+        connection.settimeout(left)
+        try:
+            chunk = connection.recv(4096)
+        except TimeoutError:
+            raise TimeoutError(late) from None
+        if not chunk:
+            break
+        received += chunk
+    line = bytes(received.partition(b"\n")[0])
+    if len(line) > MAX_REQUEST_BYTES:
+        raise ValueError(f"a request is at most {MAX_REQUEST_BYTES} bytes")
+    return line
