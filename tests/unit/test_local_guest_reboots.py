@@ -140,6 +140,25 @@ def test_a_reboot_that_runc_refuses_is_recorded_failed_with_why(instance: Instan
     assert supervisor.watched == {}
 
 
+class Broken(Supervisor):
+    """A supervisor whose start raises (runc missing, a log it cannot open)."""
+
+    def start(self, request: dict[str, Any]) -> dict[str, Any]:
+        raise FileNotFoundError("runc")
+
+
+def test_a_reboot_that_raises_is_recorded_failed_not_left_pending(instance: Instance) -> None:
+    """A record left pending would have the gateway wait for a boot that never comes."""
+    rebooter = rebooter_for(Broken({}))
+
+    rebooter.ended(request_of(instance), 100, REBOOT_EXIT_CODE)
+    settled(rebooter)
+
+    assert exitrecord.read(instance.dir) == ExitRecord(
+        100, REBOOT_EXIT_CODE, Reboot.FAILED, error="FileNotFoundError: runc"
+    )
+
+
 def test_a_paced_reboot_is_pending_meanwhile_so_the_supervisor_stays(instance: Instance) -> None:
     supervisor = Supervisor({"ok": True, "pid": 4242})
     rebooter = rebooter_for(supervisor, interval=3600.0)

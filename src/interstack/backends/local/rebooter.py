@@ -18,6 +18,7 @@ stopped, as a VM whose own reboot failed, and a start boots it again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -79,7 +80,7 @@ class Rebooter:
             self._pending += 1
         delay = self._pacing.delay(instance.ref, time.monotonic())
         if delay > 0:
-            instance.log(f"the guest rebooted again soon: its boot waits {delay:.0f} s")
+            _say(instance, f"the guest rebooted again soon: its boot waits {delay:.0f} s")
         timer = threading.Timer(delay, self._reboot, (request, pid, code))
         timer.daemon = True
         timer.start()
@@ -88,7 +89,10 @@ class Rebooter:
         instance = _instance(request)
         try:
             with hostlock.held(instance.dir):
-                outcome = self._boot_again(instance, request, pid, code)
+                try:
+                    outcome = self._boot_again(instance, request, pid, code)
+                except Exception as exc:  # the record must not stay pending
+                    outcome = self._failed(instance, pid, code, f"{type(exc).__name__}: {exc}")
                 _record(instance, outcome)
                 if outcome.next_pid is not None:  # watched once the record names it
                     self.watch(request, outcome.next_pid)
@@ -106,7 +110,7 @@ class Rebooter:
         if record is None or record.phase not in REBOOTS_IN:
             self._pacing.forget(instance.ref)
             return ExitRecord(pid, code, Reboot.SKIPPED)
-        instance.log("the guest rebooted itself: booting it again")
+        _say(instance, "the guest rebooted itself: booting it again")
         deleted = self._run(
             clocks.runc_argv(instance.runc_root, instance.ref, "delete", "--force", instance.ref),
             instance.console,
@@ -125,7 +129,7 @@ class Rebooter:
         return ExitRecord(pid, code, Reboot.DONE, next_pid=int(reply["pid"]))
 
     def _failed(self, instance: Instance, pid: int, code: int, error: str) -> ExitRecord:
-        instance.log(f"booting it again failed here: {error}")
+        _say(instance, f"booting it again failed here: {error}")
         return ExitRecord(pid, code, Reboot.FAILED, error=error)
 
 
@@ -151,4 +155,11 @@ def _record(instance: Instance, record: ExitRecord) -> None:
     try:
         exitrecord.write(instance.dir, record)
     except OSError as exc:
-        instance.log(f"cannot record how PID 1 ended: {exc}")
+        _say(instance, f"cannot record how PID 1 ended: {exc}")
+
+
+def _say(instance: Instance, line: str) -> None:
+    """A line on the instance's console, if it can be written (a full disk must not keep a
+    reboot from being made or recorded)."""
+    with contextlib.suppress(OSError):
+        instance.log(line)

@@ -33,6 +33,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -56,6 +57,8 @@ TRIM_INTERVAL_SECONDS = 2.0
 #: exits of processes nobody watched yet, kept for a watch that comes late (a PID 1 that exits
 #: before runc has returned); the oldest go beyond this many
 UNCLAIMED_KEPT = 256
+#: SO_PEERCRED's struct ucred: pid, uid, gid
+PEER_CREDENTIALS = struct.calcsize("3i")
 
 
 def socket_address(state_dir: Path) -> str:
@@ -122,7 +125,17 @@ class Reaper:
                     while len(self._unclaimed) > UNCLAIMED_KEPT:
                         del self._unclaimed[next(iter(self._unclaimed))]
             if action is not None:
-                action(code)
+                _act(action, pid, code)
+
+
+def _act(action: Callable[[int], None], pid: int, code: int) -> None:
+    """Call the action on an exit: on the reaper's thread, where nothing it raises may go on
+    (no child of the supervisor would be reaped again: every boot would wait for runc)."""
+    try:
+        action(code)
+    except Exception as exc:  # the reaper reaps on, whatever one action does
+        message = f"supervisor: acting on the end of {pid}: {exc!r}"
+        print(message, file=sys.stderr, flush=True)  # noqa: T201
 
 
 def _runc_message(line: str) -> str:
@@ -209,6 +222,16 @@ def start_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "pid": state_pid(Path(request["runc_root"]), request["id"])}
 
 
+def from_own_user(connection: socket.socket) -> bool:
+    """Whether the peer of ``connection`` runs as the supervisor's own user. Its socket is
+    abstract, so no file mode guards it: any process of the host's network namespace may
+    connect, whatever its user, and a run request has root start the bundle it names. (The
+    instances, in network namespaces of their own, cannot reach it at all.)"""
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_CREDENTIALS)
+    _, uid, _ = struct.unpack("3i", credentials)
+    return bool(uid == os.geteuid())
+
+
 def _serve_one(
     connection: socket.socket, instances: Instances, rebooter: Rebooter, busy: list[int]
 ) -> None:
@@ -281,6 +304,9 @@ def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -
         try:
             connection, _ = listener.accept()
         except TimeoutError:
+            continue
+        if not from_own_user(connection):
+            connection.close()
             continue
         connection.settimeout(None)
         threading.Thread(
