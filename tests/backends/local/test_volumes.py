@@ -22,7 +22,7 @@ from interstack.backends.contract import (
 )
 from interstack.backends.local import LocalBackend
 from interstack.backends.local.volumes import plug
-from interstack.errors import Conflict
+from interstack.errors import BackendError, Conflict
 from tests.backends.local.helpers import instance, runc_root, settled, spec
 from tests.support.local import exec_in
 from tests.support.waiting import eventually
@@ -189,6 +189,96 @@ def test_a_server_reaches_no_device_but_its_own_volumes(
     plug.remove_node(pid_of(local_backend, two), "/dev/vdz", loop)
 
     storage.detach_volume(theirs, one)
+
+
+def test_a_detach_takes_the_device_off_the_bundle_before_it_frees_the_loop(
+    local_backend: LocalBackend,
+    servers: tuple[NativeRef, NativeRef],
+    new_volume: NewVolume,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bundle's devices are what the guest's mounts are checked against, and a freed
+    loop's number goes to the next volume bound, another server's maybe: a detach that stops
+    between the two leaves the loop bound to this volume and named by no bundle."""
+    one, _ = servers
+    storage = local_backend.block_storage
+    volume = new_volume()
+    storage.attach_volume(volume, one, "/dev/vdg")
+    (loop,) = plug.loops_of(disk_of(local_backend, volume))
+
+    def listed() -> list[tuple[int, int]]:
+        return [(d.major, d.minor) for d in instance(local_backend, one).block_devices()]
+
+    assert (loop.major, loop.minor) in listed()
+
+    def refused(disk: Path) -> None:
+        raise BackendError("losetup refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(plug, "free_loops", refused)
+        with pytest.raises(BackendError, match="losetup refused"):
+            storage.detach_volume(volume, one)
+    assert (loop.major, loop.minor) not in listed()
+    assert plug.loops_of(disk_of(local_backend, volume)) == [loop]
+    storage.detach_volume(volume, one)  # asked again, it finishes
+    assert storage.get_volume(volume).status is VolumeStatus.AVAILABLE
+    assert plug.loops_of(disk_of(local_backend, volume)) == []
+
+
+#: in a guest, in the background: connections to the host's mount socket that send a byte a
+#: second and never a whole request, as many as the host takes, made anew as it closes them
+DRIP = r"""
+import socket, time
+SOCKET = "/run/interstack/volumes.sock"
+def opened():
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(SOCKET)
+    return conn
+held = [opened() for _ in range(12)]
+open("/tmp/drip.ready", "w").close()
+while True:
+    for at, conn in enumerate(held):
+        try:
+            conn.send(b" ")
+        except OSError:
+            conn.close()
+            try:
+                held[at] = opened()
+            except OSError:
+                pass
+    time.sleep(1)
+"""
+
+
+def test_a_guest_dripping_requests_keeps_no_other_servers_mount_waiting(
+    local_backend: LocalBackend, servers: tuple[NativeRef, NativeRef], new_volume: NewVolume
+) -> None:
+    """One service answers every instance's socket: a guest that holds requests open, a byte
+    at a time, may not hold the mounts of another (its helper gives up after a minute)."""
+    one, two = servers
+    storage = local_backend.block_storage
+    volume = new_volume()
+    storage.attach_volume(volume, one, "/dev/vdf")
+    ok(local_backend, one, "mkfs.ext4 -q /dev/vdf")
+    ok(local_backend, two, f"cat > /tmp/drip.py <<'PY'\n{DRIP}\nPY")
+    launch = "rm -f /tmp/drip.ready; setsid python3 /tmp/drip.py </dev/null >/dev/null 2>&1 &"
+    ok(local_backend, two, f"{launch} echo $! > /tmp/drip.pid")
+    try:
+        eventually(
+            lambda: inside(local_backend, two, "test -f /tmp/drip.ready")[0],
+            lambda status: status == 0,
+            "the guest's connections",
+        )
+        ok(local_backend, one, "mkdir -p /mnt/d && mount /dev/vdf /mnt/d && umount /mnt/d")
+        # and a request past the bound is refused with why, the service answering on
+        huge = "python3 -c 'import socket; c = socket.socket(socket.AF_UNIX); "
+        huge += 'c.connect("/run/interstack/volumes.sock"); c.sendall(b"x" * 20000); '
+        huge += "print(c.makefile().readline())'"
+        assert "a request is at most" in ok(local_backend, one, huge)
+        ok(local_backend, one, "mount /dev/vdf /mnt/d && umount /mnt/d")
+    finally:
+        inside(local_backend, two, "kill $(cat /tmp/drip.pid)")
+        storage.detach_volume(volume, one)
 
 
 def test_the_guests_mounts_are_answered_without_the_gateways_driver(

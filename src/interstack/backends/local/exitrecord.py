@@ -3,8 +3,10 @@ the instance, written by the supervisor, which reaps PID 1 (:mod:`.supervisor`).
 
 A guest that rebooted itself is booted again by the supervisor (:mod:`.rebooter`), with the
 gateway running or not; the record then says so: ``pending`` while it waits and boots, ``done``
-with the new PID 1, or ``failed`` with why (the gateway then boots it itself), or ``skipped``
-when the instance was no longer to run (the gateway stopped, rebooted or deleted it meanwhile).
+with the new PID 1, or ``failed`` with why, or ``skipped`` when the instance was no longer to
+run (the gateway stopped, rebooted or deleted it meanwhile); the gateway stops an instance whose
+reboot failed or was skipped. Only a record naming no reboot at all, a supervisor's from
+before it made reboots, has the gateway boot the guest again itself.
 """
 
 from __future__ import annotations

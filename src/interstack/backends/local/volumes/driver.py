@@ -407,17 +407,24 @@ class LocalBlockStorage(BlockStorageDriver):
             pid = self._running_pid(instance)
             for loop in plug.loops_of(disk):
                 self._unplug(pid, instance, record.device or "", loop)
+            # off the bundle before its loop is freed: the bundle is what the guest's mounts
+            # are checked against, and a freed loop's number goes to the next volume bound,
+            # another server's maybe (a rewrite that fails leaves the loop bound to this one)
+            self._rewrite_bundle(instance, server, leaving=volume)
             plug.free_loops(disk)
             self.shelf.save(record.moved(V.AVAILABLE, attached_to=None, device=None))
-            self._rewrite_bundle(instance, server)
 
-    def _rewrite_bundle(self, instance: Instance, server: NativeRef) -> None:
-        """The instance's bundle lists the volumes attached now, on the loop devices bound now
-        (the server's lock held, and the changed volume's): a reboot inside the guest, which
-        the supervisor makes from the bundle, keeps them, and a detached one's device (its
-        loop given out again) is gone."""
+    def _rewrite_bundle(
+        self, instance: Instance, server: NativeRef, leaving: NativeRef | None = None
+    ) -> None:
+        """The instance's bundle lists the volumes attached now but ``leaving``, on the loop
+        devices bound now (the server's lock held, and the changed volume's): a reboot inside
+        the guest, which the supervisor makes from the bundle, keeps them, and a detached
+        one's device (its loop given out again) is gone."""
         devices: list[BlockDevice] = []
         for record in self.shelf.volumes():
+            if record.ref == leaving:
+                continue
             if record.attached_to == server and record.device is not None and not record.root:
                 loops = plug.loops_of(self.shelf.disk(record.ref))
                 devices.extend(BlockDevice(record.device, lp.major, lp.minor) for lp in loops[:1])
