@@ -108,3 +108,55 @@ def test_concurrent_creates_share_out_the_pool(admin: httpx.Client, demo: httpx.
     assert all(fault(r, 409)["type"] == "IpAddressGenerationFailure" for r in failed)
     for fip in ok:
         assert demo.delete(f"/floatingips/{fip['id']}").status_code == 204
+
+
+def test_a_routers_gateway_stays_while_its_floating_ips_go_through_it(
+    admin: httpx.Client, demo: httpx.Client
+) -> None:
+    """Set again on its network, the gateway keeps its port and address (as Neutron); moved to
+    another external network or cleared while a floating IP goes through it, Neutron's 409."""
+    network_id, _ = _external(admin)
+    other_id, other_subnet = _external(admin)
+    private = created(demo.post("/networks", json={"network": {"name": unique("n")}}), "network")
+    body = {"network_id": private["id"], "cidr": "10.41.0.0/24", "ip_version": 4}
+    subnet = created(demo.post("/subnets", json={"subnet": body}), "subnet")
+    router = created(demo.post("/routers", json={"router": {"name": unique("r")}}), "router")
+    path = f"/routers/{router['id']}"
+
+    def gateway(network: str) -> httpx.Response:
+        return demo.put(path, json={"router": {"external_gateway_info": {"network_id": network}}})
+
+    first = gateway(network_id)
+    assert first.status_code == 200, first.text
+    (address,) = first.json()["router"]["external_gateway_info"]["external_fixed_ips"]
+    again = gateway(network_id)
+    assert again.status_code == 200, again.text
+    assert again.json()["router"]["external_gateway_info"]["external_fixed_ips"] == [address]
+    added = demo.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
+    assert added.status_code == 200, added.text
+    port = created(demo.post("/ports", json={"port": {"network_id": private["id"]}}), "port")
+    fip = created(_fip(demo, network_id, port_id=port["id"]), "floatingip")
+
+    for refused in (
+        gateway(other_id),
+        demo.put(path, json={"router": {"external_gateway_info": {}}}),
+    ):
+        error = fault(refused, 409)
+        assert error["type"] == "RouterExternalGatewayInUseByFloatingIp"
+        assert network_id in error["message"]
+    shown = demo.get(path).json()["router"]["external_gateway_info"]
+    assert (shown["network_id"], shown["external_fixed_ips"]) == (network_id, [address])
+
+    assert demo.delete(f"/floatingips/{fip['id']}").status_code == 204
+    moved = gateway(other_id)
+    assert moved.status_code == 200, moved.text
+    (now_at,) = moved.json()["router"]["external_gateway_info"]["external_fixed_ips"]
+    assert now_at["subnet_id"] == other_subnet["id"]
+    removed = demo.put(f"{path}/remove_router_interface", json={"subnet_id": subnet["id"]})
+    assert removed.status_code == 200, removed.text
+    assert demo.put(path, json={"router": {"external_gateway_info": {}}}).status_code == 200
+    assert demo.delete(path).status_code == 204
+    assert demo.delete(f"/ports/{port['id']}").status_code == 204
+    assert demo.delete(f"/networks/{private['id']}").status_code == 204
+    for network in (network_id, other_id):
+        assert admin.delete(f"/networks/{network}").status_code == 204

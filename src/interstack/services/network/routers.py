@@ -202,6 +202,10 @@ class RouterService:
             with self.db.session() as session:
                 _replace_gateway(session, router_id, None)
             return
+        if gateway.fixed_ips is None:
+            with self.db.session() as session:
+                if _kept_gateway(session, router_id, gateway):
+                    return
         self.ports.record_router_port(
             ctx,
             region,
@@ -287,12 +291,15 @@ class RouterService:
                 row.routes = self._routes(session, router_id, values["routes"] or [])
             row.updated_at = now()
             was_out = row.gateway_network_id is not None and row.enable_snat
+            was_at = gateway_address(session, router_id)
         if "gateway" in values:
             self._set_gateway(ctx, region, router_id, values["gateway"])
             with self.db.session() as session:
                 row = session.get_one(Router, router_id)
                 now_out = row.gateway_network_id is not None and row.enable_snat
-            if now_out != was_out:
+                now_at = gateway_address(session, router_id)
+            # the cloud's router SNATs at the gateway's address: made again when either changes
+            if (now_out, now_at) != (was_out, was_at):
                 self._realize(region, router_id)
         return self.get(ctx, region, router_id)
 
@@ -341,27 +348,44 @@ class RouterService:
         self._forget(router_id)
 
 
+def _kept_gateway(session: Session, router_id: str, gateway: GatewayRequest) -> bool:
+    """Whether the router's gateway port stays, as Neutron keeps it: on the network asked for
+    already, no address asked for (the SNAT setting asked for taken, the router locked)."""
+    lock_router(session, router_id)
+    row = session.get_one(Router, router_id)
+    if row.gateway_network_id != gateway.network_id:
+        return False
+    if not ports_of(session, router_id, ROUTER_GATEWAY):
+        return False
+    row.enable_snat = True if gateway.enable_snat is None else gateway.enable_snat
+    row.updated_at = now()
+    return True
+
+
 def _replace_gateway(session: Session, router_id: str, gateway: GatewayRequest | None) -> None:
     """The router locked, its gateway port (if any) gone and its gateway recorded as
     ``gateway``, in the unit of work that records the new port (the old one's address is
     free for it); clearing it is refused while floating IPs go through it."""
     lock_router(session, router_id)
+    row = session.get_one(Router, router_id)
     old = [p.id for p in ports_of(session, router_id, ROUTER_GATEWAY)]
-    if gateway is None and old:
+    leaving = row.gateway_network_id if gateway is None else None
+    if gateway is not None and gateway.network_id != row.gateway_network_id:
+        leaving = row.gateway_network_id
+    if old and leaving is not None:
         in_use = session.scalar(
             select(func.count()).select_from(FloatingIp).where(FloatingIp.router_id == router_id)
         )
         if in_use:
             raise Conflict(
                 f"Gateway cannot be updated for router {router_id}, since a gateway to "
-                "external network is required by one or more floating IPs.",
+                f"external network {leaving} is required by one or more floating IPs.",
                 kind="RouterExternalGatewayInUseByFloatingIp",
             )
     # the gateway ports are the router's alone (nothing in the backend): their rows go, and
     # the router's hold of them with them (ON DELETE CASCADE)
     session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(old)))
     session.execute(delete(Port).where(Port.id.in_(old)))
-    row = session.get_one(Router, router_id)
     row.gateway_network_id = gateway.network_id if gateway else None
     if gateway is not None:
         row.enable_snat = True if gateway.enable_snat is None else gateway.enable_snat
