@@ -110,6 +110,7 @@ class NeutronServerNetworking:
         created: list[ServerPort] = []
         bound: list[str] = []
         tags: dict[str, str | None] = {}
+        order: list[str] = []  # the server's NICs in the order asked for, as Nova's
         server_project: str | None = None
         try:
             for item in requested:
@@ -118,6 +119,7 @@ class NeutronServerNetworking:
                         ctx, region, item.port_id, server_id, server_project
                     )
                     bound.append(item.port_id)
+                    order.append(item.port_id)
                     tags[item.port_id] = item.tag
                     continue
                 if item.network_id is None:
@@ -146,6 +148,7 @@ class NeutronServerNetworking:
                         tag=item.tag,
                     )
                 )
+                order.append(port.id)
         except BaseException:
             for made in created:
                 self.ports.remove(region, made.port_id)
@@ -153,7 +156,10 @@ class NeutronServerNetworking:
                 self._unbind(port_id)
             raise
         # the ports made here are as their create returned them; brought ones are read
-        return [*created, *(self._server_ports(bound, tags) if bound else [])]
+        made = {
+            p.port_id: p for p in [*created, *(self._server_ports(bound, tags) if bound else [])]
+        }
+        return [made[port_id] for port_id in order]
 
     def _bind(
         self,
