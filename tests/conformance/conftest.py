@@ -1,5 +1,6 @@
 """The backends the conformance suite runs against, and how each is built for a module of
-tests (one started backend each, which every test leaves as it found it).
+tests (one started backend each, which every test leaves as it found it; a test that fails
+may not, so the next test gets a backend built anew, on a cloud tidied or reset).
 
 Add a backend by appending a :class:`BackendUnderTest` to :data:`CONFORMANCE_BACKENDS`; the suite
 never names a backend. Tests declare what they need with ``@pytest.mark.requires("pause")`` and
@@ -8,7 +9,7 @@ are skipped on backends whose capabilities lack it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -94,53 +95,118 @@ def under_test(request: pytest.FixtureRequest) -> BackendUnderTest:
     return candidate
 
 
+#: set on a test's node when its set-up, call or clean-up failed: what it made may be left
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+class ModuleBackend:
+    """The started backend a module's tests share (starting and closing a local backend costs
+    seconds), built on first use and built anew after a test that failed: what such a test
+    left (a server, a network, the aws emulator's resources, which only a new backend's
+    settings reset) must not fail the next test too."""
+
+    def __init__(
+        self,
+        under_test: BackendUnderTest,
+        root: Path,
+        migrated_sqlite: Callable[[Path], Database],
+    ) -> None:
+        self.under_test = under_test
+        self._root = root
+        self._migrated_sqlite = migrated_sqlite
+        self._built: tuple[Backend, Database, Path] | None = None
+        self._builds = 0
+
+    def get(self) -> Backend:
+        if self._built is None:
+            self._builds += 1
+            root = self._root / f"build-{self._builds}"
+            db = self._migrated_sqlite(root / "store.db")
+            settings = {**self.under_test.settings, **self.under_test.live_settings()}
+            backend = load_backend(
+                self.under_test.type_name, REGION, settings, data_dir=root / "data", db=db
+            )
+            try:
+                backend.start()
+            except BaseException:
+                self._tidy(root / "data", db)
+                raise
+            self._built = (backend, db, root / "data")
+        return self._built[0]
+
+    def discard(self) -> None:
+        """Delete the backend's servers (real ones outlive the backend object), close it and
+        tidy the host; the next :meth:`get` builds another."""
+        if self._built is None:
+            return
+        (backend, db, data_dir), self._built = self._built, None
+        try:
+            try:
+                delete_servers(backend)
+            finally:
+                backend.close()
+        finally:
+            self._tidy(data_dir, db)
+
+    def _tidy(self, data_dir: Path, db: Database) -> None:
+        try:
+            self.under_test.tidy(data_dir)
+        finally:
+            db.dispose()
+
+
 @pytest.fixture(scope="module")
 def module_backend(
     under_test: BackendUnderTest,
     tmp_path_factory: pytest.TempPathFactory,
     migrated_sqlite: Callable[[Path], Database],
-) -> Iterator[Backend]:
-    """One started backend for a module's tests on it (starting and closing a local backend
-    costs seconds); each test leaves it as it found it (:func:`backend`)."""
-    root = tmp_path_factory.mktemp(f"conformance-{under_test.type_name}")
-    db = migrated_sqlite(root / "store.db")
-    built = load_backend(
-        under_test.type_name,
-        REGION,
-        {**under_test.settings, **under_test.live_settings()},
-        data_dir=root / "data",
-        db=db,
+) -> Iterator[ModuleBackend]:
+    """The module's backend of this kind, closed and tidied after its last test."""
+    shared = ModuleBackend(
+        under_test, tmp_path_factory.mktemp(f"conformance-{under_test.type_name}"), migrated_sqlite
     )
     try:
-        built.start()
-        try:
-            yield built
-            delete_servers(built)  # real servers outlive the backend object
-        finally:
-            built.close()
+        yield shared
     finally:
-        under_test.tidy(root / "data")
-        db.dispose()
+        shared.discard()
 
 
 @pytest.fixture
 def backend(
     request: pytest.FixtureRequest,
     under_test: BackendUnderTest,
-    module_backend: Backend,
+    module_backend: ModuleBackend,
 ) -> Iterator[Backend]:
     """The module's backend, skipped where it lacks what the test ``requires``; after the test
-    its servers are deleted and the cloud must hold nothing else the test made."""
+    its servers are deleted and the cloud must hold nothing else the test made. After a test
+    that failed (or left something) the next one gets a backend built anew."""
+    built = module_backend.get()
     for marker in request.node.iter_markers("requires"):
         unknown = set(marker.args) - CAPABILITY_NAMES
         assert not unknown, f"unknown capabilities in @requires: {sorted(unknown)}"
-        missing = sorted(set(marker.args) - module_backend.capabilities.names())
+        missing = sorted(set(marker.args) - built.capabilities.names())
         if missing:
             pytest.skip(f"backend lacks {', '.join(missing)}")
-    yield module_backend
-    delete_servers(module_backend)
-    left = under_test.left_behind(REGION)
-    assert not left, f"the test left {left} in the cloud"
+    yield built
+    try:
+        delete_servers(built)
+        left = under_test.left_behind(REGION)
+        assert not left, f"the test left {left} in the cloud"
+    except BaseException:
+        module_backend.discard()
+        raise
+    if request.node.stash.get(FAILED, False):
+        module_backend.discard()
 
 
 def delete_servers(backend: Backend) -> None:
@@ -196,9 +262,14 @@ class Cleanup:
 
 
 @pytest.fixture
-def cleanup(backend: Backend) -> Iterator[Cleanup]:
+def cleanup(request: pytest.FixtureRequest, backend: Backend) -> Iterator[Cleanup]:
     """Deletes after the test what it registered (and every server): a conformance test leaves
-    its backend as it found it, on every backend, whether it passed or not."""
+    its backend as it found it, on every backend, whether it passed or not (where a deletion
+    fails, the next test gets a backend built anew)."""
     undo = Cleanup(backend)
     yield undo
-    undo.run()
+    try:
+        undo.run()
+    except BaseException:
+        request.node.stash[FAILED] = True
+        raise
