@@ -156,10 +156,10 @@ class NeutronServerNetworking:
                 self._unbind(port_id)
             raise
         # the ports made here are as their create returned them; brought ones are read
-        made = {
+        by_id = {
             p.port_id: p for p in [*created, *(self._server_ports(bound, tags) if bound else [])]
         }
-        return [made[port_id] for port_id in order]
+        return [by_id[port_id] for port_id in order]
 
     def _bind(
         self,
