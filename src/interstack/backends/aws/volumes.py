@@ -67,8 +67,10 @@ _DESCRIBE = {
     "snapshot": ("describe_snapshots", "SnapshotIds", "Snapshots"),
 }
 #: how long a step waits for EBS to finish what the contract makes one call (an attachment,
-#: a detachment, the snapshot a volume's copy is made from)
-_WAIT_SECONDS = 300.0
+#: a detachment, the snapshot a volume's copy is made from): well within the task runner's
+#: lease of a step (300 s), past which another worker runs the step again beside this one (a
+#: second attach; for a copy a second snapshot and volume, one of them left behind)
+_WAIT_SECONDS = 240.0
 #: how long after its create a volume or snapshot that EC2 does not describe yet counts as
 #: being created (EC2 catches up within seconds; a task looks at a new one at once)
 _SETTLING_SECONDS = 30.0
