@@ -3,7 +3,8 @@ an admin's to add, as Neutron (LP 1757482): a project's router would take that s
 address, and every other project's instances on it would route through the router of whoever
 attached first. By port alike when the port's address lies outside the subnet's pools (a
 project chooses such an address on a shared network, the gateway address among them); one of
-the pools is an instance's address, which Neutron lets a router's interface take."""
+the pools is an instance's address, which Neutron lets a router's interface take. Nor does a
+project choose an address of such a subnet for a port (the gateway's, a neighbour's)."""
 
 from __future__ import annotations
 
@@ -53,11 +54,10 @@ def _router(api: httpx.Client) -> dict[str, Any]:
     return created(api.post("/routers", json={"router": {"name": unique("r")}}), "router")
 
 
-def _port(api: httpx.Client, network: dict[str, Any], address: str | None = None) -> str:
-    port: dict[str, Any] = {"network_id": network["id"]}
-    if address is not None:
-        port["fixed_ips"] = [{"ip_address": address}]
-    return str(created(api.post("/ports", json={"port": port}), "port")["id"])
+def _port(api: httpx.Client, network: dict[str, Any]) -> str:
+    return str(
+        created(api.post("/ports", json={"port": {"network_id": network["id"]}}), "port")["id"]
+    )
 
 
 def test_a_project_adds_no_interface_on_another_projects_subnet(
@@ -76,8 +76,18 @@ def test_a_project_adds_no_interface_on_another_projects_subnet(
     assert subnet["id"] in refused["message"] and "not owned" in refused["message"]
     # the gateway address is still free: nothing took it
     assert admin.get("/ports", params={"network_id": network["id"]}).json()["ports"] == []
-    # by a port of its own on the gateway address (outside the pools): refused alike
-    planted = _port(strangers_neutron, network, subnet["gateway_ip"])
+    # nor may it choose the gateway address for a port of its own on the shared network
+    # (Neutron's create_port:fixed_ips:ip_address: the network's project or an admin only)
+    gateway_ip = {"network_id": network["id"], "fixed_ips": [{"ip_address": subnet["gateway_ip"]}]}
+    refused = fault(strangers_neutron.post("/ports", json={"port": gateway_ip}), 403)
+    assert "fixed_ips:ip_address" in refused["message"]
+    # by a port of its project on the gateway address (an admin made it): refused alike
+    planted = str(
+        created(
+            admin.post("/ports", json={"port": {**gateway_ip, "project_id": router["project_id"]}}),
+            "port",
+        )["id"]
+    )
     by_port = strangers_neutron.put(f"{path}/add_router_interface", json={"port_id": planted})
     refused = fault(by_port, 400)
     assert planted in refused["message"] and subnet["id"] in refused["message"]

@@ -134,6 +134,10 @@ def record_port(
             if given
         ]
         check_spoofing_fields(ctx, network.project_id, spoofing, "create_port")
+    if not new.internal and any(r.ip_address for r in new.fixed_ips or ()):
+        # Neutron's create_port:fixed_ips:ip_address: on another project's (shared) network a
+        # port takes the address IPAM gives, else it could take the gateway's and answer for it
+        check_spoofing_fields(ctx, network.project_id, ["fixed_ips:ip_address"], "create_port")
     mac = checked_mac(new.mac_address) if new.mac_address else new_mac()
     taken = session.scalar(
         select(Port.id).where(Port.network_id == network.id, Port.mac_address == mac)
