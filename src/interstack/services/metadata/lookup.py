@@ -43,7 +43,7 @@ from interstack.store.models import Server as ServerRow
 #: the ``device_owner`` prefix of a server's ports (``compute:<availability zone>``)
 COMPUTE_OWNER = "compute:"
 #: the live server whose compute port on a network holds an address, with the server row: built
-#: once, as every metadata request asks it (about 25 a boot), and building its expression anew
+#: once, as every metadata request asks it (28 a boot), and building its expression anew
 #: each time cost more than the query itself
 _SERVER_AT_ADDRESS = (
     select(ServerRow)
