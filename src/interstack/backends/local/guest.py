@@ -185,9 +185,9 @@ done
 #: run them each in its own: importing cloud-init costs a quarter of a CPU second each time, more
 #: than a stage's own work on this backend. A cloud-init that cannot be imported (another
 #: Python's, a different layout) runs as its command, stage by stage.
-#: Before it runs, two of cloud-init's costs that change nothing it does are spared
-#: (``lighten``: schema documentation, settings parsed again and again, an sshd status asked
-#: for nothing; ~0.1 CPU s a boot).
+#: Before it runs, three of cloud-init's costs that change nothing it does are spared
+#: (``lighten``: schema documentation, settings parsed again and again; and
+#: ``skip_ssh_status_without_pwauth``: an sshd status asked for nothing; ~0.1 CPU s a boot).
 CLOUD_INIT_STAGES = r"""
 import os
 import subprocess
