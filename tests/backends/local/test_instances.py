@@ -156,7 +156,12 @@ def test_cloud_config_ssh_pwauth_still_reaches_sshds_settings(
         lines = [line.strip() for path in written for line in path.read_text().splitlines()]
         setting = "yes" if allowed == "true" else "no"
         assert f"PasswordAuthentication {setting}" in lines, written
-        offered = exec_in(runc_root(local_backend), server.ref, OFFERED_METHODS)
+        # (sshd forks into the background before it listens: its restart may still be under way)
+        offered = eventually(
+            partial(exec_in, runc_root(local_backend), server.ref, OFFERED_METHODS),
+            lambda done: done.stdout.startswith("denied ("),
+            "sshd to answer",
+        )
         methods = "publickey,password" if allowed == "true" else "publickey"
         assert offered.stdout.strip() == f"denied ({methods})", (offered.stdout, offered.stderr)
     for server in servers.values():
