@@ -1,8 +1,9 @@
-"""A router interface's removal, in-process on the sim cloud: refused while an extra route's
-next hop is on its subnet (Neutron's RouterInterfaceInUseByRoute); still the router's if the
-cloud refuses to stop routing it; and a floating IP associated through it meanwhile (the
-removal made from within the cloud's association call) is undone, not left reaching its port
-through a router without an interface on the port's subnet."""
+"""A router interface's removal (and Neutron's 400s about a port's subnets), in-process on the
+sim cloud: refused while an extra route's next hop is on its subnet (Neutron's
+RouterInterfaceInUseByRoute); still the router's if the cloud refuses to stop routing it; and
+a floating IP associated through it meanwhile (the removal made from within the cloud's
+association call) is undone, not left reaching its port through a router without an interface
+on the port's subnet."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from interstack.errors import Conflict, NotFound
+from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.container import Services
 from interstack.services.network.floating_ips import FloatingIpCreate
+from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import NetworkCreate
 from interstack.services.network.ports import PortCreate
 from interstack.services.network.routers import GatewayRequest, RouterCreate
@@ -87,3 +89,33 @@ def test_an_association_through_an_interface_removed_meanwhile_is_undone(
     assert told[-1] is None  # the cloud told to forward it nowhere again
     shown = network.floating_ips.get(ctx, REGION, fip.id)
     assert (shown.port_id, shown.router_id, shown.status) == (None, None, "DOWN")
+
+
+def test_a_port_and_a_subnet_that_do_not_match_are_neutrons_400(services: Services) -> None:
+    network, ctx = services.network, caller("mismatch")
+    private = network.networks.create(ctx, REGION, NetworkCreate(name="private"))
+    subnets = [
+        network.subnets.create(
+            ctx, REGION, SubnetCreate(network_id=private.id, cidr=cidr, enable_dhcp=False)
+        )
+        for cidr in ("10.33.0.0/24", "10.34.0.0/24")
+    ]
+    router = network.routers.create(ctx, REGION, RouterCreate(name="r"))
+    # a port on both IPv4 subnets is no router's port (Neutron keeps one IPv4 subnet a port)
+    both = network.ports.create(
+        ctx,
+        REGION,
+        PortCreate(
+            network_id=private.id,
+            fixed_ips=tuple(IpRequest(subnet_id=s.id) for s in subnets),
+        ),
+    )
+    with pytest.raises(BadRequest) as caught:
+        network.router_interfaces.add(ctx, REGION, router.id, None, both.id)
+    assert "multiple IPv4 subnets" in caught.value.message
+    added = network.router_interfaces.add(ctx, REGION, router.id, subnets[0].id, None)
+    with pytest.raises(BadRequest) as mismatch:
+        network.router_interfaces.remove(ctx, REGION, router.id, subnets[1].id, added.port_id)
+    assert mismatch.value.kind == "SubnetMismatchForPort"
+    network.router_interfaces.remove(ctx, REGION, router.id, subnets[0].id, added.port_id)
+    network.routers.delete(ctx, REGION, router.id)

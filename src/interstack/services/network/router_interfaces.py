@@ -94,6 +94,10 @@ class RouterInterfaceService:
                         f"Bad router request: Router port {port_id} has no IP address."
                     )
                 candidates = [session.get_one(Subnet, ip.subnet_id) for ip in ips]
+                if len([c for c in candidates if c.ip_version == 4]) > 1:
+                    raise BadRequest(
+                        "Bad router request: Cannot have multiple IPv4 subnets on router port."
+                    )
                 _check_port_in_pools(ctx, port.id, ips, candidates)
             _check_subnets(session, router_id, candidates)
             router_ref = router.native_ref
@@ -201,6 +205,12 @@ class RouterInterfaceService:
                 if (port_id is None or p.id == port_id)
                 and (subnet_id is None or any(ip.subnet_id == subnet_id for ip in ips[p.id]))
             ]
+            mine = port_id is not None and any(p.id == port_id for p in ports)
+            if not found and mine and subnet_id is not None:  # its interface, other subnets
+                raise BadRequest(
+                    f"Bad router request: Subnet {subnet_id} does not match port {port_id}.",
+                    kind="SubnetMismatchForPort",
+                )
             if not found:
                 if port_id is not None:
                     raise NotFound(
