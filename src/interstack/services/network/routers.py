@@ -291,7 +291,7 @@ class RouterService:
                 row.routes = self._routes(session, router_id, values["routes"] or [])
             row.updated_at = now()
             was_out = row.gateway_network_id is not None and row.enable_snat
-            was_at = gateway_address(session, router_id)
+            was_at = gateway_address(session, router_id) if "gateway" in values else None
         if "gateway" in values:
             self._set_gateway(ctx, region, router_id, values["gateway"])
             with self.db.session() as session:
