@@ -117,6 +117,29 @@ def test_meta_data_json_is_the_callers_own(
     assert "public_keys" not in other.json()
 
 
+def test_the_metadata_hostname_is_the_one_the_api_shows(
+    api: httpx.Client,
+    admin_api: httpx.Client,
+    proxy: httpx.Client,
+    network: dict[str, Any],
+    net_api: httpx.Client,
+) -> None:
+    """One rule for a guest's host name: a name whose '@' and '.' earlier rules treated
+    differently shows the same host name in the API and in the metadata cloud-init reads."""
+    server_id = boot(api, "db@2.Store", networks=[{"uuid": network["id"]}])
+    try:
+        wait_status(api, server_id, "ACTIVE")
+        shown = admin_api.get(f"/servers/{server_id}").json()["server"]
+        assert shown["OS-EXT-SRV-ATTR:hostname"] == "db2-store"
+        port = net_api.get("/ports", params={"device_id": server_id}).json()["ports"][0]
+        address = port["fixed_ips"][0]["ip_address"]
+        meta = ask(proxy, network["id"], address, "/openstack/latest/meta_data.json")
+        assert meta.json()["hostname"] == "db2-store.novalocal"
+    finally:
+        assert api.delete(f"/servers/{server_id}").status_code == 204
+        wait_gone(api, server_id)
+
+
 def test_an_address_that_is_no_servers_is_a_404_and_unvouched_requests_a_400(
     proxy: httpx.Client, network: dict[str, Any], servers: list[dict[str, Any]]
 ) -> None:

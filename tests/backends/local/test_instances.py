@@ -8,8 +8,8 @@ from functools import partial
 from pathlib import Path
 
 from interstack.backends.contract import FlavorSpec, NativeRef, PowerAction, ServerStatus
+from interstack.backends.contract.compute import hostname_for
 from interstack.backends.local import LocalBackend, cpushare
-from interstack.backends.local.guest import hostname_for
 from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted
 from interstack.backends.local.instances import cgroup_dirs, memory_limit_bytes
 from tests.backends.local.helpers import boot, instance, runc_root, settled, spec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -10,6 +11,23 @@ from enum import StrEnum
 from interstack.backends.contract.common import NativeRef
 from interstack.backends.contract.storage import ImageInfo
 from interstack.errors import NotSupported
+
+_HOSTNAME_SEPARATORS = re.compile(r"[ _.]+")
+_NOT_IN_HOSTNAME = re.compile(r"[^a-z0-9-]+")
+
+
+def hostname_for(server_name: str) -> str:
+    """The guest's host name from a server's display name: one rule for what the API shows
+    (``OS-EXT-SRV-ATTR:hostname``), what the metadata service tells cloud-init and what a
+    backend gives the guest, so that the three never differ.
+
+    As Nova sanitizes a display name: spaces, underscores and dots become ``-``, anything else
+    that is not a letter, digit or ``-`` goes, lower case, one RFC 1123 label (63 characters,
+    no ``-`` at either end); ``server`` when nothing is left. Unlike Nova, letters outside
+    ASCII go too, so the result is always a name a resolver accepts.
+    """
+    label = _NOT_IN_HOSTNAME.sub("", _HOSTNAME_SEPARATORS.sub("-", server_name.lower()))
+    return label.strip("-")[:63].strip("-") or "server"
 
 
 class ServerStatus(StrEnum):

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 from interstack.backends.local.diskfiles import begins_with, remove_from, write_into
@@ -370,14 +369,6 @@ NO_LOCAL_DATASOURCE = "no-local-datasource"
 #: added to the cloud-init settings of an instance whose sshd may start first: the guest init
 #: replaced the host keys of another instance already, and sshd serves the ones it found
 KEEP_HOST_KEYS = "ssh_deletekeys: false\n"
-
-_NOT_HOSTNAME = re.compile(r"[^a-z0-9-]+")
-
-
-def hostname_for(server_name: str) -> str:
-    """A valid host name (RFC 1123 label) from a server name, as Nova derives it."""
-    label = _NOT_HOSTNAME.sub("-", server_name.lower()).strip("-")[:63].strip("-")
-    return label or "server"
 
 
 def write_file(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -25,9 +25,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from interstack.backends.contract.compute import hostname_for
 from interstack.backends.local import configdrive
 from interstack.backends.local.guest import (
-    hostname_for,
     write_boot_options,
     write_resolv_conf,
     write_seed,

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
+from interstack.backends.contract.compute import hostname_for
 from interstack.backends.local import (
     clocks,
     console,
@@ -51,7 +52,7 @@ from interstack.backends.local import (
 from interstack.backends.local.bundle import BlockDevice, BundleSpec, oci_config, with_devices
 from interstack.backends.local.diskfiles import holds_file
 from interstack.backends.local.exitrecord import ExitRecord, Reboot
-from interstack.backends.local.guest import READY_MARKER, REBOOT_EXIT_CODE, hostname_for
+from interstack.backends.local.guest import READY_MARKER, REBOOT_EXIT_CODE
 from interstack.backends.local.host import (
     CGROUP_PARENT,
     CgroupMode,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from interstack.backends.contract.compute import hostname_for
 from interstack.services.interfaces import AttachedVolume, InterfaceIp, ServerAddress
 
 
@@ -80,6 +81,11 @@ class Server:
     host: str | None = None
     #: its volumes, the root first when it boots from one (read from block storage)
     volumes_attached: Sequence[AttachedVolume] = field(default_factory=tuple)
+
+    @property
+    def hostname(self) -> str:
+        """The guest's host name, by the one rule the metadata service and backends use too."""
+        return hostname_for(self.name)
 
 
 @dataclass(frozen=True)

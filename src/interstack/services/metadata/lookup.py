@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from interstack.backends.contract.compute import hostname_for
 from interstack.services.metadata.records import (
     FixedAddress,
     Instance,
@@ -62,15 +62,6 @@ _SERVER_AT_ADDRESS = (
         Port.project_id == ServerRow.project_id,
     )
 )
-
-_HOSTNAME_SEPARATORS = re.compile(r"[ _.]+")
-_NOT_IN_HOSTNAME = re.compile(r"[^a-z0-9-]+")
-
-
-def hostname_for(name: str) -> str:
-    """A host name (one RFC 1123 label) from a server's display name, as Nova derives one."""
-    label = _NOT_IN_HOSTNAME.sub("", _HOSTNAME_SEPARATORS.sub("-", name.lower()))
-    return label.strip("-")[:63].strip("-") or "server"
 
 
 def _user_data(stored: str | None) -> bytes | None:

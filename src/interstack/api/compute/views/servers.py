@@ -128,7 +128,7 @@ def _admin_attributes(server: Server, version: APIVersion) -> dict[str, Any]:
             {
                 "OS-EXT-SRV-ATTR:reservation_id": server.reservation_id,
                 "OS-EXT-SRV-ATTR:launch_index": server.launch_index,
-                "OS-EXT-SRV-ATTR:hostname": hostname(server.name),
+                "OS-EXT-SRV-ATTR:hostname": server.hostname,
                 "OS-EXT-SRV-ATTR:kernel_id": "",
                 "OS-EXT-SRV-ATTR:ramdisk_id": "",
                 "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
@@ -136,12 +136,6 @@ def _admin_attributes(server: Server, version: APIVersion) -> dict[str, Any]:
             }
         )
     return body
-
-
-def hostname(name: str) -> str:
-    """The guest hostname Nova derives from the display name."""
-    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower())
-    return cleaned.strip("-")[:63] or "server"
 
 
 def detail(
