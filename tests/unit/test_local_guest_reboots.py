@@ -168,7 +168,9 @@ def test_a_paced_reboot_is_pending_meanwhile_so_the_supervisor_stays(instance: I
     rebooter.ended(request_of(instance), 4242, REBOOT_EXIT_CODE)
 
     assert rebooter.pending
-    assert exitrecord.read(instance.dir) == ExitRecord(4242, REBOOT_EXIT_CODE, Reboot.PENDING)
+    assert exitrecord.read(instance.dir) == ExitRecord(
+        4242, REBOOT_EXIT_CODE, Reboot.PENDING, supervisor=os.getpid()
+    )
     assert "its boot waits 3600 s" in instance.console.read_text()
     for thread in threading.enumerate():
         if isinstance(thread, threading.Timer):
@@ -195,6 +197,33 @@ def test_the_gateway_trusts_only_the_record_of_the_pid_1_runc_knows(instance: In
     exitrecord.write(instance.dir, done)
     state_names(instance, os.getpid())
     assert instance.exit_record() is None  # this process is in no instance's cgroup: not it
+
+
+def test_a_reboot_pending_with_its_supervisor_gone_has_failed_for_the_gateway(
+    instance: Instance,
+) -> None:
+    """A supervisor killed, or the host rebooted, while a reboot waited: nobody makes it, and
+    the gateway, waiting on a pending record, would show the server booting for ever."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    pending = ExitRecord(100, REBOOT_EXIT_CODE, Reboot.PENDING, supervisor=gone.pid)
+    exitrecord.write(instance.dir, pending)
+    ended = instance.exit_record()
+    assert ended is not None and (ended.reboot, ended.rebooting) == (Reboot.FAILED, False)
+    assert ended.error == "the supervisor booting it again ended before it could"
+
+    running = subprocess.Popen(  # stands in for a supervisor: its command line names it
+        [sys.executable, "-c", "import sys; sys.stdin.read()", exitrecord.SUPERVISOR_MODULE],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        pending = ExitRecord(100, REBOOT_EXIT_CODE, Reboot.PENDING, supervisor=running.pid)
+        exitrecord.write(instance.dir, pending)
+        assert instance.exit_record() == pending
+    finally:
+        assert running.stdin is not None
+        running.stdin.close()
+        running.wait()
 
 
 def test_a_hot_attach_rewrites_only_the_bundles_volume_devices() -> None:

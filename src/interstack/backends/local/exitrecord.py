@@ -2,7 +2,8 @@
 the instance, written by the supervisor, which reaps PID 1 (:mod:`.supervisor`).
 
 A guest that rebooted itself is booted again by the supervisor (:mod:`.rebooter`), with the
-gateway running or not; the record then says so: ``pending`` while it waits and boots, ``done``
+gateway running or not; the record then says so: ``pending`` while it waits and boots (with the
+supervisor's pid: one that no longer runs makes it no more, :func:`outlived`), ``done``
 with the new PID 1, or ``failed`` with why, or ``skipped`` when the instance was no longer to
 run (the gateway stopped, rebooted or deleted it meanwhile); the gateway stops an instance whose
 reboot failed or was skipped. Only a record naming no reboot at all, a supervisor's from
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+#: the supervisor's module, which its command line names (``python -m``)
+SUPERVISOR_MODULE = "interstack.backends.local.supervisor"
 #: in an instance's directory: how its last boot's PID 1 ended (:class:`ExitRecord`)
 EXIT_RECORD = "exit.json"
 
@@ -43,6 +46,8 @@ class ExitRecord:
     next_pid: int | None = None
     #: why the reboot failed
     error: str | None = None
+    #: the pid of the supervisor making the reboot while it is pending
+    supervisor: int | None = None
 
     @property
     def rebooting(self) -> bool:
@@ -73,6 +78,7 @@ def read(instance_dir: Path) -> ExitRecord | None:
             reboot=Reboot(reboot) if reboot is not None else None,
             next_pid=int(next_pid) if next_pid is not None else None,
             error=raw.get("error"),
+            supervisor=int(raw["supervisor"]) if raw.get("supervisor") is not None else None,
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -81,3 +87,24 @@ def read(instance_dir: Path) -> ExitRecord | None:
 def clear(instance_dir: Path) -> None:
     """Forget the last boot's end (a new boot starts)."""
     (instance_dir / EXIT_RECORD).unlink(missing_ok=True)
+
+
+def outlived(record: ExitRecord) -> ExitRecord:
+    """``record``, or, for a reboot still pending whose supervisor no longer runs (killed, or
+    the host rebooted meanwhile), that reboot failed: nobody makes it any more, and a record
+    left pending would have the gateway wait for a boot that never comes."""
+    if record.reboot is not Reboot.PENDING or record.supervisor is None:
+        return record
+    if _supervisor_runs(record.supervisor):
+        return record
+    ended = "the supervisor booting it again ended before it could"
+    return replace(record, reboot=Reboot.FAILED, error=ended, supervisor=None)
+
+
+def _supervisor_runs(pid: int) -> bool:
+    """Whether ``pid`` is a supervisor that runs (a zombie's command line is empty)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return SUPERVISOR_MODULE.encode() in argv

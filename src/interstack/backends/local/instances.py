@@ -277,7 +277,7 @@ class Instance:
         while True:
             record = exitrecord.read(self.dir)
             if record is not None and self._is_current(record):
-                return record
+                return exitrecord.outlived(record)
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.02)

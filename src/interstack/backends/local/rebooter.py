@@ -19,6 +19,7 @@ stopped, as a VM whose own reboot failed, and a start boots it again.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -75,7 +76,7 @@ class Rebooter:
         if code != REBOOT_EXIT_CODE:
             _record(instance, ExitRecord(pid, code))
             return
-        _record(instance, ExitRecord(pid, code, Reboot.PENDING))
+        _record(instance, ExitRecord(pid, code, Reboot.PENDING, supervisor=os.getpid()))
         with self._guard:
             self._pending += 1
         delay = self._pacing.delay(instance.ref, time.monotonic())

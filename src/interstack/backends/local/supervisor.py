@@ -42,7 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from interstack.backends.local import clocks, console, meminfo, procstat
+from interstack.backends.local import clocks, console, exitrecord, meminfo, procstat
 from interstack.backends.local.host import last_line
 from interstack.backends.local.instances import Instance, state_pid
 from interstack.backends.local.rebooter import Rebooter
@@ -351,7 +351,7 @@ class SupervisorClient:
                     [
                         sys.executable,
                         "-m",
-                        "interstack.backends.local.supervisor",
+                        exitrecord.SUPERVISOR_MODULE,
                         str(self.state_dir),
                         str(self.console_max_bytes),
                     ],
