@@ -2,10 +2,11 @@
 
 A VM that reboots itself costs its hypervisor little and takes tens of seconds to come back; an
 instance here is booted again by the supervisor (runc's container removed and started again)
-in a fraction of one, on the supervisor and the host that every tenant's boots share (and, when
-the supervisor could not, by the gateway on its boot workers). A guest that reboots at every
-boot (a broken image, or on purpose) would keep them busy at the host's pace: its first reboot
-goes at once, each one after that waits until :data:`INTERVAL_SECONDS` after the one before.
+in a fraction of one, on the supervisor and the host that every tenant's boots share (and,
+beside a supervisor from before it made reboots, by the gateway on its boot workers). A guest
+that reboots at every boot (a broken image, or on purpose) would keep them busy at the host's
+pace: its first reboot goes at once, each one after that waits until :data:`INTERVAL_SECONDS`
+after the one before.
 """
 
 from __future__ import annotations

@@ -356,10 +356,11 @@ class InstanceJobs:
         """Move BOOTING to ACTIVE once the init is up; notice an init that exited and act on
         how it ended (:class:`Ending`): a reboot inside the guest is booted again by the
         supervisor, which the boot watch then follows (ACTIVE all along, as Nova sees a VM
-        reboot itself), or by the gateway if the supervisor could not; a poweroff or a crash of
-        a running, paused or suspended instance makes it STOPPED (crashed, for a crash), as
-        Nova's power-state sync makes such a guest SHUTOFF, its disk kept for a start. runc has
-        the last word on an exit: the quick look at its state file only says it runs."""
+        reboot itself; one the supervisor could not make stops the instance, :meth:`_ended`);
+        a poweroff or a crash of a running, paused or suspended instance makes it STOPPED
+        (crashed, for a crash), as Nova's power-state sync makes such a guest SHUTOFF, its
+        disk kept for a start. runc has the last word on an exit: the quick look at its state
+        file only says it runs."""
         pid = instance.init_pid()
         if pid is not None and record.phase is not Phase.BOOTING:
             return record
