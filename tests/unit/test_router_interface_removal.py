@@ -119,3 +119,29 @@ def test_a_port_and_a_subnet_that_do_not_match_are_neutrons_400(services: Servic
     assert mismatch.value.kind == "SubnetMismatchForPort"
     network.router_interfaces.remove(ctx, REGION, router.id, subnets[0].id, added.port_id)
     network.routers.delete(ctx, REGION, router.id)
+
+
+def test_a_router_routes_no_prefix_two_ways(services: Services) -> None:
+    """Neutron's overlap check counts the gateway network's subnets: an interface overlapping
+    them, or a gateway whose network overlaps an interface, is a 400, nothing changed."""
+    network, ctx = services.network, caller("overlap")
+    admin = caller("admin-overlap", "admin", "member")
+    public = network.networks.create(admin, REGION, NetworkCreate(name="pub", external=True))
+    network.subnets.create(
+        admin, REGION, SubnetCreate(network_id=public.id, cidr="192.0.2.0/24", enable_dhcp=False)
+    )
+    private = network.networks.create(ctx, REGION, NetworkCreate(name="private"))
+    inside = network.subnets.create(
+        ctx, REGION, SubnetCreate(network_id=private.id, cidr="192.0.2.0/25", enable_dhcp=False)
+    )
+    routed = network.routers.create(
+        ctx, REGION, RouterCreate(name="out", gateway=GatewayRequest(network_id=public.id))
+    )
+    with pytest.raises(BadRequest) as caught:
+        network.router_interfaces.add(ctx, REGION, routed.id, inside.id, None)
+    assert "overlaps" in caught.value.message
+    inner = network.routers.create(ctx, REGION, RouterCreate(name="in"))
+    network.router_interfaces.add(ctx, REGION, inner.id, inside.id, None)
+    with pytest.raises(BadRequest):
+        network.routers.update(ctx, REGION, inner.id, {"gateway": GatewayRequest(public.id)})
+    assert network.routers.get(ctx, REGION, inner.id).gateway_network_id is None

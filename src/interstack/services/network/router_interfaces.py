@@ -30,6 +30,8 @@ from interstack.services.network.ports import (
 )
 from interstack.services.network.records import FixedIpInfo
 from interstack.services.network.routers import (
+    check_no_overlap,
+    gateway_subnets,
     interface_subnets,
     load_router,
     lock_router,
@@ -38,7 +40,7 @@ from interstack.services.network.routers import (
 from interstack.services.network.subnets import load_subnet
 from interstack.services.regions import Regions
 from interstack.store import Database, rowcount
-from interstack.store.models import FloatingIp, Port, RouterPort, Subnet
+from interstack.store.models import FloatingIp, Port, Router, RouterPort, Subnet
 
 
 @dataclass(frozen=True)
@@ -298,22 +300,10 @@ def _check_port_in_pools(
 
 
 def _check_subnets(session: Session, router_id: str, candidates: Sequence[Subnet]) -> None:
-    """Neutron's checks of a new interface's subnets against the router's interfaces: none
-    on the same subnet (removing one would unroute the other's), none overlapping."""
-    attached = interface_subnets(session, router_id)
-    for candidate in candidates:
-        new_net = ipaddress.ip_network(candidate.cidr)
-        for existing in attached:
-            if existing.id == candidate.id:
-                raise BadRequest(
-                    f"Bad router request: Router already has a port on subnet {candidate.id}."
-                )
-            other = ipaddress.ip_network(existing.cidr)
-            if other.version == new_net.version and other.overlaps(new_net):
-                raise BadRequest(
-                    f"Bad router request: Cidr {candidate.cidr} of subnet {candidate.id} "
-                    f"overlaps with cidr {existing.cidr} of subnet {existing.id}."
-                )
+    """A new interface's subnets against those the router routes (:func:`check_no_overlap`)."""
+    router = session.get_one(Router, router_id)
+    routed = [*interface_subnets(session, router_id), *gateway_subnets(session, router)]
+    check_no_overlap(candidates, routed)
 
 
 def _lock_and_check(session: Session, router_id: str, candidates: Sequence[Subnet]) -> None:

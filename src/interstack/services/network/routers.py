@@ -146,6 +146,35 @@ def interface_subnets(session: Session, router_id: str) -> list[Subnet]:
     return list(session.scalars(select(Subnet).where(Subnet.id.in_(ids))))
 
 
+def check_no_overlap(new: Sequence[Subnet], routed: Sequence[Subnet]) -> None:
+    """Neutron's checks of subnets a router is to route (a new interface's, a new gateway
+    network's) against those it routes (its interfaces', its gateway network's): none the same
+    (removing one interface would unroute the other's), none overlapping (a prefix routed two
+    ways)."""
+    for candidate in new:
+        new_net = ipaddress.ip_network(candidate.cidr)
+        for existing in routed:
+            if existing.id == candidate.id:
+                raise BadRequest(
+                    f"Bad router request: Router already has a port on subnet {candidate.id}."
+                )
+            other = ipaddress.ip_network(existing.cidr)
+            if other.version == new_net.version and other.overlaps(new_net):
+                raise BadRequest(
+                    f"Bad router request: Cidr {candidate.cidr} of subnet {candidate.id} "
+                    f"overlaps with cidr {existing.cidr} of subnet {existing.id}."
+                )
+
+
+def gateway_subnets(session: Session, router: Router) -> list[Subnet]:
+    """The subnets of the router's gateway network, if it has a gateway."""
+    if router.gateway_network_id is None or not ports_of(session, router.id, ROUTER_GATEWAY):
+        return []
+    return list(
+        session.scalars(select(Subnet).where(Subnet.network_id == router.gateway_network_id))
+    )
+
+
 class RouterService:
     def __init__(self, db: Database, regions: Regions, ports: PortService) -> None:
         self.db = db
@@ -382,6 +411,11 @@ def _replace_gateway(session: Session, router_id: str, gateway: GatewayRequest |
                 f"external network {leaving} is required by one or more floating IPs.",
                 kind="RouterExternalGatewayInUseByFloatingIp",
             )
+    if gateway is not None and gateway.network_id != row.gateway_network_id:
+        network_subnets = session.scalars(
+            select(Subnet).where(Subnet.network_id == gateway.network_id)
+        ).all()
+        check_no_overlap(network_subnets, interface_subnets(session, router_id))
     # the gateway ports are the router's alone (nothing in the backend): their rows go, and
     # the router's hold of them with them (ON DELETE CASCADE)
     session.execute(delete(IpAllocation).where(IpAllocation.port_id.in_(old)))
