@@ -1,4 +1,5 @@
-"""What compute needs from the network service: ports for a server, and its addresses.
+"""What compute needs from the network service: ports for a server, and its addresses (read
+by :mod:`interstack.services.network.server_addresses`).
 
 Implements :class:`interstack.services.interfaces.ServerNetworking`. Ports made here are marked
 ``created_for_server`` and deleted with the server; ports the user brought are only bound and, on
@@ -7,11 +8,10 @@ release, unbound again.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
-from typing import Literal, NamedTuple
+from typing import Literal
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -36,12 +36,11 @@ from interstack.services.network.security_groups import (
     default_group,
     validate_groups,
 )
+from interstack.services.network.server_addresses import addresses_of, port_addresses
 from interstack.services.network.server_security import ServerSecurityGroups
 from interstack.services.regions import Regions
 from interstack.store import Database, rowcount
 from interstack.store.models import (
-    FloatingIp,
-    IpAllocation,
     Network,
     Port,
     RouterPort,
@@ -355,7 +354,7 @@ class NeutronServerNetworking:
         self, region: str, server_ids: Sequence[str]
     ) -> Mapping[str, Sequence[ServerAddress]]:
         with self.db.session() as session:
-            return _addresses(_port_addresses(session, region, server_ids), server_ids)
+            return addresses_of(port_addresses(session, region, server_ids), server_ids)
 
     def addresses_and_groups(
         self, region: str, server_ids: Sequence[str], session: Session | None = None
@@ -363,10 +362,10 @@ class NeutronServerNetworking:
         if session is None:
             with self.db.session() as own:
                 return self.addresses_and_groups(region, server_ids, own)
-        rows = _port_addresses(session, region, server_ids)
+        rows = port_addresses(session, region, server_ids)
         ports = {row.port_id: (row.device_id, row.security_group_ids) for row in rows}
         return (
-            _addresses(rows, server_ids),
+            addresses_of(rows, server_ids),
             self.server_groups.names(session, list(ports.values()), server_ids),
         )
 
@@ -455,75 +454,3 @@ def _group_rule(rule: RuleRow, remotes: Mapping[str, tuple[str, str]]) -> Server
         remote_ip_prefix=rule.remote_ip_prefix,
         remote_group=remotes.get(rule.remote_group_id) if rule.remote_group_id else None,
     )
-
-
-class _PortAddress(NamedTuple):
-    """One fixed address of a server's port (``None`` for a port without one) with the
-    floating address mapped to it, if any, and what the server's views need of the port."""
-
-    port_id: str
-    device_id: str
-    mac_address: str
-    security_group_ids: Sequence[str] | None
-    network_id: str
-    network_name: str | None
-    fixed: str | None
-    floating: str | None
-
-
-def _port_addresses(session: Session, region: str, server_ids: Sequence[str]) -> list[_PortAddress]:
-    """The servers' ports with their fixed and floating addresses, in one query: ports in the
-    order they were made, each port's addresses in its order."""
-    rows = session.execute(
-        select(
-            Port.id,
-            Port.device_id,
-            Port.mac_address,
-            Port.security_group_ids,
-            Port.network_id,
-            Network.name,
-            IpAllocation.ip_address,
-            FloatingIp.floating_ip_address,
-        )
-        .outerjoin(Network, Network.id == Port.network_id)
-        .outerjoin(IpAllocation, IpAllocation.port_id == Port.id)
-        .outerjoin(
-            FloatingIp,
-            and_(
-                FloatingIp.port_id == Port.id,
-                FloatingIp.fixed_ip_address == IpAllocation.ip_address,
-            ),
-        )
-        .where(
-            Port.region == region,
-            Port.device_id.in_(server_ids),
-            of_server_project(),
-        )
-        .order_by(Port.created_at, Port.id, IpAllocation.position, IpAllocation.id, FloatingIp.id)
-    )
-    return [_PortAddress(*row) for row in rows]
-
-
-def _addresses(
-    rows: Sequence[_PortAddress], server_ids: Sequence[str]
-) -> Mapping[str, Sequence[ServerAddress]]:
-    """Each server's fixed and floating addresses, from its ports' :func:`_port_addresses`."""
-    found: dict[str, list[ServerAddress]] = {s: [] for s in server_ids}
-    listed: set[tuple[str, str]] = set()
-    for row in rows:
-        if row.fixed is None:
-            continue
-        name = row.network_name if row.network_name is not None else row.network_id
-        if (row.port_id, row.fixed) not in listed:
-            listed.add((row.port_id, row.fixed))
-            found[row.device_id].append(_address(name, row.fixed, "fixed", row.mac_address))
-        if row.floating is not None:
-            found[row.device_id].append(_address(name, row.floating, "floating", row.mac_address))
-    return found
-
-
-def _address(
-    network: str, address: str, kind: Literal["fixed", "floating"], mac_address: str
-) -> ServerAddress:
-    version: Literal[4, 6] = 6 if ipaddress.ip_address(address).version == 6 else 4
-    return ServerAddress(network, address, version, kind, mac_address)
