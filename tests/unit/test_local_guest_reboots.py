@@ -199,6 +199,10 @@ def test_the_gateway_trusts_only_the_record_of_the_pid_1_runc_knows(instance: In
     assert instance.exit_record() is None  # this process is in no instance's cgroup: not it
 
 
+#: a process that says it runs, then waits for its stdin to close
+STANDS_IN = "import sys; print('up', flush=True); sys.stdin.read()"
+
+
 def test_a_reboot_pending_with_its_supervisor_gone_has_failed_for_the_gateway(
     instance: Instance,
 ) -> None:
@@ -213,16 +217,20 @@ def test_a_reboot_pending_with_its_supervisor_gone_has_failed_for_the_gateway(
     assert ended.error == "the supervisor booting it again ended before it could"
 
     running = subprocess.Popen(  # stands in for a supervisor: its command line names it
-        [sys.executable, "-c", "import sys; sys.stdin.read()", exitrecord.SUPERVISOR_MODULE],
+        [sys.executable, "-c", STANDS_IN, exitrecord.SUPERVISOR_MODULE],
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     try:
+        assert running.stdout is not None
+        assert running.stdout.readline() == b"up\n"  # its exec done: its command line is set
         pending = ExitRecord(100, REBOOT_EXIT_CODE, Reboot.PENDING, supervisor=running.pid)
         exitrecord.write(instance.dir, pending)
         assert instance.exit_record() == pending
     finally:
-        assert running.stdin is not None
+        assert running.stdin is not None and running.stdout is not None
         running.stdin.close()
+        running.stdout.close()
         running.wait()
 
 
