@@ -21,6 +21,9 @@ def test_metadata_servers_keep_the_gateways_uvicorn_logging(tmp_path: Path) -> N
     try:
         for lg in loggers:
             lg.setLevel(logging.INFO)  # as `interstack serve --log-level info` sets them
+            # a uvicorn another test of this process started with its default log config
+            # left its loggers not propagating: the state under test is set, not assumed
+            lg.propagate = True
 
         async def serve_and_stop() -> None:
             servers = MetadataServers({tmp_path / "meta.sock": Starlette()})
