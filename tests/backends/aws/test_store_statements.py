@@ -95,7 +95,9 @@ def gateway(tmp_path: Path) -> Iterator[tuple[httpx.Client, StoreWork]]:
         **CHEAP_PASSWORD_HASHING,
     )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # log_config=None: uvicorn's default would reconfigure the logging of the whole test process
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
