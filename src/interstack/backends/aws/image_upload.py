@@ -5,7 +5,8 @@
   ``complete_snapshot``); all-zero blocks are left out, EBS reads them as zeros. Once EC2 has the
   snapshot ``completed``, ``register_image`` makes an AMI whose root device is that snapshot.
 - ``vmdk``, ``vhd``, ``vhdx`` (or an ``ova`` container): the bytes go to the region's S3 bucket
-  and VM Import (``import_image``) turns them into an AMI; the S3 copy is removed once it has.
+  and VM Import (``import_image``) turns them into an AMI (:mod:`.vm_import`); the S3 copy is
+  removed once it has.
 - Anything else (``qcow2``, ``vdi``, ``iso`` ...) EC2 cannot import: ``NotSupported`` (Glance's
   501) with a message saying what to upload instead, and so is VM Import on an endpoint without
   it (the emulator) or in a region without an ``object_bucket``.
@@ -32,14 +33,13 @@ import logging
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
+from botocore.exceptions import ClientError
 
+from interstack.backends.aws import vm_import
 from interstack.backends.aws.client import (
     TAG_GATEWAY_ID,
     TAG_REGION,
@@ -55,7 +55,13 @@ from interstack.backends.aws.client import (
 )
 from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings
-from interstack.backends.aws.upload_data import BLOCK_SIZE, Counted, blocks_of, spooled
+from interstack.backends.aws.upload_data import (
+    BLOCK_SIZE,
+    Counted,
+    blocks_of,
+    refuse_empty,
+    spooled,
+)
 from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.errors import (
     BackendError,
@@ -75,11 +81,6 @@ BLOCK_WRITERS = 8
 TAG_SIZE = "interstack:size"
 #: the EC2 architecture the AMI is registered with, on the snapshot until it is
 TAG_ARCHITECTURE = "interstack:architecture"
-#: where in the region's bucket VM Import reads a disk image: ``interstack-images/<id>/disk``
-IMPORT_ACCOUNT = "interstack-images"
-DISK_OBJECT = "disk"
-#: Glance's disk formats VM Import takes, as ``import_image`` spells them
-IMPORT_FORMATS = {"vmdk": "VMDK", "vhd": "VHD", "vhdx": "VHDX"}
 ROOT_DEVICE = "/dev/xvda"
 _ZERO_BLOCK = bytes(BLOCK_SIZE)
 #: Glance's ``architecture`` values (and the other names of the same ones) -> EC2's
@@ -147,6 +148,7 @@ class AmiUploads:
         self.region = region
         self.settings = settings
         self.objects = objects
+        self.imports = vm_import.VmImports(ec2, region, objects)
         #: where a raw upload without a length is held until it is whole (the region's data
         #: directory; the system's temporary directory if None)
         self.spool_dir = spool_dir
@@ -171,7 +173,7 @@ class AmiUploads:
     ) -> ImageInfo:
         """The upload's bytes in AWS (an AMI to follow); ``size``: the length the client
         declared, where it did."""
-        import_format = "OVA" if container_format == "ova" else IMPORT_FORMATS.get(disk_format)
+        import_format = vm_import.import_format(disk_format, container_format)
         if disk_format != "raw" and import_format is None:
             raise NotSupported(
                 f"region {self.region}: EC2 cannot make a machine image of a {disk_format} "
@@ -184,22 +186,18 @@ class AmiUploads:
             )
         self._refuse_second_upload(gateway_id)
         if import_format is not None:
-            return self._start_import(gateway_id, data, import_format, architecture, size)
+            return self.imports.start(gateway_id, data, import_format, architecture, size)
         if size is not None:  # streamed into a snapshot of that size
-            self._refuse_empty(size)
+            refuse_empty(self.region, size)
             counted = Counted(data)
             snapshot = self._write_snapshot(
                 gateway_id, size, _declared(counted, size), architecture
             )
             return _not_ready(gateway_id, snapshot, counted.size, counted.sha256)
         with spooled(data, self.spool_dir) as upload:
-            self._refuse_empty(upload.size)
+            refuse_empty(self.region, upload.size)
             snapshot = self._write_snapshot(gateway_id, upload.size, upload.blocks(), architecture)
         return _not_ready(gateway_id, snapshot, upload.size, upload.sha256)
-
-    def _refuse_empty(self, size: int) -> None:
-        if size == 0:
-            raise NotSupported(f"region {self.region}: an empty image cannot become an AMI")
 
     def finish(self, gateway_id: str, ref: str, waited_seconds: float) -> ImageInfo:
         """One look at an upload EC2 is making into an AMI (:meth:`store` gave the first
@@ -207,10 +205,10 @@ class AmiUploads:
         import is ready; anything else is looked at again (with the ref returned), for at most
         ``image_wait_seconds`` in all."""
         if ref.startswith("import-"):
-            state, ami = self._import_state(ref)
+            state, ami = self.imports.state(ref)
             if state == "completed":
-                self._tag_imported(gateway_id, ami)
-                self._drop_import_copy(gateway_id)
+                self.imports.tag_imported(gateway_id, ami)
+                self.imports.drop_copy(gateway_id)
                 return ImageInfo(ref=NativeRef(ami), gateway_id=gateway_id, size=0, sha256="")
         elif ref.startswith("snap-"):
             snapshot = self._snapshot(ref)
@@ -233,17 +231,14 @@ class AmiUploads:
         """Remove what an upload that will not finish made: a running import is cancelled,
         the AMI deregistered, the snapshots and the S3 copy deleted (each may be gone)."""
         if ref.startswith("import-"):
-            try:
-                self.ec2.cancel_import_task(ImportTaskId=ref)
-            except ClientError as exc:
-                log.info("cancelling VM Import %s: %s", ref, error_code(exc))
+            self.imports.cancel(ref)
         mine = tag_filters(self.region, **{TAG_GATEWAY_ID: gateway_id})
         with aws_call(f"describe_images of image {gateway_id}"):
             amis = self.ec2.describe_images(Owners=["self"], Filters=mine)["Images"]
         ami = str(amis[0]["ImageId"]) if amis else (ref if ref.startswith("ami-") else None)
         snapshots = [ref] if ref.startswith("snap-") else []
         failures = self.remove(ami, [*snapshots, *self.leftovers(gateway_id)])
-        self._drop_import_copy(gateway_id)
+        self.imports.drop_copy(gateway_id)
         if failures:
             raise failures[0]
 
@@ -355,85 +350,6 @@ class AmiUploads:
                 Owners=["self"], Filters=[{"Name": "name", "Values": [f"interstack-{gateway_id}"]}]
             )["Images"]
         return str(found[0]["ImageId"]) if found else None
-
-    # -- vmdk, vhd, vhdx, ova: S3, then VM Import -------------------------------------------------
-
-    def _start_import(
-        self,
-        gateway_id: str,
-        data: Iterable[bytes],
-        import_format: str,
-        architecture: str,
-        size: int | None,
-    ) -> ImageInfo:
-        """The upload streamed to the region's bucket (in parts sized to fit S3's 10,000 where
-        its length is declared) and a VM Import of it started."""
-        assert self.objects is not None
-        folder = self.objects.create_container(IMPORT_ACCOUNT, gateway_id)  # the bucket exists
-        counted = Counted(data)
-        self.objects.put_object(
-            folder, DISK_OBJECT, counted, "application/octet-stream", length=size
-        )
-        labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
-        source = {"S3Bucket": self.objects.bucket, "S3Key": f"{folder}/{DISK_OBJECT}"}
-        try:
-            self._refuse_empty(counted.size)
-            started = self.ec2.import_image(
-                Description=f"interstack image {gateway_id}",
-                Architecture=architecture,
-                DiskContainers=[{"Format": import_format, "UserBucket": source}],
-                TagSpecifications=tag_spec("import-image-task", labels),
-            )
-        except ClientError as exc:
-            self._drop_import_copy(gateway_id)
-            if error_code(exc) in {"NotImplemented", "InvalidAction", "UnsupportedOperation"}:
-                raise self._no_import(error_code(exc)) from exc
-            raise translate(exc, f"import_image for image {gateway_id}") from exc
-        except (BotoCoreError, ResponseParserError) as exc:  # no AWS answer: no VM Import here
-            self._drop_import_copy(gateway_id)
-            raise self._no_import(type(exc).__name__) from exc
-        except BaseException:
-            self._drop_import_copy(gateway_id)
-            raise
-        return ImageInfo(
-            ref=NativeRef(str(started["ImportTaskId"])),
-            gateway_id=gateway_id,
-            size=counted.size,
-            sha256=counted.sha256,
-            ready=False,
-        )
-
-    def _drop_import_copy(self, gateway_id: str) -> None:
-        """Delete the S3 copy VM Import reads (if there is one)."""
-        if self.objects is not None:
-            with suppress(NotFound):
-                self.objects.delete_object(NativeRef(f"{IMPORT_ACCOUNT}/{gateway_id}"), DISK_OBJECT)
-
-    def _no_import(self, why: str) -> NotSupported:
-        return NotSupported(
-            f"region {self.region}: this EC2 endpoint does not import disk images "
-            f"(import_image: {why}); upload the disk as raw instead"
-        )
-
-    def _import_state(self, task: str) -> tuple[str, str]:
-        with aws_call(f"describe_import_image_tasks {task}"):
-            found = self.ec2.describe_import_image_tasks(ImportTaskIds=[task])
-        (status,) = found["ImportImageTasks"]
-        state = str(status.get("Status", ""))
-        if state in {"deleting", "deleted"}:
-            raise BackendError(f"VM Import {task} failed: {status.get('StatusMessage', state)}")
-        return state, str(status.get("ImageId", ""))
-
-    def _tag_imported(self, gateway_id: str, ami: str) -> None:
-        labels = tags(self.region, gateway_id, f"interstack-{gateway_id}")
-        with aws_call(f"tagging imported AMI {ami}"):
-            images = self.ec2.describe_images(ImageIds=[ami])["Images"]
-            snapshots = [
-                m["Ebs"]["SnapshotId"]
-                for m in images[0].get("BlockDeviceMappings", [])
-                if m.get("Ebs", {}).get("SnapshotId")
-            ]
-            self.ec2.create_tags(Resources=[ami, *snapshots], Tags=labels)
 
     # -- reading an upload back ------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from interstack.errors import PayloadTooLarge
+from interstack.errors import NotSupported, PayloadTooLarge
 
 #: the EBS direct APIs' block: every block written is exactly this long
 BLOCK_SIZE = 512 * 1024
@@ -107,3 +107,9 @@ class Counted:
     @property
     def sha256(self) -> str:
         return self._digest.hexdigest()
+
+
+def refuse_empty(region: str, size: int) -> None:
+    """``NotSupported`` for an upload of no bytes: an empty image cannot become an AMI."""
+    if size == 0:
+        raise NotSupported(f"region {region}: an empty image cannot become an AMI")
