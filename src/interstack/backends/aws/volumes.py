@@ -19,12 +19,13 @@
 
 from __future__ import annotations
 
+import logging
 import string
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from interstack.backends.aws.client import (
     AWS_POLLING,
@@ -49,6 +50,8 @@ from interstack.backends.contract import (
     VolumeStatus,
 )
 from interstack.errors import BackendError, BackendUnavailable, BadRequest, Conflict, NotFound
+
+log = logging.getLogger(__name__)
 
 V = VolumeStatus
 _VOLUME_STATE = {
@@ -237,7 +240,9 @@ class AwsVolumes(BlockStorageDriver):
             )["Volumes"]
         if known:
             return _volume_info(known[0])
-        labels = tags(self.region, spec.gateway_id, spec.name or spec.gateway_id)
+        # the token's request holds what the volume cannot change (not its name: a rename
+        # between two attempts would make EC2 refuse the second as IdempotentParameterMismatch)
+        labels = tags(self.region, spec.gateway_id)
         request: dict[str, Any] = {
             "AvailabilityZone": self._availability_zone(),
             "Size": spec.size_gb,
@@ -258,10 +263,24 @@ class AwsVolumes(BlockStorageDriver):
         try:
             with aws_call(f"create_volume for volume {spec.gateway_id}"):
                 made_now = dict(self.ec2.create_volume(**request))
-            return _volume_info(self._remember(made_now, "VolumeId", labels))
+            named = self._named(made_now, spec.name or spec.gateway_id, labels)
+            return _volume_info(self._remember({**made_now, "Tags": named}, "VolumeId", named))
         finally:
             if copy_of is not None:  # the new volume keeps its data without it
                 self.delete_snapshot(NativeRef(copy_of))
+
+    def _named(
+        self, volume: dict[str, Any], name: str, labels: list[dict[str, str]]
+    ) -> list[dict[str, str]]:
+        """The new volume's tags with its ``Name`` as it is named at this attempt. Only a label
+        for people: a volume EC2 would not name is still the volume made (logged, not raised)."""
+        named = [{"Key": "Name", "Value": name[:255]}]
+        try:
+            self.ec2.create_tags(Resources=[volume["VolumeId"]], Tags=named)
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("volume %s is not named: %s", volume["VolumeId"], translate(exc, "naming"))
+            return labels
+        return [*labels, *named]
 
     def _clone_snapshot(self, spec: VolumeSpec) -> str:
         """A snapshot of the source volume for the copy (EBS copies volumes only this way)."""
