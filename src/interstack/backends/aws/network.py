@@ -440,14 +440,14 @@ class AwsNetwork(NetworkDriver):
             port=NativeRef(eni) if eni else None,
         )
 
-    def _address(self, ref: NativeRef) -> dict[str, Any] | None:
-        try:
+    def _address(self, ref: NativeRef) -> dict[str, Any]:
+        """The Elastic IP as EC2 describes it; ``NotFound`` naming EC2's code if it is gone
+        (an ``InvalidAllocationID.*`` refusal is translated so)."""
+        with aws_call(f"describe_addresses of floating IP {ref}"):
             found = self.ec2.describe_addresses(AllocationIds=[ref])["Addresses"]
-        except ClientError as exc:
-            if is_not_found(exc) or "AllocationID" in str(exc):
-                return None
-            raise translate(exc, f"describe_addresses {ref}") from exc
-        return dict(found[0]) if found else None
+        if not found:
+            raise NotFound(f"floating IP {ref} does not exist in AWS (describe_addresses: none)")
+        return dict(found[0])
 
     def allocate_floating_ip(self, gateway_id: str, address: str | None = None) -> FloatingIpInfo:
         if address is not None:
@@ -468,8 +468,6 @@ class AwsNetwork(NetworkDriver):
         self, ref: NativeRef, port: NativeRef | None, fixed_address: str | None = None
     ) -> FloatingIpInfo:
         address = self._address(ref)
-        if address is None:
-            raise NotFound(f"floating IP {ref} does not exist in AWS")
         if port is None or str(port).startswith(EXTERNAL):
             if address.get("AssociationId"):
                 with aws_call(f"disassociate_address {ref}"):
@@ -480,14 +478,12 @@ class AwsNetwork(NetworkDriver):
                 request["PrivateIpAddress"] = fixed_address
             with aws_call(f"associate_address {ref} with {port}"):
                 self.ec2.associate_address(**request)
-        updated = self._address(ref)
-        if updated is None:
-            raise NotFound(f"floating IP {ref} does not exist in AWS")
-        return self._floating(updated)
+        return self._floating(self._address(ref))
 
     def release_floating_ip(self, ref: NativeRef) -> None:
-        address = self._address(ref)
-        if address is None:
+        try:
+            address = self._address(ref)
+        except NotFound:
             return
         if address.get("AssociationId"):
             with aws_call(f"disassociate_address {ref}"):
