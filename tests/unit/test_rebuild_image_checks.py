@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from interstack.errors import BadRequest
-from interstack.services.compute.boot import check_rebuild_image
+from interstack.services.compute.image_fit import check_rebuild_image
 from interstack.services.compute.records import Flavor
 from interstack.services.interfaces import BootImage, VolumesAtRebuild
 

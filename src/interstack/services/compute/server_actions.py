@@ -21,12 +21,7 @@ from interstack.errors import (
     QuotaExceeded,
 )
 from interstack.services.compute.block_devices import image_mapping_properties
-from interstack.services.compute.boot import (
-    check_rebuild_image,
-    decode_user_data,
-    flavor_snapshot,
-    new_password,
-)
+from interstack.services.compute.boot import decode_user_data, flavor_snapshot, new_password
 from interstack.services.compute.common import (
     check_unlocked,
     record,
@@ -36,6 +31,7 @@ from interstack.services.compute.common import (
     visible_row,
 )
 from interstack.services.compute.flavors import FlavorService
+from interstack.services.compute.image_fit import check_rebuild_image
 from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import Flavor, Server
