@@ -3,7 +3,8 @@ rebuild (and, through :mod:`snapshot_task`, createImage's snapshot).
 
 Each handler step is one backend call and one store write, and runs again safely if a crash cut
 it short. The step to run next is ``payload["phase"]``. A server being deleted stops every
-other task of it at its next step: the delete task owns the server from then on.
+other task of it at its next step: the delete task owns the server from then on. How a step
+reads, changes and waits for its server is :mod:`server_task_base`'s.
 """
 
 from __future__ import annotations
@@ -11,31 +12,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from interstack.backends.contract import (
     NativeRef,
-    Polling,
     PowerAction,
-    ServerInfo,
     ServerSpec,
     ServerStatus,
 )
-from interstack.errors import BackendError, BackendUnavailable, InterstackError, NotFound
+from interstack.errors import BackendUnavailable, InterstackError
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
+from interstack.services.compute.server_task_base import ServerTaskBase
 from interstack.services.compute.snapshot_task import SNAPSHOT, SnapshotTask
 from interstack.services.compute.state import PowerState, TaskState, VmState
 from interstack.services.compute.task_steps import (
     NOTIFIED_POLL_SECONDS,
     Step,
-    fault_of,
     flavor_spec,
     server_spec,
-    settle,
 )
 from interstack.services.interfaces import (
     ConfigDrives,
@@ -71,7 +68,7 @@ POWER_RESULT: dict[PowerAction, ServerStatus] = {
 }
 
 
-class ServerTasks:
+class ServerTasks(ServerTaskBase):
     """The handlers of the server task kinds, for the app's explicit handler table."""
 
     def __init__(
@@ -85,8 +82,7 @@ class ServerTasks:
         volumes: ServerVolumeRelease | None = None,
         boot_volumes: ServerBootVolumes | None = None,
     ) -> None:
-        self.db = db
-        self.regions = regions
+        super().__init__(db, regions)
         self.networking = networking
         self.passwords = passwords
         self.config_drives = config_drives
@@ -105,128 +101,6 @@ class ServerTasks:
             REBUILD: TaskHandler(self.rebuild, self.to_error),
             SNAPSHOT: self.snapshot_task.handler(),
         }
-
-    # -- shared ------------------------------------------------------------------------------
-
-    def _polling(self, task: Task) -> Polling:
-        """How often the task's backend is looked at while it is still changing."""
-        return self.regions.backend(task.region).polling
-
-    def _live(self, session: Session, task: Task) -> ServerRow | None:
-        """The task's server, unless it is gone or being deleted (the delete task owns it)."""
-        row = session.get(ServerRow, task.resource_id)
-        if row is None or row.deleted_at is not None or row.task_state == TaskState.DELETING:
-            return None
-        return row
-
-    def _is_live(self, task: Task) -> bool:
-        with self.db.session() as session:
-            return self._live(session, task) is not None
-
-    def _live_to_change(self, session: Session, task: Task) -> ServerRow | None:
-        """The task's server as :meth:`_live`, to change in ``session``: its row is taken for
-        writing first by an UPDATE that changes nothing unless the server is deleted or being
-        deleted. A delete starting meanwhile then writes after this change, never under it (a
-        read, then a write, put SPAWNING over a concurrent DELETING). The row comes back with
-        that UPDATE (one statement, not a read after it)."""
-        return session.scalars(
-            update(ServerRow)
-            .where(
-                ServerRow.id == task.resource_id,
-                ServerRow.deleted_at.is_(None),
-                ServerRow.task_state.is_distinct_from(TaskState.DELETING),
-            )
-            .values(task_state=ServerRow.task_state)
-            .returning(ServerRow),
-            execution_options={"populate_existing": True},
-        ).one_or_none()
-
-    def _update(self, task: Task, change: Callable[[ServerRow], None]) -> bool:
-        with self.db.session() as session:
-            row = self._live_to_change(session, task)
-            if row is None:
-                return False
-            change(row)
-            return True
-
-    def to_error(self, task: Task, error: str) -> None:
-        """A failed boot, rebuild or delete leaves the server in ERROR with a fault."""
-        with self.db.session() as session:
-            row = session.get(ServerRow, task.resource_id)
-            if row is None or row.deleted_at is not None:
-                return
-            row.vm_state = VmState.ERROR
-            row.task_state = None
-            row.fault = fault_of(error)
-            touch(row)
-            finish_action(session, task.payload.get("action_id"), "Error", error)
-
-    def action_failed(self, task: Task, error: str) -> None:
-        """A failed power action or resize leaves the server as it was; the action says why."""
-        with self.db.session() as session:
-            row = session.get(ServerRow, task.resource_id)
-            if row is not None and row.task_state != TaskState.DELETING:
-                row.task_state = None
-                touch(row)
-            finish_action(session, task.payload.get("action_id"), "Error", error)
-
-    def _wait_settled(
-        self,
-        task: Task,
-        expected: frozenset[ServerStatus],
-        then: Callable[[ServerRow], None],
-        ref: NativeRef | None = None,
-    ) -> Step:
-        """Look at the backend once: settled in ``expected`` -> apply ``then``; ERROR -> fail.
-        ``ref``: the backend server the step itself just made or changed, not read again (the
-        change below is made only if the server is still live)."""
-        if ref is None:
-            with self.db.session() as session:
-                row = self._live(session, task)
-                if row is None or row.native_ref is None:
-                    return Step()
-                ref = NativeRef(row.native_ref)
-        try:
-            info = self.regions.backend(task.region).compute.get_server(ref)
-        except NotFound:
-            if not self._is_live(task):  # the delete task deleted it
-                return Step()
-            raise
-        LOG.debug("server %s: the backend says %s", task.resource_id, info.status.value)
-        if info.status is ServerStatus.ERROR:
-            if not self._is_live(task):  # the delete task owns it now
-                return Step()
-            raise BackendError(info.fault or "the server failed in the backend")
-        if info.status not in expected:
-            if info.boot_ended is not None:
-                self._ended_in_boot(task, info, info.boot_ended)
-            return Step(task.payload)
-
-        def apply(row: ServerRow) -> None:
-            settle(row, info)
-            then(row)
-
-        with self.db.session() as session:
-            row = self._live_to_change(session, task)
-            if row is not None:
-                apply(row)
-                finish_action(session, task.payload.get("action_id"), "Success")
-        return Step()
-
-    def _ended_in_boot(self, task: Task, info: ServerInfo, why: str) -> NoReturn:
-        """The guest ended during the boot the task waits for, before it was up: it will not
-        come up by itself, so the task fails now. The server takes the backend's state
-        (SHUTOFF, CRASHED for a crash), or ERROR with the fault after a reboot, as Nova puts a
-        server whose reboot failed and that does not run; the action's event says why."""
-        rebooting = task.payload.get("action") in {PowerAction.REBOOT, PowerAction.HARD_REBOOT}
-        with self.db.session() as session:
-            row = self._live_to_change(session, task)
-            if row is not None:
-                settle(row, info)
-                if rebooting:
-                    row.vm_state = VmState.ERROR
-                    row.fault = fault_of(why)
-        raise BackendError(why)
 
     # -- boot --------------------------------------------------------------------------------
 
@@ -330,22 +204,6 @@ class ServerTasks:
             "finish": self._delete_finish,  # tasks an older gateway left after their look
         }
         return phases[task.payload.get("phase", "backend")](task).result(self._polling(task))
-
-    def _native_ref(self, task: Task) -> NativeRef | None:
-        with self.db.session() as session:
-            row = session.get(ServerRow, task.resource_id)
-            if row is None or row.native_ref is None:
-                return None
-            return NativeRef(row.native_ref)
-
-    def _gone(self, task: Task, ref: NativeRef | None) -> bool:
-        if ref is None:
-            return True
-        try:
-            self.regions.backend(task.region).compute.get_server(ref)
-        except NotFound:
-            return True
-        return False
 
     def _delete_backend(self, task: Task) -> Step:
         ref = self._native_ref(task)
