@@ -74,12 +74,23 @@ def meta_data(instance: Instance, version: str) -> Directory:
     if _since(version, "2007-08-29"):
         items["instance-type"] = instance.flavor_name
     if _since(version, "2007-12-15"):
-        items["block-device-mapping"] = Directory({"ami": "vda", "root": "/dev/vda"})
+        items["block-device-mapping"] = block_device_mapping(instance)
     if _since(version, "2008-02-01"):
         items["placement"] = Directory({"availability-zone": instance.availability_zone})
     if _since(version, "2008-09-01"):
         items["instance-action"] = "none"
     return Directory(items)
+
+
+def block_device_mapping(instance: Instance) -> Directory:
+    """``block-device-mapping/`` as Nova's ``instance_block_mapping`` gives it: the root
+    (``ami`` its name without ``/dev/``), and the server's ephemeral and swap disks by their
+    virtual names (``ephemeral0: /dev/vdb``, ``swap: /dev/vdc``), which is how cloud-init
+    finds the disk its ``mounts`` put at ``/mnt`` by default."""
+    mapping: Tree = {"ami": "vda", "root": "/dev/vda"}
+    for name, device in instance.local_disks:
+        mapping[name] = device
+    return Directory(mapping)
 
 
 def render(node: Node) -> str:

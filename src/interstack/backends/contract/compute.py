@@ -75,6 +75,31 @@ class BootVolume:
     device: str
 
 
+#: a :class:`LocalDisk`'s ``guest_format`` when it is the swap disk
+SWAP_FORMAT = "swap"
+#: the filesystem of an ephemeral disk whose mapping names none (Nova's on Linux guests)
+DEFAULT_EPHEMERAL_FORMAT = "ext4"
+
+
+@dataclass(frozen=True)
+class LocalDisk:
+    """A blank disk of the server's own besides its root (Nova's ephemeral and swap disks):
+    made with the server, formatted before its first boot, deleted with it, never a volume."""
+
+    #: Nova's virtual name: ``ephemeral0``, ``ephemeral1``... (also the filesystem label of
+    #: an ephemeral disk, as Nova labels it), or ``swap``
+    name: str
+    #: the device the guest sees it at (``/dev/vdb``)
+    device: str
+    size_mb: int
+    #: the filesystem it is made with (``ext4``...), or :data:`SWAP_FORMAT`
+    guest_format: str = DEFAULT_EPHEMERAL_FORMAT
+
+    @property
+    def swap(self) -> bool:
+        return self.guest_format == SWAP_FORMAT
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """Everything a backend needs to boot one server. Refs point at resources it realized.
@@ -102,6 +127,9 @@ class ServerSpec:
     root_volume: BootVolume | None = None
     #: data volumes attached from the first boot on, beyond the root
     volumes: tuple[BootVolume, ...] = ()
+    #: ephemeral and swap disks, with the ``ephemeral_disks`` capability (a backend without
+    #: it is never given any)
+    local_disks: tuple[LocalDisk, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +169,11 @@ class ComputeDriver(abc.ABC):
         server is ``ERROR`` (``delete_server`` detaches them, never deletes them). If this
         raises, the volumes are left ``AVAILABLE`` and unattached. A ``root_volume`` without
         the ``boot_from_volume`` capability raises ``NotSupported`` before anything exists.
+
+        Local disks (``spec.local_disks``, with the ``ephemeral_disks`` capability): the guest
+        sees each at its device, formatted as its ``guest_format`` says (an ephemeral disk's
+        filesystem labelled with its name, as Nova labels it), from the first boot on and
+        across stops, reboots and gateway restarts; ``delete_server`` deletes them.
         """
 
     @abc.abstractmethod

@@ -18,6 +18,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from interstack.backends.contract import LocalDisk
 from interstack.errors import BadRequest, NotFound, QuotaExceeded
 from interstack.services.compute.block_devices import (
     BlockDevice,
@@ -34,6 +35,7 @@ from interstack.services.compute.common import record, record_action, started_ev
 from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.image_fit import check_image_fits, check_root_volume_fits
 from interstack.services.compute.keypairs import KeypairService
+from interstack.services.compute.local_disks import local_disks, stored, with_local_disks
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import Flavor, Server
 from interstack.services.compute.server_tasks import BOOT
@@ -172,8 +174,9 @@ class ServerBoot:
 
     def _disks(
         self, region: str, request: BootRequest, flavor: Flavor, image: BootImage | None
-    ) -> BootDisks:
-        """What the server boots from; volumes need a backend that boots from them. An image
+    ) -> tuple[BootDisks, tuple[LocalDisk, ...]]:
+        """What the server boots from, and its ephemeral and swap disks (where its backend
+        gives them: :mod:`.local_disks`); volumes need a backend that boots from them. An image
         that defines block device mappings (a volume-backed server's snapshot) adds them under
         the request's; when they hold the boot device, the server boots from that (a volume
         made of the snapshot), not from the image's data, which it has none of. ``image`` is
@@ -193,18 +196,21 @@ class ServerBoot:
             devices = merge_image_devices(defined, devices)
             if any(d.boot_index == 0 for d in devices):
                 image_ref = None
+        sizes = {"ephemeral_gb": flavor.ephemeral_gb, "swap_mb": flavor.swap_mb}
+        gives_local = "ephemeral_disks" in self.regions.backend(region).capabilities.names()
+        if gives_local:
+            devices = with_local_disks(devices, **sizes)
         disks = boot_disks(image_ref, devices, request.max_count)
-        check_local_disks(devices, disks, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb)
-        if requested_local_disks(request.block_devices) and (
-            "ephemeral_disks" not in self.regions.backend(region).capabilities.names()
-        ):
+        check_local_disks(devices, disks, **sizes)
+        local = local_disks(devices, **sizes) if gives_local else ()
+        if requested_local_disks(request.block_devices) and not gives_local:
             raise BadRequest(
                 f"Block Device Mapping is Invalid: region {region} cannot give servers "
                 "ephemeral or swap disks (its backend lacks them); leave the blank 'local' "
                 "mappings out, or map a blank 'volume' instead."
             )
         if not disks.volumes:
-            return disks
+            return disks, local
         backend = self.regions.backend(region)
         if self.volumes is None or "boot_from_volume" not in backend.capabilities.names():
             raise BadRequest(
@@ -212,7 +218,7 @@ class ServerBoot:
                 "at boot (its backend lacks boot from volume); boot from an image (imageRef) "
                 "and attach volumes once the server is active."
             )
-        return disks
+        return disks, local
 
     def _root_image(
         self, ctx: RequestContext, region: str, flavor: Flavor, disks: BootDisks
@@ -296,7 +302,7 @@ class ServerBoot:
             raise BadRequest("min_count must be <= max_count")
         flavor = self._flavor(ctx, request.flavor_id)
         requested = self._image(ctx, region, request.image_id)
-        disks = self._disks(region, request, flavor, requested)
+        disks, local = self._disks(region, request, flavor, requested)
         image = (
             requested
             if disks.image_id == request.image_id
@@ -347,6 +353,7 @@ class ServerBoot:
                         zone=zone,
                         reservation_id=reservation_id,
                         volumes=volumes.get(server_id),
+                        local=local,
                         run_here=here,
                     )
                     for index, server_id in enumerate(server_ids)
@@ -393,6 +400,7 @@ class ServerBoot:
         zone: str,
         reservation_id: str,
         volumes: ReservedBootVolumes | None,
+        local: Sequence[LocalDisk],
         run_here: bool,
     ) -> tuple[ServerRow, str]:
         """The server's row, its create action and its boot task (whose id comes second)."""
@@ -430,6 +438,7 @@ class ServerBoot:
                 }
                 for p in ports
             ],
+            local_disks=stored(local),
             vm_state=VmState.BUILDING,
             task_state=TaskState.SCHEDULING,
             power_state=PowerState.NOSTATE,

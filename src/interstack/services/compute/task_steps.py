@@ -24,6 +24,7 @@ from interstack.backends.contract import (
 )
 from interstack.errors import BackendError
 from interstack.services.compute.common import touch
+from interstack.services.compute.local_disks import loaded
 from interstack.services.compute.state import PowerState, VmState
 from interstack.services.tasks import RetryAfter, utcnow
 from interstack.store.models import Server as ServerRow
@@ -68,6 +69,7 @@ def server_spec(row: ServerRow) -> ServerSpec:
         public_key=row.key_data,
         user_data=base64.b64decode(row.user_data) if row.user_data else None,
         metadata={str(k): str(v) for k, v in row.metadata_items.items()},
+        local_disks=loaded(row.local_disks or ()),
     )
 
 

@@ -136,6 +136,11 @@ class InstanceLookup:
             created_at=server.created_at,
             requester=requester,
             disks=surroundings.disks,
+            local_disks=tuple(
+                (str(d["name"]), str(d["device"]))
+                for d in server.local_disks or ()
+                if isinstance(d, dict)
+            ),
         )
 
     def _key(self, session: Session, server: ServerRow) -> InstanceKey | None:

@@ -80,5 +80,8 @@ class Instance:
     ports: tuple[InstancePort, ...]
     created_at: datetime
     disks: tuple[InstanceDisk, ...] = ()
+    #: its ephemeral and swap disks: (Nova's virtual name, ``ephemeral0`` or ``swap``, and
+    #: the device the guest sees it at, ``/dev/vdb``)
+    local_disks: tuple[tuple[str, str], ...] = ()
     #: the address the request came from (the instance's fixed IP on that network)
     requester: str = ""

@@ -81,6 +81,8 @@ class Server(Base):
     security_groups: Mapped[list[Any]] = mapped_column(default=list)
     requested_networks: Mapped[dict[str, Any]] = mapped_column(default=dict)
     port_refs: Mapped[list[Any]] = mapped_column(default=list)
+    #: its ephemeral and swap disks (``LocalDisk`` fields each), as the boot planned them
+    local_disks: Mapped[list[Any]] = mapped_column(default=list)
     vm_state: Mapped[str] = mapped_column(String(32))
     task_state: Mapped[str | None] = mapped_column(String(32), default=None)
     power_state: Mapped[int] = mapped_column(Integer, default=0)

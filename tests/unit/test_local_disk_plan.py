@@ -1,0 +1,82 @@
+"""A server's ephemeral and swap disks as Nova plans them: the flavor's own where no mapping
+replaces them, the mappings' otherwise, each at a device after the root (ephemeral disks
+first, then swap), volumes named automatically after them; and the EC2 metadata's
+block-device-mapping announcing them, which is how cloud-init finds ephemeral0."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from interstack.backends.contract import LocalDisk
+from interstack.metadata import ec2
+from interstack.services.compute.block_devices import BlockDevice, boot_disks
+from interstack.services.compute.local_disks import (
+    loaded,
+    local_disks,
+    stored,
+    with_local_disks,
+)
+from tests.unit.test_metadata_formats import INSTANCE
+
+
+def _plan(devices: tuple[BlockDevice, ...], ephemeral_gb: int, swap_mb: int) -> list[LocalDisk]:
+    named = with_local_disks(devices, ephemeral_gb=ephemeral_gb, swap_mb=swap_mb)
+    return list(local_disks(named, ephemeral_gb=ephemeral_gb, swap_mb=swap_mb))
+
+
+def _blank(size: int | None = None, **more: object) -> BlockDevice:
+    return BlockDevice(
+        source_type="blank", destination_type="local", boot_index=-1, volume_size=size,
+        **more,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_the_flavors_disks_follow_the_root_ephemeral_first() -> None:
+    assert _plan((), 2, 512) == [
+        LocalDisk("ephemeral0", "/dev/vdb", 2048, "ext4"),
+        LocalDisk("swap", "/dev/vdc", 512, "swap"),
+    ]
+    assert _plan((), 0, 256) == [LocalDisk("swap", "/dev/vdb", 256, "swap")]
+    assert _plan((), 0, 0) == []
+
+
+def test_mapped_disks_replace_the_flavors_own_and_keep_their_names_and_formats() -> None:
+    mapped = (
+        _blank(1, guest_format="ext3"),
+        _blank(device_name="vdf"),  # no size: the flavor's
+        _blank(128, guest_format="swap", device_name="/dev/vdd"),
+    )
+    assert _plan(mapped, 4, 512) == [
+        LocalDisk("ephemeral0", "/dev/vdb", 1024, "ext3"),
+        LocalDisk("ephemeral1", "/dev/vdf", 4096, "ext4"),
+        LocalDisk("swap", "/dev/vdd", 128, "swap"),
+    ]
+
+
+def test_a_volume_named_automatically_takes_the_device_after_the_local_disks() -> None:
+    volume = BlockDevice(source_type="blank", destination_type="volume", volume_size=1)
+    named = with_local_disks((volume,), ephemeral_gb=1, swap_mb=64)
+
+    disks = boot_disks("image-1", named, 1)
+
+    assert [v.device for v in disks.volumes] == ["/dev/vdd"]
+
+
+def test_the_row_keeps_what_the_plan_made() -> None:
+    plan = _plan((), 1, 64)
+    assert loaded(stored(plan)) == tuple(plan)
+
+
+def test_ec2_metadata_announces_the_disks_by_their_virtual_names() -> None:
+    instance = replace(INSTANCE, local_disks=(("ephemeral0", "/dev/vdb"), ("swap", "/dev/vdc")))
+    mapping = ec2.find(ec2.tree(instance, "2009-04-04"), ["meta-data", "block-device-mapping"])
+    assert isinstance(mapping, ec2.Directory)
+    assert mapping.entries == {
+        "ami": "vda",
+        "root": "/dev/vda",
+        "ephemeral0": "/dev/vdb",
+        "swap": "/dev/vdc",
+    }
+    assert ec2.render(mapping).splitlines() == ["ami", "ephemeral0", "root", "swap"]
+    plain = ec2.find(ec2.tree(INSTANCE, "2009-04-04"), ["meta-data", "block-device-mapping"])
+    assert isinstance(plain, ec2.Directory) and set(plain.entries) == {"ami", "root"}
