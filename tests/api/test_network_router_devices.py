@@ -6,10 +6,13 @@ left so in the store."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import openstack.exceptions
 import pytest
 
 from interstack.store.models import Port
@@ -237,15 +240,24 @@ def test_a_port_naming_a_router_is_not_its_gateway(
     assert strangers_neutron.delete(f"/ports/{claim}").status_code == 204
 
 
-def test_a_routers_own_ports_are_not_deleted_through_the_port_api(
-    gateway: ServedGateway, admin_token: str, demo: httpx.Client, public: dict[str, Any]
-) -> None:
-    """Not even by an admin (as Neutron): the router's operations remove them, and the
-    cloud's router with them."""
+@dataclass(frozen=True)
+class _Held:
+    """A router's ids and the two ports it holds."""
+
+    router_id: str
+    network_id: str
+    subnet_id: str
+    interface: str
+    gateway: str
+
+
+def _holding(demo: httpx.Client, public: dict[str, Any], cidr: str) -> _Held:
+    """A router of the demo project's with an interface on a subnet of ``cidr`` and a gateway
+    on ``public``: the two ports it holds."""
     router = _router(demo)
     path = f"/routers/{router['id']}"
     mine = created(demo.post("/networks", json={"network": {"name": unique("own")}}), "network")
-    body = {"network_id": mine["id"], "cidr": "10.75.0.0/24", "ip_version": 4}
+    body = {"network_id": mine["id"], "cidr": cidr, "ip_version": 4}
     subnet = created(demo.post("/subnets", json={"subnet": body}), "subnet")
     added = demo.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
     assert added.status_code == 200, added.text
@@ -253,16 +265,62 @@ def test_a_routers_own_ports_are_not_deleted_through_the_port_api(
     assert demo.put(path, json=gateway_info).status_code == 200
     owners = {"network_id": public["id"], "device_id": router["id"]}
     (gateway_port,) = demo.get("/ports", params=owners).json()["ports"]
+    return _Held(
+        router["id"], mine["id"], subnet["id"], added.json()["port_id"], gateway_port["id"]
+    )
+
+
+def _released(demo: httpx.Client, held: _Held) -> None:
+    """The router's operations release its ports (gone with them); router and network go."""
+    path = f"/routers/{held.router_id}"
+    removed = demo.put(f"{path}/remove_router_interface", json={"subnet_id": held.subnet_id})
+    assert removed.status_code == 200, removed.text
+    assert demo.get(f"/ports/{held.interface}").status_code == 404
+    assert demo.put(path, json={"router": {"external_gateway_info": {}}}).status_code == 200
+    assert demo.get(f"/ports/{held.gateway}").status_code == 404
+    assert demo.delete(path).status_code == 204
+    assert demo.delete(f"/networks/{held.network_id}").status_code == 204
+
+
+def test_a_routers_own_ports_are_not_deleted_through_the_port_api(
+    gateway: ServedGateway, admin_token: str, demo: httpx.Client, public: dict[str, Any]
+) -> None:
+    """Not even by an admin (as Neutron): the router's operations remove them, and the
+    cloud's router with them."""
+    held = _holding(demo, public, "10.75.0.0/24")
     with neutron(gateway, admin_token) as admin:
-        for port_id in (added.json()["port_id"], gateway_port["id"]):
+        for port_id in (held.interface, held.gateway):
             for api in (demo, admin):
                 refused = fault(api.delete(f"/ports/{port_id}"), 409)
                 assert refused["type"] == "ServicePortInUse"
-    assert routed_subnets(gateway, router["id"]) == {subnet["id"]}
-    removed = demo.put(f"{path}/remove_router_interface", json={"subnet_id": subnet["id"]})
-    assert removed.status_code == 200, removed.text
-    assert demo.get(f"/ports/{added.json()['port_id']}").status_code == 404
-    assert demo.put(path, json={"router": {"external_gateway_info": {}}}).status_code == 200
-    assert demo.get(f"/ports/{gateway_port['id']}").status_code == 404
-    assert demo.delete(path).status_code == 204
-    assert demo.delete(f"/networks/{mine['id']}").status_code == 204
+    assert routed_subnets(gateway, held.router_id) == {held.subnet_id}
+    _released(demo, held)
+
+
+def test_a_routers_own_ports_keep_their_device_fields_even_for_an_admin(
+    gateway: ServedGateway, demo: httpx.Client, public: dict[str, Any]
+) -> None:
+    """Through openstacksdk, as an admin's script would: a held port's device_owner and
+    device_id are the router's until its operations release the port (409), else the port
+    would name a server, or nothing, while the cloud's router still routes its subnet."""
+    held = _holding(demo, public, "10.76.0.0/24")
+    admin = gateway.connect("interstack-admin")
+    changes = (
+        {"device_owner": "compute:nova", "device_id": str(uuid.uuid4())},
+        {"device_owner": "", "device_id": ""},
+        {"device_id": str(uuid.uuid4())},
+    )
+    for port_id in (held.interface, held.gateway):
+        before = admin.network.get_port(port_id)
+        for change in changes:
+            with pytest.raises(openstack.exceptions.ConflictException) as refused:
+                admin.network.update_port(port_id, **change)
+            assert held.router_id in str(refused.value)
+            assert "remove_router_interface" in str(refused.value)
+        kept = admin.network.get_port(port_id)
+        assert (kept.device_owner, kept.device_id) == (before.device_owner, held.router_id)
+        # the rest of the port stays the admin's to change
+        renamed = admin.network.update_port(port_id, name="held", device_id=held.router_id)
+        assert renamed.name == "held" and renamed.device_id == held.router_id
+    assert routed_subnets(gateway, held.router_id) == {held.subnet_id}
+    _released(demo, held)

@@ -375,7 +375,10 @@ class PortService:
         """A port's device_owner and device_id change only as Neutron's policy allows: the
         DHCP port keeps them (nothing would make it again), a non-admin keeps those of another
         ``network:`` port (a router's), whose direct deletion is refused, and a ``network:``
-        owner is given as :func:`check_device_owner` says."""
+        owner is given as :func:`check_device_owner` says. A port a router holds keeps them,
+        an admin's change too (Neutron lets an admin make it, its routerports row unchanged):
+        the cloud's router still routes its subnet, and a server named as its device would
+        show the router's address as its own and free the port at its detach."""
         owner, device = values.get("device_owner"), values.get("device_id")
         if (owner is None or owner == row.device_owner) and (
             device is None or device == row.device_id
@@ -393,6 +396,14 @@ class PortService:
                 f"(rule:update_port and rule:update_port:device_owner) is disallowed by policy: "
                 f"port {row.id} has device owner {row.device_owner}, which only an admin may "
                 "change."
+            )
+        held = session.get(RouterPort, row.id)
+        if held is not None:
+            raise Conflict(
+                f"Port {row.id} is held by router {held.router_id} ({held.port_type}): its "
+                "device_owner and device_id cannot be changed. Remove the router's interface "
+                "(remove_router_interface) or clear its gateway to release the port.",
+                kind="PortInUse",
             )
         if owner is not None and owner != row.device_owner:
             network = session.get_one(Network, row.network_id)
