@@ -8,9 +8,8 @@ import json
 import pytest
 
 from interstack.errors import BadRequest
-from interstack.services.compute.block_devices import (
-    BlockDevice,
-    boot_disks,
+from interstack.services.compute.block_devices import BlockDevice, boot_disks
+from interstack.services.compute.image_block_devices import (
     image_defined_devices,
     image_mapping_properties,
     merge_image_devices,

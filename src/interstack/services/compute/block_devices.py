@@ -4,21 +4,20 @@ server boots from: an image, or a root volume (Nova's boot from volume), plus da
 Mappings with a volume destination (and the image -> local root disk) become disks here. Blank
 local mappings are the flavor's ephemeral and swap disks: Nova's checks hold them to the
 flavor's sizes (:func:`check_local_disks`), and a backend gives them only if it declares
-``ephemeral_disks``; the device names an image gives them (its ``mappings`` property) are
-theirs either way: a volume named automatically takes another.
+``ephemeral_disks``. The mappings an image defines, merged under the request's, are
+:mod:`.image_block_devices`'.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import string
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Literal, cast, get_args
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from interstack.errors import BadRequest
-from interstack.services.interfaces import VolumeForBoot, VolumeSnapshotForImage
+from interstack.services.interfaces import VolumeForBoot
 
 SourceType = Literal["image", "volume", "snapshot", "blank"]
 DestinationType = Literal["local", "volume"]
@@ -232,236 +231,11 @@ def requested_local_disks(devices: Sequence[BlockDevice]) -> bool:
     return any(is_ephemeral(d) or is_swap(d) for d in devices)
 
 
-# -- the block device mapping a volume-backed server's image carries ---------------------------
-
-#: the bus and kind Nova records for a server's virtio disks (``/dev/vdX``)
-DISK_BUS = "virtio"
-DEVICE_TYPE = "disk"
-
-
-def image_mapping_properties(snapshots: Sequence[VolumeSnapshotForImage]) -> dict[str, str]:
-    """The image properties of a volume-backed server's snapshot, as Nova writes them to Glance
-    (where every property is a string): ``block_device_mapping`` (a JSON list of bdm v2 entries
-    whose source is the snapshot of each volume), ``bdm_v2`` and ``root_device_name``."""
-    mapping = [
-        {
-            "source_type": "snapshot",
-            "destination_type": "volume",
-            "snapshot_id": s.snapshot_id,
-            "volume_id": None,
-            "image_id": None,
-            "boot_index": s.boot_index,
-            "device_name": s.device,
-            "volume_size": s.size_gb,
-            "delete_on_termination": s.delete_on_termination,
-            "disk_bus": DISK_BUS,
-            "device_type": DEVICE_TYPE,
-            "guest_format": None,
-            "volume_type": None,
-            "tag": None,
-            "no_device": None,
-        }
-        for s in snapshots
-    ]
-    properties = {"block_device_mapping": json.dumps(mapping), "bdm_v2": "True"}
-    root = next((s for s in snapshots if s.boot_index == 0), None)
-    properties["root_device_name"] = (root.device if root else None) or ROOT_DEVICE
-    return properties
-
-
-def image_defined_devices(
-    properties: Mapping[str, str], *, ephemeral_gb: int = 0, swap_mb: int = 0
-) -> tuple[BlockDevice, ...]:
-    """The block device mappings an image defines, for a server booted from it with a flavor
-    of ``ephemeral_gb`` and ``swap_mb``: its ``block_device_mapping`` property (bdm v2 entries
-    when ``bdm_v2`` says so, else Nova's legacy entries, translated as Nova does), over the
-    flavor's disks its ``mappings`` property places (:func:`image_mapped_disks`)."""
-    mapped_disks = image_mapped_disks(properties, ephemeral_gb=ephemeral_gb, swap_mb=swap_mb)
-    return merge_image_devices(mapped_disks, _image_block_devices(properties))
-
-
-def _image_block_devices(properties: Mapping[str, str]) -> tuple[BlockDevice, ...]:
-    raw = properties.get("block_device_mapping")
-    if not raw:
-        return ()
-    try:
-        entries = json.loads(raw)
-    except ValueError:
-        entries = None
-    if not isinstance(entries, list):
-        raise BadRequest(
-            "Block Device Mapping is Invalid: the image's block_device_mapping property is not "
-            "a JSON list of mappings."
-        )
-    mapped = [e for e in entries if isinstance(e, dict) and not e.get("no_device")]
-    if str(properties.get("bdm_v2", "")).lower() in {"true", "1", "yes"}:
-        return tuple(_image_device(e) for e in mapped)
-    return _legacy_devices(mapped, image_root_device(properties))
-
-
-# -- the legacy ``mappings`` image property (EC2's virtual names) --------------------------------
-
 #: Nova's virtual name of an ephemeral disk: ``ephemeral0``, ``ephemeral1``, ...
 _EPHEMERAL = re.compile(r"^ephemeral(\d|[1-9]\d+)$")
-_BAD_MAPPINGS = (
-    "Block Device Mapping is Invalid: the image's mappings property is not a JSON list of "
-    'entries such as {"virtual": "ephemeral0", "device": "vdb"}.'
-)
-
-
-def _image_mappings(properties: Mapping[str, str]) -> list[Mapping[str, Any]]:
-    """The ``mappings`` property's entries: Glance keeps it as a JSON string, as Nova writes
-    it (EC2's ``{"virtual": "root" | "ami" | "swap" | "ephemeralN", "device": "sda1"}``)."""
-    raw = properties.get("mappings")
-    if not raw:
-        return []
-    try:
-        entries = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        entries = None
-    if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("virtual"), str) for e in entries
-    ):
-        raise BadRequest(_BAD_MAPPINGS)
-    named = [
-        e for e in entries if e["virtual"] in {"root", "swap"} or _EPHEMERAL.match(e["virtual"])
-    ]
-    if not all(isinstance(e.get("device"), str) and e["device"] for e in named):
-        raise BadRequest(_BAD_MAPPINGS)
-    return named
 
 
 def is_flavor_disk_name(virtual_name: str) -> bool:
     """Whether a legacy ``virtual_name`` names a disk the flavor brings (``swap``,
     ``ephemeralN``), not a volume."""
     return virtual_name == "swap" or _EPHEMERAL.match(virtual_name) is not None
-
-
-def image_root_device(properties: Mapping[str, str]) -> str | None:
-    """The image's root device name: its ``root_device_name`` property, else the device its
-    ``mappings`` give the ``root`` virtual name (as Nova reads it)."""
-    explicit = properties.get("root_device_name")
-    if explicit:
-        return explicit
-    roots = [e["device"] for e in _image_mappings(properties) if e["virtual"] == "root"]
-    return roots[-1] if roots else None
-
-
-def image_mapped_disks(
-    properties: Mapping[str, str], *, ephemeral_gb: int, swap_mb: int
-) -> tuple[BlockDevice, ...]:
-    """The flavor's disks the image's ``mappings`` place, as Nova prepares them: blank local
-    disks at the named devices (``swap`` and ``ephemeralN``; ``ami`` and ``root`` name the
-    image itself), sized by the flavor (GB; MB for swap) and left out when the flavor has no
-    such disk. They are no volumes; what they do here is keep their device names."""
-    disks = []
-    for entry in _image_mappings(properties):
-        virtual = entry["virtual"]
-        if virtual == "root":
-            continue
-        size = swap_mb if virtual == "swap" else ephemeral_gb
-        if not size:
-            continue
-        disks.append(
-            BlockDevice(
-                source_type="blank",
-                destination_type="local",
-                boot_index=-1,
-                volume_size=size,
-                delete_on_termination=True,
-                device_name=device_path(entry["device"]),
-                guest_format=SWAP_FORMAT if virtual == "swap" else None,
-            )
-        )
-    return tuple(disks)
-
-
-def _legacy_devices(
-    entries: Sequence[Mapping[str, Any]], root_device_name: str | None
-) -> tuple[BlockDevice, ...]:
-    """Nova's legacy image mappings as bdm v2: a ``snapshot_id`` or ``volume_id`` source, each
-    a volume; the one at the image's ``root_device_name`` (``vda`` when it names none, as
-    Nova assumes) boots (``boot_index`` 0), any other is an extra disk and the server boots
-    from the image. Swap and ephemeral entries name the flavor's own disks and are left out."""
-    translated: list[BlockDevice] = []
-    for entry in entries:
-        if is_flavor_disk_name(str(entry.get("virtual_name") or "")):
-            continue
-        if entry.get("snapshot_id"):
-            source = "snapshot"
-        elif entry.get("volume_id"):
-            source = "volume"
-        else:
-            raise BadRequest(
-                "Block Device Mapping is Invalid: the image's legacy block_device_mapping has "
-                "an entry with neither a snapshot_id nor a volume_id."
-            )
-        translated.append(
-            _image_device(
-                {**entry, "source_type": source, "destination_type": "volume", "boot_index": None}
-            )
-        )
-    return legacy_boot_order(translated, root_device_name)
-
-
-def legacy_boot_order(
-    devices: Sequence[BlockDevice], root_device_name: str | None, *, no_root: bool = False
-) -> tuple[BlockDevice, ...]:
-    """Nova's ``from_legacy_mapping`` for legacy entries (a request's or an image's): the
-    volume or snapshot at the root device (the image's ``root_device_name``, ``vda`` when it
-    names none) boots, every other entry is an extra disk; with ``no_root`` (the image's own
-    mappings hold the boot device) none boots."""
-    root = None if no_root else device_path(root_device_name) or ROOT_DEVICE
-    return tuple(
-        replace(
-            d,
-            boot_index=0
-            if d.source_type in ("volume", "snapshot") and device_path(d.device_name) == root
-            else -1,
-        )
-        for d in devices
-    )
-
-
-def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
-    source, destination = entry.get("source_type"), entry.get("destination_type") or "volume"
-    if source not in get_args(SourceType) or destination not in get_args(DestinationType):
-        raise BadRequest(
-            f"Block Device Mapping is Invalid: the image maps a {source!r} source to a "
-            f"{destination!r} destination."
-        )
-    try:
-        boot_index = None if entry.get("boot_index") is None else int(entry["boot_index"])
-        size = None if entry.get("volume_size") is None else int(entry["volume_size"])
-    except (TypeError, ValueError):
-        raise BadRequest(
-            "Block Device Mapping is Invalid: the image's boot_index and volume_size must be "
-            "integers."
-        ) from None
-    return BlockDevice(
-        source_type=cast(SourceType, source),
-        destination_type=cast(DestinationType, destination),
-        uuid=None if source == "blank" else entry.get(f"{source}_id"),
-        boot_index=boot_index,
-        volume_size=size,
-        delete_on_termination=bool(entry.get("delete_on_termination")),
-        device_name=entry.get("device_name"),
-        volume_type=entry.get("volume_type"),
-        tag=entry.get("tag"),
-    )
-
-
-def merge_image_devices(
-    defined: Sequence[BlockDevice], requested: Sequence[BlockDevice]
-) -> tuple[BlockDevice, ...]:
-    """The image's mappings under the request's, as Nova merges them: a requested mapping
-    replaces the image's at the same device, and a request naming its own boot device
-    (``boot_index`` 0) drops the image's."""
-    names = {device_path(d.device_name) for d in requested if d.device_name}
-    own_root = any(d.boot_index == 0 for d in requested)
-    kept = [
-        d
-        for d in defined
-        if device_path(d.device_name) not in names and not (own_root and d.boot_index == 0)
-    ]
-    return (*kept, *requested)

@@ -25,14 +25,16 @@ from interstack.services.compute.block_devices import (
     BootDisks,
     boot_disks,
     check_local_disks,
-    image_defined_devices,
-    image_root_device,
-    legacy_boot_order,
-    merge_image_devices,
     requested_local_disks,
 )
 from interstack.services.compute.common import record, record_action, started_event
 from interstack.services.compute.flavors import FlavorService
+from interstack.services.compute.image_block_devices import (
+    image_defined_devices,
+    image_root_device,
+    legacy_boot_order,
+    merge_image_devices,
+)
 from interstack.services.compute.image_fit import check_image_fits, check_root_volume_fits
 from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.local_disks import local_disks, stored, with_local_disks

@@ -20,7 +20,6 @@ from interstack.errors import (
     NotSupported,
     QuotaExceeded,
 )
-from interstack.services.compute.block_devices import image_mapping_properties
 from interstack.services.compute.boot import decode_user_data, flavor_snapshot, new_password
 from interstack.services.compute.common import (
     check_unlocked,
@@ -31,6 +30,7 @@ from interstack.services.compute.common import (
     visible_row,
 )
 from interstack.services.compute.flavors import FlavorService
+from interstack.services.compute.image_block_devices import image_mapping_properties
 from interstack.services.compute.image_fit import check_rebuild_image
 from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.quotas import QuotaService
