@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from interstack.backends.contract import NativeRef
 from interstack.errors import Conflict, NotFound
 from interstack.services.compute.records import Server
-from interstack.services.compute.state import status_of
+from interstack.services.compute.state import TaskState, status_of
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import ServerAddress
 from interstack.services.tasks import utcnow
@@ -148,6 +149,28 @@ def started_event(name: str) -> dict[str, Any]:
         "result": None,
         "traceback": None,
     }
+
+
+def ready_ref(row: ServerRow) -> NativeRef:
+    """The server's backend ref; Nova's 409 while the backend has not made it yet."""
+    if row.native_ref is None:
+        raise Conflict(f"Instance {row.id} is not ready")
+    return NativeRef(row.native_ref)
+
+
+def start_action(
+    session: Session,
+    ctx: RequestContext,
+    row: ServerRow,
+    action: str,
+    event: str,
+    task_state: TaskState,
+) -> str:
+    """The server takes ``task_state`` and ``action`` is recorded with its ``event`` started
+    (a task finishes it); returns the action's id."""
+    row.task_state = task_state
+    touch(row)
+    return record_action(session, ctx, row, action, [started_event(event)])
 
 
 def touch(row: ServerRow, when: datetime | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Server actions (``POST /servers/{id}/action``): power, lock, rebuild, resize, console.
+"""Server actions (``POST /servers/{id}/action``): power, lock, rebuild, resize, console (and
+createImage, made by :mod:`server_images`).
 
 Each action checks the lock and the state machine (Nova's 409s), records an instance action and,
 where the backend must do the work, enqueues a task; the API answers before the backend is done.
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import NativeRef, PowerAction
+from interstack.backends.contract import PowerAction
 from interstack.errors import (
     BadRequest,
     Conflict,
@@ -23,20 +24,20 @@ from interstack.errors import (
 from interstack.services.compute.boot import decode_user_data, flavor_snapshot, new_password
 from interstack.services.compute.common import (
     check_unlocked,
+    ready_ref,
     record,
     record_action,
-    started_event,
+    start_action,
     touch,
     visible_row,
 )
 from interstack.services.compute.flavors import FlavorService
-from interstack.services.compute.image_block_devices import image_mapping_properties
 from interstack.services.compute.image_fit import check_rebuild_image
 from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import Flavor, Server
+from interstack.services.compute.server_images import ServerImages
 from interstack.services.compute.server_tasks import POWER, REBUILD, RESIZE
-from interstack.services.compute.snapshot_task import SNAPSHOT
 from interstack.services.compute.state import (
     SOFT_REBOOT,
     TaskState,
@@ -45,14 +46,12 @@ from interstack.services.compute.state import (
 )
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import (
-    BootImage,
     BootImages,
     ServerBootVolumes,
     ServerNetworking,
     ServerSnapshots,
     ServerVolumeSnapshots,
     VolumesAtRebuild,
-    VolumeSnapshotForImage,
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
@@ -135,8 +134,6 @@ class ServerActions:
     ) -> None:
         self.boot_volumes = boot_volumes
         self.networking = networking
-        self.snapshots = snapshots
-        self.volume_snapshots = volume_snapshots
         self.db = db
         self.regions = regions
         self.tasks = tasks
@@ -144,24 +141,7 @@ class ServerActions:
         self.keypairs = keypairs
         self.quotas = quotas
         self.images = images
-
-    def _ready(self, row: ServerRow) -> NativeRef:
-        if row.native_ref is None:
-            raise Conflict(f"Instance {row.id} is not ready")
-        return NativeRef(row.native_ref)
-
-    def _start(
-        self,
-        session: Session,
-        ctx: RequestContext,
-        row: ServerRow,
-        action: str,
-        event: str,
-        task_state: TaskState,
-    ) -> str:
-        row.task_state = task_state
-        touch(row)
-        return record_action(session, ctx, row, action, [started_event(event)])
+        self.server_images = ServerImages(db, regions, tasks, images, snapshots, volume_snapshots)
 
     # -- power -------------------------------------------------------------------------------
 
@@ -172,8 +152,8 @@ class ServerActions:
             check_unlocked(ctx, row)
             check_state(spec.nova_name, row.id, row.vm_state, row.task_state, spec.allowed)
             self.regions.require(region, spec.capability)
-            self._ready(row)
-            action_id = self._start(session, ctx, row, spec.nova_name, spec.event, spec.task_state)
+            ready_ref(row)
+            action_id = start_action(session, ctx, row, spec.nova_name, spec.event, spec.task_state)
             payload = {"action": spec.backend_action.value, "action_id": action_id}
             self.tasks.enqueue(POWER, region, row.id, payload, session=session)
 
@@ -248,7 +228,7 @@ class ServerActions:
             if request.access_ipv6 is not None:
                 row.access_ipv6 = request.access_ipv6
             row.launched_at = None
-            action_id = self._start(
+            action_id = start_action(
                 session, ctx, row, "rebuild", "compute_rebuild_instance", TaskState.REBUILDING
             )
             payload = {"action_id": action_id, "stopped": stopped}
@@ -268,7 +248,7 @@ class ServerActions:
             check_unlocked(ctx, row)
             check_state("resize", row.id, row.vm_state, row.task_state)
             self.regions.require(region, "resize")
-            self._ready(row)
+            ready_ref(row)
             if flavor.id == row.flavor_id:
                 raise BadRequest("When resizing, instances must change flavor!")
             current = _flavor_of(row)
@@ -277,7 +257,7 @@ class ServerActions:
             if flavor.disk_gb < current.disk_gb:
                 raise BadRequest("Unable to resize disk down.")
             self._check_growth(session, row, current, flavor)
-            action_id = self._start(
+            action_id = start_action(
                 session, ctx, row, "resize", "compute_prep_resize", TaskState.RESIZE_PREP
             )
             payload = {"action_id": action_id, "flavor": flavor_snapshot(flavor)}
@@ -317,7 +297,7 @@ class ServerActions:
             check_state("revertResize", row.id, row.vm_state, row.task_state)
             if row.old_flavor is None:
                 raise Conflict(f"Instance {row.id} has no resize to revert")
-            action_id = self._start(
+            action_id = start_action(
                 session,
                 ctx,
                 row,
@@ -339,45 +319,8 @@ class ServerActions:
         metadata: Mapping[str, str],
     ) -> str:
         """Register a private image of the server at once and capture the disk into it in a
-        task; returns the image id."""
-        volume_backed = self._snapshots_volumes(region) and self._boots_from_volume(
-            region, server_id
-        )
-        with self.db.session() as session:
-            row = visible_row(session, ctx, region, server_id)
-            check_state("createImage", row.id, row.vm_state, row.task_state)
-            if not volume_backed:
-                self.regions.require(region, "server_snapshots")
-            self._ready(row)
-            base_id = row.image_id
-        if volume_backed:
-            return self._create_volume_backed_image(ctx, region, server_id, name, metadata)
-        image = self.snapshots.begin_snapshot(
-            ctx,
-            region,
-            name,
-            server_id=server_id,
-            base=self._base_image(ctx, region, base_id),
-            metadata=metadata,
-        )
-        try:
-            with self.db.session() as session:
-                row = visible_row(session, ctx, region, server_id)
-                check_state("createImage", row.id, row.vm_state, row.task_state)
-                action_id = self._start(
-                    session,
-                    ctx,
-                    row,
-                    "createImage",
-                    "compute_snapshot_instance",
-                    TaskState.IMAGE_SNAPSHOT,
-                )
-                payload = {"action_id": action_id, "image_id": image.id}
-                self.tasks.enqueue(SNAPSHOT, region, row.id, payload, session=session)
-        except BaseException:
-            self.snapshots.abandon_snapshot(region, image.id)
-            raise
-        return image.id
+        task; returns the image id (:mod:`server_images`)."""
+        return self.server_images.create(ctx, region, server_id, name, metadata)
 
     def _volumes_at_rebuild(
         self, session: Session, region: str, server_id: str
@@ -385,60 +328,6 @@ class ServerActions:
         if self.boot_volumes is None:
             return VolumesAtRebuild(volume_backed=False)
         return self.boot_volumes.volumes_at_rebuild(region, server_id, session)
-
-    def _boots_from_volume(self, region: str, server_id: str) -> bool:
-        """Whether the server's root disk is a volume (a server booted from an image that maps
-        its volumes keeps that image's id, as in Nova, so its image does not tell)."""
-        if self.volume_snapshots is None:
-            return False
-        return self.volume_snapshots.boots_from_volume(region, server_id)
-
-    def _snapshots_volumes(self, region: str) -> bool:
-        """Whether a volume-backed server's image is made as Nova makes it, of snapshots of its
-        volumes: the region's block storage takes snapshots."""
-        backend = self.regions.backend(region)
-        return self.volume_snapshots is not None and "snapshots" in backend.capabilities.names()
-
-    def _create_volume_backed_image(
-        self,
-        ctx: RequestContext,
-        region: str,
-        server_id: str,
-        name: str,
-        metadata: Mapping[str, str],
-    ) -> str:
-        """Nova's createImage of a volume-backed server: Cinder snapshots each of its volumes
-        (``force``: they are in use; no task, the server's state does not change) and an image
-        without data maps them (``block_device_mapping``); a server booted from the image gets
-        volumes made of the snapshots. The snapshots may still be ``creating`` when this
-        returns, as in Nova; deleting the image leaves them."""
-        assert self.volume_snapshots is not None
-        image = self.snapshots.begin_volume_backed(ctx, region, name, metadata=metadata)
-        taken: list[VolumeSnapshotForImage] = []
-        try:
-            taken = self.volume_snapshots.snapshot_for_image(ctx, region, server_id, name)
-            self.snapshots.finish_volume_backed(region, image.id, image_mapping_properties(taken))
-            with self.db.session() as session:
-                row = visible_row(session, ctx, region, server_id)
-                record_action(session, ctx, row, "createImage")
-                touch(row)
-        except BaseException:
-            # nothing is left half-made: neither the image nor the snapshots it would map
-            self.volume_snapshots.discard_for_image(region, [t.snapshot_id for t in taken])
-            self.snapshots.abandon_snapshot(region, image.id)
-            raise
-        return image.id
-
-    def _base_image(
-        self, ctx: RequestContext, region: str, image_id: str | None
-    ) -> BootImage | None:
-        """The server's image, for the formats the snapshot inherits (gone is fine)."""
-        if image_id is None:
-            return None
-        try:
-            return self.images.image_for_boot(ctx, region, image_id)
-        except (NotFound, BadRequest):
-            return None
 
     # -- changePassword ----------------------------------------------------------------------
 
@@ -454,7 +343,7 @@ class ServerActions:
             row = visible_row(session, ctx, region, server_id)
             check_unlocked(ctx, row)
             check_state("changePassword", row.id, row.vm_state, row.task_state)
-            ref = self._ready(row)
+            ref = ready_ref(row)
         try:
             backend = self.regions.require(region, "set_admin_password")
         except NotSupported as exc:
@@ -475,7 +364,7 @@ class ServerActions:
     ) -> str:
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
-            ref = self._ready(row)
+            ref = ready_ref(row)
         backend = self.regions.require(region, "console_output")
         return backend.compute.console_output(ref, length)
 
