@@ -86,13 +86,21 @@ def load_router(session: Session, ctx: RequestContext, region: str, router_id: s
     )
 
 
+#: a router's status while its deletion asks the cloud: it is locked by nothing any more
+DELETING = "PENDING_DELETE"
+
+
 def lock_router(session: Session, router_id: str) -> None:
     """Serialize changes to the router's ports: concurrent writers queue on its row (SQLite's
     write lock, PostgreSQL's row lock), so a check made after it sees every commit before
     (two interfaces on one subnet, of which removing one would unroute the other; a floating
-    IP associated through an interface being removed)."""
-    # a write that changes nothing: it takes the lock
-    locked = session.execute(update(Router).where(Router.id == router_id).values(id=Router.id))
+    IP associated through an interface being removed). A router being deleted is not found:
+    its deletion checked that it held nothing, and nothing is given to it after."""
+    # a write that changes nothing: it takes the lock (PostgreSQL looks at the status again
+    # once a writer before has committed)
+    locked = session.execute(
+        update(Router).where(Router.id == router_id, Router.status != DELETING).values(id=Router.id)
+    )
     if rowcount(locked) == 0:
         raise NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
 
@@ -359,6 +367,9 @@ class RouterService:
         with self.db.session() as session:
             row = load_router(session, ctx, region, router_id)
             check_owner(ctx, row.project_id, "router", router_id)
+            # locked as an interface's add or a floating IP's association locks it: one that
+            # committed before is seen below, one after finds the router going (404)
+            lock_router(session, router_id)
             if ports_of(session, router_id, ROUTER_INTERFACE):
                 raise Conflict(
                     f"Router {router_id} still has ports",
@@ -371,9 +382,17 @@ class RouterService:
             )
             if fips:
                 raise Conflict(f"Router {router_id} still routes floating IPs", kind="RouterInUse")
+            status, row.status = row.status, DELETING
             native = row.native_ref
         if native:
-            driver(self.regions, region).delete_router(NativeRef(native))
+            try:
+                driver(self.regions, region).delete_router(NativeRef(native))
+            except BaseException:  # the cloud's router stays: the router is the API's again
+                with self.db.session() as session:
+                    session.execute(
+                        update(Router).where(Router.id == router_id).values(status=status)
+                    )
+                raise
         self._forget(router_id)
 
 
