@@ -9,7 +9,7 @@ botocore exception.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -216,3 +216,12 @@ def aws_call(doing: str) -> Iterator[None]:
 
 def is_not_found(exc: ClientError) -> bool:
     return error_code(exc).endswith(_NOT_FOUND_SUFFIXES)
+
+
+def ignoring_missing(call: Callable[[], Any], doing: str) -> None:
+    """Run a deletion; a resource that is already gone is not an error."""
+    try:
+        call()
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise translate(exc, doing) from exc

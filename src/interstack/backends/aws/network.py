@@ -1,5 +1,5 @@
-"""Neutron's model on EC2: project VPCs (see :mod:`vpcs`), subnets, ENIs, route tables, internet
-gateways, Elastic IPs and security groups.
+"""Neutron's model on EC2: project VPCs (see :mod:`vpcs`), subnets, ENIs, route tables and internet
+gateways (:mod:`route_tables`), Elastic IPs and security groups (:mod:`security_groups`).
 
 Refs: a network is ``project:<project id>/<gateway id>``: it lives in its project's VPC,
 whichever that is when a subnet is made (a network is nothing in EC2 but the tag its subnets
@@ -12,7 +12,6 @@ subnets and ports (router gateways, floating IP bookkeeping) are refs ``external
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -21,16 +20,17 @@ from botocore.exceptions import ClientError
 from interstack.backends.aws.client import (
     TAG_GATEWAY_ID,
     TAG_NETWORK,
-    TAG_PROJECT,
     aws_call,
     error_code,
     find_tagged,
+    ignoring_missing,
     is_not_found,
     tag_filters,
     tag_spec,
     tags,
     translate,
 )
+from interstack.backends.aws.route_tables import RouteTables
 from interstack.backends.aws.security_groups import SecurityGroups
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.vpcs import ProjectVpcs, block_for, vpc_gone
@@ -49,16 +49,6 @@ from interstack.errors import BadRequest, Conflict, InterstackError, NotFound
 
 EXTERNAL = "external:"
 PROJECT_NETWORK = "project:"
-TAG_EXTERNAL = "interstack:external-gateway"
-
-
-def _ignoring_missing(call: Callable[[], Any], doing: str) -> None:
-    """Run a deletion; a resource that is already gone is not an error."""
-    try:
-        call()
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise translate(exc, doing) from exc
 
 
 def _network_gone(network_id: str, vpc_id: str) -> NotFound:
@@ -82,6 +72,7 @@ class AwsNetwork(NetworkDriver):
         self.region = region
         self.vpcs = ProjectVpcs(ec2, region, settings)
         self.groups = SecurityGroups(ec2, region, self.vpcs)
+        self.routers = RouteTables(ec2, region, self.vpcs)
         #: subnet id -> (VPC id, CIDR, network id) of the subnets created here, so a delete
         #: needs no describe
         self._subnet_homes: dict[str, tuple[str, str, str]] = {}
@@ -218,7 +209,7 @@ class AwsNetwork(NetworkDriver):
                     return
                 raise translate(exc, f"describe_subnets {ref}") from exc
             vpc_id, cidr = str(subnet["VpcId"]), str(subnet["CidrBlock"])
-        _ignoring_missing(lambda: self.ec2.delete_subnet(SubnetId=ref), f"delete_subnet {ref}")
+        ignoring_missing(lambda: self.ec2.delete_subnet(SubnetId=ref), f"delete_subnet {ref}")
         self._subnet_homes.pop(ref, None)
         self.vpcs.release_block(vpc_id, cidr, deleted=ref)
 
@@ -294,7 +285,7 @@ class AwsNetwork(NetworkDriver):
     def delete_port(self, ref: NativeRef) -> None:
         if str(ref).startswith(EXTERNAL):
             return
-        _ignoring_missing(
+        ignoring_missing(
             lambda: self.ec2.delete_network_interface(NetworkInterfaceId=ref),
             f"delete_network_interface {ref}",
         )
@@ -302,132 +293,18 @@ class AwsNetwork(NetworkDriver):
     # -- routers ------------------------------------------------------------------------------
 
     def create_router(self, spec: RouterSpec) -> NativeRef:
-        existing = self._one(
-            "describe_route_tables", "RouteTables", **{TAG_GATEWAY_ID: spec.gateway_id}
-        )
-        if existing is not None:
-            return NativeRef(existing["RouteTableId"])
-        extra = {TAG_PROJECT: spec.project_id}
-        if spec.external_gateway:
-            extra[TAG_EXTERNAL] = "true"
-
-        def make(vpc_id: str) -> dict[str, Any]:
-            with aws_call(f"create_route_table for router {spec.gateway_id}"):
-                return dict(
-                    self.ec2.create_route_table(
-                        VpcId=vpc_id,
-                        TagSpecifications=tag_spec(
-                            "route-table", tags(self.region, spec.gateway_id, spec.name, **extra)
-                        ),
-                    )["RouteTable"]
-                )
-
-        table = self.vpcs.within(spec.project_id, make)
-        table_id, vpc_id = str(table["RouteTableId"]), str(table["VpcId"])
-        if spec.external_gateway:
-            try:
-                igw = self._internet_gateway(vpc_id)
-                with aws_call(f"create_route 0.0.0.0/0 in {table_id}"):
-                    self.ec2.create_route(
-                        RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw
-                    )
-            except BaseException:
-                _ignoring_missing(
-                    lambda: self.ec2.delete_route_table(RouteTableId=table_id), "cleanup"
-                )
-                raise
-        return NativeRef(table_id)
-
-    def _internet_gateway(self, vpc_id: str) -> str:
-        """The VPC's internet gateway, created and attached on first need."""
-        with aws_call("describe_internet_gateways"):
-            found = self.ec2.describe_internet_gateways(
-                Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
-            )["InternetGateways"]
-        if found:
-            return str(found[0]["InternetGatewayId"])
-        with aws_call(f"create_internet_gateway for {vpc_id}"):
-            igw = self.ec2.create_internet_gateway(
-                TagSpecifications=tag_spec("internet-gateway", tags(self.region, vpc_id))
-            )["InternetGateway"]["InternetGatewayId"]
-            self.ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
-        return str(igw)
-
-    def _route_table(self, ref: NativeRef) -> dict[str, Any] | None:
-        try:
-            return dict(self.ec2.describe_route_tables(RouteTableIds=[ref])["RouteTables"][0])
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise translate(exc, f"describe_route_tables {ref}") from exc
+        return self.routers.create(spec)
 
     def add_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
         if str(subnet).startswith(EXTERNAL):
             return
-        with aws_call(f"describe_route_tables for subnet {subnet}"):
-            current = self.ec2.describe_route_tables(
-                Filters=[{"Name": "association.subnet-id", "Values": [subnet]}]
-            )["RouteTables"]
-        for table in current:
-            for assoc in table.get("Associations", []):
-                if assoc.get("SubnetId") != subnet:
-                    continue
-                if table["RouteTableId"] == router:
-                    return
-                with aws_call(f"replace_route_table_association {subnet}"):
-                    self.ec2.replace_route_table_association(
-                        AssociationId=assoc["RouteTableAssociationId"], RouteTableId=router
-                    )
-                return
-        with aws_call(f"associate_route_table {router} {subnet}"):
-            self.ec2.associate_route_table(RouteTableId=router, SubnetId=subnet)
+        self.routers.add_interface(router, subnet)
 
     def remove_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
-        table = self._route_table(router)
-        if table is None:
-            return
-        for assoc in table.get("Associations", []):
-            if assoc.get("SubnetId") == subnet:
-                _ignoring_missing(
-                    partial(
-                        self.ec2.disassociate_route_table,
-                        AssociationId=assoc["RouteTableAssociationId"],
-                    ),
-                    f"disassociate_route_table {router} {subnet}",
-                )
+        self.routers.remove_interface(router, subnet)
 
     def delete_router(self, ref: NativeRef) -> None:
-        table = self._route_table(ref)
-        if table is None:
-            return
-        subnets = [a["SubnetId"] for a in table.get("Associations", []) if a.get("SubnetId")]
-        if subnets:
-            raise Conflict(f"router {ref} still routes subnets {', '.join(subnets)}")
-        _ignoring_missing(
-            lambda: self.ec2.delete_route_table(RouteTableId=ref), f"delete_route_table {ref}"
-        )
-        self._drop_unused_gateway(str(table["VpcId"]))
-
-    def _drop_unused_gateway(self, vpc_id: str) -> None:
-        """Detach and delete the VPC's internet gateway once no route table uses it."""
-        with aws_call("describe_internet_gateways"):
-            gateways = self.ec2.describe_internet_gateways(
-                Filters=[
-                    {"Name": "attachment.vpc-id", "Values": [vpc_id]},
-                    *tag_filters(self.region),
-                ]
-            )["InternetGateways"]
-        for igw in gateways:
-            igw_id = igw["InternetGatewayId"]
-            with aws_call("describe_route_tables"):
-                users = self.ec2.describe_route_tables(
-                    Filters=[{"Name": "route.gateway-id", "Values": [igw_id]}]
-                )["RouteTables"]
-            if users:
-                continue
-            with aws_call(f"deleting internet gateway {igw_id}"):
-                self.ec2.detach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
-                self.ec2.delete_internet_gateway(InternetGatewayId=igw_id)
+        self.routers.delete(ref)
 
     # -- floating IPs -------------------------------------------------------------------------
 
@@ -488,7 +365,7 @@ class AwsNetwork(NetworkDriver):
         if address.get("AssociationId"):
             with aws_call(f"disassociate_address {ref}"):
                 self.ec2.disassociate_address(AssociationId=address["AssociationId"])
-        _ignoring_missing(
+        ignoring_missing(
             lambda: self.ec2.release_address(AllocationId=ref), f"release_address {ref}"
         )
 
