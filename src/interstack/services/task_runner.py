@@ -5,6 +5,9 @@ lease) and counts an attempt. On PostgreSQL a claim is ``SELECT … FOR UPDATE S
 replicas never wait on each other; on SQLite it is a compare-and-set ``UPDATE … WHERE status =
 'pending'`` that only one writer can win. Every later write of the step is fenced by
 ``locked_by``: a runner whose lease expired and was taken over cannot overwrite the new owner.
+While a step runs its lease is renewed (:class:`~interstack.services.task_leases.LeaseKeeper`),
+so a step longer than the lease is not run again beside itself; only a runner that stopped
+loses its tasks.
 
 Waiting: an idle worker sleeps until the next task is due, or until this process commits or
 reschedules a task (:class:`~interstack.services.task_wakeup.TaskWakeup`), at most
@@ -29,6 +32,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.errors import BackendUnavailable, InterstackError
+from interstack.services.task_leases import LeaseKeeper
 from interstack.services.task_wakeup import TaskWakeup
 from interstack.services.tasks import (
     Clock,
@@ -63,6 +67,8 @@ class TaskRunner:
     handlers: Mapping[str, TaskHandler]
     workers: int = 2
     lease_seconds: float = 300.0
+    #: how often the lease of a running step is renewed; None: a third of the lease
+    renew_seconds: float | None = None
     poll_seconds: float = 0.5
     max_attempts: int = 5
     #: first backoff after a transient error; doubles per attempt, capped at 60 s
@@ -83,6 +89,7 @@ class TaskRunner:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_recovery: datetime | None = None
+        self.leases = LeaseKeeper(self.db, self.clock, self.lease_seconds, self.renew_seconds)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -294,15 +301,16 @@ class TaskRunner:
         looks at it next) is followed by the next step in this worker under the same lease,
         its payload recorded first; handing it back to the queue would cost a claim and a
         worker's wake-up per step. At most :data:`MAX_STEPS_IN_A_ROW` run so, and none once
-        the runner is stopping.
+        the runner is stopping. The lease is renewed while the steps run.
         """
         worker = worker or self.name
         following: Task | None = task
         steps = 0
-        while following is not None:
-            steps += 1
-            carry_on = steps < MAX_STEPS_IN_A_ROW and not self._stopping.is_set()
-            following = self._step(following, worker, carry_on)
+        with self.leases.held(task.id, worker):
+            while following is not None:
+                steps += 1
+                carry_on = steps < MAX_STEPS_IN_A_ROW and not self._stopping.is_set()
+                following = self._step(following, worker, carry_on)
 
     def _step(self, task: Task, worker: str, carry_on: bool) -> Task | None:
         """One step and its outcome; the task again (its next step due now) when ``carry_on``

@@ -1,0 +1,99 @@
+"""A task step that runs longer than its lease keeps its task: the runner renews the lease while
+the step runs, so another runner's recovery does not hand the task to the queue again (to be
+run a second time beside the first). A step held past the keeper's bound is renewed no more.
+
+On each database the store supports; the lease is measured by a fake clock, the renewals come
+from the keeper's real thread (waited for with a bound, never timed)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from interstack.services.task_leases import LeaseKeeper
+from interstack.services.task_runner import TaskRunner
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, TaskStatus
+from interstack.store import Database
+from interstack.store.models import Task as TaskRow
+from tests.support.waiting import eventually
+
+LEASE = 60.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def lease_end(db: Database, task_id: str) -> datetime | None:
+    with db.session() as session:
+        row = session.get(TaskRow, task_id)
+        assert row is not None
+        return row.locked_until
+
+
+def test_a_step_longer_than_its_lease_is_not_taken_by_another_runner(db: Database) -> None:
+    clock = FakeClock()
+    queue = TaskQueue(db, clock)
+    runs: list[str] = []
+    other = TaskRunner(db, {}, clock=clock, lease_seconds=LEASE, name="other")
+
+    def slow(task: Task) -> RetryAfter | None:
+        runs.append(task.id)
+        clock.advance(LEASE + 1)  # the step has run past the lease it was claimed with
+        eventually(
+            lambda: lease_end(db, task.id),
+            lambda end: end is not None and end > clock(),
+            "the running step's lease to be renewed",
+        )
+        assert other.recover() == 0  # not expired: left to its runner
+        assert other.claim() is None
+        return None
+
+    runner = TaskRunner(
+        db,
+        {"upload": TaskHandler(slow)},
+        clock=clock,
+        lease_seconds=LEASE,
+        renew_seconds=0.05,
+        name="slow",
+    )
+    task_id = queue.enqueue("upload", "RegionOne", "image-1")
+    assert runner.run_one() is True
+    assert runs == [task_id]
+    assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+
+
+def test_a_lease_another_worker_took_is_not_renewed(db: Database) -> None:
+    clock = FakeClock()
+    queue = TaskQueue(db, clock)
+    task_id = queue.enqueue("upload", "RegionOne", "image-1")
+    first = TaskRunner(db, {}, clock=clock, lease_seconds=LEASE, name="first")
+    assert first.claim() is not None
+    clock.advance(LEASE + 1)
+    second = TaskRunner(db, {}, clock=clock, lease_seconds=LEASE, name="second")
+    second.recover()
+    assert second.claim() is not None
+    taken_until = lease_end(db, task_id)
+    clock.advance(10)
+    LeaseKeeper(db, clock, LEASE).renew([(task_id, "first")])  # the first runner's heartbeat
+    assert lease_end(db, task_id) == taken_until
+
+
+def test_a_step_held_past_the_bound_is_renewed_no_more(db: Database) -> None:
+    clock = FakeClock()
+    queue = TaskQueue(db, clock)
+    task_id = queue.enqueue("upload", "RegionOne", "image-1")
+    runner = TaskRunner(db, {}, clock=clock, lease_seconds=LEASE, name="hung")
+    assert runner.claim() is not None
+    claimed_until = lease_end(db, task_id)
+    clock.advance(10)
+    keeper = LeaseKeeper(db, clock, LEASE, interval=0.05, max_hold_seconds=0.0)
+    with keeper.held(task_id, "hung"):
+        eventually(lambda: keeper._thread, lambda thread: thread is None, "the keeper to stop")
+        assert lease_end(db, task_id) == claimed_until
