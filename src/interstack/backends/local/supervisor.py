@@ -31,6 +31,7 @@ import ctypes
 import hashlib
 import json
 import os
+import selectors
 import signal
 import socket
 import struct
@@ -52,6 +53,12 @@ from interstack.errors import BackendError, BackendUnavailable
 PR_SET_CHILD_SUBREAPER = 36
 IDLE_EXIT_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
+#: how long a program the supervisor runs for an instance (runc, a guest's mount) may take
+#: before it is killed: past it the program hangs, and waiting on would hold the instance's
+#: lock (and with it every change the gateway makes to the instance) for ever
+HELPER_TIMEOUT_SECONDS = 120.0
+#: how long a killed program's end is waited for (one stuck in the kernel outlives SIGKILL)
+KILLED_WAIT_SECONDS = 5.0
 #: how often the supervisor trims its instances' console logs to their cap
 TRIM_INTERVAL_SECONDS = 2.0
 #: exits of processes nobody watched yet, kept for a watch that comes late (a PID 1 that exits
@@ -64,6 +71,10 @@ PEER_CREDENTIALS = struct.calcsize("3i")
 def socket_address(state_dir: Path) -> str:
     digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:24]
     return f"\0interstack-local-{digest}"
+
+
+class HelperTimeout(BackendError):
+    """A program the supervisor ran did not finish in time; it was killed."""
 
 
 class Reaper:
@@ -86,12 +97,24 @@ class Reaper:
             self._waited.add(proc.pid)
         return proc
 
-    def wait_for(self, pid: int) -> int:
+    def wait_for(self, pid: int, timeout: float | None = None) -> int | None:
+        """The exit status of the child ``pid`` (:meth:`spawn`), or None if it has not exited
+        within ``timeout`` seconds (it is waited for still)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
             while pid not in self._statuses:
-                self._changed.wait()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                self._changed.wait(left)
             self._waited.discard(pid)
             return self._statuses.pop(pid)
+
+    def give_up(self, pid: int) -> None:
+        """Wait no more for the child ``pid``: its exit, when it comes, is kept unclaimed."""
+        with self._changed:
+            self._waited.discard(pid)
+            self._statuses.pop(pid, None)
 
     def on_exit(self, pid: int, action: Callable[[int], None]) -> None:
         """Call ``action`` with the exit code of ``pid`` (an inherited process) once it is
@@ -153,25 +176,82 @@ def _tail(log: Path) -> str:
         return ""
 
 
-def _run(reaper: Reaper, argv: list[str], log: Path) -> int:
-    """Run ``argv`` as the supervisor's child, its output appended to ``log``; its exit code
-    (the reaper owns waitpid: the supervisor never calls Popen.wait)."""
-    with open(os.devnull, "rb") as stdin, log.open("ab") as out:
-        proc = reaper.spawn(argv, stdin=stdin, stdout=out, stderr=out, start_new_session=True)
-    status = reaper.wait_for(proc.pid)
+def _finish(
+    reaper: Reaper,
+    proc: subprocess.Popen[bytes],
+    argv: list[str],
+    deadline: float,
+    *,
+    late: bool = False,
+) -> int:
+    """The exit code of ``proc`` (started in a session of its own) once it ends by
+    ``deadline``; past it, or ``late`` (its output did not end in time), its whole session is
+    killed and :class:`HelperTimeout` raised. The reaper owns waitpid: the supervisor never
+    calls Popen.wait."""
+    status = None if late else reaper.wait_for(proc.pid, max(0.0, deadline - time.monotonic()))
+    if status is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its children too: they may hold the output
+        status = reaper.wait_for(proc.pid, KILLED_WAIT_SECONDS)
+        if status is None:  # stuck in the kernel: its exit, if it comes, goes unclaimed
+            reaper.give_up(proc.pid)
+        proc.returncode = -signal.SIGKILL if status is None else status
+        raise HelperTimeout(
+            f"{_program(argv)} did not finish within {HELPER_TIMEOUT_SECONDS:g} s and was killed"
+        )
     proc.returncode = status  # keep Popen from polling a pid that is gone
     return status
 
 
+def _program(argv: list[str]) -> str:
+    """The program an argument list runs, past a clocks prefix (``unshare ... runc``)."""
+    words = [word for word in argv if not word.startswith("-")]
+    if len(words) > 1 and Path(words[0]).name == "unshare":
+        words = words[1:]
+    return Path(words[0]).name if words else "the program"
+
+
+def _run(reaper: Reaper, argv: list[str], log: Path) -> int:
+    """Run ``argv`` as the supervisor's child, its output appended to ``log``; its exit code.
+    Raises :class:`HelperTimeout` if it runs past :data:`HELPER_TIMEOUT_SECONDS`."""
+    deadline = time.monotonic() + HELPER_TIMEOUT_SECONDS
+    with open(os.devnull, "rb") as stdin, log.open("ab") as out:
+        proc = reaper.spawn(argv, stdin=stdin, stdout=out, stderr=out, start_new_session=True)
+    return _finish(reaper, proc, argv, deadline)
+
+
 def _output(reaper: Reaper, argv: list[str]) -> tuple[int, str]:
-    """Run ``argv`` as the supervisor's child: its exit code and its output."""
+    """Run ``argv`` as the supervisor's child: its exit code and its output. Raises
+    :class:`HelperTimeout` if it, or a child holding its output, runs past
+    :data:`HELPER_TIMEOUT_SECONDS`."""
+    deadline = time.monotonic() + HELPER_TIMEOUT_SECONDS
     with open(os.devnull, "rb") as stdin:
-        proc = reaper.spawn(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = reaper.spawn(
+            argv,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     assert proc.stdout is not None
     with proc.stdout:
-        output = proc.stdout.read().decode(errors="replace")
-    proc.returncode = reaper.wait_for(proc.pid)
-    return proc.returncode, output
+        output, ended = _read_until(proc.stdout.fileno(), deadline)
+    return _finish(reaper, proc, argv, deadline, late=not ended), output
+
+
+def _read_until(fd: int, deadline: float) -> tuple[str, bool]:
+    """What the pipe ``fd`` gives until its end or ``deadline``, and whether it ended."""
+    chunks: list[bytes] = []
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0:
+            if not selector.select(left):
+                continue  # the deadline is looked at again
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks).decode(errors="replace"), True
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace"), False
 
 
 class Instances:
@@ -215,7 +295,10 @@ def start_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
     argv = [*clocks.prefix(Path(request["bundle"]).parent)]
     argv += ["runc", "--root", request["runc_root"], "run", "--detach"]
     argv += ["--bundle", request["bundle"], request["id"]]
-    status = _run(reaper, argv, log)
+    try:
+        status = _run(reaper, argv, log)
+    except HelperTimeout as exc:
+        return {"ok": False, "error": exc.message}
     if status != 0:
         return {"ok": False, "error": _tail(log) or f"runc exited with {status}"}
     # the PID 1 runc left is this process's now

@@ -1,0 +1,83 @@
+"""The programs the local backend's supervisor runs for its instances (runc, a guest's mount)
+have a bound: one that hangs is killed, with its children, and said so, instead of holding the
+supervisor's thread, and with it the instance's lock, for ever."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the supervisor is a child subreaper")
+
+#: in a process of its own (the reaper reaps every child of its process): a program run under
+#: a short bound, then what became of it, one line each
+RUNS_BOUNDED = """
+import os, sys, threading, time
+from pathlib import Path
+from interstack.backends.local import supervisor
+
+supervisor.HELPER_TIMEOUT_SECONDS = 0.5
+reaper = supervisor.Reaper()
+threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()
+how, script = sys.argv[1], sys.argv[2]
+argv = ["sh", "-c", script]
+try:
+    if how == "output":
+        print(supervisor._output(reaper, argv))
+    else:
+        print(supervisor._run(reaper, argv, Path(sys.argv[3])))
+except supervisor.HelperTimeout as exc:
+    print("timeout:", exc.message)
+pids = Path(sys.argv[4] if len(sys.argv) > 4 else "/nonexistent")
+if pids.exists():
+    for pid in pids.read_text().split():  # a killed process takes a moment to end
+        stat, state, deadline = Path(f"/proc/{pid}/stat"), "", time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = stat.read_text().rpartition(")")[2].split()[0] if stat.exists() else "gone"
+            if state in ("gone", "Z", "X"):
+                break
+            time.sleep(0.05)
+        print("left:", state)
+"""
+
+
+def bounded(how: str, script: str, *extra: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", RUNS_BOUNDED, how, script, *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_a_program_that_ends_gives_its_code_and_output() -> None:
+    assert bounded("output", "echo mounted; exit 3") == ["(3, 'mounted\\n')"]
+
+
+def test_a_hung_program_is_killed_and_said_so(tmp_path: str) -> None:
+    pids = f"{tmp_path}/pids"
+    lines = bounded("output", f"echo $$ > {pids}; exec sleep 600", "", pids)
+    assert lines[0] == "timeout: sh did not finish within 0.5 s and was killed"
+    assert lines[1:] in (["left: gone"], ["left: Z"], ["left: X"])
+
+
+def test_a_child_holding_the_output_open_is_killed_with_the_program(tmp_path: str) -> None:
+    """The program exits, but a child it left holds its output: the output never ends."""
+    pids = f"{tmp_path}/pids"
+    lines = bounded("output", f"sleep 600 & echo $! > {pids}; echo started", "", pids)
+    assert lines[0] == "timeout: sh did not finish within 0.5 s and was killed"
+    assert lines[1:] in (["left: gone"], ["left: Z"], ["left: X"])
+
+
+def test_a_hung_runc_run_is_killed_and_said_so(tmp_path: str) -> None:
+    log = f"{tmp_path}/console.log"
+    pids = f"{tmp_path}/pids"
+    lines = bounded("run", f"echo $$ > {pids}; exec sleep 600", log, pids)
+    assert lines[0] == "timeout: sh did not finish within 0.5 s and was killed"
+    assert lines[1:] in (["left: gone"], ["left: Z"], ["left: X"])
