@@ -10,7 +10,9 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +171,11 @@ def test_a_paced_reboot_is_pending_meanwhile_so_the_supervisor_stays(instance: I
 
     assert rebooter.pending
     assert exitrecord.read(instance.dir) == ExitRecord(
-        4242, REBOOT_EXIT_CODE, Reboot.PENDING, supervisor=os.getpid()
+        4242,
+        REBOOT_EXIT_CODE,
+        Reboot.PENDING,
+        supervisor=os.getpid(),
+        supervisor_start=exitrecord.process_start(os.getpid()),
     )
     assert "its boot waits 3600 s" in instance.console.read_text()
     for thread in threading.enumerate():
@@ -203,6 +209,25 @@ def test_the_gateway_trusts_only_the_record_of_the_pid_1_runc_knows(instance: In
 STANDS_IN = "import sys; print('up', flush=True); sys.stdin.read()"
 
 
+@contextmanager
+def stand_in_supervisor() -> Iterator[int]:
+    """The pid of a process that runs with the supervisor's command line, while in the block."""
+    running = subprocess.Popen(
+        [sys.executable, "-c", STANDS_IN, exitrecord.SUPERVISOR_MODULE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert running.stdout is not None
+        assert running.stdout.readline() == b"up\n"  # its exec done: its command line is set
+        yield running.pid
+    finally:
+        assert running.stdin is not None and running.stdout is not None
+        running.stdin.close()
+        running.stdout.close()
+        running.wait()
+
+
 def test_a_reboot_pending_with_its_supervisor_gone_has_failed_for_the_gateway(
     instance: Instance,
 ) -> None:
@@ -216,22 +241,10 @@ def test_a_reboot_pending_with_its_supervisor_gone_has_failed_for_the_gateway(
     assert ended is not None and (ended.reboot, ended.rebooting) == (Reboot.FAILED, False)
     assert ended.error == "the supervisor booting it again ended before it could"
 
-    running = subprocess.Popen(  # stands in for a supervisor: its command line names it
-        [sys.executable, "-c", STANDS_IN, exitrecord.SUPERVISOR_MODULE],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert running.stdout is not None
-        assert running.stdout.readline() == b"up\n"  # its exec done: its command line is set
-        pending = ExitRecord(100, REBOOT_EXIT_CODE, Reboot.PENDING, supervisor=running.pid)
+    with stand_in_supervisor() as running:
+        pending = ExitRecord(100, REBOOT_EXIT_CODE, Reboot.PENDING, supervisor=running)
         exitrecord.write(instance.dir, pending)
         assert instance.exit_record() == pending
-    finally:
-        assert running.stdin is not None and running.stdout is not None
-        running.stdin.close()
-        running.stdout.close()
-        running.wait()
 
 
 def test_a_hot_attach_rewrites_only_the_bundles_volume_devices() -> None:
@@ -338,3 +351,46 @@ def test_a_reboot_the_supervisor_could_not_make_stops_the_instance(tmp_path: Pat
 
     from_before = ExitRecord(100, REBOOT_EXIT_CODE)  # an older supervisor's: no reboot made
     assert jobs._ended(instance, running, from_before).phase is Phase.REBOOTING
+
+
+def test_a_pending_reboots_supervisor_is_known_by_its_start_not_its_pid_alone(
+    instance: Instance,
+) -> None:
+    """The supervisor recorded as making a reboot ended, and its pid went to another process
+    (another backend's supervisor, or any process after a host reboot): that process makes
+    no reboot of this instance, and the gateway must not wait for one."""
+    with stand_in_supervisor() as other:  # not the recorded supervisor
+        start = exitrecord.process_start(other)
+        assert start is not None and start != exitrecord.process_start(os.getpid())
+        boot_id, _, ticks = start.rpartition(":")
+        earlier = f"{boot_id}:{int(ticks) - 1}"  # the one that had the pid before
+        pending = ExitRecord(
+            100, REBOOT_EXIT_CODE, Reboot.PENDING, supervisor=other, supervisor_start=earlier
+        )
+        exitrecord.write(instance.dir, pending)
+        ended = instance.exit_record()
+        assert ended is not None and (ended.reboot, ended.rebooting) == (Reboot.FAILED, False)
+
+        running = replace(pending, supervisor_start=start)  # the supervisor itself
+        exitrecord.write(instance.dir, running)
+        assert instance.exit_record() == running
+
+
+def test_a_reboot_whose_wait_cannot_start_is_recorded_failed_not_left_pending(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No thread to wait on (the host's thread limit): nobody would make the reboot, the
+    supervisor would never exit as idle and the gateway would wait on the record for ever."""
+
+    def refused(self: threading.Timer) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Timer, "start", refused)
+    rebooter = rebooter_for(Supervisor({"ok": True, "pid": 4242}))
+
+    rebooter.ended(request_of(instance), 100, REBOOT_EXIT_CODE)
+
+    assert not rebooter.pending
+    assert exitrecord.read(instance.dir) == ExitRecord(
+        100, REBOOT_EXIT_CODE, Reboot.FAILED, error="RuntimeError: can't start new thread"
+    )

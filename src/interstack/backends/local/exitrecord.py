@@ -3,7 +3,7 @@ the instance, written by the supervisor, which reaps PID 1 (:mod:`.supervisor`).
 
 A guest that rebooted itself is booted again by the supervisor (:mod:`.rebooter`), with the
 gateway running or not; the record then says so: ``pending`` while it waits and boots (with the
-supervisor's pid: one that no longer runs makes it no more, :func:`outlived`), ``done``
+supervisor's pid and start: one that no longer runs makes it no more, :func:`outlived`), ``done``
 with the new PID 1, or ``failed`` with why, or ``skipped`` when the instance was no longer to
 run (the gateway stopped, rebooted or deleted it meanwhile); the gateway stops an instance whose
 reboot failed or was skipped. Only a record naming no reboot at all, a supervisor's from
@@ -18,10 +18,14 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from interstack.backends.local.cpusys import HOST_BOOT_ID
+
 #: the supervisor's module, which its command line names (``python -m``)
 SUPERVISOR_MODULE = "interstack.backends.local.supervisor"
 #: in an instance's directory: how its last boot's PID 1 ended (:class:`ExitRecord`)
 EXIT_RECORD = "exit.json"
+#: the field of ``/proc/PID/stat`` that says when the process started (proc(5), from 1)
+STARTTIME_FIELD = 22
 
 
 class Reboot(StrEnum):
@@ -48,6 +52,9 @@ class ExitRecord:
     error: str | None = None
     #: the pid of the supervisor making the reboot while it is pending
     supervisor: int | None = None
+    #: that supervisor's start (:func:`process_start`): its pid alone may name another process
+    #: once it has ended (pids are given out anew, and after a host reboot from the start)
+    supervisor_start: str | None = None
 
     @property
     def rebooting(self) -> bool:
@@ -79,9 +86,16 @@ def read(instance_dir: Path) -> ExitRecord | None:
             next_pid=int(next_pid) if next_pid is not None else None,
             error=raw.get("error"),
             supervisor=int(raw["supervisor"]) if raw.get("supervisor") is not None else None,
+            supervisor_start=_text(raw.get("supervisor_start")),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _text(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError("not a text")
+    return value
 
 
 def clear(instance_dir: Path) -> None:
@@ -95,16 +109,36 @@ def outlived(record: ExitRecord) -> ExitRecord:
     left pending would have the gateway wait for a boot that never comes."""
     if record.reboot is not Reboot.PENDING or record.supervisor is None:
         return record
-    if _supervisor_runs(record.supervisor):
+    if _supervisor_runs(record.supervisor, record.supervisor_start):
         return record
     ended = "the supervisor booting it again ended before it could"
-    return replace(record, reboot=Reboot.FAILED, error=ended, supervisor=None)
+    return replace(
+        record, reboot=Reboot.FAILED, error=ended, supervisor=None, supervisor_start=None
+    )
 
 
-def _supervisor_runs(pid: int) -> bool:
-    """Whether ``pid`` is a supervisor that runs (a zombie's command line is empty)."""
+def process_start(pid: int) -> str | None:
+    """When the process ``pid`` started, as a text no other process of any boot of the host
+    has: the host's boot id and the start time (``/proc/PID/stat``'s 22nd field, in clock
+    ticks since boot). None if it does not run (gone, or a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot_id = HOST_BOOT_ID.read_text().strip()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # the name, in parentheses, may hold spaces
+    if len(fields) < STARTTIME_FIELD - 2 or fields[0] in {"Z", "X"}:
+        return None
+    return f"{boot_id}:{fields[STARTTIME_FIELD - 3]}"
+
+
+def _supervisor_runs(pid: int, start: str | None) -> bool:
+    """Whether ``pid`` is the supervisor that started at ``start`` and runs; a record
+    without its start (a supervisor from before it kept it) by its command line alone."""
+    if start is not None:
+        return process_start(pid) == start
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return SUPERVISOR_MODULE.encode() in argv
+    return SUPERVISOR_MODULE.encode() in argv  # a zombie's command line is empty

@@ -76,7 +76,17 @@ class Rebooter:
         if code != REBOOT_EXIT_CODE:
             _record(instance, ExitRecord(pid, code))
             return
-        _record(instance, ExitRecord(pid, code, Reboot.PENDING, supervisor=os.getpid()))
+        supervisor = os.getpid()
+        _record(
+            instance,
+            ExitRecord(
+                pid,
+                code,
+                Reboot.PENDING,
+                supervisor=supervisor,
+                supervisor_start=exitrecord.process_start(supervisor),
+            ),
+        )
         with self._guard:
             self._pending += 1
         delay = self._pacing.delay(instance.ref, time.monotonic())
@@ -84,7 +94,12 @@ class Rebooter:
             _say(instance, f"the guest rebooted again soon: its boot waits {delay:.0f} s")
         timer = threading.Timer(delay, self._reboot, (request, pid, code))
         timer.daemon = True
-        timer.start()
+        try:
+            timer.start()
+        except RuntimeError as exc:  # no thread to wait on: nobody would make the reboot
+            with self._guard:
+                self._pending -= 1
+            _record(instance, self._failed(instance, pid, code, f"{type(exc).__name__}: {exc}"))
 
     def _reboot(self, request: dict[str, Any], pid: int, code: int) -> None:
         instance = _instance(request)
