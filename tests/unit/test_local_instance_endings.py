@@ -14,7 +14,7 @@ import pytest
 from interstack.backends.local.guest import GUEST_INIT, GUEST_POWER, REBOOT_EXIT_CODE
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.instances import Ending
-from interstack.backends.local.supervisor import Reaper
+from interstack.backends.local.reaper import Reaper
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_the_guest_init_exits_with_the_reboot_code_on_sighup_and_zero_on_sigterm
 #: run in a process of its own: a reaper reaps every child of its process
 REAPED_BEFORE_WATCHED = """
 import os, subprocess, threading
-from interstack.backends.local.supervisor import Reaper
+from interstack.backends.local.reaper import Reaper
 reaper = Reaper()
 threading.Thread(target=reaper.run_forever, daemon=True).start()
 child = subprocess.Popen(["sh", "-c", "exit 6"])

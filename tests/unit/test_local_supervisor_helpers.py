@@ -17,19 +17,19 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the supervisor is a c
 RUNS_BOUNDED = """
 import os, sys, threading, time
 from pathlib import Path
-from interstack.backends.local import supervisor
+from interstack.backends.local import reaper as children
 
-supervisor.HELPER_TIMEOUT_SECONDS = 0.5
-reaper = supervisor.Reaper()
+children.HELPER_TIMEOUT_SECONDS = 0.5
+reaper = children.Reaper()
 threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()
 how, script = sys.argv[1], sys.argv[2]
 argv = ["sh", "-c", script]
 try:
     if how == "output":
-        print(supervisor._output(reaper, argv))
+        print(children.run_output(reaper, argv))
     else:
-        print(supervisor._run(reaper, argv, Path(sys.argv[3])))
-except supervisor.HelperTimeout as exc:
+        print(children.run_logged(reaper, argv, Path(sys.argv[3])))
+except children.HelperTimeout as exc:
     print("timeout:", exc.message)
 pids = Path(sys.argv[4] if len(sys.argv) > 4 else "/nonexistent")
 if pids.exists():

@@ -52,7 +52,7 @@ def ping_as_nobody(address: str) -> bytes:
 #: in a process of its own: a reaper whose one action raises, then a child it must still reap
 REAPS_ON = """
 import subprocess, threading
-from interstack.backends.local.supervisor import Reaper
+from interstack.backends.local.reaper import Reaper
 
 reaper = Reaper()
 threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()

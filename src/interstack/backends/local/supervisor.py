@@ -3,10 +3,11 @@
 runc, run detached, leaves the instance's PID 1 (tini) orphaned; the kernel hands an orphan to
 the nearest *child subreaper* among its ancestors, or to the machine's PID 1, which reaps slowly
 on these hosts. So the backend starts instances from a process of its own that is a child
-subreaper and reaps whatever it inherits. It runs in its own session, apart from the gateway:
-instances keep running across gateway restarts, and a restarted gateway finds the supervisor
-again by its socket (an abstract unix socket named from the backend's data directory). It exits
-by itself once it has had no children for a while; the client starts it again when needed.
+subreaper and reaps whatever it inherits (:mod:`.reaper`). It runs in its own session, apart
+from the gateway: instances keep running across gateway restarts, and a restarted gateway finds
+the supervisor again by its socket (an abstract unix socket named from the backend's data
+directory). It exits by itself once it has had no children for a while; the client starts it
+again when needed.
 While it runs, it also keeps its instances' console logs below their cap (:mod:`.console`).
 Each instance starts with clocks of its own (:mod:`.clocks`): a new boot time on every boot;
 its ``/proc/meminfo`` and ``/proc/stat`` are rewritten every few seconds (:mod:`.meminfo`,
@@ -31,7 +32,6 @@ import ctypes
 import hashlib
 import json
 import os
-import selectors
 import signal
 import socket
 import struct
@@ -39,13 +39,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from interstack.backends.local import clocks, console, exitrecord, meminfo, procstat
 from interstack.backends.local.host import last_line
 from interstack.backends.local.instances import Instance, state_pid
+from interstack.backends.local.reaper import HelperTimeout, Reaper, run_logged, run_output
 from interstack.backends.local.rebooter import Rebooter
 from interstack.backends.local.volumes import guestmount
 from interstack.errors import BackendError, BackendUnavailable
@@ -53,17 +53,8 @@ from interstack.errors import BackendError, BackendUnavailable
 PR_SET_CHILD_SUBREAPER = 36
 IDLE_EXIT_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
-#: how long a program the supervisor runs for an instance (runc, a guest's mount) may take
-#: before it is killed: past it the program hangs, and waiting on would hold the instance's
-#: lock (and with it every change the gateway makes to the instance) for ever
-HELPER_TIMEOUT_SECONDS = 120.0
-#: how long a killed program's end is waited for (one stuck in the kernel outlives SIGKILL)
-KILLED_WAIT_SECONDS = 5.0
 #: how often the supervisor trims its instances' console logs to their cap
 TRIM_INTERVAL_SECONDS = 2.0
-#: exits of processes nobody watched yet, kept for a watch that comes late (a PID 1 that exits
-#: before runc has returned); the oldest go beyond this many
-UNCLAIMED_KEPT = 256
 #: SO_PEERCRED's struct ucred: pid, uid, gid
 PEER_CREDENTIALS = struct.calcsize("3i")
 
@@ -71,94 +62,6 @@ PEER_CREDENTIALS = struct.calcsize("3i")
 def socket_address(state_dir: Path) -> str:
     digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:24]
     return f"\0interstack-local-{digest}"
-
-
-class HelperTimeout(BackendError):
-    """A program the supervisor ran did not finish in time; it was killed."""
-
-
-class Reaper:
-    """Reaps every child, remembering the statuses of the ones someone waits for."""
-
-    def __init__(self) -> None:
-        self._statuses: dict[int, int] = {}
-        self._waited: set[int] = set()
-        #: inherited processes whose exit someone acts on (an instance's PID 1)
-        self._watched: dict[int, Callable[[int], None]] = {}
-        self._unclaimed: dict[int, int] = {}
-        self._changed = threading.Condition()
-        self.childless_since: float | None = time.monotonic()
-
-    def spawn(self, argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
-        """Start a child whose exit status :meth:`wait_for` will give; registered before the
-        reaper can see it exit."""
-        with self._changed:
-            proc = subprocess.Popen(argv, **options)  # noqa: S603 - argument list, no shell
-            self._waited.add(proc.pid)
-        return proc
-
-    def wait_for(self, pid: int, timeout: float | None = None) -> int | None:
-        """The exit status of the child ``pid`` (:meth:`spawn`), or None if it has not exited
-        within ``timeout`` seconds (it is waited for still)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._changed:
-            while pid not in self._statuses:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return None
-                self._changed.wait(left)
-            self._waited.discard(pid)
-            return self._statuses.pop(pid)
-
-    def give_up(self, pid: int) -> None:
-        """Wait no more for the child ``pid``: its exit, when it comes, is kept unclaimed."""
-        with self._changed:
-            self._waited.discard(pid)
-            self._statuses.pop(pid, None)
-
-    def on_exit(self, pid: int, action: Callable[[int], None]) -> None:
-        """Call ``action`` with the exit code of ``pid`` (an inherited process) once it is
-        reaped, at once if it was already (a code kept for a pid that is there again is an
-        earlier process's: the pid was given out anew)."""
-        with self._changed:
-            code = self._unclaimed.pop(pid, None)
-            if code is None or os.path.exists(f"/proc/{pid}"):
-                self._watched[pid] = action
-                return
-        action(code)
-
-    def run_forever(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, 0)
-            except ChildProcessError:
-                if self.childless_since is None:
-                    self.childless_since = time.monotonic()
-                time.sleep(0.2)
-                continue
-            self.childless_since = None
-            code = os.waitstatus_to_exitcode(status)
-            with self._changed:
-                action = self._watched.pop(pid, None)
-                if pid in self._waited:
-                    self._statuses[pid] = code
-                    self._changed.notify_all()
-                elif action is None:
-                    self._unclaimed[pid] = code
-                    while len(self._unclaimed) > UNCLAIMED_KEPT:
-                        del self._unclaimed[next(iter(self._unclaimed))]
-            if action is not None:
-                _act(action, pid, code)
-
-
-def _act(action: Callable[[int], None], pid: int, code: int) -> None:
-    """Call the action on an exit: on the reaper's thread, where nothing it raises may go on
-    (no child of the supervisor would be reaped again: every boot would wait for runc)."""
-    try:
-        action(code)
-    except Exception as exc:  # the reaper reaps on, whatever one action does
-        message = f"supervisor: acting on the end of {pid}: {exc!r}"
-        print(message, file=sys.stderr, flush=True)  # noqa: T201
 
 
 def _runc_message(line: str) -> str:
@@ -176,84 +79,6 @@ def _tail(log: Path) -> str:
         return ""
 
 
-def _finish(
-    reaper: Reaper,
-    proc: subprocess.Popen[bytes],
-    argv: list[str],
-    deadline: float,
-    *,
-    late: bool = False,
-) -> int:
-    """The exit code of ``proc`` (started in a session of its own) once it ends by
-    ``deadline``; past it, or ``late`` (its output did not end in time), its whole session is
-    killed and :class:`HelperTimeout` raised. The reaper owns waitpid: the supervisor never
-    calls Popen.wait."""
-    status = None if late else reaper.wait_for(proc.pid, max(0.0, deadline - time.monotonic()))
-    if status is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # its children too: they may hold the output
-        status = reaper.wait_for(proc.pid, KILLED_WAIT_SECONDS)
-        if status is None:  # stuck in the kernel: its exit, if it comes, goes unclaimed
-            reaper.give_up(proc.pid)
-        proc.returncode = -signal.SIGKILL if status is None else status
-        raise HelperTimeout(
-            f"{_program(argv)} did not finish within {HELPER_TIMEOUT_SECONDS:g} s and was killed"
-        )
-    proc.returncode = status  # keep Popen from polling a pid that is gone
-    return status
-
-
-def _program(argv: list[str]) -> str:
-    """The program an argument list runs, past a clocks prefix (``unshare ... runc``)."""
-    words = [word for word in argv if not word.startswith("-")]
-    if len(words) > 1 and Path(words[0]).name == "unshare":
-        words = words[1:]
-    return Path(words[0]).name if words else "the program"
-
-
-def _run(reaper: Reaper, argv: list[str], log: Path) -> int:
-    """Run ``argv`` as the supervisor's child, its output appended to ``log``; its exit code.
-    Raises :class:`HelperTimeout` if it runs past :data:`HELPER_TIMEOUT_SECONDS`."""
-    deadline = time.monotonic() + HELPER_TIMEOUT_SECONDS
-    with open(os.devnull, "rb") as stdin, log.open("ab") as out:
-        proc = reaper.spawn(argv, stdin=stdin, stdout=out, stderr=out, start_new_session=True)
-    return _finish(reaper, proc, argv, deadline)
-
-
-def _output(reaper: Reaper, argv: list[str]) -> tuple[int, str]:
-    """Run ``argv`` as the supervisor's child: its exit code and its output. Raises
-    :class:`HelperTimeout` if it, or a child holding its output, runs past
-    :data:`HELPER_TIMEOUT_SECONDS`."""
-    deadline = time.monotonic() + HELPER_TIMEOUT_SECONDS
-    with open(os.devnull, "rb") as stdin:
-        proc = reaper.spawn(
-            argv,
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    assert proc.stdout is not None
-    with proc.stdout:
-        output, ended = _read_until(proc.stdout.fileno(), deadline)
-    return _finish(reaper, proc, argv, deadline, late=not ended), output
-
-
-def _read_until(fd: int, deadline: float) -> tuple[str, bool]:
-    """What the pipe ``fd`` gives until its end or ``deadline``, and whether it ended."""
-    chunks: list[bytes] = []
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while (left := deadline - time.monotonic()) > 0:
-            if not selector.select(left):
-                continue  # the deadline is looked at again
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return b"".join(chunks).decode(errors="replace"), True
-            chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace"), False
-
-
 class Instances:
     """The instances of the backend whose data directory is ``state_dir``: started here, and
     their guests' mounts answered (from before each boot: the guest's init mounts its fstab's
@@ -267,7 +92,7 @@ class Instances:
 
     def _mount(self, server: str, request: dict[str, Any]) -> None:
         instance = Instance(self.instances_dir, self.runc_root, server)
-        guestmount.answer(instance, request, lambda argv: _output(self.reaper, argv))
+        guestmount.answer(instance, request, lambda argv: run_output(self.reaper, argv))
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
         """:func:`start_instance`, with the instance's mounts answered."""
@@ -296,7 +121,7 @@ def start_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:
     argv += ["runc", "--root", request["runc_root"], "run", "--detach"]
     argv += ["--bundle", request["bundle"], request["id"]]
     try:
-        status = _run(reaper, argv, log)
+        status = run_logged(reaper, argv, log)
     except HelperTimeout as exc:
         return {"ok": False, "error": exc.message}
     if status != 0:
@@ -360,7 +185,9 @@ def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
     reaper = Reaper()
     instances = Instances(state_dir, reaper)
-    rebooter = Rebooter(lambda argv, log: _run(reaper, argv, log), instances.start, reaper.on_exit)
+    rebooter = Rebooter(
+        lambda argv, log: run_logged(reaper, argv, log), instances.start, reaper.on_exit
+    )
     threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()
     instances.mounts.start()
     threading.Thread(
