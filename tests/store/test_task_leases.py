@@ -7,27 +7,17 @@ from the keeper's real thread (waited for with a bound, never timed)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from interstack.services.task_leases import LeaseKeeper
 from interstack.services.task_runner import TaskRunner
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, TaskStatus
 from interstack.store import Database
 from interstack.store.models import Task as TaskRow
+from tests.support.clock import FakeClock
 from tests.support.waiting import eventually
 
 LEASE = 60.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, 0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def lease_end(db: Database, task_id: str) -> datetime | None:
@@ -69,12 +59,16 @@ def test_a_step_longer_than_its_lease_is_not_taken_by_another_runner(db: Databas
     assert queue.get(task_id).status is TaskStatus.SUCCEEDED
 
 
+def claimed(db: Database, clock: FakeClock, runner: str) -> str:
+    """A new task, claimed by ``runner`` (which runs no step of it)."""
+    task_id = TaskQueue(db, clock).enqueue("upload", "RegionOne", "image-1")
+    assert TaskRunner(db, {}, clock=clock, lease_seconds=LEASE, name=runner).claim() is not None
+    return task_id
+
+
 def test_a_lease_another_worker_took_is_not_renewed(db: Database) -> None:
     clock = FakeClock()
-    queue = TaskQueue(db, clock)
-    task_id = queue.enqueue("upload", "RegionOne", "image-1")
-    first = TaskRunner(db, {}, clock=clock, lease_seconds=LEASE, name="first")
-    assert first.claim() is not None
+    task_id = claimed(db, clock, "first")
     clock.advance(LEASE + 1)
     second = TaskRunner(db, {}, clock=clock, lease_seconds=LEASE, name="second")
     second.recover()
@@ -87,10 +81,7 @@ def test_a_lease_another_worker_took_is_not_renewed(db: Database) -> None:
 
 def test_a_step_held_past_the_bound_is_renewed_no_more(db: Database) -> None:
     clock = FakeClock()
-    queue = TaskQueue(db, clock)
-    task_id = queue.enqueue("upload", "RegionOne", "image-1")
-    runner = TaskRunner(db, {}, clock=clock, lease_seconds=LEASE, name="hung")
-    assert runner.claim() is not None
+    task_id = claimed(db, clock, "hung")
     claimed_until = lease_end(db, task_id)
     clock.advance(10)
     keeper = LeaseKeeper(db, clock, LEASE, interval=0.05, max_hold_seconds=0.0)
