@@ -118,3 +118,39 @@ def test_a_key_nothing_puts_in_place_leaves_sshd_to_cloud_init(
     root = make_root(tmp_path, "ssh-ed25519 AAAAC3Nza user@host", known_id="i-1\n")
     (root / "run/interstack/login-plan").write_text("exit 1\n")
     assert early_ssh(root, shell) == "up=\n"
+
+
+def cloud_init_niceness(root: Path, shell: list[str], up: str) -> str:
+    """Runs the init's choice of cloud-init's niceness under ``root`` with sshd up (``up=1``)
+    or not (``up=``); what it chose to run cloud-init under."""
+    section = GUEST_INIT[
+        GUEST_INIT.index("# sshd up first") : GUEST_INIT.index("# cloud-init's stages")
+    ]
+    section = re.sub(r"(?<![\w.])/(run|etc|home|root|var)/", f"{root}/\\1/", section)
+    done = subprocess.run(
+        [*shell, "-c", f'has() {{ return 0; }}\nup={up}\n{section}echo "lower=$lower"'],
+        cwd=root,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda shell: shell[0])
+def test_cloud_init_yields_to_logins_only_with_sshd_up_and_no_boot_scripts(
+    tmp_path: Path, shell: list[str]
+) -> None:
+    """sshd up first: cloud-init runs at nice 10 (logins first); sshd waiting for cloud-init,
+    or a boot script that would inherit the niceness: at the init's own."""
+    root = tmp_path / "root"
+    (root / "var/lib/cloud/scripts/per-boot").mkdir(parents=True)
+    (root / "var/lib/cloud/instance/scripts/vendor").mkdir(parents=True)  # empty: no script
+    assert cloud_init_niceness(root, shell, "1") == "lower=nice -n 10\n"
+    assert cloud_init_niceness(root, shell, "") == "lower=\n"
+    for script in ("scripts/per-boot/start-daemon", "instance/scripts/vendor/part-001"):
+        (root / "var/lib/cloud" / script).write_text("#!/bin/sh\n")
+        assert cloud_init_niceness(root, shell, "1") == "lower=\n", script
+        (root / "var/lib/cloud" / script).unlink()

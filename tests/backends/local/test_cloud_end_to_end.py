@@ -93,6 +93,10 @@ def test_a_keypair_without_user_data_gets_in_with_sudo_and_ends_with_cloud_inits
         "cloud-init to finish",
         bound=180,
     )
+    # sshd was up first: cloud-init ran at nice 10, its CPU after the logins'
+    assert "cloud-init network config final in one interpreter at nice 10" in (
+        conn.get_server_console(server.id)
+    )
     after = ssh(key, address, "sudo -n ls /etc/sudoers.d; cat /etc/hostname")
     assert after.returncode == 0, after.stderr
     assert after.stdout.split() == ["90-cloud-init-users", "README", "key-only"]

@@ -3,19 +3,20 @@
 The init is a POSIX shell script run by tini (PID 1, which reaps orphans and forwards signals):
 it runs cloud-init's stages in the order systemd units would (``init --local``, ``init``, then
 ``modules --mode config`` and ``--mode final``; several in one Python process,
-:data:`CLOUD_INIT_STAGES`), starts sshd once the host keys exist (ed25519,
-generated at first boot) and marks the instance up in ``/run/interstack-ready``, which the host
-reads through ``/proc/<pid>/root``. No systemd is involved: ``poweroff``, ``halt``,
-``shutdown`` and ``reboot`` are a script of the backend's that signals PID 1 (tini, which
-forwards the signal to the init): SIGTERM (or SIGINT) stops the init, SIGHUP stops it with
-:data:`REBOOT_EXIT_CODE`, which tini passes on as its own exit code; the backend then stops the
-instance as a VM powered off from inside, or boots it again on the same disk as a VM rebooted
-from inside (:class:`.instances.Ending`). An image that brings systemd's own commands keeps
-them: without systemd to talk to they fall back to sysvinit's ``/run/initctl``, which the init
-serves (runlevel 0 powers off, 6 reboots). As a Debian boot does, the init mounts the ext2/3/4
-entries of ``/etc/fstab`` (through the host: :mod:`.volumes.guestmount`); one that cannot be
-mounted (a volume detached since) is reported on the console and the boot goes on, as with
-``nofail``.
+:data:`CLOUD_INIT_STAGES`), starts sshd once the host keys exist (ed25519, generated at first
+boot) and marks the instance up in ``/run/interstack-ready``, which the host reads through
+``/proc/<pid>/root``; when sshd starts first, cloud-init runs at nice 10 so that logins come
+before it (only if nothing of the user's would inherit that niceness). No systemd is involved:
+``poweroff``, ``halt``, ``shutdown`` and ``reboot`` are a script of the backend's that signals
+PID 1 (tini, which forwards the signal to the init): SIGTERM (or SIGINT) stops the init, SIGHUP
+stops it with :data:`REBOOT_EXIT_CODE`, which tini passes on as its own exit code; the backend
+then stops the instance as a VM powered off from inside, or boots it again on the same disk as
+a VM rebooted from inside (:class:`.instances.Ending`). An image that brings systemd's own
+commands keeps them: without systemd to talk to they fall back to sysvinit's ``/run/initctl``,
+which the init serves (runlevel 0 powers off, 6 reboots). As a Debian boot does, the init
+mounts the ext2/3/4 entries of ``/etc/fstab`` (through the host: :mod:`.volumes.guestmount`);
+one that cannot be mounted (a volume detached since) is reported on the console and the boot
+goes on, as with ``nofail``.
 
 An instance with a port on an IPv4 subnet with DHCP reads its identity the way a Nova guest
 does: cloud-init's OpenStack datasource at http://169.254.169.254 (the gateway's metadata
@@ -154,8 +155,21 @@ if [ -f "$early" ]; then
         up=1
     fi
 fi
+# sshd up first: cloud-init runs at nice 10, so that a login's key exchange and shell come
+# before it on the instance's vCPUs (a first login shared its one vCPU half and half with
+# cloud-init's import and metadata crawl). What cloud-init starts inherits the niceness and a
+# guest cannot undo it: only when nothing of the user's would run under it (no user-data, which
+# is the host's condition for early SSH, and no boot scripts on the disk)
+lower=
+if [ -n "$up" ] && has nice; then
+    lower="nice -n 10"
+    for script in /var/lib/cloud/scripts/per-*/* /var/lib/cloud/instance/scripts/* \
+        /var/lib/cloud/instance/scripts/vendor/*; do
+        [ -f "$script" ] && lower=
+    done
+fi
 # cloud-init's stages, several in one interpreter (importing cloud-init is most of a stage's CPU)
-stages() { python3 -I /run/interstack/cloud-init-stages "$@"; }
+stages() { $lower python3 -I /run/interstack/cloud-init-stages "$@"; }
 if has cloud-init; then
     # the local stage finds only a seed or a config drive; the metadata service needs the network
     set -- network
@@ -255,8 +269,10 @@ def run(stages):
         from cloudinit.cmd.main import main as cloud_init
     except Exception:
         cloud_init = None
+    niceness = os.nice(0)  # the init's choice (see it): said, so that the console shows it
     print("interstack-init: cloud-init " + " ".join(stages) + (
-        " in one interpreter" if cloud_init else " as commands"), flush=True)
+        " in one interpreter" if cloud_init else " as commands") + (
+        " at nice %d" % niceness if niceness else ""), flush=True)
     failed = False
     for stage in stages:
         argv = ["cloud-init", *ARGUMENTS[stage]]
