@@ -4,6 +4,7 @@ handed for a while; never the current one, a newer one, another image's, or anyt
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -226,3 +227,60 @@ def test_a_cache_it_cannot_change_keeps_its_entries_and_the_hand_out_goes_on(
     remove_old_revisions(tmp_path, "debian-12", 3, tmp_path / ".debian-12.lock")
 
     assert (old / "root/sbin").is_dir()
+
+
+def _ready(cache: Path) -> Path:
+    """The current revision, complete as a build leaves it."""
+    current = _entry(cache, f"{DEFAULT_IMAGE}.r{REVISION}", used_at=None)
+    (current / "login-plan.json").rename(plan_path(current / "root"))
+    return current
+
+
+def _killed_build(cache: Path, pid: int = 99999) -> Path:
+    """The staging directory a build killed during mmdebstrap leaves."""
+    staging = cache / f".{DEFAULT_IMAGE}.build-{pid}"
+    (staging / "root/usr/bin").mkdir(parents=True)
+    (staging / "root/usr/bin/half-unpacked").write_bytes(b"x" * 4096)
+    return staging
+
+
+def test_a_killed_builds_staging_directory_goes_at_the_next_hand_out(tmp_path: Path) -> None:
+    _ready(tmp_path)
+    staging = _killed_build(tmp_path)
+
+    ensure_built(tmp_path)
+
+    assert not staging.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs")
+def test_a_staging_directory_a_mount_names_stays_with_the_mounted_files(tmp_path: Path) -> None:
+    """mmdebstrap killed midway leaves /proc, /sys and the like mounted in the tree it built:
+    removing the tree would remove, through the mount, what the mount shows."""
+    _ready(tmp_path)
+    staging = _killed_build(tmp_path)
+    mounted = staging / "root/dev"
+    mounted.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mounted)], check=True)
+    try:
+        (mounted / "null").write_text("the host's")
+
+        ensure_built(tmp_path)
+
+        assert (mounted / "null").read_text() == "the host's"
+        assert (staging / "root/usr/bin/half-unpacked").exists()
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)
+    ensure_built(tmp_path)  # unmounted: it goes now
+    assert not staging.exists()
+
+
+def test_a_staging_directory_stays_while_a_builder_holds_the_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    staging = _killed_build(tmp_path, os.getpid())
+    with open(tmp_path / f".{DEFAULT_IMAGE}.lock", "w", encoding="utf-8") as builder:
+        fcntl.flock(builder, fcntl.LOCK_EX)
+        remove_old_revisions(tmp_path, DEFAULT_IMAGE, REVISION, Path(builder.name))
+
+    assert (staging / "root/usr/bin/half-unpacked").exists()

@@ -18,8 +18,9 @@ image holds now, is built anew beside it instead of being booted, and the older 
 nothing can still use them (:mod:`.imagecache`).
 
 The build happens in a temporary directory beside the cache entry and is renamed into place
-when complete; a file lock makes concurrent builders (two gateways, two test workers) wait for
-one build instead of making two.
+when complete (one a killed build left goes at a later hand-out, :mod:`.imagecache`); a file
+lock makes concurrent builders (two gateways, two test workers) wait for one build instead of
+making two.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Protocol
 
 from interstack.backends.local.guest import CLOUD_CONFIG, CLOUD_CONFIG_PATH, GUEST_INIT
 from interstack.backends.local.host import last_line
-from interstack.backends.local.imagecache import mark_used, remove_old_revisions
+from interstack.backends.local.imagecache import mark_used, remove_old_revisions, staging_dir
 from interstack.backends.local.loginplan import plan_path, record_plan
 from interstack.errors import BackendError
 
@@ -137,7 +138,7 @@ def _build(cache_dir: Path, name: str, report: BuildProgress, apt_sources: Path 
             if not plan_path(root).exists():
                 record_plan(root)
             return
-        staging = cache_dir / f".{name}.build-{os.getpid()}"
+        staging = staging_dir(cache_dir, name, os.getpid())
         shutil.rmtree(staging, ignore_errors=True)
         try:
             _debootstrap(staging / "root", report, apt_sources)

@@ -92,7 +92,7 @@ def _unescape(match: re.Match[str]) -> str:
     return chr(int(match.group(1), 8))
 
 
-def _named(entry: Path, mounts: Iterable[str]) -> bool:
+def mounts_name(entry: Path, mounts: Iterable[str]) -> bool:
     """Whether a mount line names the entry or anything under it (a lower directory, a
     source, a mount point), by the path it was given or its resolved path."""
     paths = {str(entry), str(entry.resolve())}
@@ -125,7 +125,7 @@ def removable_entries(
         older = entry_revision(entry, name)
         if older is None or older >= revision or entry.is_symlink() or not entry.is_dir():
             continue
-        if now - last_used(entry) < keep_unused_for or _named(entry, mounts):
+        if now - last_used(entry) < keep_unused_for or mounts_name(entry, mounts):
             continue
         found.append(entry)
     return found
@@ -146,12 +146,25 @@ def _trash_prefix(name: str) -> str:
 
 
 def _trashed_from(trash: Path, name: str) -> Path:
-    """The entry a trash directory was (``.{name}.trash-{entry}-{pid}``)."""
+    """The entry a trash directory was (``.{name}.trash-{entry}-{pid}``), or for a staging
+    directory itself."""
+    if not trash.name.startswith(_trash_prefix(name)):
+        return trash
     return trash.with_name(trash.name.removeprefix(_trash_prefix(name)).rsplit("-", 1)[0])
+
+
+def staging_dir(cache_dir: Path, name: str, pid: int) -> Path:
+    """Where the builder ``pid`` builds image ``name`` before renaming it into place."""
+    return cache_dir / f"{_staging_prefix(name)}{pid}"
+
+
+def _staging_prefix(name: str) -> str:
+    return f".{name}.build-"
 
 
 def _remove_old_revisions(cache_dir: Path, name: str, revision: int, lock_file: Path) -> None:
     trash = sorted(cache_dir.glob(f"{_trash_prefix(name)}*"))
+    trash += sorted(cache_dir.glob(f"{_staging_prefix(name)}*"))  # killed builds' (see above)
     if not trash and not removable_entries(cache_dir, name, revision, (), now=time.time()):
         return  # nothing old enough: the mount tables are not read at every hand-out
     try:
@@ -181,7 +194,9 @@ def _remove_old_revisions(cache_dir: Path, name: str, revision: int, lock_file: 
                 if mounts is None:
                     return
             for leftover in trash:
-                if not (_named(leftover, mounts) or _named(_trashed_from(leftover, name), mounts)):
+                was = _trashed_from(leftover, name)
+                if not (mounts_name(leftover, mounts) or mounts_name(was, mounts)):
+                    log.info("removing %s: left by an ended build or clean-up", leftover)
                     shutil.rmtree(leftover, ignore_errors=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
