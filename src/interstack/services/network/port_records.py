@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import AddressPair, FixedIp, NativeRef
@@ -24,6 +24,7 @@ from interstack.services.network.common import new_id, new_mac, now, tenant_of
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.security_groups import default_group, validated_group_refs
+from interstack.store import rowcount
 from interstack.store.models import Port, SecurityGroup, Server, Subnet
 
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
@@ -267,3 +268,22 @@ def server_ports(session: Session, region: str, server_id: str) -> list[Port]:
             .order_by(Port.created_at, Port.id)
         )
     )
+
+
+def take_port(
+    session: Session,
+    port_id: str,
+    device_id: str,
+    device_owner: str,
+    *still_free: ColumnElement[bool],
+) -> bool:
+    """Bind the port to ``device_id`` (``device_owner``, ACTIVE) if it is still free as
+    ``still_free`` says; whether it took it. One conditional statement, not a read and then a
+    write: of a server's boot and a router's add taking the same port at once, one takes it and
+    the other is told so."""
+    taken = session.execute(
+        update(Port)
+        .where(Port.id == port_id, *still_free)
+        .values(device_id=device_id, device_owner=device_owner, status="ACTIVE", updated_at=now())
+    )
+    return rowcount(taken) > 0

@@ -21,6 +21,7 @@ from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.network.common import check_owner, driver, now
 from interstack.services.network.ipam import IpRequest, in_pools
+from interstack.services.network.port_records import take_port
 from interstack.services.network.ports import (
     ROUTER_INTERFACE,
     PortCreate,
@@ -39,7 +40,7 @@ from interstack.services.network.routers import (
 )
 from interstack.services.network.subnets import load_subnet
 from interstack.services.regions import Regions
-from interstack.store import Database, rowcount
+from interstack.store import Database
 from interstack.store.models import FloatingIp, Port, Router, RouterPort, Subnet
 
 
@@ -153,17 +154,8 @@ class RouterInterfaceService:
                     return
                 _lock_and_check(session, router_id, subnets)
                 # taken only if still unbound: a server's boot may bind it meanwhile
-                taken = session.execute(
-                    update(Port)
-                    .where(Port.id == port_id, Port.device_id == "", Port.device_owner == "")
-                    .values(
-                        device_id=router_id,
-                        device_owner=ROUTER_INTERFACE,
-                        status="ACTIVE",
-                        updated_at=now(),
-                    )
-                )
-                if rowcount(taken) == 0:
+                unbound = (Port.device_id == "", Port.device_owner == "")
+                if not take_port(session, port_id, router_id, ROUTER_INTERFACE, *unbound):
                     raise Conflict(f"Port {port_id} is in use.", kind="PortInUse")
                 session.add(
                     RouterPort(port_id=port_id, router_id=router_id, port_type=ROUTER_INTERFACE)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -29,7 +29,7 @@ from interstack.services.interfaces import (
 from interstack.services.network.common import now
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
-from interstack.services.network.port_records import of_server_project, server_ports
+from interstack.services.network.port_records import of_server_project, server_ports, take_port
 from interstack.services.network.ports import PortCreate, PortService, fixed_ips_of, load_port
 from interstack.services.network.security_groups import (
     SecurityGroupService,
@@ -39,7 +39,7 @@ from interstack.services.network.security_groups import (
 from interstack.services.network.server_addresses import addresses_of, port_addresses
 from interstack.services.network.server_security import ServerSecurityGroups
 from interstack.services.regions import Regions
-from interstack.store import Database, rowcount
+from interstack.store import Database
 from interstack.store.models import (
     Network,
     Port,
@@ -189,21 +189,11 @@ class NeutronServerNetworking:
                 raise in_use
             # taken only if still free: a router's add may take it meanwhile (a router's port
             # is never a server's, its device fields cleared by an admin or not)
-            taken = session.execute(
-                update(Port)
-                .where(
-                    Port.id == port_id,
-                    or_(Port.device_id == "", Port.device_id == server_id),
-                    ~exists().where(RouterPort.port_id == Port.id),
-                )
-                .values(
-                    device_id=server_id,
-                    device_owner=SERVER_OWNER,
-                    status="ACTIVE",
-                    updated_at=now(),
-                )
+            free = (
+                or_(Port.device_id == "", Port.device_id == server_id),
+                ~exists().where(RouterPort.port_id == Port.id),
             )
-            if rowcount(taken) == 0:
+            if not take_port(session, port_id, server_id, SERVER_OWNER, *free):
                 raise in_use
         return server_project
 
