@@ -36,7 +36,6 @@ from rich.console import Console
 from rich.table import Table
 
 from interstack.client import served
-from interstack.client.served import free_port
 from support import password_auth_body
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -78,24 +77,28 @@ class Gateway:
         self.options = options or []
         self.data_dir = root / "data"
         self.log = root / "serve.log"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port_file = root / "serve.port"
+        self.url = ""  # once it serves, on the port it chose
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Gateway:
         options = ["--log-level", self.log_level, *self.options]
+        self.port_file.unlink(missing_ok=True)
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
-                served.serve_command(self.data_dir, self.port, options),
+                served.serve_command(self.data_dir, self.port_file, options),
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
         try:
-            served.wait_until_serving(self.process, self.url, self.start_bound, self.log)
+            port = served.wait_until_serving(
+                self.process, self.port_file, self.start_bound, self.log
+            )
         except served.NotServing as exc:
             self.__exit__()
             raise RuntimeError(f"{exc}\n{self.log.read_text()[-2000:]}") from None
+        self.url = served.loopback_url(port)
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -27,7 +27,7 @@ from rich.table import Table
 from interstack.backends.local.host import unavailable_reason
 from interstack.client import served
 from interstack.client.clouds import connect
-from interstack.client.served import BIN_DIR, free_port, last_line
+from interstack.client.served import BIN_DIR, last_line
 
 REGION = "RegionOne"
 START_TIMEOUT_SECONDS = 180  # a local region may wait for another gateway to let go of the host
@@ -57,8 +57,8 @@ class Gateway:
         self.start_timeout = start_timeout  # includes any wait for the host's networking lock
         self.log = log or work_dir / "serve.log"  # elsewhere to outlive work_dir
         self.config = ["--config", str(config)] if config is not None else []
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port_file = work_dir / "serve.port"
+        self.url = ""  # once it serves, on the port it chose
         self.process: subprocess.Popen[bytes] | None = None
         self.served = False  # answered once: it has state on the host to take down
 
@@ -67,7 +67,8 @@ class Gateway:
         return self.data_dir / "clouds.yaml"
 
     def start(self) -> None:
-        command = served.serve_command(self.data_dir, self.port, self.config)
+        command = served.serve_command(self.data_dir, self.port_file, self.config)
+        self.port_file.unlink(missing_ok=True)
         console.print(f"$ interstack {' '.join(command[1:])}", highlight=False)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as output:
@@ -80,15 +81,16 @@ class Gateway:
             )
         with step(console, "starting the gateway") as current:
             try:
-                served.wait_until_serving(
+                port = served.wait_until_serving(
                     self.process,
-                    self.url,
+                    self.port_file,
                     self.start_timeout,
                     self.log,
                     lambda: current.detail(last_line(self.log)),
                 )
             except served.NotServing as exc:
                 raise DemoError(str(exc)) from None
+        self.url = served.loopback_url(port)
         self.served = True
         console.print(f"serving on {self.url}; clouds.yaml: {self.clouds_yaml}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
+import socket
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -37,6 +38,8 @@ image_app = typer.Typer(help="Images of the local backend.", no_args_is_help=Tru
 app.add_typer(image_app, name="image")
 
 console = Console(stderr=True, soft_wrap=True)
+#: connections a starting gateway queues until it serves them (uvicorn's default)
+LISTEN_BACKLOG = 2048
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file", dir_okay=False)
@@ -93,11 +96,24 @@ def serve(
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="listen port (default 5000)")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
+    port_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="once listening, write the port to this file (with --port 0, the port the "
+            "kernel chose)",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the OpenStack APIs of every configured region."""
     from interstack.app import create_app
 
     settings = _settings(config, data_dir=data_dir, host=host, port=port)
+    listener = _listen(settings.host, settings.port)
+    if settings.port == 0:
+        settings = settings.model_copy(update={"port": listener.getsockname()[1]})
+    if port_file is not None:
+        _write_port(port_file, settings.port)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -135,13 +151,40 @@ def serve(
     # the interpreter's exit, which otherwise take seconds of CPU after every shutdown.
     gc.freeze()
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:  # uvicorn exits (SystemExit 3) when the startup fails
         failure = startup_failure(application)
         if failure is not None:
             raise _fail(failure)
     if not server.started:
         raise _fail(f"could not listen on {settings.host}:{settings.port}")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The gateway's socket, listening before the app is built: from then on the port is this
+    process's alone, so a client told it (``--port-file``) talks to no one else, and a port
+    another process holds fails the start at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # as uvicorn binds: a gateway restarted on its port does not wait out the last one's sockets
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise _fail(f"could not listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def _write_port(path: Path, port: int) -> None:
+    """Write ``port`` to ``path`` whole (a reader never sees part of it)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(f"{port}\n")
+        partial.replace(path)
+    except OSError as exc:
+        raise _fail(f"cannot write the port file {path}: {exc.strerror}") from None
 
 
 @keys_app.command("rotate")

@@ -6,9 +6,11 @@ against a real ``interstack serve`` through httpx, the ``openstack`` CLI and ope
 
 from __future__ import annotations
 
+import http.server
 import signal
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -290,6 +292,44 @@ def test_sigint_exits_0_too(fresh_gateway: ServedGateway) -> None:
     assert fresh_gateway.process is not None
     fresh_gateway.process.send_signal(signal.SIGINT)
     assert fresh_gateway.process.wait(timeout=10) == 0
+
+
+class _Impostor(http.server.BaseHTTPRequestHandler):
+    """Another process's server on the gateway's port: answers Keystone's version document."""
+
+    def do_GET(self) -> None:
+        body = b'{"version": {"id": "v3.14", "status": "stable"}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_restart_on_a_port_another_server_took_fails_instead_of_talking_to_it(
+    fresh_gateway: ServedGateway,
+) -> None:
+    """A client trusts only the port the gateway wrote once it held it (``--port-file``):
+    another server that took the gateway's port while it was stopped and answers there as a
+    gateway would is not taken for it; the gateway says it could not listen, and exits 1."""
+    fresh_gateway.start()
+    port = fresh_gateway.port
+    fresh_gateway.stop()
+    impostor = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Impostor)
+    serving = threading.Thread(target=impostor.serve_forever, daemon=True)
+    serving.start()
+    try:
+        with pytest.raises(RuntimeError, match="exited early") as failed:
+            fresh_gateway.start()
+    finally:
+        impostor.shutdown()
+        impostor.server_close()
+    assert f"could not listen on 127.0.0.1:{port}" in str(failed.value)
+    assert fresh_gateway.process is not None and fresh_gateway.process.returncode == 1
+    assert fresh_gateway.restart().port == port  # its port again, once free
 
 
 # --- bad configuration ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import httpx
 import yaml
 
 from interstack.client import clouds, served
-from interstack.client.served import BIN_DIR, free_port
+from interstack.client.served import BIN_DIR
 from interstack.store import Database
 
 SIM_REGION = {"name": "RegionOne", "backend": "sim"}
@@ -25,18 +25,19 @@ CHEAP_PASSWORD_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_ki
 class ServedGateway:
     """Starts ``interstack serve`` with its own data dir; restartable, stopped by :meth:`stop`."""
 
-    def __init__(
-        self, data_dir: Path, config: dict[str, Any] | None = None, port: int | None = None
-    ) -> None:
+    def __init__(self, data_dir: Path, config: dict[str, Any] | None = None) -> None:
         self.data_dir = data_dir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        #: the loopback port it serves on: the kernel's choice at its first start, kept by its
+        #: restarts (its clouds.yaml and catalog name it)
+        self.port = 0
+        self.url = ""
         # a config without regions gets a sim one: the default region would be the local
         # backend on a host that can run it, and API tests want the fast simulated cloud
         config = {"regions": [SIM_REGION], **CHEAP_PASSWORD_HASHING, **(config or {})}
         self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
         self.config_file.write_text(yaml.safe_dump(config))
         self.log_file = data_dir.parent / f"{data_dir.name}-serve.log"
+        self.port_file = data_dir.parent / f"{data_dir.name}-serve.port"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,17 +53,22 @@ class ServedGateway:
         return env
 
     def command(self) -> list[str]:
-        return served.serve_command(self.data_dir, self.port, ["--config", str(self.config_file)])
+        options = ["--config", str(self.config_file)]
+        return served.serve_command(self.data_dir, self.port_file, options, self.port)
 
     def start(self, timeout: float = 60.0) -> ServedGateway:
         """Start and wait until it answers; one that exits early is kept (its exit code is the
         test's to see), one that does not answer in time is stopped."""
+        self.port_file.unlink(missing_ok=True)
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env
             )
         try:
-            served.wait_until_serving(self.process, self.url, timeout, self.log_file)
+            self.port = served.wait_until_serving(
+                self.process, self.port_file, timeout, self.log_file
+            )
+            self.url = served.loopback_url(self.port)
         except served.NotServing as exc:
             if self.process.poll() is None:
                 self.stop()

@@ -1,7 +1,8 @@
-"""``interstack serve`` run as a user runs it: a process of its own on a free loopback port,
-ready once Keystone's version document answers, stopped with SIGTERM. Written once for the
-demo and certify scripts, the benchmarks and the tests, which each start it their own way
-(options, environment, session, log) and share how to tell it answers and how to stop it."""
+"""``interstack serve`` run as a user runs it: a process of its own on a loopback port it
+chooses and holds before it tells it (``--port 0 --port-file``), ready once Keystone's version
+document answers there, stopped with SIGTERM. Written once for the demo and certify scripts,
+the benchmarks and the tests, which each start it their own way (options, environment, session,
+log) and share how to tell it answers and how to stop it."""
 
 from __future__ import annotations
 
@@ -32,8 +33,12 @@ def free_port() -> int:
         return port
 
 
-def serve_command(data_dir: Path, port: int, options: Sequence[str] = ()) -> list[str]:
-    """``interstack serve`` with its own data dir on ``port``, and more ``options``."""
+def serve_command(
+    data_dir: Path, port_file: Path, options: Sequence[str] = (), port: int = 0
+) -> list[str]:
+    """``interstack serve`` with its own data dir on ``port`` (0: one the kernel chooses), and
+    more ``options``; it writes the port to ``port_file`` once it listens there (the caller
+    removes the file before each start: :func:`wait_until_serving` reads it)."""
     return [
         str(BIN_DIR / "interstack"),
         "serve",
@@ -41,8 +46,22 @@ def serve_command(data_dir: Path, port: int, options: Sequence[str] = ()) -> lis
         str(data_dir),
         "--port",
         str(port),
+        "--port-file",
+        str(port_file),
         *options,
     ]
+
+
+def loopback_url(port: int) -> str:
+    """The URL of a gateway serving on this host's loopback ``port``."""
+    return f"http://127.0.0.1:{port}"
+
+
+def _bound_port(port_file: Path) -> int | None:
+    try:
+        return int(port_file.read_text())
+    except (OSError, ValueError):  # not written yet (written whole: never a part)
+        return None
 
 
 def answers(url: str) -> bool:
@@ -63,22 +82,30 @@ def last_line(log: Path) -> str:
 
 def wait_until_serving(
     process: subprocess.Popen[bytes],
-    url: str,
+    port_file: Path,
     timeout: float,
     log: Path,
     waiting: Callable[[], object] | None = None,
-) -> None:
-    """Return once the gateway ``process`` serves at ``url``; ``waiting`` is called between
-    looks. Raises :class:`NotServing` if it exits first or does not answer within ``timeout``
-    seconds (it is left running then: the caller stops it)."""
+) -> int:
+    """The port the gateway ``process`` serves at, once it answers there: the loopback port
+    it wrote to ``port_file`` once it held it, so what answers is that process (a port chosen
+    before the start, such as :func:`free_port`'s, may be taken by another process meanwhile,
+    another gateway even). ``waiting`` is called between looks. Raises :class:`NotServing` if
+    it exits first or does not answer within ``timeout`` seconds (it is left running then:
+    the caller stops it)."""
     deadline = time.monotonic() + timeout
-    while not answers(url):
+    while True:
+        port = _bound_port(port_file)
+        # the answer counts if the process still runs after it: it held the port throughout
+        if port is not None and answers(loopback_url(port)) and process.poll() is None:
+            return port
         code = process.poll()
         if code is not None:
             raise NotServing(f"interstack serve exited early with {code}: {last_line(log)}")
         if time.monotonic() > deadline:
+            where = "(it listened on no port)" if port is None else f"on {loopback_url(port)}"
             raise NotServing(
-                f"interstack serve did not answer on {url} within {timeout:.0f} s: {last_line(log)}"
+                f"interstack serve did not answer {where} within {timeout:.0f} s: {last_line(log)}"
             )
         if waiting is not None:
             waiting()
