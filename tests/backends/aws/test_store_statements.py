@@ -35,14 +35,14 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2Ol
 #: the most statements and units of work each request of the sequence may take
 CEILINGS: dict[str, tuple[int, int]] = {
     "create network": (5, 2),
-    "create subnet": (16, 2),
+    "create subnet": (15, 2),
     "create security group": (8, 4),
     "create rule": (7, 2),
     "create key pair": (4, 1),
-    "boot": (31, 12),
+    "boot": (30, 12),
     "show server": (5, 1),
     "list servers": (4, 1),
-    "delete server": (18, 10),
+    "delete server": (17, 10),
     "delete key pair": (2, 1),
     "delete security group": (4, 1),
     "delete subnet": (7, 1),

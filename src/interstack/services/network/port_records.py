@@ -64,6 +64,8 @@ class Recorded:
     network_ref: NativeRef
     mac_address: str
     fixed_ips: tuple[FixedIp, ...]
+    #: the same addresses by gateway subnet id, ``(subnet_id, address)`` in the port's order
+    addresses: tuple[tuple[str, str], ...]
     #: the port's groups, each with its native ref (None: not realized yet)
     groups: tuple[tuple[str, str | None], ...]
     allowed_address_pairs: tuple[AddressPair, ...]
@@ -204,6 +206,7 @@ def record_port(
         network_ref=NativeRef(network.native_ref or ""),
         mac_address=mac,
         fixed_ips=tuple(FixedIp(NativeRef(subnet_refs[s]), a) for s, a in chosen),
+        addresses=tuple(chosen),
         groups=tuple((g, group_refs.get(g)) for g in groups),
         allowed_address_pairs=tuple(AddressPair(a, m) for a, m in pairs),
     )

@@ -241,7 +241,9 @@ class PortService:
             raise
         with self.db.session() as session:
             row = write_native_ref(session, Port, port_id, native_ref)
-            return infos(session, [row])[0], native_ref
+        # its addresses as recorded, as its create answers them (not read again)
+        fixed_ips = [FixedIpInfo(subnet_id, address) for subnet_id, address in recorded.addresses]
+        return port_info(row, fixed_ips), native_ref
 
     def forget(self, port_id: str) -> None:
         """Drop the record of a port and its addresses (nothing in the backend)."""
@@ -436,11 +438,13 @@ class PortService:
                 )
         self.remove(region, port_id)
 
-    def remove(self, region: str, port_id: str) -> None:
-        """Disassociate floating IPs from the port, unrealize it, forget it."""
+    def remove(self, region: str, port_id: str, read: Port | None = None) -> None:
+        """Disassociate floating IPs from the port, unrealize it, forget it. ``read``: the
+        port's row as the caller has just read it (not read again; a port gone meanwhile is
+        forgotten all the same, its backend ref deleted as one already gone)."""
         net_driver = driver(self.regions, region)
         with self.db.session() as session:
-            row = session.get(Port, port_id)
+            row = read if read is not None else session.get(Port, port_id)
             if row is None:
                 return
             native = row.native_ref

@@ -230,10 +230,10 @@ class NeutronServerNetworking:
         floating IP associated with them."""
         with self.db.session() as session:
             ports = server_ports(session, region, server_id)
-            owned = [p.id for p in ports if p.created_for_server]
+            owned = [p for p in ports if p.created_for_server]
             brought = [p.id for p in ports if not p.created_for_server]
-        for port_id in owned:
-            self.ports.remove(region, port_id)
+        for port in owned:
+            self.ports.remove(region, port.id, read=port)
         for port_id in brought:
             self._unbind(port_id)
 

@@ -40,7 +40,7 @@ from interstack.services.network.networks import load_network
 from interstack.services.network.records import SubnetInfo
 from interstack.services.network.subnetpools import carve, load_pool
 from interstack.services.regions import Regions
-from interstack.store import Database
+from interstack.store import Database, rowcount
 from interstack.store.models import IpAllocation, Network, Subnet
 
 COLUMNS = {
@@ -93,7 +93,9 @@ UNSET = _UNSET
 FOR_VIEW = (undefer(Subnet.external),)
 
 
-def subnet_info(row: Subnet) -> SubnetInfo:
+def subnet_info(row: Subnet, external: bool | None = None) -> SubnetInfo:
+    """The subnet's view; ``external``: its network's flag when known, else the row's (loaded
+    with ``FOR_VIEW``)."""
     return SubnetInfo(
         id=row.id,
         project_id=row.project_id,
@@ -111,7 +113,7 @@ def subnet_info(row: Subnet) -> SubnetInfo:
         ipv6_address_mode=row.ipv6_address_mode,
         subnetpool_id=row.subnetpool_id,
         stamp=stamp(row),
-        external=row.external,
+        external=row.external if external is None else external,
     )
 
 
@@ -214,7 +216,7 @@ class SubnetService:
         subnet_id = new_id()
         at = now()
 
-        def record() -> tuple[Subnet, str | None, dhcp_ports.DhcpPort | None]:
+        def record() -> tuple[Subnet, Network, dhcp_ports.DhcpPort | None]:
             with self.db.session() as session:
                 network = load_network(session, ctx, region, new.network_id)
                 check_owner(ctx, network.project_id, "network", network.id)
@@ -260,9 +262,10 @@ class SubnetService:
                 dhcp = None
                 if dhcp_ports.served(network, row):
                     dhcp = dhcp_ports.add(session, region, network, row)
-                return row, network.native_ref, dhcp
+                return row, network, dhcp
 
-        row, network_ref, dhcp = retrying(record)
+        row, network, dhcp = retrying(record)
+        network_ref, external = network.native_ref, network.external
         try:
             native = net_driver.create_subnet(
                 SubnetSpec(
@@ -282,10 +285,17 @@ class SubnetService:
                 dhcp_ports.remove_of_subnet(session, subnet_id)
                 session.execute(delete(Subnet).where(Subnet.id == subnet_id))
             raise
+        self._write_native_ref(subnet_id, native)
+        return subnet_info(row, external=external)
+
+    def _write_native_ref(self, subnet_id: str, native: str) -> None:
+        """One UPDATE, not a read and a write: the view is the row as recorded."""
         with self.db.session() as session:
-            stored = session.get_one(Subnet, subnet_id, options=FOR_VIEW)
-            stored.native_ref = native
-            return subnet_info(stored)
+            written = session.execute(
+                update(Subnet).where(Subnet.id == subnet_id).values(native_ref=native)
+            )
+            if rowcount(written) != 1:  # deleted meanwhile, as its read would have found
+                raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
 
     @staticmethod
     def _route(destination: str, nexthop: str, version: int) -> tuple[str, str]:
