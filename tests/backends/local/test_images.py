@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from interstack.backends.contract import NativeRef, ServerStatus
+from interstack.backends.contract import NativeRef, PowerAction, ServerStatus
 from interstack.backends.local import LocalBackend
 from interstack.backends.local.guest import LOGIN_PLAN
 from interstack.backends.local.imagebuild import DEFAULT_IMAGE, image_root
@@ -74,6 +74,33 @@ def test_an_uploaded_image_gets_no_login_plan_whatever_lies_beside_its_root(
     server = boot(local_backend, spec("no-plan", image=ref))
     assert not (instance(local_backend, server.ref).boot_dir / LOGIN_PLAN).exists()
     local_backend.compute.delete_server(server.ref)
+
+
+def test_a_deleted_images_root_serves_its_servers_until_the_last_goes(
+    local_backend: LocalBackend, root: Path, tmp_path: Path
+) -> None:
+    """Glance deletes an image its servers booted from: a stopped one starts again from the
+    root (its disk's lower layer), a running one keeps it; once the last server goes, the
+    root leaves the host."""
+    images = local_backend.image
+    assert isinstance(images, LocalImages)
+    ref = upload(local_backend, make_tarball(root, tmp_path / "root.tar.gz"))
+    stopped = boot(local_backend, spec("stops", image=ref))
+    running = boot(local_backend, spec("runs", image=ref))
+    local_backend.compute.power_action(stopped.ref, PowerAction.STOP)
+    settled(local_backend, stopped.ref, ServerStatus.STOPPED)
+
+    images.delete_image(ref)
+    local_backend.compute.power_action(stopped.ref, PowerAction.START)
+    assert settled(local_backend, stopped.ref, ServerStatus.ACTIVE).status is ServerStatus.ACTIVE
+    local_backend.compute.delete_server(stopped.ref)
+
+    directory = images.directory / ref
+    assert (directory / "root/bin/busybox").is_file()  # the running server's
+    inside = exec_in(local_backend.context.data_dir / "runc", running.ref, "/bin/busybox true")
+    assert inside.returncode == 0, inside.stderr
+    local_backend.compute.delete_server(running.ref)
+    assert not directory.exists()
 
 
 def _random_bytes(tmp_path: Path, root: Path) -> Path:

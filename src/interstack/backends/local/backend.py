@@ -70,6 +70,7 @@ class LocalBackend(Backend):
             metadata_socket=data_dir / METADATA_SOCKET,
         )
         self._compute = LocalCompute(data_dir, self.settings, self._image, self._network)
+        self._image.images_in_use = self._compute.images_in_use
         self._network.resolvers_changed = self._compute.refresh_resolvers
         self._object_store = LocalObjectStore(data_dir / "objects")
         self._block_storage = LocalBlockStorage(data_dir / "volumes", self._image, self._compute)
@@ -132,6 +133,7 @@ class LocalBackend(Backend):
             self._block_storage.start()
             self._compute.start()
             self._captures.start()
+            self._image.start()  # after the instances' records are adopted
         except BaseException:
             self._block_storage.close()
             self._network.close()

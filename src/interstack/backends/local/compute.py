@@ -123,6 +123,13 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                     self.ports.unplug_port(NativeRef(port))
             instance.destroy()
         self._guest_reboots.forget(ref)
+        if record is not None and record.image and record.root_volume is None:
+            self.images.release_unused([NativeRef(record.image)])  # a deleted image's root
+
+    def images_in_use(self) -> set[str]:
+        """The images the instances' records name: each one's root is the lower layer of an
+        instance's disk, running or stopped (a start boots from it again)."""
+        return {record.image for _, record in self._records() if record.image}
 
     def power_action(self, ref: NativeRef, action: PowerAction) -> ServerInfo:
         instance = self._instance(ref)

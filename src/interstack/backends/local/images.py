@@ -8,6 +8,11 @@ raw first with ``qemu-img``. Anything else, or a tree without ``/sbin/init`` and
 unusable: the boot fails with :class:`ImageUnusable`, whose one-line message becomes the
 server's fault.
 
+A deleted image's root stays while an instance may boot from it: an instance's overlay keeps it
+as its lower layer, running or stopped (a server's disk outlives its stops and the gateway's
+restarts); it goes once nothing uses it (:meth:`LocalImages.release_unused`). What an unpack
+cut short leaves goes at the image's next unpack or the backend's next start.
+
 The built-in image ``debian-12`` (:mod:`.imagebuild`) has the native ref ``builtin-debian-12``;
 it is what a server without an image boots, and ``open_image`` streams it as a tarball (built
 first if a download comes before any boot).
@@ -15,13 +20,15 @@ first if a download comes before any boot).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Generator, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections import Counter
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from interstack.backends.contract import (
@@ -40,6 +47,7 @@ from interstack.backends.local.imagebuild import (
     ensure_built,
     image_root,
 )
+from interstack.backends.local.imagecache import host_mounts, mounts_name
 from interstack.backends.local.loginplan import plan_path
 from interstack.backends.local.sparse import copy_sparse, sha256_sparse
 from interstack.errors import BackendError, Conflict, NotFound
@@ -54,6 +62,11 @@ CHUNK = 1024 * 1024
 EXT_MAGIC_OFFSET = 1080
 SECTOR = 512
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"BZh")
+#: in an image's directory, what an unpack makes on its way (its root's staging directory, the
+#: mount point of a disk image, a qcow2 converted to raw), left only by one cut short
+UNPACK_LEFTOVERS = (".root-*", ".mnt-*", ".converted.raw")
+
+log = logging.getLogger(__name__)
 
 
 class ImageUnusable(BackendError):
@@ -170,7 +183,7 @@ def unpack(data: Path, root: Path) -> None:
             detail = last_line(done.stderr.decode(errors="replace"))
             raise ImageUnusable(f"the image is not a usable root filesystem tarball ({detail})")
     elif head.startswith(b"QFI\xfb"):
-        raw = root.parent / ".converted.raw"
+        raw = root.parent / UNPACK_LEFTOVERS[2]
         try:
             run(
                 ["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(data), str(raw)],
@@ -217,6 +230,10 @@ def tar_stream(root: Path) -> Generator[bytes, None, None]:
 class LocalImages(ImageDriver):
     """Image bytes under ``<data>/images/<ref>/data``; the unpacked root in ``.../root``."""
 
+    #: the images the instances' records name (:meth:`.compute.LocalCompute.images_in_use`),
+    #: set by the backend; without it no deleted image's root is removed
+    images_in_use: Callable[[], Collection[str]] | None = None
+
     def __init__(
         self,
         directory: Path,
@@ -228,6 +245,7 @@ class LocalImages(ImageDriver):
         self.apt_sources = apt_sources
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._held: Counter[str] = Counter()  # roots in use by no instance (:meth:`root_held`)
 
     def _lock(self, ref: str) -> threading.Lock:
         with self._locks_guard:
@@ -337,8 +355,8 @@ class LocalImages(ImageDriver):
         yield from tar_stream(ensure_built(self.cache_dir, name, apt_sources=self.apt_sources))
 
     def delete_image(self, ref: NativeRef) -> None:
-        """Instances booted from the image keep their overlay's lower directory open; the
-        root is moved aside first so that a running instance's mount stays valid."""
+        """The data goes; its root stays while an instance may boot from it
+        (:meth:`release_unused`)."""
         if ref.startswith(BUILTIN_PREFIX):
             return  # built images are a cache shared by regions; `image build` manages them
         directory = self._dir(ref)
@@ -346,6 +364,8 @@ class LocalImages(ImageDriver):
             (directory / "data").unlink(missing_ok=True)
             if not (directory / "root").exists():
                 shutil.rmtree(directory, ignore_errors=True)
+                return
+        self.release_unused([ref])
 
     # -- boot roots ---------------------------------------------------------------------------
 
@@ -374,7 +394,8 @@ class LocalImages(ImageDriver):
             data = directory / "data"
             if not data.exists():
                 raise NotFound(f"image {ref} has no data")
-            staging = Path(tempfile.mkdtemp(dir=directory, prefix=".root-"))
+            _remove_leftovers(directory)
+            staging = Path(tempfile.mkdtemp(dir=directory, prefix=UNPACK_LEFTOVERS[0][:-1]))
             staging.chmod(0o755)
             try:
                 unpack(data, staging)
@@ -398,10 +419,83 @@ class LocalImages(ImageDriver):
         name = ref.removeprefix(BUILTIN_PREFIX)
         return plan_path(image_root(self.cache_dir, name)) if name in BUILT_IMAGES else None
 
-    def release_unused(self, in_use: Callable[[Path], bool]) -> None:
-        """Remove unpacked roots of deleted images once no instance uses them."""
+    @contextmanager
+    def root_held(self, ref: NativeRef) -> Iterator[Path]:
+        """:meth:`root_for` ``ref``, kept while the block runs by a user that is no instance
+        (a volume filled from it): a deletion of the image meanwhile leaves it."""
+        with self._locks_guard:
+            self._held[ref] += 1
+        try:
+            yield self.root_for(ref)
+        finally:
+            with self._locks_guard:
+                self._held[ref] -= 1
+
+    def release_unused(self, refs: Iterable[NativeRef] | None = None) -> list[NativeRef]:
+        """Remove what deleted images (of ``refs``, or all) left, their roots and any unpack
+        cut short, once nothing uses it: no instance's record names the image (a stopped
+        server boots from its root again), no mount names it (a running instance's overlay,
+        whatever the records say) and no volume is being filled from it. Called at an image's
+        deletion, a server's deletion and the backend's start; when unsure (the instances or
+        the mount tables cannot be read) it keeps everything. The images removed."""
+        if self.images_in_use is None or not self.directory.is_dir():
+            return []
+        found = (self.directory / r for r in refs) if refs is not None else self.directory.iterdir()
+        deleted = [
+            d
+            for d in found
+            if d.name.startswith(STORED_PREFIX) and d.is_dir() and not (d / "data").exists()
+        ]
+        if not deleted:
+            return []
+        try:
+            in_use = set(self.images_in_use())
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("kept the roots of deleted images: the instances' images: %s", exc)
+            return []
+        mounts = host_mounts()
+        if mounts is None:
+            return []
+        released = []
+        for directory in deleted:
+            ref = NativeRef(directory.name)
+            with self._lock(ref):
+                with self._locks_guard:  # a root_held after this waits for the lock: NotFound
+                    held = self._held[ref] > 0
+                if held or ref in in_use or mounts_name(directory, mounts):
+                    continue
+                if (directory / "data").exists():
+                    continue
+                log.info("removing the root of deleted image %s: nothing uses it", ref)
+                shutil.rmtree(directory, ignore_errors=True)
+                released.append(ref)
+        return released
+
+    def start(self) -> None:
+        """At the backend's start: unpacks cut short by the gateway's end go, then what
+        deleted images left that nothing uses any more (:meth:`release_unused`)."""
         if not self.directory.is_dir():
             return
         for directory in self.directory.iterdir():
-            if not (directory / "data").exists() and not in_use(directory / "root"):
-                shutil.rmtree(directory, ignore_errors=True)
+            if directory.name.startswith(STORED_PREFIX) and directory.is_dir():
+                with self._lock(NativeRef(directory.name)):
+                    _remove_leftovers(directory)
+        self.release_unused()
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Remove from an image's directory what unpacks cut short left (called with the image's
+    lock held: no unpack of it runs), except what a mount names (a disk image's copy killed
+    midway leaves it mounted)."""
+    leftovers = [path for pattern in UNPACK_LEFTOVERS for path in directory.glob(pattern)]
+    if not leftovers:
+        return
+    mounts = host_mounts()
+    for path in leftovers:
+        if mounts is None or mounts_name(path, mounts):
+            continue
+        log.info("removing %s: left by an unpack cut short", path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

@@ -58,7 +58,8 @@ def from_image(images: LocalImages, image: NativeRef, target: Path, size_gb: int
     """Write the disk the image describes into ``target`` (see the module docstring)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if image.startswith(BUILTIN_PREFIX):
-        _root_filesystem(images.root_for(image), target, size_gb)
+        with images.root_held(image) as root:
+            _root_filesystem(root, target, size_gb)
         return
     stream = images.open_image(image)
     try:
@@ -77,7 +78,8 @@ def from_image(images: LocalImages, image: NativeRef, target: Path, size_gb: int
             raw.unlink(missing_ok=True)
     elif is_tarball(head):
         target.unlink()
-        _root_filesystem(images.root_for(image), target, size_gb)
+        with images.root_held(image) as root:  # a deletion of the image meanwhile keeps it
+            _root_filesystem(root, target, size_gb)
         return
     grow(target, size_gb)
 

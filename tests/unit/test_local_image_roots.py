@@ -1,0 +1,199 @@
+"""What deleted images and unpacks cut short leave in the local backend's image store goes once
+nothing uses it: never a root an instance's record names (a stopped server boots from it
+again), one an overlay mounts, or one a volume is being filled from."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.contract import NativeRef
+from interstack.backends.local.images import LocalImages
+from interstack.errors import NotFound
+from tests.support.local import make_tarball, tiny_root
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unpacks roots owned by root, mounts")
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    made = tmp_path_factory.mktemp("tiny")
+    return make_tarball(tiny_root(made / "root"), made / "root.tar.gz")
+
+
+class Records:
+    """The images the instances' records name, as the compute driver tells them."""
+
+    def __init__(self) -> None:
+        self.images: set[str] = set()
+
+    def __call__(self) -> set[str]:
+        return set(self.images)
+
+
+@pytest.fixture
+def records() -> Records:
+    return Records()
+
+
+@pytest.fixture
+def images(tmp_path: Path, records: Records) -> LocalImages:
+    found = LocalImages(tmp_path / "images", tmp_path / "cache")
+    found.images_in_use = records
+    return found
+
+
+def _stored(images: LocalImages, tarball: Path, gateway_id: str = "one") -> NativeRef:
+    return images.store_image(gateway_id, [tarball.read_bytes()]).ref
+
+
+@pytest.fixture
+def overlay(tmp_path: Path) -> Iterator[list[Path]]:
+    """Mounts an overlay over each lower directory put in the list, unmounted at the end."""
+    lowers: list[Path] = []
+    yield lowers
+    for index in range(len(lowers)):
+        subprocess.run(["umount", str(tmp_path / f"merged-{index}")], check=False)
+
+
+def _mount_overlay(tmp_path: Path, lower: Path, index: int = 0) -> None:
+    upper, work, merged = (tmp_path / f"{n}-{index}" for n in ("upper", "work", "merged"))
+    for directory in (upper, work, merged):
+        directory.mkdir()
+    options = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(merged)], check=True)
+
+
+def test_a_deleted_images_root_goes_when_no_server_uses_it(
+    images: LocalImages, tarball: Path
+) -> None:
+    ref = _stored(images, tarball)
+    root = images.root_for(ref)
+
+    images.delete_image(ref)
+
+    assert not root.exists() and not root.parent.exists()
+
+
+def test_a_deleted_images_root_a_servers_record_names_stays_until_it_goes(
+    images: LocalImages, records: Records, tarball: Path
+) -> None:
+    """A stopped server has no mount: its record says it boots from the root again."""
+    ref = _stored(images, tarball)
+    root = images.root_for(ref)
+    records.images = {ref}
+
+    images.delete_image(ref)
+    assert (root / "bin/busybox").is_file()
+    assert images.root_for(ref) == root  # a start boots from it
+
+    records.images = set()  # the server deleted
+    assert images.release_unused([ref]) == [ref]
+    assert not root.parent.exists()
+
+
+def test_a_root_an_overlay_mounts_stays_whatever_the_records_say(
+    images: LocalImages, tarball: Path, tmp_path: Path, overlay: list[Path]
+) -> None:
+    ref = _stored(images, tarball)
+    root = images.root_for(ref)
+    _mount_overlay(tmp_path, root)
+    overlay.append(root)
+
+    images.delete_image(ref)
+    images.release_unused()
+
+    assert (tmp_path / "merged-0/bin/busybox").is_file()
+    assert (root / "bin/busybox").is_file()
+
+
+def test_a_root_a_volume_is_filled_from_stays_while_it_is(
+    images: LocalImages, tarball: Path
+) -> None:
+    ref = _stored(images, tarball)
+    with images.root_held(ref) as root:
+        images.delete_image(ref)
+        assert (root / "bin/busybox").is_file()
+    assert images.release_unused() == [ref]
+    with pytest.raises(NotFound), images.root_held(ref):
+        pass
+
+
+def test_only_deleted_images_are_released(images: LocalImages, tarball: Path) -> None:
+    kept = _stored(images, tarball, "kept")
+    root = images.root_for(kept)
+    (images.directory / "not-an-image").mkdir()
+
+    assert images.release_unused() == []
+
+    assert (root / "bin/busybox").is_file() and (images.directory / "not-an-image").is_dir()
+
+
+def test_nothing_is_released_without_the_instances_images(tmp_path: Path, tarball: Path) -> None:
+    images = LocalImages(tmp_path / "images", tmp_path / "cache")  # images_in_use unset
+    ref = _stored(images, tarball)
+    root = images.root_for(ref)
+
+    images.delete_image(ref)
+
+    assert (root / "bin/busybox").is_file()
+
+
+def _cut_short(images: LocalImages, ref: NativeRef) -> Path:
+    """What an unpack killed midway leaves beside the image's data."""
+    staging = images.directory / ref / ".root-k1ll3d"
+    (staging / "usr/bin").mkdir(parents=True)
+    (staging / "usr/bin/half").write_bytes(b"x" * 4096)
+    (images.directory / ref / ".converted.raw").write_bytes(b"raw")
+    return staging
+
+
+def test_an_unpack_cut_short_is_cleared_by_the_next(images: LocalImages, tarball: Path) -> None:
+    ref = _stored(images, tarball)
+    staging = _cut_short(images, ref)
+
+    root = images.root_for(ref)
+
+    assert (root / "bin/busybox").is_file()
+    assert sorted(p.name for p in root.parent.iterdir()) == ["data", "root"]
+    assert not staging.exists()
+
+
+def test_an_unpack_cut_short_is_cleared_at_the_start_and_deleted_images_released(
+    images: LocalImages, records: Records, tarball: Path
+) -> None:
+    ref = _stored(images, tarball)
+    _cut_short(images, ref)
+    deleted = _stored(images, tarball, "deleted")
+    images.root_for(deleted)
+    images.images_in_use = None  # a gateway from before: it kept deleted images' roots
+    images.delete_image(deleted)
+    images.images_in_use = records
+
+    images.start()
+
+    assert sorted(p.name for p in (images.directory / ref).iterdir()) == ["data"]
+    assert not (images.directory / deleted).exists()
+
+
+def test_a_disk_copy_cut_short_stays_while_mounted(
+    images: LocalImages, tarball: Path, tmp_path: Path
+) -> None:
+    """A raw disk's copy killed midway leaves it mounted read-only: removing its mount point's
+    tree would reach into the image's disk."""
+    ref = _stored(images, tarball)
+    mount_point = images.directory / ref / ".mnt-k1ll3d"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount_point)], check=True)
+    try:
+        (mount_point / "etc").mkdir()
+        images.start()
+        assert (mount_point / "etc").is_dir()
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+    images.start()
+    assert not mount_point.exists()
