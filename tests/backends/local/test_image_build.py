@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from interstack.backends.local.imagebuild import IMAGE_CLOUD_MODULES_PATH
-from interstack.backends.local.images import exists_in_root
+from interstack.backends.local.imageformats import exists_in_root
 from tests.support.local import image_cache_dir
 
 INTERSTACK = Path(sys.executable).parent / "interstack"

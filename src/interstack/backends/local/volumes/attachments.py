@@ -19,7 +19,7 @@ from interstack.backends.local import sysblock
 from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
 from interstack.backends.local.hostlock import InstanceLock
-from interstack.backends.local.images import ext4_extent
+from interstack.backends.local.imageformats import ext4_extent
 from interstack.backends.local.instances import Instance, instance_at
 from interstack.backends.local.volumes import plug
 from interstack.backends.local.volumes.guestmount import MountService, install_helper

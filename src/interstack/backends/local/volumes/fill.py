@@ -17,7 +17,8 @@ from pathlib import Path
 
 from interstack.backends.contract import NativeRef
 from interstack.backends.local.host import run
-from interstack.backends.local.images import BUILTIN_PREFIX, LocalImages, is_tarball
+from interstack.backends.local.imageformats import is_tarball
+from interstack.backends.local.images import BUILTIN_PREFIX, LocalImages
 from interstack.backends.local.sparse import copy_sparse
 from interstack.backends.local.volumes.records import GiB
 from interstack.errors import BackendError
