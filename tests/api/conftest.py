@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, member_of
-from tests.support.network import neutron_of
+from tests.support.network import neutron, neutron_of
 
 LIMITED = "sim-limited"
 #: a cloud that assigns floating IP addresses itself (as EC2 does its Elastic IPs)
@@ -60,3 +60,18 @@ def strangers_neutron(strangers_gateway: ServedGateway, stranger: Member) -> Ite
     """The stranger's Neutron client: another project's, to plant its ports and networks."""
     with neutron_of(strangers_gateway, stranger) as api:
         yield api
+
+
+@pytest.fixture(scope="module")
+def neutron_admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
+    """The cloud admin's Neutron client on the module's gateway."""
+    with neutron(gateway, admin_token) as api:
+        yield api
+
+
+@pytest.fixture
+def restartable(tmp_path: Path) -> Iterator[ServedGateway]:
+    """A started gateway of the test's own, for a test that restarts it or changes its store
+    behind its back (``fresh_gateway`` is one the test starts itself)."""
+    with ServedGateway(tmp_path / "data") as served:
+        yield served

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, member_of, unique
-from tests.support.network import created, fault, neutron, neutron_of, routed_subnets
+from tests.support.network import created, fault, neutron_of, routed_subnets
 from tests.support.router_rush import one_gateway_port, one_interface_a_subnet
 
 
@@ -25,12 +25,6 @@ def member(gateway: ServedGateway) -> Member:
 @pytest.fixture(scope="module")
 def own(gateway: ServedGateway, member: Member) -> Iterator[httpx.Client]:
     with neutron_of(gateway, member) as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
-    with neutron(gateway, admin_token) as api:
         yield api
 
 
@@ -80,16 +74,16 @@ def test_a_pool_too_large_to_list_is_shared_out_and_exhausted_exactly(own: httpx
 
 
 def test_concurrent_creates_never_pass_the_port_quota(
-    own: httpx.Client, admin: httpx.Client, member: Member
+    own: httpx.Client, neutron_admin: httpx.Client, member: Member
 ) -> None:
     used = len(own.get("/ports").json()["ports"])
     network_id = _network(own, "10.62.0.0/22")
     quota = {"quota": {"port": used + 4}}
-    assert admin.put(f"/quotas/{member.project_id}", json=quota).status_code == 200
+    assert neutron_admin.put(f"/quotas/{member.project_id}", json=quota).status_code == 200
     try:
         responses = _rush(own, network_id, 12)
     finally:
-        assert admin.delete(f"/quotas/{member.project_id}").status_code == 204
+        assert neutron_admin.delete(f"/quotas/{member.project_id}").status_code == 204
     ok = [r for r in responses if r.status_code == 201]
     failed = [r for r in responses if r.status_code != 201]
     assert len(ok) == 4, [r.text for r in failed][:3]
@@ -107,6 +101,6 @@ def test_concurrent_adds_give_a_router_one_interface_on_a_subnet(
 
 
 def test_concurrent_gateway_settings_leave_a_router_one_gateway_port(
-    own: httpx.Client, admin: httpx.Client
+    own: httpx.Client, neutron_admin: httpx.Client
 ) -> None:
-    one_gateway_port(own, admin)
+    one_gateway_port(own, neutron_admin)

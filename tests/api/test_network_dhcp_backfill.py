@@ -5,22 +5,12 @@ port does. Seen with openstacksdk on a restarted sim gateway."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from interstack.store.models import SimResource, Subnet
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.network import addresses_by_subnet, dhcp_ports, forget_dhcp_ports
-
-
-@pytest.fixture
-def restartable(tmp_path: Path) -> Iterator[ServedGateway]:
-    with ServedGateway(tmp_path / "data") as served:
-        yield served
 
 
 def _served_at(gateway: ServedGateway, subnet_id: str) -> Any:

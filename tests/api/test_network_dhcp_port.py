@@ -5,10 +5,8 @@ network's project and admins only, gone with the subnet, the network or DHCP swi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import member_of, unique
@@ -18,15 +16,8 @@ from tests.support.network import (
     dhcp_ports,
     external_network,
     fault,
-    neutron,
     neutron_of,
 )
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
-    with neutron(gateway, admin_token) as api:
-        yield api
 
 
 def test_the_dhcp_port_holds_an_address_of_the_pool_until_dhcp_is_switched_off(
@@ -83,7 +74,7 @@ def test_the_dhcp_port_holds_an_address_of_the_pool_until_dhcp_is_switched_off(
 
 
 def test_a_subnet_without_dhcp_or_on_an_external_network_has_no_dhcp_port(
-    gateway: ServedGateway, admin: httpx.Client
+    gateway: ServedGateway, neutron_admin: httpx.Client
 ) -> None:
     conn = gateway.connect("interstack")
     net = conn.network.create_network(name=unique("no-dhcp"))
@@ -92,17 +83,17 @@ def test_a_subnet_without_dhcp_or_on_an_external_network_has_no_dhcp_port(
     )
     assert dhcp_ports(conn, net.id) == []
     conn.network.delete_network(net)
-    external = admin.post(
+    external = neutron_admin.post(
         "/networks", json={"network": {"name": unique("ext"), "router:external": True}}
     ).json()["network"]
-    made = admin.post(
+    made = neutron_admin.post(
         "/subnets",
         json={"subnet": {"network_id": external["id"], "cidr": "198.51.100.0/24", "ip_version": 4}},
     )
     assert made.status_code == 201, made.text
-    listed = admin.get("/ports", params={"network_id": external["id"]}).json()["ports"]
+    listed = neutron_admin.get("/ports", params={"network_id": external["id"]}).json()["ports"]
     assert listed == []
-    assert admin.delete(f"/networks/{external['id']}").status_code == 204
+    assert neutron_admin.delete(f"/networks/{external['id']}").status_code == 204
 
 
 def test_the_cli_lists_the_dhcp_port_and_deletes_the_network_it_is_on(
@@ -138,13 +129,13 @@ def test_the_cli_lists_the_dhcp_port_and_deletes_the_network_it_is_on(
 
 
 def test_only_the_networks_project_and_admins_see_its_dhcp_port(
-    gateway: ServedGateway, admin: httpx.Client
+    gateway: ServedGateway, neutron_admin: httpx.Client
 ) -> None:
     """On a shared network another project makes ports, but the DHCP port stays the network
     owner's: 404 to the other project, listed for the owner and the admin."""
     owner = member_of(gateway)
     with neutron_of(gateway, owner) as mine, neutron_of(gateway, member_of(gateway)) as theirs:
-        shared = admin.post(
+        shared = neutron_admin.post(
             "/networks",
             json={
                 "network": {
@@ -162,7 +153,9 @@ def test_only_the_networks_project_and_admins_see_its_dhcp_port(
         query = {"network_id": shared["id"], "device_owner": DHCP}
         (seen,) = mine.get("/ports", params=query).json()["ports"]
         assert seen["project_id"] == owner.project_id
-        assert [p["id"] for p in admin.get("/ports", params=query).json()["ports"]] == [seen["id"]]
+        assert [p["id"] for p in neutron_admin.get("/ports", params=query).json()["ports"]] == [
+            seen["id"]
+        ]
         assert theirs.get("/ports", params=query).json()["ports"] == []
         fault(theirs.get(f"/ports/{seen['id']}"), 404)
         port = theirs.post("/ports", json={"port": {"network_id": shared["id"]}})
@@ -172,11 +165,11 @@ def test_only_the_networks_project_and_admins_see_its_dhcp_port(
         )
         assert theirs.delete(f"/ports/{port.json()['port']['id']}").status_code == 204
         assert mine.delete(f"/networks/{shared['id']}").status_code == 204
-        fault(admin.get(f"/ports/{seen['id']}"), 404)
+        fault(neutron_admin.get(f"/ports/{seen['id']}"), 404)
 
 
 def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
-    gateway: ServedGateway, admin: httpx.Client
+    gateway: ServedGateway, neutron_admin: httpx.Client
 ) -> None:
     """The DHCP port keeps its device_owner and device_id (else it could be deleted while the
     subnet's DHCP server still answers on its address), ``network:dhcp`` is given to no port a
@@ -188,7 +181,7 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
         shared = mine.post(
             "/networks", json={"network": {"name": unique("owners"), "shared": False}}
         ).json()["network"]
-        opened = admin.put(f"/networks/{shared['id']}", json={"network": {"shared": True}})
+        opened = neutron_admin.put(f"/networks/{shared['id']}", json={"network": {"shared": True}})
         assert opened.status_code == 200, opened.text
         made = mine.post(
             "/subnets",
@@ -197,7 +190,7 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
         assert made.status_code == 201, made.text
         query = {"network_id": shared["id"], "device_owner": DHCP}
         (dhcp,) = mine.get("/ports", params=query).json()["ports"]
-        for api in (mine, admin):
+        for api in (mine, neutron_admin):
             for change in ({"device_owner": ""}, {"device_id": "mine"}):
                 refused = fault(api.put(f"/ports/{dhcp['id']}", json={"port": change}), 409)
                 assert refused["type"] == "ServicePortInUse"
@@ -208,13 +201,13 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
         assert (kept["id"], kept["device_id"]) == (dhcp["id"], dhcp["device_id"])
         assert fault(mine.delete(f"/ports/{dhcp['id']}"), 409)["type"] == "ServicePortInUse"
         # nor is the DHCP server an instance a floating IP may lead to, as in Neutron
-        public = external_network(admin)
+        public = external_network(neutron_admin)
         wanted = {"floating_network_id": public["id"], "port_id": dhcp["id"]}
         refused = fault(mine.post("/floatingips", json={"floatingip": wanted}), 400)
         assert "unable to be assigned a floating IP" in refused["message"]
-        assert admin.delete(f"/networks/{public['id']}").status_code == 204
+        assert neutron_admin.delete(f"/networks/{public['id']}").status_code == 204
 
-        for api in (mine, admin):
+        for api in (mine, neutron_admin):
             claimed = {"network_id": shared["id"], "device_owner": DHCP}
             assert "reserved" in fault(api.post("/ports", json={"port": claimed}), 403)["message"]
         router_port = {"network_id": shared["id"], "device_owner": "network:router_interface"}
@@ -230,7 +223,7 @@ def test_device_owners_of_the_network_are_kept_as_neutrons_policy_says(
         assert made_port.status_code == 201, made_port.text
         port_id = made_port.json()["port"]["id"]
         fault(mine.put(f"/ports/{port_id}", json={"port": {"device_owner": ""}}), 403)
-        released = admin.put(f"/ports/{port_id}", json={"port": {"device_owner": ""}})
+        released = neutron_admin.put(f"/ports/{port_id}", json={"port": {"device_owner": ""}})
         assert released.status_code == 200, released.text
         # no router holds it (add_router_interface did not make it): its project deletes it
         assert mine.delete(f"/ports/{port_id}").status_code == 204
@@ -284,11 +277,11 @@ def test_a_network_has_one_dhcp_port_with_an_address_on_each_dhcp_subnet(
 
 
 def test_the_dhcp_port_counts_toward_the_port_quota_but_is_never_refused_by_it(
-    gateway: ServedGateway, admin: httpx.Client
+    gateway: ServedGateway, neutron_admin: httpx.Client
 ) -> None:
     member = member_of(gateway)
     quota = {"quota": {"port": 0}}
-    assert admin.put(f"/quotas/{member.project_id}", json=quota).status_code == 200
+    assert neutron_admin.put(f"/quotas/{member.project_id}", json=quota).status_code == 200
     with neutron_of(gateway, member) as api:
         net = api.post("/networks", json={"network": {"name": unique("quota0")}}).json()
         network_id = net["network"]["id"]

@@ -21,22 +21,16 @@ POOL = {f"198.51.100.{n}" for n in range(2, 7)}
 
 
 @pytest.fixture(scope="module")
-def admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
-    with neutron(gateway, admin_token) as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
 def demo(gateway: ServedGateway, demo_token: str) -> Iterator[httpx.Client]:
     with neutron(gateway, demo_token) as api:
         yield api
 
 
-def _external(admin: httpx.Client) -> tuple[str, dict[str, Any]]:
+def _external(neutron_admin: httpx.Client) -> tuple[str, dict[str, Any]]:
     body = {"network": {"name": unique("public"), "router:external": True}}
-    network = created(admin.post("/networks", json=body), "network")
+    network = created(neutron_admin.post("/networks", json=body), "network")
     subnet = {"network_id": network["id"], "cidr": CIDR, "ip_version": 4, "enable_dhcp": False}
-    return network["id"], created(admin.post("/subnets", json={"subnet": subnet}), "subnet")
+    return network["id"], created(neutron_admin.post("/subnets", json={"subnet": subnet}), "subnet")
 
 
 def _fip(api: httpx.Client, network_id: str, **extra: object) -> httpx.Response:
@@ -46,9 +40,9 @@ def _fip(api: httpx.Client, network_id: str, **extra: object) -> httpx.Response:
 
 
 def test_addresses_come_from_the_pool_never_the_gateway_until_exhausted(
-    admin: httpx.Client, demo: httpx.Client
+    neutron_admin: httpx.Client, demo: httpx.Client
 ) -> None:
-    network_id, subnet = _external(admin)
+    network_id, subnet = _external(neutron_admin)
     assert subnet["gateway_ip"] == "198.51.100.1"
     first = created(_fip(demo, network_id), "floatingip")
     assert first["floating_ip_address"] != subnet["gateway_ip"]
@@ -67,35 +61,41 @@ def test_addresses_come_from_the_pool_never_the_gateway_until_exhausted(
         assert demo.delete(f"/floatingips/{fip['id']}").status_code == 204
 
 
-def test_an_admin_may_name_the_address(admin: httpx.Client, demo: httpx.Client) -> None:
-    network_id, subnet = _external(admin)
-    named = created(_fip(admin, network_id, floating_ip_address="198.51.100.4"), "floatingip")
+def test_an_admin_may_name_the_address(neutron_admin: httpx.Client, demo: httpx.Client) -> None:
+    network_id, subnet = _external(neutron_admin)
+    named = created(
+        _fip(neutron_admin, network_id, floating_ip_address="198.51.100.4"), "floatingip"
+    )
     assert named["floating_ip_address"] == "198.51.100.4"
     assert named["floating_network_id"] == network_id
-    in_use = fault(_fip(admin, network_id, floating_ip_address="198.51.100.4"), 409)
+    in_use = fault(_fip(neutron_admin, network_id, floating_ip_address="198.51.100.4"), 409)
     assert in_use["type"] == "IpAddressAlreadyAllocated"
-    gateway = fault(_fip(admin, network_id, floating_ip_address=subnet["gateway_ip"]), 409)
+    gateway = fault(_fip(neutron_admin, network_id, floating_ip_address=subnet["gateway_ip"]), 409)
     assert gateway["type"] == "IpAddressAlreadyAllocated"
-    outside = fault(_fip(admin, network_id, floating_ip_address="192.0.2.5"), 400)
+    outside = fault(_fip(neutron_admin, network_id, floating_ip_address="192.0.2.5"), 400)
     assert "192.0.2.5" in outside["message"]
-    wrong_subnet = _fip(admin, network_id, floating_ip_address="192.0.2.5", subnet_id=subnet["id"])
+    wrong_subnet = _fip(
+        neutron_admin, network_id, floating_ip_address="192.0.2.5", subnet_id=subnet["id"]
+    )
     fault(wrong_subnet, 400)
     fault(_fip(demo, network_id, floating_ip_address="198.51.100.5"), 403)
     # Neutron's IPAM holds the address: no port on the external network is given it
     port = {"network_id": network_id, "fixed_ips": [{"ip_address": "198.51.100.4"}]}
-    taken = fault(admin.post("/ports", json={"port": port}), 409)
+    taken = fault(neutron_admin.post("/ports", json={"port": port}), 409)
     assert taken["type"] == "IpAddressAlreadyAllocated"
-    by_subnet = created(_fip(admin, network_id, subnet_id=subnet["id"]), "floatingip")
+    by_subnet = created(_fip(neutron_admin, network_id, subnet_id=subnet["id"]), "floatingip")
     assert by_subnet["floating_ip_address"] in POOL - {"198.51.100.4"}
     for fip in (named, by_subnet):
-        assert admin.delete(f"/floatingips/{fip['id']}").status_code == 204
-    assert admin.get("/floatingips", params={"floating_network_id": network_id}).json() == {
+        assert neutron_admin.delete(f"/floatingips/{fip['id']}").status_code == 204
+    assert neutron_admin.get("/floatingips", params={"floating_network_id": network_id}).json() == {
         "floatingips": []
     }
 
 
-def test_concurrent_creates_share_out_the_pool(admin: httpx.Client, demo: httpx.Client) -> None:
-    network_id, _ = _external(admin)
+def test_concurrent_creates_share_out_the_pool(
+    neutron_admin: httpx.Client, demo: httpx.Client
+) -> None:
+    network_id, _ = _external(neutron_admin)
 
     def create(_: int) -> httpx.Response:
         return _fip(demo, network_id)
@@ -111,12 +111,12 @@ def test_concurrent_creates_share_out_the_pool(admin: httpx.Client, demo: httpx.
 
 
 def test_a_routers_gateway_stays_while_its_floating_ips_go_through_it(
-    admin: httpx.Client, demo: httpx.Client
+    neutron_admin: httpx.Client, demo: httpx.Client
 ) -> None:
     """Set again on its network, the gateway keeps its port and address (as Neutron); moved to
     another external network or cleared while a floating IP goes through it, Neutron's 409."""
-    network_id, _ = _external(admin)
-    other_id, other_subnet = _external(admin)
+    network_id, _ = _external(neutron_admin)
+    other_id, other_subnet = _external(neutron_admin)
     private = created(demo.post("/networks", json={"network": {"name": unique("n")}}), "network")
     body = {"network_id": private["id"], "cidr": "10.41.0.0/24", "ip_version": 4}
     subnet = created(demo.post("/subnets", json={"subnet": body}), "subnet")
@@ -159,4 +159,4 @@ def test_a_routers_gateway_stays_while_its_floating_ips_go_through_it(
     assert demo.delete(f"/ports/{port['id']}").status_code == 204
     assert demo.delete(f"/networks/{private['id']}").status_code == 204
     for network in (network_id, other_id):
-        assert admin.delete(f"/networks/{network}").status_code == 204
+        assert neutron_admin.delete(f"/networks/{network}").status_code == 204

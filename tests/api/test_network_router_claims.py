@@ -7,12 +7,9 @@ httpx on a restarted sim gateway."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from interstack.store.models import FloatingIp, Port, Router, SimResource, Subnet
@@ -23,26 +20,17 @@ from tests.support.network import (
     external_network,
     neutron,
     neutron_of,
+    new_port,
     routed_subnets,
 )
 
 INTERFACE = "network:router_interface"
 
 
-@pytest.fixture
-def restartable(tmp_path: Path) -> Iterator[ServedGateway]:
-    with ServedGateway(tmp_path / "data") as served:
-        yield served
-
-
 def _network(api: httpx.Client, cidr: str) -> tuple[dict[str, Any], dict[str, Any]]:
     network = created(api.post("/networks", json={"network": {"name": unique("n")}}), "network")
     body = {"network_id": network["id"], "cidr": cidr, "ip_version": 4}
     return network, created(api.post("/subnets", json={"subnet": body}), "subnet")
-
-
-def _port(api: httpx.Client, network: dict[str, Any]) -> dict[str, Any]:
-    return created(api.post("/ports", json={"port": {"network_id": network["id"]}}), "port")
 
 
 def _floating_ip(api: httpx.Client, public: dict[str, Any], **extra: str) -> dict[str, Any]:
@@ -101,11 +89,11 @@ def test_what_a_router_did_for_a_port_only_naming_it_is_undone_at_start_up(
     path = f"/routers/{router['id']}"
     added = demo.put(f"{path}/add_router_interface", json={"subnet_id": my_subnet["id"]})
     assert added.status_code == 200, added.text
-    my_instance = _port(demo, mine)
+    my_instance = new_port(demo, mine["id"])
     my_fip = _floating_ip(demo, public, port_id=my_instance["id"])
     assert my_fip["router_id"] == router["id"]
     their_network, their_subnet = _network(theirs, "10.73.0.0/24")
-    instance, claim = _port(theirs, their_network), _port(theirs, their_network)
+    instance, claim = new_port(theirs, their_network["id"]), new_port(theirs, their_network["id"])
     their_fip = _floating_ip(theirs, public)
     _as_the_old_code_left_it(restartable, router["id"], claim, their_fip, instance)
     assert routed_subnets(restartable, router["id"]) == {my_subnet["id"], their_subnet["id"]}

@@ -18,7 +18,14 @@ import pytest
 from interstack.store.models import Port
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.network import created, external_network, fault, neutron, routed_subnets
+from tests.support.network import (
+    created,
+    external_network,
+    fault,
+    neutron,
+    new_router,
+    routed_subnets,
+)
 
 OWNERS = ("network:router_interface", "network:router_gateway")
 
@@ -40,10 +47,6 @@ def their_network(strangers_neutron: httpx.Client) -> dict[str, Any]:
     return network
 
 
-def _router(api: httpx.Client) -> dict[str, Any]:
-    return created(api.post("/routers", json={"router": {"name": unique("r")}}), "router")
-
-
 def _untouched(demo: httpx.Client, router: dict[str, Any]) -> None:
     """The victim's router shows no address of another project's and can be deleted."""
     shown = demo.get(f"/routers/{router['id']}").json()["router"]
@@ -55,7 +58,7 @@ def _untouched(demo: httpx.Client, router: dict[str, Any]) -> None:
 def test_a_port_naming_another_projects_router_is_refused(
     demo: httpx.Client, strangers_neutron: httpx.Client, their_network: dict[str, Any], owner: str
 ) -> None:
-    router = _router(demo)
+    router = new_router(demo)
     port = {"network_id": their_network["id"], "device_owner": owner, "device_id": router["id"]}
     refused = fault(strangers_neutron.post("/ports", json={"port": port}), 409)
     assert refused["type"] == "DeviceIDNotOwnedByTenant"
@@ -66,7 +69,7 @@ def test_a_port_naming_another_projects_router_is_refused(
 def test_an_update_naming_another_projects_router_is_refused(
     demo: httpx.Client, strangers_neutron: httpx.Client, their_network: dict[str, Any]
 ) -> None:
-    router = _router(demo)
+    router = new_router(demo)
     port = created(
         strangers_neutron.post("/ports", json={"port": {"network_id": their_network["id"]}}), "port"
     )
@@ -91,7 +94,7 @@ def test_an_update_naming_another_projects_router_is_refused(
 def test_a_port_naming_a_router_of_its_own_project_is_allowed(
     strangers_neutron: httpx.Client, their_network: dict[str, Any]
 ) -> None:
-    router = _router(strangers_neutron)
+    router = new_router(strangers_neutron)
     port = {"network_id": their_network["id"], "device_owner": OWNERS[0], "device_id": router["id"]}
     made = created(strangers_neutron.post("/ports", json={"port": port}), "port")
     assert (made["device_owner"], made["device_id"]) == (OWNERS[0], router["id"])
@@ -173,7 +176,7 @@ def test_a_port_naming_a_router_is_not_its_interface(
     mine = created(demo.post("/networks", json={"network": {"name": unique("own")}}), "network")
     body = {"network_id": mine["id"], "cidr": "10.74.0.0/24", "ip_version": 4}
     my_subnet = created(demo.post("/subnets", json={"subnet": body}), "subnet")
-    router = _router(demo)
+    router = new_router(demo)
     path = f"/routers/{router['id']}"
     added = demo.put(f"{path}/add_router_interface", json={"subnet_id": my_subnet["id"]})
     assert added.status_code == 200, added.text
@@ -221,7 +224,7 @@ def test_a_port_naming_a_router_is_not_its_gateway(
     public: dict[str, Any],
     how: str,
 ) -> None:
-    router = _router(demo)
+    router = new_router(demo)
     path = f"/routers/{router['id']}"
     claim = _claiming(how, gateway, strangers_neutron, their_network, OWNERS[1], router["id"])
     shown = demo.get(path).json()["router"]
@@ -254,7 +257,7 @@ class _Held:
 def _holding(demo: httpx.Client, public: dict[str, Any], cidr: str) -> _Held:
     """A router of the demo project's with an interface on a subnet of ``cidr`` and a gateway
     on ``public``: the two ports it holds."""
-    router = _router(demo)
+    router = new_router(demo)
     path = f"/routers/{router['id']}"
     mine = created(demo.post("/networks", json={"network": {"name": unique("own")}}), "network")
     body = {"network_id": mine["id"], "cidr": cidr, "ip_version": 4}

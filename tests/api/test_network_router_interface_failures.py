@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.network import created, fault, neutron, routed_subnets
+from tests.support.network import created, fault, neutron, new_router, routed_subnets
 
 REFUSING = {
     "regions": [
@@ -45,15 +45,11 @@ def _subnet(demo: httpx.Client) -> tuple[dict[str, Any], dict[str, Any]]:
     return network, created(demo.post("/subnets", json={"subnet": body}), "subnet")
 
 
-def _router(demo: httpx.Client, name: str) -> dict[str, Any]:
-    return created(demo.post("/routers", json={"router": {"name": unique(name)}}), "router")
-
-
 def test_a_refused_interface_by_subnet_leaves_no_port(
     refusing: ServedGateway, demo: httpx.Client
 ) -> None:
     network, subnet = _subnet(demo)
-    router = _router(demo, "doomed")
+    router = new_router(demo, "doomed")
     path = f"/routers/{router['id']}"
     refused = demo.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
     assert refused.status_code == 500, refused.text
@@ -68,7 +64,7 @@ def test_a_refused_interface_by_port_leaves_the_port_unbound(
 ) -> None:
     network, subnet = _subnet(demo)
     port = created(demo.post("/ports", json={"port": {"network_id": network["id"]}}), "port")
-    doomed = _router(demo, "doomed")
+    doomed = new_router(demo, "doomed")
     refused = demo.put(
         f"/routers/{doomed['id']}/add_router_interface", json={"port_id": port["id"]}
     )
@@ -82,7 +78,7 @@ def test_a_refused_interface_by_port_leaves_the_port_unbound(
     assert demo.delete(f"/routers/{doomed['id']}").status_code == 204
 
     # unbound, it may be another router's interface
-    router = _router(demo, "fine")
+    router = new_router(demo, "fine")
     path = f"/routers/{router['id']}"
     added = demo.put(f"{path}/add_router_interface", json={"port_id": port["id"]})
     assert added.status_code == 200, added.text

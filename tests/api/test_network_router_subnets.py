@@ -20,22 +20,19 @@ from tests.support.network import (
     created,
     external_network,
     fault,
-    neutron,
+    new_port,
+    new_router,
     routed_subnets,
 )
 
 
 @pytest.fixture(scope="module")
-def admin(gateway: ServedGateway, admin_token: str) -> Iterator[httpx.Client]:
-    with neutron(gateway, admin_token) as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
-def shared(admin: httpx.Client) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def shared(neutron_admin: httpx.Client) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """The admin's shared network and its subnet (gateway 10.97.0.1, pool from .10)."""
     network = created(
-        admin.post("/networks", json={"network": {"name": unique("shared"), "shared": True}}),
+        neutron_admin.post(
+            "/networks", json={"network": {"name": unique("shared"), "shared": True}}
+        ),
         "network",
     )
     body = {
@@ -45,29 +42,19 @@ def shared(admin: httpx.Client) -> Iterator[tuple[dict[str, Any], dict[str, Any]
         "enable_dhcp": False,
         "allocation_pools": [{"start": "10.97.0.10", "end": "10.97.0.200"}],
     }
-    subnet = created(admin.post("/subnets", json={"subnet": body}), "subnet")
+    subnet = created(neutron_admin.post("/subnets", json={"subnet": body}), "subnet")
     yield network, subnet
-    admin.delete(f"/networks/{network['id']}")
-
-
-def _router(api: httpx.Client) -> dict[str, Any]:
-    return created(api.post("/routers", json={"router": {"name": unique("r")}}), "router")
-
-
-def _port(api: httpx.Client, network: dict[str, Any]) -> str:
-    return str(
-        created(api.post("/ports", json={"port": {"network_id": network["id"]}}), "port")["id"]
-    )
+    neutron_admin.delete(f"/networks/{network['id']}")
 
 
 def test_a_project_adds_no_interface_on_another_projects_subnet(
     gateway: ServedGateway,
-    admin: httpx.Client,
+    neutron_admin: httpx.Client,
     strangers_neutron: httpx.Client,
     shared: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
     network, subnet = shared
-    router = _router(strangers_neutron)
+    router = new_router(strangers_neutron)
     path = f"/routers/{router['id']}"
     by_subnet = strangers_neutron.put(
         f"{path}/add_router_interface", json={"subnet_id": subnet["id"]}
@@ -75,7 +62,7 @@ def test_a_project_adds_no_interface_on_another_projects_subnet(
     refused = fault(by_subnet, 400)
     assert subnet["id"] in refused["message"] and "not owned" in refused["message"]
     # the gateway address is still free: nothing took it
-    assert admin.get("/ports", params={"network_id": network["id"]}).json()["ports"] == []
+    assert neutron_admin.get("/ports", params={"network_id": network["id"]}).json()["ports"] == []
     # nor may it choose the gateway address for a port of its own on the shared network
     # (Neutron's create_port:fixed_ips:ip_address: the network's project or an admin only)
     gateway_ip = {"network_id": network["id"], "fixed_ips": [{"ip_address": subnet["gateway_ip"]}]}
@@ -84,7 +71,9 @@ def test_a_project_adds_no_interface_on_another_projects_subnet(
     # by a port of its project on the gateway address (an admin made it): refused alike
     planted = str(
         created(
-            admin.post("/ports", json={"port": {**gateway_ip, "project_id": router["project_id"]}}),
+            neutron_admin.post(
+                "/ports", json={"port": {**gateway_ip, "project_id": router["project_id"]}}
+            ),
             "port",
         )["id"]
     )
@@ -95,7 +84,7 @@ def test_a_project_adds_no_interface_on_another_projects_subnet(
     assert (kept["device_owner"], kept["device_id"]) == ("", "")
     assert routed_subnets(gateway, router["id"]) == set()
     # an address of the pools is an instance's, which a router may take as Neutron lets it
-    in_pool = _port(strangers_neutron, network)
+    in_pool = new_port(strangers_neutron, network["id"])["id"]
     added = strangers_neutron.put(f"{path}/add_router_interface", json={"port_id": in_pool})
     assert added.status_code == 200, added.text
     assert routed_subnets(gateway, router["id"]) == {subnet["id"]}
@@ -106,30 +95,30 @@ def test_a_project_adds_no_interface_on_another_projects_subnet(
 
 
 def test_a_project_adds_no_interface_on_an_external_subnet(
-    admin: httpx.Client, strangers_neutron: httpx.Client
+    neutron_admin: httpx.Client, strangers_neutron: httpx.Client
 ) -> None:
-    public = external_network(admin)
-    (subnet,) = admin.get("/subnets", params={"network_id": public["id"]}).json()["subnets"]
-    router = _router(strangers_neutron)
+    public = external_network(neutron_admin)
+    (subnet,) = neutron_admin.get("/subnets", params={"network_id": public["id"]}).json()["subnets"]
+    router = new_router(strangers_neutron)
     path = f"/routers/{router['id']}"
     added = strangers_neutron.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
     assert subnet["id"] in fault(added, 400)["message"]
     assert strangers_neutron.delete(path).status_code == 204
-    assert admin.delete(f"/networks/{public['id']}").status_code == 204
+    assert neutron_admin.delete(f"/networks/{public['id']}").status_code == 204
 
 
 def test_an_admin_adds_an_interface_on_any_projects_subnet(
     gateway: ServedGateway,
-    admin: httpx.Client,
+    neutron_admin: httpx.Client,
     strangers_neutron: httpx.Client,
     shared: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
     _, subnet = shared
-    router = _router(strangers_neutron)
+    router = new_router(strangers_neutron)
     path = f"/routers/{router['id']}"
-    added = admin.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
+    added = neutron_admin.put(f"{path}/add_router_interface", json={"subnet_id": subnet["id"]})
     assert added.status_code == 200, added.text
     assert routed_subnets(gateway, router["id"]) == {subnet["id"]}
-    removed = admin.put(f"{path}/remove_router_interface", json={"subnet_id": subnet["id"]})
+    removed = neutron_admin.put(f"{path}/remove_router_interface", json={"subnet_id": subnet["id"]})
     assert removed.status_code == 200, removed.text
     assert strangers_neutron.delete(path).status_code == 204

@@ -53,6 +53,16 @@ def fault(response: httpx.Response, status: int) -> dict[str, Any]:
     return error
 
 
+def new_router(api: httpx.Client, name: str = "r") -> dict[str, Any]:
+    """A router of ``api``'s project, named uniquely after ``name``."""
+    return created(api.post("/routers", json={"router": {"name": unique(name)}}), "router")
+
+
+def new_port(api: httpx.Client, network_id: str) -> dict[str, Any]:
+    """A port on the network, its address chosen by the cloud."""
+    return created(api.post("/ports", json={"port": {"network_id": network_id}}), "port")
+
+
 def external_network(admin: httpx.Client) -> dict[str, Any]:
     """An external network with a subnet holding the floating range, created as the admin."""
     network = created(
