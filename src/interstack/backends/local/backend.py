@@ -45,6 +45,7 @@ CAPABILITIES = Capabilities(
     volume_extend=True,
     volume_to_image=True,
     boot_from_volume=True,
+    ephemeral_disks=True,  # a flavor's ephemeral and swap disks: see localdisks.py
     server_snapshots=True,  # createImage: see snapshots.py
     settle_notices=True,  # booting instances are watched: see bootwatch.py
 )

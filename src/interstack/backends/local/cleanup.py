@@ -1,8 +1,8 @@
 """``interstack cleanup``: take everything the local backend put on the host off it again.
 
 Instances of the given regions are stopped (runc state, root mounts, their network namespaces),
-then their supervisor; the roots of server captures cut short are unmounted and their volumes'
-loop devices freed; every network artifact on the host
+then their supervisor; the roots of server captures cut short are unmounted, and the loop devices
+of volumes and of servers' ephemeral and swap disks freed; every network artifact on the host
 goes (:func:`.network.cleanup`: bridges, veths, router and DHCP namespaces with their dnsmasqs,
 the nft tables). What describes the cloud stays in the data directories: servers' disks and
 records, volumes, the network state. A gateway started afterwards builds the networks again and
@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from interstack.backends.local import hostlock
+from interstack.backends.local import hostlock, localdisks
 from interstack.backends.local.host import run
 from interstack.backends.local.instances import REF_PREFIX, Instance
 from interstack.backends.local.network import cleanup as network_cleanup
@@ -46,9 +46,12 @@ def stop_instances(data_dir: Path) -> list[str]:
 
 
 def free_volume_loops(data_dir: Path) -> None:
-    """Free the loop devices of the region's volumes (a boot binds them again)."""
+    """Free the loop devices of the region's volumes and of its servers' ephemeral and swap
+    disks (a boot binds them again)."""
     for disk in sorted((data_dir / "volumes").glob(f"*/{DISK}")):
         free_loops(disk)
+    for instance_dir in sorted((data_dir / "instances").glob(f"{REF_PREFIX}*")):
+        localdisks.release(instance_dir)
 
 
 def cleanup_host(data_dirs: Iterable[Path], *, lock_wait: float) -> list[str]:

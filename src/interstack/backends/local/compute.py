@@ -22,7 +22,7 @@ from interstack.backends.contract import (
     ServerInfo,
     ServerSpec,
 )
-from interstack.backends.local import configdrive, console, guest_password
+from interstack.backends.local import configdrive, console, guest_password, localdisks
 from interstack.backends.local.guest import write_resolv_conf
 from interstack.backends.local.guestfiles import CONFIG_DRIVE_DIR, save_network
 from interstack.backends.local.host import is_mounted
@@ -77,6 +77,7 @@ class LocalCompute(InstanceJobs, ComputeDriver):
         self._settled = settled
 
     def create_server(self, spec: ServerSpec) -> ServerInfo:
+        localdisks.check(spec.local_disks)
         instance = self._instance(f"{REF_PREFIX}{spec.gateway_id}")
         with self._lock(instance.ref):
             existing = instance.load()
@@ -121,6 +122,7 @@ class LocalCompute(InstanceJobs, ComputeDriver):
             if self.ports is not None and record is not None:
                 for port in record.ports:
                     self.ports.unplug_port(NativeRef(port))
+            localdisks.release(instance.dir)  # before its directory goes with their files
             instance.destroy()
         self._guest_reboots.forget(ref)
         if record is not None and record.image and record.root_volume is None:

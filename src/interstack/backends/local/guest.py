@@ -101,7 +101,7 @@ say "booting $name"
 if [ -x /run/interstack/mount-volume ] && [ -f /etc/fstab ]; then
     while read -r source target type options _; do
         case "$source $type" in \#* | " "*) continue ;; esac
-        case "$type" in ext4 | ext3 | ext2) ;; *) continue ;; esac
+        case "$type" in ext4 | ext3 | ext2 | auto) ;; *) continue ;; esac
         case ",$options," in *,noauto,*) continue ;; esac
         [ "$target" != / ] && ! mountpoint -q "$target" || continue
         mount "$target" </dev/null

@@ -35,7 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
+from interstack.backends.contract import FlavorSpec, LocalDisk, NativeRef, ServerSpec
 from interstack.backends.contract.compute import hostname_for
 from interstack.backends.local import (
     clocks,
@@ -133,6 +133,8 @@ class InstanceRecord:
     crashed: bool = False
     #: a STOPPED instance whose guest ended during a boot, before it was up: how, for a person
     boot_ended: str | None = None
+    #: its ephemeral and swap disks (:mod:`.localdisks`)
+    local_disks: tuple[LocalDisk, ...] = ()
 
     @classmethod
     def from_spec(cls, spec: ServerSpec) -> InstanceRecord:
@@ -152,6 +154,7 @@ class InstanceRecord:
             phase=Phase.BUILDING,
             metadata=dict(spec.metadata),
             root_volume=spec.root_volume.ref if spec.root_volume is not None else None,
+            local_disks=tuple(spec.local_disks),
         )
 
     @property
@@ -207,6 +210,7 @@ class Instance:
         raw["ports"] = tuple(raw["ports"])
         raw["phase"] = Phase(raw["phase"])
         raw["booting_as"] = Phase(raw["booting_as"])
+        raw["local_disks"] = tuple(LocalDisk(**d) for d in raw.get("local_disks", ()))
         return InstanceRecord(**raw)
 
     def save(self, record: InstanceRecord) -> None:
@@ -364,8 +368,9 @@ class Instance:
         os.replace(tmp, self.bundle / "config.json")
 
     def rewrite_block_devices(self, block_devices: tuple[BlockDevice, ...]) -> None:
-        """The bundle's devices are now ``block_devices`` (a hot attach or detach): the next
-        boot the supervisor makes on its own, a reboot inside the guest, has these volumes."""
+        """The bundle's volumes' devices are now ``block_devices`` (a hot attach or detach):
+        the next boot the supervisor makes on its own, a reboot inside the guest, has these
+        volumes, and the instance's own local disks as before."""
         config = self.bundle / "config.json"
         try:
             current = json.loads(config.read_text())
@@ -373,8 +378,11 @@ class Instance:
             return  # never booted: its first boot writes the bundle
         except ValueError as exc:
             raise BackendError(f"the bundle of {self.ref} is unreadable: {exc}") from exc
+        record = self.load()
+        local = {d.device for d in record.local_disks} if record is not None else set()
+        kept = tuple(d for d in self.block_devices() if d.path in local)
         tmp = self.bundle / ".config.json.tmp"
-        tmp.write_text(json.dumps(with_devices(current, block_devices), indent=1))
+        tmp.write_text(json.dumps(with_devices(current, kept + block_devices), indent=1))
         os.replace(tmp, config)
 
     def block_devices(self) -> tuple[BlockDevice, ...]:

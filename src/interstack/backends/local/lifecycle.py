@@ -28,8 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
-from interstack.backends.local import cpushare
+from interstack.backends.local import cpushare, localdisks
 from interstack.backends.local.bootwatch import BootWatch
+from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.exitrecord import ExitRecord
 from interstack.backends.local.exitwatch import ExitWatch
 from interstack.backends.local.guest import write_boot_dir
@@ -251,8 +252,8 @@ class InstanceJobs:
                 if self.ports is not None:
                     for index, port in enumerate(record.ports):
                         self.ports.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
-                devices = self.volumes.boot_devices(NativeRef(ref)) if self.volumes else []
-                instance.write_bundle(record, self.settings.pids_limit, tuple(devices))
+                devices = self._block_devices(instance, record)
+                instance.write_bundle(record, self.settings.pids_limit, devices)
                 if image_root is not None:
                     instance.teardown()  # a leftover from a crash or a host reboot
                     instance.mount_root(image_root)
@@ -273,6 +274,13 @@ class InstanceJobs:
             booting_as = record.booting_as if record.phase is Phase.REBOOTING else record.phase
             instance.save(record.moved(Phase.BOOTING, booting_as=booting_as))
         self.boot_watch.add(ref)
+
+    def _block_devices(self, instance: Instance, record: InstanceRecord) -> tuple[BlockDevice, ...]:
+        """The devices of the boot about to start: the instance's ephemeral and swap disks
+        (made at its first boot: :mod:`.localdisks`), then its attached volumes'."""
+        local = localdisks.prepare(instance.dir, record.local_disks)
+        volumes = self.volumes.boot_devices(NativeRef(instance.ref)) if self.volumes else []
+        return (*local, *volumes)
 
     def _write_guest_files(self, instance: Instance, record: InstanceRecord, disk: Path) -> None:
         """What the guest reads as it boots (:mod:`.guestfiles`), from its ports now; the

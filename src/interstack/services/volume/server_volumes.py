@@ -123,6 +123,8 @@ class ServerVolumes:
                     f"but it is {volume.status}."
                 )
             taken = {a.mountpoint for a in server_attachments(session, server.id) if a.mountpoint}
+            # the server's ephemeral and swap disks hold their devices too (Nova's names them)
+            taken |= {str(d["device"]) for d in server.local_disks or () if isinstance(d, dict)}
             chosen = next_device(taken, device)
             row = new_attachment(
                 region,

@@ -36,10 +36,11 @@ EXT_ROOT_INODE = 2
 #: the filesystems a guest may mount from its volumes
 FILESYSTEMS = frozenset({"ext4", "ext3", "ext2"})
 _ATTRIBUTES = {"noexec": MOUNT_ATTR_NOEXEC, "noatime": MOUNT_ATTR_NOATIME}
-#: options that change nothing here (every volume mount is nosuid and nodev anyway)
+#: options that change nothing here (every volume mount is nosuid and nodev anyway);
+#: ``nobootwait`` is what cloud-init's ``mounts`` writes for an ephemeral disk without systemd
 _NEUTRAL = frozenset(
     {"rw", "defaults", "auto", "noauto", "nouser", "async", "relatime", "_netdev", "nosuid"}
-    | {"nodev", "nofail", "x-systemd.automount", "loop"}
+    | {"nodev", "nofail", "nobootwait", "x-systemd.automount", "loop"}
 )
 _FLAGS = frozenset({"discard", "nodiscard"})
 
