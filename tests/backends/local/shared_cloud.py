@@ -131,8 +131,10 @@ class SharedCloud:
 
 def empty_the_cloud(served: ServedGateway) -> None:
     """Delete what every project made: servers (waited for: their ports go with them), floating
-    IPs, then routers (their interfaces first, their gateways with them), the ports
-    left, and every network but the external ones (subnets and DHCP ports with them)."""
+    IPs, then routers (their interfaces first, their gateways with them), the ports left, every
+    network but the external ones (subnets and DHCP ports with them), the security groups but
+    the default ones (no port holds one now), the volumes with their snapshots (waited for:
+    the servers' deletion detaches them), and both users' keypairs."""
     admin = served.connect("interstack-admin")
     try:
         for server in admin.compute.servers(all_projects=True):
@@ -143,20 +145,58 @@ def empty_the_cloud(served: ServedGateway) -> None:
             "the servers of the module that ended to be deleted",
             bound=300,
         )
-        net = admin.network
-        for fip in net.ips():  # after the servers: a deletion releases its ports meanwhile
-            net.delete_ip(fip, ignore_missing=True)
-        ports = list(net.ports())
-        for router in net.routers():
-            for port in ports:
-                if port.device_id == router.id and port.device_owner == "network:router_interface":
-                    net.remove_interface_from_router(router, port_id=port.id)
-            net.delete_router(router, ignore_missing=True)
-        for port in ports:
-            if not (port.device_owner or "").startswith("network:"):
-                net.delete_port(port, ignore_missing=True)
-        for network in net.networks():
-            if not network.is_router_external:
-                net.delete_network(network, ignore_missing=True)
+        _empty_the_network(admin.network)
+        _delete_volumes(admin.block_storage)
+        for user in ("interstack", "interstack-admin"):
+            conn = admin if user == "interstack-admin" else served.connect(user)
+            try:
+                for keypair in conn.compute.keypairs():
+                    conn.compute.delete_keypair(keypair, ignore_missing=True)
+            finally:
+                if conn is not admin:
+                    conn.close()
     finally:
         admin.close()
+
+
+def _empty_the_network(net: Any) -> None:
+    for fip in net.ips():  # after the servers: a deletion releases its ports meanwhile
+        net.delete_ip(fip, ignore_missing=True)
+    ports = list(net.ports())
+    for router in net.routers():
+        for port in ports:
+            if port.device_id == router.id and port.device_owner == "network:router_interface":
+                net.remove_interface_from_router(router, port_id=port.id)
+        net.delete_router(router, ignore_missing=True)
+    for port in ports:
+        if not (port.device_owner or "").startswith("network:"):
+            net.delete_port(port, ignore_missing=True)
+    for network in net.networks():
+        if not network.is_router_external:
+            net.delete_network(network, ignore_missing=True)
+    for group in net.security_groups():
+        if group.name != "default":
+            net.delete_security_group(group, ignore_missing=True)
+
+
+def _delete_volumes(storage: Any) -> None:
+    """Every project's volume snapshots, then its volumes, once no server holds them."""
+    for snapshot in storage.snapshots(all_projects=True):
+        storage.delete_snapshot(snapshot, ignore_missing=True)
+    eventually(
+        lambda: list(storage.snapshots(all_projects=True)),
+        lambda left: not left,
+        "the volume snapshots of the module that ended to be deleted",
+    )
+    settled = eventually(
+        lambda: list(storage.volumes(all_projects=True)),
+        lambda found: all(v.status in {"available", "error"} for v in found),
+        "the volumes of the deleted servers to be detached",
+    )
+    for volume in settled:
+        storage.delete_volume(volume, ignore_missing=True)
+    eventually(
+        lambda: list(storage.volumes(all_projects=True)),
+        lambda left: not left,
+        "the volumes of the module that ended to be deleted",
+    )

@@ -31,6 +31,23 @@ def made_by_a_module(conn: Any) -> Any:
     return network
 
 
+def made_elsewhere_by_a_module(conn: Any) -> None:
+    """A security group with a rule, a keypair, a volume with a snapshot and a bare volume."""
+    group = conn.network.create_security_group(name=unique("left"))
+    conn.network.create_security_group_rule(
+        security_group_id=group.id, direction="ingress", protocol="tcp", port_range_min=22,
+        port_range_max=22, remote_ip_prefix="0.0.0.0/0",
+    )  # fmt: skip
+    conn.compute.create_keypair(name=unique("left"))
+    for name in (unique("left"), unique("left")):
+        conn.block_storage.create_volume(name=name, size=1)
+    volume = conn.block_storage.wait_for_status(
+        conn.block_storage.find_volume(name), "available", wait=120
+    )
+    snapshot = conn.block_storage.create_snapshot(volume_id=volume.id, name=unique("left"))
+    conn.block_storage.wait_for_status(snapshot, "available", wait=120)
+
+
 def test_a_module_leaves_the_next_one_only_the_external_network(cloud: ServedGateway) -> None:
     conn, admin = cloud.connect("interstack"), cloud.connect("interstack-admin")
     routed = made_by_a_module(conn)
@@ -46,6 +63,9 @@ def test_a_module_leaves_the_next_one_only_the_external_network(cloud: ServedGat
     )
     public = next(n for n in admin.network.networks() if n.is_router_external)
     public_subnets = sorted(s.id for s in admin.network.subnets(network_id=public.id))
+    defaults = sorted(g.id for g in admin.network.security_groups() if g.name == "default")
+    made_elsewhere_by_a_module(conn)
+    made_elsewhere_by_a_module(admin)
 
     empty_the_cloud(cloud)
 
@@ -55,6 +75,10 @@ def test_a_module_leaves_the_next_one_only_the_external_network(cloud: ServedGat
     assert list(admin.network.ips()) == []
     assert list(admin.network.ports()) == []
     assert list(admin.compute.servers(all_projects=True)) == []
+    assert sorted(g.id for g in admin.network.security_groups()) == defaults
+    assert list(admin.block_storage.volumes(all_projects=True)) == []
+    assert list(admin.block_storage.snapshots(all_projects=True)) == []
+    assert list(conn.compute.keypairs()) == list(admin.compute.keypairs()) == []
     # the cloud is usable after: the same addresses are free again
     made_by_a_module(conn)
     empty_the_cloud(cloud)
