@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from interstack.backends.contract import NativeRef
-from interstack.backends.local.images import LocalImages
+from interstack.backends.local.host import is_mounted
+from interstack.backends.local.images import LocalImages, release_unpacks
 from interstack.errors import NotFound
 from tests.support.local import make_tarball, tiny_root
 
@@ -197,3 +198,21 @@ def test_a_disk_copy_cut_short_stays_while_mounted(
         subprocess.run(["umount", str(mount_point)], check=True)
     images.start()
     assert not mount_point.exists()
+
+
+def test_cleanup_unmounts_a_disk_copy_cut_short_and_the_next_start_removes_it(
+    images: LocalImages, tarball: Path, tmp_path: Path
+) -> None:
+    """``interstack cleanup`` leaves the host as it was: no mount a killed unpack made."""
+    ref = _stored(images, tarball)
+    mount_point = images.directory / ref / ".mnt-k1ll3d"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount_point)], check=True)
+    try:
+        release_unpacks(tmp_path)
+        assert not is_mounted(mount_point)
+    finally:
+        if is_mounted(mount_point):
+            subprocess.run(["umount", str(mount_point)], check=True)
+    images.start()
+    assert sorted(p.name for p in (images.directory / ref).iterdir()) == ["data"]

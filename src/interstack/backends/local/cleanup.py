@@ -1,12 +1,12 @@
 """``interstack cleanup``: take everything the local backend put on the host off it again.
 
 Instances of the given regions are stopped (runc state, root mounts, their network namespaces),
-then their supervisor; the roots of server captures cut short are unmounted, and the loop devices
-of volumes and of servers' ephemeral and swap disks freed; every network artifact on the host
-goes (:func:`.network.cleanup`: bridges, veths, router and DHCP namespaces with their dnsmasqs,
-the nft tables). What describes the cloud stays in the data directories: servers' disks and
-records, volumes, the network state. A gateway started afterwards builds the networks again and
-boots the servers that were running.
+then their supervisor; the roots of server captures and the disks of image unpacks cut short
+are unmounted, and the loop devices of volumes and of servers' ephemeral and swap disks freed;
+every network artifact on the host goes (:func:`.network.cleanup`: bridges, veths, router and
+DHCP namespaces with their dnsmasqs, the nft tables). What describes the cloud stays in the data
+directories: servers' disks and records, volumes, the network state. A gateway started
+afterwards builds the networks again and boots the servers that were running.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from interstack.backends.local import hostlock, localdisks
 from interstack.backends.local.host import run
+from interstack.backends.local.images import release_unpacks
 from interstack.backends.local.instances import REF_PREFIX, Instance
 from interstack.backends.local.network import cleanup as network_cleanup
 from interstack.backends.local.network.hostlock import HostLock
@@ -66,6 +67,7 @@ def cleanup_host(data_dirs: Iterable[Path], *, lock_wait: float) -> list[str]:
         stopped = [ref for data_dir in regions for ref in stop_instances(data_dir)]
         for data_dir in regions:
             release_captures(data_dir)
+            release_unpacks(data_dir)
             free_volume_loops(data_dir)
         network_cleanup(lock_wait=lock_wait)
     finally:

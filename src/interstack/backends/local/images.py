@@ -35,6 +35,7 @@ from interstack.backends.contract import (
     ProvidedImage,
 )
 from interstack.backends.contract.files import open_stream, write_atomically
+from interstack.backends.local.host import unmount
 from interstack.backends.local.imagebuild import (
     BUILT_IMAGES,
     DEFAULT_IMAGE,
@@ -330,6 +331,13 @@ class LocalImages(ImageDriver):
                 with self._lock(NativeRef(directory.name)):
                     _remove_leftovers(directory)
         self.release_unused()
+
+
+def release_unpacks(data_dir: Path) -> None:
+    """``interstack cleanup``: unmount the raw disks whose copy into a root a stopped gateway
+    cut short (their loop devices go with them); the next start removes what is left."""
+    for mount_point in sorted((data_dir / "images").glob(f"{STORED_PREFIX}*/{MOUNT_PREFIX}*")):
+        unmount(mount_point)
 
 
 def _remove_leftovers(directory: Path) -> None:
