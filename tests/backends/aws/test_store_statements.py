@@ -36,7 +36,7 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2Ol
 CEILINGS: dict[str, tuple[int, int]] = {
     "create network": (5, 2),
     "create subnet": (15, 2),
-    "create security group": (8, 4),
+    "create security group": (6, 3),
     "create rule": (7, 2),
     "create key pair": (4, 1),
     "boot": (30, 12),

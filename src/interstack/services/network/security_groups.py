@@ -143,11 +143,22 @@ class SecurityGroupService:
 
     def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
         """Make the backend hold the group with exactly its rules; returns its native ref."""
-        net_driver = driver(self.regions, region)
         with self.db.session() as session:  # the group and its rules, read together
             row = session.get_one(SecurityGroup, group_id)
-            native, name, project = row.native_ref, row.name, row.project_id
             rows = _rules(session, group_id)
+        return self._realize(region, row, rows, _seen)
+
+    def _realize(
+        self,
+        region: str,
+        row: SecurityGroup,
+        rows: Sequence[RuleRow],
+        _seen: frozenset[str] = frozenset(),
+    ) -> NativeRef:
+        """:meth:`realize` of the group ``row`` with its rules ``rows``, both as just read or
+        written."""
+        net_driver = driver(self.regions, region)
+        group_id, native, name, project = row.id, row.native_ref, row.name, row.project_id
         seen = _seen | {group_id}
 
         def ref_of(other_id: str) -> NativeRef:
@@ -271,7 +282,7 @@ class SecurityGroupService:
             ]
             session.add_all(rules)
         with removed_on_failure(self.db, SecurityGroup, group_id):
-            self.realize(region, group_id)
+            self._realize(region, group, rules)  # as just written: not read again
         # the group as written (its backend ref is not shown), its rules in their listed order
         rules.sort(key=lambda r: (r.created_at, r.id))
         return _info(group, rules)
