@@ -87,3 +87,9 @@ def create_volume(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     response = api.post("/volumes", json={"volume": {"size": 1, **fields}})
     assert response.status_code == 202, response.text
     return wait_volume(api, response.json()["volume"]["id"], "available")
+
+
+def attached_volume_ids(http: httpx.Client, server_id: str) -> list[str]:
+    """The ids of a server's volumes as Nova shows them (the root first when it boots from one)."""
+    shown = http.get(f"/servers/{server_id}").json()["server"]
+    return [v["id"] for v in shown["os-extended-volumes:volumes_attached"]]

@@ -25,7 +25,14 @@ from tests.support.compute import (
 )
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
-from tests.support.volume import cinder, delete_volume, sdk_status, sim_regions_lacking, wait_volume
+from tests.support.volume import (
+    attached_volume_ids,
+    cinder,
+    delete_volume,
+    sdk_status,
+    sim_regions_lacking,
+    wait_volume,
+)
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -331,11 +338,6 @@ def boot_from_volume(conn: Any, image_id: str, flavor: str, network: str) -> Any
         volume_size=1, terminate_volume=True))  # fmt: skip
 
 
-def attached(http: httpx.Client, server_id: str) -> list[str]:
-    shown = http.get(f"/servers/{server_id}").json()["server"]
-    return [v["id"] for v in shown["os-extended-volumes:volumes_attached"]]
-
-
 def rebuild(http: httpx.Client, server_id: str, image_id: str, **fields: Any) -> httpx.Response:
     return http.post(f"/servers/{server_id}/action",
                      json={"rebuild": {"imageRef": image_id, **fields}})  # fmt: skip
@@ -346,7 +348,7 @@ def test_sdk_rebuilds_a_volume_backed_server_on_its_own_image_keeping_its_volume
 ) -> None:
     own, _ = images
     server = boot_from_volume(conn, own, flavor, network)
-    [root] = attached(http, server.id)
+    [root] = attached_volume_ids(http, server.id)
     data = conn.block_storage.create_volume(size=1, name=unique("data"))
     sdk_status(conn, data, "available")
     conn.attach_volume(server, data, wait=True, timeout=60)
@@ -356,7 +358,7 @@ def test_sdk_rebuilds_a_volume_backed_server_on_its_own_image_keeping_its_volume
     server = server_active(conn, server)
     shown = http.get(f"/servers/{server.id}").json()["server"]
     assert (shown["name"], shown["image"]) == ("renamed", "")
-    assert attached(http, server.id) == [root, data.id]
+    assert attached_volume_ids(http, server.id) == [root, data.id]
     for volume_id in (root, data.id):
         volume = conn.block_storage.get_volume(volume_id)
         assert volume.status == "in-use"
@@ -399,6 +401,6 @@ def test_a_stopped_volume_backed_server_is_rebuilt_stopped(
     eventually(lambda: http.get(f"/servers/{server.id}").json()["server"],
                lambda s: s["status"] == "SHUTOFF" and s["OS-EXT-STS:task_state"] is None,
                "the rebuilt server stopped again")  # fmt: skip
-    [root] = attached(http, server.id)
+    [root] = attached_volume_ids(http, server.id)
     assert conn.block_storage.get_volume(root).status == "in-use"
     delete_server(conn, server.id)

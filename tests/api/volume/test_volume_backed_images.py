@@ -16,7 +16,7 @@ from tests.support.compute import delete_server, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.image import create, image_client, upload
-from tests.support.volume import sdk_status, sim_regions_lacking
+from tests.support.volume import attached_volume_ids, sdk_status, sim_regions_lacking
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -174,11 +174,6 @@ def test_a_region_without_volume_snapshots_captures_the_server_as_before(
         conn.close()
 
 
-def attached_ids(http: httpx.Client, server_id: str) -> list[str]:
-    shown = http.get(f"/servers/{server_id}").json()["server"]
-    return [v["id"] for v in shown["os-extended-volumes:volumes_attached"]]
-
-
 def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
     gateway: ServedGateway, conn: Any, http: httpx.Client, world: tuple[str, str, str]
 ) -> None:
@@ -190,7 +185,7 @@ def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
     sdk_status(conn, data, "available")
     conn.compute.create_volume_attachment(server, volume_id=data.id)
     sdk_status(conn, data, "in-use")
-    [original_root, _] = attached_ids(http, server.id)
+    [original_root, _] = attached_volume_ids(http, server.id)
     image = conn.create_image_snapshot(unique("vb-img"), server, wait=True, timeout=60)
     for entry in mapping_of(conn.image.get_image(image.id)):
         snapshot = conn.block_storage.get_snapshot(entry["snapshot_id"])
@@ -201,7 +196,7 @@ def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
 
     shown = gateway.cli(CLOUD, "server", "show", copy.id, "-f", "json").stdout
     assert json.loads(shown)["image"].endswith(f"({image.id})")
-    root, second = attached_ids(http, copy.id)
+    root, second = attached_volume_ids(http, copy.id)
     for volume_id in (root, second):
         sdk_status(conn, conn.block_storage.get_volume(volume_id), "in-use")
     # the source volume's image metadata comes along through the snapshot, as in Cinder
@@ -271,7 +266,7 @@ def test_an_image_with_a_legacy_mapping_boots_from_a_volume_made_of_its_snapshot
     server = server_active(conn, conn.create_server(unique("legacy"), image=image["id"],
                                                     flavor=flavor, network=network))  # fmt: skip
 
-    [root] = attached_ids(http, server.id)
+    [root] = attached_volume_ids(http, server.id)
     volume = conn.block_storage.get_volume(root)
     assert (volume.snapshot_id, volume.size) == (snapshot.id, 1)
     assert [a["device"] for a in volume.attachments] == ["/dev/vda"]
@@ -307,7 +302,7 @@ def test_an_images_mappings_keep_the_flavors_disk_names_from_an_automatically_na
     assert answer.status_code == 202, answer.text
     server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
     assert server.image.id == image["id"]
-    [volume_id] = attached_ids(http, server.id)
+    [volume_id] = attached_volume_ids(http, server.id)
     volume = conn.block_storage.get_volume(volume_id)
     assert [a["device"] for a in volume.attachments] == ["/dev/vdc"]
     delete_server(conn, server.id)
