@@ -65,12 +65,18 @@ def test_a_legacy_mapping_boots_from_the_volume_at_the_images_root_device() -> N
         {"block_device_mapping": json.dumps(LEGACY), "root_device_name": "vda"}
     )
 
-    data, root = devices
+    data, root, ephemeral, nothing = devices
     assert (root.source_type, root.uuid, root.boot_index, root.volume_size) == (
         "snapshot", "snap-root", 0, 3)  # fmt: skip
     assert root.delete_on_termination is True
     assert (data.source_type, data.uuid, data.boot_index, data.device_name) == (
         "volume", "vol-data", -1, "vdb")  # fmt: skip
+    # the flavor's ephemeral disk at vdc, as Nova's from_legacy makes it; nothing at vdd
+    assert (ephemeral.source_type, ephemeral.destination_type, ephemeral.boot_index) == (
+        "blank", "local", -1)  # fmt: skip
+    assert (ephemeral.device_name, ephemeral.delete_on_termination) == ("vdc", True)
+    assert (nothing.source_type, nothing.destination_type, nothing.device_name) == (
+        None, None, "vdd")  # fmt: skip
     disks = boot_disks(None, devices, 1)
     assert disks.root is not None and disks.root.source_id == "snap-root"
     assert disks.root.device == "/dev/vda"
@@ -105,10 +111,12 @@ def test_a_broken_mapping_is_novas_400(mapping: str) -> None:
         image_defined_devices({"block_device_mapping": mapping, "bdm_v2": "True"})
 
 
-def test_the_request_replaces_the_images_mapping_at_its_device_and_its_boot_device() -> None:
+def test_the_request_replaces_the_images_mapping_at_each_device_it_names() -> None:
+    """Nova's ``_merge_bdms_lists``: the request's mappings first, the image's at the devices
+    the request names gone; its root at ``/dev/vda`` too, for a request's root there."""
     defined = image_defined_devices(image_mapping_properties([ROOT, DATA]))
     blank = BlockDevice("blank", "volume", volume_size=9, device_name="vdb")
-    own_root = BlockDevice("volume", "volume", uuid="mine", boot_index=0)
+    own_root = BlockDevice("volume", "volume", uuid="mine", boot_index=0, device_name="vda")
 
     merged = merge_image_devices(defined, [blank, own_root])
 
@@ -158,7 +166,7 @@ def test_a_requested_volume_at_a_mapped_device_replaces_the_flavors_disk_there()
 
     merged = merge_image_devices(defined, [blank])
 
-    assert [d.device_name for d in merged] == ["/dev/vdc", "vdb"]
+    assert [d.device_name for d in merged] == ["vdb", "/dev/vdc"]
     assert [v.device for v in boot_disks("image-1", merged, 1).volumes] == ["/dev/vdb"]
 
 
@@ -188,7 +196,7 @@ def test_an_image_mapping_onto_a_mapped_device_replaces_the_flavors_disk_there()
     defined = image_defined_devices(properties, ephemeral_gb=1, swap_mb=512)
 
     assert [(d.device_name, d.destination_type) for d in defined] == [
-        ("/dev/vdc", "local"), ("/dev/vdb", "volume")]  # fmt: skip
+        ("/dev/vdb", "volume"), ("/dev/vdc", "local")]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -273,3 +273,119 @@ def test_v2_entries_with_the_fields_novas_schema_also_takes_boot(
     server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
     assert attachments(http, server.id) == {"/dev/vdb": data.id}
     delete_server(conn, server.id)
+
+
+def test_an_images_legacy_ephemeral_and_swap_entries_are_held_to_the_flavor(
+    volume_gateway: ServedGateway, conn: Any, world: dict[str, str]
+) -> None:
+    """Nova's ``from_legacy`` makes an image's legacy ``swap`` and ``ephemeralN`` entries the
+    flavor's blank local disks, in the same sums as a request's: larger than the flavor's,
+    its 400 before anything exists; within them, the server boots."""
+    glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
+
+    def image_mapping(*entries: dict[str, Any]) -> str:
+        image = create(glance, name=unique("legacy"), block_device_mapping=json.dumps(entries))
+        upload(glance, image["id"], b"\1" * 4096)
+        return str(image["id"])
+
+    too_large = [
+        (image_mapping({"device_name": "vdb", "virtual_name": "ephemeral0",
+                        "volume_size": EPHEMERAL_GB + 1}),
+         "Ephemeral disks requested are larger"),
+        (image_mapping({"device_name": "vdc", "virtual_name": "swap", "volume_size": SWAP_MB * 2}),
+         "Swap drive requested is larger"),
+    ]  # fmt: skip
+    before = what_exists(conn)
+    for image_id, expected in too_large:
+        with pytest.raises(openstack.exceptions.BadRequestException, match=expected):
+            conn.compute.create_server(name=unique("sdk"), flavor_id=world["flavor"],
+                                       image_id=image_id,
+                                       networks=[{"uuid": world["network"]}])  # fmt: skip
+    assert_nothing_new(conn, before)
+
+    fits = image_mapping({"device_name": "vdb", "virtual_name": "ephemeral0", "volume_size": 1})
+    server = server_active(conn, conn.compute.create_server(
+        name=unique("fits"), flavor_id=world["flavor"], image_id=fits,
+        networks=[{"uuid": world["network"]}]))  # fmt: skip
+    delete_server(conn, server.id)
+
+
+def test_a_volume_takes_vda_but_not_the_images_own_root_device_name(
+    volume_gateway: ServedGateway, conn: Any, http: httpx.Client, world: dict[str, str]
+) -> None:
+    """An image whose ``root_device_name`` is ``/dev/sda`` boots at ``sda``, as Nova reads it:
+    a volume mapped there is its 400 (nothing made), one mapped at ``vda`` is attached
+    there."""
+    glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
+    image = create(glance, name=unique("sda"), root_device_name="/dev/sda")
+    upload(glance, image["id"], b"\1" * 4096)
+    at_sda = {**BLANK_VOLUME, "device_name": "/dev/sda"}
+    at_vda = {**BLANK_VOLUME, "device_name": "vda"}
+    root = image_root({**world, "image": image["id"]})
+    before = what_exists(conn)
+
+    refused = http.post("/servers", json=body({**world, "image": image["id"]},
+                                              block_device_mapping_v2=[root, at_sda]))  # fmt: skip
+
+    message = assert_nova_fault(refused, 400, "badRequest")
+    assert (
+        message == "The volume cannot be assigned the same device name as the root device /dev/sda"
+    )
+    assert_nothing_new(conn, before)
+    server = server_active(conn, conn.compute.create_server(
+        name=unique("vda"), flavor_id=world["flavor"], image_id=image["id"],
+        networks=[{"uuid": world["network"]}], block_device_mapping=[root, at_vda]))  # fmt: skip
+    [(device, _)] = attachments(http, server.id).items()
+    assert device == "/dev/vda"
+    delete_server(conn, server.id)
+
+
+def test_an_image_entry_without_destination_type_is_no_disk_as_in_nova(
+    conn: Any, http: httpx.Client, world: dict[str, str]
+) -> None:
+    """Nova's API defaults no destination for an image entry: one that does not boot is no
+    disk at all (the server boots from its imageRef, no volume is made), but its image must
+    exist; one at ``boot_index`` 0 without an imageRef is a 400 that says what to map."""
+    other = {"source_type": "image", "uuid": world["image"], "boot_index": -1,
+             "device_name": "vdb"}  # fmt: skip
+    server = server_active(conn, conn.compute.create_server(
+        name=unique("nodest"), flavor_id=world["flavor"], image_id=world["image"],
+        networks=[{"uuid": world["network"]}],
+        block_device_mapping=[image_root(world), other]))  # fmt: skip
+    assert server.image.id == world["image"]
+    assert attachments(http, server.id) == {}
+    delete_server(conn, server.id)
+
+    before = what_exists(conn)
+    missing = {**other, "uuid": "0c1e5e1e-0000-4000-8000-000000000000"}
+    mapping = [image_root(world), missing]
+    answer = http.post("/servers", json=body(world, block_device_mapping_v2=mapping))
+    message = assert_nova_fault(answer, 400, "badRequest")
+    assert message == f"Block Device Mapping is Invalid: failed to get image {missing['uuid']}."
+    booting = {**other, "boot_index": 0}
+    answer = http.post("/servers", json=body(world, imageRef="",
+                                             block_device_mapping_v2=[booting]))  # fmt: skip
+    message = assert_nova_fault(answer, 400, "badRequest")
+    assert "needs destination_type 'volume' and a volume_size" in message, message
+    assert_nothing_new(conn, before)
+
+
+def test_no_device_takes_the_images_mapping_at_its_device_away(
+    volume_gateway: ServedGateway, conn: Any, http: httpx.Client, world: dict[str, str]
+) -> None:
+    """The image's ``mappings`` place the flavor's ephemeral disk at ``vdb``; a request's
+    ``no_device`` entry there takes it away (Nova's merge keeps it for its device name), so a
+    volume named automatically is attached at ``vdb`` instead of ``vdc``."""
+    glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
+    mappings = [{"virtual": "ephemeral0", "device": "vdb"}]
+    image = create(glance, name=unique("mapped"), mappings=json.dumps(mappings))
+    upload(glance, image["id"], b"\1" * 4096)
+    mapped = {**world, "image": image["id"]}
+    for extra, device in (([], "/dev/vdc"), ([{"device_name": "vdb", "no_device": True}],
+                                             "/dev/vdb")):  # fmt: skip
+        answer = http.post("/servers", json=body(mapped, block_device_mapping_v2=[
+            image_root(mapped), *extra, BLANK_VOLUME]))  # fmt: skip
+        assert answer.status_code == 202, answer.text
+        server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
+        assert list(attachments(http, server.id)) == [device]
+        delete_server(conn, server.id)

@@ -3,17 +3,18 @@ their format: ``block_device_mapping_v2`` entries as given (a source and its uui
 destination Nova supports), and the legacy ``block_device_mapping`` translated as Nova
 translates it (a volume or a snapshot at a device, the one at the image's root device booting,
 which the service decides; ``swap`` and ``ephemeralN`` virtual names the flavor's blank local
-disks)."""
+disks). A ``no_device`` entry of either kind is kept: it takes away the image's mapping at its
+device."""
 
 from __future__ import annotations
 
 from interstack.api.compute.schemas import servers as schemas
 from interstack.errors import BadRequest
 from interstack.services.compute.block_devices import (
-    SWAP_FORMAT,
     BlockDevice,
     DestinationType,
-    is_flavor_disk_name,
+    legacy_device,
+    no_device,
 )
 
 #: Nova's disk buses (``DiskBus.ALL``)
@@ -29,9 +30,31 @@ def _invalid(details: str) -> BadRequest:
     return BadRequest(f"Block Device Mapping is Invalid: {details}")
 
 
-def _v2(entry: schemas.BlockDevice, has_image: bool) -> BlockDevice | None:
+def _image_without_destination(entry: schemas.BlockDevice, has_image: bool) -> BlockDevice:
+    """Nova's API takes an image entry without ``destination_type`` and makes no disk of it:
+    at ``boot_index`` 0 beside an imageRef the server boots from that image, elsewhere the
+    entry stands for nothing (the image must exist: the service looks). At ``boot_index`` 0
+    without an imageRef Nova's server fails to build; here that is a 400 that says what to
+    ask for instead, before anything exists."""
+    if entry.boot_index == 0 and not has_image:
+        raise _invalid(
+            "an image mapping at boot_index 0 without an imageRef needs destination_type "
+            "'volume' and a volume_size (the server boots from a volume made of the image); "
+            "to boot from the image itself, give it as imageRef."
+        )
+    return BlockDevice(
+        source_type="image",
+        destination_type=None,
+        uuid=entry.uuid,
+        boot_index=entry.boot_index,
+        device_name=entry.device_name,
+        tag=entry.tag,
+    )
+
+
+def _v2(entry: schemas.BlockDevice, has_image: bool) -> BlockDevice:
     if entry.no_device:
-        return None
+        return no_device(entry.device_name, entry.boot_index)
     source = entry.source_type
     if source is None:
         raise _invalid("Some required fields are missing (source_type).")
@@ -39,7 +62,10 @@ def _v2(entry: schemas.BlockDevice, has_image: bool) -> BlockDevice | None:
         raise _invalid("Invalid device UUID.")
     if source != "blank" and not entry.uuid:
         raise _invalid("Missing device UUID.")
-    # Nova's defaults: volumes and snapshots land on volumes, images and blanks on local disks
+    if source == "image" and entry.destination_type is None:
+        return _image_without_destination(entry, has_image)
+    # what Nova's later checks make of a missing destination: volumes and snapshots are
+    # attached volumes, a blank one is a local disk (an ephemeral or swap disk)
     default: DestinationType = "volume" if source in ("volume", "snapshot") else "local"
     destination = entry.destination_type or default
     if source not in _SOURCES_OF[destination]:
@@ -70,38 +96,25 @@ def _v2(entry: schemas.BlockDevice, has_image: bool) -> BlockDevice | None:
     )
 
 
-def _legacy(entry: schemas.LegacyBlockDevice) -> BlockDevice | None:
+def _legacy(entry: schemas.LegacyBlockDevice) -> BlockDevice:
     """Nova's ``from_legacy``: which entry boots is the service's to say, by the image's root
     device name (the service's ``legacy_boot_order``)."""
-    if entry.no_device:
-        return None
-    virtual = entry.virtual_name
-    if virtual is not None and is_flavor_disk_name(virtual):
-        return BlockDevice(
-            source_type="blank",
-            destination_type="local",
-            boot_index=-1,
-            volume_size=entry.volume_size,
-            delete_on_termination=True,
-            device_name=entry.device_name,
-            guest_format=SWAP_FORMAT if virtual == "swap" else None,
-        )
-    if not (entry.volume_id or entry.snapshot_id):
-        raise _invalid("Unrecognized legacy format.")
-    return BlockDevice(
-        source_type="snapshot" if entry.snapshot_id else "volume",
-        destination_type="volume",
-        uuid=entry.snapshot_id or entry.volume_id,
-        boot_index=-1,
+    device = legacy_device(
+        virtual_name=entry.virtual_name,
+        snapshot_id=entry.snapshot_id,
+        volume_id=entry.volume_id,
+        no_device_=entry.no_device,
+        device_name=entry.device_name,
         volume_size=entry.volume_size,
         delete_on_termination=entry.delete_on_termination,
-        device_name=entry.device_name,
     )
+    if device is None:
+        raise _invalid("Unrecognized legacy format.")
+    return device
 
 
 def block_devices(new: schemas.NewServer, has_image: bool) -> tuple[BlockDevice, ...]:
     """Both mapping formats of the create, the v2 entries first (Nova takes one or the other);
     a format Nova refuses is its 400."""
     found = [_v2(e, has_image) for e in new.block_device_mapping_v2 or ()]
-    found += [_legacy(e) for e in new.block_device_mapping or ()]
-    return tuple(d for d in found if d is not None)
+    return (*found, *(_legacy(e) for e in new.block_device_mapping or ()))

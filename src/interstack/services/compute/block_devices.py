@@ -37,10 +37,15 @@ BOOT_SEQUENCE = (
 @dataclass(frozen=True)
 class BlockDevice:
     """One ``block_device_mapping_v2`` entry (or a legacy one, translated), validated by the
-    API layer's schema; ``boot_index`` None (or negative) means "not bootable"."""
+    API layer's schema; ``boot_index`` None (or negative) means "not bootable".
 
-    source_type: SourceType
-    destination_type: DestinationType
+    As in Nova, an entry may have no destination: a ``no_device`` one (no source either) says
+    that nothing is at its ``device_name``, which removes an image's mapping there; an image
+    without ``destination_type`` is neither a local disk nor a volume (the imageRef's root
+    when it boots, else nothing)."""
+
+    source_type: SourceType | None
+    destination_type: DestinationType | None
     uuid: str | None = None
     boot_index: int | None = None
     volume_size: int | None = None
@@ -91,11 +96,73 @@ def _check_size(device: BlockDevice) -> None:
         )
 
 
-def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int) -> BootDisks:
+def blank_local(
+    size: int | None, guest_format: str | None, device_name: str | None = None
+) -> BlockDevice:
+    """Nova's ``create_blank_bdm``: an ephemeral disk (``guest_format`` ``swap``: the swap
+    disk) of ``size`` (GB; MB for swap; None: the flavor's) at ``device_name`` or unnamed."""
+    return BlockDevice(
+        source_type="blank",
+        destination_type="local",
+        boot_index=-1,
+        volume_size=size,
+        delete_on_termination=True,
+        device_name=device_name,
+        guest_format=guest_format,
+    )
+
+
+def no_device(device_name: str | None, boot_index: int | None = None) -> BlockDevice:
+    """Nova's ``no_device`` entry: nothing at ``device_name`` (an image's mapping there goes)."""
+    return BlockDevice(None, None, device_name=device_name, boot_index=boot_index)
+
+
+def legacy_device(
+    *,
+    virtual_name: str | None,
+    snapshot_id: str | None,
+    volume_id: str | None,
+    no_device_: bool | None,
+    device_name: str | None,
+    volume_size: int | None,
+    delete_on_termination: bool,
+) -> BlockDevice | None:
+    """Nova's ``from_legacy``, for a request's legacy entry and an image's alike: ``swap`` and
+    ``ephemeralN`` virtual names are the flavor's blank local disks, then a snapshot or a
+    volume (a volume destination), then ``no_device``; None for an entry of none of these
+    (each caller says why it is wrong). Which entry boots is :func:`legacy_boot_order`'s."""
+    if virtual_name is not None and is_flavor_disk_name(virtual_name):
+        guest_format = SWAP_FORMAT if virtual_name == "swap" else None
+        return blank_local(volume_size, guest_format, device_name)
+    if snapshot_id or volume_id:
+        return BlockDevice(
+            source_type="snapshot" if snapshot_id else "volume",
+            destination_type="volume",
+            uuid=snapshot_id or volume_id,
+            boot_index=-1,
+            volume_size=volume_size,
+            delete_on_termination=delete_on_termination,
+            device_name=device_name,
+        )
+    if no_device_:
+        return no_device(device_name)
+    return None
+
+
+def boot_disks(
+    image_ref: str | None,
+    devices: Sequence[BlockDevice],
+    count: int,
+    *,
+    root_device: str = ROOT_DEVICE,
+) -> BootDisks:
     """Check the mappings (Nova's 400s) and say what the server boots from.
 
     ``image_ref`` is the create's ``imageRef`` (None when empty). Without one, the mapping of
-    ``boot_index`` 0 is the root: an image for a local disk, or a volume.
+    ``boot_index`` 0 is the root: an image for a local disk, or a volume. ``root_device`` is
+    where the root of an image boot is (the image's root device name, as Nova reads it): no
+    volume takes that device, and one may name ``/dev/vda`` if it is another (a volume named
+    automatically still starts at ``/dev/vdb``).
     """
     if image_ref is None and not devices:
         raise BadRequest("Missing imageRef attribute")
@@ -117,27 +184,30 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
         image_id = root.uuid
     else:
         raise BadRequest(BOOT_SEQUENCE)
-    taken: set[str] = set() if root_is_volume else {ROOT_DEVICE}
-    # the flavor's disks at the names the image gives them: not for a volume named automatically
-    local = {
+    image_root = None if root_is_volume else device_path(root_device) or ROOT_DEVICE
+    taken: set[str] = set() if image_root is None else {image_root}
+    # the devices mappings name (the flavor's disks at the names an image gives them, too) are
+    # not for a volume named automatically, whichever comes first
+    named = {
         path
         for d in devices
-        if d.destination_type == "local" and (path := device_path(d.device_name)) is not None
+        if d.destination_type is not None and (path := device_path(d.device_name)) is not None
     }
     planned: list[VolumeForBoot] = []
     # the root first: it takes /dev/vda unless it names another device
     for device in sorted(volumes, key=lambda d: d is not root):
         _check_size(device)
-        if device.source_type != "blank" and not device.uuid:
+        source = device.source_type
+        if source is None or (source != "blank" and not device.uuid):
             raise BadRequest(
-                f"Block Device Mapping is Invalid: a '{device.source_type}' mapping needs "
-                "the uuid of its source."
+                f"Block Device Mapping is Invalid: a '{source}' mapping needs the uuid of its "
+                "source."
             )
-        path = _device(device, root_is_volume and device is root, taken, local)
+        path = _device(device, root_is_volume and device is root, taken, named, image_root)
         taken.add(path)
         planned.append(
             VolumeForBoot(
-                source=device.source_type,
+                source=source,
                 source_id=device.uuid if device.source_type != "blank" else None,
                 device=path,
                 size_gb=device.volume_size or None,
@@ -150,7 +220,9 @@ def boot_disks(image_ref: str | None, devices: Sequence[BlockDevice], count: int
     return BootDisks(image_id=image_id, volumes=tuple(planned))
 
 
-def _device(device: BlockDevice, is_root: bool, taken: set[str], local: set[str]) -> str:
+def _device(
+    device: BlockDevice, is_root: bool, taken: set[str], named: set[str], image_root: str | None
+) -> str:
     requested = device_path(device.device_name)
     if is_root:
         return requested or ROOT_DEVICE
@@ -158,14 +230,14 @@ def _device(device: BlockDevice, is_root: bool, taken: set[str], local: set[str]
         if requested in taken:
             raise BadRequest(
                 f"The volume cannot be assigned the same device name as the root device "
-                f"{ROOT_DEVICE}"
-                if requested == ROOT_DEVICE
+                f"{image_root}"
+                if requested == image_root
                 else f"The supplied device path ({requested}) is in use."
             )
         return requested
     for letter in string.ascii_lowercase[1:]:
         candidate = f"/dev/vd{letter}"
-        if candidate not in taken and candidate not in local:
+        if candidate not in taken and candidate not in named:
             return candidate
     raise BadRequest("No free device name is left for the server's volumes.")
 
@@ -213,10 +285,9 @@ def check_local_disks(
             "Swap drive requested is larger than instance type allows "
             f"(the flavor's swap is {swap_mb} MB)."
         )
-    image_root = disks.image_id is not None and not any(
-        d.source_type == "image" and d.destination_type == "local" and d.boot_index == 0
-        for d in devices
-    )
+    # the image a server boots from is a local disk where no mapping boots; Nova counts only
+    # local mappings, so an image mapping without destination_type that boots counts none
+    image_root = disks.image_id is not None and not any(d.boot_index == 0 for d in devices)
     flavor_disks = (ephemeral_gb > 0 and not ephemeral) + (swap_mb > 0 and not swaps)
     local = sum(d.destination_type == "local" for d in devices) + image_root + flavor_disks
     if local > MAX_LOCAL_DISKS:

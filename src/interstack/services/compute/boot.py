@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from interstack.backends.contract import LocalDisk
 from interstack.errors import BadRequest, NotFound, QuotaExceeded
 from interstack.services.compute.block_devices import (
+    ROOT_DEVICE,
     BlockDevice,
     BootDisks,
     boot_disks,
@@ -202,7 +203,8 @@ class ServerBoot:
         gives_local = "ephemeral_disks" in self.regions.backend(region).capabilities.names()
         if gives_local:
             devices = with_local_disks(devices, **sizes)
-        disks = boot_disks(image_ref, devices, request.max_count)
+        root_device = image_root_device(properties) or ROOT_DEVICE
+        disks = boot_disks(image_ref, devices, request.max_count, root_device=root_device)
         check_local_disks(devices, disks, **sizes)
         local = local_disks(devices, **sizes) if gives_local else ()
         if requested_local_disks(request.block_devices) and not gives_local:
@@ -235,6 +237,21 @@ class ServerBoot:
                 f"Block Device Mapping is Invalid: failed to get image {root.source_id}."
             ) from exc
         check_root_volume_fits(flavor, image, root)
+
+    def _images_of_no_disk(self, ctx: RequestContext, region: str, request: BootRequest) -> None:
+        """Nova looks up every image a mapping names, one it makes no disk of (an image
+        without ``destination_type``) too: one it cannot find is its 400."""
+        for device in request.block_devices:
+            if device.source_type != "image" or device.destination_type is not None:
+                continue
+            if device.uuid is None or device.uuid == request.image_id:
+                continue
+            try:
+                self.images.image_for_boot(ctx, region, device.uuid)
+            except NotFound as exc:
+                raise BadRequest(
+                    f"Block Device Mapping is Invalid: failed to get image {device.uuid}."
+                ) from exc
 
     def _public_key(
         self, ctx: RequestContext, key_name: str | None, session: Session
@@ -313,6 +330,7 @@ class ServerBoot:
         if image is not None:
             check_image_fits(flavor, image)
         self._root_image(ctx, region, flavor, disks)
+        self._images_of_no_disk(ctx, region, request)
         with self.db.session() as session:  # the key pair and the quota read together
             public_key = self._public_key(ctx, request.key_name, session)
             if request.user_data is not None:

@@ -18,8 +18,11 @@ from interstack.services.compute.block_devices import (
     BlockDevice,
     DestinationType,
     SourceType,
+    blank_local,
     device_path,
     is_flavor_disk_name,
+    legacy_device,
+    no_device,
 )
 from interstack.services.interfaces import VolumeSnapshotForImage
 
@@ -84,7 +87,7 @@ def _image_block_devices(properties: Mapping[str, str]) -> tuple[BlockDevice, ..
             "Block Device Mapping is Invalid: the image's block_device_mapping property is not "
             "a JSON list of mappings."
         )
-    mapped = [e for e in entries if isinstance(e, dict) and not e.get("no_device")]
+    mapped = [e for e in entries if isinstance(e, dict)]
     if str(properties.get("bdm_v2", "")).lower() in {"true", "1", "yes"}:
         return tuple(_image_device(e) for e in mapped)
     return _legacy_devices(mapped, image_root_device(properties))
@@ -143,45 +146,38 @@ def image_mapped_disks(
         size = swap_mb if virtual == "swap" else ephemeral_gb
         if not size:
             continue
-        disks.append(
-            BlockDevice(
-                source_type="blank",
-                destination_type="local",
-                boot_index=-1,
-                volume_size=size,
-                delete_on_termination=True,
-                device_name=device_path(entry["device"]),
-                guest_format=SWAP_FORMAT if virtual == "swap" else None,
-            )
-        )
+        guest_format = SWAP_FORMAT if virtual == "swap" else None
+        disks.append(blank_local(size, guest_format, device_path(entry["device"])))
     return tuple(disks)
 
 
 def _legacy_devices(
     entries: Sequence[Mapping[str, Any]], root_device_name: str | None
 ) -> tuple[BlockDevice, ...]:
-    """Nova's legacy image mappings as bdm v2: a ``snapshot_id`` or ``volume_id`` source, each
-    a volume; the one at the image's ``root_device_name`` (``vda`` when it names none, as
-    Nova assumes) boots (``boot_index`` 0), any other is an extra disk and the server boots
-    from the image. Swap and ephemeral entries name the flavor's own disks and are left out."""
+    """Nova's legacy image mappings as bdm v2 (:func:`legacy_device`): a ``snapshot_id`` or
+    ``volume_id`` source, each a volume, the one at the image's ``root_device_name`` (``vda``
+    when it names none, as Nova assumes) booting (``boot_index`` 0), any other an extra disk
+    beside the image; ``swap`` and ``ephemeralN`` the flavor's blank local disks, held to its
+    sizes as a request's are; ``no_device`` nothing at its device."""
     translated: list[BlockDevice] = []
     for entry in entries:
-        if is_flavor_disk_name(str(entry.get("virtual_name") or "")):
-            continue
-        if entry.get("snapshot_id"):
-            source = "snapshot"
-        elif entry.get("volume_id"):
-            source = "volume"
-        else:
+        virtual_name = entry.get("virtual_name")
+        device = legacy_device(
+            virtual_name=virtual_name if isinstance(virtual_name, str) else None,
+            snapshot_id=entry.get("snapshot_id"),
+            volume_id=entry.get("volume_id"),
+            no_device_=bool(entry.get("no_device")),
+            device_name=entry.get("device_name"),
+            volume_size=_integer(entry, "volume_size"),
+            delete_on_termination=bool(entry.get("delete_on_termination")),
+        )
+        if device is None:
             raise BadRequest(
                 "Block Device Mapping is Invalid: the image's legacy block_device_mapping has "
-                "an entry with neither a snapshot_id nor a volume_id."
+                "an entry with neither a snapshot_id nor a volume_id (nor a swap or "
+                "ephemeralN virtual_name, nor no_device)."
             )
-        translated.append(
-            _image_device(
-                {**entry, "source_type": source, "destination_type": "volume", "boot_index": None}
-            )
-        )
+        translated.append(device)
     return legacy_boot_order(translated, root_device_name)
 
 
@@ -204,21 +200,26 @@ def legacy_boot_order(
     )
 
 
+def _integer(entry: Mapping[str, Any], key: str) -> int | None:
+    try:
+        return None if entry.get(key) is None else int(entry[key])
+    except (TypeError, ValueError):
+        raise BadRequest(
+            "Block Device Mapping is Invalid: the image's boot_index and volume_size must be "
+            "integers."
+        ) from None
+
+
 def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
+    if entry.get("no_device"):
+        return no_device(entry.get("device_name"), _integer(entry, "boot_index"))
     source, destination = entry.get("source_type"), entry.get("destination_type") or "volume"
     if source not in get_args(SourceType) or destination not in get_args(DestinationType):
         raise BadRequest(
             f"Block Device Mapping is Invalid: the image maps a {source!r} source to a "
             f"{destination!r} destination."
         )
-    try:
-        boot_index = None if entry.get("boot_index") is None else int(entry["boot_index"])
-        size = None if entry.get("volume_size") is None else int(entry["volume_size"])
-    except (TypeError, ValueError):
-        raise BadRequest(
-            "Block Device Mapping is Invalid: the image's boot_index and volume_size must be "
-            "integers."
-        ) from None
+    boot_index, size = _integer(entry, "boot_index"), _integer(entry, "volume_size")
     return BlockDevice(
         source_type=cast(SourceType, source),
         destination_type=cast(DestinationType, destination),
@@ -229,20 +230,20 @@ def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
         device_name=entry.get("device_name"),
         volume_type=entry.get("volume_type"),
         tag=entry.get("tag"),
+        guest_format=entry.get("guest_format"),
     )
 
 
 def merge_image_devices(
     defined: Sequence[BlockDevice], requested: Sequence[BlockDevice]
 ) -> tuple[BlockDevice, ...]:
-    """The image's mappings under the request's, as Nova merges them: a requested mapping
-    replaces the image's at the same device, and a request naming its own boot device
-    (``boot_index`` 0) drops the image's."""
+    """The request's mappings over the image's, as Nova merges them (``_merge_bdms_lists``):
+    the image's mapping at a device the request names goes (a ``no_device`` entry only takes
+    it away), every other stays. Where the image's mappings hold the boot device, the
+    request's image mapping at ``boot_index`` 0 (the one clients add for the imageRef) goes
+    instead; any other boot device the request adds beside the image's is Nova's boot
+    sequence 400."""
+    if any(d.boot_index == 0 for d in defined):
+        requested = [d for d in requested if not (d.boot_index == 0 and d.source_type == "image")]
     names = {device_path(d.device_name) for d in requested if d.device_name}
-    own_root = any(d.boot_index == 0 for d in requested)
-    kept = [
-        d
-        for d in defined
-        if device_path(d.device_name) not in names and not (own_root and d.boot_index == 0)
-    ]
-    return (*kept, *requested)
+    return (*requested, *(d for d in defined if device_path(d.device_name) not in names))

@@ -22,23 +22,13 @@ from interstack.errors import BadRequest
 from interstack.services.compute.block_devices import (
     ROOT_DEVICE,
     BlockDevice,
+    blank_local,
     device_path,
     is_ephemeral,
     is_swap,
 )
 
 MIB_PER_GIB = 1024
-
-
-def _blank_local(size: int, guest_format: str | None) -> BlockDevice:
-    return BlockDevice(
-        source_type="blank",
-        destination_type="local",
-        boot_index=-1,
-        volume_size=size,
-        delete_on_termination=True,
-        guest_format=guest_format,
-    )
 
 
 def with_local_disks(
@@ -50,9 +40,9 @@ def with_local_disks(
     after them."""
     added: list[BlockDevice] = []
     if ephemeral_gb > 0 and not any(is_ephemeral(d) for d in devices):
-        added.append(_blank_local(ephemeral_gb, None))
+        added.append(blank_local(ephemeral_gb, None))
     if swap_mb > 0 and not any(is_swap(d) for d in devices):
-        added.append(_blank_local(swap_mb, SWAP_FORMAT))
+        added.append(blank_local(swap_mb, SWAP_FORMAT))
     listed = [*devices, *added]
     taken = {ROOT_DEVICE} | {p for d in listed if (p := device_path(d.device_name)) is not None}
     free = (f"/dev/vd{letter}" for letter in string.ascii_lowercase[1:])
