@@ -37,25 +37,32 @@ Timings = dict[str, float]
 
 
 class CallCounter:
-    """A WSGI wrapper of the emulator that counts the EC2 actions it answers (both sides)."""
+    """A WSGI wrapper of the emulator that counts the EC2 actions it answers (both sides) and
+    the time it takes to answer them (its own work, the same for a call of either side)."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.actions: Counter[str] = Counter()
+        self.seconds = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("REQUEST_METHOD") == "POST":
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            environ["wsgi.input"] = BytesIO(body)
-            action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
-            with self._lock:
-                self.actions[action] += 1
-        return self.app(environ, start_response)
-
-    def snapshot(self) -> Counter[str]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return self.app(environ, start_response)
+        start = time.perf_counter()
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = BytesIO(body)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+        answer = list(self.app(environ, start_response))  # the emulator answers in one piece
         with self._lock:
-            return Counter(self.actions)
+            self.actions[action] += 1
+            self.seconds += time.perf_counter() - start
+        return answer
+
+    def snapshot(self) -> tuple[Counter[str], float]:
+        """The actions answered so far, and the seconds spent answering them."""
+        with self._lock:
+            return Counter(self.actions), self.seconds
 
 
 class HttpCounter:
@@ -86,19 +93,22 @@ class Meters:
 
 def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
     """Run ``work``, adding its seconds to ``step`` and to its phase, the EC2 calls it caused
-    to ``<phase> calls`` (and per action to ``ec2:<action>``), the gateway requests to
-    ``<phase> requests`` and the time until they were answered to ``<phase> in requests``."""
+    to ``<phase> calls`` (and per action to ``ec2:<action>``), the emulator's time answering
+    them to ``<phase> in EC2``, the gateway requests to ``<phase> requests`` and the time until
+    they were answered to ``<phase> in requests``."""
     phase = STEPS[step]
-    before = Meters.ec2.snapshot()
+    before, in_ec2 = Meters.ec2.snapshot()
     requests, in_requests = Meters.http.requests, Meters.http.seconds
     start = time.perf_counter()
     result = work()
     seconds = time.perf_counter() - start
-    made = Meters.ec2.snapshot() - before
+    after, in_ec2_after = Meters.ec2.snapshot()
+    made = after - before
     add = {
         f"step:{step}": seconds,
         phase: seconds,
         f"{phase} calls": made.total(),
+        f"{phase} in EC2": in_ec2_after - in_ec2,
         f"{phase} requests": Meters.http.requests - requests,
         f"{phase} in requests": Meters.http.seconds - in_requests,
         **{f"ec2:{action}": float(n) for action, n in made.items()},
@@ -124,7 +134,7 @@ def waiting(timings: Timings, wait: Callable[[], Any]) -> Any:
 def medians(rounds: list[Timings]) -> Timings:
     keys = {key for r in rounds for key in r}
     summary = {key: statistics.median(r.get(key, 0.0) for r in rounds) for key in keys}
-    for suffix in ("", " calls", " requests", " in requests"):
+    for suffix in ("", " calls", " in EC2", " requests", " in requests"):
         summary[f"total{suffix}"] = statistics.median(
             sum(r.get(f"{p}{suffix}", 0.0) for p in PHASES) for r in rounds
         )
