@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
+from interstack.store.models import Port
 from tests.api.servers.conftest import IMAGE, boot, nova, sdk_as, wait_gone, wait_status
 from tests.support.compute import delete_server, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
-from tests.support.network import created, external_network, neutron
+from tests.support.network import created, external_network, fault, neutron
 
 
 @pytest.fixture(scope="module")
@@ -227,8 +228,10 @@ def test_delete_unbinds_a_brought_port_keeping_its_floating_ip_and_deletes_its_o
 def test_a_routers_interface_is_no_servers_port_even_with_its_device_fields_cleared(
     compute_gateway: ServedGateway, api: httpx.Client, net_api: httpx.Client
 ) -> None:
-    """An admin may clear a router port's device fields; the router still holds the port
-    (its interface, routed by the cloud), so a boot given it is Nova's 409 PortInUse."""
+    """The router holds its interface's port whatever the port's device fields say: an
+    admin's clearing them is refused (409), and a port whose fields were cleared behind the
+    gateway's back is still the router's (its interface, routed by the cloud), so a boot given
+    it is Nova's 409 PortInUse."""
     network = created(
         net_api.post("/networks", json={"network": {"name": unique("net")}}), "network"
     )
@@ -241,7 +244,10 @@ def test_a_routers_interface_is_no_servers_port_even_with_its_device_fields_clea
     interface = added.json()["port_id"]
     cleared = {"port": {"device_id": "", "device_owner": ""}}
     with neutron(compute_gateway, compute_gateway.token("interstack-admin")) as admin:
-        assert admin.put(f"/ports/{interface}", json=cleared).status_code == 200
+        assert fault(admin.put(f"/ports/{interface}", json=cleared), 409)["type"] == "PortInUse"
+    with compute_gateway.store() as database, database.session() as session:
+        port = session.get_one(Port, interface)
+        port.device_id, port.device_owner = "", ""
     body = {"name": unique("s"), "flavorRef": "1", "imageRef": IMAGE}
     refused = api.post("/servers", json={"server": {**body, "networks": [{"port": interface}]}})
     assert refused.status_code == 409, refused.text
