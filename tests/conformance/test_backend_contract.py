@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from interstack.backends.contract import (
+    AttachState,
     Backend,
     FixedIp,
     FlavorSpec,
@@ -216,6 +217,24 @@ def available_volume(backend: Backend, cleanup: Cleanup, size_gb: int = 1) -> Na
     return created.ref
 
 
+def attachment_becomes(
+    backend: Backend, volume: NativeRef, server: NativeRef, state: AttachState
+) -> bool:
+    """Whether the attachment reached ``state``, looked at as the gateway's tasks look (each
+    look on its way one of the states the contract allows there)."""
+    on_the_way = {
+        AttachState.ATTACHED: {AttachState.ATTACHING, AttachState.ATTACHED},
+        AttachState.DETACHED: {AttachState.DETACHING, AttachState.ATTACHED, AttachState.DETACHED},
+    }[state]
+
+    def look() -> AttachState:
+        seen = backend.block_storage.attachment(volume, server)
+        assert seen in on_the_way
+        return seen
+
+    return eventually(look, lambda seen: seen is state, f"the attachment to be {state}") is state
+
+
 @pytest.mark.requires("compute", "volumes", "volume_attach_hot")
 def test_a_volume_attaches_detaches_and_is_deleted(backend: Backend, cleanup: Cleanup) -> None:
     server = boot_active(backend)
@@ -223,6 +242,8 @@ def test_a_volume_attaches_detaches_and_is_deleted(backend: Backend, cleanup: Cl
 
     attachment = backend.block_storage.attach_volume(volume, server.ref)
     assert attachment.device.startswith("/dev/")
+    assert backend.block_storage.attach_volume(volume, server.ref) == attachment  # run again
+    assert attachment_becomes(backend, volume, server.ref, AttachState.ATTACHED)
     attached = backend.block_storage.get_volume(volume)
     assert (attached.status, attached.attached_to) == (VolumeStatus.IN_USE, server.ref)
     assert backend.block_storage.attach_volume(volume, server.ref) == attachment
@@ -230,6 +251,8 @@ def test_a_volume_attaches_detaches_and_is_deleted(backend: Backend, cleanup: Cl
         backend.block_storage.delete_volume(volume)
 
     backend.block_storage.detach_volume(volume, server.ref)
+    backend.block_storage.detach_volume(volume, server.ref)  # run again: nothing more
+    assert attachment_becomes(backend, volume, server.ref, AttachState.DETACHED)
     detached = backend.block_storage.get_volume(volume)
     assert (detached.status, detached.attached_to) == (VolumeStatus.AVAILABLE, None)
 

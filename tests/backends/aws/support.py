@@ -8,8 +8,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from interstack.app import create_app
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.network import AwsNetwork
@@ -23,6 +25,8 @@ from interstack.backends.contract import (
     ServerSpec,
     SubnetSpec,
 )
+from interstack.config import RegionConfig, Settings
+from interstack.services.container import Services
 from tests.support.moto import aws_settings, ec2
 
 REGION = "aws-test"
@@ -41,6 +45,19 @@ def drivers_on(client: Any) -> tuple[AwsNetwork, AwsCompute]:
     settings = AwsSettings.parse(REGION, aws_settings())
     network = AwsNetwork(client, REGION, settings)
     return network, AwsCompute(client, REGION, settings, AwsImages(client, REGION, settings))
+
+
+@contextmanager
+def aws_region_services(data_dir: Path) -> Iterator[Services]:
+    """The services of an app with one aws region on the emulator, started (its tasks are
+    stepped by the test, no runner runs them)."""
+    config = RegionConfig(name=REGION, backend="aws", settings=aws_settings())
+    services: Services = create_app(Settings(data_dir=data_dir, regions=[config])).state.services
+    services.regions.start()
+    try:
+        yield services
+    finally:
+        services.regions.close()
 
 
 @contextmanager

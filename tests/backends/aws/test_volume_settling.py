@@ -7,7 +7,6 @@ moto describes at once; botocore hooks make it answer as EC2 may."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,15 +14,11 @@ from typing import Any
 
 import pytest
 
-from interstack.app import create_app
 from interstack.backends.aws import volumes as aws_volumes
 from interstack.backends.aws.client import AWS_POLLING
-from interstack.backends.aws.compute import AwsCompute
-from interstack.backends.aws.images import AwsImages
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import NativeRef, SnapshotSpec, VolumeSpec, VolumeStatus
-from interstack.config import RegionConfig, Settings
 from interstack.errors import BackendUnavailable, NotFound
 from interstack.services.container import Services
 from interstack.services.tasks import Task, TaskStatus
@@ -33,9 +28,9 @@ from tests.backends.aws.support import (
     PROJECT,
     REGION,
     EmulatorEc2,
+    aws_region_services,
     new_id,
     refusal,
-    server_spec,
 )
 from tests.support.image import caller
 from tests.support.moto import aws_settings, ec2
@@ -211,15 +206,10 @@ def test_a_copy_step_run_again_after_its_snapshot_could_not_go_makes_the_copy(
 @pytest.fixture
 def region(tmp_path: Path) -> Iterator[tuple[Services, NotDescribedYet]]:
     """The services of an app with one aws region on the emulator (its tasks stepped here)."""
-    config = RegionConfig(name=REGION, backend="aws", settings=aws_settings())
-    services: Services = create_app(Settings(data_dir=tmp_path, regions=[config])).state.services
-    services.regions.start()
-    storage = services.regions.backend(REGION).block_storage
-    assert isinstance(storage, AwsVolumes)
-    try:
+    with aws_region_services(tmp_path) as services:
+        storage = services.regions.backend(REGION).block_storage
+        assert isinstance(storage, AwsVolumes)
         yield services, NotDescribedYet(storage.ec2)
-    finally:
-        services.regions.close()
 
 
 def create_task(services: Services) -> Task:
@@ -277,46 +267,6 @@ def test_a_volume_ec2_never_describes_ends_in_error_with_ec2s_code(
     handler.on_failure(task, gone.value.message)  # as the task runner ends a failed task
     status, fault = volume_row(services, task.resource_id)
     assert status == "error" and fault is not None and "InvalidVolume.NotFound" in fault
-
-
-# -- what a step waits for --------------------------------------------------------------------
-
-
-class Pauses:
-    """The pauses the driver's waits make, recorded instead of slept."""
-
-    def __init__(self) -> None:
-        self.taken: list[float] = []
-        self.monotonic = time.monotonic
-
-    def sleep(self, seconds: float) -> None:
-        self.taken.append(seconds)
-
-
-def test_an_attachment_is_awaited_at_the_gateways_pace(
-    ebs: tuple[AwsVolumes, NotDescribedYet], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    driver, lag = ebs
-    volume = described_volume(driver, lag)
-    images = AwsImages(driver.ec2, REGION, driver.settings)
-    server = AwsCompute(driver.ec2, REGION, driver.settings, images).create_server(server_spec())
-    attaching = {"looks": 2}
-
-    def still_attaching(parsed: dict[str, Any], **_kwargs: Any) -> None:
-        for described in parsed.get("Volumes", []):
-            in_use = described["VolumeId"] == volume and described["State"] == "in-use"
-            if in_use and attaching["looks"]:
-                attaching["looks"] -= 1
-                described["State"] = "available"  # EC2 is still attaching it
-
-    driver.ec2.meta.events.register("after-call.ec2.DescribeVolumes", still_attaching)
-    pauses = Pauses()
-    monkeypatch.setattr(aws_volumes, "time", pauses)
-    attached = driver.attach_volume(volume, server.ref, "/dev/sdf")
-    assert (attached.device, attaching["looks"]) == ("/dev/sdf", 0)
-    # looked at once, then after half a second, doubling: not botocore's fixed 2 s or 15 s
-    assert pauses.taken == [AWS_POLLING.delay(0), AWS_POLLING.delay(1)]
-    assert driver.get_volume(volume).status is VolumeStatus.IN_USE
 
 
 class TokenHonouringEbs(EmulatorEc2):

@@ -48,8 +48,9 @@ TAG_OPENSTACK_ID = "openstack_id"
 #: EC2 takes seconds to tens of seconds to start, stop or terminate an instance or to attach a
 #: volume, and throttles an account's Describe calls (``RequestLimitExceeded``): a resource is
 #: looked at after half a second, then less often, at most every 5 s (a dozen looks a minute,
-#: where a half second made 120); an emulator, which settles at once, is seen at the first look
-AWS_POLLING = Polling(first_seconds=0.5, ceiling_seconds=5.0)
+#: where a half second made 120); an emulator, which settles at once, is seen at the first look.
+#: EC2 describes a change it accepted within seconds (eventual consistency): 30 s to settle
+AWS_POLLING = Polling(first_seconds=0.5, ceiling_seconds=5.0, settling_seconds=30.0)
 
 _NOT_FOUND_SUFFIXES = (".NotFound", ".Malformed")
 _CONFLICTS = {

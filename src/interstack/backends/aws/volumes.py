@@ -6,6 +6,8 @@
 - Attaching takes the device Cinder asks for as EC2 names it (``/dev/vdb`` -> ``/dev/sdb`` is
   refused by EC2 for Linux data volumes, so requests outside ``/dev/sd[f-p]`` get the next free
   one of those); the device reported is the one EC2 uses. EBS attaches to running instances.
+  Attaching and detaching return once EC2 accepted them; :meth:`AwsVolumes.attachment` says
+  how EBS goes on (the tasks look at it at the region's polling pace).
 - A copy of a volume is made through a snapshot of it, deleted once the copy exists.
 - Snapshots are EBS snapshots; a volume with snapshots of interstack's cannot be deleted (as in
   Cinder, though EBS itself would allow it).
@@ -41,6 +43,7 @@ from interstack.backends.aws.client import (
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.contract import (
     AttachmentInfo,
+    AttachState,
     BlockStorageDriver,
     NativeRef,
     SnapshotInfo,
@@ -61,6 +64,13 @@ _VOLUME_STATE = {
     "deleting": V.DELETING,
     "error": V.ERROR,
 }
+#: an EBS attachment's states (``busy``: attached, the guest using the device)
+_ATTACH_STATE = {
+    "attaching": AttachState.ATTACHING,
+    "attached": AttachState.ATTACHED,
+    "busy": AttachState.ATTACHED,
+    "detaching": AttachState.DETACHING,
+}
 _SNAPSHOT_STATE = {"pending": V.CREATING, "completed": V.AVAILABLE, "error": V.ERROR}
 #: the device names EC2 recommends for EBS data volumes
 DATA_DEVICES = tuple(f"/dev/sd{letter}" for letter in string.ascii_lowercase[5:16])
@@ -69,10 +79,8 @@ _DESCRIBE = {
     "volume": ("describe_volumes", "VolumeIds", "Volumes"),
     "snapshot": ("describe_snapshots", "SnapshotIds", "Snapshots"),
 }
-#: how long a step waits for EBS to finish what the contract makes one call (an attachment,
-#: a detachment, the snapshot a volume's copy is made from): well within the task runner's
-#: lease of a step (300 s), past which another worker runs the step again beside this one (a
-#: second attach; for a copy a second snapshot and volume, one of them left behind)
+#: how long a step waits for EBS to finish what the contract makes one call (the snapshot a
+#: volume's copy is made from): well within the task runner's lease of a step (300 s)
 _WAIT_SECONDS = 240.0
 #: how long after its create a volume or snapshot that EC2 does not describe yet counts as
 #: being created (EC2 catches up within seconds; a task looks at a new one at once)
@@ -414,8 +422,7 @@ class AwsVolumes(BlockStorageDriver):
         name = ec2_device(device, taken)
         with aws_call(f"attach_volume {volume} to {server}"):
             self.ec2.attach_volume(VolumeId=volume, InstanceId=server, Device=name)
-        self._await("volume", volume, "in-use", f"attaching it to {server}")
-        return AttachmentInfo(volume, server, name)
+        return AttachmentInfo(volume, server, name)  # EBS goes on: see attachment()
 
     def detach_volume(self, volume: NativeRef, server: NativeRef) -> None:
         try:
@@ -427,4 +434,9 @@ class AwsVolumes(BlockStorageDriver):
             return
         with aws_call(f"detach_volume {volume} from {server}"):
             self.ec2.detach_volume(VolumeId=volume, InstanceId=server)
-        self._await("volume", volume, "available", f"detaching it from {server}")
+
+    def attachment(self, volume: NativeRef, server: NativeRef) -> AttachState:
+        for attached in self._volume(volume).get("Attachments", []):
+            if attached.get("InstanceId") == server:
+                return _ATTACH_STATE.get(str(attached.get("State")), AttachState.DETACHED)
+        return AttachState.DETACHED

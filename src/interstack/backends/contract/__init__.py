@@ -78,6 +78,7 @@ from interstack.backends.contract.network import (
 from interstack.backends.contract.objects import ObjectInfo, ObjectStoreDriver
 from interstack.backends.contract.storage import (
     AttachmentInfo,
+    AttachState,
     BlockStorageDriver,
     ImageDriver,
     ImageInfo,
@@ -96,6 +97,7 @@ __all__ = [
     "METADATA_SOCKET",
     "METADATA_SOURCE_HEADER",
     "AddressPair",
+    "AttachState",
     "AttachmentInfo",
     "Backend",
     "BackendContext",

@@ -88,6 +88,10 @@ class Polling:
 
     first_seconds: float = 0.025
     ceiling_seconds: float = 0.5
+    #: how long the cloud's reads may lag a change it accepted (EC2's eventual consistency:
+    #: a volume made or an attachment started moments ago not described yet); within it, a
+    #: look that does not see the change yet is not its failure
+    settling_seconds: float = 0.0
 
     def delay(self, looks: int, ceiling: float | None = None) -> float:
         """The wait before the next look after ``looks`` looks (at most ``ceiling`` where

@@ -20,6 +20,15 @@ class VolumeStatus(StrEnum):
     ERROR = "error"
 
 
+class AttachState(StrEnum):
+    """Where a volume's attachment to one server stands (:meth:`BlockStorageDriver.attachment`)."""
+
+    ATTACHING = "attaching"
+    ATTACHED = "attached"
+    DETACHING = "detaching"
+    DETACHED = "detached"
+
+
 @dataclass(frozen=True)
 class VolumeSpec:
     gateway_id: str
@@ -106,18 +115,37 @@ class BlockStorageDriver(abc.ABC):
     def attach_volume(
         self, volume: NativeRef, server: NativeRef, device: str | None = None
     ) -> AttachmentInfo:
-        """Attach an ``AVAILABLE`` volume to a server of this backend.
+        """Start attaching an ``AVAILABLE`` volume to a server of this backend; returns once the
+        backend has accepted it, with the device it gives.
 
-        Postconditions: ``get_volume`` reports ``IN_USE`` with ``attached_to == server``.
+        Postconditions: :meth:`attachment` reports ``ATTACHING`` or ``ATTACHED`` (a cloud
+        takes seconds to minutes: the caller looks again at the region's ``Polling``, no
+        step waits for it), then ``ATTACHED``, when ``get_volume`` reports ``IN_USE`` with
+        ``attached_to == server``; ``DETACHED`` (after the region's
+        ``Polling.settling_seconds``) if the backend gave up, the volume available again.
         Raises ``Conflict`` if the volume is attached elsewhere or the server's state forbids it
         (a running server without the ``volume_attach_hot`` capability). Attaching to the same
-        server again returns the existing attachment. On failure the volume stays available.
+        server again (a step run again) returns the existing attachment, starting nothing.
+        On failure the volume stays available.
         """
 
     @abc.abstractmethod
     def detach_volume(self, volume: NativeRef, server: NativeRef) -> None:
-        """Detach the volume; it is ``AVAILABLE`` afterwards. Detaching a volume that is not
-        attached to that server is a no-op."""
+        """Start detaching the volume; returns once the backend has accepted it.
+
+        Postconditions: :meth:`attachment` reports ``DETACHED`` once done (``DETACHING``
+        meanwhile; for ``Polling.settling_seconds`` it may still report the attachment), the
+        volume ``AVAILABLE``. Detaching a volume that is not attached to that server, or is
+        being detached from it, is a no-op."""
+
+    def attachment(self, volume: NativeRef, server: NativeRef) -> AttachState:
+        """Where the volume's attachment to ``server`` stands, to follow :meth:`attach_volume`
+        and :meth:`detach_volume`. This default, for backends that finish in those calls,
+        reads ``get_volume``. Raises ``NotFound`` once the volume is gone."""
+        info = self.get_volume(volume)
+        if info.status is VolumeStatus.IN_USE and info.attached_to == server:
+            return AttachState.ATTACHED
+        return AttachState.DETACHED
 
     def extend_volume(self, ref: NativeRef, size_gb: int) -> VolumeInfo:
         """Grow the volume to ``size_gb``, keeping its data; it may be attached.

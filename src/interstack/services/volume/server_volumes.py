@@ -14,8 +14,8 @@ import string
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import NativeRef
-from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.backends.contract import AttachState, NativeRef
+from interstack.errors import BackendError, BadRequest, Conflict, NotFound
 from interstack.services.compute.common import visible_row
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeSnapshotForImage
@@ -31,6 +31,7 @@ from interstack.services.volume.records import Attachment, attachment_record
 from interstack.services.volume.snapshots import SnapshotService
 from interstack.services.volume.state import AttachStatus, VolumeStatus
 from interstack.services.volume.volume_tasks import DELETE as VOLUME_DELETE
+from interstack.services.volume.volume_tasks import look_again, settled, started
 from interstack.store import Database
 from interstack.store.models import Server as ServerRow
 from interstack.store.models import Volume as VolumeRow
@@ -265,24 +266,44 @@ class ServerVolumes:
             return NativeRef(volume.native_ref), NativeRef(server.native_ref), row.mountpoint
 
     def _attach_step(self, task: Task) -> RetryAfter | None:
+        """Ask the backend to attach (first step), then look (this step and the next ones,
+        at the region's polling) until it has: no step waits for the cloud."""
         refs = self._refs(task)
         if refs is None:
             return None
         volume_ref, server_ref, device = refs
-        made = self.regions.backend(task.region).block_storage.attach_volume(
-            volume_ref, server_ref, device
-        )
-        self._finish(task, AttachStatus.ATTACHED, VolumeStatus.IN_USE, made.device)
-        return None
+        backend = self.regions.backend(task.region)
+        storage = backend.block_storage
+        if task.payload.get("phase") != "wait":
+            made = storage.attach_volume(volume_ref, server_ref, device)
+            task = started(task, device=made.device)
+        state = storage.attachment(volume_ref, server_ref)
+        if state is AttachState.ATTACHED:
+            device = str(task.payload["device"])
+            self._finish(task, AttachStatus.ATTACHED, VolumeStatus.IN_USE, device)
+            return None
+        if state is AttachState.DETACHED and settled(task, backend.polling):
+            raise BackendError("the backend gave up attaching the volume")
+        return look_again(task, backend.polling)
 
     def _detach_step(self, task: Task) -> RetryAfter | None:
+        """Ask the backend to detach (first step), then look until it has."""
         refs = self._refs(task)
         if refs is None:
             return None
         volume_ref, server_ref, _device = refs
-        self.regions.backend(task.region).block_storage.detach_volume(volume_ref, server_ref)
-        self._finish(task, AttachStatus.DETACHED, VolumeStatus.AVAILABLE, None)
-        return None
+        backend = self.regions.backend(task.region)
+        storage = backend.block_storage
+        if task.payload.get("phase") != "wait":
+            storage.detach_volume(volume_ref, server_ref)
+            task = started(task)
+        state = storage.attachment(volume_ref, server_ref)
+        if state is AttachState.DETACHED:
+            self._finish(task, AttachStatus.DETACHED, VolumeStatus.AVAILABLE, None)
+            return None
+        if state is AttachState.ATTACHED and settled(task, backend.polling):
+            raise BackendError("the backend did not detach the volume")
+        return look_again(task, backend.polling)
 
     def _finish(
         self, task: Task, status: AttachStatus, volume_status: VolumeStatus, device: str | None

@@ -15,6 +15,7 @@ its resource into Cinder's error status for that operation (``error``, ``error_d
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -50,6 +51,32 @@ SNAPSHOT_DELETE = "volume.snapshot.delete"
 MAX_POLLS = 1200
 
 
+def look_again(task: Task, polling: Polling, **changes: Any) -> RetryAfter:
+    """Look again after the wait the task's backend declares for the looks made so far
+    (:class:`Polling`), the payload changed by ``changes``; fail once the backend took too
+    long (:data:`MAX_POLLS` looks)."""
+    polls = int(task.payload.get("polls", 0))
+    if polls > MAX_POLLS:
+        raise BackendError("the backend did not finish the operation in time")
+    return RetryAfter(polling.delay(polls), {**task.payload, **changes, "polls": polls + 1})
+
+
+def started(task: Task, **changes: Any) -> Task:
+    """The task as its next steps see it once this step has asked the backend for a change:
+    in phase ``wait``, since now (:func:`settled`), its payload changed by ``changes``. Its
+    payload is recorded with the step's :class:`RetryAfter`, so a step run again after that
+    looks, it does not ask again."""
+    payload = {**task.payload, **changes, "phase": "wait", "since": utcnow().isoformat()}
+    return replace(task, payload=payload)
+
+
+def settled(task: Task, polling: Polling) -> bool:
+    """Whether the backend's reads have caught up with the change this task asked for
+    (``Polling.settling_seconds`` since :func:`started`): not seeing it now is its failure."""
+    since = datetime.fromisoformat(str(task.payload["since"]))
+    return (utcnow() - since).total_seconds() >= polling.settling_seconds
+
+
 class VolumeTasks:
     """The handlers of the volume task kinds, for the app's explicit handler table."""
 
@@ -76,13 +103,7 @@ class VolumeTasks:
         return self.regions.backend(task.region).block_storage
 
     def _again(self, task: Task, **changes: Any) -> RetryAfter:
-        """Look again after the wait the task's backend declares for the looks made so far
-        (:class:`Polling`); fail once the backend took too long."""
-        polls = int(task.payload.get("polls", 0))
-        if polls > MAX_POLLS:
-            raise BackendError("the backend did not finish the operation in time")
-        polling: Polling = self.regions.backend(task.region).polling
-        return RetryAfter(polling.delay(polls), {**task.payload, **changes, "polls": polls + 1})
+        return look_again(task, self.regions.backend(task.region).polling, **changes)
 
     def _volume_failed(self, status: VolumeStatus) -> Any:
         def failed(task: Task, error: str) -> None:

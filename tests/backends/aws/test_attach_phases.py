@@ -1,0 +1,156 @@
+"""EBS attaches and detaches in seconds to minutes: the attach and detach tasks ask EC2 once
+(their first step, recorded before the next), then look at the region's polling pace in later
+steps until EBS reports the attachment ``attached`` (or gone): no step waits for EBS, so none
+holds its task's lease for minutes, and a step run again (a gateway restarted) does not ask
+twice. moto attaches at once; a botocore hook makes it answer as EBS does meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interstack.backends.aws.client import AWS_POLLING
+from interstack.backends.aws.volumes import AwsVolumes
+from interstack.backends.contract import AttachState, NativeRef
+from interstack.services.container import Services
+from interstack.services.tasks import RetryAfter, Task, TaskStatus
+from interstack.services.volume.volumes import NewVolume
+from interstack.store.models import Server as ServerRow
+from interstack.store.models import Volume as VolumeRow
+from interstack.store.models import VolumeAttachment as AttachmentRow
+from tests.backends.aws.support import PROJECT, REGION, Calls, aws_region_services, server_spec
+from tests.support.compute import add_server
+from tests.support.image import caller
+
+
+class EbsBusy:
+    """EBS's view of an attachment for the ``looks`` describes after an ``AttachVolume`` /
+    ``DetachVolume`` (as :attr:`planned` says): still ``attaching`` / ``detaching``, where the
+    emulator is done already."""
+
+    def __init__(self, client: Any) -> None:
+        self.planned: dict[str, tuple[str, int]] = {}
+        self.state, self.looks = "", 0
+        self.seen: list[dict[str, Any]] = []  # the last attachment described
+        events = client.meta.events
+        events.register("after-call.ec2.DescribeVolumes", self._describe)
+        for operation in ("AttachVolume", "DetachVolume"):
+            events.register(f"after-call.ec2.{operation}", self._arm(operation))
+
+    def _arm(self, operation: str) -> Any:
+        def arm(**_kwargs: Any) -> None:
+            if operation in self.planned:
+                self.state, self.looks = self.planned.pop(operation)
+
+        return arm
+
+    def _describe(self, parsed: dict[str, Any], **_kwargs: Any) -> None:
+        for volume in parsed.get("Volumes", []):
+            if volume.get("Attachments"):
+                self.seen = [dict(a) for a in volume["Attachments"]]
+            if not self.looks or not self.seen:
+                continue
+            self.looks -= 1
+            volume["Attachments"] = [{**a, "State": self.state} for a in self.seen]
+            volume["State"] = "in-use"
+
+
+@pytest.fixture
+def region(tmp_path: Path) -> Iterator[tuple[Services, AwsVolumes, Calls, EbsBusy]]:
+    with aws_region_services(tmp_path) as services:
+        storage = services.regions.backend(REGION).block_storage
+        assert isinstance(storage, AwsVolumes)
+        yield services, storage, Calls(storage.ec2), EbsBusy(storage.ec2)
+
+
+def server_and_volume(services: Services) -> tuple[str, str]:
+    """A server of the region (an instance in EC2) and an available volume of its project."""
+    instance = services.regions.backend(REGION).compute.create_server(server_spec())
+    server_id = add_server(services.db, PROJECT, 1, 512, "active")
+    with services.db.session() as session:
+        row = session.get(ServerRow, server_id)
+        assert row is not None
+        row.region, row.native_ref = REGION, instance.ref
+    volume = services.volume.volumes.create(caller(PROJECT), REGION, NewVolume(size=1, name="v"))
+    (create,) = services.tasks.for_resource(volume.id)
+    assert services.volume.tasks.handlers()[create.kind].run(create) is None  # made at once
+    return server_id, volume.id
+
+
+def task_of(services: Services, volume_id: str, kind: str) -> Task:
+    """The attachment's ``kind`` task, as a worker holds it when it runs a step."""
+    with services.db.session() as session:
+        attachment = session.query(AttachmentRow).filter_by(volume_id=volume_id).one()
+        attachment_id = attachment.id
+    (task,) = [t for t in services.tasks.for_resource(attachment_id) if t.kind == kind]
+    return replace(task, status=TaskStatus.RUNNING)
+
+
+def statuses(services: Services, volume_id: str) -> tuple[str, str, str | None]:
+    with services.db.session() as session:
+        volume = session.get(VolumeRow, volume_id)
+        attachment = session.query(AttachmentRow).filter_by(volume_id=volume_id).one()
+        assert volume is not None
+        return volume.status, attachment.status, attachment.mountpoint
+
+
+def looked_again(outcome: RetryAfter | None, task: Task) -> Task:
+    """The task as the step's outcome left it: to be run again, its payload recorded."""
+    assert outcome is not None and outcome.payload is not None
+    assert outcome.seconds <= AWS_POLLING.ceiling_seconds  # looked at again, not waited for
+    return replace(task, payload=dict(outcome.payload))
+
+
+def test_an_attachment_ebs_is_still_making_is_looked_at_in_later_steps(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    services, storage, calls, ebs = region
+    server_id, volume_id = server_and_volume(services)
+    services.volume.server_volumes.attach(caller(PROJECT), REGION, server_id, volume_id, None)
+    task = task_of(services, volume_id, "volume.server_attach")
+    handler = services.volume.server_volumes.handlers()[task.kind]
+    calls.take()
+
+    ebs.planned["AttachVolume"] = ("attaching", 4)
+    waiting = looked_again(handler.run(task), task)  # asks EBS, which is attaching
+    assert calls.take().count("AttachVolume") == 1
+    assert statuses(services, volume_id)[:2] == ("attaching", "attaching")
+    # the first step run again (its outcome never recorded: a gateway stopped) asks no more
+    looked_again(handler.run(task), task)
+    # a later step (after a restart: the payload recorded) only looks
+    waiting = looked_again(handler.run(waiting), waiting)
+    assert "AttachVolume" not in calls.take()
+    assert handler.run(waiting) is None  # EBS has attached it
+    assert statuses(services, volume_id) == ("in-use", "attached", "/dev/sdf")
+    with services.db.session() as session:
+        volume, server = session.get(VolumeRow, volume_id), session.get(ServerRow, server_id)
+        assert volume is not None and server is not None
+        refs = NativeRef(str(volume.native_ref)), NativeRef(str(server.native_ref))
+    assert storage.attachment(*refs) is AttachState.ATTACHED
+
+
+def test_a_detachment_ebs_is_still_making_is_looked_at_in_later_steps(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    services, _storage, calls, ebs = region
+    server_id, volume_id = server_and_volume(services)
+    services.volume.server_volumes.attach(caller(PROJECT), REGION, server_id, volume_id, None)
+    attach = task_of(services, volume_id, "volume.server_attach")
+    handlers = services.volume.server_volumes.handlers()
+    assert handlers[attach.kind].run(attach) is None  # the emulator attaches at once
+    services.volume.server_volumes.detach(caller(PROJECT), REGION, server_id, volume_id)
+    task = task_of(services, volume_id, "volume.server_detach")
+    calls.take()
+
+    ebs.planned["DetachVolume"] = ("detaching", 2)
+    waiting = looked_again(handlers[task.kind].run(task), task)
+    assert calls.take().count("DetachVolume") == 1
+    assert statuses(services, volume_id)[:2] == ("detaching", "detaching")
+    waiting = looked_again(handlers[task.kind].run(waiting), waiting)
+    assert handlers[task.kind].run(waiting) is None
+    assert "DetachVolume" not in calls.take()
+    assert statuses(services, volume_id)[:2] == ("available", "detached")
