@@ -105,13 +105,18 @@ def looked_again(outcome: RetryAfter | None, task: Task) -> Task:
     return replace(task, payload=dict(outcome.payload))
 
 
+def attach_asked(services: Services) -> tuple[str, str, Task]:
+    """A server, a volume, and the task of the volume's attachment to it (asked for)."""
+    server_id, volume_id = server_and_volume(services)
+    services.volume.server_volumes.attach(caller(PROJECT), REGION, server_id, volume_id, None)
+    return server_id, volume_id, task_of(services, volume_id, "volume.server_attach")
+
+
 def test_an_attachment_ebs_is_still_making_is_looked_at_in_later_steps(
     region: tuple[Services, AwsVolumes, Calls, EbsBusy],
 ) -> None:
     services, storage, calls, ebs = region
-    server_id, volume_id = server_and_volume(services)
-    services.volume.server_volumes.attach(caller(PROJECT), REGION, server_id, volume_id, None)
-    task = task_of(services, volume_id, "volume.server_attach")
+    server_id, volume_id, task = attach_asked(services)
     handler = services.volume.server_volumes.handlers()[task.kind]
     calls.take()
 
@@ -137,9 +142,7 @@ def test_a_detachment_ebs_is_still_making_is_looked_at_in_later_steps(
     region: tuple[Services, AwsVolumes, Calls, EbsBusy],
 ) -> None:
     services, _storage, calls, ebs = region
-    server_id, volume_id = server_and_volume(services)
-    services.volume.server_volumes.attach(caller(PROJECT), REGION, server_id, volume_id, None)
-    attach = task_of(services, volume_id, "volume.server_attach")
+    server_id, volume_id, attach = attach_asked(services)
     handlers = services.volume.server_volumes.handlers()
     assert handlers[attach.kind].run(attach) is None  # the emulator attaches at once
     services.volume.server_volumes.detach(caller(PROJECT), REGION, server_id, volume_id)
