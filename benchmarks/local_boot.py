@@ -62,7 +62,7 @@ from tokens import RESULTS_DIR, Gateway
 from interstack.backends.local.cleanup import stop_instances
 from interstack.backends.local.console import LOG_NAME as CONSOLE_LOG
 from interstack.backends.local.host import unavailable_reason
-from interstack.backends.local.instances import ref_for
+from interstack.backends.local.instance_record import ref_for
 from interstack.client import networks as cloud
 from interstack.client.clouds import connect
 from interstack.client.served import BIN_DIR

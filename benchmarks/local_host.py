@@ -11,7 +11,7 @@ from pathlib import Path
 from tokens import Gateway
 
 from interstack.backends.local.host import CGROUP_PARENT, CgroupMode, cgroup_mode
-from interstack.backends.local.instances import ref_for
+from interstack.backends.local.instance_record import ref_for
 
 
 def memory_of(server: str) -> tuple[int, int]:

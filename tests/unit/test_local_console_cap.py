@@ -12,7 +12,8 @@ from interstack.backends.contract import FlavorSpec, NativeRef, ServerSpec
 from interstack.backends.local import console
 from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.images import LocalImages
-from interstack.backends.local.instances import Instance, InstanceRecord
+from interstack.backends.local.instance_record import InstanceRecord
+from interstack.backends.local.instances import Instance
 from interstack.backends.local.settings import LocalSettings
 
 CAP = 64 * 1024

@@ -27,7 +27,8 @@ from interstack.backends.local.guestfiles import GuestNetwork, load_network, sav
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.images import LocalImages
-from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.backends.local.instance_record import InstanceRecord, Phase
+from interstack.backends.local.instances import Instance
 from interstack.backends.local.lifecycle import InstanceJobs
 from interstack.backends.local.rebooter import Rebooter
 from interstack.backends.local.settings import LocalSettings

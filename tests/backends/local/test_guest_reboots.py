@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from interstack.backends.local.instances import ref_for
+from interstack.backends.local.instance_record import ref_for
 from tests.backends.local.cloud import (
     REGION,
     allow_ssh,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from interstack.backends.local.instances import ref_for
+from interstack.backends.local.instance_record import ref_for
 from interstack.backends.local.network import names
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique

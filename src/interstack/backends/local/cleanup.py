@@ -18,7 +18,8 @@ from pathlib import Path
 from interstack.backends.local import hostlock, localdisks
 from interstack.backends.local.host import run
 from interstack.backends.local.images import release_unpacks
-from interstack.backends.local.instances import REF_PREFIX, Instance
+from interstack.backends.local.instance_record import REF_PREFIX
+from interstack.backends.local.instances import Instance
 from interstack.backends.local.network import cleanup as network_cleanup
 from interstack.backends.local.network.hostlock import HostLock
 from interstack.backends.local.snapshots import release_captures

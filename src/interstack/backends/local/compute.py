@@ -26,13 +26,8 @@ from interstack.backends.local import configdrive, console, guest_password, loca
 from interstack.backends.local.guest import write_resolv_conf
 from interstack.backends.local.guestfiles import CONFIG_DRIVE_DIR, save_network
 from interstack.backends.local.host import is_mounted
-from interstack.backends.local.instances import (
-    REF_PREFIX,
-    Instance,
-    InstanceRecord,
-    Phase,
-    ref_for,
-)
+from interstack.backends.local.instance_record import REF_PREFIX, InstanceRecord, Phase, ref_for
+from interstack.backends.local.instances import Instance
 from interstack.backends.local.lifecycle import IN_PROGRESS, RUNS, InstanceJobs
 from interstack.backends.local.network import links
 from interstack.backends.local.rebooter import REBOOTS_IN

@@ -32,7 +32,8 @@ from interstack.backends.local.guest import (
     write_resolv_conf,
     write_seed,
 )
-from interstack.backends.local.instances import Instance, InstanceRecord
+from interstack.backends.local.instance_record import InstanceRecord
+from interstack.backends.local.instances import Instance
 
 #: an instance's config drive files, beside its disk (:mod:`.configdrive`)
 CONFIG_DRIVE_DIR = "config-drive"

@@ -43,14 +43,8 @@ from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.host import TINI
 from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.images import LocalImages
-from interstack.backends.local.instances import (
-    REF_PREFIX,
-    Ending,
-    Instance,
-    InstanceRecord,
-    Phase,
-    instance_at,
-)
+from interstack.backends.local.instance_record import REF_PREFIX, InstanceRecord, Phase
+from interstack.backends.local.instances import Ending, Instance, instance_at
 from interstack.backends.local.rebooter import REBOOTS_IN
 from interstack.backends.local.seams import ServerPorts, VolumeDevices
 from interstack.backends.local.settings import LocalSettings

@@ -32,7 +32,8 @@ from interstack.backends.local.guest import REBOOT_EXIT_CODE
 from interstack.backends.local.guestfiles import load_network, write_guest_files
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.host import is_mounted
-from interstack.backends.local.instances import Instance, InstanceRecord, Phase
+from interstack.backends.local.instance_record import InstanceRecord, Phase
+from interstack.backends.local.instances import Instance
 from interstack.errors import BackendError
 
 #: the phases of the gateway's record in which a guest's own reboot boots it again here (in

@@ -39,7 +39,8 @@ from interstack.backends.local.host import run, unmount
 from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.imageformats import tar_stream
 from interstack.backends.local.images import TARBALL_FORMATS, LocalImages
-from interstack.backends.local.instances import Instance, InstanceRecord, Phase, instance_at
+from interstack.backends.local.instance_record import InstanceRecord, Phase
+from interstack.backends.local.instances import Instance, instance_at
 from interstack.backends.local.quiesce import frozen, held_still
 from interstack.errors import BackendError, Conflict, NotFound
 

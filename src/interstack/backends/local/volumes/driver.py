@@ -44,7 +44,7 @@ from interstack.backends.contract import (
     VolumeStatus,
 )
 from interstack.backends.local.images import LocalImages
-from interstack.backends.local.instances import REF_PREFIX
+from interstack.backends.local.instance_record import REF_PREFIX
 from interstack.backends.local.quiesce import held_still
 from interstack.backends.local.volumes import fill, plug
 from interstack.backends.local.volumes.attachments import Instances, VolumeAttachments
