@@ -131,8 +131,12 @@ class AwsGateway(Gateway):
 
 
 def actions(summary: Timings) -> str:
+    """Each EC2 action a side called: how often a round, and the emulator's time per call."""
     found = {k.removeprefix("ec2:"): v for k, v in summary.items() if k.startswith("ec2:")}
-    return ", ".join(f"{name} {n:g}" for name, n in sorted(found.items()))
+    return ", ".join(
+        f"{name} {n:g} ({summary.get(f'in EC2:{name}', 0.0) / max(n, 1) * 1000:.1f} ms)"
+        for name, n in sorted(found.items())
+    )
 
 
 def ms(seconds: float) -> str:
@@ -191,7 +195,7 @@ def report(summary: dict[str, Timings], cpu: dict[str, float], rounds: int) -> N
             f"process's CPU time per round (all its threads): {ms(cpu[side])}"
         )
     for side in SIDES:
-        console.print(f"EC2 calls, {side}: {actions(summary[side])}")
+        console.print(f"EC2 calls (the emulator's time each), {side}: {actions(summary[side])}")
     for side in SIDES:
         in_ec2 = summary[side]["total in EC2"]
         console.print(

@@ -43,7 +43,7 @@ class CallCounter:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.actions: Counter[str] = Counter()
-        self.seconds = 0.0
+        self.seconds: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -56,13 +56,13 @@ class CallCounter:
         answer = list(self.app(environ, start_response))  # the emulator answers in one piece
         with self._lock:
             self.actions[action] += 1
-            self.seconds += time.perf_counter() - start
+            self.seconds[action] += time.perf_counter() - start
         return answer
 
-    def snapshot(self) -> tuple[Counter[str], float]:
-        """The actions answered so far, and the seconds spent answering them."""
+    def snapshot(self) -> tuple[Counter[str], Counter[str]]:
+        """The actions answered so far, and the seconds spent answering each."""
         with self._lock:
-            return Counter(self.actions), self.seconds
+            return Counter(self.actions), Counter(self.seconds)
 
 
 class HttpCounter:
@@ -94,8 +94,8 @@ class Meters:
 def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
     """Run ``work``, adding its seconds to ``step`` and to its phase, the EC2 calls it caused
     to ``<phase> calls`` (and per action to ``ec2:<action>``), the emulator's time answering
-    them to ``<phase> in EC2``, the gateway requests to ``<phase> requests`` and the time until
-    they were answered to ``<phase> in requests``."""
+    them to ``<phase> in EC2`` (and per action to ``in EC2:<action>``), the gateway requests
+    to ``<phase> requests`` and the time until they were answered to ``<phase> in requests``."""
     phase = STEPS[step]
     before, in_ec2 = Meters.ec2.snapshot()
     requests, in_requests = Meters.http.requests, Meters.http.seconds
@@ -103,15 +103,16 @@ def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
     result = work()
     seconds = time.perf_counter() - start
     after, in_ec2_after = Meters.ec2.snapshot()
-    made = after - before
+    made, answering = after - before, in_ec2_after - in_ec2
     add = {
         f"step:{step}": seconds,
         phase: seconds,
         f"{phase} calls": made.total(),
-        f"{phase} in EC2": in_ec2_after - in_ec2,
+        f"{phase} in EC2": answering.total(),
         f"{phase} requests": Meters.http.requests - requests,
         f"{phase} in requests": Meters.http.seconds - in_requests,
         **{f"ec2:{action}": float(n) for action, n in made.items()},
+        **{f"in EC2:{action}": float(t) for action, t in answering.items()},
     }
     for key, value in add.items():
         timings[key] = timings.get(key, 0.0) + value
