@@ -43,7 +43,7 @@ class CallCounter:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.actions: Counter[str] = Counter()
-        self.seconds: Counter[str] = Counter()
+        self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -56,13 +56,13 @@ class CallCounter:
         answer = list(self.app(environ, start_response))  # the emulator answers in one piece
         with self._lock:
             self.actions[action] += 1
-            self.seconds[action] += time.perf_counter() - start
+            self.seconds[action] = self.seconds.get(action, 0.0) + time.perf_counter() - start
         return answer
 
-    def snapshot(self) -> tuple[Counter[str], Counter[str]]:
+    def snapshot(self) -> tuple[Counter[str], dict[str, float]]:
         """The actions answered so far, and the seconds spent answering each."""
         with self._lock:
-            return Counter(self.actions), Counter(self.seconds)
+            return Counter(self.actions), dict(self.seconds)
 
 
 class HttpCounter:
@@ -103,12 +103,13 @@ def timed(timings: Timings, step: str, work: Callable[[], Any]) -> Any:
     result = work()
     seconds = time.perf_counter() - start
     after, in_ec2_after = Meters.ec2.snapshot()
-    made, answering = after - before, in_ec2_after - in_ec2
+    made = after - before
+    answering = {a: t - in_ec2.get(a, 0.0) for a, t in in_ec2_after.items() if a in made}
     add = {
         f"step:{step}": seconds,
         phase: seconds,
         f"{phase} calls": made.total(),
-        f"{phase} in EC2": answering.total(),
+        f"{phase} in EC2": sum(answering.values()),
         f"{phase} requests": Meters.http.requests - requests,
         f"{phase} in requests": Meters.http.seconds - in_requests,
         **{f"ec2:{action}": float(n) for action, n in made.items()},
