@@ -1,14 +1,20 @@
 """The programs the local backend's supervisor runs for its instances (runc, a guest's mount)
 have a bound: one that hangs is killed, with its children, and said so, instead of holding the
-supervisor's thread, and with it the instance's lock, for ever."""
+supervisor's thread, and with it the instance's lock, for ever; the gateway's questions to the
+supervisor have one too."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
+
+from interstack.backends.local import supervisor
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the supervisor is a child subreaper")
 
@@ -60,14 +66,14 @@ def test_a_program_that_ends_gives_its_code_and_output() -> None:
     assert bounded("output", "echo mounted; exit 3") == ["(3, 'mounted\\n')"]
 
 
-def test_a_hung_program_is_killed_and_said_so(tmp_path: str) -> None:
+def test_a_hung_program_is_killed_and_said_so(tmp_path: Path) -> None:
     pids = f"{tmp_path}/pids"
     lines = bounded("output", f"echo $$ > {pids}; exec sleep 600", "", pids)
     assert lines[0] == "timeout: sh did not finish within 0.5 s and was killed"
     assert lines[1:] in (["left: gone"], ["left: Z"], ["left: X"])
 
 
-def test_a_child_holding_the_output_open_is_killed_with_the_program(tmp_path: str) -> None:
+def test_a_child_holding_the_output_open_is_killed_with_the_program(tmp_path: Path) -> None:
     """The program exits, but a child it left holds its output: the output never ends."""
     pids = f"{tmp_path}/pids"
     lines = bounded("output", f"sleep 600 & echo $! > {pids}; echo started", "", pids)
@@ -75,9 +81,40 @@ def test_a_child_holding_the_output_open_is_killed_with_the_program(tmp_path: st
     assert lines[1:] in (["left: gone"], ["left: Z"], ["left: X"])
 
 
-def test_a_hung_runc_run_is_killed_and_said_so(tmp_path: str) -> None:
+def test_a_hung_runc_run_is_killed_and_said_so(tmp_path: Path) -> None:
     log = f"{tmp_path}/console.log"
     pids = f"{tmp_path}/pids"
     lines = bounded("run", f"echo $$ > {pids}; exec sleep 600", log, pids)
     assert lines[0] == "timeout: sh did not finish within 0.5 s and was killed"
     assert lines[1:] in (["left: gone"], ["left: Z"], ["left: X"])
+
+
+def test_a_supervisor_that_listens_but_never_answers_is_said_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor stopped or hung keeps its socket: the gateway's boot, its listings and
+    ``interstack cleanup`` asked it and waited for ever."""
+    monkeypatch.setattr(supervisor, "PING_ANSWER_SECONDS", 0.5)
+    monkeypatch.setattr(supervisor, "RUN_ANSWER_SECONDS", 0.5)
+    client = supervisor.SupervisorClient(tmp_path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.bind(client.address)
+        silent.listen(8)  # connections are queued, never accepted nor answered
+        outcome: list[BaseException | int | None] = []
+
+        def ask() -> None:
+            try:
+                outcome.append(client.pid())
+            except BaseException as exc:
+                outcome.append(exc)
+            try:
+                client.run(tmp_path / "runc", tmp_path / "bundle", "ls-x", tmp_path / "log")
+            except BaseException as exc:
+                outcome.append(exc)
+
+        asking = threading.Thread(target=ask, daemon=True)
+        asking.start()
+        asking.join(60)
+    assert not asking.is_alive(), "the gateway still waits"
+    assert [type(e) for e in outcome] == [supervisor.SupervisorSilent] * 2
+    assert str(outcome[0]) == "the local backend's supervisor did not answer within 0.5 s"

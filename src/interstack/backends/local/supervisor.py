@@ -45,7 +45,14 @@ from typing import Any
 from interstack.backends.local import clocks, console, exitrecord, meminfo, procstat
 from interstack.backends.local.host import last_line
 from interstack.backends.local.instances import Instance, state_pid
-from interstack.backends.local.reaper import HelperTimeout, Reaper, run_logged, run_output
+from interstack.backends.local.reaper import (
+    HELPER_TIMEOUT_SECONDS,
+    KILLED_WAIT_SECONDS,
+    HelperTimeout,
+    Reaper,
+    run_logged,
+    run_output,
+)
 from interstack.backends.local.rebooter import Rebooter
 from interstack.backends.local.volumes import guestmount
 from interstack.errors import BackendError, BackendUnavailable
@@ -53,6 +60,10 @@ from interstack.errors import BackendError, BackendUnavailable
 PR_SET_CHILD_SUBREAPER = 36
 IDLE_EXIT_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 10.0
+#: how long the gateway waits for the supervisor's answer to a ping, and to a run (runc's
+#: start, which the supervisor bounds, and slack for a loaded host)
+PING_ANSWER_SECONDS = 30.0
+RUN_ANSWER_SECONDS = HELPER_TIMEOUT_SECONDS + KILLED_WAIT_SECONDS + 30.0
 #: how often the supervisor trims its instances' console logs to their cap
 TRIM_INTERVAL_SECONDS = 2.0
 #: SO_PEERCRED's struct ucred: pid, uid, gid
@@ -224,6 +235,10 @@ def serve(state_dir: Path, console_max_bytes: int = console.DEFAULT_MAX_BYTES) -
         ).start()
 
 
+class SupervisorSilent(BackendUnavailable):
+    """The supervisor listens but does not answer."""
+
+
 class SupervisorClient:
     """The backend's side: starts the supervisor when it is not running and asks it to run."""
 
@@ -235,12 +250,22 @@ class SupervisorClient:
         self._lock = threading.Lock()
 
     def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The supervisor's reply; ``OSError`` when none listens, :class:`SupervisorSilent`
+        when one listens but does not answer in time (stopped, or hung: waiting on would hang
+        the gateway's boot or clean-up with it)."""
+        timeout = RUN_ANSWER_SECONDS if request.get("op") == "run" else PING_ANSWER_SECONDS
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(self.address)
-            with sock.makefile("rwb") as stream:
-                stream.write(json.dumps(request).encode() + b"\n")
-                stream.flush()
-                line = stream.readline()
+            sock.settimeout(timeout)
+            try:
+                sock.connect(self.address)
+                with sock.makefile("rwb") as stream:
+                    stream.write(json.dumps(request).encode() + b"\n")
+                    stream.flush()
+                    line = stream.readline()
+            except TimeoutError:
+                raise SupervisorSilent(
+                    f"the local backend's supervisor did not answer within {timeout:g} s"
+                ) from None
         if not line:
             raise ConnectionResetError("the supervisor closed the connection")
         reply: dict[str, Any] = json.loads(line)
