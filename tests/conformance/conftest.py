@@ -21,6 +21,7 @@ from interstack.backends.local.cleanup import cleanup_host
 from interstack.backends.registry import load_backend
 from interstack.errors import NotFound
 from interstack.store import Database
+from tests.support.holdings import Holdings, local_holdings, new_since, sim_holdings
 from tests.support.local import (
     build_default_image,
     host_lock_wait,
@@ -48,6 +49,9 @@ class BackendUnderTest:
     #: what the cloud still holds of the region after a test and its cleanup, by kind (the
     #: cloud as its own API shows it, where the backend has one to look at)
     left_behind: Callable[[str], dict[str, list[str]]] = lambda _region: {}
+    #: what the backend holds now, by kind, as it records it: what is new after a test and
+    #: its cleanup was left behind
+    holdings: Callable[[Backend], Holdings] = lambda _backend: {}
 
 
 CONFORMANCE_BACKENDS = [
@@ -60,6 +64,7 @@ CONFORMANCE_BACKENDS = [
             "fail_on": {"create_server": {"name": "fail-*", "message": "No valid host was found."}},
         },
         failing_server_name="fail-boot",
+        holdings=sim_holdings,
     ),
     BackendUnderTest(
         "local",
@@ -68,6 +73,7 @@ CONFORMANCE_BACKENDS = [
         prepare=build_default_image,
         # bridges, namespaces, dnsmasqs and metadata proxies outlive close() for the next start
         tidy=lambda data_dir: cleanup_host([data_dir], lock_wait=host_lock_wait()),
+        holdings=local_holdings,
     ),
     BackendUnderTest("aws", live_settings=aws_settings, left_behind=left_in_region),
 ]
@@ -197,10 +203,11 @@ def backend(
         missing = sorted(set(marker.args) - built.capabilities.names())
         if missing:
             pytest.skip(f"backend lacks {', '.join(missing)}")
+    before = under_test.holdings(built)
     yield built
     try:
         delete_servers(built)
-        left = under_test.left_behind(REGION)
+        left = {**under_test.left_behind(REGION), **new_since(before, under_test.holdings(built))}
         assert not left, f"the test left {left} in the cloud"
     except BaseException:
         module_backend.discard()
