@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.api.servers.conftest import IMAGE, REGION, boot, wait_gone, wait_status
-from tests.support.compute import server_active
+from tests.support.compute import cli_json, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, neutron_of
@@ -118,18 +118,22 @@ def test_meta_data_json_is_the_callers_own(
 
 
 def test_the_metadata_hostname_is_the_one_the_api_shows(
+    compute_gateway: ServedGateway,
     api: httpx.Client,
-    admin_api: httpx.Client,
     proxy: httpx.Client,
     network: dict[str, Any],
     net_api: httpx.Client,
 ) -> None:
     """One rule for a guest's host name: a name whose '@' and '.' earlier rules treated
-    differently shows the same host name in the API and in the metadata cloud-init reads."""
+    differently shows the same host name in the API (to an admin, through openstacksdk and
+    the ``openstack`` CLI) and in the metadata cloud-init reads."""
     server_id = boot(api, "db@2.Store", networks=[{"uuid": network["id"]}])
     try:
         wait_status(api, server_id, "ACTIVE")
-        shown = admin_api.get(f"/servers/{server_id}").json()["server"]
+        admin = compute_gateway.connect("interstack-admin", region_name=REGION)
+        assert admin.compute.get_server(server_id).hostname == "db2-store"
+        shown = cli_json(compute_gateway, "interstack-admin", "server", "show", server_id,
+                         extra=["--os-compute-api-version", "2.79"])  # fmt: skip
         assert shown["OS-EXT-SRV-ATTR:hostname"] == "db2-store"
         port = net_api.get("/ports", params={"device_id": server_id}).json()["ports"][0]
         address = port["fixed_ips"][0]["ip_address"]

@@ -389,3 +389,40 @@ def test_no_device_takes_the_images_mapping_at_its_device_away(
         server = server_active(conn, conn.compute.get_server(answer.json()["server"]["id"]))
         assert list(attachments(http, server.id)) == [device]
         delete_server(conn, server.id)
+
+
+def test_what_users_run_gets_novas_refusals_of_mappings(
+    volume_gateway: ServedGateway, conn: Any, world: dict[str, str]
+) -> None:
+    """The checks above as users meet them: openstacksdk's ``create_server`` with v2 mappings
+    and the ``openstack`` CLI's ``--swap``, ``--ephemeral`` and ``--block-device`` are each
+    refused with Nova's message, and nothing is made."""
+    before = what_exists(conn)
+    sdk_cases = [
+        ([ephemeral(1), ephemeral(2)], "Ephemeral disks requested are larger"),
+        ([swap(128), swap(128)], "More than one swap drive requested."),
+        ([image_root(world, boot_index=1)], "Mapping image to local is not supported."),
+        ([{**BLANK_VOLUME, "disk_bus": "floppy9"}], "disk bus floppy9 is not valid"),
+    ]
+    for mappings, expected in sdk_cases:
+        with pytest.raises(openstack.exceptions.BadRequestException) as refused:
+            conn.compute.create_server(name=unique("sdk"), flavor_id=world["flavor"],
+                                       image_id=world["image"],
+                                       networks=[{"uuid": world["network"]}],
+                                       block_device_mapping=mappings)  # fmt: skip
+        assert expected in str(refused.value), (mappings, str(refused.value))
+    cli_cases = [
+        (["--swap", str(SWAP_MB + 1)], "Swap drive requested is larger"),
+        (["--ephemeral", f"size={EPHEMERAL_GB + 1}"], "Ephemeral disks requested are larger"),
+        (["--block-device", "source_type=blank,destination_type=local,volume_size=1",
+          "--block-device", "source_type=blank,destination_type=local,volume_size=2"],
+         "Ephemeral disks requested are larger"),
+    ]  # fmt: skip
+    for options, expected in cli_cases:
+        result = volume_gateway.cli(CLOUD, "server", "create", "--flavor", world["flavor"],
+                                    "--image", world["image"], "--network", world["network"],
+                                    *options, unique("cli"), check=False)  # fmt: skip
+        assert result.returncode == 1, (options, result.stdout)
+        assert "BadRequestException: 400" in result.stderr, (options, result.stderr)
+        assert expected in result.stderr, (options, result.stderr)
+    assert_nothing_new(conn, before)
