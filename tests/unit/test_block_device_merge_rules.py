@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pytest
 
 from interstack.api.compute.block_devices import block_devices
 from interstack.api.compute.schemas.servers import NewServer
 from interstack.errors import BadRequest
+from interstack.metadata import ec2
 from interstack.services.compute.block_devices import (
     BOOT_SEQUENCE,
     BlockDevice,
@@ -26,6 +28,7 @@ from interstack.services.compute.image_block_devices import (
     merge_image_devices,
 )
 from interstack.services.interfaces import VolumeSnapshotForImage
+from tests.unit.test_metadata_formats import INSTANCE
 
 ROOT = VolumeSnapshotForImage("snap-root", "/dev/vda", 3, 0, True)
 DATA = VolumeSnapshotForImage("snap-data", "/dev/vdb", 5, None, False)
@@ -156,6 +159,25 @@ def test_a_volume_cannot_take_the_images_root_device_but_may_take_vda_when_that_
     assert [v.device for v in disks.volumes] == ["/dev/vda", "/dev/vdb"]
     with pytest.raises(BadRequest, match="root device /dev/vda"):
         boot_disks("img", [at_vda], 1)
+
+
+def test_the_server_keeps_the_device_its_root_is_at() -> None:
+    """Nova's ``root_device_name``: the image's, else ``/dev/vda``; a root volume's device."""
+    at_sdb = BlockDevice("volume", "volume", uuid="v", boot_index=0, device_name="sdb")
+
+    assert boot_disks("img", [], 1, root_device="sda").root_device == "/dev/sda"
+    assert boot_disks("img", [], 1).root_device == "/dev/vda"
+    assert boot_disks(None, [at_sdb], 1, root_device="/dev/sda").root_device == "/dev/sdb"
+    assert boot_disks(None, volume_backed(), 1).root_device == "/dev/vda"
+
+
+def test_ec2_metadata_names_the_root_where_it_is() -> None:
+    instance = replace(INSTANCE, root_device="/dev/sda")
+
+    mapping = ec2.find(ec2.tree(instance, "2009-04-04"), ["meta-data", "block-device-mapping"])
+
+    assert isinstance(mapping, ec2.Directory)
+    assert mapping.entries == {"ami": "sda", "root": "/dev/sda"}
 
 
 # -- an image entry without destination_type (the API's translation) --------------------------

@@ -87,7 +87,8 @@ def block_device_mapping(instance: Instance) -> Directory:
     (``ami`` its name without ``/dev/``), and the server's ephemeral and swap disks by their
     virtual names (``ephemeral0: /dev/vdb``, ``swap: /dev/vdc``), which is how cloud-init
     finds the disk its ``mounts`` put at ``/mnt`` by default."""
-    mapping: Tree = {"ami": "vda", "root": "/dev/vda"}
+    root = instance.root_device
+    mapping: Tree = {"ami": root.removeprefix("/dev/"), "root": root}
     for name, device in instance.local_disks:
         mapping[name] = device
     return Directory(mapping)

@@ -314,8 +314,8 @@ def test_a_volume_takes_vda_but_not_the_images_own_root_device_name(
     volume_gateway: ServedGateway, conn: Any, http: httpx.Client, world: dict[str, str]
 ) -> None:
     """An image whose ``root_device_name`` is ``/dev/sda`` boots at ``sda``, as Nova reads it:
-    a volume mapped there is its 400 (nothing made), one mapped at ``vda`` is attached
-    there."""
+    a volume mapped there is its 400 (nothing made), one mapped at ``vda`` is attached there,
+    and the server's ``root_device_name`` is ``/dev/sda``."""
     glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
     image = create(glance, name=unique("sda"), root_device_name="/dev/sda")
     upload(glance, image["id"], b"\1" * 4096)
@@ -337,6 +337,10 @@ def test_a_volume_takes_vda_but_not_the_images_own_root_device_name(
         networks=[{"uuid": world["network"]}], block_device_mapping=[root, at_vda]))  # fmt: skip
     [(device, _)] = attachments(http, server.id).items()
     assert device == "/dev/vda"
+    # its root is where the image says, as an admin sees it (2.3's extended attributes)
+    shown = volume_gateway.cli("interstack-admin", "server", "show", server.id, "-f", "json",
+                               extra=("--os-compute-api-version", "2.3")).stdout  # fmt: skip
+    assert json.loads(shown)["OS-EXT-SRV-ATTR:root_device_name"] == "/dev/sda"
     delete_server(conn, server.id)
 
 

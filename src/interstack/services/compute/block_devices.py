@@ -63,6 +63,9 @@ class BootDisks:
 
     image_id: str | None
     volumes: tuple[VolumeForBoot, ...] = ()
+    #: the device its root is at (Nova's ``root_device_name``): the root volume's, or the
+    #: image's root device name
+    root_device: str = ROOT_DEVICE
 
     @property
     def root(self) -> VolumeForBoot | None:
@@ -217,7 +220,9 @@ def boot_disks(
                 tag=device.tag,
             )
         )
-    return BootDisks(image_id=image_id, volumes=tuple(planned))
+    root_volume = next((v for v in planned if v.root), None)
+    root_device = root_volume.device if root_volume is not None else image_root or ROOT_DEVICE
+    return BootDisks(image_id=image_id, volumes=tuple(planned), root_device=root_device)
 
 
 def _device(

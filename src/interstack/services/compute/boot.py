@@ -374,6 +374,7 @@ class ServerBoot:
                         reservation_id=reservation_id,
                         volumes=volumes.get(server_id),
                         local=local,
+                        root_device=disks.root_device,
                         run_here=here,
                     )
                     for index, server_id in enumerate(server_ids)
@@ -421,6 +422,7 @@ class ServerBoot:
         reservation_id: str,
         volumes: ReservedBootVolumes | None,
         local: Sequence[LocalDisk],
+        root_device: str,
         run_here: bool,
     ) -> tuple[ServerRow, str]:
         """The server's row, its create action and its boot task (whose id comes second)."""
@@ -459,6 +461,7 @@ class ServerBoot:
                 for p in ports
             ],
             local_disks=stored(local),
+            root_device_name=root_device,
             vm_state=VmState.BUILDING,
             task_state=TaskState.SCHEDULING,
             power_state=PowerState.NOSTATE,

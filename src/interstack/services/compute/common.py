@@ -90,6 +90,7 @@ def record(
         deleted_at=row.deleted_at,
         old_flavor=dict(row.old_flavor) if row.old_flavor else None,
         host=row.region if row.native_ref else None,
+        root_device_name=row.root_device_name or "/dev/vda",
     )
 
 

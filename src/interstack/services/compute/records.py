@@ -81,6 +81,8 @@ class Server:
     host: str | None = None
     #: its volumes, the root first when it boots from one (read from block storage)
     volumes_attached: Sequence[AttachedVolume] = field(default_factory=tuple)
+    #: the device its root is at: its image's root device name or its root volume's device
+    root_device_name: str = "/dev/vda"
 
     @property
     def hostname(self) -> str:

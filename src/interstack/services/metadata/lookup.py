@@ -141,6 +141,7 @@ class InstanceLookup:
                 for d in server.local_disks or ()
                 if isinstance(d, dict)
             ),
+            root_device=server.root_device_name or "/dev/vda",
         )
 
     def _key(self, session: Session, server: ServerRow) -> InstanceKey | None:

@@ -83,5 +83,7 @@ class Instance:
     #: its ephemeral and swap disks: (Nova's virtual name, ``ephemeral0`` or ``swap``, and
     #: the device the guest sees it at, ``/dev/vdb``)
     local_disks: tuple[tuple[str, str], ...] = ()
+    #: the device its root is at (Nova's ``root_device_name``)
+    root_device: str = "/dev/vda"
     #: the address the request came from (the instance's fixed IP on that network)
     requester: str = ""

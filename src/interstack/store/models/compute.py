@@ -83,6 +83,9 @@ class Server(Base):
     port_refs: Mapped[list[Any]] = mapped_column(default=list)
     #: its ephemeral and swap disks (``LocalDisk`` fields each), as the boot planned them
     local_disks: Mapped[list[Any]] = mapped_column(default=list)
+    #: the device its root is at (Nova's ``root_device_name``); None for a server made before
+    #: it was kept (``/dev/vda``)
+    root_device_name: Mapped[str | None] = mapped_column(String(255), default=None)
     vm_state: Mapped[str] = mapped_column(String(32))
     task_state: Mapped[str | None] = mapped_column(String(32), default=None)
     power_state: Mapped[int] = mapped_column(Integer, default=0)

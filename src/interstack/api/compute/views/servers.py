@@ -131,7 +131,7 @@ def _admin_attributes(server: Server, version: APIVersion) -> dict[str, Any]:
                 "OS-EXT-SRV-ATTR:hostname": server.hostname,
                 "OS-EXT-SRV-ATTR:kernel_id": "",
                 "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                "OS-EXT-SRV-ATTR:root_device_name": server.root_device_name,
                 "OS-EXT-SRV-ATTR:user_data": server.user_data,
             }
         )
