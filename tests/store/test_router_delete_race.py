@@ -19,12 +19,12 @@ from interstack.backends.registry import load_backend
 from interstack.errors import BackendUnavailable, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.network.networks import NetworkCreate
-from interstack.services.network.routers import RouterCreate
+from interstack.services.network.routers import DELETING, RouterCreate
 from interstack.services.network.service import NetworkServices
 from interstack.services.network.subnets import SubnetCreate
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import Port, RouterPort
+from interstack.store.models import Port, Router, RouterPort
 from tests.support.image import caller
 
 REGION = "R"
@@ -107,3 +107,18 @@ def test_a_router_whose_cloud_deletion_failed_takes_interfaces_again(
     assert services.routers.get(ctx, REGION, router_id).status == "ACTIVE"
     added = services.router_interfaces.add(ctx, REGION, router_id, subnet_id, None)
     assert added.subnet_ids == (subnet_id,)
+
+
+def test_a_deletion_a_stopped_gateway_left_half_done_is_finished_when_asked_again(
+    db: Database, routed: _Routed
+) -> None:
+    """A router a gateway stopped deleting (killed after it marked the router, before the
+    cloud answered) takes no interface, and a deletion asked again deletes it."""
+    services, ctx = routed.services, routed.ctx
+    with db.session() as session:
+        session.get_one(Router, routed.router_id).status = DELETING
+    with pytest.raises(NotFound):
+        services.router_interfaces.add(ctx, REGION, routed.router_id, routed.subnet_id, None)
+    services.routers.delete(ctx, REGION, routed.router_id)
+    with pytest.raises(NotFound):
+        services.routers.get(ctx, REGION, routed.router_id)

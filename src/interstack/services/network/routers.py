@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, RouterSpec
@@ -90,16 +90,18 @@ def load_router(session: Session, ctx: RequestContext, region: str, router_id: s
 DELETING = "PENDING_DELETE"
 
 
-def lock_router(session: Session, router_id: str) -> None:
+def lock_router(session: Session, router_id: str, *, deleting: bool = False) -> None:
     """Serialize changes to the router's ports: concurrent writers queue on its row (SQLite's
     write lock, PostgreSQL's row lock), so a check made after it sees every commit before
     (two interfaces on one subnet, of which removing one would unroute the other; a floating
-    IP associated through an interface being removed). A router being deleted is not found:
-    its deletion checked that it held nothing, and nothing is given to it after."""
+    IP associated through an interface being removed). A router being deleted is not found
+    (its deletion checked that it held nothing, and nothing is given to it after), except by
+    a deletion (``deleting``): one asked again after a gateway stopped mid-way finishes it."""
     # a write that changes nothing: it takes the lock (PostgreSQL looks at the status again
     # once a writer before has committed)
+    usable = true() if deleting else Router.status != DELETING
     locked = session.execute(
-        update(Router).where(Router.id == router_id, Router.status != DELETING).values(id=Router.id)
+        update(Router).where(Router.id == router_id, usable).values(id=Router.id)
     )
     if rowcount(locked) == 0:
         raise NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
@@ -369,7 +371,7 @@ class RouterService:
             check_owner(ctx, row.project_id, "router", router_id)
             # locked as an interface's add or a floating IP's association locks it: one that
             # committed before is seen below, one after finds the router going (404)
-            lock_router(session, router_id)
+            lock_router(session, router_id, deleting=True)
             if ports_of(session, router_id, ROUTER_INTERFACE):
                 raise Conflict(
                     f"Router {router_id} still has ports",
@@ -382,7 +384,9 @@ class RouterService:
             )
             if fips:
                 raise Conflict(f"Router {router_id} still routes floating IPs", kind="RouterInUse")
-            status, row.status = row.status, DELETING
+            # as it was before, were the cloud to refuse (a deletion asked again: usable again)
+            status = "ACTIVE" if row.status == DELETING else row.status
+            row.status = DELETING
             native = row.native_ref
         if native:
             try:
