@@ -62,6 +62,14 @@ def test_a_volume_named_automatically_takes_the_device_after_the_local_disks() -
     assert [v.device for v in disks.volumes] == ["/dev/vdd"]
 
 
+def test_a_local_disk_named_automatically_skips_the_images_root_device() -> None:
+    """An image whose root device name is ``/dev/vdb`` boots there: the flavor's ephemeral
+    disk takes ``/dev/vdc``, and ``/dev/vda`` stays unnamed as ever."""
+    named = with_local_disks((), ephemeral_gb=1, swap_mb=0, root_device="vdb")
+
+    assert [d.device_name for d in named] == ["/dev/vdc"]
+
+
 def test_the_row_keeps_what_the_plan_made() -> None:
     plan = _plan((), 1, 64)
     assert loaded(stored(plan)) == tuple(plan)

@@ -201,9 +201,9 @@ class ServerBoot:
                 image_ref = None
         sizes = {"ephemeral_gb": flavor.ephemeral_gb, "swap_mb": flavor.swap_mb}
         gives_local = "ephemeral_disks" in self.regions.backend(region).capabilities.names()
-        if gives_local:
-            devices = with_local_disks(devices, **sizes)
         root_device = image_root_device(properties) or ROOT_DEVICE
+        if gives_local:
+            devices = with_local_disks(devices, **sizes, root_device=root_device)
         disks = boot_disks(image_ref, devices, request.max_count, root_device=root_device)
         check_local_disks(devices, disks, **sizes)
         local = local_disks(devices, **sizes) if gives_local else ()

@@ -32,19 +32,24 @@ MIB_PER_GIB = 1024
 
 
 def with_local_disks(
-    devices: Sequence[BlockDevice], *, ephemeral_gb: int, swap_mb: int
+    devices: Sequence[BlockDevice],
+    *,
+    ephemeral_gb: int,
+    swap_mb: int,
+    root_device: str = ROOT_DEVICE,
 ) -> tuple[BlockDevice, ...]:
     """``devices`` with the flavor's own ephemeral and swap disks added where no mapping
     replaces them, and every blank local disk at a device: its own, else the next free one
-    (ephemeral disks first, then swap), so that a volume named automatically takes the one
-    after them."""
+    (ephemeral disks first, then swap) after ``/dev/vda`` and the image's root device, so
+    that a volume named automatically takes the one after them."""
     added: list[BlockDevice] = []
     if ephemeral_gb > 0 and not any(is_ephemeral(d) for d in devices):
         added.append(blank_local(ephemeral_gb, None))
     if swap_mb > 0 and not any(is_swap(d) for d in devices):
         added.append(blank_local(swap_mb, SWAP_FORMAT))
     listed = [*devices, *added]
-    taken = {ROOT_DEVICE} | {p for d in listed if (p := device_path(d.device_name)) is not None}
+    taken = {ROOT_DEVICE, device_path(root_device) or ROOT_DEVICE}
+    taken |= {p for d in listed if (p := device_path(d.device_name)) is not None}
     free = (f"/dev/vd{letter}" for letter in string.ascii_lowercase[1:])
     named: dict[int, BlockDevice] = {}
     # ephemeral disks first, then the swap disk: Nova's order of the disks it names
