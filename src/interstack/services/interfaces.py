@@ -350,8 +350,11 @@ class BootImage:
 
 
 class BootImages(Protocol):
-    def image_for_boot(self, ctx: RequestContext, region: str, image_id: str) -> BootImage:
-        """The image a server boots from: visible to the caller and ``active``.
+    def image_for_boot(
+        self, ctx: RequestContext, region: str, image_id: str, session: Session | None = None
+    ) -> BootImage:
+        """The image a server boots from: visible to the caller and ``active``; read in
+        ``session`` when the caller has one open (a boot's).
 
         NotFound (Nova answers 400 "Image ... could not be found") if not visible; BadRequest if
         it is not active.

@@ -39,7 +39,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "create security group": (6, 3),
     "create rule": (7, 2),
     "create key pair": (4, 1),
-    "boot": (30, 12),
+    "boot": (30, 10),
     "show server": (5, 1),
     "list servers": (4, 1),
     "delete server": (17, 10),

@@ -161,17 +161,19 @@ class ServerBoot:
 
     # -- checks that refuse before anything exists -------------------------------------------
 
-    def _flavor(self, ctx: RequestContext, flavor_id: str) -> Flavor:
+    def _flavor(self, ctx: RequestContext, flavor_id: str, session: Session) -> Flavor:
         try:
-            return self.flavors.get(ctx, flavor_id)
+            return self.flavors.get(ctx, flavor_id, session)
         except NotFound as exc:
             raise BadRequest(exc.message) from exc
 
-    def _image(self, ctx: RequestContext, region: str, image_id: str | None) -> BootImage | None:
+    def _image(
+        self, ctx: RequestContext, region: str, image_id: str | None, session: Session
+    ) -> BootImage | None:
         if image_id is None:
             return None
         try:
-            return self.images.image_for_boot(ctx, region, image_id)
+            return self.images.image_for_boot(ctx, region, image_id, session)
         except NotFound as exc:
             raise BadRequest(f"Image {image_id} could not be found.") from exc
 
@@ -225,20 +227,22 @@ class ServerBoot:
         return disks, local
 
     def _root_image(
-        self, ctx: RequestContext, region: str, flavor: Flavor, disks: BootDisks
+        self, ctx: RequestContext, region: str, flavor: Flavor, disks: BootDisks, session: Session
     ) -> None:
         root = disks.root
         if root is None or root.source != "image" or root.source_id is None:
             return
         try:
-            image = self.images.image_for_boot(ctx, region, root.source_id)
+            image = self.images.image_for_boot(ctx, region, root.source_id, session)
         except NotFound as exc:
             raise BadRequest(
                 f"Block Device Mapping is Invalid: failed to get image {root.source_id}."
             ) from exc
         check_root_volume_fits(flavor, image, root)
 
-    def _images_of_no_disk(self, ctx: RequestContext, region: str, request: BootRequest) -> None:
+    def _images_of_no_disk(
+        self, ctx: RequestContext, region: str, request: BootRequest, session: Session
+    ) -> None:
         """Nova looks up every image a mapping names, one it makes no disk of (an image
         without ``destination_type``) too: one it cannot find is its 400."""
         for device in request.block_devices:
@@ -247,7 +251,7 @@ class ServerBoot:
             if device.uuid is None or device.uuid == request.image_id:
                 continue
             try:
-                self.images.image_for_boot(ctx, region, device.uuid)
+                self.images.image_for_boot(ctx, region, device.uuid, session)
             except NotFound as exc:
                 raise BadRequest(
                     f"Block Device Mapping is Invalid: failed to get image {device.uuid}."
@@ -319,19 +323,20 @@ class ServerBoot:
             raise BadRequest("The requested availability zone is not available")
         if request.min_count > request.max_count:
             raise BadRequest("min_count must be <= max_count")
-        flavor = self._flavor(ctx, request.flavor_id)
-        requested = self._image(ctx, region, request.image_id)
-        disks, local = self._disks(region, request, flavor, requested)
-        image = (
-            requested
-            if disks.image_id == request.image_id
-            else self._image(ctx, region, disks.image_id)
-        )
-        if image is not None:
-            check_image_fits(flavor, image)
-        self._root_image(ctx, region, flavor, disks)
-        self._images_of_no_disk(ctx, region, request)
-        with self.db.session() as session:  # the key pair and the quota read together
+        # the flavor, the images, the key pair and the quota: read in one unit of work
+        with self.db.session() as session:
+            flavor = self._flavor(ctx, request.flavor_id, session)
+            requested = self._image(ctx, region, request.image_id, session)
+            disks, local = self._disks(region, request, flavor, requested)
+            image = (
+                requested
+                if disks.image_id == request.image_id
+                else self._image(ctx, region, disks.image_id, session)
+            )
+            if image is not None:
+                check_image_fits(flavor, image)
+            self._root_image(ctx, region, flavor, disks, session)
+            self._images_of_no_disk(ctx, region, request, session)
             public_key = self._public_key(ctx, request.key_name, session)
             if request.user_data is not None:
                 decode_user_data(request.user_data)

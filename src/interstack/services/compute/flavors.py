@@ -130,9 +130,12 @@ class FlavorService:
             raise not_found(flavor_id)
         return row
 
-    def get(self, ctx: RequestContext, flavor_id: str) -> Flavor:
-        with self.db.session() as session:
-            return record(self._row(session, ctx, flavor_id))
+    def get(self, ctx: RequestContext, flavor_id: str, session: Session | None = None) -> Flavor:
+        """The flavor; read in ``session`` when the caller has one open (a boot's)."""
+        if session is None:
+            with self.db.session() as own:
+                return self.get(ctx, flavor_id, own)
+        return record(self._row(session, ctx, flavor_id))
 
     def list(self, ctx: RequestContext, filters: FlavorFilter, page: Page) -> list[Flavor]:
         """Flavors the caller may use, as Nova lists them: non-admins always get public ones and

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 
+from sqlalchemy.orm import Session
+
 from interstack.backends.contract import ImageInfo as StoredImage
 from interstack.backends.contract import NativeRef
 from interstack.errors import BadRequest, Conflict, NotFound
@@ -35,26 +37,31 @@ class ComputeImages:
         self.images = data.images
         self.db = data.db
 
-    def image_for_boot(self, ctx: RequestContext, region: str, image_id: str) -> BootImage:
-        """Visible to the caller and ``active``: NotFound / BadRequest otherwise."""
-        with self.db.session() as session:
-            try:
-                row = access.load(session, ctx, region, image_id)
-            except NotFound:
-                raise NotFound(f"Image {image_id} could not be found.") from None
-            if row.status != ImageStatus.ACTIVE:
-                raise BadRequest(f"Image {image_id} is not active (its status is {row.status}).")
-            return BootImage(
-                id=row.id,
-                name=row.name or "",
-                min_disk_gb=row.min_disk,
-                min_ram_mb=row.min_ram,
-                size_bytes=row.size,
-                disk_format=row.disk_format,
-                container_format=row.container_format,
-                native_ref=NativeRef(row.native_ref) if row.native_ref else None,
-                properties={key: str(value) for key, value in row.properties.items()},
-            )
+    def image_for_boot(
+        self, ctx: RequestContext, region: str, image_id: str, session: Session | None = None
+    ) -> BootImage:
+        """Visible to the caller and ``active``: NotFound / BadRequest otherwise; read in
+        ``session`` when the caller has one open (a boot's)."""
+        if session is None:
+            with self.db.session() as own:
+                return self.image_for_boot(ctx, region, image_id, own)
+        try:
+            row = access.load(session, ctx, region, image_id)
+        except NotFound:
+            raise NotFound(f"Image {image_id} could not be found.") from None
+        if row.status != ImageStatus.ACTIVE:
+            raise BadRequest(f"Image {image_id} is not active (its status is {row.status}).")
+        return BootImage(
+            id=row.id,
+            name=row.name or "",
+            min_disk_gb=row.min_disk,
+            min_ram_mb=row.min_ram,
+            size_bytes=row.size,
+            disk_format=row.disk_format,
+            container_format=row.container_format,
+            native_ref=NativeRef(row.native_ref) if row.native_ref else None,
+            properties={key: str(value) for key, value in row.properties.items()},
+        )
 
     def begin_snapshot(
         self,
