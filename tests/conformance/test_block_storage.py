@@ -1,7 +1,7 @@
 """The block storage part of the backend contract, on every backend in CONFORMANCE_BACKENDS:
-idempotent creation, volumes filled from snapshots, other volumes and images, extension, and a
-volume's data copied back into an image, and servers booted from volumes. Skipped by
-capability, never by backend name."""
+idempotent creation, volumes filled from snapshots, other volumes (through the backend's
+preparation, where it wants one) and images, extension, and a volume's data copied back into
+an image, and servers booted from volumes. Skipped by capability, never by backend name."""
 
 from __future__ import annotations
 
@@ -37,11 +37,23 @@ def settled(backend: Backend, ref: NativeRef, what: str) -> VolumeInfo:
     )
 
 
+def prepared(backend: Backend, spec: VolumeSpec) -> VolumeSpec:
+    """The spec as the create task gives it: with the preparation the backend wants (if any)
+    started, looked at until ready; asked again meanwhile, it is the same one."""
+    storage = backend.block_storage
+    preparation = storage.prepare_volume(spec)
+    if preparation is None:
+        return spec
+    assert storage.prepare_volume(spec) == preparation
+    eventually(lambda: storage.preparation_ready(preparation), bool, "the volume's preparation")
+    return replace(spec, prepared=preparation)
+
+
 def new_volume(
     backend: Backend, cleanup: Cleanup, size_gb: int = 1, **source: NativeRef
 ) -> VolumeInfo:
     spec = VolumeSpec(gateway_id=gid(), name="c", project_id="p1", size_gb=size_gb, **source)
-    created = backend.block_storage.create_volume(spec)
+    created = backend.block_storage.create_volume(prepared(backend, spec))
     cleanup.volume(created.ref)
     assert created.gateway_id == spec.gateway_id
     return settled(backend, created.ref, "the volume to become available")
@@ -78,6 +90,11 @@ def test_volumes_are_filled_from_snapshots_and_other_volumes(
     )
     from_snapshot = new_volume(backend, cleanup, 2, snapshot=snap.ref)
     clone = new_volume(backend, cleanup, 1, source_volume=source.ref)
+    given_up = VolumeSpec(gid(), "c", "p1", 1, source_volume=source.ref)
+    preparation = backend.block_storage.prepare_volume(given_up)
+    if preparation is not None:  # a copy given up lets its preparation go: nothing is left
+        backend.block_storage.discard_preparation(preparation)
+        backend.block_storage.discard_preparation(preparation)  # gone already: not an error
     assert (from_snapshot.size_gb, clone.size_gb) == (2, 1)
     for volume in (from_snapshot, clone):
         backend.block_storage.delete_volume(volume.ref)

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from interstack.backends.aws import volumes as aws_volumes
 from interstack.backends.aws.client import AWS_POLLING
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import NativeRef, SnapshotSpec, VolumeSpec, VolumeStatus
-from interstack.errors import BackendUnavailable, NotFound
+from interstack.errors import BackendUnavailable, BadRequest, NotFound
 from interstack.services.container import Services
 from interstack.services.tasks import Task, TaskStatus
 from interstack.services.volume.volumes import NewVolume
@@ -31,6 +32,7 @@ from tests.backends.aws.support import (
     aws_region_services,
     new_id,
     refusal,
+    refuse_once,
 )
 from tests.support.image import caller
 from tests.support.moto import aws_settings, ec2
@@ -163,41 +165,47 @@ def test_a_volume_ec2_does_not_describe_yet_is_deleted_later_not_taken_for_gone(
         driver.get_volume(made.ref)
 
 
-def test_a_copy_waits_for_its_snapshot_ec2_does_not_describe_yet(
+def test_a_copy_is_made_from_a_snapshot_ec2_does_not_describe_yet(
     ebs: tuple[AwsVolumes, NotDescribedYet],
 ) -> None:
     driver, lag = ebs
     source = described_volume(driver, lag)
+    spec = volume_spec(source_volume=source)
+    with pytest.raises(BadRequest):
+        driver.create_volume(spec)  # not before its snapshot is ready
+    prepared = driver.prepare_volume(spec)
+    assert prepared is not None and prepared.startswith("snap-")
+    assert driver.prepare_volume(spec) == prepared  # a step run again: the same snapshot
     lag.looks = 1  # the copy's snapshot: not found at the first look only
-    copy = driver.create_volume(volume_spec(source_volume=source))
-    assert lag.refused and lag.refused[0].startswith("snap-")
+    assert driver.preparation_ready(prepared) is False  # still being made
+    assert lag.refused == [prepared]
+    assert driver.preparation_ready(prepared) is True
+    copy = driver.create_volume(replace(spec, prepared=prepared))
     assert copy.status in {VolumeStatus.CREATING, VolumeStatus.AVAILABLE}
     left = ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]
     assert [s["SnapshotId"] for s in left if s.get("VolumeId") == source] == []
 
 
-def test_a_copy_step_run_again_after_its_snapshot_could_not_go_makes_the_copy(
+def test_a_copy_step_run_again_after_its_snapshot_could_not_go_lets_it_go(
     ebs: tuple[AwsVolumes, NotDescribedYet],
 ) -> None:
-    """A copy's step fails after making its snapshot (EC2 throttles the look at it, then does
-    not know it yet when asked to delete it): run again, it makes the copy, not take that
-    snapshot (which carries the copy's gateway id and names the source volume) for it."""
+    """A copy's step makes the volume, then EC2 throttles the snapshot's deletion: run again,
+    the step answers the volume made and lets the snapshot go."""
     driver, lag = ebs
     source = described_volume(driver, lag)
-    lag.looks = 0  # EC2 describes at once, but for the refusals below
-    events = driver.ec2.meta.events
-    throttled = refusal("RequestLimitExceeded", "Request limit exceeded.")
-    unknown = refusal("InvalidSnapshot.NotFound", "The snapshot does not exist.")
-    events.register("before-call.ec2.DescribeSnapshots", lambda **_k: throttled, "throttle")
-    events.register("before-call.ec2.DeleteSnapshot", lambda **_k: unknown, "unknown")
+    lag.looks = 0  # EC2 describes at once
     spec = volume_spec(source_volume=source)
+    prepared = driver.prepare_volume(spec)
+    assert prepared is not None and driver.preparation_ready(prepared)
+    spec = replace(spec, prepared=prepared)
+    refuse_once(driver.ec2, "DeleteSnapshot", "RequestLimitExceeded", "Request limit", 503)
     with pytest.raises(BackendUnavailable):
         driver.create_volume(spec)
-    events.unregister("before-call.ec2.DescribeSnapshots", unique_id="throttle")
-    events.unregister("before-call.ec2.DeleteSnapshot", unique_id="unknown")
     copy = driver.create_volume(spec)  # the step run again
     assert copy.ref.startswith("vol-") and copy.ref != source
     assert copy.gateway_id == spec.gateway_id
+    with pytest.raises(ClientError):
+        ec2().describe_snapshots(SnapshotIds=[prepared])
 
 
 # -- the volume tasks on an aws region --------------------------------------------------------

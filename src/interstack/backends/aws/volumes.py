@@ -8,7 +8,9 @@
   one of those); the device reported is the one EC2 uses. EBS attaches to running instances.
   Attaching and detaching return once EC2 accepted them; :meth:`AwsVolumes.attachment` says
   how EBS goes on (the tasks look at it at the region's polling pace).
-- A copy of a volume is made through a snapshot of it, deleted once the copy exists.
+- A copy of a volume is made through a snapshot of it (``prepare_volume``: a task looks at
+  it in later steps until EBS completed it, minutes for a large volume), deleted once the copy
+  exists.
 - Snapshots are EBS snapshots; a volume with snapshots of interstack's cannot be deleted (as in
   Cinder, though EBS itself would allow it).
 - EC2's describes are eventually consistent: right after ``CreateVolume`` / ``CreateSnapshot``,
@@ -30,7 +32,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from interstack.backends.aws.client import (
-    AWS_POLLING,
     TAG_GATEWAY_ID,
     aws_call,
     is_not_found,
@@ -79,9 +80,6 @@ _DESCRIBE = {
     "volume": ("describe_volumes", "VolumeIds", "Volumes"),
     "snapshot": ("describe_snapshots", "SnapshotIds", "Snapshots"),
 }
-#: how long a step waits for EBS to finish what the contract makes one call (the snapshot a
-#: volume's copy is made from): well within the task runner's lease of a step (300 s)
-_WAIT_SECONDS = 240.0
 #: how long after its create a volume or snapshot that EC2 does not describe yet counts as
 #: being created (EC2 catches up within seconds; a task looks at a new one at once)
 _SETTLING_SECONDS = 30.0
@@ -238,7 +236,9 @@ class AwsVolumes(BlockStorageDriver):
                 return NativeRef(ref) if self._stand_in(ref) is not None else None
         return None
 
-    def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
+    def _known_volume(self, spec: VolumeSpec) -> VolumeInfo | None:
+        """The volume a create step run before made for ``spec`` (this process remembers it,
+        or EC2 lists it by its tags), if any."""
         made = self._created_for(spec.gateway_id, "VolumeId")
         if made is not None:
             return self.get_volume(made)
@@ -246,8 +246,19 @@ class AwsVolumes(BlockStorageDriver):
             known = self.ec2.describe_volumes(
                 Filters=tag_filters(self.region, **{TAG_GATEWAY_ID: spec.gateway_id})
             )["Volumes"]
-        if known:
-            return _volume_info(known[0])
+        return _volume_info(known[0]) if known else None
+
+    def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
+        known = self._known_volume(spec)
+        if known is not None:
+            if spec.prepared is not None:  # made by a step that stopped before it let it go
+                self.delete_snapshot(spec.prepared)
+            return known
+        if spec.source_volume is not None and spec.prepared is None:
+            raise BadRequest(
+                f"volume {spec.gateway_id}: a copy of {spec.source_volume} is made from the "
+                "snapshot prepare_volume takes of it"
+            )
         # the token's request holds what the volume cannot change (not its name: a rename
         # between two attempts would make EC2 refuse the second as IdempotentParameterMismatch)
         labels = tags(self.region, spec.gateway_id)
@@ -257,25 +268,24 @@ class AwsVolumes(BlockStorageDriver):
             "VolumeType": "gp3",
             "TagSpecifications": tag_spec("volume", labels),
         }
-        copy_of = None
+        copy_of = spec.prepared if spec.source_volume is not None else None
         if spec.snapshot is not None:
             request["SnapshotId"] = spec.snapshot
         elif spec.image is not None:
             request["SnapshotId"] = self._image_snapshot(spec.image)
-        elif spec.source_volume is not None:
-            copy_of = request["SnapshotId"] = self._clone_snapshot(spec)
+        elif copy_of is not None:
+            request["SnapshotId"] = copy_of
         # EC2 answers a repeated token with the volume it made first: a create step run again
         # elsewhere (a replica) while the tag lookup above does not list that volume yet makes
-        # no second one (a copy's snapshot is new at each attempt: so is its token)
+        # no second one (a copy's snapshot is new at each preparation: so is its token)
         request["ClientToken"] = f"{spec.gateway_id}:{copy_of}" if copy_of else spec.gateway_id
-        try:
-            with aws_call(f"create_volume for volume {spec.gateway_id}"):
-                made_now = dict(self.ec2.create_volume(**request))
-            named = self._named(made_now, spec.name or spec.gateway_id, labels)
-            return _volume_info(self._remember({**made_now, "Tags": named}, "VolumeId", named))
-        finally:
-            if copy_of is not None:  # the new volume keeps its data without it
-                self.delete_snapshot(NativeRef(copy_of))
+        with aws_call(f"create_volume for volume {spec.gateway_id}"):
+            made_now = dict(self.ec2.create_volume(**request))
+        named = self._named(made_now, spec.name or spec.gateway_id, labels)
+        made = _volume_info(self._remember({**made_now, "Tags": named}, "VolumeId", named))
+        if copy_of is not None:  # the new volume keeps its data without it
+            self.delete_snapshot(copy_of)
+        return made
 
     def _named(
         self, volume: dict[str, Any], name: str, labels: list[dict[str, str]]
@@ -290,8 +300,27 @@ class AwsVolumes(BlockStorageDriver):
             return labels
         return [*labels, *named]
 
-    def _clone_snapshot(self, spec: VolumeSpec) -> str:
-        """A snapshot of the source volume for the copy (EBS copies volumes only this way)."""
+    # -- a copy's snapshot --------------------------------------------------------------------
+
+    def prepare_volume(self, spec: VolumeSpec) -> NativeRef | None:
+        """A copy is made from a snapshot of its source (EBS copies volumes only so): started
+        here, or the one a step run before started (this process remembers it, or EC2 lists
+        it by the copy's gateway id and its source)."""
+        if spec.source_volume is None or self._known_volume(spec) is not None:
+            return None
+        earlier = self._created_for(spec.gateway_id, "SnapshotId")
+        if earlier is not None:
+            return earlier
+        with aws_call(f"describe_snapshots of {spec.source_volume}"):
+            listed = self.ec2.describe_snapshots(
+                OwnerIds=["self"],
+                Filters=[
+                    *tag_filters(self.region, **{TAG_GATEWAY_ID: spec.gateway_id}),
+                    {"Name": "volume-id", "Values": [spec.source_volume]},
+                ],
+            )["Snapshots"]
+        if listed:
+            return NativeRef(str(listed[0]["SnapshotId"]))
         labels = tags(self.region, spec.gateway_id, f"copy for volume {spec.gateway_id}")
         with aws_call(f"create_snapshot of volume {spec.source_volume} for a copy"):
             made = self.ec2.create_snapshot(
@@ -299,31 +328,17 @@ class AwsVolumes(BlockStorageDriver):
                 Description=f"interstack copy for volume {spec.gateway_id}",
                 TagSpecifications=tag_spec("snapshot", labels),
             )
-        snapshot = NativeRef(str(self._remember(dict(made), "SnapshotId", labels)["SnapshotId"]))
-        try:
-            self._await("snapshot", snapshot, "completed", f"a snapshot of {spec.source_volume}")
-        except BaseException:
-            self.delete_snapshot(snapshot)
-            raise
-        return snapshot
+        return NativeRef(str(self._remember(dict(made), "SnapshotId", labels)["SnapshotId"]))
 
-    def _await(self, kind: str, ref: NativeRef, wanted: str, doing: str) -> None:
-        """Wait in the step for EBS to report ``wanted`` (the contract makes ``doing`` one
-        call): looked at at once (an emulator is done), then as the gateway's tasks look at EC2
-        (:data:`AWS_POLLING`: 0.5 s doubling to 5 s, where botocore's waiters ask every 15 s or
-        at a fixed pace), for at most :data:`_WAIT_SECONDS`. One created here that EC2 does
-        not describe yet is still being created."""
-        deadline, looks = time.monotonic() + _WAIT_SECONDS, 0
-        while True:
-            state = str(self._described(kind, ref, True)["State"])
-            if state == wanted:
-                return
-            if state in {"error", "deleted", "deleting"}:
-                raise BackendError(f"EBS reports {kind} {ref} as {state} while {doing}")
-            if time.monotonic() >= deadline:
-                raise BackendError(f"EBS did not finish {doing} in time ({kind} {state})")
-            time.sleep(AWS_POLLING.delay(looks))
-            looks += 1
+    def preparation_ready(self, prepared: NativeRef) -> bool:
+        state = str(self._snapshot(prepared, settling=True)["State"])
+        if state in ("pending", "completed"):
+            return state == "completed"
+        self.delete_snapshot(prepared)
+        raise BackendError(f"EBS reports the snapshot {prepared} a copy is made from as {state}")
+
+    def discard_preparation(self, prepared: NativeRef) -> None:
+        self.delete_snapshot(prepared)
 
     def get_volume(self, ref: NativeRef) -> VolumeInfo:
         return _volume_info(self._volume(ref, settling=True))

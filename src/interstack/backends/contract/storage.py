@@ -40,6 +40,8 @@ class VolumeSpec:
     image: NativeRef | None = None
     #: fill the volume with a copy of another volume of this backend (Cinder's ``source_volid``)
     source_volume: NativeRef | None = None
+    #: what :meth:`BlockStorageDriver.prepare_volume` started for this volume, once ready
+    prepared: NativeRef | None = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,33 @@ class BlockStorageDriver(abc.ABC):
     def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
         """Start creating a volume; ``get_volume`` reports ``AVAILABLE`` or ``ERROR`` later.
 
-        Idempotent on the gateway id; leaves nothing behind if it raises.
+        A volume :meth:`prepare_volume` prepares for is made only from its ready preparation
+        (``spec.prepared``); without it, such a spec raises ``BadRequest``. Idempotent on the
+        gateway id; leaves nothing behind if it raises.
         """
+
+    def prepare_volume(self, spec: VolumeSpec) -> NativeRef | None:
+        """Start what the volume must be made from, where the backend cannot make it in one
+        call (EBS copies a volume through a snapshot of it: minutes for a large one); ``None``
+        (this default) when :meth:`create_volume` makes it at once.
+
+        The caller looks at :meth:`preparation_ready` (at the region's ``Polling``) until it
+        is ready, then calls :meth:`create_volume` with ``spec.prepared`` set to it, which
+        releases it once the volume is made; a caller that gives up calls
+        :meth:`discard_preparation`. Idempotent on the gateway id as far as the backend can
+        tell (a preparation it still knows of is answered again, not started twice).
+        """
+        return None
+
+    def preparation_ready(self, prepared: NativeRef) -> bool:
+        """Whether a preparation is done. Raises ``BackendError`` if it failed (nothing of it
+        is then left)."""
+        return True
+
+    def discard_preparation(self, prepared: NativeRef) -> None:
+        """Let a preparation go (its volume will not be made); gone already is not an error.
+        Nothing to let go by default (nothing is prepared)."""
+        return None
 
     @abc.abstractmethod
     def get_volume(self, ref: NativeRef) -> VolumeInfo:

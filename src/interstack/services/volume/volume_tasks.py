@@ -10,10 +10,16 @@ half a second, a public cloud that throttles its API every few seconds); after
 where a first snapshot of a large volume takes that long) the task fails. A failed task puts
 its resource into Cinder's error status for that operation (``error``, ``error_deleting``,
 ``error_extending``), or back where it was when nothing changed (an upload that failed).
+
+A volume the backend makes from a preparation (``BlockStorageDriver.prepare_volume``: EBS
+copies a volume through a snapshot of it) is created in phase ``prepare``: the first step
+starts the preparation and records it, later steps look at it, and the step that finds it
+ready makes the volume; a create that fails lets the preparation go.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -29,7 +35,7 @@ from interstack.backends.contract import (
     VolumeSpec,
 )
 from interstack.backends.contract import VolumeStatus as Native
-from interstack.errors import BackendError, BackendUnavailable, NotFound
+from interstack.errors import BackendError, BackendUnavailable, InterstackError, NotFound
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
@@ -39,6 +45,8 @@ from interstack.store import Database, rowcount
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
+
+log = logging.getLogger(__name__)
 
 CREATE = "volume.create"
 DELETE = "volume.delete"
@@ -107,6 +115,9 @@ class VolumeTasks:
 
     def _volume_failed(self, status: VolumeStatus) -> Any:
         def failed(task: Task, error: str) -> None:
+            prepared = task.payload.get("prepared")
+            if task.kind == CREATE and task.payload.get("phase") == "prepare" and prepared:
+                self._discard(task, NativeRef(str(prepared)))
             with self.db.session() as session:
                 row = session.get(VolumeRow, task.resource_id)
                 if row is not None:
@@ -130,6 +141,13 @@ class VolumeTasks:
                 touch(row)
 
         return failed
+
+    def _discard(self, task: Task, prepared: NativeRef) -> None:
+        """A create that failed lets the backend's preparation for it go (nothing is left)."""
+        try:
+            self._driver(task).discard_preparation(prepared)
+        except InterstackError as exc:
+            log.warning("volume %s: its preparation %s stays: %s", task.resource_id, prepared, exc)
 
     def _settle(self, task: Task, status: str, **columns: Any) -> None:
         with self.db.session() as session:
@@ -158,8 +176,24 @@ class VolumeTasks:
                 snapshot=self._ref(task.payload.get("snapshot_ref")),
                 image=self._ref(task.payload.get("image_ref")),
                 source_volume=self._ref(task.payload.get("source_ref")),
+                prepared=self._ref(task.payload.get("prepared")),
             )
-        info = self._driver(task).create_volume(spec)
+        driver = self._driver(task)
+        if task.payload.get("phase") != "prepare":
+            prepared = driver.prepare_volume(spec)
+            if prepared is not None:  # recorded: a step run again looks, it does not start it
+                payload = {**task.payload, "phase": "prepare", "prepared": prepared}
+                task, spec = replace(task, payload=payload), replace(spec, prepared=prepared)
+        if spec.prepared is not None and not driver.preparation_ready(spec.prepared):
+            return self._again(task)
+        try:
+            info = driver.create_volume(spec)
+        except BackendUnavailable:
+            raise  # the step is run again, from its preparation
+        except InterstackError:
+            if spec.prepared is not None:
+                self._discard(task, spec.prepared)
+            raise
         with self.db.session() as session:
             row = session.get(VolumeRow, task.resource_id)
             if row is not None:

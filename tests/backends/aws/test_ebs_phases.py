@@ -1,8 +1,8 @@
-"""EBS attaches and detaches in seconds to minutes: the attach and detach tasks ask EC2 once
-(their first step, recorded before the next), then look at the region's polling pace in later
-steps until EBS reports the attachment ``attached`` (or gone): no step waits for EBS, so none
+"""EBS attaches, detaches and snapshots a volume to copy it in seconds to hours: the attach,
+detach and create tasks ask EC2 once (their first step, recorded before the next), then look
+at the region's polling pace in later steps until EBS is done: no step waits for EBS, so none
 holds its task's lease for minutes, and a step run again (a gateway restarted) does not ask
-twice. moto attaches at once; a botocore hook makes it answer as EBS does meanwhile."""
+twice. moto is done at once; botocore hooks make it answer as EBS does meanwhile."""
 
 from __future__ import annotations
 
@@ -157,3 +157,42 @@ def test_a_detachment_ebs_is_still_making_is_looked_at_in_later_steps(
     assert handlers[task.kind].run(waiting) is None
     assert "DetachVolume" not in calls.take()
     assert statuses(services, volume_id)[:2] == ("available", "detached")
+
+
+def test_a_copy_waits_for_its_snapshot_in_later_steps(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    services, storage, calls, _ebs = region
+    _server_id, source_id = server_and_volume(services)
+    pending = {"looks": 4}  # the looks at it (a lookup by tags among them)
+
+    def still_pending(parsed: dict[str, Any], **_kwargs: Any) -> None:
+        for snapshot in parsed.get("Snapshots", []):
+            if pending["looks"]:
+                pending["looks"] -= 1
+                snapshot["State"] = "pending"  # EBS is still copying the source's blocks
+
+    storage.ec2.meta.events.register("after-call.ec2.DescribeSnapshots", still_pending)
+    copy = services.volume.volumes.create(
+        caller(PROJECT), REGION, NewVolume(size=1, name="copy", source_volid=source_id)
+    )
+    (task,) = services.tasks.for_resource(copy.id)
+    task = replace(task, status=TaskStatus.RUNNING)
+    handler = services.volume.tasks.handlers()[task.kind]
+    calls.take()
+
+    waiting = looked_again(handler.run(task), task)  # starts the snapshot: still pending
+    assert calls.take().count("CreateSnapshot") == 1
+    looked_again(handler.run(task), task)  # the first step run again: the same snapshot
+    waiting = looked_again(handler.run(waiting), waiting)
+    assert "CreateSnapshot" not in calls.take()
+    handler.run(waiting)  # the snapshot is complete: the copy is made from it, and it goes
+    made = calls.take()
+    assert made.count("CreateVolume") == 1 and made.count("DeleteSnapshot") == 1
+    with services.db.session() as session:
+        row = session.get(VolumeRow, copy.id)
+        assert row is not None and row.native_ref is not None
+    left = storage.ec2.describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy.id]}]
+    )["Snapshots"]
+    assert left == []
