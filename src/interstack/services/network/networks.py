@@ -7,6 +7,7 @@ unless other ports or floating IPs still use it (409 ``NetworkInUse``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,10 +73,17 @@ def visible(ctx: RequestContext) -> ColumnElement[bool]:
     return or_(Network.project_id == (ctx.project_id or ""), Network.shared, Network.external)
 
 
-def network_info(session: Session, row: Network) -> NetworkInfo:
-    subnets = session.scalars(
-        select(Subnet.id).where(Subnet.network_id == row.id).order_by(Subnet.created_at, Subnet.id)
-    ).all()
+def network_info(
+    session: Session, row: Network, subnet_ids: Sequence[str] | None = None
+) -> NetworkInfo:
+    """The network's view; ``subnet_ids``: its subnets when known (a new network has none),
+    else read."""
+    if subnet_ids is None:
+        subnet_ids = session.scalars(
+            select(Subnet.id)
+            .where(Subnet.network_id == row.id)
+            .order_by(Subnet.created_at, Subnet.id)
+        ).all()
     return NetworkInfo(
         id=row.id,
         project_id=row.project_id,
@@ -87,7 +95,7 @@ def network_info(session: Session, row: Network) -> NetworkInfo:
         mtu=row.mtu,
         port_security_enabled=row.port_security_enabled,
         availability_zone_hints=tuple(row.availability_zone_hints or ()),
-        subnet_ids=tuple(subnets),
+        subnet_ids=tuple(subnet_ids),
         stamp=stamp(row),
     )
 
@@ -144,8 +152,9 @@ class NetworkService:
                     external=new.external,
                 )
             )
-        with self.db.session() as session:
-            return network_info(session, write_native_ref(session, Network, network_id, native))
+        with self.db.session() as session:  # as created: no subnets yet, as Neutron answers
+            row = write_native_ref(session, Network, network_id, native)
+            return network_info(session, row, subnet_ids=())
 
     def get(self, ctx: RequestContext, region: str, network_id: str) -> NetworkInfo:
         with self.db.session() as session:
