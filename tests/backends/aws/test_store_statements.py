@@ -38,7 +38,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "create subnet": (15, 2),
     "create security group": (6, 3),
     "create rule": (7, 2),
-    "create key pair": (4, 1),
+    "create key pair": (3, 1),
     "boot": (30, 10),
     "show server": (5, 1),
     "list servers": (4, 1),

@@ -107,8 +107,7 @@ class KeypairService:
         )
         try:
             with self.db.session() as session:
-                if session.get(KeypairRow, (owner, new.name)) is not None:
-                    raise Conflict(f"Key pair '{new.name}' already exists.")
+                # the quota first, as Nova checks it; a taken name is the insert's own refusal
                 self.quotas.check_keypairs(session, ctx.project_id or "", owner)
                 row = KeypairRow(
                     user_id=owner,
@@ -121,7 +120,7 @@ class KeypairService:
                 session.add(row)
                 session.flush()
                 created = record(row, private_key)
-        except IntegrityError as exc:  # the same name, created concurrently
+        except IntegrityError as exc:  # the name is taken (the key pair's primary key)
             raise Conflict(f"Key pair '{new.name}' already exists.") from exc
         return created
 
