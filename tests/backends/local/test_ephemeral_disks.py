@@ -28,6 +28,7 @@ from tests.backends.local.cloud import (
 )
 from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
+from tests.support.local import host_lock_wait
 from tests.support.waiting import eventually
 
 CLOUD = "interstack"
@@ -127,7 +128,10 @@ def test_a_flavors_ephemeral_and_swap_disks_are_the_guests_until_it_is_deleted(
         assert _mounted_at_mnt(key, address) == ["ext4", "True"]
         assert guest(key, address, "cat /mnt/proof") == f"kept-{suffix}"
 
-        cloud.restart()  # the server keeps running, its disks with it
+        # the server keeps running, its disks with it (the start may wait for the host's
+        # networking while a sibling checkout's gateway holds it)
+        cloud.stop()
+        cloud.start(timeout=120 + host_lock_wait())
         assert guest(key, address, "cat /mnt/proof") == f"kept-{suffix}"
         assert _disk(key, address, "/dev/vdc")[1] == "swap"
 
