@@ -1,9 +1,14 @@
-"""The instances' parent cgroup weighs one process per vCPU of the instances under it."""
+"""The instances' parent cgroup weighs one process per vCPU of the instances under it, and the
+gateway's cgroup beside it weighs the same."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
+
+from interstack.backends.local import cpushare
 from interstack.backends.local.cpushare import V1, V2, WeightFiles, instances_weight
 from interstack.backends.local.host import CgroupMode
 
@@ -41,3 +46,50 @@ def test_no_instance_weighs_one_process_and_many_stop_at_the_kernels_limit(
     for index in range(300):
         _v1_child(tmp_path, f"ls-{index}", 100000)
     assert instances_weight(many, CgroupMode.V1) == V1.highest
+
+
+def _v1_files(tmp_path: Path) -> WeightFiles:
+    parent, gateway = tmp_path / "cpu/interstack", tmp_path / "cpu/interstack-gateway"
+    parent.mkdir(parents=True)
+    (parent / "cpu.shares").write_text("1024\n")
+    return WeightFiles(parent, V1.weight, V1.per_cpu, V1.lowest, V1.highest, gateway)
+
+
+@pytest.fixture
+def host_v1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WeightFiles:
+    """A cgroup v1 host under ``tmp_path`` whose gateway runs in the root cgroup."""
+    where = _v1_files(tmp_path)
+    monkeypatch.setattr(cpushare, "V1", where)
+    monkeypatch.setattr(cpushare, "cgroup_mode", lambda: CgroupMode.V1)
+    proc = tmp_path / "proc-self-cgroup"
+    proc.write_text("5:memory:/some/where\n2:cpu,cpuacct:/\n0::/\n")
+    monkeypatch.setattr(cpushare, "PROC_CGROUP", proc)
+    return where
+
+
+def test_the_gateway_moves_beside_the_instances_and_weighs_what_they_weigh(
+    host_v1: WeightFiles,
+) -> None:
+    assert host_v1.gateway is not None
+    host_v1.gateway.mkdir()  # the kernel makes its files; a stand-in starts at the default
+    (host_v1.gateway / "cpu.shares").write_text("1024\n")
+    cpushare.keep_gateway_share()
+    assert (host_v1.gateway / "cgroup.procs").read_text() == f"{os.getpid()}\n"
+    for name, quota in (("ls-a", 100000), ("ls-b", 300000)):
+        _v1_child(host_v1.parent, name, quota)
+    assert cpushare.rebalance() == 4 * 1024
+    assert (host_v1.parent / "cpu.shares").read_text() == "4096\n"
+    assert (host_v1.gateway / "cpu.shares").read_text() == "4096\n"
+
+
+def test_a_gateway_a_service_manager_placed_stays_where_it_is(host_v1: WeightFiles) -> None:
+    cpushare.PROC_CGROUP.write_text("2:cpu,cpuacct:/system.slice/interstack.service\n")
+    cpushare.keep_gateway_share()
+    assert host_v1.gateway is not None and not host_v1.gateway.exists()
+
+
+def test_own_cgroup_reads_the_cpu_controllers_line() -> None:
+    text = "12:pids:/a\n4:cpu,cpuacct:/b/c\n1:name=systemd:/d\n0::/e\n"
+    assert cpushare.own_cgroup(CgroupMode.V1, text) == "/b/c"
+    assert cpushare.own_cgroup(CgroupMode.V2, text) == "/e"
+    assert cpushare.own_cgroup(CgroupMode.V1, "0::/e\n") is None

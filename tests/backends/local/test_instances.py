@@ -271,15 +271,27 @@ def _cpu_weight() -> int:
     return int((where.parent / where.weight).read_text())
 
 
+def _gateway_weight() -> int:
+    where = cpushare.V2 if cgroup_mode() is CgroupMode.V2 else cpushare.V1
+    assert where.gateway is not None
+    return int((where.gateway / where.weight).read_text())
+
+
 def test_the_instances_weigh_on_the_host_cpu_as_one_process_per_vcpu(
     local_backend: LocalBackend,
 ) -> None:
+    """... and the gateway (this process: the backend's) no longer runs in the host's root
+    cgroup, where the instances outweighed it: its own weighs what they weigh together."""
     per_vcpu = (cpushare.V2 if cgroup_mode() is CgroupMode.V2 else cpushare.V1).per_cpu
+    placed = cpushare.own_cgroup(cgroup_mode(), Path("/proc/self/cgroup").read_text())
+    assert placed not in (None, "/"), placed
     first = boot(local_backend, spec("weighed"))
     with_one = _cpu_weight()
     assert with_one >= per_vcpu
     second = boot(local_backend, spec("heavier", flavor=FlavorSpec(vcpus=2, ram_mb=256, disk_gb=1)))
     assert _cpu_weight() == with_one + 2 * per_vcpu
+    if placed == f"/{cpushare.GATEWAY_GROUP}":
+        assert _gateway_weight() == _cpu_weight()
     local_backend.compute.delete_server(second.ref)
     eventually(_cpu_weight, lambda weight: weight == with_one, "the weight to drop again")
     local_backend.compute.delete_server(first.ref)

@@ -15,6 +15,7 @@ from interstack.backends.contract import (
     NetworkDriver,
     ObjectStoreDriver,
 )
+from interstack.backends.local import cpushare
 from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.host import unavailable_reason
 from interstack.backends.local.images import LocalImages
@@ -129,6 +130,7 @@ class LocalBackend(Backend):
             raise BackendUnavailable(f"the local backend cannot run: {reason}")
         (self.context.data_dir / "images").mkdir(parents=True, exist_ok=True)
         (self.context.data_dir / "network").mkdir(parents=True, exist_ok=True)
+        cpushare.keep_gateway_share()  # before any helper starts: they inherit its cgroup
         self._network.start()
         try:
             self._block_storage.start()

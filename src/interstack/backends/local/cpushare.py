@@ -1,4 +1,4 @@
-"""The instances' share of the host's CPU: what their vCPUs would get as virtual machines.
+"""The instances' share of the host's CPU, and the gateway's beside them.
 
 Every instance's cgroup sits under one parent (``/interstack``), and the kernel divides CPU
 time between that parent and the host's other processes by the parent's weight, which is one
@@ -6,16 +6,36 @@ process's by default: twenty booting instances on a busy host got together what 
 got, and booted one after another. A hypervisor runs each vCPU as a thread of its own, so the
 parent here weighs one process per vCPU of the instances under it (read from their CPU quotas,
 which stay what caps each one). :func:`rebalance` runs whenever an instance starts or goes.
+
+That weight outweighed the gateway, one process, twenty to one: every boot waits on it (its
+API, the boot work, the metadata each guest crawls), so twenty booted at once waited for it
+(its task steps started seconds late, and the last instance started after 10 s). The gateway
+therefore moves itself, before it starts any helper (which inherit its cgroup: the supervisor
+and runc, dnsmasq, the metadata proxies), into a cgroup of its own beside the instances'
+(``/interstack-gateway``, :func:`keep_gateway_share`) that weighs what the instances weigh
+together, as systemd weighs its machine.slice (every VM) and its system.slice (the host's
+services) the same: when both want CPU, each gets half, and the gateway, idle most of the time,
+leaves the instances everything else. A gateway a service manager placed elsewhere stays
+there (its unit's weight is the operator's to set).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from interstack.backends.local.host import CGROUP_PARENT, CGROUP_ROOT, CgroupMode, cgroup_mode
+
+log = logging.getLogger(__name__)
+
+#: the cgroup of the gateways of this host and the helpers they start, beside the instances'
+GATEWAY_GROUP = "interstack-gateway"
+#: where this process's cgroups are listed
+PROC_CGROUP = Path("/proc/self/cgroup")
 
 
 @dataclass(frozen=True)
@@ -27,10 +47,20 @@ class WeightFiles:
     per_cpu: int  # the weight of one process (one vCPU)
     lowest: int
     highest: int
+    gateway: Path | None = None  # the gateway's cgroup, weighed as the parent is
 
 
-V1 = WeightFiles(CGROUP_ROOT / "cpu" / CGROUP_PARENT, "cpu.shares", 1024, 2, 262144)
-V2 = WeightFiles(CGROUP_ROOT / CGROUP_PARENT, "cpu.weight", 100, 1, 10000)
+V1 = WeightFiles(
+    CGROUP_ROOT / "cpu" / CGROUP_PARENT,
+    "cpu.shares",
+    1024,
+    2,
+    262144,
+    CGROUP_ROOT / "cpu" / GATEWAY_GROUP,
+)
+V2 = WeightFiles(
+    CGROUP_ROOT / CGROUP_PARENT, "cpu.weight", 100, 1, 10000, CGROUP_ROOT / GATEWAY_GROUP
+)
 
 _lock = threading.Lock()
 
@@ -61,17 +91,58 @@ def instances_weight(where: WeightFiles, mode: CgroupMode) -> int:
     return min(where.highest, max(where.lowest, where.per_cpu * max(1, vcpus)))
 
 
+def _weigh(group: Path, weight_file: str, weight: int) -> bool:
+    """Give cgroup ``group`` weight ``weight``; whether it has it now."""
+    try:
+        if int((group / weight_file).read_text()) != weight:
+            (group / weight_file).write_text(f"{weight}\n")
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def rebalance() -> int | None:
-    """Set the parent's weight for the instances under it now; the weight set, or ``None``
-    where there is no such parent (no instance has run yet) or no CPU controller to weigh by."""
+    """Set the parent's weight for the instances under it now, and the gateway's cgroup's to
+    the same; the weight set, or ``None`` where there is no such parent (no instance has run
+    yet) or no CPU controller to weigh by."""
     mode = cgroup_mode()
     where = V2 if mode is CgroupMode.V2 else V1
-    weight_file = where.parent / where.weight
     with _lock:  # two boots at once: the later count is written last
         weight = instances_weight(where, mode)
-        try:
-            if int(weight_file.read_text()) != weight:
-                weight_file.write_text(f"{weight}\n")
-        except (OSError, ValueError):
+        if where.gateway is not None:
+            _weigh(where.gateway, where.weight, weight)
+        if not _weigh(where.parent, where.weight, weight):
             return None
     return weight
+
+
+def own_cgroup(mode: CgroupMode, proc_cgroup: str) -> str | None:
+    """This process's cgroup for the CPU controller, read from ``/proc/self/cgroup``'s text
+    ``proc_cgroup`` (None: not there)."""
+    for line in proc_cgroup.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if mode is CgroupMode.V2 and controllers == "":
+            return path
+        if mode is CgroupMode.V1 and "cpu" in controllers.split(","):
+            return path
+    return None
+
+
+def keep_gateway_share() -> None:
+    """Move this process (a gateway starting its local backend) into :data:`GATEWAY_GROUP`, if
+    it runs in the host's root cgroup, and weigh it (see the module's docstring). Best effort:
+    a host where that cannot be done keeps the process where it is."""
+    mode = cgroup_mode()
+    where = V2 if mode is CgroupMode.V2 else V1
+    if where.gateway is None:
+        return
+    try:
+        placed = own_cgroup(mode, PROC_CGROUP.read_text())
+        if placed != "/":
+            return  # a service manager's, or already the gateway's
+        where.gateway.mkdir(exist_ok=True)
+        (where.gateway / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    except OSError as exc:
+        log.info("the gateway keeps its cgroup (cannot move to %s: %s)", where.gateway, exc)
+        return
+    rebalance()
