@@ -35,7 +35,7 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2Ol
 #: the most statements and units of work each request of the sequence may take
 CEILINGS: dict[str, tuple[int, int]] = {
     "create network": (4, 2),
-    "create subnet": (15, 2),
+    "create subnet": (14, 2),
     "create security group": (6, 3),
     "create rule": (7, 2),
     "create key pair": (3, 1),

@@ -84,7 +84,7 @@ def add_at(
         over_quota_allowed=True,
     )
     ctx = operator_context(network.project_id)
-    recorded = record_port(session, ctx, region, new, groups_available=False)
+    recorded = record_port(session, ctx, region, new, groups_available=False, network=network)
     return DhcpPort(recorded.port_id, address, recorded.mac_address)
 
 

@@ -25,7 +25,7 @@ from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.security_groups import default_group, validated_group_refs
 from interstack.store import rowcount
-from interstack.store.models import Port, SecurityGroup, Server, Subnet
+from interstack.store.models import Network, Port, SecurityGroup, Server, Subnet
 
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 
@@ -115,13 +115,20 @@ def check_spoofing_fields(
 
 
 def record_port(
-    session: Session, ctx: RequestContext, region: str, new: PortCreate, groups_available: bool
+    session: Session,
+    ctx: RequestContext,
+    region: str,
+    new: PortCreate,
+    groups_available: bool,
+    network: Network | None = None,
 ) -> Recorded:
-    """Add the port and its addresses (run again by the caller on a lost race).
+    """Add the port and its addresses (run again by the caller on a lost race). ``network``:
+    the port's network as the caller has just loaded it in ``session`` (not read again).
 
     Raises :class:`DefaultGroupMissing` when the port would get a default group not yet made.
     """
-    network = load_network(session, ctx, region, new.network_id)
+    if network is None or network.id != new.network_id:
+        network = load_network(session, ctx, region, new.network_id)
     project_id = tenant_of(ctx, new.project_id)
     if not (new.internal or ctx.is_admin or network.shared or network.project_id == project_id):
         raise Forbidden(f"The caller may not create ports on network {network.id}.")
