@@ -88,3 +88,16 @@ def test_ec2_metadata_announces_the_disks_by_their_virtual_names() -> None:
     assert ec2.render(mapping).splitlines() == ["ami", "ephemeral0", "root", "swap"]
     plain = ec2.find(ec2.tree(INSTANCE, "2009-04-04"), ["meta-data", "block-device-mapping"])
     assert isinstance(plain, ec2.Directory) and set(plain.entries) == {"ami", "root"}
+
+
+def test_a_volume_at_a_named_device_keeps_it_and_the_flavors_disks_take_the_next() -> None:
+    volume = BlockDevice(
+        source_type="blank", destination_type="volume", volume_size=1, device_name="/dev/vdb"
+    )
+    named = with_local_disks((volume,), ephemeral_gb=1, swap_mb=64)
+
+    assert [d.device for d in local_disks(named, ephemeral_gb=1, swap_mb=64)] == [
+        "/dev/vdc",
+        "/dev/vdd",
+    ]
+    assert [v.device for v in boot_disks("image-1", named, 1).volumes] == ["/dev/vdb"]
