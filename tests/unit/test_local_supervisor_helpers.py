@@ -118,3 +118,44 @@ def test_a_supervisor_that_listens_but_never_answers_is_said_so(
     assert not asking.is_alive(), "the gateway still waits"
     assert [type(e) for e in outcome] == [supervisor.SupervisorSilent] * 2
     assert str(outcome[0]) == "the local backend's supervisor did not answer within 0.5 s"
+
+
+#: a supervisor of the state directory given that listens and never answers (a hung one)
+HUNG_SUPERVISOR = """
+import socket, sys, time
+from pathlib import Path
+from interstack.backends.local.supervisor import socket_address
+
+silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+silent.bind(socket_address(Path(sys.argv[2])))
+silent.listen(8)
+print("up", flush=True)
+time.sleep(600)
+"""
+
+
+def test_cleanup_kills_a_supervisor_that_no_longer_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hung supervisor acts on no SIGTERM either; ``interstack cleanup`` must not leave it."""
+    monkeypatch.setattr(supervisor, "PING_ANSWER_SECONDS", 0.5)
+    hung = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            HUNG_SUPERVISOR,
+            "interstack.backends.local.supervisor",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert hung.stdout is not None and hung.stdout.readline() == b"up\n"
+        assert supervisor.SupervisorClient(tmp_path).stop() is True
+
+        assert hung.wait(timeout=60) == -9
+    finally:
+        hung.kill()
+        hung.wait()
+        assert hung.stdout is not None
+        hung.stdout.close()

@@ -354,18 +354,40 @@ class SupervisorClient:
 
     def stop(self, timeout: float = START_TIMEOUT_SECONDS) -> bool:
         """Stop a running supervisor (``interstack cleanup``, once its instances are gone);
-        whether one was running."""
-        pid = self.pid()
-        if pid is None:
+        whether one was running. One that does not answer (stopped, or hung) would not act on
+        SIGTERM either: it is found by its command line and killed."""
+        try:
+            pid = self.pid()
+            pids, signum = ([] if pid is None else [pid]), signal.SIGTERM
+        except SupervisorSilent:
+            pids, signum = self._processes(), signal.SIGKILL
+        if not pids:
             return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
         deadline = time.monotonic() + timeout
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            if self._process is not None and self._process.pid == pid:
+        while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+            if self._process is not None and self._process.pid in pids:
                 self._process.poll()  # our own child: reap it
             time.sleep(0.02)
         return True
+
+    def _processes(self) -> list[int]:
+        """The pids of the processes whose command line runs the supervisor of this state
+        directory (``-m <module> <state_dir>``, however the directory was spelled)."""
+        module, state_dir = exitrecord.SUPERVISOR_MODULE.encode(), self.state_dir.resolve()
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                at = argv.index(module)
+                named = Path(os.fsdecode(argv[at + 1])).resolve()
+            except (OSError, ValueError, IndexError):
+                continue
+            if entry.name.isdigit() and named == state_dir:
+                found.append(int(entry.name))
+        return found
 
     def close(self) -> None:
         if self._process is not None:
