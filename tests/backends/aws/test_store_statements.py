@@ -37,7 +37,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "create network": (4, 2),
     "create subnet": (14, 2),
     "create security group": (6, 3),
-    "create rule": (7, 2),
+    "create rule": (6, 2),
     "create key pair": (3, 1),
     "boot": (30, 10),
     "show server": (5, 1),

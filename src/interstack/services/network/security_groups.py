@@ -383,7 +383,10 @@ class SecurityGroupService:
             session.flush()
             created = rule_info(row)
         with removed_on_failure(self.db, RuleRow, created.id):
-            self.realize(region, created.group_id)
+            with self.db.session() as session:  # every rule as committed, concurrent ones too
+                rows = _rules(session, group.id)
+            # the group as loaded above (its backend ref is written once, by its create)
+            self._realize(region, group, rows)
         return created
 
     def _load_rule(
