@@ -7,8 +7,9 @@ moto describes at once; botocore hooks make it answer as EC2 may."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import NativeRef, SnapshotSpec, VolumeSpec, VolumeStatus
 from interstack.errors import BackendUnavailable, BadRequest, NotFound
 from interstack.services.container import Services
-from interstack.services.tasks import Task, TaskStatus
+from interstack.services.tasks import Task, TaskStatus, utcnow
 from interstack.services.volume.volumes import NewVolume
+from interstack.store.models import Task as TaskRow
 from interstack.store.models import Volume as VolumeRow
 from tests.backends.aws.support import (
     PROJECT,
     REGION,
+    Calls,
     EmulatorEc2,
     aws_region_services,
     new_id,
@@ -234,6 +237,19 @@ def volume_row(services: Services, volume_id: str) -> tuple[str, str | None]:
         return row.status, row.fault
 
 
+def long_ago(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A task's payload as a step sees it once EC2's reads had all the time to catch up."""
+    since = utcnow() - timedelta(seconds=AWS_POLLING.settling_seconds + 1)
+    return {**payload, "since": since.isoformat()}
+
+
+def restarted(services: Services) -> None:
+    """The gateway restarted: the aws driver's memory of what it created is gone."""
+    storage = services.regions.backend(REGION).block_storage
+    assert isinstance(storage, AwsVolumes)
+    storage._created.clear()
+
+
 def test_the_create_task_waits_for_a_volume_ec2_does_not_describe_yet(
     region: tuple[Services, NotDescribedYet],
 ) -> None:
@@ -270,7 +286,7 @@ def test_a_volume_ec2_never_describes_ends_in_error_with_ec2s_code(
     assert waiting is not None and waiting.payload is not None
     monkeypatch.setattr(aws_volumes, "_SETTLING_SECONDS", 0.0)  # the window has passed
     with pytest.raises(NotFound) as gone:
-        handler.run(replace(task, payload=dict(waiting.payload)))
+        handler.run(replace(task, payload=long_ago(waiting.payload)))
     assert handler.on_failure is not None
     handler.on_failure(task, gone.value.message)  # as the task runner ends a failed task
     status, fault = volume_row(services, task.resource_id)
@@ -310,3 +326,56 @@ def test_a_create_step_run_again_by_a_replica_makes_no_second_volume() -> None:
     assert replica.create_volume(spec).ref == made.ref
     mine = [{"Name": "tag:interstack:gateway-id", "Values": [spec.gateway_id]}]
     assert [v["VolumeId"] for v in ec2().describe_volumes(Filters=mine)["Volumes"]] == [made.ref]
+
+
+def test_a_restarted_gateway_still_waits_for_a_volume_ec2_does_not_describe_yet(
+    region: tuple[Services, NotDescribedYet],
+) -> None:
+    """What was made lately is known from the create task's record, not only from the memory of
+    the process that made it."""
+    services, lag = region
+    task = create_task(services)
+    handler = services.volume.tasks.handlers()[task.kind]
+    waiting = handler.run(task)
+    assert waiting is not None and waiting.payload is not None
+    restarted(services)
+    again = handler.run(replace(task, payload=dict(waiting.payload)))
+    assert again is not None and again.payload is not None  # looked at again, not gone
+    assert volume_row(services, task.resource_id)[0] == "creating"
+    lag.unseen.clear()  # EC2 caught up
+    assert handler.run(replace(task, payload=dict(again.payload))) is None
+    assert volume_row(services, task.resource_id) == ("available", None)
+
+
+def test_a_volume_deleted_before_ec2_describes_it_is_deleted_once_it_does(
+    region: tuple[Services, NotDescribedYet],
+) -> None:
+    """A volume deleted moments after its create, by a restarted gateway: not taken for gone
+    (its row dropped, the volume left in EC2), but deleted once EC2 describes it."""
+    services, lag = region
+    create = create_task(services)
+    waiting = services.volume.tasks.handlers()[create.kind].run(create)
+    assert waiting is not None and waiting.payload is not None
+    with services.db.session() as session:  # recorded as the runner records a step's outcome
+        row = session.get(TaskRow, create.id)
+        assert row is not None
+        row.payload = dict(waiting.payload)
+    restarted(services)
+    admin = caller(PROJECT, "admin")
+    services.volume.volumes.delete(admin, REGION, create.resource_id, force=True)
+    (delete,) = [t for t in services.tasks.for_resource(create.resource_id) if t.id != create.id]
+    delete = replace(delete, status=TaskStatus.RUNNING)
+    handler = services.volume.tasks.handlers()[delete.kind]
+    storage = services.regions.backend(REGION).block_storage
+    assert isinstance(storage, AwsVolumes)
+    calls = Calls(storage.ec2)
+    again = handler.run(delete)
+    assert again is not None and again.payload is not None  # not gone: not described yet
+    assert "DeleteVolume" not in calls.take()
+    made = sorted(lag.unseen)
+    lag.unseen.clear()  # EC2 caught up
+    assert handler.run(replace(delete, payload=dict(again.payload))) is None
+    (deleted,) = [p["VolumeId"] for p in calls.of("DeleteVolume")]
+    assert deleted in made
+    with pytest.raises(ClientError):
+        ec2().describe_volumes(VolumeIds=[deleted])

@@ -20,6 +20,7 @@ ready makes the volume; a create that fails lets the preparation go.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,7 @@ from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
 from interstack.store import Database, rowcount
+from interstack.store.models import Task as TaskRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
@@ -69,12 +71,12 @@ def look_again(task: Task, polling: Polling, **changes: Any) -> RetryAfter:
     return RetryAfter(polling.delay(polls), {**task.payload, **changes, "polls": polls + 1})
 
 
-def started(task: Task, **changes: Any) -> Task:
+def started(task: Task, phase: str = "wait", **changes: Any) -> Task:
     """The task as its next steps see it once this step has asked the backend for a change:
-    in phase ``wait``, since now (:func:`settled`), its payload changed by ``changes``. Its
+    in ``phase``, since now (:func:`settled`), its payload changed by ``changes``. Its
     payload is recorded with the step's :class:`RetryAfter`, so a step run again after that
-    looks, it does not ask again."""
-    payload = {**task.payload, **changes, "phase": "wait", "since": utcnow().isoformat()}
+    looks, it does not ask again (and a restarted gateway knows since when it looks)."""
+    payload = {**task.payload, **changes, "phase": phase, "since": utcnow().isoformat()}
     return replace(task, payload=payload)
 
 
@@ -182,9 +184,9 @@ class VolumeTasks:
         if task.payload.get("phase") != "prepare":
             prepared = driver.prepare_volume(spec)
             if prepared is not None:  # recorded: a step run again looks, it does not start it
-                payload = {**task.payload, "phase": "prepare", "prepared": prepared}
-                task, spec = replace(task, payload=payload), replace(spec, prepared=prepared)
-        if spec.prepared is not None and not driver.preparation_ready(spec.prepared):
+                task = started(task, "prepare", prepared=prepared)
+                spec = replace(spec, prepared=prepared)
+        if spec.prepared is not None and not self._ready(task, driver, spec.prepared):
             return self._again(task)
         try:
             info = driver.create_volume(spec)
@@ -198,11 +200,42 @@ class VolumeTasks:
             row = session.get(VolumeRow, task.resource_id)
             if row is not None:
                 row.native_ref = info.ref
-        waiting = replace(task, payload={**task.payload, "phase": "wait"})
+        waiting = started(task)
         try:  # the first look: a backend that made it at once is done in this step
             return self._create_wait(waiting)
         except BackendUnavailable:  # the volume is made: only the look is to be made again
             return self._again(waiting)
+
+    def _ready(self, task: Task, driver: BlockStorageDriver, prepared: NativeRef) -> bool:
+        """Whether the preparation is ready; not yet while the backend may not know it yet."""
+        try:
+            return driver.preparation_ready(prepared)
+        except NotFound:
+            if self._lately(task):
+                return False
+            raise
+
+    def _lately(self, task: Task) -> bool:
+        """Whether the backend made the task's resource so lately that its reads may not show
+        it yet (``Polling.settling_seconds`` since the create step that made it, as its task
+        recorded: a restarted gateway knows it too, where the backend's memory is gone)."""
+        polling = self.regions.backend(task.region).polling
+        if polling.settling_seconds <= 0:
+            return False
+        made: Task | None = task
+        if task.kind not in (CREATE, SNAPSHOT_CREATE):
+            with self.db.session() as session:
+                row = session.scalars(
+                    select(TaskRow)
+                    .where(
+                        TaskRow.resource_id == task.resource_id,
+                        TaskRow.kind.in_((CREATE, SNAPSHOT_CREATE)),
+                    )
+                    .order_by(TaskRow.created_at.desc())
+                    .limit(1)
+                ).first()
+                made = None if row is None else Task.from_row(row)
+        return made is not None and "since" in made.payload and not settled(made, polling)
 
     @staticmethod
     def _ref(value: object) -> NativeRef | None:
@@ -217,7 +250,12 @@ class VolumeTasks:
         ref = self._native(task)
         if ref is None:
             return None
-        info = self._driver(task).get_volume(ref)
+        try:
+            info = self._driver(task).get_volume(ref)
+        except NotFound:
+            if self._lately(task):  # the backend does not show it yet
+                return self._again(task)
+            raise
         if info.status is Native.ERROR:
             raise BackendError(info.fault or "the volume failed in the backend")
         if info.status is not Native.AVAILABLE:
@@ -248,6 +286,8 @@ class VolumeTasks:
         if ref is not None:
             driver = self._driver(task)
             if task.payload.get("phase") != "wait":
+                if self._lately(task) and not _shown(driver.get_volume, ref):
+                    return self._again(task)  # made, not shown yet: deleted once it is
                 driver.delete_volume(ref)
             try:
                 driver.get_volume(ref)
@@ -322,7 +362,7 @@ class VolumeTasks:
             row = session.get(SnapshotRow, task.resource_id)
             if row is not None:
                 row.native_ref = info.ref
-        waiting = replace(task, payload={**task.payload, "phase": "wait"})
+        waiting = started(task)
         try:  # the first look: a backend that made it at once is done in this step
             return self._create_snapshot_wait(waiting, driver)
         except BackendUnavailable:  # the snapshot is made: only the look is to be made again
@@ -341,7 +381,12 @@ class VolumeTasks:
                 return None
             ref = NativeRef(native_ref)
             session.commit()
-            info = driver.get_snapshot(ref)
+            try:
+                info = driver.get_snapshot(ref)
+            except NotFound:
+                if self._lately(task):  # the backend does not show it yet
+                    return self._again(task)
+                raise
             if info.status not in {Native.AVAILABLE, Native.ERROR}:
                 return self._again(task)
             if info.status is Native.AVAILABLE and _snapshot_made(session, snapshot_id):
@@ -362,12 +407,24 @@ class VolumeTasks:
                 return None
             ref = NativeRef(row.native_ref) if row.native_ref else None
         if ref is not None:
-            self._driver(task).delete_snapshot(ref)
+            driver = self._driver(task)
+            if self._lately(task) and not _shown(driver.get_snapshot, ref):
+                return self._again(task)  # made, not shown yet: deleted once it is
+            driver.delete_snapshot(ref)
         with self.db.session() as session:
             row = session.get(SnapshotRow, task.resource_id)
             if row is not None:
                 session.delete(row)
         return None
+
+
+def _shown(get: Callable[[NativeRef], object], ref: NativeRef) -> bool:
+    """Whether the backend shows the volume or snapshot (``get`` raises ``NotFound``)."""
+    try:
+        get(ref)
+    except NotFound:
+        return False
+    return True
 
 
 def _snapshot_made(session: Session, snapshot_id: str) -> bool:
