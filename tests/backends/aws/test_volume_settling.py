@@ -250,9 +250,12 @@ def restarted(services: Services) -> None:
     storage._created.clear()
 
 
+@pytest.mark.parametrize("restart", [False, True], ids=["same gateway", "restarted gateway"])
 def test_the_create_task_waits_for_a_volume_ec2_does_not_describe_yet(
-    region: tuple[Services, NotDescribedYet],
+    region: tuple[Services, NotDescribedYet], restart: bool
 ) -> None:
+    """Made lately is known from the create task's record too, not only from the memory of
+    the process that made it (a restarted gateway)."""
     services, lag = region
     task = create_task(services)
     handler = services.volume.tasks.handlers()[task.kind]
@@ -260,9 +263,15 @@ def test_the_create_task_waits_for_a_volume_ec2_does_not_describe_yet(
     assert lag.refused
     assert waiting is not None and waiting.payload is not None
     assert waiting.seconds == AWS_POLLING.first_seconds  # EC2 is asked again, not hammered
+    payload = dict(waiting.payload)
+    if restart:
+        restarted(services)
+        again = handler.run(replace(task, payload=payload))
+        assert again is not None and again.payload is not None  # looked at again, not gone
+        payload = dict(again.payload)
     assert volume_row(services, task.resource_id)[0] == "creating"
     lag.unseen.clear()  # EC2 caught up
-    assert handler.run(replace(task, payload=dict(waiting.payload))) is None
+    assert handler.run(replace(task, payload=payload)) is None
     assert volume_row(services, task.resource_id) == ("available", None)
 
 
@@ -326,25 +335,6 @@ def test_a_create_step_run_again_by_a_replica_makes_no_second_volume() -> None:
     assert replica.create_volume(spec).ref == made.ref
     mine = [{"Name": "tag:interstack:gateway-id", "Values": [spec.gateway_id]}]
     assert [v["VolumeId"] for v in ec2().describe_volumes(Filters=mine)["Volumes"]] == [made.ref]
-
-
-def test_a_restarted_gateway_still_waits_for_a_volume_ec2_does_not_describe_yet(
-    region: tuple[Services, NotDescribedYet],
-) -> None:
-    """What was made lately is known from the create task's record, not only from the memory of
-    the process that made it."""
-    services, lag = region
-    task = create_task(services)
-    handler = services.volume.tasks.handlers()[task.kind]
-    waiting = handler.run(task)
-    assert waiting is not None and waiting.payload is not None
-    restarted(services)
-    again = handler.run(replace(task, payload=dict(waiting.payload)))
-    assert again is not None and again.payload is not None  # looked at again, not gone
-    assert volume_row(services, task.resource_id)[0] == "creating"
-    lag.unseen.clear()  # EC2 caught up
-    assert handler.run(replace(task, payload=dict(again.payload))) is None
-    assert volume_row(services, task.resource_id) == ("available", None)
 
 
 def test_a_volume_deleted_before_ec2_describes_it_is_deleted_once_it_does(
