@@ -1,17 +1,63 @@
 """What the local boot benchmark (:mod:`local_boot`) reads from the host: the memory of an
 instance, the CPU time of the instances, of the gateway, of its helper processes and of the
-whole host."""
+whole host; and the CPU share its own client side gets (:func:`client_share`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+from collections.abc import Iterator
 from pathlib import Path
 
 from tokens import Gateway
 
-from interstack.backends.local.host import CGROUP_PARENT, CgroupMode, cgroup_mode
+from interstack.backends.local import cpushare
+from interstack.backends.local.host import CGROUP_PARENT, CGROUP_ROOT, CgroupMode, cgroup_mode
 from interstack.backends.local.instance_record import ref_for
+
+#: the cgroup the benchmark's client side (itself and its ssh clients) measures from
+CLIENT_GROUP = "interstack-bench-client"
+
+
+def _cpu_dir(mode: CgroupMode) -> Path:
+    return CGROUP_ROOT if mode is CgroupMode.V2 else CGROUP_ROOT / "cpu"
+
+
+@contextlib.contextmanager
+def client_share(vcpus: int) -> Iterator[str]:
+    """Run this process, and the ssh clients it starts, in :data:`CLIENT_GROUP` weighing
+    ``vcpus`` processes (what that many instances weigh together, one process per vCPU) and
+    back in the root cgroup afterwards. The client stands in for a user's own machine: left in
+    the root cgroup, one process against the instances' parent, its ssh clients waited for CPU
+    behind 20 guests' cloud-init and the key logins measured that wait. Yields what it did;
+    ``vcpus`` 0: it stays where it is."""
+    if vcpus <= 0:
+        yield "the benchmark and its ssh clients stay in the root cgroup"
+        return
+    mode = cgroup_mode()
+    where = cpushare.V2 if mode is CgroupMode.V2 else cpushare.V1
+    group = _cpu_dir(mode) / CLIENT_GROUP
+    moved = False
+    try:
+        placed = cpushare.own_cgroup(mode, Path("/proc/self/cgroup").read_text())
+        said = f"the benchmark stays in its cgroup {placed}"
+        if placed == "/":
+            group.mkdir(exist_ok=True)
+            weight = min(where.highest, where.per_cpu * max(1, vcpus))
+            (group / where.weight).write_text(f"{weight}\n")
+            (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+            moved = True
+            said = f"the benchmark and its ssh clients weigh {vcpus} processes ({CLIENT_GROUP})"
+    except OSError as error:
+        said = f"the benchmark stays in its cgroup ({error})"
+    try:
+        yield said
+    finally:
+        if moved:
+            with contextlib.suppress(OSError):
+                (_cpu_dir(mode) / "cgroup.procs").write_text(f"{os.getpid()}\n")
+                group.rmdir()
 
 
 def memory_of(server: str) -> tuple[int, int]:
