@@ -1,13 +1,15 @@
 """A project VPC's secondary CIDR blocks are let go with their last subnet, whoever deleted the
 others (another gateway of the same store, or a person), and also where EC2 still says the block
 is in use, or still describes the subnet, just after that subnet went (eventual consistency):
-then EC2 is asked again later, out of the request, a bounded number of times. A VPC found by its
-tag is not changed again when it is already as wanted."""
+then EC2 is asked again later, out of the request, a bounded number of times (by the gateway's
+next start, if it stopped before). A VPC found by its tag is not changed again when it is
+already as wanted."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +21,14 @@ from tests.backends.aws.support import (
     PROJECT,
     REGION,
     Calls,
+    aws_region_services,
     moto_drivers,
     network_with_subnet,
     new_id,
     refusal,
     refuse_once,
 )
+from tests.support import moto as moto_support
 from tests.support.moto import ec2
 from tests.support.waiting import eventually
 
@@ -228,3 +232,21 @@ def test_the_gateway_asks_again_on_a_timer_of_its_own(
         lambda blocks: "10.36.0.0/16" not in blocks,
         "the block let go by the timer",
     )
+
+
+def test_a_release_a_stopped_gateway_left_to_ask_again_is_made_at_the_next_start(
+    network: AwsNetwork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net, made = network_with_subnet(network, "10.39.1.0/24")
+    kept = subnet(network, net, "10.40.1.0/24")
+    Deferred(network)  # the timer's call never comes: the gateway stops first
+    in_use(network.ec2, times=1)
+    network.delete_subnet(made)
+    network.vpcs.close()
+    assert "10.39.0.0/16" in live_blocks(network)
+    monkeypatch.setattr(moto_support, "reset_moto", lambda: None)  # EC2 as the gateway left it
+    with aws_region_services(tmp_path):  # the gateway starts again
+        blocks = live_blocks(network)
+    assert "10.39.0.0/16" not in blocks
+    assert {"10.40.0.0/16", network.vpcs.settings.vpc_cidr} <= set(blocks)  # held, primary
+    network.delete_subnet(kept)

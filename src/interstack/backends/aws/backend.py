@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from functools import cached_property
 from typing import Any
@@ -26,6 +27,9 @@ from interstack.backends.contract import (
     ObjectStoreDriver,
     Polling,
 )
+from interstack.errors import InterstackError
+
+log = logging.getLogger(__name__)
 
 #: what EC2 gives the drivers above; moto proves the API calls, not real boots (docs/aws-backend.md)
 AWS_CAPABILITIES = Capabilities(
@@ -101,10 +105,18 @@ class AwsBackend(Backend):
         return self._object_store
 
     def start(self) -> None:
-        """Check that AWS answers with these credentials (one cheap call)."""
+        """Check that AWS answers with these credentials (one cheap call); let go of the VPC
+        blocks a stopped gateway left to release later (a failure there is only logged)."""
         with aws_call(f"describe_availability_zones for region {self.region}"):
             self._ec2.describe_availability_zones()
         self.spool_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            released = self._network.vpcs.release_empty_blocks()
+        except InterstackError as exc:
+            log.warning("region %s: empty VPC blocks are not released: %s", self.region, exc)
+        else:
+            if released:
+                log.info("region %s: released empty VPC blocks %s", self.region, released)
 
     def clean_up(self, *, dry_run: bool = False) -> list[str]:
         """Everything tagged with this region in AWS, removed unless ``dry_run``."""

@@ -57,7 +57,8 @@ _LIVE_BLOCK = {"associated", "associating"}
 _ASSOCIATE_SECONDS = 30.0
 #: the waits before asking EC2 again to let go of a block it says is in use while it
 #: describes no other subnet in it (the block's last subnet deleted moments ago): out of the
-#: request that deleted the subnet, on a timer, about half a minute in all
+#: request that deleted the subnet, on a timer, about half a minute in all (a gateway stopped
+#: meanwhile lets go of it at its next start: :meth:`ProjectVpcs.release_empty_blocks`)
 _RELEASE_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 #: runs a call after a delay, out of the caller's thread (``ProjectVpcs.later``)
@@ -137,6 +138,39 @@ class ProjectVpcs:
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
+
+    def release_empty_blocks(self) -> list[str]:
+        """Let go of the secondary blocks of the region's VPCs that hold no subnet, and return
+        them (``vpc block``): the releases a gateway that stopped still had to ask for again
+        (its timers went with it). Asked at start-up; a block EC2 still says is in use stays
+        (logged). A replica that found such a block live and makes a subnet in it meanwhile is
+        refused (``InvalidSubnet.Range``) and associates it anew."""
+        with aws_call(f"describe_vpcs of region {self.region}"):
+            vpcs = self.ec2.describe_vpcs(Filters=tag_filters(self.region))["Vpcs"]
+        if not vpcs:
+            return []
+        with aws_call(f"describe_subnets of region {self.region}"):
+            subnets = self.ec2.describe_subnets(
+                Filters=[{"Name": "vpc-id", "Values": [v["VpcId"] for v in vpcs]}]
+            )["Subnets"]
+        released: list[str] = []
+        with self._lock:
+            for vpc in vpcs:
+                vpc_id, primary = str(vpc["VpcId"]), str(vpc.get("CidrBlock"))
+                held = [
+                    ipaddress.IPv4Network(s["CidrBlock"]) for s in subnets if s["VpcId"] == vpc_id
+                ]
+                for net, association in self._blocks(vpc):
+                    if str(net) == primary or any(cidr.subnet_of(net) for cidr in held):
+                        continue
+                    try:
+                        self.ec2.disassociate_vpc_cidr_block(AssociationId=association)
+                    except ClientError as exc:
+                        log.info("VPC %s keeps block %s: %s", vpc_id, net, error_code(exc))
+                        continue
+                    released.append(f"{vpc_id} {net}")
+                self._known_blocks.pop(vpc_id, None)
+        return released
 
     def gone(self, vpc_id: str) -> None:
         """EC2 says ``vpc_id`` does not exist: its project finds or makes its VPC anew."""
