@@ -196,3 +196,28 @@ def test_a_copy_waits_for_its_snapshot_in_later_steps(
         OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy.id]}]
     )["Snapshots"]
     assert left == []
+
+
+def test_a_volume_ebs_still_detaches_is_deleted_once_it_has(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """The store let the volume go from a server (a failed boot's or a deleted server's
+    volume) while EBS still detaches it: its delete looks again instead of failing."""
+    services, storage, calls, _ebs = region
+    server_id, volume_id = server_and_volume(services)
+    with services.db.session() as session:
+        volume, server = session.get(VolumeRow, volume_id), session.get(ServerRow, server_id)
+        assert volume is not None and server is not None
+        refs = NativeRef(str(volume.native_ref)), NativeRef(str(server.native_ref))
+    storage.attach_volume(*refs)  # EBS holds it; the store has no attachment of it
+    services.volume.volumes.delete(caller(PROJECT), REGION, volume_id)
+    (task,) = [t for t in services.tasks.for_resource(volume_id) if t.kind == "volume.delete"]
+    task = replace(task, status=TaskStatus.RUNNING)
+    handler = services.volume.tasks.handlers()[task.kind]
+    waiting = looked_again(handler.run(task), task)
+    storage.detach_volume(*refs)  # EBS is done
+    calls.take()
+    assert handler.run(waiting) is None
+    assert "DeleteVolume" in calls.take()
+    with services.db.session() as session:
+        assert session.get(VolumeRow, volume_id) is None

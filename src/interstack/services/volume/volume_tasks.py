@@ -36,7 +36,13 @@ from interstack.backends.contract import (
     VolumeSpec,
 )
 from interstack.backends.contract import VolumeStatus as Native
-from interstack.errors import BackendError, BackendUnavailable, InterstackError, NotFound
+from interstack.errors import (
+    BackendError,
+    BackendUnavailable,
+    Conflict,
+    InterstackError,
+    NotFound,
+)
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
@@ -215,6 +221,15 @@ class VolumeTasks:
                 return False
             raise
 
+    def _detaching(self, task: Task, driver: BlockStorageDriver, ref: NativeRef) -> bool:
+        """Whether the backend still holds the volume on a server the store has let it go
+        from: a detach the backend goes on with after its call returned (a failed boot's,
+        a deleted server's), not an attachment to refuse the delete for."""
+        with self.db.session() as session:
+            if live_attachments(session, [task.resource_id])[task.resource_id]:
+                return False
+        return driver.get_volume(ref).status is Native.IN_USE
+
     def _lately(self, task: Task) -> bool:
         """Whether the backend made the task's resource so lately that its reads may not show
         it yet (``Polling.settling_seconds`` since the create step that made it, as its task
@@ -288,7 +303,12 @@ class VolumeTasks:
             if task.payload.get("phase") != "wait":
                 if self._lately(task) and not _shown(driver.get_volume, ref):
                     return self._again(task)  # made, not shown yet: deleted once it is
-                driver.delete_volume(ref)
+                try:
+                    driver.delete_volume(ref)
+                except Conflict:
+                    if not self._detaching(task, driver, ref):
+                        raise
+                    return self._again(task)  # deleted once the backend has detached it
             try:
                 driver.get_volume(ref)
             except NotFound:
