@@ -6,6 +6,7 @@ can keep from the others' mounts or bring down."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -119,6 +120,19 @@ def test_a_silent_guest_keeps_no_other_servers_mount_waiting(
         for conn in silent:
             conn.close()
     assert service.handler.servers == ["ls-two"]  # type: ignore[attr-defined]
+
+
+def test_a_server_made_anew_under_its_name_is_answered_on_its_new_socket(
+    service: guestmount.MountService, tmp_path: Path
+) -> None:
+    """A rebuild deletes the instance's directory (its socket with it) and makes it again
+    under the same name before the service is told to forget it."""
+    shutil.rmtree(tmp_path / "ls-one")
+    (tmp_path / "ls-one").mkdir()
+    service.listen("ls-one", tmp_path / "ls-one")
+    assert ask(tmp_path, "ls-one", b'{"op": "mount"}\n') == {"ok": True}
+    service.listen("ls-one", tmp_path / "ls-one")  # the same socket: kept
+    assert ask(tmp_path, "ls-one", b'{"op": "mount"}\n') == {"ok": True}
 
 
 def test_a_request_that_never_ends_is_refused_at_its_bound(

@@ -173,6 +173,15 @@ def run_here(argv: list[str]) -> tuple[int, str]:
     return done.returncode, (done.stderr or done.stdout).decode(errors="replace")
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, None when there is none."""
+    try:
+        found = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class MountService:
     """Every instance's socket, answered, each request on a thread of its own.
 
@@ -189,6 +198,8 @@ class MountService:
         self.handler = handler
         self._selector = selectors.DefaultSelector()
         self._sockets: dict[str, socket.socket] = {}
+        #: server -> the file its socket is bound to (device, inode), as it was bound
+        self._bound: dict[str, tuple[int, int] | None] = {}
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -210,10 +221,14 @@ class MountService:
                 self._drop(server)
 
     def listen(self, server: str, boot_dir: Path) -> None:
-        """Answer ``server`` on a socket in its boot directory (a fresh one after a restart)."""
+        """Answer ``server`` on a socket in its boot directory (a fresh one after a restart,
+        and after the directory was made anew: a rebuild deletes the instance and makes it
+        again under the same name, faster than :meth:`forget` is told)."""
         with self._guard:
             if server in self._sockets:
-                return
+                if self._bound.get(server) == _identity(boot_dir / SOCKET_NAME):
+                    return
+                self._drop(server)  # its socket file went with the old directory
             path = boot_dir / SOCKET_NAME
             path.unlink(missing_ok=True)
             boot_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +245,7 @@ class MountService:
             listener.listen(8)
             listener.setblocking(False)
             self._sockets[server] = listener
+            self._bound[server] = _identity(path)
             self._selector.register(listener, selectors.EVENT_READ, server)
 
     def forget(self, server: str) -> None:
@@ -242,6 +258,7 @@ class MountService:
             return list(self._sockets)
 
     def _drop(self, server: str) -> None:
+        self._bound.pop(server, None)
         listener = self._sockets.pop(server, None)
         if listener is not None:
             self._selector.unregister(listener)
