@@ -4,7 +4,8 @@ and the ``openstack`` CLI against a served gateway, then ``ssh`` into the guests
 A flavor with ephemeral GB and swap MB gives its server a blank ext4 disk labelled ephemeral0
 at ``/dev/vdb``, which cloud-init mounts at ``/mnt`` because the metadata service announces it
 (EC2 ``block-device-mapping/ephemeral0``), and a swap-formatted ``/dev/vdc``; what is written
-there stays across a stop and start and a gateway restart. The CLI's ``--ephemeral`` and
+there stays across a stop and start and a gateway restart, and a rebuild makes the disks anew,
+blank. The CLI's ``--ephemeral`` and
 ``--swap`` (blank local block device mappings) give disks of their own sizes and format
 instead. Deleting the servers leaves neither their files nor their loop devices on the host.
 """
@@ -134,6 +135,15 @@ def test_a_flavors_ephemeral_and_swap_disks_are_the_guests_until_it_is_deleted(
         cloud.start(timeout=120 + host_lock_wait())
         assert guest(key, address, "cat /mnt/proof") == f"kept-{suffix}"
         assert _disk(key, address, "/dev/vdc")[1] == "swap"
+
+        # a rebuild makes the disks anew, blank and formatted, as Nova's libvirt driver does
+        image_id = conn.image.find_image("debian-12", ignore_missing=False).id
+        conn.compute.rebuild_server(server, image=image_id, admin_password=uuid.uuid4().hex)
+        conn.compute.wait_for_server(conn.compute.get_server(server.id), status="ACTIVE", wait=300)
+        ssh_once_up(key, address, "true", "SSH after the rebuild", bound=180)
+        assert _mounted_at_mnt(key, address) == ["ext4", "True"]
+        assert ssh(key, address, "test -e /mnt/proof").returncode == 1
+        assert _disk(key, address, "/dev/vdc") == (SWAP_MB * MiB, "swap", "")
 
         # the CLI's own blank local mappings replace the flavor's disks
         made = cli_json(
