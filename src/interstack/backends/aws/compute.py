@@ -26,6 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from interstack.backends.aws.client import (
+    AWS_POLLING,
     TAG_GATEWAY_ID,
     TAG_OPENSTACK_ID,
     TAG_PROJECT,
@@ -59,7 +60,7 @@ TAG_RESIZE = "interstack:resize"
 #: EC2 allows 50 tags per resource; interstack's own take a few
 MAX_METADATA_TAGS = 40
 #: how long after run_instances an instance EC2 does not describe yet counts as building
-_SETTLING_SECONDS = 30.0
+_SETTLING_SECONDS = AWS_POLLING.settling_seconds
 _GONE = {"shutting-down", "terminated"}
 _EC2_STATE = {
     "pending": S.BUILDING,

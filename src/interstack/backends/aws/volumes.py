@@ -32,6 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from interstack.backends.aws.client import (
+    AWS_POLLING,
     TAG_GATEWAY_ID,
     aws_call,
     is_not_found,
@@ -82,7 +83,7 @@ _DESCRIBE = {
 }
 #: how long after its create a volume or snapshot that EC2 does not describe yet counts as
 #: being created (EC2 catches up within seconds; a task looks at a new one at once)
-_SETTLING_SECONDS = 30.0
+_SETTLING_SECONDS = AWS_POLLING.settling_seconds
 
 
 @dataclass(frozen=True)
