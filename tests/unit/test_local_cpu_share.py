@@ -93,3 +93,20 @@ def test_own_cgroup_reads_the_cpu_controllers_line() -> None:
     assert cpushare.own_cgroup(CgroupMode.V1, text) == "/b/c"
     assert cpushare.own_cgroup(CgroupMode.V2, text) == "/e"
     assert cpushare.own_cgroup(CgroupMode.V1, "0::/e\n") is None
+
+
+def test_a_booting_instance_weighs_more_than_one_up_until_it_is_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cpushare, "CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(cpushare, "cgroup_mode", lambda: CgroupMode.V1)
+    monkeypatch.setattr(cpushare, "V1", _v1_files(tmp_path))
+    _v1_child(tmp_path / "cpu/interstack", "ls-a", 100000)
+    shares = tmp_path / "cpu/interstack/ls-a/cpu.shares"
+    shares.write_text("1024\n")  # the kernel's default for a new cgroup
+    cpushare.started("/interstack/ls-a")
+    assert shares.read_text() == f"{cpushare.BOOTING_FACTOR * 1024}\n"
+    assert (tmp_path / "cpu/interstack/cpu.shares").read_text() == "1024\n"  # one vCPU
+    cpushare.weigh_instance("/interstack/ls-a", booting=False)
+    assert shares.read_text() == "1024\n"
+    cpushare.weigh_instance("/interstack/gone", booting=False)  # deleted meanwhile: nothing

@@ -288,6 +288,11 @@ def test_the_instances_weigh_on_the_host_cpu_as_one_process_per_vcpu(
     first = boot(local_backend, spec("weighed"))
     with_one = _cpu_weight()
     assert with_one >= per_vcpu
+    # up (ACTIVE): it weighs one process among the instances again, as it did not while booting
+    where = cpushare.V2 if cgroup_mode() is CgroupMode.V2 else cpushare.V1
+    base = Path("/sys/fs/cgroup") if cgroup_mode() is CgroupMode.V2 else Path("/sys/fs/cgroup/cpu")
+    own = base / instance(local_backend, first.ref).cgroup_path.lstrip("/") / where.weight
+    assert int(own.read_text()) == per_vcpu
     second = boot(local_backend, spec("heavier", flavor=FlavorSpec(vcpus=2, ram_mb=256, disk_gb=1)))
     assert _cpu_weight() == with_one + 2 * per_vcpu
     if placed == f"/{cpushare.GATEWAY_GROUP}":

@@ -17,6 +17,11 @@ together, as systemd weighs its machine.slice (every VM) and its system.slice (t
 services) the same: when both want CPU, each gets half, and the gateway, idle most of the time,
 leaves the instances everything else. A gateway a service manager placed elsewhere stays
 there (its unit's weight is the operator's to set).
+
+Among the instances, one still booting weighs :data:`BOOTING_FACTOR` times what one that is up
+weighs, until its guest marks itself up (:func:`weigh_instance`): someone waits for a booting
+server, while one that is up runs cloud-init's remaining work (beside sshd, at nice 10), which
+took the CPU of twenty booting at once from the ones still on their way to sshd.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ V1 = WeightFiles(
 V2 = WeightFiles(
     CGROUP_ROOT / CGROUP_PARENT, "cpu.weight", 100, 1, 10000, CGROUP_ROOT / GATEWAY_GROUP
 )
+
+#: how many times an instance that is up a booting one weighs among the instances
+BOOTING_FACTOR = 8
 
 _lock = threading.Lock()
 
@@ -146,3 +154,21 @@ def keep_gateway_share() -> None:
         log.info("the gateway keeps its cgroup (cannot move to %s: %s)", where.gateway, exc)
         return
     rebalance()
+
+
+def weigh_instance(cgroup_path: str, *, booting: bool) -> None:
+    """Give the instance whose cgroup is ``cgroup_path`` (``/interstack/<ref>``) its weight
+    among the instances: :data:`BOOTING_FACTOR` processes' while it boots, one process's (the
+    kernel's default) once it is up. Best effort: an instance gone meanwhile has no weight."""
+    mode = cgroup_mode()
+    where = V2 if mode is CgroupMode.V2 else V1
+    base = CGROUP_ROOT if mode is CgroupMode.V2 else CGROUP_ROOT / "cpu"
+    weight = where.per_cpu * (BOOTING_FACTOR if booting else 1)
+    _weigh(base / cgroup_path.lstrip("/"), where.weight, weight)
+
+
+def started(cgroup_path: str) -> None:
+    """An instance whose cgroup is ``cgroup_path`` has just been started to boot: the parent's
+    weight counts it, and it weighs what a booting one does among the instances."""
+    rebalance()
+    weigh_instance(cgroup_path, booting=True)

@@ -254,7 +254,7 @@ class InstanceJobs:
                 instance.new_boot()  # a new boot time: the clocks start at zero
                 log.debug("instance %s: ports plugged, bundle written; starting runc", ref)
                 self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
-                cpushare.rebalance()
+                cpushare.started(instance.cgroup_path)
             except BackendError as exc:
                 instance.log(f"boot failed: {exc.message}")
                 try:
@@ -387,6 +387,7 @@ class InstanceJobs:
                     running = state is not None and state[0] != "stopped"  # paused: it still is
                 if running and instance.is_ready(pid):
                     log.debug("instance %s: the guest marked itself up", instance.ref)
+                    cpushare.weigh_instance(instance.cgroup_path, booting=False)
                     current = current.moved(Phase.ACTIVE)
                     if pid is not None:
                         self.exit_watch.add(instance.ref, pid)
