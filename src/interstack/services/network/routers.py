@@ -86,8 +86,13 @@ def load_router(session: Session, ctx: RequestContext, region: str, router_id: s
     )
 
 
-#: a router's status while its deletion asks the cloud: it is locked by nothing any more
+#: a router's stored status while its deletion asks the cloud: it is locked by nothing any
+#: more. Not shown: Neutron deletes a router in one transaction, so its API shows a router
+#: ACTIVE until it is gone (PENDING_DELETE is its load balancers' and VPN services' status,
+#: never a router's), and a client knows a router's statuses only as Neutron gives them
 DELETING = "PENDING_DELETE"
+#: the status a router shows, whatever its deletion's progress (the only one it is given)
+SHOWN_STATUS = "ACTIVE"
 
 
 def lock_router(session: Session, router_id: str, *, deleting: bool = False) -> None:
@@ -104,7 +109,12 @@ def lock_router(session: Session, router_id: str, *, deleting: bool = False) -> 
         update(Router).where(Router.id == router_id, usable).values(id=Router.id)
     )
     if rowcount(locked) == 0:
-        raise NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
+        # it shows ACTIVE while being deleted: say why it is not found, and what finishes it
+        going = session.scalar(select(Router.status).where(Router.id == router_id)) == DELETING
+        why = " (it is being deleted; a deletion cut short is finished by deleting it again)"
+        raise NotFound(
+            f"Router {router_id} could not be found{why if going else ''}", kind="RouterNotFound"
+        )
 
 
 def ports_of(session: Session, router_id: str, port_type: str) -> list[Port]:
@@ -139,7 +149,7 @@ def router_info(session: Session, row: Router) -> RouterInfo:
         name=row.name,
         description=row.description,
         admin_state_up=row.admin_state_up,
-        status=row.status,
+        status=SHOWN_STATUS if row.status == DELETING else row.status,
         gateway_network_id=row.gateway_network_id,
         enable_snat=row.enable_snat,
         external_fixed_ips=tuple(ip for p in gateway for ip in ips[p.id]),
@@ -277,7 +287,7 @@ class RouterService:
                     name=new.name,
                     description=new.description,
                     admin_state_up=new.admin_state_up,
-                    status="ACTIVE",
+                    status=SHOWN_STATUS,
                     gateway_network_id=None,
                     enable_snat=True,
                     routes=[],
@@ -385,7 +395,7 @@ class RouterService:
             if fips:
                 raise Conflict(f"Router {router_id} still routes floating IPs", kind="RouterInUse")
             # as it was before, were the cloud to refuse (a deletion asked again: usable again)
-            status = "ACTIVE" if row.status == DELETING else row.status
+            status = SHOWN_STATUS if row.status == DELETING else row.status
             row.status = DELETING
             native = row.native_ref
         if native:
