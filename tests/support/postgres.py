@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL cluster for the tests, started from Debian's binaries.
 
 No running service is assumed: :class:`PostgresCluster` runs ``initdb`` into a temporary directory,
-starts ``postgres`` on a free loopback port (and a unix socket in that directory), hands out fresh
+starts ``postgres`` listening on a unix socket in that directory alone (no TCP port: one chosen
+free beforehand could be taken by another process before the cluster binds it), hands out fresh
 databases, and removes everything on :meth:`stop`. PostgreSQL refuses to run as root, so as root
 the binaries run as the ``postgres`` system user (``runuser``). A killed test run cannot stop its
 cluster: the directory's name carries the pid of the run that made it, and the next run stops and
@@ -22,12 +23,13 @@ from pathlib import Path
 
 import psycopg
 
-from interstack.client.served import free_port
-
 SKIP_ENV = "INTERSTACK_SKIP_POSTGRES"
 SYSTEM_USER = "postgres"
 #: a cluster's directory in the temporary directory: ``interstack-pg-<test run's pid>-<random>``
 PREFIX = "interstack-pg-"
+#: the port in the name of the cluster's socket (``.s.PGSQL.<port>`` in its own directory): no
+#: TCP port is listened on, so every cluster may have the same
+SOCKET_PORT = 5432
 OWNED_NAME = re.compile(rf"{PREFIX}(\d+)-[^/]+")
 
 
@@ -52,7 +54,7 @@ def find_bindir() -> Path:
 
 
 class PostgresCluster:
-    """One cluster in a temporary directory, listening on 127.0.0.1:<free port>."""
+    """One cluster in a temporary directory, listening on a unix socket there."""
 
     def __init__(self, root: Path | None = None) -> None:
         """A new cluster in a new directory; or, given its ``root``, one a dead run left."""
@@ -71,7 +73,7 @@ class PostgresCluster:
         self.datadir = self.root / "data"
         self.socket_dir = self.root
         self.log_file = self.root / "postgres.log"
-        self.port = free_port()
+        self.port = SOCKET_PORT
         self.user = SYSTEM_USER if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
         self._names = itertools.count(1)
         self._started = root is not None and (self.datadir / "postmaster.pid").exists()
@@ -105,7 +107,7 @@ class PostgresCluster:
             "--no-sync",
         )
         options = (
-            f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} "
+            f"-c listen_addresses='' -p {self.port} -k {self.socket_dir} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         self._run(
@@ -125,13 +127,19 @@ class PostgresCluster:
         return self
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
+        return (
+            f"postgresql+psycopg://{self.user}@/{database}?host={self.socket_dir}&port={self.port}"
+        )
 
     def create_database(self) -> str:
         """A new empty database; returns its SQLAlchemy URL."""
         name = f"test_{next(self._names)}"
         with psycopg.connect(
-            host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True
+            host=str(self.socket_dir),
+            port=self.port,
+            user=self.user,
+            dbname="postgres",
+            autocommit=True,
         ) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
