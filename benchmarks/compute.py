@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -37,8 +38,10 @@ from rich.console import Console
 from rich.table import Table
 from tokens import RESULTS_DIR, Gateway
 
-from interstack.client.served import BIN_DIR, free_port
+from interstack.client.served import BIN_DIR
 
+#: the line moto_server's werkzeug logs once it listens, with the port it holds
+MOTO_RUNNING = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 REGION = "RegionOne"
 SIM = {
@@ -242,26 +245,31 @@ def _ok(response: httpx.Response) -> Any:
 
 @contextmanager
 def moto_server(root: Path) -> Iterator[str]:
-    """``moto_server`` on a free loopback port; its URL."""
-    port = free_port()
-    log = (root / "moto.log").open("wb")
+    """``moto_server`` on a loopback port it chooses and holds (``-p 0``; the port it says it
+    runs on: one chosen free before its start could be taken meanwhile, by another emulator
+    even); its URL."""
+    log_path = root / "moto.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [str(BIN_DIR / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        [str(BIN_DIR / "moto_server"), "-H", "127.0.0.1", "-p", "0"],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto_server did not start: {(root / 'moto.log').read_text()}")
-            try:
-                httpx.get(f"{url}/moto-api/", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+                raise RuntimeError(f"moto_server did not start: {log_path.read_text()}")
+            running = MOTO_RUNNING.search(log_path.read_text(errors="replace"))
+            if running is not None:
+                url = running.group(1)
+                try:
+                    httpx.get(f"{url}/moto-api/", timeout=2)
+                    break
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.1)
         yield url
     finally:
         process.terminate()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,6 @@ import pytest
 import yaml
 
 from interstack.certify.guideline import load_guideline
-from interstack.client.served import free_port
 from tests.support.gateway import ServedGateway
 
 INTERSTACK = str(Path(sys.executable).parent / "interstack")
@@ -170,11 +170,14 @@ def test_no_cloud(gateway: ServedGateway) -> None:
 
 def test_unreachable_cloud(gateway: ServedGateway, tmp_path: Path) -> None:
     clouds = yaml.safe_load(gateway.clouds_yaml.read_text())
-    port = free_port()
-    clouds["clouds"]["interstack"]["auth"]["auth_url"] = f"http://127.0.0.1:{port}/v3"
-    path = tmp_path / "clouds.yaml"
-    path.write_text(yaml.safe_dump(clouds))
-    result = certify(gateway, "--cloud", "interstack", *IDENTITY, clouds=path)
+    # a port this test holds without listening: refused, and no other process can take it
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        clouds["clouds"]["interstack"]["auth"]["auth_url"] = f"http://127.0.0.1:{port}/v3"
+        path = tmp_path / "clouds.yaml"
+        path.write_text(yaml.safe_dump(clouds))
+        result = certify(gateway, "--cloud", "interstack", *IDENTITY, clouds=path)
     assert_one_line_error(result, "cannot reach", f"127.0.0.1:{port}")
     assert gateway.password("interstack") not in result.stdout + result.stderr
 

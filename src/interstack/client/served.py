@@ -26,7 +26,10 @@ class NotServing(RuntimeError):
 
 
 def free_port() -> int:
-    """A loopback TCP port no one listens on now (the kernel's choice)."""
+    """A loopback TCP port no one listens on now (the kernel's choice) — and no one holds once
+    this returns: another process may take it before the caller binds it. A server started
+    for a test listens on port 0 and says the port it holds (``interstack serve --port-file``,
+    ``moto_server``'s log); a port that must stay unanswered is held bound, not listening."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

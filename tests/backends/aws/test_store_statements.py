@@ -9,6 +9,7 @@ once per ``token_cache_seconds``: set long here, so no request pays it by chance
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter
@@ -23,7 +24,6 @@ import yaml
 from sqlalchemy import event
 
 from interstack.app import create_app
-from interstack.client.served import free_port
 from interstack.config import RegionConfig, Settings
 from interstack.services.container import Services
 from tests.support.gateway import CHEAP_PASSWORD_HASHING, password_auth_body
@@ -86,7 +86,10 @@ def region_settings() -> dict[str, Any]:
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[tuple[httpx.Client, StoreWork]]:
     """The app served by uvicorn in a thread of this process, and a client with a token."""
-    port = free_port()
+    # listening before the app is built, as interstack serve listens: a port chosen free before
+    # could be taken by another process meanwhile
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
     settings = Settings(
         data_dir=tmp_path / "data",
         port=port,
@@ -98,7 +101,7 @@ def gateway(tmp_path: Path) -> Iterator[tuple[httpx.Client, StoreWork]]:
     # log_config=None: uvicorn's default would reconfigure the logging of the whole test process
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 60
@@ -115,6 +118,7 @@ def gateway(tmp_path: Path) -> Iterator[tuple[httpx.Client, StoreWork]]:
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+        listener.close()
 
 
 def test_the_benchmark_sequence_stays_within_its_store_work(
