@@ -1,7 +1,8 @@
 """A router's deletion against an interface's add made while the cloud deletes the router, on
 both databases: the add takes the router's lock, and the deletion took it to check that the
 router held nothing, so the add finds the router going (Neutron's 404 RouterNotFound) and
-leaves no port naming it; were the cloud to refuse the deletion, the router stays usable."""
+leaves no port naming it; were the cloud to refuse the deletion, the router stays usable. And a
+port's device fields changed while a router takes the port: one or the other, never both."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from sqlalchemy import func, select
 
 from interstack.backends.contract import Backend, NativeRef
 from interstack.backends.registry import load_backend
-from interstack.errors import BackendUnavailable, NotFound
+from interstack.errors import BackendUnavailable, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network.networks import NetworkCreate
+from interstack.services.network.ports import PortCreate, PortService
 from interstack.services.network.routers import DELETING, RouterCreate
 from interstack.services.network.service import NetworkServices
 from interstack.services.network.subnets import SubnetCreate
@@ -127,3 +129,43 @@ def test_a_deletion_a_stopped_gateway_left_half_done_is_finished_when_asked_agai
     services.routers.delete(ctx, REGION, routed.router_id)
     with pytest.raises(NotFound):
         services.routers.get(ctx, REGION, routed.router_id)
+
+
+def test_a_port_given_a_device_while_a_router_takes_it_is_one_or_the_other(
+    db: Database, routed: _Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update naming a server as the port's device, and a router's add of the port made
+    after the update has checked the port is free, before it writes: the update locked the
+    port first, so the add waits and finds the port taken (409 PortInUse) — the update does
+    not overwrite the fields of a port the router holds (it did: the router held a port that
+    named the server)."""
+    services, ctx = routed.services, routed.ctx
+    network_id = services.subnets.get(ctx, REGION, routed.subnet_id).network_id
+    port = services.ports.create(ctx, REGION, PortCreate(network_id=network_id))
+    checking = PortService._check_device_change
+    outcome: list[object] = []
+
+    def check_then_add(*args: object) -> None:
+        checking(*args)  # type: ignore[arg-type]
+        add = pool.submit(
+            services.router_interfaces.add, ctx, REGION, routed.router_id, None, port.id
+        )
+        outcome.append(add)
+        # the add blocks on the port's lock: waited for a while, then the update goes on (an
+        # add that does not block, as it did, ends meanwhile and is overwritten)
+        concurrent.futures.wait([add], timeout=3)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        monkeypatch.setattr(PortService, "_check_device_change", staticmethod(check_then_add))
+        updated = services.ports.update(
+            ctx, REGION, port.id, {"device_id": "a-server", "device_owner": "compute:nova"}
+        )
+        (add,) = outcome
+        with pytest.raises(Conflict) as refused:
+            add.result(timeout=60)  # type: ignore[attr-defined]
+    assert refused.value.kind == "PortInUse"
+    assert (updated.device_id, updated.device_owner) == ("a-server", "compute:nova")
+    with db.session() as session:
+        assert session.get(RouterPort, port.id) is None
+        stored = session.get_one(Port, port.id)
+        assert (stored.device_id, stored.device_owner) == ("a-server", "compute:nova")

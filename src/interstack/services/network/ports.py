@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
@@ -323,6 +323,11 @@ class PortService:
             raise BadRequest("Changing the fixed_ips of a port is not supported; create a port.")
         new_groups: list[str] | None = None
         with self.db.session() as session:
+            if "device_owner" in values or "device_id" in values:
+                # locked before it is read, by a write that changes nothing: a router's add or
+                # a boot taking the port (take_port) meanwhile is seen by the check below, or
+                # waits and finds it taken — not overwritten by this update's device fields
+                session.execute(update(Port).where(Port.id == port_id).values(id=Port.id))
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
             self._check_device_change(session, ctx, row, values)
