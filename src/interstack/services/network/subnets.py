@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
 from sqlalchemy.orm import Session, undefer
 from sqlalchemy.sql.base import ExecutableOption
 
-from interstack.backends.contract import NativeRef, SubnetSpec
+from interstack.backends.contract import NativeRef, NetworkDriver, SubnetSpec
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
@@ -285,17 +285,20 @@ class SubnetService:
                 dhcp_ports.remove_of_subnet(session, subnet_id)
                 session.execute(delete(Subnet).where(Subnet.id == subnet_id))
             raise
-        self._write_native_ref(subnet_id, native)
+        self._write_native_ref(net_driver, subnet_id, native)
         return subnet_info(row, external=external)
 
-    def _write_native_ref(self, subnet_id: str, native: str) -> None:
-        """One UPDATE, not a read and a write: the view is the row as recorded."""
+    def _write_native_ref(self, net_driver: NetworkDriver, subnet_id: str, native: str) -> None:
+        """One UPDATE, not a read and a write: the view is the row as recorded. A subnet
+        deleted meanwhile had no backend ref for its deletion to delete: the backend's subnet
+        goes here, or nothing would ever name it again."""
         with self.db.session() as session:
             written = session.execute(
                 update(Subnet).where(Subnet.id == subnet_id).values(native_ref=native)
             )
-            if rowcount(written) != 1:  # deleted meanwhile, as its read would have found
-                raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
+        if rowcount(written) != 1:
+            net_driver.delete_subnet(NativeRef(native))
+            raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
 
     @staticmethod
     def _route(destination: str, nexthop: str, version: int) -> tuple[str, str]:
