@@ -131,6 +131,25 @@ def test_a_deletion_a_stopped_gateway_left_half_done_is_finished_when_asked_agai
         services.routers.get(ctx, REGION, routed.router_id)
 
 
+def test_a_deletion_asked_again_that_the_cloud_refuses_leaves_the_router_usable(
+    db: Database, cloud: Backend, routed: _Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deletion asked again of a router a stopped gateway left marked, which the cloud
+    refuses, leaves the router as a router is (it takes interfaces), not marked again."""
+    services, ctx = routed.services, routed.ctx
+    with db.session() as session:
+        session.get_one(Router, routed.router_id).status = DELETING
+
+    def unanswered(_ref: NativeRef) -> None:
+        raise BackendUnavailable("the cloud does not answer")
+
+    monkeypatch.setattr(cloud.network, "delete_router", unanswered)
+    with pytest.raises(BackendUnavailable):
+        services.routers.delete(ctx, REGION, routed.router_id)
+    added = services.router_interfaces.add(ctx, REGION, routed.router_id, routed.subnet_id, None)
+    assert added.subnet_ids == (routed.subnet_id,)
+
+
 def test_a_port_given_a_device_while_a_router_takes_it_is_one_or_the_other(
     db: Database, routed: _Routed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
