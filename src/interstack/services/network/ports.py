@@ -327,7 +327,9 @@ class PortService:
                 # locked before it is read, by a write that changes nothing: a router's add or
                 # a boot taking the port (take_port) meanwhile is seen by the check below, or
                 # waits and finds it taken — not overwritten by this update's device fields
-                session.execute(update(Port).where(Port.id == port_id).values(id=Port.id))
+                # (a port the caller may not see is not locked either)
+                visible = owned_by(ctx, Port.project_id)
+                session.execute(update(Port).where(Port.id == port_id, visible).values(id=Port.id))
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
             self._check_device_change(session, ctx, row, values)
