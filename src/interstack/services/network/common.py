@@ -214,15 +214,16 @@ def load_visible(
     return row
 
 
-def write_native_ref(session: Session, model: type[Row], row_id: str, native: str) -> Row:
+def write_native_ref(session: Session, model: type[Row], row_id: str, native: str) -> Row | None:
     """The row ``row_id`` with the backend's ref of it written, as written: one UPDATE …
-    RETURNING, not a read, then the write. A row deleted meanwhile is ``NoResultFound``, as
-    its read was."""
+    RETURNING, not a read, then the write. None if the row was deleted meanwhile: its deletion
+    found no backend ref to delete, so the caller deletes what the backend made (nothing would
+    name it again) and answers the row's 404."""
     table = model.__table__.c
     return session.scalars(
         update(model).where(table.id == row_id).values(native_ref=native).returning(model),
         execution_options={"populate_existing": True},
-    ).one()
+    ).one_or_none()
 
 
 def visible_page(

@@ -154,7 +154,11 @@ class NetworkService:
             )
         with self.db.session() as session:  # as created: no subnets yet, as Neutron answers
             row = write_native_ref(session, Network, network_id, native)
-            return network_info(session, row, subnet_ids=())
+            created = None if row is None else network_info(session, row, subnet_ids=())
+        if created is None:  # deleted meanwhile: what the backend made goes too
+            net_driver.delete_network(NativeRef(native))
+            raise NotFound(f"Network {network_id} could not be found.", kind="NetworkNotFound")
+        return created
 
     def get(self, ctx: RequestContext, region: str, network_id: str) -> NetworkInfo:
         with self.db.session() as session:

@@ -241,6 +241,9 @@ class PortService:
             raise
         with self.db.session() as session:
             row = write_native_ref(session, Port, port_id, native_ref)
+        if row is None:  # deleted meanwhile: what the backend made goes too
+            driver(self.regions, region).delete_port(native_ref)
+            raise NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
         # its addresses as recorded, as its create answers them (not read again)
         fixed_ips = [FixedIpInfo(subnet_id, address) for subnet_id, address in recorded.addresses]
         return port_info(row, fixed_ips), native_ref

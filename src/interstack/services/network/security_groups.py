@@ -185,7 +185,12 @@ class SecurityGroupService:
                 )
             )
             with self.db.session() as session:
-                write_native_ref(session, SecurityGroup, group_id, native)
+                written = write_native_ref(session, SecurityGroup, group_id, native)
+            if written is None:  # deleted meanwhile: what the backend made goes too
+                net_driver.delete_security_group(NativeRef(native))
+                raise NotFound(
+                    f"Security group {group_id} does not exist", kind="SecurityGroupNotFound"
+                )
             if not naming_groups:
                 return NativeRef(native)  # made with its rules: setting them again is a repeat
             with self.db.session() as session:  # as they are now that the group exists
