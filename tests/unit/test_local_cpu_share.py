@@ -110,3 +110,40 @@ def test_a_booting_instance_weighs_more_than_one_up_until_it_is_up(
     cpushare.weigh_instance("/interstack/ls-a", booting=False)
     assert shares.read_text() == "1024\n"
     cpushare.weigh_instance("/interstack/gone", booting=False)  # deleted meanwhile: nothing
+
+
+def test_cleanup_removes_the_cgroups_interstack_made_where_nothing_runs(
+    host_v1: WeightFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This process leaves the gateways' cgroup first; a cgroup still holding something (an
+    instance of a region not cleaned: a stand-in's non-empty directory, as the kernel refuses
+    to remove a cgroup in use) stays, and nothing else is touched."""
+    monkeypatch.setattr(cpushare, "CGROUP_ROOT", tmp_path)
+    assert host_v1.gateway is not None
+    host_v1.gateway.mkdir()
+    (tmp_path / "cpu/cgroup.procs").write_text("")
+    (tmp_path / "memory/interstack/ls-other").mkdir(parents=True)  # another region's instance
+    (tmp_path / "pids/interstack").mkdir(parents=True)
+    (tmp_path / "pids/user.slice").mkdir()  # not interstack's
+    cpushare.PROC_CGROUP.write_text(f"2:cpu,cpuacct:/{cpushare.GATEWAY_GROUP}\n0::/\n")
+    (host_v1.parent / "cpu.shares").unlink()  # the stand-in's parent: empty, as nothing runs
+
+    removed = cpushare.release_groups()
+
+    assert (tmp_path / "cpu/cgroup.procs").read_text() == f"{os.getpid()}\n"  # moved out first
+    assert sorted(removed) == sorted(
+        [host_v1.parent, tmp_path / "pids/interstack", host_v1.gateway]
+    )
+    assert not host_v1.parent.exists() and not host_v1.gateway.exists()
+    assert (tmp_path / "memory/interstack/ls-other").is_dir()
+    assert (tmp_path / "pids/user.slice").is_dir()
+
+
+def test_cleanup_moves_this_process_only_out_of_the_gateways_cgroup(
+    host_v1: WeightFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cpushare, "CGROUP_ROOT", tmp_path)
+    (tmp_path / "cpu/cgroup.procs").write_text("")
+    cpushare.PROC_CGROUP.write_text("2:cpu,cpuacct:/system.slice/interstack.service\n")
+    cpushare.release_groups()
+    assert (tmp_path / "cpu/cgroup.procs").read_text() == ""

@@ -4,7 +4,9 @@ Instances of the given regions are stopped (runc state, root mounts, their netwo
 then their supervisor; the roots of server captures and the disks of image unpacks cut short
 are unmounted, and the loop devices of volumes and of servers' ephemeral and swap disks freed;
 every network artifact on the host goes (:func:`.network.cleanup`: bridges, veths, router and
-DHCP namespaces with their dnsmasqs, the nft tables). What describes the cloud stays in the data
+DHCP namespaces with their dnsmasqs, the nft tables), and then the cgroups interstack made
+(the instances' parent, the gateways': :func:`.cpushare.release_groups`) once nothing runs in
+them. What describes the cloud stays in the data
 directories: servers' disks and records, volumes, the network state. A gateway started
 afterwards builds the networks again and boots the servers that were running.
 """
@@ -15,7 +17,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from interstack.backends.local import hostlock, localdisks
+from interstack.backends.local import cpushare, hostlock, localdisks
 from interstack.backends.local.host import run
 from interstack.backends.local.images import release_unpacks
 from interstack.backends.local.instance_record import REF_PREFIX
@@ -57,8 +59,9 @@ def free_volume_loops(data_dir: Path) -> None:
 
 
 def cleanup_host(data_dirs: Iterable[Path], *, lock_wait: float) -> list[str]:
-    """Stop the instances of these regions, then remove every network artifact on the host.
-    Refuses (``BackendUnavailable``) while a gateway's network driver holds the host."""
+    """Stop the instances of these regions, then remove every network artifact on the host
+    and the cgroups that nothing runs in any more.
+        Refuses (``BackendUnavailable``) while a gateway's network driver holds the host."""
     if os.geteuid() != 0:
         raise BackendUnavailable("cleaning up the local backend's host artifacts needs root")
     lock = HostLock()
@@ -71,6 +74,7 @@ def cleanup_host(data_dirs: Iterable[Path], *, lock_wait: float) -> list[str]:
             release_unpacks(data_dir)
             free_volume_loops(data_dir)
         network_cleanup(lock_wait=lock_wait)
+        cpushare.release_groups()  # after the helpers that ran in the gateways' cgroup
     finally:
         lock.release()
     return stopped

@@ -156,6 +156,47 @@ def keep_gateway_share() -> None:
     rebalance()
 
 
+def _hierarchies(mode: CgroupMode) -> list[Path]:
+    """The roots of the host's cgroup hierarchies (v1: one per controller, each once)."""
+    if mode is CgroupMode.V2:
+        return [CGROUP_ROOT]
+    try:
+        found = {path.resolve() for path in CGROUP_ROOT.iterdir() if path.is_dir()}
+    except OSError:
+        return []
+    return sorted(found)
+
+
+def release_groups() -> list[Path]:
+    """Remove the cgroups interstack made on the host, the instances' parent (runc makes it
+    in every hierarchy) and the gateways', where nothing runs in them any more, so that
+    ``interstack cleanup`` leaves the host as it was; the cgroups removed. This process leaves
+    the gateways' cgroup first (a command or a test that started a backend sits in it for
+    the rest of its life; a later start moves it back). Nothing else is moved or stopped: the
+    kernel refuses to remove a cgroup that holds a process (another gateway's, one waiting for
+    the host) or an instance's cgroup (a region not cleaned), and that one stays."""
+    mode = cgroup_mode()
+    where = V2 if mode is CgroupMode.V2 else V1
+    if where.gateway is not None:
+        try:
+            if own_cgroup(mode, PROC_CGROUP.read_text()) == f"/{GATEWAY_GROUP}":
+                (where.gateway.parent / "cgroup.procs").write_text(f"{os.getpid()}\n")
+        except OSError as exc:
+            log.info("this process stays in %s: %s", where.gateway, exc)
+    groups = [root / CGROUP_PARENT for root in _hierarchies(mode)]
+    if where.gateway is not None:
+        groups.append(where.gateway)
+    removed: list[Path] = []
+    with _lock:
+        for group in groups:
+            try:
+                group.rmdir()
+            except OSError:
+                continue  # not there, or in use
+            removed.append(group)
+    return removed
+
+
 def weigh_instance(cgroup_path: str, *, booting: bool) -> None:
     """Give the instance whose cgroup is ``cgroup_path`` (``/interstack/<ref>``) its weight
     among the instances: :data:`BOOTING_FACTOR` processes' while it boots, one process's (the
