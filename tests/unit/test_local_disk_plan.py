@@ -5,11 +5,16 @@ block-device-mapping announcing them, which is how cloud-init finds ephemeral0."
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+import pytest
+
 from interstack.backends.contract import LocalDisk
+from interstack.errors import BadRequest
 from interstack.metadata import ec2
-from interstack.services.compute.block_devices import BlockDevice, boot_disks
+from interstack.services.compute.block_devices import BlockDevice, boot_disks, check_local_disks
+from interstack.services.compute.image_block_devices import image_defined_devices
 from interstack.services.compute.local_disks import (
     loaded,
     local_disks,
@@ -101,3 +106,30 @@ def test_a_volume_at_a_named_device_keeps_it_and_the_flavors_disks_take_the_next
         "/dev/vdd",
     ]
     assert [v.device for v in boot_disks("image-1", named, 1).volumes] == ["/dev/vdb"]
+
+
+@pytest.mark.parametrize("bdm_v2", [False, True], ids=["legacy", "bdm-v2"])
+def test_an_images_disk_of_negative_size_grows_no_other_past_the_flavor(bdm_v2: bool) -> None:
+    """Anyone may upload an image with mappings: ephemeral0 of -1000 GB beside ephemeral1 of
+    1010 GB sums to the flavor's 10 GB, and ephemeral1 would be a 1010 GB disk on the host.
+    A size below 0 is Nova's 400, before any disk is planned."""
+    sizes = {"vdb": -1000, "vdc": 1010}
+    if bdm_v2:
+        entries = [
+            {"source_type": "blank", "destination_type": "local", "device_name": device,
+             "volume_size": size, "boot_index": -1}
+            for device, size in sizes.items()
+        ]  # fmt: skip
+    else:
+        entries = [
+            {"virtual_name": f"ephemeral{index}", "device_name": device, "volume_size": size}
+            for index, (device, size) in enumerate(sizes.items())
+        ]
+    properties = {"block_device_mapping": json.dumps(entries), "bdm_v2": str(bdm_v2)}
+
+    with pytest.raises(BadRequest, match="volume_size -1000 is below 0"):
+        devices = with_local_disks(
+            image_defined_devices(properties, ephemeral_gb=10), ephemeral_gb=10, swap_mb=0
+        )
+        check_local_disks(devices, boot_disks("image-1", devices, 1), ephemeral_gb=10, swap_mb=0)
+        local_disks(devices, ephemeral_gb=10, swap_mb=0)  # 1010 GB: what the check must stop

@@ -168,7 +168,7 @@ def _legacy_devices(
             volume_id=entry.get("volume_id"),
             no_device_=bool(entry.get("no_device")),
             device_name=entry.get("device_name"),
-            volume_size=_integer(entry, "volume_size"),
+            volume_size=_volume_size(entry),
             delete_on_termination=bool(entry.get("delete_on_termination")),
         )
         if device is None:
@@ -210,6 +210,18 @@ def _integer(entry: Mapping[str, Any], key: str) -> int | None:
         ) from None
 
 
+def _volume_size(entry: Mapping[str, Any]) -> int | None:
+    """An entry's ``volume_size``: GB, never below 0, as Nova's ``BlockDeviceDict`` validates
+    it — a negative size would lower the sum of the ephemeral disks held to the flavor's, and
+    let another disk of the image's grow past it."""
+    size = _integer(entry, "volume_size")
+    if size is not None and size < 0:
+        raise BadRequest(
+            f"Block Device Mapping is Invalid: the image's volume_size {size} is below 0."
+        )
+    return size
+
+
 def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
     if entry.get("no_device"):
         return no_device(entry.get("device_name"), _integer(entry, "boot_index"))
@@ -219,7 +231,7 @@ def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
             f"Block Device Mapping is Invalid: the image maps a {source!r} source to a "
             f"{destination!r} destination."
         )
-    boot_index, size = _integer(entry, "boot_index"), _integer(entry, "volume_size")
+    boot_index, size = _integer(entry, "boot_index"), _volume_size(entry)
     return BlockDevice(
         source_type=cast(SourceType, source),
         destination_type=cast(DestinationType, destination),
