@@ -133,3 +133,22 @@ def test_an_images_disk_of_negative_size_grows_no_other_past_the_flavor(bdm_v2: 
         )
         check_local_disks(devices, boot_disks("image-1", devices, 1), ephemeral_gb=10, swap_mb=0)
         local_disks(devices, ephemeral_gb=10, swap_mb=0)  # 1010 GB: what the check must stop
+
+
+@pytest.mark.parametrize(
+    ("mapped", "root_device"),
+    [((_blank(1, device_name="vda"),), "vda"),
+     ((_blank(1, device_name="/dev/vdb"),), "/dev/vdb"),
+     ((_blank(1, device_name="vdb"), _blank(64, guest_format="swap", device_name="vdb")), "vda"),
+     ((_blank(1, device_name="vdc"),
+       BlockDevice(source_type="blank", destination_type="volume", volume_size=1,
+                   device_name="/dev/vdc")), "vda")],
+    ids=["at-vda", "at-the-images-root", "two-at-one-device", "at-a-volumes-device"],
+)  # fmt: skip
+def test_a_local_disk_at_a_device_taken_already_is_novas_400(
+    mapped: tuple[BlockDevice, ...], root_device: str
+) -> None:
+    """Two disks at one device, or one at the root's, would reach the backend once the create
+    was accepted (the local backend refuses /dev/vda there: the server went to ERROR)."""
+    with pytest.raises(BadRequest, match=r"The supplied device path \(/dev/vd[abc]\) is in use"):
+        with_local_disks(mapped, ephemeral_gb=1, swap_mb=64, root_device=root_device)

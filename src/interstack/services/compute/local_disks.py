@@ -48,6 +48,7 @@ def with_local_disks(
     if swap_mb > 0 and not any(is_swap(d) for d in devices):
         added.append(blank_local(swap_mb, SWAP_FORMAT))
     listed = [*devices, *added]
+    _check_named(listed, root_device)
     taken = {ROOT_DEVICE, device_path(root_device) or ROOT_DEVICE}
     taken |= {p for d in listed if (p := device_path(d.device_name)) is not None}
     free = (f"/dev/vd{letter}" for letter in string.ascii_lowercase[1:])
@@ -65,6 +66,24 @@ def with_local_disks(
         taken.add(path)
         named[index] = replace(device, device_name=path)
     return tuple(named.get(i, d) for i, d in enumerate(listed))
+
+
+def _check_named(devices: Sequence[BlockDevice], root_device: str) -> None:
+    """A local disk a mapping names at the root's device, or at a device another mapping
+    names, is a 400 before anything exists: the backend would be given two disks at one
+    device (or refuse the root's) only once the create was accepted."""
+    roots = {ROOT_DEVICE, device_path(root_device) or ROOT_DEVICE}
+    for index, device in enumerate(devices):
+        path = device_path(device.device_name)
+        if path is None or not (is_ephemeral(device) or is_swap(device)):
+            continue
+        others = {
+            device_path(d.device_name)
+            for i, d in enumerate(devices)
+            if i != index and d.destination_type is not None
+        }
+        if path in roots | others:
+            raise BadRequest(f"The supplied device path ({path}) is in use.")
 
 
 def local_disks(
