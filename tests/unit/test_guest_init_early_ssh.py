@@ -120,15 +120,16 @@ def test_a_key_nothing_puts_in_place_leaves_sshd_to_cloud_init(
     assert early_ssh(root, shell) == "up=\n"
 
 
-def cloud_init_niceness(root: Path, shell: list[str], up: str) -> str:
+def cloud_init_niceness(root: Path, shell: list[str], up: str, has: str = "return 0") -> str:
     """Runs the init's choice of cloud-init's niceness under ``root`` with sshd up (``up=1``)
-    or not (``up=``); what it chose to run cloud-init under."""
+    or not (``up=``), ``has`` telling which tools the guest has; what it chose to run
+    cloud-init under."""
     section = GUEST_INIT[
         GUEST_INIT.index("# sshd up first") : GUEST_INIT.index("# cloud-init's stages")
     ]
     section = re.sub(r"(?<![\w.])/(run|etc|home|root|var)/", f"{root}/\\1/", section)
     done = subprocess.run(
-        [*shell, "-c", f'has() {{ return 0; }}\nup={up}\n{section}echo "lower=$lower"'],
+        [*shell, "-c", f'has() {{ {has}; }}\nup={up}\n{section}echo "lower=$lower"'],
         cwd=root,
         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
         capture_output=True,
@@ -154,3 +155,34 @@ def test_cloud_init_yields_to_logins_only_with_sshd_up_and_no_boot_scripts(
         (root / "var/lib/cloud" / script).write_text("#!/bin/sh\n")
         assert cloud_init_niceness(root, shell, "1") == "lower=\n", script
         (root / "var/lib/cloud" / script).unlink()
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda shell: shell[0])
+def test_cloud_init_keeps_its_niceness_when_the_images_settings_run_commands(
+    tmp_path: Path, shell: list[str]
+) -> None:
+    """A bootcmd or runcmd in the image's cloud.cfg or cloud.cfg.d runs the user's commands
+    under cloud-init (bootcmd at every boot): at the init's own niceness, as a boot script's;
+    the module lists that merely name them do not count, and without grep to tell, no nice."""
+    root = tmp_path / "root"
+    settings = root / "etc/cloud/cloud.cfg.d"
+    settings.mkdir(parents=True)
+    (root / "etc/cloud/cloud.cfg").write_text("cloud_init_modules:\n - bootcmd\n - [runcmd]\n")
+    (settings / "05_logging.cfg").write_text("# runcmd: not this one\n")
+    (settings / "README").write_text("bootcmd: cloud-init reads only *.cfg\n")
+    assert cloud_init_niceness(root, shell, "1") == "lower=nice -n 10\n"
+    no_grep = 'case "$1" in grep) return 1 ;; esac; return 0'
+    assert cloud_init_niceness(root, shell, "1", no_grep) == "lower=\n"
+    for name, text in (
+        ("cloud.cfg", "bootcmd:\n - [sh, -c, 'echo up']\n"),
+        ("cloud.cfg.d/50_site.cfg", "runcmd :\n - touch /x\n"),
+        ("cloud.cfg.d/60_quoted.cfg", '"bootcmd": [date]\n'),
+    ):
+        path = root / "etc/cloud" / name
+        kept = path.read_text() if path.exists() else None
+        path.write_text((kept or "") + text)
+        assert cloud_init_niceness(root, shell, "1") == "lower=\n", name
+        if kept is None:
+            path.unlink()
+        else:
+            path.write_text(kept)

@@ -159,13 +159,19 @@ fi
 # before it on the instance's vCPUs (a first login shared its one vCPU half and half with
 # cloud-init's import and metadata crawl). What cloud-init starts inherits the niceness and a
 # guest cannot undo it: only when nothing of the user's would run under it (no user-data, which
-# is the host's condition for early SSH, and no boot scripts on the disk)
+# is the host's condition for early SSH, no boot scripts on the disk, and no bootcmd or runcmd
+# in the image's own cloud-init settings; without grep to tell, as if there were)
 lower=
 if [ -n "$up" ] && has nice; then
     lower="nice -n 10"
     for script in /var/lib/cloud/scripts/per-*/* /var/lib/cloud/instance/scripts/* \
         /var/lib/cloud/instance/scripts/vendor/*; do
         [ -f "$script" ] && lower=
+    done
+    for config in /etc/cloud/cloud.cfg /etc/cloud/cloud.cfg.d/*.cfg; do
+        [ -f "$config" ] || continue
+        has grep && ! grep -qsE '^[[:space:]]*["'"'"']?(bootcmd|runcmd)["'"'"']?[[:space:]]*:' \
+            "$config" || lower=
     done
 fi
 # cloud-init's stages, several in one interpreter (importing cloud-init is most of a stage's CPU)
