@@ -371,7 +371,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         # once the gateway started (it takes a cgroup of its own only from the root one)
         client_share(0 if args.client_in_root_cgroup else args.together) as share,
     ):
-        console.print(share)
+        console.print(f"the benchmark and its ssh clients measure {share}")
         # a port each: deleting a server takes the floating IP off its port
         key = None
         if args.keypair:
@@ -430,6 +430,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "instances_cpu_seconds_until_idle": instances_idle,
         "load_average": os.getloadavg(),
         "load_average_at_start": load_at_start,
+        "client_cgroup": share,
         "idle_memory_bytes": [m[0] for m in memory],
         "peak_memory_bytes": [m[1] for m in memory],
     }
@@ -476,7 +477,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     )
     console.print(
         f"{args.together} servers at once: all ACTIVE and {ssh} after "
-        f"{results['together_wall_seconds']:.2f} s"
+        f"{results['together_wall_seconds']:.2f} s; the benchmark and its ssh clients measured "
+        f"{results['client_cgroup']}"
     )
     cpu = results["together_cpu_seconds"]
     console.print(

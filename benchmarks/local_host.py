@@ -30,27 +30,32 @@ def client_share(vcpus: int) -> Iterator[str]:
     ``vcpus`` processes (what that many instances weigh together, one process per vCPU) and
     back in the root cgroup afterwards. The client stands in for a user's own machine: left in
     the root cgroup, one process against the instances' parent, its ssh clients waited for CPU
-    behind 20 guests' cloud-init and the key logins measured that wait. Yields what it did;
-    ``vcpus`` 0: it stays where it is."""
-    if vcpus <= 0:
-        yield "the benchmark and its ssh clients stay in the root cgroup"
-        return
+    behind 20 guests' cloud-init and the key logins measured that wait. Yields where they
+    measure from, printed with the figures; ``vcpus`` 0: it stays where it is."""
     mode = cgroup_mode()
     where = cpushare.V2 if mode is CgroupMode.V2 else cpushare.V1
     group = _cpu_dir(mode) / CLIENT_GROUP
     moved = False
     try:
         placed = cpushare.own_cgroup(mode, Path("/proc/self/cgroup").read_text())
-        said = f"the benchmark stays in its cgroup {placed}"
+        said = f"from its own cgroup {placed}"
         if placed == "/":
+            said = (
+                "from the host's root cgroup, one process against the instances' one per vCPU "
+                "(as a client on this host would)"
+            )
+        if placed == "/" and vcpus > 0:
             group.mkdir(exist_ok=True)
             weight = min(where.highest, where.per_cpu * max(1, vcpus))
             (group / where.weight).write_text(f"{weight}\n")
             (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
             moved = True
-            said = f"the benchmark and its ssh clients weigh {vcpus} processes ({CLIENT_GROUP})"
+            said = (
+                f"from {CLIENT_GROUP}, weighing {vcpus} processes "
+                "(as a user's own machine; --client-in-root-cgroup: as a client on this host)"
+            )
     except OSError as error:
-        said = f"the benchmark stays in its cgroup ({error})"
+        said = f"from its own cgroup (cannot move: {error})"
     try:
         yield said
     finally:
