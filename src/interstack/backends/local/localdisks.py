@@ -36,7 +36,7 @@ from interstack.backends.contract import LocalDisk
 from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
 from interstack.backends.local.volumes import plug
-from interstack.errors import BadRequest
+from interstack.errors import BackendError, BadRequest
 
 #: in an instance's directory
 DISKS_DIR = "disks"
@@ -70,12 +70,17 @@ def disk_file(instance_dir: Path, disk: LocalDisk) -> Path:
 
 def _make(path: Path, disk: LocalDisk) -> None:
     """A new sparse file of the disk's size, formatted as Nova formats it, renamed into place
-    only once it is whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    only once it is whole; whatever fails leaves no file behind and is a ``BackendError``
+    naming the disk (the server's fault), a host that cannot hold the file too (``EFBIG``
+    for a flavor's disk larger than its filesystem takes, ``ENOSPC``)."""
     partial = path.with_name(f".{path.name}.partial")
-    with partial.open("wb") as out:
-        out.truncate(disk.size_mb * MiB)
     try:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("wb") as out:
+                out.truncate(disk.size_mb * MiB)
+        except OSError as exc:
+            raise BackendError(f"cannot make the disk {disk.device}: {exc.strerror}") from exc
         if disk.swap:
             run(["mkswap", "-q", str(partial)], what=f"format the swap disk {disk.device}")
         else:
@@ -84,7 +89,8 @@ def _make(path: Path, disk: LocalDisk) -> None:
                 what=f"format the ephemeral disk {disk.device}",
             )
     except BaseException:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
         raise
     partial.replace(path)
 
