@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from interstack.store.models import Server as ServerRow
 from tests.support.compute import assert_nova_fault, cli_json, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, unique
@@ -167,3 +168,38 @@ def test_sdk_and_cli_attach_and_detach(
     )
     assert [(v["Volume ID"], v["Device"]) for v in listed] == [(volume.id, "/dev/vdd")]
     assert [v["Tag"] for v in listed] == ["db"]
+
+
+def test_an_attach_named_automatically_skips_the_servers_ephemeral_and_swap_disks(
+    volume_gateway: ServedGateway, member: Member, server_id: str, volumes_api: httpx.Client
+) -> None:
+    """The server's ephemeral and swap disks hold /dev/vdb and /dev/vdc (Nova names them
+    before any volume): a volume attached without a device takes /dev/vdd, one asked at
+    /dev/vdb is Nova's 400 — on the local backend it would have replaced the ephemeral disk's
+    node in the guest. sim gives no such disks, so the server's row is given them behind the
+    gateway's back, as a backend declaring ``ephemeral_disks`` has them planned."""
+    disks = [
+        {"name": "ephemeral0", "device": "/dev/vdb", "size_mb": 1024, "guest_format": "ext4"},
+        {"name": "swap", "device": "/dev/vdc", "size_mb": 64, "guest_format": "swap"},
+    ]
+
+    def give(local_disks: list[dict[str, Any]]) -> None:
+        with volume_gateway.store() as database, database.session() as session:
+            session.get_one(ServerRow, server_id).local_disks = local_disks
+
+    api = nova(volume_gateway, member.token(volume_gateway), "2.79")
+    base = f"/servers/{server_id}/os-volume_attachments"
+    volume = create_volume(volumes_api)["id"]
+    give(disks)
+    try:
+        taken = api.post(base, json={"volumeAttachment": {"volumeId": volume,
+                                                          "device": "/dev/vdb"}})  # fmt: skip
+        assert "(/dev/vdb) is in use" in assert_nova_fault(taken, 400, "badRequest")
+        attached = api.post(base, json={"volumeAttachment": {"volumeId": volume}})
+        assert attached.status_code == 200, attached.text
+        assert attached.json()["volumeAttachment"]["device"] == "/dev/vdd"
+        wait_volume(volumes_api, volume, "in-use")
+        assert api.delete(f"{base}/{volume}").status_code == 202
+        wait_volume(volumes_api, volume, "available")
+    finally:
+        give([])
