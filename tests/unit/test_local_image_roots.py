@@ -4,16 +4,22 @@ again), one an overlay mounts, or one a volume is being filled from."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from interstack.backends.contract import NativeRef
 from interstack.backends.local.host import is_mounted
+from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.images import LocalImages, release_unpacks
+from interstack.backends.local.snapshots import ServerCaptures
 from interstack.errors import NotFound
 from tests.support.local import make_tarball, tiny_root
 
@@ -95,6 +101,45 @@ def test_a_deleted_images_root_a_servers_record_names_stays_until_it_goes(
     records.images = set()  # the server deleted
     assert images.release_unused([ref]) == [ref]
     assert not root.parent.exists()
+
+
+def test_a_root_handed_to_a_boot_recorded_meanwhile_stays(
+    images: LocalImages, records: Records, tarball: Path
+) -> None:
+    """A boot records its image, then asks for the root (unpacked already, by a server before).
+    A release that read the records before the boot wrote its own removed the root the boot had
+    been handed; it reads them under the image's lock, which the boot's root_for waits for, so
+    the boot either keeps its root or finds none."""
+    ref = _stored(images, tarball)
+    images.root_for(ref)
+    images.images_in_use = None
+    images.delete_image(ref)  # deleted while the server booting below was asked for
+    handed: list[Path | NotFound] = []
+
+    def boot() -> None:
+        try:
+            handed.append(images.root_for(ref))
+        except NotFound as exc:
+            handed.append(exc)
+
+    booting = threading.Thread(target=boot)
+
+    class BootRecordedMeanwhile(Records):
+        def __call__(self) -> set[str]:
+            seen = set(self.images)
+            self.images.add(ref)  # the boot's record, written just after this read
+            if not booting.is_alive() and not handed:
+                booting.start()
+                booting.join(2)  # the boot takes its root now, unless the release holds it
+            return seen
+
+    images.images_in_use = BootRecordedMeanwhile()
+    images.release_unused([ref])
+    booting.join()
+
+    assert len(handed) == 1
+    if isinstance(handed[0], Path):
+        assert (handed[0] / "bin/busybox").is_file(), "the root handed to a boot was removed"
 
 
 def test_a_root_an_overlay_mounts_stays_whatever_the_records_say(
@@ -216,3 +261,40 @@ def test_cleanup_unmounts_a_disk_copy_cut_short_and_the_next_start_removes_it(
             subprocess.run(["umount", str(mount_point)], check=True)
     images.start()
     assert sorted(p.name for p in (images.directory / ref).iterdir()) == ["data"]
+
+
+def test_a_capture_keeps_the_root_it_lays_the_server_over(
+    images: LocalImages, tarball: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server deleted while its capture runs leaves its deleted image used by nothing but the
+    capture: a release then removed the root the capture's overlay was about to lay the
+    server's layer over (the capture failed, or stored an image missing files)."""
+    ref = _stored(images, tarball)
+    images.root_for(ref)
+    images.images_in_use = None
+    images.delete_image(ref)
+    images.images_in_use = Records()  # the server is deleted during its capture
+    captures = ServerCaptures(
+        tmp_path / "captures", images, tmp_path / "instances", tmp_path / "runc", _no_lock
+    )
+    monkeypatch.setattr(
+        captures, "_check", lambda _ref: SimpleNamespace(root_volume=None, image=ref)
+    )
+
+    def copy_layer(_ref: NativeRef, target: Path) -> None:
+        (target / "etc").mkdir(parents=True)
+        (target / "etc/written-by-the-server").write_text("kept\n")
+        images.release_unused([ref])  # the server's deletion, meanwhile
+
+    monkeypatch.setattr(captures, "_copy_layer", copy_layer)  # the server's layer, frozen
+
+    stored = captures._capture(NativeRef("ls-one"), "captured")
+
+    with tarfile.open(fileobj=io.BytesIO(b"".join(images.open_image(stored.ref)))) as tar:
+        names = {name.removeprefix("./") for name in tar.getnames()}
+    assert {"bin/busybox", "etc/written-by-the-server"} <= names
+    assert images.release_unused([ref]) == [ref]  # once the capture is done, it goes
+
+
+def _no_lock(_ref: str) -> InstanceLock:
+    raise AssertionError("the layer's copy, which takes the instance's lock, is the test's")

@@ -296,30 +296,34 @@ class LocalImages(ImageDriver):
             for d in found
             if d.name.startswith(STORED_PREFIX) and d.is_dir() and not (d / "data").exists()
         ]
-        if not deleted:
-            return []
-        try:
-            in_use = set(self.images_in_use())
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("kept the roots of deleted images: the instances' images: %s", exc)
-            return []
-        mounts = host_mounts()
-        if mounts is None:
-            return []
         released = []
         for directory in deleted:
             ref = NativeRef(directory.name)
             with self._lock(ref):
-                with self._locks_guard:  # a root_held after this waits for the lock: NotFound
-                    held = self._held[ref] > 0
-                if held or ref in in_use or mounts_name(directory, mounts):
-                    continue
-                if (directory / "data").exists():
-                    continue
-                log.info("removing the root of deleted image %s: nothing uses it", ref)
-                shutil.rmtree(directory, ignore_errors=True)
-                released.append(ref)
+                # read under the lock: a boot records its image before it asks root_for, which
+                # takes this lock, so a record not read here is one whose boot finds no root
+                if self._unused(directory, ref):
+                    log.info("removing the root of deleted image %s: nothing uses it", ref)
+                    shutil.rmtree(directory, ignore_errors=True)
+                    released.append(ref)
         return released
+
+    def _unused(self, directory: Path, ref: NativeRef) -> bool:
+        """Whether nothing uses the deleted image ``ref``'s root (called with its lock held);
+        False when unsure."""
+        with self._locks_guard:  # a root_held after this waits for the lock: NotFound
+            if self._held[ref] > 0:
+                return False
+        if (directory / "data").exists() or self.images_in_use is None:
+            return False
+        try:
+            if ref in self.images_in_use():
+                return False
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("kept the root of deleted image %s: the instances' images: %s", ref, exc)
+            return False
+        mounts = host_mounts()
+        return mounts is not None and not mounts_name(directory, mounts)
 
     def start(self) -> None:
         """At the backend's start: unpacks cut short by the gateway's end go, then what

@@ -38,7 +38,7 @@ from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.backends.local.host import run, unmount
 from interstack.backends.local.hostlock import InstanceLock
 from interstack.backends.local.imageformats import tar_stream
-from interstack.backends.local.images import TARBALL_FORMATS, LocalImages
+from interstack.backends.local.images import TARBALL_FORMATS, LocalImages, builtin_ref
 from interstack.backends.local.instance_record import InstanceRecord, Phase
 from interstack.backends.local.instances import Instance, instance_at
 from interstack.backends.local.quiesce import frozen, held_still
@@ -144,9 +144,18 @@ class ServerCaptures:
         record = self._check(ref)
         if record.root_volume is not None:
             return self._capture_volume(ref, NativeRef(record.root_volume), image_gateway_id)
-        image_root = self.images.root_for(NativeRef(record.image) if record.image else None)
+        image = NativeRef(record.image) if record.image else builtin_ref()
         staging = self.directory / image_gateway_id
         self._discard(staging)
+        # held: the server deleted meanwhile may leave its deleted image unused, and a root
+        # removed under the capture's overlay would be stored as an image missing its files
+        with self.images.root_held(image) as image_root:
+            return self._capture_over(ref, image_gateway_id, image_root, staging)
+
+    def _capture_over(
+        self, ref: NativeRef, image_gateway_id: str, image_root: Path, staging: Path
+    ) -> ImageInfo:
+        """The server's layer over ``image_root``, stored as the image ``image_gateway_id``."""
         try:
             self._copy_layer(ref, staging / "layer")
             merged = staging / "root"
