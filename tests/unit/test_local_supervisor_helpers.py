@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,42 +121,55 @@ def test_a_supervisor_that_listens_but_never_answers_is_said_so(
     assert str(outcome[0]) == "the local backend's supervisor did not answer within 0.5 s"
 
 
-#: a supervisor of the state directory given that listens and never answers (a hung one)
+#: a supervisor of the state directory given that listens and never answers (a hung one); run
+#: as ``python -c HUNG_SUPERVISOR -m <module> <state dir>``, the supervisor's command line
 HUNG_SUPERVISOR = """
 import socket, sys, time
 from pathlib import Path
 from interstack.backends.local.supervisor import socket_address
 
 silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-silent.bind(socket_address(Path(sys.argv[2])))
+silent.bind(socket_address(Path(sys.argv[3]).resolve()))
 silent.listen(8)
 print("up", flush=True)
 time.sleep(600)
 """
+MODULE = "interstack.backends.local.supervisor"
 
 
-def test_cleanup_kills_a_supervisor_that_no_longer_answers(
+def test_cleanup_kills_a_supervisor_that_no_longer_answers_and_nothing_else(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A hung supervisor acts on no SIGTERM either; ``interstack cleanup`` must not leave it."""
+    """A hung supervisor acts on no SIGTERM either; ``interstack cleanup`` must not leave it,
+    found by its command line (its directory given relatively, from its own working directory)
+    — and must kill no process that only names the module and the directory, another
+    directory's supervisor, or another user's process."""
     monkeypatch.setattr(supervisor, "PING_ANSWER_SECONDS", 0.5)
-    hung = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            HUNG_SUPERVISOR,
-            "interstack.backends.local.supervisor",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-    )
+    state_dir = tmp_path / "data"
+    state_dir.mkdir()
+    sleep = ["sh", "-c", "echo up; while :; do sleep 1; done"]  # $0 and on: the words after it
+    others = [
+        _started([*sleep, MODULE, str(state_dir)]),  # names them, runs no -m
+        _started([*sleep, "-m", MODULE, str(tmp_path)]),  # another directory's
+        _started([*sleep, "-m", MODULE, str(state_dir)], user=65534),  # another user's
+    ]
+    hung = _started([sys.executable, "-c", HUNG_SUPERVISOR, "-m", MODULE, "data"], cwd=tmp_path)
     try:
-        assert hung.stdout is not None and hung.stdout.readline() == b"up\n"
-        assert supervisor.SupervisorClient(tmp_path).stop() is True
+        assert supervisor.SupervisorClient(state_dir).stop() is True
 
         assert hung.wait(timeout=60) == -9
+        assert [other.poll() for other in others] == [None] * len(others)
     finally:
-        hung.kill()
-        hung.wait()
-        assert hung.stdout is not None
-        hung.stdout.close()
+        for process in [hung, *others]:
+            process.kill()
+            process.wait()
+            assert process.stdout is not None
+            process.stdout.close()
+
+
+def _started(argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """A process that has said it is up."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env, **options)
+    assert process.stdout is not None and process.stdout.readline() == b"up\n"
+    return process

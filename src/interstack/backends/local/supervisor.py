@@ -374,19 +374,27 @@ class SupervisorClient:
         return True
 
     def _processes(self) -> list[int]:
-        """The pids of the processes whose command line runs the supervisor of this state
-        directory (``-m <module> <state_dir>``, however the directory was spelled)."""
+        """The pids of this user's processes whose command line runs the supervisor of this
+        state directory (``-m <module> <state_dir>``, the directory however spelled, a relative
+        one from the process's own working directory). Another user's process, one that only
+        names the module (an editor, a grep), or another directory's supervisor is not one."""
         module, state_dir = exitrecord.SUPERVISOR_MODULE.encode(), self.state_dir.resolve()
         found = []
         for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
             try:
+                if entry.stat().st_uid != os.geteuid():
+                    continue
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
                 at = argv.index(module)
-                named = Path(os.fsdecode(argv[at + 1])).resolve()
+                if at < 1 or argv[at - 1] != b"-m":
+                    continue
+                named = (entry / "cwd").readlink() / os.fsdecode(argv[at + 1])
+                if named.resolve() == state_dir:
+                    found.append(int(entry.name))
             except (OSError, ValueError, IndexError):
                 continue
-            if entry.name.isdigit() and named == state_dir:
-                found.append(int(entry.name))
         return found
 
     def close(self) -> None:
