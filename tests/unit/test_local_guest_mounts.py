@@ -135,6 +135,25 @@ def test_a_server_made_anew_under_its_name_is_answered_on_its_new_socket(
     assert ask(tmp_path, "ls-one", b'{"op": "mount"}\n') == {"ok": True}
 
 
+def test_a_prune_that_saw_the_directory_gone_keeps_the_socket_bound_since(
+    service: guestmount.MountService, tmp_path: Path
+) -> None:
+    """The supervisor's prune looks for deleted instances while a rebuild deletes the
+    directory and makes it anew; the look and the drop are one step under the guard that
+    listen holds, so the rebuilt guest's socket is not dropped for the old one."""
+    shutil.rmtree(tmp_path / "ls-one")  # the rebuild deletes the instance
+    assert not (tmp_path / "ls-one").is_dir()  # what the prune saw
+    (tmp_path / "ls-one").mkdir()  # made anew, and booted
+    service.listen("ls-one", tmp_path / "ls-one")
+
+    service.forget_deleted("ls-one", tmp_path / "ls-one")
+
+    assert ask(tmp_path, "ls-one", b'{"op": "mount"}\n') == {"ok": True}
+    shutil.rmtree(tmp_path / "ls-one")  # deleted for good
+    service.forget_deleted("ls-one", tmp_path / "ls-one")
+    assert service.servers() == ["ls-two"]
+
+
 def test_a_request_that_never_ends_is_refused_at_its_bound(
     service: guestmount.MountService, tmp_path: Path
 ) -> None:

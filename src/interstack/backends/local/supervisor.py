@@ -119,8 +119,7 @@ class Instances:
     def prune(self) -> None:
         """Stop answering the mounts of instances deleted since."""
         for server in self.mounts.servers():
-            if not (self.instances_dir / server).is_dir():
-                self.mounts.forget(server)
+            self.mounts.forget_deleted(server, self.instances_dir / server)
 
 
 def start_instance(reaper: Reaper, request: dict[str, Any]) -> dict[str, Any]:

@@ -252,6 +252,14 @@ class MountService:
         with self._guard:
             self._drop(server)
 
+    def forget_deleted(self, server: str, instance_dir: Path) -> None:
+        """Stop answering ``server`` if ``instance_dir`` is gone, looked at under the guard
+        :meth:`listen` holds: a rebuild deletes the directory, makes it anew and listens again,
+        and a look that saw it gone just before must not drop the socket bound since."""
+        with self._guard:
+            if not instance_dir.is_dir():
+                self._drop(server)
+
     def servers(self) -> list[str]:
         """The servers answered now."""
         with self._guard:
