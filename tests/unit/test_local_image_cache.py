@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from interstack.backends.local import imagecache
+from interstack.backends.local import imagebuild, imagecache
 from interstack.backends.local.imagebuild import DEFAULT_IMAGE, REVISION, ensure_built
 from interstack.backends.local.imagecache import (
     KEEP_UNUSED_FOR,
@@ -21,6 +21,7 @@ from interstack.backends.local.imagecache import (
     remove_old_revisions,
 )
 from interstack.backends.local.loginplan import plan_path
+from interstack.errors import BackendError
 
 NOW = time.time()
 LONG_AGO = NOW - KEEP_UNUSED_FOR - 3600
@@ -284,3 +285,40 @@ def test_a_staging_directory_stays_while_a_builder_holds_the_lock(tmp_path: Path
         remove_old_revisions(tmp_path, DEFAULT_IMAGE, REVISION, Path(builder.name))
 
     assert (staging / "root/usr/bin/half-unpacked").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs")
+def test_a_build_leaves_a_killed_builds_mounts_of_the_same_pid_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build staged in ``.<image>.build-<its pid>`` and removed that directory first: one a
+    killed build of the same pid left (the pid given out again) was removed through the mounts
+    mmdebstrap had made inside it; and a build that fails leaves a tree its mmdebstrap left
+    mounted to a later hand-out."""
+    staging = _killed_build(tmp_path, os.getpid())
+    mounted = staging / "root/dev"
+    mounted.mkdir()
+    built: list[Path] = []
+
+    def debootstrap(target: Path, *_args: object) -> None:
+        built.append(target)
+        (target / "sbin").mkdir(parents=True)
+        (target / "proc").mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(target / "proc")], check=True)
+        (target / "proc/self").write_text("mounted")
+        raise BackendError("mmdebstrap failed")
+
+    monkeypatch.setattr(imagebuild, "_debootstrap", debootstrap)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mounted)], check=True)
+    try:
+        (mounted / "null").write_text("the host's")
+        with pytest.raises(BackendError):
+            ensure_built(tmp_path)
+
+        assert (mounted / "null").read_text() == "the host's"
+        assert built and built[0].parent != staging
+        assert (built[0] / "proc/self").read_text() == "mounted"
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)
+        for target in built:
+            subprocess.run(["umount", str(target / "proc")], check=False)

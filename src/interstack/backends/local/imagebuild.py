@@ -29,6 +29,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +38,13 @@ from typing import Protocol
 
 from interstack.backends.local.guest import CLOUD_CONFIG, CLOUD_CONFIG_PATH, GUEST_INIT
 from interstack.backends.local.host import last_line
-from interstack.backends.local.imagecache import mark_used, remove_old_revisions, staging_dir
+from interstack.backends.local.imagecache import (
+    host_mounts,
+    mark_used,
+    mounts_name,
+    remove_old_revisions,
+    staging_prefix,
+)
 from interstack.backends.local.loginplan import plan_path, record_plan
 from interstack.errors import BackendError
 
@@ -138,8 +145,10 @@ def _build(cache_dir: Path, name: str, report: BuildProgress, apt_sources: Path 
             if not plan_path(root).exists():
                 record_plan(root)
             return
-        staging = staging_dir(cache_dir, name, os.getpid())
-        shutil.rmtree(staging, ignore_errors=True)
+        # a directory of its own: one a killed build of the same pid left may still have
+        # mounts inside (removed at a hand-out once unmounted, :mod:`.imagecache`)
+        staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=staging_prefix(name)))
+        staging.chmod(0o755)  # the cache entry it becomes
         try:
             _debootstrap(staging / "root", report, apt_sources)
             _prepare_for_boot(staging / "root")
@@ -147,7 +156,9 @@ def _build(cache_dir: Path, name: str, report: BuildProgress, apt_sources: Path 
             report.step("image ready")
             os.replace(staging, root.parent)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            mounts = host_mounts() if staging.exists() else []
+            if mounts is not None and not mounts_name(staging, mounts):  # else a hand-out's
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def _sources(apt_sources: Path | None) -> list[str]:

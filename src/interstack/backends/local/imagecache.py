@@ -153,18 +153,15 @@ def _trashed_from(trash: Path, name: str) -> Path:
     return trash.with_name(trash.name.removeprefix(_trash_prefix(name)).rsplit("-", 1)[0])
 
 
-def staging_dir(cache_dir: Path, name: str, pid: int) -> Path:
-    """Where the builder ``pid`` builds image ``name`` before renaming it into place."""
-    return cache_dir / f"{_staging_prefix(name)}{pid}"
-
-
-def _staging_prefix(name: str) -> str:
+def staging_prefix(name: str) -> str:
+    """The prefix of the directories where builders build image ``name`` before renaming it
+    into place."""
     return f".{name}.build-"
 
 
 def _remove_old_revisions(cache_dir: Path, name: str, revision: int, lock_file: Path) -> None:
     trash = sorted(cache_dir.glob(f"{_trash_prefix(name)}*"))
-    trash += sorted(cache_dir.glob(f"{_staging_prefix(name)}*"))  # killed builds' (see above)
+    trash += sorted(cache_dir.glob(f"{staging_prefix(name)}*"))  # killed builds' (see above)
     if not trash and not removable_entries(cache_dir, name, revision, (), now=time.time()):
         return  # nothing old enough: the mount tables are not read at every hand-out
     try:
