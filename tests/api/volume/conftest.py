@@ -26,6 +26,9 @@ def volume_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedG
                         "volume_delay_seconds": 0.1,
                         "snapshot_delay_seconds": 0.1,
                         "fail_on": {"create_volume": {"name": "broken-*", "message": "no space"}},
+                        # a backend that gives no ephemeral or swap disks: its refusal of a
+                        # mapping of one, and volumes named as if the flavor's disks were none
+                        "without": ["ephemeral_disks"],
                     },
                 }
             ]

@@ -4,7 +4,8 @@ disk within its swap, at most three local disks, the v2 formats and source/desti
 Nova refuses, the legacy ``block_device_mapping`` read as Nova reads it (``vda`` is the root;
 a mapping for another device is an extra disk). Every refusal is Nova's ``badRequest`` before
 anything exists: no server, volume or port is left. A backend that gives no ephemeral or swap
-disks (it lacks ``ephemeral_disks``, as sim and local do) refuses a mapping that asks for one."""
+disks (it lacks ``ephemeral_disks``: these tests' sim region is made without) refuses a
+mapping that asks for one."""
 
 from __future__ import annotations
 

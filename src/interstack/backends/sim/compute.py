@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import (
@@ -124,6 +126,7 @@ class SimCompute(ComputeDriver):
                     "image": disk,
                     "ports": list(spec.ports),
                     "volumes": {},
+                    "local_disks": [asdict(d) for d in spec.local_disks],
                     "console": [f"[    0.000000] sim: booting {spec.name}"],
                 },
             )

@@ -57,6 +57,9 @@ FULL_CAPABILITIES = Capabilities(
     security_groups=True,
     volumes=True,
     boot_from_volume=True,
+    # a flavor's ephemeral and swap disks, and the blank local ones a mapping asks for: kept in
+    # the server's record, so the API and the metadata name their devices as Nova's do
+    ephemeral_disks=True,
     volume_attach_hot=True,
     snapshots=True,
     volume_extend=True,
