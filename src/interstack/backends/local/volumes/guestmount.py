@@ -64,6 +64,8 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 MAX_REQUEST_BYTES = 16 * 1024
 #: one server's requests answered at once; a connection beyond them is closed unanswered
 CONNECTIONS_PER_SERVER = 4
+#: how long the service waits for a connection before it looks whether it is closing
+SELECT_SECONDS = 0.1
 
 GUEST_HELPER = r'''#!/usr/bin/python3
 """interstack: mount(8)/umount(8) helper for volumes; the host mounts them (no CAP_SYS_ADMIN
@@ -274,11 +276,11 @@ class MountService:
 
     def _serve(self) -> None:
         while not self._stopping.is_set():
-            with self._guard:
-                ready = self._selector.select(timeout=0) if self._sockets else []
-            if not ready:
-                self._stopping.wait(0.1)
-                continue
+            # wait for a connection without the guard: epoll takes the sockets listen registers
+            # meanwhile, and one dropped meanwhile fails its accept below; polling every 0.1 s
+            # instead kept each mount (a boot's fstab entries before the guest is up) waiting
+            # 50 ms on average
+            ready = self._selector.select(timeout=SELECT_SECONDS)
             for key, _ in ready:
                 try:
                     connection, _ = key.fileobj.accept()  # type: ignore[union-attr]
