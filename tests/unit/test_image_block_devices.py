@@ -208,3 +208,22 @@ def test_an_image_mapping_onto_a_mapped_device_replaces_the_flavors_disk_there()
 def test_broken_mappings_are_a_400_that_names_the_property(mappings: str) -> None:
     with pytest.raises(BadRequest, match="the image's mappings property"):
         image_defined_devices({"mappings": mappings}, ephemeral_gb=1)
+
+
+FLAGS = [("false", False), ("0", False), ("no", False), ("true", True), ("1", True), (True, True)]
+
+
+@pytest.mark.parametrize(("given", "deleted"), FLAGS)
+def test_delete_on_termination_is_read_as_nova_reads_it(given: object, deleted: bool) -> None:
+    """Nova reads it with ``bool_from_string``: the string "false" keeps the volume (it was
+    truthy here, and the server's deletion deleted the volume)."""
+    entry = {"source_type": "blank", "destination_type": "volume", "volume_size": 1,
+             "boot_index": -1, "delete_on_termination": given}  # fmt: skip
+    legacy = json.dumps([{**entry, "volume_id": "v"}])
+    v2 = json.dumps([entry])
+    for properties in (
+        {"block_device_mapping": v2, "bdm_v2": "True"},
+        {"block_device_mapping": legacy},
+    ):
+        [device] = image_defined_devices(properties)
+        assert device.delete_on_termination is deleted

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.compute import delete_server, nova
+from tests.support.compute import assert_nova_fault, delete_server, nova
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.image import create, image_client, upload
@@ -77,3 +77,38 @@ def test_the_cli_boots_a_volume_backed_image_from_its_root_snapshot(
     assert refused.returncode != 0
     assert "Boot sequence for the instance" in refused.stderr, refused.stderr
     assert conn.block_storage.get_volume(other_root.id).status == "available"
+
+
+def test_an_image_whose_mappings_hold_no_device_names_is_a_400_that_names_the_property(
+    volume_gateway: ServedGateway, conn: Any, http: httpx.Client, world: tuple[str, str, str]
+) -> None:
+    """An image's properties are anyone's who may set them: a device name that is a number, a
+    list or has a space, a tag that is no string or a negative size is Nova's 400 naming the
+    property (they were 500s, or a server at ``/dev/vd b``), and nothing is made."""
+    network, _, flavor = world
+    glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
+    root = {"source_type": "blank", "destination_type": "volume", "boot_index": -1,
+            "device_name": "/dev/vdb", "volume_size": 1}  # fmt: skip
+    cases: list[tuple[dict[str, str], str]] = [
+        ({"block_device_mapping": json.dumps([{**root, "device_name": 5}]), "bdm_v2": "True"},
+         "device_name 5 is not a device name"),
+        ({"block_device_mapping": json.dumps([{**root, "device_name": ["vdb"]}])},
+         "device_name ['vdb'] is not a device name"),
+        ({"block_device_mapping": json.dumps([{**root, "tag": {"a": 1}}]), "bdm_v2": "True"},
+         "tag {'a': 1} is not a string"),
+        ({"block_device_mapping": json.dumps([{**root, "volume_size": -1}]), "bdm_v2": "True"},
+         "volume_size -1 is below 0"),
+        ({"root_device_name": "vd b"}, "root_device_name 'vd b' is not a device name"),
+        ({"mappings": json.dumps([{"virtual": "root", "device": "vd b"}])}, "mappings property"),
+    ]  # fmt: skip
+    volumes_before = {v.id for v in conn.block_storage.volumes()}
+    for properties, expected in cases:
+        image = create(glance, name=unique("odd"), **properties)
+        upload(glance, image["id"], b"\1" * 512)
+        answer = http.post("/servers", json={"server": {
+            "name": unique("odd"), "flavorRef": flavor, "imageRef": image["id"],
+            "networks": [{"uuid": conn.network.find_network(network).id}]}})  # fmt: skip
+        message = assert_nova_fault(answer, 400, "badRequest")
+        assert expected in message, (properties, message)
+    assert not list(conn.compute.servers())
+    assert {v.id for v in conn.block_storage.volumes()} == volumes_before

@@ -7,6 +7,7 @@ snapshot of a volume-backed server; merged under a create's own mappings as Nova
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, cast, get_args
@@ -31,6 +32,12 @@ from interstack.services.interfaces import VolumeSnapshotForImage
 #: the bus and kind Nova records for a server's virtio disks (``/dev/vdX``)
 DISK_BUS = "virtio"
 DEVICE_TYPE = "disk"
+
+#: a device name as Nova's API takes one (``vdb``, ``/dev/vdb``: no spaces, at most 255)
+_DEVICE_NAME = re.compile(r"^[a-zA-Z0-9._/-]{1,255}$")
+#: the strings ``oslo_utils.strutils.bool_from_string`` takes for true (Nova reads an image's
+#: ``delete_on_termination`` with it: "false" is false)
+_TRUE_STRINGS = frozenset({"1", "t", "true", "on", "y", "yes"})
 
 
 def image_mapping_properties(snapshots: Sequence[VolumeSnapshotForImage]) -> dict[str, str]:
@@ -116,7 +123,7 @@ def _image_mappings(properties: Mapping[str, str]) -> list[Mapping[str, Any]]:
     ):
         raise BadRequest(_BAD_MAPPINGS)
     named = [e for e in entries if e["virtual"] == "root" or is_flavor_disk_name(e["virtual"])]
-    if not all(isinstance(e.get("device"), str) and e["device"] for e in named):
+    if not all(isinstance(e.get("device"), str) and _DEVICE_NAME.match(e["device"]) for e in named):
         raise BadRequest(_BAD_MAPPINGS)
     return named
 
@@ -124,7 +131,7 @@ def _image_mappings(properties: Mapping[str, str]) -> list[Mapping[str, Any]]:
 def image_root_device(properties: Mapping[str, str]) -> str | None:
     """The image's root device name: its ``root_device_name`` property, else the device its
     ``mappings`` give the ``root`` virtual name (as Nova reads it)."""
-    explicit = properties.get("root_device_name")
+    explicit = _device_name(properties.get("root_device_name"), "root_device_name")
     if explicit:
         return explicit
     roots = [e["device"] for e in _image_mappings(properties) if e["virtual"] == "root"]
@@ -164,12 +171,12 @@ def _legacy_devices(
         virtual_name = entry.get("virtual_name")
         device = legacy_device(
             virtual_name=virtual_name if isinstance(virtual_name, str) else None,
-            snapshot_id=entry.get("snapshot_id"),
-            volume_id=entry.get("volume_id"),
+            snapshot_id=_text(entry, "snapshot_id"),
+            volume_id=_text(entry, "volume_id"),
             no_device_=bool(entry.get("no_device")),
-            device_name=entry.get("device_name"),
+            device_name=_device_name(entry.get("device_name"), "device_name"),
             volume_size=_volume_size(entry),
-            delete_on_termination=bool(entry.get("delete_on_termination")),
+            delete_on_termination=_flag(entry.get("delete_on_termination")),
         )
         if device is None:
             raise BadRequest(
@@ -210,6 +217,38 @@ def _integer(entry: Mapping[str, Any], key: str) -> int | None:
         ) from None
 
 
+def _invalid_field(key: str, value: object, expected: str) -> BadRequest:
+    return BadRequest(
+        f"Block Device Mapping is Invalid: the image's {key} {value!r} is not {expected}; "
+        "the image's owner can correct the property (openstack image set --property)."
+    )
+
+
+def _device_name(value: object, key: str) -> str | None:
+    """An image's device name (None when it gives none): written by anyone who may set the
+    image's properties, so anything but a device name is the create's 400, not its 500."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _DEVICE_NAME.match(value):
+        raise _invalid_field(key, value, "a device name such as /dev/vdb")
+    return value
+
+
+def _text(entry: Mapping[str, Any], key: str) -> str | None:
+    value = entry.get(key)
+    if value is not None and not (isinstance(value, str) and len(value) <= 255):
+        raise _invalid_field(key, value, "a string of at most 255 characters")
+    return value
+
+
+def _flag(value: object) -> bool:
+    """Nova's ``strutils.bool_from_string`` (not strict): true only for a true boolean or one
+    of its true strings."""
+    if isinstance(value, bool):
+        return value
+    return value is not None and str(value).strip().lower() in _TRUE_STRINGS
+
+
 def _volume_size(entry: Mapping[str, Any]) -> int | None:
     """An entry's ``volume_size``: GB, never below 0, as Nova's ``BlockDeviceDict`` validates
     it — a negative size would lower the sum of the ephemeral disks held to the flavor's, and
@@ -224,7 +263,9 @@ def _volume_size(entry: Mapping[str, Any]) -> int | None:
 
 def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
     if entry.get("no_device"):
-        return no_device(entry.get("device_name"), _integer(entry, "boot_index"))
+        return no_device(
+            _device_name(entry.get("device_name"), "device_name"), _integer(entry, "boot_index")
+        )
     source, destination = entry.get("source_type"), entry.get("destination_type") or "volume"
     if source not in get_args(SourceType) or destination not in get_args(DestinationType):
         raise BadRequest(
@@ -235,14 +276,14 @@ def _image_device(entry: Mapping[str, Any]) -> BlockDevice:
     return BlockDevice(
         source_type=cast(SourceType, source),
         destination_type=cast(DestinationType, destination),
-        uuid=None if source == "blank" else entry.get(f"{source}_id"),
+        uuid=None if source == "blank" else _text(entry, f"{source}_id"),
         boot_index=boot_index,
         volume_size=size,
-        delete_on_termination=bool(entry.get("delete_on_termination")),
-        device_name=entry.get("device_name"),
-        volume_type=entry.get("volume_type"),
-        tag=entry.get("tag"),
-        guest_format=entry.get("guest_format"),
+        delete_on_termination=_flag(entry.get("delete_on_termination")),
+        device_name=_device_name(entry.get("device_name"), "device_name"),
+        volume_type=_text(entry, "volume_type"),
+        tag=_text(entry, "tag"),
+        guest_format=_text(entry, "guest_format"),
     )
 
 
