@@ -203,3 +203,39 @@ def test_an_attach_named_automatically_skips_the_servers_ephemeral_and_swap_disk
         wait_volume(volumes_api, volume, "available")
     finally:
         give([])
+
+
+def test_an_attach_skips_the_root_device_the_servers_image_names(
+    volume_gateway: ServedGateway, member: Member, volumes_api: httpx.Client
+) -> None:
+    """A server booted from an image whose root_device_name is /dev/vdb has its root there
+    (OS-EXT-SRV-ATTR:root_device_name): a volume attached without a device skips it
+    (/dev/vdc), one asked at /dev/vdb is Nova's 400 (the device is in use) — the attach took
+    /dev/vda alone for the root and gave such a volume the root's device."""
+    token = member.token(volume_gateway)
+    glance = client(volume_gateway, token)
+    images = f"{volume_gateway.url}/RegionOne/image/v2/images"
+    image = glance.post(images, json={"name": unique("vdb"), "disk_format": "raw",
+                                      "container_format": "bare",
+                                      "root_device_name": "/dev/vdb"}).json()  # fmt: skip
+    uploaded = glance.put(f"{images}/{image['id']}/file", content=b"\0" * 512,
+                          headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    assert uploaded.status_code == 204, uploaded.text
+    api = nova(volume_gateway, token, "2.79")
+    flavor = api.get("/flavors").json()["flavors"][0]["id"]
+    new = {"name": unique("vdb"), "imageRef": image["id"], "flavorRef": flavor, "networks": "none"}
+    booted = api.post("/servers", json={"server": new})
+    assert booted.status_code == 202, booted.text
+    server = booted.json()["server"]["id"]
+    eventually(lambda: api.get(f"/servers/{server}").json()["server"]["status"],
+               lambda status: status == "ACTIVE", "the server")  # fmt: skip
+    base = f"/servers/{server}/os-volume_attachments"
+    volume = create_volume(volumes_api)["id"]
+    taken = api.post(base, json={"volumeAttachment": {"volumeId": volume, "device": "/dev/vdb"}})
+    assert "(/dev/vdb) is in use" in assert_nova_fault(taken, 400, "badRequest")
+    attached = api.post(base, json={"volumeAttachment": {"volumeId": volume}})
+    assert attached.status_code == 200, attached.text
+    assert attached.json()["volumeAttachment"]["device"] == "/dev/vdc"
+    wait_volume(volumes_api, volume, "in-use")
+    assert api.delete(f"/servers/{server}").status_code == 204
+    wait_volume(volumes_api, volume, "available")

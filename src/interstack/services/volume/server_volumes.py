@@ -68,10 +68,13 @@ def _has_snapshots(session: Session, volume_id: str) -> bool:
     return bool(found)
 
 
-def next_device(taken: set[str], requested: str | None) -> str:
-    """The requested device if free, else the next free ``/dev/vdX`` after the root disk."""
+def next_device(taken: set[str], requested: str | None, root_device: str = ROOT_DEVICE) -> str:
+    """The requested device if free, else the next free ``/dev/vdX`` after ``/dev/vda``;
+    ``root_device`` (the server's, Nova's ``root_device_name``: ``/dev/vdb`` for an image
+    that says so) is never free, as Nova counts it among the used devices."""
+    taken = taken | {root_device}
     if requested is not None:
-        if not requested.startswith("/dev/") or requested == ROOT_DEVICE:
+        if not requested.startswith("/dev/"):
             raise BadRequest(f"The supplied device path ({requested}) is invalid.")
         if requested in taken:
             raise BadRequest(f"The supplied device path ({requested}) is in use.")
@@ -126,7 +129,7 @@ class ServerVolumes:
             taken = {a.mountpoint for a in server_attachments(session, server.id) if a.mountpoint}
             # the server's ephemeral and swap disks hold their devices too (Nova's names them)
             taken |= {str(d["device"]) for d in server.local_disks or () if isinstance(d, dict)}
-            chosen = next_device(taken, device)
+            chosen = next_device(taken, device, server.root_device_name or ROOT_DEVICE)
             row = new_attachment(
                 region,
                 volume,
