@@ -3,13 +3,14 @@ Tempest's compute image tests wait for and delete it."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 
-from tests.api.servers.conftest import IMAGE, boot_active, nova, wait_gone
+from tests.api.servers.conftest import IMAGE, boot_active, nova, wait_gone, wait_status
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member
+from tests.support.identity import Member, client
 from tests.support.waiting import eventually
 
 
@@ -50,3 +51,52 @@ def test_a_snapshot_through_the_image_proxy(
         assert missing.status_code == 404 and "itemNotFound" in missing.json(), missing.text
     assert api.delete(f"/servers/{server['id']}").status_code == 204
     wait_gone(api, server["id"])
+
+
+def test_a_servers_root_device_goes_with_its_snapshot_and_stays_across_a_rebuild(
+    compute_gateway: ServedGateway,
+    member: Member,
+    api: httpx.Client,
+    admin_api: httpx.Client,
+    admin_http: httpx.Client,
+) -> None:
+    """An image whose root_device_name is /dev/vdb boots servers rooted there; a snapshot of
+    such a server inherits the property (Nova copies the image's properties into its
+    snapshot), so a server booted from the snapshot is rooted at /dev/vdb too (it was at
+    /dev/vda: the snapshot copied formats and sizes alone), and a rebuild with an image that
+    names no root device keeps the server's (Nova keeps root_device_name across a rebuild)."""
+    rooted = str(uuid.uuid4())
+    glance = f"{compute_gateway.url}/RegionOne/image/v2/images"
+    made = admin_http.post(glance, json={"id": rooted, "name": "vdb", "disk_format": "qcow2",
+                                         "container_format": "bare", "visibility": "public",
+                                         "root_device_name": "/dev/vdb"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    uploaded = admin_http.put(f"{glance}/{rooted}/file", content=b"vdb disk\n" * 64,
+                              headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    assert uploaded.status_code == 204, uploaded.text
+
+    def root_device(server_id: str) -> str:
+        shown = admin_api.get(f"/servers/{server_id}").json()["server"]
+        return str(shown["OS-EXT-SRV-ATTR:root_device_name"])
+
+    server = boot_active(api, "rooted", imageRef=rooted)
+    assert root_device(server["id"]) == "/dev/vdb"
+    snapped = api.post(f"/servers/{server['id']}/action", json={"createImage": {"name": "s"}})
+    assert snapped.status_code == 202, snapped.text
+    snapshot = snapped.json()["image_id"]
+    with client(compute_gateway, member.token(compute_gateway)) as mine:
+        image = eventually(lambda: mine.get(f"{glance}/{snapshot}").json(),
+                           lambda i: i["status"] == "active", "the snapshot active")  # fmt: skip
+    assert image["root_device_name"] == "/dev/vdb"
+    again = boot_active(api, "from-snapshot", imageRef=snapshot)
+    assert root_device(again["id"]) == "/dev/vdb"
+
+    rebuilt = api.post(f"/servers/{server['id']}/action", json={"rebuild": {"imageRef": IMAGE}})
+    assert rebuilt.status_code == 202, rebuilt.text
+    wait_status(api, server["id"], "ACTIVE")
+    assert root_device(server["id"]) == "/dev/vdb"
+    for done in (server, again):
+        assert api.delete(f"/servers/{done['id']}").status_code == 204
+        wait_gone(api, done["id"])
+    with client(compute_gateway, member.token(compute_gateway)) as mine:
+        assert mine.delete(f"{glance}/{snapshot}").status_code == 204

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from interstack.errors import BadRequest, NotFound
+from interstack.services.compute.block_devices import ROOT_DEVICE
 from interstack.services.compute.common import (
     ready_ref,
     record_action,
@@ -69,16 +70,17 @@ class ServerImages:
             if not volume_backed:
                 self.regions.require(region, "server_snapshots")
             ready_ref(row)
-            base_id = row.image_id
+            base_id, root_device = row.image_id, row.root_device_name
         if volume_backed:
             return self._create_volume_backed(ctx, region, server_id, name, metadata)
+        base = self._base_image(ctx, region, base_id)
         image = self.snapshots.begin_snapshot(
             ctx,
             region,
             name,
             server_id=server_id,
-            base=self._base_image(ctx, region, base_id),
-            metadata=metadata,
+            base=base,
+            metadata={**_inherited(base, root_device), **metadata},
         )
         try:
             with self.db.session() as session:
@@ -152,3 +154,17 @@ class ServerImages:
             return self.images.image_for_boot(ctx, region, image_id)
         except (NotFound, BadRequest):
             return None
+
+
+def _inherited(base: BootImage | None, root_device: str | None) -> dict[str, str]:
+    """The properties a server's snapshot inherits of its image, as Nova's (its
+    ``root_device_name``: a server booted from the snapshot has its root where the image's
+    server had it); the createImage metadata wins over them, as in Nova. Nova keeps the
+    image's properties from the boot on: with the image gone, the server's own root device
+    says it where it is not the default."""
+    if base is not None:
+        named = base.properties.get("root_device_name")
+        return {"root_device_name": named} if named else {}
+    if root_device and root_device != ROOT_DEVICE:
+        return {"root_device_name": root_device}
+    return {}
