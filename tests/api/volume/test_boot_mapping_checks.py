@@ -119,10 +119,17 @@ def test_mappings_nova_refuses_are_its_400_and_leave_nothing(
         ([{**BLANK_VOLUME, "boot_index": 0}, {**BLANK_VOLUME, "boot_index": 0}],
          {"imageRef": ""}, "Boot sequence"),
         ([{**BLANK_VOLUME, "volume_size": -1}], {}, "volume_size"),
+        # Nova's schema: no JSON boolean for an integer, no size past its database's integer
+        ([{**BLANK_VOLUME, "volume_size": True}], {}, "volume_size True"),
+        ([{**BLANK_VOLUME, "volume_size": 2**31}], {}, "from 0 to 2147483647"),
+        ([{**BLANK_VOLUME, "volume_size": "2147483648"}], {}, "from 0 to 2147483647"),
+        ([{**BLANK_VOLUME, "boot_index": True}], {}, "boot_index True is not an integer"),
         ([{**BLANK_VOLUME, "device_name": "vd b"}], {}, "device_name"),
     ]  # fmt: skip
     legacy_cases: list[tuple[list[dict[str, Any]], dict[str, Any], str]] = [
         ([{"device_name": "vdb"}], {}, "Unrecognized legacy format."),
+        ([{"device_name": "vdb", "volume_id": volume.id, "volume_size": 2**31}], {},
+         "from 0 to 2147483647"),
         ([{"device_name": "vdb", "virtual_name": "swap", "volume_size": 128},
           {"device_name": "vdc", "virtual_name": "swap", "volume_size": 128}], {},
          "More than one swap drive requested."),

@@ -91,8 +91,15 @@ class SecurityGroupName(Closed):
     name: Annotated[str, Field(min_length=1, max_length=255)]
 
 
+#: Nova's ``db.MAX_INT``: the largest ``volume_size`` its schema takes (its column's bound)
+MAX_INT = 0x7FFFFFFF
+
+
 def _boot_index(value: object) -> object:
-    """Nova's ``boot_index``: an integer, given as a number or a string of digits."""
+    """Nova's ``boot_index``: an integer, given as a number or a string of digits (not a
+    JSON boolean, which its schema's ``integer`` refuses and pydantic would take for 0/1)."""
+    if isinstance(value, bool):
+        raise ValueError(f"boot_index {value!r} is not an integer")
     if not isinstance(value, str):
         return value
     try:
@@ -102,13 +109,14 @@ def _boot_index(value: object) -> object:
 
 
 def _volume_size(value: object) -> object:
-    """Nova's ``volume_size``: a non-negative integer of GiB, as a number or digits."""
-    if isinstance(value, str) and not value.strip().isdigit():
+    """Nova's ``volume_size``: an integer of GiB from 0 to :data:`MAX_INT`, as a number or
+    digits (not a JSON boolean)."""
+    if isinstance(value, bool) or (isinstance(value, str) and not value.strip().isdigit()):
         raise ValueError(f"volume_size {value!r} is not a non-negative integer")
     if isinstance(value, str):
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-        raise ValueError(f"volume_size {value!r} is not a non-negative integer")
+        value = int(value)
+    if isinstance(value, int) and not 0 <= value <= MAX_INT:
+        raise ValueError(f"volume_size {value!r} is not an integer from 0 to {MAX_INT}")
     return value
 
 
