@@ -221,3 +221,39 @@ def test_a_volume_ebs_still_detaches_is_deleted_once_it_has(
     assert "DeleteVolume" in calls.take()
     with services.db.session() as session:
         assert session.get(VolumeRow, volume_id) is None
+
+
+def test_an_attach_run_again_that_ec2_refuses_as_in_use_finds_its_own_attachment(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """The first step attached the volume and stopped before its payload was recorded; at the
+    step run again EC2 describes the volume unattached still (it lags) and refuses the second
+    attach as VolumeInUse: the attachment is the one asked for, not a failed task."""
+    services, storage, _calls, _ebs = region
+    _server_id, volume_id, task = attach_asked(services)
+    handler = services.volume.server_volumes.handlers()[task.kind]
+    handler.run(task)  # the first step: EBS has attached it (the emulator at once)
+    lagging, refused = {"looks": 1}, []
+
+    def unattached(parsed: dict[str, Any], **_kwargs: Any) -> None:
+        for volume in parsed.get("Volumes", []):
+            if lagging["looks"]:
+                lagging["looks"] -= 1
+                volume["Attachments"], volume["State"] = [], "available"
+
+    def in_use(**_kwargs: Any) -> Any:
+        refused.append("AttachVolume")
+        error = {"Error": {"Code": "VolumeInUse", "Message": "already attached to an instance"}}
+        return _Refused(), error
+
+    storage.ec2.meta.events.register("after-call.ec2.DescribeVolumes", unattached)
+    storage.ec2.meta.events.register("before-call.ec2.AttachVolume", in_use)
+    assert handler.run(task) is None  # the step run again
+    assert refused == ["AttachVolume"]  # asked again, and refused
+    assert statuses(services, volume_id) == ("in-use", "attached", "/dev/sdf")
+
+
+class _Refused:
+    """The HTTP answer of a refused call, as botocore's before-call hooks give one."""
+
+    status_code = 400

@@ -35,6 +35,7 @@ from interstack.backends.aws.client import (
     AWS_POLLING,
     TAG_GATEWAY_ID,
     aws_call,
+    error_code,
     is_not_found,
     tag_filters,
     tag_spec,
@@ -436,9 +437,31 @@ class AwsVolumes(BlockStorageDriver):
             )
         taken = {m["DeviceName"] for m in instance.get("BlockDeviceMappings", [])}
         name = ec2_device(device, taken)
-        with aws_call(f"attach_volume {volume} to {server}"):
+        try:
             self.ec2.attach_volume(VolumeId=volume, InstanceId=server, Device=name)
+        except ClientError as exc:
+            if error_code(exc) != "VolumeInUse":
+                raise translate(exc, f"attach_volume {volume} to {server}") from exc
+            return self._attached_meanwhile(volume, server, exc)
         return AttachmentInfo(volume, server, name)  # EBS goes on: see attachment()
+
+    def _attached_meanwhile(
+        self, volume: NativeRef, server: NativeRef, refused: ClientError
+    ) -> AttachmentInfo:
+        """EC2 refused an attach as VolumeInUse though it described the volume unattached: a
+        step run again (its payload never recorded) whose first attach EC2 did not describe yet.
+        The attachment to ``server`` is the one asked for; another server's is a conflict;
+        none described yet is looked at again in a later step (not a failed task while EBS
+        attaches the volume)."""
+        attached = _attachment(self._volume(volume))
+        if attached is not None and attached["InstanceId"] == server:
+            return AttachmentInfo(volume, server, str(attached["Device"]))
+        if attached is not None:
+            raise Conflict(f"volume {volume} is attached to another server")
+        raise BackendUnavailable(
+            f"EC2 refused attach_volume {volume} to {server} as {error_code(refused)} but does "
+            "not describe its attachment yet; looked at again"
+        ) from refused
 
     def detach_volume(self, volume: NativeRef, server: NativeRef) -> None:
         try:
