@@ -22,7 +22,14 @@ from interstack.services.volume.volumes import NewVolume
 from interstack.store.models import Server as ServerRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
-from tests.backends.aws.support import PROJECT, REGION, Calls, aws_region_services, server_spec
+from tests.backends.aws.support import (
+    PROJECT,
+    REGION,
+    Calls,
+    aws_region_services,
+    refusal,
+    server_spec,
+)
 from tests.support.compute import add_server
 from tests.support.image import caller
 
@@ -243,17 +250,10 @@ def test_an_attach_run_again_that_ec2_refuses_as_in_use_finds_its_own_attachment
 
     def in_use(**_kwargs: Any) -> Any:
         refused.append("AttachVolume")
-        error = {"Error": {"Code": "VolumeInUse", "Message": "already attached to an instance"}}
-        return _Refused(), error
+        return refusal("VolumeInUse", "already attached to an instance")
 
     storage.ec2.meta.events.register("after-call.ec2.DescribeVolumes", unattached)
     storage.ec2.meta.events.register("before-call.ec2.AttachVolume", in_use)
     assert handler.run(task) is None  # the step run again
     assert refused == ["AttachVolume"]  # asked again, and refused
     assert statuses(services, volume_id) == ("in-use", "attached", "/dev/sdf")
-
-
-class _Refused:
-    """The HTTP answer of a refused call, as botocore's before-call hooks give one."""
-
-    status_code = 400
