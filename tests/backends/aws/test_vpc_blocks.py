@@ -250,3 +250,32 @@ def test_a_release_a_stopped_gateway_left_to_ask_again_is_made_at_the_next_start
     assert "10.39.0.0/16" not in blocks
     assert {"10.40.0.0/16", network.vpcs.settings.vpc_cidr} <= set(blocks)  # held, primary
     network.delete_subnet(kept)
+
+
+def test_a_block_another_replica_let_go_of_before_the_subnet_was_made_is_associated_anew(
+    network: AwsNetwork,
+) -> None:
+    """Another replica's start lets go of the VPC's blocks that hold no subnet; one this
+    gateway has just associated for a subnet it is making is among them. EC2 then refuses
+    the subnet (InvalidSubnet.Range), and this gateway associates the block anew for it
+    instead of waiting for a block that is gone."""
+    net, _made = network_with_subnet(network, "10.41.1.0/24")
+    starting = aws_vpcs.ProjectVpcs(ec2(), network.vpcs.region, network.vpcs.settings)
+    released: list[str] = []
+
+    def still_associating(parsed: dict[str, Any], **_kwargs: Any) -> None:
+        parsed["CidrBlockAssociation"]["CidrBlockState"]["State"] = "associating"
+
+    def another_replica_starts(**_kwargs: Any) -> Any:
+        if released:
+            return None
+        released.extend(starting.release_empty_blocks())
+        return refusal("InvalidSubnet.Range", "The CIDR is invalid for this VPC.")
+
+    events = network.ec2.meta.events
+    events.register("after-call.ec2.AssociateVpcCidrBlock", still_associating)
+    events.register("before-call.ec2.CreateSubnet", another_replica_starts)
+    made = subnet(network, net, "10.42.1.0/24")
+    assert [r.split()[1] for r in released] == ["10.42.0.0/16"]
+    assert "10.42.0.0/16" in live_blocks(network)
+    network.delete_subnet(made)

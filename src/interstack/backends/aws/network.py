@@ -45,7 +45,7 @@ from interstack.backends.contract import (
     SecurityGroupSpec,
     SubnetSpec,
 )
-from interstack.errors import BadRequest, Conflict, InterstackError, NotFound
+from interstack.errors import BackendUnavailable, BadRequest, Conflict, InterstackError, NotFound
 
 EXTERNAL = "external:"
 PROJECT_NETWORK = "project:"
@@ -184,15 +184,13 @@ class AwsNetwork(NetworkDriver):
         except ClientError as exc:
             if error_code(exc) != "InvalidSubnet.Range":
                 raise
-        if associating is not None:
-            with aws_call(f"describe_vpcs {vpc_id}"):
-                self.vpcs.wait_associated(vpc_id, associating)
-        else:
-            self.vpcs.forget_blocks(vpc_id)
-            associating = self.vpcs.ensure_block(vpc_id, cidr)
-            if associating is not None:
-                with aws_call(f"describe_vpcs {vpc_id}"):
-                    self.vpcs.wait_associated(vpc_id, associating)
+        with aws_call(f"describe_vpcs {vpc_id}"):
+            if associating is None or not self.vpcs.wait_associated(vpc_id, associating):
+                # not the block associated here, or let go of meanwhile (a replica's start)
+                self.vpcs.forget_blocks(vpc_id)
+                associating = self.vpcs.ensure_block(vpc_id, cidr)
+                if associating is not None and not self.vpcs.wait_associated(vpc_id, associating):
+                    raise BackendUnavailable(f"AWS let go of {associating} of {vpc_id} again")
         return dict(self.ec2.create_subnet(**request)["Subnet"])
 
     def delete_subnet(self, ref: NativeRef) -> None:

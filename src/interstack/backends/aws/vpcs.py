@@ -356,20 +356,25 @@ class ProjectVpcs:
                 return str(wanted)
             raise AssertionError("unreachable")  # pragma: no cover
 
-    def wait_associated(self, vpc_id: str, block: str) -> None:
-        """Wait until EC2 reports ``block`` associated with the VPC. This wait stays in the
-        request that creates the subnet: Neutron answers that request with the subnet made, and
-        EC2 makes no subnet in a block still associating; EC2 asked to create it at once has
-        refused it, which happens only for a block associated moments ago (seconds), so the
-        wait is bounded by :data:`_ASSOCIATE_SECONDS` and ends in a 503 the client may retry."""
+    def wait_associated(self, vpc_id: str, block: str) -> bool:
+        """Wait until EC2 reports ``block`` associated with the VPC (True), or no longer
+        associating it (False: it was let go of meanwhile, by another replica's start that
+        found it holding no subnet). This wait stays in the request that creates the subnet:
+        Neutron answers that request with the subnet made, and EC2 makes no subnet in a block
+        still associating; EC2 asked to create it at once has refused it, which happens only
+        for a block associated moments ago (seconds), so the wait is bounded by
+        :data:`_ASSOCIATE_SECONDS` and ends in a 503 the client may retry."""
         deadline = time.monotonic() + _ASSOCIATE_SECONDS
         while time.monotonic() < deadline:
             states = {
-                str(a["CidrBlock"]): a["CidrBlockState"]["State"]
+                a["CidrBlockState"]["State"]
                 for a in self._vpc(vpc_id).get("CidrBlockAssociationSet", [])
+                if str(a["CidrBlock"]) == block
             }
-            if states.get(block) == "associated":
-                return
+            if "associated" in states:
+                return True
+            if states and not states & _LIVE_BLOCK:  # disassociating, disassociated, failed
+                return False
             time.sleep(0.5)
         raise BackendUnavailable(f"AWS is still associating {block} with {vpc_id}")
 
