@@ -257,3 +257,44 @@ def test_an_attach_run_again_that_ec2_refuses_as_in_use_finds_its_own_attachment
     assert handler.run(task) is None  # the step run again
     assert refused == ["AttachVolume"]  # asked again, and refused
     assert statuses(services, volume_id) == ("in-use", "attached", "/dev/sdf")
+
+
+def test_a_copy_whose_step_run_again_took_a_second_snapshot_leaves_neither(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """The first step started the copy's snapshot and stopped before recording it; the step
+    run again (another replica: nothing remembered) does not see it listed yet and starts a
+    second (EC2's CreateSnapshot takes no ClientToken). Once the copy is made, both go."""
+    services, storage, calls, _ebs = region
+    _server_id, source_id = server_and_volume(services)
+    copy = services.volume.volumes.create(
+        caller(PROJECT), REGION, NewVolume(size=1, name="copy", source_volid=source_id)
+    )
+    (task,) = services.tasks.for_resource(copy.id)
+    task = replace(task, status=TaskStatus.RUNNING)
+    handler = services.volume.tasks.handlers()[task.kind]
+    pending = {"looks": 1}  # the first step's look: the snapshot is not complete yet
+    lagging = {"looks": 0}
+
+    def lag(parsed: dict[str, Any], **_kwargs: Any) -> None:
+        if lagging["looks"]:
+            lagging["looks"] -= 1
+            parsed["Snapshots"] = []  # EC2 does not list the first snapshot yet
+            return
+        for snapshot in parsed.get("Snapshots", []):
+            if pending["looks"]:
+                pending["looks"] -= 1
+                snapshot["State"] = "pending"
+
+    storage.ec2.meta.events.register("after-call.ec2.DescribeSnapshots", lag)
+    looked_again(handler.run(task), task)  # the first step: its outcome never recorded
+    storage._created.clear()  # the step is run again elsewhere
+    lagging["looks"] = 1
+    calls.take()
+    assert handler.run(task) is None  # the second snapshot is complete at once: the copy made
+    made = calls.take()
+    assert made.count("CreateSnapshot") == 1 and made.count("CreateVolume") == 1
+    left = storage.ec2.describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy.id]}]
+    )["Snapshots"]
+    assert left == []

@@ -285,8 +285,9 @@ class AwsVolumes(BlockStorageDriver):
             made_now = dict(self.ec2.create_volume(**request))
         named = self._named(made_now, spec.name or spec.gateway_id, labels)
         made = _volume_info(self._remember({**made_now, "Tags": named}, "VolumeId", named))
-        if copy_of is not None:  # the new volume keeps its data without it
-            self.delete_snapshot(copy_of)
+        if copy_of is not None:  # the new volume keeps its data without it, or any other
+            for prepared in {copy_of, *self._preparations(spec)}:
+                self.delete_snapshot(prepared)
         return made
 
     def _named(
@@ -313,16 +314,9 @@ class AwsVolumes(BlockStorageDriver):
         earlier = self._created_for(spec.gateway_id, "SnapshotId")
         if earlier is not None:
             return earlier
-        with aws_call(f"describe_snapshots of {spec.source_volume}"):
-            listed = self.ec2.describe_snapshots(
-                OwnerIds=["self"],
-                Filters=[
-                    *tag_filters(self.region, **{TAG_GATEWAY_ID: spec.gateway_id}),
-                    {"Name": "volume-id", "Values": [spec.source_volume]},
-                ],
-            )["Snapshots"]
+        listed = self._preparations(spec)
         if listed:
-            return NativeRef(str(listed[0]["SnapshotId"]))
+            return listed[0]
         labels = tags(self.region, spec.gateway_id, f"copy for volume {spec.gateway_id}")
         with aws_call(f"create_snapshot of volume {spec.source_volume} for a copy"):
             made = self.ec2.create_snapshot(
@@ -331,6 +325,20 @@ class AwsVolumes(BlockStorageDriver):
                 TagSpecifications=tag_spec("snapshot", labels),
             )
         return NativeRef(str(self._remember(dict(made), "SnapshotId", labels)["SnapshotId"]))
+
+    def _preparations(self, spec: VolumeSpec) -> list[NativeRef]:
+        """The snapshots EC2 lists as taken of ``spec``'s source for it: more than one where a
+        step run again started another while EC2 did not list the first yet (CreateSnapshot
+        takes no ClientToken); the copy made, all go."""
+        with aws_call(f"describe_snapshots of {spec.source_volume}"):
+            listed = self.ec2.describe_snapshots(
+                OwnerIds=["self"],
+                Filters=[
+                    *tag_filters(self.region, **{TAG_GATEWAY_ID: spec.gateway_id}),
+                    {"Name": "volume-id", "Values": [str(spec.source_volume)]},
+                ],
+            )["Snapshots"]
+        return [NativeRef(str(s["SnapshotId"])) for s in listed]
 
     def preparation_ready(self, prepared: NativeRef) -> bool:
         state = str(self._snapshot(prepared, settling=True)["State"])
