@@ -387,14 +387,18 @@ def test_no_device_takes_the_images_mapping_at_its_device_away(
 ) -> None:
     """The image's ``mappings`` place the flavor's ephemeral disk at ``vdb``; a request's
     ``no_device`` entry there takes it away (Nova's merge keeps it for its device name), so a
-    volume named automatically is attached at ``vdb`` instead of ``vdc``."""
+    volume named automatically is attached at ``vdb`` instead of ``vdc``; one that names a
+    source and destination too is still nothing but that (no second volume)."""
     glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
     mappings = [{"virtual": "ephemeral0", "device": "vdb"}]
     image = create(glance, name=unique("mapped"), mappings=json.dumps(mappings))
     upload(glance, image["id"], b"\1" * 4096)
     mapped = {**world, "image": image["id"]}
+    # a no_device entry with a source and destination is no disk either (Nova's driver makes
+    # nothing of a no_device mapping, whatever else it says): no volume is made of it
+    with_fields = {**BLANK_VOLUME, "device_name": "vdb", "no_device": True}
     for extra, device in (([], "/dev/vdc"), ([{"device_name": "vdb", "no_device": True}],
-                                             "/dev/vdb")):  # fmt: skip
+                                             "/dev/vdb"), ([with_fields], "/dev/vdb")):  # fmt: skip
         answer = http.post("/servers", json=body(mapped, block_device_mapping_v2=[
             image_root(mapped), *extra, BLANK_VOLUME]))  # fmt: skip
         assert answer.status_code == 202, answer.text
