@@ -88,3 +88,29 @@ def test_a_step_held_past_the_bound_is_renewed_no_more(db: Database) -> None:
     with keeper.held(task_id, "hung"):
         eventually(lambda: keeper._thread, lambda thread: thread is None, "the keeper to stop")
         assert lease_end(db, task_id) == claimed_until
+
+
+def test_a_renewal_that_fails_is_tried_again(db: Database) -> None:
+    """A renewal the database refuses (a connection dropped) is logged and tried again at the
+    next look: the keeper's thread goes on renewing while the step runs."""
+    clock = FakeClock()
+    task_id = claimed(db, clock, "runner")
+    claimed_until = lease_end(db, task_id)
+    clock.advance(10)
+    keeper = LeaseKeeper(db, clock, LEASE, interval=0.05)
+    renew, failed = keeper.renew, []
+
+    def dropped_once(held: list[tuple[str, str]]) -> None:
+        if not failed:
+            failed.append(held)
+            raise ConnectionError("the database connection was dropped")
+        renew(held)
+
+    keeper.renew = dropped_once  # type: ignore[method-assign]
+    with keeper.held(task_id, "runner"):
+        eventually(
+            lambda: lease_end(db, task_id),
+            lambda until: until is not None and claimed_until is not None and until > claimed_until,
+            "the lease renewed after the failed renewal",
+        )
+    assert failed == [[(task_id, "runner")]]
