@@ -98,7 +98,8 @@ def test_a_renewal_that_fails_is_tried_again(db: Database) -> None:
     claimed_until = lease_end(db, task_id)
     clock.advance(10)
     keeper = LeaseKeeper(db, clock, LEASE, interval=0.05)
-    renew, failed = keeper.renew, []
+    renew = keeper.renew
+    failed: list[list[tuple[str, str]]] = []
 
     def dropped_once(held: list[tuple[str, str]]) -> None:
         if not failed:
