@@ -32,12 +32,19 @@ def made_by_a_module(conn: Any) -> Any:
 
 
 def made_elsewhere_by_a_module(conn: Any) -> None:
-    """A security group with a rule, a keypair, a volume with a snapshot and a bare volume."""
+    """Two security groups whose rules name each other (as the LAMP stack's web and database
+    groups do), a keypair, a volume with a snapshot and a bare volume."""
     group = conn.network.create_security_group(name=unique("left"))
     conn.network.create_security_group_rule(
         security_group_id=group.id, direction="ingress", protocol="tcp", port_range_min=22,
         port_range_max=22, remote_ip_prefix="0.0.0.0/0",
     )  # fmt: skip
+    other = conn.network.create_security_group(name=unique("left"))
+    for mine, theirs in ((group, other), (other, group)):
+        conn.network.create_security_group_rule(
+            security_group_id=mine.id, direction="ingress", protocol="tcp", port_range_min=3306,
+            port_range_max=3306, remote_group_id=theirs.id,
+        )  # fmt: skip
     conn.compute.create_keypair(name=unique("left"))
     for name in (unique("left"), unique("left")):
         conn.block_storage.create_volume(name=name, size=1)
