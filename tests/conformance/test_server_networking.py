@@ -7,8 +7,8 @@ fixed and floating addresses, and release.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import pytest
 
@@ -23,58 +23,8 @@ from interstack.services.network.ports import PortCreate
 from interstack.services.network.routers import GatewayRequest, RouterCreate
 from interstack.services.network.service import NetworkServices
 from interstack.services.network.subnets import SubnetCreate
-from interstack.services.regions import Regions
-from tests.support.image import caller
 
 REGION = "conformance"
-
-
-@pytest.fixture
-def services(backend: Backend) -> NetworkServices:
-    assert backend.context.db is not None
-    return NetworkServices.build(backend.context.db, Regions({REGION: backend}))
-
-
-@pytest.fixture
-def project(services: NetworkServices) -> Iterator[Callable[..., RequestContext]]:
-    """A new project's context per call (member and reader, or the roles given); after the test
-    each project's network resources are deleted through the network API, passed or failed."""
-    made: list[str] = []
-
-    def new(*roles: str) -> RequestContext:
-        ctx = caller(uuid.uuid4().hex, *roles)
-        assert ctx.project_id is not None
-        made.append(ctx.project_id)
-        return ctx
-
-    yield new
-    for project_id in reversed(made):
-        _purge(services, project_id)
-
-
-def _purge(services: NetworkServices, project_id: str) -> None:
-    """Delete a project's floating IPs, routers (their interfaces first), ports, networks (their
-    subnets with them) and security groups (its default group too, as an admin may)."""
-    admin = caller(project_id, "admin", "member", "reader")
-
-    def mine(listed: list[Any]) -> list[Any]:
-        return [item for item in listed if item.project_id == project_id]
-
-    for fip in mine(services.floating_ips.list_page(admin, REGION, {}, Page())):
-        services.floating_ips.delete(admin, REGION, fip.id)
-    ports = mine(services.ports.list_page(admin, REGION, {}, Page()))
-    for router in mine(services.routers.list_page(admin, REGION, {}, Page())):
-        for port in ports:
-            if port.device_id == router.id and port.device_owner == "network:router_interface":
-                services.router_interfaces.remove(admin, REGION, router.id, None, port.id)
-        services.routers.delete(admin, REGION, router.id)
-    for port in ports:
-        if not port.device_owner.startswith("network:"):
-            services.ports.delete(admin, REGION, port.id)
-    for network in mine(services.networks.list_page(admin, REGION, {}, Page())):
-        services.networks.delete(admin, REGION, network.id)
-    for group in mine(services.security_groups.list_page(admin, REGION, {}, Page())):
-        services.security_groups.delete(admin, REGION, group.id)
 
 
 def _network(services: NetworkServices, ctx: RequestContext, cidr: str, name: str = "") -> str:
