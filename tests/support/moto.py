@@ -182,6 +182,25 @@ def left_in_region(region: str) -> dict[str, list[str]]:
     return {kind: found for kind, found in left.items() if found}
 
 
+def group_mentions(ref: str) -> list[str]:
+    """Where the emulator's EC2 still names the security group ``ref``: the group itself, and
+    each other group's permission referencing it."""
+    found = ec2().describe_security_groups(Filters=[{"Name": "group-id", "Values": [ref]}])
+    return [f"security group {ref}"] * len(found["SecurityGroups"]) + permissions_naming(ref)
+
+
+def permissions_naming(ref: str) -> list[str]:
+    """Each permission (ingress or egress) of another group referencing the group ``ref``."""
+    found: list[str] = []
+    for group in ec2().describe_security_groups()["SecurityGroups"]:
+        for key in ("IpPermissions", "IpPermissionsEgress"):
+            for permission in group.get(key, []) if group["GroupId"] != ref else []:
+                pairs = permission.get("UserIdGroupPairs", [])
+                if any(pair.get("GroupId") == ref for pair in pairs):
+                    found.append(f"{key} of {group['GroupId']}: {permission}")
+    return found
+
+
 def _live_blocks(vpc: dict[str, Any]) -> list[str]:
     return [
         a["CidrBlock"]

@@ -27,7 +27,7 @@ from interstack.backends.contract import (
 )
 from interstack.config import RegionConfig, Settings
 from interstack.services.container import Services
-from tests.support.moto import aws_settings, ec2
+from tests.support.moto import aws_settings, ec2, permissions_naming
 
 REGION = "aws-test"
 PROJECT = "p1"
@@ -183,6 +183,19 @@ def answer_next(client: Any, operation: str, *answers: tuple[Any, dict[str, Any]
 
     client.meta.events.register(f"before-call.ec2.{operation}", hook)
     return left
+
+
+def refuse_deleting_named_groups(client: Any) -> None:
+    """Make EC2 refuse ``client``'s ``DeleteSecurityGroup`` of a group another group's
+    permission names (``DependencyViolation``), as EC2 does and the emulator does not."""
+
+    def hook(params: dict[str, Any], **_kwargs: Any) -> Any:
+        ref = str(params.get("body", {}).get("GroupId"))
+        if permissions_naming(ref):
+            return refusal("DependencyViolation", f"resource {ref} has a dependent object")
+        return None
+
+    client.meta.events.register("before-call.ec2.DeleteSecurityGroup", hook)
 
 
 class EmulatorEc2:

@@ -27,7 +27,9 @@ from interstack.backends.aws.client import (
     aws_call,
     error_code,
     find_tagged,
+    ignoring_missing,
     is_not_found,
+    tag_filters,
     tag_spec,
     tags,
     translate,
@@ -284,8 +286,42 @@ class SecurityGroups:
             self.permissions.apply(ref, rules)
 
     def delete(self, ref: NativeRef) -> None:
+        """Delete the group; one already gone is done. EC2 refuses (``DependencyViolation``)
+        while another group's permission names it: the gateway realizes the groups whose rules
+        name it without them first, so a reference still there is one EC2 kept from a change
+        that failed half-way (a rule's deletion whose revoke failed) or made meanwhile, and
+        not a rule the API shows. Such references of this region's groups are revoked, and
+        the delete is asked again."""
         try:
             self.ec2.delete_security_group(GroupId=ref)
+            return
         except ClientError as exc:
-            if not is_not_found(exc):
+            if is_not_found(exc):
+                return
+            if error_code(exc) != "DependencyViolation" or not self._revoke_references(ref):
                 raise translate(exc, f"delete_security_group {ref}") from exc
+        ignoring_missing(
+            lambda: self.ec2.delete_security_group(GroupId=ref), f"delete_security_group {ref}"
+        )
+
+    def _revoke_references(self, ref: NativeRef) -> bool:
+        """Revoke every permission of this region's other groups that names ``ref`` (one
+        revoked meanwhile is no error); whether there was one."""
+        found = False
+        for direction in ("ip-permission", "egress.ip-permission"):
+            named = {"Name": f"{direction}.group-id", "Values": [ref]}
+            paginator = self.ec2.get_paginator("describe_security_groups")
+            with aws_call(f"groups naming security group {ref}"):
+                pages = list(paginator.paginate(Filters=[*tag_filters(self.region), named]))
+            for group in (g for page in pages for g in page["SecurityGroups"]):
+                if group["GroupId"] == ref:
+                    continue  # a group may name itself: EC2 deletes it with its permissions
+                atoms = atoms_of_group(group)
+                naming = {a for a in atoms if a.remote_kind == "group" and a.remote == ref}
+                found = found or bool(naming)
+                try:
+                    change_rules(self.ec2, str(group["GroupId"]), naming, frozenset())
+                except ClientError as exc:
+                    if error_code(exc) not in _STALE:
+                        raise translate(exc, f"revoking references to {ref}") from exc
+        return found
