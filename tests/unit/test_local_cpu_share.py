@@ -4,13 +4,17 @@ gateway's cgroup beside it weighs the same."""
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from interstack.backends.local import cpushare
+from interstack.backends.local import cpushare, rebooter
 from interstack.backends.local.cpushare import V1, V2, WeightFiles, instances_weight
 from interstack.backends.local.host import CgroupMode
+from interstack.backends.local.instances import Instance
 
 
 def _v1_child(parent: Path, name: str, quota: int, period: int = 100000) -> None:
@@ -110,6 +114,64 @@ def test_a_booting_instance_weighs_more_than_one_up_until_it_is_up(
     cpushare.weigh_instance("/interstack/ls-a", booting=False)
     assert shares.read_text() == "1024\n"
     cpushare.weigh_instance("/interstack/gone", booting=False)  # deleted meanwhile: nothing
+
+
+@pytest.fixture
+def rebooted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Instance, Path]:
+    """An instance the supervisor has just booted again on a v1 host under ``tmp_path``: runc
+    made its cgroup anew, with the kernel's default weight."""
+    monkeypatch.setattr(cpushare, "CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(cpushare, "cgroup_mode", lambda: CgroupMode.V1)
+    monkeypatch.setattr(cpushare, "V1", _v1_files(tmp_path))
+    _v1_child(tmp_path / "cpu/interstack", "ls-a", 100000)
+    shares = tmp_path / "cpu/interstack/ls-a/cpu.shares"
+    shares.write_text("1024\n")
+    return Instance(tmp_path / "instances", tmp_path / "runc", "ls-a"), shares
+
+
+def test_a_guest_the_supervisor_boots_again_weighs_as_booting_until_it_is_up(
+    rebooted: tuple[Instance, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance, shares = rebooted
+    up = threading.Event()
+    monkeypatch.setattr(rebooter, "marked_up", lambda pid: up.is_set())
+    watch = rebooter.boost_until_up(instance, os.getpid(), look=0.001)
+    assert shares.read_text() == f"{cpushare.BOOTING_FACTOR * 1024}\n"
+    watch.join(0.05)
+    assert watch.is_alive()  # not up yet: still booting's weight
+    assert shares.read_text() == f"{cpushare.BOOTING_FACTOR * 1024}\n"
+    up.set()
+    watch.join(30)
+    assert not watch.is_alive()
+    assert shares.read_text() == "1024\n"
+
+
+def _ended_pid() -> int:
+    ended = subprocess.Popen(["true"])  # gone once waited for
+    ended.wait()
+    return ended.pid
+
+
+@pytest.mark.parametrize(
+    ("pid", "bound", "weight"),
+    [
+        # a guest that never marks itself up loses the weight at the bound
+        (os.getpid, 0.0, 1024),
+        # a PID 1 that ends before it is up leaves the weight to the next boot
+        (_ended_pid, 120.0, cpushare.BOOTING_FACTOR * 1024),
+    ],
+)
+def test_a_guest_booted_again_that_is_not_seen_up_keeps_no_weight_it_should_not(
+    rebooted: tuple[Instance, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    pid: Callable[[], int],
+    bound: float,
+    weight: int,
+) -> None:
+    instance, shares = rebooted
+    monkeypatch.setattr(rebooter, "marked_up", lambda pid: False)
+    rebooter.boost_until_up(instance, pid(), bound=bound, look=0.001).join(30)
+    assert shares.read_text() == f"{weight}\n"
 
 
 def test_cleanup_removes_the_cgroups_interstack_made_where_nothing_runs(

@@ -43,6 +43,7 @@ class Supervisor:
         self.commands: list[list[str]] = []
         self.started: list[dict[str, Any]] = []
         self.watched: dict[int, Callable[[int], None]] = {}
+        self.booted: list[tuple[str, int]] = []
         self.start_reply = start_reply
 
     def run(self, argv: list[str], log: Path) -> int:
@@ -55,6 +56,9 @@ class Supervisor:
 
     def on_exit(self, pid: int, action: Callable[[int], None]) -> None:
         self.watched[pid] = action
+
+    def boot_weighed(self, instance: Instance, pid: int) -> None:
+        self.booted.append((instance.ref, pid))
 
 
 @pytest.fixture
@@ -77,7 +81,13 @@ def request_of(instance: Instance) -> dict[str, Any]:
 
 
 def rebooter_for(supervisor: Supervisor, interval: float = 10.0) -> Rebooter:
-    return Rebooter(supervisor.run, supervisor.start, supervisor.on_exit, GuestReboots(interval))
+    return Rebooter(
+        supervisor.run,
+        supervisor.start,
+        supervisor.on_exit,
+        GuestReboots(interval),
+        booted=supervisor.boot_weighed,
+    )
 
 
 def settled(rebooter: Rebooter) -> None:
@@ -105,6 +115,7 @@ def test_a_guest_reboot_starts_the_instance_again_and_names_the_new_pid_1(
         100, REBOOT_EXIT_CODE, Reboot.DONE, next_pid=4242
     )
     assert list(supervisor.watched) == [4242]  # the new PID 1's end is acted on in turn
+    assert supervisor.booted == [(REF, 4242)]  # it weighs as a booting instance until up
     assert "the guest rebooted itself: booting it again" in instance.console.read_text()
     assert (instance.boot_dir / utmp.RECORD_NAME).exists()  # the new boot's record
 

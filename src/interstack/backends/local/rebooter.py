@@ -12,8 +12,13 @@ records, and what the guest reads as it boots written again as a boot by the gat
 (:mod:`.guestfiles`: the config drive, cloud-init's seed and settings, resolv.conf, from the
 record and the network facts the gateway last wrote). The new PID 1 is the supervisor's child,
 like the first, and the record names it; the gateway, told of the exit, watches the new boot
-come up. A reboot that fails is recorded so, with why; the gateway then shows the server
-stopped, as a VM whose own reboot failed, and a start boots it again.
+come up. Until the guest marks itself up the instance weighs what a booting one weighs among
+the instances, as a boot the gateway starts does (:mod:`.cpushare`); the supervisor sees to
+that itself (:func:`boost_until_up`), so a guest it boots again while the gateway is down, or
+before the gateway notices, is not left at an up instance's weight behind the others' work (runc
+makes its cgroup anew, at the kernel's default weight). A reboot that fails is recorded so,
+with why; the gateway then shows the server stopped, as a VM whose own reboot failed, and a
+start boots it again.
 """
 
 from __future__ import annotations
@@ -26,14 +31,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from interstack.backends.local import clocks, exitrecord, hostlock
+from interstack.backends.local import clocks, cpushare, exitrecord, hostlock
 from interstack.backends.local.exitrecord import ExitRecord, Reboot
 from interstack.backends.local.guest import REBOOT_EXIT_CODE
 from interstack.backends.local.guestfiles import load_network, write_guest_files
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.host import is_mounted
 from interstack.backends.local.instance_record import InstanceRecord, Phase
-from interstack.backends.local.instances import Instance
+from interstack.backends.local.instances import Instance, marked_up
 from interstack.errors import BackendError
 
 #: the phases of the gateway's record in which a guest's own reboot boots it again here (in
@@ -46,18 +51,57 @@ Run = Callable[[list[str], Path], int]
 Start = Callable[[dict[str, Any]], dict[str, Any]]
 #: calls an action with the exit code of an inherited pid once it is reaped
 OnExit = Callable[[int, Callable[[int], None]], None]
+#: told of an instance booted again and its new PID 1 (:func:`boost_until_up`)
+Booted = Callable[[Instance, int], object]
+
+#: how long a guest booted again weighs as a booting one at most without marking itself up (a
+#: guest that never does must not keep the weight)
+BOOST_BOUND_SECONDS = 120.0
+#: how often its ready marker is looked at meanwhile (a stat: cheap)
+BOOST_LOOK_SECONDS = 0.02
+
+
+def boost_until_up(
+    instance: Instance,
+    pid: int,
+    bound: float = BOOST_BOUND_SECONDS,
+    look: float = BOOST_LOOK_SECONDS,
+) -> threading.Thread:
+    """Weigh ``instance``, just booted again with PID 1 ``pid``, as a booting instance until
+    its guest marks itself up (or ``bound`` seconds pass), then as one that is up; on a thread
+    of its own, returned. A PID 1 that ends first leaves the weight alone: the cgroup is then
+    the next boot's, weighed by whoever starts it."""
+    cpushare.started(instance.cgroup_path)
+
+    def watch() -> None:
+        deadline = time.monotonic() + bound
+        while not marked_up(pid) and time.monotonic() < deadline:
+            if not os.path.exists(f"/proc/{pid}"):
+                return
+            time.sleep(look)
+        cpushare.weigh_instance(instance.cgroup_path, booting=False)
+
+    thread = threading.Thread(target=watch, daemon=True, name=f"boost {instance.ref}")
+    thread.start()
+    return thread
 
 
 class Rebooter:
     """Watches the PID 1 of the instances the supervisor starts and acts on how each ends."""
 
     def __init__(
-        self, run: Run, start: Start, on_exit: OnExit, pacing: GuestReboots | None = None
+        self,
+        run: Run,
+        start: Start,
+        on_exit: OnExit,
+        pacing: GuestReboots | None = None,
+        booted: Booted = boost_until_up,
     ) -> None:
         self._run = run
         self._start = start
         self._on_exit = on_exit
         self._pacing = pacing or GuestReboots()
+        self._booted = booted
         self._pending = 0
         self._guard = threading.Lock()
 
@@ -143,7 +187,12 @@ class Rebooter:
         reply = self._start(request)
         if not reply.get("ok") or reply.get("pid") is None:
             return self._failed(instance, pid, code, str(reply.get("error") or "no PID 1"))
-        return ExitRecord(pid, code, Reboot.DONE, next_pid=int(reply["pid"]))
+        next_pid = int(reply["pid"])
+        try:
+            self._booted(instance, next_pid)
+        except (OSError, RuntimeError) as exc:  # its weight only: the reboot is made
+            _say(instance, f"its boot keeps an up instance's CPU weight: {exc}")
+        return ExitRecord(pid, code, Reboot.DONE, next_pid=next_pid)
 
     def _failed(self, instance: Instance, pid: int, code: int, error: str) -> ExitRecord:
         _say(instance, f"booting it again failed here: {error}")
