@@ -3,7 +3,7 @@
 The init is a POSIX shell script run by tini (PID 1, which reaps orphans and forwards signals):
 it runs cloud-init's stages in the order systemd units would (``init --local``, ``init``, then
 ``modules --mode config`` and ``--mode final``; several in one Python process,
-:data:`CLOUD_INIT_STAGES`), starts sshd once the host keys exist (ed25519, generated at first
+:mod:`.cloudinitstages`), starts sshd once the host keys exist (ed25519, generated at first
 boot) and marks the instance up in ``/run/interstack-ready``, which the host reads through
 ``/proc/<pid>/root``; when sshd starts first, cloud-init runs at nice 10 so that logins come
 before it (only if nothing of the user's would inherit that niceness). No systemd is involved:
@@ -36,6 +36,7 @@ import json
 import os
 from pathlib import Path
 
+from interstack.backends.local.cloudinitstages import CLOUD_INIT_STAGES
 from interstack.backends.local.diskfiles import begins_with, remove_from, write_into
 
 #: the guest init's exit code for a reboot asked for inside the guest (0: powered off; any
@@ -198,107 +199,6 @@ while :; do
     wait $!
 done
 """.replace("@REBOOT_EXIT_CODE@", str(REBOOT_EXIT_CODE))
-
-#: cloud-init's stages (``local``, ``network``, ``config``, ``final``) one after another in one
-#: Python process, as ``cloud-init init [--local]`` and ``cloud-init modules --mode …`` would
-#: run them each in its own: importing cloud-init costs a quarter of a CPU second each time, more
-#: than a stage's own work on this backend. A cloud-init that cannot be imported (another
-#: Python's, a different layout) runs as its command, stage by stage.
-#: Before it runs, three of cloud-init's costs that change nothing it does are spared
-#: (``lighten``: schema documentation, settings parsed again and again; and
-#: ``skip_ssh_status_without_pwauth``: an sshd status asked for nothing; ~0.1 CPU s a boot).
-CLOUD_INIT_STAGES = r"""
-import os
-import subprocess
-import sys
-import traceback
-
-ARGUMENTS = {
-    "local": ["init", "--local"],
-    "network": ["init"],
-    "config": ["modules", "--mode", "config"],
-    "final": ["modules", "--mode", "final"],
-}
-
-
-# Less of cloud-init's own work, with the same result: the documentation each module builds
-# from its schema when imported (only `cloud-init devel` shows it) is left unbuilt, and a YAML
-# text is parsed once: cloud-init reads its settings files again at every step, and parsing
-# them in pure Python was a fifth of its CPU. Each caller gets its own copy.
-def lighten():
-    import copy
-
-    from cloudinit import util
-    from cloudinit.config import schema
-
-    schema.get_meta_doc = lambda *args, **kwargs: ""
-    parse = util.load_yaml
-    parsed = {}
-
-    def load_yaml(blob, *args, **kwargs):
-        if not isinstance(blob, (str, bytes)):
-            return parse(blob, *args, **kwargs)
-        key = (blob, repr(args), repr(sorted(kwargs.items())))
-        if key not in parsed:
-            parsed[key] = parse(blob, *args, **kwargs)
-        return copy.deepcopy(parsed[key])
-
-    util.load_yaml = load_yaml
-
-
-# The set-passwords module (config stage) asks `service ssh status` (a shell, the init script
-# and its LSB functions: ~10 ms of the instance's CPU) before it looks at ssh_pwauth, and with
-# none given it then only logs that it leaves sshd's setting as it is: that is all it does now.
-def skip_ssh_status_without_pwauth():
-    from cloudinit.config import cc_set_passwords
-
-    handle_ssh_pwauth = cc_set_passwords.handle_ssh_pwauth
-
-    def ssh_pwauth(pw_auth, *args, **kwargs):
-        if pw_auth is not None:
-            return handle_ssh_pwauth(pw_auth, *args, **kwargs)
-        cc_set_passwords.LOG.debug(
-            "Leaving SSH config 'PasswordAuthentication' unchanged. ssh_pwauth=None")
-
-    cc_set_passwords.handle_ssh_pwauth = ssh_pwauth
-
-
-def run(stages):
-    os.environ.setdefault("TZ", ":/etc/localtime")  # what cloud-init's own script sets
-    try:
-        try:
-            lighten()
-            if "config" in stages:
-                skip_ssh_status_without_pwauth()
-        except Exception:  # another cloud-init's layout: it runs as it is
-            traceback.print_exc()
-        from cloudinit.cmd.main import main as cloud_init
-    except Exception:
-        cloud_init = None
-    niceness = os.nice(0)  # the init's choice (see it): said, so that the console shows it
-    print("interstack-init: cloud-init " + " ".join(stages) + (
-        " in one interpreter" if cloud_init else " as commands") + (
-        " at nice %d" % niceness if niceness else ""), flush=True)
-    failed = False
-    for stage in stages:
-        argv = ["cloud-init", *ARGUMENTS[stage]]
-        if cloud_init is None:
-            failed |= subprocess.run(argv, check=False).returncode != 0
-            continue
-        try:
-            failed |= bool(cloud_init(argv))
-        except SystemExit as stopped:
-            failed |= bool(stopped.code)
-        except Exception:
-            traceback.print_exc()
-            failed = True
-        sys.stdout.flush()
-        sys.stderr.flush()
-    return 1 if failed else 0
-
-
-sys.exit(run(sys.argv[1:]))
-"""
 
 #: ``poweroff``, ``halt``, ``shutdown`` and ``reboot`` in a guest: PID 1 (tini) forwards the
 #: signal to the init, which stops sshd and exits, and the instance with it: SIGTERM powers off
