@@ -419,6 +419,9 @@ def test_what_users_run_gets_novas_refusals_of_mappings(
         ([swap(128), swap(128)], "More than one swap drive requested."),
         ([image_root(world, boot_index=1)], "Mapping image to local is not supported."),
         ([{**BLANK_VOLUME, "disk_bus": "floppy9"}], "disk bus floppy9 is not valid"),
+        # Nova's schema: a boot_index is an integer, never a JSON boolean
+        ([{**BLANK_VOLUME, "boot_index": True}], "boot_index True is not an integer"),
+        ([image_root(world, boot_index=False)], "boot_index False is not an integer"),
     ]
     for mappings, expected in sdk_cases:
         with pytest.raises(openstack.exceptions.BadRequestException) as refused:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openstack.exceptions
 import pytest
 
 from tests.support.compute import assert_nova_fault, delete_server, nova
@@ -84,7 +85,8 @@ def test_an_image_whose_mappings_hold_no_device_names_is_a_400_that_names_the_pr
 ) -> None:
     """An image's properties are anyone's who may set them: a device name that is a number, a
     list or has a space, a tag that is no string or a negative size is Nova's 400 naming the
-    property (they were 500s, or a server at ``/dev/vd b``), and nothing is made."""
+    property (they were 500s, or a server at ``/dev/vd b``), over HTTP and to openstacksdk,
+    and nothing is made."""
     network, _, flavor = world
     glance = image_client(volume_gateway, volume_gateway.token(CLOUD))
     root = {"source_type": "blank", "destination_type": "volume", "boot_index": -1,
@@ -102,13 +104,19 @@ def test_an_image_whose_mappings_hold_no_device_names_is_a_400_that_names_the_pr
         ({"mappings": json.dumps([{"virtual": "root", "device": "vd b"}])}, "mappings property"),
     ]  # fmt: skip
     volumes_before = {v.id for v in conn.block_storage.volumes()}
+    network_id = conn.network.find_network(network).id
     for properties, expected in cases:
         image = create(glance, name=unique("odd"), **properties)
         upload(glance, image["id"], b"\1" * 512)
         answer = http.post("/servers", json={"server": {
             "name": unique("odd"), "flavorRef": flavor, "imageRef": image["id"],
-            "networks": [{"uuid": conn.network.find_network(network).id}]}})  # fmt: skip
+            "networks": [{"uuid": network_id}]}})  # fmt: skip
         message = assert_nova_fault(answer, 400, "badRequest")
         assert expected in message, (properties, message)
+        # as openstacksdk's users meet it: its BadRequestException with Nova's message
+        with pytest.raises(openstack.exceptions.BadRequestException) as refused:
+            conn.compute.create_server(name=unique("sdk"), flavor_id=flavor, image_id=image["id"],
+                                       networks=[{"uuid": network_id}])  # fmt: skip
+        assert expected in str(refused.value), (properties, str(refused.value))
     assert not list(conn.compute.servers())
     assert {v.id for v in conn.block_storage.volumes()} == volumes_before
