@@ -125,9 +125,20 @@ def test_mappings_nova_refuses_are_its_400_and_leave_nothing(
         ([{**BLANK_VOLUME, "volume_size": "2147483648"}], {}, "from 0 to 2147483647"),
         ([{**BLANK_VOLUME, "boot_index": True}], {}, "boot_index True is not an integer"),
         ([{**BLANK_VOLUME, "device_name": "vd b"}], {}, "device_name"),
+        # Nova's boolean: true or false, or one of its spellings as a string ("yes", "On",
+        # "0" ...), nothing else (pydantic alone took "t", "tRuE" and 1)
+        ([{**BLANK_VOLUME, "delete_on_termination": "t"}], {}, "'t' is not a boolean"),
+        ([{**BLANK_VOLUME, "delete_on_termination": 1}], {}, "1 is not a boolean"),
+        ([{"device_name": "vdb", "no_device": "tRuE"}], {}, "'tRuE' is not a boolean"),
+        ([{"device_name": "vdb", "no_device": 1}], {}, "1 is not a boolean"),
+        ([], {"config_drive": "y"}, "'y' is not a boolean"),
+        ([], {"return_reservation_id": 0}, "0 is not a boolean"),
     ]  # fmt: skip
     legacy_cases: list[tuple[list[dict[str, Any]], dict[str, Any], str]] = [
         ([{"device_name": "vdb"}], {}, "Unrecognized legacy format."),
+        ([{"device_name": "vdb", "volume_id": volume.id, "delete_on_termination": "Y"}], {},
+         "'Y' is not a boolean"),
+        ([{"device_name": "vdb", "no_device": 1.0}], {}, "1.0 is not a boolean"),
         ([{"device_name": "vdb", "volume_id": volume.id, "volume_size": 2**31}], {},
          "from 0 to 2147483647"),
         ([{"device_name": "vdb", "virtual_name": "swap", "volume_size": 128},
@@ -397,8 +408,11 @@ def test_no_device_takes_the_images_mapping_at_its_device_away(
     # a no_device entry with a source and destination is no disk either (Nova's driver makes
     # nothing of a no_device mapping, whatever else it says): no volume is made of it
     with_fields = {**BLANK_VOLUME, "device_name": "vdb", "no_device": True}
+    # Nova's boolean spelled as a string is what it says: "Yes" is true
+    spelled = [{"device_name": "vdb", "no_device": "Yes"}]
     for extra, device in (([], "/dev/vdc"), ([{"device_name": "vdb", "no_device": True}],
-                                             "/dev/vdb"), ([with_fields], "/dev/vdb")):  # fmt: skip
+                                             "/dev/vdb"), ([with_fields], "/dev/vdb"),
+                          (spelled, "/dev/vdb")):  # fmt: skip
         answer = http.post("/servers", json=body(mapped, block_device_mapping_v2=[
             image_root(mapped), *extra, BLANK_VOLUME]))  # fmt: skip
         assert answer.status_code == 202, answer.text
@@ -422,6 +436,7 @@ def test_what_users_run_gets_novas_refusals_of_mappings(
         # Nova's schema: a boot_index is an integer, never a JSON boolean
         ([{**BLANK_VOLUME, "boot_index": True}], "boot_index True is not an integer"),
         ([image_root(world, boot_index=False)], "boot_index False is not an integer"),
+        ([{**BLANK_VOLUME, "delete_on_termination": "t"}], "'t' is not a boolean"),
     ]
     for mappings, expected in sdk_cases:
         with pytest.raises(openstack.exceptions.BadRequestException) as refused:

@@ -79,6 +79,11 @@ def test_attach_list_show_and_detach_over_http(
     assert "available" in assert_nova_fault(again, 400, "badRequest")
     taken = api.post(base, json={"volumeAttachment": {"volumeId": second, "device": "/dev/vdb"}})
     assert "in use" in assert_nova_fault(taken, 400, "badRequest")
+    # Nova's boolean: true/false or its string spellings ("yes", "False" ...), not "t" or 1
+    for odd in ("t", 1):
+        asked = {"volumeId": second, "delete_on_termination": odd}
+        unsure = api.post(base, json={"volumeAttachment": asked})
+        assert "is not a boolean" in assert_nova_fault(unsure, 400, "badRequest")
     refused = volumes_api.delete(f"/volumes/{first}")
     assert refused.status_code == 400
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from interstack.api.body import json_body
+from interstack.api.compute.schemas.servers import Boolean
 from interstack.api.compute.versions import Microversion
 from interstack.api.deps import Caller, ServicesDep
 from interstack.api.microversions import APIVersion
@@ -30,7 +31,7 @@ class NewVolumeAttachment(BaseModel):
     volumeId: Annotated[str, Field(min_length=1, max_length=255)]  # noqa: N815 (Nova's name)
     device: Annotated[str, Field(max_length=255)] | None = None
     tag: Annotated[str, Field(max_length=60)] | None = None
-    delete_on_termination: bool = False
+    delete_on_termination: Boolean = False
 
 
 class VolumeAttachmentCreate(BaseModel):

@@ -120,6 +120,36 @@ def _volume_size(value: object) -> object:
     return value
 
 
+#: Nova's ``parameter_types.boolean``: a JSON boolean or one of these spellings of it, exactly
+#: (no other case, no ``t``/``y``, no number, which pydantic alone would take)
+_BOOLEAN_SPELLINGS = {
+    **dict.fromkeys(("True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes"), True),
+    **dict.fromkeys(("False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"), False),
+}
+
+
+def _boolean(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in _BOOLEAN_SPELLINGS:
+        return _BOOLEAN_SPELLINGS[value]
+    raise ValueError(
+        f"{value!r} is not a boolean: give true or false (or the string 'true', 'false', "
+        "'yes', 'no', 'on', 'off', '1' or '0')"
+    )
+
+
+def _no_device(value: object) -> object:
+    """A mapping's ``no_device``: a boolean as Nova's type spells one, or null (not given).
+    Nova's schema takes any value here and reads it by Python truthiness (the string
+    ``"false"`` would be a no_device entry); it is read for what it says instead, and a value
+    that says neither is a 400 rather than a guess."""
+    return None if value is None else _boolean(value)
+
+
+#: a boolean field of Nova's (``delete_on_termination``, ``config_drive`` ...)
+Boolean = Annotated[bool, BeforeValidator(_boolean)]
+NoDevice = Annotated[bool | None, BeforeValidator(_no_device)]
 BootIndex = Annotated[int | None, BeforeValidator(_boot_index)]
 #: Nova's device names: no empty name, no spaces (``vdb`` or ``/dev/vdb``)
 DeviceName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9._/-]*$")]
@@ -133,13 +163,13 @@ class BlockDevice(Closed):
     uuid: Annotated[str | None, Field(max_length=255, pattern=r"^[a-zA-Z0-9._-]*$")] = None
     source_type: Literal["image", "volume", "snapshot", "blank"] | None = None
     destination_type: Literal["local", "volume"] | None = None
-    delete_on_termination: bool = False
+    delete_on_termination: Boolean = False
     volume_size: VolumeSize = None
     device_name: DeviceName | None = None
     device_type: Annotated[str | None, Field(max_length=255)] = None
     disk_bus: Annotated[str | None, Field(max_length=255)] = None
     guest_format: Annotated[str | None, Field(max_length=255)] = None
-    no_device: bool | None = None
+    no_device: NoDevice = None
     tag: str | None = None
     volume_type: Annotated[str | None, Field(max_length=255)] = None
     # Nova's schema takes these too (its v2 entry is the legacy one, extended); they are
@@ -158,8 +188,8 @@ class LegacyBlockDevice(Closed):
     volume_id: str | None = None
     snapshot_id: str | None = None
     volume_size: VolumeSize = None
-    delete_on_termination: bool = False
-    no_device: bool | None = None
+    delete_on_termination: Boolean = False
+    no_device: NoDevice = None
     virtual_name: Annotated[str | None, Field(max_length=255)] = None
     #: taken as Nova's schema takes it, and ignored (a client has no connection to give)
     connection_info: Annotated[str | None, Field(max_length=16777215)] = None
@@ -186,12 +216,12 @@ class NewServer(Closed):
     user_data: Annotated[str | None, Field(max_length=65535)] = None
     key_name: Annotated[str | None, Field(min_length=1, max_length=255)] = None
     availability_zone: Annotated[str | None, Field(min_length=1, max_length=255)] = None
-    config_drive: bool | None = None
+    config_drive: Boolean | None = None
     block_device_mapping_v2: list[BlockDevice] | None = None
     block_device_mapping: list[LegacyBlockDevice] | None = None
     min_count: Count = 1
     max_count: Count = 1
-    return_reservation_id: bool = False
+    return_reservation_id: Boolean = False
     personality: list[dict[str, Any]] | None = None
 
     @field_validator("name")
