@@ -156,7 +156,8 @@ def test_a_volume_cannot_take_the_images_root_device_but_may_take_vda_when_that_
         "The volume cannot be assigned the same device name as the root device /dev/sda"
     )
     disks = boot_disks("img", [at_vda, unnamed], 1, root_device="sda")
-    assert [v.device for v in disks.volumes] == ["/dev/vda", "/dev/vdb"]
+    # one named automatically takes the root's prefix, as Nova names it
+    assert [v.device for v in disks.volumes] == ["/dev/vda", "/dev/sdb"]
     with pytest.raises(BadRequest, match="root device /dev/vda"):
         boot_disks("img", [at_vda], 1)
 

@@ -11,12 +11,12 @@ flavor's sizes (:func:`check_local_disks`), and a backend gives them only if it 
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from interstack.errors import BadRequest
+from interstack.services.compute.device_names import next_device_name
 from interstack.services.interfaces import VolumeForBoot
 
 SourceType = Literal["image", "volume", "snapshot", "blank"]
@@ -164,8 +164,9 @@ def boot_disks(
     ``image_ref`` is the create's ``imageRef`` (None when empty). Without one, the mapping of
     ``boot_index`` 0 is the root: an image for a local disk, or a volume. ``root_device`` is
     where the root of an image boot is (the image's root device name, as Nova reads it): no
-    volume takes that device, and one may name ``/dev/vda`` if it is another (a volume named
-    automatically still starts at ``/dev/vdb``).
+    volume takes that device, and one may name ``/dev/vda`` if it is another. A volume named
+    automatically takes the next free name with the server's root device's prefix
+    (:mod:`.device_names`: ``/dev/sdb`` after a root at ``/dev/sda``).
     """
     if image_ref is None and not devices:
         raise BadRequest("Missing imageRef attribute")
@@ -197,6 +198,8 @@ def boot_disks(
         if d.destination_type is not None and (path := device_path(d.device_name)) is not None
     }
     planned: list[VolumeForBoot] = []
+    # the device the server's root is at, whose prefix the names made for the others take
+    server_root = image_root or ROOT_DEVICE
     # the root first: it takes /dev/vda unless it names another device
     for device in sorted(volumes, key=lambda d: d is not root):
         _check_size(device)
@@ -206,7 +209,10 @@ def boot_disks(
                 f"Block Device Mapping is Invalid: a '{source}' mapping needs the uuid of its "
                 "source."
             )
-        path = _device(device, root_is_volume and device is root, taken, named, image_root)
+        is_root = root_is_volume and device is root
+        path = _device(device, is_root, taken, named, image_root, server_root)
+        if is_root:
+            server_root = path
         taken.add(path)
         planned.append(
             VolumeForBoot(
@@ -226,8 +232,15 @@ def boot_disks(
 
 
 def _device(
-    device: BlockDevice, is_root: bool, taken: set[str], named: set[str], image_root: str | None
+    device: BlockDevice,
+    is_root: bool,
+    taken: set[str],
+    named: set[str],
+    image_root: str | None,
+    server_root: str,
 ) -> str:
+    """The device of a volume at boot: the root's (``/dev/vda`` unless it names another), the
+    one it names if free, else the next free one after ``server_root`` with its prefix."""
     requested = device_path(device.device_name)
     if is_root:
         return requested or ROOT_DEVICE
@@ -240,11 +253,10 @@ def _device(
                 else f"The supplied device path ({requested}) is in use."
             )
         return requested
-    for letter in string.ascii_lowercase[1:]:
-        candidate = f"/dev/vd{letter}"
-        if candidate not in taken and candidate not in named:
-            return candidate
-    raise BadRequest("No free device name is left for the server's volumes.")
+    free = next_device_name(server_root, taken | named)
+    if free is None:
+        raise BadRequest("No free device name is left for the server's volumes.")
+    return free
 
 
 # -- the flavor's local disks: ephemeral and swap ----------------------------------------------

@@ -4,14 +4,13 @@ device and how large, made of its flavor and its create's mappings as Nova makes
 The mappings' blank local disks are the server's ephemeral and swap disks; where they map none
 of a kind, the flavor's own disk of that kind is given (``OS-FLV-EXT-DATA:ephemeral`` GB as
 ``ephemeral0``, ``swap`` MB as the swap disk). A disk without a device name takes the next free
-``/dev/vdX`` after the root, the ephemeral disks first, then the swap disk (as Nova's libvirt
-driver names them), before any volume named automatically. Only for a region whose backend
-declares ``ephemeral_disks``: elsewhere a server gets none.
+name after the root with its prefix (``/dev/vdX`` after ``/dev/vda``), the ephemeral disks
+first, then the swap disk (as Nova names them), before any volume named automatically. Only for
+a region whose backend declares ``ephemeral_disks``: elsewhere a server gets none.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
@@ -27,6 +26,7 @@ from interstack.services.compute.block_devices import (
     is_ephemeral,
     is_swap,
 )
+from interstack.services.compute.device_names import next_device_name
 
 MIB_PER_GIB = 1024
 
@@ -40,8 +40,9 @@ def with_local_disks(
 ) -> tuple[BlockDevice, ...]:
     """``devices`` with the flavor's own ephemeral and swap disks added where no mapping
     replaces them, and every blank local disk at a device: its own, else the next free one
-    (ephemeral disks first, then swap) after ``/dev/vda`` and the image's root device, so
-    that a volume named automatically takes the one after them."""
+    (ephemeral disks first, then swap) with the root device's prefix (``/dev/sdb`` after a
+    root at ``/dev/sda``), never ``/dev/vda``, so that a volume named automatically takes the
+    one after them."""
     added: list[BlockDevice] = []
     if ephemeral_gb > 0 and not any(is_ephemeral(d) for d in devices):
         added.append(blank_local(ephemeral_gb, None))
@@ -49,9 +50,9 @@ def with_local_disks(
         added.append(blank_local(swap_mb, SWAP_FORMAT))
     listed = [*devices, *added]
     _check_named(listed, root_device)
-    taken = {ROOT_DEVICE, device_path(root_device) or ROOT_DEVICE}
+    root = _root_of(listed, root_device)
+    taken = {ROOT_DEVICE, root}
     taken |= {p for d in listed if (p := device_path(d.device_name)) is not None}
-    free = (f"/dev/vd{letter}" for letter in string.ascii_lowercase[1:])
     named: dict[int, BlockDevice] = {}
     # ephemeral disks first, then the swap disk: Nova's order of the disks it names
     order = [i for i, d in enumerate(listed) if is_ephemeral(d)]
@@ -60,12 +61,21 @@ def with_local_disks(
         device = listed[index]
         if device.device_name:
             continue
-        path = next((p for p in free if p not in taken), None)
+        path = next_device_name(root, taken)
         if path is None:
             raise BadRequest("No free device name is left for the server's local disks.")
         taken.add(path)
         named[index] = replace(device, device_name=path)
     return tuple(named.get(i, d) for i, d in enumerate(listed))
+
+
+def _root_of(devices: Sequence[BlockDevice], root_device: str) -> str:
+    """Where the server's root is, as :func:`.boot_disks` puts it: a root volume's device
+    (``/dev/vda`` unless it names another), else the image's root device (``root_device``)."""
+    boots = next((d for d in devices if d.boot_index == 0 and d.destination_type == "volume"), None)
+    if boots is not None:
+        return device_path(boots.device_name) or ROOT_DEVICE
+    return device_path(root_device) or ROOT_DEVICE
 
 
 def _check_named(devices: Sequence[BlockDevice], root_device: str) -> None:

@@ -9,7 +9,6 @@ attached to that server) with 400/404, as these methods do.
 from __future__ import annotations
 
 import builtins
-import string
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from interstack.backends.contract import AttachState, NativeRef
 from interstack.errors import BackendError, BadRequest, Conflict, NotFound
 from interstack.services.compute.common import visible_row
+from interstack.services.compute.device_names import next_device_name
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeSnapshotForImage
 from interstack.services.regions import Regions
@@ -69,9 +69,10 @@ def _has_snapshots(session: Session, volume_id: str) -> bool:
 
 
 def next_device(taken: set[str], requested: str | None, root_device: str = ROOT_DEVICE) -> str:
-    """The requested device if free, else the next free ``/dev/vdX`` after ``/dev/vda``;
-    ``root_device`` (the server's, Nova's ``root_device_name``: ``/dev/vdb`` for an image
-    that says so) is never free, as Nova counts it among the used devices."""
+    """The requested device if free, else the next free name with the prefix of
+    ``root_device`` (the server's, Nova's ``root_device_name``: ``/dev/sdb`` after a root at
+    ``/dev/sda``, ``/dev/vdc`` after one at ``/dev/vdb``), never ``/dev/vda``; the root
+    device is never free, as Nova counts it among the used devices."""
     taken = taken | {root_device}
     if requested is not None:
         if not requested.startswith("/dev/"):
@@ -79,11 +80,10 @@ def next_device(taken: set[str], requested: str | None, root_device: str = ROOT_
         if requested in taken:
             raise BadRequest(f"The supplied device path ({requested}) is in use.")
         return requested
-    for letter in string.ascii_lowercase[1:]:
-        device = f"/dev/vd{letter}"
-        if device not in taken:
-            return device
-    raise BadRequest("No free device name is left on this server.")
+    device = next_device_name(root_device, taken)
+    if device is None:
+        raise BadRequest("No free device name is left on this server.")
+    return device
 
 
 class ServerVolumes:
