@@ -378,9 +378,11 @@ class ServerSnapshots(Protocol):
         *,
         server_id: str,
         base: BootImage | None = None,
+        inherited: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> SnapshotImage:
-        """A private image of the caller's project, not yet usable; its id answers the call."""
+        """A private image of the caller's project, not yet usable; its id answers the call:
+        ``inherited`` properties (the server's image's) under Nova's own and ``metadata``."""
         ...
 
     def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> object:

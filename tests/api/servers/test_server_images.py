@@ -100,3 +100,62 @@ def test_a_servers_root_device_goes_with_its_snapshot_and_stays_across_a_rebuild
         wait_gone(api, done["id"])
     with client(compute_gateway, member.token(compute_gateway)) as mine:
         assert mine.delete(f"{glance}/{snapshot}").status_code == 204
+
+
+#: the server's image's properties a snapshot carries on (Nova's snapshot copies them)
+INHERITED = {"hw_disk_bus": "scsi", "os_distro": "debian", "os_type": "linux",
+             "owner_note": "kept", "root_device_name": "/dev/vda"}  # fmt: skip
+#: those Nova never copies: an encryption key, a signature (of the image's data), its option's
+#: defaults, and the mappings of the image's own disks
+NOT_INHERITED = {"cache_in_nova": "True", "bittorrent": "yes", "img_signature": "c2ln",
+                 "img_signature_hash_method": "SHA-256",
+                 "cinder_encryption_key_id": str(uuid.UUID(int=7)),
+                 "mappings": '[{"virtual": "root", "device": "vda"}]'}  # fmt: skip
+
+
+def test_a_snapshot_carries_its_images_properties_as_novas_does(
+    compute_gateway: ServedGateway,
+    member: Member,
+    conn: Any,
+    api: httpx.Client,
+    admin_http: httpx.Client,
+) -> None:
+    """openstacksdk's ``create_server_image``: the snapshot has its server's image's
+    properties (``hw_*``, ``os_distro``, any of the owner's) but none Nova leaves out, and
+    Nova's own (``base_image_ref``, ``image_type``, ``instance_uuid``, ``user_id``) under the
+    createImage metadata; a snapshot of a server booted from that snapshot names the first
+    image as its base. The snapshot had root_device_name alone of them."""
+    base = str(uuid.uuid4())
+    glance = f"{compute_gateway.url}/RegionOne/image/v2/images"
+    made = admin_http.post(glance, json={"id": base, "name": "props", "disk_format": "qcow2",
+                                         "container_format": "bare", "visibility": "public",
+                                         **INHERITED, **NOT_INHERITED})  # fmt: skip
+    assert made.status_code == 201, made.text
+    uploaded = admin_http.put(f"{glance}/{base}/file", content=b"props disk\n" * 64,
+                              headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    assert uploaded.status_code == 204, uploaded.text
+
+    def snapshot_of(server_id: str) -> dict[str, Any]:
+        image = conn.compute.create_server_image(server_id, "snap", metadata={"purpose": "ci"})
+        conn.image.wait_for_status(image, "active", wait=60, interval=0.2)
+        with client(compute_gateway, member.token(compute_gateway)) as mine:
+            shown: dict[str, Any] = mine.get(f"{glance}/{image.id}").json()
+        return shown
+
+    first = boot_active(api, "props", imageRef=base)
+    snapshot = snapshot_of(first["id"])
+    assert {key: snapshot.get(key) for key in INHERITED} == INHERITED
+    assert [key for key in NOT_INHERITED if key in snapshot] == []
+    nova_own = {"base_image_ref": base, "image_type": "snapshot", "instance_uuid": first["id"],
+                "user_id": member.user_id, "purpose": "ci"}  # fmt: skip
+    assert {key: snapshot.get(key) for key in nova_own} == nova_own
+
+    second = boot_active(api, "props-again", imageRef=snapshot["id"])
+    again = snapshot_of(second["id"])
+    assert (again["base_image_ref"], again["instance_uuid"]) == (base, second["id"])
+    assert {key: again.get(key) for key in INHERITED} == INHERITED
+    for server in (first, second):
+        assert api.delete(f"/servers/{server['id']}").status_code == 204
+        wait_gone(api, server["id"])
+    for image_id in (snapshot["id"], again["id"]):
+        conn.image.delete_image(image_id)

@@ -71,16 +71,18 @@ class ServerImages:
                 self.regions.require(region, "server_snapshots")
             ready_ref(row)
             base_id, root_device = row.image_id, row.root_device_name
-        if volume_backed:
-            return self._create_volume_backed(ctx, region, server_id, name, metadata)
         base = self._base_image(ctx, region, base_id)
+        if volume_backed:
+            inherited = _inherited(base, None)
+            return self._create_volume_backed(ctx, region, server_id, name, inherited, metadata)
         image = self.snapshots.begin_snapshot(
             ctx,
             region,
             name,
             server_id=server_id,
             base=base,
-            metadata={**_inherited(base, root_device), **metadata},
+            inherited=_inherited(base, root_device),
+            metadata=metadata,
         )
         try:
             with self.db.session() as session:
@@ -120,15 +122,19 @@ class ServerImages:
         region: str,
         server_id: str,
         name: str,
+        inherited: Mapping[str, str],
         metadata: Mapping[str, str],
     ) -> str:
         """Nova's createImage of a volume-backed server: Cinder snapshots each of its volumes
         (``force``: they are in use; no task, the server's state does not change) and an image
-        without data maps them (``block_device_mapping``); a server booted from the image gets
-        volumes made of the snapshots. The snapshots may still be ``creating`` when this
-        returns, as in Nova; deleting the image leaves them."""
+        without data maps them (``block_device_mapping``, over any the ``inherited`` properties
+        of the server's image had); a server booted from the image gets volumes made of the
+        snapshots. The snapshots may still be ``creating`` when this returns, as in Nova;
+        deleting the image leaves them."""
         assert self.volume_snapshots is not None
-        image = self.snapshots.begin_volume_backed(ctx, region, name, metadata=metadata)
+        image = self.snapshots.begin_volume_backed(
+            ctx, region, name, metadata={**inherited, **metadata}
+        )
         taken: list[VolumeSnapshotForImage] = []
         try:
             taken = self.volume_snapshots.snapshot_for_image(ctx, region, server_id, name)
@@ -156,15 +162,46 @@ class ServerImages:
             return None
 
 
+#: the image properties a server's snapshot never inherits, as Nova drops them: its
+#: ``NON_INHERITABLE_IMAGE_PROPERTIES`` (an encryption key, a signature: they are of the image's
+#: data, not the snapshot's), its ``non_inheritable_image_properties`` option's default, and the
+#: mappings its system metadata never keeps (they place the image's own disks); and the
+#: cloud's id of a provided image's data (``aws_image_id``: the snapshot is another image)
+NOT_INHERITED = frozenset(
+    {
+        "aws_image_id",
+        "cinder_encryption_key_id",
+        "cinder_encryption_key_deletion_policy",
+        "img_signature",
+        "img_signature_hash_method",
+        "img_signature_key_type",
+        "img_signature_certificate_uuid",
+        "cache_in_nova",
+        "bittorrent",
+        "mappings",
+        "block_device_mapping",
+        "img_mappings",
+        "img_block_device_mapping",
+    }
+)
+#: property namespaces other services keep for their own use (Glance's ``os_glance_*``)
+NOT_INHERITED_NAMESPACES = ("os_glance",)
+
+
 def _inherited(base: BootImage | None, root_device: str | None) -> dict[str, str]:
-    """The properties a server's snapshot inherits of its image, as Nova's (its
-    ``root_device_name``: a server booted from the snapshot has its root where the image's
-    server had it); the createImage metadata wins over them, as in Nova. Nova keeps the
-    image's properties from the boot on: with the image gone, the server's own root device
-    says it where it is not the default."""
+    """The properties a server's snapshot inherits of its image, as Nova copies them (from the
+    image's properties it kept at boot): every one but :data:`NOT_INHERITED` and the reserved
+    namespaces — ``hw_*``, ``os_distro``, ``root_device_name`` (a server booted from the
+    snapshot has its root where the image's server had it) ... and ``base_image_ref`` where
+    the image, itself a snapshot, names its own base. What Nova sets itself and the
+    createImage metadata win over them. With the image gone, the server's own root device
+    says where it is when not the default."""
     if base is not None:
-        named = base.properties.get("root_device_name")
-        return {"root_device_name": named} if named else {}
+        return {
+            key: value
+            for key, value in base.properties.items()
+            if key not in NOT_INHERITED and not key.startswith(NOT_INHERITED_NAMESPACES)
+        }
     if root_device and root_device != ROOT_DEVICE:
         return {"root_device_name": root_device}
     return {}

@@ -71,18 +71,26 @@ class ComputeImages:
         *,
         server_id: str,
         base: BootImage | None = None,
+        inherited: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ImageInfo:
         """A ``saving`` private image owned by the caller's project, for a server snapshot.
 
-        Formats and minimum sizes come from the server's image when known (Nova copies them);
-        ``image_type=snapshot`` (unless the caller's metadata names another, as Nova lets it)
-        and ``instance_uuid`` are set as Nova sets them. Follow with :meth:`finish_snapshot` or
-        :meth:`stream_snapshot`, or :meth:`abandon_snapshot`.
+        Formats and minimum sizes come from the server's image when known (Nova copies them),
+        its properties are ``inherited`` (those of the server's image compute keeps), then
+        ``base_image_ref`` (the image, unless ``inherited`` names an older base),
+        ``image_type=snapshot`` and ``user_id`` as Nova sets them, then the caller's
+        ``metadata`` over them all (as Nova lets it), and ``instance_uuid`` last. Follow with
+        :meth:`finish_snapshot` or :meth:`stream_snapshot`, or :meth:`abandon_snapshot`.
         """
-        properties = {"image_type": "snapshot", **(metadata or {}), "instance_uuid": server_id}
-        if base is not None:
-            properties["base_image_ref"] = base.id
+        properties = {
+            **({"base_image_ref": base.id} if base is not None else {}),
+            **(inherited or {}),
+            "image_type": "snapshot",
+            "user_id": ctx.user_id,
+            **(metadata or {}),
+            "instance_uuid": server_id,
+        }
         return self.images.create(
             ctx,
             region,
@@ -106,8 +114,9 @@ class ComputeImages:
         *,
         metadata: Mapping[str, str] | None = None,
     ) -> ImageInfo:
-        """A ``saving`` private image for a volume-backed server's snapshot: the caller's
-        metadata only (Nova sets neither ``image_type`` nor ``instance_uuid`` on these), and
+        """A ``saving`` private image for a volume-backed server's snapshot: ``metadata`` (the
+        properties compute says it inherits, and the caller's) only — Nova sets neither
+        ``image_type`` nor ``instance_uuid`` on these — and
         the formats Nova's zero-byte upload gets from Glance (``qcow2``, the first of its
         preferred disk formats, in ``bare``). Follow with :meth:`finish_volume_backed` or
         :meth:`abandon_snapshot`."""
