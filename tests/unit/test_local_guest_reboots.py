@@ -25,7 +25,7 @@ from interstack.backends.local.exitrecord import ExitRecord, Reboot
 from interstack.backends.local.guest import REBOOT_EXIT_CODE
 from interstack.backends.local.guestfiles import GuestNetwork, load_network, save_network
 from interstack.backends.local.guestreboots import GuestReboots
-from interstack.backends.local.hostlock import InstanceLock
+from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instance_record import InstanceRecord, Phase
 from interstack.backends.local.instances import Instance
@@ -297,11 +297,11 @@ def test_the_gateways_instance_lock_waits_for_the_supervisors(tmp_path: Path) ->
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-    with InstanceLock(tmp_path):
+    with DirectoryLock(tmp_path):
         assert (tmp_path / "supervisor-done").exists()  # the supervisor's hold ended first
     holder.stdout.close()
     assert holder.wait() == 0
-    with InstanceLock(tmp_path / "gone"):  # no instance directory: nothing to lock, no error
+    with DirectoryLock(tmp_path / "gone"):  # no instance directory: nothing to lock, no error
         assert not (tmp_path / "gone").exists()
 
 

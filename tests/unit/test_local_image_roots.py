@@ -17,7 +17,7 @@ import pytest
 
 from interstack.backends.contract import NativeRef
 from interstack.backends.local.host import is_mounted
-from interstack.backends.local.hostlock import InstanceLock
+from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.images import LocalImages, release_unpacks
 from interstack.backends.local.snapshots import ServerCaptures
 from interstack.errors import NotFound
@@ -296,5 +296,5 @@ def test_a_capture_keeps_the_root_it_lays_the_server_over(
     assert images.release_unused([ref]) == [ref]  # once the capture is done, it goes
 
 
-def _no_lock(_ref: str) -> InstanceLock:
+def _no_lock(_ref: str) -> DirectoryLock:
     raise AssertionError("the layer's copy, which takes the instance's lock, is the test's")

@@ -4,7 +4,7 @@ supervisor's process.
 The supervisor boots again on its own a guest that rebooted itself (:mod:`.rebooter`), while
 the gateway may be stopping, rebooting, deleting the instance or changing its devices. Both
 take an ``flock`` on the instance's ``lock`` file around such changes, the gateway inside its
-per-instance thread lock (:class:`InstanceLock`), so that the supervisor sees the instance's
+per-instance thread lock (:class:`DirectoryLock`), so that the supervisor sees the instance's
 record and bundle as a whole and the gateway never tears down a boot half made.
 """
 
@@ -44,11 +44,12 @@ def held(instance_dir: Path) -> Iterator[None]:
             os.close(fd)
 
 
-class InstanceLock:
-    """The gateway's lock of one instance: its threads one at a time, then the ``flock``."""
+class DirectoryLock:
+    """The gateway's lock of one directory (an instance's): its threads one at a time, then
+    the ``flock``."""
 
-    def __init__(self, instance_dir: Path) -> None:
-        self._dir = instance_dir
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
         self._threads = threading.Lock()
         self._fd: int | None = None
 

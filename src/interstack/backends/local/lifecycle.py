@@ -41,7 +41,7 @@ from interstack.backends.local.guestfiles import (
 )
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.host import TINI
-from interstack.backends.local.hostlock import InstanceLock
+from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instance_record import REF_PREFIX, InstanceRecord, Phase
 from interstack.backends.local.instances import Ending, Instance, instance_at
@@ -110,7 +110,7 @@ class InstanceJobs:
         #: set by the backend once its block storage exists
         self.volumes: VolumeDevices | None = None
         self._jobs: ThreadPoolExecutor | None = None
-        self._locks: dict[str, InstanceLock] = {}
+        self._locks: dict[str, DirectoryLock] = {}
         self._locks_guard = threading.Lock()
         #: the gateway's ``watch_settling`` callback, told of boots that settled
         self._settled: Callable[[str], None] | None = None
@@ -138,11 +138,11 @@ class InstanceJobs:
     def _instance(self, ref: str) -> Instance:
         return instance_at(self.instances_dir, self.runc_root, ref)
 
-    def _lock(self, ref: str) -> InstanceLock:
+    def _lock(self, ref: str) -> DirectoryLock:
         with self._locks_guard:
             lock = self._locks.get(ref)
             if lock is None:
-                lock = self._locks[ref] = InstanceLock(self.instances_dir / ref)
+                lock = self._locks[ref] = DirectoryLock(self.instances_dir / ref)
             return lock
 
     def _volumes(self) -> VolumeDevices:
@@ -154,7 +154,7 @@ class InstanceJobs:
         """Whether the supervisor answers the guests' volume mounts (:mod:`.volumes.guestmount`)."""
         return self.supervisor.answers_mounts()
 
-    def instance_lock(self, ref: str) -> InstanceLock:
+    def instance_lock(self, ref: str) -> DirectoryLock:
         """The lock every change to instance ``ref`` holds (volume attachments too)."""
         return self._lock(ref)
 

@@ -36,7 +36,7 @@ from typing import Protocol
 
 from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.backends.local.host import run, unmount
-from interstack.backends.local.hostlock import InstanceLock
+from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.imageformats import tar_stream
 from interstack.backends.local.images import TARBALL_FORMATS, LocalImages, builtin_ref
 from interstack.backends.local.instance_record import InstanceRecord, Phase
@@ -72,7 +72,7 @@ class ServerCaptures:
         images: LocalImages,
         instances_dir: Path,
         runc_root: Path,
-        instance_lock: Callable[[str], InstanceLock],
+        instance_lock: Callable[[str], DirectoryLock],
     ) -> None:
         self.directory = directory
         self.images = images

@@ -18,7 +18,7 @@ from interstack.backends.contract import AttachmentInfo, BootVolume, NativeRef, 
 from interstack.backends.local import sysblock
 from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.host import run
-from interstack.backends.local.hostlock import InstanceLock
+from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.imageformats import ext4_extent
 from interstack.backends.local.instances import Instance, instance_at
 from interstack.backends.local.volumes import plug
@@ -38,7 +38,7 @@ class Instances(Protocol):
     instances_dir: Path
     runc_root: Path
 
-    def instance_lock(self, ref: str) -> InstanceLock: ...
+    def instance_lock(self, ref: str) -> DirectoryLock: ...
 
     def supervisor_answers_mounts(self) -> bool: ...
 
