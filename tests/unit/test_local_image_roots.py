@@ -1,6 +1,7 @@
 """What deleted images and unpacks cut short leave in the local backend's image store goes once
 nothing uses it: never a root an instance's record names (a stopped server boots from it
-again), one an overlay mounts, or one a volume is being filled from."""
+again), one an overlay mounts, or one a volume is being filled from — whichever gateway
+process on the data dir uses it and whichever releases it (each image directory's ``lock``)."""
 
 from __future__ import annotations
 
@@ -103,22 +104,26 @@ def test_a_deleted_images_root_a_servers_record_names_stays_until_it_goes(
     assert not root.parent.exists()
 
 
+@pytest.mark.parametrize("in_another_gateway", [False, True], ids=["this", "another"])
 def test_a_root_handed_to_a_boot_recorded_meanwhile_stays(
-    images: LocalImages, records: Records, tarball: Path
+    images: LocalImages, tarball: Path, in_another_gateway: bool
 ) -> None:
     """A boot records its image, then asks for the root (unpacked already, by a server before).
     A release that read the records before the boot wrote its own removed the root the boot had
     been handed; it reads them under the image's lock, which the boot's root_for waits for, so
-    the boot either keeps its root or finds none."""
+    the boot either keeps its root or finds none — a boot in another gateway process on the
+    data dir too (another ``LocalImages``: its own thread locks and lock file descriptors),
+    whose root a release that locked only its own threads removed."""
     ref = _stored(images, tarball)
     images.root_for(ref)
     images.images_in_use = None
     images.delete_image(ref)  # deleted while the server booting below was asked for
+    booter = LocalImages(images.directory, images.cache_dir) if in_another_gateway else images
     handed: list[Path | NotFound] = []
 
     def boot() -> None:
         try:
-            handed.append(images.root_for(ref))
+            handed.append(booter.root_for(ref))
         except NotFound as exc:
             handed.append(exc)
 
@@ -140,6 +145,42 @@ def test_a_root_handed_to_a_boot_recorded_meanwhile_stays(
     assert len(handed) == 1
     if isinstance(handed[0], Path):
         assert (handed[0] / "bin/busybox").is_file(), "the root handed to a boot was removed"
+
+
+def test_a_root_another_gateway_fills_a_volume_from_stays_while_it_does(
+    images: LocalImages, tarball: Path
+) -> None:
+    ref = _stored(images, tarball)
+    other = LocalImages(images.directory, images.cache_dir)
+    with other.root_held(ref) as root:
+        images.delete_image(ref)
+        assert images.release_unused() == []
+        assert (root / "bin/busybox").is_file()
+    assert images.release_unused() == [ref]
+
+
+def test_cleanup_leaves_the_disk_of_an_unpack_under_way_to_it(
+    images: LocalImages, tarball: Path, tmp_path: Path
+) -> None:
+    """A gateway copying a raw disk into a root holds its image's lock with the disk mounted:
+    ``interstack cleanup`` waits for it instead of unmounting the disk under the copy."""
+    ref = _stored(images, tarball)
+    mount_point = images.directory / ref / ".mnt-c0py1ng"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount_point)], check=True)
+    cleanup = threading.Thread(target=release_unpacks, args=(tmp_path,))
+    try:
+        with images._lock(ref):  # the unpack under way
+            cleanup.start()
+            cleanup.join(1)
+            assert cleanup.is_alive() and is_mounted(mount_point), "unmounted under the copy"
+            subprocess.run(["umount", str(mount_point)], check=True)  # the copy is done
+            mount_point.rmdir()
+        cleanup.join()
+    finally:
+        if is_mounted(mount_point):
+            subprocess.run(["umount", str(mount_point)], check=True)
+    assert not cleanup.is_alive()
 
 
 def test_a_root_an_overlay_mounts_stays_whatever_the_records_say(
@@ -205,7 +246,7 @@ def test_an_unpack_cut_short_is_cleared_by_the_next(images: LocalImages, tarball
     root = images.root_for(ref)
 
     assert (root / "bin/busybox").is_file()
-    assert sorted(p.name for p in root.parent.iterdir()) == ["data", "root"]
+    assert sorted(p.name for p in root.parent.iterdir()) == ["data", "lock", "root"]
     assert not staging.exists()
 
 
@@ -222,7 +263,7 @@ def test_an_unpack_cut_short_is_cleared_at_the_start_and_deleted_images_released
 
     images.start()
 
-    assert sorted(p.name for p in (images.directory / ref).iterdir()) == ["data"]
+    assert sorted(p.name for p in (images.directory / ref).iterdir()) == ["data", "lock"]
     assert not (images.directory / deleted).exists()
 
 
@@ -260,7 +301,7 @@ def test_cleanup_unmounts_a_disk_copy_cut_short_and_the_next_start_removes_it(
         if is_mounted(mount_point):
             subprocess.run(["umount", str(mount_point)], check=True)
     images.start()
-    assert sorted(p.name for p in (images.directory / ref).iterdir()) == ["data"]
+    assert sorted(p.name for p in (images.directory / ref).iterdir()) == ["data", "lock"]
 
 
 def test_a_capture_keeps_the_root_it_lays_the_server_over(

@@ -1,11 +1,16 @@
-"""The lock every change to one instance holds, across the gateway's threads and the
-supervisor's process.
+"""The locks of the data dir's directories, held across threads and processes: every change
+to one instance holds its lock, and so does every change to one image's root (:mod:`.images`).
 
 The supervisor boots again on its own a guest that rebooted itself (:mod:`.rebooter`), while
 the gateway may be stopping, rebooting, deleting the instance or changing its devices. Both
 take an ``flock`` on the instance's ``lock`` file around such changes, the gateway inside its
 per-instance thread lock (:class:`DirectoryLock`), so that the supervisor sees the instance's
 record and bundle as a whole and the gateway never tears down a boot half made.
+
+An image's root is shared by every gateway process on the data dir (and ``interstack
+cleanup``): the same lock on the image's directory makes its unpack and its release one at a
+time between them, and a user that is no instance (a volume filled from it) holds a shared
+lock on another file of it (:func:`held_shared`) that a release finds taken (:func:`taken`).
 """
 
 from __future__ import annotations
@@ -22,14 +27,18 @@ from types import TracebackType
 LOCK_FILE = "lock"
 
 
-def _open(instance_dir: Path) -> int | None:
-    """The lock file, opened (made if need be) and locked; None without the directory (no
-    instance yet, or none any more: nothing to hold still)."""
+def _open(directory: Path, name: str = LOCK_FILE, how: int = fcntl.LOCK_EX) -> int | None:
+    """The directory's lock file, opened (made if need be) and locked ``how``; None without
+    the directory (no instance or image yet, or none any more: nothing to hold still)."""
     try:
-        fd = os.open(instance_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(directory / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except FileNotFoundError:
         return None
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(fd, how)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 
@@ -44,9 +53,33 @@ def held(instance_dir: Path) -> Iterator[None]:
             os.close(fd)
 
 
+@contextmanager
+def held_shared(directory: Path, name: str) -> Iterator[bool]:
+    """A shared ``flock`` on the directory's file ``name``, held until the block ends, by as
+    many holders as like; False (nothing held) without the directory."""
+    fd = _open(directory, name, fcntl.LOCK_SH)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def taken(directory: Path, name: str) -> bool:
+    """Whether anyone, in this process or another, holds the directory's file ``name``
+    (:func:`held_shared`); looked at without waiting."""
+    try:
+        fd = _open(directory, name, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    if fd is not None:
+        os.close(fd)
+    return False
+
+
 class DirectoryLock:
-    """The gateway's lock of one directory (an instance's): its threads one at a time, then
-    the ``flock``."""
+    """The gateway's lock of one directory (an instance's, an image's): its threads one at a
+    time, then the ``flock``."""
 
     def __init__(self, directory: Path) -> None:
         self._dir = directory

@@ -8,7 +8,10 @@ whose one-line message becomes the server's fault.
 A deleted image's root stays while an instance may boot from it: an instance's overlay keeps it
 as its lower layer, running or stopped (a server's disk outlives its stops and the gateway's
 restarts); it goes once nothing uses it (:meth:`LocalImages.release_unused`). What an unpack
-cut short leaves goes at the image's next unpack or the backend's next start.
+cut short leaves goes at the image's next unpack or the backend's next start. Every gateway
+process on the data dir (and ``interstack cleanup``) unpacks and releases a root under the
+image directory's own lock (:mod:`.hostlock`), and a volume filled from a root holds it with a
+file lock that a release in any process sees: none releases a root another one uses.
 
 The built-in image ``debian-12`` (:mod:`.imagebuild`) has the native ref ``builtin-debian-12``;
 it is what a server without an image boots, and ``open_image`` streams it as a tarball (built
@@ -22,7 +25,6 @@ import os
 import shutil
 import tempfile
 import threading
-from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -35,7 +37,9 @@ from interstack.backends.contract import (
     ProvidedImage,
 )
 from interstack.backends.contract.files import open_stream, write_atomically
+from interstack.backends.local import hostlock
 from interstack.backends.local.host import unmount
+from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.imagebuild import (
     BUILT_IMAGES,
     DEFAULT_IMAGE,
@@ -69,6 +73,8 @@ STAGING_PREFIX = ".root-"
 #: in an image's directory, what an unpack makes on its way (its root's staging directory, the
 #: mount point of a disk image, a qcow2 converted to raw), left only by one cut short
 UNPACK_LEFTOVERS = (f"{STAGING_PREFIX}*", f"{MOUNT_PREFIX}*", CONVERTED_RAW)
+#: in an image's directory: the file a user of its root that is no instance holds shared
+HELD_FILE = "held"
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +99,17 @@ class LocalImages(ImageDriver):
         self.directory = directory
         self.cache_dir = cache_dir
         self.apt_sources = apt_sources
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, DirectoryLock] = {}
         self._locks_guard = threading.Lock()
-        self._held: Counter[str] = Counter()  # roots in use by no instance (:meth:`root_held`)
 
-    def _lock(self, ref: str) -> threading.Lock:
+    def _lock(self, ref: str) -> DirectoryLock:
+        """The image's lock, across this process's threads and every other process on the
+        data dir (nothing to lock across processes before its directory exists)."""
         with self._locks_guard:
-            return self._locks.setdefault(ref, threading.Lock())
+            lock = self._locks.get(ref)
+            if lock is None:
+                lock = self._locks[ref] = DirectoryLock(self.directory / ref)
+            return lock
 
     def _dir(self, ref: NativeRef) -> Path:
         if not ref.startswith(STORED_PREFIX) or "/" in ref or ref in {".", ".."}:
@@ -272,14 +282,15 @@ class LocalImages(ImageDriver):
     @contextmanager
     def root_held(self, ref: NativeRef) -> Iterator[Path]:
         """:meth:`root_for` ``ref``, kept while the block runs by a user that is no instance
-        (a volume filled from it): a deletion of the image meanwhile leaves it."""
-        with self._locks_guard:
-            self._held[ref] += 1
-        try:
+        (a volume filled from it): a deletion of the image meanwhile, by this process or
+        another, leaves it (:data:`HELD_FILE`, held shared before the root is asked for)."""
+        if ref.startswith(BUILTIN_PREFIX):  # built images are never released here
             yield self.root_for(ref)
-        finally:
-            with self._locks_guard:
-                self._held[ref] -= 1
+            return
+        with hostlock.held_shared(self._dir(ref), HELD_FILE) as holding:
+            if not holding:
+                raise NotFound(f"no image {ref}")
+            yield self.root_for(ref)
 
     def release_unused(self, refs: Iterable[NativeRef] | None = None) -> list[NativeRef]:
         """Remove what deleted images (of ``refs``, or all) left, their roots and any unpack
@@ -311,9 +322,8 @@ class LocalImages(ImageDriver):
     def _unused(self, directory: Path, ref: NativeRef) -> bool:
         """Whether nothing uses the deleted image ``ref``'s root (called with its lock held);
         False when unsure."""
-        with self._locks_guard:  # a root_held after this waits for the lock: NotFound
-            if self._held[ref] > 0:
-                return False
+        if hostlock.taken(directory, HELD_FILE):  # one held after this waits for the lock
+            return False
         if (directory / "data").exists() or self.images_in_use is None:
             return False
         try:
@@ -339,9 +349,12 @@ class LocalImages(ImageDriver):
 
 def release_unpacks(data_dir: Path) -> None:
     """``interstack cleanup``: unmount the raw disks whose copy into a root a stopped gateway
-    cut short (their loop devices go with them); the next start removes what is left."""
+    cut short (their loop devices go with them); the next start removes what is left. Each
+    under its image's lock: the disk of an unpack under way is no leftover (it is unmounted
+    by its unpack, which this waits for)."""
     for mount_point in sorted((data_dir / "images").glob(f"{STORED_PREFIX}*/{MOUNT_PREFIX}*")):
-        unmount(mount_point)
+        with DirectoryLock(mount_point.parent):
+            unmount(mount_point)
 
 
 def _remove_leftovers(directory: Path) -> None:
