@@ -6,8 +6,11 @@ can keep from the others' mounts or bring down."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 
 from interstack.backends.local.bundle import BlockDevice, with_devices
 from interstack.backends.local.instances import Instance
-from interstack.backends.local.volumes import guestmount
+from interstack.backends.local.volumes import guestmount, plug
 from interstack.errors import BadRequest, Conflict
 
 REF = "ls-guest"
@@ -189,3 +192,55 @@ def test_a_request_sent_a_byte_at_a_time_has_one_deadline(
         dripping.join()
         host.close()
         guest.close()
+
+
+# -- the limits: the host's mount tool is killed first, and the guest hears that --------------
+
+
+@pytest.mark.skipif(shutil.which("losetup") is None or os.geteuid() != 0, reason="a loop device")
+def test_a_mount_the_host_kills_at_its_limit_is_what_the_guest_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guest's helper waits longer than the host lets the mount run (the supervisor and a
+    gateway alike: :data:`.guestmount.MOUNT_TOOL_SECONDS`), so a mount that hangs on the host
+    is reported to the guest as killed there — the helper gave up first when the host waited
+    120 s (the supervisor) or 300 s (a gateway) and the helper 60 s."""
+    monkeypatch.setattr(guestmount, "MOUNT_TOOL_SECONDS", 0.5)
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"")
+    os.truncate(disk, 1024 * 1024)
+    loop = plug.bind_loop(disk)
+    try:
+        instance = with_bundle(
+            Running(tmp_path / "instances", tmp_path / "runc", REF),
+            (BlockDevice("/dev/vdb", loop.major, loop.minor),),
+        )
+
+        def hangs(_argv: list[str]) -> tuple[int, str]:
+            return guestmount.run_here(["sleep", "600"])  # a mount stuck on its device
+
+        service = guestmount.MountService(
+            lambda _server, request: guestmount.answer(instance, request, hangs)
+        )
+        service.start()
+        service.listen(REF, tmp_path / "boot")
+        try:
+            guestmount.install_helper(tmp_path / "guest")
+            socket_path = str(tmp_path / "boot" / guestmount.SOCKET_NAME)
+            helper = (tmp_path / "guest" / guestmount.HELPER_NAME).read_text()
+            (tmp_path / "mount.ext4").write_text(
+                helper.replace("/run/interstack/volumes.sock", socket_path)
+            )
+            done = subprocess.run(
+                [sys.executable, str(tmp_path / "mount.ext4"), loop.path, str(tmp_path)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        finally:
+            service.close()
+    finally:
+        plug.free_loops(disk)
+    assert done.returncode == 32
+    assert done.stderr.strip() == "mount: mount: sleep did not finish within 0.5 s and was killed"

@@ -126,10 +126,12 @@ def _finish(
     deadline: float,
     *,
     late: bool = False,
+    limit: float | None = None,
 ) -> int:
     """The exit code of ``proc`` (started in a session of its own) once it ends by
     ``deadline``; past it, or ``late`` (its output did not end in time), its whole session is
-    killed and :class:`HelperTimeout` raised. The reaper owns waitpid: the supervisor never
+    killed and :class:`HelperTimeout` raised, saying ``limit`` (the program's time, by
+    default :data:`HELPER_TIMEOUT_SECONDS`). The reaper owns waitpid: the supervisor never
     calls Popen.wait."""
     status = None if late else reaper.wait_for(proc.pid, max(0.0, deadline - time.monotonic()))
     if status is None:
@@ -139,9 +141,8 @@ def _finish(
         if status is None:  # stuck in the kernel: its exit, if it comes, goes unclaimed
             reaper.give_up(proc.pid)
         proc.returncode = -signal.SIGKILL if status is None else status
-        raise HelperTimeout(
-            f"{_program(argv)} did not finish within {HELPER_TIMEOUT_SECONDS:g} s and was killed"
-        )
+        seconds = HELPER_TIMEOUT_SECONDS if limit is None else limit
+        raise HelperTimeout(f"{_program(argv)} did not finish within {seconds:g} s and was killed")
     proc.returncode = status  # keep Popen from polling a pid that is gone
     return status
 
@@ -163,11 +164,11 @@ def run_logged(reaper: Reaper, argv: list[str], log: Path) -> int:
     return _finish(reaper, proc, argv, deadline)
 
 
-def run_output(reaper: Reaper, argv: list[str]) -> tuple[int, str]:
+def run_output(reaper: Reaper, argv: list[str], limit: float | None = None) -> tuple[int, str]:
     """Run ``argv`` as the supervisor's child: its exit code and its output. Raises
-    :class:`HelperTimeout` if it, or a child holding its output, runs past
-    :data:`HELPER_TIMEOUT_SECONDS`."""
-    deadline = time.monotonic() + HELPER_TIMEOUT_SECONDS
+    :class:`HelperTimeout` if it, or a child holding its output, runs past ``limit`` seconds
+    (:data:`HELPER_TIMEOUT_SECONDS` by default)."""
+    deadline = time.monotonic() + (HELPER_TIMEOUT_SECONDS if limit is None else limit)
     with open(os.devnull, "rb") as stdin:
         proc = reaper.spawn(
             argv,
@@ -179,7 +180,7 @@ def run_output(reaper: Reaper, argv: list[str]) -> tuple[int, str]:
     assert proc.stdout is not None
     with proc.stdout:
         output, ended = _read_until(proc.stdout.fileno(), deadline)
-    return _finish(reaper, proc, argv, deadline, late=not ended), output
+    return _finish(reaper, proc, argv, deadline, late=not ended, limit=limit), output
 
 
 def _read_until(fd: int, deadline: float) -> tuple[str, bool]:

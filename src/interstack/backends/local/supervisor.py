@@ -103,7 +103,11 @@ class Instances:
 
     def _mount(self, server: str, request: dict[str, Any]) -> None:
         instance = Instance(self.instances_dir, self.runc_root, server)
-        guestmount.answer(instance, request, lambda argv: run_output(self.reaper, argv))
+        guestmount.answer(
+            instance,
+            request,
+            lambda argv: run_output(self.reaper, argv, guestmount.MOUNT_TOOL_SECONDS),
+        )
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
         """:func:`start_instance`, with the instance's mounts answered."""

@@ -9,7 +9,7 @@ ext4 cannot be mounted from one.) So the guest gets exactly its attached volumes
 devices need), and *mounting* them is a request to the host:
 
 - The guest init links ``/sbin/mount.ext4`` and ``/sbin/umount.ext4`` (ext3, ext2 too) to
-  ``/run/interstack/mount-volume`` (:data:`GUEST_HELPER`, a Python 3 script: every image with
+  ``/run/interstack/mount-volume`` (:func:`guest_helper`, a Python 3 script: every image with
   cloud-init has Python). ``mount(8)`` and ``umount(8)`` run such helpers for the filesystem
   type (given with ``-t`` or found by blkid), so ``mount /dev/vdb /var/lib/mysql``, fstab
   entries, ``mount -a`` and Ansible's ``mount`` module work unchanged.
@@ -66,8 +66,14 @@ MAX_REQUEST_BYTES = 16 * 1024
 CONNECTIONS_PER_SERVER = 4
 #: how long the service waits for a connection before it looks whether it is closing
 SELECT_SECONDS = 0.1
+#: how long the host's ``mount``/``umount`` of a guest's volume may run before it is killed
+#: (a device that hangs), whoever answers: the supervisor or a gateway (:func:`run_here`)
+MOUNT_TOOL_SECONDS = 60.0
+#: what the guest's helper waits for its answer beyond :data:`MOUNT_TOOL_SECONDS` and
+#: :data:`REQUEST_TIMEOUT_SECONDS`: the instance's lock (an attach or detach holds it a moment)
+GUEST_WAIT_MARGIN_SECONDS = 30.0
 
-GUEST_HELPER = r'''#!/usr/bin/python3
+_GUEST_HELPER = r'''#!/usr/bin/python3
 """interstack: mount(8)/umount(8) helper for volumes; the host mounts them (no CAP_SYS_ADMIN
 here). Installed as /sbin/mount.ext4, /sbin/umount.ext4 and the like by the guest init."""
 import json
@@ -77,6 +83,7 @@ import stat
 import sys
 
 SOCKET = "/run/interstack/volumes.sock"
+WAIT_SECONDS = @WAIT_SECONDS@
 WITH_VALUE = {"-o", "-t", "-N"}
 
 
@@ -107,7 +114,7 @@ def main():
             request = {"op": "mount", "target": target, "fstype": fstype, "options": options}
         request["device"] = [os.major(device), os.minor(device)]
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(60)
+            conn.settimeout(WAIT_SECONDS)
             conn.connect(SOCKET)
             conn.sendall(json.dumps(request).encode() + b"\n")
             reply = json.loads(conn.makefile().readline() or "{}")
@@ -129,12 +136,20 @@ Handler = Callable[[str, dict[str, Any]], None]
 RunTool = Callable[[list[str]], tuple[int, str]]
 
 
+def guest_helper() -> str:
+    """The helper's script. It waits for its answer longer than the host may take to make
+    it, so a mount that fails on the host by its limit (:data:`MOUNT_TOOL_SECONDS`) is
+    reported to the guest as that failure, not as a helper that gave up waiting."""
+    wait = MOUNT_TOOL_SECONDS + REQUEST_TIMEOUT_SECONDS + GUEST_WAIT_MARGIN_SECONDS
+    return _GUEST_HELPER.replace("@WAIT_SECONDS@", f"{wait:g}")
+
+
 def install_helper(boot_dir: Path) -> None:
     """Put the helper in the instance's boot directory (``/run/interstack`` inside)."""
     boot_dir.mkdir(parents=True, exist_ok=True)
     target = boot_dir / HELPER_NAME
     tmp = boot_dir / f".{HELPER_NAME}.tmp"
-    tmp.write_text(GUEST_HELPER)
+    tmp.write_text(guest_helper())
     os.chmod(tmp, 0o755)  # noqa: S103 - run by the guest's root; read-only inside
     os.replace(tmp, target)
 
@@ -167,10 +182,16 @@ def answer(instance: Instance, request: dict[str, Any], run_tool: RunTool) -> No
 
 
 def run_here(argv: list[str]) -> tuple[int, str]:
-    """Run a host tool from the gateway (:data:`RunTool`)."""
+    """Run a host tool from the gateway (:data:`RunTool`), killed past
+    :data:`MOUNT_TOOL_SECONDS` as the supervisor kills it."""
+    limit = MOUNT_TOOL_SECONDS
     try:
-        done = subprocess.run(argv, capture_output=True, check=False, timeout=300)  # noqa: S603
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = subprocess.run(  # noqa: S603
+            argv, capture_output=True, check=False, timeout=limit
+        )
+    except subprocess.TimeoutExpired:
+        return 1, f"{Path(argv[0]).name} did not finish within {limit:g} s and was killed"
+    except OSError as exc:
         return 1, str(exc)
     return done.returncode, (done.stderr or done.stdout).decode(errors="replace")
 
