@@ -26,7 +26,14 @@ from interstack.services.listing import Page
 from interstack.services.network.service import NetworkServices
 from interstack.services.regions import Regions
 from interstack.store import Database
-from tests.support.holdings import Holdings, local_holdings, new_since, sim_holdings
+from tests.support.holdings import (
+    Holdings,
+    local_group_mentions,
+    local_holdings,
+    new_since,
+    sim_group_mentions,
+    sim_holdings,
+)
 from tests.support.image import caller
 from tests.support.local import (
     build_default_image,
@@ -34,7 +41,7 @@ from tests.support.local import (
     local_settings,
     local_unavailable,
 )
-from tests.support.moto import aws_settings, left_in_region
+from tests.support.moto import aws_settings, group_mentions, left_in_region
 from tests.support.waiting import eventually
 
 
@@ -58,6 +65,10 @@ class BackendUnderTest:
     #: what the backend holds now, by kind, as it records it: what is new after a test and
     #: its cleanup was left behind
     holdings: Callable[[Backend], Holdings] = lambda _backend: {}
+    #: where the cloud still names a security group (its native ref): the group, another
+    #: group's rule naming it, as the cloud shows them (none known: a spec that first looks
+    #: for a group it made finds nothing, and fails)
+    group_mentions: Callable[[Backend, str], list[str]] = lambda _backend, _ref: []
 
 
 CONFORMANCE_BACKENDS = [
@@ -71,6 +82,7 @@ CONFORMANCE_BACKENDS = [
         },
         failing_server_name="fail-boot",
         holdings=sim_holdings,
+        group_mentions=sim_group_mentions,
     ),
     BackendUnderTest(
         "local",
@@ -80,8 +92,14 @@ CONFORMANCE_BACKENDS = [
         # bridges, namespaces, dnsmasqs and metadata proxies outlive close() for the next start
         tidy=lambda data_dir: cleanup_host([data_dir], lock_wait=host_lock_wait()),
         holdings=local_holdings,
+        group_mentions=local_group_mentions,
     ),
-    BackendUnderTest("aws", live_settings=aws_settings, left_behind=left_in_region),
+    BackendUnderTest(
+        "aws",
+        live_settings=aws_settings,
+        left_behind=left_in_region,
+        group_mentions=lambda _backend, ref: group_mentions(ref),
+    ),
 ]
 
 #: the region name every conformance backend is built with

@@ -2,10 +2,13 @@
 the store, the local backend's records on the host (its network driver's state file, its
 volumes', stored images', object containers' and instances' directories). The conformance
 suite looks before a test and after its deletes: what is new is what the test left behind.
-Reading them costs a query or a few directory listings, nothing a test would notice."""
+Reading them costs a query or a few directory listings, nothing a test would notice. Where a
+backend still names a security group (``*_group_mentions``) is read from the same records (and
+the local host's nft table)."""
 
 from __future__ import annotations
 
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,7 +16,9 @@ from sqlalchemy import select
 
 from interstack.backends.contract import Backend
 from interstack.backends.local.images import STORED_PREFIX
+from interstack.backends.local.network import names
 from interstack.backends.local.network.state import NetworkState
+from interstack.backends.sim.state import Kind
 from interstack.store.models import SimResource
 
 Holdings = dict[str, set[str]]
@@ -35,18 +40,66 @@ def sim_holdings(backend: Backend) -> Holdings:
     return dict(held)
 
 
+def sim_group_mentions(backend: Backend, ref: str) -> list[str]:
+    """Where the sim still names the security group ``ref``: its row, other groups' rules."""
+    db = backend.context.db
+    assert db is not None, "the sim keeps its state in the store"
+    found: list[str] = []
+    with db.session() as session:
+        rows = session.scalars(
+            select(SimResource).where(
+                SimResource.region == backend.context.region,
+                SimResource.kind == Kind.SECURITY_GROUP,
+            )
+        )
+        for row in rows:
+            if row.ref == ref:
+                found.append(f"security group {ref}")
+            else:
+                found += [
+                    f"a rule of {row.ref}: {r}"
+                    for r in row.data.get("rules", [])
+                    if r.get("remote_group") == ref
+                ]
+    return found
+
+
+def local_group_mentions(backend: Backend, ref: str) -> list[str]:
+    """Where the local backend still names the security group ``ref``: its network driver's
+    records (the group, other groups' rules) and the host's nft table (the set of the group's
+    members, the rules matching it)."""
+    state = _network_state(backend)
+    found = [f"security group record {ref}"] if ref in state.groups else []
+    for group in state.groups.values():
+        if group.ref != ref:
+            found += [f"a rule of {group.ref}: {r}" for r in group.rules if r.remote_group == ref]
+    listed = subprocess.run(
+        ["nft", "list", "table", "inet", names.TABLE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    member_set = f"members-{names.suffix(ref)}-"
+    return found + [
+        f"nft: {line.strip()}" for line in listed.stdout.splitlines() if member_set in line
+    ]
+
+
+def _network_state(backend: Backend) -> NetworkState:
+    state_file = backend.context.data_dir / "network" / "state.json"
+    if not state_file.exists():
+        return NetworkState()
+    return NetworkState.model_validate_json(state_file.read_bytes())
+
+
 def local_holdings(backend: Backend) -> Holdings:
     """The local backend's records in its data dir: the networks, subnets, ports, routers,
     security groups and floating IPs its network driver has realized, and a directory per
     volume or snapshot, stored image (its data: a deleted image's unpacked root stays while
     instances use it), object container and instance."""
     data = backend.context.data_dir
-    state_file = data / "network" / "state.json"
-    state = (
-        NetworkState.model_validate_json(state_file.read_bytes())
-        if state_file.exists()
-        else NetworkState()
-    )
+    state = _network_state(backend)
     held: Holdings = {
         kind: set(getattr(state, kind))
         for kind in ("networks", "subnets", "ports", "routers", "groups", "floating_ips")

@@ -1,5 +1,6 @@
 """Helpers for network tests: a Neutron HTTP client per cloud, an operator's external network,
-and a region's network backend made to refuse a call (for services-level tests)."""
+and a region's network backend made to refuse a call and two security groups, one's rule
+naming the other (for services-level tests)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from sqlalchemy import delete, select
 
 from interstack.errors import BackendUnavailable
 from interstack.services.container import Services
+from interstack.services.context import RequestContext
+from interstack.services.network.records import RuleInfo, SecurityGroupInfo
+from interstack.services.network.security_groups import GroupCreate, SecurityGroupService
+from interstack.services.network.sg_rules import RuleCreate
 from interstack.store.models import IpAllocation, Port, Router, SimResource, Subnet
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
@@ -128,3 +133,18 @@ def routed_subnets(gateway: ServedGateway, router_id: str) -> set[str]:
         routed = session.get_one(SimResource, native).data["subnets"]
         subnets = session.scalars(select(Subnet).where(Subnet.native_ref.in_(routed))).all()
         return {s.id for s in subnets}
+
+
+def web_and_db(
+    groups: SecurityGroupService, ctx: RequestContext, region: str
+) -> tuple[SecurityGroupInfo, SecurityGroupInfo, RuleInfo]:
+    """Groups web and db of ``ctx``'s project, with db's ingress rule naming web (as a LAMP
+    stack's database group lets its web servers in): (web, db, the rule)."""
+    web = groups.create(ctx, region, GroupCreate(name="web"))
+    db = groups.create(ctx, region, GroupCreate(name="db"))
+    rule = groups.create_rule(
+        ctx,
+        region,
+        RuleCreate(security_group_id=db.id, direction="ingress", remote_group_id=web.id),
+    )
+    return web, db, rule

@@ -133,9 +133,9 @@ def empty_the_cloud(served: ServedGateway) -> None:
     """Delete what every project made: servers (waited for: their ports go with them), floating
     IPs, then routers (their interfaces first, their gateways with them), the ports left, every
     network but the external ones (subnets and DHCP ports with them), the security groups but
-    the default ones (no port holds one now; other groups' rules naming them go first), the
-    volumes with their snapshots (waited for: the servers' deletion detaches them), and both
-    users' keypairs."""
+    the default ones (no port holds one now; other groups' rules naming them go with them, as
+    in Neutron), the volumes with their snapshots (waited for: the servers' deletion detaches
+    them), and both users' keypairs."""
     admin = served.connect("interstack-admin")
     try:
         for server in admin.compute.servers(all_projects=True):
@@ -175,12 +175,9 @@ def _empty_the_network(net: Any) -> None:
     for network in net.networks():
         if not network.is_router_external:
             net.delete_network(network, ignore_missing=True)
-    doomed = {group.id for group in net.security_groups() if group.name != "default"}
-    for rule in net.security_group_rules():  # a group other groups' rules name is in use
-        if rule.remote_group_id in doomed and rule.remote_group_id != rule.security_group_id:
-            net.delete_security_group_rule(rule, ignore_missing=True)
-    for group_id in doomed:
-        net.delete_security_group(group_id, ignore_missing=True)
+    for group in net.security_groups():
+        if group.name != "default":
+            net.delete_security_group(group, ignore_missing=True)
 
 
 def _delete_volumes(storage: Any) -> None:

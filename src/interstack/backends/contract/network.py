@@ -241,4 +241,6 @@ class NetworkDriver(abc.ABC):
 
     @abc.abstractmethod
     def delete_security_group(self, ref: NativeRef) -> None:
-        """Remove the group; no port may still use it."""
+        """Remove the group; no port may still use it, and the gateway sets the rules of the
+        groups that named it without them first (a cloud may refuse it otherwise, as EC2
+        does). Removing a missing group is a no-op."""

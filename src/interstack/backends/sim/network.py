@@ -106,8 +106,15 @@ class SimNetwork(NetworkDriver):
         return any(row.ref in user.data.get("subnets", []) for user in users)
 
     def _group_busy(self, session: Session, row: SimResource) -> bool:
+        """A port uses the group, or another group's rule names it (as EC2 refuses such a
+        deletion: the gateway takes those rules off first)."""
         ports = self.state.all(session, Kind.PORT)
-        return any(row.ref in p.data.get("security_groups", []) for p in ports)
+        if any(row.ref in p.data.get("security_groups", []) for p in ports):
+            return True
+        others = (g for g in self.state.all(session, Kind.SECURITY_GROUP) if g.ref != row.ref)
+        return any(
+            r.get("remote_group") == row.ref for g in others for r in g.data.get("rules", [])
+        )
 
     def external_network(self) -> ExternalNetworkSpec | None:
         """The configured ``external_network``: its first host the gateway, the rest the pool

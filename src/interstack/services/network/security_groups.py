@@ -7,11 +7,12 @@ by a constraint, so concurrent first uses agree on one group.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,6 +76,8 @@ RULE_COLUMNS = {
 }
 DEFAULT_NAME = "default"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class GroupCreate:
@@ -102,6 +105,18 @@ def _rules(session: Session, group_id: str) -> list[RuleRow]:
 
 def group_info(session: Session, row: SecurityGroup) -> SecurityGroupInfo:
     return _info(row, _rules(session, row.id))
+
+
+def _holders_naming(session: Session, group_id: str) -> list[str]:
+    """The other groups whose rules name ``group_id`` as their remote group."""
+    return list(
+        session.scalars(
+            select(RuleRow.group_id)
+            .where(RuleRow.remote_group_id == group_id, RuleRow.group_id != group_id)
+            .distinct()
+            .order_by(RuleRow.group_id)
+        )
+    )
 
 
 def _info(row: SecurityGroup, rules: Sequence[RuleRow]) -> SecurityGroupInfo:
@@ -327,33 +342,83 @@ class SecurityGroupService:
             return group_info(session, row)
 
     def delete(self, ctx: RequestContext, region: str, group_id: str) -> None:
+        """Delete the group and, as Neutron's foreign key cascades, the rules of other groups
+        that name it; a port using it is 409 ``SecurityGroupInUse``.
+
+        The backend goes first, the store last: the groups whose rules name it are realized
+        without those rules (EC2 refuses to delete a group another group's permission names),
+        then the group is deleted there, then its row and the rules naming it in one unit of
+        work. A DELETE cut short at any step (a backend call failed, the gateway stopped)
+        leaves both in the store, and asked again it repeats each step (each may be repeated:
+        a group already gone is done) and finishes. The store first would leave, after such a
+        failure, the group and the references to it on the backend with no row to finish
+        from (404 for ever). A DELETE that fails realizes the groups naming it again as the
+        store holds them, so that they enforce the rules the API shows; meanwhile they
+        enforced fewer, never more.
+        """
         with self.db.session() as session:
-            row = load_group(session, ctx, region, group_id)
-            check_owner(ctx, row.project_id, "security group", group_id)
-            if row.default_for is not None and not ctx.is_admin:
-                raise Conflict(
-                    "Insufficient rights for removing default security group.",
-                    kind="SecurityGroupCannotRemoveDefault",
-                )
-            port_groups = session.scalars(
-                select(Port.security_group_ids).where(Port.region == region)
+            native = self._deletable(session, ctx, region, group_id).native_ref
+            holders = _holders_naming(session, group_id)
+        gone = False
+        try:
+            for holder in holders:
+                self._realize_without(region, holder, group_id)
+            if native:
+                driver(self.regions, region).delete_security_group(NativeRef(native))
+                gone = True
+            with self.db.session() as session:  # a port may have taken it meanwhile
+                row = self._deletable(session, ctx, region, group_id)
+                late = [h for h in _holders_naming(session, group_id) if h not in holders]
+                session.execute(delete(RuleRow).where(RuleRow.remote_group_id == group_id))
+                session.delete(row)
+        except BaseException:
+            if gone:  # made anew at its next use (below: by a group naming it)
+                with self.db.session() as session:
+                    forget = update(SecurityGroup).where(SecurityGroup.id == group_id)
+                    session.execute(forget.values(native_ref=None))
+            self._realize_each(region, holders, group_id)
+            raise
+        self._realize_each(region, late, group_id)  # rules naming it made meanwhile
+
+    def _deletable(
+        self, session: Session, ctx: RequestContext, region: str, group_id: str
+    ) -> SecurityGroup:
+        """The group ``ctx`` may delete now: no port uses it."""
+        row = load_group(session, ctx, region, group_id)
+        check_owner(ctx, row.project_id, "security group", group_id)
+        if row.default_for is not None and not ctx.is_admin:
+            raise Conflict(
+                "Insufficient rights for removing default security group.",
+                kind="SecurityGroupCannotRemoveDefault",
             )
-            if any(group_id in (ids or []) for ids in port_groups):
-                raise Conflict(f"Security Group {group_id} in use.", kind="SecurityGroupInUse")
-            remote = session.scalar(
-                select(func.count())
-                .select_from(RuleRow)
-                .where(RuleRow.remote_group_id == group_id, RuleRow.group_id != group_id)
-            )
-            if remote:
-                raise Conflict(
-                    f"Security Group {group_id} in use: rules of other groups refer to it.",
-                    kind="SecurityGroupInUse",
+        port_groups = session.scalars(select(Port.security_group_ids).where(Port.region == region))
+        if any(group_id in (ids or []) for ids in port_groups):
+            raise Conflict(f"Security Group {group_id} in use.", kind="SecurityGroupInUse")
+        return row
+
+    def _realize_without(self, region: str, holder_id: str, group_id: str) -> None:
+        """Realize the group ``holder_id`` without its rules naming ``group_id`` (nothing for a
+        group the backend does not hold yet)."""
+        with self.db.session() as session:
+            holder = session.get(SecurityGroup, holder_id)
+            rules = [r for r in _rules(session, holder_id) if r.remote_group_id != group_id]
+        if holder is not None and holder.native_ref is not None:
+            self._realize(region, holder, rules)
+
+    def _realize_each(self, region: str, holders: Sequence[str], group_id: str) -> None:
+        """Realize each group as the store holds it, after the DELETE of ``group_id``; one
+        that fails is logged: the DELETE's own outcome is the one to answer."""
+        for holder in holders:
+            try:
+                self.realize(region, holder)
+            except Exception:
+                log.warning(
+                    "region %s: group %s not realized after the DELETE of %s",
+                    region,
+                    holder,
+                    group_id,
+                    exc_info=True,
                 )
-            native = row.native_ref
-            session.delete(row)
-        if native:
-            driver(self.regions, region).delete_security_group(NativeRef(native))
 
     # -- rules ---------------------------------------------------------------------------------
 

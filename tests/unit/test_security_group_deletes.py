@@ -1,0 +1,113 @@
+"""A security group's DELETE that takes other groups' rules naming it along, cut short: by the
+backend refusing the group's deletion, or by the gateway stopping after each backend step. Nothing
+is lost (the group and the rules naming it stay in the store, the backend enforces them again)
+and the DELETE asked again finishes. The sim refuses, as EC2 does, to delete a group another
+group's rule names, so the order of the steps is proven too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from interstack.backends.contract import NativeRef, SecurityGroupRule
+from interstack.backends.sim.network import SimNetwork
+from interstack.backends.sim.state import Kind
+from interstack.errors import BackendError, NotFound
+from interstack.services.container import Services
+from interstack.services.network.security_groups import SecurityGroupService
+from interstack.store.models import SecurityGroup
+from tests.support.image import REGION, caller
+from tests.support.network import web_and_db
+
+
+def _sim(services: Services) -> SimNetwork:
+    network = services.regions.backend(REGION).network
+    assert isinstance(network, SimNetwork)
+    return network
+
+
+def _native(services: Services, group_id: str) -> NativeRef:
+    with services.db.session() as session:
+        found = session.scalar(select(SecurityGroup.native_ref).where(SecurityGroup.id == group_id))
+    assert found is not None
+    return NativeRef(found)
+
+
+def _held(services: Services, group_id: str) -> list[dict[str, Any]] | None:
+    """The rules the sim holds for the group; None when it holds no such group."""
+    network = _sim(services)
+    with network.state.session() as session:
+        held = network.state.by_gateway_id(session, Kind.SECURITY_GROUP, group_id)
+        return None if held is None else list(held.data["rules"])
+
+
+def _named_by(services: Services, group_id: str, remote: NativeRef) -> bool:
+    held = _held(services, group_id)
+    assert held is not None
+    return any(r["remote_group"] == remote for r in held)
+
+
+def _web_and_db(services: Services, project: str) -> tuple[str, str, str]:
+    """:func:`web_and_db` of ``project``: their ids and the rule's."""
+    web, db, rule = web_and_db(services.network.security_groups, caller(project), REGION)
+    return web.id, db.id, rule.id
+
+
+def test_a_refused_backend_delete_loses_nothing_and_the_delete_asked_again_finishes(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    groups: SecurityGroupService = services.network.security_groups
+    ctx = caller("refused")
+    web, db, rule = _web_and_db(services, "refused")
+    web_ref = _native(services, web)
+    network = _sim(services)
+    real_delete = network.delete_security_group
+
+    def refused(ref: NativeRef) -> None:
+        monkeypatch.setattr(network, "delete_security_group", real_delete)
+        raise BackendError("the cloud refused")
+
+    monkeypatch.setattr(network, "delete_security_group", refused)
+    with pytest.raises(BackendError):
+        groups.delete(ctx, REGION, web)
+    assert groups.get(ctx, REGION, web).id == web
+    assert groups.get_rule(ctx, REGION, rule).remote_group_id == web
+    assert _named_by(services, db, web_ref)  # enforced again, as the API shows it
+
+    groups.delete(ctx, REGION, web)
+
+    with pytest.raises(NotFound):
+        groups.get_rule(ctx, REGION, rule)
+    assert rule not in {r.id for r in groups.get(ctx, REGION, db).rules}
+    assert _held(services, web) is None
+    assert not _named_by(services, db, web_ref)
+
+
+@pytest.mark.parametrize("stopped_after", ["the revoke", "the group's deletion"])
+def test_a_delete_the_gateway_stopped_in_finishes_when_asked_again(
+    services: Services, stopped_after: str
+) -> None:
+    """What a gateway stopped after each backend step leaves: the backend changed, the store
+    not (the steps are made here on the backend as the DELETE makes them)."""
+    groups: SecurityGroupService = services.network.security_groups
+    ctx = caller(f"stopped-{len(stopped_after)}")
+    web, db, rule = _web_and_db(services, f"stopped-{len(stopped_after)}")
+    web_ref, network = _native(services, web), _sim(services)
+    held = _held(services, db)
+    assert held is not None
+    kept = tuple(SecurityGroupRule(**r) for r in held if r["remote_group"] != web_ref)
+    network.set_security_group_rules(_native(services, db), kept)
+    if stopped_after == "the group's deletion":
+        network.delete_security_group(web_ref)
+    assert groups.get_rule(ctx, REGION, rule).remote_group_id == web
+
+    groups.delete(ctx, REGION, web)
+
+    with pytest.raises(NotFound):
+        groups.get(ctx, REGION, web)
+    with pytest.raises(NotFound):
+        groups.get_rule(ctx, REGION, rule)
+    assert _held(services, web) is None
+    assert not _named_by(services, db, web_ref)
