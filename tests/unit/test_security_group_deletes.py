@@ -14,8 +14,10 @@ from sqlalchemy import select
 from interstack.backends.contract import NativeRef, SecurityGroupRule
 from interstack.backends.sim.network import SimNetwork
 from interstack.backends.sim.state import Kind
-from interstack.errors import BackendError, NotFound
+from interstack.errors import BackendError, Conflict, NotFound
 from interstack.services.container import Services
+from interstack.services.network.networks import NetworkCreate
+from interstack.services.network.ports import PortCreate
 from interstack.services.network.security_groups import SecurityGroupService
 from interstack.store.models import SecurityGroup
 from tests.support.image import REGION, caller
@@ -111,3 +113,32 @@ def test_a_delete_the_gateway_stopped_in_finishes_when_asked_again(
         groups.get_rule(ctx, REGION, rule)
     assert _held(services, web) is None
     assert not _named_by(services, db, web_ref)
+
+
+def test_a_port_taking_the_group_during_its_delete_keeps_it_made_anew(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port made with the group after the DELETE's first look, before its store step: the
+    DELETE is the 409 and the group, deleted on the backend by then, is made there anew, the
+    rules naming it with it."""
+    groups: SecurityGroupService = services.network.security_groups
+    ctx = caller("raced")
+    web, db, rule = _web_and_db(services, "raced")
+    net = services.network.networks.create(ctx, REGION, NetworkCreate(name="n"))
+    network = _sim(services)
+    real_delete = network.delete_security_group
+
+    def then_a_port(ref: NativeRef) -> None:
+        real_delete(ref)
+        monkeypatch.setattr(network, "delete_security_group", real_delete)
+        services.network.ports.create(
+            ctx, REGION, PortCreate(network_id=net.id, security_groups=(web,))
+        )
+
+    monkeypatch.setattr(network, "delete_security_group", then_a_port)
+    with pytest.raises(Conflict) as in_use:
+        groups.delete(ctx, REGION, web)
+    assert in_use.value.kind == "SecurityGroupInUse"
+    assert groups.get_rule(ctx, REGION, rule).remote_group_id == web
+    assert _held(services, web) is not None
+    assert _named_by(services, db, _native(services, web))
