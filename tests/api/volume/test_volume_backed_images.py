@@ -178,7 +178,8 @@ def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
     gateway: ServedGateway, conn: Any, http: httpx.Client, world: tuple[str, str, str]
 ) -> None:
     """Its root is the volume made of the root snapshot (marked so, whatever the server's
-    image): not detachable, and its own createImage snapshots it again, root first."""
+    image): not detachable, and its own createImage snapshots it again, root first, with the
+    image's properties (as Nova's volume-backed snapshot inherits them) under its mapping."""
     network, _, flavor = world
     server = boot_from_volume(conn, world)
     data = conn.block_storage.create_volume(size=2, name=unique("data"))
@@ -190,6 +191,8 @@ def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
     for entry in mapping_of(conn.image.get_image(image.id)):
         snapshot = conn.block_storage.get_snapshot(entry["snapshot_id"])
         sdk_status(conn, snapshot, "available")
+    # a property of the image's owner, which the snapshot of a server booted from it carries
+    conn.image.update_image(image.id, os_distro="cirros")
 
     copy = server_active(conn, conn.create_server(unique("copy"), image=image.id,
                                                   flavor=flavor, network=network))  # fmt: skip
@@ -210,6 +213,7 @@ def test_a_server_booted_from_the_image_is_volume_backed_and_keeps_the_image_id(
     again = conn.create_image_snapshot(unique("vb-again"), copy, wait=True, timeout=60)
 
     again = conn.image.get_image(again.id)
+    assert (again.os_distro, again.properties.get("base_image_ref")) == ("cirros", image.id)
     first, other = mapping_of(again)
     assert (first["boot_index"], other["boot_index"]) == (0, None)
     assert conn.block_storage.get_snapshot(first["snapshot_id"]).volume_id == root

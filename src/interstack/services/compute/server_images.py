@@ -73,7 +73,8 @@ class ServerImages:
             base_id, root_device = row.image_id, row.root_device_name
         base = self._base_image(ctx, region, base_id)
         if volume_backed:
-            inherited = _inherited(base, None)
+            # Nova's volume-backed image keeps the base its server's image names, or that image
+            inherited = {**({"base_image_ref": base.id} if base else {}), **_inherited(base, None)}
             return self._create_volume_backed(ctx, region, server_id, name, inherited, metadata)
         image = self.snapshots.begin_snapshot(
             ctx,
