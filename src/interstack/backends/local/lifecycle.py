@@ -242,19 +242,7 @@ class InstanceJobs:
                     self._volumes().mount_root(NativeRef(ref), instance.rootfs)
                     disk = instance.rootfs
                 self._write_guest_files(instance, record, disk)
-                instance.ensure_netns()
-                if self.ports is not None:
-                    for index, port in enumerate(record.ports):
-                        self.ports.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
-                devices = self._block_devices(instance, record)
-                instance.write_bundle(record, self.settings.pids_limit, devices)
-                if image_root is not None:
-                    instance.teardown()  # a leftover from a crash or a host reboot
-                    instance.mount_root(image_root)
-                instance.new_boot()  # a new boot time: the clocks start at zero
-                log.debug("instance %s: ports plugged, bundle written; starting runc", ref)
-                self.supervisor.run(self.runc_root, instance.bundle, ref, instance.console)
-                cpushare.started(instance.cgroup_path)
+                self._run(instance, record, image_root)
             except BackendError as exc:
                 instance.log(f"boot failed: {exc.message}")
                 try:
@@ -268,6 +256,23 @@ class InstanceJobs:
             booting_as = record.booting_as if record.phase is Phase.REBOOTING else record.phase
             instance.save(record.moved(Phase.BOOTING, booting_as=booting_as))
         self.boot_watch.add(ref)
+
+    def _run(self, instance: Instance, record: InstanceRecord, image_root: Path | None) -> None:
+        """Plug the instance's ports, write its bundle, mount its root over the image's (a root
+        volume is mounted already) and start it under runc (the lock held)."""
+        instance.ensure_netns()
+        if self.ports is not None:
+            for index, port in enumerate(record.ports):
+                self.ports.plug_port(NativeRef(port), instance.netns_path, f"eth{index}")
+        devices = self._block_devices(instance, record)
+        instance.write_bundle(record, self.settings.pids_limit, devices)
+        if image_root is not None:
+            instance.teardown()  # a leftover from a crash or a host reboot
+            instance.mount_root(image_root)
+        instance.new_boot()  # a new boot time: the clocks start at zero
+        log.debug("instance %s: ports plugged, bundle written; starting runc", instance.ref)
+        self.supervisor.run(self.runc_root, instance.bundle, instance.ref, instance.console)
+        cpushare.started(instance.cgroup_path)
 
     def _block_devices(self, instance: Instance, record: InstanceRecord) -> tuple[BlockDevice, ...]:
         """The devices of the boot about to start: the instance's ephemeral and swap disks
