@@ -6,6 +6,11 @@ into an instance's boot directory with the init that runs it.
 
 from __future__ import annotations
 
+#: in the boot directory while the host holds back the cloud-init of an instance that is up
+#: (:mod:`.cloudinithold`): the stages wait until it goes, at most HOLD_SECONDS
+HOLD = "cloud-init-hold"
+HOLD_SECONDS = 10.0
+
 #: cloud-init's stages (``local``, ``network``, ``config``, ``final``) one after another in one
 #: Python process, as ``cloud-init init [--local]`` and ``cloud-init modules --mode …`` would
 #: run them each in its own: importing cloud-init costs a quarter of a CPU second each time, more
@@ -18,8 +23,11 @@ CLOUD_INIT_STAGES = r"""
 import os
 import subprocess
 import sys
+import time
 import traceback
 
+HOLD = "@HOLD@"
+HOLD_SECONDS = @HOLD_SECONDS@
 ARGUMENTS = {
     "local": ["init", "--local"],
     "network": ["init"],
@@ -70,8 +78,22 @@ def skip_ssh_status_without_pwauth():
     cc_set_passwords.handle_ssh_pwauth = ssh_pwauth
 
 
+# While the host's other instances still boot, the host holds back the cloud-init of one that
+# is up (its boot directory holds the file HOLD): its work, at the init's lowered niceness only
+# (nothing of the user's runs under it), waits until the file goes, at most HOLD_SECONDS.
+def wait_while_held():
+    if os.nice(0) <= 0 or not os.path.exists(HOLD):
+        return
+    started = time.monotonic()
+    while os.path.exists(HOLD) and time.monotonic() - started < HOLD_SECONDS:
+        time.sleep(0.02)
+    print("interstack-init: cloud-init waited %.1f s for the host's other boots" % (
+        time.monotonic() - started), flush=True)
+
+
 def run(stages):
     os.environ.setdefault("TZ", ":/etc/localtime")  # what cloud-init's own script sets
+    wait_while_held()
     try:
         try:
             lighten()
@@ -105,4 +127,4 @@ def run(stages):
 
 
 sys.exit(run(sys.argv[1:]))
-"""
+""".replace("@HOLD@", f"/run/interstack/{HOLD}").replace("@HOLD_SECONDS@", repr(HOLD_SECONDS))

@@ -36,7 +36,7 @@ import json
 import os
 from pathlib import Path
 
-from interstack.backends.local.cloudinitstages import CLOUD_INIT_STAGES
+from interstack.backends.local.cloudinitstages import CLOUD_INIT_STAGES, HOLD
 from interstack.backends.local.diskfiles import begins_with, remove_from, write_into
 
 #: the guest init's exit code for a reboot asked for inside the guest (0: powered off; any
@@ -375,6 +375,7 @@ def write_boot_options(
     ``early-ssh`` (the instance id, then the keypair's key) lets it start sshd before
     cloud-init (see :data:`GUEST_INIT`), ``no-local-datasource`` spares cloud-init's local
     stage, which finds nothing when the only source is the metadata service."""
+    (boot_dir / HOLD).unlink(missing_ok=True)  # the gateway holds its own boots only
     early = boot_dir / EARLY_SSH
     if early_ssh:
         key = (public_key or "").strip().splitlines()[:1]

@@ -31,6 +31,7 @@ from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
 from interstack.backends.local import cpushare, localdisks
 from interstack.backends.local.bootwatch import BootWatch
 from interstack.backends.local.bundle import BlockDevice
+from interstack.backends.local.cloudinithold import CloudInitHold
 from interstack.backends.local.exitrecord import ExitRecord
 from interstack.backends.local.exitwatch import ExitWatch
 from interstack.backends.local.guest import write_boot_dir
@@ -117,6 +118,8 @@ class InstanceJobs:
         self.boot_watch = BootWatch(self._still_booting, self._init_pid, self._report_settled)
         self.exit_watch = ExitWatch(self._exited)
         self._guest_reboots = GuestReboots()
+        #: the cloud-init of instances up waits while other boots are on their way
+        self.cloud_init_hold = CloudInitHold()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -161,6 +164,8 @@ class InstanceJobs:
     def _submit(self, job: Callable[[str], None], ref: str) -> None:
         if self._jobs is None:
             raise BackendError("the local backend is not started")
+        if job == self._boot:
+            self.cloud_init_hold.booting(ref)
         self._jobs.submit(self._guarded, job, ref)
 
     def _guarded(self, job: Callable[[str], None], ref: str) -> None:
@@ -204,6 +209,7 @@ class InstanceJobs:
         instance = self._instance(ref)
         record = instance.load()
         if record is None:
+            self.cloud_init_hold.settled(ref)
             return
         self.supervisor.warm()  # started while the root, disk and ports are prepared
         source = f"image {record.image or 'debian-12'}"
@@ -228,6 +234,7 @@ class InstanceJobs:
                 Phase.STARTING,
                 Phase.REBOOTING,
             }:
+                self.cloud_init_hold.settled(ref)
                 return  # deleted or changed while the image was prepared
             try:
                 write_boot_dir(  # only a built image's plan: it records that image's accounts
@@ -242,6 +249,7 @@ class InstanceJobs:
                     self._volumes().mount_root(NativeRef(ref), instance.rootfs)
                     disk = instance.rootfs
                 self._write_guest_files(instance, record, disk)
+                self.cloud_init_hold.hold(ref, instance.boot_dir)
                 self._run(instance, record, image_root)
             except BackendError as exc:
                 instance.log(f"boot failed: {exc.message}")
@@ -348,6 +356,7 @@ class InstanceJobs:
             self.exit_watch.add(ref, pid)
 
     def _report_settled(self, ref: str) -> None:
+        self.cloud_init_hold.settled(ref)
         if self._settled is not None:
             self._settled(ref.removeprefix(REF_PREFIX))
 

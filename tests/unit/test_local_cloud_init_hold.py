@@ -1,0 +1,120 @@
+"""An instance that is up waits with its cloud-init while other boots of the host are on their
+way (:mod:`.cloudinithold`): the host's side (the hold file in each boot directory, lifted once
+no boot is on its way) and the guest's (the stages script waits while the file is there, only
+at the init's lowered niceness)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from interstack.backends.local.cloudinithold import CloudInitHold
+from interstack.backends.local.cloudinitstages import CLOUD_INIT_STAGES, HOLD
+from interstack.backends.local.guest import write_boot_options
+
+
+def _boot_dirs(tmp_path: Path, *refs: str) -> dict[str, Path]:
+    dirs = {ref: tmp_path / ref / "boot" for ref in refs}
+    for path in dirs.values():
+        path.mkdir(parents=True)
+    return dirs
+
+
+def test_a_server_booted_alone_waits_for_nothing(tmp_path: Path) -> None:
+    dirs = _boot_dirs(tmp_path, "ls-a")
+    hold = CloudInitHold()
+    hold.booting("ls-a")
+    hold.hold("ls-a", dirs["ls-a"])
+    assert (dirs["ls-a"] / HOLD).exists()  # until its boot is up
+    hold.settled("ls-a")
+    assert not (dirs["ls-a"] / HOLD).exists()
+
+
+def test_one_up_waits_until_no_boot_is_on_its_way(tmp_path: Path) -> None:
+    dirs = _boot_dirs(tmp_path, "ls-a", "ls-b", "ls-c")
+    hold = CloudInitHold()
+    for ref in dirs:
+        hold.booting(ref)  # three created at once: queued
+    hold.hold("ls-a", dirs["ls-a"])
+    hold.hold("ls-b", dirs["ls-b"])
+    hold.settled("ls-a")  # up, while b and c are still on their way
+    assert (dirs["ls-a"] / HOLD).exists()
+    hold.settled("ls-b")
+    assert (dirs["ls-a"] / HOLD).exists() and (dirs["ls-b"] / HOLD).exists()  # c not started
+    hold.hold("ls-c", dirs["ls-c"])
+    hold.settled("ls-c")  # the last one up: every cloud-init goes on
+    assert not any((path / HOLD).exists() for path in dirs.values())
+
+
+def test_a_boot_whose_end_is_never_told_holds_the_others_no_longer_than_the_bound(
+    tmp_path: Path,
+) -> None:
+    dirs = _boot_dirs(tmp_path, "ls-a")
+    hold = CloudInitHold(bound_seconds=0.0)
+    hold.booting("ls-gone")  # its job found the server deleted and said nothing
+    hold.hold("ls-a", dirs["ls-a"])
+    hold.settled("ls-a")
+    assert not (dirs["ls-a"] / HOLD).exists()
+
+
+def test_an_instance_deleted_while_held_does_not_stop_the_others_going_on(tmp_path: Path) -> None:
+    dirs = _boot_dirs(tmp_path, "ls-a", "ls-b")
+    hold = CloudInitHold()
+    hold.hold("ls-a", dirs["ls-a"])
+    hold.hold("ls-b", dirs["ls-b"])
+    (dirs["ls-a"] / HOLD).unlink()
+    dirs["ls-a"].rmdir()  # deleted meanwhile
+    hold.settled("ls-a")
+    hold.settled("ls-b")
+    assert not (dirs["ls-b"] / HOLD).exists()
+
+
+def test_a_boot_the_gateway_did_not_hold_finds_no_hold_left_from_before(tmp_path: Path) -> None:
+    """The supervisor's reboot writes the boot options again: nobody would lift a hold there."""
+    boot_dir = _boot_dirs(tmp_path, "ls-a")["ls-a"]
+    (boot_dir / HOLD).write_bytes(b"")
+    write_boot_options(
+        boot_dir, instance_id="a", public_key=None, early_ssh=True, local_datasource=True
+    )
+    assert not (boot_dir / HOLD).exists()
+
+
+def _stages(tmp_path: Path, hold: Path, niceness: int) -> subprocess.Popen[str]:
+    """The guest's stages script with its hold file at ``hold``, no stage to run and no
+    cloud-init to import (it runs the stages as commands: none), at ``niceness``."""
+    script = tmp_path / "cloud-init-stages"
+    script.write_text(CLOUD_INIT_STAGES.replace(f"/run/interstack/{HOLD}", str(hold)))
+    return subprocess.Popen(
+        [sys.executable, "-I", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # no cloud-init here: its import fails, and says so
+        text=True,
+        preexec_fn=lambda: os.nice(niceness),  # noqa: PLW1509 - no threads in the child yet
+    )
+
+
+def test_the_guests_lowered_cloud_init_waits_while_the_host_holds_it(tmp_path: Path) -> None:
+    hold = tmp_path / HOLD
+    hold.write_bytes(b"")
+    stages = _stages(tmp_path, hold, 10)
+    try:
+        time.sleep(0.3)
+        assert stages.poll() is None  # held
+        hold.unlink()
+        output, _ = stages.communicate(timeout=30)
+    finally:
+        stages.kill()
+    assert "cloud-init waited" in output
+
+
+def test_a_cloud_init_at_the_users_niceness_is_never_held(tmp_path: Path) -> None:
+    """Without the init's lowered niceness, something of the user's runs under cloud-init."""
+    hold = tmp_path / HOLD
+    hold.write_bytes(b"")
+    stages = _stages(tmp_path, hold, 0)
+    output, _ = stages.communicate(timeout=30)
+    assert stages.returncode == 0 and "waited" not in output
+    assert hold.exists()
