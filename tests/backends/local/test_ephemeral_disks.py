@@ -85,30 +85,40 @@ def _power(conn: Any, server: Any, action: str, wanted: str) -> None:
     conn.compute.wait_for_server(server, status=wanted, wait=300)
 
 
+def _with_disks(admin: Any, name: str) -> Any:
+    """A flavor with an ephemeral and a swap disk."""
+    return admin.compute.create_flavor(
+        name=name, vcpus=1, ram=512, disk=1, ephemeral=EPHEMERAL_GB, swap=SWAP_MB
+    )
+
+
+def _boot(conn: Any, name: str, flavor: Any, network: Any, group: Any, key_name: str) -> Any:
+    """A ``debian-12`` server with a floating IP, once ACTIVE."""
+    return conn.create_server(
+        name=name,
+        image="debian-12",
+        flavor=flavor.id,
+        network=network.id,
+        security_groups=[group.name],
+        key_name=key_name,
+        auto_ip=True,
+        wait=True,
+        timeout=900,
+    )
+
+
 def test_a_flavors_ephemeral_and_swap_disks_are_the_guests_until_it_is_deleted(
     cloud: ServedGateway, conn: Any, key_file: tuple[str, Path]
 ) -> None:
     key_name, key = key_file
     admin = cloud.connect("interstack-admin")
     suffix = uuid.uuid4().hex[:6]
-    flavor = admin.compute.create_flavor(
-        name=f"eph-{suffix}", vcpus=1, ram=512, disk=1, ephemeral=EPHEMERAL_GB, swap=SWAP_MB
-    )
+    flavor = _with_disks(admin, f"eph-{suffix}")
     network, _ = routed_network(conn, "10.74.0.0/24")
     group = security_group(conn, "eph")
     allow_ssh(conn, group)
     try:
-        server = conn.create_server(
-            name=f"eph-{suffix}",
-            image="debian-12",
-            flavor=flavor.id,
-            network=network.id,
-            security_groups=[group.name],
-            key_name=key_name,
-            auto_ip=True,
-            wait=True,
-            timeout=900,
-        )
+        server = _boot(conn, f"eph-{suffix}", flavor, network, group, key_name)
         address = floating_ip(conn, server)
         ssh_once_up(key, address, "true", "SSH to the server", bound=180)
 
@@ -164,4 +174,34 @@ def test_a_flavors_ephemeral_and_swap_disks_are_the_guests_until_it_is_deleted(
     finally:
         for name in (f"eph-{suffix}", f"eph-cli-{suffix}"):
             conn.delete_server(name, wait=True, timeout=300)
+        admin.compute.delete_flavor(flavor)
+
+
+def test_a_seeded_guest_mounts_its_ephemeral_disk_at_mnt_too(
+    cloud: ServedGateway, conn: Any, key_file: tuple[str, Path]
+) -> None:
+    """A server on a subnet without DHCP reaches no metadata service and is seeded through
+    NoCloud, which announces no block devices: the seed's cloud-init settings name its disks
+    (``device_aliases``), so cloud-init's default mounts put ephemeral0 at ``/mnt`` and the swap
+    disk in fstab as for a guest of the metadata service. Before, /mnt stayed empty."""
+    key_name, key = key_file
+    admin = cloud.connect("interstack-admin")
+    suffix = uuid.uuid4().hex[:6]
+    flavor = _with_disks(admin, f"seeded-{suffix}")
+    network, _ = routed_network(conn, "10.75.0.0/24")
+    (subnet,) = conn.network.subnets(network_id=network.id)
+    conn.network.update_subnet(subnet, enable_dhcp=False)
+    group = security_group(conn, "seeded")
+    allow_ssh(conn, group)
+    try:
+        server = _boot(conn, f"seeded-{suffix}", flavor, network, group, key_name)
+        address = floating_ip(conn, server)
+        ssh_once_up(key, address, "true", "SSH to the seeded server", bound=180)
+        seeded = "test -s /var/lib/cloud/seed/nocloud/meta-data && echo seeded"
+        assert guest(key, address, seeded) == "seeded"
+
+        assert _mounted_at_mnt(key, address) == ["ext4", "True"]
+        assert "/dev/vdc" in guest(key, address, "grep swap /etc/fstab")
+    finally:
+        conn.delete_server(f"seeded-{suffix}", wait=True, timeout=300)
         admin.compute.delete_flavor(flavor)

@@ -25,7 +25,10 @@ service, reached through the subnet's DHCP namespace); PID 1's environment says
 instance without such a port gets a NoCloud seed written into its disk layer before each boot
 instead: ``meta-data`` (instance id, hostname from the server name, the keypair's public key)
 and ``user-data`` exactly as the user sent it (``#cloud-config``, ``#!`` scripts, MIME
-multipart). Either way the instance id is the server's id, so switching between them never
+multipart), with the instance's ephemeral and swap disks named in cloud-init's
+``device_aliases`` (NoCloud has no block-device mapping to announce them), so its default
+``mounts`` puts ephemeral0 at ``/mnt`` and the swap disk in fstab as for a guest of the metadata
+service. Either way the instance id is the server's id, so switching between them never
 makes cloud-init run its once-per-instance modules again. The host configures the instance's
 network, so cloud-init's network configuration is off.
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from interstack.backends.local.cloudinitstages import CLOUD_INIT_STAGES, HOLD
@@ -312,11 +316,13 @@ def write_seed(
     metadata_service: bool = False,
     config_drive: bool = False,
     keep_host_keys: bool = False,
+    local_disks: Mapping[str, str] | None = None,
 ) -> None:
     """Write the cloud-init settings into the disk layer ``disk``, and the NoCloud seed unless
     the instance has a config drive or reads the metadata service (then a seed of an earlier
     boot goes). ``keep_host_keys``: cloud-init keeps the host keys it finds (the guest init
-    starts sshd early, with keys of this instance)."""
+    starts sshd early, with keys of this instance). ``local_disks``: Nova's name of each
+    ephemeral and swap disk -> its device, for a seeded guest's ``mounts``."""
     extra = KEEP_HOST_KEYS if keep_host_keys else ""
     if metadata_service or config_drive:
         remove_from(disk, SEED_DIR)
@@ -329,6 +335,8 @@ def write_seed(
     write_into(disk, f"{SEED_DIR}/meta-data", json.dumps(meta, indent=1).encode(), 0o600)
     write_into(disk, f"{SEED_DIR}/user-data", user_data if user_data is not None else b"", 0o600)
     write_into(disk, f"{SEED_DIR}/vendor-data", b"", 0o600)
+    if local_disks:
+        extra += f"device_aliases: {json.dumps(dict(local_disks))}\n"
     write_into(disk, CLOUD_CONFIG_PATH, (CLOUD_CONFIG + extra).encode())
 
 

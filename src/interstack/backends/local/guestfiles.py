@@ -101,6 +101,7 @@ def write_guest_files(
         metadata_service=network.metadata_service,
         config_drive=drive,
         keep_host_keys=early_ssh,
+        local_disks={local.name: local.device for local in record.local_disks},
     )
     if network.resolvers is not None:
         write_resolv_conf(disk, list(network.resolvers))
