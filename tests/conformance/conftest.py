@@ -69,6 +69,9 @@ class BackendUnderTest:
     #: group's rule naming it, as the cloud shows them (none known: a spec that first looks
     #: for a group it made finds nothing, and fails)
     group_mentions: Callable[[Backend, str], list[str]] = lambda _backend, _ref: []
+    #: settings merged over ``settings`` under which the backend has no room for any server's
+    #: disk or any volume (test_no_room.py); None where no setting says so
+    no_room_settings: dict[str, Any] | None = None
 
 
 CONFORMANCE_BACKENDS = [
@@ -92,6 +95,8 @@ CONFORMANCE_BACKENDS = [
         # bridges, namespaces, dnsmasqs and metadata proxies outlive close() for the next start
         tidy=lambda data_dir: cleanup_host([data_dir], lock_wait=host_lock_wait()),
         holdings=local_holdings,
+        # its data dir's file system times these ratios holds less than a byte
+        no_room_settings={"disk_allocation_ratio": 1e-12, "max_over_subscription_ratio": 1e-12},
         group_mentions=local_group_mentions,
     ),
     BackendUnderTest(
@@ -202,6 +207,15 @@ def module_backend(
     migrated_sqlite: Callable[[Path], Database],
 ) -> Iterator[ModuleBackend]:
     """The module's backend of this kind, closed and tidied after its last test."""
+    yield from module_backend_of(under_test, tmp_path_factory, migrated_sqlite)
+
+
+def module_backend_of(
+    under_test: BackendUnderTest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_sqlite: Callable[[Path], Database],
+) -> Iterator[ModuleBackend]:
+    """:func:`module_backend` of ``under_test`` (a module's fixture of its own settings)."""
     shared = ModuleBackend(
         under_test, tmp_path_factory.mktemp(f"conformance-{under_test.type_name}"), migrated_sqlite
     )

@@ -34,7 +34,10 @@ Rules every driver method follows (each method's docstring adds its own postcond
    ref, ``Conflict`` for an operation the resource's state forbids, ``NotSupported`` for an
    operation outside the backend's capabilities, ``BackendUnavailable`` when the cloud cannot be
    reached (the task runner retries those), ``BackendError`` for everything else. SDK errors are
-   translated with ``raise ... from exc``.
+   translated with ``raise ... from exc``. A creation the cloud has no room for (its hosts'
+   capacity, as OpenStack's schedulers find none) is a ``BackendError`` with the scheduler's
+   message (:data:`NO_VALID_HOST`, :data:`NO_VALID_BACKEND`): the server goes to ``ERROR``
+   with that fault, the volume to ``error``, as in OpenStack.
 5. **No waiting.** Methods return as soon as the cloud accepted the request; lifecycles that take
    time are observed by polling ``get_*`` (the task runner does that, never a request handler).
 6. **Streams.** Image and object data travel as iterables of ``bytes`` chunks in and
@@ -44,6 +47,7 @@ Rules every driver method follows (each method's docstring adds its own postcond
 from interstack.backends.contract.backend import Backend, BackendContext, Capabilities, Polling
 from interstack.backends.contract.common import ByteStream, NativeRef
 from interstack.backends.contract.compute import (
+    NO_VALID_HOST,
     BootVolume,
     ComputeDriver,
     FlavorSpec,
@@ -77,6 +81,7 @@ from interstack.backends.contract.network import (
 )
 from interstack.backends.contract.objects import ObjectInfo, ObjectStoreDriver
 from interstack.backends.contract.storage import (
+    NO_VALID_BACKEND,
     AttachmentInfo,
     AttachState,
     BlockStorageDriver,
@@ -96,6 +101,8 @@ __all__ = [
     "METADATA_PORT",
     "METADATA_SOCKET",
     "METADATA_SOURCE_HEADER",
+    "NO_VALID_BACKEND",
+    "NO_VALID_HOST",
     "AddressPair",
     "AttachState",
     "AttachmentInfo",

@@ -75,6 +75,8 @@ class BootVolume:
     device: str
 
 
+#: the fault of a server no host has room for, as Nova's scheduler words it (``NoValidHost``)
+NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 #: a :class:`LocalDisk`'s ``guest_format`` when it is the swap disk
 SWAP_FORMAT = "swap"
 #: the filesystem of an ephemeral disk whose mapping names none (Nova's on Linux guests)
@@ -169,6 +171,9 @@ class ComputeDriver(abc.ABC):
         server is ``ERROR`` (``delete_server`` detaches them, never deletes them). If this
         raises, the volumes are left ``AVAILABLE`` and unattached. A ``root_volume`` without
         the ``boot_from_volume`` capability raises ``NotSupported`` before anything exists.
+        A server the backend has no room for (its disks, cores or memory beyond what its hosts
+        may hold) raises ``BackendError`` with :data:`NO_VALID_HOST` before anything exists:
+        the server goes to ``ERROR`` with that fault, as Nova's does when it cannot be placed.
 
         Local disks (``spec.local_disks``, with the ``ephemeral_disks`` capability): the guest
         sees each at its device, formatted as its ``guest_format`` says (an ephemeral disk's

@@ -11,6 +11,10 @@ from typing import Any
 from interstack.backends.contract.common import ByteStream, NativeRef
 from interstack.errors import NotSupported
 
+#: why a volume no backend has room for failed, as Cinder's scheduler words it
+#: (``NoValidBackend``)
+NO_VALID_BACKEND = "No valid backend was found. No weighed backends available"
+
 
 class VolumeStatus(StrEnum):
     CREATING = "creating"
@@ -88,7 +92,9 @@ class BlockStorageDriver(abc.ABC):
 
         A volume :meth:`prepare_volume` prepares for is made only from its ready preparation
         (``spec.prepared``); without it, such a spec raises ``BadRequest``. Idempotent on the
-        gateway id; leaves nothing behind if it raises.
+        gateway id; leaves nothing behind if it raises. A volume the backend has no room for
+        raises ``BackendError`` with :data:`NO_VALID_BACKEND` (the volume goes to ``error``,
+        as Cinder's does when its scheduler cannot place it).
         """
 
     def prepare_volume(self, spec: VolumeSpec) -> NativeRef | None:

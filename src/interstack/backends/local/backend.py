@@ -18,6 +18,7 @@ from interstack.backends.contract import (
 from interstack.backends.local import cpushare
 from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.host import unavailable_reason
+from interstack.backends.local.hostdisk import HostDisk
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.network import LocalNetwork
 from interstack.backends.local.objects import LocalObjectStore
@@ -87,6 +88,17 @@ class LocalBackend(Backend):
         self._captures.volumes = self._block_storage
         self._compute.captures = self._captures
         self._capabilities = replace(CAPABILITIES, volume_attach_hot=hot_plug_supported())
+        self.host_disk = HostDisk(
+            data_dir,
+            disk_allocation_ratio=self.settings.disk_allocation_ratio,
+            max_over_subscription_ratio=self.settings.max_over_subscription_ratio,
+        )
+        self.host_disk.allotments = [
+            self._compute.disk_allotted_mb,
+            self._block_storage.disk_allotted_mb,
+        ]
+        self._compute.host_disk = self.host_disk
+        self._block_storage.host_disk = self.host_disk
 
     @property
     def capabilities(self) -> Capabilities:

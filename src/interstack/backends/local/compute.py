@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 
 from interstack.backends.contract import (
@@ -26,6 +27,7 @@ from interstack.backends.local import configdrive, console, guest_password, loca
 from interstack.backends.local.guest import write_resolv_conf
 from interstack.backends.local.guestfiles import CONFIG_DRIVE_DIR, save_network
 from interstack.backends.local.host import is_mounted
+from interstack.backends.local.hostdisk import HostDisk
 from interstack.backends.local.instance_record import REF_PREFIX, InstanceRecord, Phase, ref_for
 from interstack.backends.local.instances import Instance
 from interstack.backends.local.lifecycle import IN_PROGRESS, RUNS, InstanceJobs
@@ -61,6 +63,9 @@ class LocalCompute(InstanceJobs, ComputeDriver):
 
     #: createImage (:mod:`.snapshots`), set by the backend
     captures: ServerCaptures | None = None
+    #: the data dir's file system, where servers are placed (set by the backend; without it
+    #: every server is)
+    host_disk: HostDisk | None = None
 
     def start(self) -> None:
         self.start_jobs()
@@ -79,7 +84,8 @@ class LocalCompute(InstanceJobs, ComputeDriver):
             if existing is not None:
                 return self._info(existing)
             record = InstanceRecord.from_spec(spec)
-            instance.save(record)
+            with self._placed(record):
+                instance.save(record)
             if spec.config_drive is not None:
                 configdrive.store(instance.dir / CONFIG_DRIVE_DIR, spec.config_drive)
         if spec.root_volume is not None or spec.volumes:
@@ -93,6 +99,16 @@ class LocalCompute(InstanceJobs, ComputeDriver):
                 raise
         self._submit(self._boot, instance.ref)
         return self._info(record)
+
+    def _placed(self, record: InstanceRecord) -> AbstractContextManager[None]:
+        """Where the block records the server, once the host's disk has room for it."""
+        if self.host_disk is None:
+            return nullcontext()
+        return self.host_disk.server_placed(f"server {record.gateway_id}", record.disk_mb)
+
+    def disk_allotted_mb(self) -> int:
+        """What the instances' disks may come to take of the host, every one recorded."""
+        return sum(record.disk_mb for _, record in self._records())
 
     def get_server(self, ref: NativeRef) -> ServerInfo:
         instance = self._instance(ref)

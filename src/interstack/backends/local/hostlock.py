@@ -81,15 +81,16 @@ class DirectoryLock:
     """The gateway's lock of one directory (an instance's, an image's): its threads one at a
     time, then the ``flock``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, name: str = LOCK_FILE) -> None:
         self._dir = directory
+        self._name = name
         self._threads = threading.Lock()
         self._fd: int | None = None
 
     def __enter__(self) -> None:
         self._threads.acquire()
         try:
-            self._fd = _open(self._dir)
+            self._fd = _open(self._dir, self._name)
         except BaseException:
             self._threads.release()
             raise

@@ -87,6 +87,14 @@ class InstanceRecord:
         return FlavorSpec(vcpus=self.vcpus, ram_mb=self.ram_mb, disk_gb=self.disk_gb)
 
     @property
+    def disk_mb(self) -> int:
+        """What the server's disks may come to take of the host (:mod:`.hostdisk`): its root
+        layer at the flavor's disk (none when it boots from a volume, which is counted as a
+        volume), and its ephemeral and swap disks."""
+        root = 0 if self.root_volume is not None else self.disk_gb * 1024
+        return root + sum(disk.size_mb for disk in self.local_disks)
+
+    @property
     def user_data(self) -> bytes | None:
         return base64.b64decode(self.user_data_b64) if self.user_data_b64 is not None else None
 

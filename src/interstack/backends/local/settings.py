@@ -27,6 +27,8 @@ class LocalSettings(BaseModel):
       console_log_max_bytes: 4194304                  # an instance's console log is kept below
       egress_cidrs: [0.0.0.0/0]                       # where instances' NATed traffic may go
       network_lock_wait_seconds: 60                   # wait for another process's networking
+      disk_allocation_ratio: 1.0                      # servers' disks per byte of the data dir
+      max_over_subscription_ratio: 20.0               # volumes' sizes per byte of the data dir
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +53,15 @@ class LocalSettings(BaseModel):
     #: how long a starting backend waits for another process (another gateway, a test run in
     #: another checkout) to let go of the host's networking before it refuses to start
     network_lock_wait_seconds: float = Field(default=60.0, ge=0)
+    #: how far servers' disks (root layers at their flavor's size, ephemeral and swap) and
+    #: volumes together may be promised beyond the data dir file system's size when a server
+    #: is placed: Nova's ``disk_allocation_ratio`` and its default, no overcommit
+    #: (:mod:`.hostdisk`)
+    disk_allocation_ratio: float = Field(default=1.0, gt=0)
+    #: the same when a volume is placed, and how far beyond the file system's free space one
+    #: volume may be: Cinder's ``max_over_subscription_ratio`` for thin volumes (these are
+    #: sparse files) and its default
+    max_over_subscription_ratio: float = Field(default=20.0, gt=0)
 
     @field_validator("external_cidr")
     @classmethod

@@ -29,7 +29,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from interstack.backends.contract import (
     VolumeSpec,
     VolumeStatus,
 )
+from interstack.backends.local.hostdisk import HostDisk
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instance_record import REF_PREFIX
 from interstack.backends.local.quiesce import held_still
@@ -56,6 +57,7 @@ from interstack.backends.local.volumes.guestmount import (
 from interstack.backends.local.volumes.records import (
     SNAPSHOT_PREFIX,
     VOLUME_PREFIX,
+    GiB_MB,
     Shelf,
     SnapshotRecord,
     VolumeRecord,
@@ -68,6 +70,10 @@ WORKERS = 2
 
 
 class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
+    #: the data dir's file system, where volumes are placed (set by the backend; without it
+    #: every volume is)
+    host_disk: HostDisk | None = None
+
     def __init__(self, directory: Path, images: LocalImages, instances: Instances) -> None:
         self.shelf = Shelf(directory)
         self.images = images
@@ -191,9 +197,25 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
                 size_gb=spec.size_gb,
                 status=V.CREATING,
             )
-            self.shelf.save(record)
+            with self._placed(record):
+                self.shelf.save(record)
         self._submit(lambda: self._fill_job(record, filler))
         return record.info()
+
+    def _placed(self, record: VolumeRecord) -> AbstractContextManager[None]:
+        """Where the block records the volume, once the host's disk has room for it."""
+        if self.host_disk is None:
+            return nullcontext()
+        return self.host_disk.volume_placed(f"volume {record.gateway_id}", record.size_gb * GiB_MB)
+
+    def disk_allotted_mb(self) -> int:
+        """What the volumes and snapshots may come to take of the host (one that failed has
+        no file)."""
+        records: list[VolumeRecord | SnapshotRecord] = [
+            *self.shelf.volumes(),
+            *self.shelf.snapshots(),
+        ]
+        return sum(r.size_gb * GiB_MB for r in records if r.status is not V.ERROR)
 
     def get_volume(self, ref: NativeRef) -> VolumeInfo:
         record = self.shelf.get_volume(ref)

@@ -28,6 +28,8 @@ SNAPSHOT_PREFIX = "snap-"
 DISK = "disk.raw"
 RECORD = "record.json"
 GiB = 1024**3
+#: MiB in a GiB (volumes' sizes as the host's disk counts them, :mod:`..hostdisk`)
+GiB_MB = 1024
 
 
 @dataclass(frozen=True)

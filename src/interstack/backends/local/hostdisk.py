@@ -1,0 +1,130 @@
+"""The data dir's file system, allotted as OpenStack's schedulers allot their hosts' disks.
+
+Every disk this backend makes is sparse: a server's root layer (an overlay's upper directory,
+which may grow to its flavor's disk and beyond), its ephemeral and swap disks, volumes and
+their snapshots take only what is written to them. So nothing stops a tenant within its quota
+from asking for more than the file system holds, and once the guests write it, every write of
+every instance and volume fails at once. Here, as in OpenStack, a request is placed only where
+it fits what is allotted already, and refused before anything of it exists otherwise:
+
+- a server (its root disk at the flavor's size unless it boots from a volume, plus its
+  ephemeral and swap disks, :attr:`.instance_record.InstanceRecord.disk_mb`) as Nova's
+  placement places it: everything allotted plus the request within the file system's size
+  times ``disk_allocation_ratio`` (Nova's default 1.0: no overcommit). Refused, it goes to
+  ``ERROR`` with the fault Nova's scheduler gives, :data:`NO_VALID_HOST`;
+- a volume as Cinder's capacity filter places a thin one: everything allotted plus the
+  request within the size times ``max_over_subscription_ratio`` (Cinder's default 20.0), and
+  the request within the free space times the same. Refused, it goes to ``error``
+  (:data:`NO_VALID_BACKEND`).
+
+One file system holds both, so both count what both allot (a host whose volumes filled it
+places no server). Snapshots count as allotted (each is a sparse copy as large as its volume)
+but are not refused. The operator sees why in the log; the tenant sees only OpenStack's words,
+as there (the host's size is not the tenant's business).
+
+The look and the record of what it placed are one step for every gateway process on the data
+dir: :meth:`HostDisk.placing` holds a file lock in the data dir while the caller writes the
+record, so two creates at once never both fit into the room of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from interstack.backends.contract import NO_VALID_BACKEND, NO_VALID_HOST
+from interstack.backends.local.hostlock import DirectoryLock
+from interstack.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+#: in the data dir: the file the allotments' lock is taken on
+LOCK_NAME = "disk-allotments.lock"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Room:
+    """The file system under the data dir, in MiB."""
+
+    size_mb: int
+    free_mb: int
+
+    @classmethod
+    def of(cls, path: Path) -> Room:
+        found = os.statvfs(path)
+        return cls(
+            size_mb=found.f_blocks * found.f_frsize // MiB,
+            free_mb=found.f_bavail * found.f_frsize // MiB,
+        )
+
+
+class HostDisk:
+    """What the data dir's file system has allotted, and whether one more request fits."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        disk_allocation_ratio: float,
+        max_over_subscription_ratio: float,
+        measure: Callable[[Path], Room] = Room.of,
+    ) -> None:
+        self.data_dir = data_dir
+        #: the file system's room now (statvfs)
+        self.measure = measure
+        self.disk_allocation_ratio = disk_allocation_ratio
+        self.max_over_subscription_ratio = max_over_subscription_ratio
+        self._lock = DirectoryLock(data_dir, LOCK_NAME)
+        #: what each kind of disk allots now, in MiB (the compute driver's servers, the block
+        #: storage driver's volumes and snapshots), set by the backend
+        self.allotments: list[Callable[[], int]] = []
+
+    def allotted_mb(self) -> int:
+        return sum(allotted() for allotted in self.allotments)
+
+    @contextmanager
+    def server_placed(self, what: str, size_mb: int) -> Iterator[None]:
+        """Hold the allotments still while the block records a server of ``size_mb``; raises
+        ``BackendError`` (:data:`NO_VALID_HOST`) first if it does not fit."""
+        with self._lock:
+            room = self.measure(self.data_dir)
+            allotted = self.allotted_mb()
+            ratio = self.disk_allocation_ratio
+            if size_mb > 0 and allotted + size_mb > room.size_mb * ratio:
+                self._refused(what, size_mb, allotted, room, "disk_allocation_ratio", ratio)
+                raise BackendError(NO_VALID_HOST)
+            yield
+
+    @contextmanager
+    def volume_placed(self, what: str, size_mb: int) -> Iterator[None]:
+        """Hold the allotments still while the block records a volume of ``size_mb``; raises
+        ``BackendError`` (:data:`NO_VALID_BACKEND`) first if it does not fit."""
+        with self._lock:
+            room = self.measure(self.data_dir)
+            allotted = self.allotted_mb()
+            ratio = self.max_over_subscription_ratio
+            if allotted + size_mb > room.size_mb * ratio or size_mb > room.free_mb * ratio:
+                self._refused(what, size_mb, allotted, room, "max_over_subscription_ratio", ratio)
+                raise BackendError(NO_VALID_BACKEND)
+            yield
+
+    def _refused(
+        self, what: str, size_mb: int, allotted: int, room: Room, setting: str, ratio: float
+    ) -> None:
+        log.warning(
+            "%s refused: it asks %d MiB of the data dir's file system (%s), which has %d MiB "
+            "allotted of %d MiB (%d MiB free) at %s %g",
+            what,
+            size_mb,
+            self.data_dir,
+            allotted,
+            room.size_mb,
+            room.free_mb,
+            setting,
+            ratio,
+        )

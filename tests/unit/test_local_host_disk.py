@@ -1,0 +1,141 @@
+"""The local backend's data dir file system, allotted (:mod:`.hostdisk`): a server or a volume
+is placed only within the file system's size times the region's ratio, whatever else is
+allotted there, and two creates at once — in one gateway or two on the data dir — never both
+take the room of one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.contract import NO_VALID_BACKEND, NO_VALID_HOST
+from interstack.backends.local.hostdisk import HostDisk, Room
+from interstack.errors import BackendError
+
+GiB_MB = 1024
+#: the file system of the tests
+ROOM = Room(size_mb=10 * GiB_MB, free_mb=10 * GiB_MB)
+
+
+class Records:
+    """What a driver records of what it placed: one file each, its size in MiB."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(exist_ok=True)
+
+    def allotted_mb(self) -> int:
+        return sum(int(p.read_text()) for p in self.directory.iterdir())
+
+    def record(self, name: str, size_mb: int) -> None:
+        (self.directory / name).write_text(str(size_mb))
+
+
+def host_disk(
+    data_dir: Path,
+    records: Records,
+    *,
+    servers: float = 1.0,
+    volumes: float = 1.0,
+    room: Room = ROOM,
+) -> HostDisk:
+    """A host disk on a file system of ``room``, its ratios ``servers`` and ``volumes``."""
+    found = HostDisk(
+        data_dir,
+        disk_allocation_ratio=servers,
+        max_over_subscription_ratio=volumes,
+        measure=lambda _path: room,
+    )
+    found.allotments = [records.allotted_mb]
+    return found
+
+
+def test_a_server_beyond_the_room_left_is_refused_as_novas_scheduler_refuses_it(
+    tmp_path: Path,
+) -> None:
+    servers = Records(tmp_path / "servers")
+    disk = host_disk(tmp_path, servers, servers=0.3)  # 3 GiB of the 10
+    with disk.server_placed("server one", 2 * GiB_MB):
+        servers.record("one", 2 * GiB_MB)
+
+    with pytest.raises(BackendError) as refused, disk.server_placed("server two", 2 * GiB_MB):
+        servers.record("two", 2 * GiB_MB)
+
+    assert refused.value.message == NO_VALID_HOST
+    assert servers.allotted_mb() == 2 * GiB_MB  # nothing of the refused one
+    with disk.server_placed("server three", 1 * GiB_MB):  # what is left still fits
+        servers.record("three", 1 * GiB_MB)
+
+
+def test_servers_beyond_the_file_system_are_placed_only_with_a_ratio_over_one(
+    tmp_path: Path,
+) -> None:
+    servers = Records(tmp_path / "servers")
+    servers.record("big", 10 * GiB_MB)
+    no_overcommit = host_disk(tmp_path, servers)
+    with pytest.raises(BackendError, match=NO_VALID_HOST), no_overcommit.server_placed("s", GiB_MB):
+        pass
+    with host_disk(tmp_path, servers, servers=1.5).server_placed("server", GiB_MB):
+        pass
+
+
+def test_volumes_and_servers_count_against_one_file_system(tmp_path: Path) -> None:
+    servers, volumes = Records(tmp_path / "servers"), Records(tmp_path / "volumes")
+    disk = host_disk(tmp_path, servers, servers=0.3, volumes=0.5)
+    disk.allotments.append(volumes.allotted_mb)
+    with disk.volume_placed("volume one", 3 * GiB_MB):
+        volumes.record("one", 3 * GiB_MB)
+
+    with pytest.raises(BackendError, match=NO_VALID_HOST), disk.server_placed("server", 1):
+        pass  # the volume took the servers' 3 GiB
+    with disk.server_placed("server", 0):  # no disk of its own: it boots from a volume
+        pass
+    servers.record("booted before", 2 * GiB_MB)
+    with pytest.raises(BackendError) as refused, disk.volume_placed("volume two", GiB_MB):
+        pass  # 5 GiB allotted of the volumes' 5
+    assert refused.value.message == NO_VALID_BACKEND
+
+
+def test_a_volume_beyond_the_free_space_times_the_ratio_is_refused(tmp_path: Path) -> None:
+    """Cinder's thin provisioning: within the room left by the size, and by the free space."""
+    nearly_full = Room(size_mb=10 * GiB_MB, free_mb=GiB_MB)
+    disk = host_disk(tmp_path, Records(tmp_path / "volumes"), volumes=2.0, room=nearly_full)
+    with disk.volume_placed("volume", 2 * GiB_MB):
+        pass
+    with (
+        pytest.raises(BackendError, match=NO_VALID_BACKEND),
+        disk.volume_placed("volume", 3 * GiB_MB),
+    ):
+        pass
+
+
+def test_creates_at_once_in_two_gateways_never_share_the_room_of_one(tmp_path: Path) -> None:
+    """Each look and the record it places are one step for every process on the data dir: two
+    gateways (two host disks, each with its own descriptors of the lock file) placing eight
+    servers at once, with room for three, place three."""
+    servers = Records(tmp_path / "servers")
+    gateways = [host_disk(tmp_path, servers, servers=0.3) for _ in range(2)]
+    placed: list[str] = []
+    start = threading.Barrier(8)
+
+    def create(index: int) -> None:
+        name = f"server-{index}"
+        start.wait()
+        try:
+            with gateways[index % 2].server_placed(name, GiB_MB):
+                time.sleep(0.05)  # the record is written a moment after the look
+                servers.record(name, GiB_MB)
+                placed.append(name)
+        except BackendError:
+            pass
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(placed) == 3 and servers.allotted_mb() == 3 * GiB_MB
