@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from interstack.backends.contract import Backend
+from interstack.backends.registry import load_backend
 from interstack.store import Database
 from tests.support.gateway import ServedGateway
 from tests.support.postgres import PostgresCluster
+from tests.support.routed import REGION, Routed, routed_project
 from tests.support.store import migrated_store
 
 
@@ -41,3 +44,20 @@ def db(
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def cloud(db: Database, tmp_path: Path) -> Iterator[Backend]:
+    """A started sim cloud (region ``R``) on the test's store."""
+    backend = load_backend("sim", REGION, {}, data_dir=tmp_path / "data", db=db)
+    backend.start()
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@pytest.fixture
+def routed(db: Database, cloud: Backend) -> Routed:
+    """A new project's network services over ``cloud``, with a network and a router."""
+    return routed_project(db, cloud)

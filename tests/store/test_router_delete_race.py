@@ -7,66 +7,22 @@ port's device fields changed while a router takes the port: one or the other, ne
 from __future__ import annotations
 
 import concurrent.futures
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from interstack.backends.contract import Backend, NativeRef
-from interstack.backends.registry import load_backend
 from interstack.errors import BackendUnavailable, Conflict, NotFound
-from interstack.services.context import RequestContext
 from interstack.services.listing import Page
-from interstack.services.network.networks import NetworkCreate
 from interstack.services.network.ports import PortCreate, PortService
-from interstack.services.network.routers import DELETING, RouterCreate
-from interstack.services.network.service import NetworkServices
-from interstack.services.network.subnets import SubnetCreate
-from interstack.services.regions import Regions
+from interstack.services.network.routers import DELETING
 from interstack.store import Database
 from interstack.store.models import Port, Router, RouterPort
-from tests.support.image import caller
-
-REGION = "R"
-
-
-@pytest.fixture
-def cloud(db: Database, tmp_path: Path) -> Iterator[Backend]:
-    backend = load_backend("sim", REGION, {}, data_dir=tmp_path / "data", db=db)
-    backend.start()
-    try:
-        yield backend
-    finally:
-        backend.close()
-
-
-@dataclass(frozen=True)
-class _Routed:
-    """The network services over the cloud, a project's caller, its router and a subnet."""
-
-    services: NetworkServices
-    ctx: RequestContext
-    router_id: str
-    subnet_id: str
-
-
-@pytest.fixture
-def routed(db: Database, cloud: Backend) -> _Routed:
-    services = NetworkServices.build(db, Regions({REGION: cloud}))
-    ctx = caller(uuid.uuid4().hex)
-    network = services.networks.create(ctx, REGION, NetworkCreate(name="n"))
-    subnet = services.subnets.create(
-        ctx, REGION, SubnetCreate(network_id=network.id, cidr="10.80.0.0/24", enable_dhcp=False)
-    )
-    router = services.routers.create(ctx, REGION, RouterCreate(name="r"))
-    return _Routed(services, ctx, router.id, subnet.id)
+from tests.support.routed import REGION, Routed
 
 
 def test_an_interface_added_while_its_router_is_deleted_is_refused(
-    db: Database, cloud: Backend, routed: _Routed, monkeypatch: pytest.MonkeyPatch
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, ctx = routed.services, routed.ctx
     router_id, subnet_id = routed.router_id, routed.subnet_id
@@ -96,7 +52,7 @@ def test_an_interface_added_while_its_router_is_deleted_is_refused(
 
 
 def test_a_router_whose_cloud_deletion_failed_takes_interfaces_again(
-    db: Database, cloud: Backend, routed: _Routed, monkeypatch: pytest.MonkeyPatch
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, ctx = routed.services, routed.ctx
     router_id, subnet_id = routed.router_id, routed.subnet_id
@@ -113,7 +69,7 @@ def test_a_router_whose_cloud_deletion_failed_takes_interfaces_again(
 
 
 def test_a_deletion_a_stopped_gateway_left_half_done_is_finished_when_asked_again(
-    db: Database, routed: _Routed
+    db: Database, routed: Routed
 ) -> None:
     """A router a gateway stopped deleting (killed after it marked the router, before the
     cloud answered) takes no interface, and a deletion asked again deletes it."""
@@ -132,7 +88,7 @@ def test_a_deletion_a_stopped_gateway_left_half_done_is_finished_when_asked_agai
 
 
 def test_a_deletion_asked_again_that_the_cloud_refuses_leaves_the_router_usable(
-    db: Database, cloud: Backend, routed: _Routed, monkeypatch: pytest.MonkeyPatch
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A deletion asked again of a router a stopped gateway left marked, which the cloud
     refuses, leaves the router as a router is (it takes interfaces), not marked again."""
@@ -151,7 +107,7 @@ def test_a_deletion_asked_again_that_the_cloud_refuses_leaves_the_router_usable(
 
 
 def test_a_port_given_a_device_while_a_router_takes_it_is_one_or_the_other(
-    db: Database, routed: _Routed, monkeypatch: pytest.MonkeyPatch
+    db: Database, routed: Routed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An update naming a server as the port's device, and a router's add of the port made
     after the update has checked the port is free, before it writes: the update locked the
