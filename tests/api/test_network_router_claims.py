@@ -60,11 +60,15 @@ def _as_the_old_code_left_it(
         native = session.get_one(SimResource, row.native_ref)
         port_ref = session.get_one(Port, instance["id"]).native_ref
         native.data = {"port": port_ref, "fixed_address": fixed["ip_address"]}
+    with gateway.store() as database, database.session() as session:
         # and its store before revision 0006, which lists what routers did for such ports
+        # (and before 0007, after it, which gives ports and routers their deleting mark)
         session.execute(text("DROP TABLE router_claim_leftovers"))
+        for table in ("ports", "routers"):
+            session.execute(text(f"ALTER TABLE {table} DROP COLUMN deleting"))
         session.execute(
-            text("UPDATE alembic_version SET version_num = :before WHERE version_num = :listed"),
-            {"before": "0005_network_router_ports", "listed": "0006_network_router_claims"},
+            text("UPDATE alembic_version SET version_num = :before WHERE version_num = :head"),
+            {"before": "0005_network_router_ports", "head": "0007_network_deleting_marks"},
         )
 
 

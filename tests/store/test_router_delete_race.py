@@ -15,7 +15,6 @@ from interstack.backends.contract import Backend, NativeRef
 from interstack.errors import BackendUnavailable, Conflict, NotFound
 from interstack.services.listing import Page
 from interstack.services.network.ports import PortCreate, PortService
-from interstack.services.network.routers import DELETING
 from interstack.store import Database
 from interstack.store.models import Port, Router, RouterPort
 from tests.support.routed import REGION, Routed
@@ -75,7 +74,7 @@ def test_a_deletion_a_stopped_gateway_left_half_done_is_finished_when_asked_agai
     cloud answered) takes no interface, and a deletion asked again deletes it."""
     services, ctx = routed.services, routed.ctx
     with db.session() as session:
-        session.get_one(Router, routed.router_id).status = DELETING
+        session.get_one(Router, routed.router_id).deleting = True
     # shown as Neutron shows a router until it is gone: its stored mark is no Neutron status
     assert services.routers.get(ctx, REGION, routed.router_id).status == "ACTIVE"
     (listed,) = services.routers.list_page(ctx, REGION, {}, Page())
@@ -94,7 +93,7 @@ def test_a_deletion_asked_again_that_the_cloud_refuses_leaves_the_router_usable(
     refuses, leaves the router as a router is (it takes interfaces), not marked again."""
     services, ctx = routed.services, routed.ctx
     with db.session() as session:
-        session.get_one(Router, routed.router_id).status = DELETING
+        session.get_one(Router, routed.router_id).deleting = True
 
     def unanswered(_ref: NativeRef) -> None:
         raise BackendUnavailable("the cloud does not answer")

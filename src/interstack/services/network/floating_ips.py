@@ -39,7 +39,13 @@ from interstack.services.network.common import (
 )
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
-from interstack.services.network.ports import ROUTER_INTERFACE, fixed_ips_of, load_port
+from interstack.services.network.port_records import NOT_DELETING, lock_port
+from interstack.services.network.ports import (
+    ROUTER_INTERFACE,
+    check_not_going,
+    fixed_ips_of,
+    load_port,
+)
 from interstack.services.network.records import FloatingIpInfo
 from interstack.services.network.routers import lock_router
 from interstack.services.regions import Regions
@@ -275,6 +281,7 @@ class FloatingIpService:
     ) -> _Target:
         """The port's address to forward to and the router that reaches it (404/400/409)."""
         port = load_port(session, ctx, region, port_id)
+        check_not_going(port)
         if port.device_owner == DHCP_OWNER:  # as Neutron: the DHCP server is no instance
             raise BadRequest(
                 f"Bad floatingip request: Port {port_id} is unable to be assigned a floating IP: "
@@ -331,21 +338,7 @@ class FloatingIpService:
                 target = self._target(
                     session, ctx, region, row.floating_network_id, port_id, fixed_ip
                 )
-                other = session.scalar(
-                    select(FloatingIp.id).where(
-                        FloatingIp.port_id == target.port_id,
-                        FloatingIp.fixed_ip_address == target.fixed_ip,
-                        FloatingIp.id != fip_id,
-                    )
-                )
-                if other is not None:
-                    raise Conflict(
-                        f"Cannot associate floating IP {row.floating_ip_address} ({fip_id}) with "
-                        f"port {port_id} using fixed IP {target.fixed_ip}, as that fixed IP "
-                        f"already has a floating IP on external network "
-                        f"{row.floating_network_id}.",
-                        kind="FloatingIPPortAlreadyAssociated",
-                    )
+                _check_fixed_ip_free(session, row, target)
             native = row.native_ref
         driver(self.regions, region).associate_floating_ip(
             NativeRef(native or ""),
@@ -353,20 +346,24 @@ class FloatingIpService:
             target.fixed_ip if target else None,
         )
         with self.db.session() as session:
-            if target is not None and not _still_reached(session, target):
-                target, unreached = None, target
-            else:
-                unreached = None
-            row = session.get_one(FloatingIp, fip_id)
+            refused = None if target is None else _still_taken(session, row, target)
+            if refused is not None:
+                target = None
+            found = session.get(FloatingIp, fip_id)
+            if found is None:  # deleted meanwhile: its deletion released the cloud's address
+                raise NotFound(
+                    f"Floating IP {fip_id} could not be found", kind="FloatingIPNotFound"
+                )
+            row = found
             row.port_id = target.port_id if target else None
             row.fixed_ip_address = target.fixed_ip if target else None
             row.router_id = target.router_id if target else None
             row.status = "ACTIVE" if target else "DOWN"
             row.updated_at = now()
             answer = fip_info(row)
-        if unreached is not None:  # the interface went while the cloud was told: undone
+        if refused is not None:  # changed while the cloud was told: undone
             driver(self.regions, region).associate_floating_ip(NativeRef(native or ""), None)
-            raise _unreachable(answer.floating_network_id, unreached.subnet_id, unreached.port_id)
+            raise refused
         return answer
 
     def get(self, ctx: RequestContext, region: str, fip_id: str) -> FloatingIpInfo:
@@ -404,6 +401,45 @@ class FloatingIpService:
         if native:
             driver(self.regions, region).release_floating_ip(NativeRef(native))
         self._forget(fip_id)
+
+
+def _check_fixed_ip_free(session: Session, fip: FloatingIp, target: _Target) -> None:
+    """Neutron's FloatingIPPortAlreadyAssociated: one floating IP per fixed IP of a port."""
+    other = session.scalar(
+        select(FloatingIp.id).where(
+            FloatingIp.port_id == target.port_id,
+            FloatingIp.fixed_ip_address == target.fixed_ip,
+            FloatingIp.id != fip.id,
+        )
+    )
+    if other is not None:
+        raise Conflict(
+            f"Cannot associate floating IP {fip.floating_ip_address} ({fip.id}) with port "
+            f"{target.port_id} using fixed IP {target.fixed_ip}, as that fixed IP already has "
+            f"a floating IP on external network {fip.floating_network_id}.",
+            kind="FloatingIPPortAlreadyAssociated",
+        )
+
+
+def _still_taken(session: Session, fip: FloatingIp, target: _Target) -> Exception | None:
+    """In the unit of work that records the association, after the cloud was told: what
+    changed meanwhile to refuse it, if anything. The router, then the port locked (a port's
+    deletion marks it under its lock and reads its floating IPs after: one that committed
+    before is seen here, one after sees this association and undoes it), the checks made
+    before the cloud was told are made again: the interface still there, the port not going,
+    its fixed IP no other floating IP's."""
+    if not _still_reached(session, target):
+        return _unreachable(fip.floating_network_id, target.subnet_id, target.port_id)
+    if not lock_port(session, target.port_id, NOT_DELETING):
+        return NotFound(
+            f"Port {target.port_id} could not be found (it was deleted meanwhile).",
+            kind="PortNotFound",
+        )
+    try:
+        _check_fixed_ip_free(session, fip, target)
+    except Conflict as taken:
+        return taken
+    return None
 
 
 def _still_reached(session: Session, target: _Target) -> bool:

@@ -201,6 +201,7 @@ def record_port(
             native_ref=None,
             created_at=at,
             updated_at=at,
+            deleting=False,
         )
     )
     session.flush()
@@ -280,6 +281,20 @@ def server_ports(session: Session, region: str, server_id: str) -> list[Port]:
     )
 
 
+def lock_port(session: Session, port_id: str, *where: ColumnElement[bool]) -> bool:
+    """Take the port's lock (if ``where`` holds): a write that changes nothing, so concurrent
+    writers of the port queue on its row (SQLite's write lock, PostgreSQL's row lock, which
+    looks at ``where`` again once the writer before has committed). A check made after it sees
+    every commit before, and nothing changes the port until the unit of work ends. Whether the
+    port is there (and ``where`` holds)."""
+    locked = session.execute(update(Port).where(Port.id == port_id, *where).values(id=Port.id))
+    return rowcount(locked) > 0
+
+
+#: a port no deletion has marked (:class:`PortService` ``delete``): one that may be taken
+NOT_DELETING = Port.deleting.is_(False)
+
+
 def take_port(
     session: Session,
     port_id: str,
@@ -288,12 +303,13 @@ def take_port(
     *still_free: ColumnElement[bool],
 ) -> bool:
     """Bind the port to ``device_id`` (``device_owner``, ACTIVE) if it is still free as
-    ``still_free`` says; whether it took it. One conditional statement, not a read and then a
-    write: of a server's boot and a router's add taking the same port at once, one takes it and
-    the other is told so."""
+    ``still_free`` says and no deletion has marked it; whether it took it. One conditional
+    statement, not a read and then a write: of a server's boot and a router's add taking the
+    same port at once, one takes it and the other is told so; a deletion checks and marks the
+    port under its lock, so a take after that check finds it going."""
     taken = session.execute(
         update(Port)
-        .where(Port.id == port_id, *still_free)
+        .where(Port.id == port_id, NOT_DELETING, *still_free)
         .values(device_id=device_id, device_owner=device_owner, status="ACTIVE", updated_at=now())
     )
     return rowcount(taken) > 0

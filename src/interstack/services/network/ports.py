@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
@@ -40,13 +40,21 @@ from interstack.services.network.port_records import (
     Recorded,
     check_spoofing_fields,
     checked_pairs,
+    lock_port,
     record_port,
+)
+from interstack.services.network.port_removal import (
+    Going,
+    check_not_going,
+    finish_removal,
+    forget_port,
+    mark_going,
 )
 from interstack.services.network.records import FixedIpInfo, PortInfo
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import FloatingIp, IpAllocation, Network, Port, Router, RouterPort
+from interstack.store.models import IpAllocation, Network, Port, Router, RouterPort
 
 __all__ = [
     "COLUMNS",
@@ -54,6 +62,7 @@ __all__ = [
     "ROUTER_INTERFACE",
     "PortCreate",
     "PortService",
+    "check_not_going",
     "fixed_ips_of",
     "load_port",
     "with_device",
@@ -241,7 +250,8 @@ class PortService:
             raise
         with self.db.session() as session:
             row = write_native_ref(session, Port, port_id, native_ref)
-        if row is None:  # deleted meanwhile: what the backend made goes too
+        if row is None or row.deleting:  # deleted meanwhile: what the backend made goes too
+            # (a deletion that marked it before this write read no ref to delete)
             driver(self.regions, region).delete_port(native_ref)
             raise NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
         # its addresses as recorded, as its create answers them (not read again)
@@ -254,9 +264,7 @@ class PortService:
 
     def _forget(self, port_id: str) -> None:
         with self.db.session() as session:
-            session.execute(delete(IpAllocation).where(IpAllocation.port_id == port_id))
-            # a router's hold of the port (router_ports) goes with it: ON DELETE CASCADE
-            session.execute(delete(Port).where(Port.id == port_id))
+            forget_port(session, port_id)
 
     def create(self, ctx: RequestContext, region: str, new: PortCreate) -> PortInfo:
         return self.create_bulk(ctx, region, [new])[0]
@@ -331,10 +339,10 @@ class PortService:
                 # a boot taking the port (take_port) meanwhile is seen by the check below, or
                 # waits and finds it taken — not overwritten by this update's device fields
                 # (a port the caller may not see is not locked either)
-                visible = owned_by(ctx, Port.project_id)
-                session.execute(update(Port).where(Port.id == port_id, visible).values(id=Port.id))
+                lock_port(session, port_id, owned_by(ctx, Port.project_id))
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
+            check_not_going(row)
             self._check_device_change(session, ctx, row, values)
             spoofing = [
                 name
@@ -431,7 +439,12 @@ class PortService:
     # -- delete --------------------------------------------------------------------------------
 
     def delete(self, ctx: RequestContext, region: str, port_id: str) -> None:
+        """Check that the port may go and mark it going in one unit of work, under its lock
+        (a server's boot or a router's add that took it before is seen by the check; one
+        after finds it going: :func:`take_port`), then :meth:`_finish_removal`. A port a
+        deletion marked before (cut short) passes the same checks and is finished."""
         with self.db.session() as session:
+            lock_port(session, port_id, owned_by(ctx, Port.project_id))
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
             held = session.get(RouterPort, port_id) is not None
@@ -446,31 +459,23 @@ class PortService:
                     f"owner {row.device_owner}.",
                     kind="ServicePortInUse",
                 )
-        self.remove(region, port_id)
+            going = mark_going(session, row)
+        self._finish_removal(region, going)
 
     def remove(self, region: str, port_id: str, read: Port | None = None) -> None:
-        """Disassociate floating IPs from the port, unrealize it, forget it. ``read``: the
+        """Remove a port the gateway's own operations release (a server's, a router's
+        interface, a create undone): marked going, then :meth:`_finish_removal`. ``read``: the
         port's row as the caller has just read it (not read again; a port gone meanwhile is
         forgotten all the same, its backend ref deleted as one already gone)."""
-        net_driver = driver(self.regions, region)
         with self.db.session() as session:
             row = read if read is not None else session.get(Port, port_id)
             if row is None:
                 return
-            native = row.native_ref
-            fips = session.scalars(select(FloatingIp).where(FloatingIp.port_id == port_id)).all()
-            fip_refs = [f.native_ref for f in fips if f.native_ref]
-            for fip in fips:
-                fip.port_id = None
-                fip.fixed_ip_address = None
-                fip.router_id = None
-                fip.status = "DOWN"
-                fip.updated_at = now()
-        for fip_ref in fip_refs:
-            net_driver.associate_floating_ip(NativeRef(fip_ref), None)
-        if native:
-            net_driver.delete_port(NativeRef(native))
-        self._forget(port_id)
+            going = mark_going(session, row)
+        self._finish_removal(region, going)
+
+    def _finish_removal(self, region: str, going: Going) -> None:
+        finish_removal(self.db, driver(self.regions, region), going)
 
 
 def with_device(new: PortCreate, device_id: str, device_owner: str) -> PortCreate:

@@ -26,6 +26,7 @@ from interstack.services.network.ports import (
     ROUTER_INTERFACE,
     PortCreate,
     PortService,
+    check_not_going,
     fixed_ips_of,
     load_port,
 )
@@ -86,6 +87,7 @@ class RouterInterfaceService:
                 _check_subnet_owned(ctx, subnet)
             else:
                 port = load_port(session, ctx, region, str(port_id))
+                check_not_going(port)
                 if port.device_id or port.device_owner:
                     raise Conflict(
                         f"Port {port_id} is in use by {port.device_owner or port.device_id}.",

@@ -86,12 +86,8 @@ def load_router(session: Session, ctx: RequestContext, region: str, router_id: s
     )
 
 
-#: a router's stored status while its deletion asks the cloud: it is locked by nothing any
-#: more. Not shown: Neutron deletes a router in one transaction, so its API shows a router
-#: ACTIVE until it is gone (PENDING_DELETE is its load balancers' and VPN services' status,
-#: never a router's), and a client knows a router's statuses only as Neutron gives them
-DELETING = "PENDING_DELETE"
-#: the status a router shows, whatever its deletion's progress (the only one it is given)
+#: the only status a router is given (Neutron's routers are ACTIVE until they are gone; one
+#: being deleted is marked by ``Router.deleting``, never by its status, which list filters match)
 SHOWN_STATUS = "ACTIVE"
 
 
@@ -102,15 +98,15 @@ def lock_router(session: Session, router_id: str, *, deleting: bool = False) -> 
     IP associated through an interface being removed). A router being deleted is not found
     (its deletion checked that it held nothing, and nothing is given to it after), except by
     a deletion (``deleting``): one asked again after a gateway stopped mid-way finishes it."""
-    # a write that changes nothing: it takes the lock (PostgreSQL looks at the status again
+    # a write that changes nothing: it takes the lock (PostgreSQL looks at the mark again
     # once a writer before has committed)
-    usable = true() if deleting else Router.status != DELETING
+    usable = true() if deleting else Router.deleting.is_(False)
     locked = session.execute(
         update(Router).where(Router.id == router_id, usable).values(id=Router.id)
     )
     if rowcount(locked) == 0:
         # it shows ACTIVE while being deleted: say why it is not found, and what finishes it
-        going = session.scalar(select(Router.status).where(Router.id == router_id)) == DELETING
+        going = session.scalar(select(Router.deleting).where(Router.id == router_id))
         why = " (it is being deleted; a deletion cut short is finished by deleting it again)"
         raise NotFound(
             f"Router {router_id} could not be found{why if going else ''}", kind="RouterNotFound"
@@ -149,7 +145,7 @@ def router_info(session: Session, row: Router) -> RouterInfo:
         name=row.name,
         description=row.description,
         admin_state_up=row.admin_state_up,
-        status=SHOWN_STATUS if row.status == DELETING else row.status,
+        status=row.status,
         gateway_network_id=row.gateway_network_id,
         enable_snat=row.enable_snat,
         external_fixed_ips=tuple(ip for p in gateway for ip in ips[p.id]),
@@ -295,6 +291,7 @@ class RouterService:
                     native_ref=None,
                     created_at=at,
                     updated_at=at,
+                    deleting=False,
                 )
             )
         try:
@@ -394,9 +391,7 @@ class RouterService:
             )
             if fips:
                 raise Conflict(f"Router {router_id} still routes floating IPs", kind="RouterInUse")
-            # as it was before, were the cloud to refuse (a deletion asked again: usable again)
-            status = SHOWN_STATUS if row.status == DELETING else row.status
-            row.status = DELETING
+            row.deleting = True
             native = row.native_ref
         if native:
             try:
@@ -404,7 +399,7 @@ class RouterService:
             except BaseException:  # the cloud's router stays: the router is the API's again
                 with self.db.session() as session:
                     session.execute(
-                        update(Router).where(Router.id == router_id).values(status=status)
+                        update(Router).where(Router.id == router_id).values(deleting=False)
                     )
                 raise
         self._forget(router_id)

@@ -30,7 +30,13 @@ from interstack.services.network.common import now
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.networks import load_network
 from interstack.services.network.port_records import of_server_project, server_ports, take_port
-from interstack.services.network.ports import PortCreate, PortService, fixed_ips_of, load_port
+from interstack.services.network.ports import (
+    PortCreate,
+    PortService,
+    check_not_going,
+    fixed_ips_of,
+    load_port,
+)
 from interstack.services.network.security_groups import (
     SecurityGroupService,
     default_group,
@@ -172,6 +178,7 @@ class NeutronServerNetworking:
         the same server is given as ``server_project`` (looked up once, not per port)."""
         with self.db.session() as session:
             port = load_port(session, ctx, region, port_id)
+            check_not_going(port)
             if server_project is None:
                 server_project = _server_project(session, ctx, server_id)
             # as Nova: only a port of the server's project (an admin sees every project's)

@@ -1,0 +1,82 @@
+"""A port's removal: marked going where it is checked, then the cloud's side, then its records.
+
+A port's deletion checks that it may go and marks it going (``Port.deleting``) in one unit of
+work, under the port's lock: a server's boot, a router's add or a floating IP's association
+that commits before is seen by the check, one after finds the port going
+(:func:`interstack.services.network.port_records.take_port`, :func:`check_not_going`). Only
+then is the cloud told, and only once it has answered do the port's records go. A cloud that
+fails leaves the port recorded, associated and going; deleting it again finishes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from interstack.backends.contract import NativeRef, NetworkDriver
+from interstack.errors import NotFound
+from interstack.services.network.common import now
+from interstack.store import Database
+from interstack.store.models import FloatingIp, IpAllocation, Port
+
+
+def check_not_going(row: Port) -> None:
+    """A port a deletion marked is Neutron's 404 to a change or a take (it shows as it was
+    until it is gone, as Neutron's one-transaction deletion shows it)."""
+    if row.deleting:
+        raise NotFound(
+            f"Port {row.id} could not be found (it is being deleted; a deletion cut short is "
+            "finished by deleting it again).",
+            kind="PortNotFound",
+        )
+
+
+@dataclass(frozen=True)
+class Going:
+    """A port marked going, with what the cloud is told to undo."""
+
+    port_id: str
+    native_ref: str | None
+    #: the cloud's refs of the floating IPs associated with it
+    fip_refs: tuple[str, ...]
+
+
+def mark_going(session: Session, row: Port) -> Going:
+    """Mark the port going (the write takes its lock, so the floating IPs read after are every
+    association committed before; one after finds it going) and read what the cloud undoes."""
+    session.execute(update(Port).where(Port.id == row.id).values(deleting=True))
+    fip_refs = session.scalars(
+        select(FloatingIp.native_ref).where(
+            FloatingIp.port_id == row.id, FloatingIp.native_ref.is_not(None)
+        )
+    ).all()
+    return Going(row.id, row.native_ref, tuple(str(r) for r in fip_refs))
+
+
+def finish_removal(db: Database, net_driver: NetworkDriver, going: Going) -> None:
+    """The cloud stops forwarding the port's floating IPs to it and deletes it; only then do
+    its records go (its floating IPs unassociated with them). If the cloud fails, the port
+    stays recorded, associated and marked going: nothing takes it, and deleting it again
+    finishes it (the cloud's calls are idempotent)."""
+    for fip_ref in going.fip_refs:
+        net_driver.associate_floating_ip(NativeRef(fip_ref), None)
+    if going.native_ref:
+        net_driver.delete_port(NativeRef(going.native_ref))
+    with db.session() as session:
+        session.execute(
+            update(FloatingIp)
+            .where(FloatingIp.port_id == going.port_id)
+            .values(
+                port_id=None, fixed_ip_address=None, router_id=None, status="DOWN", updated_at=now()
+            )
+        )
+        forget_port(session, going.port_id)
+
+
+def forget_port(session: Session, port_id: str) -> None:
+    """Drop the record of a port and its addresses (nothing in the backend)."""
+    session.execute(delete(IpAllocation).where(IpAllocation.port_id == port_id))
+    # a router's hold of the port (router_ports) goes with it: ON DELETE CASCADE
+    session.execute(delete(Port).where(Port.id == port_id))

@@ -1,0 +1,42 @@
+"""A filter on a Neutron list matches the value the API shows, through openstacksdk. ``status``:
+a router or a port a stopped gateway left half deleted (marked going in the store, as its
+deletion marks it before the cloud is asked) is listed by the status it shows, never by a
+stored mark, and deleting it again finishes it."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from interstack.store.models import Port, Router
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+
+
+def _left_going(gateway: ServedGateway, model: type[Port] | type[Router], row_id: str) -> None:
+    """Mark the row as a deletion does before it asks the cloud (a gateway stopped there)."""
+    with gateway.store() as database, database.session() as session:
+        session.execute(update(model).where(model.id == row_id).values(deleting=True))
+
+
+def test_a_router_being_deleted_is_listed_by_the_status_it_shows(gateway: ServedGateway) -> None:
+    conn = gateway.connect("interstack")
+    router = conn.network.create_router(name=unique("going"))
+    _left_going(gateway, Router, router.id)
+    assert conn.network.get_router(router.id).status == "ACTIVE"
+    assert router.id in {r.id for r in conn.network.routers(status="ACTIVE")}
+    assert router.id not in {r.id for r in conn.network.routers(status="PENDING_DELETE")}
+    conn.network.delete_router(router)
+    assert conn.network.find_router(router.id) is None
+
+
+def test_a_port_being_deleted_is_listed_by_the_status_it_shows(gateway: ServedGateway) -> None:
+    conn = gateway.connect("interstack")
+    network = conn.network.create_network(name=unique("going"))
+    port = conn.network.create_port(network_id=network.id)
+    _left_going(gateway, Port, port.id)
+    assert conn.network.get_port(port.id).status == "DOWN"
+    listed = {p.id for p in conn.network.ports(network_id=network.id, status="DOWN")}
+    assert listed == {port.id}
+    conn.network.delete_port(port)
+    assert conn.network.find_port(port.id) is None
+    conn.network.delete_network(network)

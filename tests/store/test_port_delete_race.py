@@ -1,0 +1,228 @@
+"""A port's deletion against the requests that take a port, made from within the cloud's
+calls (between the deletion's check and its end), on both databases. The deletion checks the
+port and marks it going in one unit of work under the port's lock, so a router's add, a
+server's boot or a floating IP's association made after the check finds the port going
+(Neutron's 404 PortNotFound) instead of taking a port deleted under it. A deletion the cloud
+fails keeps the port whole (its floating IP still associated) and untaken; deleting it again
+finishes it. And two floating IPs associated with one fixed IP at once: one is refused."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from interstack.backends.contract import Backend, NativeRef
+from interstack.errors import BackendUnavailable, Conflict, NotFound
+from interstack.services.interfaces import RequestedNetwork
+from interstack.services.network.floating_ips import FloatingIpCreate
+from interstack.services.network.networks import NetworkCreate
+from interstack.services.network.ports import PortCreate
+from interstack.services.network.records import FloatingIpInfo, PortInfo
+from interstack.services.network.routers import GatewayRequest
+from interstack.services.network.subnets import SubnetCreate
+from interstack.store import Database
+from interstack.store.models import Port, RouterPort
+from tests.support.image import caller
+from tests.support.routed import REGION, Routed
+
+
+def _meanwhile(request: Callable[[], object]) -> object:
+    """What ``request`` answers (or raises), run as another request: its own thread, and so
+    its own connections to the store."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        made = pool.submit(request)
+        try:
+            return made.result(timeout=60)
+        except Exception as exc:  # what the request answered
+            return exc
+
+
+def _deleted_while(
+    routed: Routed,
+    cloud: Backend,
+    monkeypatch: pytest.MonkeyPatch,
+    request: Callable[[str], object],
+) -> tuple[str, object]:
+    """A new port, deleted; ``request`` (given the port's id) is made while the cloud deletes
+    it. The port's id, and what the request answered."""
+    services, ctx = routed.services, routed.ctx
+    port_id = services.ports.create(ctx, REGION, PortCreate(network_id=routed.network_id)).id
+    deleting = cloud.network.delete_port
+    outcome: list[object] = []
+
+    def delete_port(ref: NativeRef) -> None:
+        outcome.append(_meanwhile(lambda: request(port_id)))
+        deleting(ref)
+
+    monkeypatch.setattr(cloud.network, "delete_port", delete_port)
+    services.ports.delete(ctx, REGION, port_id)
+    (answer,) = outcome
+    return port_id, answer
+
+
+def _gone(db: Database, port_id: str) -> None:
+    """The port's record is gone, and no router holds it."""
+    with db.session() as session:
+        assert session.get(Port, port_id) is None
+        held = select(func.count()).select_from(RouterPort).where(RouterPort.port_id == port_id)
+        assert session.scalar(held) == 0
+
+
+def test_a_router_adding_a_port_the_cloud_is_deleting_finds_it_going(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It took the port (the deletion had checked it free), and the router held a port that
+    went: the cloud's router routed the subnet through no interface."""
+    services, ctx = routed.services, routed.ctx
+
+    def add(port_id: str) -> object:
+        return services.router_interfaces.add(ctx, REGION, routed.router_id, None, port_id)
+
+    port_id, refused = _deleted_while(routed, cloud, monkeypatch, add)
+    assert isinstance(refused, NotFound) and refused.kind == "PortNotFound", refused
+    _gone(db, port_id)
+    with pytest.raises(NotFound):  # no interface on the subnet
+        services.router_interfaces.remove(ctx, REGION, routed.router_id, routed.subnet_id, None)
+
+
+def test_a_server_booting_with_a_port_the_cloud_is_deleting_finds_it_going(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It bound the port (the deletion had checked it), and the server booted with a port
+    that went."""
+    services, ctx = routed.services, routed.ctx
+    server_id = str(uuid.uuid4())
+
+    def boot(port_id: str) -> object:
+        requested = [RequestedNetwork(port_id=port_id)]
+        return services.server_networking.allocate_for_server(ctx, REGION, server_id, requested, [])
+
+    port_id, refused = _deleted_while(routed, cloud, monkeypatch, boot)
+    assert isinstance(refused, NotFound) and refused.kind == "PortNotFound", refused
+    _gone(db, port_id)
+    assert services.server_networking.interfaces(REGION, server_id) == []
+
+
+def _floating(routed: Routed) -> tuple[PortInfo, FloatingIpInfo, FloatingIpInfo]:
+    """A port reached through the router (which gets a gateway on a new external network) and
+    two floating IPs of the port's project there, not associated."""
+    services, ctx = routed.services, routed.ctx
+    admin = caller(f"admin-{uuid.uuid4().hex[:8]}", "admin", "member")
+    public = services.networks.create(admin, REGION, NetworkCreate(name="public", external=True))
+    services.subnets.create(
+        admin,
+        REGION,
+        SubnetCreate(network_id=public.id, cidr="198.51.100.0/24", enable_dhcp=False),
+    )
+    gateway = GatewayRequest(network_id=public.id)
+    services.routers.update(ctx, REGION, routed.router_id, {"gateway": gateway})
+    services.router_interfaces.add(ctx, REGION, routed.router_id, routed.subnet_id, None)
+    port = services.ports.create(ctx, REGION, PortCreate(network_id=routed.network_id))
+    new = FloatingIpCreate(floating_network_id=public.id)
+    first = services.floating_ips.create(ctx, REGION, new)
+    second = services.floating_ips.create(ctx, REGION, new)
+    return port, first, second
+
+
+def test_a_port_the_cloud_fails_to_delete_stays_whole_and_a_second_deletion_ends_it(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its floating IP was unassociated before the cloud was asked (the cloud's port stayed,
+    the floating IP no longer forwarded to it), and a router could take the port after."""
+    services, ctx = routed.services, routed.ctx
+    port, fip, _ = _floating(routed)
+    services.floating_ips.associate(ctx, REGION, fip.id, port.id)
+    told: list[Any] = []
+    associate = cloud.network.associate_floating_ip
+
+    def associating(ref: NativeRef, port_ref: NativeRef | None, fixed: str | None = None) -> Any:
+        told.append(port_ref)
+        return associate(ref, port_ref, fixed)
+
+    def unanswered(_ref: NativeRef) -> None:
+        raise BackendUnavailable("the cloud does not answer")
+
+    monkeypatch.setattr(cloud.network, "associate_floating_ip", associating)
+    with monkeypatch.context() as patch:
+        patch.setattr(cloud.network, "delete_port", unanswered)
+        with pytest.raises(BackendUnavailable):
+            services.ports.delete(ctx, REGION, port.id)
+
+    # whole: shown as it was, its floating IP still associated with it
+    assert services.ports.get(ctx, REGION, port.id).status == "DOWN"
+    shown = services.floating_ips.get(ctx, REGION, fip.id)
+    assert (shown.port_id, shown.status) == (port.id, "ACTIVE")
+    # and going: nothing takes it
+    with pytest.raises(NotFound, match="deleting it again"):
+        services.router_interfaces.add(ctx, REGION, routed.router_id, None, port.id)
+    with pytest.raises(NotFound, match="deleting it again"):
+        services.ports.update(ctx, REGION, port.id, {"device_id": "x", "device_owner": "y"})
+
+    told.clear()
+    services.ports.delete(ctx, REGION, port.id)
+    assert told == [None]  # the cloud told again to forward the address nowhere
+    with pytest.raises(NotFound):
+        services.ports.get(ctx, REGION, port.id)
+    shown = services.floating_ips.get(ctx, REGION, fip.id)
+    assert (shown.port_id, shown.fixed_ip_address, shown.status) == (None, None, "DOWN")
+
+
+def test_a_floating_ip_associated_with_a_port_deleted_meanwhile_is_undone(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port went while the cloud was told to forward to it: the floating IP named a port
+    that no longer was (ACTIVE, forwarding to an address the next port may get)."""
+    services, ctx = routed.services, routed.ctx
+    port, fip, _ = _floating(routed)
+    associate = cloud.network.associate_floating_ip
+    told: list[Any] = []
+
+    def associating(ref: NativeRef, port_ref: NativeRef | None, fixed: str | None = None) -> Any:
+        told.append(port_ref)
+        done = associate(ref, port_ref, fixed)
+        if port_ref is not None and len(told) == 1:
+            services.ports.delete(ctx, REGION, port.id)
+        return done
+
+    monkeypatch.setattr(cloud.network, "associate_floating_ip", associating)
+    with pytest.raises(NotFound) as caught:
+        services.floating_ips.associate(ctx, REGION, fip.id, port.id)
+    assert caught.value.kind == "PortNotFound"
+    assert told[-1] is None  # the cloud told to forward it nowhere again
+    shown = services.floating_ips.get(ctx, REGION, fip.id)
+    assert (shown.port_id, shown.router_id, shown.status) == (None, None, "DOWN")
+    _gone(db, port.id)
+
+
+def test_two_floating_ips_associated_with_one_fixed_ip_at_once_one_is_refused(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each checked the fixed IP free before the cloud was told, and both were recorded."""
+    services, ctx = routed.services, routed.ctx
+    port, first, second = _floating(routed)
+    associate = cloud.network.associate_floating_ip
+    told: list[NativeRef | None] = []
+    inner: list[object] = []
+
+    def associating(ref: NativeRef, port_ref: NativeRef | None, fixed: str | None = None) -> Any:
+        told.append(port_ref)
+        done = associate(ref, port_ref, fixed)
+        if len(told) == 1:  # the first association: the second one is made meanwhile
+            inner.append(
+                _meanwhile(lambda: services.floating_ips.associate(ctx, REGION, second.id, port.id))
+            )
+        return done
+
+    monkeypatch.setattr(cloud.network, "associate_floating_ip", associating)
+    with pytest.raises(Conflict) as caught:
+        services.floating_ips.associate(ctx, REGION, first.id, port.id)
+    assert caught.value.kind == "FloatingIPPortAlreadyAssociated"
+    (won,) = inner
+    assert isinstance(won, FloatingIpInfo) and won.port_id == port.id, won
+    shown = services.floating_ips.get(ctx, REGION, first.id)
+    assert (shown.port_id, shown.status) == (None, "DOWN")
