@@ -1,7 +1,8 @@
 """A filter on a Neutron list matches the value the API shows, through openstacksdk. ``status``:
 a router or a port a stopped gateway left half deleted (marked going in the store, as its
 deletion marks it before the cloud is asked) is listed by the status it shows, never by a
-stored mark, and deleting it again finishes it."""
+stored mark, and deleting it again finishes it; every network shows ACTIVE, so ``DOWN``
+lists none. A port's ``binding:host_id`` and ``binding:vnic_type`` match what it shows."""
 
 from __future__ import annotations
 
@@ -39,4 +40,31 @@ def test_a_port_being_deleted_is_listed_by_the_status_it_shows(gateway: ServedGa
     assert listed == {port.id}
     conn.network.delete_port(port)
     assert conn.network.find_port(port.id) is None
+    conn.network.delete_network(network)
+
+
+def test_no_network_is_listed_as_down(gateway: ServedGateway) -> None:
+    conn = gateway.connect("interstack")
+    network = conn.network.create_network(name=unique("up"))
+    assert conn.network.get_network(network.id).status == "ACTIVE"
+    assert network.id in {n.id for n in conn.network.networks(status="ACTIVE")}
+    assert list(conn.network.networks(status="DOWN")) == []
+    conn.network.delete_network(network)
+
+
+def test_ports_are_listed_by_the_binding_they_show(gateway: ServedGateway) -> None:
+    """``openstack port list --host`` filters on ``binding:host_id``, which was ignored: every
+    port was listed."""
+    conn = gateway.connect("interstack")
+    network = conn.network.create_network(name=unique("bound"))
+    host = unique("host")
+    on_host = conn.network.create_port(network_id=network.id, binding_host_id=host)
+    unbound = conn.network.create_port(network_id=network.id)
+    assert on_host.binding_host_id == host and unbound.binding_host_id == ""
+    assert {p.id for p in conn.network.ports(**{"binding:host_id": host})} == {on_host.id}
+    normal = conn.network.ports(network_id=network.id, **{"binding:vnic_type": "normal"})
+    assert {p.id for p in normal} == {on_host.id, unbound.id}
+    assert list(conn.network.ports(network_id=network.id, **{"binding:vnic_type": "direct"})) == []
+    for port in (on_host, unbound):
+        conn.network.delete_port(port)
     conn.network.delete_network(network)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, true
+from sqlalchemy import ColumnElement, delete, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkSpec
@@ -105,6 +105,17 @@ def load_network(session: Session, ctx: RequestContext, region: str, network_id:
     return load_visible(session, Network, region, network_id, visible(ctx), missing)
 
 
+#: the status every network shows (no cloud here takes a network down)
+SHOWN_STATUS = "ACTIVE"
+
+
+def _status_shown(filters: Filters) -> list[ColumnElement[bool]]:
+    """A ``status`` filter matches the status the API shows (it is no stored column: every
+    network is ACTIVE): ``status=DOWN`` lists none, not every network."""
+    wanted = filters.get("status")
+    return [false()] if wanted and SHOWN_STATUS not in wanted else []
+
+
 class NetworkService:
     def __init__(self, db: Database, regions: Regions) -> None:
         self.db = db
@@ -168,7 +179,10 @@ class NetworkService:
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
     ) -> list[NetworkInfo]:
         with self.db.session() as session:
-            rows = visible_page(session, Network, region, visible(ctx), filters, page, COLUMNS)
+            shown = _status_shown(filters)
+            rows = visible_page(
+                session, Network, region, visible(ctx), filters, page, COLUMNS, *shown
+            )
             return [network_info(session, r) for r in rows]
 
     def update(

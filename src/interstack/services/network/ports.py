@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
@@ -84,6 +84,9 @@ COLUMNS = {
     "created_at": Port.created_at,
     "updated_at": Port.updated_at,
 }
+#: the ``binding:`` attributes a port shows from its stored binding, each with the value shown
+#: when the binding holds none (the ``openstack port list --host`` filter is one)
+SHOWN_BINDING = {"binding:host_id": ("host_id", ""), "binding:vnic_type": ("vnic_type", "normal")}
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
 FLOATING_IP_OWNER = "network:floatingip"
@@ -99,6 +102,16 @@ def fixed_ips_of(session: Session, port_ids: Sequence[str]) -> dict[str, list[Fi
     for port_id, subnet_id, address in rows:
         found[str(port_id)].append(FixedIpInfo(subnet_id, address))
     return found
+
+
+def _binding_filters(filters: Filters) -> list[ColumnElement[bool]]:
+    """Neutron's ``binding:host_id`` and ``binding:vnic_type`` filters, matched against the
+    values the port shows (its binding's, or the default), not ignored."""
+    return [
+        func.coalesce(Port.binding[key].as_string(), default).in_(filters[name])
+        for name, (key, default) in SHOWN_BINDING.items()
+        if filters.get(name)
+    ]
 
 
 def port_info(row: Port, fixed_ips: Sequence[FixedIpInfo]) -> PortInfo:
@@ -322,7 +335,8 @@ class PortService:
                     Port.id.in_(select(IpAllocation.port_id).where(column[key] == value))
                 )
             visible = owned_by(ctx, Port.project_id)
-            rows = visible_page(session, Port, region, visible, filters, page, COLUMNS, *by_address)
+            shown = [*by_address, *_binding_filters(filters)]
+            rows = visible_page(session, Port, region, visible, filters, page, COLUMNS, *shown)
             return infos(session, rows)
 
     # -- update --------------------------------------------------------------------------------
