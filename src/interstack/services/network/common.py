@@ -244,6 +244,17 @@ def visible_page(
     return list_rows(session, stmt, filters, page, columns, model)
 
 
+def lock_for_deletion(session: Session, model: type[Base], row_id: str) -> None:
+    """Lock the row before its deletion counts what still uses it: SQLite's write lock (a
+    write that changes nothing) and, on PostgreSQL, the row FOR UPDATE, which waits for the
+    transactions adding rows that reference it (they hold it FOR KEY SHARE) and makes those
+    after wait until the deletion ends (their reference then fails: they run again and find
+    it gone). A count made after sees every use committed before, and no use comes after."""
+    table = model.__table__.c
+    session.execute(update(model).where(table.id == row_id).values(id=table.id))
+    session.execute(select(table.id).where(table.id == row_id).with_for_update())
+
+
 @contextmanager
 def removed_on_failure(db: Database, model: type[Base], row_id: str) -> Iterator[None]:
     """What fails inside (the backend realizing a recorded row, most often) takes the row

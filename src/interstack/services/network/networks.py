@@ -25,6 +25,7 @@ from interstack.services.network.common import (
     check_owner,
     driver,
     load_visible,
+    lock_for_deletion,
     new_id,
     now,
     removed_on_failure,
@@ -216,6 +217,9 @@ class NetworkService:
         with self.db.session() as session:
             row = load_network(session, ctx, region, network_id)
             check_owner(ctx, row.project_id, "network", network_id)
+            # locked before the counts: a port or floating IP made meanwhile is counted, or
+            # finds the network gone; never deleted with its DHCP ports below
+            lock_for_deletion(session, Network, network_id)
             ports = session.scalar(
                 select(func.count())
                 .select_from(Port)
@@ -236,8 +240,10 @@ class NetworkService:
             native = row.native_ref
             subnet_refs = [s.native_ref for s in subnets if s.native_ref]
             session.execute(delete(IpAllocation).where(IpAllocation.network_id == network_id))
-            # its DHCP ports, the only ports left on it (counted above)
-            session.execute(delete(Port).where(Port.network_id == network_id))
+            # its DHCP ports, the only ports left on it (counted above, the network locked)
+            session.execute(
+                delete(Port).where(Port.network_id == network_id, Port.device_owner == DHCP_OWNER)
+            )
             for subnet in subnets:
                 session.delete(subnet)
             session.flush()

@@ -334,6 +334,9 @@ class RouterService:
                 if values.get(key) is not None:
                     setattr(row, key, values[key])
             if "routes" in values:
+                # locked before the interfaces are read: one removed meanwhile is seen (its
+                # removal checks the routes under this lock, so it sees these after)
+                lock_router(session, router_id)
                 row.routes = self._routes(session, router_id, values["routes"] or [])
             row.updated_at = now()
             was_out = row.gateway_network_id is not None and row.enable_snat

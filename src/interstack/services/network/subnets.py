@@ -28,6 +28,7 @@ from interstack.services.network.common import (
     check_owner,
     driver,
     load_visible,
+    lock_for_deletion,
     new_id,
     now,
     retrying,
@@ -448,6 +449,10 @@ class SubnetService:
         with self.db.session() as session:
             row = load_subnet(session, ctx, region, subnet_id)
             check_owner(ctx, row.project_id, "subnet", subnet_id)
+            # locked before the count: an address taken on it meanwhile is counted, or finds
+            # the subnet gone (its port's record runs again), never left on a deleted subnet
+            lock_network(session, row.network_id)
+            lock_for_deletion(session, Subnet, subnet_id)
             used = session.scalar(
                 select(func.count())
                 .select_from(IpAllocation)
@@ -460,7 +465,6 @@ class SubnetService:
                     kind="SubnetInUse",
                 )
             native = row.native_ref
-            lock_network(session, row.network_id)
             dhcp_ports.remove_of_subnet(session, subnet_id)
             session.delete(row)
         if native:

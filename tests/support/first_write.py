@@ -1,0 +1,45 @@
+"""A competing request run just before a unit of work writes for the first time: before it
+takes the store's lock. A check that unit of work makes before its first write (SQLite's
+write lock, a row lock) misses what the competing request commits; one made after the lock
+sees it. No timing: the request runs to its end while the unit of work waits."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from interstack.store import Database
+
+
+@contextmanager
+def before_first_write(db: Database, request: Callable[[], object]) -> Iterator[list[object]]:
+    """Within, the first write statement of a unit of work of this thread first runs
+    ``request`` in another thread (once) to its end; the list holds what it answered or
+    raised, once it ran."""
+    caller = threading.get_ident()
+    answered: list[object] = []
+
+    def before(conn: Any, statement: Any, *_args: Any) -> None:
+        if answered or threading.get_ident() != caller or not getattr(statement, "is_dml", False):
+            return
+        if conn.connection.dbapi_connection.in_transaction:  # not its first write
+            return
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            made = pool.submit(request)
+            try:
+                answered.append(made.result(timeout=60))
+            except Exception as exc:  # what the request answered
+                answered.append(exc)
+
+    # before the statement is compiled and run: before the store's own listener on its
+    # cursor, which takes the process's write lock
+    event.listen(db.engine, "before_execute", before)
+    try:
+        yield answered
+    finally:
+        event.remove(db.engine, "before_execute", before)

@@ -1,0 +1,91 @@
+"""Checks made under the lock they guard, not before it: a port made just before a network's
+or a subnet's deletion takes its lock is counted (409), never deleted with the network's DHCP
+ports nor left on a deleted subnet; an interface removed just before a router's routes are
+written is seen (the next hop no longer connected). On SQLite (its one writer is the lock),
+the competing request run before the deletion's first write (tests/support/first_write.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import pytest
+from sqlalchemy import func, select
+
+from interstack.errors import BadRequest, Conflict
+from interstack.services.network.ipam import IpRequest
+from interstack.services.network.ports import PortCreate
+from interstack.services.regions import Regions
+from interstack.store import Database
+from interstack.store.models import Port
+from tests.support.first_write import before_first_write
+from tests.support.routed import REGION, Routed, routed_project
+
+
+@pytest.fixture
+def routed(db: Database, sim_regions: Regions) -> Routed:
+    return routed_project(db, sim_regions.backend(REGION))
+
+
+def _new_port(routed: Routed) -> object:
+    services, ctx = routed.services, routed.ctx
+    wanted = (IpRequest(subnet_id=routed.subnet_id),)
+    return services.ports.create(
+        ctx, REGION, PortCreate(network_id=routed.network_id, fixed_ips=wanted)
+    )
+
+
+def _refused_with_a_port_made_first(
+    db: Database, routed: Routed, delete: Callable[[], None], kind: str
+) -> None:
+    """``delete`` is refused (409 ``kind``) for the port made just before its first write,
+    whose create went through."""
+    with before_first_write(db, lambda: _new_port(routed)) as made, pytest.raises(Conflict) as no:
+        delete()
+    assert no.value.kind == kind
+    (port,) = made
+    assert not isinstance(port, Exception), port
+    with db.session() as session:
+        on_network = (
+            select(func.count()).select_from(Port).where(Port.network_id == routed.network_id)
+        )
+        assert session.scalar(on_network) == 1
+
+
+def test_a_port_made_as_its_network_is_deleted_is_counted(db: Database, routed: Routed) -> None:
+    """The deletion counted no port, then the port was made, then the deletion removed every
+    port on the network with its DHCP ports: a port its create answered was gone."""
+    services, ctx = routed.services, routed.ctx
+    delete = partial(services.networks.delete, ctx, REGION, routed.network_id)
+    _refused_with_a_port_made_first(db, routed, delete, "NetworkInUse")
+
+
+def test_a_port_made_as_its_subnet_is_deleted_is_counted(db: Database, routed: Routed) -> None:
+    """The deletion counted no address, then the port took one, then the deletion failed on
+    the address's reference to the subnet (a 500 where Neutron answers 409 SubnetInUse)."""
+    services, ctx = routed.services, routed.ctx
+    delete = partial(services.subnets.delete, ctx, REGION, routed.subnet_id)
+    _refused_with_a_port_made_first(db, routed, delete, "SubnetInUse")
+    assert services.subnets.get(ctx, REGION, routed.subnet_id).id == routed.subnet_id
+
+
+def test_routes_written_as_their_interface_is_removed_are_refused(
+    db: Database, routed: Routed
+) -> None:
+    """The update checked the next hop against the interfaces, then the interface went (its
+    removal saw no route through it), then the route was written through no interface."""
+    services, ctx = routed.services, routed.ctx
+    services.router_interfaces.add(ctx, REGION, routed.router_id, routed.subnet_id, None)
+
+    def remove() -> object:
+        return services.router_interfaces.remove(
+            ctx, REGION, routed.router_id, routed.subnet_id, None
+        )
+
+    routes = {"routes": [("10.99.0.0/24", "10.80.0.9")]}
+    with before_first_write(db, remove) as removed, pytest.raises(BadRequest) as refused:
+        services.routers.update(ctx, REGION, routed.router_id, routes)
+    assert refused.value.kind == "InvalidRoutes"
+    (interface,) = removed
+    assert not isinstance(interface, Exception), interface
+    assert services.routers.get(ctx, REGION, routed.router_id).routes == ()
