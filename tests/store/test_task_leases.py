@@ -1,14 +1,20 @@
 """A task step that runs longer than its lease keeps its task: the runner renews the lease while
 the step runs, so another runner's recovery does not hand the task to the queue again (to be
-run a second time beside the first). A step held past the keeper's bound is renewed no more.
+run a second time beside the first), for as long as the step runs; a step whose thread is gone
+is renewed no more.
 
 On each database the store supports; the lease is measured by a fake clock, the renewals come
 from the keeper's real thread (waited for with a bound, never timed)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 
+import pytest
+
+from interstack.services import task_leases
 from interstack.services.task_leases import LeaseKeeper
 from interstack.services.task_runner import TaskRunner
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, TaskStatus
@@ -79,15 +85,54 @@ def test_a_lease_another_worker_took_is_not_renewed(db: Database) -> None:
     assert lease_end(db, task_id) == taken_until
 
 
-def test_a_step_held_past_the_bound_is_renewed_no_more(db: Database) -> None:
+class SevenHoursOn:
+    """The ``time`` module as the keeper's module sees it: every reading of the monotonic clock
+    after the first (when a step is taken) is seven hours later."""
+
+    sleep = staticmethod(time.sleep)
+
+    def __init__(self) -> None:
+        self.readings = 0
+
+    def monotonic(self) -> float:
+        self.readings += 1
+        return 0.0 if self.readings == 1 else 7 * 3600.0
+
+
+def test_a_step_running_for_hours_is_still_renewed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload step running for seven hours keeps its lease while its thread runs it (a
+    bound of six hours handed it to another runner, which ran it a second time)."""
+    monkeypatch.setattr(task_leases, "time", SevenHoursOn())
     clock = FakeClock()
-    task_id = claimed(db, clock, "hung")
+    task_id = claimed(db, clock, "uploader")
     claimed_until = lease_end(db, task_id)
     clock.advance(10)
-    keeper = LeaseKeeper(db, clock, LEASE, interval=0.05, max_hold_seconds=0.0)
-    with keeper.held(task_id, "hung"):
-        eventually(lambda: keeper._thread, lambda thread: thread is None, "the keeper to stop")
-        assert lease_end(db, task_id) == claimed_until
+    keeper = LeaseKeeper(db, clock, LEASE, interval=0.05)
+    with keeper.held(task_id, "uploader"):
+        eventually(
+            lambda: lease_end(db, task_id),
+            lambda until: until is not None and claimed_until is not None and until > claimed_until,
+            "the lease of the long step renewed",
+        )
+    eventually(lambda: keeper._thread, lambda thread: thread is None, "the keeper to stop")
+
+
+def test_a_step_whose_thread_ended_holding_it_is_renewed_no_more(db: Database) -> None:
+    """A dead worker's lease expires: a hold whose thread is gone (it never let go) is not
+    renewed, and the keeper stops."""
+    clock = FakeClock()
+    task_id = claimed(db, clock, "dead")
+    claimed_until = lease_end(db, task_id)
+    clock.advance(10)
+    keeper = LeaseKeeper(db, clock, LEASE, interval=0.05)
+    hold = keeper.held(task_id, "dead")
+    worker = threading.Thread(target=hold.__enter__)  # takes the step, never lets it go
+    worker.start()
+    worker.join()
+    eventually(lambda: keeper._thread, lambda thread: thread is None, "the keeper to stop")
+    assert lease_end(db, task_id) == claimed_until
 
 
 def test_a_renewal_that_fails_is_tried_again(db: Database) -> None:

@@ -5,9 +5,11 @@ another runner's recovery hands the task to the queue again. A step that runs lo
 lease (an upload of a large image, a backend answering slowly) would so be run a second time
 beside the first. :class:`LeaseKeeper` renews the lease of every step this process runs, every
 ``interval`` seconds (a third of the lease by default: two renewals may fail before it ends),
-so only a runner that stopped (its process gone or frozen) loses its tasks. A step held for
-longer than ``max_hold_seconds`` is renewed no more: a step that hangs is then taken over as a
-crashed one is, instead of holding its task for ever.
+so only a runner that stopped (its process gone or frozen) loses its tasks. There is no bound
+on how long a step is renewed (an upload of a large image takes hours, and a bound would have
+it run twice): a lease is renewed as long as the thread running its step lives and holds it. A
+process that dies or freezes renews nothing, so its leases expire; a step whose thread ended
+without letting go of it (it cannot, short of the interpreter's end) is renewed no more.
 
 One thread renews all the leases of the process, in one statement per look; it runs only while
 a step is held, and its writes are fenced as the runner's are (``locked_by``): a lease another
@@ -41,15 +43,13 @@ class LeaseKeeper:
         clock: Clock,
         lease_seconds: float,
         interval: float | None = None,
-        max_hold_seconds: float = 6 * 3600.0,
     ) -> None:
         self.db = db
         self.clock = clock
         self.lease_seconds = lease_seconds
         self.interval = lease_seconds / 3 if interval is None else interval
-        self.max_hold_seconds = max_hold_seconds
-        #: (task id, worker) -> when it was taken (monotonic)
-        self._held: dict[tuple[str, str], float] = {}
+        #: (task id, worker) -> the thread running its step
+        self._held: dict[tuple[str, str], threading.Thread] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -58,7 +58,7 @@ class LeaseKeeper:
         """The task's lease, held by ``worker``, is renewed until the block ends."""
         key = (task_id, worker)
         with self._lock:
-            self._held[key] = time.monotonic()
+            self._held[key] = threading.current_thread()
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._renew_while_held, name="interstack-task-leases", daemon=True
@@ -77,14 +77,13 @@ class LeaseKeeper:
                 if not self._held:
                     self._thread = None  # the next step held starts another
                     return
-                now = time.monotonic()
-                for key, since in list(self._held.items()):
-                    if now - since >= self.max_hold_seconds:
-                        del self._held[key]  # not renewed again
+                for key, thread in list(self._held.items()):
+                    if not thread.is_alive():
+                        del self._held[key]  # not renewed again: its lease expires
                         log.warning(
-                            "task %s: its step (%s) has run %.0f s; its lease is renewed no more",
+                            "task %s: the thread of its step (%s) ended holding it; "
+                            "its lease is renewed no more",
                             *key,
-                            now - since,
                         )
                 renewed = list(self._held)
             try:
