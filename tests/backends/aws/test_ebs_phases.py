@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ import pytest
 from interstack.backends.aws.client import AWS_POLLING
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import AttachState, NativeRef
+from interstack.errors import Conflict
 from interstack.services.container import Services
-from interstack.services.tasks import RetryAfter, Task, TaskStatus
+from interstack.services.tasks import RetryAfter, Task, TaskStatus, utcnow
+from interstack.services.volume.volume_tasks import DETACHING_WAIT_SECONDS
 from interstack.services.volume.volumes import NewVolume
 from interstack.store.models import Server as ServerRow
 from interstack.store.models import Volume as VolumeRow
@@ -205,12 +208,11 @@ def test_a_copy_waits_for_its_snapshot_in_later_steps(
     assert left == []
 
 
-def test_a_volume_ebs_still_detaches_is_deleted_once_it_has(
-    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
-) -> None:
-    """The store let the volume go from a server (a failed boot's or a deleted server's
-    volume) while EBS still detaches it: its delete looks again instead of failing."""
-    services, storage, calls, _ebs = region
+def delete_of_volume_ebs_holds(
+    services: Services, storage: AwsVolumes
+) -> tuple[str, tuple[NativeRef, NativeRef], Task]:
+    """A volume EBS holds on a server while the store has no attachment of it (a failed
+    boot's or a deleted server's volume), its refs, and its delete task (asked for)."""
     server_id, volume_id = server_and_volume(services)
     with services.db.session() as session:
         volume, server = session.get(VolumeRow, volume_id), session.get(ServerRow, server_id)
@@ -219,7 +221,16 @@ def test_a_volume_ebs_still_detaches_is_deleted_once_it_has(
     storage.attach_volume(*refs)  # EBS holds it; the store has no attachment of it
     services.volume.volumes.delete(caller(PROJECT), REGION, volume_id)
     (task,) = [t for t in services.tasks.for_resource(volume_id) if t.kind == "volume.delete"]
-    task = replace(task, status=TaskStatus.RUNNING)
+    return volume_id, refs, replace(task, status=TaskStatus.RUNNING)
+
+
+def test_a_volume_ebs_still_detaches_is_deleted_once_it_has(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """The store let the volume go from a server while EBS still detaches it: its delete
+    looks again instead of failing."""
+    services, storage, calls, _ebs = region
+    volume_id, refs, task = delete_of_volume_ebs_holds(services, storage)
     handler = services.volume.tasks.handlers()[task.kind]
     waiting = looked_again(handler.run(task), task)
     storage.detach_volume(*refs)  # EBS is done
@@ -228,6 +239,30 @@ def test_a_volume_ebs_still_detaches_is_deleted_once_it_has(
     assert "DeleteVolume" in calls.take()
     with services.db.session() as session:
         assert session.get(VolumeRow, volume_id) is None
+
+
+def test_a_volume_ebs_never_detaches_fails_its_delete_in_minutes_saying_why(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """EBS still detaching the volume after the delete's bound (a stuck detach): the delete
+    fails then, with a fault that says why and what to do, instead of looking again for the
+    hundred minutes of MAX_POLLS looks; until then it looks again."""
+    services, storage, _calls, _ebs = region
+    volume_id, _refs, task = delete_of_volume_ebs_holds(services, storage)
+    handler = services.volume.tasks.handlers()[task.kind]
+    waiting = looked_again(handler.run(task), task)
+    waiting = looked_again(handler.run(waiting), waiting)  # within the bound: looked at again
+    since = utcnow() - timedelta(seconds=DETACHING_WAIT_SECONDS + 1)
+    late = replace(waiting, payload={**waiting.payload, "detaching_since": since.isoformat()})
+    with pytest.raises(Conflict) as stuck:
+        handler.run(late)
+    assert handler.on_failure is not None
+    handler.on_failure(late, stuck.value.message)
+    with services.db.session() as session:
+        row = session.get(VolumeRow, volume_id)
+        assert row is not None and row.status == "error_deleting"
+        assert row.fault is not None and "still not detached" in row.fault
+        assert "os-force_delete" in row.fault
 
 
 def test_an_attach_run_again_that_ec2_refuses_as_in_use_finds_its_own_attachment(

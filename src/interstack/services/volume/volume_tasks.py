@@ -65,6 +65,10 @@ SNAPSHOT_DELETE = "volume.snapshot.delete"
 
 #: a backend that has not settled after this many looks fails the task
 MAX_POLLS = 1200
+#: how long a delete waits for the backend to finish detaching a volume the store let go of
+#: (a cloud detaches in seconds to a minute or two; one still at it after this is stuck, and
+#: the person deleting learns so instead of waiting for :data:`MAX_POLLS` looks)
+DETACHING_WAIT_SECONDS = 600.0
 
 
 def look_again(task: Task, polling: Polling, **changes: Any) -> RetryAfter:
@@ -308,7 +312,7 @@ class VolumeTasks:
                 except Conflict:
                     if not self._detaching(task, driver, ref):
                         raise
-                    return self._again(task)  # deleted once the backend has detached it
+                    return self._wait_detached(task)  # deleted once the backend detached it
             try:
                 driver.get_volume(ref)
             except NotFound:
@@ -323,6 +327,22 @@ class VolumeTasks:
             if row is not None:
                 session.delete(row)
         return None
+
+    def _wait_detached(self, task: Task) -> RetryAfter:
+        """Look again while the backend detaches the volume, for at most
+        :data:`DETACHING_WAIT_SECONDS` since the first look found it detaching (recorded in
+        the payload: a restarted gateway keeps counting); then the delete fails, saying why."""
+        since = task.payload.get("detaching_since")
+        if since is None:
+            return self._again(task, detaching_since=utcnow().isoformat())
+        waited = (utcnow() - datetime.fromisoformat(str(since))).total_seconds()
+        if waited >= DETACHING_WAIT_SECONDS:
+            raise Conflict(
+                f"the backend has still not detached volume {task.resource_id} from a server "
+                f"after {waited / 60:.0f} minutes, so it was not deleted; an administrator can "
+                "delete it with os-force_delete once the backend has detached it"
+            )
+        return self._again(task)
 
     # -- extend ------------------------------------------------------------------------------
 
