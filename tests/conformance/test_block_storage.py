@@ -93,8 +93,9 @@ def test_volumes_are_filled_from_snapshots_and_other_volumes(
     given_up = VolumeSpec(gid(), "c", "p1", 1, source_volume=source.ref)
     preparation = backend.block_storage.prepare_volume(given_up)
     if preparation is not None:  # a copy given up lets its preparation go: nothing is left
-        backend.block_storage.discard_preparation(preparation)
-        backend.block_storage.discard_preparation(preparation)  # gone already: not an error
+        recorded = replace(given_up, prepared=preparation)
+        backend.block_storage.discard_preparation(recorded)
+        backend.block_storage.discard_preparation(recorded)  # gone already: not an error
     assert (from_snapshot.size_gb, clone.size_gb) == (2, 1)
     for volume in (from_snapshot, clone):
         backend.block_storage.delete_volume(volume.ref)

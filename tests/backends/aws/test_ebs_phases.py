@@ -17,7 +17,7 @@ import pytest
 from interstack.backends.aws.client import AWS_POLLING
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import AttachState, NativeRef
-from interstack.errors import Conflict
+from interstack.errors import Conflict, InterstackError
 from interstack.services.container import Services
 from interstack.services.tasks import RetryAfter, Task, TaskStatus, utcnow
 from interstack.services.volume.volume_tasks import DETACHING_WAIT_SECONDS
@@ -333,3 +333,43 @@ def test_a_copy_whose_step_run_again_took_a_second_snapshot_leaves_neither(
         OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy.id]}]
     )["Snapshots"]
     assert left == []
+
+
+def test_a_copy_that_failed_before_recording_its_snapshot_leaves_none(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """The copy's first step took the snapshot and failed before its task recorded it (EC2
+    refused the look at it): the task ends failed with the payload it had, naming no snapshot,
+    and its failure is handled by a gateway that does not remember it (restarted). The
+    snapshot goes all the same, found by the copy's tags."""
+    services, storage, calls, _ebs = region
+    _server_id, source_id = server_and_volume(services)
+    copy = services.volume.volumes.create(
+        caller(PROJECT), REGION, NewVolume(size=1, name="copy", source_volid=source_id)
+    )
+    (task,) = services.tasks.for_resource(copy.id)
+    task = replace(task, status=TaskStatus.RUNNING)
+    handler = services.volume.tasks.handlers()[task.kind]
+    refused: list[str] = []
+
+    def refuse_the_look(params: dict[str, Any], **_kwargs: Any) -> Any:
+        if refused or "SnapshotId.1" not in params.get("body", {}):
+            return None  # the lookups by tags before the snapshot is taken are answered
+        refused.append("DescribeSnapshots")
+        return refusal("UnauthorizedOperation", "refused", 403)
+
+    storage.ec2.meta.events.register("before-call.ec2.DescribeSnapshots", refuse_the_look)
+    calls.take()
+    with pytest.raises(InterstackError) as failed:
+        handler.run(task)
+    assert calls.take().count("CreateSnapshot") == 1 and refused == ["DescribeSnapshots"]
+    storage._created.clear()  # the gateway that handles the failure does not remember it
+    assert handler.on_failure is not None
+    handler.on_failure(task, failed.value.message)
+    left = storage.ec2.describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy.id]}]
+    )["Snapshots"]
+    assert left == []
+    with services.db.session() as session:
+        row = session.get(VolumeRow, copy.id)
+        assert row is not None and row.status == "error"

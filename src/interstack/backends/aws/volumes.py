@@ -347,8 +347,14 @@ class AwsVolumes(BlockStorageDriver):
         self.delete_snapshot(prepared)
         raise BackendError(f"EBS reports the snapshot {prepared} a copy is made from as {state}")
 
-    def discard_preparation(self, prepared: NativeRef) -> None:
-        self.delete_snapshot(prepared)
+    def discard_preparation(self, spec: VolumeSpec) -> None:
+        """Every snapshot taken of the source for the copy goes: the recorded one, the one this
+        process remembers, and those EC2 lists by the copy's gateway id tag and its source (a
+        step stopped before its task recorded the snapshot it took)."""
+        made = (spec.prepared, self._created_for(spec.gateway_id, "SnapshotId"))
+        listed = self._preparations(spec) if spec.source_volume is not None else []
+        for prepared in {ref for ref in (*made, *listed) if ref is not None}:
+            self.delete_snapshot(prepared)
 
     def get_volume(self, ref: NativeRef) -> VolumeInfo:
         return _volume_info(self._volume(ref, settling=True))

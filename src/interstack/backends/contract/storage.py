@@ -115,9 +115,11 @@ class BlockStorageDriver(abc.ABC):
         is then left)."""
         return True
 
-    def discard_preparation(self, prepared: NativeRef) -> None:
-        """Let a preparation go (its volume will not be made); gone already is not an error.
-        Nothing to let go by default (nothing is prepared)."""
+    def discard_preparation(self, spec: VolumeSpec) -> None:
+        """Let every preparation made for ``spec`` go (its volume will not be made): the one
+        the caller recorded (``spec.prepared``, if any) and any a call before started that the
+        caller never recorded (it stopped in between); gone already is not an error. Nothing
+        to let go by default (nothing is prepared)."""
         return None
 
     @abc.abstractmethod

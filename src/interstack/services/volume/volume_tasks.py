@@ -14,13 +14,14 @@ its resource into Cinder's error status for that operation (``error``, ``error_d
 A volume the backend makes from a preparation (``BlockStorageDriver.prepare_volume``: EBS
 copies a volume through a snapshot of it) is created in phase ``prepare``: the first step
 starts the preparation and records it, later steps look at it, and the step that finds it
-ready makes the volume; a create that fails lets the preparation go.
+ready makes the volume; a create that fails lets every preparation made for it go, the
+recorded one and any a step stopped before recording (the backend finds them).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -127,15 +128,15 @@ class VolumeTasks:
 
     def _volume_failed(self, status: VolumeStatus) -> Any:
         def failed(task: Task, error: str) -> None:
-            prepared = task.payload.get("prepared")
-            if task.kind == CREATE and task.payload.get("phase") == "prepare" and prepared:
-                self._discard(task, NativeRef(str(prepared)))
             with self.db.session() as session:
                 row = session.get(VolumeRow, task.resource_id)
+                copy = _spec(row, task.payload) if row is not None else None
                 if row is not None:
                     row.status = status
                     row.fault = error
                     touch(row)
+            if task.kind == CREATE and copy is not None and copy.source_volume is not None:
+                self._discard(task, copy)
 
         return failed
 
@@ -154,12 +155,13 @@ class VolumeTasks:
 
         return failed
 
-    def _discard(self, task: Task, prepared: NativeRef) -> None:
-        """A create that failed lets the backend's preparation for it go (nothing is left)."""
+    def _discard(self, task: Task, spec: VolumeSpec) -> None:
+        """A create that failed lets every preparation the backend made for it go, recorded or
+        not (a step stopped before recording its own): nothing is left."""
         try:
-            self._driver(task).discard_preparation(prepared)
+            self._driver(task).discard_preparation(spec)
         except InterstackError as exc:
-            log.warning("volume %s: its preparation %s stays: %s", task.resource_id, prepared, exc)
+            log.warning("volume %s: its preparation stays: %s", task.resource_id, exc)
 
     def _settle(self, task: Task, status: str, **columns: Any) -> None:
         with self.db.session() as session:
@@ -180,16 +182,7 @@ class VolumeTasks:
             row = session.get(VolumeRow, task.resource_id)
             if row is None:
                 return None
-            spec = VolumeSpec(
-                gateway_id=row.id,
-                name=row.name or "",
-                project_id=row.project_id,
-                size_gb=row.size,
-                snapshot=self._ref(task.payload.get("snapshot_ref")),
-                image=self._ref(task.payload.get("image_ref")),
-                source_volume=self._ref(task.payload.get("source_ref")),
-                prepared=self._ref(task.payload.get("prepared")),
-            )
+            spec = _spec(row, task.payload)
         driver = self._driver(task)
         if task.payload.get("phase") != "prepare":
             prepared = driver.prepare_volume(spec)
@@ -198,14 +191,7 @@ class VolumeTasks:
                 spec = replace(spec, prepared=prepared)
         if spec.prepared is not None and not self._ready(task, driver, spec.prepared):
             return self._again(task)
-        try:
-            info = driver.create_volume(spec)
-        except BackendUnavailable:
-            raise  # the step is run again, from its preparation
-        except InterstackError:
-            if spec.prepared is not None:
-                self._discard(task, spec.prepared)
-            raise
+        info = driver.create_volume(spec)  # failed: the task's failure lets its preparation go
         with self.db.session() as session:
             row = session.get(VolumeRow, task.resource_id)
             if row is not None:
@@ -255,10 +241,6 @@ class VolumeTasks:
                 ).first()
                 made = None if row is None else Task.from_row(row)
         return made is not None and "since" in made.payload and not settled(made, polling)
-
-    @staticmethod
-    def _ref(value: object) -> NativeRef | None:
-        return NativeRef(str(value)) if value else None
 
     def _native(self, task: Task) -> NativeRef | None:
         with self.db.session() as session:
@@ -456,6 +438,25 @@ class VolumeTasks:
             if row is not None:
                 session.delete(row)
         return None
+
+
+def _ref(value: object) -> NativeRef | None:
+    return NativeRef(str(value)) if value else None
+
+
+def _spec(row: VolumeRow, payload: Mapping[str, Any]) -> VolumeSpec:
+    """The volume as its create task asks the backend for it (``prepared``: the preparation
+    the task recorded, if any)."""
+    return VolumeSpec(
+        gateway_id=row.id,
+        name=row.name or "",
+        project_id=row.project_id,
+        size_gb=row.size,
+        snapshot=_ref(payload.get("snapshot_ref")),
+        image=_ref(payload.get("image_ref")),
+        source_volume=_ref(payload.get("source_ref")),
+        prepared=_ref(payload.get("prepared")),
+    )
 
 
 def _shown(get: Callable[[NativeRef], object], ref: NativeRef) -> bool:
