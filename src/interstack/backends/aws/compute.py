@@ -6,6 +6,10 @@
   metadata as ``meta:<key>``. A retried boot is one boot without a describe first: this process
   remembers what it launched for each server, and ``ClientToken`` is the gateway id (EC2
   answers a repeated token with the instance it launched; moto ignores tokens).
+- EC2's describes are eventually consistent: an instance launched moments ago may be answered
+  ``InvalidInstanceID.NotFound``. The driver says so (``NotFound`` with EC2's code); the boot
+  task, which recorded when it launched the instance, looks again within the region's
+  ``Polling.settling_seconds`` (a restarted gateway too: nothing of it is in this memory).
 - Key pairs: the server's public key is imported as an EC2 key pair of its own, named after the
   server, and deleted with it (nothing leaks when the Nova key pair is deleted later).
 - Power: stop/start/reboot map one to one. EC2 has no pause or suspend; both stop the instance
@@ -18,7 +22,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +29,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from interstack.backends.aws.client import (
-    AWS_POLLING,
     TAG_GATEWAY_ID,
     TAG_OPENSTACK_ID,
     TAG_PROJECT,
@@ -59,8 +61,6 @@ TAG_POWER = "interstack:power"
 TAG_RESIZE = "interstack:resize"
 #: EC2 allows 50 tags per resource; interstack's own take a few
 MAX_METADATA_TAGS = 40
-#: how long after run_instances an instance EC2 does not describe yet counts as building
-_SETTLING_SECONDS = AWS_POLLING.settling_seconds
 _GONE = {"shutting-down", "terminated"}
 _EC2_STATE = {
     "pending": S.BUILDING,
@@ -113,9 +113,8 @@ def _info(instance: dict[str, Any]) -> ServerInfo:
 
 @dataclass(frozen=True)
 class Launched:
-    """An instance this process launched: when, for which server, with which key pair."""
+    """An instance this process launched: for which server, with which key pair."""
 
-    at: float
     gateway_id: str
     key: str | None
 
@@ -128,8 +127,8 @@ class AwsCompute(ComputeDriver):
         self.images = images
         self.instance_types = InstanceTypes(ec2, region, settings.instance_types)
         self._root_disks: dict[str, tuple[str, int] | None] = {}
-        #: instances launched here, until deleted here: EC2 may not describe one yet, a
-        #: retried boot finds it, and its deletion needs no describe to know its key pair
+        #: instances launched here, until deleted here: a retried boot finds it, and its
+        #: deletion needs no describe to know its key pair
         self._launched: dict[str, Launched] = {}
 
     # -- lookups ------------------------------------------------------------------------------
@@ -148,15 +147,14 @@ class AwsCompute(ComputeDriver):
         matches = self._instances(tag_filters(self.region, **{TAG_GATEWAY_ID: gateway_id}))
         return matches[0] if matches else None
 
-    def _instance(self, ref: NativeRef, *, settling: bool = False) -> dict[str, Any]:
-        """The live instance. With ``settling``, one launched here moments ago that EC2 does
-        not describe yet (its describes are eventually consistent) is reported as pending."""
-        instance = self._described(ref, settling=settling)
+    def _instance(self, ref: NativeRef) -> dict[str, Any]:
+        """The live instance."""
+        instance = self._described(ref)
         if instance["State"]["Name"] in _GONE:
             raise NotFound(f"server {ref} does not exist in AWS (terminated)")
         return instance
 
-    def _described(self, ref: NativeRef, *, settling: bool = False) -> dict[str, Any]:
+    def _described(self, ref: NativeRef) -> dict[str, Any]:
         """The instance as EC2 describes it, terminating or terminated ones too."""
         missing: InterstackError = NotFound(f"server {ref} does not exist in AWS")
         try:
@@ -168,10 +166,6 @@ class AwsCompute(ComputeDriver):
             reply = {}
         instances = [i for r in reply.get("Reservations", []) for i in r["Instances"]]
         if not instances:
-            launched = self._launched.get(ref)
-            if settling and launched and time.monotonic() - launched.at < _SETTLING_SECONDS:
-                pending = {"Key": TAG_GATEWAY_ID, "Value": launched.gateway_id}
-                return {"InstanceId": ref, "State": {"Name": "pending"}, "Tags": [pending]}
             raise missing
         return dict(instances[0])
 
@@ -251,7 +245,7 @@ class AwsCompute(ComputeDriver):
         )
         if booted is not None:  # a retried boot
             try:
-                return _info(self._instance(NativeRef(booted), settling=True))
+                return _info(self._instance(NativeRef(booted)))
             except NotFound:
                 del self._launched[booted]
         instance_type = self.instance_types.for_flavor(spec.flavor)
@@ -284,7 +278,7 @@ class AwsCompute(ComputeDriver):
             if key:
                 self._delete_key(spec.gateway_id)
             raise translate(exc, f"run_instances for server {spec.gateway_id}") from exc
-        self._launched[launched["InstanceId"]] = Launched(time.monotonic(), spec.gateway_id, key)
+        self._launched[launched["InstanceId"]] = Launched(spec.gateway_id, key)
         return _info(launched)
 
     def _run(self, request: dict[str, Any], gateway_id: str) -> dict[str, Any]:
@@ -313,7 +307,7 @@ class AwsCompute(ComputeDriver):
         """The server; one ``shutting-down`` is ``DELETED`` but not gone yet: EC2 refuses to
         delete its network interfaces (``InvalidNetworkInterface.InUse``) and detaches its
         volumes only once it is ``terminated``, so the delete task waits for that."""
-        instance = self._described(ref, settling=True)
+        instance = self._described(ref)
         state = instance["State"]["Name"]
         if state == "shutting-down":
             gateway_id = tag_value(instance, TAG_GATEWAY_ID) or ""

@@ -22,7 +22,7 @@ from interstack.backends.contract import (
     ServerSpec,
     ServerStatus,
 )
-from interstack.errors import BackendUnavailable, InterstackError
+from interstack.errors import BackendUnavailable, InterstackError, NotFound
 from interstack.services.compute.common import finish_action, touch
 from interstack.services.compute.server_passwords import ServerPasswords
 from interstack.services.compute.server_task_base import ServerTaskBase
@@ -32,6 +32,7 @@ from interstack.services.compute.task_steps import (
     NOTIFIED_POLL_SECONDS,
     Step,
     flavor_spec,
+    launched_lately,
     server_spec,
 )
 from interstack.services.interfaces import (
@@ -146,7 +147,13 @@ class ServerTasks(ServerTaskBase):
         # a delete under way sees this ref at its next step and deletes the backend server;
         # the first look follows at once in this step (a backend that settles at once, as an
         # emulator does, is done without another claim), the next ones after a poll delay
-        waiting = {**task.payload, "phase": "wait", "looked_at": "wait", "looks": 0}
+        waiting = {
+            **task.payload,
+            "phase": "wait",
+            "looked_at": "wait",
+            "looks": 0,
+            "launched": utcnow().isoformat(),
+        }
         try:
             step = self._boot_wait(replace(task, payload=waiting), info.ref)
             return step.result(self._polling(task))
@@ -172,7 +179,12 @@ class ServerTasks(ServerTaskBase):
         # STOPPED: the guest powered off or crashed before it was up; Nova's server was ACTIVE
         # once its VM ran, and SHUTOFF since its power-state sync
         settled = frozenset({ServerStatus.ACTIVE, ServerStatus.STOPPED})
-        step = self._wait_settled(task, settled, launched, ref)
+        try:
+            step = self._wait_settled(task, settled, launched, ref)
+        except NotFound:
+            if not launched_lately(task.payload, self._polling(task)):
+                raise
+            step = Step(task.payload)  # launched, not shown yet: looked at again
         if step.payload is not None and self.regions.capabilities(task.region).settle_notices:
             step = replace(step, ceiling=NOTIFIED_POLL_SECONDS)  # the backend says when
         if (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from interstack.backends.contract import (
@@ -48,6 +49,18 @@ SETTLED: dict[ServerStatus, tuple[VmState, PowerState]] = {
 def fault_of(message: str) -> dict[str, Any]:
     """Nova's ``fault`` of a server in ERROR; ``details`` stays empty (no tracebacks)."""
     return {"code": 500, "message": message, "details": "", "created": utcnow().isoformat()}
+
+
+def launched_lately(payload: Mapping[str, Any], polling: Polling) -> bool:
+    """Whether the boot step launched the server (at ``payload["launched"]``) so lately that
+    the backend's reads may not show it yet (``Polling.settling_seconds``: EC2's eventual
+    consistency): not seeing it then is not its loss. Read from the task's record, so a
+    restarted gateway knows it too."""
+    launched = payload.get("launched")
+    if launched is None or polling.settling_seconds <= 0:
+        return False
+    since = datetime.fromisoformat(str(launched))
+    return (utcnow() - since).total_seconds() < polling.settling_seconds
 
 
 def flavor_spec(flavor: Mapping[str, Any]) -> FlavorSpec:
