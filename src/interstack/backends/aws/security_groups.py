@@ -41,7 +41,7 @@ from interstack.backends.contract import (
     SecurityGroupRule,
     SecurityGroupSpec,
 )
-from interstack.errors import BadRequest
+from interstack.errors import BackendUnavailable, BadRequest
 
 #: Neutron's protocol names -> EC2's (numbers pass through)
 _PROTOCOLS = {
@@ -269,6 +269,11 @@ class SecurityGroups:
                     "SecurityGroups",
                     **{TAG_GATEWAY_ID: spec.gateway_id},
                 )
+            if existing is None and error_code(exc) == "InvalidGroup.Duplicate":
+                raise BackendUnavailable(  # made moments ago (a realization racing this one)
+                    f"EC2 refused security group {spec.gateway_id} as a duplicate (made "
+                    "moments ago) and does not list it yet; try again"
+                ) from exc
             if existing is None:
                 raise translate(exc, f"create_security_group {spec.gateway_id}") from exc
             group_id = str(existing["GroupId"])
@@ -276,8 +281,9 @@ class SecurityGroups:
             with aws_call(f"rules of security group {spec.gateway_id}"):
                 self.permissions.apply(group_id, spec.rules, holding)
         except BaseException:
-            with suppress(ClientError):  # the failure that brought us here is the one to report
-                self.ec2.delete_security_group(GroupId=group_id)
+            if holding is not None:  # made here (an adopted one is another request's)
+                with suppress(ClientError):  # the failure that brought us here is reported
+                    self.ec2.delete_security_group(GroupId=group_id)
             raise
         return NativeRef(group_id)
 

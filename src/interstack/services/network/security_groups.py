@@ -33,7 +33,6 @@ from interstack.services.network.common import (
     stamp,
     tenant_of,
     visible_page,
-    write_native_ref,
 )
 from interstack.services.network.records import RuleInfo, SecurityGroupInfo
 from interstack.services.network.sg_rules import (
@@ -44,7 +43,7 @@ from interstack.services.network.sg_rules import (
     validate,
 )
 from interstack.services.regions import Regions
-from interstack.store import Database
+from interstack.store import Database, rowcount
 from interstack.store.models import Port, SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
@@ -191,7 +190,7 @@ class SecurityGroupService:
             # (this one, or one naming it in turn: its ref exists only afterwards) follow
             naming_groups = any(r.remote_group_id is not None for r in rows)
             plain = [r for r in rows if r.remote_group_id is None]
-            native = net_driver.create_security_group(
+            made = net_driver.create_security_group(
                 SecurityGroupSpec(
                     gateway_id=group_id,
                     name=name,
@@ -199,19 +198,40 @@ class SecurityGroupService:
                     rules=contract_rules(plain, ref_of),
                 )
             )
-            with self.db.session() as session:
-                written = write_native_ref(session, SecurityGroup, group_id, native)
-            if written is None:  # deleted meanwhile: what the backend made goes too
-                net_driver.delete_security_group(NativeRef(native))
-                raise NotFound(
-                    f"Security group {group_id} does not exist", kind="SecurityGroupNotFound"
-                )
-            if not naming_groups:
+            native, first = self._record_made(region, group_id, made)
+            if first and not naming_groups:
                 return NativeRef(native)  # made with its rules: setting them again is a repeat
             with self.db.session() as session:  # as they are now that the group exists
                 rows = _rules(session, group_id)
         net_driver.set_security_group_rules(NativeRef(native), contract_rules(rows, ref_of))
         return NativeRef(native)
+
+    def _record_made(self, region: str, group_id: str, made: NativeRef) -> tuple[NativeRef, bool]:
+        """Record the backend group just made for a group that had none, and whether this
+        realization was the first to: another one racing it (two rule requests) may have
+        recorded its own meanwhile. That one is then the group (a backend that made a second,
+        as one without unique group names may, deletes this one; EC2 refuses the name twice
+        and its driver answers with the same group), and its rules are set again as they are
+        now (this realization's were read before the other's rule). The group's 404 if it was
+        deleted meanwhile: what the backend made goes too."""
+        with self.db.session() as session:
+            first = session.execute(
+                update(SecurityGroup)
+                .where(SecurityGroup.id == group_id, SecurityGroup.native_ref.is_(None))
+                .values(native_ref=made)
+            )
+            if rowcount(first) == 1:
+                return made, True
+            recorded = session.scalar(
+                select(SecurityGroup.native_ref).where(SecurityGroup.id == group_id)
+            )
+        if recorded != made:
+            driver(self.regions, region).delete_security_group(made)
+        if recorded is None:
+            raise NotFound(
+                f"Security group {group_id} does not exist", kind="SecurityGroupNotFound"
+            )
+        return NativeRef(recorded), False
 
     def refs(self, region: str, group_ids: Sequence[str]) -> tuple[NativeRef, ...]:
         """Native refs of groups a port uses, realizing any not yet realized."""

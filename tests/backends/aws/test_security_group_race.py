@@ -1,0 +1,78 @@
+"""Two rule requests racing on a security group EC2 does not hold yet (its first realization
+failed, the backend was down) both make it: the group is made in EC2 once, and it holds both
+requests' rules. EC2 refuses the second create by name (``InvalidGroup.Duplicate``) and the
+driver answers with the group the first made; the second realization, which read the rules
+before the first request's rule was written, finds the group recorded by the first and sets
+the rules again as they are now (before, it set its own and so revoked the other's rule).
+
+The race is driven in one thread: the first request's create in EC2 lets the second request
+run through, whole, before it goes on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from interstack.backends.aws.network import AwsNetwork
+from interstack.backends.contract import NativeRef, SecurityGroupSpec
+from interstack.services.container import Services
+from interstack.services.network.security_groups import GroupCreate
+from interstack.services.network.sg_rules import RuleCreate
+from interstack.store.models import SecurityGroup
+from tests.backends.aws.support import PROJECT, REGION, aws_region_services
+from tests.support.image import caller
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    with aws_region_services(tmp_path) as started:
+        yield started
+
+
+def ssh_and_web(group_id: str) -> tuple[RuleCreate, RuleCreate]:
+    def tcp(port: int) -> RuleCreate:
+        return RuleCreate(
+            group_id, "ingress", protocol="tcp", port_range_min=port, port_range_max=port
+        )
+
+    return tcp(22), tcp(80)
+
+
+def test_two_rule_requests_racing_on_a_group_ec2_lacks_make_it_once_with_both_rules(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = caller(PROJECT)
+    groups = services.network.security_groups
+    network = services.regions.backend(REGION).network
+    assert isinstance(network, AwsNetwork)
+    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    with services.db.session() as session:  # its first realization failed: EC2 lacks it
+        row = session.get(SecurityGroup, group.id)
+        assert row is not None and row.native_ref is not None
+        made, row.native_ref = NativeRef(row.native_ref), None
+    network.delete_security_group(made)
+    ssh, web = ssh_and_web(group.id)
+    create = network.create_security_group
+    creates: list[str] = []
+
+    def the_other_request_meanwhile(spec: SecurityGroupSpec) -> NativeRef:
+        creates.append(spec.gateway_id)
+        if len(creates) == 1:  # the first request's create: the second runs through first
+            groups.create_rule(alice, REGION, web)
+        return create(spec)
+
+    monkeypatch.setattr(network, "create_security_group", the_other_request_meanwhile)
+    groups.create_rule(alice, REGION, ssh)
+
+    assert creates == [group.id, group.id]  # both requests made it...
+    held = network.ec2.describe_security_groups(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [group.id]}]
+    )["SecurityGroups"]
+    assert len(held) == 1  # ...and EC2 holds it once
+    with services.db.session() as session:
+        row = session.get(SecurityGroup, group.id)
+        assert row is not None and row.native_ref == held[0]["GroupId"]
+    ports = sorted(p.get("FromPort") for p in held[0]["IpPermissions"])
+    assert ports == [22, 80]  # both requests' rules
