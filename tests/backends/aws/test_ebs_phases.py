@@ -169,11 +169,30 @@ def test_a_detachment_ebs_is_still_making_is_looked_at_in_later_steps(
     assert statuses(services, volume_id)[:2] == ("available", "detached")
 
 
+def copy_asked(services: Services) -> tuple[str, Task]:
+    """A copy of a new volume of the region, asked for, and its create task as a worker holds
+    it."""
+    _server_id, source_id = server_and_volume(services)
+    copy = services.volume.volumes.create(
+        caller(PROJECT), REGION, NewVolume(size=1, name="copy", source_volid=source_id)
+    )
+    (task,) = services.tasks.for_resource(copy.id)
+    return copy.id, replace(task, status=TaskStatus.RUNNING)
+
+
+def copy_snapshots(storage: AwsVolumes, copy_id: str) -> list[Any]:
+    """The snapshots EC2 lists as taken for the copy (by its gateway id tag)."""
+    found: list[Any] = storage.ec2.describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy_id]}]
+    )["Snapshots"]
+    return found
+
+
 def test_a_copy_waits_for_its_snapshot_in_later_steps(
     region: tuple[Services, AwsVolumes, Calls, EbsBusy],
 ) -> None:
     services, storage, calls, _ebs = region
-    _server_id, source_id = server_and_volume(services)
+    copy_id, task = copy_asked(services)
     pending = {"looks": 4}  # the looks at it (a lookup by tags among them)
 
     def still_pending(parsed: dict[str, Any], **_kwargs: Any) -> None:
@@ -183,11 +202,6 @@ def test_a_copy_waits_for_its_snapshot_in_later_steps(
                 snapshot["State"] = "pending"  # EBS is still copying the source's blocks
 
     storage.ec2.meta.events.register("after-call.ec2.DescribeSnapshots", still_pending)
-    copy = services.volume.volumes.create(
-        caller(PROJECT), REGION, NewVolume(size=1, name="copy", source_volid=source_id)
-    )
-    (task,) = services.tasks.for_resource(copy.id)
-    task = replace(task, status=TaskStatus.RUNNING)
     handler = services.volume.tasks.handlers()[task.kind]
     calls.take()
 
@@ -200,12 +214,9 @@ def test_a_copy_waits_for_its_snapshot_in_later_steps(
     made = calls.take()
     assert made.count("CreateVolume") == 1 and made.count("DeleteSnapshot") == 1
     with services.db.session() as session:
-        row = session.get(VolumeRow, copy.id)
+        row = session.get(VolumeRow, copy_id)
         assert row is not None and row.native_ref is not None
-    left = storage.ec2.describe_snapshots(
-        OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy.id]}]
-    )["Snapshots"]
-    assert left == []
+    assert copy_snapshots(storage, copy_id) == []
 
 
 def delete_of_volume_ebs_holds(
@@ -301,12 +312,7 @@ def test_a_copy_whose_step_run_again_took_a_second_snapshot_leaves_neither(
     run again (another replica: nothing remembered) does not see it listed yet and starts a
     second (EC2's CreateSnapshot takes no ClientToken). Once the copy is made, both go."""
     services, storage, calls, _ebs = region
-    _server_id, source_id = server_and_volume(services)
-    copy = services.volume.volumes.create(
-        caller(PROJECT), REGION, NewVolume(size=1, name="copy", source_volid=source_id)
-    )
-    (task,) = services.tasks.for_resource(copy.id)
-    task = replace(task, status=TaskStatus.RUNNING)
+    copy_id, task = copy_asked(services)
     handler = services.volume.tasks.handlers()[task.kind]
     pending = {"looks": 1}  # the first step's look: the snapshot is not complete yet
     lagging = {"looks": 0}
@@ -329,10 +335,7 @@ def test_a_copy_whose_step_run_again_took_a_second_snapshot_leaves_neither(
     assert handler.run(task) is None  # the second snapshot is complete at once: the copy made
     made = calls.take()
     assert made.count("CreateSnapshot") == 1 and made.count("CreateVolume") == 1
-    left = storage.ec2.describe_snapshots(
-        OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy.id]}]
-    )["Snapshots"]
-    assert left == []
+    assert copy_snapshots(storage, copy_id) == []
 
 
 def test_a_copy_that_failed_before_recording_its_snapshot_leaves_none(
@@ -343,12 +346,7 @@ def test_a_copy_that_failed_before_recording_its_snapshot_leaves_none(
     and its failure is handled by a gateway that does not remember it (restarted). The
     snapshot goes all the same, found by the copy's tags."""
     services, storage, calls, _ebs = region
-    _server_id, source_id = server_and_volume(services)
-    copy = services.volume.volumes.create(
-        caller(PROJECT), REGION, NewVolume(size=1, name="copy", source_volid=source_id)
-    )
-    (task,) = services.tasks.for_resource(copy.id)
-    task = replace(task, status=TaskStatus.RUNNING)
+    copy_id, task = copy_asked(services)
     handler = services.volume.tasks.handlers()[task.kind]
     refused: list[str] = []
 
@@ -366,10 +364,7 @@ def test_a_copy_that_failed_before_recording_its_snapshot_leaves_none(
     storage._created.clear()  # the gateway that handles the failure does not remember it
     assert handler.on_failure is not None
     handler.on_failure(task, failed.value.message)
-    left = storage.ec2.describe_snapshots(
-        OwnerIds=["self"], Filters=[{"Name": "tag:interstack:gateway-id", "Values": [copy.id]}]
-    )["Snapshots"]
-    assert left == []
+    assert copy_snapshots(storage, copy_id) == []
     with services.db.session() as session:
-        row = session.get(VolumeRow, copy.id)
+        row = session.get(VolumeRow, copy_id)
         assert row is not None and row.status == "error"
