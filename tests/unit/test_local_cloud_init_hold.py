@@ -35,7 +35,7 @@ def test_a_server_booted_alone_waits_for_nothing(tmp_path: Path) -> None:
 
 def test_one_up_waits_until_no_boot_is_on_its_way(tmp_path: Path) -> None:
     dirs = _boot_dirs(tmp_path, "ls-a", "ls-b", "ls-c")
-    hold = CloudInitHold()
+    hold = CloudInitHold(at_once=3)
     for ref in dirs:
         hold.booting(ref)  # three created at once: queued
     hold.hold("ls-a", dirs["ls-a"])
@@ -53,7 +53,7 @@ def test_a_boot_whose_end_is_never_told_holds_the_others_no_longer_than_the_boun
     tmp_path: Path,
 ) -> None:
     dirs = _boot_dirs(tmp_path, "ls-a")
-    hold = CloudInitHold(bound_seconds=0.0)
+    hold = CloudInitHold(bound_seconds=0.0, at_once=1)
     hold.booting("ls-gone")  # its job found the server deleted and said nothing
     hold.hold("ls-a", dirs["ls-a"])
     hold.settled("ls-a")
@@ -62,7 +62,7 @@ def test_a_boot_whose_end_is_never_told_holds_the_others_no_longer_than_the_boun
 
 def test_an_instance_deleted_while_held_does_not_stop_the_others_going_on(tmp_path: Path) -> None:
     dirs = _boot_dirs(tmp_path, "ls-a", "ls-b")
-    hold = CloudInitHold()
+    hold = CloudInitHold(at_once=2)
     hold.hold("ls-a", dirs["ls-a"])
     hold.hold("ls-b", dirs["ls-b"])
     (dirs["ls-a"] / HOLD).unlink()
@@ -70,6 +70,53 @@ def test_an_instance_deleted_while_held_does_not_stop_the_others_going_on(tmp_pa
     hold.settled("ls-a")
     hold.settled("ls-b")
     assert not (dirs["ls-b"] / HOLD).exists()
+
+
+def _lifted(boot_dir: Path) -> bool:
+    """Whether ``boot_dir``'s hold goes (the hold's thread lifts it), looked at for a while."""
+    for _ in range(600):
+        if not (boot_dir / HOLD).exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_held_cloud_inits_go_on_as_many_at_a_time_as_asked_the_next_as_one_finishes(
+    tmp_path: Path,
+) -> None:
+    dirs = _boot_dirs(tmp_path, "ls-a", "ls-b", "ls-c")
+    finished: set[str] = set()
+    hold = CloudInitHold(finished.__contains__, at_once=2)
+    for ref, boot_dir in dirs.items():
+        hold.booting(ref)
+        hold.hold(ref, boot_dir)
+    for ref in dirs:
+        hold.settled(ref)
+    assert not (dirs["ls-a"] / HOLD).exists() and not (dirs["ls-b"] / HOLD).exists()
+    time.sleep(0.2)  # the hold's thread looks meanwhile: neither has finished
+    assert (dirs["ls-c"] / HOLD).exists()
+    finished.add("ls-b")
+    assert _lifted(dirs["ls-c"])
+
+
+def test_a_new_boot_holds_those_not_let_go_yet_again(tmp_path: Path) -> None:
+    dirs = _boot_dirs(tmp_path, "ls-a", "ls-b", "ls-c")
+    finished: set[str] = set()
+    hold = CloudInitHold(finished.__contains__, at_once=1)
+    hold.hold("ls-a", dirs["ls-a"])
+    hold.hold("ls-b", dirs["ls-b"])
+    hold.settled("ls-a")
+    hold.settled("ls-b")  # a goes on, b waits for it
+    hold.booting("ls-c")  # and a new boot comes
+    finished.add("ls-a")
+    time.sleep(0.2)
+    assert (dirs["ls-b"] / HOLD).exists()
+    hold.hold("ls-c", dirs["ls-c"])
+    hold.settled("ls-c")
+    assert _lifted(dirs["ls-b"])
+    assert (dirs["ls-c"] / HOLD).exists()  # one at a time: b runs now
+    finished.add("ls-b")
+    assert _lifted(dirs["ls-c"])
 
 
 def test_a_boot_the_gateway_did_not_hold_finds_no_hold_left_from_before(tmp_path: Path) -> None:

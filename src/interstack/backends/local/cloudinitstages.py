@@ -10,6 +10,10 @@ from __future__ import annotations
 #: (:mod:`.cloudinithold`): the stages wait until it goes, at most HOLD_SECONDS
 HOLD = "cloud-init-hold"
 HOLD_SECONDS = 10.0
+#: in the guest, from when its cloud-init first waits: the host counts it among the cloud-inits
+#: it let go until cloud-init writes its result (:data:`RESULT`)
+HELD = "run/interstack-cloud-init-held"
+RESULT = "run/cloud-init/result.json"
 
 #: cloud-init's stages (``local``, ``network``, ``config``, ``final``) one after another in one
 #: Python process, as ``cloud-init init [--local]`` and ``cloud-init modules --mode …`` would
@@ -19,7 +23,8 @@ HOLD_SECONDS = 10.0
 #: Before it runs, three of cloud-init's costs that change nothing it does are spared
 #: (``lighten``: schema documentation, settings parsed again and again; and
 #: ``skip_ssh_status_without_pwauth``: an sshd status asked for nothing; ~0.1 CPU s a boot).
-CLOUD_INIT_STAGES = r"""
+CLOUD_INIT_STAGES = (
+    r"""
 import os
 import subprocess
 import sys
@@ -28,6 +33,7 @@ import traceback
 
 HOLD = "@HOLD@"
 HOLD_SECONDS = @HOLD_SECONDS@
+HELD = "/@HELD@"
 ARGUMENTS = {
     "local": ["init", "--local"],
     "network": ["init"],
@@ -84,6 +90,7 @@ def skip_ssh_status_without_pwauth():
 def wait_while_held():
     if os.nice(0) <= 0 or not os.path.exists(HOLD):
         return
+    open(HELD, "w").close()  # the host counts it among those it let go until its result
     started = time.monotonic()
     while os.path.exists(HOLD) and time.monotonic() - started < HOLD_SECONDS:
         time.sleep(0.02)
@@ -127,4 +134,7 @@ def run(stages):
 
 
 sys.exit(run(sys.argv[1:]))
-""".replace("@HOLD@", f"/run/interstack/{HOLD}").replace("@HOLD_SECONDS@", repr(HOLD_SECONDS))
+""".replace("@HOLD@", f"/run/interstack/{HOLD}")
+    .replace("@HOLD_SECONDS@", repr(HOLD_SECONDS))
+    .replace("@HELD@", HELD)
+)

@@ -31,7 +31,7 @@ from interstack.backends.contract import NativeRef, ServerInfo, ServerStatus
 from interstack.backends.local import cpushare, localdisks
 from interstack.backends.local.bootwatch import BootWatch
 from interstack.backends.local.bundle import BlockDevice
-from interstack.backends.local.cloudinithold import CloudInitHold
+from interstack.backends.local.cloudinithold import CloudInitHold, cloud_init_finished
 from interstack.backends.local.exitrecord import ExitRecord
 from interstack.backends.local.exitwatch import ExitWatch
 from interstack.backends.local.guest import write_boot_dir
@@ -119,7 +119,7 @@ class InstanceJobs:
         self.exit_watch = ExitWatch(self._exited)
         self._guest_reboots = GuestReboots()
         #: the cloud-init of instances up waits while other boots are on their way
-        self.cloud_init_hold = CloudInitHold()
+        self.cloud_init_hold = CloudInitHold(lambda ref: cloud_init_finished(self._instance(ref)))
 
     # -- plumbing -----------------------------------------------------------------------------
 
