@@ -199,6 +199,11 @@ class SimNetwork(NetworkDriver):
 
     def delete_port(self, ref: NativeRef) -> None:
         self._require("networks")
+        with self.state.session() as session:
+            row = self.state.find(session, Kind.PORT, ref)
+            fault = None if row is None else self.settings.fault(SimOperation.DELETE_PORT, row.name)
+        if fault is not None:
+            raise BackendError(f"deleting port {ref} failed: {fault}")
         self._delete(Kind.PORT, ref)
 
     def create_router(self, spec: RouterSpec) -> NativeRef:

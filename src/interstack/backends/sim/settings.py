@@ -26,6 +26,7 @@ class SimOperation(StrEnum):
     PUT_OBJECT = "put_object"
     CREATE_NETWORK = "create_network"
     CREATE_PORT = "create_port"
+    DELETE_PORT = "delete_port"  # matched against the port's MAC address (its sim name)
     ADD_ROUTER_INTERFACE = "add_router_interface"  # matched against the router's name
     START = "start"  # the backend's start, matched against the region name
 
