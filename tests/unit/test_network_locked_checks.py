@@ -2,7 +2,8 @@
 or a subnet's deletion takes its lock is counted (409), never deleted with the network's DHCP
 ports nor left on a deleted subnet; an interface removed just before a router's routes are
 written is seen (the next hop no longer connected). On SQLite (its one writer is the lock),
-the competing request run before the deletion's first write (tests/support/first_write.py)."""
+the competing request run before the deletion's first write (tests/support/first_write.py).
+And a port deleted just before an update of it writes is not found, not written over."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from functools import partial
 import pytest
 from sqlalchemy import func, select
 
-from interstack.errors import BadRequest, Conflict
+from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.ports import PortCreate
 from interstack.services.regions import Regions
@@ -89,3 +90,16 @@ def test_routes_written_as_their_interface_is_removed_are_refused(
     (interface,) = removed
     assert not isinstance(interface, Exception), interface
     assert services.routers.get(ctx, REGION, routed.router_id).routes == ()
+
+
+def test_a_port_deleted_as_it_is_renamed_is_not_found(db: Database, routed: Routed) -> None:
+    """The update read the port, then the port was deleted, then the update wrote to a row
+    that was gone (a 500: the store's UPDATE matched no row)."""
+    services, ctx = routed.services, routed.ctx
+    port = services.ports.create(ctx, REGION, PortCreate(network_id=routed.network_id))
+    delete = partial(services.ports.delete, ctx, REGION, port.id)
+    with before_first_write(db, delete) as deleted, pytest.raises(NotFound) as missing:
+        services.ports.update(ctx, REGION, port.id, {"name": "renamed"})
+    assert missing.value.kind == "PortNotFound"
+    (gone,) = deleted
+    assert not isinstance(gone, Exception), gone

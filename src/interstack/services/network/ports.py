@@ -348,12 +348,12 @@ class PortService:
             raise BadRequest("Changing the fixed_ips of a port is not supported; create a port.")
         new_groups: list[str] | None = None
         with self.db.session() as session:
-            if "device_owner" in values or "device_id" in values:
-                # locked before it is read, by a write that changes nothing: a router's add or
-                # a boot taking the port (take_port) meanwhile is seen by the check below, or
-                # waits and finds it taken — not overwritten by this update's device fields
-                # (a port the caller may not see is not locked either)
-                lock_port(session, port_id, owned_by(ctx, Port.project_id))
+            # locked before it is read, by a write that changes nothing: a router's add or a
+            # boot taking the port (take_port) meanwhile is seen by the check below, or waits
+            # and finds it taken — not overwritten by this update's device fields; a deletion
+            # meanwhile is seen (404), not written over (a port the caller may not see is not
+            # locked either)
+            lock_port(session, port_id, owned_by(ctx, Port.project_id))
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
             check_not_going(row)
