@@ -8,11 +8,21 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
-from interstack.backends.contract import NO_VALID_BACKEND, NO_VALID_HOST
+from interstack.backends.contract import (
+    NO_VALID_BACKEND,
+    NO_VALID_HOST,
+    NativeRef,
+    SnapshotSpec,
+    VolumeSpec,
+)
+from interstack.backends.contract import VolumeStatus as V
 from interstack.backends.local.hostdisk import HostDisk, Room
+from interstack.backends.local.volumes import LocalBlockStorage
+from interstack.backends.local.volumes.records import VolumeRecord
 from interstack.errors import BackendError
 
 GiB_MB = 1024
@@ -139,3 +149,26 @@ def test_creates_at_once_in_two_gateways_never_share_the_room_of_one(tmp_path: P
         thread.join()
 
     assert len(placed) == 3 and servers.allotted_mb() == 3 * GiB_MB
+
+
+def test_a_snapshot_is_placed_as_a_volume_is(tmp_path: Path) -> None:
+    """The block storage driver places each volume and each snapshot (a sparse copy as large
+    as its volume), as Cinder's scheduler places both; one that does not fit is refused before
+    its record exists (its task then leaves it in ``error``)."""
+    storage = LocalBlockStorage(tmp_path / "volumes", cast(Any, None), cast(Any, None))
+    disk = host_disk(tmp_path, Records(tmp_path / "unused"), room=Room(3 * GiB_MB, 3 * GiB_MB))
+    disk.allotments = [storage.disk_allotted_mb]
+    storage.host_disk = disk
+    storage.shelf.save(
+        VolumeRecord(ref="vol-one", gateway_id="one", name="", size_gb=2, status=V.AVAILABLE)
+    )
+
+    with pytest.raises(BackendError) as refused:
+        storage.create_snapshot(
+            SnapshotSpec(gateway_id="two", name="", volume=NativeRef("vol-one"))
+        )
+    assert refused.value.message == NO_VALID_BACKEND
+    assert storage.shelf.snapshots() == []
+    with pytest.raises(BackendError, match=NO_VALID_BACKEND):
+        storage.create_volume(VolumeSpec(gateway_id="three", name="", project_id="p", size_gb=2))
+    assert [v.ref for v in storage.shelf.volumes()] == ["vol-one"]

@@ -135,7 +135,9 @@ class BlockStorageDriver(abc.ABC):
     def create_snapshot(self, spec: SnapshotSpec) -> SnapshotInfo:
         """Start a point-in-time copy of the volume (which may be attached: crash-consistent).
 
-        Idempotent on the gateway id; leaves nothing behind if it raises.
+        Idempotent on the gateway id; leaves nothing behind if it raises. A snapshot the
+        backend has no room for raises ``BackendError`` with :data:`NO_VALID_BACKEND` (it goes
+        to ``error``, as Cinder's scheduler leaves it).
         """
 
     @abc.abstractmethod

@@ -18,13 +18,15 @@ it fits what is allotted already, and refused before anything of it exists other
   (:data:`NO_VALID_BACKEND`).
 
 One file system holds both, so both count what both allot (a host whose volumes filled it
-places no server). Snapshots count as allotted (each is a sparse copy as large as its volume)
-but are not refused. The operator sees why in the log; the tenant sees only OpenStack's words,
-as there (the host's size is not the tenant's business).
+places no server). A snapshot (a sparse copy as large as its volume) is placed as a volume
+is, as Cinder's scheduler places snapshots too, and goes to ``error`` where it does not fit.
+The operator sees why in the log; the tenant sees only OpenStack's words, as there (the
+host's size is not the tenant's business).
 
 The look and the record of what it placed are one step for every gateway process on the data
-dir: :meth:`HostDisk.placing` holds a file lock in the data dir while the caller writes the
-record, so two creates at once never both fit into the room of one.
+dir: :meth:`HostDisk.server_placed` and :meth:`HostDisk.volume_placed` hold a file lock in
+the data dir while the caller writes the record, so two creates at once never both fit into
+the room of one.
 """
 
 from __future__ import annotations

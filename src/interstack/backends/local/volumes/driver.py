@@ -197,16 +197,17 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
                 size_gb=spec.size_gb,
                 status=V.CREATING,
             )
-            with self._placed(record):
+            with self._placed(f"volume {record.gateway_id}", record.size_gb):
                 self.shelf.save(record)
         self._submit(lambda: self._fill_job(record, filler))
         return record.info()
 
-    def _placed(self, record: VolumeRecord) -> AbstractContextManager[None]:
-        """Where the block records the volume, once the host's disk has room for it."""
+    def _placed(self, what: str, size_gb: int) -> AbstractContextManager[None]:
+        """Where the block records a volume or a snapshot (a sparse copy of its volume's
+        size), once the host's disk has room for it, as Cinder's scheduler places both."""
         if self.host_disk is None:
             return nullcontext()
-        return self.host_disk.volume_placed(f"volume {record.gateway_id}", record.size_gb * GiB_MB)
+        return self.host_disk.volume_placed(what, size_gb * GiB_MB)
 
     def disk_allotted_mb(self) -> int:
         """What the volumes and snapshots may come to take of the host (one that failed has
@@ -289,7 +290,8 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
                 size_gb=volume.size_gb,
                 status=V.CREATING,
             )
-            self.shelf.save(record)
+            with self._placed(f"snapshot {record.gateway_id}", record.size_gb):
+                self.shelf.save(record)
         source = self.shelf.disk(volume.ref)
         size = volume.size_gb
 
