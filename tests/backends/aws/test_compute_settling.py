@@ -21,10 +21,11 @@ from interstack.backends.aws.client import AWS_POLLING
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.contract import NativeRef
 from interstack.errors import NotFound
-from interstack.services.compute.server_tasks import BOOT
+from interstack.services.compute.server_tasks import BOOT, DELETE
 from interstack.services.container import Services
-from interstack.services.tasks import RetryAfter, Task, utcnow
+from interstack.services.tasks import RetryAfter, Task, TaskStatus, utcnow
 from interstack.store.models import Server as ServerRow
+from interstack.store.models import Task as TaskRow
 from tests.backends.aws.support import PROJECT, REGION, aws_region_services, refusal
 from tests.support.compute import add_server, running_task
 
@@ -65,7 +66,18 @@ def boot_task(services: Services) -> Task:
         row = session.get(ServerRow, server_id)
         assert row is not None
         row.region = REGION
-    return replace(running_task(BOOT, server_id), region=REGION)
+    services.tasks.enqueue(BOOT, REGION, server_id)
+    (task,) = services.tasks.for_resource(server_id)
+    return replace(task, status=TaskStatus.RUNNING)
+
+
+def recorded(services: Services, task: Task) -> Task:
+    """The task with its payload recorded, as the runner records a step's outcome."""
+    with services.db.session() as session:
+        row = session.get(TaskRow, task.id)
+        assert row is not None
+        row.payload = dict(task.payload)
+    return task
 
 
 def looked_again(outcome: RetryAfter | None, task: Task) -> Task:
@@ -122,3 +134,30 @@ def test_an_instance_not_launched_here_that_ec2_does_not_know_is_gone(
     with pytest.raises(NotFound) as gone:
         compute.get_server(NativeRef("i-0123456789abcdef0"))
     assert "InvalidInstanceID.NotFound" in gone.value.message  # EC2's code, for the fault
+
+
+def test_a_server_a_restarted_gateway_deletes_before_ec2_describes_it_is_terminated(
+    region: tuple[Services, AwsCompute, NotDescribedYet],
+) -> None:
+    """Deleted right after a restart, before EC2 describes its instance: the delete finds
+    nothing to terminate then, and it does not take that for gone (the instance would run on,
+    its server deleted); it looks again and terminates the instance once EC2 shows it."""
+    services, compute, ec2 = region
+    boot = services.compute.server_tasks.boot
+    task = boot_task(services)
+    recorded(services, looked_again(boot(task), task))  # launched; not described yet
+    compute._launched.clear()  # a new gateway process
+    delete = replace(running_task(DELETE, task.resource_id), region=REGION)
+    handler = services.compute.server_tasks.delete
+    delete = looked_again(handler(delete), delete)  # nothing shown to terminate yet
+    assert vm_state(services, task.resource_id)[0] == "building"  # not deleted
+    (instance,) = ec2.unseen
+    ec2.unseen.clear()  # EC2 caught up
+    for _ in range(5):  # shown at last: deleted again, then looked at until gone
+        outcome = handler(delete)
+        if outcome is None:
+            break
+        delete = looked_again(outcome, delete)
+    described = compute.ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+    assert described[0]["Instances"][0]["State"]["Name"] == "terminated"
+    assert vm_state(services, task.resource_id)[0] == "deleted"

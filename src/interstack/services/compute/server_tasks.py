@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from interstack.backends.contract import (
     NativeRef,
@@ -47,6 +47,7 @@ from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.store import Database, rowcount
 from interstack.store.models import Server as ServerRow
+from interstack.store.models import Task as TaskRow
 
 LOG = logging.getLogger(__name__)
 
@@ -231,13 +232,19 @@ class ServerTasks(ServerTaskBase):
             return Step(looking)
 
     def _delete_gone(self, task: Task) -> Step:
-        ref = self._native_ref(task)
+        ref, settled_once = self._ref_and_settled(task)
         if ref is not None and ref != task.payload.get("ref"):
             # a boot step made the backend server after this task looked: nobody deletes that
             # one unless this task goes back and does
             return Step({**task.payload, "phase": "backend"})
         if not self._gone(task, ref):
-            return Step(task.payload)
+            if task.payload.get("unseen"):  # shown at last: the delete found none to delete
+                return Step({**task.payload, "phase": "backend", "unseen": False, "seen": True})
+            return Step({**task.payload, "seen": True})
+        if not settled_once and not task.payload.get("seen") and self._launched_lately(task):
+            # launched moments ago and never shown to this task: the backend may not show it
+            # yet (a gateway restarted since the boot, whose delete found nothing to delete)
+            return Step({**task.payload, "unseen": True})
         self.networking.release_for_server(task.region, task.resource_id)
         if self.volumes is not None:
             self.volumes.release_for_server(task.region, task.resource_id)
@@ -274,6 +281,29 @@ class ServerTasks(ServerTaskBase):
             self.passwords.forget(session, task.resource_id)
             finish_action(session, task.payload.get("action_id"), "Success")
         return Step()
+
+    def _ref_and_settled(self, task: Task) -> tuple[NativeRef | None, bool]:
+        """The server's backend ref, and whether its boot ever settled (``launched_at``)."""
+        with self.db.session() as session:
+            row = session.get(ServerRow, task.resource_id)
+            if row is None or row.native_ref is None:
+                return None, True
+            return NativeRef(row.native_ref), row.launched_at is not None
+
+    def _launched_lately(self, task: Task) -> bool:
+        """Whether the server's boot task launched it within the backend's settling window
+        (:func:`launched_lately` of its record): read only for a server that never settled."""
+        polling = self._polling(task)
+        if polling.settling_seconds <= 0:
+            return False
+        with self.db.session() as session:
+            payload = session.scalar(
+                select(TaskRow.payload)
+                .where(TaskRow.resource_id == task.resource_id, TaskRow.kind == BOOT)
+                .order_by(TaskRow.created_at.desc())
+                .limit(1)
+            )
+        return payload is not None and launched_lately(payload, polling)
 
     # -- power -------------------------------------------------------------------------------
 
