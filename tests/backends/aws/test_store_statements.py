@@ -42,11 +42,11 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "boot": (30, 10),
     "show server": (5, 1),
     "list servers": (4, 1),
-    "delete server": (17, 10),
+    "delete server": (19, 10),
     "delete key pair": (2, 1),
-    "delete security group": (4, 1),
-    "delete subnet": (7, 1),
-    "delete network": (7, 1),
+    "delete security group": (8, 2),
+    "delete subnet": (10, 1),
+    "delete network": (10, 1),
 }
 
 
