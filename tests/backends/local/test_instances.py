@@ -10,6 +10,8 @@ from pathlib import Path
 from interstack.backends.contract import FlavorSpec, NativeRef, PowerAction, ServerStatus
 from interstack.backends.contract.compute import hostname_for
 from interstack.backends.local import LocalBackend, cpushare
+from interstack.backends.local.cloudinitstages import HOLD
+from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted
 from interstack.backends.local.instances import cgroup_dirs, memory_limit_bytes
 from tests.backends.local.helpers import boot, instance, runc_root, settled, spec
@@ -117,6 +119,36 @@ def test_sshd_starts_before_cloud_init_unless_user_data_must_run_first(
     )
     assert not _sshd_first(_boots(local_backend, scripted.ref, 1)[0])
     for server in (keyless, keyed, scripted):
+        local_backend.compute.delete_server(server.ref)
+
+
+def test_an_up_servers_cloud_init_waits_while_another_boot_is_on_its_way(
+    local_backend: LocalBackend,
+) -> None:
+    """Its cloud-init goes on once no boot is on its way (:mod:`.cloudinithold`); a server
+    booted alone waits for nothing."""
+    alone = boot(local_backend, spec("alone", public_key=PUBLIC_KEY))
+    alone_hold = instance(local_backend, alone.ref).boot_dir / HOLD
+    # lifted as it is up (the boot watch tells the hold right after the server is ACTIVE)
+    assert eventually(lambda: not alone_hold.exists(), bool, "the hold to be lifted")
+
+    jobs = local_backend.compute
+    assert isinstance(jobs, LocalCompute)
+    jobs.cloud_init_hold.booting("ls-another")  # a boot on its way: its job is queued
+    held = boot(local_backend, spec("held", public_key=PUBLIC_KEY))
+    hold = instance(local_backend, held.ref).boot_dir / HOLD
+    assert hold.exists()
+    console = partial(local_backend.compute.console_output, held.ref)
+    assert "running 'init'" not in console()  # sshd is up, cloud-init waits
+    jobs.cloud_init_hold.settled("ls-another")
+    # let go at once here, or once the first's cloud-init finished on a host of one CPU
+    assert eventually(lambda: not hold.exists(), bool, "the hold to be lifted")
+    finished = eventually(
+        console, lambda text: "interstack-init: cloud-init finished" in text, "cloud-init"
+    )
+    assert "cloud-init waited" in finished
+    assert finished.index("cloud-init waited") < finished.index("running 'init'")
+    for server in (alone, held):
         local_backend.compute.delete_server(server.ref)
 
 

@@ -98,6 +98,8 @@ class CloudInitHold:
         """Let held cloud-inits go on, no more than :attr:`at_once` running at a time; while
         some stay held, a thread lets the next go as one finishes."""
         with self._guard:
+            if self._booting:  # a boot came meanwhile: they wait for it
+                return
             now = time.monotonic()
             self._running = {
                 r: t
