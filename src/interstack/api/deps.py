@@ -17,6 +17,11 @@ from interstack.services.identity.auth import context_of
 # Dependencies are ``async`` so that FastAPI does not send each one through its thread pool;
 # anything that may block (the store) is sent there explicitly.
 async def get_services(request: Request) -> Services:
+    return services_of(request)
+
+
+def services_of(request: Request) -> Services:
+    """The gateway's services, which the app factory left in the app's state."""
     services: Services = request.app.state.services
     return services
 
@@ -24,11 +29,12 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def require_caller(request: Request, services: ServicesDep) -> RequestContext:
+async def require_caller(request: Request) -> RequestContext:
     """The validated caller of this request; 401 without a valid ``X-Auth-Token``."""
     token = request.headers.get("x-auth-token")
     if not token:
         raise Unauthorized("The request you have made requires authentication.")
+    services = services_of(request)
     cached = services.auth.cached(token)
     if cached is not None:
         caller = context_of(cached)

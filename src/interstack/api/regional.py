@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
-from interstack.api.deps import ServicesDep
+from interstack.api.deps import services_of
 from interstack.api.faults import FaultBody, FaultFormats
 from interstack.errors import NotFound
 from interstack.services.catalog import ServiceSpec
 
 
-async def region_of(region: str, services: ServicesDep) -> str:
-    if region not in services.regions.names:
+async def region_of(region: str, request: Request) -> str:
+    if region not in services_of(request).regions.names:
         raise NotFound(f"Region {region} is not served by this gateway.")
     return region
 
