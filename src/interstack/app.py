@@ -28,6 +28,7 @@ from interstack.api.microversions import MicroversionHeadersMiddleware
 from interstack.api.middleware import RequestIdMiddleware
 from interstack.api.network import routes as network_routes
 from interstack.api.object import routes as object_routes
+from interstack.api.routing import group_routes
 from interstack.api.volume import routes as volume_routes
 from interstack.backends.contract import metadata_socket
 from interstack.config import (
@@ -323,6 +324,7 @@ def _serve_apis(
     network_routes.add_to(app.router)
     volume_routes.add_to(app.router)
     object_routes.mount(app, faults, region_names)
+    group_routes(app.router)  # every service's routes added: one look per service, not per route
     if settings.metrics_enabled:  # last: its middleware is the outermost, timing everything
         # imported only here: a gateway without metrics never loads prometheus-client
         from interstack.api.metrics import GatewayMetrics, ServiceOfPath, serve_metrics
