@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,7 +70,7 @@ def test_every_request_picks_the_route_the_ungrouped_router_picked(app: FastAPI)
     for route in ungrouped:
         assert isinstance(route, APIRoute)
         path = concrete(route.path)
-        for method in (*sorted(route.methods), "PATCH", "TRACE"):
+        for method in (*sorted(route.methods or ()), "PATCH", "TRACE"):
             for variant in (path, f"{path}/", path.rstrip("/"), f"/elsewhere{path}"):
                 assert chosen(routes, method, variant) == chosen(ungrouped, method, variant), (
                     method,
@@ -92,9 +91,7 @@ def test_a_neutron_request_tries_only_neutrons_patterns(
         return original(route, scope)
 
     monkeypatch.setattr(APIRoute, "matches", recording)
-    match, route = chosen(
-        app.router.routes, "POST", f"/{REGION}/network/v2.0/security-group-rules"
-    )
+    match, route = chosen(app.router.routes, "POST", f"/{REGION}/network/v2.0/security-group-rules")
     assert match is Match.FULL
     assert route.path == "/{region}/network/v2.0/security-group-rules"
     others = [p for p in tried if not p.startswith("/{region}/network/")]
