@@ -1,13 +1,12 @@
 """Security groups and their rules; a ``default`` group per project, created on first use.
 
 The gateway keeps the rules; after every change the backend is told the group's whole rule set
-(``set_security_group_rules`` is declarative). The default group is unique per project and region
-by a constraint, so concurrent first uses agree on one group.
+(``set_security_group_rules`` is declarative; :mod:`sg_realization` tells it). The default group
+is unique per project and region by a constraint, so concurrent first uses agree on one group.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import NativeRef, SecurityGroupSpec
+from interstack.backends.contract import NativeRef
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
@@ -35,15 +34,13 @@ from interstack.services.network.common import (
     visible_page,
 )
 from interstack.services.network.records import RuleInfo, SecurityGroupInfo
+from interstack.services.network.sg_realization import GroupRealization, group_rules
 from interstack.services.network.sg_rules import (
     RuleCreate,
-    contract_rules,
     rule_info,
     same_rule,
     validate,
 )
-from interstack.services.regions import Regions
-from interstack.store import Database, rowcount
 from interstack.store.models import Port, SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
@@ -75,8 +72,6 @@ RULE_COLUMNS = {
 }
 DEFAULT_NAME = "default"
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class GroupCreate:
@@ -92,18 +87,8 @@ def load_group(session: Session, ctx: RequestContext, region: str, group_id: str
     return load_visible(session, SecurityGroup, region, group_id, visible, missing)
 
 
-def _rules(session: Session, group_id: str) -> list[RuleRow]:
-    return list(
-        session.scalars(
-            select(RuleRow)
-            .where(RuleRow.group_id == group_id)
-            .order_by(RuleRow.created_at, RuleRow.id)
-        )
-    )
-
-
 def group_info(session: Session, row: SecurityGroup) -> SecurityGroupInfo:
-    return _info(row, _rules(session, row.id))
+    return _info(row, group_rules(session, row.id))
 
 
 def _holders_naming(session: Session, group_id: str) -> list[str]:
@@ -143,109 +128,11 @@ def _rule_row(group: SecurityGroup, at: Any, **values: Any) -> RuleRow:
     )
 
 
-class SecurityGroupService:
-    def __init__(self, db: Database, regions: Regions) -> None:
-        self.db = db
-        self.regions = regions
-
+class SecurityGroupService(GroupRealization):
     def available(self, region: str) -> bool:
         """Whether the region's backend filters traffic by security groups; without it, ports
         get no groups (asking for some is the backend's 501)."""
         return self.regions.capabilities(region).security_groups
-
-    # -- realization ---------------------------------------------------------------------------
-
-    def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
-        """Make the backend hold the group with exactly its rules; returns its native ref."""
-        with self.db.session() as session:  # the group and its rules, read together
-            row = session.get_one(SecurityGroup, group_id)
-            rows = _rules(session, group_id)
-        return self._realize(region, row, rows, _seen)
-
-    def _realize(
-        self,
-        region: str,
-        row: SecurityGroup,
-        rows: Sequence[RuleRow],
-        _seen: frozenset[str] = frozenset(),
-    ) -> NativeRef:
-        """:meth:`realize` of the group ``row`` with its rules ``rows``, both as just read or
-        written."""
-        net_driver = driver(self.regions, region)
-        group_id, native, name, project = row.id, row.native_ref, row.name, row.project_id
-        seen = _seen | {group_id}
-
-        def ref_of(other_id: str) -> NativeRef:
-            if other_id == group_id:
-                return NativeRef(native or "")  # set before any rule naming a group is made
-            with self.db.session() as session:
-                other = session.get(SecurityGroup, other_id)
-                other_ref = other.native_ref if other is not None else None
-            if other_ref is None and other_id not in seen:
-                return self.realize(region, other_id, seen)
-            return NativeRef(other_ref or "")
-
-        if native is None:
-            # a group is made with its rules (one backend change less); those naming a group
-            # (this one, or one naming it in turn: its ref exists only afterwards) follow
-            naming_groups = any(r.remote_group_id is not None for r in rows)
-            plain = [r for r in rows if r.remote_group_id is None]
-            made = net_driver.create_security_group(
-                SecurityGroupSpec(
-                    gateway_id=group_id,
-                    name=name,
-                    project_id=project,
-                    rules=contract_rules(plain, ref_of),
-                )
-            )
-            native, first = self._record_made(region, group_id, made)
-            if first and not naming_groups:
-                return NativeRef(native)  # made with its rules: setting them again is a repeat
-            with self.db.session() as session:  # as they are now that the group exists
-                rows = _rules(session, group_id)
-        net_driver.set_security_group_rules(NativeRef(native), contract_rules(rows, ref_of))
-        return NativeRef(native)
-
-    def _record_made(self, region: str, group_id: str, made: NativeRef) -> tuple[NativeRef, bool]:
-        """Record the backend group just made for a group that had none, and whether this
-        realization was the first to: another one racing it (two rule requests) may have
-        recorded its own meanwhile. That one is then the group (a backend that made a second,
-        as one without unique group names may, deletes this one; EC2 refuses the name twice
-        and its driver answers with the same group), and its rules are set again as they are
-        now (this realization's were read before the other's rule). The group's 404 if it was
-        deleted meanwhile: what the backend made goes too."""
-        with self.db.session() as session:
-            first = session.execute(
-                update(SecurityGroup)
-                .where(SecurityGroup.id == group_id, SecurityGroup.native_ref.is_(None))
-                .values(native_ref=made)
-            )
-            if rowcount(first) == 1:
-                return made, True
-            recorded = session.scalar(
-                select(SecurityGroup.native_ref).where(SecurityGroup.id == group_id)
-            )
-        if recorded != made:
-            driver(self.regions, region).delete_security_group(made)
-        if recorded is None:
-            raise NotFound(
-                f"Security group {group_id} does not exist", kind="SecurityGroupNotFound"
-            )
-        return NativeRef(recorded), False
-
-    def refs(self, region: str, group_ids: Sequence[str]) -> tuple[NativeRef, ...]:
-        """Native refs of groups a port uses, realizing any not yet realized."""
-        with self.db.session() as session:
-            known = {
-                g.id: g.native_ref
-                for g in session.scalars(
-                    select(SecurityGroup).where(SecurityGroup.id.in_(group_ids))
-                )
-            }
-        return tuple(
-            NativeRef(native) if (native := known.get(g)) else self.realize(region, g)
-            for g in group_ids
-        )
 
     # -- the default group ---------------------------------------------------------------------
 
@@ -416,30 +303,6 @@ class SecurityGroupService:
             raise Conflict(f"Security Group {group_id} in use.", kind="SecurityGroupInUse")
         return row
 
-    def _realize_without(self, region: str, holder_id: str, group_id: str) -> None:
-        """Realize the group ``holder_id`` without its rules naming ``group_id`` (nothing for a
-        group the backend does not hold yet)."""
-        with self.db.session() as session:
-            holder = session.get(SecurityGroup, holder_id)
-            rules = [r for r in _rules(session, holder_id) if r.remote_group_id != group_id]
-        if holder is not None and holder.native_ref is not None:
-            self._realize(region, holder, rules)
-
-    def _realize_each(self, region: str, holders: Sequence[str], group_id: str) -> None:
-        """Realize each group as the store holds it, after the DELETE of ``group_id``; one
-        that fails is logged: the DELETE's own outcome is the one to answer."""
-        for holder in holders:
-            try:
-                self.realize(region, holder)
-            except Exception:
-                log.warning(
-                    "region %s: group %s not realized after the DELETE of %s",
-                    region,
-                    holder,
-                    group_id,
-                    exc_info=True,
-                )
-
     # -- rules ---------------------------------------------------------------------------------
 
     def create_rule(self, ctx: RequestContext, region: str, new: RuleCreate) -> RuleInfo:
@@ -450,7 +313,7 @@ class SecurityGroupService:
             tenant_of(ctx, new.project_id or group.project_id)
             if new.remote_group_id is not None:
                 load_group(session, ctx, region, new.remote_group_id)
-            for existing in _rules(session, group.id):
+            for existing in group_rules(session, group.id):
                 if same_rule(existing, rule, new.remote_group_id):
                     raise Conflict(
                         f"Security group rule already exists. Rule id is {existing.id}.",
@@ -474,7 +337,7 @@ class SecurityGroupService:
             created = rule_info(row)
         with removed_on_failure(self.db, RuleRow, created.id):
             with self.db.session() as session:  # every rule as committed, concurrent ones too
-                rows = _rules(session, group.id)
+                rows = group_rules(session, group.id)
             # the group as loaded above (its backend ref is written once, by its create)
             self._realize(region, group, rows)
         return created
