@@ -26,14 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from local_boot import (
-    Boot,
-    LocalGateway,
-    Region,
-    boot,
-    console,
-    default_image_cache,
-)
+from local_boot import Boot, boot, default_image_cache
+from local_region import LocalGateway, Region, console
 
 from interstack.backends.local.host import unavailable_reason
 from interstack.client.clouds import connect
