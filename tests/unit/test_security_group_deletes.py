@@ -18,7 +18,9 @@ from interstack.errors import BackendError, Conflict, NotFound
 from interstack.services.container import Services
 from interstack.services.network.networks import NetworkCreate
 from interstack.services.network.ports import PortCreate
-from interstack.services.network.security_groups import SecurityGroupService
+from interstack.services.network.records import RuleInfo
+from interstack.services.network.security_groups import GroupCreate, SecurityGroupService
+from interstack.services.network.sg_rules import RuleCreate
 from interstack.store.models import SecurityGroup
 from tests.support.image import REGION, caller
 from tests.support.network import web_and_db
@@ -142,3 +144,79 @@ def test_a_port_taking_the_group_during_its_delete_keeps_it_made_anew(
     assert groups.get_rule(ctx, REGION, rule).remote_group_id == web
     assert _held(services, web) is not None
     assert _named_by(services, db, _native(services, web))
+
+
+def _another_projects_group(services: Services, project: str) -> str:
+    """A group of another project, ``project``, whose rules name nothing yet."""
+    groups: SecurityGroupService = services.network.security_groups
+    return groups.create(caller(project), REGION, GroupCreate(name="elsewhere")).id
+
+
+def _late_rule(services: Services, holder: str, web: str) -> RuleInfo:
+    """An admin's rule in ``holder`` (another project's group) naming ``web``, as Neutron lets
+    an admin make it."""
+    return services.network.security_groups.create_rule(
+        caller("admins", "admin"),
+        REGION,
+        RuleCreate(security_group_id=holder, direction="ingress", remote_group_id=web),
+    )
+
+
+def test_a_rule_naming_the_group_made_during_its_delete_goes_with_it_everywhere(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule naming the group made after the DELETE's first look (another project's, by an
+    admin), realized while the backend step runs: the store step cascades it, and its group is
+    realized without it after (the "late" rules) — the backend kept it naming a deleted group."""
+    groups: SecurityGroupService = services.network.security_groups
+    ctx = caller("late")
+    web, _db, _rule = _web_and_db(services, "late")
+    web_ref, network = _native(services, web), _sim(services)
+    holder = _another_projects_group(services, "late-other")
+    real_delete = network.delete_security_group
+    late: list[RuleInfo] = []
+
+    def then_a_rule(ref: NativeRef) -> None:
+        real_delete(ref)
+        monkeypatch.setattr(network, "delete_security_group", real_delete)
+        late.append(_late_rule(services, holder, web))
+
+    monkeypatch.setattr(network, "delete_security_group", then_a_rule)
+    groups.delete(ctx, REGION, web)
+
+    assert _named_by(services, holder, web_ref) is False
+    with pytest.raises(NotFound):
+        groups.get_rule(caller("admins", "admin"), REGION, late[0].id)
+    assert late[0].id not in {r.id for r in groups.get(caller("late-other"), REGION, holder).rules}
+
+
+def test_a_failed_delete_realizes_the_rules_made_during_it_too(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule naming the group made during a DELETE that then fails (a port took the group):
+    the group made anew on the backend is named by that rule's group too, as the API shows it,
+    not the deleted one."""
+    groups: SecurityGroupService = services.network.security_groups
+    ctx = caller("late-409")
+    web, _db, _rule = _web_and_db(services, "late-409")
+    web_ref, network = _native(services, web), _sim(services)
+    holder = _another_projects_group(services, "late-409-other")
+    net = services.network.networks.create(ctx, REGION, NetworkCreate(name="n"))
+    real_delete = network.delete_security_group
+
+    def then_a_rule_and_a_port(ref: NativeRef) -> None:
+        real_delete(ref)
+        monkeypatch.setattr(network, "delete_security_group", real_delete)
+        _late_rule(services, holder, web)
+        services.network.ports.create(
+            ctx, REGION, PortCreate(network_id=net.id, security_groups=(web,))
+        )
+
+    monkeypatch.setattr(network, "delete_security_group", then_a_rule_and_a_port)
+    with pytest.raises(Conflict):
+        groups.delete(ctx, REGION, web)
+
+    made_anew = _native(services, web)
+    assert made_anew != web_ref
+    assert _named_by(services, holder, made_anew)
+    assert not _named_by(services, holder, web_ref)

@@ -283,7 +283,11 @@ class SecurityGroupService(GroupRealization):
                 with self.db.session() as session:
                     forget = update(SecurityGroup).where(SecurityGroup.id == group_id)
                     session.execute(forget.values(native_ref=None))
-            self._realize_each(region, holders, group_id)
+            with self.db.session() as session:  # and those whose rules came to name it meanwhile
+                naming = _holders_naming(session, group_id)
+            self._realize_each(
+                region, [*holders, *(h for h in naming if h not in holders)], group_id
+            )
             raise
         self._realize_each(region, late, group_id)  # rules naming it made meanwhile
 
