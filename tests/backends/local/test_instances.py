@@ -10,8 +10,9 @@ from pathlib import Path
 from interstack.backends.contract import FlavorSpec, NativeRef, PowerAction, ServerStatus
 from interstack.backends.contract.compute import hostname_for
 from interstack.backends.local import LocalBackend, cpushare
-from interstack.backends.local.cloudinitstages import HOLD
+from interstack.backends.local.cloudinitstages import HELD, HOLD
 from interstack.backends.local.compute import LocalCompute
+from interstack.backends.local.diskfiles import holds_file
 from interstack.backends.local.host import CgroupMode, cgroup_mode, is_mounted
 from interstack.backends.local.instances import cgroup_dirs, memory_limit_bytes
 from tests.backends.local.helpers import boot, instance, runc_root, settled, spec
@@ -140,6 +141,9 @@ def test_an_up_servers_cloud_init_waits_while_another_boot_is_on_its_way(
     assert hold.exists()
     console = partial(local_backend.compute.console_output, held.ref)
     assert "running 'init'" not in console()  # sshd is up, cloud-init waits
+    # lifted only once the guest waits (its marker), or it may not have looked yet and never wait
+    guest_root = Path(f"/proc/{instance(local_backend, held.ref).init_pid()}/root")
+    assert eventually(lambda: holds_file(guest_root, HELD), bool, "cloud-init to wait")
     jobs.cloud_init_hold.settled("ls-another")
     # let go at once here, or once the first's cloud-init finished on a host of one CPU
     assert eventually(lambda: not hold.exists(), bool, "the hold to be lifted")
