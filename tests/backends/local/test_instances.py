@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from interstack.backends.contract import FlavorSpec, NativeRef, PowerAction, ServerStatus
-from interstack.backends.contract.compute import hostname_for
+from interstack.backends.contract.compute import LocalDisk, hostname_for
 from interstack.backends.local import LocalBackend, cpushare
 from interstack.backends.local.cloudinitstages import HELD, HOLD
 from interstack.backends.local.compute import LocalCompute
@@ -153,6 +153,21 @@ def test_an_up_servers_cloud_init_waits_while_another_boot_is_on_its_way(
     assert "cloud-init waited" in finished
     assert finished.index("cloud-init waited") < finished.index("running 'init'")
     for server in (alone, held):
+        local_backend.compute.delete_server(server.ref)
+
+
+def test_a_server_with_an_ephemeral_disk_is_not_held(local_backend: LocalBackend) -> None:
+    """cloud-init mounts its ephemeral0 at /mnt and its swap: a login once it is ACTIVE finds
+    them there as on Nova's guests, which are not up before cloud-init's init stage."""
+    jobs = local_backend.compute
+    assert isinstance(jobs, LocalCompute)
+    jobs.cloud_init_hold.booting("ls-another")  # a boot on its way: its job is queued
+    disks = (LocalDisk(name="ephemeral0", device="/dev/vdb", size_mb=64, guest_format="ext4"),)
+    server = boot(local_backend, spec("ephemeral-unheld", public_key=PUBLIC_KEY, local_disks=disks))
+    try:
+        assert not (instance(local_backend, server.ref).boot_dir / HOLD).exists()
+    finally:
+        jobs.cloud_init_hold.settled("ls-another")
         local_backend.compute.delete_server(server.ref)
 
 

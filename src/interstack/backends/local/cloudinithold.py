@@ -11,7 +11,9 @@ Held ones then go on as many at a time as the host has CPUs, the next as one fin
 at once on two CPUs took as long to finish, and the logins still on their way to them waited
 behind all twenty).
 The guest waits only where nothing of the user's runs under cloud-init (the guest init lowered
-its niceness: no user-data, no boot scripts or commands) and at most
+its niceness: no user-data, no boot scripts or commands), the host holds none with an
+ephemeral or swap disk (a login would find /mnt empty and no swap until cloud-init ran), and at
+most
 :data:`.cloudinitstages.HOLD_SECONDS`, so a hold nobody lifts (a gateway stopped meanwhile,
 boots that never end) costs a few seconds, never the boot; a reboot the supervisor makes is not
 held (:func:`.guest.write_boot_options` removes a file left from before).

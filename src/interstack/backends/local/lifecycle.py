@@ -249,7 +249,10 @@ class InstanceJobs:
                     self._volumes().mount_root(NativeRef(ref), instance.rootfs)
                     disk = instance.rootfs
                 self._write_guest_files(instance, record, disk)
-                self.cloud_init_hold.hold(ref, instance.boot_dir)
+                # cloud-init mounts ephemeral0 at /mnt and turns swap on: a login at ACTIVE
+                # finds them as Nova's guests have them by then, so those are never held
+                if not record.local_disks:
+                    self.cloud_init_hold.hold(ref, instance.boot_dir)
                 self._run(instance, record, image_root)
             except BackendError as exc:
                 instance.log(f"boot failed: {exc.message}")
