@@ -13,7 +13,10 @@ from pathlib import Path
 
 from interstack.backends.local.cloudinithold import CloudInitHold
 from interstack.backends.local.cloudinitstages import CLOUD_INIT_STAGES, HOLD
+from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.guest import write_boot_options
+from interstack.backends.local.images import LocalImages
+from interstack.backends.local.settings import LocalSettings
 
 
 def _boot_dirs(tmp_path: Path, *refs: str) -> dict[str, Path]:
@@ -118,6 +121,27 @@ def test_a_new_boot_holds_those_not_let_go_yet_again(tmp_path: Path) -> None:
     assert (dirs["ls-c"] / HOLD).exists()  # one at a time: b runs now
     finished.add("ls-b")
     assert _lifted(dirs["ls-c"])
+
+
+def test_a_gateway_that_stops_lets_every_held_cloud_init_go_on(tmp_path: Path) -> None:
+    dirs = _boot_dirs(tmp_path, "ls-a", "ls-b")
+    hold = CloudInitHold(at_once=1)
+    hold.booting("ls-another")  # a boot whose end the stopping gateway will never see
+    for ref, boot_dir in dirs.items():
+        hold.hold(ref, boot_dir)
+        hold.settled(ref)
+    assert all((path / HOLD).exists() for path in dirs.values())
+    hold.release_all()
+    assert not any((path / HOLD).exists() for path in dirs.values())
+
+
+def test_the_local_compute_lets_its_holds_go_as_it_closes(tmp_path: Path) -> None:
+    boot_dir = _boot_dirs(tmp_path, "ls-a")["ls-a"]
+    compute = LocalCompute(tmp_path, LocalSettings(), LocalImages(tmp_path / "i", tmp_path / "c"))
+    compute.cloud_init_hold.booting("ls-another")
+    compute.cloud_init_hold.hold("ls-a", boot_dir)
+    compute.close()
+    assert not (boot_dir / HOLD).exists()
 
 
 def test_a_boot_the_gateway_did_not_hold_finds_no_hold_left_from_before(tmp_path: Path) -> None:

@@ -14,9 +14,10 @@ The guest waits only where nothing of the user's runs under cloud-init (the gues
 its niceness: no user-data, no boot scripts or commands), the host holds none with an
 ephemeral or swap disk (a login would find /mnt empty and no swap until cloud-init ran), and at
 most
-:data:`.cloudinitstages.HOLD_SECONDS`, so a hold nobody lifts (a gateway stopped meanwhile,
-boots that never end) costs a few seconds, never the boot; a reboot the supervisor makes is not
-held (:func:`.guest.write_boot_options` removes a file left from before).
+:data:`.cloudinitstages.HOLD_SECONDS`, so a hold nobody lifts (a gateway killed meanwhile,
+boots that never end) costs a few seconds, never the boot; a gateway that stops lifts its holds
+(:meth:`CloudInitHold.release_all`); a reboot the supervisor makes is not held
+(:func:`.guest.write_boot_options` removes a file left from before).
 """
 
 from __future__ import annotations
@@ -95,6 +96,16 @@ class CloudInitHold:
             if self._booting:
                 return
         self._lift()
+
+    def release_all(self) -> None:
+        """Let every held cloud-init go on at once: the gateway stops, and no boot it would see
+        end is left to lift them (each would wait out its bound instead)."""
+        with self._guard:
+            self._booting.clear()
+            lifted, self._held = list(self._held.values()), {}
+        for boot_dir in lifted:
+            with contextlib.suppress(OSError):
+                (boot_dir / HOLD).unlink(missing_ok=True)
 
     def _lift(self) -> None:
         """Let held cloud-inits go on, no more than :attr:`at_once` running at a time; while

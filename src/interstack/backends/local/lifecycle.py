@@ -136,6 +136,7 @@ class InstanceJobs:
         if self._jobs is not None:
             self._jobs.shutdown(wait=True, cancel_futures=True)
             self._jobs = None
+        self.cloud_init_hold.release_all()
         self.supervisor.close()
 
     def _instance(self, ref: str) -> Instance:
