@@ -11,9 +11,8 @@ Held ones then go on as many at a time as the host has CPUs, the next as one fin
 at once on two CPUs took as long to finish, and the logins still on their way to them waited
 behind all twenty).
 The guest waits only where nothing of the user's runs under cloud-init (the guest init lowered
-its niceness: no user-data, no boot scripts or commands), the host holds none with an
-ephemeral or swap disk (a login would find /mnt empty and no swap until cloud-init ran), and at
-most
+its niceness: no user-data, no boot scripts or commands), the host holds none with an ephemeral
+or swap disk (a login would find /mnt empty and no swap until cloud-init ran), and at most
 :data:`.cloudinitstages.HOLD_SECONDS`, so a hold nobody lifts (a gateway killed meanwhile,
 boots that never end) costs a few seconds, never the boot; a gateway that stops lifts its holds
 (:meth:`CloudInitHold.release_all`); a reboot the supervisor makes is not held
