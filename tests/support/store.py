@@ -39,7 +39,7 @@ def downgrade_to(database: Database, revision: str) -> None:
 def _alembic(database: Database, run: Callable[[Config, str], None], revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with database.engine.begin() as connection:
+    with database.migrating() as connection:
         config.attributes["connection"] = connection
         run(config, revision)
 

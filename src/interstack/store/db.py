@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import CursorResult, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -112,9 +112,33 @@ class Database:
         """Bring the schema to the newest revisions (idempotent); parallel branches all apply."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.begin() as connection:
+        with self.migrating() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
+
+    @contextmanager
+    def migrating(self) -> Iterator[Connection]:
+        """A transaction for migrations. On SQLite, foreign keys are off while it runs (the
+        pragma can change only outside a transaction), as Alembic's batch mode needs: it copies
+        a table and drops the old one, and that drop cascades — a copy of object_containers
+        (0004_object_versions' downgrade) deleted every object. The keys are checked before the
+        commit and turned on again after."""
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as connection:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    yield connection
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
 
     def on_commit(self, callback: Callable[[Session], None]) -> None:
         """Call ``callback`` after every committed unit of work (e.g. to drop cached reads)."""
