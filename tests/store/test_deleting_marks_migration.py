@@ -6,9 +6,6 @@ a router's ports). Down again, the router is PENDING_DELETE and the rows are all
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import func, select, text
 
 from interstack.store import Database
@@ -21,16 +18,13 @@ from tests.support.network_rows import (
     router_row,
     subnet_row,
 )
-from tests.support.store import downgrade_to, stopped_before
+from tests.support.store import downgrade_to, store_before
 
 BEFORE = "0006_network_router_claims"
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """A store of each kind as it was before revision 0007."""
-    with stopped_before(database_url, BEFORE) as store:
-        yield store
+# A store of each kind as it was before revision 0007.
+database = store_before(BEFORE)
 
 
 def _counts(database: Database) -> tuple[int, int]:

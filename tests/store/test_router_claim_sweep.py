@@ -8,10 +8,8 @@ router."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, cast
 
-import pytest
 from sqlalchemy import select
 
 from interstack.backends.contract import NativeRef
@@ -30,16 +28,13 @@ from tests.support.network_rows import (
     router_row,
     subnet_row,
 )
-from tests.support.store import stopped_before
+from tests.support.store import store_before
 
 BEFORE = "0005_network_router_ports"
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """A store of each kind as it was before revision 0006 listed what to undo."""
-    with stopped_before(database_url, BEFORE) as store:
-        yield store
+# A store of each kind as it was before revision 0006 listed what to undo.
+database = store_before(BEFORE)
 
 
 class _Cloud:

@@ -6,24 +6,18 @@ the router's, on both databases; and a row goes with its port or router."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import delete, inspect, select
 
 from interstack.store import Database
 from interstack.store.models import Port, Router, RouterPort
 from tests.support.network_rows import GATEWAY, INTERFACE, network_row, port_row, router_row
-from tests.support.store import downgrade_to, stopped_before
+from tests.support.store import downgrade_to, store_before
 
 BEFORE = "0004_network_pools_quotas"
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """A store of each kind as it was before revision 0005."""
-    with stopped_before(database_url, BEFORE) as store:
-        yield store
+# A store of each kind as it was before revision 0005.
+database = store_before(BEFORE)
 
 
 def test_only_the_ports_a_routers_own_project_gave_it_become_its_ports(

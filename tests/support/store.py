@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -62,3 +63,15 @@ def stopped_before(url: str, revision: str) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+def store_before(revision: str) -> Callable[[str], Iterator[Database]]:
+    """A ``database`` fixture: a store of each kind (``database_url``) as it was before the
+    revisions after ``revision``, for the tests of what a migration does to the rows there."""
+
+    @pytest.fixture
+    def database(database_url: str) -> Iterator[Database]:
+        with stopped_before(database_url, revision) as store:
+            yield store
+
+    return database
