@@ -23,12 +23,15 @@ def before_first_write(db: Database, request: Callable[[], object]) -> Iterator[
     raised, once it ran."""
     caller = threading.get_ident()
     answered: list[object] = []
+    writing: set[int] = set()  # the DBAPI connections that wrote in their transaction
 
     def before(conn: Any, statement: Any, *_args: Any) -> None:
         if answered or threading.get_ident() != caller or not getattr(statement, "is_dml", False):
             return
-        if conn.connection.dbapi_connection.in_transaction:  # not its first write
+        dbapi = id(conn.connection.dbapi_connection)
+        if dbapi in writing:  # not its first write
             return
+        writing.add(dbapi)
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             made = pool.submit(request)
             try:
@@ -36,10 +39,17 @@ def before_first_write(db: Database, request: Callable[[], object]) -> Iterator[
             except Exception as exc:  # what the request answered
                 answered.append(exc)
 
+    def ended(conn: Any) -> None:
+        writing.discard(id(conn.connection.dbapi_connection))
+
     # before the statement is compiled and run: before the store's own listener on its
     # cursor, which takes the process's write lock
     event.listen(db.engine, "before_execute", before)
+    event.listen(db.engine, "commit", ended)
+    event.listen(db.engine, "rollback", ended)
     try:
         yield answered
     finally:
         event.remove(db.engine, "before_execute", before)
+        event.remove(db.engine, "commit", ended)
+        event.remove(db.engine, "rollback", ended)

@@ -1,8 +1,10 @@
 """Checks made under the lock they guard, not before it: a port made just before a network's
 or a subnet's deletion takes its lock is counted (409), never deleted with the network's DHCP
 ports nor left on a deleted subnet; an interface removed just before a router's routes are
-written is seen (the next hop no longer connected). On SQLite (its one writer is the lock),
-the competing request run before the deletion's first write (tests/support/first_write.py).
+written is seen (the next hop no longer connected). The competing request runs to its end just
+before the unit of work's first write (tests/support/first_write.py), which on SQLite takes its
+one writer's lock and on PostgreSQL is lock_for_deletion's (or the router's, the port's) lock:
+on both databases the checks are made after it.
 And a port deleted just before an update of it writes is not found, not written over."""
 
 from __future__ import annotations
@@ -16,16 +18,10 @@ from sqlalchemy import func, select
 from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.ports import PortCreate
-from interstack.services.regions import Regions
 from interstack.store import Database
 from interstack.store.models import Port
 from tests.support.first_write import before_first_write
-from tests.support.routed import REGION, Routed, routed_project
-
-
-@pytest.fixture
-def routed(db: Database, sim_regions: Regions) -> Routed:
-    return routed_project(db, sim_regions.backend(REGION))
+from tests.support.routed import REGION, Routed
 
 
 def _new_port(routed: Routed) -> object:
