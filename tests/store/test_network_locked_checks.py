@@ -9,17 +9,21 @@ And a port deleted just before an update of it writes is not found, not written 
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Callable
 from functools import partial
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Conflict, NotFound
+from interstack.services.network import networks
+from interstack.services.network.common import lock_for_deletion
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.ports import PortCreate
 from interstack.store import Database
-from interstack.store.models import Port
+from interstack.store.models import Base, Port
 from tests.support.first_write import before_first_write
 from tests.support.routed import REGION, Routed
 
@@ -99,3 +103,35 @@ def test_a_port_deleted_as_it_is_renamed_is_not_found(db: Database, routed: Rout
     assert missing.value.kind == "PortNotFound"
     (gone,) = deleted
     assert not isinstance(gone, Exception), gone
+
+
+def test_a_port_made_while_its_network_is_locked_for_deletion_finds_it_gone(
+    db: Database, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL, the other order: the deletion holds the network FOR UPDATE when the port's
+    insert comes; the insert waits on it (its foreign key's FOR KEY SHARE), fails once the
+    network is gone, and runs again to Neutron's 404 NetworkNotFound, not a 500."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite's one writer orders them the other way only")
+    services, ctx = routed.services, routed.ctx
+    locked = lock_for_deletion
+    made: list[concurrent.futures.Future[object]] = []
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+    def locking(session: Session, model: type[Base], row_id: str) -> None:
+        locked(session, model, row_id)
+        made.append(pool.submit(_new_port, routed))
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        )
+        with db.engine.connect() as watcher:
+            while not watcher.execute(waiting).scalar() and not made[0].done():
+                watcher.rollback()
+
+    monkeypatch.setattr(networks, "lock_for_deletion", locking)
+    services.networks.delete(ctx, REGION, routed.network_id)
+    with pytest.raises(NotFound) as missing:
+        made[0].result(timeout=60)
+    pool.shutdown()
+    assert missing.value.kind == "NetworkNotFound"
