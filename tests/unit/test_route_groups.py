@@ -36,10 +36,12 @@ def flat(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
             yield route
 
 
-def chosen(routes: list[BaseRoute], method: str, path: str) -> tuple[Match, Any]:
+def chosen(
+    routes: list[BaseRoute], method: str, path: str, root_path: str = ""
+) -> tuple[Match, Any]:
     """The route a router's loop hands the request to: the first full match, else the first
     partial one (a 405)."""
-    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+    scope = {"type": "http", "method": method, "path": path, "root_path": root_path}
     partial = None
     for route in routes:
         match, child_scope = route.matches(dict(scope))
@@ -78,6 +80,20 @@ def test_every_request_picks_the_route_the_ungrouped_router_picked(app: FastAPI)
                 )
                 checked += 1
     assert checked > 2000
+
+
+def test_a_gateway_served_under_a_root_path_picks_the_same_routes(app: FastAPI) -> None:
+    """Behind a proxy that serves the gateway under a prefix (ASGI's ``root_path``), routes
+    match the path past the prefix, and so must the groups' look at the service's segment."""
+    routes = list(app.router.routes)
+    ungrouped = list(flat(routes))
+    for route in ungrouped:
+        assert isinstance(route, APIRoute)
+        path = f"/gateway{concrete(route.path)}"
+        for method in sorted(route.methods or ()):
+            grouped = chosen(routes, method, path, root_path="/gateway")
+            assert grouped == chosen(ungrouped, method, path, root_path="/gateway"), path
+            assert grouped[0] is Match.FULL, (method, path)
 
 
 def test_a_neutron_request_tries_only_neutrons_patterns(

@@ -1,4 +1,6 @@
-"""Explicit route tables: one line per (method, path, handler), read top to bottom."""
+"""Explicit route tables: one line per (method, path, handler), read top to bottom, and the
+app's routes gathered by service once every service added its own (``group_routes``) — the router
+tries routes one by one, and a request should try only its own service's patterns, not ~300."""
 
 from __future__ import annotations
 
