@@ -172,3 +172,23 @@ def test_a_snapshot_is_placed_as_a_volume_is(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match=NO_VALID_BACKEND):
         storage.create_volume(VolumeSpec(gateway_id="three", name="", project_id="p", size_gb=2))
     assert [v.ref for v in storage.shelf.volumes()] == ["vol-one"]
+
+
+def test_a_volume_extended_beyond_the_room_left_is_refused_and_keeps_its_size(
+    tmp_path: Path,
+) -> None:
+    """An extend grows a sparse file as a new volume makes one, so it is placed as one is
+    (Cinder's scheduler checks an extend); refused, the volume keeps its size and its file."""
+    storage = LocalBlockStorage(tmp_path / "volumes", cast(Any, None), cast(Any, None))
+    disk = host_disk(tmp_path, Records(tmp_path / "unused"), room=Room(3 * GiB_MB, 3 * GiB_MB))
+    disk.allotments = [storage.disk_allotted_mb]
+    storage.host_disk = disk
+    storage.shelf.save(
+        VolumeRecord(ref="vol-one", gateway_id="one", name="", size_gb=2, status=V.AVAILABLE)
+    )
+    storage.shelf.disk("vol-one").write_bytes(b"")
+
+    with pytest.raises(BackendError, match=NO_VALID_BACKEND):
+        storage.extend_volume(NativeRef("vol-one"), 20)
+    assert storage.shelf.get_volume(NativeRef("vol-one")).size_gb == 2
+    assert storage.shelf.disk("vol-one").stat().st_size == 0

@@ -250,10 +250,12 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
                     f"{size_gb} GiB would not extend it"
                 )
             disk = self.shelf.disk(ref)
-            fill.grow(disk, size_gb)
-            plug.refresh_loop_size(disk)
-            record = record.moved(record.status, size_gb=size_gb)
-            self.shelf.save(record)
+            # the growth is placed as a new volume is (Cinder's scheduler checks an extend too)
+            with self._placed(f"extend of volume {record.gateway_id}", size_gb - record.size_gb):
+                fill.grow(disk, size_gb)
+                plug.refresh_loop_size(disk)
+                record = record.moved(record.status, size_gb=size_gb)
+                self.shelf.save(record)
             return record.info()
 
     def copy_volume_to_image(
