@@ -203,7 +203,10 @@ def served_queue(db: Database, clock: FakeClock) -> tuple[TaskQueue, TaskRunner,
 def test_a_task_its_request_runs_is_left_to_it_and_runs_in_its_thread(
     db: Database, clock: FakeClock
 ) -> None:
+    """Nothing wakes the workers: a wake-up would cost each a look for due tasks and a look
+    for the next one due, for nothing."""
     queue, runner, ran_in = served_queue(db, clock)
+    asleep = queue.wakeup.generation
     task_id = queue.enqueue("boot", "RegionOne", "server-1", run_here=True)
     assert runner.run_one() is False  # the workers leave it to the request
 
@@ -211,6 +214,7 @@ def test_a_task_its_request_runs_is_left_to_it_and_runs_in_its_thread(
 
     assert ran_in == [threading.get_ident()]
     assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+    assert queue.wakeup.generation == asleep
 
 
 def test_a_task_its_request_cannot_run_is_due_for_the_workers(
@@ -219,8 +223,10 @@ def test_a_task_its_request_cannot_run_is_due_for_the_workers(
     """No runner in this process, or the runner stopping: the workers take the task at once."""
     alone = TaskQueue(db, clock)  # no runner runs here
     first = alone.enqueue("boot", "RegionOne", "server-1", run_here=True)
+    asleep = alone.wakeup.generation
     alone.run_now(first)
     assert alone.get(first).run_after == clock()
+    assert alone.wakeup.generation != asleep  # an idle worker looks now
 
     queue, runner, ran = served_queue(db, clock)
     second = queue.enqueue("boot", "RegionOne", "server-2", run_here=True)
