@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from interstack.api.compute.schemas.servers import Boolean
+
 #: Nova's upper bound of flavor sizes (a signed 32-bit database integer)
 MAX_INT = 2147483647
 
@@ -35,7 +37,7 @@ class NewFlavor(_Closed):
     ephemeral: NonNegative = Field(default=0, alias="OS-FLV-EXT-DATA:ephemeral")
     swap: NonNegative | Literal[""] = 0
     rxtx_factor: float = Field(default=1.0, gt=0, le=3.40282e38)
-    is_public: bool = Field(default=True, alias="os-flavor-access:is_public")
+    is_public: Boolean = Field(default=True, alias="os-flavor-access:is_public")
 
     @field_validator("name")
     @classmethod

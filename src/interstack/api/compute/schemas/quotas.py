@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from interstack.api.compute.schemas.servers import Boolean
+
 Limit = Annotated[int, Field(ge=-1, le=2147483647)]
 
 
@@ -16,7 +18,7 @@ class _Closed(BaseModel):
 class QuotaValuesV257(_Closed):
     """2.57 on: compute quotas only, no injected files."""
 
-    force: bool = False
+    force: Boolean = False
     instances: Limit | None = None
     cores: Limit | None = None
     ram: Limit | None = None

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from interstack.api.compute.schemas.servers import (
     AccessIPv4,
     AccessIPv6,
+    Boolean,
     Closed,
     Description,
     Metadata,
@@ -44,7 +45,7 @@ class Rebuild(Closed):
     accessIPv4: AccessIPv4 | None = None  # noqa: N815
     accessIPv6: AccessIPv6 | None = None  # noqa: N815
     disk_config: Literal["AUTO", "MANUAL"] | None = Field(default=None, alias="OS-DCF:diskConfig")
-    preserve_ephemeral: bool | None = None
+    preserve_ephemeral: Boolean | None = None
     personality: list[dict[str, str]] | None = None
 
     @field_validator("name")
