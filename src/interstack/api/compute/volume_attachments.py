@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from interstack.api.body import json_body
-from interstack.api.compute.schemas.servers import Boolean
+from interstack.api.compute.schemas.parameter_types import Boolean
 from interstack.api.compute.versions import Microversion
 from interstack.api.deps import Caller, ServicesDep
 from interstack.api.microversions import APIVersion

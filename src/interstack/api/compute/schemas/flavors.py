@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from interstack.api.compute.schemas.servers import Boolean
+from interstack.api.compute.schemas.parameter_types import Boolean
 
 #: Nova's upper bound of flavor sizes (a signed 32-bit database integer)
 MAX_INT = 2147483647

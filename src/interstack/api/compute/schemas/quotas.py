@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from interstack.api.compute.schemas.servers import Boolean
+from interstack.api.compute.schemas.parameter_types import Boolean
 
 Limit = Annotated[int, Field(ge=-1, le=2147483647)]
 

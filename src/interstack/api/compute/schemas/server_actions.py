@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from interstack.api.compute.schemas.parameter_types import Boolean
 from interstack.api.compute.schemas.servers import (
     AccessIPv4,
     AccessIPv6,
-    Boolean,
     Closed,
     Description,
     Metadata,

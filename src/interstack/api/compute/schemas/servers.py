@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from interstack.api.compute.schemas.parameter_types import Boolean, nova_boolean
+
 ServerName = Annotated[str, Field(min_length=1, max_length=255)]
 MetaKey = Annotated[str, Field(min_length=1, max_length=255)]
 MetaValue = Annotated[str, Field(max_length=255)]
@@ -120,35 +122,14 @@ def _volume_size(value: object) -> object:
     return value
 
 
-#: Nova's ``parameter_types.boolean``: a JSON boolean or one of these spellings of it, exactly
-#: (no other case, no ``t``/``y``, no number, which pydantic alone would take)
-_BOOLEAN_SPELLINGS = {
-    **dict.fromkeys(("True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes"), True),
-    **dict.fromkeys(("False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"), False),
-}
-
-
-def _boolean(value: object) -> object:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value in _BOOLEAN_SPELLINGS:
-        return _BOOLEAN_SPELLINGS[value]
-    raise ValueError(
-        f"{value!r} is not a boolean: give true or false (or the string 'true', 'false', "
-        "'yes', 'no', 'on', 'off', '1' or '0')"
-    )
-
-
 def _no_device(value: object) -> object:
     """A mapping's ``no_device``: a boolean as Nova's type spells one, or null (not given).
     Nova's schema takes any value here and reads it by Python truthiness (the string
     ``"false"`` would be a no_device entry); it is read for what it says instead, and a value
     that says neither is a 400 rather than a guess."""
-    return None if value is None else _boolean(value)
+    return None if value is None else nova_boolean(value)
 
 
-#: a boolean field of Nova's (``delete_on_termination``, ``config_drive`` ...)
-Boolean = Annotated[bool, BeforeValidator(_boolean)]
 NoDevice = Annotated[bool | None, BeforeValidator(_no_device)]
 BootIndex = Annotated[int | None, BeforeValidator(_boot_index)]
 #: Nova's device names: no empty name, no spaces (``vdb`` or ``/dev/vdb``)
