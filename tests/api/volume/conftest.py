@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from interstack.backends.contract import NO_VALID_BACKEND
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, member_of
 from tests.support.volume import cinder
@@ -25,7 +26,10 @@ def volume_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedG
                     "settings": {
                         "volume_delay_seconds": 0.1,
                         "snapshot_delay_seconds": 0.1,
-                        "fail_on": {"create_volume": {"name": "broken-*", "message": "no space"}},
+                        "fail_on": {
+                            "create_volume": {"name": "broken-*", "message": "no space"},
+                            "extend_volume": {"name": "full-*", "message": NO_VALID_BACKEND},
+                        },
                         # a backend that gives no ephemeral or swap disks: its refusal of a
                         # mapping of one, and volumes named as if the flavor's disks were none
                         "without": ["ephemeral_disks"],

@@ -48,6 +48,22 @@ def test_sdk_volume_lifecycle(conn: Any) -> None:
     block.wait_for_delete(volume, interval=0.2, wait=60)
 
 
+def test_an_extend_the_backend_has_no_room_for_leaves_the_volume_as_it_was(conn: Any) -> None:
+    """As Cinder's scheduler leaves a volume whose extend no backend can take (NoValidBackend):
+    its status before the extend and its size, not ``error_extending``."""
+    block = conn.block_storage
+    volume = block.create_volume(size=1, name=unique("full"))
+    volume = block.wait_for_status(volume, "available", wait=60, interval=0.2)
+
+    block.extend_volume(volume, 3)
+    refused = eventually(lambda: _fresh(conn, volume), lambda v: v.status != "extending",
+                         "the refused extend")  # fmt: skip
+    assert (refused.status, refused.size) == ("available", 1)
+
+    block.delete_volume(volume)
+    block.wait_for_delete(volume, interval=0.2, wait=60)
+
+
 def test_cloud_layer_create_from_snapshot_and_volume(conn: Any) -> None:
     source = conn.create_volume(size=1, name=unique("cloud"), wait=True, timeout=60)
     assert source.status == "available"

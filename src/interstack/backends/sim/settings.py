@@ -20,6 +20,7 @@ class SimOperation(StrEnum):
     CREATE_SERVER = "create_server"
     POWER_ACTION = "power_action"
     CREATE_VOLUME = "create_volume"
+    EXTEND_VOLUME = "extend_volume"
     ATTACH_VOLUME = "attach_volume"
     CREATE_SNAPSHOT = "create_snapshot"
     STORE_IMAGE = "store_image"

@@ -226,6 +226,9 @@ class SimBlockStorage(_Guarded, BlockStorageDriver):
                     f"volume {vol.gateway_id} has {vol.data['size_gb']} GiB; "
                     f"{size_gb} GiB would not extend it"
                 )
+            fault = self.settings.fault(SimOperation.EXTEND_VOLUME, vol.name)
+            if fault is not None:
+                raise BackendError(fault)
             vol.data = {**vol.data, "size_gb": size_gb}
             self.state.set(vol, vol.status)
             return _volume(vol)

@@ -9,7 +9,8 @@ half a second, a public cloud that throttles its API every few seconds); after
 :data:`MAX_POLLS` looks (minutes at a local cloud's pace, over an hour at a public cloud's,
 where a first snapshot of a large volume takes that long) the task fails. A failed task puts
 its resource into Cinder's error status for that operation (``error``, ``error_deleting``,
-``error_extending``), or back where it was when nothing changed (an upload that failed).
+``error_extending``), or back where it was when nothing changed (an upload that failed, an
+extend the backend had no room for).
 
 A volume the backend makes from a preparation (``BlockStorageDriver.prepare_volume``: EBS
 copies a volume through a snapshot of it) is created in phase ``prepare``: the first step
@@ -30,6 +31,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import (
+    NO_VALID_BACKEND,
     BlockStorageDriver,
     NativeRef,
     Polling,
@@ -110,7 +112,7 @@ class VolumeTasks:
         return {
             CREATE: TaskHandler(self.create, self._volume_failed(VolumeStatus.ERROR)),
             DELETE: TaskHandler(self.delete, self._volume_failed(VolumeStatus.ERROR_DELETING)),
-            EXTEND: TaskHandler(self.extend, self._volume_failed(VolumeStatus.ERROR_EXTENDING)),
+            EXTEND: TaskHandler(self.extend, self.extend_failed),
             UPLOAD: TaskHandler(self.upload, self.upload_failed),
             SNAPSHOT_CREATE: TaskHandler(
                 self.create_snapshot, self._snapshot_failed(SnapshotStatus.ERROR)
@@ -343,6 +345,23 @@ class VolumeTasks:
             return self._again(task, phase="wait")
         self._settle(task, str(task.payload["previous_status"]), size=size)
         return None
+
+    def extend_failed(self, task: Task, error: str) -> None:
+        """An extend the backend had no room for (:data:`NO_VALID_BACKEND`, refused before the
+        volume changed) leaves the volume as it was, its status before the extend, as Cinder's
+        scheduler restores it; the refusal stays as the volume's fault, where Cinder keeps a
+        user message. Any other failure is ``error_extending``, as Cinder's volume manager
+        leaves a volume whose driver failed to grow it."""
+        if error != NO_VALID_BACKEND:
+            self._volume_failed(VolumeStatus.ERROR_EXTENDING)(task, error)
+            return
+        log.warning("volume %s: extend refused: %s", task.resource_id, error)
+        with self.db.session() as session:
+            row = session.get(VolumeRow, task.resource_id)
+            if row is not None:
+                row.status = str(task.payload["previous_status"])
+                row.fault = error
+                touch(row)
 
     # -- upload to an image ------------------------------------------------------------------
 
