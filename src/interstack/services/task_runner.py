@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Row, Select, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.errors import BackendUnavailable, InterstackError
@@ -43,7 +43,7 @@ from interstack.services.tasks import (
     make_due,
     utcnow,
 )
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models import Task as TaskRow
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,45 @@ log = logging.getLogger(__name__)
 #: how many steps of one task a worker runs in a row when each asks to go on at once, before it
 #: hands the task back to the queue (a handler that never settles cannot hold a worker)
 MAX_STEPS_IN_A_ROW = 20
+
+_TABLE = table_of(TaskRow)
+_TASKS = _TABLE.c
+_WHEN = _TASKS.updated_at.type
+
+
+def _claiming(*, due: bool) -> Update:
+    """A claim's one write (built once: :func:`run_core`): the task, if still pending (and
+    ``due``: due at ``now``), marked running for ``worker`` until ``lease``, with the row as
+    written returned (one statement, not a read after it)."""
+    now = bindparam("now", type_=_WHEN)
+    when = [_TASKS.run_after <= now] if due else []
+    return (
+        update(_TABLE)
+        .where(_TASKS.id == bindparam("task_id"), _TASKS.status == TaskStatus.PENDING.value, *when)
+        .values(
+            status=TaskStatus.RUNNING.value,
+            locked_by=bindparam("worker", type_=_TASKS.locked_by.type),
+            locked_until=bindparam("lease", type_=_WHEN),
+            attempts=_TASKS.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*_TASKS)
+    )
+
+
+_CLAIM_DUE = _claiming(due=True)
+_CLAIM_ANY = _claiming(due=False)
+#: a write of a step's outcome, fenced by ``worker``: the columns it sets are the keys of the
+#: parameters (as Core does for an UPDATE without ``values``), the row as written returned
+_CHANGE_OWNED = (
+    update(_TABLE)
+    .where(
+        _TASKS.id == bindparam("task_id"),
+        _TASKS.status == TaskStatus.RUNNING.value,
+        _TASKS.locked_by == bindparam("worker", type_=_TASKS.locked_by.type),
+    )
+    .returning(*_TASKS)
+)
 
 
 @dataclass
@@ -249,21 +288,8 @@ class TaskRunner:
         now) (every claim's one write)."""
         # still due: a candidate another worker ran and rescheduled meanwhile is pending
         # again, but not before its new run_after
-        when = [TaskRow.run_after <= now] if due else []
-        # the row as written comes back with the write (one statement, not a read after it)
-        row = session.scalars(
-            update(TaskRow)
-            .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.PENDING, *when)
-            .values(
-                status=TaskStatus.RUNNING,
-                locked_by=worker,
-                locked_until=lease,
-                attempts=TaskRow.attempts + 1,
-                updated_at=now,
-            )
-            .returning(TaskRow),
-            execution_options={"populate_existing": True},
-        ).one_or_none()
+        params = {"task_id": task_id, "worker": worker, "lease": lease, "now": now}
+        row = run_core(session, _CLAIM_DUE if due else _CLAIM_ANY, params).one_or_none()
         return None if row is None else Task.from_row(row)
 
     # -- running -----------------------------------------------------------------------------
@@ -385,21 +411,12 @@ class TaskRunner:
     @staticmethod
     def _change_owned(
         session: Session, task: Task, worker: str, values: Mapping[str, Any]
-    ) -> TaskRow | None:
+    ) -> Row[Any] | None:
         """The task's row changed by ``values`` if ``worker`` still runs it (its lease not
         lost to another worker), else ``None``: one statement, the row as written returned
         with the write (not a read for the check, then a write)."""
-        row = session.scalars(
-            update(TaskRow)
-            .where(
-                TaskRow.id == task.id,
-                TaskRow.status == TaskStatus.RUNNING,
-                TaskRow.locked_by == worker,
-            )
-            .values(**values)
-            .returning(TaskRow),
-            execution_options={"populate_existing": True},
-        ).one_or_none()
+        params = {**values, "task_id": task.id, "worker": worker}
+        row = run_core(session, _CHANGE_OWNED, params).one_or_none()
         if row is None:
             log.warning("task %s (%s): lost its lease before the step ended", task.id, task.kind)
         return row

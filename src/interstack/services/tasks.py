@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.errors import NotFound
@@ -73,7 +73,8 @@ class Task:
     run_after: datetime
 
     @classmethod
-    def from_row(cls, row: TaskRow) -> Task:
+    def from_row(cls, row: TaskRow | Row[Any]) -> Task:
+        """The task of its ORM row or of a plain row of the table's columns."""
         return cls(
             id=row.id,
             kind=row.kind,

@@ -12,15 +12,25 @@ each finds SQLite's lock free; SQLite's busy handler still guards against other 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, func, select
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: seconds a writer waits for the process's write lock before it goes on to SQLite's own
@@ -32,6 +42,24 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 def rowcount(result: Any) -> int:
     """The rows an UPDATE or DELETE statement's ``session.execute`` result touched."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's table, for Core statements on it (typed: ``__table__`` is a
+    ``FromClause`` to mypy)."""
+    return cast(Table, model.__table__)
+
+
+def run_core(
+    session: Session, statement: Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[Any]:
+    """Run a Core statement on the unit of work's connection, in its transaction, and return
+    its plain rows. For hot statements built once at import (every value a ``bindparam``
+    given in ``params``): ``session.execute`` would build the ORM's compile state and, for an
+    entity, load objects into the identity map — about three times the Python work of the
+    statement itself. The session is not flushed first (no autoflush): write what it holds
+    before, and objects it holds are not refreshed by the statement."""
+    return session.connection().execute(statement, params or {})
 
 
 def take_turns(session: Session, key: str) -> None:
