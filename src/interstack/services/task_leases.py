@@ -73,23 +73,30 @@ class LeaseKeeper:
     def _renew_while_held(self) -> None:
         while True:
             time.sleep(self.interval)
-            with self._lock:
-                if not self._held:
-                    self._thread = None  # the next step held starts another
-                    return
-                for key, thread in list(self._held.items()):
-                    if not thread.is_alive():
-                        del self._held[key]  # not renewed again: its lease expires
-                        log.warning(
-                            "task %s: the thread of its step (%s) ended holding it; "
-                            "its lease is renewed no more",
-                            *key,
-                        )
-                renewed = list(self._held)
-            try:
-                self.renew(renewed)
-            except Exception:
-                log.exception("task leases: renewal failed; tried again in %.1f s", self.interval)
+            if not self.look():
+                return
+
+    def look(self) -> bool:
+        """One look of the keeper's thread: forget the holds whose thread ended, renew the
+        rest; whether any step is still held (if not, the thread ends)."""
+        with self._lock:
+            if not self._held:
+                self._thread = None  # the next step held starts another
+                return False
+            for key, thread in list(self._held.items()):
+                if not thread.is_alive():
+                    del self._held[key]  # not renewed again: its lease expires
+                    log.warning(
+                        "task %s: the thread of its step (%s) ended holding it; "
+                        "its lease is renewed no more",
+                        *key,
+                    )
+            renewed = list(self._held)
+        try:
+            self.renew(renewed)
+        except Exception:
+            log.exception("task leases: renewal failed; tried again in %.1f s", self.interval)
+        return True
 
     def renew(self, held: list[tuple[str, str]]) -> None:
         """Extend the leases of ``held`` (task id, worker) still held by those workers."""
