@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -160,3 +160,44 @@ def test_a_renewal_that_fails_is_tried_again(db: Database) -> None:
             "the lease renewed after the failed renewal",
         )
     assert failed == [[(task_id, "runner")]]
+
+
+def test_a_step_running_longer_than_any_step_should_is_warned_of_with_its_stack(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A step hung for ever keeps its lease for ever (no double run), so the keeper shows it:
+    past LONG_STEP_SECONDS a warning with the stack of the thread running it, once, then again
+    only after LONG_STEP_AGAIN_SECONDS; the lease is still renewed. The keeper's looks are
+    taken by the test on the fake clock (its thread sleeps through them)."""
+    clock = FakeClock()
+    task_id = claimed(db, clock, "runner")
+    keeper = LeaseKeeper(db, clock, LEASE, interval=3600.0)
+
+    def warnings() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == task_leases.__name__ and "longer than any step should" in r.getMessage()
+        ]
+
+    def a_step_hung_in_its_backend_call() -> None:
+        clock.advance(task_leases.LONG_STEP_SECONDS - 1)
+        keeper.look()
+        assert warnings() == []  # a long step, not yet one to warn of
+        clock.advance(1)
+        keeper.look()
+        clock.advance(task_leases.LONG_STEP_AGAIN_SECONDS - 1)
+        keeper.look()
+        assert len(warnings()) == 1  # once, not at every look
+        clock.advance(1)
+        keeper.look()
+
+    caplog.set_level("WARNING", logger=task_leases.__name__)
+    with keeper.held(task_id, "runner"):
+        a_step_hung_in_its_backend_call()
+        renewed_until = lease_end(db, task_id)
+    first, again = warnings()
+    assert f"task {task_id}: its step (worker runner) has run for 4:00:00" in first
+    assert "a_step_hung_in_its_backend_call" in first  # where the thread is
+    assert "has run for 16:00:00" in again
+    assert renewed_until == clock() + timedelta(seconds=LEASE)  # and still renewed

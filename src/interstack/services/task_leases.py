@@ -11,6 +11,13 @@ it run twice): a lease is renewed as long as the thread running its step lives a
 process that dies or freezes renews nothing, so its leases expire; a step whose thread ended
 without letting go of it (it cannot, short of the interpreter's end) is renewed no more.
 
+A step hung for ever (a backend call that never answers) so holds its task for ever, and
+nothing else would show it: once a step has run for :data:`LONG_STEP_SECONDS`, longer than any
+step should, the keeper logs a warning with the stack of the thread running it (where it
+hangs), and again every :data:`LONG_STEP_AGAIN_SECONDS` while it still runs, for an operator
+to act on (the step is not stopped: it may yet finish, and running it again beside it could
+not be undone).
+
 One thread renews all the leases of the process, in one statement per look; it runs only while
 a step is held, and its writes are fenced as the runner's are (``locked_by``): a lease another
 worker took meanwhile is left alone.
@@ -19,11 +26,14 @@ worker took meanwhile is left alone.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, update
 
@@ -32,6 +42,22 @@ from interstack.store import Database
 from interstack.store.models import Task as TaskRow
 
 log = logging.getLogger(__name__)
+
+#: how long a step runs before the keeper warns that it may hang: a few hours, longer than
+#: any step should (the longest, an upload of a large image, takes about an hour)
+LONG_STEP_SECONDS = 4 * 3600.0
+#: how often the warning is logged again while that step still runs
+LONG_STEP_AGAIN_SECONDS = 12 * 3600.0
+
+
+@dataclass
+class _Hold:
+    """A step held by this process: the thread running it, since when, and when the keeper
+    last warned that it runs long (None: not yet)."""
+
+    thread: threading.Thread
+    since: datetime
+    warned: datetime | None = None
 
 
 class LeaseKeeper:
@@ -48,8 +74,8 @@ class LeaseKeeper:
         self.clock = clock
         self.lease_seconds = lease_seconds
         self.interval = lease_seconds / 3 if interval is None else interval
-        #: (task id, worker) -> the thread running its step
-        self._held: dict[tuple[str, str], threading.Thread] = {}
+        #: (task id, worker) -> the step held, with the thread running it
+        self._held: dict[tuple[str, str], _Hold] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -58,7 +84,7 @@ class LeaseKeeper:
         """The task's lease, held by ``worker``, is renewed until the block ends."""
         key = (task_id, worker)
         with self._lock:
-            self._held[key] = threading.current_thread()
+            self._held[key] = _Hold(threading.current_thread(), self.clock())
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._renew_while_held, name="interstack-task-leases", daemon=True
@@ -77,20 +103,25 @@ class LeaseKeeper:
                 return
 
     def look(self) -> bool:
-        """One look of the keeper's thread: forget the holds whose thread ended, renew the
-        rest; whether any step is still held (if not, the thread ends)."""
+        """One look of the keeper's thread: forget the holds whose thread ended, warn of steps
+        that run long, renew the rest; whether any step is still held (if not, the thread
+        ends)."""
+        now = self.clock()
         with self._lock:
             if not self._held:
                 self._thread = None  # the next step held starts another
                 return False
-            for key, thread in list(self._held.items()):
-                if not thread.is_alive():
+            for key, hold in list(self._held.items()):
+                if not hold.thread.is_alive():
                     del self._held[key]  # not renewed again: its lease expires
                     log.warning(
                         "task %s: the thread of its step (%s) ended holding it; "
                         "its lease is renewed no more",
                         *key,
                     )
+                elif _warn_due(hold, now):
+                    hold.warned = now
+                    _warn_long(key, hold, now)
             renewed = list(self._held)
         try:
             self.renew(renewed)
@@ -112,3 +143,27 @@ class LeaseKeeper:
                 .where(TaskRow.status == TaskStatus.RUNNING, or_(*owned))
                 .values(locked_until=now + timedelta(seconds=self.lease_seconds))
             )
+
+
+def _warn_due(hold: _Hold, now: datetime) -> bool:
+    """Whether the step of ``hold`` has run long enough to be warned of (again)."""
+    if hold.warned is None:
+        return (now - hold.since).total_seconds() >= LONG_STEP_SECONDS
+    return (now - hold.warned).total_seconds() >= LONG_STEP_AGAIN_SECONDS
+
+
+def _warn_long(key: tuple[str, str], hold: _Hold, now: datetime) -> None:
+    frame = sys._current_frames().get(hold.thread.ident or -1)
+    stack = "".join(traceback.format_stack(frame)) if frame is not None else "(not found)\n"
+    log.warning(
+        "task %s: its step (worker %s) has run for %s, longer than any step should (%s); "
+        "its lease is still renewed while thread %s runs it, so no other runner takes the "
+        "task: if it hangs, stop the gateway that runs it (its lease then expires and another "
+        "runner resumes the task). Warned again every %s while it runs. The thread's stack:\n%s",
+        *key,
+        timedelta(seconds=int((now - hold.since).total_seconds())),
+        timedelta(seconds=LONG_STEP_SECONDS),
+        hold.thread.name,
+        timedelta(seconds=LONG_STEP_AGAIN_SECONDS),
+        stack,
+    )
