@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from interstack.backends.local import hostlock
 from interstack.backends.local.bundle import BlockDevice, with_devices
 from interstack.backends.local.instances import Instance
 from interstack.backends.local.volumes import guestmount, plug
@@ -68,6 +69,34 @@ def test_a_guest_that_does_not_run_mounts_nothing(tmp_path: Path) -> None:
     with_bundle(instance, (BlockDevice("/dev/vdb", 7, 3),))
     with pytest.raises(Conflict, match="is not running"):
         guestmount.answer(instance, mount_of(7, 3), never)
+
+
+def test_a_mount_waits_for_the_instances_lock_within_a_bound_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change that holds the instance's lock past the bound (a long snapshot of its root
+    volume) has the mount refused while the guest still waits for its answer, not made
+    after its helper gave up."""
+    monkeypatch.setattr(guestmount, "LOCK_WAIT_SECONDS", 0.2, raising=False)
+    instance = with_bundle(
+        Running(tmp_path / "instances", tmp_path / "runc", REF), (BlockDevice("/dev/vdb", 7, 3),)
+    )
+    taken, answered = threading.Event(), threading.Event()
+
+    def change() -> None:  # lets go once answered, or after 5 s (an unbounded wait then mounts)
+        with hostlock.held(instance.dir):
+            taken.set()
+            answered.wait(5)
+
+    holder = threading.Thread(target=change)
+    holder.start()
+    taken.wait()
+    try:
+        with pytest.raises(Conflict, match=f"server {REF} is busy .* try the mount again"):
+            guestmount.answer(instance, mount_of(7, 3), never)
+    finally:
+        answered.set()
+        holder.join()
 
 
 # -- the service: what one guest sends keeps no other server's mounts waiting, nor ends it ----

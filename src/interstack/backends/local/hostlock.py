@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,10 +43,28 @@ def _open(directory: Path, name: str = LOCK_FILE, how: int = fcntl.LOCK_EX) -> i
     return fd
 
 
+#: how often a bounded wait for a lock (:func:`held` with ``wait``) looks again
+RETRY_SECONDS = 0.05
+
+
+def _open_within(directory: Path, wait: float) -> int | None:
+    """:func:`_open` exclusively, waiting at most ``wait`` seconds; ``TimeoutError`` past it."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _open(directory, LOCK_FILE, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{directory / LOCK_FILE} was held for {wait:g} s") from None
+            time.sleep(min(RETRY_SECONDS, left))
+
+
 @contextmanager
-def held(instance_dir: Path) -> Iterator[None]:
-    """The instance's lock, for the supervisor: held until the block ends."""
-    fd = _open(instance_dir)
+def held(instance_dir: Path, wait: float | None = None) -> Iterator[None]:
+    """The instance's lock, for the supervisor: held until the block ends. Waited for at most
+    ``wait`` seconds if given (``TimeoutError`` past them), else for as long as it takes."""
+    fd = _open(instance_dir) if wait is None else _open_within(instance_dir, wait)
     try:
         yield
     finally:

@@ -46,6 +46,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,11 @@ MOUNT_TOOL_SECONDS = 60.0
 #: what the guest's helper waits for its answer beyond :data:`MOUNT_TOOL_SECONDS` and
 #: :data:`REQUEST_TIMEOUT_SECONDS`: the instance's lock (an attach or detach holds it a moment)
 GUEST_WAIT_MARGIN_SECONDS = 30.0
+#: how long an answer waits for the instance's lock (a boot, a stop or a snapshot of its root
+#: volume may hold it for minutes) before it refuses the request: within
+#: :data:`GUEST_WAIT_MARGIN_SECONDS`, so that the guest hears the refusal — a mount made after
+#: its helper gave up would be one the guest was told had failed
+LOCK_WAIT_SECONDS = 20.0
 
 _GUEST_HELPER = r'''#!/usr/bin/python3
 """interstack: mount(8)/umount(8) helper for volumes; the host mounts them (no CAP_SYS_ADMIN
@@ -156,14 +162,22 @@ def install_helper(boot_dir: Path) -> None:
 
 def answer(instance: Instance, request: dict[str, Any], run_tool: RunTool) -> None:
     """Make the mount or unmount the guest of ``instance`` asks for, of a device its bundle
-    lists alone, with the instance's lock held (so no attach, detach or boot runs meanwhile);
-    raises with a message for the guest when it cannot."""
+    lists alone, with the instance's lock held (so no attach, detach or boot runs meanwhile,
+    and one that holds it past :data:`LOCK_WAIT_SECONDS` refuses the request); raises with a
+    message for the guest when it cannot."""
     major, minor = (int(number) for number in request["device"])
     operation = request["op"]
     if operation not in {"mount", "umount"}:
         raise BadRequest(f"unknown operation {operation}")
     target = str(request["target"])
-    with hostlock.held(instance.dir):
+    with ExitStack() as held:
+        try:
+            held.enter_context(hostlock.held(instance.dir, wait=LOCK_WAIT_SECONDS))
+        except TimeoutError:
+            raise Conflict(
+                f"server {instance.ref} is busy with another change (a boot, a stop, an attach "
+                f"or a snapshot) that held it for {LOCK_WAIT_SECONDS:g} s; try the mount again"
+            ) from None
         pid = instance.init_pid()
         if pid is None:
             raise Conflict(f"server {instance.ref} is not running")
