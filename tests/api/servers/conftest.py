@@ -160,6 +160,16 @@ def admin_api(compute_gateway: ServedGateway) -> Iterator[httpx.Client]:
         yield http
 
 
+@pytest.fixture
+def server(api: httpx.Client, admin_api: httpx.Client) -> Iterator[dict[str, Any]]:
+    """The member's ACTIVE server, deleted afterwards (by an admin, whom a lock does not
+    stop); a module whose tests need another kind defines its own."""
+    booted = boot_active(api, unique("acted"))
+    yield booted
+    assert admin_api.delete(f"/servers/{booted['id']}").status_code == 204
+    wait_gone(api, booted["id"])
+
+
 def server_of(api: httpx.Client, server_id: str) -> dict[str, Any]:
     response = api.get(f"/servers/{server_id}")
     assert response.status_code == 200, response.text

@@ -3,34 +3,21 @@ console output, metadata, tags and the ``os-instance-actions`` record of each.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.api.servers.conftest import (
     OTHER_IMAGE,
-    boot_active,
     nova,
-    wait_gone,
     wait_status,
 )
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, unique
+from tests.support.identity import Member
 
 
 def act(api: httpx.Client, server_id: str, action: str, value: Any = None) -> httpx.Response:
     return api.post(f"/servers/{server_id}/action", json={action: value})
-
-
-@pytest.fixture
-def server(api: httpx.Client, admin_api: httpx.Client) -> Iterator[dict[str, Any]]:
-    """An ACTIVE server, deleted afterwards (by an admin, whom a lock does not stop)."""
-    booted = boot_active(api, unique("acted"))
-    yield booted
-    assert admin_api.delete(f"/servers/{booted['id']}").status_code == 204
-    wait_gone(api, booted["id"])
 
 
 def test_power_actions_move_through_novas_states(api: httpx.Client, server: dict[str, Any]) -> None:

@@ -1,0 +1,136 @@
+"""Nova's boolean fields of b0916ac end to end: a flavor's ``os-flavor-access:is_public``, a
+quota set's ``force`` and a rebuild's ``preserve_ephemeral`` as the ``openstack`` CLI sends them
+(``--public``/``--private``, ``--force``, ``--preserve-ephemeral``), Nova's string spellings of
+them over raw HTTP read for what they say, and a spelling Nova's schema refuses ('t', 'y', 1)
+the 400 naming the field, with nothing made or changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.api.servers.conftest import IMAGE, OTHER_IMAGE, wait_status
+from tests.support.compute import assert_nova_fault, cli_json
+from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, cli_as, unique
+
+ADMIN = "interstack-admin"
+
+
+def refused_boolean(response: httpx.Response, field: str, value: object) -> None:
+    """The response is Nova's 400 naming ``field``, the value given and the spellings taken."""
+    message = assert_nova_fault(response, 400, "badRequest")
+    assert field in message, message
+    assert f"{value!r} is not a boolean" in message, message
+    assert "'yes', 'no', 'on', 'off', '1' or '0'" in message, message
+
+
+def test_flavor_public_and_private_from_the_cli_and_spelled(
+    compute_gateway: ServedGateway, admin_api: httpx.Client, api: httpx.Client
+) -> None:
+    """``flavor create --public``/``--private`` make a flavor the member sees or does not; the
+    strings "No" and "YES" are private and public; "t" and 1 make no flavor."""
+    made: list[str] = []
+    for option, public in (("--public", True), ("--private", False)):
+        created = cli_json(compute_gateway, ADMIN, "flavor", "create", option, unique("bool"))
+        made.append(created["id"])
+        assert created["os-flavor-access:is_public"] is public
+        assert api.get(f"/flavors/{created['id']}").status_code == (200 if public else 404)
+
+    for spelled, public in (("No", False), ("YES", True)):
+        flavor = {"name": unique("spelled"), "ram": 64, "vcpus": 1, "disk": 0}
+        flavor["os-flavor-access:is_public"] = spelled
+        answer = admin_api.post("/flavors", json={"flavor": flavor})
+        assert answer.status_code == 200, answer.text
+        created = answer.json()["flavor"]
+        made.append(created["id"])
+        assert created["os-flavor-access:is_public"] is public
+        assert api.get(f"/flavors/{created['id']}").status_code == (200 if public else 404)
+
+    for odd in ("t", 1):
+        name = unique("odd")
+        flavor = {"name": name, "ram": 64, "vcpus": 1, "disk": 0}
+        flavor["os-flavor-access:is_public"] = odd
+        refused_boolean(
+            admin_api.post("/flavors", json={"flavor": flavor}), "os-flavor-access:is_public", odd
+        )
+        listed = admin_api.get("/flavors", params={"is_public": "none"}).json()["flavors"]
+        assert name not in {f["name"] for f in listed}
+    for flavor_id in made:
+        assert admin_api.delete(f"/flavors/{flavor_id}").status_code == 202
+
+
+def test_quota_set_forced_below_usage_from_the_cli_and_spelled(
+    compute_gateway: ServedGateway, admin_api: httpx.Client, member: Member, api: httpx.Client
+) -> None:
+    """A limit below what the project uses takes ``quota set --force`` (or "force": "yes");
+    "no" is no force, and "y" or 1 leave the limit as it was."""
+    project = member.project_id
+    group = {"server_group": {"name": unique("g"), "policy": "affinity"}}
+    made = api.post("/os-server-groups", json=group)
+    assert made.status_code == 200, made.text
+    path = f"/os-quota-sets/{project}"
+    try:
+        cli_refused = compute_gateway.cli(
+            ADMIN, "quota", "set", "--server-groups", "0", project, check=False
+        )
+        assert cli_refused.returncode != 0 and "already used" in cli_refused.stderr, (
+            cli_refused.stderr
+        )
+        compute_gateway.cli(ADMIN, "quota", "set", "--server-groups", "0", "--force", project)
+        assert admin_api.get(path).json()["quota_set"]["server_groups"] == 0
+
+        assert admin_api.put(path, json={"quota_set": {"server_groups": 10}}).status_code == 200
+        below = {"server_groups": 0}
+        unforced = admin_api.put(path, json={"quota_set": {**below, "force": "no"}})
+        assert "already used" in assert_nova_fault(unforced, 400, "badRequest")
+        forced = admin_api.put(path, json={"quota_set": {**below, "force": "yes"}})
+        assert forced.status_code == 200, forced.text
+        assert forced.json()["quota_set"]["server_groups"] == 0
+
+        assert admin_api.put(path, json={"quota_set": {"server_groups": 10}}).status_code == 200
+        for odd in ("y", 1):
+            answer = admin_api.put(path, json={"quota_set": {**below, "force": odd}})
+            refused_boolean(answer, "force", odd)
+        assert admin_api.get(path).json()["quota_set"]["server_groups"] == 10
+    finally:
+        assert admin_api.delete(path).status_code == 202
+        api.delete(f"/os-server-groups/{made.json()['server_group']['id']}")
+
+
+def test_rebuild_preserve_ephemeral_from_the_cli_and_spelled(
+    compute_gateway: ServedGateway, member: Member, api: httpx.Client, server: dict[str, Any]
+) -> None:
+    """``server rebuild --preserve-ephemeral``/``--no-preserve-ephemeral`` and "On"/"off" are
+    rebuilds; "y" or 1 is the 400, and the server is not rebuilt."""
+    sid = server["id"]
+    as_member = cli_as(member)
+    for option in ("--preserve-ephemeral", "--no-preserve-ephemeral"):
+        compute_gateway.cli(
+            "interstack", "server", "rebuild", "--image", "debian-sim", option, sid, extra=as_member
+        )
+        assert wait_status(api, sid, "ACTIVE")["image"]["id"] == OTHER_IMAGE
+        compute_gateway.cli(
+            "interstack", "server", "rebuild", "--image", "cirros-sim", sid, extra=as_member
+        )
+        wait_status(api, sid, "ACTIVE")
+
+    for spelled in ("On", "off"):
+        rebuild = {"imageRef": OTHER_IMAGE, "preserve_ephemeral": spelled}
+        answer = api.post(f"/servers/{sid}/action", json={"rebuild": rebuild})
+        assert answer.status_code == 202, answer.text
+        assert wait_status(api, sid, "ACTIVE")["image"]["id"] == OTHER_IMAGE
+        back = {"rebuild": {"imageRef": IMAGE}}
+        assert api.post(f"/servers/{sid}/action", json=back).status_code == 202
+        wait_status(api, sid, "ACTIVE")
+
+    actions = api.get(f"/servers/{sid}/os-instance-actions").json()["instanceActions"]
+    for odd in ("y", 1):
+        refusable: dict[str, object] = {"imageRef": OTHER_IMAGE, "preserve_ephemeral": odd}
+        answer = api.post(f"/servers/{sid}/action", json={"rebuild": refusable})
+        refused_boolean(answer, "preserve_ephemeral", odd)
+    unchanged = api.get(f"/servers/{sid}").json()["server"]
+    assert (unchanged["status"], unchanged["image"]["id"]) == ("ACTIVE", IMAGE)
+    after = api.get(f"/servers/{sid}/os-instance-actions").json()["instanceActions"]
+    assert len(after) == len(actions)
