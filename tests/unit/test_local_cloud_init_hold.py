@@ -11,10 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from interstack.backends.local import cpushare
 from interstack.backends.local.cloudinithold import CloudInitHold
 from interstack.backends.local.cloudinitstages import CLOUD_INIT_STAGES, HOLD
 from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.guest import write_boot_options
+from interstack.backends.local.host import CgroupMode
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.settings import LocalSettings
 
@@ -190,3 +194,35 @@ def test_a_cloud_init_at_the_users_niceness_is_never_held(tmp_path: Path) -> Non
     output, _ = stages.communicate(timeout=30)
     assert stages.returncode == 0 and "waited" not in output
     assert hold.exists()
+
+
+def _a_host_of(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cpus: int, affinity: set[int]
+) -> Path:
+    """A host of ``cpus`` CPUs on which this process may run on ``affinity``, its cgroup v2
+    ``/system.slice/gateway.service`` (files under ``tmp_path``); that cgroup's directory."""
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: affinity)
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("0::/system.slice/gateway.service\n")
+    monkeypatch.setattr(cpushare, "PROC_CGROUP", proc)
+    monkeypatch.setattr(cpushare, "CGROUP_ROOT", tmp_path / "cgroup")
+    monkeypatch.setattr(cpushare, "cgroup_mode", lambda: CgroupMode.V2)
+    group = tmp_path / "cgroup" / "system.slice" / "gateway.service"
+    group.mkdir(parents=True)
+    return group
+
+
+def test_held_cloud_inits_go_on_as_many_at_once_as_the_gateway_may_use_cpus(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Not the host's CPUs: those the gateway may run on (its affinity), and no more than its
+    cgroup's quota, or a quota above it, allows."""
+    group = _a_host_of(monkeypatch, tmp_path, cpus=64, affinity={0, 1, 2, 3})
+    assert CloudInitHold().at_once == 4
+
+    (group / "cpu.max").write_text("max 100000\n")
+    (group.parent / "cpu.max").write_text("250000 100000\n")  # 2.5 CPUs: 3 at once
+    assert CloudInitHold().at_once == 3
+    (group / "cpu.max").write_text("50000 100000\n")
+    assert CloudInitHold().at_once == 1

@@ -7,7 +7,8 @@ way: the last login waited for CPU behind the others' cloud-init. Each boot the 
 is held: a file in the instance's boot directory (``/run/interstack`` in the guest,
 :data:`HOLD`) tells its cloud-init to wait, and the file goes once no boot the gateway started
 is still on its way (:meth:`CloudInitHold.settled`): a server booted alone waits for nothing.
-Held ones then go on as many at a time as the host has CPUs, the next as one finishes (twenty
+Held ones then go on as many at a time as the gateway may use CPUs
+(:func:`.cpushare.usable_cpus`), the next as one finishes (twenty
 at once on two CPUs took as long to finish, and the logins still on their way to them waited
 behind all twenty).
 The guest waits only where nothing of the user's runs under cloud-init (the guest init lowered
@@ -22,12 +23,12 @@ boots that never end) costs a few seconds, never the boot; a gateway that stops 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from interstack.backends.local import cpushare
 from interstack.backends.local.cloudinitstages import HELD, HOLD, HOLD_SECONDS, RESULT
 from interstack.backends.local.diskfiles import holds_file
 from interstack.backends.local.instances import Instance
@@ -64,7 +65,7 @@ class CloudInitHold:
         #: an end never told leaks nothing
         self.bound_seconds = bound_seconds
         #: cloud-inits let go to run at a time once no boot is on its way
-        self.at_once = at_once or os.cpu_count() or 1
+        self.at_once = at_once or cpushare.usable_cpus()
         self._guard = threading.Lock()
         self._booting: dict[str, float] = {}
         self._held: dict[str, Path] = {}  # in the order held

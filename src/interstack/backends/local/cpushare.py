@@ -73,8 +73,8 @@ BOOTING_FACTOR = 8
 _lock = threading.Lock()
 
 
-def quota_cpus(cgroup: Path, mode: CgroupMode) -> int:
-    """How many CPUs cgroup ``cgroup``'s quota allows (1 without a quota or a readable one)."""
+def cpu_quota(cgroup: Path, mode: CgroupMode) -> float | None:
+    """The CPUs cgroup ``cgroup``'s own quota allows (``None``: no quota, or none readable)."""
     try:
         if mode is CgroupMode.V2:
             quota, _, period = (cgroup / "cpu.max").read_text().partition(" ")
@@ -82,10 +82,43 @@ def quota_cpus(cgroup: Path, mode: CgroupMode) -> int:
             quota = (cgroup / "cpu.cfs_quota_us").read_text()
             period = (cgroup / "cpu.cfs_period_us").read_text()
         if quota.strip() in ("max", "-1"):
-            return 1
-        return max(1, math.ceil(int(quota) / int(period)))
+            return None
+        return int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def quota_cpus(cgroup: Path, mode: CgroupMode) -> int:
+    """How many CPUs cgroup ``cgroup``'s quota allows (1 without a quota or a readable one)."""
+    quota = cpu_quota(cgroup, mode)
+    return 1 if quota is None else max(1, math.ceil(quota))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process (the gateway) may keep busy: those it may run on (its affinity:
+    ``taskset``, a cpuset), no more than its cgroup's CPU quota or that of a cgroup above it
+    allows (a service manager's ``CPUQuota``, a container's ``--cpus``) — not the host's
+    count, which a gateway confined to two of sixty-four CPUs would take for sixty-four."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except OSError:
+        cpus = os.cpu_count() or 1
+    mode = cgroup_mode()
+    try:
+        placed = own_cgroup(mode, PROC_CGROUP.read_text())
     except (OSError, ValueError):
-        return 1
+        placed = None
+    if placed is None:
+        return max(1, cpus)
+    top = CGROUP_ROOT if mode is CgroupMode.V2 else CGROUP_ROOT / "cpu"
+    group = top / placed.lstrip("/")
+    for level in (group, *group.parents):
+        quota = cpu_quota(level, mode)
+        if quota is not None:
+            cpus = min(cpus, math.ceil(quota))
+        if level == top:
+            break
+    return max(1, cpus)
 
 
 def instances_weight(where: WeightFiles, mode: CgroupMode) -> int:
