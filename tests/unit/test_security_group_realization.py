@@ -16,6 +16,7 @@ from interstack.backends.sim.state import Kind
 from interstack.services.container import Services
 from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
+from tests.support.group_turns import ingress_tcp, second_request_during_first_backend_call
 from tests.support.image import REGION, caller
 
 
@@ -103,3 +104,24 @@ def test_a_group_naming_itself_is_made_with_its_other_rules_then_given_all_once(
     held = _held_rules(services, default_id)
     assert len(held) == 4
     assert sum(1 for r in held if r["remote_group"] is not None) == 2
+
+
+def test_two_rule_requests_at_once_leave_both_rules_on_the_backend(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second request's rule is written while the first request gives the backend the
+    rules it read: the set given last is the newest (before, the first request's older set was
+    given last and revoked the second rule on the backend, while the API showed it)."""
+    alice = caller("alice-race")
+    groups = services.network.security_groups
+    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    network = services.regions.backend(REGION).network
+    web = ingress_tcp(group.id, 80)
+    with second_request_during_first_backend_call(
+        network, monkeypatch, group.id, lambda: groups.create_rule(alice, REGION, web)
+    ):
+        groups.create_rule(alice, REGION, ingress_tcp(group.id, 22))
+
+    held = _held_rules(services, group.id)
+    assert sorted(r["port_min"] for r in held if r["port_min"] is not None) == [22, 80]
+    assert len(held) == len(groups.get(alice, REGION, group.id).rules) == 4

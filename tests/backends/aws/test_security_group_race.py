@@ -6,7 +6,10 @@ before the first request's rule was written, finds the group recorded by the fir
 the rules again as they are now (before, it set its own and so revoked the other's rule).
 
 The race is driven in one thread: the first request's create in EC2 lets the second request
-run through, whole, before it goes on."""
+run through, whole, before it goes on.
+
+On a group EC2 holds, the second request runs in a thread while the first gives EC2 its rules
+(tests/support/group_turns.py): the rules given last are the newest, and EC2 holds both."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
 from interstack.store.models import SecurityGroup
 from tests.backends.aws.support import PROJECT, REGION, aws_region_services
+from tests.support.group_turns import second_request_during_first_backend_call
 from tests.support.image import caller
 
 
@@ -76,3 +80,28 @@ def test_two_rule_requests_racing_on_a_group_ec2_lacks_make_it_once_with_both_ru
         assert row is not None and row.native_ref == held[0]["GroupId"]
     ports = sorted(p.get("FromPort") for p in held[0]["IpPermissions"])
     assert ports == [22, 80]  # both requests' rules
+
+
+def test_two_rule_requests_racing_on_a_group_ec2_holds_leave_both_rules_in_ec2(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a group EC2 holds, the second request's rule is written while the first request
+    gives EC2 the rules it read: EC2 ends with both (before, the first request's older set,
+    given last, revoked the second rule in EC2 while the API showed it)."""
+    alice = caller(PROJECT)
+    groups = services.network.security_groups
+    network = services.regions.backend(REGION).network
+    assert isinstance(network, AwsNetwork)
+    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    ssh, web = ssh_and_web(group.id)
+
+    with second_request_during_first_backend_call(
+        network, monkeypatch, group.id, lambda: groups.create_rule(alice, REGION, web)
+    ):
+        groups.create_rule(alice, REGION, ssh)
+
+    with services.db.session() as session:
+        row = session.get(SecurityGroup, group.id)
+        assert row is not None and row.native_ref is not None
+    held = network.ec2.describe_security_groups(GroupIds=[row.native_ref])["SecurityGroups"]
+    assert sorted(p.get("FromPort") for p in held[0]["IpPermissions"]) == [22, 80]

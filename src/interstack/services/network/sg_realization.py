@@ -2,17 +2,30 @@
 every change the backend is told the group's whole rule set (``set_security_group_rules`` is
 declarative). Kept apart from :mod:`security_groups`, which changes the records: every change
 there, and a port's first use of a group, ends here.
+
+The rule set given to the backend is the newest committed one: two changes of one group
+realized at once would otherwise each read the rules, and the older set, given last, revoke
+the newer rule on the backend (and the backend's own change, EC2's describe then authorize
+and revoke, is no single step either). The group's realizations therefore take turns
+(:class:`GroupTurns` in the process; on PostgreSQL the group's row locked ``FOR NO KEY
+UPDATE`` too, for the replicas) and each reads the rules in its turn, after the changes
+before it were committed. The turn spans the backend call: a lock of the process and a row
+lock, never SQLite's write lock (the rules are only read), and the row lock lets rules be
+written meanwhile (their foreign key takes ``KEY SHARE``), so only realizations of the group,
+a rename and its deletion's last step wait.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from interstack.backends.contract import NativeRef, SecurityGroupSpec
+from interstack.backends.contract import NativeRef, NetworkDriver, SecurityGroupSpec
 from interstack.errors import NotFound
 from interstack.services.network.common import driver
 from interstack.services.network.sg_rules import contract_rules
@@ -35,6 +48,37 @@ def group_rules(session: Session, group_id: str) -> list[RuleRow]:
     )
 
 
+class GroupTurns:
+    """One realization of a group at a time in this process: the others wait their turn
+    (holding no database connection). A lock per group realized now, gone after the last."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: group id -> its lock and how many realizations hold or wait for it
+        self._groups: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def turn(self, group_id: str) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._groups.get(group_id, (threading.Lock(), 0))
+            self._groups[group_id] = (lock, users + 1)
+        try:
+            if not lock.acquire(blocking=False):
+                log.debug("security group %s: waiting for its realization under way", group_id)
+                lock.acquire()
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            with self._lock:
+                lock, users = self._groups[group_id]
+                if users == 1:
+                    del self._groups[group_id]
+                else:
+                    self._groups[group_id] = (lock, users - 1)
+
+
 class GroupRealization:
     """The backend half of ``SecurityGroupService`` (its base): what makes a group real there,
     from the records the service keeps."""
@@ -42,6 +86,7 @@ class GroupRealization:
     def __init__(self, db: Database, regions: Regions) -> None:
         self.db = db
         self.regions = regions
+        self.turns = GroupTurns()
 
     def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
         """Make the backend hold the group with exactly its rules; returns its native ref."""
@@ -56,9 +101,12 @@ class GroupRealization:
         row: SecurityGroup,
         rows: Sequence[RuleRow],
         _seen: frozenset[str] = frozenset(),
+        without: str | None = None,
     ) -> NativeRef:
         """:meth:`realize` of the group ``row`` with its rules ``rows``, both as just read or
-        written."""
+        written (``rows`` makes a group the backend lacks; one it holds is given the rules as
+        they are in its turn, those naming ``without`` left out). 404 if the group is gone
+        by then, unless ``without`` (a deletion's step, done for a group gone)."""
         net_driver = driver(self.regions, region)
         group_id, native, name, project = row.id, row.native_ref, row.name, row.project_id
         seen = _seen | {group_id}
@@ -89,10 +137,39 @@ class GroupRealization:
             native, first = self._record_made(region, group_id, made)
             if first and not naming_groups:
                 return NativeRef(native)  # made with its rules: setting them again is a repeat
-            with self.db.session() as session:  # as they are now that the group exists
-                rows = group_rules(session, group_id)
-        net_driver.set_security_group_rules(NativeRef(native), contract_rules(rows, ref_of))
+        given = self._set_rules(net_driver, group_id, NativeRef(native), ref_of, without)
+        if not given and without is None:  # for a deletion's step, one gone names it no more
+            raise NotFound(
+                f"Security group {group_id} does not exist", kind="SecurityGroupNotFound"
+            )
         return NativeRef(native)
+
+    def _set_rules(
+        self,
+        net_driver: NetworkDriver,
+        group_id: str,
+        native: NativeRef,
+        ref_of: Callable[[str], NativeRef],
+        without: str | None = None,
+    ) -> bool:
+        """Give the backend's group ``native`` the rules of ``group_id`` as committed when its
+        turn comes (those naming ``without`` left out); False if the group is gone by then.
+        ``ref_of`` may realize another group the rules name (in that one's turn, taken inside
+        this one: the group waited for is one the backend did not hold, and a group in its
+        turn is held, so no two realizations wait for each other)."""
+        with self.turns.turn(group_id), self.db.session() as session:
+            held = session.scalar(
+                select(SecurityGroup.id)
+                .where(SecurityGroup.id == group_id)
+                .with_for_update(key_share=True)
+            )
+            if held is None:
+                return False
+            rows = group_rules(session, group_id)
+            if without is not None:
+                rows = [r for r in rows if r.remote_group_id != without]
+            net_driver.set_security_group_rules(native, contract_rules(rows, ref_of))
+        return True
 
     def _record_made(self, region: str, group_id: str, made: NativeRef) -> tuple[NativeRef, bool]:
         """Record the backend group just made for a group that had none, and whether this
@@ -137,12 +214,11 @@ class GroupRealization:
 
     def _realize_without(self, region: str, holder_id: str, group_id: str) -> None:
         """Realize the group ``holder_id`` without its rules naming ``group_id`` (nothing for a
-        group the backend does not hold yet)."""
+        group the backend does not hold yet, or one gone)."""
         with self.db.session() as session:
             holder = session.get(SecurityGroup, holder_id)
-            rules = [r for r in group_rules(session, holder_id) if r.remote_group_id != group_id]
         if holder is not None and holder.native_ref is not None:
-            self._realize(region, holder, rules)
+            self._realize(region, holder, (), without=group_id)
 
     def _realize_each(self, region: str, holders: Sequence[str], group_id: str) -> None:
         """Realize each group as the store holds it, after the DELETE of ``group_id``; one
