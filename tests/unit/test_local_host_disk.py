@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,10 +21,11 @@ from interstack.backends.contract import (
     VolumeSpec,
 )
 from interstack.backends.contract import VolumeStatus as V
-from interstack.backends.local.hostdisk import HostDisk, Room
+from interstack.backends.local.hostdisk import RESERVATIONS, STORAGE_FULL, HostDisk, Room
+from interstack.backends.local.images import LocalImages
 from interstack.backends.local.volumes import LocalBlockStorage
 from interstack.backends.local.volumes.records import VolumeRecord
-from interstack.errors import BackendError
+from interstack.errors import BackendError, PayloadTooLarge
 
 GiB_MB = 1024
 #: the file system of the tests
@@ -192,3 +194,80 @@ def test_a_volume_extended_beyond_the_room_left_is_refused_and_keeps_its_size(
         storage.extend_volume(NativeRef("vol-one"), 20)
     assert storage.shelf.get_volume(NativeRef("vol-one")).size_gb == 2
     assert storage.shelf.disk("vol-one").stat().st_size == 0
+
+
+# -- images: their bytes are real, placed as they are written ---------------------------------
+
+MiB = 1024 * 1024
+
+
+def _images(tmp_path: Path, room: Room) -> tuple[LocalImages, HostDisk]:
+    """Images on a host disk of ``room`` whose only allotments are the images' data."""
+    images = LocalImages(tmp_path / "images", tmp_path / "cache")
+    disk = host_disk(tmp_path, Records(tmp_path / "unused"), room=room)
+    disk.allotments = [images.disk_allotted_mb]
+    images.host_disk = disk
+    return images, disk
+
+
+def _chunks(mib: int) -> Iterator[bytes]:
+    for _ in range(mib):
+        yield b"x" * MiB
+
+
+def _nothing_left(tmp_path: Path, gateway_id: str) -> None:
+    assert not (tmp_path / "images" / f"img-{gateway_id}").exists()
+    assert list((tmp_path / RESERVATIONS).iterdir()) == []
+
+
+def test_an_upload_beyond_the_room_left_is_refused_as_glance_refuses_a_full_store(
+    tmp_path: Path,
+) -> None:
+    """The bytes are placed as they come: the write stops where they no longer fit, with
+    Glance's 413, and nothing of them is left; what fits is stored and counts."""
+    images, _disk = _images(tmp_path, Room(size_mb=4, free_mb=4))
+
+    with pytest.raises(PayloadTooLarge) as refused:
+        images.store_image("big", _chunks(5))
+    assert refused.value.message == STORAGE_FULL
+    _nothing_left(tmp_path, "big")
+
+    stored = images.store_image("small", _chunks(3))
+    assert stored.size == 3 * MiB and images.disk_allotted_mb() == 3
+    with pytest.raises(PayloadTooLarge, match="Image storage media is full"):
+        images.store_image("another", _chunks(2))  # 3 of the 4 MiB are the first one's
+    _nothing_left(tmp_path, "another")
+
+
+def test_a_volume_copied_into_an_image_is_placed_by_its_written_blocks(tmp_path: Path) -> None:
+    images, _disk = _images(tmp_path, Room(size_mb=4, free_mb=4))
+    sparse = tmp_path / "volume"
+    with sparse.open("wb") as out:
+        out.truncate(1024 * MiB)  # a hole of a GiB takes nothing
+        out.write(b"x" * MiB)
+    images.store_copy("fits", sparse)
+
+    with sparse.open("r+b") as out:
+        out.write(b"x" * 4 * MiB)  # 4 MiB written now, 1 of the 4 taken by the first image
+    with pytest.raises(PayloadTooLarge):
+        images.store_copy("beyond", sparse)
+    _nothing_left(tmp_path, "beyond")
+
+
+def test_room_held_for_an_image_on_its_way_counts_for_every_gateway_until_it_ends(
+    tmp_path: Path,
+) -> None:
+    """Another gateway on the data dir sees the room an image's writer holds; a reservation
+    no writer holds any more (a gateway killed mid-write) counts for nothing and goes."""
+    servers = Records(tmp_path / "servers")
+    writer = host_disk(tmp_path, servers, room=Room(size_mb=4, free_mb=4))
+    other = host_disk(tmp_path, servers, room=Room(size_mb=4, free_mb=4))
+    with writer.reserved("image on its way") as room:
+        room.grow(3)
+        with pytest.raises(BackendError, match=NO_VALID_HOST), other.server_placed("s", 2):
+            pass
+    with other.server_placed("server", 2):
+        pass
+    left = tmp_path / RESERVATIONS / "left-by-a-killed-gateway"
+    left.write_text("4")
+    assert other.allotted_mb() == 0 and not left.exists()

@@ -96,7 +96,9 @@ class LocalBackend(Backend):
         self.host_disk.allotments = [
             self._compute.disk_allotted_mb,
             self._block_storage.disk_allotted_mb,
+            self._image.disk_allotted_mb,
         ]
+        self._image.host_disk = self.host_disk
         self._compute.host_disk = self.host_disk
         self._block_storage.host_disk = self.host_disk
 

@@ -17,8 +17,15 @@ it fits what is allotted already, and refused before anything of it exists other
   the request within the free space times the same. Refused, it goes to ``error``
   (:data:`NO_VALID_BACKEND`).
 
-One file system holds both, so both count what both allot (a host whose volumes filled it
-places no server). A snapshot (a sparse copy as large as its volume) is placed as a volume
+- an image's data (an upload, an import, a volume or a server captured as an image) as a
+  server is, for its bytes are real, not sparse: everything allotted plus the bytes within the
+  size times ``disk_allocation_ratio``, and the bytes within the free space. They are placed
+  a step ahead of each write as they arrive (:class:`Reservation`). Refused, the write
+  stops and what it wrote goes, with Glance's words for a full store,
+  :data:`STORAGE_FULL` (413).
+
+One file system holds all of them, so each counts what all allot (a host whose volumes filled
+it places no server). A snapshot (a sparse copy as large as its volume) is placed as a volume
 is, as Cinder's scheduler places snapshots too, and goes to ``error`` where it does not fit.
 The operator sees why in the log; the tenant sees only OpenStack's words, as there (the
 host's size is not the tenant's business).
@@ -26,27 +33,43 @@ host's size is not the tenant's business).
 The look and the record of what it placed are one step for every gateway process on the data
 dir: :meth:`HostDisk.server_placed` and :meth:`HostDisk.volume_placed` hold a file lock in
 the data dir while the caller writes the record, so two creates at once never both fit into
-the room of one.
+the room of one; an image's room on its way is a file in the data dir, counted while its
+writer holds it (:meth:`HostDisk.reserved`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from interstack.backends.contract import NO_VALID_BACKEND, NO_VALID_HOST
+from interstack.backends.local import hostlock
 from interstack.backends.local.hostlock import DirectoryLock
-from interstack.errors import BackendError
+from interstack.errors import BackendError, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
 #: in the data dir: the file the allotments' lock is taken on
 LOCK_NAME = "disk-allotments.lock"
+#: in the data dir: the room reserved for images being written, a file each (:class:`Reservation`)
+RESERVATIONS = "disk-reservations"
 MiB = 1024 * 1024
+#: Glance's answer (413) when its store has no room for an image's data, with the words of its
+#: file system store
+STORAGE_FULL = (
+    "Image storage media is full: There is not enough disk space on the image storage media."
+)
+
+
+def mb_of(size: int) -> int:
+    """``size`` bytes in whole MiB, rounded up."""
+    return math.ceil(size / MiB)
 
 
 @dataclass(frozen=True)
@@ -87,7 +110,57 @@ class HostDisk:
         self.allotments: list[Callable[[], int]] = []
 
     def allotted_mb(self) -> int:
-        return sum(allotted() for allotted in self.allotments)
+        """What the disks allot, and the room images on their way hold (called with the lock
+        held)."""
+        return sum(allotted() for allotted in self.allotments) + self._reserved_mb()
+
+    def _reserved_mb(self) -> int:
+        """The room held for images being written; a reservation its writer no longer holds
+        (a gateway killed mid-write) goes (called with the lock held: none is made meanwhile)."""
+        directory = self.data_dir / RESERVATIONS
+        total = 0
+        for path in directory.iterdir() if directory.is_dir() else ():
+            if not hostlock.taken(directory, path.name):
+                path.unlink(missing_ok=True)
+                continue
+            try:
+                total += int(path.read_text() or 0)
+            except (OSError, ValueError):
+                continue
+        return total
+
+    @contextmanager
+    def reserved(self, what: str) -> Iterator[Reservation]:
+        """Room for an image's bytes as they are written (none at first: the caller grows it
+        ahead of its writes), held until the block ends, when the written file counts in its
+        stead."""
+        directory = self.data_dir / RESERVATIONS
+        name = uuid.uuid4().hex
+        with ExitStack() as holding:
+            with self._lock:  # no count runs between the file's making and its lock
+                directory.mkdir(exist_ok=True)
+                holding.enter_context(hostlock.held_shared(directory, name))
+            try:
+                yield Reservation(self, what, directory / name)
+            finally:
+                (directory / name).unlink(missing_ok=True)  # before its lock goes
+
+    def grow(self, reservation: Reservation, size_mb: int, *, last_try: bool = True) -> None:
+        """Place ``size_mb`` more of an image's bytes, as a server's disk is placed and within
+        the free space (they are real bytes); ``PayloadTooLarge`` (:data:`STORAGE_FULL`) if
+        they do not fit."""
+        with self._lock:
+            room = self.measure(self.data_dir)
+            allotted = self.allotted_mb()
+            ratio = self.disk_allocation_ratio
+            if allotted + size_mb > room.size_mb * ratio or size_mb > room.free_mb:
+                if last_try:
+                    self._refused(
+                        reservation.what, size_mb, allotted, room, "disk_allocation_ratio", ratio
+                    )
+                raise PayloadTooLarge(STORAGE_FULL)
+            reservation.mb += size_mb
+            reservation.path.write_text(str(reservation.mb))
 
     @contextmanager
     def server_placed(self, what: str, size_mb: int) -> Iterator[None]:
@@ -130,3 +203,35 @@ class HostDisk:
             setting,
             ratio,
         )
+
+
+class Reservation:
+    """The room :meth:`HostDisk.reserved` holds for one image's bytes, in MiB."""
+
+    def __init__(self, disk: HostDisk, what: str, path: Path) -> None:
+        self.disk = disk
+        self.what = what
+        self.path = path
+        self.mb = 0
+
+    def grow(self, size_mb: int, *, last_try: bool = True) -> None:
+        """Hold ``size_mb`` more (:meth:`HostDisk.grow`)."""
+        self.disk.grow(self, size_mb, last_try=last_try)
+
+    def cover(self, written: int) -> None:
+        """Hold at least ``written`` bytes, a step of :data:`STEP_MB` ahead where that fits:
+        called before each write with the bytes it brings the file to."""
+        needed = mb_of(written) - self.mb
+        if needed <= 0:
+            return
+        if needed < STEP_MB:
+            try:
+                self.grow(STEP_MB, last_try=False)
+                return
+            except PayloadTooLarge:
+                pass  # a step does not fit: what the write needs may
+        self.grow(needed)
+
+
+#: how much more an image's reservation grows when its bytes pass what it holds
+STEP_MB = 64

@@ -20,6 +20,7 @@ first if a download comes before any boot).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -39,6 +40,7 @@ from interstack.backends.contract import (
 from interstack.backends.contract.files import open_stream, write_atomically
 from interstack.backends.local import hostlock
 from interstack.backends.local.host import unmount
+from interstack.backends.local.hostdisk import HostDisk, Reservation, mb_of
 from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.imagebuild import (
     BUILT_IMAGES,
@@ -89,6 +91,8 @@ class LocalImages(ImageDriver):
     #: the images the instances' records name (:meth:`.compute.LocalCompute.images_in_use`),
     #: set by the backend; without it no deleted image's root is removed
     images_in_use: Callable[[], Collection[str]] | None = None
+    #: where images' bytes are placed (:mod:`.hostdisk`), set by the backend
+    host_disk: HostDisk | None = None
 
     def __init__(
         self,
@@ -119,17 +123,36 @@ class LocalImages(ImageDriver):
     # -- the contract -------------------------------------------------------------------------
 
     def store_image(self, gateway_id: str, data: Iterable[bytes]) -> ImageInfo:
+        """The bytes written into the image's data, placed on the host's disk ahead of each
+        write: ``PayloadTooLarge`` (Glance's 413) and nothing left where they do not fit."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         target = self._dir(ref) / "data"
         with self._lock(ref):
             if target.exists():
                 raise Conflict(f"image {gateway_id} already has data")
             try:
-                written = write_atomically(target, data)
+                with self._room(f"image {gateway_id}") as room:
+                    written = write_atomically(target, _covered(data, room))
             except BaseException:
                 shutil.rmtree(target.parent, ignore_errors=True)
                 raise
         return ImageInfo(ref=ref, gateway_id=gateway_id, size=written.size, sha256=written.sha256)
+
+    def _room(self, what: str) -> AbstractContextManager[Reservation | None]:
+        """The host disk's room for an image's bytes on their way (:meth:`.HostDisk.reserved`),
+        or none to hold where no host disk is set."""
+        if self.host_disk is None:
+            return nullcontext()
+        return self.host_disk.reserved(what)
+
+    def disk_allotted_mb(self) -> int:
+        """What the images' data takes of the host (the blocks of each: a volume copied into
+        an image keeps its holes). Their unpacked roots are not counted."""
+        total = 0
+        for data in self.directory.glob(f"{STORED_PREFIX}*/data"):
+            with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                total += data.stat().st_blocks * 512
+        return mb_of(total)
 
     def stored(self, gateway_id: str) -> ImageInfo | None:
         """The image data stored for ``gateway_id`` (measured again, and labelled: a root
@@ -173,13 +196,16 @@ class LocalImages(ImageDriver):
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(".data.part")
             try:
-                try:
-                    with while_copying or nullcontext():
-                        copy_sparse(source, partial)
-                    size, sha256 = sha256_sparse(partial)
-                except OSError as exc:
-                    raise BackendError(f"copy the data into the image: {exc}") from exc
-                os.replace(partial, target)
+                with self._room(f"image {gateway_id}") as room:
+                    if room is not None:  # the source's blocks (a reflink may share them)
+                        room.cover(source.stat().st_blocks * 512)
+                    try:
+                        with while_copying or nullcontext():
+                            copy_sparse(source, partial)
+                        size, sha256 = sha256_sparse(partial)
+                    except OSError as exc:
+                        raise BackendError(f"copy the data into the image: {exc}") from exc
+                    os.replace(partial, target)
             except BaseException:
                 shutil.rmtree(target.parent, ignore_errors=True)
                 raise
@@ -345,6 +371,16 @@ class LocalImages(ImageDriver):
                 with self._lock(NativeRef(directory.name)):
                     _remove_leftovers(directory)
         self.release_unused()
+
+
+def _covered(data: Iterable[bytes], room: Reservation | None) -> Iterator[bytes]:
+    """``data``, each chunk placed in ``room`` before it is passed on to be written."""
+    written = 0
+    for chunk in data:
+        written += len(chunk)
+        if room is not None:
+            room.cover(written)
+        yield chunk
 
 
 def release_unpacks(data_dir: Path) -> None:
