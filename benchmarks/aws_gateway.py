@@ -31,8 +31,11 @@ Prints the median time per step, per phase and in total, and each gateway side's
 direct side (the issue's target: at most 1.3) with the time it adds a round and a request and
 the EC2 calls it makes beyond the direct side's (against a cloud slower than the emulator the
 time of its own work carries over, that of its extra calls grows with the cloud's), the EC2
-calls per action of each side and the load average; writes the same as JSON to
-benchmarks/results/.
+calls per action of each side and the load average; and the thin side's floor: what it would
+take were the gateway's own work nothing (the emulator's answers to its calls, each call at the
+direct side's own cost per call, each request at the cost of one the gateway answers without
+work, measured untimed after each thin round), against which 1.3x leaves the budget of the
+gateway's own work. Writes the same as JSON to benchmarks/results/.
 Everything listens on and talks to 127.0.0.1 only.
 """
 
@@ -219,8 +222,44 @@ def report(summary: dict[str, Timings], cpu: dict[str, float], rounds: int) -> N
             f"EC2 calls {extra_calls:+.0f} against the direct side's, which the emulator took "
             f"{ms(in_ec2)} more to answer: {ms(added - in_ec2)} is the gateway's own"
         )
+    floor = no_work_floor(summary)
+    console.print(
+        f"thin HTTP, had the gateway no work of its own: {ms(floor['floor'])} a round "
+        f"(ratio {floor['ratio']:.2f}) — the emulator's answers {ms(floor['in EC2'])}, "
+        f"{thin['total calls']:.0f} EC2 calls at the direct side's own cost per call "
+        f"({floor['per call'] * 1000:.2f} ms: boto3 and the connection) {ms(floor['calls'])}, "
+        f"{thin['total requests']:.0f} requests at the cost of one answered without work "
+        f"({floor['per request'] * 1000:.2f} ms: HTTP, routing, token, JSON) "
+        f"{ms(floor['requests'])}; the target of {TARGET} leaves {ms(floor['budget'])} a round "
+        f"for the gateway's own work, which takes {ms(floor['own'])}"
+    )
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     console.print(f"load average at the end (1, 5, 15 min): {load}")
+
+
+def no_work_floor(summary: dict[str, Timings]) -> Timings:
+    """What the thin side would take were the gateway's own work (store, services, thread hop,
+    its share of botocore beyond the direct side's) nothing: the emulator's answers to its
+    EC2 calls, each call at the direct side's own cost per call (boto3 and the connection,
+    which the gateway's boto3 pays alike), each request at the cost of one the gateway answers
+    without work, and its sleeps between looks. What 1.3x leaves above that is the budget of
+    the gateway's own work."""
+    thin, direct = summary[SIDES[1]], summary[SIDES[2]]
+    per_call = (direct["total"] - direct["total in EC2"]) / max(direct["total calls"], 1.0)
+    per_request = thin.get("bare request", 0.0)
+    found = {
+        "in EC2": thin["total in EC2"],
+        "per call": per_call,
+        "calls": thin["total calls"] * per_call,
+        "per request": per_request,
+        "requests": thin["total requests"] * per_request,
+        "sleeps": thin.get("poll sleeps", 0.0),
+    }
+    found["floor"] = found["in EC2"] + found["calls"] + found["requests"] + found["sleeps"]
+    found["ratio"] = found["floor"] / direct["total"]
+    found["budget"] = TARGET * direct["total"] - found["floor"]
+    found["own"] = thin["total"] - found["floor"]
+    return found
 
 
 def main() -> int:
@@ -264,6 +303,8 @@ def main() -> int:
                     sides[side].append(timings)
                     if side in cpu:
                         cpu[side] += (gateway.cpu_seconds(reaped=False) - before) / args.rounds
+                    if side == SIDES[1]:  # untimed, after the round: the machine's load now
+                        timings["bare request"] = thin.bare_request()
         thin.close()
         sdk.close()
 
@@ -279,6 +320,7 @@ def main() -> int:
                 "sides": summary,
                 "ratios": ratios,
                 "gateway_cpu_per_round": cpu,
+                "thin_floor_without_gateway_work": no_work_floor(summary),
                 "load_average": os.getloadavg(),
             },
             indent=2,

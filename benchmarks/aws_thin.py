@@ -9,6 +9,7 @@ request bodies hold the same fields openstacksdk sends."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,18 @@ class ThinClient:
             raise LookupError(url)
         response.raise_for_status()
         return response.json() if response.content else None
+
+    def bare_request(self, times: int = 15) -> float:
+        """The median seconds of a request the gateway answers without work of its own (one
+        of Neutron's extensions: the HTTP, routing, token check and JSON every request pays,
+        no store, no thread hop, no EC2), not counted in ``Meters.http``."""
+        url = f"{self.network}/extensions/security-group"
+        seconds = []
+        for _ in range(times):
+            start = time.perf_counter()
+            self.http.get(url).raise_for_status()
+            seconds.append(time.perf_counter() - start)
+        return statistics.median(seconds)
 
     def close(self) -> None:
         self.http.close()
