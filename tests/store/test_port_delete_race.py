@@ -8,7 +8,6 @@ finishes it. And two floating IPs associated with one fixed IP at once: one is r
 
 from __future__ import annotations
 
-import concurrent.futures
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -28,18 +27,7 @@ from interstack.services.network.subnets import SubnetCreate
 from interstack.store import Database
 from interstack.store.models import Port, RouterPort
 from tests.support.image import caller
-from tests.support.routed import REGION, Routed
-
-
-def _meanwhile(request: Callable[[], object]) -> object:
-    """What ``request`` answers (or raises), run as another request: its own thread, and so
-    its own connections to the store."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        made = pool.submit(request)
-        try:
-            return made.result(timeout=60)
-        except Exception as exc:  # what the request answered
-            return exc
+from tests.support.routed import REGION, Routed, meanwhile
 
 
 def _deleted_while(
@@ -56,7 +44,7 @@ def _deleted_while(
     outcome: list[object] = []
 
     def delete_port(ref: NativeRef) -> None:
-        outcome.append(_meanwhile(lambda: request(port_id)))
+        outcome.append(meanwhile(lambda: request(port_id)))
         deleting(ref)
 
     monkeypatch.setattr(cloud.network, "delete_port", delete_port)
@@ -214,7 +202,7 @@ def test_two_floating_ips_associated_with_one_fixed_ip_at_once_one_is_refused(
         done = associate(ref, port_ref, fixed)
         if len(told) == 1:  # the first association: the second one is made meanwhile
             inner.append(
-                _meanwhile(lambda: services.floating_ips.associate(ctx, REGION, second.id, port.id))
+                meanwhile(lambda: services.floating_ips.associate(ctx, REGION, second.id, port.id))
             )
         return done
 
