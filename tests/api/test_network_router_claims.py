@@ -62,13 +62,25 @@ def _as_the_old_code_left_it(
         native.data = {"port": port_ref, "fixed_address": fixed["ip_address"]}
     with gateway.store() as database, database.session() as session:
         # and its store before revision 0006, which lists what routers did for such ports
-        # (and before 0007, after it, which gives ports and routers their deleting mark)
+        # (and before 0007, after it, which gives ports and routers their deleting mark, and
+        # 0008, which moves the ports' groups from their column into rows of their own)
+        session.execute(
+            text("ALTER TABLE ports ADD COLUMN security_group_ids JSON NOT NULL DEFAULT '[]'")
+        )
+        session.execute(
+            text(
+                "UPDATE ports SET security_group_ids = (SELECT json_group_array(g) FROM "
+                "(SELECT security_group_id AS g FROM port_security_groups "
+                "WHERE port_id = ports.id ORDER BY position))"
+            )
+        )
+        session.execute(text("DROP TABLE port_security_groups"))
         session.execute(text("DROP TABLE router_claim_leftovers"))
         for table in ("ports", "routers"):
             session.execute(text(f"ALTER TABLE {table} DROP COLUMN deleting"))
         session.execute(
             text("UPDATE alembic_version SET version_num = :before WHERE version_num = :head"),
-            {"before": "0005_network_router_ports", "head": "0007_network_deleting_marks"},
+            {"before": "0005_network_router_ports", "head": "0008_network_port_groups"},
         )
 
 

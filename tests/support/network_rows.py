@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from interstack.store.models import IpAllocation, Network, Port, Router, Subnet
+from interstack.store.models import IpAllocation, Network, Port, Router, SecurityGroup, Subnet
 
 AT = datetime(2026, 1, 1)
 MACS = (f"fa:16:3e:00:00:{n:02x}" for n in itertools.count())
@@ -47,7 +47,7 @@ def port_row(
         id=port_id, region=region, network_id=network_id, project_id=project_id, name="",
         description="", mac_address=next(MACS), admin_state_up=True,
         status="ACTIVE", device_id=device_id, device_owner=owner, port_security_enabled=False,
-        security_group_ids=[], allowed_address_pairs=[], binding={}, created_for_server=False,
+        allowed_address_pairs=[], binding={}, created_for_server=False,
         tags=[], created_at=AT, updated_at=AT,
     )  # fmt: skip
 
@@ -56,3 +56,11 @@ def address_row(port: Port, subnet: Subnet, address: str) -> IpAllocation:
     return IpAllocation(
         subnet_id=subnet.id, network_id=subnet.network_id, ip_address=address, port_id=port.id
     )
+
+
+def group_row(group_id: str, project_id: str) -> SecurityGroup:
+    return SecurityGroup(
+        id=group_id, region="R", project_id=project_id, name=group_id, description="",
+        default_for=None, stateful=True, tags=[], native_ref=f"{group_id}-ref", created_at=AT,
+        updated_at=AT,
+    )  # fmt: skip

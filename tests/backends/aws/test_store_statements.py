@@ -43,7 +43,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "create security group": (6, 3),
     "create rule": (6, 2),
     "create key pair": (3, 1),
-    "boot": (30, 10),
+    "boot": (31, 10),
     "show server": (5, 1),
     "list servers": (4, 1),
     "delete server": (19, 10),

@@ -23,6 +23,7 @@ from interstack.services.network import quotas
 from interstack.services.network.common import new_id, new_mac, now, tenant_of
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
+from interstack.services.network.port_groups import add_groups
 from interstack.services.network.security_groups import default_group, validated_group_refs
 from interstack.store import rowcount
 from interstack.store.models import Network, Port, SecurityGroup, Server, Subnet
@@ -193,7 +194,6 @@ def record_port(
             device_id=new.device_id,
             device_owner=new.device_owner,
             port_security_enabled=security,
-            security_group_ids=groups,
             allowed_address_pairs=pairs,
             binding={"host_id": new.binding_host_id, "vnic_type": new.binding_vnic_type},
             created_for_server=new.created_for_server,
@@ -205,6 +205,7 @@ def record_port(
         )
     )
     session.flush()
+    add_groups(session, port_id, groups)
     if not new.over_quota_allowed:
         quotas.check_added(session, region, project_id, "port")
     hold(session, network.id, chosen, port_id=port_id)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
@@ -34,6 +35,7 @@ from interstack.services.network.common import (
     write_native_ref,
 )
 from interstack.services.network.networks import load_network
+from interstack.services.network.port_groups import groups_of, has_groups, set_groups
 from interstack.services.network.port_records import (
     DefaultGroupMissing,
     PortCreate,
@@ -114,7 +116,7 @@ def _binding_filters(filters: Filters) -> list[ColumnElement[bool]]:
     ]
 
 
-def port_info(row: Port, fixed_ips: Sequence[FixedIpInfo]) -> PortInfo:
+def port_info(row: Port, fixed_ips: Sequence[FixedIpInfo], group_ids: Sequence[str]) -> PortInfo:
     return PortInfo(
         id=row.id,
         project_id=row.project_id,
@@ -127,7 +129,7 @@ def port_info(row: Port, fixed_ips: Sequence[FixedIpInfo]) -> PortInfo:
         device_id=row.device_id,
         device_owner=row.device_owner,
         fixed_ips=tuple(fixed_ips),
-        security_group_ids=tuple(row.security_group_ids or ()),
+        security_group_ids=tuple(group_ids),
         allowed_address_pairs=tuple((str(a), str(m)) for a, m in row.allowed_address_pairs or ()),
         port_security_enabled=row.port_security_enabled,
         binding=dict(row.binding or {}),
@@ -136,8 +138,9 @@ def port_info(row: Port, fixed_ips: Sequence[FixedIpInfo]) -> PortInfo:
 
 
 def infos(session: Session, rows: Sequence[Port]) -> list[PortInfo]:
-    ips = fixed_ips_of(session, [r.id for r in rows])
-    return [port_info(r, ips[r.id]) for r in rows]
+    port_ids = [r.id for r in rows]
+    ips, groups = fixed_ips_of(session, port_ids), groups_of(session, port_ids)
+    return [port_info(r, ips[r.id], groups[r.id]) for r in rows]
 
 
 def check_device_owner(
@@ -269,7 +272,7 @@ class PortService:
             raise NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
         # its addresses as recorded, as its create answers them (not read again)
         fixed_ips = [FixedIpInfo(subnet_id, address) for subnet_id, address in recorded.addresses]
-        return port_info(row, fixed_ips), native_ref
+        return port_info(row, fixed_ips, [g for g, _native in recorded.groups]), native_ref
 
     def forget(self, port_id: str) -> None:
         """Drop the record of a port and its addresses (nothing in the backend)."""
@@ -376,8 +379,16 @@ class PortService:
             if "security_groups" in values:
                 wanted = values["security_groups"] or []
                 new_groups = validate_groups(session, region, row.project_id, wanted)
-                row.security_group_ids = new_groups
-            if not row.port_security_enabled and row.security_group_ids:
+                try:
+                    set_groups(session, row.id, new_groups)
+                except IntegrityError as exc:  # one was deleted since it was read
+                    raise NotFound(
+                        f"Security group {' or '.join(new_groups)} does not exist",
+                        kind="SecurityGroupNotFound",
+                    ) from exc
+            if not row.port_security_enabled and (
+                bool(new_groups) if new_groups is not None else has_groups(session, row.id)
+            ):
                 raise Conflict(
                     "Port has security group associated. Cannot disable port security or IP "
                     "address until security group is removed.",

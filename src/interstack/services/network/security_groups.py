@@ -33,6 +33,7 @@ from interstack.services.network.common import (
     tenant_of,
     visible_page,
 )
+from interstack.services.network.port_groups import group_in_use
 from interstack.services.network.records import RuleInfo, SecurityGroupInfo
 from interstack.services.network.sg_realization import GroupRealization, group_rules
 from interstack.services.network.sg_rules import (
@@ -41,7 +42,7 @@ from interstack.services.network.sg_rules import (
     same_rule,
     validate,
 )
-from interstack.store.models import Port, SecurityGroup
+from interstack.store.models import SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
 COLUMNS = {
@@ -250,7 +251,8 @@ class SecurityGroupService(GroupRealization):
 
     def delete(self, ctx: RequestContext, region: str, group_id: str) -> None:
         """Delete the group and, as Neutron's foreign key cascades, the rules of other groups
-        that name it; a port using it is 409 ``SecurityGroupInUse``.
+        that name it; a port using it is 409 ``SecurityGroupInUse`` — one given the group
+        after the check too: the database refuses to delete a group a port's row names.
 
         The backend goes first, the store last: the groups whose rules name it are realized
         without those rules (EC2 refuses to delete a group another group's permission names),
@@ -278,6 +280,10 @@ class SecurityGroupService(GroupRealization):
                 late = [h for h in _holders_naming(session, group_id) if h not in holders]
                 session.execute(delete(RuleRow).where(RuleRow.remote_group_id == group_id))
                 session.delete(row)
+                try:  # a port's use committed after the check: the database refuses
+                    session.flush()
+                except IntegrityError as exc:
+                    raise _in_use(group_id) from exc
         except BaseException:
             if gone:  # made anew at its next use (below: by a group naming it)
                 with self.db.session() as session:
@@ -302,9 +308,8 @@ class SecurityGroupService(GroupRealization):
                 "Insufficient rights for removing default security group.",
                 kind="SecurityGroupCannotRemoveDefault",
             )
-        port_groups = session.scalars(select(Port.security_group_ids).where(Port.region == region))
-        if any(group_id in (ids or []) for ids in port_groups):
-            raise Conflict(f"Security Group {group_id} in use.", kind="SecurityGroupInUse")
+        if group_in_use(session, group_id):
+            raise _in_use(group_id)
         return row
 
     # -- rules ---------------------------------------------------------------------------------
@@ -374,6 +379,10 @@ class SecurityGroupService(GroupRealization):
             group_id = row.group_id
             session.delete(row)
         self.realize(region, group_id)
+
+
+def _in_use(group_id: str) -> Conflict:
+    return Conflict(f"Security Group {group_id} in use.", kind="SecurityGroupInUse")
 
 
 def default_group(session: Session, region: str, project_id: str) -> str | None:

@@ -22,7 +22,6 @@ class PortAddress(NamedTuple):
     port_id: str
     device_id: str
     mac_address: str
-    security_group_ids: Sequence[str] | None
     network_id: str
     network_name: str | None
     fixed: str | None
@@ -37,7 +36,6 @@ def port_addresses(session: Session, region: str, server_ids: Sequence[str]) -> 
             Port.id,
             Port.device_id,
             Port.mac_address,
-            Port.security_group_ids,
             Port.network_id,
             Network.name,
             IpAllocation.ip_address,

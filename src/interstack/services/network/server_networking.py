@@ -49,6 +49,7 @@ from interstack.store import Database
 from interstack.store.models import (
     Network,
     Port,
+    PortSecurityGroup,
     RouterPort,
     SecurityGroup,
 )
@@ -360,23 +361,21 @@ class NeutronServerNetworking:
             with self.db.session() as own:
                 return self.addresses_and_groups(region, server_ids, own)
         rows = port_addresses(session, region, server_ids)
-        ports = {row.port_id: (row.device_id, row.security_group_ids) for row in rows}
+        ports = {row.port_id: row.device_id for row in rows}
         return (
             addresses_of(rows, server_ids),
-            self.server_groups.names(session, list(ports.values()), server_ids),
+            self.server_groups.names(session, ports, server_ids),
         )
 
     def security_groups(self, region: str, server_id: str) -> list[ServerSecurityGroup]:
         with self.db.session() as session:
-            group_ids = {
-                group_id
-                for ids in session.scalars(
-                    select(Port.security_group_ids).where(
-                        Port.region == region, Port.device_id == server_id, of_server_project()
-                    )
+            group_ids = set(
+                session.scalars(
+                    select(PortSecurityGroup.security_group_id)
+                    .join(Port, Port.id == PortSecurityGroup.port_id)
+                    .where(Port.region == region, Port.device_id == server_id, of_server_project())
                 )
-                for group_id in ids
-            }
+            )
             groups = session.scalars(
                 select(SecurityGroup).where(SecurityGroup.id.in_(group_ids))
             ).all()

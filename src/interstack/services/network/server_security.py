@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound
 from interstack.services.context import RequestContext
+from interstack.services.network.port_groups import groups_of
 from interstack.services.network.port_records import server_ports
 from interstack.services.network.ports import PortService, fixed_ips_of
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.store import Database
-from interstack.store.models import Port, SecurityGroup
+from interstack.store.models import Port, PortSecurityGroup, SecurityGroup
 
 
 class ServerSecurityGroups:
@@ -63,6 +64,7 @@ class ServerSecurityGroups:
         ports = self._ports_or_404(region, server_id)
         with self.db.session() as session:
             addressed = fixed_ips_of(session, [p.id for p in ports])
+            held = groups_of(session, [p.id for p in ports])
         for port in ports:
             if not port.port_security_enabled or not addressed[port.id]:
                 raise BadRequest(
@@ -70,7 +72,7 @@ class ServerSecurityGroups:
                     f"apply security groups (port {port.id} of the server does not)."
                 )
         for port in ports:
-            current = list(port.security_group_ids or ())
+            current = held[port.id]
             if group_id not in current:
                 self.ports.update(ctx, region, port.id, {"security_groups": [*current, group_id]})
 
@@ -78,8 +80,11 @@ class ServerSecurityGroups:
         """Take the group off each port that has it; 404 if none has it."""
         group_id = self._group_id(ctx, region, name)
         found = False
-        for port in self._ports_or_404(region, server_id):
-            current = list(port.security_group_ids or ())
+        ports = self._ports_or_404(region, server_id)
+        with self.db.session() as session:
+            held = groups_of(session, [p.id for p in ports])
+        for port in ports:
+            current = held[port.id]
             if group_id in current:
                 found = True
                 kept = [g for g in current if g != group_id]
@@ -89,22 +94,23 @@ class ServerSecurityGroups:
 
     @staticmethod
     def names(
-        session: Session,
-        ports: Sequence[tuple[str, Sequence[str] | None]],
-        server_ids: Sequence[str],
+        session: Session, ports: Mapping[str, str], server_ids: Sequence[str]
     ) -> Mapping[str, Sequence[str]]:
         """Each server's groups by name (id when unnamed), port by port, as Nova lists them;
-        ``ports`` are the servers' ports as (server id, group ids), read in ``session``."""
+        ``ports`` are the servers' ports (port id: server id) in their order, read in
+        ``session``."""
         found: dict[str, list[str]] = {s: [] for s in server_ids}
-        wanted = {g for _server, groups in ports for g in groups or ()}
-        names = {
-            group_id: name or group_id
-            for group_id, name in session.execute(
-                select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(wanted))
-            )
-        }
-        for server_id, groups in ports:
-            for group_id in groups or ():
-                if group_id in names:
-                    found[server_id].append(names[group_id])
+        if not ports:
+            return found
+        held: dict[str, list[str]] = {}
+        rows = session.execute(
+            select(PortSecurityGroup.port_id, SecurityGroup.id, SecurityGroup.name)
+            .join(SecurityGroup, SecurityGroup.id == PortSecurityGroup.security_group_id)
+            .where(PortSecurityGroup.port_id.in_(list(ports)))
+            .order_by(PortSecurityGroup.port_id, PortSecurityGroup.position)
+        )
+        for port_id, group_id, name in rows:
+            held.setdefault(port_id, []).append(name or group_id)
+        for port_id, server_id in ports.items():
+            found[server_id].extend(held.get(port_id, ()))
         return found

@@ -104,7 +104,6 @@ class Port(Base):
     device_id: Mapped[str] = mapped_column(String(255), default="")
     device_owner: Mapped[str] = mapped_column(String(255), default="")
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    security_group_ids: Mapped[list[Any]] = mapped_column(default=list)
     allowed_address_pairs: Mapped[list[Any]] = mapped_column(default=list)
     binding: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: set when the port was created for a server by the compute service (deleted with it)
@@ -155,6 +154,23 @@ class SecurityGroup(Base):
     native_ref: Mapped[str | None] = mapped_column(String(255), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PortSecurityGroup(Base):
+    """A port's use of a security group (Neutron's ``securitygroupportbindings``), ``position``
+    its place in the port's list. The group's key is not cascaded: the database refuses to
+    delete a group a port uses, whatever the deletion's check read before (a port committed
+    after it), and the port's deletion takes its uses with it."""
+
+    __tablename__ = "port_security_groups"
+
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SecurityGroupRule(Base):
