@@ -172,6 +172,19 @@ def test_the_server_keeps_the_device_its_root_is_at() -> None:
     assert boot_disks(None, volume_backed(), 1).root_device == "/dev/vda"
 
 
+def test_a_root_volume_naming_no_device_is_at_the_boot_images_root_device() -> None:
+    """Nova's ``_default_block_device_names``: a root mapping without a device name takes the
+    instance's ``root_device_name``, the boot image's; volumes named automatically follow it."""
+    root = BlockDevice("image", "volume", uuid="img", boot_index=0, volume_size=1)
+    data = BlockDevice("blank", "volume", volume_size=1)
+
+    disks = boot_disks(None, [root, data], 1, root_device="sda")
+
+    assert disks.root_device == "/dev/sda"
+    assert [(v.root, v.device) for v in disks.volumes] == [(True, "/dev/sda"), (False, "/dev/sdb")]
+    assert boot_disks(None, [root], 1).root_device == "/dev/vda"
+
+
 def test_ec2_metadata_names_the_root_where_it_is() -> None:
     instance = replace(INSTANCE, root_device="/dev/sda")
 

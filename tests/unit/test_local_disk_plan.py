@@ -75,6 +75,15 @@ def test_a_local_disk_named_automatically_skips_the_images_root_device() -> None
     assert [d.device_name for d in named] == ["/dev/vdc"]
 
 
+def test_a_local_disk_named_automatically_follows_a_root_volume_at_the_images_root() -> None:
+    """A root volume whose mapping names no device is at the boot image's root device
+    (``/dev/sda``): the flavor's ephemeral disk takes the next name with its prefix."""
+    root = BlockDevice("image", "volume", uuid="img", boot_index=0, volume_size=1)
+    named = with_local_disks((root,), ephemeral_gb=1, swap_mb=0, root_device="/dev/sda")
+
+    assert [d.device_name for d in named if d.destination_type == "local"] == ["/dev/sdb"]
+
+
 def test_the_row_keeps_what_the_plan_made() -> None:
     plan = _plan((), 1, 64)
     assert loaded(stored(plan)) == tuple(plan)

@@ -215,6 +215,33 @@ def test_http_boots_from_a_snapshot_with_a_blank_volume_and_from_the_legacy_mapp
     delete_volume(conn, source.id)
 
 
+def test_a_root_volume_naming_no_device_is_at_the_images_root_device(
+    gateway: ServedGateway, conn: Any, http: httpx.Client, network: str, flavor: str
+) -> None:
+    """Nova's root_device_name: a root volume made of an image whose root device is /dev/sda
+    is at /dev/sda (the CLI's --boot-from-volume names no device), with an imageRef too, and a
+    volume named automatically follows it at /dev/sdb."""
+    at_sda = active_image(conn, root_device_name="/dev/sda")
+    made = cli_json(gateway, CLOUD, "server", "create", "--image", at_sda,
+                    "--boot-from-volume", "1", "--flavor", flavor, "--network", network,
+                    "--wait", unique("sda"))  # fmt: skip
+    [root] = made["volumes_attached"]
+    [attachment] = conn.block_storage.get_volume(root["id"]).attachments
+    assert attachment["device"] == "/dev/sda"
+    assert devices(http, made["id"]) == {"/dev/sda": root["id"]}
+    delete_server(conn, made["id"])
+    wait_volume_status(conn, root["id"], "available")
+    delete_volume(conn, root["id"])
+
+    server = boot_over_http(http, flavor, imageRef=at_sda, block_device_mapping_v2=[
+        {"boot_index": 0, "uuid": at_sda, "source_type": "image", "destination_type": "volume",
+         "volume_size": 1, "delete_on_termination": True},
+        {"boot_index": -1, "source_type": "blank", "destination_type": "volume",
+         "volume_size": 1, "delete_on_termination": True}])  # fmt: skip
+    assert sorted(devices(http, server["id"])) == ["/dev/sda", "/dev/sdb"]
+    delete_server(conn, server["id"])
+
+
 def test_a_volume_made_for_a_boot_is_never_available_to_others(
     gateway: ServedGateway, conn: Any, image_id: str, flavor: str
 ) -> None:

@@ -163,8 +163,9 @@ def boot_disks(
 
     ``image_ref`` is the create's ``imageRef`` (None when empty). Without one, the mapping of
     ``boot_index`` 0 is the root: an image for a local disk, or a volume. ``root_device`` is
-    where the root of an image boot is (the image's root device name, as Nova reads it): no
-    volume takes that device, and one may name ``/dev/vda`` if it is another. A volume named
+    the boot image's root device name, as Nova reads it: where the root of an image boot is
+    (no volume takes that device, and one may name ``/dev/vda`` if it is another), and where a
+    root volume whose mapping names no device is. A volume named
     automatically takes the next free name with the server's root device's prefix
     (:mod:`.device_names`: ``/dev/sdb`` after a root at ``/dev/sda``).
     """
@@ -188,7 +189,9 @@ def boot_disks(
         image_id = root.uuid
     else:
         raise BadRequest(BOOT_SEQUENCE)
-    image_root = None if root_is_volume else device_path(root_device) or ROOT_DEVICE
+    # Nova's root_device_name: the boot image's, where a mapping names none (a root volume's too)
+    default_root = device_path(root_device) or ROOT_DEVICE
+    image_root = None if root_is_volume else default_root
     taken: set[str] = set() if image_root is None else {image_root}
     # the devices mappings name (the flavor's disks at the names an image gives them, too) are
     # not for a volume named automatically, whichever comes first
@@ -210,7 +213,7 @@ def boot_disks(
                 "source."
             )
         is_root = root_is_volume and device is root
-        path = _device(device, is_root, taken, named, image_root, server_root)
+        path = _device(device, is_root, taken, named, image_root, server_root, default_root)
         if is_root:
             server_root = path
         taken.add(path)
@@ -238,12 +241,14 @@ def _device(
     named: set[str],
     image_root: str | None,
     server_root: str,
+    default_root: str,
 ) -> str:
-    """The device of a volume at boot: the root's (``/dev/vda`` unless it names another), the
-    one it names if free, else the next free one after ``server_root`` with its prefix."""
+    """The device of a volume at boot: the root's (``default_root``, the boot image's root
+    device name, unless it names another), the one it names if free, else the next free one
+    after ``server_root`` with its prefix."""
     requested = device_path(device.device_name)
     if is_root:
-        return requested or ROOT_DEVICE
+        return requested or default_root
     if requested is not None:
         if requested in taken:
             raise BadRequest(

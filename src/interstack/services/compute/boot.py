@@ -178,14 +178,21 @@ class ServerBoot:
             raise BadRequest(f"Image {image_id} could not be found.") from exc
 
     def _disks(
-        self, region: str, request: BootRequest, flavor: Flavor, image: BootImage | None
+        self,
+        region: str,
+        request: BootRequest,
+        flavor: Flavor,
+        image: BootImage | None,
+        mapped_root: BootImage | None = None,
     ) -> tuple[BootDisks, tuple[LocalDisk, ...]]:
         """What the server boots from, and its ephemeral and swap disks (where its backend
         gives them: :mod:`.local_disks`); volumes need a backend that boots from them. An image
         that defines block device mappings (a volume-backed server's snapshot) adds them under
         the request's; when they hold the boot device, the server boots from that (a volume
         made of the snapshot), not from the image's data, which it has none of. ``image`` is
-        the request's ``imageRef``, loaded; ``flavor`` sizes the disks its ``mappings`` place."""
+        the request's ``imageRef``, loaded; ``flavor`` sizes the disks its ``mappings`` place.
+        Without an imageRef, ``mapped_root`` (the image a root volume is made of) is the boot's
+        image whose root device name Nova takes."""
         devices, image_ref = request.block_devices, request.image_id
         properties = image.properties if image is not None else {}
         defined = image_defined_devices(
@@ -203,7 +210,8 @@ class ServerBoot:
                 image_ref = None
         sizes = {"ephemeral_gb": flavor.ephemeral_gb, "swap_mb": flavor.swap_mb}
         gives_local = "ephemeral_disks" in self.regions.backend(region).capabilities.names()
-        root_device = image_root_device(properties) or ROOT_DEVICE
+        boot_properties = mapped_root.properties if mapped_root is not None else properties
+        root_device = image_root_device(boot_properties) or ROOT_DEVICE
         if gives_local:
             devices = with_local_disks(devices, **sizes, root_device=root_device)
         disks = boot_disks(image_ref, devices, request.max_count, root_device=root_device)
@@ -226,14 +234,38 @@ class ServerBoot:
             )
         return disks, local
 
+    def _mapped_root(
+        self, ctx: RequestContext, region: str, request: BootRequest, session: Session
+    ) -> BootImage | None:
+        """Without an imageRef, the image the root volume is made of (the mapping of
+        ``boot_index`` 0 from an image): the boot's image, whose properties Nova reads (its
+        ``root_device_name``). None if there is none, or it cannot be had: that is
+        :meth:`_root_image`'s 400, after the mappings' own."""
+        if request.image_id is not None:
+            return None
+        root = next((d for d in request.block_devices if d.boot_index == 0), None)
+        if root is None or (root.source_type, root.destination_type) != ("image", "volume"):
+            return None
+        try:
+            return self.images.image_for_boot(ctx, region, str(root.uuid), session)
+        except (NotFound, BadRequest):
+            return None
+
     def _root_image(
-        self, ctx: RequestContext, region: str, flavor: Flavor, disks: BootDisks, session: Session
+        self,
+        ctx: RequestContext,
+        region: str,
+        flavor: Flavor,
+        disks: BootDisks,
+        session: Session,
+        loaded: BootImage | None,
     ) -> None:
         root = disks.root
         if root is None or root.source != "image" or root.source_id is None:
             return
+        image = loaded if loaded is not None and loaded.id == root.source_id else None
         try:
-            image = self.images.image_for_boot(ctx, region, root.source_id, session)
+            image = image or self.images.image_for_boot(ctx, region, root.source_id, session)
         except NotFound as exc:
             raise BadRequest(
                 f"Block Device Mapping is Invalid: failed to get image {root.source_id}."
@@ -327,7 +359,8 @@ class ServerBoot:
         with self.db.session() as session:
             flavor = self._flavor(ctx, request.flavor_id, session)
             requested = self._image(ctx, region, request.image_id, session)
-            disks, local = self._disks(region, request, flavor, requested)
+            mapped_root = self._mapped_root(ctx, region, request, session)
+            disks, local = self._disks(region, request, flavor, requested, mapped_root)
             image = (
                 requested
                 if disks.image_id == request.image_id
@@ -335,7 +368,7 @@ class ServerBoot:
             )
             if image is not None:
                 check_image_fits(flavor, image)
-            self._root_image(ctx, region, flavor, disks, session)
+            self._root_image(ctx, region, flavor, disks, session, mapped_root)
             self._images_of_no_disk(ctx, region, request, session)
             public_key = self._public_key(ctx, request.key_name, session)
             if request.user_data is not None:

@@ -70,12 +70,11 @@ def with_local_disks(
 
 
 def _root_of(devices: Sequence[BlockDevice], root_device: str) -> str:
-    """Where the server's root is, as :func:`.boot_disks` puts it: a root volume's device
-    (``/dev/vda`` unless it names another), else the image's root device (``root_device``)."""
+    """Where the server's root is, as :func:`.boot_disks` puts it: the device a root volume's
+    mapping names, else the boot image's root device (``root_device``)."""
     boots = next((d for d in devices if d.boot_index == 0 and d.destination_type == "volume"), None)
-    if boots is not None:
-        return device_path(boots.device_name) or ROOT_DEVICE
-    return device_path(root_device) or ROOT_DEVICE
+    named = device_path(boots.device_name) if boots is not None else None
+    return named or device_path(root_device) or ROOT_DEVICE
 
 
 def _check_named(devices: Sequence[BlockDevice], root_device: str) -> None:
