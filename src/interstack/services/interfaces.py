@@ -380,9 +380,11 @@ class ServerSnapshots(Protocol):
         base: BootImage | None = None,
         inherited: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
+        root_gb: int = 0,
     ) -> SnapshotImage:
         """A private image of the caller's project, not yet usable; its id answers the call:
-        ``inherited`` properties (the server's image's) under Nova's own and ``metadata``."""
+        ``inherited`` properties (the server's image's) under Nova's own and ``metadata``;
+        ``root_gb`` (the server's flavor's root disk) and the image's min_disk its min_disk."""
         ...
 
     def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> object:

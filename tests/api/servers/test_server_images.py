@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 import httpx
+import openstack
+import pytest
 
 from tests.api.servers.conftest import IMAGE, boot_active, nova, wait_gone, wait_status
 from tests.support.gateway import ServedGateway
@@ -159,3 +161,25 @@ def test_a_snapshot_carries_its_images_properties_as_novas_does(
         wait_gone(api, server["id"])
     for image_id in (snapshot["id"], again["id"]):
         conn.image.delete_image(image_id)
+
+
+def test_a_snapshots_min_disk_is_its_flavors_root_disk_when_larger(
+    conn: Any, api: httpx.Client
+) -> None:
+    """Nova's ``image_min_disk``: the larger of the image's min_disk (0 here) and the flavor's
+    root disk (m1.small's 20 GB), which a server booted from the snapshot needs: its disk was
+    grown to the flavor's size."""
+    server = boot_active(api, "min-disk", flavorRef="2")
+    image = conn.compute.create_server_image(server["id"], "min-disk-snap")
+    conn.image.wait_for_status(image, "active", wait=60, interval=0.2)
+    snapshot = conn.image.get_image(image.id)
+    assert (snapshot.min_disk, snapshot.min_ram) == (20, 0)
+    tiny = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
+    too_small = "smaller than the minimum size"
+    with pytest.raises(openstack.exceptions.BadRequestException, match=too_small):
+        conn.compute.create_server(
+            name="too-small", image_id=snapshot.id, flavor_id=tiny.id, networks="none"
+        )
+    conn.image.delete_image(snapshot.id)
+    assert api.delete(f"/servers/{server['id']}").status_code == 204
+    wait_gone(api, server["id"])

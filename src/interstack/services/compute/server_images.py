@@ -71,6 +71,7 @@ class ServerImages:
                 self.regions.require(region, "server_snapshots")
             ready_ref(row)
             base_id, root_device = row.image_id, row.root_device_name
+            root_gb = int(row.flavor.get("disk", 0))
         base = self._base_image(ctx, region, base_id)
         if volume_backed:
             # Nova's volume-backed image keeps the base its server's image names, or that image
@@ -84,6 +85,7 @@ class ServerImages:
             base=base,
             inherited=_inherited(base, root_device),
             metadata=metadata,
+            root_gb=root_gb,
         )
         try:
             with self.db.session() as session:

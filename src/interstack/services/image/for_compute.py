@@ -31,6 +31,15 @@ from interstack.services.interfaces import BootImage
 from interstack.store.models import Image
 
 
+def snapshot_min_disk(base: BootImage | None, root_gb: int) -> int:
+    """Nova's ``image_min_disk`` of an instance, which its snapshot takes: the flavor's root
+    disk if that is larger than the image's ``min_disk`` (a disk grown to the flavor's size is
+    not smaller than that), and the flavor's alone for a ``vhd`` image."""
+    if base is not None and base.disk_format == "vhd":
+        return root_gb
+    return max(base.min_disk_gb if base is not None else 0, root_gb)
+
+
 class ComputeImages:
     def __init__(self, data: ImageDataService) -> None:
         self.data = data
@@ -73,12 +82,14 @@ class ComputeImages:
         base: BootImage | None = None,
         inherited: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
+        root_gb: int = 0,
     ) -> ImageInfo:
         """A ``saving`` private image owned by the caller's project, for a server snapshot.
 
-        Formats and minimum sizes come from the server's image when known (Nova copies them),
-        its properties are ``inherited`` (those of the server's image compute keeps), then
-        ``base_image_ref`` (the image, unless ``inherited`` names an older base),
+        Formats and ``min_ram`` come from the server's image when known (Nova copies them);
+        ``min_disk`` is :func:`snapshot_min_disk` of it and the flavor's root disk
+        (``root_gb``). Its properties are ``inherited`` (those of the server's image compute
+        keeps), then ``base_image_ref`` (the image, unless ``inherited`` names an older base),
         ``image_type=snapshot`` and ``user_id`` as Nova sets them, then the caller's
         ``metadata`` over them all (as Nova lets it), and ``instance_uuid`` last. Follow with
         :meth:`finish_snapshot` or :meth:`stream_snapshot`, or :meth:`abandon_snapshot`.
@@ -99,7 +110,7 @@ class ComputeImages:
                 visibility=Visibility.PRIVATE,
                 container_format=base.container_format if base else "bare",
                 disk_format=base.disk_format if base else "raw",
-                min_disk=base.min_disk_gb if base else 0,
+                min_disk=snapshot_min_disk(base, root_gb),
                 min_ram=base.min_ram_mb if base else 0,
                 properties=properties,
             ),
