@@ -16,17 +16,25 @@ from sqlalchemy import event
 from interstack.store import Database
 
 
+def _locks(statement: Any) -> bool:
+    """A write, or a read that locks its rows (``SELECT … FOR UPDATE``: PostgreSQL's lock for
+    a deletion, lock_for_deletion, takes no write)."""
+    return bool(getattr(statement, "is_dml", False)) or (
+        getattr(statement, "_for_update_arg", None) is not None
+    )
+
+
 @contextmanager
 def before_first_write(db: Database, request: Callable[[], object]) -> Iterator[list[object]]:
-    """Within, the first write statement of a unit of work of this thread first runs
-    ``request`` in another thread (once) to its end; the list holds what it answered or
-    raised, once it ran."""
+    """Within, the first write (or row-locking) statement of a unit of work of this thread
+    first runs ``request`` in another thread (once) to its end; the list holds what it
+    answered or raised, once it ran."""
     caller = threading.get_ident()
     answered: list[object] = []
     writing: set[int] = set()  # the DBAPI connections that wrote in their transaction
 
     def before(conn: Any, statement: Any, *_args: Any) -> None:
-        if answered or threading.get_ident() != caller or not getattr(statement, "is_dml", False):
+        if answered or threading.get_ident() != caller or not _locks(statement):
             return
         dbapi = id(conn.connection.dbapi_connection)
         if dbapi in writing:  # not its first write

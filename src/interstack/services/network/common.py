@@ -3,6 +3,7 @@ caller sees, filters, retries, the driver."""
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
 import time
@@ -12,7 +13,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, false, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    false,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.base import ExecutableOption
@@ -23,7 +36,7 @@ from interstack.services.context import RequestContext
 from interstack.services.listing import Page, paginate
 from interstack.services.network.records import Stamp
 from interstack.services.regions import Regions
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models.base import Base
 
 T = TypeVar("T")
@@ -244,15 +257,25 @@ def visible_page(
     return list_rows(session, stmt, filters, page, columns, model)
 
 
+@functools.cache
+def _locking(table: Table, postgresql: bool) -> Executable:
+    """:func:`lock_for_deletion`'s one statement on ``table``, built once per dialect."""
+    this = table.c.id == bindparam("row_id")
+    if postgresql:
+        return select(table.c.id).where(this).with_for_update()
+    return update(table).where(this).values(id=table.c.id)
+
+
 def lock_for_deletion(session: Session, model: type[Base], row_id: str) -> None:
-    """Lock the row before its deletion counts what still uses it: SQLite's write lock (a
-    write that changes nothing) and, on PostgreSQL, the row FOR UPDATE, which waits for the
-    transactions adding rows that reference it (they hold it FOR KEY SHARE) and makes those
-    after wait until the deletion ends (their reference then fails: they run again and find
-    it gone). A count made after sees every use committed before, and no use comes after."""
-    table = model.__table__.c
-    session.execute(update(model).where(table.id == row_id).values(id=table.id))
-    session.execute(select(table.id).where(table.id == row_id).with_for_update())
+    """Lock the row before its deletion counts what still uses it: on PostgreSQL the row FOR
+    UPDATE, which waits for the transactions adding rows that reference it (they hold it FOR
+    KEY SHARE) and makes those after wait until the deletion ends (their reference then
+    fails: they run again and find it gone); on SQLite the write lock, by a write that
+    changes nothing. A count made after sees every use committed before, and no use comes
+    after. One statement, run as Core: the ORM's update would expire the row the session
+    holds and read it again at its deletion."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    run_core(session, _locking(table_of(model), postgresql), {"row_id": row_id})
 
 
 @contextmanager
