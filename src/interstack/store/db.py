@@ -52,7 +52,7 @@ def table_of(model: type[Any]) -> Table:
 
 def run_core(
     session: Session, statement: Executable, params: Mapping[str, Any] | None = None
-) -> CursorResult[Any]:
+) -> CursorResult[*tuple[Any, ...]]:
     """Run a Core statement on the unit of work's connection, in its transaction, and return
     its plain rows. For hot statements built once at import (every value a ``bindparam``
     given in ``params``): ``session.execute`` would build the ORM's compile state and, for an

@@ -20,13 +20,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.services.context import operator_context
 from interstack.services.network.common import DHCP_OWNER
 from interstack.services.network.ipam import IpRequest, free_address, hold
 from interstack.services.network.port_records import PortCreate, record_port
+from interstack.store import run_core, table_of
 from interstack.store.models import IpAllocation, Network, Port, Subnet
 
 
@@ -105,20 +106,27 @@ def not_dhcp() -> ColumnElement[bool]:
     return or_(IpAllocation.port_id.is_(None), IpAllocation.port_id.not_in(dhcp))
 
 
-def remove_of_subnet(session: Session, subnet_id: str) -> None:
-    """Take the DHCP port's address on the subnet back; the port goes with its last one."""
-    dhcp = select(Port.id).where(Port.device_owner == DHCP_OWNER)
-    ports = session.scalars(
-        select(IpAllocation.port_id).where(
-            IpAllocation.subnet_id == subnet_id, IpAllocation.port_id.in_(dhcp)
-        )
-    ).all()
-    if not ports:
-        return
-    session.execute(
-        delete(IpAllocation).where(
-            IpAllocation.subnet_id == subnet_id, IpAllocation.port_id.in_(ports)
-        )
+_PORTS, _ADDRESSES = table_of(Port), table_of(IpAllocation)
+_DHCP_PORTS = select(_PORTS.c.id).where(_PORTS.c.device_owner == DHCP_OWNER)
+#: the DHCP port's addresses on a subnet taken back, naming the ports that held them
+_TAKE_BACK = (
+    delete(_ADDRESSES)
+    .where(
+        _ADDRESSES.c.subnet_id == bindparam("subnet_id"),
+        _ADDRESSES.c.port_id.in_(_DHCP_PORTS.scalar_subquery()),
     )
-    still_held = select(IpAllocation.port_id).where(IpAllocation.port_id.in_(ports))
-    session.execute(delete(Port).where(Port.id.in_(ports), Port.id.not_in(still_held)))
+    .returning(_ADDRESSES.c.port_id)
+)
+#: of those ports, the ones left without an address
+_DELETE_EMPTIED = delete(_PORTS).where(
+    _PORTS.c.id.in_(bindparam("port_ids", expanding=True)),
+    ~exists().where(_ADDRESSES.c.port_id == _PORTS.c.id),
+)
+
+
+def remove_of_subnet(session: Session, subnet_id: str) -> None:
+    """Take the DHCP port's address on the subnet back; the port goes with its last one. Two
+    Core statements built once (:func:`run_core`; the session holds neither row)."""
+    held = run_core(session, _TAKE_BACK, {"subnet_id": subnet_id}).scalars().all()
+    if held:
+        run_core(session, _DELETE_EMPTIED, {"port_ids": list(set(held))})

@@ -11,7 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, false, func, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    bindparam,
+    delete,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkSpec
@@ -32,11 +45,10 @@ from interstack.services.network.common import (
     stamp,
     tenant_of,
     visible_page,
-    write_native_ref,
 )
 from interstack.services.network.records import NetworkInfo
 from interstack.services.regions import Regions
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models import FloatingIp, IpAllocation, Network, Port, Subnet
 
 COLUMNS = {
@@ -75,10 +87,10 @@ def visible(ctx: RequestContext) -> ColumnElement[bool]:
 
 
 def network_info(
-    session: Session, row: Network, subnet_ids: Sequence[str] | None = None
+    session: Session, row: Network | Row[Any], subnet_ids: Sequence[str] | None = None
 ) -> NetworkInfo:
-    """The network's view; ``subnet_ids``: its subnets when known (a new network has none),
-    else read."""
+    """The network's view (of its ORM row or a plain row of its columns); ``subnet_ids``: its
+    subnets when known (a new network has none), else read."""
     if subnet_ids is None:
         subnet_ids = session.scalars(
             select(Subnet.id)
@@ -117,6 +129,36 @@ def _status_shown(filters: Filters) -> list[ColumnElement[bool]]:
     return [false()] if wanted and SHOWN_STATUS not in wanted else []
 
 
+_NETWORKS, _SUBNETS = table_of(Network), table_of(Subnet)
+_PORTS, _ADDRESSES = table_of(Port), table_of(IpAllocation)
+_NETWORK_ID: BindParameter[str] = bindparam("network_id")
+#: what keeps a network from its deletion: a port other than its DHCP ports, a floating IP
+_IN_USE = select(
+    or_(
+        exists().where(_PORTS.c.network_id == _NETWORK_ID, _PORTS.c.device_owner != DHCP_OWNER),
+        exists().where(table_of(FloatingIp).c.floating_network_id == _NETWORK_ID),
+    )
+)
+_INSERT_NETWORK = insert(_NETWORKS)
+#: the backend's ref written, the network as written returned (None: deleted meanwhile; its
+#: deletion found no ref to delete)
+_WRITE_REF = (
+    update(_NETWORKS)
+    .where(_NETWORKS.c.id == _NETWORK_ID)
+    .values(native_ref=bindparam("native"))
+    .returning(*_NETWORKS.c)
+)
+# a network's deletion, built once (run_core): each statement takes what refers to the next
+_DELETE_ADDRESSES = delete(_ADDRESSES).where(_ADDRESSES.c.network_id == _NETWORK_ID)
+_DELETE_DHCP_PORTS = delete(_PORTS).where(
+    _PORTS.c.network_id == _NETWORK_ID, _PORTS.c.device_owner == DHCP_OWNER
+)
+_DELETE_SUBNETS = (
+    delete(_SUBNETS).where(_SUBNETS.c.network_id == _NETWORK_ID).returning(_SUBNETS.c.native_ref)
+)
+_DELETE_NETWORK = delete(_NETWORKS).where(_NETWORKS.c.id == _NETWORK_ID)
+
+
 class NetworkService:
     def __init__(self, db: Database, regions: Regions) -> None:
         self.db = db
@@ -135,25 +177,24 @@ class NetworkService:
         at = now()
         with self.db.session() as session:
             quotas.check(session, region, project_id, "network")
-            session.add(
-                Network(
-                    id=network_id,
-                    region=region,
-                    project_id=project_id,
-                    name=new.name,
-                    description=new.description,
-                    admin_state_up=new.admin_state_up,
-                    shared=new.shared,
-                    external=new.external,
-                    mtu=mtu,
-                    port_security_enabled=new.port_security_enabled,
-                    availability_zone_hints=list(new.availability_zone_hints),
-                    tags=[],
-                    native_ref=None,
-                    created_at=at,
-                    updated_at=at,
-                )
-            )
+            record = {
+                "id": network_id,
+                "region": region,
+                "project_id": project_id,
+                "name": new.name,
+                "description": new.description,
+                "admin_state_up": new.admin_state_up,
+                "shared": new.shared,
+                "external": new.external,
+                "mtu": mtu,
+                "port_security_enabled": new.port_security_enabled,
+                "availability_zone_hints": list(new.availability_zone_hints),
+                "tags": [],
+                "native_ref": None,
+                "created_at": at,
+                "updated_at": at,
+            }
+            run_core(session, _INSERT_NETWORK, record)
         with removed_on_failure(self.db, Network, network_id):
             native = net_driver.create_network(
                 NetworkSpec(
@@ -165,7 +206,8 @@ class NetworkService:
                 )
             )
         with self.db.session() as session:  # as created: no subnets yet, as Neutron answers
-            row = write_native_ref(session, Network, network_id, native)
+            params = {"network_id": network_id, "native": native}
+            row = run_core(session, _WRITE_REF, params).one_or_none()
             created = None if row is None else network_info(session, row, subnet_ids=())
         if created is None:  # deleted meanwhile: what the backend made goes too
             net_driver.delete_network(NativeRef(native))
@@ -220,34 +262,20 @@ class NetworkService:
             # locked before the counts: a port or floating IP made meanwhile is counted, or
             # finds the network gone; never deleted with its DHCP ports below
             lock_for_deletion(session, Network, network_id)
-            ports = session.scalar(
-                select(func.count())
-                .select_from(Port)
-                .where(Port.network_id == network_id, Port.device_owner != DHCP_OWNER)
-            )
-            fips = session.scalar(
-                select(func.count())
-                .select_from(FloatingIp)
-                .where(FloatingIp.floating_network_id == network_id)
-            )
-            if ports or fips:
+            params = {"network_id": network_id}
+            if run_core(session, _IN_USE, params).scalar():
                 raise Conflict(
                     f"Unable to complete operation on network {network_id}. There are one or "
                     "more ports still in use on the network.",
                     kind="NetworkInUse",
                 )
-            subnets = session.scalars(select(Subnet).where(Subnet.network_id == network_id)).all()
             native = row.native_ref
-            subnet_refs = [s.native_ref for s in subnets if s.native_ref]
-            session.execute(delete(IpAllocation).where(IpAllocation.network_id == network_id))
-            # its DHCP ports, the only ports left on it (counted above, the network locked)
-            session.execute(
-                delete(Port).where(Port.network_id == network_id, Port.device_owner == DHCP_OWNER)
-            )
-            for subnet in subnets:
-                session.delete(subnet)
-            session.flush()
-            session.delete(row)
+            # its DHCP ports, the only ports left on it (looked for above, the network
+            # locked), their addresses first; then its subnets, with their backend refs
+            run_core(session, _DELETE_ADDRESSES, params)
+            run_core(session, _DELETE_DHCP_PORTS, params)
+            subnet_refs = [r for r in run_core(session, _DELETE_SUBNETS, params).scalars() if r]
+            run_core(session, _DELETE_NETWORK, params)
         net_driver = driver(self.regions, region)
         for subnet_ref in subnet_refs:
             net_driver.delete_subnet(NativeRef(subnet_ref))

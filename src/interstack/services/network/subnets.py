@@ -14,7 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, undefer
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -41,7 +51,7 @@ from interstack.services.network.networks import load_network
 from interstack.services.network.records import SubnetInfo
 from interstack.services.network.subnetpools import carve, load_pool
 from interstack.services.regions import Regions
-from interstack.store import Database, rowcount
+from interstack.store import Database, rowcount, run_core, table_of
 from interstack.store.models import IpAllocation, Network, Subnet
 
 COLUMNS = {
@@ -187,10 +197,29 @@ def _gateway(new: SubnetCreate, net: IpNetwork) -> str | None:
     return gateway_ip
 
 
+_NETWORKS, _SUBNETS = table_of(Network), table_of(Subnet)
+_ADDRESSES = table_of(IpAllocation)
+_LOCK_NETWORK = (
+    update(_NETWORKS)
+    .where(_NETWORKS.c.id == bindparam("network_id"))
+    .values(updated_at=bindparam("at", type_=_NETWORKS.c.updated_at.type))
+)
+_SUBNET_ID: BindParameter[str] = bindparam("subnet_id")
+#: what keeps a subnet from its deletion: an address on it not its network's DHCP port's
+_IN_USE = select(exists().where(_ADDRESSES.c.subnet_id == _SUBNET_ID, dhcp_ports.not_dhcp()))
+#: the network's subnets' ranges, for the overlap check
+_CIDRS = select(_SUBNETS.c.cidr).where(_SUBNETS.c.network_id == bindparam("network_id"))
+_WRITE_REF = (
+    update(_SUBNETS).where(_SUBNETS.c.id == _SUBNET_ID).values(native_ref=bindparam("native"))
+)
+_DELETE_SUBNET = delete(_SUBNETS).where(_SUBNETS.c.id == _SUBNET_ID)
+
+
 def lock_network(session: Session, network_id: str) -> None:
     """Serialize changes to one network's subnets: concurrent writers queue on this row
-    (SQLite's write lock, PostgreSQL's row lock), so an overlap check sees every commit."""
-    session.execute(update(Network).where(Network.id == network_id).values(updated_at=now()))
+    (SQLite's write lock, PostgreSQL's row lock), so an overlap check sees every commit. A
+    network the session holds keeps its ``updated_at`` as loaded."""
+    run_core(session, _LOCK_NETWORK, {"network_id": network_id, "at": now()})
 
 
 class SubnetService:
@@ -294,9 +323,7 @@ class SubnetService:
         deleted meanwhile had no backend ref for its deletion to delete: the backend's subnet
         goes here, or nothing would ever name it again."""
         with self.db.session() as session:
-            written = session.execute(
-                update(Subnet).where(Subnet.id == subnet_id).values(native_ref=native)
-            )
+            written = run_core(session, _WRITE_REF, {"subnet_id": subnet_id, "native": native})
         if rowcount(written) != 1:
             net_driver.delete_subnet(NativeRef(native))
             raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
@@ -313,8 +340,8 @@ class SubnetService:
 
     @staticmethod
     def _check_overlap(session: Session, network_id: str, net: IpNetwork) -> None:
-        for other in session.scalars(select(Subnet).where(Subnet.network_id == network_id)):
-            existing = ipaddress.ip_network(other.cidr)
+        for cidr in run_core(session, _CIDRS, {"network_id": network_id}).scalars():
+            existing = ipaddress.ip_network(cidr)
             if existing.version == net.version and existing.overlaps(net):
                 raise BadRequest(
                     f"Invalid input for operation: Requested subnet with cidr: {net} for "
@@ -453,12 +480,8 @@ class SubnetService:
             # the subnet gone (its port's record runs again), never left on a deleted subnet
             lock_network(session, row.network_id)
             lock_for_deletion(session, Subnet, subnet_id)
-            used = session.scalar(
-                select(func.count())
-                .select_from(IpAllocation)
-                .where(IpAllocation.subnet_id == subnet_id, dhcp_ports.not_dhcp())
-            )
-            if used:
+            params = {"subnet_id": subnet_id}
+            if run_core(session, _IN_USE, params).scalar():
                 raise Conflict(
                     f"Unable to complete operation on subnet {subnet_id}: One or more ports have "
                     "an IP allocation from this subnet.",
@@ -466,6 +489,6 @@ class SubnetService:
                 )
             native = row.native_ref
             dhcp_ports.remove_of_subnet(session, subnet_id)
-            session.delete(row)
+            run_core(session, _DELETE_SUBNET, params)
         if native:
             driver(self.regions, region).delete_subnet(NativeRef(native))
