@@ -38,10 +38,10 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2Ol
 
 #: the most statements and units of work each request of the sequence may take
 CEILINGS: dict[str, tuple[int, int]] = {
-    "create network": (4, 2),
-    "create subnet": (14, 2),
-    "create security group": (6, 3),
-    "create rule": (6, 2),
+    "create network": (3, 2),
+    "create subnet": (13, 2),
+    "create security group": (5, 3),
+    "create rule": (7, 3),
     "create key pair": (3, 1),
     "boot": (31, 10),
     "show server": (5, 1),
@@ -49,8 +49,8 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "delete server": (19, 10),
     "delete key pair": (2, 1),
     "delete security group": (8, 2),
-    "delete subnet": (10, 1),
-    "delete network": (10, 1),
+    "delete subnet": (7, 1),
+    "delete network": (7, 1),
 }
 
 

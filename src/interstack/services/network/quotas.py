@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import BindParameter, Select, Table, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Conflict, Forbidden
 from interstack.services.context import RequestContext
-from interstack.store import Database, take_turns
+from interstack.store import Database, run_core, table_of, take_turns
 from interstack.store.models import (
     FloatingIp,
     Network,
@@ -71,12 +71,38 @@ def used(session: Session, region: str, project_id: str, resource: str) -> int:
     return int(count or 0)
 
 
+def _limit_and_use(table: Table) -> Select[int | None, int]:
+    """A project's limit of one resource (None: the default) and its rows of ``table``, in one
+    statement built once (:func:`run_core`)."""
+    quota = table_of(NetworkQuota).c
+    region: BindParameter[str] = bindparam("region")
+    project_id: BindParameter[str] = bindparam("project_id")
+    limit = select(quota.hard_limit).where(
+        quota.region == region,
+        quota.project_id == project_id,
+        quota.resource == bindparam("resource"),
+    )
+    used = (
+        select(func.count())
+        .select_from(table)
+        .where(table.c.region == region, table.c.project_id == project_id)
+    )
+    return select(limit.scalar_subquery(), used.scalar_subquery())
+
+
+_LIMIT_AND_USE = {resource: _limit_and_use(table_of(m)) for resource, m in _COUNTED.items()}
+
+
 def check(session: Session, region: str, project_id: str, resource: str, adding: int = 1) -> None:
-    """409 ``OverQuota`` if ``adding`` more of ``resource`` would pass the project's limit."""
-    limit = limits(session, region, project_id)[resource]
+    """409 ``OverQuota`` if ``adding`` more of ``resource`` would pass the project's limit
+    (the rows the unit of work wrote counted once flushed: the statement does not flush)."""
+    params = {"region": region, "project_id": project_id, "resource": resource}
+    limit, used_now = run_core(session, _LIMIT_AND_USE[resource], params).one()
+    if limit is None:
+        limit = DEFAULTS[resource]
     if limit < 0:
         return
-    if used(session, region, project_id, resource) + adding > limit:
+    if used_now + adding > limit:
         raise Conflict(
             f"Quota exceeded for resources: ['{resource}'].",
             kind="OverQuota",
