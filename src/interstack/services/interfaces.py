@@ -381,10 +381,12 @@ class ServerSnapshots(Protocol):
         inherited: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
         root_gb: int = 0,
+        instance_project: str | None = None,
     ) -> SnapshotImage:
-        """A private image of the caller's project, not yet usable; its id answers the call:
+        """An image of the caller's project, not yet usable; its id answers the call:
         ``inherited`` properties (the server's image's) under Nova's own and ``metadata``;
-        ``root_gb`` (the server's flavor's root disk) and the image's min_disk its min_disk."""
+        ``root_gb`` (the server's flavor's root disk) and the image's min_disk its min_disk.
+        Private, or shared with the server's project (``instance_project``) if another's."""
         ...
 
     def finish_snapshot(self, region: str, image_id: str, stored: StoredImage) -> object:
@@ -398,9 +400,10 @@ class ServerSnapshots(Protocol):
         name: str,
         *,
         metadata: Mapping[str, str] | None = None,
+        instance_project: str | None = None,
     ) -> SnapshotImage:
         """A volume-backed server's image, not yet usable: it will hold no data, only the
-        block device mapping of its volumes' snapshots."""
+        block device mapping of its volumes' snapshots; shared as :meth:`begin_snapshot`'s."""
         ...
 
     def finish_volume_backed(

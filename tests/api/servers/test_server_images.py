@@ -183,3 +183,42 @@ def test_a_snapshots_min_disk_is_its_flavors_root_disk_when_larger(
     conn.image.delete_image(snapshot.id)
     assert api.delete(f"/servers/{server['id']}").status_code == 204
     wait_gone(api, server["id"])
+
+
+def test_an_admins_snapshot_of_another_projects_server_is_shared_with_that_project(
+    compute_gateway: ServedGateway, member: Member, stranger: Member, conn: Any, api: httpx.Client
+) -> None:
+    """Nova's createImage by a user of another project than the server's (an admin): the
+    image is the admin's project's, ``shared``, with the server's project a member of it
+    (``instance_owner``), so the server's owners see it and boot from it; other projects do
+    not. The owners' own snapshot stays private."""
+    server = boot_active(api, "admin-snapped")
+    admin = compute_gateway.connect("interstack-admin")
+    try:
+        made = admin.compute.create_server_image(server["id"], "by-the-admin")
+        admin.image.wait_for_status(made, "active", wait=60, interval=0.2)
+        image = admin.image.get_image(made.id)
+        assert (image.owner, image.visibility) == (admin.current_project_id, "shared")
+        assert "instance_owner" not in image.properties
+        [offered] = list(admin.image.members(made.id))
+        assert (offered.member_id, offered.status) == (member.project_id, "pending")
+    finally:
+        admin.close()
+
+    seen = conn.image.get_image(made.id)
+    assert (seen.id, seen.status) == (made.id, "active")
+    again = boot_active(api, "from-the-admins", imageRef=made.id)
+    with nova(compute_gateway, stranger.token(compute_gateway)) as theirs:
+        assert theirs.get(f"/images/{made.id}").status_code == 404
+        glance = f"{compute_gateway.url}/RegionOne/image/v2/images/{made.id}"
+        assert theirs.get(glance).status_code == 404
+
+    own = conn.compute.create_server_image(server["id"], "by-the-owner")
+    conn.image.wait_for_status(own, "active", wait=60, interval=0.2)
+    assert conn.image.get_image(own.id).visibility == "private"
+    for snapped in (server, again):
+        assert api.delete(f"/servers/{snapped['id']}").status_code == 204
+        wait_gone(api, snapped["id"])
+    conn.image.delete_image(own.id)
+    with compute_gateway.connect("interstack-admin") as cleanup:
+        cleanup.image.delete_image(made.id)

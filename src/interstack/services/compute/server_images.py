@@ -71,12 +71,14 @@ class ServerImages:
                 self.regions.require(region, "server_snapshots")
             ready_ref(row)
             base_id, root_device = row.image_id, row.root_device_name
-            root_gb = int(row.flavor.get("disk", 0))
+            root_gb, project_id = int(row.flavor.get("disk", 0)), row.project_id
         base = self._base_image(ctx, region, base_id)
         if volume_backed:
             # Nova's volume-backed image keeps the base its server's image names, or that image
             inherited = {**({"base_image_ref": base.id} if base else {}), **_inherited(base, None)}
-            return self._create_volume_backed(ctx, region, server_id, name, inherited, metadata)
+            return self._create_volume_backed(
+                ctx, region, server_id, name, inherited, metadata, project_id
+            )
         image = self.snapshots.begin_snapshot(
             ctx,
             region,
@@ -86,6 +88,7 @@ class ServerImages:
             inherited=_inherited(base, root_device),
             metadata=metadata,
             root_gb=root_gb,
+            instance_project=project_id,
         )
         try:
             with self.db.session() as session:
@@ -127,6 +130,7 @@ class ServerImages:
         name: str,
         inherited: Mapping[str, str],
         metadata: Mapping[str, str],
+        instance_project: str,
     ) -> str:
         """Nova's createImage of a volume-backed server: Cinder snapshots each of its volumes
         (``force``: they are in use; no task, the server's state does not change) and an image
@@ -136,7 +140,7 @@ class ServerImages:
         deleting the image leaves them."""
         assert self.volume_snapshots is not None
         image = self.snapshots.begin_volume_backed(
-            ctx, region, name, metadata={**inherited, **metadata}
+            ctx, region, name, metadata={**inherited, **metadata}, instance_project=instance_project
         )
         taken: list[VolumeSnapshotForImage] = []
         try:

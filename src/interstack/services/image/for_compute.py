@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.image import access
 from interstack.services.image.data import ImageDataService
+from interstack.services.image.members import pending_member
 from interstack.services.image.model import (
     HASH_ALGO,
     ImageInfo,
@@ -83,8 +85,11 @@ class ComputeImages:
         inherited: Mapping[str, str] | None = None,
         metadata: Mapping[str, str] | None = None,
         root_gb: int = 0,
+        instance_project: str | None = None,
     ) -> ImageInfo:
-        """A ``saving`` private image owned by the caller's project, for a server snapshot.
+        """A ``saving`` image owned by the caller's project, for a server snapshot: private,
+        or offered to the server's project (``instance_project``) if that is another
+        (:meth:`_snapshot_image`).
 
         Formats and ``min_ram`` come from the server's image when known (Nova copies them);
         ``min_disk`` is :func:`snapshot_min_disk` of it and the flavor's root disk
@@ -102,20 +107,36 @@ class ComputeImages:
             **(metadata or {}),
             "instance_uuid": server_id,
         }
-        return self.images.create(
-            ctx,
-            region,
-            NewImage(
-                name=name,
-                visibility=Visibility.PRIVATE,
-                container_format=base.container_format if base else "bare",
-                disk_format=base.disk_format if base else "raw",
-                min_disk=snapshot_min_disk(base, root_gb),
-                min_ram=base.min_ram_mb if base else 0,
-                properties=properties,
-            ),
-            status=ImageStatus.SAVING,
+        new = NewImage(
+            name=name,
+            container_format=base.container_format if base else "bare",
+            disk_format=base.disk_format if base else "raw",
+            min_disk=snapshot_min_disk(base, root_gb),
+            min_ram=base.min_ram_mb if base else 0,
+            properties=properties,
         )
+        return self._snapshot_image(ctx, region, new, instance_project)
+
+    def _snapshot_image(
+        self, ctx: RequestContext, region: str, new: NewImage, instance_project: str | None
+    ) -> ImageInfo:
+        """The ``saving`` image of a snapshot, the caller's project's. As Nova has it, one of
+        another project's server (an admin's snapshot) is ``shared`` with that project, a
+        member of it (Glance's pending answer): its owners see the image of their server and
+        may boot from it, which a private image of the admin's project kept from them."""
+        offered = instance_project is not None and instance_project != ctx.project_id
+        visibility = Visibility.SHARED if offered else Visibility.PRIVATE
+        image = self.images.create(
+            ctx, region, replace(new, visibility=visibility), status=ImageStatus.SAVING
+        )
+        if offered and instance_project is not None:
+            try:
+                with self.db.session() as session:
+                    session.add(pending_member(image.id, instance_project))
+            except BaseException:
+                self.abandon_snapshot(region, image.id)
+                raise
+        return image
 
     def begin_volume_backed(
         self,
@@ -124,25 +145,22 @@ class ComputeImages:
         name: str,
         *,
         metadata: Mapping[str, str] | None = None,
+        instance_project: str | None = None,
     ) -> ImageInfo:
-        """A ``saving`` private image for a volume-backed server's snapshot: ``metadata`` (the
+        """A ``saving`` image for a volume-backed server's snapshot, private or offered to the
+        server's project as :meth:`_snapshot_image` has it: ``metadata`` (the
         properties compute says it inherits, and the caller's) only — Nova sets neither
         ``image_type`` nor ``instance_uuid`` on these — and
         the formats Nova's zero-byte upload gets from Glance (``qcow2``, the first of its
         preferred disk formats, in ``bare``). Follow with :meth:`finish_volume_backed` or
         :meth:`abandon_snapshot`."""
-        return self.images.create(
-            ctx,
-            region,
-            NewImage(
-                name=name,
-                visibility=Visibility.PRIVATE,
-                container_format="bare",
-                disk_format="qcow2",
-                properties=dict(metadata or {}),
-            ),
-            status=ImageStatus.SAVING,
+        new = NewImage(
+            name=name,
+            container_format="bare",
+            disk_format="qcow2",
+            properties=dict(metadata or {}),
         )
+        return self._snapshot_image(ctx, region, new, instance_project)
 
     def finish_volume_backed(
         self, region: str, image_id: str, properties: Mapping[str, str]

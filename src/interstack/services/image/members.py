@@ -40,6 +40,18 @@ def _shared(row: Image) -> None:
         )
 
 
+def pending_member(image_id: str, member_id: str) -> ImageMember:
+    """A new member of the image, whose answer is pending (as Glance adds one)."""
+    stamp = now()
+    return ImageMember(
+        image_id=image_id,
+        member_id=member_id,
+        status=MemberStatus.PENDING,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+
+
 class MemberService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -62,14 +74,7 @@ class MemberService:
                 raise QuotaExceeded(
                     f"Maximum number of members exceeded: an image may have {MEMBER_QUOTA}."
                 )
-            stamp = now()
-            row = ImageMember(
-                image_id=image_id,
-                member_id=member_id,
-                status=MemberStatus.PENDING,
-                created_at=stamp,
-                updated_at=stamp,
-            )
+            row = pending_member(image_id, member_id)
             session.add(row)
             session.flush()
             return member_info(row)
