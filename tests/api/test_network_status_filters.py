@@ -54,8 +54,8 @@ def test_no_network_is_listed_as_down(gateway: ServedGateway) -> None:
 
 def test_ports_are_listed_by_the_binding_they_show(gateway: ServedGateway) -> None:
     """``openstack port list --host`` filters on ``binding:host_id``, which was ignored: every
-    port was listed."""
-    conn = gateway.connect("interstack")
+    port was listed. An admin's: only an admin sets and sees a port's host."""
+    conn = gateway.connect("interstack-admin")
     network = conn.network.create_network(name=unique("bound"))
     host = unique("host")
     on_host = conn.network.create_port(network_id=network.id, binding_host_id=host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +14,8 @@ from interstack.api.network import schemas as s
 from interstack.api.network.bodies import changes, one_or_bulk, wrapped
 from interstack.api.regional import Region
 from interstack.api.responses import OrjsonResponse, empty_response, json_response
+from interstack.errors import Forbidden
+from interstack.services.context import RequestContext
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.ports import PortCreate
 
@@ -46,12 +49,29 @@ def _create(body: s.PortCreate) -> PortCreate:
     )
 
 
+def _check_binding(caller: RequestContext, body: s.PortCreate | s.PortUpdate, action: str) -> None:
+    """Neutron's ``create_port:binding:host_id`` and ``:binding:profile`` policies (and
+    update_port's): admin only, as the attributes are shown to admins only."""
+    if caller.is_admin:
+        return
+    for name, attribute in (
+        ("binding_host_id", "binding:host_id"),
+        ("binding_profile", "binding:profile"),
+    ):
+        if name in body.model_fields_set:
+            raise Forbidden(
+                f"(rule:{action} and rule:{action}:{attribute}) is disallowed by policy: only an "
+                f"admin may set a port's {attribute}."
+            )
+
+
 def list_ports(
     region: Region, request: Request, services: ServicesDep, caller: Caller
 ) -> OrjsonResponse:
     query = params.list_query(request.query_params)
     found = services.network.ports.list_page(caller, region, query.filters, query.page)
-    return json_response(params.collection("ports", found, views.port, query, request.url))
+    view = partial(views.port, admin=caller.is_admin)
+    return json_response(params.collection("ports", found, view, query, request.url))
 
 
 def create_ports(
@@ -59,18 +79,19 @@ def create_ports(
 ) -> OrjsonResponse:
     """POST /v2.0/ports — one port, or ``{"ports": [...]}`` all or nothing."""
     items, bulk = bodies
+    for body in items:
+        _check_binding(caller, body, "create_port")
     created = services.network.ports.create_bulk(caller, region, [_create(b) for b in items])
     if bulk:
-        return json_response({"ports": [views.port(p) for p in created]}, 201)
-    return params.single("port", views.port(created[0]), request, 201)
+        return json_response({"ports": [views.port(p, caller.is_admin) for p in created]}, 201)
+    return params.single("port", views.port(created[0], caller.is_admin), request, 201)
 
 
 def show_port(
     region: Region, port_id: str, request: Request, services: ServicesDep, caller: Caller
 ) -> OrjsonResponse:
-    return params.single(
-        "port", views.port(services.network.ports.get(caller, region, port_id)), request
-    )
+    shown = views.port(services.network.ports.get(caller, region, port_id), caller.is_admin)
+    return params.single("port", shown, request)
 
 
 def update_port(
@@ -81,13 +102,14 @@ def update_port(
     caller: Caller,
     body: PortChange,
 ) -> OrjsonResponse:
+    _check_binding(caller, body, "update_port")
     values = changes(body)
     if "allowed_address_pairs" in values:
         values["allowed_address_pairs"] = [
             (p.ip_address, p.mac_address) for p in body.allowed_address_pairs or []
         ]
     updated = services.network.ports.update(caller, region, port_id, values)
-    return params.single("port", views.port(updated), request)
+    return params.single("port", views.port(updated, caller.is_admin), request)
 
 
 def delete_port(region: Region, port_id: str, services: ServicesDep, caller: Caller) -> Response:

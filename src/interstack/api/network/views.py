@@ -70,8 +70,21 @@ def subnet(info: SubnetInfo) -> dict[str, Any]:
     }
 
 
-def port(info: PortInfo) -> dict[str, Any]:
-    return {
+#: the ``binding:`` attributes Neutron's policy shows to admins only (``get_port:binding:*``
+#: is admin_only but for ``binding:vnic_type``, which the port's project sees too): where a
+#: port runs and how it is plugged there are the cloud's, not its tenants'
+ADMIN_ONLY_BINDING = (
+    "binding:host_id",
+    "binding:vif_type",
+    "binding:vif_details",
+    "binding:profile",
+)
+
+
+def port(info: PortInfo, admin: bool) -> dict[str, Any]:
+    """The port as Neutron shows it; ``admin``: to an admin (else without the admin-only
+    binding attributes, as Neutron leaves them out)."""
+    shown = {
         "id": info.id,
         "name": info.name,
         "network_id": info.network_id,
@@ -95,6 +108,10 @@ def port(info: PortInfo) -> dict[str, Any]:
         "binding:profile": {},
         **_standard(info.project_id, info.description, info.stamp),
     }
+    if not admin:
+        for name in ADMIN_ONLY_BINDING:
+            del shown[name]
+    return shown
 
 
 def rule(info: RuleInfo) -> dict[str, Any]:
