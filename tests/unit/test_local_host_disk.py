@@ -5,6 +5,7 @@ take the room of one."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -122,6 +123,37 @@ def test_a_volume_beyond_the_free_space_times_the_ratio_is_refused(tmp_path: Pat
         disk.volume_placed("volume", 3 * GiB_MB),
     ):
         pass
+
+
+def _measured(room: Room, _path: Path) -> Room:
+    return room
+
+
+def test_a_capacity_caps_the_file_systems_size_and_free_space_whatever_else_fills_it(
+    tmp_path: Path,
+) -> None:
+    """A region given ``disk_capacity_gb`` counts on that much of a larger file system: what it
+    places does not change with what other work leaves free there, so long as that is more."""
+    for free_mb in (100 * GiB_MB, 50 * GiB_MB):
+        room = Room(size_mb=100 * GiB_MB, free_mb=free_mb)
+        disk = HostDisk(
+            tmp_path,
+            disk_allocation_ratio=1.0,
+            max_over_subscription_ratio=0.5,
+            measure=functools.partial(_measured, room),
+            capacity_mb=3 * GiB_MB,
+        )
+        with pytest.raises(BackendError, match=NO_VALID_HOST), disk.server_placed("s", 4 * GiB_MB):
+            pass
+        with disk.server_placed("server", 3 * GiB_MB):
+            pass
+        with (
+            pytest.raises(BackendError, match=NO_VALID_BACKEND),
+            disk.volume_placed("v", 2 * GiB_MB),
+        ):
+            pass  # half of the 3 GiB, by the size and by the free space
+        with disk.volume_placed("volume", GiB_MB):
+            pass
 
 
 def test_creates_at_once_in_two_gateways_never_share_the_room_of_one(tmp_path: Path) -> None:

@@ -1,49 +1,37 @@
-"""The local backend places servers and volumes on its data dir's file system as OpenStack's
-schedulers place them on hosts (:mod:`interstack.backends.local.hostdisk`), seen through
-openstacksdk against a served gateway.
+"""The local backend places servers, volumes and images' bytes on its data dir's file system as
+OpenStack's services place them on hosts and stores (:mod:`interstack.backends.local.hostdisk`),
+seen through openstacksdk against a served gateway.
 
-The region's ratios are tiny (no test fills a disk): servers may be promised 3 GiB of the real
-file system (``disk_allocation_ratio``), a volume 1.5 GiB of its free space
-(``max_over_subscription_ratio``, Cinder's thin check). A 2 GiB volume goes to ``error``, as
-Cinder leaves a volume its scheduler cannot place, a 1 GiB one is made; of five ``m1.tiny``
+The region counts on 3 GiB of the file system (``disk_capacity_gb``; no test fills a disk, and
+what else fills the host meanwhile changes nothing as long as 3 GiB stay free): servers may be
+promised all 3 (``disk_allocation_ratio`` 1.0), a volume half of it
+(``max_over_subscription_ratio`` 0.5, Cinder's thin check). A 2 GiB volume goes to ``error``,
+as Cinder leaves a volume its scheduler cannot place, a 1 GiB one is made; of five ``m1.tiny``
 servers (1 GiB root disks) asked for at once beside it, two are placed and three go to
-``ERROR`` with Nova's "No valid host was found" fault, leaving nothing on the host; once the
+``ERROR`` with Nova's "No valid host was found" fault, leaving nothing on the host. With all 3
+GiB promised, an image's upload is Glance's 413 and the image stays ``queued``; once the
 volume is deleted, its room takes one more server.
 """
 
 from __future__ import annotations
 
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from interstack.backends.contract import NO_VALID_HOST
-from interstack.backends.local.hostdisk import Room
 from tests.backends.local.cloud import REGION
 from tests.support.gateway import ServedGateway
 from tests.support.waiting import eventually
 
-GiB_MB = 1024
-#: what servers (and everything else) may be promised of the file system under the data dirs
-SERVERS_ROOM_MB = 3 * GiB_MB
-#: what one volume may be of the free space there
-VOLUME_ROOM_MB = 1.5 * GiB_MB
-
-
-def _room() -> Room:
-    """The file system the test's data dirs are made on."""
-    return Room.of(Path(tempfile.gettempdir()))
-
 
 @pytest.fixture(scope="module")
 def cloud_settings() -> dict[str, Any]:
-    room = _room()
     return {
-        "disk_allocation_ratio": SERVERS_ROOM_MB / room.size_mb,
-        "max_over_subscription_ratio": VOLUME_ROOM_MB / room.free_mb,
+        "disk_capacity_gb": 3,
+        "disk_allocation_ratio": 1.0,
+        "max_over_subscription_ratio": 0.5,
     }
 
 
@@ -69,8 +57,6 @@ def test_what_the_data_dirs_file_system_has_no_room_for_is_refused_as_openstack_
     cloud: ServedGateway, conn: Any
 ) -> None:
     data_dir = cloud.data_dir / "backends" / REGION
-    if Room.of(data_dir).size_mb != _room().size_mb:
-        pytest.skip("the gateway's data dir is not on the file system the ratios were set for")
     tag = uuid.uuid4().hex[:6]
     image = conn.image.find_image("debian-12", ignore_missing=False)
     flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
@@ -93,6 +79,21 @@ def test_what_the_data_dirs_file_system_has_no_room_for_is_refused_as_openstack_
         if server.status == "ERROR":
             assert server.fault["message"] == NO_VALID_HOST
             assert list(instances.glob(f"*{server.id}*")) == []
+
+    queued = conn.image.create_image(
+        name=f"room-{tag}", disk_format="raw", container_format="bare", visibility="private"
+    )
+    upload = conn.image.put(
+        f"/images/{queued.id}/file",
+        data=b"x" * 4096,
+        headers={"Content-Type": "application/octet-stream"},
+        raise_exc=False,
+    )
+    assert upload.status_code == 413 and "Image storage media is full" in upload.text
+    assert conn.image.get_image(queued.id).status == "queued"
+    assert list((data_dir / "images").glob(f"*{queued.id}*")) == []
+    conn.image.delete_image(queued)
+
     refused = [s for s in settled if s.status == "ERROR"]
     for server in refused:
         conn.compute.delete_server(server)

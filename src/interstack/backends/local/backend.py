@@ -92,6 +92,11 @@ class LocalBackend(Backend):
             data_dir,
             disk_allocation_ratio=self.settings.disk_allocation_ratio,
             max_over_subscription_ratio=self.settings.max_over_subscription_ratio,
+            capacity_mb=(
+                None
+                if self.settings.disk_capacity_gb is None
+                else self.settings.disk_capacity_gb * 1024
+            ),
         )
         self.host_disk.allotments = [
             self._compute.disk_allotted_mb,

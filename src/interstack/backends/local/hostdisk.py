@@ -98,16 +98,26 @@ class HostDisk:
         disk_allocation_ratio: float,
         max_over_subscription_ratio: float,
         measure: Callable[[Path], Room] = Room.of,
+        capacity_mb: int | None = None,
     ) -> None:
         self.data_dir = data_dir
         #: the file system's room now (statvfs)
         self.measure = measure
         self.disk_allocation_ratio = disk_allocation_ratio
         self.max_over_subscription_ratio = max_over_subscription_ratio
+        #: the most of the file system counted on (its size and its free space), if set
+        self.capacity_mb = capacity_mb
         self._lock = DirectoryLock(data_dir, LOCK_NAME)
         #: what each kind of disk allots now, in MiB (the compute driver's servers, the block
         #: storage driver's volumes and snapshots), set by the backend
         self.allotments: list[Callable[[], int]] = []
+
+    def room(self) -> Room:
+        """The file system's room now, no more than :attr:`capacity_mb` of it."""
+        found = self.measure(self.data_dir)
+        if self.capacity_mb is None:
+            return found
+        return Room(min(found.size_mb, self.capacity_mb), min(found.free_mb, self.capacity_mb))
 
     def allotted_mb(self) -> int:
         """What the disks allot, and the room images on their way hold (called with the lock
@@ -150,7 +160,7 @@ class HostDisk:
         the free space (they are real bytes); ``PayloadTooLarge`` (:data:`STORAGE_FULL`) if
         they do not fit."""
         with self._lock:
-            room = self.measure(self.data_dir)
+            room = self.room()
             allotted = self.allotted_mb()
             ratio = self.disk_allocation_ratio
             if allotted + size_mb > room.size_mb * ratio or size_mb > room.free_mb:
@@ -167,7 +177,7 @@ class HostDisk:
         """Hold the allotments still while the block records a server of ``size_mb``; raises
         ``BackendError`` (:data:`NO_VALID_HOST`) first if it does not fit."""
         with self._lock:
-            room = self.measure(self.data_dir)
+            room = self.room()
             allotted = self.allotted_mb()
             ratio = self.disk_allocation_ratio
             if size_mb > 0 and allotted + size_mb > room.size_mb * ratio:
@@ -180,7 +190,7 @@ class HostDisk:
         """Hold the allotments still while the block records a volume of ``size_mb``; raises
         ``BackendError`` (:data:`NO_VALID_BACKEND`) first if it does not fit."""
         with self._lock:
-            room = self.measure(self.data_dir)
+            room = self.room()
             allotted = self.allotted_mb()
             ratio = self.max_over_subscription_ratio
             if allotted + size_mb > room.size_mb * ratio or size_mb > room.free_mb * ratio:

@@ -29,6 +29,7 @@ class LocalSettings(BaseModel):
       network_lock_wait_seconds: 60                   # wait for another process's networking
       disk_allocation_ratio: 1.0                      # servers' disks per byte of the data dir
       max_over_subscription_ratio: 20.0               # volumes' sizes per byte of the data dir
+      disk_capacity_gb: 100                           # the most of the data dir's file system used
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,6 +63,10 @@ class LocalSettings(BaseModel):
     #: volume may be: Cinder's ``max_over_subscription_ratio`` for thin volumes (these are
     #: sparse files) and its default
     max_over_subscription_ratio: float = Field(default=20.0, gt=0)
+    #: the most of the data dir's file system the ratios count on (its size, and its free
+    #: space, taken as no more than this), for a file system the region shares with other
+    #: work; the whole of it when unset
+    disk_capacity_gb: int | None = Field(default=None, gt=0)
 
     @field_validator("external_cidr")
     @classmethod
