@@ -22,6 +22,7 @@ from interstack.backends.contract import (
     VolumeSpec,
 )
 from interstack.backends.contract import VolumeStatus as V
+from interstack.backends.local import hostdisk
 from interstack.backends.local.hostdisk import RESERVATIONS, STORAGE_FULL, HostDisk, Room
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.volumes import LocalBlockStorage
@@ -303,3 +304,37 @@ def test_room_held_for_an_image_on_its_way_counts_for_every_gateway_until_it_end
     left = tmp_path / RESERVATIONS / "left-by-a-killed-gateway"
     left.write_text("4")
     assert other.allotted_mb() == 0 and not left.exists()
+
+
+def test_a_placement_reads_again_only_the_records_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every create looks at what all records allot under the lock every create waits for: a
+    record is read again only once its file changed (a record is written anew and renamed into
+    place), or when it was written lately (:data:`.hostdisk.RECENT_NS`, here none)."""
+    monkeypatch.setattr(hostdisk, "RECENT_NS", 0, raising=False)
+    storage = LocalBlockStorage(tmp_path / "volumes", cast(Any, None), cast(Any, None))
+    for index in range(3):
+        storage.shelf.save(
+            VolumeRecord(ref=f"vol-{index}", gateway_id=f"{index}", name="", size_gb=1,
+                         status=V.AVAILABLE)
+        )  # fmt: skip
+    reads: list[str] = []
+    read = storage.shelf.volume
+
+    def counted(ref: str) -> VolumeRecord | None:
+        reads.append(ref)
+        return read(ref)
+
+    monkeypatch.setattr(storage.shelf, "volume", counted)
+
+    assert storage.disk_allotted_mb() == 3 * GiB_MB and len(reads) == 3
+    reads.clear()
+    assert storage.disk_allotted_mb() == 3 * GiB_MB and reads == []
+    storage.shelf.save(read("vol-1").moved(V.ERROR, fault="failed"))  # type: ignore[union-attr]
+    storage.shelf.remove("vol-2")
+    assert storage.disk_allotted_mb() == GiB_MB and reads == ["vol-1"]
+
+    monkeypatch.setattr(hostdisk, "RECENT_NS", 10**18)  # all of them written lately
+    reads.clear()
+    assert storage.disk_allotted_mb() == GiB_MB and sorted(reads) == ["vol-0", "vol-1"]

@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from interstack.backends.contract import (
     ComputeDriver,
@@ -27,9 +29,9 @@ from interstack.backends.local import configdrive, console, guest_password, loca
 from interstack.backends.local.guest import write_resolv_conf
 from interstack.backends.local.guestfiles import CONFIG_DRIVE_DIR, save_network
 from interstack.backends.local.host import is_mounted
-from interstack.backends.local.hostdisk import HostDisk
+from interstack.backends.local.hostdisk import HostDisk, RecordAllotments
 from interstack.backends.local.instance_record import REF_PREFIX, InstanceRecord, Phase, ref_for
-from interstack.backends.local.instances import Instance
+from interstack.backends.local.instances import RECORD_NAME, Instance
 from interstack.backends.local.lifecycle import IN_PROGRESS, RUNS, InstanceJobs
 from interstack.backends.local.network import links
 from interstack.backends.local.rebooter import REBOOTS_IN
@@ -66,6 +68,10 @@ class LocalCompute(InstanceJobs, ComputeDriver):
     #: the data dir's file system, where servers are placed (set by the backend; without it
     #: every server is)
     host_disk: HostDisk | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._allotted = RecordAllotments(self._record_disk_mb)
 
     def start(self) -> None:
         self.start_jobs()
@@ -107,8 +113,16 @@ class LocalCompute(InstanceJobs, ComputeDriver):
         return self.host_disk.server_placed(f"server {record.gateway_id}", record.disk_mb)
 
     def disk_allotted_mb(self) -> int:
-        """What the instances' disks may come to take of the host, every one recorded."""
-        return sum(record.disk_mb for _, record in self._records())
+        """What the instances' disks may come to take of the host, every one recorded (the
+        records read again only where they changed)."""
+        if not self.instances_dir.is_dir():
+            return 0
+        records = self.instances_dir.glob(f"{REF_PREFIX}*/{RECORD_NAME}")
+        return self._allotted.total(records)
+
+    def _record_disk_mb(self, path: Path) -> int:
+        record = self._instance(path.parent.name).load()
+        return 0 if record is None else record.disk_mb
 
     def get_server(self, ref: NativeRef) -> ServerInfo:
         instance = self._instance(ref)

@@ -42,8 +42,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,3 +246,38 @@ class Reservation:
 
 #: how much more an image's reservation grows when its bytes pass what it holds
 STEP_MB = 64
+
+
+#: a record written this recently is read again whatever its stat says: two writes within one
+#: tick of the file system's clock may leave the same (inode, times, size) to a new content
+RECENT_NS = 2_000_000_000
+
+
+class RecordAllotments:
+    """What each record file (an instance's, a volume's) allots, read again only when its file
+    changed: records are written anew and renamed into place, so a changed one has another
+    inode, times or size (and one written lately is read again anyway, :data:`RECENT_NS`).
+    A placement then looks at the records' stat, not at their contents: with a thousand
+    instances and two thousand volumes and snapshots, reading them all took ~0.2 s per create
+    under the lock every create waits for. ``read`` gives a record's MiB (0 once it is gone)."""
+
+    def __init__(self, read: Callable[[Path], int]) -> None:
+        self._read = read
+        self._known: dict[Path, tuple[tuple[int, int, int, int], int]] = {}
+
+    def total(self, paths: Iterable[Path]) -> int:
+        """The MiB the records at ``paths`` allot (called with the host disk's lock held)."""
+        recent = time.time_ns() - RECENT_NS
+        known: dict[Path, tuple[tuple[int, int, int, int], int]] = {}
+        for path in paths:
+            try:
+                found = path.stat()
+            except FileNotFoundError:
+                continue
+            key = (found.st_ino, found.st_mtime_ns, found.st_ctime_ns, found.st_size)
+            seen = self._known.get(path)
+            if seen is None or seen[0] != key or found.st_ctime_ns >= recent:
+                seen = (key, self._read(path))
+            known[path] = seen
+        self._known = known
+        return sum(mb for _, mb in known.values())

@@ -89,6 +89,10 @@ def server_netns_name(gateway_id: str) -> str:
     return f"srv-{gateway_id}"
 
 
+#: in an instance's directory: its record
+RECORD_NAME = "record.json"
+
+
 class Instance:
     """The host side of one instance: paths, record I/O and the runc/mount/netns calls."""
 
@@ -98,7 +102,7 @@ class Instance:
         self.ref = ref
         self.dir = instances_dir / ref
         self.runc_root = runc_root
-        self.record_path = self.dir / "record.json"
+        self.record_path = self.dir / RECORD_NAME
         self.console = self.dir / console.LOG_NAME
         self.upper = self.dir / "disk" / "upper"
         self.work = self.dir / "disk" / "work"
@@ -125,7 +129,7 @@ class Instance:
 
     def save(self, record: InstanceRecord) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.record_path.with_name(".record.json.tmp")
+        tmp = self.record_path.with_name(f".{RECORD_NAME}.tmp")
         tmp.write_text(json.dumps(asdict(record), indent=1))
         os.replace(tmp, self.record_path)
 

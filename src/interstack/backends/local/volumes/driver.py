@@ -43,7 +43,7 @@ from interstack.backends.contract import (
     VolumeSpec,
     VolumeStatus,
 )
-from interstack.backends.local.hostdisk import HostDisk
+from interstack.backends.local.hostdisk import HostDisk, RecordAllotments
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instance_record import REF_PREFIX
 from interstack.backends.local.quiesce import held_still
@@ -55,6 +55,7 @@ from interstack.backends.local.volumes.guestmount import (
     run_here,
 )
 from interstack.backends.local.volumes.records import (
+    RECORD,
     SNAPSHOT_PREFIX,
     VOLUME_PREFIX,
     GiB_MB,
@@ -82,6 +83,7 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._mounts = None
+        self._allotted = RecordAllotments(self._record_disk_mb)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -210,13 +212,24 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
         return self.host_disk.volume_placed(what, size_gb * GiB_MB)
 
     def disk_allotted_mb(self) -> int:
-        """What the volumes and snapshots may come to take of the host (one that failed has
-        no file)."""
-        records: list[VolumeRecord | SnapshotRecord] = [
-            *self.shelf.volumes(),
-            *self.shelf.snapshots(),
-        ]
-        return sum(r.size_gb * GiB_MB for r in records if r.status is not V.ERROR)
+        """What the volumes and snapshots may come to take of the host (the records read
+        again only where they changed)."""
+        if not self.shelf.directory.is_dir():
+            return 0
+        return self._allotted.total(self.shelf.directory.glob(f"*/{RECORD}"))
+
+    def _record_disk_mb(self, path: Path) -> int:
+        """What the volume or snapshot recorded at ``path`` allots (one that failed has no
+        file)."""
+        ref = path.parent.name
+        record: VolumeRecord | SnapshotRecord | None = None
+        if ref.startswith(SNAPSHOT_PREFIX):
+            record = self.shelf.snapshot(ref)
+        elif ref.startswith(VOLUME_PREFIX):
+            record = self.shelf.volume(ref)
+        if record is None or record.status is V.ERROR:
+            return 0
+        return record.size_gb * GiB_MB
 
     def get_volume(self, ref: NativeRef) -> VolumeInfo:
         record = self.shelf.get_volume(ref)
