@@ -173,6 +173,12 @@ def test_sdk_and_cli_attach_and_detach(
     )
     assert [(v["Volume ID"], v["Device"]) for v in listed] == [(volume.id, "/dev/vdd")]
     assert [v["Tag"] for v in listed] == ["db"]
+    # each recorded as Nova records it, newest first, its event finished by the task
+    actions = list(conn.compute.server_actions(server))
+    assert [a.action for a in actions] == ["attach_volume", "detach_volume", "attach_volume",
+                                           "create"]  # fmt: skip
+    (event,) = conn.compute.get_server_action(actions[1].request_id, server).events
+    assert (event.event, event.result) == ("compute_detach_volume", "Success")
 
 
 def test_an_attach_named_automatically_skips_the_servers_ephemeral_and_swap_disks(

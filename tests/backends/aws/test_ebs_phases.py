@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,11 @@ import pytest
 from interstack.backends.aws.client import AWS_POLLING
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import AttachState, NativeRef
-from interstack.errors import Conflict, InterstackError
+from interstack.errors import BackendError, Conflict, InterstackError
+from interstack.services.compute.records import InstanceAction
 from interstack.services.container import Services
 from interstack.services.tasks import RetryAfter, Task, TaskStatus, utcnow
+from interstack.services.volume.server_volumes import ATTACHMENT_WAIT_SECONDS
 from interstack.services.volume.volume_tasks import DETACHING_WAIT_SECONDS
 from interstack.services.volume.volumes import NewVolume
 from interstack.store.models import Server as ServerRow
@@ -167,6 +169,83 @@ def test_a_detachment_ebs_is_still_making_is_looked_at_in_later_steps(
     assert handlers[task.kind].run(waiting) is None
     assert "DetachVolume" not in calls.take()
     assert statuses(services, volume_id)[:2] == ("available", "detached")
+
+
+def asked_before(task: Task, seconds: float) -> Task:
+    """The task as if the backend had been asked ``seconds`` earlier (its recorded ``since``)."""
+    since = datetime.fromisoformat(str(task.payload["since"])) - timedelta(seconds=seconds)
+    return replace(task, payload={**task.payload, "since": since.isoformat()})
+
+
+def failed_when_stuck(services: Services, task: Task) -> str:
+    """The task's steps while EBS stays at it: looked at again within the bound, then, past
+    it (as a restarted gateway counts too: since the recorded ask), failed; its failure is
+    handled as the runner does. The failure's message."""
+    handler = services.volume.server_volumes.handlers()[task.kind]
+    waiting = looked_again(handler.run(task), task)
+    waiting = looked_again(handler.run(waiting), waiting)  # within the bound: looked at again
+    late = asked_before(waiting, ATTACHMENT_WAIT_SECONDS + 1)
+    with pytest.raises(BackendError) as stuck:
+        handler.run(late)
+    assert handler.on_failure is not None
+    handler.on_failure(late, stuck.value.message)
+    return stuck.value.message
+
+
+def last_action(services: Services, server_id: str) -> InstanceAction:
+    """The server's newest ``os-instance-actions`` entry, as its project sees it."""
+    return services.compute.server_metadata.actions(caller(PROJECT), REGION, server_id)[0]
+
+
+def test_an_attach_ebs_never_finishes_fails_in_minutes_leaving_the_volume_available(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """EBS still attaching after ATTACHMENT_WAIT_SECONDS (a stuck attach): the attach fails
+    then, not after the hundred minutes of MAX_POLLS looks, as Nova's failed attach ends: the
+    volume available, no attachment on the server, EBS asked to let go of it, and the
+    server's attach_volume action in error saying what happened and what to do."""
+    services, _storage, calls, ebs = region
+    server_id, volume_id, task = attach_asked(services)
+    ebs.planned["AttachVolume"] = ("attaching", 1000)
+
+    message = failed_when_stuck(services, task)
+
+    assert f"has not attached volume {volume_id} to server {server_id}" in message
+    assert "after 10 minutes (the attachment is still attaching)" in message
+    assert "DetachVolume" in calls.take()
+    ctx = caller(PROJECT)
+    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "available"
+    assert services.volume.server_volumes.list(ctx, REGION, server_id) == []
+    action = last_action(services, server_id)
+    assert (action.action, action.message) == ("attach_volume", message)
+    assert [(e["event"], e["result"]) for e in action.events] == [
+        ("compute_attach_volume", "Error")
+    ]
+
+
+def test_a_detach_ebs_never_finishes_fails_in_minutes_leaving_the_volume_attached(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """EBS still detaching after ATTACHMENT_WAIT_SECONDS (a guest holding the device): the
+    detach fails then, as Nova rolls a failed detach back: the volume attached and in-use,
+    the server's detach_volume action in error saying what to do."""
+    services, _storage, _calls, ebs = region
+    server_id, volume_id, attach = attach_asked(services)
+    assert services.volume.server_volumes.handlers()[attach.kind].run(attach) is None
+    assert last_action(services, server_id).events[0]["result"] == "Success"
+    services.volume.server_volumes.detach(caller(PROJECT), REGION, server_id, volume_id)
+    ebs.planned["DetachVolume"] = ("detaching", 1000)
+
+    message = failed_when_stuck(services, task_of(services, volume_id, "volume.server_detach"))
+
+    assert f"has not detached volume {volume_id} from server {server_id}" in message
+    assert "unmount it in the server" in message
+    assert statuses(services, volume_id) == ("in-use", "attached", "/dev/sdf")
+    action = last_action(services, server_id)
+    assert (action.action, action.message) == ("detach_volume", message)
+    assert [(e["event"], e["result"]) for e in action.events] == [
+        ("compute_detach_volume", "Error")
+    ]
 
 
 def copy_asked(services: Services) -> tuple[str, Task]:

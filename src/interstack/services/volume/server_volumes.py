@@ -4,18 +4,36 @@ device, list, show, detach. The backend attaches in a task; the volume moves
 
 Nova refuses a server in the wrong state with 409 and a volume that is not available (or not
 attached to that server) with 400/404, as these methods do.
+
+Each request is recorded as Nova records it (``os-instance-actions``: ``attach_volume`` /
+``detach_volume``, their ``compute_…`` event finished by the task). A backend that has not
+attached or detached the volume :data:`ATTACHMENT_WAIT_SECONDS` after it was asked (since when:
+recorded in the task, so a restarted gateway keeps counting) is stuck, and the task fails
+then, not after :data:`~interstack.services.volume.volume_tasks.MAX_POLLS` looks (over an
+hour and a half at EC2's pace): a failed attach leaves the volume ``available`` and no
+attachment (the backend is asked to let go of it), a failed detach leaves it attached and
+``in-use``, as Nova and Cinder leave them; the event's error says what happened and what to
+do.
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
+from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import AttachState, NativeRef
-from interstack.errors import BackendError, BadRequest, Conflict, NotFound
-from interstack.services.compute.common import visible_row
+from interstack.errors import BackendError, BadRequest, Conflict, InterstackError, NotFound
+from interstack.services.compute.common import (
+    finish_action,
+    record_action,
+    started_event,
+    visible_row,
+)
 from interstack.services.compute.device_names import next_device_name
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeSnapshotForImage
@@ -38,8 +56,13 @@ from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
 
+log = logging.getLogger(__name__)
+
 ATTACH = "volume.server_attach"
 DETACH = "volume.server_detach"
+#: how long an attach or a detach waits for the backend once asked: a cloud attaches and
+#: detaches in seconds to a minute or two (EBS), so one still at it after this is stuck
+ATTACHMENT_WAIT_SECONDS = 600.0
 
 #: the vm_states a volume may be attached in or detached from (Nova's ``check_instance_state``)
 USABLE = frozenset({"active", "stopped", "paused", "suspended", "resized"})
@@ -144,7 +167,9 @@ class ServerVolumes:
             volume.status = VolumeStatus.ATTACHING
             touch(volume)
             session.flush()
-            self.tasks.enqueue(ATTACH, region, row.id, session=session)
+            event = started_event("compute_attach_volume")
+            action_id = record_action(session, ctx, server, "attach_volume", [event])
+            self.tasks.enqueue(ATTACH, region, row.id, {"action_id": action_id}, session=session)
             return attachment_record(row)
 
     def list(self, ctx: RequestContext, region: str, server_id: str) -> list[Attachment]:
@@ -167,7 +192,7 @@ class ServerVolumes:
 
     def detach(self, ctx: RequestContext, region: str, server_id: str, volume_id: str) -> None:
         with self.db.session() as session:
-            _server(session, ctx, region, server_id, "detach_volume")
+            server = _server(session, ctx, region, server_id, "detach_volume")
             row = self._attachment(session, ctx, region, server_id, volume_id)
             if row.boot_index == 0:  # the server boots from this volume
                 raise BadRequest("Cannot detach a root device volume")
@@ -182,7 +207,9 @@ class ServerVolumes:
             row.updated_at = utcnow()
             volume.status = VolumeStatus.DETACHING
             touch(volume)
-            self.tasks.enqueue(DETACH, region, row.id, session=session)
+            event = started_event("compute_detach_volume")
+            action_id = record_action(session, ctx, server, "detach_volume", [event])
+            self.tasks.enqueue(DETACH, region, row.id, {"action_id": action_id}, session=session)
 
     def snapshot_for_image(
         self, ctx: RequestContext, region: str, server_id: str, image_name: str
@@ -257,7 +284,7 @@ class ServerVolumes:
 
     # -- task steps --------------------------------------------------------------------------
 
-    def _refs(self, task: Task) -> tuple[NativeRef, NativeRef, str | None] | None:
+    def _refs(self, task: Task) -> _Refs | None:
         with self.db.session() as session:
             row = session.get(AttachmentRow, task.resource_id)
             if row is None or row.server_id is None:
@@ -266,51 +293,82 @@ class ServerVolumes:
             server = session.get(ServerRow, row.server_id)
             if volume is None or server is None or not volume.native_ref or not server.native_ref:
                 raise BadRequest("the volume or the server has no backend resource yet")
-            return NativeRef(volume.native_ref), NativeRef(server.native_ref), row.mountpoint
+            return _Refs(
+                row.volume_id,
+                row.server_id,
+                NativeRef(volume.native_ref),
+                NativeRef(server.native_ref),
+                row.mountpoint,
+            )
 
     def _attach_step(self, task: Task) -> RetryAfter | None:
         """Ask the backend to attach (first step), then look (this step and the next ones,
-        at the region's polling) until it has: no step waits for the cloud."""
+        at the region's polling) until it has: no step waits for the cloud; one that has not
+        after :data:`ATTACHMENT_WAIT_SECONDS` fails the attach."""
         refs = self._refs(task)
         if refs is None:
             return None
-        volume_ref, server_ref, device = refs
         backend = self.regions.backend(task.region)
         storage = backend.block_storage
         if task.payload.get("phase") != "wait":
-            made = storage.attach_volume(volume_ref, server_ref, device)
+            made = storage.attach_volume(refs.volume, refs.server, refs.device)
             task = started(task, device=made.device)
-        state = storage.attachment(volume_ref, server_ref)
+        state = storage.attachment(refs.volume, refs.server)
         if state is AttachState.ATTACHED:
             device = str(task.payload["device"])
             self._finish(task, AttachStatus.ATTACHED, VolumeStatus.IN_USE, device)
             return None
         if state is AttachState.DETACHED and settled(task, backend.polling):
             raise BackendError("the backend gave up attaching the volume")
+        minutes = _stuck_minutes(task)
+        if minutes is not None:
+            raise BackendError(
+                f"the backend has not attached volume {refs.volume_id} to server "
+                f"{refs.server_id} after {minutes} minutes (the attachment is still {state}), "
+                "so the attach was given up: the volume is available again and the backend was "
+                "asked to let go of it. Attach it again; if it sticks again, attach it at "
+                "another device, or ask an administrator to look at the volume in the backend"
+            )
         return look_again(task, backend.polling)
 
     def _detach_step(self, task: Task) -> RetryAfter | None:
-        """Ask the backend to detach (first step), then look until it has."""
+        """Ask the backend to detach (first step), then look until it has; one that has not
+        after :data:`ATTACHMENT_WAIT_SECONDS` fails the detach."""
         refs = self._refs(task)
         if refs is None:
             return None
-        volume_ref, server_ref, _device = refs
         backend = self.regions.backend(task.region)
         storage = backend.block_storage
         if task.payload.get("phase") != "wait":
-            storage.detach_volume(volume_ref, server_ref)
+            storage.detach_volume(refs.volume, refs.server)
             task = started(task)
-        state = storage.attachment(volume_ref, server_ref)
+        state = storage.attachment(refs.volume, refs.server)
         if state is AttachState.DETACHED:
             self._finish(task, AttachStatus.DETACHED, VolumeStatus.AVAILABLE, None)
             return None
         if state is AttachState.ATTACHED and settled(task, backend.polling):
             raise BackendError("the backend did not detach the volume")
+        minutes = _stuck_minutes(task)
+        if minutes is not None:
+            raise BackendError(
+                f"the backend has not detached volume {refs.volume_id} from server "
+                f"{refs.server_id} after {minutes} minutes (the attachment is still {state}), "
+                "so the detach was given up: the volume stays attached (in-use). The guest may "
+                "still use the device: unmount it in the server and detach again, or stop the "
+                "server and detach it then"
+            )
         return look_again(task, backend.polling)
 
     def _finish(
-        self, task: Task, status: AttachStatus, volume_status: VolumeStatus, device: str | None
+        self,
+        task: Task,
+        status: AttachStatus,
+        volume_status: VolumeStatus,
+        device: str | None,
+        error: str | None = None,
     ) -> None:
+        """The attachment and its volume as the task leaves them, and its action's event
+        finished (with ``error``: failed)."""
         with self.db.session() as session:
             row = session.get(AttachmentRow, task.resource_id)
             if row is None:
@@ -323,10 +381,18 @@ class ServerVolumes:
             if volume is not None:
                 volume.status = volume_status
                 touch(volume)
+            result = "Success" if error is None else "Error"
+            finish_action(session, task.payload.get("action_id"), result, error or "")
 
     def _attach_failed(self, task: Task, error: str) -> None:
-        """The backend did not attach: the attachment goes, the volume is available again."""
+        """The backend did not attach: it is asked to let go of the volume (an attach stuck
+        may yet finish there), the attachment goes, the volume is available again (Nova
+        deletes the attachment, Cinder's volume is ``available``) and the action's event is
+        the error."""
+        if task.payload.get("phase") == "wait":
+            self._let_go(task)
         with self.db.session() as session:
+            finish_action(session, task.payload.get("action_id"), "Error", error)
             row = session.get(AttachmentRow, task.resource_id)
             if row is None:
                 return
@@ -337,6 +403,41 @@ class ServerVolumes:
                 volume.fault = error
                 touch(volume)
 
+    def _let_go(self, task: Task) -> None:
+        try:
+            refs = self._refs(task)
+            if refs is not None:
+                self.regions.backend(task.region).block_storage.detach_volume(
+                    refs.volume, refs.server
+                )
+        except InterstackError as exc:  # a delete of the volume waits for it, bounded
+            log.warning(
+                "attachment %s: the backend was not asked to let go of the volume: %s",
+                task.resource_id,
+                exc.message,
+            )
+
     def _detach_failed(self, task: Task, error: str) -> None:
-        """The backend did not detach: the volume stays attached (``in-use``)."""
-        self._finish(task, AttachStatus.ATTACHED, VolumeStatus.IN_USE, None)
+        """The backend did not detach: the volume stays attached (``in-use``), as Nova rolls
+        a failed detach back, and the action's event is the error."""
+        self._finish(task, AttachStatus.ATTACHED, VolumeStatus.IN_USE, None, error)
+
+
+class _Refs(NamedTuple):
+    """An attachment's volume and server: their ids and backend refs, its device."""
+
+    volume_id: str
+    server_id: str
+    volume: NativeRef
+    server: NativeRef
+    device: str | None
+
+
+def _stuck_minutes(task: Task) -> int | None:
+    """The minutes since the task asked the backend (``since``, :func:`started`), once they
+    reach :data:`ATTACHMENT_WAIT_SECONDS`; None before."""
+    since = task.payload.get("since")
+    if since is None:
+        return None
+    waited = (utcnow() - datetime.fromisoformat(str(since))).total_seconds()
+    return round(waited / 60) if waited >= ATTACHMENT_WAIT_SECONDS else None
