@@ -121,27 +121,6 @@ def record_action(
     return action_id
 
 
-def finish_action(session: Session, action_id: str | None, result: str, message: str = "") -> None:
-    """Mark the task-driven event of an instance action finished (``Success``/``Error``)."""
-    if action_id is None:
-        return
-    row = session.get(ActionRow, action_id)
-    if row is None:
-        return
-    now = utcnow()
-    events = [dict(e) for e in row.events]
-    for event in events:
-        if event.get("finish_time") is None:
-            event["finish_time"] = now.isoformat()
-            event["result"] = result
-            if message:
-                event["traceback"] = message
-    row.events = events
-    row.updated_at = now
-    if result == "Error":
-        row.message = message or "Error"
-
-
 def started_event(name: str) -> dict[str, Any]:
     return {
         "event": name,

@@ -11,19 +11,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from sqlalchemy import update
+from sqlalchemy import Row, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, Polling, PowerAction, ServerInfo, ServerStatus
 from interstack.errors import BackendError, NotFound
-from interstack.services.compute.common import finish_action, touch
+from interstack.services.compute.common import touch
+from interstack.services.compute.server_statements import (
+    SERVER_ROW,
+    SETTLE,
+    SETTLE_LAUNCHED,
+    finish_action,
+    is_live,
+    server_state,
+)
 from interstack.services.compute.state import TaskState, VmState
-from interstack.services.compute.task_steps import Step, fault_of, settle
+from interstack.services.compute.task_steps import Step, fault_of, settle, settled_state
 from interstack.services.regions import Regions
-from interstack.services.tasks import Task
-from interstack.store import Database
+from interstack.services.tasks import Task, utcnow
+from interstack.store import Database, run_core
 from interstack.store.models import Server as ServerRow
 
 LOG = logging.getLogger(__name__)
@@ -40,16 +48,23 @@ class ServerTaskBase:
         """How often the task's backend is looked at while it is still changing."""
         return self.regions.backend(task.region).polling
 
-    def _live(self, session: Session, task: Task) -> ServerRow | None:
-        """The task's server, unless it is gone or being deleted (the delete task owns it)."""
-        row = session.get(ServerRow, task.resource_id)
-        if row is None or row.deleted_at is not None or row.task_state == TaskState.DELETING:
-            return None
-        return row
+    def _live(self, session: Session, task: Task) -> Row[Any] | None:
+        """The task's server (its whole row, read only), unless it is gone or being deleted
+        (the delete task owns it)."""
+        row = run_core(session, SERVER_ROW, {"server_id": task.resource_id}).one_or_none()
+        return row if is_live(row) else None
+
+    def _live_ref(self, task: Task) -> tuple[bool, NativeRef | None]:
+        """Whether the task's server is live (:meth:`_live`), and its backend ref."""
+        with self.db.session() as session:
+            state = server_state(session, task.resource_id)
+        if not is_live(state):
+            return False, None
+        assert state is not None
+        return True, NativeRef(state.native_ref) if state.native_ref is not None else None
 
     def _is_live(self, task: Task) -> bool:
-        with self.db.session() as session:
-            return self._live(session, task) is not None
+        return self._live_ref(task)[0]
 
     def _live_to_change(self, session: Session, task: Task) -> ServerRow | None:
         """The task's server as :meth:`_live`, to change in ``session``: its row is taken for
@@ -102,18 +117,19 @@ class ServerTaskBase:
         self,
         task: Task,
         expected: frozenset[ServerStatus],
-        then: Callable[[ServerRow], None],
+        then: Callable[[ServerRow], None] | None = None,
         ref: NativeRef | None = None,
+        *,
+        launched: bool = False,
     ) -> Step:
-        """Look at the backend once: settled in ``expected`` -> apply ``then``; ERROR -> fail.
-        ``ref``: the backend server the step itself just made or changed, not read again (the
-        change below is made only if the server is still live)."""
+        """Look at the backend once: settled in ``expected`` -> the server takes its state
+        (``launched``: and its ``launched_at``, unless it had one), ``then`` applied to its row
+        where given; ERROR -> fail. ``ref``: the backend server the step itself just made or
+        changed, not read again (the change below is made only if the server is still live)."""
         if ref is None:
-            with self.db.session() as session:
-                row = self._live(session, task)
-                if row is None or row.native_ref is None:
-                    return Step()
-                ref = NativeRef(row.native_ref)
+            live, ref = self._live_ref(task)
+            if not live or ref is None:
+                return Step()
         try:
             info = self.regions.backend(task.region).compute.get_server(ref)
         except NotFound:
@@ -129,17 +145,35 @@ class ServerTaskBase:
             if info.boot_ended is not None:
                 self._ended_in_boot(task, info, info.boot_ended)
             return Step(task.payload)
-
-        def apply(row: ServerRow) -> None:
-            settle(row, info)
-            then(row)
-
         with self.db.session() as session:
-            row = self._live_to_change(session, task)
-            if row is not None:
-                apply(row)
+            if then is None:
+                changed = self._settle(session, task, info, launched=launched)
+            else:
+                row = self._live_to_change(session, task)
+                changed = row is not None
+                if row is not None:
+                    settle(row, info)
+                    then(row)
+            if changed:
                 finish_action(session, task.payload.get("action_id"), "Success")
         return Step()
+
+    @staticmethod
+    def _settle(session: Session, task: Task, info: ServerInfo, *, launched: bool) -> bool:
+        """:func:`.task_steps.settle` in one statement on the live server (False: it is gone
+        or being deleted)."""
+        state = settled_state(info)
+        if state is None:
+            raise BackendError(f"the backend's server is {info.status}: it has not settled")
+        vm_state, power_state = state
+        params = {
+            "server_id": task.resource_id,
+            "vm_state": vm_state.value,
+            "power_state": power_state.value,
+            "now": utcnow(),
+        }
+        result = run_core(session, SETTLE_LAUNCHED if launched else SETTLE, params)
+        return result.rowcount == 1
 
     def _ended_in_boot(self, task: Task, info: ServerInfo, why: str) -> NoReturn:
         """The guest ended during the boot the task waits for, before it was up: it will not
@@ -157,11 +191,12 @@ class ServerTaskBase:
         raise BackendError(why)
 
     def _native_ref(self, task: Task) -> NativeRef | None:
+        """The server's backend ref, whatever its state (None: gone, or none made yet)."""
         with self.db.session() as session:
-            row = session.get(ServerRow, task.resource_id)
-            if row is None or row.native_ref is None:
-                return None
-            return NativeRef(row.native_ref)
+            state = server_state(session, task.resource_id)
+        if state is None or state.native_ref is None:
+            return None
+        return NativeRef(state.native_ref)
 
     def _gone(self, task: Task, ref: NativeRef | None) -> bool:
         if ref is None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from interstack.backends.contract import (
     NativeRef,
@@ -23,11 +23,18 @@ from interstack.backends.contract import (
     ServerStatus,
 )
 from interstack.errors import BackendUnavailable, InterstackError, NotFound
-from interstack.services.compute.common import finish_action, touch
+from interstack.services.compute.common import touch
 from interstack.services.compute.server_passwords import ServerPasswords
+from interstack.services.compute.server_statements import (
+    DELETE_FINISH,
+    RECORD_REF,
+    START_BOOT,
+    finish_action,
+    server_state,
+)
 from interstack.services.compute.server_task_base import ServerTaskBase
 from interstack.services.compute.snapshot_task import SNAPSHOT, SnapshotTask
-from interstack.services.compute.state import PowerState, TaskState, VmState
+from interstack.services.compute.state import TaskState, VmState
 from interstack.services.compute.task_steps import (
     NOTIFIED_POLL_SECONDS,
     Step,
@@ -45,7 +52,7 @@ from interstack.services.interfaces import (
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
-from interstack.store import Database, rowcount
+from interstack.store import Database, run_core
 from interstack.store.models import Server as ServerRow
 from interstack.store.models import Task as TaskRow
 
@@ -127,14 +134,15 @@ class ServerTasks(ServerTaskBase):
         if task.payload.get("phase") == "wait":
             return self._boot_wait(task).result(self._polling(task))
         volumes = self._volumes_ready(task)
+        state = TaskState.SPAWNING if volumes else TaskState.BLOCK_DEVICE_MAPPING
+        params = {"server_id": task.resource_id, "task_state": state.value, "now": utcnow()}
         with self.db.session() as session:
-            row = self._live_to_change(session, task)
+            # one statement: the live server takes the state and comes back as written
+            row = run_core(session, START_BOOT, params).one_or_none()
             if row is None:
                 return None
             spec = server_spec(row)
             wants_drive = bool(row.config_drive)
-            row.task_state = TaskState.SPAWNING if volumes else TaskState.BLOCK_DEVICE_MAPPING
-            touch(row)
         if volumes is None:
             return Step({**task.payload, "phase": "volumes"}).result(self._polling(task))
         spec = replace(spec, root_volume=volumes.root, volumes=volumes.data)
@@ -166,22 +174,15 @@ class ServerTasks(ServerTaskBase):
         delete finishing at the same moment (:meth:`_delete_finish`) either sees the ref or has
         won, and then this is False."""
         with self.db.session() as session:
-            result = session.execute(
-                update(ServerRow)
-                .where(ServerRow.id == task.resource_id, ServerRow.deleted_at.is_(None))
-                .values(native_ref=ref)
-            )
-            return rowcount(result) == 1
+            params = {"server_id": task.resource_id, "ref": ref}
+            return run_core(session, RECORD_REF, params).rowcount == 1
 
     def _boot_wait(self, task: Task, ref: NativeRef | None = None) -> Step:
-        def launched(row: ServerRow) -> None:
-            row.launched_at = row.launched_at or utcnow()
-
         # STOPPED: the guest powered off or crashed before it was up; Nova's server was ACTIVE
         # once its VM ran, and SHUTOFF since its power-state sync
         settled = frozenset({ServerStatus.ACTIVE, ServerStatus.STOPPED})
         try:
-            step = self._wait_settled(task, settled, launched, ref)
+            step = self._wait_settled(task, settled, ref=ref, launched=True)
         except NotFound:
             if not launched_lately(task.payload, self._polling(task)):
                 raise
@@ -253,29 +254,14 @@ class ServerTasks(ServerTaskBase):
         return self._delete_finish(task)
 
     def _delete_finish(self, task: Task) -> Step:
-        now = utcnow()
+        params = {"server_id": task.resource_id, "ref": task.payload.get("ref"), "now": utcnow()}
         with self.db.session() as session:
             # one statement, so that a boot step recording its backend server at the same moment
             # either came first (the ref is not the one deleted: delete that server too) or
             # finds the server deleted (:meth:`_record_native_ref`)
-            result = session.execute(
-                update(ServerRow)
-                .where(
-                    ServerRow.id == task.resource_id,
-                    ServerRow.deleted_at.is_(None),
-                    ServerRow.native_ref.is_not_distinct_from(task.payload.get("ref")),
-                )
-                .values(
-                    vm_state=VmState.DELETED,
-                    task_state=None,
-                    power_state=PowerState.NOSTATE,
-                    deleted_at=now,
-                    updated_at=now,
-                )
-            )
-            if rowcount(result) != 1:
-                row = session.get(ServerRow, task.resource_id)
-                if row is None or row.deleted_at is not None:
+            if run_core(session, DELETE_FINISH, params).rowcount != 1:
+                state = server_state(session, task.resource_id)
+                if state is None or state.deleted_at is not None:
                     return Step()
                 return Step({**task.payload, "phase": "backend"})
             self.passwords.forget(session, task.resource_id)
@@ -285,10 +271,10 @@ class ServerTasks(ServerTaskBase):
     def _ref_and_settled(self, task: Task) -> tuple[NativeRef | None, bool]:
         """The server's backend ref, and whether its boot ever settled (``launched_at``)."""
         with self.db.session() as session:
-            row = session.get(ServerRow, task.resource_id)
-            if row is None or row.native_ref is None:
-                return None, True
-            return NativeRef(row.native_ref), row.launched_at is not None
+            state = server_state(session, task.resource_id)
+        if state is None or state.native_ref is None:
+            return None, True
+        return NativeRef(state.native_ref), state.launched_at is not None
 
     def _launched_lately(self, task: Task) -> bool:
         """Whether the server's boot task launched it within the backend's settling window
@@ -311,14 +297,12 @@ class ServerTasks(ServerTaskBase):
         action = PowerAction(task.payload["action"])
         expected = frozenset({POWER_RESULT[action]})
         if task.payload.get("phase") == "wait":
-            return self._wait_settled(task, expected, lambda _row: None).result(self._polling(task))
-        with self.db.session() as session:
-            row = self._live(session, task)
-            if row is None or row.native_ref is None:
-                return None
-            ref = NativeRef(row.native_ref)
+            return self._wait_settled(task, expected).result(self._polling(task))
+        live, ref = self._live_ref(task)
+        if not live or ref is None:
+            return None
         self.regions.backend(task.region).compute.power_action(ref, action)
-        if self._wait_settled(task, expected, lambda _row: None, ref).payload is None:
+        if self._wait_settled(task, expected, ref=ref).payload is None:
             return None  # settled at once
         return Step({**task.payload, "phase": "wait"}).result(self._polling(task))
 
@@ -365,9 +349,8 @@ class ServerTasks(ServerTaskBase):
         """Replace the backend server by one booted from the new image (a volume-backed one:
         from its root volume again), on the same ports and volumes; a server stopped before is
         stopped again afterwards, as Nova keeps it."""
-        with self.db.session() as session:
-            if self._live(session, task) is None:
-                return None
+        if not self._is_live(task):
+            return None
         phases: dict[str, Callable[[Task], Step]] = {
             "delete": self._rebuild_delete,
             "gone": self._rebuild_boot,
@@ -403,7 +386,7 @@ class ServerTasks(ServerTaskBase):
         return Step({**task.payload, "phase": "wait"})
 
     def _rebuild_wait(self, task: Task) -> Step:
-        step = self._wait_settled(task, frozenset({ServerStatus.ACTIVE}), lambda _r: None)
+        step = self._wait_settled(task, frozenset({ServerStatus.ACTIVE}))
         if step.payload is not None or not task.payload.get("stopped"):
             return step
         self._update(task, lambda r: setattr(r, "task_state", TaskState.POWERING_OFF))
@@ -416,4 +399,4 @@ class ServerTasks(ServerTaskBase):
         return Step({**task.payload, "phase": "stopped"})
 
     def _rebuild_stopped(self, task: Task) -> Step:
-        return self._wait_settled(task, frozenset({ServerStatus.STOPPED}), lambda _r: None)
+        return self._wait_settled(task, frozenset({ServerStatus.STOPPED}))

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from interstack.backends.contract import NativeRef
 from interstack.errors import BackendError
-from interstack.services.compute.common import finish_action, touch
+from interstack.services.compute.common import touch
+from interstack.services.compute.server_statements import finish_action
 from interstack.services.compute.state import TaskState
 from interstack.services.interfaces import ServerSnapshots
 from interstack.services.regions import Regions

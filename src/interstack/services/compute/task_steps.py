@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from interstack.backends.contract import (
     FlavorSpec,
     NativeRef,
@@ -69,7 +71,8 @@ def flavor_spec(flavor: Mapping[str, Any]) -> FlavorSpec:
     )
 
 
-def server_spec(row: ServerRow) -> ServerSpec:
+def server_spec(row: ServerRow | Row[Any]) -> ServerSpec:
+    """The backend spec of the server's row (an ORM row or a plain one with its columns)."""
     ports = tuple(NativeRef(p["native_ref"]) for p in row.port_refs if p.get("native_ref"))
     return ServerSpec(
         gateway_id=row.id,

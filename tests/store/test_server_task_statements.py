@@ -1,0 +1,111 @@
+"""The server tasks' statements built once (services/compute/server_statements.py) on each kind
+of database the store supports: a boot step starts and settles its server and finishes its
+instance action, a step never writes over a delete under way, and a delete ends the server only
+when the backend server it removed is still the server's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from interstack.app import create_app
+from interstack.config import RegionConfig, Settings
+from interstack.services.compute.common import started_event
+from interstack.services.compute.server_tasks import BOOT, DELETE
+from interstack.services.compute.state import TaskState
+from interstack.services.container import Services
+from interstack.services.tasks import utcnow
+from interstack.store.models import InstanceAction, Server
+from tests.support.compute import add_server, running_task
+
+
+@pytest.fixture
+def services(tmp_path: Path, database_url: str) -> Iterator[Services]:
+    # the backend settles at once, as EC2's emulator does
+    region = RegionConfig(name="RegionOne", backend="sim", settings={"boot_delay_seconds": 0})
+    app = create_app(Settings(data_dir=tmp_path / "data", database=database_url, regions=[region]))
+    started: Services = app.state.services
+    started.regions.start()
+    try:
+        yield started
+    finally:
+        started.regions.close()
+
+
+def created(services: Services) -> tuple[str, str]:
+    """A building server with its create action started, as the API writes them."""
+    server_id, action_id = add_server(services.db, "p1", 1, 512, "building"), str(uuid.uuid4())
+    now = utcnow()
+    with services.db.session() as session:
+        session.get_one(Server, server_id).task_state = TaskState.SCHEDULING
+        session.add(
+            InstanceAction(
+                id=action_id,
+                server_id=server_id,
+                project_id="p1",
+                user_id="u",
+                request_id=f"req-{uuid.uuid4()}",
+                action="create",
+                events=[started_event("build")],
+                start_time=now,
+                updated_at=now,
+            )
+        )
+    return server_id, action_id
+
+
+def test_a_boot_settles_its_server_and_finishes_its_action(services: Services) -> None:
+    server_id, action_id = created(services)
+    payload = {"action_id": action_id}
+    assert services.compute.server_tasks.boot(running_task(BOOT, server_id, payload)) is None
+    with services.db.session() as session:
+        row = session.get_one(Server, server_id)
+        assert (row.vm_state, row.task_state, row.power_state, row.fault) == (
+            "active",
+            None,
+            1,
+            None,
+        )
+        assert row.native_ref is not None and row.launched_at is not None
+        action = session.get_one(InstanceAction, action_id)
+        assert [(e["event"], e["result"]) for e in action.events] == [("build", "Success")]
+        assert action.events[0]["finish_time"] is not None and action.message is None
+
+
+def test_a_boot_step_leaves_a_server_being_deleted_to_its_delete(services: Services) -> None:
+    server_id, action_id = created(services)
+    with services.db.session() as session:
+        session.execute(
+            update(Server).where(Server.id == server_id).values(task_state=TaskState.DELETING)
+        )
+    boot = running_task(BOOT, server_id, {"action_id": action_id})
+    assert services.compute.server_tasks.boot(boot) is None
+    with services.db.session() as session:
+        row = session.get_one(Server, server_id)
+        assert (row.task_state, row.native_ref) == (TaskState.DELETING, None)
+
+
+def test_a_delete_ends_the_server_it_removed_the_backend_server_of(services: Services) -> None:
+    server_id, action_id = created(services)
+    assert services.compute.server_tasks.boot(running_task(BOOT, server_id)) is None
+    with services.db.session() as session:
+        row = session.get_one(Server, server_id)
+        row.task_state = TaskState.DELETING
+        ref = row.native_ref
+    # a delete that removed another backend server than the one recorded goes back to it
+    other = running_task(DELETE, server_id, {"phase": "finish", "ref": "another"})
+    outcome = services.compute.server_tasks.delete(other)
+    assert outcome is not None and outcome.payload is not None
+    assert outcome.payload["phase"] == "backend"
+    delete = running_task(DELETE, server_id, {"action_id": action_id})
+    assert services.compute.server_tasks.delete(delete) is None
+    with services.db.session() as session:
+        row = session.get_one(Server, server_id)
+        assert row.deleted_at is not None and row.vm_state == "deleted"
+        assert row.native_ref == ref
+        action = session.get_one(InstanceAction, action_id)
+        assert [e["result"] for e in action.events] == ["Success"]
