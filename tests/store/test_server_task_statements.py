@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from interstack.app import create_app
-from interstack.config import RegionConfig, Settings
 from interstack.services.compute.common import started_event
 from interstack.services.compute.server_tasks import BOOT, DELETE
 from interstack.services.compute.state import TaskState
@@ -21,19 +19,15 @@ from interstack.services.container import Services
 from interstack.services.tasks import utcnow
 from interstack.store.models import InstanceAction, Server
 from tests.support.compute import add_server, running_task
+from tests.support.image import started_services
 
 
 @pytest.fixture
 def services(tmp_path: Path, database_url: str) -> Iterator[Services]:
     # the backend settles at once, as EC2's emulator does
-    region = RegionConfig(name="RegionOne", backend="sim", settings={"boot_delay_seconds": 0})
-    app = create_app(Settings(data_dir=tmp_path / "data", database=database_url, regions=[region]))
-    started: Services = app.state.services
-    started.regions.start()
-    try:
+    sim = {"boot_delay_seconds": 0}
+    with started_services(tmp_path / "data", sim, database_url) as started:
         yield started
-    finally:
-        started.regions.close()
 
 
 def created(services: Services) -> tuple[str, str]:

@@ -76,11 +76,13 @@ def caller(project_id: str, *roles: str) -> RequestContext:
 
 
 @contextmanager
-def started_services(data_dir: Path, sim: Mapping[str, Any] | None = None) -> Iterator[Services]:
+def started_services(
+    data_dir: Path, sim: Mapping[str, Any] | None = None, database: str | None = None
+) -> Iterator[Services]:
     """The services of an app on ``data_dir`` with its region backends started (RegionOne on
-    sim, with the ``sim`` settings if given)."""
+    sim, with the ``sim`` settings if given), its store at ``database`` if given."""
     region = RegionConfig(name="RegionOne", backend="sim", settings=dict(sim or {}))
-    app = create_app(Settings(data_dir=data_dir, regions=[region]))
+    app = create_app(Settings(data_dir=data_dir, database=database, regions=[region]))
     services: Services = app.state.services
     services.regions.start()
     try:
