@@ -28,13 +28,9 @@ from sqlalchemy.orm import Session
 
 from interstack.backends.contract import AttachState, NativeRef
 from interstack.errors import BackendError, BadRequest, Conflict, InterstackError, NotFound
-from interstack.services.compute.common import (
-    finish_action,
-    record_action,
-    started_event,
-    visible_row,
-)
+from interstack.services.compute.common import record_action, started_event, visible_row
 from interstack.services.compute.device_names import next_device_name
+from interstack.services.compute.server_statements import finish_action
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeSnapshotForImage
 from interstack.services.regions import Regions
