@@ -57,6 +57,7 @@ import yaml
 from aws_rounds import direct_round, gateway_round
 from aws_steps import PHASES, STEPS, CallCounter, Meters, Timings, medians
 from aws_thin import ThinClient, thin_round
+from metered_serve import Meter
 from rich.console import Console
 from rich.table import Table
 from tokens import RESULTS_DIR, Gateway
@@ -113,7 +114,7 @@ class AwsGateway(Gateway):
 
     start_bound = 90.0
 
-    def __init__(self, root: Path, endpoint: str, ami: str) -> None:
+    def __init__(self, root: Path, endpoint: str, ami: str, meter: Path | None = None) -> None:
         settings = {
             "aws_region": AWS_REGION,
             "endpoint_url": endpoint,
@@ -128,6 +129,16 @@ class AwsGateway(Gateway):
             yaml.safe_dump({"regions": [{"name": REGION, "backend": "aws", "settings": settings}]})
         )
         super().__init__(root, ["--config", str(config)])
+        self.meter = meter
+        if meter is not None:
+            self.env = {**os.environ, "INTERSTACK_METER_OUT": str(meter)}
+
+    def command(self, options: list[str]) -> list[str]:
+        """``interstack serve``, through metered_serve.py when metered."""
+        serve = super().command(options)
+        if self.meter is None:
+            return serve
+        return [sys.executable, str(Path(__file__).with_name("metered_serve.py")), *serve[1:]]
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -271,6 +282,11 @@ def main() -> int:
         default=50,
         help="how often every client looks at a server it waits for (default 50)",
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="serve the gateway metered (metered_serve.py) and print where its CPU goes",
+    )
     args = parser.parse_args()
     Meters.poll = args.poll_ms / 1000
     endpoint, Meters.ec2 = moto_server()
@@ -280,8 +296,11 @@ def main() -> int:
     cpu = dict.fromkeys(SIDES[:2], 0.0)
     with (
         tempfile.TemporaryDirectory(prefix="interstack-bench-aws-") as tmp,
-        AwsGateway(Path(tmp), endpoint, ami) as gateway,
+        AwsGateway(
+            Path(tmp), endpoint, ami, Path(tmp) / "meter.json" if args.split else None
+        ) as gateway,
     ):
+        meter = Meter(Path(tmp) / "meter.json") if args.split else None
         clouds_yaml = gateway.clouds_yaml
         sdk = connect(clouds_yaml, "interstack", REGION)
         sdk.session.session.hooks["response"].append(Meters.http)
@@ -297,12 +316,15 @@ def main() -> int:
         # weighs on each alike
         for n in range(1 + args.rounds):
             for side, one_round in rounds.items():
+                totals = meter.totals(gateway.process) if meter and side in cpu else None
                 before = gateway.cpu_seconds(reaped=False)
                 timings = one_round(n)
                 if n:
                     sides[side].append(timings)
                     if side in cpu:
                         cpu[side] += (gateway.cpu_seconds(reaped=False) - before) / args.rounds
+                    if meter and totals:  # the gateway's CPU measured first: this costs some
+                        meter.add(side, totals, meter.totals(gateway.process))
                     if side == SIDES[1]:  # untimed, after the round: the machine's load now
                         timings["bare request"] = thin.bare_request()
         thin.close()
@@ -310,6 +332,9 @@ def main() -> int:
 
     summary = {side: medians(rounds) for side, rounds in sides.items()}
     report(summary, cpu, args.rounds)
+    if meter is not None:
+        for side in SIDES[:2]:
+            console.print(meter.describe(side))
     ratios = {side: summary[side]["total"] / summary[SIDES[2]]["total"] for side in SIDES[:2]}
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")

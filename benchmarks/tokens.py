@@ -80,16 +80,23 @@ class Gateway:
         self.port_file = root / "serve.port"
         self.url = ""  # once it serves, on the port it chose
         self.process: subprocess.Popen[bytes] | None = None
+        #: the environment it serves with (None: this process's)
+        self.env: dict[str, str] | None = None
+
+    def command(self, options: list[str]) -> list[str]:
+        """What serves: ``interstack serve`` with ``options`` (a subclass may wrap it)."""
+        return served.serve_command(self.data_dir, self.port_file, options)
 
     def __enter__(self) -> Gateway:
         options = ["--log-level", self.log_level, *self.options]
         self.port_file.unlink(missing_ok=True)
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
-                served.serve_command(self.data_dir, self.port_file, options),
+                self.command(options),
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env=self.env,
             )
         try:
             port = served.wait_until_serving(
