@@ -10,8 +10,9 @@ import builtins
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Delete, Insert, Row, Select, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +27,23 @@ from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import Keypair
 from interstack.services.context import RequestContext
 from interstack.services.tasks import utcnow
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models import Keypair as KeypairRow
 
 #: Nova's safe characters of a key pair name (before 2.92)
 _NAME = re.compile(r"^[a-zA-Z0-9 _-]+$")
 TYPES = ("ssh", "x509")
+
+# a key pair's read, write and delete, built once and run by run_core (plain rows)
+_TABLE = table_of(KeypairRow)
+_THE_KEYPAIR = (
+    _TABLE.c.user_id == bindparam("user_id"),
+    _TABLE.c.name == bindparam("name"),
+)
+_READ: Select[Any] = select(_TABLE).where(*_THE_KEYPAIR)
+_DELETE: Delete = delete(_TABLE).where(*_THE_KEYPAIR)
+#: every column a parameter (a taken name is the insert's IntegrityError: the primary key)
+_INSERT: Insert = insert(_TABLE)
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ def serial(user_id: str, name: str) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF or 1
 
 
-def record(row: KeypairRow, private_key: str | None = None) -> Keypair:
+def record(row: KeypairRow | Row[Any], private_key: str | None = None) -> Keypair:
     return Keypair(
         name=row.name,
         user_id=row.user_id,
@@ -109,17 +121,27 @@ class KeypairService:
             with self.db.session() as session:
                 # the quota first, as Nova checks it; a taken name is the insert's own refusal
                 self.quotas.check_keypairs(session, ctx.project_id or "", owner)
-                row = KeypairRow(
-                    user_id=owner,
+                created = Keypair(
                     name=new.name,
+                    user_id=owner,
                     type=new.type,
                     public_key=public_key.strip(),
                     fingerprint=fingerprint,
                     created_at=utcnow(),
+                    private_key=private_key,
                 )
-                session.add(row)
-                session.flush()
-                created = record(row, private_key)
+                run_core(
+                    session,
+                    _INSERT,
+                    {
+                        "user_id": owner,
+                        "name": new.name,
+                        "type": new.type,
+                        "public_key": created.public_key,
+                        "fingerprint": fingerprint,
+                        "created_at": created.created_at,
+                    },
+                )
         except IntegrityError as exc:  # the name is taken (the key pair's primary key)
             raise Conflict(f"Key pair '{new.name}' already exists.") from exc
         return created
@@ -156,7 +178,7 @@ class KeypairService:
         if session is None:
             with self.db.session() as own:
                 return self.get(ctx, name, user_id, own)
-        row = session.get(KeypairRow, (owner, name))
+        row = run_core(session, _READ, {"user_id": owner, "name": name}).one_or_none()
         if row is None:
             raise _not_found(name, owner)
         return record(row)
@@ -164,7 +186,6 @@ class KeypairService:
     def delete(self, ctx: RequestContext, name: str, user_id: str | None = None) -> None:
         owner = self._owner(ctx, user_id, "delete")
         with self.db.session() as session:
-            row = session.get(KeypairRow, (owner, name))
-            if row is None:
+            deleted = run_core(session, _DELETE, {"user_id": owner, "name": name})
+            if deleted.rowcount == 0:
                 raise _not_found(name, owner)
-            session.delete(row)

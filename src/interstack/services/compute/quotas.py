@@ -9,14 +9,15 @@ does. ``-1`` means unlimited.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Forbidden, QuotaExceeded
 from interstack.services.compute.records import QuotaUsage
 from interstack.services.context import RequestContext
-from interstack.store import Database, take_turns
+from interstack.store import Database, run_core, table_of, take_turns
 from interstack.store.models import Keypair, QuotaLimit, Server, ServerGroup
 
 DEFAULTS: dict[str, int] = {
@@ -38,6 +39,31 @@ DEFAULTS: dict[str, int] = {
 }
 
 
+_QUOTAS = table_of(QuotaLimit).c
+_SERVERS = table_of(Server).c
+_KEYPAIRS = table_of(Keypair).c
+
+# the hot counts, built once and run by run_core (plain rows: no ORM compile state, no objects)
+#: the project's overrides of the defaults
+_LIMITS: Select[Any] = select(_QUOTAS.resource, _QUOTAS.hard_limit).where(
+    _QUOTAS.project_id == bindparam("project_id")
+)
+#: the flavors of the project's servers (their instances, cores and RAM)
+_SERVER_FLAVORS: Select[Any] = select(_SERVERS.flavor).where(
+    _SERVERS.project_id == bindparam("project_id"), _SERVERS.deleted_at.is_(None)
+)
+#: the project's key pair limit (None: the default) and the user's key pairs, in one statement
+_KEYPAIR_LIMIT_AND_USE: Select[Any] = select(
+    select(_QUOTAS.hard_limit)
+    .where(_QUOTAS.project_id == bindparam("project_id"), _QUOTAS.resource == "key_pairs")
+    .scalar_subquery(),
+    select(func.count())
+    .select_from(table_of(Keypair))
+    .where(_KEYPAIRS.user_id == bindparam("user_id"))
+    .scalar_subquery(),
+)
+
+
 def _policy(rule: str) -> Forbidden:
     return Forbidden(f"Policy doesn't allow os_compute_api:os-quota-sets:{rule} to be performed.")
 
@@ -55,8 +81,8 @@ class QuotaService:
             with self.db.session() as own:
                 return self.limits(project_id, own)
         limits = dict(DEFAULTS)
-        for row in session.scalars(select(QuotaLimit).where(QuotaLimit.project_id == project_id)):
-            limits[row.resource] = row.hard_limit
+        for resource, hard_limit in run_core(session, _LIMITS, {"project_id": project_id}):
+            limits[resource] = hard_limit
         return limits
 
     def usage(
@@ -72,13 +98,7 @@ class QuotaService:
     def _server_usage(self, project_id: str, session: Session) -> dict[str, int]:
         """Instances, cores and RAM of the project's servers (a check of servers counts only
         these: one statement, not one per counted resource)."""
-        flavors = list(
-            session.scalars(
-                select(Server.flavor).where(
-                    Server.project_id == project_id, Server.deleted_at.is_(None)
-                )
-            )
-        )
+        flavors = run_core(session, _SERVER_FLAVORS, {"project_id": project_id}).scalars().all()
         return {
             "instances": len(flavors),
             "cores": sum(int(f.get("vcpus", 0)) for f in flavors),
@@ -198,6 +218,9 @@ class QuotaService:
 
     def check_keypairs(self, session: Session, project_id: str, user_id: str) -> None:
         """403 if the user may not create one more key pair (counted per user, as Nova does)."""
-        limit = self.limits(project_id, session)["key_pairs"]
-        if 0 <= limit <= self._keypairs(session, user_id):
+        params = {"project_id": project_id, "user_id": user_id}
+        limit, used = run_core(session, _KEYPAIR_LIMIT_AND_USE, params).one()
+        if limit is None:
+            limit = DEFAULTS["key_pairs"]
+        if 0 <= limit <= used:
             raise QuotaExceeded("Quota exceeded, too many key pairs.")

@@ -1,0 +1,44 @@
+"""Key pairs' statements built once (services/compute/keypairs.py, quotas.py) on each kind of
+database the store supports: a key pair is created once per user and name, within the
+project's key pair quota (its override, else the default), read back, and deleted once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from interstack.errors import Conflict, NotFound, QuotaExceeded
+from interstack.services.compute.keypairs import KeypairService, NewKeypair
+from interstack.services.compute.quotas import QuotaService
+from interstack.services.context import RequestContext, operator_context
+from interstack.store import Database
+
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV t"
+
+
+def member(user_id: str) -> RequestContext:
+    return replace(operator_context("p1"), user_id=user_id, roles=("member", "reader"))
+
+
+def test_a_key_pair_is_made_once_within_the_quota_then_deleted_once(db: Database) -> None:
+    quotas = QuotaService(db)
+    keypairs = KeypairService(db, quotas)
+    owner, other = member("u1"), member("u2")
+    made = keypairs.create(owner, NewKeypair(name="k1", public_key=PUBLIC_KEY))
+    assert keypairs.get(owner, "k1") == replace(made, private_key=None)
+    with pytest.raises(Conflict):
+        keypairs.create(owner, NewKeypair(name="k1", public_key=PUBLIC_KEY))
+    with pytest.raises(NotFound):  # another user's key pair does not exist for the caller
+        keypairs.get(other, "k1")
+    quotas.update(operator_context("p1"), "p1", {"key_pairs": 1}, force=True)
+    with pytest.raises(QuotaExceeded):
+        keypairs.create(owner, NewKeypair(name="k2", public_key=PUBLIC_KEY))
+    keypairs.create(other, NewKeypair(name="k2", public_key=PUBLIC_KEY))  # counted per user
+    with pytest.raises(NotFound):
+        keypairs.delete(other, "k1")
+    keypairs.delete(owner, "k1")
+    with pytest.raises(NotFound):
+        keypairs.delete(owner, "k1")
+    assert [k.name for k in keypairs.list(other)] == ["k2"]
+    assert quotas.show(owner, "p1")["key_pairs"].in_use == 0
