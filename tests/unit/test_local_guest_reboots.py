@@ -27,6 +27,7 @@ from interstack.backends.local.guestfiles import GuestNetwork, load_network, sav
 from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.images import LocalImages
+from interstack.backends.local.instance_ends import after_exit
 from interstack.backends.local.instance_record import InstanceRecord, Phase
 from interstack.backends.local.instances import Instance
 from interstack.backends.local.lifecycle import InstanceJobs
@@ -354,15 +355,15 @@ def test_a_reboot_the_supervisor_could_not_make_stops_the_instance(tmp_path: Pat
     failed = ExitRecord(100, REBOOT_EXIT_CODE, Reboot.FAILED, error="runc said no")
 
     for ended in (failed, ExitRecord(100, REBOOT_EXIT_CODE, Reboot.SKIPPED)):
-        after = jobs._ended(instance, running, ended)
+        after = after_exit(instance, running, ended)
         assert (after.phase, after.boot_ended, after.crashed) == (Phase.STOPPED, None, False)
     assert "booting it again failed (runc said no)" in instance.console.read_text()
     in_create = running.moved(Phase.BOOTING, booting_as=Phase.BUILDING)
-    told = jobs._ended(instance, in_create, failed).boot_ended
+    told = after_exit(instance, in_create, failed).boot_ended
     assert told is not None and "rebooted itself during its boot" in told
 
     from_before = ExitRecord(100, REBOOT_EXIT_CODE)  # an older supervisor's: no reboot made
-    assert jobs._ended(instance, running, from_before).phase is Phase.REBOOTING
+    assert after_exit(instance, running, from_before).phase is Phase.REBOOTING
 
 
 def test_a_pending_reboots_supervisor_is_known_by_its_start_not_its_pid_alone(

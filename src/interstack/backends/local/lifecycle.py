@@ -11,10 +11,10 @@ it started; a start or reboot whose guest so ends is told so, ``ServerInfo.boot_
 ``reboot`` inside boots it again on its disk while it stays ``ACTIVE``, as a VM rebooting itself
 does for its hypervisor: the supervisor boots it again (:mod:`.rebooter`, the gateway running or
 not), and the gateway watches that boot come up (one the supervisor could not make stops the
-instance; the gateway boots it itself only for a supervisor from before, :meth:`_ended`), and
-before each boot, the gateway's or the supervisor's, what the guest reads is written anew
-(:mod:`.guestfiles`). Every change to an instance holds its lock, which the supervisor's
-reboots take too (:mod:`.hostlock`).
+instance; the gateway boots it itself only for a supervisor from before: what an exit leaves is
+:func:`.instance_ends.after_exit`), and before each boot, the gateway's or the supervisor's,
+what the guest reads is written anew (:mod:`.guestfiles`). Every change to an instance holds
+its lock, which the supervisor's reboots take too (:mod:`.hostlock`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from interstack.backends.local import cpushare, localdisks
 from interstack.backends.local.bootwatch import BootWatch
 from interstack.backends.local.bundle import BlockDevice
 from interstack.backends.local.cloudinithold import CloudInitHold, cloud_init_finished
-from interstack.backends.local.exitrecord import ExitRecord
 from interstack.backends.local.exitwatch import ExitWatch
 from interstack.backends.local.guest import write_boot_dir
 from interstack.backends.local.guestfiles import (
@@ -44,8 +43,9 @@ from interstack.backends.local.guestreboots import GuestReboots
 from interstack.backends.local.host import TINI
 from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.images import LocalImages
+from interstack.backends.local.instance_ends import after_exit
 from interstack.backends.local.instance_record import REF_PREFIX, InstanceRecord, Phase
-from interstack.backends.local.instances import Ending, Instance, instance_at
+from interstack.backends.local.instances import Instance, instance_at
 from interstack.backends.local.rebooter import REBOOTS_IN
 from interstack.backends.local.seams import ServerPorts, VolumeDevices
 from interstack.backends.local.settings import LocalSettings
@@ -76,19 +76,6 @@ IN_PROGRESS = frozenset(
 RUNS = frozenset({Phase.ACTIVE, Phase.PAUSED, Phase.SUSPENDED})
 #: how long an exit waits for the supervisor's record of how it ended (it reaps it meanwhile)
 ENDING_WAIT_SECONDS = 2.0
-#: what a start or reboot whose guest ended before it was up is told (``boot_ended``)
-POWERED_OFF_IN_BOOT = (
-    "the guest powered off during its boot, before it was up: its console output "
-    "(openstack console log show) says what it ran; start it again once that is fixed"
-)
-REBOOT_FAILED_IN_BOOT = (
-    "the guest rebooted itself during its boot, before it was up, and booting it again failed "
-    "({}): its console output (openstack console log show) says more; start it again"
-)
-CRASHED_IN_BOOT = (
-    "the guest's init died during its boot, before it was up (a crash): its console output "
-    "(openstack console log show) says why"
-)
 
 
 class InstanceJobs:
@@ -374,9 +361,10 @@ class InstanceJobs:
 
     def _observe(self, instance: Instance, record: InstanceRecord) -> InstanceRecord:
         """Move BOOTING to ACTIVE once the init is up; notice an init that exited and act on
-        how it ended (:class:`Ending`): a reboot inside the guest is booted again by the
+        how it ended (:class:`.instances.Ending`): a reboot inside the guest is booted again by the
         supervisor, which the boot watch then follows (ACTIVE all along, as Nova sees a VM
-        reboot itself; one the supervisor could not make stops the instance, :meth:`_ended`);
+        reboot itself; one the supervisor could not make stops the instance,
+        :func:`.instance_ends.after_exit`);
         a poweroff or a crash of a running, paused or suspended instance makes it STOPPED
         (crashed, for a crash), as Nova's power-state sync makes such a guest SHUTOFF, its
         disk kept for a start. runc has the last word on an exit: the quick look at its state
@@ -412,7 +400,7 @@ class InstanceJobs:
                 elif running:
                     return current
                 else:
-                    current = self._ended(instance, current, ended or instance.exit_record())
+                    current = after_exit(instance, current, ended or instance.exit_record())
             instance.save(current)
         if watch_boot:
             self.boot_watch.add(instance.ref)
@@ -422,9 +410,9 @@ class InstanceJobs:
 
     def _reboot_guest(self, ref: str) -> None:
         """Boot again an instance that rebooted itself under a supervisor from before the
-        supervisor made reboots (:meth:`_ended`), paced (:mod:`.guestreboots`): a reboot
-        that must wait does so on a timer, not on a boot worker (a gateway stopped meanwhile
-        leaves it REBOOTING, which ``adopt`` resumes)."""
+        supervisor made reboots (:func:`.instance_ends.after_exit`), paced
+        (:mod:`.guestreboots`): a reboot that must wait does so on a timer, not on a boot
+        worker (a gateway stopped meanwhile leaves it REBOOTING, which ``adopt`` resumes)."""
         delay = self._guest_reboots.delay(ref, time.monotonic())
         if delay <= 0:
             self._submit(self._stop, ref)
@@ -438,47 +426,6 @@ class InstanceJobs:
         timer = threading.Timer(delay, submit)
         timer.daemon = True
         timer.start()
-
-    def _ended(
-        self, instance: Instance, record: InstanceRecord, ended: ExitRecord | None
-    ) -> InstanceRecord:
-        """What an instance whose init exited becomes, by how it ended (the lock held). A
-        poweroff or a crash before the guest was up stops it too, as Nova's power-state sync
-        stops a VM whose guest ended early: its server is SHUTOFF, not in ERROR, and a start or
-        reboot waiting for it is told (``boot_ended``). A guest's own reboot is the
-        supervisor's to make (:mod:`.rebooter`); one it could not make (it failed, or found the
-        instance changed) stops the instance, as a VM whose own reboot failed is stopped, and
-        the console says why. The gateway boots it again only for a supervisor from before the
-        supervisor made reboots, which records no reboot at all: such a supervisor, the parent
-        of instances that kept running across the gateway's upgrade, runs until they all end,
-        and without this their guests' reboots would power them off."""
-        ending = Ending.of(ended.exit_code) if ended is not None else None
-        if ending is Ending.REBOOT and ended is not None and ended.reboot is None:
-            instance.log("the guest rebooted itself: booting it again")
-            # a boot's reboot still reports BUILDING or STOPPED to the task waiting for it
-            if record.phase is Phase.BOOTING:
-                return record.moved(Phase.REBOOTING, booting_as=record.booting_as)
-            return record.moved(Phase.REBOOTING, booting_as=Phase.ACTIVE)
-        instance.teardown()
-        booting = record.phase is Phase.BOOTING
-        early = " before the guest was up" if booting else ""
-        if ending is Ending.REBOOT:
-            # the boot of a create, start or reboot (a task waits), not the supervisor's reboot
-            # of a running guest, which the gateway follows as BOOTING too
-            booting = booting and record.booting_as is not Phase.ACTIVE
-            early = " before the guest was up" if booting else ""
-            why = (ended.error if ended else None) or "the server was changed meanwhile"
-            instance.log(f"the guest rebooted itself{early}; booting it again failed ({why})")
-            return record.moved(
-                Phase.STOPPED, boot_ended=REBOOT_FAILED_IN_BOOT.format(why) if booting else None
-            )
-        if ending is Ending.CRASHED:
-            instance.log(f"the instance's init died{early} (a crash): stopped")
-            return record.moved(
-                Phase.STOPPED, crashed=True, boot_ended=CRASHED_IN_BOOT if booting else None
-            )
-        instance.log(f"the instance's init exited{early} (a poweroff): stopped")
-        return record.moved(Phase.STOPPED, boot_ended=POWERED_OFF_IN_BOOT if booting else None)
 
 
 class _ConsoleProgress:
