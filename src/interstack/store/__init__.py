@@ -1,5 +1,5 @@
 """Persistent state: SQLAlchemy models, sessions and Alembic migrations."""
 
-from interstack.store.db import Database, rowcount, run_core, table_of, take_turns
+from interstack.store.db import Database, insert_rows, rowcount, run_core, table_of, take_turns
 
-__all__ = ["Database", "rowcount", "run_core", "table_of", "take_turns"]
+__all__ = ["Database", "insert_rows", "rowcount", "run_core", "table_of", "take_turns"]

@@ -11,8 +11,9 @@ each finds SQLite's lock free; SQLite's busy handler still guards against other 
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -20,13 +21,17 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    Column,
     Connection,
     CursorResult,
     Engine,
+    Insert,
     Table,
     create_engine,
     event,
     func,
+    insert,
+    inspect,
     select,
 )
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,15 +56,57 @@ def table_of(model: type[Any]) -> Table:
 
 
 def run_core(
-    session: Session, statement: Executable, params: Mapping[str, Any] | None = None
+    session: Session,
+    statement: Executable,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> CursorResult[*tuple[Any, ...]]:
     """Run a Core statement on the unit of work's connection, in its transaction, and return
-    its plain rows. For hot statements built once at import (every value a ``bindparam``
-    given in ``params``): ``session.execute`` would build the ORM's compile state and, for an
-    entity, load objects into the identity map — about three times the Python work of the
-    statement itself. The session is not flushed first (no autoflush): write what it holds
-    before, and objects it holds are not refreshed by the statement."""
+    its plain rows (``params`` a list: executemany). For hot statements built once at import
+    (every value a ``bindparam`` given in ``params``): ``session.execute`` would build the
+    ORM's compile state and, for an entity, load objects into the identity map — about three
+    times the Python work of the statement itself. The session is not flushed first (no
+    autoflush): write what it holds before, and objects it holds are not refreshed by the
+    statement."""
     return session.connection().execute(statement, params or {})
+
+
+#: model -> (attribute, column) of each of its attributes that is a column of its table
+_WRITTEN: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+
+
+def _written_columns(model: type[Any]) -> tuple[tuple[str, str], ...]:
+    found = _WRITTEN.get(model)
+    if found is None:
+        table = table_of(model)
+        found = _WRITTEN[model] = tuple(
+            (attribute.key, column.key)
+            for attribute in inspect(model).column_attrs
+            for column in attribute.columns[:1]
+            if isinstance(column, Column) and column.table is table
+        )
+    return found
+
+
+def insert_rows(session: Session, rows: Sequence[Any]) -> None:
+    """Insert the new rows ``rows`` (ORM objects of one model, made and never added to a
+    session) with one Core INSERT (executemany for several), in the unit of work's
+    transaction, now: the ORM's flush of new objects costs several times the statement. The
+    objects stay out of the session, as values to read: they learn no column default, so set
+    every column read after (each the same columns; one left unset gets its default in the
+    table)."""
+    if not rows:
+        return
+    columns = _written_columns(type(rows[0]))
+    values = [
+        {column: state[attribute] for attribute, column in columns if attribute in state}
+        for state in (inspect(row).dict for row in rows)
+    ]
+    run_core(session, _insert(table_of(type(rows[0]))), values[0] if len(rows) == 1 else values)
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
 
 
 def take_turns(session: Session, key: str) -> None:

@@ -42,6 +42,7 @@ from interstack.services.network.sg_rules import (
     same_rule,
     validate,
 )
+from interstack.store import insert_rows
 from interstack.store.models import SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
@@ -202,13 +203,13 @@ class SecurityGroupService(GroupRealization):
                 created_at=at,
                 updated_at=at,
             )
-            session.add(group)
-            session.flush()
             rules = [
                 _rule_row(group, at, direction="egress", ethertype=ethertype)
                 for ethertype in ("IPv4", "IPv6")
             ]
-            session.add_all(rules)
+            # the rows as values to read (never in the session): their columns are all set
+            insert_rows(session, [group])
+            insert_rows(session, rules)
         with removed_on_failure(self.db, SecurityGroup, group_id):
             self._realize(region, group, rules)  # as just written: not read again
         # the group as written (its backend ref is not shown), its rules in their listed order
@@ -341,8 +342,7 @@ class SecurityGroupService(GroupRealization):
                 remote_group_id=new.remote_group_id,
             )
             row.description = new.description
-            session.add(row)
-            session.flush()
+            insert_rows(session, [row])
             created = rule_info(row)
         with removed_on_failure(self.db, RuleRow, created.id):
             with self.db.session() as session:  # every rule as committed, concurrent ones too

@@ -51,7 +51,7 @@ from interstack.services.network.networks import load_network
 from interstack.services.network.records import SubnetInfo
 from interstack.services.network.subnetpools import carve, load_pool
 from interstack.services.regions import Regions
-from interstack.store import Database, rowcount, run_core, table_of
+from interstack.store import Database, insert_rows, rowcount, run_core, table_of
 from interstack.store.models import IpAllocation, Network, Subnet
 
 COLUMNS = {
@@ -287,8 +287,7 @@ class SubnetService:
                     created_at=at,
                     updated_at=at,
                 )
-                session.add(row)
-                session.flush()
+                insert_rows(session, [row])  # a row to read (every column set), not in the session
                 dhcp = None
                 if dhcp_ports.served(network, row):
                     dhcp = dhcp_ports.add(session, region, network, row)
