@@ -1,25 +1,33 @@
 """The server tasks' statements built once (services/compute/server_statements.py) on each kind
 of database the store supports: a boot step starts and settles its server and finishes its
 instance action, a step never writes over a delete under way, and a delete ends the server only
-when the backend server it removed is still the server's."""
+when the backend server it removed is still the server's; a server is read for its show and
+lists as plain rows, its project's alone (or an admin's)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
+from interstack.errors import NotFound
 from interstack.services.compute.common import started_event
 from interstack.services.compute.server_tasks import BOOT, DELETE
+from interstack.services.compute.servers import ServerFilters
 from interstack.services.compute.state import TaskState
 from interstack.services.container import Services
+from interstack.services.context import operator_context
+from interstack.services.listing import Page
 from interstack.services.tasks import utcnow
 from interstack.store.models import InstanceAction, Server
 from tests.support.compute import add_server, running_task
 from tests.support.image import started_services
+
+REGION = "RegionOne"
 
 
 @pytest.fixture
@@ -103,3 +111,23 @@ def test_a_delete_ends_the_server_it_removed_the_backend_server_of(services: Ser
         assert row.native_ref == ref
         action = session.get_one(InstanceAction, action_id)
         assert [e["result"] for e in action.events] == ["Success"]
+
+
+def test_a_server_is_shown_and_listed_to_its_project_alone(services: Services) -> None:
+    server_id, _action_id = created(services)
+    servers = services.compute.servers
+    owner = replace(operator_context("p1"), roles=("member", "reader"))
+    stranger = replace(operator_context("p2"), roles=("member", "reader"))
+    shown = servers.get(owner, REGION, server_id)
+    assert (shown.id, shown.project_id, shown.flavor["vcpus"]) == (server_id, "p1", 1)
+    with pytest.raises(NotFound):
+        servers.get(stranger, REGION, server_id)
+    with pytest.raises(NotFound):
+        servers.get(owner, "another-region", server_id)
+    for ctx, seen in ((owner, [server_id]), (stranger, [])):
+        for detail in (True, False):
+            page = servers.list(ctx, REGION, ServerFilters(), Page(), detail=detail)
+            assert [s.id for s in page.servers] == seen
+    named = servers.list(owner, REGION, ServerFilters(name="^s$"), Page(), detail=True)
+    assert [s.id for s in named.servers] == [server_id]
+    assert servers.get(operator_context("p2"), REGION, server_id).id == server_id  # an admin

@@ -8,15 +8,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
 from interstack.errors import Conflict, NotFound
 from interstack.services.compute.records import Server
+from interstack.services.compute.server_statements import SERVER_ROW
 from interstack.services.compute.state import TaskState, status_of
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import ServerAddress
 from interstack.services.tasks import utcnow
+from interstack.store import run_core
 from interstack.store.models import InstanceAction as ActionRow
 from interstack.store.models import Server as ServerRow
 
@@ -25,13 +28,30 @@ def not_found(server_id: str) -> NotFound:
     return NotFound(f"Instance {server_id} could not be found.")
 
 
-def visible_row(session: Session, ctx: RequestContext, region: str, server_id: str) -> ServerRow:
-    """The server if the caller may see it: its own project's, or any for an admin."""
-    row = session.get(ServerRow, server_id)
+def _check_visible(
+    row: ServerRow | Row[Any] | None, ctx: RequestContext, region: str, server_id: str
+) -> None:
+    """404 unless the caller may see the server: its own project's, or any for an admin."""
     if row is None or row.region != region or row.deleted_at is not None:
         raise not_found(server_id)
     if not ctx.is_admin and row.project_id != ctx.project_id:
         raise not_found(server_id)
+
+
+def visible_row(session: Session, ctx: RequestContext, region: str, server_id: str) -> ServerRow:
+    """The server if the caller may see it (its ORM row, to change in ``session``)."""
+    row = session.get(ServerRow, server_id)
+    _check_visible(row, ctx, region, server_id)
+    assert row is not None
+    return row
+
+
+def visible_server(session: Session, ctx: RequestContext, region: str, server_id: str) -> Row[Any]:
+    """The server if the caller may see it, to read only: a plain row of its columns (one
+    statement built once, no ORM object)."""
+    row = run_core(session, SERVER_ROW, {"server_id": server_id}).one_or_none()
+    _check_visible(row, ctx, region, server_id)
+    assert row is not None
     return row
 
 
@@ -47,7 +67,7 @@ def host_id(project_id: str, host: str) -> str:
 
 
 def record(
-    row: ServerRow,
+    row: ServerRow | Row[Any],
     addresses: Sequence[ServerAddress] = (),
     security_groups: Sequence[str] | None = None,
 ) -> Server:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Row, Select, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from interstack.errors import BadRequest, Forbidden
@@ -24,6 +24,7 @@ from interstack.services.compute.common import (
     started_event,
     touch,
     visible_row,
+    visible_server,
 )
 from interstack.services.compute.records import Server
 from interstack.services.compute.server_tasks import DELETE
@@ -42,7 +43,7 @@ from interstack.services.interfaces import (
 from interstack.services.listing import Page, SortDir, paginate
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models import Server as ServerRow
 
 #: Nova's ``max_limit``: a list never answers more servers than this at once
@@ -131,7 +132,9 @@ class ServerService:
         self.networking = networking
         self.volumes = volumes
 
-    def _addresses(self, session: Session, region: str, rows: Sequence[ServerRow]) -> list[Server]:
+    def _addresses(
+        self, session: Session, region: str, rows: Sequence[ServerRow | Row[Any]]
+    ) -> list[Server]:
         """Records with what Neutron's ports say now (addresses and security groups) and the
         volumes block storage holds for them, read in the session that read the servers."""
         if not rows:
@@ -149,7 +152,7 @@ class ServerService:
 
     def get(self, ctx: RequestContext, region: str, server_id: str) -> Server:
         with self.db.session() as session:
-            row = visible_row(session, ctx, region, server_id)
+            row = visible_server(session, ctx, region, server_id)
             return self._addresses(session, region, [row])[0]
 
     def security_groups(
@@ -157,13 +160,14 @@ class ServerService:
     ) -> Sequence[ServerSecurityGroup]:
         """The groups on the server's ports (Nova answers from Neutron, not from the server)."""
         with self.db.session() as session:
-            visible_row(session, ctx, region, server_id)
+            visible_server(session, ctx, region, server_id)
         return self.networking.security_groups(region, server_id)
 
     # -- list --------------------------------------------------------------------------------
 
     def _scope(self, ctx: RequestContext, region: str, filters: ServerFilters) -> Select[Any]:
-        stmt = select(ServerRow).where(ServerRow.region == region)
+        # the table's columns, not the entity: the page is read as plain rows (run_core)
+        stmt = select(table_of(ServerRow)).where(ServerRow.region == region)
         if filters.all_tenants and not ctx.is_admin:
             raise Forbidden(
                 "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed."
@@ -221,7 +225,7 @@ class ServerService:
     def _in_python(f: ServerFilters) -> bool:
         return bool(f.name or f.ip or f.ip6 or f.tags or f.tags_any or f.not_tags or f.not_tags_any)
 
-    def _keep(self, f: ServerFilters, row: ServerRow, addresses: Sequence[str]) -> bool:
+    def _keep(self, f: ServerFilters, row: Row[Any], addresses: Sequence[str]) -> bool:
         if f.name and not _regex(f.name, "name").search(row.name):
             return False
         if not _tags_match(f, set(row.tags)):
@@ -255,7 +259,7 @@ class ServerService:
             else:
                 paged = Page(limit=limit, marker=page.marker, sort=tuple(sort))
                 stmt = paginate(stmt, paged, SORT_COLUMNS, ServerRow.id, marker_row, default)
-                rows = list(session.scalars(stmt))
+                rows = run_core(session, stmt).all()
             servers = (
                 self._addresses(session, region, rows) if detail else [record(r) for r in rows]
             )
@@ -285,12 +289,12 @@ class ServerService:
         page: Page,
         sort: Sequence[tuple[str, Any]],
         marker_row: ServerRow | None,
-    ) -> builtins.list[ServerRow]:
+    ) -> Sequence[Row[Any]]:
         """Filters SQL cannot express (regexes, tag sets, addresses), then the page in Python."""
         stmt = paginate(
             stmt, Page(sort=tuple(sort)), SORT_COLUMNS, ServerRow.id, None, [("created_at", "desc")]
         )
-        rows = list(session.scalars(stmt))
+        rows = run_core(session, stmt).all()
         addresses: dict[str, list[str]] = {}
         if filters.ip or filters.ip6:
             found = self.networking.addresses(region, [r.id for r in rows])
