@@ -161,3 +161,12 @@ def test_a_local_disk_at_a_device_taken_already_is_novas_400(
     was accepted (the local backend refuses /dev/vda there: the server went to ERROR)."""
     with pytest.raises(BadRequest, match=r"The supplied device path \(/dev/vd[abc]\) is in use"):
         with_local_disks(mapped, ephemeral_gb=1, swap_mb=64, root_device=root_device)
+
+
+def test_a_local_disk_may_be_at_vda_where_the_root_is_elsewhere() -> None:
+    """An image whose root device is ``/dev/sda`` leaves ``/dev/vda`` free: a mapping may put
+    its ephemeral disk there (the local backend gives it), and the swap disk follows the root."""
+    named = with_local_disks(
+        (_blank(1, device_name="vda"),), ephemeral_gb=1, swap_mb=64, root_device="/dev/sda"
+    )
+    assert [d.device_name for d in named] == ["vda", "/dev/sdb"]

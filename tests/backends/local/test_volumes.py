@@ -22,7 +22,7 @@ from interstack.backends.contract import (
 )
 from interstack.backends.local import LocalBackend
 from interstack.backends.local.volumes import plug
-from interstack.errors import BackendError, Conflict
+from interstack.errors import BackendError, BadRequest, Conflict
 from tests.backends.local.helpers import instance, runc_root, settled, spec
 from tests.support.local import exec_in
 from tests.support.waiting import eventually
@@ -397,3 +397,24 @@ def test_beside_a_supervisor_from_before_the_gateway_answers_the_mounts(
         monkeypatch.undo()
         driver.start()
     storage.detach_volume(volume, one)
+
+
+def test_a_server_whose_root_is_at_sda_takes_a_volume_at_vda(
+    local_backend: LocalBackend, new_volume: NewVolume
+) -> None:
+    """The gateway's root device (an image's root_device_name ``/dev/sda``) is the one no
+    volume takes: ``/dev/vda`` is free for one, and the guest lists its root disk as sda."""
+    compute, storage = local_backend.compute, local_backend.block_storage
+    data, other = new_volume(), new_volume()
+    at_vda = (BootVolume(data, "/dev/vda"),)
+    server = compute.create_server(spec("root-at-sda", root_device="/dev/sda", volumes=at_vda))
+    try:
+        booted = settled(local_backend, server.ref, ServerStatus.ACTIVE)
+        assert booted.status is ServerStatus.ACTIVE, booted.fault
+        size = ok(local_backend, server.ref, "test -b /dev/vda && blockdev --getsize64 /dev/vda")
+        assert size == str(GiB)
+        assert sorted(ok(local_backend, server.ref, "ls /sys/block").split()) == ["sda", "vda"]
+        with pytest.raises(BadRequest, match="/dev/sda"):
+            storage.attach_volume(other, server.ref, "/dev/sda")
+    finally:
+        compute.delete_server(server.ref)

@@ -71,7 +71,8 @@ class BootVolume:
     """A volume a server has from its first boot, and the device the guest sees it at."""
 
     ref: NativeRef
-    #: ``/dev/vda`` for the root volume, ``/dev/vdb``... for data volumes
+    #: the server's root device for the root volume (``/dev/vda`` unless its image names
+    #: another), ``/dev/vdb``... for data volumes
     device: str
 
 
@@ -132,6 +133,10 @@ class ServerSpec:
     #: ephemeral and swap disks, with the ``ephemeral_disks`` capability (a backend without
     #: it is never given any)
     local_disks: tuple[LocalDisk, ...] = ()
+    #: the device the guest sees its root disk at (Nova's ``root_device_name``: the image's, or
+    #: the root volume's): no volume or local disk is given it, and ``/dev/vda`` is free for
+    #: one when the root is elsewhere (``/dev/sda``)
+    root_device: str = "/dev/vda"
 
 
 @dataclass(frozen=True)

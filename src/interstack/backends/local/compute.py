@@ -83,7 +83,7 @@ class LocalCompute(InstanceJobs, ComputeDriver):
         self._settled = settled
 
     def create_server(self, spec: ServerSpec) -> ServerInfo:
-        localdisks.check(spec.local_disks)
+        localdisks.check(spec.local_disks, spec.root_device)
         instance = self._instance(f"{REF_PREFIX}{spec.gateway_id}")
         with self._lock(instance.ref):
             existing = instance.load()

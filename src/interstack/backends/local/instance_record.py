@@ -60,6 +60,8 @@ class InstanceRecord:
     boot_ended: str | None = None
     #: its ephemeral and swap disks (:mod:`.localdisks`)
     local_disks: tuple[LocalDisk, ...] = ()
+    #: where the guest sees its root disk (``ServerSpec.root_device``; older records: vda)
+    root_device: str = "/dev/vda"
 
     @classmethod
     def from_spec(cls, spec: ServerSpec) -> InstanceRecord:
@@ -80,6 +82,7 @@ class InstanceRecord:
             metadata=dict(spec.metadata),
             root_volume=spec.root_volume.ref if spec.root_volume is not None else None,
             local_disks=tuple(spec.local_disks),
+            root_device=spec.root_device,
         )
 
     @property

@@ -256,7 +256,8 @@ class Instance:
         stat = procstat.write(self.dir, vcpus)
         cpus = cpusys.write(self.cpu_views, vcpus)
         devices = ((d.path, d.major, d.minor) for d in block_devices)
-        sysblock.reset(self.dir, devices, record.disk_gb * 1024**3 or sysblock.ROOT_DISK_FALLBACK)
+        root_bytes = record.disk_gb * 1024**3 or sysblock.ROOT_DISK_FALLBACK
+        sysblock.reset(self.dir, devices, root_bytes, record.root_device)
         spec = BundleSpec(
             hostname=hostname_for(record.name),
             rootfs=self.rootfs,

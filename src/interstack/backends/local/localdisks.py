@@ -48,13 +48,14 @@ _NAME = re.compile(r"^(ephemeral(0|[1-9][0-9]{0,2})|swap)$")
 MiB = 1024 * 1024
 
 
-def check(disks: Sequence[LocalDisk]) -> None:
+def check(disks: Sequence[LocalDisk], root_device: str) -> None:
     """Refuse, before anything exists, disks this backend cannot make: a filesystem a guest
-    could not mount here, a name or device that is not one of Nova's, a size of nothing."""
+    could not mount here, a name or device that is not one of Nova's (or is the root disk's,
+    ``root_device``), a size of nothing."""
     for disk in disks:
         if not _NAME.match(disk.name):
             raise BadRequest(f"{disk.name!r} is not the name of an ephemeral or swap disk")
-        plug.check_device_name(disk.device)
+        plug.check_device_name(disk.device, root_device)
         if disk.size_mb <= 0:
             raise BadRequest(f"the local disk {disk.name} has no size")
         if not disk.swap and disk.guest_format not in FILESYSTEMS:

@@ -13,7 +13,8 @@ Left out of each device's entries: the loop driver's own (``loop/``, which names
 and the links that lead back into the host's device tree.
 
 A server booted from an image has no block device under its root (a directory on the host), yet
-a virtual machine has its root disk: ``vda`` is shown with the flavor's disk size (the attributes
+a virtual machine has its root disk: ``vda`` (or where the server's root device is, ``sda``) is
+shown with the flavor's disk size (the attributes
 ``lsblk`` reads, at a device number of its own), so that a guest counts its disks as on Nova
 (Tempest's volume attach test lists them before and after).
 """
@@ -30,7 +31,8 @@ SYS_DEV_BLOCK = Path("/sys/dev/block")
 VIEW_DIR = "sys"
 #: a device's entries not shown to the guest
 HIDDEN = frozenset({"loop", "subsystem", "device", "bdi", "power", "uevent", "trace"})
-#: the root disk of a server without a root volume: its name and device number (virtio-blk's)
+#: the root disk of a server without a root volume: its name unless the server's root device is
+#: another, and its device number (virtio-blk's)
 ROOT_DISK = ("vda", 253, 0)
 SECTOR_BYTES = 512
 #: the root disk's size for a flavor of disk 0 (Nova sizes it by the image; the guest sees 1 GiB)
@@ -71,8 +73,8 @@ def remove(instance_dir: Path, device: str, major: int, minor: int) -> None:
     shutil.rmtree(block_dir(instance_dir) / _name(device), ignore_errors=True)
 
 
-def _add_root_disk(instance_dir: Path, size_bytes: int) -> None:
-    name, major, minor = ROOT_DISK
+def _add_root_disk(instance_dir: Path, name: str, size_bytes: int) -> None:
+    _, major, minor = ROOT_DISK
     entry = block_dir(instance_dir) / name
     entry.mkdir(parents=True)
     attributes = {
@@ -87,10 +89,13 @@ def _add_root_disk(instance_dir: Path, size_bytes: int) -> None:
 
 
 def reset(
-    instance_dir: Path, devices: Iterable[tuple[str, int, int]], root_disk_bytes: int = 0
+    instance_dir: Path,
+    devices: Iterable[tuple[str, int, int]],
+    root_disk_bytes: int = 0,
+    root_device: str = "/dev/vda",
 ) -> None:
     """The view at boot: exactly ``devices`` (node path, major, minor), and a root disk of
-    ``root_disk_bytes`` when none of them is ``vda`` (a root volume) and the size is not 0."""
+    ``root_disk_bytes`` at ``root_device`` when none of them is there and the size is not 0."""
     shutil.rmtree(instance_dir / VIEW_DIR, ignore_errors=True)
     block_dir(instance_dir).mkdir(parents=True)
     devno_dir(instance_dir).mkdir(parents=True)
@@ -98,5 +103,5 @@ def reset(
     for device, major, minor in devices:
         add(instance_dir, device, major, minor)
         names.add(_name(device))
-    if root_disk_bytes > 0 and ROOT_DISK[0] not in names:
-        _add_root_disk(instance_dir, root_disk_bytes)
+    if root_disk_bytes > 0 and _name(root_device) not in names:
+        _add_root_disk(instance_dir, _name(root_device), root_disk_bytes)

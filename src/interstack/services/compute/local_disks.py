@@ -80,8 +80,9 @@ def _root_of(devices: Sequence[BlockDevice], root_device: str) -> str:
 def _check_named(devices: Sequence[BlockDevice], root_device: str) -> None:
     """A local disk a mapping names at the root's device, or at a device another mapping
     names, is a 400 before anything exists: the backend would be given two disks at one
-    device (or refuse the root's) only once the create was accepted."""
-    roots = {ROOT_DEVICE, device_path(root_device) or ROOT_DEVICE}
+    device (or refuse the root's) only once the create was accepted. ``/dev/vda`` is free
+    for one where the root is elsewhere (an image's root device ``/dev/sda``)."""
+    roots = {_root_of(devices, root_device)}
     for index, device in enumerate(devices):
         path = device_path(device.device_name)
         if path is None or not (is_ephemeral(device) or is_swap(device)):

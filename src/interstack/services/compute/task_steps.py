@@ -26,6 +26,7 @@ from interstack.backends.contract import (
     ServerStatus,
 )
 from interstack.errors import BackendError
+from interstack.services.compute.block_devices import ROOT_DEVICE
 from interstack.services.compute.common import touch
 from interstack.services.compute.local_disks import loaded
 from interstack.services.compute.state import PowerState, VmState
@@ -86,6 +87,7 @@ def server_spec(row: ServerRow | Row[Any]) -> ServerSpec:
         user_data=base64.b64decode(row.user_data) if row.user_data else None,
         metadata={str(k): str(v) for k, v in row.metadata_items.items()},
         local_disks=loaded(row.local_disks or ()),
+        root_device=row.root_device_name or ROOT_DEVICE,
     )
 
 

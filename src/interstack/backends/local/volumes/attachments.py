@@ -84,7 +84,7 @@ class VolumeAttachments:
                 return AttachmentInfo(volume=volume, server=server, device=record.device)
             if record.attached_to is not None or record.status is not V.AVAILABLE:
                 raise Conflict(f"volume {record.gateway_id} is {record.status}, not available")
-            chosen = self._device_name(server, device)
+            chosen = self._device_name(server, instance, device)
             pid = self._running_pid(instance)
             if pid is not None and not plug.hot_plug_supported():
                 raise Conflict(
@@ -105,12 +105,16 @@ class VolumeAttachments:
             self._rewrite_bundle(instance, server)
             return AttachmentInfo(volume=volume, server=server, device=chosen)
 
-    def _device_name(self, server: str, requested: str | None) -> str:
+    def _device_name(self, server: str, instance: Instance, requested: str | None) -> str:
+        """The requested device if free, else the first free ``/dev/vdX``; never the device the
+        guest's root disk is at (its record's: ``/dev/vda`` unless the gateway said another)."""
+        record = instance.load()
+        root = record.root_device if record is not None else ROOT_DEVICE
         taken = {v.device for v in self.shelf.volumes() if v.attached_to == server and v.device}
         if requested is not None and requested not in taken:
-            return plug.check_device_name(requested)
+            return plug.check_device_name(requested, root)
         for letter in string.ascii_lowercase[1:]:
-            if f"/dev/vd{letter}" not in taken:
+            if f"/dev/vd{letter}" not in taken | {root}:
                 return f"/dev/vd{letter}"
         raise Conflict(f"server {server} has no free device name left")
 
@@ -191,7 +195,7 @@ class VolumeAttachments:
         done: list[NativeRef] = []
         try:
             if root is not None:
-                self._attach_root(root.ref, server)
+                self._attach_root(root.ref, server, root.device)
                 done.append(root.ref)
             for volume in volumes:
                 self.attach_volume(volume.ref, server, volume.device)
@@ -201,7 +205,9 @@ class VolumeAttachments:
                 self._release(ref, server)
             raise
 
-    def _attach_root(self, volume: NativeRef, server: NativeRef) -> None:
+    def _attach_root(self, volume: NativeRef, server: NativeRef, device: str) -> None:
+        """The root volume, recorded at ``device`` (where the gateway says the root is: a volume
+        may be attached at ``/dev/vda`` when that is ``/dev/sda``)."""
         with self._attachment_change(volume, server):
             record = self.shelf.get_volume(volume)
             if record.attached_to == server:
@@ -209,9 +215,7 @@ class VolumeAttachments:
             if record.attached_to is not None or record.status is not V.AVAILABLE:
                 raise Conflict(f"volume {record.gateway_id} is {record.status}, not available")
             ext4_extent(self.shelf.disk(volume))  # ImageUnusable now, not at every boot
-            self.shelf.save(
-                record.moved(V.IN_USE, attached_to=server, device=ROOT_DEVICE, root=True)
-            )
+            self.shelf.save(record.moved(V.IN_USE, attached_to=server, device=device, root=True))
 
     def _release(self, volume: NativeRef, server: NativeRef) -> None:
         with self._lock(volume):

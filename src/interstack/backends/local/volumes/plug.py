@@ -38,8 +38,10 @@ class LoopDevice:
     minor: int
 
 
-def check_device_name(device: str) -> str:
-    if not DEVICE_NAME.match(device) or device == "/dev/vda":
+def check_device_name(device: str, root_device: str | None = None) -> str:
+    """``device`` if it is a device name a disk can be given in a guest (no path of another
+    kind: nodes are made by this name) and not ``root_device``, the guest's root disk's."""
+    if not DEVICE_NAME.match(device) or device == root_device:
         raise BadRequest(f"{device} is not a device name a volume can be attached at")
     return device
 
