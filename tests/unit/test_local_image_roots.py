@@ -18,8 +18,9 @@ import pytest
 
 from interstack.backends.contract import NativeRef
 from interstack.backends.local.host import is_mounted
+from interstack.backends.local.hostdisk import mb_of
 from interstack.backends.local.hostlock import DirectoryLock
-from interstack.backends.local.images import LocalImages, release_unpacks
+from interstack.backends.local.images import LocalImages, blocks_under, release_unpacks
 from interstack.backends.local.snapshots import ServerCaptures
 from interstack.errors import NotFound
 from tests.support.local import make_tarball, tiny_root
@@ -85,6 +86,26 @@ def test_a_deleted_images_root_goes_when_no_server_uses_it(
     images.delete_image(ref)
 
     assert not root.exists() and not root.parent.exists()
+
+
+def test_an_unpacked_root_counts_on_the_host_disk_until_it_goes(
+    images: LocalImages, tarball: Path, records: Records
+) -> None:
+    """A root takes real room beside its image's data (a compressed tarball's, more than the
+    data): the host's disk counts it from its unpack (measured then) until it is removed."""
+    ref = _stored(images, tarball)
+    data_mb = images.disk_allotted_mb()
+    root = images.root_for(ref)
+    root_mb = mb_of(blocks_under(root))
+    (root / "filler").write_bytes(b"x" * 3 * 1024 * 1024)  # written after: not measured again
+
+    assert images.disk_allotted_mb() == data_mb + root_mb
+    records.images.add(ref)  # a server boots from it: its root stays
+    images.delete_image(ref)
+    assert images.disk_allotted_mb() == root_mb
+    records.images.clear()
+    images.release_unused()
+    assert images.disk_allotted_mb() == 0
 
 
 def test_a_deleted_images_root_a_servers_record_names_stays_until_it_goes(
@@ -246,7 +267,7 @@ def test_an_unpack_cut_short_is_cleared_by_the_next(images: LocalImages, tarball
     root = images.root_for(ref)
 
     assert (root / "bin/busybox").is_file()
-    assert sorted(p.name for p in root.parent.iterdir()) == ["data", "lock", "root"]
+    assert sorted(p.name for p in root.parent.iterdir()) == ["data", "lock", "root", "root.mb"]
     assert not staging.exists()
 
 

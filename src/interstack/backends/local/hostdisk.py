@@ -15,14 +15,14 @@ it fits what is allotted already, and refused before anything of it exists other
 - a volume as Cinder's capacity filter places a thin one: everything allotted plus the
   request within the size times ``max_over_subscription_ratio`` (Cinder's default 20.0), and
   the request within the free space times the same. Refused, it goes to ``error``
-  (:data:`NO_VALID_BACKEND`).
-
-- an image's data (an upload, an import, a volume or a server captured as an image) as a
-  server is, for its bytes are real, not sparse: everything allotted plus the bytes within the
-  size times ``disk_allocation_ratio``, and the bytes within the free space. They are placed
-  a step ahead of each write as they arrive (:class:`Reservation`). Refused, the write
-  stops and what it wrote goes, with Glance's words for a full store,
-  :data:`STORAGE_FULL` (413).
+  (:data:`NO_VALID_BACKEND`);
+- an image's data (an upload, a volume or a server captured as an image) as a server is, for
+  its bytes are real, not sparse: everything allotted plus the bytes within the size times
+  ``disk_allocation_ratio``, and the bytes within the free space. They are placed a step ahead
+  of each write as they arrive (:class:`Reservation`). Refused, the write stops and what it
+  wrote goes, with Glance's words for a full store, :data:`STORAGE_FULL` (413). An image's
+  root, unpacked at its first boot, counts from then on as measured (its unpack itself is not
+  placed: how much a tarball or a disk image unpacks to is known only once it has).
 
 One file system holds all of them, so each counts what all allot (a host whose volumes filled
 it places no server). A snapshot (a sparse copy as large as its volume) is placed as a volume

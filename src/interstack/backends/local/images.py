@@ -77,6 +77,9 @@ STAGING_PREFIX = ".root-"
 UNPACK_LEFTOVERS = (f"{STAGING_PREFIX}*", f"{MOUNT_PREFIX}*", CONVERTED_RAW)
 #: in an image's directory: the file a user of its root that is no instance holds shared
 HELD_FILE = "held"
+#: in an image's directory: what its unpacked root takes of the host, in MiB (measured once,
+#: when it is made: the host's disk counts it, :meth:`LocalImages.disk_allotted_mb`)
+ROOT_MB_FILE = "root.mb"
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +149,16 @@ class LocalImages(ImageDriver):
         return self.host_disk.reserved(what)
 
     def disk_allotted_mb(self) -> int:
-        """What the images' data takes of the host (the blocks of each: a volume copied into
-        an image keeps its holes). Their unpacked roots are not counted."""
-        total = 0
+        """What the images take of the host: their data (its blocks: a volume copied into an
+        image keeps its holes) and their unpacked roots (:data:`ROOT_MB_FILE`)."""
+        total, roots_mb = 0, 0
         for data in self.directory.glob(f"{STORED_PREFIX}*/data"):
             with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
                 total += data.stat().st_blocks * 512
-        return mb_of(total)
+        for measured in self.directory.glob(f"{STORED_PREFIX}*/{ROOT_MB_FILE}"):
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                roots_mb += int(measured.read_text())
+        return mb_of(total) + roots_mb
 
     def stored(self, gateway_id: str) -> ImageInfo | None:
         """The image data stored for ``gateway_id`` (measured again, and labelled: a root
@@ -292,6 +298,7 @@ class LocalImages(ImageDriver):
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
+            (directory / ROOT_MB_FILE).write_text(f"{mb_of(blocks_under(staging))}\n")
             os.replace(staging, root)
             return root
 
@@ -381,6 +388,20 @@ def _covered(data: Iterable[bytes], room: Reservation | None) -> Iterator[bytes]
         if room is not None:
             room.cover(written)
         yield chunk
+
+
+def blocks_under(root: Path) -> int:
+    """The bytes of the blocks the files under ``root`` take (each hard-linked file once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for directory, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            with contextlib.suppress(FileNotFoundError):
+                found = os.lstat(os.path.join(directory, name))
+                if (found.st_dev, found.st_ino) not in seen:
+                    seen.add((found.st_dev, found.st_ino))
+                    total += found.st_blocks * 512
+    return total
 
 
 def release_unpacks(data_dir: Path) -> None:
