@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from interstack.backends.contract import Backend, NativeRef
 from interstack.errors import BackendUnavailable, Conflict, NotFound
 from interstack.services.interfaces import RequestedNetwork
+from interstack.services.network import port_removal
+from interstack.services.network import ports as ports_module
 from interstack.services.network.floating_ips import FloatingIpCreate
 from interstack.services.network.networks import NetworkCreate
 from interstack.services.network.ports import PortCreate
@@ -25,7 +27,7 @@ from interstack.services.network.records import FloatingIpInfo, PortInfo
 from interstack.services.network.routers import GatewayRequest
 from interstack.services.network.subnets import SubnetCreate
 from interstack.store import Database
-from interstack.store.models import Port, RouterPort
+from interstack.store.models import FloatingIp, Port, RouterPort, SimResource
 from tests.support.image import caller
 from tests.support.routed import REGION, Routed, meanwhile
 
@@ -214,3 +216,31 @@ def test_two_floating_ips_associated_with_one_fixed_ip_at_once_one_is_refused(
     assert isinstance(won, FloatingIpInfo) and won.port_id == port.id, won
     shown = services.floating_ips.get(ctx, REGION, first.id)
     assert (shown.port_id, shown.status) == (None, "DOWN")
+
+
+def test_a_floating_ip_moved_off_a_port_being_deleted_stays_forwarded_to_its_new_port(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deletion read the floating IP as the port's, and it was moved to another port
+    before the cloud was told to forward it nowhere: the deletion left it forwarded nowhere
+    in the cloud while the API showed it ACTIVE on its new port."""
+    services, ctx = routed.services, routed.ctx
+    port, fip, _ = _floating(routed)
+    other = services.ports.create(ctx, REGION, PortCreate(network_id=routed.network_id))
+    services.floating_ips.associate(ctx, REGION, fip.id, port.id)
+    finishing = port_removal.finish_removal
+
+    def finish(*args: Any) -> None:
+        moved = meanwhile(lambda: services.floating_ips.associate(ctx, REGION, fip.id, other.id))
+        assert isinstance(moved, FloatingIpInfo), moved
+        finishing(*args)
+
+    monkeypatch.setattr(ports_module, "finish_removal", finish)
+    services.ports.delete(ctx, REGION, port.id)
+
+    shown = services.floating_ips.get(ctx, REGION, fip.id)
+    assert (shown.port_id, shown.status) == (other.id, "ACTIVE")
+    with db.session() as session:
+        forwarded = session.get_one(SimResource, session.get_one(FloatingIp, fip.id).native_ref)
+        assert forwarded.data["port"] == session.get_one(Port, other.id).native_ref
+    _gone(db, port.id)

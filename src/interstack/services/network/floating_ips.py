@@ -40,6 +40,7 @@ from interstack.services.network.common import (
 from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.port_records import NOT_DELETING, lock_port
+from interstack.services.network.port_removal import fip_turn
 from interstack.services.network.ports import (
     ROUTER_INTERFACE,
     check_not_going,
@@ -340,12 +341,15 @@ class FloatingIpService:
                 )
                 _check_fixed_ip_free(session, row, target)
             native = row.native_ref
-        driver(self.regions, region).associate_floating_ip(
-            NativeRef(native or ""),
-            NativeRef(target.port_ref) if target and target.port_ref else None,
-            target.fixed_ip if target else None,
-        )
-        with self.db.session() as session:
+        net_driver = driver(self.regions, region)
+        # the cloud told and the association recorded in the floating IP's turn, which a
+        # port's deletion takes to unforward it: neither undoes the other's move in the cloud
+        with fip_turn(self.db, fip_id) as session:
+            net_driver.associate_floating_ip(
+                NativeRef(native or ""),
+                NativeRef(target.port_ref) if target and target.port_ref else None,
+                target.fixed_ip if target else None,
+            )
             refused = None if target is None else _still_taken(session, row, target)
             if refused is not None:
                 target = None
@@ -361,8 +365,13 @@ class FloatingIpService:
             row.status = "ACTIVE" if target else "DOWN"
             row.updated_at = now()
             answer = fip_info(row)
-        if refused is not None:  # changed while the cloud was told: undone
-            driver(self.regions, region).associate_floating_ip(NativeRef(native or ""), None)
+        if refused is not None:  # changed while the cloud was told: undone in a turn of its
+            # own (never in the one above, whose writes hold SQLite's write lock), unless the
+            # floating IP was associated again meanwhile, whose call the cloud had after this
+            with fip_turn(self.db, fip_id) as session:
+                moved = session.scalar(select(FloatingIp.port_id).where(FloatingIp.id == fip_id))
+                if moved is None:
+                    net_driver.associate_floating_ip(NativeRef(native or ""), None)
             raise refused
         return answer
 

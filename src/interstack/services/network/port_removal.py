@@ -10,6 +10,8 @@ fails leaves the port recorded, associated and going; deleting it again finishes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from interstack.backends.contract import NativeRef, NetworkDriver
 from interstack.errors import NotFound
 from interstack.services.network.common import now
+from interstack.services.network.sg_realization import GroupTurns
 from interstack.store import Database
 from interstack.store.models import FloatingIp, IpAllocation, Port
 
@@ -39,29 +42,30 @@ class Going:
 
     port_id: str
     native_ref: str | None
-    #: the cloud's refs of the floating IPs associated with it
-    fip_refs: tuple[str, ...]
+    #: the floating IPs associated with it: (id, the cloud's ref)
+    fips: tuple[tuple[str, str], ...]
 
 
 def mark_going(session: Session, row: Port) -> Going:
     """Mark the port going (the write takes its lock, so the floating IPs read after are every
     association committed before; one after finds it going) and read what the cloud undoes."""
     session.execute(update(Port).where(Port.id == row.id).values(deleting=True))
-    fip_refs = session.scalars(
-        select(FloatingIp.native_ref).where(
+    fips = session.execute(
+        select(FloatingIp.id, FloatingIp.native_ref).where(
             FloatingIp.port_id == row.id, FloatingIp.native_ref.is_not(None)
         )
     ).all()
-    return Going(row.id, row.native_ref, tuple(str(r) for r in fip_refs))
+    return Going(row.id, row.native_ref, tuple((f.id, str(f.native_ref)) for f in fips))
 
 
 def finish_removal(db: Database, net_driver: NetworkDriver, going: Going) -> None:
     """The cloud stops forwarding the port's floating IPs to it and deletes it; only then do
     its records go (its floating IPs unassociated with them). If the cloud fails, the port
     stays recorded, associated and marked going: nothing takes it, and deleting it again
-    finishes it (the cloud's calls are idempotent)."""
-    for fip_ref in going.fip_refs:
-        net_driver.associate_floating_ip(NativeRef(fip_ref), None)
+    finishes it (the cloud's calls are idempotent). A floating IP moved to another port since
+    the port was marked is left as it is (:func:`_unforward`)."""
+    for fip_id, fip_ref in going.fips:
+        _unforward(db, net_driver, going.port_id, fip_id, fip_ref)
     if going.native_ref:
         net_driver.delete_port(NativeRef(going.native_ref))
     with db.session() as session:
@@ -73,6 +77,39 @@ def finish_removal(db: Database, net_driver: NetworkDriver, going: Going) -> Non
             )
         )
         forget_port(session, going.port_id)
+
+
+def _unforward(
+    db: Database, net_driver: NetworkDriver, port_id: str, fip_id: str, fip_ref: str
+) -> None:
+    """Tell the cloud to forward the floating IP nowhere if it is still the port's, checked in
+    the floating IP's turn (:func:`fip_turn`), which its association's cloud call and record
+    take too: one that moved it to another port before is seen here (and the cloud keeps
+    forwarding it there), one after tells the cloud after this. Before, the floating IP moved
+    meanwhile was unassociated in the cloud while the API showed it on its new port."""
+    with fip_turn(db, fip_id) as session:
+        still = session.scalar(
+            select(FloatingIp.id).where(FloatingIp.id == fip_id, FloatingIp.port_id == port_id)
+        )
+        if still is not None:
+            net_driver.associate_floating_ip(NativeRef(fip_ref), None)
+
+
+#: floating IP id -> its turn in this process (see :func:`fip_turn`)
+_FIP_TURNS = GroupTurns()
+
+
+@contextmanager
+def fip_turn(db: Database, fip_id: str) -> Iterator[Session]:
+    """A unit of work in the floating IP's turn: its association's cloud call and record, or
+    a port's deletion's check and cloud call, one at a time. A lock of the process (SQLite's
+    one gateway) and, on PostgreSQL, the floating IP's row locked ``FOR NO KEY UPDATE`` for
+    the replicas; never SQLite's write lock, which the cloud call would hold."""
+    with _FIP_TURNS.turn(fip_id), db.session() as session:
+        session.execute(
+            select(FloatingIp.id).where(FloatingIp.id == fip_id).with_for_update(key_share=True)
+        )
+        yield session
 
 
 def forget_port(session: Session, port_id: str) -> None:
