@@ -43,13 +43,13 @@ from interstack.errors import (
     BackendError,
     BackendUnavailable,
     Conflict,
-    InterstackError,
     NotFound,
 )
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.services.volume.common import live_attachments, touch
+from interstack.services.volume.copy_preparations import CopyPreparations
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
 from interstack.store import Database, rowcount
 from interstack.store.models import Task as TaskRow
@@ -107,6 +107,7 @@ class VolumeTasks:
         self.db = db
         self.regions = regions
         self.images = images
+        self.preparations = CopyPreparations(regions)
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -138,7 +139,7 @@ class VolumeTasks:
                     row.fault = error
                     touch(row)
             if task.kind == CREATE and copy is not None and copy.source_volume is not None:
-                self._discard(task, copy)
+                self.preparations.discard(task, copy)
 
         return failed
 
@@ -156,14 +157,6 @@ class VolumeTasks:
                 touch(row)
 
         return failed
-
-    def _discard(self, task: Task, spec: VolumeSpec) -> None:
-        """A create that failed lets every preparation the backend made for it go, recorded or
-        not (a step stopped before recording its own): nothing is left."""
-        try:
-            self._driver(task).discard_preparation(spec)
-        except InterstackError as exc:
-            log.warning("volume %s: its preparation stays: %s", task.resource_id, exc)
 
     def _settle(self, task: Task, status: str, **columns: Any) -> None:
         with self.db.session() as session:
