@@ -25,6 +25,7 @@ from interstack.services.volume.server_volumes import ATTACHMENT_WAIT_SECONDS
 from interstack.services.volume.volume_tasks import DETACHING_WAIT_SECONDS
 from interstack.services.volume.volumes import NewVolume
 from interstack.store.models import Server as ServerRow
+from interstack.store.models import Task as TaskRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from tests.backends.aws.support import (
@@ -447,3 +448,46 @@ def test_a_copy_that_failed_before_recording_its_snapshot_leaves_none(
     with services.db.session() as session:
         row = session.get(VolumeRow, copy_id)
         assert row is not None and row.status == "error"
+
+
+def test_a_copy_snapshot_ec2_does_not_list_yet_when_the_copy_fails_goes_once_it_does(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """As above, but when the failure is handled EC2 neither lists the snapshot by the copy's
+    tags yet (it lags) nor does the gateway remember it: it is left then. The failure's
+    handling looks again once EC2's reads have caught up (a task due after the region's
+    settling time), and then it goes."""
+    services, storage, _calls, _ebs = region
+    copy_id, task = copy_asked(services)
+    handler = services.volume.tasks.handlers()[task.kind]
+    refused: list[str] = []
+    lagging = {"looks": 0}
+
+    def refuse_the_look(params: dict[str, Any], **_kwargs: Any) -> Any:
+        if refused or "SnapshotId.1" not in params.get("body", {}):
+            return None
+        refused.append("DescribeSnapshots")
+        return refusal("UnauthorizedOperation", "refused", 403)
+
+    def lag(parsed: dict[str, Any], **_kwargs: Any) -> None:
+        if lagging["looks"]:
+            lagging["looks"] -= 1
+            parsed["Snapshots"] = []  # EC2 does not list the snapshot yet
+
+    storage.ec2.meta.events.register("before-call.ec2.DescribeSnapshots", refuse_the_look)
+    storage.ec2.meta.events.register("after-call.ec2.DescribeSnapshots", lag)
+    with pytest.raises(InterstackError) as failed:
+        handler.run(task)
+    storage._created.clear()  # the gateway that handles the failure does not remember it
+    lagging["looks"] = 1  # the failure's look by the copy's tags
+    assert handler.on_failure is not None
+    handler.on_failure(task, failed.value.message)
+    assert len(copy_snapshots(storage, copy_id)) == 1  # left, for now
+
+    (again,) = [t for t in services.tasks.for_resource(copy_id) if t.kind != task.kind]
+    with services.db.session() as session:
+        row = session.get(TaskRow, again.id)
+        assert row is not None  # due once EC2's reads have caught up
+        assert row.run_after - row.created_at == timedelta(seconds=AWS_POLLING.settling_seconds)
+    assert services.volume.tasks.handlers()[again.kind].run(again) is None
+    assert copy_snapshots(storage, copy_id) == []

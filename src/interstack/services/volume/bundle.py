@@ -53,7 +53,7 @@ class VolumeServices:
             attachments=AttachmentService(db),
             server_volumes=ServerVolumes(db, regions, tasks, snapshots),
             boot_volumes=BootVolumes(db, regions, tasks, volumes),
-            tasks=VolumeTasks(db, regions, images),
+            tasks=VolumeTasks(db, regions, images, tasks),
         )
 
     def bootstrap(self) -> None:

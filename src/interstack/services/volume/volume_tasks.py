@@ -16,7 +16,7 @@ A volume the backend makes from a preparation (``BlockStorageDriver.prepare_volu
 copies a volume through a snapshot of it) is created in phase ``prepare``: the first step
 starts the preparation and records it, later steps look at it, and the step that finds it
 ready makes the volume; a create that fails lets every preparation made for it go, the
-recorded one and any a step stopped before recording (the backend finds them).
+recorded one and any a step stopped before recording (:mod:`copy_preparations`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from interstack.errors import (
 )
 from interstack.services.interfaces import VolumeImages
 from interstack.services.regions import Regions
-from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, utcnow
 from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.copy_preparations import CopyPreparations
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
@@ -103,11 +103,13 @@ def settled(task: Task, polling: Polling) -> bool:
 class VolumeTasks:
     """The handlers of the volume task kinds, for the app's explicit handler table."""
 
-    def __init__(self, db: Database, regions: Regions, images: VolumeImages) -> None:
+    def __init__(
+        self, db: Database, regions: Regions, images: VolumeImages, queue: TaskQueue
+    ) -> None:
         self.db = db
         self.regions = regions
         self.images = images
-        self.preparations = CopyPreparations(regions)
+        self.preparations = CopyPreparations(regions, queue)
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -121,6 +123,7 @@ class VolumeTasks:
             SNAPSHOT_DELETE: TaskHandler(
                 self.delete_snapshot, self._snapshot_failed(SnapshotStatus.ERROR_DELETING)
             ),
+            **self.preparations.handlers(),
         }
 
     def _driver(self, task: Task) -> BlockStorageDriver:
