@@ -345,11 +345,16 @@ class SecurityGroupService(GroupRealization):
             insert_rows(session, [row])
             created = rule_info(row)
         with removed_on_failure(self.db, RuleRow, created.id):
-            with self.db.session() as session:  # every rule as committed, concurrent ones too
-                rows = group_rules(session, group.id)
-            # the group as loaded above (its backend ref is written once, by its create)
+            # the group as loaded above (its backend ref is written once, by its create); one
+            # the backend holds is given its rules as read in its realization's turn
+            rows = [] if group.native_ref else self._committed_rules(group.id)
             self._realize(region, group, rows)
         return created
+
+    def _committed_rules(self, group_id: str) -> list[RuleRow]:
+        """The group's rules as committed, concurrent requests' too."""
+        with self.db.session() as session:
+            return group_rules(session, group_id)
 
     def _load_rule(
         self, session: Session, ctx: RequestContext, region: str, rule_id: str

@@ -90,9 +90,9 @@ class GroupRealization:
 
     def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
         """Make the backend hold the group with exactly its rules; returns its native ref."""
-        with self.db.session() as session:  # the group and its rules, read together
+        with self.db.session() as session:  # the group and, to make it, its rules
             row = session.get_one(SecurityGroup, group_id)
-            rows = group_rules(session, group_id)
+            rows = group_rules(session, group_id) if row.native_ref is None else []
         return self._realize(region, row, rows, _seen)
 
     def _realize(
