@@ -64,6 +64,7 @@ from interstack.services.image.members import MemberService
 from interstack.services.image.provided import ProvidedImages
 from interstack.services.image.upload_tasks import UploadTasks
 from interstack.services.metadata.lookup import InstanceLookup
+from interstack.services.network.deletion_sweep import DeletionSweep
 from interstack.services.network.dhcp_backfill import DhcpBackfill
 from interstack.services.network.external import ExternalNetworks
 from interstack.services.network.router_claims import RouterClaimSweep
@@ -149,14 +150,18 @@ async def _started(regions: Regions, app: FastAPI) -> AsyncIterator[None]:
 
 
 def _ensure_networks(
-    external: ExternalNetworks, dhcp: DhcpBackfill, claims: RouterClaimSweep
+    external: ExternalNetworks,
+    dhcp: DhcpBackfill,
+    claims: RouterClaimSweep,
+    deletions: DeletionSweep,
 ) -> None:
     """At start-up (backends started): each cloud's own external network, DHCP ports for the
-    subnets made before the gateway gave each network one, and what routers did for ports that
-    only named them undone."""
+    subnets made before the gateway gave each network one, what routers did for ports that
+    only named them undone, and the deletions of ports and routers cut short finished."""
     external.ensure()
     dhcp.ensure()
     claims.ensure()
+    deletions.ensure()
 
 
 def _private_data_dir(settings: Settings) -> None:
@@ -205,6 +210,7 @@ def create_app(settings: Settings) -> FastAPI:
         ExternalNetworks(db, backends, network.networks, network.subnets, boot.admin_project_id),
         DhcpBackfill(db, backends),
         RouterClaimSweep(db, backends),
+        DeletionSweep(db, backends, network.ports, network.routers, boot.admin_project_id),
     )
     provided_images = ProvidedImages(db, backends, boot.admin_project_id)
     images = ImageService(db, backends, provided_images)
