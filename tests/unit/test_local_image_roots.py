@@ -18,11 +18,12 @@ import pytest
 
 from interstack.backends.contract import NativeRef
 from interstack.backends.local.host import is_mounted
-from interstack.backends.local.hostdisk import mb_of
+from interstack.backends.local.hostdisk import HostDisk, Room, mb_of
 from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.images import LocalImages, blocks_under, release_unpacks
+from interstack.backends.local.instances import Instance
 from interstack.backends.local.snapshots import ServerCaptures
-from interstack.errors import NotFound
+from interstack.errors import NotFound, PayloadTooLarge
 from tests.support.local import make_tarball, tiny_root
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unpacks roots owned by root, mounts")
@@ -360,3 +361,36 @@ def test_a_capture_keeps_the_root_it_lays_the_server_over(
 
 def _no_lock(_ref: str) -> DirectoryLock:
     raise AssertionError("the layer's copy, which takes the instance's lock, is the test's")
+
+
+def test_a_capture_whose_layer_the_host_disk_has_no_room_for_copies_none_of_it(
+    images: LocalImages, tarball: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's layer is copied beside it for its capture: one larger than the room left is
+    refused with Glance's full store (the snapshot then fails as Nova's does) before any of it
+    is copied, and nothing of the capture is left."""
+    ref = _stored(images, tarball)
+    images.root_for(ref)
+    disk = HostDisk(tmp_path, disk_allocation_ratio=1.0, max_over_subscription_ratio=1.0)
+    room_mb = images.disk_allotted_mb() + 2  # the image and its root, and 2 MiB more
+    disk.measure = lambda _path: Room(size_mb=room_mb, free_mb=room_mb)
+    disk.allotments = [images.disk_allotted_mb]
+    images.host_disk = disk
+    upper = Instance(tmp_path / "instances", tmp_path / "runc", "ls-one").upper
+    upper.mkdir(parents=True)
+    (upper / "written").write_bytes(b"x" * 3 * 1024 * 1024)  # the server wrote 3 MiB
+    captures = ServerCaptures(
+        tmp_path / "captures", images, tmp_path / "instances", tmp_path / "runc", _no_lock
+    )
+    monkeypatch.setattr(
+        captures, "_check", lambda _ref: SimpleNamespace(root_volume=None, image=ref)
+    )
+    copied: list[Path] = []
+    monkeypatch.setattr(captures, "_copy_layer", lambda _ref, target: copied.append(target))
+
+    with pytest.raises(PayloadTooLarge, match="Image storage media is full"):
+        captures._capture(NativeRef("ls-one"), "captured")
+
+    assert copied == []
+    assert list((tmp_path / "captures").glob("*")) == []
+    assert images.stored("captured") is None

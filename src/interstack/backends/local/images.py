@@ -134,14 +134,14 @@ class LocalImages(ImageDriver):
             if target.exists():
                 raise Conflict(f"image {gateway_id} already has data")
             try:
-                with self._room(f"image {gateway_id}") as room:
+                with self.room(f"image {gateway_id}") as room:
                     written = write_atomically(target, _covered(data, room))
             except BaseException:
                 shutil.rmtree(target.parent, ignore_errors=True)
                 raise
         return ImageInfo(ref=ref, gateway_id=gateway_id, size=written.size, sha256=written.sha256)
 
-    def _room(self, what: str) -> AbstractContextManager[Reservation | None]:
+    def room(self, what: str) -> AbstractContextManager[Reservation | None]:
         """The host disk's room for an image's bytes on their way (:meth:`.HostDisk.reserved`),
         or none to hold where no host disk is set."""
         if self.host_disk is None:
@@ -202,7 +202,7 @@ class LocalImages(ImageDriver):
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(".data.part")
             try:
-                with self._room(f"image {gateway_id}") as room:
+                with self.room(f"image {gateway_id}") as room:
                     if room is not None:  # the source's blocks (a reflink may share them)
                         room.cover(source.stat().st_blocks * 512)
                     try:

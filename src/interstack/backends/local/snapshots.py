@@ -38,7 +38,12 @@ from interstack.backends.contract import ImageInfo, NativeRef
 from interstack.backends.local.host import run, unmount
 from interstack.backends.local.hostlock import DirectoryLock
 from interstack.backends.local.imageformats import tar_stream
-from interstack.backends.local.images import TARBALL_FORMATS, LocalImages, builtin_ref
+from interstack.backends.local.images import (
+    TARBALL_FORMATS,
+    LocalImages,
+    blocks_under,
+    builtin_ref,
+)
 from interstack.backends.local.instance_record import InstanceRecord, Phase
 from interstack.backends.local.instances import Instance, instance_at
 from interstack.backends.local.quiesce import frozen, held_still
@@ -155,23 +160,30 @@ class ServerCaptures:
     def _capture_over(
         self, ref: NativeRef, image_gateway_id: str, image_root: Path, staging: Path
     ) -> ImageInfo:
-        """The server's layer over ``image_root``, stored as the image ``image_gateway_id``."""
-        try:
-            self._copy_layer(ref, staging / "layer")
-            merged = staging / "root"
-            merged.mkdir()
-            options = f"ro,lowerdir={staging / 'layer'}:{image_root}"
-            run(
-                ["mount", "-t", "overlay", "overlay", "-o", options, str(merged)],
-                what="mount the server's captured root",
-            )
-            stored = replace(
-                self.images.store_image(image_gateway_id, tar_stream(merged)),
-                disk_format=TARBALL_FORMATS[0],
-                container_format=TARBALL_FORMATS[1],
-            )
-        finally:
-            self._discard(staging)
+        """The server's layer over ``image_root``, stored as the image ``image_gateway_id``.
+        The layer's copy is placed on the host's disk first, as large as the layer is now
+        (``PayloadTooLarge`` before any of it is copied where it does not fit), and held
+        until the copy is gone; the image's bytes are placed as they are written."""
+        upper = self._instance(ref).upper
+        with self.images.room(f"the layer of server {ref}, captured") as room:
+            try:
+                if room is not None and upper.is_dir():
+                    room.cover(blocks_under(upper))
+                self._copy_layer(ref, staging / "layer")
+                merged = staging / "root"
+                merged.mkdir()
+                options = f"ro,lowerdir={staging / 'layer'}:{image_root}"
+                run(
+                    ["mount", "-t", "overlay", "overlay", "-o", options, str(merged)],
+                    what="mount the server's captured root",
+                )
+                stored = replace(
+                    self.images.store_image(image_gateway_id, tar_stream(merged)),
+                    disk_format=TARBALL_FORMATS[0],
+                    container_format=TARBALL_FORMATS[1],
+                )
+            finally:
+                self._discard(staging)
         log.info("server %s captured as image %s (%d bytes)", ref, image_gateway_id, stored.size)
         return stored
 
