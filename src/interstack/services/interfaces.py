@@ -299,6 +299,14 @@ class ServerBootVolumes(Protocol):
         """
         ...
 
+    def image_properties(
+        self, ctx: RequestContext, region: str, source: str, source_id: str, session: Session
+    ) -> Mapping[str, str]:
+        """The image metadata (Cinder's ``volume_image_metadata``) of a volume the caller sees,
+        or of a snapshot's volume (``source`` ``snapshot``): the properties of a boot from it.
+        Empty if there is none or it cannot be seen (:meth:`reserve_for_boot` says why)."""
+        ...
+
     def ready_for_boot(
         self, region: str, server_id: str, root_id: str | None
     ) -> ReadyBootVolumes | None:

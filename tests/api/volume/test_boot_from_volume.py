@@ -219,8 +219,9 @@ def test_a_root_volume_naming_no_device_is_at_the_images_root_device(
     gateway: ServedGateway, conn: Any, http: httpx.Client, network: str, flavor: str
 ) -> None:
     """Nova's root_device_name: a root volume made of an image whose root device is /dev/sda
-    is at /dev/sda (the CLI's --boot-from-volume names no device), with an imageRef too, and a
-    volume named automatically follows it at /dev/sdb."""
+    is at /dev/sda (the CLI's --boot-from-volume names no device), so is a boot from that
+    volume later, and one with an imageRef; a volume named automatically follows it at
+    /dev/sdb."""
     at_sda = active_image(conn, root_device_name="/dev/sda")
     made = cli_json(gateway, CLOUD, "server", "create", "--image", at_sda,
                     "--boot-from-volume", "1", "--flavor", flavor, "--network", network,
@@ -230,6 +231,15 @@ def test_a_root_volume_naming_no_device_is_at_the_images_root_device(
     assert attachment["device"] == "/dev/sda"
     assert devices(http, made["id"]) == {"/dev/sda": root["id"]}
     delete_server(conn, made["id"])
+    wait_volume_status(conn, root["id"], "available")
+    # the volume keeps its image's properties (Cinder's volume_image_metadata), which a boot
+    # from it reads as its image's (Nova's _get_bdm_image_metadata): it is at /dev/sda again
+    kept = conn.block_storage.get_volume(root["id"]).volume_image_metadata
+    assert (kept["image_id"], kept["root_device_name"]) == (at_sda, "/dev/sda")
+    again = cli_json(gateway, CLOUD, "server", "create", "--volume", root["id"], "--flavor",
+                     flavor, "--network", network, "--wait", unique("sda"))  # fmt: skip
+    assert devices(http, again["id"]) == {"/dev/sda": root["id"]}
+    delete_server(conn, again["id"])
     wait_volume_status(conn, root["id"], "available")
     delete_volume(conn, root["id"])
 

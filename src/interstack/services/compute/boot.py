@@ -183,7 +183,7 @@ class ServerBoot:
         request: BootRequest,
         flavor: Flavor,
         image: BootImage | None,
-        mapped_root: BootImage | None = None,
+        root_properties: Mapping[str, str] | None = None,
     ) -> tuple[BootDisks, tuple[LocalDisk, ...]]:
         """What the server boots from, and its ephemeral and swap disks (where its backend
         gives them: :mod:`.local_disks`); volumes need a backend that boots from them. An image
@@ -191,8 +191,9 @@ class ServerBoot:
         the request's; when they hold the boot device, the server boots from that (a volume
         made of the snapshot), not from the image's data, which it has none of. ``image`` is
         the request's ``imageRef``, loaded; ``flavor`` sizes the disks its ``mappings`` place.
-        Without an imageRef, ``mapped_root`` (the image a root volume is made of) is the boot's
-        image whose root device name Nova takes."""
+        Without an imageRef, ``root_properties`` (of the image a root volume is made of, or
+        the brought volume's image metadata) are the boot's image's, whose root device name
+        Nova takes."""
         devices, image_ref = request.block_devices, request.image_id
         properties = image.properties if image is not None else {}
         defined = image_defined_devices(
@@ -210,7 +211,7 @@ class ServerBoot:
                 image_ref = None
         sizes = {"ephemeral_gb": flavor.ephemeral_gb, "swap_mb": flavor.swap_mb}
         gives_local = "ephemeral_disks" in self.regions.backend(region).capabilities.names()
-        boot_properties = mapped_root.properties if mapped_root is not None else properties
+        boot_properties = properties if root_properties is None else root_properties
         root_device = image_root_device(boot_properties) or ROOT_DEVICE
         if gives_local:
             devices = with_local_disks(devices, **sizes, root_device=root_device)
@@ -250,6 +251,21 @@ class ServerBoot:
             return self.images.image_for_boot(ctx, region, str(root.uuid), session)
         except (NotFound, BadRequest):
             return None
+
+    def _root_volume_properties(
+        self, ctx: RequestContext, region: str, request: BootRequest, session: Session
+    ) -> Mapping[str, str] | None:
+        """Without an imageRef, the image metadata of the volume the server boots from (the
+        mapping of ``boot_index`` 0 from a volume or a snapshot): Nova reads the boot's image
+        properties there (``_get_bdm_image_metadata``). None if there is none."""
+        if request.image_id is not None or self.volumes is None:
+            return None
+        root = next((d for d in request.block_devices if d.boot_index == 0), None)
+        if root is None or root.destination_type != "volume" or root.uuid is None:
+            return None
+        if root.source_type not in ("volume", "snapshot"):
+            return None
+        return self.volumes.image_properties(ctx, region, root.source_type, root.uuid, session)
 
     def _root_image(
         self,
@@ -360,7 +376,12 @@ class ServerBoot:
             flavor = self._flavor(ctx, request.flavor_id, session)
             requested = self._image(ctx, region, request.image_id, session)
             mapped_root = self._mapped_root(ctx, region, request, session)
-            disks, local = self._disks(region, request, flavor, requested, mapped_root)
+            root_properties = (
+                mapped_root.properties
+                if mapped_root is not None
+                else self._root_volume_properties(ctx, region, request, session)
+            )
+            disks, local = self._disks(region, request, flavor, requested, root_properties)
             image = (
                 requested
                 if disks.image_id == request.image_id

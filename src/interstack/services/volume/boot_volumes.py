@@ -33,6 +33,7 @@ from interstack.services.volume.common import (
     new_attachment,
     server_attachments,
     touch,
+    visible_snapshot,
     visible_volume,
 )
 from interstack.services.volume.state import AttachStatus, VolumeStatus
@@ -125,6 +126,19 @@ class BootVolumes:
                 f"Block Device Mapping is Invalid: failed to get {wanted.source} "
                 f"{wanted.source_id}."
             ) from exc
+
+    def image_properties(
+        self, ctx: RequestContext, region: str, source: str, source_id: str, session: Session
+    ) -> Mapping[str, str]:
+        try:
+            if source == "snapshot":
+                snapshot = visible_snapshot(session, ctx, region, source_id)
+                row = session.get(VolumeRow, snapshot.volume_id)
+            else:
+                row = visible_volume(session, ctx, region, source_id)
+        except NotFound:
+            return {}
+        return {str(k): str(v) for k, v in row.image_metadata.items()} if row else {}
 
     # -- in the boot task --------------------------------------------------------------------
 

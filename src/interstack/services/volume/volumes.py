@@ -250,7 +250,9 @@ class VolumeService:
             if image.native_ref is None:
                 raise BadRequest(f"Image {image.id} has no data in this region.")
             gib = -(-(image.size_bytes or 0) // 2**30)
+            # the image's properties too, under its own fields, as Cinder keeps them
             metadata: dict[str, Any] = {
+                **{str(k): str(v) for k, v in image.properties.items()},
                 "image_id": image.id,
                 "image_name": image.name,
                 "min_disk": str(image.min_disk_gb),
