@@ -14,8 +14,9 @@ import string
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import LocalDisk
@@ -41,6 +42,7 @@ from interstack.services.compute.keypairs import KeypairService
 from interstack.services.compute.local_disks import local_disks, stored, with_local_disks
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import Flavor, Server
+from interstack.services.compute.server_statements import INSERT_SERVER
 from interstack.services.compute.server_tasks import BOOT
 from interstack.services.compute.state import PowerState, TaskState, VmState
 from interstack.services.context import RequestContext
@@ -55,8 +57,7 @@ from interstack.services.interfaces import (
 )
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
-from interstack.store import Database
-from interstack.store.models import Server as ServerRow
+from interstack.store import Database, run_core
 
 #: the one availability zone of every region, as Nova names its default zone
 DEFAULT_ZONE = "nova"
@@ -483,10 +484,10 @@ class ServerBoot:
         local: Sequence[LocalDisk],
         root_device: str,
         run_here: bool,
-    ) -> tuple[ServerRow, str]:
+    ) -> tuple[Row[Any], str]:
         """The server's row, its create action and its boot task (whose id comes second)."""
         now = utcnow()
-        row = ServerRow(
+        values = dict(
             id=server_id,
             region=region,
             project_id=ctx.project_id,
@@ -534,7 +535,8 @@ class ServerBoot:
             created_at=now,
             updated_at=now,
         )
-        session.add(row)
+        # written at once, the row as written returned (not an ORM object flushed later)
+        row = run_core(session, INSERT_SERVER, values).one()
         action_id = record_action(
             session, ctx, row, "create", [started_event("compute__do_build_and_run_instance")]
         )

@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session
 from interstack.backends.contract import NativeRef
 from interstack.errors import Conflict, NotFound
 from interstack.services.compute.records import Server
-from interstack.services.compute.server_statements import SERVER_ROW
+from interstack.services.compute.server_statements import INSERT_ACTION, SERVER_ROW
 from interstack.services.compute.state import TaskState, status_of
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import ServerAddress
 from interstack.services.tasks import utcnow
 from interstack.store import run_core
-from interstack.store.models import InstanceAction as ActionRow
 from interstack.store.models import Server as ServerRow
 
 
@@ -117,27 +116,27 @@ def record(
 def record_action(
     session: Session,
     ctx: RequestContext,
-    row: ServerRow,
+    row: ServerRow | Row[Any],
     action: str,
     events: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """Record an ``os-instance-actions`` entry for ``action`` on the server; returns its id."""
+    """Record an ``os-instance-actions`` entry for ``action`` on the server; returns its id
+    (written at once, by a statement built once)."""
     now = utcnow()
     action_id = str(uuid.uuid4())
-    session.add(
-        ActionRow(
-            id=action_id,
-            server_id=row.id,
-            project_id=row.project_id,
-            user_id=ctx.user_id,
-            request_id=ctx.request_id or f"req-{uuid.uuid4()}",
-            action=action,
-            message=None,
-            events=[dict(e) for e in events],
-            start_time=now,
-            updated_at=now,
-        )
-    )
+    values = {
+        "id": action_id,
+        "server_id": row.id,
+        "project_id": row.project_id,
+        "user_id": ctx.user_id,
+        "request_id": ctx.request_id or f"req-{uuid.uuid4()}",
+        "action": action,
+        "message": None,
+        "events": [dict(e) for e in events],
+        "start_time": now,
+        "updated_at": now,
+    }
+    run_core(session, INSERT_ACTION, values)
     return action_id
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, Select, Update, bindparam, func, null, select, update
+from sqlalchemy import Insert, Row, Select, Update, bindparam, func, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from interstack.services.compute.state import PowerState, TaskState, VmState
@@ -101,6 +101,11 @@ DELETE_FINISH: Update = (
         updated_at=bindparam("now", type_=_WHEN),
     )
 )
+
+#: a new server: every column a parameter or its default, the row as written returned
+INSERT_SERVER: Insert = insert(_SERVERS).returning(*_S)
+#: a new instance action, every column a parameter
+INSERT_ACTION: Insert = insert(_ACTIONS)
 
 _ACTION_EVENTS: Select[Any] = select(_A.events).where(_A.id == bindparam("action_id"))
 #: ``message`` None keeps the action's message (a success says nothing)
