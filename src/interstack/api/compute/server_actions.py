@@ -113,6 +113,7 @@ def rebuild(call: ActionCall) -> Response:
         user_data=getattr(body, "user_data", None) if "user_data" in given else UNSET,
         access_ipv4=body.accessIPv4,
         access_ipv6=body.accessIPv6,
+        preserve_ephemeral=bool(body.preserve_ephemeral),
     )
     server, password = call.services.compute.server_actions.rebuild(
         call.caller, call.region, call.server_id, request

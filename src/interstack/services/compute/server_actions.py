@@ -115,6 +115,16 @@ class RebuildRequest:
     user_data: object = UNSET
     access_ipv4: str | None = None
     access_ipv6: str | None = None
+    #: keep the ephemeral disks (Nova's ``preserve_ephemeral``): Ironic's alone can
+    preserve_ephemeral: bool = False
+
+
+#: Nova's ``PreserveEphemeralNotSupported``: every driver but Ironic's refuses such a rebuild
+#: (its default rebuild would make the ephemeral disks anew)
+NO_PRESERVE_EPHEMERAL = (
+    "The current driver does not support preserving ephemeral partitions; rebuild without "
+    "preserve_ephemeral (the ephemeral disks are made anew), or keep the data on a volume."
+)
 
 
 class ServerActions:
@@ -203,6 +213,10 @@ class ServerActions:
             row = visible_row(session, ctx, region, server_id)
             check_unlocked(ctx, row)
             check_state("rebuild", row.id, row.vm_state, row.task_state)
+            if request.preserve_ephemeral:
+                # Nova's rebuild keeps the server as it was and records this fault; none of
+                # these backends keeps a server's disks across its rebuild
+                raise BadRequest(NO_PRESERVE_EPHEMERAL)
             # read in the unit of work that starts the rebuild, not before it
             volumes = self._volumes_at_rebuild(session, region, server_id)
             check_rebuild_image(_flavor_of(row), image, volumes)
