@@ -1,6 +1,7 @@
-"""Key pairs' statements built once (services/compute/keypairs.py, quotas.py) on each kind of
-database the store supports: a key pair is created once per user and name, within the
-project's key pair quota (its override, else the default), read back, and deleted once."""
+"""Key pairs' and flavors' statements built once (services/compute/keypairs.py, quotas.py,
+flavors.py) on each kind of database the store supports: a key pair is created once per user
+and name, within the project's key pair quota (its override, else the default), read back, and
+deleted once; a private flavor is read by the projects it is granted to and by admins alone."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from interstack.errors import Conflict, NotFound, QuotaExceeded
+from interstack.services.compute.flavors import FlavorService, FlavorSpec
 from interstack.services.compute.keypairs import KeypairService, NewKeypair
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.context import RequestContext, operator_context
@@ -42,3 +44,18 @@ def test_a_key_pair_is_made_once_within_the_quota_then_deleted_once(db: Database
         keypairs.delete(owner, "k1")
     assert [k.name for k in keypairs.list(other)] == ["k2"]
     assert quotas.show(owner, "p1")["key_pairs"].in_use == 0
+
+
+def test_a_private_flavor_is_read_by_its_granted_projects_and_admins(db: Database) -> None:
+    flavors = FlavorService(db)
+    admin = operator_context("p9")
+    private = flavors.create(admin, FlavorSpec("private", 1, 512, 1, id="p", is_public=False))
+    flavors.add_access(admin, private.id, "p1")
+    assert flavors.get(member("u1"), "p").name == "private"
+    assert flavors.get(admin, "p").name == "private"
+    with pytest.raises(NotFound):
+        flavors.get(replace(member("u3"), project_id="p2"), "p")
+    public = flavors.create(admin, FlavorSpec("public", 2, 1024, 1, id="q"))
+    assert flavors.get(replace(member("u3"), project_id="p2"), public.id).vcpus == 2
+    with pytest.raises(NotFound):
+        flavors.get(member("u1"), "none")

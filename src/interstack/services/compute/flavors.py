@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, or_, select
+from sqlalchemy import Boolean, Row, Select, bindparam, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -21,7 +21,7 @@ from interstack.services.compute.records import Flavor
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page, paginate
 from interstack.services.tasks import utcnow
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models import Flavor as FlavorRow
 from interstack.store.models import FlavorAccess
 
@@ -78,7 +78,7 @@ class FlavorFilter:
     min_ram_mb: int | None = None
 
 
-def record(row: FlavorRow) -> Flavor:
+def record(row: FlavorRow | Row[Any]) -> Flavor:
     return Flavor(
         id=row.id,
         name=row.name,
@@ -109,6 +109,22 @@ def _accessible(project_id: str | None) -> Any:
     return or_(FlavorRow.is_public.is_(True), FlavorRow.id.in_(granted))
 
 
+_FLAVORS = table_of(FlavorRow)
+_ACCESS = table_of(FlavorAccess).c
+#: the flavor if the caller may use it (public, granted to its project, or an admin's): one
+#: statement built once, run by run_core (a boot reads it; nothing changes it there)
+_USABLE: Select[Any] = select(_FLAVORS).where(
+    _FLAVORS.c.id == bindparam("flavor_id"),
+    or_(
+        _FLAVORS.c.is_public.is_(True),
+        bindparam("is_admin", type_=Boolean()),
+        exists().where(
+            _ACCESS.flavor_id == _FLAVORS.c.id, _ACCESS.project_id == bindparam("project_id")
+        ),
+    ),
+)
+
+
 class FlavorService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -135,7 +151,15 @@ class FlavorService:
         if session is None:
             with self.db.session() as own:
                 return self.get(ctx, flavor_id, own)
-        return record(self._row(session, ctx, flavor_id))
+        params = {
+            "flavor_id": flavor_id,
+            "is_admin": ctx.is_admin,
+            "project_id": ctx.project_id or "",
+        }
+        row = run_core(session, _USABLE, params).one_or_none()
+        if row is None:
+            raise not_found(flavor_id)
+        return record(row)
 
     def list(self, ctx: RequestContext, filters: FlavorFilter, page: Page) -> list[Flavor]:
         """Flavors the caller may use, as Nova lists them: non-admins always get public ones and
