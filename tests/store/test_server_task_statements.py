@@ -2,7 +2,8 @@
 of database the store supports: a boot step starts and settles its server and finishes its
 instance action, a step never writes over a delete under way, and a delete ends the server only
 when the backend server it removed is still the server's; a server is read for its show and
-lists as plain rows, its project's alone (or an admin's)."""
+lists as plain rows, its project's alone (or an admin's), and deleted by one task however
+many deletes ask."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from interstack.errors import NotFound
 from interstack.services.compute.common import started_event
@@ -24,6 +25,7 @@ from interstack.services.context import operator_context
 from interstack.services.listing import Page
 from interstack.services.tasks import utcnow
 from interstack.store.models import InstanceAction, Server
+from interstack.store.models import Task as TaskRow
 from tests.support.compute import add_server, running_task
 from tests.support.image import started_services
 
@@ -131,3 +133,17 @@ def test_a_server_is_shown_and_listed_to_its_project_alone(services: Services) -
     named = servers.list(owner, REGION, ServerFilters(name="^s$"), Page(), detail=True)
     assert [s.id for s in named.servers] == [server_id]
     assert servers.get(operator_context("p2"), REGION, server_id).id == server_id  # an admin
+
+
+def test_a_second_delete_of_a_server_starts_no_second_task(services: Services) -> None:
+    server_id, _action_id = created(services)
+    owner = replace(operator_context("p1"), roles=("member", "reader"))
+    stranger = replace(operator_context("p2"), roles=("member", "reader"))
+    with pytest.raises(NotFound):
+        services.compute.servers.delete(stranger, REGION, server_id)
+    services.compute.servers.delete(owner, REGION, server_id)
+    services.compute.servers.delete(owner, REGION, server_id)
+    with services.db.session() as session:
+        kinds = session.scalars(select(TaskRow.kind).where(TaskRow.resource_id == server_id))
+        assert list(kinds) == [DELETE]
+        assert session.get_one(Server, server_id).task_state in (TaskState.DELETING, None)

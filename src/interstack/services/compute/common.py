@@ -54,7 +54,7 @@ def visible_server(session: Session, ctx: RequestContext, region: str, server_id
     return row
 
 
-def check_unlocked(ctx: RequestContext, row: ServerRow) -> None:
+def check_unlocked(ctx: RequestContext, row: ServerRow | Row[Any]) -> None:
     """A locked server refuses changes from everyone but an admin (Nova's 409)."""
     if row.locked_by is not None and not ctx.is_admin:
         raise Conflict(f"Instance {row.id} is locked")

@@ -54,6 +54,15 @@ START_BOOT: Update = (
 )
 
 
+#: a delete's start: the live server is DELETING (a second delete at the same moment changes
+#: nothing, and starts no second task)
+START_DELETE: Update = (
+    update(_SERVERS)
+    .where(*_LIVE)
+    .values(task_state=TaskState.DELETING.value, updated_at=bindparam("now", type_=_WHEN))
+)
+
+
 def _settling(*, launched: bool) -> Update:
     """The live server takes the state of a backend server that settled, no task and no fault
     left; ``launched``: its ``launched_at`` is set unless it was before (a boot's end)."""

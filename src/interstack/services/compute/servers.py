@@ -27,10 +27,10 @@ from interstack.services.compute.common import (
     visible_server,
 )
 from interstack.services.compute.records import Server
+from interstack.services.compute.server_statements import START_DELETE
 from interstack.services.compute.server_tasks import DELETE
 from interstack.services.compute.state import (
     STATUSES,
-    TaskState,
     task_states_for_status,
     vm_states_for_status,
 )
@@ -42,7 +42,7 @@ from interstack.services.interfaces import (
 )
 from interstack.services.listing import Page, SortDir, paginate
 from interstack.services.regions import Regions
-from interstack.services.tasks import TaskQueue
+from interstack.services.tasks import TaskQueue, utcnow
 from interstack.store import Database, run_core, table_of
 from interstack.store.models import Server as ServerRow
 
@@ -336,13 +336,12 @@ class ServerService:
         """Start deleting: the delete task removes the backend server, then the ports (its
         first step made here, before the answer, where the backend answers at once)."""
         with self.db.session() as session:
-            row = visible_row(session, ctx, region, server_id)
+            row = visible_server(session, ctx, region, server_id)
             check_unlocked(ctx, row)
             here = self.regions.capabilities(region).steps_in_request
-            if row.task_state == TaskState.DELETING:
+            started = run_core(session, START_DELETE, {"server_id": row.id, "now": utcnow()})
+            if started.rowcount != 1:  # being deleted already
                 return
-            row.task_state = TaskState.DELETING
-            touch(row)
             action_id = record_action(
                 session, ctx, row, "delete", [started_event("compute_terminate_instance")]
             )
