@@ -164,6 +164,31 @@ def test_visibility_as_tempest_checks_it(
     assert theirs.delete(f"/subnets/{subnets[0]['id']}").status_code == 403
 
 
+def test_a_shared_networks_subnet_is_seen_by_every_project_and_changed_by_its_own(
+    admin: httpx.Client, strangers_neutron: httpx.Client
+) -> None:
+    """Neutron's shared network: another project reads it and its subnet by id (200, not the
+    404 of a private one) and may not delete either (403); an admin's unshare hides both."""
+    theirs = strangers_neutron
+    network = created(
+        admin.post("/networks", json={"network": {"name": unique("net"), "shared": True}}),
+        "network",
+    )
+    body = {"network_id": network["id"], "cidr": "10.85.0.0/24", "ip_version": 4}
+    subnet = created(admin.post("/subnets", json={"subnet": body}), "subnet")
+    assert theirs.get(f"/networks/{network['id']}").json()["network"]["shared"] is True
+    seen = theirs.get(f"/subnets/{subnet['id']}")
+    assert seen.status_code == 200 and seen.json()["subnet"]["cidr"] == "10.85.0.0/24"
+    assert theirs.delete(f"/subnets/{subnet['id']}").status_code == 403
+    assert theirs.delete(f"/networks/{network['id']}").status_code == 403
+    unshared = admin.put(f"/networks/{network['id']}", json={"network": {"shared": False}})
+    assert unshared.status_code == 200, unshared.text
+    assert fault(theirs.get(f"/networks/{network['id']}"), 404)["type"] == "NetworkNotFound"
+    assert fault(theirs.get(f"/subnets/{subnet['id']}"), 404)["type"] == "SubnetNotFound"
+    assert fault(theirs.delete(f"/subnets/{subnet['id']}"), 404)["type"] == "SubnetNotFound"
+    assert fault(theirs.delete(f"/networks/{network['id']}"), 404)["type"] == "NetworkNotFound"
+
+
 def test_sdk_and_cli_see_the_external_subnet(cloud: ServedGateway, public: dict[str, Any]) -> None:
     conn = cloud.connect("interstack")
     assert conn.network.find_extension("subnet-external-network") is not None

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Row,
     bindparam,
     delete,
     exists,
@@ -104,7 +105,7 @@ UNSET = _UNSET
 FOR_VIEW = (undefer(Subnet.external),)
 
 
-def subnet_info(row: Subnet, external: bool | None = None) -> SubnetInfo:
+def subnet_info(row: Subnet | Row[Any], external: bool | None = None) -> SubnetInfo:
     """The subnet's view; ``external``: its network's flag when known, else the row's (loaded
     with ``FOR_VIEW``)."""
     return SubnetInfo(
@@ -129,6 +130,8 @@ def subnet_info(row: Subnet, external: bool | None = None) -> SubnetInfo:
 
 
 def visible_subnets(ctx: RequestContext) -> ColumnElement[bool]:
+    """The subnets the caller sees: its project's and those of shared or external networks
+    (every one for an admin); :func:`subnet_row` checks the same of a row read by id."""
     if ctx.is_admin:
         return true()
     return or_(
@@ -147,6 +150,21 @@ def load_subnet(
     missing = NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
     visible = visible_subnets(ctx)
     return load_visible(session, Subnet, region, subnet_id, visible, missing, options)
+
+
+def subnet_row(session: Session, ctx: RequestContext, region: str, subnet_id: str) -> Row[Any]:
+    """The subnet if the caller sees it, to read only: a plain row of its columns and its
+    network's ``shared`` and ``external`` flags (as ``external``, as :data:`FOR_VIEW` loads
+    it) by one statement built once, seen as :func:`visible_subnets` sees it; else 404."""
+    row = run_core(session, _SUBNET_ROW, {"subnet_id": subnet_id, "region": region}).first()
+    if row is None or not (
+        ctx.is_admin
+        or row.project_id == (ctx.project_id or "")
+        or row.network_shared
+        or row.external
+    ):
+        raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
+    return row
 
 
 def _address(value: str, what: str, version: int) -> str:
@@ -211,6 +229,15 @@ _IN_USE = select(exists().where(_ADDRESSES.c.subnet_id == _SUBNET_ID, dhcp_ports
 _CIDRS = select(_SUBNETS.c.cidr).where(_SUBNETS.c.network_id == bindparam("network_id"))
 _WRITE_REF = (
     update(_SUBNETS).where(_SUBNETS.c.id == _SUBNET_ID).values(native_ref=bindparam("native"))
+)
+_SUBNET_ROW = (
+    select(
+        *_SUBNETS.c,
+        _NETWORKS.c.shared.label("network_shared"),
+        _NETWORKS.c.external.label("external"),
+    )
+    .join(_NETWORKS, _NETWORKS.c.id == _SUBNETS.c.network_id)
+    .where(_SUBNETS.c.id == _SUBNET_ID, _SUBNETS.c.region == bindparam("region"))
 )
 _DELETE_SUBNET = delete(_SUBNETS).where(_SUBNETS.c.id == _SUBNET_ID)
 
@@ -349,7 +376,7 @@ class SubnetService:
 
     def get(self, ctx: RequestContext, region: str, subnet_id: str) -> SubnetInfo:
         with self.db.session() as session:
-            return subnet_info(load_subnet(session, ctx, region, subnet_id, FOR_VIEW))
+            return subnet_info(subnet_row(session, ctx, region, subnet_id))
 
     def list_page(
         self, ctx: RequestContext, region: str, filters: Filters, page: Page
@@ -473,7 +500,7 @@ class SubnetService:
 
     def delete(self, ctx: RequestContext, region: str, subnet_id: str) -> None:
         with self.db.session() as session:
-            row = load_subnet(session, ctx, region, subnet_id)
+            row = subnet_row(session, ctx, region, subnet_id)
             check_owner(ctx, row.project_id, "subnet", subnet_id)
             # locked before the count: an address taken on it meanwhile is counted, or finds
             # the subnet gone (its port's record runs again), never left on a deleted subnet
