@@ -3,11 +3,11 @@ isolation. The operator's external network is created by the admin, as operators
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import member_of, unique
 from tests.support.network import FLOATING_CIDR, external_network, fault, neutron, neutron_of
@@ -90,47 +90,55 @@ def _hosts(cidr: str) -> set[str]:
 def test_cli_builds_a_routed_network_with_a_floating_ip(
     gateway: ServedGateway, public: dict[str, Any]
 ) -> None:
+    """The commands run in one ``openstack`` process each batch (:meth:`ServedGateway.cli_batch`:
+    one start-up of the CLI instead of one a command); each must succeed."""
     cloud = "interstack"
     net, sub, router = unique("cli-net"), unique("cli-sub"), unique("cli-router")
     group, port = unique("cli-sg"), unique("cli-port")
-    created = cli_json(gateway, cloud, "network", "create", net)
+    created, subnet, _, _, _, shown, _, rule, made, fip = gateway.cli_batch(
+        cloud,
+        ["network", "create", net, "-f", "json"],
+        [
+            "subnet", "create", "--network", net, "--subnet-range", "10.80.0.0/24",
+            "--dns-nameserver", "9.9.9.9", sub, "-f", "json",
+        ],
+        ["router", "create", router],
+        ["router", "set", "--external-gateway", public["id"], router],
+        ["router", "add", "subnet", router, sub],
+        ["router", "show", router, "-f", "json"],
+        ["security", "group", "create", group],
+        [
+            "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "80:81",
+            group, "-f", "json",
+        ],
+        ["port", "create", "--network", net, "--security-group", group, port, "-f", "json"],
+        ["floating", "ip", "create", public["name"], "-f", "json"],
+    )  # fmt: skip
+    created, subnet, shown = json.loads(created), json.loads(subnet), json.loads(shown)
+    rule, made, fip = json.loads(rule), json.loads(made), json.loads(fip)
     assert created["name"] == net and created["mtu"] == 1500
-    subnet = cli_json(
-        gateway, cloud, "subnet", "create", "--network", net, "--subnet-range", "10.80.0.0/24",
-        "--dns-nameserver", "9.9.9.9", sub,
-    )  # fmt: skip
     assert subnet["cidr"] == "10.80.0.0/24" and subnet["dns_nameservers"] == ["9.9.9.9"]
-    gateway.cli(cloud, "router", "create", router)
-    gateway.cli(cloud, "router", "set", "--external-gateway", public["id"], router)
-    gateway.cli(cloud, "router", "add", "subnet", router, sub)
-    shown = cli_json(gateway, cloud, "router", "show", router)
     assert shown["external_gateway_info"]["network_id"] == public["id"]
-    gateway.cli(cloud, "security", "group", "create", group)
-    rule = cli_json(
-        gateway, cloud, "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port",
-        "80:81", group,
-    )  # fmt: skip
     assert (rule["port_range_min"], rule["port_range_max"]) == (80, 81)
-    made = cli_json(
-        gateway, cloud, "port", "create", "--network", net, "--security-group", group, port,
-    )  # fmt: skip
-    fip = cli_json(gateway, cloud, "floating", "ip", "create", public["name"])
-    gateway.cli(cloud, "floating", "ip", "set", "--port", port, fip["id"])
-    associated = cli_json(gateway, cloud, "floating", "ip", "show", fip["id"])
-    assert associated["port_id"] == made["id"]
-    listed = cli_json(gateway, cloud, "network", "list")
-    assert {net, public["name"]} <= {n["Name"] for n in listed}
-    ports = cli_json(gateway, cloud, "port", "list", "--network", net)
-    assert made["id"] in {p["ID"] for p in ports}
-    gateway.cli(cloud, "floating", "ip", "unset", "--port", fip["id"])
-    gateway.cli(cloud, "floating", "ip", "delete", fip["id"])
-    gateway.cli(cloud, "port", "delete", port)
-    gateway.cli(cloud, "router", "remove", "subnet", router, sub)
-    gateway.cli(cloud, "router", "unset", "--external-gateway", router)
-    gateway.cli(cloud, "router", "delete", router)
-    gateway.cli(cloud, "security", "group", "delete", group)
-    gateway.cli(cloud, "subnet", "delete", sub)
-    gateway.cli(cloud, "network", "delete", net)
+    _, associated, listed, ports, *_ = gateway.cli_batch(
+        cloud,
+        ["floating", "ip", "set", "--port", port, fip["id"]],
+        ["floating", "ip", "show", fip["id"], "-f", "json"],
+        ["network", "list", "-f", "json"],
+        ["port", "list", "--network", net, "-f", "json"],
+        ["floating", "ip", "unset", "--port", fip["id"]],
+        ["floating", "ip", "delete", fip["id"]],
+        ["port", "delete", port],
+        ["router", "remove", "subnet", router, sub],
+        ["router", "unset", "--external-gateway", router],
+        ["router", "delete", router],
+        ["security", "group", "delete", group],
+        ["subnet", "delete", sub],
+        ["network", "delete", net],
+    )
+    assert json.loads(associated)["port_id"] == made["id"]
+    assert {net, public["name"]} <= {n["Name"] for n in json.loads(listed)}
+    assert made["id"] in {p["ID"] for p in json.loads(ports)}
     assert gateway.cli(cloud, "network", "show", net, check=False).returncode != 0
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,27 @@ class ServedGateway:
                 f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
             )
         return result
+
+    def cli_batch(self, cloud: str, *commands: Sequence[str]) -> list[str]:
+        """What each of ``commands`` prints, run in order by one ``openstack`` process (its
+        interactive mode, fed on stdin): one start-up of the CLI, most of a command's second,
+        for all of them. Each must succeed: the CLI logs a command's failure on stderr and says
+        so on stdout of a command it does not know (its exit code tells neither in that mode)."""
+        marker = f"--- end of command {uuid.uuid4().hex} ---"
+        script = "".join(f"{shlex.join(command)}\n!echo {marker}\n" for command in commands)
+        env = {**self.env, "OS_CLOUD": cloud}
+        cmd = [str(BIN_DIR / "openstack")]
+        result = subprocess.run(
+            cmd, input=script, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        *outputs, rest = result.stdout.split(f"{marker}\n")
+        unknown = "is not an openstack command" in result.stdout
+        if result.stderr or unknown or len(outputs) != len(commands) or rest.strip():
+            raise AssertionError(
+                f"openstack (OS_CLOUD={cloud}) failed on:\n{script}\n{result.stdout}\n"
+                f"{result.stderr}"
+            )
+        return outputs
 
     def token(self, cloud: str) -> str:
         """A project-scoped token for a cloud, issued over plain HTTP."""
