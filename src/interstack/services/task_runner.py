@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, Update, bindparam, func, select, update
+from sqlalchemy import Row, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from interstack.errors import BackendUnavailable, InterstackError
@@ -78,6 +78,20 @@ def _claiming(*, due: bool) -> Update:
     )
 
 
+#: the pending tasks due at ``now``, the longest due first: a worker's candidates (a few, for
+#: SQLite's compare-and-set claims) or, on PostgreSQL, the one it locks, skipping those locked
+_DUE = (
+    select(_TASKS.id)
+    .where(
+        _TASKS.status == TaskStatus.PENDING.value,
+        _TASKS.run_after <= bindparam("now", type_=_WHEN),
+    )
+    .order_by(_TASKS.run_after, _TASKS.created_at)
+    .limit(8)
+)
+_DUE_LOCKED = _DUE.limit(1).with_for_update(skip_locked=True)
+#: when the next pending task falls due
+_NEXT_DUE = select(func.min(_TASKS.run_after)).where(_TASKS.status == TaskStatus.PENDING.value)
 _CLAIM_DUE = _claiming(due=True)
 _CLAIM_ANY = _claiming(due=False)
 #: a write of a step's outcome, fenced by ``worker``: the columns it sets are the keys of the
@@ -179,9 +193,7 @@ class TaskRunner:
         """How long a worker that found nothing due may sleep: until the next pending task is
         due, at most ``poll_seconds``."""
         with self.db.session() as session:
-            due = session.scalar(
-                select(func.min(TaskRow.run_after)).where(TaskRow.status == TaskStatus.PENDING)
-            )
+            due: datetime | None = run_core(session, _NEXT_DUE).scalar()
         if due is None:
             return self.poll_seconds
         return max(0.005, min(self.poll_seconds, (due - self.clock()).total_seconds()))
@@ -245,29 +257,18 @@ class TaskRunner:
             return self._claim_skip_locked(worker, now, lease)
         return self._claim_compare_and_set(worker, now, lease)
 
-    def _due(self, now: datetime) -> Select[TaskRow]:
-        return (
-            select(TaskRow)
-            .where(TaskRow.status == TaskStatus.PENDING, TaskRow.run_after <= now)
-            .order_by(TaskRow.run_after, TaskRow.created_at)
-        )
-
     def _claim_skip_locked(self, worker: str, now: datetime, lease: datetime) -> Task | None:
         with self.db.session() as session:
-            task_id = session.scalars(
-                self._due(now)
-                .with_only_columns(TaskRow.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
+            task_id = run_core(session, _DUE_LOCKED, {"now": now}).scalar()
             return None if task_id is None else self._take(session, task_id, worker, now, lease)
 
-    def _claim_compare_and_set(self, worker: str, now: datetime, lease: datetime) -> Task | None:
+    def _candidates(self, now: datetime) -> list[str]:
+        """A few pending tasks due at ``now``, the longest due first, for compare-and-set."""
         with self.db.session() as session:
-            candidates = list(
-                session.scalars(self._due(now).with_only_columns(TaskRow.id).limit(8))
-            )
-        for task_id in candidates:
+            return list(run_core(session, _DUE, {"now": now}).scalars())
+
+    def _claim_compare_and_set(self, worker: str, now: datetime, lease: datetime) -> Task | None:
+        for task_id in self._candidates(now):
             with self.db.session() as session:
                 if (task := self._take(session, task_id, worker, now, lease)) is not None:
                     return task

@@ -64,9 +64,9 @@ def test_a_stale_candidate_rescheduled_meanwhile_is_not_taken_early(
     runner = TaskRunner(db, {"boot": TaskHandler(lambda task: RetryAfter(10))}, clock=clock)
     queue.enqueue("boot", "RegionOne", "server-1", {})
     # the candidates as read before the other worker's step: they list the task
-    stale = runner._due(clock() + timedelta(seconds=10))
+    stale = runner._candidates(clock() + timedelta(seconds=10))
     assert runner.run_one() is True  # meanwhile: it ran and is pending again, due in 10 s
-    runner._due = lambda now: stale  # type: ignore[method-assign]
+    runner._candidates = lambda now: stale  # type: ignore[method-assign]
     lease = clock() + timedelta(seconds=60)
     assert runner._claim_compare_and_set("other", clock(), lease) is None
     clock.advance(10)
