@@ -13,10 +13,11 @@ import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Conflict
+from interstack.store import insert_rows, run_core, table_of
 from interstack.store.models import IpAllocation, Subnet
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -95,12 +96,14 @@ def validate_pools(
     return [(start, end) for start, end in pools]
 
 
+_ADDRESSES = table_of(IpAllocation).c
+#: the addresses in use on a subnet (built once: run_core), all or among ``candidates``
+_TAKEN = select(_ADDRESSES.ip_address).where(_ADDRESSES.subnet_id == bindparam("subnet_id"))
+_TAKEN_OF = _TAKEN.where(_ADDRESSES.ip_address.in_(bindparam("candidates", expanding=True)))
+
+
 def _taken(session: Session, subnet_id: str) -> set[str]:
-    return set(
-        session.scalars(
-            select(IpAllocation.ip_address).where(IpAllocation.subnet_id == subnet_id)
-        ).all()
-    )
+    return set(run_core(session, _TAKEN, {"subnet_id": subnet_id}).scalars())
 
 
 def _spans(subnet: Subnet) -> list[tuple[int, int]]:
@@ -123,13 +126,8 @@ def _probe(
     } - skip
     if not candidates:
         return None
-    taken = set(
-        session.scalars(
-            select(IpAllocation.ip_address).where(
-                IpAllocation.subnet_id == subnet.id, IpAllocation.ip_address.in_(candidates)
-            )
-        )
-    )
+    params = {"subnet_id": subnet.id, "candidates": sorted(candidates)}
+    taken = set(run_core(session, _TAKEN_OF, params).scalars())
     free = sorted(candidates - taken)
     return _RANDOM.choice(free) if free else None
 
@@ -218,18 +216,19 @@ def hold(
     """Add and flush the allocation rows of ``chosen`` (the holder's fixed IPs from position
     ``first`` on): a concurrent winner of one of the addresses shows up here as an
     IntegrityError for the caller's retry."""
-    for position, (subnet_id, address) in enumerate(chosen, start=first):
-        session.add(
-            IpAllocation(
-                subnet_id=subnet_id,
-                network_id=network_id,
-                ip_address=address,
-                port_id=port_id,
-                floating_ip_id=floating_ip_id,
-                position=position,
-            )
+    session.flush()  # the holder's row first: the allocations refer to it
+    rows = [
+        IpAllocation(
+            subnet_id=subnet_id,
+            network_id=network_id,
+            ip_address=address,
+            port_id=port_id,
+            floating_ip_id=floating_ip_id,
+            position=position,
         )
-    session.flush()
+        for position, (subnet_id, address) in enumerate(chosen, start=first)
+    ]
+    insert_rows(session, rows)  # one Core INSERT (executemany), not the ORM's flush
 
 
 def _exhausted(network_id: str) -> Conflict:
