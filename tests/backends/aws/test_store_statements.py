@@ -41,7 +41,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "create network": (3, 2),
     "create subnet": (13, 2),
     "create security group": (5, 3),
-    "create rule": (7, 3),
+    "create rule": (6, 2),
     "create key pair": (2, 1),
     "boot": (28, 10),
     "show server": (4, 1),
