@@ -176,7 +176,11 @@ _DELETE_DHCP_PORTS = delete(_PORTS).where(
 _DELETE_SUBNETS = (
     delete(_SUBNETS).where(_SUBNETS.c.network_id == _NETWORK_ID).returning(_SUBNETS.c.native_ref)
 )
-_DELETE_NETWORK = delete(_NETWORKS).where(_NETWORKS.c.id == _NETWORK_ID)
+#: its backend ref as it is under the deletion's lock: its create writes it after the backend
+#: made the network, perhaps after the deletion read the row
+_DELETE_NETWORK = (
+    delete(_NETWORKS).where(_NETWORKS.c.id == _NETWORK_ID).returning(_NETWORKS.c.native_ref)
+)
 
 
 class NetworkService:
@@ -289,13 +293,12 @@ class NetworkService:
                     "more ports still in use on the network.",
                     kind="NetworkInUse",
                 )
-            native = row.native_ref
             # its DHCP ports, the only ports left on it (looked for above, the network
             # locked), their addresses first; then its subnets, with their backend refs
             run_core(session, _DELETE_ADDRESSES, params)
             run_core(session, _DELETE_DHCP_PORTS, params)
             subnet_refs = [r for r in run_core(session, _DELETE_SUBNETS, params).scalars() if r]
-            run_core(session, _DELETE_NETWORK, params)
+            native = run_core(session, _DELETE_NETWORK, params).scalar()
         net_driver = driver(self.regions, region)
         for subnet_ref in subnet_refs:
             net_driver.delete_subnet(NativeRef(subnet_ref))

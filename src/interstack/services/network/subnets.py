@@ -239,7 +239,11 @@ _SUBNET_ROW = (
     .join(_NETWORKS, _NETWORKS.c.id == _SUBNETS.c.network_id)
     .where(_SUBNETS.c.id == _SUBNET_ID, _SUBNETS.c.region == bindparam("region"))
 )
-_DELETE_SUBNET = delete(_SUBNETS).where(_SUBNETS.c.id == _SUBNET_ID)
+#: its backend ref as it is under the deletion's lock (its create writes it after the backend
+#: made the subnet, perhaps after the deletion read the row)
+_DELETE_SUBNET = (
+    delete(_SUBNETS).where(_SUBNETS.c.id == _SUBNET_ID).returning(_SUBNETS.c.native_ref)
+)
 
 
 def lock_network(session: Session, network_id: str) -> None:
@@ -513,8 +517,7 @@ class SubnetService:
                     "an IP allocation from this subnet.",
                     kind="SubnetInUse",
                 )
-            native = row.native_ref
             dhcp_ports.remove_of_subnet(session, subnet_id)
-            run_core(session, _DELETE_SUBNET, params)
+            native = run_core(session, _DELETE_SUBNET, params).scalar()
         if native:
             driver(self.regions, region).delete_subnet(NativeRef(native))
