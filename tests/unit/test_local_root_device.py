@@ -11,8 +11,11 @@ import pytest
 
 from interstack.backends.contract import LocalDisk
 from interstack.backends.local import localdisks, sysblock
+from interstack.backends.local.compute import LocalCompute
+from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instance_record import InstanceRecord
-from interstack.errors import BadRequest
+from interstack.backends.local.settings import LocalSettings
+from interstack.errors import BackendError, BadRequest
 from interstack.services.compute.task_steps import server_spec
 from interstack.store.models import Server
 from tests.backends.local.helpers import spec
@@ -54,3 +57,28 @@ def test_the_gateway_tells_the_backend_where_the_root_is() -> None:
     assert server_spec(row).root_device == "/dev/sda"
     row.root_device_name = None
     assert server_spec(row).root_device == "/dev/vda"
+
+
+#: a root device name the gateway takes as Nova does (its pattern allows dots and slashes)
+ESCAPING = "/dev/../../../escaped"
+
+
+def test_a_root_device_leading_out_of_the_instance_is_refused_before_anything_exists(
+    tmp_path: Path,
+) -> None:
+    """A user names the root's device (a root volume's device_name, an image's
+    root_device_name); the backend makes the guest's /sys/block entry by it, as root, so a
+    name that is not one path component is refused at the create, and nothing is written
+    outside the instance's view (it was: a directory and its files where the name led)."""
+    data = tmp_path / "data"
+    compute = LocalCompute(data, LocalSettings(), LocalImages(tmp_path / "i", tmp_path / "c"))
+    try:
+        with pytest.raises(BadRequest, match="not a device name a server's root disk can be"):
+            compute.create_server(spec("escaping", root_device=ESCAPING))
+    finally:
+        compute.close()
+
+    view = tmp_path / "instance"
+    with pytest.raises(BackendError, match="not a device name"):
+        sysblock.reset(view, [], 1024**3, ESCAPING)
+    assert not (tmp_path / "escaped").exists()

@@ -37,6 +37,7 @@ from interstack.backends.local.network import links
 from interstack.backends.local.rebooter import REBOOTS_IN
 from interstack.backends.local.seams import ServerPorts
 from interstack.backends.local.snapshots import ServerCaptures
+from interstack.backends.local.volumes import plug
 from interstack.errors import BackendError, Conflict, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class LocalCompute(InstanceJobs, ComputeDriver):
         self._settled = settled
 
     def create_server(self, spec: ServerSpec) -> ServerInfo:
+        plug.check_root_device(spec.root_device)
         localdisks.check(spec.local_disks, spec.root_device)
         instance = self._instance(f"{REF_PREFIX}{spec.gateway_id}")
         with self._lock(instance.ref):

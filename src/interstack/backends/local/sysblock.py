@@ -22,9 +22,12 @@ shown with the flavor's disk size (the attributes
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+
+from interstack.errors import BackendError
 
 SYS_DEV_BLOCK = Path("/sys/dev/block")
 #: in an instance's directory
@@ -49,8 +52,17 @@ def devno_dir(instance_dir: Path) -> Path:
     return instance_dir / VIEW_DIR / "dev-block"
 
 
+#: a device's name under ``/sys/block``: one path component (entries are made and removed by it)
+_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+
+
 def _name(device: str) -> str:
-    return device.removeprefix("/dev/")
+    """``vdb`` of ``/dev/vdb``; anything but a plain name (``/dev/../x``) would lead out of the
+    instance's view, so it is refused."""
+    name = device.removeprefix("/dev/")
+    if not _NAME.match(name):
+        raise BackendError(f"{device} is not a device name the guest's /sys/block can show")
+    return name
 
 
 def add(instance_dir: Path, device: str, major: int, minor: int) -> None:

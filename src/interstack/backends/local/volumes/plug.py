@@ -38,6 +38,14 @@ class LoopDevice:
     minor: int
 
 
+def check_root_device(device: str) -> str:
+    """``device`` if the guest's root disk can be shown at it: the gateway takes any name Nova
+    does (``/dev/../x`` among them), and this backend makes its ``/sys/block`` entry by it."""
+    if not DEVICE_NAME.match(device):
+        raise BadRequest(f"{device} is not a device name a server's root disk can be at")
+    return device
+
+
 def check_device_name(device: str, root_device: str | None = None) -> str:
     """``device`` if it is a device name a disk can be given in a guest (no path of another
     kind: nodes are made by this name) and not ``root_device``, the guest's root disk's."""
