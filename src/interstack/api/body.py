@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from interstack.errors import BadRequest, PayloadTooLarge
 
@@ -47,23 +48,60 @@ async def read_json(request: Request) -> Any:
         raise BadRequest(f"Malformed JSON in request body: {exc.args[0]}.") from exc
 
 
+#: what pydantic puts before the message of a validator's own ValueError or assertion
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _reason(error: ErrorDetails) -> str:
+    """The error's message as the validator wrote it, without pydantic's prefix."""
+    message = error["msg"]
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
+
+
 def validation_message(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "body"
-    return f"Invalid input for field '{where}': {first['msg']}."
+    return f"Invalid input for field '{where}': {_reason(first)}."
 
 
-def parse(model: type[Model], data: Any) -> Model:
+def nova_validation_message(exc: ValidationError) -> str:
+    """Nova's (and Cinder's) wording of a body its schema refuses: the field by its own name,
+    the value given, then why — ``Invalid input for field/attribute force. Value: y. ...``."""
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    if first["type"] == "missing" and loc:
+        # Nova names the object that lacks the property, and the property in the reason
+        name, loc = loc[-1], loc[:-1]
+        reason = f"'{name}' is a required property"
+    elif first["type"] == "extra_forbidden" and loc:
+        return f"Additional properties are not allowed ('{loc[-1]}' was unexpected)."
+    else:
+        reason = _reason(first)
+    if not loc:
+        return f"{reason}."
+    return f"Invalid input for field/attribute {loc[-1]}. Value: {first['input']}. {reason}."
+
+
+def parse(
+    model: type[Model],
+    data: Any,
+    message: Callable[[ValidationError], str] = validation_message,
+) -> Model:
+    """``data`` validated as ``model``; a refusal is the 400 ``message`` words."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise BadRequest(validation_message(exc)) from exc
+        raise BadRequest(message(exc)) from exc
 
 
-def json_body(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
+def json_body(
+    model: type[Model], message: Callable[[ValidationError], str] = validation_message
+) -> Callable[[Request], Awaitable[Model]]:
     """A dependency that yields the request body parsed and validated as ``model``."""
 
     async def dependency(request: Request) -> Model:
-        return parse(model, await read_json(request))
+        return parse(model, await read_json(request), message)
 
     return dependency

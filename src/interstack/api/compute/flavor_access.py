@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from interstack.api.body import parse, read_json
+from interstack.api.body import nova_validation_message, parse, read_json
 from interstack.api.compute.schemas import flavors as schemas
 from interstack.api.compute.views import flavors as views
 from interstack.api.deps import Caller, ServicesDep
@@ -29,7 +29,7 @@ def list_access(flavor_id: str, services: ServicesDep, caller: Caller) -> Orjson
 def add_tenant_access(
     services: Services, caller: RequestContext, flavor_id: str, body: Any
 ) -> list[str]:
-    tenant = parse(schemas.AddTenantAccess, body).add.tenant
+    tenant = parse(schemas.AddTenantAccess, body, nova_validation_message).add.tenant
     if caller.is_admin:
         services.directory.require_project(tenant)
     return services.compute.flavors.add_access(caller, flavor_id, tenant)
@@ -38,7 +38,7 @@ def add_tenant_access(
 def remove_tenant_access(
     services: Services, caller: RequestContext, flavor_id: str, body: Any
 ) -> list[str]:
-    tenant = parse(schemas.RemoveTenantAccess, body).remove.tenant
+    tenant = parse(schemas.RemoveTenantAccess, body, nova_validation_message).remove.tenant
     return services.compute.flavors.remove_access(caller, flavor_id, tenant)
 
 

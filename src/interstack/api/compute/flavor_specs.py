@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from interstack.api.body import json_body, read_json
+from interstack.api.body import json_body, nova_validation_message, read_json
 from interstack.api.compute.schemas import flavors as schemas
 from interstack.api.compute.views import flavors as views
 from interstack.api.deps import Caller, ServicesDep
@@ -15,7 +15,9 @@ from interstack.api.responses import OrjsonResponse, empty_response, json_respon
 from interstack.api.routing import Route
 from interstack.errors import BadRequest
 
-CreateBody = Annotated[schemas.ExtraSpecsCreate, Depends(json_body(schemas.ExtraSpecsCreate))]
+CreateBody = Annotated[
+    schemas.ExtraSpecsCreate, Depends(json_body(schemas.ExtraSpecsCreate, nova_validation_message))
+]
 
 
 async def one_spec(key: str, request: Request) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from interstack.api.body import json_body
+from interstack.api.body import json_body, nova_validation_message
 from interstack.api.compute import params
 from interstack.api.compute.schemas import flavors as schemas
 from interstack.api.compute.versions import Microversion, service_url
@@ -31,7 +31,9 @@ CreateBody = Annotated[
         )
     ),
 ]
-UpdateBody = Annotated[schemas.FlavorUpdate, Depends(json_body(schemas.FlavorUpdate))]
+UpdateBody = Annotated[
+    schemas.FlavorUpdate, Depends(json_body(schemas.FlavorUpdate, nova_validation_message))
+]
 
 
 def _filters(request: Request, caller: RequestContext) -> FlavorFilter:

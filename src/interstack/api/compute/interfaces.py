@@ -11,7 +11,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from interstack.api.body import body_limit, parse, read_limited
+from interstack.api.body import body_limit, nova_validation_message, parse, read_limited
 from interstack.api.compute.schemas import interfaces as schemas
 from interstack.api.compute.versions import Microversion
 from interstack.api.compute.views import interfaces as views
@@ -55,8 +55,8 @@ async def _body(request: Request, version: APIVersion) -> schemas.NewInterface |
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON in request body: {exc.args[0]}.") from exc
     if version >= V2_49:
-        return parse(schemas.InterfaceCreateV249, data).interfaceAttachment
-    return parse(schemas.InterfaceCreate, data).interfaceAttachment
+        return parse(schemas.InterfaceCreateV249, data, nova_validation_message).interfaceAttachment
+    return parse(schemas.InterfaceCreate, data, nova_validation_message).interfaceAttachment
 
 
 def _requested(new: schemas.NewInterface | None) -> RequestedNetwork | None:

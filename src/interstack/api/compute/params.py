@@ -9,7 +9,7 @@ from fastapi import Request
 from pydantic import BaseModel
 from starlette.datastructures import QueryParams
 
-from interstack.api.body import parse, read_json
+from interstack.api.body import nova_validation_message, parse, read_json
 from interstack.api.compute.versions import VERSIONS
 from interstack.api.microversions import APIVersion
 from interstack.errors import BadRequest, NotFound
@@ -93,6 +93,6 @@ def versioned_body(
         for since, model in choices:
             if version >= since:
                 chosen = model
-        return parse(chosen, await read_json(request))
+        return parse(chosen, await read_json(request), nova_validation_message)
 
     return dependency

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from interstack.api.body import parse, read_json
+from interstack.api.body import nova_validation_message, parse, read_json
 from interstack.api.compute.schemas import server_actions as schemas
 from interstack.api.compute.versions import Microversion, service_url
 from interstack.api.compute.views import servers as views
@@ -52,7 +52,7 @@ class ActionCall:
     value: Any
 
     def body(self, model: type[Model]) -> Model:
-        return parse(model, self.value if self.value is not None else {})
+        return parse(model, self.value if self.value is not None else {}, nova_validation_message)
 
     @property
     def root(self) -> str:

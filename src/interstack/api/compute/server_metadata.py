@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from pydantic import Field
 from starlette.responses import Response
 
-from interstack.api.body import json_body
+from interstack.api.body import json_body, nova_validation_message
 from interstack.api.compute import params
 from interstack.api.compute.schemas.servers import Closed, Metadata, Tag
 from interstack.api.compute.versions import Microversion, service_url
@@ -39,9 +39,9 @@ class TagsBody(Closed):
 
 #: tags exist from 2.26 on; before, their paths are Nova's 404
 TagsVersion = Annotated[None, Depends(params.since(V2_26))]
-MetadataIn = Annotated[MetadataBody, Depends(json_body(MetadataBody))]
-MetaItemIn = Annotated[MetaItemBody, Depends(json_body(MetaItemBody))]
-TagsIn = Annotated[TagsBody, Depends(json_body(TagsBody))]
+MetadataIn = Annotated[MetadataBody, Depends(json_body(MetadataBody, nova_validation_message))]
+MetaItemIn = Annotated[MetaItemBody, Depends(json_body(MetaItemBody, nova_validation_message))]
+TagsIn = Annotated[TagsBody, Depends(json_body(TagsBody, nova_validation_message))]
 
 
 # -- metadata --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from interstack.api.body import json_body
+from interstack.api.body import json_body, nova_validation_message
 from interstack.api.compute.schemas.parameter_types import Boolean
 from interstack.api.compute.versions import Microversion
 from interstack.api.deps import Caller, ServicesDep
@@ -60,7 +60,9 @@ def attach_volume(
     services: ServicesDep,
     caller: Caller,
     version: Microversion,
-    body: Annotated[VolumeAttachmentCreate, Depends(json_body(VolumeAttachmentCreate))],
+    body: Annotated[
+        VolumeAttachmentCreate, Depends(json_body(VolumeAttachmentCreate, nova_validation_message))
+    ],
 ) -> OrjsonResponse:
     """POST /servers/{id}/os-volume_attachments — 200 with the device chosen."""
     given = body.volumeAttachment
