@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from interstack.store import Database
+from interstack.store import Database, insert_rows, run_core, table_of
 from interstack.store.db import MIGRATIONS_DIR
 from interstack.store.models import Base, Domain, Project, Role, RoleAssignment, User
 
@@ -215,3 +215,23 @@ def test_timestamps_are_naive_utc(db: Database) -> None:
     with db.session() as session:
         stored = session.get(User, user.id)
         assert stored is not None and stored.created_at == now
+
+
+def test_a_core_statement_sees_what_the_unit_of_work_changed(db: Database) -> None:
+    """run_core flushes first, as the session's own execute does: a Core read in a unit of
+    work sees the rows it added and the changes it made (a quota's count, an address's look
+    missed them), and a Core insert may refer to a row added just before. Within
+    ``no_autoflush`` nothing is flushed."""
+    domains = table_of(Domain).c
+    names = select(domains.name).where(domains.id == bindparam("domain_id"))
+    domain = _domain()
+    with db.session() as session:
+        session.add(domain)
+        assert run_core(session, names, {"domain_id": domain.id}).scalar() == domain.name
+        domain.name = "renamed"
+        assert run_core(session, names, {"domain_id": domain.id}).scalar() == "renamed"
+        project = _project(domain.id)
+        insert_rows(session, [project])  # its domain's row is written first
+        with session.no_autoflush:
+            domain.name = "again"
+            assert run_core(session, names, {"domain_id": domain.id}).scalar() == "renamed"

@@ -95,7 +95,7 @@ _LIMIT_AND_USE = {resource: _limit_and_use(table_of(m)) for resource, m in _COUN
 
 def check(session: Session, region: str, project_id: str, resource: str, adding: int = 1) -> None:
     """409 ``OverQuota`` if ``adding`` more of ``resource`` would pass the project's limit
-    (the rows the unit of work wrote counted once flushed: the statement does not flush)."""
+    (the unit of work's own rows counted: :func:`run_core` flushes first)."""
     params = {"region": region, "project_id": project_id, "resource": resource}
     limit, used_now = run_core(session, _LIMIT_AND_USE[resource], params).one()
     if limit is None:

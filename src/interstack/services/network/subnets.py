@@ -407,11 +407,14 @@ class SubnetService:
                 check_owner(ctx, row.project_id, "subnet", subnet_id)
                 was_serving = row.enable_dhcp
                 dns_before = list(row.dns_nameservers or [])
+                if values.get("enable_dhcp") and not was_serving:
+                    # one DHCP port per network; locked before the subnet's own write (at the
+                    # next statement's flush), in the order a deletion locks the two
+                    lock_network(session, row.network_id)
                 self._change(row, values)
                 switched = row.enable_dhcp != was_serving
                 dhcp = None
                 if switched and row.enable_dhcp:
-                    lock_network(session, row.network_id)  # one DHCP port per network
                     network = session.get_one(Network, row.network_id)
                     if dhcp_ports.served(network, row):
                         dhcp = dhcp_ports.of_subnet(session, row.id) or dhcp_ports.add(
