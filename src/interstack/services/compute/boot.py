@@ -29,6 +29,7 @@ from interstack.services.compute.block_devices import (
     check_local_disks,
     requested_local_disks,
 )
+from interstack.services.compute.boot_image_properties import mapped_root, root_volume_properties
 from interstack.services.compute.common import record, record_action, started_event
 from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.image_block_devices import (
@@ -236,37 +237,18 @@ class ServerBoot:
             )
         return disks, local
 
-    def _mapped_root(
+    def _boot_image_properties(
         self, ctx: RequestContext, region: str, request: BootRequest, session: Session
-    ) -> BootImage | None:
-        """Without an imageRef, the image the root volume is made of (the mapping of
-        ``boot_index`` 0 from an image): the boot's image, whose properties Nova reads (its
-        ``root_device_name``). None if there is none, or it cannot be had: that is
-        :meth:`_root_image`'s 400, after the mappings' own."""
+    ) -> tuple[BootImage | None, Mapping[str, str] | None]:
+        """Without an imageRef, the image the root volume is made of and the properties the
+        boot reads (:mod:`.boot_image_properties`); (None, None) with one."""
         if request.image_id is not None:
-            return None
-        root = next((d for d in request.block_devices if d.boot_index == 0), None)
-        if root is None or (root.source_type, root.destination_type) != ("image", "volume"):
-            return None
-        try:
-            return self.images.image_for_boot(ctx, region, str(root.uuid), session)
-        except (NotFound, BadRequest):
-            return None
-
-    def _root_volume_properties(
-        self, ctx: RequestContext, region: str, request: BootRequest, session: Session
-    ) -> Mapping[str, str] | None:
-        """Without an imageRef, the image metadata of the volume the server boots from (the
-        mapping of ``boot_index`` 0 from a volume or a snapshot): Nova reads the boot's image
-        properties there (``_get_bdm_image_metadata``). None if there is none."""
-        if request.image_id is not None or self.volumes is None:
-            return None
-        root = next((d for d in request.block_devices if d.boot_index == 0), None)
-        if root is None or root.destination_type != "volume" or root.uuid is None:
-            return None
-        if root.source_type not in ("volume", "snapshot"):
-            return None
-        return self.volumes.image_properties(ctx, region, root.source_type, root.uuid, session)
+            return None, None
+        devices = request.block_devices
+        image = mapped_root(self.images, ctx, region, devices, session)
+        if image is not None:
+            return image, image.properties
+        return None, root_volume_properties(self.volumes, ctx, region, devices, session)
 
     def _root_image(
         self,
@@ -376,11 +358,8 @@ class ServerBoot:
         with self.db.session() as session:
             flavor = self._flavor(ctx, request.flavor_id, session)
             requested = self._image(ctx, region, request.image_id, session)
-            mapped_root = self._mapped_root(ctx, region, request, session)
-            root_properties = (
-                mapped_root.properties
-                if mapped_root is not None
-                else self._root_volume_properties(ctx, region, request, session)
+            mapped_root, root_properties = self._boot_image_properties(
+                ctx, region, request, session
             )
             disks, local = self._disks(region, request, flavor, requested, root_properties)
             image = (
