@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Conflict, NotFound
-from interstack.services.network import networks
+from interstack.services.network import networks, subnets
 from interstack.services.network.common import lock_for_deletion
 from interstack.services.network.ipam import IpRequest
 from interstack.services.network.ports import PortCreate
@@ -105,12 +105,15 @@ def test_a_port_deleted_as_it_is_renamed_is_not_found(db: Database, routed: Rout
     assert not isinstance(gone, Exception), gone
 
 
-def test_a_port_made_while_its_network_is_locked_for_deletion_finds_it_gone(
-    db: Database, routed: Routed, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("kind", ["network", "subnet"])
+def test_a_port_made_while_its_network_or_subnet_is_locked_for_deletion_finds_it_gone(
+    db: Database, routed: Routed, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    """PostgreSQL, the other order: the deletion holds the network FOR UPDATE when the port's
-    insert comes; the insert waits on it (its foreign key's FOR KEY SHARE), fails once the
-    network is gone, and runs again to Neutron's 404 NetworkNotFound, not a 500."""
+    """PostgreSQL, the other order: the deletion holds the network (or the subnet) FOR UPDATE
+    when the port's insert (or its address's) comes; the insert waits on it (its foreign
+    key's FOR KEY SHARE), fails once the row is gone, and runs again to Neutron's 404
+    NetworkNotFound (the 400 naming the subnet it asked an address of), not a 500 — nor a
+    409 for the deletion, had the insert not waited and its address been counted."""
     if db.dialect != "postgresql":
         pytest.skip("SQLite's one writer orders them the other way only")
     services, ctx = routed.services, routed.ctx
@@ -129,9 +132,16 @@ def test_a_port_made_while_its_network_is_locked_for_deletion_finds_it_gone(
             while not watcher.execute(waiting).scalar() and not made[0].done():
                 watcher.rollback()
 
-    monkeypatch.setattr(networks, "lock_for_deletion", locking)
-    services.networks.delete(ctx, REGION, routed.network_id)
-    with pytest.raises(NotFound) as missing:
-        made[0].result(timeout=60)
+    if kind == "network":
+        monkeypatch.setattr(networks, "lock_for_deletion", locking)
+        services.networks.delete(ctx, REGION, routed.network_id)
+        with pytest.raises(NotFound) as missing:
+            made[0].result(timeout=60)
+        assert missing.value.kind == "NetworkNotFound"
+    else:
+        monkeypatch.setattr(subnets, "lock_for_deletion", locking)
+        services.subnets.delete(ctx, REGION, routed.subnet_id)
+        with pytest.raises(BadRequest) as refused:
+            made[0].result(timeout=60)
+        assert f"invalid subnet {routed.subnet_id}" in refused.value.message
     pool.shutdown()
-    assert missing.value.kind == "NetworkNotFound"
