@@ -220,8 +220,8 @@ def test_a_root_volume_naming_no_device_is_at_the_images_root_device(
 ) -> None:
     """Nova's root_device_name: a root volume made of an image whose root device is /dev/sda
     is at /dev/sda (the CLI's --boot-from-volume names no device), so is a boot from that
-    volume later, and one with an imageRef; a volume named automatically follows it at
-    /dev/sdb."""
+    volume later (a legacy mapping's too), and one with an imageRef; a volume named
+    automatically follows it at /dev/sdb."""
     at_sda = active_image(conn, root_device_name="/dev/sda")
     made = cli_json(gateway, CLOUD, "server", "create", "--image", at_sda,
                     "--boot-from-volume", "1", "--flavor", flavor, "--network", network,
@@ -240,6 +240,13 @@ def test_a_root_volume_naming_no_device_is_at_the_images_root_device(
                      flavor, "--network", network, "--wait", unique("sda"))  # fmt: skip
     assert devices(http, again["id"]) == {"/dev/sda": root["id"]}
     delete_server(conn, again["id"])
+    wait_volume_status(conn, root["id"], "available")
+    # a legacy block_device_mapping names no boot index: Nova reads the volume at the first
+    # letter (sda) for the boot's image properties, and the entry at their root device boots
+    at_a = {"device_name": "sda", "volume_id": root["id"], "delete_on_termination": False}
+    legacy = boot_over_http(http, flavor, block_device_mapping=[at_a])
+    assert devices(http, legacy["id"]) == {"/dev/sda": root["id"]}
+    delete_server(conn, legacy["id"])
     wait_volume_status(conn, root["id"], "available")
     delete_volume(conn, root["id"])
 

@@ -201,10 +201,12 @@ class ServerBoot:
         defined = image_defined_devices(
             properties, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb
         )
+        boot_properties = properties if root_properties is None else root_properties
         if request.legacy_mapping:
+            # the root is the entry at the boot image's root device name (a volume's too)
             devices = legacy_boot_order(
                 devices,
-                image_root_device(properties),
+                image_root_device(boot_properties),
                 no_root=any(d.boot_index == 0 for d in defined),
             )
         if defined:
@@ -213,7 +215,6 @@ class ServerBoot:
                 image_ref = None
         sizes = {"ephemeral_gb": flavor.ephemeral_gb, "swap_mb": flavor.swap_mb}
         gives_local = "ephemeral_disks" in self.regions.backend(region).capabilities.names()
-        boot_properties = properties if root_properties is None else root_properties
         root_device = image_root_device(boot_properties) or ROOT_DEVICE
         if gives_local:
             devices = with_local_disks(devices, **sizes, root_device=root_device)
@@ -248,7 +249,10 @@ class ServerBoot:
         image = mapped_root(self.images, ctx, region, devices, session)
         if image is not None:
             return image, image.properties
-        return None, root_volume_properties(self.volumes, ctx, region, devices, session)
+        legacy = request.legacy_mapping
+        return None, root_volume_properties(
+            self.volumes, ctx, region, devices, session, legacy=legacy
+        )
 
     def _root_image(
         self,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound
 from interstack.services.compute.block_devices import BlockDevice
+from interstack.services.compute.device_names import device_letters
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import BootImage, BootImages, ServerBootVolumes
 
@@ -41,13 +42,19 @@ def root_volume_properties(
     region: str,
     devices: Sequence[BlockDevice],
     session: Session,
+    *,
+    legacy: bool = False,
 ) -> Mapping[str, str] | None:
     """The image metadata of the volume the server boots from (the mapping of ``boot_index``
-    0 from a volume or a snapshot): Nova reads the boot's image properties there. None if
-    there is none."""
+    0 from a volume or a snapshot): Nova reads the boot's image properties there. A
+    ``legacy`` mapping (``block_device_mapping``) has no boot index yet: Nova reads the volume
+    at the first letter (``vda``, ``sda``, ``xvda``), whichever bus. None if there is none."""
     if volumes is None:
         return None
-    root = next((d for d in devices if d.boot_index == 0), None)
+    if legacy:
+        root = next((d for d in devices if device_letters(d.device_name) == "a"), None)
+    else:
+        root = next((d for d in devices if d.boot_index == 0), None)
     if root is None or root.destination_type != "volume" or root.uuid is None:
         return None
     if root.source_type not in ("volume", "snapshot"):

@@ -40,5 +40,12 @@ def next_device_name(root_device: str, taken: Iterable[str]) -> str | None:
     return None
 
 
+def device_letters(name: str | None) -> str | None:
+    """The letters that tell a disk (``a`` of ``/dev/sda``, ``vda1`` or ``xvda``), as Nova's
+    ``get_device_letter`` reads them; None for a name of no such form."""
+    found = _DEVICE.match(_with_dev(name)) if name else None
+    return found.group(2) if found else None
+
+
 def _with_dev(name: str) -> str:
     return name if name.startswith("/dev/") else f"/dev/{name}"
