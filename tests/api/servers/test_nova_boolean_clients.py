@@ -131,7 +131,10 @@ def test_rebuild_preserve_ephemeral_from_the_cli_and_spelled(
     on = {"imageRef": OTHER_IMAGE, "preserve_ephemeral": "On"}
     message = assert_nova_fault(api.post(f"/servers/{sid}/action", json={"rebuild": on}), 400,
                                 "badRequest")  # fmt: skip
-    assert "does not support preserving ephemeral partitions" in message
+    # Nova's PreserveEphemeralNotSupported, word for word, then what to do instead
+    assert message.startswith(
+        "The current driver does not support preserving ephemeral partitions. "
+    ), message
     for odd in ("y", 1):
         refusable: dict[str, object] = {"imageRef": OTHER_IMAGE, "preserve_ephemeral": odd}
         answer = api.post(f"/servers/{sid}/action", json={"rebuild": refusable})

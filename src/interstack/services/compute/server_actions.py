@@ -122,7 +122,7 @@ class RebuildRequest:
 #: Nova's ``PreserveEphemeralNotSupported``: every driver but Ironic's refuses such a rebuild
 #: (its default rebuild would make the ephemeral disks anew)
 NO_PRESERVE_EPHEMERAL = (
-    "The current driver does not support preserving ephemeral partitions; rebuild without "
+    "The current driver does not support preserving ephemeral partitions. Rebuild without "
     "preserve_ephemeral (the ephemeral disks are made anew), or keep the data on a volume."
 )
 
