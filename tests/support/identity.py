@@ -53,7 +53,7 @@ class Member:
 def cli_as(member: Member) -> list[str]:
     """``openstack`` CLI options that log in as ``member`` instead of the cloud's own user."""
     return [
-        "--os-username", member.user_name, "--os-password", member.password,
+        "--os-username", member.user_name, f"--os-password={member.password}",
         "--os-project-name", member.project_name,
         "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
     ]  # fmt: skip

@@ -126,3 +126,10 @@ def test_a_cost_below_argon2s_own_is_logged(
     assert "below argon2's defaults" not in caplog.text
     create_app(Settings(data_dir=tmp_path / "cheap", regions=regions, password_hash_time_cost=1))
     assert "1 argon2 passes over 65536 KiB, below argon2's defaults" in caplog.text
+
+
+def test_a_generated_secret_never_begins_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CLI reads ``--os-password -abc`` as an option: such a secret is drawn again."""
+    drawn = iter(["-starts-like-an-option", "_fine", "never-reached"])
+    monkeypatch.setattr("secrets.token_urlsafe", lambda length: next(drawn))
+    assert passwords.generate_secret() == "_fine"

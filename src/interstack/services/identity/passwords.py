@@ -50,5 +50,11 @@ STANDARD = SecretHasher()
 
 
 def generate_secret(length: int = 24) -> str:
-    """A random URL-safe secret, for generated passwords and application credentials."""
-    return secrets.token_urlsafe(length)
+    """A random URL-safe secret, for generated passwords and application credentials.
+
+    Never one that begins with '-': a command line reads ``--os-password -x…`` as an option
+    (the swift and openstack CLIs stop with a usage error), one secret in 64 otherwise."""
+    while True:
+        secret = secrets.token_urlsafe(length)
+        if not secret.startswith("-"):
+            return secret
