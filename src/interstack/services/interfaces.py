@@ -355,6 +355,8 @@ class BootImage:
     #: the image's additional properties (``block_device_mapping`` of a volume-backed
     #: server's snapshot among them)
     properties: Mapping[str, str] = field(default_factory=dict)
+    #: the MD5 of its data (Glance's ``checksum``), which a volume made of it keeps
+    checksum: str | None = None
 
 
 class BootImages(Protocol):

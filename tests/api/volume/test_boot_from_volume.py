@@ -236,6 +236,8 @@ def test_a_root_volume_naming_no_device_is_at_the_images_root_device(
     # from it reads as its image's (Nova's _get_bdm_image_metadata): it is at /dev/sda again
     kept = conn.block_storage.get_volume(root["id"]).volume_image_metadata
     assert (kept["image_id"], kept["root_device_name"]) == (at_sda, "/dev/sda")
+    assert kept["checksum"] == conn.image.get_image(at_sda).checksum
+    assert not {"owner", "visibility", "status", "os_hash_value"} & set(kept)
     again = cli_json(gateway, CLOUD, "server", "create", "--volume", root["id"], "--flavor",
                      flavor, "--network", network, "--wait", unique("sda"))  # fmt: skip
     assert devices(http, again["id"]) == {"/dev/sda": root["id"]}

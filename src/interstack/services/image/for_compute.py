@@ -72,6 +72,7 @@ class ComputeImages:
             container_format=row.container_format,
             native_ref=NativeRef(row.native_ref) if row.native_ref else None,
             properties={key: str(value) for key, value in row.properties.items()},
+            checksum=row.checksum,
         )
 
     def begin_snapshot(

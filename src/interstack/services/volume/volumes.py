@@ -250,7 +250,8 @@ class VolumeService:
             if image.native_ref is None:
                 raise BadRequest(f"Image {image.id} has no data in this region.")
             gib = -(-(image.size_bytes or 0) // 2**30)
-            # the image's properties too, under its own fields, as Cinder keeps them
+            # the image's properties too, under its own fields, as Cinder keeps them (its
+            # checksum among them; not Glance's owner, visibility or status)
             metadata: dict[str, Any] = {
                 **{str(k): str(v) for k, v in image.properties.items()},
                 "image_id": image.id,
@@ -260,6 +261,7 @@ class VolumeService:
                 "size": str(image.size_bytes or 0),
                 "disk_format": image.disk_format or "",
                 "container_format": image.container_format or "",
+                **({"checksum": image.checksum} if image.checksum else {}),
             }
             return _Source(
                 size=None,
