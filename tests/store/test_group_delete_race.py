@@ -2,19 +2,27 @@
 ("no port uses it") and before its delete, on both databases: the port's use is a row whose
 foreign key the database holds, so the deletion is refused with Neutron's 409
 SecurityGroupInUse and the port keeps a group that exists (before, the port kept the id of a
-group deleted under it). The port gone, the group's deletion goes through."""
+group deleted under it). The port gone, the group's deletion goes through. And the other
+order: a port's update given a group deleted after the update read it is Neutron's 404
+SecurityGroupNotFound, the port's groups as they were (PostgreSQL: on SQLite the update holds
+the write lock from its port's lock on)."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
 from interstack.backends.contract import Backend
 from interstack.errors import Conflict, NotFound
+from interstack.services.network import ports as ports_module
 from interstack.services.network import security_groups
+from interstack.services.network.port_groups import refused_by_foreign_key
 from interstack.services.network.ports import PortCreate
 from interstack.services.network.records import PortInfo
 from interstack.services.network.security_groups import GroupCreate
 from interstack.store import Database
+from interstack.store.models import PortSecurityGroup
 from tests.support.routed import REGION, Routed, meanwhile
 
 
@@ -50,3 +58,52 @@ def test_a_port_given_the_group_after_the_check_makes_the_deletion_refused(
     services.security_groups.delete(ctx, REGION, group.id)
     with pytest.raises(NotFound):
         services.security_groups.get(ctx, REGION, group.id)
+
+
+def test_a_group_deleted_after_a_port_update_read_it_is_not_found(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite: the update's lock of its port is the write lock, the deletion waits")
+    services, ctx = routed.services, routed.ctx
+    kept = services.security_groups.create(ctx, REGION, GroupCreate(name="kept"))
+    going = services.security_groups.create(ctx, REGION, GroupCreate(name="going"))
+    port = services.ports.create(
+        ctx, REGION, PortCreate(network_id=routed.network_id, security_groups=(kept.id,))
+    )
+    validating = ports_module.validate_groups  # type: ignore[attr-defined]
+    deleted: list[object] = []
+
+    def validate_groups(*args: object) -> list[str]:
+        found = validating(*args)  # type: ignore[arg-type]
+        # read and found: now the group is deleted, by another request
+        deleted.append(meanwhile(lambda: services.security_groups.delete(ctx, REGION, going.id)))
+        return found
+
+    monkeypatch.setattr(ports_module, "validate_groups", validate_groups)
+    with pytest.raises(NotFound) as refused:
+        services.ports.update(ctx, REGION, port.id, {"security_groups": [kept.id, going.id]})
+    assert deleted == [None]  # the deletion went through
+    assert refused.value.kind == "SecurityGroupNotFound"
+    assert going.id in refused.value.message
+
+    monkeypatch.undo()
+    assert services.ports.get(ctx, REGION, port.id).security_group_ids == (kept.id,)
+    with pytest.raises(NotFound):
+        services.security_groups.get(ctx, REGION, going.id)
+
+
+def test_only_a_foreign_key_refusal_is_taken_for_a_group_gone(db: Database, routed: Routed) -> None:
+    """The translations above take the refusal of a foreign key, not any IntegrityError."""
+    services, ctx = routed.services, routed.ctx
+    group = services.security_groups.create(ctx, REGION, GroupCreate(name="g"))
+    port = services.ports.create(
+        ctx, REGION, PortCreate(network_id=routed.network_id, security_groups=(group.id,))
+    )
+    refusals = []
+    for group_id in (group.id, "no-such-group"):  # the same row twice; a group that is not
+        with pytest.raises(IntegrityError) as refused, db.session() as session:
+            use = {"port_id": port.id, "security_group_id": group_id, "position": 1}
+            session.execute(insert(PortSecurityGroup), [use])
+        refusals.append(refused_by_foreign_key(refused.value))
+    assert refusals == [False, True]

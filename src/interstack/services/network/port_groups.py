@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, exists, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interstack.store.models import PortSecurityGroup
@@ -54,3 +55,13 @@ def group_in_use(session: Session, group_id: str) -> bool:
     return bool(
         session.scalar(select(exists().where(PortSecurityGroup.security_group_id == group_id)))
     )
+
+
+def refused_by_foreign_key(exc: IntegrityError) -> bool:
+    """Whether the database refused a statement by a foreign key (a row it names is gone, or
+    one that names it is not) — not by a unique key or a NOT NULL. PostgreSQL says so by its
+    SQLSTATE 23503, SQLite by its message (its extended code is not raised to Python)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23503":
+        return True
+    return "FOREIGN KEY constraint failed" in str(orig)

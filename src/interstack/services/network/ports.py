@@ -35,7 +35,12 @@ from interstack.services.network.common import (
     write_native_ref,
 )
 from interstack.services.network.networks import load_network
-from interstack.services.network.port_groups import groups_of, has_groups, set_groups
+from interstack.services.network.port_groups import (
+    groups_of,
+    has_groups,
+    refused_by_foreign_key,
+    set_groups,
+)
 from interstack.services.network.port_records import (
     DefaultGroupMissing,
     PortCreate,
@@ -379,9 +384,12 @@ class PortService:
             if "security_groups" in values:
                 wanted = values["security_groups"] or []
                 new_groups = validate_groups(session, region, row.project_id, wanted)
+                session.flush()  # the port's own changes: none of them the refusal below
                 try:
                     set_groups(session, row.id, new_groups)
                 except IntegrityError as exc:  # one was deleted since it was read
+                    if not refused_by_foreign_key(exc):
+                        raise
                     raise NotFound(
                         f"Security group {' or '.join(new_groups)} does not exist",
                         kind="SecurityGroupNotFound",

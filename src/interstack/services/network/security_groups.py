@@ -33,7 +33,7 @@ from interstack.services.network.common import (
     tenant_of,
     visible_page,
 )
-from interstack.services.network.port_groups import group_in_use
+from interstack.services.network.port_groups import group_in_use, refused_by_foreign_key
 from interstack.services.network.records import RuleInfo, SecurityGroupInfo
 from interstack.services.network.sg_realization import GroupRealization, group_rules
 from interstack.services.network.sg_rules import (
@@ -284,6 +284,8 @@ class SecurityGroupService(GroupRealization):
                 try:  # a port's use committed after the check: the database refuses
                     session.flush()
                 except IntegrityError as exc:
+                    if not refused_by_foreign_key(exc):
+                        raise
                     raise _in_use(group_id) from exc
         except BaseException:
             if gone:  # made anew at its next use (below: by a group naming it)
