@@ -7,8 +7,10 @@ start-up (backends started) each such row is finished as a repeated DELETE would
 a port by the path that removes the gateway's own ports (its checks were made when it was
 marked), a router by its deletion as the cloud's operator (a marked router took no interface
 or floating IP since). Each step may be repeated, so a replica deleting one of them at the
-same moment is no harm (as two DELETEs of it are not); one the cloud refuses stays marked for
-the next start or DELETE, and the log says so. One query per table and region at each start.
+same moment is no harm (as two DELETEs of it are not), and one it finished first is no warning.
+A port the cloud refuses stays marked for the next start or DELETE; a router the cloud refuses
+is the API's again, unmarked, as a refused DELETE leaves it (:meth:`RouterService.delete`); the
+log says so. One query per table and region at each start.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from functools import partial
 
 from sqlalchemy import select
 
-from interstack.errors import InterstackError
+from interstack.errors import InterstackError, NotFound
 from interstack.services.context import operator_context
 from interstack.services.network.ports import PortService
 from interstack.services.network.routers import RouterService
@@ -72,9 +74,13 @@ class DeletionSweep:
     def _finish(kind: str, row_id: str, region: str, finish: Callable[[], None]) -> None:
         try:
             finish()
+        except NotFound:  # another replica's sweep or DELETE finished it meanwhile
+            log.info(
+                "region %s: the deletion of %s %s was finished meanwhile", region, kind, row_id
+            )
         except InterstackError as exc:
             log.warning(
-                "region %s: the deletion of %s %s cut short is still not finished: %s",
+                "region %s: the deletion of %s %s cut short is not finished: %s",
                 region,
                 kind,
                 row_id,
