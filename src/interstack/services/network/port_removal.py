@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from interstack.backends.contract import NativeRef, NetworkDriver
 from interstack.errors import NotFound
 from interstack.services.network.common import now
-from interstack.services.network.sg_realization import GroupTurns
+from interstack.services.turns import KeyedTurns
 from interstack.store import Database
 from interstack.store.models import FloatingIp, IpAllocation, Port
 
@@ -96,7 +96,7 @@ def _unforward(
 
 
 #: floating IP id -> its turn in this process (see :func:`fip_turn`)
-_FIP_TURNS = GroupTurns()
+_FIP_TURNS = KeyedTurns("floating IP")
 
 
 @contextmanager

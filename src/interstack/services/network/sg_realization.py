@@ -4,23 +4,21 @@ declarative). Kept apart from :mod:`security_groups`, which changes the records:
 there, and a port's first use of a group, ends here.
 
 The rule set given to the backend is the newest committed one: two changes of one group
-realized at once would otherwise each read the rules, and the older set, given last, revoke
-the newer rule on the backend (and the backend's own change, EC2's describe then authorize
-and revoke, is no single step either). The group's realizations therefore take turns
-(:class:`GroupTurns` in the process; on PostgreSQL the group's row locked ``FOR NO KEY
-UPDATE`` too, for the replicas) and each reads the rules in its turn, after the changes
-before it were committed. The turn spans the backend call: a lock of the process and a row
-lock, never SQLite's write lock (the rules are only read), and the row lock lets rules be
-written meanwhile (their foreign key takes ``KEY SHARE``), so only realizations of the group,
-a rename and its deletion's last step wait.
+realized at once would otherwise each read the rules, and the older set, given last, revoke the
+newer rule on the backend (and the backend's own change, EC2's describe then authorize and
+revoke, is no single step either). The group's realizations therefore take turns (the group's
+:class:`~interstack.services.turns.KeyedTurns` turn in the process; on PostgreSQL the group's
+row locked ``FOR NO KEY UPDATE`` too, for the replicas) and each reads the rules in its turn,
+after the changes before it were committed. The turn spans the backend call: a lock of the
+process and a row lock, never SQLite's write lock (the rules are only read), and the row lock
+lets rules be written meanwhile (their foreign key takes ``KEY SHARE``), so only realizations
+of the group, a rename and its deletion's last step wait.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -30,6 +28,7 @@ from interstack.errors import NotFound
 from interstack.services.network.common import driver
 from interstack.services.network.sg_rules import contract_rules
 from interstack.services.regions import Regions
+from interstack.services.turns import KeyedTurns
 from interstack.store import Database, rowcount
 from interstack.store.models import SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
@@ -48,37 +47,6 @@ def group_rules(session: Session, group_id: str) -> list[RuleRow]:
     )
 
 
-class GroupTurns:
-    """One realization of a group at a time in this process: the others wait their turn
-    (holding no database connection). A lock per group realized now, gone after the last."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        #: group id -> its lock and how many realizations hold or wait for it
-        self._groups: dict[str, tuple[threading.Lock, int]] = {}
-
-    @contextmanager
-    def turn(self, group_id: str) -> Iterator[None]:
-        with self._lock:
-            lock, users = self._groups.get(group_id, (threading.Lock(), 0))
-            self._groups[group_id] = (lock, users + 1)
-        try:
-            if not lock.acquire(blocking=False):
-                log.debug("security group %s: waiting for its realization under way", group_id)
-                lock.acquire()
-            try:
-                yield
-            finally:
-                lock.release()
-        finally:
-            with self._lock:
-                lock, users = self._groups[group_id]
-                if users == 1:
-                    del self._groups[group_id]
-                else:
-                    self._groups[group_id] = (lock, users - 1)
-
-
 class GroupRealization:
     """The backend half of ``SecurityGroupService`` (its base): what makes a group real there,
     from the records the service keeps."""
@@ -86,7 +54,7 @@ class GroupRealization:
     def __init__(self, db: Database, regions: Regions) -> None:
         self.db = db
         self.regions = regions
-        self.turns = GroupTurns()
+        self.turns = KeyedTurns("security group")
 
     def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
         """Make the backend hold the group with exactly its rules; returns its native ref."""
