@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from interstack.backends.contract import Backend, NativeRef
 from interstack.errors import BackendUnavailable, Conflict, NotFound
 from interstack.services.listing import Page
-from interstack.services.network.ports import PortCreate, PortService
+from interstack.services.network import ports as ports_module
+from interstack.services.network.ports import PortCreate
 from interstack.store import Database
 from interstack.store.models import Port, Router, RouterPort
 from tests.support.routed import REGION, Routed
@@ -116,7 +117,7 @@ def test_a_port_given_a_device_while_a_router_takes_it_is_one_or_the_other(
     services, ctx = routed.services, routed.ctx
     network_id = services.subnets.get(ctx, REGION, routed.subnet_id).network_id
     port = services.ports.create(ctx, REGION, PortCreate(network_id=network_id))
-    checking = PortService._check_device_change
+    checking = ports_module.check_device_change  # type: ignore[attr-defined]
     outcome: list[object] = []
 
     def check_then_add(*args: object) -> None:
@@ -130,7 +131,7 @@ def test_a_port_given_a_device_while_a_router_takes_it_is_one_or_the_other(
         concurrent.futures.wait([add], timeout=3)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        monkeypatch.setattr(PortService, "_check_device_change", staticmethod(check_then_add))
+        monkeypatch.setattr(ports_module, "check_device_change", check_then_add)
         updated = services.ports.update(
             ctx, REGION, port.id, {"device_id": "a-server", "device_owner": "compute:nova"}
         )

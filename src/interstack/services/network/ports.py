@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, PortSpec
-from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
+from interstack.errors import BadRequest, Conflict, NotFound
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network.common import (
@@ -35,6 +35,13 @@ from interstack.services.network.common import (
     write_native_ref,
 )
 from interstack.services.network.networks import load_network
+from interstack.services.network.port_devices import (
+    ROUTER_GATEWAY,
+    ROUTER_INTERFACE,
+    check_device_change,
+    check_device_owner,
+    check_router_device,
+)
 from interstack.services.network.port_groups import (
     groups_of,
     has_groups,
@@ -61,7 +68,7 @@ from interstack.services.network.records import FixedIpInfo, PortInfo
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
 from interstack.services.regions import Regions
 from interstack.store import Database
-from interstack.store.models import IpAllocation, Network, Port, Router, RouterPort
+from interstack.store.models import IpAllocation, Network, Port, RouterPort
 
 __all__ = [
     "COLUMNS",
@@ -94,8 +101,6 @@ COLUMNS = {
 #: the ``binding:`` attributes a port shows from its stored binding, each with the value shown
 #: when the binding holds none (the ``openstack port list --host`` filter is one)
 SHOWN_BINDING = {"binding:host_id": ("host_id", ""), "binding:vnic_type": ("vnic_type", "normal")}
-ROUTER_INTERFACE = "network:router_interface"
-ROUTER_GATEWAY = "network:router_gateway"
 FLOATING_IP_OWNER = "network:floatingip"
 
 
@@ -146,46 +151,6 @@ def infos(session: Session, rows: Sequence[Port]) -> list[PortInfo]:
     port_ids = [r.id for r in rows]
     ips, groups = fixed_ips_of(session, port_ids), groups_of(session, port_ids)
     return [port_info(r, ips[r.id], groups[r.id]) for r in rows]
-
-
-def check_device_owner(
-    ctx: RequestContext, network_project_id: str, device_owner: str, action: str
-) -> None:
-    """Neutron's ``create_port:device_owner`` and ``update_port:device_owner`` policy: a
-    ``network:`` device owner is given by an admin or a member of the network's project; and
-    ``network:dhcp`` by no request at all: it marks the gateway's own DHCP ports, which nothing
-    else may pass for (a network's or subnet's deletion removes those without the backend)."""
-    if not device_owner.startswith("network:"):
-        return
-    if device_owner == DHCP_OWNER:
-        raise Forbidden(
-            f"device_owner {DHCP_OWNER} is reserved for the DHCP ports the gateway makes for "
-            "DHCP-enabled subnets; give the port another device_owner."
-        )
-    if not (ctx.is_admin or (ctx.is_member and ctx.project_id == network_project_id)):
-        raise Forbidden(
-            f"(rule:{action} and rule:{action}:device_owner) is disallowed by policy: only an "
-            "admin or a member of the network's project may give a port a device_owner "
-            "starting with 'network:'."
-        )
-
-
-def check_router_device(
-    session: Session, ctx: RequestContext, project_id: str, device_owner: str, device_id: str
-) -> None:
-    """Neutron's DeviceIDNotOwnedByTenant: a port of a router's (``network:router_*`` owner)
-    naming another project's router as its device is refused to a non-admin. Such a port is no
-    port of that router either way (a router's ports are its ``router_ports``), but it would
-    be listed as one by device (``openstack port list --router``)."""
-    if ctx.is_admin or not device_id or device_owner not in (ROUTER_INTERFACE, ROUTER_GATEWAY):
-        return
-    router_project = session.scalar(select(Router.project_id).where(Router.id == device_id))
-    if router_project is not None and router_project != project_id:
-        raise Conflict(
-            f"The following device_id {device_id} is not owned by your project or matches "
-            "another project's router; give the port a device_id of your own.",
-            kind="DeviceIDNotOwnedByTenant",
-        )
 
 
 def load_port(session: Session, ctx: RequestContext, region: str, port_id: str) -> Port:
@@ -365,7 +330,7 @@ class PortService:
             row = load_port(session, ctx, region, port_id)
             check_owner(ctx, row.project_id, "port", port_id)
             check_not_going(row)
-            self._check_device_change(session, ctx, row, values)
+            check_device_change(session, ctx, row, values)
             spoofing = [
                 name
                 for name in ("allowed_address_pairs", "port_security_enabled")
@@ -420,54 +385,6 @@ class PortService:
                 NativeRef(native), self.groups.refs(region, new_groups)
             )
         return self.get(ctx, region, port_id)
-
-    @staticmethod
-    def _check_device_change(
-        session: Session, ctx: RequestContext, row: Port, values: dict[str, Any]
-    ) -> None:
-        """A port's device_owner and device_id change only as Neutron's policy allows: the
-        DHCP port keeps them (nothing would make it again), a non-admin keeps those of another
-        ``network:`` port (a router's), whose direct deletion is refused, and a ``network:``
-        owner is given as :func:`check_device_owner` says. A port a router holds keeps them,
-        an admin's change too (Neutron lets an admin make it, its routerports row unchanged):
-        the cloud's router still routes its subnet, and a server named as its device would
-        show the router's address as its own and free the port at its detach."""
-        owner, device = values.get("device_owner"), values.get("device_id")
-        if (owner is None or owner == row.device_owner) and (
-            device is None or device == row.device_id
-        ):
-            return
-        if row.device_owner == DHCP_OWNER:
-            raise Conflict(
-                f"Port {row.id} is the DHCP port of its network, which the gateway manages: its "
-                "device_owner and device_id cannot be changed. Set enable_dhcp to false on its "
-                "network's subnets to remove it.",
-                kind="ServicePortInUse",
-            )
-        if row.device_owner.startswith("network:") and not ctx.is_admin:
-            raise Forbidden(
-                f"(rule:update_port and rule:update_port:device_owner) is disallowed by policy: "
-                f"port {row.id} has device owner {row.device_owner}, which only an admin may "
-                "change."
-            )
-        held = session.get(RouterPort, row.id)
-        if held is not None:
-            raise Conflict(
-                f"Port {row.id} is held by router {held.router_id} ({held.port_type}): its "
-                "device_owner and device_id cannot be changed. Remove the router's interface "
-                "(remove_router_interface) or clear its gateway to release the port.",
-                kind="PortInUse",
-            )
-        if owner is not None and owner != row.device_owner:
-            network = session.get_one(Network, row.network_id)
-            check_device_owner(ctx, network.project_id, owner, "update_port")
-        check_router_device(
-            session,
-            ctx,
-            row.project_id,
-            row.device_owner if owner is None else owner,
-            row.device_id if device is None else device,
-        )
 
     # -- delete --------------------------------------------------------------------------------
 
