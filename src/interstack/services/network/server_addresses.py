@@ -7,12 +7,12 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from interstack.services.interfaces import ServerAddress
-from interstack.services.network.port_records import of_server_project
-from interstack.store.models import FloatingIp, IpAllocation, Network, Port
+from interstack.store import run_core, table_of
+from interstack.store.models import FloatingIp, IpAllocation, Network, Port, Server
 
 
 class PortAddress(NamedTuple):
@@ -28,35 +28,49 @@ class PortAddress(NamedTuple):
     floating: str | None
 
 
+_PORTS, _NETWORKS = table_of(Port).c, table_of(Network).c
+_ADDRESSES, _FLOATING, _SERVERS = (
+    table_of(IpAllocation).c,
+    table_of(FloatingIp).c,
+    table_of(Server).c,
+)
+#: the servers' ports with their addresses, built once (every value a bindparam): it is read on
+#: every server's show and list, and building it cost several times its execution's own Python
+_PORT_ADDRESSES = (
+    select(
+        _PORTS.id,
+        _PORTS.device_id,
+        _PORTS.mac_address,
+        _PORTS.network_id,
+        _NETWORKS.name,
+        _ADDRESSES.ip_address,
+        _FLOATING.floating_ip_address,
+    )
+    .select_from(table_of(Port))
+    .outerjoin(table_of(Network), _NETWORKS.id == _PORTS.network_id)
+    .outerjoin(table_of(IpAllocation), _ADDRESSES.port_id == _PORTS.id)
+    .outerjoin(
+        table_of(FloatingIp),
+        and_(
+            _FLOATING.port_id == _PORTS.id,
+            _FLOATING.fixed_ip_address == _ADDRESSES.ip_address,
+        ),
+    )
+    .where(
+        _PORTS.region == bindparam("region"),
+        _PORTS.device_id.in_(bindparam("server_ids", expanding=True)),
+        # of_server_project() on the tables: a port of another project naming the server is not
+        # the server's
+        ~exists().where(_SERVERS.id == _PORTS.device_id, _SERVERS.project_id != _PORTS.project_id),
+    )
+    .order_by(_PORTS.created_at, _PORTS.id, _ADDRESSES.position, _ADDRESSES.id, _FLOATING.id)
+)
+
+
 def port_addresses(session: Session, region: str, server_ids: Sequence[str]) -> list[PortAddress]:
     """The servers' ports with their fixed and floating addresses, in one query: ports in the
     order they were made, each port's addresses in its order."""
-    rows = session.execute(
-        select(
-            Port.id,
-            Port.device_id,
-            Port.mac_address,
-            Port.network_id,
-            Network.name,
-            IpAllocation.ip_address,
-            FloatingIp.floating_ip_address,
-        )
-        .outerjoin(Network, Network.id == Port.network_id)
-        .outerjoin(IpAllocation, IpAllocation.port_id == Port.id)
-        .outerjoin(
-            FloatingIp,
-            and_(
-                FloatingIp.port_id == Port.id,
-                FloatingIp.fixed_ip_address == IpAllocation.ip_address,
-            ),
-        )
-        .where(
-            Port.region == region,
-            Port.device_id.in_(server_ids),
-            of_server_project(),
-        )
-        .order_by(Port.created_at, Port.id, IpAllocation.position, IpAllocation.id, FloatingIp.id)
-    )
+    rows = run_core(session, _PORT_ADDRESSES, {"region": region, "server_ids": list(server_ids)})
     return [PortAddress(*row) for row in rows]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, NotFound
@@ -18,8 +18,21 @@ from interstack.services.network.port_groups import groups_of
 from interstack.services.network.port_records import server_ports
 from interstack.services.network.ports import PortService, fixed_ips_of
 from interstack.services.network.security_groups import SecurityGroupService, validate_groups
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models import Port, PortSecurityGroup, SecurityGroup
+
+_PORT_GROUPS, _GROUPS = table_of(PortSecurityGroup).c, table_of(SecurityGroup).c
+#: the groups of some ports, by name, built once: read on every server's show and list
+_PORT_GROUP_NAMES = (
+    select(_PORT_GROUPS.port_id, _GROUPS.id, _GROUPS.name)
+    .join_from(
+        table_of(PortSecurityGroup),
+        table_of(SecurityGroup),
+        _GROUPS.id == _PORT_GROUPS.security_group_id,
+    )
+    .where(_PORT_GROUPS.port_id.in_(bindparam("port_ids", expanding=True)))
+    .order_by(_PORT_GROUPS.port_id, _PORT_GROUPS.position)
+)
 
 
 class ServerSecurityGroups:
@@ -103,12 +116,7 @@ class ServerSecurityGroups:
         if not ports:
             return found
         held: dict[str, list[str]] = {}
-        rows = session.execute(
-            select(PortSecurityGroup.port_id, SecurityGroup.id, SecurityGroup.name)
-            .join(SecurityGroup, SecurityGroup.id == PortSecurityGroup.security_group_id)
-            .where(PortSecurityGroup.port_id.in_(list(ports)))
-            .order_by(PortSecurityGroup.port_id, PortSecurityGroup.position)
-        )
+        rows = run_core(session, _PORT_GROUP_NAMES, {"port_ids": list(ports)})
         for port_id, group_id, name in rows:
             held.setdefault(port_id, []).append(name or group_id)
         for port_id, server_id in ports.items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import BootVolume, NativeRef
@@ -39,10 +39,23 @@ from interstack.services.volume.common import (
 from interstack.services.volume.state import AttachStatus, VolumeStatus
 from interstack.services.volume.volume_tasks import DELETE as VOLUME_DELETE
 from interstack.services.volume.volumes import NewVolume, VolumeService
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models import Server as ServerRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
+
+_ATTACHMENTS = table_of(AttachmentRow).c
+#: the volumes attached to some servers, built once: read on every server's show and list
+_ATTACHED = (
+    select(_ATTACHMENTS.server_id, _ATTACHMENTS.volume_id, _ATTACHMENTS.delete_on_termination)
+    .where(
+        _ATTACHMENTS.server_id.in_(bindparam("server_ids", expanding=True)),
+        _ATTACHMENTS.status.in_(
+            (AttachStatus.ATTACHING, AttachStatus.ATTACHED, AttachStatus.DETACHING)
+        ),
+    )
+    .order_by(_ATTACHMENTS.created_at, _ATTACHMENTS.mountpoint)
+)
 
 #: statuses of a boot volume that is ready to be handed to the backend
 READY = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.RESERVED, VolumeStatus.ATTACHING})
@@ -260,19 +273,8 @@ class BootVolumes:
         if session is None:
             with self.db.session() as own:
                 return self.volumes_attached(region, server_ids, own)
-        rows = session.scalars(
-            select(AttachmentRow)
-            .where(
-                AttachmentRow.server_id.in_(server_ids),
-                AttachmentRow.status.in_(
-                    (AttachStatus.ATTACHING, AttachStatus.ATTACHED, AttachStatus.DETACHING)
-                ),
-            )
-            .order_by(AttachmentRow.created_at, AttachmentRow.mountpoint)
-        )
-        for row in rows:
-            if row.server_id is not None:
-                found[row.server_id].append(
-                    AttachedVolume(row.volume_id, bool(row.delete_on_termination))
-                )
+        rows = run_core(session, _ATTACHED, {"server_ids": list(server_ids)})
+        for server_id, volume_id, delete_on_termination in rows:
+            if server_id is not None:
+                found[server_id].append(AttachedVolume(volume_id, bool(delete_on_termination)))
         return found
