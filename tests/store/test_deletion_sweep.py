@@ -2,7 +2,8 @@
 row another replica finished first, on both databases: a port the cloud refuses stays marked
 and the log says so (finished by the next sweep once the cloud answers); a router the cloud
 refuses is the API's again, unmarked, as a refused DELETE leaves it; a row gone between the
-sweep's query and its step is no warning."""
+sweep's query and its step is no warning, a NotFound of something else with the row still
+there is one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from interstack.backends.contract import Backend, NativeRef
-from interstack.errors import BackendUnavailable
+from interstack.errors import BackendUnavailable, NotFound
 from interstack.services.network import deletion_sweep
 from interstack.services.network.deletion_sweep import DeletionSweep
 from interstack.services.network.ports import PortCreate
@@ -85,3 +86,20 @@ def test_a_deletion_finished_meanwhile_is_no_warning(
     assert _deleting(db, Router, routed.router_id) is None
     assert [r.levelno for r in caplog.records] == [logging.INFO]
     assert "finished meanwhile" in caplog.records[0].getMessage()
+
+
+def test_a_not_found_with_the_row_still_there_is_a_warning(
+    db: Database, routed: Routed, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = routed.services
+    _mark(db, Router, routed.router_id)
+    sweep = DeletionSweep(db, services.ports.regions, services.ports, services.routers, "admin")
+
+    def cloud_lost_something(*args: object) -> None:
+        raise NotFound("The cloud's route table could not be found")
+
+    monkeypatch.setattr(services.routers, "delete", cloud_lost_something)
+    with caplog.at_level(logging.INFO, deletion_sweep.__name__):
+        sweep.ensure()
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "route table" in caplog.records[0].getMessage()

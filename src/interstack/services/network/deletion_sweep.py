@@ -65,26 +65,37 @@ class DeletionSweep:
                     .order_by(Router.id)
                 ).all()
             for port_id in ports:
-                self._finish("port", port_id, region, partial(self.ports.remove, region, port_id))
+                self._finish(Port, port_id, region, partial(self.ports.remove, region, port_id))
             for router_id in routers:
                 finish = partial(self.routers.delete, operator, region, router_id)
-                self._finish("router", router_id, region, finish)
+                self._finish(Router, router_id, region, finish)
 
-    @staticmethod
-    def _finish(kind: str, row_id: str, region: str, finish: Callable[[], None]) -> None:
+    def _finish(
+        self, model: type[Port] | type[Router], row_id: str, region: str, finish: Callable[[], None]
+    ) -> None:
+        kind = "port" if model is Port else "router"
         try:
             finish()
-        except NotFound:  # another replica's sweep or DELETE finished it meanwhile
-            log.info(
-                "region %s: the deletion of %s %s was finished meanwhile", region, kind, row_id
-            )
+        except NotFound as exc:  # gone: another replica's sweep or DELETE finished it meanwhile
+            with self.db.session() as session:
+                there = session.scalar(select(model.id).where(model.id == row_id))
+            if there is not None:  # a NotFound of something else (the cloud's)
+                self._unfinished(kind, row_id, region, exc)
+            else:
+                log.info(
+                    "region %s: the deletion of %s %s was finished meanwhile", region, kind, row_id
+                )
         except InterstackError as exc:
-            log.warning(
-                "region %s: the deletion of %s %s cut short is not finished: %s",
-                region,
-                kind,
-                row_id,
-                exc.message,
-            )
+            self._unfinished(kind, row_id, region, exc)
         else:
             log.info("region %s: finished the deletion of %s %s cut short", region, kind, row_id)
+
+    @staticmethod
+    def _unfinished(kind: str, row_id: str, region: str, exc: InterstackError) -> None:
+        log.warning(
+            "region %s: the deletion of %s %s cut short is not finished: %s",
+            region,
+            kind,
+            row_id,
+            exc.message,
+        )
