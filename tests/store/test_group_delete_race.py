@@ -5,7 +5,7 @@ SecurityGroupInUse and the port keeps a group that exists (before, the port kept
 group deleted under it). The port gone, the group's deletion goes through. And the other
 order: a port's update given a group deleted after the update read it is Neutron's 404
 SecurityGroupNotFound, the port's groups as they were (PostgreSQL: on SQLite the update holds
-the write lock from its port's lock on)."""
+the write lock from its port's lock on); a port's create likewise, after its retry (both)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from interstack.backends.contract import Backend
 from interstack.errors import Conflict, NotFound
+from interstack.services.listing import Page
+from interstack.services.network import port_records, security_groups
 from interstack.services.network import ports as ports_module
-from interstack.services.network import security_groups
 from interstack.services.network.port_groups import refused_by_foreign_key
 from interstack.services.network.ports import PortCreate
 from interstack.services.network.records import PortInfo
@@ -107,3 +108,31 @@ def test_only_a_foreign_key_refusal_is_taken_for_a_group_gone(db: Database, rout
             session.execute(insert(PortSecurityGroup), [use])
         refusals.append(refused_by_foreign_key(refused.value))
     assert refusals == [False, True]
+
+
+def test_a_group_deleted_after_a_port_create_read_it_is_not_found(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create's insert of the port's use is refused by the group's foreign key; its retry
+    (the unit of work run again on an IntegrityError) reads the groups again: 404."""
+    services, ctx = routed.services, routed.ctx
+    going = services.security_groups.create(ctx, REGION, GroupCreate(name="going"))
+    validating = port_records.validated_group_refs  # type: ignore[attr-defined]
+    deleted: list[object] = []
+
+    def validated_group_refs(*args: object) -> dict[str, str | None]:
+        found = validating(*args)  # type: ignore[arg-type]
+        if not deleted:  # read and found: now the group is deleted, by another request
+            deleted.append(
+                meanwhile(lambda: services.security_groups.delete(ctx, REGION, going.id))
+            )
+        return found
+
+    monkeypatch.setattr(port_records, "validated_group_refs", validated_group_refs)
+    new_port = PortCreate(network_id=routed.network_id, security_groups=(going.id,))
+    with pytest.raises(NotFound) as refused:
+        services.ports.create(ctx, REGION, new_port)
+    assert deleted == [None]  # the deletion went through
+    assert refused.value.kind == "SecurityGroupNotFound"
+    monkeypatch.undo()
+    assert [p.id for p in services.ports.list_page(ctx, REGION, {}, Page())] == []
