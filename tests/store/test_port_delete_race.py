@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from interstack.backends.contract import Backend, NativeRef
 from interstack.errors import BackendUnavailable, Conflict, NotFound
 from interstack.services.interfaces import RequestedNetwork
+from interstack.services.network import floating_ips as floating_ips_module
 from interstack.services.network import port_removal
 from interstack.services.network import ports as ports_module
 from interstack.services.network.floating_ips import FloatingIpCreate
@@ -162,6 +163,25 @@ def test_a_port_the_cloud_fails_to_delete_stays_whole_and_a_second_deletion_ends
     assert (shown.port_id, shown.fixed_ip_address, shown.status) == (None, None, "DOWN")
 
 
+def _port_deleted_when_first_told(
+    routed: Routed, cloud: Backend, port_id: str, monkeypatch: pytest.MonkeyPatch
+) -> list[NativeRef | None]:
+    """The cloud's association calls (the ports told, in order), the port deleted from within
+    the first call that forwards to one."""
+    associate = cloud.network.associate_floating_ip
+    told: list[NativeRef | None] = []
+
+    def associating(ref: NativeRef, port_ref: NativeRef | None, fixed: str | None = None) -> Any:
+        told.append(port_ref)
+        done = associate(ref, port_ref, fixed)
+        if port_ref is not None and len(told) == 1:
+            routed.services.ports.delete(routed.ctx, REGION, port_id)
+        return done
+
+    monkeypatch.setattr(cloud.network, "associate_floating_ip", associating)
+    return told
+
+
 def test_a_floating_ip_associated_with_a_port_deleted_meanwhile_is_undone(
     db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,17 +189,7 @@ def test_a_floating_ip_associated_with_a_port_deleted_meanwhile_is_undone(
     that no longer was (ACTIVE, forwarding to an address the next port may get)."""
     services, ctx = routed.services, routed.ctx
     port, fip, _ = _floating(routed)
-    associate = cloud.network.associate_floating_ip
-    told: list[Any] = []
-
-    def associating(ref: NativeRef, port_ref: NativeRef | None, fixed: str | None = None) -> Any:
-        told.append(port_ref)
-        done = associate(ref, port_ref, fixed)
-        if port_ref is not None and len(told) == 1:
-            services.ports.delete(ctx, REGION, port.id)
-        return done
-
-    monkeypatch.setattr(cloud.network, "associate_floating_ip", associating)
+    told = _port_deleted_when_first_told(routed, cloud, port.id, monkeypatch)
     with pytest.raises(NotFound) as caught:
         services.floating_ips.associate(ctx, REGION, fip.id, port.id)
     assert caught.value.kind == "PortNotFound"
@@ -187,6 +197,34 @@ def test_a_floating_ip_associated_with_a_port_deleted_meanwhile_is_undone(
     shown = services.floating_ips.get(ctx, REGION, fip.id)
     assert (shown.port_id, shown.router_id, shown.status) == (None, None, "DOWN")
     _gone(db, port.id)
+
+
+def test_a_refused_association_of_a_floating_ip_deleted_meanwhile_is_not_undone(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The association refused (its port deleted while the cloud was told) and the floating IP
+    deleted before the undo's turn: nothing is undone in the cloud (its address released), and
+    the refusal is what the caller gets (not the cloud's failure to find the address)."""
+    services, ctx = routed.services, routed.ctx
+    port, fip, _ = _floating(routed)
+    told = _port_deleted_when_first_told(routed, cloud, port.id, monkeypatch)
+    turn = floating_ips_module.fip_turn  # type: ignore[attr-defined]
+    turns: list[str] = []
+
+    def fip_turn(db: Database, fip_id: str) -> Any:
+        turns.append(fip_id)
+        if len(turns) == 2:  # the undo's turn: the floating IP deleted just before it
+            services.floating_ips.delete(ctx, REGION, fip_id)
+        return turn(db, fip_id)
+
+    monkeypatch.setattr(floating_ips_module, "fip_turn", fip_turn)
+    with pytest.raises(NotFound) as caught:
+        services.floating_ips.associate(ctx, REGION, fip.id, port.id)
+    assert caught.value.kind == "PortNotFound"
+    assert len(turns) == 2
+    assert told == [told[0]]  # the cloud told once: the forward, no undo of a released address
+    with pytest.raises(NotFound):
+        services.floating_ips.get(ctx, REGION, fip.id)
 
 
 def test_two_floating_ips_associated_with_one_fixed_ip_at_once_one_is_refused(

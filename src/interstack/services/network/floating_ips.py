@@ -367,10 +367,13 @@ class FloatingIpService:
             answer = fip_info(row)
         if refused is not None:  # changed while the cloud was told: undone in a turn of its
             # own (never in the one above, whose writes hold SQLite's write lock), unless the
-            # floating IP was associated again meanwhile, whose call the cloud had after this
+            # floating IP was associated again meanwhile, whose call the cloud had after this,
+            # or deleted meanwhile (its address released: nothing to undo)
             with fip_turn(self.db, fip_id) as session:
-                moved = session.scalar(select(FloatingIp.port_id).where(FloatingIp.id == fip_id))
-                if moved is None:
+                still = session.execute(
+                    select(FloatingIp.port_id).where(FloatingIp.id == fip_id)
+                ).first()
+                if still is not None and still.port_id is None:
                     net_driver.associate_floating_ip(NativeRef(native or ""), None)
             raise refused
         return answer
