@@ -30,6 +30,8 @@ def test_the_built_image_has_its_packages_and_nothing_instance_specific(
     assert list((default_image / "etc/ssh").glob("ssh_host_*")) == []
     assert not (default_image / "usr/sbin/policy-rc.d").exists()
     assert (default_image / "etc/machine-id").read_text() == ""
+    # localhost resolves without DNS (the instance's own name the guest init adds)
+    assert "127.0.0.1\tlocalhost\n" in (default_image / "etc/hosts").read_text()
     assert not list((default_image / "var/cache/apt/archives").glob("*.deb"))
 
 

@@ -1,7 +1,9 @@
 """Rebuild of local servers with volumes, through openstacksdk and then ``ssh`` into the guests:
 a volume-backed server rebuilt on its own image (Nova before microversion 2.93) boots again from
 the same root volume, whose files stay, and finds its data volume where it was; an image-backed
-server rebuilt keeps its data volume attached too (the new instance gets it at boot).
+server rebuilt keeps its data volume attached too (the new instance gets it at boot). Each
+guest resolves its own name in its /etc/hosts (127.0.1.1), after a rebuild under a new name too,
+and its sudo says nothing of an unresolvable host (nor waits on DNS for it).
 
 One served gateway for the module (this directory's conftest), one network, two boots.
 """
@@ -20,6 +22,7 @@ from tests.backends.local.cloud import (
     guest,
     routed_network,
     security_group,
+    ssh,
     ssh_once_up,
 )
 from tests.support.compute import server_active
@@ -61,9 +64,17 @@ def with_data_volume(conn: Any, server: Any, key: Path, address: str) -> Any:
     return volume
 
 
-def rebuilt(conn: Any, server: Any, image_id: str) -> Any:
-    conn.compute.rebuild_server(server, image=image_id, admin_password=uuid.uuid4().hex)
+def rebuilt(conn: Any, server: Any, image_id: str, **extra: Any) -> Any:
+    conn.compute.rebuild_server(server, image=image_id, admin_password=uuid.uuid4().hex, **extra)
     return server_active(conn, conn.compute.get_server(server.id))
+
+
+def resolves_its_own_name(key: Path, address: str) -> None:
+    """The guest's host name is 127.0.1.1 in its /etc/hosts, and sudo finds it there."""
+    assert guest(key, address, 'getent -s files hosts "$(hostname)"').split()[0] == "127.0.1.1"
+    done = ssh(key, address, "sudo true")
+    assert done.returncode == 0, done.stderr
+    assert "unable to resolve host" not in done.stderr
 
 
 def test_a_volume_backed_server_is_rebuilt_on_its_root_volume_with_its_files(
@@ -75,14 +86,18 @@ def test_a_volume_backed_server_is_rebuilt_on_its_root_volume_with_its_files(
                     terminate_volume=True)  # fmt: skip
     address = floating_ip(conn, server)
     ssh_once_up(key, address, "true", "SSH to the volume-backed server", bound=180)
+    resolves_its_own_name(key, address)
     guest(key, address, f"echo {server.id} > {PROOF}; sync")
     [root] = conn.compute.get_server(server.id).attached_volumes
     data = with_data_volume(conn, server, key, address)
 
     server = server_active(conn, conn.compute.get_server(server.id))
-    rebuilt(conn, server, image.id)
+    # under a new name: the root disk's /etc/hosts named the old one
+    rebuilt(conn, server, image.id, name="rebuild-bfv-renamed")
 
     ssh_once_up(key, address, "true", "SSH to the rebuilt server", bound=180)
+    resolves_its_own_name(key, address)
+    assert guest(key, address, "hostname") == "rebuild-bfv-renamed"
     assert guest(key, address, f"cat {PROOF}") == server.id
     assert guest(key, address, f"head -c {len(TOKEN)} /dev/vdb") == TOKEN
     assert [v["id"] for v in conn.compute.get_server(server.id).attached_volumes] == [
@@ -108,6 +123,7 @@ def test_an_image_backed_server_keeps_its_data_volume_through_a_rebuild(
     rebuilt(conn, server, image.id)
 
     ssh_once_up(key, address, "true", "SSH to the rebuilt server", bound=180)
+    resolves_its_own_name(key, address)
     # a new root disk from the image: the file is gone, the volume is not
     assert guest(key, address, f"test -e {PROOF} && echo kept || echo gone") == "gone"
     assert guest(key, address, f"head -c {len(TOKEN)} /dev/vdb") == TOKEN

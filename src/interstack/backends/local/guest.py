@@ -102,6 +102,35 @@ if [ -f /run/interstack/utmp ]; then
 fi
 read -r name </proc/sys/kernel/hostname || name=$(hostname)
 say "booting $name"
+# the instance's own name resolves without DNS, as in a Debian install's /etc/hosts (127.0.1.1
+# <name>): sudo looks it up at every run, and waited out the resolver's timeouts for it. A line
+# naming it stays; an older 127.0.1.1 line (a rebuild or rename, another instance's disk) gives
+# way to it; an image without the file gets one. Shell builtins only: a file write at most.
+if [ -n "$name" ] && [ ! -L /etc/hosts ]; then
+    hosts= named= replaced=
+    if [ -f /etc/hosts ]; then
+        while IFS= read -r line || [ -n "$line" ]; do
+            case "$line" in
+                \#*) ;;
+                *[[:space:]]"$name" | *[[:space:]]"$name"[[:space:]#]*) named=1 ;;
+                127.0.1.1[[:space:]]*)
+                    [ -z "$replaced" ] || continue
+                    line="127.0.1.1 $name" replaced=1
+                    ;;
+            esac
+            hosts="$hosts$line
+"
+        done </etc/hosts
+    else
+        hosts="127.0.0.1 localhost
+"
+    fi
+    if [ -z "$named" ]; then
+        [ -n "$replaced" ] || hosts="${hosts}127.0.1.1 $name
+"
+        printf '%s' "$hosts" >/etc/hosts || say "/etc/hosts: $name not written"
+    fi
+fi
 # fstab, as a Debian boot mounts it: the volumes' filesystems (the host mounts those)
 if [ -x /run/interstack/mount-volume ] && [ -f /etc/fstab ]; then
     while read -r source target type options _; do

@@ -65,8 +65,21 @@ APT_SETTINGS = 'Acquire::GzipIndexes "true";\nAcquire::CompressionTypes::Order::
 BUILT_IMAGES = {DEFAULT_IMAGE}
 #: what the built image holds changed (a new cache entry; see the module's docstring): 2 added
 #: IMAGE_CLOUD_MODULES and an sshd drop-in without the sntrup761x25519 key exchange, 3 removed
-#: that drop-in again (its sshd offers OpenSSH's default key exchanges)
-REVISION = 3
+#: that drop-in again (its sshd offers OpenSSH's default key exchanges), 4 added /etc/hosts
+REVISION = 4
+#: the image's /etc/hosts, as a Debian install has it (mmdebstrap writes none): without it,
+#: localhost and the instance's own name were looked up in DNS (sudo waited out the resolver for
+#: the name at every run). The instance's own line (127.0.1.1 <name>) comes at each boot from
+#: the guest init (:data:`.guest.GUEST_INIT`), which knows the name runc gave before sshd
+#: starts; not from cloud-init's manage_etc_hosts: it runs after sshd (a first login's sudo
+#: would still wait), and after a rebuild under a new name it rendered the name its cached
+#: datasource had, the old one
+ETC_HOSTS = """\
+127.0.0.1\tlocalhost
+::1\t\tlocalhost ip6-localhost ip6-loopback
+ff02::1\t\tip6-allnodes
+ff02::2\t\tip6-allrouters
+"""
 #: cloud-init's modules in the built image: Debian's lists less those with nothing to do in an
 #: instance here (a container on an overlay root: no partition to grow or filesystem to resize,
 #: no boot loader, keyboard, clock to keep, udev, snapd, locales package or ssh-import-id; no
@@ -211,6 +224,7 @@ def _prepare_for_boot(root: Path) -> None:
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     (root / "etc/machine-id").write_text("")
+    (root / "etc/hosts").write_text(ETC_HOSTS)
     for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for entry in (root / leftover).glob("*"):
             if entry.is_file():
