@@ -338,3 +338,25 @@ def test_a_placement_reads_again_only_the_records_that_changed(
     monkeypatch.setattr(hostdisk, "RECENT_NS", 10**18)  # all of them written lately
     reads.clear()
     assert storage.disk_allotted_mb() == GiB_MB and sorted(reads) == ["vol-0", "vol-1"]
+
+
+def test_a_record_read_while_recent_is_read_again_once_it_is_old(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record read within :data:`.hostdisk.RECENT_NS` of its write may be written again in
+    the same clock tick with the same stat (an inode reused, the same size): the look after
+    that read does not trust the stat it saw, however old the record is by then."""
+    record = tmp_path / "record"
+    record.write_text("1")
+    written = record.stat().st_ctime_ns
+    contents = {record: 1}
+    allotments = hostdisk.RecordAllotments(lambda path: contents[path])
+    clock = {"now": written + hostdisk.RECENT_NS // 2}
+    monkeypatch.setattr(time, "time_ns", lambda: clock["now"])
+
+    assert allotments.total([record]) == 1  # read while recent
+    contents[record] = 5  # written again in that tick: the same (inode, times, size)
+    clock["now"] = written + 10 * hostdisk.RECENT_NS
+    assert allotments.total([record]) == 5
+    contents[record] = 7  # the read above saw an old record: its stat is trusted from now on
+    assert allotments.total([record]) == 5

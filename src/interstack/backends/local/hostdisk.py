@@ -256,19 +256,22 @@ RECENT_NS = 2_000_000_000
 class RecordAllotments:
     """What each record file (an instance's, a volume's) allots, read again only when its file
     changed: records are written anew and renamed into place, so a changed one has another
-    inode, times or size (and one written lately is read again anyway, :data:`RECENT_NS`).
+    inode, times or size. One read while it was recent (:data:`RECENT_NS`) is read again at
+    the next look too, however old it is by then: a write in the same clock tick after that
+    read may have left the same stat to another content (an inode the rename freed, reused).
     A placement then looks at the records' stat, not at their contents: with a thousand
     instances and two thousand volumes and snapshots, reading them all took ~0.2 s per create
     under the lock every create waits for. ``read`` gives a record's MiB (0 once it is gone)."""
 
     def __init__(self, read: Callable[[Path], int]) -> None:
         self._read = read
-        self._known: dict[Path, tuple[tuple[int, int, int, int], int]] = {}
+        #: per record, the stat its MiB were read at (None: read while recent, not trusted)
+        self._known: dict[Path, tuple[tuple[int, int, int, int] | None, int]] = {}
 
     def total(self, paths: Iterable[Path]) -> int:
         """The MiB the records at ``paths`` allot (called with the host disk's lock held)."""
         recent = time.time_ns() - RECENT_NS
-        known: dict[Path, tuple[tuple[int, int, int, int], int]] = {}
+        known: dict[Path, tuple[tuple[int, int, int, int] | None, int]] = {}
         for path in paths:
             try:
                 found = path.stat()
@@ -277,7 +280,7 @@ class RecordAllotments:
             key = (found.st_ino, found.st_mtime_ns, found.st_ctime_ns, found.st_size)
             seen = self._known.get(path)
             if seen is None or seen[0] != key or found.st_ctime_ns >= recent:
-                seen = (key, self._read(path))
+                seen = (key if found.st_ctime_ns < recent else None, self._read(path))
             known[path] = seen
         self._known = known
         return sum(mb for _, mb in known.values())
