@@ -8,6 +8,7 @@ finishes it. And two floating IPs associated with one fixed IP at once: one is r
 
 from __future__ import annotations
 
+import concurrent.futures
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -221,7 +222,7 @@ def test_a_refused_association_of_a_floating_ip_deleted_meanwhile_is_not_undone(
     with pytest.raises(NotFound) as caught:
         services.floating_ips.associate(ctx, REGION, fip.id, port.id)
     assert caught.value.kind == "PortNotFound"
-    assert len(turns) == 2
+    assert len(turns) == 3  # the association's, the undo's and the deletion's within it
     assert told == [told[0]]  # the cloud told once: the forward, no undo of a released address
     with pytest.raises(NotFound):
         services.floating_ips.get(ctx, REGION, fip.id)
@@ -282,3 +283,42 @@ def test_a_floating_ip_moved_off_a_port_being_deleted_stays_forwarded_to_its_new
         forwarded = session.get_one(SimResource, session.get_one(FloatingIp, fip.id).native_ref)
         assert forwarded.data["port"] == session.get_one(Port, other.id).native_ref
     _gone(db, port.id)
+
+
+def test_a_floating_ip_deleted_while_a_port_deletion_unforwards_it_waits_its_turn(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The floating IP's deletion, asked while the port's deletion tells the cloud to forward
+    it nowhere, releases the address after that call (in the floating IP's turn): it released
+    it under the call, which then failed on the address gone, and the port's deletion with it
+    (the port left marked going until deleted again)."""
+    services, ctx = routed.services, routed.ctx
+    port, fip, _ = _floating(routed)
+    services.floating_ips.associate(ctx, REGION, fip.id, port.id)
+    associate = cloud.network.associate_floating_ip
+    release = cloud.network.release_floating_ip
+    calls: list[str] = []
+    deleting: list[concurrent.futures.Future[None]] = []
+
+    def releasing(ref: NativeRef) -> None:
+        calls.append("release")
+        release(ref)
+
+    def associating(ref: NativeRef, port_ref: NativeRef | None, fixed: str | None = None) -> Any:
+        if port_ref is None and not deleting:  # the port's deletion unforwards it: meanwhile
+            deleting.append(pool.submit(services.floating_ips.delete, ctx, REGION, fip.id))
+            # a deletion that does not wait its turn releases the address now
+            concurrent.futures.wait(deleting, timeout=3)
+        calls.append("unforward" if port_ref is None else "forward")
+        return associate(ref, port_ref, fixed)
+
+    monkeypatch.setattr(cloud.network, "associate_floating_ip", associating)
+    monkeypatch.setattr(cloud.network, "release_floating_ip", releasing)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        services.ports.delete(ctx, REGION, port.id)
+        (deleted,) = deleting
+        deleted.result(timeout=60)
+    assert calls == ["unforward", "release"]
+    _gone(db, port.id)
+    with pytest.raises(NotFound):
+        services.floating_ips.get(ctx, REGION, fip.id)

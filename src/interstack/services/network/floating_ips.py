@@ -268,8 +268,7 @@ class FloatingIpService:
 
     def _forget(self, fip_id: str) -> None:
         with self.db.session() as session:
-            session.execute(delete(IpAllocation).where(IpAllocation.floating_ip_id == fip_id))
-            session.execute(delete(FloatingIp).where(FloatingIp.id == fip_id))
+            _forget_in(session, fip_id)
 
     def _target(
         self,
@@ -410,9 +409,18 @@ class FloatingIpService:
             row = self.load(session, ctx, region, fip_id)
             check_owner(ctx, row.project_id, "floating IP", fip_id)
             native = row.native_ref
-        if native:
-            driver(self.regions, region).release_floating_ip(NativeRef(native))
-        self._forget(fip_id)
+        # in the floating IP's turn, as its association and a port deletion's unforwarding
+        # (fip_turn): the address is not released under their cloud calls (which then failed
+        # on an address gone: the port's deletion with it)
+        with fip_turn(self.db, fip_id) as session:
+            if native:
+                driver(self.regions, region).release_floating_ip(NativeRef(native))
+            _forget_in(session, fip_id)
+
+
+def _forget_in(session: Session, fip_id: str) -> None:
+    session.execute(delete(IpAllocation).where(IpAllocation.floating_ip_id == fip_id))
+    session.execute(delete(FloatingIp).where(FloatingIp.id == fip_id))
 
 
 def _check_fixed_ip_free(session: Session, fip: FloatingIp, target: _Target) -> None:
