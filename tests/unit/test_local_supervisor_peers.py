@@ -49,22 +49,29 @@ def ping_as_nobody(address: str) -> bytes:
     return answer
 
 
-#: in a process of its own: a reaper whose one action raises, then a child it must still reap
+#: in a process of its own: a reaper whose one action raises, then a child it must still reap.
+#: Each process ends when its stdin is closed, not after a sleep: one that ended before its
+#: action was registered had the action called at once on this thread (nothing raised), and a
+#: child that ended first was reaped before the action ran (a loaded machine did either)
 REAPS_ON = """
 import subprocess, threading
 from interstack.backends.local.reaper import Reaper
 
 reaper = Reaper()
 threading.Thread(target=reaper.run_forever, daemon=True, name="reaper").start()
+acted = threading.Event()
 
 def action(code):
-    if threading.current_thread().name == "reaper":
-        raise RuntimeError("an action's bug")
+    acted.set()
+    raise RuntimeError("an action's bug")
 
-inherited = subprocess.Popen(["sleep", "0.2"])
+inherited = subprocess.Popen(["sh", "-c", "read line"], stdin=subprocess.PIPE)
 reaper.on_exit(inherited.pid, action)
 inherited.returncode = 0  # the reaper's to wait for
-child = reaper.spawn(["sh", "-c", "sleep 1; exit 3"])  # ends after it
+inherited.stdin.close()
+acted.wait()
+child = reaper.spawn(["sh", "-c", "read line; exit 3"], stdin=subprocess.PIPE)
+child.stdin.close()
 child.returncode = reaper.wait_for(child.pid)
 print(child.returncode)
 """
