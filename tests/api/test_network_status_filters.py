@@ -68,3 +68,24 @@ def test_ports_are_listed_by_the_binding_they_show(gateway: ServedGateway) -> No
     for port in (on_host, unbound):
         conn.network.delete_port(port)
     conn.network.delete_network(network)
+
+
+def test_a_project_filters_its_ports_by_a_host_it_is_not_shown(gateway: ServedGateway) -> None:
+    """As Neutron: its ML2 filter on ``binding:host_id`` is applied to any caller's list (no
+    policy looks at a filter), so a project's filter by host lists its ports bound there — the
+    host itself stays unshown to it (``get_port:binding:host_id`` is admin only)."""
+    conn = gateway.connect("interstack")
+    admin = gateway.connect("interstack-admin")
+    network = conn.network.create_network(name=unique("bound"))
+    host = unique("host")
+    on_host = conn.network.create_port(network_id=network.id)
+    unbound = conn.network.create_port(network_id=network.id)
+    admin.network.update_port(on_host, binding_host_id=host)
+    listed = list(conn.network.ports(network_id=network.id, **{"binding:host_id": host}))
+    assert [p.id for p in listed] == [on_host.id]
+    assert listed[0].binding_host_id is None  # not shown to the port's project
+    elsewhere = conn.network.ports(network_id=network.id, **{"binding:host_id": unique("h")})
+    assert list(elsewhere) == []
+    for port in (on_host, unbound):
+        conn.network.delete_port(port)
+    conn.network.delete_network(network)
