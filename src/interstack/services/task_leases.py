@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +77,9 @@ class LeaseKeeper:
         self._held: dict[tuple[str, str], _Hold] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        #: set by :meth:`stop`: the thread ends at once instead of at its next look (one per
+        #: thread, so that a thread started after a stop is not stopped by it)
+        self._stopping = threading.Event()
 
     @contextmanager
     def held(self, task_id: str, worker: str) -> Iterator[None]:
@@ -86,8 +88,12 @@ class LeaseKeeper:
         with self._lock:
             self._held[key] = _Hold(threading.current_thread(), self.clock())
             if self._thread is None:
+                self._stopping = threading.Event()
                 self._thread = threading.Thread(
-                    target=self._renew_while_held, name="interstack-task-leases", daemon=True
+                    target=self._renew_while_held,
+                    args=(self._stopping,),
+                    name="interstack-task-leases",
+                    daemon=True,
                 )
                 self._thread.start()
         try:
@@ -96,9 +102,20 @@ class LeaseKeeper:
             with self._lock:
                 self._held.pop(key, None)
 
-    def _renew_while_held(self) -> None:
-        while True:
-            time.sleep(self.interval)
+    def stop(self, timeout: float | None = None) -> None:
+        """End the keeper's thread now, once no step is held any more: it would otherwise
+        sleep out its interval (an hour in a test that takes the looks itself). A step held
+        after it has ended starts another."""
+        with self._lock:
+            thread = self._thread
+            if thread is None:
+                return
+            self._stopping.set()
+            self._thread = None
+        thread.join(timeout)
+
+    def _renew_while_held(self, stopping: threading.Event) -> None:
+        while not stopping.wait(self.interval):
             if not self.look():
                 return
 
