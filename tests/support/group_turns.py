@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from interstack.backends.contract import NativeRef, SecurityGroupRule
-from interstack.services.network import sg_realization
+from interstack.services import turns
 from interstack.services.network.sg_rules import RuleCreate
 from interstack.store import Database
 
@@ -38,7 +38,7 @@ class _WaitingFor(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if self.group_id in message and "waiting for its realization" in message:
+        if message == f"security group {self.group_id}: waiting for its turn":
             self.event.set()
 
 
@@ -94,7 +94,7 @@ def second_request_during_first_backend_call(
                 assert time.monotonic() < deadline, "the second request neither ended nor waited"
         set_rules(ref, rules)
 
-    logger = logging.getLogger(sg_realization.__name__)
+    logger = logging.getLogger(turns.__name__)  # KeyedTurns logs a wait for a turn
     handler = _WaitingFor(at_rest, group_id)
     level = logger.level
     logger.setLevel(logging.DEBUG)
