@@ -306,6 +306,22 @@ def test_room_held_for_an_image_on_its_way_counts_for_every_gateway_until_it_end
     assert other.allotted_mb() == 0 and not left.exists()
 
 
+def test_room_one_writer_holds_and_has_not_written_is_not_free_for_another(
+    tmp_path: Path,
+) -> None:
+    """The free space shows only the bytes written: two uploads at once each placed within
+    it as though the other held nothing (each took its step where only one fitted)."""
+    servers = Records(tmp_path / "servers")
+    disk = host_disk(tmp_path, servers, room=Room(size_mb=1000, free_mb=100))
+    with disk.reserved("one image") as one, disk.reserved("another") as another:
+        one.cover(MiB)  # a step of 64 MiB held ahead of its first MiB, none of it written
+        with pytest.raises(PayloadTooLarge, match="Image storage media is full"):
+            another.grow(64)
+        another.grow(36)
+    with disk.reserved("a third") as third:  # the two ended: their room is free again
+        third.grow(100)
+
+
 def test_a_placement_reads_again_only_the_records_that_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

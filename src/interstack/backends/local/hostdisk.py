@@ -18,8 +18,9 @@ it fits what is allotted already, and refused before anything of it exists other
   (:data:`NO_VALID_BACKEND`);
 - an image's data (an upload, a volume or a server captured as an image) as a server is, for
   its bytes are real, not sparse: everything allotted plus the bytes within the size times
-  ``disk_allocation_ratio``, and the bytes within the free space. They are placed a step ahead
-  of each write as they arrive (:class:`Reservation`). Refused, the write stops and what it
+  ``disk_allocation_ratio``, and the bytes within the free space (less what other images on
+  their way hold and have not written yet). They are placed a step ahead of each write as they
+  arrive (:class:`Reservation`). Refused, the write stops and what it
   wrote goes, with Glance's words for a full store, :data:`STORAGE_FULL` (413). An image's
   root, unpacked at its first boot, counts from then on as measured (its unpack itself is not
   placed: how much a tarball or a disk image unpacks to is known only once it has).
@@ -123,22 +124,27 @@ class HostDisk:
     def allotted_mb(self) -> int:
         """What the disks allot, and the room images on their way hold (called with the lock
         held)."""
-        return sum(allotted() for allotted in self.allotments) + self._reserved_mb()
+        return self._disks_mb() + sum(held for held, _ in self._reservations())
 
-    def _reserved_mb(self) -> int:
-        """The room held for images being written; a reservation its writer no longer holds
-        (a gateway killed mid-write) goes (called with the lock held: none is made meanwhile)."""
+    def _disks_mb(self) -> int:
+        return sum(allotted() for allotted in self.allotments)
+
+    def _reservations(self) -> list[tuple[int, int]]:
+        """The room held for each image being written and how much of it its writer had
+        written at its last growth, in MiB; a reservation its writer no longer holds (a gateway
+        killed mid-write) goes (called with the lock held: none is made meanwhile)."""
         directory = self.data_dir / RESERVATIONS
-        total = 0
+        found = []
         for path in directory.iterdir() if directory.is_dir() else ():
             if not hostlock.taken(directory, path.name):
                 path.unlink(missing_ok=True)
                 continue
             try:
-                total += int(path.read_text() or 0)
+                held, _, written = path.read_text().partition(" ")
+                found.append((int(held or 0), int(written or 0)))
             except (OSError, ValueError):
                 continue
-        return total
+        return found
 
     @contextmanager
     def reserved(self, what: str) -> Iterator[Reservation]:
@@ -158,20 +164,24 @@ class HostDisk:
 
     def grow(self, reservation: Reservation, size_mb: int, *, last_try: bool = True) -> None:
         """Place ``size_mb`` more of an image's bytes, as a server's disk is placed and within
-        the free space (they are real bytes); ``PayloadTooLarge`` (:data:`STORAGE_FULL`) if
-        they do not fit."""
+        the free space (they are real bytes) less what every writer holds and has not written
+        yet; ``PayloadTooLarge`` (:data:`STORAGE_FULL`) if they do not fit."""
         with self._lock:
+            reservation.path.write_text(f"{reservation.mb} {reservation.written_mb}")
             room = self.room()
-            allotted = self.allotted_mb()
+            reservations = self._reservations()
+            allotted = self._disks_mb() + sum(held for held, _ in reservations)
+            # the free space has yet to see what every writer holds and has not written
+            unwritten = sum(held - written for held, written in reservations)
             ratio = self.disk_allocation_ratio
-            if allotted + size_mb > room.size_mb * ratio or size_mb > room.free_mb:
+            if allotted + size_mb > room.size_mb * ratio or unwritten + size_mb > room.free_mb:
                 if last_try:
                     self._refused(
                         reservation.what, size_mb, allotted, room, "disk_allocation_ratio", ratio
                     )
                 raise PayloadTooLarge(STORAGE_FULL)
             reservation.mb += size_mb
-            reservation.path.write_text(str(reservation.mb))
+            reservation.path.write_text(f"{reservation.mb} {reservation.written_mb}")
 
     @contextmanager
     def server_placed(self, what: str, size_mb: int) -> Iterator[None]:
@@ -224,6 +234,9 @@ class Reservation:
         self.what = what
         self.path = path
         self.mb = 0
+        #: what the writer had written at its last :meth:`cover`, in whole MiB, rounded down
+        self.written_mb = 0
+        self._covered = 0
 
     def grow(self, size_mb: int, *, last_try: bool = True) -> None:
         """Hold ``size_mb`` more (:meth:`HostDisk.grow`)."""
@@ -232,6 +245,7 @@ class Reservation:
     def cover(self, written: int) -> None:
         """Hold at least ``written`` bytes, a step of :data:`STEP_MB` ahead where that fits:
         called before each write with the bytes it brings the file to."""
+        self.written_mb, self._covered = self._covered // MiB, written
         needed = mb_of(written) - self.mb
         if needed <= 0:
             return
