@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,7 +42,7 @@ from interstack.services.network.sg_rules import (
     same_rule,
     validate,
 )
-from interstack.store import insert_rows
+from interstack.store import insert_rows, run_core, table_of
 from interstack.store.models import SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
@@ -392,13 +392,25 @@ def _in_use(group_id: str) -> Conflict:
     return Conflict(f"Security Group {group_id} in use.", kind="SecurityGroupInUse")
 
 
+_GROUPS = table_of(SecurityGroup).c
+#: the project's ``default`` group, built once: read on every port's and server's create
+_DEFAULT_GROUP = select(_GROUPS.id).where(
+    _GROUPS.region == bindparam("region"), _GROUPS.default_for == bindparam("project_id")
+)
+#: a group of the project by id or name, with its backend ref, built once
+_GROUP_REF = select(_GROUPS.id, _GROUPS.native_ref).where(
+    _GROUPS.region == bindparam("region"),
+    _GROUPS.project_id == bindparam("project_id"),
+    (_GROUPS.id == bindparam("item")) | (_GROUPS.name == bindparam("item")),
+)
+
+
 def default_group(session: Session, region: str, project_id: str) -> str | None:
     """The id of the project's ``default`` group, if it was made."""
-    return session.scalar(
-        select(SecurityGroup.id).where(
-            SecurityGroup.region == region, SecurityGroup.default_for == project_id
-        )
-    )
+    found: str | None = run_core(
+        session, _DEFAULT_GROUP, {"region": region, "project_id": project_id}
+    ).scalar()
+    return found
 
 
 def validate_groups(
@@ -415,12 +427,8 @@ def validated_group_refs(
     there yet), read with it."""
     out: dict[str, str | None] = {}
     for item in wanted:
-        found = session.execute(
-            select(SecurityGroup.id, SecurityGroup.native_ref).where(
-                SecurityGroup.region == region,
-                SecurityGroup.project_id == project_id,
-                (SecurityGroup.id == item) | (SecurityGroup.name == item),
-            )
+        found = run_core(
+            session, _GROUP_REF, {"region": region, "project_id": project_id, "item": item}
         ).all()
         if not found:
             raise NotFound(f"Security group {item} does not exist", kind="SecurityGroupNotFound")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkDriver, SecurityGroupSpec
@@ -36,15 +36,17 @@ from interstack.store.models import SecurityGroupRule as RuleRow
 log = logging.getLogger(__name__)
 
 
+#: a group's rules, built once: read on every rule's create and every group's realization
+_GROUP_RULES = (
+    select(RuleRow)
+    .where(RuleRow.group_id == bindparam("group_id"))
+    .order_by(RuleRow.created_at, RuleRow.id)
+)
+
+
 def group_rules(session: Session, group_id: str) -> list[RuleRow]:
     """The group's rules in their listed order."""
-    return list(
-        session.scalars(
-            select(RuleRow)
-            .where(RuleRow.group_id == group_id)
-            .order_by(RuleRow.created_at, RuleRow.id)
-        )
-    )
+    return list(session.scalars(_GROUP_RULES, {"group_id": group_id}))
 
 
 class GroupRealization:
