@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import AddressPair, FixedIp, NativeRef
@@ -25,9 +25,19 @@ from interstack.services.network.ipam import IpRequest, choose, hold
 from interstack.services.network.networks import load_network
 from interstack.services.network.port_groups import add_groups
 from interstack.services.network.security_groups import default_group, validated_group_refs
-from interstack.store import rowcount
+from interstack.store import rowcount, run_core, table_of
 from interstack.store.models import Network, Port, SecurityGroup, Server, Subnet
 
+_PORT_COLUMNS = table_of(Port).c
+#: a port of the network holding the MAC address, built once: read on every port's create
+_MAC_TAKEN = select(_PORT_COLUMNS.id).where(
+    _PORT_COLUMNS.network_id == bindparam("network_id"),
+    _PORT_COLUMNS.mac_address == bindparam("mac"),
+)
+#: the network's subnets, oldest first (ORM rows, for IPAM), built once
+_NETWORK_SUBNETS = (
+    select(Subnet).where(Subnet.network_id == bindparam("network_id")).order_by(Subnet.created_at)
+)
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 
 
@@ -150,9 +160,7 @@ def record_port(
         # port takes the address IPAM gives, else it could take the gateway's and answer for it
         check_spoofing_fields(ctx, network.project_id, ["fixed_ips:ip_address"], "create_port")
     mac = checked_mac(new.mac_address) if new.mac_address else new_mac()
-    taken = session.scalar(
-        select(Port.id).where(Port.network_id == network.id, Port.mac_address == mac)
-    )
+    taken = run_core(session, _MAC_TAKEN, {"network_id": network.id, "mac": mac}).scalar()
     if taken is not None:
         if new.mac_address:
             raise Conflict(
@@ -174,9 +182,7 @@ def record_port(
             kind="AddressPairAndPortSecurityRequired",
         )
     pairs = checked_pairs(new.allowed_address_pairs, mac)
-    subnets = session.scalars(
-        select(Subnet).where(Subnet.network_id == network.id).order_by(Subnet.created_at)
-    ).all()
+    subnets = session.scalars(_NETWORK_SUBNETS, {"network_id": network.id}).all()
     chosen = choose(session, network.id, subnets, new.fixed_ips)
     at = now()
     port_id = new_id()
