@@ -12,6 +12,7 @@ from interstack.store import Database
 from interstack.store.models import IpAllocation, RouterPort
 from tests.support.network_rows import (
     INTERFACE,
+    add_ports,
     address_row,
     network_row,
     port_row,
@@ -49,8 +50,9 @@ def test_a_router_being_deleted_keeps_its_mark_and_shows_active(database: Databa
     with database.session() as session:
         session.add_all([network, going, kept])
         session.flush()
-        session.add_all([subnet, interface])
+        session.add(subnet)
         session.flush()
+        add_ports(session, [interface])
         session.add_all(
             [
                 address_row(interface, subnet, "10.0.0.1"),

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from interstack.store import Database
 from interstack.store.models import IpAllocation, Port, PortSecurityGroup, SecurityGroup
 from tests.support.network_rows import (
+    add_ports,
     address_row,
     group_row,
     network_row,
@@ -39,19 +40,10 @@ def _as_the_old_code_left_it(database: Database) -> None:
     with database.session() as session:
         session.add_all([network, group_row("web", "a"), group_row("db", "a")])
         session.flush()
-        session.add_all([subnet, *ports])
+        session.add(subnet)
         session.flush()
+        add_ports(session, ports, HELD)
         session.add(address_row(ports[0], subnet, "10.0.0.5"))
-        session.flush()
-        for port_id, ids in HELD.items():
-            session.execute(
-                text("UPDATE ports SET security_group_ids = :ids WHERE id = :id"),
-                {"ids": _json(ids), "id": port_id},
-            )
-
-
-def _json(ids: list[str]) -> str:
-    return json.dumps(ids)
 
 
 def _uses(database: Database) -> dict[str, list[str]]:

@@ -22,6 +22,7 @@ from interstack.store.models import FloatingIp, RouterClaimLeftover, RouterPort,
 from tests.support.network_rows import (
     AT,
     INTERFACE,
+    add_ports,
     address_row,
     network_row,
     port_row,
@@ -91,8 +92,9 @@ def _as_the_old_code_left_it(db: Database) -> None:
     with db.session() as session:
         session.add_all([mine, theirs, public, router_row("router", "a", "public")])
         session.flush()
-        session.add_all([my_subnet, their_subnet, interface, claim, own_claim, my_vm, their_vm])
+        session.add_all([my_subnet, their_subnet])
         session.flush()
+        add_ports(session, [interface, claim, own_claim, my_vm, their_vm])
         session.add_all(
             [
                 RouterPort(port_id="interface", router_id="router", port_type=INTERFACE),

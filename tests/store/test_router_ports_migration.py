@@ -10,7 +10,14 @@ from sqlalchemy import delete, inspect, select
 
 from interstack.store import Database
 from interstack.store.models import Port, Router, RouterPort
-from tests.support.network_rows import GATEWAY, INTERFACE, network_row, port_row, router_row
+from tests.support.network_rows import (
+    GATEWAY,
+    INTERFACE,
+    add_ports,
+    network_row,
+    port_row,
+    router_row,
+)
 from tests.support.store import downgrade_to, store_before
 
 BEFORE = "0004_network_pools_quotas"
@@ -33,7 +40,8 @@ def test_only_the_ports_a_routers_own_project_gave_it_become_its_ports(
         )
         session.add(router_row("router", "a", "public"))
         session.flush()
-        session.add_all(
+        add_ports(
+            session,
             [
                 # what the router's own operations made
                 port_row("interface", "a", "mine", INTERFACE, "router"),
@@ -46,7 +54,7 @@ def test_only_the_ports_a_routers_own_project_gave_it_become_its_ports(
                 port_row("other-region", "a", "mine", INTERFACE, "router", region="S"),
                 port_row("instance", "a", "mine", "compute:nova", "router"),
                 port_row("no-router", "a", "mine", INTERFACE, "gone"),
-            ]
+            ],
         )
 
     database.migrate()
@@ -73,7 +81,7 @@ def test_the_revisions_go_down_and_up_again(database: Database) -> None:
     with database.session() as session:
         session.add_all([network_row("mine", "a"), router_row("router", "a", None)])
         session.flush()
-        session.add(port_row("interface", "a", "mine", INTERFACE, "router"))
+        add_ports(session, [port_row("interface", "a", "mine", INTERFACE, "router")])
     database.migrate()
     downgrade_to(database, BEFORE)
     with database.engine.connect() as connection:

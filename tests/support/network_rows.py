@@ -4,7 +4,11 @@ and its start-up passes make of rows that the API would no longer write."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+
+from sqlalchemy import MetaData, Table
+from sqlalchemy.orm import Session
 
 from interstack.store.models import IpAllocation, Network, Port, Router, SecurityGroup, Subnet
 
@@ -50,6 +54,30 @@ def port_row(
         allowed_address_pairs=[], binding={}, created_for_server=False,
         tags=[], created_at=AT, updated_at=AT,
     )  # fmt: skip
+
+
+def add_ports(
+    session: Session, ports: Sequence[Port], groups: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Write ``ports`` as the store's own ``ports`` table holds them, at whichever revision it
+    is: before 0008, as the code of then wrote them, with each port's groups (``groups`` by
+    port id; none if not named) in the JSON column ``security_group_ids`` that 0008 drops and
+    the model no longer has (the column has no default)."""
+    table = Table("ports", MetaData(), autoload_with=session.connection())
+    held = "security_group_ids" in table.columns
+    assert held or not groups, "a store from 0008 on holds a port's groups as rows"
+    rows = [
+        {
+            **{
+                column.name: value
+                for column in table.columns
+                if (value := getattr(port, column.name, None)) is not None
+            },
+            **({"security_group_ids": list((groups or {}).get(port.id, ()))} if held else {}),
+        }
+        for port in ports
+    ]
+    session.execute(table.insert(), rows)
 
 
 def address_row(port: Port, subnet: Subnet, address: str) -> IpAllocation:

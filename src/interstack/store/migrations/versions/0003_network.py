@@ -125,9 +125,7 @@ def upgrade() -> None:
         sa.Column("device_id", sa.String(length=255), nullable=False),
         sa.Column("device_owner", sa.String(length=255), nullable=False),
         sa.Column("port_security_enabled", sa.Boolean(), nullable=False),
-        # its default: none (as 0008's downgrade adds it back), so that a store at a revision
-        # before 0008 takes a port written as the newer model writes one (the migrations' tests)
-        sa.Column("security_group_ids", sa.JSON(), nullable=False, server_default="[]"),
+        sa.Column("security_group_ids", sa.JSON(), nullable=False),
         sa.Column("allowed_address_pairs", sa.JSON(), nullable=False),
         sa.Column("binding", sa.JSON(), nullable=False),
         sa.Column("created_for_server", sa.Boolean(), nullable=False),
