@@ -74,7 +74,20 @@ _UNAVAILABLE = {
     "InternalError",
     "InsufficientInstanceCapacity",
 }
-_AUTH = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch"}
+#: refusals of the region's own credentials: AWS's message names the operator's identity (an
+#: ``UnauthorizedOperation`` or ``AccessDenied`` the user's ARN: account id and user name; a
+#: ``SignatureDoesNotMatch`` of some services the canonical request, a session token among its
+#: headers), which is the operator's to read in the log, not an API user's in a fault
+_AUTH = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "AuthFailure",
+    "ExpiredToken",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnauthorizedOperation",
+}
 
 
 def session_for(settings: AwsSettings) -> boto3.session.Session:
@@ -202,6 +215,11 @@ def translate(exc: Exception, doing: str) -> InterstackError:
     if not isinstance(exc, ClientError):
         return BackendError(f"AWS failed {doing}: {type(exc).__name__}")
     code = error_code(exc)
+    if code in _AUTH:
+        return BackendError(
+            f"AWS refused {doing}: {code} (the region's AWS credentials are refused or lack "
+            "the permission; the gateway's log has AWS's message)"
+        )
     message = str(exc.response.get("Error", {}).get("Message", "")).strip()
     return _error_class(code)(f"AWS refused {doing}: {code}" + (f": {message}" if message else ""))
 
