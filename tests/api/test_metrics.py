@@ -89,9 +89,9 @@ def test_request_counts_and_latencies_move_per_service_region_method_and_status(
     )
     # the scrapes themselves (answered 200) are not requests of any service
     assert not any(
-        name == "interstack_requests_total" and dict(labels)["service"] == "other"
+        dict(labels)["service"] == "other" and dict(labels)["status"] == "200"
         for name, labels in after
-        if dict(labels)["status"] == "200"
+        if name == "interstack_requests_total"
     )
 
 

@@ -9,6 +9,7 @@ from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.services.volume.attachments import AttachmentService
 from interstack.services.volume.boot_volumes import BootVolumes
+from interstack.services.volume.messages import UserMessages
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.server_volumes import ServerVolumes
 from interstack.services.volume.snapshots import SnapshotService
@@ -35,6 +36,8 @@ class VolumeServices:
     boot_volumes: BootVolumes
     #: the handlers of the volume task kinds, for the app's task handler table
     tasks: VolumeTasks
+    #: why operations answered 2xx failed later (Cinder's user messages)
+    messages: UserMessages
 
     @classmethod
     def build(
@@ -44,6 +47,8 @@ class VolumeServices:
         types = VolumeTypeService(db)
         volumes = VolumeService(db, regions, tasks, quotas, types, images)
         snapshots = SnapshotService(db, regions, tasks, quotas)
+        with_volumes = [r for r in regions.names if regions.capabilities(r).volumes]
+        messages = UserMessages(db, tasks, with_volumes)
         return cls(
             volumes=volumes,
             actions=VolumeActions(db, regions, tasks, quotas, images),
@@ -53,9 +58,12 @@ class VolumeServices:
             attachments=AttachmentService(db),
             server_volumes=ServerVolumes(db, regions, tasks, snapshots),
             boot_volumes=BootVolumes(db, regions, tasks, volumes),
-            tasks=VolumeTasks(db, regions, images, tasks),
+            tasks=VolumeTasks(db, regions, images, tasks, messages),
+            messages=messages,
         )
 
     def bootstrap(self) -> None:
-        """First start only: the default volume type."""
+        """First start only: the default volume type; on every start, each region's purge of
+        expired messages if it has none (a new region, or a purge task that failed)."""
         self.types.seed()
+        self.messages.ensure_purging()

@@ -177,3 +177,19 @@ def snapshot_record(row: SnapshotRow) -> Snapshot:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """A message as the API shows it (no wire format here)."""
+
+    id: str
+    project_id: str
+    event_id: str
+    user_message: str
+    message_level: str
+    resource_type: str
+    resource_uuid: str | None
+    request_id: str | None
+    created_at: datetime
+    expires_at: datetime

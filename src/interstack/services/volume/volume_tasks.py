@@ -50,6 +50,7 @@ from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, utcnow
 from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.copy_preparations import CopyPreparations
+from interstack.services.volume.messages import UserMessages
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
 from interstack.store import Database, rowcount
 from interstack.store.models import Task as TaskRow
@@ -104,11 +105,17 @@ class VolumeTasks:
     """The handlers of the volume task kinds, for the app's explicit handler table."""
 
     def __init__(
-        self, db: Database, regions: Regions, images: VolumeImages, queue: TaskQueue
+        self,
+        db: Database,
+        regions: Regions,
+        images: VolumeImages,
+        queue: TaskQueue,
+        messages: UserMessages,
     ) -> None:
         self.db = db
         self.regions = regions
         self.images = images
+        self.messages = messages
         self.preparations = CopyPreparations(regions, queue)
 
     def handlers(self) -> dict[str, TaskHandler]:
@@ -124,6 +131,7 @@ class VolumeTasks:
                 self.delete_snapshot, self._snapshot_failed(SnapshotStatus.ERROR_DELETING)
             ),
             **self.preparations.handlers(),
+            **self.messages.handlers(),
         }
 
     def _driver(self, task: Task) -> BlockStorageDriver:

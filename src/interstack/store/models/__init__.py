@@ -46,6 +46,7 @@ from interstack.store.models.tasks import Task
 from interstack.store.models.volume import (
     Volume,
     VolumeAttachment,
+    VolumeMessage,
     VolumeQuota,
     VolumeSnapshot,
     VolumeType,
@@ -91,6 +92,7 @@ __all__ = [
     "User",
     "Volume",
     "VolumeAttachment",
+    "VolumeMessage",
     "VolumeQuota",
     "VolumeSnapshot",
     "VolumeType",

@@ -114,3 +114,30 @@ class VolumeQuota(Base):
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class VolumeMessage(Base):
+    """A user message: why an operation that was answered 2xx failed later (Cinder's
+    ``messages``). Its text is not stored: ``action_id`` and ``detail_id`` name it, as in
+    Cinder, so a reworded text reaches the messages already written."""
+
+    __tablename__ = "volume_messages"
+    __table_args__ = (
+        Index("ix_volume_messages_project", "project_id", "region"),
+        Index("ix_volume_messages_expires", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    region: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64))
+    #: the request that started the operation (``x-openstack-request-id``), when known
+    request_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    resource_type: Mapped[str] = mapped_column(String(255))
+    resource_uuid: Mapped[str | None] = mapped_column(String(36), default=None)
+    event_id: Mapped[str] = mapped_column(String(255))
+    action_id: Mapped[str] = mapped_column(String(10))
+    detail_id: Mapped[str] = mapped_column(String(10))
+    message_level: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    #: after this the message is not shown and is purged (Cinder's ``message_ttl``)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
