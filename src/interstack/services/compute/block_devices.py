@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from interstack.errors import BadRequest
-from interstack.services.compute.device_names import next_device_name
+from interstack.services.compute.device_names import is_under_dev, next_device_name
 from interstack.services.interfaces import VolumeForBoot
 
 SourceType = Literal["image", "volume", "snapshot", "blank"]
@@ -171,6 +171,12 @@ def boot_disks(
     """
     if image_ref is None and not devices:
         raise BadRequest("Missing imageRef attribute")
+    for name in (root_device, *(d.device_name for d in devices)):
+        if name and not is_under_dev(name):
+            raise BadRequest(
+                f"Block Device Mapping is Invalid: {name} is not the name of a device under "
+                "/dev (such as /dev/vdb)."
+            )
     bootable = [d for d in devices if d.boot_index is not None and d.boot_index >= 0]
     root = next((d for d in bootable if d.boot_index == 0), None)
     indexes = [d.boot_index for d in bootable if d.boot_index is not None]

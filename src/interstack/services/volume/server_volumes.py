@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from interstack.backends.contract import AttachState, NativeRef
 from interstack.errors import BackendError, BadRequest, Conflict, InterstackError, NotFound
 from interstack.services.compute.common import record_action, started_event, visible_row
-from interstack.services.compute.device_names import next_device_name
+from interstack.services.compute.device_names import is_under_dev, next_device_name
 from interstack.services.compute.server_statements import finish_action
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import VolumeSnapshotForImage
@@ -94,7 +94,7 @@ def next_device(taken: set[str], requested: str | None, root_device: str = ROOT_
     device is never free, as Nova counts it among the used devices."""
     taken = taken | {root_device}
     if requested is not None:
-        if not requested.startswith("/dev/"):
+        if not requested.startswith("/dev/") or not is_under_dev(requested):
             raise BadRequest(f"The supplied device path ({requested}) is invalid.")
         if requested in taken:
             raise BadRequest(f"The supplied device path ({requested}) is in use.")
