@@ -9,7 +9,7 @@ from the keeper's real thread (waited for with a bound, never timed)."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -18,18 +18,11 @@ from interstack.services.task_leases import LeaseKeeper
 from interstack.services.task_runner import TaskRunner
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, TaskStatus
 from interstack.store import Database
-from interstack.store.models import Task as TaskRow
 from tests.support.clock import FakeClock
+from tests.support.store import lease_end
 from tests.support.waiting import eventually
 
 LEASE = 60.0
-
-
-def lease_end(db: Database, task_id: str) -> datetime | None:
-    with db.session() as session:
-        row = session.get(TaskRow, task_id)
-        assert row is not None
-        return row.locked_until
 
 
 def test_a_step_longer_than_its_lease_is_not_taken_by_another_runner(db: Database) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 from alembic import command
@@ -13,6 +14,7 @@ from alembic.script import ScriptDirectory
 
 from interstack.store import Database
 from interstack.store.db import MIGRATIONS_DIR
+from interstack.store.models import Task as TaskRow
 
 
 @contextmanager
@@ -75,3 +77,11 @@ def store_before(revision: str) -> Callable[[str], Iterator[Database]]:
             yield store
 
     return database
+
+
+def lease_end(db: Database, task_id: str) -> datetime | None:
+    """Until when the task's lease runs (None: not held)."""
+    with db.session() as session:
+        row = session.get(TaskRow, task_id)
+        assert row is not None
+        return row.locked_until

@@ -103,12 +103,14 @@ class LeaseKeeper:
                 self._held.pop(key, None)
 
     def stop(self, timeout: float | None = None) -> None:
-        """End the keeper's thread now, once no step is held any more: it would otherwise
-        sleep out its interval (an hour in a test that takes the looks itself). A step held
-        after it has ended starts another."""
+        """End the keeper's thread now if no step is held: it would otherwise sleep out its
+        interval (an hour in a test that takes the looks itself). One held still (a step
+        outlasting its runner's stop) keeps its lease renewed, never expired while it runs:
+        the thread then ends at its first look after the last step. A step held after it has
+        ended starts another."""
         with self._lock:
             thread = self._thread
-            if thread is None:
+            if thread is None or self._held:
                 return
             self._stopping.set()
             self._thread = None

@@ -162,12 +162,17 @@ class TaskRunner:
         log.info("task runner %s started with %d workers", self.name, self.workers)
 
     def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop claiming, join the workers, then the lease keeper's thread (it would sleep out
+        its interval, a third of the lease, after the last step). A worker still busy after
+        ``timeout`` keeps its step's lease renewed (expired, another replica would run the
+        step twice): the keeper then ends by itself at its first look after that step."""
         self._stopping.set()
         self.wakeup.notify()
         for thread in self._threads:
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("task worker %s still busy after %s s", thread.name, timeout)
+        self.leases.stop(timeout)
 
     @property
     def live_workers(self) -> int:

@@ -27,6 +27,7 @@ from interstack.services.tasks import (
 )
 from interstack.store import Database
 from tests.support.clock import FakeClock
+from tests.support.store import lease_end
 from tests.support.waiting import eventually
 
 #: how long the tests below wait for real worker threads (a bound, not a timing check)
@@ -76,6 +77,56 @@ def test_stop_lets_the_running_step_finish(db: Database) -> None:
     stopper.join(30)
     assert not stopper.is_alive()
     assert queue.get(task_id).status is TaskStatus.SUCCEEDED
+
+
+def test_stop_ends_the_lease_keepers_thread(db: Database) -> None:
+    """The keeper's thread, started for the step, ends with the runner's stop: it would
+    otherwise sleep out its interval (a third of the lease: 100 s) after the last step."""
+    keepers: list[threading.Thread | None] = []
+    runner = TaskRunner(db, {}, workers=1, poll_seconds=0.01)
+    runner.handlers = {"boot": TaskHandler(lambda task: keepers.append(runner.leases._thread))}
+    queue = TaskQueue(db)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1")
+    runner.start()
+    try:
+        eventually(lambda: queue.get(task_id).status, succeeded, "the step", WORKER_BOUND)
+    finally:
+        runner.stop()
+    (keeper,) = keepers
+    assert keeper is not None and not keeper.is_alive()
+    assert runner.leases._thread is None
+
+
+def test_a_step_outlasting_stop_keeps_its_lease_renewed_until_it_ends(db: Database) -> None:
+    """A worker still busy when stop gives up on it keeps its step's lease renewed (expired,
+    another replica would run the step twice): the keeper's thread ends after the step."""
+    started, release = threading.Event(), threading.Event()
+
+    def run(task: Task) -> None:
+        started.set()
+        release.wait(WORKER_BOUND)
+
+    queue = TaskQueue(db)
+    task_id = queue.enqueue("boot", "RegionOne", "server-1")
+    runner = TaskRunner(
+        db, {"boot": TaskHandler(run)}, workers=1, poll_seconds=0.01, renew_seconds=0.05
+    )
+    runner.start()
+    eventually(started.is_set, bool, "the step to start", WORKER_BOUND)
+    keeper = runner.leases._thread
+    assert keeper is not None
+    runner.stop(timeout=0)  # gives up on the busy worker at once
+    stopped_at = lease_end(db, task_id)
+    eventually(
+        lambda: lease_end(db, task_id),
+        lambda until: until is not None and stopped_at is not None and until > stopped_at,
+        "the lease renewed after the stop",
+        WORKER_BOUND,
+    )
+    release.set()
+    eventually(lambda: queue.get(task_id).status, succeeded, "the step", WORKER_BOUND)
+    keeper.join(WORKER_BOUND)
+    assert not keeper.is_alive()
 
 
 def test_concurrent_runners_never_run_a_task_twice(db: Database) -> None:
