@@ -1,0 +1,160 @@
+"""Nova's actions EC2 has no verb for, through openstacksdk on an ``aws`` region (moto), with
+boto3 against the same emulator as the witness: pause and suspend stop the instance and show
+the state OpenStack clients wait for (``PAUSED``, ``SUSPENDED``; only unpause or resume start it
+again), a resize stops it, changes its instance type and starts it (revert: back to the old
+type; confirm: kept), and flavors become the smallest of the region's configured instance
+types that holds them — a type outside the list is never used, and a flavor none holds
+puts the server in ERROR, its fault saying which types the region has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.gateway import ServedGateway
+from tests.support.identity import unique
+from tests.support.moto import AWS, aws_gateway, aws_settings, ec2, register_ami
+
+#: the region's instance types, smallest first: t3.nano, t3.micro and t3.medium are left out
+CONFIGURED = ["t3.small", "t3.large"]
+POWER_TAG = "interstack:power"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    settings = aws_settings(instance_types=CONFIGURED)  # resets the emulator
+    settings["default_image"] = register_ami("actions-image")
+    data: Path = tmp_path_factory.mktemp("aws-actions") / "data"
+    with aws_gateway(data, AWS, settings) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def sdk(gateway: ServedGateway) -> Iterator[Any]:
+    conn = gateway.connect("interstack", region_name=AWS)
+    yield conn
+    conn.close()
+
+
+def instance_of(server_id: str) -> dict[str, Any]:
+    """The instance whose ``openstack_id`` tag is the server's id, with its tags as a dict."""
+    reply = ec2().describe_instances(Filters=[{"Name": "tag:openstack_id", "Values": [server_id]}])
+    (instance,) = [
+        i
+        for r in reply["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    instance["TagMap"] = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+    return dict(instance)
+
+
+def settle(sdk: Any, server: Any, status: str) -> Any:
+    return sdk.compute.wait_for_server(
+        sdk.compute.get_server(server), status=status, wait=60, interval=0.2
+    )
+
+
+def booted(sdk: Any, flavor: str) -> Any:
+    image = next(i for i in sdk.image.images() if i.name == "actions-image")
+    server = sdk.compute.create_server(
+        name=unique("actions"), flavor_id=flavor, image_id=image.id, networks="none"
+    )
+    return sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.2)
+
+
+def deleted(sdk: Any, server: Any) -> None:
+    sdk.compute.delete_server(server)
+    sdk.compute.wait_for_delete(server, wait=60, interval=0.2)
+    live = ["pending", "running", "shutting-down", "stopping", "stopped"]
+    reply = ec2().describe_instances(
+        Filters=[
+            {"Name": "tag:openstack_id", "Values": [server.id]},
+            {"Name": "instance-state-name", "Values": live},
+        ]
+    )
+    assert reply["Reservations"] == []
+
+
+def test_pause_and_suspend_stop_the_instance_and_show_novas_states(sdk: Any) -> None:
+    server = booted(sdk, "1")
+    for stop, status, resume in (
+        (sdk.compute.pause_server, "PAUSED", sdk.compute.unpause_server),
+        (sdk.compute.suspend_server, "SUSPENDED", sdk.compute.resume_server),
+    ):
+        stop(server)
+        shown = settle(sdk, server, status)
+        assert shown.vm_state == status.lower()
+        instance = instance_of(server.id)
+        assert instance["State"]["Name"] == "stopped"
+        assert instance["TagMap"][POWER_TAG] == status.lower()
+        # EC2 has neither state: only Nova's way back starts it, a plain start is refused
+        refused = sdk.compute.post(
+            f"/servers/{server.id}/action", json={"os-start": None}, raise_exc=False
+        )
+        assert refused.status_code == 409, refused.text
+        assert instance_of(server.id)["State"]["Name"] == "stopped"
+        resume(server)
+        settle(sdk, server, "ACTIVE")
+        instance = instance_of(server.id)
+        assert instance["State"]["Name"] == "running"
+        assert POWER_TAG not in instance["TagMap"]
+    deleted(sdk, server)
+
+
+def test_a_resize_changes_the_instance_type_reverted_or_confirmed(sdk: Any) -> None:
+    server = booted(sdk, "1")  # m1.tiny: 1 vCPU, 512 MiB
+    assert instance_of(server.id)["InstanceType"] == "t3.small"  # t3.nano is not configured
+
+    sdk.compute.resize_server(server, "3")  # m1.medium: 2 vCPUs, 4096 MiB
+    settle(sdk, server, "VERIFY_RESIZE")
+    instance = instance_of(server.id)
+    assert (instance["InstanceType"], instance["State"]["Name"]) == ("t3.large", "running")
+    sdk.compute.revert_server_resize(server)
+    reverted = settle(sdk, server, "ACTIVE")
+    assert reverted.flavor.original_name == "m1.tiny"
+    instance = instance_of(server.id)
+    assert (instance["InstanceType"], instance["State"]["Name"]) == ("t3.small", "running")
+
+    sdk.compute.stop_server(server)
+    settle(sdk, server, "SHUTOFF")
+    sdk.compute.resize_server(server, "3")
+    settle(sdk, server, "VERIFY_RESIZE")
+    sdk.compute.confirm_server_resize(server)
+    resized = settle(sdk, server, "SHUTOFF")  # a stopped server's resize leaves it stopped
+    assert resized.flavor.original_name == "m1.medium"
+    instance = instance_of(server.id)
+    assert (instance["InstanceType"], instance["State"]["Name"]) == ("t3.large", "stopped")
+    deleted(sdk, server)
+
+
+def test_a_flavor_no_configured_type_holds_is_an_error_naming_the_types(
+    sdk: Any, gateway: ServedGateway
+) -> None:
+    admin = gateway.connect("interstack-admin", region_name=AWS)
+    try:
+        big = admin.compute.create_flavor(name=unique("big"), vcpus=4, ram=16384, disk=10)
+    finally:
+        admin.close()
+    image = next(i for i in sdk.image.images() if i.name == "actions-image")
+    answer = sdk.compute.post(
+        "/servers",
+        json={"server": {"name": unique("big"), "flavorRef": big.id, "imageRef": image.id,
+                         "networks": "none"}},
+        raise_exc=False,
+        microversion="2.37",
+    )  # fmt: skip
+    # as Nova's "No valid host was found": accepted, then ERROR with the reason as its fault
+    assert answer.status_code == 202, answer.text
+    server_id = answer.json()["server"]["id"]
+    shown = settle(sdk, server_id, "ERROR")
+    message = shown.fault["message"]
+    sdk.compute.delete_server(server_id)
+    sdk.compute.wait_for_delete(shown, wait=60, interval=0.2)
+    assert all(name in message for name in CONFIGURED), message
+    live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]}
+    assert ec2().describe_instances(Filters=[live])["Reservations"] == []
