@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from interstack.backends.contract import NativeRef, SecurityGroupRule
+from interstack.backends.contract import NativeRef, SecurityGroupSpec
 from interstack.services import turns
 from interstack.services.network.sg_rules import RuleCreate
 from interstack.store import Database
+from interstack.store.models import SecurityGroup
 
 #: the bound on the wait for the second request (a hang made a failure, not a timing check)
 BOUND = 120.0
@@ -68,11 +69,13 @@ def second_request_during_first_backend_call(
     group_id: str,
     second: Callable[[], object],
     waits: Callable[[], bool] = lambda: False,
+    call: str = "set_security_group_rules",
 ) -> Iterator[None]:
-    """Within the block, the first ``set_security_group_rules`` call of ``network`` runs
-    ``second`` (the other request) as above, ``waits`` also telling that it waits; at the
-    block's end the other request is done, and what it raised is raised."""
-    set_rules = network.set_security_group_rules
+    """Within the block, the first ``call`` of ``network`` (by default the one giving a group
+    its rules; ``create_security_group``: the one making it) runs ``second`` (the other
+    request) as above, ``waits`` also telling that it waits; at the block's end the other
+    request is done, and what it raised is raised."""
+    backend_call = getattr(network, call)
     at_rest = threading.Event()
     threads: list[threading.Thread] = []
     raised: list[BaseException] = []
@@ -85,21 +88,21 @@ def second_request_during_first_backend_call(
         finally:
             at_rest.set()
 
-    def the_other_request_meanwhile(ref: NativeRef, rules: tuple[SecurityGroupRule, ...]) -> None:
+    def the_other_request_meanwhile(*args: Any) -> Any:
         if not threads:  # the first request's call
             threads.append(threading.Thread(target=other_request, name="second-request"))
             threads[0].start()
             deadline = time.monotonic() + BOUND
             while not at_rest.wait(0.02) and not waits():
                 assert time.monotonic() < deadline, "the second request neither ended nor waited"
-        set_rules(ref, rules)
+        return backend_call(*args)
 
     logger = logging.getLogger(turns.__name__)  # KeyedTurns logs a wait for a turn
     handler = _WaitingFor(at_rest, group_id)
     level = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
-    monkeypatch.setattr(network, "set_security_group_rules", the_other_request_meanwhile)
+    monkeypatch.setattr(network, call, the_other_request_meanwhile)
     try:
         yield
     finally:
@@ -107,7 +110,28 @@ def second_request_during_first_backend_call(
             thread.join(BOUND)
         logger.removeHandler(handler)
         logger.setLevel(level)
-    assert threads, "the first request gave the backend no rules"
+    assert threads, f"the first request made no {call}"
     assert not threads[0].is_alive(), "the second request did not end"
     if raised:
         raise raised[0]
+
+
+def unmade_with_creates_counted(
+    db: Database, network: Any, monkeypatch: pytest.MonkeyPatch, group_id: str
+) -> list[str]:
+    """The group as after a first realization that failed (the backend lacks it, the store
+    records no ref), and the gateway ids of the groups ``network`` makes from now on."""
+    with db.session() as session:
+        row = session.get(SecurityGroup, group_id)
+        assert row is not None and row.native_ref is not None
+        made, row.native_ref = NativeRef(row.native_ref), None
+    network.delete_security_group(made)
+    creates: list[str] = []
+    create = network.create_security_group
+
+    def counted(spec: SecurityGroupSpec) -> NativeRef:
+        creates.append(spec.gateway_id)
+        return NativeRef(create(spec))
+
+    monkeypatch.setattr(network, "create_security_group", counted)
+    return creates

@@ -1,12 +1,9 @@
 """Two rule requests racing on a security group EC2 does not hold yet (its first realization
-failed, the backend was down) both make it: the group is made in EC2 once, and it holds both
-requests' rules. EC2 refuses the second create by name (``InvalidGroup.Duplicate``) and the
-driver answers with the group the first made; the second realization, which read the rules
-before the first request's rule was written, finds the group recorded by the first and sets
-the rules again as they are now (before, it set its own and so revoked the other's rule).
-
-The race is driven in one thread: the first request's create in EC2 lets the second request
-run through, whole, before it goes on.
+failed, the backend was down) make it once: the first makes it in its turn, and the second,
+run in a thread while EC2 makes it, waits for that turn, then finds it made and gives it the
+rules as they are then, both requests' (before, both made it outside the turn, EC2 refused
+the second by name and the driver adopted the first's group, and the second gave it the rules
+it read before the first's rule was written: EC2's group was right only once its reset came).
 
 On a group EC2 holds, the second request runs in a thread while the first gives EC2 its rules
 (tests/support/group_turns.py): the rules given last are the newest, and EC2 holds both."""
@@ -19,13 +16,15 @@ from pathlib import Path
 import pytest
 
 from interstack.backends.aws.network import AwsNetwork
-from interstack.backends.contract import NativeRef, SecurityGroupSpec
 from interstack.services.container import Services
 from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
 from interstack.store.models import SecurityGroup
 from tests.backends.aws.support import PROJECT, REGION, aws_region_services
-from tests.support.group_turns import second_request_during_first_backend_call
+from tests.support.group_turns import (
+    second_request_during_first_backend_call,
+    unmade_with_creates_counted,
+)
 from tests.support.image import caller
 
 
@@ -52,29 +51,22 @@ def test_two_rule_requests_racing_on_a_group_ec2_lacks_make_it_once_with_both_ru
     network = services.regions.backend(REGION).network
     assert isinstance(network, AwsNetwork)
     group = groups.create(alice, REGION, GroupCreate(name="web"))
-    with services.db.session() as session:  # its first realization failed: EC2 lacks it
-        row = session.get(SecurityGroup, group.id)
-        assert row is not None and row.native_ref is not None
-        made, row.native_ref = NativeRef(row.native_ref), None
-    network.delete_security_group(made)
+    creates = unmade_with_creates_counted(services.db, network, monkeypatch, group.id)
     ssh, web = ssh_and_web(group.id)
-    create = network.create_security_group
-    creates: list[str] = []
+    with second_request_during_first_backend_call(
+        network,
+        monkeypatch,
+        group.id,
+        lambda: groups.create_rule(alice, REGION, web),
+        call="create_security_group",
+    ):
+        groups.create_rule(alice, REGION, ssh)
 
-    def the_other_request_meanwhile(spec: SecurityGroupSpec) -> NativeRef:
-        creates.append(spec.gateway_id)
-        if len(creates) == 1:  # the first request's create: the second runs through first
-            groups.create_rule(alice, REGION, web)
-        return create(spec)
-
-    monkeypatch.setattr(network, "create_security_group", the_other_request_meanwhile)
-    groups.create_rule(alice, REGION, ssh)
-
-    assert creates == [group.id, group.id]  # both requests made it...
+    assert creates == [group.id]  # made once, by the first request
     held = network.ec2.describe_security_groups(
         Filters=[{"Name": "tag:interstack:gateway-id", "Values": [group.id]}]
     )["SecurityGroups"]
-    assert len(held) == 1  # ...and EC2 holds it once
+    assert len(held) == 1
     with services.db.session() as session:
         row = session.get(SecurityGroup, group.id)
         assert row is not None and row.native_ref == held[0]["GroupId"]

@@ -40,8 +40,8 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2Ol
 CEILINGS: dict[str, tuple[int, int]] = {
     "create network": (3, 2),
     "create subnet": (13, 2),
-    "create security group": (5, 3),
-    "create rule": (6, 2),
+    "create security group": (6, 3),
+    "create rule": (5, 2),
     "create key pair": (2, 1),
     "boot": (28, 10),
     "show server": (4, 1),

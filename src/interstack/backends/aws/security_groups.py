@@ -239,9 +239,11 @@ class SecurityGroups:
             raise translate(exc, f"describe_security_groups {ref}") from exc
 
     def create(self, spec: SecurityGroupSpec) -> NativeRef:
-        """The group with ``spec.rules``, made without describing first: a repeated create is
-        EC2's ``InvalidGroup.Duplicate`` (the name carries the gateway id), answered with the
-        group found by its tag."""
+        """The group with ``spec.rules``, made without describing first: a repeated create (a
+        gateway stopped between EC2's create and its record; the gateway makes a group in the
+        group's turn, never twice at once) is EC2's ``InvalidGroup.Duplicate`` (the name
+        carries the gateway id), answered with the group found by its tag and given
+        ``spec.rules`` against what EC2 describes."""
         tag_list = tags(self.region, spec.gateway_id, spec.name, **{TAG_PROJECT: spec.project_id})
         description = (spec.name.encode("ascii", "replace").decode() or "interstack")[:255]
 
@@ -270,7 +272,7 @@ class SecurityGroups:
                     **{TAG_GATEWAY_ID: spec.gateway_id},
                 )
             if existing is None and error_code(exc) == "InvalidGroup.Duplicate":
-                raise BackendUnavailable(  # made moments ago (a realization racing this one)
+                raise BackendUnavailable(  # made moments ago (a create cut short just before)
                     f"EC2 refused security group {spec.gateway_id} as a duplicate (made "
                     "moments ago) and does not list it yet; try again"
                 ) from exc

@@ -227,7 +227,7 @@ class SecurityGroupService(GroupRealization):
             insert_rows(session, [group])
             insert_rows(session, rules)
         with removed_on_failure(self.db, SecurityGroup, group_id):
-            self._realize(region, group, rules)  # as just written: not read again
+            self._realize(region, group)
         # the group as written (its backend ref is not shown), its rules in their listed order
         rules.sort(key=lambda r: (r.created_at, r.id))
         return _info(group, rules)
@@ -363,16 +363,10 @@ class SecurityGroupService(GroupRealization):
             insert_rows(session, [row])
             created = rule_info(row)
         with removed_on_failure(self.db, RuleRow, created.id):
-            # the group as loaded above (its backend ref is written once, by its create); one
-            # the backend holds is given its rules as read in its realization's turn
-            rows = [] if group.native_ref else self._committed_rules(group.id)
-            self._realize(region, group, rows)
+            # the group as loaded above (its backend ref is written once, by its create); the
+            # backend is given its rules as read in its realization's turn
+            self._realize(region, group)
         return created
-
-    def _committed_rules(self, group_id: str) -> list[RuleRow]:
-        """The group's rules as committed, concurrent requests' too."""
-        with self.db.session() as session:
-            return group_rules(session, group_id)
 
     def _load_rule(
         self, session: Session, ctx: RequestContext, region: str, rule_id: str

@@ -9,10 +9,13 @@ newer rule on the backend (and the backend's own change, EC2's describe then aut
 revoke, is no single step either). The group's realizations therefore take turns (the group's
 :class:`~interstack.services.turns.KeyedTurns` turn in the process; on PostgreSQL the group's
 row locked ``FOR NO KEY UPDATE`` too, for the replicas) and each reads the rules in its turn,
-after the changes before it were committed. The turn spans the backend call: a lock of the
-process and a row lock, never SQLite's write lock (the rules are only read), and the row lock
-lets rules be written meanwhile (their foreign key takes ``KEY SHARE``), so only realizations
-of the group, a rename and its deletion's last step wait.
+after the changes before it were committed. A group the backend lacks is made in its turn
+too, and recorded before the turn ends: a realization racing it finds it made and only gives
+it the rules, so the backend never makes it twice. The turn spans the backend call: a lock of
+the process and a row lock, never SQLite's write lock (the rules are only read; a group's ref
+is written at the end), and the row lock lets rules be written meanwhile (their foreign key
+takes ``KEY SHARE``), so only realizations of the group, a rename and its deletion's last
+step wait.
 """
 
 from __future__ import annotations
@@ -49,6 +52,38 @@ def group_rules(session: Session, group_id: str) -> list[RuleRow]:
     return list(session.scalars(_GROUP_RULES, {"group_id": group_id}))
 
 
+#: a group's backend ref and its rules in their listed order, its row locked for its turn
+#: (``FOR NO KEY UPDATE`` on PostgreSQL: rules may still be written, their foreign key takes
+#: ``KEY SHARE``); built once, read by every realization in its turn
+_HELD_WITH_RULES = (
+    select(SecurityGroup.native_ref, RuleRow)
+    .select_from(SecurityGroup)
+    .outerjoin(RuleRow, RuleRow.group_id == SecurityGroup.id)
+    .where(SecurityGroup.id == bindparam("group_id"))
+    .order_by(RuleRow.created_at, RuleRow.id)
+    .with_for_update(key_share=True, of=SecurityGroup)
+)
+#: the backend's group just made, recorded for a group that had none
+_RECORD = (
+    update(SecurityGroup)
+    .where(SecurityGroup.id == bindparam("group_id"), SecurityGroup.native_ref.is_(None))
+    .values(native_ref=bindparam("ref"))
+)
+
+
+def _held_with_rules(session: Session, group_id: str) -> tuple[str | None, list[RuleRow]] | None:
+    """The group's backend ref and rules, its row locked until the unit of work ends; None if
+    the group is gone."""
+    found = session.execute(_HELD_WITH_RULES, {"group_id": group_id}).all()
+    if not found:
+        return None
+    return found[0][0], [rule for _ref, rule in found if rule is not None]
+
+
+def _gone(group_id: str) -> NotFound:
+    return NotFound(f"Security group {group_id} does not exist", kind="SecurityGroupNotFound")
+
+
 class GroupRealization:
     """The backend half of ``SecurityGroupService`` (its base): what makes a group real there,
     from the records the service keeps."""
@@ -60,30 +95,32 @@ class GroupRealization:
 
     def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
         """Make the backend hold the group with exactly its rules; returns its native ref."""
-        with self.db.session() as session:  # the group and, to make it, its rules
+        with self.db.session() as session:
             row = session.get_one(SecurityGroup, group_id)
-            rows = group_rules(session, group_id) if row.native_ref is None else []
-        return self._realize(region, row, rows, _seen)
+        return self._realize(region, row, _seen)
 
     def _realize(
         self,
         region: str,
         row: SecurityGroup,
-        rows: Sequence[RuleRow],
         _seen: frozenset[str] = frozenset(),
         without: str | None = None,
     ) -> NativeRef:
-        """:meth:`realize` of the group ``row`` with its rules ``rows``, both as just read or
-        written (``rows`` makes a group the backend lacks; one it holds is given the rules as
-        they are in its turn, those naming ``without`` left out). 404 if the group is gone
-        by then, unless ``without`` (a deletion's step, done for a group gone)."""
+        """:meth:`realize` of the group ``row`` as just read or written, in the group's turn:
+        one the backend lacks is made there with its rules as they are in the turn (a
+        realization racing this one, waiting for the turn, finds it made and gives it the
+        rules again; before, both made it and the group given the older rules last was right
+        only if the loser's reset succeeded); one it holds is given its rules as they are in
+        its turn, those naming ``without`` left out. 404 if the group is gone by then, unless
+        ``without`` (a deletion's step, done for a group gone)."""
         net_driver = driver(self.regions, region)
-        group_id, native, name, project = row.id, row.native_ref, row.name, row.project_id
+        group_id = row.id
         seen = _seen | {group_id}
+        native = row.native_ref
 
         def ref_of(other_id: str) -> NativeRef:
             if other_id == group_id:
-                return NativeRef(native or "")  # set before any rule naming a group is made
+                return NativeRef(native or "")  # made before any rule naming a group is given
             with self.db.session() as session:
                 other = session.get(SecurityGroup, other_id)
                 other_ref = other.native_ref if other is not None else None
@@ -91,28 +128,62 @@ class GroupRealization:
                 return self.realize(region, other_id, seen)
             return NativeRef(other_ref or "")
 
-        if native is None:
-            # a group is made with its rules (one backend change less); those naming a group
-            # (this one, or one naming it in turn: its ref exists only afterwards) follow
-            naming_groups = any(r.remote_group_id is not None for r in rows)
-            plain = [r for r in rows if r.remote_group_id is None]
-            made = net_driver.create_security_group(
-                SecurityGroupSpec(
-                    gateway_id=group_id,
-                    name=name,
-                    project_id=project,
-                    rules=contract_rules(plain, ref_of),
-                )
-            )
-            native, first = self._record_made(region, group_id, made)
-            if first and not naming_groups:
-                return NativeRef(native)  # made with its rules: setting them again is a repeat
-        given = self._set_rules(net_driver, group_id, NativeRef(native), ref_of, without)
+        with self.turns.turn(group_id):
+            if native is None:
+                native, whole = self._make(net_driver, row, ref_of)
+                if whole:
+                    return NativeRef(native)  # made with its rules: setting them again is a repeat
+            given = self._set_rules(net_driver, group_id, NativeRef(native), ref_of, without)
         if not given and without is None:  # for a deletion's step, one gone names it no more
-            raise NotFound(
-                f"Security group {group_id} does not exist", kind="SecurityGroupNotFound"
-            )
+            raise _gone(group_id)
         return NativeRef(native)
+
+    def _make(
+        self, net_driver: NetworkDriver, row: SecurityGroup, ref_of: Callable[[str], NativeRef]
+    ) -> tuple[NativeRef, bool]:
+        """In the group's turn: make the group the backend lacks, with its rules as committed
+        now (those naming a group follow: its ref, or that of one naming it in turn, exists
+        only afterwards), and record it; its ref, and whether it was made with all its rules.
+        One a realization before this turn made is only read. The backend's group goes again
+        if it cannot be recorded (the group deleted meanwhile: its 404)."""
+        group_id = row.id
+        made: NativeRef | None = None
+        try:
+            with self.db.session() as session:
+                held = _held_with_rules(session, group_id)
+                if held is None:
+                    raise _gone(group_id)
+                recorded, rules = held
+                if recorded is not None:
+                    return NativeRef(recorded), False
+                spec = SecurityGroupSpec(
+                    gateway_id=group_id,
+                    name=row.name,
+                    project_id=row.project_id,
+                    rules=contract_rules([r for r in rules if r.remote_group_id is None], ref_of),
+                )
+                made = net_driver.create_security_group(spec)
+                if rowcount(session.execute(_RECORD, {"group_id": group_id, "ref": made})) != 1:
+                    raise _gone(group_id)  # deleted meanwhile (SQLite: no row lock to hold it)
+        except BaseException:
+            if made is not None:
+                self._let_go(net_driver, group_id, made)
+            raise
+        return made, all(r.remote_group_id is None for r in rules)
+
+    @staticmethod
+    def _let_go(net_driver: NetworkDriver, group_id: str, made: NativeRef) -> None:
+        """Delete the backend's group ``made`` for ``group_id``, never recorded; a failure is
+        logged (the one that brought us here is reported; ``interstack cleanup`` finds it)."""
+        try:
+            net_driver.delete_security_group(made)
+        except Exception:
+            log.warning(
+                "security group %s: the backend's %s, not recorded, was not deleted",
+                group_id,
+                made,
+                exc_info=True,
+            )
 
     def _set_rules(
         self,
@@ -122,51 +193,21 @@ class GroupRealization:
         ref_of: Callable[[str], NativeRef],
         without: str | None = None,
     ) -> bool:
-        """Give the backend's group ``native`` the rules of ``group_id`` as committed when its
-        turn comes (those naming ``without`` left out); False if the group is gone by then.
+        """In the group's turn: give the backend's group ``native`` the rules of ``group_id``
+        as committed now (those naming ``without`` left out); False if the group is gone.
         ``ref_of`` may realize another group the rules name (in that one's turn, taken inside
-        this one: the group waited for is one the backend did not hold, and a group in its
-        turn is held, so no two realizations wait for each other)."""
-        with self.turns.turn(group_id), self.db.session() as session:
-            held = session.scalar(
-                select(SecurityGroup.id)
-                .where(SecurityGroup.id == group_id)
-                .with_for_update(key_share=True)
-            )
+        this one: a group is recorded as made before its turn gives any rule naming a group,
+        so of two realizations each naming the other's group, at most one finds the other
+        unmade and waits for it; none waits for the other in turn)."""
+        with self.db.session() as session:
+            held = _held_with_rules(session, group_id)
             if held is None:
                 return False
-            rows = group_rules(session, group_id)
+            rows = held[1]
             if without is not None:
                 rows = [r for r in rows if r.remote_group_id != without]
             net_driver.set_security_group_rules(native, contract_rules(rows, ref_of))
         return True
-
-    def _record_made(self, region: str, group_id: str, made: NativeRef) -> tuple[NativeRef, bool]:
-        """Record the backend group just made for a group that had none, and whether this
-        realization was the first to: another one racing it (two rule requests) may have
-        recorded its own meanwhile. That one is then the group (a backend that made a second,
-        as one without unique group names may, deletes this one; EC2 refuses the name twice
-        and its driver answers with the same group), and its rules are set again as they are
-        now (this realization's were read before the other's rule). The group's 404 if it was
-        deleted meanwhile: what the backend made goes too."""
-        with self.db.session() as session:
-            first = session.execute(
-                update(SecurityGroup)
-                .where(SecurityGroup.id == group_id, SecurityGroup.native_ref.is_(None))
-                .values(native_ref=made)
-            )
-            if rowcount(first) == 1:
-                return made, True
-            recorded = session.scalar(
-                select(SecurityGroup.native_ref).where(SecurityGroup.id == group_id)
-            )
-        if recorded != made:
-            driver(self.regions, region).delete_security_group(made)
-        if recorded is None:
-            raise NotFound(
-                f"Security group {group_id} does not exist", kind="SecurityGroupNotFound"
-            )
-        return NativeRef(recorded), False
 
     def refs(self, region: str, group_ids: Sequence[str]) -> tuple[NativeRef, ...]:
         """Native refs of groups a port uses, realizing any not yet realized."""
@@ -188,7 +229,7 @@ class GroupRealization:
         with self.db.session() as session:
             holder = session.get(SecurityGroup, holder_id)
         if holder is not None and holder.native_ref is not None:
-            self._realize(region, holder, (), without=group_id)
+            self._realize(region, holder, without=group_id)
 
     def _realize_each(self, region: str, holders: Sequence[str], group_id: str) -> None:
         """Realize each group as the store holds it, after the DELETE of ``group_id``; one
