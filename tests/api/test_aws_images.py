@@ -24,6 +24,7 @@ from tests.support.moto import (
     AWS,
     OBJECT_BUCKET,
     aws_gateway,
+    aws_sdk,
     aws_settings,
     client,
     ec2,
@@ -48,9 +49,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
 
 @pytest.fixture(scope="module")
 def sdk(gateway: ServedGateway) -> Iterator[Any]:
-    conn = gateway.connect("interstack", region_name=AWS)
-    yield conn
-    conn.close()
+    with aws_sdk(gateway) as conn:
+        yield conn
 
 
 def tagged(describe: str, key: str, gateway_id: str, **request: Any) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from swiftclient import client as swiftclient
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import AWS, OBJECT_BUCKET, aws_gateway, aws_settings, s3
+from tests.support.moto import AWS, OBJECT_BUCKET, aws_gateway, aws_sdk, aws_settings, s3
 from tests.support.swift import swift_cli, swiftclient_connection
 
 MiB = 2**20
@@ -32,9 +32,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
 
 @pytest.fixture(scope="module")
 def sdk(gateway: ServedGateway) -> Iterator[Any]:
-    conn = gateway.connect("interstack", region_name=AWS)
-    yield conn
-    conn.close()
+    with aws_sdk(gateway) as conn:
+        yield conn
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import AWS, aws_gateway, aws_settings, ec2, register_ami
+from tests.support.moto import AWS, aws_gateway, aws_sdk, aws_settings, ec2, register_ami
 
 #: the region's instance types, smallest first: t3.nano, t3.micro and t3.medium are left out
 CONFIGURED = ["t3.small", "t3.large"]
@@ -35,9 +35,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
 
 @pytest.fixture(scope="module")
 def sdk(gateway: ServedGateway) -> Iterator[Any]:
-    conn = gateway.connect("interstack", region_name=AWS)
-    yield conn
-    conn.close()
+    with aws_sdk(gateway) as conn:
+        yield conn
 
 
 def instance_of(server_id: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from interstack.client import networks as cloud
 from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import AWS, aws_gateway, aws_settings, ec2, register_ami
+from tests.support.moto import AWS, aws_gateway, aws_sdk, aws_settings, ec2, register_ami
 from tests.support.network import external_network, neutron
 from tests.support.waiting import eventually
 
@@ -45,9 +45,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]
 
 @pytest.fixture(scope="module")
 def sdk(gateway: ServedGateway) -> Iterator[Any]:
-    conn = gateway.connect("interstack", region_name=AWS)
-    yield conn
-    conn.close()
+    with aws_sdk(gateway) as conn:
+        yield conn
 
 
 @pytest.fixture(scope="module")

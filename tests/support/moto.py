@@ -91,6 +91,16 @@ def aws_gateway(data: Path, region: str, settings: dict[str, Any]) -> Iterator[S
         yield served
 
 
+@contextmanager
+def aws_sdk(gateway: ServedGateway) -> Iterator[Any]:
+    """openstacksdk as the demo project's member in the aws region, closed afterwards."""
+    conn = gateway.connect("interstack", region_name=AWS)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 @functools.cache
 def an_ami() -> str:
     """One of moto's built-in Amazon AMIs, looked up once a session: the filtered listing takes
