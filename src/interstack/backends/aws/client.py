@@ -133,7 +133,7 @@ def aws_client(
     """A client of one AWS service with the settings' credentials, endpoint and retries."""
     quiet_sdk_debug_logs()
     config = Config(
-        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
         connect_timeout=10,
         read_timeout=60,
         user_agent_extra="interstack",
