@@ -9,7 +9,7 @@ Each request is recorded as Nova records it (``os-instance-actions``: ``attach_v
 ``detach_volume``, their ``compute_…`` event finished by the task). A backend that has not
 attached or detached the volume :data:`ATTACHMENT_WAIT_SECONDS` after it was asked (since when:
 recorded in the task, so a restarted gateway keeps counting) is stuck, and the task fails
-then, not after :data:`~interstack.services.volume.volume_tasks.MAX_POLLS` looks (over an
+then, not after :data:`~interstack.services.volume.task_steps.MAX_POLLS` looks (over an
 hour and a half at EC2's pace): a failed attach leaves the volume ``available`` and no
 attachment (the backend is asked to let go of it), a failed detach leaves it attached and
 ``in-use``, as Nova and Cinder leave them; the event's error says what happened and what to
@@ -44,8 +44,8 @@ from interstack.services.volume.common import (
 from interstack.services.volume.records import Attachment, attachment_record
 from interstack.services.volume.snapshots import SnapshotService
 from interstack.services.volume.state import AttachStatus, VolumeStatus
+from interstack.services.volume.task_steps import look_again, settled, started
 from interstack.services.volume.volume_tasks import DELETE as VOLUME_DELETE
-from interstack.services.volume.volume_tasks import look_again, settled, started
 from interstack.store import Database
 from interstack.store.models import Server as ServerRow
 from interstack.store.models import Volume as VolumeRow

@@ -6,8 +6,9 @@ run next is ``payload["phase"]``. A step that asked the backend for a change loo
 backend that settles at once, as an emulator does, is done in that step), then again as the
 region's backend declares (:class:`~interstack.backends.contract.Polling`: a local cloud within
 half a second, a public cloud that throttles its API every few seconds); after
-:data:`MAX_POLLS` looks (minutes at a local cloud's pace, over an hour at a public cloud's,
-where a first snapshot of a large volume takes that long) the task fails. A failed task puts
+:data:`~interstack.services.volume.task_steps.MAX_POLLS` looks (minutes at a local cloud's
+pace, over an hour at a public cloud's, where a first snapshot of a large volume takes that
+long) the task fails. A failed task puts
 its resource into Cinder's error status for that operation (``error``, ``error_deleting``,
 ``error_extending``), or back where it was when nothing changed (an upload that failed, an
 extend the backend had no room for).
@@ -34,7 +35,6 @@ from interstack.backends.contract import (
     NO_VALID_BACKEND,
     BlockStorageDriver,
     NativeRef,
-    Polling,
     SnapshotSpec,
     VolumeSpec,
 )
@@ -52,6 +52,7 @@ from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.copy_preparations import CopyPreparations
 from interstack.services.volume.messages import UserMessages
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus
+from interstack.services.volume.task_steps import look_again, settled, started
 from interstack.store import Database, rowcount
 from interstack.store.models import Task as TaskRow
 from interstack.store.models import Volume as VolumeRow
@@ -67,38 +68,11 @@ UPLOAD = "volume.upload_image"
 SNAPSHOT_CREATE = "volume.snapshot.create"
 SNAPSHOT_DELETE = "volume.snapshot.delete"
 
-#: a backend that has not settled after this many looks fails the task
-MAX_POLLS = 1200
 #: how long a delete waits for the backend to finish detaching a volume the store let go of
 #: (a cloud detaches in seconds to a minute or two; one still at it after this is stuck, and
-#: the person deleting learns so instead of waiting for :data:`MAX_POLLS` looks)
+#: the person deleting learns so instead of waiting for
+#: :data:`~interstack.services.volume.task_steps.MAX_POLLS` looks)
 DETACHING_WAIT_SECONDS = 600.0
-
-
-def look_again(task: Task, polling: Polling, **changes: Any) -> RetryAfter:
-    """Look again after the wait the task's backend declares for the looks made so far
-    (:class:`Polling`), the payload changed by ``changes``; fail once the backend took too
-    long (:data:`MAX_POLLS` looks)."""
-    polls = int(task.payload.get("polls", 0))
-    if polls > MAX_POLLS:
-        raise BackendError("the backend did not finish the operation in time")
-    return RetryAfter(polling.delay(polls), {**task.payload, **changes, "polls": polls + 1})
-
-
-def started(task: Task, phase: str = "wait", **changes: Any) -> Task:
-    """The task as its next steps see it once this step has asked the backend for a change:
-    in ``phase``, since now (:func:`settled`), its payload changed by ``changes``. Its
-    payload is recorded with the step's :class:`RetryAfter`, so a step run again after that
-    looks, it does not ask again (and a restarted gateway knows since when it looks)."""
-    payload = {**task.payload, **changes, "phase": phase, "since": utcnow().isoformat()}
-    return replace(task, payload=payload)
-
-
-def settled(task: Task, polling: Polling) -> bool:
-    """Whether the backend's reads have caught up with the change this task asked for
-    (``Polling.settling_seconds`` since :func:`started`): not seeing it now is its failure."""
-    since = datetime.fromisoformat(str(task.payload["since"]))
-    return (utcnow() - since).total_seconds() >= polling.settling_seconds
 
 
 class VolumeTasks:
