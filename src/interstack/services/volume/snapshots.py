@@ -28,8 +28,8 @@ from interstack.services.volume.common import (
 from interstack.services.volume.listing import page_rows, scoped
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.records import Snapshot, snapshot_record
+from interstack.services.volume.snapshot_tasks import SNAPSHOT_CREATE, SNAPSHOT_DELETE
 from interstack.services.volume.state import SnapshotStatus, VolumeStatus, check_volume
-from interstack.services.volume.volume_tasks import SNAPSHOT_CREATE, SNAPSHOT_DELETE
 from interstack.store import Database, rowcount
 from interstack.store.models import VolumeSnapshot as SnapshotRow
 

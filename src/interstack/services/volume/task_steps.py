@@ -1,15 +1,17 @@
 """How a block storage task's steps wait for a backend: a step that asked for a change
 records since when (:func:`started`), looks again at the pace the region's backend declares
-(:func:`look_again`), and knows when not seeing the change is a failure (:func:`settled`)."""
+(:func:`look_again`), and knows when not seeing the change is a failure (:func:`settled`,
+:func:`shown`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from interstack.backends.contract import Polling
-from interstack.errors import BackendError
+from interstack.backends.contract import NativeRef, Polling
+from interstack.errors import BackendError, NotFound
 from interstack.services.tasks import RetryAfter, Task, utcnow
 
 #: a backend that has not settled after this many looks fails the task
@@ -40,3 +42,12 @@ def settled(task: Task, polling: Polling) -> bool:
     (``Polling.settling_seconds`` since :func:`started`): not seeing it now is its failure."""
     since = datetime.fromisoformat(str(task.payload["since"]))
     return (utcnow() - since).total_seconds() >= polling.settling_seconds
+
+
+def shown(get: Callable[[NativeRef], object], ref: NativeRef) -> bool:
+    """Whether the backend shows the volume or snapshot (``get`` raises ``NotFound``)."""
+    try:
+        get(ref)
+    except NotFound:
+        return False
+    return True

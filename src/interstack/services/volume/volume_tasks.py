@@ -1,5 +1,5 @@
-"""The persisted tasks that drive a region's block storage: create, delete, extend, upload to
-an image, and snapshots' create and delete.
+"""The persisted tasks that drive a region's volumes: create, delete, extend, upload to an
+image (the snapshots' are :mod:`snapshot_tasks`, whose handlers these include).
 
 Each step is one backend call and one store write, safe to run again after a crash; the step to
 run next is ``payload["phase"]``. A step that asked the backend for a change looks at once (a
@@ -23,19 +23,17 @@ recorded one and any a step stopped before recording (:mod:`copy_preparations`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select
 
 from interstack.backends.contract import (
     NO_VALID_BACKEND,
     BlockStorageDriver,
     NativeRef,
-    SnapshotSpec,
     VolumeSpec,
 )
 from interstack.backends.contract import VolumeStatus as Native
@@ -51,9 +49,10 @@ from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, 
 from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.copy_preparations import CopyPreparations
 from interstack.services.volume.messages import UserMessages
-from interstack.services.volume.state import SnapshotStatus, VolumeStatus
-from interstack.services.volume.task_steps import look_again, settled, started
-from interstack.store import Database, rowcount
+from interstack.services.volume.snapshot_tasks import SNAPSHOT_CREATE, SnapshotTasks
+from interstack.services.volume.state import VolumeStatus
+from interstack.services.volume.task_steps import look_again, settled, shown, started
+from interstack.store import Database
 from interstack.store.models import Task as TaskRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
@@ -65,8 +64,6 @@ CREATE = "volume.create"
 DELETE = "volume.delete"
 EXTEND = "volume.extend"
 UPLOAD = "volume.upload_image"
-SNAPSHOT_CREATE = "volume.snapshot.create"
-SNAPSHOT_DELETE = "volume.snapshot.delete"
 
 #: how long a delete waits for the backend to finish detaching a volume the store let go of
 #: (a cloud detaches in seconds to a minute or two; one still at it after this is stuck, and
@@ -91,6 +88,7 @@ class VolumeTasks:
         self.images = images
         self.messages = messages
         self.preparations = CopyPreparations(regions, queue)
+        self.snapshots = SnapshotTasks(db, regions, self._lately)
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -98,12 +96,7 @@ class VolumeTasks:
             DELETE: TaskHandler(self.delete, self._volume_failed(VolumeStatus.ERROR_DELETING)),
             EXTEND: TaskHandler(self.extend, self.extend_failed),
             UPLOAD: TaskHandler(self.upload, self.upload_failed),
-            SNAPSHOT_CREATE: TaskHandler(
-                self.create_snapshot, self._snapshot_failed(SnapshotStatus.ERROR)
-            ),
-            SNAPSHOT_DELETE: TaskHandler(
-                self.delete_snapshot, self._snapshot_failed(SnapshotStatus.ERROR_DELETING)
-            ),
+            **self.snapshots.handlers(),
             **self.preparations.handlers(),
             **self.messages.handlers(),
         }
@@ -125,21 +118,6 @@ class VolumeTasks:
                     touch(row)
             if task.kind == CREATE and copy is not None and copy.source_volume is not None:
                 self.preparations.discard(task, copy)
-
-        return failed
-
-    def _snapshot_failed(self, status: SnapshotStatus) -> Any:
-        def failed(task: Task, error: str) -> None:
-            with self.db.session() as session:
-                row = session.get(SnapshotRow, task.resource_id)
-                if row is None:
-                    return
-                if row.status == SnapshotStatus.DELETING and row.native_ref is None:
-                    session.delete(row)  # discarded, and the backend never made it
-                    return
-                row.status = status
-                row.fault = error
-                touch(row)
 
         return failed
 
@@ -267,7 +245,7 @@ class VolumeTasks:
         if ref is not None:
             driver = self._driver(task)
             if task.payload.get("phase") != "wait":
-                if self._lately(task) and not _shown(driver.get_volume, ref):
+                if self._lately(task) and not shown(driver.get_volume, ref):
                     return self._again(task)  # made, not shown yet: deleted once it is
                 try:
                     driver.delete_volume(ref)
@@ -359,83 +337,6 @@ class VolumeTasks:
         self.images.abandon_snapshot(task.region, str(task.payload["image_id"]))
         self._settle(task, str(task.payload["previous_status"]))
 
-    # -- snapshots ---------------------------------------------------------------------------
-
-    def create_snapshot(self, task: Task) -> RetryAfter | None:
-        driver = self._driver(task)
-        if task.payload.get("phase") == "wait":
-            return self._create_snapshot_wait(task, driver)
-        with self.db.session() as session:
-            row = session.get(SnapshotRow, task.resource_id)
-            if row is not None and row.status == SnapshotStatus.DELETING:
-                session.delete(row)  # discarded before the backend was asked for it
-                return None
-            volume = session.get(VolumeRow, row.volume_id) if row is not None else None
-            if row is None or volume is None or volume.native_ref is None:
-                raise BackendError("the snapshot's volume is gone")
-            spec = SnapshotSpec(
-                gateway_id=row.id, name=row.name or "", volume=NativeRef(volume.native_ref)
-            )
-        info = driver.create_snapshot(spec)
-        with self.db.session() as session:
-            row = session.get(SnapshotRow, task.resource_id)
-            if row is not None:
-                row.native_ref = info.ref
-        waiting = started(task)
-        try:  # the first look: a backend that made it at once is done in this step
-            return self._create_snapshot_wait(waiting, driver)
-        except BackendUnavailable:  # the snapshot is made: only the look is to be made again
-            return self._again(waiting)
-
-    def _create_snapshot_wait(self, task: Task, driver: BlockStorageDriver) -> RetryAfter | None:
-        """Look once: the settled snapshot is ``available``, or it goes if it was discarded
-        meanwhile (nothing the failed request made is left). One session per look, committed
-        before each backend call so that no transaction waits on the backend."""
-        snapshot_id = task.resource_id
-        with self.db.session() as session:
-            native_ref = session.scalar(
-                select(SnapshotRow.native_ref).where(SnapshotRow.id == snapshot_id)
-            )
-            if native_ref is None:
-                return None
-            ref = NativeRef(native_ref)
-            session.commit()
-            try:
-                info = driver.get_snapshot(ref)
-            except NotFound:
-                if self._lately(task):  # the backend does not show it yet
-                    return self._again(task)
-                raise
-            if info.status not in {Native.AVAILABLE, Native.ERROR}:
-                return self._again(task)
-            if info.status is Native.AVAILABLE and _snapshot_made(session, snapshot_id):
-                return None
-            if _snapshot_discarded(session, snapshot_id):
-                session.commit()
-                driver.delete_snapshot(ref)
-                session.execute(delete(SnapshotRow).where(SnapshotRow.id == snapshot_id))
-                return None
-        if info.status is Native.ERROR:
-            raise BackendError(info.fault or "the snapshot failed in the backend")
-        return None
-
-    def delete_snapshot(self, task: Task) -> RetryAfter | None:
-        with self.db.session() as session:
-            row = session.get(SnapshotRow, task.resource_id)
-            if row is None:
-                return None
-            ref = NativeRef(row.native_ref) if row.native_ref else None
-        if ref is not None:
-            driver = self._driver(task)
-            if self._lately(task) and not _shown(driver.get_snapshot, ref):
-                return self._again(task)  # made, not shown yet: deleted once it is
-            driver.delete_snapshot(ref)
-        with self.db.session() as session:
-            row = session.get(SnapshotRow, task.resource_id)
-            if row is not None:
-                session.delete(row)
-        return None
-
 
 def _ref(value: object) -> NativeRef | None:
     return NativeRef(str(value)) if value else None
@@ -454,28 +355,3 @@ def _spec(row: VolumeRow, payload: Mapping[str, Any]) -> VolumeSpec:
         source_volume=_ref(payload.get("source_ref")),
         prepared=_ref(payload.get("prepared")),
     )
-
-
-def _shown(get: Callable[[NativeRef], object], ref: NativeRef) -> bool:
-    """Whether the backend shows the volume or snapshot (``get`` raises ``NotFound``)."""
-    try:
-        get(ref)
-    except NotFound:
-        return False
-    return True
-
-
-def _snapshot_made(session: Session, snapshot_id: str) -> bool:
-    """``creating`` -> ``available``, unless a discard (or an admin) changed it first."""
-    made = session.execute(
-        update(SnapshotRow)
-        .where(SnapshotRow.id == snapshot_id, SnapshotRow.status == SnapshotStatus.CREATING)
-        .values(status=SnapshotStatus.AVAILABLE, updated_at=utcnow())
-    )
-    return rowcount(made) == 1
-
-
-def _snapshot_discarded(session: Session, snapshot_id: str) -> bool:
-    """The request that made the snapshot failed meanwhile (``SnapshotService.discard``)."""
-    status = session.scalar(select(SnapshotRow.status).where(SnapshotRow.id == snapshot_id))
-    return status == SnapshotStatus.DELETING

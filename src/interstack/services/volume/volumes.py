@@ -42,13 +42,14 @@ from interstack.services.volume.listing import (
 )
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.records import Volume
+from interstack.services.volume.snapshot_tasks import SNAPSHOT_DELETE
 from interstack.services.volume.state import (
     DELETABLE,
     SnapshotStatus,
     VolumeStatus,
     check_volume,
 )
-from interstack.services.volume.volume_tasks import CREATE, DELETE, SNAPSHOT_DELETE
+from interstack.services.volume.volume_tasks import CREATE, DELETE
 from interstack.services.volume.volume_types import VolumeTypeService
 from interstack.store import Database
 from interstack.store.models import Volume as VolumeRow
