@@ -20,9 +20,10 @@ RESULT = "run/cloud-init/result.json"
 #: run them each in its own: importing cloud-init costs a quarter of a CPU second each time, more
 #: than a stage's own work on this backend. A cloud-init that cannot be imported (another
 #: Python's, a different layout) runs as its command, stage by stage.
-#: Before it runs, three of cloud-init's costs that change nothing it does are spared
-#: (``lighten``: schema documentation, settings parsed again and again; and
-#: ``skip_ssh_status_without_pwauth``: an sshd status asked for nothing; ~0.1 CPU s a boot).
+#: Before it runs, four of cloud-init's costs that change nothing it does are spared
+#: (``lighten``: schema documentation, settings parsed again and again;
+#: ``skip_ssh_status_without_pwauth``: an sshd status asked for nothing; ~0.1 CPU s a boot; and
+#: ``resolve_addresses_without_dns``: DNS lookups before a metadata address is used).
 CLOUD_INIT_STAGES = (
     r"""
 import os
@@ -84,6 +85,35 @@ def skip_ssh_status_without_pwauth():
     cc_set_passwords.handle_ssh_pwauth = ssh_pwauth
 
 
+# Before cloud-init resolves a metadata URL it asks the resolver for three names that must not
+# exist (util.is_resolvable: a guard against DNS servers that answer every name), even when
+# the URL's host is an address, which needs no resolver: the datasources' URLs here are
+# (169.254.169.254). With the subnet's DNS server not answering, those lookups waited out the
+# resolver's timeouts, ~15 s of the network stage, and a stop or a reboot meanwhile waited for
+# it. An address is resolvable as it was (getaddrinfo gives it back without a lookup); a name
+# goes through cloud-init's own check, guard included.
+def resolve_addresses_without_dns():
+    import ipaddress
+    import socket
+
+    from cloudinit import util
+
+    is_resolvable = util.is_resolvable
+
+    def resolvable(name):
+        try:
+            ipaddress.ip_address((name or "").split("%")[0])  # fe80::a9fe:a9fe%eth0
+        except ValueError:
+            return is_resolvable(name)
+        try:
+            socket.getaddrinfo(name, None, flags=socket.AI_NUMERICHOST)
+        except OSError:
+            return False
+        return True
+
+    util.is_resolvable = resolvable
+
+
 # While the host's other instances still boot, the host holds back the cloud-init of one that
 # is up (its boot directory holds the file HOLD): its work, at the init's lowered niceness only
 # (nothing of the user's runs under it), waits until the file goes, at most HOLD_SECONDS.
@@ -102,6 +132,10 @@ def run(stages):
     os.environ.setdefault("TZ", ":/etc/localtime")  # what cloud-init's own script sets
     wait_while_held()
     try:
+        try:
+            resolve_addresses_without_dns()
+        except Exception:  # another cloud-init's layout: it runs as it is
+            traceback.print_exc()
         try:
             lighten()
             if "config" in stages:
