@@ -384,3 +384,56 @@ def test_a_created_security_group_is_answered_as_a_get_shows_it(
         ("egress", "IPv6"),
     }
     sdk.network.delete_security_group(group["id"])
+
+
+def test_two_routers_have_a_route_table_each_and_share_the_vpcs_internet_gateway(
+    gateway: ServedGateway,
+) -> None:
+    """Several routers of one project: each is its own route table in the project's VPC,
+    holding its networks' subnets; those with an external gateway route 0.0.0.0/0 through the
+    VPC's one internet gateway, which stays while any of them has a gateway and goes with the
+    last; a router without one routes nothing out."""
+    sdk = gateway.connect("interstack", AWS)
+    public = public_network(sdk)
+    made = [
+        cloud.routed_network(sdk, unique(f"r{n}"), f"10.8{n}.0.0/24", public if n < 2 else None)
+        for n in range(3)
+    ]
+    tables = [tagged("describe_route_tables", "RouteTables", m.router.id)[0] for m in made]
+    subnets = [tagged("describe_subnets", "Subnets", m.subnet.id)[0] for m in made]
+    vpc = subnets[0]["VpcId"]
+    assert {t["VpcId"] for t in tables} == {vpc}
+    for table, subnet in zip(tables, subnets, strict=True):
+        assert [a.get("SubnetId") for a in table["Associations"]] == [subnet["SubnetId"]]
+    (igw,) = ec2().describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}]
+    )["InternetGateways"]
+
+    def outward(table_id: str) -> list[str]:
+        (table,) = ec2().describe_route_tables(RouteTableIds=[table_id])["RouteTables"]
+        return [
+            r.get("GatewayId", "")
+            for r in table["Routes"]
+            if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+        ]
+
+    ids = [t["RouteTableId"] for t in tables]
+    assert [outward(i) for i in ids] == [[igw["InternetGatewayId"]]] * 2 + [[]]
+
+    sdk.network.update_router(made[0].router, external_gateway_info=None)
+    (table,) = tagged("describe_route_tables", "RouteTables", made[0].router.id)
+    assert [a.get("SubnetId") for a in table["Associations"]] == [subnets[0]["SubnetId"]]
+    assert outward(table["RouteTableId"]) == []
+    assert outward(ids[1]) == [igw["InternetGatewayId"]]  # the other router still goes out
+    for m in made:
+        sdk.network.remove_interface_from_router(m.router, subnet=m.subnet.id)
+        sdk.network.delete_router(m.router)
+        sdk.network.delete_subnet(m.subnet)
+        sdk.network.delete_network(m.network)
+    for m in made:
+        assert tagged("describe_route_tables", "RouteTables", m.router.id) == []
+    gateways = ec2().describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}]
+    )["InternetGateways"]
+    assert gateways == []
+    sdk.close()
