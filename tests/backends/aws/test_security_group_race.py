@@ -6,7 +6,9 @@ the second by name and the driver adopted the first's group, and the second gave
 it read before the first's rule was written: EC2's group was right only once its reset came).
 
 On a group EC2 holds, the second request runs in a thread while the first gives EC2 its rules
-(tests/support/group_turns.py): the rules given last are the newest, and EC2 holds both."""
+(tests/support/group_turns.py): the rules given last are the newest, and EC2 holds both.
+
+A rule's create that fails after EC2 was changed leaves EC2 as the API shows the group."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from interstack.backends.aws.network import AwsNetwork
+from interstack.errors import InterstackError
 from interstack.services.container import Services
 from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
@@ -97,3 +101,41 @@ def test_two_rule_requests_racing_on_a_group_ec2_holds_leave_both_rules_in_ec2(
         assert row is not None and row.native_ref is not None
     held = network.ec2.describe_security_groups(GroupIds=[row.native_ref])["SecurityGroups"]
     assert sorted(p.get("FromPort") for p in held[0]["IpPermissions"]) == [22, 80]
+
+
+def test_a_rule_whose_authorize_took_effect_but_failed_is_revoked_again(
+    services: Services,
+) -> None:
+    """EC2 authorizes the rule and the answer is an error (a response lost, EC2's
+    InternalError): the rule's create fails and the API does not show it, and EC2 must not
+    hold it either — the group is realized again once the rule is removed (before, EC2 kept
+    it, more open than the API said, until the group's next change)."""
+    alice = caller(PROJECT)
+    groups = services.network.security_groups
+    network = services.regions.backend(REGION).network
+    assert isinstance(network, AwsNetwork)
+    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    failed: list[str] = []
+
+    def answered_with_an_error(**_kwargs: object) -> None:
+        if not failed:  # the first: done in EC2, answered with an error
+            failed.append("AuthorizeSecurityGroupIngress")
+            raise ClientError(
+                {"Error": {"Code": "InternalError", "Message": "try again"}},
+                "AuthorizeSecurityGroupIngress",
+            )
+
+    network.ec2.meta.events.register(
+        "after-call.ec2.AuthorizeSecurityGroupIngress", answered_with_an_error
+    )
+    ssh, _web = ssh_and_web(group.id)
+    with pytest.raises(InterstackError):
+        groups.create_rule(alice, REGION, ssh)
+
+    assert failed
+    assert [r for r in groups.get(alice, REGION, group.id).rules if r.port_range_min] == []
+    with services.db.session() as session:
+        row = session.get(SecurityGroup, group.id)
+        assert row is not None and row.native_ref is not None
+    held = network.ec2.describe_security_groups(GroupIds=[row.native_ref])["SecurityGroups"]
+    assert held[0]["IpPermissions"] == []

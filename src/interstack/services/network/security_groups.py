@@ -362,7 +362,7 @@ class SecurityGroupService(GroupRealization):
             row.description = new.description
             insert_rows(session, [row])
             created = rule_info(row)
-        with removed_on_failure(self.db, RuleRow, created.id):
+        with self.rule_removed_on_failure(region, group.id, created.id):
             # the group as loaded above (its backend ref is written once, by its create); the
             # backend is given its rules as read in its realization's turn
             self._realize(region, group)

@@ -21,9 +21,10 @@ step wait.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkDriver, SecurityGroupSpec
@@ -223,7 +224,33 @@ class GroupRealization:
             for g in group_ids
         )
 
-    def _realize_without(self, region: str, holder_id: str, group_id: str) -> None:
+    @contextmanager
+    def rule_removed_on_failure(self, region: str, group_id: str, rule_id: str) -> Iterator[None]:
+        """What fails inside (the realization of the rule ``rule_id`` just written) takes the
+        rule along, and its group is then realized again as the store holds it: the backend
+        may hold the rule, or part of a change, by then (a call that took effect and answered
+        with an error, a change of several calls cut short, a realization at once that read
+        the rule) and would be more open than the API says until the group's next change.
+        A group the backend does not hold is left (nothing was made); a failure of the second
+        realization is logged, the first failure is the one answered."""
+        try:
+            yield
+        except BaseException:
+            with self.db.session() as session:
+                session.execute(delete(RuleRow).where(RuleRow.id == rule_id))
+            try:
+                self._realize_without(region, group_id, None)
+            except Exception:
+                log.warning(
+                    "region %s: group %s not realized again after its rule %s failed",
+                    region,
+                    group_id,
+                    rule_id,
+                    exc_info=True,
+                )
+            raise
+
+    def _realize_without(self, region: str, holder_id: str, group_id: str | None) -> None:
         """Realize the group ``holder_id`` without its rules naming ``group_id`` (nothing for a
         group the backend does not hold yet, or one gone)."""
         with self.db.session() as session:
