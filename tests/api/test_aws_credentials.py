@@ -1,6 +1,7 @@
 """An ``aws`` region's credentials, from each source its settings may name (boto3's chain from
 the environment, a named profile, explicit keys), sign the gateway's calls; none of them
-reaches a response, a fault or the gateway's log (at debug level, the access log on), and
+reaches a response, a fault, the gateway's log (at debug level, the access log on) or its data
+directory (the store, clouds.yaml: only the config holds them, where the operator put them), and
 neither does the identity AWS names when it refuses a call.
 
 moto checks signatures only with its authentication on (``/moto-api/reset-auth``): then a call
@@ -134,9 +135,11 @@ def test_credentials_sign_the_calls_and_never_leave_the_gateway(
     shown = "\n".join(answers)
     logged = gateway.log()
     assert "AllocateAddress" in logged  # the refusal reached the operator's log
+    stored = b"".join(f.read_bytes() for f in gateway.data_dir.rglob("*") if f.is_file())
     for secret in (access_key["secret"], access_key["id"]):
         assert secret not in shown
         assert secret not in logged
+        assert secret.encode() not in stored  # the store, clouds.yaml, the region's data
     for identity_part in (USER, MOTO_ACCOUNT):  # the operator's AWS identity
         assert identity_part not in shown
 
