@@ -26,11 +26,12 @@ from interstack.services.network import quotas
 from interstack.services.network.common import (
     DHCP_OWNER,
     Filters,
+    SeenById,
     check_owner,
     driver,
-    load_visible,
     new_id,
     now,
+    owned,
     owned_by,
     retrying,
     stamp,
@@ -132,6 +133,14 @@ class _Target:
     subnet_id: str
 
 
+def _missing(fip_id: str) -> NotFound:
+    return NotFound(f"Floating IP {fip_id} could not be found", kind="FloatingIPNotFound")
+
+
+#: a floating IP by id if the caller's project's (any for an admin), by statements built once
+_SEEN = SeenById(FloatingIp, owned(FloatingIp.project_id), _missing)
+
+
 class FloatingIpService:
     def __init__(self, db: Database, regions: Regions) -> None:
         self.db = db
@@ -139,9 +148,7 @@ class FloatingIpService:
 
     @staticmethod
     def load(session: Session, ctx: RequestContext, region: str, fip_id: str) -> FloatingIp:
-        missing = NotFound(f"Floating IP {fip_id} could not be found", kind="FloatingIPNotFound")
-        visible = owned_by(ctx, FloatingIp.project_id)
-        return load_visible(session, FloatingIp, region, fip_id, visible, missing)
+        return _SEEN.load(session, ctx, region, fip_id)
 
     def create(self, ctx: RequestContext, region: str, new: FloatingIpCreate) -> FloatingIpInfo:
         project_id = tenant_of(ctx, new.project_id)

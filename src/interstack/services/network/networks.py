@@ -33,11 +33,12 @@ from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network import quotas
 from interstack.services.network.common import (
+    CALLER_PROJECT,
     DHCP_OWNER,
     Filters,
+    SeenById,
     check_owner,
     driver,
-    load_visible,
     lock_for_deletion,
     new_id,
     now,
@@ -80,12 +81,17 @@ class NetworkCreate:
     availability_zone_hints: tuple[str, ...] = ()
 
 
+#: the networks a caller who is no admin sees: its project's (bound at each run; a caller of
+#: no project: none of its own), shared and external ones
+_SEEN_NETWORKS = or_(Network.project_id == CALLER_PROJECT, Network.shared, Network.external)
+
+
 def visible(ctx: RequestContext) -> ColumnElement[bool]:
     """The networks the caller sees: its project's, shared and external ones (every one for
     an admin); :func:`network_row` checks the same of a row read by id."""
     if ctx.is_admin:
         return true()
-    return or_(Network.project_id == (ctx.project_id or ""), Network.shared, Network.external)
+    return _SEEN_NETWORKS.params(caller_project=ctx.project_id or "")
 
 
 def network_info(
@@ -115,13 +121,17 @@ def network_info(
     )
 
 
-def load_network(session: Session, ctx: RequestContext, region: str, network_id: str) -> Network:
-    """The network if the caller sees it (its ORM row, to change in ``session``), else 404."""
-    return load_visible(session, Network, region, network_id, visible(ctx), _missing(network_id))
-
-
 def _missing(network_id: str) -> NotFound:
     return NotFound(f"Network {network_id} could not be found.", kind="NetworkNotFound")
+
+
+#: a network by id as :func:`visible` sees it, by statements built once
+_SEEN = SeenById(Network, _SEEN_NETWORKS, _missing, projectless_sees=True)
+
+
+def load_network(session: Session, ctx: RequestContext, region: str, network_id: str) -> Network:
+    """The network if the caller sees it (its ORM row, to change in ``session``), else 404."""
+    return _SEEN.load(session, ctx, region, network_id)
 
 
 def network_row(session: Session, ctx: RequestContext, region: str, network_id: str) -> Row[Any]:

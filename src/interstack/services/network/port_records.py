@@ -272,20 +272,23 @@ def of_server_project() -> ColumnElement[bool]:
     return ~exists().where(Server.id == Port.device_id, Server.project_id != Port.project_id)
 
 
+#: the ports Nova bound to a server, oldest first (ORM rows), built once: read on every
+#: server's delete
+_SERVER_PORTS = (
+    select(Port)
+    .where(
+        Port.region == bindparam("region"),
+        Port.device_id == bindparam("server_id"),
+        Port.device_owner.startswith("compute:"),
+        of_server_project(),
+    )
+    .order_by(Port.created_at, Port.id)
+)
+
+
 def server_ports(session: Session, region: str, server_id: str) -> list[Port]:
     """The ports Nova bound to a server (``compute:*`` owners), oldest first."""
-    return list(
-        session.scalars(
-            select(Port)
-            .where(
-                Port.region == region,
-                Port.device_id == server_id,
-                Port.device_owner.startswith("compute:"),
-                of_server_project(),
-            )
-            .order_by(Port.created_at, Port.id)
-        )
-    )
+    return list(session.scalars(_SERVER_PORTS, {"region": region, "server_id": server_id}))
 
 
 def lock_port(session: Session, port_id: str, *where: ColumnElement[bool]) -> bool:

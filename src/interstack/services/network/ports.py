@@ -23,10 +23,11 @@ from interstack.services.listing import Page
 from interstack.services.network.common import (
     DHCP_OWNER,
     Filters,
+    SeenById,
     check_owner,
     driver,
-    load_visible,
     now,
+    owned,
     owned_by,
     retrying,
     stamp,
@@ -153,9 +154,16 @@ def infos(session: Session, rows: Sequence[Port]) -> list[PortInfo]:
     return [port_info(r, ips[r.id], groups[r.id]) for r in rows]
 
 
+def _missing(port_id: str) -> NotFound:
+    return NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
+
+
+#: a port by id if the caller's project's (any for an admin), by statements built once
+_SEEN = SeenById(Port, owned(Port.project_id), _missing)
+
+
 def load_port(session: Session, ctx: RequestContext, region: str, port_id: str) -> Port:
-    missing = NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
-    return load_visible(session, Port, region, port_id, owned_by(ctx, Port.project_id), missing)
+    return _SEEN.load(session, ctx, region, port_id)
 
 
 class PortService:

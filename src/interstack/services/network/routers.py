@@ -26,11 +26,12 @@ from interstack.services.listing import Page
 from interstack.services.network import quotas
 from interstack.services.network.common import (
     Filters,
+    SeenById,
     check_owner,
     driver,
-    load_visible,
     new_id,
     now,
+    owned,
     owned_by,
     stamp,
     tenant_of,
@@ -79,11 +80,16 @@ class RouterCreate:
     gateway: GatewayRequest | None = None
 
 
+def _missing(router_id: str) -> NotFound:
+    return NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
+
+
+#: a router by id if the caller's project's (any for an admin), by statements built once
+_SEEN = SeenById(Router, owned(Router.project_id), _missing)
+
+
 def load_router(session: Session, ctx: RequestContext, region: str, router_id: str) -> Router:
-    missing = NotFound(f"Router {router_id} could not be found", kind="RouterNotFound")
-    return load_visible(
-        session, Router, region, router_id, owned_by(ctx, Router.project_id), missing
-    )
+    return _SEEN.load(session, ctx, region, router_id)
 
 
 #: the only status a router is given (Neutron's routers are ACTIVE until they are gone; one

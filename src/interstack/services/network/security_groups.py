@@ -22,11 +22,12 @@ from interstack.services.listing import Page
 from interstack.services.network import quotas
 from interstack.services.network.common import (
     Filters,
+    SeenById,
     check_owner,
     driver,
-    load_visible,
     new_id,
     now,
+    owned,
     owned_by,
     removed_on_failure,
     stamp,
@@ -83,26 +84,25 @@ class GroupCreate:
     stateful: bool = True
 
 
-#: a group by id, built once (any project's: an admin's look; else the caller's project only,
-#: as owned_by says): read on every rule's create and every group's show and deletion
-_ANY_GROUP = select(SecurityGroup).where(
-    SecurityGroup.id == bindparam("group_id"), SecurityGroup.region == bindparam("region")
-)
-_OWN_GROUP = _ANY_GROUP.where(SecurityGroup.project_id == bindparam("project_id"))
+def _missing(group_id: str) -> NotFound:
+    return NotFound(f"Security group {group_id} does not exist", kind="SecurityGroupNotFound")
+
+
+def _missing_rule(rule_id: str) -> NotFound:
+    return NotFound(
+        f"Security group rule {rule_id} does not exist", kind="SecurityGroupRuleNotFound"
+    )
+
+
+#: a group, a rule by id if the caller's project's (any for an admin), by statements built
+#: once: a group is read on every rule's create and every group's show and deletion
+_SEEN_GROUP = SeenById(SecurityGroup, owned(SecurityGroup.project_id), _missing)
+_SEEN_RULE = SeenById(RuleRow, owned(RuleRow.project_id), _missing_rule)
 
 
 def load_group(session: Session, ctx: RequestContext, region: str, group_id: str) -> SecurityGroup:
-    """The group if the caller sees it (its project's, any for an admin), else a 404 — as
-    load_visible with owned_by, by a statement built once."""
-    params = {"group_id": group_id, "region": region, "project_id": ctx.project_id}
-    row = None
-    if ctx.is_admin:
-        row = session.scalars(_ANY_GROUP, params).first()
-    elif ctx.project_id is not None:
-        row = session.scalars(_OWN_GROUP, params).first()
-    if row is None:
-        raise NotFound(f"Security group {group_id} does not exist", kind="SecurityGroupNotFound")
-    return row
+    """The group if the caller sees it (its project's, any for an admin), else a 404."""
+    return _SEEN_GROUP.load(session, ctx, region, group_id)
 
 
 def group_info(session: Session, row: SecurityGroup) -> SecurityGroupInfo:
@@ -371,11 +371,7 @@ class SecurityGroupService(GroupRealization):
     def _load_rule(
         self, session: Session, ctx: RequestContext, region: str, rule_id: str
     ) -> RuleRow:
-        missing = NotFound(
-            f"Security group rule {rule_id} does not exist", kind="SecurityGroupRuleNotFound"
-        )
-        visible = owned_by(ctx, RuleRow.project_id)
-        return load_visible(session, RuleRow, region, rule_id, visible, missing)
+        return _SEEN_RULE.load(session, ctx, region, rule_id)
 
     def get_rule(self, ctx: RequestContext, region: str, rule_id: str) -> RuleInfo:
         with self.db.session() as session:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef
@@ -369,27 +369,14 @@ class NeutronServerNetworking:
 
     def security_groups(self, region: str, server_id: str) -> list[ServerSecurityGroup]:
         with self.db.session() as session:
-            group_ids = set(
-                session.scalars(
-                    select(PortSecurityGroup.security_group_id)
-                    .join(Port, Port.id == PortSecurityGroup.port_id)
-                    .where(Port.region == region, Port.device_id == server_id, of_server_project())
-                )
-            )
-            groups = session.scalars(
-                select(SecurityGroup).where(SecurityGroup.id.in_(group_ids))
-            ).all()
-            rules = session.scalars(
-                select(RuleRow)
-                .where(RuleRow.group_id.in_(group_ids), RuleRow.direction == "ingress")
-                .order_by(RuleRow.created_at, RuleRow.id)
-            ).all()
-            remote_ids = {r.remote_group_id for r in rules if r.remote_group_id}
+            params = {"region": region, "server_id": server_id}
+            group_ids = list(set(session.scalars(_SERVER_GROUP_IDS, params)))
+            groups = session.scalars(_GROUPS_BY_ID, {"ids": group_ids}).all()
+            rules = session.scalars(_INGRESS_RULES, {"ids": group_ids}).all()
+            remote_ids = list({r.remote_group_id for r in rules if r.remote_group_id})
             remotes = {
                 row.id: (row.name, row.project_id)
-                for row in session.scalars(
-                    select(SecurityGroup).where(SecurityGroup.id.in_(remote_ids))
-                )
+                for row in session.scalars(_GROUPS_BY_ID, {"ids": remote_ids})
             }
             return [
                 ServerSecurityGroup(
@@ -405,20 +392,41 @@ class NeutronServerNetworking:
             ]
 
 
+#: a server's groups and their ingress rules, built once (``ids``: a list of any length)
+_SERVER_GROUP_IDS = (
+    select(PortSecurityGroup.security_group_id)
+    .join(Port, Port.id == PortSecurityGroup.port_id)
+    .where(
+        Port.region == bindparam("region"),
+        Port.device_id == bindparam("server_id"),
+        of_server_project(),
+    )
+)
+_GROUPS_BY_ID = select(SecurityGroup).where(SecurityGroup.id.in_(bindparam("ids", expanding=True)))
+_INGRESS_RULES = (
+    select(RuleRow)
+    .where(RuleRow.group_id.in_(bindparam("ids", expanding=True)), RuleRow.direction == "ingress")
+    .order_by(RuleRow.created_at, RuleRow.id)
+)
+
+
+#: the networks Nova picks from, built once
+_AVAILABLE_NETWORKS = (
+    select(Network.id)
+    .where(
+        Network.region == bindparam("region"),
+        Network.external.is_(False),
+        or_(Network.project_id == bindparam("project_id"), Network.shared),
+    )
+    .order_by(Network.created_at, Network.id)
+)
+
+
 def _available_networks(session: Session, region: str, project_id: str | None) -> list[str]:
     """The networks Nova picks from when none is named: the project's own and the shared
     ones; external networks (for floating IPs) are left out."""
-    return list(
-        session.scalars(
-            select(Network.id)
-            .where(
-                Network.region == region,
-                Network.external.is_(False),
-                or_(Network.project_id == (project_id or ""), Network.shared),
-            )
-            .order_by(Network.created_at, Network.id)
-        )
-    )
+    params = {"region": region, "project_id": project_id or ""}
+    return list(session.scalars(_AVAILABLE_NETWORKS, params))
 
 
 def _validated_groups(

@@ -20,9 +20,10 @@ from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network import quotas
 from interstack.services.network.common import (
+    CALLER_PROJECT,
     Filters,
+    SeenById,
     check_owner,
-    load_visible,
     new_id,
     now,
     stamp,
@@ -82,15 +83,28 @@ def pool_info(row: SubnetPool) -> SubnetPoolInfo:
     )
 
 
+#: the pools a caller who is no admin sees: its project's (bound at each run; a caller of no
+#: project: none of its own) and shared ones
+_SEEN_POOLS = or_(SubnetPool.project_id == CALLER_PROJECT, SubnetPool.shared)
+
+
 def visible_pools(ctx: RequestContext) -> ColumnElement[bool]:
     if ctx.is_admin:
         return true()
-    return or_(SubnetPool.project_id == (ctx.project_id or ""), SubnetPool.shared)
+    return _SEEN_POOLS.params(caller_project=ctx.project_id or "")
+
+
+def _missing(pool_id: str) -> NotFound:
+    return NotFound(f"Subnet pool {pool_id} could not be found.", kind="SubnetPoolNotFound")
+
+
+#: a pool by id as :func:`visible_pools` sees it (a caller of no project: the shared ones),
+#: by statements built once
+_SEEN = SeenById(SubnetPool, _SEEN_POOLS, _missing, projectless_sees=True)
 
 
 def load_pool(session: Session, ctx: RequestContext, region: str, pool_id: str) -> SubnetPool:
-    missing = NotFound(f"Subnet pool {pool_id} could not be found.", kind="SubnetPoolNotFound")
-    return load_visible(session, SubnetPool, region, pool_id, visible_pools(ctx), missing)
+    return _SEEN.load(session, ctx, region, pool_id)
 
 
 def _prefixes(values: Sequence[str]) -> list[IpNetwork]:

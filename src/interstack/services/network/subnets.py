@@ -27,7 +27,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session, undefer
-from sqlalchemy.sql.base import ExecutableOption
 
 from interstack.backends.contract import NativeRef, NetworkDriver, SubnetSpec
 from interstack.errors import BadRequest, Conflict, NotFound
@@ -35,10 +34,11 @@ from interstack.services.context import RequestContext
 from interstack.services.listing import Page
 from interstack.services.network import dhcp_ports, quotas
 from interstack.services.network.common import (
+    CALLER_PROJECT,
     Filters,
+    SeenById,
     check_owner,
     driver,
-    load_visible,
     lock_for_deletion,
     new_id,
     now,
@@ -129,27 +129,38 @@ def subnet_info(row: Subnet | Row[Any], external: bool | None = None) -> SubnetI
     )
 
 
+#: the subnets a caller who is no admin sees: its project's (bound at each run; a caller of no
+#: project: none of its own) and those of shared or external networks
+_SEEN_SUBNETS = or_(
+    Subnet.project_id == CALLER_PROJECT,
+    Subnet.network_id.in_(select(Network.id).where(or_(Network.shared, Network.external))),
+)
+
+
 def visible_subnets(ctx: RequestContext) -> ColumnElement[bool]:
     """The subnets the caller sees: its project's and those of shared or external networks
     (every one for an admin); :func:`subnet_row` checks the same of a row read by id."""
     if ctx.is_admin:
         return true()
-    return or_(
-        Subnet.project_id == (ctx.project_id or ""),
-        Subnet.network_id.in_(select(Network.id).where(or_(Network.shared, Network.external))),
-    )
+    return _SEEN_SUBNETS.params(caller_project=ctx.project_id or "")
+
+
+def _missing(subnet_id: str) -> NotFound:
+    return NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
+
+
+#: a subnet by id as the caller sees it, by statements built once: its row alone, or with
+#: what its view needs (``FOR_VIEW``)
+_SEEN = SeenById(Subnet, _SEEN_SUBNETS, _missing, projectless_sees=True)
+_SEEN_FOR_VIEW = SeenById(Subnet, _SEEN_SUBNETS, _missing, projectless_sees=True, options=FOR_VIEW)
 
 
 def load_subnet(
-    session: Session,
-    ctx: RequestContext,
-    region: str,
-    subnet_id: str,
-    options: Sequence[ExecutableOption] = (),
+    session: Session, ctx: RequestContext, region: str, subnet_id: str, *, for_view: bool = False
 ) -> Subnet:
-    missing = NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
-    visible = visible_subnets(ctx)
-    return load_visible(session, Subnet, region, subnet_id, visible, missing, options)
+    """The subnet if the caller sees it (its ORM row, to change in ``session``), else 404;
+    ``for_view``: loaded with what its view needs."""
+    return (_SEEN_FOR_VIEW if for_view else _SEEN).load(session, ctx, region, subnet_id)
 
 
 def subnet_row(session: Session, ctx: RequestContext, region: str, subnet_id: str) -> Row[Any]:
@@ -163,7 +174,7 @@ def subnet_row(session: Session, ctx: RequestContext, region: str, subnet_id: st
         or row.network_shared
         or row.external
     ):
-        raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
+        raise _missing(subnet_id)
     return row
 
 
@@ -403,7 +414,7 @@ class SubnetService:
 
         def work() -> tuple[SubnetInfo, list[Any], bool, dhcp_ports.DhcpPort | None, str | None]:
             with self.db.session() as session:
-                row = load_subnet(session, ctx, region, subnet_id, FOR_VIEW)
+                row = load_subnet(session, ctx, region, subnet_id, for_view=True)
                 check_owner(ctx, row.project_id, "subnet", subnet_id)
                 was_serving = row.enable_dhcp
                 dns_before = list(row.dns_nameservers or [])
