@@ -2,7 +2,9 @@
 tasks writes last, the backend server is deleted and the server ends deleted, never waited on.
 
 The steps are interleaved by hand at the moment the race needs (inside the backend's
-``create_server``), so each order is run every time, not only when a loaded host happens to."""
+``create_server``), so each order is run every time, not only when a loaded host happens to;
+each with a backend server that settles at the boot step's first look and with one that does
+not."""
 
 from __future__ import annotations
 
@@ -31,9 +33,12 @@ REGION = "RegionOne"
 STEP_BOUND = 20
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    with started_services(tmp_path / "data") as started:
+@pytest.fixture(params=[1.0, 0.0], ids=["settles later", "settles at once"])
+def services(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Services]:
+    """A backend whose server settles after the boot step's first look (the step keeps the
+    ref alone), or at it, as EC2's emulator's does (the ref with the settled state)."""
+    sim = {"boot_delay_seconds": request.param}
+    with started_services(tmp_path / "data", sim=sim) as started:
         yield started
 
 
@@ -130,6 +135,7 @@ def test_a_delete_that_looked_before_the_boot_recorded_its_server_deletes_that_s
     with services.db.session() as session:  # the boot kept its server: the delete is not done
         row = session.get(Server, server_id)
         assert row is not None and row.native_ref == made[0].ref and row.deleted_at is None
+        assert row.task_state == TaskState.DELETING  # not settled over the delete's state
     assert backend_has(services, made[0].ref)
     run_to_end(services, delete[0])
 

@@ -63,11 +63,17 @@ START_DELETE: Update = (
 )
 
 
-def _settling(*, launched: bool) -> Update:
+def _settling(*, launched: bool, records: bool = False) -> Update:
     """The live server takes the state of a backend server that settled, no task and no fault
-    left; ``launched``: its ``launched_at`` is set unless it was before (a boot's end)."""
+    left; ``launched``: its ``launched_at`` is set unless it was before (a boot's end);
+    ``records``: and its backend server's ref (``ref``: a boot step that made its backend
+    server and found it settled at its first look keeps both in one write)."""
     now = bindparam("now", type_=_WHEN)
-    first_launch = {"launched_at": func.coalesce(_S.launched_at, now)} if launched else {}
+    also: dict[str, Any] = {}
+    if launched:
+        also["launched_at"] = func.coalesce(_S.launched_at, now)
+    if records:
+        also["native_ref"] = bindparam("ref", type_=_S.native_ref.type)
     return (
         update(_SERVERS)
         .where(*_LIVE)
@@ -77,13 +83,16 @@ def _settling(*, launched: bool) -> Update:
             task_state=None,
             fault=null(),
             updated_at=now,
-            **first_launch,
+            **also,
         )
     )
 
 
 SETTLE = _settling(launched=False)
 SETTLE_LAUNCHED = _settling(launched=True)
+#: :data:`SETTLE_LAUNCHED` with the backend server's ref (no row changed: the server is gone or
+#: being deleted, and only :data:`RECORD_REF` may keep the ref then)
+RECORD_SETTLED = _settling(launched=True, records=True)
 
 #: the backend server's ref, kept unless the server is deleted by now (a delete under way
 #: reads it at its next step and deletes that backend server)

@@ -20,6 +20,7 @@ from interstack.backends.contract import NativeRef, Polling, PowerAction, Server
 from interstack.errors import BackendError, NotFound
 from interstack.services.compute.common import touch
 from interstack.services.compute.server_statements import (
+    RECORD_SETTLED,
     SERVER_ROW,
     SETTLE,
     SETTLE_LAUNCHED,
@@ -121,17 +122,22 @@ class ServerTaskBase:
         ref: NativeRef | None = None,
         *,
         launched: bool = False,
+        seen: ServerInfo | NotFound | None = None,
     ) -> Step:
         """Look at the backend once: settled in ``expected`` -> the server takes its state
         (``launched``: and its ``launched_at``, unless it had one), ``then`` applied to its row
         where given; ERROR -> fail. ``ref``: the backend server the step itself just made or
-        changed, not read again (the change below is made only if the server is still live)."""
+        changed, not read again (the change below is made only if the server is still live);
+        ``seen``: what the step's own look at it found already (the backend's answer or its
+        NotFound), not asked again."""
         if ref is None:
             live, ref = self._live_ref(task)
             if not live or ref is None:
                 return Step()
         try:
-            info = self.regions.backend(task.region).compute.get_server(ref)
+            if isinstance(seen, NotFound):
+                raise seen
+            info = seen or self.regions.backend(task.region).compute.get_server(ref)
         except NotFound:
             if not self._is_live(task):  # the delete task deleted it
                 return Step()
@@ -159,9 +165,17 @@ class ServerTaskBase:
         return Step()
 
     @staticmethod
-    def _settle(session: Session, task: Task, info: ServerInfo, *, launched: bool) -> bool:
+    def _settle(
+        session: Session,
+        task: Task,
+        info: ServerInfo,
+        *,
+        launched: bool,
+        ref: NativeRef | None = None,
+    ) -> bool:
         """:func:`.task_steps.settle` in one statement on the live server (False: it is gone
-        or being deleted)."""
+        or being deleted); ``ref`` (with ``launched``): the backend server's ref is kept in
+        the same statement."""
         state = settled_state(info)
         if state is None:
             raise BackendError(f"the backend's server is {info.status}: it has not settled")
@@ -172,7 +186,11 @@ class ServerTaskBase:
             "power_state": power_state.value,
             "now": utcnow(),
         }
-        result = run_core(session, SETTLE_LAUNCHED if launched else SETTLE, params)
+        if ref is not None:
+            assert launched, "a ref is recorded at a boot's end only"
+            result = run_core(session, RECORD_SETTLED, {**params, "ref": ref})
+        else:
+            result = run_core(session, SETTLE_LAUNCHED if launched else SETTLE, params)
         return result.rowcount == 1
 
     def _ended_in_boot(self, task: Task, info: ServerInfo, why: str) -> NoReturn:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from interstack.backends.contract import (
     NativeRef,
     PowerAction,
+    ServerInfo,
     ServerSpec,
     ServerStatus,
 )
@@ -63,6 +64,10 @@ DELETE = "compute.server.delete"
 POWER = "compute.server.power"
 RESIZE = "compute.server.resize"
 REBUILD = "compute.server.rebuild"
+
+#: where a boot ends. STOPPED: the guest powered off or crashed before it was up; Nova's server
+#: was ACTIVE once its VM ran, and SHUTOFF since its power-state sync
+BOOTED = frozenset({ServerStatus.ACTIVE, ServerStatus.STOPPED})
 
 #: the status each power action ends in
 POWER_RESULT: dict[PowerAction, ServerStatus] = {
@@ -148,14 +153,24 @@ class ServerTasks(ServerTaskBase):
         spec = replace(spec, root_volume=volumes.root, volumes=volumes.data)
         spec = self._with_drive(task.region, spec, wants_drive)
         info = self.regions.backend(task.region).compute.create_server(spec)
-        if not self._record_native_ref(task, info.ref):
+        return self._keep_made(task, info.ref).result(self._polling(task))
+
+    def _keep_made(self, task: Task, ref: NativeRef) -> Step:
+        """Keep the backend server the step just made. The first look at it follows at once,
+        before its ref is kept: a backend that settles at once (as an emulator does) is done
+        in one write, the ref and the settled state together, without another claim; the next
+        looks come after a poll delay."""
+        seen = self._first_look(task, ref)
+        settled = seen if isinstance(seen, ServerInfo) and seen.status in BOOTED else None
+        if not self._record_boot(task, ref, settled):
             # the server's delete finished while the backend made this one: nobody else knows
             # of it to remove it
-            self.regions.backend(task.region).compute.delete_server(info.ref)
-            return None
-        # a delete under way sees this ref at its next step and deletes the backend server;
-        # the first look follows at once in this step (a backend that settles at once, as an
-        # emulator does, is done without another claim), the next ones after a poll delay
+            self.regions.backend(task.region).compute.delete_server(ref)
+            return Step()
+        # a delete under way sees this ref at its next step and deletes the backend server
+        if settled is not None:
+            self._booted(task)
+            return Step()
         waiting = {
             **task.payload,
             "phase": "wait",
@@ -163,39 +178,52 @@ class ServerTasks(ServerTaskBase):
             "looks": 0,
             "launched": utcnow().isoformat(),
         }
-        try:
-            step = self._boot_wait(replace(task, payload=waiting), info.ref)
-            return step.result(self._polling(task))
-        except BackendUnavailable:  # the server is made: only the look is to be made again
-            return Step(waiting).result(self._polling(task))
+        if seen is None:  # the server is made: only the look is to be made again
+            return Step(waiting)
+        return self._boot_wait(replace(task, payload=waiting), ref, seen)
 
-    def _record_native_ref(self, task: Task, ref: NativeRef) -> bool:
-        """Keep the backend server's ref unless the server is deleted by now. One statement: a
-        delete finishing at the same moment (:meth:`_delete_finish`) either sees the ref or has
-        won, and then this is False."""
+    def _first_look(self, task: Task, ref: NativeRef) -> ServerInfo | NotFound | None:
+        """The backend's server the step just made, as the backend shows it (its NotFound if
+        it does not yet; None if the backend did not answer)."""
+        try:
+            return self.regions.backend(task.region).compute.get_server(ref)
+        except NotFound as exc:
+            return exc
+        except BackendUnavailable:
+            return None
+
+    def _record_boot(self, task: Task, ref: NativeRef, settled: ServerInfo | None) -> bool:
+        """Keep the backend server's ref unless the server is deleted by now, and where the
+        first look found it ``settled``, the server's settled state with it (one write, its
+        action finished). Each is one statement: a delete finishing at the same moment
+        (:meth:`_delete_finish`) either sees the ref or has won, and then this is False."""
         with self.db.session() as session:
+            if settled is not None and self._settle(session, task, settled, launched=True, ref=ref):
+                finish_action(session, task.payload.get("action_id"), "Success")
+                return True
+            # not settled, or a delete under way: the ref only (the delete task owns it)
             params = {"server_id": task.resource_id, "ref": ref}
             return run_core(session, RECORD_REF, params).rowcount == 1
 
-    def _boot_wait(self, task: Task, ref: NativeRef | None = None) -> Step:
-        # STOPPED: the guest powered off or crashed before it was up; Nova's server was ACTIVE
-        # once its VM ran, and SHUTOFF since its power-state sync
-        settled = frozenset({ServerStatus.ACTIVE, ServerStatus.STOPPED})
+    def _boot_wait(
+        self, task: Task, ref: NativeRef | None = None, seen: ServerInfo | NotFound | None = None
+    ) -> Step:
         try:
-            step = self._wait_settled(task, settled, ref=ref, launched=True)
+            step = self._wait_settled(task, BOOTED, ref=ref, launched=True, seen=seen)
         except NotFound:
             if not launched_lately(task.payload, self._polling(task)):
                 raise
             step = Step(task.payload)  # launched, not shown yet: looked at again
         if step.payload is not None and self.regions.capabilities(task.region).settle_notices:
             step = replace(step, ceiling=NOTIFIED_POLL_SECONDS)  # the backend says when
-        if (
-            step.payload is None
-            and self.boot_volumes is not None
-            and "created_volumes" in (task.payload)
-        ):
-            self.boot_volumes.attached_at_boot(task.region, task.resource_id)
+        if step.payload is None:
+            self._booted(task)
         return step
+
+    def _booted(self, task: Task) -> None:
+        """The boot settled: the volumes it was given are the server's attachments now."""
+        if self.boot_volumes is not None and "created_volumes" in task.payload:
+            self.boot_volumes.attached_at_boot(task.region, task.resource_id)
 
     def boot_failed(self, task: Task, error: str) -> None:
         """The server goes to ERROR; its boot volumes are detached, the ones made for it
@@ -220,20 +248,25 @@ class ServerTasks(ServerTaskBase):
         return phases[task.payload.get("phase", "backend")](task).result(self._polling(task))
 
     def _delete_backend(self, task: Task) -> Step:
-        ref = self._native_ref(task)
+        ref, settled_once = self._ref_and_settled(task)
         if ref is None:  # a boot may be making it: its record comes before the next look
             return Step({**task.payload, "phase": "gone", "ref": ref})
         self.regions.backend(task.region).compute.delete_server(ref)
         # the first look follows at once in this step (a backend that deletes at once, as an
-        # emulator does, is done without another step), the next ones after a poll delay
+        # emulator does, is done without another step), the next ones after a poll delay. It
+        # goes on from the ref read above, not read again: a boot recording another one now
+        # started its step while the server was live, and the server's end is written only if
+        # its ref is still this one (DELETE_FINISH); else this task comes back for the other
         looking = {**task.payload, "phase": "gone", "ref": ref, "looked_at": "gone", "looks": 0}
         try:
-            return self._delete_gone(replace(task, payload=looking))
+            return self._delete_gone(replace(task, payload=looking), (ref, settled_once))
         except BackendUnavailable:  # the server is deleted: only the look is to be made again
             return Step(looking)
 
-    def _delete_gone(self, task: Task) -> Step:
-        ref, settled_once = self._ref_and_settled(task)
+    def _delete_gone(self, task: Task, known: tuple[NativeRef | None, bool] | None = None) -> Step:
+        """``known``: the server's ref and whether it settled once (:meth:`_ref_and_settled`),
+        where the step read them already."""
+        ref, settled_once = known or self._ref_and_settled(task)
         if ref is not None and ref != task.payload.get("ref"):
             # a boot step made the backend server after this task looked: nobody deletes that
             # one unless this task goes back and does
@@ -258,7 +291,7 @@ class ServerTasks(ServerTaskBase):
         with self.db.session() as session:
             # one statement, so that a boot step recording its backend server at the same moment
             # either came first (the ref is not the one deleted: delete that server too) or
-            # finds the server deleted (:meth:`_record_native_ref`)
+            # finds the server deleted (:meth:`_record_boot`)
             if run_core(session, DELETE_FINISH, params).rowcount != 1:
                 state = server_state(session, task.resource_id)
                 if state is None or state.deleted_at is not None:
