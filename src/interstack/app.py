@@ -157,11 +157,32 @@ def _ensure_networks(
 ) -> None:
     """At start-up (backends started): each cloud's own external network, DHCP ports for the
     subnets made before the gateway gave each network one, what routers did for ports that
-    only named them undone, and the deletions of ports and routers cut short finished."""
+    only named them undone, and the deletions of ports and routers cut short given to the
+    task runner to finish."""
     external.ensure()
     dhcp.ensure()
     claims.ensure()
     deletions.ensure()
+
+
+def _network_start(
+    db: Database,
+    backends: Regions,
+    network: NetworkServices,
+    admin_project_id: str,
+    tasks: TaskQueue,
+) -> tuple[Callable[[], None], dict[str, TaskHandler]]:
+    """What the lifespan does for the networks once the backends started
+    (:func:`_ensure_networks`), and the handlers of the tasks it queues."""
+    deletions = DeletionSweep(db, backends, network.ports, network.routers, admin_project_id, tasks)
+    ensure = partial(
+        _ensure_networks,
+        ExternalNetworks(db, backends, network.networks, network.subnets, admin_project_id),
+        DhcpBackfill(db, backends),
+        RouterClaimSweep(db, backends),
+        deletions,
+    )
+    return ensure, deletions.handlers()
 
 
 def _private_data_dir(settings: Settings) -> None:
@@ -205,12 +226,8 @@ def create_app(settings: Settings) -> FastAPI:
     tasks = _task_queue(db, backends)
     network = NetworkServices.build(db, backends)
     # built here with the rest of the state; run by the lifespan once the backends started
-    ensure_networks = partial(
-        _ensure_networks,
-        ExternalNetworks(db, backends, network.networks, network.subnets, boot.admin_project_id),
-        DhcpBackfill(db, backends),
-        RouterClaimSweep(db, backends),
-        DeletionSweep(db, backends, network.ports, network.routers, boot.admin_project_id),
+    ensure_networks, network_tasks = _network_start(
+        db, backends, network, boot.admin_project_id, tasks
     )
     provided_images = ProvidedImages(db, backends, boot.admin_project_id)
     images = ImageService(db, backends, provided_images)
@@ -265,6 +282,7 @@ def create_app(settings: Settings) -> FastAPI:
         **volume.tasks.handlers(),
         **volume.server_volumes.handlers(),
         **UploadTasks(image_data).handlers(),
+        **network_tasks,
     }
     runner = TaskRunner(db, task_handlers, workers=settings.task_workers, queue=tasks)
     reconciler = ServerReconciler(db, backends, settings.reconcile_interval_seconds)

@@ -1,15 +1,19 @@
 """Ports and routers a stopped gateway left marked by their deletion (``deleting``: shown as
-they were, taken by nothing) are finished when the gateway starts again, without a DELETE:
-gone from the API and from the cloud, one whose cloud side was already gone too. Before, they
-stayed until someone deleted them again. Through openstacksdk, on sim."""
+they were, taken by nothing) are finished after the gateway starts again, without a DELETE,
+by its task runner (start-up only queues them): gone from the API and from the cloud, one
+whose cloud side was already gone too. Before, they stayed until someone deleted them again.
+Through openstacksdk, on sim."""
 
 from __future__ import annotations
+
+from functools import partial
 
 from sqlalchemy import delete, select, update
 
 from interstack.store.models import Port, Router, SimResource
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
+from tests.support.waiting import eventually
 
 
 def _native(gateway: ServedGateway, model: type[Port] | type[Router], row_id: str) -> str:
@@ -51,9 +55,9 @@ def test_deletions_cut_short_are_finished_at_start_up(restartable: ServedGateway
     restartable.restart()
 
     conn = restartable.connect("interstack")
-    assert conn.network.find_port(port.id) is None
-    assert conn.network.find_port(told.id) is None
-    assert conn.network.find_router(router.id) is None
+    for going in (port.id, told.id):
+        eventually(partial(conn.network.find_port, going), lambda p: p is None, f"port {going}")
+    eventually(lambda: conn.network.find_router(router.id), lambda r: r is None, "the router")
     assert [r for r in refs.values() if _in_cloud(restartable, r)] == []
     assert conn.network.get_port(kept.id).id == kept.id
     conn.network.delete_port(kept)
