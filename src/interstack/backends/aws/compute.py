@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,8 @@ TAG_POWER = "interstack:power"
 TAG_RESIZE = "interstack:resize"
 #: EC2 allows 50 tags per resource; interstack's own take a few
 MAX_METADATA_TAGS = 40
+#: the tags showing a server's metadata: one per item, its key after this prefix
+META_TAG_PREFIX = "meta:"
 _GONE = {"shutting-down", "terminated"}
 _EC2_STATE = {
     "pending": S.BUILDING,
@@ -79,6 +82,13 @@ _ALLOWED: dict[PowerAction, frozenset[ServerStatus]] = {
     PowerAction.SUSPEND: frozenset({S.ACTIVE}),
     PowerAction.RESUME: frozenset({S.SUSPENDED}),
 }
+
+
+def _metadata_tags(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The ``meta:<key>`` tags of a server's metadata (EC2's key and value lengths; at most
+    :data:`MAX_METADATA_TAGS`, the rest of EC2's 50 tags are interstack's own)."""
+    items = list(metadata.items())[:MAX_METADATA_TAGS]
+    return {f"{META_TAG_PREFIX}{k}"[:128]: v[:256] for k, v in items}
 
 
 def key_name_for(gateway_id: str) -> str:
@@ -232,11 +242,25 @@ class AwsCompute(ComputeDriver):
             self.ec2.delete_key_pair(KeyName=key_name_for(gateway_id))
 
     def _tags(self, spec: ServerSpec) -> list[dict[str, str]]:
-        meta = {
-            f"meta:{k}"[:128]: v[:256] for k, v in list(spec.metadata.items())[:MAX_METADATA_TAGS]
-        }
+        meta = _metadata_tags(spec.metadata)
         extra = {TAG_OPENSTACK_ID: spec.gateway_id, TAG_PROJECT: spec.project_id, **meta}
         return tags(self.region, spec.gateway_id, spec.name, **extra)
+
+    def set_server_metadata(self, ref: NativeRef, metadata: Mapping[str, str]) -> None:
+        """The instance's ``meta:`` tags made the metadata's (the others left as they are)."""
+        shown = {
+            t["Key"]: t["Value"]
+            for t in self._instance(ref).get("Tags", [])
+            if str(t["Key"]).startswith(META_TAG_PREFIX)
+        }
+        wanted = _metadata_tags(metadata)
+        stale = [{"Key": key} for key in shown if key not in wanted]
+        changed = [{"Key": k, "Value": v} for k, v in wanted.items() if shown.get(k) != v]
+        with aws_call(f"tag {ref} with its metadata"):
+            if stale:
+                self.ec2.delete_tags(Resources=[ref], Tags=stale)
+            if changed:
+                self.ec2.create_tags(Resources=[ref], Tags=changed)
 
     def create_server(self, spec: ServerSpec) -> ServerInfo:
         booted = next(

@@ -258,6 +258,15 @@ class ComputeDriver(abc.ABC):
         """
         raise NotSupported(f"server {ref}: this backend cannot set a guest's password")
 
+    def set_server_metadata(self, ref: NativeRef, metadata: Mapping[str, str]) -> None:
+        """Show the server's metadata, as it is now, where the cloud shows what a boot wrote
+        of it (the aws backend's ``meta:<key>`` tags), so that the cloud follows its changes.
+
+        Optional: the store is the metadata's home; a backend that shows it nowhere keeps this
+        no-op default. Raising leaves the metadata as it was.
+        """
+        del ref, metadata  # shown nowhere but through the API
+
     def watch_settling(self, settled: Callable[[str], None]) -> None:
         """Call ``settled(gateway_id)`` (from any thread) when a booting server settles, so
         that the gateway looks at it at once instead of at its next poll.

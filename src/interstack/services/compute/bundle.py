@@ -88,7 +88,7 @@ class ComputeServices:
                 boot_volumes,
             ),
             interfaces=ServerInterfaces(db, regions, networking),
-            server_metadata=ServerMetadata(db, quotas),
+            server_metadata=ServerMetadata(db, quotas, regions),
             server_tasks=ServerTasks(
                 db, regions, networking, snapshots, passwords, config_drives, volumes, boot_volumes
             ),

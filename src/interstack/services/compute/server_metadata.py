@@ -1,4 +1,8 @@
-"""A server's metadata (key/value pairs), tags, and its ``os-instance-actions`` history."""
+"""A server's metadata (key/value pairs), tags, and its ``os-instance-actions`` history.
+
+A change of the metadata is shown to the server's backend before it is committed (the aws
+backend mirrors it in the instance's tags): a backend refusing it leaves it as it was.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from interstack.backends.contract import NativeRef
 from interstack.errors import BadRequest, Conflict, NotFound, QuotaExceeded
 from interstack.services.compute.common import check_unlocked, not_found, touch, visible_row
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.compute.records import InstanceAction
 from interstack.services.compute.state import VmState
 from interstack.services.context import RequestContext
+from interstack.services.regions import Regions
 from interstack.store import Database
 from interstack.store.models import InstanceAction as ActionRow
 from interstack.store.models import Server as ServerRow
@@ -28,9 +34,10 @@ def check_tags(tags: Sequence[str]) -> None:
 
 
 class ServerMetadata:
-    def __init__(self, db: Database, quotas: QuotaService) -> None:
+    def __init__(self, db: Database, quotas: QuotaService, regions: Regions) -> None:
         self.db = db
         self.quotas = quotas
+        self.regions = regions
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -58,6 +65,7 @@ class ServerMetadata:
             row = self._changeable(session, ctx, region, server_id)
             merged = dict(items) if replace else {**row.metadata_items, **items}
             self._check_count(row.project_id, len(merged))
+            self._show(region, row, merged)
             row.metadata_items = merged
             touch(row)
             return dict(merged)
@@ -67,8 +75,17 @@ class ServerMetadata:
             row = self._changeable(session, ctx, region, server_id)
             if key not in row.metadata_items:
                 raise NotFound("Metadata item was not found")
-            row.metadata_items = {k: v for k, v in row.metadata_items.items() if k != key}
+            left = {k: v for k, v in row.metadata_items.items() if k != key}
+            self._show(region, row, left)
+            row.metadata_items = left
             touch(row)
+
+    def _show(self, region: str, row: ServerRow, metadata: Mapping[str, str]) -> None:
+        """Tell the server's backend the metadata it is to show (in the session, uncommitted:
+        a refusal leaves the store's as it was)."""
+        if row.native_ref is not None:
+            compute = self.regions.backend(region).compute
+            compute.set_server_metadata(NativeRef(row.native_ref), metadata)
 
     def _changeable(
         self, session: Session, ctx: RequestContext, region: str, server_id: str
