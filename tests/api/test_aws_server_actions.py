@@ -4,7 +4,8 @@ the state OpenStack clients wait for (``PAUSED``, ``SUSPENDED``; only unpause or
 again), a resize stops it, changes its instance type and starts it (revert: back to the old
 type; confirm: kept), and flavors become the smallest of the region's configured instance
 types that holds them — a type outside the list is never used, and a flavor none holds
-puts the server in ERROR, its fault saying which types the region has.
+puts the server in ERROR, its fault saying which types the region has. Metadata changed after
+the boot is mirrored in the instance's ``meta:`` tags, as the boot wrote it.
 """
 
 from __future__ import annotations
@@ -58,10 +59,10 @@ def settle(sdk: Any, server: Any, status: str) -> Any:
     )
 
 
-def booted(sdk: Any, flavor: str) -> Any:
+def booted(sdk: Any, flavor: str, **extra: Any) -> Any:
     image = next(i for i in sdk.image.images() if i.name == "actions-image")
     server = sdk.compute.create_server(
-        name=unique("actions"), flavor_id=flavor, image_id=image.id, networks="none"
+        name=unique("actions"), flavor_id=flavor, image_id=image.id, networks="none", **extra
     )
     return sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.2)
 
@@ -157,3 +158,26 @@ def test_a_flavor_no_configured_type_holds_is_an_error_naming_the_types(
     assert all(name in message for name in CONFIGURED), message
     live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]}
     assert ec2().describe_instances(Filters=[live])["Reservations"] == []
+
+
+def test_metadata_changed_after_the_boot_is_mirrored_in_the_instances_tags(sdk: Any) -> None:
+    server = booted(sdk, "1", metadata={"owner": "ops", "tier": "web"})
+
+    def meta_tags() -> dict[str, str]:
+        found = instance_of(server.id)["TagMap"]
+        return {k: v for k, v in found.items() if k.startswith("meta:")}
+
+    assert meta_tags() == {"meta:owner": "ops", "meta:tier": "web"}
+    sdk.compute.set_server_metadata(server, tier="db", zone="b")  # merged
+    assert meta_tags() == {"meta:owner": "ops", "meta:tier": "db", "meta:zone": "b"}
+    gone = sdk.compute.delete(f"/servers/{server.id}/metadata/owner")
+    assert gone.status_code == 204, gone.text
+    assert meta_tags() == {"meta:tier": "db", "meta:zone": "b"}
+    replaced = sdk.compute.put(
+        f"/servers/{server.id}/metadata", json={"metadata": {"only": "this"}}
+    )  # the whole metadata replaced
+    assert replaced.status_code == 200, replaced.text
+    assert meta_tags() == {"meta:only": "this"}
+    assert instance_of(server.id)["TagMap"]["openstack_id"] == server.id  # the others stay
+    assert sdk.compute.get_server_metadata(server).metadata == {"only": "this"}
+    deleted(sdk, server)
