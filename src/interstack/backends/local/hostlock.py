@@ -114,6 +114,27 @@ class DirectoryLock:
             self._threads.release()
             raise
 
+    @contextmanager
+    def held_if_free(self) -> Iterator[bool]:
+        """The lock if no thread or process holds it now (True), else nothing held (False):
+        for a look that has no reason to wait for the holder."""
+        if not self._threads.acquire(blocking=False):
+            yield False
+            return
+        try:
+            try:
+                fd = _open(self._dir, self._name, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        finally:
+            self._threads.release()
+
     def __exit__(
         self,
         kind: type[BaseException] | None,

@@ -75,6 +75,10 @@ STAGING_PREFIX = ".root-"
 #: in an image's directory, what an unpack makes on its way (its root's staging directory, the
 #: mount point of a disk image, a qcow2 converted to raw), left only by one cut short
 UNPACK_LEFTOVERS = (f"{STAGING_PREFIX}*", f"{MOUNT_PREFIX}*", CONVERTED_RAW)
+#: in an image's directory, the data's temporary files on their way (an upload's, written
+#: atomically; a copy's), left only by a writer killed midway: each write holds the image's
+#: lock, so one found with the lock taken is no live writer's
+WRITE_LEFTOVERS = (".data.*.part", ".data.part")
 #: in an image's directory: the file a user of its root that is no instance holds shared
 HELD_FILE = "held"
 #: in an image's directory: what its unpacked root takes of the host, in MiB (measured once,
@@ -130,6 +134,7 @@ class LocalImages(ImageDriver):
         write: ``PayloadTooLarge`` (Glance's 413) and nothing left where they do not fit."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         target = self._dir(ref) / "data"
+        target.parent.mkdir(parents=True, exist_ok=True)  # its lock is a file in it
         with self._lock(ref):
             if target.exists():
                 raise Conflict(f"image {gateway_id} already has data")
@@ -196,10 +201,10 @@ class LocalImages(ImageDriver):
         (:mod:`.sparse`); the hash reads the copy's data extents, not its holes."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         target = self._dir(ref) / "data"
+        target.parent.mkdir(parents=True, exist_ok=True)  # its lock is a file in it
         with self._lock(ref):
             if target.exists():
                 raise Conflict(f"image {gateway_id} already has data")
-            target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(".data.part")
             try:
                 with self.room(f"image {gateway_id}") as room:
@@ -325,13 +330,17 @@ class LocalImages(ImageDriver):
                 raise NotFound(f"no image {ref}")
             yield self.root_for(ref)
 
-    def release_unused(self, refs: Iterable[NativeRef] | None = None) -> list[NativeRef]:
+    def release_unused(
+        self, refs: Iterable[NativeRef] | None = None, *, wait: bool = True
+    ) -> list[NativeRef]:
         """Remove what deleted images (of ``refs``, or all) left, their roots and any unpack
         cut short, once nothing uses it: no instance's record names the image (a stopped
         server boots from its root again), no mount names it (a running instance's overlay,
         whatever the records say) and no volume is being filled from it. Called at an image's
         deletion, a server's deletion and the backend's start; when unsure (the instances or
-        the mount tables cannot be read) it keeps everything. The images removed."""
+        the mount tables cannot be read) it keeps everything. Without ``wait`` an image whose
+        lock is held now is passed over (its data is on its way, or its root). The images
+        removed."""
         if self.images_in_use is None or not self.directory.is_dir():
             return []
         found = (self.directory / r for r in refs) if refs is not None else self.directory.iterdir()
@@ -343,10 +352,12 @@ class LocalImages(ImageDriver):
         released = []
         for directory in deleted:
             ref = NativeRef(directory.name)
-            with self._lock(ref):
+            lock = self._lock(ref)
+            # free: None once waited for, False when passed over (held now, not waited for)
+            with lock if wait else lock.held_if_free() as free:
                 # read under the lock: a boot records its image before it asks root_for, which
                 # takes this lock, so a record not read here is one whose boot finds no root
-                if self._unused(directory, ref):
+                if free is not False and self._unused(directory, ref):
                     log.info("removing the root of deleted image %s: nothing uses it", ref)
                     shutil.rmtree(directory, ignore_errors=True)
                     released.append(ref)
@@ -369,15 +380,18 @@ class LocalImages(ImageDriver):
         return mounts is not None and not mounts_name(directory, mounts)
 
     def start(self) -> None:
-        """At the backend's start: unpacks cut short by the gateway's end go, then what
-        deleted images left that nothing uses any more (:meth:`release_unused`)."""
+        """At the backend's start: unpacks and writes of image data cut short by a gateway's
+        end go (an image's whose lock another gateway process on the data dir holds now is
+        passed over: that one's are under way), then what deleted images left that nothing
+        uses any more (:meth:`release_unused`)."""
         if not self.directory.is_dir():
             return
         for directory in self.directory.iterdir():
             if directory.name.startswith(STORED_PREFIX) and directory.is_dir():
-                with self._lock(NativeRef(directory.name)):
-                    _remove_leftovers(directory)
-        self.release_unused()
+                with self._lock(NativeRef(directory.name)).held_if_free() as free:
+                    if free:
+                        _remove_leftovers(directory)
+        self.release_unused(wait=False)
 
 
 def _covered(data: Iterable[bytes], room: Reservation | None) -> Iterator[bytes]:
@@ -415,17 +429,18 @@ def release_unpacks(data_dir: Path) -> None:
 
 
 def _remove_leftovers(directory: Path) -> None:
-    """Remove from an image's directory what unpacks cut short left (called with the image's
-    lock held: no unpack of it runs), except what a mount names (a disk image's copy killed
-    midway leaves it mounted)."""
-    leftovers = [path for pattern in UNPACK_LEFTOVERS for path in directory.glob(pattern)]
+    """Remove from an image's directory what unpacks and writes of its data cut short left
+    (called with the image's lock held: no unpack or write of it runs), except what a mount
+    names (a disk image's copy killed midway leaves it mounted)."""
+    patterns = (*UNPACK_LEFTOVERS, *WRITE_LEFTOVERS)
+    leftovers = [path for pattern in patterns for path in directory.glob(pattern)]
     if not leftovers:
         return
     mounts = host_mounts()
     for path in leftovers:
         if mounts is None or mounts_name(path, mounts):
             continue
-        log.info("removing %s: left by an unpack cut short", path)
+        log.info("removing %s: left by an unpack or a write cut short", path)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
