@@ -61,6 +61,35 @@ def test_a_port_given_the_group_after_the_check_makes_the_deletion_refused(
         services.security_groups.get(ctx, REGION, group.id)
 
 
+def test_a_group_a_concurrent_deletion_took_after_the_check_is_not_found(
+    db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deletions of one group: the one whose store step comes second, its check passed
+    before the other's, deletes nothing and answers Neutron's 404 SecurityGroupNotFound, as
+    a read of the group would; never a 204 for a row it did not delete."""
+    services, ctx = routed.services, routed.ctx
+    group = services.security_groups.create(ctx, REGION, GroupCreate(name="twice"))
+    reading = security_groups._holders_naming
+    reads: list[str] = []
+    other: list[object] = []
+
+    def holders_naming(session: object, group_id: str) -> list[str]:
+        reads.append(group_id)
+        if len(reads) == 2:  # the store's step, its check passed: another deletion now
+            other.append(meanwhile(lambda: services.security_groups.delete(ctx, REGION, group_id)))
+        return reading(session, group_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(security_groups, "_holders_naming", holders_naming)
+    with pytest.raises(NotFound) as gone:
+        services.security_groups.delete(ctx, REGION, group.id)
+    assert other == [None]  # the other deletion went through
+    assert gone.value.kind == "SecurityGroupNotFound"
+    assert group.id in gone.value.message
+    monkeypatch.undo()
+    with pytest.raises(NotFound):
+        services.security_groups.get(ctx, REGION, group.id)
+
+
 def test_a_group_deleted_after_a_port_update_read_it_is_not_found(
     db: Database, cloud: Backend, routed: Routed, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,7 +48,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "list servers": (4, 1),
     "delete server": (18, 9),
     "delete key pair": (1, 1),
-    "delete security group": (8, 2),
+    "delete security group": (6, 2),
     "delete subnet": (7, 1),
     "delete network": (7, 1),
 }

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import BindParameter, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,7 @@ from interstack.services.network.sg_rules import (
     same_rule,
     validate,
 )
-from interstack.store import insert_rows, run_core, table_of
+from interstack.store import insert_rows, rowcount, run_core, table_of
 from interstack.store.models import SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
@@ -109,16 +109,24 @@ def group_info(session: Session, row: SecurityGroup) -> SecurityGroupInfo:
     return _info(row, group_rules(session, row.id))
 
 
+_GROUP_ID: BindParameter[str] = bindparam("group_id")
+_RULES = table_of(RuleRow).c
+#: the other groups whose rules name a group as their remote group, built once
+_HOLDERS_NAMING = (
+    select(_RULES.group_id)
+    .where(_RULES.remote_group_id == _GROUP_ID, _RULES.group_id != _GROUP_ID)
+    .distinct()
+    .order_by(_RULES.group_id)
+)
+# a group's deletion, built once (run_core): the rules naming it (no foreign key: the other
+# groups' rules), then the group, its own rules with it (their foreign key cascades)
+_DELETE_NAMING_RULES = delete(table_of(RuleRow)).where(_RULES.remote_group_id == _GROUP_ID)
+_DELETE_GROUP = delete(table_of(SecurityGroup)).where(table_of(SecurityGroup).c.id == _GROUP_ID)
+
+
 def _holders_naming(session: Session, group_id: str) -> list[str]:
     """The other groups whose rules name ``group_id`` as their remote group."""
-    return list(
-        session.scalars(
-            select(RuleRow.group_id)
-            .where(RuleRow.remote_group_id == group_id, RuleRow.group_id != group_id)
-            .distinct()
-            .order_by(RuleRow.group_id)
-        )
-    )
+    return list(run_core(session, _HOLDERS_NAMING, {"group_id": group_id}).scalars())
 
 
 def _info(row: SecurityGroup, rules: Sequence[RuleRow]) -> SecurityGroupInfo:
@@ -292,17 +300,21 @@ class SecurityGroupService(GroupRealization):
             if native:
                 driver(self.regions, region).delete_security_group(NativeRef(native))
                 gone = True
-            with self.db.session() as session:  # a port may have taken it meanwhile
-                row = self._deletable(session, ctx, region, group_id)
+            # the row as checked above (its project, whether it is a default group, do not
+            # change); a port's use committed since: the database refuses, by the port's
+            # foreign key; a concurrent deletion's: gone, 404 as a read would answer
+            with self.db.session() as session:
                 late = [h for h in _holders_naming(session, group_id) if h not in holders]
-                session.execute(delete(RuleRow).where(RuleRow.remote_group_id == group_id))
-                session.delete(row)
-                try:  # a port's use committed after the check: the database refuses
-                    session.flush()
+                params = {"group_id": group_id}
+                run_core(session, _DELETE_NAMING_RULES, params)
+                try:
+                    deleted = run_core(session, _DELETE_GROUP, params)
                 except IntegrityError as exc:
                     if not refused_by_foreign_key(exc):
                         raise
                     raise _in_use(group_id) from exc
+                if rowcount(deleted) != 1:
+                    raise _missing(group_id)
         except BaseException:
             if gone:  # made anew at its next use (below: by a group naming it)
                 with self.db.session() as session:
