@@ -186,10 +186,10 @@ def test_creates_at_once_in_two_gateways_never_share_the_room_of_one(tmp_path: P
     assert len(placed) == 3 and servers.allotted_mb() == 3 * GiB_MB
 
 
-def test_a_snapshot_is_placed_as_a_volume_is(tmp_path: Path) -> None:
-    """The block storage driver places each volume and each snapshot (a sparse copy as large
-    as its volume), as Cinder's scheduler places both; one that does not fit is refused before
-    its record exists (its task then leaves it in ``error``)."""
+@pytest.fixture
+def one_volume(tmp_path: Path) -> LocalBlockStorage:
+    """A block storage driver placing on a host disk of 3 GiB, holding one volume of 2 GB
+    (``vol-one``): the only allotment."""
     storage = LocalBlockStorage(tmp_path / "volumes", cast(Any, None), cast(Any, None))
     disk = host_disk(tmp_path, Records(tmp_path / "unused"), room=Room(3 * GiB_MB, 3 * GiB_MB))
     disk.allotments = [storage.disk_allotted_mb]
@@ -197,7 +197,14 @@ def test_a_snapshot_is_placed_as_a_volume_is(tmp_path: Path) -> None:
     storage.shelf.save(
         VolumeRecord(ref="vol-one", gateway_id="one", name="", size_gb=2, status=V.AVAILABLE)
     )
+    return storage
 
+
+def test_a_snapshot_is_placed_as_a_volume_is(one_volume: LocalBlockStorage) -> None:
+    """The block storage driver places each volume and each snapshot (a sparse copy as large
+    as its volume), as Cinder's scheduler places both; one that does not fit is refused before
+    its record exists (its task then leaves it in ``error``)."""
+    storage = one_volume
     with pytest.raises(BackendError) as refused:
         storage.create_snapshot(
             SnapshotSpec(gateway_id="two", name="", volume=NativeRef("vol-one"))
@@ -210,17 +217,11 @@ def test_a_snapshot_is_placed_as_a_volume_is(tmp_path: Path) -> None:
 
 
 def test_a_volume_extended_beyond_the_room_left_is_refused_and_keeps_its_size(
-    tmp_path: Path,
+    one_volume: LocalBlockStorage,
 ) -> None:
     """An extend grows a sparse file as a new volume makes one, so it is placed as one is
     (Cinder's scheduler checks an extend); refused, the volume keeps its size and its file."""
-    storage = LocalBlockStorage(tmp_path / "volumes", cast(Any, None), cast(Any, None))
-    disk = host_disk(tmp_path, Records(tmp_path / "unused"), room=Room(3 * GiB_MB, 3 * GiB_MB))
-    disk.allotments = [storage.disk_allotted_mb]
-    storage.host_disk = disk
-    storage.shelf.save(
-        VolumeRecord(ref="vol-one", gateway_id="one", name="", size_gb=2, status=V.AVAILABLE)
-    )
+    storage = one_volume
     storage.shelf.disk("vol-one").write_bytes(b"")
 
     with pytest.raises(BackendError, match=NO_VALID_BACKEND):
