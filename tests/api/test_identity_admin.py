@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -18,50 +19,64 @@ def admin(gateway: ServedGateway, admin_token: str) -> httpx.Client:
 
 
 def test_cli_project_create_list_show_set_delete(gateway: ServedGateway) -> None:
+    """The commands run in one ``openstack`` process (:meth:`ServedGateway.cli_batch`); each
+    must succeed."""
     name = unique("proj")
     cloud = "interstack-admin"
-    created = cli_json(
-        gateway, cloud, "project", "create", "--domain", "default", "--description", "first",
-        "--property", "team=blue", name,
+    created, listed, _, shown, _ = gateway.cli_batch(
+        cloud,
+        [
+            "project", "create", "--domain", "default", "--description", "first",
+            "--property", "team=blue", name, "-f", "json",
+        ],
+        ["project", "list", "-f", "json"],
+        ["project", "set", "--description", "second", "--disable", name],
+        ["project", "show", name, "-f", "json"],
+        ["project", "delete", name],
     )  # fmt: skip
+    created, listed, shown = json.loads(created), json.loads(listed), json.loads(shown)
     assert created["name"] == name and created["domain_id"] == "default"
     assert created["enabled"] is True and created["description"] == "first"
     assert created["team"] == "blue"
 
-    listed = cli_json(gateway, cloud, "project", "list")
     assert name in {p["Name"] for p in listed}
 
-    gateway.cli(cloud, "project", "set", "--description", "second", "--disable", name)
-    shown = cli_json(gateway, cloud, "project", "show", name)
     assert shown["id"] == created["id"]
     assert shown["description"] == "second" and shown["enabled"] is False
     assert shown["team"] == "blue"
 
-    gateway.cli(cloud, "project", "delete", name)
     gone = gateway.cli(cloud, "project", "show", created["id"], check=False)
     assert gone.returncode != 0
 
 
 def test_cli_user_role_grant_and_assignment_list(gateway: ServedGateway) -> None:
+    """As above, the commands in a row run in one ``openstack`` process."""
     cloud = "interstack-admin"
     project, user, role, password = unique("proj"), unique("user"), unique("role"), unique("pw")
-    project_id = cli_json(gateway, cloud, "project", "create", project)["id"]
-    created = cli_json(
-        gateway, cloud, "user", "create", "--domain", "default", "--password", password,
-        "--project", project, "--email", f"{user}@example.org", user,
+    made, created, users, role_made, roles, _, _, rows = gateway.cli_batch(
+        cloud,
+        ["project", "create", project, "-f", "json"],
+        [
+            "user", "create", "--domain", "default", "--password", password,
+            "--project", project, "--email", f"{user}@example.org", user, "-f", "json",
+        ],
+        ["user", "list", "-f", "json"],
+        ["role", "create", role, "-f", "json"],
+        ["role", "list", "-f", "json"],
+        ["role", "add", "--project", project, "--user", user, "member"],
+        ["role", "add", "--project", project, "--user", user, role],
+        ["role", "assignment", "list", "--user", user, "--names", "-f", "json"],
     )  # fmt: skip
+    project_id, created = json.loads(made)["id"], json.loads(created)
     assert created["default_project_id"] == project_id
     assert created["email"] == f"{user}@example.org"
     assert "password" not in created
-    assert user in {u["Name"] for u in cli_json(gateway, cloud, "user", "list")}
+    assert user in {u["Name"] for u in json.loads(users)}
 
-    new_role_id = cli_json(gateway, cloud, "role", "create", role)["id"]
-    assert role in {r["Name"] for r in cli_json(gateway, cloud, "role", "list")}
+    new_role_id = json.loads(role_made)["id"]
+    assert role in {r["Name"] for r in json.loads(roles)}
 
-    gateway.cli(cloud, "role", "add", "--project", project, "--user", user, "member")
-    gateway.cli(cloud, "role", "add", "--project", project, "--user", user, role)
-    rows = cli_json(gateway, cloud, "role", "assignment", "list", "--user", user, "--names")
-    assert {(r["Role"], r["User"], r["Project"]) for r in rows} == {
+    assert {(r["Role"], r["User"], r["Project"]) for r in json.loads(rows)} == {
         ("member", f"{user}@Default", f"{project}@Default"),
         (role, f"{user}@Default", f"{project}@Default"),
     }
@@ -79,8 +94,7 @@ def test_cli_user_role_grant_and_assignment_list(gateway: ServedGateway) -> None
         headers={"X-Auth-Token": gateway.token(cloud)},
     ).json()["role_assignments"]
     assert len(left) == 1 and left[0]["role"]["id"] != new_role_id
-    gateway.cli(cloud, "user", "delete", user)
-    gateway.cli(cloud, "project", "delete", project)
+    gateway.cli_batch(cloud, ["user", "delete", user], ["project", "delete", project])
     assert password_token(gateway, created["id"], password).status_code == 401
 
 

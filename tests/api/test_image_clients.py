@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -20,30 +21,36 @@ def members(gateway: ServedGateway) -> tuple[Member, Member]:
 
 
 def test_cli_image_lifecycle(gateway: ServedGateway, tmp_path: Path) -> None:
+    """The commands run in one ``openstack`` process (:meth:`ServedGateway.cli_batch`); each
+    must succeed."""
     cloud, name = "interstack", unique("cli-img")
     source = tmp_path / "disk.raw"
     source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
-    created = cli_json(
-        gateway, cloud, "image", "create", "--file", str(source), "--disk-format", "raw",
-        "--container-format", "bare", "--property", "os_distro=debian", name,
+    saved = tmp_path / "saved.raw"
+    created, listed, _, shown, _, _ = gateway.cli_batch(
+        cloud,
+        [
+            "image", "create", "--file", str(source), "--disk-format", "raw",
+            "--container-format", "bare", "--property", "os_distro=debian", name, "-f", "json",
+        ],
+        ["image", "list", "-f", "json"],
+        ["image", "set", "--property", "hw_disk_bus=scsi", "--min-ram", "256", name],
+        ["image", "show", name, "-f", "json"],
+        ["image", "save", "--file", str(saved), name],
+        ["image", "delete", name],
     )  # fmt: skip
+    created, listed, shown = json.loads(created), json.loads(listed), json.loads(shown)
     assert created["status"] == "active" and created["size"] == source.stat().st_size
     assert created["checksum"] == hashlib.md5(source.read_bytes()).hexdigest()
 
-    listed = cli_json(gateway, cloud, "image", "list")
     assert {"ID": created["id"], "Name": name, "Status": "active"} in listed
 
-    gateway.cli(cloud, "image", "set", "--property", "hw_disk_bus=scsi", "--min-ram", "256", name)
-    shown = cli_json(gateway, cloud, "image", "show", name)
     assert shown["id"] == created["id"] and shown["min_ram"] == 256
     assert shown["properties"]["hw_disk_bus"] == "scsi"
     assert shown["properties"]["os_distro"] == "debian"
 
-    saved = tmp_path / "saved.raw"
-    gateway.cli(cloud, "image", "save", "--file", str(saved), name)
     assert saved.read_bytes() == source.read_bytes()
 
-    gateway.cli(cloud, "image", "delete", name)
     gone = gateway.cli(cloud, "image", "show", created["id"], check=False)
     assert gone.returncode != 0 and "No Image found" in gone.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,6 @@ import httpx
 import pytest
 
 from tests.api.servers.conftest import boot_active, nova, wait_gone, wait_status
-from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 
@@ -32,12 +32,20 @@ def server(demo_api: httpx.Client) -> Iterator[dict[str, Any]]:
 
 
 def test_list_long_and_show(compute_gateway: ServedGateway, server: dict[str, Any]) -> None:
-    listed = cli_json(compute_gateway, CLOUD, "server", "list", "--long")
+    """Commands in a row run in one ``openstack`` process (:meth:`ServedGateway.cli_batch`;
+    each must succeed), here and below where no wait for the server comes between them."""
+    listed, shown = map(
+        json.loads,
+        compute_gateway.cli_batch(
+            CLOUD,
+            ["server", "list", "--long", "-f", "json"],
+            ["server", "show", server["id"], "-f", "json"],
+        ),
+    )
     (row,) = [r for r in listed if r["ID"] == server["id"]]
     assert (row["Name"], row["Status"]) == (server["name"], "ACTIVE")
     assert row["Flavor"] == "m1.tiny"  # the embedded flavor (2.47+) names it
     assert row["Power State"] == 1  # machine-readable: RUNNING
-    shown = cli_json(compute_gateway, CLOUD, "server", "show", server["id"])
     assert shown["status"] == "ACTIVE"
     assert shown["OS-EXT-STS:vm_state"] == "active"
     assert shown["flavor"]["original_name"] == "m1.tiny"
@@ -66,13 +74,16 @@ def test_power_lock_and_properties(
     refused = compute_gateway.cli(CLOUD, "server", "stop", sid, check=False)
     assert refused.returncode != 0
     assert "is locked" in refused.stderr
-    compute_gateway.cli(CLOUD, "server", "unlock", sid)
-
-    compute_gateway.cli(CLOUD, "server", "set", "--property", "tier=web", sid)
-    shown = cli_json(compute_gateway, CLOUD, "server", "show", sid)
-    assert shown["properties"] == {"tier": "web"}
-    compute_gateway.cli(CLOUD, "server", "unset", "--property", "tier", sid)
-    assert cli_json(compute_gateway, CLOUD, "server", "show", sid)["properties"] == {}
+    _, _, shown, _, unset = compute_gateway.cli_batch(
+        CLOUD,
+        ["server", "unlock", sid],
+        ["server", "set", "--property", "tier=web", sid],
+        ["server", "show", sid, "-f", "json"],
+        ["server", "unset", "--property", "tier", sid],
+        ["server", "show", sid, "-f", "json"],
+    )
+    assert json.loads(shown)["properties"] == {"tier": "web"}
+    assert json.loads(unset)["properties"] == {}
 
 
 def test_resize_confirm_console_and_delete(
@@ -84,10 +95,10 @@ def test_resize_confirm_console_and_delete(
     compute_gateway.cli(CLOUD, "server", "resize", "confirm", sid)
     assert wait_status(demo_api, sid, "ACTIVE")["flavor"]["original_name"] == "m1.small"
 
-    log = compute_gateway.cli(CLOUD, "console", "log", "show", "--lines", "1", sid).stdout
+    log, _ = compute_gateway.cli_batch(
+        CLOUD, ["console", "log", "show", "--lines", "1", sid], ["server", "delete", sid]
+    )
     assert len(log.strip().splitlines()) == 1
-
-    compute_gateway.cli(CLOUD, "server", "delete", sid)
     wait_gone(demo_api, sid)
 
 
@@ -95,37 +106,32 @@ def test_create_wait_image_create_rebuild_and_delete(
     compute_gateway: ServedGateway, demo_api: httpx.Client
 ) -> None:
     name = unique("cli-made")
-    created = cli_json(
-        compute_gateway,
-        CLOUD,
-        "server",
-        "create",
-        "--image",
-        "cirros-sim",
-        "--flavor",
-        "m1.tiny",
-        "--nic",
-        "none",
-        "--property",
-        "made=cli",
-        "--wait",
-        name,
-    )
+    created, snapshot = map(
+        json.loads,
+        compute_gateway.cli_batch(
+            CLOUD,
+            [
+                "server", "create", "--image", "cirros-sim", "--flavor", "m1.tiny",
+                "--nic", "none", "--property", "made=cli", "--wait", name, "-f", "json",
+            ],
+            ["server", "image", "create", "--name", f"{name}-snap", "--wait", name, "-f", "json"],
+        ),
+    )  # fmt: skip
     assert created["status"] == "ACTIVE"
     assert created["properties"] == {"made": "cli"}
     sid = created["id"]
 
-    snapshot = cli_json(
-        compute_gateway, CLOUD, "server", "image", "create", "--name", f"{name}-snap", "--wait", sid
-    )
     assert snapshot["status"] == "active"
     assert snapshot["name"] == f"{name}-snap"
 
     compute_gateway.cli(CLOUD, "server", "rebuild", "--image", "debian-sim", sid)
     wait_status(demo_api, sid, "ACTIVE")
-    shown = cli_json(compute_gateway, CLOUD, "server", "show", sid)
-    assert shown["image"].startswith("debian-sim")
+    shown, _, _ = compute_gateway.cli_batch(
+        CLOUD,
+        ["server", "show", sid, "-f", "json"],
+        ["server", "delete", "--wait", sid],
+        ["image", "delete", snapshot["id"]],
+    )
+    assert json.loads(shown)["image"].startswith("debian-sim")
 
-    compute_gateway.cli(CLOUD, "server", "delete", "--wait", sid)
-    compute_gateway.cli(CLOUD, "image", "delete", snapshot["id"])
     assert demo_api.get(f"/servers/{sid}").status_code == 404

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -94,41 +95,54 @@ def test_sdk_admin_volume_types(admin_conn: Any, conn: Any) -> None:
     assert name not in [t.name for t in conn.block_storage.types()]
 
 
-def test_cli_volume_snapshot_and_bootable(volume_gateway: ServedGateway) -> None:
-    cloud, name = "interstack", unique("cli-vol")
+def _status_of(read: Any, resource_id: str) -> str | None:
+    """A volume's or a snapshot's status through openstacksdk (``None`` once it is gone): what
+    the CLI tests wait on between their commands, one request a look instead of a CLI
+    process."""
+    found = read(resource_id, ignore_missing=True)
+    return None if found is None else str(found.status)
+
+
+def test_cli_volume_snapshot_and_bootable(volume_gateway: ServedGateway, conn: Any) -> None:
+    """The commands in a row run in one ``openstack`` process (:meth:`ServedGateway.cli_batch`;
+    each must succeed); the waits between them look through openstacksdk."""
+    cloud, name, snapshot_name = "interstack", unique("cli-vol"), unique("cli-snap")
     created = cli_json(volume_gateway, cloud, "volume", "create", "--size", "1", name)
     assert created["name"] == name and created["size"] == 1
+    block = conn.block_storage
     eventually(
-        lambda: cli_json(volume_gateway, cloud, "volume", "show", name)["status"],
+        lambda: _status_of(block.find_volume, created["id"]),
         lambda status: status == "available",
         "the CLI's volume",
     )
-    listed = cli_json(volume_gateway, cloud, "volume", "list")
-    assert name in [v["Name"] for v in listed]
-
-    volume_gateway.cli(cloud, "volume", "set", "--bootable", "--property", "k=v", name)
-    shown = cli_json(volume_gateway, cloud, "volume", "show", name)
+    listed, _, shown, snap = volume_gateway.cli_batch(
+        cloud,
+        ["volume", "list", "-f", "json"],
+        ["volume", "set", "--bootable", "--property", "k=v", name],
+        ["volume", "show", name, "-f", "json"],
+        ["volume", "snapshot", "create", "--volume", name, snapshot_name, "-f", "json"],
+    )
+    assert name in [v["Name"] for v in json.loads(listed)]
+    shown = json.loads(shown)
+    assert shown["status"] == "available"
     assert shown["bootable"] is True and shown["properties"] == {"k": "v"}
-
-    snapshot_name = unique("cli-snap")
-    snap = cli_json(volume_gateway, cloud, "volume", "snapshot", "create", "--volume", name,
-                snapshot_name)  # fmt: skip
+    snap = json.loads(snap)
     assert snap["name"] == snapshot_name
+
     eventually(
-        lambda: cli_json(volume_gateway, cloud, "volume", "snapshot", "show", snapshot_name)[
-            "status"
-        ],
+        lambda: _status_of(block.find_snapshot, snap["id"]),
         lambda status: status == "available",
         "the CLI's snapshot",
     )
-    volume_gateway.cli(cloud, "volume", "snapshot", "delete", snapshot_name)
+    snap_shown, _ = volume_gateway.cli_batch(
+        cloud,
+        ["volume", "snapshot", "show", snapshot_name, "-f", "json"],
+        ["volume", "snapshot", "delete", snapshot_name],
+    )
+    assert json.loads(snap_shown)["status"] == "available"
     eventually(
-        lambda: (
-            volume_gateway.cli(
-                cloud, "volume", "snapshot", "show", snapshot_name, check=False
-            ).returncode
-        ),
-        lambda code: code != 0,
+        lambda: _status_of(block.find_snapshot, snap["id"]),
+        lambda status: status is None,
         "the snapshot's deletion",
     )
     volume_gateway.cli(cloud, "volume", "delete", name)
@@ -144,32 +158,50 @@ def test_cli_volume_type_create_as_admin(volume_gateway: ServedGateway) -> None:
     volume_gateway.cli("interstack-admin", "volume", "type", "delete", name)
 
 
-def test_image_to_volume_and_back(volume_gateway: ServedGateway, tmp_path: Path) -> None:
+def test_image_to_volume_and_back(volume_gateway: ServedGateway, conn: Any, tmp_path: Path) -> None:
+    """As above: the commands in a row in one ``openstack`` process, the waits through
+    openstacksdk."""
     cloud = "interstack"
     data = tmp_path / "disk.raw"
     data.write_bytes(os.urandom(1024 * 1024 + 3))
-    image = cli_json(volume_gateway, cloud, "image", "create", "--file", str(data), "--disk-format",
-                 "raw", "--container-format", "bare", unique("src"))  # fmt: skip
-    volume_name = unique("from-image")
-    cli_json(volume_gateway, cloud, "volume", "create", "--size", "1", "--image", image["id"],
-         volume_name)  # fmt: skip
-    volume = eventually(
-        lambda: cli_json(volume_gateway, cloud, "volume", "show", volume_name),
-        lambda v: v["status"] == "available",
+    source, volume_name = unique("src"), unique("from-image")
+    image, made = volume_gateway.cli_batch(
+        cloud,
+        [
+            "image", "create", "--file", str(data), "--disk-format", "raw",
+            "--container-format", "bare", source, "-f", "json",
+        ],
+        ["volume", "create", "--size", "1", "--image", source, volume_name, "-f", "json"],
+    )  # fmt: skip
+    image, made = json.loads(image), json.loads(made)
+    eventually(
+        lambda: _status_of(conn.block_storage.find_volume, made["id"]),
+        lambda status: status == "available",
         "the volume from an image",
     )
-    assert volume["bootable"] is True
+    target = unique("from-volume")
+    volume, _ = volume_gateway.cli_batch(
+        cloud,
+        ["volume", "show", volume_name, "-f", "json"],
+        ["image", "create", "--volume", volume_name, target],
+    )
+    volume = json.loads(volume)
+    assert volume["status"] == "available" and volume["bootable"] is True
     assert volume["volume_image_metadata"]["image_id"] == image["id"]
 
-    target = unique("from-volume")
-    volume_gateway.cli(cloud, "image", "create", "--volume", volume_name, target)
-    uploaded = eventually(
-        lambda: cli_json(volume_gateway, cloud, "image", "show", target),
-        lambda i: i["status"] == "active",
+    eventually(
+        lambda: conn.image.find_image(target, ignore_missing=True),
+        lambda found: found is not None and found.status == "active",
         "the image uploaded from the volume",
     )
-    assert uploaded["size"] == data.stat().st_size
-    assert cli_json(volume_gateway, cloud, "volume", "show", volume_name)["status"] == "available"
     saved = tmp_path / "saved.raw"
-    volume_gateway.cli(cloud, "image", "save", "--file", str(saved), target)
+    uploaded, volume, _ = volume_gateway.cli_batch(
+        cloud,
+        ["image", "show", target, "-f", "json"],
+        ["volume", "show", volume_name, "-f", "json"],
+        ["image", "save", "--file", str(saved), target],
+    )
+    assert json.loads(uploaded)["status"] == "active"
+    assert json.loads(uploaded)["size"] == data.stat().st_size
+    assert json.loads(volume)["status"] == "available"
     assert saved.read_bytes() == data.read_bytes()
