@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from interstack.backends.contract import NO_VALID_BACKEND, NO_VALID_HOST
 from interstack.backends.local import hostlock
@@ -267,25 +268,27 @@ STEP_MB = 64
 RECENT_NS = 2_000_000_000
 
 
-class RecordAllotments:
-    """What each record file (an instance's, a volume's) allots, read again only when its file
-    changed: records are written anew and renamed into place, so a changed one has another
+#: what a file holds, as its reader gives it
+Value = TypeVar("Value")
+
+
+class ReadWhenChanged(Generic[Value]):
+    """What each file holds, read again only when its file changed: a changed file has another
     inode, times or size. One read while it was recent (:data:`RECENT_NS`) is read again at
     the next look too, however old it is by then: a write in the same clock tick after that
-    read may have left the same stat to another content (an inode the rename freed, reused).
-    A placement then looks at the records' stat, not at their contents: with a thousand
-    instances and two thousand volumes and snapshots, reading them all took ~0.2 s per create
-    under the lock every create waits for. ``read`` gives a record's MiB (0 once it is gone)."""
+    read may have left the same stat to another content (an inode a rename freed, reused; a
+    file written again in place at the same size). ``read`` gives what a file holds."""
 
-    def __init__(self, read: Callable[[Path], int]) -> None:
+    def __init__(self, read: Callable[[Path], Value]) -> None:
         self._read = read
-        #: per record, the stat its MiB were read at (None: read while recent, not trusted)
-        self._known: dict[Path, tuple[tuple[int, int, int, int] | None, int]] = {}
+        #: per file, the stat it was read at (None: read while recent, not trusted)
+        self._known: dict[Path, tuple[tuple[int, int, int, int] | None, Value]] = {}
 
-    def total(self, paths: Iterable[Path]) -> int:
-        """The MiB the records at ``paths`` allot (called with the host disk's lock held)."""
+    def values(self, paths: Iterable[Path]) -> list[Value]:
+        """What the files at ``paths`` hold (those gone left out); what was known of files
+        not in ``paths`` is forgotten."""
         recent = time.time_ns() - RECENT_NS
-        known: dict[Path, tuple[tuple[int, int, int, int] | None, int]] = {}
+        known: dict[Path, tuple[tuple[int, int, int, int] | None, Value]] = {}
         for path in paths:
             try:
                 found = path.stat()
@@ -297,4 +300,16 @@ class RecordAllotments:
                 seen = (key if found.st_ctime_ns < recent else None, self._read(path))
             known[path] = seen
         self._known = known
-        return sum(mb for _, mb in known.values())
+        return [value for _, value in known.values()]
+
+
+class RecordAllotments(ReadWhenChanged[int]):
+    """What each record file (an instance's, a volume's) allots, read again only when its file
+    changed (records are written anew and renamed into place). A placement then looks at the
+    records' stat, not at their contents: with a thousand instances and two thousand volumes
+    and snapshots, reading them all took ~0.2 s per create under the lock every create waits
+    for. ``read`` gives a record's MiB (0 once it is gone)."""
+
+    def total(self, paths: Iterable[Path]) -> int:
+        """The MiB the records at ``paths`` allot (called with the host disk's lock held)."""
+        return sum(self.values(paths))
