@@ -377,3 +377,40 @@ def test_a_record_read_while_recent_is_read_again_once_it_is_old(
     assert allotments.total([record]) == 5
     contents[record] = 7  # the read above saw an old record: its stat is trusted from now on
     assert allotments.total([record]) == 5
+
+
+def test_an_upload_reads_another_writers_reservation_again_only_once_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step of an upload (64 MiB) looks at the room every other writer holds, under the
+    lock every placement waits for: a writer's file is read again only once it changed (its
+    growth), or when it was written lately (:data:`.hostdisk.RECENT_NS`, here none); the
+    writer's own room is what it knows, never read back."""
+    monkeypatch.setattr(hostdisk, "RECENT_NS", 0)
+    reads: list[Path] = []
+    read = hostdisk._reservation_of
+
+    def counted(path: Path) -> tuple[int, int] | None:
+        reads.append(path)
+        return read(path)
+
+    monkeypatch.setattr(hostdisk, "_reservation_of", counted)
+    servers = Records(tmp_path / "servers")
+    one = host_disk(tmp_path, servers, room=Room(size_mb=1000, free_mb=1000))
+    other = host_disk(tmp_path, servers, room=Room(size_mb=1000, free_mb=1000))
+    with one.reserved("one image") as first, other.reserved("another") as second:
+        first.grow(100)
+        reads.clear()
+        for _ in range(4):
+            second.grow(64)
+        assert reads == [first.path]
+        with pytest.raises(PayloadTooLarge):  # 100 of the first's, 256 of the second's
+            second.grow(700)
+        first.grow(100)
+        reads.clear()
+        second.grow(64)
+        second.grow(64)
+        assert reads == [first.path]
+        with pytest.raises(PayloadTooLarge):  # 200 of the first's, 384 of the second's
+            second.grow(500)
+        assert reads == [first.path]

@@ -114,6 +114,8 @@ class HostDisk:
         #: what each kind of disk allots now, in MiB (the compute driver's servers, the block
         #: storage driver's volumes and snapshots), set by the backend
         self.allotments: list[Callable[[], int]] = []
+        #: the reservations' files, read again only when one changed (a writer's growth)
+        self._reservation_files = ReadWhenChanged(_reservation_of)
 
     def room(self) -> Room:
         """The file system's room now, no more than :attr:`capacity_mb` of it."""
@@ -130,22 +132,22 @@ class HostDisk:
     def _disks_mb(self) -> int:
         return sum(allotted() for allotted in self.allotments)
 
-    def _reservations(self) -> list[tuple[int, int]]:
+    def _reservations(self, own: Reservation | None = None) -> list[tuple[int, int]]:
         """The room held for each image being written and how much of it its writer had
-        written at its last growth, in MiB; a reservation its writer no longer holds (a gateway
+        written at its last growth, in MiB (``own``'s as it knows it, the others' files read
+        again only once they changed); a reservation its writer no longer holds (a gateway
         killed mid-write) goes (called with the lock held: none is made meanwhile)."""
         directory = self.data_dir / RESERVATIONS
-        found = []
+        held = []
         for path in directory.iterdir() if directory.is_dir() else ():
+            if own is not None and path == own.path:
+                continue
             if not hostlock.taken(directory, path.name):
                 path.unlink(missing_ok=True)
                 continue
-            try:
-                held, _, written = path.read_text().partition(" ")
-                found.append((int(held or 0), int(written or 0)))
-            except (OSError, ValueError):
-                continue
-        return found
+            held.append(path)
+        found = [room for room in self._reservation_files.values(held) if room is not None]
+        return found if own is None else [*found, (own.mb, own.written_mb)]
 
     @contextmanager
     def reserved(self, what: str) -> Iterator[Reservation]:
@@ -170,7 +172,7 @@ class HostDisk:
         with self._lock:
             reservation.path.write_text(f"{reservation.mb} {reservation.written_mb}")
             room = self.room()
-            reservations = self._reservations()
+            reservations = self._reservations(reservation)
             allotted = self._disks_mb() + sum(held for held, _ in reservations)
             # the free space has yet to see what every writer holds and has not written
             unwritten = sum(held - written for held, written in reservations)
@@ -225,6 +227,16 @@ class HostDisk:
             setting,
             ratio,
         )
+
+
+def _reservation_of(path: Path) -> tuple[int, int] | None:
+    """A reservation's file read: (MiB held, MiB its writer had written); None if it cannot be
+    (gone meanwhile)."""
+    try:
+        held, _, written = path.read_text().partition(" ")
+        return int(held or 0), int(written or 0)
+    except (OSError, ValueError):
+        return None
 
 
 class Reservation:
