@@ -20,7 +20,8 @@ from interstack.backends.contract import AttachState, NativeRef
 from interstack.errors import BackendError, Conflict, InterstackError
 from interstack.services.compute.records import InstanceAction
 from interstack.services.container import Services
-from interstack.services.tasks import RetryAfter, Task, TaskStatus, utcnow
+from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskStatus, utcnow
+from interstack.services.volume.let_go import LET_GO
 from interstack.services.volume.server_volumes import ATTACHMENT_WAIT_SECONDS
 from interstack.services.volume.volume_tasks import DETACHING_WAIT_SECONDS
 from interstack.services.volume.volumes import NewVolume
@@ -34,6 +35,7 @@ from tests.backends.aws.support import (
     Calls,
     aws_region_services,
     refusal,
+    refuse_once,
     server_spec,
 )
 from tests.support.compute import add_server
@@ -198,13 +200,30 @@ def last_action(services: Services, server_id: str) -> InstanceAction:
     return services.compute.server_metadata.actions(caller(PROJECT), REGION, server_id)[0]
 
 
+def let_go_of(services: Services, volume_id: str) -> tuple[Task, TaskHandler]:
+    """The task that has EBS let go of the volume whose attach was given up, and its handler."""
+    (task,) = [t for t in services.tasks.for_resource(volume_id) if t.kind == LET_GO]
+    return replace(task, status=TaskStatus.RUNNING), services.volume.server_volumes.handlers()[
+        LET_GO
+    ]
+
+
+def ebs_state(storage: AwsVolumes, volume_id: str, services: Services) -> str:
+    """The volume's state as EC2 describes it (``in-use`` while attached)."""
+    with services.db.session() as session:
+        volume = session.get(VolumeRow, volume_id)
+        assert volume is not None
+        ref = str(volume.native_ref)
+    return str(storage.ec2.describe_volumes(VolumeIds=[ref])["Volumes"][0]["State"])
+
+
 def test_an_attach_ebs_never_finishes_fails_in_minutes_leaving_the_volume_available(
     region: tuple[Services, AwsVolumes, Calls, EbsBusy],
 ) -> None:
     """EBS still attaching after ATTACHMENT_WAIT_SECONDS (a stuck attach): the attach fails
-    then, not after the hundred minutes of MAX_POLLS looks, as Nova's failed attach ends: the
-    volume available, no attachment on the server, EBS asked to let go of it, and the
-    server's attach_volume action in error saying what happened and what to do."""
+    then, not after the hundred minutes of MAX_POLLS looks, as Nova's failed attach ends: no
+    attachment on the server, the server's attach_volume action in error saying what happened
+    and what to do, and the volume detaching until EBS let go of it, then available."""
     services, _storage, calls, ebs = region
     server_id, volume_id, task = attach_asked(services)
     ebs.planned["AttachVolume"] = ("attaching", 1000)
@@ -213,15 +232,73 @@ def test_an_attach_ebs_never_finishes_fails_in_minutes_leaving_the_volume_availa
 
     assert f"has not attached volume {volume_id} to server {server_id}" in message
     assert "after 10 minutes (the attachment is still attaching)" in message
-    assert "DetachVolume" in calls.take()
     ctx = caller(PROJECT)
-    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "available"
+    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "detaching"
     assert services.volume.server_volumes.list(ctx, REGION, server_id) == []
     action = last_action(services, server_id)
     assert (action.action, action.message) == ("attach_volume", message)
     assert [(e["event"], e["result"]) for e in action.events] == [
         ("compute_attach_volume", "Error")
     ]
+    calls.take()
+    let_go, handler = let_go_of(services, volume_id)
+    waiting = looked_again(handler.run(let_go), let_go)  # EBS still at it: asked to let go
+    assert "DetachVolume" in calls.take()
+    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "detaching"
+    ebs.looks = 0  # EBS let go
+    assert handler.run(waiting) is None
+    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "available"
+
+
+def test_a_stuck_attach_ebs_refuses_to_let_go_of_is_asked_again_until_it_does(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """EBS refuses the first DetachVolume after the attach was given up (IncorrectState while
+    it attaches): the refusal is asked again at the next look, and the volume is available
+    only once EBS has let go of it (before, the refusal was only logged and the volume shown
+    available while EBS held it attached)."""
+    services, storage, _calls, ebs = region
+    _server_id, volume_id, task = attach_asked(services)
+    ebs.planned["AttachVolume"] = ("attaching", 1000)
+    failed_when_stuck(services, task)
+    ebs.looks = 0  # EBS shows what it holds: the volume attached after all
+    refused = refuse_once(
+        storage.ec2, "DetachVolume", "IncorrectState", "the volume is attaching", 400
+    )
+    let_go, handler = let_go_of(services, volume_id)
+
+    waiting = looked_again(handler.run(let_go), let_go)
+    assert refused == ["DetachVolume"]
+    ctx = caller(PROJECT)
+    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "detaching"
+    assert ebs_state(storage, volume_id, services) == "in-use"
+    waiting = looked_again(handler.run(waiting), waiting)  # asked again: EBS lets go
+    assert handler.run(waiting) is None
+    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "available"
+    assert ebs_state(storage, volume_id, services) == "available"
+
+
+def test_a_volume_ebs_never_lets_go_of_is_in_error_saying_so(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """EBS still attaching ATTACHMENT_WAIT_SECONDS after the let-go began: the task fails and
+    the volume is in error, its fault saying why and what an administrator can do."""
+    services, _storage, _calls, ebs = region
+    _server_id, volume_id, task = attach_asked(services)
+    ebs.planned["AttachVolume"] = ("attaching", 1000)
+    failed_when_stuck(services, task)
+    let_go, handler = let_go_of(services, volume_id)
+
+    waiting = looked_again(handler.run(let_go), let_go)
+    late = asked_before(waiting, ATTACHMENT_WAIT_SECONDS + 1)
+    with pytest.raises(BackendError) as stuck:
+        handler.run(late)
+    assert handler.on_failure is not None
+    handler.on_failure(late, stuck.value.message)
+    volume = services.volume.volumes.get(caller(PROJECT), REGION, volume_id)
+    assert volume.status == "error"
+    assert f"has not let go of volume {volume_id}" in stuck.value.message
+    assert "reset its status" in stuck.value.message
 
 
 def test_a_detach_ebs_never_finishes_fails_in_minutes_leaving_the_volume_attached(

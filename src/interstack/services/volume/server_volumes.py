@@ -10,16 +10,15 @@ Each request is recorded as Nova records it (``os-instance-actions``: ``attach_v
 attached or detached the volume :data:`ATTACHMENT_WAIT_SECONDS` after it was asked (since when:
 recorded in the task, so a restarted gateway keeps counting) is stuck, and the task fails
 then, not after :data:`~interstack.services.volume.task_steps.MAX_POLLS` looks (over an
-hour and a half at EC2's pace): a failed attach leaves the volume ``available`` and no
-attachment (the backend is asked to let go of it), a failed detach leaves it attached and
-``in-use``, as Nova and Cinder leave them; the event's error says what happened and what to
-do.
+hour and a half at EC2's pace): a failed attach leaves no attachment and the volume
+``available`` once the backend let go of it (:mod:`let_go`: ``detaching`` until then), a
+failed detach leaves it attached and ``in-use``, as Nova and Cinder leave them; the event's
+error says what happened and what to do.
 """
 
 from __future__ import annotations
 
 import builtins
-import logging
 from datetime import datetime
 from typing import NamedTuple
 
@@ -27,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import AttachState, NativeRef
-from interstack.errors import BackendError, BadRequest, Conflict, InterstackError, NotFound
+from interstack.errors import BackendError, BadRequest, Conflict, NotFound
 from interstack.services.compute.common import record_action, started_event, visible_row
 from interstack.services.compute.device_names import is_under_dev, next_device_name
 from interstack.services.compute.server_statements import finish_action
@@ -41,6 +40,7 @@ from interstack.services.volume.common import (
     touch,
     visible_volume,
 )
+from interstack.services.volume.let_go import LetGo
 from interstack.services.volume.records import Attachment, attachment_record
 from interstack.services.volume.snapshots import SnapshotService
 from interstack.services.volume.state import AttachStatus, VolumeStatus
@@ -51,8 +51,6 @@ from interstack.store.models import Server as ServerRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
-
-log = logging.getLogger(__name__)
 
 ATTACH = "volume.server_attach"
 DETACH = "volume.server_detach"
@@ -113,11 +111,13 @@ class ServerVolumes:
         self.regions = regions
         self.tasks = tasks
         self.snapshots = snapshots
+        self.let_go = LetGo(db, regions, tasks, ATTACHMENT_WAIT_SECONDS)
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
             ATTACH: TaskHandler(self._attach_step, self._attach_failed),
             DETACH: TaskHandler(self._detach_step, self._detach_failed),
+            **self.let_go.handlers(),
         }
 
     # -- requests ----------------------------------------------------------------------------
@@ -381,12 +381,13 @@ class ServerVolumes:
             finish_action(session, task.payload.get("action_id"), result, error or "")
 
     def _attach_failed(self, task: Task, error: str) -> None:
-        """The backend did not attach: it is asked to let go of the volume (an attach stuck
-        may yet finish there), the attachment goes, the volume is available again (Nova
-        deletes the attachment, Cinder's volume is ``available``) and the action's event is
-        the error."""
-        if task.payload.get("phase") == "wait":
-            self._let_go(task)
+        """The backend did not attach: the attachment goes and the action's event is the
+        error (Nova deletes the attachment). A volume the backend was asked to attach is
+        ``detaching`` until the backend let go of it (an attach stuck may yet finish there,
+        and the backend may refuse to let go meanwhile: :mod:`let_go`), then ``available``,
+        as Cinder's is once its driver let go; one it was not asked for is at once."""
+        asked = task.payload.get("phase") == "wait"
+        refs = self._refs(task) if asked else None
         with self.db.session() as session:
             finish_action(session, task.payload.get("action_id"), "Error", error)
             row = session.get(AttachmentRow, task.resource_id)
@@ -394,24 +395,16 @@ class ServerVolumes:
                 return
             volume = session.get(VolumeRow, row.volume_id)
             session.delete(row)
-            if volume is not None:
+            if volume is None:
+                return
+            volume.fault = error
+            touch(volume)
+            if refs is None:
                 volume.status = VolumeStatus.AVAILABLE
-                volume.fault = error
-                touch(volume)
-
-    def _let_go(self, task: Task) -> None:
-        try:
-            refs = self._refs(task)
-            if refs is not None:
-                self.regions.backend(task.region).block_storage.detach_volume(
-                    refs.volume, refs.server
+            else:
+                self.let_go.queue(
+                    session, task.region, volume, refs.server_id, (refs.volume, refs.server)
                 )
-        except InterstackError as exc:  # a delete of the volume waits for it, bounded
-            log.warning(
-                "attachment %s: the backend was not asked to let go of the volume: %s",
-                task.resource_id,
-                exc.message,
-            )
 
     def _detach_failed(self, task: Task, error: str) -> None:
         """The backend did not detach: the volume stays attached (``in-use``), as Nova rolls
