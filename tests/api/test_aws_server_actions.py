@@ -5,7 +5,8 @@ again), a resize stops it, changes its instance type and starts it (revert: back
 type; confirm: kept), and flavors become the smallest of the region's configured instance
 types that holds them — a type outside the list is never used, and a flavor none holds
 puts the server in ERROR, its fault saying which types the region has. Metadata changed after
-the boot is mirrored in the instance's ``meta:`` tags, as the boot wrote it.
+the boot is mirrored in the instance's ``meta:`` tags, as the boot wrote it. A boot EC2 refuses
+is Nova's fault naming EC2's code, nothing of it left.
 """
 
 from __future__ import annotations
@@ -181,3 +182,31 @@ def test_metadata_changed_after_the_boot_is_mirrored_in_the_instances_tags(sdk: 
     assert instance_of(server.id)["TagMap"]["openstack_id"] == server.id  # the others stay
     assert sdk.compute.get_server_metadata(server).metadata == {"only": "this"}
     deleted(sdk, server)
+
+
+def test_a_boot_ec2_refuses_is_novas_fault_with_ec2s_code(sdk: Any) -> None:
+    """The subnet deleted in EC2 behind the gateway's back: the boot's port, an ENI in it, is
+    refused; Nova's fault names EC2's code, and neither server nor port is left."""
+    net = sdk.network.create_network(name=unique("gone"))
+    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.90.0.0/24", ip_version=4)
+    (aws_subnet,) = ec2().describe_subnets(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [subnet.id]}]
+    )["Subnets"]
+    ec2().delete_subnet(SubnetId=aws_subnet["SubnetId"])
+    image = next(i for i in sdk.image.images() if i.name == "actions-image")
+    created = sdk.compute.post(
+        "/servers",
+        json={"server": {"name": unique("refused"), "flavorRef": "1", "imageRef": image.id,
+                         "networks": [{"uuid": net.id}]}},
+        raise_exc=False,
+    )  # fmt: skip
+    assert created.status_code == 400, created.text
+    assert "InvalidSubnetID.NotFound" in created.json()["badRequest"]["message"]
+    assert list(sdk.compute.servers()) == []  # nothing half-made
+    ports = sdk.network.ports(network_id=net.id)
+    assert [p.device_owner for p in ports] == ["network:dhcp"]  # the network's own only
+    assert ec2().describe_network_interfaces()["NetworkInterfaces"] == []
+    live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]}
+    assert ec2().describe_instances(Filters=[live])["Reservations"] == []
+    sdk.network.delete_subnet(subnet)
+    sdk.network.delete_network(net)
