@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from interstack.services.context import operator_context
 from interstack.services.network.common import DHCP_OWNER
-from interstack.services.network.ipam import IpRequest, free_address, hold
+from interstack.services.network.ipam import IpRequest, any_address, free_address, hold
 from interstack.services.network.port_records import PortCreate, record_port
 from interstack.store import run_core, table_of
 from interstack.store.models import IpAllocation, Network, Port, Subnet
@@ -49,12 +49,15 @@ def served(network: Network, subnet: Subnet) -> bool:
     return subnet.enable_dhcp and not network.external
 
 
-def add(session: Session, region: str, network: Network, subnet: Subnet) -> DhcpPort | None:
+def add(
+    session: Session, region: str, network: Network, subnet: Subnet, *, fresh: bool = False
+) -> DhcpPort | None:
     """Give the network's DHCP port an address from the subnet's pools (the subnet row flushed
     first), recording the port if the network has none yet; None when the pools have no
     address left: the subnet then has no DHCP server, as a Neutron subnet whose agent got no
-    address."""
-    address = free_address(session, subnet)
+    address. ``fresh``: the subnet was recorded in this unit of work, so none of its addresses
+    is taken: one is chosen without asking the store."""
+    address = any_address(subnet) if fresh else free_address(session, subnet)
     return None if address is None else add_at(session, region, network, subnet, address)
 
 

@@ -132,6 +132,17 @@ def _probe(
     return _RANDOM.choice(free) if free else None
 
 
+def any_address(subnet: Subnet) -> str | None:
+    """An address of the subnet's pools chosen at random (each as likely), without asking
+    the store: for a subnet no address is taken on yet (one recorded in the same unit of
+    work). None if the pools are empty."""
+    spans = _spans(subnet)
+    if not spans:
+        return None
+    a, b = _RANDOM.choices(spans, weights=[b - a + 1 for a, b in spans])[0]
+    return str(ipaddress.ip_address(_RANDOM.randint(a, b)))
+
+
 def free_address(session: Session, subnet: Subnet, exclude: Sequence[str] = ()) -> str | None:
     """A free address from the subnet's pools, chosen at random (so that concurrent choosers
     rarely collide), or None if every pool is full.

@@ -29,7 +29,8 @@ from interstack.store import rowcount, run_core, table_of
 from interstack.store.models import Network, Port, SecurityGroup, Server, Subnet
 
 _PORT_COLUMNS = table_of(Port).c
-#: a port of the network holding the MAC address, built once: read on every port's create
+#: a port of the network holding the MAC address, built once: read on a port's create that
+#: gives its MAC
 _MAC_TAKEN = select(_PORT_COLUMNS.id).where(
     _PORT_COLUMNS.network_id == bindparam("network_id"),
     _PORT_COLUMNS.mac_address == bindparam("mac"),
@@ -159,15 +160,18 @@ def record_port(
         # Neutron's create_port:fixed_ips:ip_address: on another project's (shared) network a
         # port takes the address IPAM gives, else it could take the gateway's and answer for it
         check_spoofing_fields(ctx, network.project_id, ["fixed_ips:ip_address"], "create_port")
-    mac = checked_mac(new.mac_address) if new.mac_address else new_mac()
-    taken = run_core(session, _MAC_TAKEN, {"network_id": network.id, "mac": mac}).scalar()
-    if taken is not None:
-        if new.mac_address:
+    # a MAC given is looked for on the network (Neutron's 409); a random one is not: one
+    # taken (one in 16 million per port) is refused by the unique (network, MAC) key, and
+    # the caller's retry of the unit of work draws another
+    if new.mac_address:
+        mac = checked_mac(new.mac_address)
+        if run_core(session, _MAC_TAKEN, {"network_id": network.id, "mac": mac}).scalar():
             raise Conflict(
                 f"Unable to complete operation for network {network.id}. The mac address {mac} "
                 f"is in use.",
                 kind="MacAddressInUse",
             )
+    else:
         mac = new_mac()
     security = (
         network.port_security_enabled

@@ -332,7 +332,7 @@ class SubnetService:
                 insert_rows(session, [row])  # a row to read (every column set), not in the session
                 dhcp = None
                 if dhcp_ports.served(network, row):
-                    dhcp = dhcp_ports.add(session, region, network, row)
+                    dhcp = dhcp_ports.add(session, region, network, row, fresh=True)
                 return row, network, dhcp
 
         row, network, dhcp = retrying(record)
