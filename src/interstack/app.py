@@ -258,6 +258,7 @@ def create_app(settings: Settings) -> FastAPI:
             tokens,
             admin_project_id=boot.admin_project_id,
             cache_seconds=settings.token_cache_seconds,
+            revocation_check_seconds=settings.revocation_check_seconds,
             hasher=hasher,
         ),
         directory=DirectoryService(db),

@@ -106,9 +106,14 @@ class Settings(BaseModel):
     public_url: str | None = None
     regions: list[RegionConfig] = Field(default_factory=list)
     token_expiration_seconds: int = 3600
-    #: how long a validated token is reused before the store is read again (0: never);
-    #: this process's own revocations take effect at once, other replicas' within this time
-    token_cache_seconds: float = 2.0
+    #: how long a validated token is reused at most before the store is read again (0:
+    #: never; it is never reused past its expiry); this process's own identity changes take
+    #: effect at once, another replica's revocations within ``revocation_check_seconds``, its
+    #: changes that revoke nothing (a role granted) within this time
+    token_cache_seconds: float = 300.0
+    #: how often the store's revocation events are looked at, on demand, for another
+    #: replica's: at most this long a token revoked there is still accepted here
+    revocation_check_seconds: float = Field(default=1.0, ge=0)
     max_request_body_bytes: int = 114_688
     fernet_max_active_keys: int = 3
     task_workers: int = 2

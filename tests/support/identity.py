@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import openstack
 
 from tests.support.gateway import ServedGateway
 
@@ -97,3 +98,16 @@ def member_of(gateway: ServedGateway, role: str = "member") -> Member:
     gateway's admin."""
     with client(gateway, gateway.token("interstack-admin")) as admin:
         return new_member(admin, role)
+
+
+def sdk_as(gateway: ServedGateway, member: Member, region: str) -> Any:
+    """An openstacksdk connection as ``member``, in its project (close it when done)."""
+    return openstack.connect(
+        auth_url=f"{gateway.url}/v3",
+        username=member.user_name,
+        password=member.password,
+        user_domain_name="Default",
+        project_id=member.project_id,
+        region_name=region,
+        identity_api_version="3",
+    )

@@ -223,6 +223,11 @@ class Database:
         """Call ``callback`` after every committed unit of work (e.g. to drop cached reads)."""
         event.listen(self._sessions, "after_commit", callback)
 
+    def on_session_event(self, name: str, callback: Callable[..., None]) -> None:
+        """Call ``callback`` on the SQLAlchemy session event ``name`` of every unit of work
+        (``after_flush``, ``do_orm_execute``: to see what a unit of work writes)."""
+        event.listen(self._sessions, name, callback)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back if it raises."""

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import openstack
 import pytest
 
-from tests.support import compute
+from tests.support import compute, identity
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, new_member, unique
 from tests.support.network import created, neutron_of
@@ -135,15 +134,7 @@ def net_api(compute_gateway: ServedGateway, member: Member) -> Iterator[httpx.Cl
 
 def sdk_as(gateway: ServedGateway, member: Member) -> Any:
     """An openstacksdk connection as ``member``, in its project (close it when done)."""
-    return openstack.connect(
-        auth_url=f"{gateway.url}/v3",
-        username=member.user_name,
-        password=member.password,
-        user_domain_name="Default",
-        project_id=member.project_id,
-        region_name=REGION,
-        identity_api_version="3",
-    )
+    return identity.sdk_as(gateway, member, REGION)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ round after the first compiles nothing: SQLAlchemy's Python work of compiling a 
 
 The app runs in this process on an aws region on moto; the task runner's own threads (their
 idle claims) are not counted, the request's threads are. Token validation reads the store
-once per ``token_cache_seconds``: set long here, so no request pays it by chance."""
+once per ``token_cache_seconds`` and looks at the revocation events once per
+``revocation_check_seconds``: both set long here, so no request pays them by chance."""
 
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ def gateway(tmp_path: Path) -> Iterator[tuple[httpx.Client, StoreWork]]:
         port=port,
         regions=[RegionConfig(name=REGION, backend="aws", settings=region_settings())],
         token_cache_seconds=3600,
+        revocation_check_seconds=3600,
         **CHEAP_PASSWORD_HASHING,
     )
     app = create_app(settings)

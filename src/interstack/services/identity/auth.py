@@ -4,15 +4,35 @@ The API layer hands over an :class:`AuthRequest`; this module checks credentials
 resolves and authorizes the requested scope and returns a :class:`TokenInfo`. Validation decodes the
 Fernet token, checks revocation events and re-reads user, scope and roles, so a disabled user or a
 removed role takes effect at once.
+
+A validated token's meaning is kept (:class:`TokenCache`) until the token expires or for at most
+``cache_seconds``, so a client's requests do not read the store for it each time. What may make
+it stale is seen as follows:
+
+- this process's own changes to identity data (any write to users, domains, projects, roles,
+  role assignments, application credentials or revocation events) empty the cache as they
+  commit: the next request is validated against the store, and refused if it must be;
+- another replica's revocations (a token revoked; a user, project or domain disabled or
+  deleted; a role assignment or role removed; an application credential deleted: each records
+  a revocation event) are seen here within ``revocation_check_seconds`` (one primary-key read
+  of the highest event id at most that often, :class:`RevocationWatch`), after which the cache
+  is emptied; so is a key rotation that dropped the key of cached tokens (the key directory
+  is looked at then too);
+- another replica's changes that revoke nothing (a role granted, a rename) within
+  ``cache_seconds``, as Keystone's own token middleware caches tokens for minutes.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
+from cryptography.fernet import MultiFernet
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from interstack.errors import BadRequest, NotFound, Unauthorized
 from interstack.services.context import RequestContext
@@ -26,6 +46,7 @@ from interstack.services.identity.model import (
     TokenInfo,
 )
 from interstack.services.identity.passwords import STANDARD, SecretHasher
+from interstack.services.identity.revocation_watch import RevocationWatch
 from interstack.services.identity.scopes import (
     AUTH_FAILED,
     Scope,
@@ -42,11 +63,24 @@ from interstack.store.models import (
     Domain,
     Project,
     RevocationEvent,
+    Role,
+    RoleAssignment,
     User,
 )
 
-#: set on a session that records a revocation; its commit empties the token cache
+#: set on a session that changes identity data; its commit empties the token cache
 _REVOKED = "interstack.identity.revoked"
+#: what a validated token's meaning is read from
+_IDENTITY_MODELS = (
+    User,
+    Domain,
+    Project,
+    Role,
+    RoleAssignment,
+    ApplicationCredential,
+    RevocationEvent,
+)
+_IDENTITY_TABLES = frozenset(model.__tablename__ for model in _IDENTITY_MODELS)
 _FOLLOWER_WAIT_SECONDS = 10.0
 
 
@@ -70,15 +104,37 @@ class AuthService:
         admin_project_id: str | None = None,
         cache_seconds: float = 0.0,
         hasher: SecretHasher = STANDARD,
+        revocation_check_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.hasher = hasher
         self.tokens = tokens
         self.admin_project_id = admin_project_id
-        self.cache: TokenCache[TokenInfo] = TokenCache(ttl=cache_seconds)
+        self.cache: TokenCache[TokenInfo] = TokenCache(ttl=cache_seconds, clock=clock)
+        self.revocations = RevocationWatch(db, revocation_check_seconds, clock)
+        self._keys: MultiFernet | None = None
         self._inflight: dict[str, threading.Event] = {}
         self._inflight_lock = threading.Lock()
+        db.on_session_event("after_flush", self._after_flush)
+        db.on_session_event("do_orm_execute", self._on_execute)
         db.on_commit(self._after_commit)
+
+    @staticmethod
+    def _after_flush(session: Session, _context: Any) -> None:
+        """A unit of work whose flush writes identity data empties the cache as it commits."""
+        for changed in (session.new, session.dirty, session.deleted):
+            if any(isinstance(row, _IDENTITY_MODELS) for row in changed):
+                session.info[_REVOKED] = True
+                return
+
+    @staticmethod
+    def _on_execute(state: ORMExecuteState) -> None:
+        """The same for an UPDATE or DELETE statement on an identity table."""
+        if state.is_update or state.is_delete:
+            table = getattr(state.statement, "table", None)
+            if getattr(table, "name", None) in _IDENTITY_TABLES:
+                state.session.info[_REVOKED] = True
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(_REVOKED, False):
@@ -226,6 +282,7 @@ class AuthService:
         Concurrent validations of one token that miss the cache read the store once: the first
         caller validates, the others wait for it and take its cached result.
         """
+        self._drop_stale()
         cached = self.cache.get(token)
         if cached is not None:
             return cached
@@ -245,6 +302,20 @@ class AuthService:
             with self._inflight_lock:
                 self._inflight.pop(token).set()
 
+    def _drop_stale(self) -> None:
+        """Empty the cache when another replica revoked anything, or when the key repository
+        changed (a rotation that dropped a token's key ends the token): looked at together,
+        at most once per ``revocation_check_seconds``."""
+        if not self.revocations.due():
+            return
+        moved = self.revocations.look()
+        keys = self.tokens.keys.fernet()  # re-reads the key directory when it changed
+        if keys is not self._keys:
+            self._keys = keys
+            moved = True
+        if moved:
+            self.cache.clear()
+
     def _validate_from_store(self, token: str) -> TokenInfo:
         generation = self.cache.generation()
         payload = self.tokens.decode(token)
@@ -256,7 +327,10 @@ class AuthService:
         return info
 
     def cached(self, token: str) -> TokenInfo | None:
-        """The token's meaning if it was validated moments ago; never touches the store."""
+        """The token's meaning if it was validated before and the store's revocations were
+        looked at lately; never touches the store (None: :meth:`validate` must)."""
+        if self.revocations.due():
+            return None
         return self.cache.get(token)
 
     def context(self, token: str) -> RequestContext:
@@ -291,8 +365,10 @@ class AuthService:
         """Invalidate every token issued until now that matches all the given fields.
 
         Call it in the same session as the change that makes tokens stale: a user disabled,
-        deleted or given a new password; a project disabled or deleted; a role removed; an
-        application credential deleted.
+        deleted or given a new password; a project or domain disabled or deleted; a role
+        removed; an application credential deleted. ``project_id`` is the token's scope: a
+        project's id, or a domain's for the tokens scoped to that domain (Keystone keeps
+        domains as projects).
         """
         if not (user_id or project_id or app_cred_id):
             raise ValueError("a revocation needs at least one field to match")
@@ -314,7 +390,10 @@ class AuthService:
         matches = and_(
             or_(event.audit_id.is_(None), event.audit_id.in_(payload.audit_ids)),
             or_(event.user_id.is_(None), event.user_id == payload.user_id),
-            or_(event.project_id.is_(None), event.project_id == payload.project_id),
+            or_(
+                event.project_id.is_(None),
+                event.project_id == (payload.project_id or payload.domain_id),
+            ),
             or_(event.app_cred_id.is_(None), event.app_cred_id == payload.app_cred_id),
             event.issued_before >= _naive(payload.issued_at),
         )

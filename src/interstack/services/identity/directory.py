@@ -150,6 +150,9 @@ class DirectoryService:
             )
 
     def _revoke_domain_tokens(self, session: Session, domain_id: str) -> None:
+        """Every token of the domain's users, scoped to its projects or to the domain itself
+        (a user of another domain may hold one)."""
+        AuthService.record_revocation(session, project_id=domain_id)
         for user_id in session.scalars(select(User.id).where(User.domain_id == domain_id)):
             AuthService.record_revocation(session, user_id=user_id)
         for project_id in session.scalars(select(Project.id).where(Project.domain_id == domain_id)):

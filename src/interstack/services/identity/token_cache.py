@@ -1,8 +1,9 @@
-"""A short-lived, bounded cache of validated tokens, so validation does not hit the store each time.
+"""A bounded cache of validated tokens, so validation does not hit the store each time.
 
-Keystone's own middleware caches validated tokens for minutes; this cache keeps them for seconds
-(``ttl``) and is emptied at once whenever this process records a revocation or changes identity
-data. Another replica's changes are seen within ``ttl`` at the latest.
+Keystone's own middleware caches validated tokens for minutes; this cache keeps one until it
+expires or for at most ``ttl``. Its owner empties it whenever identity data changes (see
+``AuthService``: at once for this process's changes, within seconds for another replica's
+revocations).
 """
 
 from __future__ import annotations
