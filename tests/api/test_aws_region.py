@@ -437,3 +437,48 @@ def test_two_routers_have_a_route_table_each_and_share_the_vpcs_internet_gateway
     )["InternetGateways"]
     assert gateways == []
     sdk.close()
+
+
+def test_a_port_without_groups_is_in_the_projects_default_group_as_neutron_makes_it(
+    gateway: ServedGateway,
+) -> None:
+    """Neutron puts a port created without groups in the project's ``default`` group, whose
+    rules let in what comes from the group's own members and let everything out: in EC2 the
+    ENI is in that group's VPC group, holding a reference to itself and the egress rules. A
+    port asked for with no group at all is in the VPC's own default group, emptied."""
+    sdk = gateway.connect("interstack", AWS)
+    net = sdk.network.create_network(name=unique("dflt"))
+    subnet = sdk.network.create_subnet(network_id=net.id, cidr="10.91.0.0/24", ip_version=4)
+    port = sdk.network.create_port(network_id=net.id)
+    (default,) = [
+        g
+        for g in sdk.network.security_groups(project_id=sdk.current_project_id)
+        if g.name == "default"
+    ]
+    assert port.security_group_ids == [default.id]
+    (aws_default,) = tagged("describe_security_groups", "SecurityGroups", default.id)
+    (eni,) = tagged("describe_network_interfaces", "NetworkInterfaces", port.id)
+    assert [g["GroupId"] for g in eni["Groups"]] == [aws_default["GroupId"]]
+    rules = ec2_rules(aws_default["GroupId"])
+    assert {r for r in rules if r[0] == "ingress"} == {
+        ("ingress", "-1", None, None, aws_default["GroupId"])
+    }
+    assert {r for r in rules if r[0] == "egress"} == {
+        ("egress", "-1", None, None, "0.0.0.0/0"),
+        ("egress", "-1", None, None, "::/0"),
+    }
+
+    # one asked for with no group at all is in no Neutron group, and lets nothing in or out
+    bare = sdk.network.create_port(network_id=net.id, security_group_ids=[])
+    assert bare.security_group_ids == []
+    (bare_eni,) = tagged("describe_network_interfaces", "NetworkInterfaces", bare.id)
+    (group_id,) = [g["GroupId"] for g in bare_eni["Groups"]]
+    (vpc_default,) = ec2().describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    assert vpc_default["GroupName"] == "default"  # the VPC's own, not the project's
+    assert ec2_rules(group_id) == set()
+    for gone in (port, bare):
+        sdk.network.delete_port(gone)
+        assert tagged("describe_network_interfaces", "NetworkInterfaces", gone.id) == []
+    sdk.network.delete_subnet(subnet)
+    sdk.network.delete_network(net)
+    sdk.close()
