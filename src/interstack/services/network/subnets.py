@@ -1,16 +1,15 @@
 """Subnets: an address range on a network, with the pools the IPAM allocates from.
 
-Validation follows Neutron: the CIDR is a network address of the given IP version and overlaps
-no other subnet of the network; the gateway defaults to the first host and may be null; pools
-lie inside the CIDR, do not overlap and leave the gateway out. A DHCP-enabled subnet has an
-address on its network's DHCP port (:mod:`dhcp_ports`), which goes with it. A subnet with other
-addresses in use cannot be deleted (409 ``SubnetInUse``).
+Validation follows Neutron (:mod:`subnet_checks`): the CIDR is a network address of the given
+IP version and overlaps no other subnet of the network; the gateway defaults to the first host
+and may be null; pools lie inside the CIDR, do not overlap and leave the gateway out. A
+DHCP-enabled subnet has an address on its network's DHCP port (:mod:`dhcp_ports`), which goes
+with it. A subnet with other addresses in use cannot be deleted (409 ``SubnetInUse``).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +49,15 @@ from interstack.services.network.common import (
 from interstack.services.network.ipam import default_pools, validate_pools
 from interstack.services.network.networks import load_network
 from interstack.services.network.records import SubnetInfo
+from interstack.services.network.subnet_checks import (
+    IPV6_MODES,
+    IpNetwork,
+    apply_changes,
+    check_overlap,
+    checked_address,
+    checked_route,
+    validate_cidr,
+)
 from interstack.services.network.subnetpools import carve, load_pool
 from interstack.services.regions import Regions
 from interstack.store import Database, insert_rows, rowcount, run_core, table_of
@@ -74,7 +82,6 @@ COLUMNS = {
     "updated_at": Subnet.updated_at,
 }
 _UNSET: Any = object()
-IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
 
 
 @dataclass(frozen=True)
@@ -178,49 +185,13 @@ def subnet_row(session: Session, ctx: RequestContext, region: str, subnet_id: st
     return row
 
 
-def _address(value: str, what: str, version: int) -> str:
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError as exc:
-        raise BadRequest(f"Invalid input for {what}: '{value}' is not a valid IP address.") from exc
-    if address.version != version:
-        raise BadRequest(f"Invalid input for {what}: '{value}' is not an IPv{version} address.")
-    return str(address)
-
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def validate_cidr(cidr: str, ip_version: int) -> IpNetwork:
-    """A CIDR in Neutron's form: a network address with a prefix length, of ``ip_version``."""
-    if "/" not in cidr:
-        raise BadRequest(f"Invalid input for cidr. Reason: '{cidr}' is not a valid IP subnet.")
-    try:
-        net = ipaddress.ip_network(cidr, strict=False)
-    except ValueError as exc:
-        raise BadRequest(
-            f"Invalid input for cidr. Reason: '{cidr}' is not a valid IP subnet."
-        ) from exc
-    if str(net.network_address) != cidr.split("/", maxsplit=1)[0]:
-        raise BadRequest(
-            f"Invalid input for cidr. Reason: '{cidr}' isn't a recommended CIDR, use {net}."
-        )
-    if net.version != ip_version:
-        raise BadRequest(
-            f"Invalid input for operation: cidr {cidr} does not match ip_version {ip_version}."
-        )
-    if net.prefixlen > net.max_prefixlen - 2:
-        raise BadRequest(f"Invalid input for cidr: {cidr} has no room for a gateway and a host.")
-    return net
-
-
 def _gateway(new: SubnetCreate, net: IpNetwork) -> str | None:
     """Neutron's default gateway is the first address after the network address."""
     if new.gateway_ip is _UNSET:
         return str(net.network_address + 1)
     if new.gateway_ip is None:
         return None
-    gateway_ip = _address(str(new.gateway_ip), "gateway_ip", new.ip_version)
+    gateway_ip = checked_address(str(new.gateway_ip), "gateway_ip", new.ip_version)
     if ipaddress.ip_address(gateway_ip) not in net:
         raise BadRequest(f"Gateway IP {gateway_ip} is not in subnet {net}.")
     return gateway_ip
@@ -236,8 +207,6 @@ _LOCK_NETWORK = (
 _SUBNET_ID: BindParameter[str] = bindparam("subnet_id")
 #: what keeps a subnet from its deletion: an address on it not its network's DHCP port's
 _IN_USE = select(exists().where(_ADDRESSES.c.subnet_id == _SUBNET_ID, dhcp_ports.not_dhcp()))
-#: the network's subnets' ranges, for the overlap check
-_CIDRS = select(_SUBNETS.c.cidr).where(_SUBNETS.c.network_id == bindparam("network_id"))
 _WRITE_REF = (
     update(_SUBNETS).where(_SUBNETS.c.id == _SUBNET_ID).values(native_ref=bindparam("native"))
 )
@@ -280,10 +249,10 @@ class SubnetService:
             raise BadRequest(
                 "Bad subnets request: a cidr must be specified in the absence of a subnet pool."
             )
-        dns = [_address(d, "dns_nameservers", new.ip_version) for d in new.dns_nameservers]
+        dns = [checked_address(d, "dns_nameservers", new.ip_version) for d in new.dns_nameservers]
         if len(set(dns)) != len(dns):
             raise BadRequest("Duplicate nameserver in dns_nameservers.")
-        routes = [self._route(d, n, new.ip_version) for d, n in new.host_routes]
+        routes = [checked_route(d, n, new.ip_version) for d, n in new.host_routes]
         net_driver = driver(self.regions, region)
         subnet_id = new_id()
         at = now()
@@ -300,7 +269,7 @@ class SubnetService:
                     net = carve(session, pool, new.cidr, new.prefixlen, new.ip_version)
                 else:
                     net = validate_cidr(str(new.cidr), new.ip_version)
-                self._check_overlap(session, network.id, net)
+                check_overlap(session, network.id, net)
                 gateway_ip = _gateway(new, net)
                 if new.allocation_pools is None:
                     reserved = net_driver.reserved_addresses(str(net))
@@ -369,26 +338,6 @@ class SubnetService:
             net_driver.delete_subnet(NativeRef(native))
             raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
 
-    @staticmethod
-    def _route(destination: str, nexthop: str, version: int) -> tuple[str, str]:
-        try:
-            dest = ipaddress.ip_network(destination)
-        except ValueError as exc:
-            raise BadRequest(f"Invalid host route destination {destination!r}.") from exc
-        if dest.version != version:
-            raise BadRequest(f"Host route destination {destination} is not IPv{version}.")
-        return str(dest), _address(nexthop, "host_routes", version)
-
-    @staticmethod
-    def _check_overlap(session: Session, network_id: str, net: IpNetwork) -> None:
-        for cidr in run_core(session, _CIDRS, {"network_id": network_id}).scalars():
-            existing = ipaddress.ip_network(cidr)
-            if existing.version == net.version and existing.overlaps(net):
-                raise BadRequest(
-                    f"Invalid input for operation: Requested subnet with cidr: {net} for "
-                    f"network: {network_id} overlaps with another subnet."
-                )
-
     def get(self, ctx: RequestContext, region: str, subnet_id: str) -> SubnetInfo:
         with self.db.session() as session:
             return subnet_info(subnet_row(session, ctx, region, subnet_id))
@@ -422,7 +371,7 @@ class SubnetService:
                     # one DHCP port per network; locked before the subnet's own write (at the
                     # next statement's flush), in the order a deletion locks the two
                     lock_network(session, row.network_id)
-                self._change(row, values)
+                apply_changes(row, values)
                 switched = row.enable_dhcp != was_serving
                 dhcp = None
                 if switched and row.enable_dhcp:
@@ -489,32 +438,6 @@ class SubnetService:
                     update(Subnet).where(Subnet.id == subnet_id).values(dns_nameservers=before)
                 )
             raise
-
-    def _change(self, row: Subnet, values: dict[str, Any]) -> None:
-        for key in ("name", "description", "enable_dhcp"):
-            if values.get(key) is not None:
-                setattr(row, key, values[key])
-        if "dns_nameservers" in values:
-            row.dns_nameservers = [
-                _address(d, "dns_nameservers", row.ip_version)
-                for d in values["dns_nameservers"] or []
-            ]
-        if "host_routes" in values:
-            row.host_routes = [
-                list(self._route(d, n, row.ip_version)) for d, n in values["host_routes"] or []
-            ]
-        if "gateway_ip" in values:
-            gateway = values["gateway_ip"]
-            if gateway is not None:
-                gateway = _address(gateway, "gateway_ip", row.ip_version)
-            pools: Sequence[tuple[str, str]] = [
-                (a, b) for a, b in values.get("allocation_pools") or row.allocation_pools
-            ]
-            validate_pools(row.cidr, gateway, pools)
-            row.gateway_ip = gateway
-        if values.get("allocation_pools") is not None:
-            pools = validate_pools(row.cidr, row.gateway_ip, values["allocation_pools"])
-            row.allocation_pools = [list(p) for p in pools]
 
     def delete(self, ctx: RequestContext, region: str, subnet_id: str) -> None:
         with self.db.session() as session:
