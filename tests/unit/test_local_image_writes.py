@@ -5,14 +5,19 @@ live writer's file never does, and a start does not wait for a writer."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from interstack.backends.local.hostlock import LOCK_FILE, DirectoryLock
 from interstack.backends.local.images import LocalImages
+from tests.support.waiting import eventually
 
 #: a gateway process uploading image ``one``: its first bytes written, it says so and waits
 #: for its stdin to end before the rest (killed meanwhile: a gateway killed mid-upload)
@@ -99,3 +104,30 @@ def test_a_live_upload_in_another_process_keeps_its_file_and_a_start_does_not_wa
     assert out == "stored\n"
     assert (live.parent / "data").read_bytes() == b"first bytes and the rest"
     assert parts(images) == []
+
+
+def _opened(path: Path) -> int:
+    """How many of this process's descriptors are open on ``path``."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == str(path))
+
+
+def test_a_lock_waited_for_while_its_holder_removes_the_directory_holds_nothing(
+    tmp_path: Path,
+) -> None:
+    """A release removes a deleted image's directory, its lock file in it, while a write of
+    the image waits for that lock: had on the removed file, it would hold nothing another
+    process sees (the write makes the directory again, and takes its new lock)."""
+    directory = tmp_path / "img-one"
+    directory.mkdir()
+    holder, waiter = DirectoryLock(directory), DirectoryLock(directory)
+    had: list[bool] = []
+    with holder:
+        thread = threading.Thread(target=lambda: had.append(waiter.__enter__()))
+        thread.start()
+        lock = directory / LOCK_FILE
+        eventually(lambda: _opened(lock), lambda opened: opened == 2, "the waiter to wait")
+        shutil.rmtree(directory)
+    thread.join(timeout=30)
+    waiter.__exit__(None, None, None)
+    assert had == [False]

@@ -30,17 +30,22 @@ LOCK_FILE = "lock"
 
 def _open(directory: Path, name: str = LOCK_FILE, how: int = fcntl.LOCK_EX) -> int | None:
     """The directory's lock file, opened (made if need be) and locked ``how``; None without
-    the directory (no instance or image yet, or none any more: nothing to hold still)."""
-    try:
-        fd = os.open(directory / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except FileNotFoundError:
-        return None
-    try:
-        fcntl.flock(fd, how)
-    except BaseException:
+    the directory (no instance or image yet, or none any more: nothing to hold still). A file
+    removed while its lock was waited for (its directory removed by the holder) is opened
+    again: a lock on it would hold nothing that anyone else sees."""
+    while True:
+        try:
+            fd = os.open(directory / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, how)
+            if os.fstat(fd).st_nlink > 0:
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
         os.close(fd)
-        raise
-    return fd
 
 
 #: how often a bounded wait for a lock (:func:`held` with ``wait``) looks again
@@ -106,18 +111,20 @@ class DirectoryLock:
         self._threads = threading.Lock()
         self._fd: int | None = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> bool:
+        """Whether the ``flock`` is held (False: there is no directory to hold still)."""
         self._threads.acquire()
         try:
             self._fd = _open(self._dir, self._name)
         except BaseException:
             self._threads.release()
             raise
+        return self._fd is not None
 
     @contextmanager
     def held_if_free(self) -> Iterator[bool]:
-        """The lock if no thread or process holds it now (True), else nothing held (False):
-        for a look that has no reason to wait for the holder."""
+        """The lock if no thread or process holds it now (True), else nothing held (False, as
+        without the directory): for a look that has no reason to wait for the holder."""
         if not self._threads.acquire(blocking=False):
             yield False
             return
@@ -128,7 +135,7 @@ class DirectoryLock:
                 yield False
                 return
             try:
-                yield True
+                yield fd is not None
             finally:
                 if fd is not None:
                     os.close(fd)

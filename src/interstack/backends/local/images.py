@@ -122,6 +122,18 @@ class LocalImages(ImageDriver):
                 lock = self._locks[ref] = DirectoryLock(self.directory / ref)
             return lock
 
+    @contextmanager
+    def _writing(self, ref: NativeRef) -> Iterator[None]:
+        """The image's lock for a write of its data, its directory made first: the lock is a
+        file in it, held across processes only once it exists (one a release removed before
+        the lock was had, as a deleted image's, is made again)."""
+        while True:
+            self._dir(ref).mkdir(parents=True, exist_ok=True)
+            with self._lock(ref) as held:
+                if held:
+                    yield
+                    return
+
     def _dir(self, ref: NativeRef) -> Path:
         if not ref.startswith(STORED_PREFIX) or "/" in ref or ref in {".", ".."}:
             raise NotFound(f"no image {ref}")
@@ -134,8 +146,7 @@ class LocalImages(ImageDriver):
         write: ``PayloadTooLarge`` (Glance's 413) and nothing left where they do not fit."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         target = self._dir(ref) / "data"
-        target.parent.mkdir(parents=True, exist_ok=True)  # its lock is a file in it
-        with self._lock(ref):
+        with self._writing(ref):
             if target.exists():
                 raise Conflict(f"image {gateway_id} already has data")
             try:
@@ -201,8 +212,7 @@ class LocalImages(ImageDriver):
         (:mod:`.sparse`); the hash reads the copy's data extents, not its holes."""
         ref = NativeRef(f"{STORED_PREFIX}{gateway_id}")
         target = self._dir(ref) / "data"
-        target.parent.mkdir(parents=True, exist_ok=True)  # its lock is a file in it
-        with self._lock(ref):
+        with self._writing(ref):
             if target.exists():
                 raise Conflict(f"image {gateway_id} already has data")
             partial = target.with_name(".data.part")
@@ -353,11 +363,11 @@ class LocalImages(ImageDriver):
         for directory in deleted:
             ref = NativeRef(directory.name)
             lock = self._lock(ref)
-            # free: None once waited for, False when passed over (held now, not waited for)
-            with lock if wait else lock.held_if_free() as free:
+            # held: False when passed over (held by another now, not waited for) or gone
+            with lock if wait else lock.held_if_free() as held:
                 # read under the lock: a boot records its image before it asks root_for, which
                 # takes this lock, so a record not read here is one whose boot finds no root
-                if free is not False and self._unused(directory, ref):
+                if held and self._unused(directory, ref):
                     log.info("removing the root of deleted image %s: nothing uses it", ref)
                     shutil.rmtree(directory, ignore_errors=True)
                     released.append(ref)
