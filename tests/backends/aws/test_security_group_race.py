@@ -8,7 +8,7 @@ it read before the first's rule was written: EC2's group was right only once its
 On a group EC2 holds, the second request runs in a thread while the first gives EC2 its rules
 (tests/support/group_turns.py): the rules given last are the newest, and EC2 holds both.
 
-A rule's create that fails after EC2 was changed leaves EC2 as the API shows the group."""
+A rule's create or delete that fails leaves EC2 no more open than the API shows the group."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from interstack.services.container import Services
 from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
 from interstack.store.models import SecurityGroup
-from tests.backends.aws.support import PROJECT, REGION, aws_region_services
+from tests.backends.aws.support import PROJECT, REGION, aws_region_services, refuse_once
 from tests.support.group_turns import (
     second_request_during_first_backend_call,
     unmade_with_creates_counted,
@@ -139,3 +139,38 @@ def test_a_rule_whose_authorize_took_effect_but_failed_is_revoked_again(
         assert row is not None and row.native_ref is not None
     held = network.ec2.describe_security_groups(GroupIds=[row.native_ref])["SecurityGroups"]
     assert held[0]["IpPermissions"] == []
+
+
+def test_a_rule_delete_ec2_refuses_leaves_the_rule_shown_and_held_until_asked_again(
+    services: Services,
+) -> None:
+    """EC2 refuses the revoke of a rule's DELETE: the DELETE fails and the API still shows the
+    rule EC2 still holds (before, the rule was gone from the API, a DELETE asked again was
+    its 404, and EC2 held it, more open than the API said, until the group's next change);
+    asked again, it is gone from both."""
+    alice = caller(PROJECT)
+    groups = services.network.security_groups
+    network = services.regions.backend(REGION).network
+    assert isinstance(network, AwsNetwork)
+    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    ssh, _web = ssh_and_web(group.id)
+    rule = groups.create_rule(alice, REGION, ssh)
+    with services.db.session() as session:
+        row = session.get(SecurityGroup, group.id)
+        assert row is not None and row.native_ref is not None
+        ref = row.native_ref
+
+    def ec2_ports() -> list[int]:
+        held = network.ec2.describe_security_groups(GroupIds=[ref])["SecurityGroups"][0]
+        return [p["FromPort"] for p in held["IpPermissions"]]
+
+    refused = refuse_once(network.ec2, "RevokeSecurityGroupIngress")
+    with pytest.raises(InterstackError):
+        groups.delete_rule(alice, REGION, rule.id)
+    assert refused == ["RevokeSecurityGroupIngress"]
+    assert rule.id in [r.id for r in groups.get(alice, REGION, group.id).rules]
+    assert ec2_ports() == [22]
+
+    groups.delete_rule(alice, REGION, rule.id)
+    assert rule.id not in [r.id for r in groups.get(alice, REGION, group.id).rules]
+    assert ec2_ports() == []

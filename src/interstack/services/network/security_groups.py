@@ -36,7 +36,11 @@ from interstack.services.network.common import (
 )
 from interstack.services.network.port_groups import group_in_use, refused_by_foreign_key
 from interstack.services.network.records import RuleInfo, SecurityGroupInfo
-from interstack.services.network.sg_realization import GroupRealization, group_rules
+from interstack.services.network.sg_realization import (
+    GroupRealization,
+    group_rules,
+    rule_copy,
+)
 from interstack.services.network.sg_rules import (
     RuleCreate,
     rule_info,
@@ -401,9 +405,10 @@ class SecurityGroupService(GroupRealization):
         with self.db.session() as session:
             row = self._load_rule(session, ctx, region, rule_id)
             check_owner(ctx, row.project_id, "security group rule", rule_id)
-            group_id = row.group_id
+            kept = rule_copy(row)
             session.delete(row)
-        self.realize(region, group_id)
+        with self.rule_restored_on_failure(region, kept):
+            self.realize(region, kept.group_id)
 
 
 def _in_use(group_id: str) -> Conflict:

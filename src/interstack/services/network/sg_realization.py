@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, inspect, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkDriver, SecurityGroupSpec
@@ -33,7 +34,7 @@ from interstack.services.network.common import driver
 from interstack.services.network.sg_rules import contract_rules
 from interstack.services.regions import Regions
 from interstack.services.turns import KeyedTurns
-from interstack.store import Database, rowcount
+from interstack.store import Database, insert_rows, rowcount
 from interstack.store.models import SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
@@ -79,6 +80,11 @@ def _held_with_rules(session: Session, group_id: str) -> tuple[str | None, list[
     if not found:
         return None
     return found[0][0], [rule for _ref, rule in found if rule is not None]
+
+
+def rule_copy(row: RuleRow) -> RuleRow:
+    """A rule with the columns of ``row``, never in a session (to insert again)."""
+    return RuleRow(**{a.key: getattr(row, a.key) for a in inspect(RuleRow).column_attrs})
 
 
 def _gone(group_id: str) -> NotFound:
@@ -238,17 +244,38 @@ class GroupRealization:
         except BaseException:
             with self.db.session() as session:
                 session.execute(delete(RuleRow).where(RuleRow.id == rule_id))
-            try:
-                self._realize_without(region, group_id, None)
-            except Exception:
-                log.warning(
-                    "region %s: group %s not realized again after its rule %s failed",
-                    region,
-                    group_id,
-                    rule_id,
-                    exc_info=True,
-                )
+            self._realize_again(region, group_id, rule_id)
             raise
+
+    @contextmanager
+    def rule_restored_on_failure(self, region: str, rule: RuleRow) -> Iterator[None]:
+        """What fails inside (the realization of the group of ``rule``, just deleted) brings
+        the rule back as it was, and the group is realized again: the backend may still hold
+        the rule (a revoke refused or cut short), and an API no longer showing it would leave
+        the backend more open than the API says, with no DELETE left to finish it (its 404).
+        The DELETE's failure is answered and it may be asked again. A group deleted meanwhile
+        takes the rule along; a failure of the second realization is logged."""
+        try:
+            yield
+        except BaseException:
+            with suppress(IntegrityError), self.db.session() as session:  # its group gone
+                insert_rows(session, [rule])
+            self._realize_again(region, rule.group_id, rule.id)
+            raise
+
+    def _realize_again(self, region: str, group_id: str, rule_id: str) -> None:
+        """Realize the group as the store holds it, one the backend holds, after a change of
+        its rule ``rule_id`` failed; a failure of this realization is logged."""
+        try:
+            self._realize_without(region, group_id, None)
+        except Exception:
+            log.warning(
+                "region %s: group %s not realized again after a change of its rule %s failed",
+                region,
+                group_id,
+                rule_id,
+                exc_info=True,
+            )
 
     def _realize_without(self, region: str, holder_id: str, group_id: str | None) -> None:
         """Realize the group ``holder_id`` without its rules naming ``group_id`` (nothing for a
