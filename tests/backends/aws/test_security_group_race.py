@@ -21,7 +21,9 @@ from botocore.exceptions import ClientError
 from interstack.backends.aws.network import AwsNetwork
 from interstack.errors import InterstackError
 from interstack.services.container import Services
-from interstack.services.network.security_groups import GroupCreate
+from interstack.services.context import RequestContext
+from interstack.services.network.records import SecurityGroupInfo
+from interstack.services.network.security_groups import GroupCreate, SecurityGroupService
 from interstack.services.network.sg_rules import RuleCreate
 from interstack.store.models import SecurityGroup
 from tests.backends.aws.support import PROJECT, REGION, aws_region_services, refuse_once
@@ -38,6 +40,26 @@ def services(tmp_path: Path) -> Iterator[Services]:
         yield started
 
 
+def web_group(
+    services: Services,
+) -> tuple[RequestContext, SecurityGroupService, AwsNetwork, SecurityGroupInfo]:
+    """A caller of the project, the security groups, the region's EC2 network and a new group
+    of the caller's."""
+    alice = caller(PROJECT)
+    groups = services.network.security_groups
+    network = services.regions.backend(REGION).network
+    assert isinstance(network, AwsNetwork)
+    return alice, groups, network, groups.create(alice, REGION, GroupCreate(name="web"))
+
+
+def ec2_id(services: Services, group_id: str) -> str:
+    """The EC2 id of the group, as the store records it."""
+    with services.db.session() as session:
+        row = session.get(SecurityGroup, group_id)
+        assert row is not None and row.native_ref is not None
+        return row.native_ref
+
+
 def ssh_and_web(group_id: str) -> tuple[RuleCreate, RuleCreate]:
     def tcp(port: int) -> RuleCreate:
         return RuleCreate(
@@ -50,11 +72,7 @@ def ssh_and_web(group_id: str) -> tuple[RuleCreate, RuleCreate]:
 def test_two_rule_requests_racing_on_a_group_ec2_lacks_make_it_once_with_both_rules(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alice = caller(PROJECT)
-    groups = services.network.security_groups
-    network = services.regions.backend(REGION).network
-    assert isinstance(network, AwsNetwork)
-    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    alice, groups, network, group = web_group(services)
     creates = unmade_with_creates_counted(services.db, network, monkeypatch, group.id)
     ssh, web = ssh_and_web(group.id)
     with second_request_during_first_backend_call(
@@ -84,11 +102,7 @@ def test_two_rule_requests_racing_on_a_group_ec2_holds_leave_both_rules_in_ec2(
     """On a group EC2 holds, the second request's rule is written while the first request
     gives EC2 the rules it read: EC2 ends with both (before, the first request's older set,
     given last, revoked the second rule in EC2 while the API showed it)."""
-    alice = caller(PROJECT)
-    groups = services.network.security_groups
-    network = services.regions.backend(REGION).network
-    assert isinstance(network, AwsNetwork)
-    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    alice, groups, network, group = web_group(services)
     ssh, web = ssh_and_web(group.id)
 
     with second_request_during_first_backend_call(
@@ -96,10 +110,9 @@ def test_two_rule_requests_racing_on_a_group_ec2_holds_leave_both_rules_in_ec2(
     ):
         groups.create_rule(alice, REGION, ssh)
 
-    with services.db.session() as session:
-        row = session.get(SecurityGroup, group.id)
-        assert row is not None and row.native_ref is not None
-    held = network.ec2.describe_security_groups(GroupIds=[row.native_ref])["SecurityGroups"]
+    held = network.ec2.describe_security_groups(GroupIds=[ec2_id(services, group.id)])[
+        "SecurityGroups"
+    ]
     assert sorted(p.get("FromPort") for p in held[0]["IpPermissions"]) == [22, 80]
 
 
@@ -110,11 +123,7 @@ def test_a_rule_whose_authorize_took_effect_but_failed_is_revoked_again(
     InternalError): the rule's create fails and the API does not show it, and EC2 must not
     hold it either — the group is realized again once the rule is removed (before, EC2 kept
     it, more open than the API said, until the group's next change)."""
-    alice = caller(PROJECT)
-    groups = services.network.security_groups
-    network = services.regions.backend(REGION).network
-    assert isinstance(network, AwsNetwork)
-    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    alice, groups, network, group = web_group(services)
     failed: list[str] = []
 
     def answered_with_an_error(**_kwargs: object) -> None:
@@ -134,10 +143,9 @@ def test_a_rule_whose_authorize_took_effect_but_failed_is_revoked_again(
 
     assert failed
     assert [r for r in groups.get(alice, REGION, group.id).rules if r.port_range_min] == []
-    with services.db.session() as session:
-        row = session.get(SecurityGroup, group.id)
-        assert row is not None and row.native_ref is not None
-    held = network.ec2.describe_security_groups(GroupIds=[row.native_ref])["SecurityGroups"]
+    held = network.ec2.describe_security_groups(GroupIds=[ec2_id(services, group.id)])[
+        "SecurityGroups"
+    ]
     assert held[0]["IpPermissions"] == []
 
 
@@ -148,17 +156,10 @@ def test_a_rule_delete_ec2_refuses_leaves_the_rule_shown_and_held_until_asked_ag
     rule EC2 still holds (before, the rule was gone from the API, a DELETE asked again was
     its 404, and EC2 held it, more open than the API said, until the group's next change);
     asked again, it is gone from both."""
-    alice = caller(PROJECT)
-    groups = services.network.security_groups
-    network = services.regions.backend(REGION).network
-    assert isinstance(network, AwsNetwork)
-    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    alice, groups, network, group = web_group(services)
     ssh, _web = ssh_and_web(group.id)
     rule = groups.create_rule(alice, REGION, ssh)
-    with services.db.session() as session:
-        row = session.get(SecurityGroup, group.id)
-        assert row is not None and row.native_ref is not None
-        ref = row.native_ref
+    ref = ec2_id(services, group.id)
 
     def ec2_ports() -> list[int]:
         held = network.ec2.describe_security_groups(GroupIds=[ref])["SecurityGroups"][0]
