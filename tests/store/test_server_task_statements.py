@@ -1,9 +1,9 @@
 """The server tasks' statements built once (services/compute/server_statements.py) on each kind
 of database the store supports: a boot step starts and settles its server and finishes its
 instance action, a step never writes over a delete under way, and a delete ends the server only
-when the backend server it removed is still the server's; a server is read for its show and
-lists as plain rows, its project's alone (or an admin's), and deleted by one task however
-many deletes ask."""
+when the backend server it removed is still the server's, whose ref its start hands it as it
+found it with its write; a server is read for its show and lists as plain rows, its project's
+alone (or an admin's), and deleted by one task however many deletes ask."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from interstack.errors import NotFound
 from interstack.services.compute.common import started_event
@@ -23,7 +24,7 @@ from interstack.services.compute.state import TaskState
 from interstack.services.container import Services
 from interstack.services.context import operator_context
 from interstack.services.listing import Page
-from interstack.services.tasks import utcnow
+from interstack.services.tasks import TaskStatus, utcnow
 from interstack.store.models import InstanceAction, Server
 from interstack.store.models import Task as TaskRow
 from tests.support.compute import add_server, running_task
@@ -147,3 +148,28 @@ def test_a_second_delete_of_a_server_starts_no_second_task(services: Services) -
         kinds = session.scalars(select(TaskRow.kind).where(TaskRow.resource_id == server_id))
         assert list(kinds) == [DELETE]
         assert session.get_one(Server, server_id).task_state in (TaskState.DELETING, None)
+
+
+def test_a_delete_hands_its_task_the_backend_server_it_found_with_its_start(
+    services: Services,
+) -> None:
+    server_id, _action_id = created(services)
+    assert services.compute.server_tasks.boot(running_task(BOOT, server_id)) is None
+    with services.db.session() as session:
+        ref = session.get_one(Server, server_id).native_ref
+    owner = replace(operator_context("p1"), roles=("member", "reader"))
+    services.compute.servers.delete(owner, REGION, server_id)
+    (task,) = services.tasks.for_resource(server_id)[-1:]
+    # read with the write of DELETING: the first step deletes it without reading it again
+    assert task.payload["found"] == {"ref": ref, "launched": True}
+    reads: list[str] = []
+
+    def server_read(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if " ".join(statement.split()).startswith("SELECT compute_servers."):
+            reads.append(statement)
+
+    event.listen(services.db.engine, "before_cursor_execute", server_read)
+    step = services.compute.server_tasks.delete(replace(task, status=TaskStatus.RUNNING))
+    assert step is None and reads == []
+    with services.db.session() as session:
+        assert session.get_one(Server, server_id).deleted_at is not None

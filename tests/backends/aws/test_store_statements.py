@@ -47,7 +47,7 @@ CEILINGS: dict[str, tuple[int, int]] = {
     "boot": (27, 9),
     "show server": (4, 1),
     "list servers": (4, 1),
-    "delete server": (18, 9),
+    "delete server": (17, 8),
     "delete key pair": (1, 1),
     "delete security group": (6, 2),
     "delete subnet": (7, 1),

@@ -55,11 +55,13 @@ START_BOOT: Update = (
 
 
 #: a delete's start: the live server is DELETING (a second delete at the same moment changes
-#: nothing, and starts no second task)
+#: nothing, and starts no second task), its backend server's ref and ``launched_at`` returned
+#: as of this write (the delete task's first step goes on from them)
 START_DELETE: Update = (
     update(_SERVERS)
     .where(*_LIVE)
     .values(task_state=TaskState.DELETING.value, updated_at=bindparam("now", type_=_WHEN))
+    .returning(_S.native_ref, _S.launched_at)
 )
 
 

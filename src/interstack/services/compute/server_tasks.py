@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from interstack.backends.contract import (
     NativeRef,
@@ -80,6 +80,18 @@ POWER_RESULT: dict[PowerAction, ServerStatus] = {
     PowerAction.SUSPEND: ServerStatus.SUSPENDED,
     PowerAction.RESUME: ServerStatus.ACTIVE,
 }
+
+
+def found(started: Row[Any]) -> dict[str, object]:
+    """What a delete's start found of its server (START_DELETE's row), for its task's
+    payload: the backend server's ref and whether the server's boot ever settled."""
+    return {"ref": started.native_ref, "launched": started.launched_at is not None}
+
+
+def found_in(payload: Mapping[str, Any]) -> tuple[NativeRef | None, bool]:
+    """The ref and the settled-once of :func:`found`, from a delete task's payload."""
+    seen = payload["found"]
+    return (NativeRef(seen["ref"]) if seen["ref"] else None), bool(seen["launched"])
 
 
 class ServerTasks(ServerTaskBase):
@@ -248,7 +260,10 @@ class ServerTasks(ServerTaskBase):
         return phases[task.payload.get("phase", "backend")](task).result(self._polling(task))
 
     def _delete_backend(self, task: Task) -> Step:
-        ref, settled_once = self._ref_and_settled(task)
+        # the first step goes on from what the delete's start found (:func:`found`), read with
+        # its write of DELETING; a step back here (a boot recorded another ref) reads again
+        first = "phase" not in task.payload and "found" in task.payload
+        ref, settled_once = found_in(task.payload) if first else self._ref_and_settled(task)
         if ref is None:  # a boot may be making it: its record comes before the next look
             return Step({**task.payload, "phase": "gone", "ref": ref})
         self.regions.backend(task.region).compute.delete_server(ref)

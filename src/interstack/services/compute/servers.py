@@ -28,7 +28,7 @@ from interstack.services.compute.common import (
 )
 from interstack.services.compute.records import Server
 from interstack.services.compute.server_statements import START_DELETE
-from interstack.services.compute.server_tasks import DELETE
+from interstack.services.compute.server_tasks import DELETE, found
 from interstack.services.compute.state import (
     STATUSES,
     task_states_for_status,
@@ -339,14 +339,16 @@ class ServerService:
             row = visible_server(session, ctx, region, server_id)
             check_unlocked(ctx, row)
             here = self.regions.capabilities(region).steps_in_request
-            started = run_core(session, START_DELETE, {"server_id": row.id, "now": utcnow()})
-            if started.rowcount != 1:  # being deleted already
+            params = {"server_id": row.id, "now": utcnow()}
+            started = run_core(session, START_DELETE, params).one_or_none()
+            if started is None:  # being deleted already
                 return
             action_id = record_action(
                 session, ctx, row, "delete", [started_event("compute_terminate_instance")]
             )
+            payload = {"action_id": action_id, "found": found(started)}
             task_id = self.tasks.enqueue(
-                DELETE, region, row.id, {"action_id": action_id}, session=session, run_here=here
+                DELETE, region, row.id, payload, session=session, run_here=here
             )
         if here:
             self.tasks.run_now(task_id)
