@@ -16,7 +16,10 @@ Ansible a playbook. The teardown runs twice on both: its second run finds nothin
 
 The same playbooks run on a sim region and on an aws region backed by moto: the gateway's
 clouds.yaml names its first region as each cloud's ``region_name``, so the playbooks select the
-region without a change. On aws, boto3 finds nothing of interstack's left after the teardown.
+region without a change. On aws, boto3 sees in EC2 what the playbooks made (the instance on
+the port's ENI with its tags and user data, the group's rules, the Elastic IP, the route table
+to the internet gateway, the EBS attachment) and nothing of interstack's left after the
+teardown.
 """
 
 from __future__ import annotations
@@ -193,6 +196,53 @@ def test_deploy_makes_what_the_playbook_asks_for(
         assert base64.b64decode(as_admin.user_data).decode() == USER_DATA
     finally:
         admin.close()
+    if conn.config.region_name == AWS:
+        in_ec2(server.id, port.id, group.id, router.id, floating.floating_ip_address)
+
+
+def tagged(describe: str, key: str, gateway_id: str) -> list[dict[str, Any]]:
+    """What the emulator's EC2 holds under ``gateway_id``, the interstack id it is tagged with."""
+    found = getattr(ec2(), describe)(
+        Filters=[{"Name": "tag:interstack:gateway-id", "Values": [gateway_id]}]
+    )
+    items: list[dict[str, Any]] = found[key]
+    return items
+
+
+def in_ec2(server_id: str, port_id: str, group_id: str, router_id: str, address: str) -> None:
+    """What the playbook made, as boto3 sees it in EC2: the instance on the port's ENI with its
+    tags and user data, the group's rules, the Elastic IP on the ENI, the router's route table
+    routing the subnet out through the VPC's internet gateway."""
+    (reservation,) = ec2().describe_instances(
+        Filters=[{"Name": "tag:openstack_id", "Values": [server_id]}]
+    )["Reservations"]
+    (instance,) = reservation["Instances"]
+    tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+    assert instance["State"]["Name"] == "running"
+    assert {k[len("meta:") :]: v for k, v in tags.items() if k.startswith("meta:")} == METADATA
+    user_data = ec2().describe_instance_attribute(
+        InstanceId=instance["InstanceId"], Attribute="userData"
+    )["UserData"]["Value"]
+    assert base64.b64decode(user_data).decode() == USER_DATA
+    (eni,) = tagged("describe_network_interfaces", "NetworkInterfaces", port_id)
+    assert [n["NetworkInterfaceId"] for n in instance["NetworkInterfaces"]] == [
+        eni["NetworkInterfaceId"]
+    ]
+    (aws_group,) = tagged("describe_security_groups", "SecurityGroups", group_id)
+    assert [g["GroupId"] for g in eni["Groups"]] == [aws_group["GroupId"]]
+    ingress = {
+        (p["IpProtocol"], p.get("FromPort"), r["CidrIp"])
+        for p in aws_group["IpPermissions"]
+        for r in p.get("IpRanges", [])
+    }
+    assert ingress == {("tcp", 22, "0.0.0.0/0"), ("icmp", -1, "0.0.0.0/0")}
+    (eip,) = ec2().describe_addresses(PublicIps=[address])["Addresses"]
+    assert eip["NetworkInterfaceId"] == eni["NetworkInterfaceId"]
+    (table,) = tagged("describe_route_tables", "RouteTables", router_id)
+    assert [a.get("SubnetId") for a in table["Associations"]] == [eni["SubnetId"]]
+    assert [
+        r["GatewayId"][:4] for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    ] == ["igw-"]
 
 
 def test_running_the_deploy_again_changes_nothing(
@@ -218,6 +268,14 @@ def test_a_volume_attaches_and_detaches(
     (attachment,) = conn.compute.volume_attachments(server)
     assert attachment.volume_id == volume.id
     assert [a["server_id"] for a in volume.attachments] == [server.id]
+    if conn.config.region_name == AWS:  # an EBS volume attached to the server's instance
+        (ebs,) = tagged("describe_volumes", "Volumes", volume.id)
+        (attached,) = ebs["Attachments"]
+        (reservation,) = ec2().describe_instances(
+            Filters=[{"Name": "tag:openstack_id", "Values": [server.id]}]
+        )["Reservations"]
+        assert attached["InstanceId"] == reservation["Instances"][0]["InstanceId"]
+        assert (attached["State"], ebs["Size"]) == ("attached", 1)
 
     first = run_playbook(cloud, workdir, "volume_detach.yml")
     assert first.assert_succeeded()["changed"] > 0, first.output
