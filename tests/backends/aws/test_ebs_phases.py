@@ -301,6 +301,27 @@ def test_a_volume_ebs_never_lets_go_of_is_in_error_saying_so(
     assert "reset its status" in stuck.value.message
 
 
+def test_an_attach_given_up_with_no_instance_left_to_let_go_leaves_the_volume_available(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """An attach given up whose server has no instance any more (its ref forgotten): nothing
+    for EBS to let go of, the volume is available at once (the failure's handling raised,
+    and the volume stayed attaching for good)."""
+    services, _storage, _calls, ebs = region
+    server_id, volume_id, task = attach_asked(services)
+    ebs.planned["AttachVolume"] = ("attaching", 1000)
+    handler = services.volume.server_volumes.handlers()[task.kind]
+    waiting = looked_again(handler.run(task), task)
+    with services.db.session() as session:
+        server = session.get(ServerRow, server_id)
+        assert server is not None
+        server.native_ref = None
+    assert handler.on_failure is not None
+    handler.on_failure(waiting, "given up")
+    assert services.volume.volumes.get(caller(PROJECT), REGION, volume_id).status == "available"
+    assert [t.kind for t in services.tasks.for_resource(volume_id) if t.kind == LET_GO] == []
+
+
 def test_a_detach_ebs_never_finishes_fails_in_minutes_leaving_the_volume_attached(
     region: tuple[Services, AwsVolumes, Calls, EbsBusy],
 ) -> None:

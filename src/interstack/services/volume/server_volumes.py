@@ -386,8 +386,7 @@ class ServerVolumes:
         ``detaching`` until the backend let go of it (an attach stuck may yet finish there,
         and the backend may refuse to let go meanwhile: :mod:`let_go`), then ``available``,
         as Cinder's is once its driver let go; one it was not asked for is at once."""
-        asked = task.payload.get("phase") == "wait"
-        refs = self._refs(task) if asked else None
+        refs = self._asked_refs(task)
         with self.db.session() as session:
             finish_action(session, task.payload.get("action_id"), "Error", error)
             row = session.get(AttachmentRow, task.resource_id)
@@ -405,6 +404,16 @@ class ServerVolumes:
                 self.let_go.queue(
                     session, task.region, volume, refs.server_id, (refs.volume, refs.server)
                 )
+
+    def _asked_refs(self, task: Task) -> _Refs | None:
+        """The refs of an attach the backend was asked for; None if it was not (or its
+        volume or server has none: nothing for the backend to let go of)."""
+        if task.payload.get("phase") != "wait":
+            return None
+        try:
+            return self._refs(task)
+        except BadRequest:
+            return None
 
     def _detach_failed(self, task: Task, error: str) -> None:
         """The backend did not detach: the volume stays attached (``in-use``), as Nova rolls
