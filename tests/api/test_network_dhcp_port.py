@@ -102,24 +102,15 @@ def test_the_cli_lists_the_dhcp_port_and_deletes_the_network_it_is_on(
     """The DHCP port does not keep its network "in use": the owner deletes the network with its
     subnet as in Neutron, and the port goes too."""
     name = unique("cli-dhcp")
-    gateway.cli("interstack", "network", "create", name)
-    gateway.cli(
-        "interstack", "subnet", "create", name, "--network", name, "--subnet-range", "10.83.0.0/24"
+    # the commands in a row in one ``openstack`` process (ServedGateway.cli_batch; each must
+    # succeed)
+    *_, listed = gateway.cli_batch(
+        "interstack",
+        ["network", "create", name],
+        ["subnet", "create", name, "--network", name, "--subnet-range", "10.83.0.0/24"],
+        ["port", "list", "--network", name, "--device-owner", DHCP, "--long", "-f", "json"],
     )
-    listed = json.loads(
-        gateway.cli(
-            "interstack",
-            "port",
-            "list",
-            "--network",
-            name,
-            "--device-owner",
-            DHCP,
-            "--long",
-            "-f",
-            "json",
-        ).stdout
-    )
+    listed = json.loads(listed)
     assert len(listed) == 1, listed
     port_id = listed[0]["ID"]
     assert "10.83.0." in json.dumps(listed[0]["Fixed IP Addresses"])

@@ -11,7 +11,7 @@ import pytest
 
 from interstack.store.models import Port
 from tests.api.servers.conftest import IMAGE, boot, nova, sdk_as, wait_gone, wait_status
-from tests.support.compute import delete_server, server_active
+from tests.support.compute import cli_json, delete_server, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, unique
 from tests.support.network import created, external_network, fault, neutron
@@ -135,57 +135,39 @@ def test_cloud_layer_create_with_auto_ip_then_delete_with_ips(
 def test_cli_server_with_a_floating_ip(
     compute_gateway: ServedGateway, routed: dict[str, Any], public: dict[str, Any]
 ) -> None:
-    def cli(*args: str) -> Any:
-        out = compute_gateway.cli("interstack", *args, "-f", "json").stdout
-        return json.loads(out) if out.strip() else None
-
+    """The commands in a row run in one ``openstack`` process (:meth:`ServedGateway.cli_batch`;
+    each must succeed), naming what they made by name."""
+    cloud = "interstack"
+    net, sub, router = unique("demo-net"), unique("sn"), unique("demo-r")
     # the demo project needs its own routed network
-    net = cli("network", "create", unique("demo-net"))
-    subnet = cli(
-        "subnet", "create", "--network", net["id"], "--subnet-range", "10.30.0.0/24", unique("sn")
-    )
-    router = cli("router", "create", unique("demo-r"))
-    compute_gateway.cli(
-        "interstack", "router", "set", "--external-gateway", public["id"], router["id"]
-    )
-    compute_gateway.cli(
-        "interstack",
-        "router",
-        "add",
-        "subnet",
-        router["id"],
-        subnet["id"],
-    )
-    with nova(compute_gateway, compute_gateway.token("interstack")) as demo_api:
-        server = cli(
-            "server",
-            "create",
-            "--image",
-            "cirros-sim",
-            "--flavor",
-            "m1.tiny",
-            "--network",
-            net["id"],
-            unique("cli-net"),
+    *_, server = compute_gateway.cli_batch(
+        cloud,
+        ["network", "create", net],
+        ["subnet", "create", "--network", net, "--subnet-range", "10.30.0.0/24", sub],
+        ["router", "create", router],
+        ["router", "set", "--external-gateway", public["id"], router],
+        ["router", "add", "subnet", router, sub],
+        [
+            "server", "create", "--image", "cirros-sim", "--flavor", "m1.tiny",
+            "--network", net, unique("cli-net"), "-f", "json",
+        ],
+    )  # fmt: skip
+    server_id = json.loads(server)["id"]
+    with nova(compute_gateway, compute_gateway.token(cloud)) as demo_api:
+        wait_status(demo_api, server_id, "ACTIVE")
+        fip = cli_json(compute_gateway, cloud, "floating", "ip", "create", public["id"])
+        address = fip["floating_ip_address"]
+        _, shown, listed, _ = compute_gateway.cli_batch(
+            cloud,
+            ["server", "add", "floating", "ip", server_id, address],
+            ["server", "show", server_id, "-f", "json"],
+            ["server", "list", "-f", "json"],
+            ["server", "delete", server_id],
         )
-        wait_status(demo_api, server["id"], "ACTIVE")
-        fip = cli("floating", "ip", "create", public["id"])
-        compute_gateway.cli(
-            "interstack",
-            "server",
-            "add",
-            "floating",
-            "ip",
-            server["id"],
-            fip["floating_ip_address"],
-        )
-        shown = cli("server", "show", server["id"])
-        assert fip["floating_ip_address"] in json.dumps(shown["addresses"])
-        listed = cli("server", "list")
-        assert any(fip["floating_ip_address"] in json.dumps(r["Networks"]) for r in listed)
-        compute_gateway.cli("interstack", "server", "delete", server["id"])
-        wait_gone(demo_api, server["id"])
-    compute_gateway.cli("interstack", "floating", "ip", "delete", fip["id"])
+        assert address in json.dumps(json.loads(shown)["addresses"])
+        assert any(address in json.dumps(r["Networks"]) for r in json.loads(listed))
+        wait_gone(demo_api, server_id)
+    compute_gateway.cli(cloud, "floating", "ip", "delete", fip["id"])
 
 
 def test_delete_unbinds_a_brought_port_keeping_its_floating_ip_and_deletes_its_own_ports(
