@@ -482,3 +482,38 @@ def test_a_port_without_groups_is_in_the_projects_default_group_as_neutron_makes
     sdk.network.delete_subnet(subnet)
     sdk.network.delete_network(net)
     sdk.close()
+
+
+def ipv4(rules: set[tuple[str, str, int | None, int | None, str]]) -> set[Any]:
+    """The rules of :func:`ec2_rules` whose remote is not IPv6."""
+    return {rule for rule in rules if ":" not in rule[4]}
+
+
+def test_neutrons_egress_rules_deleted_close_ec2s_automatic_egress(gateway: ServedGateway) -> None:
+    """EC2 gives every new group an allow-all IPv4 egress rule of its own; Neutron's group
+    holds its two egress rules as rules the user may delete: deleting them leaves the EC2
+    group letting nothing out, and an egress rule added then is the only one EC2 holds."""
+    sdk = gateway.connect("interstack", AWS)
+    group = sdk.network.create_security_group(name=unique("egress"))
+    (aws_group,) = tagged("describe_security_groups", "SecurityGroups", group.id)
+    group_id = aws_group["GroupId"]
+    everywhere = {("egress", "-1", None, None, "0.0.0.0/0"), ("egress", "-1", None, None, "::/0")}
+    assert ec2_rules(group_id) == everywhere
+    for rule in sdk.network.security_group_rules(security_group_id=group.id):
+        sdk.network.delete_security_group_rule(rule)
+    # moto ignores the revocation of an IPv6 range in a VPC without an IPv6 block (EC2 does
+    # not), so the ::/0 permission it still shows is the emulator's
+    assert ipv4(ec2_rules(group_id)) == set()
+    sdk.network.create_security_group_rule(
+        security_group_id=group.id,
+        direction="egress",
+        protocol="tcp",
+        port_range_min=443,
+        port_range_max=443,
+        remote_ip_prefix="10.0.0.0/8",
+    )
+    assert ipv4(ec2_rules(group_id)) == {("egress", "tcp", 443, 443, "10.0.0.0/8")}
+    assert ipv4(ec2_rules(group_id)) == api_rules(sdk, group.id)
+    sdk.network.delete_security_group(group)
+    assert tagged("describe_security_groups", "SecurityGroups", group.id) == []
+    sdk.close()
