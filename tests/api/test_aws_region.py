@@ -275,19 +275,24 @@ def api_rules(sdk: Any, group_id: str) -> set[tuple[str, str, int | None, int | 
     }
 
 
+def tcp_rule(sdk: Any, group_id: str, direction: str, port: int, remote: str) -> Any:
+    """A rule of the group letting tcp ``port`` in or out (``direction``) from or to ``remote``."""
+    return sdk.network.create_security_group_rule(
+        security_group_id=group_id,
+        direction=direction,
+        protocol="tcp",
+        port_range_min=port,
+        port_range_max=port,
+        remote_ip_prefix=remote,
+    )
+
+
 def test_a_permission_opened_outside_the_gateway_is_closed_by_the_next_rule_change(
     gateway: ServedGateway,
 ) -> None:
     sdk = gateway.connect("interstack", AWS)
     group = sdk.network.create_security_group(name=unique("firewall"))
-    ssh = sdk.network.create_security_group_rule(
-        security_group_id=group.id,
-        direction="ingress",
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_ip_prefix="0.0.0.0/0",
-    )
+    ssh = tcp_rule(sdk, group.id, "ingress", 22, "0.0.0.0/0")
     (aws_group,) = tagged("describe_security_groups", "SecurityGroups", group.id)
     group_id = aws_group["GroupId"]
     everything = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
@@ -295,14 +300,7 @@ def test_a_permission_opened_outside_the_gateway_is_closed_by_the_next_rule_chan
     opened = ("ingress", "-1", None, None, "0.0.0.0/0")
     ec2().authorize_security_group_ingress(GroupId=group_id, IpPermissions=[everything])
     assert opened in ec2_rules(group_id)
-    sdk.network.create_security_group_rule(  # a rule added through the API
-        security_group_id=group.id,
-        direction="ingress",
-        protocol="tcp",
-        port_range_min=443,
-        port_range_max=443,
-        remote_ip_prefix="10.0.0.0/8",
-    )
+    tcp_rule(sdk, group.id, "ingress", 443, "10.0.0.0/8")  # a rule added through the API
     assert ec2_rules(group_id) == api_rules(sdk, group.id)
     assert ("ingress", "tcp", 443, 443, "10.0.0.0/8") in ec2_rules(group_id)
 
@@ -504,14 +502,7 @@ def test_neutrons_egress_rules_deleted_close_ec2s_automatic_egress(gateway: Serv
     # moto ignores the revocation of an IPv6 range in a VPC without an IPv6 block (EC2 does
     # not), so the ::/0 permission it still shows is the emulator's
     assert ipv4(ec2_rules(group_id)) == set()
-    sdk.network.create_security_group_rule(
-        security_group_id=group.id,
-        direction="egress",
-        protocol="tcp",
-        port_range_min=443,
-        port_range_max=443,
-        remote_ip_prefix="10.0.0.0/8",
-    )
+    tcp_rule(sdk, group.id, "egress", 443, "10.0.0.0/8")
     assert ipv4(ec2_rules(group_id)) == {("egress", "tcp", 443, 443, "10.0.0.0/8")}
     assert ipv4(ec2_rules(group_id)) == api_rules(sdk, group.id)
     sdk.network.delete_security_group(group)
