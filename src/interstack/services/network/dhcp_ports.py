@@ -61,15 +61,18 @@ def add(
     return None if address is None else add_at(session, region, network, subnet, address)
 
 
+#: the network's DHCP port (id and MAC), built once: read on every DHCP subnet's create
+_NETWORKS_DHCP_PORT = select(table_of(Port).c.id, table_of(Port).c.mac_address).where(
+    table_of(Port).c.network_id == bindparam("network_id"),
+    table_of(Port).c.device_owner == DHCP_OWNER,
+)
+
+
 def add_at(
     session: Session, region: str, network: Network, subnet: Subnet, address: str
 ) -> DhcpPort:
     """Give the network's DHCP port ``address`` (free, on ``subnet``)."""
-    existing = session.execute(
-        select(Port.id, Port.mac_address).where(
-            Port.network_id == network.id, Port.device_owner == DHCP_OWNER
-        )
-    ).first()
+    existing = run_core(session, _NETWORKS_DHCP_PORT, {"network_id": network.id}).first()
     if existing is not None:
         port_id, mac = existing
         held = session.scalar(

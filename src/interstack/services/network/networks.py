@@ -94,17 +94,21 @@ def visible(ctx: RequestContext) -> ColumnElement[bool]:
     return _SEEN_NETWORKS.params(caller_project=ctx.project_id or "")
 
 
+#: a network's subnets' ids, oldest first, built once: read for every network shown
+_SUBNET_IDS = (
+    select(table_of(Subnet).c.id)
+    .where(table_of(Subnet).c.network_id == bindparam("network_id"))
+    .order_by(table_of(Subnet).c.created_at, table_of(Subnet).c.id)
+)
+
+
 def network_info(
     session: Session, row: Network | Row[Any], subnet_ids: Sequence[str] | None = None
 ) -> NetworkInfo:
     """The network's view (of its ORM row or a plain row of its columns); ``subnet_ids``: its
     subnets when known (a new network has none), else read."""
     if subnet_ids is None:
-        subnet_ids = session.scalars(
-            select(Subnet.id)
-            .where(Subnet.network_id == row.id)
-            .order_by(Subnet.created_at, Subnet.id)
-        ).all()
+        subnet_ids = run_core(session, _SUBNET_IDS, {"network_id": row.id}).scalars().all()
     return NetworkInfo(
         id=row.id,
         project_id=row.project_id,

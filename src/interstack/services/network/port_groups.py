@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import bindparam, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from interstack.store import run_core, table_of
 from interstack.store.models import PortSecurityGroup
 
 
@@ -50,11 +51,15 @@ def has_groups(session: Session, port_id: str) -> bool:
     return bool(session.scalar(select(exists().where(PortSecurityGroup.port_id == port_id))))
 
 
+#: whether a port uses a group, built once (read through the rows' index on the group)
+_GROUP_IN_USE = select(
+    exists().where(table_of(PortSecurityGroup).c.security_group_id == bindparam("group_id"))
+)
+
+
 def group_in_use(session: Session, group_id: str) -> bool:
     """Whether a port uses the group (read through the rows' index on the group)."""
-    return bool(
-        session.scalar(select(exists().where(PortSecurityGroup.security_group_id == group_id)))
-    )
+    return bool(run_core(session, _GROUP_IN_USE, {"group_id": group_id}).scalar())
 
 
 def refused_by_foreign_key(exc: IntegrityError) -> bool:

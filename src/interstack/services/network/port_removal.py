@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import BindParameter, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkDriver
 from interstack.errors import NotFound
 from interstack.services.network.common import now
 from interstack.services.turns import KeyedTurns
-from interstack.store import Database
+from interstack.store import Database, run_core, table_of
 from interstack.store.models import FloatingIp, IpAllocation, Port
 
 
@@ -46,15 +46,36 @@ class Going:
     fips: tuple[tuple[str, str], ...]
 
 
+_PORTS, _FIPS, _ADDRESSES = table_of(Port).c, table_of(FloatingIp).c, table_of(IpAllocation).c
+_PORT_ID: BindParameter[str] = bindparam("port_id")
+# a port's removal, built once (run_core): run on every port's deletion, a server's included
+_MARK_GOING = update(table_of(Port)).where(_PORTS.id == _PORT_ID).values(deleting=True)
+_FORWARDED = select(_FIPS.id, _FIPS.native_ref).where(
+    _FIPS.port_id == _PORT_ID, _FIPS.native_ref.is_not(None)
+)
+#: (its port named otherwise: a SET of port_id takes the name)
+_UNASSOCIATE = (
+    update(table_of(FloatingIp))
+    .where(_FIPS.port_id == bindparam("of_port"))
+    .values(
+        port_id=None,
+        fixed_ip_address=None,
+        router_id=None,
+        status="DOWN",
+        updated_at=bindparam("at", type_=_FIPS.updated_at.type),
+    )
+)
+_DELETE_ADDRESSES = delete(table_of(IpAllocation)).where(_ADDRESSES.port_id == _PORT_ID)
+_DELETE_PORT = delete(table_of(Port)).where(_PORTS.id == _PORT_ID)
+
+
 def mark_going(session: Session, row: Port) -> Going:
     """Mark the port going (the write takes its lock, so the floating IPs read after are every
-    association committed before; one after finds it going) and read what the cloud undoes."""
-    session.execute(update(Port).where(Port.id == row.id).values(deleting=True))
-    fips = session.execute(
-        select(FloatingIp.id, FloatingIp.native_ref).where(
-            FloatingIp.port_id == row.id, FloatingIp.native_ref.is_not(None)
-        )
-    ).all()
+    association committed before; one after finds it going) and read what the cloud undoes.
+    ``row`` keeps the ``deleting`` it was read with."""
+    params = {"port_id": row.id}
+    run_core(session, _MARK_GOING, params)
+    fips = run_core(session, _FORWARDED, params).all()
     return Going(row.id, row.native_ref, tuple((f.id, str(f.native_ref)) for f in fips))
 
 
@@ -69,13 +90,7 @@ def finish_removal(db: Database, net_driver: NetworkDriver, going: Going) -> Non
     if going.native_ref:
         net_driver.delete_port(NativeRef(going.native_ref))
     with db.session() as session:
-        session.execute(
-            update(FloatingIp)
-            .where(FloatingIp.port_id == going.port_id)
-            .values(
-                port_id=None, fixed_ip_address=None, router_id=None, status="DOWN", updated_at=now()
-            )
-        )
+        run_core(session, _UNASSOCIATE, {"of_port": going.port_id, "at": now()})
         forget_port(session, going.port_id)
 
 
@@ -114,6 +129,7 @@ def fip_turn(db: Database, fip_id: str) -> Iterator[Session]:
 
 def forget_port(session: Session, port_id: str) -> None:
     """Drop the record of a port and its addresses (nothing in the backend)."""
-    session.execute(delete(IpAllocation).where(IpAllocation.port_id == port_id))
+    params = {"port_id": port_id}
+    run_core(session, _DELETE_ADDRESSES, params)
     # a router's hold of the port (router_ports) goes with it: ON DELETE CASCADE
-    session.execute(delete(Port).where(Port.id == port_id))
+    run_core(session, _DELETE_PORT, params)
