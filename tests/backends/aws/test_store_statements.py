@@ -12,9 +12,7 @@ once per ``token_cache_seconds`` and looks at the revocation events once per
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,16 +20,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from sqlalchemy import event
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import CacheStats
 
-from interstack.app import create_app
 from interstack.config import RegionConfig, Settings
 from interstack.services.container import Services
 from tests.support.gateway import CHEAP_PASSWORD_HASHING, password_auth_body
+from tests.support.in_process import served_in_process
 from tests.support.moto import an_ami, aws_settings
 
 REGION = "aws-us-east-1"
@@ -99,40 +96,25 @@ def region_settings() -> dict[str, Any]:
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[tuple[httpx.Client, StoreWork]]:
     """The app served by uvicorn in a thread of this process, and a client with a token."""
-    # listening before the app is built, as interstack serve listens: a port chosen free before
-    # could be taken by another process meanwhile
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        port=port,
-        regions=[RegionConfig(name=REGION, backend="aws", settings=region_settings())],
-        token_cache_seconds=3600,
-        revocation_check_seconds=3600,
-        **CHEAP_PASSWORD_HASHING,
-    )
-    app = create_app(settings)
-    # log_config=None: uvicorn's default would reconfigure the logging of the whole test process
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-            time.sleep(0.05)
-        auth = yaml.safe_load((settings.data_dir / "clouds.yaml").read_text())["clouds"]
-        with httpx.Client(base_url=settings.base_url, timeout=60) as client:
+
+    def settings(port: int) -> Settings:
+        return Settings(
+            data_dir=tmp_path / "data",
+            port=port,
+            regions=[RegionConfig(name=REGION, backend="aws", settings=region_settings())],
+            token_cache_seconds=3600,
+            revocation_check_seconds=3600,
+            **CHEAP_PASSWORD_HASHING,
+        )
+
+    with served_in_process(settings) as (app, served):
+        auth = yaml.safe_load((served.data_dir / "clouds.yaml").read_text())["clouds"]
+        with httpx.Client(base_url=served.base_url, timeout=60) as client:
             body = password_auth_body(auth["interstack"]["auth"])
             issued = client.post("/v3/auth/tokens", json=body)
             assert issued.status_code == 201, issued.text
             client.headers["X-Auth-Token"] = issued.headers["X-Subject-Token"]
             yield client, StoreWork(app.state.services)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        listener.close()
 
 
 def test_the_benchmark_sequence_stays_within_its_store_work(
