@@ -7,6 +7,7 @@ after deletion. One gateway serves ``RegionOne`` on sim beside it, through one c
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Any
 import pytest
 
 from interstack.client import networks as cloud
-from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import AWS, aws_settings, ec2
@@ -139,33 +139,26 @@ def test_the_sdk_builds_a_network_with_a_router_security_group_and_floating_ip(
 
 
 def test_the_cli_creates_network_subnet_and_security_group_rules(gateway: ServedGateway) -> None:
-    def cli(*args: str) -> Any:
-        return cli_json(gateway, "interstack", "--os-region-name", AWS, *args)
-
-    net = cli("network", "create", unique("cli-net"))
-    subnet = cli(
-        "subnet",
-        "create",
-        unique("cli-sub"),
-        "--network",
-        net["id"],
-        "--subnet-range",
-        "10.30.0.0/24",
-    )
-    group = cli("security", "group", "create", unique("cli-sg"))
-    rule = cli(
-        "security",
-        "group",
-        "rule",
-        "create",
-        group["id"],
-        "--protocol",
-        "udp",
-        "--dst-port",
-        "53",
-        "--remote-ip",
-        "10.0.0.0/8",
-    )
+    """The commands in a row run in one ``openstack`` process (:meth:`ServedGateway.cli_batch`;
+    each must succeed), naming what they made by name."""
+    net, sub, sg = unique("cli-net"), unique("cli-sub"), unique("cli-sg")
+    made, subnet, group, rule = map(
+        json.loads,
+        gateway.cli_batch(
+            "interstack",
+            ["network", "create", net, "-f", "json"],
+            [
+                "subnet", "create", sub, "--network", net, "--subnet-range", "10.30.0.0/24",
+                "-f", "json",
+            ],
+            ["security", "group", "create", sg, "-f", "json"],
+            [
+                "security", "group", "rule", "create", sg, "--protocol", "udp", "--dst-port", "53",
+                "--remote-ip", "10.0.0.0/8", "-f", "json",
+            ],
+            region=AWS,
+        ),
+    )  # fmt: skip
     assert rule["port_range_min"] == 53
     (aws_group,) = tagged("describe_security_groups", "SecurityGroups", group["id"])
     assert {
@@ -178,9 +171,13 @@ def test_the_cli_creates_network_subnet_and_security_group_rules(gateway: Served
     # EC2 keeps the first four addresses and the last: IPAM's pool leaves them out
     assert subnet["allocation_pools"] == [{"start": "10.30.0.4", "end": "10.30.0.254"}]
 
-    gateway.cli("interstack", "--os-region-name", AWS, "security", "group", "delete", group["id"])
-    gateway.cli("interstack", "--os-region-name", AWS, "subnet", "delete", subnet["id"])
-    gateway.cli("interstack", "--os-region-name", AWS, "network", "delete", net["id"])
+    gateway.cli_batch(
+        "interstack",
+        ["security", "group", "delete", group["id"]],
+        ["subnet", "delete", subnet["id"]],
+        ["network", "delete", made["id"]],
+        region=AWS,
+    )
     assert tagged("describe_security_groups", "SecurityGroups", group["id"]) == []
     assert tagged("describe_subnets", "Subnets", subnet["id"]) == []
 

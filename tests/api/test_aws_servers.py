@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import operator
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import Any
 import pytest
 
 from interstack.client import networks as cloud
-from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import AWS, aws_gateway, aws_sdk, aws_settings, ec2, register_ami
@@ -253,7 +253,7 @@ def test_the_sdk_runs_a_server_lifecycle_mapped_onto_ec2(
 
 
 def test_the_cli_runs_a_server_lifecycle_mapped_onto_ec2(
-    gateway: ServedGateway, network: tuple[Any, Any, Any], tmp_path: Path
+    gateway: ServedGateway, sdk: Any, network: tuple[Any, Any, Any], tmp_path: Path
 ) -> None:
     net, _subnet, group = network
     ami_name = sorted(
@@ -263,40 +263,29 @@ def test_the_cli_runs_a_server_lifecycle_mapped_onto_ec2(
         ).values()
     )[0]
 
-    def cli(*args: str) -> Any:
-        return cli_json(gateway, "interstack", "--os-region-name", AWS, *args)
-
     def run(*args: str) -> None:
         gateway.cli("interstack", "--os-region-name", AWS, *args)
+
+    def batch(*commands: list[str]) -> list[str]:
+        """Commands in a row in one ``openstack`` process (each must succeed)."""
+        return gateway.cli_batch("interstack", *commands, region=AWS)
 
     public_key = tmp_path / "key.pub"
     public_key.write_text(
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV cli\n"
     )
     key = unique("cli-key")
-    run("keypair", "create", "--public-key", str(public_key), key)
     user_data = tmp_path / "user-data"
     user_data.write_bytes(USER_DATA)
-    server = cli(
-        "server",
-        "create",
-        unique("cli"),
-        "--image",
-        ami_name,
-        "--flavor",
-        "1",
-        "--network",
-        net.id,
-        "--key-name",
-        key,
-        "--security-group",
-        group.id,
-        "--user-data",
-        str(user_data),
-        "--property",
-        "owner=cli",
-        "--wait",
-    )
+    _, server = batch(
+        ["keypair", "create", "--public-key", str(public_key), key],
+        [
+            "server", "create", unique("cli"), "--image", ami_name, "--flavor", "1",
+            "--network", net.id, "--key-name", key, "--security-group", group.id,
+            "--user-data", str(user_data), "--property", "owner=cli", "--wait", "-f", "json",
+        ],
+    )  # fmt: skip
+    server = json.loads(server)
     instance = instance_of(server["id"])
     assert tag_map(instance)["meta:owner"] == "cli"
     assert ec2().describe_key_pairs(KeyNames=[f"interstack-{server['id']}"])["KeyPairs"]
@@ -306,21 +295,23 @@ def test_the_cli_runs_a_server_lifecycle_mapped_onto_ec2(
         ("reboot", "ACTIVE", "running"),
     ):
         run("server", action, server["id"])
-        settled = eventually(
-            lambda: str(cli("server", "show", server["id"])["status"]),
+        # the wait looks through openstacksdk (a request a look, not a CLI process); the
+        # status it waited for is the CLI's own show's below
+        eventually(
+            lambda: str(sdk.compute.get_server(server["id"]).status),
             functools.partial(operator.eq, status),
             f"server {action}",
         )
-        assert settled == status
+        (shown,) = batch(["server", "show", server["id"], "-f", "json"])
+        assert json.loads(shown)["status"] == status
         assert instance_of(server["id"])["State"]["Name"] == state
-    console = gateway.cli(
-        "interstack", "--os-region-name", AWS, "console", "log", "show", server["id"]
-    ).stdout
+    console, ports = batch(
+        ["console", "log", "show", server["id"]],
+        ["port", "list", "--device-id", server["id"], "-f", "json"],
+    )
     assert console.strip()
-    ports = [p["ID"] for p in cli("port", "list", "--device-id", server["id"])]
-    run("server", "delete", "--wait", server["id"])
-    run("keypair", "delete", key)
-    nothing_left(server["id"], ports)
+    batch(["server", "delete", "--wait", server["id"]], ["keypair", "delete", key])
+    nothing_left(server["id"], [p["ID"] for p in json.loads(ports)])
 
 
 def test_a_server_ec2_runs_at_once_is_active_at_the_first_look_and_gone_at_once(

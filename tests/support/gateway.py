@@ -138,14 +138,20 @@ class ServedGateway:
             )
         return result
 
-    def cli_batch(self, cloud: str, *commands: Sequence[str]) -> list[str]:
+    def cli_batch(
+        self, cloud: str, *commands: Sequence[str], region: str | None = None
+    ) -> list[str]:
         """What each of ``commands`` prints, run in order by one ``openstack`` process (its
-        interactive mode, fed on stdin): one start-up of the CLI, most of a command's second,
-        for all of them. Each must succeed: the CLI logs a command's failure on stderr and says
-        so on stdout of a command it does not know (its exit code tells neither in that mode)."""
+        interactive mode, fed on stdin; in ``region`` when given, else the cloud's): one
+        start-up of the CLI, most of a command's second, for all of them. Each must succeed:
+        the CLI logs a command's failure on stderr and says so on stdout of a command it does
+        not know (its exit code tells neither in that mode). The CLI's global options are the
+        environment's here: in that mode it takes its own arguments for commands."""
         marker = f"--- end of command {uuid.uuid4().hex} ---"
         script = "".join(f"{shlex.join(command)}\n!echo {marker}\n" for command in commands)
         env = {**self.env, "OS_CLOUD": cloud}
+        if region is not None:
+            env["OS_REGION_NAME"] = region
         cmd = [str(BIN_DIR / "openstack")]
         result = subprocess.run(
             cmd, input=script, env=env, capture_output=True, text=True, timeout=300, check=False

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import httpx
 from swiftclient import client as swiftclient
 
-from tests.support.compute import cli_json
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.swift import swift_cli, swiftclient_connection
@@ -99,22 +99,28 @@ def test_swift_tempurl_gives_time_limited_access(gateway: ServedGateway, tmp_pat
 
 
 def test_openstack_cli_containers_and_objects(gateway: ServedGateway, tmp_path: Path) -> None:
+    """The commands run in one ``openstack`` process (:meth:`ServedGateway.cli_batch`); each
+    must succeed."""
     name = unique("osc")
-    created = cli_json(gateway, "interstack", "container", "create", name)
-    assert created[0]["container"] == name
     source = tmp_path / "note.txt"
     source.write_text("from the openstack CLI\n")
-    gateway.cli("interstack", "object", "create", name, str(source), "--name", "note.txt")
-    listed = cli_json(gateway, "interstack", "object", "list", name)
-    assert [o["Name"] for o in listed] == ["note.txt"]
-    shown = cli_json(gateway, "interstack", "container", "show", name)
+    saved = tmp_path / "saved.txt"
+    created, _, listed, shown, *_ = gateway.cli_batch(
+        "interstack",
+        ["container", "create", name, "-f", "json"],
+        ["object", "create", name, str(source), "--name", "note.txt"],
+        ["object", "list", name, "-f", "json"],
+        ["container", "show", name, "-f", "json"],
+        ["object", "save", name, "note.txt", "--file", str(saved)],
+        ["object", "delete", name, "note.txt"],
+        ["container", "delete", name],
+    )
+    assert json.loads(created)[0]["container"] == name
+    assert [o["Name"] for o in json.loads(listed)] == ["note.txt"]
+    shown = json.loads(shown)
     assert shown["container"] == name
     assert int(shown["object_count"]) == 1
-    saved = tmp_path / "saved.txt"
-    gateway.cli("interstack", "object", "save", name, "note.txt", "--file", str(saved))
     assert saved.read_text() == "from the openstack CLI\n"
-    gateway.cli("interstack", "object", "delete", name, "note.txt")
-    gateway.cli("interstack", "container", "delete", name)
 
 
 def test_openstacksdk_object_store(gateway: ServedGateway) -> None:
