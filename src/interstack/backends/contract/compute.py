@@ -160,6 +160,15 @@ class ServerInfo:
 class ComputeDriver(abc.ABC):
     """Boots, powers and deletes servers."""
 
+    def device_name_refusal(self, device: str) -> str | None:
+        """Why a guest of this cloud cannot see a disk at ``device`` (``/dev/vdb``: one name
+        under ``/dev``, as the gateway checked), one sentence a person can act on; None where
+        it can. The gateway asks before it takes a boot (its root, volumes and local disks)
+        or an attachment, so a name the cloud would fail at is the request's 400, not a
+        server in ``ERROR`` or a failed attachment. Any name by default."""
+        del device  # a cloud of no rules of its own
+        return None
+
     @abc.abstractmethod
     def create_server(self, spec: ServerSpec) -> ServerInfo:
         """Start booting a server and return at once, usually in ``BUILDING``.

@@ -83,6 +83,9 @@ class LocalCompute(InstanceJobs, ComputeDriver):
         is up or failed, within a few tens of milliseconds."""
         self._settled = settled
 
+    def device_name_refusal(self, device: str) -> str | None:
+        return plug.device_name_refusal(device)
+
     def create_server(self, spec: ServerSpec) -> ServerInfo:
         plug.check_root_device(spec.root_device)
         localdisks.check(spec.local_disks, spec.root_device)

@@ -11,10 +11,11 @@ flavor's sizes (:func:`check_local_disks`), and a backend gives them only if it 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from interstack.backends.contract import LocalDisk
 from interstack.errors import BadRequest
 from interstack.services.compute.device_names import is_under_dev, next_device_name
 from interstack.services.interfaces import VolumeForBoot
@@ -238,6 +239,17 @@ def boot_disks(
     root_volume = next((v for v in planned if v.root), None)
     root_device = root_volume.device if root_volume is not None else image_root or ROOT_DEVICE
     return BootDisks(image_id=image_id, volumes=tuple(planned), root_device=root_device)
+
+
+def check_backend_device_names(
+    disks: BootDisks, local: Sequence[LocalDisk], refusal: Callable[[str], str | None]
+) -> None:
+    """The create's 400 where the backend refuses a name the server's disks are to be at (its
+    root, its volumes, its local disks: ``ComputeDriver.device_name_refusal``), before
+    anything exists — Nova's hypervisor fails such a name at the build."""
+    for name in (disks.root_device, *(v.device for v in disks.volumes), *(d.device for d in local)):
+        if (problem := refusal(name)) is not None:
+            raise BadRequest(f"Block Device Mapping is Invalid: {problem}")
 
 
 def _device(

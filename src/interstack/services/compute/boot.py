@@ -26,6 +26,7 @@ from interstack.services.compute.block_devices import (
     BlockDevice,
     BootDisks,
     boot_disks,
+    check_backend_device_names,
     check_local_disks,
     requested_local_disks,
 )
@@ -227,9 +228,10 @@ class ServerBoot:
                 "ephemeral or swap disks (its backend lacks them); leave the blank 'local' "
                 "mappings out, or map a blank 'volume' instead."
             )
+        backend = self.regions.backend(region)
+        check_backend_device_names(disks, local, backend.compute.device_name_refusal)
         if not disks.volumes:
             return disks, local
-        backend = self.regions.backend(region)
         if self.volumes is None or "boot_from_volume" not in backend.capabilities.names():
             raise BadRequest(
                 f"Block Device Mapping is Invalid: region {region} cannot give servers volumes "

@@ -149,6 +149,9 @@ class ServerVolumes:
             # the server's ephemeral and swap disks hold their devices too (Nova's names them)
             taken |= {str(d["device"]) for d in server.local_disks or () if isinstance(d, dict)}
             chosen = next_device(taken, device, server.root_device_name or ROOT_DEVICE)
+            refusal = self.regions.backend(region).compute.device_name_refusal(chosen)
+            if refusal is not None:
+                raise BadRequest(f"The supplied device path ({chosen}) is invalid. {refusal}")
             row = new_attachment(
                 region,
                 volume,

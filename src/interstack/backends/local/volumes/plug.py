@@ -38,9 +38,20 @@ class LoopDevice:
     minor: int
 
 
+def device_name_refusal(device: str) -> str | None:
+    """Why a guest cannot see a disk at ``device`` (its node and its ``/sys/block`` entry
+    are made by the name, which must be one plain one); None where it can."""
+    if DEVICE_NAME.match(device):
+        return None
+    return (
+        f"{device} is not a name a disk can have on this region's servers: /dev/ then a "
+        "lower-case letter and 1 to 15 lower-case letters or digits (such as /dev/vdb)."
+    )
+
+
 def check_root_device(device: str) -> str:
-    """``device`` if the guest's root disk can be shown at it: the gateway takes any name Nova
-    does (``/dev/../x`` among them), and this backend makes its ``/sys/block`` entry by it."""
+    """``device`` if the guest's root disk can be shown at it: the gateway asks
+    :func:`device_name_refusal` first, and this backend makes its ``/sys/block`` entry by it."""
     if not DEVICE_NAME.match(device):
         raise BadRequest(f"{device} is not a device name a server's root disk can be at")
     return device
@@ -49,7 +60,7 @@ def check_root_device(device: str) -> str:
 def check_device_name(device: str, root_device: str | None = None) -> str:
     """``device`` if it is a device name a disk can be given in a guest (no path of another
     kind: nodes are made by this name) and not ``root_device``, the guest's root disk's."""
-    if not DEVICE_NAME.match(device) or device == root_device:
+    if device_name_refusal(device) is not None or device == root_device:
         raise BadRequest(f"{device} is not a device name a volume can be attached at")
     return device
 
