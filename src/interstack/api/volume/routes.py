@@ -16,6 +16,7 @@ from interstack.api.routing import Route, add_routes
 from interstack.api.volume import (
     attachments,
     extensions,
+    messages,
     quotas,
     snapshots,
     versions,
@@ -59,6 +60,8 @@ def add_to(router: APIRouter) -> None:
     add_routes(router, ROUTES, prefix=versioned, dependencies=negotiated)
     since_3_27 = [*negotiated, Depends(attachments.since_3_27)]
     add_routes(router, attachments.ROUTES, prefix=versioned, dependencies=since_3_27)
+    since_3_3 = [*negotiated, Depends(messages.since_3_3)]
+    add_routes(router, messages.ROUTES, prefix=versioned, dependencies=since_3_3)
 
 
 def register(formats: FaultFormats, regions: list[str]) -> None:

@@ -14,6 +14,7 @@ from interstack.services.volume.records import (
     Attachment,
     QuotaUsage,
     Snapshot,
+    UserMessage,
     Volume,
     VolumeType,
 )
@@ -216,3 +217,23 @@ def absolute_limits(usage: Mapping[str, QuotaUsage]) -> dict[str, Any]:
             },
         }
     }
+
+
+def message(found: UserMessage, root: str, project_id: str) -> dict[str, Any]:
+    """A user message as Cinder shows it: its expiry as ``guaranteed_until``, its resource's
+    type and id only when it has them."""
+    shown: dict[str, Any] = {
+        "id": found.id,
+        "event_id": found.event_id,
+        "user_message": found.user_message,
+        "message_level": found.message_level,
+        "created_at": timestamp(found.created_at),
+        "guaranteed_until": timestamp(found.expires_at),
+        "request_id": found.request_id,
+        "links": links(root, project_id, "messages", found.id),
+    }
+    if found.resource_type:
+        shown["resource_type"] = found.resource_type
+    if found.resource_uuid:
+        shown["resource_uuid"] = found.resource_uuid
+    return shown
