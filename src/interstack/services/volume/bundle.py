@@ -56,7 +56,7 @@ class VolumeServices:
             types=types,
             quotas=quotas,
             attachments=AttachmentService(db),
-            server_volumes=ServerVolumes(db, regions, tasks, snapshots),
+            server_volumes=ServerVolumes(db, regions, tasks, snapshots, messages),
             boot_volumes=BootVolumes(db, regions, tasks, volumes),
             tasks=VolumeTasks(db, regions, images, tasks, messages),
             messages=messages,

@@ -6,8 +6,12 @@ here reaches the messages already written."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from interstack.backends.contract import NO_VALID_BACKEND
 
 
 class ResourceType(StrEnum):
@@ -120,3 +124,11 @@ SNAPSHOT_CREATE_FAILED = MessageEvent(
 SNAPSHOT_DELETE_FAILED = MessageEvent(
     ResourceType.VOLUME_SNAPSHOT, Action.SNAPSHOT_DELETE, Detail.SNAPSHOT_DELETE_ERROR
 )
+
+
+def create_failure(error: str, payload: Mapping[str, Any]) -> MessageEvent:
+    """The message of a volume's create that failed with ``error``: no backend had room (as
+    Cinder's scheduler reports it), the image could not be written, or the backend failed."""
+    if error == NO_VALID_BACKEND:
+        return CREATE_NO_ROOM
+    return IMAGE_TO_VOLUME_FAILED if payload.get("image_ref") else CREATE_FAILED

@@ -79,6 +79,11 @@ class MessageFilters:
     project_id: str | None = None
 
 
+def started_by(ctx: RequestContext) -> dict[str, str]:
+    """What a task's payload keeps of the request that made it, for a message it may write."""
+    return {"request_id": ctx.request_id} if ctx.request_id else {}
+
+
 def message_not_found(message_id: str) -> NotFound:
     return NotFound(f"Message {message_id} could not be found.")
 
@@ -160,16 +165,22 @@ class UserMessages:
         )
 
     def record_for_task(
-        self, session: Session, event: MessageEvent, task: Task, project_id: str
+        self,
+        session: Session,
+        event: MessageEvent,
+        task: Task,
+        project_id: str,
+        resource_uuid: str | None = None,
     ) -> None:
-        """A message about a task's resource, naming the request that started the task."""
+        """A message about a task's resource (or ``resource_uuid``: an attachment's task
+        reports on its volume), naming the request that started the task."""
         request_id = task.payload.get("request_id")
         self.record(
             session,
             event,
             region=task.region,
             project_id=project_id,
-            resource_uuid=task.resource_id,
+            resource_uuid=resource_uuid or task.resource_id,
             request_id=str(request_id) if request_id else None,
         )
 

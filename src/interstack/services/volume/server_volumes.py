@@ -41,6 +41,8 @@ from interstack.services.volume.common import (
     visible_volume,
 )
 from interstack.services.volume.let_go import LetGo
+from interstack.services.volume.message_events import ATTACH_FAILED
+from interstack.services.volume.messages import UserMessages, started_by
 from interstack.services.volume.records import Attachment, attachment_record
 from interstack.services.volume.snapshots import SnapshotService
 from interstack.services.volume.state import AttachStatus, VolumeStatus
@@ -105,13 +107,19 @@ def next_device(taken: set[str], requested: str | None, root_device: str = ROOT_
 
 class ServerVolumes:
     def __init__(
-        self, db: Database, regions: Regions, tasks: TaskQueue, snapshots: SnapshotService
+        self,
+        db: Database,
+        regions: Regions,
+        tasks: TaskQueue,
+        snapshots: SnapshotService,
+        messages: UserMessages,
     ) -> None:
         self.db = db
         self.regions = regions
         self.tasks = tasks
         self.snapshots = snapshots
         self.let_go = LetGo(db, regions, tasks, ATTACHMENT_WAIT_SECONDS)
+        self.messages = messages
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
@@ -168,7 +176,8 @@ class ServerVolumes:
             session.flush()
             event = started_event("compute_attach_volume")
             action_id = record_action(session, ctx, server, "attach_volume", [event])
-            self.tasks.enqueue(ATTACH, region, row.id, {"action_id": action_id}, session=session)
+            payload = {"action_id": action_id, **started_by(ctx)}
+            self.tasks.enqueue(ATTACH, region, row.id, payload, session=session)
             return attachment_record(row)
 
     def list(self, ctx: RequestContext, region: str, server_id: str) -> list[Attachment]:
@@ -388,7 +397,8 @@ class ServerVolumes:
         error (Nova deletes the attachment). A volume the backend was asked to attach is
         ``detaching`` until the backend let go of it (an attach stuck may yet finish there,
         and the backend may refuse to let go meanwhile: :mod:`let_go`), then ``available``,
-        as Cinder's is once its driver let go; one it was not asked for is at once."""
+        as Cinder's is once its driver let go; one it was not asked for is at once. The
+        volume's owner has a user message saying the attach failed."""
         refs = self._asked_refs(task)
         with self.db.session() as session:
             finish_action(session, task.payload.get("action_id"), "Error", error)
@@ -401,6 +411,9 @@ class ServerVolumes:
                 return
             volume.fault = error
             touch(volume)
+            self.messages.record_for_task(
+                session, ATTACH_FAILED, task, volume.project_id, resource_uuid=volume.id
+            )
             if refs is None:
                 volume.status = VolumeStatus.AVAILABLE
             else:

@@ -18,6 +18,12 @@ from interstack.errors import BackendError, BackendUnavailable, NotFound
 from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, utcnow
 from interstack.services.volume.common import touch
+from interstack.services.volume.message_events import (
+    SNAPSHOT_CREATE_FAILED,
+    SNAPSHOT_DELETE_FAILED,
+    MessageEvent,
+)
+from interstack.services.volume.messages import UserMessages
 from interstack.services.volume.state import SnapshotStatus
 from interstack.services.volume.task_steps import look_again, shown, started
 from interstack.store import Database, rowcount
@@ -31,17 +37,27 @@ SNAPSHOT_DELETE = "volume.snapshot.delete"
 class SnapshotTasks:
     """The handlers of the snapshot task kinds."""
 
-    def __init__(self, db: Database, regions: Regions, lately: Callable[[Task], bool]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        regions: Regions,
+        messages: UserMessages,
+        lately: Callable[[Task], bool],
+    ) -> None:
         self.db = db
         self.regions = regions
+        self.messages = messages
         #: whether the backend made the task's resource too lately for its reads to show it
         self.lately = lately
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
-            SNAPSHOT_CREATE: TaskHandler(self.create_snapshot, self.failed(SnapshotStatus.ERROR)),
+            SNAPSHOT_CREATE: TaskHandler(
+                self.create_snapshot, self.failed(SnapshotStatus.ERROR, SNAPSHOT_CREATE_FAILED)
+            ),
             SNAPSHOT_DELETE: TaskHandler(
-                self.delete_snapshot, self.failed(SnapshotStatus.ERROR_DELETING)
+                self.delete_snapshot,
+                self.failed(SnapshotStatus.ERROR_DELETING, SNAPSHOT_DELETE_FAILED),
             ),
         }
 
@@ -51,7 +67,10 @@ class SnapshotTasks:
     def _again(self, task: Task) -> RetryAfter:
         return look_again(task, self.regions.backend(task.region).polling)
 
-    def failed(self, status: SnapshotStatus) -> Any:
+    def failed(self, status: SnapshotStatus, message: MessageEvent) -> Any:
+        """The snapshot in ``status``, the error its fault, ``message`` for its owner; one
+        discarded before the backend made it just goes."""
+
         def failed_to(task: Task, error: str) -> None:
             with self.db.session() as session:
                 row = session.get(SnapshotRow, task.resource_id)
@@ -63,6 +82,7 @@ class SnapshotTasks:
                 row.status = status
                 row.fault = error
                 touch(row)
+                self.messages.record_for_task(session, message, task, row.project_id)
 
         return failed_to
 

@@ -26,6 +26,7 @@ from interstack.services.volume.common import (
     write_metadata,
 )
 from interstack.services.volume.listing import page_rows, scoped
+from interstack.services.volume.messages import started_by
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.records import Snapshot, snapshot_record
 from interstack.services.volume.snapshot_tasks import SNAPSHOT_CREATE, SNAPSHOT_DELETE
@@ -134,7 +135,7 @@ class SnapshotService:
         )
         session.add(row)
         session.flush()
-        self.tasks.enqueue(SNAPSHOT_CREATE, region, row.id, session=session)
+        self.tasks.enqueue(SNAPSHOT_CREATE, region, row.id, started_by(ctx), session=session)
         return row
 
     def get(self, ctx: RequestContext, region: str, snapshot_id: str) -> Snapshot:
@@ -173,7 +174,7 @@ class SnapshotService:
                 )
             row.status = SnapshotStatus.DELETING
             touch(row)
-            self.tasks.enqueue(SNAPSHOT_DELETE, region, row.id, session=session)
+            self.tasks.enqueue(SNAPSHOT_DELETE, region, row.id, started_by(ctx), session=session)
 
     def discard(self, region: str, snapshot_ids: builtins.list[str]) -> None:
         """Undo snapshots a failed request made (nothing it made stays): each goes

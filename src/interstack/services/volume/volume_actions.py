@@ -17,6 +17,7 @@ from interstack.services.interfaces import VolumeImages, VolumeUpload
 from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue, utcnow
 from interstack.services.volume.common import new_attachment, touch, visible_volume
+from interstack.services.volume.messages import started_by
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.state import (
     RESETTABLE,
@@ -69,7 +70,7 @@ class VolumeActions:
                     f"size. (current: {row.size}, extended: {new_size})."
                 )
             self.quotas.check_volume(session, row.project_id, new_size - row.size, count=0)
-            payload = {"size": new_size, "previous_status": row.status}
+            payload = {"size": new_size, "previous_status": row.status, **started_by(ctx)}
             row.status = V.EXTENDING
             touch(row)
             self.tasks.enqueue(EXTEND, region, row.id, payload, session=session)
@@ -144,7 +145,7 @@ class VolumeActions:
         image = self.images.begin_upload(ctx, region, upload)
         with self.db.session() as session:
             row = visible_volume(session, ctx, region, volume_id)
-            payload = {"image_id": image.id, "previous_status": row.status}
+            payload = {"image_id": image.id, "previous_status": row.status, **started_by(ctx)}
             row.status = V.UPLOADING
             touch(row)
             self.tasks.enqueue(UPLOAD, region, row.id, payload, session=session)

@@ -48,6 +48,13 @@ from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskQueue, utcnow
 from interstack.services.volume.common import live_attachments, touch
 from interstack.services.volume.copy_preparations import CopyPreparations
+from interstack.services.volume.message_events import (
+    EXTEND_FAILED,
+    EXTEND_NO_ROOM,
+    UPLOAD_FAILED,
+    MessageEvent,
+    create_failure,
+)
 from interstack.services.volume.messages import UserMessages
 from interstack.services.volume.snapshot_tasks import SNAPSHOT_CREATE, SnapshotTasks
 from interstack.services.volume.state import VolumeStatus
@@ -88,11 +95,11 @@ class VolumeTasks:
         self.images = images
         self.messages = messages
         self.preparations = CopyPreparations(regions, queue)
-        self.snapshots = SnapshotTasks(db, regions, self._lately)
+        self.snapshots = SnapshotTasks(db, regions, messages, self._lately)
 
     def handlers(self) -> dict[str, TaskHandler]:
         return {
-            CREATE: TaskHandler(self.create, self._volume_failed(VolumeStatus.ERROR)),
+            CREATE: TaskHandler(self.create, self._create_failed),
             DELETE: TaskHandler(self.delete, self._volume_failed(VolumeStatus.ERROR_DELETING)),
             EXTEND: TaskHandler(self.extend, self.extend_failed),
             UPLOAD: TaskHandler(self.upload, self.upload_failed),
@@ -107,7 +114,13 @@ class VolumeTasks:
     def _again(self, task: Task, **changes: Any) -> RetryAfter:
         return look_again(task, self.regions.backend(task.region).polling, **changes)
 
-    def _volume_failed(self, status: VolumeStatus) -> Any:
+    def _create_failed(self, task: Task, error: str) -> None:
+        self._volume_failed(VolumeStatus.ERROR, create_failure(error, task.payload))(task, error)
+
+    def _volume_failed(self, status: VolumeStatus, message: MessageEvent | None = None) -> Any:
+        """The volume in ``status``, the error its fault, and ``message`` for its owner (none
+        for a delete, as in Cinder)."""
+
         def failed(task: Task, error: str) -> None:
             with self.db.session() as session:
                 row = session.get(VolumeRow, task.resource_id)
@@ -116,12 +129,16 @@ class VolumeTasks:
                     row.status = status
                     row.fault = error
                     touch(row)
+                    if message is not None:
+                        self.messages.record_for_task(session, message, task, row.project_id)
             if task.kind == CREATE and copy is not None and copy.source_volume is not None:
                 self.preparations.discard(task, copy)
 
         return failed
 
-    def _settle(self, task: Task, status: str, **columns: Any) -> None:
+    def _settle(
+        self, task: Task, status: str, message: MessageEvent | None = None, **columns: Any
+    ) -> None:
         with self.db.session() as session:
             row = session.get(VolumeRow, task.resource_id)
             if row is not None:
@@ -130,6 +147,8 @@ class VolumeTasks:
                 for name, value in columns.items():
                     setattr(row, name, value)
                 touch(row)
+                if message is not None:
+                    self.messages.record_for_task(session, message, task, row.project_id)
 
     # -- create ------------------------------------------------------------------------------
 
@@ -309,7 +328,7 @@ class VolumeTasks:
         user message. Any other failure is ``error_extending``, as Cinder's volume manager
         leaves a volume whose driver failed to grow it."""
         if error != NO_VALID_BACKEND:
-            self._volume_failed(VolumeStatus.ERROR_EXTENDING)(task, error)
+            self._volume_failed(VolumeStatus.ERROR_EXTENDING, EXTEND_FAILED)(task, error)
             return
         log.warning("volume %s: extend refused: %s", task.resource_id, error)
         with self.db.session() as session:
@@ -318,6 +337,7 @@ class VolumeTasks:
                 row.status = str(task.payload["previous_status"])
                 row.fault = error
                 touch(row)
+                self.messages.record_for_task(session, EXTEND_NO_ROOM, task, row.project_id)
 
     # -- upload to an image ------------------------------------------------------------------
 
@@ -335,7 +355,7 @@ class VolumeTasks:
     def upload_failed(self, task: Task, error: str) -> None:
         """The image goes; the volume is as it was (its data never changed)."""
         self.images.abandon_snapshot(task.region, str(task.payload["image_id"]))
-        self._settle(task, str(task.payload["previous_status"]))
+        self._settle(task, str(task.payload["previous_status"]), message=UPLOAD_FAILED)
 
 
 def _ref(value: object) -> NativeRef | None:

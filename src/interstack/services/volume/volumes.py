@@ -40,6 +40,7 @@ from interstack.services.volume.listing import (
     page_rows,
     scoped,
 )
+from interstack.services.volume.messages import started_by
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.records import Volume
 from interstack.services.volume.snapshot_tasks import SNAPSHOT_DELETE
@@ -196,7 +197,8 @@ class VolumeService:
         )
         session.add(row)
         session.flush()
-        self.tasks.enqueue(CREATE, region, row.id, source.payload, session=session)
+        payload = {**source.payload, **started_by(ctx)}
+        self.tasks.enqueue(CREATE, region, row.id, payload, session=session)
         return row
 
     def _source(
