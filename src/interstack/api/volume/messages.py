@@ -4,8 +4,6 @@ why an operation answered 2xx failed later. The list's query by microversion is 
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 from starlette.responses import Response
 
@@ -44,18 +42,13 @@ def list_messages(
         else services.volume.messages.list(caller, region, asked.filters, asked.page, asked.offset)
     )
     root = params.root(request)
-    body: dict[str, Any] = {
-        "messages": [views.message(m, root, project_id) for m in found],
-    }
-    more = views.next_links(
-        params.collection_href(request, project_id, "messages"),
-        request.query_params,
-        [m.id for m in found],
-        asked.page.limit,
+    shown = [views.message(m, root, project_id) for m in found]
+    ids = [m.id for m in found]
+    return json_response(
+        params.listed_page(
+            request, project_id, "messages", "messages", shown, ids, asked.page.limit
+        )
     )
-    if more:
-        body["messages_links"] = more
-    return json_response(body)
 
 
 def show_message(

@@ -11,6 +11,7 @@ from starlette.datastructures import QueryParams
 
 from interstack.api.compute.params import boolean, integer
 from interstack.api.deps import Caller
+from interstack.api.volume import views
 from interstack.api.volume.versions import service_url
 from interstack.errors import BadRequest
 from interstack.services.listing import Page, SortDir
@@ -37,6 +38,25 @@ def root(request: Request) -> str:
 
 def collection_href(request: Request, project_id: str, path: str) -> str:
     return f"{root(request)}/v3/{project_id}/{path}"
+
+
+def listed_page(
+    request: Request,
+    project_id: str,
+    path: str,
+    name: str,
+    listed: list[dict[str, Any]],
+    ids: list[str],
+    limit: int | None,
+) -> dict[str, Any]:
+    """A list's body: its entries under ``name`` and, when the page is full, Cinder's
+    ``<name>_links`` to the next one (the request's query with the last id as marker)."""
+    body: dict[str, Any] = {name: listed}
+    href = collection_href(request, project_id, path)
+    more = views.next_links(href, request.query_params, ids, limit)
+    if more:
+        body[f"{name}_links"] = more
+    return body
 
 
 def page(query: QueryParams) -> Page:

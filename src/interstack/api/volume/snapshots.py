@@ -81,16 +81,11 @@ def _list(
             "updated_at",
         )
         listed = [{k: s[k] for k in keep} for s in listed]
-    body: dict[str, Any] = {"snapshots": listed}
-    more = views.next_links(
-        params.collection_href(request, project_id, "snapshots/detail" if detail else "snapshots"),
-        query,
-        [s.id for s in found],
-        page.limit,
+    path = "snapshots/detail" if detail else "snapshots"
+    ids = [s.id for s in found]
+    return json_response(
+        params.listed_page(request, project_id, path, "snapshots", listed, ids, page.limit)
     )
-    if more:
-        body["snapshots_links"] = more
-    return json_response(body)
 
 
 def list_snapshots(

@@ -96,16 +96,9 @@ def _list(
         else views.volume_summary(v, root, project_id)
         for v in found.volumes
     ]
-    body: dict[str, Any] = {"volumes": listed}
     path = "volumes/detail" if detail else "volumes"
-    more = views.next_links(
-        params.collection_href(request, project_id, path),
-        request.query_params,
-        [v.id for v in found.volumes],
-        page.limit,
-    )
-    if more:
-        body["volumes_links"] = more
+    ids = [v.id for v in found.volumes]
+    body = params.listed_page(request, project_id, path, "volumes", listed, ids, page.limit)
     with_count = params.flag(request.query_params, "with_count")
     if version >= V3_45 and with_count:
         body["count"] = services.volume.volumes.count(caller, region, filters)
