@@ -6,8 +6,10 @@ from typing import Any
 
 import httpx
 
+from tests.support.compute import nova
 from tests.support.faults import assert_named_fault
 from tests.support.gateway import ServedGateway
+from tests.support.identity import Member, client, unique
 from tests.support.waiting import eventually
 
 REGION = "RegionOne"
@@ -93,3 +95,31 @@ def attached_volume_ids(http: httpx.Client, server_id: str) -> list[str]:
     """The ids of a server's volumes as Nova shows them (the root first when it boots from one)."""
     shown = http.get(f"/servers/{server_id}").json()["server"]
     return [v["id"] for v in shown["os-extended-volumes:volumes_attached"]]
+
+
+def public_image(gateway: ServedGateway, image_id: str) -> str:
+    """A small public raw image of ``image_id``, made by the gateway's admin."""
+    with client(gateway, gateway.token("interstack-admin")) as admin:
+        glance = f"{gateway.url}/{REGION}/image/v2/images"
+        created = admin.post(glance, json={"id": image_id, "name": "tiny", "disk_format": "raw",
+                                           "container_format": "bare",
+                                           "visibility": "public"})  # fmt: skip
+        assert created.status_code == 201, created.text
+        data = admin.put(f"{glance}/{image_id}/file", content=b"\0" * 4096,
+                         headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        assert data.status_code == 204, data.text
+    return image_id
+
+
+def server_without_networks(gateway: ServedGateway, member: Member, image_id: str) -> str:
+    """An active server of the member's project, booted from ``image_id`` without networks."""
+    api = nova(gateway, member.token(gateway), "2.79")
+    flavor = api.get("/flavors").json()["flavors"][0]["id"]
+    booted = api.post("/servers", json={"server": {"name": unique("srv"), "imageRef": image_id,
+                                                   "flavorRef": flavor,
+                                                   "networks": "none"}})  # fmt: skip
+    assert booted.status_code == 202, booted.text
+    found: str = booted.json()["server"]["id"]
+    eventually(lambda: api.get(f"/servers/{found}").json()["server"]["status"],
+               lambda status: status == "ACTIVE", "the server")  # fmt: skip
+    return found

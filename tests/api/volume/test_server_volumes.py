@@ -12,7 +12,14 @@ from interstack.store.models import Server as ServerRow
 from tests.support.compute import assert_nova_fault, cli_json, nova, server_active
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, client, unique
-from tests.support.volume import cinder, create_volume, sdk_status, wait_volume
+from tests.support.volume import (
+    cinder,
+    create_volume,
+    public_image,
+    sdk_status,
+    server_without_networks,
+    wait_volume,
+)
 from tests.support.waiting import eventually
 
 IMAGE = "3b0f9c1e-6d2a-4e8b-9f1c-2a3b4c5d6e7f"
@@ -26,32 +33,7 @@ def member(volume_gateway: ServedGateway, members: tuple[Member, Member]) -> Mem
 @pytest.fixture(scope="module")
 def server_id(volume_gateway: ServedGateway, member: Member) -> str:
     """An active server of the member's project, booted without networks."""
-    with client(volume_gateway, volume_gateway.token("interstack-admin")) as admin:
-        glance = f"{volume_gateway.url}/RegionOne/image/v2/images"
-        created = admin.post(
-            glance,
-            json={
-                "id": IMAGE,
-                "name": "tiny",
-                "disk_format": "raw",
-                "container_format": "bare",
-                "visibility": "public",
-            },
-        )
-        assert created.status_code == 201, created.text
-        data = admin.put(f"{glance}/{IMAGE}/file", content=b"\0" * 4096,
-                         headers={"Content-Type": "application/octet-stream"})  # fmt: skip
-        assert data.status_code == 204, data.text
-    api = nova(volume_gateway, member.token(volume_gateway), "2.79")
-    flavors = api.get("/flavors").json()["flavors"]
-    booted = api.post("/servers", json={"server": {"name": unique("srv"), "imageRef": IMAGE,
-                                                   "flavorRef": flavors[0]["id"],
-                                                   "networks": "none"}})  # fmt: skip
-    assert booted.status_code == 202, booted.text
-    found: str = booted.json()["server"]["id"]
-    eventually(lambda: api.get(f"/servers/{found}").json()["server"]["status"],
-               lambda status: status == "ACTIVE", "the server")  # fmt: skip
-    return found
+    return server_without_networks(volume_gateway, member, public_image(volume_gateway, IMAGE))
 
 
 @pytest.fixture(scope="module")

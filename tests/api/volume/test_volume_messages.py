@@ -18,11 +18,13 @@ import pytest
 from interstack.backends.contract import NO_VALID_BACKEND
 from tests.support.compute import nova
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member, cli_as, client, unique
+from tests.support.identity import Member, cli_as, unique
 from tests.support.volume import (
     assert_cinder_fault,
     cinder,
     create_volume,
+    public_image,
+    server_without_networks,
     volume_root,
     wait_snapshot,
     wait_volume,
@@ -263,36 +265,10 @@ def test_bad_list_input_is_cinders_400_naming_what_to_give(
         assert [m["resource_uuid"] for m in like] == [volume["id"]]
 
 
-def _image(gateway: ServedGateway) -> str:
-    with client(gateway, gateway.token("interstack-admin")) as admin:
-        glance = f"{gateway.url}/RegionOne/image/v2/images"
-        created = admin.post(glance, json={"id": IMAGE, "name": "tiny", "disk_format": "raw",
-                                           "container_format": "bare",
-                                           "visibility": "public"})  # fmt: skip
-        assert created.status_code == 201, created.text
-        data = admin.put(f"{glance}/{IMAGE}/file", content=b"\0" * 4096,
-                         headers={"Content-Type": "application/octet-stream"})  # fmt: skip
-        assert data.status_code == 204, data.text
-    return IMAGE
-
-
-def _server(gateway: ServedGateway, member: Member, image: str) -> str:
-    api = nova(gateway, member.token(gateway), "2.79")
-    flavor = api.get("/flavors").json()["flavors"][0]["id"]
-    booted = api.post("/servers", json={"server": {"name": unique("srv"), "imageRef": image,
-                                                   "flavorRef": flavor,
-                                                   "networks": "none"}})  # fmt: skip
-    assert booted.status_code == 202, booted.text
-    found: str = booted.json()["server"]["id"]
-    eventually(lambda: api.get(f"/servers/{found}").json()["server"]["status"],
-               lambda status: status == "ACTIVE", "the server")  # fmt: skip
-    return found
-
-
 def test_failed_creates_snapshots_and_attaches_leave_their_messages(
     volume_gateway: ServedGateway, owner: Member
 ) -> None:
-    image = _image(volume_gateway)
+    image = public_image(volume_gateway, IMAGE)
     with _api(volume_gateway, owner, "3.5") as api:
         failed = []
         for more in ({}, {"imageRef": image}):
@@ -310,7 +286,7 @@ def test_failed_creates_snapshots_and_attaches_leave_their_messages(
         snapshot = wait_snapshot(api, made.json()["snapshot"]["id"], "error")
         stuck = create_volume(api, name=unique("noattach-"), size=1)
         wait_volume(api, stuck["id"], "available")
-        server = _server(volume_gateway, owner, image)
+        server = server_without_networks(volume_gateway, owner, image)
         compute = nova(volume_gateway, owner.token(volume_gateway), "2.79")
         attach = compute.post(f"/servers/{server}/os-volume_attachments",
                               json={"volumeAttachment": {"volumeId": stuck["id"]}})  # fmt: skip
