@@ -9,9 +9,11 @@ row still there is one. The runner's steps are taken by the test on a fake clock
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from interstack.backends.contract import Backend, NativeRef
 from interstack.errors import BackendUnavailable, NotFound
@@ -23,6 +25,7 @@ from interstack.services.tasks import TaskQueue, TaskStatus
 from interstack.store import Database
 from interstack.store.models import Port, Router
 from tests.support.clock import FakeClock
+from tests.support.group_turns import BOUND, lock_waited
 from tests.support.routed import REGION, Routed
 
 
@@ -184,3 +187,48 @@ def test_a_not_found_with_the_row_still_there_is_a_warning(
         swept.run_due()
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "route table" in caplog.records[0].getMessage()
+
+
+def test_two_replicas_starting_at_once_queue_one_task_per_marked_row(
+    db: Database, routed: Routed, clock: FakeClock
+) -> None:
+    """Two replicas' start-ups at once (PostgreSQL, the replicas' store): the second sweeps
+    while the first has looked for tasks and not yet queued its own. It waits for the first
+    (seen waiting for a lock in pg_stat_activity, no timing) and then finds its tasks; before,
+    each found none and queued one, two tasks for one row."""
+    if db.dialect != "postgresql":
+        pytest.skip("replicas share a PostgreSQL store only")
+    services = routed.services
+    port = services.ports.create(routed.ctx, REGION, PortCreate(network_id=routed.network_id))
+    _mark(db, Port, port.id)
+    _mark(db, Router, routed.router_id)
+    first, second = Swept(db, routed, clock), Swept(db, routed, clock)
+    waited = lock_waited(db)
+    others: list[threading.Thread] = []
+    at_rest = threading.Event()
+
+    def second_start() -> None:
+        try:
+            second.sweep.ensure()
+        finally:
+            at_rest.set()
+
+    def the_second_meanwhile(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        mine = threading.current_thread() is threading.main_thread()
+        if mine and not others and statement.lstrip().upper().startswith("INSERT INTO TASKS"):
+            others.append(threading.Thread(target=second_start, name="second-replica"))
+            others[0].start()
+            deadline = time.monotonic() + BOUND
+            while not at_rest.wait(0.02) and not waited():
+                assert time.monotonic() < deadline, "the second start neither ended nor waited"
+
+    event.listen(db.engine, "before_cursor_execute", the_second_meanwhile)
+    try:
+        first.sweep.ensure()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", the_second_meanwhile)
+        for thread in others:
+            thread.join(BOUND)
+    assert others and not others[0].is_alive()
+    assert [t.kind for t in first.queue.for_resource(port.id)] == [PORT]
+    assert [t.kind for t in first.queue.for_resource(routed.router_id)] == [ROUTER]

@@ -27,18 +27,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from interstack.errors import NotFound
 from interstack.services.task_wakeup import TaskWakeup
-from interstack.store import Database, insert_rows
+from interstack.store import Database, insert_rows, run_core, table_of, take_turns
 from interstack.store.models import Task as TaskRow
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,52 @@ class TaskQueue:
             if not run_here:
                 self.wakeup.notify()
         return row.id
+
+    def enqueue_once(
+        self,
+        session: Session,
+        kind: str,
+        region: str,
+        resource_ids: Sequence[str],
+        payload: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Add a pending ``kind`` task for each of ``resource_ids`` that has none pending or
+        running; return how many were added. Race-free against another gateway doing the same
+        (two replicas starting at once): the units of work calling this with ``kind`` and
+        ``region`` take turns on PostgreSQL (where two INSERTs could each miss the other's
+        uncommitted row), and each row's check and insert is one statement, which SQLite runs
+        under its one writer. Commits with ``session``'s unit of work."""
+        take_turns(session, f"task-once/{kind}/{region}")
+        now = self.clock()
+        table = table_of(TaskRow)
+        added = 0
+        for resource_id in resource_ids:
+            queued = exists().where(
+                TaskRow.kind == kind,
+                TaskRow.resource_id == resource_id,
+                TaskRow.status.in_((TaskStatus.PENDING, TaskStatus.RUNNING)),
+            )
+            values = {
+                "id": str(uuid.uuid4()),
+                "kind": kind,
+                "region": region,
+                "resource_id": resource_id,
+                "status": TaskStatus.PENDING.value,
+                "attempts": 0,
+                "run_after": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            columns = [*values, "payload"]
+            row = select(
+                *(literal(v, type_=table.c[k].type) for k, v in values.items()),
+                literal(dict(payload or {}), type_=table.c.payload.type),
+            ).where(~queued)
+            result = run_core(session, insert(table).from_select(columns, row))
+            added += result.rowcount
+        if added:
+            self.wakeup.notify_after_commit(session)
+        return added
 
     def run_by(self, run: Callable[[str], bool]) -> None:
         """Let :meth:`run_now` run tasks with ``run`` (the runner's ``run_now``)."""

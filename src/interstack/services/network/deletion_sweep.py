@@ -31,10 +31,9 @@ from interstack.services.context import operator_context
 from interstack.services.network.ports import PortService
 from interstack.services.network.routers import RouterService
 from interstack.services.regions import Regions
-from interstack.services.tasks import Task, TaskHandler, TaskQueue, TaskStatus
+from interstack.services.tasks import Task, TaskHandler, TaskQueue
 from interstack.store import Database
 from interstack.store.models import Port, Router
-from interstack.store.models import Task as TaskRow
 
 log = logging.getLogger(__name__)
 
@@ -72,29 +71,19 @@ class DeletionSweep:
 
     def ensure(self) -> None:
         """Every port and router of any region left marked by a deletion cut short has a task
-        to finish it; no cloud is asked here."""
+        to finish it (one only, two replicas starting at once too: :meth:`TaskQueue.enqueue_once`);
+        no cloud is asked here."""
         for region in self.regions.names:
             if "networks" not in self.regions.capabilities(region).names():
                 continue
             with self.db.session() as session:
-                queued = set(
-                    session.scalars(
-                        select(TaskRow.resource_id).where(
-                            TaskRow.region == region,
-                            TaskRow.kind.in_(_KINDS),
-                            TaskRow.status.in_((TaskStatus.PENDING, TaskStatus.RUNNING)),
-                        )
-                    )
-                )
                 for kind, (model, _name) in _KINDS.items():
                     marked = session.scalars(
                         select(model.id)
                         .where(model.region == region, model.deleting.is_(True))
                         .order_by(model.id)
                     ).all()
-                    for row_id in marked:
-                        if row_id not in queued:
-                            self.tasks.enqueue(kind, region, row_id, session=session)
+                    self.tasks.enqueue_once(session, kind, region, marked)
 
     def _finish_port(self, task: Task) -> None:
         finish = partial(self.ports.remove, task.region, task.resource_id)
