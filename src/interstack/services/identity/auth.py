@@ -130,8 +130,8 @@ class AuthService:
 
     @staticmethod
     def _on_execute(state: ORMExecuteState) -> None:
-        """The same for an UPDATE or DELETE statement on an identity table."""
-        if state.is_update or state.is_delete:
+        """The same for an INSERT, UPDATE or DELETE statement on an identity table."""
+        if state.is_insert or state.is_update or state.is_delete:
             table = getattr(state.statement, "table", None)
             if getattr(table, "name", None) in _IDENTITY_TABLES:
                 state.session.info[_REVOKED] = True

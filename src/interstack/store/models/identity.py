@@ -105,7 +105,10 @@ class ApplicationCredential(Base):
 
 
 class RevocationEvent(Base):
-    """Tokens matching an event and issued before ``issued_before`` are no longer valid."""
+    """Tokens matching an event and issued before ``issued_before`` are no longer valid.
+
+    ``project_id`` is a token's scope: a project, or a domain (Keystone keeps domains as
+    projects) for the tokens scoped to it."""
 
     __tablename__ = "revocation_events"
 
