@@ -8,14 +8,20 @@ image or not), snapshot and attach each leave their message."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from interstack.backends.contract import NO_VALID_BACKEND
+from interstack.services.tasks import utcnow
+from interstack.services.volume.messages import PURGE
+from interstack.store.models import Task as TaskRow
+from interstack.store.models import VolumeMessage
 from tests.support.compute import nova
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, cli_as, unique
@@ -352,3 +358,51 @@ def test_failed_extends_uploads_and_placements_leave_their_messages_in_their_reg
             assert message["request_id"] == request.headers["x-openstack-request-id"]
     with _api(volume_gateway, stranger, "3.5") as region_one:  # each region's messages its own
         assert _messages_of(region_one, grown["id"]) == []
+
+
+def test_the_gateways_task_runner_purges_expired_messages_once_a_day(
+    volume_gateway: ServedGateway, admin: Member
+) -> None:
+    """Each region has one purge task, however often the gateway starts; once due, the served
+    gateway's runner deletes the expired messages (not the others) and schedules it a day on."""
+    with _api(volume_gateway, admin) as api:  # a project with room for a volume yet
+        volume, _ = _refused_extend(api)
+        (kept,) = _messages_of(api, volume["id"])
+    volume_gateway.restart()
+    now = utcnow()
+    with volume_gateway.store() as store, store.session() as session:
+        made = session.scalars(select(TaskRow).where(TaskRow.kind == PURGE)).all()
+        assert sorted((t.region, t.status) for t in made) == [
+            ("RegionOne", "pending"),
+            (OTHER_REGION, "pending"),
+        ]
+        expired = VolumeMessage(
+            id=str(uuid.uuid4()), region="RegionOne", project_id=admin.project_id,
+            request_id=None, resource_type="VOLUME", resource_uuid=volume["id"],
+            event_id=REFUSED_EXTEND, action_id="007", detail_id="003", message_level="ERROR",
+            created_at=now - timedelta(days=31), expires_at=now - timedelta(days=1),
+        )  # fmt: skip
+        session.add(expired)
+        session.execute(
+            update(TaskRow).where(TaskRow.kind == PURGE).values(run_after=now - timedelta(1))
+        )
+    expired_id = expired.id
+
+    def left() -> set[str]:
+        with volume_gateway.store() as store, store.session() as session:
+            return set(session.scalars(select(VolumeMessage.id)))
+
+    eventually(left, lambda ids: expired_id not in ids, "the expired message purged")
+    assert kept["id"] in left()
+
+    def purges() -> list[tuple[str, datetime]]:
+        with volume_gateway.store() as store, store.session() as session:
+            rows = session.scalars(select(TaskRow).where(TaskRow.kind == PURGE))
+            return [(row.status, row.run_after) for row in rows]
+
+    later = eventually(
+        purges,
+        lambda found: all(s == "pending" and at > now + timedelta(hours=23) for s, at in found),
+        "each region's purge pending again, a day on",
+    )
+    assert len(later) == 2
