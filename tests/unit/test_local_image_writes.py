@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from interstack.backends.local.hostlock import LOCK_FILE, DirectoryLock
 from interstack.backends.local.images import LocalImages
 from tests.support.waiting import eventually
+from tests.support.writers import writer_waiting
 
 #: a gateway process uploading image ``one``: its first bytes written, it says so and waits
 #: for its stdin to end before the rest (killed meanwhile: a gateway killed mid-upload)
@@ -53,19 +53,8 @@ def images(tmp_path: Path) -> LocalImages:
 def writer(images: LocalImages) -> Iterator[subprocess.Popen[str]]:
     """Another gateway process on the data dir, uploading image ``one`` (its first bytes
     written once this gives it)."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(images.directory), str(images.cache_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
-        assert process.stdout.readline() == "writing\n"
+    with writer_waiting(WRITER, str(images.directory), str(images.cache_dir)) as process:
         yield process
-    finally:
-        process.kill()
-        process.wait()
 
 
 def parts(images: LocalImages) -> list[Path]:

@@ -4,20 +4,37 @@ Each put writes a new file ``<root>/<container>/<uuid>.obj`` and the backend's o
 for ``sim``, JSON records for ``local``) is then pointed at it; the file it replaced is removed
 afterwards. A reader that opened the old file keeps reading the old content to its end, and a
 reader that looked up a file just replaced looks again (:meth:`ObjectFiles.read`).
+
+A put holds its file's ``flock`` until its index points at it (:meth:`ObjectFiles.writing`),
+so that a gateway's start (:meth:`ObjectFiles.sweep`) tells what a put killed midway left (its
+temporary file, or a content file no index points to) from a live put of another process.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from interstack.backends.contract import ByteStream
-from interstack.backends.contract.files import Written, open_stream, write_atomically
+from interstack.backends.contract.files import (
+    PART_SUFFIX,
+    Written,
+    being_written,
+    open_stream,
+    writing,
+)
 from interstack.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+#: how a content file's name ends
+OBJECT_SUFFIX = ".obj"
 
 Found = TypeVar("Found")
 
@@ -36,10 +53,37 @@ class ObjectFiles:
     def path(self, container: str, file_name: str) -> Path:
         return self.root / container / file_name
 
-    def write(self, container: str, data: Iterable[bytes]) -> StoredFile:
-        """A new file with ``data``; nothing remains if reading ``data`` fails."""
-        name = f"{uuid.uuid4().hex}.obj"
-        return StoredFile(name, write_atomically(self.path(container, name), data))
+    @contextmanager
+    def writing(self, container: str, data: Iterable[bytes]) -> Iterator[StoredFile]:
+        """A new file with ``data``, its writer's lock held while the block points the index
+        at it; nothing remains if reading ``data`` or the block fails."""
+        name = f"{uuid.uuid4().hex}{OBJECT_SUFFIX}"
+        path = self.path(container, name)
+        with writing(path, data) as written:
+            try:
+                yield StoredFile(name, written)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+
+    def sweep(self, referenced: Callable[[str], Collection[str] | None]) -> list[Path]:
+        """Remove what puts killed midway left (at a start; another gateway process on the
+        root may be putting meanwhile, whose files stay): temporary files no writer holds,
+        and content files no writer holds that the container's index does not point at
+        (``referenced``: its file names; None where unsure, which keeps every file). The
+        files removed."""
+        if not self.root.is_dir():
+            return []
+        removed = [p for p in self.root.rglob(f".*{PART_SUFFIX}") if _remove_unheld(p)]
+        for directory in (d for d in self.root.iterdir() if d.is_dir()):
+            # a file's writer looked at before its index: one done has pointed it already
+            done = [f for f in directory.glob(f"*{OBJECT_SUFFIX}") if not being_written(f)]
+            known = referenced(directory.name) if done else None
+            if known is not None:
+                removed += [f for f in done if f.name not in known and _remove_unheld(f)]
+        for path in removed:
+            log.info("removed %s: left by a write cut short", path)
+        return removed
 
     def discard(self, container: str, file_name: str) -> None:
         self.path(container, file_name).unlink(missing_ok=True)
@@ -68,3 +112,11 @@ class ObjectFiles:
             except FileNotFoundError:
                 continue
         raise BackendError(f"object {what} keeps changing; try again")
+
+
+def _remove_unheld(path: Path) -> bool:
+    """Remove ``path`` unless a live writer holds it; whether it was removed."""
+    if being_written(path):
+        return False
+    path.unlink(missing_ok=True)
+    return True

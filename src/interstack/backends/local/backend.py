@@ -150,6 +150,7 @@ class LocalBackend(Backend):
         (self.context.data_dir / "images").mkdir(parents=True, exist_ok=True)
         (self.context.data_dir / "network").mkdir(parents=True, exist_ok=True)
         cpushare.keep_gateway_share()  # before any helper starts: they inherit its cgroup
+        self._object_store.start()
         self._network.start()
         try:
             self._block_storage.start()

@@ -47,6 +47,23 @@ class LocalObjectStore(ObjectStoreDriver):
         self.files = ObjectFiles(root, CHUNK)
         self._lock = threading.Lock()  # one record per container/object name in this process
 
+    def start(self) -> None:
+        """What puts cut short by a gateway's end left goes (:meth:`ObjectFiles.sweep`)."""
+        self.files.sweep(self._files_of)
+
+    def _files_of(self, ref: str) -> set[str] | None:
+        """The content files a container's records name; None for no container's directory
+        (or a record unread: unsure)."""
+        if not ref.startswith(CONTAINER_PREFIX):
+            return None
+        try:
+            return {
+                str(json.loads(path.read_text())["file"])
+                for path in (self.root / ref / "index").glob("*.json")
+            }
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def _container_file(self, ref: str) -> Path:
         if not ref.startswith(CONTAINER_PREFIX) or "/" in ref:
             raise NotFound(f"container {ref} not found")
@@ -90,22 +107,18 @@ class LocalObjectStore(ObjectStoreDriver):
         self, container: NativeRef, name: str, data: Iterable[bytes], content_type: str
     ) -> ObjectInfo:
         self._index(container)
-        stored = self.files.write(container, data)
-        record = {
-            "name": name,
-            "size": stored.written.size,
-            "md5": stored.written.md5,
-            "content_type": content_type,
-            "file": stored.name,
-        }
-        try:
+        with self.files.writing(container, data) as stored:
+            record = {
+                "name": name,
+                "size": stored.written.size,
+                "md5": stored.written.md5,
+                "content_type": content_type,
+                "file": stored.name,
+            }
             with self._lock:
                 path = self._record_path(container, name)
                 stale = json.loads(path.read_text())["file"] if path.exists() else None
                 _write_json(path, record)
-        except BaseException:
-            self.files.discard(container, stored.name)
-            raise
         if stale is not None:
             self.files.discard(container, stale)
         return _info(record)

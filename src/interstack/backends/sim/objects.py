@@ -74,10 +74,9 @@ class SimObjectStore(ObjectStoreDriver):
         fault = self.settings.fault(SimOperation.PUT_OBJECT, name)
         if fault is not None:
             raise BackendError(f"storing object {name} failed: {fault}")
-        stored = self.files.write(container, data)
-        written = stored.written
         stale: str | None = None
-        try:
+        with self.files.writing(container, data) as stored:
+            written = stored.written
             with self._names, self.state.session() as session:
                 self.state.get(session, Kind.CONTAINER, container)
                 fields = {
@@ -102,9 +101,6 @@ class SimObjectStore(ObjectStoreDriver):
                         data=fields,
                     )
                 info = _info(row)
-        except BaseException:
-            self.files.discard(container, stored.name)
-            raise
         if stale is not None:
             self.files.discard(container, stale)
         return info
