@@ -2,18 +2,20 @@
 it away again; a message is its project's (an admin's with ``all_tenants``), it filters by
 Cinder's message filters (a substring's own ``%`` and ``_`` taken literally), pages after a
 marker, and once expired it is neither shown nor listed, and the purge task deletes it and
-comes back a reap interval later."""
+comes back a reap interval later. A snapshot task that failed leaves its message (its
+delete's failure is one no backend in the tests makes)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import inspect, select
 
 from interstack.errors import NotFound
 from interstack.services.listing import Page
+from interstack.services.regions import Regions
 from interstack.services.tasks import RetryAfter, Task, TaskQueue, TaskStatus
 from interstack.services.volume.message_events import (
     EXTEND_NO_ROOM,
@@ -26,9 +28,14 @@ from interstack.services.volume.messages import (
     MessageFilters,
     UserMessages,
 )
+from interstack.services.volume.snapshot_tasks import (
+    SNAPSHOT_CREATE,
+    SNAPSHOT_DELETE,
+    SnapshotTasks,
+)
 from interstack.store import Database
 from interstack.store.models import Task as TaskRow
-from interstack.store.models import VolumeMessage
+from interstack.store.models import VolumeMessage, VolumeSnapshot
 from tests.support.image import caller
 from tests.support.store import downgrade_to, stopped_before
 
@@ -195,3 +202,41 @@ def test_expired_messages_are_hidden_then_purged_by_their_task(
     with db.session() as session:
         kept = set(session.scalars(select(VolumeMessage.resource_uuid)))
     assert kept == {"vol-new", "vol-other-region"}  # region S's is its own task's
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "event_id"),
+    [
+        (SNAPSHOT_CREATE, "error", "VOLUME_VOLUME_SNAPSHOT_009_013"),
+        (SNAPSHOT_DELETE, "error_deleting", "VOLUME_VOLUME_SNAPSHOT_010_016"),
+    ],
+)
+def test_a_failed_snapshot_task_leaves_the_snapshot_in_error_and_its_message(
+    db: Database, messages: UserMessages, kind: str, status: str, event_id: str
+) -> None:
+    """(The sim cannot fail a snapshot's delete: its failure handler is run as the runner
+    runs it once the task failed.)"""
+    at = datetime(2026, 11, 27, 3, 0)
+    with db.session() as session:
+        session.add(
+            VolumeSnapshot(
+                id="snap", region="R", project_id="p", user_id="u", volume_id="vol",
+                size=1, status="deleting" if kind == SNAPSHOT_DELETE else "creating",
+                metadata_items={}, native_ref="native-snap", created_at=at, updated_at=at,
+            )
+        )  # fmt: skip
+    tasks = SnapshotTasks(db, cast(Regions, None), messages, lambda _task: False)
+    task = Task(
+        id="t", kind=kind, region="R", resource_id="snap", payload={"request_id": "req-9"},
+        status=TaskStatus.FAILED, attempts=1, error="the array said no", run_after=at,
+    )  # fmt: skip
+    failed = tasks.handlers()[kind].on_failure
+    assert failed is not None
+    failed(task, "the array said no")
+
+    with db.session() as session:
+        assert session.get(VolumeSnapshot, "snap").status == status  # type: ignore[union-attr]
+    (shown,) = messages.list(caller("p"), "R", MessageFilters(), Page())
+    assert (shown.event_id, shown.resource_uuid, shown.request_id) == (event_id, "snap", "req-9")
+    assert shown.resource_type == "VOLUME_SNAPSHOT"
+    assert "the array said no" not in shown.user_message
