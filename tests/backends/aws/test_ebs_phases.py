@@ -17,7 +17,7 @@ import pytest
 from interstack.backends.aws.client import AWS_POLLING
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import AttachState, NativeRef
-from interstack.errors import BackendError, Conflict, InterstackError
+from interstack.errors import BackendError, BadRequest, Conflict, InterstackError
 from interstack.services.compute.records import InstanceAction
 from interstack.services.container import Services
 from interstack.services.tasks import RetryAfter, Task, TaskHandler, TaskStatus, utcnow
@@ -210,10 +210,7 @@ def let_go_of(services: Services, volume_id: str) -> tuple[Task, TaskHandler]:
 
 def ebs_state(storage: AwsVolumes, volume_id: str, services: Services) -> str:
     """The volume's state as EC2 describes it (``in-use`` while attached)."""
-    with services.db.session() as session:
-        volume = session.get(VolumeRow, volume_id)
-        assert volume is not None
-        ref = str(volume.native_ref)
+    ref = _ebs_id(services, volume_id)
     return str(storage.ec2.describe_volumes(VolumeIds=[ref])["Volumes"][0]["State"])
 
 
@@ -278,13 +275,16 @@ def test_a_stuck_attach_ebs_refuses_to_let_go_of_is_asked_again_until_it_does(
     assert ebs_state(storage, volume_id, services) == "available"
 
 
-def test_a_volume_ebs_never_lets_go_of_is_in_error_saying_so(
+def test_a_volume_ebs_never_lets_go_of_is_error_detaching_as_on_cinder(
     region: tuple[Services, AwsVolumes, Calls, EbsBusy],
 ) -> None:
     """EBS still attaching ATTACHMENT_WAIT_SECONDS after the let-go began: the task fails and
-    the volume is in error, its fault saying why and what an administrator can do."""
+    the volume is ``error_detaching``, as Cinder's is when its driver fails to detach it (before:
+    ``error``, which its owner could delete while EBS held it), its fault saying why and what
+    an administrator can do. As on Cinder: no attachment shown, its owner's delete refused
+    (400), an administrator's reset of its status to ``available`` taken once EBS let go."""
     services, _storage, _calls, ebs = region
-    _server_id, volume_id, task = attach_asked(services)
+    server_id, volume_id, task = attach_asked(services)
     ebs.planned["AttachVolume"] = ("attaching", 1000)
     failed_when_stuck(services, task)
     let_go, handler = let_go_of(services, volume_id)
@@ -295,10 +295,28 @@ def test_a_volume_ebs_never_lets_go_of_is_in_error_saying_so(
         handler.run(late)
     assert handler.on_failure is not None
     handler.on_failure(late, stuck.value.message)
-    volume = services.volume.volumes.get(caller(PROJECT), REGION, volume_id)
-    assert volume.status == "error"
+    ctx = caller(PROJECT)
+    volume = services.volume.volumes.get(ctx, REGION, volume_id)
+    assert (volume.status, volume.attachments) == ("error_detaching", ())
+    assert services.volume.server_volumes.list(ctx, REGION, server_id) == []
     assert f"has not let go of volume {volume_id}" in stuck.value.message
-    assert "reset its status" in stuck.value.message
+    assert "reset its status to available" in stuck.value.message
+    with pytest.raises(BadRequest) as refused:
+        services.volume.volumes.delete(ctx, REGION, volume_id)
+    assert "status must be" in refused.value.message and "error_detaching" in refused.value.message
+
+    # the administrator's reset once EBS let go: the volume its owner's again, to delete
+    admin = caller(PROJECT, "admin")
+    services.volume.actions.reset_status(admin, REGION, volume_id, "available", None)
+    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "available"
+    services.volume.volumes.delete(ctx, REGION, volume_id)
+
+
+def _ebs_id(services: Services, volume_id: str) -> str:
+    with services.db.session() as session:
+        volume = session.get(VolumeRow, volume_id)
+        assert volume is not None
+        return str(volume.native_ref)
 
 
 def test_an_attach_given_up_with_no_instance_left_to_let_go_leaves_the_volume_available(

@@ -9,8 +9,12 @@ leaves the volume ``detaching`` and queues a task: each step looks at the backen
 and, while it is attaching or attached, asks the backend to let go (a refusal is logged and
 asked again at the next look); the volume is ``available`` once the backend shows it detached.
 A backend that has not let go after ``ATTACHMENT_WAIT_SECONDS`` since the task's first step
-is stuck: the task fails then and the volume is ``error``, its fault saying why and what to
-do (an administrator's ``os-reset_status`` once the backend let go, or its delete).
+is stuck: the task fails then and the volume is ``error_detaching``, as Cinder's is when its
+driver fails to detach it, its fault saying why and what to do. As on Cinder, nothing runs on
+it then and its owner's delete is refused (the backend holds it): an administrator's
+``os-reset_status`` (to ``available``) once the backend let go, or ``os-force_delete``. Its
+attachment stays gone, as Nova's failed attach left it: Cinder's volume shows only attached
+ones, and Nova no block device.
 """
 
 from __future__ import annotations
@@ -82,9 +86,9 @@ class LetGo:
             raise BackendError(
                 f"the backend has not let go of volume {task.resource_id} after "
                 f"{round(waited / 60)} minutes (its attachment to server "
-                f"{task.payload['server_id']}, given up, is still {state}), so the volume is in "
-                "error: an administrator can reset its status once the backend has let go of "
-                "it, or delete it"
+                f"{task.payload['server_id']}, given up, is still {state}), so the volume is "
+                "error_detaching: an administrator can reset its status to available once the "
+                "backend has let go of it, or force-delete it"
             )
         if state is not AttachState.DETACHING:
             self._ask(task, lambda: storage.detach_volume(volume, server))
@@ -103,7 +107,7 @@ class LetGo:
             )
 
     def _given_up(self, task: Task, error: str) -> None:
-        self._settle(task, VolumeStatus.ERROR, error)
+        self._settle(task, VolumeStatus.ERROR_DETACHING, error)
 
     def _settle(self, task: Task, status: VolumeStatus, fault: str | None) -> None:
         """The volume ``status`` if it is still ``detaching`` (an administrator's reset or a

@@ -1,7 +1,8 @@
 """Cinder's volume, snapshot and attachment statuses, and which operations each allows.
 
-A volume rests in ``available``, ``in-use`` or ``error``; every other status says that something
-is happening to it (a task runs, or a client reserved it for an attachment). Cinder refuses an
+A volume rests in ``available``, ``in-use``, ``error`` or ``error_detaching``; every other
+status says that something is happening to it (a task runs, or a client reserved it for an
+attachment). Cinder refuses an
 operation from a status it does not list for it with a 400 ("Invalid volume: ...").
 """
 
@@ -18,6 +19,9 @@ class VolumeStatus(StrEnum):
     RESERVED = "reserved"
     ATTACHING = "attaching"
     DETACHING = "detaching"
+    #: the backend did not let go of the volume (Cinder's failed detach): nothing runs on it;
+    #: an administrator resets its status once the backend let go, or force-deletes it
+    ERROR_DETACHING = "error_detaching"
     IN_USE = "in-use"
     MAINTENANCE = "maintenance"
     DELETING = "deleting"
@@ -54,7 +58,7 @@ DELETABLE = frozenset({V.AVAILABLE, V.ERROR, V.ERROR_EXTENDING})
 #: statuses an admin may set with ``os-reset_status``
 RESETTABLE = frozenset(s.value for s in VolumeStatus)
 #: statuses in which nothing runs on the volume (the task runner owns every other one)
-SETTLED = frozenset({V.AVAILABLE, V.IN_USE, V.ERROR, V.ERROR_EXTENDING})
+SETTLED = frozenset({V.AVAILABLE, V.IN_USE, V.ERROR, V.ERROR_EXTENDING, V.ERROR_DETACHING})
 
 
 def check_volume(volume_id: str, status: str, allowed: frozenset[VolumeStatus], doing: str) -> None:
