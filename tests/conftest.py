@@ -8,9 +8,11 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import openstack.utils
 import pytest
 
 from interstack.store import Database
+from tests.support import sdk_looks
 from tests.support.gateway import ServedGateway
 from tests.support.postgres import (
     SKIP_ENV,
@@ -19,6 +21,16 @@ from tests.support.postgres import (
     remove_abandoned_clusters,
 )
 from tests.support.store import migrated_store
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quicker_sdk_looks() -> Iterator[None]:
+    """openstacksdk's waits (the cloud layer's ``wait=True``, a proxy's ``wait_for_*`` without
+    an interval) look every 0.2 s instead of every 2-5 s: tests/support/sdk_looks.py."""
+    with pytest.MonkeyPatch.context() as patch:
+        looks = sdk_looks.shortened(openstack.utils.iterate_timeout)
+        patch.setattr(openstack.utils, "iterate_timeout", looks)
+        yield
 
 
 @pytest.fixture(scope="session")

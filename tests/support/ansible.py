@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -67,17 +66,11 @@ class PlaybookRun:
 OPENSTACK_INVENTORY = Path(__file__).parents[1] / "e2e/playbooks/inventory/openstack.yml"
 
 
-#: a ``sitecustomize`` for the modules' Python: openstacksdk's waits look every 0.1 s (its
-#: docstring says why)
-QUICKER_LOOKS = Path(__file__).parent / "ansible_python"
-
-
 def ansible_env(gateway: ServedGateway, workdir: Path) -> dict[str, str]:
-    """The gateway's clouds.yaml, this venv's python for local tasks (its openstacksdk waits
-    looking often: :data:`QUICKER_LOOKS`), Ansible's state in ``workdir``."""
-    env = gateway.env
+    """The gateway's clouds.yaml, this venv's python for local tasks (its waits looking often:
+    :attr:`ServedGateway.client_env`), Ansible's state in ``workdir``."""
+    env = gateway.client_env
     env.update(
-        PYTHONPATH=os.pathsep.join(filter(None, [str(QUICKER_LOOKS), env.get("PYTHONPATH")])),
         ANSIBLE_PYTHON_INTERPRETER=sys.executable,
         # Ansible's state (and any collections a user installed) stays out of this test
         ANSIBLE_HOME=str(workdir / "ansible-home"),

@@ -22,6 +22,9 @@ SIM_REGION = {"name": "RegionOne", "backend": "sim"}
 #: argon2 at a throwaway gateway's cost (8 MiB, one pass: ~6 ms a login instead of ~200 ms of CPU):
 #: the tests log in thousands of times; tests/unit/test_passwords.py proves the default cost
 CHEAP_PASSWORD_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8192}
+#: a ``sitecustomize`` for the Python of the clients the tests start (the ``openstack`` CLI,
+#: Ansible's modules): their waits look every 0.2 s (tests/support/sdk_looks.py says why)
+CLIENT_PYTHON = Path(__file__).parent / "client_python"
 
 
 class ServedGateway:
@@ -52,6 +55,15 @@ class ServedGateway:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
         env["PATH"] = f"{BIN_DIR}:{env.get('PATH', '')}"
+        return env
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """:attr:`env` for a client's process, its waits looking often (:data:`CLIENT_PYTHON`)."""
+        env = self.env
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(CLIENT_PYTHON), env.get("PYTHONPATH")])
+        )
         return env
 
     def command(self) -> list[str]:
@@ -130,7 +142,7 @@ class ServedGateway:
         """Run the ``openstack`` CLI against this gateway."""
         cmd = [str(BIN_DIR / "openstack"), "--os-cloud", cloud, *extra, *args]
         result = subprocess.run(
-            cmd, env=self.env, capture_output=True, text=True, timeout=120, check=False
+            cmd, env=self.client_env, capture_output=True, text=True, timeout=120, check=False
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -149,7 +161,7 @@ class ServedGateway:
         environment's here: in that mode it takes its own arguments for commands."""
         marker = f"--- end of command {uuid.uuid4().hex} ---"
         script = "".join(f"{shlex.join(command)}\n!echo {marker}\n" for command in commands)
-        env = {**self.env, "OS_CLOUD": cloud}
+        env = {**self.client_env, "OS_CLOUD": cloud}
         if region is not None:
             env["OS_REGION_NAME"] = region
         cmd = [str(BIN_DIR / "openstack")]
