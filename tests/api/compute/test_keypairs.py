@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import uuid
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from interstack.services.compute.keypair_crypto import generate_x509_certificate
-from tests.support.compute import assert_nova_fault, cli_json, nova
+from tests.support.compute import assert_nova_fault, nova
 from tests.support.gateway import ServedGateway
 from tests.support.identity import Member, member_of
 
@@ -43,28 +44,32 @@ def other(gateway: ServedGateway) -> Member:
 def test_cli_generates_imports_lists_shows_and_deletes(
     gateway: ServedGateway, tmp_path: Path
 ) -> None:
-    generated = unique()
-    private = gateway.cli("interstack", "keypair", "create", generated).stdout
-    assert "PRIVATE KEY" in private
+    """The commands run in one ``openstack`` process (:meth:`ServedGateway.cli_batch`); each
+    must succeed."""
+    generated, imported = unique(), unique()
     public_file = tmp_path / "id.pub"
     public_key = openssh_public_key()
     public_file.write_text(public_key + "\n")
-    imported = unique()
-    row = cli_json(
-        gateway, "interstack", "keypair", "create", "--public-key", str(public_file), imported
+    private, row, listed, shown, _, _, left = gateway.cli_batch(
+        "interstack",
+        ["keypair", "create", generated],
+        ["keypair", "create", "--public-key", str(public_file), imported, "-f", "json"],
+        ["keypair", "list", "-f", "json"],
+        ["keypair", "show", imported, "-f", "json"],
+        ["keypair", "delete", generated],
+        ["keypair", "delete", imported],
+        ["keypair", "list", "-f", "json"],
     )
+    assert "PRIVATE KEY" in private
+    row = json.loads(row)
     assert row["fingerprint"] == md5_fingerprint(public_key)
     assert row["type"] == "ssh"
 
-    names = {r["Name"] for r in cli_json(gateway, "interstack", "keypair", "list")}
-    assert {generated, imported} <= names
-    shown = cli_json(gateway, "interstack", "keypair", "show", imported)
+    assert {generated, imported} <= {r["Name"] for r in json.loads(listed)}
+    shown = json.loads(shown)
     assert shown["fingerprint"] == md5_fingerprint(public_key)
     assert shown["user_id"]
-    for name in (generated, imported):
-        gateway.cli("interstack", "keypair", "delete", name)
-    names = {r["Name"] for r in cli_json(gateway, "interstack", "keypair", "list")}
-    assert not {generated, imported} & names
+    assert not {generated, imported} & {r["Name"] for r in json.loads(left)}
 
 
 def test_generated_key_is_returned_once(gateway: ServedGateway, demo_token: str) -> None:
