@@ -14,8 +14,8 @@ it stale is seen as follows:
   commit: the next request is validated against the store, and refused if it must be;
 - another replica's revocations (a token revoked; a user, project or domain disabled or
   deleted; a role assignment or role removed; an application credential deleted: each records
-  a revocation event) are seen here within ``revocation_check_seconds`` (one primary-key read
-  of the highest event id at most that often, :class:`RevocationWatch`), after which the cache
+  a revocation event) are seen here within ``revocation_check_seconds`` (the events' count
+  and highest id read at most that often, :class:`RevocationWatch`), after which the cache
   is emptied; so is a key rotation that dropped the key of cached tokens (the key directory
   is looked at then too);
 - another replica's changes that revoke nothing (a role granted, a rename) within

@@ -2,10 +2,13 @@
 
 Every change that makes a token invalid records a revocation event (a token revoked, a user,
 project or domain disabled or deleted, a role assignment or role removed, an application
-credential deleted), in whichever replica made it, and events are never deleted: the highest
-event id is a mark that moves whenever any replica revoked anything. Reading it is one
-primary-key lookup, so a process looks at most once per ``interval`` seconds, on demand (the
-first validation after the interval), and empties its cache when the mark moved.
+credential deleted), in whichever replica made it, and events are never deleted: their count
+(with the highest id) is a mark that moves whenever any replica's revocation commits. The
+highest id alone is not: PostgreSQL numbers an event as it is inserted, so one numbered before
+another replica's and committed after it leaves the highest id as it was. Reading the mark is
+one aggregate over the primary key's index, so a process looks at most once per ``interval``
+seconds, on demand (the first validation after the interval), and empties its cache when the
+mark moved.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from sqlalchemy import func, select
 from interstack.store import Database
 from interstack.store.models import RevocationEvent
 
-#: the mark before the first look, which no mark equals (an empty table's is None)
-_UNSEEN = -1
-_HIGHEST_EVENT = select(func.max(RevocationEvent.id))
+#: the store's mark: how many events there are, and the highest id (None: no event yet)
+Mark = tuple[int, int | None]
+#: the mark before the first look, which no mark equals
+_UNSEEN: Mark = (-1, None)
+_MARK = select(func.count(RevocationEvent.id), func.max(RevocationEvent.id))
 
 
 class RevocationWatch:
@@ -33,7 +38,7 @@ class RevocationWatch:
         self.db = db
         self.interval = interval
         self._clock = clock
-        self._mark: int | None = _UNSEEN
+        self._mark: Mark = _UNSEEN
         self._looked_at: float | None = None
         self._lock = threading.Lock()
 
@@ -51,7 +56,8 @@ class RevocationWatch:
                 return False
             started = self._clock()
             with self.db.session() as session:
-                mark = session.execute(_HIGHEST_EVENT).scalar()
+                count, highest = session.execute(_MARK).one()
+            mark: Mark = (count, highest)
             moved = mark != self._mark
             self._mark = mark
             self._looked_at = started
