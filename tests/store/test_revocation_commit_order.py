@@ -6,51 +6,18 @@ by hand, the look's interval by a clock the test moves)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from interstack.errors import NotFound
 from interstack.services.identity.auth import AuthService
 from interstack.services.identity.bootstrap import bootstrap
 from interstack.services.identity.fernet_keys import KeyRepository
-from interstack.services.identity.model import AuthRequest, PasswordCredentials, ScopeRequest
-from interstack.services.identity.tokens import TokenProvider
 from interstack.store import Database
 from interstack.store.models import User
-
-CHECK_SECONDS = 1.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _service(db: Database, keys: KeyRepository, clock: Clock) -> AuthService:
-    return AuthService(
-        db,
-        TokenProvider(keys, timedelta(hours=1)),
-        cache_seconds=3600,
-        revocation_check_seconds=CHECK_SECONDS,
-        clock=clock,
-    )
-
-
-def _demo_token(service: AuthService, data_dir: Path) -> str:
-    clouds = yaml.safe_load((data_dir / "clouds.yaml").read_text())["clouds"]
-    credentials = PasswordCredentials(
-        password=clouds["interstack"]["auth"]["password"], user_name="demo", domain_id="default"
-    )
-    scope = ScopeRequest(project_name="demo", project_domain_id="default")
-    request = AuthRequest(methods=("password",), password=credentials, scope=scope)
-    return service.authenticate(request).token
+from tests.support.token_replicas import CHECK_SECONDS, Clock, auth_service, demo_token
 
 
 def test_a_revocation_committed_after_a_later_numbered_one_is_seen(
@@ -64,8 +31,8 @@ def test_a_revocation_committed_after_a_later_numbered_one_is_seen(
     clock = Clock()
     replica_db = Database(db.url)
     try:
-        replica = _service(replica_db, keys, clock)
-        token = _demo_token(_service(db, keys, clock), tmp_path)
+        replica = auth_service(replica_db, keys, clock)
+        token = demo_token(auth_service(db, keys, clock), tmp_path)
         assert replica.validate(token).project is not None
         with db.session() as session:
             demo = session.scalars(select(User.id).where(User.name == "demo")).one()

@@ -4,11 +4,9 @@ process, and within the revocation check interval in another replica on the same
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from interstack.errors import NotFound
@@ -17,22 +15,19 @@ from interstack.services.identity.auth import AuthService
 from interstack.services.identity.bootstrap import bootstrap
 from interstack.services.identity.directory import DirectoryService
 from interstack.services.identity.fernet_keys import KeyRepository
-from interstack.services.identity.model import AuthRequest, PasswordCredentials, ScopeRequest
+from interstack.services.identity.model import ScopeRequest
 from interstack.services.identity.records import DomainChanges, UserChanges
-from interstack.services.identity.tokens import TokenProvider
 from interstack.services.identity.users import UserService
 from interstack.store import Database
 from interstack.store.models import Role, User
-
-CHECK_SECONDS = 1.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.token_replicas import (
+    CHECK_SECONDS,
+    Clock,
+    auth_service,
+    bootstrap_password,
+    demo_token,
+    password_token,
+)
 
 
 @pytest.fixture
@@ -47,21 +42,11 @@ def keys(tmp_path: Path) -> KeyRepository:
     return repository
 
 
-def _service(db: Database, keys: KeyRepository, clock: Clock) -> AuthService:
-    return AuthService(
-        db,
-        TokenProvider(keys, timedelta(hours=1)),
-        cache_seconds=3600,
-        revocation_check_seconds=CHECK_SECONDS,
-        clock=clock,
-    )
-
-
 @pytest.fixture
 def here(db: Database, keys: KeyRepository, clock: Clock, tmp_path: Path) -> AuthService:
     """This process's auth service (the store bootstrapped)."""
     bootstrap(db, tmp_path, "http://127.0.0.1:1/v3", ["RegionOne"])
-    return _service(db, keys, clock)
+    return auth_service(db, keys, clock)
 
 
 @pytest.fixture
@@ -70,25 +55,8 @@ def replica(
 ) -> Iterator[AuthService]:
     """Another replica: its own engine and sessions on the same store, the same keys."""
     other = Database(db.url)
-    yield _service(other, keys, clock)
+    yield auth_service(other, keys, clock)
     other.dispose()
-
-
-def _password(tmp_path: Path, cloud: str) -> str:
-    clouds = yaml.safe_load((tmp_path / "clouds.yaml").read_text())["clouds"]
-    password: str = clouds[cloud]["auth"]["password"]
-    return password
-
-
-def _token(service: AuthService, user: str, password: str, scope: ScopeRequest) -> str:
-    credentials = PasswordCredentials(password=password, user_name=user, domain_id="default")
-    request = AuthRequest(methods=("password",), password=credentials, scope=scope)
-    return service.authenticate(request).token
-
-
-def _demo_token(service: AuthService, tmp_path: Path) -> str:
-    scope = ScopeRequest(project_name="demo", project_domain_id="default")
-    return _token(service, "demo", _password(tmp_path, "interstack"), scope)
 
 
 def _ids(db: Database) -> dict[str, str]:
@@ -105,7 +73,7 @@ def _look_again(clock: Clock) -> None:
 def test_a_token_is_read_from_the_store_once_while_nothing_changes(
     here: AuthService, tmp_path: Path, clock: Clock
 ) -> None:
-    token = _demo_token(here, tmp_path)
+    token = demo_token(here, tmp_path)
     first = here.validate(token)
     clock.now += 600  # many checks later: the revocation mark did not move
     assert here.cached(token) is None  # the mark is due
@@ -116,7 +84,7 @@ def test_a_token_is_read_from_the_store_once_while_nothing_changes(
 def test_another_replicas_revocation_is_seen_within_the_check_interval(
     here: AuthService, replica: AuthService, tmp_path: Path, clock: Clock
 ) -> None:
-    token = _demo_token(here, tmp_path)
+    token = demo_token(here, tmp_path)
     assert replica.validate(token).project is not None
     here.revoke(token)
     # the documented window: until its next look, the replica answers from its cache
@@ -145,7 +113,7 @@ def test_a_right_taken_away_on_another_replica_is_refused_after_its_look(
     clock: Clock,
     take_away: Callable[[Database, str], None],
 ) -> None:
-    token = _demo_token(here, tmp_path)
+    token = demo_token(here, tmp_path)
     project = replica.validate(token).project
     assert project is not None
     take_away(db, project.id)
@@ -164,7 +132,7 @@ def test_a_domain_disabled_on_another_replica_ends_its_domain_scoped_tokens(
     ids = _ids(db)
     AssignmentService(db).grant(ids["user:admin"], DOMAIN, domain.id, ids["role:admin"])
     scope = ScopeRequest(domain_id=domain.id)
-    token = _token(here, "admin", _password(tmp_path, "interstack-admin"), scope)
+    token = password_token(here, "admin", bootstrap_password(tmp_path, "interstack-admin"), scope)
     assert replica.validate(token).domain is not None
     directory.update_domain(domain.id, DomainChanges(enabled=False))
     _look_again(clock)
@@ -175,7 +143,7 @@ def test_a_domain_disabled_on_another_replica_ends_its_domain_scoped_tokens(
 def test_a_role_granted_in_this_process_is_seen_at_once(
     here: AuthService, db: Database, tmp_path: Path
 ) -> None:
-    token = _demo_token(here, tmp_path)
+    token = demo_token(here, tmp_path)
     info = here.validate(token)
     assert "admin" not in {r.name for r in info.roles}
     assert info.project is not None
