@@ -89,6 +89,14 @@ def held_shared(directory: Path, name: str) -> Iterator[bool]:
             os.close(fd)
 
 
+def hold(directory: Path, name: str) -> int | None:
+    """An exclusive ``flock`` on the directory's file ``name``, held until the descriptor
+    returned is closed (by any thread: a job the caller hands it to); None without the
+    directory. Another process sees it held (:func:`taken`) until then, or until this one
+    ends."""
+    return _open(directory, name)
+
+
 def taken(directory: Path, name: str) -> bool:
     """Whether anyone, in this process or another, holds the directory's file ``name``
     (:func:`held_shared`); looked at without waiting."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,7 @@ from interstack.backends.contract import (
     VolumeSpec,
     VolumeStatus,
 )
+from interstack.backends.local import hostlock
 from interstack.backends.local.hostdisk import HostDisk, RecordAllotments
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instance_record import REF_PREFIX
@@ -68,6 +70,14 @@ from interstack.errors import BackendError, BadRequest, Conflict, NotFound
 log = logging.getLogger(__name__)
 V = VolumeStatus
 WORKERS = 2
+#: in a volume's or a snapshot's directory: the file its filler holds locked while it fills
+#: the disk (:func:`.hostlock.hold`), so that another gateway process's start leaves it be
+FILLING = "filling"
+
+
+def _partial(disk: Path) -> Path:
+    """The temporary file a volume's or a snapshot's disk is filled in."""
+    return disk.with_name(f".{disk.name}.part")
 
 
 class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
@@ -97,9 +107,7 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
         ]
         for record in records:
             if record.status is V.CREATING:
-                self.shelf.disk(record.ref).unlink(missing_ok=True)
-                fault = "the gateway restarted while the data was being written"
-                self.shelf.save(record.moved(V.ERROR, fault=fault))
+                self._give_up_filling(record)
         self._jobs = ThreadPoolExecutor(WORKERS, thread_name_prefix="local-volumes")
         if not self.instances.supervisor_answers_mounts():
             self._mounts = MountService(self._answer_mount)
@@ -108,6 +116,55 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
             for server in sorted(directory.iterdir()) if directory.is_dir() else []:
                 if server.name.startswith(REF_PREFIX) and (server / "boot").is_dir():
                     self._mounts.listen(server.name, server / "boot")
+
+    def _give_up_filling(self, record: VolumeRecord | SnapshotRecord) -> None:
+        """A record left creating by a gateway that ended while it filled the file: ``ERROR``,
+        its file and the temporary one it was filling removed. One another gateway process on
+        the data dir fills now (its lock held, from before the record was saved to after its
+        last save) is left to it."""
+        disk = self.shelf.disk(record.ref)
+        if hostlock.taken(disk.parent, FILLING):
+            return
+        with self._lock(record.ref):
+            # read again: a filler that let go of its lock saved its record first
+            current = self.shelf.volume(record.ref) or self.shelf.snapshot(record.ref)
+            if current is None or current.status is not V.CREATING:
+                return
+            disk.unlink(missing_ok=True)
+            _partial(disk).unlink(missing_ok=True)
+            fault = "the gateway restarted while the data was being written"
+            self.shelf.save(current.moved(V.ERROR, fault=fault))
+
+    def _save_new(self, record: VolumeRecord | SnapshotRecord, what: str) -> int | None:
+        """Save a new record, creating, once the host's disk has room for it, its filler's
+        lock (:data:`FILLING`) held from before: the descriptor the fill job closes once the
+        record is saved again. Nothing is left if it cannot be saved."""
+        directory = self.shelf.disk(record.ref).parent
+        directory.mkdir(parents=True, exist_ok=True)
+        held = hostlock.hold(directory, FILLING)
+        try:
+            with self._placed(what, record.size_gb):
+                self.shelf.save(record)
+        except BaseException:
+            if held is not None:
+                os.close(held)
+            if not self.shelf.holds(record.ref):
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return held
+
+    def _submit_fill(
+        self,
+        record: VolumeRecord | SnapshotRecord,
+        fill_file: Callable[[Path], None],
+        held: int | None,
+    ) -> None:
+        try:
+            self._submit(lambda: self._fill_job(record, fill_file, held))
+        except BaseException:
+            if held is not None:
+                os.close(held)
+            raise
 
     def _answer_mount(self, server: str, request: dict[str, Any]) -> None:
         answer(self._instance(server), request, run_here)
@@ -130,11 +187,24 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
         self._jobs.submit(job)
 
     def _fill_job(
+        self,
+        record: VolumeRecord | SnapshotRecord,
+        fill_file: Callable[[Path], None],
+        held: int | None = None,
+    ) -> None:
+        """Write the data into a temporary file, then move it in place and mark the record;
+        ``held`` (the filler's lock) is let go of once the record is marked."""
+        try:
+            self._fill(record, fill_file)
+        finally:
+            if held is not None:
+                os.close(held)
+
+    def _fill(
         self, record: VolumeRecord | SnapshotRecord, fill_file: Callable[[Path], None]
     ) -> None:
-        """Write the data into a temporary file, then move it in place and mark the record."""
         disk = self.shelf.disk(record.ref)
-        partial = disk.with_name(f".{disk.name}.part")
+        partial = _partial(disk)
         try:
             fill_file(partial)
             os.replace(partial, disk)
@@ -199,9 +269,8 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
                 size_gb=spec.size_gb,
                 status=V.CREATING,
             )
-            with self._placed(f"volume {record.gateway_id}", record.size_gb):
-                self.shelf.save(record)
-        self._submit(lambda: self._fill_job(record, filler))
+            held = self._save_new(record, f"volume {record.gateway_id}")
+        self._submit_fill(record, filler, held)
         return record.info()
 
     def _placed(self, what: str, size_gb: int) -> AbstractContextManager[None]:
@@ -305,8 +374,7 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
                 size_gb=volume.size_gb,
                 status=V.CREATING,
             )
-            with self._placed(f"snapshot {record.gateway_id}", record.size_gb):
-                self.shelf.save(record)
+            held = self._save_new(record, f"snapshot {record.gateway_id}")
         source = self.shelf.disk(volume.ref)
         size = volume.size_gb
 
@@ -315,7 +383,7 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
 
         server = volume.attached_to if volume.root else None
         filler = self._quiesced(server, copy) if server is not None else copy
-        self._submit(lambda: self._fill_job(record, filler))
+        self._submit_fill(record, filler, held)
         return record.info()
 
     def _quiesced(self, server: str, copy: Callable[[Path], None]) -> Callable[[Path], None]:
