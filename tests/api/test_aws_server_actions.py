@@ -205,7 +205,8 @@ def test_a_boot_ec2_refuses_is_novas_fault_with_ec2s_code(sdk: Any) -> None:
     assert list(sdk.compute.servers()) == []  # nothing half-made
     ports = sdk.network.ports(network_id=net.id)
     assert [p.device_owner for p in ports] == ["network:dhcp"]  # the network's own only
-    assert ec2().describe_network_interfaces()["NetworkInterfaces"] == []
+    mine = [{"Name": "tag:interstack:region", "Values": [AWS]}]  # not moto's primary ENIs
+    assert ec2().describe_network_interfaces(Filters=mine)["NetworkInterfaces"] == []
     live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]}
     assert ec2().describe_instances(Filters=[live])["Reservations"] == []
     sdk.network.delete_subnet(subnet)
