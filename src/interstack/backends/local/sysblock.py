@@ -52,8 +52,10 @@ def devno_dir(instance_dir: Path) -> Path:
     return instance_dir / VIEW_DIR / "dev-block"
 
 
-#: a device's name under ``/sys/block``: one path component (entries are made and removed by it)
-_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+#: a device's name under ``/sys/block``: one path component (entries are made and removed by
+#: it), and so the names a disk can have in a guest (:func:`.volumes.plug.device_name_refusal`)
+NAME_PATTERN = "[a-z][a-z0-9]{1,15}"
+_NAME = re.compile(f"^{NAME_PATTERN}$")
 
 
 def _name(device: str) -> str:

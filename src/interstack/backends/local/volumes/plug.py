@@ -20,12 +20,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from interstack.backends.local import sysblock
 from interstack.backends.local.bundle import DISK_GID
 from interstack.backends.local.host import CgroupMode, cgroup_mode, run
 from interstack.errors import BackendError, BadRequest, Conflict
 
-#: device names a volume may be attached at (``/dev/vdb``, ``/dev/sdc``, ``/dev/xvdf`` ...)
-DEVICE_NAME = re.compile(r"^/dev/[a-z][a-z0-9]{1,15}$")
+#: device names a volume may be attached at (``/dev/vdb``, ``/dev/sdc``, ``/dev/xvdf`` ...):
+#: the names the guest's ``/sys/block`` can show
+DEVICE_NAME = re.compile(f"^/dev/{sysblock.NAME_PATTERN}$")
 DEVICES_CGROUP = Path("/sys/fs/cgroup/devices")
 #: :mod:`.nsmount` run as a script (no package imports: it starts in a fresh interpreter)
 NSMOUNT = (sys.executable, "-I", str(Path(__file__).with_name("nsmount.py")))
