@@ -37,7 +37,7 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2Ol
 #: the most statements and units of work each request of the sequence may take
 CEILINGS: dict[str, tuple[int, int]] = {
     "create network": (3, 2),
-    "create subnet": (11, 2),
+    "create subnet": (10, 2),
     "create security group": (6, 3),
     "create rule": (5, 2),
     "create key pair": (2, 1),

@@ -91,7 +91,9 @@ def add_at(
         over_quota_allowed=True,
     )
     ctx = operator_context(network.project_id)
-    recorded = record_port(session, ctx, region, new, groups_available=False, network=network)
+    recorded = record_port(
+        session, ctx, region, new, groups_available=False, network=network, subnets=[subnet]
+    )
     return DhcpPort(recorded.port_id, address, recorded.mac_address)
 
 

@@ -133,9 +133,12 @@ def record_port(
     new: PortCreate,
     groups_available: bool,
     network: Network | None = None,
+    subnets: Sequence[Subnet] | None = None,
 ) -> Recorded:
     """Add the port and its addresses (run again by the caller on a lost race). ``network``:
-    the port's network as the caller has just loaded it in ``session`` (not read again).
+    the port's network as the caller has just loaded it in ``session`` (not read again);
+    ``subnets``: the subnets its addresses come from as the caller holds them, for a port
+    whose every fixed IP names its subnet among them (else the network's are read).
 
     Raises :class:`DefaultGroupMissing` when the port would get a default group not yet made.
     """
@@ -186,7 +189,9 @@ def record_port(
             kind="AddressPairAndPortSecurityRequired",
         )
     pairs = checked_pairs(new.allowed_address_pairs, mac)
-    subnets = session.scalars(_NETWORK_SUBNETS, {"network_id": network.id}).all()
+    named = {r.subnet_id for r in new.fixed_ips or ()}
+    if subnets is None or new.fixed_ips is None or not named <= {s.id for s in subnets}:
+        subnets = session.scalars(_NETWORK_SUBNETS, {"network_id": network.id}).all()
     chosen = choose(session, network.id, subnets, new.fixed_ips)
     at = now()
     port_id = new_id()
