@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import MultiFernet
 from sqlalchemy import select
 
 from interstack.errors import NotFound
@@ -151,3 +152,31 @@ def test_a_role_granted_in_this_process_is_seen_at_once(
     AssignmentService(db).grant(ids["user:demo"], PROJECT, info.project.id, ids["role:admin"])
     assert here.cached(token) is None
     assert "admin" in {r.name for r in here.validate(token).roles}
+
+
+def test_a_look_that_sees_a_revocation_trusts_no_cached_token_until_it_emptied_the_cache(
+    here: AuthService,
+    replica: AuthService,
+    tmp_path: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request answered from the cache (on the event loop) while another request's look
+    is under way: once the look is done, the cache it found stale is gone."""
+    token = demo_token(here, tmp_path)
+    assert replica.validate(token).project is not None
+    here.revoke(token)
+    _look_again(clock)
+    answered_meanwhile = []
+    keys = replica.tokens.keys
+    fernet = keys.fernet
+
+    def keys_read_during_the_look() -> MultiFernet:
+        answered_meanwhile.append(replica.cached(token))
+        return fernet()
+
+    monkeypatch.setattr(keys, "fernet", keys_read_during_the_look)
+    with pytest.raises(NotFound):
+        replica.validate(token)
+    assert answered_meanwhile
+    assert all(answer is None for answer in answered_meanwhile)

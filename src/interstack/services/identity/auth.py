@@ -304,17 +304,16 @@ class AuthService:
 
     def _drop_stale(self) -> None:
         """Empty the cache when another replica revoked anything, or when the key repository
-        changed (a rotation that dropped a token's key ends the token): looked at together,
-        at most once per ``revocation_check_seconds``."""
+        changed (a rotation that dropped a token's key ends the token): looked at when the
+        revocations are due (at most once per ``revocation_check_seconds``), both before the
+        look counts as done, since :meth:`cached` trusts the cache from then on."""
         if not self.revocations.due():
             return
-        moved = self.revocations.look()
         keys = self.tokens.keys.fernet()  # re-reads the key directory when it changed
         if keys is not self._keys:
             self._keys = keys
-            moved = True
-        if moved:
             self.cache.clear()
+        self.revocations.look(on_moved=self.cache.clear)
 
     def _validate_from_store(self, token: str) -> TokenInfo:
         generation = self.cache.generation()

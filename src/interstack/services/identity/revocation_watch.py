@@ -47,18 +47,20 @@ class RevocationWatch:
         looked_at = self._looked_at
         return looked_at is None or self._clock() - looked_at >= self.interval
 
-    def look(self) -> bool:
-        """Read the mark if it is due; True when it moved since the last look (or on the
-        first look), when whatever was cached before may be stale. One look at a time: the
-        callers that wait for it take its answer."""
+    def look(self, on_moved: Callable[[], None]) -> None:
+        """Read the mark if it is due, and call ``on_moved`` when it moved since the last look
+        (or on the first look): whatever was cached before may be stale. ``on_moved`` is done
+        before the look counts as done, so no caller trusts the cache in between (:meth:`due`
+        is read without the lock). One look at a time: the callers that wait for it take its
+        answer."""
         with self._lock:
             if not self.due():
-                return False
+                return
             started = self._clock()
             with self.db.session() as session:
                 count, highest = session.execute(_MARK).one()
             mark: Mark = (count, highest)
-            moved = mark != self._mark
+            if mark != self._mark:
+                on_moved()
             self._mark = mark
             self._looked_at = started
-            return moved
