@@ -21,7 +21,7 @@ from interstack.api.regional import Region
 from interstack.api.responses import OrjsonResponse, empty_response, json_response
 from interstack.api.routing import Route
 from interstack.errors import BadRequest
-from interstack.services.compute.boot import BootRequest
+from interstack.services.compute.boot_request import BootRequest
 from interstack.services.compute.servers import ServerFilters
 from interstack.services.container import Services
 from interstack.services.context import RequestContext

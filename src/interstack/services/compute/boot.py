@@ -2,28 +2,21 @@
 ports, then write the server rows, their instance actions and their boot tasks in one transaction.
 
 Everything that can be refused is refused before anything exists; if a later step fails, the
-ports allocated so far are released, so a failed create leaves nothing behind.
+ports allocated so far are released, so a failed create leaves nothing behind. The request
+and its answer are :mod:`.boot_request`'s, the rows written for each server :mod:`.boot_rows`'.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import secrets
-import string
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import LocalDisk
 from interstack.errors import BadRequest, NotFound, QuotaExceeded
 from interstack.services.compute.block_devices import (
     ROOT_DEVICE,
-    BlockDevice,
     BootDisks,
     boot_disks,
     check_backend_device_names,
@@ -31,7 +24,16 @@ from interstack.services.compute.block_devices import (
     requested_local_disks,
 )
 from interstack.services.compute.boot_image_properties import mapped_root, root_volume_properties
-from interstack.services.compute.common import record, record_action, started_event
+from interstack.services.compute.boot_request import (
+    DEFAULT_ZONE,
+    BootRequest,
+    BootResult,
+    decode_user_data,
+    new_password,
+    new_reservation_id,
+)
+from interstack.services.compute.boot_rows import write_server
+from interstack.services.compute.common import record
 from interstack.services.compute.flavors import FlavorService
 from interstack.services.compute.image_block_devices import (
     image_defined_devices,
@@ -41,100 +43,21 @@ from interstack.services.compute.image_block_devices import (
 )
 from interstack.services.compute.image_fit import check_image_fits, check_root_volume_fits
 from interstack.services.compute.keypairs import KeypairService
-from interstack.services.compute.local_disks import local_disks, stored, with_local_disks
+from interstack.services.compute.local_disks import local_disks, with_local_disks
 from interstack.services.compute.quotas import QuotaService
-from interstack.services.compute.records import Flavor, Server
-from interstack.services.compute.server_statements import INSERT_SERVER
-from interstack.services.compute.server_tasks import BOOT
-from interstack.services.compute.state import PowerState, TaskState, VmState
+from interstack.services.compute.records import Flavor
 from interstack.services.context import RequestContext
 from interstack.services.interfaces import (
     BootImage,
     BootImages,
-    RequestedNetwork,
     ReservedBootVolumes,
     ServerBootVolumes,
     ServerNetworking,
     ServerPort,
 )
 from interstack.services.regions import Regions
-from interstack.services.tasks import TaskQueue, utcnow
-from interstack.store import Database, run_core
-
-#: the one availability zone of every region, as Nova names its default zone
-DEFAULT_ZONE = "nova"
-
-NetworksRequest = Sequence[RequestedNetwork] | Literal["auto", "none"]
-
-
-@dataclass(frozen=True)
-class BootRequest:
-    """A validated ``POST /servers`` body, in the services' words."""
-
-    name: str
-    flavor_id: str
-    #: ``imageRef`` (None when empty: the server boots from a block device mapping)
-    image_id: str | None
-    networks: NetworksRequest = "auto"
-    security_groups: tuple[str, ...] = ()
-    key_name: str | None = None
-    #: base64 text as the client sent it (the metadata service serves it back decoded)
-    user_data: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    availability_zone: str | None = None
-    min_count: int = 1
-    max_count: int = 1
-    config_drive: bool = False
-    description: str | None = None
-    tags: tuple[str, ...] = ()
-    disk_config: str = "MANUAL"
-    access_ipv4: str = ""
-    access_ipv6: str = ""
-    #: the caller's ``adminPass``; the create answer shows it (else a generated one), never stored
-    admin_password: str | None = None
-    #: ``block_device_mapping_v2`` (or the legacy mapping, translated)
-    block_devices: tuple[BlockDevice, ...] = ()
-    #: ``block_devices`` came from the legacy ``block_device_mapping``: which of them boots
-    #: depends on the image's root device name (:func:`legacy_boot_order`)
-    legacy_mapping: bool = False
-
-
-@dataclass(frozen=True)
-class BootResult:
-    servers: list[Server]
-    reservation_id: str
-    #: generated for the create answer only; never stored
-    admin_password: str
-
-
-def new_password(length: int = 12) -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def new_reservation_id() -> str:
-    return "r-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
-
-
-def decode_user_data(user_data: str) -> bytes:
-    try:
-        return base64.b64decode(user_data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise BadRequest("User data needs to be valid base 64.") from exc
-
-
-def flavor_snapshot(flavor: Flavor) -> dict[str, object]:
-    """The flavor as the server keeps it (Nova's embedded flavor from 2.47 on)."""
-    return {
-        "id": flavor.id,
-        "original_name": flavor.name,
-        "vcpus": flavor.vcpus,
-        "ram": flavor.ram_mb,
-        "disk": flavor.disk_gb,
-        "ephemeral": flavor.ephemeral_gb,
-        "swap": flavor.swap_mb,
-        "extra_specs": dict(flavor.extra_specs),
-    }
+from interstack.services.tasks import TaskQueue
+from interstack.store import Database
 
 
 class ServerBoot:
@@ -401,8 +324,9 @@ class ServerBoot:
             reservation_id = new_reservation_id()
             with self.db.session() as session:
                 written = [
-                    self._write(
+                    write_server(
                         session,
+                        self.tasks,
                         ctx,
                         region,
                         request,
@@ -446,91 +370,3 @@ class ServerBoot:
         if here:
             self.tasks.run_now(written[0][1])
         return BootResult(servers, reservation_id, request.admin_password or new_password())
-
-    def _write(
-        self,
-        session: Session,
-        ctx: RequestContext,
-        region: str,
-        request: BootRequest,
-        *,
-        server_id: str,
-        index: int,
-        count: int,
-        flavor: Flavor,
-        image: BootImage | None,
-        shown_image_id: str | None,
-        public_key: str | None,
-        ports: Sequence[ServerPort],
-        groups: Sequence[str],
-        zone: str,
-        reservation_id: str,
-        volumes: ReservedBootVolumes | None,
-        local: Sequence[LocalDisk],
-        root_device: str,
-        run_here: bool,
-    ) -> tuple[Row[Any], str]:
-        """The server's row, its create action and its boot task (whose id comes second)."""
-        now = utcnow()
-        values = dict(
-            id=server_id,
-            region=region,
-            project_id=ctx.project_id,
-            user_id=ctx.user_id,
-            name=request.name if count == 1 else f"{request.name}-{index + 1}",
-            description=request.description,
-            flavor_id=flavor.id,
-            flavor=flavor_snapshot(flavor),
-            # the create's imageRef, as Nova keeps it, also when the server boots from the
-            # volumes the image maps; ``image`` (its data) only when it boots from the image
-            image_id=shown_image_id,
-            image_ref=image.native_ref if image is not None else None,
-            key_name=request.key_name,
-            key_data=public_key,
-            user_data=request.user_data,
-            metadata_items=dict(request.metadata),
-            tags=list(request.tags),
-            security_groups=list(groups),
-            requested_networks={
-                "networks": request.networks
-                if isinstance(request.networks, str)
-                else [vars(n) for n in request.networks]
-            },
-            port_refs=[
-                {
-                    "port_id": p.port_id,
-                    "network_id": p.network_id,
-                    "native_ref": p.native_ref,
-                    "tag": p.tag,
-                }
-                for p in ports
-            ],
-            local_disks=stored(local),
-            root_device_name=root_device,
-            vm_state=VmState.BUILDING,
-            task_state=TaskState.SCHEDULING,
-            power_state=PowerState.NOSTATE,
-            access_ipv4=request.access_ipv4,
-            access_ipv6=request.access_ipv6,
-            availability_zone=zone,
-            config_drive="True" if request.config_drive else "",
-            disk_config=request.disk_config,
-            reservation_id=reservation_id,
-            launch_index=index,
-            created_at=now,
-            updated_at=now,
-        )
-        # written at once, the row as written returned (not an ORM object flushed later)
-        row = run_core(session, INSERT_SERVER, values).one()
-        action_id = record_action(
-            session, ctx, row, "create", [started_event("compute__do_build_and_run_instance")]
-        )
-        payload: dict[str, object] = {"action_id": action_id}
-        if volumes is not None:
-            # the boot task hands the root to the backend and, if the boot fails, deletes the
-            # volumes made for it
-            payload.update(root_volume=volumes.root_id, created_volumes=list(volumes.created))
-        task_id = self.tasks.enqueue(
-            BOOT, region, server_id, payload, session=session, run_here=run_here
-        )
-        return row, task_id

@@ -21,7 +21,8 @@ from interstack.errors import (
     NotSupported,
     QuotaExceeded,
 )
-from interstack.services.compute.boot import decode_user_data, flavor_snapshot, new_password
+from interstack.services.compute.boot_request import decode_user_data, new_password
+from interstack.services.compute.boot_rows import flavor_snapshot
 from interstack.services.compute.common import (
     check_unlocked,
     ready_ref,
