@@ -18,6 +18,7 @@ from interstack.services.identity.directory import DirectoryService
 from interstack.services.identity.fernet_keys import KeyRepository
 from interstack.services.identity.model import ScopeRequest
 from interstack.services.identity.records import DomainChanges, UserChanges
+from interstack.services.identity.role_definitions import RoleService
 from interstack.services.identity.users import UserService
 from interstack.store import Database
 from interstack.store.models import Role, User
@@ -180,3 +181,26 @@ def test_a_look_that_sees_a_revocation_trusts_no_cached_token_until_it_emptied_t
         replica.validate(token)
     assert answered_meanwhile
     assert all(answer is None for answer in answered_meanwhile)
+
+
+def test_a_domain_deleted_on_another_replica_ends_the_tokens_its_roles_were_in(
+    here: AuthService, replica: AuthService, db: Database, tmp_path: Path, clock: Clock
+) -> None:
+    """The demo user (of the default domain) holds a role of another domain on its project:
+    the domain's disabling names neither, its deletion takes the role and the grant along."""
+    directory = DirectoryService(db)
+    domain = directory.create_domain("elsewhere")
+    role = RoleService(db).create_role("auditor", domain_id=domain.id)
+    token = demo_token(here, tmp_path)
+    project = here.validate(token).project
+    assert project is not None
+    AssignmentService(db).grant(_ids(db)["user:demo"], PROJECT, project.id, role.id)
+    _look_again(clock)
+    assert "auditor" in {r.name for r in replica.validate(token).roles}
+    directory.update_domain(domain.id, DomainChanges(enabled=False))
+    _look_again(clock)
+    assert "auditor" in {r.name for r in replica.validate(token).roles}
+    directory.delete_domain(domain.id)
+    _look_again(clock)
+    with pytest.raises(NotFound):
+        replica.validate(token)

@@ -1,10 +1,13 @@
 """Removing a user or a project with everything that hangs on it, in the caller's session.
 
-Shared by the directory (a deleted domain takes its users and projects along) and the user
-service. Every removal records the revocation that makes the tokens it leaves stale.
+Shared by the directory (a deleted domain takes its users, projects and roles along), the user
+service and the role definitions. Every removal records the revocation that makes the tokens it
+leaves stale.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -50,8 +53,19 @@ def purge_domain_contents(session: Session, domain_id: str) -> None:
         )
     )
     domain_roles = select(Role.id).where(Role.domain_id == domain_id)
+    held = select(RoleAssignment).where(RoleAssignment.role_id.in_(domain_roles))
+    revoke_holders(session, list(session.scalars(held)))  # users and scopes of other domains
     session.execute(delete(RoleAssignment).where(RoleAssignment.role_id.in_(domain_roles)))
     session.execute(delete(Role).where(Role.domain_id == domain_id))
+
+
+def revoke_holders(session: Session, grants: Iterable[RoleAssignment]) -> None:
+    """Revoke the tokens that grants about to be removed gave a role: the holder's on the
+    grant's project, or all of the holder's for a grant on a domain or the system (no
+    revocation field names those)."""
+    for grant in grants:
+        project_id = grant.target_id if grant.target_type == "project" else None
+        AuthService.record_revocation(session, user_id=grant.actor_id, project_id=project_id)
 
 
 def _depth(project: Project, by_id: dict[str, Project]) -> int:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from interstack.errors import Conflict, Forbidden, NotFound
 from interstack.services.identity import roles as role_names
-from interstack.services.identity.auth import AuthService
 from interstack.services.identity.directory import new_id
+from interstack.services.identity.purge import revoke_holders
 from interstack.services.identity.records import Extra, RoleChanges, RoleInfo
 from interstack.store import Database
 from interstack.store.models import Domain, Role, RoleAssignment
@@ -109,11 +109,8 @@ class RoleService:
             grants = list(
                 session.scalars(select(RoleAssignment).where(RoleAssignment.role_id == row.id))
             )
+            revoke_holders(session, grants)
             for grant in grants:
-                project_id = grant.target_id if grant.target_type == "project" else None
-                AuthService.record_revocation(
-                    session, user_id=grant.actor_id, project_id=project_id
-                )
                 session.delete(grant)
             session.flush()
             session.delete(row)
