@@ -31,13 +31,16 @@ CLOUD = "interstack"
 TOKEN = f"interstack-volume-{uuid.uuid4().hex}"
 
 
-def volume_status(gateway: ServedGateway, name: str, wanted: str) -> dict[str, Any]:
-    found: dict[str, Any] = eventually(
-        lambda: cli_json(gateway, CLOUD, "volume", "show", name),
-        lambda v: v["status"] in {wanted, "error"},
+def volume_status(gateway: ServedGateway, conn: Any, name: str, wanted: str) -> dict[str, Any]:
+    """The CLI's show of the volume once it is ``wanted``: awaited through openstacksdk (a
+    request a look, not a CLI process a look)."""
+    eventually(
+        lambda: conn.block_storage.find_volume(name, ignore_missing=False).status,
+        lambda status: status in {wanted, "error"},
         f"volume {name} to be {wanted}",
         bound=120,
     )
+    found: dict[str, Any] = cli_json(gateway, CLOUD, "volume", "show", name)
     assert found["status"] == wanted, found
     return found
 
@@ -58,9 +61,9 @@ def test_a_volume_moves_between_servers_with_its_data(
 
     name = f"data-{uuid.uuid4().hex[:6]}"
     cli_json(cloud, CLOUD, "volume", "create", "--size", "1", name)
-    volume_status(cloud, name, "available")
+    volume_status(cloud, conn, name, "available")
     cloud.cli(CLOUD, "server", "add", "volume", one.id, name, "--device", "/dev/vdb")
-    attached = volume_status(cloud, name, "in-use")
+    attached = volume_status(cloud, conn, name, "in-use")
     assert attached["attachments"][0]["device"] == "/dev/vdb"
 
     ssh_once_up(key, one_ip, "true", "SSH to db-one", bound=180)
@@ -83,7 +86,7 @@ def test_a_volume_moves_between_servers_with_its_data(
     assert conn.block_storage.get_snapshot(snapshot["id"]).status == "available"
 
     cloud.cli(CLOUD, "server", "remove", "volume", one.id, name)
-    volume_status(cloud, name, "available")
+    volume_status(cloud, conn, name, "available")
     assert ssh(key, one_ip, "test -e /dev/vdb").returncode != 0
 
     volume = conn.block_storage.find_volume(name)
