@@ -155,10 +155,10 @@ def _ensure_networks(
     claims: RouterClaimSweep,
     deletions: DeletionSweep,
 ) -> None:
-    """At start-up (backends started): each cloud's own external network, DHCP ports for the
-    subnets made before the gateway gave each network one, what routers did for ports that
-    only named them undone, and the deletions of ports and routers cut short given to the
-    task runner to finish."""
+    """At start-up (backends started), each queued for the task runner, no cloud asked: each
+    cloud's own external network, DHCP ports for the subnets made before the gateway gave each
+    network one, what routers did for ports that only named them undone, and the deletions of
+    ports and routers cut short finished."""
     external.ensure()
     dhcp.ensure()
     claims.ensure()
@@ -171,18 +171,31 @@ def _network_start(
     network: NetworkServices,
     admin_project_id: str,
     tasks: TaskQueue,
-) -> tuple[Callable[[], None], dict[str, TaskHandler]]:
+) -> tuple[Callable[[], None], dict[str, TaskHandler], Callable[[], None]]:
     """What the lifespan does for the networks once the backends started
-    (:func:`_ensure_networks`), and the handlers of the tasks it queues."""
-    deletions = DeletionSweep(db, backends, network.ports, network.routers, admin_project_id, tasks)
-    ensure = partial(
-        _ensure_networks,
-        ExternalNetworks(db, backends, network.networks, network.subnets, admin_project_id),
-        DhcpBackfill(db, backends),
-        RouterClaimSweep(db, backends),
-        deletions,
+    (:func:`_ensure_networks`), the handlers of the tasks it queues, and what it waits for
+    once the runner runs: the external networks a fresh gateway promises its first request."""
+    external = ExternalNetworks(
+        db, backends, network.networks, network.subnets, admin_project_id, tasks
     )
-    return ensure, deletions.handlers()
+    dhcp = DhcpBackfill(db, backends, tasks)
+    claims = RouterClaimSweep(db, backends, tasks)
+    deletions = DeletionSweep(db, backends, network.ports, network.routers, admin_project_id, tasks)
+    ensure = partial(_ensure_networks, external, dhcp, claims, deletions)
+    handlers: dict[str, TaskHandler] = {
+        **external.handlers(),
+        **dhcp.handlers(),
+        **claims.handlers(),
+        **deletions.handlers(),
+    }
+    return ensure, handlers, external.wait_made
+
+
+def _start_tasks(runner: TaskRunner, made: Callable[[], None]) -> None:
+    """The runner started, then what the gateway promises its first request waited for
+    (``made``: the external networks whose tasks start-up queued)."""
+    runner.start()
+    made()
 
 
 def _private_data_dir(settings: Settings) -> None:
@@ -226,7 +239,7 @@ def create_app(settings: Settings) -> FastAPI:
     tasks = _task_queue(db, backends)
     network = NetworkServices.build(db, backends)
     # built here with the rest of the state; run by the lifespan once the backends started
-    ensure_networks, network_tasks = _network_start(
+    ensure_networks, network_tasks, external_made = _network_start(
         db, backends, network, boot.admin_project_id, tasks
     )
     provided_images = ProvidedImages(db, backends, boot.admin_project_id)
@@ -294,7 +307,7 @@ def create_app(settings: Settings) -> FastAPI:
         async with _started(backends, served):
             await run_in_threadpool(ensure_networks)
             await run_in_threadpool(provided_images.ensure)
-            await run_in_threadpool(runner.start)
+            await run_in_threadpool(_start_tasks, runner, external_made)
             await run_in_threadpool(reconciler.start)  # after task recovery
             try:
                 await metadata.start()

@@ -1,12 +1,14 @@
 """A store and cloud as the gateway left them when a router's interfaces were the ports naming
 it: another project's port named a router, the router was realized again routing that port's
-subnet, and a floating IP reached an instance of that subnet through the router. At start-up
-(its store upgraded) the router stops routing the subnet and the floating IP is disassociated;
+subnet, and a floating IP reached an instance of that subnet through the router. Once the
+gateway started (its store upgraded), the task runner doing what start-up queued, the router
+stops routing the subnet and the floating IP is disassociated;
 the router's own interface and a floating IP reaching its port through it are kept. Seen with
 httpx on a restarted sim gateway."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import httpx
@@ -23,6 +25,7 @@ from tests.support.network import (
     new_port,
     routed_subnets,
 )
+from tests.support.waiting import eventually
 
 INTERFACE = "network:router_interface"
 
@@ -114,10 +117,18 @@ def test_what_a_router_did_for_a_port_only_naming_it_is_undone_at_start_up(
     _as_the_old_code_left_it(restartable, router["id"], claim, their_fip, instance)
     assert routed_subnets(restartable, router["id"]) == {my_subnet["id"], their_subnet["id"]}
 
-    restartable.restart()
+    restartable.restart()  # start-up queues the undoing, the task runner does it
 
-    assert routed_subnets(restartable, router["id"]) == {my_subnet["id"]}
-    shown = theirs.get(f"/floatingips/{their_fip['id']}").json()["floatingip"]
+    eventually(
+        partial(routed_subnets, restartable, router["id"]),
+        lambda routed: routed == {my_subnet["id"]},
+        "the router no longer routing their subnet",
+    )
+    shown = eventually(
+        lambda: theirs.get(f"/floatingips/{their_fip['id']}").json()["floatingip"],
+        lambda fip: fip["status"] == "DOWN",
+        "their floating IP disassociated",
+    )
     assert (shown["port_id"], shown["router_id"], shown["status"]) == (None, None, "DOWN")
     assert shown["floating_ip_address"] == their_fip["floating_ip_address"]
     assert _forwarded_to(restartable, their_fip["id"]) is None

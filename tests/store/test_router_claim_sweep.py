@@ -1,24 +1,29 @@
-"""The start-up sweep of what routers did for ports that only named them, on both databases:
-the cloud's router is asked to stop routing the subnet of a port naming it that it does not
-hold (never one it holds an interface on), as revision 0006 listed them, and a floating IP
-reaching its port through a router without an interface on the port's subnet is disassociated
-(one reached through a held interface is kept); what the cloud refuses is left for the next
-start, which still starts; once done, a start asks the cloud nothing, whatever ports name a
-router."""
+"""The sweep of what routers did for ports that only named them, on both databases: start-up
+only queues tasks, asking no cloud (one that hangs or raises what the gateway does not map
+stalled or stopped start-up before); the task runner's steps (taken by the test, on a fake
+clock) ask the cloud's router to stop routing the subnet of a port naming it that it does not
+hold (never one it holds an interface on), as revision 0006 listed them, and disassociate a
+floating IP reaching its port through a router without an interface on the port's subnet
+(one reached through a held interface is kept); what the cloud refuses is retried as other
+tasks are, what it raises unmapped fails only the task and is queued again at the next start;
+once done, a start queues nothing, whatever ports name a router."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import select
 
 from interstack.backends.contract import NativeRef
 from interstack.backends.sim.settings import FULL_CAPABILITIES
 from interstack.errors import BackendUnavailable
-from interstack.services.network.router_claims import RouterClaimSweep
+from interstack.services.network.router_claims import UNFORWARD, UNROUTE, RouterClaimSweep
 from interstack.services.regions import Regions
+from interstack.services.tasks import TaskStatus
 from interstack.store import Database
 from interstack.store.models import FloatingIp, RouterClaimLeftover, RouterPort, Subnet
+from tests.support.clock import FakeClock
 from tests.support.network_rows import (
     AT,
     INTERFACE,
@@ -30,6 +35,7 @@ from tests.support.network_rows import (
     subnet_row,
 )
 from tests.support.store import store_before
+from tests.support.task_steps import Steps
 
 BEFORE = "0005_network_router_ports"
 
@@ -43,7 +49,7 @@ class _Cloud:
 
     names = ("R",)
 
-    def __init__(self, refusing: bool = False) -> None:
+    def __init__(self, refusing: Exception | None = None) -> None:
         self.asked: list[tuple[str, str, str | None]] = []
         self.network = self
         self.refusing = refusing
@@ -57,14 +63,14 @@ class _Cloud:
     def remove_router_interface(self, router: NativeRef, subnet: NativeRef) -> None:
         self.asked.append(("unroute", router, subnet))
         if self.refusing:
-            raise BackendUnavailable("the cloud does not answer")
+            raise self.refusing
 
     def associate_floating_ip(
         self, ref: NativeRef, port: NativeRef | None, fixed_address: str | None = None
     ) -> None:
         self.asked.append(("forward", ref, port))
         if self.refusing:
-            raise BackendUnavailable("the cloud does not answer")
+            raise self.refusing
 
 
 def _floating_ip(fip_id: str, port_id: str, fixed: str) -> FloatingIp:
@@ -119,40 +125,78 @@ def _leftovers(db: Database) -> set[tuple[str, str]]:
         return {(r.router_id, r.subnet_id) for r in session.scalars(select(RouterClaimLeftover))}
 
 
+def _swept(database: Database, cloud: _Cloud, clock: FakeClock) -> tuple[RouterClaimSweep, Steps]:
+    """The sweep over ``cloud`` and the runner of the tasks it queues, on ``clock``."""
+    steps = Steps(database, clock)
+    sweep = RouterClaimSweep(database, cast(Regions, cloud), steps.queue)
+    steps.handle(sweep.handlers())
+    return sweep, steps
+
+
+def _kinds(steps: Steps) -> list[str]:
+    return sorted(
+        t.kind for r in ("router", "unreached", "kept") for t in steps.queue.for_resource(r)
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
 def test_the_sweep_undoes_only_what_a_port_naming_a_router_made_it_do(
-    database: Database,
+    database: Database, clock: FakeClock
 ) -> None:
     _as_the_old_code_left_it(database)
     database.migrate()
     assert _leftovers(database) == {("router", "s-theirs")}
     cloud = _Cloud()
+    sweep, steps = _swept(database, cloud, clock)
 
-    RouterClaimSweep(database, cast(Regions, cloud)).ensure()
+    sweep.ensure()
+    sweep.ensure()  # a second start with the tasks still pending queues no more
+    assert cloud.asked == []  # start-up asked no cloud
+    assert _kinds(steps) == sorted([UNROUTE, UNFORWARD])
+    steps.run_due()
 
-    assert cloud.asked == [
-        ("unroute", "router-ref", "s-theirs-ref"),
+    assert sorted(cloud.asked) == [
         ("forward", "unreached-ref", None),
+        ("unroute", "router-ref", "s-theirs-ref"),
     ]
     fips = _floating_ips(database)
     kept, unreached = fips["kept"], fips["unreached"]
     assert (kept.port_id, kept.router_id, kept.status) == ("my-vm", "router", "ACTIVE")
     assert (unreached.port_id, unreached.fixed_ip_address) == (None, None)
     assert (unreached.router_id, unreached.status) == (None, "DOWN")
-    # done once: the next start asks the cloud nothing, though the claim still names the router
+    # done once: the next start queues nothing, though the claim still names the router
     assert _leftovers(database) == set()
     again = _Cloud()
-    RouterClaimSweep(database, cast(Regions, again)).ensure()
+    sweep, steps = _swept(database, again, clock)
+    sweep.ensure()
+    steps.run_due()
     assert again.asked == []
+    assert len(_kinds(steps)) == 2
 
 
-def test_what_the_cloud_refuses_is_left_for_the_next_start(database: Database) -> None:
+def _started_on(database: Database, clock: FakeClock, refusing: Exception) -> tuple[_Cloud, Steps]:
+    """The store as the old code left it, migrated, started over a cloud ``refusing`` and the
+    runner's due steps taken."""
     _as_the_old_code_left_it(database)
     database.migrate()
-    cloud = _Cloud(refusing=True)
+    cloud = _Cloud(refusing=refusing)
+    sweep, steps = _swept(database, cloud, clock)
+    sweep.ensure()
+    steps.run_due()
+    return cloud, steps
 
-    RouterClaimSweep(database, cast(Regions, cloud)).ensure()  # the gateway still starts
 
-    assert [what for what, _, _ in cloud.asked] == ["unroute", "forward"]
+def test_what_the_cloud_refuses_is_retried_until_it_answers(
+    database: Database, clock: FakeClock
+) -> None:
+    refused = BackendUnavailable("the cloud does not answer")
+    cloud, steps = _started_on(database, clock, refused)
+
+    assert sorted(what for what, _, _ in cloud.asked) == ["forward", "unroute"]
     unreached = _floating_ips(database)["unreached"]
     assert (unreached.port_id, unreached.router_id, unreached.status) == (
         "their-vm",
@@ -160,19 +204,46 @@ def test_what_the_cloud_refuses_is_left_for_the_next_start(database: Database) -
         "ACTIVE",
     )
     assert _leftovers(database) == {("router", "s-theirs")}
+    pending = [t.status for r in ("router", "unreached") for t in steps.queue.for_resource(r)]
+    assert pending == [TaskStatus.PENDING, TaskStatus.PENDING]  # retried as other tasks are
+    cloud.refusing = None
+    cloud.asked.clear()
+    clock.advance(60)
+    steps.run_due()
+    assert sorted(what for what, _, _ in cloud.asked) == ["forward", "unroute"]
+    assert _leftovers(database) == set()
+    assert _floating_ips(database)["unreached"].status == "DOWN"
+
+
+def test_what_the_cloud_raises_unmapped_fails_only_its_task_and_is_queued_at_the_next_start(
+    database: Database, clock: FakeClock
+) -> None:
+    """Before, it went through start-up: the gateway did not start."""
+    _cloud, steps = _started_on(database, clock, RuntimeError("the cloud's library broke"))
+
+    failed = [t for r in ("router", "unreached") for t in steps.queue.for_resource(r)]
+    assert [t.status for t in failed] == [TaskStatus.FAILED, TaskStatus.FAILED]
+    assert all(t.error is not None and "library broke" in t.error for t in failed)
+    assert _leftovers(database) == {("router", "s-theirs")}
     answering = _Cloud()
-    RouterClaimSweep(database, cast(Regions, answering)).ensure()
-    assert [what for what, _, _ in answering.asked] == ["unroute", "forward"]
+    sweep, steps = _swept(database, answering, clock)
+    sweep.ensure()  # the next start
+    steps.run_due()
+    assert sorted(what for what, _, _ in answering.asked) == ["forward", "unroute"]
     assert _leftovers(database) == set()
 
 
 def test_a_subnet_the_router_holds_an_interface_on_meanwhile_stays_routed(
-    database: Database,
+    database: Database, clock: FakeClock
 ) -> None:
-    """An interface added on the listed subnet before the sweep came to it (a replica serving
-    meanwhile): the cloud's router keeps routing it, and the pair is done."""
+    """An interface added on the listed subnet after start-up queued the task and before its
+    step (a request served meanwhile): the cloud's router keeps routing it, the floating IP
+    keeps its association (reached now), and the pair is done."""
     _as_the_old_code_left_it(database)
     database.migrate()
+    cloud = _Cloud()
+    sweep, steps = _swept(database, cloud, clock)
+    sweep.ensure()
     with database.session() as session:
         interface = port_row("their-interface", "a", "theirs", INTERFACE, "router")
         session.add(interface)
@@ -183,20 +254,22 @@ def test_a_subnet_the_router_holds_an_interface_on_meanwhile_stays_routed(
                 address_row(interface, session.get_one(Subnet, "s-theirs"), "10.73.0.9"),
             ]
         )
-    cloud = _Cloud()
 
-    RouterClaimSweep(database, cast(Regions, cloud)).ensure()
+    steps.run_due()
 
     assert [what for what, _, _ in cloud.asked] == []  # the floating IP is reached now too
     assert _leftovers(database) == set()
+    assert _floating_ips(database)["unreached"].status == "ACTIVE"
 
 
-def test_a_port_naming_a_router_since_is_nothing_to_undo(db: Database) -> None:
+def test_a_port_naming_a_router_since_is_nothing_to_undo(db: Database, clock: FakeClock) -> None:
     """The store migrated first: the claim is one a project makes now (its own router's),
     which no router routes; the sweep asks the cloud nothing about it, at no start."""
     _as_the_old_code_left_it(db)
     cloud = _Cloud()
+    sweep, steps = _swept(db, cloud, clock)
 
-    RouterClaimSweep(db, cast(Regions, cloud)).ensure()
+    sweep.ensure()
+    steps.run_due()
 
     assert [what for what, _, _ in cloud.asked] == ["forward"]

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -36,7 +37,7 @@ from typing import Any
 from sqlalchemy import Row, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from interstack.errors import NotFound
+from interstack.errors import InterstackError, NotFound
 from interstack.services.task_wakeup import TaskWakeup
 from interstack.store import Database, insert_rows, run_core, table_of, take_turns
 from interstack.store.models import Task as TaskRow
@@ -115,6 +116,17 @@ class TaskHandler:
 
     run: Callable[[Task], RetryAfter | None]
     on_failure: Callable[[Task, str], None] | None = None
+
+
+@contextmanager
+def refusal_warned(logger: logging.Logger, message: str, *args: object) -> Iterator[None]:
+    """Within a step: an :class:`InterstackError` warned of (``message % args``, then what it
+    says) and raised on, for the runner to retry the step or fail the task."""
+    try:
+        yield
+    except InterstackError as exc:
+        logger.warning(f"{message}: %s", *args, exc.message)
+        raise
 
 
 def make_due(session: Session, resource_id: str, now: datetime) -> None:

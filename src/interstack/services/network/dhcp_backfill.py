@@ -2,11 +2,16 @@
 
 A DHCP-enabled subnet realized before then has its DHCP server on an address its backend chose
 (the local backend's dnsmasq on the subnet's last address, which the default pools left out),
-and no port holds it. At start-up (the backends started) each such subnet gets an address on
-its network's DHCP port: the one its server is on, if no port holds it, so that nothing moves
-and the guests keep their leases and routes; otherwise (a user's pool gave that address to a
-port) a free one of its pools, and the backend moves the server there. A subnet whose pools
-are full keeps what it has, and the gateway's log says so.
+and no port holds it. Each such subnet gets an address on its network's DHCP port, by a task
+that start-up queues (one per subnet, none for one with a task pending or running; start-up
+asks no cloud, so a cloud that hangs or raises what the gateway does not map delays or stops
+nothing but the task, which is retried as other tasks are): the one its server is on, if no
+port holds it, so that nothing moves and the guests keep their leases and routes; otherwise
+(a user's pool gave that address to a port) a free one of its pools, and the backend moves the
+server there. A subnet whose pools are full keeps what it has, and the gateway's log says so.
+Until its task is done a subnet shows no DHCP port, as before the gateway started; a port a
+request makes meanwhile gets an address of the subnet's pools (the server's only if a user's
+pool holds it: the task then moves the server, as it would have at start-up).
 """
 
 from __future__ import annotations
@@ -17,39 +22,60 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkDriver
-from interstack.errors import InterstackError
 from interstack.services.network import dhcp_ports
 from interstack.services.network.common import DHCP_OWNER, driver, retrying
 from interstack.services.network.ipam import in_subnet
 from interstack.services.network.subnets import lock_network
 from interstack.services.regions import Regions
+from interstack.services.tasks import Task, TaskHandler, TaskQueue, refusal_warned
 from interstack.store import Database
 from interstack.store.models import IpAllocation, Network, Port, Subnet
 
 log = logging.getLogger(__name__)
 
+#: the task kind giving one subnet its address on its network's DHCP port
+GIVE_DHCP = "network.give_dhcp_port"
+
 
 class DhcpBackfill:
-    def __init__(self, db: Database, regions: Regions) -> None:
+    def __init__(self, db: Database, regions: Regions, tasks: TaskQueue) -> None:
         self.db = db
         self.regions = regions
+        self.tasks = tasks
+
+    def handlers(self) -> dict[str, TaskHandler]:
+        return {GIVE_DHCP: TaskHandler(self._step, self._given_up)}
 
     def ensure(self) -> None:
-        """Every served subnet of every region has an address on its network's DHCP port."""
+        """Every served subnet of every region lacking an address on its network's DHCP port
+        has a task to give it one; no cloud is asked here."""
         for region in self.regions.names:
             if "networks" not in self.regions.capabilities(region).names():
                 continue
-            net_driver = driver(self.regions, region)
-            for subnet_id, native in self._lacking(region):
-                try:
-                    self._give(region, net_driver, subnet_id, native)
-                except InterstackError as exc:
-                    log.warning(
-                        "region %s: subnet %s still has no DHCP port: %s",
-                        region,
-                        subnet_id,
-                        exc.message,
-                    )
+            lacking = [subnet_id for subnet_id, _native in self._lacking(region)]
+            if lacking:
+                with self.db.session() as session:
+                    self.tasks.enqueue_once(session, GIVE_DHCP, region, lacking)
+
+    def _step(self, task: Task) -> None:
+        """Give the subnet its address (nothing if it went or got one meanwhile); a refusal
+        is raised for the runner to retry or give up, the log saying so."""
+        with self.db.session() as session:
+            native = session.scalar(select(Subnet.native_ref).where(Subnet.id == task.resource_id))
+        net_driver = driver(self.regions, task.region)
+        no_port = "region %s: subnet %s still has no DHCP port"
+        with refusal_warned(log, no_port, task.region, task.resource_id):
+            self._give(task.region, net_driver, task.resource_id, native)
+
+    @staticmethod
+    def _given_up(task: Task, error: str) -> None:
+        log.warning(
+            "region %s: subnet %s still has no DHCP port, given up (%s); asked again at the "
+            "next start",
+            task.region,
+            task.resource_id,
+            error,
+        )
 
     def _lacking(self, region: str) -> list[tuple[str, str | None]]:
         """The DHCP-enabled subnets of tenant networks with no address on a DHCP port."""

@@ -1,4 +1,4 @@
-"""What routers did for ports that only named them, undone at start-up (backends started).
+"""What routers did for ports that only named them, undone by tasks start-up queues.
 
 Before ``router_ports`` a router's interfaces were the ports naming it as their device, which a
 project could set on a port of its own, for another project's router too. So a cloud may still
@@ -11,6 +11,14 @@ that reaches its port through a router holding no interface on the port's subnet
 disassociated (its address kept, ``DOWN``), as its project could not associate it now: one
 query at each start, the cloud asked only about such a floating IP. The log names what was
 undone.
+
+Start-up only looks in the store and queues a task per router with listed subnets and per
+such floating IP (none for one with a task pending or running); the task runner asks the
+cloud, so one that hangs or raises what the gateway does not map delays or stops nothing but
+the task, which is retried as other tasks are (given up: left to the next start). Until then
+requests see what the cloud still does (the router routing, the floating IP associated),
+and each step looks again with the row locked: an interface added or an association made
+meanwhile is left alone.
 """
 
 from __future__ import annotations
@@ -22,10 +30,10 @@ from sqlalchemy import ColumnElement, Exists, delete, exists, select
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from interstack.backends.contract import NativeRef, NetworkDriver
-from interstack.errors import InterstackError
 from interstack.services.network.common import driver, now
 from interstack.services.network.ports import ROUTER_INTERFACE
 from interstack.services.regions import Regions
+from interstack.services.tasks import Task, TaskHandler, TaskQueue, refusal_warned
 from interstack.store import Database
 from interstack.store.models import (
     FloatingIp,
@@ -52,43 +60,93 @@ def _held_on(
     )
 
 
+#: the task kinds: a router stops routing its listed subnets; a floating IP is disassociated
+UNROUTE = "network.unroute_claimed_subnets"
+UNFORWARD = "network.disassociate_unreached_floating_ip"
+
+
+def _unreached() -> ColumnElement[bool]:
+    """Whether a floating IP reaches its port through no interface of its router."""
+    fixed = aliased(IpAllocation)
+    return ~exists().where(
+        fixed.port_id == FloatingIp.port_id,
+        fixed.ip_address == FloatingIp.fixed_ip_address,
+        _held_on(FloatingIp.router_id, fixed.subnet_id),
+    )
+
+
 class RouterClaimSweep:
-    def __init__(self, db: Database, regions: Regions) -> None:
+    def __init__(self, db: Database, regions: Regions, tasks: TaskQueue) -> None:
         self.db = db
         self.regions = regions
+        self.tasks = tasks
+
+    def handlers(self) -> dict[str, TaskHandler]:
+        return {
+            UNROUTE: TaskHandler(self._unroute_router, self._given_up),
+            UNFORWARD: TaskHandler(self._disassociate_step, self._given_up),
+        }
 
     def ensure(self) -> None:
-        """Every region's routers route only their interfaces' subnets, and every floating IP
-        reaches its port through an interface of its router."""
+        """Every router with subnets listed to stop routing, and every floating IP reaching
+        its port through no interface of its router, has a task; no cloud is asked here."""
         for region in self.regions.names:
             names = self.regions.capabilities(region).names()
             if "networks" not in names:
                 continue
-            net_driver = driver(self.regions, region)
-            self._unroute_claims(region, net_driver)
-            if "floating_ips" in names:
-                self._disassociate_unreached(region, net_driver)
+            with self.db.session() as session:
+                routers = session.scalars(
+                    select(RouterClaimLeftover.router_id)
+                    .join(Router, Router.id == RouterClaimLeftover.router_id)
+                    .where(Router.region == region)
+                    .distinct()
+                    .order_by(RouterClaimLeftover.router_id)
+                ).all()
+                self.tasks.enqueue_once(session, UNROUTE, region, routers)
+                if "floating_ips" in names:
+                    found = session.scalars(
+                        select(FloatingIp.id)
+                        .where(
+                            FloatingIp.region == region,
+                            FloatingIp.router_id.is_not(None),
+                            _unreached(),
+                        )
+                        .order_by(FloatingIp.id)
+                    ).all()
+                    self.tasks.enqueue_once(session, UNFORWARD, region, found)
 
-    def _unroute_claims(self, region: str, net_driver: NetworkDriver) -> None:
-        """The pairs revision 0006 listed (none once undone: a start asks the cloud nothing)."""
+    def _unroute_router(self, task: Task) -> None:
+        """The router's listed subnets (none once undone); a refusal is raised for the
+        runner to retry or give up, what was undone before it stays undone."""
+        router_id = task.resource_id
         with self.db.session() as session:
-            pairs = session.execute(
-                select(RouterClaimLeftover.router_id, RouterClaimLeftover.subnet_id)
-                .join(Router, Router.id == RouterClaimLeftover.router_id)
-                .where(Router.region == region)
-                .order_by(RouterClaimLeftover.router_id, RouterClaimLeftover.subnet_id)
+            subnets = session.scalars(
+                select(RouterClaimLeftover.subnet_id)
+                .where(RouterClaimLeftover.router_id == router_id)
+                .order_by(RouterClaimLeftover.subnet_id)
             ).all()
-        for router_id, subnet_id in pairs:
-            try:
-                self._unroute(region, net_driver, router_id, subnet_id)
-            except InterstackError as exc:  # asked again at the next start
-                log.warning(
-                    "region %s: router %s may still route subnet %s: %s",
-                    region,
-                    router_id,
-                    subnet_id,
-                    exc.message,
-                )
+        net_driver = driver(self.regions, task.region)
+        for subnet_id in subnets:
+            routing = "region %s: router %s may still route subnet %s"
+            with refusal_warned(log, routing, task.region, router_id, subnet_id):
+                self._unroute(task.region, net_driver, router_id, subnet_id)
+
+    def _disassociate_step(self, task: Task) -> None:
+        reaching = "region %s: floating IP %s may still reach its port"
+        with refusal_warned(log, reaching, task.region, task.resource_id):
+            self._disassociate(task.region, driver(self.regions, task.region), task.resource_id)
+
+    @staticmethod
+    def _given_up(task: Task, error: str) -> None:
+        what = "router" if task.kind == UNROUTE else "floating IP"
+        log.warning(
+            "region %s: undoing what a port's naming of a router did (%s %s) was given up "
+            "(%s); asked again at the next start",
+            task.region,
+            what,
+            task.resource_id,
+            error,
+        )
 
     def _unroute(
         self, region: str, net_driver: NetworkDriver, router_id: str, subnet_id: str
@@ -118,42 +176,12 @@ class RouterClaimSweep:
                 )
             session.execute(delete(RouterClaimLeftover).where(*leftover))
 
-    def _disassociate_unreached(self, region: str, net_driver: NetworkDriver) -> None:
-        fixed = aliased(IpAllocation)
-        unreached = ~exists().where(
-            fixed.port_id == FloatingIp.port_id,
-            fixed.ip_address == FloatingIp.fixed_ip_address,
-            _held_on(FloatingIp.router_id, fixed.subnet_id),
-        )
-        with self.db.session() as session:
-            found = session.scalars(
-                select(FloatingIp.id).where(
-                    FloatingIp.region == region, FloatingIp.router_id.is_not(None), unreached
-                )
-            ).all()
-        for fip_id in found:
-            try:
-                self._disassociate(region, net_driver, fip_id, unreached)
-            except InterstackError as exc:  # asked again at the next start
-                log.warning(
-                    "region %s: floating IP %s may still reach its port: %s",
-                    region,
-                    fip_id,
-                    exc.message,
-                )
-
-    def _disassociate(
-        self,
-        region: str,
-        net_driver: NetworkDriver,
-        fip_id: str,
-        unreached: ColumnElement[bool],
-    ) -> None:
+    def _disassociate(self, region: str, net_driver: NetworkDriver, fip_id: str) -> None:
         # looked at again, locked: a replica serving meanwhile may have associated it anew
         with self.db.session() as session:
             row = session.scalar(
                 select(FloatingIp)
-                .where(FloatingIp.id == fip_id, FloatingIp.router_id.is_not(None), unreached)
+                .where(FloatingIp.id == fip_id, FloatingIp.router_id.is_not(None), _unreached())
                 .with_for_update()
             )
             if row is None:
