@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import MultiFernet
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from interstack.errors import NotFound
 from interstack.services.identity.assignments import DOMAIN, PROJECT, AssignmentService
@@ -20,8 +20,8 @@ from interstack.services.identity.model import ScopeRequest
 from interstack.services.identity.records import DomainChanges, UserChanges
 from interstack.services.identity.role_definitions import RoleService
 from interstack.services.identity.users import UserService
-from interstack.store import Database
-from interstack.store.models import Role, User
+from interstack.store import Database, run_core, table_of
+from interstack.store.models import Role, RoleAssignment, User
 from tests.support.token_replicas import (
     CHECK_SECONDS,
     Clock,
@@ -204,3 +204,18 @@ def test_a_domain_deleted_on_another_replica_ends_the_tokens_its_roles_were_in(
     _look_again(clock)
     with pytest.raises(NotFound):
         replica.validate(token)
+
+
+def test_an_identity_write_by_a_core_statement_on_the_connection_is_seen_at_once(
+    here: AuthService, db: Database, tmp_path: Path
+) -> None:
+    """run_core's statements bypass the session's events: the demo user's grants deleted so
+    (no revocation event) must still end its cached token in this process."""
+    token = demo_token(here, tmp_path)
+    assert here.validate(token).project is not None
+    grants = table_of(RoleAssignment)
+    with db.session() as session:
+        run_core(session, delete(grants).where(grants.c.actor_id == _ids(db)["user:demo"]))
+    assert here.cached(token) is None
+    with pytest.raises(NotFound):
+        here.validate(token)

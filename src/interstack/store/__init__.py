@@ -1,5 +1,21 @@
 """Persistent state: SQLAlchemy models, sessions and Alembic migrations."""
 
-from interstack.store.db import Database, insert_rows, rowcount, run_core, table_of, take_turns
+from interstack.store.db import (
+    Database,
+    core_written,
+    insert_rows,
+    rowcount,
+    run_core,
+    table_of,
+    take_turns,
+)
 
-__all__ = ["Database", "insert_rows", "rowcount", "run_core", "table_of", "take_turns"]
+__all__ = [
+    "Database",
+    "core_written",
+    "insert_rows",
+    "rowcount",
+    "run_core",
+    "table_of",
+    "take_turns",
+]

@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.dml import UpdateBase
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: seconds a writer waits for the process's write lock before it goes on to SQLite's own
@@ -55,6 +56,10 @@ def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
+#: what a unit of work's ``session.info`` keeps the tables its Core statements wrote in
+_CORE_WRITTEN = "interstack.store.core_written"
+
+
 def run_core(
     session: Session,
     statement: Executable,
@@ -68,10 +73,21 @@ def run_core(
     ``execute`` autoflushes (not within ``no_autoflush``): the statement sees what the unit of
     work changed so far; a flush with nothing to write costs about 0.15 µs, a statement ~16.
     Objects the session holds are not refreshed by the statement: one it changes is read as
-    it was loaded, or expired by the caller."""
+    it was loaded, or expired by the caller. The tables an INSERT, UPDATE or DELETE writes
+    are kept in the unit of work (:func:`core_written`): the session's own events, which
+    caches listen to, do not see a statement run on its connection."""
     if session.autoflush:
         session.flush()
+    if isinstance(statement, UpdateBase):
+        table = getattr(statement.table, "name", None)
+        session.info.setdefault(_CORE_WRITTEN, set()).add(table)
     return session.connection().execute(statement, params or {})
+
+
+def core_written(session: Session) -> set[str]:
+    """The names of the tables the unit of work's :func:`run_core` statements wrote so far."""
+    written: set[str] = session.info.get(_CORE_WRITTEN, set())
+    return written
 
 
 #: model -> (attribute, column) of each of its attributes that is a column of its table

@@ -57,7 +57,7 @@ from interstack.services.identity.scopes import (
 )
 from interstack.services.identity.token_cache import TokenCache
 from interstack.services.identity.tokens import TokenPayload, TokenProvider
-from interstack.store import Database
+from interstack.store import Database, core_written
 from interstack.store.models import (
     ApplicationCredential,
     Domain,
@@ -137,7 +137,8 @@ class AuthService:
                 state.session.info[_REVOKED] = True
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_REVOKED, False):
+        changed = session.info.pop(_REVOKED, False)
+        if changed or not _IDENTITY_TABLES.isdisjoint(core_written(session)):
             self.cache.clear()
 
     # -- issue -----------------------------------------------------------------------------------
