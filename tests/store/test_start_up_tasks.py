@@ -32,8 +32,9 @@ SPEC = ExternalNetworkSpec(
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def steps(db: Database) -> Steps:
+    """A runner whose steps the test takes, on a fake clock."""
+    return Steps(db, FakeClock())
 
 
 class _Answers:
@@ -56,13 +57,9 @@ def _statuses(steps: Steps, resource_id: str) -> list[TaskStatus]:
 
 
 def test_a_subnet_lacking_its_dhcp_port_gets_it_once_the_cloud_answers(
-    db: Database,
-    cloud: Backend,
-    routed: Routed,
-    clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch,
+    cloud: Backend, routed: Routed, steps: Steps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = routed.services
+    services, db, clock = routed.services, steps.db, steps.clock
     subnet = services.subnets.create(
         routed.ctx, REGION, SubnetCreate(network_id=routed.network_id, cidr="10.81.0.0/24")
     )
@@ -76,7 +73,6 @@ def test_a_subnet_lacking_its_dhcp_port_gets_it_once_the_cloud_answers(
         RuntimeError("the cloud's library broke"),
     )
     monkeypatch.setattr(cloud.network, "dhcp_address", answers)
-    steps = Steps(db, clock)
     backfill = DhcpBackfill(db, services.subnets.regions, steps.queue)
     steps.handle(backfill.handlers())
 
@@ -111,21 +107,16 @@ def _externals(db: Database) -> list[tuple[str, int]]:
 
 
 def test_the_clouds_external_network_is_made_by_its_task_its_subnet_at_the_retry(
-    db: Database,
-    cloud: Backend,
-    routed: Routed,
-    clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch,
+    cloud: Backend, routed: Routed, steps: Steps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cloud refuses the network once, then the subnet once: one network is made, its
     subnet at the retry; a later start queues nothing."""
-    services = routed.services
+    services, db, clock = routed.services, steps.db, steps.clock
     monkeypatch.setattr(cloud.network, "external_network", lambda: SPEC)
     networks = _Answers(cloud.network.create_network, BackendUnavailable("no answer"))
     subnets = _Answers(cloud.network.create_subnet, BackendUnavailable("no answer"))
     monkeypatch.setattr(cloud.network, "create_network", networks)
     monkeypatch.setattr(cloud.network, "create_subnet", subnets)
-    steps = Steps(db, clock)
     external = ExternalNetworks(
         db, services.networks.regions, services.networks, services.subnets, "admin", steps.queue
     )
@@ -150,14 +141,13 @@ def test_the_clouds_external_network_is_made_by_its_task_its_subnet_at_the_retry
 
 
 def test_a_region_with_an_external_network_of_its_own_queues_nothing(
-    db: Database, cloud: Backend, routed: Routed, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    cloud: Backend, routed: Routed, steps: Steps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = routed.services
+    services, db = routed.services, steps.db
     monkeypatch.setattr(cloud.network, "external_network", lambda: SPEC)
     with db.session() as session:
         network = session.get_one(Network, routed.network_id)
         network.external = True  # the operator's
-    steps = Steps(db, clock)
     ExternalNetworks(
         db, services.networks.regions, services.networks, services.subnets, "admin", steps.queue
     ).ensure()
