@@ -92,6 +92,15 @@ def test_a_read_by_id_binds_its_callers_project_on_every_read(
             ):
                 assert api.get(path).status_code == 200, path
                 fault(api.put(path, json={kind: {"name": "mine"}}), 403)
+            # a subnet's create reads its network as the caller sees it: on a shared network
+            # of another project refused (403), on another project's own network not found
+            on_shared = {"network_id": shared["id"], "cidr": "10.233.0.0/24", "ip_version": 4}
+            fault(api.post("/subnets", json={"subnet": on_shared}), 403)
+        their_network = ones["network"].rsplit("/", 1)[1]
+        on_theirs = {"network_id": their_network, "cidr": "10.234.0.0/24", "ip_version": 4}
+        assert fault(other.post("/subnets", json={"subnet": on_theirs}), 404)["type"] == (
+            "NetworkNotFound"
+        )
         for kind, path in ones.items():  # and the owner's are all still there, unchanged
             shown = one.get(path)
             assert shown.status_code == 200, (kind, shown.text)

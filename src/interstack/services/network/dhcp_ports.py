@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from interstack.services.context import operator_context
@@ -43,14 +44,19 @@ def device_id(region: str, network_id: str) -> str:
     return f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, region)}-{network_id}"
 
 
-def served(network: Network, subnet: Subnet) -> bool:
+def served(network: Network | Row[Any], subnet: Subnet) -> bool:
     """Whether the subnet gets a DHCP port: DHCP on, on a tenant network (an external network
     carries router gateways and floating IPs, never a DHCP server)."""
     return subnet.enable_dhcp and not network.external
 
 
 def add(
-    session: Session, region: str, network: Network, subnet: Subnet, *, fresh: bool = False
+    session: Session,
+    region: str,
+    network: Network | Row[Any],
+    subnet: Subnet,
+    *,
+    fresh: bool = False,
 ) -> DhcpPort | None:
     """Give the network's DHCP port an address from the subnet's pools (the subnet row flushed
     first), recording the port if the network has none yet; None when the pools have no
@@ -69,7 +75,7 @@ _NETWORKS_DHCP_PORT = select(table_of(Port).c.id, table_of(Port).c.mac_address).
 
 
 def add_at(
-    session: Session, region: str, network: Network, subnet: Subnet, address: str
+    session: Session, region: str, network: Network | Row[Any], subnet: Subnet, address: str
 ) -> DhcpPort:
     """Give the network's DHCP port ``address`` (free, on ``subnet``)."""
     existing = run_core(session, _NETWORKS_DHCP_PORT, {"network_id": network.id}).first()

@@ -12,8 +12,9 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import AddressPair, FixedIp, NativeRef
@@ -132,11 +133,12 @@ def record_port(
     region: str,
     new: PortCreate,
     groups_available: bool,
-    network: Network | None = None,
+    network: Network | Row[Any] | None = None,
     subnets: Sequence[Subnet] | None = None,
 ) -> Recorded:
     """Add the port and its addresses (run again by the caller on a lost race). ``network``:
-    the port's network as the caller has just loaded it in ``session`` (not read again);
+    the port's network as the caller has just read it in ``session`` (its ORM row or a plain
+    row of its columns: not read again);
     ``subnets``: the subnets its addresses come from as the caller holds them, for a port
     whose every fixed IP names its subnet among them (else the network's are read).
 

@@ -47,7 +47,7 @@ from interstack.services.network.common import (
     visible_page,
 )
 from interstack.services.network.ipam import default_pools, validate_pools
-from interstack.services.network.networks import load_network
+from interstack.services.network.networks import network_row
 from interstack.services.network.records import SubnetInfo
 from interstack.services.network.subnet_checks import (
     IPV6_MODES,
@@ -257,9 +257,10 @@ class SubnetService:
         subnet_id = new_id()
         at = now()
 
-        def record() -> tuple[Subnet, Network, dhcp_ports.DhcpPort | None]:
+        def record() -> tuple[Subnet, Row[Any], dhcp_ports.DhcpPort | None]:
             with self.db.session() as session:
-                network = load_network(session, ctx, region, new.network_id)
+                # read only: a plain row of its columns, by a statement built once
+                network = network_row(session, ctx, region, new.network_id)
                 check_owner(ctx, network.project_id, "network", network.id)
                 project_id = tenant_of(ctx, new.project_id)
                 quotas.check(session, region, project_id, "subnet")
