@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from interstack.services.compute.device_names import device_prefix, next_device_name
+from interstack.services.compute.device_names import device_prefix, is_under_dev, next_device_name
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,33 @@ def test_no_name_is_left_after_z() -> None:
     every = [f"/dev/vd{letter}" for letter in string.ascii_lowercase[1:]]
     assert next_device_name("/dev/vda", every[:-1]) == "/dev/vdz"
     assert next_device_name("/dev/vda", every) is None
+
+
+@pytest.mark.parametrize("name", ["/dev/vdb", "vdb", "/dev/nvme0n1", "/dev/xvdb_1", "/dev/VDB"])
+def test_one_device_under_dev_is_under_dev(name: str) -> None:
+    assert is_under_dev(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "/dev/vdb\n",  # Python's $ matches before a final newline
+        "vdb\n",
+        "/dev/",
+        "/dev",
+        "//dev/vdb",
+        "/dev//vdb",
+        "/dev/vdb/",
+        "/dev/vd/b",
+        "/dev/..",
+        "/dev/../../tmp/x",
+        "/dev/.hidden",
+        "/dev/vd\x00b",
+        "/dev/vd\u00e9",  # a letter, not an ASCII one
+        "/dev/\u0663",  # a digit, not an ASCII one
+        "/dev/vdb ",
+    ],
+)
+def test_anything_else_is_not(name: str) -> None:
+    """Backends make host paths by these names (the local one nodes and /sys/block entries)."""
+    assert not is_under_dev(name)

@@ -12,6 +12,7 @@ from interstack.services.compute.block_devices import BlockDevice, boot_disks
 from interstack.services.compute.image_block_devices import (
     image_defined_devices,
     image_mapping_properties,
+    image_root_device,
     merge_image_devices,
 )
 from interstack.services.interfaces import VolumeSnapshotForImage
@@ -208,6 +209,16 @@ def test_an_image_mapping_onto_a_mapped_device_replaces_the_flavors_disk_there()
 def test_broken_mappings_are_a_400_that_names_the_property(mappings: str) -> None:
     with pytest.raises(BadRequest, match="the image's mappings property"):
         image_defined_devices({"mappings": mappings}, ephemeral_gb=1)
+
+
+def test_a_device_name_ending_in_a_newline_is_a_400_that_names_the_property() -> None:
+    """Any user may set an image's properties; the name is matched whole (``$`` alone took
+    ``vdb`` and a newline)."""
+    with pytest.raises(BadRequest, match="root_device_name"):
+        image_root_device({"root_device_name": "/dev/vdb\n"})
+    mappings = json.dumps([{"virtual": "swap", "device": "vdc\n"}])
+    with pytest.raises(BadRequest, match="the image's mappings property"):
+        image_defined_devices({"mappings": mappings}, ephemeral_gb=1, swap_mb=1)
 
 
 FLAGS = [("false", False), ("0", False), ("no", False), ("true", True), ("1", True), (True, True)]

@@ -15,6 +15,7 @@ from interstack.backends.local.compute import LocalCompute
 from interstack.backends.local.images import LocalImages
 from interstack.backends.local.instance_record import InstanceRecord
 from interstack.backends.local.settings import LocalSettings
+from interstack.backends.local.volumes import plug
 from interstack.errors import BackendError, BadRequest
 from interstack.services.compute.task_steps import server_spec
 from interstack.store.models import Server
@@ -82,3 +83,18 @@ def test_a_root_device_leading_out_of_the_instance_is_refused_before_anything_ex
     with pytest.raises(BackendError, match="not a device name"):
         sysblock.reset(view, [], 1024**3, ESCAPING)
     assert not (tmp_path / "escaped").exists()
+
+
+@pytest.mark.parametrize("device", ["/dev/vdb\n", "/dev/vdb/", "/dev/", "/dev/VDB", "/dev/vdb\x00"])
+def test_a_name_with_more_than_one_plain_name_is_refused_by_every_check(
+    tmp_path: Path, device: str
+) -> None:
+    """Matched whole: ``$`` alone took a name ending in a newline (a node and a /sys/block
+    entry named so)."""
+    assert plug.device_name_refusal(device) is not None
+    with pytest.raises(BadRequest):
+        plug.check_root_device(device)
+    with pytest.raises(BadRequest):
+        plug.check_device_name(device)
+    with pytest.raises(BackendError, match="not a device name"):
+        sysblock.reset(tmp_path / "instance", [], 1024**3, device)

@@ -83,6 +83,24 @@ def test_attach_list_show_and_detach_over_http(
     assert_nova_fault(api.delete(f"{base}/{first}"), 404, "itemNotFound")
 
 
+def test_an_attachment_at_what_is_not_one_device_under_dev_is_novas_400(
+    volume_gateway: ServedGateway, member: Member, server_id: str, volumes_api: httpx.Client
+) -> None:
+    """A backend makes host paths by the name (the local one a node and a /sys/block entry):
+    one name under /dev, matched whole (``/dev/vdb`` and a newline was taken), else nothing is
+    attached and the volume stays available."""
+    api = nova(volume_gateway, member.token(volume_gateway), "2.79")
+    volume = create_volume(volumes_api)["id"]
+    base = f"/servers/{server_id}/os-volume_attachments"
+    for device in ("/dev/vdb\n", "/dev/", "/dev/vdb/", "/dev/vd/b", "/dev/../../tmp/x", "/dev/.."):
+        asked = {"volumeAttachment": {"volumeId": volume, "device": device}}
+        message = assert_nova_fault(api.post(base, json=asked), 400, "badRequest")
+        assert message == f"The supplied device path ({device}) is invalid.", message
+    assert volumes_api.get(f"/volumes/{volume}").json()["volume"]["status"] == "available"
+    assert all(a["volumeId"] != volume for a in api.get(base).json()["volumeAttachments"])
+    assert volumes_api.delete(f"/volumes/{volume}").status_code == 202
+
+
 def test_other_projects_server_and_unknown_volume(
     volume_gateway: ServedGateway,
     members: tuple[Member, Member],

@@ -53,16 +53,17 @@ def devno_dir(instance_dir: Path) -> Path:
 
 
 #: a device's name under ``/sys/block``: one path component (entries are made and removed by
-#: it), and so the names a disk can have in a guest (:func:`.volumes.plug.device_name_refusal`)
+#: it), and so the names a disk can have in a guest (:func:`.volumes.plug.device_name_refusal`);
+#: matched whole (``fullmatch``: ``$`` alone would take a name ending in a newline)
 NAME_PATTERN = "[a-z][a-z0-9]{1,15}"
-_NAME = re.compile(f"^{NAME_PATTERN}$")
+_NAME = re.compile(NAME_PATTERN)
 
 
 def _name(device: str) -> str:
     """``vdb`` of ``/dev/vdb``; anything but a plain name (``/dev/../x``) would lead out of the
     instance's view, so it is refused."""
     name = device.removeprefix("/dev/")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise BackendError(f"{device} is not a device name the guest's /sys/block can show")
     return name
 

@@ -18,8 +18,9 @@ DEFAULT_PREFIX = "/dev/vd"
 #: a disk's name as Nova's ``strip_prefix`` reads it: a bus's prefix (``vd``, ``xvd``, ``sd``,
 #: ``hd``), the letters that tell the disk, then any partition number (``/dev/sda1``)
 _DEVICE = re.compile(r"^(/dev/(?:x?v|s|h)d)([a-z]+)[0-9]*$")
-#: a device's name under ``/dev``: one path component, no ``.`` or ``..``
-_UNDER_DEV = re.compile(r"^/dev/[a-zA-Z0-9][a-zA-Z0-9._-]*$")
+#: a device's name under ``/dev``: one path component, no ``.`` or ``..`` (matched whole:
+#: ``$`` alone would take a name ending in a newline)
+_UNDER_DEV = re.compile(r"/dev/[a-zA-Z0-9][a-zA-Z0-9._-]*")
 
 
 def device_prefix(root_device: str) -> str:
@@ -46,7 +47,7 @@ def is_under_dev(name: str) -> bool:
     """Whether ``name`` (``vdb`` or ``/dev/vdb``) names one device under ``/dev``. Nova's
     schema takes dots and slashes (``/dev/../x``), which a hypervisor fails at the build; a
     backend may make a host path by the name, so the gateway refuses any other at once."""
-    return bool(_UNDER_DEV.match(_with_dev(name)))
+    return bool(_UNDER_DEV.fullmatch(_with_dev(name)))
 
 
 def device_letters(name: str | None) -> str | None:

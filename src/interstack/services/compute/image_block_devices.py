@@ -33,8 +33,9 @@ from interstack.services.interfaces import VolumeSnapshotForImage
 DISK_BUS = "virtio"
 DEVICE_TYPE = "disk"
 
-#: a device name as Nova's API takes one (``vdb``, ``/dev/vdb``: no spaces, at most 255)
-_DEVICE_NAME = re.compile(r"^[a-zA-Z0-9._/-]{1,255}$")
+#: a device name as Nova's API takes one (``vdb``, ``/dev/vdb``: no spaces, at most 255),
+#: matched whole (``$`` alone would take a name ending in a newline)
+_DEVICE_NAME = re.compile(r"[a-zA-Z0-9._/-]{1,255}")
 #: the strings ``oslo_utils.strutils.bool_from_string`` takes for true (Nova reads an image's
 #: ``delete_on_termination`` with it: "false" is false)
 _TRUE_STRINGS = frozenset({"1", "t", "true", "on", "y", "yes"})
@@ -123,7 +124,8 @@ def _image_mappings(properties: Mapping[str, str]) -> list[Mapping[str, Any]]:
     ):
         raise BadRequest(_BAD_MAPPINGS)
     named = [e for e in entries if e["virtual"] == "root" or is_flavor_disk_name(e["virtual"])]
-    if not all(isinstance(e.get("device"), str) and _DEVICE_NAME.match(e["device"]) for e in named):
+    devices = [e.get("device") for e in named]
+    if not all(isinstance(d, str) and _DEVICE_NAME.fullmatch(d) for d in devices):
         raise BadRequest(_BAD_MAPPINGS)
     return named
 
@@ -229,7 +231,7 @@ def _device_name(value: object, key: str) -> str | None:
     image's properties, so anything but a device name is the create's 400, not its 500."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _DEVICE_NAME.match(value):
+    if not isinstance(value, str) or not _DEVICE_NAME.fullmatch(value):
         raise _invalid_field(key, value, "a device name such as /dev/vdb")
     return value
 

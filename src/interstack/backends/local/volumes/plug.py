@@ -26,8 +26,8 @@ from interstack.backends.local.host import CgroupMode, cgroup_mode, run
 from interstack.errors import BackendError, BadRequest, Conflict
 
 #: device names a volume may be attached at (``/dev/vdb``, ``/dev/sdc``, ``/dev/xvdf`` ...):
-#: the names the guest's ``/sys/block`` can show
-DEVICE_NAME = re.compile(f"^/dev/{sysblock.NAME_PATTERN}$")
+#: the names the guest's ``/sys/block`` can show (matched whole)
+DEVICE_NAME = re.compile(f"/dev/{sysblock.NAME_PATTERN}")
 DEVICES_CGROUP = Path("/sys/fs/cgroup/devices")
 #: :mod:`.nsmount` run as a script (no package imports: it starts in a fresh interpreter)
 NSMOUNT = (sys.executable, "-I", str(Path(__file__).with_name("nsmount.py")))
@@ -43,7 +43,7 @@ class LoopDevice:
 def device_name_refusal(device: str) -> str | None:
     """Why a guest cannot see a disk at ``device`` (its node and its ``/sys/block`` entry
     are made by the name, which must be one plain one); None where it can."""
-    if DEVICE_NAME.match(device):
+    if DEVICE_NAME.fullmatch(device):
         return None
     return (
         f"{device} is not a name a disk can have on this region's servers: /dev/ then a "
@@ -54,7 +54,7 @@ def device_name_refusal(device: str) -> str | None:
 def check_root_device(device: str) -> str:
     """``device`` if the guest's root disk can be shown at it: the gateway asks
     :func:`device_name_refusal` first, and this backend makes its ``/sys/block`` entry by it."""
-    if not DEVICE_NAME.match(device):
+    if not DEVICE_NAME.fullmatch(device):
         raise BadRequest(f"{device} is not a device name a server's root disk can be at")
     return device
 
