@@ -160,16 +160,23 @@ def test_a_delete_hands_its_task_the_backend_server_it_found_with_its_start(
     owner = replace(operator_context("p1"), roles=("member", "reader"))
     services.compute.servers.delete(owner, REGION, server_id)
     (task,) = services.tasks.for_resource(server_id)[-1:]
-    # read with the write of DELETING: the first step deletes it without reading it again
+    # read with the write of DELETING: the first step deletes it without reading it again,
+    # and finishes the delete's action with the events the payload carries, not read either
     assert task.payload["found"] == {"ref": ref, "launched": True}
+    assert [e["event"] for e in task.payload["action_events"]] == ["compute_terminate_instance"]
     reads: list[str] = []
 
-    def server_read(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if " ".join(statement.split()).startswith("SELECT compute_servers."):
+    def read(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        text = " ".join(statement.split())
+        if text.startswith(("SELECT compute_servers.", "SELECT compute_instance_actions.")):
             reads.append(statement)
 
-    event.listen(services.db.engine, "before_cursor_execute", server_read)
+    event.listen(services.db.engine, "before_cursor_execute", read)
     step = services.compute.server_tasks.delete(replace(task, status=TaskStatus.RUNNING))
     assert step is None and reads == []
     with services.db.session() as session:
         assert session.get_one(Server, server_id).deleted_at is not None
+        action = session.get_one(InstanceAction, task.payload["action_id"])
+        assert [(e["event"], e["result"]) for e in action.events] == [
+            ("compute_terminate_instance", "Success")
+        ]

@@ -15,7 +15,7 @@ from interstack.services.compute.boot_request import BootRequest
 from interstack.services.compute.common import record_action, started_event
 from interstack.services.compute.local_disks import stored
 from interstack.services.compute.records import Flavor
-from interstack.services.compute.server_statements import INSERT_SERVER
+from interstack.services.compute.server_statements import INSERT_SERVER, action_payload
 from interstack.services.compute.server_tasks import BOOT
 from interstack.services.compute.state import PowerState, TaskState, VmState
 from interstack.services.context import RequestContext
@@ -113,10 +113,9 @@ def write_server(
     )
     # written at once, the row as written returned (not an ORM object flushed later)
     row = run_core(session, INSERT_SERVER, values).one()
-    action_id = record_action(
-        session, ctx, row, "create", [started_event("compute__do_build_and_run_instance")]
-    )
-    payload: dict[str, object] = {"action_id": action_id}
+    events = [started_event("compute__do_build_and_run_instance")]
+    action_id = record_action(session, ctx, row, "create", events)
+    payload: dict[str, object] = action_payload(action_id, events)
     if volumes is not None:
         # the boot task hands the root to the backend and, if the boot fails, deletes the
         # volumes made for it

@@ -9,6 +9,7 @@ identity map, several times the Python work of the statement. Every value is a `
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Insert, Row, Select, Update, bindparam, func, insert, null, select, update
@@ -150,12 +151,28 @@ def is_live(state: Row[Any] | None) -> bool:
     return state is not None and state.deleted_at is None and state.task_state != TaskState.DELETING
 
 
-def finish_action(session: Session, action_id: str | None, result: str, message: str = "") -> None:
+def action_payload(action_id: str, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A task's payload naming the instance action it finishes, with the events its start
+    wrote: the task's end writes the action without reading it (:func:`finish_action`)."""
+    return {"action_id": action_id, "action_events": [dict(e) for e in events]}
+
+
+def finish_action(
+    session: Session,
+    action_id: str | None,
+    result: str,
+    message: str = "",
+    started: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
     """Mark the task-driven event of an instance action finished (``Success``/``Error``); an
-    error is the action's message too."""
+    error is the action's message too. ``started``: the action's events as its start wrote
+    them, carried by the task (:func:`action_payload`; nothing else writes them before the
+    task's end), not read again."""
     if action_id is None:
         return
-    events = run_core(session, _ACTION_EVENTS, {"action_id": action_id}).scalar_one_or_none()
+    events = started
+    if events is None:
+        events = run_core(session, _ACTION_EVENTS, {"action_id": action_id}).scalar_one_or_none()
     if events is None:
         return
     now = utcnow()

@@ -93,6 +93,14 @@ class ServerTaskBase:
             change(row)
             return True
 
+    @staticmethod
+    def _finish_action(session: Session, task: Task, result: str, message: str = "") -> None:
+        """:func:`finish_action` of the task's instance action, with the events its payload
+        carries where it does (:func:`action_payload`)."""
+        started = task.payload.get("action_events")
+        action_id = task.payload.get("action_id")
+        finish_action(session, action_id, result, message, started)
+
     def to_error(self, task: Task, error: str) -> None:
         """A failed boot, rebuild or delete leaves the server in ERROR with a fault."""
         with self.db.session() as session:
@@ -103,7 +111,7 @@ class ServerTaskBase:
             row.task_state = None
             row.fault = fault_of(error)
             touch(row)
-            finish_action(session, task.payload.get("action_id"), "Error", error)
+            self._finish_action(session, task, "Error", error)
 
     def action_failed(self, task: Task, error: str) -> None:
         """A failed power action or resize leaves the server as it was; the action says why."""
@@ -112,7 +120,7 @@ class ServerTaskBase:
             if row is not None and row.task_state != TaskState.DELETING:
                 row.task_state = None
                 touch(row)
-            finish_action(session, task.payload.get("action_id"), "Error", error)
+            self._finish_action(session, task, "Error", error)
 
     def _wait_settled(
         self,
@@ -161,7 +169,7 @@ class ServerTaskBase:
                     settle(row, info)
                     then(row)
             if changed:
-                finish_action(session, task.payload.get("action_id"), "Success")
+                self._finish_action(session, task, "Success")
         return Step()
 
     @staticmethod

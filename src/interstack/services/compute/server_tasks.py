@@ -30,7 +30,6 @@ from interstack.services.compute.server_statements import (
     DELETE_FINISH,
     RECORD_REF,
     START_BOOT,
-    finish_action,
     server_state,
 )
 from interstack.services.compute.server_task_base import ServerTaskBase
@@ -211,7 +210,7 @@ class ServerTasks(ServerTaskBase):
         (:meth:`_delete_finish`) either sees the ref or has won, and then this is False."""
         with self.db.session() as session:
             if settled is not None and self._settle(session, task, settled, launched=True, ref=ref):
-                finish_action(session, task.payload.get("action_id"), "Success")
+                self._finish_action(session, task, "Success")
                 return True
             # not settled, or a delete under way: the ref only (the delete task owns it)
             params = {"server_id": task.resource_id, "ref": ref}
@@ -313,7 +312,7 @@ class ServerTasks(ServerTaskBase):
                     return Step()
                 return Step({**task.payload, "phase": "backend"})
             self.passwords.forget(session, task.resource_id)
-            finish_action(session, task.payload.get("action_id"), "Success")
+            self._finish_action(session, task, "Success")
         return Step()
 
     def _ref_and_settled(self, task: Task) -> tuple[NativeRef | None, bool]:

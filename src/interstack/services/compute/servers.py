@@ -27,7 +27,7 @@ from interstack.services.compute.common import (
     visible_server,
 )
 from interstack.services.compute.records import Server
-from interstack.services.compute.server_statements import START_DELETE
+from interstack.services.compute.server_statements import START_DELETE, action_payload
 from interstack.services.compute.server_tasks import DELETE, found
 from interstack.services.compute.state import (
     STATUSES,
@@ -343,10 +343,9 @@ class ServerService:
             started = run_core(session, START_DELETE, params).one_or_none()
             if started is None:  # being deleted already
                 return
-            action_id = record_action(
-                session, ctx, row, "delete", [started_event("compute_terminate_instance")]
-            )
-            payload = {"action_id": action_id, "found": found(started)}
+            events = [started_event("compute_terminate_instance")]
+            action_id = record_action(session, ctx, row, "delete", events)
+            payload = {**action_payload(action_id, events), "found": found(started)}
             task_id = self.tasks.enqueue(
                 DELETE, region, row.id, payload, session=session, run_here=here
             )
