@@ -7,13 +7,18 @@ reach another replica); the second is seen waiting for it in pg_stat_activity, n
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 
 from interstack.backends.contract import Backend
 from interstack.backends.sim.network import SimNetwork
 from interstack.backends.sim.state import Kind
-from interstack.services.network.security_groups import GroupCreate
+from interstack.services.context import RequestContext
+from interstack.services.network.records import SecurityGroupInfo
+from interstack.services.network.security_groups import GroupCreate, SecurityGroupService
 from interstack.services.network.service import NetworkServices
 from interstack.services.regions import Regions
 from interstack.store import Database
@@ -27,62 +32,77 @@ from tests.support.image import caller
 from tests.support.routed import REGION
 
 
-def test_two_replicas_rule_requests_at_once_leave_both_rules_on_the_backend(
-    db: Database, cloud: Backend, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@dataclass
+class Replicas:
+    """Two replicas' security groups on one store and backend, a caller and its group."""
+
+    db: Database
+    cloud: Backend
+    first: SecurityGroupService
+    second: SecurityGroupService
+    ctx: RequestContext
+    group: SecurityGroupInfo
+
+    @contextmanager
+    def second_adding(
+        self, monkeypatch: pytest.MonkeyPatch, port: int, call: str = "set_security_group_rules"
+    ) -> Iterator[None]:
+        """Within the block, the second replica adds a rule letting TCP in on ``port`` during
+        the first replica's first ``call`` of the backend."""
+        rule = ingress_tcp(self.group.id, port)
+        with second_request_during_first_backend_call(
+            self.cloud.network,
+            monkeypatch,
+            self.group.id,
+            lambda: self.second.create_rule(self.ctx, REGION, rule),
+            waits=lock_waited(self.db),
+            call=call,
+        ):
+            yield
+
+    def held_ports(self) -> list[int]:
+        """The ports of the rules the sim backend's group holds (those with one)."""
+        network = self.cloud.network
+        assert isinstance(network, SimNetwork)
+        with network.state.session() as session:
+            held = network.state.by_gateway_id(session, Kind.SECURITY_GROUP, self.group.id)
+            assert held is not None
+            return sorted(r["port_min"] for r in held.data["rules"] if r["port_min"] is not None)
+
+
+@pytest.fixture
+def replicas(db: Database, cloud: Backend) -> Replicas:
     if db.dialect != "postgresql":
         pytest.skip("replicas share a PostgreSQL store only")
-    first, second = (NetworkServices.build(db, Regions({REGION: cloud})) for _ in range(2))
+    first, second = (
+        NetworkServices.build(db, Regions({REGION: cloud})).security_groups for _ in range(2)
+    )
     ctx = caller(uuid.uuid4().hex)
-    group = first.security_groups.create(ctx, REGION, GroupCreate(name="web"))
-    web = ingress_tcp(group.id, 80)
+    group = first.create(ctx, REGION, GroupCreate(name="web"))
+    return Replicas(db, cloud, first, second, ctx, group)
 
-    with second_request_during_first_backend_call(
-        cloud.network,
-        monkeypatch,
-        group.id,
-        lambda: second.security_groups.create_rule(ctx, REGION, web),
-        waits=lock_waited(db),
-    ):
-        first.security_groups.create_rule(ctx, REGION, ingress_tcp(group.id, 22))
 
-    network = cloud.network
-    assert isinstance(network, SimNetwork)
-    with network.state.session() as session:
-        held = network.state.by_gateway_id(session, Kind.SECURITY_GROUP, group.id)
-        assert held is not None
-        ports = sorted(r["port_min"] for r in held.data["rules"] if r["port_min"] is not None)
-    assert ports == [22, 80]
+def test_two_replicas_rule_requests_at_once_leave_both_rules_on_the_backend(
+    replicas: Replicas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with replicas.second_adding(monkeypatch, 80):
+        replicas.first.create_rule(replicas.ctx, REGION, ingress_tcp(replicas.group.id, 22))
+
+    assert replicas.held_ports() == [22, 80]
 
 
 def test_two_replicas_rule_requests_on_a_group_the_backend_lacks_make_it_once(
-    db: Database, cloud: Backend, monkeypatch: pytest.MonkeyPatch
+    replicas: Replicas, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The group's first realization failed (the backend lacks it): the first replica makes it
     in its turn, the second waits for the group's row meanwhile, then finds it made and gives
     it both rules (before, each replica made it, outside any turn)."""
-    if db.dialect != "postgresql":
-        pytest.skip("replicas share a PostgreSQL store only")
-    first, second = (NetworkServices.build(db, Regions({REGION: cloud})) for _ in range(2))
-    ctx = caller(uuid.uuid4().hex)
-    group = first.security_groups.create(ctx, REGION, GroupCreate(name="web"))
-    network = cloud.network
-    assert isinstance(network, SimNetwork)
-    creates = unmade_with_creates_counted(db, network, monkeypatch, group.id)
-    web = ingress_tcp(group.id, 80)
-    with second_request_during_first_backend_call(
-        network,
-        monkeypatch,
-        group.id,
-        lambda: second.security_groups.create_rule(ctx, REGION, web),
-        waits=lock_waited(db),
-        call="create_security_group",
-    ):
-        first.security_groups.create_rule(ctx, REGION, ingress_tcp(group.id, 22))
+    group_id = replicas.group.id
+    creates = unmade_with_creates_counted(
+        replicas.db, replicas.cloud.network, monkeypatch, group_id
+    )
+    with replicas.second_adding(monkeypatch, 80, call="create_security_group"):
+        replicas.first.create_rule(replicas.ctx, REGION, ingress_tcp(group_id, 22))
 
-    assert creates == [group.id]
-    with network.state.session() as session:
-        held = network.state.by_gateway_id(session, Kind.SECURITY_GROUP, group.id)
-        assert held is not None
-        ports = sorted(r["port_min"] for r in held.data["rules"] if r["port_min"] is not None)
-    assert ports == [22, 80]
+    assert creates == [group_id]
+    assert replicas.held_ports() == [22, 80]
