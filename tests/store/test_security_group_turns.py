@@ -106,3 +106,20 @@ def test_two_replicas_rule_requests_on_a_group_the_backend_lacks_make_it_once(
 
     assert creates == [group_id]
     assert replicas.held_ports() == [22, 80]
+
+
+def test_a_rule_delete_and_another_replicas_create_at_once_leave_the_backend_as_the_api(
+    replicas: Replicas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule's DELETE gives the backend the rules without it in the group's turn and forgets
+    it only then: another replica's create, its rule written meanwhile, waits for the group's
+    row and then gives the backend the rules without the deleted one and with its own (the
+    rules read by a statement of their own once the row is locked: read with the lock's wait,
+    they were those from before the DELETE, and the backend was given the rule again)."""
+    ssh = replicas.first.create_rule(replicas.ctx, REGION, ingress_tcp(replicas.group.id, 22))
+    with replicas.second_adding(monkeypatch, 80):
+        replicas.first.delete_rule(replicas.ctx, REGION, ssh.id)
+
+    assert replicas.held_ports() == [80]
+    shown = replicas.first.get(replicas.ctx, REGION, replicas.group.id).rules
+    assert sorted(r.port_range_min for r in shown if r.port_range_min) == [80]

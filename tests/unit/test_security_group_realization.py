@@ -125,3 +125,25 @@ def test_two_rule_requests_at_once_leave_both_rules_on_the_backend(
     held = _held_rules(services, group.id)
     assert sorted(r["port_min"] for r in held if r["port_min"] is not None) == [22, 80]
     assert len(held) == len(groups.get(alice, REGION, group.id).rules) == 4
+
+
+def test_a_rule_create_during_a_rule_delete_leaves_the_backend_as_the_api_shows(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule's DELETE gives the backend the rules without it in the group's turn, then
+    forgets it: a create meanwhile waits for that turn and gives the backend its rule and not
+    the deleted one."""
+    alice = caller("alice-delete-race")
+    groups = services.network.security_groups
+    group = groups.create(alice, REGION, GroupCreate(name="web"))
+    ssh = groups.create_rule(alice, REGION, ingress_tcp(group.id, 22))
+    network = services.regions.backend(REGION).network
+    web = ingress_tcp(group.id, 80)
+    with second_request_during_first_backend_call(
+        network, monkeypatch, group.id, lambda: groups.create_rule(alice, REGION, web)
+    ):
+        groups.delete_rule(alice, REGION, ssh.id)
+
+    held = _held_rules(services, group.id)
+    assert [r["port_min"] for r in held if r["port_min"] is not None] == [80]
+    assert len(held) == len(groups.get(alice, REGION, group.id).rules) == 3

@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from interstack.backends.aws.network import AwsNetwork
-from interstack.errors import InterstackError
+from interstack.errors import InterstackError, NotFound
 from interstack.services.container import Services
 from interstack.services.context import RequestContext
 from interstack.services.network.records import SecurityGroupInfo
@@ -170,8 +170,35 @@ def test_a_rule_delete_ec2_refuses_leaves_the_rule_shown_and_held_until_asked_ag
         groups.delete_rule(alice, REGION, rule.id)
     assert refused == ["RevokeSecurityGroupIngress"]
     assert rule.id in [r.id for r in groups.get(alice, REGION, group.id).rules]
+    assert groups.get_rule(alice, REGION, rule.id) == rule  # its id, as it was
     assert ec2_ports() == [22]
 
     groups.delete_rule(alice, REGION, rule.id)
     assert rule.id not in [r.id for r in groups.get(alice, REGION, group.id).rules]
     assert ec2_ports() == []
+
+
+def test_a_rule_delete_forgets_the_rule_only_once_ec2_revoked_it(services: Services) -> None:
+    """While EC2 is asked to revoke a rule's DELETE the API still shows the rule: a gateway
+    killed then (or before its store forgets it) leaves EC2 no more open than the API says,
+    and the DELETE asked again finishes (before, the rule was gone from the store first: a
+    gateway killed during the revoke left EC2 holding a rule the API no longer showed, and a
+    DELETE asked again was its 404)."""
+    alice, groups, network, group = web_group(services)
+    ssh, _web = ssh_and_web(group.id)
+    rule = groups.create_rule(alice, REGION, ssh)
+    shown_while_revoked: list[bool] = []
+
+    def look(**_kwargs: object) -> None:
+        shown = [r.id for r in groups.get(alice, REGION, group.id).rules]
+        shown_while_revoked.append(rule.id in shown)
+
+    network.ec2.meta.events.register("before-call.ec2.RevokeSecurityGroupIngress", look)
+    groups.delete_rule(alice, REGION, rule.id)
+
+    assert shown_while_revoked == [True]
+    assert rule.id not in [r.id for r in groups.get(alice, REGION, group.id).rules]
+    held = network.ec2.describe_security_groups(GroupIds=[ec2_id(services, group.id)])
+    assert held["SecurityGroups"][0]["IpPermissions"] == []
+    with pytest.raises(NotFound):
+        groups.delete_rule(alice, REGION, rule.id)

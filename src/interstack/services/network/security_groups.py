@@ -39,7 +39,7 @@ from interstack.services.network.records import RuleInfo, SecurityGroupInfo
 from interstack.services.network.sg_realization import (
     GroupRealization,
     group_rules,
-    rule_copy,
+    missing_rule,
 )
 from interstack.services.network.sg_rules import (
     RuleCreate,
@@ -92,16 +92,10 @@ def _missing(group_id: str) -> NotFound:
     return NotFound(f"Security group {group_id} does not exist", kind="SecurityGroupNotFound")
 
 
-def _missing_rule(rule_id: str) -> NotFound:
-    return NotFound(
-        f"Security group rule {rule_id} does not exist", kind="SecurityGroupRuleNotFound"
-    )
-
-
 #: a group, a rule by id if the caller's project's (any for an admin), by statements built
 #: once: a group is read on every rule's create and every group's show and deletion
 _SEEN_GROUP = SeenById(SecurityGroup, owned(SecurityGroup.project_id), _missing)
-_SEEN_RULE = SeenById(RuleRow, owned(RuleRow.project_id), _missing_rule)
+_SEEN_RULE = SeenById(RuleRow, owned(RuleRow.project_id), missing_rule)
 
 
 def load_group(session: Session, ctx: RequestContext, region: str, group_id: str) -> SecurityGroup:
@@ -405,10 +399,8 @@ class SecurityGroupService(GroupRealization):
         with self.db.session() as session:
             row = self._load_rule(session, ctx, region, rule_id)
             check_owner(ctx, row.project_id, "security group rule", rule_id)
-            kept = rule_copy(row)
-            session.delete(row)
-        with self.rule_restored_on_failure(region, kept):
-            self.realize(region, kept.group_id)
+            group_id = row.group_id
+        self.drop_rule(region, group_id, rule_id)
 
 
 def _in_use(group_id: str) -> Conflict:

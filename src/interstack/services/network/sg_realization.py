@@ -9,23 +9,23 @@ newer rule on the backend (and the backend's own change, EC2's describe then aut
 revoke, is no single step either). The group's realizations therefore take turns (the group's
 :class:`~interstack.services.turns.KeyedTurns` turn in the process; on PostgreSQL the group's
 row locked ``FOR NO KEY UPDATE`` too, for the replicas) and each reads the rules in its turn,
-after the changes before it were committed. A group the backend lacks is made in its turn
-too, and recorded before the turn ends: a realization racing it finds it made and only gives
-it the rules, so the backend never makes it twice. The turn spans the backend call: a lock of
-the process and a row lock, never SQLite's write lock (the rules are only read; a group's ref
-is written at the end), and the row lock lets rules be written meanwhile (their foreign key
-takes ``KEY SHARE``), so only realizations of the group, a rename and its deletion's last
-step wait.
+after the changes before it were committed (a rule's DELETE forgets its row in its turn, once
+the backend let go of the rule: :meth:`GroupRealization.drop_rule`). A group the backend
+lacks is made in its turn too, and recorded before the turn ends: a realization racing it
+finds it made and only gives it the rules, so the backend never makes it twice. The turn spans
+the backend call: a lock of the process and a row lock, never SQLite's write lock (the rules
+are only read; a group's ref, or a rule's deletion, is written at the end), and the row lock
+lets rules be written meanwhile (their foreign key takes ``KEY SHARE``), so only realizations
+of the group, a rename and its deletion's last step wait.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
-from sqlalchemy import bindparam, delete, inspect, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from interstack.backends.contract import NativeRef, NetworkDriver, SecurityGroupSpec
@@ -34,7 +34,7 @@ from interstack.services.network.common import driver
 from interstack.services.network.sg_rules import contract_rules
 from interstack.services.regions import Regions
 from interstack.services.turns import KeyedTurns
-from interstack.store import Database, insert_rows, rowcount
+from interstack.store import Database, rowcount
 from interstack.store.models import SecurityGroup
 from interstack.store.models import SecurityGroupRule as RuleRow
 
@@ -65,6 +65,12 @@ _HELD_WITH_RULES = (
     .order_by(RuleRow.created_at, RuleRow.id)
     .with_for_update(key_share=True, of=SecurityGroup)
 )
+#: the group's row locked first, on PostgreSQL (see :func:`_held_with_rules`)
+_LOCK = (
+    select(SecurityGroup.id)
+    .where(SecurityGroup.id == bindparam("group_id"))
+    .with_for_update(key_share=True)
+)
 #: the backend's group just made, recorded for a group that had none
 _RECORD = (
     update(SecurityGroup)
@@ -73,22 +79,32 @@ _RECORD = (
 )
 
 
+#: a rule's row, deleted by its DELETE in its group's turn
+_DROP = delete(RuleRow).where(RuleRow.id == bindparam("rule_id"))
+
+
 def _held_with_rules(session: Session, group_id: str) -> tuple[str | None, list[RuleRow]] | None:
     """The group's backend ref and rules, its row locked until the unit of work ends; None if
-    the group is gone."""
+    the group is gone. On PostgreSQL the row is locked by a statement of its own first: a
+    statement that waited for the lock reads the other tables as they were when it began (READ
+    COMMITTED), so the rules would miss what the turn before changed in them (a rule's DELETE
+    forgets its row in its turn) and give the backend that rule again."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK, {"group_id": group_id})
     found = session.execute(_HELD_WITH_RULES, {"group_id": group_id}).all()
     if not found:
         return None
     return found[0][0], [rule for _ref, rule in found if rule is not None]
 
 
-def rule_copy(row: RuleRow) -> RuleRow:
-    """A rule with the columns of ``row``, never in a session (to insert again)."""
-    return RuleRow(**{a.key: getattr(row, a.key) for a in inspect(RuleRow).column_attrs})
-
-
 def _gone(group_id: str) -> NotFound:
     return NotFound(f"Security group {group_id} does not exist", kind="SecurityGroupNotFound")
+
+
+def missing_rule(rule_id: str) -> NotFound:
+    return NotFound(
+        f"Security group rule {rule_id} does not exist", kind="SecurityGroupRuleNotFound"
+    )
 
 
 class GroupRealization:
@@ -128,12 +144,7 @@ class GroupRealization:
         def ref_of(other_id: str) -> NativeRef:
             if other_id == group_id:
                 return NativeRef(native or "")  # made before any rule naming a group is given
-            with self.db.session() as session:
-                other = session.get(SecurityGroup, other_id)
-                other_ref = other.native_ref if other is not None else None
-            if other_ref is None and other_id not in seen:
-                return self.realize(region, other_id, seen)
-            return NativeRef(other_ref or "")
+            return self._other_ref(region, other_id, seen)
 
         with self.turns.turn(group_id):
             if native is None:
@@ -144,6 +155,16 @@ class GroupRealization:
         if not given and without is None:  # for a deletion's step, one gone names it no more
             raise _gone(group_id)
         return NativeRef(native)
+
+    def _other_ref(self, region: str, other_id: str, seen: frozenset[str]) -> NativeRef:
+        """The backend ref of the group ``other_id`` a rule names, realized first if the
+        backend lacks it (unless it is among ``seen``, being realized already)."""
+        with self.db.session() as session:
+            other = session.get(SecurityGroup, other_id)
+            other_ref = other.native_ref if other is not None else None
+        if other_ref is None and other_id not in seen:
+            return self.realize(region, other_id, seen)
+        return NativeRef(other_ref or "")
 
     def _make(
         self, net_driver: NetworkDriver, row: SecurityGroup, ref_of: Callable[[str], NativeRef]
@@ -247,21 +268,36 @@ class GroupRealization:
             self._realize_again(region, group_id, rule_id)
             raise
 
-    @contextmanager
-    def rule_restored_on_failure(self, region: str, rule: RuleRow) -> Iterator[None]:
-        """What fails inside (the realization of the group of ``rule``, just deleted) brings
-        the rule back as it was, and the group is realized again: the backend may still hold
-        the rule (a revoke refused or cut short), and an API no longer showing it would leave
-        the backend more open than the API says, with no DELETE left to finish it (its 404).
-        The DELETE's failure is answered and it may be asked again. A group deleted meanwhile
-        takes the rule along; a failure of the second realization is logged."""
-        try:
-            yield
-        except BaseException:
-            with suppress(IntegrityError), self.db.session() as session:  # its group gone
-                insert_rows(session, [rule])
-            self._realize_again(region, rule.group_id, rule.id)
-            raise
+    def drop_rule(self, region: str, group_id: str, rule_id: str) -> None:
+        """A rule's DELETE: in the group's turn the backend is given the group's rules as
+        committed now without ``rule_id``, and only then is the rule's row deleted, in the
+        unit of work that read them, before the turn ends (the next realization reads the
+        rules without it). The backend goes first: a DELETE failing or cut short at any step
+        (the backend refused, the gateway killed) leaves the rule shown, the backend no more
+        open than the API says, and the DELETE asked again finishes it; the store first
+        left, cut short, a rule the backend held and the API no longer showed (a DELETE
+        asked again: 404). A group the backend lacks has only the row deleted (it is made
+        with its rules as they are then). 404 if the rule is gone by then (a DELETE at once,
+        its group's deletion)."""
+        net_driver = driver(self.regions, region)
+        with self.turns.turn(group_id), self.db.session() as session:
+            held = _held_with_rules(session, group_id)
+            if held is None or rule_id not in {r.id for r in held[1]}:
+                raise missing_rule(rule_id)
+            recorded, rules = held
+            if recorded is not None:
+                native = NativeRef(recorded)
+                seen = frozenset({group_id})
+
+                def ref_of(other_id: str) -> NativeRef:
+                    if other_id == group_id:
+                        return native
+                    return self._other_ref(region, other_id, seen)
+
+                kept = [r for r in rules if r.id != rule_id]
+                net_driver.set_security_group_rules(native, contract_rules(kept, ref_of))
+            if rowcount(session.execute(_DROP, {"rule_id": rule_id})) != 1:
+                raise missing_rule(rule_id)  # its group's deletion took it (SQLite: no lock)
 
     def _realize_again(self, region: str, group_id: str, rule_id: str) -> None:
         """Realize the group as the store holds it, one the backend holds, after a change of
