@@ -202,3 +202,31 @@ def test_a_rule_delete_forgets_the_rule_only_once_ec2_revoked_it(services: Servi
     assert held["SecurityGroups"][0]["IpPermissions"] == []
     with pytest.raises(NotFound):
         groups.delete_rule(alice, REGION, rule.id)
+
+
+def test_a_rule_create_answers_its_own_failure_when_the_realization_again_fails_too(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The authorize took effect and answered InternalError, and the realization again (its
+    revoke) is refused too: the create answers the first failure, not the second, which is
+    logged (EC2 then holds the rule until the group's next change)."""
+    alice, groups, network, group = web_group(services)
+
+    def answered_with_an_error(**_kwargs: object) -> None:
+        raise ClientError(
+            {"Error": {"Code": "InternalError", "Message": "try again"}},
+            "AuthorizeSecurityGroupIngress",
+        )
+
+    network.ec2.meta.events.register(
+        "after-call.ec2.AuthorizeSecurityGroupIngress", answered_with_an_error
+    )
+    refused = refuse_once(network.ec2, "RevokeSecurityGroupIngress", code="RequestLimitExceeded")
+    ssh, _web = ssh_and_web(group.id)
+    with pytest.raises(InterstackError) as failed:
+        groups.create_rule(alice, REGION, ssh)
+
+    assert refused == ["RevokeSecurityGroupIngress"]
+    assert "InternalError" in str(failed.value) and "RequestLimit" not in str(failed.value)
+    assert [r for r in groups.get(alice, REGION, group.id).rules if r.port_range_min] == []
+    assert any("not realized again" in r.getMessage() for r in caplog.records)
