@@ -6,6 +6,8 @@ writer left goes at a start, a live writer's files never do, and a start does no
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,3 +120,38 @@ def test_a_live_put_in_another_process_keeps_its_files_and_a_start_does_not_wait
     assert content(store, container, "one") == b"first bytes and the rest"
     assert len(files(store, container)) == 1
     assert not list(store.root.rglob("*.part"))
+
+
+def test_a_put_that_locks_its_file_between_a_starts_look_and_removal_does_not_write_on(
+    store: LocalObjectStore, container: NativeRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A put makes its temporary file, then locks it: a start looking in between finds no
+    writer. The start removes the file with its lock held, so that a put taking the lock
+    meanwhile finds the file removed once it has the lock (and makes another) — removed after
+    the look only, the put took the lock on a file still there and wrote on into one gone (its
+    rename then failed: the put lost)."""
+    part = store.files.path(container, ".0123.obj.4567.part")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(b"")
+    put = os.open(part, os.O_RDWR | os.O_CLOEXEC)  # the put's file, not locked yet
+    unlink = Path.unlink
+    taken_live = []
+
+    def removed(path: Path, missing_ok: bool = False) -> None:
+        if path == part:  # the put takes its lock now, as it does after making the file
+            try:
+                fcntl.flock(put, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # the start holds it: the put finds the file removed once it has it
+            else:
+                taken_live.append(os.fstat(put).st_nlink > 0)
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", removed)
+    try:
+        store.start()
+    finally:
+        os.close(put)
+
+    assert not part.exists()
+    assert taken_live == [], "the put locked its file while still there, then it was removed"

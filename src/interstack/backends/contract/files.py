@@ -82,17 +82,39 @@ def being_written(path: Path) -> bool:
     """Whether a live writer (of this process or another) holds ``path``'s ``flock``
     (:func:`writing`); False for a file no write holds (done, or its writer killed) or none.
     Looked at without waiting."""
+    with _locked_if_free(path) as free:
+        return free is False
+
+
+def remove_unless_written(path: Path) -> bool:
+    """Remove ``path`` unless a live writer holds it (:func:`being_written`); whether it was
+    removed. Removed with its ``flock`` held: a writer that took the lock between a look and
+    the removal would write on in a file no longer there, where :func:`_locked_part`, once it
+    has the lock, finds the file removed and makes another."""
+    with _locked_if_free(path) as free:
+        if free:
+            path.unlink(missing_ok=True)
+        return bool(free)
+
+
+@contextmanager
+def _locked_if_free(path: Path) -> Iterator[bool | None]:
+    """``path``'s ``flock`` taken without waiting and held while the block runs (True); False
+    if a writer holds it, None without the file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        return False
+        yield None
+        return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(fd)
-    return False
 
 
 def _chunks(

@@ -27,6 +27,7 @@ from interstack.backends.contract.files import (
     Written,
     being_written,
     open_stream,
+    remove_unless_written,
     writing,
 )
 from interstack.errors import BackendError
@@ -74,13 +75,14 @@ class ObjectFiles:
         files removed."""
         if not self.root.is_dir():
             return []
-        removed = [p for p in self.root.rglob(f".*{PART_SUFFIX}") if _remove_unheld(p)]
+        parts = self.root.rglob(f".*{PART_SUFFIX}")
+        removed = [p for p in parts if remove_unless_written(p)]
         for directory in (d for d in self.root.iterdir() if d.is_dir()):
             # a file's writer looked at before its index: one done has pointed it already
             done = [f for f in directory.glob(f"*{OBJECT_SUFFIX}") if not being_written(f)]
             known = referenced(directory.name) if done else None
             if known is not None:
-                removed += [f for f in done if f.name not in known and _remove_unheld(f)]
+                removed += [f for f in done if f.name not in known and remove_unless_written(f)]
         for path in removed:
             log.info("removed %s: left by a write cut short", path)
         return removed
@@ -112,11 +114,3 @@ class ObjectFiles:
             except FileNotFoundError:
                 continue
         raise BackendError(f"object {what} keeps changing; try again")
-
-
-def _remove_unheld(path: Path) -> bool:
-    """Remove ``path`` unless a live writer holds it; whether it was removed."""
-    if being_written(path):
-        return False
-    path.unlink(missing_ok=True)
-    return True
