@@ -106,7 +106,18 @@ def _unassign_demo(db: Database, project_id: str) -> None:
     AssignmentService(db).revoke_grant(ids["user:demo"], PROJECT, project_id, ids["role:member"])
 
 
-@pytest.mark.parametrize("take_away", [_disable_demo, _unassign_demo])
+def _new_password_for_demo(db: Database, _project_id: str) -> None:
+    """Keystone ends a user's tokens when the password changes."""
+    UserService(db).update_user(_ids(db)["user:demo"], UserChanges(password="another-secret"))
+
+
+def _delete_demo_project(db: Database, project_id: str) -> None:
+    DirectoryService(db).delete_project(project_id)
+
+
+@pytest.mark.parametrize(
+    "take_away", [_disable_demo, _unassign_demo, _new_password_for_demo, _delete_demo_project]
+)
 def test_a_right_taken_away_on_another_replica_is_refused_after_its_look(
     here: AuthService,
     replica: AuthService,
