@@ -6,14 +6,17 @@ filling; a live filler's volume, disk and file stay, and it ends AVAILABLE."""
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from interstack.backends.contract import NativeRef, VolumeStatus
+from interstack.backends.contract import NativeRef, VolumeSpec, VolumeStatus
 from interstack.backends.local.volumes import LocalBlockStorage
+from tests.support.waiting import eventually
 from tests.support.writers import writer_waiting
 
 #: a gateway process creating the empty volume ``one``: its file's first bytes written, it
@@ -99,3 +102,43 @@ def test_a_live_fill_in_another_process_keeps_its_volume_and_file(
     out, _ = writer.communicate("", timeout=60)
     assert out == "stored available\n"
     assert leftovers(storage) == ["disk.raw"]
+
+
+class Recorded(ThreadPoolExecutor):
+    """One worker; the futures of the jobs submitted, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.submitted: list[Future[Any]] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = super().submit(fn, *args, **kwargs)
+        self.submitted.append(future)
+        return future
+
+
+def test_a_fill_a_close_cancelled_is_given_up_at_the_next_start_in_the_same_process(
+    tmp_path: Path,
+) -> None:
+    """A close cancels the fills still queued; each one's lock goes with it (its descriptor
+    was left open, the lock held for as long as the process lived: the next start passed over
+    the volume as another process's live fill, and it stayed creating)."""
+    first = LocalBlockStorage(tmp_path / "volumes", cast(Any, None), cast(Any, Supervised()))
+    jobs = first._jobs = Recorded()
+    busy = threading.Event()
+    jobs.submit(busy.wait)  # the one worker is busy: the fill waits in the queue
+    first.create_volume(VolumeSpec(gateway_id="one", name="", project_id="p", size_gb=1))
+    closing = threading.Thread(target=first.close)
+    closing.start()
+    eventually(jobs.submitted[-1].cancelled, bool, "the queued fill cancelled")
+    busy.set()
+    closing.join()
+
+    again = LocalBlockStorage(tmp_path / "volumes", cast(Any, None), cast(Any, Supervised()))
+    try:
+        again.start()
+        volume = again.shelf.get_volume(ONE)
+        assert volume.status is VolumeStatus.ERROR and volume.fault
+        assert leftovers(again) == []
+    finally:
+        again.close()

@@ -29,7 +29,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -159,12 +159,18 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
         fill_file: Callable[[Path], None],
         held: int | None,
     ) -> None:
+        """Fill the record's file in a job; ``held`` (the filler's lock) is let go of once the
+        job marked the record, or once it is cancelled (a close with fills still queued: the
+        lock held on left its record creating to the next start in this process, passed over
+        as another process's live fill, and its descriptor open)."""
         try:
-            self._submit(lambda: self._fill_job(record, fill_file, held))
+            job = self._submit(lambda: self._fill(record, fill_file))
         except BaseException:
             if held is not None:
                 os.close(held)
             raise
+        if held is not None:
+            job.add_done_callback(lambda _: os.close(held))
 
     def _answer_mount(self, server: str, request: dict[str, Any]) -> None:
         answer(self._instance(server), request, run_here)
@@ -181,28 +187,15 @@ class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
         with self._locks_guard:
             return self._locks.setdefault(ref, threading.Lock())
 
-    def _submit(self, job: Callable[[], None]) -> None:
+    def _submit(self, job: Callable[[], None]) -> Future[None]:
         if self._jobs is None:
             raise BackendError("the local backend is not started")
-        self._jobs.submit(job)
-
-    def _fill_job(
-        self,
-        record: VolumeRecord | SnapshotRecord,
-        fill_file: Callable[[Path], None],
-        held: int | None = None,
-    ) -> None:
-        """Write the data into a temporary file, then move it in place and mark the record;
-        ``held`` (the filler's lock) is let go of once the record is marked."""
-        try:
-            self._fill(record, fill_file)
-        finally:
-            if held is not None:
-                os.close(held)
+        return self._jobs.submit(job)
 
     def _fill(
         self, record: VolumeRecord | SnapshotRecord, fill_file: Callable[[Path], None]
     ) -> None:
+        """Write the data into a temporary file, then move it in place and mark the record."""
         disk = self.shelf.disk(record.ref)
         partial = _partial(disk)
         try:
