@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from interstack.backends.aws.cleanup import RegionCleanup
 from interstack.backends.aws.client import AWS_POLLING, aws_call, ec2_client, s3_client
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.aws.images import AwsImages
+from interstack.backends.aws.native_ids import NativeIdsHidden
 from interstack.backends.aws.network import AwsNetwork
 from interstack.backends.aws.objects import S3Objects
 from interstack.backends.aws.settings import AwsSettings
@@ -84,21 +85,21 @@ class AwsBackend(Backend):
     def polling(self) -> Polling:
         return AWS_POLLING
 
-    @property
+    @cached_property  # its errors without EC2's ids (native_ids)
     def compute(self) -> ComputeDriver:
-        return self._compute
+        return cast(ComputeDriver, NativeIdsHidden(self._compute))
 
-    @property
+    @cached_property  # its errors without EC2's ids (native_ids)
     def network(self) -> NetworkDriver:
-        return self._network
+        return cast(NetworkDriver, NativeIdsHidden(self._network))
 
-    @property
+    @cached_property  # its errors without EC2's ids (native_ids)
     def block_storage(self) -> BlockStorageDriver:
-        return self._block_storage
+        return cast(BlockStorageDriver, NativeIdsHidden(self._block_storage))
 
-    @property
+    @cached_property  # its errors without EC2's ids (native_ids)
     def image(self) -> ImageDriver:
-        return self._image
+        return cast(ImageDriver, NativeIdsHidden(self._image))
 
     @property
     def object_store(self) -> ObjectStoreDriver:
