@@ -96,6 +96,34 @@ def test_a_subnet_lacking_its_dhcp_port_gets_it_once_the_cloud_answers(
     assert given is not None and given.address == held.address  # where its server is
 
 
+def test_a_subnet_whose_dhcp_was_switched_off_before_its_task_ran_is_left_off(
+    cloud: Backend, routed: Routed, steps: Steps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests are served between start-up's queueing and the step: a subnet its owner
+    switched DHCP off on meanwhile gets no DHCP port, and its cloud is not told to serve DHCP
+    on it again (the step looks at the subnet as it is under the network's lock)."""
+    services, db = routed.services, steps.db
+    subnet = services.subnets.create(
+        routed.ctx, REGION, SubnetCreate(network_id=routed.network_id, cidr="10.82.0.0/24")
+    )
+    with db.session() as session:  # as an older gateway left it: the server holds no port
+        dhcp_ports.remove_of_subnet(session, subnet.id)
+    backfill = DhcpBackfill(db, services.subnets.regions, steps.queue)
+    steps.handle(backfill.handlers())
+    backfill.ensure()
+    services.subnets.update(routed.ctx, REGION, subnet.id, {"enable_dhcp": False})
+    serving: list[object] = []
+    monkeypatch.setattr(cloud.network, "set_subnet_dhcp", lambda *given: serving.append(given))
+
+    steps.run_due()
+
+    assert _statuses(steps, subnet.id) == [TaskStatus.SUCCEEDED]
+    with db.session() as session:
+        assert dhcp_ports.of_subnet(session, subnet.id) is None
+    assert serving == []
+    assert services.subnets.get(routed.ctx, REGION, subnet.id).enable_dhcp is False
+
+
 def _externals(db: Database) -> list[tuple[str, int]]:
     """The external networks, each with how many subnets it has."""
     with db.session() as session:

@@ -99,7 +99,8 @@ class DhcpBackfill:
 
         def record() -> tuple[dhcp_ports.DhcpPort | None, bool] | None:
             """The DHCP port's address on the subnet (None: no address left) and whether the
-            server must move there; None if the subnet went or got one meanwhile."""
+            server must move there; None if the subnet went, got one or stopped being served
+            meanwhile."""
             with self.db.session() as session:
                 subnet = session.get(Subnet, subnet_id)
                 if subnet is None:
@@ -107,9 +108,14 @@ class DhcpBackfill:
                 # locked before looking: another gateway on the same store starting at the
                 # same time gives the subnet its address first, or sees this one's
                 lock_network(session, subnet.network_id)
-                if dhcp_ports.of_subnet(session, subnet_id) is not None:
+                # read again under the lock: requests were served since start-up queued the
+                # task, and a subnet its owner switched DHCP off on (or deleted) is left so
+                subnet = session.get(Subnet, subnet_id, populate_existing=True)
+                if subnet is None or dhcp_ports.of_subnet(session, subnet_id) is not None:
                     return None
                 network = session.get_one(Network, subnet.network_id)
+                if not dhcp_ports.served(network, subnet):
+                    return None
                 if (
                     serving is not None
                     and in_subnet(subnet, serving)
