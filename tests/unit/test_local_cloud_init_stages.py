@@ -32,8 +32,17 @@ MAIN = """
 from cloudinit import util
 
 
+ADDRESSES = (
+    "http://169.254.169.254",
+    "http://169.254.169.254:80/openstack",
+    "http://[fd00:ec2::254]",
+    "http://[FD00:EC2::254]:8775/latest",
+)
+NAMES = ("http://metadata.example", "http://metadata.example:8775", "http://nowhere.invalid")
+
+
 def main(argv):
-    for url in ("http://169.254.169.254", "http://metadata.example", "http://nowhere.invalid"):
+    for url in ADDRESSES + NAMES:
         print("resolvable", url, util.is_resolvable_url(url))
     print("looked up", *util.LOOKED_UP)
     return 0
@@ -66,14 +75,15 @@ def test_a_metadata_address_is_resolvable_without_asking_the_resolver(tmp_path: 
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert "resolvable http://169.254.169.254 True" in lines
+    # IPv4 and IPv6 literals, with a port and a path or without (cloud-init reads the host
+    # with urlparse: no brackets, lower case)
+    for url in ("http://169.254.169.254", "http://169.254.169.254:80/openstack"):
+        assert f"resolvable {url} True" in lines, lines
+    for url in ("http://[fd00:ec2::254]", "http://[FD00:EC2::254]:8775/latest"):
+        assert f"resolvable {url} True" in lines, lines
     assert "resolvable http://metadata.example True" in lines
+    assert "resolvable http://metadata.example:8775 True" in lines
     assert "resolvable http://nowhere.invalid False" in lines
-    assert lines[-1].split() == [
-        "looked",
-        "up",
-        "does-not-exist.example.com.",
-        "metadata.example",
-        "does-not-exist.example.com.",
-        "nowhere.invalid",
-    ]
+    guard = "does-not-exist.example.com."
+    assert lines[-1].split() == ["looked", "up", guard, "metadata.example", guard,
+                                 "metadata.example", guard, "nowhere.invalid"]  # fmt: skip
