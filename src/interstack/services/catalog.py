@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import NoReturn
+
+from interstack.errors import Conflict, Forbidden, NotFound
 
 _NAMESPACE = uuid.UUID("5f0e4d4c-7a53-4c8b-9d0b-6f1c2e3a4b5c")
 
@@ -47,6 +50,23 @@ class CatalogService:
     type: str
     name: str
     endpoints: tuple[Endpoint, ...]
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    """A Keystone region: one region of the gateway's configuration, none inside another."""
+
+    id: str
+    description: str = ""
+    parent_region_id: str | None = None
+
+
+#: what a change of the regions is answered with: they are the gateway's configuration
+REGIONS_CONFIGURED = (
+    "the gateway's regions are its configuration (the regions of its settings file, each with "
+    "its backend), not records the API changes; add, change or remove one there and restart the "
+    "gateway"
+)
 
 
 def _stable_id(*parts: str) -> str:
@@ -102,6 +122,28 @@ class Catalog:
             if endpoints:
                 expanded.append(CatalogService(service.id, service.type, service.name, endpoints))
         return tuple(expanded)
+
+    def list_regions(self, parent_region_id: str | None = None) -> list[RegionInfo]:
+        """The regions, in the configuration's order; with ``parent_region_id`` those inside it
+        (none: every region here is a top-level one)."""
+        found = [RegionInfo(name) for name in self.regions]
+        if parent_region_id is None:
+            return found
+        return [r for r in found if r.parent_region_id == parent_region_id]
+
+    def get_region(self, region_id: str) -> RegionInfo:
+        if region_id not in self.regions:
+            raise NotFound(f"Could not find region: {region_id}.")
+        return RegionInfo(region_id)
+
+    def refuse_region_change(self, region_id: str | None, *, creating: bool = False) -> NoReturn:
+        """Always raises: 404 for a region that is not there (a change's), 409 for a create of
+        one that is, else 403 — the regions are the gateway's configuration."""
+        if creating and region_id in self.regions:
+            raise Conflict(f"Duplicate ID, {region_id}: {REGIONS_CONFIGURED}")
+        if not creating and region_id is not None:
+            self.get_region(region_id)
+        raise Forbidden(f"Regions cannot be changed through the API: {REGIONS_CONFIGURED}")
 
     def url_for(self, service_type: str, region: str, project_id: str | None = None) -> str:
         for service in self.services(project_id):

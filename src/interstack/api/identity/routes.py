@@ -11,6 +11,7 @@ from interstack.api.identity import (
     domains,
     grants,
     projects,
+    regions,
     roles,
     users,
     versions,
@@ -31,6 +32,13 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/auth/catalog", auth.auth_catalog),
     Route("GET", "/v3/auth/projects", auth_scopes.auth_projects),
     Route("GET", "/v3/auth/domains", auth_scopes.auth_domains),
+    # regions (the gateway's configured ones: a change is refused)
+    Route("GET", "/v3/regions", regions.list_regions),
+    Route("POST", "/v3/regions", regions.create_region, status=201),
+    Route("GET", "/v3/regions/{region_id}", regions.show_region),
+    Route("PUT", "/v3/regions/{region_id}", regions.create_region_with_id, status=201),
+    Route("PATCH", "/v3/regions/{region_id}", regions.update_region),
+    Route("DELETE", "/v3/regions/{region_id}", regions.delete_region, status=204),
     # domains
     Route("GET", "/v3/domains", domains.list_domains),
     Route("POST", "/v3/domains", domains.create_domain, status=201),

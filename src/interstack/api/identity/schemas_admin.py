@@ -1,4 +1,5 @@
-"""Request bodies of the identity admin API: domains, projects, users, roles, app credentials.
+"""Request bodies of the identity admin API: domains, projects, users, roles, regions, app
+credentials.
 
 As in Keystone, domains, projects, users and roles accept extra properties, which are stored
 and returned as they were sent; ``*Create`` models require a name, ``*Update`` models make every
@@ -164,6 +165,21 @@ class RoleCreateRequest(_Wrapper):
 
 class RoleUpdateRequest(_Wrapper):
     role: RoleUpdate
+
+
+# -- regions -------------------------------------------------------------------------------------
+
+
+class RegionWrite(_Open):
+    """A region's create or update, read only to answer it (the regions are configured)."""
+
+    id: Id | None = None
+    description: Description = None
+    parent_region_id: Id | None = None
+
+
+class RegionRequest(_Wrapper):
+    region: RegionWrite
 
 
 # -- application credentials ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.datastructures import URL
 
 from interstack.api.identity.views import timestamp
+from interstack.services.catalog import RegionInfo
 from interstack.services.identity.records import (
     AppCredentialInfo,
     AssignmentInfo,
@@ -94,6 +95,15 @@ def role(info: RoleInfo, base: str) -> dict[str, Any]:
         "description": info.description,
         "options": {"immutable": True} if info.immutable else {},
         "links": {"self": f"{base}/v3/roles/{info.id}"},
+    }
+
+
+def region(info: RegionInfo, base: str) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "description": info.description,
+        "parent_region_id": info.parent_region_id,
+        "links": {"self": f"{base}/v3/regions/{info.id}"},
     }
 
 

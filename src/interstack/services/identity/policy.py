@@ -62,6 +62,12 @@ RULES: Mapping[str, Rule] = {
     "identity:get_auth_catalog": any_authenticated,
     "identity:get_auth_projects": any_authenticated,
     "identity:get_auth_domains": any_authenticated,
+    # regions (Keystone's default: any token may read them, as its catalog names them)
+    "identity:list_regions": any_authenticated,
+    "identity:get_region": any_authenticated,
+    "identity:create_region": admin,
+    "identity:update_region": admin,
+    "identity:delete_region": admin,
     # domains
     "identity:list_domains": admin,
     "identity:get_domain": admin_or_domain_member,
