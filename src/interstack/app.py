@@ -247,7 +247,14 @@ def create_app(settings: Settings) -> FastAPI:
     image_data = ImageDataService(images, settings.image_size_cap_bytes, tasks)
     compute_images = ComputeImages(image_data)
     instance_lookup = InstanceLookup(db)
-    volume = VolumeServices.build(db, backends, tasks, VolumeImages(image_data))
+    volume = VolumeServices.build(
+        db,
+        backends,
+        tasks,
+        VolumeImages(image_data),
+        message_ttl_seconds=settings.message_ttl,
+        message_reap_seconds=settings.message_reap_interval,
+    )
     volume.bootstrap()
     compute = ComputeServices.build(
         db,

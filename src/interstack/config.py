@@ -122,6 +122,12 @@ class Settings(BaseModel):
     reconcile_interval_seconds: float = Field(default=600.0, ge=0)
     #: the largest image upload accepted (Glance's ``image_size_cap``, 1 TiB by default)
     image_size_cap_bytes: int = Field(default=1024**4, gt=0)
+    #: how long a user message of the block storage API is kept (Cinder's ``message_ttl``,
+    #: 30 days): past it the message is neither shown nor listed
+    message_ttl: int = Field(default=2_592_000, gt=0)
+    #: seconds between deletions of each region's expired user messages (Cinder's
+    #: ``message_reap_interval``, a day)
+    message_reap_interval: int = Field(default=86_400, gt=0)
     #: serve Prometheus metrics at ``/metrics`` (request counts and latencies, task counts)
     metrics_enabled: bool = False
     #: the argon2id cost of newly hashed passwords and secrets: passes and memory (KiB); lower

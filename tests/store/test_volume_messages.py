@@ -240,3 +240,12 @@ def test_a_failed_snapshot_task_leaves_the_snapshot_in_error_and_its_message(
     assert (shown.event_id, shown.resource_uuid, shown.request_id) == (event_id, "snap", "req-9")
     assert shown.resource_type == "VOLUME_SNAPSHOT"
     assert "the array said no" not in shown.user_message
+
+
+def test_the_purge_runs_again_after_the_configured_reap_interval(db: Database) -> None:
+    messages = UserMessages(db, TaskQueue(db), ["R"], reap_seconds=90)
+    messages.ensure_purging()
+    with db.session() as session:
+        (row,) = session.scalars(select(TaskRow).where(TaskRow.kind == PURGE))
+        purge = Task.from_row(row)
+    assert messages.handlers()[PURGE].run(purge) == RetryAfter(90)

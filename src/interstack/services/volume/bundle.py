@@ -9,7 +9,11 @@ from interstack.services.regions import Regions
 from interstack.services.tasks import TaskQueue
 from interstack.services.volume.attachments import AttachmentService
 from interstack.services.volume.boot_volumes import BootVolumes
-from interstack.services.volume.messages import UserMessages
+from interstack.services.volume.messages import (
+    MESSAGE_REAP_SECONDS,
+    MESSAGE_TTL_SECONDS,
+    UserMessages,
+)
 from interstack.services.volume.quotas import VolumeQuotaService
 from interstack.services.volume.server_volumes import ServerVolumes
 from interstack.services.volume.snapshots import SnapshotService
@@ -41,14 +45,21 @@ class VolumeServices:
 
     @classmethod
     def build(
-        cls, db: Database, regions: Regions, tasks: TaskQueue, images: VolumeImages
+        cls,
+        db: Database,
+        regions: Regions,
+        tasks: TaskQueue,
+        images: VolumeImages,
+        *,
+        message_ttl_seconds: float = MESSAGE_TTL_SECONDS,
+        message_reap_seconds: float = MESSAGE_REAP_SECONDS,
     ) -> VolumeServices:
         quotas = VolumeQuotaService(db)
         types = VolumeTypeService(db)
         volumes = VolumeService(db, regions, tasks, quotas, types, images)
         snapshots = SnapshotService(db, regions, tasks, quotas)
         with_volumes = [r for r in regions.names if regions.capabilities(r).volumes]
-        messages = UserMessages(db, tasks, with_volumes)
+        messages = UserMessages(db, tasks, with_volumes, message_ttl_seconds, message_reap_seconds)
         return cls(
             volumes=volumes,
             actions=VolumeActions(db, regions, tasks, quotas, images),

@@ -3,9 +3,10 @@
 A failed task writes one (:meth:`UserMessages.record`, in the transaction that puts its
 resource into error or back where it was); the owner's project reads, lists and deletes them.
 Another project's message is a 404; an admin lists every project's with ``all_tenants``.
-A message lives :data:`MESSAGE_TTL_SECONDS` (Cinder's ``message_ttl``): past that it is neither
-shown nor listed, and a task of each region (:data:`PURGE`) deletes the expired ones every
-:data:`MESSAGE_REAP_SECONDS` (Cinder's ``message_reap_interval``), as Cinder's scheduler does.
+A message lives the settings' ``message_ttl`` (Cinder's, by default :data:`MESSAGE_TTL_SECONDS`):
+past that it is neither shown nor listed, and a task of each region (:data:`PURGE`) deletes the
+expired ones every ``message_reap_interval`` (Cinder's, by default :data:`MESSAGE_REAP_SECONDS`),
+as Cinder's scheduler does.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from interstack.store.models import VolumeMessage as MessageRow
 
 log = logging.getLogger(__name__)
 
-#: Cinder's ``message_ttl``: 30 days
+#: Cinder's default ``message_ttl``: 30 days
 MESSAGE_TTL_SECONDS = 30 * 24 * 3600
-#: Cinder's ``message_reap_interval``: a day
-MESSAGE_REAP_SECONDS = 24 * 3600.0
+#: Cinder's default ``message_reap_interval``: a day
+MESSAGE_REAP_SECONDS = 24 * 3600
 #: the task kind that deletes a region's expired messages, again every reap interval
 PURGE = "volume.messages.purge"
 #: the purge task's resource id (one per region)
@@ -118,6 +119,7 @@ class UserMessages:
         tasks: TaskQueue,
         regions: Sequence[str],
         ttl_seconds: float = MESSAGE_TTL_SECONDS,
+        reap_seconds: float = MESSAGE_REAP_SECONDS,
         clock: Clock = utcnow,
     ) -> None:
         self.db = db
@@ -125,6 +127,7 @@ class UserMessages:
         #: the regions whose messages a purge task of their own deletes
         self.regions = tuple(regions)
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.reap_seconds = float(reap_seconds)
         self.clock = clock
 
     def record(
@@ -261,7 +264,7 @@ class UserMessages:
     def _purge_step(self, task: Task) -> RetryAfter:
         """Purge, then again after the reap interval: the task never ends."""
         self.purge(task.region)
-        return RetryAfter(MESSAGE_REAP_SECONDS)
+        return RetryAfter(self.reap_seconds)
 
     def ensure_purging(self) -> None:
         """Each region's purge task, made if it has none waiting or running (its first run a
@@ -283,6 +286,6 @@ class UserMessages:
                         PURGE,
                         region,
                         PURGE_RESOURCE,
-                        delay_seconds=MESSAGE_REAP_SECONDS,
+                        delay_seconds=self.reap_seconds,
                         session=session,
                     )
