@@ -197,20 +197,21 @@ def test_a_look_that_sees_a_revocation_trusts_no_cached_token_until_it_emptied_t
 def test_a_domain_deleted_on_another_replica_ends_the_tokens_its_roles_were_in(
     here: AuthService, replica: AuthService, db: Database, tmp_path: Path, clock: Clock
 ) -> None:
-    """The demo user (of the default domain) holds a role of another domain on its project:
-    the domain's disabling names neither, its deletion takes the role and the grant along."""
+    """The demo user holds a role of another domain on its own (default) domain — a token
+    never carries a domain-specific role, and a grant on a domain ends all the holder's tokens
+    when removed: the domain's disabling names neither, its deletion takes the role and the
+    grant along."""
     directory = DirectoryService(db)
     domain = directory.create_domain("elsewhere")
     role = RoleService(db).create_role("auditor", domain_id=domain.id)
     token = demo_token(here, tmp_path)
-    project = here.validate(token).project
-    assert project is not None
-    AssignmentService(db).grant(_ids(db)["user:demo"], PROJECT, project.id, role.id)
+    assert here.validate(token).project is not None
+    AssignmentService(db).grant(_ids(db)["user:demo"], DOMAIN, "default", role.id)
     _look_again(clock)
-    assert "auditor" in {r.name for r in replica.validate(token).roles}
+    assert "auditor" not in {r.name for r in replica.validate(token).roles}
     directory.update_domain(domain.id, DomainChanges(enabled=False))
     _look_again(clock)
-    assert "auditor" in {r.name for r in replica.validate(token).roles}
+    assert replica.validate(token).project is not None
     directory.delete_domain(domain.id)
     _look_again(clock)
     with pytest.raises(NotFound):

@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
-from interstack.errors import NotFound
-from interstack.services.identity import roles as role_names
+from interstack.errors import BadRequest, Forbidden, NotFound
 from interstack.services.identity.auth import AuthService
 from interstack.services.identity.directory import domain_info, project_info
 from interstack.services.identity.records import (
@@ -27,6 +26,7 @@ from interstack.services.identity.records import (
     RoleInfo,
 )
 from interstack.services.identity.role_definitions import find_role, role_info
+from interstack.services.identity.role_inference import implications
 from interstack.store import Database
 from interstack.store.models import (
     ApplicationCredential,
@@ -70,6 +70,20 @@ def _grant_query(
     return conditions
 
 
+def _check_role_fits(session: Session, role: Role, scope_type: str, scope_id: str) -> None:
+    """As Keystone: a domain-specific role is granted only on its domain's projects (or on a
+    domain), never on the system."""
+    if role.domain_id is None:
+        return
+    if scope_type == SYSTEM:
+        raise BadRequest(f"Role {role.id} is a domain-specific role. Unable to assign to system.")
+    project = session.get(Project, scope_id) if scope_type == PROJECT else None
+    if project is not None and project.domain_id != role.domain_id:
+        raise Forbidden(
+            f"Project {scope_id} must be in the same domain as the role {role.id} being assigned."
+        )
+
+
 class AssignmentService:
     """Grant, check, list and revoke role assignments."""
 
@@ -84,7 +98,7 @@ class AssignmentService:
         """Grant a role (idempotent). NotFound when the user, the scope or the role is unknown."""
         with self.db.session() as session:
             self._check_parties(session, user_id, scope_type, scope_id)
-            find_role(session, role_id)
+            _check_role_fits(session, find_role(session, role_id), scope_type, scope_id)
             exists = session.scalars(
                 select(RoleAssignment.id).where(
                     *_grant_query(user_id, scope_type, scope_id, role_id, inherited)
@@ -262,23 +276,30 @@ class AssignmentService:
                 expanded.append(self._direct(grant))
         if implied:
             expanded.extend(self._implied(session, expanded))
+        # As in Keystone, an effective listing shows what tokens carry: a domain-specific role
+        # only brings the global roles it implies.
+        domain_roles = set(session.scalars(select(Role.id).where(Role.domain_id.is_not(None))))
         unique: dict[tuple[str, str, str, str], AssignmentInfo] = {}
         for item in expanded:
-            key = (item.user.id, item.scope_type, item.scope.id, item.role.id)
-            unique.setdefault(key, item)
+            if item.role.id not in domain_roles:
+                unique.setdefault(_key(item), item)
         return list(unique.values())
 
     def _implied(self, session: Session, found: list[AssignmentInfo]) -> list[AssignmentInfo]:
-        roles = {r.id: r for r in session.scalars(select(Role).where(Role.domain_id.is_(None)))}
-        by_name = {r.name: r.id for r in roles.values()}
+        """Assignments of the roles those of ``found`` imply, followed by role id; each names
+        the role that implied it (``prior_role_id``), as Keystone's ``prior_role`` link does."""
+        rules = implications(session)
         extra: list[AssignmentInfo] = []
-        for item in found:
-            prior = roles.get(item.role.id)
-            if prior is None:
-                continue
-            for name in role_names.expand_implied([prior.name])[1:]:
-                if name in by_name:
-                    extra.append(replace(item, role=Ref(by_name[name]), prior_role_id=prior.id))
+        seen = {_key(item) for item in found}
+        pending = list(found)
+        while pending:
+            prior = pending.pop()
+            for implied_id in rules.get(prior.role.id, ()):
+                implied = replace(prior, role=Ref(implied_id), prior_role_id=prior.role.id)
+                if _key(implied) not in seen:
+                    seen.add(_key(implied))
+                    extra.append(implied)
+                    pending.append(implied)
         return extra
 
     @staticmethod
@@ -294,6 +315,10 @@ class AssignmentService:
         ):
             return False
         return not (where.system and item.scope_type != SYSTEM)
+
+
+def _key(item: AssignmentInfo) -> tuple[str, str, str, str]:
+    return (item.user.id, item.scope_type, item.scope.id, item.role.id)
 
 
 class _Names:

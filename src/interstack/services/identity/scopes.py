@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from interstack.errors import BadRequest, Unauthorized
-from interstack.services.identity import roles as role_names
 from interstack.services.identity.model import ScopeRequest
+from interstack.services.identity.role_inference import token_roles
 from interstack.store.models import (
     ApplicationCredential,
     Domain,
@@ -97,7 +97,7 @@ def resolve_scope(session: Session, user: User, scope: ScopeRequest) -> Scope:
     project = session.get(Project, user.default_project_id)
     if project is not None and project.enabled:
         default = Scope(project_id=project.id)
-        if granted_role_ids(session, user.id, default):
+        if token_roles(session, granted_role_ids(session, user.id, default)):
             return default
     return UNSCOPED
 
@@ -142,24 +142,13 @@ def effective_roles(
     granted = granted_role_ids(session, user_id, scope)
     if not granted:
         return []
-    roles = _with_implied(session, granted)
+    roles = token_roles(session, granted)
     if app_cred is not None and not app_cred.unrestricted and app_cred.role_ids:
         # An application credential keeps the roles it names (implied ones counted) that the
         # user still holds, plus what those imply.
         kept = {r.id for r in roles} & set(app_cred.role_ids)
-        roles = _with_implied(session, kept) if kept else []
+        roles = token_roles(session, kept) if kept else []
     return roles
-
-
-def _with_implied(session: Session, role_ids: set[str]) -> list[Role]:
-    direct = list(session.scalars(select(Role).where(Role.id.in_(role_ids))))
-    implied_names = role_names.expand_implied(r.name for r in direct)
-    extra = [n for n in implied_names if n not in {r.name for r in direct}]
-    if extra:
-        direct.extend(
-            session.scalars(select(Role).where(Role.name.in_(extra), Role.domain_id.is_(None)))
-        )
-    return direct
 
 
 def require_roles(
