@@ -42,7 +42,7 @@ def gateway_round(sdk: Any, image_id: str, n: int) -> Timings:
     def boot() -> Any:
         server = sdk.compute.create_server(
             name=f"bench-{n}",
-            flavor_id="1",
+            flavor_id="t3.nano",  # the instance type the direct round runs
             image_id=image_id,
             networks=[{"uuid": net.id}],
             key_name=key.name,

@@ -132,7 +132,7 @@ def thin_round(thin: ThinClient, image_id: str, n: int) -> Timings:
         body = {
             "server": {
                 "name": f"bench-{n}",
-                "flavorRef": "1",
+                "flavorRef": "t3.nano",  # the instance type the direct round runs
                 "imageRef": image_id,
                 "networks": [{"uuid": net}],
                 "key_name": f"bench-{n}",

@@ -47,7 +47,7 @@ def build_a_project(gateway: ServedGateway) -> None:
     image = next(i for i in sdk.image.images() if i.disk_format == "ami")
     server = sdk.compute.create_server(
         name=unique("left"),
-        flavor_id="1",
+        flavor_id="t3.micro",
         image_id=image.id,
         networks=[{"uuid": net.id}],
         key_name=keypair.name,

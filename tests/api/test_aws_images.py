@@ -100,7 +100,7 @@ def test_a_raw_upload_becomes_an_ami_a_server_boots_and_deletion_removes_both(
 
     server = sdk.compute.create_server(
         name=unique("from-upload"),
-        flavor_id=sdk.compute.find_flavor("1").id,
+        flavor_id="t3.micro",
         image_id=image.id,
         networks="none",
     )

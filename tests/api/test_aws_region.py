@@ -200,8 +200,11 @@ def test_one_clouds_yaml_builds_the_same_network_server_and_floating_ip_in_both_
         timeout=120,
     )
     port = sdk.network.create_port(network_id=routed.network.id)
+    # the same code picks each region's smallest flavor of 512 MiB or more by Nova's filters:
+    # m1.tiny on sim, the instance type t3.nano on aws (its flavors are its instance types)
+    (flavor, *_) = sdk.compute.flavors(min_ram=512, sort_key="memory_mb", sort_dir="asc")
     server = sdk.compute.create_server(
-        name=unique("same"), flavor_id="1", image_id=image.id, networks=[{"port": port.id}]
+        name=unique("same"), flavor_id=flavor.id, image_id=image.id, networks=[{"port": port.id}]
     )
     server = sdk.compute.wait_for_server(server, status="ACTIVE", wait=120, interval=0.2)
     fip = cloud.floating_ip(sdk, public, port.id)

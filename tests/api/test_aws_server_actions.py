@@ -2,9 +2,9 @@
 boto3 against the same emulator as the witness: pause and suspend stop the instance and show
 the state OpenStack clients wait for (``PAUSED``, ``SUSPENDED``; only unpause or resume start it
 again), a resize stops it, changes its instance type and starts it (revert: back to the old
-type; confirm: kept), and flavors become the smallest of the region's configured instance
-types that holds them — a type outside the list is never used, and a flavor none holds
-puts the server in ERROR, its fault saying which types the region has. Metadata changed after
+type; confirm: kept); the region's flavors are its configured instance types, a boot or a
+resize runs exactly the type its flavor names, and a shared flavor (m1.*) or a type outside the
+list is refused, naming the region's flavors. Metadata changed after
 the boot is mirrored in the instance's ``meta:`` tags, as the boot wrote it. A boot EC2 refuses
 is Nova's fault naming EC2's code, nothing of it left.
 """
@@ -21,7 +21,7 @@ from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import AWS, aws_gateway, aws_sdk, aws_settings, ec2, register_ami
 
-#: the region's instance types, smallest first: t3.nano, t3.micro and t3.medium are left out
+#: the region's instance types (its flavors): t3.nano, t3.micro and t3.medium are left out
 CONFIGURED = ["t3.small", "t3.large"]
 POWER_TAG = "interstack:power"
 
@@ -82,7 +82,7 @@ def deleted(sdk: Any, server: Any) -> None:
 
 
 def test_pause_and_suspend_stop_the_instance_and_show_novas_states(sdk: Any) -> None:
-    server = booted(sdk, "1")
+    server = booted(sdk, "t3.small")
     for stop, status, resume in (
         (sdk.compute.pause_server, "PAUSED", sdk.compute.unpause_server),
         (sdk.compute.suspend_server, "SUSPENDED", sdk.compute.resume_server),
@@ -108,61 +108,67 @@ def test_pause_and_suspend_stop_the_instance_and_show_novas_states(sdk: Any) -> 
 
 
 def test_a_resize_changes_the_instance_type_reverted_or_confirmed(sdk: Any) -> None:
-    server = booted(sdk, "1")  # m1.tiny: 1 vCPU, 512 MiB
-    assert instance_of(server.id)["InstanceType"] == "t3.small"  # t3.nano is not configured
+    server = booted(sdk, "t3.small")
+    assert instance_of(server.id)["InstanceType"] == "t3.small"
 
-    sdk.compute.resize_server(server, "3")  # m1.medium: 2 vCPUs, 4096 MiB
+    sdk.compute.resize_server(server, "t3.large")
     settle(sdk, server, "VERIFY_RESIZE")
     instance = instance_of(server.id)
     assert (instance["InstanceType"], instance["State"]["Name"]) == ("t3.large", "running")
     sdk.compute.revert_server_resize(server)
     reverted = settle(sdk, server, "ACTIVE")
-    assert reverted.flavor.original_name == "m1.tiny"
+    assert reverted.flavor.original_name == "t3.small"
     instance = instance_of(server.id)
     assert (instance["InstanceType"], instance["State"]["Name"]) == ("t3.small", "running")
 
     sdk.compute.stop_server(server)
     settle(sdk, server, "SHUTOFF")
-    sdk.compute.resize_server(server, "3")
+    sdk.compute.resize_server(server, "t3.large")
     settle(sdk, server, "VERIFY_RESIZE")
     sdk.compute.confirm_server_resize(server)
     resized = settle(sdk, server, "SHUTOFF")  # a stopped server's resize leaves it stopped
-    assert resized.flavor.original_name == "m1.medium"
+    (large,) = ec2().describe_instance_types(InstanceTypes=["t3.large"])["InstanceTypes"]
+    assert (resized.flavor.original_name, resized.flavor.vcpus, resized.flavor.ram) == (
+        "t3.large",
+        large["VCpuInfo"]["DefaultVCpus"],
+        large["MemoryInfo"]["SizeInMiB"],
+    )
     instance = instance_of(server.id)
     assert (instance["InstanceType"], instance["State"]["Name"]) == ("t3.large", "stopped")
+    # a shared flavor is none of this region's: the resize is refused, naming its flavors
+    refused = sdk.compute.post(
+        f"/servers/{server.id}/action", json={"resize": {"flavorRef": "3"}}, raise_exc=False
+    )
+    assert refused.status_code == 400, refused.text
+    assert all(t in refused.json()["badRequest"]["message"] for t in CONFIGURED), refused.text
     deleted(sdk, server)
 
 
-def test_a_flavor_no_configured_type_holds_is_an_error_naming_the_types(
-    sdk: Any, gateway: ServedGateway
+def test_a_shared_or_unconfigured_flavor_is_refused_naming_the_regions_flavors(
+    sdk: Any,
 ) -> None:
-    admin = gateway.connect("interstack-admin", region_name=AWS)
-    try:
-        big = admin.compute.create_flavor(name=unique("big"), vcpus=4, ram=16384, disk=10)
-    finally:
-        admin.close()
+    """m1.tiny (the gateway's shared flavors) and t3.nano (an instance type EC2 has but the
+    region does not list) are not the region's flavors: a boot with either is Nova's 400 for
+    a flavor it does not know, naming the region's instance types, and nothing is made."""
     image = next(i for i in sdk.image.images() if i.name == "actions-image")
-    answer = sdk.compute.post(
-        "/servers",
-        json={"server": {"name": unique("big"), "flavorRef": big.id, "imageRef": image.id,
-                         "networks": "none"}},
-        raise_exc=False,
-        microversion="2.37",
-    )  # fmt: skip
-    # as Nova's "No valid host was found": accepted, then ERROR with the reason as its fault
-    assert answer.status_code == 202, answer.text
-    server_id = answer.json()["server"]["id"]
-    shown = settle(sdk, server_id, "ERROR")
-    message = shown.fault["message"]
-    sdk.compute.delete_server(server_id)
-    sdk.compute.wait_for_delete(shown, wait=60, interval=0.2)
-    assert all(name in message for name in CONFIGURED), message
+    for flavor in ("1", "m1.tiny", "t3.nano"):
+        answer = sdk.compute.post(
+            "/servers",
+            json={"server": {"name": unique("shared"), "flavorRef": flavor,
+                             "imageRef": image.id, "networks": "none"}},
+            raise_exc=False,
+        )  # fmt: skip
+        assert answer.status_code == 400, answer.text
+        message = answer.json()["badRequest"]["message"]
+        assert f"Flavor {flavor} could not be found" in message, message
+        assert all(name in message for name in CONFIGURED), message
+    assert list(sdk.compute.servers()) == []
     live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]}
     assert ec2().describe_instances(Filters=[live])["Reservations"] == []
 
 
 def test_metadata_changed_after_the_boot_is_mirrored_in_the_instances_tags(sdk: Any) -> None:
-    server = booted(sdk, "1", metadata={"owner": "ops", "tier": "web"})
+    server = booted(sdk, "t3.small", metadata={"owner": "ops", "tier": "web"})
 
     def meta_tags() -> dict[str, str]:
         found = instance_of(server.id)["TagMap"]
@@ -196,7 +202,7 @@ def test_a_boot_ec2_refuses_is_novas_fault_with_ec2s_code(sdk: Any) -> None:
     image = next(i for i in sdk.image.images() if i.name == "actions-image")
     created = sdk.compute.post(
         "/servers",
-        json={"server": {"name": unique("refused"), "flavorRef": "1", "imageRef": image.id,
+        json={"server": {"name": unique("refused"), "flavorRef": "t3.small", "imageRef": image.id,
                          "networks": [{"uuid": net.id}]}},
         raise_exc=False,
     )  # fmt: skip

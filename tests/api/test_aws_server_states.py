@@ -94,7 +94,7 @@ def test_a_client_sees_build_while_ec2_says_pending_then_active(tmp_path: Path) 
         with aws_gateway(tmp_path / "data", AWS, settings) as gateway, aws_sdk(gateway) as sdk:
             image = next(i for i in sdk.image.images() if i.name == "states-image")
             created = sdk.compute.create_server(
-                name=unique("states"), flavor_id="1", image_id=image.id, networks="none"
+                name=unique("states"), flavor_id="t3.micro", image_id=image.id, networks="none"
             )
             for _look in range(3):
                 shown = sdk.compute.get_server(created.id)

@@ -151,7 +151,7 @@ def test_the_sdk_runs_a_server_lifecycle_mapped_onto_ec2(
     net, subnet, group = network
     image = glance_ami(sdk, OWN_AMI)
     keypair = sdk.compute.create_keypair(name=unique("key"))
-    flavor = sdk.compute.find_flavor("1")
+    flavor = sdk.compute.find_flavor("t3.micro", ignore_missing=False)
     created = sdk.compute.create_server(
         name=unique("aws"),
         flavor_id=flavor.id,
@@ -174,8 +174,10 @@ def test_the_sdk_runs_a_server_lifecycle_mapped_onto_ec2(
     (size,) = ec2().describe_instance_types(InstanceTypes=[instance["InstanceType"]])[
         "InstanceTypes"
     ]
-    assert size["VCpuInfo"]["DefaultVCpus"] >= flavor.vcpus
-    assert size["MemoryInfo"]["SizeInMiB"] >= flavor.ram
+    # the flavor is the instance type: exactly it, with EC2's own figures
+    assert instance["InstanceType"] == flavor.name == "t3.micro"
+    assert size["VCpuInfo"]["DefaultVCpus"] == flavor.vcpus
+    assert size["MemoryInfo"]["SizeInMiB"] == flavor.ram
     user_data = ec2().describe_instance_attribute(
         InstanceId=instance["InstanceId"], Attribute="userData"
     )
@@ -280,13 +282,14 @@ def test_the_cli_runs_a_server_lifecycle_mapped_onto_ec2(
     _, server = batch(
         ["keypair", "create", "--public-key", str(public_key), key],
         [
-            "server", "create", unique("cli"), "--image", ami_name, "--flavor", "1",
+            "server", "create", unique("cli"), "--image", ami_name, "--flavor", "t3.micro",
             "--network", net.id, "--key-name", key, "--security-group", group.id,
             "--user-data", str(user_data), "--property", "owner=cli", "--wait", "-f", "json",
         ],
     )  # fmt: skip
     server = json.loads(server)
     instance = instance_of(server["id"])
+    assert instance["InstanceType"] == "t3.micro"  # exactly the flavor's instance type
     assert tag_map(instance)["meta:owner"] == "cli"
     assert ec2().describe_key_pairs(KeyNames=[f"interstack-{server['id']}"])["KeyPairs"]
     for action, status, state in (
@@ -324,7 +327,7 @@ def test_a_server_ec2_runs_at_once_is_active_at_the_first_look_and_gone_at_once(
     net, _subnet, group = network
     created = sdk.compute.create_server(
         name=unique("aws"),
-        flavor_id="1",
+        flavor_id="t3.micro",
         image_id=glance_ami(sdk, OWN_AMI).id,
         networks=[{"uuid": net.id}],
         security_groups=[{"name": group.name}],
@@ -380,7 +383,7 @@ def test_cinder_volumes_and_snapshots_are_ebs(sdk: Any) -> None:
 def test_nova_attaches_a_cinder_volume_as_ebs_at_the_device_asked_for(sdk: Any) -> None:
     server = sdk.compute.create_server(
         name=unique("attach"),
-        flavor_id="1",
+        flavor_id="t3.micro",
         image_id=glance_ami(sdk, OWN_AMI).id,
         networks="none",
     )

@@ -27,14 +27,14 @@ from interstack.backends.contract import (
 )
 from interstack.errors import Conflict, NotFound
 from tests.conformance.conftest import BackendUnderTest, Cleanup
-from tests.support.contract import TINY, gid, server_settled
+from tests.support.contract import gid, server_settled, sized
 from tests.support.waiting import eventually
 
 MiB = 1024 * 1024
 
 
 def boot(backend: Backend, name: str = "conformance") -> ServerInfo:
-    spec = ServerSpec(gateway_id=gid(), name=name, project_id="p1", flavor=TINY)
+    spec = ServerSpec(gateway_id=gid(), name=name, project_id="p1", flavor=sized(backend))
     created = backend.compute.create_server(spec)
     assert created.gateway_id == spec.gateway_id
     return created
@@ -82,7 +82,7 @@ def boot_active_from(backend: Backend, ref: NativeRef) -> ServerInfo:
 
 @pytest.mark.requires("compute")
 def test_create_server_is_idempotent_on_the_gateway_id(backend: Backend) -> None:
-    spec = ServerSpec(gateway_id=gid(), name="twice", project_id="p1", flavor=TINY)
+    spec = ServerSpec(gateway_id=gid(), name="twice", project_id="p1", flavor=sized(backend))
     first = backend.compute.create_server(spec)
     again = backend.compute.create_server(spec)
     assert again.ref == first.ref
@@ -134,11 +134,15 @@ def test_suspend_and_resume(backend: Backend) -> None:
 @pytest.mark.requires("compute", "resize")
 def test_a_server_is_resized_running_and_stopped(backend: Backend) -> None:
     server = boot_active(backend)
-    backend.compute.resize_server(server.ref, FlavorSpec(vcpus=2, ram_mb=256, disk_gb=1))
+    backend.compute.resize_server(
+        server.ref, sized(backend, FlavorSpec(vcpus=2, ram_mb=256, disk_gb=1))
+    )
     boot_active_from(backend, server.ref)
     backend.compute.power_action(server.ref, PowerAction.STOP)
     server_settled(backend, server.ref, ServerStatus.STOPPED, "the server to stop")
-    backend.compute.resize_server(server.ref, FlavorSpec(vcpus=1, ram_mb=128, disk_gb=1))
+    backend.compute.resize_server(
+        server.ref, sized(backend, FlavorSpec(vcpus=1, ram_mb=128, disk_gb=1))
+    )
     server_settled(
         backend,
         server.ref,

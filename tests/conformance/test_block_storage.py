@@ -25,7 +25,7 @@ from interstack.backends.contract import (
 )
 from interstack.errors import BadRequest, Conflict, NotFound
 from tests.conformance.conftest import Cleanup
-from tests.support.contract import gid, server_settled
+from tests.support.contract import gid, server_settled, sized
 from tests.support.waiting import eventually
 
 
@@ -161,7 +161,7 @@ def test_a_server_boots_from_a_volume_and_its_deletion_detaches_its_volumes(
         gateway_id=gid(),
         name="from-volume",
         project_id="p1",
-        flavor=FlavorSpec(vcpus=1, ram_mb=512, disk_gb=0),
+        flavor=sized(backend, FlavorSpec(vcpus=1, ram_mb=512, disk_gb=0)),
         root_volume=BootVolume(root.ref, "/dev/vda"),
         volumes=(BootVolume(data.ref, "/dev/vdb"),),
     )

@@ -22,7 +22,7 @@ from interstack.backends.contract import (
 from interstack.errors import BackendError
 from interstack.store import Database
 from tests.conformance.conftest import BackendUnderTest, ModuleBackend, module_backend_of
-from tests.support.contract import TINY, gid
+from tests.support.contract import gid, sized
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def module_backend(
 
 @pytest.mark.requires("compute")
 def test_a_server_no_host_has_room_for_is_refused_in_novas_words(backend: Backend) -> None:
-    spec = ServerSpec(gateway_id=gid(), name="no-room", project_id="p1", flavor=TINY)
+    spec = ServerSpec(gateway_id=gid(), name="no-room", project_id="p1", flavor=sized(backend))
 
     with pytest.raises(BackendError) as refused:
         backend.compute.create_server(spec)

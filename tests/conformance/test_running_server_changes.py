@@ -20,12 +20,12 @@ from interstack.backends.contract import (
 )
 from interstack.errors import Conflict
 from tests.conformance.conftest import Cleanup
-from tests.support.contract import TINY, gid, server_settled
+from tests.support.contract import gid, server_settled, sized
 from tests.support.waiting import eventually
 
 
 def boot(backend: Backend, ports: tuple[NativeRef, ...] = ()) -> ServerInfo:
-    spec = ServerSpec(gid(), "changes", "p1", TINY, ports=ports)
+    spec = ServerSpec(gid(), "changes", "p1", sized(backend), ports=ports)
     return server_settled(backend, backend.compute.create_server(spec).ref, ServerStatus.ACTIVE)
 
 

@@ -83,8 +83,21 @@ def public_key() -> str:
     return openssh.decode()
 
 
+def smallest_flavor(gateway: ServedGateway) -> str:
+    """The region's smallest flavor of 512 MiB or more, chosen by Nova's filters as a user
+    would: m1.tiny on sim, the instance type t3.nano on aws (its flavors are its types)."""
+    conn = gateway.connect(CLOUD)
+    try:
+        first, *_ = conn.compute.flavors(min_ram=512, sort_key="memory_mb", sort_dir="asc")
+        return str(first.name)
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory, public_key: str) -> Path:
+def workdir(
+    tmp_path_factory: pytest.TempPathFactory, public_key: str, cloud: ServedGateway
+) -> Path:
     """ansible-playbook's working directory: the variables file, the image, Ansible's home."""
     work = tmp_path_factory.mktemp("playbook")
     (work / "image.raw").write_bytes(IMAGE_DATA)
@@ -94,6 +107,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, public_key: str) -> Path:
         "public_network": "public",
         "image_file": str(work / "image.raw"),
         "public_key": public_key,
+        "flavor": smallest_flavor(cloud),
     }
     (work / "vars.json").write_text(json.dumps(variables))
     return work
@@ -175,7 +189,7 @@ def test_deploy_makes_what_the_playbook_asks_for(
     assert server.status == "ACTIVE"
     assert server.key_name == keypair.name
     assert server.image.id == image.id
-    assert server.flavor.name == "m1.tiny"
+    assert server.flavor.name == smallest_flavor(cloud)
     assert server.metadata == METADATA
     assert [g["name"] for g in server.security_groups] == [group.name]
     (port,) = conn.network.ports(device_id=server.id)
@@ -219,6 +233,7 @@ def in_ec2(server_id: str, port_id: str, group_id: str, router_id: str, address:
     (instance,) = reservation["Instances"]
     tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
     assert instance["State"]["Name"] == "running"
+    assert instance["InstanceType"] == "t3.nano"  # the flavor the playbook booted, exactly
     assert {k[len("meta:") :]: v for k, v in tags.items() if k.startswith("meta:")} == METADATA
     user_data = ec2().describe_instance_attribute(
         InstanceId=instance["InstanceId"], Attribute="userData"

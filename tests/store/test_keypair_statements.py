@@ -9,12 +9,15 @@ from dataclasses import replace
 
 import pytest
 
+from interstack.backends.contract import Backend
 from interstack.errors import Conflict, NotFound, QuotaExceeded
 from interstack.services.compute.flavors import FlavorService, FlavorSpec
 from interstack.services.compute.keypairs import KeypairService, NewKeypair
 from interstack.services.compute.quotas import QuotaService
 from interstack.services.context import RequestContext, operator_context
+from interstack.services.regions import Regions
 from interstack.store import Database
+from tests.support.routed import REGION
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc1LMfaNjp0y6RBeSmEOJaHjxO2OlzAnCqJhE/ChbEV t"
 
@@ -46,16 +49,20 @@ def test_a_key_pair_is_made_once_within_the_quota_then_deleted_once(db: Database
     assert quotas.show(owner, "p1")["key_pairs"].in_use == 0
 
 
-def test_a_private_flavor_is_read_by_its_granted_projects_and_admins(db: Database) -> None:
-    flavors = FlavorService(db)
+def test_a_private_flavor_is_read_by_its_granted_projects_and_admins(
+    db: Database, cloud: Backend
+) -> None:
+    flavors = FlavorService(db, Regions({REGION: cloud}))
     admin = operator_context("p9")
-    private = flavors.create(admin, FlavorSpec("private", 1, 512, 1, id="p", is_public=False))
-    flavors.add_access(admin, private.id, "p1")
-    assert flavors.get(member("u1"), "p").name == "private"
-    assert flavors.get(admin, "p").name == "private"
+    private = flavors.create(
+        admin, REGION, FlavorSpec("private", 1, 512, 1, id="p", is_public=False)
+    )
+    flavors.add_access(admin, REGION, private.id, "p1")
+    assert flavors.get(member("u1"), REGION, "p").name == "private"
+    assert flavors.get(admin, REGION, "p").name == "private"
     with pytest.raises(NotFound):
-        flavors.get(replace(member("u3"), project_id="p2"), "p")
-    public = flavors.create(admin, FlavorSpec("public", 2, 1024, 1, id="q"))
-    assert flavors.get(replace(member("u3"), project_id="p2"), public.id).vcpus == 2
+        flavors.get(replace(member("u3"), project_id="p2"), REGION, "p")
+    public = flavors.create(admin, REGION, FlavorSpec("public", 2, 1024, 1, id="q"))
+    assert flavors.get(replace(member("u3"), project_id="p2"), REGION, public.id).vcpus == 2
     with pytest.raises(NotFound):
-        flavors.get(member("u1"), "none")
+        flavors.get(member("u1"), REGION, "none")

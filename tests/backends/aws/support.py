@@ -32,7 +32,7 @@ from tests.support.moto import aws_settings, ec2, permissions_naming
 REGION = "aws-test"
 PROJECT = "p1"
 #: the tests' servers' flavor (an instance type moto has)
-SMALL = FlavorSpec(vcpus=1, ram_mb=512, disk_gb=8)
+SMALL = FlavorSpec(vcpus=2, ram_mb=512, disk_gb=8, name="t3.nano")
 
 
 def new_id() -> str:

@@ -159,7 +159,7 @@ def test_the_benchmark_sequence_stays_within_its_store_work(
         call("create key pair", "POST", f"{compute}/os-keypairs", keypair)
         server = {
             "name": f"s{n}",
-            "flavorRef": "1",
+            "flavorRef": "t3.micro",
             "imageRef": images[0]["id"],
             "networks": [{"uuid": net_id}],
             "key_name": f"k{n}",

@@ -11,6 +11,7 @@ from interstack.api.body import json_body, nova_validation_message, read_json
 from interstack.api.compute.schemas import flavors as schemas
 from interstack.api.compute.views import flavors as views
 from interstack.api.deps import Caller, ServicesDep
+from interstack.api.regional import Region
 from interstack.api.responses import OrjsonResponse, empty_response, json_response
 from interstack.api.routing import Route
 from interstack.errors import BadRequest
@@ -39,34 +40,43 @@ async def one_spec(key: str, request: Request) -> tuple[str, str]:
 OneSpec = Annotated[tuple[str, str], Depends(one_spec)]
 
 
-def list_specs(flavor_id: str, services: ServicesDep, caller: Caller) -> OrjsonResponse:
-    return json_response(views.extra_specs(services.compute.flavors.extra_specs(caller, flavor_id)))
+def list_specs(
+    flavor_id: str, region: Region, services: ServicesDep, caller: Caller
+) -> OrjsonResponse:
+    specs = services.compute.flavors.extra_specs(caller, region, flavor_id)
+    return json_response(views.extra_specs(specs))
 
 
 def create_specs(
-    flavor_id: str, services: ServicesDep, caller: Caller, body: CreateBody
+    flavor_id: str, region: Region, services: ServicesDep, caller: Caller, body: CreateBody
 ) -> OrjsonResponse:
     """POST — add or replace the given keys; answers with them."""
     specs = {k: schemas.spec_text(v) for k, v in body.extra_specs.items()}
     return json_response(
-        views.extra_specs(services.compute.flavors.set_extra_specs(caller, flavor_id, specs))
+        views.extra_specs(
+            services.compute.flavors.set_extra_specs(caller, region, flavor_id, specs)
+        )
     )
 
 
-def show_spec(key: str, flavor_id: str, services: ServicesDep, caller: Caller) -> OrjsonResponse:
-    return json_response({key: services.compute.flavors.extra_spec(caller, flavor_id, key)})
+def show_spec(
+    key: str, flavor_id: str, region: Region, services: ServicesDep, caller: Caller
+) -> OrjsonResponse:
+    return json_response({key: services.compute.flavors.extra_spec(caller, region, flavor_id, key)})
 
 
 def update_spec(
-    key: str, flavor_id: str, services: ServicesDep, caller: Caller, spec: OneSpec
+    key: str, flavor_id: str, region: Region, services: ServicesDep, caller: Caller, spec: OneSpec
 ) -> OrjsonResponse:
     name, value = spec
-    services.compute.flavors.set_extra_specs(caller, flavor_id, {name: value})
+    services.compute.flavors.set_extra_specs(caller, region, flavor_id, {name: value})
     return json_response({name: value})
 
 
-def delete_spec(key: str, flavor_id: str, services: ServicesDep, caller: Caller) -> Response:
-    services.compute.flavors.delete_extra_spec(caller, flavor_id, key)
+def delete_spec(
+    key: str, flavor_id: str, region: Region, services: ServicesDep, caller: Caller
+) -> Response:
+    services.compute.flavors.delete_extra_spec(caller, region, flavor_id, key)
     return empty_response(200)
 
 

@@ -59,7 +59,7 @@ def _list(
     path: str,
 ) -> OrjsonResponse:
     page = params.page(request.query_params, default_sort="flavorid")
-    found = services.compute.flavors.list(caller, _filters(request, caller), page)
+    found = services.compute.flavors.list(caller, region, _filters(request, caller), page)
     root = service_url(request, region)
     body: dict[str, Any] = {"flavors": [view(f, root, version) for f in found]}
     links = next_links(
@@ -92,7 +92,7 @@ def show_flavor(
     caller: Caller,
     version: Microversion,
 ) -> OrjsonResponse:
-    found = services.compute.flavors.get(caller, flavor_id)
+    found = services.compute.flavors.get(caller, region, flavor_id)
     return json_response({"flavor": views.detail(found, service_url(request, region), version)})
 
 
@@ -118,7 +118,7 @@ def create_flavor(
         is_public=new.is_public,
         description=getattr(new, "description", None),
     )
-    created = services.compute.flavors.create(caller, spec)
+    created = services.compute.flavors.create(caller, region, spec)
     return json_response({"flavor": views.detail(created, service_url(request, region), version)})
 
 
@@ -133,13 +133,15 @@ def update_flavor(
     body: UpdateBody,
 ) -> OrjsonResponse:
     """PUT /flavors/{id} — 2.55+: change the description (the only mutable field)."""
-    updated = services.compute.flavors.update(caller, flavor_id, body.flavor.description)
+    updated = services.compute.flavors.update(caller, region, flavor_id, body.flavor.description)
     return json_response({"flavor": views.detail(updated, service_url(request, region), version)})
 
 
-def delete_flavor(flavor_id: str, services: ServicesDep, caller: Caller) -> Response:
+def delete_flavor(
+    flavor_id: str, region: Region, services: ServicesDep, caller: Caller
+) -> Response:
     """DELETE /flavors/{id} — admin only; servers keep their copy of the flavor."""
-    services.compute.flavors.delete(caller, flavor_id)
+    services.compute.flavors.delete(caller, region, flavor_id)
     return empty_response(202)
 
 

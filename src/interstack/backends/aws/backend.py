@@ -39,6 +39,7 @@ AWS_CAPABILITIES = Capabilities(
     suspend=True,  # likewise, SUSPENDED
     console_output=True,
     resize=True,
+    native_flavors=True,  # the region's flavors are its configured instance types
     server_snapshots=True,  # createImage -> an AMI
     image_upload=True,  # raw -> EBS snapshot -> AMI; vmdk/vhd/vhdx/ova -> S3 -> VM Import
     networks=True,

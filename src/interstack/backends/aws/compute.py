@@ -50,6 +50,7 @@ from interstack.backends.contract import (
     FlavorSpec,
     ImageInfo,
     NativeRef,
+    NativeSize,
     PowerAction,
     ServerInfo,
     ServerSpec,
@@ -140,6 +141,10 @@ class AwsCompute(ComputeDriver):
         #: instances launched here, until deleted here: a retried boot finds it, and its
         #: deletion needs no describe to know its key pair
         self._launched: dict[str, Launched] = {}
+
+    def native_sizes(self) -> tuple[NativeSize, ...]:
+        """The configured instance types, as ``describe_instance_types`` gives them."""
+        return self.instance_types.all()
 
     # -- lookups ------------------------------------------------------------------------------
 

@@ -1,26 +1,34 @@
-"""Flavors onto EC2 instance types: the smallest configured type that is not smaller.
+"""The region's EC2 instance types: its flavors, with their real figures.
 
 The sizes are discovered once per backend with ``describe_instance_types`` for the configured
-list (real vCPU and memory, never a static table); a flavor's disk becomes the root EBS volume's
-size, so it never limits the choice.
+list (real vCPUs and memory, never a static table). A server boots exactly the type its flavor
+names; a flavor that names none of them is refused, naming the region's flavors.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from interstack.backends.aws.client import aws_call
-from interstack.backends.contract import FlavorSpec
+from interstack.backends.contract import FlavorSpec, NativeSize
 from interstack.errors import BadRequest
 
 
-@dataclass(frozen=True, order=True)
-class InstanceType:
-    ram_mb: int
-    vcpus: int
-    name: str
+def _size(found: dict[str, Any]) -> NativeSize:
+    """One ``describe_instance_types`` entry as a flavor: the root disk is the AMI's or the
+    volume's (disk 0), instance storage, where the type has it, is told in the description."""
+    name = str(found["InstanceType"])
+    storage = found.get("InstanceStorageInfo") or {}
+    local = int(storage.get("TotalSizeInGB", 0)) if found.get("InstanceStorageSupported") else 0
+    kept = f"{local} GB of instance store (not a Nova disk)" if local else "EBS only"
+    return NativeSize(
+        name=name,
+        vcpus=int(found["VCpuInfo"]["DefaultVCpus"]),
+        ram_mb=int(found["MemoryInfo"]["SizeInMiB"]),
+        disk_gb=0,
+        description=f"EC2 instance type {name}: {kept}; the root disk is the image's EBS volume",
+    )
 
 
 class InstanceTypes:
@@ -31,35 +39,30 @@ class InstanceTypes:
         self._region = region
         self._names = names
         self._lock = threading.Lock()
-        self._known: list[InstanceType] | None = None
+        self._known: tuple[NativeSize, ...] | None = None
 
-    def all(self) -> list[InstanceType]:
-        """Smallest first (memory, then vCPUs)."""
+    def all(self) -> tuple[NativeSize, ...]:
+        """In the configured list's order."""
         with self._lock:
             if self._known is None:
-                found: list[InstanceType] = []
+                found: dict[str, NativeSize] = {}
                 with aws_call("describe_instance_types"):
                     pages = self._ec2.get_paginator("describe_instance_types").paginate(
                         InstanceTypes=list(self._names)
                     )
                     for page in pages:
-                        found += [
-                            InstanceType(
-                                ram_mb=int(t["MemoryInfo"]["SizeInMiB"]),
-                                vcpus=int(t["VCpuInfo"]["DefaultVCpus"]),
-                                name=str(t["InstanceType"]),
-                            )
-                            for t in page.get("InstanceTypes", [])
-                        ]
-                self._known = sorted(found)
-            return list(self._known)
+                        for entry in page.get("InstanceTypes", []):
+                            size = _size(entry)
+                            found[size.name] = size
+                self._known = tuple(found[n] for n in self._names if n in found)
+            return self._known
 
-    def for_flavor(self, flavor: FlavorSpec) -> InstanceType:
-        """The smallest type with at least the flavor's vCPUs and memory."""
+    def for_flavor(self, flavor: FlavorSpec) -> NativeSize:
+        """The instance type the flavor names; a 400 naming the region's flavors otherwise."""
         for candidate in self.all():
-            if candidate.vcpus >= flavor.vcpus and candidate.ram_mb >= flavor.ram_mb:
+            if candidate.name == flavor.name:
                 return candidate
         raise BadRequest(
-            f"region {self._region}: no configured instance type ({', '.join(self._names)}) "
-            f"has {flavor.vcpus} vCPUs and {flavor.ram_mb} MiB of memory"
+            f"region {self._region}: flavor {flavor.name or '(unnamed)'} is not one of its "
+            f"instance types; its flavors are {', '.join(s.name for s in self.all())}"
         )

@@ -76,7 +76,7 @@ class AwsSettings(BaseModel):
       aws_region: us-east-1
       endpoint_url: http://127.0.0.1:5000     # optional (an emulator, a VPC endpoint)
       credentials: env                        # or {profile: NAME} or {access_key_id, ...}
-      instance_types: [t3.micro, t3.small]    # the sizes flavors map onto
+      instance_types: [t3.micro, t3.small]    # the region's flavors
       default_image: ami-0123456789abcdef0    # boots servers whose image has no AMI
       own_images: true                        # the account's own AMIs are Glance images
       images: [{owners: [amazon], filters: {name: [debian-12-amd64-*]}}]

@@ -27,6 +27,10 @@ class Capabilities:
     suspend: bool = False
     console_output: bool = False
     resize: bool = False
+    #: the region's flavors are its compute driver's own sizes (``ComputeDriver.native_sizes``,
+    #: EC2's instance types with their real figures), not the gateway's shared ones; a server
+    #: boots and resizes to exactly the size its flavor names
+    native_flavors: bool = False
     #: a server's disk can be captured as an image (Nova's ``createImage``)
     server_snapshots: bool = False
     #: ports plug into and out of existing servers (Nova's ``os-interface`` attach/detach)

@@ -59,11 +59,29 @@ class PowerAction(StrEnum):
 
 @dataclass(frozen=True)
 class FlavorSpec:
-    """The size of a server; backends pick their nearest native size that is not smaller."""
+    """The size of a server; backends pick their nearest native size that is not smaller,
+    or, with the ``native_flavors`` capability, boot the native size named ``name``."""
 
     vcpus: int
     ram_mb: int
     disk_gb: int
+    #: the flavor's name (a native size's name where the region's flavors are its sizes)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class NativeSize:
+    """One of a cloud's own server sizes (an EC2 instance type) with its real figures: with
+    the ``native_flavors`` capability these are the region's flavors."""
+
+    name: str
+    vcpus: int
+    ram_mb: int
+    #: the root disk a server of this size has of its own; 0 where the root disk is the
+    #: image's or a volume's size (Nova's disk 0)
+    disk_gb: int = 0
+    #: what else a person choosing the size should know (the cloud's local storage...)
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,12 @@ class ComputeDriver(abc.ABC):
         server in ``ERROR`` or a failed attachment. Any name by default."""
         del device  # a cloud of no rules of its own
         return None
+
+    def native_sizes(self) -> tuple[NativeSize, ...]:
+        """The sizes this cloud boots (``native_flavors`` capability), as the region's
+        flavors: a ``ServerSpec`` whose ``flavor.name`` names one boots exactly that size.
+        Raises ``NotSupported`` without the capability (the default)."""
+        raise NotSupported("this backend's flavors are the gateway's, not sizes of its own")
 
     @abc.abstractmethod
     def create_server(self, spec: ServerSpec) -> ServerInfo:

@@ -87,9 +87,9 @@ class ServerBoot:
 
     # -- checks that refuse before anything exists -------------------------------------------
 
-    def _flavor(self, ctx: RequestContext, flavor_id: str, session: Session) -> Flavor:
+    def _flavor(self, ctx: RequestContext, region: str, flavor_id: str, session: Session) -> Flavor:
         try:
-            return self.flavors.get(ctx, flavor_id, session)
+            return self.flavors.get(ctx, region, flavor_id, session)
         except NotFound as exc:
             raise BadRequest(exc.message) from exc
 
@@ -285,7 +285,7 @@ class ServerBoot:
             raise BadRequest("min_count must be <= max_count")
         # the flavor, the images, the key pair and the quota: read in one unit of work
         with self.db.session() as session:
-            flavor = self._flavor(ctx, request.flavor_id, session)
+            flavor = self._flavor(ctx, region, request.flavor_id, session)
             requested = self._image(ctx, region, request.image_id, session)
             mapped_root, root_properties = self._boot_image_properties(
                 ctx, region, request, session

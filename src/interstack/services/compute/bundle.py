@@ -65,7 +65,7 @@ class ComputeServices:
     ) -> ComputeServices:
         quotas = QuotaService(db)
         passwords = ServerPasswords(db)
-        flavors, keypairs = FlavorService(db), KeypairService(db, quotas)
+        flavors, keypairs = FlavorService(db, regions), KeypairService(db, quotas)
         return cls(
             flavors=flavors,
             keypairs=keypairs,

@@ -2,6 +2,8 @@
 
 Flavors are shared by every region of the gateway (Nova keeps them in its API database, above the
 cells). A private flavor exists, for a project without access, as much as a missing one: 404.
+A region whose backend has sizes of its own (``native_flavors``) has those as its flavors
+instead (:mod:`.native_flavors`), read-only.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from sqlalchemy import Boolean, Row, Select, bindparam, delete, exists, or_, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from interstack.backends.contract import NativeSize
 from interstack.errors import BadRequest, Conflict, Forbidden, NotFound
+from interstack.services.compute import native_flavors
 from interstack.services.compute.records import Flavor
 from interstack.services.context import RequestContext
 from interstack.services.listing import Page, paginate
+from interstack.services.regions import Regions
 from interstack.services.tasks import utcnow
 from interstack.store import Database, run_core, table_of
 from interstack.store.models import Flavor as FlavorRow
@@ -126,8 +131,21 @@ _USABLE: Select[Any] = select(_FLAVORS).where(
 
 
 class FlavorService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, regions: Regions) -> None:
         self.db = db
+        self.regions = regions
+
+    def _native(self, region: str) -> tuple[NativeSize, ...] | None:
+        """The region's own sizes where they are its flavors; None where the shared are."""
+        if not self.regions.capabilities(region).native_flavors:
+            return None
+        return self.regions.backend(region).compute.native_sizes()
+
+    def _native_change(self, ctx: RequestContext, region: str, rule: str, what: str) -> None:
+        """Policy first (as Nova), then a region whose flavors may not change refuses."""
+        require_admin(ctx, rule)
+        if self._native(region) is not None:
+            raise native_flavors.refused(region, what)
 
     def seed(self) -> None:
         """Create the default flavors once (an operator may delete them later)."""
@@ -146,11 +164,16 @@ class FlavorService:
             raise not_found(flavor_id)
         return row
 
-    def get(self, ctx: RequestContext, flavor_id: str, session: Session | None = None) -> Flavor:
-        """The flavor; read in ``session`` when the caller has one open (a boot's)."""
+    def get(
+        self, ctx: RequestContext, region: str, flavor_id: str, session: Session | None = None
+    ) -> Flavor:
+        """The region's flavor; read in ``session`` when the caller has one open (a boot's)."""
+        sizes = self._native(region)
+        if sizes is not None:
+            return native_flavors.find(region, flavor_id, sizes)
         if session is None:
             with self.db.session() as own:
-                return self.get(ctx, flavor_id, own)
+                return self.get(ctx, region, flavor_id, own)
         params = {
             "flavor_id": flavor_id,
             "is_admin": ctx.is_admin,
@@ -161,11 +184,22 @@ class FlavorService:
             raise not_found(flavor_id)
         return record(row)
 
-    def list(self, ctx: RequestContext, filters: FlavorFilter, page: Page) -> list[Flavor]:
+    def list(
+        self, ctx: RequestContext, region: str, filters: FlavorFilter, page: Page
+    ) -> list[Flavor]:
         """Flavors the caller may use, as Nova lists them: non-admins always get public ones and
         their project's private ones; an admin chooses with ``is_public``."""
-        stmt: Select[Any] = select(FlavorRow)
         is_public = filters.is_public if ctx.is_admin else True
+        sizes = self._native(region)
+        if sizes is not None:
+            return native_flavors.listed(
+                sizes,
+                is_public=is_public,
+                min_disk_gb=filters.min_disk_gb,
+                min_ram_mb=filters.min_ram_mb,
+                page=page,
+            )
+        stmt: Select[Any] = select(FlavorRow)
         if is_public is True:
             stmt = stmt.where(_accessible(ctx.project_id))
         elif is_public is False:
@@ -185,8 +219,8 @@ class FlavorService:
             )
             return [record(r) for r in session.scalars(stmt)]
 
-    def create(self, ctx: RequestContext, spec: FlavorSpec) -> Flavor:
-        require_admin(ctx, "os_compute_api:os-flavor-manage:create")
+    def create(self, ctx: RequestContext, region: str, spec: FlavorSpec) -> Flavor:
+        self._native_change(ctx, region, "os_compute_api:os-flavor-manage:create", "created")
         new_id = spec.id if spec.id is not None else str(uuid.uuid4())
         try:
             with self.db.session() as session:
@@ -202,16 +236,18 @@ class FlavorService:
             raise Conflict(f"Flavor with name {spec.name} or ID {new_id} already exists.") from exc
         return created
 
-    def update(self, ctx: RequestContext, flavor_id: str, description: str | None) -> Flavor:
-        require_admin(ctx, "os_compute_api:os-flavor-manage:update")
+    def update(
+        self, ctx: RequestContext, region: str, flavor_id: str, description: str | None
+    ) -> Flavor:
+        self._native_change(ctx, region, "os_compute_api:os-flavor-manage:update", "changed")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             row.description = description
             return record(row)
 
-    def delete(self, ctx: RequestContext, flavor_id: str) -> None:
+    def delete(self, ctx: RequestContext, region: str, flavor_id: str) -> None:
         """Servers keep a copy of their flavor, so a flavor in use may go (as in Nova)."""
-        require_admin(ctx, "os_compute_api:os-flavor-manage:delete")
+        self._native_change(ctx, region, "os_compute_api:os-flavor-manage:delete", "deleted")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             session.execute(delete(FlavorAccess).where(FlavorAccess.flavor_id == row.id))
@@ -219,27 +255,29 @@ class FlavorService:
 
     # -- extra specs -------------------------------------------------------------------------
 
-    def extra_specs(self, ctx: RequestContext, flavor_id: str) -> dict[str, str]:
-        return dict(self.get(ctx, flavor_id).extra_specs)
+    def extra_specs(self, ctx: RequestContext, region: str, flavor_id: str) -> dict[str, str]:
+        return dict(self.get(ctx, region, flavor_id).extra_specs)
 
-    def extra_spec(self, ctx: RequestContext, flavor_id: str, key: str) -> str:
-        specs = self.extra_specs(ctx, flavor_id)
+    def extra_spec(self, ctx: RequestContext, region: str, flavor_id: str, key: str) -> str:
+        specs = self.extra_specs(ctx, region, flavor_id)
         if key not in specs:
             raise _no_spec(flavor_id, key)
         return specs[key]
 
     def set_extra_specs(
-        self, ctx: RequestContext, flavor_id: str, specs: Mapping[str, str]
+        self, ctx: RequestContext, region: str, flavor_id: str, specs: Mapping[str, str]
     ) -> dict[str, str]:
         """Add or replace the given keys; the others stay. Returns what was set."""
-        require_admin(ctx, "os_compute_api:os-flavor-extra-specs:create")
+        rule = "os_compute_api:os-flavor-extra-specs:create"
+        self._native_change(ctx, region, rule, "given extra specs")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             row.extra_specs = {**row.extra_specs, **specs}
         return dict(specs)
 
-    def delete_extra_spec(self, ctx: RequestContext, flavor_id: str, key: str) -> None:
-        require_admin(ctx, "os_compute_api:os-flavor-extra-specs:delete")
+    def delete_extra_spec(self, ctx: RequestContext, region: str, flavor_id: str, key: str) -> None:
+        rule = "os_compute_api:os-flavor-extra-specs:delete"
+        self._native_change(ctx, region, rule, "changed")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             if key not in row.extra_specs:
@@ -248,9 +286,13 @@ class FlavorService:
 
     # -- access to private flavors -----------------------------------------------------------
 
-    def access(self, ctx: RequestContext, flavor_id: str) -> builtins.list[str]:
+    def access(self, ctx: RequestContext, region: str, flavor_id: str) -> builtins.list[str]:
         """The projects that may use a private flavor; 404 for a public one."""
         require_admin(ctx, "os_compute_api:os-flavor-access")
+        sizes = self._native(region)
+        if sizes is not None:  # every one is public
+            native_flavors.find(region, flavor_id, sizes)
+            raise NotFound("Access list not available for public flavors.")
         with self.db.session() as session:
             return self._access(session, self._row(session, ctx, flavor_id))
 
@@ -266,9 +308,10 @@ class FlavorService:
         )
 
     def add_access(
-        self, ctx: RequestContext, flavor_id: str, project_id: str
+        self, ctx: RequestContext, region: str, flavor_id: str, project_id: str
     ) -> builtins.list[str]:
-        require_admin(ctx, "os_compute_api:os-flavor-access:add_tenant_access")
+        rule = "os_compute_api:os-flavor-access:add_tenant_access"
+        self._native_change(ctx, region, rule, "given project access")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             if row.is_public:
@@ -283,9 +326,10 @@ class FlavorService:
             return self._access(session, row)
 
     def remove_access(
-        self, ctx: RequestContext, flavor_id: str, project_id: str
+        self, ctx: RequestContext, region: str, flavor_id: str, project_id: str
     ) -> builtins.list[str]:
-        require_admin(ctx, "os_compute_api:os-flavor-access:remove_tenant_access")
+        rule = "os_compute_api:os-flavor-access:remove_tenant_access"
+        self._native_change(ctx, region, rule, "given project access")
         with self.db.session() as session:
             row = self._row(session, ctx, flavor_id)
             found = session.get(FlavorAccess, (row.id, project_id))

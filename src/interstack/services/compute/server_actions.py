@@ -255,9 +255,10 @@ class ServerActions:
 
     def resize(self, ctx: RequestContext, region: str, server_id: str, flavor_id: str) -> None:
         try:
-            flavor = self.flavors.get(ctx, flavor_id)
+            flavor = self.flavors.get(ctx, region, flavor_id)
         except NotFound as exc:
-            raise BadRequest(f"Unable to find flavor with id {flavor_id}.") from exc
+            where = exc.message.partition(". ")[2]  # the region's flavors, where it names them
+            raise BadRequest(f"Unable to find flavor with id {flavor_id}. {where}".strip()) from exc
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
             check_unlocked(ctx, row)

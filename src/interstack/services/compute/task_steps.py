@@ -68,7 +68,10 @@ def launched_lately(payload: Mapping[str, Any], polling: Polling) -> bool:
 
 def flavor_spec(flavor: Mapping[str, Any]) -> FlavorSpec:
     return FlavorSpec(
-        vcpus=int(flavor["vcpus"]), ram_mb=int(flavor["ram"]), disk_gb=int(flavor["disk"])
+        vcpus=int(flavor["vcpus"]),
+        ram_mb=int(flavor["ram"]),
+        disk_gb=int(flavor["disk"]),
+        name=str(flavor.get("original_name") or ""),
     )
 
 
