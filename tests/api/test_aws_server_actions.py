@@ -157,6 +157,7 @@ def test_a_shared_or_unconfigured_flavor_is_refused_naming_the_regions_flavors(
             json={"server": {"name": unique("shared"), "flavorRef": flavor,
                              "imageRef": image.id, "networks": "none"}},
             raise_exc=False,
+            microversion="2.37",
         )  # fmt: skip
         assert answer.status_code == 400, answer.text
         message = answer.json()["badRequest"]["message"]

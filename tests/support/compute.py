@@ -74,9 +74,12 @@ def delete_server(conn: Any, server_id: str) -> None:
     wait_server_gone(conn, server_id)
 
 
-def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: str) -> str:
+def add_server(
+    db: Database, project_id: str, vcpus: int, ram: int, vm_state: str, flavor: str = "m1.tiny"
+) -> str:
     """A server of the flavor's ``vcpus`` and ``ram`` written straight into the store (for tests
-    of the services below the API); its id."""
+    of the services below the API); its id. ``flavor`` is the flavor's name (an instance
+    type's in a region whose flavors are its cloud's sizes)."""
     now = utcnow()
     server_id = str(uuid.uuid4())
     with db.session() as session:
@@ -88,7 +91,7 @@ def add_server(db: Database, project_id: str, vcpus: int, ram: int, vm_state: st
                 user_id="u",
                 name="s",
                 flavor_id="1",
-                flavor={"vcpus": vcpus, "ram": ram, "disk": 1},
+                flavor={"vcpus": vcpus, "ram": ram, "disk": 1, "original_name": flavor},
                 vm_state=vm_state,
                 availability_zone="nova",
                 reservation_id="r-1",

@@ -61,7 +61,7 @@ def region(tmp_path: Path) -> Iterator[tuple[Services, AwsCompute, NotDescribedY
 
 def boot_task(services: Services) -> Task:
     """A new server of the region, and its boot task as a worker holds it."""
-    server_id = add_server(services.db, PROJECT, 1, 512, "building")
+    server_id = add_server(services.db, PROJECT, 2, 512, "building", "t3.nano")
     with services.db.session() as session:
         row = session.get(ServerRow, server_id)
         assert row is not None

@@ -85,7 +85,7 @@ def region(tmp_path: Path) -> Iterator[tuple[Services, AwsVolumes, Calls, EbsBus
 def server_and_volume(services: Services) -> tuple[str, str]:
     """A server of the region (an instance in EC2) and an available volume of its project."""
     instance = services.regions.backend(REGION).compute.create_server(server_spec())
-    server_id = add_server(services.db, PROJECT, 1, 512, "active")
+    server_id = add_server(services.db, PROJECT, 2, 512, "active", "t3.nano")
     with services.db.session() as session:
         row = session.get(ServerRow, server_id)
         assert row is not None
