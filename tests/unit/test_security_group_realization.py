@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from interstack.backends.contract import NativeRef, SecurityGroupRule, SecurityGroupSpec
 from interstack.backends.sim.network import SimNetwork
 from interstack.backends.sim.state import Kind
+from interstack.errors import NotFound
 from interstack.services.container import Services
 from interstack.services.network.security_groups import GroupCreate
 from interstack.services.network.sg_rules import RuleCreate
+from interstack.store.models import SecurityGroup
 from tests.support.group_turns import ingress_tcp, second_request_during_first_backend_call
 from tests.support.image import REGION, caller
 
@@ -147,3 +150,33 @@ def test_a_rule_create_during_a_rule_delete_leaves_the_backend_as_the_api_shows(
     held = _held_rules(services, group.id)
     assert [r["port_min"] for r in held if r["port_min"] is not None] == [80]
     assert len(held) == len(groups.get(alice, REGION, group.id).rules) == 3
+
+
+def test_a_rule_naming_a_group_deleted_meanwhile_is_its_404_and_not_kept(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule's create naming a group the backend lacks, which is deleted between the create's
+    look at it and its realization: the create is SecurityGroupNotFound (before, the store's
+    NoResultFound, a 500) and its rule is not kept."""
+    alice = caller("alice-remote-gone")
+    groups = services.network.security_groups
+    web = groups.create(alice, REGION, GroupCreate(name="web"))
+    db_group = groups.create(alice, REGION, GroupCreate(name="db"))
+    with services.db.session() as session:  # the backend lacks it: realized at its first use
+        row = session.get(SecurityGroup, db_group.id)
+        assert row is not None
+        row.native_ref = None
+    other_ref = groups._other_ref
+
+    def deleted_first(region: str, other_id: str, seen: frozenset[str]) -> NativeRef:
+        with services.db.session() as session:  # a deletion's last step, in another request
+            session.execute(delete(SecurityGroup).where(SecurityGroup.id == other_id))
+        return other_ref(region, other_id, seen)
+
+    monkeypatch.setattr(groups, "_other_ref", deleted_first)
+    rule = RuleCreate(web.id, "ingress", remote_group_id=db_group.id)
+    with pytest.raises(NotFound) as gone:
+        groups.create_rule(alice, REGION, rule)
+
+    assert gone.value.kind == "SecurityGroupNotFound"
+    assert len(groups.get(alice, REGION, web.id).rules) == 2

@@ -117,9 +117,12 @@ class GroupRealization:
         self.turns = KeyedTurns("security group")
 
     def realize(self, region: str, group_id: str, _seen: frozenset[str] = frozenset()) -> NativeRef:
-        """Make the backend hold the group with exactly its rules; returns its native ref."""
+        """Make the backend hold the group with exactly its rules; returns its native ref. 404
+        ``SecurityGroupNotFound`` for a group gone (one a rule names, deleted meanwhile)."""
         with self.db.session() as session:
-            row = session.get_one(SecurityGroup, group_id)
+            row = session.get(SecurityGroup, group_id)
+        if row is None:
+            raise _gone(group_id)
         return self._realize(region, row, _seen)
 
     def _realize(
