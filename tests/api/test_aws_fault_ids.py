@@ -60,7 +60,7 @@ def test_a_boot_into_a_subnet_ec2_lost_names_no_subnet_id(sdk: Any) -> None:
     ec2().delete_subnet(SubnetId=tagged("describe_subnets", "Subnets", subnet.id)["SubnetId"])
     answer = sdk.compute.post(
         "/servers",
-        json={"server": {"name": unique("refused"), "flavorRef": "1", "imageRef": image_id(sdk),
+        json={"server": {"name": unique("refused"), "flavorRef": "t3.micro", "imageRef": image_id(sdk),
                          "networks": [{"uuid": net.id}]}},
         raise_exc=False,
     )  # fmt: skip
@@ -91,7 +91,7 @@ def test_z_a_boot_of_an_ami_ec2_lost_names_no_ami_id(gateway: ServedGateway, sdk
     ec2().deregister_image(ImageId=gateway_default_ami(sdk))
     answer = sdk.compute.post(
         "/servers",
-        json={"server": {"name": unique("no-ami"), "flavorRef": "1", "imageRef": image,
+        json={"server": {"name": unique("no-ami"), "flavorRef": "t3.micro", "imageRef": image,
                          "networks": "none"}},
         headers={"OpenStack-API-Version": "compute 2.37"},
         raise_exc=False,
