@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import AWS, aws_gateway, aws_sdk, aws_settings, ec2, register_ami
+from tests.support.moto import aws_gateway_booting, aws_sdk, ec2
 
 #: any EC2 id (a kind's prefix, 8 or 17 hex digits), looked for in whole bodies
 NATIVE = re.compile(
@@ -25,10 +25,8 @@ NATIVE = re.compile(
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    settings = aws_settings()  # resets the emulator
-    settings["default_image"] = register_ami("fault-ids-image")
     data: Path = tmp_path_factory.mktemp("aws-fault-ids") / "data"
-    with aws_gateway(data, AWS, settings) as served:
+    with aws_gateway_booting(data, "fault-ids-image") as served:
         yield served
 
 

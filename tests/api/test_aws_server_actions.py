@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
-from tests.support.moto import AWS, aws_gateway, aws_sdk, aws_settings, ec2, register_ami
+from tests.support.moto import AWS, aws_gateway_booting, aws_sdk, ec2
 
 #: the region's instance types (its flavors): t3.nano, t3.micro and t3.medium are left out
 CONFIGURED = ["t3.small", "t3.large"]
@@ -28,10 +28,8 @@ POWER_TAG = "interstack:power"
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
-    settings = aws_settings(instance_types=CONFIGURED)  # resets the emulator
-    settings["default_image"] = register_ami("actions-image")
     data: Path = tmp_path_factory.mktemp("aws-actions") / "data"
-    with aws_gateway(data, AWS, settings) as served:
+    with aws_gateway_booting(data, "actions-image", instance_types=CONFIGURED) as served:
         yield served
 
 

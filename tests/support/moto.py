@@ -92,6 +92,16 @@ def aws_gateway(data: Path, region: str, settings: dict[str, Any]) -> Iterator[S
 
 
 @contextmanager
+def aws_gateway_booting(data: Path, image: str, **overrides: Any) -> Iterator[ServedGateway]:
+    """:func:`aws_gateway` on an emptied emulator, its region booting an AMI named ``image``
+    (registered now) for images without one."""
+    settings = aws_settings(**overrides)  # resets the emulator
+    settings["default_image"] = register_ami(image)
+    with aws_gateway(data, AWS, settings) as served:
+        yield served
+
+
+@contextmanager
 def aws_sdk(gateway: ServedGateway) -> Iterator[Any]:
     """openstacksdk as the demo project's member in the aws region, closed afterwards."""
     conn = gateway.connect("interstack", region_name=AWS)

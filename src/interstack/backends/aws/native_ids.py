@@ -46,14 +46,20 @@ _KINDS = {
     "r": "the reservation",
     "i": "the instance",
 }
+#: the words the drivers put before an id ("AMI ami-…", "server i-…"): the replacement says it
+_LABEL = r"(?:(?:AMI|VPC|EBS snapshot|snapshot|subnet|volume|server|instance|security group) )?"
 #: an EC2 id: its kind's prefix and 8 or 17 hex digits (moto's and AWS's)
 NATIVE_ID = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(k) for k in _KINDS) + r")-[0-9a-f]{8,17}(?![\w-])"
+    r"(?<![\w-])"
+    + _LABEL
+    + r"("
+    + "|".join(re.escape(k) for k in _KINDS)
+    + r")-[0-9a-f]{8,17}(?![\w-])"
 )
 
 
 def without_native_ids(text: str) -> str:
-    """``text`` with each EC2 id replaced by the word for its kind."""
+    """``text`` with each EC2 id (and the label before it) replaced by the word for its kind."""
     return NATIVE_ID.sub(lambda m: _KINDS[m.group(1)], text)
 
 
