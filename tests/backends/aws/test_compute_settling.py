@@ -19,6 +19,7 @@ import pytest
 
 from interstack.backends.aws.client import AWS_POLLING
 from interstack.backends.aws.compute import AwsCompute
+from interstack.backends.aws.native_ids import unwrapped
 from interstack.backends.contract import NativeRef
 from interstack.errors import NotFound
 from interstack.services.compute.server_tasks import BOOT, DELETE
@@ -54,7 +55,7 @@ class NotDescribedYet:
 @pytest.fixture
 def region(tmp_path: Path) -> Iterator[tuple[Services, AwsCompute, NotDescribedYet]]:
     with aws_region_services(tmp_path) as services:
-        compute = services.regions.backend(REGION).compute
+        compute = unwrapped(services.regions.backend(REGION).compute)
         assert isinstance(compute, AwsCompute)
         yield services, compute, NotDescribedYet(compute.ec2)
 

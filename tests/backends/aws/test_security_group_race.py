@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from interstack.backends.aws.native_ids import unwrapped
 from interstack.backends.aws.network import AwsNetwork
 from interstack.errors import InterstackError, NotFound
 from interstack.services.container import Services
@@ -47,7 +48,7 @@ def web_group(
     of the caller's."""
     alice = caller(PROJECT)
     groups = services.network.security_groups
-    network = services.regions.backend(REGION).network
+    network = unwrapped(services.regions.backend(REGION).network)
     assert isinstance(network, AwsNetwork)
     return alice, groups, network, groups.create(alice, REGION, GroupCreate(name="web"))
 

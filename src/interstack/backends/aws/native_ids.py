@@ -95,3 +95,8 @@ class NativeIdsHidden:
                 raise
 
         return call
+
+
+def unwrapped(driver: object) -> object:
+    """The driver a :class:`NativeIdsHidden` holds (for tests that reach into it), else itself."""
+    return driver._driver if isinstance(driver, NativeIdsHidden) else driver
