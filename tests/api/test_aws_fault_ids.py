@@ -58,8 +58,8 @@ def test_a_boot_into_a_subnet_ec2_lost_names_no_subnet_id(sdk: Any) -> None:
     ec2().delete_subnet(SubnetId=tagged("describe_subnets", "Subnets", subnet.id)["SubnetId"])
     answer = sdk.compute.post(
         "/servers",
-        json={"server": {"name": unique("refused"), "flavorRef": "t3.micro", "imageRef": image_id(sdk),
-                         "networks": [{"uuid": net.id}]}},
+        json={"server": {"name": unique("refused"), "flavorRef": "t3.micro",
+                         "imageRef": image_id(sdk), "networks": [{"uuid": net.id}]}},
         raise_exc=False,
     )  # fmt: skip
     assert answer.status_code == 400, answer.text
