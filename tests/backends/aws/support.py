@@ -48,10 +48,10 @@ def drivers_on(client: Any) -> tuple[AwsNetwork, AwsCompute]:
 
 
 @contextmanager
-def aws_region_services(data_dir: Path) -> Iterator[Services]:
-    """The services of an app with one aws region on the emulator, started (its tasks are
-    stepped by the test, no runner runs them)."""
-    config = RegionConfig(name=REGION, backend="aws", settings=aws_settings())
+def aws_region_services(data_dir: Path, region: str = REGION) -> Iterator[Services]:
+    """The services of an app with one aws region (named ``region``) on the emulator, started
+    (its tasks are stepped by the test, no runner runs them)."""
+    config = RegionConfig(name=region, backend="aws", settings=aws_settings())
     services: Services = create_app(Settings(data_dir=data_dir, regions=[config])).state.services
     services.regions.start()
     try:

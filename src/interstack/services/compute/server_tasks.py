@@ -429,7 +429,12 @@ class ServerTasks(ServerTaskBase):
             spec = replace(spec, root_volume=volumes.root, volumes=volumes.data)
         spec = self._with_drive(task.region, spec, wants_drive)
         info = self.regions.backend(task.region).compute.create_server(spec)
-        self._update(task, lambda r: setattr(r, "native_ref", info.ref))
+        # kept as a boot keeps the server it made (:meth:`_record_boot`): a delete that started
+        # while the backend made it deletes it at its next step, one that finished already
+        # left it to this step; kept only while the server is live, nobody removed it
+        if not self._record_boot(task, info.ref, None):
+            self.regions.backend(task.region).compute.delete_server(info.ref)
+            return Step()
         return Step({**task.payload, "phase": "wait"})
 
     def _rebuild_wait(self, task: Task) -> Step:
