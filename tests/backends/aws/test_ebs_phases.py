@@ -229,6 +229,7 @@ def test_an_attach_ebs_never_finishes_fails_in_minutes_leaving_the_volume_availa
 
     assert f"has not attached volume {volume_id} to server {server_id}" in message
     assert "after 10 minutes (the attachment is still attaching)" in message
+    assert "the volume is detaching until the backend has let go of it" in message
     ctx = caller(PROJECT)
     assert services.volume.volumes.get(ctx, REGION, volume_id).status == "detaching"
     assert services.volume.server_volumes.list(ctx, REGION, server_id) == []

@@ -333,8 +333,8 @@ class ServerVolumes:
             raise BackendError(
                 f"the backend has not attached volume {refs.volume_id} to server "
                 f"{refs.server_id} after {minutes} minutes (the attachment is still {state}), "
-                "so the attach was given up: the volume is available again and the backend was "
-                "asked to let go of it. Attach it again; if it sticks again, attach it at "
+                "so the attach was given up: the volume is detaching until the backend has let "
+                "go of it, then available. Attach it again then; if it sticks again, attach it at "
                 "another device, or ask an administrator to look at the volume in the backend"
             )
         return look_again(task, backend.polling)
