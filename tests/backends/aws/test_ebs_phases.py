@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from interstack.backends.aws.client import AWS_POLLING
+from interstack.backends.aws.native_ids import unwrapped
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import AttachState, NativeRef
 from interstack.errors import BackendError, BadRequest, Conflict, InterstackError
@@ -77,7 +78,7 @@ class EbsBusy:
 @pytest.fixture
 def region(tmp_path: Path) -> Iterator[tuple[Services, AwsVolumes, Calls, EbsBusy]]:
     with aws_region_services(tmp_path) as services:
-        storage = services.regions.backend(REGION).block_storage
+        storage = unwrapped(services.regions.backend(REGION).block_storage)
         assert isinstance(storage, AwsVolumes)
         yield services, storage, Calls(storage.ec2), EbsBusy(storage.ec2)
 
