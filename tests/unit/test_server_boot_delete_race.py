@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from interstack.backends.aws.compute import AwsCompute
 from interstack.backends.contract import NativeRef, ServerInfo, ServerSpec
-from interstack.errors import NotFound
+from interstack.errors import BackendError, NotFound
 from interstack.services.compute import server_tasks
 from interstack.services.compute.server_statements import START_DELETE
 from interstack.services.compute.server_tasks import BOOT, DELETE, REBUILD, found
@@ -250,6 +250,37 @@ def test_a_delete_started_while_a_rebuild_boots_deletes_the_new_backend_server(
     services.compute.server_tasks.rebuild(rebuilding)
     assert recorded_ref(services, server_id) == made[0].ref != old  # kept for the delete
     run_to_end(services, delete[0])
+
+    assert deleted(services, server_id)
+    assert left_in_backend(services, server_id) == []
+
+
+def test_a_boot_whose_first_look_fails_leaves_its_backend_server_to_the_delete(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend made the server and then refuses to show it (EC2 refusing a describe):
+    the task fails, and the server's delete must find the backend server to remove."""
+    server_id = building_server(services)
+    compute = services.regions.backend(REGION).compute
+    shown = compute.get_server
+
+    def refused(ref: NativeRef) -> ServerInfo:
+        raise BackendError(f"describe_instances {ref} refused")
+
+    monkeypatch.setattr(compute, "get_server", refused)
+    booting: Task | None = running_task(BOOT, server_id)
+    with pytest.raises(BackendError):  # the runner fails the task at the look that fails
+        for _ in range(STEP_BOUND):
+            assert booting is not None
+            outcome = services.compute.server_tasks.boot(booting)
+            assert outcome is not None
+            booting = replace(booting, payload=dict(outcome.payload or booting.payload))
+    assert booting is not None
+    services.compute.server_tasks.boot_failed(booting, "describe_instances refused")
+    monkeypatch.setattr(compute, "get_server", shown)
+    assert left_in_backend(services, server_id) != []  # what the boot made
+
+    run_to_end(services, start_delete(services, server_id))
 
     assert deleted(services, server_id)
     assert left_in_backend(services, server_id) == []

@@ -195,12 +195,15 @@ class ServerTasks(ServerTaskBase):
 
     def _first_look(self, task: Task, ref: NativeRef) -> ServerInfo | NotFound | None:
         """The backend's server the step just made, as the backend shows it (its NotFound if
-        it does not yet; None if the backend did not answer)."""
+        it does not yet; None if the backend did not answer or refused the look). A refusal
+        is not raised here: it would fail the task before the ref is kept, and nobody would
+        delete the backend server; the wait's look, after the ref is kept, meets it again."""
         try:
             return self.regions.backend(task.region).compute.get_server(ref)
         except NotFound as exc:
             return exc
-        except BackendUnavailable:
+        except InterstackError as exc:
+            LOG.warning("server %s: its first look at %s failed: %s", task.resource_id, ref, exc)
             return None
 
     def _record_boot(self, task: Task, ref: NativeRef, settled: ServerInfo | None) -> bool:
