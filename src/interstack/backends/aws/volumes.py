@@ -137,6 +137,13 @@ def ec2_device(requested: str | None, taken: set[str]) -> str:
 
 
 class AwsVolumes(BlockStorageDriver):
+    #: what Cinder's scheduler would be told of this backend (volume types ask by these)
+    reported_capabilities = {
+        "volume_backend_name": "ebs",
+        "vendor_name": "Amazon",
+        "storage_protocol": "NVMe",
+    }
+
     def __init__(self, ec2: Any, region: str, settings: AwsSettings) -> None:
         self.ec2 = ec2
         self.region = region

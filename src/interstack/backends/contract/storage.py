@@ -86,6 +86,11 @@ class AttachmentInfo:
 class BlockStorageDriver(abc.ABC):
     """Volumes and their snapshots, attached to servers of the same backend."""
 
+    #: what the backend reports to Cinder's scheduler about itself (its ``volume_backend_name``,
+    #: ``vendor_name``, ``storage_protocol``): a volume type whose extra specs ask for another
+    #: value of one of them is one this backend cannot serve (Cinder's capabilities filter)
+    reported_capabilities: Mapping[str, str] = {}
+
     @abc.abstractmethod
     def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
         """Start creating a volume; ``get_volume`` reports ``AVAILABLE`` or ``ERROR`` later.

@@ -82,6 +82,13 @@ class SimBlockStorage(_Guarded, BlockStorageDriver):
     """Volumes as rows. A volume's data is the image it was filled from (through snapshots
     and clones), or nothing; copying it to an image copies that image's bytes."""
 
+    #: what Cinder's scheduler would be told of this backend (volume types ask by these)
+    reported_capabilities = {
+        "volume_backend_name": "sim",
+        "vendor_name": "interstack",
+        "storage_protocol": "sim",
+    }
+
     def __init__(
         self, state: SimState, settings: SimSettings, capabilities: Capabilities, images: SimImages
     ) -> None:

@@ -50,8 +50,9 @@ class Detail:
     )
     NO_BACKEND_AVAILABLE = Step(
         "003",
-        "No storage backend has room for the size asked for; the volume was not changed. "
-        "Ask for less, or free capacity and try again.",
+        "No storage backend has room for the size asked for, or serves what the volume type's "
+        "extra specs ask for; the volume was not changed. Ask for less or another type, or "
+        "free capacity, and try again.",
     )
     FAILED_TO_UPLOAD_VOLUME = Step(
         "004", "The storage backend could not copy the volume into the image; no image was kept."

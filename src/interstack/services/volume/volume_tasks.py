@@ -59,11 +59,13 @@ from interstack.services.volume.messages import UserMessages
 from interstack.services.volume.snapshot_tasks import SNAPSHOT_CREATE, SnapshotTasks
 from interstack.services.volume.state import VolumeStatus
 from interstack.services.volume.task_steps import look_again, settled, shown, started
+from interstack.services.volume.volume_types import unserved_specs
 from interstack.store import Database
 from interstack.store.models import Task as TaskRow
 from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeAttachment as AttachmentRow
 from interstack.store.models import VolumeSnapshot as SnapshotRow
+from interstack.store.models import VolumeType as TypeRow
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +162,15 @@ class VolumeTasks:
             if row is None:
                 return None
             spec = _spec(row, task.payload)
+            type_row = session.get(TypeRow, row.volume_type_id) if row.volume_type_id else None
+            specs = dict(type_row.extra_specs or {}) if type_row is not None else {}
         driver = self._driver(task)
+        unserved = unserved_specs(specs, driver.reported_capabilities)
+        if unserved:  # as Cinder's scheduler: no backend to place it on, the volume in error
+            log.info(
+                "volume %s: its type asks for %s, not its backend's", task.resource_id, unserved
+            )
+            raise BackendError(NO_VALID_BACKEND)
         if task.payload.get("phase") != "prepare":
             prepared = driver.prepare_volume(spec)
             if prepared is not None:  # recorded: a step run again looks, it does not start it

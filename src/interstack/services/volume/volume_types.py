@@ -24,6 +24,21 @@ from interstack.store.models import Volume as VolumeRow
 from interstack.store.models import VolumeType as TypeRow
 
 DEFAULT_TYPE = "__DEFAULT__"
+#: the extra specs Cinder's capabilities filter compares with what a backend reports of itself
+#: (``BlockStorageDriver.reported_capabilities``); bare or scoped ``capabilities:``
+SCHEDULED_SPECS = frozenset({"volume_backend_name", "vendor_name", "storage_protocol"})
+
+
+def unserved_specs(extra_specs: Mapping[str, str], reported: Mapping[str, str]) -> list[str]:
+    """The type's extra specs a backend reporting ``reported`` cannot serve: one of
+    :data:`SCHEDULED_SPECS` asking for a value the backend does not report (Cinder's
+    scheduler then finds no valid backend and the volume goes to ``error``)."""
+    unserved = []
+    for key, value in extra_specs.items():
+        name = key.removeprefix("capabilities:")
+        if name in SCHEDULED_SPECS and reported.get(name) != value:
+            unserved.append(key)
+    return unserved
 
 
 def _forbidden() -> Forbidden:

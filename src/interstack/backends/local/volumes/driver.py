@@ -81,6 +81,12 @@ def _partial(disk: Path) -> Path:
 
 
 class LocalBlockStorage(VolumeAttachments, BlockStorageDriver):
+    #: what Cinder's scheduler would be told of this backend (volume types ask by these)
+    reported_capabilities = {
+        "volume_backend_name": "local",
+        "vendor_name": "interstack",
+        "storage_protocol": "file",
+    }
     #: the data dir's file system, where volumes are placed (set by the backend; without it
     #: every volume is)
     host_disk: HostDisk | None = None
