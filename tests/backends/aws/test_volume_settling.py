@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from interstack.backends.aws import volumes as aws_volumes
 from interstack.backends.aws.client import AWS_POLLING
+from interstack.backends.aws.native_ids import unwrapped
 from interstack.backends.aws.settings import AwsSettings
 from interstack.backends.aws.volumes import AwsVolumes
 from interstack.backends.contract import NativeRef, SnapshotSpec, VolumeSpec, VolumeStatus
@@ -218,7 +219,7 @@ def test_a_copy_step_run_again_after_its_snapshot_could_not_go_lets_it_go(
 def region(tmp_path: Path) -> Iterator[tuple[Services, NotDescribedYet]]:
     """The services of an app with one aws region on the emulator (its tasks stepped here)."""
     with aws_region_services(tmp_path) as services:
-        storage = services.regions.backend(REGION).block_storage
+        storage = unwrapped(services.regions.backend(REGION).block_storage)
         assert isinstance(storage, AwsVolumes)
         yield services, NotDescribedYet(storage.ec2)
 
@@ -245,7 +246,7 @@ def long_ago(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def restarted(services: Services) -> None:
     """The gateway restarted: the aws driver's memory of what it created is gone."""
-    storage = services.regions.backend(REGION).block_storage
+    storage = unwrapped(services.regions.backend(REGION).block_storage)
     assert isinstance(storage, AwsVolumes)
     storage._created.clear()
 
@@ -356,7 +357,7 @@ def test_a_volume_deleted_before_ec2_describes_it_is_deleted_once_it_does(
     (delete,) = [t for t in services.tasks.for_resource(create.resource_id) if t.id != create.id]
     delete = replace(delete, status=TaskStatus.RUNNING)
     handler = services.volume.tasks.handlers()[delete.kind]
-    storage = services.regions.backend(REGION).block_storage
+    storage = unwrapped(services.regions.backend(REGION).block_storage)
     assert isinstance(storage, AwsVolumes)
     calls = Calls(storage.ec2)
     again = handler.run(delete)
