@@ -58,11 +58,19 @@ class InstanceTypes:
             return self._known
 
     def for_flavor(self, flavor: FlavorSpec) -> NativeSize:
-        """The instance type the flavor names; a 400 naming the region's flavors otherwise."""
-        for candidate in self.all():
+        """The instance type the flavor names. A server booted before the region's flavors
+        were its types keeps a shared flavor (m1.*) that names none: its rebuild or resize
+        revert runs on the type it was booted on, the smallest holding its vCPUs and memory
+        (the API refuses such a flavor for a new boot or resize). A 400 naming the region's
+        flavors if none holds it."""
+        sizes = self.all()
+        for candidate in sizes:
             if candidate.name == flavor.name:
                 return candidate
+        holding = [s for s in sizes if s.vcpus >= flavor.vcpus and s.ram_mb >= flavor.ram_mb]
+        if holding:
+            return min(holding, key=lambda s: (s.ram_mb, s.vcpus, s.name))
         raise BadRequest(
             f"region {self._region}: flavor {flavor.name or '(unnamed)'} is not one of its "
-            f"instance types; its flavors are {', '.join(s.name for s in self.all())}"
+            f"instance types; its flavors are {', '.join(s.name for s in sizes)}"
         )
