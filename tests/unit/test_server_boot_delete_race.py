@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import update
 
 from interstack.backends.aws.compute import AwsCompute
+from interstack.backends.aws.native_ids import unwrapped
 from interstack.backends.contract import NativeRef, ServerInfo, ServerSpec
 from interstack.errors import BackendError, NotFound
 from interstack.services.compute import server_tasks
@@ -116,7 +117,7 @@ def left_in_backend(services: Services, server_id: str) -> list[NativeRef]:
     """The backend servers of the server still there (on EC2's emulator: its live instances
     as EC2 itself lists them, not as the driver does)."""
     compute = services.regions.backend(REGION).compute
-    if not isinstance(compute, AwsCompute):
+    if not isinstance(unwrapped(compute), AwsCompute):
         return [s.ref for s in compute.list_servers() if s.gateway_id == server_id]
     tagged = [{"Name": "tag:openstack_id", "Values": [server_id]}]
     reply = ec2().describe_instances(Filters=tagged)
