@@ -25,7 +25,10 @@ def shortened(iterate_timeout: Callable[..., Iterator[int]]) -> Callable[..., It
 
     def looks(timeout: Any, message: str, wait: Any = 2) -> Iterator[int]:
         # None is openstacksdk's "its default" (2 s); 0 it makes 0.1 s itself
-        asked = 2.0 if wait is None else float(wait)
+        try:
+            asked = 2.0 if wait is None else float(wait)
+        except (TypeError, ValueError):  # the client's own refusal (SDKException), unchanged
+            return iterate_timeout(timeout, message, wait=wait)
         return iterate_timeout(timeout, message, wait=min(LOOK_SECONDS, asked))
 
     return looks
