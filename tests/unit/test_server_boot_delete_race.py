@@ -285,3 +285,21 @@ def test_a_boot_whose_first_look_fails_leaves_its_backend_server_to_the_delete(
 
     assert deleted(services, server_id)
     assert left_in_backend(services, server_id) == []
+
+
+def test_a_rebuild_step_cut_short_after_keeping_its_server_goes_on_to_wait_for_it(
+    services: Services,
+) -> None:
+    """The gateway died after the rebuild's step kept the new backend server, before the
+    runner kept its next phase: the step runs again from the same payload."""
+    server_id, old = rebuilding_server(services)
+    rebuilding = rebuild_to_boot(services, server_id, old)
+    made = while_creating(services, lambda: None)
+    services.compute.server_tasks.rebuild(rebuilding)  # its outcome lost with the gateway
+
+    again = services.compute.server_tasks.rebuild(rebuilding)
+
+    assert again is not None and again.payload is not None
+    assert again.payload["phase"] == "wait"
+    assert [info.ref for info in made] == [recorded_ref(services, server_id)]
+    assert left_in_backend(services, server_id) == [made[0].ref]

@@ -414,10 +414,16 @@ class ServerTasks(ServerTaskBase):
         ref = self._native_ref(task)
         if ref is not None:
             self.regions.backend(task.region).compute.delete_server(ref)
-        return Step({**task.payload, "phase": "gone"})
+        # the old ref goes with the task: the next step tells it from the one it makes
+        return Step({**task.payload, "phase": "gone", "old": ref})
 
     def _rebuild_boot(self, task: Task) -> Step:
-        if not self._gone(task, self._native_ref(task)):
+        ref = self._native_ref(task)
+        if "old" in task.payload and ref != task.payload["old"]:
+            # this step made and kept the new one, and was cut short before the runner kept
+            # its next phase: waiting for that one to be gone would wait for ever
+            return Step({**task.payload, "phase": "wait"})
+        if not self._gone(task, ref):
             return Step(task.payload)
         with self.db.session() as session:
             row = self._live(session, task)
