@@ -116,8 +116,8 @@ _HOLDERS_NAMING = (
     .distinct()
     .order_by(_RULES.group_id)
 )
-# a group's deletion, built once (run_core): the rules naming it (no foreign key: the other
-# groups' rules), then the group, its own rules with it (their foreign key cascades)
+# a group's deletion, built once (run_core): the group, its own rules with it (their foreign
+# key cascades), then the rules naming it (no foreign key: the other groups' rules)
 _DELETE_NAMING_RULES = delete(table_of(RuleRow)).where(_RULES.remote_group_id == _GROUP_ID)
 _DELETE_GROUP = delete(table_of(SecurityGroup)).where(table_of(SecurityGroup).c.id == _GROUP_ID)
 
@@ -304,7 +304,10 @@ class SecurityGroupService(GroupRealization):
             with self.db.session() as session:
                 late = [h for h in _holders_naming(session, group_id) if h not in holders]
                 params = {"group_id": group_id}
-                run_core(session, _DELETE_NAMING_RULES, params)
+                # the group's row before the rules naming it, the order of every other path
+                # (a realization, a rule's DELETE: the group's row, then rule rows); the
+                # rules first could deadlock on PostgreSQL with a realization of this group
+                # waiting for the turn of a group whose rule's DELETE waits for those rules
                 try:
                     deleted = run_core(session, _DELETE_GROUP, params)
                 except IntegrityError as exc:
@@ -313,6 +316,7 @@ class SecurityGroupService(GroupRealization):
                     raise _in_use(group_id) from exc
                 if rowcount(deleted) != 1:
                     raise _missing(group_id)
+                run_core(session, _DELETE_NAMING_RULES, params)
         except BaseException:
             if gone:  # made anew at its next use (below: by a group naming it)
                 with self.db.session() as session:
