@@ -209,6 +209,16 @@ def let_go_of(services: Services, volume_id: str) -> tuple[Task, TaskHandler]:
     ]
 
 
+def let_go_waiting(services: Services, ebs: EbsBusy) -> tuple[str, str, Task, TaskHandler]:
+    """An attach EBS never finishes, given up: the server, the volume, and its let-go after
+    its first step (EBS still at it: asked to let go), with the let-go's handler."""
+    server_id, volume_id, task = attach_asked(services)
+    ebs.planned["AttachVolume"] = ("attaching", 1000)
+    failed_when_stuck(services, task)
+    let_go, handler = let_go_of(services, volume_id)
+    return server_id, volume_id, looked_again(handler.run(let_go), let_go), handler
+
+
 def ebs_state(storage: AwsVolumes, volume_id: str, services: Services) -> str:
     """The volume's state as EC2 describes it (``in-use`` while attached)."""
     ref = _ebs_id(services, volume_id)
@@ -286,12 +296,7 @@ def test_a_volume_ebs_never_lets_go_of_is_error_detaching_as_on_cinder(
     an administrator can do. As on Cinder: no attachment shown, its owner's delete refused
     (400), an administrator's reset of its status to ``available`` taken once EBS let go."""
     services, _storage, _calls, ebs = region
-    server_id, volume_id, task = attach_asked(services)
-    ebs.planned["AttachVolume"] = ("attaching", 1000)
-    failed_when_stuck(services, task)
-    let_go, handler = let_go_of(services, volume_id)
-
-    waiting = looked_again(handler.run(let_go), let_go)
+    server_id, volume_id, waiting, handler = let_go_waiting(services, ebs)
     late = asked_before(waiting, ATTACHMENT_WAIT_SECONDS + 1)
     with pytest.raises(BackendError) as stuck:
         handler.run(late)
@@ -312,6 +317,24 @@ def test_a_volume_ebs_never_lets_go_of_is_error_detaching_as_on_cinder(
     services.volume.actions.reset_status(admin, REGION, volume_id, "available", None)
     assert services.volume.volumes.get(ctx, REGION, volume_id).status == "available"
     services.volume.volumes.delete(ctx, REGION, volume_id)
+
+
+def test_a_let_go_after_an_administrators_reset_ends_at_its_next_step_asking_ebs_nothing(
+    region: tuple[Services, AwsVolumes, Calls, EbsBusy],
+) -> None:
+    """An administrator resets the detaching volume (to ``available``) while the let-go waits
+    for EBS: its next step ends the task without asking EBS (before: it kept looking and
+    asking EBS to detach, until its bound ran out), and the reset status stays."""
+    services, _storage, calls, ebs = region
+    _server_id, volume_id, waiting, handler = let_go_waiting(services, ebs)
+    admin = caller(PROJECT, "admin")
+    services.volume.actions.reset_status(admin, REGION, volume_id, "available", None)
+    calls.take()
+
+    assert handler.run(waiting) is None
+    assert calls.take() == []
+    ctx = caller(PROJECT)
+    assert services.volume.volumes.get(ctx, REGION, volume_id).status == "available"
 
 
 def _ebs_id(services: Services, volume_id: str) -> str:

@@ -69,6 +69,8 @@ class LetGo:
         self.tasks.enqueue(LET_GO, region, volume.id, payload, session=session)
 
     def _step(self, task: Task) -> RetryAfter | None:
+        if not self._still_detaching(task):
+            return None  # an administrator's reset or force-delete meanwhile: nothing to wait for
         backend = self.regions.backend(task.region)
         storage = backend.block_storage
         volume, server = (
@@ -105,6 +107,13 @@ class LetGo:
                 task.resource_id,
                 exc.message,
             )
+
+    def _still_detaching(self, task: Task) -> bool:
+        """Whether the volume is still ``detaching``, as the task left it; one reset or
+        force-deleted since ends the task at its next step, not at its bound."""
+        with self.db.session() as session:
+            volume = session.get(VolumeRow, task.resource_id)
+            return volume is not None and volume.status == VolumeStatus.DETACHING
 
     def _given_up(self, task: Task, error: str) -> None:
         self._settle(task, VolumeStatus.ERROR_DETACHING, error)
