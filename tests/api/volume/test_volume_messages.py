@@ -315,6 +315,11 @@ def test_failed_creates_snapshots_and_attaches_leave_their_messages(
         assert snap_message["request_id"] == made.headers["x-openstack-request-id"]
         (attach_message,) = _messages_of(api, stuck["id"])
         assert attach_message["request_id"] == attach.headers["x-openstack-request-id"]
+        # not "available again": detaching until the backend let go (since 3cffc74)
+        assert attach_message["user_message"] == (
+            "attach the volume to a server:The volume could not be attached to the server; it "
+            "is detaching until the storage backend has let go of it, then available."
+        )
         assert wait_volume(api, stuck["id"], "available")["attachments"] == []
         # the backend's own words stay out of the message (Cinder's rule): only our texts
         for resource, _ in events.values():

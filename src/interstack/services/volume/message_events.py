@@ -72,7 +72,9 @@ class Detail:
         "016", "The storage backend failed to delete the snapshot, which is now error_deleting."
     )
     ATTACH_ERROR = Step(
-        "021", "The volume could not be attached to the server; it is available again."
+        "021",
+        "The volume could not be attached to the server; it is detaching until the storage "
+        "backend has let go of it, then available.",
     )
 
 
