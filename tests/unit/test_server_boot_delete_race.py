@@ -303,3 +303,27 @@ def test_a_rebuild_step_cut_short_after_keeping_its_server_goes_on_to_wait_for_i
     assert again.payload["phase"] == "wait"
     assert [info.ref for info in made] == [recorded_ref(services, server_id)]
     assert left_in_backend(services, server_id) == [made[0].ref]
+
+
+def test_a_boot_failing_while_its_server_is_deleted_leaves_the_server_to_the_delete(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend refuses the create after the server's delete started: the failed boot must
+    not put the server in ERROR over DELETING (a second DELETE would start a second delete)."""
+    server_id = building_server(services)
+    delete: list[Task] = []
+    compute = services.regions.backend(REGION).compute
+
+    def refused(_spec: ServerSpec) -> ServerInfo:
+        delete.append(start_delete(services, server_id))
+        raise BackendError("run_instances refused")
+
+    monkeypatch.setattr(compute, "create_server", refused)
+    with pytest.raises(BackendError):
+        services.compute.server_tasks.boot(running_task(BOOT, server_id))
+    services.compute.server_tasks.boot_failed(running_task(BOOT, server_id), "refused")
+
+    with services.db.session() as session:
+        assert session.get_one(Server, server_id).task_state == TaskState.DELETING
+    run_to_end(services, delete[0])
+    assert deleted(services, server_id)

@@ -101,11 +101,15 @@ class ServerTaskBase:
         action_id = task.payload.get("action_id")
         finish_action(session, action_id, result, message, started)
 
-    def to_error(self, task: Task, error: str) -> None:
-        """A failed boot, rebuild or delete leaves the server in ERROR with a fault."""
+    def to_error(self, task: Task, error: str, *, of_delete: bool = False) -> None:
+        """A failed boot, rebuild or delete leaves the server in ERROR with a fault; a boot or
+        rebuild failing under a delete leaves it to the delete (its action says why)."""
         with self.db.session() as session:
             row = session.get(ServerRow, task.resource_id)
             if row is None or row.deleted_at is not None:
+                return
+            if row.task_state == TaskState.DELETING and not of_delete:
+                self._finish_action(session, task, "Error", error)
                 return
             row.vm_state = VmState.ERROR
             row.task_state = None

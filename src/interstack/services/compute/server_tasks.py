@@ -120,7 +120,7 @@ class ServerTasks(ServerTaskBase):
     def handlers(self) -> dict[str, TaskHandler]:
         return {
             BOOT: TaskHandler(self.boot, self.boot_failed),
-            DELETE: TaskHandler(self.delete, self.to_error),
+            DELETE: TaskHandler(self.delete, self.delete_failed),
             POWER: TaskHandler(self.power, self.action_failed),
             RESIZE: TaskHandler(self.resize, self.action_failed),
             REBUILD: TaskHandler(self.rebuild, self.to_error),
@@ -260,6 +260,10 @@ class ServerTasks(ServerTaskBase):
             "finish": self._delete_finish,  # tasks an older gateway left after their look
         }
         return phases[task.payload.get("phase", "backend")](task).result(self._polling(task))
+
+    def delete_failed(self, task: Task, error: str) -> None:
+        """The server goes to ERROR with the delete's fault (Nova's failed delete)."""
+        self.to_error(task, error, of_delete=True)
 
     def _delete_backend(self, task: Task) -> Step:
         # the first step goes on from what the delete's start found (:func:`found`), read with
