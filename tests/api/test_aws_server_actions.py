@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from interstack.store.models import Server
 from tests.support.gateway import ServedGateway
 from tests.support.identity import unique
 from tests.support.moto import AWS, aws_gateway_booting, aws_sdk, ec2
@@ -139,6 +140,31 @@ def test_a_resize_changes_the_instance_type_reverted_or_confirmed(sdk: Any) -> N
     )
     assert refused.status_code == 400, refused.text
     assert all(t in refused.json()["badRequest"]["message"] for t in CONFIGURED), refused.text
+    deleted(sdk, server)
+
+
+def test_a_server_booted_with_a_shared_flavor_before_resizes_and_reverts(
+    sdk: Any, gateway: ServedGateway
+) -> None:
+    """A server booted before the region's flavors were its instance types keeps m1.small
+    (1 vCPU, 2 GiB, 20 GB: it runs on t3.small, the smallest type holding it): it is shown,
+    resizes to an instance type (its EBS root keeps its size) and reverts to the type it had."""
+    server = booted(sdk, "t3.small")
+    old = {"id": "2", "original_name": "m1.small", "vcpus": 1, "ram": 2048, "disk": 20}
+    with gateway.store() as db, db.session() as session:
+        row = session.get(Server, server.id)
+        assert row is not None
+        row.flavor_id, row.flavor = "2", {**row.flavor, **old}
+    assert sdk.compute.get_server(server.id).flavor.original_name == "m1.small"
+
+    sdk.compute.resize_server(server, "t3.large")
+    settle(sdk, server, "VERIFY_RESIZE")
+    assert instance_of(server.id)["InstanceType"] == "t3.large"
+    sdk.compute.revert_server_resize(server)
+    reverted = settle(sdk, server, "ACTIVE")
+    assert (reverted.flavor.original_name, reverted.flavor.disk) == ("m1.small", 20)
+    instance = instance_of(server.id)
+    assert (instance["InstanceType"], instance["State"]["Name"]) == ("t3.small", "running")
     deleted(sdk, server)
 
 

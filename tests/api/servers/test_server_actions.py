@@ -13,7 +13,7 @@ from tests.api.servers.conftest import (
     wait_status,
 )
 from tests.support.gateway import ServedGateway
-from tests.support.identity import Member
+from tests.support.identity import Member, unique
 
 
 def act(api: httpx.Client, server_id: str, action: str, value: Any = None) -> httpx.Response:
@@ -131,6 +131,32 @@ def test_resize_then_confirm_or_revert(api: httpx.Client, server: dict[str, Any]
     assert same.status_code == 400, same.text
     unknown = act(api, sid, "resize", {"flavorRef": "999"})
     assert unknown.status_code == 400, unknown.text
+
+
+def test_resize_refuses_a_smaller_or_zero_disk(
+    api: httpx.Client, admin_api: httpx.Client, server: dict[str, Any]
+) -> None:
+    """Nova's disk rules of a resize hold where the region's flavors are the gateway's (an aws
+    region, whose flavors are its instance types, changes the size only)."""
+    sid = server["id"]
+    assert act(api, sid, "resize", {"flavorRef": "2"}).status_code == 202  # m1.small: 20 GB
+    wait_status(api, sid, "VERIFY_RESIZE")
+    assert act(api, sid, "confirmResize").status_code == 204
+    wait_status(api, sid, "ACTIVE")
+    down = act(api, sid, "resize", {"flavorRef": "1"})  # m1.tiny: 1 GB
+    assert down.status_code == 400, down.text
+    assert down.json()["badRequest"]["message"] == "Unable to resize disk down."
+    zero = {"name": unique("zero-disk"), "vcpus": 1, "ram": 512, "disk": 0}
+    made = admin_api.post("/flavors", json={"flavor": zero})
+    assert made.status_code == 200, made.text
+    flavor_id = made.json()["flavor"]["id"]
+    try:
+        refused = act(api, sid, "resize", {"flavorRef": flavor_id})
+        assert refused.status_code == 400, refused.text
+        message = refused.json()["badRequest"]["message"]
+        assert message == "Resize to zero disk flavor is not allowed."
+    finally:
+        assert admin_api.delete(f"/flavors/{flavor_id}").status_code == 202
 
 
 def test_console_output_can_be_limited(api: httpx.Client, server: dict[str, Any]) -> None:

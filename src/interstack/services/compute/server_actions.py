@@ -268,10 +268,14 @@ class ServerActions:
             if flavor.id == row.flavor_id:
                 raise BadRequest("When resizing, instances must change flavor!")
             current = _flavor_of(row)
-            if flavor.disk_gb == 0 and current.disk_gb > 0:
-                raise BadRequest("Resize to zero disk flavor is not allowed.")
-            if flavor.disk_gb < current.disk_gb:
-                raise BadRequest("Unable to resize disk down.")
+            # A region whose flavors are its cloud's sizes changes the size only: the root disk
+            # (EBS) keeps its size, so a server booted with a shared flavor's disk before may
+            # move to a size of disk 0 there.
+            if not self.regions.capabilities(region).native_flavors:
+                if flavor.disk_gb == 0 and current.disk_gb > 0:
+                    raise BadRequest("Resize to zero disk flavor is not allowed.")
+                if flavor.disk_gb < current.disk_gb:
+                    raise BadRequest("Unable to resize disk down.")
             self._check_growth(session, row, current, flavor)
             action_id = start_action(
                 session, ctx, row, "resize", "compute_prep_resize", TaskState.RESIZE_PREP
