@@ -9,8 +9,11 @@ the write lock from its port's lock on); a port's create likewise, after its ret
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 
 from interstack.backends.contract import Backend
@@ -22,8 +25,10 @@ from interstack.services.network.port_groups import refused_by_foreign_key
 from interstack.services.network.ports import PortCreate
 from interstack.services.network.records import PortInfo
 from interstack.services.network.security_groups import GroupCreate
+from interstack.services.network.sg_rules import RuleCreate
 from interstack.store import Database
 from interstack.store.models import PortSecurityGroup
+from tests.support.group_turns import BOUND, lock_waited
 from tests.support.routed import REGION, Routed, meanwhile
 
 
@@ -165,3 +170,49 @@ def test_a_group_deleted_after_a_port_create_read_it_is_not_found(
     assert refused.value.kind == "SecurityGroupNotFound"
     monkeypatch.undo()
     assert [p.id for p in services.ports.list_page(ctx, REGION, {}, Page())] == []
+
+
+def test_a_deletion_waiting_for_the_groups_row_holds_no_rule_naming_it(
+    db: Database, cloud: Backend, routed: Routed
+) -> None:
+    """PostgreSQL: a group's deletion whose store step waits for the group's row (a
+    realization of it holds the row) holds no lock on the other groups' rules naming it yet,
+    so a rule DELETE of one of them (its group's turn held) is not kept waiting behind it:
+    every path takes a group's row, then rule rows. Before, the deletion deleted those rules
+    first and then waited for the row, and with a realization of the group waiting for the
+    rule's group's turn the three waited for each other."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite: one writer at a time, no row locks")
+    services, ctx = routed.services, routed.ctx
+    named = services.security_groups.create(ctx, REGION, GroupCreate(name="named"))
+    holder = services.security_groups.create(ctx, REGION, GroupCreate(name="holder"))
+    rule = services.security_groups.create_rule(
+        ctx, REGION, RuleCreate(holder.id, "ingress", remote_group_id=named.id)
+    )
+    waited = lock_waited(db)
+    with db.engine.connect() as realization:
+        realization.execute(text(_LOCK_GROUP), {"id": named.id})  # as a realization locks it
+        deleting = threading.Thread(
+            target=lambda: services.security_groups.delete(ctx, REGION, named.id)
+        )
+        deleting.start()
+        try:
+            deadline = time.monotonic() + BOUND  # a hang made a failure, not a timing check
+            while not waited():
+                assert deleting.is_alive() and time.monotonic() < deadline
+                time.sleep(0.05)
+            with db.engine.connect() as rule_delete:
+                rule_delete.execute(text(_LOCK_RULE), {"id": rule.id})  # not refused: free
+                rule_delete.rollback()
+        finally:
+            realization.rollback()
+            deleting.join(BOUND)
+    assert not deleting.is_alive()
+    with pytest.raises(NotFound):
+        services.security_groups.get(ctx, REGION, named.id)
+    kept = services.security_groups.get(ctx, REGION, holder.id).rules
+    assert rule.id not in {r.id for r in kept}  # the rule naming it deleted with it
+
+
+_LOCK_GROUP = "SELECT id FROM security_groups WHERE id = :id FOR NO KEY UPDATE"
+_LOCK_RULE = "SELECT id FROM security_group_rules WHERE id = :id FOR UPDATE NOWAIT"
