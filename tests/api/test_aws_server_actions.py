@@ -150,6 +150,16 @@ def test_a_server_booted_with_a_shared_flavor_before_resizes_and_reverts(
     (1 vCPU, 2 GiB, 20 GB: it runs on t3.small, the smallest type holding it): it is shown,
     resizes to an instance type (its EBS root keeps its size) and reverts to the type it had."""
     server = booted(sdk, "t3.small")
+    # before 2.47 a server names its flavor by id and links it in its region: a t3.small
+    v21 = {"OpenStack-API-Version": "compute 2.1"}
+    named = sdk.compute.get(f"/servers/{server.id}", headers=v21).json()["server"]["flavor"]
+    root = sdk.compute.get_endpoint().split("/v2.1")[0]
+    assert named == {
+        "id": "t3.small",
+        "links": [{"rel": "bookmark", "href": f"{root}/flavors/t3.small"}],
+    }, named
+    linked = sdk.compute.get("/flavors/t3.small", headers=v21).json()["flavor"]
+    assert (linked["name"], linked["disk"]) == ("t3.small", 0)
     old = {"id": "2", "original_name": "m1.small", "vcpus": 1, "ram": 2048, "disk": 20}
     with gateway.store() as db, db.session() as session:
         row = session.get(Server, server.id)
