@@ -161,3 +161,48 @@ def test_a_domain_role_is_granted_on_its_domain_s_projects_only(
     assert elsewhere.status_code == 403, elsewhere.text
     system = admin.put(f"/v3/system/users/{user_id}/roles/{domain_role}")
     assert system.status_code == 400, system.text
+
+
+def test_a_domain_role_reaches_no_token_by_rescoping_or_an_application_credential(
+    gateway: ServedGateway, admin: httpx.Client
+) -> None:
+    """The other ways to a token: a token rescoped to the project, and an application
+    credential (naming the domain role, or the global admin it shares a name with) — none
+    carries the domain role ``admin`` or the cloud's admin."""
+    domain_id, domain_role, _, user_id, password = _setup(gateway)
+    project = admin.post(
+        "/v3/projects", json={"project": {"name": unique("proj"), "domain_id": domain_id}}
+    ).json()["project"]["id"]
+    member = admin.get("/v3/roles", params={"name": "member"}).json()["roles"][0]["id"]
+    for role in (domain_role, member):
+        put = admin.put(f"/v3/projects/{project}/users/{user_id}/roles/{role}")
+        assert put.status_code == 204, put.text
+    unscoped = password_token(gateway, user_id, password)
+    assert unscoped.status_code == 201, unscoped.text
+    rescope = {
+        "identity": {"methods": ["token"], "token": {"id": unscoped.headers["X-Subject-Token"]}},
+        "scope": {"project": {"id": project}},
+    }
+    rescoped = httpx.post(f"{gateway.url}/v3/auth/tokens", json={"auth": rescope}, timeout=30)
+    assert rescoped.status_code == 201, rescoped.text
+    assert sorted(r["name"] for r in rescoped.json()["token"]["roles"]) == ["member", "reader"]
+
+    sess = _session(gateway, user_id, password, project_id=project)
+    url = f"{gateway.url}/v3/users/{user_id}/application_credentials"
+    for roles in ([{"id": domain_role}], [{"name": "admin"}]):
+        body = {"application_credential": {"name": unique("ac"), "roles": roles}}
+        refused = sess.post(url, json=body, raise_exc=False)
+        assert refused.status_code == 400, refused.text
+    made = sess.post(url, json={"application_credential": {"name": unique("ac")}})
+    credential = made.json()["application_credential"]
+    assert sorted(r["name"] for r in credential["roles"]) == ["member", "reader"]
+    app_auth = v3.ApplicationCredential(
+        auth_url=f"{gateway.url}/v3",
+        application_credential_id=credential["id"],
+        application_credential_secret=credential["secret"],
+    )
+    app_sess = ksa_session.Session(auth=app_auth)
+    access = app_sess.auth.get_access(app_sess)  # type: ignore[union-attr]
+    assert sorted(access.role_names) == ["member", "reader"]
+    users = app_sess.get(f"{gateway.url}/v3/users", raise_exc=False)
+    assert users.status_code == 403, users.text
