@@ -131,6 +131,10 @@ def test_resize_then_confirm_or_revert(api: httpx.Client, server: dict[str, Any]
     assert same.status_code == 400, same.text
     unknown = act(api, sid, "resize", {"flavorRef": "999"})
     assert unknown.status_code == 400, unknown.text
+    assert unknown.json()["badRequest"]["message"] == "Unable to find flavor with id 999."
+    dotted = act(api, sid, "resize", {"flavorRef": "m9. big"})  # Nova's ids may hold both
+    assert dotted.status_code == 400, dotted.text
+    assert dotted.json()["badRequest"]["message"] == "Unable to find flavor with id m9. big."
 
 
 def test_resize_refuses_a_smaller_or_zero_disk(

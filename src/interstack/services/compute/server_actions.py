@@ -257,7 +257,9 @@ class ServerActions:
         try:
             flavor = self.flavors.get(ctx, region, flavor_id)
         except NotFound as exc:
-            where = exc.message.partition(". ")[2]  # the region's flavors, where it names them
+            # what follows the 404's own sentence: the region's flavors, where it names them (a
+            # flavor id may hold ". " itself)
+            where = exc.message.removeprefix(f"Flavor {flavor_id} could not be found.").strip()
             raise BadRequest(f"Unable to find flavor with id {flavor_id}. {where}".strip()) from exc
         with self.db.session() as session:
             row = visible_row(session, ctx, region, server_id)
